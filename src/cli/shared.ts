@@ -1,0 +1,32 @@
+// Pieces several commands share: loading the config with its problems reported, opening the database.
+import { ConfigError, loadConfig, type Config } from "../config/load.ts";
+import { DatabaseError, openDatabase, type DbHandle } from "../db/client.ts";
+import type { CliIo } from "./io.ts";
+
+/** Exit code for a config that cannot be used. */
+export const EXIT_CONFIG = 2;
+
+/** Loads the config, or prints one line per problem and returns null. */
+export function loadConfigOrReport(flag: string | undefined, io: CliIo): Config | null {
+  try {
+    return loadConfig({ flag, env: io.env, cwd: io.cwd });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.stderr(`invalid configuration:\n${err.problems.map((line) => `  ${line}`).join("\n")}\n`);
+    return null;
+  }
+}
+
+/** Opens the configured database, or prints why not and returns null. */
+export function openDatabaseOrReport(config: Config, io: CliIo): DbHandle | null {
+  try {
+    return openDatabase({ path: config.database.path, busyTimeoutMs: config.database.busy_timeout });
+  } catch (err) {
+    if (!(err instanceof DatabaseError)) throw err;
+    io.stderr(`error: ${err.message}\n`);
+    return null;
+  }
+}
+
+export const CONFIG_FLAG = { config: { type: "string", short: "c" } } as const;
+export const CONFIG_HELP = "  -c, --config FILE   config file (default: $SWITCHBOARD_CONFIG, else ./switchboard.toml, else built-in defaults)";

@@ -1,0 +1,133 @@
+// Users of the admin: creation, sign-in checks, roles, removal and password resets.
+import { randomUUID } from "node:crypto";
+import { asc, count, eq } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/client.ts";
+import { sessions, users } from "../db/schema.ts";
+import { AppError } from "../errors.ts";
+
+export const ROLES = ["admin", "member"] as const;
+export type Role = (typeof ROLES)[number];
+export type User = { id: string; email: string; role: Role; createdAt: Date };
+
+export const EmailSchema = z.email({ error: "expected an email address" }).max(254).transform((email) => email.toLowerCase());
+export const PasswordSchema = z
+  .string()
+  .min(10, { error: "expected at least 10 characters" })
+  .max(256, { error: "expected at most 256 characters" });
+export const RoleSchema = z.enum(ROLES, { error: 'expected "admin" or "member"' });
+
+const NewUserSchema = z.object({ email: EmailSchema, role: RoleSchema, password: PasswordSchema });
+
+// A hash of a random password, verified when the email is unknown so that a wrong email costs
+// as much time as a wrong password and sign-in timing does not reveal which accounts exist.
+let decoyHash: Promise<string> | undefined;
+function decoy(): Promise<string> {
+  decoyHash ??= Bun.password.hash(crypto.randomUUID(), { algorithm: "argon2id" });
+  return decoyHash;
+}
+
+function toUser(row: typeof users.$inferSelect): User {
+  return { id: row.id, email: row.email, role: row.role, createdAt: row.createdAt };
+}
+
+/** Throws VALIDATION_FAILED naming each bad field, or returns the parsed value. */
+export function parseFields<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const fields: Record<string, string> = {};
+  for (const issue of result.error.issues) fields[issue.path.join(".") || "input"] ??= issue.message;
+  const summary = Object.entries(fields).map(([field, message]) => `${field}: ${message}`).join("; ");
+  throw new AppError("VALIDATION_FAILED", summary, { fields });
+}
+
+/** Creates a user with an argon2id password hash; USER_EXISTS if the email is taken. */
+export async function createUser(db: Db, input: { email: string; role: string; password: string }, now = new Date()): Promise<User> {
+  const fields = parseFields(NewUserSchema, input);
+  const passwordHash = await Bun.password.hash(fields.password, { algorithm: "argon2id" });
+  const row = { id: `user_${randomUUID()}`, email: fields.email, role: fields.role, passwordHash, createdAt: now, updatedAt: now };
+  try {
+    db.insert(users).values(row).run();
+  } catch (err) {
+    if (String(err).includes("UNIQUE")) throw new AppError("USER_EXISTS");
+    throw err;
+  }
+  return toUser(row);
+}
+
+/** Creates the first admin, only while there are no users at all (checked in the same transaction). */
+export async function createFirstAdmin(db: Db, input: { email: string; password: string }, now = new Date()): Promise<User> {
+  const fields = parseFields(NewUserSchema, { ...input, role: "admin" });
+  const passwordHash = await Bun.password.hash(fields.password, { algorithm: "argon2id" });
+  const row = { id: `user_${randomUUID()}`, email: fields.email, role: "admin" as const, passwordHash, createdAt: now, updatedAt: now };
+  db.transaction((tx) => {
+    const existing = tx.select({ n: count() }).from(users).get()?.n ?? 0;
+    if (existing > 0) throw new AppError("SETUP_DONE");
+    tx.insert(users).values(row).run();
+  }, { behavior: "immediate" });
+  return toUser(row);
+}
+
+/** The user whose email and password match, or null; takes the same time whether or not the email exists. */
+export async function authenticate(db: Db, email: string, password: string): Promise<User | null> {
+  const row = db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).get();
+  const ok = await Bun.password.verify(password, row?.passwordHash ?? (await decoy()));
+  return row && ok ? toUser(row) : null;
+}
+
+export function countUsers(db: Db): number {
+  return db.select({ n: count() }).from(users).get()?.n ?? 0;
+}
+
+export function listUsers(db: Db): User[] {
+  return db.select().from(users).orderBy(asc(users.email)).all().map(toUser);
+}
+
+export function getUser(db: Db, id: string): User | null {
+  const row = db.select().from(users).where(eq(users.id, id)).get();
+  return row ? toUser(row) : null;
+}
+
+export function findUserByEmail(db: Db, email: string): User | null {
+  const row = db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).get();
+  return row ? toUser(row) : null;
+}
+
+function countAdmins(db: Db): number {
+  return db.select({ n: count() }).from(users).where(eq(users.role, "admin")).get()?.n ?? 0;
+}
+
+/** Changes a user's role; the last admin cannot be demoted, so the admin is never locked out. */
+export function setRole(db: Db, id: string, role: string, now = new Date()): User {
+  const parsed = parseFields(RoleSchema, role);
+  return db.transaction((tx) => {
+    const user = getUser(tx as unknown as Db, id);
+    if (!user) throw new AppError("USER_NOT_FOUND");
+    if (user.role === "admin" && parsed !== "admin" && countAdmins(tx as unknown as Db) <= 1) throw new AppError("LAST_ADMIN");
+    tx.update(users).set({ role: parsed, updatedAt: now }).where(eq(users.id, id)).run();
+    return { ...user, role: parsed };
+  }, { behavior: "immediate" });
+}
+
+/** Removes a user and (by cascade) their sessions; the last admin cannot be removed. */
+export function deleteUser(db: Db, id: string): void {
+  db.transaction((tx) => {
+    const user = getUser(tx as unknown as Db, id);
+    if (!user) throw new AppError("USER_NOT_FOUND");
+    if (user.role === "admin" && countAdmins(tx as unknown as Db) <= 1) throw new AppError("LAST_ADMIN");
+    tx.delete(users).where(eq(users.id, id)).run();
+  }, { behavior: "immediate" });
+}
+
+/** Sets a new password and ends every session of the user. */
+export async function resetPassword(db: Db, email: string, password: string, now = new Date()): Promise<User> {
+  const parsedPassword = parseFields(PasswordSchema, password);
+  const user = findUserByEmail(db, email);
+  if (!user) throw new AppError("USER_NOT_FOUND");
+  const passwordHash = await Bun.password.hash(parsedPassword, { algorithm: "argon2id" });
+  db.transaction((tx) => {
+    tx.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, user.id)).run();
+    tx.delete(sessions).where(eq(sessions.userId, user.id)).run();
+  });
+  return user;
+}

@@ -1,0 +1,44 @@
+// The one error type of Switchboard and the dictionary of its stable codes.
+// Only the error boundaries (HTTP, CLI) turn an AppError into a response; causes stay in the log.
+
+/** Every stable error code, with the HTTP status it maps to and a safe default message. */
+export const ERROR_CODES = {
+  BAD_REQUEST: { status: 400, message: "The request is not valid." },
+  VALIDATION_FAILED: { status: 400, message: "Some fields are not valid." },
+  UNAUTHENTICATED: { status: 401, message: "Sign in first." },
+  INVALID_CREDENTIALS: { status: 401, message: "Wrong email or password." },
+  FORBIDDEN: { status: 403, message: "You may not do this." },
+  CSRF_REJECTED: { status: 403, message: "Cross-site request refused." },
+  NOT_FOUND: { status: 404, message: "Not found." },
+  USER_NOT_FOUND: { status: 404, message: "No such user." },
+  USER_EXISTS: { status: 409, message: "A user with this email already exists." },
+  LAST_ADMIN: { status: 409, message: "The last admin cannot be removed or demoted." },
+  SETUP_DONE: { status: 410, message: "Setup is already complete." },
+  PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large." },
+  TOO_MANY_ATTEMPTS: { status: 429, message: "Too many attempts. Try again later." },
+  INTERNAL: { status: 500, message: "Something went wrong on our side." },
+  UNAVAILABLE: { status: 503, message: "The service is not available." },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error with a stable code, the HTTP status it maps to, a safe message and optional field errors. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly fields?: Record<string, string>;
+
+  constructor(code: ErrorCode, message?: string, options?: { fields?: Record<string, string>; cause?: unknown }) {
+    super(message ?? ERROR_CODES[code].message, { cause: options?.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    if (options?.fields) this.fields = options.fields;
+  }
+}
+
+/** Returns the error as an AppError, hiding anything unexpected behind INTERNAL. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  return new AppError("INTERNAL", undefined, { cause: err });
+}

@@ -1,0 +1,55 @@
+// The Hono application: middleware order, the route groups, and the one error boundary.
+import { Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
+import { AppError } from "../errors.ts";
+import type { AppDeps, AppEnv } from "./context.ts";
+import { renderError } from "./error-boundary.ts";
+import { limitBody } from "./middleware/body-limit.ts";
+import { crossOriginProtection } from "./middleware/csrf.ts";
+import { requestLog } from "./middleware/request-log.ts";
+import { requireSession } from "./middleware/session.ts";
+import { adminAuthRoutes } from "./routes/admin-auth.ts";
+import { adminPageRoutes } from "./routes/admin-pages.ts";
+import { adminUserRoutes } from "./routes/admin-users.ts";
+import { assetRoutes } from "./routes/assets.ts";
+import { healthRoutes } from "./routes/health.ts";
+
+/** Builds the whole HTTP surface over the given dependencies. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use("*", requestLog(deps.logger));
+  app.use("*", limitBody(deps.config.server.max_body_size));
+  app.onError((err, c) => renderError(c, err, deps.logger));
+  app.notFound((c) => renderError(c, new AppError("NOT_FOUND"), deps.logger));
+
+  app.route("/", healthRoutes(deps));
+  app.get("/", (c) => c.redirect("/admin", 302));
+
+  // The admin: strict headers (no framing, scripts only from here), CSRF defence on every state change.
+  app.use(
+    "/admin/*",
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", "data:"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+      },
+    }),
+  );
+  app.use("/admin/*", crossOriginProtection({ publicUrl: deps.config.server.public_url }));
+  app.use("/admin", crossOriginProtection({ publicUrl: deps.config.server.public_url }));
+  app.route("/admin/assets", assetRoutes());
+  app.route("/admin", adminAuthRoutes(deps));
+
+  const signedIn = new Hono<AppEnv>();
+  signedIn.use("*", requireSession(deps));
+  signedIn.route("/", adminPageRoutes(deps));
+  signedIn.route("/users", adminUserRoutes(deps));
+  app.route("/admin", signedIn);
+
+  return app;
+}

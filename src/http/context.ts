@@ -1,0 +1,28 @@
+// What every HTTP handler can reach: the app's dependencies and the per-request variables.
+import type { Database } from "bun:sqlite";
+import type { Config } from "../config/load.ts";
+import type { Db } from "../db/client.ts";
+import type { LoginThrottle } from "../domain/login-throttle.ts";
+import type { SetupGate } from "../domain/setup.ts";
+import type { User } from "../domain/users.ts";
+import type { Logger } from "../logger.ts";
+import type { ServerKeys } from "../security/keys.ts";
+
+/** Everything the HTTP layer needs, built once at start-up and passed in (never read from globals). */
+export type AppDeps = {
+  config: Config;
+  db: Db;
+  sqlite: Database;
+  keys: ServerKeys;
+  /** Where the server secret came from, for display ("set in the config" or the file path). */
+  secretSource: string;
+  logger: Logger;
+  setup: SetupGate;
+  throttle: LoginThrottle;
+  startedAt: Date;
+};
+
+export type AppEnv = {
+  Bindings: { requestIP?: (req: Request) => { address: string } | null } | undefined;
+  Variables: { user: User; sessionToken: string };
+};

@@ -1,0 +1,16 @@
+// One structured log line per request: method, path (never the query string, which may hold a token), status, duration.
+import type { MiddlewareHandler } from "hono";
+import type { Logger } from "../../logger.ts";
+
+export function requestLog(logger: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    logger.info("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+    });
+  };
+}

@@ -1,0 +1,58 @@
+// Admin sessions: reads the signed session cookie, loads the user, and guards admin-only routes.
+import type { Context, MiddlewareHandler } from "hono";
+import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
+import { findSession } from "../../domain/sessions.ts";
+import { AppError } from "../../errors.ts";
+import type { AppDeps, AppEnv } from "../context.ts";
+
+export const SESSION_COOKIE = "sb_session";
+
+/** Sets the session cookie: HttpOnly, SameSite=Lax, Secure when public_url is https. */
+export async function setSessionCookie(c: Context<AppEnv>, deps: AppDeps, token: string): Promise<void> {
+  await setSignedCookie(c, SESSION_COOKIE, token, deps.keys.cookie, {
+    path: "/",
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: deps.config.server.public_url.startsWith("https:"),
+    maxAge: Math.floor(deps.config.security.session_ttl / 1000),
+  });
+}
+
+export function clearSessionCookie(c: Context<AppEnv>): void {
+  deleteCookie(c, SESSION_COOKIE, { path: "/" });
+}
+
+/** The session token from a correctly signed cookie, or null (a forged cookie reads as none). */
+export async function readSessionToken(c: Context<AppEnv>, deps: AppDeps): Promise<string | null> {
+  const value = await getSignedCookie(c, deps.keys.cookie, SESSION_COOKIE);
+  return typeof value === "string" && value.length > 0 ? value : null;
+}
+
+/** Requires a signed-in user; a browser without one is sent to the sign-in page. */
+export function requireSession(deps: AppDeps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const token = await readSessionToken(c, deps);
+    const found = token ? findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token }) : null;
+    if (!found || !token) {
+      if (token) clearSessionCookie(c);
+      const next_ = c.req.method === "GET" ? c.req.path : "/admin";
+      const target = `/admin/login?next=${encodeURIComponent(next_)}`;
+      if (c.req.header("hx-request")) {
+        c.header("HX-Redirect", target);
+        return c.body(null, 401);
+      }
+      return c.redirect(target, 303);
+    }
+    c.set("user", found.user);
+    c.set("sessionToken", token);
+    await next();
+  };
+}
+
+/** Only admins pass; members get 403. */
+export function requireAdmin(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.get("user").role !== "admin") throw new AppError("FORBIDDEN", "Only admins may do this.");
+    await next();
+  };
+}

@@ -1,0 +1,89 @@
+// Sign-in, sign-out and first-admin setup. These routes work without JavaScript; htmx only swaps the message.
+import { Hono } from "hono";
+import { createSession, deleteSession, findSession } from "../../domain/sessions.ts";
+import { authenticate, countUsers, createFirstAdmin } from "../../domain/users.ts";
+import { AppError } from "../../errors.ts";
+import { FormMessage, LoginPage, SetupClosedPage, SetupPage } from "../../../views/auth.tsx";
+import { clientIp } from "../client-ip.ts";
+import type { AppDeps, AppEnv } from "../context.ts";
+import { isHtmx, readForm, redirectAfterPost, safeNext } from "../form.ts";
+import { clearSessionCookie, readSessionToken, setSessionCookie } from "../middleware/session.ts";
+
+export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.get("/login", async (c) => {
+    if (deps.setup.isOpen() && countUsers(deps.db) === 0) {
+      return c.html(LoginPage({ next: "/admin", message: "No admin exists yet: open the setup link printed in the server log." }));
+    }
+    const token = await readSessionToken(c, deps);
+    if (token && findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token })) return c.redirect("/admin", 303);
+    return c.html(LoginPage({ next: safeNext(c.req.query("next")) }));
+  });
+
+  app.post("/login", async (c) => {
+    const form = await readForm(c);
+    const email = (form.email ?? "").trim().toLowerCase();
+    const next = safeNext(form.next);
+    const ip = clientIp(c);
+    const fail = (status: 401 | 429, message: string) =>
+      isHtmx(c) ? c.html(FormMessage({ message }), status) : c.html(LoginPage({ next, email, message }), status);
+
+    const wait = deps.throttle.retryAfter(email, ip);
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      c.header("Retry-After", String(seconds));
+      deps.logger.warn("sign-in throttled", { ip });
+      return fail(429, `Too many failed sign-ins. Try again in ${Math.ceil(seconds / 60)} minute(s).`);
+    }
+    const user = await authenticate(deps.db, email, form.password ?? "");
+    if (!user) {
+      deps.throttle.recordFailure(email, ip);
+      deps.logger.warn("sign-in failed", { ip });
+      // One message whether or not the account exists, so sign-in does not reveal who has one.
+      return fail(401, "Wrong email or password.");
+    }
+    deps.throttle.recordSuccess(email);
+    const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
+    await setSessionCookie(c, deps, token);
+    deps.logger.info("signed in", { user: user.id });
+    return redirectAfterPost(c, next);
+  });
+
+  app.post("/logout", async (c) => {
+    const token = await readSessionToken(c, deps);
+    if (token) deleteSession(deps.db, { hmacKey: deps.keys.tokenHmac, token });
+    clearSessionCookie(c);
+    return redirectAfterPost(c, "/admin/login");
+  });
+
+  const setupIsValid = (token: string | undefined) => deps.setup.matches(token) && countUsers(deps.db) === 0;
+
+  app.get("/setup", (c) => {
+    const token = c.req.query("token");
+    if (!setupIsValid(token)) return c.html(SetupClosedPage(), 404);
+    return c.html(SetupPage({ token: token! }));
+  });
+
+  app.post("/setup", async (c) => {
+    const form = await readForm(c);
+    if (!setupIsValid(form.token)) return c.html(SetupClosedPage(), 404);
+    const fail = (message: string) =>
+      isHtmx(c) ? c.html(FormMessage({ message }), 400) : c.html(SetupPage({ token: form.token!, email: form.email, message }), 400);
+    if ((form.password ?? "") !== (form.confirm ?? "")) return fail("The two passwords differ.");
+    try {
+      const user = await createFirstAdmin(deps.db, { email: form.email ?? "", password: form.password ?? "" });
+      deps.setup.close();
+      const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
+      await setSessionCookie(c, deps, token);
+      deps.logger.info("first admin created", { user: user.id });
+      return redirectAfterPost(c, "/admin");
+    } catch (err) {
+      if (err instanceof AppError && err.code === "VALIDATION_FAILED") return fail(err.message);
+      throw err;
+    }
+  });
+
+  return app;
+}
+

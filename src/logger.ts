@@ -1,0 +1,31 @@
+// Structured logging: one JSON object per line on stderr. Callers pass fields, never secrets or tokens.
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFields = Record<string, unknown>;
+
+export type Logger = {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+};
+
+/** A logger writing lines at `level` and above through `write` (stderr by default). */
+export function createLogger(options: { level: LogLevel; write?: (line: string) => void }): Logger {
+  const min = LOG_LEVELS.indexOf(options.level);
+  const write = options.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  const at = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
+    if (LOG_LEVELS.indexOf(level) < min) return;
+    write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }, errorReplacer));
+  };
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  return value;
+}
+
+/** A logger that drops everything, for tests that do not look at logs. */
+export const silentLogger: Logger = createLogger({ level: "error", write: () => {} });

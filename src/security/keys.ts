@@ -1,0 +1,24 @@
+// Keys derived from the server secret with HKDF, one per purpose, so no key is ever used for two jobs.
+import { hkdfSync } from "node:crypto";
+
+export type ServerKeys = {
+  /** HMAC-SHA-256 key for API key and session token hashes. */
+  tokenHmac: Buffer;
+  /** Key that signs cookies (a plain ArrayBuffer view, as Web Crypto wants). */
+  cookie: Uint8Array<ArrayBuffer>;
+  /** AES-256-GCM key for secrets stored in the database. */
+  encryption: Buffer;
+};
+
+function derive(secret: string, purpose: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", secret, "switchboard", purpose, 32));
+}
+
+/** Derives the purpose-bound keys from the server secret. */
+export function deriveKeys(secret: string): ServerKeys {
+  return {
+    tokenHmac: derive(secret, "switchboard/token-hmac/v1"),
+    cookie: new Uint8Array(hkdfSync("sha256", secret, "switchboard", "switchboard/cookie/v1", 32)),
+    encryption: derive(secret, "switchboard/encryption/v1"),
+  };
+}

@@ -1,0 +1,122 @@
+// Starting and stopping the gateway: config → secret → database → HTTP server, and graceful shutdown.
+import { accessSync, constants } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "./config/load.ts";
+import { openDatabase, type DbHandle } from "./db/client.ts";
+import { LoginThrottle } from "./domain/login-throttle.ts";
+import { purgeExpiredSessions } from "./domain/sessions.ts";
+import { SetupGate } from "./domain/setup.ts";
+import { countUsers } from "./domain/users.ts";
+import { createApp } from "./http/app.ts";
+import type { AppDeps } from "./http/context.ts";
+import type { Logger } from "./logger.ts";
+import { deriveKeys } from "./security/keys.ts";
+import { loadOrCreateSecret, SECRET_FILE } from "./security/secret.ts";
+
+/** A start-up failure with a message for the operator (exit code 1). */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StartupError";
+  }
+}
+
+export type RunningServer = {
+  url: string;
+  port: number;
+  deps: AppDeps;
+  /** Stops accepting, waits for in-flight requests (up to shutdown_timeout), then closes the database. */
+  stop: () => Promise<void>;
+};
+
+/** Opens the data dir and database and builds the app's dependencies (no listening socket). */
+export function prepare(config: Config, logger: Logger): { deps: AppDeps; handle: DbHandle } {
+  let handle: DbHandle;
+  try {
+    handle = openDatabase({ path: config.database.path, busyTimeoutMs: config.database.busy_timeout });
+    accessSync(config.dataDir, constants.W_OK);
+  } catch (err) {
+    throw new StartupError((err as Error).message, { cause: err });
+  }
+  let secret: string;
+  try {
+    secret = loadOrCreateSecret({ configured: config.security.secret, dataDir: config.dataDir });
+  } catch (err) {
+    handle.close();
+    throw new StartupError((err as Error).message, { cause: err });
+  }
+  const deps: AppDeps = {
+    config,
+    db: handle.db,
+    sqlite: handle.sqlite,
+    keys: deriveKeys(secret),
+    secretSource: config.security.secret ? "set in the config" : `generated into ${join(config.dataDir, SECRET_FILE)}`,
+    logger,
+    setup: new SetupGate(),
+    throttle: new LoginThrottle({
+      windowMs: config.security.login_window,
+      maxPerAccount: config.security.login_max_per_account,
+      maxPerIp: config.security.login_max_per_ip,
+    }),
+    startedAt: new Date(),
+  };
+  return { deps, handle };
+}
+
+/** Starts serving; resolves once the socket listens. */
+export function startServer(config: Config, logger: Logger): RunningServer {
+  const { deps, handle } = prepare(config, logger);
+  const app = createApp(deps);
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: config.server.host,
+      port: config.server.port,
+      maxRequestBodySize: config.server.max_body_size,
+      fetch: (req, srv) => app.fetch(req, srv),
+    });
+  } catch (err) {
+    handle.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === "EADDRINUSE" ? "the port is already in use" : (err as Error).message;
+    throw new StartupError(`cannot listen on ${config.server.listen}: ${reason}`, { cause: err });
+  }
+  const port = server.port ?? config.server.port;
+  const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
+  const publicUrlGiven = (config.input.server as { public_url?: string } | undefined)?.public_url !== undefined;
+  if (config.server.port === 0 && !publicUrlGiven) {
+    // With port 0 the OS picks the port; derived links must point at the one it picked.
+    config.server.public_url = url;
+  }
+
+  const sweep = setInterval(() => purgeExpiredSessions(deps.db), 10 * 60_000);
+  sweep.unref();
+
+  logger.info("listening", { url, public_url: config.server.public_url, database: config.database.path });
+  if (countUsers(deps.db) === 0) {
+    const token = deps.setup.open();
+    const setupUrl = `${deps.config.server.public_url}/admin/setup?token=${token}`;
+    // Printed on stdout (not in the JSON log) so that log shippers do not keep a working credential.
+    process.stdout.write(`\nNo users yet. Create the first admin here (the link works once):\n\n  ${setupUrl}\n\n`);
+  }
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      clearInterval(sweep);
+      const drained = server.stop(false);
+      const timedOut = await Promise.race([
+        drained.then(() => false),
+        Bun.sleep(config.server.shutdown_timeout).then(() => true),
+      ]);
+      if (timedOut) {
+        logger.warn("shutdown timeout reached; closing remaining connections");
+        await server.stop(true);
+      }
+      handle.close();
+      logger.info("stopped");
+    })();
+    return stopping;
+  };
+  return { url, port, deps, stop };
+}

@@ -1,0 +1,76 @@
+// The page shells: the signed-in admin layout with its navigation, and the bare layout of sign-in pages.
+/** @jsxImportSource hono/jsx */
+import type { Child } from "hono/jsx";
+import type { User } from "../src/domain/users.ts";
+import { assetUrl } from "./assets.ts";
+
+/** Sections of the admin. Those without `href` arrive with a later release and are shown, not linked. */
+export const NAV: { key: string; label: string; href?: string }[] = [
+  { key: "dashboard", label: "Dashboard", href: "/admin" },
+  { key: "connections", label: "Connections" },
+  { key: "agents", label: "Agents" },
+  { key: "keys", label: "API keys" },
+  { key: "monitoring", label: "Monitoring" },
+  { key: "users", label: "Users", href: "/admin/users" },
+  { key: "settings", label: "Settings", href: "/admin/settings" },
+];
+
+function Head(props: { title: string }) {
+  return (
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <title>{props.title} · Switchboard</title>
+      <link rel="stylesheet" href={assetUrl("app.css")} />
+      <script src={assetUrl("htmx.min.js")} defer></script>
+    </head>
+  );
+}
+
+/** The signed-in layout: sidebar navigation, who is signed in, sign-out. */
+export function AdminLayout(props: { title: string; user: User; active: string; children: Child }) {
+  return (
+    <html lang="en">
+      <Head title={props.title} />
+      <body>
+        <div class="shell">
+          <nav class="sidebar" aria-label="Main">
+            <a class="brand" href="/admin">Switchboard</a>
+            <div class="nav">
+              {NAV.map((item) =>
+                item.href ? (
+                  <a href={item.href} aria-current={item.key === props.active ? "page" : undefined}>{item.label}</a>
+                ) : (
+                  <span class="soon" title="Not in this release yet">{item.label} <small>· soon</small></span>
+                ),
+              )}
+            </div>
+            <div class="who">
+              <div>{props.user.email}</div>
+              <span class={`badge ${props.user.role}`}>{props.user.role}</span>
+              <form method="post" action="/admin/logout">
+                <button class="link" type="submit">Sign out</button>
+              </form>
+            </div>
+          </nav>
+          <main>
+            <h1>{props.title}</h1>
+            {props.children}
+          </main>
+        </div>
+      </body>
+    </html>
+  );
+}
+
+/** The layout of pages shown before sign-in (sign-in, first-admin setup, errors). */
+export function BareLayout(props: { title: string; children: Child }) {
+  return (
+    <html lang="en">
+      <Head title={props.title} />
+      <body>
+        <div class="auth">{props.children}</div>
+      </body>
+    </html>
+  );
+}
