@@ -64,7 +64,11 @@ export function prepare(config: Config, logger: Logger): { deps: AppDeps; handle
 }
 
 /** Starts serving; resolves once the socket listens. */
-export function startServer(config: Config, logger: Logger): RunningServer {
+export function startServer(
+  config: Config,
+  logger: Logger,
+  options: { announceSetupUrl?: (url: string) => void } = {},
+): RunningServer {
   const { deps, handle } = prepare(config, logger);
   const app = createApp(deps);
   let server: ReturnType<typeof Bun.serve>;
@@ -97,7 +101,8 @@ export function startServer(config: Config, logger: Logger): RunningServer {
     const token = deps.setup.open();
     const setupUrl = `${deps.config.server.public_url}/admin/setup?token=${token}`;
     // Printed on stdout (not in the JSON log) so that log shippers do not keep a working credential.
-    process.stdout.write(`\nNo users yet. Create the first admin here (the link works once):\n\n  ${setupUrl}\n\n`);
+    const announce = options.announceSetupUrl ?? ((link: string) => process.stdout.write(`\nNo users yet. Create the first admin here (the link works once):\n\n  ${link}\n\n`));
+    announce(setupUrl);
   }
 
   let stopping: Promise<void> | null = null;

@@ -44,7 +44,7 @@ export function sectionDescriptions(): Record<string, string> {
 /** The configuration reference as a Markdown table (kept in README.md; a test checks it matches). */
 export function configReferenceMarkdown(): string {
   const rows = configReference().map(
-    (f) => `| \`${f.section}.${f.key}\` | ${f.type} | ${f.default === undefined ? "—" : `\`${f.default}\``} | ${f.description.replace(/\|/g, "\\|")} |`,
+    (f) => `| \`${f.section}.${f.key}\` | ${f.type} | ${f.default === undefined ? "—" : `\`${f.default}\``} | ${f.description.replace(/\|/g, "\\|").replace(/</g, "&lt;")} |`,
   );
   return ["| key | type | default | description |", "|---|---|---|---|", ...rows].join("\n");
 }
