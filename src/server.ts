@@ -3,7 +3,9 @@ import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config/load.ts";
 import { openDatabase, type DbHandle } from "./db/client.ts";
+import { createKeyVerifier, LastUsedRecorder } from "./domain/api-keys.ts";
 import { LoginThrottle } from "./domain/login-throttle.ts";
+import { CATALOG } from "./operations/index.ts";
 import { purgeExpiredSessions } from "./domain/sessions.ts";
 import { SetupGate } from "./domain/setup.ts";
 import { countUsers } from "./domain/users.ts";
@@ -45,11 +47,12 @@ export function prepare(config: Config, logger: Logger): { deps: AppDeps; handle
     handle.close();
     throw new StartupError((err as Error).message, { cause: err });
   }
+  const keys = deriveKeys(secret);
   const deps: AppDeps = {
     config,
     db: handle.db,
     sqlite: handle.sqlite,
-    keys: deriveKeys(secret),
+    keys,
     secretSource: config.security.secret ? "set in the config" : `generated into ${join(config.dataDir, SECRET_FILE)}`,
     logger,
     setup: new SetupGate(),
@@ -59,6 +62,11 @@ export function prepare(config: Config, logger: Logger): { deps: AppDeps; handle
       maxPerIp: config.security.login_max_per_ip,
     }),
     startedAt: new Date(),
+    catalog: CATALOG,
+    // Connections and agents do not exist in this release, so no conn_/agent_ id names anything.
+    resourceExists: () => false,
+    verifyKey: createKeyVerifier(handle.db, keys.tokenHmac),
+    lastUsed: new LastUsedRecorder(handle.db),
   };
   return { deps, handle };
 }
@@ -118,6 +126,7 @@ export function startServer(
         logger.warn("shutdown timeout reached; closing remaining connections");
         await server.stop(true);
       }
+      deps.lastUsed.stop();
       handle.close();
       logger.info("stopped");
     })();

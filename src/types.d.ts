@@ -7,6 +7,10 @@ declare module "htmx.org/dist/htmx.min.js" {
   const text: string;
   export default text;
 }
+declare module "*.txt" {
+  const text: string;
+  export default text;
+}
 declare module "*.css" {
   const text: string;
   export default text;

@@ -1,6 +1,7 @@
 // Static assets served by the admin, imported as text so `bun build --compile` embeds them (no CDN).
 import htmx from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import css from "./assets/app.css" with { type: "text" };
+import adminJs from "./assets/admin.js.txt" with { type: "text" };
 
 export type Asset = { body: string; type: string; etag: string };
 
@@ -12,6 +13,7 @@ function asset(body: string, type: string): Asset {
 export const ASSETS: Record<string, Asset> = {
   "htmx.min.js": asset(htmx, "text/javascript; charset=utf-8"),
   "app.css": asset(css, "text/css; charset=utf-8"),
+  "admin.js": asset(adminJs, "text/javascript; charset=utf-8"),
 };
 
 /** URL of an asset, versioned by its hash so browsers may cache it for good. */

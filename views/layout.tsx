@@ -9,7 +9,7 @@ export const NAV: { key: string; label: string; href?: string }[] = [
   { key: "dashboard", label: "Dashboard", href: "/admin" },
   { key: "connections", label: "Connections" },
   { key: "agents", label: "Agents" },
-  { key: "keys", label: "API keys" },
+  { key: "keys", label: "API keys", href: "/admin/keys" },
   { key: "monitoring", label: "Monitoring" },
   { key: "users", label: "Users", href: "/admin/users" },
   { key: "settings", label: "Settings", href: "/admin/settings" },
@@ -23,6 +23,7 @@ function Head(props: { title: string }) {
       <title>{props.title} · Switchboard</title>
       <link rel="stylesheet" href={assetUrl("app.css")} />
       <script src={assetUrl("htmx.min.js")} defer></script>
+      <script src={assetUrl("admin.js")} defer></script>
     </head>
   );
 }

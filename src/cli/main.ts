@@ -2,12 +2,13 @@
 import { backupCommand } from "./commands/backup.ts";
 import { checkConfigCommand } from "./commands/check-config.ts";
 import { initCommand } from "./commands/init.ts";
+import { keyCommand } from "./commands/key.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { userCommand } from "./commands/user.ts";
 import { versionCommand } from "./commands/version.ts";
 import { UsageError, type CliIo, type Command } from "./io.ts";
 
-export const COMMANDS: Command[] = [serveCommand, initCommand, checkConfigCommand, userCommand, backupCommand, versionCommand];
+export const COMMANDS: Command[] = [serveCommand, initCommand, checkConfigCommand, userCommand, keyCommand, backupCommand, versionCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -39,7 +40,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const command = first === undefined || first.startsWith("-") ? serveCommand : COMMANDS.find((c) => c.name === first);
   if (!command) return unknown(first!, io);
   const args = command === serveCommand && first !== "serve" ? argv : rest;
-  if (command.name !== "user" && (args.includes("--help") || args.includes("-h"))) {
+  if (args.includes("--help") || args.includes("-h")) {
     io.stdout(command.help + "\n");
     return 0;
   }

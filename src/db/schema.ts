@@ -23,3 +23,27 @@ export const sessions = sqliteTable(
   },
   (table) => [index("sessions_user_id_idx").on(table.userId), index("sessions_expires_at_idx").on(table.expiresAt)],
 );
+
+/**
+ * API keys. Only an HMAC-SHA-256 of the token (under a key derived from the server secret) is kept,
+ * indexed for a constant-cost lookup; `prefix` is the start of the token, for people to recognise it.
+ * After a rotation with a grace period the previous token's hash stays valid until `previous_expires_at`.
+ */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    ownerId: text("owner_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull().unique(),
+    prefix: text("prefix").notNull(),
+    permissions: text("permissions", { mode: "json" }).notNull().$type<Record<string, string[]>>(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+    lastUsedAt: integer("last_used_at", { mode: "timestamp_ms" }),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
+    previousTokenHash: text("previous_token_hash").unique(),
+    previousExpiresAt: integer("previous_expires_at", { mode: "timestamp_ms" }),
+  },
+  (table) => [index("api_keys_owner_id_idx").on(table.ownerId)],
+);

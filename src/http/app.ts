@@ -11,8 +11,12 @@ import { requireSession } from "./middleware/session.ts";
 import { adminAuthRoutes } from "./routes/admin-auth.ts";
 import { adminPageRoutes } from "./routes/admin-pages.ts";
 import { adminUserRoutes } from "./routes/admin-users.ts";
+import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { apiRoutes } from "./routes/api.ts";
+import { mcpSelfRoutes } from "./routes/mcp-self.ts";
+import { wellKnownRoutes } from "./routes/well-known.ts";
 
 /** Builds the whole HTTP surface over the given dependencies. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -20,10 +24,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.use("*", requestLog(deps.logger));
   app.use("*", limitBody(deps.config.server.max_body_size));
-  app.onError((err, c) => renderError(c, err, deps.logger));
-  app.notFound((c) => renderError(c, new AppError("NOT_FOUND"), deps.logger));
+  const errorOptions = { logger: deps.logger, get publicUrl() { return deps.config.server.public_url; } };
+  app.onError((err, c) => renderError(c, err, errorOptions));
+  app.notFound((c) => renderError(c, new AppError("NOT_FOUND"), errorOptions));
 
   app.route("/", healthRoutes(deps));
+  app.route("/", wellKnownRoutes(deps));
+  app.route("/mcp/self", mcpSelfRoutes(deps));
+  app.route("/api/v1", apiRoutes(deps));
   app.get("/", (c) => c.redirect("/admin", 302));
 
   // The admin: strict headers (no framing, scripts only from here), CSRF defence on every state change.
@@ -49,6 +57,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   signedIn.use("*", requireSession(deps));
   signedIn.route("/", adminPageRoutes(deps));
   signedIn.route("/users", adminUserRoutes(deps));
+  signedIn.route("/keys", adminKeyRoutes(deps));
   app.route("/admin", signedIn);
 
   return app;

@@ -5,7 +5,10 @@ import type { Db } from "../db/client.ts";
 import type { LoginThrottle } from "../domain/login-throttle.ts";
 import type { SetupGate } from "../domain/setup.ts";
 import type { User } from "../domain/users.ts";
+import type { LastUsedRecorder, VerifiedKey } from "../domain/api-keys.ts";
+import type { ManagementCatalog } from "../domain/permissions.ts";
 import type { Logger } from "../logger.ts";
+import type { Caller } from "../operations/registry.ts";
 import type { ServerKeys } from "../security/keys.ts";
 
 /** Everything the HTTP layer needs, built once at start-up and passed in (never read from globals). */
@@ -20,9 +23,16 @@ export type AppDeps = {
   setup: SetupGate;
   throttle: LoginThrottle;
   startedAt: Date;
+  /** The management tools, and which members may use. */
+  catalog: ManagementCatalog;
+  /** Whether a connection or agent id names something that exists. */
+  resourceExists: (resource: string) => boolean;
+  /** Checks an API key token: one HMAC and one indexed lookup. */
+  verifyKey: (token: string) => VerifiedKey | null;
+  lastUsed: LastUsedRecorder;
 };
 
 export type AppEnv = {
   Bindings: { requestIP?: (req: Request) => { address: string } | null } | undefined;
-  Variables: { user: User; sessionToken: string };
+  Variables: { user: User; sessionToken: string; caller: Caller };
 };

@@ -1,5 +1,6 @@
-// The one place that turns errors into responses: JSON for APIs, an HTML page or fragment for the admin.
-// Clients see the code and a safe message; the cause goes to the log, never a stack trace to the client.
+// The one place that turns errors into responses: JSON-RPC for /mcp, JSON for /api and other routes,
+// an HTML page or fragment for the admin. Clients see the code and a safe message; the cause goes to
+// the log, never a stack trace to the client.
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError, toAppError } from "../errors.ts";
@@ -15,13 +16,29 @@ function asAppError(err: unknown): AppError {
   return toAppError(err);
 }
 
+function under(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
 /** Renders `err` for the client in the form the route speaks. */
-export function renderError(c: Context, err: unknown, logger: Logger): Response | Promise<Response> {
+export function renderError(c: Context, err: unknown, options: { logger: Logger; publicUrl: string }): Response | Promise<Response> {
   const error = asAppError(err);
-  if (error.code === "INTERNAL") logger.error("unhandled error", { method: c.req.method, path: c.req.path, error: error.cause ?? err });
-  if (c.req.path === "/admin" || c.req.path.startsWith("/admin/")) {
+  const path = c.req.path;
+  if (error.code === "INTERNAL") options.logger.error("unhandled error", { method: c.req.method, path, error: error.cause ?? err });
+  if (under(path, "/admin")) {
     if (c.req.header("hx-request")) return c.html(ErrorFragment({ error }), error.status as 400);
     return c.html(ErrorPage({ error }), error.status as 400);
+  }
+  const isMcp = under(path, "/mcp");
+  if (error.status === 401 && (isMcp || under(path, "/api"))) {
+    // RFC 9728 / MCP authorization: point the client at the resource metadata; RFC 6750 error code
+    // only when a credential was presented (the same for unknown, revoked and expired tokens).
+    const params = [`resource_metadata="${options.publicUrl}/.well-known/oauth-protected-resource${path}"`];
+    if (error.cause === "invalid token") params.unshift('error="invalid_token"');
+    c.header("WWW-Authenticate", `Bearer ${params.join(", ")}`);
+  }
+  if (isMcp) {
+    return c.json({ jsonrpc: "2.0", error: { code: -32000, message: error.message, data: { code: error.code } }, id: null }, error.status as 400);
   }
   const body: { error: { code: string; message: string; fields?: Record<string, string> } } = {
     error: { code: error.code, message: error.message },

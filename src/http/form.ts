@@ -9,6 +9,16 @@ export async function readForm(c: Context): Promise<Record<string, string>> {
   return out;
 }
 
+/** Every value of a repeated form field (checkbox groups), as strings. */
+export async function readFormLists(c: Context): Promise<Record<string, string[]>> {
+  const body = await c.req.parseBody({ all: true });
+  const out: Record<string, string[]> = {};
+  for (const [key, value] of Object.entries(body)) {
+    out[key] = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === "string");
+  }
+  return out;
+}
+
 /** True for requests made by htmx (which then expect a fragment, not a page). */
 export function isHtmx(c: Context): boolean {
   return c.req.header("hx-request") === "true";

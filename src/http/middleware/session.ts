@@ -2,7 +2,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { findSession } from "../../domain/sessions.ts";
-import { AppError } from "../../errors.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 
 export const SESSION_COOKIE = "sb_session";
@@ -45,14 +44,6 @@ export function requireSession(deps: AppDeps): MiddlewareHandler<AppEnv> {
     }
     c.set("user", found.user);
     c.set("sessionToken", token);
-    await next();
-  };
-}
-
-/** Only admins pass; members get 403. */
-export function requireAdmin(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    if (c.get("user").role !== "admin") throw new AppError("FORBIDDEN", "Only admins may do this.");
     await next();
   };
 }

@@ -1,14 +1,18 @@
 // The Users page: everyone signed in sees the list; only admins add, remove and change roles.
+// Changes go through the same operations as /mcp/self and /api/v1, with the signed-in user as caller.
 import { Hono, type Context } from "hono";
-import { createUser, deleteUser, listUsers, setRole } from "../../domain/users.ts";
+import { listUsers } from "../../domain/users.ts";
 import { AppError } from "../../errors.ts";
+import { runOperation, sessionCaller, type Operation } from "../../operations/registry.ts";
+import { userCreate, userDelete, userUpdate } from "../../operations/users.ts";
 import { UsersPage, UsersSection } from "../../../views/users.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readForm } from "../form.ts";
-import { requireAdmin } from "../middleware/session.ts";
 
 export function adminUserRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const run = (c: Context<AppEnv>, op: unknown, input: unknown) =>
+    runOperation(op as Operation, { deps, caller: sessionCaller(c.get("user"), deps.catalog), now: new Date() }, input);
 
   /** Renders the section for htmx or the page otherwise, with the outcome of the change. */
   const respond = (c: Context<AppEnv>, message?: { kind: "ok" | "error"; text: string }, status: 200 | 400 | 404 | 409 = 200) => {
@@ -17,9 +21,9 @@ export function adminUserRoutes(deps: AppDeps): Hono<AppEnv> {
   };
 
   /** Runs a change; a domain refusal (bad field, last admin…) is shown in the section, not as an error page. */
-  const change = async (c: Context<AppEnv>, run: () => Promise<string> | string) => {
+  const change = async (c: Context<AppEnv>, action: () => Promise<string>) => {
     try {
-      return respond(c, { kind: "ok", text: await run() });
+      return respond(c, { kind: "ok", text: await action() });
     } catch (err) {
       if (err instanceof AppError && err.status < 500 && err.status !== 403) {
         return respond(c, { kind: "error", text: err.message }, err.status as 400);
@@ -30,28 +34,25 @@ export function adminUserRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.get("/", (c) => respond(c));
 
-  app.post("/", requireAdmin(), async (c) => {
+  app.post("/", async (c) => {
     const form = await readForm(c);
     return change(c, async () => {
-      const user = await createUser(deps.db, { email: form.email ?? "", role: form.role ?? "", password: form.password ?? "" });
-      deps.logger.info("user created", { user: user.id, by: c.get("user").id });
+      const user = (await run(c, userCreate, { email: form.email ?? "", role: form.role ?? "", password: form.password ?? "" })) as { email: string };
       return `Added ${user.email}.`;
     });
   });
 
-  app.post("/:id/role", requireAdmin(), async (c) => {
+  app.post("/:id/role", async (c) => {
     const form = await readForm(c);
-    return change(c, () => {
-      const user = setRole(deps.db, c.req.param("id"), form.role ?? "");
-      deps.logger.info("user role changed", { user: user.id, role: user.role, by: c.get("user").id });
+    return change(c, async () => {
+      const user = (await run(c, userUpdate, { id: c.req.param("id"), role: form.role ?? "" })) as { email: string; role: string };
       return `${user.email} is now ${user.role === "admin" ? "an admin" : "a member"}.`;
     });
   });
 
-  app.post("/:id/delete", requireAdmin(), (c) =>
-    change(c, () => {
-      deleteUser(deps.db, c.req.param("id"));
-      deps.logger.info("user removed", { user: c.req.param("id"), by: c.get("user").id });
+  app.post("/:id/delete", (c) =>
+    change(c, async () => {
+      await run(c, userDelete, { id: c.req.param("id") });
       return "User removed.";
     }),
   );

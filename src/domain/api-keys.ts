@@ -1,0 +1,246 @@
+// API keys: the token format, storage as an HMAC, creation, rotation, revocation and verification.
+// Tokens are 256 random bits, so a keyed hash suffices (no slow hash): lookups cost microseconds,
+// and no per-request argon2 hands an attacker a CPU lever.
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { and, desc, eq, gt, or, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { apiKeys, users } from "../db/schema.ts";
+import { AppError } from "../errors.ts";
+import type { Permissions } from "./permissions.ts";
+import type { User } from "./users.ts";
+
+export const TOKEN_PREFIX = "mcp_key_";
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const BODY_LENGTH = 43; // 256 bits in base62
+const CHECKSUM_LENGTH = 6; // CRC-32 in base62
+const TOKEN_PATTERN = new RegExp(`^${TOKEN_PREFIX}[0-9A-Za-z]{${BODY_LENGTH + CHECKSUM_LENGTH}}$`);
+const DISPLAY_PREFIX_LENGTH = TOKEN_PREFIX.length + 6;
+
+export type ApiKey = {
+  id: string;
+  name: string;
+  ownerId: string;
+  ownerEmail: string;
+  prefix: string;
+  permissions: Permissions;
+  createdAt: Date;
+  updatedAt: Date;
+  lastUsedAt: Date | null;
+  expiresAt: Date | null;
+  /** While a rotated-out token still works: when it stops. */
+  previousTokenExpiresAt: Date | null;
+};
+
+/** What a verified token resolves to. */
+export type VerifiedKey = { keyId: string; permissions: Permissions; owner: User };
+
+function base62(bytes: Uint8Array, length: number): string {
+  let n = BigInt(`0x${Buffer.from(bytes).toString("hex") || "0"}`);
+  let out = "";
+  while (out.length < length) {
+    out = BASE62[Number(n % 62n)]! + out;
+    n /= 62n;
+  }
+  return out;
+}
+
+function checksum(body: string): string {
+  const crc = Bun.hash.crc32(body);
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, crc);
+  return base62(bytes, CHECKSUM_LENGTH);
+}
+
+/** A new token: prefix, 256 random bits in base62, CRC-32 checksum (so typos fail before any lookup). */
+export function generateToken(): string {
+  const body = base62(randomBytes(32), BODY_LENGTH);
+  return `${TOKEN_PREFIX}${body}${checksum(body)}`;
+}
+
+/** True when `token` has the right shape and checksum; says nothing about whether it exists. */
+export function isWellFormedToken(token: string): boolean {
+  if (!TOKEN_PATTERN.test(token)) return false;
+  const body = token.slice(TOKEN_PREFIX.length, TOKEN_PREFIX.length + BODY_LENGTH);
+  const given = Buffer.from(token.slice(TOKEN_PREFIX.length + BODY_LENGTH));
+  return timingSafeEqual(given, Buffer.from(checksum(body)));
+}
+
+export function hashToken(hmacKey: Buffer, token: string): string {
+  return createHmac("sha256", hmacKey).update(`api-key:${token}`).digest("base64url");
+}
+
+const selection = {
+  key: apiKeys,
+  ownerEmail: users.email,
+};
+
+function toApiKey(row: { key: typeof apiKeys.$inferSelect; ownerEmail: string }, now: Date): ApiKey {
+  const k = row.key;
+  const previousLive = k.previousExpiresAt !== null && k.previousExpiresAt.getTime() > now.getTime();
+  return {
+    id: k.id,
+    name: k.name,
+    ownerId: k.ownerId,
+    ownerEmail: row.ownerEmail,
+    prefix: k.prefix,
+    permissions: k.permissions,
+    createdAt: k.createdAt,
+    updatedAt: k.updatedAt,
+    lastUsedAt: k.lastUsedAt,
+    expiresAt: k.expiresAt,
+    previousTokenExpiresAt: previousLive ? k.previousExpiresAt : null,
+  };
+}
+
+/** Stores a new key and returns it with its token; the token is never retrievable again. */
+export function createApiKey(
+  db: Db,
+  options: { hmacKey: Buffer; name: string; ownerId: string; permissions: Permissions; expiresAt: Date | null; now?: Date },
+): { key: ApiKey; token: string } {
+  const now = options.now ?? new Date();
+  const token = generateToken();
+  const id = `key_${randomUUID()}`;
+  db.insert(apiKeys)
+    .values({
+      id,
+      name: options.name,
+      ownerId: options.ownerId,
+      tokenHash: hashToken(options.hmacKey, token),
+      prefix: token.slice(0, DISPLAY_PREFIX_LENGTH),
+      permissions: options.permissions,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: options.expiresAt,
+    })
+    .run();
+  return { key: getApiKey(db, id, now)!, token };
+}
+
+export function getApiKey(db: Db, id: string, now = new Date()): ApiKey | null {
+  const row = db.select(selection).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId)).where(eq(apiKeys.id, id)).get();
+  return row ? toApiKey(row, now) : null;
+}
+
+/** Keys, newest first; only `ownerId`'s when given. */
+export function listApiKeys(db: Db, options: { ownerId?: string; now?: Date } = {}): ApiKey[] {
+  const now = options.now ?? new Date();
+  const query = db.select(selection).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId));
+  const rows = (options.ownerId ? query.where(eq(apiKeys.ownerId, options.ownerId)) : query).orderBy(desc(apiKeys.createdAt)).all();
+  return rows.map((row) => toApiKey(row, now));
+}
+
+/** Changes name, permissions or expiry (null clears the expiry). */
+export function updateApiKey(
+  db: Db,
+  id: string,
+  changes: { name?: string; permissions?: Permissions; expiresAt?: Date | null },
+  now = new Date(),
+): ApiKey {
+  const set: Partial<typeof apiKeys.$inferInsert> = { updatedAt: now };
+  if (changes.name !== undefined) set.name = changes.name;
+  if (changes.permissions !== undefined) set.permissions = changes.permissions;
+  if (changes.expiresAt !== undefined) set.expiresAt = changes.expiresAt;
+  const updated = db.update(apiKeys).set(set).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id }).all();
+  if (updated.length === 0) throw new AppError("API_KEY_NOT_FOUND");
+  return getApiKey(db, id, now)!;
+}
+
+/**
+ * Issues a new token for the key (same permissions). The old token stops at once, or keeps
+ * working for `graceMs` so deployments can switch over.
+ */
+export function rotateApiKey(db: Db, options: { hmacKey: Buffer; id: string; graceMs: number; now?: Date }): { key: ApiKey; token: string } {
+  const now = options.now ?? new Date();
+  const token = generateToken();
+  db.transaction((tx) => {
+    const current = tx.select({ tokenHash: apiKeys.tokenHash }).from(apiKeys).where(eq(apiKeys.id, options.id)).get();
+    if (!current) throw new AppError("API_KEY_NOT_FOUND");
+    tx.update(apiKeys)
+      .set({
+        tokenHash: hashToken(options.hmacKey, token),
+        prefix: token.slice(0, DISPLAY_PREFIX_LENGTH),
+        previousTokenHash: options.graceMs > 0 ? current.tokenHash : null,
+        previousExpiresAt: options.graceMs > 0 ? new Date(now.getTime() + options.graceMs) : null,
+        updatedAt: now,
+      })
+      .where(eq(apiKeys.id, options.id))
+      .run();
+  }, { behavior: "immediate" });
+  return { key: getApiKey(db, options.id, now)!, token };
+}
+
+/** Revokes a key: deletes it, so its token (and any rotated-out one) stops on the very next request. */
+export function deleteApiKey(db: Db, id: string): void {
+  const deleted = db.delete(apiKeys).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id }).all();
+  if (deleted.length === 0) throw new AppError("API_KEY_NOT_FOUND");
+}
+
+/** A verifier bound to one database: prepared once, so each check is one indexed lookup. */
+export function createKeyVerifier(db: Db, hmacKey: Buffer): (token: string, now?: Date) => VerifiedKey | null {
+  const lookup = db
+    .select({
+      id: apiKeys.id,
+      tokenHash: apiKeys.tokenHash,
+      previousTokenHash: apiKeys.previousTokenHash,
+      previousExpiresAt: apiKeys.previousExpiresAt,
+      permissions: apiKeys.permissions,
+      expiresAt: apiKeys.expiresAt,
+      ownerId: users.id,
+      ownerEmail: users.email,
+      ownerRole: users.role,
+      ownerCreatedAt: users.createdAt,
+    })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.ownerId))
+    .where(
+      or(
+        eq(apiKeys.tokenHash, sql.placeholder("hash")),
+        and(eq(apiKeys.previousTokenHash, sql.placeholder("hash")), gt(apiKeys.previousExpiresAt, sql.placeholder("now"))),
+      ),
+    )
+    .prepare();
+  return (token, now = new Date()) => {
+    // Malformed or mistyped tokens are refused before any lookup.
+    if (!isWellFormedToken(token)) return null;
+    const hash = hashToken(hmacKey, token);
+    const row = lookup.get({ hash, now: now.getTime() });
+    if (!row) return null;
+    // The index found the row by hash; compare again in constant time before trusting it.
+    const stored = row.tokenHash === hash ? row.tokenHash : row.previousTokenHash;
+    if (stored === null || !timingSafeEqual(Buffer.from(stored), Buffer.from(hash))) return null;
+    if (row.expiresAt !== null && row.expiresAt.getTime() <= now.getTime()) return null;
+    return { keyId: row.id, permissions: row.permissions, owner: { id: row.ownerId, email: row.ownerEmail, role: row.ownerRole, createdAt: row.ownerCreatedAt } };
+  };
+}
+
+/** Writes last-used times in batches off the request path (one UPDATE per key per flush). */
+export class LastUsedRecorder {
+  private readonly pending = new Map<string, number>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(private readonly db: Db, private readonly flushEveryMs = 5000) {}
+
+  record(keyId: string, at = Date.now()): void {
+    this.pending.set(keyId, at);
+    if (this.timer === null) {
+      this.timer = setInterval(() => this.flush(), this.flushEveryMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is pending now (also called at shutdown). */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending];
+    this.pending.clear();
+    this.db.transaction((tx) => {
+      for (const [id, at] of batch) tx.update(apiKeys).set({ lastUsedAt: new Date(at) }).where(eq(apiKeys.id, id)).run();
+    });
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.flush();
+  }
+}

@@ -1,0 +1,97 @@
+// The API keys page: every change goes through the same operations as /mcp/self and /api/v1,
+// with the signed-in user as the caller (members manage their own keys, admins everyone's).
+import { Hono, type Context } from "hono";
+import { listUsers } from "../../domain/users.ts";
+import { AppError } from "../../errors.ts";
+import { apiKeyCreate, apiKeyDelete, apiKeyList, apiKeyRotate } from "../../operations/api-keys.ts";
+import { runOperation, sessionCaller, type Operation } from "../../operations/registry.ts";
+import { KeysPage, KeysSection, type IssuedToken, type KeyRow, type KeysProps } from "../../../views/api-keys.tsx";
+import type { AppDeps, AppEnv } from "../context.ts";
+import { isHtmx, readFormLists } from "../form.ts";
+
+type Outcome = Pick<KeysProps, "issued" | "message" | "form">;
+
+export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const run = (c: Context<AppEnv>, op: unknown, input: unknown) =>
+    runOperation(op as Operation, { deps, caller: sessionCaller(c.get("user"), deps.catalog), now: new Date() }, input);
+
+  const respond = async (c: Context<AppEnv>, outcome: Outcome = {}, status: 200 | 201 | 400 | 403 | 404 = 200) => {
+    const viewer = c.get("user");
+    const { keys } = (await run(c, apiKeyList, {})) as { keys: KeyRow[] };
+    const props: KeysProps = {
+      viewer,
+      keys,
+      grantableTools: viewer.role === "admin" ? [...deps.catalog.all] : [...deps.catalog.forMembers],
+      users: viewer.role === "admin" ? listUsers(deps.db).map((u) => ({ id: u.id, email: u.email })) : [],
+      ...outcome,
+    };
+    return c.html(isHtmx(c) ? KeysSection(props) : KeysPage(props), status);
+  };
+
+  /** Runs a change; a refusal (bad field, too many permissions, not found) is shown in the section. */
+  const change = async (c: Context<AppEnv>, action: () => Promise<Outcome>, form?: Outcome["form"]) => {
+    try {
+      return await respond(c, await action());
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) return respond(c, { message: { kind: "error", text: err.message }, form }, err.status as 400);
+      throw err;
+    }
+  };
+
+  const issued = (keyName: string, token: string, rotated: boolean): IssuedToken => ({
+    keyName,
+    token,
+    rotated,
+    endpoint: `${deps.config.server.public_url}/mcp/self`,
+  });
+
+  app.get("/", (c) => respond(c));
+
+  app.post("/", async (c) => {
+    const form = await readFormLists(c);
+    const raw = (form.permissions_json?.[0] ?? "").trim();
+    const name = form.name?.[0] ?? "";
+    return change(
+      c,
+      async () => {
+        let permissions: unknown;
+        if (raw !== "") {
+          try {
+            permissions = JSON.parse(raw);
+          } catch {
+            throw new AppError("INVALID_PERMISSIONS", "The raw permissions are not valid JSON.");
+          }
+        } else {
+          permissions = form.self_all?.length ? { self: ["*"] } : form.self?.length ? { self: form.self } : {};
+        }
+        const expiresIn = form.expires_in?.[0];
+        const ownerId = form.owner_id?.[0];
+        const result = (await run(c, apiKeyCreate, {
+          name,
+          permissions,
+          ...(expiresIn ? { expires_in: expiresIn } : {}),
+          ...(ownerId ? { owner_id: ownerId } : {}),
+        })) as { key: KeyRow; token: string };
+        return { issued: issued(result.key.name, result.token, false) };
+      },
+      { name, raw },
+    );
+  });
+
+  app.post("/:id/rotate", (c) =>
+    change(c, async () => {
+      const result = (await run(c, apiKeyRotate, { id: c.req.param("id") })) as { key: KeyRow; token: string };
+      return { issued: issued(result.key.name, result.token, true) };
+    }),
+  );
+
+  app.post("/:id/delete", (c) =>
+    change(c, async () => {
+      await run(c, apiKeyDelete, { id: c.req.param("id") });
+      return { message: { kind: "ok", text: "Key revoked." } };
+    }),
+  );
+
+  return app;
+}

@@ -1,0 +1,48 @@
+// /api/v1: the management operations as REST/JSON, generated from the registry, plus its OpenAPI document.
+import { Hono, type Context } from "hono";
+import { AppError } from "../../errors.ts";
+import { OPERATIONS } from "../../operations/index.ts";
+import { runOperation, type Operation } from "../../operations/registry.ts";
+import type { AppDeps, AppEnv } from "../context.ts";
+import { requireBearer } from "../middleware/bearer.ts";
+import { buildOpenApi } from "./openapi.ts";
+
+/** The operation's input from path params, the query (GET, DELETE) and a JSON object body (POST, PATCH). */
+async function readInput(c: Context<AppEnv>, op: Operation): Promise<Record<string, unknown>> {
+  const input: Record<string, unknown> = {};
+  if (op.rest.method === "POST" || op.rest.method === "PATCH") {
+    const text = await c.req.text();
+    if (text.trim() !== "") {
+      const type = c.req.header("content-type") ?? "";
+      if (!/^application\/(.+\+)?json\b/i.test(type)) throw new AppError("UNSUPPORTED_MEDIA_TYPE");
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new AppError("BAD_REQUEST", "The request body is not valid JSON.");
+      }
+      if (body === null || typeof body !== "object" || Array.isArray(body)) throw new AppError("BAD_REQUEST", "The request body must be a JSON object.");
+      Object.assign(input, body);
+    }
+  } else {
+    Object.assign(input, c.req.query());
+  }
+  // Path parameters win: the URL names the thing acted on.
+  Object.assign(input, c.req.param());
+  return input;
+}
+
+export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const openapi = buildOpenApi(OPERATIONS, deps.config.server.public_url);
+  app.get("/openapi.json", (c) => c.json(openapi));
+
+  app.use("*", requireBearer(deps));
+  for (const op of OPERATIONS) {
+    app.on(op.rest.method, op.rest.path, async (c) => {
+      const output = await runOperation(op, { deps, caller: c.get("caller"), now: new Date() }, await readInput(c, op));
+      return c.json(output, op.rest.successStatus ?? 200);
+    });
+  }
+  return app;
+}

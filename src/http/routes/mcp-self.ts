@@ -1,0 +1,81 @@
+// /mcp/self: the management operations as MCP tools over Streamable HTTP (stateless, JSON responses).
+// Each request gets its own SDK Server bound to the caller, so tools/list and tools/call decide with
+// the same permissions: a tool that is not listed cannot be called.
+import { Hono } from "hono";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { AppError } from "../../errors.ts";
+import { OPERATIONS, OPERATIONS_BY_NAME } from "../../operations/index.ts";
+import { jsonSchemaOf, mayRun, runOperation, type Caller, type Operation } from "../../operations/registry.ts";
+import { VERSION } from "../../version.ts";
+import type { AppDeps, AppEnv } from "../context.ts";
+import { requireBearer } from "../middleware/bearer.ts";
+
+const INSTRUCTIONS =
+  "Management tools of this Switchboard MCP gateway: API keys, users, and who you are (WHOAMI). " +
+  "The list shows exactly the tools this credential may call.";
+
+/** Tool descriptors are computed once: the schemas do not change while the server runs. */
+const TOOLS: ReadonlyMap<string, Tool> = new Map(
+  OPERATIONS.map((op): [string, Tool] => [
+    op.name,
+    {
+      name: op.name,
+      title: op.title,
+      description: op.description,
+      inputSchema: jsonSchemaOf(op.input, "input") as Tool["inputSchema"],
+      outputSchema: jsonSchemaOf(op.output, "output") as Tool["outputSchema"],
+      annotations: { title: op.title, readOnlyHint: op.readOnly, destructiveHint: op.destructive ?? false, openWorldHint: false },
+    },
+  ]),
+);
+
+function toolError(message: string): CallToolResult {
+  return { isError: true, content: [{ type: "text", text: message }] };
+}
+
+/** An MCP server for one caller and one request. */
+export function createSelfServer(deps: AppDeps, caller: Caller): Server {
+  const server = new Server({ name: "switchboard-self", title: "Switchboard management", version: VERSION }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: OPERATIONS.filter((op) => mayRun(caller, op)).map((op) => TOOLS.get(op.name)!),
+  }));
+  server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
+    const op: Operation | undefined = OPERATIONS_BY_NAME.get(request.params.name);
+    // Not permitted reads exactly like not existing: no hint of what else is there.
+    if (!op || !mayRun(caller, op)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
+    try {
+      const output = await runOperation(op, { deps, caller, now: new Date() }, request.params.arguments ?? {});
+      return { content: [{ type: "text", text: JSON.stringify(output, null, 2) }], structuredContent: output };
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) return toolError(`${err.code}: ${err.message}`);
+      deps.logger.error("management tool failed", { tool: op.name, error: err });
+      return toolError("INTERNAL: Something went wrong on our side.");
+    }
+  });
+  return server;
+}
+
+export function mcpSelfRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("*", requireBearer(deps));
+  app.all("/", async (c) => {
+    const caller = c.get("caller");
+    // A key with no management permission at all has no business here.
+    if (!OPERATIONS.some((op) => mayRun(caller, op))) throw new AppError("FORBIDDEN", "This key has no management permissions.");
+    const server = createSelfServer(deps, caller);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+      maxRequestBodySize: deps.config.server.max_body_size,
+    });
+    await server.connect(transport);
+    try {
+      return await transport.handleRequest(c.req.raw);
+    } finally {
+      void server.close();
+    }
+  });
+  return app;
+}

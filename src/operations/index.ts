@@ -1,0 +1,23 @@
+// Every management operation, in the order tool lists and the OpenAPI document show them.
+import { apiKeyCreate, apiKeyDelete, apiKeyGet, apiKeyList, apiKeyRotate, apiKeyUpdate } from "./api-keys.ts";
+import { catalogOf, type Operation } from "./registry.ts";
+import { userCreate, userDelete, userList, userUpdate } from "./users.ts";
+import { whoami } from "./whoami.ts";
+
+export const OPERATIONS: readonly Operation[] = [
+  whoami,
+  apiKeyCreate,
+  apiKeyList,
+  apiKeyGet,
+  apiKeyUpdate,
+  apiKeyRotate,
+  apiKeyDelete,
+  userList,
+  userCreate,
+  userUpdate,
+  userDelete,
+] as unknown as readonly Operation[];
+
+export const OPERATIONS_BY_NAME: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op) => [op.name, op]));
+
+export const CATALOG = catalogOf(OPERATIONS);

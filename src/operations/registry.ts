@@ -1,0 +1,85 @@
+// The operation registry: each management operation defined once (name, description, zod input and
+// output, who may use it, REST route, handler) and served as MCP tools at /mcp/self, as REST under
+// /api/v1, and to the admin's handlers, all through runOperation.
+import { z } from "zod";
+import type { Config } from "../config/load.ts";
+import type { Db } from "../db/client.ts";
+import { mayUseManagementTool, roleCeiling, type ManagementCatalog, type Permissions } from "../domain/permissions.ts";
+import { parseFields, type User } from "../domain/users.ts";
+import { AppError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { ServerKeys } from "../security/keys.ts";
+
+/** Who is calling: the user, the key they came with (null for an admin session), and what they may do now. */
+export type Caller = { user: User; key: { id: string } | null; permissions: Permissions };
+
+/** What operation handlers may use. */
+export type OperationDeps = {
+  db: Db;
+  keys: ServerKeys;
+  config: Config;
+  logger: Logger;
+  catalog: ManagementCatalog;
+  /** Whether a connection or agent id names something that exists (for permission validation). */
+  resourceExists: (resource: string) => boolean;
+};
+
+export type OperationContext = { deps: OperationDeps; caller: Caller; now: Date };
+
+type ObjectSchema = z.ZodObject<z.ZodRawShape>;
+
+export type Operation<I extends ObjectSchema = ObjectSchema, O extends ObjectSchema = ObjectSchema> = {
+  /** SCREAMING_SNAKE name: the MCP tool name and the permission action under "self". */
+  name: string;
+  title: string;
+  /** Written for a model reading a tool list: what it does, when to use it, what it returns. */
+  description: string;
+  input: I;
+  output: O;
+  /** Members may use it (on what is theirs); otherwise only admins and their keys. */
+  forMembers: boolean;
+  /** MCP tool annotations. */
+  readOnly: boolean;
+  destructive?: boolean;
+  /** The REST route: path params (":id") are merged into the input. */
+  rest: { method: "GET" | "POST" | "PATCH" | "DELETE"; path: string; successStatus?: 200 | 201 };
+  handler: (ctx: OperationContext, input: z.output<I>) => z.input<O> | Promise<z.input<O>>;
+};
+
+/** Declares an operation with its types inferred; a registry entry is exactly this value. */
+export function defineOperation<I extends ObjectSchema, O extends ObjectSchema>(op: Operation<I, O>): Operation<I, O> {
+  return op;
+}
+
+/** The names of all operations and of those open to members. */
+export function catalogOf(operations: readonly Operation[]): ManagementCatalog {
+  return { all: operations.map((op) => op.name), forMembers: operations.filter((op) => op.forMembers).map((op) => op.name) };
+}
+
+/** The caller for a signed-in admin session: everything the user's role allows. */
+export function sessionCaller(user: User, catalog: ManagementCatalog): Caller {
+  return { user, key: null, permissions: roleCeiling(user.role, catalog) };
+}
+
+/** Only callers granted the operation under "self" may run it. */
+export function mayRun(caller: Caller, op: Operation): boolean {
+  return mayUseManagementTool(caller.permissions, op.name);
+}
+
+/**
+ * Runs an operation for a caller: permission, then input validation (VALIDATION_FAILED naming each
+ * field), then the handler; the output is parsed by its schema, so nothing undeclared leaves.
+ */
+export async function runOperation(op: Operation, ctx: OperationContext, rawInput: unknown): Promise<Record<string, unknown>> {
+  if (!mayRun(ctx.caller, op)) throw new AppError("FORBIDDEN", `${ctx.caller.key ? "This key" : "You"} may not use ${op.name}.`);
+  const input = parseFields(op.input, rawInput ?? {});
+  const result = await op.handler(ctx, input);
+  return op.output.parse(result);
+}
+
+/** The JSON Schema of an operation's input or output, as MCP tool lists and OpenAPI show it. */
+export function jsonSchemaOf(schema: ObjectSchema, io: "input" | "output"): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}

@@ -1,0 +1,170 @@
+// The API keys page: the list, the create form with its permission builder, and the one-time token dialog.
+/** @jsxImportSource hono/jsx */
+import type { User } from "../src/domain/users.ts";
+import { AdminLayout } from "./layout.tsx";
+
+export type KeyRow = {
+  id: string;
+  name: string;
+  prefix: string;
+  owner: { id: string; email: string };
+  permissions: Record<string, string[]>;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  previous_token_expires_at: string | null;
+};
+
+/** A token just issued: shown this once, with a ready-to-paste MCP client configuration. */
+export type IssuedToken = { keyName: string; token: string; endpoint: string; rotated: boolean };
+
+export type KeysProps = {
+  viewer: User;
+  keys: KeyRow[];
+  /** Management tools the viewer may grant. */
+  grantableTools: string[];
+  /** Admins pick the owner. */
+  users: { id: string; email: string }[];
+  issued?: IssuedToken;
+  message?: { kind: "ok" | "error"; text: string };
+  form?: { name?: string; raw?: string };
+};
+
+function day(iso: string | null): string {
+  return iso === null ? "—" : iso.slice(0, 16).replace("T", " ");
+}
+
+/** "self: WHOAMI, API_KEY_LIST · *: *", short enough for a table cell. */
+export function summarizePermissions(p: Record<string, string[]>): string {
+  const parts = Object.entries(p).map(([resource, actions]) => `${resource}: ${actions.length > 4 ? `${actions.slice(0, 4).join(", ")} +${actions.length - 4}` : actions.join(", ")}`);
+  return parts.length === 0 ? "nothing" : parts.join(" · ");
+}
+
+export function clientConfig(issued: IssuedToken): string {
+  return JSON.stringify({ mcpServers: { switchboard: { url: issued.endpoint, headers: { Authorization: `Bearer ${issued.token}` } } } }, null, 2);
+}
+
+function TokenDialog(props: { issued: IssuedToken }) {
+  return (
+    <dialog open id="token-dialog" class="panel" aria-labelledby="token-title">
+      <h2 id="token-title" style="margin-top:0">{props.issued.rotated ? "New token for" : "API key created:"} {props.issued.keyName}</h2>
+      <p>Copy the token now. <strong>It will not be shown again.</strong></p>
+      <div class="row">
+        <code id="new-token" class="token">{props.issued.token}</code>
+        <button type="button" class="secondary" data-copy="#new-token">Copy token</button>
+      </div>
+      <h2>MCP client configuration</h2>
+      <p class="muted">Paste into your client's MCP settings (Cursor <code>mcp.json</code>, Claude Desktop, VS Code), or use the header from a script.</p>
+      <pre id="client-config">{clientConfig(props.issued)}</pre>
+      <div class="row">
+        <button type="button" class="secondary" data-copy="#client-config">Copy configuration</button>
+        <button type="button" data-close-dialog>Done</button>
+      </div>
+    </dialog>
+  );
+}
+
+function CreateForm(props: KeysProps) {
+  const isAdmin = props.viewer.role === "admin";
+  return (
+    <form class="panel" method="post" action="/admin/keys" hx-post="/admin/keys" hx-target="#keys-section" hx-swap="outerHTML">
+      <h2 style="margin-top:0">Create an API key</h2>
+      <div class="row">
+        <div><label for="key-name">Name</label><input id="key-name" name="name" type="text" required maxlength={100} placeholder="CI deploy bot" value={props.form?.name ?? ""} /></div>
+        <div>
+          <label for="key-expires">Expires</label>
+          <select id="key-expires" name="expires_in">
+            <option value="">never</option>
+            <option value="7d">in 7 days</option>
+            <option value="30d">in 30 days</option>
+            <option value="90d">in 90 days</option>
+            <option value="365d">in a year</option>
+          </select>
+        </div>
+        {isAdmin && (
+          <div>
+            <label for="key-owner">Owner</label>
+            <select id="key-owner" name="owner_id">
+              {props.users.map((u) => <option value={u.id} selected={u.id === props.viewer.id}>{u.email}</option>)}
+            </select>
+          </div>
+        )}
+      </div>
+      <fieldset class="builder">
+        <legend>Management tools (<code>self</code>)</legend>
+        {isAdmin && (
+          <label class="check"><input type="checkbox" name="self_all" value="1" /> All management tools (<code>"*"</code>)</label>
+        )}
+        <div class="checks">
+          {props.grantableTools.map((tool) => (
+            <label class="check"><input type="checkbox" name="self" value={tool} /> <code>{tool}</code></label>
+          ))}
+        </div>
+      </fieldset>
+      <fieldset class="builder">
+        <legend>Connections and agents</legend>
+        <p class="muted">No connections or agents exist yet; grants for them can be added here once they do.</p>
+      </fieldset>
+      <details open={props.form?.raw ? true : undefined}>
+        <summary>Raw permissions JSON (overrides the choices above)</summary>
+        <textarea name="permissions_json" rows={4} placeholder='{"self": ["WHOAMI"]}' aria-label="Raw permissions JSON">{props.form?.raw ?? ""}</textarea>
+      </details>
+      <div><button type="submit">Create key</button></div>
+    </form>
+  );
+}
+
+/** The list, the create form and the message slot: the unit htmx replaces after every change. */
+export function KeysSection(props: KeysProps) {
+  return (
+    <section id="keys-section">
+      {props.issued && <TokenDialog issued={props.issued} />}
+      <div id="keys-message">
+        {props.message && <div class={`alert ${props.message.kind}`} role={props.message.kind === "error" ? "alert" : "status"}>{props.message.text}</div>}
+      </div>
+      {props.keys.length === 0 ? (
+        <p class="muted">No API keys yet.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr><th>Name</th><th>Prefix</th>{props.viewer.role === "admin" && <th>Owner</th>}<th>Permissions</th><th>Created</th><th>Last used</th><th>Expires</th><th>Actions</th></tr>
+          </thead>
+          <tbody>
+            {props.keys.map((key) => (
+              <tr id={`key-${key.id}`}>
+                <td>{key.name}</td>
+                <td><code>{key.prefix}…</code></td>
+                {props.viewer.role === "admin" && <td>{key.owner.email}</td>}
+                <td><code>{summarizePermissions(key.permissions)}</code></td>
+                <td>{day(key.created_at)}</td>
+                <td>{key.last_used_at ? day(key.last_used_at) : "never"}</td>
+                <td>{key.expires_at ? day(key.expires_at) : "never"}{key.previous_token_expires_at && <div class="muted">old token until {day(key.previous_token_expires_at)}</div>}</td>
+                <td class="actions">
+                  <form class="inline" method="post" action={`/admin/keys/${key.id}/rotate`} hx-post={`/admin/keys/${key.id}/rotate`} hx-target="#keys-section" hx-swap="outerHTML" hx-confirm={`Rotate "${key.name}"? The current token stops working at once.`}>
+                    <button class="secondary" type="submit">Rotate</button>
+                  </form>
+                  <form class="inline" method="post" action={`/admin/keys/${key.id}/delete`} hx-post={`/admin/keys/${key.id}/delete`} hx-target="#keys-section" hx-swap="outerHTML" hx-confirm={`Revoke "${key.name}"? Anything using it stops working at once.`}>
+                    <button class="danger" type="submit">Revoke</button>
+                  </form>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <CreateForm {...props} />
+    </section>
+  );
+}
+
+export function KeysPage(props: KeysProps) {
+  return (
+    <AdminLayout title="API keys" user={props.viewer} active="keys">
+      <p class="muted">
+        Keys let scripts, CI and MCP clients reach Switchboard with <code>Authorization: Bearer mcp_key_…</code>.
+        {props.viewer.role === "admin" ? " You see every user's keys." : " You see your own keys."}
+      </p>
+      <KeysSection {...props} />
+    </AdminLayout>
+  );
+}
