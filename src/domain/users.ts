@@ -121,7 +121,8 @@ export function deleteUser(db: Db, id: string): void {
 
 /** Sets a new password and ends every session of the user. */
 export async function resetPassword(db: Db, email: string, password: string, now = new Date()): Promise<User> {
-  const parsedPassword = parseFields(PasswordSchema, password);
+  // Parsed as a named field so the error says "password: …", as createUser's does.
+  const parsedPassword = parseFields(z.object({ password: PasswordSchema }), { password }).password;
   const user = findUserByEmail(db, email);
   if (!user) throw new AppError("USER_NOT_FOUND");
   const passwordHash = await Bun.password.hash(parsedPassword, { algorithm: "argon2id" });

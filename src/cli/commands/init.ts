@@ -1,6 +1,6 @@
 // `switchboard init`: writes a commented switchboard.toml with a freshly generated secret.
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
 import { configReference, sectionDescriptions } from "../../config/describe.ts";
 import { parseFlags } from "../args.ts";
@@ -55,6 +55,8 @@ Options:
       return 1;
     }
     try {
+      // open()'s mode applies only to a new file; --force over an existing one must not leave the secret readable to others.
+      fchmodSync(fd, 0o600);
       writeSync(fd, renderInitialConfig(randomBytes(32).toString("base64url")));
     } finally {
       closeSync(fd);

@@ -1,0 +1,19 @@
+// A fresh, migrated database per test, in its own temp dir, closed and removed afterwards.
+import { afterEach } from "bun:test";
+import { join } from "node:path";
+import { openDatabase, type DbHandle } from "../../src/db/client.ts";
+import { useTempDirs } from "./temp-dir.ts";
+
+/** Registers cleanup in the calling test file and returns an opener of fresh databases. */
+export function useTestDatabase(): () => DbHandle {
+  const tempDir = useTempDirs("switchboard-db-");
+  const opened: DbHandle[] = [];
+  afterEach(() => {
+    for (const handle of opened.splice(0)) handle.close();
+  });
+  return () => {
+    const handle = openDatabase({ path: join(tempDir(), "switchboard.db"), busyTimeoutMs: 1_000 });
+    opened.push(handle);
+    return handle;
+  };
+}

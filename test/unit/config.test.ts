@@ -1,0 +1,299 @@
+// The config loader: units, defaults, where the file comes from, ${VAR} interpolation, and errors
+// that name the key path, report every problem at once and never echo a secret.
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, loadConfig, parseConfig, type Config } from "../../src/config/load.ts";
+import { renderEffectiveConfig } from "../../src/config/describe.ts";
+import { parseDuration, parseSize } from "../../src/config/units.ts";
+import { useTempDirs } from "../support/temp-dir.ts";
+
+const tempDir = useTempDirs("switchboard-config-");
+const SECRET = "correct-horse-battery-staple-0123456789";
+
+/** Runs `load` and returns the ConfigError it must throw. */
+function configErrorOf(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a ConfigError, but the config loaded");
+}
+
+function problemsOf(load: () => unknown): string[] {
+  return configErrorOf(load).problems;
+}
+
+function parse(raw: unknown, env: Record<string, string> = {}): Config {
+  return parseConfig(raw, { source: "test.toml", env, baseDir: "/srv/switchboard" });
+}
+
+/** Writes `text` as a config file in a fresh directory and returns its path. */
+function writeConfig(text: string, name = "switchboard.toml"): string {
+  const path = join(tempDir(), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe("parseDuration", () => {
+  test.each([
+    ["500ms", 500],
+    ["30s", 30_000],
+    ["15m", 900_000],
+    ["12h", 43_200_000],
+    ["30d", 2_592_000_000],
+    ["1.5s", 1_500],
+    ["0s", 0],
+    [" 30s ", 30_000],
+  ])("reads %p as %p ms", (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  test.each(["", "30", "s", "-1s", "30sec", "1w", "30S", "1e3s", "thirty seconds", "1h30m"])("rejects %p", (text) => {
+    expect(parseDuration(text)).toBeNull();
+  });
+});
+
+describe("parseSize", () => {
+  test.each([
+    ["512B", 512],
+    ["64KiB", 65_536],
+    ["4MiB", 4_194_304],
+    ["1GiB", 1_073_741_824],
+    ["1KB", 1_000],
+    ["1GB", 1_000_000_000],
+    ["1.5KiB", 1_536],
+  ])("reads %p as %p bytes", (text, bytes) => {
+    expect(parseSize(text)).toBe(bytes);
+  });
+
+  test.each(["", "4", "MiB", "-1B", "4mib", "4TiB", "4 MiBs", "four MiB"])("rejects %p", (text) => {
+    expect(parseSize(text)).toBeNull();
+  });
+
+  test("units reach the parsed config converted, and bad ones name their key", () => {
+    const config = parse({ server: { max_body_size: "64KiB", shutdown_timeout: "2s" }, security: { session_ttl: "30m" } });
+    expect(config.server.max_body_size).toBe(65_536);
+    expect(config.server.shutdown_timeout).toBe(2_000);
+    expect(config.security.session_ttl).toBe(1_800_000);
+    expect(problemsOf(() => parse({ security: { session_ttl: "forever" }, server: { max_body_size: "4 parsecs" } })).sort()).toEqual([
+      'security.session_ttl: expected a duration such as "30s" or "12h", got "forever"',
+      'server.max_body_size: expected a size such as "512KiB" or "4MiB", got "4 parsecs"',
+    ]);
+  });
+});
+
+describe("defaults", () => {
+  test("with no file anywhere, the built-in defaults serve and the data dir is ./data under the cwd", () => {
+    const cwd = tempDir();
+    const config = loadConfig({ env: {}, cwd });
+    expect(config.source).toBeNull();
+    expect(config.server.listen).toBe("127.0.0.1:8787");
+    expect(config.server.host).toBe("127.0.0.1");
+    expect(config.server.port).toBe(8787);
+    expect(config.server.public_url).toBe("http://127.0.0.1:8787");
+    expect(config.database.path).toBe(join(cwd, "data", "switchboard.db"));
+    expect(config.dataDir).toBe(join(cwd, "data"));
+    expect(config.security.secret).toBeUndefined();
+    expect(config.security.session_ttl).toBe(12 * 3_600_000);
+    expect(config.security.login_max_per_account).toBe(5);
+  });
+
+  test("./switchboard.toml in the cwd is used when neither flag nor env names a file", () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "switchboard.toml"), '[server]\nlisten = "127.0.0.1:9001"\n');
+    const config = loadConfig({ env: {}, cwd });
+    expect(config.source).toBe(join(cwd, "switchboard.toml"));
+    expect(config.server.port).toBe(9001);
+  });
+
+  test("an IPv6 listen address gives a bracketed public URL and a bare host", () => {
+    const config = parse({ server: { listen: "[::1]:8080" } });
+    expect(config.server.host).toBe("::1");
+    expect(config.server.port).toBe(8080);
+    expect(config.server.public_url).toBe("http://[::1]:8080");
+  });
+});
+
+describe("validation", () => {
+  test("an unknown nested key is named by its path", () => {
+    const path = writeConfig('[server]\nlisten = "127.0.0.1:8787"\nfoo = 1\n');
+    expect(problemsOf(() => loadConfig({ flag: path, env: {}, cwd: tempDir() }))).toEqual(["server.foo: unknown key"]);
+  });
+
+  test("an unknown top-level key or section is named", () => {
+    expect(problemsOf(() => parse({ bar: 1 }))).toEqual(["bar: unknown key"]);
+    expect(problemsOf(() => parse({ servers: { listen: "127.0.0.1:1" } }))).toEqual(["servers: unknown key"]);
+  });
+
+  test("a wrong type says what was expected and what was given", () => {
+    expect(problemsOf(() => parse({ server: { listen: 8787 } }))).toEqual(["server.listen: expected string, got number 8787"]);
+    expect(problemsOf(() => parse({ server: { log_level: "loud" } }))).toEqual([
+      'server.log_level: expected one of "debug", "info", "warn", "error", got "loud"',
+    ]);
+    expect(problemsOf(() => parse({ security: { login_max_per_ip: 0 } }))).toEqual(["security.login_max_per_ip: expected number to be >=1, got number 0"]);
+  });
+
+  test.each(["abc", "127.0.0.1", ":8787", "127.0.0.1:99999", "http://127.0.0.1:8787"])("listen %p is refused with the expected form", (listen) => {
+    expect(problemsOf(() => parse({ server: { listen } }))).toEqual([`server.listen: expected "host:port", got ${JSON.stringify(listen)}`]);
+  });
+
+  test("every problem is reported at once, one line each", () => {
+    const path = writeConfig(
+      [
+        "top = true",
+        "[server]",
+        'listen = "abc"',
+        'max_body_size = "huge"',
+        'log_level = "loud"',
+        "foo = 1",
+        "[security]",
+        'secret = "${UNSET_SECRET}"',
+        "login_max_per_account = 0",
+      ].join("\n"),
+    );
+    const err = configErrorOf(() => loadConfig({ flag: path, env: {}, cwd: tempDir() }));
+    expect(err.message).toBe(err.problems.join("\n"));
+    expect([...err.problems].sort()).toEqual([
+      "security.login_max_per_account: expected number to be >=1, got number 0",
+      "security.secret: environment variable UNSET_SECRET is not set",
+      'server.listen: expected "host:port", got "abc"',
+      'server.log_level: expected one of "debug", "info", "warn", "error", got "loud"',
+      'server.max_body_size: expected a size such as "512KiB" or "4MiB", got "huge"',
+      "server.foo: unknown key",
+      "top: unknown key",
+    ].sort());
+  });
+});
+
+describe("${VAR} interpolation", () => {
+  test("a set variable is substituted, also several in one value", () => {
+    const config = parse(
+      { server: { listen: "${HOST}:${PORT}" }, security: { secret: "${SWITCHBOARD_SECRET}" } },
+      { HOST: "0.0.0.0", PORT: "9000", SWITCHBOARD_SECRET: SECRET },
+    );
+    expect(config.server.listen).toBe("0.0.0.0:9000");
+    expect(config.server.port).toBe(9000);
+    expect(config.security.secret).toBe(SECRET);
+  });
+
+  test("an unset variable is named with the key path, once, and no validation error piles on", () => {
+    expect(problemsOf(() => parse({ security: { secret: "${SWITCHBOARD_SECRET}" } }))).toEqual([
+      "security.secret: environment variable SWITCHBOARD_SECRET is not set",
+    ]);
+    expect(problemsOf(() => parse({ server: { listen: "${HOST}:8787" } }, { OTHER: "x" }))).toEqual([
+      "server.listen: environment variable HOST is not set",
+    ]);
+  });
+
+  test("an empty variable counts as set", () => {
+    expect(problemsOf(() => parse({ server: { listen: "${HOST}:8787" } }, { HOST: "" }))).toEqual([
+      'server.listen: expected "host:port", got ":8787"',
+    ]);
+  });
+
+  test("$$ is a literal dollar and stops interpolation", () => {
+    const config = parse({ database: { path: "./a$$b/$${HOME}/db.sqlite" } }, { HOME: "/root" });
+    expect(config.database.path).toBe("/srv/switchboard/a$b/${HOME}/db.sqlite");
+  });
+});
+
+describe("finding the file", () => {
+  test("a missing file given by --config is an error naming the path", () => {
+    const cwd = tempDir();
+    expect(problemsOf(() => loadConfig({ flag: "missing.toml", env: {}, cwd }))).toEqual([
+      `${join(cwd, "missing.toml")}: cannot read config file (no such file)`,
+    ]);
+  });
+
+  test("a missing file given by SWITCHBOARD_CONFIG is an error naming the path", () => {
+    const cwd = tempDir();
+    expect(problemsOf(() => loadConfig({ env: { SWITCHBOARD_CONFIG: "nope/sb.toml" }, cwd }))).toEqual([
+      `${join(cwd, "nope/sb.toml")}: cannot read config file (no such file)`,
+    ]);
+  });
+
+  test("an unreadable file (here a directory) is an error naming the path", () => {
+    const cwd = tempDir();
+    mkdirSync(join(cwd, "dir.toml"));
+    const problems = problemsOf(() => loadConfig({ flag: "dir.toml", env: {}, cwd }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toStartWith(`${join(cwd, "dir.toml")}: cannot read config file (`);
+    expect(problems[0]).not.toContain("no such file");
+  });
+
+  test("--config wins over SWITCHBOARD_CONFIG, which wins over ./switchboard.toml", () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "switchboard.toml"), '[server]\nlisten = "127.0.0.1:1001"\n');
+    writeFileSync(join(cwd, "env.toml"), '[server]\nlisten = "127.0.0.1:1002"\n');
+    writeFileSync(join(cwd, "flag.toml"), '[server]\nlisten = "127.0.0.1:1003"\n');
+    expect(loadConfig({ env: {}, cwd }).server.port).toBe(1001);
+    expect(loadConfig({ env: { SWITCHBOARD_CONFIG: "env.toml" }, cwd }).server.port).toBe(1002);
+    expect(loadConfig({ flag: "flag.toml", env: { SWITCHBOARD_CONFIG: "env.toml" }, cwd }).server.port).toBe(1003);
+  });
+
+  test("invalid TOML is one problem naming the file", () => {
+    const path = writeConfig('[server\nlisten = "127.0.0.1:8787"\n');
+    const problems = problemsOf(() => loadConfig({ flag: path, env: {}, cwd: tempDir() }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toStartWith(`${path}: not valid TOML (`);
+  });
+
+  test("a relative database.path is read from the config file's directory, not the cwd", () => {
+    const confDir = join(tempDir(), "conf");
+    mkdirSync(confDir);
+    writeFileSync(join(confDir, "switchboard.toml"), '[database]\npath = "./db/sb.sqlite"\n');
+    const cwd = tempDir();
+    const config = loadConfig({ flag: join(confDir, "switchboard.toml"), env: {}, cwd });
+    expect(config.database.path).toBe(join(confDir, "db", "sb.sqlite"));
+    expect(config.dataDir).toBe(join(confDir, "db"));
+  });
+
+  test("an absolute database.path is kept", () => {
+    expect(parse({ database: { path: "/var/lib/sb/sb.db" } }).dataDir).toBe("/var/lib/sb");
+  });
+});
+
+describe("secrets are never echoed", () => {
+  test("a too-short secret, in the file or from a variable, is refused without showing it", () => {
+    const short = "hunter2-but-longer";
+    for (const problems of [
+      problemsOf(() => parse({ security: { secret: short } })),
+      problemsOf(() => parse({ security: { secret: "${S}" } }, { S: short })),
+    ]) {
+      expect(problems).toEqual(["security.secret: expected at least 32 characters, got a value (hidden)"]);
+      expect(problems.join("\n")).not.toContain(short);
+    }
+  });
+
+  test("a secret of the wrong type is refused without showing it", () => {
+    const problems = problemsOf(() => parse({ security: { secret: 8675309 } }));
+    expect(problems).toEqual(["security.secret: expected string, got a value (hidden)"]);
+    expect(problems.join("\n")).not.toContain("8675309");
+  });
+
+  test("renderEffectiveConfig masks a secret given in the file or through a variable", () => {
+    for (const config of [
+      parse({ security: { secret: SECRET } }),
+      parse({ security: { secret: "${SB_SECRET}" } }, { SB_SECRET: SECRET }),
+    ]) {
+      const text = renderEffectiveConfig(config, { secretSource: "unused" });
+      expect(text).not.toContain(SECRET);
+      expect(text).toContain('secret = "********"  # set in the config');
+    }
+  });
+
+  test("renderEffectiveConfig shows values, defaults and derived paths, and where the secret comes from", () => {
+    const config = parse({ server: { listen: "0.0.0.0:9000" }, database: { path: "db/sb.db" } });
+    const text = renderEffectiveConfig(config, { secretSource: "generated into the data dir" });
+    expect(text).toStartWith("# source: test.toml\n");
+    expect(text).toContain('listen = "0.0.0.0:9000"\n');
+    expect(text).toContain('public_url = "http://0.0.0.0:9000"\n');
+    expect(text).toContain('path = "/srv/switchboard/db/sb.db"\n');
+    expect(text).toContain('log_level = "info"  # default\n');
+    expect(text).toContain('secret = "********"  # generated into the data dir\n');
+    expect(Bun.TOML.parse(text)).toMatchObject({ server: { listen: "0.0.0.0:9000" }, security: { secret: "********" } });
+  });
+});

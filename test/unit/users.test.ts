@@ -1,0 +1,187 @@
+// Users: creation and validation, sign-in checks, the last-admin rule, first-admin setup and password resets.
+import { describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { AppError } from "../../src/errors.ts";
+import { createSession, findSession } from "../../src/domain/sessions.ts";
+import {
+  authenticate,
+  countUsers,
+  createFirstAdmin,
+  createUser,
+  deleteUser,
+  getUser,
+  listUsers,
+  resetPassword,
+  setRole,
+} from "../../src/domain/users.ts";
+import { useTestDatabase } from "../support/db.ts";
+import { rejectionOf, thrownBy } from "../support/errors.ts";
+
+const openDb = useTestDatabase();
+const PASSWORD = "correct horse battery";
+const hmacKey = randomBytes(32);
+
+describe("createUser", () => {
+  test("stores the email lower-cased, an argon2id hash and never the password", async () => {
+    const { db, sqlite } = openDb();
+    const user = await createUser(db, { email: "Alice@Example.COM", role: "admin", password: PASSWORD });
+    expect(user).toMatchObject({ email: "alice@example.com", role: "admin" });
+    expect(user.id).toMatch(/^user_[0-9a-f-]{36}$/);
+    const row = sqlite.query("SELECT * FROM users").get() as Record<string, unknown>;
+    expect(row.email).toBe("alice@example.com");
+    expect(String(row.password_hash)).toStartWith("$argon2id$");
+    expect(Object.values(row).map(String)).not.toContain(PASSWORD);
+  });
+
+  test("a taken email, in any case, is USER_EXISTS and adds nobody", async () => {
+    const { db } = openDb();
+    await createUser(db, { email: "bob@example.com", role: "member", password: PASSWORD });
+    const err = await rejectionOf(createUser(db, { email: "BOB@example.com", role: "admin", password: "another password" }));
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ code: "USER_EXISTS", status: 409 });
+    expect(countUsers(db)).toBe(1);
+  });
+
+  test.each([
+    ["a bad email", { email: "not-an-email", role: "member", password: PASSWORD }, { email: "expected an email address" }],
+    ["a short password", { email: "c@example.com", role: "member", password: "short" }, { password: "expected at least 10 characters" }],
+    ["an unknown role", { email: "c@example.com", role: "owner", password: PASSWORD }, { role: 'expected "admin" or "member"' }],
+    [
+      "several bad fields",
+      { email: "nope", role: "member", password: "short" },
+      { email: "expected an email address", password: "expected at least 10 characters" },
+    ],
+  ])("%s is VALIDATION_FAILED naming each field, and adds nobody", async (_what, input, fields) => {
+    const { db } = openDb();
+    const err = await rejectionOf(createUser(db, input));
+    expect(err).toMatchObject({ code: "VALIDATION_FAILED", status: 400 });
+    expect((err as AppError).fields).toEqual(fields);
+    expect(countUsers(db)).toBe(0);
+  });
+});
+
+describe("authenticate", () => {
+  test("the right password returns the user, whatever the email's case and spacing", async () => {
+    const { db } = openDb();
+    const created = await createUser(db, { email: "dana@example.com", role: "member", password: PASSWORD });
+    expect(await authenticate(db, "dana@example.com", PASSWORD)).toEqual(created);
+    expect((await authenticate(db, "  DANA@example.com ", PASSWORD))?.id).toBe(created.id);
+  });
+
+  test("a wrong password and an unknown email both give null", async () => {
+    const { db } = openDb();
+    await createUser(db, { email: "dana@example.com", role: "member", password: PASSWORD });
+    expect(await authenticate(db, "dana@example.com", PASSWORD + "!")).toBeNull();
+    expect(await authenticate(db, "dana@example.com", "")).toBeNull();
+    expect(await authenticate(db, "nobody@example.com", PASSWORD)).toBeNull();
+  });
+});
+
+describe("the last admin", () => {
+  test("cannot be demoted or removed", async () => {
+    const { db } = openDb();
+    const admin = await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD });
+    await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD });
+    expect(thrownBy(() => setRole(db, admin.id, "member"))).toMatchObject({ code: "LAST_ADMIN", status: 409 });
+    expect(thrownBy(() => deleteUser(db, admin.id))).toMatchObject({ code: "LAST_ADMIN" });
+    expect(getUser(db, admin.id)?.role).toBe("admin");
+  });
+
+  test("one of two admins may go, then the other is the last", async () => {
+    const { db } = openDb();
+    const first = await createUser(db, { email: "a1@example.com", role: "admin", password: PASSWORD });
+    const second = await createUser(db, { email: "a2@example.com", role: "admin", password: PASSWORD });
+    expect(setRole(db, first.id, "member").role).toBe("member");
+    expect(getUser(db, first.id)?.role).toBe("member");
+    expect(thrownBy(() => setRole(db, second.id, "member"))).toMatchObject({ code: "LAST_ADMIN" });
+    expect(setRole(db, first.id, "admin").role).toBe("admin");
+    deleteUser(db, second.id);
+    expect(listUsers(db).map((u) => u.email)).toEqual(["a1@example.com"]);
+  });
+
+  test("members can be removed, and removing a user ends their sessions", async () => {
+    const { db, sqlite } = openDb();
+    await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD });
+    const member = await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD });
+    const { token } = createSession(db, { hmacKey, userId: member.id, ttlMs: 60_000 });
+    deleteUser(db, member.id);
+    expect(getUser(db, member.id)).toBeNull();
+    expect(findSession(db, { hmacKey, token })).toBeNull();
+    expect(sqlite.query("SELECT count(*) AS n FROM sessions").get()).toEqual({ n: 0 });
+  });
+
+  test("an unknown user is USER_NOT_FOUND and a bad role VALIDATION_FAILED", async () => {
+    const { db } = openDb();
+    const admin = await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD });
+    expect(thrownBy(() => setRole(db, "user_missing", "member"))).toMatchObject({ code: "USER_NOT_FOUND" });
+    expect(thrownBy(() => deleteUser(db, "user_missing"))).toMatchObject({ code: "USER_NOT_FOUND" });
+    expect(thrownBy(() => setRole(db, admin.id, "root"))).toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+});
+
+describe("createFirstAdmin", () => {
+  test("creates an admin while there are no users", async () => {
+    const { db } = openDb();
+    const admin = await createFirstAdmin(db, { email: "First@Example.com", password: PASSWORD });
+    expect(admin).toMatchObject({ email: "first@example.com", role: "admin" });
+    expect(await authenticate(db, "first@example.com", PASSWORD)).not.toBeNull();
+  });
+
+  test("refuses with SETUP_DONE once any user exists", async () => {
+    const { db } = openDb();
+    await createFirstAdmin(db, { email: "first@example.com", password: PASSWORD });
+    expect(await rejectionOf(createFirstAdmin(db, { email: "second@example.com", password: PASSWORD }))).toMatchObject({
+      code: "SETUP_DONE",
+      status: 410,
+    });
+    expect(countUsers(db)).toBe(1);
+  });
+
+  test("refuses when the only user is a member made from the CLI", async () => {
+    const { db } = openDb();
+    await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD });
+    expect(await rejectionOf(createFirstAdmin(db, { email: "x@example.com", password: PASSWORD }))).toMatchObject({ code: "SETUP_DONE" });
+    expect(countUsers(db)).toBe(1);
+  });
+
+  test("validates its input like createUser", async () => {
+    const { db } = openDb();
+    const err = await rejectionOf(createFirstAdmin(db, { email: "x@example.com", password: "short" }));
+    expect(err).toMatchObject({ code: "VALIDATION_FAILED", fields: { password: "expected at least 10 characters" } });
+    expect(countUsers(db)).toBe(0);
+  });
+});
+
+describe("resetPassword", () => {
+  test("sets the new password and ends every session of that user only", async () => {
+    const { db } = openDb();
+    const erin = await createUser(db, { email: "erin@example.com", role: "admin", password: PASSWORD });
+    const frank = await createUser(db, { email: "frank@example.com", role: "member", password: PASSWORD });
+    const erinTokens = [1, 2].map(() => createSession(db, { hmacKey, userId: erin.id, ttlMs: 60_000 }).token);
+    const frankToken = createSession(db, { hmacKey, userId: frank.id, ttlMs: 60_000 }).token;
+
+    await resetPassword(db, "ERIN@example.com", "a brand new password");
+
+    for (const token of erinTokens) expect(findSession(db, { hmacKey, token })).toBeNull();
+    expect(findSession(db, { hmacKey, token: frankToken })?.user.id).toBe(frank.id);
+    expect(await authenticate(db, "erin@example.com", PASSWORD)).toBeNull();
+    expect((await authenticate(db, "erin@example.com", "a brand new password"))?.id).toBe(erin.id);
+  });
+
+  test("an unknown email is USER_NOT_FOUND", async () => {
+    const { db } = openDb();
+    expect(await rejectionOf(resetPassword(db, "ghost@example.com", "a brand new password"))).toMatchObject({ code: "USER_NOT_FOUND" });
+  });
+
+  test("a too-short password is refused and changes nothing", async () => {
+    const { db } = openDb();
+    const user = await createUser(db, { email: "gus@example.com", role: "member", password: PASSWORD });
+    const { token } = createSession(db, { hmacKey, userId: user.id, ttlMs: 60_000 });
+    expect(await rejectionOf(resetPassword(db, "gus@example.com", "short"))).toMatchObject({
+      code: "VALIDATION_FAILED",
+      fields: { password: "expected at least 10 characters" },
+    });
+    expect(findSession(db, { hmacKey, token })).not.toBeNull();
+    expect(await authenticate(db, "gus@example.com", PASSWORD)).not.toBeNull();
+  });
+});
