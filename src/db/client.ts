@@ -6,7 +6,7 @@ import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import * as schema from "./schema.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
 
-export type Db = BunSQLiteDatabase<typeof schema>;
+export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 export type DbHandle = { sqlite: Database; db: Db; close: () => void };
 
 /** The database cannot be opened or is not ours to open; the message says why and what to do. */

@@ -1,8 +1,8 @@
 // API keys: the token format, storage as an HMAC, creation, rotation, revocation and verification.
 // Tokens are 256 random bits, so a keyed hash suffices (no slow hash): lookups cost microseconds,
 // and no per-request argon2 hands an attacker a CPU lever.
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { and, desc, eq, gt, or, sql } from "drizzle-orm";
+import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { apiKeys, users } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
@@ -45,10 +45,14 @@ function base62(bytes: Uint8Array, length: number): string {
 }
 
 function checksum(body: string): string {
-  const crc = Bun.hash.crc32(body);
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, crc);
-  return base62(bytes, CHECKSUM_LENGTH);
+  // CRC-32 fits in a double exactly, so plain arithmetic suffices (this runs on every request).
+  let n = Bun.hash.crc32(body);
+  let out = "";
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    out = BASE62[n % 62]! + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
 }
 
 /** A new token: prefix, 256 random bits in base62, CRC-32 checksum (so typos fail before any lookup). */
@@ -66,7 +70,7 @@ export function isWellFormedToken(token: string): boolean {
 }
 
 export function hashToken(hmacKey: Buffer, token: string): string {
-  return createHmac("sha256", hmacKey).update(`api-key:${token}`).digest("base64url");
+  return new Bun.CryptoHasher("sha256", hmacKey).update(`api-key:${token}`).digest("base64url");
 }
 
 const selection = {
@@ -175,41 +179,77 @@ export function deleteApiKey(db: Db, id: string): void {
   if (deleted.length === 0) throw new AppError("API_KEY_NOT_FOUND");
 }
 
-/** A verifier bound to one database: prepared once, so each check is one indexed lookup. */
+type CachedKey = { keyId: string; permissions: Permissions; expiresAt: number | null; graceEndsAt: number | null; owner: User };
+
+const CACHE_LIMIT = 50_000;
+
+/**
+ * A verifier bound to one database. A verified key is cached in memory by token hash, and the cache
+ * is dropped whenever anything was written to the database since the last check: by this process
+ * (SQLite's total_changes()) or by another one, such as `switchboard key revoke` (PRAGMA data_version).
+ * So a check costs one HMAC and one tiny query, and a revocation still applies on the very next request.
+ */
 export function createKeyVerifier(db: Db, hmacKey: Buffer): (token: string, now?: Date) => VerifiedKey | null {
-  const lookup = db
-    .select({
-      id: apiKeys.id,
-      tokenHash: apiKeys.tokenHash,
-      previousTokenHash: apiKeys.previousTokenHash,
-      previousExpiresAt: apiKeys.previousExpiresAt,
-      permissions: apiKeys.permissions,
-      expiresAt: apiKeys.expiresAt,
-      ownerId: users.id,
-      ownerEmail: users.email,
-      ownerRole: users.role,
-      ownerCreatedAt: users.createdAt,
-    })
-    .from(apiKeys)
-    .innerJoin(users, eq(users.id, apiKeys.ownerId))
-    .where(
-      or(
-        eq(apiKeys.tokenHash, sql.placeholder("hash")),
-        and(eq(apiKeys.previousTokenHash, sql.placeholder("hash")), gt(apiKeys.previousExpiresAt, sql.placeholder("now"))),
-      ),
-    )
-    .prepare();
+  const columns = {
+    id: apiKeys.id,
+    tokenHash: apiKeys.tokenHash,
+    previousTokenHash: apiKeys.previousTokenHash,
+    previousExpiresAt: apiKeys.previousExpiresAt,
+    permissions: apiKeys.permissions,
+    expiresAt: apiKeys.expiresAt,
+    ownerId: users.id,
+    ownerEmail: users.email,
+    ownerRole: users.role,
+    ownerCreatedAt: users.createdAt,
+  };
+  // Two single-index lookups: the current token, else a rotated-out one still in its grace period.
+  // (One query with OR makes SQLite merge two index scans, several times slower.)
+  const byCurrent = db.select(columns).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId))
+    .where(eq(apiKeys.tokenHash, sql.placeholder("hash"))).prepare();
+  const byPrevious = db.select(columns).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId))
+    .where(eq(apiKeys.previousTokenHash, sql.placeholder("hash"))).prepare();
+  const version = db.$client.query<{ v: string }, []>(
+    "SELECT total_changes() || '/' || (SELECT data_version FROM pragma_data_version) AS v",
+  );
+  const cache = new Map<string, CachedKey>();
+  let seen = "";
+
+  const load = (hash: string): CachedKey | null => {
+    const current = byCurrent.get({ hash });
+    const row = current ?? byPrevious.get({ hash });
+    if (!row) return null;
+    // The index found the row by hash; compare again in constant time before trusting it.
+    const stored = current ? row.tokenHash : row.previousTokenHash;
+    if (stored === null || !timingSafeEqual(Buffer.from(stored), Buffer.from(hash))) return null;
+    return {
+      keyId: row.id,
+      permissions: row.permissions,
+      expiresAt: row.expiresAt?.getTime() ?? null,
+      graceEndsAt: current ? null : (row.previousExpiresAt?.getTime() ?? 0),
+      owner: { id: row.ownerId, email: row.ownerEmail, role: row.ownerRole, createdAt: row.ownerCreatedAt },
+    };
+  };
+
   return (token, now = new Date()) => {
     // Malformed or mistyped tokens are refused before any lookup.
     if (!isWellFormedToken(token)) return null;
     const hash = hashToken(hmacKey, token);
-    const row = lookup.get({ hash, now: now.getTime() });
-    if (!row) return null;
-    // The index found the row by hash; compare again in constant time before trusting it.
-    const stored = row.tokenHash === hash ? row.tokenHash : row.previousTokenHash;
-    if (stored === null || !timingSafeEqual(Buffer.from(stored), Buffer.from(hash))) return null;
-    if (row.expiresAt !== null && row.expiresAt.getTime() <= now.getTime()) return null;
-    return { keyId: row.id, permissions: row.permissions, owner: { id: row.ownerId, email: row.ownerEmail, role: row.ownerRole, createdAt: row.ownerCreatedAt } };
+    const v = version.get()!.v;
+    if (v !== seen) {
+      cache.clear();
+      seen = v;
+    }
+    let key = cache.get(hash) ?? null;
+    if (key === null) {
+      key = load(hash);
+      if (key === null) return null; // unknown tokens are not cached: nothing to grow on
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(hash, key);
+    }
+    const t = now.getTime();
+    if (key.expiresAt !== null && key.expiresAt <= t) return null;
+    if (key.graceEndsAt !== null && key.graceEndsAt <= t) return null;
+    return { keyId: key.keyId, permissions: key.permissions, owner: key.owner };
   };
 }
 

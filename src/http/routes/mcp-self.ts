@@ -57,25 +57,33 @@ export function createSelfServer(deps: AppDeps, caller: Caller): Server {
   return server;
 }
 
+/** Answers one MCP request for an authenticated caller (stateless: a server and transport per request). */
+export async function serveSelf(deps: AppDeps, caller: Caller, request: Request): Promise<Response> {
+  // A key with no management permission at all has no business here.
+  if (!OPERATIONS.some((op) => mayRun(caller, op))) throw new AppError("FORBIDDEN", "This key has no management permissions.");
+  const server = createSelfServer(deps, caller);
+  const transport = new WebStandardStreamableHTTPServerTransport({
+    sessionIdGenerator: undefined,
+    enableJsonResponse: true,
+    maxRequestBodySize: deps.config.server.max_body_size,
+  });
+  await server.connect(transport);
+  try {
+    return await transport.handleRequest(request);
+  } finally {
+    void server.close();
+  }
+}
+
 export function mcpSelfRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use("*", requireBearer(deps));
-  app.all("/", async (c) => {
-    const caller = c.get("caller");
-    // A key with no management permission at all has no business here.
-    if (!OPERATIONS.some((op) => mayRun(caller, op))) throw new AppError("FORBIDDEN", "This key has no management permissions.");
-    const server = createSelfServer(deps, caller);
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: undefined,
-      enableJsonResponse: true,
-      maxRequestBodySize: deps.config.server.max_body_size,
-    });
-    await server.connect(transport);
-    try {
-      return await transport.handleRequest(c.req.raw);
-    } finally {
-      void server.close();
-    }
+  // Stateless: no standalone stream to GET and no session to DELETE, so 405 as the MCP spec asks. A 200
+  // stream that ends at once makes SDK clients reconnect it every second for as long as they stay connected.
+  app.on(["GET", "DELETE"], "/", (c) => {
+    c.header("Allow", "POST");
+    throw new AppError("METHOD_NOT_ALLOWED", "This endpoint is stateless: send JSON-RPC requests with POST.");
   });
+  app.all("/", (c) => serveSelf(deps, c.get("caller"), c.req.raw));
   return app;
 }

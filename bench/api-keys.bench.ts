@@ -1,0 +1,133 @@
+// API keys: the median cost of verifying a token among 10,000 keys, and what authentication adds
+// to a WHOAMI call through /mcp/self, against the same call on an in-process server that skips the
+// authentication step, measured interleaved in one run and reported as a ratio.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Hono } from "hono";
+import { parseConfig } from "../src/config/load.ts";
+import { apiKeys } from "../src/db/schema.ts";
+import { createApiKey, hashToken } from "../src/domain/api-keys.ts";
+import { createUser } from "../src/domain/users.ts";
+import { createApp } from "../src/http/app.ts";
+import { limitBody } from "../src/http/middleware/body-limit.ts";
+import { requestLog } from "../src/http/middleware/request-log.ts";
+import { serveSelf } from "../src/http/routes/mcp-self.ts";
+import { renderError } from "../src/http/error-boundary.ts";
+import type { AppEnv } from "../src/http/context.ts";
+import { createLogger } from "../src/logger.ts";
+import { effectivePermissions } from "../src/domain/permissions.ts";
+import { prepare } from "../src/server.ts";
+import { fmt, load, percentile, type Summary } from "./lib.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "sb-bench-keys-"));
+const config = parseConfig({ database: { path: join(dir, "db.sqlite") } }, { source: null, env: {}, baseDir: dir });
+const logger = createLogger({ level: "info", write: () => {} });
+const { deps, handle } = prepare(config, logger);
+const owner = await createUser(deps.db, { email: "bench@example.com", role: "admin", password: "bench-password-1" });
+
+// 10,000 keys; the hashes of all but the sampled ones are written directly to keep set-up quick.
+const TOTAL = 10_000;
+const SAMPLED = 1_000;
+const tokens: string[] = [];
+for (let i = 0; i < SAMPLED; i++) {
+  tokens.push(createApiKey(deps.db, { hmacKey: deps.keys.tokenHmac, name: `k${i}`, ownerId: owner.id, permissions: { self: ["*"] }, expiresAt: null }).token);
+}
+deps.db.transaction((tx) => {
+  const now = new Date();
+  for (let i = SAMPLED; i < TOTAL; i++) {
+    tx.insert(apiKeys).values({
+      id: `key_${crypto.randomUUID()}`, name: `filler${i}`, ownerId: owner.id, tokenHash: hashToken(deps.keys.tokenHmac, `filler-${i}-${crypto.randomUUID()}`),
+      prefix: "mcp_key_xxxxxx", permissions: { self: ["*"] }, createdAt: now, updatedAt: now,
+    }).run();
+  }
+});
+
+// 1. Token verification, alone.
+for (const t of tokens.slice(0, 200)) deps.verifyKey(t); // warm-up
+const costs: number[] = [];
+for (let round = 0; round < 10; round++) {
+  for (const token of tokens) {
+    const t0 = Bun.nanoseconds();
+    if (!deps.verifyKey(token)) throw new Error("a valid token failed verification");
+    costs.push((Bun.nanoseconds() - t0) / 1000);
+  }
+}
+costs.sort((a, b) => a - b);
+const badT0 = Bun.nanoseconds();
+for (let i = 0; i < 10_000; i++) deps.verifyKey("mcp_key_" + "x".repeat(49));
+const malformedUs = (Bun.nanoseconds() - badT0) / 1000 / 10_000;
+console.log(`token verification among ${TOTAL} keys (${costs.length} checks): median ${percentile(costs, 50).toFixed(1)} µs, p99 ${percentile(costs, 99).toFixed(1)} µs`);
+console.log(`malformed token rejected before lookup: ${malformedUs.toFixed(2)} µs`);
+
+// 2. WHOAMI through /mcp/self with authentication, against the same handler with a fixed caller.
+const app = createApp(deps);
+const full = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req, srv) => app.fetch(req, srv) });
+// The baseline has the app's shape (request log, body limit, error boundary, a sub-app at /mcp/self)
+// with the authentication middleware replaced by one that sets a fixed caller.
+const fixedCaller = { user: owner, key: { id: "bench" }, permissions: effectivePermissions({ self: ["*"] }, "admin", deps.catalog) };
+const noAuth = new Hono<AppEnv>();
+noAuth.use("*", requestLog(logger));
+noAuth.use("*", limitBody(config.server.max_body_size));
+noAuth.onError((err, c) => renderError(c, err, { logger, publicUrl: config.server.public_url }));
+const selfWithoutAuth = new Hono<AppEnv>();
+selfWithoutAuth.use("*", async (c, next) => {
+  c.set("caller", fixedCaller);
+  await next();
+});
+selfWithoutAuth.all("/", (c) => serveSelf(deps, c.get("caller"), c.req.raw));
+noAuth.route("/mcp/self", selfWithoutAuth);
+const bare = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req, srv) => noAuth.fetch(req, srv) });
+
+const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "WHOAMI", arguments: {} } });
+const call = (port: number, token?: string) => async () => {
+  const res = await fetch(`http://127.0.0.1:${port}/mcp/self`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body,
+  });
+  const json = (await res.json()) as { result?: unknown };
+  if (!json.result) throw new Error(`WHOAMI failed: ${JSON.stringify(json)}`);
+};
+// Many short alternating batches, with a full GC before each, so that neither side pays for the
+// other's garbage; every call's latency is kept and the medians of all calls are compared.
+const latencies: { auth: number[]; none: number[] } = { auth: [], none: [] };
+let elapsed = { auth: 0, none: 0 };
+async function batch(side: "auth" | "none", n: number) {
+  const run = side === "auth" ? call(full.port!, tokens[0]) : call(bare.port!);
+  Bun.gc(true);
+  const started = performance.now();
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await run();
+    latencies[side].push(performance.now() - t0);
+  }
+  elapsed[side] += performance.now() - started;
+}
+await batch("auth", 300); // warm-up, discarded
+await batch("none", 300);
+latencies.auth = [];
+latencies.none = [];
+elapsed = { auth: 0, none: 0 };
+const ROUNDS = 40;
+for (let round = 0; round < ROUNDS; round++) {
+  const order: ("auth" | "none")[] = round % 2 === 0 ? ["auth", "none"] : ["none", "auth"];
+  for (const side of order) await batch(side, 250);
+}
+const summary = (side: "auth" | "none"): Summary => {
+  const sorted = [...latencies[side]].sort((x, y) => x - y);
+  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), perSecond: sorted.length / (elapsed[side] / 1000) };
+};
+const a = summary("auth"), n = summary("none");
+console.log(`WHOAMI via /mcp/self over HTTP, concurrency 1 (${ROUNDS} alternating batches of 250 calls each side)`);
+console.log(`  without authentication  ${fmt(n)}`);
+console.log(`  with API key            ${fmt(a)}`);
+console.log(`  authentication adds     ${(((a.p50 - n.p50) / n.p50) * 100).toFixed(1)}% to p50 (${((a.p50 - n.p50) * 1000).toFixed(0)} µs); throughput ratio ${(a.perSecond / n.perSecond).toFixed(3)} (target: < 5%)`);
+console.log(`  token check alone       ${((percentile(costs, 50) / 1000 / n.p50) * 100).toFixed(1)}% of the unauthenticated call's p50 (its median cost above over the call's p50)`);
+console.log("  (two servers and the client share this process and two cores: run on a quiet machine; differences under ~30 µs are within noise)");
+
+full.stop(true);
+bare.stop(true);
+deps.lastUsed.stop();
+handle.close();
+rmSync(dir, { recursive: true, force: true });
