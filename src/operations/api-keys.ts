@@ -14,7 +14,7 @@ import { checkPermissions, PermissionsSchema, roleCeiling, type Permissions } fr
 import { getUser } from "../domain/users.ts";
 import { AppError } from "../errors.ts";
 import { defineOperation, type OperationContext } from "./registry.ts";
-import { ApiKeyShape, apiKeyOut, durationField, Timestamp } from "./shapes.ts";
+import { ApiKeyShape, apiKeyOut, durationField, TimestampInput } from "./shapes.ts";
 
 const TEN_YEARS = 3650 * 86_400_000;
 const MAX_GRACE = 7 * 86_400_000;
@@ -22,7 +22,7 @@ const MAX_GRACE = 7 * 86_400_000;
 const KeyId = z.string().regex(/^key_[0-9a-f-]{36}$/, { error: "expected an API key id (key_<uuid>)" }).describe("The key's id, key_<uuid>");
 const Name = z.string().trim().min(1, { error: "expected a name" }).max(100, { error: "expected at most 100 characters" });
 const ExpiresIn = durationField('Lifetime from now, e.g. "30d" or "12h" (at most 3650 days)', { maxMs: TEN_YEARS });
-const ExpiresAt = Timestamp.describe("When the key stops working (ISO 8601, in the future)");
+const ExpiresAt = TimestampInput.describe("When the key stops working (ISO 8601, in the future)");
 
 const KeyWithToken = z.object({
   key: ApiKeyShape,

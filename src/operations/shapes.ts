@@ -5,7 +5,16 @@ import { PermissionsSchema } from "../domain/permissions.ts";
 import type { User } from "../domain/users.ts";
 import { parseDuration } from "../config/units.ts";
 
-export const Timestamp = z.iso.datetime().describe("ISO 8601 time (UTC)");
+/** A time the server reports, ISO 8601 in UTC (a plain string in schemas: we produce it, nobody parses it). */
+export const Timestamp = z.string().meta({ format: "date-time" }).describe("ISO 8601 time (UTC)");
+
+/** A time a caller gives: any ISO 8601 date-time with an offset or Z. */
+export const TimestampInput = z
+  .string()
+  .refine((text) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text)), {
+    error: 'expected an ISO 8601 date-time such as "2027-01-31T12:00:00Z"',
+  })
+  .meta({ format: "date-time" });
 
 export const UserShape = z.object({
   id: z.string().describe("user_<uuid>"),
