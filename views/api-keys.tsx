@@ -67,7 +67,7 @@ function TokenDialog(props: { issued: IssuedToken }) {
 function CreateForm(props: KeysProps) {
   const isAdmin = props.viewer.role === "admin";
   return (
-    <form class="panel" method="post" action="/admin/keys" hx-post="/admin/keys" hx-target="#keys-section" hx-swap="outerHTML">
+    <form class="panel create-key" method="post" action="/admin/keys" hx-post="/admin/keys" hx-target="#keys-section" hx-swap="outerHTML">
       <h2 style="margin-top:0">Create an API key</h2>
       <div class="row">
         <div><label for="key-name">Name</label><input id="key-name" name="name" type="text" required maxlength={100} placeholder="CI deploy bot" value={props.form?.name ?? ""} /></div>
@@ -140,7 +140,12 @@ export function KeysSection(props: KeysProps) {
                 <td>{key.last_used_at ? day(key.last_used_at) : "never"}</td>
                 <td>{key.expires_at ? day(key.expires_at) : "never"}{key.previous_token_expires_at && <div class="muted">old token until {day(key.previous_token_expires_at)}</div>}</td>
                 <td class="actions">
-                  <form class="inline" method="post" action={`/admin/keys/${key.id}/rotate`} hx-post={`/admin/keys/${key.id}/rotate`} hx-target="#keys-section" hx-swap="outerHTML" hx-confirm={`Rotate "${key.name}"? The current token stops working at once.`}>
+                  <form class="inline" method="post" action={`/admin/keys/${key.id}/rotate`} hx-post={`/admin/keys/${key.id}/rotate`} hx-target="#keys-section" hx-swap="outerHTML" hx-confirm={`Rotate "${key.name}"? A new token replaces the current one.`}>
+                    <select name="grace_period" aria-label={`When the old token of ${key.name} stops`}>
+                      <option value="">old stops now</option>
+                      <option value="1h">old works 1h more</option>
+                      <option value="24h">old works 1d more</option>
+                    </select>
                     <button class="secondary" type="submit">Rotate</button>
                   </form>
                   <form class="inline" method="post" action={`/admin/keys/${key.id}/delete`} hx-post={`/admin/keys/${key.id}/delete`} hx-target="#keys-section" hx-swap="outerHTML" hx-confirm={`Revoke "${key.name}"? Anything using it stops working at once.`}>

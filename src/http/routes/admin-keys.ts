@@ -79,12 +79,13 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
     );
   });
 
-  app.post("/:id/rotate", (c) =>
-    change(c, async () => {
-      const result = (await run(c, apiKeyRotate, { id: c.req.param("id") })) as { key: KeyRow; token: string };
+  app.post("/:id/rotate", async (c) => {
+    const grace = (await readFormLists(c)).grace_period?.[0];
+    return change(c, async () => {
+      const result = (await run(c, apiKeyRotate, { id: c.req.param("id"), ...(grace ? { grace_period: grace } : {}) })) as { key: KeyRow; token: string };
       return { issued: issued(result.key.name, result.token, true) };
-    }),
-  );
+    });
+  });
 
   app.post("/:id/delete", (c) =>
     change(c, async () => {
