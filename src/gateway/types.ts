@@ -1,0 +1,74 @@
+// The contract between connections (domain, operations, admin) and the gateway that runs them.
+import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
+
+export const TRANSPORTS = ["http", "sse", "stdio"] as const;
+export type UpstreamTransport = (typeof TRANSPORTS)[number];
+
+/** Everything needed to reach one upstream MCP server, secrets decrypted. Never sent to a client whole. */
+export type ConnectionSpec = {
+  id: string;
+  slug: string;
+  title: string;
+  description: string;
+  transport: UpstreamTransport;
+  enabled: boolean;
+  /** http and sse */
+  url: string | null;
+  headers: Record<string, string>;
+  /** Sent upstream as `Authorization: Bearer <token>` (http and sse). */
+  token: string | null;
+  /** stdio */
+  command: string | null;
+  args: string[];
+  cwd: string | null;
+  env: Record<string, string>;
+  /** stdio: one process for every session ("shared") or one per downstream session ("session"). */
+  isolation: "shared" | "session";
+  /** stdio with isolation "session": most processes at once for this connection. */
+  maxProcesses: number;
+  connectTimeoutMs: number;
+  callTimeoutMs: number;
+  /** Declared in switchboard.toml: shown read-only in the admin. */
+  fromConfig: boolean;
+};
+
+export type ConnectionState = "disabled" | "idle" | "connecting" | "connected" | "error";
+
+export type ConnectionStatus = { state: ConnectionState; lastError: string | null; since: Date | null };
+
+export type ConnectionTestResult = {
+  ok: boolean;
+  latency_ms: number;
+  server: { name: string; version: string } | null;
+  tools: number;
+  resources: number;
+  prompts: number;
+  error?: string;
+};
+
+/** What a connection offers, as last discovered. */
+export type Discovery = {
+  tools: Tool[];
+  resources: Resource[];
+  resourceTemplates: ResourceTemplate[];
+  prompts: Prompt[];
+  refreshedAt: Date | null;
+  error: string | null;
+};
+
+/** What the rest of Switchboard may ask of the gateway about connections. */
+export interface GatewayControl {
+  /** Connects with a fresh client (not the pooled one), lists what it offers, disconnects. */
+  test(spec: ConnectionSpec): Promise<ConnectionTestResult>;
+  status(id: string): ConnectionStatus;
+  /** The cached discovery (empty until first connected or refreshed). */
+  discovery(id: string): Discovery;
+  /** Asks the upstream again and updates the cache. */
+  refresh(id: string): Promise<Discovery>;
+  /** The last lines a stdio server wrote to stderr (bounded ring), oldest first. */
+  stderr(id: string): string[];
+  /** A connection was created or changed: drop clients, sessions and processes built on the old spec. */
+  apply(spec: ConnectionSpec): Promise<void>;
+  /** A connection was deleted: close its sessions and clients, kill its processes. */
+  remove(id: string): Promise<void>;
+}
