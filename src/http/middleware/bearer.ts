@@ -14,7 +14,9 @@ export function requireBearer(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
     const verified = token === undefined ? null : deps.verifyKey(token);
     if (!verified) {
-      throw new AppError("UNAUTHENTICATED", "Missing or invalid bearer token.", { cause: header === undefined ? "no credentials" : "invalid token" });
+      // RFC 6750 §3.1: error="invalid_token" only when a bearer token was presented; no header, another
+      // scheme (Basic) or "Bearer" without a token carry no token to call invalid.
+      throw new AppError("UNAUTHENTICATED", "Missing or invalid bearer token.", { cause: token === undefined ? "no credentials" : "invalid token" });
     }
     c.set("caller", {
       user: verified.owner,

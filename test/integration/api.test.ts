@@ -1,0 +1,540 @@
+// /api/v1: a table per route (guest, wrong permission, happy), the error bodies, request-body rules,
+// the OpenAPI document, and the promise that no token is ever stored or listed in clear.
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runCli } from "../../src/cli/main.ts";
+import type { CliIo } from "../../src/cli/io.ts";
+import { getApiKey, hashToken } from "../../src/domain/api-keys.ts";
+import { getUser, type User } from "../../src/domain/users.ts";
+import { OPERATIONS, OPERATIONS_BY_NAME } from "../../src/operations/index.ts";
+import {
+  apiRequest,
+  callTool,
+  insertUser,
+  mintKey,
+  PUBLIC_URL,
+  TEST_SECRET,
+  TOKEN_ANYWHERE,
+  TOKEN_PATTERN,
+  useHarness,
+  type Harness,
+} from "../support/key-harness.ts";
+
+const harness = useHarness();
+
+type Json = Record<string, unknown>;
+type Row = {
+  op: string;
+  /** The request, built against a fresh harness; the token is added per row kind. */
+  request: (h: Harness) => { method: string; path: string; json?: unknown; ctx?: Json };
+  status: number;
+  /** Checks the happy body (and anything else the row knows about). */
+  check: (body: Json, h: Harness, ctx: Json) => void;
+  /** Strings the happy response must not contain. */
+  never?: (h: Harness, ctx: Json) => string[];
+};
+
+const ROUTES: Row[] = [
+  {
+    op: "WHOAMI",
+    request: () => ({ method: "GET", path: "/whoami" }),
+    status: 200,
+    check: (body, h) => expect(body).toMatchObject({ user: { id: h.admin.id, email: h.admin.email, role: "admin" }, management_tools: ["WHOAMI"] }),
+  },
+  {
+    op: "API_KEY_CREATE",
+    request: () => ({ method: "POST", path: "/keys", json: { name: "deploy bot", permissions: { self: ["API_KEY_CREATE"] }, expires_in: "30d" } }),
+    status: 201,
+    check: (body, h) => {
+      expect(body.token).toMatch(TOKEN_PATTERN);
+      // The happy key holds only API_KEY_CREATE, so that is all it may hand on.
+      expect(body.key).toMatchObject({ name: "deploy bot", permissions: { self: ["API_KEY_CREATE"] }, owner: { id: h.admin.id } });
+      expect((body.key as Json).expires_at).toBeString();
+      expect(h.deps.verifyKey(body.token as string)?.permissions).toEqual({ self: ["API_KEY_CREATE"] });
+    },
+    never: () => ["token_hash", "tokenHash"],
+  },
+  {
+    op: "API_KEY_LIST",
+    request: (h) => ({ method: "GET", path: "/keys", ctx: { other: mintKey(h.deps, h.member, {}, { name: "member's" }) } }),
+    status: 200,
+    check: (body, h) => {
+      const keys = body.keys as { name: string; owner: { id: string } }[];
+      expect(keys.map((k) => k.name).sort()).toEqual(["member's", "test key"]);
+    },
+    never: (_h, ctx) => ["token_hash", "tokenHash", (ctx.other as { token: string }).token, '"token"'],
+  },
+  {
+    op: "API_KEY_GET",
+    request: (h) => {
+      const target = mintKey(h.deps, h.member, { self: ["WHOAMI"] }, { name: "target" });
+      return { method: "GET", path: `/keys/${target.key.id}`, ctx: { target } };
+    },
+    status: 200,
+    check: (body, h, ctx) => {
+      expect(body).toMatchObject({ id: (ctx.target as { key: { id: string } }).key.id, name: "target", owner: { id: h.member.id, email: h.member.email } });
+    },
+    never: (_h, ctx) => [(ctx.target as { token: string }).token, "token_hash", '"token"'],
+  },
+  {
+    op: "API_KEY_UPDATE",
+    request: (h) => {
+      const target = mintKey(h.deps, h.member, { self: ["WHOAMI"] }, { name: "before" });
+      return { method: "PATCH", path: `/keys/${target.key.id}`, json: { name: "after", expires_at: null }, ctx: { target } };
+    },
+    status: 200,
+    check: (body, h, ctx) => {
+      const id = (ctx.target as { key: { id: string } }).key.id;
+      expect(body).toMatchObject({ id, name: "after", expires_at: null });
+      expect(getApiKey(h.deps.db, id)?.name).toBe("after");
+    },
+    never: (_h, ctx) => [(ctx.target as { token: string }).token],
+  },
+  {
+    op: "API_KEY_ROTATE",
+    request: (h) => {
+      const target = mintKey(h.deps, h.member, { self: ["WHOAMI"] }, { name: "rotated" });
+      return { method: "POST", path: `/keys/${target.key.id}/rotate`, ctx: { target } };
+    },
+    status: 200,
+    check: (body, h, ctx) => {
+      const target = ctx.target as { key: { id: string }; token: string };
+      expect(body.token).toMatch(TOKEN_PATTERN);
+      expect(body.token).not.toBe(target.token);
+      expect(h.deps.verifyKey(target.token)).toBeNull();
+      expect(h.deps.verifyKey(body.token as string)?.keyId).toBe(target.key.id);
+    },
+  },
+  {
+    op: "API_KEY_DELETE",
+    request: (h) => {
+      const target = mintKey(h.deps, h.member, { self: ["WHOAMI"] }, { name: "doomed" });
+      return { method: "DELETE", path: `/keys/${target.key.id}`, ctx: { target } };
+    },
+    status: 200,
+    check: (body, h, ctx) => {
+      const target = ctx.target as { key: { id: string }; token: string };
+      expect(body).toEqual({ id: target.key.id, deleted: true });
+      expect(h.deps.verifyKey(target.token)).toBeNull();
+    },
+  },
+  {
+    op: "USER_LIST",
+    request: () => ({ method: "GET", path: "/users" }),
+    status: 200,
+    check: (body, h) => {
+      expect((body.users as User[]).map((u) => u.email).sort()).toEqual([h.admin.email, h.member.email].sort());
+    },
+    never: () => ["password", "$argon2"],
+  },
+  {
+    op: "USER_CREATE",
+    request: () => ({ method: "POST", path: "/users", json: { email: "New@Example.com", role: "member", password: "a long enough password" } }),
+    status: 201,
+    check: (body, h) => {
+      expect(body).toMatchObject({ email: "new@example.com", role: "member" });
+      expect(getUser(h.deps.db, body.id as string)?.email).toBe("new@example.com");
+    },
+    never: () => ["a long enough password", "$argon2", "password"],
+  },
+  {
+    op: "USER_UPDATE",
+    request: (h) => ({ method: "PATCH", path: `/users/${h.member.id}`, json: { role: "admin" } }),
+    status: 200,
+    check: (body, h) => {
+      expect(body).toMatchObject({ id: h.member.id, role: "admin" });
+      expect(getUser(h.deps.db, h.member.id)?.role).toBe("admin");
+    },
+  },
+  {
+    op: "USER_DELETE",
+    request: (h) => ({ method: "DELETE", path: `/users/${h.member.id}` }),
+    status: 200,
+    check: (body, h) => {
+      expect(body).toEqual({ id: h.member.id, deleted: true });
+      expect(getUser(h.deps.db, h.member.id)).toBeNull();
+    },
+  },
+];
+
+/** A tool the row's key does not hold: the wrong-permission key holds everything but the row's op. */
+function allBut(op: string): string[] {
+  return OPERATIONS.map((o) => o.name).filter((name) => name !== op);
+}
+
+test("the table covers every operation's route", () => {
+  expect(ROUTES.map((r) => r.op).sort()).toEqual(OPERATIONS.map((op) => op.name).sort());
+  for (const row of ROUTES) {
+    const op = OPERATIONS_BY_NAME.get(row.op)!;
+    const h = harness();
+    const req = row.request(h);
+    expect(req.method).toBe(op.rest.method);
+    expect(req.path).toMatch(new RegExp(`^${op.rest.path.replace(/:\w+/g, "[^/]+")}$`));
+    expect(row.status).toBe(op.rest.successStatus ?? 200);
+  }
+});
+
+for (const row of ROUTES) {
+  describe(`${row.op}`, () => {
+    test("guest: 401 with WWW-Authenticate, and nothing done", async () => {
+      const h = harness();
+      const req = row.request(h);
+      const res = await apiRequest(h.app, req.method, req.path, { json: req.json });
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/api/v1${req.path}"`);
+      const body = (await res.json()) as Json;
+      expect(body).toEqual({ error: { code: "UNAUTHENTICATED", message: "Missing or invalid bearer token." } });
+      // Nothing changed: both users are still there, no key was added or removed.
+      expect(getUser(h.deps.db, h.member.id)?.role).toBe("member");
+      expect(h.deps.sqlite.query("SELECT count(*) AS n FROM users").get()).toEqual({ n: 2 });
+    });
+
+    test("wrong permission: 403 FORBIDDEN, no data", async () => {
+      const h = harness();
+      const { token } = mintKey(h.deps, h.admin, { self: allBut(row.op), "*": ["*"] });
+      const req = row.request(h);
+      const keysBefore = h.deps.sqlite.query("SELECT id, token_hash FROM api_keys ORDER BY id").all();
+      const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
+      expect(res.status).toBe(403);
+      const text = await res.text();
+      expect(JSON.parse(text)).toEqual({ error: { code: "FORBIDDEN", message: `This key may not use ${row.op}.` } });
+      expect(text).not.toContain(h.admin.email);
+      expect(text).not.toMatch(TOKEN_ANYWHERE);
+      expect(h.deps.sqlite.query("SELECT id, token_hash FROM api_keys ORDER BY id").all()).toEqual(keysBefore);
+      expect(getUser(h.deps.db, h.member.id)?.role).toBe("member");
+      expect(h.deps.sqlite.query("SELECT count(*) AS n FROM users").get()).toEqual({ n: 2 });
+    });
+
+    test(`happy: ${row.status} with the result`, async () => {
+      const h = harness();
+      const { token } = mintKey(h.deps, h.admin, { self: [row.op] });
+      const req = row.request(h);
+      const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
+      const text = await res.text();
+      expect({ status: res.status, text }).toMatchObject({ status: row.status });
+      expect(res.headers.get("content-type")).toStartWith("application/json");
+      const body = JSON.parse(text) as Json;
+      expect(body.error).toBeUndefined();
+      row.check(body, h, req.ctx ?? {});
+      expect(text).not.toContain(token);
+      for (const s of row.never?.(h, req.ctx ?? {}) ?? []) expect(text).not.toContain(s);
+    });
+  });
+}
+
+describe("a member's key over REST", () => {
+  test("sees only the member's own keys, whatever owner_id says", async () => {
+    const h = harness();
+    const mine = mintKey(h.deps, h.member, { self: ["*"] }, { name: "mine" });
+    mintKey(h.deps, h.admin, {}, { name: "the admin's" });
+    const res = await apiRequest(h.app, "GET", `/keys?owner_id=${h.admin.id}`, { token: mine.token });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect((JSON.parse(text) as { keys: { name: string }[] }).keys.map((k) => k.name)).toEqual(["mine"]);
+    expect(text).not.toContain("the admin's");
+    expect(text).not.toContain(h.admin.email);
+  });
+
+  test("another user's key reads as API_KEY_NOT_FOUND for get, update, rotate and delete", async () => {
+    const h = harness();
+    const mine = mintKey(h.deps, h.member, { self: ["*"] });
+    const theirs = mintKey(h.deps, h.admin, { self: ["*"] }, { name: "the admin's" });
+    const requests: [string, string, unknown][] = [
+      ["GET", `/keys/${theirs.key.id}`, undefined],
+      ["PATCH", `/keys/${theirs.key.id}`, { name: "stolen" }],
+      ["POST", `/keys/${theirs.key.id}/rotate`, undefined],
+      ["DELETE", `/keys/${theirs.key.id}`, undefined],
+    ];
+    for (const [method, path, json] of requests) {
+      const res = await apiRequest(h.app, method, path, { token: mine.token, json });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({ error: { code: "API_KEY_NOT_FOUND", message: "No such API key." } });
+    }
+    expect(getApiKey(h.deps.db, theirs.key.id)?.name).toBe("the admin's");
+    expect(h.deps.verifyKey(theirs.token)?.keyId).toBe(theirs.key.id);
+  });
+
+  test("admin-only routes are 403 for a member's {self:[*]} key", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    for (const [method, path, json] of [
+      ["POST", "/users", { email: "x@example.com", role: "admin", password: "a long enough password" }],
+      ["PATCH", `/users/${h.member.id}`, { role: "admin" }],
+      ["DELETE", `/users/${h.admin.id}`, undefined],
+    ] as const) {
+      const res = await apiRequest(h.app, method, path, { token, json });
+      expect(res.status).toBe(403);
+    }
+    expect(getUser(h.deps.db, h.member.id)?.role).toBe("member");
+    expect(getUser(h.deps.db, h.admin.id)).not.toBeNull();
+  });
+
+  test("creating a key with admin-only tools is 400 INVALID_PERMISSIONS naming the entry", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const res = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "x", permissions: { self: ["USER_CREATE"] } } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string; fields: Record<string, string> } };
+    expect(body.error.code).toBe("INVALID_PERMISSIONS");
+    expect(body.error.message).toContain('self: "USER_CREATE" is more than the calling key may grant');
+    expect(body.error.message).toContain('self: "USER_CREATE" is more than the owner (a member) may grant');
+    expect(Object.keys(body.error.fields)).toEqual(["permissions.self"]);
+    expect(body.error.fields["permissions.self"]).toContain('"USER_CREATE"');
+    expect(JSON.stringify(body)).not.toMatch(TOKEN_ANYWHERE);
+  });
+});
+
+describe("error bodies", () => {
+  test("invalid fields: 400 VALIDATION_FAILED with fields naming each", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const res = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "", permissions: { self: [] } } });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string; fields: Record<string, string> } };
+    expect(Object.keys(body)).toEqual(["error"]);
+    expect(body.error.code).toBe("VALIDATION_FAILED");
+    expect(body.error.fields).toEqual({ name: "expected a name", "permissions.self": "expected at least one action" });
+    expect(body.error.message).toContain("name: expected a name");
+  });
+
+  test("a malformed id in the path is VALIDATION_FAILED on id; an unknown one is 404", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const malformed = await apiRequest(h.app, "GET", "/keys/not-a-key", { token });
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: { fields: Json } }).error.fields).toEqual({ id: "expected an API key id (key_<uuid>)" });
+    const unknown = await apiRequest(h.app, "DELETE", "/users/user_00000000-0000-4000-8000-000000000000", { token });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ error: { code: "USER_NOT_FOUND", message: "No such user." } });
+  });
+
+  test("the path's id wins over an id in the body", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const a = mintKey(h.deps, h.admin, {}, { name: "a" });
+    const b = mintKey(h.deps, h.admin, {}, { name: "b" });
+    const res = await apiRequest(h.app, "PATCH", `/keys/${a.key.id}`, { token, json: { id: b.key.id, name: "renamed" } });
+    expect(res.status).toBe(200);
+    expect(getApiKey(h.deps.db, a.key.id)?.name).toBe("renamed");
+    expect(getApiKey(h.deps.db, b.key.id)?.name).toBe("b");
+  });
+
+  test("conflicts keep their codes: the last admin, a taken email", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const demote = await apiRequest(h.app, "PATCH", `/users/${h.admin.id}`, { token, json: { role: "member" } });
+    expect(demote.status).toBe(409);
+    expect(((await demote.json()) as { error: { code: string } }).error.code).toBe("LAST_ADMIN");
+    const taken = await apiRequest(h.app, "POST", "/users", { token, json: { email: h.member.email, role: "member", password: "a long enough password" } });
+    expect(taken.status).toBe(409);
+    expect(((await taken.json()) as { error: { code: string } }).error.code).toBe("USER_EXISTS");
+  });
+
+  test("expiry: both forms at once, or a time in the past, are refused on expires_at", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const both = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "x", permissions: {}, expires_in: "1d", expires_at: "2099-01-01T00:00:00Z" } });
+    expect(both.status).toBe(400);
+    expect(((await both.json()) as { error: { fields: Json } }).error.fields).toHaveProperty("expires_at");
+    const past = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "x", permissions: {}, expires_at: "2001-01-01T00:00:00Z" } });
+    expect(past.status).toBe(400);
+    expect(((await past.json()) as { error: { fields: Json } }).error.fields).toEqual({ expires_at: "expected a time in the future" });
+  });
+
+  test("an unknown route under /api/v1 is a JSON 404 for a key, and 401 for a guest", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const res = await apiRequest(h.app, "GET", "/connections", { token });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: "NOT_FOUND", message: "Not found." } });
+    expect((await apiRequest(h.app, "GET", "/connections")).status).toBe(401);
+  });
+});
+
+describe("request bodies", () => {
+  async function postKeys(h: Harness, token: string, body: string, contentType?: string): Promise<{ status: number; body: { error?: { code: string; message: string } } }> {
+    const res = await apiRequest(h.app, "POST", "/keys", { token, body, headers: contentType ? { "content-type": contentType } : {} });
+    return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+  }
+
+  test("a non-JSON content type is 415, and nothing is created", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const json = JSON.stringify({ name: "x", permissions: {} });
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", undefined]) {
+      const res = await postKeys(h, token, type === "application/x-www-form-urlencoded" ? "name=x" : json, type);
+      expect(res).toEqual({ status: 415, body: { error: { code: "UNSUPPORTED_MEDIA_TYPE", message: "Send JSON (Content-Type: application/json)." } } });
+    }
+    expect(h.deps.sqlite.query("SELECT count(*) AS n FROM api_keys").get()).toEqual({ n: 1 });
+  });
+
+  test("JSON types with a charset or a +json suffix are accepted", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const json = JSON.stringify({ name: "x", permissions: {} });
+    expect((await postKeys(h, token, json, "application/json; charset=utf-8")).status).toBe(201);
+    expect((await postKeys(h, token, json, "application/merge-patch+json")).status).toBe(201);
+  });
+
+  test("invalid JSON is 400 BAD_REQUEST", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const res = await postKeys(h, token, '{"name": "x", ', "application/json");
+    expect(res).toEqual({ status: 400, body: { error: { code: "BAD_REQUEST", message: "The request body is not valid JSON." } } });
+  });
+
+  for (const [name, body] of [
+    ["an array", '[{"name": "x"}]'],
+    ["a string", '"x"'],
+    ["a number", "42"],
+    ["null", "null"],
+  ]) {
+    test(`a body that is ${name} is 400 BAD_REQUEST`, async () => {
+      const h = harness();
+      const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+      const res = await postKeys(h, token, body!, "application/json");
+      expect(res).toEqual({ status: 400, body: { error: { code: "BAD_REQUEST", message: "The request body must be a JSON object." } } });
+      expect(h.deps.sqlite.query("SELECT count(*) AS n FROM api_keys").get()).toEqual({ n: 1 });
+    });
+  }
+
+  test("an empty body is an empty input: fields are reported missing", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const res = await postKeys(h, token, "");
+    expect(res.status).toBe(400);
+    expect(res.body.error?.code).toBe("VALIDATION_FAILED");
+    expect(res.body.error?.message).toContain("name");
+  });
+
+  test("a body over server.max_body_size is 413", async () => {
+    const h = harness();
+    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const res = await postKeys(h, token, JSON.stringify({ name: "x".repeat(h.config.server.max_body_size), permissions: {} }), "application/json");
+    expect(res.status).toBe(413);
+    expect(res.body.error?.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+});
+
+describe("openapi.json", () => {
+  type OpenApi = {
+    openapi: string;
+    info: { title: string; version: string };
+    servers: { url: string }[];
+    components: { securitySchemes: Record<string, { type: string; scheme: string }>; schemas: Record<string, unknown> };
+    security: unknown[];
+    paths: Record<string, Record<string, { operationId: string; parameters: { name: string; in: string; required: boolean }[]; requestBody?: unknown; responses: Record<string, unknown> }>>;
+  };
+
+  test("is public, OpenAPI 3.1, and lists every operation at its path and method", async () => {
+    const h = harness();
+    const res = await h.app.request("/api/v1/openapi.json");
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as OpenApi;
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.info.title).toBeString();
+    expect(doc.info.version).toBeString();
+    expect(doc.servers).toEqual([{ url: `${PUBLIC_URL}/api/v1` }]);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.security).toEqual([{ bearer: [] }]);
+
+    const ids: string[] = [];
+    for (const op of OPERATIONS) {
+      const path = op.rest.path.replace(/:(\w+)/g, "{$1}");
+      const entry = doc.paths[path]?.[op.rest.method.toLowerCase()];
+      expect(entry?.operationId).toBe(op.name);
+      ids.push(entry!.operationId);
+      expect(Object.keys(entry!.responses)).toContain(String(op.rest.successStatus ?? 200));
+      expect(Object.keys(entry!.responses)).toEqual(expect.arrayContaining(["400", "401", "403"]));
+      for (const [, name] of path.matchAll(/\{(\w+)\}/g)) {
+        expect(entry!.parameters).toContainEqual(expect.objectContaining({ name, in: "path", required: true }));
+      }
+      if (op.rest.method === "POST" || op.rest.method === "PATCH") expect(entry!.requestBody).toBeObject();
+      else expect(entry!.requestBody).toBeUndefined();
+    }
+    // Nothing else, nothing twice, and no path in Express syntax.
+    const all = Object.values(doc.paths).flatMap((methods) => Object.values(methods).map((e) => e.operationId));
+    expect(all.sort()).toEqual(ids.sort());
+    for (const path of Object.keys(doc.paths)) expect(path).not.toContain(":");
+  });
+
+  test("every $ref resolves inside the document", async () => {
+    const h = harness();
+    const text = await (await h.app.request("/api/v1/openapi.json")).text();
+    const doc = JSON.parse(text) as Json;
+    const refs = [...text.matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of new Set(refs)) {
+      expect(ref).toStartWith("#/");
+      let node: unknown = doc;
+      for (const part of ref.slice(2).split("/")) node = (node as Json | undefined)?.[part];
+      expect({ ref, resolved: node !== undefined }).toEqual({ ref, resolved: true });
+    }
+  });
+});
+
+describe("tokens in clear", () => {
+  async function cliKeyList(h: Harness): Promise<string> {
+    writeFileSync(join(h.dir, "switchboard.toml"), `[database]\npath = ${JSON.stringify(h.dbPath)}\n\n[security]\nsecret = "${TEST_SECRET}"\n`);
+    let stdout = "";
+    let stderr = "";
+    const io: CliIo = { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), readStdin: async () => "", env: {}, cwd: h.dir };
+    const code = await runCli(["key", "list", "--json"], io);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+    return stdout;
+  }
+
+  test("the database file and its WAL never hold a token; listings never return a token or hash", async () => {
+    const h = harness();
+    const tokens: string[] = [];
+    const bootstrap = mintKey(h.deps, h.admin, { self: ["*"] }, { name: "bootstrap" });
+    tokens.push(bootstrap.token);
+    const ids: string[] = [];
+    for (const name of ["alpha", "beta", "gamma"]) {
+      const res = await apiRequest(h.app, "POST", "/keys", { token: bootstrap.token, json: { name, permissions: { self: ["WHOAMI"] } } });
+      const body = (await res.json()) as { key: { id: string }; token: string };
+      tokens.push(body.token);
+      ids.push(body.key.id);
+    }
+    for (const [i, grace] of [[0, "1h"], [1, undefined], [0, undefined]] as const) {
+      const res = await apiRequest(h.app, "POST", `/keys/${ids[i]}/rotate`, { token: bootstrap.token, json: grace ? { grace_period: grace } : {} });
+      expect(res.status).toBe(200);
+      tokens.push(((await res.json()) as { token: string }).token);
+    }
+    const mcpCreated = await callTool(h.app, bootstrap.token, "API_KEY_CREATE", { name: "delta", permissions: { self: ["WHOAMI"] } });
+    tokens.push((mcpCreated.result?.structuredContent as { token: string }).token);
+    expect(new Set(tokens).size).toBe(8);
+    for (const t of tokens) expect(t).toMatch(TOKEN_PATTERN);
+
+    const files = [h.dbPath, `${h.dbPath}-wal`];
+    expect(existsSync(`${h.dbPath}-wal`)).toBe(true);
+    const bytes = files.filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("\n");
+    // Positive control: the rows are in these bytes (names and display prefixes are stored).
+    expect(bytes).toContain("gamma");
+    expect(bytes).toContain(bootstrap.key.prefix);
+    for (const t of tokens) {
+      expect(bytes).not.toContain(t);
+      // Not even the part after the display prefix.
+      expect(bytes).not.toContain(t.slice(14, 40));
+    }
+    expect(bytes.match(TOKEN_ANYWHERE)).toBeNull();
+
+    const hashes = tokens.map((t) => hashToken(h.deps.keys.tokenHmac, t));
+    // Each listing with a name it must show (so an empty answer cannot pass).
+    const listings: [string, string][] = [
+      [await (await apiRequest(h.app, "GET", "/keys", { token: bootstrap.token })).text(), "gamma"],
+      [await (await apiRequest(h.app, "GET", `/keys/${ids[0]}`, { token: bootstrap.token })).text(), "alpha"],
+      [JSON.stringify(await callTool(h.app, bootstrap.token, "API_KEY_LIST")), "delta"],
+      [await cliKeyList(h), "delta"],
+    ];
+    for (const [listing, name] of listings) {
+      expect(listing).toContain(name);
+      expect(listing.match(TOKEN_ANYWHERE)).toBeNull();
+      expect(listing).not.toContain("token_hash");
+      expect(listing).not.toContain("tokenHash");
+      expect(listing).not.toMatch(/"token"/);
+      for (const hash of hashes) expect(listing).not.toContain(hash);
+    }
+  });
+});
