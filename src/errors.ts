@@ -47,3 +47,19 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   return new AppError("INTERNAL", undefined, { cause: err });
 }
+
+/**
+ * An error to throw from an MCP request handler: the SDK sends its `code`, `message` and `data` as
+ * the JSON-RPC error. (The SDK's McpError puts "MCP error <code>: " into its message, and clients add
+ * that prefix again, so the text would read doubled.)
+ */
+export class JsonRpcError extends Error {
+  readonly code: number;
+  readonly data?: unknown;
+  constructor(code: number, message: string, data?: unknown) {
+    super(message);
+    this.name = "JsonRpcError";
+    this.code = code;
+    if (data !== undefined) this.data = data;
+  }
+}

@@ -4,8 +4,8 @@
 import { Hono } from "hono";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool } from "@modelcontextprotocol/sdk/types.js";
-import { AppError } from "../../errors.ts";
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallToolResult, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { AppError, JsonRpcError } from "../../errors.ts";
 import { OPERATIONS, OPERATIONS_BY_NAME } from "../../operations/index.ts";
 import { jsonSchemaOf, mayRun, runOperation, type Caller, type Operation } from "../../operations/registry.ts";
 import { VERSION } from "../../version.ts";
@@ -44,7 +44,7 @@ export function createSelfServer(deps: AppDeps, caller: Caller): Server {
   server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
     const op: Operation | undefined = OPERATIONS_BY_NAME.get(request.params.name);
     // Not permitted reads exactly like not existing: no hint of what else is there.
-    if (!op || !mayRun(caller, op)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
+    if (!op || !mayRun(caller, op)) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
     try {
       const output = await runOperation(op, { deps, caller, now: new Date() }, request.params.arguments ?? {});
       return { content: [{ type: "text", text: JSON.stringify(output, null, 2) }], structuredContent: output };
