@@ -1,0 +1,255 @@
+// Everything live about one connection: its upstream client(s) with reconnect backoff, the downstream
+// sessions attached to it, the requests in flight (to attribute server-to-client traffic), the
+// discovery cache, and the stderr ring of its stdio processes.
+import { ErrorCode, type JSONRPCRequest, type Notification, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { JsonRpcError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { LineRing } from "./stdio-process.ts";
+import type { ConnectionSpec, ConnectionStatus, Discovery } from "./types.ts";
+import { AnyResult, Upstream, type UpstreamHooks } from "./upstream.ts";
+
+/** What the runtime needs from a downstream session. */
+export interface AttachedSession {
+  readonly id: string;
+  readonly subscriptions: Set<string>;
+  /** Whether the client asked for log messages (logging/setLevel). */
+  wantsLogs(level: string): boolean;
+  /** Sends a notification to this session's client. */
+  notify(notification: Notification): Promise<void>;
+  /** Sends a request to this session's client, outside any request of its own. */
+  ask(request: JSONRPCRequest, signal: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+/** A downstream request being served by an upstream: how to reach back to the client that sent it. */
+export type InflightCall = {
+  session: AttachedSession;
+  notify: (notification: Notification) => Promise<void>;
+  ask: (request: JSONRPCRequest, signal: AbortSignal) => Promise<Record<string, unknown>>;
+};
+
+export type RuntimeSettings = { stderrLines: number; logger: Logger };
+
+const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null };
+const MAX_BACKOFF_MS = 30_000;
+
+export type Link = { upstream: Promise<Upstream>; inflight: Set<InflightCall>; owner: AttachedSession | null };
+
+export class ConnectionRuntime {
+  readonly stderr: LineRing;
+  readonly sessions = new Set<AttachedSession>();
+  discovery: Discovery = EMPTY_DISCOVERY;
+  private status: ConnectionStatus;
+  private shared: Link | null = null;
+  private readonly perSession = new Map<AttachedSession, Link>();
+  private failures = 0;
+  private retryAt = 0;
+  private lastError: string | null = null;
+  private closed = false;
+  private refreshing: Promise<Discovery> | null = null;
+
+  constructor(
+    public spec: ConnectionSpec,
+    private readonly settings: RuntimeSettings,
+  ) {
+    this.stderr = new LineRing(settings.stderrLines);
+    this.status = { state: spec.enabled ? "idle" : "disabled", lastError: null, since: new Date() };
+  }
+
+  getStatus(): ConnectionStatus {
+    return this.status;
+  }
+
+  private setStatus(state: ConnectionStatus["state"], lastError: string | null = this.lastError): void {
+    this.status = { state, lastError, since: new Date() };
+  }
+
+  /** The upstream serving `session`: the shared one, or the session's own (stdio with isolation "session"). */
+  async upstreamFor(session: AttachedSession | null): Promise<{ upstream: Upstream; link: Link }> {
+    if (this.closed) throw new JsonRpcError(ErrorCode.ConnectionClosed, "This connection was removed or changed.");
+    if (!this.spec.enabled) throw new JsonRpcError(ErrorCode.InvalidRequest, "This connection is disabled.");
+    const own = this.spec.transport === "stdio" && this.spec.isolation === "session" && session !== null;
+    let link = own ? this.perSession.get(session) : this.shared;
+    if (!link) {
+      if (own && this.perSession.size >= this.spec.maxProcesses) {
+        throw new JsonRpcError(ErrorCode.InternalError, `This connection already runs its maximum of ${this.spec.maxProcesses} processes; try again later.`);
+      }
+      const now = Date.now();
+      if (now < this.retryAt) {
+        throw new JsonRpcError(ErrorCode.InternalError, `The upstream is unavailable (${this.lastError}); retrying in ${Math.ceil((this.retryAt - now) / 1000)}s.`);
+      }
+      link = this.connect(own ? session : null);
+    }
+    return { upstream: await link.upstream, link };
+  }
+
+  private connect(owner: AttachedSession | null): Link {
+    const link: Link = { upstream: Promise.resolve(null as unknown as Upstream), inflight: new Set(), owner };
+    if (owner) this.perSession.set(owner, link);
+    else this.shared = link;
+    this.setStatus("connecting");
+    link.upstream = Upstream.connect(this.spec, this.stderr, this.hooks(link), this.spec.connectTimeoutMs).then(
+      (upstream) => {
+        this.failures = 0;
+        this.lastError = null;
+        this.setStatus("connected", null);
+        if (!owner && this.discovery.refreshedAt === null) void this.refresh().catch(() => {});
+        return upstream;
+      },
+      (err: unknown) => {
+        this.forget(link);
+        this.fail(err);
+        throw new JsonRpcError(ErrorCode.InternalError, `Cannot reach the upstream: ${this.lastError}`);
+      },
+    );
+    return link;
+  }
+
+  private fail(err: unknown): void {
+    this.failures++;
+    this.lastError = err instanceof Error ? err.message : String(err);
+    this.retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.failures - 1));
+    this.setStatus("error");
+    this.settings.logger.warn("upstream failed", { connection: this.spec.id, error: this.lastError, failures: this.failures });
+  }
+
+  private forget(link: Link): void {
+    if (this.shared === link) this.shared = null;
+    if (link.owner && this.perSession.get(link.owner) === link) this.perSession.delete(link.owner);
+  }
+
+  private hooks(link: Link): UpstreamHooks {
+    return {
+      onClose: (error) => {
+        this.forget(link);
+        if (error && !this.closed) {
+          this.fail(error);
+          // Restart a crashed shared upstream once its backoff passes, if clients are still attached.
+          if (!link.owner && this.sessions.size > 0) {
+            setTimeout(() => {
+              if (!this.closed && !this.shared && this.sessions.size > 0) {
+                void this.upstreamFor(null).catch(() => {});
+              }
+            }, Math.max(0, this.retryAt - Date.now())).unref();
+          }
+        } else if (!this.closed && !this.shared) {
+          this.setStatus("idle");
+        }
+      },
+      onNotification: (n) => this.route(link, n),
+      onRequest: (request, extra) => {
+        // A server-to-client request (sampling, elicitation, roots) goes to the one client that
+        // caused it; if that cannot be known, it is refused rather than sent to the wrong client.
+        if (link.owner) return link.owner.ask(request, extra.signal);
+        const calls = [...link.inflight];
+        if (calls.length === 1) return calls[0]!.ask(request, extra.signal);
+        throw new JsonRpcError(
+          ErrorCode.InvalidRequest,
+          `Switchboard cannot tell which client ${request.method} is for (${calls.length} requests in flight on this shared connection), so it refuses it.`,
+        );
+      },
+    };
+  }
+
+  /** Routes an upstream notification to the downstream sessions it concerns. */
+  private route(link: Link, n: Notification): void {
+    const targets = link.owner ? [link.owner] : [...this.sessions];
+    const send = (s: AttachedSession) => void s.notify(n).catch(() => {});
+    switch (n.method) {
+      case "notifications/tools/list_changed":
+      case "notifications/resources/list_changed":
+      case "notifications/prompts/list_changed":
+        if (!link.owner) void this.refresh().catch(() => {});
+        targets.forEach(send);
+        return;
+      case "notifications/resources/updated": {
+        const uri = (n.params as { uri?: string } | undefined)?.uri;
+        targets.filter((s) => uri !== undefined && s.subscriptions.has(uri)).forEach(send);
+        return;
+      }
+      default: {
+        // Log messages and anything else: to the request in flight if there is exactly one,
+        // else (log messages only) to the sessions that asked for logs.
+        const calls = [...link.inflight];
+        if (calls.length === 1) {
+          void calls[0]!.notify(n).catch(() => {});
+        } else if (n.method === "notifications/message") {
+          const level = String((n.params as { level?: string } | undefined)?.level ?? "info");
+          targets.filter((s) => s.wantsLogs(level)).forEach(send);
+        }
+      }
+    }
+  }
+
+  /** Re-reads tools, resources, templates and prompts from the upstream (every page). */
+  refresh(): Promise<Discovery> {
+    this.refreshing ??= (async () => {
+      try {
+        const { upstream } = await this.upstreamFor(null);
+        const caps = upstream.capabilities;
+        const all = async <T>(method: string, key: string): Promise<T[]> => {
+          const out: T[] = [];
+          let cursor: string | undefined;
+          for (let page = 0; page < 100; page++) {
+            const result = await upstream.request({ method, params: cursor ? { cursor } : {} } as never, { timeoutMs: this.spec.callTimeoutMs });
+            out.push(...((result[key] as T[]) ?? []));
+            cursor = result.nextCursor as string | undefined;
+            if (!cursor) break;
+          }
+          return out;
+        };
+        this.discovery = {
+          tools: caps.tools ? await all<Tool>("tools/list", "tools") : [],
+          resources: caps.resources ? await all<Resource>("resources/list", "resources") : [],
+          resourceTemplates: caps.resources ? await all<ResourceTemplate>("resources/templates/list", "resourceTemplates") : [],
+          prompts: caps.prompts ? await all<Prompt>("prompts/list", "prompts") : [],
+          refreshedAt: new Date(),
+          error: null,
+        };
+      } catch (err) {
+        this.discovery = { ...this.discovery, error: err instanceof Error ? err.message : String(err) };
+      } finally {
+        this.refreshing = null;
+      }
+      return this.discovery;
+    })();
+    return this.refreshing;
+  }
+
+  /** Drops an upstream that lost its session (HTTP 404) so the next use re-initialises. */
+  async dropUpstream(link: Link): Promise<void> {
+    this.forget(link);
+    await link.upstream.then((u) => u.close(), () => {});
+  }
+
+  attach(session: AttachedSession): void {
+    this.sessions.add(session);
+  }
+
+  /** A session ended: its own process (if any) stops; shared subscriptions it alone held are dropped. */
+  async detach(session: AttachedSession): Promise<void> {
+    this.sessions.delete(session);
+    const own = this.perSession.get(session);
+    if (own) {
+      this.perSession.delete(session);
+      await own.upstream.then((u) => u.close(), () => {});
+    } else if (this.shared) {
+      const shared = this.shared;
+      for (const uri of session.subscriptions) {
+        if (![...this.sessions].some((s) => s.subscriptions.has(uri))) {
+          void shared.upstream.then((u) => u.request({ method: "resources/unsubscribe", params: { uri } }, { timeoutMs: this.spec.callTimeoutMs })).catch(() => {});
+        }
+      }
+    }
+  }
+
+  /** Closes every upstream (killing stdio process groups); sessions are closed by the gateway. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const links = [this.shared, ...this.perSession.values()].filter((l): l is Link => l !== null);
+    this.shared = null;
+    this.perSession.clear();
+    await Promise.all(links.map((l) => l.upstream.then((u) => u.close(), () => {})));
+  }
+}
+
+export { AnyResult };

@@ -1,0 +1,194 @@
+// The gateway: one runtime per connection, the downstream sessions of /mcp/:connectionId, idle
+// reaping, connection tests, and the GatewayControl the connection operations use.
+import { isInitializeRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { Logger } from "../logger.ts";
+import type { Caller } from "../operations/registry.ts";
+import { ConnectionRuntime } from "./connection-runtime.ts";
+import { ProxySession } from "./proxy-session.ts";
+import { killAllStdioProcesses, LineRing } from "./stdio-process.ts";
+import type { ConnectionSpec, ConnectionStatus, ConnectionTestResult, Discovery, GatewayControl } from "./types.ts";
+import { Upstream } from "./upstream.ts";
+
+export type GatewaySettings = {
+  sessionIdleMs: number;
+  maxSessions: number;
+  stderrLines: number;
+  maxBodyBytes: number;
+  logger: Logger;
+  /** Finds a connection's spec by id or slug (the database and config are the truth). */
+  lookup: (idOrSlug: string) => ConnectionSpec | null;
+};
+
+/** A JSON-RPC error response that is not about any request (transport-level). */
+export function rpcErrorResponse(status: number, code: number, message: string): Response {
+  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
+}
+
+const NO_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null };
+
+export class Gateway implements GatewayControl {
+  private readonly runtimes = new Map<string, ConnectionRuntime>();
+  private readonly sessions = new Map<string, ProxySession>();
+  private readonly reaper: ReturnType<typeof setInterval>;
+
+  constructor(private readonly settings: GatewaySettings) {
+    this.reaper = setInterval(() => this.reapIdle(), Math.max(1000, Math.min(60_000, settings.sessionIdleMs / 4)));
+    this.reaper.unref();
+  }
+
+  /** The live runtime of a connection, created from its spec on first use. */
+  runtime(idOrSlug: string): ConnectionRuntime | null {
+    const existing = this.runtimes.get(idOrSlug) ?? [...this.runtimes.values()].find((r) => r.spec.slug === idOrSlug);
+    if (existing) return existing;
+    const spec = this.settings.lookup(idOrSlug);
+    if (!spec) return null;
+    const runtime = new ConnectionRuntime(spec, { stderrLines: this.settings.stderrLines, logger: this.settings.logger });
+    this.runtimes.set(spec.id, runtime);
+    return runtime;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Serves one HTTP request to /mcp/:connection for an authenticated caller. */
+  async handle(request: Request, runtime: ConnectionRuntime, caller: Caller & { key: { id: string } }): Promise<Response> {
+    const sessionId = request.headers.get("mcp-session-id");
+    let parsedBody: unknown;
+    if (request.method === "POST") {
+      try {
+        parsedBody = await request.json();
+      } catch {
+        return rpcErrorResponse(400, -32700, "Parse error: the body is not valid JSON");
+      }
+    }
+    if (sessionId) {
+      const session = this.sessions.get(sessionId);
+      // Another key's session reads as unknown: sessions are not shared between credentials.
+      if (!session || session.keyId !== caller.key.id || session.connectionId !== runtime.spec.id) {
+        return rpcErrorResponse(404, -32001, "Session not found");
+      }
+      session.caller = caller;
+      session.lastActive = Date.now();
+      return session.transport.handleRequest(request, { parsedBody });
+    }
+    if (request.method !== "POST") return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+    const messages = (Array.isArray(parsedBody) ? parsedBody : [parsedBody]) as JSONRPCMessage[];
+    if (!messages.some((m) => isInitializeRequest(m))) {
+      return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first)");
+    }
+    if (this.sessions.size >= this.settings.maxSessions) {
+      return rpcErrorResponse(503, -32000, "Too many open sessions; try again later");
+    }
+    const session = new ProxySession(runtime, caller.key.id, caller);
+    try {
+      await session.open({
+        maxBodyBytes: this.settings.maxBodyBytes,
+        onInitialized: (s) => {
+          this.sessions.set(s.id, s);
+          runtime.attach(s);
+        },
+        onClosed: (s) => void this.forget(s),
+      });
+    } catch (err) {
+      await runtime.detach(session);
+      const message = err instanceof Error ? err.message : String(err);
+      return rpcErrorResponse(502, -32603, message);
+    }
+    await session.server.connect(session.transport);
+    return session.transport.handleRequest(request, { parsedBody });
+  }
+
+  private async forget(session: ProxySession): Promise<void> {
+    if (session.id && this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+    const runtime = this.runtimes.get(session.connectionId);
+    if (runtime) await runtime.detach(session);
+  }
+
+  private reapIdle(): void {
+    const cutoff = Date.now() - this.settings.sessionIdleMs;
+    for (const session of this.sessions.values()) {
+      if (session.lastActive < cutoff) void session.close();
+    }
+  }
+
+  private async closeRuntime(id: string): Promise<void> {
+    const runtime = this.runtimes.get(id);
+    if (!runtime) return;
+    this.runtimes.delete(id);
+    const sessions = [...this.sessions.values()].filter((s) => s.connectionId === id);
+    await Promise.all(sessions.map((s) => s.close()));
+    await runtime.close();
+  }
+
+  // GatewayControl
+
+  async test(spec: ConnectionSpec): Promise<ConnectionTestResult> {
+    const started = performance.now();
+    const stderr = new LineRing(50);
+    let upstream: Upstream | null = null;
+    try {
+      upstream = await Upstream.connect(
+        spec,
+        stderr,
+        { onNotification: () => {}, onRequest: async () => ({}), onClose: () => {} },
+        spec.connectTimeoutMs,
+      );
+      const caps = upstream.capabilities;
+      const count = async (method: string, key: string) => {
+        const result = await upstream!.request({ method, params: {} } as never, { timeoutMs: spec.callTimeoutMs });
+        return ((result[key] as unknown[]) ?? []).length;
+      };
+      const tools = caps.tools ? await count("tools/list", "tools") : 0;
+      const resources = caps.resources ? await count("resources/list", "resources") : 0;
+      const prompts = caps.prompts ? await count("prompts/list", "prompts") : 0;
+      return { ok: true, latency_ms: Math.round(performance.now() - started), server: upstream.serverInfo, tools, resources, prompts };
+    } catch (err) {
+      const tail = stderr.snapshot().slice(-3).join(" | ");
+      const message = err instanceof Error ? err.message : String(err);
+      return { ok: false, latency_ms: Math.round(performance.now() - started), server: null, tools: 0, resources: 0, prompts: 0, error: tail ? `${message} (stderr: ${tail})` : message };
+    } finally {
+      await upstream?.close();
+    }
+  }
+
+  status(id: string): ConnectionStatus {
+    const runtime = this.runtimes.get(id);
+    if (runtime) return runtime.getStatus();
+    const spec = this.settings.lookup(id);
+    return { state: spec && !spec.enabled ? "disabled" : "idle", lastError: null, since: null };
+  }
+
+  discovery(id: string): Discovery {
+    return this.runtimes.get(id)?.discovery ?? NO_DISCOVERY;
+  }
+
+  async refresh(id: string): Promise<Discovery> {
+    const runtime = this.runtime(id);
+    return runtime ? runtime.refresh() : NO_DISCOVERY;
+  }
+
+  stderr(id: string): string[] {
+    return this.runtimes.get(id)?.stderr.snapshot() ?? [];
+  }
+
+  async apply(spec: ConnectionSpec): Promise<void> {
+    const old = this.runtimes.get(spec.id);
+    const stderr = old?.stderr.snapshot() ?? [];
+    await this.closeRuntime(spec.id);
+    const runtime = new ConnectionRuntime(spec, { stderrLines: this.settings.stderrLines, logger: this.settings.logger });
+    for (const line of stderr) runtime.stderr.push(line);
+    this.runtimes.set(spec.id, runtime);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.closeRuntime(id);
+  }
+
+  /** Closes every session and upstream and kills every stdio process (at shutdown). */
+  async close(): Promise<void> {
+    clearInterval(this.reaper);
+    await Promise.all([...this.runtimes.keys()].map((id) => this.closeRuntime(id)));
+    killAllStdioProcesses();
+  }
+}

@@ -1,0 +1,169 @@
+// A stdio MCP server as a child process: its own process group (killed as a group, so helpers it
+// spawns die with it), an environment stripped to what the connection sets plus PATH, stdout read as
+// JSON-RPC lines (garbage lines are reported, not fatal), stderr kept in a bounded ring.
+import { spawn, type ChildProcess } from "node:child_process";
+import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+
+/** The last `limit` lines written to stderr by a connection's processes. */
+export class LineRing {
+  private readonly lines: string[] = [];
+  private partial = "";
+  constructor(private readonly limit: number) {}
+
+  write(chunk: string): void {
+    const parts = (this.partial + chunk).split("\n");
+    this.partial = parts.pop() ?? "";
+    for (const line of parts) this.push(line);
+    if (this.partial.length > 4096) {
+      this.push(this.partial);
+      this.partial = "";
+    }
+  }
+
+  push(line: string): void {
+    this.lines.push(line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
+    if (this.lines.length > this.limit) this.lines.splice(0, this.lines.length - this.limit);
+  }
+
+  snapshot(): string[] {
+    return this.partial ? [...this.lines, this.partial] : [...this.lines];
+  }
+}
+
+export type StdioOptions = {
+  command: string;
+  args: string[];
+  cwd: string | null;
+  env: Record<string, string>;
+  stderr: LineRing;
+  /** Most bytes of one stdout line before the process is treated as broken. */
+  maxMessageBytes: number;
+};
+
+/** Every live process group, so shutdown can kill them all. */
+const LIVE_GROUPS = new Set<number>();
+
+/** Kills every stdio process group still running (at gateway shutdown). */
+export function killAllStdioProcesses(): void {
+  for (const pgid of LIVE_GROUPS) killGroup(pgid, "SIGKILL");
+  LIVE_GROUPS.clear();
+}
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** An MCP client transport over a child process's stdin/stdout. */
+export class StdioProcessTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  private child: ChildProcess | null = null;
+  private readonly buffer: ReadBuffer;
+  private closed = false;
+
+  constructor(private readonly options: StdioOptions) {
+    this.buffer = new ReadBuffer({ maxBufferSize: options.maxMessageBytes });
+  }
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const env: Record<string, string> = { ...this.options.env };
+      // Only PATH crosses over from the gateway's environment (so commands resolve); nothing else
+      // of the gateway's (its secret, tokens) reaches the upstream unless the connection sets it.
+      if (env.PATH === undefined && process.env.PATH !== undefined) env.PATH = process.env.PATH;
+      const child = spawn(this.options.command, this.options.args, {
+        cwd: this.options.cwd ?? undefined,
+        env,
+        stdio: ["pipe", "pipe", "pipe"],
+        detached: true, // a new process group: killed as a group, never an orphan after delete
+      });
+      this.child = child;
+      child.once("spawn", () => {
+        if (child.pid !== undefined) LIVE_GROUPS.add(child.pid);
+        resolve();
+      });
+      child.once("error", (err) => {
+        const message = (err as NodeJS.ErrnoException).code === "ENOENT" ? `command not found: ${this.options.command}` : err.message;
+        this.options.stderr.push(`[switchboard] ${message}`);
+        reject(new Error(message));
+        this.finish();
+      });
+      child.once("exit", (code, signal) => {
+        this.options.stderr.push(`[switchboard] process exited (${signal ? `signal ${signal}` : `code ${code}`})`);
+        this.finish();
+      });
+      child.stderr!.setEncoding("utf8");
+      child.stderr!.on("data", (chunk: string) => this.options.stderr.write(chunk));
+      child.stdout!.on("data", (chunk: Buffer) => this.read(chunk));
+      child.stdin!.on("error", (err) => this.onerror?.(err));
+    });
+  }
+
+  private read(chunk: Buffer): void {
+    try {
+      this.buffer.append(chunk);
+    } catch (err) {
+      this.onerror?.(err as Error);
+      void this.close();
+      return;
+    }
+    for (;;) {
+      let message: JSONRPCMessage | null;
+      try {
+        message = this.buffer.readMessage();
+      } catch (err) {
+        // A line that is not JSON-RPC: note it where the admin can see it, and read on.
+        this.options.stderr.push(`[switchboard] ignored a stdout line that is not JSON-RPC: ${(err as Error).message.slice(0, 200)}`);
+        continue;
+      }
+      if (message === null) break;
+      this.onmessage?.(message);
+    }
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const stdin = this.child?.stdin;
+      if (!stdin || this.closed) return reject(new Error("the stdio server is not running"));
+      if (stdin.write(serializeMessage(message))) resolve();
+      else stdin.once("drain", resolve);
+    });
+  }
+
+  /** Closes stdin, then kills the whole process group. */
+  async close(): Promise<void> {
+    const child = this.child;
+    if (!child || this.closed) return;
+    child.stdin?.end();
+    if (child.pid !== undefined) killGroup(child.pid, "SIGTERM");
+    const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
+    const timer = setTimeout(() => child.pid !== undefined && killGroup(child.pid, "SIGKILL"), 2000);
+    await exited;
+    clearTimeout(timer);
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const pid = this.child?.pid;
+    if (pid !== undefined) {
+      // The leader is gone; make sure nothing it started lingers in its group.
+      killGroup(pid, "SIGKILL");
+      LIVE_GROUPS.delete(pid);
+    }
+    this.buffer.clear();
+    this.onclose?.();
+  }
+}
