@@ -191,9 +191,18 @@ export class ProxySession implements AttachedSession {
   /** Sends the request upstream as this session's, mapping progress and cancellation both ways. */
   async forward(request: JSONRPCRequest, extra: Extra, retried = false): Promise<Record<string, unknown>> {
     const { upstream, link } = await this.runtime.upstreamFor(this);
+    // Notifications for this request (progress, logs) must reach the client before its response,
+    // which closes the request's stream: the response waits for them.
+    const sending = new Set<Promise<void>>();
+    const relay = (n: Notification): Promise<void> => {
+      const sent = extra.sendNotification(n as ServerNotification).catch(() => {});
+      sending.add(sent);
+      void sent.finally(() => sending.delete(sent));
+      return sent;
+    };
     const call: InflightCall = {
       session: this,
-      notify: (n) => extra.sendNotification(n as ServerNotification),
+      notify: relay,
       ask: (r, signal) => extra.sendRequest({ method: r.method, params: r.params } as ServerRequest, AnyResult, { signal }),
     };
     const params = { ...((request.params ?? {}) as Record<string, unknown>) };
@@ -206,14 +215,16 @@ export class ProxySession implements AttachedSession {
     }
     link.inflight.add(call);
     try {
-      return await upstream.request({ method: request.method, params } as ClientRequest, {
+      const result = await upstream.request({ method: request.method, params } as ClientRequest, {
         signal: extra.signal,
         timeoutMs: this.runtime.spec.callTimeoutMs,
         onprogress:
           progressToken === undefined
             ? undefined
-            : (progress) => void extra.sendNotification({ method: "notifications/progress", params: { ...progress, progressToken } } as ServerNotification),
+            : (progress) => void relay({ method: "notifications/progress", params: { ...progress, progressToken } }),
       });
+      await Promise.all(sending);
+      return result;
     } catch (err) {
       if (!retried && isUpstreamSessionGone(err)) {
         await this.runtime.dropUpstream(link);
