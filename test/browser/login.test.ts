@@ -1,0 +1,127 @@
+// The admin in a real browser (Chromium through playwright-core) against a real server: first-admin
+// setup from the one-time link, sign-out, a failed and a good sign-in through htmx, adding a user.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { startTestServer, type TestServer } from "../helpers/app.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const INSTALL_HINT = `Chromium is not installed at ${CHROMIUM}; install it with \`apt-get install chromium\` (Debian/Ubuntu).`;
+const haveChromium = existsSync(CHROMIUM);
+
+if (!haveChromium && !process.env.CI) {
+  console.warn(`skipping browser tests: ${INSTALL_HINT}`);
+}
+
+const ADMIN = "first.admin@example.com";
+const ADMIN_PASSWORD = "browser-test-password";
+const MEMBER = "teammate@example.com";
+
+describe.skipIf(!haveChromium)("admin in a browser", () => {
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  /** Console errors, uncaught exceptions (a CSP violation shows up here too) and unexpected error responses. */
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    server = startTestServer();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
+    page = await browser.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on("console", (message) => {
+      // Failed loads are checked through their responses below, where the URL is known.
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console: ${message.text()}`);
+    });
+    page.on("response", (response) => {
+      const url = new URL(response.url());
+      const expected = url.pathname === "/favicon.ico" || (url.pathname === "/admin/login" && response.status() === 401);
+      if (response.status() >= 400 && !expected) problems.push(`${response.status()} ${url.pathname}`);
+    });
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.cleanup();
+  });
+
+  /** Marks the current document, so a test can tell an htmx swap from a page load. */
+  const markDocument = () => page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+  const isSameDocument = () => page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument === true);
+
+  test("the one-time setup link creates the first admin and signs them in", async () => {
+    expect(server.setupUrl).not.toBeNull();
+    await page.goto(server.setupUrl!);
+    await expect(page.locator("h1").textContent()).resolves.toBe("Welcome to Switchboard");
+    await page.fill("#email", ADMIN);
+    await page.fill("#password", ADMIN_PASSWORD);
+    await page.fill("#confirm", ADMIN_PASSWORD);
+    await Promise.all([page.waitForURL(`${server.url}/admin`), page.click("button[type=submit]")]);
+    await expect(page.locator("main h1").textContent()).resolves.toBe("Dashboard");
+    await expect(page.locator(".who").textContent()).resolves.toContain(ADMIN);
+  });
+
+  test("signing out returns to the sign-in page", async () => {
+    await Promise.all([page.waitForURL(`${server.url}/admin/login`), page.click("text=Sign out")]);
+    await expect(page.locator("h1").textContent()).resolves.toBe("Sign in to Switchboard");
+    // The session is gone: the dashboard sends us back to sign in.
+    await page.goto(`${server.url}/admin`);
+    expect(page.url()).toBe(`${server.url}/admin/login?next=%2Fadmin`);
+  });
+
+  test("a wrong password shows the message in place, without reloading the page", async () => {
+    await markDocument();
+    await page.fill("#email", ADMIN);
+    await page.fill("#password", "not-the-password");
+    await page.click("button[type=submit]");
+    const alert = page.locator("#form-message [role=alert]");
+    await alert.waitFor();
+    await expect(alert.textContent()).resolves.toBe("Wrong email or password.");
+    expect(await isSameDocument()).toBe(true);
+    expect(page.url()).toBe(`${server.url}/admin/login?next=%2Fadmin`);
+    // The form is still there, with the email kept.
+    await expect(page.inputValue("#email")).resolves.toBe(ADMIN);
+  });
+
+  test("the right password leads to the dashboard", async () => {
+    await page.fill("#password", ADMIN_PASSWORD);
+    await Promise.all([page.waitForURL(`${server.url}/admin`), page.click("button[type=submit]")]);
+    await expect(page.locator("main h1").textContent()).resolves.toBe("Dashboard");
+  });
+
+  test("an admin adds a member on the Users page and sees them in the table", async () => {
+    await Promise.all([page.waitForURL(`${server.url}/admin/users`), page.click("nav >> text=Users")]);
+    await expect(page.locator("main h1").textContent()).resolves.toBe("Users");
+    await markDocument();
+    await page.fill("#new-email", MEMBER);
+    await page.selectOption("#new-role", "member");
+    await page.fill("#new-password", "teammate-password");
+    await page.click("text=Add user");
+    const row = page.locator("#users-section tr", { hasText: MEMBER });
+    await row.waitFor();
+    await expect(row.locator(`select[aria-label="Role of ${MEMBER}"]`).inputValue()).resolves.toBe("member");
+    await expect(page.locator("#users-message").textContent()).resolves.toBe(`Added ${MEMBER}.`);
+    expect(await isSameDocument()).toBe(true);
+    // It is in the database, not only on the page.
+    const users = server.server.deps.sqlite.query("SELECT email, role FROM users ORDER BY email").all();
+    expect(users).toEqual([
+      { email: ADMIN, role: "admin" },
+      { email: MEMBER, role: "member" },
+    ]);
+  });
+
+  test("nothing was blocked by the Content-Security-Policy and no script failed", () => {
+    expect(problems).toEqual([]);
+  });
+});
+
+// Without Chromium on CI, fail loudly rather than pass by skipping.
+if (!haveChromium && process.env.CI) {
+  test("chromium is installed for the browser tests", () => {
+    throw new Error(INSTALL_HINT);
+  });
+}
