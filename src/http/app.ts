@@ -48,8 +48,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       },
     }),
   );
-  app.use("/admin/*", crossOriginProtection({ publicUrl: deps.config.server.public_url }));
-  app.use("/admin", crossOriginProtection({ publicUrl: deps.config.server.public_url }));
+  app.use("/admin/*", crossOriginProtection({ publicUrl: () => deps.config.server.public_url }));
+  app.use("/admin", crossOriginProtection({ publicUrl: () => deps.config.server.public_url }));
   app.route("/admin/assets", assetRoutes());
   app.route("/admin", adminAuthRoutes(deps));
 

@@ -34,8 +34,8 @@ async function readInput(c: Context<AppEnv>, op: Operation): Promise<Record<stri
 
 export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const openapi = buildOpenApi(OPERATIONS, deps.config.server.public_url);
-  app.get("/openapi.json", (c) => c.json(openapi));
+  // Built per request: it names the public URL, which with port 0 is known only once listening.
+  app.get("/openapi.json", (c) => c.json(buildOpenApi(OPERATIONS, deps.config.server.public_url)));
 
   app.use("*", requireBearer(deps));
   for (const op of OPERATIONS) {
