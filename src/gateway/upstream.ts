@@ -6,6 +6,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
+  ErrorCode,
   McpError,
   type ClientNotification,
   type ClientRequest,
@@ -31,6 +32,8 @@ export type UpstreamHooks = {
 };
 
 const MAX_STDIO_MESSAGE = 64 * 1024 * 1024;
+/** The longest delay a timer takes (the gateway runs its own, resettable, call timeout). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function createTransport(spec: ConnectionSpec, stderr: LineRing): Transport {
   if (spec.transport === "stdio") {
@@ -60,6 +63,8 @@ export class Upstream {
   readonly client: Client;
   private readonly transport: Transport;
   private closedByUs = false;
+  private readonly progressHandlers = new Map<string, (progress: Progress) => void>();
+  private nextProgressToken = 0;
 
   private constructor(spec: ConnectionSpec, stderr: LineRing, hooks: UpstreamHooks) {
     this.client = new Client(
@@ -83,7 +88,25 @@ export class Upstream {
       await upstream.close();
       throw err;
     }
+    upstream.interceptProgress();
     return upstream;
+  }
+
+  /**
+   * Progress is taken off the transport before the SDK sees it: the SDK dispatches notifications a
+   * microtask late but drops a request's progress handler as soon as its response arrives, so a
+   * final progress read together with the response would be lost.
+   */
+  private interceptProgress(): void {
+    const deliver = this.transport.onmessage;
+    this.transport.onmessage = (message, extra) => {
+      if ("method" in message && message.method === "notifications/progress" && !("id" in message)) {
+        const { progressToken, ...progress } = (message.params ?? {}) as { progressToken?: unknown } & Progress;
+        const handler = typeof progressToken === "string" ? this.progressHandlers.get(progressToken) : undefined;
+        if (handler) return handler(progress);
+      }
+      deliver?.(message, extra);
+    };
   }
 
   get capabilities(): ServerCapabilities {
@@ -103,16 +126,50 @@ export class Upstream {
     return this.transport instanceof StdioProcessTransport ? this.transport.pid : null;
   }
 
-  request(
+  /**
+   * Sends a request. It times out after `timeoutMs` without an answer or a progress report; when
+   * `signal` aborts (the client cancelled) the upstream is sent notifications/cancelled.
+   */
+  async request(
     request: ClientRequest,
     options: { signal?: AbortSignal; timeoutMs: number; onprogress?: (progress: Progress) => void },
   ): Promise<Record<string, unknown>> {
-    return this.client.request(request, AnyResult, {
-      signal: options.signal,
-      timeout: options.timeoutMs,
-      resetTimeoutOnProgress: options.onprogress !== undefined,
-      onprogress: options.onprogress,
-    });
+    const controller = new AbortController();
+    const abort = () => controller.abort(options.signal?.reason);
+    if (options.signal?.aborted) abort();
+    options.signal?.addEventListener("abort", abort, { once: true });
+    let timedOut = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort(new Error("timed out"));
+      }, options.timeoutMs);
+    };
+    arm();
+    let token: string | undefined;
+    let sent = request;
+    if (options.onprogress) {
+      const onprogress = options.onprogress;
+      token = `switchboard-${++this.nextProgressToken}`;
+      this.progressHandlers.set(token, (progress) => {
+        arm();
+        onprogress(progress);
+      });
+      const params = (request.params ?? {}) as Record<string, unknown>;
+      sent = { ...request, params: { ...params, _meta: { ...((params._meta as object | undefined) ?? {}), progressToken: token } } } as ClientRequest;
+    }
+    try {
+      return await this.client.request(sent, AnyResult, { signal: controller.signal, timeout: MAX_TIMER_MS });
+    } catch (err) {
+      if (timedOut) throw new McpError(ErrorCode.RequestTimeout, "Request timed out", { timeout: options.timeoutMs });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", abort);
+      if (token) this.progressHandlers.delete(token);
+    }
   }
 
   notify(notification: ClientNotification): Promise<void> {
