@@ -4,6 +4,12 @@ import { join } from "node:path";
 import type { Config } from "./config/load.ts";
 import { openDatabase, type DbHandle } from "./db/client.ts";
 import { createKeyVerifier, LastUsedRecorder } from "./domain/api-keys.ts";
+import { syncConfigConnections } from "./domain/connection-config.ts";
+import { connectionExists } from "./domain/connections.ts";
+import { CONNECTION_ID } from "./domain/permissions.ts";
+import type { GatewayControl } from "./gateway/types.ts";
+import { connectionStore, specLookup } from "./operations/connections.ts";
+import { Gateway } from "./gateway/gateway.ts";
 import { LoginThrottle } from "./domain/login-throttle.ts";
 import { CATALOG } from "./operations/index.ts";
 import { purgeExpiredSessions } from "./domain/sessions.ts";
@@ -32,7 +38,7 @@ export type RunningServer = {
 };
 
 /** Opens the data dir and database and builds the app's dependencies (no listening socket). */
-export function prepare(config: Config, logger: Logger): { deps: AppDeps; handle: DbHandle } {
+export function prepare(config: Config, logger: Logger, options: { gateway?: GatewayControl } = {}): { deps: AppDeps; handle: DbHandle } {
   let handle: DbHandle;
   try {
     handle = openDatabase({ path: config.database.path, busyTimeoutMs: config.database.busy_timeout });
@@ -48,6 +54,26 @@ export function prepare(config: Config, logger: Logger): { deps: AppDeps; handle
     throw new StartupError((err as Error).message, { cause: err });
   }
   const keys = deriveKeys(secret);
+  // The file is the truth for the connections it declares: written (or removed) before anything serves.
+  let synced: ReturnType<typeof syncConfigConnections>;
+  try {
+    synced = syncConfigConnections(connectionStore({ db: handle.db, keys, config }), config.connections);
+  } catch (err) {
+    handle.close();
+    throw new StartupError(`cannot apply the connections of the config: ${(err as Error).message}`, { cause: err });
+  }
+  for (const slug of synced.adopted) logger.warn("connection made in the admin is now declared in the config, which takes it over", { slug });
+  if (synced.changed.length + synced.removed.length > 0) {
+    logger.info("connections from the config applied", { changed: synced.changed.map((c) => c.slug), removed: synced.removed });
+  }
+  const proxy = new Gateway({
+    sessionIdleMs: config.gateway.session_idle_timeout,
+    maxSessions: config.gateway.max_sessions,
+    stderrLines: config.gateway.stderr_lines,
+    maxBodyBytes: config.server.max_body_size,
+    logger,
+    lookup: specLookup({ db: handle.db, keys, config }),
+  });
   const deps: AppDeps = {
     config,
     db: handle.db,
@@ -63,8 +89,10 @@ export function prepare(config: Config, logger: Logger): { deps: AppDeps; handle
     }),
     startedAt: new Date(),
     catalog: CATALOG,
-    // Connections and agents do not exist in this release, so no conn_/agent_ id names anything.
-    resourceExists: () => false,
+    // Agents do not exist in this release, so no agent_ id names anything.
+    resourceExists: (resource) => CONNECTION_ID.test(resource) && connectionExists(handle.db, resource),
+    gateway: options.gateway ?? proxy,
+    proxy,
     verifyKey: createKeyVerifier(handle.db, keys.tokenHmac),
     lastUsed: new LastUsedRecorder(handle.db),
   };
@@ -85,6 +113,8 @@ export function startServer(
       hostname: config.server.host,
       port: config.server.port,
       maxRequestBodySize: config.server.max_body_size,
+      // SSE streams stay open between events; the MCP transport sends a keep-alive every 15 s.
+      idleTimeout: 120,
       fetch: (req, srv) => app.fetch(req, srv),
     });
   } catch (err) {
@@ -126,6 +156,7 @@ export function startServer(
         logger.warn("shutdown timeout reached; closing remaining connections");
         await server.stop(true);
       }
+      await deps.proxy.close();
       deps.lastUsed.stop();
       handle.close();
       logger.info("stopped");

@@ -15,6 +15,9 @@ export type KeyRow = {
   previous_token_expires_at: string | null;
 };
 
+/** A connection in the permission builder: its tools as last discovered (empty until it connects). */
+export type GrantableConnection = { id: string; slug: string; title: string; tools: string[] };
+
 /** A token just issued: shown this once, with a ready-to-paste MCP client configuration. */
 export type IssuedToken = { keyName: string; token: string; endpoint: string; rotated: boolean };
 
@@ -25,6 +28,8 @@ export type KeysProps = {
   grantableTools: string[];
   /** Admins pick the owner. */
   users: { id: string; email: string }[];
+  /** Connections whose tools may be granted, with the tool names discovered so far. */
+  connections: GrantableConnection[];
   issued?: IssuedToken;
   message?: { kind: "ok" | "error"; text: string };
   form?: { name?: string; raw?: string };
@@ -61,6 +66,35 @@ function TokenDialog(props: { issued: IssuedToken }) {
         <button type="button" data-close-dialog>Done</button>
       </div>
     </dialog>
+  );
+}
+
+/** Per connection: "all tools" (["*"]) or a choice of its discovered tools; grants {"conn_<id>": [...]}. */
+function ConnectionGrants(props: { connections: GrantableConnection[] }) {
+  return (
+    <fieldset class="builder">
+      <legend>Connections</legend>
+      {props.connections.length === 0 ? (
+        <p class="muted">No connections yet; once there are, their tools can be granted here.</p>
+      ) : (
+        props.connections.map((c) => (
+          <div class="grant">
+            <label class="check">
+              <input type="checkbox" name="grant_all" value={c.id} /> <strong>{c.title}</strong> <code>{c.slug}</code>: all tools, resources and prompts (<code>"*"</code>)
+            </label>
+            {c.tools.length === 0 ? (
+              <p class="muted small">No tools discovered yet (test or refresh the connection to list them); "all" grants whatever it offers.</p>
+            ) : (
+              <div class="checks">
+                {c.tools.map((tool) => (
+                  <label class="check"><input type="checkbox" name={`grant_${c.id}`} value={tool} /> <code>{tool}</code></label>
+                ))}
+              </div>
+            )}
+          </div>
+        ))
+      )}
+    </fieldset>
   );
 }
 
@@ -101,10 +135,7 @@ function CreateForm(props: KeysProps) {
           ))}
         </div>
       </fieldset>
-      <fieldset class="builder">
-        <legend>Connections and agents</legend>
-        <p class="muted">No connections or agents exist yet; grants for them can be added here once they do.</p>
-      </fieldset>
+      <ConnectionGrants connections={props.connections} />
       <details open={props.form?.raw ? true : undefined}>
         <summary>Raw permissions JSON (overrides the choices above)</summary>
         <textarea name="permissions_json" rows={4} placeholder='{"self": ["WHOAMI"]}' aria-label="Raw permissions JSON">{props.form?.raw ?? ""}</textarea>

@@ -7,7 +7,7 @@ import { assetUrl } from "./assets.ts";
 /** Sections of the admin. Those without `href` arrive with a later release and are shown, not linked. */
 export const NAV: { key: string; label: string; href?: string }[] = [
   { key: "dashboard", label: "Dashboard", href: "/admin" },
-  { key: "connections", label: "Connections" },
+  { key: "connections", label: "Connections", href: "/admin/connections" },
   { key: "agents", label: "Agents" },
   { key: "keys", label: "API keys", href: "/admin/keys" },
   { key: "monitoring", label: "Monitoring" },

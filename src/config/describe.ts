@@ -4,7 +4,11 @@ import { z } from "zod";
 import type { Config } from "./load.ts";
 import { ConfigSchema } from "./schema.ts";
 
-export type ConfigField = { section: string; key: string; type: string; default: string | undefined; description: string };
+/**
+ * One setting. `section` is the table it lives in: "server" for [server], or "connections[]" for
+ * the repeated [[connections]] tables (`repeated` is then true).
+ */
+export type ConfigField = { section: string; repeated: boolean; key: string; type: string; default: string | undefined; description: string };
 
 type JsonSchema = {
   type?: string;
@@ -13,21 +17,45 @@ type JsonSchema = {
   default?: unknown;
   description?: string;
   properties?: Record<string, JsonSchema>;
+  items?: JsonSchema;
+  additionalProperties?: JsonSchema | boolean;
 };
 
 const SECRET_KEY = /secret|token|password/i;
+/** Tables whose every value is secret: a connection's headers and env. */
+const SECRET_TABLES = new Set(["headers", "env"]);
+const MASK = "********";
+
+function rootSchema(): JsonSchema {
+  return z.toJSONSchema(ConfigSchema, { io: "input" }) as JsonSchema;
+}
+
+function typeName(field: JsonSchema): string {
+  if (field.enum) return field.enum.map((v) => JSON.stringify(v)).join(" \\| ");
+  if (field.format) return field.format;
+  if (field.type === "array") return `array of ${field.items?.type ?? "any"}s`;
+  if (field.type === "object") return "table";
+  return field.type ?? "any";
+}
+
+/** Each table of the file: its name as ConfigField.section, its schema, and whether it repeats. */
+function sections(root: JsonSchema): { name: string; repeated: boolean; schema: JsonSchema }[] {
+  return Object.entries(root.properties ?? {}).map(([name, schema]) =>
+    schema.type === "array" ? { name: `${name}[]`, repeated: true, schema: { ...schema.items, description: schema.description } } : { name, repeated: false, schema },
+  );
+}
 
 /** Every field of switchboard.toml with its type, default and description, in schema order. */
 export function configReference(): ConfigField[] {
-  const root = z.toJSONSchema(ConfigSchema, { io: "input" }) as JsonSchema;
   const fields: ConfigField[] = [];
-  for (const [section, sectionSchema] of Object.entries(root.properties ?? {})) {
-    for (const [key, field] of Object.entries(sectionSchema.properties ?? {})) {
+  for (const section of sections(rootSchema())) {
+    for (const [key, field] of Object.entries(section.schema.properties ?? {})) {
       fields.push({
-        section,
+        section: section.name,
+        repeated: section.repeated,
         key,
-        type: field.enum ? field.enum.map((v) => JSON.stringify(v)).join(" \\| ") : (field.format ?? field.type ?? "any"),
-        default: field.default === undefined ? undefined : JSON.stringify(field.default),
+        type: typeName(field),
+        default: field.default === undefined ? undefined : tomlValue(field.default),
         description: field.description ?? "",
       });
     }
@@ -35,10 +63,24 @@ export function configReference(): ConfigField[] {
   return fields;
 }
 
-/** The descriptions of the sections ([server], [database], …). */
+/** The descriptions of the sections ([server], [database], …, [[connections]] as "connections[]"). */
 export function sectionDescriptions(): Record<string, string> {
-  const root = z.toJSONSchema(ConfigSchema, { io: "input" }) as JsonSchema;
-  return Object.fromEntries(Object.entries(root.properties ?? {}).map(([name, s]) => [name, s.description ?? ""]));
+  return Object.fromEntries(sections(rootSchema()).map((s) => [s.name, s.schema.description ?? ""]));
+}
+
+/** The header line of a section: "[server]" or "[[connections]]". */
+export function sectionHeader(field: Pick<ConfigField, "section" | "repeated">): string {
+  return field.repeated ? `[[${field.section.replace(/\[\]$/, "")}]]` : `[${field.section}]`;
+}
+
+/** A value as TOML: strings, numbers, booleans, arrays and inline tables. */
+export function tomlValue(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(tomlValue).join(", ")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value);
+    return entries.length === 0 ? "{}" : `{ ${entries.map(([k, v]) => `${JSON.stringify(k)} = ${tomlValue(v)}`).join(", ")} }`;
+  }
+  return JSON.stringify(value);
 }
 
 /** The configuration reference as a Markdown table (kept in README.md; a test checks it matches). */
@@ -47,6 +89,13 @@ export function configReferenceMarkdown(): string {
     (f) => `| \`${f.section}.${f.key}\` | ${f.type} | ${f.default === undefined ? "—" : `\`${f.default}\``} | ${f.description.replace(/\|/g, "\\|").replace(/</g, "&lt;")} |`,
   );
   return ["| key | type | default | description |", "|---|---|---|---|", ...rows].join("\n");
+}
+
+/** A value given in the file, with secrets masked: token-like keys whole, headers and env value by value. */
+function masked(key: string, value: unknown): unknown {
+  if (SECRET_KEY.test(key)) return MASK;
+  if (SECRET_TABLES.has(key) && value !== null && typeof value === "object") return Object.fromEntries(Object.keys(value).map((k) => [k, MASK]));
+  return value;
 }
 
 /** The effective configuration as TOML: file values, else defaults, plus derived values; secrets masked. */
@@ -59,18 +108,37 @@ export function renderEffectiveConfig(config: Config, options: { secretSource: s
     database: { path: config.database.path },
   };
   for (const [section, fields] of bySection) {
-    lines.push("", `[${section}]`);
+    if (fields[0]!.repeated) {
+      lines.push(...renderRepeated(config, fields));
+      continue;
+    }
+    lines.push("", sectionHeader(fields[0]!));
     const given = (config.input[section] ?? {}) as Record<string, unknown>;
     for (const field of fields) {
       const value = derived[section]?.[field.key] ?? given[field.key];
       if (SECRET_KEY.test(field.key)) {
-        lines.push(`${field.key} = "********"  # ${given[field.key] !== undefined ? "set in the config" : options.secretSource}`);
+        lines.push(`${field.key} = "${MASK}"  # ${given[field.key] !== undefined ? "set in the config" : options.secretSource}`);
       } else if (value !== undefined) {
-        lines.push(`${field.key} = ${JSON.stringify(value)}`);
+        lines.push(`${field.key} = ${tomlValue(value)}`);
       } else if (field.default !== undefined) {
         lines.push(`${field.key} = ${field.default}  # default`);
       }
     }
   }
   return lines.join("\n") + "\n";
+}
+
+/** Each [[connections]] table as the file gave it (secrets masked), or a note that there is none. */
+function renderRepeated(config: Config, fields: ConfigField[]): string[] {
+  const name = fields[0]!.section.replace(/\[\]$/, "");
+  const given = config.input[name];
+  if (!Array.isArray(given) || given.length === 0) return ["", `# no ${sectionHeader(fields[0]!)} declared`];
+  const lines: string[] = [];
+  for (const table of given as Record<string, unknown>[]) {
+    lines.push("", sectionHeader(fields[0]!));
+    for (const field of fields) {
+      if (table[field.key] !== undefined) lines.push(`${field.key} = ${tomlValue(masked(field.key, table[field.key]))}`);
+    }
+  }
+  return lines;
 }

@@ -83,6 +83,8 @@ export function parseConfig(raw: unknown, options: { source: string | null; env:
       public_url: parsed.server.public_url ?? `http://${parsed.server.listen}`,
     },
     database: { ...parsed.database, path: dbPath },
+    // A stdio working directory is read like database.path: relative to the config file.
+    connections: parsed.connections.map((c) => (c.cwd === undefined || isAbsolute(c.cwd) ? c : { ...c, cwd: resolve(options.baseDir, c.cwd) })),
   };
 }
 
@@ -116,10 +118,13 @@ function formatPath(path: PropertyKey[]): string {
 
 /** Key names whose values are never echoed back in an error. */
 const SECRET_KEY = /secret|token|password/i;
+/** Tables whose every value is secret (a connection's headers and env). */
+const SECRET_TABLE = new Set(["headers", "env"]);
 
 function describeInput(input: unknown, path: PropertyKey[]): string {
   if (input === undefined) return "nothing";
-  if (SECRET_KEY.test(String(path.at(-1) ?? ""))) return "a value (hidden)";
+  const key = String(path.at(-1) ?? "");
+  if (SECRET_KEY.test(key) || SECRET_TABLE.has(key) || SECRET_TABLE.has(String(path.at(-2) ?? ""))) return "a value (hidden)";
   if (typeof input === "string") return JSON.stringify(input);
   if (Array.isArray(input)) return "an array";
   if (input instanceof Date) return "a date";

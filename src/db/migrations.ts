@@ -2,10 +2,12 @@
 // Adding a migration means adding its import here; a test fails if a file in migrations/ is missing.
 import foundation from "./migrations/0000_foundation.sql" with { type: "text" };
 import apiKeys from "./migrations/0001_api_keys.sql" with { type: "text" };
+import connections from "./migrations/0002_connections.sql" with { type: "text" };
 
 export type Migration = { tag: string; sql: string };
 
 export const MIGRATIONS: readonly Migration[] = [
   { tag: "0000_foundation", sql: foundation },
   { tag: "0001_api_keys", sql: apiKeys },
+  { tag: "0002_connections", sql: connections },
 ];

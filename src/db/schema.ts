@@ -47,3 +47,31 @@ export const apiKeys = sqliteTable(
   },
   (table) => [index("api_keys_owner_id_idx").on(table.ownerId)],
 );
+
+/**
+ * Upstream MCP servers. Token, headers and env are AES-256-GCM ciphertexts (src/security/cipher.ts)
+ * bound to the row id and column, never plain text. Null timeouts and max_processes mean the
+ * [gateway] defaults. Rows with from_config were declared in switchboard.toml and are rewritten at start.
+ */
+export const connections = sqliteTable("connections", {
+  id: text("id").primaryKey(),
+  slug: text("slug").notNull().unique(),
+  title: text("title").notNull(),
+  description: text("description").notNull(),
+  transport: text("transport", { enum: ["http", "sse", "stdio"] }).notNull(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull(),
+  url: text("url"),
+  command: text("command"),
+  args: text("args", { mode: "json" }).notNull().$type<string[]>(),
+  cwd: text("cwd"),
+  isolation: text("isolation", { enum: ["shared", "session"] }).notNull(),
+  maxProcesses: integer("max_processes"),
+  connectTimeoutMs: integer("connect_timeout_ms"),
+  callTimeoutMs: integer("call_timeout_ms"),
+  tokenSealed: text("token_sealed"),
+  headersSealed: text("headers_sealed"),
+  envSealed: text("env_sealed"),
+  fromConfig: integer("from_config", { mode: "boolean" }).notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});

@@ -44,6 +44,11 @@ export function mayCallConnectionTool(p: Permissions, connectionId: string, tool
   return grants(p, connectionId, tool) || grants(p, WILDCARD, tool);
 }
 
+/** Whether the key may use anything at all on this connection (else its endpoint answers 403). */
+export function mayReachConnection(p: Permissions, connectionId: string): boolean {
+  return (p[connectionId]?.length ?? 0) > 0 || (p[WILDCARD]?.length ?? 0) > 0;
+}
+
 /** A tool the agent selects and exposes as `exposed`, backed by `tool` of `connectionId`. */
 export function mayCallAgentTool(p: Permissions, agentId: string, exposed: string, connectionId: string, tool: string): boolean {
   return grants(p, agentId, exposed) || mayCallConnectionTool(p, connectionId, tool);

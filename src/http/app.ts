@@ -7,15 +7,18 @@ import { renderError } from "./error-boundary.ts";
 import { limitBody } from "./middleware/body-limit.ts";
 import { crossOriginProtection } from "./middleware/csrf.ts";
 import { requestLog } from "./middleware/request-log.ts";
+import { dnsRebindingProtection } from "./middleware/dns-rebinding.ts";
 import { requireSession } from "./middleware/session.ts";
 import { adminAuthRoutes } from "./routes/admin-auth.ts";
 import { adminPageRoutes } from "./routes/admin-pages.ts";
 import { adminUserRoutes } from "./routes/admin-users.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
+import { adminConnectionRoutes } from "./routes/admin-connections.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { apiRoutes } from "./routes/api.ts";
 import { mcpSelfRoutes } from "./routes/mcp-self.ts";
+import { mcpProxyRoutes } from "./routes/mcp-proxy.ts";
 import { wellKnownRoutes } from "./routes/well-known.ts";
 
 /** Builds the whole HTTP surface over the given dependencies. */
@@ -30,7 +33,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.route("/", healthRoutes(deps));
   app.route("/", wellKnownRoutes(deps));
+  // Every MCP endpoint: refuse foreign Host and Origin headers first (DNS rebinding).
+  app.use("/mcp/*", dnsRebindingProtection({ publicUrl: () => deps.config.server.public_url }));
   app.route("/mcp/self", mcpSelfRoutes(deps));
+  app.route("/mcp", mcpProxyRoutes(deps));
   app.route("/api/v1", apiRoutes(deps));
   app.get("/", (c) => c.redirect("/admin", 302));
 
@@ -58,6 +64,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   signedIn.route("/", adminPageRoutes(deps));
   signedIn.route("/users", adminUserRoutes(deps));
   signedIn.route("/keys", adminKeyRoutes(deps));
+  signedIn.route("/connections", adminConnectionRoutes(deps));
   app.route("/admin", signedIn);
 
   return app;

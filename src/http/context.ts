@@ -7,6 +7,8 @@ import type { SetupGate } from "../domain/setup.ts";
 import type { User } from "../domain/users.ts";
 import type { LastUsedRecorder, VerifiedKey } from "../domain/api-keys.ts";
 import type { ManagementCatalog } from "../domain/permissions.ts";
+import type { Gateway } from "../gateway/gateway.ts";
+import type { GatewayControl } from "../gateway/types.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../operations/registry.ts";
 import type { ServerKeys } from "../security/keys.ts";
@@ -30,6 +32,10 @@ export type AppDeps = {
   /** Checks an API key token: one HMAC and one indexed lookup. */
   verifyKey: (token: string) => VerifiedKey | null;
   lastUsed: LastUsedRecorder;
+  /** The gateway to upstream MCP servers, as the connection operations and admin see it. */
+  gateway: GatewayControl;
+  /** The MCP proxy: sessions of /mcp/:connection over the live upstreams (the gateway above, in production). */
+  proxy: Gateway;
 };
 
 export type AppEnv = {

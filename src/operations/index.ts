@@ -1,11 +1,27 @@
 // Every management operation, in the order tool lists and the OpenAPI document show them.
 import { apiKeyCreate, apiKeyDelete, apiKeyGet, apiKeyList, apiKeyRotate, apiKeyUpdate } from "./api-keys.ts";
+import {
+  connectionCreate,
+  connectionDelete,
+  connectionGet,
+  connectionList,
+  connectionRefresh,
+  connectionTest,
+  connectionUpdate,
+} from "./connections.ts";
 import { catalogOf, type Operation } from "./registry.ts";
 import { userCreate, userDelete, userList, userUpdate } from "./users.ts";
 import { whoami } from "./whoami.ts";
 
 export const OPERATIONS: readonly Operation[] = [
   whoami,
+  connectionList,
+  connectionGet,
+  connectionCreate,
+  connectionUpdate,
+  connectionDelete,
+  connectionTest,
+  connectionRefresh,
   apiKeyCreate,
   apiKeyList,
   apiKeyGet,

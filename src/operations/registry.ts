@@ -7,6 +7,7 @@ import type { Db } from "../db/client.ts";
 import { mayUseManagementTool, roleCeiling, type ManagementCatalog, type Permissions } from "../domain/permissions.ts";
 import { parseFields, type User } from "../domain/users.ts";
 import { AppError } from "../errors.ts";
+import type { GatewayControl } from "../gateway/types.ts";
 import type { Logger } from "../logger.ts";
 import type { ServerKeys } from "../security/keys.ts";
 
@@ -22,6 +23,8 @@ export type OperationDeps = {
   catalog: ManagementCatalog;
   /** Whether a connection or agent id names something that exists (for permission validation). */
   resourceExists: (resource: string) => boolean;
+  /** The running gateway: told of every connection change, asked for status, discovery and tests. */
+  gateway: GatewayControl;
 };
 
 export type OperationContext = { deps: OperationDeps; caller: Caller; now: Date };

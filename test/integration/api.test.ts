@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { runCli } from "../../src/cli/main.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { getApiKey, hashToken } from "../../src/domain/api-keys.ts";
+import { createConnection, getConnection, newConnectionFields } from "../../src/domain/connections.ts";
 import { getUser, type User } from "../../src/domain/users.ts";
+import { connectionStore } from "../../src/operations/connections.ts";
 import { OPERATIONS, OPERATIONS_BY_NAME } from "../../src/operations/index.ts";
 import {
   apiRequest,
@@ -35,7 +37,72 @@ type Row = {
   never?: (h: Harness, ctx: Json) => string[];
 };
 
+/** A stored http connection with a token, for the connection rows. */
+function storedConnection(h: Harness, slug = "upstream") {
+  return createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp", token: "tok-row-secret" }));
+}
+
 const ROUTES: Row[] = [
+  {
+    op: "CONNECTION_LIST",
+    request: (h) => ({ method: "GET", path: "/connections", ctx: { id: storedConnection(h).id } }),
+    status: 200,
+    check: (body, _h, ctx) => expect(body.connections).toMatchObject([{ id: ctx.id as string, slug: "upstream", token_set: true }]),
+    never: () => ["tok-row-secret", "token_sealed"],
+  },
+  {
+    op: "CONNECTION_GET",
+    request: (h) => ({ method: "GET", path: `/connections/${storedConnection(h).id}` }),
+    status: 200,
+    check: (body) => expect(body).toMatchObject({ slug: "upstream", token_set: true, offers: { tools: [] } }),
+    never: () => ["tok-row-secret"],
+  },
+  {
+    op: "CONNECTION_CREATE",
+    request: () => ({ method: "POST", path: "/connections", json: { slug: "made", transport: "http", url: "https://mcp.example.com/mcp", token: "tok-new-secret" } }),
+    status: 201,
+    check: (body, h) => {
+      expect(body).toMatchObject({ slug: "made", token_set: true });
+      expect(getConnection(connectionStore(h.deps), "made")?.token).toBe("tok-new-secret");
+    },
+    never: () => ["tok-new-secret"],
+  },
+  {
+    op: "CONNECTION_UPDATE",
+    request: (h) => ({ method: "PATCH", path: `/connections/${storedConnection(h).id}`, json: { title: "Renamed" } }),
+    status: 200,
+    check: (body, h) => {
+      expect(body).toMatchObject({ title: "Renamed" });
+      expect(getConnection(connectionStore(h.deps), "upstream")?.title).toBe("Renamed");
+    },
+    never: () => ["tok-row-secret"],
+  },
+  {
+    op: "CONNECTION_DELETE",
+    request: (h) => {
+      const id = storedConnection(h).id;
+      return { method: "DELETE", path: `/connections/${id}`, ctx: { id } };
+    },
+    status: 200,
+    check: (body, h, ctx) => {
+      expect(body).toEqual({ id: ctx.id as string, deleted: true });
+      expect(getConnection(connectionStore(h.deps), "upstream")).toBeNull();
+    },
+  },
+  {
+    op: "CONNECTION_TEST",
+    request: (h) => ({ method: "POST", path: "/connections/test", json: { id: storedConnection(h).id } }),
+    status: 200,
+    check: (body) => expect(body).toMatchObject({ ok: false, tools: 0 }),
+    never: () => ["tok-row-secret"],
+  },
+  {
+    op: "CONNECTION_REFRESH",
+    request: (h) => ({ method: "POST", path: `/connections/${storedConnection(h).id}/refresh` }),
+    status: 200,
+    check: (body) => expect(body).toMatchObject({ slug: "upstream", offers: { tools: [] } }),
+    never: () => ["tok-row-secret"],
+  },
   {
     op: "WHOAMI",
     request: () => ({ method: "GET", path: "/whoami" }),
@@ -215,7 +282,8 @@ for (const row of ROUTES) {
       expect({ status: res.status, text }).toMatchObject({ status: row.status });
       expect(res.headers.get("content-type")).toStartWith("application/json");
       const body = JSON.parse(text) as Json;
-      expect(body.error).toBeUndefined();
+      // No error envelope ({error: {code, message}}); CONNECTION_TEST reports a failed test as a string `error`.
+      expect((body.error as { code?: string } | undefined)?.code).toBeUndefined();
       row.check(body, h, req.ctx ?? {});
       expect(text).not.toContain(token);
       for (const s of row.never?.(h, req.ctx ?? {}) ?? []) expect(text).not.toContain(s);
@@ -345,10 +413,10 @@ describe("error bodies", () => {
   test("an unknown route under /api/v1 is a JSON 404 for a key, and 401 for a guest", async () => {
     const h = harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
-    const res = await apiRequest(h.app, "GET", "/connections", { token });
+    const res = await apiRequest(h.app, "GET", "/no-such-route", { token });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: "NOT_FOUND", message: "Not found." } });
-    expect((await apiRequest(h.app, "GET", "/connections")).status).toBe(401);
+    expect((await apiRequest(h.app, "GET", "/no-such-route")).status).toBe(401);
   });
 });
 

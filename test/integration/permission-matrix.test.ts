@@ -4,13 +4,15 @@
 // grants(p, "self", OP), with a member owner's key narrowed to the tools members may use.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
+import { createConnection, newConnectionFields } from "../../src/domain/connections.ts";
 import type { User } from "../../src/domain/users.ts";
+import { connectionStore } from "../../src/operations/connections.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";
 import type { Operation } from "../../src/operations/registry.ts";
 import { apiRequest, callTool, insertUser, mcpRequest, mintKey, resultText, useSharedHarness, type Harness, type JsonRpcResponse } from "../support/key-harness.ts";
 
 /** The operations only admins (and their keys) may use; everything else is open to members. */
-const ADMIN_ONLY = new Set(["USER_CREATE", "USER_UPDATE", "USER_DELETE"]);
+const ADMIN_ONLY = new Set(["USER_CREATE", "USER_UPDATE", "USER_DELETE", "CONNECTION_CREATE", "CONNECTION_UPDATE", "CONNECTION_DELETE"]);
 
 type KeyCase = { label: string; owner: "admin" | "member"; permissions: Record<string, string[]> };
 
@@ -38,8 +40,21 @@ function hasAnySelf(k: KeyCase): boolean {
  * Valid arguments for each operation, acting on fresh things the caller may manage, so an allowed
  * call succeeds outright. A new operation without an entry here fails the matrix.
  */
+/** A fresh stored connection's id. */
+function connectionId(h: Harness): string {
+  const slug = `m-${randomUUID().slice(0, 8)}`;
+  return createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp" })).id;
+}
+
 const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>> = {
   WHOAMI: () => ({}),
+  CONNECTION_LIST: () => ({}),
+  CONNECTION_GET: (h) => ({ id: connectionId(h) }),
+  CONNECTION_CREATE: () => ({ slug: `made-${randomUUID().slice(0, 8)}`, transport: "http", url: "https://mcp.example.com/mcp" }),
+  CONNECTION_UPDATE: (h) => ({ id: connectionId(h), title: "renamed" }),
+  CONNECTION_DELETE: (h) => ({ id: connectionId(h) }),
+  CONNECTION_TEST: (h) => ({ id: connectionId(h) }),
+  CONNECTION_REFRESH: (h) => ({ id: connectionId(h) }),
   API_KEY_CREATE: () => ({ name: "made by the matrix", permissions: { self: ["WHOAMI"] } }),
   API_KEY_LIST: () => ({}),
   API_KEY_GET: (h, owner) => ({ id: mintKey(h.deps, owner, {}).key.id }),
@@ -140,7 +155,8 @@ for (const k of KEY_CASES) {
         const body = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } };
         if (allowed) {
           expect(res.status).toBe(op.rest.successStatus ?? 200);
-          expect(body.error).toBeUndefined();
+          // No error envelope ({error: {code, message}}); CONNECTION_TEST reports a failed test as a string `error`.
+          expect((body.error as { code?: string } | undefined)?.code).toBeUndefined();
         } else {
           expect(res.status).toBe(403);
           expect(body).toEqual({ error: { code: "FORBIDDEN", message: expect.any(String) } });

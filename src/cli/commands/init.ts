@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
-import { configReference, sectionDescriptions } from "../../config/describe.ts";
+import { configReference, sectionDescriptions, sectionHeader } from "../../config/describe.ts";
 import { parseFlags } from "../args.ts";
 import type { Command } from "../io.ts";
 
@@ -19,7 +19,8 @@ export function renderInitialConfig(secret: string): string {
   for (const field of configReference()) {
     if (field.section !== current) {
       current = field.section;
-      lines.push("", `# ${sections[current]}`, `[${current}]`);
+      // A repeated table ([[connections]]) has no defaults to show: its header is commented out too.
+      lines.push("", `# ${sections[current]}`, `${field.repeated ? "# " : ""}${sectionHeader(field)}`);
     }
     lines.push(`# ${field.description}`);
     if (field.section === "security" && field.key === "secret") {

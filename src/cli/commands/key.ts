@@ -1,10 +1,12 @@
 // `switchboard key create|list|revoke`: API keys from the shell, for bootstrapping scripts and CI.
 import { deleteApiKey, listApiKeys } from "../../domain/api-keys.ts";
-import { roleCeiling } from "../../domain/permissions.ts";
+import { connectionExists } from "../../domain/connections.ts";
+import { CONNECTION_ID, roleCeiling } from "../../domain/permissions.ts";
 import { findUserByEmail } from "../../domain/users.ts";
 import { AppError } from "../../errors.ts";
 import { silentLogger } from "../../logger.ts";
 import { apiKeyCreate } from "../../operations/api-keys.ts";
+import { OFFLINE_GATEWAY } from "../../operations/connections.ts";
 import { CATALOG } from "../../operations/index.ts";
 import { runOperation, type Operation } from "../../operations/registry.ts";
 import { apiKeyOut } from "../../operations/shapes.ts";
@@ -94,7 +96,15 @@ export const keyCommand: Command = {
         const result = await runOperation(
           apiKeyCreate as unknown as Operation,
           {
-            deps: { db: handle.db, keys, config, logger: silentLogger, catalog: CATALOG, resourceExists: () => false },
+            deps: {
+              db: handle.db,
+              keys,
+              config,
+              logger: silentLogger,
+              catalog: CATALOG,
+              resourceExists: (resource) => CONNECTION_ID.test(resource) && connectionExists(handle.db, resource),
+              gateway: OFFLINE_GATEWAY,
+            },
             caller: { user: owner!, key: null, permissions: roleCeiling(owner!.role, CATALOG) },
             now: new Date(),
           },

@@ -1,15 +1,35 @@
 // The API keys page: every change goes through the same operations as /mcp/self and /api/v1,
 // with the signed-in user as the caller (members manage their own keys, admins everyone's).
 import { Hono, type Context } from "hono";
+import { listConnections } from "../../domain/connections.ts";
 import { listUsers } from "../../domain/users.ts";
 import { AppError } from "../../errors.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyList, apiKeyRotate } from "../../operations/api-keys.ts";
+import { connectionStore } from "../../operations/connections.ts";
 import { runOperation, sessionCaller, type Operation } from "../../operations/registry.ts";
 import { KeysPage, KeysSection, type IssuedToken, type KeyRow, type KeysProps } from "../../../views/api-keys.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readFormLists } from "../form.ts";
 
 type Outcome = Pick<KeysProps, "issued" | "message" | "form">;
+
+/**
+ * The permissions the checkboxes describe: self tools (or all), and per connection either all
+ * ("grant_all" = its id) or the tools ticked under "grant_<id>".
+ */
+function permissionsFromBuilder(form: Record<string, string[]>): Record<string, string[]> {
+  const permissions: Record<string, string[]> = {};
+  if (form.self_all?.length) permissions.self = ["*"];
+  else if (form.self?.length) permissions.self = form.self;
+  const all = new Set(form.grant_all ?? []);
+  for (const id of all) permissions[id] = ["*"];
+  for (const [field, tools] of Object.entries(form)) {
+    if (!field.startsWith("grant_conn_") || tools.length === 0) continue;
+    const id = field.slice("grant_".length);
+    if (!all.has(id)) permissions[id] = tools;
+  }
+  return permissions;
+}
 
 export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -24,6 +44,12 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
       keys,
       grantableTools: viewer.role === "admin" ? [...deps.catalog.all] : [...deps.catalog.forMembers],
       users: viewer.role === "admin" ? listUsers(deps.db).map((u) => ({ id: u.id, email: u.email })) : [],
+      connections: listConnections(connectionStore(deps)).map((conn) => ({
+        id: conn.id,
+        slug: conn.slug,
+        title: conn.title,
+        tools: deps.gateway.discovery(conn.id).tools.map((tool) => tool.name),
+      })),
       ...outcome,
     };
     return c.html(isHtmx(c) ? KeysSection(props) : KeysPage(props), status);
@@ -63,7 +89,7 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
             throw new AppError("INVALID_PERMISSIONS", "The raw permissions are not valid JSON.");
           }
         } else {
-          permissions = form.self_all?.length ? { self: ["*"] } : form.self?.length ? { self: form.self } : {};
+          permissions = permissionsFromBuilder(form);
         }
         const expiresIn = form.expires_in?.[0];
         const ownerId = form.owner_id?.[0];

@@ -1,0 +1,94 @@
+// Connections declared in switchboard.toml ([[connections]]): written to the database at every start
+// with an id derived from the slug, so keys granted on them survive restarts, a fresh database and a
+// second server with the same file; removed from the database when removed from the file.
+import { eq } from "drizzle-orm";
+import { connections } from "../db/schema.ts";
+import type { ConfigConnection } from "../config/schema.ts";
+import {
+  createConnection,
+  deleteConnection,
+  getConnection,
+  newConnectionFields,
+  updateConnection,
+  type Connection,
+  type ConnectionFields,
+  type ConnectionStore,
+} from "./connections.ts";
+
+/** The id of the connection the config declares with this slug: conn_ + a UUID (version 8) from SHA-256. */
+export function configConnectionId(slug: string): string {
+  const bytes = new Bun.CryptoHasher("sha256").update(`switchboard/config-connection/${slug}`).digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80; // version 8: custom, name-based
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = bytes.toString("hex");
+  return `conn_${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function fieldsOf(c: ConfigConnection): ConnectionFields {
+  return newConnectionFields({
+    slug: c.slug,
+    title: c.title ?? c.slug,
+    description: c.description,
+    transport: c.transport,
+    enabled: c.enabled,
+    url: c.url ?? null,
+    token: c.token ?? null,
+    headers: c.headers,
+    command: c.command ?? null,
+    args: c.args,
+    cwd: c.cwd ?? null,
+    env: c.env,
+    isolation: c.isolation,
+    maxProcesses: c.max_processes ?? null,
+    connectTimeoutMs: c.connect_timeout ?? null,
+    callTimeoutMs: c.call_timeout ?? null,
+  });
+}
+
+const COMPARED: (keyof ConnectionFields)[] = [
+  "title", "description", "transport", "enabled", "url", "token", "headers", "command", "args", "cwd", "env",
+  "isolation", "maxProcesses", "connectTimeoutMs", "callTimeoutMs",
+];
+
+function differs(current: Connection, next: ConnectionFields): boolean {
+  return current.secretsUnreadable || COMPARED.some((key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]));
+}
+
+export type SyncResult = {
+  /** Connections created or changed: the gateway should apply them. */
+  changed: Connection[];
+  /** Ids of connections the file no longer declares, now deleted. */
+  removed: string[];
+  /** Slugs that belonged to a connection made in the admin, now taken over by the file. */
+  adopted: string[];
+};
+
+/**
+ * Makes the database match the file: creates or rewrites each declared connection (from_config) and
+ * deletes declared ones the file dropped. A connection made in the admin whose slug the file now
+ * declares is taken over (keeping its id, so its keys keep working). One transaction.
+ */
+export function syncConfigConnections(store: ConnectionStore, declared: readonly ConfigConnection[], now = new Date()): SyncResult {
+  const result: SyncResult = { changed: [], removed: [], adopted: [] };
+  store.db.transaction((tx) => {
+    const txStore = { ...store, db: tx as unknown as ConnectionStore["db"] };
+    const slugs = new Set(declared.map((c) => c.slug));
+    for (const row of tx.select({ id: connections.id, slug: connections.slug }).from(connections).where(eq(connections.fromConfig, true)).all()) {
+      if (!slugs.has(row.slug)) {
+        deleteConnection(txStore, row.id, { fromConfig: true });
+        result.removed.push(row.id);
+      }
+    }
+    for (const declaredConnection of declared) {
+      const fields = fieldsOf(declaredConnection);
+      const current = getConnection(txStore, fields.slug);
+      if (!current) {
+        result.changed.push(createConnection(txStore, fields, { now, id: configConnectionId(fields.slug), fromConfig: true }));
+      } else if (!current.fromConfig || differs(current, fields)) {
+        if (!current.fromConfig) result.adopted.push(fields.slug);
+        result.changed.push(updateConnection(txStore, current.id, fields, { now, fromConfig: true }));
+      }
+    }
+  }, { behavior: "immediate" });
+  return result;
+}

@@ -1,0 +1,298 @@
+// Connections: upstream MCP servers, stored with their token, headers and env encrypted (AES-256-GCM,
+// bound to the row id and column), validated per transport and against the [stdio] policy, and turned
+// into the ConnectionSpec the gateway runs. Secrets leave this module only inside a spec.
+import { randomUUID } from "node:crypto";
+import { asc, eq } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { connections } from "../db/schema.ts";
+import { AppError } from "../errors.ts";
+import type { ConnectionSpec, UpstreamTransport } from "../gateway/types.ts";
+import { decryptSecret, encryptSecret } from "../security/cipher.ts";
+import { stdioRefusal, transportProblems, type StdioPolicy } from "./connection-rules.ts";
+import { CONNECTION_ID } from "./permissions.ts";
+
+/** What a masked secret reads as; sent back unchanged, it keeps the stored value. */
+export const SECRET_MASK = "********";
+
+/** Everything a connection is made of, secrets in clear (in memory only). */
+export type ConnectionFields = {
+  slug: string;
+  title: string;
+  description: string;
+  transport: UpstreamTransport;
+  enabled: boolean;
+  url: string | null;
+  token: string | null;
+  headers: Record<string, string>;
+  command: string | null;
+  args: string[];
+  cwd: string | null;
+  env: Record<string, string>;
+  isolation: "shared" | "session";
+  /** Null: the [gateway] default. */
+  maxProcesses: number | null;
+  connectTimeoutMs: number | null;
+  callTimeoutMs: number | null;
+};
+
+export type Connection = ConnectionFields & {
+  id: string;
+  fromConfig: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+  /** The stored secrets could not be decrypted (the server secret changed): they read as unset. */
+  secretsUnreadable: boolean;
+};
+
+/**
+ * A change: absent fields stay. `token: null` (or "") removes the token; headers and env are replaced
+ * whole, except that a value equal to SECRET_MASK keeps the stored value of that name.
+ */
+export type ConnectionChanges = Partial<ConnectionFields>;
+
+/** What the connection functions need: the database, the encryption key and the [stdio] policy. */
+export type ConnectionStore = { db: Db; encryptionKey: Buffer; stdio: StdioPolicy };
+
+/** The [gateway] defaults a spec falls back on. */
+export type GatewayDefaults = { connect_timeout: number; call_timeout: number; stdio_max_processes: number };
+
+type Row = typeof connections.$inferSelect;
+
+function seal(store: ConnectionStore, id: string, column: string, value: string | null): string | null {
+  return value === null ? null : encryptSecret(store.encryptionKey, value, `${id}:${column}`);
+}
+
+function sealTable(store: ConnectionStore, id: string, column: string, table: Record<string, string>): string | null {
+  return Object.keys(table).length === 0 ? null : seal(store, id, column, JSON.stringify(table));
+}
+
+function toConnection(store: ConnectionStore, row: Row): Connection {
+  let secretsUnreadable = false;
+  const open = (column: string, sealed: string | null): string | null => {
+    if (sealed === null) return null;
+    try {
+      return decryptSecret(store.encryptionKey, sealed, `${row.id}:${column}`);
+    } catch {
+      secretsUnreadable = true;
+      return null;
+    }
+  };
+  const token = open("token", row.tokenSealed);
+  const headers = JSON.parse(open("headers", row.headersSealed) ?? "{}") as Record<string, string>;
+  const env = JSON.parse(open("env", row.envSealed) ?? "{}") as Record<string, string>;
+  return {
+    id: row.id,
+    slug: row.slug,
+    title: row.title,
+    description: row.description,
+    transport: row.transport,
+    enabled: row.enabled,
+    url: row.url,
+    token,
+    headers,
+    command: row.command,
+    args: row.args,
+    cwd: row.cwd,
+    env,
+    isolation: row.isolation,
+    maxProcesses: row.maxProcesses,
+    connectTimeoutMs: row.connectTimeoutMs,
+    callTimeoutMs: row.callTimeoutMs,
+    fromConfig: row.fromConfig,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    secretsUnreadable,
+  };
+}
+
+/** The connection with this id (conn_<uuid>) or slug, or null. */
+export function getConnection(store: ConnectionStore, idOrSlug: string): Connection | null {
+  const column = CONNECTION_ID.test(idOrSlug) ? connections.id : connections.slug;
+  const row = store.db.select().from(connections).where(eq(column, idOrSlug)).get();
+  return row ? toConnection(store, row) : null;
+}
+
+/** Like getConnection, but CONNECTION_NOT_FOUND when there is none. */
+export function findConnection(store: ConnectionStore, idOrSlug: string): Connection {
+  const found = getConnection(store, idOrSlug);
+  if (!found) throw new AppError("CONNECTION_NOT_FOUND");
+  return found;
+}
+
+/** Every connection, by slug. */
+export function listConnections(store: ConnectionStore): Connection[] {
+  return store.db.select().from(connections).orderBy(asc(connections.slug)).all().map((row) => toConnection(store, row));
+}
+
+/** Whether a connection has this id (for permission validation; no decryption). */
+export function connectionExists(db: Db, id: string): boolean {
+  return db.select({ id: connections.id }).from(connections).where(eq(connections.id, id)).get() !== undefined;
+}
+
+function mergeTable(field: "headers" | "env", current: Record<string, string>, next: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(next)) {
+    if (value !== SECRET_MASK) out[name] = value;
+    else if (current[name] !== undefined) out[name] = current[name];
+    else throw new AppError("VALIDATION_FAILED", `${field}.${name}: expected a value`, { fields: { [`${field}.${name}`]: "expected a value" } });
+  }
+  return out;
+}
+
+/** The fields after a change, secrets merged as ConnectionChanges describes. */
+export function applyChanges(current: ConnectionFields, changes: ConnectionChanges): ConnectionFields {
+  const next: ConnectionFields = { ...current };
+  for (const [key, value] of Object.entries(changes) as [keyof ConnectionFields, never][]) if (value !== undefined) next[key] = value;
+  if (changes.token !== undefined) next.token = changes.token === SECRET_MASK ? current.token : changes.token || null;
+  if (changes.headers !== undefined) next.headers = mergeTable("headers", current.headers, changes.headers);
+  if (changes.env !== undefined) next.env = mergeTable("env", current.env, changes.env);
+  if (!next.title.trim()) next.title = next.slug;
+  return next;
+}
+
+/** Throws unless the fields fit their transport and, when `checkStdio`, the [stdio] policy. */
+export function checkConnection(fields: ConnectionFields, options: { stdio: StdioPolicy; checkStdio: boolean }): void {
+  const problems = transportProblems(fields);
+  if (Object.keys(problems).length > 0) {
+    throw new AppError("VALIDATION_FAILED", Object.entries(problems).map(([f, m]) => `${f}: ${m}`).join("; "), { fields: problems });
+  }
+  if (options.checkStdio && fields.transport === "stdio") {
+    const refusal = stdioRefusal(options.stdio, fields.command ?? "");
+    if (refusal) throw new AppError(refusal.code, `${refusal.code === "STDIO_DISABLED" ? "transport" : "command"}: ${refusal.message}`);
+  }
+}
+
+function rowValues(store: ConnectionStore, id: string, f: ConnectionFields) {
+  return {
+    slug: f.slug,
+    title: f.title.trim() || f.slug,
+    description: f.description,
+    transport: f.transport,
+    enabled: f.enabled,
+    url: f.url,
+    command: f.command,
+    args: f.args,
+    cwd: f.cwd,
+    isolation: f.isolation,
+    maxProcesses: f.maxProcesses,
+    connectTimeoutMs: f.connectTimeoutMs,
+    callTimeoutMs: f.callTimeoutMs,
+    tokenSealed: seal(store, id, "token", f.token),
+    headersSealed: sealTable(store, id, "headers", f.headers),
+    envSealed: sealTable(store, id, "env", f.env),
+  };
+}
+
+function slugTaken(err: unknown): boolean {
+  return String(err).includes("UNIQUE") && String(err).includes("slug");
+}
+
+const SLUG_TAKEN = () => new AppError("CONNECTION_SLUG_TAKEN", undefined, { fields: { slug: "another connection has this slug" } });
+
+/** Stores a new connection after checking it; CONNECTION_SLUG_TAKEN when the slug is in use. */
+export function createConnection(store: ConnectionStore, fields: ConnectionFields, options: { now?: Date; id?: string; fromConfig?: boolean } = {}): Connection {
+  checkConnection(fields, { stdio: store.stdio, checkStdio: true });
+  const now = options.now ?? new Date();
+  const id = options.id ?? `conn_${randomUUID()}`;
+  try {
+    store.db.insert(connections).values({ id, ...rowValues(store, id, fields), fromConfig: options.fromConfig ?? false, createdAt: now, updatedAt: now }).run();
+  } catch (err) {
+    if (slugTaken(err)) throw SLUG_TAKEN();
+    throw err;
+  }
+  return findConnection(store, id);
+}
+
+/**
+ * Changes a connection. Those declared in the config are read-only (CONNECTION_READ_ONLY) unless
+ * `fromConfig` (the config sync itself). The [stdio] policy is checked when the command or transport
+ * changes, so narrowing the policy does not stop an admin from renaming or disabling a connection.
+ */
+export function updateConnection(
+  store: ConnectionStore,
+  idOrSlug: string,
+  changes: ConnectionChanges,
+  options: { now?: Date; fromConfig?: boolean } = {},
+): Connection {
+  const current = findConnection(store, idOrSlug);
+  if (current.fromConfig && !options.fromConfig) throw new AppError("CONNECTION_READ_ONLY");
+  const next = applyChanges(current, changes);
+  const commandChanged = next.transport !== current.transport || next.command !== current.command;
+  checkConnection(next, { stdio: store.stdio, checkStdio: commandChanged });
+  try {
+    store.db
+      .update(connections)
+      .set({ ...rowValues(store, current.id, next), fromConfig: options.fromConfig ?? current.fromConfig, updatedAt: options.now ?? new Date() })
+      .where(eq(connections.id, current.id))
+      .run();
+  } catch (err) {
+    if (slugTaken(err)) throw SLUG_TAKEN();
+    throw err;
+  }
+  return findConnection(store, current.id);
+}
+
+/** Deletes a connection (not one declared in the config, unless `fromConfig`); returns what it was. */
+export function deleteConnection(store: ConnectionStore, idOrSlug: string, options: { fromConfig?: boolean } = {}): Connection {
+  const current = findConnection(store, idOrSlug);
+  if (current.fromConfig && !options.fromConfig) throw new AppError("CONNECTION_READ_ONLY");
+  store.db.delete(connections).where(eq(connections.id, current.id)).run();
+  return current;
+}
+
+/** Why the [stdio] policy stops this connection from running now, or null. */
+export function policyRefusal(c: Pick<ConnectionFields, "transport" | "command">, stdio: StdioPolicy): string | null {
+  return c.transport === "stdio" ? (stdioRefusal(stdio, c.command ?? "")?.message ?? null) : null;
+}
+
+/**
+ * The spec the gateway runs, secrets decrypted and defaults filled in. A stdio connection the
+ * [stdio] policy no longer allows (the config changed after it was created) is handed over disabled.
+ */
+export function toSpec(c: Connection, options: { gateway: GatewayDefaults; stdio: StdioPolicy }): ConnectionSpec {
+  return {
+    id: c.id,
+    slug: c.slug,
+    title: c.title,
+    description: c.description,
+    transport: c.transport,
+    enabled: c.enabled && policyRefusal(c, options.stdio) === null,
+    url: c.url,
+    headers: { ...c.headers },
+    token: c.token,
+    command: c.command,
+    args: [...c.args],
+    cwd: c.cwd,
+    env: { ...c.env },
+    isolation: c.isolation,
+    maxProcesses: c.maxProcesses ?? options.gateway.stdio_max_processes,
+    connectTimeoutMs: c.connectTimeoutMs ?? options.gateway.connect_timeout,
+    callTimeoutMs: c.callTimeoutMs ?? options.gateway.call_timeout,
+    fromConfig: c.fromConfig,
+  };
+}
+
+/** The fields of a new connection, with defaults for what `partial` leaves out. */
+export function newConnectionFields(partial: Partial<ConnectionFields> & Pick<ConnectionFields, "slug" | "transport">): ConnectionFields {
+  return applyChanges(
+    {
+      slug: partial.slug,
+      title: "",
+      description: "",
+      transport: partial.transport,
+      enabled: true,
+      url: null,
+      token: null,
+      headers: {},
+      command: null,
+      args: [],
+      cwd: null,
+      env: {},
+      isolation: "shared",
+      maxProcesses: null,
+      connectTimeoutMs: null,
+      callTimeoutMs: null,
+    },
+    partial,
+  );
+}

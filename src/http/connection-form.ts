@@ -1,0 +1,78 @@
+// Reading the admin's connection form into the input of CONNECTION_CREATE / CONNECTION_UPDATE /
+// CONNECTION_TEST. The fields of the transport not chosen are cleared, so switching transport works
+// and hidden fields never count. An empty token field keeps the stored token.
+import { parseDuration } from "../config/units.ts";
+
+export type ParsedConnectionForm = { input: Record<string, unknown>; problems: Record<string, string> };
+
+function lines(text: string | undefined): string[] {
+  return (text ?? "").split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "");
+}
+
+/** "Name: value" (headers) or "NAME=value" (env) lines → a table; bad lines become problems. */
+function pairs(text: string | undefined, separator: ":" | "=", field: string, problems: Record<string, string>): Record<string, string> {
+  const table: Record<string, string> = {};
+  lines(text).forEach((line, i) => {
+    const at = line.indexOf(separator);
+    if (at <= 0) {
+      problems[field] = `line ${i + 1}: expected ${separator === ":" ? '"Name: value"' : '"NAME=value"'}`;
+      return;
+    }
+    table[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  });
+  return table;
+}
+
+function milliseconds(text: string, field: string, problems: Record<string, string>): number | null | undefined {
+  if (text === "") return null;
+  const ms = parseDuration(text);
+  if (ms === null) problems[field] = 'expected a duration such as "10s" or "500ms"';
+  return ms ?? undefined;
+}
+
+/** The operation input a submitted connection form describes. */
+export function connectionInputFromForm(form: Record<string, string>): ParsedConnectionForm {
+  const problems: Record<string, string> = {};
+  const text = (name: string) => (form[name] ?? "").trim();
+  const transport = text("transport") || "http";
+  const input: Record<string, unknown> = { slug: text("slug"), title: text("title"), description: text("description"), transport };
+  if (form.enabled_shown !== undefined) input.enabled = form.enabled === "1";
+  if (transport === "stdio") {
+    Object.assign(input, {
+      command: text("command") || null,
+      args: lines(form.args),
+      cwd: text("cwd") || null,
+      env: pairs(form.env, "=", "env", problems),
+      isolation: text("isolation") || "shared",
+      max_processes: text("max_processes") === "" ? null : Number(text("max_processes")),
+      url: null,
+      token: null,
+      headers: {},
+    });
+  } else {
+    Object.assign(input, {
+      url: text("url") || null,
+      headers: pairs(form.headers, ":", "headers", problems),
+      command: null,
+      args: [],
+      cwd: null,
+      env: {},
+      isolation: "shared",
+      max_processes: null,
+    });
+    if (form.token_clear === "1") input.token = null;
+    else if ((form.token ?? "") !== "") input.token = form.token;
+  }
+  input.connect_timeout_ms = milliseconds(text("connect_timeout"), "connect_timeout", problems);
+  input.call_timeout_ms = milliseconds(text("call_timeout"), "call_timeout", problems);
+  return { input, problems };
+}
+
+/** Field errors of the operations named as the form names its fields. */
+export function formFieldErrors(fields: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, message] of Object.entries(fields ?? {})) {
+    out[field.replace(/^connection\./, "").replace(/_ms$/, "")] = message;
+  }
+  return out;
+}

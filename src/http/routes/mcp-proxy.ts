@@ -1,0 +1,21 @@
+// /mcp/:connectionId (or its slug): one connection proxied whole over Streamable HTTP.
+// The key must grant something on this connection (or on "*"); what it grants is then decided
+// per list and per call by the proxy session.
+import { Hono } from "hono";
+import { mayReachConnection } from "../../domain/permissions.ts";
+import { AppError } from "../../errors.ts";
+import type { AppDeps, AppEnv } from "../context.ts";
+import { requireBearer } from "../middleware/bearer.ts";
+
+export function mcpProxyRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.all("/:connection", requireBearer(deps), async (c) => {
+    const caller = c.get("caller");
+    const runtime = deps.proxy.runtime(c.req.param("connection"));
+    // Without any grant on it, an existing connection and a missing one look the same: 403.
+    if (!mayReachConnection(caller.permissions, runtime?.spec.id ?? c.req.param("connection"))) throw new AppError("FORBIDDEN", "This key may not use this connection.");
+    if (!runtime) throw new AppError("NOT_FOUND", "No such connection.");
+    return deps.proxy.handle(c.req.raw, runtime, { ...caller, key: caller.key! });
+  });
+  return app;
+}

@@ -1,0 +1,186 @@
+// The public shapes of connections (secrets masked) and the input fields of the connection operations.
+import { z } from "zod";
+import {
+  ArgsSchema,
+  CommandSchema,
+  DescriptionSchema,
+  EnvSchema,
+  HeadersSchema,
+  IsolationSchema,
+  MaxProcessesSchema,
+  SlugSchema,
+  TitleSchema,
+  TokenSchema,
+  TransportSchema,
+  UrlSchema,
+} from "../domain/connection-rules.ts";
+import { policyRefusal, SECRET_MASK, type Connection, type ConnectionChanges } from "../domain/connections.ts";
+import type { Discovery } from "../gateway/types.ts";
+import type { OperationDeps } from "./registry.ts";
+import { Timestamp } from "./shapes.ts";
+
+/** The input fields of a connection, as CONNECTION_CREATE and CONNECTION_UPDATE take them (snake_case). */
+export const ConnectionFieldsInput = {
+  slug: SlugSchema,
+  title: TitleSchema.describe("Name shown to people; defaults to the slug"),
+  description: DescriptionSchema.describe("What this server offers"),
+  transport: TransportSchema.describe('"http" (Streamable HTTP), "sse" (legacy HTTP+SSE) or "stdio" (a command run on the Switchboard host)'),
+  enabled: z.boolean().describe("false keeps the connection but refuses calls to it"),
+  url: UrlSchema.nullable().describe("http and sse: the upstream MCP endpoint"),
+  token: TokenSchema.nullable().describe(`http and sse: sent upstream as Authorization: Bearer <token>. Stored encrypted, never returned. null removes it; "${SECRET_MASK}" keeps it`),
+  headers: HeadersSchema.describe(`http and sse: extra request headers (replaced whole). Stored encrypted; a value of "${SECRET_MASK}" keeps the stored value of that header`),
+  command: CommandSchema.nullable().describe("stdio: the program to run (subject to the server's stdio.allowed_commands)"),
+  args: ArgsSchema.describe("stdio: its arguments"),
+  cwd: z.string().startsWith("/", { error: "expected an absolute path" }).max(4096).nullable().describe("stdio: working directory (absolute)"),
+  env: EnvSchema.describe(`stdio: environment variables (replaced whole; the process gets only these plus PATH). Stored encrypted; "${SECRET_MASK}" keeps a stored value`),
+  isolation: IsolationSchema.describe('stdio: "shared" (one process for every session, the default) or "session" (one per downstream session)'),
+  max_processes: MaxProcessesSchema.nullable().describe('stdio with isolation "session": most processes at once; null for the server default'),
+  connect_timeout_ms: z.int().min(100).max(600_000).nullable().describe("Milliseconds to connect and initialise; null for the server default"),
+  call_timeout_ms: z.int().min(100).max(86_400_000).nullable().describe("Milliseconds a request may take; null for the server default"),
+};
+
+type FieldsInput = Partial<{ [K in keyof typeof ConnectionFieldsInput]: z.output<(typeof ConnectionFieldsInput)[K]> }>;
+
+/** Operation input (snake_case) → domain changes (camelCase); absent stays absent. */
+export function changesFrom(input: FieldsInput): ConnectionChanges {
+  const changes: ConnectionChanges = {
+    slug: input.slug,
+    title: input.title,
+    description: input.description,
+    transport: input.transport,
+    enabled: input.enabled,
+    url: input.url,
+    token: input.token,
+    headers: input.headers,
+    command: input.command,
+    args: input.args,
+    cwd: input.cwd,
+    env: input.env,
+    isolation: input.isolation,
+    maxProcesses: input.max_processes,
+    connectTimeoutMs: input.connect_timeout_ms,
+    callTimeoutMs: input.call_timeout_ms,
+  };
+  for (const key of Object.keys(changes) as (keyof ConnectionChanges)[]) if (changes[key] === undefined) delete changes[key];
+  return changes;
+}
+
+const MaskedTable = z.record(z.string(), z.string());
+
+export const ConnectionShape = z.object({
+  id: z.string().describe("conn_<uuid>; grant its tools to a key as {\"conn_<uuid>\": [tool names] or [\"*\"]}"),
+  slug: z.string(),
+  title: z.string(),
+  description: z.string(),
+  transport: z.enum(["http", "sse", "stdio"]),
+  enabled: z.boolean(),
+  mcp_url: z.string().describe("Where MCP clients reach this connection through Switchboard (Authorization: Bearer <key>)"),
+  url: z.string().nullable().describe("http and sse: the upstream URL"),
+  token_set: z.boolean().describe("Whether a bearer token is stored (it is never returned)"),
+  headers: MaskedTable.describe(`Header names, values masked as "${SECRET_MASK}"`),
+  command: z.string().nullable(),
+  args: z.array(z.string()),
+  cwd: z.string().nullable(),
+  env: MaskedTable.describe(`Variable names, values masked as "${SECRET_MASK}"`),
+  isolation: z.enum(["shared", "session"]),
+  max_processes: z.number().nullable().describe("null: the server default"),
+  connect_timeout_ms: z.number().nullable().describe("null: the server default"),
+  call_timeout_ms: z.number().nullable().describe("null: the server default"),
+  from_config: z.boolean().describe("Declared in switchboard.toml: read-only here"),
+  secrets_unreadable: z.boolean().describe("The stored secrets cannot be decrypted (the server secret changed); set them again"),
+  refused_by_policy: z.string().nullable().describe("Why the server's [stdio] policy stops this connection from running, if it does"),
+  status: z.object({
+    state: z.enum(["disabled", "idle", "connecting", "connected", "error"]),
+    last_error: z.string().nullable(),
+    since: Timestamp.nullable(),
+  }),
+  discovery: z.object({
+    tools: z.number(),
+    resources: z.number(),
+    resource_templates: z.number(),
+    prompts: z.number(),
+    refreshed_at: Timestamp.nullable(),
+    error: z.string().nullable(),
+  }),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+/** A connection as the operations return it (what the admin views show). */
+export type ConnectionView = z.output<typeof ConnectionShape>;
+
+const Named = z.object({ name: z.string(), title: z.string().optional(), description: z.string().optional() });
+
+/** A connection with what it offers, as last discovered. */
+export const ConnectionDetailShape = ConnectionShape.extend({
+  offers: z.object({
+    tools: z.array(Named),
+    resources: z.array(Named.extend({ uri: z.string() })),
+    resource_templates: z.array(Named.extend({ uri_template: z.string() })),
+    prompts: z.array(Named),
+  }),
+});
+
+const mask = (table: Record<string, string>) => Object.fromEntries(Object.keys(table).map((name) => [name, SECRET_MASK]));
+
+/** The public view of a connection: secrets masked, with its gateway status and discovery counts. */
+export function connectionOut(deps: Pick<OperationDeps, "gateway" | "config">, c: Connection): z.input<typeof ConnectionShape> {
+  const status = deps.gateway.status(c.id);
+  const found = deps.gateway.discovery(c.id);
+  return {
+    id: c.id,
+    slug: c.slug,
+    title: c.title,
+    description: c.description,
+    transport: c.transport,
+    enabled: c.enabled,
+    mcp_url: `${deps.config.server.public_url}/mcp/${c.id}`,
+    url: c.url,
+    token_set: c.token !== null,
+    headers: mask(c.headers),
+    command: c.command,
+    args: c.args,
+    cwd: c.cwd,
+    env: mask(c.env),
+    isolation: c.isolation,
+    max_processes: c.maxProcesses,
+    connect_timeout_ms: c.connectTimeoutMs,
+    call_timeout_ms: c.callTimeoutMs,
+    from_config: c.fromConfig,
+    secrets_unreadable: c.secretsUnreadable,
+    refused_by_policy: policyRefusal(c, deps.config.stdio),
+    status: { state: status.state, last_error: status.lastError, since: status.since?.toISOString() ?? null },
+    discovery: {
+      tools: found.tools.length,
+      resources: found.resources.length,
+      resource_templates: found.resourceTemplates.length,
+      prompts: found.prompts.length,
+      refreshed_at: found.refreshedAt?.toISOString() ?? null,
+      error: found.error,
+    },
+    created_at: c.createdAt.toISOString(),
+    updated_at: c.updatedAt.toISOString(),
+  };
+}
+
+const named = (item: { name: string; title?: string; description?: string }) => ({
+  name: item.name,
+  ...(item.title !== undefined ? { title: item.title } : {}),
+  ...(item.description !== undefined ? { description: item.description } : {}),
+});
+
+/** The connection with the names and descriptions of what it offers. */
+export function connectionDetailOut(deps: Pick<OperationDeps, "gateway" | "config">, c: Connection, found?: Discovery): z.input<typeof ConnectionDetailShape> {
+  const d = found ?? deps.gateway.discovery(c.id);
+  return {
+    ...connectionOut(deps, c),
+    offers: {
+      tools: d.tools.map(named),
+      resources: d.resources.map((r) => ({ ...named(r), uri: r.uri })),
+      resource_templates: d.resourceTemplates.map((t) => ({ ...named(t), uri_template: t.uriTemplate })),
+      prompts: d.prompts.map(named),
+    },
+  };
+}
+
+export type ConnectionDetailView = z.output<typeof ConnectionDetailShape>;

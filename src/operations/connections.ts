@@ -1,0 +1,249 @@
+// Connection operations. Everyone may list, read (secrets masked), test and refresh connections;
+// only admins create, change or delete them (a stdio connection runs a command on this host), and
+// those declared in switchboard.toml are read-only. Every change is handed to the gateway at once.
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import {
+  applyChanges,
+  checkConnection,
+  createConnection,
+  deleteConnection,
+  findConnection,
+  getConnection,
+  listConnections,
+  newConnectionFields,
+  toSpec,
+  updateConnection,
+  type Connection,
+  type ConnectionStore,
+} from "../domain/connections.ts";
+import { AppError } from "../errors.ts";
+import type { ConnectionSpec, Discovery, GatewayControl } from "../gateway/types.ts";
+import { changesFrom, ConnectionDetailShape, ConnectionFieldsInput as F, ConnectionShape, connectionDetailOut, connectionOut } from "./connection-shapes.ts";
+import { defineOperation, type OperationContext, type OperationDeps } from "./registry.ts";
+
+const IdOrSlug = z.string().min(1).max(100).describe("The connection's id (conn_<uuid>) or its slug");
+
+/** The connection functions' view of the operation dependencies. */
+export function connectionStore(deps: Pick<OperationDeps, "db" | "keys" | "config">): ConnectionStore {
+  return { db: deps.db, encryptionKey: deps.keys.encryption, stdio: deps.config.stdio };
+}
+
+/** The spec the gateway runs for a stored connection. */
+export function specOf(deps: Pick<OperationDeps, "config">, c: Connection): ConnectionSpec {
+  return toSpec(c, { gateway: deps.config.gateway, stdio: deps.config.stdio });
+}
+
+/** Finds the spec of a connection by id or slug: what the gateway's lookup needs. */
+export function specLookup(deps: Pick<OperationDeps, "db" | "keys" | "config">): (idOrSlug: string) => ConnectionSpec | null {
+  const store = connectionStore(deps);
+  return (idOrSlug) => {
+    const found = getConnection(store, idOrSlug);
+    return found ? specOf(deps, found) : null;
+  };
+}
+
+const NOTHING_DISCOVERED: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null };
+
+/**
+ * The gateway as seen where none runs (the CLI): nothing is live, tests fail with a clear error,
+ * changes have nothing to close.
+ */
+export const OFFLINE_GATEWAY: GatewayControl = {
+  test: async () => ({ ok: false, latency_ms: 0, server: null, tools: 0, resources: 0, prompts: 0, error: "the gateway is not running" }),
+  status: () => ({ state: "idle", lastError: null, since: null }),
+  discovery: () => NOTHING_DISCOVERED,
+  refresh: async () => NOTHING_DISCOVERED,
+  stderr: () => [],
+  apply: async () => {},
+  remove: async () => {},
+};
+
+/** Tells the gateway; the database already holds the change, so a gateway failure is logged, not thrown. */
+async function tellGateway(ctx: OperationContext, what: string, id: string, action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (err) {
+    ctx.deps.logger.warn(`gateway could not ${what} the connection`, { connection: id, error: err });
+  }
+}
+
+const AllFieldsOptional = z.object({
+  slug: F.slug.optional(),
+  title: F.title.optional(),
+  description: F.description.optional(),
+  transport: F.transport.optional(),
+  enabled: F.enabled.optional(),
+  url: F.url.optional(),
+  token: F.token.optional(),
+  headers: F.headers.optional(),
+  command: F.command.optional(),
+  args: F.args.optional(),
+  cwd: F.cwd.optional(),
+  env: F.env.optional(),
+  isolation: F.isolation.optional(),
+  max_processes: F.max_processes.optional(),
+  connect_timeout_ms: F.connect_timeout_ms.optional(),
+  call_timeout_ms: F.call_timeout_ms.optional(),
+});
+
+export const connectionCreate = defineOperation({
+  name: "CONNECTION_CREATE",
+  title: "Add a connection",
+  description:
+    "Admins only. Register an upstream MCP server. transport \"http\" (Streamable HTTP) or \"sse\" needs url (and optionally token, " +
+    "sent as Authorization: Bearer, and headers); \"stdio\" needs command (and optionally args, cwd, env) and runs that command on the " +
+    "Switchboard host, if the server's [stdio] settings allow it. Token, headers and env are stored encrypted and never returned. " +
+    "Returns the connection; its tools are then reachable at mcp_url by keys granted {\"<id>\": [tools]}.",
+  input: AllFieldsOptional.extend({ slug: F.slug, transport: F.transport }),
+  output: ConnectionShape,
+  forMembers: false,
+  readOnly: false,
+  rest: { method: "POST", path: "/connections", successStatus: 201 },
+  async handler(ctx, input) {
+    const store = connectionStore(ctx.deps);
+    const created = createConnection(store, newConnectionFields({ ...changesFrom(input), slug: input.slug, transport: input.transport }), { now: ctx.now });
+    ctx.deps.logger.info("connection created", { connection: created.id, slug: created.slug, transport: created.transport, by: ctx.caller.user.id });
+    await tellGateway(ctx, "apply", created.id, () => ctx.deps.gateway.apply(specOf(ctx.deps, created)));
+    return connectionOut(ctx.deps, created);
+  },
+});
+
+export const connectionList = defineOperation({
+  name: "CONNECTION_LIST",
+  title: "List connections",
+  description:
+    "List the upstream MCP servers registered in this Switchboard, by slug: id, transport, URL or command, whether enabled, " +
+    "status (connected, error with the last error, idle, disabled), and how many tools, resources and prompts were discovered. " +
+    "Secrets are masked (token_set, header and env names only).",
+  input: z.object({}),
+  output: z.object({ connections: z.array(ConnectionShape) }),
+  forMembers: true,
+  readOnly: true,
+  rest: { method: "GET", path: "/connections" },
+  handler: (ctx) => ({ connections: listConnections(connectionStore(ctx.deps)).map((c) => connectionOut(ctx.deps, c)) }),
+});
+
+export const connectionGet = defineOperation({
+  name: "CONNECTION_GET",
+  title: "Get a connection",
+  description:
+    "Get one connection by id or slug: its settings (secrets masked), status, and the tools, resources, resource templates and " +
+    "prompts it offers as last discovered (names and descriptions; use these tool names in key permissions).",
+  input: z.object({ id: IdOrSlug }),
+  output: ConnectionDetailShape,
+  forMembers: true,
+  readOnly: true,
+  rest: { method: "GET", path: "/connections/:id" },
+  handler: (ctx, input) => connectionDetailOut(ctx.deps, findConnection(connectionStore(ctx.deps), input.id)),
+});
+
+export const connectionUpdate = defineOperation({
+  name: "CONNECTION_UPDATE",
+  title: "Change a connection",
+  description:
+    "Admins only. Change a connection's settings by id or slug; fields left out stay as they are. token: null removes it. headers " +
+    "and env are replaced whole, but a value of \"********\" keeps the stored one, so what CONNECTION_GET returns can be sent back. " +
+    "Clients and processes built on the old settings are closed. Connections declared in switchboard.toml cannot be changed here.",
+  input: AllFieldsOptional.extend({ id: IdOrSlug }),
+  output: ConnectionShape,
+  forMembers: false,
+  readOnly: false,
+  rest: { method: "PATCH", path: "/connections/:id" },
+  async handler(ctx, input) {
+    const { id, ...fields } = input;
+    const updated = updateConnection(connectionStore(ctx.deps), id, changesFrom(fields), { now: ctx.now });
+    ctx.deps.logger.info("connection updated", { connection: updated.id, by: ctx.caller.user.id });
+    await tellGateway(ctx, "apply", updated.id, () => ctx.deps.gateway.apply(specOf(ctx.deps, updated)));
+    return connectionOut(ctx.deps, updated);
+  },
+});
+
+export const connectionDelete = defineOperation({
+  name: "CONNECTION_DELETE",
+  title: "Delete a connection",
+  description:
+    "Admins only. Delete a connection by id or slug: its sessions end, its clients close and its stdio processes are killed. " +
+    "Keys that named it keep their other permissions. Connections declared in switchboard.toml are removed there instead.",
+  input: z.object({ id: IdOrSlug }),
+  output: z.object({ id: z.string(), deleted: z.literal(true) }),
+  forMembers: false,
+  readOnly: false,
+  destructive: true,
+  rest: { method: "DELETE", path: "/connections/:id" },
+  async handler(ctx, input) {
+    const deleted = deleteConnection(connectionStore(ctx.deps), input.id);
+    ctx.deps.logger.info("connection deleted", { connection: deleted.id, by: ctx.caller.user.id });
+    await tellGateway(ctx, "remove", deleted.id, () => ctx.deps.gateway.remove(deleted.id));
+    return { id: deleted.id, deleted: true as const };
+  },
+});
+
+/** The spec to test: a stored connection, a stored one with unsaved changes, or an unsaved new one. */
+function specToTest(ctx: OperationContext, input: { id?: string; connection?: z.output<typeof AllFieldsOptional> }): ConnectionSpec {
+  if (input.id === undefined && input.connection === undefined) {
+    throw new AppError("VALIDATION_FAILED", "id: give id, connection, or both", { fields: { id: "give id, connection, or both" } });
+  }
+  // Unsaved settings make this server reach a URL or run a command of the caller's choosing.
+  if (input.connection !== undefined && ctx.caller.user.role !== "admin") throw new AppError("FORBIDDEN", "Only admins may test unsaved connection settings.");
+  const store = connectionStore(ctx.deps);
+  const stored = input.id === undefined ? null : findConnection(store, input.id);
+  const changes = changesFrom(input.connection ?? {});
+  let candidate: Connection;
+  if (stored) {
+    candidate = { ...stored, ...applyChanges(stored, changes) };
+  } else {
+    if (changes.transport === undefined) throw new AppError("VALIDATION_FAILED", "connection.transport: expected a transport", { fields: { "connection.transport": "expected a transport" } });
+    const fields = newConnectionFields({ ...changes, slug: changes.slug ?? "unsaved", transport: changes.transport });
+    candidate = { ...fields, id: `conn_${randomUUID()}`, fromConfig: false, createdAt: ctx.now, updatedAt: ctx.now, secretsUnreadable: false };
+  }
+  checkConnection(candidate, { stdio: store.stdio, checkStdio: true });
+  return { ...specOf(ctx.deps, candidate), enabled: true };
+}
+
+export const connectionTest = defineOperation({
+  name: "CONNECTION_TEST",
+  title: "Test a connection",
+  description:
+    "Connect to an upstream with a fresh client, initialise, count what it offers, and disconnect; nothing is saved. Give id (or slug) to " +
+    "test a stored connection; admins may also give connection settings, alone (a connection not yet created) or with id (unsaved " +
+    "changes to it). Returns ok, latency_ms, the server's name and version, tool/resource/prompt counts, and error when it failed.",
+  input: z.object({
+    id: IdOrSlug.optional(),
+    connection: AllFieldsOptional.optional().describe("Admins only: settings to test, as CONNECTION_CREATE takes them (with id: changes to the stored ones)"),
+  }),
+  output: z.object({
+    ok: z.boolean(),
+    latency_ms: z.number(),
+    server: z.object({ name: z.string(), version: z.string() }).nullable(),
+    tools: z.number(),
+    resources: z.number(),
+    prompts: z.number(),
+    error: z.string().optional(),
+  }),
+  forMembers: true,
+  readOnly: true,
+  rest: { method: "POST", path: "/connections/test" },
+  async handler(ctx, input) {
+    const spec = specToTest(ctx, input);
+    return ctx.deps.gateway.test(spec);
+  },
+});
+
+export const connectionRefresh = defineOperation({
+  name: "CONNECTION_REFRESH",
+  title: "Refresh what a connection offers",
+  description:
+    "Ask a connection's upstream again for its tools, resources, resource templates and prompts, and update the cached list that " +
+    "permissions and the admin use. Returns the connection as CONNECTION_GET does.",
+  input: z.object({ id: IdOrSlug }),
+  output: ConnectionDetailShape,
+  forMembers: true,
+  readOnly: true,
+  rest: { method: "POST", path: "/connections/:id/refresh" },
+  async handler(ctx, input) {
+    const found = findConnection(connectionStore(ctx.deps), input.id);
+    const discovery = await ctx.deps.gateway.refresh(found.id);
+    return connectionDetailOut(ctx.deps, found, discovery);
+  },
+});

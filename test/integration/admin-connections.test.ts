@@ -1,0 +1,225 @@
+// The admin's Connections pages: guests are sent to sign in; members see the list and each page read-only
+// (test and refresh allowed; no form, no delete, no stderr); admins create per transport, edit with masked
+// secrets kept, test inline (htmx) or as a page (no JS), refresh, delete with confirmation; declared
+// connections are read-only; secrets never reach the HTML; cross-site posts are refused; the key page
+// offers each connection's discovered tools.
+import { describe, expect, test } from "bun:test";
+import { getConnection, listConnections } from "../../src/domain/connections.ts";
+import { listApiKeys } from "../../src/domain/api-keys.ts";
+import { connectionStore } from "../../src/operations/connections.ts";
+import { runScenario, type Scenario } from "../helpers/table.ts";
+import { discoveryOf, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
+
+const TOKEN = "tok-Admin-S3cret-0001";
+const HEADER = "hdr-Admin-S3cret-0002";
+const ENV = "env-Admin-S3cret-0003";
+const SECRETS = [TOKEN, HEADER, ENV];
+
+const harness = useConnectionHarness();
+
+type Ctx = { h: ConnectionHarness; remoteId: string; localId: string; admin: string; member: string };
+
+async function setup(overrides: Parameters<typeof harness>[0] = {}): Promise<Ctx> {
+  const h = harness(overrides);
+  const remote = h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Key": HEADER } });
+  const local = h.store({ slug: "local", transport: "stdio", command: "node", args: ["server.js"], env: { API_KEY: ENV } });
+  h.gateway.statuses.set(remote.id, { state: "error", lastError: "upstream said 502", since: new Date() });
+  h.gateway.statuses.set(local.id, { state: "connected", lastError: null, since: new Date() });
+  h.gateway.discoveries.set(remote.id, discoveryOf({ search_issues: "Search the issues", get_issue: "One issue" }));
+  h.gateway.stderrs.set(local.id, ["server started", "listening on stdio"]);
+  return { h, remoteId: remote.id, localId: local.id, admin: await h.cookieFor(h.admin), member: await h.cookieFor(h.member) };
+}
+
+const FORM = { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" };
+
+function post(ctx: Ctx, cookie: string, path: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+  return Promise.resolve(ctx.h.app.request(path, { method: "POST", headers: { ...FORM, cookie, ...headers }, body: new URLSearchParams(fields).toString() }));
+}
+
+function get(ctx: Ctx, cookie: string | null, path: string, headers: Record<string, string> = {}): Promise<Response> {
+  return Promise.resolve(ctx.h.app.request(path, { headers: { ...(cookie ? { cookie } : {}), ...headers } }));
+}
+
+const unchanged = ({ h }: Ctx) => {
+  expect(listConnections(connectionStore(h.deps)).map((c) => [c.slug, c.title, c.url ?? c.command])).toEqual([["local", "local", "node"], ["remote", "remote", "https://mcp.example.com/mcp"]]);
+  expect([h.gateway.applied, h.gateway.removed]).toEqual([[], []]);
+};
+
+const send = (ctx: Ctx) => (url: string, init: RequestInit) => Promise.resolve(ctx.h.app.request(url, init));
+const as = (who: "admin" | "member", extra: Record<string, string> = {}) => (ctx: Ctx) => ({ cookie: ctx[who], ...extra });
+
+const ROWS: (Scenario<Ctx> & { path: (ctx: Ctx) => string })[] = [
+  { name: "guest list", path: () => "/admin/connections", url: "", expectedStatus: 303, notExpectedContent: ["remote", "local"], expectedHeaders: { location: "/admin/login?next=%2Fadmin%2Fconnections" } },
+  { name: "guest page", path: (c) => `/admin/connections/${c.remoteId}`, url: "", expectedStatus: 303, notExpectedContent: ["mcp.example.com"] },
+  { name: "guest create", method: "POST", path: () => "/admin/connections", url: "", headers: FORM, body: "slug=x&transport=http&url=https%3A%2F%2Fx%2Fmcp", expectedStatus: 303, after: (ctx) => unchanged(ctx) },
+  {
+    name: "member list", path: () => "/admin/connections", url: "", headers: as("member"), expectedStatus: 200,
+    expectedContent: ["remote", "local", "upstream said 502", "state-connected", "Only admins add, change or delete connections."],
+    notExpectedContent: ["New connection", ...SECRETS],
+  },
+  {
+    name: "member page", path: (c) => `/admin/connections/${c.localId}`, url: "", headers: as("member"), expectedStatus: 200,
+    expectedContent: ["Test", "Refresh", "API_KEY: ********", "Only admins change or delete connections.", "Shown to admins only"],
+    notExpectedContent: ['name="slug"', "Delete connection", "listening on stdio", ...SECRETS],
+  },
+  { name: "member new page", path: () => "/admin/connections/new", url: "", headers: as("member"), expectedStatus: 403, notExpectedContent: ['name="slug"'] },
+  { name: "member create", method: "POST", path: () => "/admin/connections", url: "", headers: as("member", FORM), body: "slug=mine&transport=stdio&command=bash", expectedStatus: 403, after: (ctx) => unchanged(ctx) },
+  { name: "member edit", method: "POST", path: (c) => `/admin/connections/${c.remoteId}`, url: "", headers: as("member", FORM), body: "form=settings&slug=remote&transport=http&url=https%3A%2F%2Fevil%2Fmcp", expectedStatus: 403, after: (ctx) => unchanged(ctx) },
+  { name: "member delete", method: "POST", path: (c) => `/admin/connections/${c.remoteId}/delete`, url: "", headers: as("member", FORM), body: "confirm=yes", expectedStatus: 403, after: (ctx) => unchanged(ctx) },
+  { name: "member tests unsaved settings", method: "POST", path: () => "/admin/connections/test", url: "", headers: as("member", FORM), body: "transport=stdio&command=bash&slug=x", expectedStatus: 403, after: (ctx) => expect(ctx.h.gateway.tested).toEqual([]) },
+  {
+    name: "admin list", path: () => "/admin/connections", url: "", headers: as("admin"), expectedStatus: 200,
+    expectedContent: ["New connection", "https://mcp.example.com/mcp", "node server.js", "upstream said 502"], notExpectedContent: SECRETS,
+  },
+  {
+    name: "admin page of an http connection", path: (c) => `/admin/connections/${c.remoteId}`, url: "", headers: as("admin"), expectedStatus: 200,
+    expectedContent: ["search_issues", "Search the issues", 'name="slug"', "X-Key: ********", "(set; leave empty to keep)", "Remove the stored token", "Delete connection", "/mcp/conn_"],
+    notExpectedContent: SECRETS,
+  },
+  {
+    name: "admin page of a stdio connection", path: (c) => `/admin/connections/${c.localId}`, url: "", headers: as("admin"), expectedStatus: 200,
+    expectedContent: ["listening on stdio", "API_KEY=********", "server.js"], notExpectedContent: SECRETS,
+  },
+  { name: "admin page of a missing connection", path: () => "/admin/connections/conn_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70", url: "", headers: as("admin"), expectedStatus: 404 },
+  {
+    name: "cross-site create", method: "POST", path: () => "/admin/connections", url: "", headers: (ctx) => ({ ...FORM, "sec-fetch-site": "cross-site", cookie: ctx.admin }),
+    body: "slug=evil&transport=stdio&command=bash", expectedStatus: 403, expectedContent: ["Cross-site request refused."], after: (ctx) => unchanged(ctx),
+  },
+  {
+    name: "cross-site delete (Origin only)", method: "POST", path: (c) => `/admin/connections/${c.remoteId}/delete`, url: "",
+    headers: (ctx) => ({ "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example", cookie: ctx.admin }), body: "confirm=yes", expectedStatus: 403, after: (ctx) => unchanged(ctx),
+  },
+];
+
+describe("rows", () => {
+  for (const row of ROWS) {
+    test(`${row.name}: ${row.expectedStatus}`, async () => {
+      const ctx = await setup();
+      await runScenario({ ...row, url: row.path(ctx) }, ctx, send(ctx));
+    });
+  }
+});
+
+describe("admins", () => {
+  test("create an http connection without JS: redirected to its page, secrets stored encrypted and shown masked", async () => {
+    const ctx = await setup();
+    const res = await post(ctx, ctx.admin, "/admin/connections", {
+      slug: "github", title: "GitHub", transport: "http", url: "https://api.example.com/mcp", token: "tok-new-0001", headers: "X-Team: team-secret\nX-Other: 2",
+      command: "ignored-because-http", env: "IGNORED=1", enabled_shown: "1", enabled: "1", connect_timeout: "5s",
+    });
+    expect(res.status).toBe(303);
+    const created = getConnection(connectionStore(ctx.h.deps), "github")!;
+    expect(res.headers.get("location")).toBe(`/admin/connections/${created.id}`);
+    expect(created).toMatchObject({ title: "GitHub", token: "tok-new-0001", headers: { "X-Team": "team-secret", "X-Other": "2" }, command: null, env: {}, connectTimeoutMs: 5_000, enabled: true });
+    expect(ctx.h.gateway.applied.map((s) => s.slug)).toEqual(["github"]);
+    const page = await (await get(ctx, ctx.admin, `/admin/connections/${created.id}`)).text();
+    expect(page).toContain("X-Team: ********");
+    expect(page).not.toContain("team-secret");
+    expect(page).not.toContain("tok-new-0001");
+  });
+
+  test("a refused create shows the form again with the field named, the typed values kept and the token not echoed", async () => {
+    const ctx = await setup();
+    const res = await post(ctx, ctx.admin, "/admin/connections", { slug: "remote", transport: "http", url: "https://x.example/mcp", token: "tok-typed-0002", title: "Typed title" });
+    expect(res.status).toBe(409);
+    const html = await res.text();
+    expect(html).toContain("Another connection already has this slug.");
+    expect(html).toContain("slug: another connection has this slug");
+    expect(html).toContain('value="Typed title"');
+    expect(html).not.toContain("tok-typed-0002");
+    const bad = await (await post(ctx, ctx.admin, "/admin/connections", { slug: "s", transport: "stdio", env: "NOT A PAIR" })).text();
+    expect(bad).toContain("env: line 1: expected &quot;NAME=value&quot;");
+    unchanged(ctx);
+  });
+
+  test("edit keeps masked secrets, replaces typed ones, removes dropped ones, and the token on request", async () => {
+    const ctx = await setup();
+    const page = await (await get(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}`)).text();
+    expect(page).toContain("X-Key: ********");
+    const saved = await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}`, {
+      form: "settings", slug: "remote", title: "Renamed", transport: "http", url: "https://mcp.example.com/mcp", token: "", headers: "X-Key: ********\nX-New: fresh", enabled_shown: "1", enabled: "1",
+    });
+    expect(saved.status).toBe(303);
+    expect(saved.headers.get("location")).toBe(`/admin/connections/${ctx.remoteId}?saved=1`);
+    expect(getConnection(connectionStore(ctx.h.deps), "remote")).toMatchObject({ title: "Renamed", token: TOKEN, headers: { "X-Key": HEADER, "X-New": "fresh" } });
+    await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}`, { form: "settings", slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token_clear: "1", headers: "", enabled_shown: "1" });
+    expect(getConnection(connectionStore(ctx.h.deps), "remote")).toMatchObject({ token: null, headers: {}, enabled: false });
+    expect(ctx.h.gateway.applied.map((s) => s.enabled)).toEqual([true, false]);
+    expect(await (await get(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}?saved=1`)).text()).toContain("Saved.");
+  });
+
+  test("Test: htmx gets the result fragment, a plain post the whole page; unsaved form settings are tested with stored secrets", async () => {
+    const ctx = await setup();
+    const fragment = await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}/test`, {}, { "hx-request": "true" });
+    const text = await fragment.text();
+    expect(text).toContain("fake-upstream");
+    expect(text).toContain("2 tools");
+    expect(text).not.toContain("<html");
+    const page = await (await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}/test`, {})).text();
+    expect(page).toContain("<html");
+    expect(page).toContain("fake-upstream");
+    await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}/test`, { form: "settings", slug: "remote", transport: "http", url: "https://moved.example/mcp", headers: "X-Key: ********" }, { "hx-request": "true" });
+    expect(ctx.h.gateway.tested.map((s) => [s.url, s.token, s.headers])).toEqual([
+      ["https://mcp.example.com/mcp", TOKEN, { "X-Key": HEADER }],
+      ["https://mcp.example.com/mcp", TOKEN, { "X-Key": HEADER }],
+      ["https://moved.example/mcp", TOKEN, { "X-Key": HEADER }],
+    ]);
+    expect(getConnection(connectionStore(ctx.h.deps), "remote")?.url).toBe("https://mcp.example.com/mcp");
+  });
+
+  test("Test of the new-connection form, and a refusal by the stdio policy shown inline", async () => {
+    const ctx = await setup({ stdio: { allowed_commands: ["node"] } });
+    const ok = await (await post(ctx, ctx.admin, "/admin/connections/test", { slug: "n", transport: "stdio", command: "node", args: "a.js" }, { "hx-request": "true" })).text();
+    expect(ok).toContain("fake-upstream");
+    const refused = await post(ctx, ctx.admin, "/admin/connections/test", { slug: "n", transport: "stdio", command: "bash" }, { "hx-request": "true" });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain("is not in stdio.allowed_commands");
+    expect(ctx.h.gateway.tested.map((s) => s.command)).toEqual(["node"]);
+  });
+
+  test("Refresh swaps the discovery section; delete needs the confirmation box", async () => {
+    const ctx = await setup();
+    const refreshed = await (await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}/refresh`, {}, { "hx-request": "true" })).text();
+    expect(refreshed).toStartWith('<section id="discovery"');
+    expect(refreshed).toContain("get_issue");
+    expect(ctx.h.gateway.refreshed).toEqual([ctx.remoteId]);
+    const unconfirmed = await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}/delete`, {});
+    expect(unconfirmed.status).toBe(400);
+    expect(await unconfirmed.text()).toContain("Tick the box");
+    expect(getConnection(connectionStore(ctx.h.deps), "remote")).not.toBeNull();
+    const deleted = await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}/delete`, { confirm: "yes" });
+    expect(deleted.status).toBe(303);
+    expect(deleted.headers.get("location")).toBe("/admin/connections?deleted=1");
+    expect(getConnection(connectionStore(ctx.h.deps), "remote")).toBeNull();
+    expect(ctx.h.gateway.removed).toEqual([ctx.remoteId]);
+  });
+
+  test("a connection declared in the config is read-only: no form, no delete, and posts are refused", async () => {
+    const ctx = await setup({ connections: [{ slug: "declared", url: "https://declared.example/mcp", token: "tok-declared-0001" }] });
+    const declared = getConnection(connectionStore(ctx.h.deps), "declared")!;
+    const page = await (await get(ctx, ctx.admin, `/admin/connections/${declared.id}`)).text();
+    expect(page).toContain("Declared in <code>switchboard.toml</code>: read-only here.");
+    expect(page).not.toContain('name="slug"');
+    expect(page).not.toContain("Delete connection");
+    expect(page).not.toContain("tok-declared-0001");
+    const edit = await post(ctx, ctx.admin, `/admin/connections/${declared.id}`, { form: "settings", slug: "declared", transport: "http", url: "https://evil.example/mcp" });
+    expect(edit.status).toBe(409);
+    expect((await post(ctx, ctx.admin, `/admin/connections/${declared.id}/delete`, { confirm: "yes" })).status).toBe(409);
+    expect(getConnection(connectionStore(ctx.h.deps), "declared")?.url).toBe("https://declared.example/mcp");
+  });
+});
+
+describe("the key page's permission builder", () => {
+  test("lists each connection with its discovered tools, and turns the ticks into conn_ permissions", async () => {
+    const ctx = await setup();
+    const html = await (await get(ctx, ctx.member, "/admin/keys")).text();
+    expect(html).toContain(`name="grant_${ctx.remoteId}" value="search_issues"`);
+    expect(html).toContain(`name="grant_all" value="${ctx.localId}"`);
+    expect(html).toContain("No tools discovered yet");
+    const body = new URLSearchParams([["name", "builder key"], [`grant_${ctx.remoteId}`, "search_issues"], [`grant_${ctx.remoteId}`, "get_issue"], ["grant_all", ctx.localId], ["self", "WHOAMI"]]);
+    const res = await ctx.h.app.request("/admin/keys", { method: "POST", headers: { ...FORM, cookie: ctx.member }, body: body.toString() });
+    expect(res.status).toBe(200);
+    const key = listApiKeys(ctx.h.deps.db).find((k) => k.name === "builder key");
+    expect(key?.permissions).toEqual({ self: ["WHOAMI"], [ctx.remoteId]: ["search_issues", "get_issue"], [ctx.localId]: ["*"] });
+  });
+});
