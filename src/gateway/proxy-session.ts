@@ -3,6 +3,7 @@
 // the caller's permissions (the same functions as everywhere), and carrying progress, cancellation,
 // subscriptions, logging and server-to-client requests back to this client.
 import { randomUUID } from "node:crypto";
+import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
@@ -52,7 +53,7 @@ export function asRpcError(err: unknown): Error {
 
 /** True when an HTTP upstream forgot our session (it answers 404): reconnect and retry once. */
 function isUpstreamSessionGone(err: unknown): boolean {
-  return err instanceof Error && err.name === "StreamableHTTPError" && (err as { code?: number }).code === 404;
+  return err instanceof StreamableHTTPError && err.code === 404;
 }
 
 export type SessionOptions = {
