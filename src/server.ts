@@ -5,7 +5,7 @@ import type { Config } from "./config/load.ts";
 import { openDatabase, type DbHandle } from "./db/client.ts";
 import { createKeyVerifier, LastUsedRecorder } from "./domain/api-keys.ts";
 import { syncConfigConnections } from "./domain/connection-config.ts";
-import { connectionExists } from "./domain/connections.ts";
+import { connectionExists, listConnections } from "./domain/connections.ts";
 import { CONNECTION_ID } from "./domain/permissions.ts";
 import type { GatewayControl } from "./gateway/types.ts";
 import { connectionStore, specLookup } from "./operations/connections.ts";
@@ -130,6 +130,8 @@ export function startServer(
     // With port 0 the OS picks the port; derived links must point at the one it picked.
     config.server.public_url = url;
   }
+
+  deps.proxy.discoverAll(listConnections(connectionStore(deps)).map((c) => c.id));
 
   const sweep = setInterval(() => purgeExpiredSessions(deps.db), 10 * 60_000);
   sweep.unref();

@@ -46,6 +46,7 @@ export class ConnectionRuntime {
   private lastError: string | null = null;
   private closed = false;
   private refreshing: Promise<Discovery> | null = null;
+  private refreshAgain = false;
 
   constructor(
     public spec: ConnectionSpec,
@@ -182,7 +183,24 @@ export class ConnectionRuntime {
 
   /** Re-reads tools, resources, templates and prompts from the upstream (every page). */
   refresh(): Promise<Discovery> {
-    this.refreshing ??= (async () => {
+    if (this.refreshing) {
+      // A change announced while a refresh runs may come after that refresh read the changed list:
+      // read everything again once it ends, and answer every waiter with the newer discovery.
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        await this.readDiscovery();
+      } while (this.refreshAgain && !this.closed);
+      return this.discovery;
+    })();
+    return this.refreshing;
+  }
+
+  private async readDiscovery(): Promise<void> {
+    {
       try {
         const { upstream } = await this.upstreamFor(null);
         const caps = upstream.capabilities;
@@ -208,11 +226,11 @@ export class ConnectionRuntime {
       } catch (err) {
         this.discovery = { ...this.discovery, error: err instanceof Error ? err.message : String(err) };
       } finally {
-        this.refreshing = null;
+        if (!this.refreshAgain) this.refreshing = null;
+        // A connection whose sessions each get their own process keeps no shared one running.
+        if (this.spec.transport === "stdio" && this.spec.isolation === "session" && this.shared) await this.dropUpstream(this.shared);
       }
-      return this.discovery;
-    })();
-    return this.refreshing;
+    }
   }
 
   /** Drops an upstream that lost its session (HTTP 404) so the next use re-initialises. */

@@ -179,6 +179,20 @@ export class Gateway implements GatewayControl {
     const runtime = new ConnectionRuntime(spec, { stderrLines: this.settings.stderrLines, logger: this.settings.logger });
     for (const line of stderr) runtime.stderr.push(line);
     this.runtimes.set(spec.id, runtime);
+    this.discover(runtime);
+  }
+
+  /** Connects in the background to learn what an enabled connection offers (for the admin and key builder). */
+  discover(runtime: ConnectionRuntime): void {
+    if (runtime.spec.enabled) void runtime.refresh();
+  }
+
+  /** At start: discovers every enabled connection, so pages and the key builder show their tools. */
+  discoverAll(ids: string[]): void {
+    for (const id of ids) {
+      const runtime = this.runtime(id);
+      if (runtime) this.discover(runtime);
+    }
   }
 
   async remove(id: string): Promise<void> {
