@@ -72,3 +72,18 @@ export interface GatewayControl {
   /** A connection was deleted: close its sessions and clients, kill its processes. */
   remove(id: string): Promise<void>;
 }
+
+/** What the rest of Switchboard may ask of the gateway about agents (served at /mcp/agent/:id). */
+export interface AgentControl {
+  /** An agent was created or changed: its open sessions see the new selection (and get list_changed). */
+  agentApplied(agentId: string): Promise<void>;
+  /** An agent was deleted: its sessions are closed. */
+  agentRemoved(agentId: string): Promise<void>;
+  /** Per connection of the agent, the last failure to reach it while listing (null when fine). */
+  agentHealth(agentId: string): { connectionId: string; error: string | null; at: Date | null }[];
+  /**
+   * Calls a tool of the agent by its exposed name, as `caller` (the admin's "Try it"), with the same
+   * permission decision as the endpoint. Returns the MCP CallToolResult, or throws a JsonRpcError.
+   */
+  callAgentTool(agentId: string, caller: import("../operations/registry.ts").Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
