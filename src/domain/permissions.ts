@@ -49,6 +49,11 @@ export function mayReachConnection(p: Permissions, connectionId: string): boolea
   return (p[connectionId]?.length ?? 0) > 0 || (p[WILDCARD]?.length ?? 0) > 0;
 }
 
+/** Whether the key may use anything at all through this agent (its own grant, or one on any of its connections). */
+export function mayReachAgent(p: Permissions, agentId: string, connectionIds: string[]): boolean {
+  return (p[agentId]?.length ?? 0) > 0 || (p[WILDCARD]?.length ?? 0) > 0 || connectionIds.some((id) => (p[id]?.length ?? 0) > 0);
+}
+
 /** A tool the agent selects and exposes as `exposed`, backed by `tool` of `connectionId`. */
 export function mayCallAgentTool(p: Permissions, agentId: string, exposed: string, connectionId: string, tool: string): boolean {
   return grants(p, agentId, exposed) || mayCallConnectionTool(p, connectionId, tool);

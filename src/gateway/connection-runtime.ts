@@ -56,6 +56,11 @@ export class ConnectionRuntime {
     this.status = { state: spec.enabled ? "idle" : "disabled", lastError: null, since: new Date() };
   }
 
+  /** True once the connection was removed or changed: nothing more goes upstream through it. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   getStatus(): ConnectionStatus {
     return this.status;
   }
@@ -190,47 +195,53 @@ export class ConnectionRuntime {
       return this.refreshing;
     }
     this.refreshing = (async () => {
-      do {
-        this.refreshAgain = false;
-        await this.readDiscovery();
-      } while (this.refreshAgain && !this.closed);
+      try {
+        do {
+          this.refreshAgain = false;
+          await this.readDiscovery();
+        } while (this.refreshAgain && !this.closed);
+      } finally {
+        this.refreshing = null;
+      }
       return this.discovery;
     })();
     return this.refreshing;
   }
 
   private async readDiscovery(): Promise<void> {
-    {
-      try {
-        const { upstream } = await this.upstreamFor(null);
-        const caps = upstream.capabilities;
-        const all = async <T>(method: string, key: string): Promise<T[]> => {
-          const out: T[] = [];
-          let cursor: string | undefined;
-          for (let page = 0; page < 100; page++) {
-            const result = await upstream.request({ method, params: cursor ? { cursor } : {} } as never, { timeoutMs: this.spec.callTimeoutMs });
-            out.push(...((result[key] as T[]) ?? []));
-            cursor = result.nextCursor as string | undefined;
-            if (!cursor) break;
-          }
-          return out;
-        };
-        this.discovery = {
-          tools: caps.tools ? await all<Tool>("tools/list", "tools") : [],
-          resources: caps.resources ? await all<Resource>("resources/list", "resources") : [],
-          resourceTemplates: caps.resources ? await all<ResourceTemplate>("resources/templates/list", "resourceTemplates") : [],
-          prompts: caps.prompts ? await all<Prompt>("prompts/list", "prompts") : [],
-          refreshedAt: new Date(),
-          error: null,
-        };
-      } catch (err) {
-        this.discovery = { ...this.discovery, error: err instanceof Error ? err.message : String(err) };
-      } finally {
-        if (!this.refreshAgain) this.refreshing = null;
-        // A connection whose sessions each get their own process keeps no shared one running.
-        if (this.spec.transport === "stdio" && this.spec.isolation === "session" && this.shared) await this.dropUpstream(this.shared);
-      }
+    try {
+      const { upstream } = await this.upstreamFor(null);
+      const caps = upstream.capabilities;
+      const all = async <T>(method: string, key: string): Promise<T[]> => {
+        const out: T[] = [];
+        let cursor: string | undefined;
+        for (let page = 0; page < 100; page++) {
+          const result = await upstream.request({ method, params: cursor ? { cursor } : {} } as never, { timeoutMs: this.spec.callTimeoutMs });
+          out.push(...((result[key] as T[]) ?? []));
+          cursor = result.nextCursor as string | undefined;
+          if (!cursor) break;
+        }
+        return out;
+      };
+      this.discovery = {
+        tools: caps.tools ? await all<Tool>("tools/list", "tools") : [],
+        resources: caps.resources ? await all<Resource>("resources/list", "resources") : [],
+        resourceTemplates: caps.resources ? await all<ResourceTemplate>("resources/templates/list", "resourceTemplates") : [],
+        prompts: caps.prompts ? await all<Prompt>("prompts/list", "prompts") : [],
+        refreshedAt: new Date(),
+        error: null,
+      };
+    } catch (err) {
+      this.discovery = { ...this.discovery, error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      // A connection whose sessions each get their own process keeps no shared one running.
+      if (this.spec.transport === "stdio" && this.spec.isolation === "session" && this.shared) await this.dropUpstream(this.shared);
     }
+  }
+
+  /** The discovery in progress, if any (an agent's list waits for it after list_changed). */
+  pendingRefresh(): Promise<Discovery> | null {
+    return this.refreshing;
   }
 
   /** Drops an upstream that lost its session (HTTP 404) so the next use re-initialises. */

@@ -1,13 +1,19 @@
 // The gateway: one runtime per connection, the downstream sessions of /mcp/:connectionId, idle
 // reaping, connection tests, and the GatewayControl the connection operations use.
 import { isInitializeRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../operations/registry.ts";
 import { ConnectionRuntime } from "./connection-runtime.ts";
+import type { AgentSpec } from "../domain/agent-tools.ts";
+import { AgentSession, type AgentRuntimes } from "./agent-session.ts";
+import type { DownstreamSession } from "./downstream-session.ts";
 import { ProxySession } from "./proxy-session.ts";
 import { killAllStdioProcesses, LineRing } from "./stdio-process.ts";
-import type { ConnectionSpec, ConnectionStatus, ConnectionTestResult, Discovery, GatewayControl } from "./types.ts";
+import type { AgentControl, ConnectionSpec, ConnectionStatus, ConnectionTestResult, Discovery, GatewayControl } from "./types.ts";
 import { Upstream } from "./upstream.ts";
+
+type KeyCaller = Caller & { key: { id: string } };
 
 export type GatewaySettings = {
   sessionIdleMs: number;
@@ -17,6 +23,8 @@ export type GatewaySettings = {
   logger: Logger;
   /** Finds a connection's spec by id or slug (the database and config are the truth). */
   lookup: (idOrSlug: string) => ConnectionSpec | null;
+  /** Finds an agent's spec by id or slug. */
+  lookupAgent?: (idOrSlug: string) => AgentSpec | null;
 };
 
 /** A JSON-RPC error response that is not about any request (transport-level). */
@@ -26,9 +34,21 @@ export function rpcErrorResponse(status: number, code: number, message: string):
 
 const NO_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null };
 
-export class Gateway implements GatewayControl {
+export class Gateway implements GatewayControl, AgentControl {
   private readonly runtimes = new Map<string, ConnectionRuntime>();
-  private readonly sessions = new Map<string, ProxySession>();
+  /** Per agent and connection: the last failure to list it (shown on the agent's page). */
+  private readonly agentFailures = new Map<string, Map<string, { error: string | null; at: Date }>>();
+  private readonly agentRuntimes: AgentRuntimes = {
+    runtime: (id) => this.runtime(id),
+    reportFailure: (agentId, connectionId, error) => {
+      const failures = this.agentFailures.get(agentId) ?? new Map<string, { error: string | null; at: Date }>();
+      const before = failures.get(connectionId)?.error ?? null;
+      if (error !== null && error !== before) this.settings.logger.warn("agent could not list a connection", { agent: agentId, connection: connectionId, error });
+      failures.set(connectionId, { error, at: new Date() });
+      this.agentFailures.set(agentId, failures);
+    },
+  };
+  private readonly sessions = new Map<string, DownstreamSession>();
   private readonly reaper: ReturnType<typeof setInterval>;
 
   constructor(private readonly settings: GatewaySettings) {
@@ -52,7 +72,17 @@ export class Gateway implements GatewayControl {
   }
 
   /** Serves one HTTP request to /mcp/:connection for an authenticated caller. */
-  async handle(request: Request, runtime: ConnectionRuntime, caller: Caller & { key: { id: string } }): Promise<Response> {
+  /** Serves one HTTP request to /mcp/:connection for an authenticated caller. */
+  handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller): Promise<Response> {
+    return this.serve(request, runtime.spec.id, caller, () => new ProxySession(runtime, caller.key.id, caller));
+  }
+
+  /** Serves one HTTP request to /mcp/agent/:agent for an authenticated caller. */
+  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller): Promise<Response> {
+    return this.serve(request, agent.id, caller, () => new AgentSession(agent, this.agentRuntimes, caller.key.id, caller));
+  }
+
+  private async serve(request: Request, targetId: string, caller: KeyCaller, create: () => DownstreamSession): Promise<Response> {
     const sessionId = request.headers.get("mcp-session-id");
     let parsedBody: unknown;
     if (request.method === "POST") {
@@ -65,7 +95,7 @@ export class Gateway implements GatewayControl {
     if (sessionId) {
       const session = this.sessions.get(sessionId);
       // Another key's session reads as unknown: sessions are not shared between credentials.
-      if (!session || session.keyId !== caller.key.id || session.connectionId !== runtime.spec.id) {
+      if (!session || session.keyId !== caller.key.id || session.targetId !== targetId) {
         return rpcErrorResponse(404, -32001, "Session not found");
       }
       session.caller = caller;
@@ -80,29 +110,33 @@ export class Gateway implements GatewayControl {
     if (this.sessions.size >= this.settings.maxSessions) {
       return rpcErrorResponse(503, -32000, "Too many open sessions; try again later");
     }
-    const session = new ProxySession(runtime, caller.key.id, caller);
+    const session = create();
     try {
       await session.open({
         maxBodyBytes: this.settings.maxBodyBytes,
         onInitialized: (s) => {
           this.sessions.set(s.id, s);
-          runtime.attach(s);
+          for (const runtime of s.runtimes()) runtime.attach(s);
         },
         onClosed: (s) => void this.forget(s),
       });
     } catch (err) {
-      await runtime.detach(session);
+      await this.forget(session);
       const message = err instanceof Error ? err.message : String(err);
       return rpcErrorResponse(502, -32603, message);
     }
     await session.server.connect(session.transport);
-    return session.transport.handleRequest(request, { parsedBody });
+    const response = await session.transport.handleRequest(request, { parsedBody });
+    // An initialize that did not take (bad params) leaves nothing behind.
+    if (!session.id) await this.forget(session);
+    return response;
   }
 
-  private async forget(session: ProxySession): Promise<void> {
+  private async forget(session: DownstreamSession): Promise<void> {
     if (session.id && this.sessions.get(session.id) === session) this.sessions.delete(session.id);
-    const runtime = this.runtimes.get(session.connectionId);
-    if (runtime) await runtime.detach(session);
+    for (const runtime of this.runtimes.values()) {
+      if (runtime.sessions.has(session) || session.targetId === runtime.spec.id) await runtime.detach(session);
+    }
   }
 
   private reapIdle(): void {
@@ -116,9 +150,11 @@ export class Gateway implements GatewayControl {
     const runtime = this.runtimes.get(id);
     if (!runtime) return;
     this.runtimes.delete(id);
-    const sessions = [...this.sessions.values()].filter((s) => s.connectionId === id);
-    await Promise.all(sessions.map((s) => s.close()));
+    // Sessions of this connection end (their clients re-initialise); agents over it just use the new runtime.
+    const sessions = [...this.sessions.values()].filter((s) => s.targetId === id);
+    // Upstreams first: calls in flight then fail and answer their clients before the sessions close.
     await runtime.close();
+    await Promise.all(sessions.map((s) => s.close()));
   }
 
   // GatewayControl
@@ -197,6 +233,66 @@ export class Gateway implements GatewayControl {
 
   async remove(id: string): Promise<void> {
     await this.closeRuntime(id);
+  }
+
+  // AgentControl
+
+  /** The agent's spec, if it exists and is enabled. */
+  agent(idOrSlug: string): AgentSpec | null {
+    return this.settings.lookupAgent?.(idOrSlug) ?? null;
+  }
+
+  async agentApplied(agentId: string): Promise<void> {
+    const spec = this.agent(agentId);
+    for (const session of this.sessions.values()) {
+      if (!(session instanceof AgentSession) || session.targetId !== agentId) continue;
+      if (!spec || !spec.enabled) {
+        await session.close();
+        continue;
+      }
+      session.spec = spec;
+      for (const method of ["notifications/tools/list_changed", "notifications/resources/list_changed", "notifications/prompts/list_changed"]) {
+        await session.notify({ method }).catch(() => {});
+      }
+    }
+  }
+
+  async agentRemoved(agentId: string): Promise<void> {
+    this.agentFailures.delete(agentId);
+    const sessions = [...this.sessions.values()].filter((s) => s.targetId === agentId);
+    await Promise.all(sessions.map((s) => s.close()));
+  }
+
+  agentHealth(agentId: string): { connectionId: string; error: string | null; at: Date | null }[] {
+    const spec = this.agent(agentId);
+    const failures = this.agentFailures.get(agentId);
+    return (spec?.connections ?? []).map(({ connectionId }) => {
+      const runtime = this.runtimes.get(connectionId);
+      const noted = failures?.get(connectionId);
+      const error = noted?.error ?? runtime?.discovery.error ?? (runtime?.getStatus().state === "error" ? runtime.getStatus().lastError : null);
+      return { connectionId, error, at: noted?.at ?? runtime?.discovery.refreshedAt ?? null };
+    });
+  }
+
+  async callAgentTool(agentId: string, caller: Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const spec = this.agent(agentId);
+    if (!spec) throw new JsonRpcError(-32602, "No such agent");
+    // A session without a client: nothing can be asked of it (sampling, elicitation), and it lives for one call.
+    const session = new AgentSession(spec, this.agentRuntimes, caller.key?.id ?? "admin", caller);
+    const controller = new AbortController();
+    try {
+      return await session.callTool(name, args, {
+        signal: controller.signal,
+        requestId: 0,
+        sendNotification: async () => {},
+        sendRequest: async () => {
+          throw new JsonRpcError(-32601, "The admin's Try it panel cannot answer requests from the server (sampling, elicitation, roots).");
+        },
+      } as never);
+    } finally {
+      controller.abort();
+      await this.forget(session);
+    }
   }
 
   /** Closes every session and upstream and kills every stdio process (at shutdown). */

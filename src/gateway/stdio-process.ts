@@ -2,7 +2,7 @@
 // spawns die with it), an environment stripped to what the connection sets plus PATH, stdout read as
 // JSON-RPC lines (garbage lines are reported, not fatal), stderr kept in a bounded ring.
 import { spawn, type ChildProcess } from "node:child_process";
-import { ReadBuffer, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
+import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 
@@ -42,6 +42,42 @@ export type StdioOptions = {
   maxMessageBytes: number;
 };
 
+/**
+ * Splits stdout into lines in time linear in their size. (The SDK's ReadBuffer concatenates its whole
+ * buffer on every chunk and searches it from the start: a 50 MB message took over 10 s of CPU.)
+ */
+class LineSplitter {
+  private pieces: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly maxBytes: number) {}
+
+  /** The lines `chunk` completes; throws when one grows past `maxBytes`. */
+  push(chunk: Buffer): string[] {
+    const lines: string[] = [];
+    let start = 0;
+    for (let end = chunk.indexOf(10, start); end !== -1; end = chunk.indexOf(10, start)) {
+      this.pieces.push(chunk.subarray(start, end));
+      lines.push(Buffer.concat(this.pieces).toString("utf8").replace(/\r$/, ""));
+      this.clear();
+      start = end + 1;
+    }
+    if (start < chunk.length) {
+      this.size += chunk.length - start;
+      if (this.size > this.maxBytes) {
+        this.clear();
+        throw new Error(`the stdio server wrote a message of more than ${this.maxBytes} bytes`);
+      }
+      this.pieces.push(chunk.subarray(start));
+    }
+    return lines;
+  }
+
+  clear(): void {
+    this.pieces = [];
+    this.size = 0;
+  }
+}
+
 /** Every live process group, so shutdown can kill them all. */
 const LIVE_GROUPS = new Set<number>();
 
@@ -65,11 +101,11 @@ export class StdioProcessTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   private child: ChildProcess | null = null;
-  private readonly buffer: ReadBuffer;
+  private readonly lines: LineSplitter;
   private closed = false;
 
   constructor(private readonly options: StdioOptions) {
-    this.buffer = new ReadBuffer({ maxBufferSize: options.maxMessageBytes });
+    this.lines = new LineSplitter(options.maxMessageBytes);
   }
 
   get pid(): number | null {
@@ -111,23 +147,24 @@ export class StdioProcessTransport implements Transport {
   }
 
   private read(chunk: Buffer): void {
+    let lines: string[];
     try {
-      this.buffer.append(chunk);
+      lines = this.lines.push(chunk);
     } catch (err) {
+      this.options.stderr.push(`[switchboard] ${(err as Error).message}; stopping it`);
       this.onerror?.(err as Error);
       void this.close();
       return;
     }
-    for (;;) {
-      let message: JSONRPCMessage | null;
+    for (const line of lines) {
+      let message: JSONRPCMessage;
       try {
-        message = this.buffer.readMessage();
+        message = deserializeMessage(line);
       } catch (err) {
         // A line that is not JSON-RPC: note it where the admin can see it, and read on.
         this.options.stderr.push(`[switchboard] ignored a stdout line that is not JSON-RPC: ${(err as Error).message.slice(0, 200)}`);
         continue;
       }
-      if (message === null) break;
       this.onmessage?.(message);
     }
   }
@@ -163,7 +200,7 @@ export class StdioProcessTransport implements Transport {
       killGroup(pid, "SIGKILL");
       LIVE_GROUPS.delete(pid);
     }
-    this.buffer.clear();
+    this.lines.clear();
     this.onclose?.();
   }
 }

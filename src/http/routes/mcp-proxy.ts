@@ -2,13 +2,25 @@
 // The key must grant something on this connection (or on "*"); what it grants is then decided
 // per list and per call by the proxy session.
 import { Hono } from "hono";
-import { mayReachConnection } from "../../domain/permissions.ts";
+import { mayReachAgent, mayReachConnection } from "../../domain/permissions.ts";
 import { AppError } from "../../errors.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { requireBearer } from "../middleware/bearer.ts";
 
 export function mcpProxyRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  // /mcp/agent/:agent (id or slug): the agent as one MCP server over its connections.
+  app.all("/agent/:agent", requireBearer(deps), async (c) => {
+    const caller = c.get("caller");
+    const agent = deps.proxy.agent(c.req.param("agent"));
+    const reachable = agent
+      ? mayReachAgent(caller.permissions, agent.id, agent.connections.map((s) => s.connectionId))
+      : mayReachAgent(caller.permissions, c.req.param("agent"), []);
+    if (!reachable) throw new AppError("FORBIDDEN", "This key may not use this agent.");
+    if (!agent || !agent.enabled) throw new AppError("NOT_FOUND", agent ? "This agent is disabled." : "No such agent.");
+    return deps.proxy.handleAgent(c.req.raw, agent, { ...caller, key: caller.key! });
+  });
+
   app.all("/:connection", requireBearer(deps), async (c) => {
     const caller = c.get("caller");
     const runtime = deps.proxy.runtime(c.req.param("connection"));

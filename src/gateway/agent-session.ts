@@ -1,0 +1,214 @@
+// One downstream MCP session on /mcp/agent/:agentId: a virtual server over the agent's connections.
+// Lists come from the discovery caches (no upstream is asked on every list, and a failing one only
+// leaves its part out); calls are routed by exposed name back to (connection, upstream name), by URI
+// for resources and by exposed name for prompts; every decision uses the permission functions.
+import { ErrorCode, type JSONRPCRequest, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { exposeTools, matchesUriPattern, PREFIX_SEPARATOR, promptSelected, type AgentConnectionSelection, type AgentSpec, type ExposedTool } from "../domain/agent-tools.ts";
+import { mayCallAgentTool, mayUseResourcesOf } from "../domain/permissions.ts";
+import { JsonRpcError } from "../errors.ts";
+import type { Caller } from "../operations/registry.ts";
+import { VERSION } from "../version.ts";
+import type { ConnectionRuntime } from "./connection-runtime.ts";
+import { DownstreamSession, type Extra, type SessionOptions } from "./downstream-session.ts";
+
+/** How long a list waits for a connection never discovered before leaving it out. */
+const FIRST_DISCOVERY_WAIT_MS = 3000;
+const PAGE_SIZE = 500;
+
+export type AgentRuntimes = {
+  /** The live runtime of a connection (null when it no longer exists). */
+  runtime: (connectionId: string) => ConnectionRuntime | null;
+  /** Notes a connection that could not be listed, for the agent's page. */
+  reportFailure: (agentId: string, connectionId: string, error: string | null) => void;
+};
+
+type ExposedPrompt = { exposed: string; selection: AgentConnectionSelection; runtime: ConnectionRuntime; prompt: Prompt };
+
+function page<T>(items: T[], cursor: unknown): { items: T[]; nextCursor?: string } {
+  const start = typeof cursor === "string" ? Number.parseInt(cursor, 10) : 0;
+  if (!Number.isInteger(start) || start < 0 || start > items.length) throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid cursor");
+  const end = start + PAGE_SIZE;
+  return end < items.length ? { items: items.slice(start, end), nextCursor: String(end) } : { items: items.slice(start) };
+}
+
+export class AgentSession extends DownstreamSession {
+  constructor(
+    public spec: AgentSpec,
+    private readonly live: AgentRuntimes,
+    keyId: string,
+    caller: Caller,
+  ) {
+    super(keyId, caller);
+  }
+
+  get targetId(): string {
+    return this.spec.id;
+  }
+
+  /** The runtimes of the agent's connections, with this session attached (for notifications). */
+  runtimes(): ConnectionRuntime[] {
+    return this.spec.connections.map((s) => this.runtimeOf(s.connectionId)).filter((r): r is ConnectionRuntime => r !== null);
+  }
+
+  private runtimeOf(connectionId: string): ConnectionRuntime | null {
+    const runtime = this.live.runtime(connectionId);
+    if (runtime && !runtime.sessions.has(this)) runtime.attach(this);
+    return runtime;
+  }
+
+  async open(options: SessionOptions): Promise<void> {
+    // No upstream is needed to initialise: each is reached when first used, so a down one does not block the agent.
+    const capabilities = { tools: { listChanged: true }, resources: { listChanged: true, subscribe: true }, prompts: { listChanged: true }, completions: {}, logging: {} };
+    this.build({ name: this.spec.slug, version: VERSION }, capabilities, this.spec.instructions || undefined, options);
+  }
+
+  /** Waits for discovery in progress (after list_changed) and, briefly, for connections never discovered. */
+  private async settle(): Promise<ConnectionRuntime[]> {
+    const runtimes = this.runtimes();
+    await Promise.all(
+      runtimes.map(async (runtime) => {
+        if (!runtime.spec.enabled) return;
+        const pending = runtime.discovery.refreshedAt === null ? runtime.refresh() : runtime.pendingRefresh();
+        if (pending) await Promise.race([pending, Bun.sleep(FIRST_DISCOVERY_WAIT_MS)]);
+        this.live.reportFailure(this.spec.id, runtime.spec.id, runtime.discovery.refreshedAt === null ? (runtime.discovery.error ?? "not reachable yet") : runtime.discovery.error);
+      }),
+    );
+    return runtimes;
+  }
+
+  /** The agent's tools now, from the discovery caches. */
+  exposedTools(): ExposedTool[] {
+    const bySlug = new Map(this.runtimes().map((r) => [r.spec.id, r]));
+    return exposeTools(this.spec, {
+      slugOf: (id) => bySlug.get(id)?.spec.slug ?? null,
+      toolsOf: (id) => bySlug.get(id)?.discovery.tools ?? [],
+    }).tools.filter((t) => !t.missing);
+  }
+
+  private mayCall(tool: ExposedTool): boolean {
+    return mayCallAgentTool(this.caller.permissions, this.spec.id, tool.exposed, tool.connectionId, tool.upstream);
+  }
+
+  private mayUseResources(): boolean {
+    return mayUseResourcesOf(this.caller.permissions, this.spec.id);
+  }
+
+  private selectionOf(connectionId: string): AgentConnectionSelection | undefined {
+    return this.spec.connections.find((s) => s.connectionId === connectionId);
+  }
+
+  private async listTools(cursor: unknown): Promise<Record<string, unknown>> {
+    await this.settle();
+    const runtimes = new Map(this.runtimes().map((r) => [r.spec.id, r]));
+    const tools: Tool[] = [];
+    for (const exposed of this.exposedTools()) {
+      if (!this.mayCall(exposed)) continue;
+      const upstream = runtimes.get(exposed.connectionId)?.discovery.tools.find((t) => t.name === exposed.upstream);
+      if (upstream) tools.push({ ...upstream, name: exposed.exposed, description: exposed.description ?? upstream.description });
+    }
+    const { items, nextCursor } = page(tools, cursor);
+    return nextCursor ? { tools: items, nextCursor } : { tools: items };
+  }
+
+  /** Calls a tool by its exposed name (the endpoint's tools/call, and the admin's "Try it"). */
+  async callTool(name: string, args: unknown, extra: Extra, meta?: unknown): Promise<Record<string, unknown>> {
+    let tool = this.exposedTools().find((t) => t.exposed === name);
+    if (!tool) tool = (await this.settle(), this.exposedTools().find((t) => t.exposed === name));
+    if (!tool || !this.mayCall(tool)) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    const runtime = this.runtimeOf(tool.connectionId)!;
+    const params: Record<string, unknown> = { name: tool.upstream, arguments: args ?? {} };
+    if (meta !== undefined) params._meta = meta;
+    return this.forwardTo(runtime, { jsonrpc: "2.0", id: 0, method: "tools/call", params }, extra);
+  }
+
+  private resourceRuntimes(): { runtime: ConnectionRuntime; selection: AgentConnectionSelection }[] {
+    return this.runtimes()
+      .map((runtime) => ({ runtime, selection: this.selectionOf(runtime.spec.id)! }))
+      .filter(({ selection }) => selection && selection.resources !== "none");
+  }
+
+  /** The connection serving a URI: the one that lists it, else the first whose selection admits it. */
+  private runtimeForUri(uri: string): ConnectionRuntime {
+    const candidates = this.resourceRuntimes().filter(({ selection }) => matchesUriPattern(uri, selection.resources));
+    const listed = candidates.find(({ runtime }) => runtime.discovery.resources.some((r) => r.uri === uri));
+    const chosen = listed ?? candidates[0];
+    if (!chosen) throw new JsonRpcError(-32002, "Resource not found", { uri });
+    return chosen.runtime;
+  }
+
+  private async prompts(): Promise<ExposedPrompt[]> {
+    await this.settle();
+    const seen = new Set<string>();
+    const out: ExposedPrompt[] = [];
+    for (const runtime of this.runtimes()) {
+      const selection = this.selectionOf(runtime.spec.id);
+      if (!selection) continue;
+      for (const prompt of runtime.discovery.prompts) {
+        if (!promptSelected(prompt.name, selection.prompts)) continue;
+        const exposed = this.spec.prefixTools ? `${runtime.spec.slug}${PREFIX_SEPARATOR}${prompt.name}` : prompt.name;
+        if (seen.has(exposed)) continue; // the first connection keeps a shared name
+        seen.add(exposed);
+        out.push({ exposed, selection, runtime, prompt });
+      }
+    }
+    return out;
+  }
+
+  protected async handle(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
+    const params = (request.params ?? {}) as Record<string, unknown>;
+    switch (request.method) {
+      case "tools/list":
+        return this.listTools(params.cursor);
+      case "tools/call":
+        return this.callTool(String(params.name ?? ""), params.arguments, extra, params._meta);
+      case "resources/list": {
+        if (!this.mayUseResources()) return { resources: [] };
+        await this.settle();
+        const resources: Resource[] = this.resourceRuntimes().flatMap(({ runtime, selection }) => runtime.discovery.resources.filter((r) => matchesUriPattern(r.uri, selection.resources)));
+        const { items, nextCursor } = page(resources, params.cursor);
+        return nextCursor ? { resources: items, nextCursor } : { resources: items };
+      }
+      case "resources/templates/list": {
+        if (!this.mayUseResources()) return { resourceTemplates: [] };
+        await this.settle();
+        const templates: ResourceTemplate[] = this.resourceRuntimes().flatMap(({ runtime, selection }) =>
+          selection.resources === "all" ? runtime.discovery.resourceTemplates : runtime.discovery.resourceTemplates.filter((t) => matchesUriPattern(t.uriTemplate, selection.resources)),
+        );
+        const { items, nextCursor } = page(templates, params.cursor);
+        return nextCursor ? { resourceTemplates: items, nextCursor } : { resourceTemplates: items };
+      }
+      case "resources/read":
+      case "resources/subscribe":
+      case "resources/unsubscribe": {
+        const uri = String(params.uri ?? "");
+        if (!this.mayUseResources()) throw new JsonRpcError(-32002, "Resource not found", { uri });
+        const runtime = this.runtimeForUri(uri);
+        return request.method === "resources/read" ? this.forwardTo(runtime, request, extra) : this.subscription(runtime, request, extra, uri);
+      }
+      case "prompts/list": {
+        if (!this.mayUseResources()) return { prompts: [] };
+        const prompts = (await this.prompts()).map((p) => ({ ...p.prompt, name: p.exposed }));
+        const { items, nextCursor } = page(prompts, params.cursor);
+        return nextCursor ? { prompts: items, nextCursor } : { prompts: items };
+      }
+      case "prompts/get": {
+        const name = String(params.name ?? "");
+        const found = this.mayUseResources() ? (await this.prompts()).find((p) => p.exposed === name) : undefined;
+        if (!found) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+        return this.forwardTo(found.runtime, { ...request, params: { ...params, name: found.prompt.name } }, extra);
+      }
+      case "completion/complete": {
+        if (!this.mayUseResources()) return { completion: { values: [], hasMore: false } };
+        const ref = (params.ref ?? {}) as { type?: string; name?: string; uri?: string };
+        if (ref.type === "ref/prompt") {
+          const found = (await this.prompts()).find((p) => p.exposed === ref.name);
+          if (!found) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown prompt: ${ref.name ?? ""}`);
+          return this.forwardTo(found.runtime, { ...request, params: { ...params, ref: { ...ref, name: found.prompt.name } } }, extra);
+        }
+        return this.forwardTo(this.runtimeForUri(String(ref.uri ?? "")), request, extra);
+      }
+      default:
+        throw new JsonRpcError(ErrorCode.MethodNotFound, "Method not found");
+    }
+  }
+}

@@ -1,0 +1,217 @@
+// What every downstream MCP session of the gateway shares, whether it serves one connection or an
+// agent over several: its SDK Server and Streamable HTTP transport, the key that owns it, its log
+// level and subscriptions, and forwarding a request to a connection's upstream with progress,
+// cancellation and server-to-client requests carried back to this client.
+import { randomUUID } from "node:crypto";
+import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import {
+  ErrorCode,
+  LoggingLevelSchema,
+  McpError,
+  SetLevelRequestSchema,
+  type ClientRequest,
+  type JSONRPCRequest,
+  type LoggingLevel,
+  type Notification,
+  type ServerCapabilities,
+  type ServerNotification,
+  type ServerRequest,
+} from "@modelcontextprotocol/sdk/types.js";
+import { JsonRpcError } from "../errors.ts";
+import type { Caller } from "../operations/registry.ts";
+import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connection-runtime.ts";
+import { AnyResult, plainMessage } from "./upstream.ts";
+
+export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+const LEVELS = LoggingLevelSchema.options;
+
+export type SessionOptions = {
+  onInitialized: (session: DownstreamSession) => void;
+  onClosed: (session: DownstreamSession) => void;
+  maxBodyBytes: number;
+};
+
+/** Turns whatever the upstream threw into a JSON-RPC error that keeps its code, message and data. */
+export function asRpcError(err: unknown): Error {
+  if (err instanceof JsonRpcError) return err;
+  if (err instanceof McpError) return new JsonRpcError(err.code, plainMessage(err), err.data);
+  const message = err instanceof Error ? err.message : String(err);
+  return new JsonRpcError(ErrorCode.InternalError, `Upstream error: ${message}`);
+}
+
+/** True when an HTTP upstream forgot our session (it answers 404): reconnect and retry once. */
+function isUpstreamSessionGone(err: unknown): boolean {
+  return err instanceof StreamableHTTPError && err.code === 404;
+}
+
+export abstract class DownstreamSession implements AttachedSession {
+  server!: Server;
+  transport!: WebStandardStreamableHTTPServerTransport;
+  readonly subscriptions = new Set<string>();
+  id = "";
+  lastActive = Date.now();
+  private logLevel: LoggingLevel | null = null;
+  /** Requests being handled, so close() can let them answer first. */
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    /** The key that opened the session; only it may use the session. */
+    readonly keyId: string,
+    /** Updated on every HTTP request, so permissions are decided as they are now. */
+    public caller: Caller,
+  ) {}
+
+  /** The connection or agent id this session serves. */
+  abstract get targetId(): string;
+  /** Prepares what the server mirrors (connecting upstreams as needed), then builds it. */
+  abstract open(options: SessionOptions): Promise<void>;
+  /** Authorizes and answers one request (everything but initialize, ping and logging/setLevel). */
+  protected abstract handle(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>>;
+  /** The runtimes this session has attached to. */
+  abstract runtimes(): ConnectionRuntime[];
+
+  protected build(info: { name: string; version: string }, capabilities: ServerCapabilities, instructions: string | undefined, options: SessionOptions): void {
+    this.server = new Server(info, { capabilities, instructions });
+    this.server.fallbackRequestHandler = (request, extra) => {
+      this.lastActive = Date.now();
+      return this.track(this.handle(request, extra)) as never;
+    };
+    this.server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
+      this.logLevel = request.params.level;
+      // Pass the level on so upstreams send what was asked for; each session still gets only its own level.
+      for (const runtime of this.runtimes()) {
+        const { upstream } = await runtime.upstreamFor(this).catch(() => ({ upstream: null }));
+        if (upstream?.capabilities.logging) {
+          await this.forwardTo(runtime, { jsonrpc: "2.0", id: 0, method: "logging/setLevel", params: { level: request.params.level } }, extra).catch(() => {});
+        }
+      }
+      return {};
+    });
+    this.server.fallbackNotificationHandler = async (n) => {
+      if (n.method !== "notifications/roots/list_changed") return;
+      for (const runtime of this.runtimes()) {
+        const { upstream } = await runtime.upstreamFor(this).catch(() => ({ upstream: null }));
+        await upstream?.notify({ method: n.method }).catch(() => {});
+      }
+    };
+    this.transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        this.id = id;
+        options.onInitialized(this);
+      },
+      onsessionclosed: () => options.onClosed(this),
+      maxRequestBodySize: options.maxBodyBytes,
+    });
+    this.transport.onclose = () => options.onClosed(this);
+  }
+
+  private track<T>(handling: Promise<T>): Promise<T> {
+    const settled = handling.then(
+      () => {},
+      () => {},
+    );
+    this.running.add(settled);
+    void settled.finally(() => this.running.delete(settled));
+    return handling;
+  }
+
+  wantsLogs(level: string): boolean {
+    return this.logLevel !== null && LEVELS.indexOf(level as LoggingLevel) >= LEVELS.indexOf(this.logLevel);
+  }
+
+  async notify(notification: Notification): Promise<void> {
+    await this.server.notification(notification as ServerNotification);
+  }
+
+  ask(request: JSONRPCRequest, signal: AbortSignal): Promise<Record<string, unknown>> {
+    return this.server.request({ method: request.method, params: request.params } as ServerRequest, AnyResult, { signal });
+  }
+
+  /**
+   * Subscriptions are shared upstream: the first subscriber of a URI on a shared upstream subscribes,
+   * the last one unsubscribes.
+   */
+  protected async subscription(runtime: ConnectionRuntime, request: JSONRPCRequest, extra: Extra, uri: string): Promise<Record<string, unknown>> {
+    const others = [...runtime.sessions].some((s) => s !== this && s.subscriptions.has(uri));
+    const sharedUpstream = !(runtime.spec.transport === "stdio" && runtime.spec.isolation === "session");
+    if (request.method === "resources/subscribe") {
+      if (!others || !sharedUpstream) await this.forwardTo(runtime, request, extra);
+      this.subscriptions.add(uri);
+    } else {
+      this.subscriptions.delete(uri);
+      if (!others || !sharedUpstream) await this.forwardTo(runtime, request, extra);
+    }
+    return {};
+  }
+
+  /** Sends the request upstream as this session's, mapping progress and cancellation both ways. */
+  async forwardTo(runtime: ConnectionRuntime, request: JSONRPCRequest, extra: Extra, retried = false): Promise<Record<string, unknown>> {
+    const { upstream, link } = await runtime.upstreamFor(this);
+    // Notifications for this request (progress, logs) must reach the client before its response,
+    // which closes the request's stream: the response waits for them.
+    const sending = new Set<Promise<void>>();
+    const relay = (n: Notification): Promise<void> => {
+      const sent = extra.sendNotification(n as ServerNotification).catch(() => {});
+      sending.add(sent);
+      void sent.finally(() => sending.delete(sent));
+      return sent;
+    };
+    const call: InflightCall = {
+      session: this,
+      notify: relay,
+      ask: (r, signal) => extra.sendRequest({ method: r.method, params: r.params } as ServerRequest, AnyResult, { signal }),
+    };
+    const params = { ...((request.params ?? {}) as Record<string, unknown>) };
+    const meta = params._meta as Record<string, unknown> | undefined;
+    const progressToken = meta?.progressToken;
+    if (meta && "progressToken" in meta) {
+      // The upstream gets a token of the gateway's own; its progress comes back under the client's token.
+      const { progressToken: _dropped, ...rest } = meta;
+      params._meta = rest;
+    }
+    link.inflight.add(call);
+    try {
+      const result = await upstream.request({ method: request.method, params } as ClientRequest, {
+        signal: extra.signal,
+        timeoutMs: runtime.spec.callTimeoutMs,
+        onprogress:
+          progressToken === undefined
+            ? undefined
+            : (progress) => void relay({ method: "notifications/progress", params: { ...progress, progressToken } }),
+      });
+      await Promise.all(sending);
+      return result;
+    } catch (err) {
+      // The connection was removed or changed under this call: say that, not how its upstream went away.
+      if (runtime.isClosed) throw new JsonRpcError(ErrorCode.ConnectionClosed, "This connection was removed or changed.");
+      if (!retried && isUpstreamSessionGone(err)) {
+        await runtime.dropUpstream(link);
+        return this.forwardTo(runtime, request, extra, true);
+      }
+      throw asRpcError(err);
+    } finally {
+      link.inflight.delete(call);
+    }
+  }
+
+  /**
+   * Ends the session. Requests still being handled answer first (for at most `drainMs`): a response
+   * stream closed unanswered would leave its client waiting for its own timeout.
+   */
+  async close(drainMs = 2000): Promise<void> {
+    if (this.running.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([Promise.all(this.running), new Promise((resolve) => (timer = setTimeout(resolve, drainMs)))]);
+      clearTimeout(timer);
+      // The SDK writes a handler's answer a few microtasks after the handler settles.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    await this.transport?.close().catch(() => {});
+    await this.server?.close().catch(() => {});
+  }
+}
