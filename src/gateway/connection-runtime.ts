@@ -1,7 +1,7 @@
 // Everything live about one connection: its upstream client(s) with reconnect backoff, the downstream
 // sessions attached to it, the requests in flight (to attribute server-to-client traffic), the
 // discovery cache, and the stderr ring of its stdio processes.
-import { ErrorCode, type JSONRPCRequest, type Notification, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, McpError, type JSONRPCRequest, type Notification, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { LineRing } from "./stdio-process.ts";
@@ -103,7 +103,9 @@ export class ConnectionRuntime {
       },
       (err: unknown) => {
         this.forget(link);
-        this.fail(err);
+        // A connect that ran out of time says so, without the SDK's "MCP error <code>:" prefix.
+        const timedOut = err instanceof McpError && err.code === ErrorCode.RequestTimeout;
+        this.fail(timedOut ? new Error(`initialize timed out after ${Math.round(this.spec.connectTimeoutMs / 100) / 10}s (connect_timeout)`) : err);
         throw new JsonRpcError(ErrorCode.InternalError, `Cannot reach the upstream: ${this.lastError}`);
       },
     );
@@ -116,6 +118,16 @@ export class ConnectionRuntime {
     this.retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.failures - 1));
     this.setStatus("error");
     this.settings.logger.warn("upstream failed", { connection: this.spec.id, error: this.lastError, failures: this.failures });
+  }
+
+  /**
+   * A request failed below MCP (connection refused, reset, TLS): the upstream is down, not just the
+   * call. Drop the link so the next use reconnects after the backoff, and show the error.
+   */
+  async transportFailed(link: Link, err: unknown): Promise<void> {
+    if (this.shared !== link && !(link.owner && this.perSession.get(link.owner) === link)) return;
+    this.fail(err);
+    await this.dropUpstream(link);
   }
 
   private forget(link: Link): void {

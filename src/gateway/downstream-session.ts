@@ -75,7 +75,9 @@ export abstract class DownstreamSession implements AttachedSession {
   abstract runtimes(): ConnectionRuntime[];
 
   protected build(info: { name: string; version: string }, capabilities: ServerCapabilities, instructions: string | undefined, options: SessionOptions): void {
-    this.server = new Server(info, { capabilities, instructions });
+    // Strict: an upstream's sampling, elicitation or roots request is refused here when this client
+    // did not declare the capability (the spec forbids sending it), instead of reaching a client that cannot answer.
+    this.server = new Server(info, { capabilities, instructions, enforceStrictCapabilities: true });
     this.server.fallbackRequestHandler = (request, extra) => {
       this.lastActive = Date.now();
       return this.track(this.handle(request, extra)) as never;
@@ -118,6 +120,11 @@ export abstract class DownstreamSession implements AttachedSession {
     this.running.add(settled);
     void settled.finally(() => this.running.delete(settled));
     return handling;
+  }
+
+  /** Whether a request of this session is being handled (the idle reaper leaves it alone). */
+  get busy(): boolean {
+    return this.running.size > 0;
   }
 
   wantsLogs(level: string): boolean {
@@ -192,6 +199,10 @@ export abstract class DownstreamSession implements AttachedSession {
       if (!retried && isUpstreamSessionGone(err)) {
         await runtime.dropUpstream(link);
         return this.forwardTo(runtime, request, extra, true);
+      }
+      // Not an MCP error and not a cancellation: the upstream itself is unreachable.
+      if (!(err instanceof McpError) && !(err instanceof JsonRpcError) && !extra.signal.aborted && runtime.spec.transport !== "stdio") {
+        await runtime.transportFailed(link, err);
       }
       throw asRpcError(err);
     } finally {

@@ -142,7 +142,7 @@ export class Gateway implements GatewayControl, AgentControl {
   private reapIdle(): void {
     const cutoff = Date.now() - this.settings.sessionIdleMs;
     for (const session of this.sessions.values()) {
-      if (session.lastActive < cutoff) void session.close();
+      if (session.lastActive < cutoff && !session.busy) void session.close();
     }
   }
 
