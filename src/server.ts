@@ -2,12 +2,14 @@
 import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config/load.ts";
-import { openDatabase, type DbHandle } from "./db/client.ts";
+import { openDatabase, type Db, type DbHandle } from "./db/client.ts";
 import { createKeyVerifier, LastUsedRecorder } from "./domain/api-keys.ts";
+import { syncConfigAgents } from "./domain/agent-config.ts";
+import { agentSpecLookup } from "./domain/agents.ts";
 import { syncConfigConnections } from "./domain/connection-config.ts";
-import { connectionExists, listConnections } from "./domain/connections.ts";
-import { CONNECTION_ID } from "./domain/permissions.ts";
-import type { GatewayControl } from "./gateway/types.ts";
+import { listConnections } from "./domain/connections.ts";
+import { resourceExistsIn } from "./domain/resources.ts";
+import type { AgentControl, GatewayControl } from "./gateway/types.ts";
 import { connectionStore, specLookup } from "./operations/connections.ts";
 import { Gateway } from "./gateway/gateway.ts";
 import { LoginThrottle } from "./domain/login-throttle.ts";
@@ -38,7 +40,7 @@ export type RunningServer = {
 };
 
 /** Opens the data dir and database and builds the app's dependencies (no listening socket). */
-export function prepare(config: Config, logger: Logger, options: { gateway?: GatewayControl } = {}): { deps: AppDeps; handle: DbHandle } {
+export function prepare(config: Config, logger: Logger, options: { gateway?: GatewayControl; agents?: AgentControl } = {}): { deps: AppDeps; handle: DbHandle } {
   let handle: DbHandle;
   try {
     handle = openDatabase({ path: config.database.path, busyTimeoutMs: config.database.busy_timeout });
@@ -54,17 +56,11 @@ export function prepare(config: Config, logger: Logger, options: { gateway?: Gat
     throw new StartupError((err as Error).message, { cause: err });
   }
   const keys = deriveKeys(secret);
-  // The file is the truth for the connections it declares: written (or removed) before anything serves.
-  let synced: ReturnType<typeof syncConfigConnections>;
   try {
-    synced = syncConfigConnections(connectionStore({ db: handle.db, keys, config }), config.connections);
+    applyDeclared(config, logger, handle.db, keys);
   } catch (err) {
     handle.close();
-    throw new StartupError(`cannot apply the connections of the config: ${(err as Error).message}`, { cause: err });
-  }
-  for (const slug of synced.adopted) logger.warn("connection made in the admin is now declared in the config, which takes it over", { slug });
-  if (synced.changed.length + synced.removed.length > 0) {
-    logger.info("connections from the config applied", { changed: synced.changed.map((c) => c.slug), removed: synced.removed });
+    throw err;
   }
   const proxy = new Gateway({
     sessionIdleMs: config.gateway.session_idle_timeout,
@@ -73,6 +69,7 @@ export function prepare(config: Config, logger: Logger, options: { gateway?: Gat
     maxBodyBytes: config.server.max_body_size,
     logger,
     lookup: specLookup({ db: handle.db, keys, config }),
+    lookupAgent: agentSpecLookup({ db: handle.db }),
   });
   const deps: AppDeps = {
     config,
@@ -89,14 +86,41 @@ export function prepare(config: Config, logger: Logger, options: { gateway?: Gat
     }),
     startedAt: new Date(),
     catalog: CATALOG,
-    // Agents do not exist in this release, so no agent_ id names anything.
-    resourceExists: (resource) => CONNECTION_ID.test(resource) && connectionExists(handle.db, resource),
+    resourceExists: resourceExistsIn(handle.db),
     gateway: options.gateway ?? proxy,
+    agents: options.agents ?? proxy,
     proxy,
     verifyKey: createKeyVerifier(handle.db, keys.tokenHmac),
     lastUsed: new LastUsedRecorder(handle.db),
   };
   return { deps, handle };
+}
+
+/**
+ * The file is the truth for the connections and agents it declares: written (or removed) before
+ * anything serves, connections first (agents select them by slug).
+ */
+function applyDeclared(config: Config, logger: Logger, db: Db, keys: ReturnType<typeof deriveKeys>): void {
+  let synced: ReturnType<typeof syncConfigConnections>;
+  try {
+    synced = syncConfigConnections(connectionStore({ db, keys, config }), config.connections);
+  } catch (err) {
+    throw new StartupError(`cannot apply the connections of the config: ${(err as Error).message}`, { cause: err });
+  }
+  for (const slug of synced.adopted) logger.warn("connection made in the admin is now declared in the config, which takes it over", { slug });
+  if (synced.changed.length + synced.removed.length > 0) {
+    logger.info("connections from the config applied", { changed: synced.changed.map((c) => c.slug), removed: synced.removed });
+  }
+  let agents: ReturnType<typeof syncConfigAgents>;
+  try {
+    agents = syncConfigAgents(db, config.agents);
+  } catch (err) {
+    throw new StartupError(`cannot apply the agents of the config: ${(err as Error).message}`, { cause: err });
+  }
+  for (const slug of agents.adopted) logger.warn("agent made in the admin is now declared in the config, which takes it over", { slug });
+  if (agents.changed.length + agents.removed.length > 0) {
+    logger.info("agents from the config applied", { changed: agents.changed.map((a) => a.slug), removed: agents.removed });
+  }
 }
 
 /** Starts serving; resolves once the socket listens. */

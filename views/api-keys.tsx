@@ -18,6 +18,9 @@ export type KeyRow = {
 /** A connection in the permission builder: its tools as last discovered (empty until it connects). */
 export type GrantableConnection = { id: string; slug: string; title: string; tools: string[] };
 
+/** An agent in the permission builder: the tools it exposes now, by exposed name. */
+export type GrantableAgent = { id: string; slug: string; title: string; tools: string[] };
+
 /** A token just issued: shown this once, with a ready-to-paste MCP client configuration. */
 export type IssuedToken = { keyName: string; token: string; endpoint: string; rotated: boolean };
 
@@ -30,6 +33,10 @@ export type KeysProps = {
   users: { id: string; email: string }[];
   /** Connections whose tools may be granted, with the tool names discovered so far. */
   connections: GrantableConnection[];
+  /** Agents whose tools may be granted, with the names they expose. */
+  agents: GrantableAgent[];
+  /** An agent whose "all tools" box starts ticked (from its page's "create a key for this agent"). */
+  preselect?: string;
   issued?: IssuedToken;
   message?: { kind: "ok" | "error"; text: string };
   form?: { name?: string; raw?: string };
@@ -98,10 +105,39 @@ function ConnectionGrants(props: { connections: GrantableConnection[] }) {
   );
 }
 
+/** Per agent: "all tools" (["*"]) or a choice of the names it exposes; grants {"agent_<id>": [...]}. */
+function AgentGrants(props: { agents: GrantableAgent[]; preselect?: string }) {
+  return (
+    <fieldset class="builder">
+      <legend>Agents</legend>
+      {props.agents.length === 0 ? (
+        <p class="muted">No agents yet; once there are, their tools can be granted here.</p>
+      ) : (
+        props.agents.map((a) => (
+          <div class="grant" id={`grant-${a.id}`}>
+            <label class="check">
+              <input type="checkbox" name="grant_all" value={a.id} checked={a.id === props.preselect} /> <strong>{a.title}</strong> <code>{a.slug}</code>: everything it exposes (<code>"*"</code>)
+            </label>
+            {a.tools.length === 0 ? (
+              <p class="muted small">It exposes no tools yet.</p>
+            ) : (
+              <div class="checks">
+                {a.tools.map((tool) => (
+                  <label class="check"><input type="checkbox" name={`grant_${a.id}`} value={tool} /> <code>{tool}</code></label>
+                ))}
+              </div>
+            )}
+          </div>
+        ))
+      )}
+    </fieldset>
+  );
+}
+
 function CreateForm(props: KeysProps) {
   const isAdmin = props.viewer.role === "admin";
   return (
-    <form class="panel create-key" method="post" action="/admin/keys" hx-post="/admin/keys" hx-target="#keys-section" hx-swap="outerHTML">
+    <form class="panel create-key" id="create-key" method="post" action="/admin/keys" hx-post="/admin/keys" hx-target="#keys-section" hx-swap="outerHTML">
       <h2 style="margin-top:0">Create an API key</h2>
       <div class="row">
         <div><label for="key-name">Name</label><input id="key-name" name="name" type="text" required maxlength={100} placeholder="CI deploy bot" value={props.form?.name ?? ""} /></div>
@@ -136,6 +172,7 @@ function CreateForm(props: KeysProps) {
         </div>
       </fieldset>
       <ConnectionGrants connections={props.connections} />
+      <AgentGrants agents={props.agents} preselect={props.preselect} />
       <details open={props.form?.raw ? true : undefined}>
         <summary>Raw permissions JSON (overrides the choices above)</summary>
         <textarea name="permissions_json" rows={4} placeholder='{"self": ["WHOAMI"]}' aria-label="Raw permissions JSON">{props.form?.raw ?? ""}</textarea>

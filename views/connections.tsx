@@ -203,7 +203,7 @@ export function ConnectionPage(props: ConnectionPageProps) {
           <ConnectionForm {...props.form} />
           <form class="panel" method="post" action={`/admin/connections/${c.id}/delete`}>
             <h2 style="margin-top:0">Delete</h2>
-            <p class="muted">Open sessions end and stdio processes are killed. Keys keep their other permissions.</p>
+            <p class="muted">Open sessions end and stdio processes are killed. Agents that select it lose its tools; keys keep their other permissions.</p>
             <label class="check"><input type="checkbox" name="confirm" value="yes" required /> Delete <code>{c.slug}</code> for good</label>
             <button class="danger" type="submit">Delete connection</button>
           </form>

@@ -8,7 +8,7 @@ import { assetUrl } from "./assets.ts";
 export const NAV: { key: string; label: string; href?: string }[] = [
   { key: "dashboard", label: "Dashboard", href: "/admin" },
   { key: "connections", label: "Connections", href: "/admin/connections" },
-  { key: "agents", label: "Agents" },
+  { key: "agents", label: "Agents", href: "/admin/agents" },
   { key: "keys", label: "API keys", href: "/admin/keys" },
   { key: "monitoring", label: "Monitoring" },
   { key: "users", label: "Users", href: "/admin/users" },

@@ -5,8 +5,9 @@ import type { Config } from "./load.ts";
 import { ConfigSchema } from "./schema.ts";
 
 /**
- * One setting. `section` is the table it lives in: "server" for [server], or "connections[]" for
- * the repeated [[connections]] tables (`repeated` is then true).
+ * One setting. `section` is the table it lives in: "server" for [server], "connections[]" for the
+ * repeated [[connections]] tables (`repeated` is then true), or "agents[].connections[]" for tables
+ * repeated inside a repeated table ([[agents.connections]]).
  */
 export type ConfigField = { section: string; repeated: boolean; key: string; type: string; default: string | undefined; description: string };
 
@@ -16,6 +17,8 @@ type JsonSchema = {
   enum?: unknown[];
   default?: unknown;
   description?: string;
+  const?: unknown;
+  anyOf?: JsonSchema[];
   properties?: Record<string, JsonSchema>;
   items?: JsonSchema;
   additionalProperties?: JsonSchema | boolean;
@@ -32,17 +35,29 @@ function rootSchema(): JsonSchema {
 
 function typeName(field: JsonSchema): string {
   if (field.enum) return field.enum.map((v) => JSON.stringify(v)).join(" \\| ");
+  if (field.const !== undefined) return JSON.stringify(field.const);
+  if (field.anyOf) return field.anyOf.map((choice) => (choice.type === "array" ? "array" : typeName(choice))).join(" \\| ");
   if (field.format) return field.format;
-  if (field.type === "array") return `array of ${field.items?.type ?? "any"}s`;
+  if (field.type === "array") return field.items?.type === "object" ? "array of tables" : `array of ${field.items?.type ?? "any"}s`;
   if (field.type === "object") return "table";
   return field.type ?? "any";
 }
 
-/** Each table of the file: its name as ConfigField.section, its schema, and whether it repeats. */
-function sections(root: JsonSchema): { name: string; repeated: boolean; schema: JsonSchema }[] {
-  return Object.entries(root.properties ?? {}).map(([name, schema]) =>
-    schema.type === "array" ? { name: `${name}[]`, repeated: true, schema: { ...schema.items, description: schema.description } } : { name, repeated: false, schema },
-  );
+type Section = { name: string; repeated: boolean; schema: JsonSchema };
+
+/** An array of tables (one [[name]] each), or null. */
+function tableArray(name: string, schema: JsonSchema): Section | null {
+  return schema.type === "array" && schema.items?.type === "object" ? { name: `${name}[]`, repeated: true, schema: { ...schema.items, description: schema.description } } : null;
+}
+
+/** Each table of the file, tables repeated inside a repeated table ([[agents.connections]]) right after their parent. */
+function sections(root: JsonSchema): Section[] {
+  return Object.entries(root.properties ?? {}).flatMap(([name, schema]) => {
+    const repeated = tableArray(name, schema);
+    if (!repeated) return [{ name, repeated: false, schema }];
+    const nested = Object.entries(repeated.schema.properties ?? {}).map(([key, field]) => tableArray(`${repeated.name}.${key}`, field));
+    return [repeated, ...nested.filter((s): s is Section => s !== null)];
+  });
 }
 
 /** Every field of switchboard.toml with its type, default and description, in schema order. */
@@ -68,9 +83,9 @@ export function sectionDescriptions(): Record<string, string> {
   return Object.fromEntries(sections(rootSchema()).map((s) => [s.name, s.schema.description ?? ""]));
 }
 
-/** The header line of a section: "[server]" or "[[connections]]". */
+/** The header line of a section: "[server]", "[[connections]]" or "[[agents.connections]]". */
 export function sectionHeader(field: Pick<ConfigField, "section" | "repeated">): string {
-  return field.repeated ? `[[${field.section.replace(/\[\]$/, "")}]]` : `[${field.section}]`;
+  return field.repeated ? `[[${field.section.replace(/\[\]/g, "")}]]` : `[${field.section}]`;
 }
 
 /** A value as TOML: strings, numbers, booleans, arrays and inline tables. */
@@ -109,7 +124,8 @@ export function renderEffectiveConfig(config: Config, options: { secretSource: s
   };
   for (const [section, fields] of bySection) {
     if (fields[0]!.repeated) {
-      lines.push(...renderRepeated(config, fields));
+      // Tables repeated inside a repeated table are written inline by their parent.
+      if (!section.includes("[].")) lines.push(...renderRepeated(config, fields));
       continue;
     }
     lines.push("", sectionHeader(fields[0]!));

@@ -18,6 +18,16 @@ import {
   TransportSchema,
   UrlSchema,
 } from "../domain/connection-rules.ts";
+import {
+  checkSelections,
+  collisionMessages,
+  InstructionsSchema,
+  PromptsSelectionSchema,
+  ResourcesSelectionSchema,
+  ToolSelectionSchema,
+  UpstreamToolNameSchema,
+} from "../domain/agent-rules.ts";
+import type { AgentConnectionSelection } from "../domain/agent-tools.ts";
 import { parseDuration, parseSize } from "./units.ts";
 
 /** A duration string such as "30s" or "12h", read as milliseconds. */
@@ -180,9 +190,83 @@ const connections = z
   })
   .describe("Upstream MCP servers declared in the file: applied at every start, read-only in the admin, removed from the database when removed here. Write one [[connections]] table each.");
 
+/** An agent's tools from one connection: "*" (all, following the upstream) or a list of names or { name, alias, description } tables. */
+const agentTools = z
+  .union([z.literal("*"), z.literal("all"), z.array(z.union([UpstreamToolNameSchema, ToolSelectionSchema]))], {
+    error: 'expected "*" or a list of tool names (or { name, alias, description } tables)',
+  })
+  .transform((tools): AgentConnectionSelection["tools"] => (typeof tools === "string" ? "all" : tools.map((t) => (typeof t === "string" ? { name: t } : t))));
+
+const agentConnection = z.strictObject({
+  connection: SlugSchema.describe("The slug of a connection declared in this file."),
+  tools: agentTools.describe('"*" for every tool it offers, or a list: "name" or { name = "…", alias = "…", description = "…" }.'),
+  resources: ResourcesSelectionSchema.default("none").describe('"all", "none", or URI patterns such as ["file:///docs/*"].'),
+  prompts: PromptsSelectionSchema.default("none").describe('"all", "none", or prompt names.'),
+});
+
+const agent = z
+  .strictObject({
+    slug: SlugSchema.describe('Unique short name, 1-63 of a-z 0-9 -, e.g. "demo". Served at /mcp/agent/<slug> too; the id (agent_<uuid>) is derived from it.'),
+    title: TitleSchema.optional().describe("Name shown in the admin; defaults to the slug."),
+    description: DescriptionSchema.default("").describe("What this agent is for, for people."),
+    instructions: InstructionsSchema.default("").describe("Sent to MCP clients as the server's instructions."),
+    enabled: z.boolean().default(true).describe("false keeps the agent but refuses sessions to it."),
+    prefix_tools: z.boolean().default(false).describe("Expose every tool as <connection-slug>__<tool> (aliases excepted), so tools of different connections never collide."),
+    tools: z
+      .record(z.string(), agentTools)
+      .default({})
+      .describe('Tools by connection slug: { everything = ["echo", "get-sum"], github = "*" }. For aliases, descriptions, resources and prompts use [[agents.connections]] instead.'),
+    connections: z
+      .array(agentConnection)
+      .default([])
+      .describe("The richer form, one [[agents.connections]] table per connection: connection, tools, resources, prompts."),
+  })
+  .transform((a) => ({
+    ...a,
+    /** Both forms as one list, in file order: `tools` first, then [[agents.connections]]. */
+    selections: [
+      ...Object.entries(a.tools).map(([slug, tools]) => ({ connection: slug, tools, resources: "none" as const, prompts: "none" as const })),
+      ...a.connections,
+    ],
+  }));
+
+const agents = z
+  .array(agent)
+  .default([])
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((a, i) => {
+      if (seen.has(a.slug)) ctx.addIssue({ code: "custom", path: [i, "slug"], message: `slug ${JSON.stringify(a.slug)} is declared twice` });
+      seen.add(a.slug);
+    });
+  })
+  .describe("Agents declared in the file: virtual MCP servers over the connections declared above, applied at every start, read-only in the admin. Write one [[agents]] table each.");
+
+/** Problems of the declared agents that need the declared connections: unknown slugs, a connection twice, bad or colliding names. */
+function checkDeclaredAgents(config: { connections: { slug: string }[]; agents: z.output<typeof agents> }, ctx: z.RefinementCtx): void {
+  const declared = new Set(config.connections.map((c) => c.slug));
+  const unknown = (slug: string) => `no connection ${JSON.stringify(slug)} is declared in [[connections]]`;
+  config.agents.forEach((a, i) => {
+    // A table that failed its own checks was not transformed: its problems are already reported.
+    if (!Array.isArray(a.selections)) return;
+    for (const slug of Object.keys(a.tools)) if (!declared.has(slug)) ctx.addIssue({ code: "custom", path: ["agents", i, "tools", slug], message: unknown(slug) });
+    a.connections.forEach((c, j) => {
+      const path = ["agents", i, "connections", j, "connection"];
+      if (!declared.has(c.connection)) ctx.addIssue({ code: "custom", path, message: unknown(c.connection) });
+      else if (c.connection in a.tools) ctx.addIssue({ code: "custom", path, message: `${JSON.stringify(c.connection)} is also in tools: select each connection once` });
+      else if (a.connections.findIndex((o) => o.connection === c.connection) < j) ctx.addIssue({ code: "custom", path, message: `${JSON.stringify(c.connection)} is selected twice` });
+    });
+    // Names and collisions of the listed tools ("*" is checked when the agent is served: what it holds is known then).
+    const selections = a.selections.filter((s) => declared.has(s.connection)).map((s) => ({ ...s, connectionId: s.connection }));
+    const check = checkSelections({ prefixTools: a.prefix_tools, connections: selections }, { slugOf: (slug) => slug, toolsOf: () => [] });
+    const problems = Object.values(check.problems).filter((p) => !p.includes("selected twice"));
+    for (const message of [...problems, ...collisionMessages(check.collisions)]) ctx.addIssue({ code: "custom", path: ["agents", i], message });
+  });
+}
+
 /** The whole switchboard.toml. */
 export const ConfigSchema = z
-  .strictObject({ server, database, security, stdio, gateway, connections })
+  .strictObject({ server, database, security, stdio, gateway, connections, agents })
   .superRefine((config, ctx) => {
     // A declared stdio connection must pass the same [stdio] policy as one created in the admin.
     config.connections.forEach((c, i) => {
@@ -190,10 +274,14 @@ export const ConfigSchema = z
       const refusal = stdioRefusal(config.stdio, c.command);
       if (refusal) ctx.addIssue({ code: "custom", path: ["connections", i, refusal.code === "STDIO_DISABLED" ? "transport" : "command"], message: refusal.message });
     });
+    checkDeclaredAgents(config, ctx);
   });
 
 /** One [[connections]] table, validated, durations in ms. */
 export type ConfigConnection = z.output<typeof connection>;
+
+/** One [[agents]] table, validated; `selections` holds both forms, connections named by slug. */
+export type ConfigAgent = z.output<typeof agent>;
 
 /** The validated config, with defaults applied and units converted (durations in ms, sizes in bytes). */
 export type ParsedConfig = z.output<typeof ConfigSchema>;

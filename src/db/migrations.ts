@@ -3,6 +3,7 @@
 import foundation from "./migrations/0000_foundation.sql" with { type: "text" };
 import apiKeys from "./migrations/0001_api_keys.sql" with { type: "text" };
 import connections from "./migrations/0002_connections.sql" with { type: "text" };
+import agents from "./migrations/0003_agents.sql" with { type: "text" };
 
 export type Migration = { tag: string; sql: string };
 
@@ -10,4 +11,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { tag: "0000_foundation", sql: foundation },
   { tag: "0001_api_keys", sql: apiKeys },
   { tag: "0002_connections", sql: connections },
+  { tag: "0003_agents", sql: agents },
 ];

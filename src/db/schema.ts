@@ -1,5 +1,6 @@
 // The database tables, as drizzle definitions; drizzle-kit generates migrations from this file.
 import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
+import type { AgentConnectionSelection } from "../domain/agent-tools.ts";
 
 /** People who sign in to the admin. Emails are stored lower-cased. */
 export const users = sqliteTable("users", {
@@ -71,6 +72,25 @@ export const connections = sqliteTable("connections", {
   tokenSealed: text("token_sealed"),
   headersSealed: text("headers_sealed"),
   envSealed: text("env_sealed"),
+  fromConfig: integer("from_config", { mode: "boolean" }).notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/**
+ * Agents: virtual MCP servers over a selection of connections' tools (and resources and prompts).
+ * `selections` is the AgentConnectionSelection list, keyed by connection id, in the agent's order.
+ * Rows with from_config were declared in switchboard.toml and are rewritten at start.
+ */
+export const agents = sqliteTable("agents", {
+  id: text("id").primaryKey(),
+  slug: text("slug").notNull().unique(),
+  title: text("title").notNull(),
+  description: text("description").notNull(),
+  instructions: text("instructions").notNull(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull(),
+  prefixTools: integer("prefix_tools", { mode: "boolean" }).notNull(),
+  selections: text("selections", { mode: "json" }).notNull().$type<AgentConnectionSelection[]>(),
   fromConfig: integer("from_config", { mode: "boolean" }).notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),

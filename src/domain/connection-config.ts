@@ -4,6 +4,7 @@
 import { eq } from "drizzle-orm";
 import { connections } from "../db/schema.ts";
 import type { ConfigConnection } from "../config/schema.ts";
+import { nameBasedUuid } from "./derived-id.ts";
 import {
   createConnection,
   deleteConnection,
@@ -17,11 +18,7 @@ import {
 
 /** The id of the connection the config declares with this slug: conn_ + a UUID (version 8) from SHA-256. */
 export function configConnectionId(slug: string): string {
-  const bytes = new Bun.CryptoHasher("sha256").update(`switchboard/config-connection/${slug}`).digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x80; // version 8: custom, name-based
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80; // RFC 9562 variant
-  const hex = bytes.toString("hex");
-  return `conn_${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return `conn_${nameBasedUuid(`switchboard/config-connection/${slug}`)}`;
 }
 
 function fieldsOf(c: ConfigConnection): ConnectionFields {

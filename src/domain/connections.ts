@@ -8,6 +8,7 @@ import { connections } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import type { ConnectionSpec, UpstreamTransport } from "../gateway/types.ts";
 import { decryptSecret, encryptSecret } from "../security/cipher.ts";
+import { removeConnectionFromAgents } from "./agents.ts";
 import { stdioRefusal, transportProblems, type StdioPolicy } from "./connection-rules.ts";
 import { CONNECTION_ID } from "./permissions.ts";
 
@@ -232,11 +233,17 @@ export function updateConnection(
   return findConnection(store, current.id);
 }
 
-/** Deletes a connection (not one declared in the config, unless `fromConfig`); returns what it was. */
+/**
+ * Deletes a connection (not one declared in the config, unless `fromConfig`); returns what it was.
+ * Agents that select it lose that selection in the same transaction, so none names a missing connection.
+ */
 export function deleteConnection(store: ConnectionStore, idOrSlug: string, options: { fromConfig?: boolean } = {}): Connection {
   const current = findConnection(store, idOrSlug);
   if (current.fromConfig && !options.fromConfig) throw new AppError("CONNECTION_READ_ONLY");
-  store.db.delete(connections).where(eq(connections.id, current.id)).run();
+  store.db.transaction((tx) => {
+    removeConnectionFromAgents(tx as unknown as Db, current.id);
+    tx.delete(connections).where(eq(connections.id, current.id)).run();
+  });
   return current;
 }
 

@@ -237,7 +237,7 @@ export class Gateway implements GatewayControl, AgentControl {
 
   // AgentControl
 
-  /** The agent's spec, if it exists and is enabled. */
+  /** The agent's spec, if it exists (enabled or not: callers decide what a disabled one means). */
   agent(idOrSlug: string): AgentSpec | null {
     return this.settings.lookupAgent?.(idOrSlug) ?? null;
   }
@@ -276,7 +276,7 @@ export class Gateway implements GatewayControl, AgentControl {
 
   async callAgentTool(agentId: string, caller: Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
     const spec = this.agent(agentId);
-    if (!spec) throw new JsonRpcError(-32602, "No such agent");
+    if (!spec || !spec.enabled) throw new JsonRpcError(-32602, spec ? "This agent is disabled" : "No such agent");
     // A session without a client: nothing can be asked of it (sampling, elicitation), and it lives for one call.
     const session = new AgentSession(spec, this.agentRuntimes, caller.key?.id ?? "admin", caller);
     const controller = new AbortController();

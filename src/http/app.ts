@@ -14,6 +14,7 @@ import { adminPageRoutes } from "./routes/admin-pages.ts";
 import { adminUserRoutes } from "./routes/admin-users.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminConnectionRoutes } from "./routes/admin-connections.ts";
+import { adminAgentRoutes } from "./routes/admin-agents.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { apiRoutes } from "./routes/api.ts";
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   signedIn.route("/users", adminUserRoutes(deps));
   signedIn.route("/keys", adminKeyRoutes(deps));
   signedIn.route("/connections", adminConnectionRoutes(deps));
+  signedIn.route("/agents", adminAgentRoutes(deps));
   app.route("/admin", signedIn);
 
   return app;

@@ -8,7 +8,7 @@ import type { User } from "../domain/users.ts";
 import type { LastUsedRecorder, VerifiedKey } from "../domain/api-keys.ts";
 import type { ManagementCatalog } from "../domain/permissions.ts";
 import type { Gateway } from "../gateway/gateway.ts";
-import type { GatewayControl } from "../gateway/types.ts";
+import type { AgentControl, GatewayControl } from "../gateway/types.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../operations/registry.ts";
 import type { ServerKeys } from "../security/keys.ts";
@@ -34,6 +34,8 @@ export type AppDeps = {
   lastUsed: LastUsedRecorder;
   /** The gateway to upstream MCP servers, as the connection operations and admin see it. */
   gateway: GatewayControl;
+  /** The gateway as agents see it: told of agent changes, asked for health and "Try it" calls (the proxy below, in production). */
+  agents: AgentControl;
   /** The MCP proxy: sessions of /mcp/:connection over the live upstreams (the gateway above, in production). */
   proxy: Gateway;
 };

@@ -17,9 +17,11 @@ import {
   type Connection,
   type ConnectionStore,
 } from "../domain/connections.ts";
+import { agentsSelecting } from "../domain/agents.ts";
 import { AppError } from "../errors.ts";
 import type { ConnectionSpec, Discovery, GatewayControl } from "../gateway/types.ts";
 import { changesFrom, ConnectionDetailShape, ConnectionFieldsInput as F, ConnectionShape, connectionDetailOut, connectionOut } from "./connection-shapes.ts";
+import { tellAgents } from "./agents.ts";
 import { defineOperation, type OperationContext, type OperationDeps } from "./registry.ts";
 
 const IdOrSlug = z.string().min(1).max(100).describe("The connection's id (conn_<uuid>) or its slug");
@@ -155,6 +157,8 @@ export const connectionUpdate = defineOperation({
     const updated = updateConnection(connectionStore(ctx.deps), id, changesFrom(fields), { now: ctx.now });
     ctx.deps.logger.info("connection updated", { connection: updated.id, by: ctx.caller.user.id });
     await tellGateway(ctx, "apply", updated.id, () => ctx.deps.gateway.apply(specOf(ctx.deps, updated)));
+    // A new slug renames prefixed tools: the agents over this connection list their tools again.
+    for (const agentId of agentsSelecting(ctx.deps.db, updated.id)) await tellAgents(ctx, "apply", agentId, (agents) => agents.agentApplied(agentId));
     return connectionOut(ctx.deps, updated);
   },
 });
@@ -164,7 +168,7 @@ export const connectionDelete = defineOperation({
   title: "Delete a connection",
   description:
     "Admins only. Delete a connection by id or slug: its sessions end, its clients close and its stdio processes are killed. " +
-    "Keys that named it keep their other permissions. Connections declared in switchboard.toml are removed there instead.",
+    "Agents that select it drop it (and its tools); keys that named it keep their other permissions. Connections declared in switchboard.toml are removed there instead.",
   input: z.object({ id: IdOrSlug }),
   output: z.object({ id: z.string(), deleted: z.literal(true) }),
   forMembers: false,
@@ -172,9 +176,12 @@ export const connectionDelete = defineOperation({
   destructive: true,
   rest: { method: "DELETE", path: "/connections/:id" },
   async handler(ctx, input) {
-    const deleted = deleteConnection(connectionStore(ctx.deps), input.id);
-    ctx.deps.logger.info("connection deleted", { connection: deleted.id, by: ctx.caller.user.id });
+    const store = connectionStore(ctx.deps);
+    const affected = agentsSelecting(ctx.deps.db, findConnection(store, input.id).id);
+    const deleted = deleteConnection(store, input.id);
+    ctx.deps.logger.info("connection deleted", { connection: deleted.id, by: ctx.caller.user.id, agents_changed: affected });
     await tellGateway(ctx, "remove", deleted.id, () => ctx.deps.gateway.remove(deleted.id));
+    for (const agentId of affected) await tellAgents(ctx, "apply", agentId, (agents) => agents.agentApplied(agentId));
     return { id: deleted.id, deleted: true as const };
   },
 });

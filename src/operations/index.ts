@@ -1,4 +1,5 @@
 // Every management operation, in the order tool lists and the OpenAPI document show them.
+import { agentCreate, agentDelete, agentGet, agentList, agentUpdate } from "./agents.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyGet, apiKeyList, apiKeyRotate, apiKeyUpdate } from "./api-keys.ts";
 import {
   connectionCreate,
@@ -22,6 +23,11 @@ export const OPERATIONS: readonly Operation[] = [
   connectionDelete,
   connectionTest,
   connectionRefresh,
+  agentList,
+  agentGet,
+  agentCreate,
+  agentUpdate,
+  agentDelete,
   apiKeyCreate,
   apiKeyList,
   apiKeyGet,

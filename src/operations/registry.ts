@@ -7,7 +7,7 @@ import type { Db } from "../db/client.ts";
 import { mayUseManagementTool, roleCeiling, type ManagementCatalog, type Permissions } from "../domain/permissions.ts";
 import { parseFields, type User } from "../domain/users.ts";
 import { AppError } from "../errors.ts";
-import type { GatewayControl } from "../gateway/types.ts";
+import type { AgentControl, GatewayControl } from "../gateway/types.ts";
 import type { Logger } from "../logger.ts";
 import type { ServerKeys } from "../security/keys.ts";
 
@@ -25,6 +25,8 @@ export type OperationDeps = {
   resourceExists: (resource: string) => boolean;
   /** The running gateway: told of every connection change, asked for status, discovery and tests. */
   gateway: GatewayControl;
+  /** The running gateway as agents see it: told of every agent change, asked for health and "Try it" calls. */
+  agents: AgentControl;
 };
 
 export type OperationContext = { deps: OperationDeps; caller: Caller; now: Date };

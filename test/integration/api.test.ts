@@ -6,8 +6,10 @@ import { join } from "node:path";
 import { runCli } from "../../src/cli/main.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { getApiKey, hashToken } from "../../src/domain/api-keys.ts";
+import { createAgent, getAgent, newAgentFields } from "../../src/domain/agents.ts";
 import { createConnection, getConnection, newConnectionFields } from "../../src/domain/connections.ts";
 import { getUser, type User } from "../../src/domain/users.ts";
+import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { OPERATIONS, OPERATIONS_BY_NAME } from "../../src/operations/index.ts";
 import {
@@ -40,6 +42,12 @@ type Row = {
 /** A stored http connection with a token, for the connection rows. */
 function storedConnection(h: Harness, slug = "upstream") {
   return createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp", token: "tok-row-secret" }));
+}
+
+/** A stored agent over a stored connection, for the agent rows. */
+function storedAgent(h: Harness, slug = "helper") {
+  const connection = storedConnection(h);
+  return createAgent(agentStore(h.deps), newAgentFields({ slug, instructions: "Help.", connections: [{ connectionId: connection.id, tools: [{ name: "echo", alias: "say" }], resources: "none", prompts: "none" }] }));
 }
 
 const ROUTES: Row[] = [
@@ -102,6 +110,50 @@ const ROUTES: Row[] = [
     status: 200,
     check: (body) => expect(body).toMatchObject({ slug: "upstream", offers: { tools: [] } }),
     never: () => ["tok-row-secret"],
+  },
+  {
+    op: "AGENT_LIST",
+    request: (h) => ({ method: "GET", path: "/agents", ctx: { id: storedAgent(h).id } }),
+    status: 200,
+    check: (body, _h, ctx) => expect(body.agents).toMatchObject([{ id: ctx.id as string, slug: "helper", endpoint: `${PUBLIC_URL}/mcp/agent/${ctx.id as string}`, connections: [{ connection_slug: "upstream" }] }]),
+    never: () => ["tok-row-secret"],
+  },
+  {
+    op: "AGENT_GET",
+    request: (h) => ({ method: "GET", path: `/agents/${storedAgent(h).slug}` }),
+    status: 200,
+    check: (body) => expect(body).toMatchObject({ slug: "helper", tools: [{ name: "say", upstream: "echo", connection_slug: "upstream", missing: true }], collisions: [] }),
+    never: () => ["tok-row-secret"],
+  },
+  {
+    op: "AGENT_CREATE",
+    request: (h) => ({ method: "POST", path: "/agents", json: { slug: "made", connections: [{ connection: storedConnection(h).id, tools: ["echo"] }] } }),
+    status: 201,
+    check: (body, h) => {
+      expect(body).toMatchObject({ slug: "made", tool_count: 0 });
+      expect(getAgent(h.deps.db, "made")?.connections[0]?.tools).toEqual([{ name: "echo" }]);
+    },
+  },
+  {
+    op: "AGENT_UPDATE",
+    request: (h) => ({ method: "PATCH", path: `/agents/${storedAgent(h).id}`, json: { title: "Renamed", enabled: false } }),
+    status: 200,
+    check: (body, h) => {
+      expect(body).toMatchObject({ title: "Renamed", enabled: false });
+      expect(getAgent(h.deps.db, "helper")).toMatchObject({ title: "Renamed", enabled: false, instructions: "Help." });
+    },
+  },
+  {
+    op: "AGENT_DELETE",
+    request: (h) => {
+      const id = storedAgent(h).id;
+      return { method: "DELETE", path: `/agents/${id}`, ctx: { id } };
+    },
+    status: 200,
+    check: (body, h, ctx) => {
+      expect(body).toEqual({ id: ctx.id as string, deleted: true });
+      expect(getAgent(h.deps.db, "helper")).toBeNull();
+    },
   },
   {
     op: "WHOAMI",

@@ -4,15 +4,19 @@
 // grants(p, "self", OP), with a member owner's key narrowed to the tools members may use.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
+import { createAgent, newAgentFields } from "../../src/domain/agents.ts";
 import { createConnection, newConnectionFields } from "../../src/domain/connections.ts";
 import type { User } from "../../src/domain/users.ts";
+import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";
 import type { Operation } from "../../src/operations/registry.ts";
 import { apiRequest, callTool, insertUser, mcpRequest, mintKey, resultText, useSharedHarness, type Harness, type JsonRpcResponse } from "../support/key-harness.ts";
 
 /** The operations only admins (and their keys) may use; everything else is open to members. */
-const ADMIN_ONLY = new Set(["USER_CREATE", "USER_UPDATE", "USER_DELETE", "CONNECTION_CREATE", "CONNECTION_UPDATE", "CONNECTION_DELETE"]);
+const ADMIN_ONLY = new Set([
+  "USER_CREATE", "USER_UPDATE", "USER_DELETE", "CONNECTION_CREATE", "CONNECTION_UPDATE", "CONNECTION_DELETE", "AGENT_CREATE", "AGENT_UPDATE", "AGENT_DELETE",
+]);
 
 type KeyCase = { label: string; owner: "admin" | "member"; permissions: Record<string, string[]> };
 
@@ -46,6 +50,11 @@ function connectionId(h: Harness): string {
   return createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp" })).id;
 }
 
+/** A fresh stored agent's id. */
+function agentId(h: Harness): string {
+  return createAgent(agentStore(h.deps), newAgentFields({ slug: `a-${randomUUID().slice(0, 8)}` })).id;
+}
+
 const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>> = {
   WHOAMI: () => ({}),
   CONNECTION_LIST: () => ({}),
@@ -55,6 +64,11 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   CONNECTION_DELETE: (h) => ({ id: connectionId(h) }),
   CONNECTION_TEST: (h) => ({ id: connectionId(h) }),
   CONNECTION_REFRESH: (h) => ({ id: connectionId(h) }),
+  AGENT_LIST: () => ({}),
+  AGENT_GET: (h) => ({ id: agentId(h) }),
+  AGENT_CREATE: () => ({ slug: `made-${randomUUID().slice(0, 8)}` }),
+  AGENT_UPDATE: (h) => ({ id: agentId(h), title: "renamed" }),
+  AGENT_DELETE: (h) => ({ id: agentId(h) }),
   API_KEY_CREATE: () => ({ name: "made by the matrix", permissions: { self: ["WHOAMI"] } }),
   API_KEY_LIST: () => ({}),
   API_KEY_GET: (h, owner) => ({ id: mintKey(h.deps, owner, {}).key.id }),

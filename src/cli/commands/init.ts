@@ -17,6 +17,8 @@ export function renderInitialConfig(secret: string): string {
   const sections = sectionDescriptions();
   let current = "";
   for (const field of configReference()) {
+    // A table repeated inside a repeated table ([[agents.connections]]) is shown as its own section below.
+    if (field.type === "array of tables") continue;
     if (field.section !== current) {
       current = field.section;
       // A repeated table ([[connections]]) has no defaults to show: its header is commented out too.

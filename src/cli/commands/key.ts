@@ -1,14 +1,15 @@
 // `switchboard key create|list|revoke`: API keys from the shell, for bootstrapping scripts and CI.
 import { deleteApiKey, listApiKeys } from "../../domain/api-keys.ts";
-import { connectionExists } from "../../domain/connections.ts";
-import { CONNECTION_ID, roleCeiling } from "../../domain/permissions.ts";
+import { roleCeiling } from "../../domain/permissions.ts";
 import { findUserByEmail } from "../../domain/users.ts";
 import { AppError } from "../../errors.ts";
 import { silentLogger } from "../../logger.ts";
 import { apiKeyCreate } from "../../operations/api-keys.ts";
+import { OFFLINE_AGENTS } from "../../operations/agents.ts";
 import { OFFLINE_GATEWAY } from "../../operations/connections.ts";
 import { CATALOG } from "../../operations/index.ts";
 import { runOperation, type Operation } from "../../operations/registry.ts";
+import { resourceExistsIn } from "../../domain/resources.ts";
 import { apiKeyOut } from "../../operations/shapes.ts";
 import { deriveKeys } from "../../security/keys.ts";
 import { loadOrCreateSecret } from "../../security/secret.ts";
@@ -102,8 +103,9 @@ export const keyCommand: Command = {
               config,
               logger: silentLogger,
               catalog: CATALOG,
-              resourceExists: (resource) => CONNECTION_ID.test(resource) && connectionExists(handle.db, resource),
+              resourceExists: resourceExistsIn(handle.db),
               gateway: OFFLINE_GATEWAY,
+              agents: OFFLINE_AGENTS,
             },
             caller: { user: owner!, key: null, permissions: roleCeiling(owner!.role, CATALOG) },
             now: new Date(),

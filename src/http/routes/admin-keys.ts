@@ -1,21 +1,23 @@
 // The API keys page: every change goes through the same operations as /mcp/self and /api/v1,
 // with the signed-in user as the caller (members manage their own keys, admins everyone's).
 import { Hono, type Context } from "hono";
+import { checkAgent, listAgents } from "../../domain/agents.ts";
 import { listConnections } from "../../domain/connections.ts";
 import { listUsers } from "../../domain/users.ts";
 import { AppError } from "../../errors.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyList, apiKeyRotate } from "../../operations/api-keys.ts";
+import { agentStore } from "../../operations/agents.ts";
 import { connectionStore } from "../../operations/connections.ts";
 import { runOperation, sessionCaller, type Operation } from "../../operations/registry.ts";
 import { KeysPage, KeysSection, type IssuedToken, type KeyRow, type KeysProps } from "../../../views/api-keys.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readFormLists } from "../form.ts";
 
-type Outcome = Pick<KeysProps, "issued" | "message" | "form">;
+type Outcome = Pick<KeysProps, "issued" | "message" | "form" | "preselect">;
 
 /**
- * The permissions the checkboxes describe: self tools (or all), and per connection either all
- * ("grant_all" = its id) or the tools ticked under "grant_<id>".
+ * The permissions the checkboxes describe: self tools (or all), and per connection or agent either
+ * all ("grant_all" = its id) or the tools ticked under "grant_<id>".
  */
 function permissionsFromBuilder(form: Record<string, string[]>): Record<string, string[]> {
   const permissions: Record<string, string[]> = {};
@@ -24,7 +26,7 @@ function permissionsFromBuilder(form: Record<string, string[]>): Record<string, 
   const all = new Set(form.grant_all ?? []);
   for (const id of all) permissions[id] = ["*"];
   for (const [field, tools] of Object.entries(form)) {
-    if (!field.startsWith("grant_conn_") || tools.length === 0) continue;
+    if (!(field.startsWith("grant_conn_") || field.startsWith("grant_agent_")) || tools.length === 0) continue;
     const id = field.slice("grant_".length);
     if (!all.has(id)) permissions[id] = tools;
   }
@@ -50,6 +52,12 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
         title: conn.title,
         tools: deps.gateway.discovery(conn.id).tools.map((tool) => tool.name),
       })),
+      agents: listAgents(deps.db).map((agent) => ({
+        id: agent.id,
+        slug: agent.slug,
+        title: agent.title,
+        tools: checkAgent(agentStore(deps), agent).tools.filter((t) => !t.missing).map((t) => t.exposed),
+      })),
       ...outcome,
     };
     return c.html(isHtmx(c) ? KeysSection(props) : KeysPage(props), status);
@@ -65,14 +73,15 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
     }
   };
 
-  const issued = (keyName: string, token: string, rotated: boolean): IssuedToken => ({
-    keyName,
-    token,
-    rotated,
-    endpoint: `${deps.config.server.public_url}/mcp/self`,
-  });
+  /** The token to show once, with the endpoint it is for: the one agent or connection it grants alone, else /mcp/self. */
+  const issued = (key: KeyRow, token: string, rotated: boolean): IssuedToken => {
+    const resources = Object.keys(key.permissions);
+    const only = resources.length === 1 ? resources[0]! : null;
+    const path = only?.startsWith("agent_") ? `agent/${only}` : only?.startsWith("conn_") ? only : "self";
+    return { keyName: key.name, token, rotated, endpoint: `${deps.config.server.public_url}/mcp/${path}` };
+  };
 
-  app.get("/", (c) => respond(c));
+  app.get("/", (c) => respond(c, { preselect: c.req.query("grant") }));
 
   app.post("/", async (c) => {
     const form = await readFormLists(c);
@@ -99,7 +108,7 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
           ...(expiresIn ? { expires_in: expiresIn } : {}),
           ...(ownerId ? { owner_id: ownerId } : {}),
         })) as { key: KeyRow; token: string };
-        return { issued: issued(result.key.name, result.token, false) };
+        return { issued: issued(result.key, result.token, false) };
       },
       { name, raw },
     );
@@ -109,7 +118,7 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
     const grace = (await readFormLists(c)).grace_period?.[0];
     return change(c, async () => {
       const result = (await run(c, apiKeyRotate, { id: c.req.param("id"), ...(grace ? { grace_period: grace } : {}) })) as { key: KeyRow; token: string };
-      return { issued: issued(result.key.name, result.token, true) };
+      return { issued: issued(result.key, result.token, true) };
     });
   });
 

@@ -1,0 +1,73 @@
+// Agents declared in switchboard.toml ([[agents]]): written to the database at every start with an id
+// derived from the slug (so keys granted on them survive restarts and fresh databases), removed when
+// removed from the file. They select only connections the same file declares, so the file alone says
+// what they are, and `check-config` can find every mistake.
+import { eq } from "drizzle-orm";
+import type { ConfigAgent } from "../config/schema.ts";
+import type { Db } from "../db/client.ts";
+import { agents, connections } from "../db/schema.ts";
+import { createAgent, deleteAgent, fieldsOf, getAgent, updateAgent, type Agent, type AgentFields } from "./agents.ts";
+import { nameBasedUuid } from "./derived-id.ts";
+
+/** The id of the agent the config declares with this slug: agent_ + a UUID (version 8) from SHA-256. */
+export function configAgentId(slug: string): string {
+  return `agent_${nameBasedUuid(`switchboard/config-agent/${slug}`)}`;
+}
+
+export type AgentSyncResult = {
+  /** Agents created or changed: the gateway should apply them. */
+  changed: Agent[];
+  /** Ids of agents the file no longer declares, now deleted. */
+  removed: string[];
+  /** Slugs that belonged to an agent made in the admin, now taken over by the file. */
+  adopted: string[];
+};
+
+function fieldsFrom(declared: ConfigAgent, connectionIdOf: (slug: string) => string): AgentFields {
+  return {
+    slug: declared.slug,
+    title: declared.title ?? declared.slug,
+    description: declared.description,
+    instructions: declared.instructions,
+    enabled: declared.enabled,
+    prefixTools: declared.prefix_tools,
+    connections: declared.selections.map((s) => ({ connectionId: connectionIdOf(s.connection), tools: s.tools, resources: s.resources, prompts: s.prompts })),
+  };
+}
+
+/**
+ * Makes the database match the file, after the connections have been synced: creates or rewrites each
+ * declared agent (from_config) and deletes declared ones the file dropped. An agent made in the admin
+ * whose slug the file now declares is taken over, keeping its id. One transaction.
+ */
+export function syncConfigAgents(db: Db, declared: readonly ConfigAgent[], now = new Date()): AgentSyncResult {
+  const result: AgentSyncResult = { changed: [], removed: [], adopted: [] };
+  db.transaction((tx) => {
+    const txDb = tx as unknown as Db;
+    // What a selection holds right now is unknown before the gateway runs: "*" selections are checked when served.
+    const store = { db: txDb, toolsOf: () => [] };
+    const connectionIdOf = (slug: string): string => {
+      const row = tx.select({ id: connections.id }).from(connections).where(eq(connections.slug, slug)).get();
+      if (!row) throw new Error(`agent selects connection ${JSON.stringify(slug)}, which does not exist`);
+      return row.id;
+    };
+    const slugs = new Set(declared.map((a) => a.slug));
+    for (const row of tx.select({ id: agents.id, slug: agents.slug }).from(agents).where(eq(agents.fromConfig, true)).all()) {
+      if (!slugs.has(row.slug)) {
+        deleteAgent(txDb, row.id, { fromConfig: true });
+        result.removed.push(row.id);
+      }
+    }
+    for (const declaredAgent of declared) {
+      const fields = fieldsFrom(declaredAgent, connectionIdOf);
+      const current = getAgent(txDb, fields.slug);
+      if (!current) {
+        result.changed.push(createAgent(store, fields, { now, id: configAgentId(fields.slug), fromConfig: true }));
+      } else if (!current.fromConfig || JSON.stringify(fieldsOf(current)) !== JSON.stringify(fields)) {
+        if (!current.fromConfig) result.adopted.push(fields.slug);
+        result.changed.push(updateAgent(store, current.id, fields, { now, fromConfig: true }));
+      }
+    }
+  }, { behavior: "immediate" });
+  return result;
+}

@@ -1,0 +1,221 @@
+// Agents: virtual MCP servers composed of connections' tools (and resources and prompts). Stored with
+// their selections keyed by connection id, checked on every save (connections exist, exposed names
+// valid and never alike), and turned into the AgentSpec the gateway serves at /mcp/agent/:id.
+import { randomUUID } from "node:crypto";
+import { asc, eq } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { agents, connections } from "../db/schema.ts";
+import { AppError } from "../errors.ts";
+import { checkSelections, collisionMessages, type AgentCheck, type SelectionLookup } from "./agent-rules.ts";
+import type { AgentConnectionSelection, AgentSpec } from "./agent-tools.ts";
+import { AGENT_ID } from "./permissions.ts";
+
+/** Everything an agent is made of. */
+export type AgentFields = {
+  slug: string;
+  title: string;
+  description: string;
+  instructions: string;
+  enabled: boolean;
+  prefixTools: boolean;
+  connections: AgentConnectionSelection[];
+};
+
+export type Agent = AgentFields & { id: string; fromConfig: boolean; createdAt: Date; updatedAt: Date };
+
+/** A change: absent fields stay; `connections` is replaced whole. */
+export type AgentChanges = Partial<AgentFields>;
+
+/**
+ * What the agent functions need: the database, and what each connection offers now (the gateway's
+ * discovery cache), so that tools selected with "all" take part in the collision check.
+ */
+export type AgentStore = { db: Db; toolsOf: (connectionId: string) => { name: string; description?: string }[] };
+
+type Row = typeof agents.$inferSelect;
+
+function toAgent(row: Row): Agent {
+  return {
+    id: row.id,
+    slug: row.slug,
+    title: row.title,
+    description: row.description,
+    instructions: row.instructions,
+    enabled: row.enabled,
+    prefixTools: row.prefixTools,
+    connections: row.selections,
+    fromConfig: row.fromConfig,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** The agent with this id (agent_<uuid>) or slug, or null. */
+export function getAgent(db: Db, idOrSlug: string): Agent | null {
+  const column = AGENT_ID.test(idOrSlug) ? agents.id : agents.slug;
+  const row = db.select().from(agents).where(eq(column, idOrSlug)).get();
+  return row ? toAgent(row) : null;
+}
+
+/** Like getAgent, but AGENT_NOT_FOUND when there is none. */
+export function findAgent(db: Db, idOrSlug: string): Agent {
+  const found = getAgent(db, idOrSlug);
+  if (!found) throw new AppError("AGENT_NOT_FOUND");
+  return found;
+}
+
+/** Every agent, by slug. */
+export function listAgents(db: Db): Agent[] {
+  return db.select().from(agents).orderBy(asc(agents.slug)).all().map(toAgent);
+}
+
+/** Whether an agent has this id (for permission validation). */
+export function agentExists(db: Db, id: string): boolean {
+  return db.select({ id: agents.id }).from(agents).where(eq(agents.id, id)).get() !== undefined;
+}
+
+/** The slug of every connection by id: how agents name the connections they select. */
+export function connectionSlugs(db: Db): Map<string, string> {
+  return new Map(db.select({ id: connections.id, slug: connections.slug }).from(connections).all().map((c) => [c.id, c.slug]));
+}
+
+/** The lookup the selection checks use: connection slugs from the database, tools from the discovery cache. */
+export function selectionLookup(store: AgentStore): SelectionLookup {
+  const slugs = connectionSlugs(store.db);
+  return { slugOf: (id) => slugs.get(id) ?? null, toolsOf: store.toolsOf };
+}
+
+/** Checks an agent's selections without saving anything (the admin's live warnings use this). */
+export function checkAgent(store: AgentStore, fields: Pick<AgentFields, "prefixTools" | "connections">): AgentCheck {
+  return checkSelections(fields, selectionLookup(store));
+}
+
+/** Throws VALIDATION_FAILED naming each problem, or AGENT_TOOL_COLLISION naming both tools of each collision. */
+export function assertAgent(store: AgentStore, fields: AgentFields): void {
+  const { problems, collisions } = checkAgent(store, fields);
+  if (Object.keys(problems).length > 0) {
+    throw new AppError("VALIDATION_FAILED", Object.entries(problems).map(([f, m]) => `${f}: ${m}`).join("; "), { fields: problems });
+  }
+  if (collisions.length > 0) {
+    const messages = collisionMessages(collisions);
+    throw new AppError("AGENT_TOOL_COLLISION", messages.join("; "), {
+      fields: Object.fromEntries(collisions.map((c, i) => [`tools.${c.exposed}`, messages[i]!])),
+    });
+  }
+}
+
+function rowValues(f: AgentFields) {
+  return {
+    slug: f.slug,
+    title: f.title.trim() || f.slug,
+    description: f.description,
+    instructions: f.instructions,
+    enabled: f.enabled,
+    prefixTools: f.prefixTools,
+    selections: f.connections,
+  };
+}
+
+function slugTaken(err: unknown): boolean {
+  return String(err).includes("UNIQUE") && String(err).includes("slug");
+}
+
+const SLUG_TAKEN = () => new AppError("AGENT_SLUG_TAKEN", undefined, { fields: { slug: "another agent has this slug" } });
+
+/** Stores a new agent after checking it; AGENT_SLUG_TAKEN when the slug is in use. */
+export function createAgent(store: AgentStore, fields: AgentFields, options: { now?: Date; id?: string; fromConfig?: boolean } = {}): Agent {
+  assertAgent(store, fields);
+  const now = options.now ?? new Date();
+  const id = options.id ?? `agent_${randomUUID()}`;
+  try {
+    store.db.insert(agents).values({ id, ...rowValues(fields), fromConfig: options.fromConfig ?? false, createdAt: now, updatedAt: now }).run();
+  } catch (err) {
+    if (slugTaken(err)) throw SLUG_TAKEN();
+    throw err;
+  }
+  return findAgent(store.db, id);
+}
+
+/** Changes an agent. Those declared in the config are read-only (AGENT_READ_ONLY) unless `fromConfig` (the config sync). */
+export function updateAgent(store: AgentStore, idOrSlug: string, changes: AgentChanges, options: { now?: Date; fromConfig?: boolean } = {}): Agent {
+  const current = findAgent(store.db, idOrSlug);
+  if (current.fromConfig && !options.fromConfig) throw new AppError("AGENT_READ_ONLY");
+  const next: AgentFields = { ...fieldsOf(current) };
+  for (const [key, value] of Object.entries(changes) as [keyof AgentFields, never][]) if (value !== undefined) next[key] = value;
+  assertAgent(store, next);
+  try {
+    store.db
+      .update(agents)
+      .set({ ...rowValues(next), fromConfig: options.fromConfig ?? current.fromConfig, updatedAt: options.now ?? new Date() })
+      .where(eq(agents.id, current.id))
+      .run();
+  } catch (err) {
+    if (slugTaken(err)) throw SLUG_TAKEN();
+    throw err;
+  }
+  return findAgent(store.db, current.id);
+}
+
+/** Deletes an agent (not one declared in the config, unless `fromConfig`); returns what it was. */
+export function deleteAgent(db: Db, idOrSlug: string, options: { fromConfig?: boolean } = {}): Agent {
+  const current = findAgent(db, idOrSlug);
+  if (current.fromConfig && !options.fromConfig) throw new AppError("AGENT_READ_ONLY");
+  db.delete(agents).where(eq(agents.id, current.id)).run();
+  return current;
+}
+
+/** The ids of the agents that select this connection. */
+export function agentsSelecting(db: Db, connectionId: string): string[] {
+  return listAgents(db).filter((a) => a.connections.some((s) => s.connectionId === connectionId)).map((a) => a.id);
+}
+
+/**
+ * A connection is being deleted: every agent that selects it drops that selection (and so its
+ * tools, resources and prompts); the rest of each agent is kept. Returns the ids of the agents changed.
+ */
+export function removeConnectionFromAgents(db: Db, connectionId: string, now = new Date()): string[] {
+  const changed: string[] = [];
+  for (const agent of listAgents(db)) {
+    const kept = agent.connections.filter((s) => s.connectionId !== connectionId);
+    if (kept.length === agent.connections.length) continue;
+    db.update(agents).set({ selections: kept, updatedAt: now }).where(eq(agents.id, agent.id)).run();
+    changed.push(agent.id);
+  }
+  return changed;
+}
+
+/** The plain fields of a stored agent. */
+export function fieldsOf(agent: Agent): AgentFields {
+  const { slug, title, description, instructions, enabled, prefixTools, connections: selected } = agent;
+  return { slug, title, description, instructions, enabled, prefixTools, connections: selected };
+}
+
+/** The fields of a new agent, with defaults for what `partial` leaves out. */
+export function newAgentFields(partial: Partial<AgentFields> & Pick<AgentFields, "slug">): AgentFields {
+  const fields: AgentFields = { slug: partial.slug, title: "", description: "", instructions: "", enabled: true, prefixTools: false, connections: [] };
+  for (const [key, value] of Object.entries(partial) as [keyof AgentFields, never][]) if (value !== undefined) fields[key] = value;
+  return fields;
+}
+
+/** What the gateway serves for an agent. */
+export function toAgentSpec(agent: Agent): AgentSpec {
+  return {
+    id: agent.id,
+    slug: agent.slug,
+    title: agent.title,
+    description: agent.description,
+    instructions: agent.instructions,
+    enabled: agent.enabled,
+    prefixTools: agent.prefixTools,
+    connections: agent.connections.map((s) => ({ ...s, tools: s.tools === "all" ? "all" : s.tools.map((t) => ({ ...t })) })),
+    fromConfig: agent.fromConfig,
+  };
+}
+
+/** Finds an agent's spec by id or slug: what the gateway's /mcp/agent/:agentId lookup needs. */
+export function agentSpecLookup(deps: { db: Db }): (idOrSlug: string) => AgentSpec | null {
+  return (idOrSlug) => {
+    const found = getAgent(deps.db, idOrSlug);
+    return found ? toAgentSpec(found) : null;
+  };
+}

@@ -1,0 +1,86 @@
+// Reading the admin's agent editor into a draft (what the editor shows again) and the draft into the
+// input of AGENT_CREATE / AGENT_UPDATE. Field names carry the connection id and the row number
+// ("tool.<conn id>.<n>"), never a tool name, so any upstream name is safe in a form; connections keep
+// the order of the form, which lists the agent's own selections first.
+import type { AgentConnectionSelection, ToolSelection } from "../domain/agent-tools.ts";
+
+/** The editor's state: an agent's fields, connections by id. */
+export type AgentDraft = {
+  slug: string;
+  title: string;
+  description: string;
+  instructions: string;
+  enabled: boolean;
+  prefixTools: boolean;
+  connections: AgentConnectionSelection[];
+};
+
+export const EMPTY_DRAFT: AgentDraft = { slug: "", title: "", description: "", instructions: "", enabled: true, prefixTools: false, connections: [] };
+
+function lines(text: string | undefined): string[] {
+  return (text ?? "").split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "");
+}
+
+/** "all", "none", or the listed lines (an empty list is "none"). */
+function listSelection(mode: string | undefined, list: string | undefined): "all" | "none" | string[] {
+  const listed = lines(list);
+  return mode === "all" ? "all" : mode === "list" && listed.length > 0 ? listed : "none";
+}
+
+/** The ticked tools of one connection, in row order, with their alias and description if typed. */
+function pickedTools(form: Record<string, string>, connectionId: string): ToolSelection[] {
+  const prefix = `tool.${connectionId}.`;
+  return Object.keys(form)
+    .filter((key) => key.startsWith(prefix))
+    .map((key) => key.slice(prefix.length))
+    .sort((a, b) => Number(a) - Number(b))
+    .map((row) => {
+      const pick: ToolSelection = { name: form[`${prefix}${row}`]! };
+      const alias = (form[`alias.${connectionId}.${row}`] ?? "").trim();
+      const description = (form[`desc.${connectionId}.${row}`] ?? "").trim();
+      if (alias) pick.alias = alias;
+      if (description) pick.description = description;
+      return pick;
+    });
+}
+
+/** The draft a submitted editor describes. */
+export function agentDraftFromForm(form: Record<string, string>): AgentDraft {
+  const text = (name: string) => (form[name] ?? "").trim();
+  // Every connection is in the form ("conn.<id>"); the agent takes one when something of it is chosen.
+  const connections = Object.keys(form)
+    .filter((key) => key.startsWith("conn."))
+    .map((key): AgentConnectionSelection => {
+      const id = key.slice("conn.".length);
+      return {
+        connectionId: id,
+        tools: form[`mode.${id}`] === "all" ? "all" : pickedTools(form, id),
+        resources: listSelection(form[`res.${id}`], form[`res_list.${id}`]),
+        prompts: listSelection(form[`prm.${id}`], form[`prm_list.${id}`]),
+      };
+    })
+    .filter((s) => s.tools === "all" || s.tools.length > 0 || s.resources !== "none" || s.prompts !== "none");
+  return {
+    slug: text("slug"),
+    title: text("title"),
+    description: text("description"),
+    instructions: (form.instructions ?? "").trim(),
+    // A box left unticked sends nothing: the *_shown markers tell "unticked" from "not in this form".
+    enabled: form.enabled_shown === undefined ? true : form.enabled === "1",
+    prefixTools: form.prefix_tools === "1",
+    connections,
+  };
+}
+
+/** The operation input (snake_case) of a draft. */
+export function agentInputFromDraft(draft: AgentDraft): Record<string, unknown> {
+  return {
+    slug: draft.slug,
+    title: draft.title,
+    description: draft.description,
+    instructions: draft.instructions,
+    enabled: draft.enabled,
+    prefix_tools: draft.prefixTools,
+    connections: draft.connections.map((s) => ({ connection: s.connectionId, tools: s.tools, resources: s.resources, prompts: s.prompts })),
+  };
+}

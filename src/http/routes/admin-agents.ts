@@ -1,0 +1,203 @@
+// The Agents pages. Everyone signed in sees the list and each agent (endpoint, client configurations,
+// health, tools) and may call its tools from "Try it" as themselves; only admins create, change and
+// delete agents. Changes go through the same operations as /mcp/self and /api/v1, with the signed-in
+// user as the caller; the editor's live check asks the domain without saving.
+import { Hono, type Context } from "hono";
+import { collisionMessages } from "../../domain/agent-rules.ts";
+import { checkAgent } from "../../domain/agents.ts";
+import { listConnections } from "../../domain/connections.ts";
+import { AGENT_ID } from "../../domain/permissions.ts";
+import { AppError } from "../../errors.ts";
+import type { AgentDetailView, AgentView } from "../../operations/agent-shapes.ts";
+import { agentCreate, agentDelete, agentGet, agentList, agentStore, agentUpdate } from "../../operations/agents.ts";
+import { connectionStore } from "../../operations/connections.ts";
+import { runOperation, sessionCaller, type Operation } from "../../operations/registry.ts";
+import { CheckResult, type CheckOutcome, type EditorConnection } from "../../../views/agent-editor.tsx";
+import { AgentEditorPage, AgentPage, AgentsPage, TryResult, type Message, type TryOutcome } from "../../../views/agents.tsx";
+import { agentDraftFromForm, agentInputFromDraft, EMPTY_DRAFT, type AgentDraft } from "../agent-form.ts";
+import type { AppDeps, AppEnv } from "../context.ts";
+import { isHtmx, readForm, redirectAfterPost } from "../form.ts";
+
+type Status = 200 | 400 | 403 | 404 | 409;
+
+/** A refusal to show beside the form: a bad field, a taken slug, a collision. Others go to the error boundary. */
+function formRefusal(err: unknown): AppError | null {
+  return err instanceof AppError && err.status < 500 && err.code !== "FORBIDDEN" && err.code !== "AGENT_NOT_FOUND" ? err : null;
+}
+
+function draftOf(a: AgentView): AgentDraft {
+  return {
+    slug: a.slug,
+    title: a.title,
+    description: a.description,
+    instructions: a.instructions,
+    enabled: a.enabled,
+    prefixTools: a.prefix_tools,
+    connections: a.connections.map((s) => ({ connectionId: s.connection_id, tools: s.tools, resources: s.resources, prompts: s.prompts })),
+  };
+}
+
+/** A tool call's failure as the signed-in user may read it: protocol errors keep their message and code. */
+function callError(err: unknown): string {
+  if (err instanceof AppError) return err.message;
+  if (err instanceof Error && typeof (err as { code?: unknown }).code === "number") return `${err.message} (JSON-RPC error ${(err as unknown as { code: number }).code})`;
+  return "The call failed.";
+}
+
+export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const run = (c: Context<AppEnv>, op: unknown, input: unknown) =>
+    runOperation(op as Operation, { deps, caller: sessionCaller(c.get("user"), deps.catalog), now: new Date() }, input);
+  const requireAdmin = (c: Context<AppEnv>) => {
+    if (c.get("user").role !== "admin") throw new AppError("FORBIDDEN", "Only admins create or change agents.");
+  };
+
+  /** Every connection with what it offers, as last discovered: the editor's choices. */
+  const editorConnections = (): EditorConnection[] =>
+    listConnections(connectionStore(deps)).map((conn) => {
+      const found = deps.gateway.discovery(conn.id);
+      return {
+        id: conn.id,
+        slug: conn.slug,
+        title: conn.title,
+        tools: found.tools.map((t) => ({ name: t.name, description: t.description ?? "" })),
+        resources: [...found.resources.map((r) => r.uri), ...found.resourceTemplates.map((t) => t.uriTemplate)],
+        prompts: found.prompts.map((p) => p.name),
+        discoveryError: found.error,
+      };
+    });
+
+  /** The names the draft would expose and what stops it from being saved, without saving. */
+  const check = (draft: AgentDraft): CheckOutcome => {
+    const result = checkAgent(agentStore(deps), draft);
+    return {
+      problems: Object.values(result.problems),
+      collisions: collisionMessages(result.collisions),
+      exposed: result.tools.filter((t) => !t.missing).map((t) => t.exposed),
+      missing: result.tools.filter((t) => t.missing).map((t) => `${t.connectionSlug}/${t.upstream}`),
+    };
+  };
+
+  const editorPage = (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft, outcome: { message?: Message; fieldErrors?: Record<string, string>; checked?: boolean } = {}, status: Status = 200) =>
+    c.html(
+      AgentEditorPage({
+        viewer: c.get("user"),
+        title: agentId ? `Edit ${draft.title || draft.slug}` : "New agent",
+        back: agentId ? `/admin/agents/${agentId}` : "/admin/agents",
+        message: outcome.message,
+        editor: { agentId, draft, connections: editorConnections(), check: outcome.checked ? check(draft) : undefined, fieldErrors: outcome.fieldErrors },
+      }),
+      status,
+    );
+
+  /** A refused save: the editor again with what was typed, the check's verdict and the reason. */
+  const refused = (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft, err: unknown) => {
+    const refusal = formRefusal(err);
+    if (!refusal) throw err;
+    const verdict = check(draft);
+    const shownBelow = verdict.problems.length + verdict.collisions.length > 0;
+    const text = shownBelow ? "Not saved: fix what the check below names." : refusal.message;
+    return editorPage(c, agentId, draft, { message: { kind: "error", text }, fieldErrors: refusal.fields, checked: true }, refusal.status as Status);
+  };
+
+  const agentPage = async (c: Context<AppEnv>, id: string, extra: { outcome?: TryOutcome; message?: Message } = {}, status: Status = 200) => {
+    const a = (await run(c, agentGet, { id })) as AgentDetailView;
+    const schemas: Record<string, unknown> = {};
+    for (const t of a.tools) schemas[t.name] = deps.gateway.discovery(t.connection_id).tools.find((tool) => tool.name === t.upstream)?.inputSchema;
+    return c.html(AgentPage({ viewer: c.get("user"), a, schemas, ...extra }), status);
+  };
+
+  app.get("/", async (c) => {
+    const { agents } = (await run(c, agentList, {})) as { agents: AgentView[] };
+    const message: Message | undefined = c.req.query("deleted") ? { kind: "ok", text: "Agent deleted." } : undefined;
+    return c.html(AgentsPage({ viewer: c.get("user"), agents, message }));
+  });
+
+  app.get("/new", (c) => {
+    requireAdmin(c);
+    return editorPage(c, null, EMPTY_DRAFT);
+  });
+
+  app.post("/", async (c) => {
+    const draft = agentDraftFromForm(await readForm(c));
+    try {
+      const created = (await run(c, agentCreate, agentInputFromDraft(draft))) as AgentView;
+      return redirectAfterPost(c, `/admin/agents/${created.id}`);
+    } catch (err) {
+      return refused(c, null, draft, err);
+    }
+  });
+
+  /** The live check: htmx gets the verdict, a plain post ("Check names") the editor around it. */
+  app.post("/check", async (c) => {
+    requireAdmin(c);
+    const form = await readForm(c);
+    const draft = agentDraftFromForm(form);
+    if (isHtmx(c)) return c.html(CheckResult({ check: check(draft) }));
+    // The id only shapes the page's links and form action: anything but an agent id means a new agent.
+    return editorPage(c, AGENT_ID.test(form.agent_id ?? "") ? form.agent_id! : null, draft, { checked: true });
+  });
+
+  app.get("/:id", (c) => agentPage(c, c.req.param("id"), c.req.query("saved") ? { message: { kind: "ok", text: "Saved." } } : {}));
+
+  app.get("/:id/edit", async (c) => {
+    requireAdmin(c);
+    const a = (await run(c, agentGet, { id: c.req.param("id") })) as AgentDetailView;
+    if (a.from_config) throw new AppError("AGENT_READ_ONLY");
+    return editorPage(c, a.id, draftOf(a), { checked: true });
+  });
+
+  app.post("/:id", async (c) => {
+    const id = c.req.param("id");
+    const draft = agentDraftFromForm(await readForm(c));
+    try {
+      const saved = (await run(c, agentUpdate, { ...agentInputFromDraft(draft), id })) as AgentView;
+      return redirectAfterPost(c, `/admin/agents/${saved.id}?saved=1`);
+    } catch (err) {
+      return refused(c, id, draft, err);
+    }
+  });
+
+  /** "Try it": calls one tool through the agent as the signed-in user. */
+  app.post("/:id/try", async (c) => {
+    const id = c.req.param("id");
+    const a = (await run(c, agentGet, { id })) as AgentDetailView;
+    const form = await readForm(c);
+    const outcome: TryOutcome = { tool: form.tool ?? "", args: form.arguments ?? "{}" };
+    let args: unknown = null;
+    try {
+      args = JSON.parse(outcome.args.trim() || "{}");
+    } catch {
+      outcome.error = "The arguments are not valid JSON.";
+    }
+    if (outcome.error === undefined && (typeof args !== "object" || args === null || Array.isArray(args))) outcome.error = "The arguments must be a JSON object.";
+    if (outcome.error === undefined) {
+      try {
+        outcome.result = await deps.agents.callAgentTool(a.id, sessionCaller(c.get("user"), deps.catalog), outcome.tool, args as Record<string, unknown>);
+      } catch (err) {
+        deps.logger.info("try-it call failed", { agent: a.id, tool: outcome.tool, error: err });
+        outcome.error = callError(err);
+      }
+    }
+    return isHtmx(c) ? c.html(TryResult({ outcome })) : agentPage(c, id, { outcome });
+  });
+
+  app.post("/:id/delete", async (c) => {
+    const id = c.req.param("id");
+    const form = await readForm(c);
+    if (form.confirm !== "yes") {
+      requireAdmin(c);
+      return agentPage(c, id, { message: { kind: "error", text: "Tick the box to confirm the deletion." } }, 400);
+    }
+    try {
+      await run(c, agentDelete, { id });
+    } catch (err) {
+      const refusal = formRefusal(err);
+      if (!refusal) throw err;
+      return agentPage(c, id, { message: { kind: "error", text: refusal.message } }, refusal.status as Status);
+    }
+    return redirectAfterPost(c, "/admin/agents?deleted=1");
+  });
+
+  return app;
+}

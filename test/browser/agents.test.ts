@@ -1,0 +1,110 @@
+// The agent editor and page in a real browser (Chromium through playwright-core) against a real server
+// with two stdio upstreams: create an agent from both, hit a collision and resolve it with an alias
+// (live, through htmx), copy a client configuration, and call a tool from "Try it".
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { parseConfig } from "../../src/config/load.ts";
+import { configConnectionId } from "../../src/domain/connection-config.ts";
+import { createSession } from "../../src/domain/sessions.ts";
+import { silentLogger } from "../../src/logger.ts";
+import { startServer, type RunningServer } from "../../src/server.ts";
+import { signedSessionCookie } from "../helpers/app.ts";
+import { insertUser } from "../support/key-harness.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const haveChromium = existsSync(CHROMIUM);
+const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
+
+describe.skipIf(!haveChromium)("agents in a browser", () => {
+  const dir = mkdtempSync(join(tmpdir(), "switchboard-agents-browser-"));
+  let server: RunningServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    const config = parseConfig(
+      {
+        server: { listen: "127.0.0.1:0", log_level: "error" },
+        database: { path: join(dir, "sb.db") },
+        security: { secret: "agents-browser-secret-0123456789-abcdefg" },
+        connections: [
+          { slug: "alpha", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } },
+          { slug: "beta", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "beta" } },
+        ],
+      },
+      { source: null, env: {}, baseDir: dir },
+    );
+    server = startServer(config, silentLogger, { announceSetupUrl: () => {} });
+    await Promise.all(["alpha", "beta"].map((slug) => server.deps.proxy.refresh(configConnectionId(slug))));
+    const admin = insertUser(server.deps, "admin");
+    const { token } = createSession(server.deps.db, { hmacKey: server.deps.keys.tokenHmac, userId: admin.id, ttlMs: 600_000 });
+    const cookie = await signedSessionCookie(token, server.deps.keys.cookie);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+    context = await browser.newContext();
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+    const [name, ...value] = cookie.split("=");
+    await context.addCookies([{ name: name!, value: value.join("="), url: server.url }]);
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on("console", (message) => {
+      // Failed loads are checked through their responses below, where the URL is known.
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console: ${message.text()}`);
+    });
+    page.on("response", (response) => {
+      const path = new URL(response.url()).pathname;
+      if (response.status() >= 400 && path !== "/favicon.ico") problems.push(`${response.status()} ${path}`);
+    });
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a collision is shown as soon as both tools are ticked, and an alias clears it", async () => {
+    await page.goto(`${server.url}/admin/agents/new`);
+    await page.fill("#a-slug", "pair");
+    await page.check('input[aria-label="Select alpha/echo"]');
+    await page.check('input[aria-label="Select beta/echo"]');
+    const warning = page.locator("#check-outcome .alert.error");
+    await warning.waitFor();
+    expect(await warning.textContent()).toContain('alpha/echo and beta/echo would both be exposed as "echo": give one an alias, or set prefix_tools = true');
+    // The search box narrows the rows without touching the selection.
+    await page.fill("input.tool-search", "add two");
+    expect(await page.isVisible('input[aria-label="Select alpha/add"]')).toBe(true);
+    expect(await page.isVisible('input[aria-label="Select alpha/echo"]')).toBe(false);
+    await page.fill("input.tool-search", "");
+    await page.fill('input[aria-label="Alias of beta/echo"]', "echo_beta");
+    await page.locator("#check-outcome .alert.ok").waitFor();
+    expect(await page.textContent("#check-outcome")).toContain("echo_beta");
+    await Promise.all([page.waitForURL(/\/admin\/agents\/agent_[0-9a-f-]{36}$/), page.click("text=Create agent")]);
+    await expect(page.locator("main h1").textContent()).resolves.toBe("pair");
+  });
+
+  test("a client configuration is copied to the clipboard", async () => {
+    const button = page.locator('button[data-copy="#client-cursor"]');
+    await button.click();
+    await expect(button.textContent()).resolves.toBe("Copied");
+    const copied = JSON.parse(await page.evaluate(() => navigator.clipboard.readText())) as { mcpServers: Record<string, { url: string }> };
+    expect(copied.mcpServers.pair!.url).toBe(page.url().replace("/admin/agents/", "/mcp/agent/"));
+  });
+
+  test("Try it calls the aliased tool on its upstream and shows the result in place", async () => {
+    await page.evaluate(() => ((window as unknown as { __same: boolean }).__same = true));
+    await page.click("summary:has-text('echo_beta')");
+    const form = page.locator("details[open] form");
+    await form.locator("textarea").fill('{"text": "hello from the browser"}');
+    await form.locator("button").click();
+    await page.locator("#try-outcome").waitFor();
+    expect(await page.textContent("#try-outcome")).toContain("hello from the browser");
+    expect(await page.evaluate(() => (window as unknown as { __same?: boolean }).__same)).toBe(true);
+    expect(problems).toEqual([]);
+  });
+});

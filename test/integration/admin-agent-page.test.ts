@@ -1,0 +1,134 @@
+// An agent's admin page: the endpoint and the four client configurations (placeholder token, a link to
+// make a key for the agent), per-connection failures and missing tools, and "Try it" (htmx fragment or
+// whole page, as the signed-in user, JSON arguments checked); and the key page's builder offering
+// agents with the names they expose.
+import { describe, expect, test } from "bun:test";
+import { listApiKeys } from "../../src/domain/api-keys.ts";
+import { JsonRpcError } from "../../src/errors.ts";
+import { useAgentHarness } from "../support/agent-harness.ts";
+import { adminSetup, get, post } from "../support/admin-agents.ts";
+import { TOKEN_PATTERN } from "../support/key-harness.ts";
+import { clientSnippets } from "../../views/agent-clients.tsx";
+
+const harness = useAgentHarness();
+
+/** The text of the <pre id="client-…"> blocks, unescaped. */
+function snippets(html: string): Record<string, string> {
+  const unescape = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  return Object.fromEntries([...html.matchAll(/<pre id="client-([a-z-]+)">([^<]*)<\/pre>/g)].map((m) => [m[1]!, unescape(m[2]!)]));
+}
+
+describe("client configuration", () => {
+  test("Cursor, Claude Desktop, VS Code and Claude Code, each with a copy button and the agent's endpoint", async () => {
+    const ctx = await adminSetup(harness);
+    const html = await (await get(ctx, ctx.member, `/admin/agents/${ctx.agentId}`)).text();
+    const url = `http://switchboard.test/mcp/agent/${ctx.agentId}`;
+    const found = snippets(html);
+    expect(JSON.parse(found.cursor!)).toEqual({ mcpServers: { support: { url, headers: { Authorization: "Bearer mcp_key_…" } } } });
+    expect(JSON.parse(found["claude-desktop"]!)).toEqual({
+      mcpServers: { support: { command: "npx", args: ["-y", "mcp-remote", url, "--header", "Authorization:${SB_AUTH}"], env: { SB_AUTH: "Bearer mcp_key_…" } } },
+    });
+    expect(JSON.parse(found.vscode!)).toEqual({ servers: { support: { type: "http", url, headers: { Authorization: "Bearer mcp_key_…" } } } });
+    expect(found["claude-code"]).toBe(`claude mcp add --transport http support ${url} --header "Authorization: Bearer mcp_key_…"`);
+    for (const id of ["cursor", "claude-desktop", "vscode", "claude-code"]) expect(html).toContain(`data-copy="#client-${id}"`);
+    expect(html).toContain(`<code id="agent-url">${url}</code>`);
+    expect(html).toContain(`href="/admin/keys?grant=${ctx.agentId}#create-key"`);
+    expect(clientSnippets("x", "u", "tok").map((s) => s.text).join("\n")).not.toContain("mcp_key_…");
+  });
+
+  test("per-connection failures, missing tools and collisions are shown", async () => {
+    const ctx = await adminSetup(harness);
+    ctx.h.agents.health.set(ctx.agentId, [
+      { connectionId: ctx.githubId, error: "connect ECONNREFUSED", at: new Date("2026-01-02T03:04:05Z") },
+      { connectionId: ctx.gitlabId, error: null, at: null },
+    ]);
+    const html = await (await get(ctx, ctx.member, `/admin/agents/${ctx.agentId}`)).text();
+    expect(html).toContain("<code>github</code> could not be reached (2026-01-02 03:04:05): connect ECONNREFUSED");
+    expect(html).not.toContain("<code>gitlab</code> could not be reached");
+    expect(html).toContain("<code>github/gone</code>");
+    expect(html).toContain("Tools (2)");
+  });
+});
+
+describe("Try it", () => {
+  test("lists the tools with their input schema and calls one as the signed-in user (htmx: a fragment)", async () => {
+    const ctx = await adminSetup(harness);
+    const page = await (await get(ctx, ctx.member, `/admin/agents/${ctx.agentId}`)).text();
+    expect(page).toContain('<input type="hidden" name="tool" value="search_gitlab"/>');
+    expect(page).toContain("&quot;query&quot;: {");
+    expect(page).not.toContain('name="tool" value="gone"');
+    ctx.h.agents.callResult = { content: [{ type: "text", text: "3 issues found" }], structuredContent: { count: 3 } };
+    const res = await post(ctx, ctx.member, `/admin/agents/${ctx.agentId}/try`, { tool: "search_gitlab", arguments: '{"query": "bug"}' }, { "hx-request": "true" });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toStartWith('<div id="try-outcome" class="alert ok"');
+    expect(html).toContain("3 issues found");
+    expect(html).toContain("&quot;count&quot;: 3");
+    expect(ctx.h.agents.calls).toHaveLength(1);
+    const call = ctx.h.agents.calls[0]!;
+    expect([call.agentId, call.name, call.args, call.caller.user.id, call.caller.key]).toEqual([ctx.agentId, "search_gitlab", { query: "bug" }, ctx.h.member.id, null]);
+    expect(call.caller.permissions).toEqual({ self: expect.any(Array), "*": ["*"] });
+  });
+
+  test("without JS the whole page comes back with the result; bad JSON and non-objects are refused before any call", async () => {
+    const ctx = await adminSetup(harness);
+    const page = await (await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/try`, { tool: "search", arguments: "{}" })).text();
+    expect(page).toContain("<html");
+    expect(page).toContain("fake result");
+    for (const [args, message] of [["{not json", "The arguments are not valid JSON."], ["[1]", "The arguments must be a JSON object."], ["3", "The arguments must be a JSON object."]]) {
+      const html = await (await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/try`, { tool: "search", arguments: args! }, { "hx-request": "true" })).text();
+      expect(html).toContain(message!);
+      expect(html).toContain('class="alert error"');
+    }
+    expect(ctx.h.agents.calls).toHaveLength(1);
+  });
+
+  test("a refused or failing call shows the error, and a tool error result is shown as one", async () => {
+    const ctx = await adminSetup(harness);
+    ctx.h.agents.callError = new JsonRpcError(-32602, "Unknown tool: nope");
+    const refused = await (await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/try`, { tool: "nope", arguments: "{}" }, { "hx-request": "true" })).text();
+    expect(refused).toContain("Unknown tool: nope (JSON-RPC error -32602)");
+    ctx.h.agents.callError = new Error("internal detail /srv/secret/path");
+    const hidden = await (await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/try`, { tool: "search", arguments: "{}" }, { "hx-request": "true" })).text();
+    expect(hidden).toContain("The call failed.");
+    expect(hidden).not.toContain("/srv/secret/path");
+    ctx.h.agents.callError = null;
+    ctx.h.agents.callResult = { content: [{ type: "text", text: "upstream said no" }], isError: true };
+    const failed = await (await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/try`, { tool: "search", arguments: "{}" }, { "hx-request": "true" })).text();
+    expect(failed).toContain('class="alert error"');
+    expect(failed).toContain("upstream said no");
+  });
+
+  test("on a missing agent: 404 and no call", async () => {
+    const ctx = await adminSetup(harness);
+    const res = await post(ctx, ctx.admin, "/admin/agents/agent_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70/try", { tool: "search", arguments: "{}" });
+    expect(res.status).toBe(404);
+    expect(ctx.h.agents.calls).toEqual([]);
+  });
+});
+
+describe("the key page's permission builder", () => {
+  test("lists each agent with the names it exposes, pre-ticks the one linked from its page, and grants agent_ permissions", async () => {
+    const ctx = await adminSetup(harness);
+    const html = await (await get(ctx, ctx.member, `/admin/keys?grant=${ctx.agentId}`)).text();
+    expect(html).toContain(`name="grant_${ctx.agentId}" value="search_gitlab"`);
+    expect(html).toContain(`name="grant_${ctx.agentId}" value="search"`);
+    expect(html).not.toContain(`name="grant_${ctx.agentId}" value="gone"`);
+    expect(html).toContain(`name="grant_all" value="${ctx.agentId}" checked`);
+    const plain = await (await get(ctx, ctx.member, "/admin/keys")).text();
+    expect(plain).not.toContain(`value="${ctx.agentId}" checked`);
+    const body = new URLSearchParams([["name", "agent key"], [`grant_${ctx.agentId}`, "search_gitlab"]]);
+    const res = await ctx.h.app.request("/admin/keys", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin", cookie: ctx.member }, body: body.toString() });
+    expect(res.status).toBe(200);
+    expect(listApiKeys(ctx.h.deps.db).find((k) => k.name === "agent key")?.permissions).toEqual({ [ctx.agentId]: ["search_gitlab"] });
+    // The one-time dialog's configuration points at the agent the key is for.
+    const dialog = await res.text();
+    const config = /<pre id="client-config">([^<]*)<\/pre>/.exec(dialog)?.[1]?.replace(/&quot;/g, '"') ?? "{}";
+    const server = (JSON.parse(config) as { mcpServers: Record<string, { url: string; headers: { Authorization: string } }> }).mcpServers.switchboard!;
+    expect(server.url).toBe(`http://switchboard.test/mcp/agent/${ctx.agentId}`);
+    expect(server.headers.Authorization.slice("Bearer ".length)).toMatch(TOKEN_PATTERN);
+    const all = new URLSearchParams([["name", "all of it"], ["grant_all", ctx.agentId]]);
+    await ctx.h.app.request("/admin/keys", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin", cookie: ctx.admin }, body: all.toString() });
+    expect(listApiKeys(ctx.h.deps.db).find((k) => k.name === "all of it")?.permissions).toEqual({ [ctx.agentId]: ["*"] });
+  });
+});

@@ -1,0 +1,166 @@
+// The admin's Agents pages: guests are sent to sign in; members see the list and each agent (endpoint,
+// client configurations, tools, "Try it") but no editor; admins create and edit without JS, get live
+// collision warnings as a fragment (nothing saved), and delete with confirmation; declared agents are
+// read-only; cross-site posts are refused.
+import { describe, expect, test } from "bun:test";
+import { findAgent, getAgent } from "../../src/domain/agents.ts";
+import { runScenario, type Scenario } from "../helpers/table.ts";
+import { useAgentHarness } from "../support/agent-harness.ts";
+import { adminSetup, editorFields, FORM, get, post, unchanged, type AdminCtx } from "../support/admin-agents.ts";
+
+const harness = useAgentHarness();
+const COLLISION = "github/search and gitlab/search would both be exposed as &quot;search&quot;: give one an alias, or set prefix_tools = true";
+
+const send = (ctx: AdminCtx) => (url: string, init: RequestInit) => Promise.resolve(ctx.h.app.request(url, init));
+const as = (who: "admin" | "member", extra: Record<string, string> = {}) => (ctx: AdminCtx) => ({ cookie: ctx[who], ...extra });
+const body = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+
+const ROWS: (Scenario<AdminCtx> & { path: (ctx: AdminCtx) => string })[] = [
+  { name: "guest list", path: () => "/admin/agents", url: "", expectedStatus: 303, notExpectedContent: ["support"], expectedHeaders: { location: "/admin/login?next=%2Fadmin%2Fagents" } },
+  { name: "guest page", path: (c) => `/admin/agents/${c.agentId}`, url: "", expectedStatus: 303, notExpectedContent: ["search_gitlab"] },
+  { name: "guest create", method: "POST", path: () => "/admin/agents", url: "", headers: FORM, body: body({ slug: "x" }), expectedStatus: 303, after: unchanged },
+  { name: "guest try", method: "POST", path: (c) => `/admin/agents/${c.agentId}/try`, url: "", headers: FORM, body: body({ tool: "search", arguments: "{}" }), expectedStatus: 303, after: unchanged },
+  {
+    name: "member list", path: () => "/admin/agents", url: "", headers: as("member"), expectedStatus: 200,
+    expectedContent: ["support", "github", "gitlab", "Only admins create, change or delete agents."], notExpectedContent: ["New agent"],
+  },
+  {
+    name: "member page", path: (c) => `/admin/agents/${c.agentId}`, url: "", headers: as("member"), expectedStatus: 200,
+    expectedContent: ["http://switchboard.test/mcp/agent/agent_", "search_gitlab", "Try it", "Cursor", "Claude Desktop", "VS Code", "Claude Code"],
+    notExpectedContent: ["Delete agent", "/edit"],
+  },
+  { name: "member new page", path: () => "/admin/agents/new", url: "", headers: as("member"), expectedStatus: 403, notExpectedContent: ['name="slug"'] },
+  { name: "member edit page", path: (c) => `/admin/agents/${c.agentId}/edit`, url: "", headers: as("member"), expectedStatus: 403, notExpectedContent: ['name="slug"'] },
+  { name: "member create", method: "POST", path: () => "/admin/agents", url: "", headers: as("member", FORM), body: body({ slug: "mine" }), expectedStatus: 403, after: unchanged },
+  { name: "member save", method: "POST", path: (c) => `/admin/agents/${c.agentId}`, url: "", headers: as("member", FORM), body: body({ slug: "support", prefix_tools: "1" }), expectedStatus: 403, after: unchanged },
+  { name: "member delete", method: "POST", path: (c) => `/admin/agents/${c.agentId}/delete`, url: "", headers: as("member", FORM), body: body({ confirm: "yes" }), expectedStatus: 403, after: unchanged },
+  { name: "member check", method: "POST", path: () => "/admin/agents/check", url: "", headers: as("member", { ...FORM, "hx-request": "true" }), body: body({ slug: "x" }), expectedStatus: 403, notExpectedContent: ["check-outcome"] },
+  { name: "admin list", path: () => "/admin/agents", url: "", headers: as("admin"), expectedStatus: 200, expectedContent: ["New agent", "support", '<td>2</td>'] },
+  {
+    name: "admin page", path: (c) => `/admin/agents/${c.agentId}`, url: "", headers: as("admin"), expectedStatus: 200,
+    expectedContent: ["Delete agent", "/edit", "Help the team.", "github/gone", "missing", "create a key for this agent", "/admin/keys?grant=agent_", "mcp_key_…"],
+  },
+  { name: "admin page of a missing agent", path: () => "/admin/agents/agent_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70", url: "", headers: as("admin"), expectedStatus: 404 },
+  {
+    name: "cross-site create", method: "POST", path: () => "/admin/agents", url: "", headers: (ctx) => ({ ...FORM, "sec-fetch-site": "cross-site", cookie: ctx.admin }),
+    body: body({ slug: "evil" }), expectedStatus: 403, expectedContent: ["Cross-site request refused."], after: unchanged,
+  },
+  {
+    name: "cross-site try (Origin only)", method: "POST", path: (c) => `/admin/agents/${c.agentId}/try`, url: "",
+    headers: (ctx) => ({ "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example", cookie: ctx.admin }), body: body({ tool: "search", arguments: "{}" }), expectedStatus: 403, after: unchanged,
+  },
+  {
+    name: "cross-site delete", method: "POST", path: (c) => `/admin/agents/${c.agentId}/delete`, url: "",
+    headers: (ctx) => ({ ...FORM, "sec-fetch-site": "cross-site", cookie: ctx.admin }), body: body({ confirm: "yes" }), expectedStatus: 403, after: unchanged,
+  },
+];
+
+describe("rows", () => {
+  for (const row of ROWS) {
+    test(`${row.name}: ${row.expectedStatus}`, async () => {
+      const ctx = await adminSetup(harness);
+      await runScenario({ ...row, url: row.path(ctx) }, ctx, send(ctx));
+    });
+  }
+});
+
+describe("the editor", () => {
+  test("offers every connection's tools with search, select-all, alias and description fields, and checks on change", async () => {
+    const ctx = await adminSetup(harness);
+    const html = await (await get(ctx, ctx.admin, "/admin/agents/new")).text();
+    expect(html).toContain('hx-post="/admin/agents/check"');
+    expect(html).toContain('data-filter=".agent-editor"');
+    expect(html).toContain(`data-check-all="#tools-${ctx.githubId}"`);
+    expect(html).toContain(`name="tool.${ctx.githubId}.1" value="get_issue"`);
+    expect(html).toContain('data-search="get_issue one issue"');
+    expect(html).toContain(`name="alias.${ctx.gitlabId}.0"`);
+    expect(html).toContain(`name="desc.${ctx.gitlabId}.1"`);
+    expect(html).toContain(`name="res.${ctx.gitlabId}"`);
+  });
+
+  test("the live check answers a fragment naming both colliding tools, then the names once resolved; nothing is saved", async () => {
+    const ctx = await adminSetup(harness);
+    const clash = await post(ctx, ctx.admin, "/admin/agents/check", editorFields(ctx, { slug: "new", github: [0], gitlab: [0] }), { "hx-request": "true" });
+    expect(clash.status).toBe(200);
+    const warning = await clash.text();
+    expect(warning).toStartWith('<div id="check-outcome">');
+    expect(warning).toContain("Name collision");
+    expect(warning).toContain(COLLISION);
+    const resolved = await (await post(ctx, ctx.admin, "/admin/agents/check", editorFields(ctx, { slug: "new", github: [0], gitlab: [0], gitlabAlias: "search_gitlab" }), { "hx-request": "true" })).text();
+    expect(resolved).toContain("No collisions. It would expose 2 tools");
+    expect(resolved).toContain("<code>search_gitlab</code>");
+    expect(resolved).not.toContain("would both be exposed");
+    const prefixed = await (await post(ctx, ctx.admin, "/admin/agents/check", editorFields(ctx, { slug: "new", github: [0], gitlabAll: true, prefix: true }), { "hx-request": "true" })).text();
+    expect(prefixed).toContain("<code>github__search</code>, <code>gitlab__search</code>, <code>gitlab__merge</code>");
+    // Without JS, "Check names" answers the whole editor with the verdict and what was typed.
+    const page = await (await post(ctx, ctx.admin, "/admin/agents/check", editorFields(ctx, { slug: "typed-slug", github: [0], gitlab: [0] }))).text();
+    expect(page).toContain("<html");
+    expect(page).toContain(COLLISION);
+    expect(page).toContain('value="typed-slug"');
+    unchanged(ctx);
+  });
+
+  test("create without JS: a collision is refused with the form kept; with an alias it is saved and the gateway told", async () => {
+    const ctx = await adminSetup(harness);
+    const refused = await post(ctx, ctx.admin, "/admin/agents", editorFields(ctx, { slug: "triage", github: [0, 1], gitlab: [0] }));
+    expect(refused.status).toBe(409);
+    const html = await refused.text();
+    expect(html).toContain("Not saved: fix what the check below names.");
+    expect(html).toContain(COLLISION);
+    expect(html).toContain('value="triage"');
+    expect(getAgent(ctx.h.deps.db, "triage")).toBeNull();
+    const created = await post(ctx, ctx.admin, "/admin/agents", editorFields(ctx, { slug: "triage", github: [0, 1], gitlab: [0], gitlabAlias: "search_gitlab" }));
+    expect(created.status).toBe(303);
+    const agent = findAgent(ctx.h.deps.db, "triage");
+    expect(created.headers.get("location")).toBe(`/admin/agents/${agent.id}`);
+    expect(agent).toMatchObject({
+      instructions: "Be brief.",
+      connections: [
+        { connectionId: ctx.githubId, tools: [{ name: "search" }, { name: "get_issue" }], resources: "none", prompts: "none" },
+        { connectionId: ctx.gitlabId, tools: [{ name: "search", alias: "search_gitlab" }], resources: "none", prompts: "none" },
+      ],
+    });
+    expect(ctx.h.agents.applied).toEqual([agent.id]);
+  });
+
+  test("edit shows the stored choices; save replaces them; a bad slug is named beside its field", async () => {
+    const ctx = await adminSetup(harness);
+    const html = await (await get(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/edit`)).text();
+    expect(html).toContain(`name="tool.${ctx.gitlabId}.0" value="search" checked`);
+    expect(html).toContain('value="search_gitlab"');
+    expect(html).toContain(`name="tool.${ctx.githubId}.2" value="gone" checked`);
+    expect(html).toContain("No collisions.");
+    const bad = await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}`, editorFields(ctx, { slug: "Not Valid", github: [1] }));
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('<div class="field-error" role="alert">expected 1-63 lowercase letters');
+    const saved = await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}`, [...editorFields(ctx, { slug: "support", gitlabAll: true }), [`res.${ctx.gitlabId}`, "list"], [`res_list.${ctx.gitlabId}`, "repo://*\n"]]);
+    expect(saved.status).toBe(303);
+    expect(saved.headers.get("location")).toBe(`/admin/agents/${ctx.agentId}?saved=1`);
+    expect(findAgent(ctx.h.deps.db, ctx.agentId).connections).toEqual([{ connectionId: ctx.gitlabId, tools: "all", resources: ["repo://*"], prompts: "none" }]);
+    expect(ctx.h.agents.applied).toEqual([ctx.agentId]);
+  });
+
+  test("delete needs the confirmation box; then the agent is gone and its sessions closed", async () => {
+    const ctx = await adminSetup(harness);
+    const unconfirmed = await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/delete`, {});
+    expect(unconfirmed.status).toBe(400);
+    expect(await unconfirmed.text()).toContain("Tick the box");
+    const deleted = await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/delete`, { confirm: "yes" });
+    expect([deleted.status, deleted.headers.get("location")]).toEqual([303, "/admin/agents?deleted=1"]);
+    expect(getAgent(ctx.h.deps.db, ctx.agentId)).toBeNull();
+    expect(ctx.h.agents.removed).toEqual([ctx.agentId]);
+  });
+
+  test("an agent declared in the config is read-only: no edit link, no delete, and posts are refused", async () => {
+    const ctx = await adminSetup(harness, { connections: [{ slug: "declared", url: "https://d/mcp" }], agents: [{ slug: "fixed", tools: { declared: ["x"] } }] });
+    const fixed = findAgent(ctx.h.deps.db, "fixed");
+    const page = await (await get(ctx, ctx.admin, `/admin/agents/${fixed.id}`)).text();
+    expect(page).toContain("Declared in <code>switchboard.toml</code>: read-only here.");
+    expect(page).not.toContain("Delete agent");
+    expect(page).not.toContain(`/admin/agents/${fixed.id}/edit`);
+    expect((await get(ctx, ctx.admin, `/admin/agents/${fixed.id}/edit`)).status).toBe(409);
+    expect((await post(ctx, ctx.admin, `/admin/agents/${fixed.id}`, { slug: "fixed" })).status).toBe(409);
+    expect((await post(ctx, ctx.admin, `/admin/agents/${fixed.id}/delete`, { confirm: "yes" })).status).toBe(409);
+    expect(findAgent(ctx.h.deps.db, "fixed").fromConfig).toBe(true);
+  });
+});

@@ -1,0 +1,198 @@
+// The Agents pages: the list, an agent's page (endpoint, client configurations, health, the tools it
+// exposes, "Try it", delete) and the editor pages, plus the fragment htmx swaps in for "Try it".
+/** @jsxImportSource hono/jsx */
+import type { User } from "../src/domain/users.ts";
+import type { AgentDetailView, AgentView } from "../src/operations/agent-shapes.ts";
+import { ClientConfigs } from "./agent-clients.tsx";
+import { AgentEditor, type AgentEditorProps } from "./agent-editor.tsx";
+import { AdminLayout } from "./layout.tsx";
+
+export type Message = { kind: "ok" | "error"; text: string };
+
+/** A "Try it" call: the tool, the arguments as typed, and the result or the error. */
+export type TryOutcome = { tool: string; args: string; result?: Record<string, unknown>; error?: string };
+
+function Alert(props: { message?: Message }) {
+  return props.message ? <div class={`alert ${props.message.kind}`} role={props.message.kind === "error" ? "alert" : "status"}>{props.message.text}</div> : null;
+}
+
+function when(iso: string | null): string {
+  return iso === null ? "—" : iso.slice(0, 19).replace("T", " ");
+}
+
+export function AgentsPage(props: { viewer: User; agents: AgentView[]; message?: Message }) {
+  const isAdmin = props.viewer.role === "admin";
+  return (
+    <AdminLayout title="Agents" user={props.viewer} active="agents">
+      <p class="muted">
+        An agent is one MCP endpoint, <code>/mcp/agent/&lt;id or slug&gt;</code>, exposing exactly the tools chosen for it from one or more connections.
+        {isAdmin ? "" : " Only admins create, change or delete agents."}
+      </p>
+      <Alert message={props.message} />
+      {isAdmin && <p><a class="button" href="/admin/agents/new">New agent</a></p>}
+      {props.agents.length === 0 ? (
+        <p class="muted">No agents yet.</p>
+      ) : (
+        <table>
+          <thead><tr><th>Agent</th><th>Connections</th><th>Tools</th><th>Status</th><th>Source</th></tr></thead>
+          <tbody>
+            {props.agents.map((a) => (
+              <tr id={`agent-${a.id}`}>
+                <td><a href={`/admin/agents/${a.id}`}>{a.title}</a> <div class="muted small"><code>{a.slug}</code></div></td>
+                <td>{a.connections.map((s) => <code>{s.connection_slug ?? s.connection_id}</code>).map((el, i) => <>{i > 0 && ", "}{el}</>)}</td>
+                <td>{a.tool_count}</td>
+                <td>{a.enabled ? <span class="badge state-connected">enabled</span> : <span class="badge state-disabled">disabled</span>}</td>
+                <td>{a.from_config ? <span class="badge" title="Declared in switchboard.toml">config</span> : "admin"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </AdminLayout>
+  );
+}
+
+/** The result of a "Try it" call, swapped into #try-result. */
+export function TryResult(props: { outcome: TryOutcome }) {
+  const { outcome } = props;
+  const failed = outcome.error !== undefined || outcome.result?.isError === true;
+  const texts = ((outcome.result?.content as { type: string; text?: string }[] | undefined) ?? []).filter((c) => c.type === "text").map((c) => c.text ?? "");
+  return (
+    <div id="try-outcome" class={`alert ${failed ? "error" : "ok"}`} role="status">
+      <strong>{outcome.tool}</strong>: {outcome.error !== undefined ? outcome.error : failed ? "the tool reported an error" : "done"}
+      {texts.length > 0 && <pre class="try-text">{texts.join("\n")}</pre>}
+      {outcome.result && (
+        <details>
+          <summary>Full result</summary>
+          <pre>{JSON.stringify(outcome.result, null, 2)}</pre>
+        </details>
+      )}
+    </div>
+  );
+}
+
+function Health(props: { a: AgentDetailView }) {
+  const failing = props.a.health.filter((h) => h.error !== null);
+  const missing = props.a.tools.filter((t) => t.missing);
+  if (failing.length === 0 && missing.length === 0 && props.a.collisions.length === 0) return null;
+  return (
+    <section class="panel" id="agent-health">
+      <h2 style="margin-top:0">Needs attention</h2>
+      {failing.map((h) => (
+        <div class="alert error"><code>{h.connection_slug ?? h.connection_id}</code> could not be reached ({when(h.at)}): {h.error}. Its tools are left out of the agent's list until it answers.</div>
+      ))}
+      {props.a.collisions.map((line) => <div class="alert error">{line}. The later tool is hidden until this is fixed.</div>)}
+      {missing.length > 0 && (
+        <p>Selected but not offered by the upstream now (absent from <code>tools/list</code>): {missing.map((t) => <code>{t.connection_slug}/{t.upstream}</code>).map((el, i) => <>{i > 0 && ", "}{el}</>)}</p>
+      )}
+    </section>
+  );
+}
+
+function Tools(props: { a: AgentDetailView }) {
+  return (
+    <section class="panel" id="agent-tools">
+      <h2 style="margin-top:0">Tools ({props.a.tools.filter((t) => !t.missing).length})</h2>
+      {props.a.tools.length === 0 ? (
+        <p class="muted">No tools yet{props.a.connections.length === 0 ? ": no connection is selected." : " (the connections may not be discovered yet)."}</p>
+      ) : (
+        <table class="compact">
+          <thead><tr><th>Exposed as</th><th>From</th><th>Description</th></tr></thead>
+          <tbody>
+            {props.a.tools.map((t) => (
+              <tr>
+                <td><code>{t.name}</code> {t.missing && <span class="badge state-error">missing</span>}</td>
+                <td><code>{t.connection_slug}/{t.upstream}</code></td>
+                <td>{t.description ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h3>Resources and prompts</h3>
+      <ul class="small">
+        {props.a.connections.map((s) => (
+          <li><code>{s.connection_slug ?? s.connection_id}</code>: resources {Array.isArray(s.resources) ? s.resources.join(", ") : s.resources}; prompts {Array.isArray(s.prompts) ? s.prompts.join(", ") : s.prompts}</li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function TryIt(props: { a: AgentDetailView; schemas: Record<string, unknown>; outcome?: TryOutcome }) {
+  const tools = props.a.tools.filter((t) => !t.missing);
+  const action = `/admin/agents/${props.a.id}/try`;
+  return (
+    <section class="panel" id="try-it">
+      <h2 style="margin-top:0">Try it</h2>
+      <p class="muted small">Calls a tool through the agent as you, with the same checks as a client's call.</p>
+      <div id="try-result">{props.outcome && <TryResult outcome={props.outcome} />}</div>
+      {tools.length === 0 ? (
+        <p class="muted">No tools to call.</p>
+      ) : (
+        tools.map((t) => (
+          <details class="try-tool" open={props.outcome?.tool === t.name}>
+            <summary><code>{t.name}</code> <span class="muted small">{t.description ?? ""}</span></summary>
+            <pre class="schema">{JSON.stringify(props.schemas[t.name] ?? { type: "object" }, null, 2)}</pre>
+            <form method="post" action={action} hx-post={action} hx-target="#try-result" hx-swap="innerHTML">
+              <input type="hidden" name="tool" value={t.name} />
+              <label for={`try-${t.name}`}>Arguments (JSON)</label>
+              <textarea id={`try-${t.name}`} name="arguments" rows={3}>{props.outcome?.tool === t.name ? props.outcome.args : "{}"}</textarea>
+              <button type="submit">Call {t.name}</button>
+            </form>
+          </details>
+        ))
+      )}
+    </section>
+  );
+}
+
+export type AgentPageProps = { viewer: User; a: AgentDetailView; schemas: Record<string, unknown>; outcome?: TryOutcome; message?: Message };
+
+export function AgentPage(props: AgentPageProps) {
+  const { a, viewer } = props;
+  const isAdmin = viewer.role === "admin";
+  return (
+    <AdminLayout title={a.title} user={viewer} active="agents">
+      <p><a href="/admin/agents">← Agents</a></p>
+      <Alert message={props.message} />
+      <div class="panel">
+        <div class="row spread">
+          <div><code>{a.slug}</code> {a.enabled ? <span class="badge state-connected">enabled</span> : <span class="badge state-disabled">disabled</span>} {a.prefix_tools && <span class="badge">prefixed names</span>}</div>
+          {isAdmin && !a.from_config && <a class="button" href={`/admin/agents/${a.id}/edit`}>Edit</a>}
+        </div>
+        {a.description && <p>{a.description}</p>}
+        <dl class="kv">
+          <dt>Id</dt><dd><code>{a.id}</code></dd>
+          <dt>MCP endpoint</dt><dd><code id="agent-url">{a.endpoint}</code> <button type="button" class="secondary small" data-copy="#agent-url">Copy</button></dd>
+          <dt>Instructions</dt><dd>{a.instructions || <span class="muted">none</span>}</dd>
+          <dt>Updated</dt><dd>{when(a.updated_at)}</dd>
+        </dl>
+        {a.from_config && <p class="muted">Declared in <code>switchboard.toml</code>: read-only here. Change or remove it in the file and restart.</p>}
+      </div>
+      <Health a={a} />
+      <Tools a={a} />
+      <ClientConfigs name={a.slug} url={a.endpoint} keyHref={`/admin/keys?grant=${a.id}#create-key`} />
+      <TryIt a={a} schemas={props.schemas} outcome={props.outcome} />
+      {isAdmin && !a.from_config && (
+        <form class="panel" method="post" action={`/admin/agents/${a.id}/delete`}>
+          <h2 style="margin-top:0">Delete</h2>
+          <p class="muted">Open sessions end. Keys keep their other permissions.</p>
+          <label class="check"><input type="checkbox" name="confirm" value="yes" required /> Delete <code>{a.slug}</code> for good</label>
+          <button class="danger" type="submit">Delete agent</button>
+        </form>
+      )}
+    </AdminLayout>
+  );
+}
+
+/** The new-agent and edit-agent pages around the editor. */
+export function AgentEditorPage(props: { viewer: User; title: string; back: string; editor: AgentEditorProps; message?: Message }) {
+  return (
+    <AdminLayout title={props.title} user={props.viewer} active="agents">
+      <p><a href={props.back}>← Back</a></p>
+      <Alert message={props.message} />
+      <AgentEditor {...props.editor} />
+    </AdminLayout>
+  );
+}
