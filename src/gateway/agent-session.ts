@@ -76,13 +76,35 @@ export class AgentSession extends DownstreamSession {
     return runtimes;
   }
 
+  /**
+   * The agent's tools now, from the discovery caches: computed again only when the agent or a
+   * connection's discovery changed (each refresh makes a new discovery object), so a call costs a
+   * map lookup, not a pass over every tool of every connection.
+   */
+  private exposed(): { list: { exposed: ExposedTool; tool: Tool }[]; byName: Map<string, ExposedTool> } {
+    const runtimes = this.runtimes();
+    const key = [this.spec, ...runtimes.flatMap((r) => [r.spec, r.discovery])];
+    if (this.memo && this.memo.key.length === key.length && this.memo.key.every((k, i) => k === key[i])) return this.memo.value;
+    const byId = new Map(runtimes.map((r) => [r.spec.id, r]));
+    const tools = exposeTools(this.spec, {
+      slugOf: (id) => byId.get(id)?.spec.slug ?? null,
+      toolsOf: (id) => byId.get(id)?.discovery.tools ?? [],
+    }).tools.filter((t) => !t.missing);
+    const upstreamByName = new Map(runtimes.map((r) => [r.spec.id, new Map(r.discovery.tools.map((t) => [t.name, t]))]));
+    const list = tools.map((exposed) => {
+      const upstream = upstreamByName.get(exposed.connectionId)!.get(exposed.upstream)!;
+      return { exposed, tool: { ...upstream, name: exposed.exposed, description: exposed.description ?? upstream.description } };
+    });
+    const value = { list, byName: new Map(tools.map((t) => [t.exposed, t])) };
+    this.memo = { key, value };
+    return value;
+  }
+
+  private memo: { key: unknown[]; value: ReturnType<AgentSession["exposed"]> } | null = null;
+
   /** The agent's tools now, from the discovery caches. */
   exposedTools(): ExposedTool[] {
-    const bySlug = new Map(this.runtimes().map((r) => [r.spec.id, r]));
-    return exposeTools(this.spec, {
-      slugOf: (id) => bySlug.get(id)?.spec.slug ?? null,
-      toolsOf: (id) => bySlug.get(id)?.discovery.tools ?? [],
-    }).tools.filter((t) => !t.missing);
+    return this.exposed().list.map((e) => e.exposed);
   }
 
   private mayCall(tool: ExposedTool): boolean {
@@ -99,21 +121,17 @@ export class AgentSession extends DownstreamSession {
 
   private async listTools(cursor: unknown): Promise<Record<string, unknown>> {
     await this.settle();
-    const runtimes = new Map(this.runtimes().map((r) => [r.spec.id, r]));
-    const tools: Tool[] = [];
-    for (const exposed of this.exposedTools()) {
-      if (!this.mayCall(exposed)) continue;
-      const upstream = runtimes.get(exposed.connectionId)?.discovery.tools.find((t) => t.name === exposed.upstream);
-      if (upstream) tools.push({ ...upstream, name: exposed.exposed, description: exposed.description ?? upstream.description });
-    }
+    const tools: Tool[] = this.exposed()
+      .list.filter((e) => this.mayCall(e.exposed))
+      .map((e) => e.tool);
     const { items, nextCursor } = page(tools, cursor);
     return nextCursor ? { tools: items, nextCursor } : { tools: items };
   }
 
   /** Calls a tool by its exposed name (the endpoint's tools/call, and the admin's "Try it"). */
   async callTool(name: string, args: unknown, extra: Extra, meta?: unknown): Promise<Record<string, unknown>> {
-    let tool = this.exposedTools().find((t) => t.exposed === name);
-    if (!tool) tool = (await this.settle(), this.exposedTools().find((t) => t.exposed === name));
+    let tool = this.exposed().byName.get(name);
+    if (!tool) tool = (await this.settle(), this.exposed().byName.get(name));
     if (!tool || !this.mayCall(tool)) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const runtime = this.runtimeOf(tool.connectionId)!;
     const params: Record<string, unknown> = { name: tool.upstream, arguments: args ?? {} };
