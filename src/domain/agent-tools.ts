@@ -16,9 +16,8 @@ export type AgentConnectionSelection = {
   prompts: "all" | "none" | string[];
 };
 
-/** Everything the gateway needs to serve an agent. */
-export type AgentSpec = {
-  id: string;
+/** Everything an agent is made of. */
+export type AgentFields = {
   slug: string;
   title: string;
   description: string;
@@ -27,8 +26,10 @@ export type AgentSpec = {
   /** Expose every tool as "<connection-slug>__<tool>". */
   prefixTools: boolean;
   connections: AgentConnectionSelection[];
-  fromConfig: boolean;
 };
+
+/** Everything the gateway needs to serve an agent. */
+export type AgentSpec = AgentFields & { id: string; fromConfig: boolean };
 
 /** A tool as the agent exposes it, and where it comes from. */
 export type ExposedTool = {

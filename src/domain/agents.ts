@@ -7,19 +7,10 @@ import type { Db } from "../db/client.ts";
 import { agents, connections } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
 import { checkSelections, collisionMessages, type AgentCheck, type SelectionLookup } from "./agent-rules.ts";
-import type { AgentConnectionSelection, AgentSpec } from "./agent-tools.ts";
+import type { AgentConnectionSelection, AgentFields, AgentSpec } from "./agent-tools.ts";
 import { AGENT_ID } from "./permissions.ts";
 
-/** Everything an agent is made of. */
-export type AgentFields = {
-  slug: string;
-  title: string;
-  description: string;
-  instructions: string;
-  enabled: boolean;
-  prefixTools: boolean;
-  connections: AgentConnectionSelection[];
-};
+export type { AgentFields } from "./agent-tools.ts";
 
 export type Agent = AgentFields & { id: string; fromConfig: boolean; createdAt: Date; updatedAt: Date };
 

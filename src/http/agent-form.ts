@@ -2,18 +2,10 @@
 // input of AGENT_CREATE / AGENT_UPDATE. Field names carry the connection id and the row number
 // ("tool.<conn id>.<n>"), never a tool name, so any upstream name is safe in a form; connections keep
 // the order of the form, which lists the agent's own selections first.
-import type { AgentConnectionSelection, ToolSelection } from "../domain/agent-tools.ts";
+import type { AgentConnectionSelection, AgentFields, ToolSelection } from "../domain/agent-tools.ts";
 
 /** The editor's state: an agent's fields, connections by id. */
-export type AgentDraft = {
-  slug: string;
-  title: string;
-  description: string;
-  instructions: string;
-  enabled: boolean;
-  prefixTools: boolean;
-  connections: AgentConnectionSelection[];
-};
+export type AgentDraft = AgentFields;
 
 export const EMPTY_DRAFT: AgentDraft = { slug: "", title: "", description: "", instructions: "", enabled: true, prefixTools: false, connections: [] };
 
