@@ -1,6 +1,7 @@
 // Pieces several commands share: loading the config with its problems reported, opening the database.
 import { ConfigError, loadConfig, type Config } from "../config/load.ts";
 import { DatabaseError, openDatabase, type DbHandle } from "../db/client.ts";
+import { AppError } from "../errors.ts";
 import type { CliIo } from "./io.ts";
 
 /** Exit code for a config that cannot be used. */
@@ -14,6 +15,26 @@ export function loadConfigOrReport(flag: string | undefined, io: CliIo): Config 
     if (!(err instanceof ConfigError)) throw err;
     io.stderr(`invalid configuration:\n${err.problems.map((line) => `  ${line}`).join("\n")}\n`);
     return null;
+  }
+}
+
+/**
+ * Opens the configured database, runs `work` on it and closes it. A refusal from the domain (bad
+ * input, not found) is printed as one line with exit code 1; anything else is a bug and propagates.
+ */
+export async function withDatabase(config: Config, io: CliIo, work: (handle: DbHandle) => Promise<number>): Promise<number> {
+  const handle = openDatabaseOrReport(config, io);
+  if (!handle) return 1;
+  try {
+    return await work(handle);
+  } catch (err) {
+    if (err instanceof AppError && err.status < 500) {
+      io.stderr(`error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    handle.close();
   }
 }
 

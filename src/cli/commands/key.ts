@@ -2,7 +2,6 @@
 import { deleteApiKey, listApiKeys } from "../../domain/api-keys.ts";
 import { roleCeiling } from "../../domain/permissions.ts";
 import { findUserByEmail } from "../../domain/users.ts";
-import { AppError } from "../../errors.ts";
 import { silentLogger } from "../../logger.ts";
 import { apiKeyCreate } from "../../operations/api-keys.ts";
 import { OFFLINE_AGENTS } from "../../operations/agents.ts";
@@ -15,7 +14,7 @@ import { deriveKeys } from "../../security/keys.ts";
 import { loadOrCreateSecret } from "../../security/secret.ts";
 import { parseFlags } from "../args.ts";
 import { UsageError, type Command } from "../io.ts";
-import { CONFIG_FLAG, CONFIG_HELP, EXIT_CONFIG, loadConfigOrReport, openDatabaseOrReport } from "../shared.ts";
+import { CONFIG_FLAG, CONFIG_HELP, EXIT_CONFIG, loadConfigOrReport, withDatabase } from "../shared.ts";
 
 const HELP = `Usage:
   switchboard key create --name NAME --owner EMAIL --permissions JSON [--expires DURATION] [--json]
@@ -83,9 +82,7 @@ export const keyCommand: Command = {
 
     const config = loadConfigOrReport(values.config, io);
     if (!config) return EXIT_CONFIG;
-    const handle = openDatabaseOrReport(config, io);
-    if (!handle) return 1;
-    try {
+    return withDatabase(config, io, async (handle) => {
       const owner = values.owner ? findUserByEmail(handle.db, values.owner) : null;
       if (values.owner && !owner) {
         io.stderr(`error: no user with email ${values.owner}\n`);
@@ -130,14 +127,6 @@ export const keyCommand: Command = {
         io.stdout(`revoked ${positionals[0]}\n`);
       }
       return 0;
-    } catch (err) {
-      if (err instanceof AppError && err.status < 500) {
-        io.stderr(`error: ${err.message}\n`);
-        return 1;
-      }
-      throw err;
-    } finally {
-      handle.close();
-    }
+    });
   },
 };

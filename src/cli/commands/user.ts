@@ -1,9 +1,8 @@
 // `switchboard user create|reset-password`: manage admin users from the shell (passwords from stdin).
 import { createUser, resetPassword } from "../../domain/users.ts";
-import { AppError } from "../../errors.ts";
 import { parseFlags } from "../args.ts";
 import { UsageError, type Command, type CliIo } from "../io.ts";
-import { CONFIG_FLAG, CONFIG_HELP, EXIT_CONFIG, loadConfigOrReport, openDatabaseOrReport } from "../shared.ts";
+import { CONFIG_FLAG, CONFIG_HELP, EXIT_CONFIG, loadConfigOrReport, withDatabase } from "../shared.ts";
 
 const HELP = `Usage:
   switchboard user create --email EMAIL --role admin|member --password-stdin [--config FILE]
@@ -57,25 +56,16 @@ export const userCommand: Command = {
     const config = loadConfigOrReport(values.config, io);
     if (!config) return EXIT_CONFIG;
     const password = await readPassword(io);
-    const handle = openDatabaseOrReport(config, io);
-    if (!handle) return 1;
-    try {
+    const email = values.email;
+    return withDatabase(config, io, async (handle) => {
       if (action === "create") {
-        const user = await createUser(handle.db, { email: values.email, role: values.role!, password });
+        const user = await createUser(handle.db, { email, role: values.role!, password });
         io.stdout(`created ${user.role} ${user.email} (${user.id})\n`);
       } else {
-        const user = await resetPassword(handle.db, values.email, password);
+        const user = await resetPassword(handle.db, email, password);
         io.stdout(`password reset for ${user.email}; their sessions have ended\n`);
       }
       return 0;
-    } catch (err) {
-      if (err instanceof AppError && err.status < 500) {
-        io.stderr(`error: ${err.message}\n`);
-        return 1;
-      }
-      throw err;
-    } finally {
-      handle.close();
-    }
+    });
   },
 };
