@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Config } from "./config/load.ts";
 import { openDatabase, type Db, type DbHandle } from "./db/client.ts";
 import { createKeyVerifier, LastUsedRecorder } from "./domain/api-keys.ts";
+import { createChangeProbe } from "./db/change-probe.ts";
 import { syncConfigAgents } from "./domain/agent-config.ts";
 import { agentSpecLookup } from "./domain/agents.ts";
 import { syncConfigConnections } from "./domain/connection-config.ts";
@@ -90,7 +91,7 @@ export function prepare(config: Config, logger: Logger, options: { gateway?: Gat
     gateway: options.gateway ?? proxy,
     agents: options.agents ?? proxy,
     proxy,
-    verifyKey: createKeyVerifier(handle.db, keys.tokenHmac),
+    verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, createChangeProbe(handle.sqlite, config.database.path)),
     lastUsed: new LastUsedRecorder(handle.db),
   };
   return { deps, handle };

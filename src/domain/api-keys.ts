@@ -3,6 +3,7 @@
 // and no per-request argon2 hands an attacker a CPU lever.
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { desc, eq, sql } from "drizzle-orm";
+import { sqlChangeProbe, type ChangeProbe } from "../db/change-probe.ts";
 import type { Db } from "../db/client.ts";
 import { apiKeys, users } from "../db/schema.ts";
 import { AppError } from "../errors.ts";
@@ -64,9 +65,9 @@ export function generateToken(): string {
 /** True when `token` has the right shape and checksum; says nothing about whether it exists. */
 export function isWellFormedToken(token: string): boolean {
   if (!TOKEN_PATTERN.test(token)) return false;
+  // The checksum is computable by anyone from the body, so a plain comparison leaks nothing.
   const body = token.slice(TOKEN_PREFIX.length, TOKEN_PREFIX.length + BODY_LENGTH);
-  const given = Buffer.from(token.slice(TOKEN_PREFIX.length + BODY_LENGTH));
-  return timingSafeEqual(given, Buffer.from(checksum(body)));
+  return token.slice(TOKEN_PREFIX.length + BODY_LENGTH) === checksum(body);
 }
 
 export function hashToken(hmacKey: Buffer, token: string): string {
@@ -186,10 +187,10 @@ const CACHE_LIMIT = 50_000;
 /**
  * A verifier bound to one database. A verified key is cached in memory by token hash, and the cache
  * is dropped whenever anything was written to the database since the last check: by this process
- * (SQLite's total_changes()) or by another one, such as `switchboard key revoke` (PRAGMA data_version).
- * So a check costs one HMAC and one tiny query, and a revocation still applies on the very next request.
+ * or by another one, such as `switchboard key revoke`: `probe` tells (see src/db/change-probe.ts).
+ * So a check costs one HMAC and a look at the probe, and a revocation still applies on the very next request.
  */
-export function createKeyVerifier(db: Db, hmacKey: Buffer): (token: string, now?: Date) => VerifiedKey | null {
+export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = sqlChangeProbe(db.$client)): (token: string, now?: Date) => VerifiedKey | null {
   const columns = {
     id: apiKeys.id,
     tokenHash: apiKeys.tokenHash,
@@ -208,10 +209,9 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer): (token: string, now?
     .where(eq(apiKeys.tokenHash, sql.placeholder("hash"))).prepare();
   const byPrevious = db.select(columns).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId))
     .where(eq(apiKeys.previousTokenHash, sql.placeholder("hash"))).prepare();
-  const version = db.$client.query<{ v: string }, []>(
-    "SELECT total_changes() || '/' || (SELECT data_version FROM pragma_data_version) AS v",
-  );
   const cache = new Map<string, CachedKey>();
+  // The same HMAC as hashToken, with the key schedule done once rather than per request.
+  const keyed = new Bun.CryptoHasher("sha256", hmacKey);
   let seen = "";
 
   const load = (hash: string): CachedKey | null => {
@@ -233,8 +233,8 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer): (token: string, now?
   return (token, now = new Date()) => {
     // Malformed or mistyped tokens are refused before any lookup.
     if (!isWellFormedToken(token)) return null;
-    const hash = hashToken(hmacKey, token);
-    const v = version.get()!.v;
+    const hash = keyed.copy().update(`api-key:${token}`).digest("base64url");
+    const v = probe();
     if (v !== seen) {
       cache.clear();
       seen = v;

@@ -11,8 +11,12 @@ function hostname(host: string): string {
 }
 
 export function dnsRebindingProtection(options: { publicUrl: () => string }): MiddlewareHandler {
+  // Parsed once per distinct public URL (it changes only when port 0 is resolved at start).
+  let cached: { text: string; url: URL } | null = null;
   return async (c, next) => {
-    const publicUrl = new URL(options.publicUrl());
+    const text = options.publicUrl();
+    if (cached?.text !== text) cached = { text, url: new URL(text) };
+    const publicUrl = cached.url;
     const host = c.req.header("host");
     if (host !== undefined && host !== publicUrl.host && !LOOPBACK.has(hostname(host).toLowerCase())) {
       throw new AppError("FORBIDDEN", "This host name is not served here.");

@@ -1,0 +1,47 @@
+// Telling cheaply whether anything was committed to the database since the last look, by this
+// process or any other (the `switchboard key revoke` CLI, say): caches keyed on the database's
+// content (the API key verifier) compare the probe's value before trusting themselves.
+import type { Database } from "bun:sqlite";
+
+/** A value that changes whenever a transaction commits to the database. */
+export type ChangeProbe = () => string;
+
+const SQL_PROBE = "SELECT total_changes() || '/' || (SELECT data_version FROM pragma_data_version) AS v";
+/** How often the SQL probe double-checks the shared-memory one (belt and braces). */
+const SQL_RECHECK_MS = 500;
+
+/** The portable probe: this connection's total_changes() and the data_version other connections move. */
+export function sqlChangeProbe(sqlite: Database): ChangeProbe {
+  const query = sqlite.query<{ v: string }, []>(SQL_PROBE);
+  return () => query.get()!.v;
+}
+
+/**
+ * In WAL mode SQLite keeps a header in `<db>-shm`, shared by every connection, whose change counter
+ * (iChange, offset 8) goes up with each commit, and whose mxFrame and salt (offsets 16 and 32) move
+ * with every frame written or WAL restart (https://sqlite.org/walformat.html). Reading it through a
+ * shared mapping costs well under a microsecond, where a query costs several. A torn read can only
+ * look like a change (a cache dropped for nothing), never hide one. Where the file cannot be mapped,
+ * the SQL probe alone is used; it also runs every half second, in case the mapping ever went stale.
+ */
+export function createChangeProbe(sqlite: Database, path: string): ChangeProbe {
+  const sqlProbe = sqlChangeProbe(sqlite);
+  let header: DataView;
+  try {
+    const map = Bun.mmap(`${path}-shm`, { shared: true });
+    if (map.byteLength < 48) return sqlProbe;
+    header = new DataView(map.buffer, map.byteOffset, 48);
+  } catch {
+    return sqlProbe;
+  }
+  let sqlValue = sqlProbe();
+  let sqlCheckedAt = Date.now();
+  return () => {
+    const now = Date.now();
+    if (now - sqlCheckedAt >= SQL_RECHECK_MS) {
+      sqlValue = sqlProbe();
+      sqlCheckedAt = now;
+    }
+    return `${header.getUint32(8, true)}:${header.getUint32(16, true)}:${header.getUint32(32, true)}:${sqlValue}`;
+  };
+}

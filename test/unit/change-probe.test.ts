@@ -1,0 +1,75 @@
+// The change probe behind the key verifier's cache: any commit, from this connection or another
+// process's, must change its value; reads must not. And a verifier using it sees a revocation made
+// by another connection (the CLI) on the very next check.
+import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { createChangeProbe } from "../../src/db/change-probe.ts";
+import { createApiKey, createKeyVerifier, deleteApiKey } from "../../src/domain/api-keys.ts";
+import { users } from "../../src/db/schema.ts";
+import { useTestDatabase } from "../support/db.ts";
+
+const openDb = useTestDatabase();
+const HMAC = Buffer.alloc(32, 7);
+
+function dbPath(handle: { sqlite: Database }): string {
+  return handle.sqlite.filename;
+}
+
+describe("createChangeProbe", () => {
+  test("changes with every commit of this connection and of another, not with reads", () => {
+    const handle = openDb();
+    const probe = createChangeProbe(handle.sqlite, dbPath(handle));
+    const start = probe();
+    expect(probe()).toBe(start);
+    handle.sqlite.run("CREATE TABLE probe_t (x)");
+    const afterOwn = probe();
+    expect(afterOwn).not.toBe(start);
+    handle.sqlite.query("SELECT count(*) FROM probe_t").get();
+    expect(probe()).toBe(afterOwn);
+    const other = new Database(dbPath(handle));
+    try {
+      other.run("INSERT INTO probe_t VALUES (1)");
+      expect(probe()).not.toBe(afterOwn);
+    } finally {
+      other.close();
+    }
+  });
+
+  test("still sees changes after a checkpoint restarts the WAL", () => {
+    const handle = openDb();
+    const probe = createChangeProbe(handle.sqlite, dbPath(handle));
+    handle.sqlite.run("CREATE TABLE probe_t (x)");
+    handle.sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    const before = probe();
+    handle.sqlite.run("INSERT INTO probe_t VALUES (1)");
+    expect(probe()).not.toBe(before);
+  });
+
+  test("a verifier using it sees a revocation made through another connection at once", () => {
+    const handle = openDb();
+    const now = new Date();
+    handle.db.insert(users).values({ id: "user_1", email: "a@example.com", role: "admin", passwordHash: "x", createdAt: now, updatedAt: now }).run();
+    const { key, token } = createApiKey(handle.db, { hmacKey: HMAC, name: "k", ownerId: "user_1", permissions: { self: ["*"] }, expiresAt: null });
+    const verify = createKeyVerifier(handle.db, HMAC, createChangeProbe(handle.sqlite, dbPath(handle)));
+    expect(verify(token)?.keyId).toBe(key.id);
+    expect(verify(token)?.keyId).toBe(key.id); // now served from the cache
+    const other = new Database(dbPath(handle));
+    try {
+      other.run("DELETE FROM api_keys WHERE id = ?", [key.id]);
+    } finally {
+      other.close();
+    }
+    expect(verify(token)).toBeNull();
+  });
+
+  test("a verifier using it sees a revocation made through its own connection at once", () => {
+    const handle = openDb();
+    const now = new Date();
+    handle.db.insert(users).values({ id: "user_1", email: "a@example.com", role: "admin", passwordHash: "x", createdAt: now, updatedAt: now }).run();
+    const { key, token } = createApiKey(handle.db, { hmacKey: HMAC, name: "k", ownerId: "user_1", permissions: { self: ["*"] }, expiresAt: null });
+    const verify = createKeyVerifier(handle.db, HMAC, createChangeProbe(handle.sqlite, dbPath(handle)));
+    expect(verify(token)?.keyId).toBe(key.id);
+    deleteApiKey(handle.db, key.id);
+    expect(verify(token)).toBeNull();
+  });
+});
