@@ -9,26 +9,18 @@ import { AppError } from "../errors.ts";
 import type { ConnectionSpec, UpstreamTransport } from "../gateway/types.ts";
 import { decryptSecret, encryptSecret } from "../security/cipher.ts";
 import { removeConnectionFromAgents } from "./agents.ts";
-import { stdioRefusal, transportProblems, type StdioPolicy } from "./connection-rules.ts";
+import { stdioRefusal, transportProblems, type StdioPolicy, type TransportFields } from "./connection-rules.ts";
 import { CONNECTION_ID } from "./permissions.ts";
 
 /** What a masked secret reads as; sent back unchanged, it keeps the stored value. */
 export const SECRET_MASK = "********";
 
 /** Everything a connection is made of, secrets in clear (in memory only). */
-export type ConnectionFields = {
+export type ConnectionFields = TransportFields & {
   slug: string;
   title: string;
   description: string;
-  transport: UpstreamTransport;
   enabled: boolean;
-  url: string | null;
-  token: string | null;
-  headers: Record<string, string>;
-  command: string | null;
-  args: string[];
-  cwd: string | null;
-  env: Record<string, string>;
   isolation: "shared" | "session";
   /** Null: the [gateway] default. */
   maxProcesses: number | null;
