@@ -5,7 +5,7 @@
 import { BlockedError, startGateway } from "./conformance/gateway.ts";
 import { findViolations, formatProblems, formatTable, type Comparison, type TargetResult } from "./conformance/report.ts";
 import { runSuite } from "./conformance/run-suite.ts";
-import { Cleanup, forward, gatewayTarget, startEverythingHttp, startFixtureHttp, STDIO_EVERYTHING, STDIO_FIXTURE } from "./conformance/targets.ts";
+import { agentTarget, Cleanup, forward, gatewayTarget, startEverythingHttp, startFixtureHttp, STDIO_EVERYTHING, STDIO_FIXTURE } from "./conformance/targets.ts";
 
 const HELP = `Usage: bun scripts/conformance.ts [--direct-only]
 
@@ -16,6 +16,7 @@ Runs \`conformance server --suite all\` against:
   fixture/gw-http   Switchboard /mcp/<id> for an http connection to the fixture
   fixture/gw-stdio  Switchboard /mcp/<id> for a stdio connection running the fixture
   everything/gw     Switchboard /mcp/<id> for a stdio connection running server-everything
+  fixture/agent     Switchboard /mcp/agent/<id> for an agent whose only connection runs the fixture
 
 --direct-only  runs only the first three (no Switchboard needed)`;
 
@@ -27,7 +28,7 @@ type Plan = { name: string; url: () => Promise<string> };
 type Run = { results: TargetResult[]; blocked: string[]; gatewayLog: () => string[] };
 
 // server-everything lacks the test_* fixtures, so its failures are expected; only agreement counts.
-const MUST_PASS = ["fixture", "fixture+fwd", "fixture/gw-http", "fixture/gw-stdio"];
+const MUST_PASS = ["fixture", "fixture+fwd", "fixture/gw-http", "fixture/gw-stdio", "fixture/agent"];
 const COMPARISONS: Comparison[] = [
   { a: "fixture", b: "fixture+fwd", exempt: {} },
   { a: "everything", b: "everything/gw", exempt: FRONT_END },
@@ -52,6 +53,7 @@ async function runTargets(options: { directOnly: boolean; cleanup: Cleanup }): P
       { name: "fixture/gw-http", url: () => gatewayTarget(gateway, front, { slug: "conformance-http", transport: "http", url: fixtureUrl }) },
       { name: "fixture/gw-stdio", url: () => gatewayTarget(gateway, front, { slug: "conformance-stdio", transport: "stdio", ...STDIO_FIXTURE }) },
       { name: "everything/gw", url: () => gatewayTarget(gateway, front, { slug: "everything", transport: "stdio", ...STDIO_EVERYTHING }) },
+      { name: "fixture/agent", url: () => agentTarget(gateway, front, { slug: "conformance-agent", transport: "stdio", ...STDIO_FIXTURE }) },
     );
   }
   for (const plan of plans) {

@@ -18,6 +18,8 @@ export type TestGateway = {
   mcpToken: string;
   /** Registers a connection through POST /api/v1/connections and returns its id (conn_…). */
   register: (body: ConnectionBody) => Promise<string>;
+  /** Creates an agent through POST /api/v1/agents and returns its id (agent_…). */
+  registerAgent: (body: Record<string, unknown>) => Promise<string>;
   /** The gateway's own log lines (warn and above), for explaining a failure. */
   log: () => string[];
   stop: () => Promise<void>;
@@ -63,10 +65,25 @@ export async function startGateway(): Promise<TestGateway> {
     return id;
   }
 
+  /** Creates an agent through POST /api/v1/agents and returns its id (agent_…). */
+  async function registerAgent(body: Record<string, unknown>): Promise<string> {
+    const response = await fetch(`${running.url}/api/v1/agents`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${manage.token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`creating agent ${String(body.slug)} failed: ${response.status} ${text.slice(0, 500)}`);
+    const id = (JSON.parse(text) as { id?: unknown }).id;
+    if (typeof id !== "string") throw new Error(`creating agent ${String(body.slug)}: no id in ${text.slice(0, 500)}`);
+    return id;
+  }
+
   return {
     url: running.url,
     mcpToken: mcp.token,
     register,
+    registerAgent,
     log: () => lines,
     async stop() {
       await running.stop();

@@ -55,6 +55,21 @@ export async function gatewayTarget(gateway: TestGateway, forwarderUrl: string, 
   return url;
 }
 
+/**
+ * An agent whose only connection is `body` (everything selected, no prefixing): the suite must see
+ * through the agent exactly what it sees through the connection.
+ */
+export async function agentTarget(gateway: TestGateway, forwarderUrl: string, body: Parameters<TestGateway["register"]>[0]): Promise<string> {
+  const connection = await gateway.register(body);
+  const id = await gateway.registerAgent({
+    slug: `${body.slug}-agent`,
+    connections: [{ connection, tools: "all", resources: "all", prompts: "all" }],
+  });
+  const url = `${forwarderUrl}/mcp/agent/${id}`;
+  await probe(url);
+  return url;
+}
+
 /** One initialize through the whole chain, so a missing route shows up as one clear message, not 32 failures. */
 async function probe(url: string): Promise<void> {
   const response = await fetch(url, {
