@@ -1,0 +1,115 @@
+// A real client against an agent over two kinds of upstream: the MCP Inspector CLI lists and calls
+// the tools of an agent that combines a stdio connection and an HTTP connection, through a real
+// listening Switchboard, and each call reaches the right upstream under the upstream's own name.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { User } from "../../src/domain/users.ts";
+import { silentLogger } from "../../src/logger.ts";
+import { startServer, type RunningServer } from "../../src/server.ts";
+import { insertUser, mintKey, testConfig } from "../support/key-harness.ts";
+import { waitForLine } from "../support/streams.ts";
+
+const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
+const INSPECTOR_BUILD = join(import.meta.dir, "../../node_modules/@modelcontextprotocol/inspector-cli/build");
+
+let dir: string;
+let server: RunningServer;
+let admin: User;
+let httpFixture: ReturnType<typeof Bun.spawn>;
+let agentId: string;
+let betaId: string;
+
+async function api(token: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`${server.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "switchboard-agent-inspector-"));
+  httpFixture = Bun.spawn([process.execPath, FIXTURE, "--http", "--port", "0"], { stdout: "pipe", stderr: "ignore", env: { ...process.env, FIXTURE_NAME: "beta" } });
+  const listening = await waitForLine(httpFixture.stdout as ReadableStream<Uint8Array>, (line) => line.startsWith("listening "));
+  const fixtureUrl = listening.slice("listening ".length).trim();
+  server = startServer(testConfig(dir), silentLogger, { announceSetupUrl: () => {} });
+  admin = insertUser(server.deps, "admin", "root@example.com");
+  const manage = mintKey(server.deps, admin, { self: ["*"] }).token;
+  await api(manage, "POST", "/connections", { slug: "alpha", transport: "stdio", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } });
+  betaId = (await api(manage, "POST", "/connections", { slug: "beta", transport: "http", url: fixtureUrl })).id as string;
+  // The agent's "all"-free selection needs no discovery, but its page and checks do: wait for both.
+  await Promise.all(["alpha", "beta"].map((slug) => api(manage, "POST", `/connections/${slug}/refresh`)));
+  agentId = (
+    await api(manage, "POST", "/agents", {
+      slug: "duo",
+      connections: [
+        { connection: "alpha", tools: ["echo", { name: "whoami", alias: "who_alpha" }] },
+        { connection: "beta", tools: [{ name: "whoami", alias: "who_beta" }, "add"] },
+      ],
+    })
+  ).id as string;
+});
+
+afterAll(async () => {
+  await server?.stop();
+  httpFixture?.kill();
+  await httpFixture?.exited;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The inspector's CLI mode, run with Node from its build directory (it finds its package.json from there). */
+async function inspector(token: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = Bun.spawn(
+    ["node", join(INSPECTOR_BUILD, "index.js"), `${server.url}/mcp/agent/${agentId}`, "--transport", "http", "--header", `Authorization: Bearer ${token}`, ...args],
+    { cwd: INSPECTOR_BUILD, stdout: "pipe", stderr: "pipe" },
+  );
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { code, stdout, stderr };
+}
+
+function text(run: { stdout: string }): string {
+  return (JSON.parse(run.stdout) as { content: { text: string }[] }).content[0]!.text;
+}
+
+describe("the MCP Inspector CLI against an agent over a stdio and an HTTP upstream", () => {
+  test("lists exactly the agent's exposed tools", async () => {
+    const token = mintKey(server.deps, admin, { [agentId]: ["*"] }).token;
+    const run = await inspector(token, ["--method", "tools/list"]);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
+    const names = (JSON.parse(run.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name);
+    expect(names.sort()).toEqual(["add", "echo", "who_alpha", "who_beta"]);
+    expect(names).not.toContain("whoami");
+  });
+
+  test("calls reach the right upstream under its own tool name", async () => {
+    const token = mintKey(server.deps, admin, { [agentId]: ["*"] }).token;
+    const beta = await inspector(token, ["--method", "tools/call", "--tool-name", "who_beta"]);
+    expect(beta.code).toBe(0);
+    expect(JSON.parse(text(beta)).name).toBe("beta");
+    const alpha = await inspector(token, ["--method", "tools/call", "--tool-name", "who_alpha"]);
+    expect(alpha.code).toBe(0);
+    expect(JSON.parse(text(alpha)).name).toBe("alpha");
+    const add = await inspector(token, ["--method", "tools/call", "--tool-name", "add", "--tool-arg", "a=2", "--tool-arg", "b=3"]);
+    expect(add.code).toBe(0);
+    expect(text(add)).toBe("5");
+  });
+
+  test("a key with no grant on the agent or its connections is refused", async () => {
+    const token = mintKey(server.deps, admin, { self: ["WHOAMI"] }).token;
+    const run = await inspector(token, ["--method", "tools/list"]);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).not.toContain("who_beta");
+  });
+
+  test("a key granting one tool of one connection sees only that tool through the agent", async () => {
+    const token = mintKey(server.deps, admin, { [betaId]: ["add"] }).token;
+    const run = await inspector(token, ["--method", "tools/list"]);
+    expect(run.code).toBe(0);
+    expect((JSON.parse(run.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual(["add"]);
+  });
+});
