@@ -1,5 +1,6 @@
 // `bun run conformance`: the official MCP conformance suite (server scenarios, --suite all) against
-// the conformance fixture and server-everything, directly and through Switchboard's /mcp/:connectionId.
+// the conformance fixture and server-everything, directly and through Switchboard's /mcp/:connectionId,
+// and the fixture through /mcp/agent/:agentId.
 // Exits non-zero if a fixture scenario fails, or if server-everything's verdicts through the gateway
 // differ from its verdicts direct. `--direct-only` skips the gateway (fixture and forwarder only).
 import { BlockedError, startGateway } from "./conformance/gateway.ts";
@@ -16,7 +17,7 @@ Runs \`conformance server --suite all\` against:
   fixture/gw-http   Switchboard /mcp/<id> for an http connection to the fixture
   fixture/gw-stdio  Switchboard /mcp/<id> for a stdio connection running the fixture
   everything/gw     Switchboard /mcp/<id> for a stdio connection running server-everything
-  fixture/agent     Switchboard /mcp/agent/<id> for an agent whose only connection runs the fixture
+  fixture/agent     Switchboard /mcp/agent/<id> for an agent whose only connection is fixture/gw-stdio's
 
 --direct-only  runs only the first three (no Switchboard needed)`;
 
@@ -49,11 +50,15 @@ async function runTargets(options: { directOnly: boolean; cleanup: Cleanup }): P
     cleanup.add(gateway.stop);
     run.gatewayLog = gateway.log;
     const front = forward(cleanup, gateway.url, gateway.mcpToken);
+    // One stdio fixture connection serves both its own target and the agent's, so the two differ
+    // only by the agent layer (registered on first use, whichever target runs first).
+    let stdioFixture: Promise<string> | undefined;
+    const stdioFixtureId = () => (stdioFixture ??= gateway.register({ slug: "conformance-stdio", transport: "stdio", ...STDIO_FIXTURE }));
     plans.push(
       { name: "fixture/gw-http", url: () => gatewayTarget(gateway, front, { slug: "conformance-http", transport: "http", url: fixtureUrl }) },
-      { name: "fixture/gw-stdio", url: () => gatewayTarget(gateway, front, { slug: "conformance-stdio", transport: "stdio", ...STDIO_FIXTURE }) },
+      { name: "fixture/gw-stdio", url: async () => gatewayTarget(gateway, front, { id: await stdioFixtureId() }) },
       { name: "everything/gw", url: () => gatewayTarget(gateway, front, { slug: "everything", transport: "stdio", ...STDIO_EVERYTHING }) },
-      { name: "fixture/agent", url: () => agentTarget(gateway, front, { slug: "conformance-agent", transport: "stdio", ...STDIO_FIXTURE }) },
+      { name: "fixture/agent", url: async () => agentTarget(gateway, front, { slug: "conformance-agent", connectionId: await stdioFixtureId() }) },
     );
   }
   for (const plan of plans) {

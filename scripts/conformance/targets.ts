@@ -48,22 +48,21 @@ export const STDIO_FIXTURE = { command: process.execPath, args: [FIXTURE, "--std
 export const STDIO_EVERYTHING = { command: process.execPath, args: [EVERYTHING, "stdio"], cwd: ROOT };
 
 /** Registers a connection and returns the suite URL for it: forwarder + /mcp/<id>. */
-export async function gatewayTarget(gateway: TestGateway, forwarderUrl: string, body: Parameters<TestGateway["register"]>[0]): Promise<string> {
-  const id = await gateway.register(body);
+export async function gatewayTarget(gateway: TestGateway, forwarderUrl: string, connection: Parameters<TestGateway["register"]>[0] | { id: string }): Promise<string> {
+  const id = "id" in connection ? connection.id : await gateway.register(connection);
   const url = `${forwarderUrl}/mcp/${id}`;
   await probe(url);
   return url;
 }
 
 /**
- * An agent whose only connection is `body` (everything selected, no prefixing): the suite must see
- * through the agent exactly what it sees through the connection.
+ * An agent whose only connection is `connectionId` (everything selected, no prefixing), and the
+ * suite URL for it: the suite must see through the agent exactly what it sees through the connection.
  */
-export async function agentTarget(gateway: TestGateway, forwarderUrl: string, body: Parameters<TestGateway["register"]>[0]): Promise<string> {
-  const connection = await gateway.register(body);
+export async function agentTarget(gateway: TestGateway, forwarderUrl: string, options: { slug: string; connectionId: string }): Promise<string> {
   const id = await gateway.registerAgent({
-    slug: `${body.slug}-agent`,
-    connections: [{ connection, tools: "all", resources: "all", prompts: "all" }],
+    slug: options.slug,
+    connections: [{ connection: options.connectionId, tools: "all", resources: "all", prompts: "all" }],
   });
   const url = `${forwarderUrl}/mcp/agent/${id}`;
   await probe(url);

@@ -103,7 +103,16 @@ describe("the MCP Inspector CLI against an agent over a stdio and an HTTP upstre
     const token = mintKey(server.deps, admin, { self: ["WHOAMI"] }).token;
     const run = await inspector(token, ["--method", "tools/list"]);
     expect(run.code).not.toBe(0);
+    // The inspector prints the refusal's body, not its status: check both.
+    expect(run.stderr).toContain('"code":"FORBIDDEN"');
+    const direct = await fetch(`${server.url}/mcp/agent/${agentId}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(direct.status).toBe(403);
     expect(run.stdout).not.toContain("who_beta");
+    expect(run.stdout).not.toContain("echo");
   });
 
   test("a key granting one tool of one connection sees only that tool through the agent", async () => {
