@@ -21,10 +21,9 @@ import {
   whoami,
   within,
   type HttpFixture,
+  type RpcError,
 } from "../support/gateway-harness.ts";
 import { waitForLine } from "../support/streams.ts";
-
-type RpcError = { code: number; message: string; data?: unknown };
 
 // Every wait inside has its own, shorter deadline; this only keeps a stuck test from hanging.
 setDefaultTimeout(30_000);

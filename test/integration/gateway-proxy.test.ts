@@ -32,10 +32,9 @@ import {
   whoami,
   within,
   type HttpFixture,
+  type RpcError,
 } from "../support/gateway-harness.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
-
-type RpcError = { code: number; message: string; data?: unknown };
 
 // Every wait inside has its own, shorter deadline; this only keeps a stuck test from hanging.
 setDefaultTimeout(20_000);

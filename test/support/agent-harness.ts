@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hono } from "hono";
-import { parseConfig, type Config } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/load.ts";
 import { createAgent, newAgentFields, type Agent, type AgentFields } from "../../src/domain/agents.ts";
 import type { AgentConnectionSelection } from "../../src/domain/agent-tools.ts";
 import { createConnection, newConnectionFields, type Connection } from "../../src/domain/connections.ts";
@@ -22,10 +22,9 @@ import { connectionStore } from "../../src/operations/connections.ts";
 import type { Caller } from "../../src/operations/registry.ts";
 import { prepare } from "../../src/server.ts";
 import { signedSessionCookie } from "../helpers/app.ts";
-import { discoveryOf, FakeGateway } from "./connection-harness.ts";
+import { discoveryOf, FakeGateway, testConfig, type ConfigOverrides } from "./connection-harness.ts";
 import { insertUser } from "./key-harness.ts";
 
-export const SECRET = "agent-harness-secret-0123456789-abcdefgh";
 export const PUBLIC_URL = "http://switchboard.test";
 
 /** An AgentControl that records what it is told and answers calls from what the test set. */
@@ -53,7 +52,7 @@ export class FakeAgents implements AgentControl {
   }
 }
 
-export type AgentOverrides = { connections?: Record<string, unknown>[]; agents?: Record<string, unknown>[] };
+export type AgentOverrides = Pick<ConfigOverrides, "connections" | "agents">;
 
 export type AgentHarness = {
   dir: string;
@@ -72,23 +71,10 @@ export type AgentHarness = {
   close: () => void;
 };
 
-export function agentTestConfig(dir: string, overrides: AgentOverrides = {}): Config {
-  return parseConfig(
-    {
-      server: { listen: "127.0.0.1:0", public_url: PUBLIC_URL, log_level: "error" },
-      database: { path: join(dir, "sb.db") },
-      security: { secret: SECRET },
-      ...(overrides.connections ? { connections: overrides.connections } : {}),
-      ...(overrides.agents ? { agents: overrides.agents } : {}),
-    },
-    { source: null, env: {}, baseDir: dir },
-  );
-}
-
 /** Builds the app over `dir` (a fresh one by default; pass one to restart over the same database). */
 export function createAgentHarness(overrides: AgentOverrides = {}, existingDir?: string): AgentHarness {
   const dir = existingDir ?? mkdtempSync(join(tmpdir(), "switchboard-agent-"));
-  const config = agentTestConfig(dir, overrides);
+  const config = testConfig(dir, overrides);
   const gateway = new FakeGateway();
   const agents = new FakeAgents();
   const { deps, handle } = prepare(config, silentLogger, { gateway, agents });

@@ -70,7 +70,12 @@ export function discoveryOf(tools: Record<string, string>, extra: Partial<Discov
   };
 }
 
-export type ConfigOverrides = { stdio?: Record<string, unknown>; connections?: Record<string, unknown>[]; gateway?: Record<string, unknown> };
+export type ConfigOverrides = {
+  stdio?: Record<string, unknown>;
+  connections?: Record<string, unknown>[];
+  agents?: Record<string, unknown>[];
+  gateway?: Record<string, unknown>;
+};
 
 export type ConnectionHarness = {
   dir: string;
@@ -98,6 +103,7 @@ export function testConfig(dir: string, overrides: ConfigOverrides = {}): Config
       ...(overrides.stdio ? { stdio: overrides.stdio } : {}),
       ...(overrides.gateway ? { gateway: overrides.gateway } : {}),
       ...(overrides.connections ? { connections: overrides.connections } : {}),
+      ...(overrides.agents ? { agents: overrides.agents } : {}),
     },
     { source: null, env: {}, baseDir: dir },
   );

@@ -17,6 +17,9 @@ import { waitForLine } from "./streams.ts";
 export const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
 export const PROTOCOL_VERSION = "2025-06-18";
 
+/** A JSON-RPC error as it arrives on the wire. */
+export type RpcError = { code: number; message: string; data?: unknown };
+
 export type GatewayCaller = Caller & { key: { id: string } };
 
 /** A caller holding `permissions` through the key `keyId`. */
