@@ -22,6 +22,32 @@ export function createLogger(options: { level: LogLevel; write?: (line: string) 
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 
+/**
+ * Gathers the lines logged during one turn of the event loop into one write: under load, a write per
+ * request line would cost a system call per request. `flush()` writes what is waiting at once.
+ */
+export function batchedLines(write: (text: string) => void): { write: (line: string) => void; flush: () => void } {
+  let lines: string[] = [];
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (lines.length === 0) return;
+    const text = `${lines.join("\n")}\n`;
+    lines = [];
+    write(text);
+  };
+  return {
+    write(line) {
+      lines.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
+}
+
 function errorReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
   return value;

@@ -1,5 +1,5 @@
 // `switchboard serve`: runs the gateway until SIGINT or SIGTERM.
-import { createLogger } from "../../logger.ts";
+import { batchedLines, createLogger } from "../../logger.ts";
 import { startServer, StartupError } from "../../server.ts";
 import { parseFlags } from "../args.ts";
 import type { Command } from "../io.ts";
@@ -20,12 +20,16 @@ ${CONFIG_HELP}
     const { values } = parseFlags(args, CONFIG_FLAG);
     const config = loadConfigOrReport(values.config, io);
     if (!config) return EXIT_CONFIG;
-    const logger = createLogger({ level: config.server.log_level, write: (line) => io.stderr(line + "\n") });
+    const lines = batchedLines((text) => io.stderr(text));
+    // Whatever way the process ends, the lines logged last are written.
+    process.once("exit", lines.flush);
+    const logger = createLogger({ level: config.server.log_level, write: lines.write });
     let server;
     try {
       server = startServer(config, logger);
     } catch (err) {
       if (!(err instanceof StartupError)) throw err;
+      lines.flush();
       io.stderr(`error: ${err.message}\n`);
       return 1;
     }
@@ -33,7 +37,10 @@ ${CONFIG_HELP}
     await new Promise<void>((resolve) => {
       const shutdown = (signal: string) => {
         logger.info("shutting down", { signal });
-        void running.stop().then(resolve);
+        void running.stop().then(() => {
+          lines.flush();
+          resolve();
+        });
       };
       process.once("SIGINT", () => shutdown("SIGINT"));
       process.once("SIGTERM", () => shutdown("SIGTERM"));
