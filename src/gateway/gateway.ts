@@ -8,6 +8,7 @@ import { ConnectionRuntime } from "./connection-runtime.ts";
 import type { AgentSpec } from "../domain/agent-tools.ts";
 import { AgentSession, type AgentRuntimes } from "./agent-session.ts";
 import type { DownstreamSession } from "./downstream-session.ts";
+import { wholeWhenComplete } from "./whole-response.ts";
 import { ProxySession } from "./proxy-session.ts";
 import { killAllStdioProcesses, LineRing } from "./stdio-process.ts";
 import type { AgentControl, ConnectionSpec, ConnectionStatus, ConnectionTestResult, Discovery, GatewayControl } from "./types.ts";
@@ -100,7 +101,8 @@ export class Gateway implements GatewayControl, AgentControl {
       }
       session.caller = caller;
       session.lastActive = Date.now();
-      return session.transport.handleRequest(request, { parsedBody });
+      const response = session.transport.handleRequest(request, { parsedBody });
+      return request.method === "POST" ? response.then(wholeWhenComplete) : response;
     }
     if (request.method !== "POST") return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required");
     const messages = (Array.isArray(parsedBody) ? parsedBody : [parsedBody]) as JSONRPCMessage[];
