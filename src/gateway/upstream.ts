@@ -10,7 +10,9 @@ import {
   McpError,
   type ClientNotification,
   type ClientRequest,
+  type JSONRPCMessage,
   type JSONRPCRequest,
+  type MessageExtraInfo,
   type Notification,
   type Progress,
   type ServerCapabilities,
@@ -19,6 +21,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { VERSION } from "../version.ts";
+import { exchange, type HttpEndpoint } from "./http-exchange.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
 import type { ConnectionSpec } from "./types.ts";
 
@@ -32,8 +35,6 @@ export type UpstreamHooks = {
 };
 
 const MAX_STDIO_MESSAGE = 64 * 1024 * 1024;
-/** The longest delay a timer takes (the gateway runs its own, resettable, call timeout). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function createTransport(spec: ConnectionSpec, stderr: LineRing): Transport {
   if (spec.transport === "stdio") {
@@ -58,13 +59,35 @@ export function plainMessage(err: McpError): string {
   return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
 }
 
-/** A connected client to one upstream. */
+/** A request sent upstream and not yet answered. */
+type Pending = { resolve: (result: Record<string, unknown>) => void; reject: (err: Error) => void; controller: AbortController };
+
+/** The endpoint the gateway POSTs requests to itself, for a Streamable HTTP connection. */
+function httpEndpoint(spec: ConnectionSpec, transport: Transport): HttpEndpoint | null {
+  if (!(transport instanceof StreamableHTTPClientTransport)) return null;
+  const headers: Record<string, string> = { ...spec.headers };
+  if (spec.token) headers.Authorization = `Bearer ${spec.token}`;
+  return { url: new URL(spec.url!), headers, session: () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion }) };
+}
+
+/**
+ * A connected client to one upstream. The SDK's Client connects, initialises and receives what the
+ * upstream sends on its own; the gateway's requests are sent and matched by the Upstream itself
+ * (under string ids the SDK never uses), so a forwarded call costs one JSON parse, not the SDK's
+ * validation of every message, and its progress and response are never lost or reordered.
+ */
 export class Upstream {
   readonly client: Client;
   private readonly transport: Transport;
+  private readonly http: HttpEndpoint | null;
   private closedByUs = false;
+  private closed = false;
+  private readonly pending = new Map<string, Pending>();
+  private nextRequestId = 0;
   private readonly progressHandlers = new Map<string, (progress: Progress) => void>();
   private nextProgressToken = 0;
+  /** The SDK's handler of what the upstream sends (notifications, its requests, its other responses). */
+  private deliver: Transport["onmessage"];
 
   private constructor(spec: ConnectionSpec, stderr: LineRing, hooks: UpstreamHooks) {
     this.client = new Client(
@@ -75,7 +98,16 @@ export class Upstream {
     this.client.fallbackNotificationHandler = async (n) => hooks.onNotification(n);
     this.client.fallbackRequestHandler = (request, extra) => hooks.onRequest(request, extra) as never;
     this.transport = createTransport(spec, stderr);
-    this.client.onclose = () => hooks.onClose(this.closedByUs ? null : new Error("the upstream connection closed"));
+    this.http = httpEndpoint(spec, this.transport);
+    this.client.onclose = () => {
+      this.closed = true;
+      for (const [id, pending] of this.pending) {
+        this.pending.delete(id);
+        pending.controller.abort();
+        pending.reject(new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
+      }
+      hooks.onClose(this.closedByUs ? null : new Error("the upstream connection closed"));
+    };
     this.client.onerror = () => {}; // transport errors surface as failed requests or a close
   }
 
@@ -88,25 +120,39 @@ export class Upstream {
       await upstream.close();
       throw err;
     }
-    upstream.interceptProgress();
+    upstream.deliver = upstream.transport.onmessage;
+    upstream.transport.onmessage = (message, extra) => upstream.receive(message, extra);
     return upstream;
   }
 
   /**
-   * Progress is taken off the transport before the SDK sees it: the SDK dispatches notifications a
-   * microtask late but drops a request's progress handler as soon as its response arrives, so a
-   * final progress read together with the response would be lost.
+   * Everything the upstream sends passes here first: responses to the gateway's requests and
+   * progress for them are taken; the rest goes to the SDK's Client. (Progress is taken before the
+   * SDK sees it because the SDK dispatches notifications a microtask late: a final progress read
+   * together with the response would arrive after it.)
    */
-  private interceptProgress(): void {
-    const deliver = this.transport.onmessage;
-    this.transport.onmessage = (message, extra) => {
-      if ("method" in message && message.method === "notifications/progress" && !("id" in message)) {
-        const { progressToken, ...progress } = (message.params ?? {}) as { progressToken?: unknown } & Progress;
-        const handler = typeof progressToken === "string" ? this.progressHandlers.get(progressToken) : undefined;
-        if (handler) return handler(progress);
+  private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    if (!("method" in message)) {
+      const id = (message as { id?: unknown }).id;
+      const pending = typeof id === "string" ? this.pending.get(id) : undefined;
+      if (pending) {
+        this.pending.delete(id as string);
+        if ("error" in message) {
+          const { code, message: text, data } = message.error;
+          pending.reject(new McpError(typeof code === "number" ? code : ErrorCode.InternalError, String(text), data));
+        } else if (typeof message.result === "object" && message.result !== null && !Array.isArray(message.result)) {
+          pending.resolve(message.result as Record<string, unknown>);
+        } else {
+          pending.reject(new McpError(ErrorCode.InternalError, "The upstream answered with a result that is not an object"));
+        }
+        return;
       }
-      deliver?.(message, extra);
-    };
+    } else if (message.method === "notifications/progress" && !("id" in message)) {
+      const { progressToken, ...progress } = (message.params ?? {}) as { progressToken?: unknown } & Progress;
+      const handler = typeof progressToken === "string" ? this.progressHandlers.get(progressToken) : undefined;
+      if (handler) return handler(progress);
+    }
+    this.deliver?.(message, extra);
   }
 
   get capabilities(): ServerCapabilities {
@@ -161,7 +207,7 @@ export class Upstream {
       sent = { ...request, params: { ...params, _meta: { ...((params._meta as object | undefined) ?? {}), progressToken: token } } } as ClientRequest;
     }
     try {
-      return await this.client.request(sent, AnyResult, { signal: controller.signal, timeout: MAX_TIMER_MS });
+      return await this.send(sent, controller);
     } catch (err) {
       if (timedOut) throw new McpError(ErrorCode.RequestTimeout, "Request timed out", { timeout: options.timeoutMs });
       throw err;
@@ -170,6 +216,30 @@ export class Upstream {
       options.signal?.removeEventListener("abort", abort);
       if (token) this.progressHandlers.delete(token);
     }
+  }
+
+  /** Sends one request and waits for its response; aborting `controller` cancels it upstream. */
+  private send(request: ClientRequest, controller: AbortController): Promise<Record<string, unknown>> {
+    if (this.closed) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
+    // A string id: the SDK's Client numbers its own requests, so the two never collide.
+    const id = `switchboard-${++this.nextRequestId}`;
+    const message = { jsonrpc: "2.0", id, method: request.method, params: request.params } as JSONRPCRequest;
+    const { signal } = controller;
+    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
+    this.pending.set(id, { resolve, reject, controller });
+    const fail = (err: unknown) => {
+      if (this.pending.delete(id)) reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    const onAbort = () => {
+      if (!this.pending.has(id)) return;
+      fail(signal.reason);
+      void this.notify({ method: "notifications/cancelled", params: { requestId: id, reason: String(signal.reason) } }).catch(() => {});
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    const sending = this.http ? exchange(this.http, message, (m) => this.receive(m), signal) : this.transport.send(message);
+    sending.catch(fail);
+    return promise.finally(() => signal.removeEventListener("abort", onAbort));
   }
 
   notify(notification: ClientNotification): Promise<void> {

@@ -1,0 +1,113 @@
+// One JSON-RPC request to a Streamable HTTP upstream, POSTed and read by the gateway itself: the SDK's
+// client transport would pipe the body through two stream transformers and validate every message
+// with zod, which cost more than everything else the gateway does for a call. The SDK's transport
+// still owns the upstream session (initialize, the GET stream, notifications the gateway sends).
+// Every message read here (progress, logs, server-to-client requests, the response) goes to
+// `receive`, as the SDK's transport would deliver it.
+import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { fetchWithinOrigin } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { ErrorCode, McpError, type JSONRPCMessage, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import { SseParser } from "./sse-parser.ts";
+
+export type HttpEndpoint = {
+  url: URL;
+  /** The connection's own headers (and its bearer token). */
+  headers: Record<string, string>;
+  /** The upstream session and protocol version, as negotiated by the SDK's transport. */
+  session: () => { id: string | undefined; protocolVersion: string | undefined };
+};
+
+/** How often a response stream that ends unanswered is resumed with Last-Event-ID (as the SDK's client does). */
+const MAX_RESUMES = 2;
+const DEFAULT_RESUME_DELAY_MS = 1000;
+
+const send = fetchWithinOrigin(fetch);
+
+function headersFor(endpoint: HttpEndpoint, accept: string): Record<string, string> {
+  const headers: Record<string, string> = { ...endpoint.headers, accept };
+  const { id, protocolVersion } = endpoint.session();
+  if (id) headers["mcp-session-id"] = id;
+  if (protocolVersion) headers["mcp-protocol-version"] = protocolVersion;
+  return headers;
+}
+
+function mediaType(response: Response): string {
+  return (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+function isMessage(value: unknown): value is JSONRPCMessage {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && (value as { jsonrpc?: unknown }).jsonrpc === "2.0";
+}
+
+/**
+ * POSTs `request` and hands every message of the answer to `receive`, until the response to it has
+ * been handed over. Throws what the SDK's transport would: a StreamableHTTPError for an HTTP error
+ * status (404: the upstream forgot the session) or an unexpected content type.
+ */
+export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, receive: (message: JSONRPCMessage) => void, signal: AbortSignal): Promise<void> {
+  const headers = headersFor(endpoint, "application/json, text/event-stream");
+  headers["content-type"] = "application/json";
+  const response = await send(endpoint.url, { method: "POST", headers, body: JSON.stringify(request), signal });
+  if (!response.ok) {
+    const text = await response.text().catch(() => null);
+    throw new StreamableHTTPError(response.status, `Error POSTing to endpoint: ${text}`);
+  }
+  let answered = false;
+  const deliver = (value: unknown): void => {
+    if (!isMessage(value)) return;
+    if (!("method" in value) && (value as { id?: unknown }).id === request.id) answered = true;
+    receive(value);
+  };
+  const type = mediaType(response);
+  if (type === "application/json") {
+    const body: unknown = await response.json();
+    for (const message of Array.isArray(body) ? body : [body]) deliver(message);
+  } else if (type === "text/event-stream") {
+    const parser = new SseParser((event) => {
+      if (event.event !== "message") return;
+      let message: unknown;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return; // not JSON-RPC: skipped, as the SDK's transport does
+      }
+      deliver(message);
+    });
+    // A body of known length is already complete (the upstream answered before it began sending):
+    // read it whole. Otherwise it streams, and each event is handled as it arrives.
+    if (response.headers.has("content-length")) parser.feed(await response.text());
+    else await readEvents(response, parser, () => answered);
+    for (let resumes = 0; !answered && parser.lastEventId !== undefined && resumes < MAX_RESUMES && !signal.aborted; resumes++) {
+      // The upstream closed the stream early (SSE polling): pick it up where it stopped.
+      await Bun.sleep(parser.retry ?? DEFAULT_RESUME_DELAY_MS);
+      const resumed = await send(endpoint.url, { method: "GET", headers: { ...headersFor(endpoint, "text/event-stream"), "last-event-id": parser.lastEventId }, signal });
+      if (!resumed.ok || mediaType(resumed) !== "text/event-stream") {
+        await resumed.body?.cancel().catch(() => {});
+        break;
+      }
+      await readEvents(resumed, parser, () => answered);
+    }
+  } else {
+    await response.body?.cancel().catch(() => {});
+    throw new StreamableHTTPError(-1, `Unexpected content type: ${response.headers.get("content-type")}`);
+  }
+  if (!answered) throw new McpError(ErrorCode.ConnectionClosed, "The upstream ended its answer without a response to the request");
+}
+
+/** Feeds the body to the parser until it ends or `done()` holds. */
+async function readEvents(response: Response, parser: SseParser, done: () => boolean): Promise<void> {
+  if (!response.body) return;
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  try {
+    for (;;) {
+      const { value, done: ended } = await reader.read();
+      if (ended) break;
+      parser.feed(decoder.decode(value, { stream: true }));
+      if (done()) break;
+    }
+  } finally {
+    // Answered: the upstream should close the stream now; do not wait for it.
+    void reader.cancel().catch(() => {});
+  }
+}
