@@ -73,7 +73,6 @@ export class Gateway implements GatewayControl, AgentControl {
   }
 
   /** Serves one HTTP request to /mcp/:connection for an authenticated caller. */
-  /** Serves one HTTP request to /mcp/:connection for an authenticated caller. */
   handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller): Promise<Response> {
     return this.serve(request, runtime.spec.id, caller, () => new ProxySession(runtime, caller.key.id, caller));
   }

@@ -7,10 +7,13 @@
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { fetchWithinOrigin } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError, type JSONRPCMessage, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import { Http1Pool } from "./http1.ts";
 import { SseParser } from "./sse-parser.ts";
 
 export type HttpEndpoint = {
   url: URL;
+  /** Kept-alive sockets to a plain-http upstream (null: every request goes through fetch). */
+  pool: Http1Pool | null;
   /** The connection's own headers (and its bearer token). */
   headers: Record<string, string>;
   /** The upstream session and protocol version, as negotiated by the SDK's transport. */
@@ -22,6 +25,25 @@ const MAX_RESUMES = 2;
 const DEFAULT_RESUME_DELAY_MS = 1000;
 
 const send = fetchWithinOrigin(fetch);
+
+/**
+ * The socket pool for `url`, when the gateway may speak to it directly: plain http, and no HTTP
+ * proxy set in the environment (fetch honours one; the pool does not).
+ */
+export function poolFor(url: URL): Http1Pool | null {
+  const proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"].some((name) => process.env[name]);
+  return url.protocol === "http:" && !proxied ? new Http1Pool(url) : null;
+}
+
+/** POSTs through the pool when there is one; a redirect (or no pool) goes through fetch, which follows it within the origin. */
+async function post(endpoint: HttpEndpoint, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Response> {
+  if (endpoint.pool) {
+    const response = await endpoint.pool.request(endpoint.url.pathname + endpoint.url.search, { method: "POST", headers, body, signal });
+    if (response.status < 300 || response.status >= 400) return response;
+    await response.body?.cancel().catch(() => {});
+  }
+  return send(endpoint.url, { method: "POST", headers, body, signal });
+}
 
 function headersFor(endpoint: HttpEndpoint, accept: string): Record<string, string> {
   const headers: Record<string, string> = { ...endpoint.headers, accept };
@@ -47,7 +69,7 @@ function isMessage(value: unknown): value is JSONRPCMessage {
 export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, receive: (message: JSONRPCMessage) => void, signal: AbortSignal): Promise<void> {
   const headers = headersFor(endpoint, "application/json, text/event-stream");
   headers["content-type"] = "application/json";
-  const response = await send(endpoint.url, { method: "POST", headers, body: JSON.stringify(request), signal });
+  const response = await post(endpoint, headers, JSON.stringify(request), signal);
   if (!response.ok) {
     const text = await response.text().catch(() => null);
     throw new StreamableHTTPError(response.status, `Error POSTing to endpoint: ${text}`);

@@ -21,7 +21,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { VERSION } from "../version.ts";
-import { exchange, type HttpEndpoint } from "./http-exchange.ts";
+import { exchange, poolFor, type HttpEndpoint } from "./http-exchange.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
 import type { ConnectionSpec } from "./types.ts";
 
@@ -67,7 +67,8 @@ function httpEndpoint(spec: ConnectionSpec, transport: Transport): HttpEndpoint 
   if (!(transport instanceof StreamableHTTPClientTransport)) return null;
   const headers: Record<string, string> = { ...spec.headers };
   if (spec.token) headers.Authorization = `Bearer ${spec.token}`;
-  return { url: new URL(spec.url!), headers, session: () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion }) };
+  const url = new URL(spec.url!);
+  return { url, pool: poolFor(url), headers, session: () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion }) };
 }
 
 /**
@@ -106,6 +107,7 @@ export class Upstream {
         pending.controller.abort();
         pending.reject(new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
       }
+      this.http?.pool?.close();
       hooks.onClose(this.closedByUs ? null : new Error("the upstream connection closed"));
     };
     this.client.onerror = () => {}; // transport errors surface as failed requests or a close

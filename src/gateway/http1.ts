@@ -1,0 +1,313 @@
+// A small HTTP/1.1 client over Bun.connect, for the gateway's requests to plain-http upstreams. Bun's
+// fetch hands every request to a separate HTTP thread and back; on the proxy's hot path that hop cost
+// about as much CPU as the rest of the upstream leg. Sockets are kept alive and reused per origin.
+// It speaks only what MCP over Streamable HTTP needs: a request with a string body, and an answer with
+// a Content-Length, chunked, or read-until-close body. Anything else (https, redirects, proxies) is
+// left to fetch by the caller.
+import type { Socket } from "bun";
+
+/** How long an idle kept-alive socket is kept (servers commonly close theirs after 5–10 s). */
+const IDLE_SECONDS = 4;
+const CRLF2 = Buffer.from("\r\n\r\n");
+const MAX_HEADER_BYTES = 64 * 1024;
+
+type Body = { kind: "length"; remaining: number } | { kind: "chunked" } | { kind: "close" } | { kind: "none" };
+
+/** One request being answered on a socket. */
+type Exchange = {
+  resolve: (response: Response) => void;
+  reject: (err: Error) => void;
+  /** Set once the headers are read and the body streams (chunked, or until close). */
+  stream: ReadableStreamDefaultController<Uint8Array<ArrayBuffer>> | null;
+  status: number;
+  headers: Headers | null;
+  body: Body;
+  /** Body bytes of a Content-Length answer, gathered until complete. */
+  parts: Buffer[];
+  keepAlive: boolean;
+  /** Whether any byte of the answer arrived (a reused socket closed before that may be retried). */
+  started: boolean;
+};
+
+type Conn = {
+  socket: Socket<Conn>;
+  /** Bytes of the answer not parsed yet (a header block or a chunk-size line cut in two). */
+  buffer: Buffer;
+  /** Bytes of the request the socket did not take yet (written on drain). */
+  unsent: Buffer | null;
+  exchange: Exchange | null;
+  chunk: ChunkState;
+  reused: boolean;
+  closed: boolean;
+};
+/** Where the chunked decoder is: reading a size line, `size` bytes of data, or the trailer. */
+type ChunkState = { phase: "size" | "data" | "data-end" | "trailer"; size: number };
+
+export class Http1Error extends Error {}
+
+function badHeader(value: string): boolean {
+  return /[\r\n\0]/.test(value);
+}
+
+export class Http1Pool {
+  private readonly idle: Conn[] = [];
+  private readonly open = new Set<Conn>();
+  private closed = false;
+
+  constructor(private readonly origin: URL) {
+    if (origin.protocol !== "http:") throw new Error("Http1Pool speaks plain http only");
+  }
+
+  /** Sends one request; resolves with the answer once its headers (and a Content-Length body) arrived. */
+  async request(path: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<Response> {
+    let head = `${init.method} ${path} HTTP/1.1\r\nhost: ${this.origin.host}\r\n`;
+    for (const [name, value] of Object.entries(init.headers)) {
+      if (badHeader(name) || badHeader(value) || name.includes(":")) throw new TypeError(`Invalid header: ${JSON.stringify(name)}`);
+      head += `${name}: ${value}\r\n`;
+    }
+    const body = init.body === undefined ? undefined : Buffer.from(init.body);
+    if (body) head += `content-length: ${body.length}\r\n`;
+    const bytes = body ? Buffer.concat([Buffer.from(`${head}\r\n`), body]) : Buffer.from(`${head}\r\n`);
+    for (let attempt = 0; ; attempt++) {
+      const conn = await this.take();
+      try {
+        return await this.send(conn, bytes, init.signal);
+      } catch (err) {
+        // A kept-alive socket the server closed just as it was reused: once more on a new one.
+        if (attempt === 0 && err instanceof RetryableClose) continue;
+        throw err;
+      }
+    }
+  }
+
+  private send(conn: Conn, bytes: Buffer, signal: AbortSignal | undefined): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const exchange: Exchange = { resolve, reject, stream: null, status: 0, headers: null, body: { kind: "none" }, parts: [], keepAlive: true, started: false };
+      conn.exchange = exchange;
+      conn.buffer = Buffer.alloc(0);
+      if (signal) {
+        const onAbort = () => {
+          if (conn.exchange !== exchange) return;
+          this.fail(conn, signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        const done = () => signal.removeEventListener("abort", onAbort);
+        exchange.resolve = (r) => (done(), resolve(r));
+        exchange.reject = (e) => (done(), reject(e));
+      }
+      this.write(conn, bytes);
+    });
+  }
+
+  private write(conn: Conn, bytes: Buffer): void {
+    const written = conn.socket.write(bytes);
+    conn.unsent = written < bytes.length ? bytes.subarray(Math.max(0, written)) : null;
+  }
+
+  private async take(): Promise<Conn> {
+    if (this.closed) throw new Http1Error("the upstream connection pool is closed");
+    const reused = this.idle.pop();
+    if (reused) {
+      reused.reused = true;
+      reused.socket.timeout(0); // a long call is not idleness
+      return reused;
+    }
+    const conn = { buffer: Buffer.alloc(0), unsent: null, exchange: null, chunk: { phase: "size", size: 0 }, reused: false, closed: false } as unknown as Conn;
+    const pool = this;
+    conn.socket = await Bun.connect<Conn>({
+      hostname: this.origin.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(this.origin.port || 80),
+      data: conn,
+      socket: {
+        data(socket, chunk) {
+          pool.receive(socket.data, chunk);
+        },
+        drain(socket) {
+          const unsent = socket.data.unsent;
+          if (unsent) pool.write(socket.data, unsent);
+        },
+        close(socket) {
+          pool.closedConn(socket.data);
+        },
+        error(socket, err) {
+          pool.fail(socket.data, err);
+        },
+        timeout(socket) {
+          socket.end();
+        },
+      },
+    });
+    this.open.add(conn);
+    return conn;
+  }
+
+  private receive(conn: Conn, chunk: Buffer): void {
+    const exchange = conn.exchange;
+    if (!exchange) {
+      // Bytes nobody asked for: the socket is not in a state to reuse.
+      conn.socket.end();
+      return;
+    }
+    exchange.started = true;
+    let data = conn.buffer.length === 0 ? chunk : Buffer.concat([conn.buffer, chunk]);
+    conn.buffer = Buffer.alloc(0);
+    if (!exchange.headers) {
+      const end = data.indexOf(CRLF2);
+      if (end === -1) {
+        if (data.length > MAX_HEADER_BYTES) return this.fail(conn, new Http1Error("the upstream's response headers are too large"));
+        conn.buffer = data;
+        return;
+      }
+      if (!this.head(conn, exchange, data.subarray(0, end).toString("latin1"))) return;
+      data = data.subarray(end + 4);
+    }
+    this.body(conn, exchange, data);
+  }
+
+  /** Reads the status line and headers; false when the answer is not HTTP/1.x. */
+  private head(conn: Conn, exchange: Exchange, text: string): boolean {
+    const lines = text.split("\r\n");
+    const status = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] ?? "");
+    if (!status) {
+      this.fail(conn, new Http1Error("the upstream did not answer in HTTP/1.x"));
+      return false;
+    }
+    const headers = new Headers();
+    for (let i = 1; i < lines.length; i++) {
+      const colon = lines[i]!.indexOf(":");
+      if (colon > 0) headers.append(lines[i]!.slice(0, colon).trim(), lines[i]!.slice(colon + 1).trim());
+    }
+    exchange.status = Number(status[2]);
+    exchange.headers = headers;
+    const connection = (headers.get("connection") ?? "").toLowerCase();
+    exchange.keepAlive = status[1] === "1" ? !connection.includes("close") : connection.includes("keep-alive");
+    const length = headers.get("content-length");
+    if (exchange.status === 204 || exchange.status === 304 || (exchange.status >= 100 && exchange.status < 200)) exchange.body = { kind: "none" };
+    else if ((headers.get("transfer-encoding") ?? "").toLowerCase().includes("chunked")) exchange.body = { kind: "chunked" };
+    else if (length !== null && /^\d+$/.test(length)) exchange.body = { kind: "length", remaining: Number(length) };
+    else exchange.body = { kind: "close" };
+    if (exchange.body.kind === "chunked" || exchange.body.kind === "close") {
+      conn.chunk = { phase: "size", size: 0 };
+      const stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
+        start: (controller) => {
+          exchange.stream = controller;
+        },
+        cancel: () => {
+          // The reader gave up before the end: the rest of the answer would arrive on this socket.
+          if (conn.exchange === exchange) {
+            conn.exchange = null;
+            conn.socket.end();
+          }
+        },
+      });
+      exchange.resolve(new Response(stream, { status: exchange.status, headers }));
+    }
+    return true;
+  }
+
+  private body(conn: Conn, exchange: Exchange, data: Buffer): void {
+    const body = exchange.body;
+    switch (body.kind) {
+      case "none":
+        return this.finish(conn, exchange);
+      case "length": {
+        const take = data.subarray(0, body.remaining);
+        if (take.length > 0) exchange.parts.push(take);
+        body.remaining -= take.length;
+        if (body.remaining === 0) this.finish(conn, exchange);
+        return;
+      }
+      case "close":
+        if (data.length > 0) exchange.stream?.enqueue(new Uint8Array(data));
+        return;
+      case "chunked":
+        return this.chunked(conn, exchange, data);
+    }
+  }
+
+  private chunked(conn: Conn, exchange: Exchange, data: Buffer): void {
+    const state = conn.chunk;
+    let at = 0;
+    while (at < data.length) {
+      if (state.phase === "data") {
+        const take = data.subarray(at, at + state.size);
+        exchange.stream?.enqueue(new Uint8Array(take));
+        state.size -= take.length;
+        at += take.length;
+        if (state.size === 0) state.phase = "data-end";
+        continue;
+      }
+      const eol = data.indexOf("\r\n", at);
+      if (eol === -1) {
+        conn.buffer = data.subarray(at);
+        return;
+      }
+      const line = data.subarray(at, eol).toString("latin1");
+      at = eol + 2;
+      if (state.phase === "data-end") {
+        if (line !== "") return this.fail(conn, new Http1Error("the upstream sent a malformed chunked body"));
+        state.phase = "size";
+      } else if (state.phase === "size") {
+        const size = Number.parseInt(line.split(";")[0]!.trim(), 16);
+        if (!Number.isFinite(size) || size < 0) return this.fail(conn, new Http1Error("the upstream sent a malformed chunked body"));
+        if (size === 0) state.phase = "trailer";
+        else Object.assign(state, { phase: "data", size });
+      } else if (line === "") {
+        // The empty line after the trailers ends the body.
+        return this.finish(conn, exchange);
+      }
+    }
+  }
+
+  /** The answer is complete: hand it over (or end its stream) and return the socket to the pool. */
+  private finish(conn: Conn, exchange: Exchange): void {
+    conn.exchange = null;
+    if (exchange.stream) exchange.stream.close();
+    else exchange.resolve(new Response(exchange.parts.length === 0 ? null : Buffer.concat(exchange.parts), { status: exchange.status, headers: exchange.headers! }));
+    if (exchange.keepAlive && !this.closed && !conn.closed) {
+      conn.socket.timeout(IDLE_SECONDS);
+      this.idle.push(conn);
+    } else {
+      conn.socket.end();
+    }
+  }
+
+  /** The socket failed or was closed under an answer. */
+  private fail(conn: Conn, err: Error): void {
+    const exchange = conn.exchange;
+    conn.exchange = null;
+    conn.socket.terminate();
+    if (!exchange) return;
+    if (exchange.stream) exchange.stream.error(err);
+    else exchange.reject(err);
+  }
+
+  private closedConn(conn: Conn): void {
+    conn.closed = true;
+    this.open.delete(conn);
+    const at = this.idle.indexOf(conn);
+    if (at !== -1) this.idle.splice(at, 1);
+    const exchange = conn.exchange;
+    if (!exchange) return;
+    conn.exchange = null;
+    if (exchange.body.kind === "close" && exchange.headers) {
+      exchange.stream?.close();
+    } else if (conn.reused && !exchange.started) {
+      exchange.reject(new RetryableClose("the upstream closed a kept-alive connection"));
+    } else {
+      const err = new Http1Error("the upstream closed the connection before the answer was complete");
+      if (exchange.stream) exchange.stream.error(err);
+      else exchange.reject(err);
+    }
+  }
+
+  /** Closes every socket; answers still coming fail. */
+  close(): void {
+    this.closed = true;
+    for (const conn of [...this.open]) this.fail(conn, new Http1Error("the upstream connection pool is closed"));
+    this.idle.length = 0;
+  }
+}
+
+class RetryableClose extends Http1Error {}
