@@ -2,6 +2,7 @@
 // spawns die with it), an environment stripped to what the connection sets plus PATH, stdout read as
 // JSON-RPC lines (garbage lines are reported, not fatal), stderr kept in a bounded ring.
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
@@ -78,6 +79,14 @@ class LineSplitter {
   }
 }
 
+/**
+ * On Linux, util-linux's `setpriv --pdeathsig KILL` starts each server (it sets the flag, then execs
+ * the command in its own place): the kernel kills the server when the gateway dies, even by SIGKILL,
+ * when no shutdown code runs. Without setpriv, a server outliving a killed gateway is left to exit on
+ * the end of its stdin, as well-behaved ones do.
+ */
+const SETPRIV = process.platform === "linux" ? (["/usr/bin/setpriv", "/bin/setpriv"].find((path) => existsSync(path)) ?? null) : null;
+
 /** Every live process group, so shutdown can kill them all. */
 const LIVE_GROUPS = new Set<number>();
 
@@ -118,7 +127,17 @@ export class StdioProcessTransport implements Transport {
       // Only PATH crosses over from the gateway's environment (so commands resolve); nothing else
       // of the gateway's (its secret, tokens) reaches the upstream unless the connection sets it.
       if (env.PATH === undefined && process.env.PATH !== undefined) env.PATH = process.env.PATH;
-      const child = spawn(this.options.command, this.options.args, {
+      // Resolved here, so a missing command is reported as such (not as setpriv's failure to run it).
+      const command = Bun.which(this.options.command, { PATH: env.PATH ?? "", cwd: this.options.cwd ?? undefined });
+      if (!command) {
+        const message = `command not found: ${this.options.command}`;
+        this.options.stderr.push(`[switchboard] ${message}`);
+        reject(new Error(message));
+        this.finish();
+        return;
+      }
+      const [program, args] = SETPRIV ? [SETPRIV, ["--pdeathsig", "KILL", "--", command, ...this.options.args]] : [command, this.options.args];
+      const child = spawn(program, args, {
         cwd: this.options.cwd ?? undefined,
         env,
         stdio: ["pipe", "pipe", "pipe"],

@@ -3,6 +3,8 @@
 // running calls. Each gives the caller a clear JSON-RPC error in time, other connections go on
 // serving, and no process is left behind.
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import type { ConnectionSpec } from "../../src/gateway/types.ts";
@@ -24,6 +26,19 @@ import {
   type RpcError,
 } from "../support/gateway-harness.ts";
 import { waitForLine } from "../support/streams.ts";
+import { useTempDirs } from "../support/temp-dir.ts";
+
+const MAIN = join(import.meta.dir, "../../src/main.ts");
+const tempDir = useTempDirs();
+
+/** The pids whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" ").filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
 
 // Every wait inside has its own, shorter deadline; this only keeps a stuck test from hanging.
 setDefaultTimeout(30_000);
@@ -338,6 +353,28 @@ describe("connections changed under running calls", () => {
     harness = null;
     await waitUntil(() => pids.every((pid) => !isAlive(pid)), `every process (${pids.join(", ")}) to end`, 5000);
   });
+
+  // Linux with util-linux's setpriv (CI installs it with Debian): the kernel ends the server with its gateway.
+  test.skipIf(!["/usr/bin/setpriv", "/bin/setpriv"].some((p) => existsSync(p)))(
+    "a gateway killed with SIGKILL takes its stdio servers with it, even one that ignores the end of stdin",
+    async () => {
+      const dir = tempDir();
+      const config = join(dir, "switchboard.toml");
+      writeFileSync(
+        config,
+        `[server]\nlisten = "127.0.0.1:0"\n[database]\npath = "db.sqlite"\n` +
+          `[[connections]]\nslug = "stubborn"\ncommand = ${JSON.stringify(process.execPath)}\nargs = [${JSON.stringify(FIXTURE)}]\nenv = { FIXTURE_IGNORE_EOF = "1" }\n`,
+      );
+      const gateway = Bun.spawn([process.execPath, MAIN, "serve", "--config", config], { cwd: dir, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+      cleanups.push(() => gateway.kill("SIGKILL"));
+      // Discovery at start runs the server: wait for it to be the gateway's child.
+      const server = await waitUntil(() => childrenOf(gateway.pid)[0], "the stdio server to start", 15_000);
+      expect(isAlive(server)).toBe(true);
+      gateway.kill("SIGKILL");
+      await gateway.exited;
+      await waitUntil(() => !isAlive(server), `the stdio server (pid ${server}) to end`, 5000);
+    },
+  );
 
   test("closing a session of an isolated connection with DELETE ends its process group", async () => {
     const spec = stdioSpec({
