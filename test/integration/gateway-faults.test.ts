@@ -354,7 +354,7 @@ describe("connections changed under running calls", () => {
     await waitUntil(() => pids.every((pid) => !isAlive(pid)), `every process (${pids.join(", ")}) to end`, 5000);
   });
 
-  // Linux with util-linux's setpriv (CI installs it with Debian): the kernel ends the server with its gateway.
+  // Linux with util-linux's setpriv (Debian has it): the kernel ends the server with its gateway.
   test.skipIf(!["/usr/bin/setpriv", "/bin/setpriv"].some((p) => existsSync(p)))(
     "a gateway killed with SIGKILL takes its stdio servers with it, even one that ignores the end of stdin",
     async () => {
