@@ -8,7 +8,7 @@ import { ConnectionRuntime } from "./connection-runtime.ts";
 import type { AgentSpec } from "../domain/agent-tools.ts";
 import { AgentSession, type AgentRuntimes } from "./agent-session.ts";
 import type { DownstreamSession } from "./downstream-session.ts";
-import { wholeWhenComplete } from "./whole-response.ts";
+import { directHeaders, directRequest } from "./direct-answer.ts";
 import { ProxySession } from "./proxy-session.ts";
 import { killAllStdioProcesses, LineRing } from "./stdio-process.ts";
 import type { AgentControl, ConnectionSpec, ConnectionStatus, ConnectionTestResult, Discovery, GatewayControl } from "./types.ts";
@@ -100,8 +100,16 @@ export class Gateway implements GatewayControl, AgentControl {
       }
       session.caller = caller;
       session.lastActive = Date.now();
-      const response = session.transport.handleRequest(request, { parsedBody });
-      return request.method === "POST" ? response.then(wholeWhenComplete) : response;
+      if (request.method === "POST" && directHeaders(request)) {
+        const direct = directRequest(parsedBody);
+        if (direct) return session.answer(direct);
+        // Responses to, and cancellations of, what was answered directly; the rest goes to the SDK.
+        const messages = Array.isArray(parsedBody) ? parsedBody : [parsedBody];
+        const rest = session.takeFromClient(messages);
+        if (rest.length === 0) return new Response(null, { status: 202 });
+        if (rest.length < messages.length) parsedBody = Array.isArray(parsedBody) ? rest : rest[0];
+      }
+      return session.transport.handleRequest(request, { parsedBody });
     }
     if (request.method !== "POST") return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required");
     const messages = (Array.isArray(parsedBody) ? parsedBody : [parsedBody]) as JSONRPCMessage[];

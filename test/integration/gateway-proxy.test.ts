@@ -538,3 +538,106 @@ describe("downstream sessions", () => {
     }
   });
 });
+
+describe("requests on an established session, at the HTTP edge", () => {
+  const caller = makeCaller({ "*": ["*"] });
+  const call = (id: number | string, name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) => ({
+    jsonrpc: "2.0",
+    id,
+    method: "tools/call",
+    params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) },
+  });
+
+  test("a call is answered with one event-stream body holding the response", async () => {
+    const spec = stdioSpec();
+    const h = start(spec);
+    const session = await h.openRawSession(spec.id, caller);
+    const res = await h.post(spec.id, caller, call(1, "echo", { text: "hi" }), session);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    expect(res.headers.get("mcp-session-id")).toBe(session);
+    expect(await rpcMessages(res)).toEqual([{ jsonrpc: "2.0", id: 1, result: { content: [{ type: "text", text: "hi" }] } } as JSONRPCMessage]);
+  });
+
+  test("progress streams ahead of the response, under the client's token", async () => {
+    const spec = stdioSpec();
+    const h = start(spec);
+    const session = await h.openRawSession(spec.id, caller);
+    const res = await h.post(spec.id, caller, call("p", "slow", { ms: 60, steps: 2 }, { progressToken: "mine" }), session);
+    const messages = await rpcMessages(res);
+    expect(messages.map((m) => ("method" in m ? `${m.method}:${(m.params as { progressToken?: string }).progressToken}` : "response"))).toEqual([
+      "notifications/progress:mine",
+      "notifications/progress:mine",
+      "response",
+    ]);
+  });
+
+  test("headers the transport refuses get the SDK's own errors (406, 415, 400)", async () => {
+    const spec = stdioSpec();
+    const h = start(spec);
+    const session = await h.openRawSession(spec.id, caller);
+    const send = (headers: Record<string, string>) =>
+      h.fetch(spec.id, caller, `http://localhost/mcp/${spec.id}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": session, ...headers },
+        body: JSON.stringify(call(1, "echo", { text: "x" })),
+      });
+    expect((await send({ accept: "application/json" })).status).toBe(406);
+    expect((await send({ "content-type": "text/plain" })).status).toBe(415);
+    const badVersion = await send({ "mcp-protocol-version": "1999-01-01" });
+    expect(badVersion.status).toBe(400);
+    expect(await badVersion.text()).toContain("Unsupported protocol version");
+  });
+
+  test("a batch is answered whole by the SDK's transport", async () => {
+    const spec = stdioSpec();
+    const h = start(spec);
+    const session = await h.openRawSession(spec.id, caller);
+    const res = await h.post(spec.id, caller, [call(1, "echo", { text: "a" }), call(2, "add", { a: 1, b: 2 })], session);
+    const byId = new Map((await rpcMessages(res)).map((m) => [(m as { id: number }).id, m]));
+    expect(textOf((byId.get(1) as { result: unknown }).result)).toBe("a");
+    expect(textOf((byId.get(2) as { result: unknown }).result)).toBe("3");
+  });
+
+  test("notifications/cancelled ends a running call at once, with no response", async () => {
+    const spec = stdioSpec();
+    const h = start(spec);
+    const session = await h.openRawSession(spec.id, caller);
+    const running = h.post(spec.id, caller, call(9, "slow", { ms: 10_000, steps: 1 }), session);
+    await waitUntil(() => [...h.runtime(spec.id).sessions].some((s) => (s as unknown as { busy: boolean }).busy), "the call to be running");
+    const cancel = await h.post(spec.id, caller, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 9, reason: "changed my mind" } }, session);
+    expect(cancel.status).toBe(202);
+    const res = await within(running, 3000, "the cancelled call to end");
+    expect(await rpcMessages(res)).toEqual([]);
+    // The session goes on.
+    expect(await rpcMessages(await h.post(spec.id, caller, call(10, "echo", { text: "still here" }), session))).toHaveLength(1);
+  });
+
+  test("a sampling request of the upstream goes out on the call's stream; the client's answer comes back by POST", async () => {
+    const spec = stdioSpec();
+    const h = start(spec);
+    const init = await h.post(spec.id, caller, {
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: PROTOCOL_VERSION, capabilities: { sampling: {} }, clientInfo: { name: "raw", version: "1" } },
+    });
+    const session = init.headers.get("mcp-session-id")!;
+    await init.body?.cancel();
+    await h.post(spec.id, caller, { jsonrpc: "2.0", method: "notifications/initialized" }, session);
+    const res = await h.post(spec.id, caller, call(3, "sample", { prompt: "hello?" }), session);
+    const reader = res.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    const asked = JSON.parse(first.slice(first.indexOf("data: ") + 6)) as { id: string; method: string };
+    expect(asked.method).toBe("sampling/createMessage");
+    const answer = await h.post(spec.id, caller, { jsonrpc: "2.0", id: asked.id, result: { role: "assistant", model: "m", content: { type: "text", text: "yes" } } }, session);
+    expect(answer.status).toBe(202);
+    let rest = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    expect(rest).toContain("model said: yes");
+  });
+});

@@ -1,8 +1,8 @@
-// The stream plumbing of the proxy's hot path: the event-stream parser, gathering a complete SSE answer
-// into one body, and batching log lines.
+// The stream plumbing of the proxy's hot path: the event-stream parser, the answers written for requests
+// dispatched directly (and which requests those are), and batching log lines.
 import { describe, expect, test } from "bun:test";
 import { SseParser, type SseEvent } from "../../src/gateway/sse-parser.ts";
-import { wholeWhenComplete } from "../../src/gateway/whole-response.ts";
+import { directHeaders, directRequest, errorBody, SseReply } from "../../src/gateway/direct-answer.ts";
 import { batchedLines } from "../../src/logger.ts";
 
 function parse(...chunks: string[]): { events: SseEvent[]; parser: SseParser } {
@@ -52,62 +52,77 @@ describe("SseParser", () => {
   });
 });
 
-function sse(chunks: string[], options: { closeAfter: boolean }): { response: Response; push: (text: string) => void; close: () => void; cancelled: () => unknown } {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let cancelReason: unknown = null;
-  const stream = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-      for (const chunk of chunks) c.enqueue(new TextEncoder().encode(chunk));
-      if (options.closeAfter) c.close();
-    },
-    cancel(reason) {
-      cancelReason = reason ?? "cancelled";
-    },
-  });
-  return {
-    response: new Response(stream, { status: 200, headers: { "content-type": "text/event-stream", "mcp-session-id": "s1" } }),
-    push: (text) => controller.enqueue(new TextEncoder().encode(text)),
-    close: () => controller.close(),
-    cancelled: () => cancelReason,
-  };
-}
+const SSE_HEADERS = { "content-type": "text/event-stream", "mcp-session-id": "s1" };
 
-describe("wholeWhenComplete", () => {
-  test("an answer complete at once becomes one body with the same status and headers", async () => {
-    const { response } = sse(["event: message\ndata: 1\n\n", "event: message\ndata: 2\n\n"], { closeAfter: true });
-    const whole = await wholeWhenComplete(response);
-    expect(whole.status).toBe(200);
-    expect(whole.headers.get("mcp-session-id")).toBe("s1");
-    expect(whole.body).not.toBeNull();
-    expect(await whole.text()).toBe("event: message\ndata: 1\n\nevent: message\ndata: 2\n\n");
+describe("SseReply", () => {
+  test("an answer that ends at once is one body of known length, with the headers given", async () => {
+    const reply = new SseReply(SSE_HEADERS);
+    reply.end({ jsonrpc: "2.0", id: 1, result: {} });
+    const response = await reply.response;
+    expect(response.headers.get("mcp-session-id")).toBe("s1");
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    expect(await response.text()).toBe('event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n');
   });
 
-  test("an answer that goes on streams: what came first at once, the rest as it comes", async () => {
-    const source = sse(["event: message\ndata: progress\n\n"], { closeAfter: false });
-    const streamed = await wholeWhenComplete(source.response);
-    const reader = streamed.body!.getReader();
+  test("a message before the end turns it into a stream that carries the rest as it comes", async () => {
+    const reply = new SseReply(SSE_HEADERS);
+    reply.send({ jsonrpc: "2.0", method: "notifications/progress", params: { progress: 1 } });
+    const reader = (await reply.response).body!.getReader();
     const decoder = new TextDecoder();
-    expect(decoder.decode((await reader.read()).value)).toBe("event: message\ndata: progress\n\n");
+    expect(decoder.decode((await reader.read()).value)).toContain('"notifications/progress"');
     const next = reader.read();
-    source.push("event: message\ndata: result\n\n");
-    expect(decoder.decode((await next).value)).toBe("event: message\ndata: result\n\n");
-    source.close();
+    reply.end({ jsonrpc: "2.0", id: 1, result: { done: true } });
+    expect(decoder.decode((await next).value)).toContain('"done":true');
     expect((await reader.read()).done).toBe(true);
   });
 
-  test("the client going away cancels the source stream", async () => {
-    const source = sse(["data: first\n\n"], { closeAfter: false });
-    const streamed = await wholeWhenComplete(source.response);
-    await streamed.body!.cancel("gone");
-    expect(source.cancelled()).toBe("gone");
+  test("a cancelled request ends with no response; nothing is written after the end or after the client left", async () => {
+    const cancelled = new SseReply(SSE_HEADERS);
+    cancelled.end(null);
+    cancelled.send({ jsonrpc: "2.0", method: "late" });
+    expect(await (await cancelled.response).text()).toBe("");
+
+    const left = new SseReply(SSE_HEADERS);
+    left.send({ jsonrpc: "2.0", method: "first" });
+    await (await left.response).body!.cancel();
+    expect(left.open).toBe(false);
+    left.send({ jsonrpc: "2.0", method: "second" });
+    left.end({ jsonrpc: "2.0", id: 1, result: {} });
+  });
+});
+
+describe("which POSTs are answered directly", () => {
+  const post = (headers: Record<string, string>) => new Request("http://localhost/mcp/x", { method: "POST", headers });
+  const good = { accept: "application/json, text/event-stream", "content-type": "application/json", "mcp-protocol-version": "2025-06-18" };
+
+  test("headers as the SDK's transport requires them; anything else is left to it (and its errors)", () => {
+    expect(directHeaders(post(good))).toBe(true);
+    expect(directHeaders(post({ ...good, "content-type": "application/json; charset=utf-8" }))).toBe(true);
+    const { "mcp-protocol-version": _v, ...noVersion } = good;
+    expect(directHeaders(post(noVersion))).toBe(true);
+    expect(directHeaders(post({ ...good, accept: "application/json" }))).toBe(false);
+    expect(directHeaders(post({ ...good, "content-type": "text/plain" }))).toBe(false);
+    expect(directHeaders(post({ ...good, "mcp-protocol-version": "1999-01-01" }))).toBe(false);
   });
 
-  test("JSON and bodiless answers pass untouched", async () => {
-    const json = new Response("{}", { headers: { "content-type": "application/json" } });
-    expect(await wholeWhenComplete(json)).toBe(json);
-    const accepted = new Response(null, { status: 202 });
-    expect(await wholeWhenComplete(accepted)).toBe(accepted);
+  test("one well-formed request that the session dispatches; not lifecycle requests, batches, notifications or malformed ones", () => {
+    const call = { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "echo" } };
+    expect(directRequest(call)).toEqual(call as never);
+    expect(directRequest({ jsonrpc: "2.0", id: "a", method: "resources/list" })).not.toBeNull();
+    for (const method of ["initialize", "ping", "logging/setLevel"]) expect(directRequest({ ...call, method })).toBeNull();
+    expect(directRequest([call])).toBeNull();
+    expect(directRequest({ jsonrpc: "2.0", method: "notifications/initialized" })).toBeNull();
+    expect(directRequest({ ...call, jsonrpc: "1.0" })).toBeNull();
+    expect(directRequest({ ...call, id: 1.5 })).toBeNull();
+    expect(directRequest({ ...call, id: null })).toBeNull();
+    expect(directRequest({ ...call, params: [1] })).toBeNull();
+    expect(directRequest("tools/call")).toBeNull();
+  });
+
+  test("errors answer with their code, message and data, or as internal errors", () => {
+    expect(errorBody({ code: -32042, message: "no", data: { why: 1 } })).toEqual({ code: -32042, message: "no", data: { why: 1 } });
+    expect(errorBody(new Error("boom"))).toEqual({ code: -32603, message: "boom" });
+    expect(errorBody("weird")).toEqual({ code: -32603, message: "Internal error" });
   });
 });
 
