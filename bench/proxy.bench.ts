@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { configConnectionId } from "../src/domain/connection-config.ts";
+import { configConnectionId } from "../src/domain/connections/config.ts";
 import { percentile } from "./lib.ts";
 import { callEcho, McpHttpError, RawSession } from "./mcp-client.ts";
 import { childrenOf, cpuMs, descendantsOf, firstLine, freePort, mib, ProcessSet, statusKb, waitFor } from "./processes.ts";

@@ -4,7 +4,7 @@
 // Works without JS: "Check" and "Save" are plain form posts.
 /** @jsxImportSource hono/jsx */
 import type { AgentDraft } from "../src/http/agent-form.ts";
-import type { AgentConnectionSelection, ToolSelection } from "../src/domain/agent-tools.ts";
+import type { AgentConnectionSelection, ToolSelection } from "../src/domain/agents/tools.ts";
 
 /** A connection as the editor offers it: what it was last discovered to offer. */
 export type EditorConnection = {

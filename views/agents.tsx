@@ -1,7 +1,7 @@
 // The Agents pages: the list, an agent's page (endpoint, client configurations, health, the tools it
 // exposes, "Try it", delete) and the editor pages, plus the fragment htmx swaps in for "Try it".
 /** @jsxImportSource hono/jsx */
-import type { User } from "../src/domain/users.ts";
+import type { User } from "../src/domain/access/users.ts";
 import type { AgentDetailView, AgentView } from "../src/operations/agent-shapes.ts";
 import { ClientConfigs } from "./agent-clients.tsx";
 import { AgentEditor, type AgentEditorProps } from "./agent-editor.tsx";

@@ -1,6 +1,6 @@
 // The API keys page: the list, the create form with its permission builder, and the one-time token dialog.
 /** @jsxImportSource hono/jsx */
-import type { User } from "../src/domain/users.ts";
+import type { User } from "../src/domain/access/users.ts";
 import { AdminLayout } from "./layout.tsx";
 
 export type KeyRow = {

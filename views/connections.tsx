@@ -1,7 +1,7 @@
 // The Connections pages: the list with status, a connection's page (status, test, what it offers,
 // stderr, settings form, delete) and the new-connection page, plus the fragments htmx swaps in.
 /** @jsxImportSource hono/jsx */
-import type { User } from "../src/domain/users.ts";
+import type { User } from "../src/domain/access/users.ts";
 import type { ConnectionDetailView, ConnectionView } from "../src/operations/connection-shapes.ts";
 import { ConnectionForm, type ConnectionFormProps } from "./connection-form.tsx";
 import { AdminLayout } from "./layout.tsx";

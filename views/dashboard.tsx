@@ -1,6 +1,6 @@
 // The dashboard: the state of this Switchboard at a glance.
 /** @jsxImportSource hono/jsx */
-import type { User } from "../src/domain/users.ts";
+import type { User } from "../src/domain/access/users.ts";
 import { AdminLayout } from "./layout.tsx";
 
 export type DashboardStats = {

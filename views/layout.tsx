@@ -1,7 +1,7 @@
 // The page shells: the signed-in admin layout with its navigation, and the bare layout of sign-in pages.
 /** @jsxImportSource hono/jsx */
 import type { Child } from "hono/jsx";
-import type { User } from "../src/domain/users.ts";
+import type { User } from "../src/domain/access/users.ts";
 import { assetUrl } from "./assets.ts";
 
 /** Sections of the admin. Those without `href` arrive with a later release and are shown, not linked. */

@@ -1,6 +1,6 @@
 // The Settings page: the effective configuration, read-only (it comes from switchboard.toml), secrets masked.
 /** @jsxImportSource hono/jsx */
-import type { User } from "../src/domain/users.ts";
+import type { User } from "../src/domain/access/users.ts";
 import { AdminLayout } from "./layout.tsx";
 
 export function SettingsPage(props: { user: User; effectiveToml: string; configSource: string | null }) {

@@ -1,6 +1,6 @@
 // The Users page and the section htmx swaps after every change (add, change role, remove).
 /** @jsxImportSource hono/jsx */
-import type { User } from "../src/domain/users.ts";
+import type { User } from "../src/domain/access/users.ts";
 import { AdminLayout } from "./layout.tsx";
 
 type SectionProps = { users: User[]; viewer: User; message?: { kind: "ok" | "error"; text: string } };

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
-import { createApiKey } from "../../src/domain/api-keys.ts";
-import { createUser } from "../../src/domain/users.ts";
+import { createApiKey } from "../../src/domain/access/api-keys.ts";
+import { createUser } from "../../src/domain/access/users.ts";
 import { createLogger } from "../../src/logger.ts";
 import { startServer } from "../../src/server.ts";
 

@@ -17,7 +17,7 @@ import {
   transportProblems,
   TransportSchema,
   UrlSchema,
-} from "../domain/connection-rules.ts";
+} from "../domain/connections/rules.ts";
 import {
   checkSelections,
   collisionMessages,
@@ -26,8 +26,8 @@ import {
   ResourcesSelectionSchema,
   ToolSelectionSchema,
   UpstreamToolNameSchema,
-} from "../domain/agent-rules.ts";
-import type { AgentConnectionSelection } from "../domain/agent-tools.ts";
+} from "../domain/agents/rules.ts";
+import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 import { parseDuration, parseSize } from "./units.ts";
 
 /** A duration string such as "30s" or "12h", read as milliseconds. */

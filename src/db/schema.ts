@@ -1,6 +1,6 @@
 // The database tables, as drizzle definitions; drizzle-kit generates migrations from this file.
 import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
-import type { AgentConnectionSelection } from "../domain/agent-tools.ts";
+import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 
 /** People who sign in to the admin. Emails are stored lower-cased. */
 export const users = sqliteTable("users", {

@@ -3,8 +3,8 @@
 // leaves its part out); calls are routed by exposed name back to (connection, upstream name), by URI
 // for resources and by exposed name for prompts; every decision uses the permission functions.
 import { ErrorCode, type JSONRPCRequest, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
-import { exposeTools, matchesUriPattern, PREFIX_SEPARATOR, promptSelected, type AgentConnectionSelection, type AgentSpec, type ExposedTool } from "../domain/agent-tools.ts";
-import { mayCallAgentTool, mayUseResourcesOf } from "../domain/permissions.ts";
+import { exposeTools, matchesUriPattern, PREFIX_SEPARATOR, promptSelected, type AgentConnectionSelection, type AgentSpec, type ExposedTool } from "../domain/agents/tools.ts";
+import { mayCallAgentTool, mayUseResourcesOf } from "../domain/access/permissions.ts";
 import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../operations/registry.ts";
 import { VERSION } from "../version.ts";

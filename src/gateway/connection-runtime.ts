@@ -4,9 +4,9 @@
 import { ErrorCode, McpError, type JSONRPCRequest, type Notification, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { LineRing } from "./stdio-process.ts";
+import { LineRing } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec, ConnectionStatus, Discovery } from "./types.ts";
-import { AnyResult, Upstream, type UpstreamHooks } from "./upstream.ts";
+import { AnyResult, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
 
 /** What the runtime needs from a downstream session. */
 export interface AttachedSession {

@@ -24,7 +24,7 @@ import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../operations/registry.ts";
 import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connection-runtime.ts";
 import { errorBody, SseReply } from "./direct-answer.ts";
-import { AnyResult, plainMessage } from "./upstream.ts";
+import { AnyResult, plainMessage } from "./upstream/upstream.ts";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 

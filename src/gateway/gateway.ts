@@ -5,14 +5,14 @@ import { JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../operations/registry.ts";
 import { ConnectionRuntime } from "./connection-runtime.ts";
-import type { AgentSpec } from "../domain/agent-tools.ts";
+import type { AgentSpec } from "../domain/agents/tools.ts";
 import { AgentSession, type AgentRuntimes } from "./agent-session.ts";
 import type { DownstreamSession } from "./downstream-session.ts";
 import { directHeaders, directRequest } from "./direct-answer.ts";
 import { ProxySession } from "./proxy-session.ts";
-import { killAllStdioProcesses, LineRing } from "./stdio-process.ts";
+import { killAllStdioProcesses, LineRing } from "./upstream/stdio-process.ts";
 import type { AgentControl, ConnectionSpec, ConnectionStatus, ConnectionTestResult, Discovery, GatewayControl } from "./types.ts";
-import { Upstream } from "./upstream.ts";
+import { Upstream } from "./upstream/upstream.ts";
 
 type KeyCaller = Caller & { key: { id: string } };
 

@@ -2,7 +2,7 @@
 // every request to it, deciding access per call with the caller's permissions (the same functions as
 // everywhere). What is not permitted reads exactly like what does not exist.
 import { ErrorCode, type JSONRPCRequest, type ServerCapabilities } from "@modelcontextprotocol/sdk/types.js";
-import { mayCallConnectionTool, mayUseResourcesOf } from "../domain/permissions.ts";
+import { mayCallConnectionTool, mayUseResourcesOf } from "../domain/access/permissions.ts";
 import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../operations/registry.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";

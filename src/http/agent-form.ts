@@ -2,7 +2,7 @@
 // input of AGENT_CREATE / AGENT_UPDATE. Field names carry the connection id and the row number
 // ("tool.<conn id>.<n>"), never a tool name, so any upstream name is safe in a form; connections keep
 // the order of the form, which lists the agent's own selections first.
-import type { AgentConnectionSelection, AgentFields, ToolSelection } from "../domain/agent-tools.ts";
+import type { AgentConnectionSelection, AgentFields, ToolSelection } from "../domain/agents/tools.ts";
 
 /** The editor's state: an agent's fields, connections by id. */
 export type AgentDraft = AgentFields;

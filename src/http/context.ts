@@ -2,11 +2,11 @@
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config/load.ts";
 import type { Db } from "../db/client.ts";
-import type { LoginThrottle } from "../domain/login-throttle.ts";
-import type { SetupGate } from "../domain/setup.ts";
-import type { User } from "../domain/users.ts";
-import type { LastUsedRecorder, VerifiedKey } from "../domain/api-keys.ts";
-import type { ManagementCatalog } from "../domain/permissions.ts";
+import type { LoginThrottle } from "../domain/access/login-throttle.ts";
+import type { SetupGate } from "../domain/access/setup.ts";
+import type { User } from "../domain/access/users.ts";
+import type { LastUsedRecorder, VerifiedKey } from "../domain/access/api-keys.ts";
+import type { ManagementCatalog } from "../domain/access/permissions.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { AgentControl, GatewayControl } from "../gateway/types.ts";
 import type { Logger } from "../logger.ts";

@@ -1,7 +1,7 @@
 // The public shapes of agents (with the tools they expose, and the endpoint clients use) and the input
 // fields of the agent operations.
 import { z } from "zod";
-import { DescriptionSchema, SlugSchema, TitleSchema } from "../domain/connection-rules.ts";
+import { DescriptionSchema, SlugSchema, TitleSchema } from "../domain/connections/rules.ts";
 import {
   collisionMessages,
   InstructionsSchema,
@@ -9,9 +9,9 @@ import {
   ResourcesSelectionSchema,
   ToolSelectionSchema,
   UpstreamToolNameSchema,
-} from "../domain/agent-rules.ts";
-import { checkAgent, connectionSlugs, type Agent, type AgentChanges, type AgentStore } from "../domain/agents.ts";
-import type { AgentConnectionSelection } from "../domain/agent-tools.ts";
+} from "../domain/agents/rules.ts";
+import { checkAgent, connectionSlugs, type Agent, type AgentChanges, type AgentStore } from "../domain/agents/agents.ts";
+import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 import type { AgentControl } from "../gateway/types.ts";
 import type { OperationDeps } from "./registry.ts";
 import { Timestamp } from "./shapes.ts";

@@ -2,7 +2,7 @@
 // admins create, change or delete them, and those declared in switchboard.toml are read-only. Every
 // change is handed to the gateway at once, so open sessions see the new selection.
 import { z } from "zod";
-import { connectionSlugs, createAgent, deleteAgent, findAgent, listAgents, newAgentFields, updateAgent, type AgentStore } from "../domain/agents.ts";
+import { connectionSlugs, createAgent, deleteAgent, findAgent, listAgents, newAgentFields, updateAgent, type AgentStore } from "../domain/agents/agents.ts";
 import type { AgentControl } from "../gateway/types.ts";
 import { AgentDetailShape, AgentFieldsInput as F, AgentShape, agentChangesFrom, agentDetailOut, agentOut } from "./agent-shapes.ts";
 import { defineOperation, type OperationContext, type OperationDeps } from "./registry.ts";

@@ -9,9 +9,9 @@ import {
   rotateApiKey,
   updateApiKey,
   type ApiKey,
-} from "../domain/api-keys.ts";
-import { checkPermissions, PermissionsSchema, roleCeiling, type Permissions } from "../domain/permissions.ts";
-import { getUser } from "../domain/users.ts";
+} from "../domain/access/api-keys.ts";
+import { checkPermissions, PermissionsSchema, roleCeiling, type Permissions } from "../domain/access/permissions.ts";
+import { getUser } from "../domain/access/users.ts";
 import { AppError } from "../errors.ts";
 import { defineOperation, type OperationContext } from "./registry.ts";
 import { ApiKeyShape, apiKeyOut, durationField, TimestampInput } from "./shapes.ts";

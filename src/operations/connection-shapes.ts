@@ -13,8 +13,8 @@ import {
   TokenSchema,
   TransportSchema,
   UrlSchema,
-} from "../domain/connection-rules.ts";
-import { policyRefusal, SECRET_MASK, type Connection, type ConnectionChanges } from "../domain/connections.ts";
+} from "../domain/connections/rules.ts";
+import { policyRefusal, SECRET_MASK, type Connection, type ConnectionChanges } from "../domain/connections/connections.ts";
 import type { Discovery } from "../gateway/types.ts";
 import type { OperationDeps } from "./registry.ts";
 import { Timestamp } from "./shapes.ts";

@@ -16,8 +16,8 @@ import {
   updateConnection,
   type Connection,
   type ConnectionStore,
-} from "../domain/connections.ts";
-import { agentsSelecting } from "../domain/agents.ts";
+} from "../domain/connections/connections.ts";
+import { agentsSelecting } from "../domain/agents/agents.ts";
 import { AppError } from "../errors.ts";
 import type { ConnectionSpec, Discovery, GatewayControl } from "../gateway/types.ts";
 import { changesFrom, ConnectionDetailShape, ConnectionFieldsInput as F, ConnectionShape, connectionDetailOut, connectionOut } from "./connection-shapes.ts";

@@ -4,8 +4,8 @@
 import { z } from "zod";
 import type { Config } from "../config/load.ts";
 import type { Db } from "../db/client.ts";
-import { mayUseManagementTool, roleCeiling, type ManagementCatalog, type Permissions } from "../domain/permissions.ts";
-import { parseFields, type User } from "../domain/users.ts";
+import { mayUseManagementTool, roleCeiling, type ManagementCatalog, type Permissions } from "../domain/access/permissions.ts";
+import { parseFields, type User } from "../domain/access/users.ts";
 import { AppError } from "../errors.ts";
 import type { AgentControl, GatewayControl } from "../gateway/types.ts";
 import type { Logger } from "../logger.ts";

@@ -1,8 +1,8 @@
 // Schemas shared by several operations: ids, timestamps, and the public shapes of users and keys.
 import { z } from "zod";
-import type { ApiKey } from "../domain/api-keys.ts";
-import { PermissionsSchema } from "../domain/permissions.ts";
-import type { User } from "../domain/users.ts";
+import type { ApiKey } from "../domain/access/api-keys.ts";
+import { PermissionsSchema } from "../domain/access/permissions.ts";
+import type { User } from "../domain/access/users.ts";
 import { parseDuration } from "../config/units.ts";
 
 /** A time the server reports, ISO 8601 in UTC (a plain string in schemas: we produce it, nobody parses it). */

@@ -1,6 +1,6 @@
 // User operations: everyone may list users; only admins add, change the role of, or remove them.
 import { z } from "zod";
-import { createUser, deleteUser, EmailSchema, listUsers, PasswordSchema, RoleSchema, setRole } from "../domain/users.ts";
+import { createUser, deleteUser, EmailSchema, listUsers, PasswordSchema, RoleSchema, setRole } from "../domain/access/users.ts";
 import { defineOperation } from "./registry.ts";
 import { UserShape, userOut } from "./shapes.ts";
 

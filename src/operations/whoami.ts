@@ -1,6 +1,6 @@
 // WHOAMI: who the caller is and what it may do, so a script can check its key before relying on it.
 import { z } from "zod";
-import { PermissionsSchema } from "../domain/permissions.ts";
+import { PermissionsSchema } from "../domain/access/permissions.ts";
 import { defineOperation } from "./registry.ts";
 import { UserShape, userOut } from "./shapes.ts";
 

@@ -3,7 +3,7 @@
 // whole page, as the signed-in user, JSON arguments checked); and the key page's builder offering
 // agents with the names they expose.
 import { describe, expect, test } from "bun:test";
-import { listApiKeys } from "../../src/domain/api-keys.ts";
+import { listApiKeys } from "../../src/domain/access/api-keys.ts";
 import { JsonRpcError } from "../../src/errors.ts";
 import { useAgentHarness } from "../support/agent-harness.ts";
 import { adminSetup, get, post } from "../support/admin-agents.ts";

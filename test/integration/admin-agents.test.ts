@@ -3,7 +3,7 @@
 // collision warnings as a fragment (nothing saved), and delete with confirmation; declared agents are
 // read-only; cross-site posts are refused.
 import { describe, expect, test } from "bun:test";
-import { findAgent, getAgent } from "../../src/domain/agents.ts";
+import { findAgent, getAgent } from "../../src/domain/agents/agents.ts";
 import { runScenario, type Scenario } from "../helpers/table.ts";
 import { useAgentHarness } from "../support/agent-harness.ts";
 import { adminSetup, editorFields, FORM, get, post, unchanged, type AdminCtx } from "../support/admin-agents.ts";

@@ -4,8 +4,8 @@
 // connections are read-only; secrets never reach the HTML; cross-site posts are refused; the key page
 // offers each connection's discovered tools.
 import { describe, expect, test } from "bun:test";
-import { getConnection, listConnections } from "../../src/domain/connections.ts";
-import { listApiKeys } from "../../src/domain/api-keys.ts";
+import { getConnection, listConnections } from "../../src/domain/connections/connections.ts";
+import { listApiKeys } from "../../src/domain/access/api-keys.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { runScenario, type Scenario } from "../helpers/table.ts";
 import { discoveryOf, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";

@@ -2,8 +2,8 @@
 // and cannot grant admin-only tools; admins create keys (checkboxes or raw JSON), see the token exactly
 // once with a ready MCP client configuration, rotate and revoke; cross-site posts are refused.
 import { beforeAll, describe, expect, test } from "bun:test";
-import { getApiKey, listApiKeys } from "../../src/domain/api-keys.ts";
-import type { User } from "../../src/domain/users.ts";
+import { getApiKey, listApiKeys } from "../../src/domain/access/api-keys.ts";
+import type { User } from "../../src/domain/access/users.ts";
 import { CATALOG } from "../../src/operations/index.ts";
 import { createSignInUser, mintKey, PUBLIC_URL, signIn, TOKEN_ANYWHERE, TOKEN_PATTERN, useSharedHarness, type Harness } from "../support/key-harness.ts";
 

@@ -1,7 +1,7 @@
 // The Users page and the Settings page through app.request(): a guest, a member and an admin row for
 // every route, plain-form and htmx flows, the last-admin rule, and what must not leak.
 import { describe, expect, test } from "bun:test";
-import type { User } from "../../src/domain/users.ts";
+import type { User } from "../../src/domain/access/users.ts";
 import { form, PASSWORD, TEST_SECRET, useTestApp, type TestApp } from "../helpers/app.ts";
 import { runScenario, type Scenario } from "../helpers/table.ts";
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { User } from "../../src/domain/users.ts";
+import type { User } from "../../src/domain/access/users.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import { insertUser, mintKey, testConfig } from "../support/key-harness.ts";

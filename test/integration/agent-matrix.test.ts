@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { AgentSpec } from "../../src/domain/agent-tools.ts";
+import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
 import type { ConnectionSpec } from "../../src/gateway/types.ts";
 import { silentLogger } from "../../src/logger.ts";

@@ -3,7 +3,7 @@
 // or slug, config-declared agents read-only, the gateway told of every change (and of agents that
 // lose a deleted connection), and key permissions that name agents checked against the ones that exist.
 import { describe, expect, test } from "bun:test";
-import { findAgent, getAgent } from "../../src/domain/agents.ts";
+import { findAgent, getAgent } from "../../src/domain/agents/agents.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";
 import { runScenario, type Scenario } from "../helpers/table.ts";
 import { pick, useAgentHarness, type AgentHarness, type AgentOverrides } from "../support/agent-harness.ts";

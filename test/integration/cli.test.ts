@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { COMMANDS, runCli } from "../../src/cli/main.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { openDatabase } from "../../src/db/client.ts";
-import { authenticate, findUserByEmail } from "../../src/domain/users.ts";
+import { authenticate, findUserByEmail } from "../../src/domain/access/users.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
 import { waitForLine } from "../support/streams.ts";
 

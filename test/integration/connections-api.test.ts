@@ -3,7 +3,7 @@
 // field, the [stdio] policy, config-declared connections read-only, the gateway told of every change,
 // and key permissions that name connections checked against the ones that exist.
 import { describe, expect, test } from "bun:test";
-import { getConnection } from "../../src/domain/connections.ts";
+import { getConnection } from "../../src/domain/connections/connections.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { runScenario, type Scenario } from "../helpers/table.ts";

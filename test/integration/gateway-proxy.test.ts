@@ -12,7 +12,7 @@ import {
   type JSONRPCMessage,
 } from "@modelcontextprotocol/sdk/types.js";
 import { join } from "node:path";
-import type { Permissions } from "../../src/domain/permissions.ts";
+import type { Permissions } from "../../src/domain/access/permissions.ts";
 import type { ConnectionSpec } from "../../src/gateway/types.ts";
 import { rejectionOf } from "../support/errors.ts";
 import {

@@ -3,7 +3,7 @@
 // session ids — each a clear status and JSON-RPC error, never a 500 — and the happy initialize.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { generateToken } from "../../src/domain/api-keys.ts";
+import { generateToken } from "../../src/domain/access/api-keys.ts";
 import { createHarness, MCP_ACCEPT, mintKey, PUBLIC_URL, type Harness } from "../support/key-harness.ts";
 
 const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");

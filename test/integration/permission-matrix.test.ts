@@ -4,9 +4,9 @@
 // grants(p, "self", OP), with a member owner's key narrowed to the tools members may use.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
-import { createAgent, newAgentFields } from "../../src/domain/agents.ts";
-import { createConnection, newConnectionFields } from "../../src/domain/connections.ts";
-import type { User } from "../../src/domain/users.ts";
+import { createAgent, newAgentFields } from "../../src/domain/agents/agents.ts";
+import { createConnection, newConnectionFields } from "../../src/domain/connections/connections.ts";
+import type { User } from "../../src/domain/access/users.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";

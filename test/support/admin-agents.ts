@@ -1,6 +1,6 @@
 // The setup the admin Agents tests share: two connections that both offer "search", an agent over
 // them (gitlab's search aliased, one selected tool gone upstream), session cookies, and form posts.
-import { findAgent, listAgents } from "../../src/domain/agents.ts";
+import { findAgent, listAgents } from "../../src/domain/agents/agents.ts";
 import { expect } from "bun:test";
 import { discoveryOf } from "./connection-harness.ts";
 import { pick, type AgentHarness, type AgentOverrides } from "./agent-harness.ts";

@@ -6,7 +6,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Permissions } from "../../src/domain/permissions.ts";
+import type { Permissions } from "../../src/domain/access/permissions.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
 import type { ConnectionRuntime } from "../../src/gateway/connection-runtime.ts";
 import type { ConnectionSpec } from "../../src/gateway/types.ts";

@@ -18,8 +18,8 @@ import {
   rotateApiKey,
   TOKEN_PREFIX,
   updateApiKey,
-} from "../../src/domain/api-keys.ts";
-import { deleteUser, type Role, type User } from "../../src/domain/users.ts";
+} from "../../src/domain/access/api-keys.ts";
+import { deleteUser, type Role, type User } from "../../src/domain/access/users.ts";
 import { AppError } from "../../src/errors.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { thrownBy } from "../support/errors.ts";

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { createChangeProbe } from "../../src/db/change-probe.ts";
-import { createApiKey, createKeyVerifier, deleteApiKey } from "../../src/domain/api-keys.ts";
+import { createApiKey, createKeyVerifier, deleteApiKey } from "../../src/domain/access/api-keys.ts";
 import { users } from "../../src/db/schema.ts";
 import { useTestDatabase } from "../support/db.ts";
 

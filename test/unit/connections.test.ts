@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ConfigError, parseConfig } from "../../src/config/load.ts";
 import { renderEffectiveConfig } from "../../src/config/describe.ts";
 import { renderInitialConfig } from "../../src/cli/commands/init.ts";
-import { configConnectionId, syncConfigConnections } from "../../src/domain/connection-config.ts";
+import { configConnectionId, syncConfigConnections } from "../../src/domain/connections/config.ts";
 import {
   createConnection,
   deleteConnection,
@@ -19,8 +19,8 @@ import {
   SECRET_MASK,
   toSpec,
   updateConnection,
-} from "../../src/domain/connections.ts";
-import { CONNECTION_ID } from "../../src/domain/permissions.ts";
+} from "../../src/domain/connections/connections.ts";
+import { CONNECTION_ID } from "../../src/domain/access/permissions.ts";
 import { AppError } from "../../src/errors.ts";
 import { connectionOut } from "../../src/operations/connection-shapes.ts";
 import { connectionStore } from "../../src/operations/connections.ts";

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { DatabaseError, migrate, openDatabase } from "../../src/db/client.ts";
 import { MIGRATIONS, type Migration } from "../../src/db/migrations.ts";
-import { findUserByEmail } from "../../src/domain/users.ts";
+import { findUserByEmail } from "../../src/domain/access/users.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
 import { waitForLine } from "../support/streams.ts";
 

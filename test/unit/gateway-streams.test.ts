@@ -1,7 +1,7 @@
 // The stream plumbing of the proxy's hot path: the event-stream parser, the answers written for requests
 // dispatched directly (and which requests those are), and batching log lines.
 import { describe, expect, test } from "bun:test";
-import { SseParser, type SseEvent } from "../../src/gateway/sse-parser.ts";
+import { SseParser, type SseEvent } from "../../src/gateway/upstream/sse-parser.ts";
 import { directHeaders, directRequest, errorBody, SseReply } from "../../src/gateway/direct-answer.ts";
 import { batchedLines } from "../../src/logger.ts";
 

@@ -4,8 +4,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode, McpError, type JSONRPCMessage, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
-import { exchange, type HttpEndpoint } from "../../src/gateway/http-exchange.ts";
-import { Http1Error, Http1Pool } from "../../src/gateway/http1.ts";
+import { exchange, type HttpEndpoint } from "../../src/gateway/upstream/http-exchange.ts";
+import { Http1Error, Http1Pool } from "../../src/gateway/upstream/http1.ts";
 import { rejectionOf } from "../support/errors.ts";
 
 const cleanups: (() => unknown)[] = [];

@@ -1,6 +1,6 @@
 // Sign-in throttling with an injected clock: per-account and per-IP limits over a sliding window.
 import { describe, expect, test } from "bun:test";
-import { LoginThrottle, type ThrottleLimits } from "../../src/domain/login-throttle.ts";
+import { LoginThrottle, type ThrottleLimits } from "../../src/domain/access/login-throttle.ts";
 
 const WINDOW = 60_000;
 

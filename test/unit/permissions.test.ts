@@ -13,7 +13,7 @@ import {
   roleCeiling,
   type ManagementCatalog,
   type Permissions,
-} from "../../src/domain/permissions.ts";
+} from "../../src/domain/access/permissions.ts";
 import { CATALOG, OPERATIONS } from "../../src/operations/index.ts";
 
 const CONN = "conn_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70";

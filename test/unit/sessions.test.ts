@@ -1,8 +1,8 @@
 // Admin sessions: only a hash of the token is stored; expired sessions are refused and removed.
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { createSession, deleteSession, findSession, purgeExpiredSessions } from "../../src/domain/sessions.ts";
-import { getUser, type User } from "../../src/domain/users.ts";
+import { createSession, deleteSession, findSession, purgeExpiredSessions } from "../../src/domain/access/sessions.ts";
+import { getUser, type User } from "../../src/domain/access/users.ts";
 import type { DbHandle } from "../../src/db/client.ts";
 import { users } from "../../src/db/schema.ts";
 import { useTestDatabase } from "../support/db.ts";

@@ -1,8 +1,8 @@
 // The one-time setup gate: a token that matches only while open, is replaced by a new one, and
 // together with createFirstAdmin lets exactly one first admin in.
 import { describe, expect, test } from "bun:test";
-import { SetupGate } from "../../src/domain/setup.ts";
-import { createFirstAdmin, countUsers } from "../../src/domain/users.ts";
+import { SetupGate } from "../../src/domain/access/setup.ts";
+import { createFirstAdmin, countUsers } from "../../src/domain/access/users.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { rejectionOf } from "../support/errors.ts";
 

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { AppError } from "../../src/errors.ts";
-import { createSession, findSession } from "../../src/domain/sessions.ts";
+import { createSession, findSession } from "../../src/domain/access/sessions.ts";
 import {
   authenticate,
   countUsers,
@@ -13,7 +13,7 @@ import {
   listUsers,
   resetPassword,
   setRole,
-} from "../../src/domain/users.ts";
+} from "../../src/domain/access/users.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { rejectionOf, thrownBy } from "../support/errors.ts";
 

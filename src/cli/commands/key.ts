@@ -1,7 +1,7 @@
 // `switchboard key create|list|revoke`: API keys from the shell, for bootstrapping scripts and CI.
-import { deleteApiKey, listApiKeys } from "../../domain/api-keys.ts";
-import { roleCeiling } from "../../domain/permissions.ts";
-import { findUserByEmail } from "../../domain/users.ts";
+import { deleteApiKey, listApiKeys } from "../../domain/access/api-keys.ts";
+import { roleCeiling } from "../../domain/access/permissions.ts";
+import { findUserByEmail } from "../../domain/access/users.ts";
 import { silentLogger } from "../../logger.ts";
 import { apiKeyCreate } from "../../operations/api-keys.ts";
 import { OFFLINE_AGENTS } from "../../operations/agents.ts";

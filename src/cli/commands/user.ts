@@ -1,5 +1,5 @@
 // `switchboard user create|reset-password`: manage admin users from the shell (passwords from stdin).
-import { createUser, resetPassword } from "../../domain/users.ts";
+import { createUser, resetPassword } from "../../domain/access/users.ts";
 import { parseFlags } from "../args.ts";
 import { UsageError, type Command, type CliIo } from "../io.ts";
 import { CONFIG_FLAG, CONFIG_HELP, EXIT_CONFIG, loadConfigOrReport, withDatabase } from "../shared.ts";

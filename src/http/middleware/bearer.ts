@@ -1,7 +1,7 @@
 // Bearer authentication for /mcp and /api: an API key in the Authorization header, never elsewhere.
 // Unknown, revoked, expired and malformed tokens all get the one same 401.
 import type { MiddlewareHandler } from "hono";
-import { effectivePermissions } from "../../domain/permissions.ts";
+import { effectivePermissions } from "../../domain/access/permissions.ts";
 import { AppError } from "../../errors.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 

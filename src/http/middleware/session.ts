@@ -1,7 +1,7 @@
 // Admin sessions: reads the signed session cookie, loads the user, and guards admin-only routes.
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
-import { findSession } from "../../domain/sessions.ts";
+import { findSession } from "../../domain/access/sessions.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 
 export const SESSION_COOKIE = "sb_session";

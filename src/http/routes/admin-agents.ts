@@ -3,10 +3,10 @@
 // delete agents. Changes go through the same operations as /mcp/self and /api/v1, with the signed-in
 // user as the caller; the editor's live check asks the domain without saving.
 import { Hono, type Context } from "hono";
-import { collisionMessages } from "../../domain/agent-rules.ts";
-import { checkAgent } from "../../domain/agents.ts";
-import { listConnections } from "../../domain/connections.ts";
-import { AGENT_ID } from "../../domain/permissions.ts";
+import { collisionMessages } from "../../domain/agents/rules.ts";
+import { checkAgent } from "../../domain/agents/agents.ts";
+import { listConnections } from "../../domain/connections/connections.ts";
+import { AGENT_ID } from "../../domain/access/permissions.ts";
 import { AppError } from "../../errors.ts";
 import type { AgentDetailView, AgentView } from "../../operations/agent-shapes.ts";
 import { agentCreate, agentDelete, agentGet, agentList, agentStore, agentUpdate } from "../../operations/agents.ts";

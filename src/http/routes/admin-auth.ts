@@ -1,7 +1,7 @@
 // Sign-in, sign-out and first-admin setup. These routes work without JavaScript; htmx only swaps the message.
 import { Hono } from "hono";
-import { createSession, deleteSession, findSession } from "../../domain/sessions.ts";
-import { authenticate, countUsers, createFirstAdmin } from "../../domain/users.ts";
+import { createSession, deleteSession, findSession } from "../../domain/access/sessions.ts";
+import { authenticate, countUsers, createFirstAdmin } from "../../domain/access/users.ts";
 import { AppError } from "../../errors.ts";
 import { FormMessage, LoginPage, SetupClosedPage, SetupPage } from "../../../views/auth.tsx";
 import { clientIp } from "../client-ip.ts";

@@ -1,9 +1,9 @@
 // The API keys page: every change goes through the same operations as /mcp/self and /api/v1,
 // with the signed-in user as the caller (members manage their own keys, admins everyone's).
 import { Hono, type Context } from "hono";
-import { checkAgent, listAgents } from "../../domain/agents.ts";
-import { listConnections } from "../../domain/connections.ts";
-import { listUsers } from "../../domain/users.ts";
+import { checkAgent, listAgents } from "../../domain/agents/agents.ts";
+import { listConnections } from "../../domain/connections/connections.ts";
+import { listUsers } from "../../domain/access/users.ts";
 import { AppError } from "../../errors.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyList, apiKeyRotate } from "../../operations/api-keys.ts";
 import { agentStore } from "../../operations/agents.ts";

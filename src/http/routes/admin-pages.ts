@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { renderEffectiveConfig } from "../../config/describe.ts";
 import { countActiveSessions, databaseSize } from "../../domain/stats.ts";
-import { countUsers } from "../../domain/users.ts";
+import { countUsers } from "../../domain/access/users.ts";
 import { VERSION } from "../../version.ts";
 import { DashboardPage } from "../../../views/dashboard.tsx";
 import { SettingsPage } from "../../../views/settings.tsx";

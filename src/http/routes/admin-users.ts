@@ -1,7 +1,7 @@
 // The Users page: everyone signed in sees the list; only admins add, remove and change roles.
 // Changes go through the same operations as /mcp/self and /api/v1, with the signed-in user as caller.
 import { Hono, type Context } from "hono";
-import { listUsers } from "../../domain/users.ts";
+import { listUsers } from "../../domain/access/users.ts";
 import { AppError } from "../../errors.ts";
 import { runOperation, sessionCaller, type Operation } from "../../operations/registry.ts";
 import { userCreate, userDelete, userUpdate } from "../../operations/users.ts";

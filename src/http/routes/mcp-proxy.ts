@@ -2,7 +2,7 @@
 // The key must grant something on this connection (or on "*"); what it grants is then decided
 // per list and per call by the proxy session.
 import { Hono } from "hono";
-import { mayReachAgent, mayReachConnection } from "../../domain/permissions.ts";
+import { mayReachAgent, mayReachConnection } from "../../domain/access/permissions.ts";
 import { AppError } from "../../errors.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { requireBearer } from "../middleware/bearer.ts";

@@ -3,14 +3,14 @@
 // valid and never alike), and turned into the AgentSpec the gateway serves at /mcp/agent/:id.
 import { randomUUID } from "node:crypto";
 import { asc, eq } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
-import { agents, connections } from "../db/schema.ts";
-import { AppError } from "../errors.ts";
-import { checkSelections, collisionMessages, type AgentCheck, type SelectionLookup } from "./agent-rules.ts";
-import type { AgentConnectionSelection, AgentFields, AgentSpec } from "./agent-tools.ts";
-import { AGENT_ID } from "./permissions.ts";
+import type { Db } from "../../db/client.ts";
+import { agents, connections } from "../../db/schema.ts";
+import { AppError } from "../../errors.ts";
+import { checkSelections, collisionMessages, type AgentCheck, type SelectionLookup } from "./rules.ts";
+import type { AgentConnectionSelection, AgentFields, AgentSpec } from "./tools.ts";
+import { AGENT_ID } from "../access/permissions.ts";
 
-export type { AgentFields } from "./agent-tools.ts";
+export type { AgentFields } from "./tools.ts";
 
 export type Agent = AgentFields & { id: string; fromConfig: boolean; createdAt: Date; updatedAt: Date };
 

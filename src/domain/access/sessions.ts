@@ -1,8 +1,8 @@
 // Server-side admin sessions: a random token in the cookie, only its HMAC in the database.
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { eq, lt } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
-import { sessions, users } from "../db/schema.ts";
+import type { Db } from "../../db/client.ts";
+import { sessions, users } from "../../db/schema.ts";
 import type { User } from "./users.ts";
 
 export type Session = { id: string; userId: string; expiresAt: Date };

@@ -13,7 +13,7 @@ import {
   type Collision,
   type ExposedTool,
   type ToolSelection,
-} from "./agent-tools.ts";
+} from "./tools.ts";
 
 const TOOL_NAME_RULE = "1-128 of A-Z a-z 0-9 _ - .";
 

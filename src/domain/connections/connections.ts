@@ -3,14 +3,14 @@
 // into the ConnectionSpec the gateway runs. Secrets leave this module only inside a spec.
 import { randomUUID } from "node:crypto";
 import { asc, eq } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
-import { connections } from "../db/schema.ts";
-import { AppError } from "../errors.ts";
-import type { ConnectionSpec, UpstreamTransport } from "../gateway/types.ts";
-import { decryptSecret, encryptSecret } from "../security/cipher.ts";
-import { removeConnectionFromAgents } from "./agents.ts";
-import { stdioRefusal, transportProblems, type StdioPolicy, type TransportFields } from "./connection-rules.ts";
-import { CONNECTION_ID } from "./permissions.ts";
+import type { Db } from "../../db/client.ts";
+import { connections } from "../../db/schema.ts";
+import { AppError } from "../../errors.ts";
+import type { ConnectionSpec, UpstreamTransport } from "../../gateway/types.ts";
+import { decryptSecret, encryptSecret } from "../../security/cipher.ts";
+import { removeConnectionFromAgents } from "../agents/agents.ts";
+import { stdioRefusal, transportProblems, type StdioPolicy, type TransportFields } from "./rules.ts";
+import { CONNECTION_ID } from "../access/permissions.ts";
 
 /** What a masked secret reads as; sent back unchanged, it keeps the stored value. */
 export const SECRET_MASK = "********";

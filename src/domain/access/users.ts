@@ -2,9 +2,9 @@
 import { randomUUID } from "node:crypto";
 import { asc, count, eq } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client.ts";
-import { sessions, users } from "../db/schema.ts";
-import { AppError } from "../errors.ts";
+import type { Db } from "../../db/client.ts";
+import { sessions, users } from "../../db/schema.ts";
+import { AppError } from "../../errors.ts";
 
 export const ROLES = ["admin", "member"] as const;
 export type Role = (typeof ROLES)[number];

@@ -20,10 +20,10 @@ import {
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../../version.ts";
 import { exchange, poolFor, type HttpEndpoint } from "./http-exchange.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
-import type { ConnectionSpec } from "./types.ts";
+import type { ConnectionSpec } from "../types.ts";
 
 /** Results pass through untouched: the gateway forwards, it does not reinterpret. */
 export const AnyResult = z.looseObject({});

@@ -2,9 +2,9 @@
 // with an id derived from the slug, so keys granted on them survive restarts, a fresh database and a
 // second server with the same file; removed from the database when removed from the file.
 import { eq } from "drizzle-orm";
-import { connections } from "../db/schema.ts";
-import type { ConfigConnection } from "../config/schema.ts";
-import { nameBasedUuid } from "./derived-id.ts";
+import { connections } from "../../db/schema.ts";
+import type { ConfigConnection } from "../../config/schema.ts";
+import { nameBasedUuid } from "../derived-id.ts";
 import {
   createConnection,
   deleteConnection,

@@ -3,11 +3,11 @@
 // removed from the file. They select only connections the same file declares, so the file alone says
 // what they are, and `check-config` can find every mistake.
 import { eq } from "drizzle-orm";
-import type { ConfigAgent } from "../config/schema.ts";
-import type { Db } from "../db/client.ts";
-import { agents, connections } from "../db/schema.ts";
+import type { ConfigAgent } from "../../config/schema.ts";
+import type { Db } from "../../db/client.ts";
+import { agents, connections } from "../../db/schema.ts";
 import { createAgent, deleteAgent, fieldsOf, getAgent, updateAgent, type Agent, type AgentFields } from "./agents.ts";
-import { nameBasedUuid } from "./derived-id.ts";
+import { nameBasedUuid } from "../derived-id.ts";
 
 /** The id of the agent the config declares with this slug: agent_ + a UUID (version 8) from SHA-256. */
 export function configAgentId(slug: string): string {

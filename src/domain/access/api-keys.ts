@@ -3,10 +3,10 @@
 // and no per-request argon2 hands an attacker a CPU lever.
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { desc, eq, sql } from "drizzle-orm";
-import { sqlChangeProbe, type ChangeProbe } from "../db/change-probe.ts";
-import type { Db } from "../db/client.ts";
-import { apiKeys, users } from "../db/schema.ts";
-import { AppError } from "../errors.ts";
+import { sqlChangeProbe, type ChangeProbe } from "../../db/change-probe.ts";
+import type { Db } from "../../db/client.ts";
+import { apiKeys, users } from "../../db/schema.ts";
+import { AppError } from "../../errors.ts";
 import type { Permissions } from "./permissions.ts";
 import type { User } from "./users.ts";
 
