@@ -1,5 +1,6 @@
 // The one definition of switchboard.toml: every field, its default and a one-line description.
 // README's configuration reference is generated from this schema, and a test keeps them in step.
+import { isIP } from "node:net";
 import { z } from "zod";
 import {
   ArgsSchema,
@@ -92,10 +93,24 @@ const publicUrl = z
   .optional()
   .describe("The URL users and MCP clients reach Switchboard at; used in links, OAuth metadata and client snippets. Defaults to http://<listen>.");
 
+/** An IP address, or a CIDR block such as "10.0.0.0/8" or "fd00::/8". */
+const addressOrBlock = z.string().refine((text) => {
+  const [address, prefix, ...rest] = text.split("/");
+  const family = isIP(address ?? "");
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}, { error: (issue) => `expected an IP address or a CIDR block such as "10.0.0.0/8", got ${JSON.stringify(issue.input)}` });
+
 const server = z
   .strictObject({
     listen,
     public_url: publicUrl,
+    trusted_proxies: z
+      .array(addressOrBlock)
+      .default([])
+      .describe(
+        'Reverse proxies in front of Switchboard (addresses or CIDR blocks, e.g. ["127.0.0.1", "10.0.0.0/8"]): for requests from them, the client is read from X-Forwarded-For (the nearest address not itself a trusted proxy), so sign-in throttling and logs see the real client. Empty: the socket\'s address is the client.',
+      ),
     max_body_size: size("4MiB", "Largest request body accepted; larger ones get 413."),
     shutdown_timeout: duration("10s", "How long a graceful shutdown waits for in-flight requests before closing."),
     log_level: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Least severe log level written to stderr."),

@@ -25,7 +25,7 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     const form = await readForm(c);
     const email = (form.email ?? "").trim().toLowerCase();
     const next = safeNext(form.next);
-    const ip = clientIp(c);
+    const ip = clientIp(c, deps.config.server.trusted_proxies);
     const fail = (status: 401 | 429, message: string) =>
       isHtmx(c) ? c.html(FormMessage({ message }), status) : c.html(LoginPage({ next, email, message }), status);
 
