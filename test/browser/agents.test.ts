@@ -2,24 +2,20 @@
 // with two stdio upstreams: create an agent from both, hit a collision and resolve it with an alias
 // (live, through htmx), copy a client configuration, and call a tool from "Try it".
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { parseConfig } from "../../src/config/load.ts";
 import { configConnectionId } from "../../src/domain/connections/config.ts";
-import { createSession } from "../../src/domain/access/sessions.ts";
-import { silentLogger } from "../../src/logger.ts";
-import { startServer, type RunningServer } from "../../src/server.ts";
-import { signedSessionCookie } from "../helpers/app.ts";
-import { insertUser } from "../support/key-harness.ts";
+import type { RunningServer } from "../../src/server.ts";
+import { startTestServer, type TestServer } from "../support/app.ts";
+import { insertUser, sessionCookieFor } from "../support/users.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
 const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
 
 describe.skipIf(!haveChromium)("agents in a browser", () => {
-  const dir = mkdtempSync(join(tmpdir(), "switchboard-agents-browser-"));
+  let running: TestServer | undefined;
   let server: RunningServer;
   let browser: Browser;
   let context: BrowserContext;
@@ -27,23 +23,18 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    const config = parseConfig(
-      {
-        server: { listen: "127.0.0.1:0", log_level: "error" },
-        database: { path: join(dir, "sb.db") },
-        security: { secret: "agents-browser-secret-0123456789-abcdefg" },
+    running = startTestServer({
+      overrides: {
         connections: [
           { slug: "alpha", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } },
           { slug: "beta", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "beta" } },
         ],
       },
-      { source: null, env: {}, baseDir: dir },
-    );
-    server = startServer(config, silentLogger, { announceSetupUrl: () => {} });
+    });
+    server = running.server;
     await Promise.all(["alpha", "beta"].map((slug) => server.deps.proxy.refresh(configConnectionId(slug))));
     const admin = insertUser(server.deps, "admin");
-    const { token } = createSession(server.deps.db, { hmacKey: server.deps.keys.tokenHmac, userId: admin.id, ttlMs: 600_000 });
-    const cookie = await signedSessionCookie(token, server.deps.keys.cookie);
+    const cookie = await sessionCookieFor(server.deps, admin, 600_000);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
     context = await browser.newContext();
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
@@ -64,8 +55,7 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
 
   afterAll(async () => {
     await browser?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await running?.cleanup();
   });
 
   test("a collision is shown as soon as both tools are ticked, and an alias clears it", async () => {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { startTestServer, type TestServer } from "../helpers/app.ts";
+import { startTestServer, type TestServer } from "../support/app.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const INSTALL_HINT = `Chromium is not installed at ${CHROMIUM}; install it with \`apt-get install chromium\` (Debian/Ubuntu).`;

@@ -5,48 +5,33 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseConfig } from "../../src/config/load.ts";
 import { configConnectionId } from "../../src/domain/connections/config.ts";
 import { configAgentId } from "../../src/domain/agents/config.ts";
-import { createSession } from "../../src/domain/access/sessions.ts";
-import { createApp } from "../../src/http/app.ts";
-import { silentLogger } from "../../src/logger.ts";
-import { prepare } from "../../src/server.ts";
-import { signedSessionCookie } from "../helpers/app.ts";
-import { insertUser, mintKey } from "../support/key-harness.ts";
+import { createTestApp } from "../support/app.ts";
+import { mintKey } from "../support/key-harness.ts";
+import { insertUser, sessionCookieFor } from "../support/users.ts";
 
 const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
-const dir = mkdtempSync(join(tmpdir(), "switchboard-agent-live-"));
-const config = parseConfig(
-  {
-    server: { listen: "127.0.0.1:0", public_url: "http://switchboard.test", log_level: "error" },
-    database: { path: join(dir, "sb.db") },
-    security: { secret: "agent-live-secret-0123456789-abcdefghijk" },
+const t = createTestApp({
+  overrides: {
     connections: [{ slug: "fixture", command: process.execPath, args: [FIXTURE] }],
     agents: [{ slug: "demo", connections: [{ connection: "fixture", tools: [{ name: "add", alias: "sum", description: "Adds" }, "echo"] }] }],
   },
-  { source: null, env: {}, baseDir: dir },
-);
-const { deps, handle } = prepare(config, silentLogger);
-const app = createApp(deps);
+});
+const { deps, app } = t;
 const agentId = configAgentId("demo");
 let cookie = "";
 
 beforeAll(async () => {
   const member = insertUser(deps, "member");
-  const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: member.id, ttlMs: 60_000 });
-  cookie = await signedSessionCookie(token, deps.keys.cookie);
+  cookie = await sessionCookieFor(deps, member, 60_000);
   await deps.proxy.refresh(configConnectionId("fixture"));
 });
 
 afterAll(async () => {
   await deps.proxy.close();
-  deps.lastUsed.stop();
-  handle.close();
-  rmSync(dir, { recursive: true, force: true });
+  t.close();
 });
 
 function tryIt(tool: string, args: string): Promise<string> {

@@ -4,7 +4,7 @@
 // read-only; cross-site posts are refused.
 import { describe, expect, test } from "bun:test";
 import { findAgent, getAgent } from "../../src/domain/agents/agents.ts";
-import { runScenario, type Scenario } from "../helpers/table.ts";
+import { runScenario, type Scenario } from "../support/table.ts";
 import { useAgentHarness } from "../support/agent-harness.ts";
 import { adminSetup, editorFields, FORM, get, post, unchanged, type AdminCtx } from "../support/admin-agents.ts";
 

@@ -3,8 +3,9 @@
 import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { ASSETS } from "../../views/assets.ts";
-import { form, PASSWORD, PUBLIC_URL, sessionCookieFrom, signedSessionCookie, useTestApp, type TestApp } from "../helpers/app.ts";
-import { runScenario, type Scenario } from "../helpers/table.ts";
+import { PUBLIC_URL, useTestApp, type TestApp } from "../support/app.ts";
+import { runScenario, type Scenario } from "../support/table.ts";
+import { form, PASSWORD, sessionCookieFrom, signedSessionCookie } from "../support/users.ts";
 
 const newTestApp = useTestApp();
 const ADMIN = "admin@example.com";

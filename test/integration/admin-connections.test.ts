@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { getConnection, listConnections } from "../../src/domain/connections/connections.ts";
 import { listApiKeys } from "../../src/domain/access/api-keys.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
-import { runScenario, type Scenario } from "../helpers/table.ts";
+import { runScenario, type Scenario } from "../support/table.ts";
 import { discoveryOf, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
 
 const TOKEN = "tok-Admin-S3cret-0001";

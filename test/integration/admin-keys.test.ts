@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { getApiKey, listApiKeys } from "../../src/domain/access/api-keys.ts";
 import type { User } from "../../src/domain/access/users.ts";
 import { CATALOG } from "../../src/operations/index.ts";
-import { createSignInUser, mintKey, PUBLIC_URL, signIn, TOKEN_ANYWHERE, TOKEN_PATTERN, useSharedHarness, type Harness } from "../support/key-harness.ts";
+import { PUBLIC_URL } from "../support/app.ts";
+import { mintKey, TOKEN_ANYWHERE, TOKEN_PATTERN, useSharedHarness, type Harness } from "../support/key-harness.ts";
 
 const harness = useSharedHarness();
 let h: Harness;
@@ -16,10 +17,10 @@ let workerCookie: string;
 
 beforeAll(async () => {
   h = harness();
-  boss = await createSignInUser(h.deps, "admin", "boss@example.com");
-  worker = await createSignInUser(h.deps, "member", "worker@example.com");
-  bossCookie = await signIn(h.app, boss.email);
-  workerCookie = await signIn(h.app, worker.email);
+  boss = await h.createUser("boss@example.com", "admin");
+  worker = await h.createUser("worker@example.com", "member");
+  bossCookie = await h.signIn(boss.email);
+  workerCookie = await h.signIn(worker.email);
 });
 
 function page(cookie: string | null, headers: Record<string, string> = {}): Promise<Response> {

@@ -2,8 +2,9 @@
 // every route, plain-form and htmx flows, the last-admin rule, and what must not leak.
 import { describe, expect, test } from "bun:test";
 import type { User } from "../../src/domain/access/users.ts";
-import { form, PASSWORD, TEST_SECRET, useTestApp, type TestApp } from "../helpers/app.ts";
-import { runScenario, type Scenario } from "../helpers/table.ts";
+import { TEST_SECRET, useTestApp, type TestApp } from "../support/app.ts";
+import { runScenario, type Scenario } from "../support/table.ts";
+import { form, PASSWORD } from "../support/users.ts";
 
 const newTestApp = useTestApp();
 const ADMIN = "admin@example.com";

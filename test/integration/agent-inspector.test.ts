@@ -2,19 +2,18 @@
 // the tools of an agent that combines a stdio connection and an HTTP connection, through a real
 // listening Switchboard, and each call reaches the right upstream under the upstream's own name.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { User } from "../../src/domain/access/users.ts";
-import { silentLogger } from "../../src/logger.ts";
-import { startServer, type RunningServer } from "../../src/server.ts";
-import { insertUser, mintKey, testConfig } from "../support/key-harness.ts";
+import type { RunningServer } from "../../src/server.ts";
+import { PUBLIC_URL, startTestServer, type TestServer } from "../support/app.ts";
+import { mintKey } from "../support/key-harness.ts";
 import { waitForLine } from "../support/streams.ts";
+import { insertUser } from "../support/users.ts";
 
 const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
 const INSPECTOR_BUILD = join(import.meta.dir, "../../node_modules/@modelcontextprotocol/inspector-cli/build");
 
-let dir: string;
+let running: TestServer | undefined;
 let server: RunningServer;
 let admin: User;
 let httpFixture: ReturnType<typeof Bun.spawn>;
@@ -33,11 +32,11 @@ async function api(token: string, method: string, path: string, body?: unknown):
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "switchboard-agent-inspector-"));
   httpFixture = Bun.spawn([process.execPath, FIXTURE, "--http", "--port", "0"], { stdout: "pipe", stderr: "ignore", env: { ...process.env, FIXTURE_NAME: "beta" } });
   const listening = await waitForLine(httpFixture.stdout as ReadableStream<Uint8Array>, (line) => line.startsWith("listening "));
   const fixtureUrl = listening.slice("listening ".length).trim();
-  server = startServer(testConfig(dir), silentLogger, { announceSetupUrl: () => {} });
+  running = startTestServer({ overrides: { server: { public_url: PUBLIC_URL } } });
+  server = running.server;
   admin = insertUser(server.deps, "admin", "root@example.com");
   const manage = mintKey(server.deps, admin, { self: ["*"] }).token;
   await api(manage, "POST", "/connections", { slug: "alpha", transport: "stdio", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } });
@@ -56,10 +55,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server?.stop();
+  await running?.cleanup();
   httpFixture?.kill();
   await httpFixture?.exited;
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** The inspector's CLI mode, run with Node from its build directory (it finds its package.json from there). */

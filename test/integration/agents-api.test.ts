@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { findAgent, getAgent } from "../../src/domain/agents/agents.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";
-import { runScenario, type Scenario } from "../helpers/table.ts";
+import { runScenario, type Scenario } from "../support/table.ts";
 import { pick, useAgentHarness, type AgentHarness, type AgentOverrides } from "../support/agent-harness.ts";
 import { apiRequest, callTool, mintKey } from "../support/key-harness.ts";
 

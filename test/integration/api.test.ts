@@ -12,18 +12,9 @@ import { getUser, type User } from "../../src/domain/access/users.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { OPERATIONS, OPERATIONS_BY_NAME } from "../../src/operations/index.ts";
-import {
-  apiRequest,
-  callTool,
-  insertUser,
-  mintKey,
-  PUBLIC_URL,
-  TEST_SECRET,
-  TOKEN_ANYWHERE,
-  TOKEN_PATTERN,
-  useHarness,
-  type Harness,
-} from "../support/key-harness.ts";
+import { PUBLIC_URL, TEST_SECRET } from "../support/app.ts";
+import { apiRequest, callTool, mintKey, TOKEN_ANYWHERE, TOKEN_PATTERN, useHarness, type Harness } from "../support/key-harness.ts";
+import { insertUser } from "../support/users.ts";
 
 const harness = useHarness();
 

@@ -9,8 +9,10 @@ import { openDatabase, type DbHandle } from "../../src/db/client.ts";
 import { createKeyVerifier, getApiKey, hashToken, listApiKeys } from "../../src/domain/access/api-keys.ts";
 import type { User } from "../../src/domain/access/users.ts";
 import { deriveKeys } from "../../src/security/keys.ts";
-import { insertUser, mintKey, TEST_SECRET, TOKEN_ANYWHERE, TOKEN_PATTERN } from "../support/key-harness.ts";
+import { TEST_SECRET } from "../support/app.ts";
+import { mintKey, TOKEN_ANYWHERE, TOKEN_PATTERN } from "../support/key-harness.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
+import { insertUser } from "../support/users.ts";
 
 const tempDir = useTempDirs("switchboard-cli-key-");
 const KEYS = deriveKeys(TEST_SECRET);

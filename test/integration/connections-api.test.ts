@@ -6,8 +6,9 @@ import { describe, expect, test } from "bun:test";
 import { getConnection } from "../../src/domain/connections/connections.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
-import { runScenario, type Scenario } from "../helpers/table.ts";
-import { discoveryOf, useConnectionHarness, type ConfigOverrides, type ConnectionHarness } from "../support/connection-harness.ts";
+import { runScenario, type Scenario } from "../support/table.ts";
+import type { ConfigOverrides } from "../support/app.ts";
+import { discoveryOf, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
 import { apiRequest, callTool, mintKey, resultText } from "../support/key-harness.ts";
 
 const TOKEN = "tok-Api-S3cret-0001";

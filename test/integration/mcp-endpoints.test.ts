@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { generateToken } from "../../src/domain/access/api-keys.ts";
-import { createHarness, MCP_ACCEPT, mintKey, PUBLIC_URL, type Harness } from "../support/key-harness.ts";
+import { PUBLIC_URL } from "../support/app.ts";
+import { createHarness, MCP_ACCEPT, mintKey, type Harness } from "../support/key-harness.ts";
 
 const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
 const INIT = JSON.stringify({

@@ -3,40 +3,36 @@
 // Also: a demoted or removed owner's key changes on the very next request, no key mints a bigger key,
 // and last_used_at is recorded.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { deleteApiKey, generateToken, getApiKey } from "../../src/domain/access/api-keys.ts";
 import type { User } from "../../src/domain/access/users.ts";
-import { silentLogger } from "../../src/logger.ts";
 import { CATALOG, OPERATIONS } from "../../src/operations/index.ts";
-import { startServer, type RunningServer } from "../../src/server.ts";
-import { insertUser, MCP_ACCEPT, mintKey, PUBLIC_URL, testConfig, TOKEN_PATTERN, type JsonRpcResponse } from "../support/key-harness.ts";
+import type { RunningServer } from "../../src/server.ts";
+import { PUBLIC_URL, startTestServer, type TestServer } from "../support/app.ts";
+import { MCP_ACCEPT, mintKey, TOKEN_PATTERN, type JsonRpcResponse } from "../support/key-harness.ts";
+import { insertUser } from "../support/users.ts";
 
 const MAX_BODY = 64 * 1024;
 const INSPECTOR_BUILD = join(import.meta.dir, "../../node_modules/@modelcontextprotocol/inspector-cli/build");
 const ALL_TOOLS = OPERATIONS.map((op) => op.name);
 const MEMBER_TOOLS = [...CATALOG.forMembers];
 
-let dir: string;
+let running: TestServer;
 let server: RunningServer;
 let admin: User;
 let endpoint: string;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "switchboard-mcp-self-"));
-  server = startServer(testConfig(dir, { max_body_size: `${MAX_BODY / 1024}KiB` }), silentLogger, { announceSetupUrl: () => {} });
+  running = startTestServer({ overrides: { server: { public_url: PUBLIC_URL, max_body_size: `${MAX_BODY / 1024}KiB` } } });
+  server = running.server;
   admin = insertUser(server.deps, "admin", "root@example.com");
   endpoint = `${server.url}/mcp/self`;
 });
 
-afterAll(async () => {
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => running.cleanup());
 
 /** A key straight from the domain: permissions not checked against anyone. */
 function key(owner: User, permissions: Record<string, string[]>, options: { expiresAt?: Date } = {}): { id: string; token: string } {

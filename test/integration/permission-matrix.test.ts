@@ -11,7 +11,8 @@ import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";
 import type { Operation } from "../../src/operations/registry.ts";
-import { apiRequest, callTool, insertUser, mcpRequest, mintKey, resultText, useSharedHarness, type Harness, type JsonRpcResponse } from "../support/key-harness.ts";
+import { apiRequest, callTool, mcpRequest, mintKey, resultText, useSharedHarness, type Harness, type JsonRpcResponse } from "../support/key-harness.ts";
+import { insertUser } from "../support/users.ts";
 
 /** The operations only admins (and their keys) may use; everything else is open to members. */
 const ADMIN_ONLY = new Set([

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, silentLogger } from "../../src/logger.ts";
 import { startServer, StartupError } from "../../src/server.ts";
-import { PASSWORD, startTestServer, testConfig, type TestServer } from "../helpers/app.ts";
+import { startTestServer, testConfig, type TestServer } from "../support/app.ts";
+import { PASSWORD } from "../support/users.ts";
 
 const running: TestServer[] = [];
 const dirs: string[] = [];

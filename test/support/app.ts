@@ -1,0 +1,162 @@
+// The one way tests build a Switchboard: the test config, the app with the real deps from prepare()
+// over a temp data dir (driven with app.request()), or a real server on a free port; and their cleanup.
+import { afterAll, afterEach } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Hono } from "hono";
+import { parseConfig, type Config } from "../../src/config/load.ts";
+import type { Role, User } from "../../src/domain/access/users.ts";
+import type { AgentControl, GatewayControl } from "../../src/gateway/types.ts";
+import { createApp } from "../../src/http/app.ts";
+import type { AppDeps, AppEnv } from "../../src/http/context.ts";
+import { silentLogger, type Logger } from "../../src/logger.ts";
+import { prepare, startServer, type RunningServer } from "../../src/server.ts";
+import { createSignInUser, sessionCookieFor, signIn } from "./users.ts";
+
+export const TEST_SECRET = "http-test-secret-0123456789-abcdefghijkl";
+export const PUBLIC_URL = "http://switchboard.test";
+
+/** Overrides of the test config: merged into [server] and [security], or whole sections. */
+export type ConfigOverrides = {
+  server?: Record<string, unknown>;
+  security?: Record<string, unknown>;
+  stdio?: Record<string, unknown>;
+  gateway?: Record<string, unknown>;
+  connections?: Record<string, unknown>[];
+  agents?: Record<string, unknown>[];
+};
+
+/** A config whose database lives in `dir`, with a fixed secret and (unless overridden) PUBLIC_URL. */
+export function testConfig(dir: string, overrides: ConfigOverrides = {}): Config {
+  const { server, security, ...sections } = overrides;
+  return parseConfig(
+    {
+      server: { listen: "127.0.0.1:0", public_url: PUBLIC_URL, log_level: "error", ...server },
+      database: { path: join(dir, "data", "switchboard.db") },
+      security: { secret: TEST_SECRET, ...security },
+      ...Object.fromEntries(Object.entries(sections).filter(([, section]) => section !== undefined)),
+    },
+    { source: null, env: {}, baseDir: dir },
+  );
+}
+
+export type TestApp = {
+  app: Hono<AppEnv>;
+  deps: AppDeps;
+  config: Config;
+  dir: string;
+  /** A request to the app; `path` is joined to public_url so Host matches it. */
+  request: (path: string, init?: RequestInit) => Promise<Response>;
+  /** Signs in through POST /admin/login and returns the `sb_session=…` cookie pair. */
+  signIn: (email: string, password?: string) => Promise<string>;
+  /** A session cookie for `user` made directly (no sign-in round trip, no password check). */
+  cookieFor: (user: User) => Promise<string>;
+  /** Creates a user who signs in with `password` (PASSWORD by default). */
+  createUser: (email: string, role: Role, password?: string) => Promise<User>;
+  /** Closes the database and removes the data dir (unless it was passed in). */
+  close: () => void;
+};
+
+export type TestAppOptions = {
+  overrides?: ConfigOverrides;
+  logger?: Logger;
+  /** Fakes to put in place of the real gateway and agent control. */
+  gateway?: GatewayControl;
+  agents?: AgentControl;
+  /** A data dir to reuse (to restart over the same database); it is left in place on close. */
+  dir?: string;
+};
+
+/** Builds the app over a fresh data dir (or `options.dir`); nothing listens. */
+export function createTestApp(options: TestAppOptions = {}): TestApp {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "switchboard-app-"));
+  const config = testConfig(dir, options.overrides);
+  const { deps, handle } = prepare(config, options.logger ?? silentLogger, { gateway: options.gateway, agents: options.agents });
+  const app = createApp(deps);
+  const request = (path: string, init?: RequestInit) => Promise.resolve(app.request(new URL(path, config.server.public_url).href, init));
+  let closed = false;
+  return {
+    app,
+    deps,
+    config,
+    dir,
+    request,
+    signIn: (email, password) => signIn(request, email, password),
+    cookieFor: (user) => sessionCookieFor(deps, user, config.security.session_ttl),
+    createUser: (email, role, password) => createSignInUser(deps, email, role, password),
+    close() {
+      if (closed) return;
+      closed = true;
+      deps.lastUsed.stop();
+      handle.close();
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Registers cleanup in the calling file: what `make` returns is closed after the test that made it. */
+export function useFresh<A extends unknown[], T extends { close: () => void }>(make: (...args: A) => T): (...args: A) => T {
+  const made: T[] = [];
+  afterEach(() => {
+    for (const t of made.splice(0)) t.close();
+  });
+  return (...args) => {
+    const t = make(...args);
+    made.push(t);
+    return t;
+  };
+}
+
+/** One `make()` shared by the calling file (or describe block), made on first use and closed after all its tests. */
+export function useShared<T extends { close: () => void }>(make: () => T): () => T {
+  let shared: T | undefined;
+  afterAll(() => shared?.close());
+  return () => (shared ??= make());
+}
+
+/** A fresh TestApp per call, each closed after the test of the calling file that made it. */
+export function useTestApp(): (overrides?: ConfigOverrides) => TestApp {
+  return useFresh((overrides?: ConfigOverrides) => createTestApp({ overrides }));
+}
+
+export type TestServer = {
+  server: RunningServer;
+  url: string;
+  config: Config;
+  dir: string;
+  /** The one-time setup link announced at start (null when users already existed). */
+  setupUrl: string | null;
+  /** Stops the server (if still running) and removes the data dir. */
+  cleanup: () => Promise<void>;
+};
+
+/**
+ * Starts a real server on 127.0.0.1 and a free port. public_url is left unset unless overridden, so
+ * it becomes the listening URL, as for a self-hoster running on the default.
+ */
+export function startTestServer(options: { overrides?: ConfigOverrides; logger?: Logger; dir?: string } = {}): TestServer {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "switchboard-server-"));
+  const config = testConfig(dir, { ...options.overrides, server: { public_url: undefined, ...options.overrides?.server } });
+  let setupUrl: string | null = null;
+  let server: RunningServer;
+  try {
+    server = startServer(config, options.logger ?? silentLogger, { announceSetupUrl: (url) => (setupUrl = url) });
+  } catch (err) {
+    if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    server,
+    url: server.url,
+    config,
+    dir,
+    get setupUrl() {
+      return setupUrl;
+    },
+    async cleanup() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
