@@ -79,6 +79,43 @@ describe("Http1Pool", () => {
     expect(server.connections()).toBe(3);
   });
 
+  test("at most maxSockets are open; further requests wait for a free one and are all answered", async () => {
+    let open = 0;
+    let most = 0;
+    const server = Bun.listen<{ n: number }>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open() {
+          most = Math.max(most, ++open);
+        },
+        close() {
+          open--;
+        },
+        data(socket) {
+          setTimeout(() => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"), 10);
+        },
+      },
+    });
+    cleanups.push(() => server.stop(true));
+    const p = new Http1Pool(new URL(`http://127.0.0.1:${server.port}/`), 2);
+    cleanups.push(() => p.close());
+    const answers = await Promise.all(Array.from({ length: 7 }, async () => (await post(p)).text()));
+    expect(answers).toEqual(Array(7).fill("ok"));
+    expect(most).toBe(2);
+  });
+
+  test("a request waiting for a socket fails when the pool closes", async () => {
+    const server = tcpServer(() => {});
+    const p = new Http1Pool(server.url, 1);
+    const first = post(p);
+    const second = post(p);
+    while (server.connections() === 0) await Bun.sleep(1);
+    p.close();
+    expect((await failure(second)).message).toContain("pool is closed");
+    expect((await failure(first)).message).toContain("pool is closed");
+  });
+
   test("a chunked answer streams chunk by chunk, split anywhere, and ends at the last chunk", async () => {
     const parts: string[] = [];
     let release!: () => void;

@@ -52,9 +52,16 @@ function badHeader(value: string): boolean {
 export class Http1Pool {
   private readonly idle: Conn[] = [];
   private readonly open = new Set<Conn>();
+  /** Requests waiting for a socket while `maxSockets` are open. */
+  private readonly queue: { resolve: (conn: Conn) => void; reject: (err: Error) => void }[] = [];
+  private connecting = 0;
   private closed = false;
 
-  constructor(private readonly origin: URL) {
+  constructor(
+    private readonly origin: URL,
+    /** Most sockets open to the upstream at once (Bun's fetch allows 256 requests at a time). */
+    private readonly maxSockets = 256,
+  ) {
     if (origin.protocol !== "http:") throw new Error("Http1Pool speaks plain http only");
   }
 
@@ -105,39 +112,63 @@ export class Http1Pool {
     conn.unsent = written < bytes.length ? bytes.subarray(Math.max(0, written)) : null;
   }
 
-  private async take(): Promise<Conn> {
-    if (this.closed) throw new Http1Error("the upstream connection pool is closed");
-    const reused = this.idle.pop();
-    if (reused) {
-      reused.reused = true;
-      reused.socket.timeout(0); // a long call is not idleness
-      return reused;
+  private take(): Promise<Conn> {
+    if (this.closed) return Promise.reject(new Http1Error("the upstream connection pool is closed"));
+    const idle = this.idle.pop();
+    if (idle) return Promise.resolve(this.reuse(idle));
+    // At the cap, wait for a socket to be free rather than open ever more (fetch limits its own too).
+    if (this.open.size + this.connecting >= this.maxSockets) return new Promise((resolve, reject) => this.queue.push({ resolve, reject }));
+    return this.connect();
+  }
+
+  private reuse(conn: Conn): Conn {
+    conn.reused = true;
+    conn.socket.timeout(0); // a long call is not idleness
+    return conn;
+  }
+
+  /** A socket is free again: the next waiting request takes it, or it waits idle. */
+  private release(conn: Conn): void {
+    const next = this.queue.shift();
+    if (next) {
+      next.resolve(this.reuse(conn));
+      return;
     }
+    conn.socket.timeout(IDLE_SECONDS);
+    this.idle.push(conn);
+  }
+
+  private async connect(): Promise<Conn> {
     const conn = { buffer: Buffer.alloc(0), unsent: null, exchange: null, chunk: { phase: "size", size: 0 }, reused: false, closed: false } as unknown as Conn;
     const pool = this;
-    conn.socket = await Bun.connect<Conn>({
-      hostname: this.origin.hostname.replace(/^\[|\]$/g, ""),
-      port: Number(this.origin.port || 80),
-      data: conn,
-      socket: {
-        data(socket, chunk) {
-          pool.receive(socket.data, chunk);
+    this.connecting++;
+    try {
+      conn.socket = await Bun.connect<Conn>({
+        hostname: this.origin.hostname.replace(/^\[|\]$/g, ""),
+        port: Number(this.origin.port || 80),
+        data: conn,
+        socket: {
+          data(socket, chunk) {
+            pool.receive(socket.data, chunk);
+          },
+          drain(socket) {
+            const unsent = socket.data.unsent;
+            if (unsent) pool.write(socket.data, unsent);
+          },
+          close(socket) {
+            pool.closedConn(socket.data);
+          },
+          error(socket, err) {
+            pool.fail(socket.data, err);
+          },
+          timeout(socket) {
+            socket.end();
+          },
         },
-        drain(socket) {
-          const unsent = socket.data.unsent;
-          if (unsent) pool.write(socket.data, unsent);
-        },
-        close(socket) {
-          pool.closedConn(socket.data);
-        },
-        error(socket, err) {
-          pool.fail(socket.data, err);
-        },
-        timeout(socket) {
-          socket.end();
-        },
-      },
-    });
+      });
+    } finally {
+      this.connecting--;
+    }
     this.open.add(conn);
     return conn;
   }
@@ -266,8 +297,7 @@ export class Http1Pool {
     if (exchange.stream) exchange.stream.close();
     else exchange.resolve(new Response(exchange.parts.length === 0 ? null : Buffer.concat(exchange.parts), { status: exchange.status, headers: exchange.headers! }));
     if (exchange.keepAlive && !this.closed && !conn.closed) {
-      conn.socket.timeout(IDLE_SECONDS);
-      this.idle.push(conn);
+      this.release(conn);
     } else {
       conn.socket.end();
     }
@@ -288,6 +318,9 @@ export class Http1Pool {
     this.open.delete(conn);
     const at = this.idle.indexOf(conn);
     if (at !== -1) this.idle.splice(at, 1);
+    // A place under the cap opened up: a new socket for the next waiting request.
+    const next = this.closed ? undefined : this.queue.shift();
+    if (next) this.connect().then(next.resolve, next.reject);
     const exchange = conn.exchange;
     if (!exchange) return;
     conn.exchange = null;
@@ -305,6 +338,7 @@ export class Http1Pool {
   /** Closes every socket; answers still coming fail. */
   close(): void {
     this.closed = true;
+    for (const waiting of this.queue.splice(0)) waiting.reject(new Http1Error("the upstream connection pool is closed"));
     for (const conn of [...this.open]) this.fail(conn, new Http1Error("the upstream connection pool is closed"));
     this.idle.length = 0;
   }
