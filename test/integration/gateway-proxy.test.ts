@@ -1,4 +1,4 @@
-// The proxy path of the gateway, for a stdio and an HTTP upstream of the fixture server: what passes
+// The proxy path of the gateway, for a stdio, a Streamable HTTP and a legacy HTTP+SSE upstream of the fixture server: what passes
 // through (tools, resources, prompts, errors, progress, cancellation, server-to-client requests,
 // list changes, subscriptions), what each caller's permissions let through, and how sessions behave.
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -42,14 +42,17 @@ setDefaultTimeout(20_000);
 const FIXTURE_TOOLS = ["echo", "add", "whoami", "slow", "fail", "crash", "garbage", "big", "sample", "roots", "log", "add_tool", "touch"];
 
 let httpFixture: HttpFixture;
+let sseFixture: HttpFixture;
 let harness: GatewayHarness | null = null;
 const tempDir = useTempDirs("switchboard-gateway-");
 
 beforeAll(async () => {
   httpFixture = await startHttpFixture();
+  sseFixture = await startHttpFixture("sse");
 });
 afterAll(async () => {
   await httpFixture.stop();
+  await sseFixture.stop();
 });
 afterEach(async () => {
   await harness?.close();
@@ -89,6 +92,7 @@ async function fixtureFailError(): Promise<RpcError> {
 const UPSTREAMS = [
   { transport: "stdio", spec: (o: Partial<ConnectionSpec> = {}) => stdioSpec(o) },
   { transport: "http", spec: (o: Partial<ConnectionSpec> = {}) => httpSpec(httpFixture.url, o) },
+  { transport: "sse", spec: (o: Partial<ConnectionSpec> = {}) => httpSpec(sseFixture.url, { transport: "sse", ...o }) },
 ] as const;
 
 for (const upstream of UPSTREAMS) {

@@ -61,11 +61,11 @@ export function httpSpec(url: string, overrides: Partial<ConnectionSpec> = {}): 
   return { ...baseSpec(), transport: "http", url, ...overrides };
 }
 
-/** The fixture upstream as an HTTP server in a child process. */
+/** The fixture upstream as an HTTP server in a child process: Streamable HTTP, or the legacy HTTP+SSE transport. */
 export type HttpFixture = { url: string; pid: number; stop: () => Promise<void> };
 
-export async function startHttpFixture(): Promise<HttpFixture> {
-  const child = Bun.spawn([process.execPath, FIXTURE, "--http", "--port", "0"], { stdout: "pipe", stderr: "ignore" });
+export async function startHttpFixture(transport: "http" | "sse" = "http"): Promise<HttpFixture> {
+  const child = Bun.spawn([process.execPath, FIXTURE, `--${transport}`, "--port", "0"], { stdout: "pipe", stderr: "ignore" });
   const line = await waitForLine(child.stdout, (l) => l.startsWith("listening "));
   return {
     url: line.slice("listening ".length).trim(),
