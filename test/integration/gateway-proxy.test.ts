@@ -1,6 +1,7 @@
-// The proxy path of the gateway, for a stdio, a Streamable HTTP and a legacy HTTP+SSE upstream of the fixture server: what passes
-// through (tools, resources, prompts, errors, progress, cancellation, server-to-client requests,
-// list changes, subscriptions), what each caller's permissions let through, and how sessions behave.
+// The proxy path of the gateway, for a stdio, a Streamable HTTP and a legacy HTTP+SSE upstream of the
+// fixture server: what passes through (tools, resources, prompts, errors, progress, cancellation,
+// server-to-client requests, list changes, subscriptions), what each caller's permissions let
+// through, and how sessions behave.
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
