@@ -6,7 +6,15 @@
 // ping, logging/setLevel, notifications, batches, the GET stream, DELETE, and every malformed request,
 // which the SDK answers with its own errors) still goes through the SDK's transport.
 import { isJsonContentType } from "@modelcontextprotocol/sdk/shared/mediaType.js";
-import { ErrorCode, SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
+import type { Extra } from "./downstream-session.ts";
+
+/** What a client must have declared to be sent each request (as the SDK's Server checks it). */
+const CLIENT_CAPABILITY: Record<string, { capability: "sampling" | "elicitation" | "roots"; what: string }> = {
+  "sampling/createMessage": { capability: "sampling", what: "sampling" },
+  "elicitation/create": { capability: "elicitation", what: "elicitation" },
+  "roots/list": { capability: "roots", what: "listing roots" },
+};
 
 /** Requests the SDK's Server answers itself (the session's lifecycle), never dispatched directly. */
 const SDK_METHODS = new Set(["initialize", "ping", "logging/setLevel"]);
@@ -97,5 +105,115 @@ export class SseReply {
     } else {
       this.respond(new Response(last === null ? "" : event(last), { status: 200, headers: this.headers }));
     }
+  }
+}
+
+export type DirectAnswersOptions = {
+  sessionId: () => string;
+  /** What the client declared at initialize. */
+  clientCapabilities: () => ClientCapabilities | undefined;
+  /** Authorizes and answers one request: the session's handler. */
+  dispatch: (request: JSONRPCRequest, extra: Extra) => Promise<Record<string, unknown>>;
+};
+
+/** A session's direct answers: the requests running, and the requests to the client awaiting its response. */
+export class DirectAnswers {
+  /** Requests running, by id (the client's notifications/cancelled aborts them). */
+  private readonly running = new Map<string | number, AbortController>();
+  /** Requests to the client sent on an answer's stream, awaiting its response, by id. */
+  private readonly asked = new Map<string, { resolve: (result: Record<string, unknown>) => void; reject: (err: Error) => void }>();
+  private nextAsk = 0;
+
+  constructor(private readonly options: DirectAnswersOptions) {}
+
+  /** Answers one request: progress, logs and requests to the client go out on the answer's own stream. */
+  answer(request: JSONRPCRequest): Promise<Response> {
+    const controller = new AbortController();
+    const id = request.id;
+    this.running.set(id, controller);
+    const sessionId = this.options.sessionId();
+    const reply = new SseReply({ "content-type": "text/event-stream", "cache-control": "no-cache", "mcp-session-id": sessionId });
+    const extra = {
+      signal: controller.signal,
+      requestId: id,
+      sessionId,
+      _meta: (request.params as { _meta?: unknown } | undefined)?._meta,
+      sendNotification: async (n: Notification) => reply.send({ jsonrpc: "2.0", method: n.method, params: n.params }),
+      sendRequest: (r: { method: string; params?: unknown }, _schema: unknown, options?: { signal?: AbortSignal }) => this.ask(reply, r, options?.signal),
+    } as unknown as Extra;
+    void this.options
+      .dispatch(request, extra)
+      .then(
+        (result) => reply.end(controller.signal.aborted ? null : { jsonrpc: "2.0", id, result }),
+        (err: unknown) => reply.end(controller.signal.aborted ? null : { jsonrpc: "2.0", id, error: errorBody(err) }),
+      )
+      .finally(() => {
+        if (this.running.get(id) === controller) this.running.delete(id);
+      });
+    return reply.response;
+  }
+
+  /** A request to the client on an answer's stream (sampling, elicitation, roots), if the client declared it. */
+  private ask(reply: SseReply, request: { method: string; params?: unknown }, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
+    const needs = CLIENT_CAPABILITY[request.method];
+    if (needs && !this.options.clientCapabilities()?.[needs.capability]) {
+      return Promise.reject(new Error(`Client does not support ${needs.what} (required for ${request.method})`));
+    }
+    if (!reply.open) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, "The client's answer stream has closed"));
+    const reason = () => (signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason)));
+    if (signal?.aborted) return Promise.reject(reason());
+    const id = `switchboard-${++this.nextAsk}`;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        if (!this.asked.delete(id)) return;
+        reply.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: String(signal?.reason) } });
+        reject(reason());
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const settled = () => signal?.removeEventListener("abort", onAbort);
+      this.asked.set(id, {
+        resolve: (result) => (settled(), resolve(result)),
+        reject: (err) => (settled(), reject(err)),
+      });
+      reply.send({ jsonrpc: "2.0", id, method: request.method, params: request.params });
+    });
+  }
+
+  /** Takes what the client sends for these answers (responses to their requests, cancellations of them); returns the rest. */
+  takeFromClient(messages: unknown[]): unknown[] {
+    return messages.filter((m) => !this.take(m));
+  }
+
+  private take(value: unknown): boolean {
+    if (typeof value !== "object" || value === null) return false;
+    const m = value as { id?: unknown; method?: unknown; params?: { requestId?: unknown; reason?: unknown }; result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } };
+    if (m.method === undefined && typeof m.id === "string") {
+      const asked = this.asked.get(m.id);
+      if (!asked) return false;
+      this.asked.delete(m.id);
+      if (m.error !== undefined) {
+        asked.reject(new McpError(typeof m.error.code === "number" ? m.error.code : ErrorCode.InternalError, String(m.error.message ?? "error"), m.error.data));
+      } else if (typeof m.result === "object" && m.result !== null && !Array.isArray(m.result)) {
+        asked.resolve(m.result as Record<string, unknown>);
+      } else {
+        asked.reject(new McpError(ErrorCode.InvalidRequest, "The client answered with a result that is not an object"));
+      }
+      return true;
+    }
+    if (m.method === "notifications/cancelled") {
+      const id = m.params?.requestId;
+      const running = typeof id === "string" || typeof id === "number" ? this.running.get(id) : undefined;
+      if (!running) return false;
+      running.abort(m.params?.reason ?? "cancelled by the client");
+      return true;
+    }
+    return false;
+  }
+
+  /** The session ended: running requests are aborted, requests to the client fail. */
+  close(): void {
+    for (const controller of this.running.values()) controller.abort(new Error("the session closed"));
+    for (const asked of this.asked.values()) asked.reject(new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
+    this.asked.clear();
   }
 }

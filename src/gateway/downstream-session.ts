@@ -23,19 +23,12 @@ import {
 import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../operations/registry.ts";
 import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connection-runtime.ts";
-import { errorBody, SseReply } from "./direct-answer.ts";
+import { DirectAnswers } from "./direct-answer.ts";
 import { AnyResult, plainMessage } from "./upstream/upstream.ts";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 const LEVELS = LoggingLevelSchema.options;
-
-/** What a client must have declared to be sent each request (as the SDK's Server checks it). */
-const CLIENT_CAPABILITY: Record<string, { capability: "sampling" | "elicitation" | "roots"; what: string }> = {
-  "sampling/createMessage": { capability: "sampling", what: "sampling" },
-  "elicitation/create": { capability: "elicitation", what: "elicitation" },
-  "roots/list": { capability: "roots", what: "listing roots" },
-};
 
 export type SessionOptions = {
   onInitialized: (session: DownstreamSession) => void;
@@ -65,11 +58,15 @@ export abstract class DownstreamSession implements AttachedSession {
   private logLevel: LoggingLevel | null = null;
   /** Requests being handled, so close() can let them answer first. */
   private readonly running = new Set<Promise<void>>();
-  /** Requests answered directly and still running, by id (the client's notifications/cancelled aborts them). */
-  private readonly answering = new Map<string | number, AbortController>();
-  /** Requests to the client sent on a direct answer's stream, awaiting its response, by id. */
-  private readonly asked = new Map<string, { resolve: (result: Record<string, unknown>) => void; reject: (err: Error) => void }>();
-  private nextAsk = 0;
+  /** The requests this session answers without the SDK's Server (see direct-answer.ts). */
+  readonly direct = new DirectAnswers({
+    sessionId: () => this.id,
+    clientCapabilities: () => this.server.getClientCapabilities(),
+    dispatch: (request, extra) => {
+      this.lastActive = Date.now();
+      return this.track(this.handle(request, extra));
+    },
+  });
 
   constructor(
     /** The key that opened the session; only it may use the session. */
@@ -123,91 +120,6 @@ export abstract class DownstreamSession implements AttachedSession {
       maxRequestBodySize: options.maxBodyBytes,
     });
     this.transport.onclose = () => options.onClosed(this);
-  }
-
-  /**
-   * Answers one request without the SDK's Server (see direct-answer.ts): the same handler, with
-   * progress, logs and requests to the client written on the answer's own stream.
-   */
-  answer(request: JSONRPCRequest): Promise<Response> {
-    this.lastActive = Date.now();
-    const controller = new AbortController();
-    this.answering.set(request.id, controller);
-    const reply = new SseReply({ "content-type": "text/event-stream", "cache-control": "no-cache", "mcp-session-id": this.id });
-    const extra = {
-      signal: controller.signal,
-      requestId: request.id,
-      sessionId: this.id,
-      _meta: (request.params as { _meta?: unknown } | undefined)?._meta,
-      sendNotification: async (n: Notification) => reply.send({ jsonrpc: "2.0", method: n.method, params: n.params }),
-      sendRequest: (r: { method: string; params?: unknown }, _schema: unknown, options?: { signal?: AbortSignal }) => this.askOnStream(reply, r, options?.signal),
-    } as unknown as Extra;
-    const id = request.id;
-    void this.track(this.handle(request, extra))
-      .then(
-        (result) => reply.end(controller.signal.aborted ? null : { jsonrpc: "2.0", id, result }),
-        (err: unknown) => reply.end(controller.signal.aborted ? null : { jsonrpc: "2.0", id, error: errorBody(err) }),
-      )
-      .finally(() => {
-        if (this.answering.get(id) === controller) this.answering.delete(id);
-      });
-    return reply.response;
-  }
-
-  /** A request to the client on a direct answer's stream (sampling, elicitation, roots), checked against what the client declared. */
-  private askOnStream(reply: SseReply, request: { method: string; params?: unknown }, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
-    const needs = CLIENT_CAPABILITY[request.method];
-    if (needs && !this.server.getClientCapabilities()?.[needs.capability]) {
-      return Promise.reject(new Error(`Client does not support ${needs.what} (required for ${request.method})`));
-    }
-    if (!reply.open) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, "The client's answer stream has closed"));
-    if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
-    const id = `switchboard-${++this.nextAsk}`;
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        if (!this.asked.delete(id)) return;
-        reply.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: String(signal!.reason) } });
-        reject(signal!.reason instanceof Error ? signal!.reason : new Error(String(signal!.reason)));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const settled = () => signal?.removeEventListener("abort", onAbort);
-      this.asked.set(id, {
-        resolve: (result) => (settled(), resolve(result)),
-        reject: (err) => (settled(), reject(err)),
-      });
-      reply.send({ jsonrpc: "2.0", id, method: request.method, params: request.params });
-    });
-  }
-
-  /** Takes what the client sends for direct answers (responses to their requests, cancellations of them); returns the rest. */
-  takeFromClient(messages: unknown[]): unknown[] {
-    return messages.filter((m) => !this.takeOne(m));
-  }
-
-  private takeOne(value: unknown): boolean {
-    if (typeof value !== "object" || value === null) return false;
-    const m = value as { id?: unknown; method?: unknown; params?: { requestId?: unknown; reason?: unknown }; result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } };
-    if (m.method === undefined && typeof m.id === "string") {
-      const asked = this.asked.get(m.id);
-      if (!asked) return false;
-      this.asked.delete(m.id);
-      if (m.error !== undefined) {
-        asked.reject(new McpError(typeof m.error.code === "number" ? m.error.code : ErrorCode.InternalError, String(m.error.message ?? "error"), m.error.data));
-      } else if (typeof m.result === "object" && m.result !== null && !Array.isArray(m.result)) {
-        asked.resolve(m.result as Record<string, unknown>);
-      } else {
-        asked.reject(new McpError(ErrorCode.InvalidRequest, "The client answered with a result that is not an object"));
-      }
-      return true;
-    }
-    if (m.method === "notifications/cancelled") {
-      const id = m.params?.requestId;
-      const running = typeof id === "string" || typeof id === "number" ? this.answering.get(id) : undefined;
-      if (!running) return false;
-      running.abort(m.params?.reason ?? "cancelled by the client");
-      return true;
-    }
-    return false;
   }
 
   private track<T>(handling: Promise<T>): Promise<T> {
@@ -320,9 +232,7 @@ export abstract class DownstreamSession implements AttachedSession {
       // The SDK writes a handler's answer a few microtasks after the handler settles.
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
-    for (const controller of this.answering.values()) controller.abort(new Error("the session closed"));
-    for (const asked of this.asked.values()) asked.reject(new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
-    this.asked.clear();
+    this.direct.close();
     await this.transport?.close().catch(() => {});
     await this.server?.close().catch(() => {});
   }

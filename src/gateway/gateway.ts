@@ -102,10 +102,10 @@ export class Gateway implements GatewayControl, AgentControl {
       session.lastActive = Date.now();
       if (request.method === "POST" && directHeaders(request)) {
         const direct = directRequest(parsedBody);
-        if (direct) return session.answer(direct);
+        if (direct) return session.direct.answer(direct);
         // Responses to, and cancellations of, what was answered directly; the rest goes to the SDK.
         const messages = Array.isArray(parsedBody) ? parsedBody : [parsedBody];
-        const rest = session.takeFromClient(messages);
+        const rest = session.direct.takeFromClient(messages);
         if (rest.length === 0) return new Response(null, { status: 202 });
         if (rest.length < messages.length) parsedBody = Array.isArray(parsedBody) ? rest : rest[0];
       }
