@@ -219,6 +219,21 @@ describe("Http1Pool", () => {
     expect(closed).toBe(true);
   });
 
+  test("a request given up while it waited for a socket leaves that socket free for the next", async () => {
+    const server = tcpServer((_req, socket) => void setTimeout(() => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"), 20));
+    const p = new Http1Pool(server.url, 1);
+    cleanups.push(() => p.close());
+    const first = post(p);
+    const controller = new AbortController();
+    const waiting = post(p, "{}", controller.signal);
+    controller.abort(new Error("gave up"));
+    expect(await (await first).text()).toBe("ok");
+    expect((await failure(waiting)).message).toBe("gave up");
+    // The one socket was handed to the aborted request and straight back: the next request gets it.
+    expect(await (await post(p)).text()).toBe("ok");
+    expect(server.connections()).toBe(1);
+  });
+
   test("header names and values that would split the request are refused", async () => {
     const server = tcpServer(() => {});
     const p = pool(server.url);

@@ -89,7 +89,11 @@ export class Http1Pool {
 
   private send(conn: Conn, bytes: Buffer, signal: AbortSignal | undefined): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
+      if (signal?.aborted) {
+        // Given up while waiting for the socket (a slow connect, a full pool): the socket is free again.
+        this.release(conn);
+        return reject(signal.reason);
+      }
       const exchange: Exchange = { resolve, reject, stream: null, status: 0, headers: null, body: { kind: "none" }, parts: [], keepAlive: true, started: false };
       conn.exchange = exchange;
       conn.buffer = Buffer.alloc(0);
