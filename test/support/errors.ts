@@ -1,4 +1,5 @@
 // Catching what a call throws, so a test can look at an error's code and fields.
+import { ConfigError } from "../../src/config/load.ts";
 
 /** The error `fn` throws; fails the test if it returns. */
 export function thrownBy(fn: () => unknown): unknown {
@@ -18,4 +19,20 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error("expected a rejection, but the promise resolved");
+}
+
+/** Runs `load` and returns the ConfigError it must throw (any other error is rethrown). */
+export function configErrorOf(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a ConfigError, but the config loaded");
+}
+
+/** The problems of the ConfigError `load` must throw, one line each. */
+export function problemsOf(load: () => unknown): string[] {
+  return configErrorOf(load).problems;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderInitialConfig } from "../../src/cli/commands/init.ts";
 import { renderEffectiveConfig } from "../../src/config/describe.ts";
-import { ConfigError, parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../src/config/load.ts";
 import { configAgentId, syncConfigAgents } from "../../src/domain/agents/config.ts";
 import { checkSelections } from "../../src/domain/agents/rules.ts";
 import { agentSpecLookup, deleteAgent, findAgent, getAgent, listAgents, toAgentSpec, updateAgent } from "../../src/domain/agents/agents.ts";
@@ -20,7 +20,7 @@ import { AppError } from "../../src/errors.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { createAgentHarness, pick, useAgentHarness } from "../support/agent-harness.ts";
-import { thrownBy } from "../support/errors.ts";
+import { problemsOf, thrownBy } from "../support/errors.ts";
 
 const harness = useAgentHarness();
 
@@ -172,15 +172,7 @@ describe("agents declared in the config", () => {
     },
   ];
   const parse = (raw: unknown) => parseConfig(raw, { source: "t.toml", env: {}, baseDir: "/etc/sb" });
-  const problems = (raw: unknown) => {
-    try {
-      parse(raw);
-    } catch (err) {
-      if (err instanceof ConfigError) return err.problems;
-      throw err;
-    }
-    throw new Error("expected the config to be refused");
-  };
+  const problems = (raw: unknown) => problemsOf(() => parse(raw));
 
   test("both forms become selections of the declared connections, stored with ids derived from the slugs, read-only", () => {
     const h = harness({ connections: CONNECTIONS, agents: DECLARED });

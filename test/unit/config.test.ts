@@ -3,28 +3,14 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, loadConfig, parseConfig, type Config } from "../../src/config/load.ts";
+import { loadConfig, parseConfig, type Config } from "../../src/config/load.ts";
 import { renderEffectiveConfig } from "../../src/config/describe.ts";
 import { parseDuration, parseSize } from "../../src/config/units.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
+import { configErrorOf, problemsOf } from "../support/errors.ts";
 
 const tempDir = useTempDirs("switchboard-config-");
 const SECRET = "correct-horse-battery-staple-0123456789";
-
-/** Runs `load` and returns the ConfigError it must throw. */
-function configErrorOf(load: () => unknown): ConfigError {
-  try {
-    load();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError, but the config loaded");
-}
-
-function problemsOf(load: () => unknown): string[] {
-  return configErrorOf(load).problems;
-}
 
 function parse(raw: unknown, env: Record<string, string> = {}): Config {
   return parseConfig(raw, { source: "test.toml", env, baseDir: "/srv/switchboard" });

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../src/config/load.ts";
 import { renderEffectiveConfig } from "../../src/config/describe.ts";
 import { renderInitialConfig } from "../../src/cli/commands/init.ts";
 import { configConnectionId, syncConfigConnections } from "../../src/domain/connections/config.ts";
@@ -25,7 +25,7 @@ import { AppError } from "../../src/errors.ts";
 import { connectionOut } from "../../src/operations/connection-shapes.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { createConnectionHarness, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
-import { thrownBy } from "../support/errors.ts";
+import { problemsOf, thrownBy } from "../support/errors.ts";
 
 const harness = useConnectionHarness();
 
@@ -261,15 +261,7 @@ describe("connections declared in the config", () => {
 
 describe("the config schema of [stdio], [gateway] and [[connections]]", () => {
   const parse = (raw: unknown, env: Record<string, string> = {}) => parseConfig(raw, { source: "t.toml", env, baseDir: "/etc/sb" });
-  const problems = (raw: unknown) => {
-    try {
-      parse(raw);
-    } catch (err) {
-      if (err instanceof ConfigError) return err.problems;
-      throw err;
-    }
-    throw new Error("expected the config to be refused");
-  };
+  const problems = (raw: unknown) => problemsOf(() => parse(raw));
 
   test("defaults: stdio allowed for any command, gateway timeouts, no connections", () => {
     const config = parse({});
