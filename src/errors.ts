@@ -72,3 +72,8 @@ export class JsonRpcError extends Error {
     if (data !== undefined) this.data = data;
   }
 }
+
+/** `value` as an Error: an abort reason or a rejection may be anything. */
+export function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

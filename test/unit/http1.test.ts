@@ -219,6 +219,32 @@ describe("Http1Pool", () => {
     expect(closed).toBe(true);
   });
 
+  test("aborting while the body still streams errors the stream and closes the socket", async () => {
+    let closed = false;
+    const server = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket) {
+          socket.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n");
+        },
+        close() {
+          closed = true;
+        },
+      },
+    });
+    cleanups.push(() => server.stop(true));
+    const controller = new AbortController();
+    const res = await post(pool(new URL(`http://127.0.0.1:${server.port}/`)), "{}", controller.signal);
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("first");
+    const next = reader.read();
+    controller.abort(new Error("client cancelled"));
+    expect((await failure(next)).message).toBe("client cancelled");
+    for (let i = 0; i < 50 && !closed; i++) await Bun.sleep(10);
+    expect(closed).toBe(true);
+  });
+
   test("a request given up while it waited for a socket leaves that socket free for the next", async () => {
     const server = tcpServer((_req, socket) => void setTimeout(() => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"), 20));
     const p = new Http1Pool(server.url, 1);

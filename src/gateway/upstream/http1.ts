@@ -5,6 +5,7 @@
 // a Content-Length, chunked, or read-until-close body. Anything else (https, redirects, proxies) is
 // left to fetch by the caller.
 import type { Socket } from "bun";
+import { asError } from "../../errors.ts";
 
 /** How long an idle kept-alive socket is kept (servers commonly close theirs after 5–10 s). */
 const IDLE_SECONDS = 4;
@@ -27,6 +28,8 @@ type Exchange = {
   keepAlive: boolean;
   /** Whether any byte of the answer arrived (a reused socket closed before that may be retried). */
   started: boolean;
+  /** Stops listening to the request's abort signal (once the answer is over, body included). */
+  stopListening: () => void;
 };
 
 type Conn = {
@@ -94,18 +97,16 @@ export class Http1Pool {
         this.release(conn);
         return reject(signal.reason);
       }
-      const exchange: Exchange = { resolve, reject, stream: null, status: 0, headers: null, body: { kind: "none" }, parts: [], keepAlive: true, started: false };
+      const exchange: Exchange = { resolve, reject, stream: null, status: 0, headers: null, body: { kind: "none" }, parts: [], keepAlive: true, started: false, stopListening: () => {} };
       conn.exchange = exchange;
       conn.buffer = Buffer.alloc(0);
       if (signal) {
+        // An abort ends the exchange wherever it is, a streaming body included: the socket is closed.
         const onAbort = () => {
-          if (conn.exchange !== exchange) return;
-          this.fail(conn, signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+          if (conn.exchange === exchange) this.fail(conn, asError(signal.reason));
         };
         signal.addEventListener("abort", onAbort, { once: true });
-        const done = () => signal.removeEventListener("abort", onAbort);
-        exchange.resolve = (r) => (done(), resolve(r));
-        exchange.reject = (e) => (done(), reject(e));
+        exchange.stopListening = () => signal.removeEventListener("abort", onAbort);
       }
       this.write(conn, bytes);
     });
@@ -231,7 +232,7 @@ export class Http1Pool {
         cancel: () => {
           // The reader gave up before the end: the rest of the answer would arrive on this socket.
           if (conn.exchange === exchange) {
-            conn.exchange = null;
+            this.detach(conn);
             conn.socket.end();
           }
         },
@@ -297,7 +298,7 @@ export class Http1Pool {
 
   /** The answer is complete: hand it over (or end its stream) and return the socket to the pool. */
   private finish(conn: Conn, exchange: Exchange): void {
-    conn.exchange = null;
+    this.detach(conn);
     if (exchange.stream) exchange.stream.close();
     else exchange.resolve(new Response(exchange.parts.length === 0 ? null : Buffer.concat(exchange.parts), { status: exchange.status, headers: exchange.headers! }));
     if (exchange.keepAlive && !this.closed && !conn.closed) {
@@ -309,12 +310,17 @@ export class Http1Pool {
 
   /** The socket failed or was closed under an answer. */
   private fail(conn: Conn, err: Error): void {
+    const exchange = this.detach(conn);
+    conn.socket.terminate();
+    if (exchange) failExchange(exchange, err);
+  }
+
+  /** Detaches the socket's exchange (its answer is over, one way or another); null when there was none. */
+  private detach(conn: Conn): Exchange | null {
     const exchange = conn.exchange;
     conn.exchange = null;
-    conn.socket.terminate();
-    if (!exchange) return;
-    if (exchange.stream) exchange.stream.error(err);
-    else exchange.reject(err);
+    exchange?.stopListening();
+    return exchange;
   }
 
   private closedConn(conn: Conn): void {
@@ -325,17 +331,14 @@ export class Http1Pool {
     // A place under the cap opened up: a new socket for the next waiting request.
     const next = this.closed ? undefined : this.queue.shift();
     if (next) this.connect().then(next.resolve, next.reject);
-    const exchange = conn.exchange;
+    const exchange = this.detach(conn);
     if (!exchange) return;
-    conn.exchange = null;
     if (exchange.body.kind === "close" && exchange.headers) {
       exchange.stream?.close();
     } else if (conn.reused && !exchange.started) {
       exchange.reject(new RetryableClose("the upstream closed a kept-alive connection"));
     } else {
-      const err = new Http1Error("the upstream closed the connection before the answer was complete");
-      if (exchange.stream) exchange.stream.error(err);
-      else exchange.reject(err);
+      failExchange(exchange, new Http1Error("the upstream closed the connection before the answer was complete"));
     }
   }
 
@@ -349,3 +352,9 @@ export class Http1Pool {
 }
 
 class RetryableClose extends Http1Error {}
+
+/** Fails an exchange: its streaming body errors, or its request rejects. */
+function failExchange(exchange: Exchange, err: Error): void {
+  if (exchange.stream) exchange.stream.error(err);
+  else exchange.reject(err);
+}
