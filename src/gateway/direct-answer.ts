@@ -7,6 +7,7 @@
 // which the SDK answers with its own errors) still goes through the SDK's transport.
 import { isJsonContentType } from "@modelcontextprotocol/sdk/shared/mediaType.js";
 import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
+import { asError } from "../errors.ts";
 import type { Extra } from "./downstream-session.ts";
 
 /** What a client must have declared to be sent each request (as the SDK's Server checks it). */
@@ -160,14 +161,13 @@ export class DirectAnswers {
       return Promise.reject(new Error(`Client does not support ${needs.what} (required for ${request.method})`));
     }
     if (!reply.open) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, "The client's answer stream has closed"));
-    const reason = () => (signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason)));
-    if (signal?.aborted) return Promise.reject(reason());
+    if (signal?.aborted) return Promise.reject(asError(signal.reason));
     const id = `switchboard-${++this.nextAsk}`;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         if (!this.asked.delete(id)) return;
         reply.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: String(signal?.reason) } });
-        reject(reason());
+        reject(asError(signal?.reason));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       const settled = () => signal?.removeEventListener("abort", onAbort);

@@ -5,6 +5,7 @@
 // Every message read here (progress, logs, server-to-client requests, the response) goes to
 // `receive`, as the SDK's transport would deliver it.
 import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { mediaTypeEssence } from "@modelcontextprotocol/sdk/shared/mediaType.js";
 import { fetchWithinOrigin } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError, type JSONRPCMessage, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
 import { Http1Pool } from "./http1.ts";
@@ -53,10 +54,6 @@ function headersFor(endpoint: HttpEndpoint, accept: string): Record<string, stri
   return headers;
 }
 
-function mediaType(response: Response): string {
-  return (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-}
-
 function isMessage(value: unknown): value is JSONRPCMessage {
   return typeof value === "object" && value !== null && !Array.isArray(value) && (value as { jsonrpc?: unknown }).jsonrpc === "2.0";
 }
@@ -80,7 +77,7 @@ export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, 
     if (!("method" in value) && (value as { id?: unknown }).id === request.id) answered = true;
     receive(value);
   };
-  const type = mediaType(response);
+  const type = mediaTypeEssence(response.headers.get("content-type"));
   if (type === "application/json") {
     const body: unknown = await response.json();
     for (const message of Array.isArray(body) ? body : [body]) deliver(message);
@@ -103,7 +100,7 @@ export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, 
       // The upstream closed the stream early (SSE polling): pick it up where it stopped.
       await Bun.sleep(parser.retry ?? DEFAULT_RESUME_DELAY_MS);
       const resumed = await send(endpoint.url, { method: "GET", headers: { ...headersFor(endpoint, "text/event-stream"), "last-event-id": parser.lastEventId }, signal });
-      if (!resumed.ok || mediaType(resumed) !== "text/event-stream") {
+      if (!resumed.ok || mediaTypeEssence(resumed.headers.get("content-type")) !== "text/event-stream") {
         await resumed.body?.cancel().catch(() => {});
         break;
       }

@@ -20,6 +20,7 @@ import {
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { asError } from "../../errors.ts";
 import { VERSION } from "../../version.ts";
 import { exchange, poolFor, type HttpEndpoint } from "./http-exchange.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
@@ -36,12 +37,18 @@ export type UpstreamHooks = {
 
 const MAX_STDIO_MESSAGE = 64 * 1024 * 1024;
 
+/** What every request to an HTTP upstream carries: the connection's headers and its bearer token. */
+function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
+  const headers: Record<string, string> = { ...spec.headers };
+  if (spec.token) headers.Authorization = `Bearer ${spec.token}`;
+  return headers;
+}
+
 function createTransport(spec: ConnectionSpec, stderr: LineRing): Transport {
   if (spec.transport === "stdio") {
     return new StdioProcessTransport({ command: spec.command!, args: spec.args, cwd: spec.cwd, env: spec.env, stderr, maxMessageBytes: MAX_STDIO_MESSAGE });
   }
-  const headers: Record<string, string> = { ...spec.headers };
-  if (spec.token) headers.Authorization = `Bearer ${spec.token}`;
+  const headers = upstreamHeaders(spec);
   const url = new URL(spec.url!);
   if (spec.transport === "sse") {
     return new SSEClientTransport(url, {
@@ -65,10 +72,8 @@ type Pending = { resolve: (result: Record<string, unknown>) => void; reject: (er
 /** The endpoint the gateway POSTs requests to itself, for a Streamable HTTP connection. */
 function httpEndpoint(spec: ConnectionSpec, transport: Transport): HttpEndpoint | null {
   if (!(transport instanceof StreamableHTTPClientTransport)) return null;
-  const headers: Record<string, string> = { ...spec.headers };
-  if (spec.token) headers.Authorization = `Bearer ${spec.token}`;
   const url = new URL(spec.url!);
-  return { url, pool: poolFor(url), headers, session: () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion }) };
+  return { url, pool: poolFor(url), headers: upstreamHeaders(spec), session: () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion }) };
 }
 
 /**
@@ -223,22 +228,23 @@ export class Upstream {
   /** Sends one request and waits for its response; aborting `controller` cancels it upstream. */
   private send(request: ClientRequest, controller: AbortController): Promise<Record<string, unknown>> {
     if (this.closed) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
+    const { signal } = controller;
+    // Cancelled before it was sent: nothing goes upstream, not even a cancellation.
+    if (signal.aborted) return Promise.reject(asError(signal.reason));
     // A string id: the SDK's Client numbers its own requests, so the two never collide.
     const id = `switchboard-${++this.nextRequestId}`;
     const message = { jsonrpc: "2.0", id, method: request.method, params: request.params } as JSONRPCRequest;
-    const { signal } = controller;
     const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
     this.pending.set(id, { resolve, reject, controller });
     const fail = (err: unknown) => {
-      if (this.pending.delete(id)) reject(err instanceof Error ? err : new Error(String(err)));
+      if (this.pending.delete(id)) reject(asError(err));
     };
     const onAbort = () => {
       if (!this.pending.has(id)) return;
       fail(signal.reason);
       void this.notify({ method: "notifications/cancelled", params: { requestId: id, reason: String(signal.reason) } }).catch(() => {});
     };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
+    signal.addEventListener("abort", onAbort, { once: true });
     const sending = this.http ? exchange(this.http, message, (m) => this.receive(m), signal) : this.transport.send(message);
     sending.catch(fail);
     return promise.finally(() => signal.removeEventListener("abort", onAbort));
