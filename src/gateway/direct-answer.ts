@@ -8,6 +8,7 @@
 import { isJsonContentType } from "@modelcontextprotocol/sdk/shared/mediaType.js";
 import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
 import { asError } from "../errors.ts";
+import { settle, type Waiter } from "./answered.ts";
 import type { Extra } from "./downstream-session.ts";
 
 /** What a client must have declared to be sent each request (as the SDK's Server checks it). */
@@ -122,7 +123,7 @@ export class DirectAnswers {
   /** Requests running, by id (the client's notifications/cancelled aborts them). */
   private readonly running = new Map<string | number, AbortController>();
   /** Requests to the client sent on an answer's stream, awaiting its response, by id. */
-  private readonly asked = new Map<string, { resolve: (result: Record<string, unknown>) => void; reject: (err: Error) => void }>();
+  private readonly asked = new Map<string, Waiter>();
   private nextAsk = 0;
 
   constructor(private readonly options: DirectAnswersOptions) {}
@@ -191,13 +192,7 @@ export class DirectAnswers {
       const asked = this.asked.get(m.id);
       if (!asked) return false;
       this.asked.delete(m.id);
-      if (m.error !== undefined) {
-        asked.reject(new McpError(typeof m.error.code === "number" ? m.error.code : ErrorCode.InternalError, String(m.error.message ?? "error"), m.error.data));
-      } else if (typeof m.result === "object" && m.result !== null && !Array.isArray(m.result)) {
-        asked.resolve(m.result as Record<string, unknown>);
-      } else {
-        asked.reject(new McpError(ErrorCode.InvalidRequest, "The client answered with a result that is not an object"));
-      }
+      settle(asked, m, "client");
       return true;
     }
     if (m.method === "notifications/cancelled") {

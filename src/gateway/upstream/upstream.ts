@@ -21,6 +21,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { asError } from "../../errors.ts";
+import { settle, type Waiter } from "../answered.ts";
 import { VERSION } from "../../version.ts";
 import { exchange, poolFor, type HttpEndpoint } from "./http-exchange.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
@@ -67,7 +68,7 @@ export function plainMessage(err: McpError): string {
 }
 
 /** A request sent upstream and not yet answered. */
-type Pending = { resolve: (result: Record<string, unknown>) => void; reject: (err: Error) => void; controller: AbortController };
+type Pending = Waiter & { controller: AbortController };
 
 /** The endpoint the gateway POSTs requests to itself, for a Streamable HTTP connection. */
 function httpEndpoint(spec: ConnectionSpec, transport: Transport): HttpEndpoint | null {
@@ -144,14 +145,7 @@ export class Upstream {
       const pending = typeof id === "string" ? this.pending.get(id) : undefined;
       if (pending) {
         this.pending.delete(id as string);
-        if ("error" in message) {
-          const { code, message: text, data } = message.error;
-          pending.reject(new McpError(typeof code === "number" ? code : ErrorCode.InternalError, String(text), data));
-        } else if (typeof message.result === "object" && message.result !== null && !Array.isArray(message.result)) {
-          pending.resolve(message.result as Record<string, unknown>);
-        } else {
-          pending.reject(new McpError(ErrorCode.InternalError, "The upstream answered with a result that is not an object"));
-        }
+        settle(pending, message, "upstream");
         return;
       }
     } else if (message.method === "notifications/progress" && !("id" in message)) {
