@@ -81,6 +81,8 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
   test("a client configuration is copied to the clipboard", async () => {
     const button = page.locator('button[data-copy="#client-cursor"]');
     await button.click();
+    // The label changes once the (asynchronous) clipboard write has succeeded: wait for it, then check it.
+    await page.waitForFunction(() => document.querySelector('button[data-copy="#client-cursor"]')?.textContent === "Copied", undefined, { timeout: 5000 }).catch(() => {});
     await expect(button.textContent()).resolves.toBe("Copied");
     const copied = JSON.parse(await page.evaluate(() => navigator.clipboard.readText())) as { mcpServers: Record<string, { url: string }> };
     expect(copied.mcpServers.pair!.url).toBe(page.url().replace("/admin/agents/", "/mcp/agent/"));
