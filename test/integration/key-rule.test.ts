@@ -226,6 +226,39 @@ for (const [face, act] of Object.entries(FACES)) {
   });
 }
 
+describe("sessions act as their user, as before", () => {
+  /** A same-origin admin form POST with a session cookie; returns the token shown, if any. */
+  async function rotateInAdmin(h: Harness, cookie: string, id: string): Promise<string | null> {
+    const res = await h.request(`/admin/keys/${id}/rotate`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" },
+      body: "",
+    });
+    expect(res.status).toBe(200);
+    return /<code id="new-token"[^>]*>([^<]*)<\/code>/.exec(await res.text())?.[1] ?? null;
+  }
+
+  test("an admin session rotates a {self:[*], *:[*]} key that never expires; a member session its own", async () => {
+    const h = harness();
+    const boss = await h.createUser("boss@example.com", "admin");
+    const worker = await h.createUser("worker@example.com", "member");
+    const strong = key(h, boss, FULL);
+    const bossToken = await rotateInAdmin(h, await h.signIn(boss.email), strong.key.id);
+    expect(bossToken).toMatch(TOKEN_PATTERN);
+    expect(h.deps.verifyKey(bossToken!)?.keyId).toBe(strong.key.id);
+    const own = key(h, worker, { self: ["*"], "*": ["*"] });
+    const workerToken = await rotateInAdmin(h, await h.signIn(worker.email), own.key.id);
+    expect(h.deps.verifyKey(workerToken!)?.keyId).toBe(own.key.id);
+  });
+
+  test("WHOAMI still shows only the key's id, not the stored permissions or expiry the rule uses", async () => {
+    const h = harness();
+    const { key: k, token } = key(h, h.admin, { self: ["WHOAMI"] }, { expiresAt: inHours(1) });
+    const res = await apiRequest(h.app, "GET", "/whoami", { token });
+    expect(((await res.json()) as { key: unknown }).key).toEqual({ id: k.id });
+  });
+});
+
 describe("tool descriptions", () => {
   test("every key-changing tool at /mcp/self tells a model the rule", async () => {
     const h = harness();
