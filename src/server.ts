@@ -110,7 +110,7 @@ function applyDeclared(config: Config, logger: Logger, db: Db, keys: ReturnType<
   }
   for (const slug of synced.adopted) logger.warn("connection made in the admin is now declared in the config, which takes it over", { slug });
   if (synced.changed.length + synced.removed.length > 0) {
-    logger.info("connections from the config applied", { changed: synced.changed.map((c) => c.slug), removed: synced.removed });
+    logger.info("connections from the config applied", { changed: synced.changed.map((c) => c.slug), removed: synced.removed, keys_changed: synced.keysChanged });
   }
   let agents: ReturnType<typeof syncConfigAgents>;
   try {
@@ -120,7 +120,7 @@ function applyDeclared(config: Config, logger: Logger, db: Db, keys: ReturnType<
   }
   for (const slug of agents.adopted) logger.warn("agent made in the admin is now declared in the config, which takes it over", { slug });
   if (agents.changed.length + agents.removed.length > 0) {
-    logger.info("agents from the config applied", { changed: agents.changed.map((a) => a.slug), removed: agents.removed });
+    logger.info("agents from the config applied", { changed: agents.changed.map((a) => a.slug), removed: agents.removed, keys_changed: agents.keysChanged });
   }
 }
 

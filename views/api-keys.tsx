@@ -38,6 +38,8 @@ export type KeysProps = {
   /** An agent whose "all tools" box starts ticked (from its page's "create a key for this agent"). */
   preselect?: string;
   issued?: IssuedToken;
+  /** The connection and agent tools could not be listed: the picker is empty, raw JSON still works. */
+  pickerFailed?: boolean;
   message?: { kind: "ok" | "error"; text: string };
   form?: { name?: string; raw?: string };
 };
@@ -171,6 +173,9 @@ function CreateForm(props: KeysProps) {
           ))}
         </div>
       </fieldset>
+      {props.pickerFailed && (
+        <div class="alert error" role="alert" id="picker-failed">The tools of connections and agents could not be listed just now; grant them with the raw JSON below.</div>
+      )}
       <ConnectionGrants connections={props.connections} />
       <AgentGrants agents={props.agents} preselect={props.preselect} />
       <details open={props.form?.raw ? true : undefined}>
@@ -238,6 +243,27 @@ export function KeysPage(props: KeysProps) {
         {props.viewer.role === "admin" ? " You see every user's keys." : " You see your own keys."}
       </p>
       <KeysSection {...props} />
+    </AdminLayout>
+  );
+}
+
+/** The one-time token alone: shown when the rest of the page fails after a key was issued, so it is never lost. */
+export function IssuedTokenSection(props: { issued: IssuedToken }) {
+  return (
+    <section id="keys-section">
+      <TokenDialog issued={props.issued} />
+      <div id="keys-message">
+        <div class="alert error" role="alert">The key is saved, but the rest of this page could not be shown. Copy the token now, then reload the page.</div>
+      </div>
+      <p><a href="/admin/keys">Reload the API keys page</a></p>
+    </section>
+  );
+}
+
+export function IssuedTokenPage(props: { viewer: User; issued: IssuedToken }) {
+  return (
+    <AdminLayout title="API keys" user={props.viewer} active="keys">
+      <IssuedTokenSection issued={props.issued} />
     </AdminLayout>
   );
 }

@@ -5,6 +5,7 @@ import { AppError } from "../errors.ts";
 import type { AppDeps, AppEnv } from "./context.ts";
 import { renderError } from "./error-boundary.ts";
 import { limitBody } from "./middleware/body-limit.ts";
+import { noStore } from "./middleware/no-store.ts";
 import { crossOriginProtection } from "./middleware/csrf.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { dnsRebindingProtection } from "./middleware/dns-rebinding.ts";
@@ -36,10 +37,17 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", wellKnownRoutes(deps));
   // Every MCP endpoint: refuse foreign Host and Origin headers first (DNS rebinding).
   app.use("/mcp/*", dnsRebindingProtection({ publicUrl: () => deps.config.server.public_url }));
+  // Management answers may carry a new key's token (API_KEY_CREATE, API_KEY_ROTATE): never cached.
+  app.use("/mcp/self/*", noStore());
+  app.use("/api/v1/*", noStore());
   app.route("/mcp/self", mcpSelfRoutes(deps));
   app.route("/mcp", mcpProxyRoutes(deps));
   app.route("/api/v1", apiRoutes(deps));
   app.get("/", (c) => c.redirect("/admin", 302));
+  // The admin's home with a trailing slash (strict routing would 404 it) is the same page.
+  app.get("/admin/", (c) => c.redirect("/admin", 301));
+  // The setup page carries the one-time setup token.
+  app.use("/admin/setup", noStore());
 
   // The admin: strict headers (no framing, scripts only from here), CSRF defence on every state change.
   app.use(

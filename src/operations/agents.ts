@@ -121,7 +121,7 @@ export const agentDelete = defineOperation({
   name: "AGENT_DELETE",
   title: "Delete an agent",
   description:
-    "Admins only. Delete an agent by id or slug: its sessions end. Keys that named it keep their other permissions. " +
+    "Admins only. Delete an agent by id or slug: its sessions end. Keys that named it lose that grant and keep their other permissions. " +
     "Agents declared in switchboard.toml are removed there instead.",
   input: z.object({ id: IdOrSlug }),
   output: z.object({ id: z.string(), deleted: z.literal(true) }),
@@ -131,7 +131,7 @@ export const agentDelete = defineOperation({
   rest: { method: "DELETE", path: "/agents/:id" },
   async handler(ctx, input) {
     const deleted = deleteAgent(ctx.deps.db, input.id);
-    ctx.deps.logger.info("agent deleted", { agent: deleted.id, by: ctx.caller.user.id });
+    ctx.deps.logger.info("agent deleted", { agent: deleted.id, by: ctx.caller.user.id, keys_changed: deleted.keysChanged });
     await tellAgents(ctx, "remove", deleted.id, (agents) => agents.agentRemoved(deleted.id));
     return { id: deleted.id, deleted: true as const };
   },

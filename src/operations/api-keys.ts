@@ -1,5 +1,6 @@
 // API key operations: create, list, get, update, rotate, delete. Members manage only their own keys;
-// admins manage everyone's. No operation ever returns a stored hash; a token is returned only once.
+// admins manage everyone's; a key manages only keys within its own powers (domain/access/key-policy.ts).
+// No operation ever returns a stored hash; a token is returned only once.
 import { z } from "zod";
 import {
   createApiKey,
@@ -10,6 +11,7 @@ import {
   updateApiKey,
   type ApiKey,
 } from "../domain/access/api-keys.ts";
+import { assertTargetWithinKey, expiryWithinKey } from "../domain/access/key-policy.ts";
 import { checkPermissions, PermissionsSchema, roleCeiling, type Permissions } from "../domain/access/permissions.ts";
 import { getUser } from "../domain/access/users.ts";
 import { AppError } from "../errors.ts";
@@ -23,6 +25,11 @@ const KeyId = z.string().regex(/^key_[0-9a-f-]{36}$/, { error: "expected an API 
 const Name = z.string().trim().min(1, { error: "expected a name" }).max(100, { error: "expected at most 100 characters" });
 const ExpiresIn = durationField('Lifetime from now, e.g. "30d" or "12h" (at most 3650 days)', { maxMs: TEN_YEARS });
 const ExpiresAt = TimestampInput.describe("When the key stops working (ISO 8601, in the future)");
+
+/** What every key-changing tool tells a model about the rule it is bound by. */
+const KEY_RULE =
+  "When called with an API key, the target key's permissions (before and after) must be within the calling key's, " +
+  "and no key may expire later than the calling key (nor lengthen or remove its own expiry); otherwise FORBIDDEN.";
 
 const KeyWithToken = z.object({
   key: ApiKeyShape,
@@ -82,7 +89,10 @@ export const apiKeyCreate = defineOperation({
   description:
     "Create an API key for scripts and MCP clients. Give it a name and permissions ({resource: [actions]}: " +
     '"self" → management tool names or "*", "conn_<uuid>"/"agent_<uuid>" → tool names or "*", "*" → any connection). ' +
-    "A key never gets more than its creator may grant. Returns the key record and the token, which is shown only this once.",
+    "A key never gets more than its creator may grant. " +
+    KEY_RULE +
+    " When the calling key expires and no expiry is given, the new key expires with it. " +
+    "Returns the key record and the token, which is shown only this once.",
   input: z.object({
     name: Name.describe("What the key is for, e.g. \"CI deploy bot\""),
     permissions: PermissionsSchema,
@@ -108,7 +118,7 @@ export const apiKeyCreate = defineOperation({
       name: input.name,
       ownerId: owner.id,
       permissions: input.permissions,
-      expiresAt: expiryFrom(ctx, input) ?? null,
+      expiresAt: expiryWithinKey(ctx.caller.key, expiryFrom(ctx, input), { action: "create" }) ?? null,
       now: ctx.now,
     });
     ctx.deps.logger.info("api key created", { key: key.id, owner: owner.id, by: ctx.caller.user.id });
@@ -150,7 +160,8 @@ export const apiKeyUpdate = defineOperation({
   title: "Update an API key",
   description:
     "Change an API key's name, permissions (replaced whole) or expiry (expires_in, expires_at, or expires_at: null for never). " +
-    "The token stays the same; new permissions apply from the next request.",
+    "The token stays the same; new permissions apply from the next request. " +
+    KEY_RULE,
   input: z.object({
     id: KeyId,
     name: Name.optional(),
@@ -164,11 +175,13 @@ export const apiKeyUpdate = defineOperation({
   rest: { method: "PATCH", path: "/keys/:id" },
   handler(ctx, input) {
     const key = manageableKey(ctx, input.id);
+    assertTargetWithinKey(ctx.caller.key, key, "update");
+    const expiresAt = expiryWithinKey(ctx.caller.key, expiryFrom(ctx, input), { action: "update", targetId: key.id });
     if (input.permissions !== undefined) {
       const owner = getUser(ctx.deps.db, key.ownerId);
       assertGrantable(ctx, input.permissions, owner?.role ?? "member");
     }
-    const updated = updateApiKey(ctx.deps.db, key.id, { name: input.name, permissions: input.permissions, expiresAt: expiryFrom(ctx, input) }, ctx.now);
+    const updated = updateApiKey(ctx.deps.db, key.id, { name: input.name, permissions: input.permissions, expiresAt }, ctx.now);
     ctx.deps.logger.info("api key updated", { key: key.id, by: ctx.caller.user.id });
     return apiKeyOut(updated);
   },
@@ -179,7 +192,8 @@ export const apiKeyRotate = defineOperation({
   title: "Rotate an API key",
   description:
     "Issue a new token for an API key, keeping its name and permissions. The old token stops at once, or after " +
-    'grace_period (e.g. "1h", at most 7 days) so running jobs can switch. Returns the new token, shown only this once.',
+    'grace_period (e.g. "1h", at most 7 days) so running jobs can switch. Returns the new token, shown only this once. ' +
+    KEY_RULE,
   input: z.object({
     id: KeyId,
     grace_period: durationField('How long the old token keeps working, e.g. "1h" (default: stops at once)', { maxMs: MAX_GRACE }).optional(),
@@ -190,6 +204,7 @@ export const apiKeyRotate = defineOperation({
   rest: { method: "POST", path: "/keys/:id/rotate" },
   handler(ctx, input) {
     const key = manageableKey(ctx, input.id);
+    assertTargetWithinKey(ctx.caller.key, key, "rotate");
     const rotated = rotateApiKey(ctx.deps.db, { hmacKey: ctx.deps.keys.tokenHmac, id: key.id, graceMs: input.grace_period ?? 0, now: ctx.now });
     ctx.deps.logger.info("api key rotated", { key: key.id, by: ctx.caller.user.id });
     return { key: apiKeyOut(rotated.key), token: rotated.token };
@@ -199,7 +214,9 @@ export const apiKeyRotate = defineOperation({
 export const apiKeyDelete = defineOperation({
   name: "API_KEY_DELETE",
   title: "Revoke an API key",
-  description: "Revoke (delete) an API key by id. Its token, and any rotated-out token still in grace, stop working on the very next request.",
+  description:
+    "Revoke (delete) an API key by id. Its token, and any rotated-out token still in grace, stop working on the very next request. " +
+    "When called with an API key, the target key's permissions must be within the calling key's; otherwise FORBIDDEN.",
   input: z.object({ id: KeyId }),
   output: z.object({ id: z.string(), deleted: z.literal(true) }),
   forMembers: true,
@@ -208,6 +225,7 @@ export const apiKeyDelete = defineOperation({
   rest: { method: "DELETE", path: "/keys/:id" },
   handler(ctx, input) {
     const key = manageableKey(ctx, input.id);
+    assertTargetWithinKey(ctx.caller.key, key, "delete");
     deleteApiKey(ctx.deps.db, key.id);
     ctx.deps.logger.info("api key revoked", { key: key.id, by: ctx.caller.user.id });
     return { id: key.id, deleted: true as const };

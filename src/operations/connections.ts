@@ -168,7 +168,7 @@ export const connectionDelete = defineOperation({
   title: "Delete a connection",
   description:
     "Admins only. Delete a connection by id or slug: its sessions end, its clients close and its stdio processes are killed. " +
-    "Agents that select it drop it (and its tools); keys that named it keep their other permissions. Connections declared in switchboard.toml are removed there instead.",
+    "Agents that select it drop it (and its tools); keys that named it lose that grant and keep their other permissions. Connections declared in switchboard.toml are removed there instead.",
   input: z.object({ id: IdOrSlug }),
   output: z.object({ id: z.string(), deleted: z.literal(true) }),
   forMembers: false,
@@ -179,7 +179,7 @@ export const connectionDelete = defineOperation({
     const store = connectionStore(ctx.deps);
     const affected = agentsSelecting(ctx.deps.db, findConnection(store, input.id).id);
     const deleted = deleteConnection(store, input.id);
-    ctx.deps.logger.info("connection deleted", { connection: deleted.id, by: ctx.caller.user.id, agents_changed: affected });
+    ctx.deps.logger.info("connection deleted", { connection: deleted.id, by: ctx.caller.user.id, agents_changed: affected, keys_changed: deleted.keysChanged });
     await tellGateway(ctx, "remove", deleted.id, () => ctx.deps.gateway.remove(deleted.id));
     for (const agentId of affected) await tellAgents(ctx, "apply", agentId, (agents) => agents.agentApplied(agentId));
     return { id: deleted.id, deleted: true as const };

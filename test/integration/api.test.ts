@@ -190,7 +190,7 @@ const ROUTES: Row[] = [
   {
     op: "API_KEY_UPDATE",
     request: (h) => {
-      const target = mintKey(h.deps, h.member, { self: ["WHOAMI"] }, { name: "before" });
+      const target = mintKey(h.deps, h.member, { self: ["API_KEY_UPDATE"] }, { name: "before" }); // within the happy key (the key rule)
       return { method: "PATCH", path: `/keys/${target.key.id}`, json: { name: "after", expires_at: null }, ctx: { target } };
     },
     status: 200,
@@ -204,7 +204,7 @@ const ROUTES: Row[] = [
   {
     op: "API_KEY_ROTATE",
     request: (h) => {
-      const target = mintKey(h.deps, h.member, { self: ["WHOAMI"] }, { name: "rotated" });
+      const target = mintKey(h.deps, h.member, { self: ["API_KEY_ROTATE"] }, { name: "rotated" }); // within the happy key (the key rule)
       return { method: "POST", path: `/keys/${target.key.id}/rotate`, ctx: { target } };
     },
     status: 200,
@@ -219,7 +219,7 @@ const ROUTES: Row[] = [
   {
     op: "API_KEY_DELETE",
     request: (h) => {
-      const target = mintKey(h.deps, h.member, { self: ["WHOAMI"] }, { name: "doomed" });
+      const target = mintKey(h.deps, h.member, { self: ["API_KEY_DELETE"] }, { name: "doomed" }); // within the happy key (the key rule)
       return { method: "DELETE", path: `/keys/${target.key.id}`, ctx: { target } };
     },
     status: 200,

@@ -154,7 +154,7 @@ describe("verification", () => {
   test("a live token resolves to its key, permissions and owner", () => {
     const { db, owner, verify } = setup();
     const { key, token } = mint(db, owner, { permissions: { self: ["API_KEY_LIST"] } });
-    expect(verify(token, T0)).toEqual({ keyId: key.id, permissions: { self: ["API_KEY_LIST"] }, owner });
+    expect(verify(token, T0)).toEqual({ keyId: key.id, permissions: { self: ["API_KEY_LIST"] }, expiresAt: null, owner });
   });
 
   test("an unknown but well-formed token is null", () => {
@@ -257,7 +257,7 @@ describe("rotation", () => {
     expect(rotated.token).toMatch(TOKEN_PATTERN);
     expect(rotated.token).not.toBe(old);
     expect(verify(old, T0)).toBeNull();
-    expect(verify(rotated.token, T0)).toEqual({ keyId: key.id, permissions: { self: ["API_KEY_LIST"] }, owner });
+    expect(verify(rotated.token, T0)).toEqual({ keyId: key.id, permissions: { self: ["API_KEY_LIST"] }, expiresAt: null, owner });
     expect(rotated.key).toMatchObject({ id: key.id, name: "ci", permissions: { self: ["API_KEY_LIST"] }, previousTokenExpiresAt: null });
     expect(rotated.key.prefix).toBe(rotated.token.slice(0, TOKEN_PREFIX.length + 6));
   });
@@ -286,6 +286,18 @@ describe("rotation", () => {
     rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 });
     expect(verify(old, new Date(expiresAt.getTime() - 1))).not.toBeNull();
     expect(verify(old, expiresAt)).toBeNull();
+  });
+
+  test("the verified expiry is when the presented token stops: the key's, or the grace end for a rotated-out token", () => {
+    const { db, owner, verify } = setup();
+    const forever = mint(db, owner);
+    const rotated = rotateApiKey(db, { hmacKey, id: forever.key.id, graceMs: HOUR, now: T0 });
+    expect(verify(rotated.token, T0)?.expiresAt).toBeNull();
+    expect(verify(forever.token, T0)?.expiresAt).toEqual(new Date(T0.getTime() + HOUR));
+    const expiresAt = new Date(T0.getTime() + 10 * 60_000);
+    const soon = mint(db, owner, { expiresAt });
+    rotateApiKey(db, { hmacKey, id: soon.key.id, graceMs: HOUR, now: T0 });
+    expect(verify(soon.token, T0)?.expiresAt).toEqual(expiresAt);
   });
 
   test("rotating again retires the token still in grace", () => {

@@ -32,8 +32,11 @@ export type ApiKey = {
   previousTokenExpiresAt: Date | null;
 };
 
-/** What a verified token resolves to. */
-export type VerifiedKey = { keyId: string; permissions: Permissions; owner: User };
+/**
+ * What a verified token resolves to. `expiresAt` is when the presented token stops working: the key's
+ * expiry, or sooner for a rotated-out token in its grace period (what the key rule bounds new keys by).
+ */
+export type VerifiedKey = { keyId: string; permissions: Permissions; expiresAt: Date | null; owner: User };
 
 function base62(bytes: Uint8Array, length: number): string {
   let n = BigInt(`0x${Buffer.from(bytes).toString("hex") || "0"}`);
@@ -249,7 +252,8 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = 
     const t = now.getTime();
     if (key.expiresAt !== null && key.expiresAt <= t) return null;
     if (key.graceEndsAt !== null && key.graceEndsAt <= t) return null;
-    return { keyId: key.keyId, permissions: key.permissions, owner: key.owner };
+    const ends = key.graceEndsAt === null ? key.expiresAt : Math.min(key.graceEndsAt, key.expiresAt ?? Infinity);
+    return { keyId: key.keyId, permissions: key.permissions, expiresAt: ends === null ? null : new Date(ends), owner: key.owner };
   };
 }
 

@@ -96,6 +96,18 @@ function covers(holder: Permissions, resource: string, action: string): boolean 
 }
 
 /**
+ * The entries of `p` that `holder` does not cover, as "resource: action". Both are compared as stored,
+ * so a list of names never covers "*" (a key with every tool named today still lacks tools added later).
+ */
+export function uncoveredGrants(holder: Permissions, p: Permissions): string[] {
+  const out: string[] = [];
+  for (const [resource, actions] of Object.entries(p)) {
+    for (const action of actions) if (!covers(holder, resource, action)) out.push(`${resource}: ${JSON.stringify(action)}`);
+  }
+  return out;
+}
+
+/**
  * Checks a permissions object before it is stored: known resources and management tools, and never
  * more than `ceiling` (what the creator may hand out). Returns one problem per offending entry.
  */

@@ -9,6 +9,7 @@ import { AppError } from "../../errors.ts";
 import { checkSelections, collisionMessages, type AgentCheck, type SelectionLookup } from "./rules.ts";
 import type { AgentConnectionSelection, AgentFields, AgentSpec } from "./tools.ts";
 import { AGENT_ID } from "../access/permissions.ts";
+import { removeGrantsOn } from "../access/grants.ts";
 
 export type { AgentFields } from "./tools.ts";
 
@@ -147,12 +148,20 @@ export function updateAgent(store: AgentStore, idOrSlug: string, changes: AgentC
   return findAgent(store.db, current.id);
 }
 
-/** Deletes an agent (not one declared in the config, unless `fromConfig`); returns what it was. */
-export function deleteAgent(db: Db, idOrSlug: string, options: { fromConfig?: boolean } = {}): Agent {
+/**
+ * Deletes an agent (not one declared in the config, unless `fromConfig`); returns what it was and the
+ * keys that lost their grant on it (removed in the same transaction, so a later agent with its id
+ * inherits nothing).
+ */
+export function deleteAgent(db: Db, idOrSlug: string, options: { fromConfig?: boolean } = {}): Agent & { keysChanged: string[] } {
   const current = findAgent(db, idOrSlug);
   if (current.fromConfig && !options.fromConfig) throw new AppError("AGENT_READ_ONLY");
-  db.delete(agents).where(eq(agents.id, current.id)).run();
-  return current;
+  let keysChanged: string[] = [];
+  db.transaction((tx) => {
+    keysChanged = removeGrantsOn(tx as unknown as Db, current.id);
+    tx.delete(agents).where(eq(agents.id, current.id)).run();
+  });
+  return { ...current, keysChanged };
 }
 
 /** The ids of the agents that select this connection. */

@@ -21,6 +21,8 @@ export type AgentSyncResult = {
   removed: string[];
   /** Slugs that belonged to an agent made in the admin, now taken over by the file. */
   adopted: string[];
+  /** Keys that lost their grant on a removed agent (a later one under its slug inherits nothing). */
+  keysChanged: string[];
 };
 
 function fieldsFrom(declared: ConfigAgent, connectionIdOf: (slug: string) => string): AgentFields {
@@ -41,7 +43,7 @@ function fieldsFrom(declared: ConfigAgent, connectionIdOf: (slug: string) => str
  * whose slug the file now declares is taken over, keeping its id. One transaction.
  */
 export function syncConfigAgents(db: Db, declared: readonly ConfigAgent[], now = new Date()): AgentSyncResult {
-  const result: AgentSyncResult = { changed: [], removed: [], adopted: [] };
+  const result: AgentSyncResult = { changed: [], removed: [], adopted: [], keysChanged: [] };
   db.transaction((tx) => {
     const txDb = tx as unknown as Db;
     // What a selection holds right now is unknown before the gateway runs: "*" selections are checked when served.
@@ -54,7 +56,7 @@ export function syncConfigAgents(db: Db, declared: readonly ConfigAgent[], now =
     const slugs = new Set(declared.map((a) => a.slug));
     for (const row of tx.select({ id: agents.id, slug: agents.slug }).from(agents).where(eq(agents.fromConfig, true)).all()) {
       if (!slugs.has(row.slug)) {
-        deleteAgent(txDb, row.id, { fromConfig: true });
+        result.keysChanged.push(...deleteAgent(txDb, row.id, { fromConfig: true }).keysChanged);
         result.removed.push(row.id);
       }
     }

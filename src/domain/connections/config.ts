@@ -58,6 +58,8 @@ export type SyncResult = {
   removed: string[];
   /** Slugs that belonged to a connection made in the admin, now taken over by the file. */
   adopted: string[];
+  /** Keys that lost their grant on a removed connection (a later one under its slug inherits nothing). */
+  keysChanged: string[];
 };
 
 /**
@@ -66,13 +68,13 @@ export type SyncResult = {
  * declares is taken over (keeping its id, so its keys keep working). One transaction.
  */
 export function syncConfigConnections(store: ConnectionStore, declared: readonly ConfigConnection[], now = new Date()): SyncResult {
-  const result: SyncResult = { changed: [], removed: [], adopted: [] };
+  const result: SyncResult = { changed: [], removed: [], adopted: [], keysChanged: [] };
   store.db.transaction((tx) => {
     const txStore = { ...store, db: tx as unknown as ConnectionStore["db"] };
     const slugs = new Set(declared.map((c) => c.slug));
     for (const row of tx.select({ id: connections.id, slug: connections.slug }).from(connections).where(eq(connections.fromConfig, true)).all()) {
       if (!slugs.has(row.slug)) {
-        deleteConnection(txStore, row.id, { fromConfig: true });
+        result.keysChanged.push(...deleteConnection(txStore, row.id, { fromConfig: true }).keysChanged);
         result.removed.push(row.id);
       }
     }

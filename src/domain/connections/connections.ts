@@ -11,6 +11,7 @@ import { decryptSecret, encryptSecret } from "../../security/cipher.ts";
 import { removeConnectionFromAgents } from "../agents/agents.ts";
 import { stdioRefusal, transportProblems, type StdioPolicy, type TransportFields } from "./rules.ts";
 import { CONNECTION_ID } from "../access/permissions.ts";
+import { removeGrantsOn } from "../access/grants.ts";
 
 /** What a masked secret reads as; sent back unchanged, it keeps the stored value. */
 export const SECRET_MASK = "********";
@@ -226,17 +227,24 @@ export function updateConnection(
 }
 
 /**
- * Deletes a connection (not one declared in the config, unless `fromConfig`); returns what it was.
- * Agents that select it lose that selection in the same transaction, so none names a missing connection.
+ * Deletes a connection (not one declared in the config, unless `fromConfig`); returns what it was and
+ * the keys that lost their grant on it. Agents that select it lose that selection and keys their grant
+ * on it in the same transaction, so none names a missing connection (or a later one with its id).
  */
-export function deleteConnection(store: ConnectionStore, idOrSlug: string, options: { fromConfig?: boolean } = {}): Connection {
+export function deleteConnection(
+  store: ConnectionStore,
+  idOrSlug: string,
+  options: { fromConfig?: boolean } = {},
+): Connection & { keysChanged: string[] } {
   const current = findConnection(store, idOrSlug);
   if (current.fromConfig && !options.fromConfig) throw new AppError("CONNECTION_READ_ONLY");
+  let keysChanged: string[] = [];
   store.db.transaction((tx) => {
     removeConnectionFromAgents(tx as unknown as Db, current.id);
+    keysChanged = removeGrantsOn(tx as unknown as Db, current.id);
     tx.delete(connections).where(eq(connections.id, current.id)).run();
   });
-  return current;
+  return { ...current, keysChanged };
 }
 
 /** Why the [stdio] policy stops this connection from running now, or null. */

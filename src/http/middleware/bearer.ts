@@ -20,7 +20,7 @@ export function requireBearer(deps: AppDeps): MiddlewareHandler<AppEnv> {
     }
     c.set("caller", {
       user: verified.owner,
-      key: { id: verified.keyId },
+      key: { id: verified.keyId, permissions: verified.permissions, expiresAt: verified.expiresAt },
       permissions: effectivePermissions(verified.permissions, verified.owner.role, deps.catalog),
     });
     deps.lastUsed.record(verified.keyId);

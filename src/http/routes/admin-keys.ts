@@ -9,7 +9,7 @@ import { apiKeyCreate, apiKeyDelete, apiKeyList, apiKeyRotate } from "../../oper
 import { agentStore } from "../../operations/agents.ts";
 import { connectionStore } from "../../operations/connections.ts";
 import { runOperation, sessionCaller, type Operation } from "../../operations/registry.ts";
-import { KeysPage, KeysSection, type IssuedToken, type KeyRow, type KeysProps } from "../../../views/api-keys.tsx";
+import { IssuedTokenPage, IssuedTokenSection, KeysPage, KeysSection, type IssuedToken, type KeyRow, type KeysProps } from "../../../views/api-keys.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readFormLists } from "../form.ts";
 
@@ -38,7 +38,35 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
   const run = (c: Context<AppEnv>, op: unknown, input: unknown) =>
     runOperation(op as Operation, { deps, caller: sessionCaller(c.get("user"), deps.catalog), now: new Date() }, input);
 
-  const respond = async (c: Context<AppEnv>, outcome: Outcome = {}, status: 200 | 201 | 400 | 403 | 404 = 200) => {
+  /**
+   * What the permission picker offers: each connection's discovered tools and each agent's exposed
+   * names. Upstream data feeds it, so a failure here empties the picker (raw JSON still works) rather
+   * than failing the page for every user.
+   */
+  const grantables = (): Pick<KeysProps, "connections" | "agents" | "pickerFailed"> => {
+    try {
+      const store = agentStore(deps);
+      return {
+        connections: listConnections(connectionStore(deps)).map((conn) => ({
+          id: conn.id,
+          slug: conn.slug,
+          title: conn.title,
+          tools: deps.gateway.discovery(conn.id).tools.map((tool) => tool.name).filter((name) => typeof name === "string"),
+        })),
+        agents: listAgents(deps.db).map((agent) => ({
+          id: agent.id,
+          slug: agent.slug,
+          title: agent.title,
+          tools: checkAgent(store, agent).tools.filter((t) => !t.missing).map((t) => t.exposed),
+        })),
+      };
+    } catch (err) {
+      deps.logger.error("the keys page could not list connection and agent tools", { error: err });
+      return { connections: [], agents: [], pickerFailed: true };
+    }
+  };
+
+  const render = async (c: Context<AppEnv>, outcome: Outcome): Promise<string> => {
     const viewer = c.get("user");
     const { keys } = (await run(c, apiKeyList, {})) as { keys: KeyRow[] };
     const props: KeysProps = {
@@ -46,21 +74,28 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
       keys,
       grantableTools: viewer.role === "admin" ? [...deps.catalog.all] : [...deps.catalog.forMembers],
       users: viewer.role === "admin" ? listUsers(deps.db).map((u) => ({ id: u.id, email: u.email })) : [],
-      connections: listConnections(connectionStore(deps)).map((conn) => ({
-        id: conn.id,
-        slug: conn.slug,
-        title: conn.title,
-        tools: deps.gateway.discovery(conn.id).tools.map((tool) => tool.name),
-      })),
-      agents: listAgents(deps.db).map((agent) => ({
-        id: agent.id,
-        slug: agent.slug,
-        title: agent.title,
-        tools: checkAgent(agentStore(deps), agent).tools.filter((t) => !t.missing).map((t) => t.exposed),
-      })),
+      ...grantables(),
       ...outcome,
     };
-    return c.html(isHtmx(c) ? KeysSection(props) : KeysPage(props), status);
+    return (isHtmx(c) ? KeysSection(props) : KeysPage(props)).toString();
+  };
+
+  const respond = async (c: Context<AppEnv>, outcome: Outcome = {}, status: 200 | 201 | 400 | 403 | 404 = 200) => {
+    const issued = outcome.issued;
+    // A token must never sit in a browser or proxy cache.
+    if (issued) c.header("Cache-Control", "no-store");
+    let html: string;
+    try {
+      html = await render(c, outcome);
+    } catch (err) {
+      // The key is saved and only its hash is kept: if the page fails now, the token is lost for good.
+      // So it is shown on its own, whatever else failed.
+      if (!issued) throw err;
+      deps.logger.error("the keys page failed after a token was issued; showing the token alone", { key: issued.keyName, error: err });
+      const props = { viewer: c.get("user"), issued };
+      html = await (isHtmx(c) ? IssuedTokenSection(props) : IssuedTokenPage(props)).toString();
+    }
+    return c.html(html, status);
   };
 
   /** Runs a change; a refusal (bad field, too many permissions, not found) is shown in the section. */

@@ -1,0 +1,29 @@
+// Grants that outlive their target: when a connection or agent is deleted (through any face, or by
+// removal from switchboard.toml), every key loses its entry for it in the same transaction. Config ids
+// derive from slugs, so a different server declared later under the old slug would otherwise silently
+// inherit every grant made on the old one.
+import { eq, sql } from "drizzle-orm";
+import type { Db } from "../../db/client.ts";
+import { apiKeys } from "../../db/schema.ts";
+
+/**
+ * Removes `resource` (a conn_… or agent_… id) from every key's permissions; returns the ids of the keys
+ * changed. A key left with no permissions at all is kept, as `{}`: it grants nothing, and its owner
+ * still sees it (and may re-grant or revoke it) rather than finding it gone.
+ */
+export function removeGrantsOn(db: Db, resource: string, now = new Date()): string[] {
+  // The JSON text names the id in quotes wherever it is a key; the exact check is done below.
+  const candidates = db
+    .select({ id: apiKeys.id, permissions: apiKeys.permissions })
+    .from(apiKeys)
+    .where(sql`instr(${apiKeys.permissions}, ${JSON.stringify(resource)}) > 0`)
+    .all();
+  const changed: string[] = [];
+  for (const key of candidates) {
+    if (!Object.hasOwn(key.permissions, resource)) continue;
+    const { [resource]: _removed, ...kept } = key.permissions;
+    db.update(apiKeys).set({ permissions: kept, updatedAt: now }).where(eq(apiKeys.id, key.id)).run();
+    changed.push(key.id);
+  }
+  return changed;
+}
