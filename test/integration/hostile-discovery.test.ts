@@ -154,4 +154,13 @@ describe("discovery of a hostile upstream", () => {
     const prompts = (await listThrough(`/mcp/agent/${agentId}`, token, "prompts/list")).result as { prompts: { name: string }[] };
     expect(prompts.prompts.map((p) => p.name)).toEqual(["good_prompt"]);
   });
+
+  test("a key saved before actions followed MCP's name rule (a \"/\" in one) is still listed, and so is its WHOAMI", async () => {
+    const { key, token } = mintKey(t.deps, admin, { self: ["API_KEY_LIST", "WHOAMI"], [connId]: ["old/tool"] }, { name: "older key" });
+    const list = await t.request("/api/v1/keys", { headers: { authorization: `Bearer ${token}` } });
+    expect(list.status).toBe(200);
+    const keys = ((await list.json()) as { keys: { id: string; permissions: Record<string, string[]> }[] }).keys;
+    expect(keys.find((k) => k.id === key.id)?.permissions[connId]).toEqual(["old/tool"]);
+    expect((await t.request("/api/v1/whoami", { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  });
 });
