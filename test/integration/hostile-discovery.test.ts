@@ -12,13 +12,17 @@ import { createTestApp } from "../support/app.ts";
 import { MCP_ACCEPT, mintKey } from "../support/key-harness.ts";
 
 const HOSTILE = join(import.meta.dir, "../fixtures/hostile-upstream.ts");
-const VALID_TOOLS = ["valid_one", "valid.two"];
+const LONG_VALID = "l".repeat(120);
+const VALID_TOOLS = ["valid_one", "valid.two", LONG_VALID];
 const DROPPED_TOOLS = ["*", "ok", "has space", "a".repeat(300), "bad_description", "bad_annotations", "slash/name"];
 
 const t = createTestApp({
   overrides: {
     connections: [{ slug: "hostile", command: process.execPath, args: [HOSTILE] }],
-    agents: [{ slug: "over-hostile", connections: [{ connection: "hostile", tools: "*", resources: "all", prompts: "all" }] }],
+    agents: [
+      { slug: "over-hostile", connections: [{ connection: "hostile", tools: "*", resources: "all", prompts: "all" }] },
+      { slug: "prefixed", prefix_tools: true, tools: { hostile: "*" } },
+    ],
   },
 });
 const connId = configConnectionId("hostile");
@@ -121,7 +125,7 @@ describe("discovery of a hostile upstream", () => {
     const body = (await res.json()) as { offers: { tools: { name: string }[]; prompts: { name: string }[] }; discovery: { warnings: string[]; tools: number } };
     expect(body.offers.tools.map((tool) => tool.name)).toEqual(VALID_TOOLS);
     expect(body.offers.prompts.map((p) => p.name)).toEqual(["good_prompt"]);
-    expect(body.discovery.tools).toBe(2);
+    expect(body.discovery.tools).toBe(VALID_TOOLS.length);
     expect(body.discovery.warnings.length).toBeGreaterThan(0);
     expect(body.discovery.warnings.join("\n")).toContain('"*"');
   });
@@ -132,7 +136,7 @@ describe("discovery of a hostile upstream", () => {
     const first = (await listThrough(`/mcp/${connId}`, token, "tools/list")).result as { tools: { name: string }[]; nextCursor: string };
     expect(first.tools.map((tool) => tool.name)).toEqual(["valid_one"]);
     const second = (await listThrough(`/mcp/${connId}`, token, "tools/list", { cursor: first.nextCursor })).result as { tools: { name: string }[]; nextCursor?: string };
-    expect(second.tools.map((tool) => tool.name)).toEqual(["valid.two"]);
+    expect(second.tools.map((tool) => tool.name)).toEqual(["valid.two", LONG_VALID]);
     expect(second.nextCursor).toBeUndefined();
     const prompts = (await listThrough(`/mcp/${connId}`, token, "prompts/list")).result as { prompts: { name: string }[] };
     expect(prompts.prompts.map((p) => p.name)).toEqual(["good_prompt"]);
@@ -162,5 +166,16 @@ describe("discovery of a hostile upstream", () => {
     const keys = ((await list.json()) as { keys: { id: string; permissions: Record<string, string[]> }[] }).keys;
     expect(keys.find((k) => k.id === key.id)?.permissions[connId]).toEqual(["old/tool"]);
     expect((await t.request("/api/v1/whoami", { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  });
+
+  test("an agent that prefixes names neither lists nor calls one that the prefix takes past 128 characters", async () => {
+    const prefixedId = configAgentId("prefixed");
+    const { token } = mintKey(t.deps, admin, { [prefixedId]: ["*"] });
+    const tools = (await listThrough(`/mcp/agent/${prefixedId}`, token, "tools/list")).result as { tools: { name: string }[] };
+    expect(tools.tools.map((tool) => tool.name)).toEqual(["hostile__valid_one", "hostile__valid.two"]);
+    const call = await listThrough(`/mcp/agent/${prefixedId}`, token, "tools/call", { name: `hostile__${LONG_VALID}`, arguments: {} });
+    expect((call.error as { message: string }).message).toContain("Unknown tool");
+    const page = await (await t.request("/admin/keys", { headers: { cookie: adminCookie } })).text();
+    expect(checkboxValues(page, `grant_${prefixedId}`)).toEqual(["hostile__valid_one", "hostile__valid.two"]);
   });
 });
