@@ -226,21 +226,24 @@ export class ConnectionRuntime {
       const { upstream } = await this.upstreamFor(null);
       const caps = upstream.capabilities;
       const warnings: string[] = [];
-      // Every page is checked as it arrives: what the upstream sends is untrusted (see discovery.ts).
+      // What the upstream sends is untrusted (see discovery.ts): every page is read, then the whole
+      // list is checked at once, so a name listed on two pages is kept once.
       const all = async <T>(method: string, key: string, check: (list: unknown) => Checked<T>): Promise<T[]> => {
-        const out: T[] = [];
+        const raw: unknown[] = [];
         let cursor: string | undefined;
         for (let page = 0; page < 100; page++) {
           const result = await upstream.request({ method, params: cursor ? { cursor } : {} } as never, { timeoutMs: this.spec.callTimeoutMs });
-          const checked = check(result[key]);
-          out.push(...checked.items);
-          warnings.push(...checked.warnings);
+          const list = result[key];
+          if (Array.isArray(list)) raw.push(...list);
+          else if (list !== undefined) warnings.push(`${method}: ${key} is not an array; that page ignored`);
           const next = result.nextCursor;
           if (next !== undefined && next !== null && typeof next !== "string") warnings.push(`${method}: nextCursor is not a string; later pages ignored`);
           cursor = typeof next === "string" && next !== "" ? next : undefined;
           if (!cursor) break;
         }
-        return out;
+        const checked = check(raw);
+        warnings.push(...checked.warnings);
+        return checked.items;
       };
       const tools = caps.tools ? await all("tools/list", "tools", checkTools) : [];
       const resources = caps.resources ? await all("resources/list", "resources", checkResources) : [];

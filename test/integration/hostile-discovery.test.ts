@@ -81,6 +81,8 @@ describe("discovery of a hostile upstream", () => {
     expect(warnings).toContain("has space");
     expect(warnings).toContain("inputSchema");
     expect(warnings).toContain("not an object");
+    expect(warnings).toContain('tool "valid_one" dropped: listed twice');
+    expect(found.tools[0]!.description).toBe("A valid tool");
     expect(warnings).not.toContain("a".repeat(200)); // names are cut short in warnings
   });
 
@@ -132,11 +134,12 @@ describe("discovery of a hostile upstream", () => {
 
   test("the proxied tools/list holds only valid tools, even for a key holding everything", async () => {
     const { token } = mintKey(t.deps, admin, { "*": ["*"] });
-    // The upstream's two pages pass through as two pages, each holding only its valid tools.
+    // The upstream's two pages pass through as two pages, each holding only its valid tools (a name
+    // repeated on another page cannot be seen from one page: the client gets both, as the upstream sent them).
     const first = (await listThrough(`/mcp/${connId}`, token, "tools/list")).result as { tools: { name: string }[]; nextCursor: string };
     expect(first.tools.map((tool) => tool.name)).toEqual(["valid_one"]);
     const second = (await listThrough(`/mcp/${connId}`, token, "tools/list", { cursor: first.nextCursor })).result as { tools: { name: string }[]; nextCursor?: string };
-    expect(second.tools.map((tool) => tool.name)).toEqual(["valid.two", LONG_VALID]);
+    expect(second.tools.map((tool) => tool.name)).toEqual(["valid.two", "valid_one", LONG_VALID]);
     expect(second.nextCursor).toBeUndefined();
     const prompts = (await listThrough(`/mcp/${connId}`, token, "prompts/list")).result as { prompts: { name: string }[] };
     expect(prompts.prompts.map((p) => p.name)).toEqual(["good_prompt"]);
