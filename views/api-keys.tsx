@@ -1,6 +1,7 @@
 // The API keys page: the list, the create form with its permission builder, and the one-time token dialog.
 /** @jsxImportSource hono/jsx */
 import type { User } from "../src/domain/access/users.ts";
+import { TOOL_NAME } from "../src/domain/agents/tools.ts";
 import { AdminLayout } from "./layout.tsx";
 
 export type KeyRow = {
@@ -14,6 +15,15 @@ export type KeyRow = {
   expires_at: string | null;
   previous_token_expires_at: string | null;
 };
+
+/**
+ * Whether a name may become a checkbox: a checkbox's value is stored as a permission action, so a name
+ * outside MCP's tool name rule ("*" above all, which grants everything) never becomes one, whatever
+ * an upstream or an agent lists.
+ */
+function grantable(name: unknown): name is string {
+  return typeof name === "string" && TOOL_NAME.test(name);
+}
 
 /** A connection in the permission builder: its tools as last discovered (empty until it connects). */
 export type GrantableConnection = { id: string; slug: string; title: string; tools: string[] };
@@ -91,11 +101,11 @@ function ConnectionGrants(props: { connections: GrantableConnection[] }) {
             <label class="check">
               <input type="checkbox" name="grant_all" value={c.id} /> <strong>{c.title}</strong> <code>{c.slug}</code>: all tools, resources and prompts (<code>"*"</code>)
             </label>
-            {c.tools.length === 0 ? (
+            {c.tools.filter(grantable).length === 0 ? (
               <p class="muted small">No tools discovered yet (test or refresh the connection to list them); "all" grants whatever it offers.</p>
             ) : (
               <div class="checks">
-                {c.tools.map((tool) => (
+                {c.tools.filter(grantable).map((tool) => (
                   <label class="check"><input type="checkbox" name={`grant_${c.id}`} value={tool} /> <code>{tool}</code></label>
                 ))}
               </div>
@@ -120,11 +130,11 @@ function AgentGrants(props: { agents: GrantableAgent[]; preselect?: string }) {
             <label class="check">
               <input type="checkbox" name="grant_all" value={a.id} checked={a.id === props.preselect} /> <strong>{a.title}</strong> <code>{a.slug}</code>: everything it exposes (<code>"*"</code>)
             </label>
-            {a.tools.length === 0 ? (
+            {a.tools.filter(grantable).length === 0 ? (
               <p class="muted small">It exposes no tools yet.</p>
             ) : (
               <div class="checks">
-                {a.tools.map((tool) => (
+                {a.tools.filter(grantable).map((tool) => (
                   <label class="check"><input type="checkbox" name={`grant_${a.id}`} value={tool} /> <code>{tool}</code></label>
                 ))}
               </div>

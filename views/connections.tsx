@@ -103,6 +103,21 @@ function Offered(props: { title: string; items: { name: string; title?: string; 
   );
 }
 
+/** What the last discovery dropped from the upstream's lists, and why (the upstream's own text, escaped). */
+function DiscoveryWarnings(props: { warnings: string[] }) {
+  if (props.warnings.length === 0) return null;
+  return (
+    <div class="alert error small" role="status">
+      Discovery dropped {props.warnings.length === 1 ? "an entry" : `${props.warnings.length} entries`} this upstream sent malformed; they are not offered to anyone:
+      <ul>
+        {props.warnings.map((w) => (
+          <li>{w}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 /** What the connection offers, as last discovered; the unit "Refresh" replaces. */
 export function DiscoverySection(props: { c: ConnectionDetailView }) {
   const { c } = props;
@@ -118,6 +133,7 @@ export function DiscoverySection(props: { c: ConnectionDetailView }) {
         Last discovered: {when(c.discovery.refreshed_at)}
         {c.discovery.error && <span class="error-text"> · {c.discovery.error}</span>}
       </p>
+      <DiscoveryWarnings warnings={c.discovery.warnings} />
       <Offered title="Tools" items={c.offers.tools} />
       <Offered title="Resources" items={c.offers.resources} />
       <Offered title="Resource templates" items={c.offers.resource_templates} />

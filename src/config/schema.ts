@@ -4,7 +4,9 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import {
   ArgsSchema,
+  CALL_TIMEOUT_MAX,
   CommandSchema,
+  CONNECT_TIMEOUT_MAX,
   CwdSchema,
   DescriptionSchema,
   EnvSchema,
@@ -29,27 +31,39 @@ import {
   UpstreamToolNameSchema,
 } from "../domain/agents/rules.ts";
 import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
-import { parseDuration, parseSize } from "./units.ts";
+import { MAX_TIMER_MS, parseDuration, parseSize } from "./units.ts";
 
-/** A duration string such as "30s" or "12h", read as milliseconds. */
-function durationString() {
+/**
+ * A duration string such as "30s" or "12h", read as milliseconds, at most `max` (a duration string).
+ * Every duration has a maximum: a timer takes at most ~24.8 days (a longer one fires at once, so an
+ * oversized timeout failed every call), and an oversized TTL overflowed the dates built from it.
+ */
+function durationString(max: string) {
+  const maxMs = parseDuration(max) ?? MAX_TIMER_MS;
   return z.string().transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === null) {
       ctx.addIssue({ code: "custom", message: `expected a duration such as "30s" or "12h", got ${JSON.stringify(text)}` });
       return z.NEVER;
     }
+    if (ms > maxMs) {
+      ctx.addIssue({ code: "custom", message: `expected at most ${max}, got ${JSON.stringify(text)}` });
+      return z.NEVER;
+    }
     return ms;
   });
 }
 
-function duration(defaultValue: string, description: string) {
-  return durationString().prefault(defaultValue).meta({ format: "duration" }).describe(description);
+/** The maximum of a duration that states none: below the timer limit (2^31-1 ms). */
+const TIMER_LIMIT = "24d";
+
+function duration(defaultValue: string, description: string, max = TIMER_LIMIT) {
+  return durationString(max).prefault(defaultValue).meta({ format: "duration" }).describe(`${description} At most ${max}.`);
 }
 
 /** A duration without a default of its own (another setting supplies it). */
-function optionalDuration(description: string) {
-  return durationString().optional().meta({ format: "duration" }).describe(description);
+function optionalDuration(description: string, max = TIMER_LIMIT) {
+  return durationString(max).optional().meta({ format: "duration" }).describe(`${description} At most ${max}.`);
 }
 
 /** A size string such as "4MiB", read as bytes. */
@@ -112,7 +126,7 @@ const server = z
         'Reverse proxies in front of Switchboard (addresses or CIDR blocks, e.g. ["127.0.0.1", "10.0.0.0/8"]): for requests from them, the client is read from X-Forwarded-For (the nearest address not itself a trusted proxy), so sign-in throttling and logs see the real client. Empty: the socket\'s address is the client.',
       ),
     max_body_size: size("4MiB", "Largest request body accepted; larger ones get 413."),
-    shutdown_timeout: duration("10s", "How long a graceful shutdown waits for in-flight requests before closing."),
+    shutdown_timeout: duration("10s", "How long a graceful shutdown waits for in-flight requests before closing.", "1h"),
     log_level: z.enum(["debug", "info", "warn", "error"]).default("info").describe("Least severe log level written to stderr."),
   })
   .prefault({})
@@ -125,7 +139,7 @@ const database = z
       .min(1)
       .default("./data/switchboard.db")
       .describe("SQLite database file. Its directory is the data dir (the generated secret lives there too). Relative paths are read from the config file's directory, or the working directory without a file."),
-    busy_timeout: duration("5s", "How long a write waits for a lock held by another connection (a backup, say)."),
+    busy_timeout: duration("5s", "How long a write waits for a lock held by another connection (a backup, say).", "10m"),
   })
   .prefault({})
   .describe("The embedded SQLite database.");
@@ -137,8 +151,8 @@ const security = z
       .min(32, { error: "expected at least 32 characters" })
       .optional()
       .describe("Server secret from which token, cookie and encryption keys are derived. Use ${VAR}. Without it, one is generated once into <data dir>/secret (mode 0600)."),
-    session_ttl: duration("12h", "How long an admin session lasts after sign-in."),
-    login_window: duration("15m", "Window over which failed sign-ins are counted."),
+    session_ttl: duration("12h", "How long an admin session lasts after sign-in.", "365d"),
+    login_window: duration("15m", "Window over which failed sign-ins are counted.", "24h"),
     login_max_per_account: z.int().min(1).default(5).describe("Failed sign-ins allowed per account within login_window before that account is throttled."),
     login_max_per_ip: z.int().min(1).default(20).describe("Failed sign-ins allowed per client IP within login_window before that IP is throttled."),
   })
@@ -158,9 +172,9 @@ const stdio = z
 
 const gateway = z
   .strictObject({
-    connect_timeout: duration("10s", "Default time to connect to and initialise an upstream before giving up (per connection: connect_timeout)."),
-    call_timeout: duration("60s", "Default time an upstream request may take before the caller gets an error (per connection: call_timeout)."),
-    session_idle_timeout: duration("30m", "A downstream MCP session unused this long is closed."),
+    connect_timeout: duration("10s", "Default time to connect to and initialise an upstream before giving up (per connection: connect_timeout).", CONNECT_TIMEOUT_MAX),
+    call_timeout: duration("60s", "Default time an upstream request may take before the caller gets an error (per connection: call_timeout).", CALL_TIMEOUT_MAX),
+    session_idle_timeout: duration("30m", "A downstream MCP session unused this long is closed.", "7d"),
     max_sessions: z.int().min(1).default(10_000).describe("Most downstream MCP sessions open at once, across all connections."),
     stdio_max_processes: z.int().min(1).default(8).describe("Default cap on processes of one stdio connection with isolation = \"session\" (per connection: max_processes)."),
     stderr_lines: z.int().min(0).default(200).describe("Lines of a stdio server's stderr kept in memory for its admin page."),
@@ -183,8 +197,8 @@ const connection = z
     env: EnvSchema.default({}).describe("stdio: environment variables. The process gets only these (plus PATH), never Switchboard's own environment. Stored encrypted; values never shown."),
     isolation: IsolationSchema.default("shared").describe('stdio: "shared" (one process serves every session) or "session" (one process per downstream session).'),
     max_processes: MaxProcessesSchema.optional().describe('stdio with isolation = "session": most processes at once; defaults to gateway.stdio_max_processes.'),
-    connect_timeout: optionalDuration("Time to connect and initialise; defaults to gateway.connect_timeout."),
-    call_timeout: optionalDuration("Time a request may take; defaults to gateway.call_timeout."),
+    connect_timeout: optionalDuration("Time to connect and initialise; defaults to gateway.connect_timeout.", CONNECT_TIMEOUT_MAX),
+    call_timeout: optionalDuration("Time a request may take; defaults to gateway.call_timeout.", CALL_TIMEOUT_MAX),
     enabled: z.boolean().default(true).describe("false keeps the connection but refuses calls to it."),
   })
   .transform((c) => ({ ...c, transport: c.transport ?? (c.command !== undefined ? ("stdio" as const) : ("http" as const)) }))

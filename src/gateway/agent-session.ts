@@ -3,7 +3,7 @@
 // leaves its part out); calls are routed by exposed name back to (connection, upstream name), by URI
 // for resources and by exposed name for prompts; every decision uses the permission functions.
 import { ErrorCode, type JSONRPCRequest, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
-import { exposeTools, matchesUriPattern, PREFIX_SEPARATOR, promptSelected, type AgentConnectionSelection, type AgentSpec, type ExposedTool } from "../domain/agents/tools.ts";
+import { exposeTools, matchesUriPattern, PREFIX_SEPARATOR, promptSelected, TOOL_NAME, type AgentConnectionSelection, type AgentSpec, type ExposedTool } from "../domain/agents/tools.ts";
 import { mayCallAgentTool, mayUseResourcesOf } from "../domain/access/permissions.ts";
 import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../operations/registry.ts";
@@ -86,10 +86,11 @@ export class AgentSession extends DownstreamSession {
     const key = [this.spec, ...runtimes.flatMap((r) => [r.spec, r.discovery])];
     if (this.memo && this.memo.key.length === key.length && this.memo.key.every((k, i) => k === key[i])) return this.memo.value;
     const byId = new Map(runtimes.map((r) => [r.spec.id, r]));
+    // An exposed name outside MCP's rule (a prefixed name past 128 characters) is neither listed nor callable.
     const tools = exposeTools(this.spec, {
       slugOf: (id) => byId.get(id)?.spec.slug ?? null,
       toolsOf: (id) => byId.get(id)?.discovery.tools ?? [],
-    }).tools.filter((t) => !t.missing);
+    }).tools.filter((t) => !t.missing && TOOL_NAME.test(t.exposed));
     const upstreamByName = new Map(runtimes.map((r) => [r.spec.id, new Map(r.discovery.tools.map((t) => [t.name, t]))]));
     const list = tools.map((exposed) => {
       const upstream = upstreamByName.get(exposed.connectionId)!.get(exposed.upstream)!;

@@ -1,9 +1,10 @@
 // Everything live about one connection: its upstream client(s) with reconnect backoff, the downstream
 // sessions attached to it, the requests in flight (to attribute server-to-client traffic), the
 // discovery cache, and the stderr ring of its stdio processes.
-import { ErrorCode, McpError, type JSONRPCRequest, type Notification, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, McpError, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { boundWarnings, checkPrompts, checkResources, checkResourceTemplates, checkTools, type Checked } from "./discovery.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec, ConnectionStatus, Discovery } from "./types.ts";
 import { AnyResult, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
@@ -29,7 +30,7 @@ export type InflightCall = {
 
 export type RuntimeSettings = { stderrLines: number; logger: Logger };
 
-const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null };
+const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
 const MAX_BACKOFF_MS = 30_000;
 
 export type Link = { upstream: Promise<Upstream>; inflight: Set<InflightCall>; owner: AttachedSession | null };
@@ -224,25 +225,33 @@ export class ConnectionRuntime {
     try {
       const { upstream } = await this.upstreamFor(null);
       const caps = upstream.capabilities;
-      const all = async <T>(method: string, key: string): Promise<T[]> => {
-        const out: T[] = [];
+      const warnings: string[] = [];
+      // What the upstream sends is untrusted (see discovery.ts): every page is read, then the whole
+      // list is checked at once, so a name listed on two pages is kept once.
+      const all = async <T>(method: string, key: string, check: (list: unknown) => Checked<T>): Promise<T[]> => {
+        const raw: unknown[] = [];
         let cursor: string | undefined;
         for (let page = 0; page < 100; page++) {
           const result = await upstream.request({ method, params: cursor ? { cursor } : {} } as never, { timeoutMs: this.spec.callTimeoutMs });
-          out.push(...((result[key] as T[]) ?? []));
-          cursor = result.nextCursor as string | undefined;
+          const list = result[key];
+          if (Array.isArray(list)) raw.push(...list);
+          else if (list !== undefined) warnings.push(`${method}: ${key} is not an array; that page ignored`);
+          const next = result.nextCursor;
+          if (next !== undefined && next !== null && typeof next !== "string") warnings.push(`${method}: nextCursor is not a string; later pages ignored`);
+          cursor = typeof next === "string" && next !== "" ? next : undefined;
           if (!cursor) break;
         }
-        return out;
+        const checked = check(raw);
+        warnings.push(...checked.warnings);
+        return checked.items;
       };
-      this.discovery = {
-        tools: caps.tools ? await all<Tool>("tools/list", "tools") : [],
-        resources: caps.resources ? await all<Resource>("resources/list", "resources") : [],
-        resourceTemplates: caps.resources ? await all<ResourceTemplate>("resources/templates/list", "resourceTemplates") : [],
-        prompts: caps.prompts ? await all<Prompt>("prompts/list", "prompts") : [],
-        refreshedAt: new Date(),
-        error: null,
-      };
+      const tools = caps.tools ? await all("tools/list", "tools", checkTools) : [];
+      const resources = caps.resources ? await all("resources/list", "resources", checkResources) : [];
+      const resourceTemplates = caps.resources ? await all("resources/templates/list", "resourceTemplates", checkResourceTemplates) : [];
+      const prompts = caps.prompts ? await all("prompts/list", "prompts", checkPrompts) : [];
+      const bounded = boundWarnings(warnings);
+      if (bounded.length > 0) this.settings.logger.warn("upstream discovery dropped malformed entries", { connection: this.spec.id, count: warnings.length, first: bounded[0] });
+      this.discovery = { tools, resources, resourceTemplates, prompts, refreshedAt: new Date(), error: null, warnings: bounded };
     } catch (err) {
       this.discovery = { ...this.discovery, error: err instanceof Error ? err.message : String(err) };
     } finally {

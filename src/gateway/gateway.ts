@@ -33,7 +33,7 @@ export function rpcErrorResponse(status: number, code: number, message: string):
   return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
 }
 
-const NO_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null };
+const NO_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
 
 export class Gateway implements GatewayControl, AgentControl {
   private readonly runtimes = new Map<string, ConnectionRuntime>();

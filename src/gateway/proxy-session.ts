@@ -3,9 +3,11 @@
 // everywhere). What is not permitted reads exactly like what does not exist.
 import { ErrorCode, type JSONRPCRequest, type ServerCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import { mayCallConnectionTool, mayUseResourcesOf } from "../domain/access/permissions.ts";
+import { TOOL_NAME } from "../domain/agents/tools.ts";
 import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../operations/registry.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";
+import { checkedListResult } from "./discovery.ts";
 import { DownstreamSession, type Extra, type SessionOptions } from "./downstream-session.ts";
 
 export { asRpcError } from "./downstream-session.ts";
@@ -54,6 +56,19 @@ export class ProxySession extends DownstreamSession {
     return mayUseResourcesOf(this.caller.permissions, this.connectionId);
   }
 
+  /**
+   * A list request forwarded, with only well-formed entries in its answer: the same rule as discovery,
+   * so a client never sees an entry the admin could not show or a key could not grant.
+   */
+  private async forwardList(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
+    return checkedListResult(request.method, await this.forward(request, extra));
+  }
+
+  /** A tool a key may call here: a valid MCP tool name (so "*" is never a tool) that the key is granted. */
+  private mayCall(name: string): boolean {
+    return TOOL_NAME.test(name) && mayCallConnectionTool(this.caller.permissions, this.connectionId, name);
+  }
+
   /** The request, forwarded to this session's connection. */
   forward(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
     return this.forwardTo(this.runtime, request, extra);
@@ -63,21 +78,21 @@ export class ProxySession extends DownstreamSession {
     const params = (request.params ?? {}) as Record<string, unknown>;
     switch (request.method) {
       case "tools/list": {
-        const result = await this.forward(request, extra);
-        const tools = (result.tools as { name: string }[] | undefined) ?? [];
-        return { ...result, tools: tools.filter((t) => mayCallConnectionTool(this.caller.permissions, this.connectionId, t.name)) };
+        const result = await this.forwardList(request, extra);
+        const tools = result.tools as { name: string }[];
+        return { ...result, tools: tools.filter((t) => this.mayCall(t.name)) };
       }
       case "tools/call": {
         const name = String(params.name ?? "");
-        if (!mayCallConnectionTool(this.caller.permissions, this.connectionId, name)) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+        if (!this.mayCall(name)) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
         return this.forward(request, extra);
       }
       case "resources/list":
-        return this.mayUseResources() ? this.forward(request, extra) : { resources: [] };
+        return this.mayUseResources() ? this.forwardList(request, extra) : { resources: [] };
       case "resources/templates/list":
-        return this.mayUseResources() ? this.forward(request, extra) : { resourceTemplates: [] };
+        return this.mayUseResources() ? this.forwardList(request, extra) : { resourceTemplates: [] };
       case "prompts/list":
-        return this.mayUseResources() ? this.forward(request, extra) : { prompts: [] };
+        return this.mayUseResources() ? this.forwardList(request, extra) : { prompts: [] };
       case "resources/read":
         if (!this.mayUseResources()) throw new JsonRpcError(-32002, "Resource not found", { uri: params.uri });
         return this.forward(request, extra);

@@ -54,6 +54,8 @@ export type Discovery = {
   prompts: Prompt[];
   refreshedAt: Date | null;
   error: string | null;
+  /** What the last discovery dropped as malformed, and why (bounded; empty when all was well). */
+  warnings: string[];
 };
 
 /** What the rest of Switchboard may ask of the gateway about connections. */

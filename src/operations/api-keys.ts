@@ -14,6 +14,7 @@ import {
 import { assertTargetWithinKey, expiryWithinKey } from "../domain/access/key-policy.ts";
 import { checkPermissions, PermissionsSchema, roleCeiling, type Permissions } from "../domain/access/permissions.ts";
 import { getUser } from "../domain/access/users.ts";
+import { singleLine } from "../domain/text.ts";
 import { AppError } from "../errors.ts";
 import { defineOperation, type OperationContext } from "./registry.ts";
 import { ApiKeyShape, apiKeyOut, durationField, TimestampInput } from "./shapes.ts";
@@ -22,7 +23,7 @@ const TEN_YEARS = 3650 * 86_400_000;
 const MAX_GRACE = 7 * 86_400_000;
 
 const KeyId = z.string().regex(/^key_[0-9a-f-]{36}$/, { error: "expected an API key id (key_<uuid>)" }).describe("The key's id, key_<uuid>");
-const Name = z.string().trim().min(1, { error: "expected a name" }).max(100, { error: "expected at most 100 characters" });
+const Name = singleLine(z.string().trim().min(1, { error: "expected a name" }).max(100, { error: "expected at most 100 characters" }));
 const ExpiresIn = durationField('Lifetime from now, e.g. "30d" or "12h" (at most 3650 days)', { maxMs: TEN_YEARS });
 const ExpiresAt = TimestampInput.describe("When the key stops working (ISO 8601, in the future)");
 

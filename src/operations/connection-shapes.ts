@@ -2,7 +2,11 @@
 import { z } from "zod";
 import {
   ArgsSchema,
+  CALL_TIMEOUT_MAX,
+  CALL_TIMEOUT_MAX_MS,
   CommandSchema,
+  CONNECT_TIMEOUT_MAX,
+  CONNECT_TIMEOUT_MAX_MS,
   DescriptionSchema,
   EnvSchema,
   HeadersSchema,
@@ -18,6 +22,15 @@ import { policyRefusal, SECRET_MASK, type Connection, type ConnectionChanges } f
 import type { Discovery } from "../gateway/types.ts";
 import type { OperationDeps } from "./registry.ts";
 import { Timestamp } from "./shapes.ts";
+
+/** A timeout in whole milliseconds, bounded so its timer never overflows (the message names the limit as a duration too). */
+function timeoutMs(maxMs: number, max: string) {
+  return z
+    .int({ error: "expected a whole number of milliseconds" })
+    .min(100, { error: "expected at least 100 ms" })
+    .max(maxMs, { error: `expected at most ${maxMs} ms (${max})` })
+    .nullable();
+}
 
 /** The input fields of a connection, as CONNECTION_CREATE and CONNECTION_UPDATE take them (snake_case). */
 export const ConnectionFieldsInput = {
@@ -35,8 +48,8 @@ export const ConnectionFieldsInput = {
   env: EnvSchema.describe(`stdio: environment variables (replaced whole; the process gets only these plus PATH). Stored encrypted; "${SECRET_MASK}" keeps a stored value`),
   isolation: IsolationSchema.describe('stdio: "shared" (one process for every session, the default) or "session" (one per downstream session)'),
   max_processes: MaxProcessesSchema.nullable().describe('stdio with isolation "session": most processes at once; null for the server default'),
-  connect_timeout_ms: z.int().min(100).max(600_000).nullable().describe("Milliseconds to connect and initialise; null for the server default"),
-  call_timeout_ms: z.int().min(100).max(86_400_000).nullable().describe("Milliseconds a request may take; null for the server default"),
+  connect_timeout_ms: timeoutMs(CONNECT_TIMEOUT_MAX_MS, CONNECT_TIMEOUT_MAX).describe(`Milliseconds to connect and initialise (100 to ${CONNECT_TIMEOUT_MAX_MS}, i.e. ${CONNECT_TIMEOUT_MAX}); null for the server default`),
+  call_timeout_ms: timeoutMs(CALL_TIMEOUT_MAX_MS, CALL_TIMEOUT_MAX).describe(`Milliseconds a request may take (100 to ${CALL_TIMEOUT_MAX_MS}, i.e. ${CALL_TIMEOUT_MAX}); null for the server default`),
 };
 
 type FieldsInput = Partial<{ [K in keyof typeof ConnectionFieldsInput]: z.output<(typeof ConnectionFieldsInput)[K]> }>;
@@ -101,6 +114,7 @@ export const ConnectionShape = z.object({
     prompts: z.number(),
     refreshed_at: Timestamp.nullable(),
     error: z.string().nullable(),
+    warnings: z.array(z.string()).describe("What the last discovery dropped as malformed (not an object, no valid name, wrong-typed fields), and why"),
   }),
   created_at: Timestamp,
   updated_at: Timestamp,
@@ -157,6 +171,7 @@ export function connectionOut(deps: Pick<OperationDeps, "gateway" | "config">, c
       prompts: found.prompts.length,
       refreshed_at: found.refreshedAt?.toISOString() ?? null,
       error: found.error,
+      warnings: found.warnings,
     },
     created_at: c.createdAt.toISOString(),
     updated_at: c.updatedAt.toISOString(),

@@ -45,7 +45,7 @@ export function specLookup(deps: Pick<OperationDeps, "db" | "keys" | "config">):
   };
 }
 
-const NOTHING_DISCOVERED: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null };
+const NOTHING_DISCOVERED: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
 
 /**
  * The gateway as seen where none runs (the CLI): nothing is live, tests fail with a clear error,

@@ -1,7 +1,7 @@
 // Schemas shared by several operations: ids, timestamps, and the public shapes of users and keys.
 import { z } from "zod";
 import type { ApiKey } from "../domain/access/api-keys.ts";
-import { PermissionsSchema } from "../domain/access/permissions.ts";
+import { StoredPermissionsSchema } from "../domain/access/permissions.ts";
 import type { User } from "../domain/access/users.ts";
 import { parseDuration } from "../config/units.ts";
 
@@ -32,7 +32,7 @@ export const ApiKeyShape = z.object({
   name: z.string(),
   prefix: z.string().describe("The first characters of the token, to recognise it; the token itself is never shown again"),
   owner: z.object({ id: z.string(), email: z.string() }),
-  permissions: PermissionsSchema,
+  permissions: StoredPermissionsSchema,
   created_at: Timestamp,
   updated_at: Timestamp,
   last_used_at: Timestamp.nullable(),

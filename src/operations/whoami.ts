@@ -1,6 +1,6 @@
 // WHOAMI: who the caller is and what it may do, so a script can check its key before relying on it.
 import { z } from "zod";
-import { PermissionsSchema } from "../domain/access/permissions.ts";
+import { StoredPermissionsSchema } from "../domain/access/permissions.ts";
 import { defineOperation } from "./registry.ts";
 import { UserShape, userOut } from "./shapes.ts";
 
@@ -14,7 +14,7 @@ export const whoami = defineOperation({
   output: z.object({
     user: UserShape,
     key: z.object({ id: z.string() }).nullable().describe("The API key used; null for a signed-in admin session"),
-    permissions: PermissionsSchema.describe("The permissions in force for this call"),
+    permissions: StoredPermissionsSchema.describe("The permissions in force for this call"),
     management_tools: z.array(z.string()).describe("The management tools this caller may call"),
   }),
   forMembers: true,

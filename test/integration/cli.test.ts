@@ -175,6 +175,16 @@ describe("init and check-config", () => {
     expect(run.stdout).toBe("");
   });
 
+  test("check-config refuses a duration past its maximum (a timer that would fire at once), exit 2 naming the key", async () => {
+    const { cwd, config } = workspace('\n[gateway]\ncall_timeout = "30d"\nconnect_timeout = "10m"\n\n[[connections]]\nslug = "slow"\nurl = "https://slow.example/mcp"\nconnect_timeout = "25d"\n');
+    const run = await cli(["check-config", "--config", config], { cwd });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('  gateway.call_timeout: expected at most 24h, got "30d"\n');
+    expect(run.stderr).toContain('  connections[0].connect_timeout: expected at most 10m, got "25d"\n');
+    expect(run.stderr).not.toContain("gateway.connect_timeout");
+    expect(run.stdout).toBe("");
+  });
+
   test("check-config reports every problem, and never the secret", async () => {
     const cwd = tempDir();
     writeFileSync(join(cwd, "switchboard.toml"), '[server]\nlisten = "abc"\n[security]\nsecret = "too-short-secret"\n');

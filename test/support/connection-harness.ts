@@ -9,7 +9,7 @@ import { connectionStore } from "../../src/operations/connections.ts";
 import { createTestApp, useFresh, type ConfigOverrides, type TestApp } from "./app.ts";
 import { insertUser } from "./users.ts";
 
-export const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null };
+export const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
 
 /** A GatewayControl that records calls and answers from what the test put in it. */
 export class FakeGateway implements GatewayControl {

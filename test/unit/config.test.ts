@@ -42,6 +42,74 @@ describe("parseDuration", () => {
   });
 });
 
+describe("bounds of durations and sizes", () => {
+  test("a number too large to hold exactly is no duration or size at all (never Infinity)", () => {
+    const huge = "9".repeat(400);
+    expect(parseDuration(`${huge}s`)).toBeNull();
+    expect(parseDuration(`${huge}.5ms`)).toBeNull();
+    expect(parseSize(`${huge}GiB`)).toBeNull();
+    expect(parseDuration("1e400s")).toBeNull();
+    expect(parseDuration("104249991374d")).toBeNull(); // past Number.MAX_SAFE_INTEGER ms
+  });
+
+  // Each duration has its own maximum, at most the ~24.8-day timer limit: past it a timer fires at once.
+  const limits: [string, Record<string, unknown>, string, string][] = [
+    ["gateway.call_timeout", { gateway: { call_timeout: "25d" } }, "24h", "25d"],
+    ["gateway.connect_timeout", { gateway: { connect_timeout: "11m" } }, "10m", "11m"],
+    ["gateway.session_idle_timeout", { gateway: { session_idle_timeout: "8d" } }, "7d", "8d"],
+    ["security.session_ttl", { security: { session_ttl: "366d" } }, "365d", "366d"],
+    ["security.login_window", { security: { login_window: "25h" } }, "24h", "25h"],
+    ["server.shutdown_timeout", { server: { shutdown_timeout: "2h" } }, "1h", "2h"],
+    ["database.busy_timeout", { database: { busy_timeout: "1h" } }, "10m", "1h"],
+    ["connections[0].call_timeout", { connections: [{ slug: "a", url: "https://a.example/mcp", call_timeout: "30d" }] }, "24h", "30d"],
+    ["connections[0].connect_timeout", { connections: [{ slug: "a", url: "https://a.example/mcp", connect_timeout: "1h" }] }, "10m", "1h"],
+  ];
+  for (const [key, raw, max, given] of limits) {
+    test(`${key} above ${max} is refused, naming the key and the limit`, () => {
+      expect(problemsOf(() => parse(raw))).toEqual([`${key}: expected at most ${max}, got "${given}"`]);
+    });
+  }
+
+  test("the largest allowed values are accepted", () => {
+    const config = parse({
+      gateway: { call_timeout: "24h", connect_timeout: "10m", session_idle_timeout: "7d" },
+      security: { session_ttl: "365d", login_window: "24h" },
+      server: { shutdown_timeout: "1h" },
+      connections: [{ slug: "a", url: "https://a.example/mcp", call_timeout: "24h", connect_timeout: "10m" }],
+    });
+    expect(config.gateway.call_timeout).toBe(86_400_000);
+    expect(config.security.session_ttl).toBe(365 * 86_400_000);
+    expect(config.connections[0]!.call_timeout).toBe(86_400_000);
+  });
+});
+
+describe("text in the config file", () => {
+  test("names and titles refuse control characters and bidi overrides, naming the key", () => {
+    const problems = problemsOf(() =>
+      parse({
+        connections: [{ slug: "a", url: "https://a.example/mcp", title: "evil\u202eexe", description: "nul\u0000" }],
+        agents: [{ slug: "b", title: "two\nlines", instructions: "\u001b[2J", tools: { a: [{ name: "x", description: "a\u2066b" }] } }],
+      }),
+    );
+    expect(problems.sort()).toEqual([
+      "agents[0].instructions: cannot contain control characters other than line breaks and tabs, or bidirectional overrides",
+      "agents[0].title: cannot contain control characters (line breaks, tabs, NUL) or bidirectional overrides",
+      "agents[0].tools.a[0].description: cannot contain control characters other than line breaks and tabs, or bidirectional overrides",
+      "connections[0].description: cannot contain control characters other than line breaks and tabs, or bidirectional overrides",
+      "connections[0].title: cannot contain control characters (line breaks, tabs, NUL) or bidirectional overrides",
+    ]);
+  });
+
+  test("descriptions and instructions keep line breaks and tabs", () => {
+    const config = parse({
+      connections: [{ slug: "a", url: "https://a.example/mcp", description: "one\ntwo\r\n\tthree" }],
+      agents: [{ slug: "b", instructions: "Step 1.\nStep 2.", tools: { a: ["x"] } }],
+    });
+    expect(config.connections[0]!.description).toBe("one\ntwo\r\n\tthree");
+    expect(config.agents[0]!.instructions).toBe("Step 1.\nStep 2.");
+  });
+});
+
 describe("parseSize", () => {
   test.each([
     ["512B", 512],

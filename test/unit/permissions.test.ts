@@ -204,6 +204,7 @@ describe("checkPermissions", () => {
 describe("PermissionsSchema", () => {
   test("accepts an object of resource to a non-empty list of action names", () => {
     expect(PermissionsSchema.safeParse({ self: ["WHOAMI"], "*": ["*"] }).success).toBe(true);
+    expect(PermissionsSchema.safeParse({ "*": ["admin.tools.list", "DATA_EXPORT_v2", "get-user", "x".repeat(128)] }).success).toBe(true);
     expect(PermissionsSchema.safeParse({}).success).toBe(true);
   });
 
@@ -214,6 +215,11 @@ describe("PermissionsSchema", () => {
     ["an empty action list", { self: [] }, "expected at least one action"],
     ["a number as an action", { self: [1] }, "expected string"],
     ["an action with spaces", { self: ["DROP TABLE"] }, "actions are tool names"],
+    // The action rule is MCP's tool name rule (2025-11-25): no "/", at most 128 characters, and "*" only alone.
+    ["an action with a slash", { "*": ["user/update"] }, "actions are tool names"],
+    ["an action of 129 characters", { "*": ["x".repeat(129)] }, "actions are tool names"],
+    ["a wildcard inside a name", { "*": ["get*"] }, "actions are tool names"],
+    ["a doubled wildcard", { "*": ["**"] }, "actions are tool names"],
     // zod reports the record-level message for a bad key; either way the resource is named as the problem.
     ["an empty resource name", { "": ["*"] }, "resource"],
   ];

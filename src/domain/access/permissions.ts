@@ -1,6 +1,7 @@
 // The one decision of who may do what: `{ resource: [actions] }` permissions, as DESIGN.md defines them.
 // Pure functions only; every MCP list and call, every REST call and the admin use these.
 import { z } from "zod";
+import { TOOL_NAME } from "../agents/tools.ts";
 import type { Role } from "./users.ts";
 
 /** A key's permissions: resource ("self", "*", "conn_<uuid>", "agent_<uuid>") → actions (names or "*"). */
@@ -12,20 +13,34 @@ export const SELF = "self";
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 export const CONNECTION_ID = new RegExp(`^conn_${UUID}$`);
 export const AGENT_ID = new RegExp(`^agent_${UUID}$`);
-const ACTION = /^[A-Za-z0-9_.\-/]{1,128}$|^\*$/;
+/**
+ * An action is a tool name by MCP's rule (2025-11-25, server/tools "Tool names": 1-128 of A-Z a-z
+ * 0-9 _ - .), the same rule discovery keeps tools by, or "*". A name the gateway never lists can
+ * never be granted, and no tool name can be mistaken for the wildcard.
+ */
+const ACTION = new RegExp(`${TOOL_NAME.source}|^\\*$`);
+const ACTION_RULE = 'actions are tool names (1-128 of A-Z a-z 0-9 _ - .) or "*"';
 
 /** The shape of a permissions object; which resources exist is checked by validatePermissions. */
 export const PermissionsSchema = z
   .record(
     z.string().min(1, { error: "resource names cannot be empty" }),
     z
-      .array(z.string().regex(ACTION, { error: 'actions are tool names (1-128 of A-Z a-z 0-9 _ - . /) or "*"' }), {
+      .array(z.string().regex(ACTION, { error: ACTION_RULE }), {
         error: "expected a list of actions",
       })
       .min(1, { error: "expected at least one action" })
       .max(1000),
     { error: 'expected an object of resource → list of actions, e.g. {"self": ["API_KEY_LIST"]}' },
   )
+  .describe('Permissions: resource → actions. "self" → management tool names or "*"; "conn_<uuid>" / "agent_<uuid>" → tool names or "*"; "*" → any connection.');
+
+/**
+ * Permissions as stored and returned: the same shape, actions not re-checked, so a key saved before
+ * the action rule narrowed (a "/" in a tool name) is still listed rather than failing the answer.
+ */
+export const StoredPermissionsSchema = z
+  .record(z.string(), z.array(z.string()))
   .describe('Permissions: resource → actions. "self" → management tool names or "*"; "conn_<uuid>" / "agent_<uuid>" → tool names or "*"; "*" → any connection.');
 
 /** True when `p[resource]` holds `action` or "*". */

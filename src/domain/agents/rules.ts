@@ -3,6 +3,7 @@
 // connection once and existing, each tool once, exposed names that follow the MCP rules and never
 // collide). Pure: no database, no I/O.
 import { z } from "zod";
+import { multiLine, singleLine } from "../text.ts";
 import {
   describeCollision,
   exposedName,
@@ -17,11 +18,12 @@ import {
 
 const TOOL_NAME_RULE = "1-128 of A-Z a-z 0-9 _ - .";
 
-export const InstructionsSchema = z.string().max(20_000, { error: "expected at most 20000 characters" });
+// Instructions and descriptions reach every client's model: lines and tabs, no hidden controls or bidi (../text.ts).
+export const InstructionsSchema = multiLine(z.string().max(20_000, { error: "expected at most 20000 characters" }));
 /** A tool's name as its upstream gives it (not necessarily a valid exposed name: an alias can fix that). */
-export const UpstreamToolNameSchema = z.string().min(1, { error: "expected a tool name" }).max(256, { error: "expected at most 256 characters" });
+export const UpstreamToolNameSchema = singleLine(z.string().min(1, { error: "expected a tool name" }).max(256, { error: "expected at most 256 characters" }));
 export const AliasSchema = z.string().regex(TOOL_NAME, { error: `expected a tool name: ${TOOL_NAME_RULE}` });
-export const ToolDescriptionSchema = z.string().max(2000, { error: "expected at most 2000 characters" });
+export const ToolDescriptionSchema = multiLine(z.string().max(2000, { error: "expected at most 2000 characters" }));
 
 export const ToolSelectionSchema = z.strictObject({
   name: UpstreamToolNameSchema.describe("The tool's name upstream"),
@@ -29,8 +31,8 @@ export const ToolSelectionSchema = z.strictObject({
   description: ToolDescriptionSchema.optional().describe("Replaces the upstream's description"),
 });
 
-const UriPattern = z.string().min(1, { error: "expected a URI pattern" }).max(1024);
-const PromptName = z.string().min(1, { error: "expected a prompt name" }).max(256);
+const UriPattern = singleLine(z.string().min(1, { error: "expected a URI pattern" }).max(1024));
+const PromptName = singleLine(z.string().min(1, { error: "expected a prompt name" }).max(256));
 
 export const ResourcesSelectionSchema = z
   .union([z.literal("all"), z.literal("none"), z.array(UriPattern).max(500)], { error: 'expected "all", "none" or a list of URI patterns' })

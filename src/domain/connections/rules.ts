@@ -3,6 +3,7 @@
 // and on the [stdio] policy. Pure: no database, no I/O.
 import { z } from "zod";
 import { TRANSPORTS, type UpstreamTransport } from "../../gateway/types.ts";
+import { multiLine, singleLine } from "../text.ts";
 
 export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** RFC 9110 §5.6.2 token: what a header name may be. */
@@ -22,8 +23,9 @@ export const SlugSchema = z
   .string()
   .regex(SLUG_PATTERN, { error: "expected 1-63 lowercase letters, digits and dashes, starting with a letter or digit" })
   .describe('A short unique name, e.g. "github": 1-63 of a-z 0-9 -');
-export const TitleSchema = z.string().trim().max(200, { error: "expected at most 200 characters" });
-export const DescriptionSchema = z.string().max(2000, { error: "expected at most 2000 characters" });
+// Titles (connections and agents) are one line; descriptions may span lines (see ../text.ts for why).
+export const TitleSchema = singleLine(z.string().trim().max(200, { error: "expected at most 200 characters" }));
+export const DescriptionSchema = multiLine(z.string().max(2000, { error: "expected at most 2000 characters" }));
 export const TransportSchema = z.enum(TRANSPORTS, { error: 'expected "http", "sse" or "stdio"' });
 export const IsolationSchema = z.enum(["shared", "session"], { error: 'expected "shared" or "session"' });
 
@@ -75,6 +77,14 @@ export const EnvSchema = z
     { error: "expected a table of variable name → value" },
   )
   .refine((e) => Object.keys(e).length <= 100, { error: "expected at most 100 variables" });
+/**
+ * The longest connect and call timeouts, for the config file and the API alike. A timer takes at most
+ * ~24.8 days (a longer one fires at once and would fail every call); these are far below it.
+ */
+export const CONNECT_TIMEOUT_MAX = "10m";
+export const CALL_TIMEOUT_MAX = "24h";
+export const CONNECT_TIMEOUT_MAX_MS = 600_000;
+export const CALL_TIMEOUT_MAX_MS = 86_400_000;
 export const MaxProcessesSchema = z.int({ error: "expected a whole number" }).min(1).max(1000);
 
 /** The fields the transport rules look at. */
