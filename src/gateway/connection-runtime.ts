@@ -4,6 +4,7 @@
 import { ErrorCode, McpError, type JSONRPCRequest, type Notification, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { AddressPolicy } from "./upstream/address-policy.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec, ConnectionStatus, Discovery } from "./types.ts";
 import { AnyResult, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
@@ -27,7 +28,12 @@ export type InflightCall = {
   ask: (request: JSONRPCRequest, signal: AbortSignal) => Promise<Record<string, unknown>>;
 };
 
-export type RuntimeSettings = { stderrLines: number; logger: Logger };
+export type RuntimeSettings = {
+  stderrLines: number;
+  logger: Logger;
+  /** Which addresses http and sse upstreams may reach (default: only the built-in deny list). */
+  addressPolicy?: AddressPolicy;
+};
 
 const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null };
 const MAX_BACKOFF_MS = 30_000;
@@ -93,7 +99,7 @@ export class ConnectionRuntime {
     if (owner) this.perSession.set(owner, link);
     else this.shared = link;
     this.setStatus("connecting");
-    link.upstream = Upstream.connect(this.spec, this.stderr, this.hooks(link), this.spec.connectTimeoutMs).then(
+    link.upstream = Upstream.connect(this.spec, this.stderr, this.hooks(link), this.spec.connectTimeoutMs, this.settings.addressPolicy).then(
       (upstream) => {
         this.failures = 0;
         this.lastError = null;

@@ -4,7 +4,8 @@ import { isInitializeRequest, type JSONRPCMessage } from "@modelcontextprotocol/
 import { JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../operations/registry.ts";
-import { ConnectionRuntime } from "./connection-runtime.ts";
+import { ConnectionRuntime, type RuntimeSettings } from "./connection-runtime.ts";
+import type { AddressPolicy } from "./upstream/address-policy.ts";
 import type { AgentSpec } from "../domain/agents/tools.ts";
 import { AgentSession, type AgentRuntimes } from "./agent-session.ts";
 import type { DownstreamSession } from "./downstream-session.ts";
@@ -26,6 +27,8 @@ export type GatewaySettings = {
   lookup: (idOrSlug: string) => ConnectionSpec | null;
   /** Finds an agent's spec by id or slug. */
   lookupAgent?: (idOrSlug: string) => AgentSpec | null;
+  /** Which addresses http and sse upstreams may reach (gateway.upstream_deny / upstream_allow). */
+  addressPolicy?: AddressPolicy;
 };
 
 /** A JSON-RPC error response that is not about any request (transport-level). */
@@ -57,13 +60,17 @@ export class Gateway implements GatewayControl, AgentControl {
     this.reaper.unref();
   }
 
+  private runtimeSettings(): RuntimeSettings {
+    return { stderrLines: this.settings.stderrLines, logger: this.settings.logger, addressPolicy: this.settings.addressPolicy };
+  }
+
   /** The live runtime of a connection, created from its spec on first use. */
   runtime(idOrSlug: string): ConnectionRuntime | null {
     const existing = this.runtimes.get(idOrSlug) ?? [...this.runtimes.values()].find((r) => r.spec.slug === idOrSlug);
     if (existing) return existing;
     const spec = this.settings.lookup(idOrSlug);
     if (!spec) return null;
-    const runtime = new ConnectionRuntime(spec, { stderrLines: this.settings.stderrLines, logger: this.settings.logger });
+    const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     this.runtimes.set(spec.id, runtime);
     return runtime;
   }
@@ -178,6 +185,7 @@ export class Gateway implements GatewayControl, AgentControl {
         stderr,
         { onNotification: () => {}, onRequest: async () => ({}), onClose: () => {} },
         spec.connectTimeoutMs,
+        this.settings.addressPolicy,
       );
       const caps = upstream.capabilities;
       const count = async (method: string, key: string) => {
@@ -221,7 +229,7 @@ export class Gateway implements GatewayControl, AgentControl {
     const old = this.runtimes.get(spec.id);
     const stderr = old?.stderr.snapshot() ?? [];
     await this.closeRuntime(spec.id);
-    const runtime = new ConnectionRuntime(spec, { stderrLines: this.settings.stderrLines, logger: this.settings.logger });
+    const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     for (const line of stderr) runtime.stderr.push(line);
     this.runtimes.set(spec.id, runtime);
     this.discover(runtime);

@@ -1,0 +1,149 @@
+// Which network addresses upstream connections may reach (gateway.upstream_deny / upstream_allow), so
+// a connection URL cannot point the gateway at cloud metadata, link-local services or nonsense
+// addresses (SSRF). Hostnames are resolved and every address checked; the HTTP/1.1 client connects
+// to the checked address itself, so a DNS answer that changes between check and connect is not used.
+import { lookup } from "node:dns/promises";
+import { BlockList, isIP } from "node:net";
+
+/** A named block of the built-in deny list. */
+type Builtin = { block: string; why: string };
+
+/**
+ * Always denied, whatever the config says (deny wins over allow). Loopback and private ranges are
+ * not here: self-hosters run local MCP servers; gateway.upstream_deny denies those.
+ */
+export const BUILTIN_DENY: readonly Builtin[] = [
+  { block: "0.0.0.0/8", why: '"this network", not a destination' },
+  { block: "169.254.0.0/16", why: "link-local (cloud metadata: AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle at 169.254.169.254; AWS ECS at 169.254.170.2)" },
+  { block: "100.100.100.200/32", why: "Alibaba Cloud metadata" },
+  { block: "192.0.0.192/32", why: "Oracle Cloud Classic metadata" },
+  { block: "168.63.129.16/32", why: "Azure WireServer (host agent)" },
+  { block: "224.0.0.0/4", why: "multicast" },
+  { block: "240.0.0.0/4", why: "reserved and broadcast (255.255.255.255)" },
+  { block: "::/128", why: "the unspecified address" },
+  { block: "fe80::/10", why: "link-local" },
+  { block: "fd00:ec2::254/128", why: "AWS metadata over IPv6" },
+  { block: "ff00::/8", why: "multicast" },
+];
+
+/** The refusal of an address by the policy: what the caller, the status and the log show. */
+export class AddressDeniedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AddressDeniedError";
+  }
+}
+
+function blockList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, prefix] = entry.split("/") as [string, string | undefined];
+    const family = isIP(address) === 6 ? "ipv6" : "ipv4";
+    if (prefix === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(prefix), family);
+  }
+  return list;
+}
+
+/** The 8 groups of an IPv6 address (no zone), or null when it is not one. */
+function ipv6Groups(address: string): number[] | null {
+  if (isIP(address) !== 6) return null;
+  // A trailing dotted quad is the last two groups.
+  const text = address.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+  const parse = (part: string) => (part === "" ? [] : part.split(":").map((g) => Number.parseInt(g, 16)));
+  const [head, rest] = text.split("::") as [string, string | undefined];
+  const front = parse(head);
+  if (rest === undefined) return front.length === 8 ? front : null;
+  const back = parse(rest);
+  return [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
+}
+
+/**
+ * The IPv4 address an IPv6 one carries, when reaching it reaches that IPv4 host: IPv4-mapped
+ * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d). Else null.
+ */
+export function embeddedIpv4(address: string): string | null {
+  const g = ipv6Groups(address.split("%")[0]!);
+  if (!g) return null;
+  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  const mapped = zeros(0, 5) && g[5] === 0xffff;
+  const compatible = zeros(0, 6) && (g[6]! !== 0 || g[7]! > 1);
+  const nat64 = g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6);
+  if (!mapped && !compatible && !nat64) return null;
+  return [g[6]! >> 8, g[6]! & 0xff, g[7]! >> 8, g[7]! & 0xff].join(".");
+}
+
+export type AddressPolicySettings = { upstream_deny: readonly string[]; upstream_allow: readonly string[] };
+
+/** The address policy: the built-in deny list, gateway.upstream_deny, and gateway.upstream_allow when not empty. */
+export class AddressPolicy {
+  private readonly builtin = BUILTIN_DENY.map((b) => ({ ...b, list: blockList([b.block]) }));
+  private readonly deny: BlockList;
+  private readonly allow: BlockList | null;
+
+  constructor(private readonly settings: AddressPolicySettings = { upstream_deny: [], upstream_allow: [] }) {
+    this.deny = blockList(settings.upstream_deny);
+    this.allow = settings.upstream_allow.length > 0 ? blockList(settings.upstream_allow) : null;
+  }
+
+  /** Why `address` (an IP literal) may not be reached, or null when it may. */
+  refusal(address: string): string | null {
+    const bare = address.replace(/^\[|\]$/g, "").split("%")[0]!;
+    const family = isIP(bare);
+    if (family === 0) return `${JSON.stringify(address)} is not an IP address`;
+    // An IPv6 form of an IPv4 address reaches that IPv4 host: both forms are checked.
+    const forms: [string, "ipv4" | "ipv6"][] = [[bare, family === 4 ? "ipv4" : "ipv6"]];
+    const inner = family === 6 ? embeddedIpv4(bare) : null;
+    if (inner) forms.push([inner, "ipv4"]);
+    for (const [form, type] of forms) {
+      const hit = this.builtin.find((b) => b.list.check(form, type));
+      if (hit) return `${bare} is denied by gateway.upstream_deny (built in: ${hit.why})`;
+      if (this.deny.check(form, type)) return `${bare} is denied by gateway.upstream_deny`;
+    }
+    if (this.allow && !forms.some(([form, type]) => this.allow!.check(form, type))) return `${bare} is outside gateway.upstream_allow`;
+    return null;
+  }
+
+  /** Why the URL's host may not be reached when it is an IP literal; null for hostnames (checked at connect time) and allowed IPs. */
+  literalRefusal(url: string): string | null {
+    let hostname: string;
+    try {
+      hostname = new URL(url).hostname.replace(/^\[|\]$/g, "");
+    } catch {
+      return null;
+    }
+    return isIP(hostname) === 0 ? null : this.refusal(hostname);
+  }
+
+  /**
+   * Resolves `hostname` and checks every address it resolves to (one denied address refuses the host:
+   * which one a client would pick is not ours to predict). Returns the address to connect to.
+   */
+  async resolve(hostname: string): Promise<string> {
+    const bare = hostname.replace(/^\[|\]$/g, "");
+    const addresses = isIP(bare) !== 0 ? [bare] : (await lookup(bare, { all: true, verbatim: true })).map((a) => a.address);
+    if (addresses.length === 0) throw new AddressDeniedError(`${bare} does not resolve to any address`);
+    for (const address of addresses) {
+      const why = this.refusal(address);
+      if (why) throw new AddressDeniedError(address === bare ? why : `${bare} resolves to ${why}`);
+    }
+    return addresses[0]!;
+  }
+
+  /**
+   * A fetch that checks the host of every request before sending it and never follows a redirect by
+   * itself (the SDK's fetchWithinOrigin follows them hop by hop through this fetch, so each hop is
+   * checked). fetch resolves the name again: see the README on the window that leaves.
+   */
+  fetch(base: typeof fetch = fetch): typeof fetch {
+    const checked = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      await this.resolve(url.hostname);
+      return base(input, { ...init, redirect: init?.redirect === "error" ? "error" : "manual" });
+    };
+    return checked as typeof fetch;
+  }
+}
+
+/** The policy with nothing configured: only the built-in deny list. */
+export const DEFAULT_ADDRESS_POLICY = new AddressPolicy();
