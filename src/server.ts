@@ -73,6 +73,7 @@ export function prepare(config: Config, logger: Logger, options: { gateway?: Gat
     lookup: specLookup({ db: handle.db, keys, config }),
     lookupAgent: agentSpecLookup({ db: handle.db }),
     addressPolicy: new AddressPolicy(config.gateway),
+    maxConcurrentTests: config.gateway.max_concurrent_tests,
   });
   const deps: AppDeps = {
     config,

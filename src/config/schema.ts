@@ -165,6 +165,7 @@ const gateway = z
     max_sessions: z.int().min(1).default(10_000).describe("Most downstream MCP sessions open at once, across all connections."),
     stdio_max_processes: z.int().min(1).default(8).describe("Default cap on processes of one stdio connection with isolation = \"session\" (per connection: max_processes)."),
     stderr_lines: z.int().min(0).default(200).describe("Lines of a stdio server's stderr kept in memory for its admin page."),
+    max_concurrent_tests: z.int().min(1).max(1000).default(4).describe("Most connection tests (CONNECTION_TEST, the admin's Test button) running at once; more get 503 BUSY. Concurrent tests of the same settings share one run."),
     upstream_deny: z
       .array(addressOrBlock)
       .default([])

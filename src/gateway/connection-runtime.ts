@@ -4,6 +4,7 @@
 import { ErrorCode, McpError, type JSONRPCRequest, type Notification, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { redactFor } from "./redact.ts";
 import type { AddressPolicy } from "./upstream/address-policy.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec, ConnectionStatus, Discovery } from "./types.ts";
@@ -67,6 +68,11 @@ export class ConnectionRuntime {
     return this.closed;
   }
 
+  /** Processes this runtime has running or starting (stdio), for the bound on connection tests. */
+  get processCount(): number {
+    return this.spec.transport === "stdio" ? (this.shared ? 1 : 0) + this.perSession.size : 0;
+  }
+
   getStatus(): ConnectionStatus {
     return this.status;
   }
@@ -120,7 +126,8 @@ export class ConnectionRuntime {
 
   private fail(err: unknown): void {
     this.failures++;
-    this.lastError = err instanceof Error ? err.message : String(err);
+    // Shown to members (status, errors to callers) and logged: never the connection's own secrets.
+    this.lastError = redactFor(this.spec, err instanceof Error ? err.message : String(err));
     this.retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.failures - 1));
     this.setStatus("error");
     this.settings.logger.warn("upstream failed", { connection: this.spec.id, error: this.lastError, failures: this.failures });
@@ -250,7 +257,7 @@ export class ConnectionRuntime {
         error: null,
       };
     } catch (err) {
-      this.discovery = { ...this.discovery, error: err instanceof Error ? err.message : String(err) };
+      this.discovery = { ...this.discovery, error: redactFor(this.spec, err instanceof Error ? err.message : String(err)) };
     } finally {
       // A connection whose sessions each get their own process keeps no shared one running.
       if (this.spec.transport === "stdio" && this.spec.isolation === "session" && this.shared) await this.dropUpstream(this.shared);

@@ -11,9 +11,10 @@ import { AgentSession, type AgentRuntimes } from "./agent-session.ts";
 import type { DownstreamSession } from "./downstream-session.ts";
 import { directHeaders, directRequest } from "./direct-answer.ts";
 import { ProxySession } from "./proxy-session.ts";
-import { killAllStdioProcesses, LineRing } from "./upstream/stdio-process.ts";
+import { ConnectionTests } from "./connection-tests.ts";
+import { redactFor } from "./redact.ts";
+import { killAllStdioProcesses } from "./upstream/stdio-process.ts";
 import type { AgentControl, ConnectionSpec, ConnectionStatus, ConnectionTestResult, Discovery, GatewayControl } from "./types.ts";
-import { Upstream } from "./upstream/upstream.ts";
 
 type KeyCaller = Caller & { key: { id: string } };
 
@@ -29,6 +30,8 @@ export type GatewaySettings = {
   lookupAgent?: (idOrSlug: string) => AgentSpec | null;
   /** Which addresses http and sse upstreams may reach (gateway.upstream_deny / upstream_allow). */
   addressPolicy?: AddressPolicy;
+  /** Most connection tests running at once (gateway.max_concurrent_tests; default 4). */
+  maxConcurrentTests?: number;
 };
 
 /** A JSON-RPC error response that is not about any request (transport-level). */
@@ -55,7 +58,14 @@ export class Gateway implements GatewayControl, AgentControl {
   private readonly sessions = new Map<string, DownstreamSession>();
   private readonly reaper: ReturnType<typeof setInterval>;
 
+  private readonly tests: ConnectionTests;
+
   constructor(private readonly settings: GatewaySettings) {
+    this.tests = new ConnectionTests({
+      maxConcurrent: settings.maxConcurrentTests ?? 4,
+      addressPolicy: settings.addressPolicy,
+      processesOf: (id) => this.runtimes.get(id)?.processCount ?? 0,
+    });
     this.reaper = setInterval(() => this.reapIdle(), Math.max(1000, Math.min(60_000, settings.sessionIdleMs / 4)));
     this.reaper.unref();
   }
@@ -175,34 +185,9 @@ export class Gateway implements GatewayControl, AgentControl {
 
   // GatewayControl
 
-  async test(spec: ConnectionSpec): Promise<ConnectionTestResult> {
-    const started = performance.now();
-    const stderr = new LineRing(50);
-    let upstream: Upstream | null = null;
-    try {
-      upstream = await Upstream.connect(
-        spec,
-        stderr,
-        { onNotification: () => {}, onRequest: async () => ({}), onClose: () => {} },
-        spec.connectTimeoutMs,
-        this.settings.addressPolicy,
-      );
-      const caps = upstream.capabilities;
-      const count = async (method: string, key: string) => {
-        const result = await upstream!.request({ method, params: {} } as never, { timeoutMs: spec.callTimeoutMs });
-        return ((result[key] as unknown[]) ?? []).length;
-      };
-      const tools = caps.tools ? await count("tools/list", "tools") : 0;
-      const resources = caps.resources ? await count("resources/list", "resources") : 0;
-      const prompts = caps.prompts ? await count("prompts/list", "prompts") : 0;
-      return { ok: true, latency_ms: Math.round(performance.now() - started), server: upstream.serverInfo, tools, resources, prompts };
-    } catch (err) {
-      const tail = stderr.snapshot().slice(-3).join(" | ");
-      const message = err instanceof Error ? err.message : String(err);
-      return { ok: false, latency_ms: Math.round(performance.now() - started), server: null, tools: 0, resources: 0, prompts: 0, error: tail ? `${message} (stderr: ${tail})` : message };
-    } finally {
-      await upstream?.close();
-    }
+  /** A bounded test run (see connection-tests.ts); stderr in the result only `withStderr` (admins). */
+  test(spec: ConnectionSpec, options: { withStderr?: boolean } = {}): Promise<ConnectionTestResult> {
+    return this.tests.test(spec, options);
   }
 
   status(id: string): ConnectionStatus {
@@ -221,8 +206,10 @@ export class Gateway implements GatewayControl, AgentControl {
     return runtime ? runtime.refresh() : NO_DISCOVERY;
   }
 
+  /** The stderr lines kept for an admin's eyes, with the connection's own secrets (its env values) redacted. */
   stderr(id: string): string[] {
-    return this.runtimes.get(id)?.stderr.snapshot() ?? [];
+    const runtime = this.runtimes.get(id);
+    return runtime ? runtime.stderr.snapshot().map((line) => redactFor(runtime.spec, line, Infinity)) : [];
   }
 
   async apply(spec: ConnectionSpec): Promise<void> {

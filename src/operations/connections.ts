@@ -228,7 +228,9 @@ export const connectionTest = defineOperation({
   description:
     "Connect to an upstream with a fresh client, initialise, count what it offers, and disconnect; nothing is saved. Give id (or slug) to " +
     "test a stored connection; admins may also give connection settings, alone (a connection not yet created) or with id (unsaved " +
-    "changes to it). Returns ok, latency_ms, the server's name and version, tool/resource/prompt counts, and error when it failed.",
+    "changes to it). Returns ok, latency_ms, the server's name and version, tool/resource/prompt counts, and error when it failed " +
+    "(the connection's secrets redacted; a stdio server's stderr only for admins). Tests are bounded: concurrent tests of the same " +
+    "settings share one run, and at capacity the answer is BUSY (HTTP 503, Retry-After).",
   input: z.object({
     id: IdOrSlug.optional(),
     connection: AllFieldsOptional.optional().describe("Admins only: settings to test, as CONNECTION_CREATE takes them (with id: changes to the stored ones)"),
@@ -247,7 +249,8 @@ export const connectionTest = defineOperation({
   rest: { method: "POST", path: "/connections/test" },
   async handler(ctx, input) {
     const spec = specToTest(ctx, input);
-    return ctx.deps.gateway.test(spec);
+    // A stdio server's stderr may show its environment (secrets): admins only.
+    return ctx.deps.gateway.test(spec, { withStderr: ctx.caller.user.role === "admin" });
   },
 });
 
