@@ -43,6 +43,19 @@ describe("matching", () => {
     expect(p.refusal("fe00::5")).toBeNull(); // outside fc00::/7 and fe80::/10
   });
 
+  test("prefix boundaries inside a byte, /0, and families kept apart", () => {
+    const nine = policy(["10.128.0.0/9"]);
+    expect(nine.refusal("10.127.255.255")).toBeNull();
+    expect(nine.refusal("10.128.0.0")).not.toBeNull();
+    expect(nine.refusal("10.255.255.255")).not.toBeNull();
+    const allV6 = policy(["::/0"]);
+    expect(allV6.refusal("2001:db8::1")).not.toBeNull();
+    expect(allV6.refusal("8.8.8.8")).toBeNull();
+    expect(policy(["0.0.0.0/0"]).refusal("2001:db8::1")).toBeNull();
+    expect(policy(["0.0.0.0/0"]).refusal("93.184.216.34")).not.toBeNull();
+    expect(() => policy(["10.0.0.0/33"])).toThrow("prefix out of range");
+  });
+
   test("IPv6 forms of an IPv4 address are that address: mapped, compatible, NAT64", () => {
     expect(embeddedIpv4("::ffff:169.254.169.254")).toBe("169.254.169.254");
     expect(embeddedIpv4("::ffff:a9fe:a9fe")).toBe("169.254.169.254");

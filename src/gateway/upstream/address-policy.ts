@@ -3,7 +3,7 @@
 // addresses (SSRF). Hostnames are resolved and every address checked; the HTTP/1.1 client connects
 // to the checked address itself, so a DNS answer that changes between check and connect is not used.
 import { lookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import { isIP } from "node:net";
 
 /** A named block of the built-in deny list. */
 type Builtin = { block: string; why: string };
@@ -34,17 +34,6 @@ export class AddressDeniedError extends Error {
   }
 }
 
-function blockList(entries: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address, prefix] = entry.split("/") as [string, string | undefined];
-    const family = isIP(address) === 6 ? "ipv6" : "ipv4";
-    if (prefix === undefined) list.addAddress(address, family);
-    else list.addSubnet(address, Number(prefix), family);
-  }
-  return list;
-}
-
 /** The 8 groups of an IPv6 address (no zone), or null when it is not one. */
 function ipv6Groups(address: string): number[] | null {
   if (isIP(address) !== 6) return null;
@@ -73,34 +62,65 @@ export function embeddedIpv4(address: string): string | null {
   return [g[6]! >> 8, g[6]! & 0xff, g[7]! >> 8, g[7]! & 0xff].join(".");
 }
 
+/** An address as bytes (4 or 16), or null when it is not an IP address. */
+function bytesOf(address: string): Uint8Array | null {
+  const family = isIP(address);
+  if (family === 4) return Uint8Array.from(address.split(".").map(Number));
+  const groups = family === 6 ? ipv6Groups(address) : null;
+  return groups ? Uint8Array.from(groups.flatMap((g) => [g >> 8, g & 0xff])) : null;
+}
+
+/** A CIDR block (or a single address) as bytes and a prefix length. */
+type Block = { bytes: Uint8Array; prefix: number };
+
+function blockOf(entry: string): Block {
+  const [address, prefix] = entry.split("/") as [string, string | undefined];
+  const bytes = bytesOf(address);
+  if (!bytes) throw new Error(`not an IP address or CIDR block: ${JSON.stringify(entry)}`);
+  const bits = prefix === undefined ? bytes.length * 8 : Number(prefix);
+  if (!Number.isInteger(bits) || bits < 0 || bits > bytes.length * 8) throw new Error(`prefix out of range: ${JSON.stringify(entry)}`);
+  return { bytes, prefix: bits };
+}
+
+function inBlock(bytes: Uint8Array, block: Block): boolean {
+  if (bytes.length !== block.bytes.length) return false;
+  const whole = block.prefix >> 3;
+  for (let i = 0; i < whole; i++) if (bytes[i] !== block.bytes[i]) return false;
+  const rest = block.prefix & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (bytes[whole]! & mask) === (block.bytes[whole]! & mask);
+}
+
 export type AddressPolicySettings = { upstream_deny: readonly string[]; upstream_allow: readonly string[] };
 
 /** The address policy: the built-in deny list, gateway.upstream_deny, and gateway.upstream_allow when not empty. */
 export class AddressPolicy {
-  private readonly builtin = BUILTIN_DENY.map((b) => ({ ...b, list: blockList([b.block]) }));
-  private readonly deny: BlockList;
-  private readonly allow: BlockList | null;
+  private readonly builtin = BUILTIN_DENY.map((b) => ({ ...b, parsed: blockOf(b.block) }));
+  private readonly deny: Block[];
+  private readonly allow: Block[] | null;
 
-  constructor(private readonly settings: AddressPolicySettings = { upstream_deny: [], upstream_allow: [] }) {
-    this.deny = blockList(settings.upstream_deny);
-    this.allow = settings.upstream_allow.length > 0 ? blockList(settings.upstream_allow) : null;
+  /** Throws on a malformed entry (the config schema refuses those first). */
+  constructor(settings: AddressPolicySettings = { upstream_deny: [], upstream_allow: [] }) {
+    this.deny = settings.upstream_deny.map(blockOf);
+    this.allow = settings.upstream_allow.length > 0 ? settings.upstream_allow.map(blockOf) : null;
   }
 
   /** Why `address` (an IP literal) may not be reached, or null when it may. */
   refusal(address: string): string | null {
     const bare = address.replace(/^\[|\]$/g, "").split("%")[0]!;
-    const family = isIP(bare);
-    if (family === 0) return `${JSON.stringify(address)} is not an IP address`;
+    const bytes = bytesOf(bare);
+    if (!bytes) return `${JSON.stringify(address)} is not an IP address`;
     // An IPv6 form of an IPv4 address reaches that IPv4 host: both forms are checked.
-    const forms: [string, "ipv4" | "ipv6"][] = [[bare, family === 4 ? "ipv4" : "ipv6"]];
-    const inner = family === 6 ? embeddedIpv4(bare) : null;
-    if (inner) forms.push([inner, "ipv4"]);
-    for (const [form, type] of forms) {
-      const hit = this.builtin.find((b) => b.list.check(form, type));
+    const forms = [bytes];
+    const inner = bytes.length === 16 ? embeddedIpv4(bare) : null;
+    if (inner) forms.push(bytesOf(inner)!);
+    for (const form of forms) {
+      const hit = this.builtin.find((b) => inBlock(form, b.parsed));
       if (hit) return `${bare} is denied by gateway.upstream_deny (built in: ${hit.why})`;
-      if (this.deny.check(form, type)) return `${bare} is denied by gateway.upstream_deny`;
+      if (this.deny.some((b) => inBlock(form, b))) return `${bare} is denied by gateway.upstream_deny`;
     }
-    if (this.allow && !forms.some(([form, type]) => this.allow!.check(form, type))) return `${bare} is outside gateway.upstream_allow`;
+    if (this.allow && !forms.some((form) => this.allow!.some((b) => inBlock(form, b)))) return `${bare} is outside gateway.upstream_allow`;
     return null;
   }
 
