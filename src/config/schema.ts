@@ -30,7 +30,7 @@ import {
 } from "../domain/agents/rules.ts";
 import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 import { parseDuration, parseSize } from "./units.ts";
-import { AddressPolicy, type AddressPolicySettings } from "../gateway/upstream/address-policy.ts";
+import { AddressRules, type AddressPolicySettings } from "../domain/connections/addresses.ts";
 
 /** A duration string such as "30s" or "12h", read as milliseconds. */
 function durationString() {
@@ -293,9 +293,9 @@ function checkDeclaredAgents(config: { connections: { slug: string }[]; agents: 
 
 /** Declared URLs whose host is an IP literal the address policy denies (hostnames are checked at connect time). */
 function checkDeclaredUrls(config: { gateway: AddressPolicySettings; connections: { url?: string }[] }, ctx: z.RefinementCtx): void {
-  let addresses: AddressPolicy;
+  let addresses: AddressRules;
   try {
-    addresses = new AddressPolicy(config.gateway);
+    addresses = new AddressRules(config.gateway);
   } catch {
     return; // a malformed entry, reported on its own key
   }

@@ -20,7 +20,7 @@ import {
 import { agentsSelecting } from "../domain/agents/agents.ts";
 import { AppError } from "../errors.ts";
 import type { ConnectionSpec, Discovery, GatewayControl } from "../gateway/types.ts";
-import { AddressPolicy } from "../gateway/upstream/address-policy.ts";
+import { AddressRules } from "../domain/connections/addresses.ts";
 import { changesFrom, ConnectionDetailShape, ConnectionFieldsInput as F, ConnectionShape, connectionDetailOut, connectionOut } from "./connection-shapes.ts";
 import { tellAgents } from "./agents.ts";
 import { defineOperation, type OperationContext, type OperationDeps } from "./registry.ts";
@@ -77,7 +77,7 @@ async function tellGateway(ctx: OperationContext, what: string, id: string, acti
  */
 function checkUrlAddress(ctx: OperationContext, url: string | null | undefined, field = "url"): void {
   if (!url) return;
-  const denied = new AddressPolicy(ctx.deps.config.gateway).literalRefusal(url);
+  const denied = new AddressRules(ctx.deps.config.gateway).literalRefusal(url);
   if (denied) throw new AppError("VALIDATION_FAILED", `${field}: ${denied}`, { fields: { [field]: denied } });
 }
 
