@@ -214,7 +214,8 @@ export class Gateway implements GatewayControl, AgentControl {
 
   async apply(spec: ConnectionSpec): Promise<void> {
     const old = this.runtimes.get(spec.id);
-    const stderr = old?.stderr.snapshot() ?? [];
+    // Lines kept across the change are redacted with the old settings' secrets (the new ones may differ).
+    const stderr = old ? old.stderr.snapshot().map((line) => redactFor(old.spec, line, Infinity)) : [];
     await this.closeRuntime(spec.id);
     const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     for (const line of stderr) runtime.stderr.push(line);

@@ -171,6 +171,14 @@ describe("a stdio server printing an env secret to stderr", () => {
     const memberPage = await (await w.t.request(`/admin/connections/${id}`, { headers: { cookie: await w.t.cookieFor(w.member) } })).text();
     expect(memberPage).not.toContain("starting with key");
     expectClean("the member's page", memberPage);
+
+    // A changed secret: the lines kept from before are redacted with the old value, new ones with the new.
+    const ROTATED = "env-Rotated-S3cret-0004";
+    expect((await apiRequest(w.t.app, "PATCH", `/connections/${id}`, { token: w.adminKey, json: { env: { SB_SECRET_VALUE: ROTATED } } })).status).toBe(200);
+    await waitUntil(() => w.t.deps.proxy.stderr(id).filter((line) => line.includes("starting with key")).length >= 2, "the restarted server's stderr");
+    const after = w.t.deps.proxy.stderr(id).join("\n");
+    expectClean("stderr after the env changed", after);
+    expect(after).not.toContain(ROTATED);
     expectClean("the log", w.logs.join("\n"));
   });
 });
