@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   TOO_MANY_ATTEMPTS: { status: 429, message: "Too many attempts. Try again later." },
   INTERNAL: { status: 500, message: "Something went wrong on our side." },
   UNAVAILABLE: { status: 503, message: "The service is not available." },
+  BUSY: { status: 503, message: "Too busy right now; try again shortly." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

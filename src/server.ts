@@ -13,6 +13,7 @@ import { resourceExistsIn } from "./domain/resources.ts";
 import type { AgentControl, GatewayControl } from "./gateway/types.ts";
 import { connectionStore, specLookup } from "./operations/connections.ts";
 import { Gateway } from "./gateway/gateway.ts";
+import { AddressPolicy } from "./gateway/upstream/address-policy.ts";
 import { LoginThrottle } from "./domain/access/login-throttle.ts";
 import { CATALOG } from "./operations/index.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
@@ -71,6 +72,8 @@ export function prepare(config: Config, logger: Logger, options: { gateway?: Gat
     logger,
     lookup: specLookup({ db: handle.db, keys, config }),
     lookupAgent: agentSpecLookup({ db: handle.db }),
+    addressPolicy: new AddressPolicy(config.gateway),
+    maxConcurrentTests: config.gateway.max_concurrent_tests,
   });
   const deps: AppDeps = {
     config,

@@ -32,6 +32,7 @@ import {
 } from "../domain/agents/rules.ts";
 import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 import { MAX_TIMER_MS, parseDuration, parseSize } from "./units.ts";
+import { AddressRules, type AddressPolicySettings } from "../domain/connections/addresses.ts";
 
 /**
  * A duration string such as "30s" or "12h", read as milliseconds, at most `max` (a duration string).
@@ -178,6 +179,17 @@ const gateway = z
     max_sessions: z.int().min(1).default(10_000).describe("Most downstream MCP sessions open at once, across all connections."),
     stdio_max_processes: z.int().min(1).default(8).describe("Default cap on processes of one stdio connection with isolation = \"session\" (per connection: max_processes)."),
     stderr_lines: z.int().min(0).default(200).describe("Lines of a stdio server's stderr kept in memory for its admin page."),
+    max_concurrent_tests: z.int().min(1).max(1000).default(4).describe("Most connection tests (CONNECTION_TEST, the admin's Test button) running at once; more get 503 BUSY. Concurrent tests of the same settings share one run."),
+    upstream_deny: z
+      .array(addressOrBlock)
+      .default([])
+      .describe(
+        'Addresses http and sse upstreams may never reach (IP addresses or CIDR blocks), besides the built-in list that is always denied: link-local 169.254.0.0/16 and fe80::/10, cloud metadata (169.254.169.254, fd00:ec2::254, 100.100.100.200, 192.0.0.192, 168.63.129.16), 0.0.0.0/8, ::, multicast, 240.0.0.0/4 and broadcast. Checked on every address a host resolves to, at connect time and on each redirect. Loopback and private ranges are allowed unless listed, e.g. ["127.0.0.0/8", "::1", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"].',
+      ),
+    upstream_allow: z
+      .array(addressOrBlock)
+      .default([])
+      .describe("When not empty, the only addresses http and sse upstreams may reach (IP addresses or CIDR blocks); upstream_deny and the built-in list still win. Empty: any address not denied."),
   })
   .prefault({})
   .describe("The gateway to upstream MCP servers: timeouts, sessions and stdio processes.");
@@ -293,6 +305,20 @@ function checkDeclaredAgents(config: { connections: { slug: string }[]; agents: 
   });
 }
 
+/** Declared URLs whose host is an IP literal the address policy denies (hostnames are checked at connect time). */
+function checkDeclaredUrls(config: { gateway: AddressPolicySettings; connections: { url?: string }[] }, ctx: z.RefinementCtx): void {
+  let addresses: AddressRules;
+  try {
+    addresses = new AddressRules(config.gateway);
+  } catch {
+    return; // a malformed entry, reported on its own key
+  }
+  config.connections.forEach((c, i) => {
+    const denied = c.url === undefined ? null : addresses.literalRefusal(c.url);
+    if (denied) ctx.addIssue({ code: "custom", path: ["connections", i, "url"], message: denied });
+  });
+}
+
 /** The whole switchboard.toml. */
 export const ConfigSchema = z
   .strictObject({ server, database, security, stdio, gateway, connections, agents })
@@ -303,6 +329,8 @@ export const ConfigSchema = z
       const refusal = stdioRefusal(config.stdio, c.command);
       if (refusal) ctx.addIssue({ code: "custom", path: ["connections", i, refusal.code === "STDIO_DISABLED" ? "transport" : "command"], message: refusal.message });
     });
+    // A declared URL with a literal IP is checked against the address policy now (hostnames at connect time).
+    checkDeclaredUrls(config, ctx);
     checkDeclaredAgents(config, ctx);
   });
 

@@ -5,6 +5,8 @@ import { ErrorCode, McpError, type JSONRPCRequest, type Notification } from "@mo
 import { JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { boundWarnings, checkPrompts, checkResources, checkResourceTemplates, checkTools, type Checked } from "./discovery.ts";
+import { redactFor } from "./redact.ts";
+import type { AddressPolicy } from "./upstream/address-policy.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec, ConnectionStatus, Discovery } from "./types.ts";
 import { AnyResult, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
@@ -28,7 +30,12 @@ export type InflightCall = {
   ask: (request: JSONRPCRequest, signal: AbortSignal) => Promise<Record<string, unknown>>;
 };
 
-export type RuntimeSettings = { stderrLines: number; logger: Logger };
+export type RuntimeSettings = {
+  stderrLines: number;
+  logger: Logger;
+  /** Which addresses http and sse upstreams may reach (default: only the built-in deny list). */
+  addressPolicy?: AddressPolicy;
+};
 
 const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
 const MAX_BACKOFF_MS = 30_000;
@@ -60,6 +67,11 @@ export class ConnectionRuntime {
   /** True once the connection was removed or changed: nothing more goes upstream through it. */
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** Processes this runtime has running or starting (stdio), for the bound on connection tests. */
+  get processCount(): number {
+    return this.spec.transport === "stdio" ? (this.shared ? 1 : 0) + this.perSession.size : 0;
   }
 
   getStatus(): ConnectionStatus {
@@ -94,7 +106,7 @@ export class ConnectionRuntime {
     if (owner) this.perSession.set(owner, link);
     else this.shared = link;
     this.setStatus("connecting");
-    link.upstream = Upstream.connect(this.spec, this.stderr, this.hooks(link), this.spec.connectTimeoutMs).then(
+    link.upstream = Upstream.connect(this.spec, this.stderr, this.hooks(link), this.spec.connectTimeoutMs, this.settings.addressPolicy).then(
       (upstream) => {
         this.failures = 0;
         this.lastError = null;
@@ -115,7 +127,8 @@ export class ConnectionRuntime {
 
   private fail(err: unknown): void {
     this.failures++;
-    this.lastError = err instanceof Error ? err.message : String(err);
+    // Shown to members (status, errors to callers) and logged: never the connection's own secrets.
+    this.lastError = redactFor(this.spec, err instanceof Error ? err.message : String(err));
     this.retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.failures - 1));
     this.setStatus("error");
     this.settings.logger.warn("upstream failed", { connection: this.spec.id, error: this.lastError, failures: this.failures });
@@ -249,11 +262,12 @@ export class ConnectionRuntime {
       const resources = caps.resources ? await all("resources/list", "resources", checkResources) : [];
       const resourceTemplates = caps.resources ? await all("resources/templates/list", "resourceTemplates", checkResourceTemplates) : [];
       const prompts = caps.prompts ? await all("prompts/list", "prompts", checkPrompts) : [];
-      const bounded = boundWarnings(warnings);
+      // Upstream text shown to members: the connection's own secrets never appear in it.
+      const bounded = boundWarnings(warnings).map((w) => redactFor(this.spec, w));
       if (bounded.length > 0) this.settings.logger.warn("upstream discovery dropped malformed entries", { connection: this.spec.id, count: warnings.length, first: bounded[0] });
       this.discovery = { tools, resources, resourceTemplates, prompts, refreshedAt: new Date(), error: null, warnings: bounded };
     } catch (err) {
-      this.discovery = { ...this.discovery, error: err instanceof Error ? err.message : String(err) };
+      this.discovery = { ...this.discovery, error: redactFor(this.spec, err instanceof Error ? err.message : String(err)) };
     } finally {
       // A connection whose sessions each get their own process keeps no shared one running.
       if (this.spec.transport === "stdio" && this.spec.isolation === "session" && this.shared) await this.dropUpstream(this.shared);

@@ -24,6 +24,8 @@ import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../operations/registry.ts";
 import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connection-runtime.ts";
 import { DirectAnswers } from "./direct-answer.ts";
+import { redactFor } from "./redact.ts";
+import type { ConnectionSpec } from "./types.ts";
 import { AnyResult, plainMessage } from "./upstream/upstream.ts";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -36,12 +38,16 @@ export type SessionOptions = {
   maxBodyBytes: number;
 };
 
-/** Turns whatever the upstream threw into a JSON-RPC error that keeps its code, message and data. */
-export function asRpcError(err: unknown): Error {
+/**
+ * Turns whatever the upstream threw into a JSON-RPC error that keeps its code, message and data. With
+ * `spec`, the connection's own secrets are redacted from the message (an upstream may echo its request
+ * headers), and a transport failure's text (an HTTP error body) is capped.
+ */
+export function asRpcError(err: unknown, spec?: ConnectionSpec): Error {
   if (err instanceof JsonRpcError) return err;
-  if (err instanceof McpError) return new JsonRpcError(err.code, plainMessage(err), err.data);
+  if (err instanceof McpError) return new JsonRpcError(err.code, spec ? redactFor(spec, plainMessage(err), Infinity) : plainMessage(err), err.data);
   const message = err instanceof Error ? err.message : String(err);
-  return new JsonRpcError(ErrorCode.InternalError, `Upstream error: ${message}`);
+  return new JsonRpcError(ErrorCode.InternalError, `Upstream error: ${spec ? redactFor(spec, message) : message}`);
 }
 
 /** True when an HTTP upstream forgot our session (it answers 404): reconnect and retry once. */
@@ -214,7 +220,7 @@ export abstract class DownstreamSession implements AttachedSession {
       if (!(err instanceof McpError) && !(err instanceof JsonRpcError) && !extra.signal.aborted && runtime.spec.transport !== "stdio") {
         await runtime.transportFailed(link, err);
       }
-      throw asRpcError(err);
+      throw asRpcError(err, runtime.spec);
     } finally {
       link.inflight.delete(call);
     }

@@ -4,15 +4,17 @@ import { isInitializeRequest, type JSONRPCMessage } from "@modelcontextprotocol/
 import { JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../operations/registry.ts";
-import { ConnectionRuntime } from "./connection-runtime.ts";
+import { ConnectionRuntime, type RuntimeSettings } from "./connection-runtime.ts";
+import type { AddressPolicy } from "./upstream/address-policy.ts";
 import type { AgentSpec } from "../domain/agents/tools.ts";
 import { AgentSession, type AgentRuntimes } from "./agent-session.ts";
 import type { DownstreamSession } from "./downstream-session.ts";
 import { directHeaders, directRequest } from "./direct-answer.ts";
 import { ProxySession } from "./proxy-session.ts";
-import { killAllStdioProcesses, LineRing } from "./upstream/stdio-process.ts";
+import { ConnectionTests } from "./connection-tests.ts";
+import { redactFor } from "./redact.ts";
+import { killAllStdioProcesses } from "./upstream/stdio-process.ts";
 import type { AgentControl, ConnectionSpec, ConnectionStatus, ConnectionTestResult, Discovery, GatewayControl } from "./types.ts";
-import { Upstream } from "./upstream/upstream.ts";
 
 type KeyCaller = Caller & { key: { id: string } };
 
@@ -26,6 +28,10 @@ export type GatewaySettings = {
   lookup: (idOrSlug: string) => ConnectionSpec | null;
   /** Finds an agent's spec by id or slug. */
   lookupAgent?: (idOrSlug: string) => AgentSpec | null;
+  /** Which addresses http and sse upstreams may reach (gateway.upstream_deny / upstream_allow). */
+  addressPolicy?: AddressPolicy;
+  /** Most connection tests running at once (gateway.max_concurrent_tests; default 4). */
+  maxConcurrentTests?: number;
 };
 
 /** A JSON-RPC error response that is not about any request (transport-level). */
@@ -52,9 +58,20 @@ export class Gateway implements GatewayControl, AgentControl {
   private readonly sessions = new Map<string, DownstreamSession>();
   private readonly reaper: ReturnType<typeof setInterval>;
 
+  private readonly tests: ConnectionTests;
+
   constructor(private readonly settings: GatewaySettings) {
+    this.tests = new ConnectionTests({
+      maxConcurrent: settings.maxConcurrentTests ?? 4,
+      addressPolicy: settings.addressPolicy,
+      processesOf: (id) => this.runtimes.get(id)?.processCount ?? 0,
+    });
     this.reaper = setInterval(() => this.reapIdle(), Math.max(1000, Math.min(60_000, settings.sessionIdleMs / 4)));
     this.reaper.unref();
+  }
+
+  private runtimeSettings(): RuntimeSettings {
+    return { stderrLines: this.settings.stderrLines, logger: this.settings.logger, addressPolicy: this.settings.addressPolicy };
   }
 
   /** The live runtime of a connection, created from its spec on first use. */
@@ -63,7 +80,7 @@ export class Gateway implements GatewayControl, AgentControl {
     if (existing) return existing;
     const spec = this.settings.lookup(idOrSlug);
     if (!spec) return null;
-    const runtime = new ConnectionRuntime(spec, { stderrLines: this.settings.stderrLines, logger: this.settings.logger });
+    const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     this.runtimes.set(spec.id, runtime);
     return runtime;
   }
@@ -168,33 +185,9 @@ export class Gateway implements GatewayControl, AgentControl {
 
   // GatewayControl
 
-  async test(spec: ConnectionSpec): Promise<ConnectionTestResult> {
-    const started = performance.now();
-    const stderr = new LineRing(50);
-    let upstream: Upstream | null = null;
-    try {
-      upstream = await Upstream.connect(
-        spec,
-        stderr,
-        { onNotification: () => {}, onRequest: async () => ({}), onClose: () => {} },
-        spec.connectTimeoutMs,
-      );
-      const caps = upstream.capabilities;
-      const count = async (method: string, key: string) => {
-        const result = await upstream!.request({ method, params: {} } as never, { timeoutMs: spec.callTimeoutMs });
-        return ((result[key] as unknown[]) ?? []).length;
-      };
-      const tools = caps.tools ? await count("tools/list", "tools") : 0;
-      const resources = caps.resources ? await count("resources/list", "resources") : 0;
-      const prompts = caps.prompts ? await count("prompts/list", "prompts") : 0;
-      return { ok: true, latency_ms: Math.round(performance.now() - started), server: upstream.serverInfo, tools, resources, prompts };
-    } catch (err) {
-      const tail = stderr.snapshot().slice(-3).join(" | ");
-      const message = err instanceof Error ? err.message : String(err);
-      return { ok: false, latency_ms: Math.round(performance.now() - started), server: null, tools: 0, resources: 0, prompts: 0, error: tail ? `${message} (stderr: ${tail})` : message };
-    } finally {
-      await upstream?.close();
-    }
+  /** A bounded test run (see connection-tests.ts); stderr in the result only `withStderr` (admins). */
+  test(spec: ConnectionSpec, options: { withStderr?: boolean } = {}): Promise<ConnectionTestResult> {
+    return this.tests.test(spec, options);
   }
 
   status(id: string): ConnectionStatus {
@@ -213,15 +206,18 @@ export class Gateway implements GatewayControl, AgentControl {
     return runtime ? runtime.refresh() : NO_DISCOVERY;
   }
 
+  /** The stderr lines kept for an admin's eyes, with the connection's own secrets (its env values) redacted. */
   stderr(id: string): string[] {
-    return this.runtimes.get(id)?.stderr.snapshot() ?? [];
+    const runtime = this.runtimes.get(id);
+    return runtime ? runtime.stderr.snapshot().map((line) => redactFor(runtime.spec, line, Infinity)) : [];
   }
 
   async apply(spec: ConnectionSpec): Promise<void> {
     const old = this.runtimes.get(spec.id);
-    const stderr = old?.stderr.snapshot() ?? [];
+    // Lines kept across the change are redacted with the old settings' secrets (the new ones may differ).
+    const stderr = old ? old.stderr.snapshot().map((line) => redactFor(old.spec, line, Infinity)) : [];
     await this.closeRuntime(spec.id);
-    const runtime = new ConnectionRuntime(spec, { stderrLines: this.settings.stderrLines, logger: this.settings.logger });
+    const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     for (const line of stderr) runtime.stderr.push(line);
     this.runtimes.set(spec.id, runtime);
     this.discover(runtime);

@@ -60,8 +60,11 @@ export type Discovery = {
 
 /** What the rest of Switchboard may ask of the gateway about connections. */
 export interface GatewayControl {
-  /** Connects with a fresh client (not the pooled one), lists what it offers, disconnects. */
-  test(spec: ConnectionSpec): Promise<ConnectionTestResult>;
+  /**
+   * Connects with a fresh client (not the pooled one), lists what it offers, disconnects. Bounded:
+   * throws AppError BUSY at capacity. The server's stderr is in the error only `withStderr` (admins).
+   */
+  test(spec: ConnectionSpec, options?: { withStderr?: boolean }): Promise<ConnectionTestResult>;
   status(id: string): ConnectionStatus;
   /** The cached discovery (empty until first connected or refreshed). */
   discovery(id: string): Discovery;

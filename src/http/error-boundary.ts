@@ -29,6 +29,8 @@ export function renderError(c: Context, err: unknown, options: { logger: Logger;
     if (c.req.header("hx-request")) return c.html(ErrorFragment({ error }), error.status as 400);
     return c.html(ErrorPage({ error }), error.status as 400);
   }
+  // A capacity refusal (BUSY) passes soon: say when to come back.
+  if (error.status === 503) c.header("Retry-After", "2");
   const isMcp = under(path, "/mcp");
   if (error.status === 401 && (isMcp || under(path, "/api"))) {
     // RFC 9728 / MCP authorization: point the client at the resource metadata; RFC 6750 error code

@@ -20,6 +20,7 @@ import {
 import { agentsSelecting } from "../domain/agents/agents.ts";
 import { AppError } from "../errors.ts";
 import type { ConnectionSpec, Discovery, GatewayControl } from "../gateway/types.ts";
+import { AddressRules } from "../domain/connections/addresses.ts";
 import { changesFrom, ConnectionDetailShape, ConnectionFieldsInput as F, ConnectionShape, connectionDetailOut, connectionOut } from "./connection-shapes.ts";
 import { tellAgents } from "./agents.ts";
 import { defineOperation, type OperationContext, type OperationDeps } from "./registry.ts";
@@ -70,6 +71,16 @@ async function tellGateway(ctx: OperationContext, what: string, id: string, acti
   }
 }
 
+/**
+ * Refuses at once a URL whose host is an IP literal the address policy denies (a hostname is checked
+ * on what it resolves to, at connect time). `field` names the field in the error.
+ */
+function checkUrlAddress(ctx: OperationContext, url: string | null | undefined, field = "url"): void {
+  if (!url) return;
+  const denied = new AddressRules(ctx.deps.config.gateway).literalRefusal(url);
+  if (denied) throw new AppError("VALIDATION_FAILED", `${field}: ${denied}`, { fields: { [field]: denied } });
+}
+
 const AllFieldsOptional = z.object({
   slug: F.slug.optional(),
   title: F.title.optional(),
@@ -103,6 +114,7 @@ export const connectionCreate = defineOperation({
   readOnly: false,
   rest: { method: "POST", path: "/connections", successStatus: 201 },
   async handler(ctx, input) {
+    checkUrlAddress(ctx, input.url);
     const store = connectionStore(ctx.deps);
     const created = createConnection(store, newConnectionFields({ ...changesFrom(input), slug: input.slug, transport: input.transport }), { now: ctx.now });
     ctx.deps.logger.info("connection created", { connection: created.id, slug: created.slug, transport: created.transport, by: ctx.caller.user.id });
@@ -154,6 +166,7 @@ export const connectionUpdate = defineOperation({
   rest: { method: "PATCH", path: "/connections/:id" },
   async handler(ctx, input) {
     const { id, ...fields } = input;
+    checkUrlAddress(ctx, fields.url);
     const updated = updateConnection(connectionStore(ctx.deps), id, changesFrom(fields), { now: ctx.now });
     ctx.deps.logger.info("connection updated", { connection: updated.id, by: ctx.caller.user.id });
     await tellGateway(ctx, "apply", updated.id, () => ctx.deps.gateway.apply(specOf(ctx.deps, updated)));
@@ -195,6 +208,7 @@ function specToTest(ctx: OperationContext, input: { id?: string; connection?: z.
   if (input.connection !== undefined && ctx.caller.user.role !== "admin") throw new AppError("FORBIDDEN", "Only admins may test unsaved connection settings.");
   const store = connectionStore(ctx.deps);
   const stored = input.id === undefined ? null : findConnection(store, input.id);
+  checkUrlAddress(ctx, input.connection?.url, "connection.url");
   const changes = changesFrom(input.connection ?? {});
   let candidate: Connection;
   if (stored) {
@@ -214,7 +228,9 @@ export const connectionTest = defineOperation({
   description:
     "Connect to an upstream with a fresh client, initialise, count what it offers, and disconnect; nothing is saved. Give id (or slug) to " +
     "test a stored connection; admins may also give connection settings, alone (a connection not yet created) or with id (unsaved " +
-    "changes to it). Returns ok, latency_ms, the server's name and version, tool/resource/prompt counts, and error when it failed.",
+    "changes to it). Returns ok, latency_ms, the server's name and version, tool/resource/prompt counts, and error when it failed " +
+    "(the connection's secrets redacted; a stdio server's stderr only for admins). Tests are bounded: concurrent tests of the same " +
+    "settings share one run, and at capacity the answer is BUSY (HTTP 503, Retry-After).",
   input: z.object({
     id: IdOrSlug.optional(),
     connection: AllFieldsOptional.optional().describe("Admins only: settings to test, as CONNECTION_CREATE takes them (with id: changes to the stored ones)"),
@@ -233,7 +249,8 @@ export const connectionTest = defineOperation({
   rest: { method: "POST", path: "/connections/test" },
   async handler(ctx, input) {
     const spec = specToTest(ctx, input);
-    return ctx.deps.gateway.test(spec);
+    // A stdio server's stderr may show its environment (secrets): admins only.
+    return ctx.deps.gateway.test(spec, { withStderr: ctx.caller.user.role === "admin" });
   },
 });
 

@@ -10,6 +10,7 @@ import type { Permissions } from "../../src/domain/access/permissions.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
 import type { ConnectionRuntime } from "../../src/gateway/connection-runtime.ts";
 import type { ConnectionSpec } from "../../src/gateway/types.ts";
+import type { AddressPolicy } from "../../src/gateway/upstream/address-policy.ts";
 import { silentLogger } from "../../src/logger.ts";
 import type { Caller } from "../../src/operations/registry.ts";
 import { waitForLine } from "./streams.ts";
@@ -147,7 +148,7 @@ export class GatewayHarness {
   readonly specs = new Map<string, ConnectionSpec>();
   private readonly clients: Client[] = [];
 
-  constructor(specs: ConnectionSpec[], settings: { sessionIdleMs?: number; maxSessions?: number; maxBodyBytes?: number } = {}) {
+  constructor(specs: ConnectionSpec[], settings: { sessionIdleMs?: number; maxSessions?: number; maxBodyBytes?: number; addressPolicy?: AddressPolicy } = {}) {
     for (const spec of specs) this.specs.set(spec.id, spec);
     this.gateway = new Gateway({
       sessionIdleMs: settings.sessionIdleMs ?? 60_000,
@@ -156,6 +157,7 @@ export class GatewayHarness {
       maxBodyBytes: settings.maxBodyBytes ?? 4 << 20,
       logger: silentLogger,
       lookup: (idOrSlug) => this.specs.get(idOrSlug) ?? [...this.specs.values()].find((s) => s.slug === idOrSlug) ?? null,
+      addressPolicy: settings.addressPolicy,
     });
   }
 

@@ -266,7 +266,7 @@ describe("the config schema of [stdio], [gateway] and [[connections]]", () => {
   test("defaults: stdio allowed for any command, gateway timeouts, no connections", () => {
     const config = parse({});
     expect(config.stdio).toEqual({ enabled: true, allowed_commands: [] });
-    expect(config.gateway).toEqual({ connect_timeout: 10_000, call_timeout: 60_000, session_idle_timeout: 1_800_000, max_sessions: 10_000, stdio_max_processes: 8, stderr_lines: 200 });
+    expect(config.gateway).toEqual({ connect_timeout: 10_000, call_timeout: 60_000, session_idle_timeout: 1_800_000, max_sessions: 10_000, stdio_max_processes: 8, stderr_lines: 200, max_concurrent_tests: 4, upstream_deny: [], upstream_allow: [] });
     expect(config.connections).toEqual([]);
   });
 

@@ -8,6 +8,7 @@ import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamable
 import { mediaTypeEssence } from "@modelcontextprotocol/sdk/shared/mediaType.js";
 import { fetchWithinOrigin } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError, type JSONRPCMessage, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import { AddressPolicy, DEFAULT_ADDRESS_POLICY } from "./address-policy.ts";
 import { Http1Pool } from "./http1.ts";
 import { SseParser } from "./sse-parser.ts";
 
@@ -19,21 +20,29 @@ export type HttpEndpoint = {
   headers: Record<string, string>;
   /** The upstream session and protocol version, as negotiated by the SDK's transport. */
   session: () => { id: string | undefined; protocolVersion: string | undefined };
+  /** fetch with every request's host checked by the address policy, following redirects within the origin (default: the built-in policy). */
+  send?: typeof fetch;
 };
 
 /** How often a response stream that ends unanswered is resumed with Last-Event-ID (as the SDK's client does). */
 const MAX_RESUMES = 2;
 const DEFAULT_RESUME_DELAY_MS = 1000;
 
-const send = fetchWithinOrigin(fetch);
+/** The fetch of an endpoint: each hop's host checked by `policy`, redirects followed only within the origin. */
+export function checkedSend(policy: AddressPolicy): typeof fetch {
+  return fetchWithinOrigin(policy.fetch()) as typeof fetch;
+}
+
+const DEFAULT_SEND = checkedSend(DEFAULT_ADDRESS_POLICY);
 
 /**
  * The socket pool for `url`, when the gateway may speak to it directly: plain http, and no HTTP
- * proxy set in the environment (fetch honours one; the pool does not).
+ * proxy set in the environment (fetch honours one; the pool does not). Its sockets go to addresses
+ * `policy` resolved and checked.
  */
-export function poolFor(url: URL): Http1Pool | null {
+export function poolFor(url: URL, policy: AddressPolicy = DEFAULT_ADDRESS_POLICY): Http1Pool | null {
   const proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"].some((name) => process.env[name]);
-  return url.protocol === "http:" && !proxied ? new Http1Pool(url) : null;
+  return url.protocol === "http:" && !proxied ? new Http1Pool(url, undefined, (hostname) => policy.resolve(hostname)) : null;
 }
 
 /** POSTs through the pool when there is one; a redirect (or no pool) goes through fetch, which follows it within the origin. */
@@ -43,7 +52,7 @@ async function post(endpoint: HttpEndpoint, headers: Record<string, string>, bod
     if (response.status < 300 || response.status >= 400) return response;
     await response.body?.cancel().catch(() => {});
   }
-  return send(endpoint.url, { method: "POST", headers, body, signal });
+  return (endpoint.send ?? DEFAULT_SEND)(endpoint.url, { method: "POST", headers, body, signal });
 }
 
 function headersFor(endpoint: HttpEndpoint, accept: string): Record<string, string> {
@@ -99,7 +108,7 @@ export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, 
     for (let resumes = 0; !answered && parser.lastEventId !== undefined && resumes < MAX_RESUMES && !signal.aborted; resumes++) {
       // The upstream closed the stream early (SSE polling): pick it up where it stopped.
       await Bun.sleep(parser.retry ?? DEFAULT_RESUME_DELAY_MS);
-      const resumed = await send(endpoint.url, { method: "GET", headers: { ...headersFor(endpoint, "text/event-stream"), "last-event-id": parser.lastEventId }, signal });
+      const resumed = await (endpoint.send ?? DEFAULT_SEND)(endpoint.url, { method: "GET", headers: { ...headersFor(endpoint, "text/event-stream"), "last-event-id": parser.lastEventId }, signal });
       if (!resumed.ok || mediaTypeEssence(resumed.headers.get("content-type")) !== "text/event-stream") {
         await resumed.body?.cancel().catch(() => {});
         break;

@@ -64,6 +64,8 @@ export class Http1Pool {
     private readonly origin: URL,
     /** Most sockets open to the upstream at once (Bun's fetch allows 256 requests at a time). */
     private readonly maxSockets = 256,
+    /** The address to open a socket to, resolved and checked by the address policy (the host is pinned to it). */
+    private readonly addressOf: (hostname: string) => Promise<string> = async (hostname) => hostname,
   ) {
     if (origin.protocol !== "http:") throw new Error("Http1Pool speaks plain http only");
   }
@@ -148,8 +150,11 @@ export class Http1Pool {
     const pool = this;
     this.connecting++;
     try {
+      // Connect to the address that was checked, not to the name again: a DNS answer that changed
+      // since (rebinding) cannot redirect the socket.
+      const address = await this.addressOf(this.origin.hostname.replace(/^\[|\]$/g, ""));
       conn.socket = await Bun.connect<Conn>({
-        hostname: this.origin.hostname.replace(/^\[|\]$/g, ""),
+        hostname: address,
         port: Number(this.origin.port || 80),
         data: conn,
         socket: {

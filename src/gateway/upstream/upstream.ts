@@ -23,7 +23,8 @@ import { z } from "zod";
 import { asError } from "../../errors.ts";
 import { settle, type Waiter } from "../answered.ts";
 import { VERSION } from "../../version.ts";
-import { exchange, poolFor, type HttpEndpoint } from "./http-exchange.ts";
+import { AddressDeniedError, DEFAULT_ADDRESS_POLICY, type AddressPolicy } from "./address-policy.ts";
+import { checkedSend, exchange, poolFor, type HttpEndpoint } from "./http-exchange.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
 import type { ConnectionSpec } from "../types.ts";
 
@@ -45,20 +46,23 @@ function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
   return headers;
 }
 
-function createTransport(spec: ConnectionSpec, stderr: LineRing): Transport {
+function createTransport(spec: ConnectionSpec, stderr: LineRing, policy: AddressPolicy): Transport {
   if (spec.transport === "stdio") {
     return new StdioProcessTransport({ command: spec.command!, args: spec.args, cwd: spec.cwd, env: spec.env, stderr, maxMessageBytes: MAX_STDIO_MESSAGE });
   }
   const headers = upstreamHeaders(spec);
   const url = new URL(spec.url!);
+  // Every request the SDK makes (initialize, the GET stream, each redirect hop) has its host checked first.
+  const checked = policy.fetch();
   if (spec.transport === "sse") {
     return new SSEClientTransport(url, {
       requestInit: { headers },
+      fetch: checked,
       // The SSE GET is made by EventSource-like code that takes headers separately.
-      eventSourceInit: { fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+      eventSourceInit: { fetch: (input, init) => checked(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
     });
   }
-  return new StreamableHTTPClientTransport(url, { requestInit: { headers } });
+  return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: checked });
 }
 
 /** The message of an upstream error without the SDK's "MCP error <code>: " prefix (no doubled prefixes downstream). */
@@ -67,14 +71,21 @@ export function plainMessage(err: McpError): string {
   return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
 }
 
+/** The address refusal behind an error the SDK wrapped (its transports report a failed fetch as their own error), if any. */
+function deniedCause(err: unknown): AddressDeniedError | null {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) if (e instanceof AddressDeniedError) return e;
+  return null;
+}
+
 /** A request sent upstream and not yet answered. */
 type Pending = Waiter & { controller: AbortController };
 
 /** The endpoint the gateway POSTs requests to itself, for a Streamable HTTP connection. */
-function httpEndpoint(spec: ConnectionSpec, transport: Transport): HttpEndpoint | null {
+function httpEndpoint(spec: ConnectionSpec, transport: Transport, policy: AddressPolicy): HttpEndpoint | null {
   if (!(transport instanceof StreamableHTTPClientTransport)) return null;
   const url = new URL(spec.url!);
-  return { url, pool: poolFor(url), headers: upstreamHeaders(spec), session: () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion }) };
+  const session = () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion });
+  return { url, pool: poolFor(url, policy), headers: upstreamHeaders(spec), session, send: checkedSend(policy) };
 }
 
 /**
@@ -96,7 +107,7 @@ export class Upstream {
   /** The SDK's handler of what the upstream sends (notifications, its requests, its other responses). */
   private deliver: Transport["onmessage"];
 
-  private constructor(spec: ConnectionSpec, stderr: LineRing, hooks: UpstreamHooks) {
+  private constructor(spec: ConnectionSpec, stderr: LineRing, hooks: UpstreamHooks, policy: AddressPolicy) {
     this.client = new Client(
       { name: "switchboard", version: VERSION },
       // Declared so upstreams may ask; each request is routed to the client that caused it, or refused.
@@ -104,8 +115,8 @@ export class Upstream {
     );
     this.client.fallbackNotificationHandler = async (n) => hooks.onNotification(n);
     this.client.fallbackRequestHandler = (request, extra) => hooks.onRequest(request, extra) as never;
-    this.transport = createTransport(spec, stderr);
-    this.http = httpEndpoint(spec, this.transport);
+    this.transport = createTransport(spec, stderr, policy);
+    this.http = httpEndpoint(spec, this.transport, policy);
     this.client.onclose = () => {
       this.closed = true;
       for (const [id, pending] of this.pending) {
@@ -119,14 +130,18 @@ export class Upstream {
     this.client.onerror = () => {}; // transport errors surface as failed requests or a close
   }
 
-  /** Connects and initialises, or throws (after `timeoutMs`). */
-  static async connect(spec: ConnectionSpec, stderr: LineRing, hooks: UpstreamHooks, timeoutMs: number): Promise<Upstream> {
-    const upstream = new Upstream(spec, stderr, hooks);
+  /**
+   * Connects and initialises, or throws (after `timeoutMs`). An http or sse upstream is reached only
+   * at addresses `policy` allows; a refusal throws an AddressDeniedError.
+   */
+  static async connect(spec: ConnectionSpec, stderr: LineRing, hooks: UpstreamHooks, timeoutMs: number, policy: AddressPolicy = DEFAULT_ADDRESS_POLICY): Promise<Upstream> {
+    const upstream = new Upstream(spec, stderr, hooks, policy);
     try {
+      if (spec.transport !== "stdio") await policy.resolve(new URL(spec.url!).hostname);
       await upstream.client.connect(upstream.transport, { timeout: timeoutMs });
     } catch (err) {
       await upstream.close();
-      throw err;
+      throw deniedCause(err) ?? err;
     }
     upstream.deliver = upstream.transport.onmessage;
     upstream.transport.onmessage = (message, extra) => upstream.receive(message, extra);

@@ -49,7 +49,8 @@ export function createSelfServer(deps: AppDeps, caller: Caller): Server {
       const output = await runOperation(op, { deps, caller, now: new Date() }, request.params.arguments ?? {});
       return { content: [{ type: "text", text: JSON.stringify(output, null, 2) }], structuredContent: output };
     } catch (err) {
-      if (err instanceof AppError && err.status < 500) return toolError(`${err.code}: ${err.message}`);
+      // BUSY is a refusal like the others (capacity, not a fault): the caller is told to retry.
+      if (err instanceof AppError && (err.status < 500 || err.code === "BUSY")) return toolError(`${err.code}: ${err.message}`);
       deps.logger.error("management tool failed", { tool: op.name, error: err });
       return toolError("INTERNAL: Something went wrong on our side.");
     }
