@@ -52,14 +52,18 @@ function optionalDuration(description: string) {
   return durationString().optional().meta({ format: "duration" }).describe(description);
 }
 
-/** A size string such as "4MiB", read as bytes. */
-function size(defaultValue: string, description: string) {
+/** A size string such as "4MiB", read as bytes (at least `min`). */
+function size(defaultValue: string, description: string, { min = 0 }: { min?: number } = {}) {
   return z
     .string()
     .transform((text, ctx) => {
       const bytes = parseSize(text);
       if (bytes === null) {
         ctx.addIssue({ code: "custom", message: `expected a size such as "512KiB" or "4MiB", got ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
+      if (bytes < min) {
+        ctx.addIssue({ code: "custom", message: `expected at least ${min} bytes, got ${JSON.stringify(text)}` });
         return z.NEVER;
       }
       return bytes;
@@ -164,6 +168,9 @@ const gateway = z
     max_sessions: z.int().min(1).default(10_000).describe("Most downstream MCP sessions open at once, across all connections."),
     stdio_max_processes: z.int().min(1).default(8).describe("Default cap on processes of one stdio connection with isolation = \"session\" (per connection: max_processes)."),
     stderr_lines: z.int().min(0).default(200).describe("Lines of a stdio server's stderr kept in memory for its admin page."),
+    max_response_size: size("32MiB", "Most bytes of one upstream answer: an HTTP body, one event of an event stream, or one stdio message. A larger one fails the call with a JSON-RPC error and is not read further.", {
+      min: 1024,
+    }),
   })
   .prefault({})
   .describe("The gateway to upstream MCP servers: timeouts, sessions and stdio processes.");

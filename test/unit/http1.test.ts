@@ -39,8 +39,8 @@ function httpServer(fetch: (req: Request) => Response | Promise<Response>): URL 
   return new URL(`http://127.0.0.1:${server.port}/mcp?x=1`);
 }
 
-function pool(url: URL): Http1Pool {
-  const p = new Http1Pool(url);
+function pool(url: URL, maxBodyBytes?: number): Http1Pool {
+  const p = new Http1Pool(url, undefined, maxBodyBytes);
   cleanups.push(() => p.close());
   return p;
 }
@@ -284,9 +284,9 @@ describe("Http1Pool", () => {
 
 const REQUEST: JSONRPCRequest = { jsonrpc: "2.0", id: "switchboard-1", method: "tools/call", params: { name: "echo" } };
 
-function endpoint(url: URL, withPool: boolean, session = "upstream-session"): HttpEndpoint {
-  const p = withPool ? pool(url) : null;
-  return { url, pool: p, headers: { "x-conn": "yes" }, session: () => ({ id: session, protocolVersion: "2025-11-25" }) };
+function endpoint(url: URL, withPool: boolean, session = "upstream-session", maxResponseBytes = 32 * 1024 * 1024): HttpEndpoint {
+  const p = withPool ? pool(url, maxResponseBytes) : null;
+  return { url, pool: p, headers: { "x-conn": "yes" }, session: () => ({ id: session, protocolVersion: "2025-11-25" }), maxResponseBytes };
 }
 
 async function run(ep: HttpEndpoint): Promise<JSONRPCMessage[]> {

@@ -43,34 +43,62 @@ export type StdioOptions = {
   maxMessageBytes: number;
 };
 
+/** How much of each end of a dropped, oversized line is kept: enough to find its JSON-RPC id. */
+const EXCERPT_BYTES = 1024;
+
 /**
  * Splits stdout into lines in time linear in their size. (The SDK's ReadBuffer concatenates its whole
  * buffer on every chunk and searches it from the start: a 50 MB message took over 10 s of CPU.)
+ * A line longer than `maxBytes` is dropped as it arrives, never held: only its first and last
+ * EXCERPT_BYTES are kept, handed to `onOversize` (once as it passes the limit, once when it ends)
+ * so the request it answers can be found and failed, and the process serves on.
  */
 class LineSplitter {
   private pieces: Buffer[] = [];
   private size = 0;
-  constructor(private readonly maxBytes: number) {}
+  /** While an oversized line is being skipped: its last bytes so far. */
+  private tail: Buffer | null = null;
+  constructor(
+    private readonly maxBytes: number,
+    private readonly onOversize: (excerpt: string, phase: "start" | "end") => void,
+  ) {}
 
-  /** The lines `chunk` completes; throws when one grows past `maxBytes`. */
+  /** The lines `chunk` completes (an oversized one is reported, not returned). */
   push(chunk: Buffer): string[] {
     const lines: string[] = [];
     let start = 0;
     for (let end = chunk.indexOf(10, start); end !== -1; end = chunk.indexOf(10, start)) {
-      this.pieces.push(chunk.subarray(start, end));
-      lines.push(Buffer.concat(this.pieces).toString("utf8").replace(/\r$/, ""));
+      this.gather(chunk.subarray(start, end));
+      if (this.tail) {
+        const tail = this.tail;
+        this.tail = null;
+        this.onOversize(tail.toString("utf8"), "end");
+      } else {
+        lines.push(Buffer.concat(this.pieces).toString("utf8").replace(/\r$/, ""));
+      }
       this.clear();
       start = end + 1;
     }
-    if (start < chunk.length) {
-      this.size += chunk.length - start;
-      if (this.size > this.maxBytes) {
-        this.clear();
-        throw new Error(`the stdio server wrote a message of more than ${this.maxBytes} bytes`);
-      }
-      this.pieces.push(chunk.subarray(start));
-    }
+    if (start < chunk.length) this.gather(chunk.subarray(start));
     return lines;
+  }
+
+  /** Adds a piece of the current line, or only its end once the line is over the limit. */
+  private gather(piece: Buffer): void {
+    if (this.tail) {
+      this.tail = Buffer.concat([this.tail, piece.subarray(-EXCERPT_BYTES)]).subarray(-EXCERPT_BYTES);
+      return;
+    }
+    this.size += piece.length;
+    if (this.size <= this.maxBytes) {
+      this.pieces.push(piece);
+      return;
+    }
+    // Over the limit: what was gathered is let go now, and the rest of the line is not kept.
+    const head = Buffer.from(Buffer.concat([...this.pieces, piece.subarray(0, EXCERPT_BYTES)]).subarray(0, EXCERPT_BYTES));
+    this.tail = Buffer.from(piece.subarray(-EXCERPT_BYTES));
+    this.clear();
+    this.onOversize(head.toString("utf8"), "start");
   }
 
   clear(): void {
@@ -109,12 +137,17 @@ export class StdioProcessTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
+  /**
+   * A stdout message over maxMessageBytes was dropped; `excerpt` is its start (called as it passes the
+   * limit) or its end (called when it ends), where its JSON-RPC id usually is.
+   */
+  onoversize?: (excerpt: string) => void;
   private child: ChildProcess | null = null;
   private readonly lines: LineSplitter;
   private closed = false;
 
   constructor(private readonly options: StdioOptions) {
-    this.lines = new LineSplitter(options.maxMessageBytes);
+    this.lines = new LineSplitter(options.maxMessageBytes, (excerpt, phase) => this.oversize(excerpt, phase));
   }
 
   get pid(): number | null {
@@ -165,17 +198,13 @@ export class StdioProcessTransport implements Transport {
     });
   }
 
+  private oversize(excerpt: string, phase: "start" | "end"): void {
+    if (phase === "start") this.options.stderr.push(`[switchboard] dropped a stdout message of more than ${this.options.maxMessageBytes} bytes (gateway.max_response_size)`);
+    this.onoversize?.(excerpt);
+  }
+
   private read(chunk: Buffer): void {
-    let lines: string[];
-    try {
-      lines = this.lines.push(chunk);
-    } catch (err) {
-      this.options.stderr.push(`[switchboard] ${(err as Error).message}; stopping it`);
-      this.onerror?.(err as Error);
-      void this.close();
-      return;
-    }
-    for (const line of lines) {
+    for (const line of this.lines.push(chunk)) {
       let message: JSONRPCMessage;
       try {
         message = deserializeMessage(line);

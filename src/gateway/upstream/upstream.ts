@@ -24,6 +24,7 @@ import { asError } from "../../errors.ts";
 import { settle, type Waiter } from "../answered.ts";
 import { VERSION } from "../../version.ts";
 import { exchange, poolFor, type HttpEndpoint } from "./http-exchange.ts";
+import { cappedFetch, DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError } from "./response-limit.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
 import type { ConnectionSpec } from "../types.ts";
 
@@ -36,7 +37,10 @@ export type UpstreamHooks = {
   onClose: (error: Error | null) => void;
 };
 
-const MAX_STDIO_MESSAGE = 64 * 1024 * 1024;
+/** gateway.max_response_size for this connection: one answer, one event, one stdio line. */
+function maxResponseBytes(spec: ConnectionSpec): number {
+  return spec.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+}
 
 /** What every request to an HTTP upstream carries: the connection's headers and its bearer token. */
 function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
@@ -47,18 +51,22 @@ function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
 
 function createTransport(spec: ConnectionSpec, stderr: LineRing): Transport {
   if (spec.transport === "stdio") {
-    return new StdioProcessTransport({ command: spec.command!, args: spec.args, cwd: spec.cwd, env: spec.env, stderr, maxMessageBytes: MAX_STDIO_MESSAGE });
+    return new StdioProcessTransport({ command: spec.command!, args: spec.args, cwd: spec.cwd, env: spec.env, stderr, maxMessageBytes: maxResponseBytes(spec) });
   }
   const headers = upstreamHeaders(spec);
   const url = new URL(spec.url!);
+  // What the SDK's transports read themselves (the initialize answer, the GET stream, legacy SSE) is
+  // capped too: per event on a stream, whole otherwise.
+  const capped = cappedFetch(maxResponseBytes(spec));
   if (spec.transport === "sse") {
     return new SSEClientTransport(url, {
       requestInit: { headers },
+      fetch: capped,
       // The SSE GET is made by EventSource-like code that takes headers separately.
-      eventSourceInit: { fetch: (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+      eventSourceInit: { fetch: (input, init) => capped(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
     });
   }
-  return new StreamableHTTPClientTransport(url, { requestInit: { headers } });
+  return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: capped });
 }
 
 /** The message of an upstream error without the SDK's "MCP error <code>: " prefix (no doubled prefixes downstream). */
@@ -74,7 +82,8 @@ type Pending = Waiter & { controller: AbortController };
 function httpEndpoint(spec: ConnectionSpec, transport: Transport): HttpEndpoint | null {
   if (!(transport instanceof StreamableHTTPClientTransport)) return null;
   const url = new URL(spec.url!);
-  return { url, pool: poolFor(url), headers: upstreamHeaders(spec), session: () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion }) };
+  const limit = maxResponseBytes(spec);
+  return { url, pool: poolFor(url, limit), headers: upstreamHeaders(spec), session: () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion }), maxResponseBytes: limit };
 }
 
 /**
@@ -106,6 +115,10 @@ export class Upstream {
     this.client.fallbackRequestHandler = (request, extra) => hooks.onRequest(request, extra) as never;
     this.transport = createTransport(spec, stderr);
     this.http = httpEndpoint(spec, this.transport);
+    if (this.transport instanceof StdioProcessTransport) {
+      const limit = maxResponseBytes(spec);
+      this.transport.onoversize = (excerpt) => this.oversize(excerpt, limit);
+    }
     this.client.onclose = () => {
       this.closed = true;
       for (const [id, pending] of this.pending) {
@@ -154,6 +167,19 @@ export class Upstream {
       if (handler) return handler(progress);
     }
     this.deliver?.(message, extra);
+  }
+
+  /**
+   * A stdio message over the limit was dropped: the request it answers (its id is found at either end
+   * of the message) fails with the limit's error now rather than at its timeout.
+   */
+  private oversize(excerpt: string, limit: number): void {
+    for (const [, id] of excerpt.matchAll(/"id"\s*:\s*"(switchboard-\d+)"/g)) {
+      const pending = this.pending.get(id!);
+      if (!pending) continue;
+      this.pending.delete(id!);
+      pending.reject(new ResponseTooLargeError(limit));
+    }
   }
 
   get capabilities(): ServerCapabilities {
