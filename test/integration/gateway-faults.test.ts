@@ -314,7 +314,7 @@ describe("connections changed under running calls", () => {
     const fresh = await h.connect(spec.id);
     const after = await whoami(fresh);
     expect(after.pid).not.toBe(before.pid);
-    expect(after.env).toEqual(["PATH", "SB_VERSION_TWO"]);
+    expect(after.env).toEqual(["PATH", "SB_VERSION_TWO", "SWITCHBOARD_PROCESS_TAG"]);
   });
 
   test("apply disabling a connection refuses new sessions and stops its process", async () => {

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { descendantsOf, killLeftovers, newProcessTag, PROCESS_TAG_VAR, type FoundProcess } from "./process-tree.ts";
 
 /** The last `limit` lines written to stderr by a connection's processes. */
 export class LineRing {
@@ -115,12 +116,15 @@ class LineSplitter {
  */
 const SETPRIV = process.platform === "linux" ? (["/usr/bin/setpriv", "/bin/setpriv"].find((path) => existsSync(path)) ?? null) : null;
 
-/** Every live process group, so shutdown can kill them all. */
-const LIVE_GROUPS = new Set<number>();
+/** Every live process group, with the tag its processes carry, so shutdown can kill them all. */
+const LIVE_GROUPS = new Map<number, string>();
 
-/** Kills every stdio process group still running (at gateway shutdown). */
+/** Kills every stdio process group still running, and whatever those servers started (at gateway shutdown). */
 export function killAllStdioProcesses(): void {
-  for (const pgid of LIVE_GROUPS) killGroup(pgid, "SIGKILL");
+  // Descendants are found while their servers still live (once a server dies they are re-parented).
+  const known = [...LIVE_GROUPS.keys()].flatMap((pgid) => descendantsOf(pgid));
+  for (const pgid of LIVE_GROUPS.keys()) killGroup(pgid, "SIGKILL");
+  killLeftovers(known, LIVE_GROUPS.values());
   LIVE_GROUPS.clear();
 }
 
@@ -145,6 +149,10 @@ export class StdioProcessTransport implements Transport {
   private child: ChildProcess | null = null;
   private readonly lines: LineSplitter;
   private closed = false;
+  /** Marks this server and everything it starts (in their environment). */
+  private readonly tag = newProcessTag();
+  /** The server's descendants, as seen just before it was stopped. */
+  private known: FoundProcess[] = [];
 
   constructor(private readonly options: StdioOptions) {
     this.lines = new LineSplitter(options.maxMessageBytes, (excerpt, phase) => this.oversize(excerpt, phase));
@@ -160,6 +168,8 @@ export class StdioProcessTransport implements Transport {
       // Only PATH crosses over from the gateway's environment (so commands resolve); nothing else
       // of the gateway's (its secret, tokens) reaches the upstream unless the connection sets it.
       if (env.PATH === undefined && process.env.PATH !== undefined) env.PATH = process.env.PATH;
+      // Inherited by whatever the server starts, even what leaves its process group: see finish().
+      env[PROCESS_TAG_VAR] = this.tag;
       // Resolved here, so a missing command is reported as such (not as setpriv's failure to run it).
       const command = Bun.which(this.options.command, { PATH: env.PATH ?? "", cwd: this.options.cwd ?? undefined });
       if (!command) {
@@ -178,7 +188,7 @@ export class StdioProcessTransport implements Transport {
       });
       this.child = child;
       child.once("spawn", () => {
-        if (child.pid !== undefined) LIVE_GROUPS.add(child.pid);
+        if (child.pid !== undefined) LIVE_GROUPS.set(child.pid, this.tag);
         resolve();
       });
       child.once("error", (err) => {
@@ -231,6 +241,9 @@ export class StdioProcessTransport implements Transport {
     const child = this.child;
     if (!child || this.closed) return;
     child.stdin?.end();
+    // Seen now, while the server lives: a child that left the group (setsid) and cleared its
+    // environment is still its child, and is killed with it.
+    if (child.pid !== undefined) this.known = descendantsOf(child.pid);
     if (child.pid !== undefined) killGroup(child.pid, "SIGTERM");
     const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
     const timer = setTimeout(() => child.pid !== undefined && killGroup(child.pid, "SIGKILL"), 2000);
@@ -244,8 +257,10 @@ export class StdioProcessTransport implements Transport {
     this.closed = true;
     const pid = this.child?.pid;
     if (pid !== undefined) {
-      // The leader is gone; make sure nothing it started lingers in its group.
+      // The leader is gone; make sure nothing it started lingers: in its group, among the children it
+      // had when stopped, or anywhere with its tag (a setsid'd or double-forked daemon).
       killGroup(pid, "SIGKILL");
+      killLeftovers(this.known, [this.tag]);
       LIVE_GROUPS.delete(pid);
     }
     this.lines.clear();
