@@ -64,3 +64,19 @@ describe("what a stdio server starts", () => {
     expect([isAlive(kept.child), isAlive(kept.bare), isAlive(kept.daemon)]).toEqual([true, true, true]);
   });
 });
+
+describe("a stdio server flooding stderr", () => {
+  test("is drained (it keeps answering), the ring keeps its last lines and says how much it dropped", async () => {
+    const spec = stdioSpec({ command: process.execPath, args: [DETACHING], env: { FLOOD_STDERR: "1" } });
+    harness = new GatewayHarness([spec]);
+    const client = await harness.connect(spec.id);
+    const h = harness;
+    const notice = await waitUntil(() => h.gateway.stderr(spec.id).find((l) => /^\[switchboard\] \d+ bytes of stderr dropped$/.test(l)), "the drop notice", 10_000);
+    expect(Number(notice.split(" ")[1])).toBeGreaterThan(0);
+    // Not blocked on a full pipe: the server still answers, call after call.
+    for (let i = 0; i < 5; i++) expect(textOf(await client.callTool({ name: "echo", arguments: {} }))).toBe("echo");
+    const shown = h.gateway.stderr(spec.id);
+    expect(shown.length).toBeLessThanOrEqual(100 + 1);
+    expect(shown.some((l) => l.startsWith("flood flood"))).toBe(true);
+  });
+});

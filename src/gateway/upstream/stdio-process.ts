@@ -1,38 +1,15 @@
 // A stdio MCP server as a child process: its own process group (killed as a group, so helpers it
 // spawns die with it), an environment stripped to what the connection sets plus PATH, stdout read as
-// JSON-RPC lines (garbage lines are reported, not fatal), stderr kept in a bounded ring.
+// JSON-RPC lines (garbage lines are reported, not fatal), stderr kept in a bounded ring (stderr-ring.ts).
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { LineRing } from "./stderr-ring.ts";
 import { descendantsOf, killLeftovers, newProcessTag, PROCESS_TAG_VAR, type FoundProcess } from "./process-tree.ts";
 
-/** The last `limit` lines written to stderr by a connection's processes. */
-export class LineRing {
-  private readonly lines: string[] = [];
-  private partial = "";
-  constructor(private readonly limit: number) {}
-
-  write(chunk: string): void {
-    const parts = (this.partial + chunk).split("\n");
-    this.partial = parts.pop() ?? "";
-    for (const line of parts) this.push(line);
-    if (this.partial.length > 4096) {
-      this.push(this.partial);
-      this.partial = "";
-    }
-  }
-
-  push(line: string): void {
-    this.lines.push(line.length > 2000 ? `${line.slice(0, 2000)}…` : line);
-    if (this.lines.length > this.limit) this.lines.splice(0, this.lines.length - this.limit);
-  }
-
-  snapshot(): string[] {
-    return this.partial ? [...this.lines, this.partial] : [...this.lines];
-  }
-}
+export { LineRing } from "./stderr-ring.ts";
 
 export type StdioOptions = {
   command: string;
@@ -201,8 +178,8 @@ export class StdioProcessTransport implements Transport {
         this.options.stderr.push(`[switchboard] process exited (${signal ? `signal ${signal}` : `code ${code}`})`);
         this.finish();
       });
-      child.stderr!.setEncoding("utf8");
-      child.stderr!.on("data", (chunk: string) => this.options.stderr.write(chunk));
+      // Raw bytes: the ring decodes only what it keeps (a flood is counted, not decoded).
+      child.stderr!.on("data", (chunk: Buffer) => this.options.stderr.write(chunk));
       child.stdout!.on("data", (chunk: Buffer) => this.read(chunk));
       child.stdin!.on("error", (err) => this.onerror?.(err));
     });
