@@ -33,8 +33,8 @@ export class LineRing {
     this.now = options.now ?? Date.now;
   }
 
-  /** What a process wrote to stderr (any chunking). */
-  write(chunk: Buffer | string): void {
+  /** What a process wrote to stderr (any chunking); false when it was over the budget (counted, not read). */
+  write(chunk: Buffer | string): boolean {
     const now = this.now();
     if (now - this.windowStart >= 1000) {
       this.settle();
@@ -45,11 +45,12 @@ export class LineRing {
     if (this.lastDropped === null && this.windowBytes + size <= this.bytesPerSecond) {
       this.windowBytes += size;
       this.take(typeof chunk === "string" ? chunk : chunk.toString("utf8"));
-      return;
+      return true;
     }
     // Over the budget: counted, not read. Only the newest chunk is held (by reference, no copy).
     if (this.lastDropped) this.dropped += this.lastDropped.length;
     this.lastDropped = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    return false;
   }
 
   /** A line of the gateway's own (e.g. "[switchboard] process exited"), after whatever came before it. */

@@ -93,6 +93,9 @@ class LineSplitter {
  */
 const SETPRIV = process.platform === "linux" ? (["/usr/bin/setpriv", "/bin/setpriv"].find((path) => existsSync(path)) ?? null) : null;
 
+/** While a server floods stderr past the ring's budget, how often its stderr pipe is drained. */
+const STDERR_DRAIN_MS = 50;
+
 /** Every live process group, with the tag its processes carry, so shutdown can kill them all. */
 const LIVE_GROUPS = new Map<number, string>();
 
@@ -179,7 +182,15 @@ export class StdioProcessTransport implements Transport {
         this.finish();
       });
       // Raw bytes: the ring decodes only what it keeps (a flood is counted, not decoded).
-      child.stderr!.on("data", (chunk: Buffer) => this.options.stderr.write(chunk));
+      const stderr = child.stderr!;
+      stderr.on("data", (chunk: Buffer) => {
+        if (this.options.stderr.write(chunk) || stderr.isPaused()) return;
+        // Over the budget: reading at the flood's pace is what costs CPU, so the pipe is drained every
+        // STDERR_DRAIN_MS instead. The server is slowed while it floods (its writes wait for room in
+        // the pipe), never stuck.
+        stderr.pause();
+        setTimeout(() => stderr.resume(), STDERR_DRAIN_MS).unref();
+      });
       child.stdout!.on("data", (chunk: Buffer) => this.read(chunk));
       child.stdin!.on("error", (err) => this.onerror?.(err));
     });
