@@ -6,7 +6,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import { rejectionOf } from "../support/errors.ts";
 import { GatewayHarness, httpSpec, stdioSpec, textOf, whoami, within, type RpcError } from "../support/gateway-harness.ts";
-import { startHostileUpstream, type HostileUpstream } from "../fixtures/hostile-upstream.ts";
+import { startHostileSseUpstream, startHostileUpstream, type HostileUpstream } from "../fixtures/hostile-upstream.ts";
 
 setDefaultTimeout(30_000);
 
@@ -46,6 +46,20 @@ describe("an HTTP upstream's answer over gateway.max_response_size", () => {
       expect(textOf(await client.callTool({ name: "echo", arguments: { text: "next" } }))).toBe("next");
     });
   }
+});
+
+describe("a legacy HTTP+SSE upstream's event over gateway.max_response_size", () => {
+  test("the call fails with the limit's error, and the next call works on a fresh upstream session", async () => {
+    upstream = startHostileSseUpstream();
+    const spec = httpSpec(upstream.url, { transport: "sse", maxResponseBytes: LIMIT });
+    harness = new GatewayHarness([spec]);
+    const client = await harness.connect(spec.id);
+    expect(textOf(await client.callTool({ name: "echo", arguments: { text: "before" } }))).toBe("before");
+    const err = (await within(rejectionOf(client.callTool({ name: "sse-event", arguments: { bytes: 64 * 1024 * 1024 } })), 8000, "the call to fail")) as RpcError;
+    expect(err.code).toBe(ErrorCode.InternalError);
+    expect(err.message).toContain(LIMIT_MESSAGE);
+    expect(textOf(await client.callTool({ name: "echo", arguments: { text: "next" } }))).toBe("next");
+  });
 });
 
 describe("a stdio server's message over gateway.max_response_size", () => {

@@ -103,7 +103,7 @@ export class EventSizeGuard {
 }
 
 /** `body` with each chunk passed through `check` first; a throw errors the stream and cancels the source. */
-function guardedBody(body: ReadableStream<Uint8Array>, check: (chunk: Uint8Array) => void): ReadableStream<Uint8Array> {
+function guardedBody(body: ReadableStream<Uint8Array>, check: (chunk: Uint8Array) => void, onExceeded?: (err: ResponseTooLargeError) => void): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -114,6 +114,7 @@ function guardedBody(body: ReadableStream<Uint8Array>, check: (chunk: Uint8Array
       } catch (err) {
         // Stop reading at once: the upstream's socket is closed, nothing more is buffered.
         void reader.cancel(err).catch(() => {});
+        if (err instanceof ResponseTooLargeError) onExceeded?.(err);
         return controller.error(err);
       }
       controller.enqueue(value);
@@ -127,9 +128,11 @@ function guardedBody(body: ReadableStream<Uint8Array>, check: (chunk: Uint8Array
 /**
  * A fetch whose response bodies are capped: an event stream per event (a stream may be long-lived),
  * anything else as a whole. Given to the SDK's transports, which read the initialize answer, the GET
- * stream and legacy-SSE streams themselves.
+ * stream and legacy-SSE streams themselves. `onExceeded` hears of a body cut short (the SDK's
+ * transports report a broken stream only as a disconnect).
  */
-export function cappedFetch(limit: number, inner: typeof fetch = fetch): typeof fetch {
+export function cappedFetch(limit: number, options: { inner?: typeof fetch; onExceeded?: (err: ResponseTooLargeError) => void } = {}): typeof fetch {
+  const inner = options.inner ?? fetch;
   const capped = async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]): Promise<Response> => {
     const response = await inner(input, init);
     if (!response.body) return response;
@@ -149,7 +152,7 @@ export function cappedFetch(limit: number, inner: typeof fetch = fetch): typeof 
         if (size > limit) throw new ResponseTooLargeError(limit);
       };
     }
-    return new Response(guardedBody(response.body, check), { status: response.status, statusText: response.statusText, headers: response.headers });
+    return new Response(guardedBody(response.body, check, options.onExceeded), { status: response.status, statusText: response.statusText, headers: response.headers });
   };
   return capped as typeof fetch;
 }

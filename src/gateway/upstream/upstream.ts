@@ -49,7 +49,11 @@ function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
   return headers;
 }
 
-function createTransport(spec: ConnectionSpec, stderr: LineRing): Transport {
+/**
+ * The transport for `spec`. `onStreamTooLarge` hears of a legacy-SSE stream cut for an event over the
+ * limit: the responses it would have carried are lost with it.
+ */
+function createTransport(spec: ConnectionSpec, stderr: LineRing, onStreamTooLarge: () => void): Transport {
   if (spec.transport === "stdio") {
     return new StdioProcessTransport({ command: spec.command!, args: spec.args, cwd: spec.cwd, env: spec.env, stderr, maxMessageBytes: maxResponseBytes(spec) });
   }
@@ -59,11 +63,12 @@ function createTransport(spec: ConnectionSpec, stderr: LineRing): Transport {
   // capped too: per event on a stream, whole otherwise.
   const capped = cappedFetch(maxResponseBytes(spec));
   if (spec.transport === "sse") {
+    const stream = cappedFetch(maxResponseBytes(spec), { onExceeded: onStreamTooLarge });
     return new SSEClientTransport(url, {
       requestInit: { headers },
       fetch: capped,
       // The SSE GET is made by EventSource-like code that takes headers separately.
-      eventSourceInit: { fetch: (input, init) => capped(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+      eventSourceInit: { fetch: (input, init) => stream(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
     });
   }
   return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: capped });
@@ -113,7 +118,7 @@ export class Upstream {
     );
     this.client.fallbackNotificationHandler = async (n) => hooks.onNotification(n);
     this.client.fallbackRequestHandler = (request, extra) => hooks.onRequest(request, extra) as never;
-    this.transport = createTransport(spec, stderr);
+    this.transport = createTransport(spec, stderr, () => this.streamTooLarge(maxResponseBytes(spec)));
     this.http = httpEndpoint(spec, this.transport);
     if (this.transport instanceof StdioProcessTransport) {
       const limit = maxResponseBytes(spec);
@@ -180,6 +185,19 @@ export class Upstream {
       this.pending.delete(id!);
       pending.reject(new ResponseTooLargeError(limit));
     }
+  }
+
+  /**
+   * A legacy-SSE upstream sent an event over the limit, so its stream was cut: every request waiting
+   * for an answer on it fails with the limit's error, and the upstream is closed (not failed), so the
+   * next call connects afresh instead of using a stream whose upstream session is gone.
+   */
+  private streamTooLarge(limit: number): void {
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      pending.reject(new ResponseTooLargeError(limit));
+    }
+    void this.close();
   }
 
   get capabilities(): ServerCapabilities {
