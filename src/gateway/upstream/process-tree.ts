@@ -8,9 +8,12 @@ import { readdirSync, readFileSync } from "node:fs";
 /** The environment variable that marks a server and everything it starts. */
 export const PROCESS_TAG_VAR = "SWITCHBOARD_PROCESS_TAG";
 
-/** A new, unguessable tag for one spawned server. */
+/**
+ * A new, unguessable tag for one spawned server: "<gateway pid>-<uuid>", so that what a gateway killed
+ * without any chance to clean up (SIGKILL, a crash) left behind can be recognised by the next one.
+ */
 export function newProcessTag(): string {
-  return crypto.randomUUID();
+  return `${process.pid}-${crypto.randomUUID()}`;
 }
 
 /** A process as found in /proc: its pid and start time (so a reused pid is never mistaken for it). */
@@ -65,6 +68,11 @@ export function descendantsOf(pid: number): FoundProcess[] {
 export function taggedProcesses(tags: Iterable<string>): number[] {
   const needles = [...tags].map((tag) => Buffer.from(`${PROCESS_TAG_VAR}=${tag}\0`));
   if (needles.length === 0) return [];
+  return scanEnvironments((environ) => needles.some((needle) => environ.includes(needle)));
+}
+
+/** The pids of the gateway user's live processes (other than the gateway) whose environment passes `test`. */
+function scanEnvironments(test: (environ: Buffer) => boolean): number[] {
   let entries: string[];
   try {
     entries = readdirSync("/proc");
@@ -80,9 +88,35 @@ export function taggedProcesses(tags: Iterable<string>): number[] {
     } catch {
       continue; // gone, or another user's
     }
-    if (needles.some((needle) => environ.includes(needle))) found.push(Number(entry));
+    if (test(environ)) found.push(Number(entry));
   }
   return found;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * SIGKILLs the processes left by stdio servers of gateways that are no longer running (killed with
+ * SIGKILL, crashed): their tag names a gateway pid that is gone. A live gateway's processes (another
+ * instance on the same host, this one's) are never touched. Returns how many were found.
+ */
+export function killOrphans(): number {
+  const prefix = Buffer.from(`${PROCESS_TAG_VAR}=`);
+  const orphans = scanEnvironments((environ) => {
+    const at = environ.indexOf(prefix);
+    if (at === -1 || (at > 0 && environ[at - 1] !== 0)) return false;
+    const owner = /^(\d+)-/.exec(environ.subarray(at + prefix.length, at + prefix.length + 24).toString("latin1"));
+    return owner !== null && Number(owner[1]) !== process.pid && !isRunning(Number(owner[1]));
+  });
+  for (const pid of orphans) kill(pid, "SIGKILL");
+  return orphans.length;
 }
 
 function kill(pid: number, signal: NodeJS.Signals): void {

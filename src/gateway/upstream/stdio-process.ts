@@ -7,7 +7,7 @@ import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/sdk/
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { LineRing } from "./stderr-ring.ts";
-import { descendantsOf, killLeftovers, newProcessTag, PROCESS_TAG_VAR, type FoundProcess } from "./process-tree.ts";
+import { descendantsOf, killLeftovers, killOrphans, newProcessTag, PROCESS_TAG_VAR, type FoundProcess } from "./process-tree.ts";
 
 export { LineRing } from "./stderr-ring.ts";
 
@@ -96,6 +96,9 @@ const SETPRIV = process.platform === "linux" ? (["/usr/bin/setpriv", "/bin/setpr
 /** While a server floods stderr past the ring's budget, how often its stderr pipe is drained. */
 const STDERR_DRAIN_MS = 50;
 
+/** Whether leftovers of gateways that died without cleaning up were looked for (once, before the first spawn). */
+let orphansKilled = false;
+
 /** Every live process group, with the tag its processes carry, so shutdown can kill them all. */
 const LIVE_GROUPS = new Map<number, string>();
 
@@ -143,6 +146,11 @@ export class StdioProcessTransport implements Transport {
   }
 
   start(): Promise<void> {
+    if (!orphansKilled) {
+      // A gateway killed with SIGKILL could not stop what its servers had detached: this one does.
+      orphansKilled = true;
+      killOrphans();
+    }
     return new Promise((resolve, reject) => {
       const env: Record<string, string> = { ...this.options.env };
       // Only PATH crosses over from the gateway's environment (so commands resolve); nothing else
