@@ -284,7 +284,12 @@ export class Upstream {
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const sending = this.http ? exchange(this.http, message, (m) => this.receive(m), signal) : this.transport.send(message);
-    sending.catch(fail);
+    sending.catch((err: unknown) => {
+      // What the refused answer made the gateway hold (up to the limit) is garbage now: collect it
+      // soon, rather than when the next allocations happen to ask, so refusals do not pile up.
+      if (err instanceof ResponseTooLargeError) Bun.gc(false);
+      fail(err);
+    });
     return promise.finally(() => signal.removeEventListener("abort", onAbort));
   }
 
