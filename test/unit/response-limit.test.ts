@@ -3,10 +3,11 @@
 // event streams (many small events pass, one large event or an endless line does not).
 import { afterEach, describe, expect, test } from "bun:test";
 import type { JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
-import { exchange, type HttpEndpoint } from "../../src/gateway/upstream/http-exchange.ts";
+import { exchange, poolFor, type HttpEndpoint } from "../../src/gateway/upstream/http-exchange.ts";
 import { cappedFetch, EventSizeGuard, formatBytes, ResponseTooLargeError } from "../../src/gateway/upstream/response-limit.ts";
 import { startHostileUpstream } from "../fixtures/hostile-upstream.ts";
 import { rejectionOf } from "../support/errors.ts";
+import { waitUntil } from "../support/gateway-harness.ts";
 
 const LIMIT = 64 * 1024;
 const cleanups: (() => unknown)[] = [];
@@ -34,6 +35,21 @@ describe("exchange through fetch", () => {
       expect((err as Error).message).toContain("gateway.max_response_size (64 KiB)");
     });
   }
+});
+
+describe("exchange through the HTTP/1.1 pool", () => {
+  test("an endless event-stream line: the call fails and the socket is closed, not read on", async () => {
+    const upstream = startHostileUpstream();
+    cleanups.push(upstream.stop);
+    const url = new URL(upstream.url);
+    const pool = poolFor(url, LIMIT)!;
+    cleanups.push(() => pool.close());
+    const endpoint: HttpEndpoint = { url, pool, headers: {}, session: () => ({ id: "hostile-session", protocolVersion: "2025-06-18" }), maxResponseBytes: LIMIT };
+    const err = await rejectionOf(exchange(endpoint, call("sse-line", 0), () => {}, new AbortController().signal));
+    expect(err).toBeInstanceOf(ResponseTooLargeError);
+    // The upstream sees its socket closed (a half-close would leave it sending, and the gateway reading).
+    await waitUntil(() => upstream.openSockets() === 0, "the upstream's socket to close", 5000);
+  });
 });
 
 describe("cappedFetch (the SDK transports' reads)", () => {
