@@ -67,14 +67,18 @@ function optionalDuration(description: string, max = TIMER_LIMIT) {
   return durationString(max).optional().meta({ format: "duration" }).describe(`${description} At most ${max}.`);
 }
 
-/** A size string such as "4MiB", read as bytes. */
-function size(defaultValue: string, description: string) {
+/** A size string such as "4MiB", read as bytes (at least `min`). */
+function size(defaultValue: string, description: string, { min = 0 }: { min?: number } = {}) {
   return z
     .string()
     .transform((text, ctx) => {
       const bytes = parseSize(text);
       if (bytes === null) {
         ctx.addIssue({ code: "custom", message: `expected a size such as "512KiB" or "4MiB", got ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
+      if (bytes < min) {
+        ctx.addIssue({ code: "custom", message: `expected at least ${min} bytes, got ${JSON.stringify(text)}` });
         return z.NEVER;
       }
       return bytes;
@@ -190,6 +194,9 @@ const gateway = z
       .array(addressOrBlock)
       .default([])
       .describe("When not empty, the only addresses http and sse upstreams may reach (IP addresses or CIDR blocks); upstream_deny and the built-in list still win. Empty: any address not denied."),
+    max_response_size: size("32MiB", "Most bytes of one upstream answer: an HTTP body, one event of an event stream, or one stdio message. A larger one fails the call with a JSON-RPC error and is not read further.", {
+      min: 1024,
+    }),
   })
   .prefault({})
   .describe("The gateway to upstream MCP servers: timeouts, sessions and stdio processes.");

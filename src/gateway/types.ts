@@ -28,6 +28,8 @@ export type ConnectionSpec = {
   maxProcesses: number;
   connectTimeoutMs: number;
   callTimeoutMs: number;
+  /** gateway.max_response_size: most bytes of one upstream answer, stream event or stdio line (absent: 32 MiB). */
+  maxResponseBytes?: number;
   /** Declared in switchboard.toml: shown read-only in the admin. */
   fromConfig: boolean;
 };

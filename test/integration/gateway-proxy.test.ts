@@ -527,7 +527,7 @@ describe("downstream sessions", () => {
     }
   });
 
-  test("a stdio server sees only the connection's env plus PATH", async () => {
+  test("a stdio server sees only the connection's env plus PATH (and the tag that marks its processes)", async () => {
     const leak = `SWITCHBOARD_LEAK_CHECK_${process.pid}`;
     process.env[leak] = "must-not-reach-the-upstream";
     try {
@@ -537,7 +537,7 @@ describe("downstream sessions", () => {
       const { env } = await whoami(client);
       expect(env).not.toContain(leak);
       expect(env).not.toContain("HOME");
-      expect(env).toEqual(["PATH", "SB_ALPHA", "SB_BETA"]);
+      expect(env).toEqual(["PATH", "SB_ALPHA", "SB_BETA", "SWITCHBOARD_PROCESS_TAG"]);
     } finally {
       delete process.env[leak];
     }

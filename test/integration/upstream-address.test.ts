@@ -95,15 +95,15 @@ describe("connect-time checks", () => {
     cleanups.push(() => server.stop(true));
     const looked: string[] = [];
     // "pinned.invalid" cannot resolve: the socket can only reach the server through the pinned address.
-    const pool = new Http1Pool(new URL(`http://pinned.invalid:${server.port}/`), 1, async (hostname) => {
+    const pool = new Http1Pool(new URL(`http://pinned.invalid:${server.port}/`), { maxSockets: 1, addressOf: async (hostname) => {
       looked.push(hostname);
       return "127.0.0.1";
-    });
+    } });
     cleanups.push(() => pool.close());
     const res = await pool.request("/", { method: "GET", headers: {} });
     expect(await res.text()).toBe(`host=pinned.invalid:${server.port}`);
     expect(looked).toEqual(["pinned.invalid"]);
-    const denying = new Http1Pool(new URL(`http://127.0.0.1:${server.port}/`), 1, (hostname) => policy(["127.0.0.1"]).resolve(hostname));
+    const denying = new Http1Pool(new URL(`http://127.0.0.1:${server.port}/`), { maxSockets: 1, addressOf: (hostname) => policy(["127.0.0.1"]).resolve(hostname) });
     cleanups.push(() => denying.close());
     expect(denying.request("/", { method: "GET", headers: {} })).rejects.toThrow("127.0.0.1 is denied by gateway.upstream_deny");
   });

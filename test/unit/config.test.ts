@@ -137,6 +137,13 @@ describe("parseSize", () => {
       'server.max_body_size: expected a size such as "512KiB" or "4MiB", got "4 parsecs"',
     ]);
   });
+
+  test("gateway.max_response_size: 32 MiB by default, read as bytes, at least 1 KiB", () => {
+    expect(parse({}).gateway.max_response_size).toBe(32 * 1024 * 1024);
+    expect(parse({ gateway: { max_response_size: "64KiB" } }).gateway.max_response_size).toBe(65_536);
+    expect(problemsOf(() => parse({ gateway: { max_response_size: "10B" } }))).toEqual(['gateway.max_response_size: expected at least 1024 bytes, got "10B"']);
+    expect(problemsOf(() => parse({ gateway: { max_response_size: "lots" } }))).toEqual(['gateway.max_response_size: expected a size such as "512KiB" or "4MiB", got "lots"']);
+  });
 });
 
 describe("defaults", () => {

@@ -185,12 +185,12 @@ describe("the [stdio] policy", () => {
 
 describe("toSpec", () => {
   test("decrypts the secrets and fills in the [gateway] defaults where the connection has none", () => {
-    const h = harness({ gateway: { connect_timeout: "3s", call_timeout: "90s", stdio_max_processes: 4 } });
+    const h = harness({ gateway: { connect_timeout: "3s", call_timeout: "90s", stdio_max_processes: 4, max_response_size: "5MiB" } });
     const c = h.store({ slug: "gh", transport: "http", url: "https://a/mcp", token: TOKEN, headers: { A: "b" }, callTimeoutMs: 5_000 });
     expect(toSpec(c, h.config)).toEqual({
       id: c.id, slug: "gh", title: "gh", description: "", transport: "http", enabled: true, url: "https://a/mcp",
       headers: { A: "b" }, token: TOKEN, command: null, args: [], cwd: null, env: {}, isolation: "shared",
-      maxProcesses: 4, connectTimeoutMs: 3_000, callTimeoutMs: 5_000, fromConfig: false,
+      maxProcesses: 4, connectTimeoutMs: 3_000, callTimeoutMs: 5_000, maxResponseBytes: 5 * 1024 * 1024, fromConfig: false,
     });
   });
 });
@@ -266,7 +266,7 @@ describe("the config schema of [stdio], [gateway] and [[connections]]", () => {
   test("defaults: stdio allowed for any command, gateway timeouts, no connections", () => {
     const config = parse({});
     expect(config.stdio).toEqual({ enabled: true, allowed_commands: [] });
-    expect(config.gateway).toEqual({ connect_timeout: 10_000, call_timeout: 60_000, session_idle_timeout: 1_800_000, max_sessions: 10_000, stdio_max_processes: 8, stderr_lines: 200, max_concurrent_tests: 4, upstream_deny: [], upstream_allow: [] });
+    expect(config.gateway).toEqual({ connect_timeout: 10_000, call_timeout: 60_000, session_idle_timeout: 1_800_000, max_sessions: 10_000, stdio_max_processes: 8, stderr_lines: 200, max_concurrent_tests: 4, upstream_deny: [], upstream_allow: [], max_response_size: 32 * 1024 * 1024 });
     expect(config.connections).toEqual([]);
   });
 

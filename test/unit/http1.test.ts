@@ -39,8 +39,8 @@ function httpServer(fetch: (req: Request) => Response | Promise<Response>): URL 
   return new URL(`http://127.0.0.1:${server.port}/mcp?x=1`);
 }
 
-function pool(url: URL): Http1Pool {
-  const p = new Http1Pool(url);
+function pool(url: URL, maxBodyBytes?: number): Http1Pool {
+  const p = new Http1Pool(url, { maxBodyBytes });
   cleanups.push(() => p.close());
   return p;
 }
@@ -98,7 +98,7 @@ describe("Http1Pool", () => {
       },
     });
     cleanups.push(() => server.stop(true));
-    const p = new Http1Pool(new URL(`http://127.0.0.1:${server.port}/`), 2);
+    const p = new Http1Pool(new URL(`http://127.0.0.1:${server.port}/`), { maxSockets: 2 });
     cleanups.push(() => p.close());
     const answers = await Promise.all(Array.from({ length: 7 }, async () => (await post(p)).text()));
     expect(answers).toEqual(Array(7).fill("ok"));
@@ -107,7 +107,7 @@ describe("Http1Pool", () => {
 
   test("a request waiting for a socket fails when the pool closes", async () => {
     const server = tcpServer(() => {});
-    const p = new Http1Pool(server.url, 1);
+    const p = new Http1Pool(server.url, { maxSockets: 1 });
     const first = post(p);
     const second = post(p);
     while (server.connections() === 0) await Bun.sleep(1);
@@ -247,7 +247,7 @@ describe("Http1Pool", () => {
 
   test("a request given up while it waited for a socket leaves that socket free for the next", async () => {
     const server = tcpServer((_req, socket) => void setTimeout(() => socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"), 20));
-    const p = new Http1Pool(server.url, 1);
+    const p = new Http1Pool(server.url, { maxSockets: 1 });
     cleanups.push(() => p.close());
     const first = post(p);
     const controller = new AbortController();
@@ -284,9 +284,9 @@ describe("Http1Pool", () => {
 
 const REQUEST: JSONRPCRequest = { jsonrpc: "2.0", id: "switchboard-1", method: "tools/call", params: { name: "echo" } };
 
-function endpoint(url: URL, withPool: boolean, session = "upstream-session"): HttpEndpoint {
-  const p = withPool ? pool(url) : null;
-  return { url, pool: p, headers: { "x-conn": "yes" }, session: () => ({ id: session, protocolVersion: "2025-11-25" }) };
+function endpoint(url: URL, withPool: boolean, session = "upstream-session", maxResponseBytes = 32 * 1024 * 1024): HttpEndpoint {
+  const p = withPool ? pool(url, maxResponseBytes) : null;
+  return { url, pool: p, headers: { "x-conn": "yes" }, session: () => ({ id: session, protocolVersion: "2025-11-25" }), maxResponseBytes };
 }
 
 async function run(ep: HttpEndpoint): Promise<JSONRPCMessage[]> {

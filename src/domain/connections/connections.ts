@@ -48,7 +48,7 @@ export type ConnectionChanges = Partial<ConnectionFields>;
 export type ConnectionStore = { db: Db; encryptionKey: Buffer; stdio: StdioPolicy };
 
 /** The [gateway] defaults a spec falls back on. */
-export type GatewayDefaults = { connect_timeout: number; call_timeout: number; stdio_max_processes: number };
+export type GatewayDefaults = { connect_timeout: number; call_timeout: number; stdio_max_processes: number; max_response_size?: number };
 
 type Row = typeof connections.$inferSelect;
 
@@ -275,6 +275,7 @@ export function toSpec(c: Connection, options: { gateway: GatewayDefaults; stdio
     maxProcesses: c.maxProcesses ?? options.gateway.stdio_max_processes,
     connectTimeoutMs: c.connectTimeoutMs ?? options.gateway.connect_timeout,
     callTimeoutMs: c.callTimeoutMs ?? options.gateway.call_timeout,
+    maxResponseBytes: options.gateway.max_response_size,
     fromConfig: c.fromConfig,
   };
 }

@@ -10,6 +10,7 @@ import { fetchWithinOrigin } from "@modelcontextprotocol/sdk/shared/transport.js
 import { ErrorCode, McpError, type JSONRPCMessage, type JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
 import { AddressPolicy, DEFAULT_ADDRESS_POLICY } from "./address-policy.ts";
 import { Http1Pool } from "./http1.ts";
+import { EventSizeGuard, readCapped } from "./response-limit.ts";
 import { SseParser } from "./sse-parser.ts";
 
 export type HttpEndpoint = {
@@ -22,6 +23,8 @@ export type HttpEndpoint = {
   session: () => { id: string | undefined; protocolVersion: string | undefined };
   /** fetch with every request's host checked by the address policy, following redirects within the origin (default: the built-in policy). */
   send?: typeof fetch;
+  /** gateway.max_response_size: the most one answer (or one event of a stream) may hold. */
+  maxResponseBytes: number;
 };
 
 /** How often a response stream that ends unanswered is resumed with Last-Event-ID (as the SDK's client does). */
@@ -38,11 +41,11 @@ const DEFAULT_SEND = checkedSend(DEFAULT_ADDRESS_POLICY);
 /**
  * The socket pool for `url`, when the gateway may speak to it directly: plain http, and no HTTP
  * proxy set in the environment (fetch honours one; the pool does not). Its sockets go to addresses
- * `policy` resolved and checked.
+ * `policy` resolved and checked, and no answer is read past `maxResponseBytes`.
  */
-export function poolFor(url: URL, policy: AddressPolicy = DEFAULT_ADDRESS_POLICY): Http1Pool | null {
+export function poolFor(url: URL, maxResponseBytes: number, policy: AddressPolicy = DEFAULT_ADDRESS_POLICY): Http1Pool | null {
   const proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"].some((name) => process.env[name]);
-  return url.protocol === "http:" && !proxied ? new Http1Pool(url, undefined, (hostname) => policy.resolve(hostname)) : null;
+  return url.protocol === "http:" && !proxied ? new Http1Pool(url, { addressOf: (hostname) => policy.resolve(hostname), maxBodyBytes: maxResponseBytes }) : null;
 }
 
 /** POSTs through the pool when there is one; a redirect (or no pool) goes through fetch, which follows it within the origin. */
@@ -77,7 +80,7 @@ export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, 
   headers["content-type"] = "application/json";
   const response = await post(endpoint, headers, JSON.stringify(request), signal);
   if (!response.ok) {
-    const text = await response.text().catch(() => null);
+    const text = await readCapped(response, endpoint.maxResponseBytes).catch(() => null);
     throw new StreamableHTTPError(response.status, `Error POSTing to endpoint: ${text}`);
   }
   let answered = false;
@@ -88,7 +91,8 @@ export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, 
   };
   const type = mediaTypeEssence(response.headers.get("content-type"));
   if (type === "application/json") {
-    const body: unknown = await response.json();
+    // Bounded: a hostile upstream's endless answer fails the call instead of filling the gateway's memory.
+    const body: unknown = JSON.parse(await readCapped(response, endpoint.maxResponseBytes));
     for (const message of Array.isArray(body) ? body : [body]) deliver(message);
   } else if (type === "text/event-stream") {
     const parser = new SseParser((event) => {
@@ -103,8 +107,9 @@ export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, 
     });
     // A body of known length is already complete (the upstream answered before it began sending):
     // read it whole. Otherwise it streams, and each event is handled as it arrives.
-    if (response.headers.has("content-length")) parser.feed(await response.text());
-    else await readEvents(response, parser, () => answered);
+    const guard = new EventSizeGuard(endpoint.maxResponseBytes);
+    if (response.headers.has("content-length")) parser.feed(await readCapped(response, endpoint.maxResponseBytes));
+    else await readEvents(response, parser, guard, () => answered);
     for (let resumes = 0; !answered && parser.lastEventId !== undefined && resumes < MAX_RESUMES && !signal.aborted; resumes++) {
       // The upstream closed the stream early (SSE polling): pick it up where it stopped.
       await Bun.sleep(parser.retry ?? DEFAULT_RESUME_DELAY_MS);
@@ -113,7 +118,7 @@ export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, 
         await resumed.body?.cancel().catch(() => {});
         break;
       }
-      await readEvents(resumed, parser, () => answered);
+      await readEvents(resumed, parser, guard, () => answered);
     }
   } else {
     await response.body?.cancel().catch(() => {});
@@ -122,8 +127,11 @@ export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, 
   if (!answered) throw new McpError(ErrorCode.ConnectionClosed, "The upstream ended its answer without a response to the request");
 }
 
-/** Feeds the body to the parser until it ends or `done()` holds. */
-async function readEvents(response: Response, parser: SseParser, done: () => boolean): Promise<void> {
+/**
+ * Feeds the body to the parser until it ends or `done()` holds. The guard sees the bytes first: an
+ * event (or a line without an end) past the limit throws, and the stream is cancelled unread.
+ */
+async function readEvents(response: Response, parser: SseParser, guard: EventSizeGuard, done: () => boolean): Promise<void> {
   if (!response.body) return;
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -131,6 +139,7 @@ async function readEvents(response: Response, parser: SseParser, done: () => boo
     for (;;) {
       const { value, done: ended } = await reader.read();
       if (ended) break;
+      guard.check(value);
       parser.feed(decoder.decode(value, { stream: true }));
       if (done()) break;
     }

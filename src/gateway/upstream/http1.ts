@@ -6,6 +6,7 @@
 // left to fetch by the caller.
 import type { Socket } from "bun";
 import { asError } from "../../errors.ts";
+import { ResponseTooLargeError } from "./response-limit.ts";
 
 /** How long an idle kept-alive socket is kept (servers commonly close theirs after 5–10 s). */
 const IDLE_SECONDS = 4;
@@ -25,6 +26,9 @@ type Exchange = {
   body: Body;
   /** Body bytes of a Content-Length answer, gathered until complete. */
   parts: Buffer[];
+  /** Body bytes received so far, and the most allowed (an event stream is bounded per event by its reader instead). */
+  received: number;
+  limit: number;
   keepAlive: boolean;
   /** Whether any byte of the answer arrived (a reused socket closed before that may be retried). */
   started: boolean;
@@ -60,13 +64,20 @@ export class Http1Pool {
   private connecting = 0;
   private closed = false;
 
+  /** Most sockets open to the upstream at once (Bun's fetch allows 256 requests at a time). */
+  private readonly maxSockets: number;
+  /** The address to open a socket to, resolved and checked by the address policy (the host is pinned to it). */
+  private readonly addressOf: (hostname: string) => Promise<string>;
+  /** Most body bytes of one answer (gateway.max_response_size): past it the socket is dropped, not read on. */
+  private readonly maxBodyBytes: number;
+
   constructor(
     private readonly origin: URL,
-    /** Most sockets open to the upstream at once (Bun's fetch allows 256 requests at a time). */
-    private readonly maxSockets = 256,
-    /** The address to open a socket to, resolved and checked by the address policy (the host is pinned to it). */
-    private readonly addressOf: (hostname: string) => Promise<string> = async (hostname) => hostname,
+    options: { maxSockets?: number; addressOf?: (hostname: string) => Promise<string>; maxBodyBytes?: number } = {},
   ) {
+    this.maxSockets = options.maxSockets ?? 256;
+    this.addressOf = options.addressOf ?? (async (hostname) => hostname);
+    this.maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
     if (origin.protocol !== "http:") throw new Error("Http1Pool speaks plain http only");
   }
 
@@ -99,7 +110,7 @@ export class Http1Pool {
         this.release(conn);
         return reject(signal.reason);
       }
-      const exchange: Exchange = { resolve, reject, stream: null, status: 0, headers: null, body: { kind: "none" }, parts: [], keepAlive: true, started: false, stopListening: () => {} };
+      const exchange: Exchange = { resolve, reject, stream: null, status: 0, headers: null, body: { kind: "none" }, parts: [], received: 0, limit: this.maxBodyBytes, keepAlive: true, started: false, stopListening: () => {} };
       conn.exchange = exchange;
       conn.buffer = Buffer.alloc(0);
       if (signal) {
@@ -228,6 +239,15 @@ export class Http1Pool {
     else if ((headers.get("transfer-encoding") ?? "").toLowerCase().includes("chunked")) exchange.body = { kind: "chunked" };
     else if (length !== null && /^\d+$/.test(length)) exchange.body = { kind: "length", remaining: Number(length) };
     else exchange.body = { kind: "close" };
+    // A streamed event stream may be long-lived (progress, logs, then the response): its reader bounds
+    // each event. A body of known length is gathered whole here, so it is bounded whole.
+    const eventStream = (headers.get("content-type") ?? "").toLowerCase().includes("text/event-stream");
+    if (eventStream && exchange.body.kind !== "length") exchange.limit = Number.POSITIVE_INFINITY;
+    // Announced too large: refused before a byte of it is buffered.
+    if (exchange.body.kind === "length" && exchange.body.remaining > exchange.limit) {
+      this.fail(conn, new ResponseTooLargeError(this.maxBodyBytes));
+      return false;
+    }
     if (exchange.body.kind === "chunked" || exchange.body.kind === "close") {
       conn.chunk = { phase: "size", size: 0 };
       const stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
@@ -249,6 +269,7 @@ export class Http1Pool {
 
   private body(conn: Conn, exchange: Exchange, data: Buffer): void {
     const body = exchange.body;
+    if (body.kind === "close" && !this.withinLimit(conn, exchange, data.length)) return;
     switch (body.kind) {
       case "none":
         return this.finish(conn, exchange);
@@ -273,6 +294,7 @@ export class Http1Pool {
     while (at < data.length) {
       if (state.phase === "data") {
         const take = data.subarray(at, at + state.size);
+        if (!this.withinLimit(conn, exchange, take.length)) return;
         exchange.stream?.enqueue(new Uint8Array(take));
         state.size -= take.length;
         at += take.length;
@@ -299,6 +321,18 @@ export class Http1Pool {
         return this.finish(conn, exchange);
       }
     }
+  }
+
+  /**
+   * Counts `bytes` more of the body; false (and the exchange failed, its socket closed so the rest is
+   * never read) once the answer passes maxBodyBytes. A hostile or broken upstream cannot make the
+   * gateway hold more than that for one answer, however long it sends.
+   */
+  private withinLimit(conn: Conn, exchange: Exchange, bytes: number): boolean {
+    exchange.received += bytes;
+    if (exchange.received <= exchange.limit) return true;
+    this.fail(conn, new ResponseTooLargeError(this.maxBodyBytes));
+    return false;
   }
 
   /** The answer is complete: hand it over (or end its stream) and return the socket to the pool. */

@@ -25,6 +25,7 @@ import { settle, type Waiter } from "../answered.ts";
 import { VERSION } from "../../version.ts";
 import { AddressDeniedError, DEFAULT_ADDRESS_POLICY, type AddressPolicy } from "./address-policy.ts";
 import { checkedSend, exchange, poolFor, type HttpEndpoint } from "./http-exchange.ts";
+import { cappedFetch, DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError } from "./response-limit.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
 import type { ConnectionSpec } from "../types.ts";
 
@@ -37,7 +38,10 @@ export type UpstreamHooks = {
   onClose: (error: Error | null) => void;
 };
 
-const MAX_STDIO_MESSAGE = 64 * 1024 * 1024;
+/** gateway.max_response_size for this connection: one answer, one event, one stdio line. */
+function maxResponseBytes(spec: ConnectionSpec): number {
+  return spec.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+}
 
 /** What every request to an HTTP upstream carries: the connection's headers and its bearer token. */
 function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
@@ -46,23 +50,30 @@ function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
   return headers;
 }
 
-function createTransport(spec: ConnectionSpec, stderr: LineRing, policy: AddressPolicy): Transport {
+/**
+ * The transport for `spec`. `onStreamTooLarge` hears of a legacy-SSE stream cut for an event over the
+ * limit: the responses it would have carried are lost with it.
+ */
+function createTransport(spec: ConnectionSpec, stderr: LineRing, policy: AddressPolicy, onStreamTooLarge: () => void): Transport {
   if (spec.transport === "stdio") {
-    return new StdioProcessTransport({ command: spec.command!, args: spec.args, cwd: spec.cwd, env: spec.env, stderr, maxMessageBytes: MAX_STDIO_MESSAGE });
+    return new StdioProcessTransport({ command: spec.command!, args: spec.args, cwd: spec.cwd, env: spec.env, stderr, maxMessageBytes: maxResponseBytes(spec) });
   }
   const headers = upstreamHeaders(spec);
   const url = new URL(spec.url!);
-  // Every request the SDK makes (initialize, the GET stream, each redirect hop) has its host checked first.
+  // Every request the SDK makes (initialize, the GET stream, each redirect hop) has its host checked
+  // first, and what its transports read themselves is capped: per event on a stream, whole otherwise.
   const checked = policy.fetch();
+  const capped = cappedFetch(maxResponseBytes(spec), { inner: checked });
   if (spec.transport === "sse") {
+    const stream = cappedFetch(maxResponseBytes(spec), { inner: checked, onExceeded: onStreamTooLarge });
     return new SSEClientTransport(url, {
       requestInit: { headers },
-      fetch: checked,
+      fetch: capped,
       // The SSE GET is made by EventSource-like code that takes headers separately.
-      eventSourceInit: { fetch: (input, init) => checked(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+      eventSourceInit: { fetch: (input, init) => stream(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
     });
   }
-  return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: checked });
+  return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: capped });
 }
 
 /** The message of an upstream error without the SDK's "MCP error <code>: " prefix (no doubled prefixes downstream). */
@@ -85,7 +96,8 @@ function httpEndpoint(spec: ConnectionSpec, transport: Transport, policy: Addres
   if (!(transport instanceof StreamableHTTPClientTransport)) return null;
   const url = new URL(spec.url!);
   const session = () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion });
-  return { url, pool: poolFor(url, policy), headers: upstreamHeaders(spec), session, send: checkedSend(policy) };
+  const limit = maxResponseBytes(spec);
+  return { url, pool: poolFor(url, limit, policy), headers: upstreamHeaders(spec), session, send: checkedSend(policy), maxResponseBytes: limit };
 }
 
 /**
@@ -115,8 +127,12 @@ export class Upstream {
     );
     this.client.fallbackNotificationHandler = async (n) => hooks.onNotification(n);
     this.client.fallbackRequestHandler = (request, extra) => hooks.onRequest(request, extra) as never;
-    this.transport = createTransport(spec, stderr, policy);
+    this.transport = createTransport(spec, stderr, policy, () => this.streamTooLarge(maxResponseBytes(spec)));
     this.http = httpEndpoint(spec, this.transport, policy);
+    if (this.transport instanceof StdioProcessTransport) {
+      const limit = maxResponseBytes(spec);
+      this.transport.onoversize = (excerpt) => this.oversize(excerpt, limit);
+    }
     this.client.onclose = () => {
       this.closed = true;
       for (const [id, pending] of this.pending) {
@@ -169,6 +185,32 @@ export class Upstream {
       if (handler) return handler(progress);
     }
     this.deliver?.(message, extra);
+  }
+
+  /**
+   * A stdio message over the limit was dropped: the request it answers (its id is found at either end
+   * of the message) fails with the limit's error now rather than at its timeout.
+   */
+  private oversize(excerpt: string, limit: number): void {
+    for (const [, id] of excerpt.matchAll(/"id"\s*:\s*"(switchboard-\d+)"/g)) {
+      const pending = this.pending.get(id!);
+      if (!pending) continue;
+      this.pending.delete(id!);
+      pending.reject(new ResponseTooLargeError(limit));
+    }
+  }
+
+  /**
+   * A legacy-SSE upstream sent an event over the limit, so its stream was cut: every request waiting
+   * for an answer on it fails with the limit's error, and the upstream is closed (not failed), so the
+   * next call connects afresh instead of using a stream whose upstream session is gone.
+   */
+  private streamTooLarge(limit: number): void {
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      pending.reject(new ResponseTooLargeError(limit));
+    }
+    void this.close();
   }
 
   get capabilities(): ServerCapabilities {
@@ -255,7 +297,12 @@ export class Upstream {
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const sending = this.http ? exchange(this.http, message, (m) => this.receive(m), signal) : this.transport.send(message);
-    sending.catch(fail);
+    sending.catch((err: unknown) => {
+      // What the refused answer made the gateway hold (up to the limit) is garbage now: collect it
+      // soon, rather than when the next allocations happen to ask, so refusals do not pile up.
+      if (err instanceof ResponseTooLargeError) Bun.gc(false);
+      fail(err);
+    });
     return promise.finally(() => signal.removeEventListener("abort", onAbort));
   }
 
