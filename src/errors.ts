@@ -74,6 +74,14 @@ export class JsonRpcError extends Error {
   }
 }
 
+/** A refusal for lack of capacity (a process cap, a busy pool): the caller may retry later (HTTP 503, not 502). */
+export class CapacityError extends JsonRpcError {
+  constructor(message: string) {
+    super(-32000, message);
+    this.name = "CapacityError";
+  }
+}
+
 /** `value` as an Error: an abort reason or a rejection may be anything. */
 export function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));

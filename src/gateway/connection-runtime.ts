@@ -2,7 +2,7 @@
 // sessions attached to it, the requests in flight (to attribute server-to-client traffic), the
 // discovery cache, and the stderr ring of its stdio processes.
 import { ErrorCode, McpError, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
-import { JsonRpcError } from "../errors.ts";
+import { CapacityError, JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { boundWarnings, checkPrompts, checkResources, checkResourceTemplates, checkTools, type Checked } from "./discovery.ts";
 import { redactFor } from "./redact.ts";
@@ -90,7 +90,7 @@ export class ConnectionRuntime {
     let link = own ? this.perSession.get(session) : this.shared;
     if (!link) {
       if (own && this.perSession.size >= this.spec.maxProcesses) {
-        throw new JsonRpcError(ErrorCode.InternalError, `This connection already runs its maximum of ${this.spec.maxProcesses} processes; try again later.`);
+        throw new CapacityError(`This connection already runs its maximum of ${this.spec.maxProcesses} processes; try again later.`);
       }
       const now = Date.now();
       if (now < this.retryAt) {

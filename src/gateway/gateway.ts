@@ -1,7 +1,7 @@
 // The gateway: one runtime per connection, the downstream sessions of /mcp/:connectionId, idle
 // reaping, connection tests, and the GatewayControl the connection operations use.
 import { isInitializeRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { JsonRpcError } from "../errors.ts";
+import { CapacityError, JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../operations/registry.ts";
 import { ConnectionRuntime, type RuntimeSettings } from "./connection-runtime.ts";
@@ -35,8 +35,8 @@ export type GatewaySettings = {
 };
 
 /** A JSON-RPC error response that is not about any request (transport-level). */
-export function rpcErrorResponse(status: number, code: number, message: string): Response {
-  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
+export function rpcErrorResponse(status: number, code: number, message: string, headers?: Record<string, string>): Response {
+  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
 }
 
 const NO_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
@@ -149,6 +149,8 @@ export class Gateway implements GatewayControl, AgentControl {
     } catch (err) {
       await this.forget(session);
       const message = err instanceof Error ? err.message : String(err);
+      // At capacity the upstream is fine and a retry will do: 503 with Retry-After, not 502.
+      if (err instanceof CapacityError) return rpcErrorResponse(503, err.code, message, { "Retry-After": "2" });
       return rpcErrorResponse(502, -32603, message);
     }
     await session.server.connect(session.transport);

@@ -480,7 +480,7 @@ describe("downstream sessions", () => {
     expect((await whoami(b)).pid).toBe(wb.pid);
   });
 
-  test('isolation "session" is capped at maxProcesses with a clear error', async () => {
+  test('isolation "session" is capped at maxProcesses with a clear error (503: capacity, not a failing upstream)', async () => {
     const spec = stdioSpec({ isolation: "session", maxProcesses: 1 });
     const h = start(spec);
     const a = await h.connect(spec.id);
@@ -491,7 +491,8 @@ describe("downstream sessions", () => {
       method: "initialize",
       params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "extra", version: "1" } },
     });
-    expect(res.status).toBe(502);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("2");
     expect(res.headers.get("mcp-session-id")).toBeNull();
     expect(((await res.json()) as { error: RpcError }).error.message).toContain("maximum of 1 processes");
     expect(h.gateway.sessionCount).toBe(1);
