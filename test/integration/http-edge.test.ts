@@ -2,6 +2,7 @@
 // (never a 500 with a stack in the log), WWW-Authenticate names only the canonical encoded path (a
 // quote in the path cannot add a parameter), and an oversized chunked body is a 413 in the log too.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connect } from "node:net";
 import { createLogger } from "../../src/logger.ts";
 import { createTestApp, PUBLIC_URL, startTestServer, type TestApp } from "../support/app.ts";
 import { MCP_ACCEPT, mintKey } from "../support/key-harness.ts";
@@ -165,5 +166,35 @@ describe("an oversized body", () => {
       small.close();
     }
     expect(captured.lines.filter((l) => l.msg === "unhandled error")).toEqual([]);
+  });
+});
+
+describe("a request target that is not a path", () => {
+  /** Sends raw bytes to the server and returns what it answers (until it closes). */
+  function sendRaw(port: number, bytes: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1", () => socket.write(bytes));
+      let received = "";
+      socket.on("data", (data) => (received += data.toString("latin1")));
+      socket.on("end", () => resolve(received));
+      socket.on("error", reject);
+    });
+  }
+
+  test("CONNECT * or OPTIONS * with a body is a 400, not an unhandled error", async () => {
+    const captured = capturingLogger();
+    const server = startTestServer({ logger: captured.logger });
+    try {
+      for (const method of ["CONNECT", "OPTIONS", "POST"]) {
+        const answer = await sendRaw(server.server.port, `${method} * HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n`);
+        expect(answer).toMatch(/^HTTP\/1\.1 4\d\d /);
+        expect(answer).not.toContain("    at ");
+      }
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      await server.cleanup();
+    }
+    expect(captured.lines.filter((l) => l.msg === "unhandled error")).toEqual([]);
+    expect(captured.lines.filter((l) => l.msg === "request" && Number(l.status) >= 500)).toEqual([]);
   });
 });
