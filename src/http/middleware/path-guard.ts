@@ -55,7 +55,7 @@ export function pathGuard(): MiddlewareHandler {
   return async (c, next) => {
     // "CONNECT *" or "OPTIONS *" reach here with "*" as the URL: no route serves an authority or
     // asterisk form, and rebuilding the request from it would throw.
-    if (!URL.canParse(c.req.url)) throw new AppError("BAD_REQUEST", "The request target is not a path.");
+    if (!URL.canParse(c.req.url)) throw new AppError("BAD_REQUEST", "The request URL (its path or Host) is not valid.");
     const reason = badPathReason(rawPathOf(c.req.url));
     if (reason !== null) throw new AppError("BAD_REQUEST", reason);
     await next();
