@@ -89,6 +89,15 @@ describe("WWW-Authenticate", () => {
     });
   }
 
+  test("a path with characters outside ASCII (an emoji) gets a 401 with an ASCII header, not a 500", async () => {
+    for (const path of ["/mcp/%F0%9F%98%80", "/api/v1/%C3%A9t%C3%A9", "/mcp/agent/%E6%97%A5"]) {
+      const res = await t.request(path);
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toMatch(ONE_CHALLENGE);
+    }
+    expect((await t.request("/mcp/%F0%9F%98%80")).headers.get("www-authenticate")).toContain("/mcp/%F0%9F%98%80\"");
+  });
+
   test("names the path as it was sent when it is plain", async () => {
     const res = await t.request("/mcp/conn_123");
     expect(res.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/mcp/conn_123"`);
