@@ -97,6 +97,9 @@ describe("a trusted device", () => {
       await signedWith(new Uint8Array(32).fill(7)), // names the admin, signed with a guessed key
       await signedWith(t.deps.keys.cookie), // signed with the session cookie's key: the keys are apart
       `sb_device=${encodeURIComponent(`${adminId}.forged`)}`, // unsigned
+      "sb_device=%zz%00", // malformed
+      "sb_device=",
+      `sb_device=.${adminDevice.split(".").slice(1).join(".")}`, // the real signature over another value
     ];
     for (let i = 0; i < 3; i++) await signInWith(t, ADMIN, `guess ${i}`);
     for (const cookie of forged) {

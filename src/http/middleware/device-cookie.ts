@@ -5,20 +5,22 @@
 import { randomBytes } from "node:crypto";
 import type { Context } from "hono";
 import { getSignedCookie, setSignedCookie } from "hono/cookie";
+import { findUserByEmail } from "../../domain/access/users.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 
 export const DEVICE_COOKIE = "sb_device";
 const DEVICE_COOKIE_PATH = "/admin/login";
 const DEVICE_COOKIE_MAX_AGE = 180 * 24 * 60 * 60; // seconds; a browser used at least twice a year stays trusted
 
-/** The device id of a correctly signed device cookie that names `userId`, or null. */
-export async function trustedDevice(c: Context<AppEnv>, deps: AppDeps, userId: string | null): Promise<string | null> {
+/** The device id of a correctly signed device cookie issued to the account `email`, or null. */
+export async function trustedDevice(c: Context<AppEnv>, deps: AppDeps, email: string): Promise<string | null> {
   const value = await getSignedCookie(c, deps.keys.device, DEVICE_COOKIE);
-  if (typeof value !== "string" || userId === null) return null;
+  if (typeof value !== "string") return null;
   const dot = value.lastIndexOf(".");
-  if (dot <= 0 || value.slice(0, dot) !== userId) return null;
   const device = value.slice(dot + 1);
-  return device.length > 0 ? device : null;
+  // The cookie names a user id; it counts only for the account being signed in to.
+  if (dot <= 0 || device.length === 0 || value.slice(0, dot) !== findUserByEmail(deps.db, email)?.id) return null;
+  return device;
 }
 
 /** Sets (or renews) the device cookie for `userId`: HttpOnly, sent only to the sign-in form. */

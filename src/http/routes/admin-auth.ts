@@ -1,7 +1,7 @@
 // Sign-in, sign-out and first-admin setup. These routes work without JavaScript; htmx only swaps the message.
 import { Hono } from "hono";
 import { createSession, deleteSession, findSession } from "../../domain/access/sessions.ts";
-import { authenticate, countUsers, createFirstAdmin, findUserByEmail } from "../../domain/access/users.ts";
+import { authenticate, countUsers, createFirstAdmin } from "../../domain/access/users.ts";
 import { AppError } from "../../errors.ts";
 import { FormMessage, LoginPage, SetupClosedPage, SetupPage } from "../../../views/auth.tsx";
 import { clientIp } from "../client-ip.ts";
@@ -30,8 +30,7 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     const fail = (status: 401 | 429, message: string) =>
       isHtmx(c) ? c.html(FormMessage({ message }), status) : c.html(LoginPage({ next, email, message }), status);
 
-    // A device cookie counts only when it was issued to the account being signed in to.
-    const device = await trustedDevice(c, deps, findUserByEmail(deps.db, email)?.id ?? null);
+    const device = await trustedDevice(c, deps, email);
     const result = await deps.throttle.attempt({ account: email, ip, device }, () => authenticate(deps.db, email, form.password ?? ""));
     if (result.outcome === "throttled") {
       const seconds = Math.ceil(result.retryAfterMs / 1000);
