@@ -9,6 +9,7 @@ import { noStore } from "./middleware/no-store.ts";
 import { crossOriginProtection } from "./middleware/csrf.ts";
 import { requestLog } from "./middleware/request-log.ts";
 import { dnsRebindingProtection } from "./middleware/dns-rebinding.ts";
+import { pathGuard } from "./middleware/path-guard.ts";
 import { requireSession } from "./middleware/session.ts";
 import { adminAuthRoutes } from "./routes/admin-auth.ts";
 import { adminPageRoutes } from "./routes/admin-pages.ts";
@@ -28,6 +29,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use("*", requestLog(deps.logger));
+  // Before any route: a path with control characters or broken percent-encoding is a 400 here,
+  // never a 500 where a route or a header copies it.
+  app.use("*", pathGuard());
   app.use("*", limitBody(deps.config.server.max_body_size));
   const errorOptions = { logger: deps.logger, get publicUrl() { return deps.config.server.public_url; } };
   app.onError((err, c) => renderError(c, err, errorOptions));

@@ -6,6 +6,7 @@ import { HTTPException } from "hono/http-exception";
 import { AppError, toAppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { ErrorFragment, ErrorPage } from "../../views/error.tsx";
+import { canonicalPath, rawPathOf } from "./middleware/path-guard.ts";
 
 function asAppError(err: unknown): AppError {
   if (err instanceof HTTPException) {
@@ -35,7 +36,9 @@ export function renderError(c: Context, err: unknown, options: { logger: Logger;
   if (error.status === 401 && (isMcp || under(path, "/api"))) {
     // RFC 9728 / MCP authorization: point the client at the resource metadata; RFC 6750 error code
     // only when a credential was presented (the same for unknown, revoked and expired tokens).
-    const params = [`resource_metadata="${options.publicUrl}/.well-known/oauth-protected-resource${path}"`];
+    // Built from the canonical, encoded path: nothing a client puts in the path (a quote, a comma,
+    // CR/LF) can end the parameter or add another one.
+    const params = [`resource_metadata="${options.publicUrl}/.well-known/oauth-protected-resource${canonicalPath(rawPathOf(c.req.url))}"`];
     if (error.cause === "invalid token") params.unshift('error="invalid_token"');
     c.header("WWW-Authenticate", `Bearer ${params.join(", ")}`);
   }

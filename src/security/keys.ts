@@ -8,6 +8,8 @@ export type ServerKeys = {
   cookie: Uint8Array<ArrayBuffer>;
   /** AES-256-GCM key for secrets stored in the database. */
   encryption: Buffer;
+  /** Key that signs the sign-in device cookie (apart from the session cookie's, so neither passes for the other). */
+  device: Uint8Array<ArrayBuffer>;
 };
 
 function derive(secret: string, purpose: string): Buffer {
@@ -20,5 +22,6 @@ export function deriveKeys(secret: string): ServerKeys {
     tokenHmac: derive(secret, "switchboard/token-hmac/v1"),
     cookie: new Uint8Array(hkdfSync("sha256", secret, "switchboard", "switchboard/cookie/v1", 32)),
     encryption: derive(secret, "switchboard/encryption/v1"),
+    device: new Uint8Array(hkdfSync("sha256", secret, "switchboard", "switchboard/device-cookie/v1", 32)),
   };
 }

@@ -7,6 +7,7 @@ import { FormMessage, LoginPage, SetupClosedPage, SetupPage } from "../../../vie
 import { clientIp } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readForm, redirectAfterPost, safeNext } from "../form.ts";
+import { setDeviceCookie, trustedDevice } from "../middleware/device-cookie.ts";
 import { clearSessionCookie, readSessionToken, setSessionCookie } from "../middleware/session.ts";
 
 export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -29,23 +30,23 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     const fail = (status: 401 | 429, message: string) =>
       isHtmx(c) ? c.html(FormMessage({ message }), status) : c.html(LoginPage({ next, email, message }), status);
 
-    const wait = deps.throttle.retryAfter(email, ip);
-    if (wait > 0) {
-      const seconds = Math.ceil(wait / 1000);
+    const device = await trustedDevice(c, deps, email);
+    const result = await deps.throttle.attempt({ account: email, ip, device }, () => authenticate(deps.db, email, form.password ?? ""));
+    if (result.outcome === "throttled") {
+      const seconds = Math.ceil(result.retryAfterMs / 1000);
       c.header("Retry-After", String(seconds));
-      deps.logger.warn("sign-in throttled", { ip });
+      deps.logger.warn("sign-in throttled", { ip, trusted_device: device !== null });
       return fail(429, `Too many failed sign-ins. Try again in ${Math.ceil(seconds / 60)} minute(s).`);
     }
-    const user = await authenticate(deps.db, email, form.password ?? "");
-    if (!user) {
-      deps.throttle.recordFailure(email, ip);
-      deps.logger.warn("sign-in failed", { ip });
+    if (result.outcome === "failed") {
+      deps.logger.warn("sign-in failed", { ip, trusted_device: device !== null });
       // One message whether or not the account exists, so sign-in does not reveal who has one.
       return fail(401, "Wrong email or password.");
     }
-    deps.throttle.recordSuccess(email);
+    const user = result.value;
     const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
     await setSessionCookie(c, deps, token);
+    await setDeviceCookie(c, deps, user.id, device);
     deps.logger.info("signed in", { user: user.id });
     return redirectAfterPost(c, next);
   });

@@ -2,11 +2,13 @@
 // WWW-Authenticate header of a 401 points clients. Bearer tokens go in the header only.
 import { Hono } from "hono";
 import type { AppDeps, AppEnv } from "../context.ts";
+import { canonicalPath, rawPathOf } from "../middleware/path-guard.ts";
 
 export function wellKnownRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get("/.well-known/oauth-protected-resource/*", (c) => {
-    const resourcePath = c.req.path.slice("/.well-known/oauth-protected-resource".length);
+    // The canonical encoded path, the same the 401's WWW-Authenticate named.
+    const resourcePath = canonicalPath(rawPathOf(c.req.url)).slice("/.well-known/oauth-protected-resource".length);
     return c.json({
       resource: `${deps.config.server.public_url}${resourcePath}`,
       bearer_methods_supported: ["header"],
