@@ -44,6 +44,9 @@ function manageableKey(ctx: OperationContext, id: string): ApiKey {
   return key;
 }
 
+/** How checkPermissions words an entry beyond the ceiling. */
+const EXCEEDS = " is more than ";
+
 /**
  * Refuses permissions that name unknown things or exceed what the caller may hand out: a session
  * grants at most its role; a key grants at most its own (effective) permissions.
@@ -63,14 +66,16 @@ function assertGrantable(ctx: OperationContext, permissions: Permissions, ownerR
       resourceExists: () => true,
       ceiling: roleCeiling(ownerRole, ctx.deps.catalog),
       ceilingLabel: `the owner (a ${ownerRole})`,
-    }).filter((p) => p.includes("more than")),
+    }).filter((p) => p.includes(EXCEEDS)),
   ];
   const unique = [...new Set(problems)];
-  if (unique.length > 0) {
-    throw new AppError("INVALID_PERMISSIONS", `Invalid permissions: ${unique.join("; ")}`, {
-      fields: Object.fromEntries(unique.map((p) => [`permissions.${p.slice(0, p.indexOf(":"))}`, p])),
-    });
-  }
+  if (unique.length === 0) return;
+  const fields = Object.fromEntries(unique.map((p) => [`permissions.${p.slice(0, p.indexOf(":"))}`, p]));
+  // Naming what does not exist is bad input (400); asking for more than the caller holds is a
+  // refusal of power (403), named by the rule it breaks.
+  if (unique.some((p) => !p.includes(EXCEEDS))) throw new AppError("INVALID_PERMISSIONS", `Invalid permissions: ${unique.join("; ")}`, { fields });
+  const rule = byKey ? "A key may only grant permissions within its own and its owner's role" : "A key may only hold what you may grant and what its owner's role allows";
+  throw new AppError("FORBIDDEN", `${rule}: ${unique.join("; ")}`, { fields });
 }
 
 function expiryFrom(ctx: OperationContext, input: { expires_in?: number; expires_at?: string | null }): Date | null | undefined {

@@ -231,8 +231,10 @@ describe("admins", () => {
     expect(ok.status).toBe(200);
     expect(keysNamed("for-worker")[0]?.ownerId).toBe(worker.id);
     const tooMuch = await submit(bossCookie, "/admin/keys", [["name", "for-worker-too-much"], ["owner_id", worker.id], ["self", "USER_DELETE"]]);
-    expect(tooMuch.status).toBe(400);
-    expect(alertOf(await tooMuch.text())).toContain('self: "USER_DELETE" is more than the owner (a member) may grant');
+    expect(tooMuch.status).toBe(403);
+    const alert = alertOf(await tooMuch.text());
+    expect(alert).toContain("A key may only hold what you may grant and what its owner's role allows");
+    expect(alert).toContain('self: "USER_DELETE" is more than the owner (a member) may grant');
     expect(keysNamed("for-worker-too-much")).toEqual([]);
   });
 

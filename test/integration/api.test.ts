@@ -381,13 +381,14 @@ describe("a member's key over REST", () => {
     expect(getUser(h.deps.db, h.admin.id)).not.toBeNull();
   });
 
-  test("creating a key with admin-only tools is 400 INVALID_PERMISSIONS naming the entry", async () => {
+  test("creating a key with admin-only tools is 403 FORBIDDEN naming the rule and the entry", async () => {
     const h = harness();
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "x", permissions: { self: ["USER_CREATE"] } } });
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(403);
     const body = (await res.json()) as { error: { code: string; message: string; fields: Record<string, string> } };
-    expect(body.error.code).toBe("INVALID_PERMISSIONS");
+    expect(body.error.code).toBe("FORBIDDEN");
+    expect(body.error.message).toStartWith("A key may only grant permissions within its own and its owner's role: ");
     expect(body.error.message).toContain('self: "USER_CREATE" is more than the calling key may grant');
     expect(body.error.message).toContain('self: "USER_CREATE" is more than the owner (a member) may grant');
     expect(Object.keys(body.error.fields)).toEqual(["permissions.self"]);

@@ -425,7 +425,7 @@ describe("owners and ceilings", () => {
     const creator = key(admin, { self: ["API_KEY_CREATE"] }).token;
     const escalate = await call(creator, "API_KEY_CREATE", { name: "escalated", permissions: { self: ["*"] } });
     expect(escalate.result?.isError).toBe(true);
-    expect(text(escalate)).toContain("INVALID_PERMISSIONS");
+    expect(text(escalate)).toStartWith("FORBIDDEN: A key may only grant permissions within its own");
     expect(text(escalate)).toContain('self: "*" is more than the calling key may grant');
     expect(text(escalate)).not.toMatch(/mcp_key_[0-9A-Za-z]{49}/);
 
