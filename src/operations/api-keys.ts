@@ -202,7 +202,7 @@ export const apiKeyRotate = defineOperation({
     KEY_RULE,
   input: z.object({
     id: KeyId,
-    grace_period: durationField('How long the old token keeps working, e.g. "1h" (default: stops at once)', { maxMs: MAX_GRACE }).optional(),
+    grace_period: durationField('How long the old token keeps working, e.g. "1h", at most 7 days (default: stops at once)', { maxMs: MAX_GRACE }).optional(),
   }),
   output: KeyWithToken,
   forMembers: true,

@@ -53,6 +53,14 @@ describe("a path with control characters or broken percent-encoding", () => {
     });
   }
 
+  test("is logged as sent, percent-encoded: no decoded control or bidi character reaches the log", async () => {
+    const before = log.lines.length;
+    await t.request("/mcp/a%e2%80%aeb%0d%0ac");
+    const line = log.lines.slice(before).find((l) => l.msg === "request");
+    expect(line?.path).toBe("/mcp/a%e2%80%aeb%0d%0ac");
+    expect(JSON.stringify(log.lines.slice(before))).not.toMatch(/[\u202e\r\n]/);
+  });
+
   test("says why in the form the route speaks: JSON-RPC on /mcp, JSON on /api, a page on /admin", async () => {
     const mcp = await t.request("/mcp/a%0db", { method: "POST", headers: { accept: MCP_ACCEPT } });
     expect(await mcp.json()).toEqual({ jsonrpc: "2.0", error: { code: -32000, message: "The request path holds control characters.", data: { code: "BAD_REQUEST" } }, id: null });

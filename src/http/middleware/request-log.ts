@@ -1,6 +1,7 @@
 // One structured log line per request: method, path (never the query string, which may hold a token), status, duration.
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../../logger.ts";
+import { rawPathOf } from "./path-guard.ts";
 
 export function requestLog(logger: Logger): MiddlewareHandler {
   return async (c, next) => {
@@ -8,7 +9,8 @@ export function requestLog(logger: Logger): MiddlewareHandler {
     await next();
     logger.info("request", {
       method: c.req.method,
-      path: c.req.path,
+      // As sent, percent-encoded: a refused path's control or bidi characters never reach the log decoded.
+      path: rawPathOf(c.req.url),
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
     });
