@@ -1,7 +1,22 @@
 // Everything live about one connection: its upstream client(s) with reconnect backoff, the downstream
 // sessions attached to it, the requests in flight (to attribute server-to-client traffic), the
 // discovery cache, and the stderr ring of its stdio processes.
-import { ErrorCode, McpError, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
+//
+// Per-session state never crosses sessions. An http or sse connection gives every downstream session
+// an upstream session of its own (an id and an initialize over the connection's shared socket pool),
+// declaring that client's own capabilities; so do stdio connections with isolation = "session" (a
+// process each). The shared link serves discovery, and is the one process of a shared stdio
+// connection, where the gateway keeps ownership itself: what cannot be attributed is answered empty
+// or refused, never with another client's data.
+import {
+  ErrorCode,
+  LoggingLevelSchema,
+  McpError,
+  type ClientCapabilities,
+  type JSONRPCRequest,
+  type LoggingLevel,
+  type Notification,
+} from "@modelcontextprotocol/sdk/types.js";
 import { CapacityError, JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { boundWarnings, checkPrompts, checkResources, checkResourceTemplates, checkTools, type Checked } from "./discovery.ts";
@@ -9,13 +24,21 @@ import { redactFor } from "./redact.ts";
 import type { AddressPolicy } from "./upstream/address-policy.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec, ConnectionStatus, Discovery } from "./types.ts";
-import { AnyResult, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
+import type { Http1Pool } from "./upstream/http1.ts";
+import { AnyResult, isUpstreamSessionGone, sharedPool, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
+
+/** Discovery's upstream session was forgotten by the upstream: read again on a new one. */
+class SessionGone extends Error {}
 
 /** What the runtime needs from a downstream session. */
 export interface AttachedSession {
   readonly id: string;
   readonly subscriptions: Set<string>;
-  /** Whether the client asked for log messages (logging/setLevel). */
+  /** What the client declared it can do (initialize), told to its own upstream sessions. */
+  readonly clientCapabilities: ClientCapabilities | undefined;
+  /** The level the client asked for with logging/setLevel, or null. */
+  readonly logLevel: LoggingLevel | null;
+  /** Whether a log message of `level` is for this client on a shared upstream (its level, else "info" and above). */
   wantsLogs(level: string): boolean;
   /** Sends a notification to this session's client. */
   notify(notification: Notification): Promise<void>;
@@ -39,6 +62,16 @@ export type RuntimeSettings = {
 
 const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
 const MAX_BACKOFF_MS = 30_000;
+const LEVELS = LoggingLevelSchema.options;
+
+/** The capabilities an upstream session serving one client declares: that client's, as far as the gateway carries them. */
+function carriedCapabilities(client: ClientCapabilities | undefined): ClientCapabilities {
+  const caps: ClientCapabilities = {};
+  if (client?.sampling) caps.sampling = client.sampling;
+  if (client?.elicitation) caps.elicitation = client.elicitation;
+  if (client?.roots) caps.roots = client.roots;
+  return caps;
+}
 
 export type Link = { upstream: Promise<Upstream>; inflight: Set<InflightCall>; owner: AttachedSession | null };
 
@@ -55,6 +88,10 @@ export class ConnectionRuntime {
   private closed = false;
   private refreshing: Promise<Discovery> | null = null;
   private refreshAgain = false;
+  /** The level last asked of a shared upstream (the most verbose any of its sessions wants). */
+  private sharedLevel: LoggingLevel | null = null;
+  /** The sockets every upstream session of a plain-http connection shares. */
+  private pool: Http1Pool | null | undefined;
 
   constructor(
     public spec: ConnectionSpec,
@@ -62,6 +99,16 @@ export class ConnectionRuntime {
   ) {
     this.stderr = new LineRing(settings.stderrLines);
     this.status = { state: spec.enabled ? "idle" : "disabled", lastError: null, since: new Date() };
+  }
+
+  /** True when several downstream sessions share one upstream session (stdio with isolation "shared"). */
+  get sharesUpstream(): boolean {
+    return this.spec.transport === "stdio" && this.spec.isolation !== "session";
+  }
+
+  /** True when each downstream session gets an upstream session of its own. */
+  private ownsUpstream(session: AttachedSession | null): session is AttachedSession {
+    return session !== null && !this.sharesUpstream;
   }
 
   /** True once the connection was removed or changed: nothing more goes upstream through it. */
@@ -86,10 +133,10 @@ export class ConnectionRuntime {
   async upstreamFor(session: AttachedSession | null): Promise<{ upstream: Upstream; link: Link }> {
     if (this.closed) throw new JsonRpcError(ErrorCode.ConnectionClosed, "This connection was removed or changed.");
     if (!this.spec.enabled) throw new JsonRpcError(ErrorCode.InvalidRequest, "This connection is disabled.");
-    const own = this.spec.transport === "stdio" && this.spec.isolation === "session" && session !== null;
+    const own = this.ownsUpstream(session);
     let link = own ? this.perSession.get(session) : this.shared;
     if (!link) {
-      if (own && this.perSession.size >= this.spec.maxProcesses) {
+      if (own && this.spec.transport === "stdio" && this.perSession.size >= this.spec.maxProcesses) {
         throw new CapacityError(`This connection already runs its maximum of ${this.spec.maxProcesses} processes; try again later.`);
       }
       const now = Date.now();
@@ -106,12 +153,22 @@ export class ConnectionRuntime {
     if (owner) this.perSession.set(owner, link);
     else this.shared = link;
     this.setStatus("connecting");
-    link.upstream = Upstream.connect(this.spec, this.stderr, this.hooks(link), this.spec.connectTimeoutMs, this.settings.addressPolicy).then(
-      (upstream) => {
+    if (this.pool === undefined) this.pool = sharedPool(this.spec, this.settings.addressPolicy);
+    link.upstream = Upstream.connect(this.spec, {
+      stderr: this.stderr,
+      hooks: this.hooks(link),
+      timeoutMs: this.spec.connectTimeoutMs,
+      policy: this.settings.addressPolicy,
+      pool: this.pool,
+      capabilities: owner ? carriedCapabilities(owner.clientCapabilities) : undefined,
+    }).then(
+      async (upstream) => {
         this.failures = 0;
         this.lastError = null;
         this.setStatus("connected", null);
         if (!owner && this.discovery.refreshedAt === null) void this.refresh().catch(() => {});
+        // A session's upstream session that was lost and made anew gets back what the client set up.
+        if (owner) await this.restore(owner, upstream);
         return upstream;
       },
       (err: unknown) => {
@@ -123,6 +180,42 @@ export class ConnectionRuntime {
       },
     );
     return link;
+  }
+
+  /** Replays a session's log level and subscriptions on its (new) upstream session. */
+  private async restore(owner: AttachedSession, upstream: Upstream): Promise<void> {
+    const timeoutMs = this.spec.callTimeoutMs;
+    if (owner.logLevel !== null && upstream.capabilities.logging) {
+      await upstream.request({ method: "logging/setLevel", params: { level: owner.logLevel } }, { timeoutMs }).catch(() => {});
+    }
+    if (upstream.capabilities.resources?.subscribe) {
+      for (const uri of owner.subscriptions) await upstream.request({ method: "resources/subscribe", params: { uri } }, { timeoutMs }).catch(() => {});
+    }
+  }
+
+  /**
+   * A session set its log level. Its own upstream session gets that level; a shared upstream gets the
+   * most verbose level any of its sessions asked for, and each session is then sent only what its own
+   * level admits (see route()).
+   */
+  async levelChanged(session: AttachedSession): Promise<void> {
+    const timeoutMs = this.spec.callTimeoutMs;
+    if (this.ownsUpstream(session)) {
+      if (session.logLevel === null) return;
+      // A session's upstream session made now is told its level as it starts (restore()).
+      if (!this.perSession.has(session)) return void (await this.upstreamFor(session));
+      const { upstream } = await this.upstreamFor(session);
+      if (upstream.capabilities.logging) await upstream.request({ method: "logging/setLevel", params: { level: session.logLevel } }, { timeoutMs });
+      return;
+    }
+    const levels = [...this.sessions, session].map((s) => s.logLevel).filter((l): l is LoggingLevel => l !== null);
+    if (levels.length === 0) return;
+    const verbose = levels.reduce((a, b) => (LEVELS.indexOf(a) <= LEVELS.indexOf(b) ? a : b));
+    if (verbose === this.sharedLevel) return;
+    const { upstream } = await this.upstreamFor(session);
+    if (!upstream.capabilities.logging) return;
+    this.sharedLevel = verbose;
+    await upstream.request({ method: "logging/setLevel", params: { level: verbose } }, { timeoutMs });
   }
 
   private fail(err: unknown): void {
@@ -168,12 +261,16 @@ export class ConnectionRuntime {
         }
       },
       onNotification: (n) => this.route(link, n),
-      onRequest: (request, extra) => {
+      onRequest: async (request, extra) => {
         // A server-to-client request (sampling, elicitation, roots) goes to the one client that
-        // caused it; if that cannot be known, it is refused rather than sent to the wrong client.
-        if (link.owner) return link.owner.ask(request, extra.signal);
+        // caused it: on the stream of its request when exactly one is in flight, else (a session's
+        // own upstream) to that session. If that cannot be known, it is refused rather than sent to
+        // the wrong client; roots asked for on a shared upstream outside any request (at start-up,
+        // or after a change) are none, never another client's.
         const calls = [...link.inflight];
         if (calls.length === 1) return calls[0]!.ask(request, extra.signal);
+        if (link.owner) return link.owner.ask(request, extra.signal);
+        if (request.method === "roots/list" && calls.length === 0) return { roots: [] };
         throw new JsonRpcError(
           ErrorCode.InvalidRequest,
           `Switchboard cannot tell which client ${request.method} is for (${calls.length} requests in flight on this shared connection), so it refuses it.`,
@@ -182,31 +279,42 @@ export class ConnectionRuntime {
     };
   }
 
-  /** Routes an upstream notification to the downstream sessions it concerns. */
+  /**
+   * Routes an upstream notification to the downstream sessions it concerns. A session's own upstream
+   * session speaks only to that session. The shared link is discovery's (http, sse, isolated stdio:
+   * its list changes refresh the caches, and each session hears of them from its own upstream) or the
+   * one process of a shared stdio connection, whose notifications are shared out by the gateway.
+   */
   private route(link: Link, n: Notification): void {
-    const targets = link.owner ? [link.owner] : [...this.sessions];
     const send = (s: AttachedSession) => void s.notify(n).catch(() => {});
+    const calls = [...link.inflight];
     switch (n.method) {
       case "notifications/tools/list_changed":
       case "notifications/resources/list_changed":
       case "notifications/prompts/list_changed":
-        if (!link.owner) void this.refresh().catch(() => {});
-        targets.forEach(send);
+        // Never for a connection whose processes are per session: discovery's own process announces
+        // its lists at start-up, and refreshing on that spawned another, forever.
+        if (this.spec.transport !== "stdio" || this.sharesUpstream) void this.refresh().catch(() => {});
+        if (link.owner) send(link.owner);
+        else if (this.sharesUpstream) this.sessions.forEach(send);
         return;
       case "notifications/resources/updated": {
         const uri = (n.params as { uri?: string } | undefined)?.uri;
+        const targets = link.owner ? [link.owner] : this.sharesUpstream ? [...this.sessions] : [];
         targets.filter((s) => uri !== undefined && s.subscriptions.has(uri)).forEach(send);
         return;
       }
       default: {
-        // Log messages and anything else: to the request in flight if there is exactly one,
-        // else (log messages only) to the sessions that asked for logs.
-        const calls = [...link.inflight];
+        // Log messages and anything else: to the request in flight if there is exactly one, else to
+        // the session this upstream session serves; on a shared upstream, log messages go to each
+        // session its own level admits, and anything else that cannot be attributed is dropped.
         if (calls.length === 1) {
           void calls[0]!.notify(n).catch(() => {});
-        } else if (n.method === "notifications/message") {
+        } else if (link.owner) {
+          send(link.owner);
+        } else if (n.method === "notifications/message" && this.sharesUpstream) {
           const level = String((n.params as { level?: string } | undefined)?.level ?? "info");
-          targets.filter((s) => s.wantsLogs(level)).forEach(send);
+          [...this.sessions].filter((s) => s.wantsLogs(level)).forEach(send);
         }
       }
     }
@@ -234,9 +342,9 @@ export class ConnectionRuntime {
     return this.refreshing;
   }
 
-  private async readDiscovery(): Promise<void> {
+  private async readDiscovery(retried = false): Promise<void> {
     try {
-      const { upstream } = await this.upstreamFor(null);
+      const { upstream, link } = await this.upstreamFor(null);
       const caps = upstream.capabilities;
       const warnings: string[] = [];
       // What the upstream sends is untrusted (see discovery.ts): every page is read, then the whole
@@ -245,7 +353,14 @@ export class ConnectionRuntime {
         const raw: unknown[] = [];
         let cursor: string | undefined;
         for (let page = 0; page < 100; page++) {
-          const result = await upstream.request({ method, params: cursor ? { cursor } : {} } as never, { timeoutMs: this.spec.callTimeoutMs });
+          const result = await upstream.request({ method, params: cursor ? { cursor } : {} } as never, { timeoutMs: this.spec.callTimeoutMs }).catch(async (err: unknown) => {
+            // The upstream forgot discovery's session (it restarted): initialise anew and read again.
+            if (!retried && isUpstreamSessionGone(err)) {
+              await this.dropUpstream(link);
+              throw new SessionGone();
+            }
+            throw err;
+          });
           const list = result[key];
           if (Array.isArray(list)) raw.push(...list);
           else if (list !== undefined) warnings.push(`${method}: ${key} is not an array; that page ignored`);
@@ -267,6 +382,7 @@ export class ConnectionRuntime {
       if (bounded.length > 0) this.settings.logger.warn("upstream discovery dropped malformed entries", { connection: this.spec.id, count: warnings.length, first: bounded[0] });
       this.discovery = { tools, resources, resourceTemplates, prompts, refreshedAt: new Date(), error: null, warnings: bounded };
     } catch (err) {
+      if (err instanceof SessionGone) return this.readDiscovery(true);
       this.discovery = { ...this.discovery, error: redactFor(this.spec, err instanceof Error ? err.message : String(err)) };
     } finally {
       // A connection whose sessions each get their own process keeps no shared one running.
@@ -279,24 +395,33 @@ export class ConnectionRuntime {
     return this.refreshing;
   }
 
-  /** Drops an upstream that lost its session (HTTP 404) so the next use re-initialises. */
+  /** Drops an upstream that lost its session (HTTP 404, or 400 from some servers) so the next use re-initialises. */
   async dropUpstream(link: Link): Promise<void> {
     this.forget(link);
     await link.upstream.then((u) => u.close(), () => {});
+  }
+
+  /** The session's own upstream session, if it has one now (tests and diagnostics). */
+  ownUpstream(session: AttachedSession): Promise<Upstream> | null {
+    return this.perSession.get(session)?.upstream ?? null;
   }
 
   attach(session: AttachedSession): void {
     this.sessions.add(session);
   }
 
-  /** A session ended: its own process (if any) stops; shared subscriptions it alone held are dropped. */
+  /**
+   * A session ended: its own upstream session ends with it (an HTTP one is told so, DELETE; a process
+   * stops), so nothing it started there goes on; on a shared upstream, subscriptions it alone held are
+   * dropped.
+   */
   async detach(session: AttachedSession): Promise<void> {
     this.sessions.delete(session);
     const own = this.perSession.get(session);
     if (own) {
       this.perSession.delete(session);
-      await own.upstream.then((u) => u.close(), () => {});
-    } else if (this.shared) {
+      await own.upstream.then((u) => u.close({ terminate: true }), () => {});
+    } else if (this.shared && this.sharesUpstream) {
       const shared = this.shared;
       for (const uri of session.subscriptions) {
         if (![...this.sessions].some((s) => s.subscriptions.has(uri))) {
@@ -313,6 +438,7 @@ export class ConnectionRuntime {
     this.shared = null;
     this.perSession.clear();
     await Promise.all(links.map((l) => l.upstream.then((u) => u.close(), () => {})));
+    this.pool?.close();
   }
 }
 

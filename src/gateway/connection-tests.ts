@@ -67,7 +67,12 @@ export class ConnectionTests {
     const elapsed = () => Math.round(performance.now() - started);
     let upstream: Upstream | null = null;
     try {
-      upstream = await Upstream.connect(spec, stderr, { onNotification: () => {}, onRequest: async () => ({}), onClose: () => {} }, spec.connectTimeoutMs, this.settings.addressPolicy);
+      upstream = await Upstream.connect(spec, {
+        stderr,
+        hooks: { onNotification: () => {}, onRequest: async () => ({}), onClose: () => {} },
+        timeoutMs: spec.connectTimeoutMs,
+        policy: this.settings.addressPolicy,
+      });
       const caps = upstream.capabilities;
       const count = async (method: string, key: string) => {
         const result = await upstream!.request({ method, params: {} } as never, { timeoutMs: spec.callTimeoutMs });

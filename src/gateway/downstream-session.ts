@@ -3,7 +3,6 @@
 // level and subscriptions, and forwarding a request to a connection's upstream with progress,
 // cancellation and server-to-client requests carried back to this client.
 import { randomUUID } from "node:crypto";
-import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
@@ -12,6 +11,7 @@ import {
   LoggingLevelSchema,
   McpError,
   SetLevelRequestSchema,
+  type ClientCapabilities,
   type ClientRequest,
   type JSONRPCRequest,
   type LoggingLevel,
@@ -26,7 +26,7 @@ import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connect
 import { DirectAnswers } from "./direct-answer.ts";
 import { redactFor } from "./redact.ts";
 import type { ConnectionSpec } from "./types.ts";
-import { AnyResult, plainMessage } from "./upstream/upstream.ts";
+import { AnyResult, isUpstreamSessionGone, plainMessage } from "./upstream/upstream.ts";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -50,18 +50,15 @@ export function asRpcError(err: unknown, spec?: ConnectionSpec): Error {
   return new JsonRpcError(ErrorCode.InternalError, `Upstream error: ${spec ? redactFor(spec, message) : message}`);
 }
 
-/** True when an HTTP upstream forgot our session (it answers 404): reconnect and retry once. */
-function isUpstreamSessionGone(err: unknown): boolean {
-  return err instanceof StreamableHTTPError && err.code === 404;
-}
-
 export abstract class DownstreamSession implements AttachedSession {
   server!: Server;
   transport!: WebStandardStreamableHTTPServerTransport;
   readonly subscriptions = new Set<string>();
   id = "";
   lastActive = Date.now();
-  private logLevel: LoggingLevel | null = null;
+  /** What the client declared in its initialize (set before open, so its upstream sessions declare the same). */
+  clientCapabilities: ClientCapabilities | undefined;
+  logLevel: LoggingLevel | null = null;
   /** Requests being handled, so close() can let them answer first. */
   private readonly running = new Set<Promise<void>>();
   /** The requests this session answers without the SDK's Server (see direct-answer.ts). */
@@ -98,15 +95,11 @@ export abstract class DownstreamSession implements AttachedSession {
       this.lastActive = Date.now();
       return this.track(this.handle(request, extra)) as never;
     };
-    this.server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
+    this.server.setRequestHandler(SetLevelRequestSchema, async (request) => {
       this.logLevel = request.params.level;
-      // Pass the level on so upstreams send what was asked for; each session still gets only its own level.
-      for (const runtime of this.runtimes()) {
-        const { upstream } = await runtime.upstreamFor(this).catch(() => ({ upstream: null }));
-        if (upstream?.capabilities.logging) {
-          await this.forwardTo(runtime, { jsonrpc: "2.0", id: 0, method: "logging/setLevel", params: { level: request.params.level } }, extra).catch(() => {});
-        }
-      }
+      // Each upstream session of this client gets its level; a shared one the most verbose any of its
+      // sessions asked for, and each session still gets only what its own level admits.
+      await Promise.all(this.runtimes().map((runtime) => runtime.levelChanged(this).catch(() => {})));
       return {};
     });
     this.server.fallbackNotificationHandler = async (n) => {
@@ -144,7 +137,8 @@ export abstract class DownstreamSession implements AttachedSession {
   }
 
   wantsLogs(level: string): boolean {
-    return this.logLevel !== null && LEVELS.indexOf(level as LoggingLevel) >= LEVELS.indexOf(this.logLevel);
+    // A client that set no level is sent what a server sends by default: "info" and above.
+    return LEVELS.indexOf(level as LoggingLevel) >= LEVELS.indexOf(this.logLevel ?? "info");
   }
 
   async notify(notification: Notification): Promise<void> {
@@ -156,12 +150,12 @@ export abstract class DownstreamSession implements AttachedSession {
   }
 
   /**
-   * Subscriptions are shared upstream: the first subscriber of a URI on a shared upstream subscribes,
-   * the last one unsubscribes.
+   * A session's own upstream session gets its subscriptions as they are; on a shared upstream the first
+   * subscriber of a URI subscribes and the last one unsubscribes, and updates go to its subscribers only.
    */
   protected async subscription(runtime: ConnectionRuntime, request: JSONRPCRequest, extra: Extra, uri: string): Promise<Record<string, unknown>> {
     const others = [...runtime.sessions].some((s) => s !== this && s.subscriptions.has(uri));
-    const sharedUpstream = !(runtime.spec.transport === "stdio" && runtime.spec.isolation === "session");
+    const sharedUpstream = runtime.sharesUpstream;
     if (request.method === "resources/subscribe") {
       if (!others || !sharedUpstream) await this.forwardTo(runtime, request, extra);
       this.subscriptions.add(uri);

@@ -1,6 +1,6 @@
 // The gateway: one runtime per connection, the downstream sessions of /mcp/:connectionId, idle
 // reaping, connection tests, and the GatewayControl the connection operations use.
-import { isInitializeRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { isInitializeRequest, type ClientCapabilities, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { CapacityError, JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../operations/registry.ts";
@@ -137,6 +137,9 @@ export class Gateway implements GatewayControl, AgentControl {
       return rpcErrorResponse(503, -32000, "Too many open sessions; try again later");
     }
     const session = create();
+    // Its upstream sessions declare what this client declared (roots, sampling, elicitation).
+    const initialize = messages.find((m) => isInitializeRequest(m)) as { params?: { capabilities?: ClientCapabilities } } | undefined;
+    session.clientCapabilities = initialize?.params?.capabilities;
     try {
       await session.open({
         maxBodyBytes: this.settings.maxBodyBytes,

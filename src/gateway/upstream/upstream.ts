@@ -2,12 +2,13 @@
 // every notification and every server-to-client request the upstream sends is handed to the owner.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   ErrorCode,
   McpError,
+  type ClientCapabilities,
   type ClientNotification,
   type ClientRequest,
   type JSONRPCMessage,
@@ -25,12 +26,29 @@ import { settle, type Waiter } from "../answered.ts";
 import { VERSION } from "../../version.ts";
 import { AddressDeniedError, DEFAULT_ADDRESS_POLICY, type AddressPolicy } from "./address-policy.ts";
 import { checkedSend, exchange, poolFor, type HttpEndpoint } from "./http-exchange.ts";
+import type { Http1Pool } from "./http1.ts";
 import { cappedFetch, DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError } from "./response-limit.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
 import type { ConnectionSpec } from "../types.ts";
 
 /** Results pass through untouched: the gateway forwards, it does not reinterpret. */
 export const AnyResult = z.looseObject({});
+
+/** Everything an upstream client may be asked for: used when one upstream serves several clients. */
+export const ALL_CLIENT_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } };
+
+export type UpstreamOptions = {
+  stderr: LineRing;
+  hooks: UpstreamHooks;
+  /** Time to connect and initialise. */
+  timeoutMs: number;
+  /** Which addresses may be reached (default: the built-in deny list only). */
+  policy?: AddressPolicy;
+  /** The connection's shared socket pool (null: none); omitted, the upstream makes and closes its own. */
+  pool?: Http1Pool | null;
+  /** What the upstream is told this client can do (default: everything the gateway can route). */
+  capabilities?: ClientCapabilities;
+};
 
 export type UpstreamHooks = {
   onNotification: (notification: Notification) => void;
@@ -54,7 +72,7 @@ function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
  * The transport for `spec`. `onStreamTooLarge` hears of a legacy-SSE stream cut for an event over the
  * limit: the responses it would have carried are lost with it.
  */
-function createTransport(spec: ConnectionSpec, stderr: LineRing, policy: AddressPolicy, onStreamTooLarge: () => void): Transport {
+function createTransport(spec: ConnectionSpec, stderr: LineRing, policy: AddressPolicy, events: { onStreamTooLarge: () => void; onStreamLost: () => void }): Transport {
   if (spec.transport === "stdio") {
     return new StdioProcessTransport({ command: spec.command!, args: spec.args, cwd: spec.cwd, env: spec.env, stderr, maxMessageBytes: maxResponseBytes(spec) });
   }
@@ -65,15 +83,37 @@ function createTransport(spec: ConnectionSpec, stderr: LineRing, policy: Address
   const checked = policy.fetch();
   const capped = cappedFetch(maxResponseBytes(spec), { inner: checked });
   if (spec.transport === "sse") {
-    const stream = cappedFetch(maxResponseBytes(spec), { inner: checked, onExceeded: onStreamTooLarge });
+    const stream = cappedFetch(maxResponseBytes(spec), { inner: checked, onExceeded: events.onStreamTooLarge });
+    let opened = false;
     return new SSEClientTransport(url, {
       requestInit: { headers },
       fetch: capped,
-      // The SSE GET is made by EventSource-like code that takes headers separately.
-      eventSourceInit: { fetch: (input, init) => stream(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }) },
+      // The SSE GET is made by EventSource-like code that takes headers separately. A second GET is
+      // EventSource reconnecting after the stream dropped (idle cut, upstream restart): it would get a
+      // new upstream session that nobody initialised, so the upstream is given up instead and the
+      // next call connects (and initialises) afresh.
+      eventSourceInit: {
+        fetch: async (input, init) => {
+          if (opened) {
+            events.onStreamLost();
+            return new Response(null, { status: 204 });
+          }
+          opened = true;
+          return stream(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } });
+        },
+      },
     });
   }
   return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: capped });
+}
+
+/**
+ * True when an HTTP upstream forgot our session: 404, as the spec says, or 400, which some servers
+ * (server-everything after a restart: "No valid session ID provided") answer instead. Either way the
+ * gateway re-initialises and retries once; a 400 that was about the request itself comes back again.
+ */
+export function isUpstreamSessionGone(err: unknown): boolean {
+  return err instanceof StreamableHTTPError && (err.code === 404 || err.code === 400);
 }
 
 /** The message of an upstream error without the SDK's "MCP error <code>: " prefix (no doubled prefixes downstream). */
@@ -91,13 +131,20 @@ function deniedCause(err: unknown): AddressDeniedError | null {
 /** A request sent upstream and not yet answered. */
 type Pending = Waiter & { controller: AbortController };
 
+/**
+ * The socket pool a connection's upstream sessions share (plain http without a proxy), or null. Its
+ * owner closes it; an upstream session closing leaves it open for the others.
+ */
+export function sharedPool(spec: ConnectionSpec, policy: AddressPolicy = DEFAULT_ADDRESS_POLICY): Http1Pool | null {
+  return spec.transport === "http" && spec.url ? poolFor(new URL(spec.url), maxResponseBytes(spec), policy) : null;
+}
+
 /** The endpoint the gateway POSTs requests to itself, for a Streamable HTTP connection. */
-function httpEndpoint(spec: ConnectionSpec, transport: Transport, policy: AddressPolicy): HttpEndpoint | null {
+function httpEndpoint(spec: ConnectionSpec, transport: Transport, policy: AddressPolicy, pool: Http1Pool | null): HttpEndpoint | null {
   if (!(transport instanceof StreamableHTTPClientTransport)) return null;
   const url = new URL(spec.url!);
   const session = () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion });
-  const limit = maxResponseBytes(spec);
-  return { url, pool: poolFor(url, limit, policy), headers: upstreamHeaders(spec), session, send: checkedSend(policy), maxResponseBytes: limit };
+  return { url, pool, headers: upstreamHeaders(spec), session, send: checkedSend(policy), maxResponseBytes: maxResponseBytes(spec) };
 }
 
 /**
@@ -111,6 +158,8 @@ export class Upstream {
   private readonly transport: Transport;
   private readonly http: HttpEndpoint | null;
   private closedByUs = false;
+  /** Whether the socket pool is this upstream's own (else the connection's runtime closes it). */
+  private readonly ownsPool: boolean;
   private closed = false;
   private readonly pending = new Map<string, Pending>();
   private nextRequestId = 0;
@@ -119,16 +168,24 @@ export class Upstream {
   /** The SDK's handler of what the upstream sends (notifications, its requests, its other responses). */
   private deliver: Transport["onmessage"];
 
-  private constructor(spec: ConnectionSpec, stderr: LineRing, hooks: UpstreamHooks, policy: AddressPolicy) {
+  private constructor(spec: ConnectionSpec, options: UpstreamOptions) {
+    const policy = options.policy ?? DEFAULT_ADDRESS_POLICY;
     this.client = new Client(
       { name: "switchboard", version: VERSION },
-      // Declared so upstreams may ask; each request is routed to the client that caused it, or refused.
-      { capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: { listChanged: true } } },
+      // What this upstream session may ask of its client: the downstream client's own capabilities
+      // when it serves one session, else everything (each request is routed to the client that
+      // caused it, or refused).
+      { capabilities: options.capabilities ?? ALL_CLIENT_CAPABILITIES },
     );
+    const hooks = options.hooks;
     this.client.fallbackNotificationHandler = async (n) => hooks.onNotification(n);
     this.client.fallbackRequestHandler = (request, extra) => hooks.onRequest(request, extra) as never;
-    this.transport = createTransport(spec, stderr, policy, () => this.streamTooLarge(maxResponseBytes(spec)));
-    this.http = httpEndpoint(spec, this.transport, policy);
+    this.transport = createTransport(spec, options.stderr, policy, {
+      onStreamTooLarge: () => this.streamTooLarge(maxResponseBytes(spec)),
+      onStreamLost: () => void this.close(),
+    });
+    this.ownsPool = options.pool === undefined;
+    this.http = httpEndpoint(spec, this.transport, policy, options.pool === undefined ? sharedPool(spec, policy) : options.pool);
     if (this.transport instanceof StdioProcessTransport) {
       const limit = maxResponseBytes(spec);
       this.transport.onoversize = (excerpt) => this.oversize(excerpt, limit);
@@ -140,7 +197,7 @@ export class Upstream {
         pending.controller.abort();
         pending.reject(new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
       }
-      this.http?.pool?.close();
+      if (this.ownsPool) this.http?.pool?.close();
       hooks.onClose(this.closedByUs ? null : new Error("the upstream connection closed"));
     };
     this.client.onerror = () => {}; // transport errors surface as failed requests or a close
@@ -150,11 +207,11 @@ export class Upstream {
    * Connects and initialises, or throws (after `timeoutMs`). An http or sse upstream is reached only
    * at addresses `policy` allows; a refusal throws an AddressDeniedError.
    */
-  static async connect(spec: ConnectionSpec, stderr: LineRing, hooks: UpstreamHooks, timeoutMs: number, policy: AddressPolicy = DEFAULT_ADDRESS_POLICY): Promise<Upstream> {
-    const upstream = new Upstream(spec, stderr, hooks, policy);
+  static async connect(spec: ConnectionSpec, options: UpstreamOptions): Promise<Upstream> {
+    const upstream = new Upstream(spec, options);
     try {
-      if (spec.transport !== "stdio") await policy.resolve(new URL(spec.url!).hostname);
-      await upstream.client.connect(upstream.transport, { timeout: timeoutMs });
+      if (spec.transport !== "stdio") await (options.policy ?? DEFAULT_ADDRESS_POLICY).resolve(new URL(spec.url!).hostname);
+      await upstream.client.connect(upstream.transport, { timeout: options.timeoutMs });
     } catch (err) {
       await upstream.close();
       throw deniedCause(err) ?? err;
@@ -310,9 +367,16 @@ export class Upstream {
     return this.client.notification(notification);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes the client. With `terminate`, an HTTP upstream is first told the session is over (DELETE),
+   * so what the session created there (subscriptions, simulated activity) stops too.
+   */
+  async close(options: { terminate?: boolean } = {}): Promise<void> {
     this.closedByUs = true;
     try {
+      if (options.terminate && !this.closed && this.transport instanceof StreamableHTTPClientTransport && this.transport.sessionId) {
+        await Promise.race([this.transport.terminateSession().catch(() => {}), Bun.sleep(2000)]);
+      }
       await this.client.close();
     } catch {
       // closing a broken connection may fail; it is closed either way
