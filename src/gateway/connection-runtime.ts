@@ -64,6 +64,13 @@ const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates
 const MAX_BACKOFF_MS = 30_000;
 const LEVELS = LoggingLevelSchema.options;
 
+/**
+ * What a shared upstream session (one process, many clients) is told its client can do: requests made
+ * within a call go to that call's client, but roots are state the server keeps for the session, so one
+ * client's roots would become every client's: a shared upstream is offered no roots at all.
+ */
+const SHARED_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: { form: {}, url: {} } };
+
 /** The capabilities an upstream session serving one client declares: that client's, as far as the gateway carries them. */
 function carriedCapabilities(client: ClientCapabilities | undefined): ClientCapabilities {
   const caps: ClientCapabilities = {};
@@ -160,7 +167,7 @@ export class ConnectionRuntime {
       timeoutMs: this.spec.connectTimeoutMs,
       policy: this.settings.addressPolicy,
       pool: this.pool,
-      capabilities: owner ? carriedCapabilities(owner.clientCapabilities) : undefined,
+      capabilities: owner ? carriedCapabilities(owner.clientCapabilities) : this.sharesUpstream ? SHARED_CAPABILITIES : undefined,
     }).then(
       async (upstream) => {
         this.failures = 0;
@@ -265,12 +272,12 @@ export class ConnectionRuntime {
         // A server-to-client request (sampling, elicitation, roots) goes to the one client that
         // caused it: on the stream of its request when exactly one is in flight, else (a session's
         // own upstream) to that session. If that cannot be known, it is refused rather than sent to
-        // the wrong client; roots asked for on a shared upstream outside any request (at start-up,
-        // or after a change) are none, never another client's.
+        // the wrong client. Roots asked of a shared upstream session (it was offered none) or of
+        // discovery's are none: a server keeps them per session, so any client's would be everyone's.
         const calls = [...link.inflight];
+        if (request.method === "roots/list" && !link.owner) return { roots: [] };
         if (calls.length === 1) return calls[0]!.ask(request, extra.signal);
         if (link.owner) return link.owner.ask(request, extra.signal);
-        if (request.method === "roots/list" && calls.length === 0) return { roots: [] };
         throw new JsonRpcError(
           ErrorCode.InvalidRequest,
           `Switchboard cannot tell which client ${request.method} is for (${calls.length} requests in flight on this shared connection), so it refuses it.`,

@@ -104,7 +104,8 @@ export abstract class DownstreamSession implements AttachedSession {
     });
     this.server.fallbackNotificationHandler = async (n) => {
       if (n.method !== "notifications/roots/list_changed") return;
-      for (const runtime of this.runtimes()) {
+      // A shared upstream session was offered no roots (they would be every client's).
+      for (const runtime of this.runtimes().filter((r) => !r.sharesUpstream)) {
         const { upstream } = await runtime.upstreamFor(this).catch(() => ({ upstream: null }));
         await upstream?.notify({ method: n.method }).catch(() => {});
       }
