@@ -26,7 +26,7 @@ import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connect
 import { DirectAnswers } from "./direct-answer.ts";
 import { redactFor } from "./redact.ts";
 import type { ConnectionSpec } from "./types.ts";
-import { AnyResult, isUpstreamSessionGone, plainMessage } from "./upstream/upstream.ts";
+import { AnyResult, isUpstreamSessionGone, plainMessage, StreamLostError } from "./upstream/upstream.ts";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -207,7 +207,11 @@ export abstract class DownstreamSession implements AttachedSession {
     } catch (err) {
       // The connection was removed or changed under this call: say that, not how its upstream went away.
       if (runtime.isClosed) throw new JsonRpcError(ErrorCode.ConnectionClosed, "This connection was removed or changed.");
-      if (!retried && isUpstreamSessionGone(err)) {
+      // The upstream forgot the session (it restarted), or its stream dropped before a request that
+      // changes nothing was answered: once more, on a session made anew. A tool call whose stream
+      // dropped is not sent twice (it may have run).
+      const lost = err instanceof StreamLostError && request.method !== "tools/call";
+      if (!retried && (isUpstreamSessionGone(err) || lost)) {
         await runtime.dropUpstream(link);
         return this.forwardTo(runtime, request, extra, true);
       }

@@ -113,7 +113,20 @@ function createTransport(spec: ConnectionSpec, stderr: LineRing, policy: Address
  * gateway re-initialises and retries once; a 400 that was about the request itself comes back again.
  */
 export function isUpstreamSessionGone(err: unknown): boolean {
-  return err instanceof StreamableHTTPError && (err.code === 404 || err.code === 400);
+  if (err instanceof StreamableHTTPError) return err.code === 404 || err.code === 400;
+  // The legacy SSE transport reports a refused POST as a plain Error with the status in its text
+  // (SDK 1.x): the upstream no longer knows the session the stream gave us (it restarted).
+  return err instanceof Error && /^Error POSTing to endpoint \(HTTP (404|400)\)/.test(err.message);
+}
+
+/**
+ * A request whose upstream session went away with its event stream (legacy SSE: the session is the
+ * stream). Its answer is lost; a request that changes nothing may be sent again on a new session.
+ */
+export class StreamLostError extends McpError {
+  constructor() {
+    super(ErrorCode.ConnectionClosed, "Connection closed: the upstream's event stream was lost");
+  }
 }
 
 /** The message of an upstream error without the SDK's "MCP error <code>: " prefix (no doubled prefixes downstream). */
@@ -158,6 +171,8 @@ export class Upstream {
   private readonly transport: Transport;
   private readonly http: HttpEndpoint | null;
   private closedByUs = false;
+  /** The legacy-SSE stream dropped: the upstream session (and the answers it would carry) is gone. */
+  private streamLost = false;
   /** Whether the socket pool is this upstream's own (else the connection's runtime closes it). */
   private readonly ownsPool: boolean;
   private closed = false;
@@ -182,7 +197,10 @@ export class Upstream {
     this.client.fallbackRequestHandler = (request, extra) => hooks.onRequest(request, extra) as never;
     this.transport = createTransport(spec, options.stderr, policy, {
       onStreamTooLarge: () => this.streamTooLarge(maxResponseBytes(spec)),
-      onStreamLost: () => void this.close(),
+      onStreamLost: () => {
+        this.streamLost = true;
+        void this.close();
+      },
     });
     this.ownsPool = options.pool === undefined;
     this.http = httpEndpoint(spec, this.transport, policy, options.pool === undefined ? sharedPool(spec, policy) : options.pool);
@@ -195,7 +213,7 @@ export class Upstream {
       for (const [id, pending] of this.pending) {
         this.pending.delete(id);
         pending.controller.abort();
-        pending.reject(new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
+        pending.reject(this.streamLost ? new StreamLostError() : new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
       }
       if (this.ownsPool) this.http?.pool?.close();
       hooks.onClose(this.closedByUs ? null : new Error("the upstream connection closed"));
