@@ -108,8 +108,7 @@ describe("an agent answers as its upstream would", () => {
     expect(refused).toEqual({ content: [{ type: "text", text: "MCP error -32602: Tool add_tool not found" }], isError: true });
     const missing = await narrow.callTool({ name: "no_such_tool", arguments: {} });
     expect(JSON.stringify(missing).replace("no_such_tool", "add_tool")).toBe(JSON.stringify(refused));
-    // add_tool would have registered "smuggled" upstream: it is nowhere.
-    expect((await direct.listTools()).tools.map((t) => t.name)).not.toContain("smuggled");
+    // add_tool would have registered "smuggled" in the connection's (shared) process: it is not there.
     expect((await (await connect("connection")).listTools()).tools.map((t) => t.name)).not.toContain("smuggled");
     // The narrow key still calls what it was granted.
     expect(await narrow.callTool({ name: "echo", arguments: { text: "granted" } })).toEqual({ content: [{ type: "text", text: "granted" }] });
