@@ -1,10 +1,11 @@
 // `bun run conformance`: the official MCP conformance suite (server scenarios, --suite all) against
 // the conformance fixture and server-everything, directly and through Switchboard's /mcp/:connectionId,
-// and the fixture through /mcp/agent/:agentId.
+// and each through an agent (/mcp/agent/:agentId) over that connection.
 // Exits non-zero if a fixture scenario fails, or if server-everything's verdicts through the gateway
-// differ from its verdicts direct. `--direct-only` skips the gateway (fixture and forwarder only).
+// differ from its verdicts direct, or an agent's from its connection's (same verdict, same failing
+// checks). `--direct-only` skips the gateway (fixture and forwarder only).
 import { BlockedError, startGateway } from "./conformance/gateway.ts";
-import { findViolations, formatProblems, formatTable, type Comparison, type TargetResult } from "./conformance/report.ts";
+import { findRewordings, findViolations, formatProblems, formatTable, type Comparison, type TargetResult } from "./conformance/report.ts";
 import { runSuite } from "./conformance/run-suite.ts";
 import { agentTarget, Cleanup, forward, gatewayTarget, startEverythingHttp, startFixtureHttp, STDIO_EVERYTHING, STDIO_FIXTURE } from "./conformance/targets.ts";
 
@@ -18,12 +19,18 @@ Runs \`conformance server --suite all\` against:
   fixture/gw-stdio  Switchboard /mcp/<id> for a stdio connection running the fixture
   everything/gw     Switchboard /mcp/<id> for a stdio connection running server-everything
   fixture/agent     Switchboard /mcp/agent/<id> for an agent whose only connection is fixture/gw-stdio's
+  everything/agent  Switchboard /mcp/agent/<id> for an agent over everything/gw's connection (all its
+                    tools, resources and prompts): its verdicts must equal everything/gw's
 
 --direct-only  runs only the first three (no Switchboard needed)`;
 
 // DNS-rebinding protection belongs to the HTTP endpoint the client talks to: through the gateway
 // that is Switchboard's, not the upstream's, so the gateway must pass it whatever the upstream does.
+// An agent adds no exemption of its own: it answers what it does not have (an unknown tool or prompt)
+// as the SDK's McpServer does, so every other scenario must agree with its connection.
 const FRONT_END: Record<string, string> = { "dns-rebinding-protection": "Host/Origin checks are the gateway's own" };
+/** The server-everything targets served by the gateway: each must pass the FRONT_END scenarios. */
+const GATEWAY_EVERYTHING = ["everything/gw", "everything/agent"];
 
 type Plan = { name: string; url: () => Promise<string> };
 type Run = { results: TargetResult[]; blocked: string[]; gatewayLog: () => string[] };
@@ -33,6 +40,8 @@ const MUST_PASS = ["fixture", "fixture+fwd", "fixture/gw-http", "fixture/gw-stdi
 const COMPARISONS: Comparison[] = [
   { a: "fixture", b: "fixture+fwd", exempt: {} },
   { a: "everything", b: "everything/gw", exempt: FRONT_END },
+  { a: "everything/gw", b: "everything/agent", exempt: FRONT_END },
+  { a: "fixture/gw-stdio", b: "fixture/agent", exempt: {} },
 ];
 
 /** Starts what each target needs (lazily, in order) and runs the suite against it. */
@@ -54,11 +63,15 @@ async function runTargets(options: { directOnly: boolean; cleanup: Cleanup }): P
     // only by the agent layer (registered on first use, whichever target runs first).
     let stdioFixture: Promise<string> | undefined;
     const stdioFixtureId = () => (stdioFixture ??= gateway.register({ slug: "conformance-stdio", transport: "stdio", ...STDIO_FIXTURE }));
+    // Likewise server-everything: its agent is compared with its connection.
+    let everything: Promise<string> | undefined;
+    const everythingId = () => (everything ??= gateway.register({ slug: "everything", transport: "stdio", ...STDIO_EVERYTHING }));
     plans.push(
       { name: "fixture/gw-http", url: () => gatewayTarget(gateway, front, { slug: "conformance-http", transport: "http", url: fixtureUrl }) },
       { name: "fixture/gw-stdio", url: async () => gatewayTarget(gateway, front, { id: await stdioFixtureId() }) },
-      { name: "everything/gw", url: () => gatewayTarget(gateway, front, { slug: "everything", transport: "stdio", ...STDIO_EVERYTHING }) },
+      { name: "everything/gw", url: async () => gatewayTarget(gateway, front, { id: await everythingId() }) },
       { name: "fixture/agent", url: async () => agentTarget(gateway, front, { slug: "conformance-agent", connectionId: await stdioFixtureId() }) },
+      { name: "everything/agent", url: async () => agentTarget(gateway, front, { slug: "everything-agent", connectionId: await everythingId() }) },
     );
   }
   for (const plan of plans) {
@@ -86,10 +99,14 @@ function judge(run: Run): number {
   if (problems) console.log(`Problems behind the fixture's non-PASS cells:\n${problems}\n`);
   const violations = findViolations({ targets: run.results, mustPass: MUST_PASS, comparisons: COMPARISONS });
   for (const [scenario, reason] of Object.entries(FRONT_END)) {
-    const verdict = run.results.find((t) => t.name === "everything/gw")?.verdicts.get(scenario);
-    if (verdict?.status === "FAIL") violations.push(`everything/gw: ${scenario} failed (${reason})`);
-    else if (verdict) console.log(`Not compared: ${scenario} (${reason}).`);
+    for (const target of GATEWAY_EVERYTHING) {
+      const verdict = run.results.find((t) => t.name === target)?.verdicts.get(scenario);
+      if (verdict?.status === "FAIL") violations.push(`${target}: ${scenario} failed (${reason})`);
+      else if (verdict) console.log(`Not compared: ${scenario} on ${target} (${reason}); it passes.`);
+    }
   }
+  const rewordings = findRewordings({ targets: run.results, comparisons: COMPARISONS });
+  if (rewordings.length > 0) console.log(`Same checks failed in other words (not a violation):\n${rewordings.map((r) => `  ${r}`).join("\n")}\n`);
   if (run.blocked.length > 0) console.log(`Blocked:\n${run.blocked.map((b) => `  ${b}`).join("\n")}\n`);
   if (violations.length > 0) {
     console.log(`Violations:\n${violations.map((v) => `  ${v}`).join("\n")}\n`);

@@ -43,6 +43,33 @@ export function formatProblems(targets: TargetResult[], names: string[]): string
   return lines.join("\n");
 }
 
+/**
+ * The checks behind a verdict that did not pass, as "STATUS check-id": two targets agree only when the
+ * same checks fail or warn, not merely as many. Their words are left out (they may name a port or a session).
+ */
+export function checkIdsOf(v: Verdict): string[] {
+  return [...new Set(v.problems.map((p) => (p.includes(":") ? p.slice(0, p.indexOf(":")) : p)))].sort();
+}
+
+/** Scenarios where two compared targets fail the same checks in other words (shown, not a violation). */
+export function findRewordings(options: { targets: TargetResult[]; comparisons: Comparison[] }): string[] {
+  const byName = new Map(options.targets.map((t) => [t.name, t]));
+  const notes: string[] = [];
+  for (const { a, b, exempt } of options.comparisons) {
+    const ta = byName.get(a);
+    const tb = byName.get(b);
+    if (!ta || !tb) continue;
+    for (const [s, va] of ta.verdicts) {
+      const vb = tb.verdicts.get(s);
+      if (s in exempt || !vb || va.status !== vb.status) continue;
+      const wordsA = [...va.problems].sort().join("; ");
+      const wordsB = [...vb.problems].sort().join("; ");
+      if (wordsA !== wordsB && checkIdsOf(va).join() === checkIdsOf(vb).join()) notes.push(`${s}: ${a}: ${wordsA}\n    ${b}: ${wordsB}`);
+    }
+  }
+  return notes;
+}
+
 /** Every way the run falls short: a fixture target with a failed scenario, or two targets that disagree. */
 export function findViolations(options: { targets: TargetResult[]; mustPass: string[]; comparisons: Comparison[] }): string[] {
   const byName = new Map(options.targets.map((t) => [t.name, t]));
@@ -63,9 +90,9 @@ export function findViolations(options: { targets: TargetResult[]; mustPass: str
       if (s in exempt) continue;
       const va = ta.verdicts.get(s) ?? MISSING;
       const vb = tb.verdicts.get(s) ?? MISSING;
-      if (va.status === vb.status) continue;
       const why = (v: Verdict) => (v.problems.length > 0 ? ` (${v.problems.join("; ")})` : "");
-      violations.push(`${s}: ${a} says ${va.status}${why(va)}, ${b} says ${vb.status}${why(vb)}`);
+      if (va.status !== vb.status) violations.push(`${s}: ${a} says ${va.status}${why(va)}, ${b} says ${vb.status}${why(vb)}`);
+      else if (checkIdsOf(va).join() !== checkIdsOf(vb).join()) violations.push(`${s}: ${a} and ${b} both say ${va.status}, through other checks: ${a}${why(va)}, ${b}${why(vb)}`);
     }
   }
   return violations;

@@ -2,7 +2,7 @@
 // Lists come from the discovery caches (no upstream is asked on every list, and a failing one only
 // leaves its part out); calls are routed by exposed name back to (connection, upstream name), by URI
 // for resources and by exposed name for prompts; every decision uses the permission functions.
-import { ErrorCode, type JSONRPCRequest, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, type Implementation, type JSONRPCRequest, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { exposeTools, matchesUriPattern, PREFIX_SEPARATOR, promptSelected, TOOL_NAME, type AgentConnectionSelection, type AgentSpec, type ExposedTool } from "../domain/agents/tools.ts";
 import { mayCallAgentTool, mayUseResourcesOf } from "../domain/access/permissions.ts";
 import { JsonRpcError } from "../errors.ts";
@@ -29,6 +29,22 @@ function page<T>(items: T[], cursor: unknown): { items: T[]; nextCursor?: string
   if (!Number.isInteger(start) || start < 0 || start > items.length) throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid cursor");
   const end = start + PAGE_SIZE;
   return end < items.length ? { items: items.slice(start, end), nextCursor: String(end) } : { items: items.slice(start) };
+}
+
+/**
+ * What an agent answers for a tool it does not expose to this caller: what the SDK's McpServer (and
+ * so server-everything, the conformance fixture and most upstreams) answers for a tool it does not
+ * have, a tool error result carrying the -32602 text, so a client sees the same through an agent as
+ * through the connection. The spec's own example is a JSON-RPC error; the SDK, and with it the
+ * conformance suite's verdicts, answer with a result (README: "Unknown tools").
+ */
+export function unknownToolResult(name: string): Record<string, unknown> {
+  return { content: [{ type: "text", text: `MCP error ${ErrorCode.InvalidParams}: Tool ${name} not found` }], isError: true };
+}
+
+/** Likewise for a prompt: the SDK's McpServer error, word for word as it goes on the wire. */
+export function unknownPromptError(name: string): JsonRpcError {
+  return new JsonRpcError(ErrorCode.InvalidParams, `MCP error ${ErrorCode.InvalidParams}: Prompt ${name} not found`);
 }
 
 export class AgentSession extends DownstreamSession {
@@ -59,7 +75,15 @@ export class AgentSession extends DownstreamSession {
   async open(options: SessionOptions): Promise<void> {
     // No upstream is needed to initialise: each is reached when first used, so a down one does not block the agent.
     const capabilities = { tools: { listChanged: true }, resources: { listChanged: true, subscribe: true }, prompts: { listChanged: true }, completions: {}, logging: {} };
-    this.build({ name: this.spec.slug, version: VERSION }, capabilities, this.spec.instructions || undefined, options);
+    this.build(this.serverInfo(), capabilities, this.spec.instructions || undefined, options);
+  }
+
+  /** The agent's own serverInfo: it is a server of its own, not any one of its upstreams. */
+  serverInfo(): Implementation {
+    const info: Implementation = { name: this.spec.slug, version: VERSION };
+    if (this.spec.title) info.title = this.spec.title;
+    if (this.spec.description) info.description = this.spec.description;
+    return info;
   }
 
   /** Waits for discovery in progress (after list_changed) and, briefly, for connections never discovered. */
@@ -133,7 +157,8 @@ export class AgentSession extends DownstreamSession {
   async callTool(name: string, args: unknown, extra: Extra, meta?: unknown): Promise<Record<string, unknown>> {
     let tool = this.exposed().byName.get(name);
     if (!tool) tool = (await this.settle(), this.exposed().byName.get(name));
-    if (!tool || !this.mayCall(tool)) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    // A tool the key may not call reads exactly like one the agent does not have.
+    if (!tool || !this.mayCall(tool)) return unknownToolResult(name);
     const runtime = this.runtimeOf(tool.connectionId)!;
     const params: Record<string, unknown> = { name: tool.upstream, arguments: args ?? {} };
     if (meta !== undefined) params._meta = meta;
@@ -179,7 +204,9 @@ export class AgentSession extends DownstreamSession {
       case "tools/list":
         return this.listTools(params.cursor);
       case "tools/call":
-        return this.callTool(String(params.name ?? ""), params.arguments, extra, params._meta);
+        // A request without a tool name fails CallToolRequest's schema: a protocol error, as the SDK's Server gives.
+        if (typeof params.name !== "string") throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid tools/call request: params.name must be a string");
+        return this.callTool(params.name, params.arguments, extra, params._meta);
       case "resources/list": {
         if (!this.mayUseResources()) return { resources: [] };
         await this.settle();
@@ -213,7 +240,7 @@ export class AgentSession extends DownstreamSession {
       case "prompts/get": {
         const name = String(params.name ?? "");
         const found = this.mayUseResources() ? (await this.prompts()).find((p) => p.exposed === name) : undefined;
-        if (!found) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+        if (!found) throw unknownPromptError(name);
         return this.forwardTo(found.runtime, { ...request, params: { ...params, name: found.prompt.name } }, extra);
       }
       case "completion/complete": {
@@ -221,7 +248,7 @@ export class AgentSession extends DownstreamSession {
         const ref = (params.ref ?? {}) as { type?: string; name?: string; uri?: string };
         if (ref.type === "ref/prompt") {
           const found = (await this.prompts()).find((p) => p.exposed === ref.name);
-          if (!found) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown prompt: ${ref.name ?? ""}`);
+          if (!found) throw unknownPromptError(String(ref.name ?? ""));
           return this.forwardTo(found.runtime, { ...request, params: { ...params, ref: { ...ref, name: found.prompt.name } } }, extra);
         }
         return this.forwardTo(this.runtimeForUri(String(ref.uri ?? "")), request, extra);

@@ -13,6 +13,7 @@ import {
   SetLevelRequestSchema,
   type ClientCapabilities,
   type ClientRequest,
+  type Implementation,
   type JSONRPCRequest,
   type LoggingLevel,
   type Notification,
@@ -87,7 +88,7 @@ export abstract class DownstreamSession implements AttachedSession {
   /** The runtimes this session has attached to. */
   abstract runtimes(): ConnectionRuntime[];
 
-  protected build(info: { name: string; version: string }, capabilities: ServerCapabilities, instructions: string | undefined, options: SessionOptions): void {
+  protected build(info: Implementation, capabilities: ServerCapabilities, instructions: string | undefined, options: SessionOptions): void {
     // Strict: an upstream's sampling, elicitation or roots request is refused here when this client
     // did not declare the capability (the spec forbids sending it), instead of reaching a client that cannot answer.
     this.server = new Server(info, { capabilities, instructions, enforceStrictCapabilities: true });

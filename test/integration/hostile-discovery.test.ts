@@ -177,7 +177,9 @@ describe("discovery of a hostile upstream", () => {
     const tools = (await listThrough(`/mcp/agent/${prefixedId}`, token, "tools/list")).result as { tools: { name: string }[] };
     expect(tools.tools.map((tool) => tool.name)).toEqual(["hostile__valid_one", "hostile__valid.two"]);
     const call = await listThrough(`/mcp/agent/${prefixedId}`, token, "tools/call", { name: `hostile__${LONG_VALID}`, arguments: {} });
-    expect((call.error as { message: string }).message).toContain("Unknown tool");
+    // The agent's answer for a tool it does not have: the SDK's tool error result.
+    expect(call.error).toBeUndefined();
+    expect(call.result).toEqual({ content: [{ type: "text", text: `MCP error -32602: Tool hostile__${LONG_VALID} not found` }], isError: true });
     const page = await (await t.request("/admin/keys", { headers: { cookie: adminCookie } })).text();
     expect(checkboxValues(page, `grant_${prefixedId}`)).toEqual(["hostile__valid_one", "hostile__valid.two"]);
   });

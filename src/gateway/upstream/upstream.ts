@@ -11,6 +11,7 @@ import {
   type ClientCapabilities,
   type ClientNotification,
   type ClientRequest,
+  type Implementation,
   type JSONRPCMessage,
   type JSONRPCRequest,
   type MessageExtraInfo,
@@ -292,9 +293,13 @@ export class Upstream {
     return this.client.getServerCapabilities() ?? {};
   }
 
-  get serverInfo(): { name: string; version: string } {
+  /**
+   * The upstream's serverInfo as it gave it (title, description, websiteUrl and icons included, as far
+   * as the SDK's schema carries them), so a connection's clients see what the upstream itself would show.
+   */
+  get serverInfo(): Implementation {
     const v = this.client.getServerVersion();
-    return { name: v?.name ?? "unknown", version: v?.version ?? "unknown" };
+    return v ? { ...v } : { name: "unknown", version: "unknown" };
   }
 
   get instructions(): string | undefined {
