@@ -2,7 +2,7 @@
 // Lists come from the discovery caches (no upstream is asked on every list, and a failing one only
 // leaves its part out); calls are routed by exposed name back to (connection, upstream name), by URI
 // for resources and by exposed name for prompts; every decision uses the permission functions.
-import { ErrorCode, type Implementation, type JSONRPCRequest, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { ErrorCode, type Implementation, type JSONRPCRequest, type Notification, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { exposeTools, matchesUriPattern, PREFIX_SEPARATOR, promptSelected, TOOL_NAME, type AgentConnectionSelection, type AgentSpec, type ExposedTool } from "../domain/agents/tools.ts";
 import { mayCallAgentTool, mayUseResourcesOf } from "../domain/access/permissions.ts";
 import { JsonRpcError } from "../errors.ts";
@@ -144,11 +144,58 @@ export class AgentSession extends DownstreamSession {
     return this.spec.connections.find((s) => s.connectionId === connectionId);
   }
 
-  private async listTools(cursor: unknown): Promise<Record<string, unknown>> {
+  /** Per connection, the upstream names this client's own upstream session offers (see offeredBy). */
+  private readonly offered = new Map<string, Promise<Set<string> | null>>();
+
+  /**
+   * The tools this client's own upstream session of `runtime` lists (every page): what the upstream
+   * offers a client with this client's capabilities (a server may list a sampling tool only to clients
+   * that can sample). Null when the connection shares one upstream session among its clients, or could
+   * not be asked: then the discovery cache is the list. Asked again after the client's own
+   * list_changed.
+   */
+  private offeredBy(runtime: ConnectionRuntime, extra: Extra): Promise<Set<string> | null> {
+    if (runtime.sharesUpstream) return Promise.resolve(null);
+    const id = runtime.spec.id;
+    const known = this.offered.get(id);
+    if (known) return known;
+    const asked = (async () => {
+      const names = new Set<string>();
+      let cursor: string | undefined;
+      for (let pageNo = 0; pageNo < 100; pageNo++) {
+        const result = await this.forwardTo(runtime, { jsonrpc: "2.0", id: 0, method: "tools/list", params: cursor ? { cursor } : {} }, extra);
+        const tools = Array.isArray(result.tools) ? (result.tools as unknown[]) : [];
+        for (const t of tools) if (t !== null && typeof t === "object" && typeof (t as { name?: unknown }).name === "string") names.add((t as { name: string }).name);
+        cursor = typeof result.nextCursor === "string" && result.nextCursor !== "" ? result.nextCursor : undefined;
+        if (!cursor) break;
+      }
+      return names;
+    })().catch(() => {
+      this.offered.delete(id);
+      return null;
+    });
+    this.offered.set(id, asked);
+    return asked;
+  }
+
+  /** Whether this client's own upstream session offers `tool` (true when that cannot be known). */
+  private async offers(tool: ExposedTool, extra: Extra): Promise<boolean> {
+    const runtime = this.runtimeOf(tool.connectionId);
+    if (!runtime) return false;
+    const names = await this.offeredBy(runtime, extra);
+    return names === null || names.has(tool.upstream);
+  }
+
+  override async notify(notification: Notification): Promise<void> {
+    if (notification.method === "notifications/tools/list_changed") this.offered.clear();
+    await super.notify(notification);
+  }
+
+  private async listTools(cursor: unknown, extra: Extra): Promise<Record<string, unknown>> {
     await this.settle();
-    const tools: Tool[] = this.exposed()
-      .list.filter((e) => this.mayCall(e.exposed))
-      .map((e) => e.tool);
+    const granted = this.exposed().list.filter((e) => this.mayCall(e.exposed));
+    const offered = await Promise.all(granted.map((e) => this.offers(e.exposed, extra)));
+    const tools: Tool[] = granted.filter((_, i) => offered[i]).map((e) => e.tool);
     const { items, nextCursor } = page(tools, cursor);
     return nextCursor ? { tools: items, nextCursor } : { tools: items };
   }
@@ -158,7 +205,7 @@ export class AgentSession extends DownstreamSession {
     let tool = this.exposed().byName.get(name);
     if (!tool) tool = (await this.settle(), this.exposed().byName.get(name));
     // A tool the key may not call reads exactly like one the agent does not have.
-    if (!tool || !this.mayCall(tool)) return unknownToolResult(name);
+    if (!tool || !this.mayCall(tool) || !(await this.offers(tool, extra))) return unknownToolResult(name);
     const runtime = this.runtimeOf(tool.connectionId)!;
     const params: Record<string, unknown> = { name: tool.upstream, arguments: args ?? {} };
     if (meta !== undefined) params._meta = meta;
@@ -202,7 +249,7 @@ export class AgentSession extends DownstreamSession {
     const params = (request.params ?? {}) as Record<string, unknown>;
     switch (request.method) {
       case "tools/list":
-        return this.listTools(params.cursor);
+        return this.listTools(params.cursor, extra);
       case "tools/call":
         // A request without a tool name fails CallToolRequest's schema: a protocol error, as the SDK's Server gives.
         if (typeof params.name !== "string") throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid tools/call request: params.name must be a string");

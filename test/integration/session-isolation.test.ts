@@ -2,7 +2,8 @@
 // @modelcontextprotocol/server-everything, over Streamable HTTP, legacy HTTP+SSE, stdio with a process
 // per session and a shared stdio process: each client sees its own tool list, roots, log messages and
 // resource updates, and never another's. On a shared process, what the gateway cannot attribute is
-// answered empty (roots) or filtered per session (log levels), never another client's data.
+// answered empty (roots) or filtered per session (log levels), never another client's data. The same
+// holds through an agent over such a connection.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
@@ -12,6 +13,7 @@ import {
   ResourceUpdatedNotificationSchema,
   type ClientCapabilities,
 } from "@modelcontextprotocol/sdk/types.js";
+import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import type { ConnectionSpec } from "../../src/gateway/types.ts";
 import { EVERYTHING_STDIO, startEverything, type Everything } from "../support/everything.ts";
 import { GatewayHarness, httpSpec, makeCaller, stdioSpec, textOf, waitUntil } from "../support/gateway-harness.ts";
@@ -32,12 +34,36 @@ afterEach(async () => {
   h = undefined;
 });
 
-const TARGETS: { name: string; shared: boolean; spec: () => ConnectionSpec }[] = [
+const TARGETS: { name: string; shared: boolean; agent?: true; spec: () => ConnectionSpec }[] = [
   { name: "streamable http", shared: false, spec: () => httpSpec(http.url) },
   { name: "legacy sse", shared: false, spec: () => httpSpec(sse.url, { transport: "sse" }) },
   { name: "stdio, a process per session", shared: false, spec: () => stdioSpec({ ...EVERYTHING_STDIO, isolation: "session", maxProcesses: 4 }) },
   { name: "stdio, one shared process", shared: true, spec: () => stdioSpec({ ...EVERYTHING_STDIO }) },
+  { name: "an agent over streamable http", shared: false, agent: true, spec: () => httpSpec(http.url) },
+  { name: "an agent over one shared stdio process", shared: true, agent: true, spec: () => stdioSpec({ ...EVERYTHING_STDIO }) },
 ];
+
+const AGENT_ID = "agent_00000000-0000-4000-8000-0000000000e1";
+
+/** An agent exposing everything of `spec` under the upstream's names. */
+function agentOver(spec: ConnectionSpec): AgentSpec {
+  return {
+    id: AGENT_ID,
+    slug: "everything-agent",
+    title: "everything",
+    description: "",
+    instructions: "",
+    enabled: true,
+    prefixTools: false,
+    connections: [{ connectionId: spec.id, tools: "all", resources: "all", prompts: "all" }],
+    fromConfig: false,
+  };
+}
+
+/** The harness for `target`, with its agent when it is one. */
+function harnessFor(target: (typeof TARGETS)[number], spec: ConnectionSpec): GatewayHarness {
+  return new GatewayHarness([spec], { agents: target.agent ? [agentOver(spec)] : [] });
+}
 
 type Person = { client: Client; logs: string[]; updates: string[]; sampled: number };
 
@@ -45,7 +71,8 @@ type Person = { client: Client; logs: string[]; updates: string[]; sampled: numb
 async function person(spec: ConnectionSpec, who: string, capabilities: ClientCapabilities, root?: { uri: string; name: string }): Promise<Person> {
   const me: Person = { client: undefined as unknown as Client, logs: [], updates: [], sampled: 0 };
   let roots = root ? [root] : [];
-  me.client = await h!.connect(spec.id, {
+  const connect = (options: Parameters<GatewayHarness["connect"]>[1]) => (h!.agents.has(AGENT_ID) ? h!.connectAgent(AGENT_ID, options) : h!.connect(spec.id, options));
+  me.client = await connect({
     caller: makeCaller({ "*": ["*"] }, `key_${who}`),
     capabilities,
     setup: (c) => {
@@ -74,7 +101,7 @@ for (const target of TARGETS) {
   describe(`several clients on ${target.name}`, () => {
     test("each is listed the tools its own capabilities allow, and its own roots", async () => {
       const spec = target.spec();
-      h = new GatewayHarness([spec]);
+      h = harnessFor(target, spec);
       const [alice, bob, carol] = await Promise.all([
         person(spec, "alice", { roots: { listChanged: true }, sampling: {} }, ALICE_ROOT),
         person(spec, "bob", {}),
@@ -124,7 +151,7 @@ for (const target of TARGETS) {
 
     test("log messages and resource updates go to the client whose session they belong to", { timeout: 20_000 }, async () => {
       const spec = target.spec();
-      h = new GatewayHarness([spec]);
+      h = harnessFor(target, spec);
       const [alice, bob, carol] = await Promise.all([person(spec, "alice", {}), person(spec, "bob", {}), person(spec, "carol", {})]);
       await alice.client.setLoggingLevel("debug");
       await carol.client.setLoggingLevel("emergency");

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Permissions } from "../../src/domain/access/permissions.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
 import type { ConnectionRuntime } from "../../src/gateway/connection-runtime.ts";
+import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import type { ConnectionSpec } from "../../src/gateway/types.ts";
 import type { AddressPolicy } from "../../src/gateway/upstream/address-policy.ts";
 import { silentLogger } from "../../src/logger.ts";
@@ -148,8 +149,14 @@ export class GatewayHarness {
   readonly specs = new Map<string, ConnectionSpec>();
   private readonly clients: Client[] = [];
 
-  constructor(specs: ConnectionSpec[], settings: { sessionIdleMs?: number; maxSessions?: number; maxBodyBytes?: number; addressPolicy?: AddressPolicy } = {}) {
+  readonly agents = new Map<string, AgentSpec>();
+
+  constructor(
+    specs: ConnectionSpec[],
+    settings: { sessionIdleMs?: number; maxSessions?: number; maxBodyBytes?: number; addressPolicy?: AddressPolicy; agents?: AgentSpec[] } = {},
+  ) {
     for (const spec of specs) this.specs.set(spec.id, spec);
+    for (const agent of settings.agents ?? []) this.agents.set(agent.id, agent);
     this.gateway = new Gateway({
       sessionIdleMs: settings.sessionIdleMs ?? 60_000,
       maxSessions: settings.maxSessions ?? 100,
@@ -157,6 +164,7 @@ export class GatewayHarness {
       maxBodyBytes: settings.maxBodyBytes ?? 4 << 20,
       logger: silentLogger,
       lookup: (idOrSlug) => this.specs.get(idOrSlug) ?? [...this.specs.values()].find((s) => s.slug === idOrSlug) ?? null,
+      lookupAgent: (idOrSlug) => this.agents.get(idOrSlug) ?? [...this.agents.values()].find((a) => a.slug === idOrSlug) ?? null,
       addressPolicy: settings.addressPolicy,
     });
   }
@@ -191,6 +199,21 @@ export class GatewayHarness {
     options.setup?.(client);
     const transport = new StreamableHTTPClientTransport(new URL(`http://localhost/mcp/${id}`), {
       fetch: (url, init) => this.fetch(id, caller, url, init),
+    });
+    this.clients.push(client);
+    await client.connect(transport);
+    return client;
+  }
+
+  /** An SDK client with an open session on agent `id` (declared in the constructor). */
+  async connectAgent(id: string, options: ConnectOptions = {}): Promise<Client> {
+    const agent = this.agents.get(id);
+    if (!agent) throw new Error(`no agent ${id}`);
+    const caller = options.caller ?? makeCaller({ "*": ["*"] });
+    const client = new Client({ name: "gateway-test", version: "1.0.0" }, { capabilities: options.capabilities ?? {} });
+    options.setup?.(client);
+    const transport = new StreamableHTTPClientTransport(new URL(`http://localhost/mcp/agent/${agent.slug}`), {
+      fetch: (url, init) => this.gateway.handleAgent(new Request(url, init), agent, caller),
     });
     this.clients.push(client);
     await client.connect(transport);
