@@ -118,6 +118,22 @@ function DiscoveryWarnings(props: { warnings: string[] }) {
   );
 }
 
+/**
+ * A shared stdio process keeps one session for every client: what its server keeps per session is
+ * then shared (or, for roots, not offered). Said where an admin decides the isolation.
+ */
+function SharedSessionNotice(props: { c: ConnectionDetailView }) {
+  const { c } = props;
+  if (c.transport !== "stdio" || c.isolation !== "shared" || c.discovery.per_session.length === 0) return null;
+  return (
+    <div class="alert small" role="status">
+      This server keeps {c.discovery.per_session.join(", ")} per client session, and with isolation "shared" every client shares its one
+      process: Switchboard keeps each client to its own log level, subscriptions and tasks, but the server's own state is shared, and it
+      is offered no roots. For exact per-client behaviour, set isolation to "session" (a process per client).
+    </div>
+  );
+}
+
 /** What the connection offers, as last discovered; the unit "Refresh" replaces. */
 export function DiscoverySection(props: { c: ConnectionDetailView }) {
   const { c } = props;
@@ -134,6 +150,7 @@ export function DiscoverySection(props: { c: ConnectionDetailView }) {
         {c.discovery.error && <span class="error-text"> · {c.discovery.error}</span>}
       </p>
       <DiscoveryWarnings warnings={c.discovery.warnings} />
+      <SharedSessionNotice c={c} />
       <Offered title="Tools" items={c.offers.tools} />
       <Offered title="Resources" items={c.offers.resources} />
       <Offered title="Resource templates" items={c.offers.resource_templates} />

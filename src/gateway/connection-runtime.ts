@@ -23,7 +23,7 @@ import { boundWarnings, checkPrompts, checkResources, checkResourceTemplates, ch
 import { redactFor } from "./redact.ts";
 import type { AddressPolicy } from "./upstream/address-policy.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
-import type { ConnectionSpec, ConnectionStatus, Discovery } from "./types.ts";
+import { NO_DISCOVERY, type ConnectionSpec, type ConnectionStatus, type Discovery } from "./types.ts";
 import type { Http1Pool } from "./upstream/http1.ts";
 import { AnyResult, isUpstreamSessionGone, sharedPool, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
 
@@ -60,7 +60,6 @@ export type RuntimeSettings = {
   addressPolicy?: AddressPolicy;
 };
 
-const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
 const MAX_BACKOFF_MS = 30_000;
 const LEVELS = LoggingLevelSchema.options;
 
@@ -85,7 +84,7 @@ export type Link = { upstream: Promise<Upstream>; inflight: Set<InflightCall>; o
 export class ConnectionRuntime {
   readonly stderr: LineRing;
   readonly sessions = new Set<AttachedSession>();
-  discovery: Discovery = EMPTY_DISCOVERY;
+  discovery: Discovery = NO_DISCOVERY;
   private status: ConnectionStatus;
   private shared: Link | null = null;
   private readonly perSession = new Map<AttachedSession, Link>();
@@ -387,7 +386,8 @@ export class ConnectionRuntime {
       // Upstream text shown to members: the connection's own secrets never appear in it.
       const bounded = boundWarnings(warnings).map((w) => redactFor(this.spec, w));
       if (bounded.length > 0) this.settings.logger.warn("upstream discovery dropped malformed entries", { connection: this.spec.id, count: warnings.length, first: bounded[0] });
-      this.discovery = { tools, resources, resourceTemplates, prompts, refreshedAt: new Date(), error: null, warnings: bounded };
+      const perSession = [caps.logging && "log levels", caps.resources?.subscribe && "resource subscriptions", caps.tasks && "tasks"].filter((f): f is string => typeof f === "string");
+      this.discovery = { tools, resources, resourceTemplates, prompts, refreshedAt: new Date(), error: null, warnings: bounded, perSession };
     } catch (err) {
       if (err instanceof SessionGone) return this.readDiscovery(true);
       this.discovery = { ...this.discovery, error: redactFor(this.spec, err instanceof Error ? err.message : String(err)) };

@@ -14,7 +14,7 @@ import { ProxySession } from "./proxy-session.ts";
 import { ConnectionTests } from "./connection-tests.ts";
 import { redactFor } from "./redact.ts";
 import { killAllStdioProcesses } from "./upstream/stdio-process.ts";
-import type { AgentControl, ConnectionSpec, ConnectionStatus, ConnectionTestResult, Discovery, GatewayControl } from "./types.ts";
+import { NO_DISCOVERY, type AgentControl, type ConnectionSpec, type ConnectionStatus, type ConnectionTestResult, type Discovery, type GatewayControl } from "./types.ts";
 
 type KeyCaller = Caller & { key: { id: string } };
 
@@ -39,7 +39,6 @@ export function rpcErrorResponse(status: number, code: number, message: string, 
   return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
 }
 
-const NO_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
 
 export class Gateway implements GatewayControl, AgentControl {
   private readonly runtimes = new Map<string, ConnectionRuntime>();

@@ -58,7 +58,15 @@ export type Discovery = {
   error: string | null;
   /** What the last discovery dropped as malformed, and why (bounded; empty when all was well). */
   warnings: string[];
+  /**
+   * What the upstream keeps per client session (logging levels, resource subscriptions, tasks): exact
+   * per client only when each client has an upstream session of its own (not a shared stdio process).
+   */
+  perSession: string[];
 };
+
+/** A connection never discovered. */
+export const NO_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [], perSession: [] };
 
 /** What the rest of Switchboard may ask of the gateway about connections. */
 export interface GatewayControl {

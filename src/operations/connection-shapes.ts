@@ -115,6 +115,9 @@ export const ConnectionShape = z.object({
     refreshed_at: Timestamp.nullable(),
     error: z.string().nullable(),
     warnings: z.array(z.string()).describe("What the last discovery dropped as malformed (not an object, no valid name, wrong-typed fields), and why"),
+    per_session: z
+      .array(z.string())
+      .describe('What the upstream keeps per client session (log levels, resource subscriptions, tasks): exact per client unless a stdio connection shares one process (isolation = "shared")'),
   }),
   created_at: Timestamp,
   updated_at: Timestamp,
@@ -172,6 +175,7 @@ export function connectionOut(deps: Pick<OperationDeps, "gateway" | "config">, c
       refreshed_at: found.refreshedAt?.toISOString() ?? null,
       error: found.error,
       warnings: found.warnings,
+      per_session: found.perSession,
     },
     created_at: c.createdAt.toISOString(),
     updated_at: c.updatedAt.toISOString(),

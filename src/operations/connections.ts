@@ -19,7 +19,7 @@ import {
 } from "../domain/connections/connections.ts";
 import { agentsSelecting } from "../domain/agents/agents.ts";
 import { AppError } from "../errors.ts";
-import type { ConnectionSpec, Discovery, GatewayControl } from "../gateway/types.ts";
+import { NO_DISCOVERY, type ConnectionSpec, type Discovery, type GatewayControl } from "../gateway/types.ts";
 import { AddressRules } from "../domain/connections/addresses.ts";
 import { changesFrom, ConnectionDetailShape, ConnectionFieldsInput as F, ConnectionShape, connectionDetailOut, connectionOut } from "./connection-shapes.ts";
 import { tellAgents } from "./agents.ts";
@@ -46,7 +46,6 @@ export function specLookup(deps: Pick<OperationDeps, "db" | "keys" | "config">):
   };
 }
 
-const NOTHING_DISCOVERED: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
 
 /**
  * The gateway as seen where none runs (the CLI): nothing is live, tests fail with a clear error,
@@ -55,8 +54,8 @@ const NOTHING_DISCOVERED: Discovery = { tools: [], resources: [], resourceTempla
 export const OFFLINE_GATEWAY: GatewayControl = {
   test: async () => ({ ok: false, latency_ms: 0, server: null, tools: 0, resources: 0, prompts: 0, error: "the gateway is not running" }),
   status: () => ({ state: "idle", lastError: null, since: null }),
-  discovery: () => NOTHING_DISCOVERED,
-  refresh: async () => NOTHING_DISCOVERED,
+  discovery: () => NO_DISCOVERY,
+  refresh: async () => NO_DISCOVERY,
   stderr: () => [],
   apply: async () => {},
   remove: async () => {},

@@ -101,6 +101,17 @@ describe("rows", () => {
 });
 
 describe("admins", () => {
+  test("a shared stdio process whose server keeps per-session state says so, and says how to make it exact", async () => {
+    const ctx = await setup();
+    const isolated = ctx.h.store({ slug: "isolated", transport: "stdio", command: "node", args: ["s.js"], isolation: "session" });
+    const remote = ctx.remoteId;
+    for (const id of [ctx.localId, isolated.id, remote]) ctx.h.gateway.discoveries.set(id, discoveryOf({ echo: "Echo" }, { perSession: ["log levels", "tasks"] }));
+    const shared = await (await get(ctx, ctx.member, `/admin/connections/${ctx.localId}`)).text();
+    expect(shared).toContain("This server keeps log levels, tasks per client session");
+    expect(shared).toContain("set isolation to &quot;session&quot;");
+    for (const id of [isolated.id, remote]) expect(await (await get(ctx, ctx.admin, `/admin/connections/${id}`)).text()).not.toContain("per client session");
+  });
+
   test("create an http connection without JS: redirected to its page, secrets stored encrypted and shown masked", async () => {
     const ctx = await setup();
     const res = await post(ctx, ctx.admin, "/admin/connections", {

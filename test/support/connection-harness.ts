@@ -4,12 +4,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createConnection, newConnectionFields, type Connection, type ConnectionFields } from "../../src/domain/connections/connections.ts";
 import type { User } from "../../src/domain/access/users.ts";
-import type { ConnectionSpec, ConnectionStatus, ConnectionTestResult, Discovery, GatewayControl } from "../../src/gateway/types.ts";
+import { NO_DISCOVERY, type ConnectionSpec, type ConnectionStatus, type ConnectionTestResult, type Discovery, type GatewayControl } from "../../src/gateway/types.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { createTestApp, useFresh, type ConfigOverrides, type TestApp } from "./app.ts";
 import { insertUser } from "./users.ts";
 
-export const EMPTY_DISCOVERY: Discovery = { tools: [], resources: [], resourceTemplates: [], prompts: [], refreshedAt: null, error: null, warnings: [] };
+export const EMPTY_DISCOVERY: Discovery = NO_DISCOVERY;
 
 /** A GatewayControl that records calls and answers from what the test put in it. */
 export class FakeGateway implements GatewayControl {
