@@ -100,6 +100,11 @@ export class SseReply {
     return !this.ended && (!this.responded || this.stream !== null);
   }
 
+  /** Whether the answer has ended (its last event, if any, is written or stored). */
+  get over(): boolean {
+    return this.ended;
+  }
+
   /** Sends a message ahead of the end (a notification, or a request to the client). */
   send(message: unknown): void {
     if (this.ended) return;
@@ -272,7 +277,7 @@ export class DirectAnswers {
     // Unknown here (made up, another session's, or older than what the buffer still holds): nothing is replayed.
     if (!replay) return transportError(400, "Bad Request: unknown or expired Last-Event-ID; nothing to resume");
     const live = this.replies.get(replay.streamId);
-    if (live) return live.resume(replay.events);
+    if (live && !live.over) return live.resume(replay.events);
     // Over, and the client has it all: an empty stream would only have it reconnect again.
     if (replay.events.length === 0) return transportError(400, "Bad Request: this stream has ended; nothing to resume");
     const text = replay.events.map((e) => event(e.id, e.text)).join("");

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { DEFAULT_EVENT_BUFFER, RESUME_RETRY_MS } from "../../src/gateway/event-store.ts";
-import { GatewayHarness, makeCaller, stdioSpec, textOf, within, type GatewayCaller } from "../support/gateway-harness.ts";
+import { GatewayHarness, makeCaller, stdioSpec, textOf, waitUntil, within, type GatewayCaller } from "../support/gateway-harness.ts";
 
 setDefaultTimeout(20_000);
 
@@ -159,6 +159,22 @@ describe("resuming a dropped stream", () => {
     const again = await resume(h, id, caller, session, events[1]!.id!);
     expect(again.status).toBe(400);
     expect(await again.text()).not.toContain("hello");
+  });
+
+  test("a call cancelled after its stream started: a resume says the stream has ended (no empty stream to reconnect to forever)", async () => {
+    const { h, id } = start();
+    const { session } = await openSession(h, id, caller);
+    const first = new EventReader(await post(h, id, caller, session, slowCall(5, 10_000, 10)));
+    expect(label((await first.next())!)).toBe("priming");
+    const progress1 = (await within(first.next(), 5000, "the first progress"))!;
+    expect(label(progress1)).toBe("progress:1");
+    await first.drop();
+    const cancel = await post(h, id, caller, session, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 5, reason: "no longer needed" } });
+    expect(cancel.status).toBe(202);
+    await waitUntil(() => ![...h.runtime(id).sessions].some((s) => (s as unknown as { busy: boolean }).busy), "the cancelled call to end");
+    const res = await resume(h, id, caller, session, progress1.id!);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("ended");
   });
 
   test("a request the SDK's transport answers (a batch) resumes the same way", async () => {
