@@ -5,7 +5,10 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import { DEFAULT_EVENT_BUFFER, RESUME_RETRY_MS } from "../../src/gateway/event-store.ts";
+import { Gateway } from "../../src/gateway/gateway.ts";
+import { silentLogger } from "../../src/logger.ts";
 import { GatewayHarness, makeCaller, stdioSpec, textOf, waitUntil, within, type GatewayCaller } from "../support/gateway-harness.ts";
 
 setDefaultTimeout(20_000);
@@ -219,48 +222,85 @@ describe("resuming a dropped stream", () => {
 
   test("the SDK client's own reconnection works through the gateway: a call whose stream is cut still gets every progress and its result", async () => {
     const { h, id } = start();
-    const seen: { method: string; lastEventId: string | null }[] = [];
-    let cut = false;
-    // A network that drops the first tools/call stream right after its first progress event.
-    const flaky = async (url: string | URL, init?: RequestInit): Promise<Response> => {
-      const req = new Request(url, init);
-      seen.push({ method: req.method, lastEventId: req.headers.get("last-event-id") });
-      const body = req.method === "POST" ? await req.clone().text() : "";
-      const res = await h.fetch(id, caller, req);
-      if (cut || !body.includes('"tools/call"') || !res.body) return res;
-      cut = true;
-      const upstream = res.body.getReader();
-      let text = "";
-      const decoder = new TextDecoder();
-      const severed = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          const { value, done } = await upstream.read();
-          if (done) return controller.close();
-          controller.enqueue(value);
-          text += decoder.decode(value, { stream: true });
-          if (text.includes("notifications/progress")) {
-            await upstream.cancel();
-            controller.close();
-          }
-        },
-      });
-      return new Response(severed, { status: res.status, headers: res.headers });
+    await expectReconnectingCall((req) => h.fetch(id, caller, req), `http://localhost/mcp/${id}`, "slow");
+  });
+
+  test("and through an agent", async () => {
+    const { h, id } = start();
+    const agent: AgentSpec = {
+      id: "agent_00000000-0000-4000-8000-0000000000aa",
+      slug: "resumer",
+      title: "resumer",
+      description: "",
+      instructions: "",
+      enabled: true,
+      prefixTools: false,
+      connections: [{ connectionId: id, tools: [{ name: "slow", alias: "take_your_time" }], resources: "none", prompts: "none" }],
+      fromConfig: false,
     };
-    const client = new Client({ name: "resumer", version: "1" });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`http://localhost/mcp/${id}`), { fetch: flaky }));
+    const gateway = new Gateway({
+      sessionIdleMs: 60_000,
+      maxSessions: 10,
+      stderrLines: 10,
+      maxBodyBytes: 4 << 20,
+      logger: silentLogger,
+      lookup: (connectionId) => (connectionId === id ? h.specs.get(id)! : null),
+      lookupAgent: (agentId) => (agentId === agent.id ? agent : null),
+    });
+    try {
+      await gateway.refresh(id);
+      await expectReconnectingCall((req) => gateway.handleAgent(req, agent, caller), `http://localhost/mcp/agent/${agent.id}`, "take_your_time");
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+/**
+ * Calls `tool` (the fixture's slow tool) with an SDK client over a network that cuts the first call's
+ * stream right after its first progress event: the client must reconnect with GET + Last-Event-ID on
+ * its own and still get every progress notification, once each, and the result.
+ */
+async function expectReconnectingCall(serve: (req: Request) => Promise<Response>, url: string, tool: string): Promise<void> {
+  const seen: { method: string; lastEventId: string | null }[] = [];
+  let cut = false;
+  const flaky = async (input: string | URL, init?: RequestInit): Promise<Response> => {
+    const req = new Request(input, init);
+    seen.push({ method: req.method, lastEventId: req.headers.get("last-event-id") });
+    const body = req.method === "POST" ? await req.clone().text() : "";
+    const res = await serve(req);
+    if (cut || !body.includes('"tools/call"') || !res.body) return res;
+    cut = true;
+    const upstream = res.body.getReader();
+    let text = "";
+    const decoder = new TextDecoder();
+    const severed = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const { value, done } = await upstream.read();
+        if (done) return controller.close();
+        controller.enqueue(value);
+        text += decoder.decode(value, { stream: true });
+        if (text.includes("notifications/progress")) {
+          await upstream.cancel();
+          controller.close();
+        }
+      },
+    });
+    return new Response(severed, { status: res.status, headers: res.headers });
+  };
+  const client = new Client({ name: "resumer", version: "1" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: flaky }));
+  try {
     const progress: number[] = [];
-    const result = await within(
-      client.callTool({ name: "slow", arguments: { ms: 600, steps: 3 } }, undefined, { onprogress: (p) => void progress.push(p.progress) }),
-      8000,
-      "the cut call to finish",
-    );
+    const result = await within(client.callTool({ name: tool, arguments: { ms: 600, steps: 3 } }, undefined, { onprogress: (p) => void progress.push(p.progress) }), 8000, "the cut call to finish");
     expect(cut).toBe(true);
     expect(textOf(result)).toBe("done");
     expect(progress).toEqual([1, 2, 3]);
     expect(seen.some((s) => s.method === "GET" && s.lastEventId?.startsWith("direct-"))).toBe(true);
+  } finally {
     await client.close();
-  });
-});
+  }
+}
 
 describe("over a real connection", () => {
   const caller = makeCaller({ "*": ["*"] });
