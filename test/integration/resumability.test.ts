@@ -305,33 +305,40 @@ async function expectReconnectingCall(serve: (req: Request) => Promise<Response>
 describe("over a real connection", () => {
   const caller = makeCaller({ "*": ["*"] });
 
-  test("a client whose TCP connection is cut mid-call resumes on a new one and gets the rest", async () => {
-    const { h, id } = start();
-    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (req) => h.fetch(id, caller, req) });
-    try {
-      const url = `http://127.0.0.1:${server.port}/mcp/${id}`;
-      const init = await fetch(url, {
-        method: "POST",
-        headers: headers(null, LATEST),
-        body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: LATEST, capabilities: {}, clientInfo: { name: "tcp", version: "1" } } }),
-      });
-      const session = init.headers.get("mcp-session-id")!;
-      await init.text();
-      await (await fetch(url, { method: "POST", headers: headers(session, LATEST), body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })).text();
-      const abort = new AbortController();
-      const first = new EventReader(await fetch(url, { method: "POST", headers: headers(session, LATEST), body: JSON.stringify(slowCall(1, 900, 3)), signal: abort.signal }));
-      expect(label((await first.next())!)).toBe("priming");
-      const progress1 = (await first.next())!;
-      expect(label(progress1)).toBe("progress:1");
-      abort.abort();
-      const { "content-type": _ct, ...get } = headers(session, LATEST, { accept: "text/event-stream", "last-event-id": progress1.id! });
-      const res = await fetch(url, { method: "GET", headers: get });
-      expect(res.status).toBe(200);
-      expect((await within(new EventReader(res).rest(), 5000, "the resumed stream to end")).map(label)).toEqual(["progress:2", "progress:3", "result:done"]);
-    } finally {
-      void server.stop(true);
-    }
-  });
+  for (const [what, batch] of [["a directly answered call", false], ["a call the SDK's transport answers (a batch)", true]] as const) {
+    test(`a client whose TCP connection is cut mid-call resumes on a new one and gets the rest: ${what}`, async () => {
+      const { h, id } = start();
+      const server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (req) => h.fetch(id, caller, req) });
+      try {
+        const url = `http://127.0.0.1:${server.port}/mcp/${id}`;
+        const init = await fetch(url, {
+          method: "POST",
+          headers: headers(null, LATEST),
+          body: JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: LATEST, capabilities: {}, clientInfo: { name: "tcp", version: "1" } } }),
+        });
+        const session = init.headers.get("mcp-session-id")!;
+        await init.text();
+        await (await fetch(url, { method: "POST", headers: headers(session, LATEST), body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })).text();
+        const abort = new AbortController();
+        const first = new EventReader(await fetch(url, { method: "POST", headers: headers(session, LATEST), body: JSON.stringify(batch ? [slowCall(1, 900, 3)] : slowCall(1, 900, 3)), signal: abort.signal }));
+        expect(label((await first.next())!)).toBe("priming");
+        const progress1 = (await first.next())!;
+        expect(label(progress1)).toBe("progress:1");
+        abort.abort();
+        const { "content-type": _ct, ...get } = headers(session, LATEST, { accept: "text/event-stream", "last-event-id": progress1.id! });
+        const res = await fetch(url, { method: "GET", headers: get });
+        expect(res.status).toBe(200);
+        const reader = new EventReader(res);
+        const rest: SseEvent[] = [];
+        // The SDK keeps a resumed stream open after the response; read up to it.
+        while (rest.length === 0 || !label(rest[rest.length - 1]!).startsWith("result")) rest.push((await within(reader.next(), 5000, "the next resumed event"))!);
+        expect(rest.map(label)).toEqual(["progress:2", "progress:3", "result:done"]);
+        await reader.drop();
+      } finally {
+        void server.stop(true);
+      }
+    });
+  }
 });
 
 describe("who may resume", () => {
