@@ -4,12 +4,15 @@
 // transport and Server validate every message with zod several times over and stream every answer in
 // pieces; that was a third of the gateway's CPU per forwarded call. Everything else (initialize,
 // ping, logging/setLevel, notifications, batches, the GET stream, DELETE, and every malformed request,
-// which the SDK answers with its own errors) still goes through the SDK's transport.
+// which the SDK answers with its own errors) still goes through the SDK's transport. Every event written
+// here has an id from the session's event store, so a client that lost the stream resumes it with GET +
+// Last-Event-ID (`DirectAnswers.resume`), as it resumes the SDK transport's streams.
 import { isJsonContentType } from "@modelcontextprotocol/sdk/shared/mediaType.js";
 import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
 import { asError } from "../errors.ts";
 import { settle, type Waiter } from "./answered.ts";
 import type { Extra } from "./downstream-session.ts";
+import { RESUME_RETRY_MS, SessionEventStore, wantsPriming, type EventBufferLimits } from "./event-store.ts";
 
 /** What a client must have declared to be sent each request (as the SDK's Server checks it). */
 const CLIENT_CAPABILITY: Record<string, { capability: "sampling" | "elicitation" | "roots"; what: string }> = {
@@ -50,68 +53,151 @@ export function errorBody(err: unknown): { code: number; message: string; data?:
 
 const encoder = new TextEncoder();
 
-function event(message: unknown): string {
-  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+/** A JSON-RPC error about no request, as the SDK's transport answers a bad one (-32000). */
+function transportError(status: number, message: string): Response {
+  return Response.json({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }, { status });
 }
+
+/** One message event, with the id the session's event store gave it. */
+function event(id: string, text: string): string {
+  return `event: message\nid: ${id}\ndata: ${text}\n\n`;
+}
+
+/** The stream ids of directly answered requests start so; the SDK's are UUIDs and "_GET_stream". */
+const DIRECT_STREAM = "direct-";
+
+/** Where a reply's events go besides the client: the session's event store, under this stream's id. */
+export type ReplyStream = {
+  store: SessionEventStore;
+  streamId: string;
+  /** Whether to open with a priming event (the client's protocol version accepts one). */
+  prime: boolean;
+};
 
 /**
  * One request's answer as an event stream. An answer that is over at once (the usual case: just the
  * response) is sent as one body of known length; the first message sent before the end (progress, a
- * log, a request to the client) turns it into a stream that carries the rest as it comes.
+ * log, a request to the client) turns it into a stream that carries the rest as it comes. Every event
+ * carries an id and is kept in the session's event store as written, so a client whose connection
+ * dropped resumes with GET + Last-Event-ID (`resume`) and gets the rest exactly once, in order.
  */
 export class SseReply {
   readonly response: Promise<Response>;
   private respond!: (response: Response) => void;
+  private responded = false;
   private stream: ReadableStreamDefaultController<Uint8Array> | null = null;
   private ended = false;
 
-  constructor(private readonly headers: Record<string, string>) {
+  constructor(
+    private readonly headers: Record<string, string>,
+    private readonly out: ReplyStream,
+  ) {
     this.response = new Promise((resolve) => (this.respond = resolve));
   }
 
-  /** Whether the client can still be written to. */
+  /** Whether the client is connected and can be written to (not after the end, nor while its connection is gone). */
   get open(): boolean {
-    return !this.ended;
+    return !this.ended && (!this.responded || this.stream !== null);
+  }
+
+  /** Whether the answer has ended (its last event, if any, is written or stored). */
+  get over(): boolean {
+    return this.ended;
   }
 
   /** Sends a message ahead of the end (a notification, or a request to the client). */
   send(message: unknown): void {
     if (this.ended) return;
-    const bytes = encoder.encode(event(message));
-    if (this.stream) {
-      this.stream.enqueue(bytes);
+    if (!this.responded) {
+      this.responded = true;
+      const first = encoder.encode(this.priming() + this.stored(message));
+      let mine: ReadableStreamDefaultController<Uint8Array>;
+      const body = new ReadableStream<Uint8Array>({
+        start: (controller) => {
+          mine = controller;
+          this.stream = controller;
+          controller.enqueue(first);
+        },
+        cancel: () => this.lost(mine),
+      });
+      this.respond(new Response(body, { status: 200, headers: this.headers }));
       return;
     }
-    const body = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.stream = controller;
-        controller.enqueue(bytes);
-      },
-      // The client went away: nothing more is written (the request itself goes on, as the spec asks).
-      cancel: () => {
-        this.ended = true;
-        this.stream = null;
-      },
-    });
-    this.respond(new Response(body, { status: 200, headers: this.headers }));
+    // Kept even while the client is away: a resume replays it.
+    const chunk = this.stored(message);
+    this.stream?.enqueue(encoder.encode(chunk));
   }
 
   /** Ends the answer with `last` (null for none: a cancelled request gets no response). */
   end(last: unknown): void {
     if (this.ended) return;
     this.ended = true;
+    if (!this.responded) {
+      this.responded = true;
+      // A cancelled request that sent nothing gets an empty body: no priming event, which would have the
+      // client reconnect to a stream that never answers.
+      const body = last === null ? "" : this.priming() + this.stored(last);
+      this.respond(new Response(body, { status: 200, headers: this.headers }));
+      return;
+    }
+    const chunk = last === null ? "" : this.stored(last);
     if (this.stream) {
-      if (last !== null) this.stream.enqueue(encoder.encode(event(last)));
+      if (chunk) this.stream.enqueue(encoder.encode(chunk));
       this.stream.close();
       this.stream = null;
-    } else {
-      this.respond(new Response(last === null ? "" : event(last), { status: 200, headers: this.headers }));
     }
+  }
+
+  /**
+   * The client came back (GET + Last-Event-ID) with `missed` still to get: a new stream carries them,
+   * then the rest as it comes (or ends at once if the answer is over). A connection still open for this
+   * answer is closed first: each message goes out on one connection only.
+   */
+  resume(missed: { id: string; text: string }[]): Response {
+    const previous = this.stream;
+    this.stream = null;
+    try {
+      previous?.close();
+    } catch {
+      // already gone
+    }
+    const replayed = encoder.encode(missed.map((e) => event(e.id, e.text)).join(""));
+    let mine: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        mine = controller;
+        if (replayed.length > 0) controller.enqueue(replayed);
+        if (this.ended) controller.close();
+        else this.stream = controller;
+      },
+      cancel: () => this.lost(mine),
+    });
+    return new Response(body, { status: 200, headers: this.headers });
+  }
+
+  /** The client's connection went away: what follows is only stored (the request itself goes on, as the spec asks). */
+  private lost(connection: ReadableStreamDefaultController<Uint8Array>): void {
+    // A connection already replaced by a resume leaves its successor alone.
+    if (this.stream === connection) this.stream = null;
+  }
+
+  /** The event for `message`, its id taken from (and its text kept in) the session's event store. */
+  private stored(message: unknown): string {
+    const text = JSON.stringify(message);
+    return event(this.out.store.append(this.out.streamId, text), text);
+  }
+
+  /** The priming event (an id and empty data, with the reconnection delay), for clients that accept one. */
+  private priming(): string {
+    if (!this.out.prime) return "";
+    return `id: ${this.out.store.append(this.out.streamId, null)}\nretry: ${RESUME_RETRY_MS}\ndata: \n\n`;
   }
 }
 
 export type DirectAnswersOptions = {
   sessionId: () => string;
+  /** The caps of the session's event store (defaults: DEFAULT_EVENT_BUFFER). */
+  eventBuffer?: EventBufferLimits;
   /** What the client declared at initialize. */
   clientCapabilities: () => ClientCapabilities | undefined;
   /** Authorizes and answers one request: the session's handler. */
@@ -125,16 +211,29 @@ export class DirectAnswers {
   /** Requests to the client sent on an answer's stream, awaiting its response, by id. */
   private readonly asked = new Map<string, Waiter>();
   private nextAsk = 0;
+  /** The session's event store: ids and replay for these answers' streams and for the SDK transport's. */
+  readonly events: SessionEventStore;
+  /** Answers still being written, by stream id (a resume attaches to them). */
+  private readonly replies = new Map<string, SseReply>();
+  private nextStream = 0;
 
-  constructor(private readonly options: DirectAnswersOptions) {}
+  constructor(private readonly options: DirectAnswersOptions) {
+    this.events = new SessionEventStore(options.eventBuffer);
+  }
 
-  /** Answers one request: progress, logs and requests to the client go out on the answer's own stream. */
-  answer(request: JSONRPCRequest): Promise<Response> {
+  /**
+   * Answers one request: progress, logs and requests to the client go out on the answer's own stream.
+   * `protocolVersion` is the request's MCP-Protocol-Version header: priming events only from 2025-11-25.
+   */
+  answer(request: JSONRPCRequest, protocolVersion?: string | null): Promise<Response> {
     const controller = new AbortController();
     const id = request.id;
     this.running.set(id, controller);
     const sessionId = this.options.sessionId();
-    const reply = new SseReply({ "content-type": "text/event-stream", "cache-control": "no-cache", "mcp-session-id": sessionId });
+    const streamId = DIRECT_STREAM + ++this.nextStream;
+    this.events.openStream(streamId);
+    const reply = new SseReply(this.headers(sessionId), { store: this.events, streamId, prime: wantsPriming(protocolVersion) });
+    this.replies.set(streamId, reply);
     const extra = {
       signal: controller.signal,
       requestId: id,
@@ -151,8 +250,38 @@ export class DirectAnswers {
       )
       .finally(() => {
         if (this.running.get(id) === controller) this.running.delete(id);
+        this.replies.delete(streamId);
+        this.events.endStream(streamId);
       });
     return reply.response;
+  }
+
+  private headers(sessionId: string): Record<string, string> {
+    return { "content-type": "text/event-stream", "cache-control": "no-cache", "mcp-session-id": sessionId };
+  }
+
+  /**
+   * A GET with Last-Event-ID naming a stream answered here: what followed that event on it, then (if
+   * the answer is still being written) the rest as it comes. Null for any other request, which the SDK's
+   * transport serves (its own streams' resumes, and the errors for bad headers). The caller has checked
+   * that the session is the caller's own (its key), so one session never reads another's events.
+   */
+  resume(request: Request): Response | null {
+    if (request.method !== "GET") return null;
+    const lastEventId = request.headers.get("last-event-id");
+    if (lastEventId === null || !lastEventId.startsWith(DIRECT_STREAM)) return null;
+    if (!(request.headers.get("accept") ?? "").includes("text/event-stream")) return null;
+    const version = request.headers.get("mcp-protocol-version");
+    if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return null;
+    const replay = this.events.replayAfter(lastEventId);
+    // Unknown here (made up, another session's, or older than what the buffer still holds): nothing is replayed.
+    if (!replay) return transportError(400, "Bad Request: unknown or expired Last-Event-ID; nothing to resume");
+    const live = this.replies.get(replay.streamId);
+    if (live && !live.over) return live.resume(replay.events);
+    // Over, and the client has it all: an empty stream would only have it reconnect again.
+    if (replay.events.length === 0) return transportError(400, "Bad Request: this stream has ended; nothing to resume");
+    const text = replay.events.map((e) => event(e.id, e.text)).join("");
+    return new Response(text, { status: 200, headers: this.headers(this.options.sessionId()) });
   }
 
   /** A request to the client on an answer's stream (sampling, elicitation, roots), if the client declared it. */
@@ -205,8 +334,9 @@ export class DirectAnswers {
     return false;
   }
 
-  /** The session ended: running requests are aborted, requests to the client fail. */
+  /** The session ended: running requests are aborted, requests to the client fail, its event store is freed. */
   close(): void {
+    this.events.clear();
     for (const controller of this.running.values()) controller.abort(new Error("the session closed"));
     for (const asked of this.asked.values()) asked.reject(new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
     this.asked.clear();

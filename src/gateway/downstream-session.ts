@@ -25,6 +25,7 @@ import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../operations/registry.ts";
 import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connection-runtime.ts";
 import { DirectAnswers } from "./direct-answer.ts";
+import { RESUME_RETRY_MS } from "./event-store.ts";
 import { redactFor } from "./redact.ts";
 import type { ConnectionSpec } from "./types.ts";
 import { AnyResult, isUpstreamSessionGone, plainMessage, StreamLostError } from "./upstream/upstream.ts";
@@ -119,6 +120,10 @@ export abstract class DownstreamSession implements AttachedSession {
       },
       onsessionclosed: () => options.onClosed(this),
       maxRequestBodySize: options.maxBodyBytes,
+      // Resumable streams: event ids, a priming event with `retry` (clients from 2025-11-25), and replay
+      // on GET + Last-Event-ID, from the session's own bounded store (shared with the direct answers).
+      eventStore: this.direct.events,
+      retryInterval: RESUME_RETRY_MS,
     });
     this.transport.onclose = () => options.onClosed(this);
   }

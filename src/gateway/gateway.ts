@@ -116,9 +116,12 @@ export class Gateway implements GatewayControl, AgentControl {
       }
       session.caller = caller;
       session.lastActive = Date.now();
+      // A stream answered directly is resumed there; the SDK's transport resumes its own.
+      const resumed = session.direct.resume(request);
+      if (resumed) return resumed;
       if (request.method === "POST" && directHeaders(request)) {
         const direct = directRequest(parsedBody);
-        if (direct) return session.direct.answer(direct);
+        if (direct) return session.direct.answer(direct, request.headers.get("mcp-protocol-version"));
         // Responses to, and cancellations of, what was answered directly; the rest goes to the SDK.
         const messages = Array.isArray(parsedBody) ? parsedBody : [parsedBody];
         const rest = session.direct.takeFromClient(messages);

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { SseParser, type SseEvent } from "../../src/gateway/upstream/sse-parser.ts";
 import { directHeaders, directRequest, errorBody, SseReply } from "../../src/gateway/direct-answer.ts";
+import { RESUME_RETRY_MS, SessionEventStore, streamOfEventId } from "../../src/gateway/event-store.ts";
 import { batchedLines } from "../../src/logger.ts";
 
 function parse(...chunks: string[]): { events: SseEvent[]; parser: SseParser } {
@@ -54,18 +55,31 @@ describe("SseParser", () => {
 
 const SSE_HEADERS = { "content-type": "text/event-stream", "mcp-session-id": "s1" };
 
+/** A reply on stream "direct-1" of a fresh event store. */
+function newReply(prime = false): { reply: SseReply; store: SessionEventStore } {
+  const store = new SessionEventStore();
+  store.openStream("direct-1");
+  return { reply: new SseReply(SSE_HEADERS, { store, streamId: "direct-1", prime }), store };
+}
+
 describe("SseReply", () => {
-  test("an answer that ends at once is one body of known length, with the headers given", async () => {
-    const reply = new SseReply(SSE_HEADERS);
+  test("an answer that ends at once is one body of known length, with the headers given and an event id", async () => {
+    const { reply } = newReply();
     reply.end({ jsonrpc: "2.0", id: 1, result: {} });
     const response = await reply.response;
     expect(response.headers.get("mcp-session-id")).toBe("s1");
     expect(response.headers.get("content-type")).toBe("text/event-stream");
-    expect(await response.text()).toBe('event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n');
+    expect(await response.text()).toBe('event: message\nid: direct-1_1\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n');
+  });
+
+  test("clients from 2025-11-25 get a priming event first: an id, the retry delay, empty data", async () => {
+    const { reply } = newReply(true);
+    reply.end({ jsonrpc: "2.0", id: 1, result: {} });
+    expect(await (await reply.response).text()).toBe(`id: direct-1_1\nretry: ${RESUME_RETRY_MS}\ndata: \n\nevent: message\nid: direct-1_2\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n`);
   });
 
   test("a message before the end turns it into a stream that carries the rest as it comes", async () => {
-    const reply = new SseReply(SSE_HEADERS);
+    const { reply } = newReply();
     reply.send({ jsonrpc: "2.0", method: "notifications/progress", params: { progress: 1 } });
     const reader = (await reply.response).body!.getReader();
     const decoder = new TextDecoder();
@@ -76,18 +90,123 @@ describe("SseReply", () => {
     expect((await reader.read()).done).toBe(true);
   });
 
-  test("a cancelled request ends with no response; nothing is written after the end or after the client left", async () => {
-    const cancelled = new SseReply(SSE_HEADERS);
+  test("a cancelled request ends with no response (and no priming event); nothing is written after the end or after the client left", async () => {
+    const cancelled = newReply(true).reply;
     cancelled.end(null);
     cancelled.send({ jsonrpc: "2.0", method: "late" });
     expect(await (await cancelled.response).text()).toBe("");
 
-    const left = new SseReply(SSE_HEADERS);
+    const { reply: left, store } = newReply();
     left.send({ jsonrpc: "2.0", method: "first" });
     await (await left.response).body!.cancel();
     expect(left.open).toBe(false);
     left.send({ jsonrpc: "2.0", method: "second" });
     left.end({ jsonrpc: "2.0", id: 1, result: {} });
+    // Kept for a resume: what followed the first event.
+    expect(store.replayAfter("direct-1_1")!.events.map((e) => e.text)).toEqual(['{"jsonrpc":"2.0","method":"second"}', '{"jsonrpc":"2.0","id":1,"result":{}}']);
+  });
+
+  test("a resume replays what was missed, then carries the rest on the new stream only", async () => {
+    const { reply, store } = newReply();
+    reply.send({ jsonrpc: "2.0", method: "one" });
+    const first = (await reply.response).body!;
+    await first.cancel();
+    reply.send({ jsonrpc: "2.0", method: "two" });
+    const resumed = reply.resume(store.replayAfter("direct-1_1")!.events);
+    expect(reply.open).toBe(true);
+    reply.send({ jsonrpc: "2.0", method: "three" });
+    reply.end({ jsonrpc: "2.0", id: 1, result: {} });
+    const text = await resumed.text();
+    expect(text).toBe(
+      'event: message\nid: direct-1_2\ndata: {"jsonrpc":"2.0","method":"two"}\n\n' +
+        'event: message\nid: direct-1_3\ndata: {"jsonrpc":"2.0","method":"three"}\n\n' +
+        'event: message\nid: direct-1_4\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n',
+    );
+  });
+});
+
+describe("SessionEventStore", () => {
+  test("ids name their stream and count up; a replay gives that stream's events after the id, in order, never another stream's", () => {
+    const store = new SessionEventStore();
+    expect(store.append("a", null)).toBe("a_1");
+    expect(store.append("_GET_stream", '{"n":1}')).toBe("_GET_stream_2");
+    expect(store.append("a", '{"n":2}')).toBe("a_3");
+    expect(store.append("a", '{"n":3}')).toBe("a_4");
+    expect(streamOfEventId("_GET_stream_2")).toBe("_GET_stream");
+    expect(store.replayAfter("a_1")).toEqual({ streamId: "a", events: [{ id: "a_3", text: '{"n":2}' }, { id: "a_4", text: '{"n":3}' }] });
+    expect(store.replayAfter("a_4")).toEqual({ streamId: "a", events: [] });
+    expect(store.replayAfter("_GET_stream_2")).toEqual({ streamId: "_GET_stream", events: [] });
+  });
+
+  test("ids it never gave replay nothing: other streams, future or malformed numbers, no separator", () => {
+    const store = new SessionEventStore();
+    store.append("a", '{"n":1}');
+    for (const id of ["b_1", "a_2", "a_99", "a_", "a_01", "a_-1", "a_1e3", "a", "", "_1", "a_1_1"]) expect(store.replayAfter(id)).toBeNull();
+  });
+
+  test("past its caps it drops the oldest events; a resume from before a dropped event is refused, not replayed with a hole", () => {
+    const store = new SessionEventStore({ maxEvents: 3, maxBytes: 1 << 20 });
+    for (let i = 1; i <= 5; i++) store.append(i % 2 ? "a" : "b", `{"n":${i}}`);
+    expect(store.size).toBe(3);
+    // a: 1, 3, 5 (1 dropped); b: 2 (dropped), 4.
+    expect(store.replayAfter("a_1")).toEqual({ streamId: "a", events: [{ id: "a_3", text: '{"n":3}' }, { id: "a_5", text: '{"n":5}' }] });
+    expect(store.replayAfter("b_2")).toEqual({ streamId: "b", events: [{ id: "b_4", text: '{"n":4}' }] });
+    store.append("a", '{"n":6}');
+    // a_3 is dropped now: from a_1 the replay would skip it.
+    expect(store.replayAfter("a_1")).toBeNull();
+    expect(store.replayAfter("a_3")!.events.map((e) => e.id)).toEqual(["a_5", "a_6"]);
+  });
+
+  test("the byte cap holds whatever the events, and an event larger than it is not kept (resumes across it are refused)", () => {
+    const store = new SessionEventStore({ maxEvents: 1000, maxBytes: 2000 });
+    for (let i = 0; i < 100; i++) {
+      store.append("a", JSON.stringify({ text: "x".repeat(300) }));
+      expect(store.byteSize).toBeLessThanOrEqual(2000);
+    }
+    expect(store.size).toBeGreaterThan(0);
+    expect(store.size).toBeLessThan(10);
+    const before = store.append("a", '{"small":1}');
+    store.append("a", JSON.stringify({ text: "y".repeat(5000) }));
+    expect(store.byteSize).toBeLessThanOrEqual(2000);
+    expect(store.replayAfter(before)).toBeNull();
+  });
+
+  test("a stream whose events were all dropped is forgotten unless it is still open; one still open stays resumable", () => {
+    const store = new SessionEventStore({ maxEvents: 2, maxBytes: 1 << 20 });
+    store.openStream("live");
+    const primed = store.append("live", null);
+    store.append("done", '{"n":1}');
+    store.append("other", '{"n":2}');
+    store.append("other", '{"n":3}');
+    expect(store.replayAfter("done_2")).toBeNull();
+    // The priming event was dropped, but nothing of "live" after it: an exact (empty) replay.
+    expect(store.replayAfter(primed)).toEqual({ streamId: "live", events: [] });
+    store.endStream("live");
+    expect(store.replayAfter(primed)).toBeNull();
+  });
+
+  test("clear frees everything", () => {
+    const store = new SessionEventStore();
+    const id = store.append("a", '{"n":1}');
+    store.clear();
+    expect(store.size).toBe(0);
+    expect(store.byteSize).toBe(0);
+    expect(store.replayAfter(id)).toBeNull();
+  });
+
+  test("the SDK's priming event ({}) gets an id but is never replayed", async () => {
+    const store = new SessionEventStore();
+    const priming = await store.storeEvent("s", {} as never);
+    const before = await store.storeEvent("s", { jsonrpc: "2.0", method: "a" });
+    await store.storeEvent("s", { jsonrpc: "2.0", method: "b" });
+    expect(await store.getStreamIdForEventId(priming)).toBe("s");
+    expect(await store.getStreamIdForEventId("t_1")).toBeUndefined();
+    const sent: [string, unknown][] = [];
+    expect(await store.replayEventsAfter(priming, { send: async (id, m) => void sent.push([id, m]) })).toBe("s");
+    expect(sent).toEqual([
+      [before, { jsonrpc: "2.0", method: "a" }],
+      ["s_3", { jsonrpc: "2.0", method: "b" }],
+    ]);
   });
 });
 
