@@ -38,6 +38,8 @@ export interface AttachedSession {
   readonly clientCapabilities: ClientCapabilities | undefined;
   /** The level the client asked for with logging/setLevel, or null. */
   readonly logLevel: LoggingLevel | null;
+  /** Whether the client holds its own GET stream open (its upstream sessions then hold theirs). */
+  readonly listening: boolean;
   /** Whether a log message of `level` is for this client on a shared upstream (its level, else "info" and above). */
   wantsLogs(level: string): boolean;
   /** Sends a notification to this session's client. */
@@ -167,6 +169,7 @@ export class ConnectionRuntime {
       policy: this.settings.addressPolicy,
       pool: this.pool,
       capabilities: owner ? carriedCapabilities(owner.clientCapabilities) : this.sharesUpstream ? SHARED_CAPABILITIES : undefined,
+      listen: owner ? owner.listening : true,
     }).then(
       async (upstream) => {
         this.failures = 0;
@@ -406,6 +409,11 @@ export class ConnectionRuntime {
   async dropUpstream(link: Link): Promise<void> {
     this.forget(link);
     await link.upstream.then((u) => u.close(), () => {});
+  }
+
+  /** The session opened or closed its GET stream: its own upstream session follows (see Upstream.listen). */
+  listenFor(session: AttachedSession): void {
+    void this.perSession.get(session)?.upstream.then((u) => u.listen(session.listening), () => {});
   }
 
   /** The session's own upstream session, if it has one now (tests and diagnostics). */

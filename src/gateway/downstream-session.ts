@@ -61,6 +61,8 @@ export abstract class DownstreamSession implements AttachedSession {
   /** What the client declared in its initialize (set before open, so its upstream sessions declare the same). */
   clientCapabilities: ClientCapabilities | undefined;
   logLevel: LoggingLevel | null = null;
+  /** Open GET streams of this client (the SDK allows one; counted all the same). */
+  private streams = 0;
   /** Requests being handled, so close() can let them answer first. */
   private readonly running = new Set<Promise<void>>();
   /** The requests this session answers without the SDK's Server (see direct-answer.ts). */
@@ -141,6 +143,48 @@ export abstract class DownstreamSession implements AttachedSession {
   /** Whether a request of this session is being handled (the idle reaper leaves it alone). */
   get busy(): boolean {
     return this.running.size > 0;
+  }
+
+  get listening(): boolean {
+    return this.streams > 0;
+  }
+
+  /**
+   * Serves a GET (the client's stream of what the server sends outside requests) through the SDK's
+   * transport. While it is open, this session's own upstream sessions keep theirs open too.
+   */
+  async serveStream(request: Request): Promise<Response> {
+    const response = await this.transport.handleRequest(request);
+    if (!response.ok || !response.body) return response;
+    this.streams++;
+    if (this.streams === 1) for (const runtime of this.runtimes()) runtime.listenFor(this);
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.streams--;
+      if (this.streams === 0) for (const runtime of this.runtimes()) runtime.listenFor(this);
+    };
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            end();
+            controller.close();
+          } else controller.enqueue(value);
+        } catch (err) {
+          end();
+          controller.error(err);
+        }
+      },
+      cancel(reason) {
+        end();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
   }
 
   wantsLogs(level: string): boolean {

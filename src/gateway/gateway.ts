@@ -128,6 +128,7 @@ export class Gateway implements GatewayControl, AgentControl {
         if (rest.length === 0) return new Response(null, { status: 202 });
         if (rest.length < messages.length) parsedBody = Array.isArray(parsedBody) ? rest : rest[0];
       }
+      if (request.method === "GET") return session.serveStream(request);
       return session.transport.handleRequest(request, { parsedBody });
     }
     if (request.method !== "POST") return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required");

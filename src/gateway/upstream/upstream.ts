@@ -49,6 +49,8 @@ export type UpstreamOptions = {
   pool?: Http1Pool | null;
   /** What the upstream is told this client can do (default: everything the gateway can route). */
   capabilities?: ClientCapabilities;
+  /** Whether to open the GET stream at once (default true); see listen(). */
+  listen?: boolean;
 };
 
 export type UpstreamHooks = {
@@ -73,7 +75,41 @@ function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
  * The transport for `spec`. `onStreamTooLarge` hears of a legacy-SSE stream cut for an event over the
  * limit: the responses it would have carried are lost with it.
  */
-function createTransport(spec: ConnectionSpec, stderr: LineRing, policy: AddressPolicy, events: { onStreamTooLarge: () => void; onStreamLost: () => void }): Transport {
+/**
+ * Whether a Streamable HTTP upstream session keeps its GET stream (what the server sends outside any
+ * request) open. An upstream session serving one client mirrors that client: it listens only while the
+ * client does, so an idle session costs the upstream no open stream (and the gateway no socket).
+ */
+class StreamSwitch {
+  private controller: AbortController | null = null;
+  constructor(public wanted: boolean) {}
+
+  /** The fetch the SDK's transport uses: a GET while nobody listens is answered 405 (the SDK then opens none). */
+  wrap(inner: typeof fetch): typeof fetch {
+    return (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+      if ((init?.method ?? "GET").toUpperCase() !== "GET") return inner(input, init);
+      if (!this.wanted) return new Response(null, { status: 405 });
+      const controller = new AbortController();
+      this.controller = controller;
+      const signal = init?.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
+      return inner(input, { ...init, signal });
+    }) as typeof fetch;
+  }
+
+  /** Stops listening: the open GET (if any) is ended, and reconnections are refused until wanted again. */
+  stop(): void {
+    this.wanted = false;
+    this.controller?.abort();
+    this.controller = null;
+  }
+}
+
+function createTransport(
+  spec: ConnectionSpec,
+  stderr: LineRing,
+  policy: AddressPolicy,
+  events: { onStreamTooLarge: () => void; onStreamLost: () => void; stream: StreamSwitch },
+): Transport {
   if (spec.transport === "stdio") {
     return new StdioProcessTransport({ command: spec.command!, args: spec.args, cwd: spec.cwd, env: spec.env, stderr, maxMessageBytes: maxResponseBytes(spec) });
   }
@@ -105,7 +141,7 @@ function createTransport(spec: ConnectionSpec, stderr: LineRing, policy: Address
       },
     });
   }
-  return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: capped });
+  return new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: events.stream.wrap(capped) });
 }
 
 /**
@@ -172,6 +208,8 @@ export class Upstream {
   private readonly transport: Transport;
   private readonly http: HttpEndpoint | null;
   private closedByUs = false;
+  /** Whether this upstream session's GET stream is open (Streamable HTTP; see StreamSwitch). */
+  private readonly stream: StreamSwitch;
   /** The legacy-SSE stream dropped: the upstream session (and the answers it would carry) is gone. */
   private streamLost = false;
   /** Whether the socket pool is this upstream's own (else the connection's runtime closes it). */
@@ -186,6 +224,7 @@ export class Upstream {
 
   private constructor(spec: ConnectionSpec, options: UpstreamOptions) {
     const policy = options.policy ?? DEFAULT_ADDRESS_POLICY;
+    this.stream = new StreamSwitch(options.listen ?? true);
     this.client = new Client(
       { name: "switchboard", version: VERSION },
       // What this upstream session may ask of its client: the downstream client's own capabilities
@@ -202,6 +241,7 @@ export class Upstream {
         this.streamLost = true;
         void this.close();
       },
+      stream: this.stream,
     });
     this.ownsPool = options.pool === undefined;
     this.http = httpEndpoint(spec, this.transport, policy, options.pool === undefined ? sharedPool(spec, policy) : options.pool);
@@ -384,6 +424,19 @@ export class Upstream {
       fail(err);
     });
     return promise.finally(() => signal.removeEventListener("abort", onAbort));
+  }
+
+  /**
+   * Opens or closes the upstream session's GET stream (Streamable HTTP only; other transports always
+   * listen): opened while the downstream client holds its own, so what the server sends outside a
+   * request has somewhere to go.
+   */
+  listen(on: boolean): void {
+    if (!(this.transport instanceof StreamableHTTPClientTransport) || this.closed) return;
+    if (!on) return this.stream.stop();
+    if (this.stream.wanted) return;
+    this.stream.wanted = true;
+    void this.transport.resumeStream("").catch(() => {});
   }
 
   notify(notification: ClientNotification): Promise<void> {
