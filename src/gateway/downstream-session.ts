@@ -23,8 +23,9 @@ import {
 import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../operations/registry.ts";
 import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connection-runtime.ts";
-import { DirectAnswers } from "./direct-answer.ts";
+import { clientRefusal, DirectAnswers } from "./direct-answer.ts";
 import { redactFor } from "./redact.ts";
+import { otherSessionsTask, SessionTasks } from "./session-tasks.ts";
 import type { ConnectionSpec } from "./types.ts";
 import { AnyResult, plainMessage } from "./upstream/upstream.ts";
 
@@ -62,6 +63,8 @@ export abstract class DownstreamSession implements AttachedSession {
   id = "";
   lastActive = Date.now();
   private logLevel: LoggingLevel | null = null;
+  /** The tasks this session created: only it may see or use them. */
+  readonly tasks = new SessionTasks();
   /** Requests being handled, so close() can let them answer first. */
   private readonly running = new Set<Promise<void>>();
   /** The requests this session answers without the SDK's Server (see direct-answer.ts). */
@@ -70,7 +73,7 @@ export abstract class DownstreamSession implements AttachedSession {
     clientCapabilities: () => this.server.getClientCapabilities(),
     dispatch: (request, extra) => {
       this.lastActive = Date.now();
-      return this.track(this.handle(request, extra));
+      return this.track(this.handle(request, this.guarded(extra)));
     },
   });
 
@@ -96,7 +99,7 @@ export abstract class DownstreamSession implements AttachedSession {
     this.server = new Server(info, { capabilities, instructions, enforceStrictCapabilities: true });
     this.server.fallbackRequestHandler = (request, extra) => {
       this.lastActive = Date.now();
-      return this.track(this.handle(request, extra)) as never;
+      return this.track(this.handle(request, this.guarded(extra))) as never;
     };
     this.server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
       this.logLevel = request.params.level;
@@ -128,6 +131,16 @@ export abstract class DownstreamSession implements AttachedSession {
     this.transport.onclose = () => options.onClosed(this);
   }
 
+  /** `extra` through which nothing about another session's task, and no request this client cannot answer, reaches it. */
+  private guarded(extra: Extra): Extra {
+    return this.tasks.guard(extra, (request) => clientRefusal(request, this.server.getClientCapabilities()));
+  }
+
+  /** Whether this session created the task (a shared upstream's task status and requests go only to their owner). */
+  ownsTask(taskId: string): boolean {
+    return this.tasks.owns(taskId);
+  }
+
   private track<T>(handling: Promise<T>): Promise<T> {
     const settled = handling.then(
       () => {},
@@ -148,10 +161,14 @@ export abstract class DownstreamSession implements AttachedSession {
   }
 
   async notify(notification: Notification): Promise<void> {
+    if (!this.tasks.mayReceive(notification)) return;
     await this.server.notification(notification as ServerNotification);
   }
 
   ask(request: JSONRPCRequest, signal: AbortSignal): Promise<Record<string, unknown>> {
+    // The SDK's Server checks that the capability was declared, not the elicitation mode or whose task it is.
+    const refused = this.tasks.mayReceive(request) ? clientRefusal(request, this.server.getClientCapabilities()) : otherSessionsTask();
+    if (refused) return Promise.reject(refused);
     return this.server.request({ method: request.method, params: request.params } as ServerRequest, AnyResult, { signal });
   }
 
@@ -239,6 +256,7 @@ export abstract class DownstreamSession implements AttachedSession {
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
     this.direct.close();
+    this.tasks.clear();
     await this.transport?.close().catch(() => {});
     await this.server?.close().catch(() => {});
   }
