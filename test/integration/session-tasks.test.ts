@@ -1,11 +1,16 @@
 // Tasks belong to the session that created them, and every method is allowed or refused by name:
 // two or three SDK clients of different keys on one shared stdio upstream (server-everything, whose
-// simulate-research-query is a task tool), with the upstream's stdin recorded to prove what it never saw.
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+// simulate-research-query is a task tool) and through an agent over it, with the upstream's stdin
+// recorded to prove what it never saw.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateTaskResultSchema, ElicitRequestSchema, ErrorCode, McpError, ResultSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
+import type { AgentSpec } from "../../src/domain/agents/tools.ts";
+import { Gateway } from "../../src/gateway/gateway.ts";
 import type { ConnectionSpec } from "../../src/gateway/types.ts";
+import { silentLogger } from "../../src/logger.ts";
 import { GatewayHarness, makeCaller, recordedMessages, rpcMessages, stdioSpec, textOf, waitUntil, type GatewayCaller } from "../support/gateway-harness.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
 
@@ -227,5 +232,60 @@ describe("URL-mode elicitation", () => {
     // The upstream was answered with the SDK client's own refusal of an undeclared mode.
     const answers = recordedMessages(log).filter((m) => "error" in m) as { error: { code: number; message: string } }[];
     expect(answers.map((m) => m.error)).toContainEqual({ code: ErrorCode.InvalidParams, message: "Client does not support URL-mode elicitation requests" });
+  });
+});
+
+describe("tasks through an agent", () => {
+  test("the task lives on its connection and belongs to the session that created it", async () => {
+    const log = join(tempDir(), "stdin.jsonl");
+    const everything = everythingSpec(log);
+    const agentSpec: AgentSpec = {
+      id: "agent_00000000-0000-4000-8000-0000000000a1",
+      slug: "researcher",
+      title: "researcher",
+      description: "",
+      instructions: "",
+      enabled: true,
+      prefixTools: false,
+      connections: [{ connectionId: everything.id, tools: "all", resources: "none", prompts: "none" }],
+      fromConfig: false,
+    };
+    const gateway = new Gateway({
+      sessionIdleMs: 60_000,
+      maxSessions: 100,
+      stderrLines: 50,
+      maxBodyBytes: 4 << 20,
+      logger: silentLogger,
+      lookup: (id) => (id === everything.id ? everything : null),
+      lookupAgent: (id) => (id === agentSpec.id || id === agentSpec.slug ? agentSpec : null),
+    });
+    const clients: Client[] = [];
+    const connect = async (caller: GatewayCaller): Promise<Client> => {
+      const client = new Client({ name: "agent-tasks", version: "1" });
+      clients.push(client);
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(`http://localhost/mcp/agent/${agentSpec.slug}`), {
+          fetch: (url, init) => gateway.handleAgent(new Request(url, init), agentSpec, caller),
+        }),
+      );
+      return client;
+    };
+    try {
+      await gateway.refresh(everything.id);
+      const a = await connect(makeCaller({ [agentSpec.id]: ["*"] }, "key_alice"));
+      const b = await connect(makeCaller({ [agentSpec.id]: ["echo"] }, "key_bob"));
+      const taskId = await startTask(a);
+      const sentBefore = upstreamRequests(log).length;
+      expect((await b.experimental.tasks.listTasks()).tasks).toEqual([]);
+      expect(await rejection(b.experimental.tasks.getTask(taskId))).toEqual({ code: ErrorCode.InvalidParams, message: "MCP error -32602: Failed to retrieve task: Task not found" });
+      expect(await rejection(b.experimental.tasks.cancelTask(taskId))).toEqual({ code: ErrorCode.InvalidParams, message: `MCP error -32602: Task not found: ${taskId}` });
+      expect(upstreamRequests(log).slice(sentBefore)).toEqual([]);
+      expect((await a.experimental.tasks.listTasks()).tasks.map((t) => t.taskId)).toEqual([taskId]);
+      expect(textOf(await a.experimental.tasks.getTaskResult(taskId, ResultSchema))).toContain("Research Report: tides");
+      expect((await rejection(a.request({ method: "tasks/evil", params: {} }, ResultSchema))).code).toBe(ErrorCode.MethodNotFound);
+    } finally {
+      await Promise.all(clients.map((c) => c.close().catch(() => {})));
+      await gateway.close();
+    }
   });
 });
