@@ -25,6 +25,19 @@ export function taskOf(message: Message): string | undefined {
 }
 
 /**
+ * The session a server-to-client message about a task belongs to (undefined when it names no task, or
+ * a task no session owns). For the runtime's routing: a shared upstream sends a task's status
+ * notifications and its input requests (elicitation, sampling) outside any request of the owner's, so
+ * "the one request in flight" is not who they are for.
+ */
+export function taskOwner<S extends { ownsTask(taskId: string): boolean }>(sessions: Iterable<S>, message: Message): S | undefined {
+  const taskId = taskOf(message);
+  if (taskId === undefined) return undefined;
+  for (const session of sessions) if (session.ownsTask(taskId)) return session;
+  return undefined;
+}
+
+/**
  * The answer to a task this session does not own, worded as the SDK's own task handlers word an
  * unknown task (-32602, the spec's error for an invalid or nonexistent taskId), so another session's
  * task cannot be told apart from one that never existed.

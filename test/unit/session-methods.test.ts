@@ -6,7 +6,7 @@ import type { ConnectionRuntime } from "../../src/gateway/connection-runtime.ts"
 import { clientRefusal } from "../../src/gateway/direct-answer.ts";
 import type { Extra } from "../../src/gateway/downstream-session.ts";
 import { methodCheck, resourcesRefused, SERVED_METHODS, servedMethod } from "../../src/gateway/methods.ts";
-import { MAX_TASKS_PER_SESSION, SessionTasks } from "../../src/gateway/session-tasks.ts";
+import { MAX_TASKS_PER_SESSION, SessionTasks, taskOwner } from "../../src/gateway/session-tasks.ts";
 
 /** Every method of the SDK's ClientRequestSchema (every request a client may send, all versions). */
 function sdkClientMethods(): string[] {
@@ -174,5 +174,22 @@ describe("a session's tasks", () => {
     const refusing = tasks.guard(inner, () => new Error("no"));
     await expect(refusing.sendRequest({ method: "roots/list" } as never, {} as never)).rejects.toThrow("no");
     expect(sent).toEqual(["elicitation/create"]);
+  });
+});
+
+describe("the owner of a task's messages", () => {
+  test("is the session that created the task, whoever else is attached", () => {
+    const alice = new SessionTasks();
+    const bob = new SessionTasks();
+    alice.created(toolCall(), created("a1"), runtimeA);
+    bob.created(toolCall(), created("b1"), runtimeA);
+    const sessions = [
+      { name: "bob", ownsTask: (id: string) => bob.owns(id) },
+      { name: "alice", ownsTask: (id: string) => alice.owns(id) },
+    ];
+    expect(taskOwner(sessions, { method: "notifications/tasks/status", params: { taskId: "a1" } })?.name).toBe("alice");
+    expect(taskOwner(sessions, { method: "elicitation/create", params: { _meta: { [RELATED_TASK_META_KEY]: { taskId: "b1" } } } })?.name).toBe("bob");
+    expect(taskOwner(sessions, { method: "notifications/tasks/status", params: { taskId: "nobody" } })).toBeUndefined();
+    expect(taskOwner(sessions, { method: "roots/list" })).toBeUndefined();
   });
 });
