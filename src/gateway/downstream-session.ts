@@ -73,7 +73,7 @@ export abstract class DownstreamSession implements AttachedSession {
     clientCapabilities: () => this.server.getClientCapabilities(),
     dispatch: (request, extra) => {
       this.lastActive = Date.now();
-      return this.track(this.handle(request, this.guarded(extra)));
+      return this.track(this.answer(request, extra));
     },
   });
 
@@ -99,7 +99,7 @@ export abstract class DownstreamSession implements AttachedSession {
     this.server = new Server(info, { capabilities, instructions, enforceStrictCapabilities: true });
     this.server.fallbackRequestHandler = (request, extra) => {
       this.lastActive = Date.now();
-      return this.track(this.handle(request, this.guarded(extra))) as never;
+      return this.track(this.answer(request, extra)) as never;
     };
     this.server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
       this.logLevel = request.params.level;
@@ -129,6 +129,12 @@ export abstract class DownstreamSession implements AttachedSession {
       maxRequestBodySize: options.maxBodyBytes,
     });
     this.transport.onclose = () => options.onClosed(this);
+  }
+
+  /** One request of this client, checked and guarded for tasks, then handled. */
+  private async answer(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
+    this.tasks.checkRequest(request);
+    return this.handle(request, this.guarded(extra));
   }
 
   /** `extra` through which nothing about another session's task, and no request this client cannot answer, reaches it. */

@@ -79,6 +79,16 @@ export class SessionTasks {
     this.owned.clear();
   }
 
+  /**
+   * Refuses, as the SDK refuses an unknown one, a request of this client that names another session's
+   * task in its related-task `_meta`: an SDK upstream queues the answer to such a request into that
+   * task's messages, which its owner's tasks/result then delivers (and the request's own answer is lost).
+   */
+  checkRequest(request: Message): void {
+    const taskId = taskOf(request);
+    if (taskId !== undefined && !this.owned.has(taskId)) throw new JsonRpcError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
+  }
+
   /** Whether a message from an upstream may reach this session's client: never one about another session's task. */
   mayReceive(message: Message): boolean {
     const taskId = taskOf(message);

@@ -4,7 +4,7 @@
 // recorded to prove what it never saw.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CreateTaskResultSchema, ElicitRequestSchema, ErrorCode, McpError, ResultSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { CreateTaskResultSchema, ElicitRequestSchema, ErrorCode, McpError, RELATED_TASK_META_KEY, ResultSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
@@ -151,6 +151,24 @@ describe("tasks on a shared stdio upstream", () => {
     expect(textOf(result)).toContain("historical");
     expect(aliceAsked).toBe(1);
     expect(bobAsked).toBe(0);
+  });
+
+  test("a request naming another key's task in its related-task _meta is refused, and nothing is queued into that task", async () => {
+    const { spec, log, alice, bob } = await setUp();
+    const a = await harness!.connect(spec.id, { caller: alice });
+    const b = await harness!.connect(spec.id, { caller: bob });
+    const taskId = await startTask(a);
+    const madeUp = "00000000-0000-4000-8000-000000000000";
+    // An SDK upstream would queue the answer to this call into alice's task, for her tasks/result to deliver.
+    const inject = (id: string) => b.request({ method: "tools/call", params: { name: "echo", arguments: { message: "injected" }, _meta: { [RELATED_TASK_META_KEY]: { taskId: id } } } }, ResultSchema);
+    expect(await rejection(inject(taskId))).toEqual({ code: ErrorCode.InvalidParams, message: `MCP error -32602: Task not found: ${taskId}` });
+    expect(await rejection(inject(madeUp))).toEqual({ code: ErrorCode.InvalidParams, message: `MCP error -32602: Task not found: ${madeUp}` });
+    expect(upstreamRequests(log).filter((m) => JSON.stringify(m).includes("injected"))).toEqual([]);
+    // Bob's own calls still work, and alice's result is her own.
+    expect(textOf(await b.callTool({ name: "echo", arguments: { message: "plain" } }))).toContain("plain");
+    const result = await a.experimental.tasks.getTaskResult(taskId, ResultSchema);
+    expect(textOf(result)).toContain("Research Report: tides");
+    expect(JSON.stringify(result)).not.toContain("injected");
   });
 
   test("the owner can cancel its own task, and a third key still sees nothing of it", async () => {

@@ -153,6 +153,17 @@ describe("a session's tasks", () => {
     expect(tasks.size).toBe(0);
   });
 
+  test("a request naming another session's task in its related-task _meta is refused as an unknown task", () => {
+    const tasks = new SessionTasks();
+    tasks.created(toolCall(), created("mine"), runtimeA);
+    const naming = (taskId: unknown) => ({ method: "tools/call", params: { name: "t", _meta: { [RELATED_TASK_META_KEY]: { taskId } } } });
+    expect(() => tasks.checkRequest(naming("theirs"))).toThrow(expect.objectContaining({ code: ErrorCode.InvalidParams, message: "Task not found: theirs" }));
+    expect(() => tasks.checkRequest(naming("mine"))).not.toThrow();
+    expect(() => tasks.checkRequest({ method: "tools/call", params: { name: "t" } })).not.toThrow();
+    // tasks/get names its task in params, which serve() decides; only _meta is checked here.
+    expect(() => tasks.checkRequest({ method: "tasks/get", params: { taskId: "theirs" } })).not.toThrow();
+  });
+
   test("messages about another session's task never reach this client", async () => {
     const tasks = new SessionTasks();
     tasks.created(toolCall(), created("mine"), runtimeA);
