@@ -238,27 +238,34 @@ describe("methods the gateway does not serve", () => {
 });
 
 describe("URL-mode elicitation", () => {
-  test("never reaches a client that declared only form mode; the upstream gets -32602", async () => {
-    const { spec, log, alice } = await setUp();
-    const init = await harness!.post(spec.id, alice, {
-      jsonrpc: "2.0",
-      id: 0,
-      method: "initialize",
-      params: { protocolVersion: "2025-11-25", capabilities: { elicitation: { form: {} } }, clientInfo: { name: "form-only", version: "1" } },
+  // Shared: the request reaches the client on its call's stream (DirectAnswers.ask). Session: the
+  // upstream is the session's own, so it is sent as the session's request (DownstreamSession.ask).
+  for (const isolation of ["shared", "session"] as const) {
+    test(`never reaches a client that declared only form mode; the upstream gets -32602 (isolation ${isolation})`, async () => {
+      const log = join(tempDir(), "stdin.jsonl");
+      const spec = everythingSpec(log, { isolation, callTimeoutMs: 5_000 });
+      harness = new GatewayHarness([spec]);
+      const alice = makeCaller({ [spec.id]: ["*"] }, "key_alice");
+      const init = await harness.post(spec.id, alice, {
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: { elicitation: { form: {} } }, clientInfo: { name: "form-only", version: "1" } },
+      });
+      const sessionId = init.headers.get("mcp-session-id")!;
+      await init.body?.cancel();
+      await harness.post(spec.id, alice, { jsonrpc: "2.0", method: "notifications/initialized" }, sessionId);
+      const messages = await rpcMessages(
+        await harness.post(spec.id, alice, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "trigger-url-elicitation", arguments: { url: "https://example.com/consent" } } }, sessionId),
+      );
+      // Only the call's answer: no elicitation/create was sent down to this client.
+      expect(messages.filter((m) => "method" in m)).toEqual([]);
+      expect(messages).toHaveLength(1);
+      // The upstream was answered with the SDK client's own refusal of an undeclared mode.
+      const answers = recordedMessages(log).filter((m) => "error" in m) as { error: { code: number; message: string } }[];
+      expect(answers.map((m) => m.error)).toContainEqual({ code: ErrorCode.InvalidParams, message: "Client does not support URL-mode elicitation requests" });
     });
-    const sessionId = init.headers.get("mcp-session-id")!;
-    await init.body?.cancel();
-    await harness!.post(spec.id, alice, { jsonrpc: "2.0", method: "notifications/initialized" }, sessionId);
-    const messages = await rpcMessages(
-      await harness!.post(spec.id, alice, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "trigger-url-elicitation", arguments: { url: "https://example.com/consent" } } }, sessionId),
-    );
-    // Only the call's answer: no elicitation/create was sent down to this client.
-    expect(messages.filter((m) => "method" in m)).toEqual([]);
-    expect(messages).toHaveLength(1);
-    // The upstream was answered with the SDK client's own refusal of an undeclared mode.
-    const answers = recordedMessages(log).filter((m) => "error" in m) as { error: { code: number; message: string } }[];
-    expect(answers.map((m) => m.error)).toContainEqual({ code: ErrorCode.InvalidParams, message: "Client does not support URL-mode elicitation requests" });
-  });
+  }
 });
 
 describe("tasks through an agent", () => {
