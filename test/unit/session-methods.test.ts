@@ -6,6 +6,7 @@ import type { ConnectionRuntime } from "../../src/gateway/connection-runtime.ts"
 import { clientRefusal } from "../../src/gateway/direct-answer.ts";
 import type { Extra } from "../../src/gateway/downstream-session.ts";
 import { methodCheck, resourcesRefused, SERVED_METHODS, servedMethod } from "../../src/gateway/methods.ts";
+import { mirrorCapabilities } from "../../src/gateway/proxy-session.ts";
 import { MAX_TASKS_PER_SESSION, SessionTasks, taskOwner } from "../../src/gateway/session-tasks.ts";
 
 /** Every method of the SDK's ClientRequestSchema (every request a client may send, all versions). */
@@ -202,5 +203,14 @@ describe("the owner of a task's messages", () => {
     expect(taskOwner(sessions, { method: "elicitation/create", params: { _meta: { [RELATED_TASK_META_KEY]: { taskId: "b1" } } } })?.name).toBe("bob");
     expect(taskOwner(sessions, { method: "notifications/tasks/status", params: { taskId: "nobody" } })).toBeUndefined();
     expect(taskOwner(sessions, { method: "roots/list" })).toBeUndefined();
+  });
+});
+
+describe("the tasks capability clients are told", () => {
+  test("is the upstream's, as far as the gateway carries it", () => {
+    expect(mirrorCapabilities({ tools: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }).tasks).toEqual({ list: {}, cancel: {}, requests: { tools: { call: {} } } });
+    // Only what the upstream offers; what the gateway does not carry (unknown keys, other request kinds) is left out.
+    expect(mirrorCapabilities({ tasks: { cancel: {}, requests: { sampling: { createMessage: {} } }, future: {} } as never }).tasks).toEqual({ cancel: {} });
+    expect(mirrorCapabilities({ tools: {} }).tasks).toBeUndefined();
   });
 });
