@@ -10,6 +10,7 @@ import type { Caller } from "../operations/registry.ts";
 import { VERSION } from "../version.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";
 import { DownstreamSession, type Extra, type SessionOptions } from "./downstream-session.ts";
+import { methodNotFound, servedMethod } from "./methods.ts";
 
 /** How long a list waits for a connection never discovered before leaving it out. */
 const FIRST_DISCOVERY_WAIT_MS = 3000;
@@ -201,7 +202,7 @@ export class AgentSession extends DownstreamSession {
   }
 
   /** Calls a tool by its exposed name (the endpoint's tools/call, and the admin's "Try it"). */
-  async callTool(name: string, args: unknown, extra: Extra, meta?: unknown): Promise<Record<string, unknown>> {
+  async callTool(name: string, args: unknown, extra: Extra, meta?: unknown, task?: unknown): Promise<Record<string, unknown>> {
     let tool = this.exposed().byName.get(name);
     if (!tool) tool = (await this.settle(), this.exposed().byName.get(name));
     // A tool the key may not call reads exactly like one the agent does not have.
@@ -209,7 +210,10 @@ export class AgentSession extends DownstreamSession {
     const runtime = this.runtimeOf(tool.connectionId)!;
     const params: Record<string, unknown> = { name: tool.upstream, arguments: args ?? {} };
     if (meta !== undefined) params._meta = meta;
-    return this.forwardTo(runtime, { jsonrpc: "2.0", id: 0, method: "tools/call", params }, extra);
+    // A task-augmented call: the task is the upstream's, owned by this session, on this connection.
+    if (task !== undefined) params.task = task;
+    const request: JSONRPCRequest = { jsonrpc: "2.0", id: 0, method: "tools/call", params };
+    return this.tasks.created(request, await this.forwardTo(runtime, request, extra), runtime);
   }
 
   private resourceRuntimes(): { runtime: ConnectionRuntime; selection: AgentConnectionSelection }[] {
@@ -253,7 +257,7 @@ export class AgentSession extends DownstreamSession {
       case "tools/call":
         // A request without a tool name fails CallToolRequest's schema: a protocol error, as the SDK's Server gives.
         if (typeof params.name !== "string") throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid tools/call request: params.name must be a string");
-        return this.callTool(params.name, params.arguments, extra, params._meta);
+        return this.callTool(params.name, params.arguments, extra, params._meta, params.task);
       case "resources/list": {
         if (!this.mayUseResources()) return { resources: [] };
         await this.settle();
@@ -300,8 +304,16 @@ export class AgentSession extends DownstreamSession {
         }
         return this.forwardTo(this.runtimeForUri(String(ref.uri ?? "")), request, extra);
       }
+      case "tasks/get":
+      case "tasks/result":
+      case "tasks/list":
+      case "tasks/cancel":
+        // Only this session's tasks, each on the connection it was created on (session-tasks.ts).
+        return this.tasks.serve(request, extra, (runtime, r, e) => this.forwardTo(runtime, r, e));
       default:
-        throw new JsonRpcError(ErrorCode.MethodNotFound, "Method not found");
+        // Deny what is not known (methods.ts): -32601, and no upstream ever sees it.
+        servedMethod(request.method);
+        throw methodNotFound();
     }
   }
 }

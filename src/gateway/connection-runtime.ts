@@ -21,6 +21,7 @@ import { CapacityError, JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { boundWarnings, checkPrompts, checkResources, checkResourceTemplates, checkTools, type Checked } from "./discovery.ts";
 import { redactFor } from "./redact.ts";
+import { taskOwner } from "./session-tasks.ts";
 import type { AddressPolicy } from "./upstream/address-policy.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
 import { NO_DISCOVERY, type ConnectionSpec, type ConnectionStatus, type Discovery } from "./types.ts";
@@ -38,6 +39,8 @@ export interface AttachedSession {
   readonly clientCapabilities: ClientCapabilities | undefined;
   /** The level the client asked for with logging/setLevel, or null. */
   readonly logLevel: LoggingLevel | null;
+  /** Whether this session created the task (tasks belong to the session that created them). */
+  ownsTask(taskId: string): boolean;
   /** Whether the client holds its own GET stream open (its upstream sessions then hold theirs). */
   readonly listening: boolean;
   /** Whether a log message of `level` is for this client on a shared upstream (its level, else "info" and above). */
@@ -278,6 +281,10 @@ export class ConnectionRuntime {
         // discovery's are none: a server keeps them per session, so any client's would be everyone's.
         const calls = [...link.inflight];
         if (request.method === "roots/list" && !link.owner) return { roots: [] };
+        // A task's own requests (input it needs) go to the session that owns the task, not to
+        // whichever request happens to be in flight on a shared upstream.
+        const owner = link.owner ? undefined : taskOwner(this.sessions, request);
+        if (owner) return (calls.find((c) => c.session === owner) ?? owner).ask(request, extra.signal);
         if (calls.length === 1) return calls[0]!.ask(request, extra.signal);
         if (link.owner) return link.owner.ask(request, extra.signal);
         throw new JsonRpcError(
@@ -297,6 +304,9 @@ export class ConnectionRuntime {
   private route(link: Link, n: Notification): void {
     const send = (s: AttachedSession) => void s.notify(n).catch(() => {});
     const calls = [...link.inflight];
+    // What concerns a task (its status, messages related to it) is for the session that owns it.
+    const owner = link.owner ? undefined : taskOwner(this.sessions, n);
+    if (owner) return send(owner);
     switch (n.method) {
       case "notifications/tools/list_changed":
       case "notifications/resources/list_changed":

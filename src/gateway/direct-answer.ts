@@ -9,7 +9,7 @@
 // Last-Event-ID (`DirectAnswers.resume`), as it resumes the SDK transport's streams.
 import { isJsonContentType } from "@modelcontextprotocol/sdk/shared/mediaType.js";
 import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
-import { asError } from "../errors.ts";
+import { asError, JsonRpcError } from "../errors.ts";
 import { settle, type Waiter } from "./answered.ts";
 import type { Extra } from "./downstream-session.ts";
 import { RESUME_RETRY_MS, SessionEventStore, wantsPriming, type EventBufferLimits } from "./event-store.ts";
@@ -20,6 +20,26 @@ const CLIENT_CAPABILITY: Record<string, { capability: "sampling" | "elicitation"
   "elicitation/create": { capability: "elicitation", what: "elicitation" },
   "roots/list": { capability: "roots", what: "listing roots" },
 };
+
+/**
+ * Why a request to the client must not be sent to it (null when it may): a capability the client did
+ * not declare, or an elicitation mode it did not declare. SDK clients declare `elicitation: {}` or
+ * `{ form: {} }` for form mode only; URL mode must be declared as `url` (spec 2025-11-25, elicitation).
+ * The upstream gets -32602, as the SDK's own client answers a mode it does not support.
+ */
+export function clientRefusal(request: { method: string; params?: unknown }, capabilities: ClientCapabilities | undefined): Error | null {
+  const needs = CLIENT_CAPABILITY[request.method];
+  if (needs && !capabilities?.[needs.capability]) return new Error(`Client does not support ${needs.what} (required for ${request.method})`);
+  if (request.method !== "elicitation/create") return null;
+  const declared = capabilities?.elicitation as { form?: unknown; url?: unknown } | undefined;
+  const mode = (request.params as { mode?: unknown } | undefined)?.mode ?? "form";
+  const url = declared?.url !== undefined;
+  const form = declared?.form !== undefined || !url;
+  if (mode === "url" && !url) return new JsonRpcError(ErrorCode.InvalidParams, "Client does not support URL-mode elicitation requests");
+  if (mode === "form" && !form) return new JsonRpcError(ErrorCode.InvalidParams, "Client does not support form-mode elicitation requests");
+  if (mode !== "url" && mode !== "form") return new JsonRpcError(ErrorCode.InvalidParams, "Invalid elicitation mode");
+  return null;
+}
 
 /** Requests the SDK's Server answers itself (the session's lifecycle), never dispatched directly. */
 const SDK_METHODS = new Set(["initialize", "ping", "logging/setLevel"]);
@@ -286,10 +306,8 @@ export class DirectAnswers {
 
   /** A request to the client on an answer's stream (sampling, elicitation, roots), if the client declared it. */
   private ask(reply: SseReply, request: { method: string; params?: unknown }, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
-    const needs = CLIENT_CAPABILITY[request.method];
-    if (needs && !this.options.clientCapabilities()?.[needs.capability]) {
-      return Promise.reject(new Error(`Client does not support ${needs.what} (required for ${request.method})`));
-    }
+    const refused = clientRefusal(request, this.options.clientCapabilities());
+    if (refused) return Promise.reject(refused);
     if (!reply.open) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, "The client's answer stream has closed"));
     if (signal?.aborted) return Promise.reject(asError(signal.reason));
     const id = `switchboard-${++this.nextAsk}`;

@@ -24,9 +24,10 @@ import {
 import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../operations/registry.ts";
 import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connection-runtime.ts";
-import { DirectAnswers } from "./direct-answer.ts";
+import { clientRefusal, DirectAnswers } from "./direct-answer.ts";
 import { RESUME_RETRY_MS } from "./event-store.ts";
 import { redactFor } from "./redact.ts";
+import { otherSessionsTask, SessionTasks } from "./session-tasks.ts";
 import type { ConnectionSpec } from "./types.ts";
 import { AnyResult, isUpstreamSessionGone, plainMessage, StreamLostError } from "./upstream/upstream.ts";
 
@@ -63,6 +64,8 @@ export abstract class DownstreamSession implements AttachedSession {
   logLevel: LoggingLevel | null = null;
   /** Open GET streams of this client (the SDK allows one; counted all the same). */
   private streams = 0;
+  /** The tasks this session created: only it may see or use them. */
+  readonly tasks = new SessionTasks();
   /** Requests being handled, so close() can let them answer first. */
   private readonly running = new Set<Promise<void>>();
   /** The requests this session answers without the SDK's Server (see direct-answer.ts). */
@@ -71,7 +74,7 @@ export abstract class DownstreamSession implements AttachedSession {
     clientCapabilities: () => this.server.getClientCapabilities(),
     dispatch: (request, extra) => {
       this.lastActive = Date.now();
-      return this.track(this.handle(request, extra));
+      return this.track(this.answer(request, extra));
     },
   });
 
@@ -97,7 +100,7 @@ export abstract class DownstreamSession implements AttachedSession {
     this.server = new Server(info, { capabilities, instructions, enforceStrictCapabilities: true });
     this.server.fallbackRequestHandler = (request, extra) => {
       this.lastActive = Date.now();
-      return this.track(this.handle(request, extra)) as never;
+      return this.track(this.answer(request, extra)) as never;
     };
     this.server.setRequestHandler(SetLevelRequestSchema, async (request) => {
       this.logLevel = request.params.level;
@@ -128,6 +131,22 @@ export abstract class DownstreamSession implements AttachedSession {
       retryInterval: RESUME_RETRY_MS,
     });
     this.transport.onclose = () => options.onClosed(this);
+  }
+
+  /** One request of this client, checked and guarded for tasks, then handled. */
+  private async answer(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
+    this.tasks.checkRequest(request);
+    return this.handle(request, this.guarded(extra));
+  }
+
+  /** `extra` through which nothing about another session's task, and no request this client cannot answer, reaches it. */
+  private guarded(extra: Extra): Extra {
+    return this.tasks.guard(extra, (request) => clientRefusal(request, this.server.getClientCapabilities()));
+  }
+
+  /** Whether this session created the task (a shared upstream's task status and requests go only to their owner). */
+  ownsTask(taskId: string): boolean {
+    return this.tasks.owns(taskId);
   }
 
   private track<T>(handling: Promise<T>): Promise<T> {
@@ -193,10 +212,14 @@ export abstract class DownstreamSession implements AttachedSession {
   }
 
   async notify(notification: Notification): Promise<void> {
+    if (!this.tasks.mayReceive(notification)) return;
     await this.server.notification(notification as ServerNotification);
   }
 
   ask(request: JSONRPCRequest, signal: AbortSignal): Promise<Record<string, unknown>> {
+    // The SDK's Server checks that the capability was declared, not the elicitation mode or whose task it is.
+    const refused = this.tasks.mayReceive(request) ? clientRefusal(request, this.server.getClientCapabilities()) : otherSessionsTask();
+    if (refused) return Promise.reject(refused);
     return this.server.request({ method: request.method, params: request.params } as ServerRequest, AnyResult, { signal });
   }
 
@@ -288,6 +311,7 @@ export abstract class DownstreamSession implements AttachedSession {
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
     this.direct.close();
+    this.tasks.clear();
     await this.transport?.close().catch(() => {});
     await this.server?.close().catch(() => {});
   }

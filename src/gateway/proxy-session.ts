@@ -9,6 +9,7 @@ import type { Caller } from "../operations/registry.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";
 import { checkedListResult } from "./discovery.ts";
 import { DownstreamSession, type Extra, type SessionOptions } from "./downstream-session.ts";
+import { methodNotFound, resourcesRefused, servedMethod } from "./methods.ts";
 
 export { asRpcError } from "./downstream-session.ts";
 
@@ -19,10 +20,26 @@ export function mirrorCapabilities(upstream: ServerCapabilities): ServerCapabili
   if (upstream.resources) caps.resources = { listChanged: true, subscribe: upstream.resources.subscribe === true };
   if (upstream.prompts) caps.prompts = { listChanged: true };
   if (upstream.completions) caps.completions = {};
+  const tasks = mirrorTasks(upstream.tasks);
+  if (tasks) caps.tasks = tasks;
   // Logging is always offered: the gateway keeps each session's level itself.
   caps.logging = {};
   if (upstream.experimental) caps.experimental = upstream.experimental;
   return caps;
+}
+
+/**
+ * The part of an upstream's `tasks` capability the gateway carries: listing (filtered to the
+ * session's own tasks), cancelling, and task-augmented tools/call, the one request it records tasks
+ * from. Anything else an upstream declares there is left out rather than promised unchecked.
+ */
+function mirrorTasks(upstream: ServerCapabilities["tasks"]): ServerCapabilities["tasks"] | undefined {
+  if (!upstream) return undefined;
+  const tasks: NonNullable<ServerCapabilities["tasks"]> = {};
+  if (upstream.list) tasks.list = {};
+  if (upstream.cancel) tasks.cancel = {};
+  if (upstream.requests?.tools?.call) tasks.requests = { tools: { call: {} } };
+  return tasks;
 }
 
 export class ProxySession extends DownstreamSession {
@@ -76,6 +93,10 @@ export class ProxySession extends DownstreamSession {
 
   protected async handle(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
     const params = (request.params ?? {}) as Record<string, unknown>;
+    // Deny what is not known: a method outside the table is -32601 and never reaches the upstream.
+    const check = servedMethod(request.method);
+    if (check === "task") return this.tasks.serve(request, extra, (runtime, r, e) => this.forwardTo(runtime, r, e));
+    if (check === "resources" && !this.mayUseResources()) return resourcesRefused(request.method, params);
     switch (request.method) {
       case "tools/list": {
         const result = await this.forwardList(request, extra);
@@ -85,29 +106,22 @@ export class ProxySession extends DownstreamSession {
       case "tools/call": {
         const name = String(params.name ?? "");
         if (!this.mayCall(name)) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
-        return this.forward(request, extra);
+        return this.tasks.created(request, await this.forward(request, extra), this.runtime);
       }
       case "resources/list":
-        return this.mayUseResources() ? this.forwardList(request, extra) : { resources: [] };
       case "resources/templates/list":
-        return this.mayUseResources() ? this.forwardList(request, extra) : { resourceTemplates: [] };
       case "prompts/list":
-        return this.mayUseResources() ? this.forwardList(request, extra) : { prompts: [] };
+        return this.forwardList(request, extra);
       case "resources/read":
-        if (!this.mayUseResources()) throw new JsonRpcError(-32002, "Resource not found", { uri: params.uri });
-        return this.forward(request, extra);
       case "prompts/get":
-        if (!this.mayUseResources()) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown prompt: ${String(params.name ?? "")}`);
-        return this.forward(request, extra);
       case "completion/complete":
-        if (!this.mayUseResources()) return { completion: { values: [], hasMore: false } };
         return this.forward(request, extra);
       case "resources/subscribe":
       case "resources/unsubscribe":
-        if (!this.mayUseResources()) throw new JsonRpcError(-32002, "Resource not found", { uri: params.uri });
         return this.subscription(this.runtime, request, extra, String(params.uri ?? ""));
       default:
-        return this.forward(request, extra);
+        // A served method with no branch here (initialize, ping, logging/setLevel are the SDK Server's).
+        throw methodNotFound();
     }
   }
 }
