@@ -8,6 +8,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
   CreateMessageRequestSchema,
+  CreateTaskResultSchema,
+  ErrorCode,
+  GetTaskResultSchema,
+  ListTasksResultSchema,
+  McpError,
+  ResultSchema,
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema,
@@ -147,6 +153,27 @@ for (const target of TARGETS) {
       }
       expect(alice.sampled).toBe(1);
       expect(carol.sampled + bob.sampled).toBe(0);
+    });
+
+    test("a task belongs to the client that started it: another client can neither list, read nor cancel it", { timeout: 20_000 }, async () => {
+      const spec = target.spec();
+      h = harnessFor(target, spec);
+      const [alice, bob] = await Promise.all([person(spec, "alice", {}), person(spec, "bob", {})]);
+      const created = await alice.client.request(
+        { method: "tools/call", params: { name: "simulate-research-query", arguments: { topic: "tides" }, task: { ttl: 60_000 } } },
+        CreateTaskResultSchema,
+      );
+      const taskId = created.task.taskId;
+      const listed = (p: Person) => p.client.request({ method: "tasks/list", params: {} }, ListTasksResultSchema).then((r) => r.tasks.map((t) => t.taskId));
+      expect(await listed(alice)).toContain(taskId);
+      expect(await listed(bob)).not.toContain(taskId);
+      const refusal = async (method: string) => {
+        const err = await bob.client.request({ method, params: { taskId } } as never, ResultSchema).then(() => null, (e: unknown) => e as McpError);
+        return err?.code;
+      };
+      // Exactly what a made-up task id gets.
+      for (const method of ["tasks/get", "tasks/result", "tasks/cancel"]) expect(await refusal(method)).toBe(ErrorCode.InvalidParams);
+      expect((await alice.client.request({ method: "tasks/get", params: { taskId } }, GetTaskResultSchema)).taskId).toBe(taskId);
     });
 
     test("log messages and resource updates go to the client whose session they belong to", { timeout: 20_000 }, async () => {
