@@ -6,7 +6,7 @@ import { ErrorCode, type Implementation, type JSONRPCRequest, type Notification,
 import { exposeTools, matchesUriPattern, PREFIX_SEPARATOR, promptSelected, TOOL_NAME, type AgentConnectionSelection, type AgentSpec, type ExposedTool } from "../domain/agents/tools.ts";
 import { mayCallAgentTool, mayUseResourcesOf } from "../domain/access/permissions.ts";
 import { JsonRpcError } from "../errors.ts";
-import type { Caller } from "../operations/registry.ts";
+import type { Caller } from "../domain/access/caller.ts";
 import { VERSION } from "../version.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";
 import { DownstreamSession, type Extra, type SessionOptions } from "./downstream-session.ts";

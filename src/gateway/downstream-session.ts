@@ -22,7 +22,7 @@ import {
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcError } from "../errors.ts";
-import type { Caller } from "../operations/registry.ts";
+import type { Caller } from "../domain/access/caller.ts";
 import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connection-runtime.ts";
 import { clientRefusal, DirectAnswers } from "./direct-answer.ts";
 import { RESUME_RETRY_MS } from "./event-store.ts";

@@ -3,7 +3,7 @@
 import { isInitializeRequest, type ClientCapabilities, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { CapacityError, JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import type { Caller } from "../operations/registry.ts";
+import type { Caller } from "../domain/access/caller.ts";
 import { ConnectionRuntime, type RuntimeSettings } from "./connection-runtime.ts";
 import type { AddressPolicy } from "./upstream/address-policy.ts";
 import type { AgentSpec } from "../domain/agents/tools.ts";

@@ -5,7 +5,7 @@ import { ErrorCode, type JSONRPCRequest, type ServerCapabilities } from "@modelc
 import { mayCallConnectionTool, mayUseResourcesOf } from "../domain/access/permissions.ts";
 import { TOOL_NAME } from "../domain/agents/tools.ts";
 import { JsonRpcError } from "../errors.ts";
-import type { Caller } from "../operations/registry.ts";
+import type { Caller } from "../domain/access/caller.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";
 import { checkedListResult } from "./discovery.ts";
 import { DownstreamSession, type Extra, type SessionOptions } from "./downstream-session.ts";

@@ -100,5 +100,5 @@ export interface AgentControl {
    * Calls a tool of the agent by its exposed name, as `caller` (the admin's "Try it"), with the same
    * permission decision as the endpoint. Returns the MCP CallToolResult, or throws a JsonRpcError.
    */
-  callAgentTool(agentId: string, caller: import("../operations/registry.ts").Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
+  callAgentTool(agentId: string, caller: import("../domain/access/caller.ts").Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
 }

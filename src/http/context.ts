@@ -10,7 +10,7 @@ import type { ManagementCatalog } from "../domain/access/permissions.ts";
 import type { Gateway } from "../gateway/gateway.ts";
 import type { AgentControl, GatewayControl } from "../gateway/types.ts";
 import type { Logger } from "../logger.ts";
-import type { Caller } from "../operations/registry.ts";
+import type { Caller } from "../domain/access/caller.ts";
 import type { ServerKeys } from "../security/keys.ts";
 
 /** Everything the HTTP layer needs, built once at start-up and passed in (never read from globals). */

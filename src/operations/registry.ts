@@ -4,19 +4,13 @@
 import { z } from "zod";
 import type { Config } from "../config/load.ts";
 import type { Db } from "../db/client.ts";
-import { mayUseManagementTool, roleCeiling, type ManagementCatalog, type Permissions } from "../domain/access/permissions.ts";
-import type { CallingKey } from "../domain/access/key-policy.ts";
+import { mayUseManagementTool, roleCeiling, type ManagementCatalog } from "../domain/access/permissions.ts";
+import type { Caller } from "../domain/access/caller.ts";
 import { parseFields, type User } from "../domain/access/users.ts";
 import { AppError } from "../errors.ts";
 import type { AgentControl, GatewayControl } from "../gateway/types.ts";
 import type { Logger } from "../logger.ts";
 import type { ServerKeys } from "../security/keys.ts";
-
-/**
- * Who is calling: the user, the key they came with (null for an admin session) with its stored
- * permissions and expiry (which bound the keys it manages), and what they may do now.
- */
-export type Caller = { user: User; key: CallingKey | null; permissions: Permissions };
 
 /** What operation handlers may use. */
 export type OperationDeps = {

@@ -8,7 +8,7 @@ import type { User } from "../../src/domain/access/users.ts";
 import type { AgentControl } from "../../src/gateway/types.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
-import type { Caller } from "../../src/operations/registry.ts";
+import type { Caller } from "../../src/domain/access/caller.ts";
 import { createTestApp, useFresh, type ConfigOverrides, type TestApp } from "./app.ts";
 import { discoveryOf, FakeGateway } from "./connection-harness.ts";
 import { insertUser } from "./users.ts";

@@ -13,7 +13,7 @@ import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import type { ConnectionSpec } from "../../src/gateway/types.ts";
 import type { AddressPolicy } from "../../src/gateway/upstream/address-policy.ts";
 import { silentLogger } from "../../src/logger.ts";
-import type { Caller } from "../../src/operations/registry.ts";
+import type { Caller } from "../../src/domain/access/caller.ts";
 import { waitForLine } from "./streams.ts";
 
 export const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");

@@ -1,7 +1,8 @@
 // The key rule as pure functions: a calling key's stored permissions and expiry bound every key it
 // creates, changes, rotates or deletes; admin sessions (no calling key) are not bound by it.
 import { describe, expect, test } from "bun:test";
-import { assertTargetWithinKey, expiryWithinKey, type CallingKey } from "../../src/domain/access/key-policy.ts";
+import type { CallingKey } from "../../src/domain/access/caller.ts";
+import { assertTargetWithinKey, expiryWithinKey } from "../../src/domain/access/key-policy.ts";
 import { uncoveredGrants } from "../../src/domain/access/permissions.ts";
 import { AppError } from "../../src/errors.ts";
 

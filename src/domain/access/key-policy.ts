@@ -3,10 +3,8 @@
 // never expires later than it, and no key lengthens or removes its own expiry. Admin sessions
 // (no calling key) act as their user and are bounded by the role ceiling elsewhere.
 import { AppError } from "../../errors.ts";
+import type { CallingKey } from "./caller.ts";
 import { uncoveredGrants, type Permissions } from "./permissions.ts";
-
-/** The key a request came with: its stored permissions and when the presented token stops working. */
-export type CallingKey = { id: string; permissions: Permissions; expiresAt: Date | null };
 
 /** What the rule needs of a key being changed, rotated or deleted. */
 export type TargetKey = { id: string; permissions: Permissions; expiresAt: Date | null };

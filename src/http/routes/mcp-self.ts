@@ -7,7 +7,8 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallToolResult, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { AppError, JsonRpcError } from "../../errors.ts";
 import { OPERATIONS, OPERATIONS_BY_NAME } from "../../operations/index.ts";
-import { jsonSchemaOf, mayRun, runOperation, type Caller, type Operation } from "../../operations/registry.ts";
+import type { Caller } from "../../domain/access/caller.ts";
+import { jsonSchemaOf, mayRun, runOperation, type Operation } from "../../operations/registry.ts";
 import { VERSION } from "../../version.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { requireBearer } from "../middleware/bearer.ts";
