@@ -24,7 +24,8 @@ import { redactFor } from "./redact.ts";
 import { taskOwner } from "./session-tasks.ts";
 import type { AddressPolicy } from "./upstream/address-policy.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
-import { NO_DISCOVERY, type ConnectionSpec, type ConnectionStatus, type Discovery } from "./types.ts";
+import type { ConnectionSpec } from "../domain/connections/spec.ts";
+import { NO_DISCOVERY, type ConnectionStatus, type Discovery } from "./types.ts";
 import type { Http1Pool } from "./upstream/http1.ts";
 import { AnyResult, isUpstreamSessionGone, sharedPool, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
 

@@ -6,7 +6,8 @@
 import { createHash } from "node:crypto";
 import { AppError } from "../errors.ts";
 import { redactFor } from "./redact.ts";
-import type { ConnectionSpec, ConnectionTestResult } from "./types.ts";
+import type { ConnectionSpec } from "../domain/connections/spec.ts";
+import type { ConnectionTestResult } from "./types.ts";
 import type { AddressPolicy } from "./upstream/address-policy.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
 import { Upstream } from "./upstream/upstream.ts";

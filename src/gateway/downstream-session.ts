@@ -28,7 +28,7 @@ import { clientRefusal, DirectAnswers } from "./direct-answer.ts";
 import { RESUME_RETRY_MS } from "./event-store.ts";
 import { redactFor } from "./redact.ts";
 import { otherSessionsTask, SessionTasks } from "./session-tasks.ts";
-import type { ConnectionSpec } from "./types.ts";
+import type { ConnectionSpec } from "../domain/connections/spec.ts";
 import { AnyResult, isUpstreamSessionGone, plainMessage, StreamLostError } from "./upstream/upstream.ts";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;

@@ -14,7 +14,8 @@ import { ProxySession } from "./proxy-session.ts";
 import { ConnectionTests } from "./connection-tests.ts";
 import { redactFor } from "./redact.ts";
 import { killAllStdioProcesses } from "./upstream/stdio-process.ts";
-import { NO_DISCOVERY, type AgentControl, type ConnectionSpec, type ConnectionStatus, type ConnectionTestResult, type Discovery, type GatewayControl } from "./types.ts";
+import type { ConnectionSpec } from "../domain/connections/spec.ts";
+import { NO_DISCOVERY, type AgentControl, type ConnectionStatus, type ConnectionTestResult, type Discovery, type GatewayControl } from "./types.ts";
 
 type KeyCaller = Caller & { key: { id: string } };
 

@@ -2,7 +2,7 @@
 // header values, env values, in the forms an upstream may echo them) are replaced, and the text is
 // capped. An upstream that echoes its request headers in an error body must not hand a caller, a
 // member's page or the log the connection's token.
-import type { ConnectionSpec } from "./types.ts";
+import type { ConnectionSpec } from "../domain/connections/spec.ts";
 
 /** How long upstream text may be where it is shown or logged (last_error, test results, errors to callers). */
 export const MAX_ERROR_TEXT = 500;

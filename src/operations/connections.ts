@@ -19,7 +19,8 @@ import {
 } from "../domain/connections/connections.ts";
 import { agentsSelecting } from "../domain/agents/agents.ts";
 import { AppError } from "../errors.ts";
-import { NO_DISCOVERY, type ConnectionSpec, type Discovery, type GatewayControl } from "../gateway/types.ts";
+import type { ConnectionSpec } from "../domain/connections/spec.ts";
+import { NO_DISCOVERY, type Discovery, type GatewayControl } from "../gateway/types.ts";
 import { AddressRules } from "../domain/connections/addresses.ts";
 import { changesFrom, ConnectionDetailShape, ConnectionFieldsInput as F, ConnectionShape, connectionDetailOut, connectionOut } from "./connection-shapes.ts";
 import { tellAgents } from "./agents.ts";

@@ -7,7 +7,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
-import type { ConnectionSpec } from "../../src/gateway/types.ts";
+import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { makeCaller, stdioSpec } from "../support/gateway-harness.ts";
 

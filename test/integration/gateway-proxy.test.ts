@@ -14,7 +14,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { join } from "node:path";
 import type { Permissions } from "../../src/domain/access/permissions.ts";
-import type { ConnectionSpec } from "../../src/gateway/types.ts";
+import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
 import { rejectionOf } from "../support/errors.ts";
 import {
   GatewayHarness,

@@ -20,7 +20,7 @@ import {
   type ClientCapabilities,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
-import type { ConnectionSpec } from "../../src/gateway/types.ts";
+import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
 import { EVERYTHING_STDIO, startEverything, type Everything } from "../support/everything.ts";
 import { GatewayHarness, httpSpec, makeCaller, stdioSpec, textOf, waitUntil } from "../support/gateway-harness.ts";
 

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
-import type { ConnectionSpec } from "../../src/gateway/types.ts";
+import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { GatewayHarness, makeCaller, recordedMessages, rpcMessages, stdioSpec, textOf, waitUntil, type GatewayCaller } from "../support/gateway-harness.ts";
 import { useTempDirs } from "../support/temp-dir.ts";

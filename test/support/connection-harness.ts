@@ -4,7 +4,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createConnection, newConnectionFields, type Connection, type ConnectionFields } from "../../src/domain/connections/connections.ts";
 import type { User } from "../../src/domain/access/users.ts";
-import { NO_DISCOVERY, type ConnectionSpec, type ConnectionStatus, type ConnectionTestResult, type Discovery, type GatewayControl } from "../../src/gateway/types.ts";
+import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
+import { NO_DISCOVERY, type ConnectionStatus, type ConnectionTestResult, type Discovery, type GatewayControl } from "../../src/gateway/types.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { createTestApp, useFresh, type ConfigOverrides, type TestApp } from "./app.ts";
 import { insertUser } from "./users.ts";

@@ -10,7 +10,7 @@ import type { Permissions } from "../../src/domain/access/permissions.ts";
 import { Gateway } from "../../src/gateway/gateway.ts";
 import type { ConnectionRuntime } from "../../src/gateway/connection-runtime.ts";
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
-import type { ConnectionSpec } from "../../src/gateway/types.ts";
+import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
 import type { AddressPolicy } from "../../src/gateway/upstream/address-policy.ts";
 import { silentLogger } from "../../src/logger.ts";
 import type { Caller } from "../../src/domain/access/caller.ts";

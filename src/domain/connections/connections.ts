@@ -6,7 +6,7 @@ import { asc, eq } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { connections } from "../../db/schema.ts";
 import { AppError } from "../../errors.ts";
-import type { ConnectionSpec, UpstreamTransport } from "../../gateway/types.ts";
+import type { ConnectionSpec, UpstreamTransport } from "./spec.ts";
 import { decryptSecret, encryptSecret } from "../../security/cipher.ts";
 import { removeConnectionFromAgents } from "../agents/agents.ts";
 import { stdioRefusal, transportProblems, type StdioPolicy, type TransportFields } from "./rules.ts";

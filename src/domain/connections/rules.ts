@@ -2,7 +2,7 @@
 // connection operations: field formats as zod schemas, and the rules that depend on the transport
 // and on the [stdio] policy. Pure: no database, no I/O.
 import { z } from "zod";
-import { TRANSPORTS, type UpstreamTransport } from "../../gateway/types.ts";
+import { TRANSPORTS, type UpstreamTransport } from "./spec.ts";
 import { multiLine, singleLine } from "../text.ts";
 
 export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -30,7 +30,7 @@ import { checkedSend, exchange, poolFor, type HttpEndpoint } from "./http-exchan
 import type { Http1Pool } from "./http1.ts";
 import { cappedFetch, DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError } from "./response-limit.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
-import type { ConnectionSpec } from "../types.ts";
+import type { ConnectionSpec } from "../../domain/connections/spec.ts";
 
 /** Results pass through untouched: the gateway forwards, it does not reinterpret. */
 export const AnyResult = z.looseObject({});
