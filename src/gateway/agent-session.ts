@@ -9,7 +9,8 @@ import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import { VERSION } from "../version.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";
-import { DownstreamSession, type Extra, type SessionOptions } from "./downstream-session.ts";
+import { DownstreamSession, type SessionOptions } from "./downstream-session.ts";
+import type { Extra } from "./request-extra.ts";
 import { methodNotFound, servedMethod } from "./methods.ts";
 
 /** How long a list waits for a connection never discovered before leaving it out. */

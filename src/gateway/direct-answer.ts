@@ -11,7 +11,7 @@ import { isJsonContentType } from "@modelcontextprotocol/sdk/shared/mediaType.js
 import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS, type ClientCapabilities, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
 import { asError, JsonRpcError } from "../errors.ts";
 import { settle, type Waiter } from "./answered.ts";
-import type { Extra } from "./downstream-session.ts";
+import type { Extra } from "./request-extra.ts";
 import { RESUME_RETRY_MS, SessionEventStore, wantsPriming, type EventBufferLimits } from "./event-store.ts";
 
 /** What a client must have declared to be sent each request (as the SDK's Server checks it). */

@@ -5,7 +5,6 @@
 import { randomUUID } from "node:crypto";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
   ErrorCode,
   LoggingLevelSchema,
@@ -27,11 +26,10 @@ import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connect
 import { clientRefusal, DirectAnswers } from "./direct-answer.ts";
 import { RESUME_RETRY_MS } from "./event-store.ts";
 import { redactFor } from "./redact.ts";
+import type { Extra } from "./request-extra.ts";
 import { otherSessionsTask, SessionTasks } from "./session-tasks.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
 import { AnyResult, isUpstreamSessionGone, plainMessage, StreamLostError } from "./upstream/upstream.ts";
-
-export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 const LEVELS = LoggingLevelSchema.options;
 
@@ -65,7 +63,7 @@ export abstract class DownstreamSession implements AttachedSession {
   /** Open GET streams of this client (the SDK allows one; counted all the same). */
   private streams = 0;
   /** The tasks this session created: only it may see or use them. */
-  readonly tasks = new SessionTasks();
+  readonly tasks = new SessionTasks<ConnectionRuntime>();
   /** Requests being handled, so close() can let them answer first. */
   private readonly running = new Set<Promise<void>>();
   /** The requests this session answers without the SDK's Server (see direct-answer.ts). */

@@ -8,7 +8,8 @@ import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";
 import { checkedListResult } from "./discovery.ts";
-import { DownstreamSession, type Extra, type SessionOptions } from "./downstream-session.ts";
+import { DownstreamSession, type SessionOptions } from "./downstream-session.ts";
+import type { Extra } from "./request-extra.ts";
 import { methodNotFound, resourcesRefused, servedMethod } from "./methods.ts";
 
 export { asRpcError } from "./downstream-session.ts";

@@ -4,15 +4,15 @@
 // made-up ones included, exactly as an unknown task, without asking the upstream.
 import { ErrorCode, McpError, RELATED_TASK_META_KEY, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcError } from "../errors.ts";
-import type { ConnectionRuntime } from "./connection-runtime.ts";
-import type { Extra } from "./downstream-session.ts";
+import type { Extra } from "./request-extra.ts";
 
 /** Most task ids remembered per session: past it, the oldest are forgotten (and then read as unknown). */
 export const MAX_TASKS_PER_SESSION = 1000;
 /** Most upstream pages read for one tasks/list (as discovery bounds its lists). */
 const MAX_LIST_PAGES = 100;
 
-export type Forward = (runtime: ConnectionRuntime, request: JSONRPCRequest, extra: Extra) => Promise<Record<string, unknown>>;
+/** Sends a request to the upstream a task lives on (`Runtime`: the connection runtime, opaque here). */
+export type Forward<Runtime> = (runtime: Runtime, request: JSONRPCRequest, extra: Extra) => Promise<Record<string, unknown>>;
 
 type Message = { method: string; params?: unknown };
 
@@ -46,10 +46,14 @@ export function taskNotFound(method: string, taskId: string): JsonRpcError {
   return new JsonRpcError(ErrorCode.InvalidParams, method === "tasks/get" ? "Failed to retrieve task: Task not found" : `Task not found: ${taskId}`);
 }
 
-/** The tasks one downstream session created, and where each lives (agents: which connection). */
-export class SessionTasks {
+/**
+ * The tasks one downstream session created, and where each lives (agents: which connection). The
+ * runtime is a type parameter, only stored and handed back to `forward`, so the ledger does not
+ * import the connection runtime that imports it.
+ */
+export class SessionTasks<Runtime> {
   /** Task id → the runtime it was created on, oldest first (a Map keeps insertion order). */
-  private readonly owned = new Map<string, ConnectionRuntime>();
+  private readonly owned = new Map<string, Runtime>();
 
   get size(): number {
     return this.owned.size;
@@ -63,7 +67,7 @@ export class SessionTasks {
    * Notes the task that a task-augmented request of this session created (its answer is a
    * CreateTaskResult, `{ task: { taskId, … } }`), and returns the result unchanged.
    */
-  created(request: JSONRPCRequest, result: Record<string, unknown>, runtime: ConnectionRuntime): Record<string, unknown> {
+  created(request: JSONRPCRequest, result: Record<string, unknown>, runtime: Runtime): Record<string, unknown> {
     const task = (request.params as { task?: unknown } | undefined)?.task;
     const taskId = (result.task as { taskId?: unknown } | undefined)?.taskId;
     if (typeof task !== "object" || task === null || typeof taskId !== "string") return result;
@@ -113,7 +117,7 @@ export class SessionTasks {
   }
 
   /** Answers tasks/get, tasks/result, tasks/cancel and tasks/list for this session alone. */
-  async serve(request: JSONRPCRequest, extra: Extra, forward: Forward): Promise<Record<string, unknown>> {
+  async serve(request: JSONRPCRequest, extra: Extra, forward: Forward<Runtime>): Promise<Record<string, unknown>> {
     const params = (request.params ?? {}) as Record<string, unknown>;
     if (request.method === "tasks/list") return this.list(params, extra, forward);
     const taskId = params.taskId;
@@ -129,7 +133,7 @@ export class SessionTasks {
    * own. They fit one answer (at most MAX_TASKS_PER_SESSION), so no cursor is given, and one that is
    * sent is not one of ours.
    */
-  private async list(params: Record<string, unknown>, extra: Extra, forward: Forward): Promise<Record<string, unknown>> {
+  private async list(params: Record<string, unknown>, extra: Extra, forward: Forward<Runtime>): Promise<Record<string, unknown>> {
     if (params.cursor !== undefined) throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid cursor");
     const tasks: unknown[] = [];
     for (const runtime of new Set(this.owned.values())) {

@@ -4,7 +4,7 @@ import { ClientRequestSchema, ErrorCode, RELATED_TASK_META_KEY, type JSONRPCRequ
 import { describe, expect, test } from "bun:test";
 import type { ConnectionRuntime } from "../../src/gateway/connection-runtime.ts";
 import { clientRefusal } from "../../src/gateway/direct-answer.ts";
-import type { Extra } from "../../src/gateway/downstream-session.ts";
+import type { Extra } from "../../src/gateway/request-extra.ts";
 import { methodCheck, resourcesRefused, SERVED_METHODS, servedMethod } from "../../src/gateway/methods.ts";
 import { mirrorCapabilities } from "../../src/gateway/proxy-session.ts";
 import { MAX_TASKS_PER_SESSION, SessionTasks, taskOwner } from "../../src/gateway/session-tasks.ts";
@@ -81,7 +81,7 @@ function created(taskId: string): Record<string, unknown> {
 
 describe("a session's tasks", () => {
   test("are recorded only from a task-augmented request's CreateTaskResult", () => {
-    const tasks = new SessionTasks();
+    const tasks = new SessionTasks<ConnectionRuntime>();
     tasks.created(toolCall({ task: false }), created("plain"), runtimeA);
     tasks.created(toolCall(), { content: [] }, runtimeA);
     tasks.created(toolCall(), { task: { taskId: 7 } }, runtimeA);
@@ -93,7 +93,7 @@ describe("a session's tasks", () => {
   });
 
   test("get, result and cancel of another id are 'not found' and are never forwarded", async () => {
-    const tasks = new SessionTasks();
+    const tasks = new SessionTasks<ConnectionRuntime>();
     tasks.created(toolCall(), created("mine"), runtimeA);
     const forwarded: [ConnectionRuntime, string][] = [];
     const forward = async (runtime: ConnectionRuntime, request: JSONRPCRequest) => (forwarded.push([runtime, request.method]), { ok: true });
@@ -110,7 +110,7 @@ describe("a session's tasks", () => {
   });
 
   test("tasks/list reads every upstream page of each connection and keeps only the session's own", async () => {
-    const tasks = new SessionTasks();
+    const tasks = new SessionTasks<ConnectionRuntime>();
     tasks.created(toolCall(), created("a1"), runtimeA);
     tasks.created(toolCall(), created("a2"), runtimeA);
     tasks.created(toolCall(), created("b1"), runtimeB);
@@ -140,11 +140,11 @@ describe("a session's tasks", () => {
     const forward = async (): Promise<Record<string, unknown>> => {
       throw new Error("must not be asked");
     };
-    expect(await new SessionTasks().serve({ jsonrpc: "2.0", id: 1, method: "tasks/list" }, extra, forward)).toEqual({ tasks: [] });
+    expect(await new SessionTasks<ConnectionRuntime>().serve({ jsonrpc: "2.0", id: 1, method: "tasks/list" }, extra, forward)).toEqual({ tasks: [] });
   });
 
   test("bounded: past the cap the oldest are forgotten; clear() forgets all", () => {
-    const tasks = new SessionTasks();
+    const tasks = new SessionTasks<ConnectionRuntime>();
     for (let i = 0; i < MAX_TASKS_PER_SESSION + 5; i++) tasks.created(toolCall(), created(`t${i}`), runtimeA);
     expect(tasks.size).toBe(MAX_TASKS_PER_SESSION);
     expect(tasks.owns("t4")).toBe(false);
@@ -155,7 +155,7 @@ describe("a session's tasks", () => {
   });
 
   test("a request naming another session's task in its related-task _meta is refused as an unknown task", () => {
-    const tasks = new SessionTasks();
+    const tasks = new SessionTasks<ConnectionRuntime>();
     tasks.created(toolCall(), created("mine"), runtimeA);
     const naming = (taskId: unknown) => ({ method: "tools/call", params: { name: "t", _meta: { [RELATED_TASK_META_KEY]: { taskId } } } });
     expect(() => tasks.checkRequest(naming("theirs"))).toThrow(expect.objectContaining({ code: ErrorCode.InvalidParams, message: "Task not found: theirs" }));
@@ -166,7 +166,7 @@ describe("a session's tasks", () => {
   });
 
   test("messages about another session's task never reach this client", async () => {
-    const tasks = new SessionTasks();
+    const tasks = new SessionTasks<ConnectionRuntime>();
     tasks.created(toolCall(), created("mine"), runtimeA);
     const related = (taskId: string) => ({ _meta: { [RELATED_TASK_META_KEY]: { taskId } } });
     expect(tasks.mayReceive({ method: "notifications/tasks/status", params: { taskId: "mine", status: "working" } })).toBe(true);
@@ -191,8 +191,8 @@ describe("a session's tasks", () => {
 
 describe("the owner of a task's messages", () => {
   test("is the session that created the task, whoever else is attached", () => {
-    const alice = new SessionTasks();
-    const bob = new SessionTasks();
+    const alice = new SessionTasks<ConnectionRuntime>();
+    const bob = new SessionTasks<ConnectionRuntime>();
     alice.created(toolCall(), created("a1"), runtimeA);
     bob.created(toolCall(), created("b1"), runtimeA);
     const sessions = [
