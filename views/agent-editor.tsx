@@ -3,8 +3,7 @@
 // swaps in on every change: the names it would expose and any collision, checked without saving.
 // Works without JS: "Check" and "Save" are plain form posts.
 /** @jsxImportSource hono/jsx */
-import type { AgentDraft } from "../src/http/agent-form.ts";
-import type { AgentConnectionSelection, ToolSelection } from "../src/domain/agents/tools.ts";
+import type { AgentConnectionSelection, AgentFields, ToolSelection } from "../src/domain/agents/tools.ts";
 
 /** A connection as the editor offers it: what it was last discovered to offer. */
 export type EditorConnection = {
@@ -23,7 +22,8 @@ export type CheckOutcome = { problems: string[]; collisions: string[]; exposed: 
 export type AgentEditorProps = {
   /** null for a new agent. */
   agentId: string | null;
-  draft: AgentDraft;
+  /** The agent as being edited (the domain's fields, so the view imports nothing from http). */
+  draft: AgentFields;
   connections: EditorConnection[];
   check?: CheckOutcome;
   fieldErrors?: Record<string, string>;
