@@ -103,6 +103,22 @@ describe("the SDK Client over Streamable HTTP", () => {
     }
   });
 
+  test("the instructions name every tool the key may call and none it may not", async () => {
+    const all = await connect(key(admin, { self: ["*"] }).token);
+    const narrow = await connect(key(admin, { self: ["WHOAMI", "CONNECTION_LIST"] }).token);
+    try {
+      // The list after "may call:", in the registry's order.
+      const named = (instructions: string | undefined): string[] => instructions?.split("may call: ")[1]?.replace(/\.$/, "").split(", ") ?? [];
+      expect(named(all.getInstructions())).toEqual(ALL_TOOLS);
+      expect(ALL_TOOLS).toContain("AGENT_CREATE");
+      expect(named(narrow.getInstructions())).toEqual(ALL_TOOLS.filter((n) => n === "WHOAMI" || n === "CONNECTION_LIST"));
+      expect(narrow.getInstructions()).not.toContain("API_KEY_CREATE");
+    } finally {
+      await all.close();
+      await narrow.close();
+    }
+  });
+
   test("creates a key with API_KEY_CREATE that works at once, and API_KEY_LIST shows it without any token", async () => {
     const k = key(admin, { self: ["*"] });
     const client = await connect(k.token);

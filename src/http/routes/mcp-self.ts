@@ -13,9 +13,17 @@ import { VERSION } from "../../version.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { requireBearer } from "../middleware/bearer.ts";
 
-const INSTRUCTIONS =
-  "Management tools of this Switchboard MCP gateway: API keys, users, and who you are (WHOAMI). " +
-  "The list shows exactly the tools this credential may call.";
+/**
+ * The server's instructions for one caller, named from the registry so they cannot go stale: exactly
+ * the tools this credential may call, like tools/list (no hint of the others).
+ */
+export function selfInstructions(caller: Caller): string {
+  const names = OPERATIONS.filter((op) => mayRun(caller, op)).map((op) => op.name);
+  return (
+    "Management tools of this Switchboard MCP gateway. " +
+    (names.length > 0 ? `This credential may call: ${names.join(", ")}.` : "This credential may call none of them.")
+  );
+}
 
 /** Tool descriptors are computed once: the schemas do not change while the server runs. */
 const TOOLS: ReadonlyMap<string, Tool> = new Map(
@@ -38,7 +46,7 @@ function toolError(message: string): CallToolResult {
 
 /** An MCP server for one caller and one request. */
 export function createSelfServer(deps: AppDeps, caller: Caller): Server {
-  const server = new Server({ name: "switchboard-self", title: "Switchboard management", version: VERSION }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  const server = new Server({ name: "switchboard-self", title: "Switchboard management", version: VERSION }, { capabilities: { tools: {} }, instructions: selfInstructions(caller) });
   server.setRequestHandler(ListToolsRequestSchema, () => ({
     tools: OPERATIONS.filter((op) => mayRun(caller, op)).map((op) => TOOLS.get(op.name)!),
   }));
