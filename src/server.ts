@@ -127,7 +127,7 @@ function applyDeclared(config: Config, logger: Logger, db: Db, keys: ReturnType<
   }
 }
 
-/** Starts serving; resolves once the socket listens. */
+/** Starts serving and returns once the socket listens (synchronously: Bun.serve binds before it returns). */
 export function startServer(
   config: Config,
   logger: Logger,

@@ -1,5 +1,5 @@
 // Endpoint test tables in the PocketBase style: each row names a request and what its response must
-// (and must not) contain, and runRow turns it into one `test`.
+// (and must not) contain, and runScenario turns it into one `test`.
 import { expect } from "bun:test";
 
 export type Scenario<Ctx> = {

@@ -21,7 +21,7 @@ export const AGENT_ID = new RegExp(`^agent_${UUID}$`);
 const ACTION = new RegExp(`${TOOL_NAME.source}|^\\*$`);
 const ACTION_RULE = 'actions are tool names (1-128 of A-Z a-z 0-9 _ - .) or "*"';
 
-/** The shape of a permissions object; which resources exist is checked by validatePermissions. */
+/** The shape of a permissions object; which resources exist is checked by checkPermissions. */
 export const PermissionsSchema = z
   .record(
     z.string().min(1, { error: "resource names cannot be empty" }),
