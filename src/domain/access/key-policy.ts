@@ -1,4 +1,4 @@
-// The rule that a key acting on keys stays within its own powers (DESIGN.md, Permissions): the target's
+// The rule that a key acting on keys stays within its own powers (README, "Keys that manage keys"): the target's
 // permissions before and after a change are within the calling key's, a key minted or changed by a key
 // never expires later than it, and no key lengthens or removes its own expiry. Admin sessions
 // (no calling key) act as their user and are bounded by the role ceiling elsewhere.

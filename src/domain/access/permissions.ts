@@ -1,4 +1,4 @@
-// The one decision of who may do what: `{ resource: [actions] }` permissions, as DESIGN.md defines them.
+// The one decision of who may do what: `{ resource: [actions] }` permissions, as the README's Permissions section states them.
 // Pure functions only; every MCP list and call, every REST call and the admin use these.
 import { z } from "zod";
 import { TOOL_NAME } from "../agents/tools.ts";
