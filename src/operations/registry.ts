@@ -35,7 +35,8 @@ export type OperationDeps = {
 
 export type OperationContext = { deps: OperationDeps; caller: Caller; now: Date };
 
-type ObjectSchema = z.ZodObject<z.ZodRawShape>;
+/** The schema of an operation's input or output: always a JSON object. */
+export type ObjectSchema = z.ZodObject<z.ZodRawShape>;
 
 export type Operation<I extends ObjectSchema = ObjectSchema, O extends ObjectSchema = ObjectSchema> = {
   /** SCREAMING_SNAKE name: the MCP tool name and the permission action under "self". */
@@ -52,7 +53,9 @@ export type Operation<I extends ObjectSchema = ObjectSchema, O extends ObjectSch
   destructive?: boolean;
   /** The REST route: path params (":id") are merged into the input. */
   rest: { method: "GET" | "POST" | "PATCH" | "DELETE"; path: string; successStatus?: 200 | 201 };
-  handler: (ctx: OperationContext, input: z.output<I>) => z.input<O> | Promise<z.input<O>>;
+  // A method, not a property: a registry of operations with different inputs is then a plain
+  // `readonly Operation[]` (methods compare their parameters both ways) and needs no cast.
+  handler(ctx: OperationContext, input: z.output<I>): z.input<O> | Promise<z.input<O>>;
 };
 
 /** Declares an operation with its types inferred; a registry entry is exactly this value. */
@@ -71,7 +74,7 @@ export function sessionCaller(user: User, catalog: ManagementCatalog): Caller {
 }
 
 /** Only callers granted the operation under "self" may run it. */
-export function mayRun(caller: Caller, op: Operation): boolean {
+export function mayRun(caller: Caller, op: Pick<Operation, "name">): boolean {
   return mayUseManagementTool(caller.permissions, op.name);
 }
 
@@ -79,7 +82,11 @@ export function mayRun(caller: Caller, op: Operation): boolean {
  * Runs an operation for a caller: permission, then input validation (VALIDATION_FAILED naming each
  * field), then the handler; the output is parsed by its schema, so nothing undeclared leaves.
  */
-export async function runOperation(op: Operation, ctx: OperationContext, rawInput: unknown): Promise<Record<string, unknown>> {
+export async function runOperation<I extends ObjectSchema, O extends ObjectSchema>(
+  op: Operation<I, O>,
+  ctx: OperationContext,
+  rawInput: unknown,
+): Promise<z.output<O>> {
   if (!mayRun(ctx.caller, op)) throw new AppError("FORBIDDEN", `${ctx.caller.key ? "This key" : "You"} may not use ${op.name}.`);
   const input = parseFields(op.input, rawInput ?? {});
   const result = await op.handler(ctx, input);
