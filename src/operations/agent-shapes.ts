@@ -11,7 +11,7 @@ import {
   UpstreamToolNameSchema,
 } from "../domain/agents/rules.ts";
 import { checkAgent, connectionSlugs, type Agent, type AgentChanges, type AgentStore } from "../domain/agents/agents.ts";
-import type { AgentConnectionSelection, ToolSelection } from "../domain/agents/tools.ts";
+import type { AgentConnectionSelection, AgentFields } from "../domain/agents/tools.ts";
 import type { AgentControl } from "../gateway/types.ts";
 import type { OperationDeps } from "./registry.ts";
 import { Timestamp } from "./shapes.ts";
@@ -39,26 +39,13 @@ export const AgentFieldsInput = {
 };
 
 /** One connection's part of an agent, as AGENT_CREATE takes it with every field present. */
-export type AgentSelectionDraft = {
-  connection: string;
-  tools: "all" | ToolSelection[];
-  resources: "all" | "none" | string[];
-  prompts: "all" | "none" | string[];
-};
+export type AgentSelectionDraft = Omit<AgentConnectionSelection, "connectionId"> & { connection: string };
 
 /**
  * An agent's fields exactly as AGENT_CREATE takes them (AGENT_UPDATE adds the id), every one present:
  * what the admin's editor holds, reads from its form and submits with no renaming.
  */
-export type AgentDraft = {
-  slug: string;
-  title: string;
-  description: string;
-  instructions: string;
-  enabled: boolean;
-  prefix_tools: boolean;
-  connections: AgentSelectionDraft[];
-};
+export type AgentDraft = Omit<AgentFields, "prefixTools" | "connections"> & { prefix_tools: boolean; connections: AgentSelectionDraft[] };
 
 type FieldsInput = Partial<{ [K in keyof typeof AgentFieldsInput]: z.output<(typeof AgentFieldsInput)[K]> }>;
 
