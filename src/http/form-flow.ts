@@ -6,7 +6,7 @@ import type { z } from "zod";
 import { AppError, type ErrorStatus } from "../errors.ts";
 import { mayRun, runOperation, sessionCaller, type ObjectSchema, type Operation } from "../operations/registry.ts";
 import type { AppDeps, AppEnv } from "./context.ts";
-import { redirectAfterPost } from "./form.ts";
+import { readForm, redirectAfterPost } from "./form.ts";
 
 /** A refusal to show beside the form: the operation's message, its status, and its errors by field. */
 export type FormRefusal = { status: ErrorStatus; message: string; fields: Record<string, string> };
@@ -65,19 +65,19 @@ export async function submitForm<I extends ObjectSchema, O extends ObjectSchema>
 }
 
 /**
- * A delete behind a "tick to confirm" box: unconfirmed, nothing runs and the page says so (400), but
- * only to someone who may delete at all; confirmed, the form flow above.
+ * A delete behind a "tick to confirm" box (`confirm=yes`): unconfirmed, nothing runs and the page
+ * says so (400), but only to someone who may delete at all; confirmed, the form flow above.
  */
 export async function confirmedDelete<I extends ObjectSchema, O extends ObjectSchema>(
   c: Context<AppEnv>,
   deps: AppDeps,
   op: Operation<I, O>,
-  input: () => unknown,
-  options: { confirmed: boolean; done: string; page: (message: string, status: ErrorStatus) => Response | Promise<Response> },
+  input: unknown,
+  options: { done: string; page: (message: string, status: ErrorStatus) => Response | Promise<Response> },
 ): Promise<Response> {
-  if (!options.confirmed) {
+  if ((await readForm(c)).confirm !== "yes") {
     requireOperation(c, deps, op);
     return options.page("Tick the box to confirm the deletion.", 400);
   }
-  return submitForm(c, deps, op, input, { done: () => options.done, refused: (r) => options.page(r.message, r.status) });
+  return submitForm(c, deps, op, () => input, { done: () => options.done, refused: (r) => options.page(r.message, r.status) });
 }

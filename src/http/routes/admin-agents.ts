@@ -165,15 +165,12 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
     return isHtmx(c) ? c.html(TryResult({ outcome })) : agentPage(c, id, { outcome });
   });
 
-  app.post("/:id/delete", async (c) => {
-    const id = c.req.param("id");
-    const form = await readForm(c);
-    return confirmedDelete(c, deps, agentDelete, () => ({ id }), {
-      confirmed: form.confirm === "yes",
+  app.post("/:id/delete", (c) =>
+    confirmedDelete(c, deps, agentDelete, { id: c.req.param("id") }, {
       done: "/admin/agents?deleted=1",
-      page: (text, status) => agentPage(c, id, { message: { kind: "error", text } }, status),
-    });
-  });
+      page: (text, status) => agentPage(c, c.req.param("id"), { message: { kind: "error", text } }, status),
+    }),
+  );
 
   return app;
 }

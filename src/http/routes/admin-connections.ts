@@ -161,15 +161,12 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
     return isHtmx(c) ? c.html(DiscoverySection({ c: detail })) : connectionPage(c, id, { message: { kind: "ok", text: "Discovery refreshed." } });
   });
 
-  app.post("/:id/delete", async (c) => {
-    const id = c.req.param("id");
-    const form = await readForm(c);
-    return confirmedDelete(c, deps, connectionDelete, () => ({ id }), {
-      confirmed: form.confirm === "yes",
+  app.post("/:id/delete", (c) =>
+    confirmedDelete(c, deps, connectionDelete, { id: c.req.param("id") }, {
       done: "/admin/connections?deleted=1",
-      page: (text, status) => connectionPage(c, id, { message: { kind: "error", text } }, status),
-    });
-  });
+      page: (text, status) => connectionPage(c, c.req.param("id"), { message: { kind: "error", text } }, status),
+    }),
+  );
 
   return app;
 }
