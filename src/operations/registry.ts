@@ -73,6 +73,18 @@ export function sessionCaller(user: User, catalog: ManagementCatalog): Caller {
   return { user, key: null, permissions: roleCeiling(user.role, catalog) };
 }
 
+/**
+ * The user the CLI acts as. The CLI runs on the host as the owner of the data (whoever can run it can
+ * read the database file and the server secret anyway), so it may do what an admin may. It is not a
+ * row of the users table: no password, no session, no key can ever carry it, and no request reaches it.
+ */
+export const HOST_USER: User = { id: "host", email: "host (switchboard CLI)", role: "admin", createdAt: new Date(0) };
+
+/** The caller for commands run on the host: an admin's powers, through the same operations and checks as everyone. */
+export function hostCaller(catalog: ManagementCatalog): Caller {
+  return { user: HOST_USER, key: null, permissions: roleCeiling("admin", catalog) };
+}
+
 /** Only callers granted the operation under "self" may run it. */
 export function mayRun(caller: Caller, op: Pick<Operation, "name">): boolean {
   return mayUseManagementTool(caller.permissions, op.name);
