@@ -48,6 +48,8 @@ export type Operation<I extends ObjectSchema = ObjectSchema, O extends ObjectSch
   output: O;
   /** Members may use it (on what is theirs); otherwise only admins and their keys. */
   forMembers: boolean;
+  /** Who may use it, for the README's table, where "everyone" or "admins" (from forMembers) says too little. */
+  audience?: string;
   /** MCP tool annotations. */
   readOnly: boolean;
   destructive?: boolean;
@@ -103,6 +105,11 @@ export async function runOperation<I extends ObjectSchema, O extends ObjectSchem
   const input = parseFields(op.input, rawInput ?? {});
   const result = await op.handler(ctx, input);
   return op.output.parse(result);
+}
+
+/** Who may use an operation, in the words of the README's table. */
+export function audienceOf(op: Pick<Operation, "forMembers" | "audience">): string {
+  return op.audience ?? (op.forMembers ? "everyone" : "admins");
 }
 
 /** The JSON Schema of an operation's input or output, as MCP tool lists and OpenAPI show it. */
