@@ -12,8 +12,10 @@ import { VERSION } from "../../version.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { requireBearer } from "../middleware/bearer.ts";
 
-const INSTRUCTIONS =
-  "Management tools of this Switchboard MCP gateway: API keys, users, and who you are (WHOAMI). " +
+/** What the server tells a model, naming every family of tools the registry holds (one per noun). */
+export const INSTRUCTIONS =
+  "Management tools of this Switchboard MCP gateway: connections (upstream MCP servers: CONNECTION_*), agents (curated " +
+  "endpoints over them: AGENT_*), API keys (API_KEY_*), users (USER_*), and who you are (WHOAMI). " +
   "The list shows exactly the tools this credential may call.";
 
 /** Tool descriptors are computed once: the schemas do not change while the server runs. */
