@@ -4,18 +4,11 @@
 // Works without JS: "Check" and "Save" are plain form posts.
 /** @jsxImportSource hono/jsx */
 import type { AgentDraft, AgentSelectionDraft } from "../src/operations/agent-shapes.ts";
+import type { ConnectionOffersView } from "../src/operations/tools.ts";
 import type { ToolSelection } from "../src/domain/agents/tools.ts";
 
 /** A connection as the editor offers it: what it was last discovered to offer. */
-export type EditorConnection = {
-  id: string;
-  slug: string;
-  title: string;
-  tools: { name: string; description: string }[];
-  resources: string[];
-  prompts: string[];
-  discoveryError: string | null;
-};
+export type EditorConnection = ConnectionOffersView;
 
 /** The outcome of the live check. */
 export type CheckOutcome = { problems: string[]; collisions: string[]; exposed: string[]; missing: string[] };
@@ -88,7 +81,7 @@ function ConnectionChoice(props: { c: EditorConnection; selection: AgentSelectio
     <fieldset class="builder agent-connection" id={`conn-${c.id}`}>
       <legend><strong>{c.title}</strong> <code>{c.slug}</code>{selection && <span class="badge">selected</span>}</legend>
       <input type="hidden" name={`conn.${c.id}`} value="1" />
-      {c.discoveryError && <div class="alert error small">Last discovery failed: {c.discoveryError}</div>}
+      {c.discovery_error && <div class="alert error small">Last discovery failed: {c.discovery_error}</div>}
       <div class="row">
         <label class="check"><input type="radio" name={`mode.${c.id}`} value="pick" checked={selection?.tools !== "all"} /> Only the ticked tools</label>
         <label class="check"><input type="radio" name={`mode.${c.id}`} value="all" checked={selection?.tools === "all"} /> All its tools, including ones it adds later (no aliases)</label>

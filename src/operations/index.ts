@@ -11,6 +11,7 @@ import {
   connectionUpdate,
 } from "./connections.ts";
 import { catalogOf, type Operation } from "./registry.ts";
+import { toolList } from "./tools.ts";
 import { userCreate, userDelete, userList, userUpdate } from "./users.ts";
 import { whoami } from "./whoami.ts";
 
@@ -29,6 +30,7 @@ export const OPERATIONS = [
   agentCreate,
   agentUpdate,
   agentDelete,
+  toolList,
   apiKeyCreate,
   apiKeyList,
   apiKeyGet,

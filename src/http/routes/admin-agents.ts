@@ -5,14 +5,13 @@
 import { Hono, type Context } from "hono";
 import { collisionMessages } from "../../domain/agents/rules.ts";
 import { checkAgent } from "../../domain/agents/agents.ts";
-import { listConnections } from "../../domain/connections/connections.ts";
 import { AGENT_ID } from "../../domain/access/permissions.ts";
 import { AppError, type ErrorStatus } from "../../errors.ts";
 import { agentChangesFrom, type AgentDraft, type AgentView } from "../../operations/agent-shapes.ts";
 import { agentCreate, agentDelete, agentGet, agentList, agentStore, agentUpdate } from "../../operations/agents.ts";
-import { connectionStore } from "../../operations/connections.ts";
+import { toolList } from "../../operations/tools.ts";
 import { sessionCaller } from "../../operations/registry.ts";
-import { CheckResult, type CheckOutcome, type EditorConnection } from "../../../views/agent-editor.tsx";
+import { CheckResult, type CheckOutcome } from "../../../views/agent-editor.tsx";
 import { AgentEditorPage, AgentPage, AgentsPage, TryResult, type Message, type TryOutcome } from "../../../views/agents.tsx";
 import { agentDraftFromForm, EMPTY_DRAFT } from "../agent-form.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
@@ -46,21 +45,6 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
   // The editor's pages (new, check) are for whoever may create agents: the registry says who.
   const requireEditor = (c: Context<AppEnv>) => requireOperation(c, deps, agentCreate);
 
-  /** Every connection with what it offers, as last discovered: the editor's choices. */
-  const editorConnections = (): EditorConnection[] =>
-    listConnections(connectionStore(deps)).map((conn) => {
-      const found = deps.gateway.discovery(conn.id);
-      return {
-        id: conn.id,
-        slug: conn.slug,
-        title: conn.title,
-        tools: found.tools.map((t) => ({ name: t.name, description: t.description ?? "" })),
-        resources: [...found.resources.map((r) => r.uri), ...found.resourceTemplates.map((t) => t.uriTemplate)],
-        prompts: found.prompts.map((p) => p.name),
-        discoveryError: found.error,
-      };
-    });
-
   /** The names the draft would expose and what stops it from being saved, without saving. */
   const check = (draft: AgentDraft): CheckOutcome => {
     // The operation's own conversion (slugs to ids, tool names to selections), so the check sees what a save would.
@@ -73,17 +57,20 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
     };
   };
 
-  const editorPage = (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft, outcome: { message?: Message; fieldErrors?: Record<string, string>; checked?: boolean } = {}, status: Status = 200) =>
-    c.html(
+  const editorPage = async (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft, outcome: { message?: Message; fieldErrors?: Record<string, string>; checked?: boolean } = {}, status: Status = 200) => {
+    // Every connection with what it offers, as last discovered: the editor's choices.
+    const { connections } = await runAsUser(c, deps, toolList, {});
+    return c.html(
       AgentEditorPage({
         viewer: c.get("user"),
         title: agentId ? `Edit ${draft.title || draft.slug}` : "New agent",
         back: agentId ? `/admin/agents/${agentId}` : "/admin/agents",
         message: outcome.message,
-        editor: { agentId, draft, connections: editorConnections(), check: outcome.checked ? check(draft) : undefined, fieldErrors: outcome.fieldErrors },
+        editor: { agentId, draft, connections, check: outcome.checked ? check(draft) : undefined, fieldErrors: outcome.fieldErrors },
       }),
       status,
     );
+  };
 
   /** A refused save: the editor again with what was typed, the check's verdict and the reason. */
   const refused = (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft) => (refusal: FormRefusal) => {

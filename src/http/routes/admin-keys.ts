@@ -1,12 +1,9 @@
 // The API keys page: every change goes through the same operations as /mcp/self and /api/v1,
 // with the signed-in user as the caller (members manage their own keys, admins everyone's).
 import { Hono, type Context } from "hono";
-import { checkAgent, listAgents } from "../../domain/agents/agents.ts";
-import { listConnections } from "../../domain/connections/connections.ts";
 import { AppError, type ErrorStatus } from "../../errors.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyList, apiKeyRotate } from "../../operations/api-keys.ts";
-import { agentStore } from "../../operations/agents.ts";
-import { connectionStore } from "../../operations/connections.ts";
+import { toolList } from "../../operations/tools.ts";
 import { userList } from "../../operations/users.ts";
 import { IssuedTokenPage, IssuedTokenSection, KeysPage, KeysSection, type IssuedToken, type KeyRow, type KeysProps } from "../../../views/api-keys.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
@@ -50,22 +47,12 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
    * names. Upstream data feeds it, so a failure here empties the picker (raw JSON still works) rather
    * than failing the page for every user.
    */
-  const grantables = (): Pick<KeysProps, "connections" | "agents" | "pickerFailed"> => {
+  const grantables = async (c: Context<AppEnv>): Promise<Pick<KeysProps, "connections" | "agents" | "pickerFailed">> => {
     try {
-      const store = agentStore(deps);
+      const offers = await runAsUser(c, deps, toolList, {});
       return {
-        connections: listConnections(connectionStore(deps)).map((conn) => ({
-          id: conn.id,
-          slug: conn.slug,
-          title: conn.title,
-          tools: deps.gateway.discovery(conn.id).tools.map((tool) => tool.name).filter((name) => typeof name === "string"),
-        })),
-        agents: listAgents(deps.db).map((agent) => ({
-          id: agent.id,
-          slug: agent.slug,
-          title: agent.title,
-          tools: checkAgent(store, agent).tools.filter((t) => !t.missing).map((t) => t.exposed),
-        })),
+        connections: offers.connections.map((conn) => ({ id: conn.id, slug: conn.slug, title: conn.title, tools: conn.tools.map((tool) => tool.name) })),
+        agents: offers.agents,
       };
     } catch (err) {
       deps.logger.error("the keys page could not list connection and agent tools", { error: err });
@@ -83,7 +70,7 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
       grantableTools: isAdmin ? [...deps.catalog.all] : [...deps.catalog.forMembers],
       // The owner picker: only admins mint keys for others.
       users: isAdmin ? (await runAsUser(c, deps, userList, {})).users.map((u) => ({ id: u.id, email: u.email })) : [],
-      ...grantables(),
+      ...(await grantables(c)),
       ...outcome,
     };
     return (isHtmx(c) ? KeysSection(props) : KeysPage(props)).toString();

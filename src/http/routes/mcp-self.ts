@@ -15,7 +15,7 @@ import { requireBearer } from "../middleware/bearer.ts";
 /** What the server tells a model, naming every family of tools the registry holds (one per noun). */
 export const INSTRUCTIONS =
   "Management tools of this Switchboard MCP gateway: connections (upstream MCP servers: CONNECTION_*), agents (curated " +
-  "endpoints over them: AGENT_*), API keys (API_KEY_*), users (USER_*), and who you are (WHOAMI). " +
+  "endpoints over them: AGENT_*), what can be granted (TOOL_*), API keys (API_KEY_*), users (USER_*), and who you are (WHOAMI). " +
   "The list shows exactly the tools this credential may call.";
 
 /** Tool descriptors are computed once: the schemas do not change while the server runs. */
