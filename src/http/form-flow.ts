@@ -31,9 +31,14 @@ export function runAsUser<I extends ObjectSchema, O extends ObjectSchema>(c: Con
   return runOperation(op, { deps, caller: sessionCaller(c.get("user"), deps.catalog), now: new Date() }, input);
 }
 
+/** Whether the signed-in user may run an operation: what a page offers (a form, a button) follows the registry. */
+export function mayUse(c: Context<AppEnv>, deps: AppDeps, op: Pick<Operation, "name">): boolean {
+  return mayRun(sessionCaller(c.get("user"), deps.catalog), op);
+}
+
 /** Refuses (403, to the error boundary) a form page for an operation the signed-in user may not run. */
 export function requireOperation(c: Context<AppEnv>, deps: AppDeps, op: Pick<Operation, "name">): void {
-  if (!mayRun(sessionCaller(c.get("user"), deps.catalog), op)) throw new AppError("FORBIDDEN", `You may not use ${op.name}.`);
+  if (!mayUse(c, deps, op)) throw new AppError("FORBIDDEN", `You may not use ${op.name}.`);
 }
 
 export type FormOutcome<O> = {

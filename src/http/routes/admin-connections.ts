@@ -18,7 +18,7 @@ import { ConnectionPage, ConnectionsPage, DiscoverySection, NewConnectionPage, T
 import { connectionInputFromForm, formFieldErrors } from "../connection-form.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readForm } from "../form.ts";
-import { confirmedDelete, formRefusal, requireOperation, runAsUser, submitForm } from "../form-flow.ts";
+import { confirmedDelete, formRefusal, mayUse, requireOperation, runAsUser, submitForm } from "../form-flow.ts";
 
 type Status = ErrorStatus | 200;
 
@@ -56,13 +56,14 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
   ) => {
     const viewer = c.get("user");
     const detail = await runAsUser(c, deps, connectionGet, { id });
-    const isAdmin = viewer.role === "admin";
+    // Who may change the connection sees its form and its process's stderr (which can name its secrets).
+    const mayEdit = mayUse(c, deps, connectionUpdate);
     return c.html(
       ConnectionPage({
         viewer,
         c: detail,
-        stderr: isAdmin ? deps.gateway.stderr(detail.id) : null,
-        form: isAdmin && !detail.from_config ? formProps(detail, outcome.values ?? formValuesOf(detail), outcome.fieldErrors) : null,
+        stderr: mayEdit ? deps.gateway.stderr(detail.id) : null,
+        form: mayEdit && !detail.from_config ? formProps(detail, outcome.values ?? formValuesOf(detail), outcome.fieldErrors) : null,
         test: outcome.test,
         message: outcome.message,
       }),

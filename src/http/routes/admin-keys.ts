@@ -8,7 +8,7 @@ import { userList } from "../../operations/users.ts";
 import { IssuedTokenPage, IssuedTokenSection, KeysPage, KeysSection, type IssuedToken, type KeyRow, type KeysProps } from "../../../views/api-keys.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readFormLists } from "../form.ts";
-import { runAsUser, submitForm, type FormRefusal } from "../form-flow.ts";
+import { mayUse, runAsUser, submitForm, type FormRefusal } from "../form-flow.ts";
 
 type Outcome = Pick<KeysProps, "issued" | "message" | "form" | "preselect">;
 
@@ -63,11 +63,13 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
   const render = async (c: Context<AppEnv>, outcome: Outcome): Promise<string> => {
     const viewer = c.get("user");
     const { keys } = await runAsUser(c, deps, apiKeyList, {});
+    // API_KEY_CREATE lets admins alone set owner_id: only they get the owner picker.
     const isAdmin = viewer.role === "admin";
     const props: KeysProps = {
       viewer,
       keys,
-      grantableTools: isAdmin ? [...deps.catalog.all] : [...deps.catalog.forMembers],
+      // The management tools offered are those the viewer may run: a key never holds more than its maker.
+      grantableTools: deps.catalog.all.filter((name) => mayUse(c, deps, { name })),
       // The owner picker: only admins mint keys for others.
       users: isAdmin ? (await runAsUser(c, deps, userList, {})).users.map((u) => ({ id: u.id, email: u.email })) : [],
       ...(await grantables(c)),
