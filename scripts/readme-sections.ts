@@ -1,8 +1,19 @@
-// The parts of README.md generated from the code: the configuration reference and every command's
-// --help. `bun run readme` rewrites them; test/unit/readme.test.ts fails when they drift.
+// The parts of README.md generated from the code: the configuration reference, every command's
+// --help and the management tools (from the operation registry). `bun run readme` rewrites them; test/unit/readme.test.ts fails when they drift.
 import { configReferenceMarkdown } from "../src/config/describe.ts";
 import { COMMANDS, mainHelp } from "../src/cli/main.ts";
 import { renderInitialConfig } from "../src/cli/commands/init.ts";
+import { OPERATIONS } from "../src/operations/index.ts";
+import { audienceOf, type Operation } from "../src/operations/registry.ts";
+
+/** The management tools as a Markdown table: tool, what it does, who may use it, REST route. */
+export function managementToolsMarkdown(operations: readonly Operation[] = OPERATIONS): string {
+  const rows = operations.map((op) => {
+    const path = op.rest.path.replace(/:(\w+)/g, "{$1}");
+    return `| \`${op.name}\` | ${op.title} | ${audienceOf(op)} | \`${op.rest.method} /api/v1${path}\` |`;
+  });
+  return ["| tool | what it does | who | REST |", "|---|---|---|---|", ...rows].join("\n");
+}
 
 /** switchboard.example.toml: what `switchboard init` writes, with the secret read from the environment. */
 export function renderExampleConfig(): string {
@@ -10,6 +21,7 @@ export function renderExampleConfig(): string {
 }
 
 export const GENERATED_SECTIONS: Record<string, () => string> = {
+  "management-tools": () => managementToolsMarkdown(),
   "config-reference": configReferenceMarkdown,
   "cli-reference": () =>
     [

@@ -37,10 +37,13 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** The HTTP statuses the dictionary maps to: every one has a body, so renderers need no cast. */
+export type ErrorStatus = (typeof ERROR_CODES)[ErrorCode]["status"];
+
 /** An error with a stable code, the HTTP status it maps to, a safe message and optional field errors. */
 export class AppError extends Error {
   readonly code: ErrorCode;
-  readonly status: number;
+  readonly status: ErrorStatus;
   readonly fields?: Record<string, string>;
 
   constructor(code: ErrorCode, message?: string, options?: { fields?: Record<string, string>; cause?: unknown }) {

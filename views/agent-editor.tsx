@@ -3,18 +3,12 @@
 // swaps in on every change: the names it would expose and any collision, checked without saving.
 // Works without JS: "Check" and "Save" are plain form posts.
 /** @jsxImportSource hono/jsx */
-import type { AgentConnectionSelection, AgentFields, ToolSelection } from "../src/domain/agents/tools.ts";
+import type { AgentDraft, AgentSelectionDraft } from "../src/operations/agent-shapes.ts";
+import type { ConnectionOffersView } from "../src/operations/tools.ts";
+import type { ToolSelection } from "../src/domain/agents/tools.ts";
 
 /** A connection as the editor offers it: what it was last discovered to offer. */
-export type EditorConnection = {
-  id: string;
-  slug: string;
-  title: string;
-  tools: { name: string; description: string }[];
-  resources: string[];
-  prompts: string[];
-  discoveryError: string | null;
-};
+export type EditorConnection = ConnectionOffersView;
 
 /** The outcome of the live check. */
 export type CheckOutcome = { problems: string[]; collisions: string[]; exposed: string[]; missing: string[] };
@@ -22,8 +16,8 @@ export type CheckOutcome = { problems: string[]; collisions: string[]; exposed: 
 export type AgentEditorProps = {
   /** null for a new agent. */
   agentId: string | null;
-  /** The agent as being edited (the domain's fields, so the view imports nothing from http). */
-  draft: AgentFields;
+  /** The agent as being edited: AGENT_CREATE's own input (so the view imports nothing from http). */
+  draft: AgentDraft;
   connections: EditorConnection[];
   check?: CheckOutcome;
   fieldErrors?: Record<string, string>;
@@ -56,7 +50,7 @@ function FieldError(props: { errors?: Record<string, string>; name: string }) {
 type Row = { name: string; description: string; pick: ToolSelection | null; missing: boolean };
 
 /** The rows of a connection: what it offers, then what is selected but no longer offered. */
-function rowsOf(c: EditorConnection, selection: AgentConnectionSelection | undefined): Row[] {
+function rowsOf(c: EditorConnection, selection: AgentSelectionDraft | undefined): Row[] {
   const picks = selection && selection.tools !== "all" ? selection.tools : [];
   const all = selection?.tools === "all";
   // Only named tools become rows: the editor never fails on what an upstream sent.
@@ -81,14 +75,14 @@ function ListChoice(props: { kind: "res" | "prm"; id: string; label: string; val
   );
 }
 
-function ConnectionChoice(props: { c: EditorConnection; selection: AgentConnectionSelection | undefined }) {
+function ConnectionChoice(props: { c: EditorConnection; selection: AgentSelectionDraft | undefined }) {
   const { c, selection } = props;
   const rows = rowsOf(c, selection);
   return (
     <fieldset class="builder agent-connection" id={`conn-${c.id}`}>
       <legend><strong>{c.title}</strong> <code>{c.slug}</code>{selection && <span class="badge">selected</span>}</legend>
       <input type="hidden" name={`conn.${c.id}`} value="1" />
-      {c.discoveryError && <div class="alert error small">Last discovery failed: {c.discoveryError}</div>}
+      {c.discovery_error && <div class="alert error small">Last discovery failed: {c.discovery_error}</div>}
       <div class="row">
         <label class="check"><input type="radio" name={`mode.${c.id}`} value="pick" checked={selection?.tools !== "all"} /> Only the ticked tools</label>
         <label class="check"><input type="radio" name={`mode.${c.id}`} value="all" checked={selection?.tools === "all"} /> All its tools, including ones it adds later (no aliases)</label>
@@ -123,10 +117,10 @@ function ConnectionChoice(props: { c: EditorConnection; selection: AgentConnecti
 export function AgentEditor(props: AgentEditorProps) {
   const d = props.draft;
   const action = props.agentId ? `/admin/agents/${props.agentId}` : "/admin/agents";
-  const selected = new Map(d.connections.map((s) => [s.connectionId, s]));
+  const selected = new Map(d.connections.map((s) => [s.connection, s]));
   // The agent's own connections first, in its order (the order tools are listed in), then the others.
   const ordered = [
-    ...d.connections.map((s) => props.connections.find((c) => c.id === s.connectionId)).filter((c): c is EditorConnection => c !== undefined),
+    ...d.connections.map((s) => props.connections.find((c) => c.id === s.connection)).filter((c): c is EditorConnection => c !== undefined),
     ...props.connections.filter((c) => !selected.has(c.id)),
   ];
   return (
@@ -151,7 +145,7 @@ export function AgentEditor(props: AgentEditorProps) {
         <input type="hidden" name="enabled_shown" value="1" />
         <input type="checkbox" name="enabled" value="1" checked={d.enabled} /> Enabled (sessions are refused while disabled)
       </label>
-      <label class="check"><input type="checkbox" name="prefix_tools" value="1" checked={d.prefixTools} /> Prefix every tool with its connection's slug (<code>github__search_issues</code>), so names never collide</label>
+      <label class="check"><input type="checkbox" name="prefix_tools" value="1" checked={d.prefix_tools} /> Prefix every tool with its connection's slug (<code>github__search_issues</code>), so names never collide</label>
 
       <h2>Tools</h2>
       <input type="search" class="tool-search" data-filter=".agent-editor" placeholder="Search tools by name or description" aria-label="Search tools" />

@@ -1,9 +1,16 @@
 // The Users page and the section htmx swaps after every change (add, change role, remove).
 /** @jsxImportSource hono/jsx */
 import type { User } from "../src/domain/access/users.ts";
+import type { UserView } from "../src/operations/shapes.ts";
 import { AdminLayout } from "./layout.tsx";
 
-type SectionProps = { users: User[]; viewer: User; message?: { kind: "ok" | "error"; text: string } };
+type SectionProps = {
+  users: UserView[];
+  viewer: User;
+  message?: { kind: "ok" | "error"; text: string };
+  /** After a refused add: what was typed (never the password). */
+  values?: { email?: string; role?: string };
+};
 
 /** The list with its actions (for admins) and the add form; the unit htmx replaces. */
 export function UsersSection(props: SectionProps) {
@@ -34,7 +41,7 @@ export function UsersSection(props: SectionProps) {
                   <span class={`badge ${user.role}`}>{user.role}</span>
                 )}
               </td>
-              <td>{user.createdAt.toISOString().slice(0, 10)}</td>
+              <td>{user.created_at.slice(0, 10)}</td>
               {isAdmin && (
                 <td>
                   <form class="inline" method="post" action={`/admin/users/${user.id}/delete`} hx-post={`/admin/users/${user.id}/delete`} hx-target="#users-section" hx-swap="outerHTML" hx-confirm={`Remove ${user.email}? Their sessions end at once.`}>
@@ -50,9 +57,9 @@ export function UsersSection(props: SectionProps) {
         <form class="panel" method="post" action="/admin/users" hx-post="/admin/users" hx-target="#users-section" hx-swap="outerHTML" style="margin-top:18px">
           <h2 style="margin-top:0">Add a user</h2>
           <div class="row">
-            <div><label for="new-email">Email</label><input id="new-email" name="email" type="email" required /></div>
+            <div><label for="new-email">Email</label><input id="new-email" name="email" type="email" value={props.values?.email ?? ""} required /></div>
             <div><label for="new-role">Role</label>
-              <select id="new-role" name="role"><option value="member">member</option><option value="admin">admin</option></select>
+              <select id="new-role" name="role"><option value="member">member</option><option value="admin" selected={props.values?.role === "admin"}>admin</option></select>
             </div>
             <div><label for="new-password">Password (10+ characters)</label><input id="new-password" name="password" type="password" autocomplete="new-password" minlength={10} required /></div>
             <div><button type="submit">Add user</button></div>

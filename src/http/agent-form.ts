@@ -1,13 +1,11 @@
-// Reading the admin's agent editor into a draft (what the editor shows again) and the draft into the
-// input of AGENT_CREATE / AGENT_UPDATE. Field names carry the connection id and the row number
+// Reading the admin's agent editor into a draft: the input of AGENT_CREATE / AGENT_UPDATE itself, which
+// the editor also shows again after a refusal (no renaming on the way in or out). Field names carry the connection id and the row number
 // ("tool.<conn id>.<n>"), never a tool name, so any upstream name is safe in a form; connections keep
 // the order of the form, which lists the agent's own selections first.
-import type { AgentConnectionSelection, AgentFields, ToolSelection } from "../domain/agents/tools.ts";
+import type { ToolSelection } from "../domain/agents/tools.ts";
+import type { AgentDraft, AgentSelectionDraft } from "../operations/agent-shapes.ts";
 
-/** The editor's state: an agent's fields, connections by id. */
-export type AgentDraft = AgentFields;
-
-export const EMPTY_DRAFT: AgentDraft = { slug: "", title: "", description: "", instructions: "", enabled: true, prefixTools: false, connections: [] };
+export const EMPTY_DRAFT: AgentDraft = { slug: "", title: "", description: "", instructions: "", enabled: true, prefix_tools: false, connections: [] };
 
 function lines(text: string | undefined): string[] {
   return (text ?? "").split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "");
@@ -36,16 +34,16 @@ function pickedTools(form: Record<string, string>, connectionId: string): ToolSe
     });
 }
 
-/** The draft a submitted editor describes. */
+/** The draft (the operation's input) a submitted editor describes. */
 export function agentDraftFromForm(form: Record<string, string>): AgentDraft {
   const text = (name: string) => (form[name] ?? "").trim();
   // Every connection is in the form ("conn.<id>"); the agent takes one when something of it is chosen.
   const connections = Object.keys(form)
     .filter((key) => key.startsWith("conn."))
-    .map((key): AgentConnectionSelection => {
+    .map((key): AgentSelectionDraft => {
       const id = key.slice("conn.".length);
       return {
-        connectionId: id,
+        connection: id,
         tools: form[`mode.${id}`] === "all" ? "all" : pickedTools(form, id),
         resources: listSelection(form[`res.${id}`], form[`res_list.${id}`]),
         prompts: listSelection(form[`prm.${id}`], form[`prm_list.${id}`]),
@@ -59,20 +57,7 @@ export function agentDraftFromForm(form: Record<string, string>): AgentDraft {
     instructions: (form.instructions ?? "").trim(),
     // A box left unticked sends nothing: the *_shown markers tell "unticked" from "not in this form".
     enabled: form.enabled_shown === undefined ? true : form.enabled === "1",
-    prefixTools: form.prefix_tools === "1",
+    prefix_tools: form.prefix_tools === "1",
     connections,
-  };
-}
-
-/** The operation input (snake_case) of a draft. */
-export function agentInputFromDraft(draft: AgentDraft): Record<string, unknown> {
-  return {
-    slug: draft.slug,
-    title: draft.title,
-    description: draft.description,
-    instructions: draft.instructions,
-    enabled: draft.enabled,
-    prefix_tools: draft.prefixTools,
-    connections: draft.connections.map((s) => ({ connection: s.connectionId, tools: s.tools, resources: s.resources, prompts: s.prompts })),
   };
 }

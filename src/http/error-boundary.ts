@@ -27,8 +27,8 @@ export function renderError(c: Context, err: unknown, options: { logger: Logger;
   const path = c.req.path;
   if (error.code === "INTERNAL") options.logger.error("unhandled error", { method: c.req.method, path, error: error.cause ?? err });
   if (under(path, "/admin")) {
-    if (c.req.header("hx-request")) return c.html(ErrorFragment({ error }), error.status as 400);
-    return c.html(ErrorPage({ error }), error.status as 400);
+    if (c.req.header("hx-request")) return c.html(ErrorFragment({ error }), error.status);
+    return c.html(ErrorPage({ error }), error.status);
   }
   // A capacity refusal (BUSY) passes soon: say when to come back.
   if (error.status === 503) c.header("Retry-After", "2");
@@ -43,11 +43,11 @@ export function renderError(c: Context, err: unknown, options: { logger: Logger;
     c.header("WWW-Authenticate", `Bearer ${params.join(", ")}`);
   }
   if (isMcp) {
-    return c.json({ jsonrpc: "2.0", error: { code: -32000, message: error.message, data: { code: error.code } }, id: null }, error.status as 400);
+    return c.json({ jsonrpc: "2.0", error: { code: -32000, message: error.message, data: { code: error.code } }, id: null }, error.status);
   }
   const body: { error: { code: string; message: string; fields?: Record<string, string> } } = {
     error: { code: error.code, message: error.message },
   };
   if (error.fields) body.error.fields = error.fields;
-  return c.json(body, error.status as 400);
+  return c.json(body, error.status);
 }

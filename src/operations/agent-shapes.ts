@@ -11,7 +11,7 @@ import {
   UpstreamToolNameSchema,
 } from "../domain/agents/rules.ts";
 import { checkAgent, connectionSlugs, type Agent, type AgentChanges, type AgentStore } from "../domain/agents/agents.ts";
-import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
+import type { AgentConnectionSelection, AgentFields } from "../domain/agents/tools.ts";
 import type { AgentControl } from "../gateway/types.ts";
 import type { OperationDeps } from "./registry.ts";
 import { Timestamp } from "./shapes.ts";
@@ -37,6 +37,15 @@ export const AgentFieldsInput = {
   prefix_tools: z.boolean().describe("Expose every tool as <connection-slug>__<tool> (aliases excepted), so tools of different connections never collide"),
   connections: z.array(SelectionInput).max(100).describe("What the agent takes from each connection, in order; replaced whole on update"),
 };
+
+/** One connection's part of an agent, as AGENT_CREATE takes it with every field present. */
+export type AgentSelectionDraft = Omit<AgentConnectionSelection, "connectionId"> & { connection: string };
+
+/**
+ * An agent's fields exactly as AGENT_CREATE takes them (AGENT_UPDATE adds the id), every one present:
+ * what the admin's editor holds, reads from its form and submits with no renaming.
+ */
+export type AgentDraft = Omit<AgentFields, "prefixTools" | "connections"> & { prefix_tools: boolean; connections: AgentSelectionDraft[] };
 
 type FieldsInput = Partial<{ [K in keyof typeof AgentFieldsInput]: z.output<(typeof AgentFieldsInput)[K]> }>;
 

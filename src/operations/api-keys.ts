@@ -108,6 +108,7 @@ export const apiKeyCreate = defineOperation({
   }),
   output: KeyWithToken,
   forMembers: true,
+  audience: "everyone (own keys; admins may set `owner_id`)",
   readOnly: false,
   rest: { method: "POST", path: "/keys", successStatus: 201 },
   handler(ctx, input) {
@@ -141,6 +142,7 @@ export const apiKeyList = defineOperation({
   input: z.object({ owner_id: z.string().optional().describe("Only keys of this user (user_<uuid>)") }),
   output: z.object({ keys: z.array(ApiKeyShape) }),
   forMembers: true,
+  audience: "everyone (members: own keys)",
   readOnly: true,
   rest: { method: "GET", path: "/keys" },
   handler(ctx, input) {
@@ -156,6 +158,7 @@ export const apiKeyGet = defineOperation({
   input: z.object({ id: KeyId }),
   output: ApiKeyShape,
   forMembers: true,
+  audience: "everyone (members: own keys)",
   readOnly: true,
   rest: { method: "GET", path: "/keys/:id" },
   handler: (ctx, input) => apiKeyOut(manageableKey(ctx, input.id)),
@@ -177,6 +180,7 @@ export const apiKeyUpdate = defineOperation({
   }),
   output: ApiKeyShape,
   forMembers: true,
+  audience: "everyone (members: own keys)",
   readOnly: false,
   rest: { method: "PATCH", path: "/keys/:id" },
   handler(ctx, input) {
@@ -206,6 +210,7 @@ export const apiKeyRotate = defineOperation({
   }),
   output: KeyWithToken,
   forMembers: true,
+  audience: "everyone (members: own keys)",
   readOnly: false,
   rest: { method: "POST", path: "/keys/:id/rotate" },
   handler(ctx, input) {
@@ -226,6 +231,7 @@ export const apiKeyDelete = defineOperation({
   input: z.object({ id: KeyId }),
   output: z.object({ id: z.string(), deleted: z.literal(true) }),
   forMembers: true,
+  audience: "everyone (members: own keys)",
   readOnly: false,
   destructive: true,
   rest: { method: "DELETE", path: "/keys/:id" },

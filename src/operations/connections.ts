@@ -245,6 +245,7 @@ export const connectionTest = defineOperation({
     error: z.string().optional(),
   }),
   forMembers: true,
+  audience: "everyone; admins may also test unsaved settings (`connection`)",
   readOnly: true,
   rest: { method: "POST", path: "/connections/test" },
   async handler(ctx, input) {

@@ -11,10 +11,12 @@ import {
   connectionUpdate,
 } from "./connections.ts";
 import { catalogOf, type Operation } from "./registry.ts";
+import { toolList } from "./tools.ts";
 import { userCreate, userDelete, userList, userUpdate } from "./users.ts";
 import { whoami } from "./whoami.ts";
 
-export const OPERATIONS: readonly Operation[] = [
+// A tuple, not an array: each entry keeps its own input and output types.
+export const OPERATIONS = [
   whoami,
   connectionList,
   connectionGet,
@@ -28,6 +30,7 @@ export const OPERATIONS: readonly Operation[] = [
   agentCreate,
   agentUpdate,
   agentDelete,
+  toolList,
   apiKeyCreate,
   apiKeyList,
   apiKeyGet,
@@ -38,8 +41,8 @@ export const OPERATIONS: readonly Operation[] = [
   userCreate,
   userUpdate,
   userDelete,
-] as unknown as readonly Operation[];
+] as const satisfies readonly Operation[];
 
-export const OPERATIONS_BY_NAME: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op) => [op.name, op]));
+export const OPERATIONS_BY_NAME: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op): [string, Operation] => [op.name, op]));
 
 export const CATALOG = catalogOf(OPERATIONS);

@@ -29,7 +29,8 @@ export type OperationDeps = {
 
 export type OperationContext = { deps: OperationDeps; caller: Caller; now: Date };
 
-type ObjectSchema = z.ZodObject<z.ZodRawShape>;
+/** The schema of an operation's input or output: always a JSON object. */
+export type ObjectSchema = z.ZodObject<z.ZodRawShape>;
 
 export type Operation<I extends ObjectSchema = ObjectSchema, O extends ObjectSchema = ObjectSchema> = {
   /** SCREAMING_SNAKE name: the MCP tool name and the permission action under "self". */
@@ -41,12 +42,16 @@ export type Operation<I extends ObjectSchema = ObjectSchema, O extends ObjectSch
   output: O;
   /** Members may use it (on what is theirs); otherwise only admins and their keys. */
   forMembers: boolean;
+  /** Who may use it, for the README's table, where "everyone" or "admins" (from forMembers) says too little. */
+  audience?: string;
   /** MCP tool annotations. */
   readOnly: boolean;
   destructive?: boolean;
   /** The REST route: path params (":id") are merged into the input. */
   rest: { method: "GET" | "POST" | "PATCH" | "DELETE"; path: string; successStatus?: 200 | 201 };
-  handler: (ctx: OperationContext, input: z.output<I>) => z.input<O> | Promise<z.input<O>>;
+  // A method, not a property: a registry of operations with different inputs is then a plain
+  // `readonly Operation[]` (methods compare their parameters both ways) and needs no cast.
+  handler(ctx: OperationContext, input: z.output<I>): z.input<O> | Promise<z.input<O>>;
 };
 
 /** Declares an operation with its types inferred; a registry entry is exactly this value. */
@@ -64,8 +69,20 @@ export function sessionCaller(user: User, catalog: ManagementCatalog): Caller {
   return { user, key: null, permissions: roleCeiling(user.role, catalog) };
 }
 
+/**
+ * The user the CLI acts as. The CLI runs on the host as the owner of the data (whoever can run it can
+ * read the database file and the server secret anyway), so it may do what an admin may. It is not a
+ * row of the users table: no password, no session, no key can ever carry it, and no request reaches it.
+ */
+export const HOST_USER: User = { id: "host", email: "host (switchboard CLI)", role: "admin", createdAt: new Date(0) };
+
+/** The caller for commands run on the host: an admin's powers, through the same operations and checks as everyone. */
+export function hostCaller(catalog: ManagementCatalog): Caller {
+  return { user: HOST_USER, key: null, permissions: roleCeiling("admin", catalog) };
+}
+
 /** Only callers granted the operation under "self" may run it. */
-export function mayRun(caller: Caller, op: Operation): boolean {
+export function mayRun(caller: Caller, op: Pick<Operation, "name">): boolean {
   return mayUseManagementTool(caller.permissions, op.name);
 }
 
@@ -73,11 +90,20 @@ export function mayRun(caller: Caller, op: Operation): boolean {
  * Runs an operation for a caller: permission, then input validation (VALIDATION_FAILED naming each
  * field), then the handler; the output is parsed by its schema, so nothing undeclared leaves.
  */
-export async function runOperation(op: Operation, ctx: OperationContext, rawInput: unknown): Promise<Record<string, unknown>> {
+export async function runOperation<I extends ObjectSchema, O extends ObjectSchema>(
+  op: Operation<I, O>,
+  ctx: OperationContext,
+  rawInput: unknown,
+): Promise<z.output<O>> {
   if (!mayRun(ctx.caller, op)) throw new AppError("FORBIDDEN", `${ctx.caller.key ? "This key" : "You"} may not use ${op.name}.`);
   const input = parseFields(op.input, rawInput ?? {});
   const result = await op.handler(ctx, input);
   return op.output.parse(result);
+}
+
+/** Who may use an operation, in the words of the README's table. */
+export function audienceOf(op: Pick<Operation, "forMembers" | "audience">): string {
+  return op.audience ?? (op.forMembers ? "everyone" : "admins");
 }
 
 /** The JSON Schema of an operation's input or output, as MCP tool lists and OpenAPI show it. */

@@ -23,6 +23,8 @@ export const UserShape = z.object({
   created_at: Timestamp,
 });
 
+export type UserView = z.output<typeof UserShape>;
+
 export function userOut(user: User): z.input<typeof UserShape> {
   return { id: user.id, email: user.email, role: user.role, created_at: user.createdAt.toISOString() };
 }

@@ -448,6 +448,19 @@ describe("users: effects beyond the response", () => {
     expect((await t.request("/admin/login", form({ email: MEMBER, password: PASSWORD }))).status).toBe(401);
   });
 
+  test("a refused add shows the form again with the email and role typed, never the password", async () => {
+    const { t, cookies } = await setUp();
+    const secret = "short-pw";
+    const res = await t.request("/admin/users", { ...form({ email: NEW, role: "admin", password: secret }), headers: { cookie: cookies.admin } });
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain("password: expected at least 10 characters");
+    expect(html).toContain(`name="email" type="email" value="${NEW}"`);
+    expect(html).toMatch(/<option value="admin" selected="">admin<\/option><\/select>/);
+    expect(html).not.toContain(secret);
+    expect(snapshot(t)).toEqual(UNCHANGED);
+  });
+
   test("a demoted admin loses admin powers on their next request", async () => {
     const { t, member, cookies } = await setUp();
     await t.request(`/admin/users/${member.id}/role`, { ...form({ role: "admin" }), headers: { cookie: cookies.admin } });

@@ -147,6 +147,21 @@ const ROUTES: Row[] = [
     },
   },
   {
+    op: "TOOL_LIST",
+    request: (h) => {
+      const agent = storedAgent(h);
+      return { method: "GET", path: "/tools", ctx: { agent: agent.id, connection: agent.connections[0]!.connectionId } };
+    },
+    status: 200,
+    check: (body, _h, ctx) =>
+      expect(body).toEqual({
+        connections: [{ id: ctx.connection as string, slug: "upstream", title: "upstream", tools: [], resources: [], prompts: [], discovery_error: null }],
+        // The selected tool is not offered upstream (nothing discovered): not exposed, so not grantable.
+        agents: [{ id: ctx.agent as string, slug: "helper", title: "helper", tools: [] }],
+      }),
+    never: () => ["tok-row-secret", "https://mcp.example.com"],
+  },
+  {
     op: "WHOAMI",
     request: () => ({ method: "GET", path: "/whoami" }),
     status: 200,

@@ -220,6 +220,26 @@ describe("key revoke", () => {
   });
 });
 
+describe("the CLI runs the registry's operations as the host", () => {
+  test("key revoke is API_KEY_DELETE: a malformed id is refused by its schema and no key is touched", async () => {
+    const ws = workspace();
+    const kept = mintKey(ws.deps, ws.admin, { self: ["*"] });
+    const run = await cli(ws, ["key", "revoke", "not-a-key-id"]);
+    expect(run).toEqual({ code: 1, stdout: "", stderr: "error: id: expected an API key id (key_<uuid>)\n" });
+    expect(ws.verify(kept.token)?.keyId).toBe(kept.key.id);
+  });
+
+  test("key list as the host sees every owner's keys, and --owner narrows through the operation's owner_id", async () => {
+    const ws = workspace();
+    mintKey(ws.deps, ws.admin, {}, { name: "of-admin" });
+    mintKey(ws.deps, ws.member, {}, { name: "of-member" });
+    const all = JSON.parse((await cli(ws, ["key", "list", "--json"])).stdout) as { keys: { name: string }[] };
+    expect(all.keys.map((k) => k.name).sort()).toEqual(["of-admin", "of-member"]);
+    const mine = JSON.parse((await cli(ws, ["key", "list", "--json", "--owner", "admin@example.com"])).stdout) as { keys: { name: string }[] };
+    expect(mine.keys.map((k) => k.name)).toEqual(["of-admin"]);
+  });
+});
+
 test("key with no action prints its help and exits 2; an unknown action exits 2", async () => {
   const ws = workspace();
   const none = await cli(ws, ["key"]);

@@ -65,6 +65,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   CONNECTION_DELETE: (h) => ({ id: connectionId(h) }),
   CONNECTION_TEST: (h) => ({ id: connectionId(h) }),
   CONNECTION_REFRESH: (h) => ({ id: connectionId(h) }),
+  TOOL_LIST: () => ({}),
   AGENT_LIST: () => ({}),
   AGENT_GET: (h) => ({ id: agentId(h) }),
   AGENT_CREATE: () => ({ slug: `made-${randomUUID().slice(0, 8)}` }),

@@ -4,7 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { configReference } from "../../src/config/describe.ts";
 import { COMMANDS } from "../../src/cli/main.ts";
-import { renderExampleConfig, renderReadme } from "../../scripts/readme-sections.ts";
+import { managementToolsMarkdown, renderExampleConfig, renderReadme } from "../../scripts/readme-sections.ts";
+import { OPERATIONS } from "../../src/operations/index.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const readme = await Bun.file(`${root}README.md`).text();
@@ -18,6 +19,19 @@ describe("README.md", () => {
   test("documents every config key and every command", () => {
     for (const field of configReference()) expect(readme).toContain(`\`${field.section}.${field.key}\``);
     for (const command of COMMANDS) expect(readme).toContain(`### \`switchboard ${command.name}\``);
+  });
+
+  test("lists every management tool once, with who may use it and its REST route", () => {
+    const section = readme.slice(readme.indexOf("<!-- management-tools:start -->"), readme.indexOf("<!-- management-tools:end -->"));
+    const rows = section.split("\n").filter((line) => line.startsWith("| `"));
+    expect(rows).toHaveLength(OPERATIONS.length);
+    for (const op of OPERATIONS) {
+      const row = rows.find((line) => line.startsWith(`| \`${op.name}\` |`));
+      expect(row).toContain(op.forMembers ? "| everyone" : "| admins |");
+      expect(row).toContain(`\`${op.rest.method} /api/v1`);
+    }
+    // A table written from one operation fewer is not what the README holds.
+    expect(section).not.toContain(managementToolsMarkdown(OPERATIONS.slice(1)));
   });
 
   test("has exactly two set-up commands: install-and-start, then bun test", () => {

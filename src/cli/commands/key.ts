@@ -1,18 +1,10 @@
 // `switchboard key create|list|revoke`: API keys from the shell, for bootstrapping scripts and CI.
-import { deleteApiKey, listApiKeys } from "../../domain/access/api-keys.ts";
-import { roleCeiling } from "../../domain/access/permissions.ts";
 import { findUserByEmail } from "../../domain/access/users.ts";
-import { silentLogger } from "../../logger.ts";
-import { apiKeyCreate } from "../../operations/api-keys.ts";
-import { OFFLINE_AGENTS } from "../../operations/agents.ts";
-import { OFFLINE_GATEWAY } from "../../operations/connections.ts";
+import { apiKeyCreate, apiKeyDelete, apiKeyList } from "../../operations/api-keys.ts";
 import { CATALOG } from "../../operations/index.ts";
-import { runOperation, type Operation } from "../../operations/registry.ts";
-import { resourceExistsIn } from "../../domain/resources.ts";
-import { apiKeyOut } from "../../operations/shapes.ts";
-import { deriveKeys } from "../../security/keys.ts";
-import { loadOrCreateSecret } from "../../security/secret.ts";
+import { sessionCaller } from "../../operations/registry.ts";
 import { parseFlags } from "../args.ts";
+import { hostRunner } from "../host.ts";
 import { UsageError, type Command } from "../io.ts";
 import { CONFIG_FLAG, CONFIG_HELP, EXIT_CONFIG, loadConfigOrReport, withDatabase } from "../shared.ts";
 
@@ -88,30 +80,13 @@ export const keyCommand: Command = {
         io.stderr(`error: no user with email ${values.owner}\n`);
         return 1;
       }
+      const run = hostRunner(config, handle);
       if (action === "create") {
-        const keys = deriveKeys(loadOrCreateSecret({ configured: config.security.secret, dataDir: config.dataDir }));
         // The owner is the caller: the key is capped by what the owner's role may grant.
-        const result = await runOperation(
-          apiKeyCreate as unknown as Operation,
-          {
-            deps: {
-              db: handle.db,
-              keys,
-              config,
-              logger: silentLogger,
-              catalog: CATALOG,
-              resourceExists: resourceExistsIn(handle.db),
-              gateway: OFFLINE_GATEWAY,
-              agents: OFFLINE_AGENTS,
-            },
-            caller: { user: owner!, key: null, permissions: roleCeiling(owner!.role, CATALOG) },
-            now: new Date(),
-          },
-          { name: values.name, permissions, ...(values.expires ? { expires_in: values.expires } : {}) },
-        );
-        io.stdout(values.json ? JSON.stringify(result, null, 2) + "\n" : `${result.token as string}\n`);
+        const result = await run(apiKeyCreate, { name: values.name, permissions, ...(values.expires ? { expires_in: values.expires } : {}) }, sessionCaller(owner!, CATALOG));
+        io.stdout(values.json ? JSON.stringify(result, null, 2) + "\n" : `${result.token}\n`);
       } else if (action === "list") {
-        const keys = listApiKeys(handle.db, { ownerId: owner?.id }).map(apiKeyOut);
+        const { keys } = await run(apiKeyList, owner ? { owner_id: owner.id } : {});
         if (values.json) io.stdout(JSON.stringify({ keys }, null, 2) + "\n");
         else if (keys.length === 0) io.stdout("no API keys\n");
         else {
@@ -123,7 +98,7 @@ export const keyCommand: Command = {
           }
         }
       } else {
-        deleteApiKey(handle.db, positionals[0]!);
+        await run(apiKeyDelete, { id: positionals[0] });
         io.stdout(`revoked ${positionals[0]}\n`);
       }
       return 0;

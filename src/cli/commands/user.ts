@@ -1,6 +1,8 @@
 // `switchboard user create|reset-password`: manage admin users from the shell (passwords from stdin).
-import { createUser, resetPassword } from "../../domain/access/users.ts";
+import { resetPassword } from "../../domain/access/users.ts";
+import { userCreate } from "../../operations/users.ts";
 import { parseFlags } from "../args.ts";
+import { hostRunner } from "../host.ts";
 import { UsageError, type Command, type CliIo } from "../io.ts";
 import { CONFIG_FLAG, CONFIG_HELP, EXIT_CONFIG, loadConfigOrReport, withDatabase } from "../shared.ts";
 
@@ -59,9 +61,10 @@ export const userCommand: Command = {
     const email = values.email;
     return withDatabase(config, io, async (handle) => {
       if (action === "create") {
-        const user = await createUser(handle.db, { email, role: values.role!, password });
+        const user = await hostRunner(config, handle)(userCreate, { email, role: values.role, password });
         io.stdout(`created ${user.role} ${user.email} (${user.id})\n`);
       } else {
+        // No operation resets a password (no face but the host's may): the domain is called directly.
         const user = await resetPassword(handle.db, email, password);
         io.stdout(`password reset for ${user.email}; their sessions have ended\n`);
       }

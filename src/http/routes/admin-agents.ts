@@ -5,26 +5,22 @@
 import { Hono, type Context } from "hono";
 import { collisionMessages } from "../../domain/agents/rules.ts";
 import { checkAgent } from "../../domain/agents/agents.ts";
-import { listConnections } from "../../domain/connections/connections.ts";
 import { AGENT_ID } from "../../domain/access/permissions.ts";
-import { AppError } from "../../errors.ts";
-import type { AgentDetailView, AgentView } from "../../operations/agent-shapes.ts";
+import { AppError, type ErrorStatus } from "../../errors.ts";
+import { agentChangesFrom, type AgentDraft, type AgentView } from "../../operations/agent-shapes.ts";
 import { agentCreate, agentDelete, agentGet, agentList, agentStore, agentUpdate } from "../../operations/agents.ts";
-import { connectionStore } from "../../operations/connections.ts";
-import { runOperation, sessionCaller, type Operation } from "../../operations/registry.ts";
-import { CheckResult, type CheckOutcome, type EditorConnection } from "../../../views/agent-editor.tsx";
+import { toolList } from "../../operations/tools.ts";
+import { sessionCaller } from "../../operations/registry.ts";
+import { CheckResult, type CheckOutcome } from "../../../views/agent-editor.tsx";
 import { AgentEditorPage, AgentPage, AgentsPage, TryResult, type Message, type TryOutcome } from "../../../views/agents.tsx";
-import { agentDraftFromForm, agentInputFromDraft, EMPTY_DRAFT, type AgentDraft } from "../agent-form.ts";
+import { agentDraftFromForm, EMPTY_DRAFT } from "../agent-form.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
-import { isHtmx, readForm, redirectAfterPost } from "../form.ts";
+import { isHtmx, readForm } from "../form.ts";
+import { confirmedDelete, requireOperation, runAsUser, submitForm, type FormRefusal } from "../form-flow.ts";
 
-type Status = 200 | 400 | 403 | 404 | 409;
+type Status = ErrorStatus | 200;
 
-/** A refusal to show beside the form: a bad field, a taken slug, a collision. Others go to the error boundary. */
-function formRefusal(err: unknown): AppError | null {
-  return err instanceof AppError && err.status < 500 && err.code !== "FORBIDDEN" && err.code !== "AGENT_NOT_FOUND" ? err : null;
-}
-
+/** The editor's draft of a stored agent: its output, which names connections by id. */
 function draftOf(a: AgentView): AgentDraft {
   return {
     slug: a.slug,
@@ -32,8 +28,8 @@ function draftOf(a: AgentView): AgentDraft {
     description: a.description,
     instructions: a.instructions,
     enabled: a.enabled,
-    prefixTools: a.prefix_tools,
-    connections: a.connections.map((s) => ({ connectionId: s.connection_id, tools: s.tools, resources: s.resources, prompts: s.prompts })),
+    prefix_tools: a.prefix_tools,
+    connections: a.connections.map((s) => ({ connection: s.connection_id, tools: s.tools, resources: s.resources, prompts: s.prompts })),
   };
 }
 
@@ -46,30 +42,13 @@ function callError(err: unknown): string {
 
 export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const run = (c: Context<AppEnv>, op: unknown, input: unknown) =>
-    runOperation(op as Operation, { deps, caller: sessionCaller(c.get("user"), deps.catalog), now: new Date() }, input);
-  const requireAdmin = (c: Context<AppEnv>) => {
-    if (c.get("user").role !== "admin") throw new AppError("FORBIDDEN", "Only admins create or change agents.");
-  };
-
-  /** Every connection with what it offers, as last discovered: the editor's choices. */
-  const editorConnections = (): EditorConnection[] =>
-    listConnections(connectionStore(deps)).map((conn) => {
-      const found = deps.gateway.discovery(conn.id);
-      return {
-        id: conn.id,
-        slug: conn.slug,
-        title: conn.title,
-        tools: found.tools.map((t) => ({ name: t.name, description: t.description ?? "" })),
-        resources: [...found.resources.map((r) => r.uri), ...found.resourceTemplates.map((t) => t.uriTemplate)],
-        prompts: found.prompts.map((p) => p.name),
-        discoveryError: found.error,
-      };
-    });
+  // The editor's pages (new, check) are for whoever may create agents: the registry says who.
+  const requireEditor = (c: Context<AppEnv>) => requireOperation(c, deps, agentCreate);
 
   /** The names the draft would expose and what stops it from being saved, without saving. */
   const check = (draft: AgentDraft): CheckOutcome => {
-    const result = checkAgent(agentStore(deps), draft);
+    // The operation's own conversion (slugs to ids, tool names to selections), so the check sees what a save would.
+    const result = checkAgent(agentStore(deps), { prefixTools: draft.prefix_tools, connections: agentChangesFrom(deps, draft).connections ?? [] });
     return {
       problems: Object.values(result.problems),
       collisions: collisionMessages(result.collisions),
@@ -78,59 +57,55 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
     };
   };
 
-  const editorPage = (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft, outcome: { message?: Message; fieldErrors?: Record<string, string>; checked?: boolean } = {}, status: Status = 200) =>
-    c.html(
+  const editorPage = async (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft, outcome: { message?: Message; fieldErrors?: Record<string, string>; checked?: boolean } = {}, status: Status = 200) => {
+    // Every connection with what it offers, as last discovered: the editor's choices.
+    const { connections } = await runAsUser(c, deps, toolList, {});
+    return c.html(
       AgentEditorPage({
         viewer: c.get("user"),
         title: agentId ? `Edit ${draft.title || draft.slug}` : "New agent",
         back: agentId ? `/admin/agents/${agentId}` : "/admin/agents",
         message: outcome.message,
-        editor: { agentId, draft, connections: editorConnections(), check: outcome.checked ? check(draft) : undefined, fieldErrors: outcome.fieldErrors },
+        editor: { agentId, draft, connections, check: outcome.checked ? check(draft) : undefined, fieldErrors: outcome.fieldErrors },
       }),
       status,
     );
+  };
 
   /** A refused save: the editor again with what was typed, the check's verdict and the reason. */
-  const refused = (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft, err: unknown) => {
-    const refusal = formRefusal(err);
-    if (!refusal) throw err;
+  const refused = (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft) => (refusal: FormRefusal) => {
     const verdict = check(draft);
     const shownBelow = verdict.problems.length + verdict.collisions.length > 0;
     const text = shownBelow ? "Not saved: fix what the check below names." : refusal.message;
-    return editorPage(c, agentId, draft, { message: { kind: "error", text }, fieldErrors: refusal.fields, checked: true }, refusal.status as Status);
+    return editorPage(c, agentId, draft, { message: { kind: "error", text }, fieldErrors: refusal.fields, checked: true }, refusal.status);
   };
 
   const agentPage = async (c: Context<AppEnv>, id: string, extra: { outcome?: TryOutcome; message?: Message } = {}, status: Status = 200) => {
-    const a = (await run(c, agentGet, { id })) as AgentDetailView;
+    const a = await runAsUser(c, deps, agentGet, { id });
     const schemas: Record<string, unknown> = {};
     for (const t of a.tools) schemas[t.name] = deps.gateway.discovery(t.connection_id).tools.find((tool) => tool.name === t.upstream)?.inputSchema;
     return c.html(AgentPage({ viewer: c.get("user"), a, schemas, ...extra }), status);
   };
 
   app.get("/", async (c) => {
-    const { agents } = (await run(c, agentList, {})) as { agents: AgentView[] };
+    const { agents } = await runAsUser(c, deps, agentList, {});
     const message: Message | undefined = c.req.query("deleted") ? { kind: "ok", text: "Agent deleted." } : undefined;
     return c.html(AgentsPage({ viewer: c.get("user"), agents, message }));
   });
 
   app.get("/new", (c) => {
-    requireAdmin(c);
+    requireEditor(c);
     return editorPage(c, null, EMPTY_DRAFT);
   });
 
   app.post("/", async (c) => {
     const draft = agentDraftFromForm(await readForm(c));
-    try {
-      const created = (await run(c, agentCreate, agentInputFromDraft(draft))) as AgentView;
-      return redirectAfterPost(c, `/admin/agents/${created.id}`);
-    } catch (err) {
-      return refused(c, null, draft, err);
-    }
+    return submitForm(c, deps, agentCreate, () => draft, { done: (created) => `/admin/agents/${created.id}`, refused: refused(c, null, draft) });
   });
 
   /** The live check: htmx gets the verdict, a plain post ("Check names") the editor around it. */
   app.post("/check", async (c) => {
-    requireAdmin(c);
+    requireEditor(c);
     const form = await readForm(c);
     const draft = agentDraftFromForm(form);
     if (isHtmx(c)) return c.html(CheckResult({ check: check(draft) }));
@@ -141,8 +116,8 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/:id", (c) => agentPage(c, c.req.param("id"), c.req.query("saved") ? { message: { kind: "ok", text: "Saved." } } : {}));
 
   app.get("/:id/edit", async (c) => {
-    requireAdmin(c);
-    const a = (await run(c, agentGet, { id: c.req.param("id") })) as AgentDetailView;
+    requireEditor(c);
+    const a = await runAsUser(c, deps, agentGet, { id: c.req.param("id") });
     if (a.from_config) throw new AppError("AGENT_READ_ONLY");
     return editorPage(c, a.id, draftOf(a), { checked: true });
   });
@@ -150,18 +125,13 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/:id", async (c) => {
     const id = c.req.param("id");
     const draft = agentDraftFromForm(await readForm(c));
-    try {
-      const saved = (await run(c, agentUpdate, { ...agentInputFromDraft(draft), id })) as AgentView;
-      return redirectAfterPost(c, `/admin/agents/${saved.id}?saved=1`);
-    } catch (err) {
-      return refused(c, id, draft, err);
-    }
+    return submitForm(c, deps, agentUpdate, () => ({ ...draft, id }), { done: (saved) => `/admin/agents/${saved.id}?saved=1`, refused: refused(c, id, draft) });
   });
 
   /** "Try it": calls one tool through the agent as the signed-in user. */
   app.post("/:id/try", async (c) => {
     const id = c.req.param("id");
-    const a = (await run(c, agentGet, { id })) as AgentDetailView;
+    const a = await runAsUser(c, deps, agentGet, { id });
     const form = await readForm(c);
     const outcome: TryOutcome = { tool: form.tool ?? "", args: form.arguments ?? "{}" };
     let args: unknown = null;
@@ -182,22 +152,12 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
     return isHtmx(c) ? c.html(TryResult({ outcome })) : agentPage(c, id, { outcome });
   });
 
-  app.post("/:id/delete", async (c) => {
-    const id = c.req.param("id");
-    const form = await readForm(c);
-    if (form.confirm !== "yes") {
-      requireAdmin(c);
-      return agentPage(c, id, { message: { kind: "error", text: "Tick the box to confirm the deletion." } }, 400);
-    }
-    try {
-      await run(c, agentDelete, { id });
-    } catch (err) {
-      const refusal = formRefusal(err);
-      if (!refusal) throw err;
-      return agentPage(c, id, { message: { kind: "error", text: refusal.message } }, refusal.status as Status);
-    }
-    return redirectAfterPost(c, "/admin/agents?deleted=1");
-  });
+  app.post("/:id/delete", (c) =>
+    confirmedDelete(c, deps, agentDelete, { id: c.req.param("id") }, {
+      done: "/admin/agents?deleted=1",
+      page: (text, status) => agentPage(c, c.req.param("id"), { message: { kind: "error", text } }, status),
+    }),
+  );
 
   return app;
 }

@@ -2,7 +2,7 @@
 // test and refresh; only admins create, change and delete. Every action goes through the same
 // operations as /mcp/self and /api/v1, with the signed-in user as the caller.
 import { Hono, type Context } from "hono";
-import { AppError } from "../../errors.ts";
+import { AppError, type ErrorStatus } from "../../errors.ts";
 import {
   connectionCreate,
   connectionDelete,
@@ -12,23 +12,18 @@ import {
   connectionTest,
   connectionUpdate,
 } from "../../operations/connections.ts";
-import type { ConnectionDetailView, ConnectionView } from "../../operations/connection-shapes.ts";
-import { runOperation, sessionCaller, type Operation } from "../../operations/registry.ts";
+import type { ConnectionView } from "../../operations/connection-shapes.ts";
 import { formValuesOf, type ConnectionFormProps, type FormValues } from "../../../views/connection-form.tsx";
 import { ConnectionPage, ConnectionsPage, DiscoverySection, NewConnectionPage, TestResult, type Message, type TestOutcome } from "../../../views/connections.tsx";
 import { connectionInputFromForm, formFieldErrors } from "../connection-form.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
-import { isHtmx, readForm, redirectAfterPost } from "../form.ts";
+import { isHtmx, readForm } from "../form.ts";
+import { confirmedDelete, formRefusal, mayUse, requireOperation, runAsUser, submitForm } from "../form-flow.ts";
 
-type Status = 200 | 201 | 400 | 403 | 404 | 409;
+type Status = ErrorStatus | 200;
 
 function duration(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
-
-/** A refusal to show beside the form: a bad field, a taken slug, the stdio policy. Others go to the error boundary. */
-function formRefusal(err: unknown): AppError | null {
-  return err instanceof AppError && err.status < 500 && err.code !== "FORBIDDEN" && err.code !== "CONNECTION_NOT_FOUND" ? err : null;
 }
 
 /** The submitted form as it is shown again: everything but the token. */
@@ -39,8 +34,6 @@ function resubmitted(form: Record<string, string>): FormValues {
 
 export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const run = (c: Context<AppEnv>, op: unknown, input: unknown) =>
-    runOperation(op as Operation, { deps, caller: sessionCaller(c.get("user"), deps.catalog), now: new Date() }, input);
 
   const formProps = (connection: ConnectionView | null, values: FormValues, fieldErrors?: Record<string, string>): ConnectionFormProps => ({
     connection,
@@ -62,14 +55,15 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
     status: Status = 200,
   ) => {
     const viewer = c.get("user");
-    const detail = (await run(c, connectionGet, { id })) as ConnectionDetailView;
-    const isAdmin = viewer.role === "admin";
+    const detail = await runAsUser(c, deps, connectionGet, { id });
+    // Who may change the connection sees its form and its process's stderr (which can name its secrets).
+    const mayEdit = mayUse(c, deps, connectionUpdate);
     return c.html(
       ConnectionPage({
         viewer,
         c: detail,
-        stderr: isAdmin ? deps.gateway.stderr(detail.id) : null,
-        form: isAdmin && !detail.from_config ? formProps(detail, outcome.values ?? formValuesOf(detail), outcome.fieldErrors) : null,
+        stderr: mayEdit ? deps.gateway.stderr(detail.id) : null,
+        form: mayEdit && !detail.from_config ? formProps(detail, outcome.values ?? formValuesOf(detail), outcome.fieldErrors) : null,
         test: outcome.test,
         message: outcome.message,
       }),
@@ -87,37 +81,36 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
 
   /** Runs a test; htmx gets the result fragment, a plain form post the whole page around it. */
   const test = async (c: Context<AppEnv>, input: Record<string, unknown>, page: (t: TestOutcome) => Promise<Response> | Response) => {
-    const result = (await run(c, connectionTest, input)) as TestOutcome;
+    const result = await runAsUser(c, deps, connectionTest, input);
     return isHtmx(c) ? c.html(TestResult({ result })) : page(result);
   };
 
   app.get("/", async (c) => {
-    const { connections } = (await run(c, connectionList, {})) as { connections: ConnectionView[] };
+    const { connections } = await runAsUser(c, deps, connectionList, {});
     const message: Message | undefined = c.req.query("deleted") ? { kind: "ok", text: "Connection deleted." } : undefined;
     return c.html(ConnectionsPage({ viewer: c.get("user"), connections, message }));
   });
 
   app.get("/new", (c) => {
-    if (c.get("user").role !== "admin") throw new AppError("FORBIDDEN", "Only admins add connections.");
+    requireOperation(c, deps, connectionCreate);
     const transport = c.req.query("transport");
     return c.html(NewConnectionPage({ viewer: c.get("user"), form: formProps(null, { transport: transport === "sse" || transport === "stdio" ? transport : "http" }) }));
   });
 
   app.post("/", async (c) => {
     const form = await readForm(c);
-    try {
-      const created = (await run(c, connectionCreate, parse(form))) as ConnectionView;
-      return redirectAfterPost(c, `/admin/connections/${created.id}`);
-    } catch (err) {
-      const refusal = formRefusal(err);
-      if (!refusal) throw err;
-      const page = NewConnectionPage({
-        viewer: c.get("user"),
-        form: formProps(null, resubmitted(form), formFieldErrors(refusal.fields)),
-        message: { kind: "error", text: refusal.message },
-      });
-      return c.html(page, refusal.status as Status);
-    }
+    return submitForm(c, deps, connectionCreate, () => parse(form), {
+      done: (created) => `/admin/connections/${created.id}`,
+      refused: (refusal) =>
+        c.html(
+          NewConnectionPage({
+            viewer: c.get("user"),
+            form: formProps(null, resubmitted(form), formFieldErrors(refusal.fields)),
+            message: { kind: "error", text: refusal.message },
+          }),
+          refusal.status,
+        ),
+    });
   });
 
   /** Test of the new-connection form, before anything is saved. */
@@ -130,8 +123,8 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
     } catch (err) {
       const refusal = formRefusal(err);
       if (!refusal) throw err;
-      if (isHtmx(c)) return c.html(TestResult({ result: failed(refusal.message) }), refusal.status as Status);
-      return render({ message: { kind: "error", text: refusal.message }, fieldErrors: formFieldErrors(refusal.fields) }, refusal.status as Status);
+      if (isHtmx(c)) return c.html(TestResult({ result: failed(refusal.message) }), refusal.status);
+      return render({ message: { kind: "error", text: refusal.message }, fieldErrors: formFieldErrors(refusal.fields) }, refusal.status);
     }
   });
 
@@ -140,14 +133,11 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/:id", async (c) => {
     const id = c.req.param("id");
     const form = await readForm(c);
-    try {
-      await run(c, connectionUpdate, { ...parse(form), id });
-      return redirectAfterPost(c, `/admin/connections/${id}?saved=1`);
-    } catch (err) {
-      const refusal = formRefusal(err);
-      if (!refusal) throw err;
-      return connectionPage(c, id, { message: { kind: "error", text: refusal.message }, values: resubmitted(form), fieldErrors: formFieldErrors(refusal.fields) }, refusal.status as Status);
-    }
+    return submitForm(c, deps, connectionUpdate, () => ({ ...parse(form), id }), {
+      done: () => `/admin/connections/${id}?saved=1`,
+      refused: (refusal) =>
+        connectionPage(c, id, { message: { kind: "error", text: refusal.message }, values: resubmitted(form), fieldErrors: formFieldErrors(refusal.fields) }, refusal.status),
+    });
   });
 
   /** Test of a stored connection, or (from its edit form) of unsaved changes to it. */
@@ -161,33 +151,23 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
     } catch (err) {
       const refusal = formRefusal(err);
       if (!refusal) throw err;
-      if (isHtmx(c)) return c.html(TestResult({ result: failed(refusal.message) }), refusal.status as Status);
-      return connectionPage(c, id, { message: { kind: "error", text: refusal.message }, values: changes ? resubmitted(form) : undefined, fieldErrors: formFieldErrors(refusal.fields) }, refusal.status as Status);
+      if (isHtmx(c)) return c.html(TestResult({ result: failed(refusal.message) }), refusal.status);
+      return connectionPage(c, id, { message: { kind: "error", text: refusal.message }, values: changes ? resubmitted(form) : undefined, fieldErrors: formFieldErrors(refusal.fields) }, refusal.status);
     }
   });
 
   app.post("/:id/refresh", async (c) => {
     const id = c.req.param("id");
-    const detail = (await run(c, connectionRefresh, { id })) as ConnectionDetailView;
+    const detail = await runAsUser(c, deps, connectionRefresh, { id });
     return isHtmx(c) ? c.html(DiscoverySection({ c: detail })) : connectionPage(c, id, { message: { kind: "ok", text: "Discovery refreshed." } });
   });
 
-  app.post("/:id/delete", async (c) => {
-    const id = c.req.param("id");
-    const form = await readForm(c);
-    if (form.confirm !== "yes") {
-      if (c.get("user").role !== "admin") throw new AppError("FORBIDDEN", "Only admins delete connections.");
-      return connectionPage(c, id, { message: { kind: "error", text: "Tick the box to confirm the deletion." } }, 400);
-    }
-    try {
-      await run(c, connectionDelete, { id });
-    } catch (err) {
-      const refusal = formRefusal(err);
-      if (!refusal) throw err;
-      return connectionPage(c, id, { message: { kind: "error", text: refusal.message } }, refusal.status as Status);
-    }
-    return redirectAfterPost(c, "/admin/connections?deleted=1");
-  });
+  app.post("/:id/delete", (c) =>
+    confirmedDelete(c, deps, connectionDelete, { id: c.req.param("id") }, {
+      done: "/admin/connections?deleted=1",
+      page: (text, status) => connectionPage(c, c.req.param("id"), { message: { kind: "error", text } }, status),
+    }),
+  );
 
   return app;
 }

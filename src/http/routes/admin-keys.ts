@@ -1,17 +1,14 @@
 // The API keys page: every change goes through the same operations as /mcp/self and /api/v1,
 // with the signed-in user as the caller (members manage their own keys, admins everyone's).
 import { Hono, type Context } from "hono";
-import { checkAgent, listAgents } from "../../domain/agents/agents.ts";
-import { listConnections } from "../../domain/connections/connections.ts";
-import { listUsers } from "../../domain/access/users.ts";
-import { AppError } from "../../errors.ts";
+import { AppError, type ErrorStatus } from "../../errors.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyList, apiKeyRotate } from "../../operations/api-keys.ts";
-import { agentStore } from "../../operations/agents.ts";
-import { connectionStore } from "../../operations/connections.ts";
-import { runOperation, sessionCaller, type Operation } from "../../operations/registry.ts";
+import { toolList } from "../../operations/tools.ts";
+import { userList } from "../../operations/users.ts";
 import { IssuedTokenPage, IssuedTokenSection, KeysPage, KeysSection, type IssuedToken, type KeyRow, type KeysProps } from "../../../views/api-keys.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readFormLists } from "../form.ts";
+import { mayUse, runAsUser, submitForm, type FormRefusal } from "../form-flow.ts";
 
 type Outcome = Pick<KeysProps, "issued" | "message" | "form" | "preselect">;
 
@@ -33,32 +30,29 @@ function permissionsFromBuilder(form: Record<string, string[]>): Record<string, 
   return permissions;
 }
 
+/** The raw permissions box: JSON, or a refusal of the field. */
+function parsePermissionsJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new AppError("INVALID_PERMISSIONS", "The raw permissions are not valid JSON.");
+  }
+}
+
 export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const run = (c: Context<AppEnv>, op: unknown, input: unknown) =>
-    runOperation(op as Operation, { deps, caller: sessionCaller(c.get("user"), deps.catalog), now: new Date() }, input);
 
   /**
    * What the permission picker offers: each connection's discovered tools and each agent's exposed
    * names. Upstream data feeds it, so a failure here empties the picker (raw JSON still works) rather
    * than failing the page for every user.
    */
-  const grantables = (): Pick<KeysProps, "connections" | "agents" | "pickerFailed"> => {
+  const grantables = async (c: Context<AppEnv>): Promise<Pick<KeysProps, "connections" | "agents" | "pickerFailed">> => {
     try {
-      const store = agentStore(deps);
+      const offers = await runAsUser(c, deps, toolList, {});
       return {
-        connections: listConnections(connectionStore(deps)).map((conn) => ({
-          id: conn.id,
-          slug: conn.slug,
-          title: conn.title,
-          tools: deps.gateway.discovery(conn.id).tools.map((tool) => tool.name).filter((name) => typeof name === "string"),
-        })),
-        agents: listAgents(deps.db).map((agent) => ({
-          id: agent.id,
-          slug: agent.slug,
-          title: agent.title,
-          tools: checkAgent(store, agent).tools.filter((t) => !t.missing).map((t) => t.exposed),
-        })),
+        connections: offers.connections.map((conn) => ({ id: conn.id, slug: conn.slug, title: conn.title, tools: conn.tools.map((tool) => tool.name) })),
+        agents: offers.agents,
       };
     } catch (err) {
       deps.logger.error("the keys page could not list connection and agent tools", { error: err });
@@ -68,19 +62,23 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
 
   const render = async (c: Context<AppEnv>, outcome: Outcome): Promise<string> => {
     const viewer = c.get("user");
-    const { keys } = (await run(c, apiKeyList, {})) as { keys: KeyRow[] };
+    const { keys } = await runAsUser(c, deps, apiKeyList, {});
+    // API_KEY_CREATE lets admins alone set owner_id: only they get the owner picker.
+    const isAdmin = viewer.role === "admin";
     const props: KeysProps = {
       viewer,
       keys,
-      grantableTools: viewer.role === "admin" ? [...deps.catalog.all] : [...deps.catalog.forMembers],
-      users: viewer.role === "admin" ? listUsers(deps.db).map((u) => ({ id: u.id, email: u.email })) : [],
-      ...grantables(),
+      // The management tools offered are those the viewer may run: a key never holds more than its maker.
+      grantableTools: deps.catalog.all.filter((name) => mayUse(c, deps, { name })),
+      // The owner picker: only admins mint keys for others.
+      users: isAdmin ? (await runAsUser(c, deps, userList, {})).users.map((u) => ({ id: u.id, email: u.email })) : [],
+      ...(await grantables(c)),
       ...outcome,
     };
     return (isHtmx(c) ? KeysSection(props) : KeysPage(props)).toString();
   };
 
-  const respond = async (c: Context<AppEnv>, outcome: Outcome = {}, status: 200 | 201 | 400 | 403 | 404 = 200) => {
+  const respond = async (c: Context<AppEnv>, outcome: Outcome = {}, status: ErrorStatus | 200 = 200) => {
     const issued = outcome.issued;
     // A token must never sit in a browser or proxy cache.
     if (issued) c.header("Cache-Control", "no-store");
@@ -98,15 +96,8 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.html(html, status);
   };
 
-  /** Runs a change; a refusal (bad field, too many permissions, not found) is shown in the section. */
-  const change = async (c: Context<AppEnv>, action: () => Promise<Outcome>, form?: Outcome["form"]) => {
-    try {
-      return await respond(c, await action());
-    } catch (err) {
-      if (err instanceof AppError && err.status < 500) return respond(c, { message: { kind: "error", text: err.message }, form }, err.status as 400);
-      throw err;
-    }
-  };
+  /** A refused change: the section again, with the reason and (for a new key) what was typed. */
+  const refused = (c: Context<AppEnv>, form?: Outcome["form"]) => (r: FormRefusal) => respond(c, { message: { kind: "error", text: r.message }, form }, r.status);
 
   /** The token to show once, with the endpoint it is for: the one agent or connection it grants alone, else /mcp/self. */
   const issued = (key: KeyRow, token: string, rotated: boolean): IssuedToken => {
@@ -122,45 +113,32 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
     const form = await readFormLists(c);
     const raw = (form.permissions_json?.[0] ?? "").trim();
     const name = form.name?.[0] ?? "";
-    return change(
-      c,
-      async () => {
-        let permissions: unknown;
-        if (raw !== "") {
-          try {
-            permissions = JSON.parse(raw);
-          } catch {
-            throw new AppError("INVALID_PERMISSIONS", "The raw permissions are not valid JSON.");
-          }
-        } else {
-          permissions = permissionsFromBuilder(form);
-        }
-        const expiresIn = form.expires_in?.[0];
-        const ownerId = form.owner_id?.[0];
-        const result = (await run(c, apiKeyCreate, {
-          name,
-          permissions,
-          ...(expiresIn ? { expires_in: expiresIn } : {}),
-          ...(ownerId ? { owner_id: ownerId } : {}),
-        })) as { key: KeyRow; token: string };
-        return { issued: issued(result.key, result.token, false) };
-      },
-      { name, raw },
-    );
+    const expiresIn = form.expires_in?.[0];
+    const ownerId = form.owner_id?.[0];
+    const input = () => ({
+      name,
+      permissions: raw === "" ? permissionsFromBuilder(form) : parsePermissionsJson(raw),
+      ...(expiresIn ? { expires_in: expiresIn } : {}),
+      ...(ownerId ? { owner_id: ownerId } : {}),
+    });
+    return submitForm(c, deps, apiKeyCreate, input, {
+      done: (result) => respond(c, { issued: issued(result.key, result.token, false) }),
+      refused: refused(c, { name, raw }),
+    });
   });
 
   app.post("/:id/rotate", async (c) => {
     const grace = (await readFormLists(c)).grace_period?.[0];
-    return change(c, async () => {
-      const result = (await run(c, apiKeyRotate, { id: c.req.param("id"), ...(grace ? { grace_period: grace } : {}) })) as { key: KeyRow; token: string };
-      return { issued: issued(result.key, result.token, true) };
+    return submitForm(c, deps, apiKeyRotate, () => ({ id: c.req.param("id"), ...(grace ? { grace_period: grace } : {}) }), {
+      done: (result) => respond(c, { issued: issued(result.key, result.token, true) }),
+      refused: refused(c),
     });
   });
 
   app.post("/:id/delete", (c) =>
-    change(c, async () => {
-      await run(c, apiKeyDelete, { id: c.req.param("id") });
-      return { message: { kind: "ok", text: "Key revoked." } };
+    submitForm(c, deps, apiKeyDelete, () => ({ id: c.req.param("id") }), {
+      done: () => respond(c, { message: { kind: "ok", text: "Key revoked." } }),
+      refused: refused(c),
     }),
   );
 

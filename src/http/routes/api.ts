@@ -38,7 +38,9 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/openapi.json", (c) => c.json(buildOpenApi(OPERATIONS, deps.config.server.public_url)));
 
   app.use("*", requireBearer(deps));
-  for (const op of OPERATIONS) {
+  // Each route serves one operation of any shape: the loop sees them as the common Operation.
+  const operations: readonly Operation[] = OPERATIONS;
+  for (const op of operations) {
     app.on(op.rest.method, op.rest.path, async (c) => {
       const output = await runOperation(op, { deps, caller: c.get("caller"), now: new Date() }, await readInput(c, op));
       return c.json(output, op.rest.successStatus ?? 200);
