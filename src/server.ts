@@ -18,7 +18,7 @@ import { LoginThrottle } from "./domain/access/login-throttle.ts";
 import { CATALOG } from "./operations/index.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
 import { SetupGate } from "./domain/access/setup.ts";
-import { countUsers } from "./domain/access/users.ts";
+import { countUsers, PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
 import { createApp } from "./http/app.ts";
 import type { AppDeps } from "./http/context.ts";
 import type { Logger } from "./logger.ts";
@@ -42,7 +42,7 @@ export type RunningServer = {
 };
 
 /** Opens the data dir and database and builds the app's dependencies (no listening socket). */
-export function prepare(config: Config, logger: Logger, options: { gateway?: GatewayControl; agents?: AgentControl } = {}): { deps: AppDeps; handle: DbHandle } {
+export function prepare(config: Config, logger: Logger, options: { gateway?: GatewayControl; agents?: AgentControl; passwordCost?: PasswordCost } = {}): { deps: AppDeps; handle: DbHandle } {
   let handle: DbHandle;
   try {
     handle = openDatabase({ path: config.database.path, busyTimeoutMs: config.database.busy_timeout });
@@ -83,6 +83,7 @@ export function prepare(config: Config, logger: Logger, options: { gateway?: Gat
     secretSource: config.security.secret ? "set in the config" : `generated into ${join(config.dataDir, SECRET_FILE)}`,
     logger,
     setup: new SetupGate(),
+    passwordCost: options.passwordCost ?? PASSWORD_COST,
     throttle: new LoginThrottle({
       windowMs: config.security.login_window,
       maxPerAccount: config.security.login_max_per_account,
@@ -131,9 +132,9 @@ function applyDeclared(config: Config, logger: Logger, db: Db, keys: ReturnType<
 export function startServer(
   config: Config,
   logger: Logger,
-  options: { announceSetupUrl?: (url: string) => void } = {},
+  options: { announceSetupUrl?: (url: string) => void; passwordCost?: PasswordCost } = {},
 ): RunningServer {
-  const { deps, handle } = prepare(config, logger);
+  const { deps, handle } = prepare(config, logger, { passwordCost: options.passwordCost });
   const app = createApp(deps);
   let server: ReturnType<typeof Bun.serve>;
   try {

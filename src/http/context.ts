@@ -4,7 +4,7 @@ import type { Config } from "../config/load.ts";
 import type { Db } from "../db/client.ts";
 import type { LoginThrottle } from "../domain/access/login-throttle.ts";
 import type { SetupGate } from "../domain/access/setup.ts";
-import type { User } from "../domain/access/users.ts";
+import type { PasswordCost, User } from "../domain/access/users.ts";
 import type { LastUsedRecorder, VerifiedKey } from "../domain/access/api-keys.ts";
 import type { ManagementCatalog } from "../domain/access/permissions.ts";
 import type { Gateway } from "../gateway/gateway.ts";
@@ -23,6 +23,8 @@ export type AppDeps = {
   secretSource: string;
   logger: Logger;
   setup: SetupGate;
+  /** The argon2id cost of password hashes: the production one except in tests. */
+  passwordCost: PasswordCost;
   throttle: LoginThrottle;
   startedAt: Date;
   /** The management tools, and which members may use. */

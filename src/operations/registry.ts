@@ -6,7 +6,7 @@ import type { Config } from "../config/load.ts";
 import type { Db } from "../db/client.ts";
 import { mayUseManagementTool, roleCeiling, type ManagementCatalog } from "../domain/access/permissions.ts";
 import type { Caller } from "../domain/access/caller.ts";
-import { parseFields, type User } from "../domain/access/users.ts";
+import { parseFields, type PasswordCost, type User } from "../domain/access/users.ts";
 import { AppError } from "../errors.ts";
 import type { AgentControl, GatewayControl } from "../gateway/types.ts";
 import type { Logger } from "../logger.ts";
@@ -17,6 +17,8 @@ export type OperationDeps = {
   db: Db;
   keys: ServerKeys;
   config: Config;
+  /** The argon2id cost of password hashes: the production one when absent; only tests pass another. */
+  passwordCost?: PasswordCost;
   logger: Logger;
   catalog: ManagementCatalog;
   /** Whether a connection or agent id names something that exists (for permission validation). */

@@ -28,7 +28,7 @@ export const userCreate = defineOperation({
   readOnly: false,
   rest: { method: "POST", path: "/users", successStatus: 201 },
   async handler(ctx, input) {
-    const user = await createUser(ctx.deps.db, input, ctx.now);
+    const user = await createUser(ctx.deps.db, input, ctx.now, ctx.deps.passwordCost);
     ctx.deps.logger.info("user created", { user: user.id, by: ctx.caller.user.id });
     return userOut(user);
   },

@@ -1,14 +1,15 @@
 // A real listening server: start-up failures an operator can act on, graceful shutdown with a request
 // in flight, and the JSON request log (never the query string).
 import { afterEach, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, silentLogger } from "../../src/logger.ts";
 import { startServer, StartupError } from "../../src/server.ts";
-import { startTestServer, testConfig, type TestServer } from "../support/app.ts";
-import { PASSWORD } from "../support/users.ts";
+import { createTestApp, startTestServer, testConfig, type TestServer } from "../support/app.ts";
+import { PASSWORD, TEST_PASSWORD_COST } from "../support/users.ts";
 
 const running: TestServer[] = [];
 const dirs: string[] = [];
@@ -110,6 +111,49 @@ describe("the setup link at start", () => {
     const page = await fetch(s.setupUrl!);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("Create the first admin");
+  });
+});
+
+describe("the password hash's cost", () => {
+  /** The stored password hash of `email`, read from the database file. */
+  function storedHash(path: string, email: string): string {
+    const sqlite = new Database(path, { readonly: true });
+    try {
+      return (sqlite.query("SELECT password_hash FROM users WHERE email = ?").get(email) as { password_hash: string }).password_hash;
+    } finally {
+      sqlite.close();
+    }
+  }
+
+  test("a server started with nothing injected stores the first admin's password at the production cost, and signs them in", async () => {
+    const config = testConfig(tempDir(), { server: { public_url: undefined } });
+    let setupUrl = "";
+    const server = startServer(config, silentLogger, { announceSetupUrl: (url) => (setupUrl = url) });
+    try {
+      const token = new URL(setupUrl).searchParams.get("token")!;
+      const fields = { email: "first@example.com", password: PASSWORD };
+      const created = await fetch(`${server.url}/admin/setup`, { method: "POST", body: new URLSearchParams({ token, ...fields, confirm: PASSWORD }), redirect: "manual" });
+      expect(created.status).toBe(303);
+      expect(storedHash(config.database.path, fields.email)).toStartWith("$argon2id$v=19$m=65536,t=2,p=1$");
+      const signedIn = await fetch(`${server.url}/admin/login`, { method: "POST", body: new URLSearchParams({ ...fields, next: "/admin" }), redirect: "manual" });
+      expect(signedIn.status).toBe(303);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("the test builders inject the cheap cost: their users' hashes carry it, and they sign in with their password only", async () => {
+    const t = createTestApp();
+    try {
+      expect(t.deps.passwordCost).toEqual(TEST_PASSWORD_COST);
+      await t.createUser("cheap@example.com", "member");
+      expect(storedHash(t.config.database.path, "cheap@example.com")).toStartWith(`$argon2id$v=19$m=${TEST_PASSWORD_COST.memoryCost},t=${TEST_PASSWORD_COST.timeCost},p=1$`);
+      expect(await t.signIn("cheap@example.com")).toStartWith("sb_session=");
+      const wrong = await t.request("/admin/login", { method: "POST", body: new URLSearchParams({ email: "cheap@example.com", password: `${PASSWORD}!` }) });
+      expect(wrong.status).toBe(401);
+    } finally {
+      t.close();
+    }
   });
 });
 

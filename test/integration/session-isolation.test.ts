@@ -21,14 +21,14 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
-import { EVERYTHING_STDIO, startEverything, type Everything } from "../support/everything.ts";
+import { EVERYTHING_STDIO_FAST, startEverything, type Everything } from "../support/everything.ts";
 import { GatewayHarness, httpSpec, makeCaller, stdioSpec, textOf, waitUntil } from "../support/gateway-harness.ts";
 
 let http: Everything;
 let sse: Everything;
 
 beforeAll(async () => {
-  [http, sse] = await Promise.all([startEverything("streamableHttp"), startEverything("sse")]);
+  [http, sse] = await Promise.all([startEverything("streamableHttp", { fastClock: true }), startEverything("sse", { fastClock: true })]);
 });
 afterAll(async () => {
   await Promise.all([http?.stop(), sse?.stop()]);
@@ -43,10 +43,10 @@ afterEach(async () => {
 const TARGETS: { name: string; shared: boolean; agent?: true; spec: () => ConnectionSpec }[] = [
   { name: "streamable http", shared: false, spec: () => httpSpec(http.url) },
   { name: "legacy sse", shared: false, spec: () => httpSpec(sse.url, { transport: "sse" }) },
-  { name: "stdio, a process per session", shared: false, spec: () => stdioSpec({ ...EVERYTHING_STDIO, isolation: "session", maxProcesses: 4 }) },
-  { name: "stdio, one shared process", shared: true, spec: () => stdioSpec({ ...EVERYTHING_STDIO }) },
+  { name: "stdio, a process per session", shared: false, spec: () => stdioSpec({ ...EVERYTHING_STDIO_FAST, isolation: "session", maxProcesses: 4 }) },
+  { name: "stdio, one shared process", shared: true, spec: () => stdioSpec({ ...EVERYTHING_STDIO_FAST }) },
   { name: "an agent over streamable http", shared: false, agent: true, spec: () => httpSpec(http.url) },
-  { name: "an agent over one shared stdio process", shared: true, agent: true, spec: () => stdioSpec({ ...EVERYTHING_STDIO }) },
+  { name: "an agent over one shared stdio process", shared: true, agent: true, spec: () => stdioSpec({ ...EVERYTHING_STDIO_FAST }) },
 ];
 
 const AGENT_ID = "agent_00000000-0000-4000-8000-0000000000e1";

@@ -18,12 +18,16 @@ setDefaultTimeout(60_000);
 
 const tempDir = useTempDirs("session-tasks-");
 const EVERYTHING = join(import.meta.dir, "../../node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+const FAST_CLOCK = join(import.meta.dir, "../fixtures/fast-clock.ts");
 
-/** server-everything over stdio, one process for every session, behind `tee` so the test reads what it was sent. */
+/**
+ * server-everything over stdio, one process for every session, behind `tee` so the test reads what it
+ * was sent; its timers run ten times faster (a research task takes 0.4 s, not 4 s).
+ */
 function everythingSpec(logFile: string, overrides: Partial<ConnectionSpec> = {}): ConnectionSpec {
   return stdioSpec({
     command: "/bin/sh",
-    args: ["-c", 'tee -a "$SB_STDIN_LOG" | exec "$0" "$1" stdio', process.execPath, EVERYTHING],
+    args: ["-c", 'tee -a "$SB_STDIN_LOG" | exec "$0" --preload "$1" "$2" stdio', process.execPath, FAST_CLOCK, EVERYTHING],
     env: { SB_STDIN_LOG: logFile },
     isolation: "shared",
     callTimeoutMs: 15_000,
@@ -200,8 +204,8 @@ describe("tasks on a shared stdio upstream", () => {
       },
     });
     const taskId = await startTask(a);
-    // Alice's task changes stage every second for four seconds; bob's five-second call is then the
-    // shared upstream's only request in flight, the one its status notifications used to follow.
+    // Alice's task changes stage every (upstream) second for four seconds; bob's five-second call is
+    // then the shared upstream's only request in flight, the one its status notifications used to follow.
     await b.callTool({ name: "trigger-long-running-operation", arguments: { duration: 5, steps: 5 } });
     expect((await a.experimental.tasks.getTask(taskId)).status).toBe("completed");
     expect(seenByBob.filter((n) => n.method === "notifications/tasks/status")).toEqual([]);

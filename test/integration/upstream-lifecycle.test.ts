@@ -42,7 +42,8 @@ test('an idle isolation = "session" connection spawns nothing, and its clients g
   await client.callTool({ name: "echo", arguments: { message: "hi" } });
   const own = new Set(everythingChildren());
   const seen = new Set<number>();
-  // Watch for three seconds: before, a process was spawned about every half second, forever.
+  // A bounded watch (three seconds) for spawns that must not happen: before, a process was spawned
+  // about every half second, forever.
   const end = Date.now() + 3000;
   while (Date.now() < end) {
     for (const pid of everythingChildren()) if (!own.has(pid)) seen.add(pid);

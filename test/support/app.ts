@@ -12,7 +12,7 @@ import { createApp } from "../../src/http/app.ts";
 import type { AppDeps, AppEnv } from "../../src/http/context.ts";
 import { silentLogger, type Logger } from "../../src/logger.ts";
 import { prepare, startServer, type RunningServer } from "../../src/server.ts";
-import { createSignInUser, sessionCookieFor, signIn } from "./users.ts";
+import { createSignInUser, sessionCookieFor, signIn, TEST_PASSWORD_COST } from "./users.ts";
 
 export const TEST_SECRET = "http-test-secret-0123456789-abcdefghijkl";
 export const PUBLIC_URL = "http://switchboard.test";
@@ -72,7 +72,11 @@ export type TestAppOptions = {
 export function createTestApp(options: TestAppOptions = {}): TestApp {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "switchboard-app-"));
   const config = testConfig(dir, options.overrides);
-  const { deps, handle } = prepare(config, options.logger ?? silentLogger, { gateway: options.gateway, agents: options.agents });
+  const { deps, handle } = prepare(config, options.logger ?? silentLogger, {
+    gateway: options.gateway,
+    agents: options.agents,
+    passwordCost: TEST_PASSWORD_COST,
+  });
   const app = createApp(deps);
   const request = (path: string, init?: RequestInit) => Promise.resolve(app.request(new URL(path, config.server.public_url).href, init));
   let closed = false;
@@ -141,7 +145,7 @@ export function startTestServer(options: { overrides?: ConfigOverrides; logger?:
   let setupUrl: string | null = null;
   let server: RunningServer;
   try {
-    server = startServer(config, options.logger ?? silentLogger, { announceSetupUrl: (url) => (setupUrl = url) });
+    server = startServer(config, options.logger ?? silentLogger, { announceSetupUrl: (url) => (setupUrl = url), passwordCost: TEST_PASSWORD_COST });
   } catch (err) {
     if (!options.dir) rmSync(dir, { recursive: true, force: true });
     throw err;

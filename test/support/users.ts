@@ -4,9 +4,15 @@ import { randomUUID } from "node:crypto";
 import { serializeSigned } from "hono/utils/cookie";
 import { users } from "../../src/db/schema.ts";
 import { createSession } from "../../src/domain/access/sessions.ts";
-import { createUser, type Role, type User } from "../../src/domain/access/users.ts";
+import { createUser, type PasswordCost, type Role, type User } from "../../src/domain/access/users.ts";
 import type { AppDeps } from "../../src/http/context.ts";
 import { SESSION_COOKIE } from "../../src/http/middleware/session.ts";
+
+/**
+ * The argon2id cost every test builder hashes passwords at: the smallest argon2 allows, so a sign-in
+ * costs microseconds instead of 64 MiB and ~100 ms. Only users.test.ts checks the production cost.
+ */
+export const TEST_PASSWORD_COST: PasswordCost = { memoryCost: 8, timeCost: 1 };
 
 /** The password users made with createSignInUser sign in with (unless given another). */
 export const PASSWORD = "correct horse battery";
@@ -19,9 +25,9 @@ export function insertUser(deps: Pick<AppDeps, "db">, role: Role, email = `${rol
   return { id: row.id, email, role, createdAt: now };
 }
 
-/** Creates a user (through the domain, argon2 and all) who signs in with `password`. */
-export function createSignInUser(deps: Pick<AppDeps, "db">, email: string, role: Role, password = PASSWORD): Promise<User> {
-  return createUser(deps.db, { email, role, password });
+/** Creates a user (through the domain, argon2 at the deps' cost) who signs in with `password`. */
+export function createSignInUser(deps: Pick<AppDeps, "db" | "passwordCost">, email: string, role: Role, password = PASSWORD): Promise<User> {
+  return createUser(deps.db, { email, role, password }, new Date(), deps.passwordCost);
 }
 
 /** The `name=value` pair of the session cookie a response sets, or null. */

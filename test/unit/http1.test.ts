@@ -7,15 +7,27 @@ import { ErrorCode, McpError, type JSONRPCMessage, type JSONRPCRequest } from "@
 import { exchange, type HttpEndpoint } from "../../src/gateway/upstream/http-exchange.ts";
 import { Http1Error, Http1Pool } from "../../src/gateway/upstream/http1.ts";
 import { rejectionOf } from "../support/errors.ts";
+import { within } from "../support/gateway-harness.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A raw TCP server: `answer` gets each request's bytes and the socket, to write whatever it likes. */
-function tcpServer(answer: (request: string, socket: import("bun").Socket<{ n: number }>) => void): { url: URL; connections: () => number } {
+/**
+ * A raw TCP server: `answer` gets each request's bytes and the socket, to write whatever it likes.
+ * `received` and `closed` resolve when the first request's bytes arrive and when its first socket
+ * closes, so tests await those events instead of sleeping for them.
+ */
+function tcpServer(answer: (request: string, socket: import("bun").Socket<{ n: number }>) => void): {
+  url: URL;
+  connections: () => number;
+  received: Promise<void>;
+  closed: Promise<void>;
+} {
   let connections = 0;
+  const received = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<void>();
   const server = Bun.listen<{ n: number }>({
     hostname: "127.0.0.1",
     port: 0,
@@ -26,11 +38,36 @@ function tcpServer(answer: (request: string, socket: import("bun").Socket<{ n: n
       },
       data(socket, data) {
         answer(data.toString(), socket);
+        received.resolve();
+      },
+      close() {
+        closed.resolve();
       },
     },
   });
   cleanups.push(() => server.stop(true));
-  return { url: new URL(`http://127.0.0.1:${server.port}/mcp`), connections: () => connections };
+  return { url: new URL(`http://127.0.0.1:${server.port}/mcp`), connections: () => connections, received: received.promise, closed: closed.promise };
+}
+
+/** A raw TCP server that never answers: `received` resolves with the first request's bytes, `closed` when that socket closes. */
+function silentServer(onData: (socket: import("bun").Socket<undefined>) => void = () => {}): { url: URL; received: Promise<void>; closed: Promise<void> } {
+  const received = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<void>();
+  const server = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(socket) {
+        onData(socket);
+        received.resolve();
+      },
+      close() {
+        closed.resolve();
+      },
+    },
+  });
+  cleanups.push(() => server.stop(true));
+  return { url: new URL(`http://127.0.0.1:${server.port}/`), received: received.promise, closed: closed.promise };
 }
 
 function httpServer(fetch: (req: Request) => Response | Promise<Response>): URL {
@@ -110,7 +147,8 @@ describe("Http1Pool", () => {
     const p = new Http1Pool(server.url, { maxSockets: 1 });
     const first = post(p);
     const second = post(p);
-    while (server.connections() === 0) await Bun.sleep(1);
+    // The first request is on the wire (and holds the one socket); the second waits for it.
+    await server.received;
     p.close();
     expect((await failure(second)).message).toContain("pool is closed");
     expect((await failure(first)).message).toContain("pool is closed");
@@ -158,11 +196,13 @@ describe("Http1Pool", () => {
       socket.data.n++;
       socket.write("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
       // The server drops every connection right after its first answer (as an idle timeout would).
-      setTimeout(() => socket.end(), 5);
+      socket.end();
     });
     const p = pool(server.url);
     expect(await (await post(p)).text()).toBe("ok");
-    await Bun.sleep(30);
+    // Whether the pool has seen the close yet (the idle socket is dropped) or not (the reused socket
+    // closes before any answer, and the request is retried), the next request must go through.
+    await server.closed;
     expect(await (await post(p)).text()).toBe("ok");
     expect(server.connections()).toBe(2);
   });
@@ -198,51 +238,26 @@ describe("Http1Pool", () => {
   });
 
   test("aborting a request closes its socket and rejects with the reason", async () => {
-    let closed = false;
-    const server = Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        data() {},
-        close() {
-          closed = true;
-        },
-      },
-    });
-    cleanups.push(() => server.stop(true));
+    const server = silentServer();
     const controller = new AbortController();
-    const pending = post(pool(new URL(`http://127.0.0.1:${server.port}/`)), "{}", controller.signal);
-    await Bun.sleep(20);
+    const pending = post(pool(server.url), "{}", controller.signal);
+    // Aborted once the request is on the wire, while its answer is awaited.
+    await server.received;
     controller.abort(new Error("client cancelled"));
     expect((await failure(pending)).message).toBe("client cancelled");
-    for (let i = 0; i < 50 && !closed; i++) await Bun.sleep(10);
-    expect(closed).toBe(true);
+    await within(server.closed, 5_000, "the aborted request's socket closing");
   });
 
   test("aborting while the body still streams errors the stream and closes the socket", async () => {
-    let closed = false;
-    const server = Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        data(socket) {
-          socket.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n");
-        },
-        close() {
-          closed = true;
-        },
-      },
-    });
-    cleanups.push(() => server.stop(true));
+    const server = silentServer((socket) => void socket.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n"));
     const controller = new AbortController();
-    const res = await post(pool(new URL(`http://127.0.0.1:${server.port}/`)), "{}", controller.signal);
+    const res = await post(pool(server.url), "{}", controller.signal);
     const reader = res.body!.getReader();
     expect(new TextDecoder().decode((await reader.read()).value)).toBe("first");
     const next = reader.read();
     controller.abort(new Error("client cancelled"));
     expect((await failure(next)).message).toBe("client cancelled");
-    for (let i = 0; i < 50 && !closed; i++) await Bun.sleep(10);
-    expect(closed).toBe(true);
+    await within(server.closed, 5_000, "the aborted stream's socket closing");
   });
 
   test("a request given up while it waited for a socket leaves that socket free for the next", async () => {

@@ -11,11 +11,13 @@ import {
   deleteUser,
   getUser,
   listUsers,
+  PASSWORD_COST,
   resetPassword,
   setRole,
 } from "../../src/domain/access/users.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { rejectionOf, thrownBy } from "../support/errors.ts";
+import { TEST_PASSWORD_COST } from "../support/users.ts";
 
 const openDb = useTestDatabase();
 const PASSWORD = "correct horse battery";
@@ -24,7 +26,7 @@ const hmacKey = randomBytes(32);
 describe("createUser", () => {
   test("stores the email lower-cased, an argon2id hash and never the password", async () => {
     const { db, sqlite } = openDb();
-    const user = await createUser(db, { email: "Alice@Example.COM", role: "admin", password: PASSWORD });
+    const user = await createUser(db, { email: "Alice@Example.COM", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     expect(user).toMatchObject({ email: "alice@example.com", role: "admin" });
     expect(user.id).toMatch(/^user_[0-9a-f-]{36}$/);
     const row = sqlite.query("SELECT * FROM users").get() as Record<string, unknown>;
@@ -35,8 +37,8 @@ describe("createUser", () => {
 
   test("a taken email, in any case, is USER_EXISTS and adds nobody", async () => {
     const { db } = openDb();
-    await createUser(db, { email: "bob@example.com", role: "member", password: PASSWORD });
-    const err = await rejectionOf(createUser(db, { email: "BOB@example.com", role: "admin", password: "another password" }));
+    await createUser(db, { email: "bob@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
+    const err = await rejectionOf(createUser(db, { email: "BOB@example.com", role: "admin", password: "another password" }, new Date(), TEST_PASSWORD_COST));
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: "USER_EXISTS", status: 409 });
     expect(countUsers(db)).toBe(1);
@@ -53,7 +55,7 @@ describe("createUser", () => {
     ],
   ])("%s is VALIDATION_FAILED naming each field, and adds nobody", async (_what, input, fields) => {
     const { db } = openDb();
-    const err = await rejectionOf(createUser(db, input));
+    const err = await rejectionOf(createUser(db, input, new Date(), TEST_PASSWORD_COST));
     expect(err).toMatchObject({ code: "VALIDATION_FAILED", status: 400 });
     expect((err as AppError).fields).toEqual(fields);
     expect(countUsers(db)).toBe(0);
@@ -63,25 +65,25 @@ describe("createUser", () => {
 describe("authenticate", () => {
   test("the right password returns the user, whatever the email's case and spacing", async () => {
     const { db } = openDb();
-    const created = await createUser(db, { email: "dana@example.com", role: "member", password: PASSWORD });
-    expect(await authenticate(db, "dana@example.com", PASSWORD)).toEqual(created);
-    expect((await authenticate(db, "  DANA@example.com ", PASSWORD))?.id).toBe(created.id);
+    const created = await createUser(db, { email: "dana@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
+    expect(await authenticate(db, "dana@example.com", PASSWORD, TEST_PASSWORD_COST)).toEqual(created);
+    expect((await authenticate(db, "  DANA@example.com ", PASSWORD, TEST_PASSWORD_COST))?.id).toBe(created.id);
   });
 
   test("a wrong password and an unknown email both give null", async () => {
     const { db } = openDb();
-    await createUser(db, { email: "dana@example.com", role: "member", password: PASSWORD });
-    expect(await authenticate(db, "dana@example.com", PASSWORD + "!")).toBeNull();
-    expect(await authenticate(db, "dana@example.com", "")).toBeNull();
-    expect(await authenticate(db, "nobody@example.com", PASSWORD)).toBeNull();
+    await createUser(db, { email: "dana@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
+    expect(await authenticate(db, "dana@example.com", PASSWORD + "!", TEST_PASSWORD_COST)).toBeNull();
+    expect(await authenticate(db, "dana@example.com", "", TEST_PASSWORD_COST)).toBeNull();
+    expect(await authenticate(db, "nobody@example.com", PASSWORD, TEST_PASSWORD_COST)).toBeNull();
   });
 });
 
 describe("the last admin", () => {
   test("cannot be demoted or removed", async () => {
     const { db } = openDb();
-    const admin = await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD });
-    await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD });
+    const admin = await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
+    await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     expect(thrownBy(() => setRole(db, admin.id, "member"))).toMatchObject({ code: "LAST_ADMIN", status: 409 });
     expect(thrownBy(() => deleteUser(db, admin.id))).toMatchObject({ code: "LAST_ADMIN" });
     expect(getUser(db, admin.id)?.role).toBe("admin");
@@ -89,8 +91,8 @@ describe("the last admin", () => {
 
   test("one of two admins may go, then the other is the last", async () => {
     const { db } = openDb();
-    const first = await createUser(db, { email: "a1@example.com", role: "admin", password: PASSWORD });
-    const second = await createUser(db, { email: "a2@example.com", role: "admin", password: PASSWORD });
+    const first = await createUser(db, { email: "a1@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
+    const second = await createUser(db, { email: "a2@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     expect(setRole(db, first.id, "member").role).toBe("member");
     expect(getUser(db, first.id)?.role).toBe("member");
     expect(thrownBy(() => setRole(db, second.id, "member"))).toMatchObject({ code: "LAST_ADMIN" });
@@ -101,8 +103,8 @@ describe("the last admin", () => {
 
   test("members can be removed, and removing a user ends their sessions", async () => {
     const { db, sqlite } = openDb();
-    await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD });
-    const member = await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD });
+    await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
+    const member = await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     const { token } = createSession(db, { hmacKey, userId: member.id, ttlMs: 60_000 });
     deleteUser(db, member.id);
     expect(getUser(db, member.id)).toBeNull();
@@ -112,7 +114,7 @@ describe("the last admin", () => {
 
   test("an unknown user is USER_NOT_FOUND and a bad role VALIDATION_FAILED", async () => {
     const { db } = openDb();
-    const admin = await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD });
+    const admin = await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     expect(thrownBy(() => setRole(db, "user_missing", "member"))).toMatchObject({ code: "USER_NOT_FOUND" });
     expect(thrownBy(() => deleteUser(db, "user_missing"))).toMatchObject({ code: "USER_NOT_FOUND" });
     expect(thrownBy(() => setRole(db, admin.id, "root"))).toMatchObject({ code: "VALIDATION_FAILED" });
@@ -122,15 +124,15 @@ describe("the last admin", () => {
 describe("createFirstAdmin", () => {
   test("creates an admin while there are no users", async () => {
     const { db } = openDb();
-    const admin = await createFirstAdmin(db, { email: "First@Example.com", password: PASSWORD });
+    const admin = await createFirstAdmin(db, { email: "First@Example.com", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     expect(admin).toMatchObject({ email: "first@example.com", role: "admin" });
-    expect(await authenticate(db, "first@example.com", PASSWORD)).not.toBeNull();
+    expect(await authenticate(db, "first@example.com", PASSWORD, TEST_PASSWORD_COST)).not.toBeNull();
   });
 
   test("refuses with SETUP_DONE once any user exists", async () => {
     const { db } = openDb();
-    await createFirstAdmin(db, { email: "first@example.com", password: PASSWORD });
-    expect(await rejectionOf(createFirstAdmin(db, { email: "second@example.com", password: PASSWORD }))).toMatchObject({
+    await createFirstAdmin(db, { email: "first@example.com", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
+    expect(await rejectionOf(createFirstAdmin(db, { email: "second@example.com", password: PASSWORD }, new Date(), TEST_PASSWORD_COST))).toMatchObject({
       code: "SETUP_DONE",
       status: 410,
     });
@@ -139,14 +141,14 @@ describe("createFirstAdmin", () => {
 
   test("refuses when the only user is a member made from the CLI", async () => {
     const { db } = openDb();
-    await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD });
-    expect(await rejectionOf(createFirstAdmin(db, { email: "x@example.com", password: PASSWORD }))).toMatchObject({ code: "SETUP_DONE" });
+    await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
+    expect(await rejectionOf(createFirstAdmin(db, { email: "x@example.com", password: PASSWORD }, new Date(), TEST_PASSWORD_COST))).toMatchObject({ code: "SETUP_DONE" });
     expect(countUsers(db)).toBe(1);
   });
 
   test("validates its input like createUser", async () => {
     const { db } = openDb();
-    const err = await rejectionOf(createFirstAdmin(db, { email: "x@example.com", password: "short" }));
+    const err = await rejectionOf(createFirstAdmin(db, { email: "x@example.com", password: "short" }, new Date(), TEST_PASSWORD_COST));
     expect(err).toMatchObject({ code: "VALIDATION_FAILED", fields: { password: "expected at least 10 characters" } });
     expect(countUsers(db)).toBe(0);
   });
@@ -155,33 +157,65 @@ describe("createFirstAdmin", () => {
 describe("resetPassword", () => {
   test("sets the new password and ends every session of that user only", async () => {
     const { db } = openDb();
-    const erin = await createUser(db, { email: "erin@example.com", role: "admin", password: PASSWORD });
-    const frank = await createUser(db, { email: "frank@example.com", role: "member", password: PASSWORD });
+    const erin = await createUser(db, { email: "erin@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
+    const frank = await createUser(db, { email: "frank@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     const erinTokens = [1, 2].map(() => createSession(db, { hmacKey, userId: erin.id, ttlMs: 60_000 }).token);
     const frankToken = createSession(db, { hmacKey, userId: frank.id, ttlMs: 60_000 }).token;
 
-    await resetPassword(db, "ERIN@example.com", "a brand new password");
+    await resetPassword(db, "ERIN@example.com", "a brand new password", new Date(), TEST_PASSWORD_COST);
 
     for (const token of erinTokens) expect(findSession(db, { hmacKey, token })).toBeNull();
     expect(findSession(db, { hmacKey, token: frankToken })?.user.id).toBe(frank.id);
-    expect(await authenticate(db, "erin@example.com", PASSWORD)).toBeNull();
-    expect((await authenticate(db, "erin@example.com", "a brand new password"))?.id).toBe(erin.id);
+    expect(await authenticate(db, "erin@example.com", PASSWORD, TEST_PASSWORD_COST)).toBeNull();
+    expect((await authenticate(db, "erin@example.com", "a brand new password", TEST_PASSWORD_COST))?.id).toBe(erin.id);
   });
 
   test("an unknown email is USER_NOT_FOUND", async () => {
     const { db } = openDb();
-    expect(await rejectionOf(resetPassword(db, "ghost@example.com", "a brand new password"))).toMatchObject({ code: "USER_NOT_FOUND" });
+    expect(await rejectionOf(resetPassword(db, "ghost@example.com", "a brand new password", new Date(), TEST_PASSWORD_COST))).toMatchObject({ code: "USER_NOT_FOUND" });
   });
 
   test("a too-short password is refused and changes nothing", async () => {
     const { db } = openDb();
-    const user = await createUser(db, { email: "gus@example.com", role: "member", password: PASSWORD });
+    const user = await createUser(db, { email: "gus@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     const { token } = createSession(db, { hmacKey, userId: user.id, ttlMs: 60_000 });
-    expect(await rejectionOf(resetPassword(db, "gus@example.com", "short"))).toMatchObject({
+    expect(await rejectionOf(resetPassword(db, "gus@example.com", "short", new Date(), TEST_PASSWORD_COST))).toMatchObject({
       code: "VALIDATION_FAILED",
       fields: { password: "expected at least 10 characters" },
     });
     expect(findSession(db, { hmacKey, token })).not.toBeNull();
-    expect(await authenticate(db, "gus@example.com", PASSWORD)).not.toBeNull();
+    expect(await authenticate(db, "gus@example.com", PASSWORD, TEST_PASSWORD_COST)).not.toBeNull();
+  });
+});
+
+describe("the password hash's cost", () => {
+  /** The `m=…,t=…,p=…` parameters encoded in the stored hash of the only user. */
+  function storedParameters(sqlite: { query: (sql: string) => { get: () => unknown } }): string {
+    const hash = String((sqlite.query("SELECT password_hash FROM users").get() as { password_hash: string }).password_hash);
+    return hash.split("$")[3]!;
+  }
+
+  // Every other test hashes at TEST_PASSWORD_COST; this pins what production stores, so a change to
+  // the defaults (or to Bun's) cannot weaken stored hashes unnoticed.
+  test("with nothing injected, createUser, createFirstAdmin and resetPassword hash at the production cost: argon2id, 64 MiB, 2 passes", async () => {
+    expect(PASSWORD_COST).toEqual({ memoryCost: 65536, timeCost: 2 });
+    const { db, sqlite } = openDb();
+    await createFirstAdmin(db, { email: "first@example.com", password: PASSWORD });
+    expect(String((sqlite.query("SELECT password_hash FROM users").get() as { password_hash: string }).password_hash)).toStartWith("$argon2id$v=19$m=65536,t=2,p=1$");
+    await resetPassword(db, "first@example.com", "a brand new password");
+    expect(storedParameters(sqlite)).toBe("m=65536,t=2,p=1");
+    const other = openDb();
+    await createUser(other.db, { email: "plain@example.com", role: "member", password: PASSWORD });
+    expect(storedParameters(other.sqlite)).toBe("m=65536,t=2,p=1");
+    expect((await authenticate(other.db, "plain@example.com", PASSWORD))?.email).toBe("plain@example.com");
+    expect(await authenticate(other.db, "nobody@example.com", PASSWORD)).toBeNull();
+  });
+
+  test("an injected cost is the one stored, and such a hash still signs in (and only with its password)", async () => {
+    const { db, sqlite } = openDb();
+    await createUser(db, { email: "cheap@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
+    expect(storedParameters(sqlite)).toBe(`m=${TEST_PASSWORD_COST.memoryCost},t=${TEST_PASSWORD_COST.timeCost},p=1`);
+    expect((await authenticate(db, "cheap@example.com", PASSWORD, TEST_PASSWORD_COST))?.email).toBe("cheap@example.com");
+    expect(await authenticate(db, "cheap@example.com", PASSWORD + "!", TEST_PASSWORD_COST)).toBeNull();
   });
 });

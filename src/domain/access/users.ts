@@ -19,12 +19,29 @@ export const RoleSchema = z.enum(ROLES, { error: 'expected "admin" or "member"' 
 
 const NewUserSchema = z.object({ email: EmailSchema, role: RoleSchema, password: PasswordSchema });
 
-// A hash of a random password, verified when the email is unknown so that a wrong email costs
-// as much time as a wrong password and sign-in timing does not reveal which accounts exist.
-let decoyHash: Promise<string> | undefined;
-function decoy(): Promise<string> {
-  decoyHash ??= Bun.password.hash(crypto.randomUUID(), { algorithm: "argon2id" });
-  return decoyHash;
+/** The cost of an argon2id password hash: memory in KiB and number of passes. */
+export type PasswordCost = { memoryCost: number; timeCost: number };
+
+/**
+ * The production cost (64 MiB, 2 passes: Bun's argon2id defaults, written out so they cannot change
+ * under us). Only tests pass a cheaper one, through the deps; there is no setting for it, because a
+ * cheap hash would make a stolen database cheap to crack.
+ */
+export const PASSWORD_COST: PasswordCost = { memoryCost: 65536, timeCost: 2 };
+
+function hashPassword(password: string, cost: PasswordCost): Promise<string> {
+  return Bun.password.hash(password, { algorithm: "argon2id", memoryCost: cost.memoryCost, timeCost: cost.timeCost });
+}
+
+// A hash of a random password at the same cost as real ones, verified when the email is unknown so
+// that a wrong email costs as much time as a wrong password and sign-in timing does not reveal which
+// accounts exist.
+const decoyHashes = new Map<string, Promise<string>>();
+function decoy(cost: PasswordCost): Promise<string> {
+  const key = `${cost.memoryCost}:${cost.timeCost}`;
+  let hash = decoyHashes.get(key);
+  if (!hash) decoyHashes.set(key, (hash = hashPassword(crypto.randomUUID(), cost)));
+  return hash;
 }
 
 function toUser(row: typeof users.$inferSelect): User {
@@ -42,9 +59,14 @@ export function parseFields<T extends z.ZodType>(schema: T, input: unknown): z.o
 }
 
 /** Creates a user with an argon2id password hash; USER_EXISTS if the email is taken. */
-export async function createUser(db: Db, input: { email: string; role: string; password: string }, now = new Date()): Promise<User> {
+export async function createUser(
+  db: Db,
+  input: { email: string; role: string; password: string },
+  now = new Date(),
+  cost: PasswordCost = PASSWORD_COST,
+): Promise<User> {
   const fields = parseFields(NewUserSchema, input);
-  const passwordHash = await Bun.password.hash(fields.password, { algorithm: "argon2id" });
+  const passwordHash = await hashPassword(fields.password, cost);
   const row = { id: `user_${randomUUID()}`, email: fields.email, role: fields.role, passwordHash, createdAt: now, updatedAt: now };
   try {
     db.insert(users).values(row).run();
@@ -56,9 +78,14 @@ export async function createUser(db: Db, input: { email: string; role: string; p
 }
 
 /** Creates the first admin, only while there are no users at all (checked in the same transaction). */
-export async function createFirstAdmin(db: Db, input: { email: string; password: string }, now = new Date()): Promise<User> {
+export async function createFirstAdmin(
+  db: Db,
+  input: { email: string; password: string },
+  now = new Date(),
+  cost: PasswordCost = PASSWORD_COST,
+): Promise<User> {
   const fields = parseFields(NewUserSchema, { ...input, role: "admin" });
-  const passwordHash = await Bun.password.hash(fields.password, { algorithm: "argon2id" });
+  const passwordHash = await hashPassword(fields.password, cost);
   const row = { id: `user_${randomUUID()}`, email: fields.email, role: "admin" as const, passwordHash, createdAt: now, updatedAt: now };
   db.transaction((tx) => {
     const existing = tx.select({ n: count() }).from(users).get()?.n ?? 0;
@@ -68,10 +95,13 @@ export async function createFirstAdmin(db: Db, input: { email: string; password:
   return toUser(row);
 }
 
-/** The user whose email and password match, or null; takes the same time whether or not the email exists. */
-export async function authenticate(db: Db, email: string, password: string): Promise<User | null> {
+/**
+ * The user whose email and password match, or null; takes the same time whether or not the email
+ * exists (`cost` must be the one users are hashed at: the decoy is hashed at it).
+ */
+export async function authenticate(db: Db, email: string, password: string, cost: PasswordCost = PASSWORD_COST): Promise<User | null> {
   const row = db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).get();
-  const ok = await Bun.password.verify(password, row?.passwordHash ?? (await decoy()));
+  const ok = await Bun.password.verify(password, row?.passwordHash ?? (await decoy(cost)));
   return row && ok ? toUser(row) : null;
 }
 
@@ -120,12 +150,12 @@ export function deleteUser(db: Db, id: string): void {
 }
 
 /** Sets a new password and ends every session of the user. */
-export async function resetPassword(db: Db, email: string, password: string, now = new Date()): Promise<User> {
+export async function resetPassword(db: Db, email: string, password: string, now = new Date(), cost: PasswordCost = PASSWORD_COST): Promise<User> {
   // Parsed as a named field so the error says "password: …", as createUser's does.
   const parsedPassword = parseFields(z.object({ password: PasswordSchema }), { password }).password;
   const user = findUserByEmail(db, email);
   if (!user) throw new AppError("USER_NOT_FOUND");
-  const passwordHash = await Bun.password.hash(parsedPassword, { algorithm: "argon2id" });
+  const passwordHash = await hashPassword(parsedPassword, cost);
   db.transaction((tx) => {
     tx.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, user.id)).run();
     tx.delete(sessions).where(eq(sessions.userId, user.id)).run();

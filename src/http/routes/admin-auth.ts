@@ -31,7 +31,7 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
       isHtmx(c) ? c.html(FormMessage({ message }), status) : c.html(LoginPage({ next, email, message }), status);
 
     const device = await trustedDevice(c, deps, email);
-    const result = await deps.throttle.attempt({ account: email, ip, device }, () => authenticate(deps.db, email, form.password ?? ""));
+    const result = await deps.throttle.attempt({ account: email, ip, device }, () => authenticate(deps.db, email, form.password ?? "", deps.passwordCost));
     if (result.outcome === "throttled") {
       const seconds = Math.ceil(result.retryAfterMs / 1000);
       c.header("Retry-After", String(seconds));
@@ -73,7 +73,7 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
       isHtmx(c) ? c.html(FormMessage({ message }), 400) : c.html(SetupPage({ token: form.token!, email: form.email, message }), 400);
     if ((form.password ?? "") !== (form.confirm ?? "")) return fail("The two passwords differ.");
     try {
-      const user = await createFirstAdmin(deps.db, { email: form.email ?? "", password: form.password ?? "" });
+      const user = await createFirstAdmin(deps.db, { email: form.email ?? "", password: form.password ?? "" }, new Date(), deps.passwordCost);
       deps.setup.close();
       const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
       await setSessionCookie(c, deps, token);
