@@ -8,7 +8,7 @@ import { createChangeProbe } from "./db/change-probe.ts";
 import { syncConfigAgents } from "./domain/agents/config.ts";
 import { agentSpecLookup } from "./domain/agents/agents.ts";
 import { syncConfigConnections } from "./domain/connections/config.ts";
-import { listConnections } from "./domain/connections/connections.ts";
+import { listConnectionSummaries } from "./domain/connections/connections.ts";
 import { resourceExistsIn } from "./domain/resources.ts";
 import type { AgentControl, GatewayControl } from "./gateway/types.ts";
 import { connectionStore, specLookup } from "./operations/connections.ts";
@@ -159,7 +159,7 @@ export function startServer(
     config.server.public_url = url;
   }
 
-  deps.proxy.discoverAll(listConnections(connectionStore(deps)).map((c) => c.id));
+  deps.proxy.discoverAll(listConnectionSummaries(deps.db).map((c) => c.id));
 
   const sweep = setInterval(() => purgeExpiredSessions(deps.db), 10 * 60_000);
   sweep.unref();
