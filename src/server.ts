@@ -1,7 +1,7 @@
-// Starting and stopping the gateway: config → secret → database (composition in compose.ts) → HTTP
-// server, and graceful shutdown.
-import { compose, StartupError } from "./compose.ts";
-import type { Config } from "./config/load.ts";
+// Starting and stopping the gateway: the store (config → secret → database), the listening socket,
+// then the gateway and the app over the final config (composition in compose.ts), and graceful shutdown.
+import { appDeps, buildGateway, openStore, StartupError } from "./compose.ts";
+import { withPublicUrl, type Config } from "./config/load.ts";
 import { listConnectionSummaries } from "./domain/connections/connections.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
 import { countUsers } from "./domain/access/users.ts";
@@ -25,8 +25,12 @@ export function startServer(
   logger: Logger,
   options: { announceSetupUrl?: (url: string) => void } = {},
 ): RunningServer {
-  const { deps, handle } = compose(config, logger);
-  const app = createApp(deps);
+  const store = openStore(config, logger);
+  const { handle } = store;
+  // The socket is bound first: with port 0 the OS picks the port, and the config the app is built
+  // over must already name it. Until the app exists (the rest of this synchronous function, before
+  // any request can be read) the handler has nothing to serve.
+  let app: ReturnType<typeof createApp> | null = null;
   let server: ReturnType<typeof Bun.serve>;
   try {
     server = Bun.serve({
@@ -35,7 +39,7 @@ export function startServer(
       maxRequestBodySize: config.server.max_body_size,
       // SSE streams stay open between events; the MCP transport sends a keep-alive every 15 s.
       idleTimeout: 120,
-      fetch: (req, srv) => app.fetch(req, srv),
+      fetch: (req, srv) => (app ? app.fetch(req, srv) : new Response("starting", { status: 503, headers: { "retry-after": "1" } })),
     });
   } catch (err) {
     handle.close();
@@ -46,17 +50,27 @@ export function startServer(
   const port = server.port ?? config.server.port;
   const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
   const publicUrlGiven = (config.input.server as { public_url?: string } | undefined)?.public_url !== undefined;
-  if (config.server.port === 0 && !publicUrlGiven) {
-    // With port 0 the OS picks the port; derived links must point at the one it picked.
-    config.server.public_url = url;
+  // With port 0 and no public_url, derived links (401 WWW-Authenticate, OAuth metadata, the admin's
+  // snippets) must point at the port the OS picked: the config is rebuilt with it, never changed.
+  const final = config.server.port === 0 && !publicUrlGiven ? withPublicUrl(config, url) : config;
+  let gateway: ReturnType<typeof buildGateway>;
+  let deps: AppDeps;
+  try {
+    gateway = buildGateway(final, logger, store);
+    deps = appDeps(final, logger, store, gateway);
+    app = createApp(deps);
+  } catch (err) {
+    server.stop(true);
+    handle.close();
+    throw err;
   }
 
-  deps.gateway.discoverAll(listConnectionSummaries(deps.db).map((c) => c.id));
+  gateway.discoverAll(listConnectionSummaries(deps.db).map((c) => c.id));
 
   const sweep = setInterval(() => purgeExpiredSessions(deps.db), 10 * 60_000);
   sweep.unref();
 
-  logger.info("listening", { url, public_url: config.server.public_url, database: config.database.path });
+  logger.info("listening", { url, public_url: final.server.public_url, database: final.database.path });
   if (countUsers(deps.db) === 0) {
     const token = deps.setup.open();
     const setupUrl = `${deps.config.server.public_url}/admin/setup?token=${token}`;
@@ -78,7 +92,7 @@ export function startServer(
         logger.warn("shutdown timeout reached; closing remaining connections");
         await server.stop(true);
       }
-      await deps.gateway.close();
+      await gateway.close();
       deps.lastUsed.stop();
       handle.close();
       logger.info("stopped");

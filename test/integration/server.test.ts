@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createLogger, silentLogger } from "../../src/logger.ts";
 import { startServer, StartupError } from "../../src/server.ts";
 import { startTestServer, testConfig, type TestServer } from "../support/app.ts";
-import { PASSWORD } from "../support/users.ts";
+import { insertUser, PASSWORD, sessionCookieFor } from "../support/users.ts";
 
 const running: TestServer[] = [];
 const dirs: string[] = [];
@@ -83,9 +83,9 @@ describe("start-up failures", () => {
     // A regular file where a directory should be: mkdir fails even for root, unlike chmod.
     const blocker = join(dir, "not-a-dir");
     writeFileSync(blocker, "");
-    const config = testConfig(dir);
-    config.database.path = join(blocker, "data", "switchboard.db");
-    config.dataDir = join(blocker, "data");
+    // The config is frozen once built: a copy names the blocked path.
+    const base = testConfig(dir);
+    const config = { ...base, database: { ...base.database, path: join(blocker, "data", "switchboard.db") }, dataDir: join(blocker, "data") };
     const err = startupFailure(() => startServer(config, silentLogger, { announceSetupUrl: () => {} }));
     expect(err.message).toContain(blocker);
     expect(err.message).toMatch(/data dir|database/);
@@ -110,6 +110,45 @@ describe("the setup link at start", () => {
     const page = await fetch(s.setupUrl!);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("Create the first admin");
+  });
+});
+
+describe("the public URL on port 0", () => {
+  test("the config stays frozen and unchanged; the links name the port the OS picked", async () => {
+    const s = start();
+    const { config } = s;
+    expect(s.server.port).toBeGreaterThan(0);
+    // The config passed in is frozen, and never assigned: the server built its own with the real URL.
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.server)).toBe(true);
+    expect(Object.isFrozen(config.security)).toBe(true);
+    expect(config.server.public_url).toBe("http://127.0.0.1:0");
+    expect(() => {
+      (config.server as { public_url: string }).public_url = "http://evil.example";
+    }).toThrow(TypeError);
+    const used = s.server.deps.config;
+    expect(used.server.public_url).toBe(s.url);
+    expect(Object.isFrozen(used) && Object.isFrozen(used.server)).toBe(true);
+
+    // 401 challenge and OAuth metadata name the listening URL.
+    const denied = await fetch(`${s.url}/mcp/self`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${s.url}/.well-known/oauth-protected-resource/mcp/self"`);
+    const metadata = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource/mcp/self`)).json()) as { resource: string };
+    expect(metadata.resource).toBe(`${s.url}/mcp/self`);
+    // The setup link and the admin's dashboard too.
+    expect(s.setupUrl).toStartWith(`${s.url}/admin/setup?token=`);
+    const cookie = await sessionCookieFor(s.server.deps, insertUser(s.server.deps, "admin"), used.security.session_ttl);
+    const dashboard = await fetch(`${s.url}/admin`, { headers: { cookie } });
+    expect(dashboard.status).toBe(200);
+    const html = await dashboard.text();
+    expect(html).toContain(`<code>${s.url}</code>`);
+    expect(html).not.toContain("127.0.0.1:0");
+    // The admin's CSRF check trusts the real origin, not the unresolved one.
+    const login = (origin: string) =>
+      fetch(`${s.url}/admin/login`, { method: "POST", redirect: "manual", headers: { origin, "content-type": "application/x-www-form-urlencoded" }, body: "email=nobody%40example.com&password=x" });
+    expect((await login(s.url)).status).not.toBe(403);
+    expect((await login("http://127.0.0.1:0")).status).toBe(403);
   });
 });
 
