@@ -115,40 +115,44 @@ describe("the setup link at start", () => {
 
 describe("the public URL on port 0", () => {
   test("the config stays frozen and unchanged; the links name the port the OS picked", async () => {
-    const s = start();
-    const { config } = s;
-    expect(s.server.port).toBeGreaterThan(0);
-    // The config passed in is frozen, and never assigned: the server built its own with the real URL.
-    expect(Object.isFrozen(config)).toBe(true);
-    expect(Object.isFrozen(config.server)).toBe(true);
-    expect(Object.isFrozen(config.security)).toBe(true);
-    expect(config.server.public_url).toBe("http://127.0.0.1:0");
-    expect(() => {
-      (config.server as { public_url: string }).public_url = "http://evil.example";
-    }).toThrow(TypeError);
-    const used = s.server.deps.config;
-    expect(used.server.public_url).toBe(s.url);
-    expect(Object.isFrozen(used) && Object.isFrozen(used.server)).toBe(true);
+    const config = testConfig(tempDir(), { server: { public_url: undefined } });
+    let setupUrl: string | null = null;
+    const server = startServer(config, silentLogger, { announceSetupUrl: (link) => (setupUrl = link) });
+    try {
+      const { url } = server;
+      expect(server.port).toBeGreaterThan(0);
+      // The config passed in is frozen and never assigned: the server runs on a copy with the real URL.
+      expect(Object.isFrozen(config) && Object.isFrozen(config.server) && Object.isFrozen(config.security)).toBe(true);
+      expect(config.server.public_url).toBe("http://127.0.0.1:0");
+      expect(() => {
+        (config.server as { public_url: string }).public_url = "http://evil.example";
+      }).toThrow(TypeError);
+      const used = server.deps.config;
+      expect(used.server.public_url).toBe(url);
+      expect(Object.isFrozen(used) && Object.isFrozen(used.server)).toBe(true);
 
-    // 401 challenge and OAuth metadata name the listening URL.
-    const denied = await fetch(`${s.url}/mcp/self`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
-    expect(denied.status).toBe(401);
-    expect(denied.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${s.url}/.well-known/oauth-protected-resource/mcp/self"`);
-    const metadata = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource/mcp/self`)).json()) as { resource: string };
-    expect(metadata.resource).toBe(`${s.url}/mcp/self`);
-    // The setup link and the admin's dashboard too.
-    expect(s.setupUrl).toStartWith(`${s.url}/admin/setup?token=`);
-    const cookie = await sessionCookieFor(s.server.deps, insertUser(s.server.deps, "admin"), used.security.session_ttl);
-    const dashboard = await fetch(`${s.url}/admin`, { headers: { cookie } });
-    expect(dashboard.status).toBe(200);
-    const html = await dashboard.text();
-    expect(html).toContain(`<code>${s.url}</code>`);
-    expect(html).not.toContain("127.0.0.1:0");
-    // The admin's CSRF check trusts the real origin, not the unresolved one.
-    const login = (origin: string) =>
-      fetch(`${s.url}/admin/login`, { method: "POST", redirect: "manual", headers: { origin, "content-type": "application/x-www-form-urlencoded" }, body: "email=nobody%40example.com&password=x" });
-    expect((await login(s.url)).status).not.toBe(403);
-    expect((await login("http://127.0.0.1:0")).status).toBe(403);
+      // The 401 challenge and the OAuth metadata name the listening URL.
+      const denied = await fetch(`${url}/mcp/self`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      expect(denied.status).toBe(401);
+      expect(denied.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${url}/.well-known/oauth-protected-resource/mcp/self"`);
+      const metadata = (await (await fetch(`${url}/.well-known/oauth-protected-resource/mcp/self`)).json()) as { resource: string };
+      expect(metadata.resource).toBe(`${url}/mcp/self`);
+      // So do the setup link and the admin's dashboard.
+      expect(setupUrl).toStartWith(`${url}/admin/setup?token=`);
+      const cookie = await sessionCookieFor(server.deps, insertUser(server.deps, "admin"), used.security.session_ttl);
+      const dashboard = await fetch(`${url}/admin`, { headers: { cookie } });
+      expect(dashboard.status).toBe(200);
+      const html = await dashboard.text();
+      expect(html).toContain(`<code>${url}</code>`);
+      expect(html).not.toContain("127.0.0.1:0");
+      // The admin's CSRF check trusts the real origin, not the unresolved one.
+      const login = (origin: string) =>
+        fetch(`${url}/admin/login`, { method: "POST", redirect: "manual", headers: { origin, "content-type": "application/x-www-form-urlencoded" }, body: "email=nobody%40example.com&password=x" });
+      expect((await login(url)).status).not.toBe(403);
+      expect((await login("http://127.0.0.1:0")).status).toBe(403);
+    } finally {
+      await server.stop();
+    }
   });
 });
 

@@ -149,7 +149,8 @@ export function startTestServer(options: { overrides?: ConfigOverrides; logger?:
   return {
     server,
     url: server.url,
-    config,
+    // The config the server runs on: with port 0, a copy naming the port the OS picked.
+    config: server.deps.config,
     dir,
     get setupUrl() {
       return setupUrl;
