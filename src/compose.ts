@@ -110,7 +110,7 @@ export function buildGateway(config: Config, logger: Logger, store: Store): Gate
  * The HTTP app's dependencies over an open store and one gateway. `config` is the final one (its
  * public_url is the address clients use), so nothing below has to read it lazily.
  */
-export function appDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway): AppDeps {
+export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway): AppDeps {
   const { handle, keys } = store;
   return {
     config,
@@ -140,7 +140,7 @@ export function appDeps(config: Config, logger: Logger, store: Store, gateway: R
  */
 export function compose(config: Config, logger: Logger, options: { gateway?: RunningGateway } = {}): { deps: AppDeps; handle: DbHandle } {
   const store = openStore(config, logger);
-  const deps = appDeps(config, logger, store, options.gateway ?? buildGateway(config, logger, store));
+  const deps = buildAppDeps(config, logger, store, options.gateway ?? buildGateway(config, logger, store));
   return { deps, handle: store.handle };
 }
 
@@ -148,7 +148,7 @@ export function compose(config: Config, logger: Logger, options: { gateway?: Run
  * The operations' dependencies for a command run on the host (the CLI): the database it opened, no
  * running gateway (an offline stand-in), and the secret read only when an operation needs the keys.
  */
-export function hostDeps(config: Config, handle: DbHandle): OperationDeps {
+export function buildHostDeps(config: Config, handle: DbHandle): OperationDeps {
   let keys: ServerKeys | undefined;
   return {
     db: handle.db,

@@ -1,12 +1,13 @@
 // Starting and stopping the gateway: the store (config → secret → database), the listening socket,
 // then the gateway and the app over the final config (composition in compose.ts), and graceful shutdown.
-import { appDeps, buildGateway, openStore, StartupError } from "./compose.ts";
+import type { Hono } from "hono";
+import { buildAppDeps, buildGateway, openStore, StartupError } from "./compose.ts";
 import { withPublicUrl, type Config } from "./config/load.ts";
 import { listConnectionSummaries } from "./domain/connections/connections.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
 import { countUsers } from "./domain/access/users.ts";
 import { createApp } from "./http/app.ts";
-import type { AppDeps } from "./http/context.ts";
+import type { AppDeps, AppEnv } from "./http/context.ts";
 import type { Logger } from "./logger.ts";
 
 export { StartupError };
@@ -28,36 +29,22 @@ export function startServer(
   const store = openStore(config, logger);
   const { handle } = store;
   // The socket is bound first: with port 0 the OS picks the port, and the config the app is built
-  // over must already name it. Until the app exists (the rest of this synchronous function, before
-  // any request can be read) the handler has nothing to serve.
-  let app: ReturnType<typeof createApp> | null = null;
-  let server: ReturnType<typeof Bun.serve>;
+  // over must already name it.
+  let app: Hono<AppEnv> | null = null;
+  let server: BunServer;
   try {
-    server = Bun.serve({
-      hostname: config.server.host,
-      port: config.server.port,
-      maxRequestBodySize: config.server.max_body_size,
-      // SSE streams stay open between events; the MCP transport sends a keep-alive every 15 s.
-      idleTimeout: 120,
-      fetch: (req, srv) => (app ? app.fetch(req, srv) : new Response("starting", { status: 503, headers: { "retry-after": "1" } })),
-    });
+    server = listen(config, () => app);
   } catch (err) {
     handle.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === "EADDRINUSE" ? "the port is already in use" : (err as Error).message;
-    throw new StartupError(`cannot listen on ${config.server.listen}: ${reason}`, { cause: err });
+    throw err;
   }
-  const port = server.port ?? config.server.port;
-  const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
-  const publicUrlGiven = (config.input.server as { public_url?: string } | undefined)?.public_url !== undefined;
-  // With port 0 and no public_url, derived links (401 WWW-Authenticate, OAuth metadata, the admin's
-  // snippets) must point at the port the OS picked: the config is rebuilt with it, never changed.
-  const final = config.server.port === 0 && !publicUrlGiven ? withPublicUrl(config, url) : config;
+  const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${server.port ?? config.server.port}`;
+  const final = withListeningUrl(config, url);
   let gateway: ReturnType<typeof buildGateway>;
   let deps: AppDeps;
   try {
     gateway = buildGateway(final, logger, store);
-    deps = appDeps(final, logger, store, gateway);
+    deps = buildAppDeps(final, logger, store, gateway);
     app = createApp(deps);
   } catch (err) {
     server.stop(true);
@@ -99,5 +86,39 @@ export function startServer(
     })();
     return stopping;
   };
-  return { url, port, deps, stop };
+  return { url, port: server.port ?? config.server.port, deps, stop };
+}
+
+type BunServer = ReturnType<typeof Bun.serve>;
+
+/**
+ * Binds the listening socket, or throws a StartupError an operator can act on. Requests go to the app
+ * `appOf` returns; it is built in the same synchronous start-up, before any request can be read, so
+ * the 503 is only what a request would get should that ever not hold.
+ */
+function listen(config: Config, appOf: () => Hono<AppEnv> | null): BunServer {
+  try {
+    return Bun.serve({
+      hostname: config.server.host,
+      port: config.server.port,
+      maxRequestBodySize: config.server.max_body_size,
+      // SSE streams stay open between events; the MCP transport sends a keep-alive every 15 s.
+      idleTimeout: 120,
+      fetch: (req, srv) => appOf()?.fetch(req, srv) ?? new Response("starting", { status: 503, headers: { "retry-after": "1" } }),
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === "EADDRINUSE" ? "the port is already in use" : (err as Error).message;
+    throw new StartupError(`cannot listen on ${config.server.listen}: ${reason}`, { cause: err });
+  }
+}
+
+/**
+ * The config the app runs on. With port 0 and no public_url, derived links (the 401 challenge, OAuth
+ * metadata, the admin's snippets, the trusted origin) must name the port the OS picked: a frozen copy
+ * with it, the config itself never being changed.
+ */
+function withListeningUrl(config: Config, url: string): Config {
+  const publicUrlGiven = (config.input.server as { public_url?: string } | undefined)?.public_url !== undefined;
+  return config.server.port === 0 && !publicUrlGiven ? withPublicUrl(config, url) : config;
 }

@@ -4,7 +4,7 @@
 import type { z } from "zod";
 import type { Config } from "../config/load.ts";
 import type { DbHandle } from "../db/client.ts";
-import { hostDeps } from "../compose.ts";
+import { buildHostDeps } from "../compose.ts";
 import { CATALOG } from "../operations/index.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import { hostCaller, runOperation, type ObjectSchema, type Operation } from "../operations/registry.ts";
@@ -13,6 +13,6 @@ import { hostCaller, runOperation, type ObjectSchema, type Operation } from "../
 export type HostRunner = <I extends ObjectSchema, O extends ObjectSchema>(op: Operation<I, O>, input: unknown, caller?: Caller) => Promise<z.output<O>>;
 
 export function hostRunner(config: Config, handle: DbHandle): HostRunner {
-  const deps = hostDeps(config, handle);
+  const deps = buildHostDeps(config, handle);
   return (op, input, caller = hostCaller(CATALOG)) => runOperation(op, { deps, caller, now: new Date() }, input);
 }
