@@ -10,13 +10,13 @@ import { createApiKey, hashToken } from "../src/domain/access/api-keys.ts";
 import { createUser } from "../src/domain/access/users.ts";
 import { createApp } from "../src/http/app.ts";
 import { createLogger } from "../src/logger.ts";
-import { prepare } from "../src/server.ts";
+import { compose } from "../src/compose.ts";
 import { fmt, percentile, type Summary } from "./lib.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sb-bench-keys-"));
 const config = parseConfig({ database: { path: join(dir, "db.sqlite") } }, { source: null, env: {}, baseDir: dir });
 const logger = createLogger({ level: "info", write: () => {} });
-const { deps, handle } = prepare(config, logger);
+const { deps, handle } = compose(config, logger);
 const owner = await createUser(deps.db, { email: "bench@example.com", role: "admin", password: "bench-password-1" });
 
 // 10,000 keys; the hashes of all but the sampled ones are written directly to keep set-up quick.

@@ -71,7 +71,7 @@ export function parseConfig(raw: unknown, options: { source: string | null; env:
   const parsed = result.data;
   const [, host = "", port = "0"] = /^\[?(.*?)\]?:(\d+)$/.exec(parsed.server.listen) ?? [];
   const dbPath = isAbsolute(parsed.database.path) ? parsed.database.path : resolve(options.baseDir, parsed.database.path);
-  return {
+  return deepFreeze({
     ...parsed,
     source: options.source,
     dataDir: dirname(dbPath),
@@ -85,7 +85,27 @@ export function parseConfig(raw: unknown, options: { source: string | null; env:
     database: { ...parsed.database, path: dbPath },
     // A stdio working directory is read like database.path: relative to the config file.
     connections: parsed.connections.map((c) => (c.cwd === undefined || isAbsolute(c.cwd) ? c : { ...c, cwd: resolve(options.baseDir, c.cwd) })),
-  };
+  });
+}
+
+/**
+ * The same config with the address the server actually listens on as its public_url (port 0: the OS
+ * picked the port), frozen like the original, which is left as it was.
+ */
+export function withPublicUrl(config: Config, publicUrl: string): Config {
+  return deepFreeze({ ...config, server: { ...config.server, public_url: publicUrl } });
+}
+
+/**
+ * Freezes every object and array reachable from `value`. The config is read by every layer and built
+ * once: a layer that could change it would change what the others (and the links they derived) see.
+ */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 const VARIABLE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;

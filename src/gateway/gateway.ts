@@ -15,9 +15,8 @@ import { ConnectionTests } from "./connection-tests.ts";
 import { redactFor } from "./redact.ts";
 import { killAllStdioProcesses } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
-import { NO_DISCOVERY, type AgentControl, type ConnectionStatus, type ConnectionTestResult, type Discovery, type GatewayControl } from "./types.ts";
-
-type KeyCaller = Caller & { key: { id: string } };
+import { NO_DISCOVERY, type ConnectionStatus, type ConnectionTestResult, type Discovery } from "./types.ts";
+import type { KeyCaller, RunningGateway } from "./serving.ts";
 
 export type GatewaySettings = {
   sessionIdleMs: number;
@@ -41,7 +40,7 @@ export function rpcErrorResponse(status: number, code: number, message: string, 
 }
 
 
-export class Gateway implements GatewayControl, AgentControl {
+export class Gateway implements RunningGateway {
   private readonly runtimes = new Map<string, ConnectionRuntime>();
   /** Per agent and connection: the last failure to list it (shown on the agent's page). */
   private readonly agentFailures = new Map<string, Map<string, { error: string | null; at: Date }>>();

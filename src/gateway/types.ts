@@ -70,3 +70,6 @@ export interface AgentControl {
    */
   callAgentTool(agentId: string, caller: import("../domain/access/caller.ts").Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
+
+/** What the management operations may ask of the gateway: one object for its connections and its agents. */
+export type ManagedGateway = GatewayControl & AgentControl;

@@ -33,14 +33,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // never a 500 where a route or a header copies it.
   app.use("*", pathGuard());
   app.use("*", limitBody(deps.config.server.max_body_size));
-  const errorOptions = { logger: deps.logger, get publicUrl() { return deps.config.server.public_url; } };
+  // The config is final and frozen (a port 0 is resolved before the app is built): read once.
+  const publicUrl = deps.config.server.public_url;
+  const errorOptions = { logger: deps.logger, publicUrl };
   app.onError((err, c) => renderError(c, err, errorOptions));
   app.notFound((c) => renderError(c, new AppError("NOT_FOUND"), errorOptions));
 
   app.route("/", healthRoutes(deps));
   app.route("/", wellKnownRoutes(deps));
   // Every MCP endpoint: refuse foreign Host and Origin headers first (DNS rebinding).
-  app.use("/mcp/*", dnsRebindingProtection({ publicUrl: () => deps.config.server.public_url }));
+  app.use("/mcp/*", dnsRebindingProtection({ publicUrl }));
   // Management answers may carry a new key's token (API_KEY_CREATE, API_KEY_ROTATE): never cached.
   app.use("/mcp/self/*", noStore());
   app.use("/api/v1/*", noStore());
@@ -67,8 +69,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       },
     }),
   );
-  app.use("/admin/*", crossOriginProtection({ publicUrl: () => deps.config.server.public_url }));
-  app.use("/admin", crossOriginProtection({ publicUrl: () => deps.config.server.public_url }));
+  app.use("/admin/*", crossOriginProtection({ publicUrl }));
+  app.use("/admin", crossOriginProtection({ publicUrl }));
   app.route("/admin/assets", assetRoutes());
   app.route("/admin", adminAuthRoutes(deps));
 

@@ -7,8 +7,7 @@ import type { SetupGate } from "../domain/access/setup.ts";
 import type { PasswordCost, User } from "../domain/access/users.ts";
 import type { LastUsedRecorder, VerifiedKey } from "../domain/access/api-keys.ts";
 import type { ManagementCatalog } from "../domain/access/permissions.ts";
-import type { Gateway } from "../gateway/gateway.ts";
-import type { AgentControl, GatewayControl } from "../gateway/types.ts";
+import type { RunningGateway } from "../gateway/serving.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import type { ServerKeys } from "../security/keys.ts";
@@ -34,12 +33,11 @@ export type AppDeps = {
   /** Checks an API key token: one HMAC and one indexed lookup. */
   verifyKey: (token: string) => VerifiedKey | null;
   lastUsed: LastUsedRecorder;
-  /** The gateway to upstream MCP servers, as the connection operations and admin see it. */
-  gateway: GatewayControl;
-  /** The gateway as agents see it: told of agent changes, asked for health and "Try it" calls (the proxy below, in production). */
-  agents: AgentControl;
-  /** The MCP proxy: sessions of /mcp/:connection over the live upstreams (the gateway above, in production). */
-  proxy: Gateway;
+  /**
+   * The one running gateway: the operations and the admin see its control (connections, agents), the
+   * /mcp routes its serving face, the server its start and stop. Tests put a fake of the same contract.
+   */
+  gateway: RunningGateway;
 };
 
 export type AppEnv = {

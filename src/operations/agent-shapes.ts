@@ -12,7 +12,6 @@ import {
 } from "../domain/agents/rules.ts";
 import { checkAgent, connectionSlugs, type Agent, type AgentChanges, type AgentStore } from "../domain/agents/agents.ts";
 import type { AgentConnectionSelection, AgentFields } from "../domain/agents/tools.ts";
-import type { AgentControl } from "../gateway/types.ts";
 import type { OperationDeps } from "./registry.ts";
 import { Timestamp } from "./shapes.ts";
 
@@ -155,7 +154,7 @@ export function agentOut(deps: ShapeDeps, agent: Agent, slugs = connectionSlugs(
 }
 
 /** The agent with the tools it exposes (missing ones flagged), any collisions, and each connection's health. */
-export function agentDetailOut(deps: ShapeDeps & { agents: AgentControl }, agent: Agent): z.input<typeof AgentDetailShape> {
+export function agentDetailOut(deps: ShapeDeps, agent: Agent): z.input<typeof AgentDetailShape> {
   const slugs = connectionSlugs(deps.db);
   const { tools, collisions } = checkAgent(storeOf(deps), agent);
   const upstreamDescription = (connectionId: string, name: string) => deps.gateway.discovery(connectionId).tools.find((t) => t.name === name)?.description ?? null;
@@ -170,7 +169,7 @@ export function agentDetailOut(deps: ShapeDeps & { agents: AgentControl }, agent
       missing: t.missing,
     })),
     collisions: collisionMessages(collisions),
-    health: deps.agents.agentHealth(agent.id).map((h) => ({
+    health: deps.gateway.agentHealth(agent.id).map((h) => ({
       connection_id: h.connectionId,
       connection_slug: slugs.get(h.connectionId) ?? null,
       error: h.error,

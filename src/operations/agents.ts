@@ -14,20 +14,10 @@ export function agentStore(deps: Pick<OperationDeps, "db" | "gateway">): AgentSt
   return { db: deps.db, toolsOf: (id) => deps.gateway.discovery(id).tools };
 }
 
-/** Agents as seen where no gateway runs (the CLI): nothing to tell, nothing failing, nothing to call. */
-export const OFFLINE_AGENTS: AgentControl = {
-  agentApplied: async () => {},
-  agentRemoved: async () => {},
-  agentHealth: () => [],
-  callAgentTool: async () => {
-    throw new Error("the gateway is not running");
-  },
-};
-
 /** Tells the gateway; the database already holds the change, so a gateway failure is logged, not thrown. */
 export async function tellAgents(ctx: Pick<OperationContext, "deps">, what: string, id: string, action: (agents: AgentControl) => Promise<void>): Promise<void> {
   try {
-    await action(ctx.deps.agents);
+    await action(ctx.deps.gateway);
   } catch (err) {
     ctx.deps.logger.warn(`gateway could not ${what} the agent`, { agent: id, error: err });
   }

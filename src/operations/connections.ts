@@ -20,7 +20,6 @@ import {
 import { agentsSelecting } from "../domain/agents/agents.ts";
 import { AppError } from "../errors.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
-import { NO_DISCOVERY, type Discovery, type GatewayControl } from "../gateway/types.ts";
 import { AddressRules } from "../domain/connections/addresses.ts";
 import { changesFrom, ConnectionDetailShape, ConnectionFieldsInput as F, ConnectionShape, connectionDetailOut, connectionOut } from "./connection-shapes.ts";
 import { tellAgents } from "./agents.ts";
@@ -47,20 +46,6 @@ export function specLookup(deps: Pick<OperationDeps, "db" | "keys" | "config">):
   };
 }
 
-
-/**
- * The gateway as seen where none runs (the CLI): nothing is live, tests fail with a clear error,
- * changes have nothing to close.
- */
-export const OFFLINE_GATEWAY: GatewayControl = {
-  test: async () => ({ ok: false, latency_ms: 0, server: null, tools: 0, resources: 0, prompts: 0, error: "the gateway is not running" }),
-  status: () => ({ state: "idle", lastError: null, since: null }),
-  discovery: () => NO_DISCOVERY,
-  refresh: async () => NO_DISCOVERY,
-  stderr: () => [],
-  apply: async () => {},
-  remove: async () => {},
-};
 
 /** Tells the gateway; the database already holds the change, so a gateway failure is logged, not thrown. */
 async function tellGateway(ctx: OperationContext, what: string, id: string, action: () => Promise<void>): Promise<void> {

@@ -8,7 +8,7 @@ import { mayUseManagementTool, roleCeiling, type ManagementCatalog } from "../do
 import type { Caller } from "../domain/access/caller.ts";
 import { parseFields, type PasswordCost, type User } from "../domain/access/users.ts";
 import { AppError } from "../errors.ts";
-import type { AgentControl, GatewayControl } from "../gateway/types.ts";
+import type { ManagedGateway } from "../gateway/types.ts";
 import type { Logger } from "../logger.ts";
 import type { ServerKeys } from "../security/keys.ts";
 
@@ -23,10 +23,11 @@ export type OperationDeps = {
   catalog: ManagementCatalog;
   /** Whether a connection or agent id names something that exists (for permission validation). */
   resourceExists: (resource: string) => boolean;
-  /** The running gateway: told of every connection change, asked for status, discovery and tests. */
-  gateway: GatewayControl;
-  /** The running gateway as agents see it: told of every agent change, asked for health and "Try it" calls. */
-  agents: AgentControl;
+  /**
+   * The running gateway (an offline stand-in in the CLI): told of every connection and agent change,
+   * asked for status, discovery, tests, agent health and "Try it" calls.
+   */
+  gateway: ManagedGateway;
 };
 
 export type OperationContext = { deps: OperationDeps; caller: Caller; now: Date };

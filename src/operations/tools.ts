@@ -2,9 +2,8 @@
 // every agent's exposed names. The admin's permission picker and agent editor read it; scripts may too.
 import { z } from "zod";
 import { checkAgent, listAgents } from "../domain/agents/agents.ts";
-import { listConnections } from "../domain/connections/connections.ts";
+import { listConnectionSummaries } from "../domain/connections/connections.ts";
 import { agentStore } from "./agents.ts";
-import { connectionStore } from "./connections.ts";
 import { defineOperation } from "./registry.ts";
 
 const ConnectionOffers = z.object({
@@ -43,7 +42,7 @@ export const toolList = defineOperation({
   handler(ctx) {
     const store = agentStore(ctx.deps);
     return {
-      connections: listConnections(connectionStore(ctx.deps)).map((conn) => {
+      connections: listConnectionSummaries(ctx.deps.db).map((conn) => {
         const found = ctx.deps.gateway.discovery(conn.id);
         return {
           id: conn.id,

@@ -32,7 +32,7 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
       },
     });
     server = running.server;
-    await Promise.all(["alpha", "beta"].map((slug) => server.deps.proxy.refresh(configConnectionId(slug))));
+    await Promise.all(["alpha", "beta"].map((slug) => server.deps.gateway.refresh(configConnectionId(slug))));
     const admin = insertUser(server.deps, "admin");
     const cookie = await sessionCookieFor(server.deps, admin, 600_000);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });

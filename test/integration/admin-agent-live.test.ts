@@ -26,11 +26,11 @@ let cookie = "";
 beforeAll(async () => {
   const member = insertUser(deps, "member");
   cookie = await sessionCookieFor(deps, member, 60_000);
-  await deps.proxy.refresh(configConnectionId("fixture"));
+  await deps.gateway.refresh(configConnectionId("fixture"));
 });
 
 afterAll(async () => {
-  await deps.proxy.close();
+  await deps.gateway.close();
   t.close();
 });
 

@@ -61,7 +61,7 @@ describe("a member's burst over many connections", () => {
     const log = spawnLog();
     const t = createTestApp({ overrides: { gateway: { max_concurrent_tests: 4 } } });
     cleanups.push(async () => {
-      await t.deps.proxy.close();
+      await t.deps.gateway.close();
       t.close();
     });
     const admin = insertUser(t.deps, "admin");

@@ -37,11 +37,11 @@ beforeAll(async () => {
   member = await t.createUser("member@example.com", "member");
   adminCookie = await t.cookieFor(admin);
   memberCookie = await t.cookieFor(member);
-  await t.deps.proxy.refresh(connId);
+  await t.deps.gateway.refresh(connId);
 });
 
 afterAll(async () => {
-  await t.deps.proxy.close();
+  await t.deps.gateway.close();
   t.close();
 });
 

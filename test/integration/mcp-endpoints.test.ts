@@ -39,7 +39,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await h.deps.proxy.close();
+  await h.deps.gateway.close();
   h.close();
 });
 

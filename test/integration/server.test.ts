@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createLogger, silentLogger } from "../../src/logger.ts";
 import { startServer, StartupError } from "../../src/server.ts";
 import { createTestApp, startTestServer, testConfig, type TestServer } from "../support/app.ts";
-import { PASSWORD, TEST_PASSWORD_COST } from "../support/users.ts";
+import { insertUser, PASSWORD, sessionCookieFor, TEST_PASSWORD_COST } from "../support/users.ts";
 
 const running: TestServer[] = [];
 const dirs: string[] = [];
@@ -84,9 +84,9 @@ describe("start-up failures", () => {
     // A regular file where a directory should be: mkdir fails even for root, unlike chmod.
     const blocker = join(dir, "not-a-dir");
     writeFileSync(blocker, "");
-    const config = testConfig(dir);
-    config.database.path = join(blocker, "data", "switchboard.db");
-    config.dataDir = join(blocker, "data");
+    // The config is frozen once built: a copy names the blocked path.
+    const base = testConfig(dir);
+    const config = { ...base, database: { ...base.database, path: join(blocker, "data", "switchboard.db") }, dataDir: join(blocker, "data") };
     const err = startupFailure(() => startServer(config, silentLogger, { announceSetupUrl: () => {} }));
     expect(err.message).toContain(blocker);
     expect(err.message).toMatch(/data dir|database/);
@@ -111,6 +111,49 @@ describe("the setup link at start", () => {
     const page = await fetch(s.setupUrl!);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("Create the first admin");
+  });
+});
+
+describe("the public URL on port 0", () => {
+  test("the config stays frozen and unchanged; the links name the port the OS picked", async () => {
+    const config = testConfig(tempDir(), { server: { public_url: undefined } });
+    let setupUrl: string | null = null;
+    const server = startServer(config, silentLogger, { announceSetupUrl: (link) => (setupUrl = link) });
+    try {
+      const { url } = server;
+      expect(server.port).toBeGreaterThan(0);
+      // The config passed in is frozen and never assigned: the server runs on a copy with the real URL.
+      expect(Object.isFrozen(config) && Object.isFrozen(config.server) && Object.isFrozen(config.security)).toBe(true);
+      expect(config.server.public_url).toBe("http://127.0.0.1:0");
+      expect(() => {
+        (config.server as { public_url: string }).public_url = "http://evil.example";
+      }).toThrow(TypeError);
+      const used = server.deps.config;
+      expect(used.server.public_url).toBe(url);
+      expect(Object.isFrozen(used) && Object.isFrozen(used.server)).toBe(true);
+
+      // The 401 challenge and the OAuth metadata name the listening URL.
+      const denied = await fetch(`${url}/mcp/self`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      expect(denied.status).toBe(401);
+      expect(denied.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${url}/.well-known/oauth-protected-resource/mcp/self"`);
+      const metadata = (await (await fetch(`${url}/.well-known/oauth-protected-resource/mcp/self`)).json()) as { resource: string };
+      expect(metadata.resource).toBe(`${url}/mcp/self`);
+      // So do the setup link and the admin's dashboard.
+      expect(setupUrl).toStartWith(`${url}/admin/setup?token=`);
+      const cookie = await sessionCookieFor(server.deps, insertUser(server.deps, "admin"), used.security.session_ttl);
+      const dashboard = await fetch(`${url}/admin`, { headers: { cookie } });
+      expect(dashboard.status).toBe(200);
+      const html = await dashboard.text();
+      expect(html).toContain(`<code>${url}</code>`);
+      expect(html).not.toContain("127.0.0.1:0");
+      // The admin's CSRF check trusts the real origin, not the unresolved one.
+      const login = (origin: string) =>
+        fetch(`${url}/admin/login`, { method: "POST", redirect: "manual", headers: { origin, "content-type": "application/x-www-form-urlencoded" }, body: "email=nobody%40example.com&password=x" });
+      expect((await login(url)).status).not.toBe(403);
+      expect((await login("http://127.0.0.1:0")).status).toBe(403);
+    } finally {
+      await server.stop();
+    }
   });
 });
 

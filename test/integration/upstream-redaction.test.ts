@@ -36,7 +36,7 @@ function world(): World {
   const logs: string[] = [];
   const t = createTestApp({ logger: createLogger({ level: "debug", write: (line) => logs.push(line) }) });
   cleanups.push(async () => {
-    await t.deps.proxy.close();
+    await t.deps.gateway.close();
     t.close();
   });
   const admin = insertUser(t.deps, "admin");
@@ -164,7 +164,7 @@ describe("a stdio server printing an env secret to stderr", () => {
     expectClean("an admin's CONNECTION_TEST", JSON.stringify(asAdmin));
 
     // The connection's own runtime tried to start it at creation: its stderr ring has the line.
-    await waitUntil(() => w.t.deps.proxy.stderr(id).some((line) => line.includes("starting with key")), "the runtime's stderr");
+    await waitUntil(() => w.t.deps.gateway.stderr(id).some((line) => line.includes("starting with key")), "the runtime's stderr");
     const adminPage = await (await w.t.request(`/admin/connections/${id}`, { headers: { cookie: await w.t.cookieFor(w.admin) } })).text();
     expect(adminPage).toContain(`starting with key ${REDACTED}`);
     expectClean("the admin's page", adminPage);
@@ -175,8 +175,8 @@ describe("a stdio server printing an env secret to stderr", () => {
     // A changed secret: the lines kept from before are redacted with the old value, new ones with the new.
     const ROTATED = "env-Rotated-S3cret-0004";
     expect((await apiRequest(w.t.app, "PATCH", `/connections/${id}`, { token: w.adminKey, json: { env: { SB_SECRET_VALUE: ROTATED } } })).status).toBe(200);
-    await waitUntil(() => w.t.deps.proxy.stderr(id).filter((line) => line.includes("starting with key")).length >= 2, "the restarted server's stderr");
-    const after = w.t.deps.proxy.stderr(id).join("\n");
+    await waitUntil(() => w.t.deps.gateway.stderr(id).filter((line) => line.includes("starting with key")).length >= 2, "the restarted server's stderr");
+    const after = w.t.deps.gateway.stderr(id).join("\n");
     expectClean("stderr after the env changed", after);
     expect(after).not.toContain(ROTATED);
     expectClean("the log", w.logs.join("\n"));

@@ -1,42 +1,17 @@
-// A test app with a fake gateway and a fake AgentControl (recording what they are told, answering what
-// a test sets), for agent tests: config overrides ([[connections]], [[agents]]), an admin and a member,
+// A test app with a fake gateway, its agent control exposed as `agents` (recording what they are told,
+// answering what a test sets), for agent tests: config overrides ([[connections]], [[agents]]), an admin and a member,
 // and makers of connections (with discovered tools) and agents that skip the operations.
 import { createAgent, newAgentFields, type Agent, type AgentFields } from "../../src/domain/agents/agents.ts";
 import type { AgentConnectionSelection } from "../../src/domain/agents/tools.ts";
 import { createConnection, newConnectionFields, type Connection } from "../../src/domain/connections/connections.ts";
 import type { User } from "../../src/domain/access/users.ts";
-import type { AgentControl } from "../../src/gateway/types.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
-import type { Caller } from "../../src/domain/access/caller.ts";
 import { createTestApp, useFresh, type ConfigOverrides, type TestApp } from "./app.ts";
-import { discoveryOf, FakeGateway } from "./connection-harness.ts";
+import { discoveryOf, FakeAgents, FakeGateway } from "./connection-harness.ts";
 import { insertUser } from "./users.ts";
 
-/** An AgentControl that records what it is told and answers calls from what the test set. */
-export class FakeAgents implements AgentControl {
-  applied: string[] = [];
-  removed: string[] = [];
-  calls: { agentId: string; caller: Caller; name: string; args: Record<string, unknown> }[] = [];
-  health = new Map<string, { connectionId: string; error: string | null; at: Date | null }[]>();
-  callResult: Record<string, unknown> = { content: [{ type: "text", text: "fake result" }] };
-  callError: Error | null = null;
-
-  async agentApplied(agentId: string): Promise<void> {
-    this.applied.push(agentId);
-  }
-  async agentRemoved(agentId: string): Promise<void> {
-    this.removed.push(agentId);
-  }
-  agentHealth(agentId: string): { connectionId: string; error: string | null; at: Date | null }[] {
-    return this.health.get(agentId) ?? [];
-  }
-  async callAgentTool(agentId: string, caller: Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
-    this.calls.push({ agentId, caller, name, args });
-    if (this.callError) throw this.callError;
-    return this.callResult;
-  }
-}
+export { FakeAgents };
 
 export type AgentOverrides = Pick<ConfigOverrides, "connections" | "agents">;
 
@@ -54,8 +29,8 @@ export type AgentHarness = TestApp & {
 /** Builds the app over `dir` (a fresh one by default; pass one to restart over the same database). */
 export function createAgentHarness(overrides: AgentOverrides = {}, existingDir?: string): AgentHarness {
   const gateway = new FakeGateway();
-  const agents = new FakeAgents();
-  const t = createTestApp({ overrides, gateway, agents, dir: existingDir });
+  const { agents } = gateway;
+  const t = createTestApp({ overrides, gateway, dir: existingDir });
   const { deps } = t;
   return {
     ...t,

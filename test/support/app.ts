@@ -1,4 +1,4 @@
-// The one way tests build a Switchboard: the test config, the app with the real deps from prepare()
+// The one way tests build a Switchboard: the test config, the app with the real deps from compose()
 // over a temp data dir (driven with app.request()), or a real server on a free port; and their cleanup.
 import { afterAll, afterEach } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -7,11 +7,12 @@ import { join } from "node:path";
 import type { Hono } from "hono";
 import { parseConfig, type Config } from "../../src/config/load.ts";
 import type { Role, User } from "../../src/domain/access/users.ts";
-import type { AgentControl, GatewayControl } from "../../src/gateway/types.ts";
+import { compose } from "../../src/compose.ts";
+import type { RunningGateway } from "../../src/gateway/serving.ts";
 import { createApp } from "../../src/http/app.ts";
 import type { AppDeps, AppEnv } from "../../src/http/context.ts";
 import { silentLogger, type Logger } from "../../src/logger.ts";
-import { prepare, startServer, type RunningServer } from "../../src/server.ts";
+import { startServer, type RunningServer } from "../../src/server.ts";
 import { createSignInUser, sessionCookieFor, signIn, TEST_PASSWORD_COST } from "./users.ts";
 
 export const TEST_SECRET = "http-test-secret-0123456789-abcdefghijkl";
@@ -61,9 +62,8 @@ export type TestApp = {
 export type TestAppOptions = {
   overrides?: ConfigOverrides;
   logger?: Logger;
-  /** Fakes to put in place of the real gateway and agent control. */
-  gateway?: GatewayControl;
-  agents?: AgentControl;
+  /** A fake to put in place of the real gateway (the same contract: control, serving, lifecycle). */
+  gateway?: RunningGateway;
   /** A data dir to reuse (to restart over the same database); it is left in place on close. */
   dir?: string;
 };
@@ -72,11 +72,7 @@ export type TestAppOptions = {
 export function createTestApp(options: TestAppOptions = {}): TestApp {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "switchboard-app-"));
   const config = testConfig(dir, options.overrides);
-  const { deps, handle } = prepare(config, options.logger ?? silentLogger, {
-    gateway: options.gateway,
-    agents: options.agents,
-    passwordCost: TEST_PASSWORD_COST,
-  });
+  const { deps, handle } = compose(config, options.logger ?? silentLogger, { gateway: options.gateway, passwordCost: TEST_PASSWORD_COST });
   const app = createApp(deps);
   const request = (path: string, init?: RequestInit) => Promise.resolve(app.request(new URL(path, config.server.public_url).href, init));
   let closed = false;
@@ -153,7 +149,8 @@ export function startTestServer(options: { overrides?: ConfigOverrides; logger?:
   return {
     server,
     url: server.url,
-    config,
+    // The config the server runs on: with port 0, a copy naming the port the OS picked.
+    config: server.deps.config,
     dir,
     get setupUrl() {
       return setupUrl;

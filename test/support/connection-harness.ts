@@ -1,19 +1,56 @@
-// A test app with a fake gateway (recording what it is told, answering what a test sets), for
+// A test app with a fake gateway (recording what it is told, answering what a test sets, serving no
+// /mcp endpoint), for
 // connection tests: config overrides ([stdio], [[connections]]), an admin and a member, and a
 // stored-connection maker.
 import { existsSync, readFileSync } from "node:fs";
 import { createConnection, newConnectionFields, type Connection, type ConnectionFields } from "../../src/domain/connections/connections.ts";
 import type { User } from "../../src/domain/access/users.ts";
 import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
-import { NO_DISCOVERY, type ConnectionStatus, type ConnectionTestResult, type Discovery, type GatewayControl } from "../../src/gateway/types.ts";
+import type { Caller } from "../../src/domain/access/caller.ts";
+import type { AgentSpec } from "../../src/domain/agents/tools.ts";
+import type { ConnectionRuntime } from "../../src/gateway/connection-runtime.ts";
+import type { RunningGateway } from "../../src/gateway/serving.ts";
+import { NO_DISCOVERY, type AgentControl, type ConnectionStatus, type ConnectionTestResult, type Discovery } from "../../src/gateway/types.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { createTestApp, useFresh, type ConfigOverrides, type TestApp } from "./app.ts";
 import { insertUser } from "./users.ts";
 
 export const EMPTY_DISCOVERY: Discovery = NO_DISCOVERY;
 
-/** A GatewayControl that records calls and answers from what the test put in it. */
-export class FakeGateway implements GatewayControl {
+/** An AgentControl that records what it is told and answers calls from what the test set. */
+export class FakeAgents implements AgentControl {
+  applied: string[] = [];
+  removed: string[] = [];
+  calls: { agentId: string; caller: Caller; name: string; args: Record<string, unknown> }[] = [];
+  health = new Map<string, { connectionId: string; error: string | null; at: Date | null }[]>();
+  callResult: Record<string, unknown> = { content: [{ type: "text", text: "fake result" }] };
+  callError: Error | null = null;
+
+  async agentApplied(agentId: string): Promise<void> {
+    this.applied.push(agentId);
+  }
+  async agentRemoved(agentId: string): Promise<void> {
+    this.removed.push(agentId);
+  }
+  agentHealth(agentId: string): { connectionId: string; error: string | null; at: Date | null }[] {
+    return this.health.get(agentId) ?? [];
+  }
+  async callAgentTool(agentId: string, caller: Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.calls.push({ agentId, caller, name, args });
+    if (this.callError) throw this.callError;
+    return this.callResult;
+  }
+}
+
+/**
+ * The gateway's whole contract, faked: the connection control records calls and answers from what the
+ * test put in it, the agent control is `agents` (a FakeAgents), and the serving face knows no
+ * connection and no agent, so /mcp/<anything> is refused (403, or 404 for a key granted "*").
+ */
+export class FakeGateway implements RunningGateway {
+  readonly agents = new FakeAgents();
+  discovering: string[] = [];
+  closed = false;
   applied: ConnectionSpec[] = [];
   removed: string[] = [];
   tested: ConnectionSpec[] = [];
@@ -45,6 +82,36 @@ export class FakeGateway implements GatewayControl {
   }
   async remove(id: string): Promise<void> {
     this.removed.push(id);
+  }
+  agentApplied(agentId: string): Promise<void> {
+    return this.agents.agentApplied(agentId);
+  }
+  agentRemoved(agentId: string): Promise<void> {
+    return this.agents.agentRemoved(agentId);
+  }
+  agentHealth(agentId: string): { connectionId: string; error: string | null; at: Date | null }[] {
+    return this.agents.agentHealth(agentId);
+  }
+  callAgentTool(agentId: string, caller: Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.agents.callAgentTool(agentId, caller, name, args);
+  }
+  runtime(): ConnectionRuntime | null {
+    return null;
+  }
+  agent(): AgentSpec | null {
+    return null;
+  }
+  handle(): Promise<Response> {
+    return Promise.reject(new Error("the fake gateway serves no connection"));
+  }
+  handleAgent(): Promise<Response> {
+    return Promise.reject(new Error("the fake gateway serves no agent"));
+  }
+  discoverAll(ids: string[]): void {
+    this.discovering.push(...ids);
+  }
+  async close(): Promise<void> {
+    this.closed = true;
   }
 }
 

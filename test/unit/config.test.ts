@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfig, parseConfig, type Config } from "../../src/config/load.ts";
+import { loadConfig, parseConfig, withPublicUrl, type Config } from "../../src/config/load.ts";
 import { renderEffectiveConfig } from "../../src/config/describe.ts";
 import { parseDuration, parseSize } from "../../src/config/units.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
@@ -356,5 +356,25 @@ describe("secrets are never echoed", () => {
     expect(text).toContain('log_level = "info"  # default\n');
     expect(text).toContain('secret = "********"  # generated into the data dir\n');
     expect(Bun.TOML.parse(text)).toMatchObject({ server: { listen: "0.0.0.0:9000" }, security: { secret: "********" } });
+  });
+});
+
+describe("the config is immutable once built", () => {
+  test("every table and list is frozen; withPublicUrl gives a frozen copy and leaves the original as it was", () => {
+    const config = parse({ server: { listen: "127.0.0.1:0" }, connections: [{ slug: "a", url: "https://a.example/mcp", headers: { "X-Key": "v" } }] });
+    for (const part of [config, config.server, config.security, config.gateway, config.database, config.input, config.connections, config.connections[0]!, config.connections[0]!.headers]) {
+      expect(Object.isFrozen(part)).toBe(true);
+    }
+    expect(() => {
+      (config.server as { public_url: string }).public_url = "http://evil.example";
+    }).toThrow(TypeError);
+    expect(() => (config.connections as unknown[]).push({})).toThrow(TypeError);
+    expect(config.server.public_url).toBe("http://127.0.0.1:0");
+
+    const resolved = withPublicUrl(config, "http://127.0.0.1:41234");
+    expect(resolved.server.public_url).toBe("http://127.0.0.1:41234");
+    expect(Object.isFrozen(resolved) && Object.isFrozen(resolved.server)).toBe(true);
+    expect({ ...resolved, server: { ...resolved.server, public_url: config.server.public_url } }).toEqual(config);
+    expect(config.server.public_url).toBe("http://127.0.0.1:0");
   });
 });

@@ -41,7 +41,7 @@ const LAYERS: Layer[] = [
   { name: "operations", rank: 5, owns: under("src/operations/") },
   { name: "views", rank: 6, owns: under("views/") },
   { name: "http", rank: 7, owns: under("src/http/") },
-  { name: "server", rank: 8, owns: (f) => f === "src/server.ts" },
+  { name: "server", rank: 8, owns: (f) => f === "src/server.ts" || f === "src/compose.ts" },
   { name: "cli", rank: 9, owns: (f) => f.startsWith("src/cli/") || f === "src/main.ts" },
 ];
 

@@ -118,6 +118,32 @@ export function listConnections(store: ConnectionStore): Connection[] {
   return store.db.select().from(connections).orderBy(asc(connections.slug)).all().map((row) => toConnection(store, row));
 }
 
+/** A connection's public columns: what a list of connections may show without reading a secret. */
+export type ConnectionSummary = Pick<Connection, "id" | "slug" | "title" | "description" | "transport" | "enabled" | "url" | "command" | "fromConfig">;
+
+/**
+ * Every connection by slug, its public columns only: the sealed token, headers and env are never
+ * selected, so listing what exists (start-up discovery, what a key can be granted) never decrypts a
+ * secret nor holds one in memory.
+ */
+export function listConnectionSummaries(db: Db): ConnectionSummary[] {
+  return db
+    .select({
+      id: connections.id,
+      slug: connections.slug,
+      title: connections.title,
+      description: connections.description,
+      transport: connections.transport,
+      enabled: connections.enabled,
+      url: connections.url,
+      command: connections.command,
+      fromConfig: connections.fromConfig,
+    })
+    .from(connections)
+    .orderBy(asc(connections.slug))
+    .all();
+}
+
 /** Whether a connection has this id (for permission validation; no decryption). */
 export function connectionExists(db: Db, id: string): boolean {
   return db.select({ id: connections.id }).from(connections).where(eq(connections.id, id)).get() !== undefined;

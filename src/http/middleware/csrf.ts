@@ -7,11 +7,11 @@ import { AppError } from "../../errors.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-export function crossOriginProtection(options: { publicUrl: () => string }): MiddlewareHandler {
+export function crossOriginProtection(options: { publicUrl: string }): MiddlewareHandler {
+  // The config is final when the app is built (port 0 is resolved before): parsed once.
+  const trusted = new URL(options.publicUrl).origin;
   return async (c, next) => {
     if (SAFE_METHODS.has(c.req.method)) return next();
-    // Read per request: with port 0 the public URL is known only once the socket listens.
-    const trusted = new URL(options.publicUrl()).origin;
     const site = c.req.header("sec-fetch-site");
     if (site !== undefined) {
       if (site === "same-origin" || site === "none") return next();

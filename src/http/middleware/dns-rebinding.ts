@@ -10,13 +10,10 @@ function hostname(host: string): string {
   return host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : host.split(":")[0]!;
 }
 
-export function dnsRebindingProtection(options: { publicUrl: () => string }): MiddlewareHandler {
-  // Parsed once per distinct public URL (it changes only when port 0 is resolved at start).
-  let cached: { text: string; url: URL } | null = null;
+export function dnsRebindingProtection(options: { publicUrl: string }): MiddlewareHandler {
+  // The config is final when the app is built (port 0 is resolved before): parsed once.
+  const publicUrl = new URL(options.publicUrl);
   return async (c, next) => {
-    const text = options.publicUrl();
-    if (cached?.text !== text) cached = { text, url: new URL(text) };
-    const publicUrl = cached.url;
     const host = c.req.header("host");
     if (host !== undefined && host !== publicUrl.host && !LOOPBACK.has(hostname(host).toLowerCase())) {
       throw new AppError("FORBIDDEN", "This host name is not served here.");

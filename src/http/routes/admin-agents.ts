@@ -143,7 +143,7 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
     if (outcome.error === undefined && (typeof args !== "object" || args === null || Array.isArray(args))) outcome.error = "The arguments must be a JSON object.";
     if (outcome.error === undefined) {
       try {
-        outcome.result = await deps.agents.callAgentTool(a.id, sessionCaller(c.get("user"), deps.catalog), outcome.tool, args as Record<string, unknown>);
+        outcome.result = await deps.gateway.callAgentTool(a.id, sessionCaller(c.get("user"), deps.catalog), outcome.tool, args as Record<string, unknown>);
       } catch (err) {
         deps.logger.info("try-it call failed", { agent: a.id, tool: outcome.tool, error: err });
         outcome.error = callError(err);

@@ -12,22 +12,22 @@ export function mcpProxyRoutes(deps: AppDeps): Hono<AppEnv> {
   // /mcp/agent/:agent (id or slug): the agent as one MCP server over its connections.
   app.all("/agent/:agent", requireBearer(deps), async (c) => {
     const caller = c.get("caller");
-    const agent = deps.proxy.agent(c.req.param("agent"));
+    const agent = deps.gateway.agent(c.req.param("agent"));
     const reachable = agent
       ? mayReachAgent(caller.permissions, agent.id, agent.connections.map((s) => s.connectionId))
       : mayReachAgent(caller.permissions, c.req.param("agent"), []);
     if (!reachable) throw new AppError("FORBIDDEN", "This key may not use this agent.");
     if (!agent || !agent.enabled) throw new AppError("NOT_FOUND", agent ? "This agent is disabled." : "No such agent.");
-    return deps.proxy.handleAgent(c.req.raw, agent, { ...caller, key: caller.key! });
+    return deps.gateway.handleAgent(c.req.raw, agent, { ...caller, key: caller.key! });
   });
 
   app.all("/:connection", requireBearer(deps), async (c) => {
     const caller = c.get("caller");
-    const runtime = deps.proxy.runtime(c.req.param("connection"));
+    const runtime = deps.gateway.runtime(c.req.param("connection"));
     // Without any grant on it, an existing connection and a missing one look the same: 403.
     if (!mayReachConnection(caller.permissions, runtime?.spec.id ?? c.req.param("connection"))) throw new AppError("FORBIDDEN", "This key may not use this connection.");
     if (!runtime) throw new AppError("NOT_FOUND", "No such connection.");
-    return deps.proxy.handle(c.req.raw, runtime, { ...caller, key: caller.key! });
+    return deps.gateway.handle(c.req.raw, runtime, { ...caller, key: caller.key! });
   });
   return app;
 }

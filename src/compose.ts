@@ -1,0 +1,170 @@
+// The composition root: everything Switchboard runs on, built from the config in one place, for the
+// server, the CLI and the tests (which pass a fake gateway). Nothing else assembles dependencies.
+import { accessSync, constants } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "./config/load.ts";
+import { openDatabase, type Db, type DbHandle } from "./db/client.ts";
+import { createKeyVerifier, LastUsedRecorder } from "./domain/access/api-keys.ts";
+import { LoginThrottle } from "./domain/access/login-throttle.ts";
+import { SetupGate } from "./domain/access/setup.ts";
+import { PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
+import { createChangeProbe } from "./db/change-probe.ts";
+import { syncConfigAgents } from "./domain/agents/config.ts";
+import { agentSpecLookup } from "./domain/agents/agents.ts";
+import { syncConfigConnections } from "./domain/connections/config.ts";
+import { resourceExistsIn } from "./domain/resources.ts";
+import { Gateway } from "./gateway/gateway.ts";
+import { OFFLINE_GATEWAY } from "./gateway/offline.ts";
+import type { RunningGateway } from "./gateway/serving.ts";
+import { AddressPolicy } from "./gateway/upstream/address-policy.ts";
+import type { AppDeps } from "./http/context.ts";
+import { silentLogger, type Logger } from "./logger.ts";
+import { connectionStore, specLookup } from "./operations/connections.ts";
+import { CATALOG } from "./operations/index.ts";
+import type { OperationDeps } from "./operations/registry.ts";
+import { deriveKeys, type ServerKeys } from "./security/keys.ts";
+import { loadOrCreateSecret, SECRET_FILE } from "./security/secret.ts";
+
+/** A start-up failure with a message for the operator (exit code 1). */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StartupError";
+  }
+}
+
+/** The persistent state a server runs on: the open database and the keys derived from the secret. */
+export type Store = { handle: DbHandle; keys: ServerKeys; secretSource: string };
+
+/**
+ * Opens the data dir and the database, reads (or creates) the server secret, and writes the
+ * connections and agents the config declares. Throws StartupError; nothing is left open on failure.
+ */
+export function openStore(config: Config, logger: Logger): Store {
+  let handle: DbHandle;
+  try {
+    handle = openDatabase({ path: config.database.path, busyTimeoutMs: config.database.busy_timeout });
+    accessSync(config.dataDir, constants.W_OK);
+  } catch (err) {
+    throw new StartupError((err as Error).message, { cause: err });
+  }
+  try {
+    let secret: string;
+    try {
+      secret = loadOrCreateSecret({ configured: config.security.secret, dataDir: config.dataDir });
+    } catch (err) {
+      throw new StartupError((err as Error).message, { cause: err });
+    }
+    const keys = deriveKeys(secret);
+    applyDeclared(config, logger, handle.db, keys);
+    const secretSource = config.security.secret ? "set in the config" : `generated into ${join(config.dataDir, SECRET_FILE)}`;
+    return { handle, keys, secretSource };
+  } catch (err) {
+    handle.close();
+    throw err;
+  }
+}
+
+/**
+ * The file is the truth for the connections and agents it declares: written (or removed) before
+ * anything serves, connections first (agents select them by slug).
+ */
+function applyDeclared(config: Config, logger: Logger, db: Db, keys: ServerKeys): void {
+  let synced: ReturnType<typeof syncConfigConnections>;
+  try {
+    synced = syncConfigConnections(connectionStore({ db, keys, config }), config.connections);
+  } catch (err) {
+    throw new StartupError(`cannot apply the connections of the config: ${(err as Error).message}`, { cause: err });
+  }
+  for (const slug of synced.adopted) logger.warn("connection made in the admin is now declared in the config, which takes it over", { slug });
+  if (synced.changed.length + synced.removed.length > 0) {
+    logger.info("connections from the config applied", { changed: synced.changed.map((c) => c.slug), removed: synced.removed, keys_changed: synced.keysChanged });
+  }
+  let agents: ReturnType<typeof syncConfigAgents>;
+  try {
+    agents = syncConfigAgents(db, config.agents);
+  } catch (err) {
+    throw new StartupError(`cannot apply the agents of the config: ${(err as Error).message}`, { cause: err });
+  }
+  for (const slug of agents.adopted) logger.warn("agent made in the admin is now declared in the config, which takes it over", { slug });
+  if (agents.changed.length + agents.removed.length > 0) {
+    logger.info("agents from the config applied", { changed: agents.changed.map((a) => a.slug), removed: agents.removed, keys_changed: agents.keysChanged });
+  }
+}
+
+/** The gateway to the upstreams, with the config's limits, reading specs from the store. */
+export function buildGateway(config: Config, logger: Logger, store: Store): Gateway {
+  return new Gateway({
+    sessionIdleMs: config.gateway.session_idle_timeout,
+    maxSessions: config.gateway.max_sessions,
+    stderrLines: config.gateway.stderr_lines,
+    maxBodyBytes: config.server.max_body_size,
+    logger,
+    lookup: specLookup({ db: store.handle.db, keys: store.keys, config }),
+    lookupAgent: agentSpecLookup({ db: store.handle.db }),
+    addressPolicy: new AddressPolicy(config.gateway),
+    maxConcurrentTests: config.gateway.max_concurrent_tests,
+  });
+}
+
+/**
+ * The HTTP app's dependencies over an open store and one gateway. `config` is the final one (its
+ * public_url is the address clients use), so nothing below has to read it lazily.
+ */
+export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: { passwordCost?: PasswordCost } = {}): AppDeps {
+  const { handle, keys } = store;
+  return {
+    config,
+    db: handle.db,
+    sqlite: handle.sqlite,
+    keys,
+    secretSource: store.secretSource,
+    logger,
+    setup: new SetupGate(),
+    // Production's argon2 cost unless a test injects a cheaper one (never a setting: see users.ts).
+    passwordCost: options.passwordCost ?? PASSWORD_COST,
+    throttle: new LoginThrottle({
+      windowMs: config.security.login_window,
+      maxPerAccount: config.security.login_max_per_account,
+      maxPerIp: config.security.login_max_per_ip,
+    }),
+    startedAt: new Date(),
+    catalog: CATALOG,
+    resourceExists: resourceExistsIn(handle.db),
+    gateway,
+    verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, createChangeProbe(handle.sqlite, config.database.path)),
+    lastUsed: new LastUsedRecorder(handle.db),
+  };
+}
+
+/**
+ * Everything at once, for a config whose public_url is final: the store, the gateway (or the one
+ * given, say a test's fake of the same contract) and the app's deps. Nothing listens.
+ */
+export function compose(config: Config, logger: Logger, options: { gateway?: RunningGateway; passwordCost?: PasswordCost } = {}): { deps: AppDeps; handle: DbHandle } {
+  const store = openStore(config, logger);
+  const deps = buildAppDeps(config, logger, store, options.gateway ?? buildGateway(config, logger, store), { passwordCost: options.passwordCost });
+  return { deps, handle: store.handle };
+}
+
+/**
+ * The operations' dependencies for a command run on the host (the CLI): the database it opened, no
+ * running gateway (an offline stand-in), and the secret read only when an operation needs the keys.
+ */
+export function buildHostDeps(config: Config, handle: DbHandle): OperationDeps {
+  let keys: ServerKeys | undefined;
+  return {
+    db: handle.db,
+    // Listing or revoking keys needs no secret: it is read (or created, on a fresh data directory) only
+    // when an operation mints a token.
+    get keys(): ServerKeys {
+      keys ??= deriveKeys(loadOrCreateSecret({ configured: config.security.secret, dataDir: config.dataDir }));
+      return keys;
+    },
+    config,
+    logger: silentLogger,
+    catalog: CATALOG,
+    resourceExists: resourceExistsIn(handle.db),
+    gateway: OFFLINE_GATEWAY,
+  };
+}

@@ -1,0 +1,29 @@
+// The running gateway as one object: the control the operations use (connections and agents), the
+// serving face the /mcp routes use, and its lifecycle. The server builds one and passes it everywhere.
+import type { Caller } from "../domain/access/caller.ts";
+import type { AgentSpec } from "../domain/agents/tools.ts";
+import type { ConnectionRuntime } from "./connection-runtime.ts";
+import type { ManagedGateway } from "./types.ts";
+
+/** A caller that came with an API key: the only kind the /mcp endpoints serve. */
+export type KeyCaller = Caller & { key: { id: string } };
+
+/** What the routes that proxy MCP ask of the gateway: find the target, then serve the request to it. */
+export interface McpServing {
+  /** The live runtime of a connection by id or slug (null when there is no such connection). */
+  runtime(idOrSlug: string): ConnectionRuntime | null;
+  /** An agent's spec by id or slug (null when there is no such agent). */
+  agent(idOrSlug: string): AgentSpec | null;
+  /** Serves one request of /mcp/:connection; the route has already checked the key may reach it. */
+  handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller): Promise<Response>;
+  /** Serves one request of /mcp/agent/:agent; the route has already checked the key may reach it. */
+  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller): Promise<Response>;
+}
+
+/** The whole running gateway: what the operations, the /mcp routes and the server's start and stop need. */
+export interface RunningGateway extends ManagedGateway, McpServing {
+  /** Starts discovering these connections in the background (at start-up). */
+  discoverAll(ids: string[]): void;
+  /** Closes every session, client and process (at shutdown). */
+  close(): Promise<void>;
+}
