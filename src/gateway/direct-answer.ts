@@ -92,6 +92,8 @@ export type ReplyStream = {
   streamId: string;
   /** Whether to open with a priming event (the client's protocol version accepts one). */
   prime: boolean;
+  /** The priming event's `retry`, in ms. */
+  retryMs: number;
 };
 
 /**
@@ -210,12 +212,14 @@ export class SseReply {
   /** The priming event (an id and empty data, with the reconnection delay), for clients that accept one. */
   private priming(): string {
     if (!this.out.prime) return "";
-    return `id: ${this.out.store.append(this.out.streamId, null)}\nretry: ${RESUME_RETRY_MS}\ndata: \n\n`;
+    return `id: ${this.out.store.append(this.out.streamId, null)}\nretry: ${this.out.retryMs}\ndata: \n\n`;
   }
 }
 
 export type DirectAnswersOptions = {
   sessionId: () => string;
+  /** The reconnection delay (SSE `retry`, ms) priming events tell the client; default RESUME_RETRY_MS. */
+  retryMs?: () => number;
   /** The caps of the session's event store (defaults: DEFAULT_EVENT_BUFFER). */
   eventBuffer?: EventBufferLimits;
   /** What the client declared at initialize. */
@@ -252,7 +256,7 @@ export class DirectAnswers {
     const sessionId = this.options.sessionId();
     const streamId = DIRECT_STREAM + ++this.nextStream;
     this.events.openStream(streamId);
-    const reply = new SseReply(this.headers(sessionId), { store: this.events, streamId, prime: wantsPriming(protocolVersion) });
+    const reply = new SseReply(this.headers(sessionId), { store: this.events, streamId, prime: wantsPriming(protocolVersion), retryMs: this.options.retryMs?.() ?? RESUME_RETRY_MS });
     this.replies.set(streamId, reply);
     const extra = {
       signal: controller.signal,

@@ -37,6 +37,8 @@ export type SessionOptions = {
   onInitialized: (session: DownstreamSession) => void;
   onClosed: (session: DownstreamSession) => void;
   maxBodyBytes: number;
+  /** The SSE `retry` clients are told in priming events, in ms (gateway setting; default RESUME_RETRY_MS). */
+  resumeRetryMs?: number;
 };
 
 /**
@@ -66,9 +68,12 @@ export abstract class DownstreamSession implements AttachedSession {
   readonly tasks = new SessionTasks<ConnectionRuntime>();
   /** Requests being handled, so close() can let them answer first. */
   private readonly running = new Set<Promise<void>>();
+  /** The reconnection delay told to this client (set from the gateway's setting when the session opens). */
+  private resumeRetryMs = RESUME_RETRY_MS;
   /** The requests this session answers without the SDK's Server (see direct-answer.ts). */
   readonly direct = new DirectAnswers({
     sessionId: () => this.id,
+    retryMs: () => this.resumeRetryMs,
     clientCapabilities: () => this.server.getClientCapabilities(),
     dispatch: (request, extra) => {
       this.lastActive = Date.now();
@@ -95,6 +100,7 @@ export abstract class DownstreamSession implements AttachedSession {
   protected build(info: Implementation, capabilities: ServerCapabilities, instructions: string | undefined, options: SessionOptions): void {
     // Strict: an upstream's sampling, elicitation or roots request is refused here when this client
     // did not declare the capability (the spec forbids sending it), instead of reaching a client that cannot answer.
+    this.resumeRetryMs = options.resumeRetryMs ?? RESUME_RETRY_MS;
     this.server = new Server(info, { capabilities, instructions, enforceStrictCapabilities: true });
     this.server.fallbackRequestHandler = (request, extra) => {
       this.lastActive = Date.now();
@@ -126,7 +132,7 @@ export abstract class DownstreamSession implements AttachedSession {
       // Resumable streams: event ids, a priming event with `retry` (clients from 2025-11-25), and replay
       // on GET + Last-Event-ID, from the session's own bounded store (shared with the direct answers).
       eventStore: this.direct.events,
-      retryInterval: RESUME_RETRY_MS,
+      retryInterval: this.resumeRetryMs,
     });
     this.transport.onclose = () => options.onClosed(this);
   }

@@ -32,6 +32,8 @@ export type GatewaySettings = {
   addressPolicy?: AddressPolicy;
   /** Most connection tests running at once (gateway.max_concurrent_tests; default 4). */
   maxConcurrentTests?: number;
+  /** The SSE `retry` (ms) priming events tell clients to wait before resuming (default RESUME_RETRY_MS; tests inject a small one). */
+  resumeRetryMs?: number;
 };
 
 /** A JSON-RPC error response that is not about any request (transport-level). */
@@ -146,6 +148,7 @@ export class Gateway implements RunningGateway {
     try {
       await session.open({
         maxBodyBytes: this.settings.maxBodyBytes,
+        resumeRetryMs: this.settings.resumeRetryMs,
         onInitialized: (s) => {
           this.sessions.set(s.id, s);
           for (const runtime of s.runtimes()) runtime.attach(s);

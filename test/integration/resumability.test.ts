@@ -22,9 +22,13 @@ afterEach(async () => {
   harness = null;
 });
 
-function start(): { h: GatewayHarness; id: string } {
+/** The reconnection delay these tests inject, so an SDK client's reconnect does not wait the default second. */
+const FAST_RETRY_MS = 20;
+
+/** A harness telling clients FAST_RETRY_MS, or (with `retry: "default"`) the gateway's default. */
+function start(retry: "fast" | "default" = "fast"): { h: GatewayHarness; id: string } {
   const spec = stdioSpec();
-  harness = new GatewayHarness([spec]);
+  harness = new GatewayHarness([spec], retry === "fast" ? { resumeRetryMs: FAST_RETRY_MS } : {});
   return { h: harness, id: spec.id };
 }
 
@@ -132,10 +136,10 @@ describe("resuming a dropped stream", () => {
   test("a call's stream read part-way, dropped, then resumed with Last-Event-ID gives the rest and the result, exactly once, in order", async () => {
     const { h, id } = start();
     const { session } = await openSession(h, id, caller);
-    const first = new EventReader(await post(h, id, caller, session, slowCall(1, 900, 3)));
+    const first = new EventReader(await post(h, id, caller, session, slowCall(1, 300, 3)));
     const priming = (await first.next())!;
     expect(label(priming)).toBe("priming");
-    expect(priming.retry).toBe(RESUME_RETRY_MS);
+    expect(priming.retry).toBe(FAST_RETRY_MS);
     const progress1 = (await first.next())!;
     expect(label(progress1)).toBe("progress:1");
     await first.drop();
@@ -167,7 +171,7 @@ describe("resuming a dropped stream", () => {
   test("a call cancelled after its stream started: a resume says the stream has ended (no empty stream to reconnect to forever)", async () => {
     const { h, id } = start();
     const { session } = await openSession(h, id, caller);
-    const first = new EventReader(await post(h, id, caller, session, slowCall(5, 10_000, 10)));
+    const first = new EventReader(await post(h, id, caller, session, slowCall(5, 5000, 50)));
     expect(label((await first.next())!)).toBe("priming");
     const progress1 = (await within(first.next(), 5000, "the first progress"))!;
     expect(label(progress1)).toBe("progress:1");
@@ -183,8 +187,11 @@ describe("resuming a dropped stream", () => {
   test("a request the SDK's transport answers (a batch) resumes the same way", async () => {
     const { h, id } = start();
     const { session } = await openSession(h, id, caller);
-    const first = new EventReader(await post(h, id, caller, session, [slowCall("b", 900, 3)]));
-    expect(label((await first.next())!)).toBe("priming");
+    const first = new EventReader(await post(h, id, caller, session, [slowCall("b", 300, 3)]));
+    const priming = (await first.next())!;
+    expect(label(priming)).toBe("priming");
+    // The SDK's transport tells the same injected delay as the direct answers.
+    expect(priming.retry).toBe(FAST_RETRY_MS);
     const progress1 = (await first.next())!;
     expect(label(progress1)).toBe("progress:1");
     await first.drop();
@@ -246,6 +253,7 @@ describe("resuming a dropped stream", () => {
       logger: silentLogger,
       lookup: (connectionId) => (connectionId === id ? h.specs.get(id)! : null),
       lookupAgent: (agentId) => (agentId === agent.id ? agent : null),
+      resumeRetryMs: FAST_RETRY_MS,
     });
     try {
       await gateway.refresh(id);
@@ -320,7 +328,7 @@ describe("over a real connection", () => {
         await init.text();
         await (await fetch(url, { method: "POST", headers: headers(session, LATEST), body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })).text();
         const abort = new AbortController();
-        const first = new EventReader(await fetch(url, { method: "POST", headers: headers(session, LATEST), body: JSON.stringify(batch ? [slowCall(1, 900, 3)] : slowCall(1, 900, 3)), signal: abort.signal }));
+        const first = new EventReader(await fetch(url, { method: "POST", headers: headers(session, LATEST), body: JSON.stringify(batch ? [slowCall(1, 300, 3)] : slowCall(1, 300, 3)), signal: abort.signal }));
         expect(label((await first.next())!)).toBe("priming");
         const progress1 = (await first.next())!;
         expect(label(progress1)).toBe("progress:1");
@@ -408,8 +416,9 @@ describe("the event buffer", () => {
 describe("protocol versions", () => {
   const caller = makeCaller({ "*": ["*"] });
 
-  test("clients before 2025-11-25 get event ids but no priming event (its empty data broke them); from 2025-11-25 they get one, with retry", async () => {
-    const { h, id } = start();
+  test("clients before 2025-11-25 get event ids but no priming event (its empty data broke them); from 2025-11-25 they get one, with the default retry", async () => {
+    // The gateway's default (not the tests' fast one) is what clients are told.
+    const { h, id } = start("default");
     const older = await openSession(h, id, caller, OLDER);
     const olderInit = await new EventReader(older.init).rest();
     expect(olderInit.map(label)).toEqual(["result:"]);
@@ -422,6 +431,7 @@ describe("protocol versions", () => {
     const latest = await openSession(h, id, caller, LATEST);
     const latestInit = await new EventReader(latest.init).rest();
     expect(latestInit.map(label)).toEqual(["priming", "result:"]);
+    expect(RESUME_RETRY_MS).toBe(1000);
     expect(latestInit[0]!.retry).toBe(RESUME_RETRY_MS);
     const latestCall = await new EventReader(await post(h, id, caller, latest.session, echoCall(1, "y"))).rest();
     expect(latestCall.map(label)).toEqual(["priming", "result:y"]);

@@ -153,7 +153,7 @@ export class GatewayHarness {
 
   constructor(
     specs: ConnectionSpec[],
-    settings: { sessionIdleMs?: number; maxSessions?: number; maxBodyBytes?: number; addressPolicy?: AddressPolicy; agents?: AgentSpec[] } = {},
+    settings: { sessionIdleMs?: number; maxSessions?: number; maxBodyBytes?: number; addressPolicy?: AddressPolicy; agents?: AgentSpec[]; resumeRetryMs?: number } = {},
   ) {
     for (const spec of specs) this.specs.set(spec.id, spec);
     for (const agent of settings.agents ?? []) this.agents.set(agent.id, agent);
@@ -166,6 +166,7 @@ export class GatewayHarness {
       lookup: (idOrSlug) => this.specs.get(idOrSlug) ?? [...this.specs.values()].find((s) => s.slug === idOrSlug) ?? null,
       lookupAgent: (idOrSlug) => this.agents.get(idOrSlug) ?? [...this.agents.values()].find((a) => a.slug === idOrSlug) ?? null,
       addressPolicy: settings.addressPolicy,
+      resumeRetryMs: settings.resumeRetryMs,
     });
   }
 

@@ -59,7 +59,7 @@ const SSE_HEADERS = { "content-type": "text/event-stream", "mcp-session-id": "s1
 function newReply(prime = false): { reply: SseReply; store: SessionEventStore } {
   const store = new SessionEventStore();
   store.openStream("direct-1");
-  return { reply: new SseReply(SSE_HEADERS, { store, streamId: "direct-1", prime }), store };
+  return { reply: new SseReply(SSE_HEADERS, { store, streamId: "direct-1", prime, retryMs: RESUME_RETRY_MS }), store };
 }
 
 describe("SseReply", () => {
