@@ -28,6 +28,7 @@ import { VERSION } from "../../version.ts";
 import { AddressDeniedError, DEFAULT_ADDRESS_POLICY, type AddressPolicy } from "./address-policy.ts";
 import { checkedSend, exchange, poolFor, type HttpEndpoint } from "./http-exchange.ts";
 import type { Http1Pool } from "./http1.ts";
+import { watchEnd } from "./stream-end.ts";
 import { cappedFetch, DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError } from "./response-limit.ts";
 import { LineRing, StdioProcessTransport } from "./stdio-process.ts";
 import type { ConnectionSpec } from "../../domain/connections/spec.ts";
@@ -125,10 +126,12 @@ function createTransport(
     return new SSEClientTransport(url, {
       requestInit: { headers },
       fetch: capped,
-      // The SSE GET is made by EventSource-like code that takes headers separately. A second GET is
-      // EventSource reconnecting after the stream dropped (idle cut, upstream restart): it would get a
-      // new upstream session that nobody initialised, so the upstream is given up instead and the
-      // next call connects (and initialises) afresh.
+      // The SSE GET is made by EventSource-like code that takes headers separately. When the stream
+      // drops (idle cut, upstream restart) the upstream session is gone with it: reconnecting would get
+      // a new upstream session that nobody initialised, so the upstream is given up as soon as the
+      // stream ends (requests waiting on it fail at once instead of after EventSource's reconnection
+      // delay; an upstream that never answers a POST for a session it forgot would hold them till then),
+      // a second GET is refused, and the next call connects (and initialises) afresh.
       eventSourceInit: {
         fetch: async (input, init) => {
           if (opened) {
@@ -136,7 +139,11 @@ function createTransport(
             return new Response(null, { status: 204 });
           }
           opened = true;
-          return stream(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } });
+          const response = await stream(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } });
+          // Ended by our own close (EventSource aborts its fetch): not a loss.
+          return watchEnd(response, () => {
+            if (!init?.signal?.aborted) events.onStreamLost();
+          });
         },
       },
     });
