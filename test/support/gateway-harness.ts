@@ -14,9 +14,11 @@ import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
 import type { AddressPolicy } from "../../src/gateway/upstream/address-policy.ts";
 import { silentLogger } from "../../src/logger.ts";
 import type { Caller } from "../../src/domain/access/caller.ts";
+import { bundledFixture } from "./fixture-bundle.ts";
 import { waitForLine } from "./streams.ts";
 
-export const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
+/** The fixture upstream (test/fixtures/upstream-server.ts), bundled: it is spawned for most tests. */
+export const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
 export const PROTOCOL_VERSION = "2025-06-18";
 
 /** A JSON-RPC error as it arrives on the wire. */
