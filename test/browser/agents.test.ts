@@ -9,10 +9,11 @@ import { configConnectionId } from "../../src/domain/connections/config.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { startTestServer, type TestServer } from "../support/app.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
+import { bundledFixture } from "../support/fixture-bundle.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
-const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
+const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
 
 describe.skipIf(!haveChromium)("agents in a browser", () => {
   let running: TestServer | undefined;

@@ -11,8 +11,9 @@ import { configAgentId } from "../../src/domain/agents/config.ts";
 import { createTestApp } from "../support/app.ts";
 import { mintKey } from "../support/key-harness.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
+import { bundledFixture } from "../support/fixture-bundle.ts";
 
-const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
+const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
 const t = createTestApp({
   overrides: {
     connections: [{ slug: "fixture", command: process.execPath, args: [FIXTURE] }],

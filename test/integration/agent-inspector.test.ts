@@ -9,8 +9,9 @@ import { PUBLIC_URL, startTestServer, type TestServer } from "../support/app.ts"
 import { mintKey } from "../support/key-harness.ts";
 import { waitForLine } from "../support/streams.ts";
 import { insertUser } from "../support/users.ts";
+import { bundledFixture } from "../support/fixture-bundle.ts";
 
-const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
+const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
 const INSPECTOR_BUILD = join(import.meta.dir, "../../node_modules/@modelcontextprotocol/inspector-cli/build");
 
 let running: TestServer | undefined;

@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { generateToken } from "../../src/domain/access/api-keys.ts";
 import { PUBLIC_URL } from "../support/app.ts";
 import { createHarness, MCP_ACCEPT, mintKey, type Harness } from "../support/key-harness.ts";
+import { bundledFixture } from "../support/fixture-bundle.ts";
 
-const FIXTURE = join(import.meta.dir, "../fixtures/upstream-server.ts");
+const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
 const INIT = JSON.stringify({
   jsonrpc: "2.0",
   id: 1,
