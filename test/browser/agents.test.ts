@@ -76,7 +76,7 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
     await page.locator("#check-outcome .alert.ok").waitFor();
     expect(await page.textContent("#check-outcome")).toContain("echo_beta");
     await Promise.all([page.waitForURL(/\/admin\/agents\/agent_[0-9a-f-]{36}$/), page.click("text=Create agent")]);
-    await expect(page.locator("main h1").textContent()).resolves.toBe("pair");
+    expect(await page.locator("main h1").textContent()).toBe("pair");
   });
 
   test("a client configuration is copied to the clipboard", async () => {
@@ -84,7 +84,7 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
     await button.click();
     // The label changes once the (asynchronous) clipboard write has succeeded: wait for it, then check it.
     await page.waitForFunction(() => document.querySelector('button[data-copy="#client-cursor"]')?.textContent === "Copied", undefined, { timeout: 5000 }).catch(() => {});
-    await expect(button.textContent()).resolves.toBe("Copied");
+    expect(await button.textContent()).toBe("Copied");
     const copied = JSON.parse(await page.evaluate(() => navigator.clipboard.readText())) as { mcpServers: Record<string, { url: string }> };
     expect(copied.mcpServers.pair!.url).toBe(page.url().replace("/admin/agents/", "/mcp/agent/"));
   });

@@ -56,18 +56,18 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
   test("the one-time setup link creates the first admin and signs them in", async () => {
     expect(server.setupUrl).not.toBeNull();
     await page.goto(server.setupUrl!);
-    await expect(page.locator("h1").textContent()).resolves.toBe("Welcome to Switchboard");
+    expect(await page.locator("h1").textContent()).toBe("Welcome to Switchboard");
     await page.fill("#email", ADMIN);
     await page.fill("#password", ADMIN_PASSWORD);
     await page.fill("#confirm", ADMIN_PASSWORD);
     await Promise.all([page.waitForURL(`${server.url}/admin`), page.click("button[type=submit]")]);
-    await expect(page.locator("main h1").textContent()).resolves.toBe("Dashboard");
-    await expect(page.locator(".who").textContent()).resolves.toContain(ADMIN);
+    expect(await page.locator("main h1").textContent()).toBe("Dashboard");
+    expect(await page.locator(".who").textContent()).toContain(ADMIN);
   });
 
   test("signing out returns to the sign-in page", async () => {
     await Promise.all([page.waitForURL(`${server.url}/admin/login`), page.click("text=Sign out")]);
-    await expect(page.locator("h1").textContent()).resolves.toBe("Sign in to Switchboard");
+    expect(await page.locator("h1").textContent()).toBe("Sign in to Switchboard");
     // The session is gone: the dashboard sends us back to sign in.
     await page.goto(`${server.url}/admin`);
     expect(page.url()).toBe(`${server.url}/admin/login?next=%2Fadmin`);
@@ -80,22 +80,22 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
     await page.click("button[type=submit]");
     const alert = page.locator("#form-message [role=alert]");
     await alert.waitFor();
-    await expect(alert.textContent()).resolves.toBe("Wrong email or password.");
+    expect(await alert.textContent()).toBe("Wrong email or password.");
     expect(await isSameDocument()).toBe(true);
     expect(page.url()).toBe(`${server.url}/admin/login?next=%2Fadmin`);
     // The form is still there, with the email kept.
-    await expect(page.inputValue("#email")).resolves.toBe(ADMIN);
+    expect(await page.inputValue("#email")).toBe(ADMIN);
   });
 
   test("the right password leads to the dashboard", async () => {
     await page.fill("#password", ADMIN_PASSWORD);
     await Promise.all([page.waitForURL(`${server.url}/admin`), page.click("button[type=submit]")]);
-    await expect(page.locator("main h1").textContent()).resolves.toBe("Dashboard");
+    expect(await page.locator("main h1").textContent()).toBe("Dashboard");
   });
 
   test("an admin adds a member on the Users page and sees them in the table", async () => {
     await Promise.all([page.waitForURL(`${server.url}/admin/users`), page.click("nav >> text=Users")]);
-    await expect(page.locator("main h1").textContent()).resolves.toBe("Users");
+    expect(await page.locator("main h1").textContent()).toBe("Users");
     await markDocument();
     await page.fill("#new-email", MEMBER);
     await page.selectOption("#new-role", "member");
@@ -103,8 +103,8 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
     await page.click("text=Add user");
     const row = page.locator("#users-section tr", { hasText: MEMBER });
     await row.waitFor();
-    await expect(row.locator(`select[aria-label="Role of ${MEMBER}"]`).inputValue()).resolves.toBe("member");
-    await expect(page.locator("#users-message").textContent()).resolves.toBe(`Added ${MEMBER}.`);
+    expect(await row.locator(`select[aria-label="Role of ${MEMBER}"]`).inputValue()).toBe("member");
+    expect(await page.locator("#users-message").textContent()).toBe(`Added ${MEMBER}.`);
     expect(await isSameDocument()).toBe(true);
     // It is in the database, not only on the page.
     const users = server.server.deps.sqlite.query("SELECT email, role FROM users ORDER BY email").all();
