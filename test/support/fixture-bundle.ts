@@ -1,9 +1,9 @@
 // The fixture upstream as one bundled file: a stdio fixture is spawned for most gateway tests, and a
 // bundle starts about 40 ms sooner than the source (no module resolution, no transpiling of the SDK
-// and zod at every start). Same code, built once and cached in the temp dir by the content it was built from.
+// and zod at every start). Same code, built once and cached by the content it was built from, inside the
+// checkout's node_modules/.cache (not a shared temp dir, where another user could plant a file by that name).
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -14,7 +14,7 @@ export async function bundledFixture(source: string): Promise<string> {
   const hash = createHash("sha256");
   hash.update(readFileSync(source)).update(Bun.version);
   for (const pkg of ["@modelcontextprotocol/sdk", "zod"]) hash.update(readFileSync(join(ROOT, "node_modules", pkg, "package.json")));
-  const dir = join(tmpdir(), "switchboard-fixture-bundles");
+  const dir = join(ROOT, "node_modules", ".cache", "switchboard-fixture-bundles");
   const name = source.split("/").pop()!.replace(/\.ts$/, "");
   const out = join(dir, `${name}.${hash.digest("hex").slice(0, 16)}.js`);
   if (existsSync(out)) return out;
