@@ -2,7 +2,7 @@
 // stderr, settings form, delete) and the new-connection page, plus the fragments htmx swaps in.
 /** @jsxImportSource hono/jsx */
 import type { User } from "../src/domain/access/users.ts";
-import type { ConnectionDetailView, ConnectionView } from "../src/operations/connection-shapes.ts";
+import type { ConnectionDetailView, ConnectionSummaryView, ConnectionView } from "../src/operations/connection-shapes.ts";
 import { ConnectionForm, type ConnectionFormProps } from "./connection-form.tsx";
 import { AdminLayout } from "./layout.tsx";
 
@@ -14,7 +14,7 @@ function when(iso: string | null): string {
 }
 
 /** The status badge: connected, error (with the last error), disabled, idle or connecting. */
-export function StatusBadge(props: { c: ConnectionView }) {
+export function StatusBadge(props: { c: Pick<ConnectionSummaryView, "status" | "refused_by_policy"> }) {
   const { state, last_error } = props.c.status;
   return (
     <span>
@@ -25,7 +25,7 @@ export function StatusBadge(props: { c: ConnectionView }) {
   );
 }
 
-function target(c: ConnectionView): string {
+function target(c: Pick<ConnectionSummaryView, "transport" | "command" | "args" | "url">): string {
   return c.transport === "stdio" ? [c.command ?? "", ...c.args].join(" ") : (c.url ?? "");
 }
 
@@ -33,7 +33,8 @@ function Alert(props: { message?: Message }) {
   return props.message ? <div class={`alert ${props.message.kind}`} role={props.message.kind === "error" ? "alert" : "status"}>{props.message.text}</div> : null;
 }
 
-export function ConnectionsPage(props: { viewer: User; connections: ConnectionView[]; message?: Message }) {
+// The list is built from summaries (CONNECTION_LIST): it reads no secret, so it shows no header or env name.
+export function ConnectionsPage(props: { viewer: User; connections: ConnectionSummaryView[]; message?: Message }) {
   const isAdmin = props.viewer.role === "admin";
   return (
     <AdminLayout title="Connections" user={props.viewer} active="connections">

@@ -18,7 +18,7 @@ import {
   TransportSchema,
   UrlSchema,
 } from "../domain/connections/rules.ts";
-import { policyRefusal, SECRET_MASK, type Connection, type ConnectionChanges } from "../domain/connections/connections.ts";
+import { policyRefusal, SECRET_MASK, type Connection, type ConnectionChanges, type ConnectionSummary } from "../domain/connections/connections.ts";
 import type { Discovery } from "../gateway/types.ts";
 import type { OperationDeps } from "./registry.ts";
 import { Timestamp } from "./shapes.ts";
@@ -126,6 +126,20 @@ export const ConnectionShape = z.object({
 /** A connection as the operations return it (what the admin views show). */
 export type ConnectionView = z.output<typeof ConnectionShape>;
 
+// The list is a summary: header and env names live inside the sealed tables, and whether they can be
+// decrypted is only known by decrypting, so the list says only whether each secret is stored.
+const { headers: _headers, env: _env, secrets_unreadable: _unreadable, ...publicFields } = ConnectionShape.shape;
+
+/** A connection as CONNECTION_LIST returns it: everything known without decrypting a secret. */
+export const ConnectionSummaryShape = z.object({
+  ...publicFields,
+  headers_set: z.boolean().describe("Whether request headers are stored (their names are in CONNECTION_GET; their values are never returned)"),
+  env_set: z.boolean().describe("Whether environment variables are stored (their names are in CONNECTION_GET; their values are never returned)"),
+});
+
+/** A connection in the list (what the admin's list shows). */
+export type ConnectionSummaryView = z.output<typeof ConnectionSummaryShape>;
+
 const Named = z.object({ name: z.string(), title: z.string().optional(), description: z.string().optional() });
 
 /** A connection with what it offers, as last discovered. */
@@ -140,8 +154,12 @@ export const ConnectionDetailShape = ConnectionShape.extend({
 
 const mask = (table: Record<string, string>) => Object.fromEntries(Object.keys(table).map((name) => [name, SECRET_MASK]));
 
-/** The public view of a connection: secrets masked, with its gateway status and discovery counts. */
-export function connectionOut(deps: Pick<OperationDeps, "gateway" | "config">, c: Connection): z.input<typeof ConnectionShape> {
+/** What a connection's public columns are in the list and the full view alike, with its gateway status and discovery counts. */
+function publicOut(
+  deps: Pick<OperationDeps, "gateway" | "config">,
+  c: Omit<Connection, "token" | "headers" | "env" | "secretsUnreadable">,
+  tokenSet: boolean,
+) {
   const status = deps.gateway.status(c.id);
   const found = deps.gateway.discovery(c.id);
   return {
@@ -153,18 +171,15 @@ export function connectionOut(deps: Pick<OperationDeps, "gateway" | "config">, c
     enabled: c.enabled,
     mcp_url: `${deps.config.server.public_url}/mcp/${c.id}`,
     url: c.url,
-    token_set: c.token !== null,
-    headers: mask(c.headers),
+    token_set: tokenSet,
     command: c.command,
     args: c.args,
     cwd: c.cwd,
-    env: mask(c.env),
     isolation: c.isolation,
     max_processes: c.maxProcesses,
     connect_timeout_ms: c.connectTimeoutMs,
     call_timeout_ms: c.callTimeoutMs,
     from_config: c.fromConfig,
-    secrets_unreadable: c.secretsUnreadable,
     refused_by_policy: policyRefusal(c, deps.config.stdio),
     status: { state: status.state, last_error: status.lastError, since: status.since?.toISOString() ?? null },
     discovery: {
@@ -180,6 +195,16 @@ export function connectionOut(deps: Pick<OperationDeps, "gateway" | "config">, c
     created_at: c.createdAt.toISOString(),
     updated_at: c.updatedAt.toISOString(),
   };
+}
+
+/** The public view of a connection: secrets masked, with its gateway status and discovery counts. */
+export function connectionOut(deps: Pick<OperationDeps, "gateway" | "config">, c: Connection): z.input<typeof ConnectionShape> {
+  return { ...publicOut(deps, c, c.token !== null), headers: mask(c.headers), env: mask(c.env), secrets_unreadable: c.secretsUnreadable };
+}
+
+/** A connection in the list, from its summary: whether each secret is stored, nothing decrypted. */
+export function connectionSummaryOut(deps: Pick<OperationDeps, "gateway" | "config">, s: ConnectionSummary): z.input<typeof ConnectionSummaryShape> {
+  return { ...publicOut(deps, s, s.tokenSet), headers_set: s.headersSet, env_set: s.envSet };
 }
 
 const named = (item: { name: string; title?: string; description?: string }) => ({

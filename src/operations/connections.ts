@@ -10,7 +10,7 @@ import {
   deleteConnection,
   findConnection,
   getConnection,
-  listConnections,
+  listConnectionSummaries,
   newConnectionFields,
   toSpec,
   updateConnection,
@@ -21,7 +21,16 @@ import { agentsSelecting } from "../domain/agents/agents.ts";
 import { AppError } from "../errors.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
 import { AddressRules } from "../domain/connections/addresses.ts";
-import { changesFrom, ConnectionDetailShape, ConnectionFieldsInput as F, ConnectionShape, connectionDetailOut, connectionOut } from "./connection-shapes.ts";
+import {
+  changesFrom,
+  ConnectionDetailShape,
+  ConnectionFieldsInput as F,
+  ConnectionShape,
+  ConnectionSummaryShape,
+  connectionDetailOut,
+  connectionOut,
+  connectionSummaryOut,
+} from "./connection-shapes.ts";
 import { tellAgents } from "./agents.ts";
 import { defineOperation, type OperationContext, type OperationDeps } from "./registry.ts";
 
@@ -114,13 +123,14 @@ export const connectionList = defineOperation({
   description:
     "List the upstream MCP servers registered in this Switchboard, by slug: id, transport, URL or command, whether enabled, " +
     "status (connected, error with the last error, idle, disabled), and how many tools, resources and prompts were discovered. " +
-    "Secrets are masked (token_set, header and env names only).",
+    "Secrets are not read: token_set, headers_set and env_set say only whether each is stored; the names of headers and env are in CONNECTION_GET.",
   input: z.object({}),
-  output: z.object({ connections: z.array(ConnectionShape) }),
+  output: z.object({ connections: z.array(ConnectionSummaryShape) }),
   forMembers: true,
   readOnly: true,
   rest: { method: "GET", path: "/connections" },
-  handler: (ctx) => ({ connections: listConnections(connectionStore(ctx.deps)).map((c) => connectionOut(ctx.deps, c)) }),
+  // Summaries: listing every connection never decrypts (nor holds in memory) any connection's secrets.
+  handler: (ctx) => ({ connections: listConnectionSummaries(ctx.deps.db).map((c) => connectionSummaryOut(ctx.deps, c)) }),
 });
 
 export const connectionGet = defineOperation({

@@ -3,10 +3,11 @@
 // secrets kept, test inline (htmx) or as a page (no JS), refresh, delete with confirmation; declared
 // connections are read-only; secrets never reach the HTML; cross-site posts are refused; the key page
 // offers each connection's discovered tools.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { getConnection, listConnections } from "../../src/domain/connections/connections.ts";
 import { listApiKeys } from "../../src/domain/access/api-keys.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
+import * as cipher from "../../src/security/cipher.ts";
 import { runScenario, type Scenario } from "../support/table.ts";
 import { discoveryOf, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
 
@@ -55,7 +56,7 @@ const ROWS: (Scenario<Ctx> & { path: (ctx: Ctx) => string })[] = [
   {
     name: "member list", path: () => "/admin/connections", url: "", headers: as("member"), expectedStatus: 200,
     expectedContent: ["remote", "local", "upstream said 502", "state-connected", "Only admins add, change or delete connections."],
-    notExpectedContent: ["New connection", ...SECRETS],
+    notExpectedContent: ["New connection", "X-Key", "API_KEY", ...SECRETS],
   },
   {
     name: "member page", path: (c) => `/admin/connections/${c.localId}`, url: "", headers: as("member"), expectedStatus: 200,
@@ -69,7 +70,7 @@ const ROWS: (Scenario<Ctx> & { path: (ctx: Ctx) => string })[] = [
   { name: "member tests unsaved settings", method: "POST", path: () => "/admin/connections/test", url: "", headers: as("member", FORM), body: "transport=stdio&command=bash&slug=x", expectedStatus: 403, after: (ctx) => expect(ctx.h.gateway.tested).toEqual([]) },
   {
     name: "admin list", path: () => "/admin/connections", url: "", headers: as("admin"), expectedStatus: 200,
-    expectedContent: ["New connection", "https://mcp.example.com/mcp", "node server.js", "upstream said 502"], notExpectedContent: SECRETS,
+    expectedContent: ["New connection", "https://mcp.example.com/mcp", "node server.js", "upstream said 502"], notExpectedContent: ["X-Key", "API_KEY", ...SECRETS],
   },
   {
     name: "admin page of an http connection", path: (c) => `/admin/connections/${c.remoteId}`, url: "", headers: as("admin"), expectedStatus: 200,
@@ -98,6 +99,31 @@ describe("rows", () => {
       await runScenario({ ...row, url: row.path(ctx) }, ctx, send(ctx));
     });
   }
+});
+
+describe("the list reads no secret", () => {
+  test("the list page decrypts nothing and names no header or variable; a connection's own page (watched the same way) decrypts and names them masked", async () => {
+    const ctx = await setup();
+    const decrypt = spyOn(cipher, "decryptSecret");
+    try {
+      const page = await get(ctx, ctx.admin, `/admin/connections/${ctx.localId}`);
+      expect(await page.text()).toContain("API_KEY: ********");
+      // The spy sees this path: a list that decrypted would be noticed.
+      expect(decrypt).toHaveBeenCalled();
+      decrypt.mockClear();
+      for (const who of [ctx.admin, ctx.member]) {
+        const list = await get(ctx, who, "/admin/connections");
+        const html = await list.text();
+        expect(list.status).toBe(200);
+        expect(html).toContain(`id="connection-${ctx.remoteId}"`);
+        expect(html).toContain(`id="connection-${ctx.localId}"`);
+        for (const unwanted of ["X-Key", "API_KEY", ...SECRETS]) expect(html).not.toContain(unwanted);
+      }
+      expect(decrypt).not.toHaveBeenCalled();
+    } finally {
+      decrypt.mockRestore();
+    }
+  });
 });
 
 describe("admins", () => {

@@ -2,10 +2,11 @@
 // per route, members refused the admin-only ones, secrets never in a response, validation naming the
 // field, the [stdio] policy, config-declared connections read-only, the gateway told of every change,
 // and key permissions that name connections checked against the ones that exist.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { getConnection } from "../../src/domain/connections/connections.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
+import * as cipher from "../../src/security/cipher.ts";
 import { runScenario, type Scenario } from "../support/table.ts";
 import type { ConfigOverrides } from "../support/app.ts";
 import { discoveryOf, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
@@ -42,11 +43,29 @@ function setup(op: string, overrides: ConfigOverrides = {}): Ctx {
 
 const auth = (kind: "happy" | "wrong" | "member") => (ctx: Ctx) => ({ authorization: `Bearer ${ctx.keys[kind]}`, "content-type": "application/json" });
 
-type Route = { op: string; method: string; url: (ctx: Ctx) => string; body?: (ctx: Ctx) => unknown; status: number; expected: string[]; after?: Scenario<Ctx>["after"] };
+type Route = {
+  op: string;
+  method: string;
+  url: (ctx: Ctx) => string;
+  body?: (ctx: Ctx) => unknown;
+  status: number;
+  expected: string[];
+  notExpected?: string[];
+  after?: Scenario<Ctx>["after"];
+};
 
 const ROUTES: Route[] = [
-  { op: "CONNECTION_LIST", method: "GET", url: () => "/connections", status: 200, expected: ['"slug":"local"', '"slug":"remote"', '"token_set":true', '"X-Key":"********"', '"API_KEY":"********"'] },
-  { op: "CONNECTION_GET", method: "GET", url: (c) => `/connections/${c.remoteId}`, status: 200, expected: ['"name":"search"', '"description":"Search things"', '"tools":2'] },
+  // The list is a summary: whether each secret is stored, never the header or env names (CONNECTION_GET has those).
+  {
+    op: "CONNECTION_LIST", method: "GET", url: () => "/connections", status: 200,
+    expected: ['"slug":"local"', '"slug":"remote"', '"token_set":true', '"headers_set":true', '"env_set":true'],
+    notExpected: ["X-Key", "API_KEY", '"headers":', '"env":', "secrets_unreadable"],
+  },
+  {
+    op: "CONNECTION_GET", method: "GET", url: (c) => `/connections/${c.remoteId}`, status: 200,
+    expected: ['"name":"search"', '"description":"Search things"', '"tools":2', '"headers":{"X-Key":"********"}', '"secrets_unreadable":false'],
+    notExpected: ['"headers_set"'],
+  },
   {
     op: "CONNECTION_CREATE", method: "POST", url: () => "/connections", status: 201, expected: ['"slug":"made"', '"token_set":true'],
     body: () => ({ slug: "made", transport: "http", url: "https://made.example/mcp", token: TOKEN }),
@@ -95,7 +114,7 @@ for (const route of ROUTES) {
     const rows: Scenario<Ctx>[] = [
       { name: "guest", expectedStatus: 401, expectedContent: ['"UNAUTHENTICATED"'], after: nothingChanged, url: "" },
       { name: "wrong permission", headers: auth("wrong"), expectedStatus: 403, expectedContent: ['"FORBIDDEN"'], notExpectedContent: ['"slug"'], after: nothingChanged, url: "" },
-      { name: "happy", headers: auth("happy"), expectedStatus: route.status, expectedContent: route.expected, after: route.after, url: "" },
+      { name: "happy", headers: auth("happy"), expectedStatus: route.status, expectedContent: route.expected, notExpectedContent: route.notExpected, after: route.after, url: "" },
     ];
     for (const row of rows) {
       test(`${row.name}: ${row.expectedStatus}, and no secret in the response`, async () => {
@@ -229,4 +248,83 @@ test("over /mcp/self, CONNECTION_LIST answers the same masked connections", asyn
   expect((answer.result?.structuredContent as { connections: { slug: string }[] }).connections.map((c) => c.slug)).toEqual(["local", "remote"]);
   for (const secret of SECRETS) expect(JSON.stringify(answer)).not.toContain(secret);
   expect(text).toContain('"token_set": true');
+});
+
+describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
+  type Listed = { slug: string; token_set: boolean; headers_set: boolean; env_set: boolean } & Record<string, unknown>;
+
+  /** Runs `read` with the cipher's decrypt watched, and returns what it returned and how often it decrypted. */
+  async function watchingDecrypt<T>(read: () => Promise<T>): Promise<{ out: T; decrypted: number }> {
+    const decrypt = spyOn(cipher, "decryptSecret");
+    try {
+      const out = await read();
+      return { out, decrypted: decrypt.mock.calls.length };
+    } finally {
+      decrypt.mockRestore();
+    }
+  }
+
+  /** The setup's two connections with secrets, and one with none (every flag false). */
+  function withBare(): Ctx {
+    const ctx = setup("CONNECTION_LIST");
+    ctx.h.store({ slug: "bare", transport: "http", url: "https://bare.example/mcp" });
+    return ctx;
+  }
+
+  const flags = (listed: Listed[]) => listed.map((c) => [c.slug, c.token_set, c.headers_set, c.env_set]);
+  const EXPECTED_FLAGS = [
+    ["bare", false, false, false],
+    ["local", false, false, true],
+    ["remote", true, true, false],
+  ];
+
+  function expectNoNames(listed: Listed[], raw: string): void {
+    for (const c of listed) for (const field of ["headers", "env", "secrets_unreadable"]) expect(Object.keys(c)).not.toContain(field);
+    for (const unwanted of ["X-Key", "API_KEY", ...SECRETS]) expect(raw).not.toContain(unwanted);
+  }
+
+  test("over REST: the flags, no header or env names, and not one decryption (CONNECTION_GET, watched the same way, decrypts)", async () => {
+    const ctx = withBare();
+    const token = ctx.keys.happy!;
+    const get = mintKey(ctx.h.deps, ctx.h.admin, { self: ["CONNECTION_GET"] }).token;
+    // The spy sees this path: the full read decrypts, so a list that decrypted would be noticed.
+    const detail = await watchingDecrypt(async () => (await apiRequest(ctx.h.app, "GET", `/connections/${ctx.remoteId}`, { token: get })).text());
+    expect(detail.decrypted).toBeGreaterThan(0);
+    expect(detail.out).toContain('"headers":{"X-Key":"********"}');
+    const { out, decrypted } = await watchingDecrypt(async () => {
+      const res = await apiRequest(ctx.h.app, "GET", "/connections", { token });
+      return { status: res.status, raw: await res.text() };
+    });
+    expect(out.status).toBe(200);
+    expect(decrypted).toBe(0);
+    const listed = (JSON.parse(out.raw) as { connections: Listed[] }).connections;
+    expect(flags(listed)).toEqual(EXPECTED_FLAGS);
+    expectNoNames(listed, out.raw);
+  });
+
+  test("over /mcp/self: the same flags, no names, no decryption", async () => {
+    const ctx = withBare();
+    const { out, decrypted } = await watchingDecrypt(() => callTool(ctx.h.app, ctx.keys.happy!, "CONNECTION_LIST", {}));
+    expect(decrypted).toBe(0);
+    const listed = (out.result?.structuredContent as { connections: Listed[] }).connections;
+    expect(flags(listed)).toEqual(EXPECTED_FLAGS);
+    expectNoNames(listed, JSON.stringify(out));
+  });
+
+  test("its tool description sends a model to CONNECTION_GET for the names", () => {
+    const list = OPERATIONS.find((o) => o.name === "CONNECTION_LIST")!;
+    expect(list.description).toContain("names of headers and env are in CONNECTION_GET");
+    expect(list.description).not.toContain("header and env names only");
+  });
+
+  test("a stored secret that no longer decrypts still counts as set in the list; CONNECTION_GET says it is unreadable", async () => {
+    const ctx = setup("CONNECTION_LIST");
+    // What a changed server secret leaves behind: a sealed token the current key cannot open.
+    ctx.h.deps.sqlite.query("UPDATE connections SET token_sealed = 'v1.garbage' WHERE slug = 'remote'").run();
+    const listed = (await (await apiRequest(ctx.h.app, "GET", "/connections", { token: ctx.keys.happy! })).json()) as { connections: Listed[] };
+    expect(listed.connections.find((c) => c.slug === "remote")).toMatchObject({ token_set: true });
+    const get = mintKey(ctx.h.deps, ctx.h.admin, { self: ["CONNECTION_GET"] }).token;
+    const detail = await (await apiRequest(ctx.h.app, "GET", "/connections/remote", { token: get })).json();
+    expect(detail).toMatchObject({ slug: "remote", token_set: false, secrets_unreadable: true });
+  });
 });

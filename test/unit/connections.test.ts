@@ -62,7 +62,16 @@ describe("secrets at rest", () => {
       const summaries = listConnectionSummaries(h.deps.db);
       const tools = await runOperation(toolList, { deps: h.deps, caller: sessionCaller(h.admin, h.deps.catalog), now: new Date() }, {});
       expect(decrypt).not.toHaveBeenCalled();
-      expect(summaries).toEqual(full.map((c) => ({ id: c.id, slug: c.slug, title: c.title, description: c.description, transport: c.transport, enabled: c.enabled, url: c.url, command: c.command, fromConfig: c.fromConfig })));
+      // Everything public the full read has, and whether each secret is stored in place of the secrets.
+      expect(summaries).toEqual(
+        full.map(({ token, headers, env, secretsUnreadable: _unreadable, ...rest }) => ({
+          ...rest,
+          tokenSet: token !== null,
+          headersSet: Object.keys(headers).length > 0,
+          envSet: Object.keys(env).length > 0,
+        })),
+      );
+      expect(summaries.map((c) => [c.slug, c.tokenSet, c.headersSet, c.envSet])).toEqual([["local", false, false, true], ["remote", true, true, false]]);
       expect(tools.connections.map((c) => [c.id, c.slug, c.title])).toEqual(full.map((c) => [c.id, c.slug, c.title]));
       for (const secret of [TOKEN, HEADER_VALUE, ENV_VALUE]) expect(JSON.stringify([summaries, tools])).not.toContain(secret);
     } finally {

@@ -2,7 +2,8 @@
 // bound to the row id and column), validated per transport and against the [stdio] policy, and turned
 // into the ConnectionSpec the gateway runs. Secrets leave this module only inside a spec.
 import { randomUUID } from "node:crypto";
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client.ts";
 import { connections } from "../../db/schema.ts";
 import { AppError } from "../../errors.ts";
@@ -118,13 +119,23 @@ export function listConnections(store: ConnectionStore): Connection[] {
   return store.db.select().from(connections).orderBy(asc(connections.slug)).all().map((row) => toConnection(store, row));
 }
 
-/** A connection's public columns: what a list of connections may show without reading a secret. */
-export type ConnectionSummary = Pick<Connection, "id" | "slug" | "title" | "description" | "transport" | "enabled" | "url" | "command" | "fromConfig">;
+/**
+ * A connection's public columns, and whether each secret is stored: what a list of connections may
+ * show without reading a secret. Header and env names live inside the sealed tables, so they are not here.
+ */
+export type ConnectionSummary = Omit<Connection, "token" | "headers" | "env" | "secretsUnreadable"> & {
+  tokenSet: boolean;
+  headersSet: boolean;
+  envSet: boolean;
+};
+
+/** True when a sealed column holds something; decided by SQLite, so the ciphertext is never read out. */
+const stored = (column: SQLiteColumn) => sql<boolean>`(${column} is not null and ${column} <> '')`.mapWith(Boolean);
 
 /**
  * Every connection by slug, its public columns only: the sealed token, headers and env are never
- * selected, so listing what exists (start-up discovery, what a key can be granted) never decrypts a
- * secret nor holds one in memory.
+ * selected (only whether they are set), so listing what exists (CONNECTION_LIST, the admin's list,
+ * start-up discovery, what a key can be granted) never decrypts a secret nor holds one in memory.
  */
 export function listConnectionSummaries(db: Db): ConnectionSummary[] {
   return db
@@ -137,7 +148,18 @@ export function listConnectionSummaries(db: Db): ConnectionSummary[] {
       enabled: connections.enabled,
       url: connections.url,
       command: connections.command,
+      args: connections.args,
+      cwd: connections.cwd,
+      isolation: connections.isolation,
+      maxProcesses: connections.maxProcesses,
+      connectTimeoutMs: connections.connectTimeoutMs,
+      callTimeoutMs: connections.callTimeoutMs,
       fromConfig: connections.fromConfig,
+      createdAt: connections.createdAt,
+      updatedAt: connections.updatedAt,
+      tokenSet: stored(connections.tokenSealed),
+      headersSet: stored(connections.headersSealed),
+      envSet: stored(connections.envSealed),
     })
     .from(connections)
     .orderBy(asc(connections.slug))
