@@ -114,7 +114,7 @@ export function findConnection(store: ConnectionStore, idOrSlug: string): Connec
   return found;
 }
 
-/** Every connection, by slug. */
+/** Every connection by slug, secrets decrypted (tests read what was stored); a list anyone sees uses listConnectionSummaries. */
 export function listConnections(store: ConnectionStore): Connection[] {
   return store.db.select().from(connections).orderBy(asc(connections.slug)).all().map((row) => toConnection(store, row));
 }
