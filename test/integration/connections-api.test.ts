@@ -317,6 +317,22 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
     expect(list.description).not.toContain("header and env names only");
   });
 
+  test("the OpenAPI document describes the list with the flags and without names, CONNECTION_GET with the masked names", async () => {
+    const ctx = setup("CONNECTION_LIST");
+    type Schema = { properties: Record<string, Schema & { type?: string }>; items?: Schema; required?: string[] };
+    const doc = (await (await ctx.h.app.request("/api/v1/openapi.json")).json()) as {
+      paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: Schema }> }> } }>;
+    };
+    const body = (path: string) => doc.paths[path]!.get.responses["200"]!.content["application/json"]!.schema;
+    const item = body("/connections").properties.connections!.items!;
+    expect(item.properties.headers_set?.type).toBe("boolean");
+    expect(item.properties.env_set?.type).toBe("boolean");
+    expect(item.required).toEqual(expect.arrayContaining(["token_set", "headers_set", "env_set"]));
+    for (const gone of ["headers", "env", "secrets_unreadable"]) expect(Object.keys(item.properties)).not.toContain(gone);
+    const detail = body("/connections/{id}");
+    for (const kept of ["headers", "env", "secrets_unreadable", "token_set"]) expect(Object.keys(detail.properties)).toContain(kept);
+  });
+
   test("a stored secret that no longer decrypts still counts as set in the list; CONNECTION_GET says it is unreadable", async () => {
     const ctx = setup("CONNECTION_LIST");
     // What a changed server secret leaves behind: a sealed token the current key cannot open.
