@@ -11,6 +11,7 @@ import {
   connectionUpdate,
 } from "./connections.ts";
 import { catalogOf, type Operation } from "./registry.ts";
+import { serverStats } from "./stats.ts";
 import { toolList } from "./tools.ts";
 import { userCreate, userDelete, userList, userUpdate } from "./users.ts";
 import { whoami } from "./whoami.ts";
@@ -41,6 +42,7 @@ export const OPERATIONS = [
   userCreate,
   userUpdate,
   userDelete,
+  serverStats,
 ] as const satisfies readonly Operation[];
 
 export const OPERATIONS_BY_NAME: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op): [string, Operation] => [op.name, op]));

@@ -168,6 +168,19 @@ const ROUTES: Row[] = [
     check: (body, h) => expect(body).toMatchObject({ user: { id: h.admin.id, email: h.admin.email, role: "admin" }, management_tools: ["WHOAMI"] }),
   },
   {
+    op: "SERVER_STATS",
+    request: () => ({ method: "GET", path: "/stats" }),
+    status: 200,
+    check: (body) => {
+      // The harness holds an admin and a member: counts, never who they are.
+      expect(body).toMatchObject({ users: 2, active_sessions: 0, public_url: PUBLIC_URL });
+      expect(body.version).toBeString();
+      expect(body.uptime_seconds as number).toBeGreaterThanOrEqual(0);
+      expect(body.database_bytes as number).toBeGreaterThan(0);
+    },
+    never: (h) => [h.admin.email, h.member.email, h.admin.id, TEST_SECRET],
+  },
+  {
     op: "API_KEY_CREATE",
     request: () => ({ method: "POST", path: "/keys", json: { name: "deploy bot", permissions: { self: ["API_KEY_CREATE"] }, expires_in: "30d" } }),
     status: 201,

@@ -81,6 +81,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   USER_CREATE: () => ({ email: `made-${randomUUID().slice(0, 8)}@example.com`, role: "member", password: "a long enough password" }),
   USER_UPDATE: (h) => ({ id: insertUser(h.deps, "member").id, role: "member" }),
   USER_DELETE: (h) => ({ id: insertUser(h.deps, "member").id }),
+  SERVER_STATS: () => ({}),
 };
 
 /** The REST request for an operation: path params from the arguments, the rest as query or JSON body. */
