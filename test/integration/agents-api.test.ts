@@ -44,8 +44,9 @@ const ROUTES: Route[] = [
   {
     op: "AGENT_GET", method: "GET", url: (c) => `/agents/${c.agentId}`, status: 200,
     expected: (c) => [
-      `{"name":"search","connection_id":"${c.githubId}","connection_slug":"github","upstream":"search","description":"Search GitHub","missing":false}`,
-      '{"name":"search_gitlab","connection_id":', '"upstream":"gone","description":null,"missing":true}', '"collisions":[]', '"instructions":"Help."',
+      `{"name":"search","connection_id":"${c.githubId}","connection_slug":"github","upstream":"search","description":"Search GitHub","missing":false,"input_schema":{"type":"object"}}`,
+      // A tool the upstream no longer offers has no schema to show.
+      '{"name":"search_gitlab","connection_id":', '"upstream":"gone","description":null,"missing":true,"input_schema":null}', '"collisions":[]', '"instructions":"Help."',
     ],
   },
   {

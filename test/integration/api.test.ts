@@ -113,7 +113,7 @@ const ROUTES: Row[] = [
     op: "AGENT_GET",
     request: (h) => ({ method: "GET", path: `/agents/${storedAgent(h).slug}` }),
     status: 200,
-    check: (body) => expect(body).toMatchObject({ slug: "helper", tools: [{ name: "say", upstream: "echo", connection_slug: "upstream", missing: true }], collisions: [] }),
+    check: (body) => expect(body).toMatchObject({ slug: "helper", tools: [{ name: "say", upstream: "echo", connection_slug: "upstream", missing: true, input_schema: null }], collisions: [] }),
     never: () => ["tok-row-secret"],
   },
   {

@@ -81,10 +81,9 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
   };
 
   const agentPage = async (c: Context<AppEnv>, id: string, extra: { outcome?: TryOutcome; message?: Message } = {}, status: Status = 200) => {
+    // AGENT_GET carries each tool's input schema: "Try it" reads nothing past the registry.
     const a = await runAsUser(c, deps, agentGet, { id });
-    const schemas: Record<string, unknown> = {};
-    for (const t of a.tools) schemas[t.name] = deps.gateway.discovery(t.connection_id).tools.find((tool) => tool.name === t.upstream)?.inputSchema;
-    return c.html(AgentPage({ viewer: c.get("user"), a, schemas, ...extra }), status);
+    return c.html(AgentPage({ viewer: c.get("user"), a, ...extra }), status);
   };
 
   app.get("/", async (c) => {
