@@ -1,4 +1,5 @@
 // Every management operation, in the order tool lists and the OpenAPI document show them.
+import { agentCheck } from "./agent-check.ts";
 import { agentCreate, agentDelete, agentGet, agentList, agentUpdate } from "./agents.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyGet, apiKeyList, apiKeyRotate, apiKeyUpdate } from "./api-keys.ts";
 import {
@@ -31,6 +32,7 @@ export const OPERATIONS = [
   agentCreate,
   agentUpdate,
   agentDelete,
+  agentCheck,
   toolList,
   apiKeyCreate,
   apiKeyList,

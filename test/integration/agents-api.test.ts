@@ -67,6 +67,13 @@ const ROUTES: Route[] = [
     },
   },
   {
+    // A draft over both connections: the missing tool, a bad alias and a collision are reported, and nothing is saved or told.
+    op: "AGENT_CHECK", method: "POST", url: () => "/agents/check", status: 200,
+    body: () => ({ slug: "draft", connections: [{ connection: "github", tools: ["search", "gone"] }, { connection: "gitlab", tools: ["search", { name: "merge", alias: "bad name" }] }] }),
+    expected: () => ['"missing":["github/gone"]', '"problems":["gitlab/merge would be exposed as \\"bad name\\"', "search", '"collisions":["'],
+    after: (ctx, res, body) => nothingChanged?.(ctx, res, body),
+  },
+  {
     op: "AGENT_DELETE", method: "DELETE", url: (c) => `/agents/${c.agentId}`, status: 200, expected: () => ['"deleted":true'],
     after: ({ h, agentId }) => {
       expect(getAgent(h.deps.db, agentId)).toBeNull();

@@ -147,6 +147,17 @@ const ROUTES: Row[] = [
     },
   },
   {
+    op: "AGENT_CHECK",
+    request: (h) => ({ method: "POST", path: "/agents/check", json: { slug: "ignored", connections: [{ connection: storedConnection(h).slug, tools: ["echo"] }] } }),
+    status: 200,
+    check: (body, h) => {
+      // Nothing discovered: the selected tool is reported missing, and nothing is saved.
+      expect(body).toEqual({ exposed: [], missing: ["upstream/echo"], problems: [], collisions: [] });
+      expect(getAgent(h.deps.db, "ignored")).toBeNull();
+    },
+    never: () => ["tok-row-secret", "https://mcp.example.com"],
+  },
+  {
     op: "TOOL_LIST",
     request: (h) => {
       const agent = storedAgent(h);
