@@ -166,5 +166,6 @@ export function buildHostDeps(config: Config, handle: DbHandle): OperationDeps {
     catalog: CATALOG,
     resourceExists: resourceExistsIn(handle.db),
     gateway: OFFLINE_GATEWAY,
+    startedAt: new Date(),
   };
 }

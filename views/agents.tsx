@@ -119,7 +119,7 @@ function Tools(props: { a: AgentDetailView }) {
   );
 }
 
-function TryIt(props: { a: AgentDetailView; schemas: Record<string, unknown>; outcome?: TryOutcome }) {
+function TryIt(props: { a: AgentDetailView; outcome?: TryOutcome }) {
   const tools = props.a.tools.filter((t) => !t.missing);
   const action = `/admin/agents/${props.a.id}/try`;
   return (
@@ -133,7 +133,7 @@ function TryIt(props: { a: AgentDetailView; schemas: Record<string, unknown>; ou
         tools.map((t) => (
           <details class="try-tool" open={props.outcome?.tool === t.name}>
             <summary><code>{t.name}</code> <span class="muted small">{t.description ?? ""}</span></summary>
-            <pre class="schema">{JSON.stringify(props.schemas[t.name] ?? { type: "object" }, null, 2)}</pre>
+            <pre class="schema">{JSON.stringify(t.input_schema ?? { type: "object" }, null, 2)}</pre>
             <form method="post" action={action} hx-post={action} hx-target="#try-result" hx-swap="innerHTML">
               <input type="hidden" name="tool" value={t.name} />
               <label for={`try-${t.name}`}>Arguments (JSON)</label>
@@ -147,7 +147,7 @@ function TryIt(props: { a: AgentDetailView; schemas: Record<string, unknown>; ou
   );
 }
 
-export type AgentPageProps = { viewer: User; a: AgentDetailView; schemas: Record<string, unknown>; outcome?: TryOutcome; message?: Message };
+export type AgentPageProps = { viewer: User; a: AgentDetailView; outcome?: TryOutcome; message?: Message };
 
 export function AgentPage(props: AgentPageProps) {
   const { a, viewer } = props;
@@ -173,7 +173,7 @@ export function AgentPage(props: AgentPageProps) {
       <Health a={a} />
       <Tools a={a} />
       <ClientConfigs name={a.slug} url={a.endpoint} keyHref={`/admin/keys?grant=${a.id}#create-key`} />
-      <TryIt a={a} schemas={props.schemas} outcome={props.outcome} />
+      <TryIt a={a} outcome={props.outcome} />
       {isAdmin && !a.from_config && (
         <form class="panel" method="post" action={`/admin/agents/${a.id}/delete`}>
           <h2 style="margin-top:0">Delete</h2>

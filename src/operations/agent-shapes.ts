@@ -110,6 +110,10 @@ export const AgentDetailShape = AgentShape.extend({
         upstream: z.string().describe("The tool's name upstream"),
         description: z.string().nullable(),
         missing: z.boolean().describe("Selected, but the upstream does not offer it now: left out of tools/list"),
+        input_schema: z
+          .record(z.string(), z.unknown())
+          .nullable()
+          .describe("The JSON Schema of the tool's arguments, as the upstream last listed it (null when it does not offer the tool now)"),
       }),
     )
     .describe("The tools the agent exposes, in order, as of the last discovery"),
@@ -157,7 +161,7 @@ export function agentOut(deps: ShapeDeps, agent: Agent, slugs = connectionSlugs(
 export function agentDetailOut(deps: ShapeDeps, agent: Agent): z.input<typeof AgentDetailShape> {
   const slugs = connectionSlugs(deps.db);
   const { tools, collisions } = checkAgent(storeOf(deps), agent);
-  const upstreamDescription = (connectionId: string, name: string) => deps.gateway.discovery(connectionId).tools.find((t) => t.name === name)?.description ?? null;
+  const upstreamTool = (connectionId: string, name: string) => deps.gateway.discovery(connectionId).tools.find((t) => t.name === name);
   return {
     ...agentOut(deps, agent, slugs),
     tools: tools.map((t) => ({
@@ -165,8 +169,10 @@ export function agentDetailOut(deps: ShapeDeps, agent: Agent): z.input<typeof Ag
       connection_id: t.connectionId,
       connection_slug: t.connectionSlug,
       upstream: t.upstream,
-      description: t.description ?? upstreamDescription(t.connectionId, t.upstream),
+      description: t.description ?? upstreamTool(t.connectionId, t.upstream)?.description ?? null,
       missing: t.missing,
+      // Discovery keeps only tools whose inputSchema is an object (src/gateway/discovery.ts): "Try it" shows it.
+      input_schema: upstreamTool(t.connectionId, t.upstream)?.inputSchema ?? null,
     })),
     collisions: collisionMessages(collisions),
     health: deps.gateway.agentHealth(agent.id).map((h) => ({

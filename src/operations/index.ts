@@ -1,4 +1,5 @@
 // Every management operation, in the order tool lists and the OpenAPI document show them.
+import { agentCheck } from "./agent-check.ts";
 import { agentCreate, agentDelete, agentGet, agentList, agentUpdate } from "./agents.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyGet, apiKeyList, apiKeyRotate, apiKeyUpdate } from "./api-keys.ts";
 import {
@@ -11,6 +12,7 @@ import {
   connectionUpdate,
 } from "./connections.ts";
 import { catalogOf, type Operation } from "./registry.ts";
+import { serverStats } from "./stats.ts";
 import { toolList } from "./tools.ts";
 import { userCreate, userDelete, userList, userUpdate } from "./users.ts";
 import { whoami } from "./whoami.ts";
@@ -30,6 +32,7 @@ export const OPERATIONS = [
   agentCreate,
   agentUpdate,
   agentDelete,
+  agentCheck,
   toolList,
   apiKeyCreate,
   apiKeyList,
@@ -41,6 +44,7 @@ export const OPERATIONS = [
   userCreate,
   userUpdate,
   userDelete,
+  serverStats,
 ] as const satisfies readonly Operation[];
 
 export const OPERATIONS_BY_NAME: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op): [string, Operation] => [op.name, op]));

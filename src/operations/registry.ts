@@ -28,6 +28,8 @@ export type OperationDeps = {
    * asked for status, discovery, tests, agent health and "Try it" calls.
    */
   gateway: ManagedGateway;
+  /** When this process started: the server's uptime (SERVER_STATS). */
+  startedAt: Date;
 };
 
 export type OperationContext = { deps: OperationDeps; caller: Caller; now: Date };

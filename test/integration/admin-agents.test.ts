@@ -100,6 +100,23 @@ describe("the editor", () => {
     unchanged(ctx);
   });
 
+  test("the live check (AGENT_CHECK) names a bad alias, and shows a draft past the operation's limits as problems, not an error page", async () => {
+    const ctx = await adminSetup(harness);
+    const badAlias = await post(ctx, ctx.admin, "/admin/agents/check", editorFields(ctx, { slug: "new", gitlab: [0], gitlabAlias: "bad name" }), { "hx-request": "true" });
+    expect(badAlias.status).toBe(200);
+    const verdict = await badAlias.text();
+    expect(verdict).toStartWith('<div id="check-outcome">');
+    expect(verdict).toContain("gitlab/search would be exposed as &quot;bad name&quot;");
+    const fields = editorFields(ctx, { slug: "new", gitlab: [0] }).map(([k, v]): [string, string] => [k, k === `desc.${ctx.gitlabId}.0` ? "x".repeat(2001) : v]);
+    const tooLong = await post(ctx, ctx.admin, "/admin/agents/check", fields, { "hx-request": "true" });
+    expect(tooLong.status).toBe(200);
+    const refused = await tooLong.text();
+    expect(refused).toStartWith('<div id="check-outcome">');
+    expect(refused).toContain("connections.0.tools.0.description: expected at most 2000 characters");
+    expect(refused).not.toContain("No collisions");
+    unchanged(ctx);
+  });
+
   test("create without JS: a collision is refused with the form kept; with an alias it is saved and the gateway told", async () => {
     const ctx = await adminSetup(harness);
     const refused = await post(ctx, ctx.admin, "/admin/agents", editorFields(ctx, { slug: "triage", github: [0, 1], gitlab: [0] }));

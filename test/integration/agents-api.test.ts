@@ -44,8 +44,9 @@ const ROUTES: Route[] = [
   {
     op: "AGENT_GET", method: "GET", url: (c) => `/agents/${c.agentId}`, status: 200,
     expected: (c) => [
-      `{"name":"search","connection_id":"${c.githubId}","connection_slug":"github","upstream":"search","description":"Search GitHub","missing":false}`,
-      '{"name":"search_gitlab","connection_id":', '"upstream":"gone","description":null,"missing":true}', '"collisions":[]', '"instructions":"Help."',
+      `{"name":"search","connection_id":"${c.githubId}","connection_slug":"github","upstream":"search","description":"Search GitHub","missing":false,"input_schema":{"type":"object"}}`,
+      // A tool the upstream no longer offers has no schema to show.
+      '{"name":"search_gitlab","connection_id":', '"upstream":"gone","description":null,"missing":true,"input_schema":null}', '"collisions":[]', '"instructions":"Help."',
     ],
   },
   {
@@ -64,6 +65,13 @@ const ROUTES: Route[] = [
       expect(findAgent(h.deps.db, agentId)).toMatchObject({ title: "Renamed", prefixTools: true, instructions: "Help." });
       expect(h.agents.applied).toEqual([agentId]);
     },
+  },
+  {
+    // A draft over both connections: the missing tool, a bad alias and a collision are reported, and nothing is saved or told.
+    op: "AGENT_CHECK", method: "POST", url: () => "/agents/check", status: 200,
+    body: () => ({ slug: "draft", connections: [{ connection: "github", tools: ["search", "gone"] }, { connection: "gitlab", tools: ["search", { name: "merge", alias: "bad name" }] }] }),
+    expected: () => ['"missing":["github/gone"]', '"problems":["gitlab/merge would be exposed as \\"bad name\\"', "search", '"collisions":["'],
+    after: (ctx, res, body) => nothingChanged?.(ctx, res, body),
   },
   {
     op: "AGENT_DELETE", method: "DELETE", url: (c) => `/agents/${c.agentId}`, status: 200, expected: () => ['"deleted":true'],

@@ -113,7 +113,7 @@ const ROUTES: Row[] = [
     op: "AGENT_GET",
     request: (h) => ({ method: "GET", path: `/agents/${storedAgent(h).slug}` }),
     status: 200,
-    check: (body) => expect(body).toMatchObject({ slug: "helper", tools: [{ name: "say", upstream: "echo", connection_slug: "upstream", missing: true }], collisions: [] }),
+    check: (body) => expect(body).toMatchObject({ slug: "helper", tools: [{ name: "say", upstream: "echo", connection_slug: "upstream", missing: true, input_schema: null }], collisions: [] }),
     never: () => ["tok-row-secret"],
   },
   {
@@ -147,6 +147,17 @@ const ROUTES: Row[] = [
     },
   },
   {
+    op: "AGENT_CHECK",
+    request: (h) => ({ method: "POST", path: "/agents/check", json: { slug: "ignored", connections: [{ connection: storedConnection(h).slug, tools: ["echo"] }] } }),
+    status: 200,
+    check: (body, h) => {
+      // Nothing discovered: the selected tool is reported missing, and nothing is saved.
+      expect(body).toEqual({ exposed: [], missing: ["upstream/echo"], problems: [], collisions: [] });
+      expect(getAgent(h.deps.db, "ignored")).toBeNull();
+    },
+    never: () => ["tok-row-secret", "https://mcp.example.com"],
+  },
+  {
     op: "TOOL_LIST",
     request: (h) => {
       const agent = storedAgent(h);
@@ -166,6 +177,19 @@ const ROUTES: Row[] = [
     request: () => ({ method: "GET", path: "/whoami" }),
     status: 200,
     check: (body, h) => expect(body).toMatchObject({ user: { id: h.admin.id, email: h.admin.email, role: "admin" }, management_tools: ["WHOAMI"] }),
+  },
+  {
+    op: "SERVER_STATS",
+    request: () => ({ method: "GET", path: "/stats" }),
+    status: 200,
+    check: (body) => {
+      // The harness holds an admin and a member: counts, never who they are.
+      expect(body).toMatchObject({ users: 2, active_sessions: 0, public_url: PUBLIC_URL });
+      expect(body.version).toBeString();
+      expect(body.uptime_seconds as number).toBeGreaterThanOrEqual(0);
+      expect(body.database_bytes as number).toBeGreaterThan(0);
+    },
+    never: (h) => [h.admin.email, h.member.email, h.admin.id, TEST_SECRET],
   },
   {
     op: "API_KEY_CREATE",

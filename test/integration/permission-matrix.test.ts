@@ -17,6 +17,7 @@ import { insertUser } from "../support/users.ts";
 /** The operations only admins (and their keys) may use; everything else is open to members. */
 const ADMIN_ONLY = new Set([
   "USER_CREATE", "USER_UPDATE", "USER_DELETE", "CONNECTION_CREATE", "CONNECTION_UPDATE", "CONNECTION_DELETE", "AGENT_CREATE", "AGENT_UPDATE", "AGENT_DELETE",
+  "AGENT_CHECK",
 ]);
 
 type KeyCase = { label: string; owner: "admin" | "member"; permissions: Record<string, string[]> };
@@ -71,6 +72,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   AGENT_CREATE: () => ({ slug: `made-${randomUUID().slice(0, 8)}` }),
   AGENT_UPDATE: (h) => ({ id: agentId(h), title: "renamed" }),
   AGENT_DELETE: (h) => ({ id: agentId(h) }),
+  AGENT_CHECK: (h) => ({ connections: [{ connection: connectionId(h), tools: ["echo"] }] }),
   API_KEY_CREATE: () => ({ name: "made by the matrix", permissions: { self: ["WHOAMI"] } }),
   API_KEY_LIST: () => ({}),
   API_KEY_GET: (h, owner) => ({ id: mintKey(h.deps, owner, {}).key.id }),
@@ -81,6 +83,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   USER_CREATE: () => ({ email: `made-${randomUUID().slice(0, 8)}@example.com`, role: "member", password: "a long enough password" }),
   USER_UPDATE: (h) => ({ id: insertUser(h.deps, "member").id, role: "member" }),
   USER_DELETE: (h) => ({ id: insertUser(h.deps, "member").id }),
+  SERVER_STATS: () => ({}),
 };
 
 /** The REST request for an operation: path params from the arguments, the rest as query or JSON body. */

@@ -1,14 +1,13 @@
 // The Agents pages. Everyone signed in sees the list and each agent (endpoint, client configurations,
 // health, tools) and may call its tools from "Try it" as themselves; only admins create, change and
 // delete agents. Changes go through the same operations as /mcp/self and /api/v1, with the signed-in
-// user as the caller; the editor's live check asks the domain without saving.
+// user as the caller; the editor's live check is AGENT_CHECK, which saves nothing.
 import { Hono, type Context } from "hono";
-import { collisionMessages } from "../../domain/agents/rules.ts";
-import { checkAgent } from "../../domain/agents/agents.ts";
 import { AGENT_ID } from "../../domain/access/permissions.ts";
 import { AppError, type ErrorStatus } from "../../errors.ts";
-import { agentChangesFrom, type AgentDraft, type AgentView } from "../../operations/agent-shapes.ts";
-import { agentCreate, agentDelete, agentGet, agentList, agentStore, agentUpdate } from "../../operations/agents.ts";
+import { agentCheck } from "../../operations/agent-check.ts";
+import type { AgentDraft, AgentView } from "../../operations/agent-shapes.ts";
+import { agentCreate, agentDelete, agentGet, agentList, agentUpdate } from "../../operations/agents.ts";
 import { toolList } from "../../operations/tools.ts";
 import { sessionCaller } from "../../operations/registry.ts";
 import { CheckResult, type CheckOutcome } from "../../../views/agent-editor.tsx";
@@ -16,7 +15,7 @@ import { AgentEditorPage, AgentPage, AgentsPage, TryResult, type Message, type T
 import { agentDraftFromForm, EMPTY_DRAFT } from "../agent-form.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readForm } from "../form.ts";
-import { confirmedDelete, requireOperation, runAsUser, submitForm, type FormRefusal } from "../form-flow.ts";
+import { confirmedDelete, formRefusal, requireOperation, runAsUser, submitForm, type FormRefusal } from "../form-flow.ts";
 
 type Status = ErrorStatus | 200;
 
@@ -45,16 +44,20 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
   // The editor's pages (new, check) are for whoever may create agents: the registry says who.
   const requireEditor = (c: Context<AppEnv>) => requireOperation(c, deps, agentCreate);
 
-  /** The names the draft would expose and what stops it from being saved, without saving. */
-  const check = (draft: AgentDraft): CheckOutcome => {
-    // The operation's own conversion (slugs to ids, tool names to selections), so the check sees what a save would.
-    const result = checkAgent(agentStore(deps), { prefixTools: draft.prefix_tools, connections: agentChangesFrom(deps, draft).connections ?? [] });
-    return {
-      problems: Object.values(result.problems),
-      collisions: collisionMessages(result.collisions),
-      exposed: result.tools.filter((t) => !t.missing).map((t) => t.exposed),
-      missing: result.tools.filter((t) => t.missing).map((t) => `${t.connectionSlug}/${t.upstream}`),
-    };
+  /**
+   * The names the draft would expose and what stops it from being saved, without saving (AGENT_CHECK, as
+   * the signed-in user). A draft the operation refuses outright (a field past its limits) is shown as
+   * its problems; a refusal of the caller (not an admin) goes to the error boundary.
+   */
+  const check = async (c: Context<AppEnv>, draft: AgentDraft): Promise<CheckOutcome> => {
+    try {
+      return await runAsUser(c, deps, agentCheck, draft);
+    } catch (err) {
+      const refusal = formRefusal(err);
+      if (!refusal) throw err;
+      const problems = Object.entries(refusal.fields).map(([field, message]) => `${field}: ${message}`);
+      return { problems: problems.length > 0 ? problems : [refusal.message], collisions: [], exposed: [], missing: [] };
+    }
   };
 
   const editorPage = async (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft, outcome: { message?: Message; fieldErrors?: Record<string, string>; checked?: boolean } = {}, status: Status = 200) => {
@@ -66,25 +69,24 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
         title: agentId ? `Edit ${draft.title || draft.slug}` : "New agent",
         back: agentId ? `/admin/agents/${agentId}` : "/admin/agents",
         message: outcome.message,
-        editor: { agentId, draft, connections, check: outcome.checked ? check(draft) : undefined, fieldErrors: outcome.fieldErrors },
+        editor: { agentId, draft, connections, check: outcome.checked ? await check(c, draft) : undefined, fieldErrors: outcome.fieldErrors },
       }),
       status,
     );
   };
 
   /** A refused save: the editor again with what was typed, the check's verdict and the reason. */
-  const refused = (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft) => (refusal: FormRefusal) => {
-    const verdict = check(draft);
+  const refused = (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft) => async (refusal: FormRefusal) => {
+    const verdict = await check(c, draft);
     const shownBelow = verdict.problems.length + verdict.collisions.length > 0;
     const text = shownBelow ? "Not saved: fix what the check below names." : refusal.message;
     return editorPage(c, agentId, draft, { message: { kind: "error", text }, fieldErrors: refusal.fields, checked: true }, refusal.status);
   };
 
   const agentPage = async (c: Context<AppEnv>, id: string, extra: { outcome?: TryOutcome; message?: Message } = {}, status: Status = 200) => {
+    // AGENT_GET carries each tool's input schema: "Try it" reads nothing past the registry.
     const a = await runAsUser(c, deps, agentGet, { id });
-    const schemas: Record<string, unknown> = {};
-    for (const t of a.tools) schemas[t.name] = deps.gateway.discovery(t.connection_id).tools.find((tool) => tool.name === t.upstream)?.inputSchema;
-    return c.html(AgentPage({ viewer: c.get("user"), a, schemas, ...extra }), status);
+    return c.html(AgentPage({ viewer: c.get("user"), a, ...extra }), status);
   };
 
   app.get("/", async (c) => {
@@ -108,7 +110,7 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
     requireEditor(c);
     const form = await readForm(c);
     const draft = agentDraftFromForm(form);
-    if (isHtmx(c)) return c.html(CheckResult({ check: check(draft) }));
+    if (isHtmx(c)) return c.html(CheckResult({ check: await check(c, draft) }));
     // The id only shapes the page's links and form action: anything but an agent id means a new agent.
     return editorPage(c, AGENT_ID.test(form.agent_id ?? "") ? form.agent_id! : null, draft, { checked: true });
   });

@@ -1,31 +1,32 @@
 // Read-only admin pages: the dashboard and the effective settings.
 import { Hono } from "hono";
 import { renderEffectiveConfig } from "../../config/describe.ts";
-import { countActiveSessions, databaseSize } from "../../domain/stats.ts";
-import { countUsers } from "../../domain/access/users.ts";
-import { VERSION } from "../../version.ts";
+import { serverStats } from "../../operations/stats.ts";
 import { DashboardPage } from "../../../views/dashboard.tsx";
 import { SettingsPage } from "../../../views/settings.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
+import { runAsUser } from "../form-flow.ts";
 
 export function adminPageRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  app.get("/", (c) =>
-    c.html(
+  app.get("/", async (c) => {
+    // Through the registry, as the signed-in user: the registry decides who sees the figures.
+    const stats = await runAsUser(c, deps, serverStats, {});
+    return c.html(
       DashboardPage({
         user: c.get("user"),
         stats: {
-          version: VERSION,
-          uptimeSeconds: Math.floor((Date.now() - deps.startedAt.getTime()) / 1000),
-          users: countUsers(deps.db),
-          activeSessions: countActiveSessions(deps.db),
-          databaseBytes: databaseSize(deps.config.database.path),
-          publicUrl: deps.config.server.public_url,
+          version: stats.version,
+          uptimeSeconds: stats.uptime_seconds,
+          users: stats.users,
+          activeSessions: stats.active_sessions,
+          databaseBytes: stats.database_bytes,
+          publicUrl: stats.public_url,
         },
       }),
-    ),
-  );
+    );
+  });
 
   app.get("/settings", (c) =>
     c.html(
