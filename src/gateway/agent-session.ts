@@ -12,6 +12,7 @@ import type { ConnectionRuntime } from "./connection-runtime.ts";
 import { DownstreamSession, type SessionOptions } from "./downstream-session.ts";
 import type { Extra } from "./request-extra.ts";
 import { methodNotFound, servedMethod } from "./methods.ts";
+import { everyPage } from "./discovery.ts";
 
 /** How long a list waits for a connection never discovered before leaving it out. */
 const FIRST_DISCOVERY_WAIT_MS = 3000;
@@ -162,15 +163,9 @@ export class AgentSession extends DownstreamSession {
     const known = this.offered.get(id);
     if (known) return known;
     const asked = (async () => {
+      const tools = await everyPage("tools/list", "tools", (params) => this.forwardTo(runtime, { jsonrpc: "2.0", id: 0, method: "tools/list", params }, extra));
       const names = new Set<string>();
-      let cursor: string | undefined;
-      for (let pageNo = 0; pageNo < 100; pageNo++) {
-        const result = await this.forwardTo(runtime, { jsonrpc: "2.0", id: 0, method: "tools/list", params: cursor ? { cursor } : {} }, extra);
-        const tools = Array.isArray(result.tools) ? (result.tools as unknown[]) : [];
-        for (const t of tools) if (t !== null && typeof t === "object" && typeof (t as { name?: unknown }).name === "string") names.add((t as { name: string }).name);
-        cursor = typeof result.nextCursor === "string" && result.nextCursor !== "" ? result.nextCursor : undefined;
-        if (!cursor) break;
-      }
+      for (const t of tools) if (t !== null && typeof t === "object" && typeof (t as { name?: unknown }).name === "string") names.add((t as { name: string }).name);
       return names;
     })().catch(() => {
       this.offered.delete(id);

@@ -19,7 +19,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { CapacityError, JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { boundWarnings, checkPrompts, checkResources, checkResourceTemplates, checkTools, type Checked } from "./discovery.ts";
+import { boundWarnings, checkPrompts, checkResources, checkResourceTemplates, checkTools, everyPage, type Checked } from "./discovery.ts";
 import { redactFor } from "./redact.ts";
 import { taskOwner } from "./session-tasks.ts";
 import type { AddressPolicy } from "./upstream/address-policy.ts";
@@ -195,14 +195,16 @@ export class ConnectionRuntime {
     return link;
   }
 
+  /** Asks `upstream` for log messages at `level`, when it offers logging at all. */
+  private async tellLevel(upstream: Upstream, level: LoggingLevel): Promise<void> {
+    if (upstream.capabilities.logging) await upstream.request({ method: "logging/setLevel", params: { level } }, { timeoutMs: this.spec.callTimeoutMs });
+  }
+
   /** Replays a session's log level and subscriptions on its (new) upstream session. */
   private async restore(owner: AttachedSession, upstream: Upstream): Promise<void> {
-    const timeoutMs = this.spec.callTimeoutMs;
-    if (owner.logLevel !== null && upstream.capabilities.logging) {
-      await upstream.request({ method: "logging/setLevel", params: { level: owner.logLevel } }, { timeoutMs }).catch(() => {});
-    }
+    if (owner.logLevel !== null) await this.tellLevel(upstream, owner.logLevel).catch(() => {});
     if (upstream.capabilities.resources?.subscribe) {
-      for (const uri of owner.subscriptions) await upstream.request({ method: "resources/subscribe", params: { uri } }, { timeoutMs }).catch(() => {});
+      for (const uri of owner.subscriptions) await upstream.request({ method: "resources/subscribe", params: { uri } }, { timeoutMs: this.spec.callTimeoutMs }).catch(() => {});
     }
   }
 
@@ -212,14 +214,12 @@ export class ConnectionRuntime {
    * level admits (see route()).
    */
   async levelChanged(session: AttachedSession): Promise<void> {
-    const timeoutMs = this.spec.callTimeoutMs;
     if (this.ownsUpstream(session)) {
       if (session.logLevel === null) return;
       // A session's upstream session made now is told its level as it starts (restore()).
       if (!this.perSession.has(session)) return void (await this.upstreamFor(session));
       const { upstream } = await this.upstreamFor(session);
-      if (upstream.capabilities.logging) await upstream.request({ method: "logging/setLevel", params: { level: session.logLevel } }, { timeoutMs });
-      return;
+      return this.tellLevel(upstream, session.logLevel);
     }
     const levels = [...this.sessions, session].map((s) => s.logLevel).filter((l): l is LoggingLevel => l !== null);
     if (levels.length === 0) return;
@@ -228,7 +228,7 @@ export class ConnectionRuntime {
     const { upstream } = await this.upstreamFor(session);
     if (!upstream.capabilities.logging) return;
     this.sharedLevel = verbose;
-    await upstream.request({ method: "logging/setLevel", params: { level: verbose } }, { timeoutMs });
+    await this.tellLevel(upstream, verbose);
   }
 
   private fail(err: unknown): void {
@@ -370,10 +370,8 @@ export class ConnectionRuntime {
       // What the upstream sends is untrusted (see discovery.ts): every page is read, then the whole
       // list is checked at once, so a name listed on two pages is kept once.
       const all = async <T>(method: string, key: string, check: (list: unknown) => Checked<T>): Promise<T[]> => {
-        const raw: unknown[] = [];
-        let cursor: string | undefined;
-        for (let page = 0; page < 100; page++) {
-          const result = await upstream.request({ method, params: cursor ? { cursor } : {} } as never, { timeoutMs: this.spec.callTimeoutMs }).catch(async (err: unknown) => {
+        const ask = (params: { cursor?: string }) =>
+          upstream.request({ method, params } as never, { timeoutMs: this.spec.callTimeoutMs }).catch(async (err: unknown) => {
             // The upstream forgot discovery's session (it restarted): initialise anew and read again.
             if (!retried && isUpstreamSessionGone(err)) {
               await this.dropUpstream(link);
@@ -381,14 +379,7 @@ export class ConnectionRuntime {
             }
             throw err;
           });
-          const list = result[key];
-          if (Array.isArray(list)) raw.push(...list);
-          else if (list !== undefined) warnings.push(`${method}: ${key} is not an array; that page ignored`);
-          const next = result.nextCursor;
-          if (next !== undefined && next !== null && typeof next !== "string") warnings.push(`${method}: nextCursor is not a string; later pages ignored`);
-          cursor = typeof next === "string" && next !== "" ? next : undefined;
-          if (!cursor) break;
-        }
+        const raw = await everyPage(method, key, ask, (w) => warnings.push(w));
         const checked = check(raw);
         warnings.push(...checked.warnings);
         return checked.items;
@@ -425,11 +416,6 @@ export class ConnectionRuntime {
   /** The session opened or closed its GET stream: its own upstream session follows (see Upstream.listen). */
   listenFor(session: AttachedSession): void {
     void this.perSession.get(session)?.upstream.then((u) => u.listen(session.listening), () => {});
-  }
-
-  /** The session's own upstream session, if it has one now (tests and diagnostics). */
-  ownUpstream(session: AttachedSession): Promise<Upstream> | null {
-    return this.perSession.get(session)?.upstream ?? null;
   }
 
   attach(session: AttachedSession): void {

@@ -166,3 +166,32 @@ export function boundWarnings(warnings: string[]): string[] {
   const kept = warnings.slice(0, MAX_DISCOVERY_WARNINGS - 1);
   return [...kept, `… and ${warnings.length - kept.length} more entries dropped`];
 }
+
+/** Most pages of one list read from an upstream (a cursor that never ends is an upstream bug, not a reason to loop). */
+const MAX_LIST_PAGES = 100;
+
+/**
+ * Every page of an upstream list (`tools/list`, `tasks/list`, …): `ask` sends the request with the
+ * cursor, the entries under `key` of each page are gathered as they came (unchecked), and a page whose
+ * `key` is not an array, or whose `nextCursor` is not a string, is reported to `warn` and ends there.
+ */
+export async function everyPage(
+  method: string,
+  key: string,
+  ask: (params: { cursor?: string }) => Promise<Record<string, unknown>>,
+  warn: (warning: string) => void = () => {},
+): Promise<unknown[]> {
+  const raw: unknown[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_LIST_PAGES; page++) {
+    const result = await ask(cursor ? { cursor } : {});
+    const list = result[key];
+    if (Array.isArray(list)) raw.push(...list);
+    else if (list !== undefined) warn(`${method}: ${key} is not an array; that page ignored`);
+    const next = result.nextCursor;
+    if (next !== undefined && next !== null && typeof next !== "string") warn(`${method}: nextCursor is not a string; later pages ignored`);
+    cursor = typeof next === "string" && next !== "" ? next : undefined;
+    if (!cursor) break;
+  }
+  return raw;
+}

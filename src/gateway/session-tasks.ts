@@ -5,11 +5,10 @@
 import { ErrorCode, McpError, RELATED_TASK_META_KEY, type JSONRPCRequest, type Notification } from "@modelcontextprotocol/sdk/types.js";
 import { JsonRpcError } from "../errors.ts";
 import type { Extra } from "./request-extra.ts";
+import { everyPage } from "./discovery.ts";
 
 /** Most task ids remembered per session: past it, the oldest are forgotten (and then read as unknown). */
 export const MAX_TASKS_PER_SESSION = 1000;
-/** Most upstream pages read for one tasks/list (as discovery bounds its lists). */
-const MAX_LIST_PAGES = 100;
 
 /** Sends a request to the upstream a task lives on (`Runtime`: the connection runtime, opaque here). */
 export type Forward<Runtime> = (runtime: Runtime, request: JSONRPCRequest, extra: Extra) => Promise<Record<string, unknown>>;
@@ -141,13 +140,8 @@ export class SessionTasks<Runtime> {
         const id = (t as { taskId?: unknown } | null)?.taskId;
         return typeof id === "string" && this.owned.get(id) === runtime;
       };
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const result = await forward(runtime, { jsonrpc: "2.0", id: 0, method: "tasks/list", params: cursor ? { cursor } : {} }, extra);
-        if (Array.isArray(result.tasks)) tasks.push(...result.tasks.filter(mine));
-        cursor = typeof result.nextCursor === "string" && result.nextCursor !== "" ? result.nextCursor : undefined;
-        if (!cursor) break;
-      }
+      const theirs = await everyPage("tasks/list", "tasks", (params) => forward(runtime, { jsonrpc: "2.0", id: 0, method: "tasks/list", params }, extra));
+      tasks.push(...theirs.filter(mine));
     }
     return { tasks };
   }
