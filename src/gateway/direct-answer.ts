@@ -122,6 +122,11 @@ export class SseReply {
     return !this.ended && (!this.responded || this.stream !== null);
   }
 
+  /** Whether anything was written yet (the first event, or the whole answer): before, no id of this stream exists. */
+  get started(): boolean {
+    return this.responded;
+  }
+
   /** Whether the answer has ended (its last event, if any, is written or stored). */
   get over(): boolean {
     return this.ended;
@@ -298,9 +303,10 @@ export class DirectAnswers {
     const version = request.headers.get("mcp-protocol-version");
     if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return null;
     const replay = this.events.replayAfter(lastEventId);
-    // Unknown here (made up, another session's, or older than what the buffer still holds): nothing is replayed.
-    if (!replay) return transportError(400, "Bad Request: unknown or expired Last-Event-ID; nothing to resume");
-    const live = this.replies.get(replay.streamId);
+    const live = replay ? this.replies.get(replay.streamId) : undefined;
+    // Unknown here (made up, another session's, or older than what the buffer still holds), or naming
+    // a call that has written nothing yet (so no id of its stream was ever given): nothing is replayed.
+    if (!replay || (live && !live.started)) return transportError(400, "Bad Request: unknown or expired Last-Event-ID; nothing to resume");
     if (live && !live.over) return live.resume(replay.events);
     // Over, and the client has it all: an empty stream would only have it reconnect again.
     if (replay.events.length === 0) return transportError(400, "Bad Request: this stream has ended; nothing to resume");

@@ -2,7 +2,7 @@
 // dispatched directly (and which requests those are), and batching log lines.
 import { describe, expect, test } from "bun:test";
 import { SseParser, type SseEvent } from "../../src/gateway/upstream/sse-parser.ts";
-import { directHeaders, directRequest, errorBody, SseReply } from "../../src/gateway/direct-answer.ts";
+import { DirectAnswers, directHeaders, directRequest, errorBody, SseReply } from "../../src/gateway/direct-answer.ts";
 import { RESUME_RETRY_MS, SessionEventStore, streamOfEventId } from "../../src/gateway/event-store.ts";
 import { batchedLines } from "../../src/logger.ts";
 
@@ -267,5 +267,25 @@ describe("batchedLines", () => {
     expect(writes).toEqual(["last words\n"]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(writes).toEqual(["last words\n"]);
+  });
+});
+
+describe("DirectAnswers.resume", () => {
+  test("an id on a call's stream that has written nothing yet is refused, not attached (the GET would hang)", async () => {
+    let finish!: (result: Record<string, unknown>) => void;
+    const answers = new DirectAnswers({
+      sessionId: () => "s1",
+      clientCapabilities: () => ({}),
+      dispatch: () => new Promise((resolve) => (finish = resolve)),
+    });
+    // Another stream's event gives the session a sequence number, so "direct-1_1" names a plausible id.
+    answers.events.append("other", JSON.stringify({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: "x" } }));
+    const call = answers.answer({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow" } });
+    const resumed = answers.resume(new Request("http://localhost/mcp/x", { method: "GET", headers: { accept: "text/event-stream", "last-event-id": "direct-1_1" } }));
+    expect(resumed?.status).toBe(400);
+    expect(await resumed?.text()).toContain("unknown or expired Last-Event-ID");
+    // The call itself is untouched: it answers on its own POST.
+    finish({ content: [] });
+    expect(await (await call).text()).toContain('"result"');
   });
 });
