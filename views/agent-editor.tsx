@@ -53,8 +53,8 @@ type Row = { name: string; description: string; pick: ToolSelection | null; miss
 function rowsOf(c: EditorConnection, selection: AgentSelectionDraft | undefined): Row[] {
   const picks = selection && selection.tools !== "all" ? selection.tools : [];
   const all = selection?.tools === "all";
-  // Only named tools become rows: the editor never fails on what an upstream sent.
-  const rows: Row[] = c.tools.filter((t) => typeof t.name === "string").map((t) => ({ name: t.name, description: t.description, pick: all ? { name: t.name } : (picks.find((p) => p.name === t.name) ?? null), missing: false }));
+  // TOOL_LIST gives only valid tool names (discovery dropped the rest), so every tool becomes a row.
+  const rows: Row[] = c.tools.map((t) => ({ name: t.name, description: t.description, pick: all ? { name: t.name } : (picks.find((p) => p.name === t.name) ?? null), missing: false }));
   for (const pick of picks) if (!c.tools.some((t) => t.name === pick.name)) rows.push({ name: pick.name, description: "", pick, missing: true });
   return rows;
 }

@@ -96,22 +96,25 @@ function ConnectionGrants(props: { connections: GrantableConnection[] }) {
       {props.connections.length === 0 ? (
         <p class="muted">No connections yet; once there are, their tools can be granted here.</p>
       ) : (
-        props.connections.map((c) => (
+        props.connections.map((c) => {
+          const tools = c.tools.filter(grantable);
+          return (
           <div class="grant">
             <label class="check">
               <input type="checkbox" name="grant_all" value={c.id} /> <strong>{c.title}</strong> <code>{c.slug}</code>: all tools, resources and prompts (<code>"*"</code>)
             </label>
-            {c.tools.filter(grantable).length === 0 ? (
+            {tools.length === 0 ? (
               <p class="muted small">No tools discovered yet (test or refresh the connection to list them); "all" grants whatever it offers.</p>
             ) : (
               <div class="checks">
-                {c.tools.filter(grantable).map((tool) => (
+                {tools.map((tool) => (
                   <label class="check"><input type="checkbox" name={`grant_${c.id}`} value={tool} /> <code>{tool}</code></label>
                 ))}
               </div>
             )}
           </div>
-        ))
+          );
+        })
       )}
     </fieldset>
   );
@@ -125,22 +128,25 @@ function AgentGrants(props: { agents: GrantableAgent[]; preselect?: string }) {
       {props.agents.length === 0 ? (
         <p class="muted">No agents yet; once there are, their tools can be granted here.</p>
       ) : (
-        props.agents.map((a) => (
+        props.agents.map((a) => {
+          const tools = a.tools.filter(grantable);
+          return (
           <div class="grant" id={`grant-${a.id}`}>
             <label class="check">
               <input type="checkbox" name="grant_all" value={a.id} checked={a.id === props.preselect} /> <strong>{a.title}</strong> <code>{a.slug}</code>: everything it exposes (<code>"*"</code>)
             </label>
-            {a.tools.filter(grantable).length === 0 ? (
+            {tools.length === 0 ? (
               <p class="muted small">It exposes no tools yet.</p>
             ) : (
               <div class="checks">
-                {a.tools.filter(grantable).map((tool) => (
+                {tools.map((tool) => (
                   <label class="check"><input type="checkbox" name={`grant_${a.id}`} value={tool} /> <code>{tool}</code></label>
                 ))}
               </div>
             )}
           </div>
-        ))
+          );
+        })
       )}
     </fieldset>
   );

@@ -164,16 +164,19 @@ export function agentDetailOut(deps: ShapeDeps, agent: Agent): z.input<typeof Ag
   const upstreamTool = (connectionId: string, name: string) => deps.gateway.discovery(connectionId).tools.find((t) => t.name === name);
   return {
     ...agentOut(deps, agent, slugs),
-    tools: tools.map((t) => ({
-      name: t.exposed,
-      connection_id: t.connectionId,
-      connection_slug: t.connectionSlug,
-      upstream: t.upstream,
-      description: t.description ?? upstreamTool(t.connectionId, t.upstream)?.description ?? null,
-      missing: t.missing,
-      // Discovery keeps only tools whose inputSchema is an object (src/gateway/discovery.ts): "Try it" shows it.
-      input_schema: upstreamTool(t.connectionId, t.upstream)?.inputSchema ?? null,
-    })),
+    tools: tools.map((t) => {
+      const upstream = upstreamTool(t.connectionId, t.upstream);
+      return {
+        name: t.exposed,
+        connection_id: t.connectionId,
+        connection_slug: t.connectionSlug,
+        upstream: t.upstream,
+        description: t.description ?? upstream?.description ?? null,
+        missing: t.missing,
+        // Discovery keeps only tools whose inputSchema is an object (src/gateway/discovery.ts): "Try it" shows it.
+        input_schema: upstream?.inputSchema ?? null,
+      };
+    }),
     collisions: collisionMessages(collisions),
     health: deps.gateway.agentHealth(agent.id).map((h) => ({
       connection_id: h.connectionId,

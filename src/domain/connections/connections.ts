@@ -2,7 +2,7 @@
 // bound to the row id and column), validated per transport and against the [stdio] policy, and turned
 // into the ConnectionSpec the gateway runs. Secrets leave this module only inside a spec.
 import { randomUUID } from "node:crypto";
-import { asc, eq, sql } from "drizzle-orm";
+import { asc, eq, getTableColumns, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client.ts";
 import { connections } from "../../db/schema.ts";
@@ -138,29 +138,10 @@ const stored = (column: SQLiteColumn) => sql<boolean>`(${column} is not null and
  * start-up discovery, what a key can be granted) never decrypts a secret nor holds one in memory.
  */
 export function listConnectionSummaries(db: Db): ConnectionSummary[] {
+  // Every column but the sealed ones, derived from the table: a column added later is listed too.
+  const { tokenSealed, headersSealed, envSealed, ...publicColumns } = getTableColumns(connections);
   return db
-    .select({
-      id: connections.id,
-      slug: connections.slug,
-      title: connections.title,
-      description: connections.description,
-      transport: connections.transport,
-      enabled: connections.enabled,
-      url: connections.url,
-      command: connections.command,
-      args: connections.args,
-      cwd: connections.cwd,
-      isolation: connections.isolation,
-      maxProcesses: connections.maxProcesses,
-      connectTimeoutMs: connections.connectTimeoutMs,
-      callTimeoutMs: connections.callTimeoutMs,
-      fromConfig: connections.fromConfig,
-      createdAt: connections.createdAt,
-      updatedAt: connections.updatedAt,
-      tokenSet: stored(connections.tokenSealed),
-      headersSet: stored(connections.headersSealed),
-      envSet: stored(connections.envSealed),
-    })
+    .select({ ...publicColumns, tokenSet: stored(tokenSealed), headersSet: stored(headersSealed), envSet: stored(envSealed) })
     .from(connections)
     .orderBy(asc(connections.slug))
     .all();

@@ -60,7 +60,7 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
     }
   };
 
-  const editorPage = async (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft, outcome: { message?: Message; fieldErrors?: Record<string, string>; checked?: boolean } = {}, status: Status = 200) => {
+  const editorPage = async (c: Context<AppEnv>, agentId: string | null, draft: AgentDraft, outcome: { message?: Message; fieldErrors?: Record<string, string>; checked?: boolean; check?: CheckOutcome } = {}, status: Status = 200) => {
     // Every connection with what it offers, as last discovered: the editor's choices.
     const { connections } = await runAsUser(c, deps, toolList, {});
     return c.html(
@@ -69,7 +69,7 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
         title: agentId ? `Edit ${draft.title || draft.slug}` : "New agent",
         back: agentId ? `/admin/agents/${agentId}` : "/admin/agents",
         message: outcome.message,
-        editor: { agentId, draft, connections, check: outcome.checked ? await check(c, draft) : undefined, fieldErrors: outcome.fieldErrors },
+        editor: { agentId, draft, connections, check: outcome.check ?? (outcome.checked ? await check(c, draft) : undefined), fieldErrors: outcome.fieldErrors },
       }),
       status,
     );
@@ -80,7 +80,7 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
     const verdict = await check(c, draft);
     const shownBelow = verdict.problems.length + verdict.collisions.length > 0;
     const text = shownBelow ? "Not saved: fix what the check below names." : refusal.message;
-    return editorPage(c, agentId, draft, { message: { kind: "error", text }, fieldErrors: refusal.fields, checked: true }, refusal.status);
+    return editorPage(c, agentId, draft, { message: { kind: "error", text }, fieldErrors: refusal.fields, check: verdict }, refusal.status);
   };
 
   const agentPage = async (c: Context<AppEnv>, id: string, extra: { outcome?: TryOutcome; message?: Message } = {}, status: Status = 200) => {
