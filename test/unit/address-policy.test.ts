@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { fetchWithinOrigin } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { runCli } from "../../src/cli/main.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import { AddressDeniedError, AddressPolicy, BUILTIN_DENY, DEFAULT_ADDRESS_POLICY, embeddedIpv4 } from "../../src/gateway/upstream/address-policy.ts";
+import { BUILTIN_DENY, embeddedIpv4 } from "../../src/domain/connections/addresses.ts";
+import { AddressDeniedError, AddressPolicy, DEFAULT_ADDRESS_POLICY } from "../../src/gateway/upstream/address-policy.ts";
 import { problemsOf, rejectionOf } from "../support/errors.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
 

@@ -86,8 +86,11 @@ function inBlock(bytes: Uint8Array, block: Block): boolean {
 export type AddressPolicySettings = { upstream_deny: readonly string[]; upstream_allow: readonly string[] };
 
 /** The address rules: the built-in deny list, gateway.upstream_deny, and gateway.upstream_allow when not empty. */
+/** The built-in list, parsed once (every AddressRules shares it). */
+const BUILTIN = BUILTIN_DENY.map((b) => ({ ...b, parsed: blockOf(b.block) }));
+
 export class AddressRules {
-  private readonly builtin = BUILTIN_DENY.map((b) => ({ ...b, parsed: blockOf(b.block) }));
+  private readonly builtin = BUILTIN;
   private readonly deny: Block[];
   private readonly allow: Block[] | null;
 

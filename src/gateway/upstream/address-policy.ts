@@ -6,8 +6,6 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { AddressRules } from "../../domain/connections/addresses.ts";
 
-export { BUILTIN_DENY, embeddedIpv4, type AddressPolicySettings } from "../../domain/connections/addresses.ts";
-
 /** The refusal of an address by the policy: what the caller, the status and the log show. */
 export class AddressDeniedError extends Error {
   constructor(message: string) {

@@ -50,7 +50,6 @@ export async function readCapped(response: Response, limit: number): Promise<str
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      parts.length = 0;
       await reader.cancel().catch(() => {});
       throw new ResponseTooLargeError(limit);
     }

@@ -73,7 +73,8 @@ class LineSplitter {
       return;
     }
     // Over the limit: what was gathered is let go now, and the rest of the line is not kept.
-    const head = Buffer.from(Buffer.concat([...this.pieces, piece.subarray(0, EXCERPT_BYTES)]).subarray(0, EXCERPT_BYTES));
+    // Only the first KiB is copied out (concat's length bound), not the whole gathered line.
+    const head = Buffer.concat([...this.pieces, piece], Math.min(EXCERPT_BYTES, this.size));
     this.tail = Buffer.from(piece.subarray(-EXCERPT_BYTES));
     this.clear();
     this.onOversize(head.toString("utf8"), "start");
@@ -239,8 +240,10 @@ export class StdioProcessTransport implements Transport {
     child.stdin?.end();
     // Seen now, while the server lives: a child that left the group (setsid) and cleared its
     // environment is still its child, and is killed with it.
-    if (child.pid !== undefined) this.known = descendantsOf(child.pid);
-    if (child.pid !== undefined) killGroup(child.pid, "SIGTERM");
+    if (child.pid !== undefined) {
+      this.known = descendantsOf(child.pid);
+      killGroup(child.pid, "SIGTERM");
+    }
     const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
     const timer = setTimeout(() => child.pid !== undefined && killGroup(child.pid, "SIGKILL"), 2000);
     await exited;
