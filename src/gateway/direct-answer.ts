@@ -73,9 +73,9 @@ export function errorBody(err: unknown): { code: number; message: string; data?:
 
 const encoder = new TextEncoder();
 
-/** A JSON-RPC error about no request, as the SDK's transport answers a bad one (-32000). */
-function transportError(status: number, message: string): Response {
-  return Response.json({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }, { status });
+/** A JSON-RPC error response that is not about any request (transport-level). */
+export function rpcErrorResponse(status: number, code: number, message: string, headers?: Record<string, string>): Response {
+  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
 }
 
 /** One message event, with the id the session's event store gave it. */
@@ -227,8 +227,6 @@ export type DirectAnswersOptions = {
   retryMs?: () => number;
   /** The caps of the session's event store (defaults: DEFAULT_EVENT_BUFFER). */
   eventBuffer?: EventBufferLimits;
-  /** What the client declared at initialize. */
-  clientCapabilities: () => ClientCapabilities | undefined;
   /** Authorizes and answers one request: the session's handler. */
   dispatch: (request: JSONRPCRequest, extra: Extra) => Promise<Record<string, unknown>>;
 };
@@ -306,18 +304,16 @@ export class DirectAnswers {
     const live = replay ? this.replies.get(replay.streamId) : undefined;
     // Unknown here (made up, another session's, or older than what the buffer still holds), or naming
     // a call that has written nothing yet (so no id of its stream was ever given): nothing is replayed.
-    if (!replay || (live && !live.started)) return transportError(400, "Bad Request: unknown or expired Last-Event-ID; nothing to resume");
+    if (!replay || (live && !live.started)) return rpcErrorResponse(400, -32000, "Bad Request: unknown or expired Last-Event-ID; nothing to resume");
     if (live && !live.over) return live.resume(replay.events);
     // Over, and the client has it all: an empty stream would only have it reconnect again.
-    if (replay.events.length === 0) return transportError(400, "Bad Request: this stream has ended; nothing to resume");
+    if (replay.events.length === 0) return rpcErrorResponse(400, -32000, "Bad Request: this stream has ended; nothing to resume");
     const text = replay.events.map((e) => event(e.id, e.text)).join("");
     return new Response(text, { status: 200, headers: this.headers(this.options.sessionId()) });
   }
 
-  /** A request to the client on an answer's stream (sampling, elicitation, roots), if the client declared it. */
+  /** A request to the client on an answer's stream (sampling, elicitation, roots); whether the client declared it was checked by the session's guard (DownstreamSession.guarded). */
   private ask(reply: SseReply, request: { method: string; params?: unknown }, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
-    const refused = clientRefusal(request, this.options.clientCapabilities());
-    if (refused) return Promise.reject(refused);
     if (!reply.open) return Promise.reject(new McpError(ErrorCode.ConnectionClosed, "The client's answer stream has closed"));
     if (signal?.aborted) return Promise.reject(asError(signal.reason));
     const id = `switchboard-${++this.nextAsk}`;

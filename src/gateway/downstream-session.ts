@@ -74,7 +74,6 @@ export abstract class DownstreamSession implements AttachedSession {
   readonly direct = new DirectAnswers({
     sessionId: () => this.id,
     retryMs: () => this.resumeRetryMs,
-    clientCapabilities: () => this.server.getClientCapabilities(),
     dispatch: (request, extra) => {
       this.lastActive = Date.now();
       return this.track(this.answer(request, extra));

@@ -9,7 +9,7 @@ import type { AddressPolicy } from "./upstream/address-policy.ts";
 import type { AgentSpec } from "../domain/agents/tools.ts";
 import { AgentSession, type AgentRuntimes } from "./agent-session.ts";
 import type { DownstreamSession } from "./downstream-session.ts";
-import { directHeaders, directRequest } from "./direct-answer.ts";
+import { directHeaders, directRequest, rpcErrorResponse } from "./direct-answer.ts";
 import { ProxySession } from "./proxy-session.ts";
 import { ConnectionTests } from "./connection-tests.ts";
 import { redactFor } from "./redact.ts";
@@ -35,11 +35,6 @@ export type GatewaySettings = {
   /** The SSE `retry` (ms) priming events tell clients to wait before resuming (default RESUME_RETRY_MS; tests inject a small one). */
   resumeRetryMs?: number;
 };
-
-/** A JSON-RPC error response that is not about any request (transport-level). */
-export function rpcErrorResponse(status: number, code: number, message: string, headers?: Record<string, string>): Response {
-  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status, headers });
-}
 
 
 export class Gateway implements RunningGateway {
@@ -135,7 +130,8 @@ export class Gateway implements RunningGateway {
     }
     if (request.method !== "POST") return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required");
     const messages = (Array.isArray(parsedBody) ? parsedBody : [parsedBody]) as JSONRPCMessage[];
-    if (!messages.some((m) => isInitializeRequest(m))) {
+    const initialize = messages.find((m) => isInitializeRequest(m)) as { params?: { capabilities?: ClientCapabilities } } | undefined;
+    if (!initialize) {
       return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first)");
     }
     if (this.sessions.size >= this.settings.maxSessions) {
@@ -143,8 +139,7 @@ export class Gateway implements RunningGateway {
     }
     const session = create();
     // Its upstream sessions declare what this client declared (roots, sampling, elicitation).
-    const initialize = messages.find((m) => isInitializeRequest(m)) as { params?: { capabilities?: ClientCapabilities } } | undefined;
-    session.clientCapabilities = initialize?.params?.capabilities;
+    session.clientCapabilities = initialize.params?.capabilities;
     try {
       await session.open({
         maxBodyBytes: this.settings.maxBodyBytes,

@@ -275,7 +275,6 @@ describe("DirectAnswers.resume", () => {
     let finish!: (result: Record<string, unknown>) => void;
     const answers = new DirectAnswers({
       sessionId: () => "s1",
-      clientCapabilities: () => ({}),
       dispatch: () => new Promise((resolve) => (finish = resolve)),
     });
     // Another stream's event gives the session a sequence number, so "direct-1_1" names a plausible id.
