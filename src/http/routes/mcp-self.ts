@@ -17,8 +17,8 @@ import { requireBearer } from "../middleware/bearer.ts";
  * The server's instructions for one caller, named from the registry so they cannot go stale: exactly
  * the tools this credential may call, like tools/list (no hint of the others).
  */
-export function selfInstructions(caller: Caller): string {
-  const names = OPERATIONS.filter((op) => mayRun(caller, op)).map((op) => op.name);
+export function selfInstructions(allowed: readonly Operation[]): string {
+  const names = allowed.map((op) => op.name);
   return (
     "Management tools of this Switchboard MCP gateway. " +
     (names.length > 0 ? `This credential may call: ${names.join(", ")}.` : "This credential may call none of them.")
@@ -46,9 +46,11 @@ function toolError(message: string): CallToolResult {
 
 /** An MCP server for one caller and one request. */
 export function createSelfServer(deps: AppDeps, caller: Caller): Server {
-  const server = new Server({ name: "switchboard-self", title: "Switchboard management", version: VERSION }, { capabilities: { tools: {} }, instructions: selfInstructions(caller) });
+  // What this caller may run, decided once: the instructions and tools/list name the same set.
+  const allowed = OPERATIONS.filter((op) => mayRun(caller, op));
+  const server = new Server({ name: "switchboard-self", title: "Switchboard management", version: VERSION }, { capabilities: { tools: {} }, instructions: selfInstructions(allowed) });
   server.setRequestHandler(ListToolsRequestSchema, () => ({
-    tools: OPERATIONS.filter((op) => mayRun(caller, op)).map((op) => TOOLS.get(op.name)!),
+    tools: allowed.map((op) => TOOLS.get(op.name)!),
   }));
   server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
     const op: Operation | undefined = OPERATIONS_BY_NAME.get(request.params.name);
