@@ -38,7 +38,8 @@ export function startServer(
     handle.close();
     throw err;
   }
-  const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${server.port ?? config.server.port}`;
+  const port = server.port ?? config.server.port;
+  const url = `http://${config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host}:${port}`;
   const final = withListeningUrl(config, url);
   let gateway: ReturnType<typeof buildGateway>;
   let deps: AppDeps;
@@ -86,7 +87,7 @@ export function startServer(
     })();
     return stopping;
   };
-  return { url, port: server.port ?? config.server.port, deps, stop };
+  return { url, port, deps, stop };
 }
 
 type BunServer = ReturnType<typeof Bun.serve>;
