@@ -89,3 +89,39 @@ export class CapacityError extends JsonRpcError {
 export function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }
+
+/**
+ * The error codes of OAuth 2.x endpoints (RFC 6749 §5.2 and §4.1.2.1, RFC 7591 §3.2.2, RFC 8707
+ * §2, RFC 6750 §3.1), each with the HTTP status its endpoints answer.
+ */
+export const OAUTH_ERROR_CODES = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  unsupported_response_type: 400,
+  invalid_scope: 400,
+  invalid_target: 400,
+  invalid_redirect_uri: 400,
+  invalid_client_metadata: 400,
+  access_denied: 403,
+  temporarily_unavailable: 503,
+} as const satisfies Record<string, number>;
+
+export type OAuthErrorCode = keyof typeof OAUTH_ERROR_CODES;
+
+/**
+ * A refusal by the authorization server, rendered by the error boundary as RFC 6749's
+ * `{ "error", "error_description" }` with the code's status (never a 500: a refusal is the client's).
+ */
+export class OAuthError extends Error {
+  readonly error: OAuthErrorCode;
+  readonly status: (typeof OAUTH_ERROR_CODES)[OAuthErrorCode];
+  constructor(error: OAuthErrorCode, description: string, options?: { cause?: unknown }) {
+    super(description, { cause: options?.cause });
+    this.name = "OAuthError";
+    this.error = error;
+    this.status = OAUTH_ERROR_CODES[error];
+  }
+}

@@ -201,6 +201,25 @@ const gateway = z
   .prefault({})
   .describe("The gateway to upstream MCP servers: timeouts, sessions and stdio processes.");
 
+const hostName = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, { error: (issue) => `expected a lower-case host name such as "claude.ai", got ${JSON.stringify(issue.input)}` });
+
+const oauth = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe("Whether Switchboard is an OAuth 2.1 authorization server for MCP clients (browser sign-in for Claude, ChatGPT, VS Code, Cursor, Claude Code). false: only API keys work, and the 401 challenge names no authorization server."),
+    access_token_ttl: duration("1h", "How long an OAuth access token works; clients refresh it with their refresh token.", "24h"),
+    refresh_token_ttl: duration("30d", "How long an unused refresh token stays valid; each refresh issues a new one (rotation) and restarts this period.", "365d"),
+    dynamic_registration: z.boolean().default(true).describe("Whether clients may register themselves (RFC 7591 dynamic client registration: Cursor, mcp-remote, older clients). Registered clients are public (PKCE, no secret)."),
+    client_metadata_documents: z.boolean().default(true).describe('Whether a client may use an https URL as its client_id (a client ID metadata document: Claude, ChatGPT, VS Code, Claude Code). Switchboard fetches it from public addresses only.'),
+    client_metadata_hosts: z
+      .array(hostName)
+      .default([])
+      .describe('When not empty, the only hosts whose client ID metadata documents are accepted, e.g. ["claude.ai", "chatgpt.com", "vscode.dev"]. Empty: any public https host.'),
+  })
+  .prefault({})
+  .describe("OAuth 2.1 for MCP clients: Switchboard is its own authorization server, users approve a client on a consent page. Vendor-cloud connectors (Claude.ai, ChatGPT) need server.public_url on public HTTPS.");
+
 const connection = z
   .strictObject({
     slug: SlugSchema.describe('Unique short name, 1-63 of a-z 0-9 -, e.g. "github". The connection\'s id (conn_<uuid>) is derived from it, so it stays the same across restarts.'),
@@ -328,7 +347,7 @@ function checkDeclaredUrls(config: { gateway: AddressPolicySettings; connections
 
 /** The whole switchboard.toml. */
 export const ConfigSchema = z
-  .strictObject({ server, database, security, stdio, gateway, connections, agents })
+  .strictObject({ server, database, security, stdio, gateway, oauth, connections, agents })
   .superRefine((config, ctx) => {
     // A declared stdio connection must pass the same [stdio] policy as one created in the admin.
     config.connections.forEach((c, i) => {
