@@ -24,6 +24,7 @@ export type ConfigOverrides = {
   security?: Record<string, unknown>;
   stdio?: Record<string, unknown>;
   gateway?: Record<string, unknown>;
+  oauth?: Record<string, unknown>;
   connections?: Record<string, unknown>[];
   agents?: Record<string, unknown>[];
 };
