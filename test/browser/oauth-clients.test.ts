@@ -4,7 +4,7 @@
 // approves on the consent page, then listing and calling an agent's tools; then what the tokens must
 // not do (another agent, a replayed refresh token, a revoked grant, a wrong PKCE verifier, a foreign
 // redirect URI, a metadata document naming another client_id), and API keys on the same URLs.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -24,6 +24,9 @@ import {
   type MetadataServer,
   type OAuthWorld,
 } from "../support/oauth-server.ts";
+
+// Sign-ins in a real browser and a spawned mcp-remote take seconds, not the default 5 s budget.
+setDefaultTimeout(60_000);
 
 if (!haveChromium && !process.env.CI) console.warn(`skipping the OAuth client tests: ${CHROMIUM_MISSING}`);
 
