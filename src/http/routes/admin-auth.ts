@@ -55,7 +55,9 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     const token = await readSessionToken(c, deps);
     if (token) deleteSession(deps.db, { hmacKey: deps.keys.tokenHmac, token });
     clearSessionCookie(c);
-    return redirectAfterPost(c, "/admin/login");
+    // "Not you? Sign out" on the OAuth consent page: the next person signs in and returns to the request.
+    const next = (await readForm(c)).next;
+    return redirectAfterPost(c, next ? `/admin/login?next=${encodeURIComponent(safeNext(next))}` : "/admin/login");
   });
 
   const setupIsValid = (token: string | undefined) => deps.setup.matches(token) && countUsers(deps.db) === 0;

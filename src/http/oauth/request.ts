@@ -1,0 +1,122 @@
+// The authorization request (RFC 6749 §4.1.1 with PKCE and RFC 8707's resource), checked the same way
+// when it arrives (GET /oauth/authorize) and when the consent form posts it back (never trusted).
+// Two stages, because RFC 6749 §4.1.2.1 forbids redirecting to a URI not proven to be the client's:
+// the client and redirect_uri first (failure: an error page), then the rest (failure: sent back).
+import { getAgent } from "../../domain/agents/agents.ts";
+import { listConnectionSummaries } from "../../domain/connections/connections.ts";
+import { findClient, saveClientDocument } from "../../domain/oauth/clients.ts";
+import { CODE_CHALLENGE } from "../../domain/oauth/pkce.ts";
+import { redirectUriMatches } from "../../domain/oauth/redirect-uris.ts";
+import { grantedScope } from "../../domain/oauth/scopes.ts";
+import type { OAuthClient } from "../../domain/oauth/types.ts";
+import { OAuthError, type OAuthErrorCode } from "../../errors.ts";
+import type { AppDeps } from "../context.ts";
+import { isClientMetadataUrl } from "./client-metadata.ts";
+
+/** The agent or connection a resource URL names. */
+export type ResolvedResource = { kind: "agent" | "connection"; id: string; slug: string; title: string; url: string };
+
+/** A request whose client and redirect URI are proven: from here on, errors go back to the client. */
+export type ClientPart = { client: OAuthClient; redirectUri: string; state: string | null };
+
+/** A request checked whole: what the consent page shows and what approval binds into the code. */
+export type CheckedRequest = ClientPart & { codeChallenge: string; resource: ResolvedResource; scope: string };
+
+/** A refusal to send back to the client's redirect URI (RFC 6749 §4.1.2.1). */
+export type RedirectableError = { error: OAuthErrorCode; description: string };
+
+/**
+ * The client and its redirect URI, or an OAuthError for the error page. A metadata-document client is
+ * served from its cached document while fresh, else fetched (SSRF-guarded by the fetcher) and saved.
+ */
+export async function checkClient(deps: AppDeps, params: Record<string, string | undefined>, now: Date): Promise<ClientPart> {
+  const clientId = params.client_id;
+  if (!clientId) throw new OAuthError("invalid_request", "The request names no client (client_id is missing).");
+  const client = await loadClient(deps, clientId, now);
+  const presented = params.redirect_uri;
+  let redirectUri: string;
+  if (presented === undefined || presented === "") {
+    // RFC 6749 §3.1.2.3: it may be left out only when the client registered exactly one.
+    if (client.redirectUris.length !== 1) throw new OAuthError("invalid_request", "redirect_uri is required: this client registered more than one.");
+    redirectUri = client.redirectUris[0]!;
+  } else {
+    if (!redirectUriMatches(client.redirectUris, presented)) {
+      throw new OAuthError("invalid_request", "The redirect_uri is not one this client registered, so Switchboard will not send you there.");
+    }
+    redirectUri = presented;
+  }
+  return { client, redirectUri, state: params.state ?? null };
+}
+
+async function loadClient(deps: AppDeps, clientId: string, now: Date): Promise<OAuthClient> {
+  // Registered ids are "sbc_…", never URLs: any http(s) URL names a document, and the fetcher decides
+  // (it refuses plain http unless a test's loopback fixture is allowed).
+  if (isClientMetadataUrl(clientId) || /^https?:\/\//i.test(clientId)) {
+    if (!deps.config.oauth.client_metadata_documents) throw new OAuthError("invalid_client", "This server does not accept client ID metadata documents (an https URL as client_id).");
+    const cached = findClient(deps.db, clientId);
+    if (cached && cached.kind === "cimd" && cached.cachedUntil !== null && cached.cachedUntil.getTime() > now.getTime()) return cached;
+    const fetched = await deps.oauth.fetchClientMetadata(clientId);
+    if (!fetched.ok) throw new OAuthError("invalid_client", `The client's metadata document cannot be used: ${fetched.reason}`);
+    return saveClientDocument(deps.db, clientId, fetched.metadata, new Date(now.getTime() + fetched.cacheForMs), now);
+  }
+  const client = findClient(deps.db, clientId);
+  // A document client is only ever named by its URL (which the branch above handles).
+  if (!client || client.kind !== "dcr") throw new OAuthError("invalid_client", "Unknown client_id: the application is not registered here (it may have been removed).");
+  return client;
+}
+
+/** The rest of the request, for a proven client: the checked request, or the error to send back. */
+export function checkRest(deps: AppDeps, params: Record<string, string | undefined>, part: ClientPart): CheckedRequest | RedirectableError {
+  const responseType = params.response_type;
+  if (!responseType) return { error: "invalid_request", description: "response_type is required." };
+  if (responseType !== "code") return { error: "unsupported_response_type", description: 'Only response_type "code" is supported.' };
+  // OAuth 2.1 and MCP: PKCE with S256, always (a missing method would mean "plain").
+  const codeChallenge = params.code_challenge;
+  if (!codeChallenge || !CODE_CHALLENGE.test(codeChallenge)) return { error: "invalid_request", description: "code_challenge is required: 43 characters of base64url (PKCE S256)." };
+  if (params.code_challenge_method !== "S256") return { error: "invalid_request", description: 'code_challenge_method must be "S256".' };
+  const resourceUrl = params.resource;
+  if (!resourceUrl) return { error: "invalid_target", description: "resource is required: the URL of the agent or connection (RFC 8707)." };
+  const resource = resolveResource(deps, resourceUrl);
+  if (!resource) return { error: "invalid_target", description: "resource must be the URL of an enabled agent (/mcp/agent/<id or slug>) or connection (/mcp/<id or slug>) of this server." };
+  let scope: string;
+  try {
+    scope = grantedScope(params.scope);
+  } catch (err) {
+    if (err instanceof OAuthError) return { error: err.error, description: err.message };
+    throw err;
+  }
+  return { ...part, codeChallenge, resource, scope };
+}
+
+const AGENT_PATH = /^\/mcp\/agent\/([^/?#]+)$/;
+const CONNECTION_PATH = /^\/mcp\/([^/?#]+)$/;
+
+/**
+ * The agent or connection a resource URL names: exactly `<public_url>/mcp/agent/<id or slug>` or
+ * `<public_url>/mcp/<id or slug>` (no trailing slash, query or fragment), existing and enabled. Nothing
+ * else is a resource tokens are issued for (not /mcp/self, not /api: management stays with keys).
+ */
+export function resolveResource(deps: AppDeps, url: string): ResolvedResource | null {
+  const base = deps.config.server.public_url;
+  if (!url.startsWith(`${base}/`)) return null;
+  const path = url.slice(base.length);
+  const agentRef = AGENT_PATH.exec(path)?.[1];
+  if (agentRef !== undefined) {
+    const agent = getAgent(deps.db, agentRef);
+    return agent && agent.enabled ? { kind: "agent", id: agent.id, slug: agent.slug, title: agent.title, url } : null;
+  }
+  const connectionRef = CONNECTION_PATH.exec(path)?.[1];
+  if (connectionRef === undefined || connectionRef === "self" || connectionRef === "agent") return null;
+  // The summaries read no secret; the consent page reads the details through CONNECTION_GET.
+  const connection = listConnectionSummaries(deps.db).find((c) => c.id === connectionRef || c.slug === connectionRef);
+  return connection && connection.enabled ? { kind: "connection", id: connection.id, slug: connection.slug, title: connection.title, url } : null;
+}
+
+/** The redirect back to the client (RFC 6749 §4.1.2) with `iss` (RFC 9207) and the state it sent. */
+export function redirectBack(redirectUri: string, issuer: string, state: string | null, params: Record<string, string>): string {
+  const target = new URL(redirectUri);
+  for (const [name, value] of Object.entries(params)) target.searchParams.set(name, value);
+  if (state !== null) target.searchParams.set("state", state);
+  target.searchParams.set("iss", issuer);
+  return target.href;
+}
