@@ -1,12 +1,12 @@
 // Starting and stopping the gateway: the store (config → secret → database), the listening socket,
 // then the gateway and the app over the final config (composition in compose.ts), and graceful shutdown.
 import type { Hono } from "hono";
-import { buildAppDeps, buildGateway, openStore, StartupError } from "./compose.ts";
+import { buildAppDeps, buildGateway, openStore, StartupError, type BuildOptions } from "./compose.ts";
 import { withPublicUrl, type Config } from "./config/load.ts";
 import { listConnectionSummaries } from "./domain/connections/connections.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
 import { pruneOAuth } from "./domain/oauth/authorizations.ts";
-import { countUsers, type PasswordCost } from "./domain/access/users.ts";
+import { countUsers } from "./domain/access/users.ts";
 import { createApp } from "./http/app.ts";
 import type { AppDeps, AppEnv } from "./http/context.ts";
 import type { Logger } from "./logger.ts";
@@ -25,7 +25,7 @@ export type RunningServer = {
 export function startServer(
   config: Config,
   logger: Logger,
-  options: { announceSetupUrl?: (url: string) => void; passwordCost?: PasswordCost } = {},
+  options: { announceSetupUrl?: (url: string) => void } & BuildOptions = {},
 ): RunningServer {
   const store = openStore(config, logger);
   const { handle } = store;
@@ -46,7 +46,7 @@ export function startServer(
   let deps: AppDeps;
   try {
     gateway = buildGateway(final, logger, store);
-    deps = buildAppDeps(final, logger, store, gateway, { passwordCost: options.passwordCost });
+    deps = buildAppDeps(final, logger, store, gateway, { passwordCost: options.passwordCost, allowLoopbackClientMetadataForTests: options.allowLoopbackClientMetadataForTests });
     app = createApp(deps);
   } catch (err) {
     server.stop(true);

@@ -68,7 +68,7 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
   let cimd: MemoryOAuthProvider;
 
   beforeAll(async () => {
-    world = await startOAuthWorld({ clientMetadataLoopbackForTests: true });
+    world = await startOAuthWorld({ allowLoopbackClientMetadata: true });
     base = world.config.server.public_url;
     person = { email: world.admin.email, password: world.password };
     callback = startCallbackServer();
@@ -107,7 +107,7 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
       expect(url.searchParams.get("resource")).toBe(world.agentUrl);
       expect(url.searchParams.get("code_challenge_method")).toBe("S256");
       signedIn = await openConsent(page, url.href, person, base);
-      consentText = (await page.textContent("main")) ?? (await page.textContent("body")) ?? "";
+      consentText = (await page.textContent("body")) ?? "";
       const redirected = callback.next();
       await approveButton(page).click();
       const redirect = await redirected;
@@ -149,7 +149,7 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     const connected = await connectThroughSignIn(world.agentUrl, cimd, async (url) => {
       expect(url.searchParams.get("client_id")).toBe(documentUrl);
       signedIn = await openConsent(page, url.href, person, base);
-      consentText = (await page.textContent("main")) ?? "";
+      consentText = (await page.textContent("body")) ?? "";
       const redirected = callback.next();
       await approveButton(page).click();
       return (await redirected).searchParams.get("code")!;

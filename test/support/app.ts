@@ -143,13 +143,17 @@ export type TestServer = {
  * Starts a real server on 127.0.0.1 and a free port. public_url is left unset unless overridden, so
  * it becomes the listening URL, as for a self-hoster running on the default.
  */
-export function startTestServer(options: { overrides?: ConfigOverrides; logger?: Logger; dir?: string } = {}): TestServer {
+export function startTestServer(options: { overrides?: ConfigOverrides; logger?: Logger; dir?: string; allowLoopbackClientMetadata?: boolean } = {}): TestServer {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "switchboard-server-"));
   const config = testConfig(dir, { ...options.overrides, server: { public_url: undefined, ...options.overrides?.server } });
   let setupUrl: string | null = null;
   let server: RunningServer;
   try {
-    server = startServer(config, options.logger ?? silentLogger, { announceSetupUrl: (url) => (setupUrl = url), passwordCost: TEST_PASSWORD_COST });
+    server = startServer(config, options.logger ?? silentLogger, {
+      announceSetupUrl: (url) => (setupUrl = url),
+      passwordCost: TEST_PASSWORD_COST,
+      allowLoopbackClientMetadataForTests: options.allowLoopbackClientMetadata,
+    });
   } catch (err) {
     if (!options.dir) rmSync(dir, { recursive: true, force: true });
     throw err;

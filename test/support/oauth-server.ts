@@ -27,10 +27,15 @@ export type OAuthWorld = TestServer & {
   apiKey: string;
 };
 
-/** Starts Switchboard on 127.0.0.1 with the fixture upstream "alpha" behind agents "one" and "two", discovered. */
-export async function startOAuthWorld(options: { oauth?: ConfigOverrides["oauth"]; clientMetadataLoopbackForTests?: boolean } = {}): Promise<OAuthWorld> {
+/**
+ * Starts Switchboard on 127.0.0.1 with the fixture upstream "alpha" behind agents "one" and "two",
+ * discovered. `allowLoopbackClientMetadata` is the test-only switch that lets it fetch client ID
+ * metadata documents from a local http server.
+ */
+export async function startOAuthWorld(options: { oauth?: ConfigOverrides["oauth"]; allowLoopbackClientMetadata?: boolean } = {}): Promise<OAuthWorld> {
   const fixture = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
   const running = startTestServer({
+    allowLoopbackClientMetadata: options.allowLoopbackClientMetadata,
     overrides: {
       oauth: options.oauth,
       connections: [{ slug: "alpha", command: process.execPath, args: [fixture], env: { FIXTURE_NAME: "alpha" } }],
