@@ -52,6 +52,7 @@ describe("which client_ids name a metadata document", () => {
       ["https://a.example/a\\..\\x", "has a . or .. path segment"],
       ["https://A.example/x", "is not written in its canonical form, https://a.example/x"],
       ["https://a.example:443/x", "is not written in its canonical form"],
+      [`https://a.example/${"x".repeat(2048)}`, "is longer than 2048 characters"],
     ];
     for (const [id, problem] of cases) {
       expect(clientMetadataUrlProblem(id)).toContain(problem);
