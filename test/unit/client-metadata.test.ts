@@ -21,9 +21,13 @@ afterEach(async () => {
 const TLS_DIR = join(import.meta.dir, "../fixtures/tls");
 const pem = (name: string): string => readFileSync(join(TLS_DIR, name), "utf8");
 
-/** The reason of a refusal; fails the test when the fetch succeeded. */
+/**
+ * The reason of a refusal; fails the test when the fetch succeeded. Every reason may be sent as an
+ * OAuth error_description as it is (RFC 6749 §5.2: printable ASCII without `"` and `\`).
+ */
 function reasonOf(result: ClientMetadataResult): string {
   if (result.ok) throw new Error(`expected a refusal, got ${JSON.stringify(result)}`);
+  expect(result.reason).toMatch(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/);
   return result.reason;
 }
 
@@ -406,15 +410,17 @@ describe("the SSRF guard, through injected DNS answers", () => {
 
 describe("the pinned GET over TLS", () => {
   /** A TLS server on 127.0.0.2 answering one fixed HTTP/1.1 response; `sni` is the name the client sent. */
-  async function tlsServer(cert: string, key: string): Promise<{ port: number; sni: () => string | false | undefined }> {
+  async function tlsServer(cert: string, key: string): Promise<{ port: number; sni: () => string | false | undefined; connections: () => number }> {
     let sni: string | false | undefined;
+    let connections = 0;
     const server = tls.createServer({ cert, key }, (socket) => {
       sni = (socket as tls.TLSSocket & { servername?: string | false }).servername;
       socket.once("data", () => socket.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{"ok":true}'));
     });
+    server.on("connection", () => connections++);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.2", () => resolve()));
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    return { port: (server.address() as { port: number }).port, sni: () => sni };
+    return { port: (server.address() as { port: number }).port, sni: () => sni, connections: () => connections };
   }
   const get = (url: string, ca?: string) => pinnedGet(new URL(url), ["127.0.0.2"], { signal: new AbortController().signal, maxBytes: 1024, headers: {}, ca });
 
@@ -430,6 +436,16 @@ describe("the pinned GET over TLS", () => {
     const server = await tlsServer(pem("wrong-name.crt"), pem("wrong-name.key"));
     const err = (await rejectionOf(get(`https://localhost:${server.port}/doc`, pem("wrong-name.crt")))) as Error & { code?: string };
     expect(err.code).toBe("ERR_TLS_CERT_ALTNAME_INVALID");
+  });
+
+  test("the fetcher verifies certificates: a self-signed one is a reason, not a document", async () => {
+    const server = await tlsServer(pem("localhost.crt"), pem("localhost.key"));
+    const id = `https://localhost:${server.port}/doc`;
+    // The switch lets the loopback address through the address check; TLS is checked as in production.
+    const fetch = createClientMetadataFetcher({ allowedHosts: [], allowLoopbackHttpForTests: true, resolve: async () => ["127.0.0.2"] });
+    expect(reasonOf(await fetch(id))).toMatch(new RegExp(`^could not fetch ${id}: .*self[- ]signed`, "i"));
+    // It reached the pinned server (the only one listening there) and refused its certificate.
+    expect(server.connections()).toBe(1);
   });
 
   test("a certificate no trusted authority signed is refused", async () => {
