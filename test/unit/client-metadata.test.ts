@@ -310,6 +310,23 @@ describe("fetching documents from a local fixture (through the test switch)", ()
     expect(reasonOf(await fetcher()(`${base}/gz`))).toBe(`${base}/gz answered with Content-Encoding gzip, though none was asked for`);
   });
 
+  test("endless headers are cut off by the HTTP parser, long before the deadline", async () => {
+    const line = `x-pad: ${"a".repeat(1000)}\r\n`;
+    const raw = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket) {
+          socket.write("HTTP/1.1 200 OK\r\n");
+          for (let i = 0; i < 200; i++) socket.write(line);
+        },
+      },
+    });
+    cleanups.push(() => raw.stop(true));
+    const id = `http://127.0.0.1:${raw.port}/doc`;
+    expect(reasonOf(await fetcher({ timeoutMs: 60_000 })(id))).toMatch(new RegExp(`^could not fetch ${id}: .*header`, "i"));
+  });
+
   test("an error status names the status", async () => {
     const { base } = fixture((path) => new Response("gone", { status: path === "/missing" ? 404 : 500 }));
     expect(reasonOf(await fetcher()(`${base}/missing`))).toBe(`${base}/missing answered 404`);
