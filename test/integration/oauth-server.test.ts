@@ -200,6 +200,17 @@ describe("the whole flow", () => {
     expect(((await res.json()) as Tokens).scope).toBe("mcp offline_access");
   });
 
+  test("a state and client name full of markup round-trip escaped: the page runs none of it", async () => {
+    const ctx = await setup();
+    const clientId = await register(ctx, { redirect_uris: [CALLBACK], client_name: '<script>alert(1)</script>"' });
+    const state = `"><script>alert(2)</script>&x='y`;
+    const fields = request(ctx, clientId, pkce().challenge, { state });
+    const html = await (await ctx.request(authorizeQuery(fields), { headers: { cookie: ctx.adminCookie } })).text();
+    expect(html).not.toContain("<script>alert");
+    const back = await decide(ctx, ctx.adminCookie, fields);
+    expect(back.searchParams.get("state")).toBe(state);
+  });
+
   test("the token endpoint also takes JSON", async () => {
     const ctx = await setup();
     const clientId = await register(ctx);
@@ -465,6 +476,16 @@ describe("the authorization endpoint", () => {
       const res = await ctx.request("/admin/login", formPost({ email: "admin@example.com", password: PASSWORD, next }));
       expect(res.headers.get("location")).toBe(expected);
     }
+  });
+
+  test("a browser already signed in (another tab) goes from the sign-in page straight back to the request", async () => {
+    const ctx = await setup();
+    const next = "/oauth/authorize?client_id=sbc_x&state=1";
+    const res = await ctx.request(`/admin/login?next=${encodeURIComponent(next)}`, { headers: { cookie: ctx.adminCookie } });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(next);
+    const elsewhere = await ctx.request(`/admin/login?next=${encodeURIComponent("https://evil.example/")}`, { headers: { cookie: ctx.adminCookie } });
+    expect(elsewhere.headers.get("location")).toBe("/admin");
   });
 
   test("'not you? sign out' signs out and returns to sign-in for the same request", async () => {
