@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { createAgent, newAgentFields, updateAgent } from "../../src/domain/agents/agents.ts";
 import { createConnection, newConnectionFields } from "../../src/domain/connections/connections.ts";
-import { deleteClient } from "../../src/domain/oauth/clients.ts";
+import { deleteClient, saveClientDocument } from "../../src/domain/oauth/clients.ts";
 import type { User } from "../../src/domain/access/users.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
@@ -683,6 +683,27 @@ describe("client ID metadata documents (a loopback fixture, allowed only by the 
     const res = await ctx.request(authorizeQuery(request(ctx, `${base}/missing`, pkce().challenge, { redirect_uri: CALLBACK })), { headers: { cookie: ctx.adminCookie } });
     expect(res.status).toBe(400);
     expect(res.headers.get("location")).toBeNull();
+  });
+
+  test("a document past its cache lifetime is fetched again", async () => {
+    const ctx = await setup();
+    const clientId = `${base}/good`;
+    const past = new Date(Date.now() - 1000);
+    saveClientDocument(ctx.deps.db, clientId, { name: "Old Name", redirectUris: [CALLBACK], clientUri: null, logoUri: null }, past, past);
+    const before = fetches;
+    const html = await (await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { redirect_uri: CALLBACK })), { headers: { cookie: ctx.adminCookie } })).text();
+    expect(fetches - before).toBe(1);
+    expect(html).toContain("Doc Client");
+    expect(html).not.toContain("Old Name");
+  });
+
+  test("a host off client_metadata_hosts is refused on the error page, nothing fetched", async () => {
+    const ctx = await setup({ oauth: { client_metadata_hosts: ["claude.ai"] } });
+    const before = fetches;
+    const res = await ctx.request(authorizeQuery(request(ctx, `${base}/good`, pkce().challenge, { redirect_uri: CALLBACK })), { headers: { cookie: ctx.adminCookie } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("location")).toBeNull();
+    expect(fetches).toBe(before);
   });
 
   test("client_metadata_documents = false: a URL client_id is invalid_client on the error page, nothing fetched", async () => {
