@@ -394,6 +394,31 @@ describe("the authorization endpoint", () => {
     });
   }
 
+  test("signed out, an unknown agent is not told apart from a real one (sign-in first); a non-resource URL is refused at once", async () => {
+    const ctx = await setup();
+    const clientId = await register(ctx);
+    for (const resource of [ctx.agentUrl, `${PUBLIC_URL}/mcp/agent/nobody`, `${PUBLIC_URL}/mcp/nothing`]) {
+      const res = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { resource })));
+      expect(res.status).toBe(303);
+      expect(res.headers.get("location")!.startsWith("/admin/login?next=")).toBe(true);
+    }
+    const self = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { resource: `${PUBLIC_URL}/mcp/self` })));
+    expect(new URL(self.headers.get("location")!).searchParams.get("error")).toBe("invalid_target");
+  });
+
+  test("an agent disabled between the consent page and the approval: invalid_target sent back, no code", async () => {
+    const ctx = await setup();
+    const clientId = await register(ctx);
+    const page = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge)), { headers: { cookie: ctx.adminCookie } });
+    const fields = { ...hiddenFields(await page.text()), decision: "approve" };
+    updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
+    const res = await ctx.request("/oauth/authorize", formPost(fields, { ...SAME_ORIGIN, cookie: ctx.adminCookie }));
+    expect(res.status).toBe(303);
+    const back = new URL(res.headers.get("location")!);
+    expect(back.searchParams.get("error")).toBe("invalid_target");
+    expect(back.searchParams.has("code")).toBe(false);
+  });
+
   test("a disabled agent is invalid_target", async () => {
     const ctx = await setup();
     updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
