@@ -18,6 +18,8 @@ import { OFFLINE_GATEWAY } from "./gateway/offline.ts";
 import type { RunningGateway } from "./gateway/serving.ts";
 import { AddressPolicy } from "./gateway/upstream/address-policy.ts";
 import type { AppDeps } from "./http/context.ts";
+import { createClientMetadataFetcher } from "./http/oauth/client-metadata.ts";
+import { createAccessTokenVerifier, createGrantLastUsedRecorder } from "./domain/oauth/authorizations.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { connectionStore, specLookup } from "./operations/connections.ts";
 import { CATALOG } from "./operations/index.ts";
@@ -111,8 +113,9 @@ export function buildGateway(config: Config, logger: Logger, store: Store): Gate
  * The HTTP app's dependencies over an open store and one gateway. `config` is the final one (its
  * public_url is the address clients use), so nothing below has to read it lazily.
  */
-export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: { passwordCost?: PasswordCost } = {}): AppDeps {
+export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions = {}): AppDeps {
   const { handle, keys } = store;
+  const probe = createChangeProbe(handle.sqlite, config.database.path);
   return {
     config,
     db: handle.db,
@@ -132,18 +135,34 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
     catalog: CATALOG,
     resourceExists: resourceExistsIn(handle.db),
     gateway,
-    verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, createChangeProbe(handle.sqlite, config.database.path)),
+    verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, probe),
     lastUsed: new LastUsedRecorder(handle.db),
+    oauth: {
+      verifyAccessToken: createAccessTokenVerifier(handle.db, keys.tokenHmac, probe),
+      grantLastUsed: createGrantLastUsedRecorder(handle.db),
+      fetchClientMetadata: createClientMetadataFetcher({
+        allowedHosts: config.oauth.client_metadata_hosts,
+        // Plain http to a loopback fixture: only a test builder can ask for it, no setting can.
+        allowLoopbackHttpForTests: options.allowLoopbackClientMetadataForTests === true,
+      }),
+    },
   };
 }
+
+/**
+ * What the server and the tests may choose beyond the config. `allowLoopbackClientMetadataForTests`
+ * lets a test serve client ID metadata documents from 127.0.0.1 over http; no config can set it.
+ */
+export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMetadataForTests?: boolean };
 
 /**
  * Everything at once, for a config whose public_url is final: the store, the gateway (or the one
  * given, say a test's fake of the same contract) and the app's deps. Nothing listens.
  */
-export function compose(config: Config, logger: Logger, options: { gateway?: RunningGateway; passwordCost?: PasswordCost } = {}): { deps: AppDeps; handle: DbHandle } {
+export function compose(config: Config, logger: Logger, options: BuildOptions & { gateway?: RunningGateway } = {}): { deps: AppDeps; handle: DbHandle } {
   const store = openStore(config, logger);
-  const deps = buildAppDeps(config, logger, store, options.gateway ?? buildGateway(config, logger, store), { passwordCost: options.passwordCost });
+  const { gateway, ...build } = options;
+  const deps = buildAppDeps(config, logger, store, gateway ?? buildGateway(config, logger, store), build);
   return { deps, handle: store.handle };
 }
 

@@ -5,6 +5,7 @@ import { buildAppDeps, buildGateway, openStore, StartupError } from "./compose.t
 import { withPublicUrl, type Config } from "./config/load.ts";
 import { listConnectionSummaries } from "./domain/connections/connections.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
+import { pruneOAuth } from "./domain/oauth/authorizations.ts";
 import { countUsers, type PasswordCost } from "./domain/access/users.ts";
 import { createApp } from "./http/app.ts";
 import type { AppDeps, AppEnv } from "./http/context.ts";
@@ -55,7 +56,11 @@ export function startServer(
 
   gateway.discoverAll(listConnectionSummaries(deps.db).map((c) => c.id));
 
-  const sweep = setInterval(() => purgeExpiredSessions(deps.db), 10 * 60_000);
+  const sweep = setInterval(() => {
+    purgeExpiredSessions(deps.db);
+    // Expired codes and tokens, dead grants and stale unused registrations (they would only pile up).
+    pruneOAuth(deps.db);
+  }, 10 * 60_000);
   sweep.unref();
 
   logger.info("listening", { url, public_url: final.server.public_url, database: final.database.path });
@@ -82,6 +87,7 @@ export function startServer(
       }
       await gateway.close();
       deps.lastUsed.stop();
+      deps.oauth.grantLastUsed.stop();
       handle.close();
       logger.info("stopped");
     })();

@@ -23,6 +23,7 @@ import { apiRoutes } from "./routes/api.ts";
 import { mcpSelfRoutes } from "./routes/mcp-self.ts";
 import { mcpProxyRoutes } from "./routes/mcp-proxy.ts";
 import { wellKnownRoutes } from "./routes/well-known.ts";
+import { oauthRoutes } from "./oauth/routes.ts";
 
 /** Builds the whole HTTP surface over the given dependencies. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -49,6 +50,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/mcp/self", mcpSelfRoutes(deps));
   app.route("/mcp", mcpProxyRoutes(deps));
   app.route("/api/v1", apiRoutes(deps));
+  // The authorization server (absent when [oauth] enabled = false: its paths are 404s).
+  const oauth = oauthRoutes(deps);
+  if (oauth) {
+    // The consent form is posted with the admin's session cookie: the same cross-site refusal as the admin's.
+    app.use("/oauth/authorize", crossOriginProtection({ publicUrl }));
+    app.route("/oauth", oauth);
+  }
   app.get("/", (c) => c.redirect("/admin", 302));
   // The admin's home with a trailing slash (strict routing would 404 it) is the same page.
   app.get("/admin/", (c) => c.redirect("/admin", 301));

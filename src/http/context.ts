@@ -11,6 +11,8 @@ import type { RunningGateway } from "../gateway/serving.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import type { ServerKeys } from "../security/keys.ts";
+import type { VerifiedAccess } from "../domain/oauth/types.ts";
+import type { ClientMetadataFetcher } from "./oauth/client-metadata.ts";
 
 /** Everything the HTTP layer needs, built once at start-up and passed in (never read from globals). */
 export type AppDeps = {
@@ -38,6 +40,15 @@ export type AppDeps = {
    * /mcp routes its serving face, the server its start and stop. Tests put a fake of the same contract.
    */
   gateway: RunningGateway;
+  /** The authorization server's services (used whether or not [oauth] is enabled; its routes are not). */
+  oauth: {
+    /** Checks an OAuth access token: its audience is decided by the caller (the /mcp routes). */
+    verifyAccessToken: (token: string, now?: Date) => VerifiedAccess | null;
+    /** Writes grants' last use in batches, like keys'. */
+    grantLastUsed: LastUsedRecorder;
+    /** Fetches a client ID metadata document (SSRF-guarded, bounded). */
+    fetchClientMetadata: ClientMetadataFetcher;
+  };
 };
 
 export type AppEnv = {

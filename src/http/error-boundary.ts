@@ -3,9 +3,10 @@
 // the log, never a stack trace to the client.
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { AppError, toAppError } from "../errors.ts";
+import { AppError, OAuthError, toAppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { ErrorFragment, ErrorPage } from "../../views/error.tsx";
+import { OAuthErrorPage } from "../../views/oauth.tsx";
 import { canonicalPath, rawPathOf } from "./middleware/path-guard.ts";
 
 function asAppError(err: unknown): AppError {
@@ -21,8 +22,35 @@ function under(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
 
+/**
+ * An error on the authorization server's endpoints, as RFC 6749 §5.2 says: `{ error, error_description }`,
+ * never cached. Any AppError there is spoken the same way: a 413 or unreadable body is invalid_request.
+ */
+function renderOAuthError(c: Context, err: unknown, options: { logger: Logger }): Response | Promise<Response> {
+  const path = c.req.path;
+  let error: string;
+  let description: string;
+  let status: number;
+  if (err instanceof OAuthError) {
+    ({ error, message: description, status } = err);
+  } else {
+    const app = asAppError(err);
+    if (app.code === "INTERNAL") options.logger.error("unhandled error", { method: c.req.method, path, error: app.cause ?? err });
+    status = app.status;
+    description = app.message;
+    error = status >= 500 ? "server_error" : status === 429 ? "temporarily_unavailable" : "invalid_request";
+  }
+  if (under(path, "/oauth/authorize")) return c.html(OAuthErrorPage({ error, description }), status as 400);
+  c.header("Cache-Control", "no-store");
+  c.header("Pragma", "no-cache");
+  // RFC 6749 §5.2: a 401 names the authentication scheme the client should use.
+  if (status === 401) c.header("WWW-Authenticate", `Bearer error="${error}"`);
+  return c.json({ error, error_description: description }, status as 400);
+}
+
 /** Renders `err` for the client in the form the route speaks. */
 export function renderError(c: Context, err: unknown, options: { logger: Logger; publicUrl: string }): Response | Promise<Response> {
+  if (under(c.req.path, "/oauth")) return renderOAuthError(c, err, options);
   const error = asAppError(err);
   const path = c.req.path;
   if (error.code === "INTERNAL") options.logger.error("unhandled error", { method: c.req.method, path, error: error.cause ?? err });

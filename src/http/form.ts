@@ -47,10 +47,12 @@ export function redirectAfterPost(c: Context, location: string): Response {
 }
 
 /**
- * A post-sign-in destination that stays inside the admin (no open redirect to another site). Control
- * characters are refused too: a CR/LF cannot go into a Location header and would turn sign-in into a 500.
+ * A post-sign-in destination that stays inside the admin, or the OAuth authorization request that sent
+ * the browser to sign in (no open redirect to another site). Control characters are refused too: a
+ * CR/LF cannot go into a Location header and would turn sign-in into a 500.
  */
 export function safeNext(next: string | undefined): string {
-  if (!next || !next.startsWith("/admin") || next.startsWith("//") || next.includes("\\") || /[\u0000-\u001f\u007f]/.test(next)) return "/admin";
+  if (!next || next.startsWith("//") || next.includes("\\") || /[\u0000-\u001f\u007f]/.test(next)) return "/admin";
+  if (!next.startsWith("/admin") && !next.startsWith("/oauth/authorize?")) return "/admin";
   return next;
 }

@@ -24,6 +24,7 @@ export type ConfigOverrides = {
   security?: Record<string, unknown>;
   stdio?: Record<string, unknown>;
   gateway?: Record<string, unknown>;
+  oauth?: Record<string, unknown>;
   connections?: Record<string, unknown>[];
   agents?: Record<string, unknown>[];
 };
@@ -66,13 +67,19 @@ export type TestAppOptions = {
   gateway?: RunningGateway;
   /** A data dir to reuse (to restart over the same database); it is left in place on close. */
   dir?: string;
+  /** Accept client ID metadata documents served over http from 127.0.0.1 (a local fixture); never a setting. */
+  allowLoopbackClientMetadata?: boolean;
 };
 
 /** Builds the app over a fresh data dir (or `options.dir`); nothing listens. */
 export function createTestApp(options: TestAppOptions = {}): TestApp {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "switchboard-app-"));
   const config = testConfig(dir, options.overrides);
-  const { deps, handle } = compose(config, options.logger ?? silentLogger, { gateway: options.gateway, passwordCost: TEST_PASSWORD_COST });
+  const { deps, handle } = compose(config, options.logger ?? silentLogger, {
+    gateway: options.gateway,
+    passwordCost: TEST_PASSWORD_COST,
+    allowLoopbackClientMetadataForTests: options.allowLoopbackClientMetadata,
+  });
   const app = createApp(deps);
   const request = (path: string, init?: RequestInit) => Promise.resolve(app.request(new URL(path, config.server.public_url).href, init));
   let closed = false;
@@ -89,6 +96,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
       if (closed) return;
       closed = true;
       deps.lastUsed.stop();
+      deps.oauth.grantLastUsed.stop();
       handle.close();
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },

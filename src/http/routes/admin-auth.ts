@@ -18,7 +18,8 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
       return c.html(LoginPage({ next: "/admin", message: "No admin exists yet: open the setup link printed in the server log." }));
     }
     const token = await readSessionToken(c, deps);
-    if (token && findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token })) return c.redirect("/admin", 303);
+    // Already signed in (say, in another tab): straight on to where sign-in would have led.
+    if (token && findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token })) return c.redirect(safeNext(c.req.query("next")), 303);
     return c.html(LoginPage({ next: safeNext(c.req.query("next")) }));
   });
 
@@ -55,7 +56,9 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     const token = await readSessionToken(c, deps);
     if (token) deleteSession(deps.db, { hmacKey: deps.keys.tokenHmac, token });
     clearSessionCookie(c);
-    return redirectAfterPost(c, "/admin/login");
+    // "Not you? Sign out" on the OAuth consent page: the next person signs in and returns to the request.
+    const next = (await readForm(c)).next;
+    return redirectAfterPost(c, next ? `/admin/login?next=${encodeURIComponent(safeNext(next))}` : "/admin/login");
   });
 
   const setupIsValid = (token: string | undefined) => deps.setup.matches(token) && countUsers(deps.db) === 0;

@@ -1,0 +1,160 @@
+// GET and POST /oauth/authorize: check the request, send a signed-out browser to sign in, show the
+// consent page, and turn the decision into a code (or access_denied) sent back to the client.
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { findSession } from "../../domain/access/sessions.ts";
+import type { User } from "../../domain/access/users.ts";
+import { issueCode } from "../../domain/oauth/authorizations.ts";
+import { AppError, OAuthError } from "../../errors.ts";
+import { agentGet } from "../../operations/agents.ts";
+import { connectionGet } from "../../operations/connections.ts";
+import { ConsentPage, OAuthErrorPage, type ConsentFields } from "../../../views/oauth.tsx";
+import type { AppDeps, AppEnv } from "../context.ts";
+import { readForm } from "../form.ts";
+import { runAsUser } from "../form-flow.ts";
+import { readSessionToken } from "../middleware/session.ts";
+import { checkClient, checkParams, checkResource, redirectBack, type CheckedRequest, type ClientPart, type ParamsPart, type RedirectableError } from "./request.ts";
+
+/** How long a code may wait for its exchange: the client exchanges it at once (RFC 6749 §4.1.2: at most 10 minutes). */
+export const CODE_TTL_MS = 2 * 60_000;
+
+export function authorizeRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const issuer = deps.config.server.public_url;
+
+  app.get("/", async (c) => {
+    const params = singleParams(new URL(c.req.url).searchParams);
+    if (params === null) return errorPage(c, new OAuthError("invalid_request", "A parameter is repeated in the request."));
+    const asked = await checkRequest(c, deps, params);
+    if (asked instanceof Response) return asked;
+    const user = await signedInUser(c, deps);
+    if (!user) {
+      // Sign-in returns here (safeNext accepts exactly this path), and the request is checked again.
+      const url = new URL(c.req.url);
+      return c.redirect(`/admin/login?next=${encodeURIComponent(`${url.pathname}${url.search}`)}`, 303);
+    }
+    const checked = checkResource(deps, asked);
+    if ("error" in checked) return sendBack(c, deps, asked, checked);
+    return consentPage(c, deps, checked, user, params);
+  });
+
+  app.post("/", async (c) => {
+    const user = await signedInUser(c, deps);
+    if (!user) throw new AppError("UNAUTHENTICATED", "Sign in to the admin first, then approve the request again from the application.");
+    const form = await readForm(c);
+    // Everything the form carries is checked again, as if it were a new request: it is the browser's.
+    const asked = await checkRequest(c, deps, form);
+    if (asked instanceof Response) return asked;
+    const checked = checkResource(deps, asked);
+    if ("error" in checked) return sendBack(c, deps, asked, checked);
+    if (form.decision !== "approve") {
+      return c.redirect(redirectBack(checked.redirectUri, issuer, checked.state, { error: "access_denied", error_description: "The user denied the request." }), 303);
+    }
+    let code: string;
+    try {
+      code = issueCode(
+        deps.db,
+        deps.keys.tokenHmac,
+        {
+          clientId: checked.client.id,
+          userId: user.id,
+          redirectUri: checked.redirectUri,
+          codeChallenge: checked.codeChallenge,
+          resource: checked.resource.id,
+          resourceUrl: checked.resource.url,
+          scope: checked.scope,
+        },
+        { ttlMs: CODE_TTL_MS },
+      );
+    } catch (err) {
+      // The domain checks again (the resource may have been disabled since the page was shown): its
+      // refusal goes back to the client like any other, except a client that is gone (an error page).
+      if (err instanceof OAuthError && err.error !== "invalid_client") return sendBack(c, deps, checked, { error: err.error, description: err.message });
+      throw err;
+    }
+    deps.logger.info("oauth request approved", { user: user.id, client: checked.client.id, resource: checked.resource.id });
+    return c.redirect(redirectBack(checked.redirectUri, issuer, checked.state, { code }), 303);
+  });
+
+  return app;
+}
+
+/** Query parameters as single strings, or null when one is repeated (RFC 6749 §3.1 forbids it). */
+function singleParams(search: URLSearchParams): Record<string, string> | null {
+  const params: Record<string, string> = {};
+  for (const [name, value] of search) {
+    if (Object.hasOwn(params, name)) return null;
+    params[name] = value;
+  }
+  return params;
+}
+
+/** The request's client and parameters checked, or the response refusing it: an error page, or a redirect with the error. */
+async function checkRequest(c: Context<AppEnv>, deps: AppDeps, params: Record<string, string>): Promise<ParamsPart | Response> {
+  let part: ClientPart;
+  try {
+    part = await checkClient(deps, params, new Date());
+  } catch (err) {
+    if (err instanceof OAuthError) return errorPage(c, err);
+    throw err;
+  }
+  const checked = checkParams(deps.config.server.public_url, params, part);
+  return "error" in checked ? sendBack(c, deps, part, checked) : checked;
+}
+
+/** A refusal sent back to the client's (proven) redirect URI, with its state and our issuer. */
+function sendBack(c: Context<AppEnv>, deps: AppDeps, part: ClientPart, refusal: RedirectableError): Response {
+  return c.redirect(redirectBack(part.redirectUri, deps.config.server.public_url, part.state, { error: refusal.error, error_description: refusal.description }), 303);
+}
+
+/** RFC 6749 §4.1.2.1: an unknown client or redirect URI is shown to the user, never redirected to. */
+function errorPage(c: Context<AppEnv>, err: OAuthError): Response | Promise<Response> {
+  return c.html(OAuthErrorPage({ error: err.error, description: err.message }), 400);
+}
+
+async function signedInUser(c: Context<AppEnv>, deps: AppDeps): Promise<User | null> {
+  const token = await readSessionToken(c, deps);
+  const found = token ? findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token }) : null;
+  if (!found) return null;
+  c.set("user", found.user);
+  return found.user;
+}
+
+async function consentPage(c: Context<AppEnv>, deps: AppDeps, checked: CheckedRequest, user: User, params: Record<string, string>): Promise<Response> {
+  // What the agent or connection exposes, read as the signed-in user through the operation anyone may run.
+  const tools =
+    checked.resource.kind === "agent"
+      ? (await runAsUser(c, deps, agentGet, { id: checked.resource.id })).tools.filter((t) => !t.missing).map((t) => t.name)
+      : (await runAsUser(c, deps, connectionGet, { id: checked.resource.id })).offers.tools.map((t) => t.name);
+  const redirect = new URL(checked.redirectUri);
+  const fields: ConsentFields = {
+    client_id: checked.client.id,
+    redirect_uri: params.redirect_uri ?? "",
+    response_type: "code",
+    code_challenge: checked.codeChallenge,
+    code_challenge_method: "S256",
+    resource: checked.resource.url,
+    scope: checked.scope,
+    state: checked.state,
+  };
+  // The approval is a form post answered by a redirect to the client; browsers apply form-action to
+  // that redirect, so the client's own origin (or private-use scheme) is allowed besides this one.
+  const target = redirect.protocol === "http:" || redirect.protocol === "https:" ? redirect.origin : redirect.protocol;
+  c.header("Content-Security-Policy", consentPolicy(target));
+  return c.html(
+    ConsentPage({
+      client: { name: checked.client.name, kind: checked.client.kind, id: checked.client.id },
+      redirectHost: redirect.protocol === "http:" || redirect.protocol === "https:" ? redirect.host : redirect.protocol.replace(/:$/, ""),
+      resource: checked.resource,
+      tools,
+      userEmail: user.email,
+      fields,
+    }),
+  );
+}
+
+/** The admin's policy (scripts and styles from here only, no framing), with the client as a form target too. */
+export function consentPolicy(formTarget: string | null): string {
+  const formAction = formTarget === null ? "'self'" : `'self' ${formTarget}`;
+  return `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action ${formAction}; base-uri 'self'`;
+}

@@ -1,0 +1,145 @@
+// The authorization request (RFC 6749 §4.1.1 with PKCE and RFC 8707's resource), checked the same way
+// when it arrives (GET /oauth/authorize) and when the consent form posts it back (never trusted).
+// Three stages. RFC 6749 §4.1.2.1 forbids redirecting to a URI not proven to be the client's: the
+// client and redirect_uri first (failure: an error page); then the parameters (failure: sent back);
+// then, only for a signed-in user, whether the agent or connection exists and is enabled, so that
+// nobody learns which exist without signing in (the 401 and the resource metadata do not tell either).
+import { getAgent } from "../../domain/agents/agents.ts";
+import { listConnectionSummaries } from "../../domain/connections/connections.ts";
+import { findClient, saveClientDocument } from "../../domain/oauth/clients.ts";
+import { CODE_CHALLENGE } from "../../domain/oauth/pkce.ts";
+import { redirectUriMatches } from "../../domain/oauth/redirect-uris.ts";
+import { grantedScope } from "../../domain/oauth/scopes.ts";
+import type { OAuthClient } from "../../domain/oauth/types.ts";
+import { OAuthError, type OAuthErrorCode } from "../../errors.ts";
+import type { AppDeps } from "../context.ts";
+import { isClientMetadataUrl } from "./client-metadata.ts";
+
+/** The agent or connection a resource URL names. */
+export type ResolvedResource = { kind: "agent" | "connection"; id: string; slug: string; title: string; url: string };
+
+/** A request whose client and redirect URI are proven: from here on, errors go back to the client. */
+export type ClientPart = { client: OAuthClient; redirectUri: string; state: string | null };
+
+/** A resource URL of the right form: `/mcp/agent/<ref>` or `/mcp/<ref>` under public_url. */
+export type ResourceTarget = { kind: "agent" | "connection"; ref: string; url: string };
+
+/** A request whose parameters are well-formed; the resource is not yet looked up. */
+export type ParamsPart = ClientPart & { codeChallenge: string; target: ResourceTarget; scope: string };
+
+/** A request checked whole: what the consent page shows and what approval binds into the code. */
+export type CheckedRequest = ParamsPart & { resource: ResolvedResource };
+
+/** A refusal to send back to the client's redirect URI (RFC 6749 §4.1.2.1). */
+export type RedirectableError = { error: OAuthErrorCode; description: string };
+
+/**
+ * The client and its redirect URI, or an OAuthError for the error page. A metadata-document client is
+ * served from its cached document while fresh, else fetched (SSRF-guarded by the fetcher) and saved.
+ */
+export async function checkClient(deps: AppDeps, params: Record<string, string | undefined>, now: Date): Promise<ClientPart> {
+  const clientId = params.client_id;
+  if (!clientId) throw new OAuthError("invalid_request", "The request names no client (client_id is missing).");
+  const client = await loadClient(deps, clientId, now);
+  const presented = params.redirect_uri;
+  let redirectUri: string;
+  if (presented === undefined || presented === "") {
+    // RFC 6749 §3.1.2.3: it may be left out only when the client registered exactly one.
+    if (client.redirectUris.length !== 1) throw new OAuthError("invalid_request", "redirect_uri is required: this client registered more than one.");
+    redirectUri = client.redirectUris[0]!;
+  } else {
+    if (!redirectUriMatches(client.redirectUris, presented)) {
+      throw new OAuthError("invalid_request", "The redirect_uri is not one this client registered, so Switchboard will not send you there.");
+    }
+    redirectUri = presented;
+  }
+  return { client, redirectUri, state: params.state ?? null };
+}
+
+async function loadClient(deps: AppDeps, clientId: string, now: Date): Promise<OAuthClient> {
+  // Registered ids are "sbc_…", never URLs: any http(s) URL names a document, and the fetcher decides
+  // (it refuses plain http unless a test's loopback fixture is allowed).
+  if (isClientMetadataUrl(clientId) || /^https?:\/\//i.test(clientId)) {
+    if (!deps.config.oauth.client_metadata_documents) throw new OAuthError("invalid_client", "This server does not accept client ID metadata documents (an https URL as client_id).");
+    const cached = findClient(deps.db, clientId);
+    if (cached && cached.kind === "cimd" && cached.cachedUntil !== null && cached.cachedUntil.getTime() > now.getTime()) return cached;
+    const fetched = await deps.oauth.fetchClientMetadata(clientId);
+    if (!fetched.ok) throw new OAuthError("invalid_client", `The client's metadata document cannot be used: ${fetched.reason}`);
+    return saveClientDocument(deps.db, clientId, fetched.metadata, new Date(now.getTime() + fetched.cacheForMs), now);
+  }
+  const client = findClient(deps.db, clientId);
+  // A document client is only ever named by its URL (which the branch above handles).
+  if (!client || client.kind !== "dcr") throw new OAuthError("invalid_client", "Unknown client_id: the application is not registered here (it may have been removed).");
+  return client;
+}
+
+/** The parameters of a request from a proven client: the request, or the error to send back. */
+export function checkParams(publicUrl: string, params: Record<string, string | undefined>, part: ClientPart): ParamsPart | RedirectableError {
+  const responseType = params.response_type;
+  if (!responseType) return { error: "invalid_request", description: "response_type is required." };
+  if (responseType !== "code") return { error: "unsupported_response_type", description: 'Only response_type "code" is supported.' };
+  // OAuth 2.1 and MCP: PKCE with S256, always (a missing method would mean "plain").
+  const codeChallenge = params.code_challenge;
+  if (!codeChallenge || !CODE_CHALLENGE.test(codeChallenge)) return { error: "invalid_request", description: "code_challenge is required: 43 characters of base64url (PKCE S256)." };
+  if (params.code_challenge_method !== "S256") return { error: "invalid_request", description: 'code_challenge_method must be "S256".' };
+  const resourceUrl = params.resource;
+  if (!resourceUrl) return { error: "invalid_target", description: "resource is required: the URL of the agent or connection (RFC 8707)." };
+  const target = targetOf(publicUrl, resourceUrl);
+  if (!target) return { error: "invalid_target", description: UNKNOWN_TARGET };
+  let scope: string;
+  try {
+    scope = grantedScope(params.scope);
+  } catch (err) {
+    if (err instanceof OAuthError) return { error: err.error, description: err.message };
+    throw err;
+  }
+  return { ...part, codeChallenge, target, scope };
+}
+
+const UNKNOWN_TARGET = "resource must be the URL of an enabled agent (/mcp/agent/<id or slug>) or connection (/mcp/<id or slug>) of this server.";
+
+/** The agent or connection the request names, for a signed-in user: the whole request, or invalid_target. */
+export function checkResource(deps: AppDeps, part: ParamsPart): CheckedRequest | RedirectableError {
+  const resource = resolveResource(deps, part.target);
+  return resource ? { ...part, resource } : { error: "invalid_target", description: UNKNOWN_TARGET };
+}
+
+// Ids (agent_<uuid>, conn_<uuid>) and slugs (a-z 0-9 -): nothing that could add a segment or a query.
+const REF = /^[A-Za-z0-9_-]{1,100}$/;
+const AGENT_PATH = /^\/mcp\/agent\/([^/]+)$/;
+const CONNECTION_PATH = /^\/mcp\/([^/]+)$/;
+
+/**
+ * The target a resource URL names: exactly `<public_url>/mcp/agent/<ref>` or `<public_url>/mcp/<ref>`,
+ * no trailing slash, query or fragment (clients compare these strings exactly). Nothing else is a
+ * resource tokens are issued for: not /mcp/self, not /api (management stays with keys).
+ */
+export function targetOf(publicUrl: string, url: string): ResourceTarget | null {
+  if (!url.startsWith(`${publicUrl}/`)) return null;
+  const path = url.slice(publicUrl.length);
+  const agent = AGENT_PATH.exec(path)?.[1];
+  if (agent !== undefined) return REF.test(agent) ? { kind: "agent", ref: agent, url } : null;
+  const connection = CONNECTION_PATH.exec(path)?.[1];
+  if (connection === undefined || !REF.test(connection) || connection === "self" || connection === "agent") return null;
+  return { kind: "connection", ref: connection, url };
+}
+
+/** The agent or connection of a target (by id or slug), existing and enabled, or null. */
+function resolveResource(deps: AppDeps, target: ResourceTarget): ResolvedResource | null {
+  if (target.kind === "agent") {
+    const agent = getAgent(deps.db, target.ref);
+    return agent && agent.enabled ? { kind: "agent", id: agent.id, slug: agent.slug, title: agent.title, url: target.url } : null;
+  }
+  // The summaries read no secret; the consent page reads the details through CONNECTION_GET.
+  const connection = listConnectionSummaries(deps.db).find((c) => c.id === target.ref || c.slug === target.ref);
+  return connection && connection.enabled ? { kind: "connection", id: connection.id, slug: connection.slug, title: connection.title, url: target.url } : null;
+}
+
+/** The redirect back to the client (RFC 6749 §4.1.2) with `iss` (RFC 9207) and the state it sent. */
+export function redirectBack(redirectUri: string, issuer: string, state: string | null, params: Record<string, string>): string {
+  const target = new URL(redirectUri);
+  for (const [name, value] of Object.entries(params)) target.searchParams.set(name, value);
+  if (state !== null) target.searchParams.set("state", state);
+  target.searchParams.set("iss", issuer);
+  return target.href;
+}
