@@ -21,9 +21,13 @@ afterEach(async () => {
 const TLS_DIR = join(import.meta.dir, "../fixtures/tls");
 const pem = (name: string): string => readFileSync(join(TLS_DIR, name), "utf8");
 
-/** The reason of a refusal; fails the test when the fetch succeeded. */
+/**
+ * The reason of a refusal; fails the test when the fetch succeeded. Every reason may be sent as an
+ * OAuth error_description as it is (RFC 6749 §5.2: printable ASCII without `"` and `\`).
+ */
 function reasonOf(result: ClientMetadataResult): string {
   if (result.ok) throw new Error(`expected a refusal, got ${JSON.stringify(result)}`);
+  expect(result.reason).toMatch(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/);
   return result.reason;
 }
 
@@ -52,6 +56,7 @@ describe("which client_ids name a metadata document", () => {
       ["https://a.example/a\\..\\x", "has a . or .. path segment"],
       ["https://A.example/x", "is not written in its canonical form, https://a.example/x"],
       ["https://a.example:443/x", "is not written in its canonical form"],
+      [`https://a.example/${"x".repeat(2048)}`, "is longer than 2048 characters"],
     ];
     for (const [id, problem] of cases) {
       expect(clientMetadataUrlProblem(id)).toContain(problem);
@@ -305,6 +310,23 @@ describe("fetching documents from a local fixture (through the test switch)", ()
     expect(reasonOf(await fetcher()(`${base}/gz`))).toBe(`${base}/gz answered with Content-Encoding gzip, though none was asked for`);
   });
 
+  test("endless headers are cut off by the HTTP parser, long before the deadline", async () => {
+    const line = `x-pad: ${"a".repeat(1000)}\r\n`;
+    const raw = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket) {
+          socket.write("HTTP/1.1 200 OK\r\n");
+          for (let i = 0; i < 200; i++) socket.write(line);
+        },
+      },
+    });
+    cleanups.push(() => raw.stop(true));
+    const id = `http://127.0.0.1:${raw.port}/doc`;
+    expect(reasonOf(await fetcher({ timeoutMs: 60_000 })(id))).toMatch(new RegExp(`^could not fetch ${id}: .*header`, "i"));
+  });
+
   test("an error status names the status", async () => {
     const { base } = fixture((path) => new Response("gone", { status: path === "/missing" ? 404 : 500 }));
     expect(reasonOf(await fetcher()(`${base}/missing`))).toBe(`${base}/missing answered 404`);
@@ -405,15 +427,17 @@ describe("the SSRF guard, through injected DNS answers", () => {
 
 describe("the pinned GET over TLS", () => {
   /** A TLS server on 127.0.0.2 answering one fixed HTTP/1.1 response; `sni` is the name the client sent. */
-  async function tlsServer(cert: string, key: string): Promise<{ port: number; sni: () => string | false | undefined }> {
+  async function tlsServer(cert: string, key: string): Promise<{ port: number; sni: () => string | false | undefined; connections: () => number }> {
     let sni: string | false | undefined;
+    let connections = 0;
     const server = tls.createServer({ cert, key }, (socket) => {
       sni = (socket as tls.TLSSocket & { servername?: string | false }).servername;
       socket.once("data", () => socket.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\nconnection: close\r\n\r\n{"ok":true}'));
     });
+    server.on("connection", () => connections++);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.2", () => resolve()));
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    return { port: (server.address() as { port: number }).port, sni: () => sni };
+    return { port: (server.address() as { port: number }).port, sni: () => sni, connections: () => connections };
   }
   const get = (url: string, ca?: string) => pinnedGet(new URL(url), ["127.0.0.2"], { signal: new AbortController().signal, maxBytes: 1024, headers: {}, ca });
 
@@ -429,6 +453,16 @@ describe("the pinned GET over TLS", () => {
     const server = await tlsServer(pem("wrong-name.crt"), pem("wrong-name.key"));
     const err = (await rejectionOf(get(`https://localhost:${server.port}/doc`, pem("wrong-name.crt")))) as Error & { code?: string };
     expect(err.code).toBe("ERR_TLS_CERT_ALTNAME_INVALID");
+  });
+
+  test("the fetcher verifies certificates: a self-signed one is a reason, not a document", async () => {
+    const server = await tlsServer(pem("localhost.crt"), pem("localhost.key"));
+    const id = `https://localhost:${server.port}/doc`;
+    // The switch lets the loopback address through the address check; TLS is checked as in production.
+    const fetch = createClientMetadataFetcher({ allowedHosts: [], allowLoopbackHttpForTests: true, resolve: async () => ["127.0.0.2"] });
+    expect(reasonOf(await fetch(id))).toMatch(new RegExp(`^could not fetch ${id}: .*self[- ]signed`, "i"));
+    // It reached the pinned server (the only one listening there) and refused its certificate.
+    expect(server.connections()).toBe(1);
   });
 
   test("a certificate no trusted authority signed is refused", async () => {

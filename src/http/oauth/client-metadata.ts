@@ -32,6 +32,8 @@ export type ClientMetadataFetcherOptions = {
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_MAX_BYTES = 64 * 1024;
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+/** A client_id is kept as a client's id and shown on pages; real ones are well under 200 characters. */
+const MAX_URL_LENGTH = 2048;
 
 /**
  * Why `clientId` cannot name a metadata document, or null when it can: an https URL with a path, no
@@ -39,6 +41,7 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
  * as a string with the document's client_id and kept as the client's id).
  */
 export function clientMetadataUrlProblem(clientId: string, options: { allowLoopbackHttp?: boolean } = {}): string | null {
+  if (clientId.length > MAX_URL_LENGTH) return `${shown(clientId, 60)} is longer than ${MAX_URL_LENGTH} characters`;
   if (!URL.canParse(clientId)) return `${shown(clientId)} is not a URL`;
   const url = new URL(clientId);
   const loopbackHttp = options.allowLoopbackHttp === true && url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname);

@@ -43,6 +43,7 @@ export type PinnedGetOptions = {
 export function pinnedGet(url: URL, addresses: readonly string[], options: PinnedGetOptions): Promise<PinnedAnswer> {
   return new Promise<PinnedAnswer>((resolve, reject) => {
     if (options.signal.aborted) return reject(asError(options.signal.reason));
+    if (addresses.length === 0) return reject(new Error(`no address to connect to for ${url.host}`));
     const hostname = url.hostname.replace(/^\[|\]$/g, "");
     const pinned: LookupAddress[] = addresses.map((address) => ({ address, family: isIP(address) === 6 ? 6 : 4 }));
     // node:http resolves the host through `lookup`; answering with the checked addresses is the pin.
