@@ -1,15 +1,16 @@
 // The pure parts of the authorization request: which resource URLs name an agent or connection, and
 // how the answer is put on the client's redirect URI.
 import { describe, expect, test } from "bun:test";
-import { redirectBack, targetOf } from "../../src/http/oauth/request.ts";
+import { redirectBack } from "../../src/http/oauth/request.ts";
+import { oauthTargetOf } from "../../src/http/oauth/resource-url.ts";
 
 const P = "https://mcp.example.com";
 
-describe("targetOf", () => {
-  const rows: [string, ReturnType<typeof targetOf>][] = [
-    [`${P}/mcp/agent/helper`, { kind: "agent", ref: "helper", url: `${P}/mcp/agent/helper` }],
-    [`${P}/mcp/agent/agent_0b1c2d3e-0000-4000-8000-000000000000`, { kind: "agent", ref: "agent_0b1c2d3e-0000-4000-8000-000000000000", url: `${P}/mcp/agent/agent_0b1c2d3e-0000-4000-8000-000000000000` }],
-    [`${P}/mcp/files`, { kind: "connection", ref: "files", url: `${P}/mcp/files` }],
+describe("oauthTargetOf", () => {
+  const rows: [string, ReturnType<typeof oauthTargetOf>][] = [
+    [`${P}/mcp/agent/helper`, { kind: "agent", ref: "helper" }],
+    [`${P}/mcp/agent/agent_0b1c2d3e-0000-4000-8000-000000000000`, { kind: "agent", ref: "agent_0b1c2d3e-0000-4000-8000-000000000000" }],
+    [`${P}/mcp/files`, { kind: "connection", ref: "files" }],
     [`${P}/mcp/self`, null],
     [`${P}/mcp/agent`, null],
     [`${P}/mcp/agent/`, null],
@@ -27,7 +28,7 @@ describe("targetOf", () => {
   ];
   for (const [url, expected] of rows) {
     test(`${url} → ${expected ? `${expected.kind} ${expected.ref}` : "not a resource"}`, () => {
-      expect(targetOf(P, url)).toEqual(expected);
+      expect(oauthTargetOf(P, url)).toEqual(expected);
     });
   }
 });

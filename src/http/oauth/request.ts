@@ -14,6 +14,7 @@ import type { OAuthClient } from "../../domain/oauth/types.ts";
 import { OAuthError, type OAuthErrorCode } from "../../errors.ts";
 import type { AppDeps } from "../context.ts";
 import { isClientMetadataUrl } from "./client-metadata.ts";
+import { oauthTargetOf, type OAuthTarget } from "./resource-url.ts";
 
 /** The agent or connection a resource URL names. */
 export type ResolvedResource = { kind: "agent" | "connection"; id: string; slug: string; title: string; url: string };
@@ -22,7 +23,7 @@ export type ResolvedResource = { kind: "agent" | "connection"; id: string; slug:
 export type ClientPart = { client: OAuthClient; redirectUri: string; state: string | null };
 
 /** A resource URL of the right form: `/mcp/agent/<ref>` or `/mcp/<ref>` under public_url. */
-export type ResourceTarget = { kind: "agent" | "connection"; ref: string; url: string };
+export type ResourceTarget = OAuthTarget & { url: string };
 
 /** A request whose parameters are well-formed; the resource is not yet looked up. */
 export type ParamsPart = ClientPart & { codeChallenge: string; target: ResourceTarget; scope: string };
@@ -84,8 +85,9 @@ export function checkParams(publicUrl: string, params: Record<string, string | u
   if (params.code_challenge_method !== "S256") return { error: "invalid_request", description: 'code_challenge_method must be "S256".' };
   const resourceUrl = params.resource;
   if (!resourceUrl) return { error: "invalid_target", description: "resource is required: the URL of the agent or connection (RFC 8707)." };
-  const target = targetOf(publicUrl, resourceUrl);
-  if (!target) return { error: "invalid_target", description: UNKNOWN_TARGET };
+  const named = oauthTargetOf(publicUrl, resourceUrl);
+  if (!named) return { error: "invalid_target", description: UNKNOWN_TARGET };
+  const target = { ...named, url: resourceUrl };
   let scope: string;
   try {
     scope = grantedScope(params.scope);
@@ -102,26 +104,6 @@ const UNKNOWN_TARGET = "resource must be the URL of an enabled agent (/mcp/agent
 export function checkResource(deps: AppDeps, part: ParamsPart): CheckedRequest | RedirectableError {
   const resource = resolveResource(deps, part.target);
   return resource ? { ...part, resource } : { error: "invalid_target", description: UNKNOWN_TARGET };
-}
-
-// Ids (agent_<uuid>, conn_<uuid>) and slugs (a-z 0-9 -): nothing that could add a segment or a query.
-const REF = /^[A-Za-z0-9_-]{1,100}$/;
-const AGENT_PATH = /^\/mcp\/agent\/([^/]+)$/;
-const CONNECTION_PATH = /^\/mcp\/([^/]+)$/;
-
-/**
- * The target a resource URL names: exactly `<public_url>/mcp/agent/<ref>` or `<public_url>/mcp/<ref>`,
- * no trailing slash, query or fragment (clients compare these strings exactly). Nothing else is a
- * resource tokens are issued for: not /mcp/self, not /api (management stays with keys).
- */
-export function targetOf(publicUrl: string, url: string): ResourceTarget | null {
-  if (!url.startsWith(`${publicUrl}/`)) return null;
-  const path = url.slice(publicUrl.length);
-  const agent = AGENT_PATH.exec(path)?.[1];
-  if (agent !== undefined) return REF.test(agent) ? { kind: "agent", ref: agent, url } : null;
-  const connection = CONNECTION_PATH.exec(path)?.[1];
-  if (connection === undefined || !REF.test(connection) || connection === "self" || connection === "agent") return null;
-  return { kind: "connection", ref: connection, url };
 }
 
 /** The agent or connection of a target (by id or slug), existing and enabled, or null. */
