@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   AGENT_SLUG_TAKEN: { status: 409, message: "Another agent already has this slug." },
   AGENT_READ_ONLY: { status: 409, message: "This agent is declared in switchboard.toml; change it there." },
   AGENT_TOOL_COLLISION: { status: 409, message: "Two selected tools would be exposed under the same name." },
+  OAUTH_CLIENT_NOT_FOUND: { status: 404, message: "No such OAuth client." },
+  OAUTH_GRANT_NOT_FOUND: { status: 404, message: "No such authorized app." },
   STDIO_DISABLED: { status: 403, message: "Stdio connections are disabled on this server." },
   STDIO_COMMAND_NOT_ALLOWED: { status: 403, message: "This command is not allowed for stdio connections." },
   INVALID_PERMISSIONS: { status: 400, message: "The permissions are not valid." },

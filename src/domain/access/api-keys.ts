@@ -1,20 +1,19 @@
-// API keys: the token format, storage as an HMAC, creation, rotation, revocation and verification.
+// API keys: their tokens (the shared format of token-format.ts), storage as an HMAC, creation,
+// rotation, revocation and verification.
 // Tokens are 256 random bits, so a keyed hash suffices (no slow hash): lookups cost microseconds,
 // and no per-request argon2 hands an attacker a CPU lever.
-import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import { desc, eq, sql } from "drizzle-orm";
 import { sqlChangeProbe, type ChangeProbe } from "../../db/change-probe.ts";
 import type { Db } from "../../db/client.ts";
 import { apiKeys, users } from "../../db/schema.ts";
 import { AppError } from "../../errors.ts";
 import type { Permissions } from "./permissions.ts";
+import { generateToken as generateTokenOf, hmacToken, isWellFormedToken as isWellFormedTokenOf } from "./token-format.ts";
 import type { User } from "./users.ts";
 
 export const TOKEN_PREFIX = "mcp_key_";
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const BODY_LENGTH = 43; // 256 bits in base62
-const CHECKSUM_LENGTH = 6; // CRC-32 in base62
-const TOKEN_PATTERN = new RegExp(`^${TOKEN_PREFIX}[0-9A-Za-z]{${BODY_LENGTH + CHECKSUM_LENGTH}}$`);
+const HASH_LABEL = "api-key:";
 const DISPLAY_PREFIX_LENGTH = TOKEN_PREFIX.length + 6;
 
 export type ApiKey = {
@@ -38,43 +37,19 @@ export type ApiKey = {
  */
 export type VerifiedKey = { keyId: string; permissions: Permissions; expiresAt: Date | null; owner: User };
 
-function base62(bytes: Uint8Array, length: number): string {
-  let n = BigInt(`0x${Buffer.from(bytes).toString("hex") || "0"}`);
-  let out = "";
-  while (out.length < length) {
-    out = BASE62[Number(n % 62n)]! + out;
-    n /= 62n;
-  }
-  return out;
-}
-
-function checksum(body: string): string {
-  // CRC-32 fits in a double exactly, so plain arithmetic suffices (this runs on every request).
-  let n = Bun.hash.crc32(body);
-  let out = "";
-  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
-    out = BASE62[n % 62]! + out;
-    n = Math.floor(n / 62);
-  }
-  return out;
-}
-
-/** A new token: prefix, 256 random bits in base62, CRC-32 checksum (so typos fail before any lookup). */
+/** A new API key token (the shared format, token-format.ts, with the "mcp_key_" prefix). */
 export function generateToken(): string {
-  const body = base62(randomBytes(32), BODY_LENGTH);
-  return `${TOKEN_PREFIX}${body}${checksum(body)}`;
+  return generateTokenOf(TOKEN_PREFIX);
 }
 
-/** True when `token` has the right shape and checksum; says nothing about whether it exists. */
+/** True when `token` is an API key token with the right shape and checksum; says nothing about whether it exists. */
 export function isWellFormedToken(token: string): boolean {
-  if (!TOKEN_PATTERN.test(token)) return false;
-  // The checksum is computable by anyone from the body, so a plain comparison leaks nothing.
-  const body = token.slice(TOKEN_PREFIX.length, TOKEN_PREFIX.length + BODY_LENGTH);
-  return token.slice(TOKEN_PREFIX.length + BODY_LENGTH) === checksum(body);
+  return isWellFormedTokenOf(TOKEN_PREFIX, token);
 }
 
+/** The stored HMAC of an API key token. */
 export function hashToken(hmacKey: Buffer, token: string): string {
-  return new Bun.CryptoHasher("sha256", hmacKey).update(`api-key:${token}`).digest("base64url");
+  return hmacToken(hmacKey, HASH_LABEL, token);
 }
 
 const selection = {
@@ -236,7 +211,7 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = 
   return (token, now = new Date()) => {
     // Malformed or mistyped tokens are refused before any lookup.
     if (!isWellFormedToken(token)) return null;
-    const hash = keyed.copy().update(`api-key:${token}`).digest("base64url");
+    const hash = keyed.copy().update(`${HASH_LABEL}${token}`).digest("base64url");
     const v = probe();
     if (v !== seen) {
       cache.clear();
