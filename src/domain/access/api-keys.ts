@@ -232,15 +232,29 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = 
   };
 }
 
-/** Writes last-used times in batches off the request path (one UPDATE per key per flush). */
+/**
+ * Writes one record's last-used time inside the recorder's batch transaction. A record deleted in
+ * the meantime is simply not found (an UPDATE of no row), so it never breaks the batch.
+ */
+export type LastUsedWriter = (tx: Db, id: string, at: Date) => void;
+
+/** The API keys' writer: `api_keys.last_used_at`. */
+export const writeKeyLastUsed: LastUsedWriter = (tx, id, at) => {
+  tx.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, id)).run();
+};
+
+/**
+ * Writes last-used times in batches off the request path (one write per record per flush): API keys'
+ * by default, or any other record's through `write` (OAuth grants: authorizations.ts).
+ */
 export class LastUsedRecorder {
   private readonly pending = new Map<string, number>();
   private timer: ReturnType<typeof setInterval> | null = null;
 
-  constructor(private readonly db: Db, private readonly flushEveryMs = 5000) {}
+  constructor(private readonly db: Db, private readonly flushEveryMs = 5000, private readonly write: LastUsedWriter = writeKeyLastUsed) {}
 
-  record(keyId: string, at = Date.now()): void {
-    this.pending.set(keyId, at);
+  record(id: string, at = Date.now()): void {
+    this.pending.set(id, at);
     if (this.timer === null) {
       this.timer = setInterval(() => this.flush(), this.flushEveryMs);
       this.timer.unref();
@@ -253,7 +267,7 @@ export class LastUsedRecorder {
     const batch = [...this.pending];
     this.pending.clear();
     this.db.transaction((tx) => {
-      for (const [id, at] of batch) tx.update(apiKeys).set({ lastUsedAt: new Date(at) }).where(eq(apiKeys.id, id)).run();
+      for (const [id, at] of batch) this.write(tx as unknown as Db, id, new Date(at));
     });
   }
 

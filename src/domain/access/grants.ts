@@ -1,15 +1,16 @@
 // Grants that outlive their target: when a connection or agent is deleted (through any face, or by
 // removal from switchboard.toml), every key loses its entry for it in the same transaction. Config ids
 // derive from slugs, so a different server declared later under the old slug would otherwise silently
-// inherit every grant made on the old one.
+// inherit every grant made on the old one. OAuth grants (and codes not yet exchanged) for it go too.
 import { eq, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { apiKeys } from "../../db/schema.ts";
+import { apiKeys, oauthCodes, oauthGrants } from "../../db/schema.ts";
 
 /**
- * Removes `resource` (a conn_… or agent_… id) from every key's permissions; returns the ids of the keys
- * changed. A key left with no permissions at all is kept, as `{}`: it grants nothing, and its owner
- * still sees it (and may re-grant or revoke it) rather than finding it gone.
+ * Removes `resource` (a conn_… or agent_… id) from every key's permissions, and deletes the OAuth grants
+ * and codes for it; returns the ids of the keys changed. A key left with no permissions at all is kept,
+ * as `{}`: it grants nothing, and its owner still sees it (and may re-grant or revoke it) rather than
+ * finding it gone.
  */
 export function removeGrantsOn(db: Db, resource: string, now = new Date()): string[] {
   // The JSON text names the id in quotes wherever it is a key; the exact check is done below.
@@ -25,5 +26,8 @@ export function removeGrantsOn(db: Db, resource: string, now = new Date()): stri
     db.update(apiKeys).set({ permissions: kept, updatedAt: now }).where(eq(apiKeys.id, key.id)).run();
     changed.push(key.id);
   }
+  // An OAuth grant names exactly one resource, so it cannot be narrowed: it ends, with its tokens.
+  db.delete(oauthGrants).where(eq(oauthGrants.resource, resource)).run();
+  db.delete(oauthCodes).where(eq(oauthCodes.resource, resource)).run();
   return changed;
 }

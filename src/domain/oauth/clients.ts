@@ -1,0 +1,92 @@
+// OAuth clients: registered ones (RFC 7591, "sbc_<random>" ids) and metadata-document ones (their
+// document's URL as id, cached until the document's lifetime ends). All are public clients: PKCE and
+// no secret, since a desktop app or a browser cannot keep one.
+import { randomBytes } from "node:crypto";
+import { desc, eq } from "drizzle-orm";
+import type { Db } from "../../db/client.ts";
+import { oauthClients } from "../../db/schema.ts";
+import { AppError, OAuthError } from "../../errors.ts";
+import { redirectUriProblem } from "./redirect-uris.ts";
+import type { ClientMetadata, OAuthClient } from "./types.ts";
+
+/** The prefix of a registered client's id; a metadata-document client's id is a URL, so the two never meet. */
+export const REGISTERED_CLIENT_PREFIX = "sbc_";
+
+function toClient(row: typeof oauthClients.$inferSelect): OAuthClient {
+  return {
+    id: row.id,
+    kind: row.kind,
+    name: row.name,
+    redirectUris: row.redirectUris,
+    clientUri: row.clientUri,
+    logoUri: row.logoUri,
+    createdAt: row.createdAt,
+    lastUsedAt: row.lastUsedAt,
+    cachedUntil: row.cachedUntil,
+  };
+}
+
+/**
+ * The redirect URIs are the one thing the authorization server trusts the metadata for (the code goes
+ * there), so they are checked here too, whichever way the metadata came in: invalid_redirect_uri
+ * naming each refused URI.
+ */
+function checkRedirectUris(metadata: ClientMetadata): void {
+  if (metadata.redirectUris.length === 0) throw new OAuthError("invalid_redirect_uri", "At least one redirect URI is required.");
+  const problems = metadata.redirectUris.map(redirectUriProblem).filter((p) => p !== null);
+  if (problems.length > 0) throw new OAuthError("invalid_redirect_uri", `${problems.join("; ")}.`);
+}
+
+/** Registers a client (RFC 7591 dynamic client registration) and returns it with its new id. */
+export function registerClient(db: Db, metadata: ClientMetadata, now = new Date()): OAuthClient {
+  checkRedirectUris(metadata);
+  // 128 random bits: the id is public, but unguessable ids keep one client's consent pages and
+  // grants from being enumerated.
+  const id = `${REGISTERED_CLIENT_PREFIX}${randomBytes(16).toString("hex")}`;
+  const row = db
+    .insert(oauthClients)
+    .values({ id, kind: "dcr", name: metadata.name, redirectUris: metadata.redirectUris, clientUri: metadata.clientUri, logoUri: metadata.logoUri, createdAt: now })
+    .returning()
+    .get();
+  return toClient(row);
+}
+
+/**
+ * Stores what a client ID metadata document said (fetched and validated by the caller), keyed by its
+ * URL, usable without fetching again until `cachedUntil`. A known client keeps its id, creation time,
+ * last use and grants; its name and redirect URIs follow the document.
+ */
+export function saveClientDocument(db: Db, url: string, metadata: ClientMetadata, cachedUntil: Date, now = new Date()): OAuthClient {
+  // A registered client's id can never be claimed by a document: those ids are not URLs.
+  if (url.startsWith(REGISTERED_CLIENT_PREFIX) || !URL.canParse(url)) throw new OAuthError("invalid_client", `client_id ${JSON.stringify(url)} is not a metadata document URL.`);
+  checkRedirectUris(metadata);
+  const fields = { name: metadata.name, redirectUris: metadata.redirectUris, clientUri: metadata.clientUri, logoUri: metadata.logoUri, cachedUntil };
+  const row = db
+    .insert(oauthClients)
+    .values({ id: url, kind: "cimd", createdAt: now, ...fields })
+    .onConflictDoUpdate({ target: oauthClients.id, set: fields })
+    .returning()
+    .get();
+  return toClient(row);
+}
+
+/** The client with this id (a registered id or a document URL), or null. */
+export function findClient(db: Db, id: string): OAuthClient | null {
+  const row = db.select().from(oauthClients).where(eq(oauthClients.id, id)).get();
+  return row ? toClient(row) : null;
+}
+
+/** Every known client, newest first. */
+export function listClients(db: Db): OAuthClient[] {
+  return db.select().from(oauthClients).orderBy(desc(oauthClients.createdAt), desc(oauthClients.id)).all().map(toClient);
+}
+
+/**
+ * Forgets a client. Its grants, codes and tokens go with it (foreign keys cascade), so every token it
+ * holds stops on the next request, and the token endpoint answers invalid_client (a client then
+ * registers again).
+ */
+export function deleteClient(db: Db, id: string): void {
+  const deleted = db.delete(oauthClients).where(eq(oauthClients.id, id)).returning({ id: oauthClients.id }).all();
+  if (deleted.length === 0) throw new AppError("OAUTH_CLIENT_NOT_FOUND");
+}
