@@ -156,6 +156,14 @@ describe("admins", () => {
     for (const s of secrets(mine, theirs)) expect(html).not.toContain(s);
   });
 
+  test("a client's own name is shown as text, never as markup", async () => {
+    const hostile = dcrClient(h.deps, '<img src=x onerror="alert(1)">');
+    approve(h.deps, worker, hostile, agent);
+    const html = await (await page(bossCookie)).text();
+    expect(html).not.toContain("<img src=x");
+    expect(html).toContain("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;");
+  });
+
   test("revoke anyone's approval", async () => {
     expect((await submit(bossCookie, `/admin/apps/${theirs.grantId}/revoke`)).status).toBe(200);
     expect(getGrant(h.deps.db, theirs.grantId)).toBeNull();
