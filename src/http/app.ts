@@ -17,6 +17,7 @@ import { adminUserRoutes } from "./routes/admin-users.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminConnectionRoutes } from "./routes/admin-connections.ts";
 import { adminAgentRoutes } from "./routes/admin-agents.ts";
+import { adminAppsRoutes } from "./routes/admin-apps.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { apiRoutes } from "./routes/api.ts";
@@ -93,6 +94,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   signedIn.route("/keys", adminKeyRoutes(deps));
   signedIn.route("/connections", adminConnectionRoutes(deps));
   signedIn.route("/agents", adminAgentRoutes(deps));
+  signedIn.route("/apps", adminAppsRoutes(deps));
   app.route("/admin", signedIn);
 
   return app;
