@@ -46,6 +46,28 @@ describe("registerClient", () => {
     expect(db.select({ n: count() }).from(oauthClients).get()!.n).toBe(0);
   });
 
+  test.each([
+    ["21 redirect URIs", { redirectUris: Array.from({ length: 21 }, (_, i) => `http://localhost/cb${i}`) }, "At most 20"],
+    ["an empty name", { name: " " }, "client_name cannot be empty"],
+    ["a name of 257 characters", { name: "x".repeat(257) }, "longer than 256"],
+    ["a name with a bidi override (posing as another app)", { name: "Claude\u202e" }, "bidirectional"],
+    ["a name with a line break", { name: "Claude\nApproved by admin" }, "control characters"],
+    ["a javascript: client_uri", { clientUri: "javascript:alert(1)" }, "client_uri must be an http(s) URL"],
+    ["a data: logo_uri", { logoUri: "data:image/svg+xml,<svg onload=alert(1)>" }, "logo_uri must be an http(s) URL"],
+  ])("%s is invalid_client_metadata, and nothing is stored", (_name, change, why) => {
+    const { db } = openDb();
+    const err = oauthErrorOf(() => registerClient(db, metadata(change)));
+    expect(err.error).toBe("invalid_client_metadata");
+    expect(err.message).toContain(why);
+    expect(db.select({ n: count() }).from(oauthClients).get()!.n).toBe(0);
+  });
+
+  test("20 redirect URIs and a 256-character name are accepted", () => {
+    const { db } = openDb();
+    const client = registerClient(db, metadata({ name: "x".repeat(256), redirectUris: Array.from({ length: 20 }, (_, i) => `http://localhost/cb${i}`) }));
+    expect(client.redirectUris).toHaveLength(20);
+  });
+
   test("no redirect URI at all is invalid_redirect_uri", () => {
     const { db } = openDb();
     expect(oauthErrorOf(() => registerClient(db, metadata({ redirectUris: [] }))).error).toBe("invalid_redirect_uri");
