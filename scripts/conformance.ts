@@ -6,6 +6,7 @@
 // checks). `--direct-only` skips the gateway (fixture and forwarder only).
 import { BlockedError, startGateway } from "./conformance/gateway.ts";
 import { findRewordings, findViolations, formatProblems, formatTable, type Comparison, type TargetResult } from "./conformance/report.ts";
+import { listAuthScenarios } from "./conformance/auth-scenarios.ts";
 import { runSuite } from "./conformance/run-suite.ts";
 import { agentTarget, Cleanup, forward, gatewayTarget, startEverythingHttp, startFixtureHttp, STDIO_EVERYTHING, STDIO_FIXTURE } from "./conformance/targets.ts";
 
@@ -33,7 +34,7 @@ const FRONT_END: Record<string, string> = { "dns-rebinding-protection": "Host/Or
 const GATEWAY_EVERYTHING = ["everything/gw", "everything/agent"];
 
 type Plan = { name: string; url: () => Promise<string> };
-type Run = { results: TargetResult[]; blocked: string[]; gatewayLog: () => string[] };
+type Run = { results: TargetResult[]; blocked: string[]; gatewayLog: () => string[]; authScenarios: { server: string[]; client: string[] } };
 
 // server-everything lacks the test_* fixtures, so its failures are expected; only agreement counts.
 const MUST_PASS = ["fixture", "fixture+fwd", "fixture/gw-http", "fixture/gw-stdio", "fixture/agent"];
@@ -47,7 +48,7 @@ const COMPARISONS: Comparison[] = [
 /** Starts what each target needs (lazily, in order) and runs the suite against it. */
 async function runTargets(options: { directOnly: boolean; cleanup: Cleanup }): Promise<Run> {
   const { cleanup } = options;
-  const run: Run = { results: [], blocked: [], gatewayLog: () => [] };
+  const run: Run = { results: [], blocked: [], gatewayLog: () => [], authScenarios: await listAuthScenarios() };
   const fixtureUrl = await startFixtureHttp(cleanup);
   const plans: Plan[] = [
     { name: "fixture", url: async () => fixtureUrl },
@@ -112,6 +113,14 @@ function judge(run: Run): number {
     console.log(`Violations:\n${violations.map((v) => `  ${v}`).join("\n")}\n`);
     const log = run.gatewayLog();
     if (log.length > 0) console.log(`Gateway log (last 40 lines):\n${log.slice(-40).join("\n")}\n`);
+  }
+  // `--suite all` runs every server scenario, authorization ones included when the suite has them.
+  if (run.authScenarios.server.length > 0) console.log(`Authorization scenarios run (server side): ${run.authScenarios.server.join(", ")}`);
+  else {
+    console.log(
+      `Authorization: this suite version has no server-side authorization scenario (its ${run.authScenarios.client.length} auth/* scenarios test OAuth clients). ` +
+        "Switchboard's authorization server is tested by test/integration/oauth-*.test.ts and, with real clients, test/browser/oauth-clients.test.ts.",
+    );
   }
   const ok = violations.length === 0 && run.blocked.length === 0;
   console.log(ok ? "Conformance: OK" : "Conformance: FAILED");

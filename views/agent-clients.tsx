@@ -1,62 +1,97 @@
-// Ready-to-paste MCP client configurations for an agent's endpoint (Cursor, Claude Desktop, VS Code,
-// Claude Code), each with a copy button. The token is a placeholder: tokens are shown only once, when a key is made.
+// "Connect a client" for an agent's or a connection's endpoint: per client (Claude.ai, ChatGPT, Claude
+// Code, Cursor, VS Code, Claude Desktop via mcp-remote) the one thing to paste with a browser sign-in
+// (OAuth: the URL, no key) first, then the key-based variant; each with a copy button.
 /** @jsxImportSource hono/jsx */
 
 export const TOKEN_PLACEHOLDER = "mcp_key_…";
 
 export type ClientSnippet = { id: string; client: string; where: string; text: string };
 
-/** The four configurations, for a server named `name` at `url`. */
-export function clientSnippets(name: string, url: string, token = TOKEN_PLACEHOLDER): ClientSnippet[] {
-  const authorization = `Bearer ${token}`;
-  const json = (value: unknown) => JSON.stringify(value, null, 2);
+/** The two addresses of one endpoint: with OAuth discovery, and keys only (no discovery, for clients that would start OAuth despite a header). */
+export type EndpointUrls = { url: string; keyUrl: string };
+
+/** The addresses of an agent's or a connection's endpoint under `publicUrl`. */
+export function endpointUrls(publicUrl: string, target: { kind: "agent" | "connection"; id: string }): EndpointUrls {
+  const path = target.kind === "agent" ? `agent/${target.id}` : target.id;
+  return { url: `${publicUrl}/mcp/${path}`, keyUrl: `${publicUrl}/mcp-key/${path}` };
+}
+
+const json = (value: unknown): string => JSON.stringify(value, null, 2);
+
+/** With a browser sign-in: each client gets the URL alone and runs the OAuth flow itself. */
+export function oauthSnippets(name: string, url: string): ClientSnippet[] {
   return [
+    { id: "claude-ai", client: "Claude.ai / Claude Desktop", where: "Settings → Connectors → Add custom connector: paste the URL, then sign in and approve", text: url },
+    { id: "chatgpt", client: "ChatGPT", where: "Settings → Connectors → Advanced: turn on developer mode, then Create: paste the URL (authentication: OAuth)", text: url },
+    { id: "claude-code", client: "Claude Code", where: "a shell; then /mcp in Claude Code to sign in", text: `claude mcp add --transport http ${name} ${url}` },
+    { id: "cursor", client: "Cursor", where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project); Cursor opens the browser to sign in", text: json({ mcpServers: { [name]: { url } } }) },
+    { id: "vscode", client: "VS Code", where: ".vscode/mcp.json; VS Code asks to sign in on first use", text: json({ servers: { [name]: { type: "http", url } } }) },
+    { id: "mcp-remote", client: "Claude Desktop via mcp-remote", where: "claude_desktop_config.json; mcp-remote opens the browser to sign in", text: json({ mcpServers: { [name]: { command: "npx", args: ["-y", "mcp-remote", url] } } }) },
+  ];
+}
+
+/**
+ * With an API key in the Authorization header. Cursor is given the key-only URL: where the server
+ * offers OAuth discovery it starts a sign-in and drops the configured header. Claude.ai and ChatGPT
+ * send no custom headers, so they have no key variant.
+ */
+export function keySnippets(name: string, urls: EndpointUrls, token = TOKEN_PLACEHOLDER): ClientSnippet[] {
+  const authorization = `Bearer ${token}`;
+  const { url, keyUrl } = urls;
+  return [
+    { id: "claude-code", client: "Claude Code", where: "a shell", text: `claude mcp add --transport http ${name} ${url} --header "Authorization: ${authorization}"` },
     {
       id: "cursor",
       client: "Cursor",
-      where: "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
-      text: json({ mcpServers: { [name]: { url, headers: { Authorization: authorization } } } }),
+      where: "~/.cursor/mcp.json; note the key-only URL (/mcp-key/…), so Cursor does not start a sign-in instead",
+      text: json({ mcpServers: { [name]: { url: keyUrl, headers: { Authorization: authorization } } } }),
     },
+    { id: "vscode", client: "VS Code", where: ".vscode/mcp.json", text: json({ servers: { [name]: { type: "http", url, headers: { Authorization: authorization } } } }) },
     {
       id: "claude-desktop",
-      client: "Claude Desktop",
-      where: "claude_desktop_config.json; it reaches remote servers with headers through mcp-remote",
+      client: "Claude Desktop via mcp-remote",
+      where: "claude_desktop_config.json",
       text: json({
         mcpServers: { [name]: { command: "npx", args: ["-y", "mcp-remote", url, "--header", "Authorization:${SB_AUTH}"], env: { SB_AUTH: authorization } } },
       }),
     },
-    {
-      id: "vscode",
-      client: "VS Code",
-      where: ".vscode/mcp.json",
-      text: json({ servers: { [name]: { type: "http", url, headers: { Authorization: authorization } } } }),
-    },
-    {
-      id: "claude-code",
-      client: "Claude Code",
-      where: "a shell",
-      text: `claude mcp add --transport http ${name} ${url} --header "Authorization: ${authorization}"`,
-    },
   ];
 }
 
-/** The snippets with copy buttons, and where to get a token. */
-export function ClientConfigs(props: { name: string; url: string; keyHref: string }) {
+function Snippets(props: { snippets: ClientSnippet[]; prefix: string; openFirst: boolean }) {
+  return (
+    <>
+      {props.snippets.map((s, i) => (
+        <details class="snippet" open={props.openFirst && i === 0}>
+          <summary>
+            <strong>{s.client}</strong> <span class="muted small">· {s.where}</span>{" "}
+            <button type="button" class="secondary small" data-copy={`#${props.prefix}${s.id}`}>Copy</button>
+          </summary>
+          <pre id={`${props.prefix}${s.id}`}>{s.text}</pre>
+        </details>
+      ))}
+    </>
+  );
+}
+
+/** The snippets of an agent or a connection, OAuth first, named `name` (its slug). */
+export function ClientConfigs(props: { name: string; urls: EndpointUrls; keyHref: string; what: "agent" | "connection" }) {
   return (
     <section class="panel" id="client-configs">
       <h2 style="margin-top:0">Connect a client</h2>
+      <h3>With a browser sign-in (recommended)</h3>
       <p class="muted">
-        Replace <code>{TOKEN_PLACEHOLDER}</code> with an API key that grants this agent (<a href={props.keyHref}>create a key for this agent</a>; its token is shown once).
+        Paste the URL alone: the client opens the browser, you sign in to Switchboard and approve it for this {props.what}.
+        Approved clients are listed under <a href="/admin/apps">Authorized apps</a>. Claude.ai and ChatGPT connect from their own
+        servers, so Switchboard's public URL must be reachable from the internet over HTTPS.
       </p>
-      {clientSnippets(props.name, props.url).map((s, i) => (
-        <details class="snippet" open={i === 0}>
-          <summary>
-            <strong>{s.client}</strong> <span class="muted small">· {s.where}</span>{" "}
-            <button type="button" class="secondary small" data-copy={`#client-${s.id}`}>Copy</button>
-          </summary>
-          <pre id={`client-${s.id}`}>{s.text}</pre>
-        </details>
-      ))}
+      <Snippets snippets={oauthSnippets(props.name, props.urls.url)} prefix="client-" openFirst={true} />
+      <h3>With an API key</h3>
+      <p class="muted">
+        For scripts and clients you configure with a header. Replace <code>{TOKEN_PLACEHOLDER}</code> with a key that grants this {props.what}{" "}
+        (<a href={props.keyHref}>create a key for this {props.what}</a>; its token is shown once). Claude.ai and ChatGPT cannot send a key.
+      </p>
+      <Snippets snippets={keySnippets(props.name, props.urls)} prefix="client-key-" openFirst={false} />
     </section>
   );
 }

@@ -3,7 +3,7 @@
 /** @jsxImportSource hono/jsx */
 import type { User } from "../src/domain/access/users.ts";
 import type { AgentDetailView, AgentView } from "../src/operations/agent-shapes.ts";
-import { ClientConfigs } from "./agent-clients.tsx";
+import { ClientConfigs, endpointUrls } from "./agent-clients.tsx";
 import { AgentEditor, type AgentEditorProps } from "./agent-editor.tsx";
 import { AdminLayout } from "./layout.tsx";
 
@@ -147,7 +147,7 @@ function TryIt(props: { a: AgentDetailView; outcome?: TryOutcome }) {
   );
 }
 
-export type AgentPageProps = { viewer: User; a: AgentDetailView; outcome?: TryOutcome; message?: Message };
+export type AgentPageProps = { viewer: User; a: AgentDetailView; publicUrl: string; outcome?: TryOutcome; message?: Message };
 
 export function AgentPage(props: AgentPageProps) {
   const { a, viewer } = props;
@@ -172,7 +172,7 @@ export function AgentPage(props: AgentPageProps) {
       </div>
       <Health a={a} />
       <Tools a={a} />
-      <ClientConfigs name={a.slug} url={a.endpoint} keyHref={`/admin/keys?grant=${a.id}#create-key`} />
+      <ClientConfigs name={a.slug} urls={endpointUrls(props.publicUrl, { kind: "agent", id: a.id })} keyHref={`/admin/keys?grant=${a.id}#create-key`} what="agent" />
       <TryIt a={a} outcome={props.outcome} />
       {isAdmin && !a.from_config && (
         <form class="panel" method="post" action={`/admin/agents/${a.id}/delete`}>

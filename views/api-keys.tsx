@@ -45,7 +45,7 @@ export type KeysProps = {
   connections: GrantableConnection[];
   /** Agents whose tools may be granted, with the names they expose. */
   agents: GrantableAgent[];
-  /** An agent whose "all tools" box starts ticked (from its page's "create a key for this agent"). */
+  /** An agent or connection whose "all" box starts ticked (from its page's "create a key for this …"). */
   preselect?: string;
   issued?: IssuedToken;
   /** The connection and agent tools could not be listed: the picker is empty, raw JSON still works. */
@@ -89,7 +89,7 @@ function TokenDialog(props: { issued: IssuedToken }) {
 }
 
 /** Per connection: "all tools" (["*"]) or a choice of its discovered tools; grants {"conn_<id>": [...]}. */
-function ConnectionGrants(props: { connections: GrantableConnection[] }) {
+function ConnectionGrants(props: { connections: GrantableConnection[]; preselect?: string }) {
   return (
     <fieldset class="builder">
       <legend>Connections</legend>
@@ -99,9 +99,9 @@ function ConnectionGrants(props: { connections: GrantableConnection[] }) {
         props.connections.map((c) => {
           const tools = c.tools.filter(grantable);
           return (
-          <div class="grant">
+          <div class="grant" id={`grant-${c.id}`}>
             <label class="check">
-              <input type="checkbox" name="grant_all" value={c.id} /> <strong>{c.title}</strong> <code>{c.slug}</code>: all tools, resources and prompts (<code>"*"</code>)
+              <input type="checkbox" name="grant_all" value={c.id} checked={c.id === props.preselect} /> <strong>{c.title}</strong> <code>{c.slug}</code>: all tools, resources and prompts (<code>"*"</code>)
             </label>
             {tools.length === 0 ? (
               <p class="muted small">No tools discovered yet (test or refresh the connection to list them); "all" grants whatever it offers.</p>
@@ -192,7 +192,7 @@ function CreateForm(props: KeysProps) {
       {props.pickerFailed && (
         <div class="alert error" role="alert" id="picker-failed">The tools of connections and agents could not be listed just now; grant them with the raw JSON below.</div>
       )}
-      <ConnectionGrants connections={props.connections} />
+      <ConnectionGrants connections={props.connections} preselect={props.preselect} />
       <AgentGrants agents={props.agents} preselect={props.preselect} />
       <details open={props.form?.raw ? true : undefined}>
         <summary>Raw permissions JSON (overrides the choices above)</summary>

@@ -3,6 +3,7 @@
 /** @jsxImportSource hono/jsx */
 import type { User } from "../src/domain/access/users.ts";
 import type { ConnectionDetailView, ConnectionSummaryView, ConnectionView } from "../src/operations/connection-shapes.ts";
+import { ClientConfigs, endpointUrls } from "./agent-clients.tsx";
 import { ConnectionForm, type ConnectionFormProps } from "./connection-form.tsx";
 import { AdminLayout } from "./layout.tsx";
 
@@ -193,6 +194,8 @@ export type ConnectionPageProps = {
   c: ConnectionDetailView;
   /** The stdio server's recent stderr (admins only). */
   stderr: string[] | null;
+  /** Where clients reach Switchboard: the snippets' URLs. */
+  publicUrl: string;
   form: ConnectionFormProps | null;
   test?: TestOutcome;
   message?: Message;
@@ -218,6 +221,7 @@ export function ConnectionPage(props: ConnectionPageProps) {
         <Settings c={c} />
       </div>
       <DiscoverySection c={c} />
+      <ClientConfigs name={c.slug} urls={endpointUrls(props.publicUrl, { kind: "connection", id: c.id })} keyHref={`/admin/keys?grant=${c.id}#create-key`} what="connection" />
       {c.transport === "stdio" && (
         <section class="panel">
           <h2 style="margin-top:0">stderr</h2>

@@ -10,6 +10,7 @@ export const NAV: { key: string; label: string; href?: string }[] = [
   { key: "connections", label: "Connections", href: "/admin/connections" },
   { key: "agents", label: "Agents", href: "/admin/agents" },
   { key: "keys", label: "API keys", href: "/admin/keys" },
+  { key: "apps", label: "Authorized apps", href: "/admin/apps" },
   { key: "monitoring", label: "Monitoring" },
   { key: "users", label: "Users", href: "/admin/users" },
   { key: "settings", label: "Settings", href: "/admin/settings" },

@@ -17,6 +17,7 @@ import { adminUserRoutes } from "./routes/admin-users.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminConnectionRoutes } from "./routes/admin-connections.ts";
 import { adminAgentRoutes } from "./routes/admin-agents.ts";
+import { adminAppsRoutes } from "./routes/admin-apps.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { apiRoutes } from "./routes/api.ts";
@@ -44,11 +45,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", wellKnownRoutes(deps));
   // Every MCP endpoint: refuse foreign Host and Origin headers first (DNS rebinding).
   app.use("/mcp/*", dnsRebindingProtection({ publicUrl }));
+  app.use("/mcp-key/*", dnsRebindingProtection({ publicUrl }));
   // Management answers may carry a new key's token (API_KEY_CREATE, API_KEY_ROTATE): never cached.
   app.use("/mcp/self/*", noStore());
   app.use("/api/v1/*", noStore());
   app.route("/mcp/self", mcpSelfRoutes(deps));
-  app.route("/mcp", mcpProxyRoutes(deps));
+  app.route("/mcp", mcpProxyRoutes(deps, { oauth: deps.config.oauth.enabled }));
+  // The same endpoints for API keys only, publishing no OAuth discovery (for clients that start a
+  // browser sign-in, ignoring their configured Authorization header, whenever OAuth is offered).
+  app.route("/mcp-key", mcpProxyRoutes(deps, { oauth: false }));
   app.route("/api/v1", apiRoutes(deps));
   // The authorization server (absent when [oauth] enabled = false: its paths are 404s).
   const oauth = oauthRoutes(deps);
@@ -89,6 +94,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   signedIn.route("/keys", adminKeyRoutes(deps));
   signedIn.route("/connections", adminConnectionRoutes(deps));
   signedIn.route("/agents", adminAgentRoutes(deps));
+  signedIn.route("/apps", adminAppsRoutes(deps));
   app.route("/admin", signedIn);
 
   return app;

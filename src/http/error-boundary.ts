@@ -60,8 +60,12 @@ export function renderError(c: Context, err: unknown, options: { logger: Logger;
   }
   // A capacity refusal (BUSY) passes soon: say when to come back.
   if (error.status === 503) c.header("Retry-After", "2");
-  const isMcp = under(path, "/mcp");
-  if (error.status === 401 && (isMcp || under(path, "/api"))) {
+  // The key-only endpoints (/mcp-key/…) speak MCP but offer no OAuth discovery: a bare challenge.
+  const keyOnly = under(path, "/mcp-key");
+  const isMcp = keyOnly || under(path, "/mcp");
+  if (error.status === 401 && keyOnly) {
+    c.header("WWW-Authenticate", error.cause === "invalid token" ? 'Bearer realm="switchboard", error="invalid_token"' : 'Bearer realm="switchboard"');
+  } else if (error.status === 401 && (isMcp || under(path, "/api"))) {
     // RFC 9728 / MCP authorization: point the client at the resource metadata; RFC 6750 error code
     // only when a credential was presented (the same for unknown, revoked and expired tokens).
     // Built from the canonical, encoded path: nothing a client puts in the path (a quote, a comma,

@@ -90,7 +90,7 @@ export const AgentShape = z.object({
   instructions: z.string(),
   enabled: z.boolean(),
   prefix_tools: z.boolean(),
-  endpoint: z.string().describe("Where MCP clients reach this agent (Streamable HTTP, Authorization: Bearer <key>)"),
+  endpoint: z.string().describe("Where MCP clients reach this agent (Streamable HTTP; Authorization: Bearer <API key or OAuth access token>)"),
   connections: z.array(Selection),
   tool_count: z.number().describe("How many tools it exposes now (selected tools the upstream no longer offers not counted)"),
   from_config: z.boolean().describe("Declared in switchboard.toml: read-only here"),

@@ -87,7 +87,7 @@ export const ConnectionShape = z.object({
   description: z.string(),
   transport: z.enum(["http", "sse", "stdio"]),
   enabled: z.boolean(),
-  mcp_url: z.string().describe("Where MCP clients reach this connection through Switchboard (Authorization: Bearer <key>)"),
+  mcp_url: z.string().describe("Where MCP clients reach this connection through Switchboard (Authorization: Bearer <API key or OAuth access token>)"),
   url: z.string().nullable().describe("http and sse: the upstream URL"),
   token_set: z.boolean().describe("Whether a bearer token is stored (it is never returned)"),
   headers: MaskedTable.describe(`Header names, values masked as "${SECRET_MASK}"`),

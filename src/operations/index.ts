@@ -11,6 +11,7 @@ import {
   connectionTest,
   connectionUpdate,
 } from "./connections.ts";
+import { oauthClientDelete, oauthClientList, oauthGrantList, oauthGrantRevoke } from "./oauth.ts";
 import { catalogOf, type Operation } from "./registry.ts";
 import { serverStats } from "./stats.ts";
 import { toolList } from "./tools.ts";
@@ -45,6 +46,10 @@ export const OPERATIONS = [
   userUpdate,
   userDelete,
   serverStats,
+  oauthGrantList,
+  oauthGrantRevoke,
+  oauthClientList,
+  oauthClientDelete,
 ] as const satisfies readonly Operation[];
 
 export const OPERATIONS_BY_NAME: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op): [string, Operation] => [op.name, op]));

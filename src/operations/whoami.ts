@@ -13,7 +13,10 @@ export const whoami = defineOperation({
   input: z.object({}),
   output: z.object({
     user: UserShape,
-    key: z.object({ id: z.string() }).nullable().describe("The API key used; null for a signed-in admin session"),
+    key: z
+      .object({ id: z.string(), kind: z.enum(["api_key", "oauth"]).describe('"api_key", or "oauth" for an OAuth access token (id is then its grant)') })
+      .nullable()
+      .describe("The credential used; null for a signed-in admin session"),
     permissions: StoredPermissionsSchema.describe("The permissions in force for this call"),
     management_tools: z.array(z.string()).describe("The management tools this caller may call"),
   }),
@@ -23,6 +26,6 @@ export const whoami = defineOperation({
   handler(ctx) {
     const self = ctx.caller.permissions.self ?? [];
     const tools = ctx.deps.catalog.all.filter((name) => self.includes("*") || self.includes(name));
-    return { user: userOut(ctx.caller.user), key: ctx.caller.key, permissions: ctx.caller.permissions, management_tools: tools };
+    return { user: userOut(ctx.caller.user), key: ctx.caller.key && { id: ctx.caller.key.id, kind: ctx.caller.key.kind }, permissions: ctx.caller.permissions, management_tools: tools };
   },
 });

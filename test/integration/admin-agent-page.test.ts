@@ -1,14 +1,14 @@
-// An agent's admin page: the endpoint and the four client configurations (placeholder token, a link to
-// make a key for the agent), per-connection failures and missing tools, and "Try it" (htmx fragment or
-// whole page, as the signed-in user, JSON arguments checked); and the key page's builder offering
-// agents with the names they expose.
+// An agent's admin page: the endpoint and the client configurations (OAuth first, then keys with a
+// placeholder token and a link to make a key for the agent; a connection's page alike), per-connection
+// failures and missing tools, and "Try it" (htmx fragment or whole page, as the signed-in user, JSON
+// arguments checked); and the key page's builder offering agents with the names they expose.
 import { describe, expect, test } from "bun:test";
 import { listApiKeys } from "../../src/domain/access/api-keys.ts";
 import { JsonRpcError } from "../../src/errors.ts";
 import { useAgentHarness } from "../support/agent-harness.ts";
 import { adminSetup, get, post } from "../support/admin-agents.ts";
 import { TOKEN_PATTERN } from "../support/key-harness.ts";
-import { clientSnippets } from "../../views/agent-clients.tsx";
+import { keySnippets } from "../../views/agent-clients.tsx";
 
 const harness = useAgentHarness();
 
@@ -19,21 +19,67 @@ function snippets(html: string): Record<string, string> {
 }
 
 describe("client configuration", () => {
-  test("Cursor, Claude Desktop, VS Code and Claude Code, each with a copy button and the agent's endpoint", async () => {
+  test("OAuth first: per client the URL alone (Claude.ai, ChatGPT, Claude Code, Cursor, VS Code, mcp-remote), each with a copy button", async () => {
     const ctx = await adminSetup(harness);
     const html = await (await get(ctx, ctx.member, `/admin/agents/${ctx.agentId}`)).text();
     const url = `http://switchboard.test/mcp/agent/${ctx.agentId}`;
     const found = snippets(html);
-    expect(JSON.parse(found.cursor!)).toEqual({ mcpServers: { support: { url, headers: { Authorization: "Bearer mcp_key_…" } } } });
-    expect(JSON.parse(found["claude-desktop"]!)).toEqual({
+    expect(found["claude-ai"]).toBe(url);
+    expect(found.chatgpt).toBe(url);
+    expect(found["claude-code"]).toBe(`claude mcp add --transport http support ${url}`);
+    expect(JSON.parse(found.cursor!)).toEqual({ mcpServers: { support: { url } } });
+    expect(JSON.parse(found.vscode!)).toEqual({ servers: { support: { type: "http", url } } });
+    expect(JSON.parse(found["mcp-remote"]!)).toEqual({ mcpServers: { support: { command: "npx", args: ["-y", "mcp-remote", url] } } });
+    // The OAuth variants carry no key, not even the placeholder.
+    for (const id of ["claude-ai", "chatgpt", "claude-code", "cursor", "vscode", "mcp-remote"]) {
+      expect(found[id]).not.toContain("mcp_key_");
+      expect(found[id]).not.toContain("Authorization");
+      expect(html).toContain(`data-copy="#client-${id}"`);
+    }
+    // OAuth comes before keys on the page.
+    expect(html.indexOf('id="client-claude-ai"')).toBeLessThan(html.indexOf('id="client-key-'));
+    expect(html).toContain('href="/admin/apps"');
+    expect(html).toContain(`<code id="agent-url">${url}</code>`);
+  });
+
+  test("keys second: the header with a placeholder; Cursor on the key-only URL; nothing for Claude.ai or ChatGPT", async () => {
+    const ctx = await adminSetup(harness);
+    const html = await (await get(ctx, ctx.member, `/admin/agents/${ctx.agentId}`)).text();
+    const url = `http://switchboard.test/mcp/agent/${ctx.agentId}`;
+    const keyUrl = `http://switchboard.test/mcp-key/agent/${ctx.agentId}`;
+    const found = snippets(html);
+    // Cursor drops a configured header when the server offers OAuth discovery: it gets the URL that offers none.
+    expect(JSON.parse(found["key-cursor"]!)).toEqual({ mcpServers: { support: { url: keyUrl, headers: { Authorization: "Bearer mcp_key_…" } } } });
+    expect(JSON.parse(found["key-claude-desktop"]!)).toEqual({
       mcpServers: { support: { command: "npx", args: ["-y", "mcp-remote", url, "--header", "Authorization:${SB_AUTH}"], env: { SB_AUTH: "Bearer mcp_key_…" } } },
     });
-    expect(JSON.parse(found.vscode!)).toEqual({ servers: { support: { type: "http", url, headers: { Authorization: "Bearer mcp_key_…" } } } });
-    expect(found["claude-code"]).toBe(`claude mcp add --transport http support ${url} --header "Authorization: Bearer mcp_key_…"`);
-    for (const id of ["cursor", "claude-desktop", "vscode", "claude-code"]) expect(html).toContain(`data-copy="#client-${id}"`);
-    expect(html).toContain(`<code id="agent-url">${url}</code>`);
+    expect(JSON.parse(found["key-vscode"]!)).toEqual({ servers: { support: { type: "http", url, headers: { Authorization: "Bearer mcp_key_…" } } } });
+    expect(found["key-claude-code"]).toBe(`claude mcp add --transport http support ${url} --header "Authorization: Bearer mcp_key_…"`);
+    expect(Object.keys(found).filter((id) => id.startsWith("key-")).sort()).toEqual(["key-claude-code", "key-claude-desktop", "key-cursor", "key-vscode"]);
+    for (const id of ["cursor", "claude-desktop", "vscode", "claude-code"]) expect(html).toContain(`data-copy="#client-key-${id}"`);
     expect(html).toContain(`href="/admin/keys?grant=${ctx.agentId}#create-key"`);
-    expect(clientSnippets("x", "u", "tok").map((s) => s.text).join("\n")).not.toContain("mcp_key_…");
+    const withToken = keySnippets("x", { url: "u", keyUrl: "k" }, "tok").map((s) => s.text).join("\n");
+    expect(withToken).toContain("Bearer tok");
+    expect(withToken).not.toContain("mcp_key_…");
+  });
+
+  test("a connection's page has the same snippets, named after its slug, on /mcp/<id> and /mcp-key/<id>", async () => {
+    const ctx = await adminSetup(harness);
+    const html = await (await get(ctx, ctx.member, `/admin/connections/${ctx.githubId}`)).text();
+    const url = `http://switchboard.test/mcp/${ctx.githubId}`;
+    const found = snippets(html);
+    expect(JSON.parse(found.cursor!)).toEqual({ mcpServers: { github: { url } } });
+    expect(found["claude-code"]).toBe(`claude mcp add --transport http github ${url}`);
+    expect(JSON.parse(found["key-cursor"]!)).toEqual({ mcpServers: { github: { url: `http://switchboard.test/mcp-key/${ctx.githubId}`, headers: { Authorization: "Bearer mcp_key_…" } } } });
+    expect(html).toContain(`href="/admin/keys?grant=${ctx.githubId}#create-key"`);
+    expect(html).not.toContain("/mcp/agent/");
+  });
+
+  test("the keys page opened from a connection's link has that connection ticked", async () => {
+    const ctx = await adminSetup(harness);
+    const html = await (await get(ctx, ctx.member, `/admin/keys?grant=${ctx.githubId}`)).text();
+    expect(html).toContain(`<input type="checkbox" name="grant_all" value="${ctx.githubId}" checked=""/>`);
+    expect(html).not.toContain(`value="${ctx.gitlabId}" checked`);
   });
 
   test("per-connection failures, missing tools and collisions are shown", async () => {

@@ -9,11 +9,15 @@ import { getApiKey, hashToken } from "../../src/domain/access/api-keys.ts";
 import { createAgent, getAgent, newAgentFields } from "../../src/domain/agents/agents.ts";
 import { createConnection, getConnection, newConnectionFields } from "../../src/domain/connections/connections.ts";
 import { getUser, type User } from "../../src/domain/access/users.ts";
+import { createAccessTokenVerifier, getGrant } from "../../src/domain/oauth/authorizations.ts";
+import { findClient } from "../../src/domain/oauth/clients.ts";
+import type { OAuthClient, TokenSet } from "../../src/domain/oauth/types.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { OPERATIONS, OPERATIONS_BY_NAME } from "../../src/operations/index.ts";
 import { PUBLIC_URL, TEST_SECRET } from "../support/app.ts";
 import { apiRequest, callTool, mintKey, TOKEN_ANYWHERE, TOKEN_PATTERN, useHarness, type Harness } from "../support/key-harness.ts";
+import { agentResource, approve, cimdClient, dcrClient } from "../support/oauth-grants.ts";
 import { insertUser } from "../support/users.ts";
 
 const harness = useHarness();
@@ -33,6 +37,11 @@ type Row = {
 /** A stored http connection with a token, for the connection rows. */
 function storedConnection(h: Harness, slug = "upstream") {
   return createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp", token: "tok-row-secret" }));
+}
+
+/** An approval's tokens: never in an answer. */
+function oauthSecrets(tokens: TokenSet): string[] {
+  return [tokens.accessToken, tokens.refreshToken];
 }
 
 /** A stored agent over a stored connection, for the agent rows. */
@@ -266,6 +275,75 @@ const ROUTES: Row[] = [
       const target = ctx.target as { key: { id: string }; token: string };
       expect(body).toEqual({ id: target.key.id, deleted: true });
       expect(h.deps.verifyKey(target.token)).toBeNull();
+    },
+  },
+  {
+    op: "OAUTH_GRANT_LIST",
+    request: (h) => {
+      const agent = agentResource(h.deps, "oauth-agent");
+      const mine = approve(h.deps, h.admin, dcrClient(h.deps, "Cursor"), agent);
+      const theirs = approve(h.deps, h.member, cimdClient(h.deps), agent);
+      return { method: "GET", path: "/oauth/grants", ctx: { agent, mine, theirs } };
+    },
+    status: 200,
+    check: (body, h, ctx) => {
+      const [mine, theirs, agent] = [ctx.mine as TokenSet, ctx.theirs as TokenSet, ctx.agent as { id: string; url: string }];
+      // An admin's key sees everyone's.
+      const grants = body.grants as Json[];
+      expect(grants.map((g) => g.id).sort()).toEqual([mine.grantId, theirs.grantId].sort());
+      expect(grants.find((g) => g.id === theirs.grantId)).toMatchObject({
+        user: { id: h.member.id, email: h.member.email },
+        client: { id: "https://claude.ai/oauth/mcp-oauth-client-metadata", name: "Claude", kind: "cimd" },
+        resource: { id: agent.id, kind: "agent", slug: "oauth-agent", title: "oauth-agent" },
+        resource_url: agent.url,
+        scope: "mcp",
+        created_at: expect.any(String),
+        last_used_at: expect.any(String),
+        refresh_expires_at: expect.any(String),
+      });
+      expect(grants.find((g) => g.id === mine.grantId)).toMatchObject({ user: { id: h.admin.id }, client: { name: "Cursor", kind: "dcr" } });
+    },
+    never: (_h, ctx) => [...oauthSecrets(ctx.mine as TokenSet), ...oauthSecrets(ctx.theirs as TokenSet), "token_hash", "mcp_at_", "mcp_rt_"],
+  },
+  {
+    op: "OAUTH_GRANT_REVOKE",
+    request: (h) => {
+      const tokens = approve(h.deps, h.member, dcrClient(h.deps), agentResource(h.deps));
+      return { method: "DELETE", path: `/oauth/grants/${tokens.grantId}`, ctx: { tokens } };
+    },
+    status: 200,
+    check: (body, h, ctx) => {
+      const tokens = ctx.tokens as TokenSet;
+      expect(body).toEqual({ id: tokens.grantId, revoked: true });
+      expect(getGrant(h.deps.db, tokens.grantId)).toBeNull();
+      expect(createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac)(tokens.accessToken)).toBeNull();
+    },
+    never: (_h, ctx) => oauthSecrets(ctx.tokens as TokenSet),
+  },
+  {
+    op: "OAUTH_CLIENT_LIST",
+    request: (h) => ({ method: "GET", path: "/oauth/clients", ctx: { dcr: dcrClient(h.deps, "Cursor"), cimd: cimdClient(h.deps) } }),
+    status: 200,
+    check: (body, _h, ctx) => {
+      const [dcr, cimd] = [ctx.dcr as OAuthClient, ctx.cimd as OAuthClient];
+      expect((body.clients as Json[]).map((c) => c.id).sort()).toEqual([dcr.id, cimd.id].sort());
+      expect(body.clients).toContainEqual({ id: cimd.id, kind: "cimd", name: "Claude", redirect_uris: ["https://claude.ai/api/mcp/auth_callback"], client_uri: null, created_at: expect.any(String), last_used_at: null });
+    },
+  },
+  {
+    op: "OAUTH_CLIENT_DELETE",
+    // A metadata-document client's id is a URL: percent-encoded, it is one path segment.
+    request: (h) => {
+      const client = cimdClient(h.deps);
+      const tokens = approve(h.deps, h.member, client, agentResource(h.deps));
+      return { method: "DELETE", path: `/oauth/clients/${encodeURIComponent(client.id)}`, ctx: { client, tokens } };
+    },
+    status: 200,
+    check: (body, h, ctx) => {
+      const [client, tokens] = [ctx.client as OAuthClient, ctx.tokens as TokenSet];
+      expect(body).toEqual({ id: client.id, deleted: true });
+      expect(findClient(h.deps.db, client.id)).toBeNull();
+      expect(getGrant(h.deps.db, tokens.grantId)).toBeNull();
     },
   },
   {

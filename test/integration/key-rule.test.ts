@@ -251,11 +251,11 @@ describe("sessions act as their user, as before", () => {
     expect(h.deps.verifyKey(workerToken!)?.keyId).toBe(own.key.id);
   });
 
-  test("WHOAMI still shows only the key's id, not the stored permissions or expiry the rule uses", async () => {
+  test("WHOAMI shows the key's id and kind, not the stored permissions or expiry the rule uses", async () => {
     const h = harness();
     const { key: k, token } = key(h, h.admin, { self: ["WHOAMI"] }, { expiresAt: inHours(1) });
     const res = await apiRequest(h.app, "GET", "/whoami", { token });
-    expect(((await res.json()) as { key: unknown }).key).toEqual({ id: k.id });
+    expect(((await res.json()) as { key: unknown }).key).toEqual({ id: k.id, kind: "api_key" });
   });
 });
 

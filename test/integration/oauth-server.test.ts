@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { createAgent, newAgentFields, updateAgent } from "../../src/domain/agents/agents.ts";
 import { createConnection, newConnectionFields } from "../../src/domain/connections/connections.ts";
-import { deleteClient } from "../../src/domain/oauth/clients.ts";
+import { deleteClient, saveClientDocument } from "../../src/domain/oauth/clients.ts";
 import type { User } from "../../src/domain/access/users.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
@@ -200,6 +200,17 @@ describe("the whole flow", () => {
     expect(((await res.json()) as Tokens).scope).toBe("mcp offline_access");
   });
 
+  test("a state and client name full of markup round-trip escaped: the page runs none of it", async () => {
+    const ctx = await setup();
+    const clientId = await register(ctx, { redirect_uris: [CALLBACK], client_name: '<script>alert(1)</script>"' });
+    const state = `"><script>alert(2)</script>&x='y`;
+    const fields = request(ctx, clientId, pkce().challenge, { state });
+    const html = await (await ctx.request(authorizeQuery(fields), { headers: { cookie: ctx.adminCookie } })).text();
+    expect(html).not.toContain("<script>alert");
+    const back = await decide(ctx, ctx.adminCookie, fields);
+    expect(back.searchParams.get("state")).toBe(state);
+  });
+
   test("the token endpoint also takes JSON", async () => {
     const ctx = await setup();
     const clientId = await register(ctx);
@@ -383,6 +394,31 @@ describe("the authorization endpoint", () => {
     });
   }
 
+  test("signed out, an unknown agent is not told apart from a real one (sign-in first); a non-resource URL is refused at once", async () => {
+    const ctx = await setup();
+    const clientId = await register(ctx);
+    for (const resource of [ctx.agentUrl, `${PUBLIC_URL}/mcp/agent/nobody`, `${PUBLIC_URL}/mcp/nothing`]) {
+      const res = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { resource })));
+      expect(res.status).toBe(303);
+      expect(res.headers.get("location")!.startsWith("/admin/login?next=")).toBe(true);
+    }
+    const self = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { resource: `${PUBLIC_URL}/mcp/self` })));
+    expect(new URL(self.headers.get("location")!).searchParams.get("error")).toBe("invalid_target");
+  });
+
+  test("an agent disabled between the consent page and the approval: invalid_target sent back, no code", async () => {
+    const ctx = await setup();
+    const clientId = await register(ctx);
+    const page = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge)), { headers: { cookie: ctx.adminCookie } });
+    const fields = { ...hiddenFields(await page.text()), decision: "approve" };
+    updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
+    const res = await ctx.request("/oauth/authorize", formPost(fields, { ...SAME_ORIGIN, cookie: ctx.adminCookie }));
+    expect(res.status).toBe(303);
+    const back = new URL(res.headers.get("location")!);
+    expect(back.searchParams.get("error")).toBe("invalid_target");
+    expect(back.searchParams.has("code")).toBe(false);
+  });
+
   test("a disabled agent is invalid_target", async () => {
     const ctx = await setup();
     updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
@@ -465,6 +501,16 @@ describe("the authorization endpoint", () => {
       const res = await ctx.request("/admin/login", formPost({ email: "admin@example.com", password: PASSWORD, next }));
       expect(res.headers.get("location")).toBe(expected);
     }
+  });
+
+  test("a browser already signed in (another tab) goes from the sign-in page straight back to the request", async () => {
+    const ctx = await setup();
+    const next = "/oauth/authorize?client_id=sbc_x&state=1";
+    const res = await ctx.request(`/admin/login?next=${encodeURIComponent(next)}`, { headers: { cookie: ctx.adminCookie } });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(next);
+    const elsewhere = await ctx.request(`/admin/login?next=${encodeURIComponent("https://evil.example/")}`, { headers: { cookie: ctx.adminCookie } });
+    expect(elsewhere.headers.get("location")).toBe("/admin");
   });
 
   test("'not you? sign out' signs out and returns to sign-in for the same request", async () => {
@@ -662,6 +708,27 @@ describe("client ID metadata documents (a loopback fixture, allowed only by the 
     const res = await ctx.request(authorizeQuery(request(ctx, `${base}/missing`, pkce().challenge, { redirect_uri: CALLBACK })), { headers: { cookie: ctx.adminCookie } });
     expect(res.status).toBe(400);
     expect(res.headers.get("location")).toBeNull();
+  });
+
+  test("a document past its cache lifetime is fetched again", async () => {
+    const ctx = await setup();
+    const clientId = `${base}/good`;
+    const past = new Date(Date.now() - 1000);
+    saveClientDocument(ctx.deps.db, clientId, { name: "Old Name", redirectUris: [CALLBACK], clientUri: null, logoUri: null }, past, past);
+    const before = fetches;
+    const html = await (await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { redirect_uri: CALLBACK })), { headers: { cookie: ctx.adminCookie } })).text();
+    expect(fetches - before).toBe(1);
+    expect(html).toContain("Doc Client");
+    expect(html).not.toContain("Old Name");
+  });
+
+  test("a host off client_metadata_hosts is refused on the error page, nothing fetched", async () => {
+    const ctx = await setup({ oauth: { client_metadata_hosts: ["claude.ai"] } });
+    const before = fetches;
+    const res = await ctx.request(authorizeQuery(request(ctx, `${base}/good`, pkce().challenge, { redirect_uri: CALLBACK })), { headers: { cookie: ctx.adminCookie } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("location")).toBeNull();
+    expect(fetches).toBe(before);
   });
 
   test("client_metadata_documents = false: a URL client_id is invalid_client on the error page, nothing fetched", async () => {

@@ -12,12 +12,13 @@ import { connectionStore } from "../../src/operations/connections.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";
 import type { Operation } from "../../src/operations/registry.ts";
 import { apiRequest, callTool, mcpRequest, mintKey, resultText, useSharedHarness, type Harness, type JsonRpcResponse } from "../support/key-harness.ts";
+import { agentResource, approve, cimdClient, dcrClient } from "../support/oauth-grants.ts";
 import { insertUser } from "../support/users.ts";
 
 /** The operations only admins (and their keys) may use; everything else is open to members. */
 const ADMIN_ONLY = new Set([
   "USER_CREATE", "USER_UPDATE", "USER_DELETE", "CONNECTION_CREATE", "CONNECTION_UPDATE", "CONNECTION_DELETE", "AGENT_CREATE", "AGENT_UPDATE", "AGENT_DELETE",
-  "AGENT_CHECK",
+  "AGENT_CHECK", "OAUTH_CLIENT_LIST", "OAUTH_CLIENT_DELETE",
 ]);
 
 type KeyCase = { label: string; owner: "admin" | "member"; permissions: Record<string, string[]> };
@@ -84,6 +85,11 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   USER_UPDATE: (h) => ({ id: insertUser(h.deps, "member").id, role: "member" }),
   USER_DELETE: (h) => ({ id: insertUser(h.deps, "member").id }),
   SERVER_STATS: () => ({}),
+  OAUTH_GRANT_LIST: () => ({}),
+  OAUTH_GRANT_REVOKE: (h, owner) => ({ id: approve(h.deps, owner, dcrClient(h.deps), agentResource(h.deps)).grantId }),
+  OAUTH_CLIENT_LIST: () => ({}),
+  // A URL id: REST sends it percent-encoded in the path.
+  OAUTH_CLIENT_DELETE: (h) => ({ id: cimdClient(h.deps, `https://client-${randomUUID().slice(0, 8)}.example/oauth/metadata`).id }),
 };
 
 /** The REST request for an operation: path params from the arguments, the rest as query or JSON body. */

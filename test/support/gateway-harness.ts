@@ -28,7 +28,7 @@ export type GatewayCaller = Caller & { key: { id: string } };
 
 /** A caller holding `permissions` through the key `keyId`. */
 export function makeCaller(permissions: Permissions, keyId = "key_a"): GatewayCaller {
-  return { user: { id: "user_1", email: "tester@example.com", role: "admin", createdAt: new Date(0) }, key: { id: keyId, permissions, expiresAt: null }, permissions };
+  return { user: { id: "user_1", email: "tester@example.com", role: "admin", createdAt: new Date(0) }, key: { kind: "api_key", id: keyId, permissions, expiresAt: null, audience: null }, permissions };
 }
 
 function baseSpec(): ConnectionSpec {

@@ -2,6 +2,7 @@
 // the same failing checks; other words for the same checks are shown, never a violation.
 import { describe, expect, test } from "bun:test";
 import { checkIdsOf, findRewordings, findViolations, type TargetResult } from "../../scripts/conformance/report.ts";
+import { listAuthScenarios, parseAuthScenarios } from "../../scripts/conformance/auth-scenarios.ts";
 import type { Verdict } from "../../scripts/conformance/run-suite.ts";
 
 function verdict(status: Verdict["status"], problems: string[] = []): Verdict {
@@ -51,5 +52,18 @@ describe("conformance comparisons", () => {
     expect(findRewordings({ targets, comparisons })).toEqual([expect.stringContaining("Unknown prompt: p")]);
     // Identical words: nothing to show.
     expect(findRewordings({ targets: [targets[0]!, { ...targets[0]!, name: "agent" }], comparisons })).toEqual([]);
+  });
+});
+
+describe("the suite's authorization scenarios", () => {
+  test("are told apart by side from `conformance list`", () => {
+    const listing = "Server scenarios (test against a server):\n  - server-initialize [2025-11-25]\n  - auth/server-metadata [draft]\n\nClient scenarios (test against a client):\n  - initialize [2025-11-25]\n  - auth/basic-cimd [2025-11-25]\n  - auth/metadata-default [2025-11-25]\n";
+    expect(parseAuthScenarios(listing)).toEqual({ server: ["auth/server-metadata"], client: ["auth/basic-cimd", "auth/metadata-default"] });
+  });
+
+  test("the installed suite is read the same way", async () => {
+    const installed = await listAuthScenarios();
+    expect(installed.client.length).toBeGreaterThan(0);
+    expect(installed.client.every((name) => name.startsWith("auth/"))).toBe(true);
   });
 });

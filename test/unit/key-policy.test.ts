@@ -12,7 +12,7 @@ const T0 = new Date("2030-01-01T00:00:00.000Z");
 const later = (ms: number) => new Date(T0.getTime() + ms);
 
 function caller(permissions: CallingKey["permissions"], expiresAt: Date | null = null): CallingKey {
-  return { id: "key_caller", permissions, expiresAt };
+  return { kind: "api_key", id: "key_caller", permissions, expiresAt, audience: null };
 }
 
 /** The AppError `run` throws as {code, message}, or null when it passes. */

@@ -279,9 +279,9 @@ export function listGrants(db: Db, options: { userId?: string; now?: Date } = {}
   return filtered.orderBy(desc(oauthGrants.createdAt), desc(oauthGrants.id)).all().map(toGrant);
 }
 
-/** One grant, or null. */
-export function getGrant(db: Db, id: string): OAuthGrant | null {
-  const row = selectGrants(db, new Date()).where(eq(oauthGrants.id, id)).get();
+/** One grant, or null; `now` decides which refresh token is still live (refreshExpiresAt). */
+export function getGrant(db: Db, id: string, now = new Date()): OAuthGrant | null {
+  const row = selectGrants(db, now).where(eq(oauthGrants.id, id)).get();
   return row ? toGrant(row) : null;
 }
 

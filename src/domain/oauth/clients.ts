@@ -6,7 +6,8 @@ import { desc, eq } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { oauthClients } from "../../db/schema.ts";
 import { AppError, OAuthError } from "../../errors.ts";
-import { redirectUriProblem } from "./redirect-uris.ts";
+import { singleLineProblem } from "../text.ts";
+import { MAX_REDIRECT_URI_LENGTH, redirectUriProblem } from "./redirect-uris.ts";
 import type { ClientMetadata, OAuthClient } from "./types.ts";
 
 /** The prefix of a registered client's id; a metadata-document client's id is a URL, so the two never meet. */
@@ -26,20 +27,43 @@ function toClient(row: typeof oauthClients.$inferSelect): OAuthClient {
   };
 }
 
+/** At most this many redirect URIs per client (Cursor registers three): open registration stays bounded. */
+export const MAX_REDIRECT_URIS = 20;
+/** The longest client name kept; it is shown on the consent page. */
+export const MAX_CLIENT_NAME_LENGTH = 256;
+
+function nameProblem(name: string): string | null {
+  if (name.trim() === "") return "client_name cannot be empty";
+  if (name.length > MAX_CLIENT_NAME_LENGTH) return `client_name is longer than ${MAX_CLIENT_NAME_LENGTH} characters`;
+  const unsafe = singleLineProblem(name);
+  return unsafe === null ? null : `client_name ${unsafe}`;
+}
+
+function linkProblem(field: string, uri: string | null): string | null {
+  if (uri === null) return null;
+  // Shown as a link on the consent page and in the admin: a javascript: or data: URL there would run.
+  if (uri.length > MAX_REDIRECT_URI_LENGTH || !/^https?:\/\//i.test(uri) || !URL.canParse(uri)) return `${field} must be an http(s) URL`;
+  return null;
+}
+
 /**
- * The redirect URIs are the one thing the authorization server trusts the metadata for (the code goes
- * there), so they are checked here too, whichever way the metadata came in: invalid_redirect_uri
- * naming each refused URI.
+ * Checks metadata however it came in (registration or a fetched document), whatever the caller
+ * checked. The redirect URIs are what the authorization server trusts the metadata for (the code goes
+ * there): invalid_redirect_uri naming each refused URI. The name and links are shown to the person
+ * approving: invalid_client_metadata when they could mislead (control or bidi characters) or run script.
  */
-function checkRedirectUris(metadata: ClientMetadata): void {
+function checkMetadata(metadata: ClientMetadata): void {
   if (metadata.redirectUris.length === 0) throw new OAuthError("invalid_redirect_uri", "At least one redirect URI is required.");
+  if (metadata.redirectUris.length > MAX_REDIRECT_URIS) throw new OAuthError("invalid_client_metadata", `At most ${MAX_REDIRECT_URIS} redirect URIs may be registered.`);
   const problems = metadata.redirectUris.map(redirectUriProblem).filter((p) => p !== null);
   if (problems.length > 0) throw new OAuthError("invalid_redirect_uri", `${problems.join("; ")}.`);
+  const problem = nameProblem(metadata.name) ?? linkProblem("client_uri", metadata.clientUri) ?? linkProblem("logo_uri", metadata.logoUri);
+  if (problem !== null) throw new OAuthError("invalid_client_metadata", `${problem}.`);
 }
 
 /** Registers a client (RFC 7591 dynamic client registration) and returns it with its new id. */
 export function registerClient(db: Db, metadata: ClientMetadata, now = new Date()): OAuthClient {
-  checkRedirectUris(metadata);
+  checkMetadata(metadata);
   // 128 random bits: the id is public, but unguessable ids keep one client's consent pages and
   // grants from being enumerated.
   const id = `${REGISTERED_CLIENT_PREFIX}${randomBytes(16).toString("hex")}`;
@@ -59,7 +83,7 @@ export function registerClient(db: Db, metadata: ClientMetadata, now = new Date(
 export function saveClientDocument(db: Db, url: string, metadata: ClientMetadata, cachedUntil: Date, now = new Date()): OAuthClient {
   // A registered client's id can never be claimed by a document: those ids are not URLs.
   if (url.startsWith(REGISTERED_CLIENT_PREFIX) || !URL.canParse(url)) throw new OAuthError("invalid_client", `client_id ${JSON.stringify(url)} is not a metadata document URL.`);
-  checkRedirectUris(metadata);
+  checkMetadata(metadata);
   const fields = { name: metadata.name, redirectUris: metadata.redirectUris, clientUri: metadata.clientUri, logoUri: metadata.logoUri, cachedUntil };
   const row = db
     .insert(oauthClients)

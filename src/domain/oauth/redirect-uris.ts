@@ -33,8 +33,8 @@ const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):/;
 const UNSAFE_CHARACTERS = /[\s\u0000-\u001f\u007f-\u009f\\]/;
 const IPV4_LOOPBACK = /^127\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
-/** An http(s) URI split as written: host (brackets kept), port ("" when absent) and what follows the authority. */
-type Authority = { host: string; port: string; rest: string; userinfo: boolean };
+/** An http(s) URI split as written: host (brackets kept), port (null when absent) and what follows the authority. */
+type Authority = { host: string; port: string | null; rest: string; userinfo: boolean };
 
 function splitAuthority(afterScheme: string): Authority | null {
   if (!afterScheme.startsWith("//")) return null;
@@ -46,7 +46,7 @@ function splitAuthority(afterScheme: string): Authority | null {
   const hostPort = authority.slice(authority.lastIndexOf("@") + 1);
   const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(hostPort);
   if (!m) return null;
-  return { host: m[1]!, port: m[2] ?? "", rest, userinfo };
+  return { host: m[1]!, port: m[2] ?? null, rest, userinfo };
 }
 
 /** Loopback as RFC 8252 §7.3 means it: localhost, 127.0.0.0/8, [::1]. */
@@ -89,7 +89,7 @@ export function redirectUriProblem(uri: string): string | null {
   if (authority?.userinfo || parsed.username !== "" || parsed.password !== "") return `${name} has user information (user@host), which redirect URIs may not have`;
   if (scheme === "https" || scheme === "http") {
     if (authority === null || authority.host === "") return `${name} has no host`;
-    if (authority.port !== "" && !isValidPort(authority.port)) return `${name} has an invalid port`;
+    if (authority.port !== null && !isValidPort(authority.port)) return `${name} has an invalid port`;
     // Plain http would let anyone on the path read the code, except on the user's own machine (RFC 8252 §8.3).
     if (scheme === "http" && !isLoopbackHost(authority.host)) {
       return `${name} uses http on a host that is not loopback; use https, or http://localhost, http://127.0.0.1 or http://[::1] on any port`;
@@ -103,7 +103,7 @@ function loopbackParts(uri: string): Authority | null {
   if (!uri.startsWith("http://")) return null;
   const parts = splitAuthority(uri.slice("http:".length));
   if (parts === null || parts.userinfo || !isLoopbackHost(parts.host)) return null;
-  if (parts.port !== "" && !isValidPort(parts.port)) return null;
+  if (parts.port !== null && !isValidPort(parts.port)) return null;
   return parts;
 }
 

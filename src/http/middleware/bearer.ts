@@ -1,29 +1,66 @@
-// Bearer authentication for /mcp and /api: an API key in the Authorization header, never elsewhere.
-// Unknown, revoked, expired and malformed tokens all get the one same 401.
+// Bearer authentication for /mcp and /api: an API key, or (on an agent's or a connection's endpoint)
+// an OAuth access token, in the Authorization header, never elsewhere. Unknown, revoked, expired and
+// malformed tokens all get the one same 401.
 import type { MiddlewareHandler } from "hono";
+import type { Caller } from "../../domain/access/caller.ts";
 import { effectivePermissions } from "../../domain/access/permissions.ts";
 import { AppError } from "../../errors.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
 
-/** Requires a valid API key; sets the caller (user, key, permissions in force now). */
-export function requireBearer(deps: AppDeps): MiddlewareHandler<AppEnv> {
+/** The one 401 for a token that does not work here: RFC 6750 §3.1 error="invalid_token". */
+function invalidToken(): AppError {
+  return new AppError("UNAUTHENTICATED", "Missing or invalid bearer token.", { cause: "invalid token" });
+}
+
+/**
+ * Requires a valid credential and sets the caller (user, credential, permissions in force now).
+ * `oauth`: whether OAuth access tokens are accepted here besides API keys (the management endpoints
+ * and the key-only endpoints take keys only; a token there is no token).
+ */
+export function requireBearer(deps: AppDeps, options: { oauth: boolean } = { oauth: false }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization");
     const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
-    const verified = token === undefined ? null : deps.verifyKey(token);
-    if (!verified) {
-      // RFC 6750 §3.1: error="invalid_token" only when a bearer token was presented; no header, another
-      // scheme (Basic) or "Bearer" without a token carry no token to call invalid.
-      throw new AppError("UNAUTHENTICATED", "Missing or invalid bearer token.", { cause: token === undefined ? "no credentials" : "invalid token" });
-    }
-    c.set("caller", {
-      user: verified.owner,
-      key: { id: verified.keyId, permissions: verified.permissions, expiresAt: verified.expiresAt },
-      permissions: effectivePermissions(verified.permissions, verified.owner.role, deps.catalog),
-    });
-    deps.lastUsed.record(verified.keyId);
+    // RFC 6750 §3.1: error="invalid_token" only when a bearer token was presented; no header, another
+    // scheme (Basic) or "Bearer" without a token carry no token to call invalid.
+    if (token === undefined) throw new AppError("UNAUTHENTICATED", "Missing or invalid bearer token.", { cause: "no credentials" });
+    const caller = callerOf(deps, token, options.oauth);
+    if (caller === null) throw invalidToken();
+    c.set("caller", caller);
     await next();
   };
+}
+
+/** The caller a token stands for, or null when it does not work (here). */
+function callerOf(deps: AppDeps, token: string, oauth: boolean): Caller | null {
+  const key = deps.verifyKey(token);
+  if (key) {
+    deps.lastUsed.record(key.keyId);
+    return {
+      user: key.owner,
+      key: { kind: "api_key", id: key.keyId, permissions: key.permissions, expiresAt: key.expiresAt, audience: null },
+      permissions: effectivePermissions(key.permissions, key.owner.role, deps.catalog),
+    };
+  }
+  if (!oauth) return null;
+  const access = deps.oauth.verifyAccessToken(token);
+  if (!access) return null;
+  deps.oauth.grantLastUsed.record(access.grantId);
+  return {
+    user: access.user,
+    key: { kind: "oauth", id: access.grantId, permissions: access.permissions, expiresAt: access.expiresAt, audience: access.resource },
+    // A grant is shaped like a key's permissions and narrowed the same way by its user's role now.
+    permissions: effectivePermissions(access.permissions, access.user.role, deps.catalog),
+  };
+}
+
+/**
+ * An OAuth access token is for one agent or connection (its audience, RFC 8707): on any other
+ * endpoint, existing or not, it is an invalid token, before anything about the target is told.
+ */
+export function requireAudience(caller: Caller, targetId: string | undefined): void {
+  const audience = caller.key?.audience ?? null;
+  if (audience !== null && audience !== targetId) throw invalidToken();
 }

@@ -13,7 +13,7 @@ import type { AppDeps, AppEnv } from "../context.ts";
 import { readForm } from "../form.ts";
 import { runAsUser } from "../form-flow.ts";
 import { readSessionToken } from "../middleware/session.ts";
-import { checkClient, checkRest, redirectBack, type CheckedRequest, type ClientPart } from "./request.ts";
+import { checkClient, checkParams, checkResource, redirectBack, type CheckedRequest, type ClientPart, type ParamsPart, type RedirectableError } from "./request.ts";
 
 /** How long a code may wait for its exchange: the client exchanges it at once (RFC 6749 §4.1.2: at most 10 minutes). */
 export const CODE_TTL_MS = 2 * 60_000;
@@ -25,14 +25,16 @@ export function authorizeRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/", async (c) => {
     const params = singleParams(new URL(c.req.url).searchParams);
     if (params === null) return errorPage(c, new OAuthError("invalid_request", "A parameter is repeated in the request."));
-    const checked = await checkRequest(c, deps, params);
-    if (checked instanceof Response) return checked;
+    const asked = await checkRequest(c, deps, params);
+    if (asked instanceof Response) return asked;
     const user = await signedInUser(c, deps);
     if (!user) {
       // Sign-in returns here (safeNext accepts exactly this path), and the request is checked again.
       const url = new URL(c.req.url);
       return c.redirect(`/admin/login?next=${encodeURIComponent(`${url.pathname}${url.search}`)}`, 303);
     }
+    const checked = checkResource(deps, asked);
+    if ("error" in checked) return sendBack(c, deps, asked, checked);
     return consentPage(c, deps, checked, user, params);
   });
 
@@ -41,25 +43,35 @@ export function authorizeRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!user) throw new AppError("UNAUTHENTICATED", "Sign in to the admin first, then approve the request again from the application.");
     const form = await readForm(c);
     // Everything the form carries is checked again, as if it were a new request: it is the browser's.
-    const checked = await checkRequest(c, deps, form);
-    if (checked instanceof Response) return checked;
+    const asked = await checkRequest(c, deps, form);
+    if (asked instanceof Response) return asked;
+    const checked = checkResource(deps, asked);
+    if ("error" in checked) return sendBack(c, deps, asked, checked);
     if (form.decision !== "approve") {
       return c.redirect(redirectBack(checked.redirectUri, issuer, checked.state, { error: "access_denied", error_description: "The user denied the request." }), 303);
     }
-    const code = issueCode(
-      deps.db,
-      deps.keys.tokenHmac,
-      {
-        clientId: checked.client.id,
-        userId: user.id,
-        redirectUri: checked.redirectUri,
-        codeChallenge: checked.codeChallenge,
-        resource: checked.resource.id,
-        resourceUrl: checked.resource.url,
-        scope: checked.scope,
-      },
-      { ttlMs: CODE_TTL_MS },
-    );
+    let code: string;
+    try {
+      code = issueCode(
+        deps.db,
+        deps.keys.tokenHmac,
+        {
+          clientId: checked.client.id,
+          userId: user.id,
+          redirectUri: checked.redirectUri,
+          codeChallenge: checked.codeChallenge,
+          resource: checked.resource.id,
+          resourceUrl: checked.resource.url,
+          scope: checked.scope,
+        },
+        { ttlMs: CODE_TTL_MS },
+      );
+    } catch (err) {
+      // The domain checks again (the resource may have been disabled since the page was shown): its
+      // refusal goes back to the client like any other, except a client that is gone (an error page).
+      if (err instanceof OAuthError && err.error !== "invalid_client") return sendBack(c, deps, checked, { error: err.error, description: err.message });
+      throw err;
+    }
     deps.logger.info("oauth request approved", { user: user.id, client: checked.client.id, resource: checked.resource.id });
     return c.redirect(redirectBack(checked.redirectUri, issuer, checked.state, { code }), 303);
   });
@@ -77,8 +89,8 @@ function singleParams(search: URLSearchParams): Record<string, string> | null {
   return params;
 }
 
-/** The whole request checked, or the response refusing it: an error page, or a redirect with the error. */
-async function checkRequest(c: Context<AppEnv>, deps: AppDeps, params: Record<string, string>): Promise<CheckedRequest | Response> {
+/** The request's client and parameters checked, or the response refusing it: an error page, or a redirect with the error. */
+async function checkRequest(c: Context<AppEnv>, deps: AppDeps, params: Record<string, string>): Promise<ParamsPart | Response> {
   let part: ClientPart;
   try {
     part = await checkClient(deps, params, new Date());
@@ -86,11 +98,13 @@ async function checkRequest(c: Context<AppEnv>, deps: AppDeps, params: Record<st
     if (err instanceof OAuthError) return errorPage(c, err);
     throw err;
   }
-  const checked = checkRest(deps, params, part);
-  if ("error" in checked) {
-    return c.redirect(redirectBack(part.redirectUri, deps.config.server.public_url, part.state, { error: checked.error, error_description: checked.description }), 303);
-  }
-  return checked;
+  const checked = checkParams(deps.config.server.public_url, params, part);
+  return "error" in checked ? sendBack(c, deps, part, checked) : checked;
+}
+
+/** A refusal sent back to the client's (proven) redirect URI, with its state and our issuer. */
+function sendBack(c: Context<AppEnv>, deps: AppDeps, part: ClientPart, refusal: RedirectableError): Response {
+  return c.redirect(redirectBack(part.redirectUri, deps.config.server.public_url, part.state, { error: refusal.error, error_description: refusal.description }), 303);
 }
 
 /** RFC 6749 §4.1.2.1: an unknown client or redirect URI is shown to the user, never redirected to. */

@@ -1,7 +1,9 @@
 // The authorization request (RFC 6749 §4.1.1 with PKCE and RFC 8707's resource), checked the same way
 // when it arrives (GET /oauth/authorize) and when the consent form posts it back (never trusted).
-// Two stages, because RFC 6749 §4.1.2.1 forbids redirecting to a URI not proven to be the client's:
-// the client and redirect_uri first (failure: an error page), then the rest (failure: sent back).
+// Three stages. RFC 6749 §4.1.2.1 forbids redirecting to a URI not proven to be the client's: the
+// client and redirect_uri first (failure: an error page); then the parameters (failure: sent back);
+// then, only for a signed-in user, whether the agent or connection exists and is enabled, so that
+// nobody learns which exist without signing in (the 401 and the resource metadata do not tell either).
 import { getAgent } from "../../domain/agents/agents.ts";
 import { listConnectionSummaries } from "../../domain/connections/connections.ts";
 import { findClient, saveClientDocument } from "../../domain/oauth/clients.ts";
@@ -12,6 +14,7 @@ import type { OAuthClient } from "../../domain/oauth/types.ts";
 import { OAuthError, type OAuthErrorCode } from "../../errors.ts";
 import type { AppDeps } from "../context.ts";
 import { isClientMetadataUrl } from "./client-metadata.ts";
+import { oauthTargetOf, type OAuthTarget } from "./resource-url.ts";
 
 /** The agent or connection a resource URL names. */
 export type ResolvedResource = { kind: "agent" | "connection"; id: string; slug: string; title: string; url: string };
@@ -19,8 +22,14 @@ export type ResolvedResource = { kind: "agent" | "connection"; id: string; slug:
 /** A request whose client and redirect URI are proven: from here on, errors go back to the client. */
 export type ClientPart = { client: OAuthClient; redirectUri: string; state: string | null };
 
+/** A resource URL of the right form: `/mcp/agent/<ref>` or `/mcp/<ref>` under public_url. */
+export type ResourceTarget = OAuthTarget & { url: string };
+
+/** A request whose parameters are well-formed; the resource is not yet looked up. */
+export type ParamsPart = ClientPart & { codeChallenge: string; target: ResourceTarget; scope: string };
+
 /** A request checked whole: what the consent page shows and what approval binds into the code. */
-export type CheckedRequest = ClientPart & { codeChallenge: string; resource: ResolvedResource; scope: string };
+export type CheckedRequest = ParamsPart & { resource: ResolvedResource };
 
 /** A refusal to send back to the client's redirect URI (RFC 6749 §4.1.2.1). */
 export type RedirectableError = { error: OAuthErrorCode; description: string };
@@ -65,8 +74,8 @@ async function loadClient(deps: AppDeps, clientId: string, now: Date): Promise<O
   return client;
 }
 
-/** The rest of the request, for a proven client: the checked request, or the error to send back. */
-export function checkRest(deps: AppDeps, params: Record<string, string | undefined>, part: ClientPart): CheckedRequest | RedirectableError {
+/** The parameters of a request from a proven client: the request, or the error to send back. */
+export function checkParams(publicUrl: string, params: Record<string, string | undefined>, part: ClientPart): ParamsPart | RedirectableError {
   const responseType = params.response_type;
   if (!responseType) return { error: "invalid_request", description: "response_type is required." };
   if (responseType !== "code") return { error: "unsupported_response_type", description: 'Only response_type "code" is supported.' };
@@ -76,8 +85,9 @@ export function checkRest(deps: AppDeps, params: Record<string, string | undefin
   if (params.code_challenge_method !== "S256") return { error: "invalid_request", description: 'code_challenge_method must be "S256".' };
   const resourceUrl = params.resource;
   if (!resourceUrl) return { error: "invalid_target", description: "resource is required: the URL of the agent or connection (RFC 8707)." };
-  const resource = resolveResource(deps, resourceUrl);
-  if (!resource) return { error: "invalid_target", description: "resource must be the URL of an enabled agent (/mcp/agent/<id or slug>) or connection (/mcp/<id or slug>) of this server." };
+  const named = oauthTargetOf(publicUrl, resourceUrl);
+  if (!named) return { error: "invalid_target", description: UNKNOWN_TARGET };
+  const target = { ...named, url: resourceUrl };
   let scope: string;
   try {
     scope = grantedScope(params.scope);
@@ -85,31 +95,26 @@ export function checkRest(deps: AppDeps, params: Record<string, string | undefin
     if (err instanceof OAuthError) return { error: err.error, description: err.message };
     throw err;
   }
-  return { ...part, codeChallenge, resource, scope };
+  return { ...part, codeChallenge, target, scope };
 }
 
-const AGENT_PATH = /^\/mcp\/agent\/([^/?#]+)$/;
-const CONNECTION_PATH = /^\/mcp\/([^/?#]+)$/;
+const UNKNOWN_TARGET = "resource must be the URL of an enabled agent (/mcp/agent/<id or slug>) or connection (/mcp/<id or slug>) of this server.";
 
-/**
- * The agent or connection a resource URL names: exactly `<public_url>/mcp/agent/<id or slug>` or
- * `<public_url>/mcp/<id or slug>` (no trailing slash, query or fragment), existing and enabled. Nothing
- * else is a resource tokens are issued for (not /mcp/self, not /api: management stays with keys).
- */
-export function resolveResource(deps: AppDeps, url: string): ResolvedResource | null {
-  const base = deps.config.server.public_url;
-  if (!url.startsWith(`${base}/`)) return null;
-  const path = url.slice(base.length);
-  const agentRef = AGENT_PATH.exec(path)?.[1];
-  if (agentRef !== undefined) {
-    const agent = getAgent(deps.db, agentRef);
-    return agent && agent.enabled ? { kind: "agent", id: agent.id, slug: agent.slug, title: agent.title, url } : null;
+/** The agent or connection the request names, for a signed-in user: the whole request, or invalid_target. */
+export function checkResource(deps: AppDeps, part: ParamsPart): CheckedRequest | RedirectableError {
+  const resource = resolveResource(deps, part.target);
+  return resource ? { ...part, resource } : { error: "invalid_target", description: UNKNOWN_TARGET };
+}
+
+/** The agent or connection of a target (by id or slug), existing and enabled, or null. */
+function resolveResource(deps: AppDeps, target: ResourceTarget): ResolvedResource | null {
+  if (target.kind === "agent") {
+    const agent = getAgent(deps.db, target.ref);
+    return agent && agent.enabled ? { kind: "agent", id: agent.id, slug: agent.slug, title: agent.title, url: target.url } : null;
   }
-  const connectionRef = CONNECTION_PATH.exec(path)?.[1];
-  if (connectionRef === undefined || connectionRef === "self" || connectionRef === "agent") return null;
   // The summaries read no secret; the consent page reads the details through CONNECTION_GET.
-  const connection = listConnectionSummaries(deps.db).find((c) => c.id === connectionRef || c.slug === connectionRef);
-  return connection && connection.enabled ? { kind: "connection", id: connection.id, slug: connection.slug, title: connection.title, url } : null;
+  const connection = listConnectionSummaries(deps.db).find((c) => c.id === target.ref || c.slug === target.ref);
+  return connection && connection.enabled ? { kind: "connection", id: connection.id, slug: connection.slug, title: connection.title, url: target.url } : null;
 }
 
 /** The redirect back to the client (RFC 6749 §4.1.2) with `iss` (RFC 9207) and the state it sent. */

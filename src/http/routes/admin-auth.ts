@@ -18,7 +18,8 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
       return c.html(LoginPage({ next: "/admin", message: "No admin exists yet: open the setup link printed in the server log." }));
     }
     const token = await readSessionToken(c, deps);
-    if (token && findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token })) return c.redirect("/admin", 303);
+    // Already signed in (say, in another tab): straight on to where sign-in would have led.
+    if (token && findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token })) return c.redirect(safeNext(c.req.query("next")), 303);
     return c.html(LoginPage({ next: safeNext(c.req.query("next")) }));
   });
 

@@ -63,6 +63,7 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
         viewer,
         c: detail,
         stderr: mayEdit ? deps.gateway.stderr(detail.id) : null,
+        publicUrl: deps.config.server.public_url,
         form: mayEdit && !detail.from_config ? formProps(detail, outcome.values ?? formValuesOf(detail), outcome.fieldErrors) : null,
         test: outcome.test,
         message: outcome.message,

@@ -1,18 +1,21 @@
-// /mcp/:connectionId (or its slug): one connection proxied whole over Streamable HTTP.
-// The key must grant something on this connection (or on "*"); what it grants is then decided
-// per list and per call by the proxy session.
+// /mcp/:connectionId (or its slug): one connection proxied whole over Streamable HTTP; /mcp/agent/:agent
+// an agent. The credential must grant something on the target (or on "*"); what it grants is then
+// decided per list and per call by the session. An OAuth access token works only on the endpoint it
+// was issued for: anywhere else it is no token at all (401 invalid_token), whatever exists there.
 import { Hono } from "hono";
 import { mayReachAgent, mayReachConnection } from "../../domain/access/permissions.ts";
 import { AppError } from "../../errors.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
-import { requireBearer } from "../middleware/bearer.ts";
+import { requireAudience, requireBearer } from "../middleware/bearer.ts";
 
-export function mcpProxyRoutes(deps: AppDeps): Hono<AppEnv> {
+export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const bearer = requireBearer(deps, { oauth: options.oauth });
   // /mcp/agent/:agent (id or slug): the agent as one MCP server over its connections.
-  app.all("/agent/:agent", requireBearer(deps), async (c) => {
+  app.all("/agent/:agent", bearer, async (c) => {
     const caller = c.get("caller");
     const agent = deps.gateway.agent(c.req.param("agent"));
+    requireAudience(caller, agent?.id);
     const reachable = agent
       ? mayReachAgent(caller.permissions, agent.id, agent.connections.map((s) => s.connectionId))
       : mayReachAgent(caller.permissions, c.req.param("agent"), []);
@@ -21,9 +24,10 @@ export function mcpProxyRoutes(deps: AppDeps): Hono<AppEnv> {
     return deps.gateway.handleAgent(c.req.raw, agent, { ...caller, key: caller.key! });
   });
 
-  app.all("/:connection", requireBearer(deps), async (c) => {
+  app.all("/:connection", bearer, async (c) => {
     const caller = c.get("caller");
     const runtime = deps.gateway.runtime(c.req.param("connection"));
+    requireAudience(caller, runtime?.spec.id);
     // Without any grant on it, an existing connection and a missing one look the same: 403.
     if (!mayReachConnection(caller.permissions, runtime?.spec.id ?? c.req.param("connection"))) throw new AppError("FORBIDDEN", "This key may not use this connection.");
     if (!runtime) throw new AppError("NOT_FOUND", "No such connection.");

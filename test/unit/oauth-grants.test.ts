@@ -1,0 +1,198 @@
+// Grants ("authorized apps"): listing per user or for everyone, revocation, last use (batched like
+// keys'), removal with their agent or connection, and pruning of what can no longer be used.
+import { describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { count, eq } from "drizzle-orm";
+import { oauthClients, oauthCodes, oauthGrants, oauthTokens } from "../../src/db/schema.ts";
+import { AppError } from "../../src/errors.ts";
+import { deleteConnection } from "../../src/domain/connections/connections.ts";
+import {
+  createAccessTokenVerifier,
+  createGrantLastUsedRecorder,
+  getGrant,
+  listGrants,
+  pruneOAuth,
+  refreshTokens,
+  revokeGrant,
+  UNUSED_CLIENT_TTL_MS,
+} from "../../src/domain/oauth/authorizations.ts";
+import { findClient, saveClientDocument } from "../../src/domain/oauth/clients.ts";
+import { useTestDatabase } from "../support/db.ts";
+import { thrownBy } from "../support/errors.ts";
+import { addClient, addConnection, addUser, approve, at, authorize, CODE_TTL_MS, DAY, HOUR, MINUTE, oauthWorld, T0, TTL, type OAuthWorld } from "../support/oauth.ts";
+
+const openDb = useTestDatabase();
+
+function rows(w: OAuthWorld, table: typeof oauthCodes | typeof oauthTokens | typeof oauthGrants | typeof oauthClients): number {
+  return w.db.select({ n: count() }).from(table).get()!.n;
+}
+
+describe("listGrants and getGrant", () => {
+  test("newest first; a user's own only when asked; no token or hash in what is returned", () => {
+    const w = oauthWorld(openDb());
+    const other = addUser(w.db);
+    const mine1 = authorize(w, {}, T0);
+    const theirs = authorize(w, { userId: other.id }, at(MINUTE));
+    const mine2 = authorize(w, {}, at(2 * MINUTE));
+    expect(listGrants(w.db, { now: at(2 * MINUTE) }).map((g) => g.id)).toEqual([mine2.grantId, theirs.grantId, mine1.grantId]);
+    expect(listGrants(w.db, { userId: w.user.id, now: at(2 * MINUTE) }).map((g) => g.id)).toEqual([mine2.grantId, mine1.grantId]);
+    expect(listGrants(w.db, { userId: other.id, now: at(2 * MINUTE) }).map((g) => g.id)).toEqual([theirs.grantId]);
+    const text = JSON.stringify(listGrants(w.db, { now: at(2 * MINUTE) }));
+    for (const t of [mine1, theirs, mine2]) {
+      for (const secret of [t.accessToken, t.refreshToken]) expect(text).not.toContain(secret.slice(7, 20));
+    }
+    expect(text).not.toContain("Hash");
+    expect(text).not.toContain("hash");
+  });
+
+  test("a grant says when its refresh token runs out", () => {
+    const w = oauthWorld(openDb());
+    const tokens = authorize(w);
+    expect(getGrant(w.db, tokens.grantId, T0)?.refreshExpiresAt).toEqual(at(30 * DAY));
+    expect(getGrant(w.db, "grant_nope", T0)).toBeNull();
+  });
+});
+
+describe("revokeGrant", () => {
+  test("deletes the grant and its tokens", () => {
+    const w = oauthWorld(openDb());
+    const tokens = authorize(w);
+    revokeGrant(w.db, tokens.grantId);
+    expect(getGrant(w.db, tokens.grantId, T0)).toBeNull();
+    expect(rows(w, oauthTokens)).toBe(0);
+    const err = thrownBy(() => refreshTokens(w.db, w.hmacKey, { refreshToken: tokens.refreshToken, clientId: w.client.id, resourceUrl: null, scope: null }, { ...TTL, now: T0 }));
+    expect((err as { error?: string }).error).toBe("invalid_grant");
+  });
+
+  test("an unknown grant is OAUTH_GRANT_NOT_FOUND", () => {
+    const { db } = openDb();
+    const err = thrownBy(() => revokeGrant(db, "grant_nope"));
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe("OAUTH_GRANT_NOT_FOUND");
+  });
+});
+
+describe("last use", () => {
+  test("issuing tokens (code or refresh) marks the grant and the client used", () => {
+    const w = oauthWorld(openDb());
+    const tokens = authorize(w, {}, T0);
+    expect(findClient(w.db, w.client.id)?.lastUsedAt).toEqual(T0);
+    refreshTokens(w.db, w.hmacKey, { refreshToken: tokens.refreshToken, clientId: w.client.id, resourceUrl: null, scope: null }, { ...TTL, now: at(HOUR) });
+    expect(findClient(w.db, w.client.id)?.lastUsedAt).toEqual(at(HOUR));
+    expect(getGrant(w.db, tokens.grantId, at(HOUR))?.lastUsedAt).toEqual(at(HOUR));
+  });
+
+  test("the grants' recorder writes nothing until flushed, then the latest time per grant", () => {
+    const w = oauthWorld(openDb());
+    const a = authorize(w, {}, T0);
+    const b = authorize(w, {}, T0);
+    const recorder = createGrantLastUsedRecorder(w.db, 60_000);
+    recorder.record(a.grantId, at(HOUR).getTime());
+    recorder.record(a.grantId, at(2 * HOUR).getTime());
+    expect(getGrant(w.db, a.grantId, T0)?.lastUsedAt).toEqual(T0);
+    recorder.flush();
+    expect(getGrant(w.db, a.grantId, T0)?.lastUsedAt).toEqual(at(2 * HOUR));
+    expect(getGrant(w.db, b.grantId, T0)?.lastUsedAt).toEqual(T0);
+    recorder.stop();
+  });
+
+  test("a grant revoked before the flush does not break the batch", () => {
+    const w = oauthWorld(openDb());
+    const gone = authorize(w);
+    const kept = authorize(w);
+    const recorder = createGrantLastUsedRecorder(w.db, 60_000);
+    recorder.record(gone.grantId, at(HOUR).getTime());
+    recorder.record(kept.grantId, at(HOUR).getTime());
+    revokeGrant(w.db, gone.grantId);
+    recorder.stop();
+    expect(getGrant(w.db, kept.grantId, T0)?.lastUsedAt).toEqual(at(HOUR));
+    expect(getGrant(w.db, gone.grantId, T0)).toBeNull();
+  });
+});
+
+describe("a deleted connection takes its grants", () => {
+  test("the grants and codes for it go in the delete's transaction; others stay", () => {
+    const w = oauthWorld(openDb());
+    const conn = addConnection(w.db);
+    const verify = createAccessTokenVerifier(w.db, w.hmacKey);
+    const onConn = authorize(w, { resource: conn.id, resourceUrl: conn.url });
+    approve(w, { resource: conn.id, resourceUrl: conn.url });
+    const onAgent = authorize(w);
+    deleteConnection({ db: w.db, encryptionKey: randomBytes(32), stdio: { enabled: false, allowed_commands: [] } }, conn.id);
+    expect(verify(onConn.accessToken, T0)).toBeNull();
+    expect(w.db.select().from(oauthCodes).where(eq(oauthCodes.resource, conn.id)).all()).toEqual([]);
+    expect(listGrants(w.db, { now: T0 }).map((g) => g.id)).toEqual([onAgent.grantId]);
+    expect(verify(onAgent.accessToken, T0)).not.toBeNull();
+  });
+});
+
+describe("pruneOAuth", () => {
+  test("deletes expired codes and keeps live ones, spent ones included (a replay is still recognised)", () => {
+    const w = oauthWorld(openDb());
+    approve(w, {}, T0);
+    approve(w, {}, at(MINUTE));
+    authorize(w, {}, at(MINUTE)); // spent, with a grant
+    approve(w, {}, at(2 * MINUTE));
+    expect(pruneOAuth(w.db, at(CODE_TTL_MS))).toBe(1);
+    expect(rows(w, oauthCodes)).toBe(3);
+    expect(pruneOAuth(w.db, at(CODE_TTL_MS + 2 * MINUTE))).toBe(3);
+    expect(rows(w, oauthCodes)).toBe(0);
+  });
+
+  test("deletes expired tokens, and grants left with no live token; a grant with a live refresh token stays", () => {
+    const w = oauthWorld(openDb());
+    const old = authorize(w, {}, T0);
+    const rotated = authorize(w, {}, T0);
+    const next = refreshTokens(w.db, w.hmacKey, { refreshToken: rotated.refreshToken, clientId: w.client.id, resourceUrl: null, scope: null }, { ...TTL, now: at(10 * DAY) });
+    // An hour on, both first access tokens have expired; every grant still has a live refresh token.
+    pruneOAuth(w.db, at(HOUR));
+    expect(listGrants(w.db, { now: at(HOUR) }).map((g) => g.id).sort()).toEqual([old.grantId, rotated.grantId].sort());
+    // At 30 days the first grant's refresh token has expired: that grant is gone. The rotated one
+    // keeps its live refresh token, while the spent one it replaced stays for reuse detection.
+    pruneOAuth(w.db, at(30 * DAY));
+    expect(getGrant(w.db, old.grantId, at(30 * DAY))).toBeNull();
+    expect(getGrant(w.db, rotated.grantId, at(30 * DAY))?.refreshExpiresAt).toEqual(at(40 * DAY));
+    expect(rows(w, oauthTokens)).toBe(1);
+    expect(refreshTokens(w.db, w.hmacKey, { refreshToken: next.refreshToken, clientId: w.client.id, resourceUrl: null, scope: null }, { ...TTL, now: at(30 * DAY) }).grantId).toBe(rotated.grantId);
+  });
+
+  test("a grant whose refresh token is spent and whose access token lives stays until the access token expires", () => {
+    const w = oauthWorld(openDb());
+    const tokens = authorize(w, {}, T0);
+    // Spend the refresh token by hand, as if its successor had been revoked on its own.
+    w.db.update(oauthTokens).set({ usedAt: T0 }).where(eq(oauthTokens.kind, "refresh")).run();
+    pruneOAuth(w.db, at(MINUTE));
+    expect(createAccessTokenVerifier(w.db, w.hmacKey)(tokens.accessToken, at(MINUTE))).not.toBeNull();
+    pruneOAuth(w.db, at(HOUR));
+    expect(getGrant(w.db, tokens.grantId, at(HOUR))).toBeNull();
+  });
+
+  test("deletes registered clients that got no token within 24 hours; keeps used ones, young ones and document clients", () => {
+    const w = oauthWorld(openDb()); // w.client: registered at T0, never used
+    const used = addClient(w.db, ["http://localhost/callback"], T0);
+    authorize({ ...w, client: used }, {}, T0);
+    const young = addClient(w.db, ["http://localhost/callback"], at(HOUR));
+    const doc = saveClientDocument(w.db, "https://claude.ai/oauth/mcp-oauth-client-metadata", { name: "Claude", redirectUris: ["https://claude.ai/cb"], clientUri: null, logoUri: null }, at(HOUR), T0);
+    pruneOAuth(w.db, at(UNUSED_CLIENT_TTL_MS - 1));
+    expect(findClient(w.db, w.client.id)).not.toBeNull();
+    pruneOAuth(w.db, at(UNUSED_CLIENT_TTL_MS));
+    expect(findClient(w.db, w.client.id)).toBeNull();
+    for (const kept of [used, young, doc]) expect(findClient(w.db, kept.id)).not.toBeNull();
+  });
+
+  test("a used registered client stays after its grants are gone (it may authorize again)", () => {
+    const w = oauthWorld(openDb());
+    const tokens = authorize(w, {}, T0);
+    revokeGrant(w.db, tokens.grantId);
+    pruneOAuth(w.db, at(2 * DAY));
+    expect(findClient(w.db, w.client.id)).not.toBeNull();
+  });
+
+  test("nothing live is deleted", () => {
+    const w = oauthWorld(openDb());
+    authorize(w, {}, T0);
+    approve(w, {}, T0);
+    expect(pruneOAuth(w.db, at(MINUTE))).toBe(0);
+    expect([rows(w, oauthCodes), rows(w, oauthTokens), rows(w, oauthGrants), rows(w, oauthClients)]).toEqual([2, 2, 1, 1]);
+  });
+});
