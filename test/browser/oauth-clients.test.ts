@@ -152,7 +152,9 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
       consentText = (await page.textContent("body")) ?? "";
       const redirected = callback.next();
       await approveButton(page).click();
-      return (await redirected).searchParams.get("code")!;
+      const redirect = await redirected;
+      expect(redirect.searchParams.get("error")).toBeNull();
+      return redirect.searchParams.get("code")!;
     });
     connections.push(connected);
     // The admin session of the first sign-in is still there: straight to the consent page.
@@ -162,6 +164,30 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     expect(consentText).toContain("E2E document client");
     expect(cimd.clientId).toBe(documentUrl);
     expect(await listAndEcho(connected.client, "hello by document")).toEqual({ tools: ["add", "echo"], echoed: "hello by document" });
+  });
+
+  test("an SDK client signs in for a connection (/mcp/<slug>): it sees the whole upstream, and its token is refused on an agent", async () => {
+    const connectionUrl = `${base}/mcp/alpha`;
+    const provider = new MemoryOAuthProvider({ redirectUri: callback.redirectUri, clientName: "E2E connection client" });
+    let consentText = "";
+    const connected = await connectThroughSignIn(connectionUrl, provider, async (url) => {
+      expect(url.searchParams.get("resource")).toBe(connectionUrl);
+      await openConsent(page, url.href, person, base);
+      consentText = (await page.textContent("body")) ?? "";
+      const redirected = callback.next();
+      await approveButton(page).click();
+      return (await redirected).searchParams.get("code")!;
+    });
+    connections.push(connected);
+    expect(consentText).toContain("connection");
+    expect(consentText).toContain("alpha");
+    const { tools } = await connected.client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(["echo", "add", "whoami"]));
+    const echoed = await connected.client.callTool({ name: "echo", arguments: { text: "through the connection" } });
+    expect((echoed.content as { text: string }[])[0]!.text).toBe("through the connection");
+    const onAgent = await rawInitialize(world.agentUrl, provider.tokens()!.access_token);
+    expect(onAgent.status).toBe(401);
+    expect(onAgent.challenge).toContain('error="invalid_token"');
   });
 
   test("mcp-remote, as Claude Desktop runs it: registers, prints the sign-in URL, gets the code on its own callback, then proxies the agent", async () => {
@@ -327,14 +353,27 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     expect(callback.received.length).toBe(received);
   });
 
-  test("revoking the grant of mcp-remote stops its tokens; its next call sends the user to sign in again", async () => {
+  test("the user revokes mcp-remote under Authorized apps: its token stops at once, and its next call asks for a new sign-in", async () => {
     const remote = remotes[0]!;
-    // The grant mcp-remote holds: the one approved for the client it registered ("MCP CLI Proxy").
+    const held = remote.savedTokens();
+    expect(held?.access_token).toStartWith("mcp_at_");
+    expect((await rawInitialize(world.agentUrl, held!.access_token)).status).toBe(200);
+    // The approval mcp-remote holds: the one of the client it registered ("MCP CLI Proxy").
     const grants = listGrants(world.server.deps.db).filter((g) => g.clientName === "MCP CLI Proxy");
     expect(grants.map((g) => [g.resource, g.userId, g.clientKind])).toEqual([[world.agentId, world.admin.id, "dcr"]]);
-    revokeGrant(world.server.deps.db, grants[0]!.id);
-    const reauthorizing = remote.waitForStderr(/Please authorize this client by visiting/);
+    await page.goto(`${base}/admin/apps`);
+    const row = page.locator(`#grant-${grants[0]!.id}`);
+    expect(await row.textContent()).toContain("MCP CLI Proxy");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await row.waitFor({ state: "detached" });
+    expect(listGrants(world.server.deps.db).map((g) => g.id)).not.toContain(grants[0]!.id);
+    const after = await rawInitialize(world.agentUrl, held!.access_token);
+    expect(after.status).toBe(401);
+    expect(after.challenge).toContain('error="invalid_token"');
+    // mcp-remote itself: 401, its refresh token refused, so it prints a new sign-in URL for the user.
     const before = remote.stderr.filter((l) => /Please authorize this client/.test(l)).length;
+    const reauthorizing = remote.waitForStderr(/Please authorize this client by visiting/, remote.stderr.length);
     const call = remote.request("tools/call", { name: "echo", arguments: { text: "after revoke" } });
     await reauthorizing;
     expect(remote.stderr.filter((l) => /Please authorize this client/.test(l)).length).toBe(before + 1);

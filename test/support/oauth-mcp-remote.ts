@@ -2,7 +2,7 @@
 // stdin and stdout, its own config dir), with the browser replaced: BROWSER names a command that opens
 // nothing, and the authorization URL is read from what mcp-remote prints on stderr.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -11,10 +11,12 @@ const PROXY = join(import.meta.dir, "../../node_modules/mcp-remote/dist/proxy.js
 export type JsonRpcMessage = { jsonrpc: "2.0"; id?: number | string; method?: string; result?: Record<string, unknown>; error?: { code: number; message: string } };
 
 export type McpRemote = {
+  /** The tokens mcp-remote saved for its server (its `<hash>_tokens.json`), or null before it has any. */
+  savedTokens: () => { access_token: string; refresh_token?: string } | null;
   /** Every stderr line so far (what a user would find in Claude Desktop's log). */
   stderr: string[];
-  /** Resolves with the first stderr line matching `pattern` (one already printed counts), and the line after it when `andNext`. */
-  waitForStderr: (pattern: RegExp) => Promise<{ line: string; index: number }>;
+  /** Resolves with the first stderr line from index `from` on (0: one already printed counts) that matches `pattern`. */
+  waitForStderr: (pattern: RegExp, from?: number) => Promise<{ line: string; index: number }>;
   /** The authorization URL mcp-remote asks the user to visit. */
   authorizationUrl: () => Promise<string>;
   /** Sends a JSON-RPC request on stdin and resolves with the response of the same id from stdout. */
@@ -33,7 +35,7 @@ export function startMcpRemote(url: string, args: string[] = []): McpRemote {
   const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: configDir, MCP_REMOTE_CONFIG_DIR: configDir, BROWSER: "true" };
   const child: ChildProcessWithoutNullStreams = spawn("node", [PROXY, url, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
   const stderr: string[] = [];
-  const stderrWaiters: { pattern: RegExp; resolve: (hit: { line: string; index: number }) => void }[] = [];
+  const stderrWaiters: { pattern: RegExp; from: number; resolve: (hit: { line: string; index: number }) => void }[] = [];
   const pending = new Map<number, (message: JsonRpcMessage) => void>();
   let nextId = 1;
 
@@ -53,7 +55,7 @@ export function startMcpRemote(url: string, args: string[] = []): McpRemote {
     stderr.push(line);
     const index = stderr.length - 1;
     for (const w of stderrWaiters.splice(0)) {
-      if (w.pattern.test(line)) w.resolve({ line, index });
+      if (index >= w.from && w.pattern.test(line)) w.resolve({ line, index });
       else stderrWaiters.push(w);
     }
   });
@@ -72,14 +74,22 @@ export function startMcpRemote(url: string, args: string[] = []): McpRemote {
     pending.clear();
   });
 
-  const waitForStderr = (pattern: RegExp) =>
+  const waitForStderr = (pattern: RegExp, from = 0) =>
     new Promise<{ line: string; index: number }>((resolve) => {
-      const index = stderr.findIndex((line) => pattern.test(line));
+      const index = stderr.findIndex((line, i) => i >= from && pattern.test(line));
       if (index >= 0) resolve({ line: stderr[index]!, index });
-      else stderrWaiters.push({ pattern, resolve });
+      else stderrWaiters.push({ pattern, from, resolve });
     });
 
   return {
+    savedTokens() {
+      // mcp-remote keeps its state under <config dir>/mcp-remote-v<n>/<server hash>_<file>.
+      for (const dir of readdirSync(configDir).filter((d) => d.startsWith("mcp-remote-"))) {
+        const file = readdirSync(join(configDir, dir)).find((f) => f.endsWith("_tokens.json"));
+        if (file) return JSON.parse(readFileSync(join(configDir, dir, file), "utf8")) as { access_token: string; refresh_token?: string };
+      }
+      return null;
+    },
     stderr,
     waitForStderr,
     async authorizationUrl() {

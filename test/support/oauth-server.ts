@@ -78,7 +78,7 @@ export type CallbackServer = {
   redirectUri: string;
   port: number;
   next: () => Promise<URL>;
-  /** Every request received, in order. */
+  /** Every request to the redirect URI's path received, in order. */
   received: URL[];
   stop: () => void;
 };
@@ -92,6 +92,8 @@ export function startCallbackServer(path = "/callback"): CallbackServer {
     port: 0,
     fetch(req) {
       const url = new URL(req.url);
+      // The browser also asks the callback's origin for /favicon.ico: only the redirect URI's path counts.
+      if (url.pathname !== path) return new Response("not found", { status: 404 });
       received.push(url);
       const waiter = waiting.shift();
       if (waiter) waiter(url);
