@@ -11,6 +11,7 @@ import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { listGrants, revokeGrant } from "../../src/domain/oauth/authorizations.ts";
 import { approveButton, CHROMIUM_MISSING, denyButton, haveChromium, launchChromium, openConsent, openRefused, watchForProblems, type Person } from "../support/oauth-browser.ts";
+import { waitUntil } from "../support/gateway-harness.ts";
 import { startMcpRemote, type McpRemote } from "../support/oauth-mcp-remote.ts";
 import { connectThroughSignIn, connectWith, MemoryOAuthProvider, type Connected } from "../support/oauth-sdk.ts";
 import {
@@ -398,5 +399,57 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
 
   test("nothing on Switchboard's pages failed: no 5xx, no script error, no CSP refusal", () => {
     expect(problems).toEqual([]);
+  });
+});
+
+describe.skipIf(!haveChromium)("OAuth access tokens that expire", () => {
+  let world: OAuthWorld;
+  let browser: Browser;
+  let page: Page;
+  let callback: CallbackServer;
+  let connected: Connected | undefined;
+
+  beforeAll(async () => {
+    // Access tokens live one second, so a test sees one expire for real (refresh tokens keep the default).
+    world = await startOAuthWorld({ oauth: { access_token_ttl: "1s" } });
+    callback = startCallbackServer();
+    browser = await launchChromium();
+    page = await (await browser.newContext()).newPage();
+    page.setDefaultTimeout(15_000);
+  });
+
+  afterAll(async () => {
+    await connected?.client.close().catch(() => {});
+    await browser?.close();
+    callback?.stop();
+    await world?.cleanup();
+  });
+
+  test("the SDK refreshes an expired access token by itself and goes on in the same MCP session", async () => {
+    const base = world.config.server.public_url;
+    const provider = new MemoryOAuthProvider({ redirectUri: callback.redirectUri, clientName: "E2E expiring client" });
+    connected = await connectThroughSignIn(world.agentUrl, provider, async (url) => {
+      await openConsent(page, url.href, { email: world.admin.email, password: world.password }, base);
+      const redirected = callback.next();
+      await approveButton(page).click();
+      return (await redirected).searchParams.get("code")!;
+    });
+    const { client, transport } = connected;
+    const session = transport.sessionId;
+    expect(session).toBeString();
+    const held = provider.tokens()!;
+    expect(held.expires_in).toBe(1);
+    // Waiting on the condition itself: the token the client holds is refused once its second is up.
+    const expired = await waitUntil(async () => {
+      const answer = await rawInitialize(world.agentUrl, held.access_token);
+      return answer.status === 401 ? answer : null;
+    }, "the access token to expire");
+    expect(expired.challenge).toContain('error="invalid_token"');
+    const saved = provider.savedTokens.length;
+    expect(await listAndEcho(client, "after expiry")).toEqual({ tools: ["add", "echo"], echoed: "after expiry" });
+    expect(provider.savedTokens.length).toBeGreaterThan(saved);
+    expect(provider.tokens()!.refresh_token).not.toBe(held.refresh_token);
+    // The session belongs to the approval, not to one access token: it survived the refresh.
+    expect(transport.sessionId).toBe(session);
   });
 });

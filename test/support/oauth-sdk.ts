@@ -77,7 +77,7 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
     this.waiting.shift()?.(url);
   }
 
-  /** The next authorization URL the SDK asks to open (or the last one, if it already did and nobody took it). */
+  /** The next authorization URL the SDK asks to open (ask before the call that leads to it). */
   nextAuthorizationUrl(): Promise<URL> {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
