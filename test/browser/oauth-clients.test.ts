@@ -67,6 +67,8 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
   let dcr: MemoryOAuthProvider;
   /** The SDK client that named a metadata document. */
   let cimd: MemoryOAuthProvider;
+  /** The SDK client signed in for the connection. */
+  let forConnection: MemoryOAuthProvider;
 
   beforeAll(async () => {
     world = await startOAuthWorld({ allowLoopbackClientMetadata: true });
@@ -170,6 +172,7 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
   test("an SDK client signs in for a connection (/mcp/<slug>): it sees the whole upstream, and its token is refused on an agent", async () => {
     const connectionUrl = `${base}/mcp/alpha`;
     const provider = new MemoryOAuthProvider({ redirectUri: callback.redirectUri, clientName: "E2E connection client" });
+    forConnection = provider;
     let consentText = "";
     const connected = await connectThroughSignIn(connectionUrl, provider, async (url) => {
       expect(url.searchParams.get("resource")).toBe(connectionUrl);
@@ -380,6 +383,44 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     expect(remote.stderr.filter((l) => /Please authorize this client/.test(l)).length).toBe(before + 1);
     await remote.stop();
     expect((await call).result).toBeUndefined();
+  });
+
+  test("an admin deletes a registered client: the SDK's refresh gets invalid_client, so it registers again, and a new approval connects it", async () => {
+    const connectionUrl = `${base}/mcp/alpha`;
+    const oldId = forConnection.clientId!;
+    await page.goto(`${base}/admin/apps`);
+    const row = page.locator("tr.client-row", { hasText: oldId });
+    expect(await row.textContent()).toContain("E2E connection client");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await row.getByRole("button", { name: "Delete" }).click();
+    await row.waitFor({ state: "detached" });
+    // The refresh token of a deleted client: 401 invalid_client (RFC 6749 §5.2), which tells clients to register again.
+    const refresh = await postOAuthForm(base, "token", { grant_type: "refresh_token", refresh_token: forConnection.tokens()!.refresh_token!, client_id: oldId });
+    expect(refresh.status).toBe(401);
+    expect(refresh.body.error).toBe("invalid_client");
+    // The SDK holding them: its token is refused, its refresh too, so it registers anew and asks for a sign-in.
+    const asked = forConnection.nextAuthorizationUrl();
+    const refused = await connectWith(connectionUrl, forConnection).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(UnauthorizedError);
+    const url = await asked;
+    const newId = forConnection.clientId!;
+    expect(newId).toMatch(/^sbc_/);
+    expect(newId).not.toBe(oldId);
+    expect(url.searchParams.get("client_id")).toBe(newId);
+    // The person approves the new registration and the client is back.
+    await openConsent(page, url.href, person, base);
+    const redirected = callback.next();
+    await approveButton(page).click();
+    const code = (await redirected).searchParams.get("code")!;
+    const transport = new StreamableHTTPClientTransport(new URL(connectionUrl), { authProvider: forConnection });
+    await transport.finishAuth(code);
+    const connected = await connectWith(connectionUrl, forConnection);
+    connections.push(connected);
+    const echoed = await connected.client.callTool({ name: "echo", arguments: { text: "registered again" } });
+    expect((echoed.content as { text: string }[])[0]!.text).toBe("registered again");
   });
 
   test("API keys still work on the agent's URL and on /mcp-key/agent/<id>, whose 401 names no OAuth metadata", async () => {
