@@ -443,7 +443,7 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
   });
 });
 
-describe.skipIf(!haveChromium)("OAuth access tokens that expire", () => {
+describe.skipIf(!haveChromium)("a server started without the test switch, with access tokens that expire", () => {
   let world: OAuthWorld;
   let browser: Browser;
   let page: Page;
@@ -492,5 +492,21 @@ describe.skipIf(!haveChromium)("OAuth access tokens that expire", () => {
     expect(provider.tokens()!.refresh_token).not.toBe(held.refresh_token);
     // The session belongs to the approval, not to one access token: it survived the refresh.
     expect(transport.sessionId).toBe(session);
+  });
+
+  test("it never fetches a client metadata document from a loopback address: the sign-in stops on an error page", async () => {
+    const base = world.config.server.public_url;
+    const documents = startMetadataServer();
+    try {
+      const documentUrl = documents.urlOf("/client.json");
+      documents.serve("/client.json", { client_id: documentUrl, client_name: "Local document", redirect_uris: [callback.redirectUri] });
+      const refused = await openRefused(page, authorizationUrl(base, { clientId: documentUrl, redirectUri: callback.redirectUri, challenge: pkcePair().challenge, resource: world.agentUrl }));
+      expect(refused.status).toBe(400);
+      expect(new URL(refused.url).origin).toBe(base);
+      expect(refused.text).not.toContain("Local document");
+      expect(documents.requests).toEqual([]);
+    } finally {
+      documents.stop();
+    }
   });
 });
