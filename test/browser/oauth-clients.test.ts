@@ -1,15 +1,17 @@
 // OAuth end to end with real clients against a real listening Switchboard: the MCP TypeScript SDK's
 // OAuthClientProvider registering itself (DCR) and naming a client ID metadata document (CIMD), and
 // mcp-remote as Claude Desktop runs it, each sent through a headless Chromium that signs in and
-// approves on the consent page, then listing and calling an agent's tools; then what the tokens must
-// not do (another agent, a replayed refresh token, a revoked grant, a wrong PKCE verifier, a foreign
-// redirect URI, a metadata document naming another client_id), and API keys on the same URLs.
+// approves on the consent page, then listing and calling an agent's (or a connection's) tools; the
+// SDK refreshing (a refused token, a really expired one) and registering again after its client was
+// deleted; then what must not work (a token on another agent, a replayed refresh token, a revoked
+// grant, a wrong PKCE verifier, a foreign redirect URI, a metadata document naming another client_id,
+// a loopback document without the test switch), and API keys on the same URLs and the key-only ones.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { listGrants, revokeGrant } from "../../src/domain/oauth/authorizations.ts";
+import { listGrants } from "../../src/domain/oauth/authorizations.ts";
 import { approveButton, CHROMIUM_MISSING, denyButton, haveChromium, launchChromium, openConsent, openRefused, watchForProblems, type Person } from "../support/oauth-browser.ts";
 import { waitUntil } from "../support/gateway-harness.ts";
 import { startMcpRemote, type McpRemote } from "../support/oauth-mcp-remote.ts";
@@ -124,8 +126,12 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     // The first sign-in went through Switchboard's sign-in page; the consent page named the client, where it sends the code, and the agent.
     expect(signedIn).toBe(true);
     expect(consentText).toContain("E2E registered client");
-    expect(consentText).toContain("127.0.0.1");
-    expect(consentText).toContain("one");
+    expect(consentText).toContain(`sent back to ${new URL(callback.redirectUri).host}`);
+    expect(consentText).toContain("(one)");
+    // The tools agent one exposes, and none it does not.
+    expect(consentText).toContain("echo");
+    expect(consentText).toContain("add");
+    expect(consentText).not.toContain("whoami");
     expect(dcr.clientId).toMatch(/^sbc_/);
     const tokens = dcr.tokens()!;
     expect(tokens.access_token).toStartWith("mcp_at_");
@@ -288,8 +294,8 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     expect((await postOAuthForm(base, "revoke", { token: `mcp_rt_${"1".repeat(49)}`, client_id: cimd.clientId! })).status).toBe(200);
   });
 
-  test("a wrong PKCE verifier gets invalid_grant and no token", async () => {
-    const { challenge } = pkcePair();
+  test("a wrong PKCE verifier gets invalid_grant and no token, and spends the code", async () => {
+    const { challenge, verifier } = pkcePair();
     await openConsent(page, authorizationUrl(base, { clientId: dcr.clientId!, redirectUri: callback.redirectUri, challenge, resource: world.agentUrl, state: "pkce" }), person, base);
     const redirected = callback.next();
     await approveButton(page).click();
@@ -306,6 +312,17 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     expect(wrong.status).toBe(400);
     expect(wrong.body.error).toBe("invalid_grant");
     expect(wrong.body.access_token).toBeUndefined();
+    // The failed attempt spent the code: a guesser gets one try, and the right verifier is now too late.
+    const right = await postOAuthForm(base, "token", {
+      grant_type: "authorization_code",
+      code,
+      code_verifier: verifier,
+      redirect_uri: callback.redirectUri,
+      client_id: dcr.clientId!,
+      resource: world.agentUrl,
+    });
+    expect(right.status).toBe(400);
+    expect(right.body.error).toBe("invalid_grant");
   });
 
   test("denying on the consent page sends access_denied with the state, and no code", async () => {
