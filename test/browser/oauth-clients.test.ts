@@ -201,7 +201,8 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
   });
 
   test("mcp-remote, as Claude Desktop runs it: registers, prints the sign-in URL, gets the code on its own callback, then proxies the agent", async () => {
-    const remote = startMcpRemote(world.agentUrl, ["--allow-http"]);
+    // Exactly the README's snippet for a server on this machine: the URL alone (mcp-remote allows plain http to 127.0.0.1).
+    const remote = startMcpRemote(world.agentUrl);
     remotes.push(remote);
     const url = await Promise.race([remote.authorizationUrl(), remote.exited.then((code) => Promise.reject(new Error(`mcp-remote exited (${code}): ${remote.stderr.join("\n")}`)))]);
     expect(new URL(url).searchParams.get("resource")).toBe(world.agentUrl);
