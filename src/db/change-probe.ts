@@ -45,3 +45,27 @@ export function createChangeProbe(sqlite: Database, path: string): ChangeProbe {
     return `${header.getUint32(8, true)}:${header.getUint32(16, true)}:${header.getUint32(32, true)}:${sqlValue}`;
   };
 }
+
+/**
+ * A lookup of database rows by key (a token's hash), cached in memory and dropped whole whenever the
+ * probe says anything was committed, so a revocation applies on the very next call. Unknown keys are
+ * not cached (nothing for a stranger to grow); past `limit` entries the cache starts over.
+ */
+export function probedCache<T>(probe: ChangeProbe, load: (key: string) => T | null, limit = 50_000): (key: string) => T | null {
+  const cache = new Map<string, T>();
+  let seen = "";
+  return (key) => {
+    const version = probe();
+    if (version !== seen) {
+      cache.clear();
+      seen = version;
+    }
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached;
+    const loaded = load(key);
+    if (loaded === null) return null;
+    if (cache.size >= limit) cache.clear();
+    cache.set(key, loaded);
+    return loaded;
+  };
+}

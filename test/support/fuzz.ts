@@ -247,6 +247,7 @@ function adminRequest(rng: Rng, t: FuzzTargets): FuzzRequest {
     "/admin/keys", "/admin/keys/new", `/admin/keys/${id}`, `/admin/keys/${id}/rotate`, `/admin/keys/${id}/delete`, "/admin/connections", "/admin/connections/new", "/admin/connections/test",
     `/admin/connections/${id}`, `/admin/connections/${id}/edit`, `/admin/connections/${id}/test`, `/admin/connections/${id}/refresh`, `/admin/connections/${id}/delete`, "/admin/agents", "/admin/agents/new",
     "/admin/agents/check", `/admin/agents/${id}`, `/admin/agents/${id}/edit`, `/admin/agents/${id}/try`, `/admin/agents/${id}/delete`, `/admin/${rng.pick(PATH_JUNK)}`, "/admin/login?next=%00",
+    "/admin/apps", `/admin/apps/${id}/revoke`, "/admin/apps/clients/delete", "/admin/login?next=%2Foauth%2Fauthorize%3Fx%3D%00",
   ]);
   const method = rng.chance(0.6) ? "POST" : rng.pick(METHODS);
   const headers = junkHeaders(rng, t);
@@ -261,7 +262,7 @@ function adminRequest(rng: Rng, t: FuzzTargets): FuzzRequest {
 }
 
 function pathRequest(rng: Rng, t: FuzzTargets): FuzzRequest {
-  const prefix = rng.pick(["/mcp/", "/mcp/agent/", "/mcp/self/", "/api/v1/", "/api/v1/connections/", "/admin/", "/admin/keys/", "/.well-known/oauth-protected-resource/", "/.well-known/", "/", "/admin/assets/", "//", "/healthz/"]);
+  const prefix = rng.pick(["/mcp/", "/mcp/agent/", "/mcp/self/", "/mcp-key/", "/mcp-key/agent/", "/oauth/", "/api/v1/", "/api/v1/connections/", "/admin/", "/admin/keys/", "/.well-known/oauth-protected-resource/", "/.well-known/", "/", "/admin/assets/", "//", "/healthz/"]);
   const segments = Array.from({ length: 1 + rng.int(3) }, () => rng.pick(PATH_JUNK));
   return { kind: "fetch", family: "path", method: rng.pick(METHODS), path: prefix + segments.join(rng.pick(["/", "//", ""])), headers: junkHeaders(rng, t) };
 }
@@ -307,7 +308,33 @@ function rawRequest(rng: Rng, t: FuzzTargets): FuzzRequest {
   return { kind: "raw", family: "raw", bytes };
 }
 
+const OAUTH_VALUES = ["", "x", "\u0000", "\u202e", "a".repeat(3000), "%zz", "S256", "plain", "code", "token", "authorization_code", "refresh_token", "client_credentials", "mcp", "mcp offline_access", "openid", "mcp_at_x", "mcp_rt_" + "A".repeat(49), "sbc_00", "https://127.0.0.1/meta.json", "https://claude.ai/oauth/mcp-oauth-client-metadata", "http://localhost:1/cb", "cursor://anysphere.cursor-mcp/oauth/callback", "javascript:alert(1)", "//evil.example"];
+
+/** The authorization server's endpoints, with odd parameters in the query, forms and JSON bodies. */
+function oauthRequest(rng: Rng, t: FuzzTargets): FuzzRequest {
+  const fields = ["client_id", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "state", "resource", "scope", "grant_type", "code", "code_verifier", "refresh_token", "token", "token_type_hint", "decision"];
+  const params = new URLSearchParams();
+  for (const field of fields) {
+    if (!rng.chance(0.4)) continue;
+    const value = field === "resource" ? rng.pick([`${t.publicUrl}/mcp/agent/${t.agent}`, `${t.publicUrl}/mcp/${t.httpConn}`, `${t.publicUrl}/mcp/self`, ...OAUTH_VALUES]) : rng.pick(OAUTH_VALUES);
+    params.append(field, value);
+    if (rng.chance(0.1)) params.append(field, value);
+  }
+  const path = rng.pick(["/oauth/register", "/oauth/token", "/oauth/revoke", "/oauth/authorize", "/oauth/authorize", `/oauth/${rng.pick(PATH_JUNK)}`]);
+  const method = path === "/oauth/authorize" && rng.chance(0.5) ? "GET" : rng.chance(0.85) ? "POST" : rng.pick(METHODS);
+  const headers = junkHeaders(rng, t);
+  if (rng.chance(0.5)) headers.cookie = t.sessionCookie;
+  if (rng.chance(0.5)) headers["sec-fetch-site"] = rng.pick(["same-origin", "cross-site", "none"]);
+  if (method === "GET") return { kind: "fetch", family: "oauth", method, path: `${path}?${params.toString()}`, headers };
+  const registration = { redirect_uris: rng.pick([[rng.pick(OAUTH_VALUES)], [], "x", null, [1, 2], Array.from({ length: 30 }, () => "http://localhost/cb")]), client_name: rng.pick(OAUTH_VALUES), token_endpoint_auth_method: rng.pick(["none", "client_secret_basic", "private_key_jwt", 5]), grant_types: rng.pick([["authorization_code"], ["implicit"], "x"]) };
+  const json = rng.chance(0.5);
+  headers["content-type"] = json ? "application/json" : rng.pick(["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"]);
+  const body = !BODYLESS.has(method) ? (json ? (rng.chance(0.7) ? JSON.stringify(path === "/oauth/register" ? registration : Object.fromEntries(params)) : rng.pick(JSON_JUNK)) : params.toString()) : undefined;
+  return { kind: "fetch", family: "oauth", method, path, headers, body };
+}
+
 const GENERATORS: [number, (rng: Rng, t: FuzzTargets) => FuzzRequest][] = [
+  [6, oauthRequest],
   [40, mcpRequest],
   [20, apiRequest],
   [15, adminRequest],

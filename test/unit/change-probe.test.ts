@@ -3,7 +3,7 @@
 // by another connection (the CLI) on the very next check.
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { createChangeProbe } from "../../src/db/change-probe.ts";
+import { createChangeProbe, probedCache } from "../../src/db/change-probe.ts";
 import { createApiKey, createKeyVerifier, deleteApiKey } from "../../src/domain/access/api-keys.ts";
 import { users } from "../../src/db/schema.ts";
 import { useTestDatabase } from "../support/db.ts";
@@ -71,5 +71,32 @@ describe("createChangeProbe", () => {
     expect(verify(token)?.keyId).toBe(key.id);
     deleteApiKey(handle.db, key.id);
     expect(verify(token)).toBeNull();
+  });
+});
+
+describe("probedCache", () => {
+  test("loads a key once while nothing changes, again after a change, and never caches a miss", () => {
+    let version = "1";
+    const loads: string[] = [];
+    const lookup = probedCache(() => version, (key) => {
+      loads.push(key);
+      return key === "known" ? { key } : null;
+    });
+    expect(lookup("known")).toEqual({ key: "known" });
+    expect(lookup("known")).toEqual({ key: "known" });
+    expect(lookup("unknown")).toBeNull();
+    expect(lookup("unknown")).toBeNull();
+    expect(loads).toEqual(["known", "unknown", "unknown"]);
+    version = "2";
+    lookup("known");
+    expect(loads).toEqual(["known", "unknown", "unknown", "known"]);
+  });
+
+  test("starts over past its limit rather than growing", () => {
+    const loads: string[] = [];
+    const lookup = probedCache(() => "same", (key) => (loads.push(key), key), 2);
+    for (const key of ["a", "b", "c", "a"]) lookup(key);
+    // "c" found the cache full and cleared it, so "a" was loaded again.
+    expect(loads).toEqual(["a", "b", "c", "a"]);
   });
 });

@@ -4,7 +4,7 @@
 // and no per-request argon2 hands an attacker a CPU lever.
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { desc, eq, sql } from "drizzle-orm";
-import { sqlChangeProbe, type ChangeProbe } from "../../db/change-probe.ts";
+import { probedCache, sqlChangeProbe, type ChangeProbe } from "../../db/change-probe.ts";
 import type { Db } from "../../db/client.ts";
 import { apiKeys, users } from "../../db/schema.ts";
 import { AppError } from "../../errors.ts";
@@ -160,8 +160,6 @@ export function deleteApiKey(db: Db, id: string): void {
 
 type CachedKey = { keyId: string; permissions: Permissions; expiresAt: number | null; graceEndsAt: number | null; owner: User };
 
-const CACHE_LIMIT = 50_000;
-
 /**
  * A verifier bound to one database. A verified key is cached in memory by token hash, and the cache
  * is dropped whenever anything was written to the database since the last check: by this process
@@ -187,10 +185,8 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = 
     .where(eq(apiKeys.tokenHash, sql.placeholder("hash"))).prepare();
   const byPrevious = db.select(columns).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId))
     .where(eq(apiKeys.previousTokenHash, sql.placeholder("hash"))).prepare();
-  const cache = new Map<string, CachedKey>();
   // The same HMAC as hashToken, with the key schedule done once rather than per request.
   const keyed = new Bun.CryptoHasher("sha256", hmacKey);
-  let seen = "";
 
   const load = (hash: string): CachedKey | null => {
     const current = byCurrent.get({ hash });
@@ -208,22 +204,13 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = 
     };
   };
 
+  const lookup = probedCache(probe, load);
+
   return (token, now = new Date()) => {
     // Malformed or mistyped tokens are refused before any lookup.
     if (!isWellFormedToken(token)) return null;
-    const hash = keyed.copy().update(`${HASH_LABEL}${token}`).digest("base64url");
-    const v = probe();
-    if (v !== seen) {
-      cache.clear();
-      seen = v;
-    }
-    let key = cache.get(hash) ?? null;
-    if (key === null) {
-      key = load(hash);
-      if (key === null) return null; // unknown tokens are not cached: nothing to grow on
-      if (cache.size >= CACHE_LIMIT) cache.clear();
-      cache.set(hash, key);
-    }
+    const key = lookup(keyed.copy().update(`${HASH_LABEL}${token}`).digest("base64url"));
+    if (key === null) return null;
     const t = now.getTime();
     if (key.expiresAt !== null && key.expiresAt <= t) return null;
     if (key.graceEndsAt !== null && key.graceEndsAt <= t) return null;

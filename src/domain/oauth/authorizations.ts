@@ -3,7 +3,7 @@
 // Tokens and codes use the API keys' format (token-format.ts) and are stored only as HMACs.
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { and, desc, eq, isNull, lte, sql } from "drizzle-orm";
-import { sqlChangeProbe, type ChangeProbe } from "../../db/change-probe.ts";
+import { probedCache, sqlChangeProbe, type ChangeProbe } from "../../db/change-probe.ts";
 import type { Db } from "../../db/client.ts";
 import { agents, connections, oauthClients, oauthCodes, oauthGrants, oauthTokens, users } from "../../db/schema.ts";
 import { AppError, OAuthError } from "../../errors.ts";
@@ -303,8 +303,6 @@ export function createGrantLastUsedRecorder(db: Db, flushEveryMs?: number): Last
 
 type CachedAccess = { grantId: string; clientId: string; resource: string; permissions: Permissions; expiresAt: number; user: User };
 
-const CACHE_LIMIT = 50_000;
-
 /**
  * A verifier of access tokens bound to one database, like the API keys' (createKeyVerifier): one HMAC
  * and a look at the change probe per call, a cache dropped whenever anything was committed, so a
@@ -330,10 +328,8 @@ export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: Change
     .innerJoin(users, eq(users.id, oauthGrants.userId))
     .where(and(eq(oauthTokens.tokenHash, sql.placeholder("hash")), eq(oauthTokens.kind, "access")))
     .prepare();
-  const cache = new Map<string, CachedAccess>();
   // The same HMAC as hashOf(ACCESS_TOKEN), with the key schedule done once rather than per request.
   const keyed = new Bun.CryptoHasher("sha256", hmacKey);
-  let seen = "";
 
   const load = (hash: string): CachedAccess | null => {
     const row = byHash.get({ hash });
@@ -348,22 +344,13 @@ export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: Change
     };
   };
 
+  const lookup = probedCache(probe, load);
+
   return (token, now = new Date()) => {
     // Malformed and mistyped tokens (an API key among them) are refused before any lookup.
     if (!isWellFormedToken(ACCESS_TOKEN.prefix, token)) return null;
-    const hash = keyed.copy().update(`${ACCESS_TOKEN.label}${token}`).digest("base64url");
-    const v = probe();
-    if (v !== seen) {
-      cache.clear();
-      seen = v;
-    }
-    let access = cache.get(hash) ?? null;
-    if (access === null) {
-      access = load(hash);
-      if (access === null) return null; // unknown tokens are not cached: nothing to grow on
-      if (cache.size >= CACHE_LIMIT) cache.clear();
-      cache.set(hash, access);
-    }
+    const access = lookup(keyed.copy().update(`${ACCESS_TOKEN.label}${token}`).digest("base64url"));
+    if (access === null) return null;
     if (access.expiresAt <= now.getTime()) return null;
     return { grantId: access.grantId, clientId: access.clientId, resource: access.resource, permissions: access.permissions, expiresAt: new Date(access.expiresAt), user: access.user };
   };

@@ -1,5 +1,5 @@
 // The parameters of a POST to the token and revocation endpoints: form-encoded (RFC 6749 §4.1.3), or
-// JSON for the clients that send it. Only strings; a repeated parameter is refused (RFC 6749 §3.2).
+// JSON for the clients that send it (and the registration's JSON object). Only strings; a repeated parameter is refused (RFC 6749 §3.2).
 import type { Context } from "hono";
 import { OAuthError } from "../../errors.ts";
 import type { AppEnv } from "../context.ts";
@@ -9,14 +9,7 @@ export async function readOAuthParams(c: Context<AppEnv>): Promise<Record<string
   const type = (c.req.header("content-type") ?? "").toLowerCase();
   let entries: [string, unknown][];
   if (type.startsWith("application/json")) {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch (err) {
-      throw new OAuthError("invalid_request", "The request body is not valid JSON.", { cause: err });
-    }
-    if (body === null || typeof body !== "object" || Array.isArray(body)) throw new OAuthError("invalid_request", "The request body must be a JSON object.");
-    entries = Object.entries(body);
+    entries = Object.entries(await readJsonObject(c, "invalid_request"));
   } else {
     let body: Record<string, unknown>;
     try {
@@ -33,6 +26,18 @@ export async function readOAuthParams(c: Context<AppEnv>): Promise<Record<string
     if (typeof value === "string") params[name] = value;
   }
   return params;
+}
+
+/** A JSON object body; anything else is `error` (invalid_request, or invalid_client_metadata for a registration), never a 500. */
+export async function readJsonObject(c: Context<AppEnv>, error: "invalid_request" | "invalid_client_metadata"): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch (err) {
+    throw new OAuthError(error, "The request body is not valid JSON (Content-Type: application/json).", { cause: err });
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new OAuthError(error, "The request body must be a JSON object.");
+  return body as Record<string, unknown>;
 }
 
 /** A required parameter, or `invalid_request` naming it. */

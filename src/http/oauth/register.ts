@@ -1,6 +1,5 @@
 // POST /oauth/register (RFC 7591): a public client registers its redirect URIs and name. Each URI is
 // checked on its own and a refusal names it, since clients such as Cursor register several at once.
-import type { Context } from "hono";
 import { Hono } from "hono";
 import { registerClient } from "../../domain/oauth/clients.ts";
 import { redirectUriProblem } from "../../domain/oauth/redirect-uris.ts";
@@ -9,6 +8,7 @@ import { singleLineProblem } from "../../domain/text.ts";
 import { AppError, OAuthError } from "../../errors.ts";
 import { clientIp } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
+import { readJsonObject } from "./body.ts";
 
 const MAX_REDIRECT_URIS = 10;
 const MAX_NAME_LENGTH = 200;
@@ -51,7 +51,7 @@ export function registerRoutes(deps: AppDeps, throttle = new RegistrationThrottl
       c.header("Retry-After", String(Math.ceil(wait / 1000)));
       throw new AppError("TOO_MANY_ATTEMPTS", "Too many client registrations from this address; try again later.");
     }
-    const request = await readJsonObject(c);
+    const request = await readJsonObject(c, "invalid_client_metadata");
     const metadata = clientMetadataFrom(request);
     const client = registerClient(deps.db, metadata);
     deps.logger.info("oauth client registered", { client: client.id });
@@ -73,17 +73,6 @@ export function registerRoutes(deps: AppDeps, throttle = new RegistrationThrottl
     );
   });
   return app;
-}
-
-async function readJsonObject(c: Context<AppEnv>): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch (err) {
-    throw new OAuthError("invalid_client_metadata", "The registration must be a JSON object (Content-Type: application/json).", { cause: err });
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new OAuthError("invalid_client_metadata", "The registration must be a JSON object.");
-  return body as Record<string, unknown>;
 }
 
 /** The registration request checked field by field (RFC 7591 §2), each refusal naming what is wrong. */
