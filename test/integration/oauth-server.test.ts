@@ -6,6 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createAgent, newAgentFields, updateAgent } from "../../src/domain/agents/agents.ts";
 import { createConnection, newConnectionFields } from "../../src/domain/connections/connections.ts";
 import { deleteClient, saveClientDocument } from "../../src/domain/oauth/clients.ts";
+import { METADATA_FETCHES_PER_WINDOW } from "../../src/http/oauth/authorize.ts";
 import type { User } from "../../src/domain/access/users.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
@@ -701,6 +702,26 @@ describe("client ID metadata documents (a loopback fixture, allowed only by the 
     expect(res.status).toBe(400);
     expect(res.headers.get("location")).toBeNull();
     expect(await res.text()).toContain("invalid_client");
+  });
+
+  test("made-up document URLs from one address are fetched at most METADATA_FETCHES_PER_WINDOW times an hour", async () => {
+    const ctx = await setup();
+    const before = fetches;
+    let refused: Response | null = null;
+    for (let i = 0; i <= METADATA_FETCHES_PER_WINDOW; i++) {
+      const res = await ctx.request(authorizeQuery(request(ctx, `${base}/made-up-${i}`, pkce().challenge, { redirect_uri: CALLBACK })));
+      if (i === METADATA_FETCHES_PER_WINDOW) refused = res;
+      else await res.body?.cancel();
+    }
+    // Each made-up id cost one outbound request, up to the limit; the next one costs none.
+    expect(fetches - before).toBe(METADATA_FETCHES_PER_WINDOW);
+    expect(refused!.status).toBe(400);
+    expect(refused!.headers.get("location")).toBeNull();
+    expect(await refused!.text()).toContain("Too many client metadata documents");
+    // A cached document is no fetch, so it is not refused.
+    const cached = `${base}/good`;
+    saveClientDocument(ctx.deps.db, cached, { name: "Doc Client", redirectUris: [CALLBACK], clientUri: null, logoUri: null }, new Date(Date.now() + 60_000));
+    expect((await ctx.request(authorizeQuery(request(ctx, cached, pkce().challenge, { redirect_uri: CALLBACK })), { headers: { cookie: ctx.adminCookie } })).status).toBe(200);
   });
 
   test("a document that cannot be fetched: error page, not a 500", async () => {

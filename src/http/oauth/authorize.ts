@@ -13,19 +13,34 @@ import type { AppDeps, AppEnv } from "../context.ts";
 import { readForm } from "../form.ts";
 import { runAsUser } from "../form-flow.ts";
 import { readSessionToken } from "../middleware/session.ts";
+import { clientIp } from "../client-ip.ts";
+import { AddressThrottle } from "./throttle.ts";
 import { checkClient, checkParams, checkResource, redirectBack, type CheckedRequest, type ClientPart, type ParamsPart, type RedirectableError } from "./request.ts";
+
+/**
+ * Client metadata documents fetched per client address per hour: each is an outbound request a
+ * stranger can ask for (an unknown https client_id), so a flood of made-up ids is bounded; cached
+ * documents do not count.
+ */
+export const METADATA_FETCHES_PER_WINDOW = 60;
+const FETCH_WINDOW_MS = 60 * 60_000;
 
 /** How long a code may wait for its exchange: the client exchanges it at once (RFC 6749 §4.1.2: at most 10 minutes). */
 export const CODE_TTL_MS = 2 * 60_000;
 
-export function authorizeRoutes(deps: AppDeps): Hono<AppEnv> {
+export function authorizeRoutes(deps: AppDeps, fetches = new AddressThrottle(METADATA_FETCHES_PER_WINDOW, FETCH_WINDOW_MS)): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const checkRequest = (c: Context<AppEnv>, params: Record<string, string>) =>
+    checkRequestFrom(c, deps, params, () => {
+      const wait = fetches.take(clientIp(c, deps.config.server.trusted_proxies));
+      if (wait > 0) throw new OAuthError("temporarily_unavailable", `Too many client metadata documents were fetched for your address; try again in ${Math.ceil(wait / 60_000)} minute(s).`);
+    });
   const issuer = deps.config.server.public_url;
 
   app.get("/", async (c) => {
     const params = singleParams(new URL(c.req.url).searchParams);
     if (params === null) return errorPage(c, new OAuthError("invalid_request", "A parameter is repeated in the request."));
-    const asked = await checkRequest(c, deps, params);
+    const asked = await checkRequest(c, params);
     if (asked instanceof Response) return asked;
     const user = await signedInUser(c, deps);
     if (!user) {
@@ -43,7 +58,7 @@ export function authorizeRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!user) throw new AppError("UNAUTHENTICATED", "Sign in to the admin first, then approve the request again from the application.");
     const form = await readForm(c);
     // Everything the form carries is checked again, as if it were a new request: it is the browser's.
-    const asked = await checkRequest(c, deps, form);
+    const asked = await checkRequest(c, form);
     if (asked instanceof Response) return asked;
     const checked = checkResource(deps, asked);
     if ("error" in checked) return sendBack(c, deps, asked, checked);
@@ -90,10 +105,10 @@ function singleParams(search: URLSearchParams): Record<string, string> | null {
 }
 
 /** The request's client and parameters checked, or the response refusing it: an error page, or a redirect with the error. */
-async function checkRequest(c: Context<AppEnv>, deps: AppDeps, params: Record<string, string>): Promise<ParamsPart | Response> {
+async function checkRequestFrom(c: Context<AppEnv>, deps: AppDeps, params: Record<string, string>, beforeFetch: () => void): Promise<ParamsPart | Response> {
   let part: ClientPart;
   try {
-    part = await checkClient(deps, params, new Date());
+    part = await checkClient(deps, params, new Date(), beforeFetch);
   } catch (err) {
     if (err instanceof OAuthError) return errorPage(c, err);
     throw err;

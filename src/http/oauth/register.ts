@@ -9,6 +9,7 @@ import { AppError, OAuthError } from "../../errors.ts";
 import { clientIp } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { readJsonObject } from "./body.ts";
+import { AddressThrottle } from "./throttle.ts";
 
 const MAX_REDIRECT_URIS = 10;
 const MAX_NAME_LENGTH = 200;
@@ -20,30 +21,7 @@ const RESPONSE_TYPES = ["code"];
 export const REGISTRATIONS_PER_WINDOW = 30;
 const WINDOW_MS = 60 * 60_000;
 
-/**
- * A fixed-window count of registrations per client address, in memory (a replica each: a flood is
- * bounded by N times the limit, which is what it protects against). Old windows are dropped as it grows.
- */
-export class RegistrationThrottle {
-  private readonly windows = new Map<string, { start: number; count: number }>();
-
-  constructor(private readonly limit = REGISTRATIONS_PER_WINDOW, private readonly windowMs = WINDOW_MS) {}
-
-  /** Counts one registration from `ip`; returns the milliseconds to wait when over the limit, else 0. */
-  take(ip: string, now = Date.now()): number {
-    if (this.windows.size > 10_000) for (const [key, w] of this.windows) if (now - w.start >= this.windowMs) this.windows.delete(key);
-    let window = this.windows.get(ip);
-    if (!window || now - window.start >= this.windowMs) {
-      window = { start: now, count: 0 };
-      this.windows.set(ip, window);
-    }
-    if (window.count >= this.limit) return window.start + this.windowMs - now;
-    window.count++;
-    return 0;
-  }
-}
-
-export function registerRoutes(deps: AppDeps, throttle = new RegistrationThrottle()): Hono<AppEnv> {
+export function registerRoutes(deps: AppDeps, throttle = new AddressThrottle(REGISTRATIONS_PER_WINDOW, WINDOW_MS)): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.post("/", async (c) => {
     const wait = throttle.take(clientIp(c, deps.config.server.trusted_proxies));

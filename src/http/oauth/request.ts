@@ -38,10 +38,10 @@ export type RedirectableError = { error: OAuthErrorCode; description: string };
  * The client and its redirect URI, or an OAuthError for the error page. A metadata-document client is
  * served from its cached document while fresh, else fetched (SSRF-guarded by the fetcher) and saved.
  */
-export async function checkClient(deps: AppDeps, params: Record<string, string | undefined>, now: Date): Promise<ClientPart> {
+export async function checkClient(deps: AppDeps, params: Record<string, string | undefined>, now: Date, beforeFetch: () => void): Promise<ClientPart> {
   const clientId = params.client_id;
   if (!clientId) throw new OAuthError("invalid_request", "The request names no client (client_id is missing).");
-  const client = await loadClient(deps, clientId, now);
+  const client = await loadClient(deps, clientId, now, beforeFetch);
   const presented = params.redirect_uri;
   let redirectUri: string;
   if (presented === undefined || presented === "") {
@@ -57,13 +57,15 @@ export async function checkClient(deps: AppDeps, params: Record<string, string |
   return { client, redirectUri, state: params.state ?? null };
 }
 
-async function loadClient(deps: AppDeps, clientId: string, now: Date): Promise<OAuthClient> {
+/** `beforeFetch` runs before a document is fetched (not for a cached one): it throws to refuse (a throttle). */
+async function loadClient(deps: AppDeps, clientId: string, now: Date, beforeFetch: () => void): Promise<OAuthClient> {
   // Registered ids are "sbc_…", never URLs: any http(s) URL names a document, and the fetcher decides
   // (it refuses plain http unless a test's loopback fixture is allowed).
   if (isClientMetadataUrl(clientId) || /^https?:\/\//i.test(clientId)) {
     if (!deps.config.oauth.client_metadata_documents) throw new OAuthError("invalid_client", "This server does not accept client ID metadata documents (an https URL as client_id).");
     const cached = findClient(deps.db, clientId);
     if (cached && cached.kind === "cimd" && cached.cachedUntil !== null && cached.cachedUntil.getTime() > now.getTime()) return cached;
+    beforeFetch();
     const fetched = await deps.oauth.fetchClientMetadata(clientId);
     if (!fetched.ok) throw new OAuthError("invalid_client", `The client's metadata document cannot be used: ${fetched.reason}`);
     return saveClientDocument(deps.db, clientId, fetched.metadata, new Date(now.getTime() + fetched.cacheForMs), now);

@@ -1,32 +1,32 @@
 // The registration throttle of /oauth/register: a fixed window per client address, so one address's
 // flood neither fills the clients table nor locks out another address.
 import { describe, expect, test } from "bun:test";
-import { RegistrationThrottle } from "../../src/http/oauth/register.ts";
+import { AddressThrottle } from "../../src/http/oauth/throttle.ts";
 
-describe("RegistrationThrottle", () => {
+describe("AddressThrottle", () => {
   test("allows the limit per window, then says how long to wait", () => {
-    const throttle = new RegistrationThrottle(3, 60_000);
+    const throttle = new AddressThrottle(3, 60_000);
     const t0 = 1_000_000;
     expect([throttle.take("10.0.0.1", t0), throttle.take("10.0.0.1", t0 + 1), throttle.take("10.0.0.1", t0 + 2)]).toEqual([0, 0, 0]);
     expect(throttle.take("10.0.0.1", t0 + 10_000)).toBe(50_000);
   });
 
   test("another address has its own count", () => {
-    const throttle = new RegistrationThrottle(1, 60_000);
+    const throttle = new AddressThrottle(1, 60_000);
     expect(throttle.take("10.0.0.1", 0)).toBe(0);
     expect(throttle.take("10.0.0.1", 1)).toBeGreaterThan(0);
     expect(throttle.take("10.0.0.2", 1)).toBe(0);
   });
 
   test("a new window starts when the old one ends", () => {
-    const throttle = new RegistrationThrottle(1, 60_000);
+    const throttle = new AddressThrottle(1, 60_000);
     expect(throttle.take("10.0.0.1", 0)).toBe(0);
     expect(throttle.take("10.0.0.1", 59_999)).toBe(1);
     expect(throttle.take("10.0.0.1", 60_000)).toBe(0);
   });
 
   test("a refused attempt does not extend the wait", () => {
-    const throttle = new RegistrationThrottle(1, 60_000);
+    const throttle = new AddressThrottle(1, 60_000);
     throttle.take("10.0.0.1", 0);
     for (let i = 1; i < 100; i++) throttle.take("10.0.0.1", i * 100);
     expect(throttle.take("10.0.0.1", 60_000)).toBe(0);
