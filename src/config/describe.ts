@@ -24,7 +24,8 @@ type JsonSchema = {
   additionalProperties?: JsonSchema | boolean;
 };
 
-const SECRET_KEY = /secret|token|password/i;
+// Keys whose values are secrets: "secret", "token", "password" (or ending so); not "access_token_ttl".
+const SECRET_KEY = /(^|_)(secret|token|password)$/i;
 /** Tables whose every value is secret: a connection's headers and env. */
 const SECRET_TABLES = new Set(["headers", "env"]);
 const MASK = "********";

@@ -220,6 +220,39 @@ const oauth = z
   .prefault({})
   .describe("OAuth 2.1 for MCP clients: Switchboard is its own authorization server, users approve a client on a consent page. Vendor-cloud connectors (Claude.ai, ChatGPT) need server.public_url on public HTTPS.");
 
+const monitoring = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe("Whether every MCP request to a connection or agent and every management operation is recorded (one usage row each, written in batches off the request path)."),
+    retention: duration("30d", "How long usage rows are kept; older ones are pruned in the background.", "3650d"),
+    max_rows: z.int().min(1000).default(10_000_000).describe("Most usage rows kept; the oldest beyond it are pruned in the background."),
+    audit_retention: duration("365d", "How long audit rows (every change through any face) are kept.", "3650d"),
+    queue_size: z.int().min(1).max(1_000_000).default(10_000).describe("Usage records waiting to be written; when full, new ones are dropped and counted (switchboard_usage_dropped_total) rather than slowing calls."),
+    flush_interval: duration("250ms", "How often waiting usage records are written, in one transaction.", "1m"),
+    flush_rows: z.int().min(1).max(100_000).default(500).describe("Write waiting usage records as soon as this many are queued."),
+    payload_max_size: size("16KiB", "For connections and agents that opt in to storing arguments and results: the most bytes of each kept (the rest is cut, and marked so).", { min: 256 }),
+    redact_patterns: z
+      .array(z.string().min(1).refine((p) => {
+        try {
+          new RegExp(p);
+          return true;
+        } catch {
+          return false;
+        }
+      }, { error: (issue) => `expected a regular expression, got ${JSON.stringify(issue.input)}` }))
+      .default([])
+      .describe('Regular expressions whose matches are masked in stored arguments, results and error messages, besides the connection\'s own secret values, e.g. ["sk-[A-Za-z0-9]{20,}"].'),
+  })
+  .prefault({})
+  .describe("Usage recording, its retention, and the audit log.");
+
+const metrics = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe("Whether GET /metrics serves Prometheus text."),
+    token: z.string().min(16, { error: "expected at least 16 characters" }).optional().describe("A bearer token /metrics requires (Authorization: Bearer <token>). Use ${VAR}. Without it, /metrics answers only clients on the loopback address."),
+  })
+  .prefault({})
+  .describe("Prometheus metrics at /metrics.");
+
 const connection = z
   .strictObject({
     slug: SlugSchema.describe('Unique short name, 1-63 of a-z 0-9 -, e.g. "github". The connection\'s id (conn_<uuid>) is derived from it, so it stays the same across restarts.'),
@@ -347,7 +380,7 @@ function checkDeclaredUrls(config: { gateway: AddressPolicySettings; connections
 
 /** The whole switchboard.toml. */
 export const ConfigSchema = z
-  .strictObject({ server, database, security, stdio, gateway, oauth, connections, agents })
+  .strictObject({ server, database, security, stdio, gateway, oauth, monitoring, metrics, connections, agents })
   .superRefine((config, ctx) => {
     // A declared stdio connection must pass the same [stdio] policy as one created in the admin.
     config.connections.forEach((c, i) => {

@@ -346,6 +346,14 @@ describe("secrets are never echoed", () => {
     }
   });
 
+  test("renderEffectiveConfig masks the metrics token but shows token lifetimes", () => {
+    const text = renderEffectiveConfig(parse({ metrics: { token: "metrics-token-0123456789" }, oauth: { access_token_ttl: "2h" } }), { secretSource: "unused" });
+    expect(text).not.toContain("metrics-token-0123456789");
+    expect(text).toContain('token = "********"');
+    expect(text).toContain('access_token_ttl = "2h"');
+    expect(text).toContain('refresh_token_ttl = "30d"  # default');
+  });
+
   test("renderEffectiveConfig shows values, defaults and derived paths, and where the secret comes from", () => {
     const config = parse({ server: { listen: "0.0.0.0:9000" }, database: { path: "db/sb.db" } });
     const text = renderEffectiveConfig(config, { secretSource: "generated into the data dir" });
