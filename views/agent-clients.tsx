@@ -75,23 +75,29 @@ function Snippets(props: { snippets: ClientSnippet[]; prefix: string; openFirst:
 }
 
 /** The snippets of an agent or a connection, OAuth first, named `name` (its slug). */
-export function ClientConfigs(props: { name: string; urls: EndpointUrls; keyHref: string; what: "agent" | "connection" }) {
+export function ClientConfigs(props: { name: string; urls: EndpointUrls; keyHref: string; what: "agent" | "connection"; oauth: boolean }) {
   return (
     <section class="panel" id="client-configs">
       <h2 style="margin-top:0">Connect a client</h2>
-      <h3>With a browser sign-in (recommended)</h3>
-      <p class="muted">
-        Paste the URL alone: the client opens the browser, you sign in to Switchboard and approve it for this {props.what}.
-        Approved clients are listed under <a href="/admin/apps">Authorized apps</a>. Claude.ai and ChatGPT connect from their own
-        servers, so Switchboard's public URL must be reachable from the internet over HTTPS.
-      </p>
-      <Snippets snippets={oauthSnippets(props.name, props.urls.url)} prefix="client-" openFirst={true} />
+      {props.oauth ? (
+        <>
+          <h3>With a browser sign-in (recommended)</h3>
+          <p class="muted">
+            Paste the URL alone: the client opens the browser, you sign in to Switchboard and approve it for this {props.what}.
+            Approved clients are listed under <a href="/admin/apps">Authorized apps</a>. Claude.ai and ChatGPT connect from their own
+            servers, so Switchboard's public URL must be reachable from the internet over HTTPS.
+          </p>
+          <Snippets snippets={oauthSnippets(props.name, props.urls.url)} prefix="client-" openFirst={true} />
+        </>
+      ) : (
+        <p class="muted">The browser sign-in (OAuth) is switched off on this server (<code>[oauth] enabled = false</code>): clients connect with an API key.</p>
+      )}
       <h3>With an API key</h3>
       <p class="muted">
         For scripts and clients you configure with a header. Replace <code>{TOKEN_PLACEHOLDER}</code> with a key that grants this {props.what}{" "}
         (<a href={props.keyHref}>create a key for this {props.what}</a>; its token is shown once). Claude.ai and ChatGPT cannot send a key.
       </p>
-      <Snippets snippets={keySnippets(props.name, props.urls)} prefix="client-key-" openFirst={false} />
+      <Snippets snippets={keySnippets(props.name, props.urls)} prefix="client-key-" openFirst={!props.oauth} />
     </section>
   );
 }

@@ -147,7 +147,7 @@ function TryIt(props: { a: AgentDetailView; outcome?: TryOutcome }) {
   );
 }
 
-export type AgentPageProps = { viewer: User; a: AgentDetailView; publicUrl: string; outcome?: TryOutcome; message?: Message };
+export type AgentPageProps = { viewer: User; a: AgentDetailView; publicUrl: string; oauth: boolean; outcome?: TryOutcome; message?: Message };
 
 export function AgentPage(props: AgentPageProps) {
   const { a, viewer } = props;
@@ -172,7 +172,7 @@ export function AgentPage(props: AgentPageProps) {
       </div>
       <Health a={a} />
       <Tools a={a} />
-      <ClientConfigs name={a.slug} urls={endpointUrls(props.publicUrl, { kind: "agent", id: a.id })} keyHref={`/admin/keys?grant=${a.id}#create-key`} what="agent" />
+      <ClientConfigs name={a.slug} urls={endpointUrls(props.publicUrl, { kind: "agent", id: a.id })} keyHref={`/admin/keys?grant=${a.id}#create-key`} what="agent" oauth={props.oauth} />
       <TryIt a={a} outcome={props.outcome} />
       {isAdmin && !a.from_config && (
         <form class="panel" method="post" action={`/admin/agents/${a.id}/delete`}>

@@ -196,6 +196,8 @@ export type ConnectionPageProps = {
   stderr: string[] | null;
   /** Where clients reach Switchboard: the snippets' URLs. */
   publicUrl: string;
+  /** Whether the browser sign-in (OAuth) is on: its snippets come first. */
+  oauth: boolean;
   form: ConnectionFormProps | null;
   test?: TestOutcome;
   message?: Message;
@@ -221,7 +223,7 @@ export function ConnectionPage(props: ConnectionPageProps) {
         <Settings c={c} />
       </div>
       <DiscoverySection c={c} />
-      <ClientConfigs name={c.slug} urls={endpointUrls(props.publicUrl, { kind: "connection", id: c.id })} keyHref={`/admin/keys?grant=${c.id}#create-key`} what="connection" />
+      <ClientConfigs name={c.slug} urls={endpointUrls(props.publicUrl, { kind: "connection", id: c.id })} keyHref={`/admin/keys?grant=${c.id}#create-key`} what="connection" oauth={props.oauth} />
       {c.transport === "stdio" && (
         <section class="panel">
           <h2 style="margin-top:0">stderr</h2>

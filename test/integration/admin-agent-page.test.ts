@@ -75,6 +75,19 @@ describe("client configuration", () => {
     expect(html).not.toContain("/mcp/agent/");
   });
 
+  test("with OAuth switched off, the pages offer keys only (no sign-in snippet would work)", async () => {
+    const ctx = await adminSetup(harness, { oauth: { enabled: false } });
+    for (const path of [`/admin/agents/${ctx.agentId}`, `/admin/connections/${ctx.githubId}`]) {
+      const html = await (await get(ctx, ctx.member, path)).text();
+      expect(html).toContain('id="client-configs"');
+      expect(html).not.toContain("With a browser sign-in");
+      expect(html).toContain("switched off");
+      const found = snippets(html);
+      expect(Object.keys(found).every((id) => id.startsWith("key-"))).toBe(true);
+      expect(found["key-cursor"]).toBeDefined();
+    }
+  });
+
   test("the keys page opened from a connection's link has that connection ticked", async () => {
     const ctx = await adminSetup(harness);
     const html = await (await get(ctx, ctx.member, `/admin/keys?grant=${ctx.githubId}`)).text();

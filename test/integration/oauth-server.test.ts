@@ -372,8 +372,6 @@ describe("the authorization endpoint", () => {
     { name: "no resource", change: () => ({ resource: undefined }), error: "invalid_target" },
     { name: "/mcp/self", change: () => ({ resource: `${PUBLIC_URL}/mcp/self` }), error: "invalid_target" },
     { name: "/api/v1", change: () => ({ resource: `${PUBLIC_URL}/api/v1` }), error: "invalid_target" },
-    { name: "an unknown agent", change: () => ({ resource: `${PUBLIC_URL}/mcp/agent/nobody` }), error: "invalid_target" },
-    { name: "an unknown connection", change: () => ({ resource: `${PUBLIC_URL}/mcp/nothing` }), error: "invalid_target" },
     { name: "a trailing slash", change: (ctx) => ({ resource: `${ctx.agentUrl}/` }), error: "invalid_target" },
     { name: "a query", change: (ctx) => ({ resource: `${ctx.agentUrl}?x=1` }), error: "invalid_target" },
     { name: "another origin", change: () => ({ resource: "https://elsewhere.example/mcp/agent/helper" }), error: "invalid_target" },
@@ -395,37 +393,52 @@ describe("the authorization endpoint", () => {
     });
   }
 
-  test("signed out, an unknown agent is not told apart from a real one (sign-in first); a non-resource URL is refused at once", async () => {
+  test("signed out, nothing goes back to the client before the user signs in (RFC 9700 §4.11.2): no bounce off this host", async () => {
     const ctx = await setup();
-    const clientId = await register(ctx);
-    for (const resource of [ctx.agentUrl, `${PUBLIC_URL}/mcp/agent/nobody`, `${PUBLIC_URL}/mcp/nothing`]) {
-      const res = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { resource })));
+    const clientId = await register(ctx, { redirect_uris: ["https://evil.example/phish"] });
+    const broken: Record<string, string | undefined>[] = [
+      { response_type: undefined },
+      { code_challenge: undefined },
+      { resource: `${PUBLIC_URL}/mcp/self` },
+      { resource: `${PUBLIC_URL}/mcp/agent/nobody` },
+      { scope: "admin" },
+      {},
+    ];
+    for (const change of broken) {
+      const res = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { redirect_uri: "https://evil.example/phish", ...change })));
       expect(res.status).toBe(303);
       expect(res.headers.get("location")!.startsWith("/admin/login?next=")).toBe(true);
     }
-    const self = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { resource: `${PUBLIC_URL}/mcp/self` })));
-    expect(new URL(self.headers.get("location")!).searchParams.get("error")).toBe("invalid_target");
   });
 
-  test("an agent disabled between the consent page and the approval: invalid_target sent back, no code", async () => {
+  test("an unknown or disabled agent or connection is an error page, never sent back: a client cannot tell it from a real one", async () => {
+    const ctx = await setup();
+    const clientId = await register(ctx);
+    const real = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge)), { headers: { cookie: ctx.memberCookie } });
+    expect(real.status).toBe(200);
+    expect(real.headers.get("location")).toBeNull();
+    for (const resource of [`${PUBLIC_URL}/mcp/agent/nobody`, `${PUBLIC_URL}/mcp/nothing`]) {
+      const res = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { resource })), { headers: { cookie: ctx.memberCookie } });
+      expect(res.status).toBe(400);
+      expect(res.headers.get("location")).toBeNull();
+      expect(await res.text()).toContain("invalid_target");
+    }
+    updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
+    const disabled = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge)), { headers: { cookie: ctx.adminCookie } });
+    expect(disabled.status).toBe(400);
+    expect(disabled.headers.get("location")).toBeNull();
+  });
+
+  test("an agent disabled between the consent page and the approval: an error page, no code", async () => {
     const ctx = await setup();
     const clientId = await register(ctx);
     const page = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge)), { headers: { cookie: ctx.adminCookie } });
     const fields = { ...hiddenFields(await page.text()), decision: "approve" };
     updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
     const res = await ctx.request("/oauth/authorize", formPost(fields, { ...SAME_ORIGIN, cookie: ctx.adminCookie }));
-    expect(res.status).toBe(303);
-    const back = new URL(res.headers.get("location")!);
-    expect(back.searchParams.get("error")).toBe("invalid_target");
-    expect(back.searchParams.has("code")).toBe(false);
-  });
-
-  test("a disabled agent is invalid_target", async () => {
-    const ctx = await setup();
-    updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
-    const clientId = await register(ctx);
-    const res = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge)), { headers: { cookie: ctx.adminCookie } });
-    expect(new URL(res.headers.get("location")!).searchParams.get("error")).toBe("invalid_target");
+    expect(res.status).toBe(400);
+    expect(res.headers.get("location")).toBeNull();
+    expect(await res.text()).toContain("invalid_target");
   });
 
   test("the agent's id names it as well as its slug", async () => {

@@ -13,7 +13,7 @@ import { insertUser } from "./users.ts";
 
 export { FakeAgents };
 
-export type AgentOverrides = Pick<ConfigOverrides, "connections" | "agents">;
+export type AgentOverrides = Pick<ConfigOverrides, "connections" | "agents" | "oauth">;
 
 export type AgentHarness = TestApp & {
   gateway: FakeGateway;

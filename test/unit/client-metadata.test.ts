@@ -8,7 +8,7 @@ import { join } from "node:path";
 import tls from "node:tls";
 import { gzipSync } from "node:zlib";
 import { cacheLifetime, checkClientMetadataDocument, DEFAULT_CACHE_MS, MAX_CACHE_MS, shown } from "../../src/http/oauth/client-metadata-document.ts";
-import { clientMetadataUrlProblem, createClientMetadataFetcher, isClientMetadataUrl, type ClientMetadataResult } from "../../src/http/oauth/client-metadata.ts";
+import { clientMetadataUrlProblem, createClientMetadataFetcher, type ClientMetadataResult } from "../../src/http/oauth/client-metadata.ts";
 import { pinnedGet } from "../../src/http/oauth/pinned-get.ts";
 import { publicAddressProblem } from "../../src/http/oauth/public-address.ts";
 import { rejectionOf } from "../support/errors.ts";
@@ -35,7 +35,7 @@ describe("which client_ids name a metadata document", () => {
   test("https URLs with a path, as real clients use them", () => {
     for (const id of ["https://claude.ai/oauth/mcp-oauth-client-metadata", "https://vscode.dev/oauth/client-metadata.json", "https://a.example:8443/x", "https://a.example/x?v=1"]) {
       expect(clientMetadataUrlProblem(id)).toBeNull();
-      expect(isClientMetadataUrl(id)).toBe(true);
+      expect(clientMetadataUrlProblem(id)).toBeNull();
     }
   });
 
@@ -60,15 +60,14 @@ describe("which client_ids name a metadata document", () => {
     ];
     for (const [id, problem] of cases) {
       expect(clientMetadataUrlProblem(id)).toContain(problem);
-      expect(isClientMetadataUrl(id)).toBe(false);
     }
   });
 
-  test("http on loopback only with the test switch, which isClientMetadataUrl never sets", () => {
+  test("http on loopback only with the test switch, which no setting turns on", () => {
     expect(clientMetadataUrlProblem("http://127.0.0.1:8080/doc", { allowLoopbackHttp: true })).toBeNull();
     expect(clientMetadataUrlProblem("http://localhost:8080/doc", { allowLoopbackHttp: true })).toBeNull();
     expect(clientMetadataUrlProblem("http://10.0.0.1/doc", { allowLoopbackHttp: true })).toContain("is not an https URL");
-    expect(isClientMetadataUrl("http://127.0.0.1:8080/doc")).toBe(false);
+    expect(clientMetadataUrlProblem("http://127.0.0.1:8080/doc")).not.toBeNull();
   });
 });
 

@@ -167,17 +167,22 @@ describe("pruneOAuth", () => {
     expect(getGrant(w.db, tokens.grantId, at(HOUR))).toBeNull();
   });
 
-  test("deletes registered clients that got no token within 24 hours; keeps used ones, young ones and document clients", () => {
+  test("deletes clients, registered or document, that got no token within 24 hours; keeps used ones and young ones", () => {
     const w = oauthWorld(openDb()); // w.client: registered at T0, never used
     const used = addClient(w.db, ["http://localhost/callback"], T0);
     authorize({ ...w, client: used }, {}, T0);
     const young = addClient(w.db, ["http://localhost/callback"], at(HOUR));
-    const doc = saveClientDocument(w.db, "https://claude.ai/oauth/mcp-oauth-client-metadata", { name: "Claude", redirectUris: ["https://claude.ai/cb"], clientUri: null, logoUri: null }, at(HOUR), T0);
+    // Anyone can name a new document URL (a query string makes another), so unused ones go too.
+    const doc = saveClientDocument(w.db, "https://evil.example/client?n=1", { name: "x", redirectUris: ["https://evil.example/cb"], clientUri: null, logoUri: null }, at(HOUR), T0);
+    const usedDoc = saveClientDocument(w.db, "https://claude.ai/oauth/mcp-oauth-client-metadata", { name: "Claude", redirectUris: ["https://claude.ai/cb"], clientUri: null, logoUri: null }, at(HOUR), T0);
+    authorize({ ...w, client: usedDoc }, { redirectUri: "https://claude.ai/cb" }, T0);
     pruneOAuth(w.db, at(UNUSED_CLIENT_TTL_MS - 1));
     expect(findClient(w.db, w.client.id)).not.toBeNull();
+    expect(findClient(w.db, doc.id)).not.toBeNull();
     pruneOAuth(w.db, at(UNUSED_CLIENT_TTL_MS));
     expect(findClient(w.db, w.client.id)).toBeNull();
-    for (const kept of [used, young, doc]) expect(findClient(w.db, kept.id)).not.toBeNull();
+    expect(findClient(w.db, doc.id)).toBeNull();
+    for (const kept of [used, young, usedDoc]) expect(findClient(w.db, kept.id)).not.toBeNull();
   });
 
   test("a used registered client stays after its grants are gone (it may authorize again)", () => {

@@ -53,6 +53,20 @@ export function embeddedIpv4(address: string): string | null {
   return [g[6]! >> 8, g[6]! & 0xff, g[7]! >> 8, g[7]! & 0xff].join(".");
 }
 
+/**
+ * The network one client controls, for counting its requests: an IPv4 address itself (an IPv6 form of
+ * one, mapped or NAT64, as that IPv4 address), an IPv6 address's /64 (one subscriber commonly holds a
+ * whole /64, so counting per address would give it 2^64 budgets). Anything else is returned as given.
+ */
+export function subscriberOf(address: string): string {
+  const bare = address.split("%")[0]!;
+  if (isIP(bare) !== 6) return address;
+  const embedded = embeddedIpv4(bare);
+  if (embedded) return embedded;
+  const g = ipv6Groups(bare);
+  return g ? `${g.slice(0, 4).map((x) => x.toString(16)).join(":")}::/64` : address;
+}
+
 /** An address as bytes (4 or 16), or null when it is not an IP address. */
 function bytesOf(address: string): Uint8Array | null {
   const family = isIP(address);

@@ -21,7 +21,10 @@ export const ACCESS_TOKEN = { prefix: "mcp_at_", label: "oauth-access:" } as con
 export const REFRESH_TOKEN = { prefix: "mcp_rt_", label: "oauth-refresh:" } as const;
 export const AUTHORIZATION_CODE = { prefix: "mcp_ac_", label: "oauth-code:" } as const;
 
-/** A registered client that got no token within this long of registering is pruned (open registration stays bounded). */
+/**
+ * A client (registered, or known by a fetched metadata document) that got no token within this long of
+ * becoming known is pruned: both ways in are open to strangers, so what they leave behind is bounded.
+ */
 export const UNUSED_CLIENT_TTL_MS = 24 * 3_600_000;
 
 /** An approved authorization request, as the consent page's approval hands it over. */
@@ -358,8 +361,8 @@ export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: Change
 
 /**
  * Deletes what can no longer be used: expired codes and tokens, grants with no live token left (no
- * unexpired access token and no unspent, unexpired refresh token), and registered clients that got no
- * token within UNUSED_CLIENT_TTL_MS of registering. Returns how many rows it deleted.
+ * unexpired access token and no unspent, unexpired refresh token), and clients (registered or document)
+ * that got no token within UNUSED_CLIENT_TTL_MS of becoming known. Returns how many rows it deleted.
  */
 export function pruneOAuth(db: Db, now = new Date()): number {
   return db.transaction((t) => {
@@ -373,7 +376,7 @@ export function pruneOAuth(db: Db, now = new Date()): number {
       .all().length;
     const clients = tx
       .delete(oauthClients)
-      .where(and(eq(oauthClients.kind, "dcr"), isNull(oauthClients.lastUsedAt), lte(oauthClients.createdAt, new Date(now.getTime() - UNUSED_CLIENT_TTL_MS)), sql`not exists (select 1 from ${oauthGrants} where ${oauthGrants.clientId} = ${oauthClients.id})`))
+      .where(and(isNull(oauthClients.lastUsedAt), lte(oauthClients.createdAt, new Date(now.getTime() - UNUSED_CLIENT_TTL_MS)), sql`not exists (select 1 from ${oauthGrants} where ${oauthGrants.clientId} = ${oauthClients.id})`))
       .returning({ id: oauthClients.id })
       .all().length;
     return codes + tokens + grants + clients;

@@ -41,7 +41,7 @@ function nameProblem(name: string): string | null {
 
 function linkProblem(field: string, uri: string | null): string | null {
   if (uri === null) return null;
-  // Shown as a link on the consent page and in the admin: a javascript: or data: URL there would run.
+  // Kept for a page that may link to it one day (none does yet): a javascript: or data: URL must never be.
   if (uri.length > MAX_REDIRECT_URI_LENGTH || !/^https?:\/\//i.test(uri) || !URL.canParse(uri)) return `${field} must be an http(s) URL`;
   return null;
 }

@@ -15,7 +15,7 @@ import { runAsUser } from "../form-flow.ts";
 import { readSessionToken } from "../middleware/session.ts";
 import { clientIp } from "../client-ip.ts";
 import { AddressThrottle } from "./throttle.ts";
-import { checkClient, checkParams, checkResource, redirectBack, type CheckedRequest, type ClientPart, type ParamsPart, type RedirectableError } from "./request.ts";
+import { checkClient, checkParams, checkResource, redirectBack, type CheckedRequest, type ClientPart, type RedirectableError } from "./request.ts";
 
 /**
  * Client metadata documents fetched per client address per hour: each is an outbound request a
@@ -30,26 +30,44 @@ export const CODE_TTL_MS = 2 * 60_000;
 
 export function authorizeRoutes(deps: AppDeps, fetches = new AddressThrottle(METADATA_FETCHES_PER_WINDOW, FETCH_WINDOW_MS)): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const checkRequest = (c: Context<AppEnv>, params: Record<string, string>) =>
-    checkRequestFrom(c, deps, params, () => {
-      const wait = fetches.take(clientIp(c, deps.config.server.trusted_proxies));
-      if (wait > 0) throw new OAuthError("temporarily_unavailable", `Too many client metadata documents were fetched for your address; try again in ${Math.ceil(wait / 60_000)} minute(s).`);
-    });
+  // Each document fetch a request causes counts against its address (an outbound request a stranger can ask for).
+  const beforeFetch = (c: Context<AppEnv>) => () => {
+    const wait = fetches.take(clientIp(c, deps.config.server.trusted_proxies));
+    if (wait > 0) throw new OAuthError("temporarily_unavailable", `Too many client metadata documents were fetched for your address; try again in ${Math.ceil(wait / 60_000)} minute(s).`);
+  };
   const issuer = deps.config.server.public_url;
+
+  /**
+   * The request checked in the order that keeps it safe: the client and its redirect URI (an error page
+   * otherwise: never a redirect to an unproven URI); then, for a signed-in user only, the parameters
+   * (their errors go back to the client: RFC 9700 §4.11.2, the user is authenticated first, so a
+   * self-registered client cannot bounce strangers off this host to its own site); then the agent or
+   * connection, whose absence is an error page too, so that a client learns nothing of what exists.
+   */
+  const check = async (c: Context<AppEnv>, params: Record<string, string>): Promise<CheckedRequest | Response> => {
+    const part = await provenClient(c, deps, params, beforeFetch(c));
+    if (part instanceof Response) return part;
+    const asked = checkParams(issuer, params, part);
+    if ("error" in asked) return sendBack(c, deps, part, asked);
+    const checked = checkResource(deps, asked);
+    if ("error" in checked) return errorPage(c, new OAuthError(checked.error, checked.description));
+    return checked;
+  };
 
   app.get("/", async (c) => {
     const params = singleParams(new URL(c.req.url).searchParams);
     if (params === null) return errorPage(c, new OAuthError("invalid_request", "A parameter is repeated in the request."));
-    const asked = await checkRequest(c, params);
-    if (asked instanceof Response) return asked;
     const user = await signedInUser(c, deps);
     if (!user) {
-      // Sign-in returns here (safeNext accepts exactly this path), and the request is checked again.
+      // The client is checked before anyone is sent to sign in (an unknown one is an error page now,
+      // not after a sign-in); sign-in returns here (safeNext accepts exactly this path).
+      const part = await provenClient(c, deps, params, beforeFetch(c));
+      if (part instanceof Response) return part;
       const url = new URL(c.req.url);
       return c.redirect(`/admin/login?next=${encodeURIComponent(`${url.pathname}${url.search}`)}`, 303);
     }
-    const checked = checkResource(deps, asked);
-    if ("error" in checked) return sendBack(c, deps, asked, checked);
+    const checked = await check(c, params);
+    if (checked instanceof Response) return checked;
     return consentPage(c, deps, checked, user, params);
   });
 
@@ -58,10 +76,8 @@ export function authorizeRoutes(deps: AppDeps, fetches = new AddressThrottle(MET
     if (!user) throw new AppError("UNAUTHENTICATED", "Sign in to the admin first, then approve the request again from the application.");
     const form = await readForm(c);
     // Everything the form carries is checked again, as if it were a new request: it is the browser's.
-    const asked = await checkRequest(c, form);
-    if (asked instanceof Response) return asked;
-    const checked = checkResource(deps, asked);
-    if ("error" in checked) return sendBack(c, deps, asked, checked);
+    const checked = await check(c, form);
+    if (checked instanceof Response) return checked;
     if (form.decision !== "approve") {
       return c.redirect(redirectBack(checked.redirectUri, issuer, checked.state, { error: "access_denied", error_description: "The user denied the request." }), 303);
     }
@@ -104,17 +120,14 @@ function singleParams(search: URLSearchParams): Record<string, string> | null {
   return params;
 }
 
-/** The request's client and parameters checked, or the response refusing it: an error page, or a redirect with the error. */
-async function checkRequestFrom(c: Context<AppEnv>, deps: AppDeps, params: Record<string, string>, beforeFetch: () => void): Promise<ParamsPart | Response> {
-  let part: ClientPart;
+/** The client and its redirect URI, or the error page refusing them (RFC 6749 §4.1.2.1: never a redirect). */
+async function provenClient(c: Context<AppEnv>, deps: AppDeps, params: Record<string, string>, beforeFetch: () => void): Promise<ClientPart | Response> {
   try {
-    part = await checkClient(deps, params, new Date(), beforeFetch);
+    return await checkClient(deps, params, new Date(), beforeFetch);
   } catch (err) {
     if (err instanceof OAuthError) return errorPage(c, err);
     throw err;
   }
-  const checked = checkParams(deps.config.server.public_url, params, part);
-  return "error" in checked ? sendBack(c, deps, part, checked) : checked;
 }
 
 /** A refusal sent back to the client's (proven) redirect URI, with its state and our issuer. */

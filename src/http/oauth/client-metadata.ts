@@ -56,12 +56,24 @@ export function clientMetadataUrlProblem(clientId: string, options: { allowLoopb
   return null;
 }
 
-/** Whether `clientId` is an https URL that names a client ID metadata document (else it may be a registered client's id). */
-export function isClientMetadataUrl(clientId: string): boolean {
-  return clientMetadataUrlProblem(clientId) === null;
+/** The fetcher the authorization endpoint asks when a client_id is a URL. */
+/**
+ * Why oauth.client_metadata_hosts refuses a document URL's host, or null when it is allowed (an empty
+ * list allows any host). Checked before any fetch, and again for a cached client on every use, so
+ * narrowing the list takes effect at once.
+ */
+export function allowlistRefusal(allowedHosts: ReadonlySet<string> | readonly string[], clientId: string): string | null {
+  const hosts = allowedHosts instanceof Set ? allowedHosts : new Set(allowedHosts as readonly string[]);
+  if (hosts.size === 0) return null;
+  let host: string;
+  try {
+    host = new URL(clientId).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return "the client_id is not a URL";
+  }
+  return hosts.has(host) ? null : `${shown(host)} is not one of the hosts in oauth.client_metadata_hosts`;
 }
 
-/** The fetcher the authorization endpoint asks when a client_id is a URL. */
 export function createClientMetadataFetcher(options: ClientMetadataFetcherOptions): ClientMetadataFetcher {
   const settings: Settings = {
     allowedHosts: new Set(options.allowedHosts.map((h) => h.toLowerCase())),
@@ -101,7 +113,8 @@ async function fetchClientMetadata(clientId: string, settings: Settings): Promis
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const at = shown(clientId);
   // The allowlist is decided on the name alone: a host not on it is never even looked up.
-  if (settings.allowedHosts.size > 0 && !settings.allowedHosts.has(host)) return fail(`${shown(host)} is not one of the hosts in oauth.client_metadata_hosts`);
+  const refused = allowlistRefusal(settings.allowedHosts, clientId);
+  if (refused) return fail(refused);
 
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(new Error("deadline")), settings.timeoutMs);

@@ -90,8 +90,8 @@ function clientName(value: unknown): string {
 function webUrl(request: Record<string, unknown>, field: "client_uri" | "logo_uri"): string | null {
   const value = request[field];
   if (value === undefined || value === null) return null;
-  if (typeof value !== "string" || value.length > MAX_URL_LENGTH || !URL.canParse(value)) throw new OAuthError("invalid_client_metadata", `${field} must be an https URL.`);
+  if (typeof value !== "string" || value.length > MAX_URL_LENGTH || !URL.canParse(value)) throw new OAuthError("invalid_client_metadata", `${field} must be an http(s) URL.`);
   const url = new URL(value);
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new OAuthError("invalid_client_metadata", `${field} must be an https URL.`);
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new OAuthError("invalid_client_metadata", `${field} must be an http(s) URL.`);
   return url.href;
 }

@@ -1,9 +1,9 @@
 // The authorization request (RFC 6749 §4.1.1 with PKCE and RFC 8707's resource), checked the same way
 // when it arrives (GET /oauth/authorize) and when the consent form posts it back (never trusted).
-// Three stages. RFC 6749 §4.1.2.1 forbids redirecting to a URI not proven to be the client's: the
-// client and redirect_uri first (failure: an error page); then the parameters (failure: sent back);
-// then, only for a signed-in user, whether the agent or connection exists and is enabled, so that
-// nobody learns which exist without signing in (the 401 and the resource metadata do not tell either).
+// Three stages (authorize.ts runs them in its safe order): the client and redirect_uri (RFC 6749
+// §4.1.2.1: failure is an error page, never a redirect to an unproven URI); the parameters (failure
+// is sent back to the client, once the user is signed in); whether the agent or connection exists and
+// is enabled (failure is an error page, so a client learns nothing of what exists).
 import { getAgent } from "../../domain/agents/agents.ts";
 import { listConnectionSummaries } from "../../domain/connections/connections.ts";
 import { findClient, saveClientDocument } from "../../domain/oauth/clients.ts";
@@ -13,7 +13,8 @@ import { grantedScope } from "../../domain/oauth/scopes.ts";
 import type { OAuthClient } from "../../domain/oauth/types.ts";
 import { OAuthError, type OAuthErrorCode } from "../../errors.ts";
 import type { AppDeps } from "../context.ts";
-import { isClientMetadataUrl } from "./client-metadata.ts";
+import type { Config } from "../../config/load.ts";
+import { allowlistRefusal } from "./client-metadata.ts";
 import { oauthTargetOf, type OAuthTarget } from "./resource-url.ts";
 
 /** The agent or connection a resource URL names. */
@@ -57,12 +58,24 @@ export async function checkClient(deps: AppDeps, params: Record<string, string |
   return { client, redirectUri, state: params.state ?? null };
 }
 
+/**
+ * Why the settings refuse a metadata-document client now (documents off, or its host not on
+ * oauth.client_metadata_hosts), or null. Asked on every use, cached or not, at the authorization and
+ * the token endpoints: a narrowed setting applies at once, not when a cached document expires.
+ */
+export function documentClientRefusal(config: Config, clientId: string): string | null {
+  if (!config.oauth.client_metadata_documents) return "This server does not accept client ID metadata documents (an https URL as client_id).";
+  const refused = allowlistRefusal(config.oauth.client_metadata_hosts, clientId);
+  return refused === null ? null : `The client's metadata document cannot be used: ${refused}`;
+}
+
 /** `beforeFetch` runs before a document is fetched (not for a cached one): it throws to refuse (a throttle). */
 async function loadClient(deps: AppDeps, clientId: string, now: Date, beforeFetch: () => void): Promise<OAuthClient> {
   // Registered ids are "sbc_…", never URLs: any http(s) URL names a document, and the fetcher decides
   // (it refuses plain http unless a test's loopback fixture is allowed).
-  if (isClientMetadataUrl(clientId) || /^https?:\/\//i.test(clientId)) {
-    if (!deps.config.oauth.client_metadata_documents) throw new OAuthError("invalid_client", "This server does not accept client ID metadata documents (an https URL as client_id).");
+  if (/^https?:\/\//i.test(clientId)) {
+    const refused = documentClientRefusal(deps.config, clientId);
+    if (refused) throw new OAuthError("invalid_client", refused);
     const cached = findClient(deps.db, clientId);
     if (cached && cached.kind === "cimd" && cached.cachedUntil !== null && cached.cachedUntil.getTime() > now.getTime()) return cached;
     beforeFetch();

@@ -1,10 +1,15 @@
-// Per client address, how many costly unauthenticated requests the authorization server takes in a
-// window: registrations (rows) and client metadata document fetches (outbound requests).
+// Per client, how many costly unauthenticated requests the authorization server takes in a window:
+// registrations (rows) and client metadata document fetches (outbound requests).
+import { subscriberOf } from "../../domain/connections/addresses.ts";
+
+/** Most clients tracked at once; past it the oldest window is forgotten (memory and work stay bounded). */
+const MAX_TRACKED = 10_000;
 
 /**
- * A fixed-window count of requests per client address (registrations, metadata document fetches), in
- * memory (a replica each: a flood is bounded by N times the limit, which is what it protects against).
- * Old windows are dropped as it grows.
+ * A fixed-window count of requests per client — an IPv4 address, or an IPv6 /64 (what one subscriber
+ * holds) — in memory (a replica each: a flood is bounded by N times the limit, which is what it
+ * protects against). At most MAX_TRACKED clients are tracked: a new one evicts the oldest, in O(1),
+ * so a flood from many addresses neither grows the map nor slows each request.
  */
 export class AddressThrottle {
   private readonly windows = new Map<string, { start: number; count: number }>();
@@ -13,14 +18,22 @@ export class AddressThrottle {
 
   /** Counts one request from `ip`; returns the milliseconds to wait when over the limit, else 0. */
   take(ip: string, now = Date.now()): number {
-    if (this.windows.size > 10_000) for (const [key, w] of this.windows) if (now - w.start >= this.windowMs) this.windows.delete(key);
-    let window = this.windows.get(ip);
+    const client = subscriberOf(ip);
+    let window = this.windows.get(client);
     if (!window || now - window.start >= this.windowMs) {
+      // Re-inserted, so the map's order stays the order windows started in: the first is the oldest.
+      this.windows.delete(client);
+      if (this.windows.size >= MAX_TRACKED) this.windows.delete(this.windows.keys().next().value!);
       window = { start: now, count: 0 };
-      this.windows.set(ip, window);
+      this.windows.set(client, window);
     }
     if (window.count >= this.limit) return window.start + this.windowMs - now;
     window.count++;
     return 0;
+  }
+
+  /** How many clients are tracked now. */
+  get size(): number {
+    return this.windows.size;
   }
 }

@@ -9,6 +9,7 @@ import type { OAuthClient, TokenSet } from "../../domain/oauth/types.ts";
 import { OAuthError } from "../../errors.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { readOAuthParams, requiredParam } from "./body.ts";
+import { documentClientRefusal } from "./request.ts";
 
 export function tokenRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -28,8 +29,9 @@ export function tokenRoutes(deps: AppDeps): Hono<AppEnv> {
         {
           code: requiredParam(params, "code"),
           clientId: client.id,
-          // RFC 6749 §4.1.3: required when the authorization request had it; a client that left it out
-          // there (allowed with exactly one registered URI) may leave it out here too.
+          // RFC 6749 §4.1.3 wants it repeated when the authorization request had it. The code does not
+          // remember whether it did, so a client with exactly one registered URI may leave it out here
+          // either way; a URI given must equal the code's, and PKCE binds the code to its requester.
           redirectUri: params.redirect_uri || soleRedirectUri(client),
           codeVerifier,
           resourceUrl: params.resource || null,
@@ -57,6 +59,9 @@ function knownClient(deps: AppDeps, clientId: string | undefined): OAuthClient {
   if (!clientId) throw new OAuthError("invalid_client", "client_id is required (public clients identify themselves with it).");
   const client = findClient(deps.db, clientId);
   if (!client) throw new OAuthError("invalid_client", "Unknown client_id: the application is not registered here (it may have been removed).");
+  // A document client the settings no longer accept gets no more tokens, refresh included.
+  const refused = client.kind === "cimd" ? documentClientRefusal(deps.config, client.id) : null;
+  if (refused) throw new OAuthError("invalid_client", refused);
   return client;
 }
 

@@ -86,7 +86,7 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
   const agentPage = async (c: Context<AppEnv>, id: string, extra: { outcome?: TryOutcome; message?: Message } = {}, status: Status = 200) => {
     // AGENT_GET carries each tool's input schema: "Try it" reads nothing past the registry.
     const a = await runAsUser(c, deps, agentGet, { id });
-    return c.html(AgentPage({ viewer: c.get("user"), a, publicUrl: deps.config.server.public_url, ...extra }), status);
+    return c.html(AgentPage({ viewer: c.get("user"), a, publicUrl: deps.config.server.public_url, oauth: deps.config.oauth.enabled, ...extra }), status);
   };
 
   app.get("/", async (c) => {

@@ -64,6 +64,7 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
         c: detail,
         stderr: mayEdit ? deps.gateway.stderr(detail.id) : null,
         publicUrl: deps.config.server.public_url,
+        oauth: deps.config.oauth.enabled,
         form: mayEdit && !detail.from_config ? formProps(detail, outcome.values ?? formValuesOf(detail), outcome.fieldErrors) : null,
         test: outcome.test,
         message: outcome.message,

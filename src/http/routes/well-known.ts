@@ -8,9 +8,7 @@ import type { Config } from "../../config/load.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { canonicalPath, rawPathOf } from "../middleware/path-guard.ts";
 import { oauthTargetOfPath } from "../oauth/resource-url.ts";
-
-/** Scopes clients may ask for: "mcp" (use the endpoint) and "offline_access" (refresh tokens; ChatGPT asks for it). */
-export const OAUTH_SCOPES = ["mcp", "offline_access"] as const;
+import { SCOPES_SUPPORTED } from "../../domain/oauth/scopes.ts";
 
 const RESOURCE_METADATA = "/.well-known/oauth-protected-resource";
 
@@ -23,7 +21,7 @@ export function authorizationServerMetadata(config: Config): Record<string, unkn
     token_endpoint: `${issuer}/oauth/token`,
     ...(config.oauth.dynamic_registration ? { registration_endpoint: `${issuer}/oauth/register` } : {}),
     revocation_endpoint: `${issuer}/oauth/revoke`,
-    scopes_supported: [...OAUTH_SCOPES],
+    scopes_supported: [...SCOPES_SUPPORTED],
     response_types_supported: ["code"],
     response_modes_supported: ["query"],
     grant_types_supported: ["authorization_code", "refresh_token"],
@@ -43,29 +41,25 @@ export function wellKnownRoutes(deps: AppDeps): Hono<AppEnv> {
   const oauth = deps.config.oauth.enabled;
   app.use("/.well-known/*", cors({ origin: "*", allowMethods: ["GET", "OPTIONS"], maxAge: 86400 }));
 
+  /**
+   * The metadata of the resource at `resourcePath` ("" for the server as a whole, RFC 9728 §3.1). Only an
+   * agent's or a connection's endpoint takes OAuth tokens; the management endpoints (/mcp/self, /api/v1)
+   * take API keys only, so their metadata names no authorization server.
+   */
   const resourceMetadata = (resourcePath: string): Record<string, unknown> => {
-    // Only an agent's or a connection's endpoint takes OAuth tokens; the management endpoints
-    // (/mcp/self, /api/v1) take API keys only, so their metadata names no authorization server.
-    const byOAuth = oauth && oauthTargetOfPath(resourcePath) !== null;
+    const byOAuth = oauth && (resourcePath === "" || oauthTargetOfPath(resourcePath) !== null);
     return {
       resource: `${publicUrl}${resourcePath}`,
-      ...(byOAuth ? { authorization_servers: [publicUrl], scopes_supported: [...OAUTH_SCOPES] } : {}),
+      ...(byOAuth ? { authorization_servers: [publicUrl], scopes_supported: [...SCOPES_SUPPORTED] } : {}),
       bearer_methods_supported: ["header"],
       resource_name: "Switchboard",
       resource_documentation: `${publicUrl}/api/v1/openapi.json`,
     };
   };
 
-  // The root form (RFC 9728 §3.1 for a resource without a path): the server as a whole.
   app.get(RESOURCE_METADATA, (c) => {
     c.header("Cache-Control", "public, max-age=300");
-    return c.json({
-      resource: publicUrl,
-      ...(oauth ? { authorization_servers: [publicUrl], scopes_supported: [...OAUTH_SCOPES] } : {}),
-      bearer_methods_supported: ["header"],
-      resource_name: "Switchboard",
-      resource_documentation: `${publicUrl}/api/v1/openapi.json`,
-    });
+    return c.json(resourceMetadata(""));
   });
   app.get(`${RESOURCE_METADATA}/*`, (c) => {
     // The canonical encoded path, the same the 401's WWW-Authenticate named.
