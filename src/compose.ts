@@ -11,7 +11,7 @@ import { PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
 import { createChangeProbe } from "./db/change-probe.ts";
 import { syncConfigAgents } from "./domain/agents/config.ts";
 import { agentSpecLookup } from "./domain/agents/agents.ts";
-import { CallMetrics } from "./domain/monitoring/call-metrics.ts";
+import { CallMetrics, fanOutSink } from "./domain/monitoring/call-metrics.ts";
 import { syncConfigConnections } from "./domain/connections/config.ts";
 import { resourceExistsIn } from "./domain/resources.ts";
 import { Gateway } from "./gateway/gateway.ts";
@@ -20,6 +20,8 @@ import type { RunningGateway } from "./gateway/serving.ts";
 import { AddressPolicy } from "./gateway/upstream/address-policy.ts";
 import type { AppDeps } from "./http/context.ts";
 import { createClientMetadataFetcher } from "./http/oauth/client-metadata.ts";
+import { AuditLog } from "./domain/monitoring/audit.ts";
+import { ImmediateUsageSink, UsageRecorder } from "./domain/monitoring/recorder.ts";
 import { createAccessTokenVerifier, createGrantLastUsedRecorder } from "./domain/oauth/authorizations.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { connectionStore, specLookup } from "./operations/connections.ts";
@@ -117,6 +119,8 @@ export function buildGateway(config: Config, logger: Logger, store: Store): Gate
 export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions = {}): AppDeps {
   const { handle, keys } = store;
   const probe = createChangeProbe(handle.sqlite, config.database.path);
+  const usageRecorder = buildUsageRecorder(config, logger, handle.db);
+  const callMetrics = new CallMetrics();
   return {
     config,
     db: handle.db,
@@ -136,9 +140,13 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
     catalog: CATALOG,
     resourceExists: resourceExistsIn(handle.db),
     gateway,
-    callMetrics: options.callMetrics ?? new CallMetrics(),
+    callMetrics,
     verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, probe),
     lastUsed: new LastUsedRecorder(handle.db),
+    usageRecorder,
+    // One sink for every capture point: each record is counted for /metrics and queued for the database.
+    usage: fanOutSink(usageRecorder, callMetrics),
+    audit: new AuditLog(handle.db),
     oauth: {
       verifyAccessToken: createAccessTokenVerifier(handle.db, keys.tokenHmac, probe),
       grantLastUsed: createGrantLastUsedRecorder(handle.db),
@@ -151,11 +159,22 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
   };
 }
 
+/** The usage recorder over the [monitoring] settings (records nothing when it is disabled). */
+export function buildUsageRecorder(config: Config, logger: Logger, db: Db): UsageRecorder {
+  return new UsageRecorder(db, {
+    enabled: config.monitoring.enabled,
+    queueSize: config.monitoring.queue_size,
+    flushIntervalMs: config.monitoring.flush_interval,
+    flushRows: config.monitoring.flush_rows,
+    logger,
+  });
+}
+
 /**
  * What the server and the tests may choose beyond the config. `allowLoopbackClientMetadataForTests`
  * lets a test serve client ID metadata documents from 127.0.0.1 over http; no config can set it.
  */
-export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMetadataForTests?: boolean; callMetrics?: CallMetrics };
+export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMetadataForTests?: boolean };
 
 /**
  * Everything at once, for a config whose public_url is final: the store, the gateway (or the one
@@ -188,5 +207,8 @@ export function buildHostDeps(config: Config, handle: DbHandle): OperationDeps {
     resourceExists: resourceExistsIn(handle.db),
     gateway: OFFLINE_GATEWAY,
     startedAt: new Date(),
+    // A command is one short run: its usage row is written at once, not queued (nothing to keep fast).
+    usage: config.monitoring.enabled ? new ImmediateUsageSink(handle.db) : { record: () => {} },
+    audit: new AuditLog(handle.db),
   };
 }

@@ -2,6 +2,8 @@
 // grammar of our own), counters that move with calls and requests, bounded labels (route patterns,
 // never raw paths), and who may scrape: the token, loopback only without one, 404 when disabled.
 import { describe, expect, test } from "bun:test";
+import type { Hono } from "hono";
+import type { AppEnv } from "../../src/http/context.ts";
 import type { UsageRecord } from "../../src/domain/monitoring/types.ts";
 import { escapeLabel, isLoopback } from "../../src/http/routes/metrics.ts";
 import { FakeGateway } from "../support/connection-harness.ts";
@@ -10,6 +12,8 @@ import { connectionStore } from "../../src/operations/connections.ts";
 import { apiRequest, mintKey, useHarness } from "../support/key-harness.ts";
 import { createTestApp, useFresh, type ConfigOverrides } from "../support/app.ts";
 
+// A module name in a variable: typecheck passes before the package is installed; the test does not.
+const PROMETHEUS_PARSER = "parse-prometheus-text-format";
 const TOKEN = "metrics-token-0123456789abcdef";
 const withFake = (overrides: ConfigOverrides = {}) => {
   const gateway = new FakeGateway();
@@ -18,7 +22,7 @@ const withFake = (overrides: ConfigOverrides = {}) => {
 const fresh = useFresh(withFake);
 const harness = useHarness();
 
-type App = { app: { request: (input: string, init?: RequestInit, env?: unknown) => Response | Promise<Response> } };
+type App = { app: Hono<AppEnv> };
 
 /** A scrape from `address` as the socket's peer (what Bun.serve's requestIP reports). */
 function scrape(t: App, options: { address?: string; headers?: Record<string, string> } = {}): Promise<Response> {
@@ -97,7 +101,7 @@ describe("the exposition", () => {
     const t = fresh();
     t.deps.callMetrics.record(record());
     // The parser the lead installs (npm: parse-prometheus-text-format); this test fails until it is.
-    const { default: parse } = (await import("parse-prometheus-text-format")) as { default: (text: string) => { name: string; type: string; metrics: unknown[] }[] };
+    const { default: parse } = (await import(PROMETHEUS_PARSER)) as { default: (text: string) => { name: string; type: string; metrics: unknown[] }[] };
     const families = parse(await (await scrape(t)).text());
     const names = families.map((f) => f.name);
     for (const name of [
