@@ -12,6 +12,7 @@ import type { Logger } from "../logger.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import type { ServerKeys } from "../security/keys.ts";
 import type { VerifiedAccess } from "../domain/oauth/types.ts";
+import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
 import type { ClientMetadataFetcher } from "./oauth/client-metadata.ts";
 
 /** Everything the HTTP layer needs, built once at start-up and passed in (never read from globals). */
@@ -35,6 +36,10 @@ export type AppDeps = {
   /** Checks an API key token: one HMAC and one indexed lookup. */
   verifyKey: (token: string) => VerifiedKey | null;
   lastUsed: LastUsedRecorder;
+  /** Where usage rows go (the operations' and the gateway's). */
+  usage: UsageSink;
+  /** Where audit rows go: every operation's change, and the changes that are no operation (sign-in, OAuth consent). */
+  audit: AuditSink;
   /**
    * The one running gateway: the operations and the admin see its control (connections, agents), the
    * /mcp routes its serving face, the server its start and stop. Tests put a fake of the same contract.

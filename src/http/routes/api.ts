@@ -3,6 +3,7 @@ import { Hono, type Context } from "hono";
 import { AppError } from "../../errors.ts";
 import { OPERATIONS } from "../../operations/index.ts";
 import { runOperation, type Operation } from "../../operations/registry.ts";
+import { requestOrigin } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { requireBearer } from "../middleware/bearer.ts";
 import { buildOpenApi } from "./openapi.ts";
@@ -42,7 +43,7 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   const operations: readonly Operation[] = OPERATIONS;
   for (const op of operations) {
     app.on(op.rest.method, op.rest.path, async (c) => {
-      const output = await runOperation(op, { deps, caller: c.get("caller"), now: new Date() }, await readInput(c, op));
+      const output = await runOperation(op, { deps, caller: c.get("caller"), now: new Date(), origin: requestOrigin(c, deps.config.server.trusted_proxies, "api") }, await readInput(c, op));
       return c.json(output, op.rest.successStatus ?? 200);
     });
   }
