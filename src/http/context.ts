@@ -12,8 +12,9 @@ import type { Logger } from "../logger.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import type { ServerKeys } from "../security/keys.ts";
 import type { VerifiedAccess } from "../domain/oauth/types.ts";
-import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
 import type { ClientMetadataFetcher } from "./oauth/client-metadata.ts";
+import type { UsageRecorder } from "../domain/monitoring/recorder.ts";
+import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
 
 /** Everything the HTTP layer needs, built once at start-up and passed in (never read from globals). */
 export type AppDeps = {
@@ -36,9 +37,11 @@ export type AppDeps = {
   /** Checks an API key token: one HMAC and one indexed lookup. */
   verifyKey: (token: string) => VerifiedKey | null;
   lastUsed: LastUsedRecorder;
-  /** Where usage rows go (the operations' and the gateway's). */
+  /** The batched usage recorder: its counters for /metrics, stopped (flushed) at shutdown. */
+  usageRecorder: UsageRecorder;
+  /** Where usage records go (the recorder, as the operations see it). */
   usage: UsageSink;
-  /** Where audit rows go: every operation's change, and the changes that are no operation (sign-in, OAuth consent). */
+  /** Where audit records go (written synchronously). */
   audit: AuditSink;
   /**
    * The one running gateway: the operations and the admin see its control (connections, agents), the

@@ -32,9 +32,9 @@ export type OperationDeps = {
   gateway: ManagedGateway;
   /** When this process started: the server's uptime (SERVER_STATS). */
   startedAt: Date;
-  /** Where each operation's usage row goes (one per run, whatever its outcome). */
+  /** Where usage records go (the batched recorder; never blocks, never throws). */
   usage: UsageSink;
-  /** Where each change's audit row goes (one per run of an operation that is not read-only). */
+  /** Where audit records go (written synchronously). */
   audit: AuditSink;
 };
 
