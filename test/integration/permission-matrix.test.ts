@@ -90,6 +90,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   OAUTH_CLIENT_LIST: () => ({}),
   // A URL id: REST sends it percent-encoded in the path.
   OAUTH_CLIENT_DELETE: (h) => ({ id: cimdClient(h.deps, `https://client-${randomUUID().slice(0, 8)}.example/oauth/metadata`).id }),
+  AUDIT_LIST: () => ({ range: "24h" }),
 };
 
 /** The REST request for an operation: path params from the arguments, the rest as query or JSON body. */
