@@ -127,9 +127,9 @@ export async function runOperation<I extends ObjectSchema, O extends ObjectSchem
 /** Who an operation ran as, for its usage and audit rows. The host (the CLI) is no user of the table. */
 export function actorOf(caller: Caller, face: Face): Actor {
   if (caller.key) return { userId: caller.user.id, credentialKind: caller.key.kind, credentialId: caller.key.id };
-  if (caller.user.id === HOST_USER.id) return { userId: null, credentialKind: "host", credentialId: null };
-  // A signed-in admin session, or the CLI acting as a key's owner (`key create`): no credential either way.
-  return { userId: caller.user.id, credentialKind: face === "cli" ? "host" : "session", credentialId: null };
+  // Whoever runs the CLI on the host did it, even when it runs as a key's owner (`key create`): the owner did not.
+  if (face === "cli" || caller.user.id === HOST_USER.id) return { userId: null, credentialKind: "host", credentialId: null };
+  return { userId: caller.user.id, credentialKind: "session", credentialId: null };
 }
 
 /** How a run ended: a refusal of the caller (FORBIDDEN), another AppError (its code), or a fault. */
@@ -140,9 +140,16 @@ function outcomeOf(error: unknown): { outcome: Exclude<Outcome, "tool_error" | "
   return { outcome: error.code === "FORBIDDEN" ? "refused" : "error", code: error.code, message: error.message.slice(0, 500) };
 }
 
+/** The id an input or output names: its own `id`, or that of the thing it wraps (`{ key, token }`). */
 function idOf(value: unknown): string | null {
-  const id = value !== null && typeof value === "object" ? (value as { id?: unknown }).id : undefined;
-  return typeof id === "string" ? id : null;
+  if (value === null || typeof value !== "object") return null;
+  const id = (value as { id?: unknown }).id;
+  if (typeof id === "string") return id;
+  for (const inner of Object.values(value)) {
+    const innerId = inner !== null && typeof inner === "object" && !Array.isArray(inner) ? (inner as { id?: unknown }).id : undefined;
+    if (typeof innerId === "string") return innerId;
+  }
+  return null;
 }
 
 function jsonBytes(value: unknown): number {
