@@ -259,6 +259,19 @@ describe("changes that are no operation", () => {
     expect(text).not.toContain(PASSWORD);
   });
 
+  test("first-admin setup: SETUP_FIRST_ADMIN for the new admin, no password", async () => {
+    const h = harness();
+    // The harness made users; setup is open only to a server without any.
+    h.deps.sqlite.run("DELETE FROM users");
+    const token = h.deps.setup.open();
+    const res = await h.request("/admin/setup", { method: "POST", headers: FORM, body: new URLSearchParams({ token, email: "first@example.com", password: PASSWORD, confirm: PASSWORD }).toString() });
+    expect(res.status).toBe(303);
+    const rows = audit(h);
+    expect(rows).toMatchObject([{ action: "SETUP_FIRST_ADMIN", face: "admin", actor: { credentialKind: "session" }, change: { email: "first@example.com", role: "admin" }, outcome: "ok" }]);
+    expect(rows[0]!.targetId).toBe(rows[0]!.actor.userId!);
+    expect(JSON.stringify(rows)).not.toContain(PASSWORD);
+  });
+
   test("OAuth consent: OAUTH_APPROVE and OAUTH_DENY by the signed-in user, the agent as target", async () => {
     const h = harness();
     const conn = h.store({ slug: "files", transport: "http", url: "https://files.example.com/mcp" });

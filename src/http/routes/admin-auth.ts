@@ -97,6 +97,17 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
       const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
       await setSessionCookie(c, deps, token);
       deps.logger.info("first admin created", { user: user.id });
+      const ip = clientIp(c, deps.config.server.trusted_proxies);
+      deps.audit.record({
+        at: new Date(),
+        face: "admin",
+        actor: { userId: user.id, credentialKind: "session", credentialId: null },
+        action: "SETUP_FIRST_ADMIN",
+        targetId: user.id,
+        address: ip === "unknown" ? null : ip,
+        change: { email: user.email, role: user.role },
+        outcome: "ok",
+      });
       return redirectAfterPost(c, "/admin");
     } catch (err) {
       if (err instanceof AppError && err.code === "VALIDATION_FAILED") return fail(err.message);
