@@ -137,7 +137,8 @@ function outcomeOf(error: unknown): { outcome: Exclude<Outcome, "tool_error" | "
   if (error === null) return { outcome: "ok", code: null, message: null };
   // A fault's own message may carry anything (a path, a value): only the safe words are kept.
   if (!(error instanceof AppError)) return { outcome: "error", code: "INTERNAL", message: "Something went wrong on our side." };
-  return { outcome: error.code === "FORBIDDEN" ? "refused" : "error", code: error.code, message: error.message.slice(0, 500) };
+  // A message may quote what was typed: any token in it is masked like the change.
+  return { outcome: error.code === "FORBIDDEN" ? "refused" : "error", code: error.code, message: String(maskSecrets(error.message.slice(0, 500))) };
 }
 
 /** The id an input or output names: its own `id`, or that of the thing it wraps (`{ key, token }`). */
