@@ -14,6 +14,7 @@ import { agentSpecLookup } from "./domain/agents/agents.ts";
 import { CallMetrics, fanOutSink } from "./domain/monitoring/call-metrics.ts";
 import { syncConfigConnections } from "./domain/connections/config.ts";
 import { resourceExistsIn } from "./domain/resources.ts";
+import { auditConfigAgents, auditConfigConnections } from "./domain/monitoring/config-audit.ts";
 import { Gateway } from "./gateway/gateway.ts";
 import { OFFLINE_GATEWAY } from "./gateway/offline.ts";
 import type { RunningGateway } from "./gateway/serving.ts";
@@ -75,12 +76,15 @@ export function openStore(config: Config, logger: Logger): Store {
  * anything serves, connections first (agents select them by slug).
  */
 function applyDeclared(config: Config, logger: Logger, db: Db, keys: ServerKeys): void {
+  // Each connection and agent the file created, changed, took over or removed is a change in the audit log.
+  const audit = new AuditLog(db);
   let synced: ReturnType<typeof syncConfigConnections>;
   try {
     synced = syncConfigConnections(connectionStore({ db, keys, config }), config.connections);
   } catch (err) {
     throw new StartupError(`cannot apply the connections of the config: ${(err as Error).message}`, { cause: err });
   }
+  auditConfigConnections(audit, synced, config.connections);
   for (const slug of synced.adopted) logger.warn("connection made in the admin is now declared in the config, which takes it over", { slug });
   if (synced.changed.length + synced.removed.length > 0) {
     logger.info("connections from the config applied", { changed: synced.changed.map((c) => c.slug), removed: synced.removed, keys_changed: synced.keysChanged });
@@ -91,6 +95,7 @@ function applyDeclared(config: Config, logger: Logger, db: Db, keys: ServerKeys)
   } catch (err) {
     throw new StartupError(`cannot apply the agents of the config: ${(err as Error).message}`, { cause: err });
   }
+  auditConfigAgents(audit, agents, config.agents);
   for (const slug of agents.adopted) logger.warn("agent made in the admin is now declared in the config, which takes it over", { slug });
   if (agents.changed.length + agents.removed.length > 0) {
     logger.info("agents from the config applied", { changed: agents.changed.map((a) => a.slug), removed: agents.removed, keys_changed: agents.keysChanged });

@@ -12,6 +12,7 @@ export const NAV: { key: string; label: string; href?: string }[] = [
   { key: "keys", label: "API keys", href: "/admin/keys" },
   { key: "apps", label: "Authorized apps", href: "/admin/apps" },
   { key: "monitoring", label: "Monitoring" },
+  { key: "audit", label: "Audit log", href: "/admin/audit" },
   { key: "users", label: "Users", href: "/admin/users" },
   { key: "settings", label: "Settings", href: "/admin/settings" },
 ];

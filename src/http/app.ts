@@ -18,6 +18,7 @@ import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminConnectionRoutes } from "./routes/admin-connections.ts";
 import { adminAgentRoutes } from "./routes/admin-agents.ts";
 import { adminAppsRoutes } from "./routes/admin-apps.ts";
+import { adminAuditRoutes } from "./routes/admin-audit.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { apiRoutes } from "./routes/api.ts";
@@ -102,7 +103,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   signedIn.route("/connections", adminConnectionRoutes(deps));
   signedIn.route("/agents", adminAgentRoutes(deps));
   signedIn.route("/apps", adminAppsRoutes(deps));
-  signedIn.get("/monitoring/export", (c) => exportResponse(c, deps, sessionCaller(c.get("user"), deps.catalog)));
+  signedIn.get("/monitoring/export", (c) => exportResponse(c, deps, sessionCaller(c.get("user"), deps.catalog), "admin"));
+  signedIn.route("/audit", adminAuditRoutes(deps));
   app.route("/admin", signedIn);
 
   return app;

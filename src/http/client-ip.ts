@@ -3,6 +3,8 @@
 // Nobody else's X-Forwarded-For is believed: any client can send one.
 import { BlockList, isIP } from "node:net";
 import type { Context } from "hono";
+import type { Face } from "../domain/monitoring/types.ts";
+import type { Origin } from "../operations/registry.ts";
 import type { AppEnv } from "./context.ts";
 
 const lists = new WeakMap<readonly string[], BlockList>();
@@ -51,4 +53,10 @@ export function clientAddress(peer: string | null, forwardedFor: string | null, 
 
 export function clientIp(c: Context<AppEnv>, trusted: readonly string[]): string {
   return clientAddress(c.env?.requestIP?.(c.req.raw)?.address ?? null, c.req.header("x-forwarded-for") ?? null, trusted);
+}
+
+/** Where an operation came from, for its usage and audit rows: the face and the client's address (null if unknown). */
+export function requestOrigin(c: Context<AppEnv>, trusted: readonly string[], face: Face): Origin {
+  const address = clientIp(c, trusted);
+  return { face, address: address === "unknown" ? null : address };
 }

@@ -5,6 +5,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { AppError, type ErrorStatus } from "../errors.ts";
 import { mayRun, runOperation, sessionCaller, type ObjectSchema, type Operation } from "../operations/registry.ts";
+import { requestOrigin } from "./client-ip.ts";
 import type { AppDeps, AppEnv } from "./context.ts";
 import { readForm, redirectAfterPost } from "./form.ts";
 
@@ -28,7 +29,7 @@ export function formRefusal(err: unknown): FormRefusal | null {
  * input is what the form says, unchecked: the operation's own schema is the one validation.
  */
 export function runAsUser<I extends ObjectSchema, O extends ObjectSchema>(c: Context<AppEnv>, deps: AppDeps, op: Operation<I, O>, input: unknown): Promise<z.output<O>> {
-  return runOperation(op, { deps, caller: sessionCaller(c.get("user"), deps.catalog), now: new Date() }, input);
+  return runOperation(op, { deps, caller: sessionCaller(c.get("user"), deps.catalog), now: new Date(), origin: requestOrigin(c, deps.config.server.trusted_proxies, "admin") }, input);
 }
 
 /** Whether the signed-in user may run an operation: what a page offers (a form, a button) follows the registry. */

@@ -2,6 +2,7 @@
 import { agentCheck } from "./agent-check.ts";
 import { agentCreate, agentDelete, agentGet, agentList, agentUpdate } from "./agents.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyGet, apiKeyList, apiKeyRotate, apiKeyUpdate } from "./api-keys.ts";
+import { auditList } from "./audit.ts";
 import {
   connectionCreate,
   connectionDelete,
@@ -55,6 +56,7 @@ export const OPERATIONS = [
   monitoringLogGet,
   monitoringStats,
   monitoringKeyActivity,
+  auditList,
 ] as const satisfies readonly Operation[];
 
 export const OPERATIONS_BY_NAME: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op): [string, Operation] => [op.name, op]));

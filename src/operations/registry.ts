@@ -6,10 +6,11 @@ import type { Config } from "../config/load.ts";
 import type { Db } from "../db/client.ts";
 import { mayUseManagementTool, roleCeiling, type ManagementCatalog } from "../domain/access/permissions.ts";
 import type { Caller } from "../domain/access/caller.ts";
+import { maskSecrets } from "../domain/monitoring/mask.ts";
+import type { Actor, AuditSink, Face, Outcome, UsageSink } from "../domain/monitoring/types.ts";
 import { parseFields, type PasswordCost, type User } from "../domain/access/users.ts";
 import { AppError } from "../errors.ts";
 import type { ManagedGateway } from "../gateway/types.ts";
-import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
 import type { Logger } from "../logger.ts";
 import type { ServerKeys } from "../security/keys.ts";
 
@@ -37,7 +38,10 @@ export type OperationDeps = {
   audit: AuditSink;
 };
 
-export type OperationContext = { deps: OperationDeps; caller: Caller; now: Date };
+/** Which face an operation came through, and the client's address (null where there is none: the CLI). */
+export type Origin = { face: Face; address: string | null };
+
+export type OperationContext = { deps: OperationDeps; caller: Caller; now: Date; origin: Origin };
 
 /** The schema of an operation's input or output: always a JSON object. */
 export type ObjectSchema = z.ZodObject<z.ZodRawShape>;
@@ -105,10 +109,87 @@ export async function runOperation<I extends ObjectSchema, O extends ObjectSchem
   ctx: OperationContext,
   rawInput: unknown,
 ): Promise<z.output<O>> {
-  if (!mayRun(ctx.caller, op)) throw new AppError("FORBIDDEN", `${ctx.caller.key ? "This key" : "You"} may not use ${op.name}.`);
-  const input = parseFields(op.input, rawInput ?? {});
-  const result = await op.handler(ctx, input);
-  return op.output.parse(result);
+  const started = performance.now();
+  let input: z.output<I> | undefined;
+  try {
+    if (!mayRun(ctx.caller, op)) throw new AppError("FORBIDDEN", `${ctx.caller.key ? "This key" : "You"} may not use ${op.name}.`);
+    input = parseFields(op.input, rawInput ?? {});
+    const result = await op.handler(ctx, input);
+    const output = op.output.parse(result);
+    recordRun(op, ctx, { rawInput, input, output, error: null, durationMs: performance.now() - started });
+    return output;
+  } catch (err) {
+    recordRun(op, ctx, { rawInput, input, output: undefined, error: err, durationMs: performance.now() - started });
+    throw err;
+  }
+}
+
+/** Who an operation ran as, for its usage and audit rows. The host (the CLI) is no user of the table. */
+export function actorOf(caller: Caller, face: Face): Actor {
+  if (caller.key) return { userId: caller.user.id, credentialKind: caller.key.kind, credentialId: caller.key.id };
+  // Whoever runs the CLI on the host did it, even when it runs as a key's owner (`key create`): the owner did not.
+  if (face === "cli" || caller.user.id === HOST_USER.id) return { userId: null, credentialKind: "host", credentialId: null };
+  return { userId: caller.user.id, credentialKind: "session", credentialId: null };
+}
+
+/** How a run ended: a refusal of the caller (FORBIDDEN), another AppError (its code), or a fault. */
+function outcomeOf(error: unknown): { outcome: Exclude<Outcome, "tool_error" | "timeout">; code: string | null; message: string | null } {
+  if (error === null) return { outcome: "ok", code: null, message: null };
+  // A fault's own message may carry anything (a path, a value): only the safe words are kept.
+  if (!(error instanceof AppError)) return { outcome: "error", code: "INTERNAL", message: "Something went wrong on our side." };
+  // A message may quote what was typed: any token in it is masked like the change.
+  return { outcome: error.code === "FORBIDDEN" ? "refused" : "error", code: error.code, message: String(maskSecrets(error.message.slice(0, 500))) };
+}
+
+/** The id an input or output names: its own `id`, or that of the thing it wraps (`{ key, token }`). */
+function idOf(value: unknown): string | null {
+  if (value === null || typeof value !== "object") return null;
+  const id = (value as { id?: unknown }).id;
+  if (typeof id === "string") return id;
+  for (const inner of Object.values(value)) {
+    const innerId = inner !== null && typeof inner === "object" && !Array.isArray(inner) ? (inner as { id?: unknown }).id : undefined;
+    if (typeof innerId === "string") return innerId;
+  }
+  return null;
+}
+
+function jsonBytes(value: unknown): number {
+  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value) ?? "");
+}
+
+/**
+ * One usage row per run (but the admin pages' own reads), and one audit row per run of a change, ok or
+ * not. The change stored is the input as given, masked (maskSecrets): never the output, so a new
+ * key's token is never written.
+ */
+function recordRun(
+  op: Operation,
+  ctx: OperationContext,
+  run: { rawInput: unknown; input: unknown; output: unknown; error: unknown; durationMs: number },
+): void {
+  const actor = actorOf(ctx.caller, ctx.origin.face);
+  const { outcome, code, message } = outcomeOf(run.error);
+  // The admin's pages read through operations to render themselves (the Monitoring page every 10 s):
+  // those reads are page views, not calls of the management API, and would drown the log in its own
+  // reflection. Its changes are recorded like any other face's.
+  if (!(op.readOnly && ctx.origin.face === "admin")) recordUsage(op, ctx, run, { actor, outcome, code, message });
+  if (op.readOnly) return;
+  try {
+    ctx.deps.audit.record({
+      at: ctx.now,
+      face: ctx.origin.face,
+      actor,
+      action: op.name,
+      // The output's id is the real one (an input may name a slug, a create has none).
+      targetId: idOf(run.output) ?? idOf(run.input) ?? idOf(run.rawInput),
+      address: ctx.origin.address,
+      change: maskSecrets(run.input ?? run.rawInput ?? {}),
+      outcome,
+    });
+  } catch (err) {
+    // The change has happened (or been refused) already: its answer stands, and the lost row is loud in the log.
+    ctx.deps.logger.error("audit row not written", { action: op.name, error: err });
+  }
 }
 
 /** Who may use an operation, in the words of the README's table. */
@@ -121,4 +202,33 @@ export function jsonSchemaOf(schema: ObjectSchema, io: "input" | "output"): Reco
   const json = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
   delete json.$schema;
   return json;
+}
+
+/** The usage row of one run of an operation. */
+function recordUsage(
+  op: Operation,
+  ctx: OperationContext,
+  run: { rawInput: unknown; output: unknown; durationMs: number },
+  r: { actor: Actor; outcome: Outcome; code: string | null; message: string | null },
+): void {
+  ctx.deps.usage.record({
+    at: ctx.now,
+    durationMs: run.durationMs,
+    face: ctx.origin.face,
+    target: { kind: "self", id: null, slug: null },
+    method: "operation",
+    name: op.name,
+    upstreamName: null,
+    connectionId: null,
+    outcome: r.outcome,
+    errorCode: r.code,
+    errorMessage: r.message,
+    actor: r.actor,
+    sessionId: null,
+    client: { name: null, version: null },
+    address: ctx.origin.address,
+    requestBytes: jsonBytes(run.rawInput),
+    responseBytes: jsonBytes(run.output),
+    payload: null,
+  });
 }

@@ -348,6 +348,44 @@ const ROUTES: Row[] = [
     },
   },
   {
+    op: "AUDIT_LIST",
+    request: (h) => {
+      // A change the member made, with a secret in it as it would have been before masking.
+      h.deps.audit.record({
+        at: new Date(),
+        face: "admin",
+        actor: { userId: h.member.id, credentialKind: "session", credentialId: null },
+        action: "CONNECTION_UPDATE",
+        targetId: "conn_00000000-0000-4000-8000-000000000000",
+        address: "192.0.2.7",
+        change: { title: "Renamed" },
+        outcome: "ok",
+      });
+      return { method: "GET", path: "/audit" };
+    },
+    status: 200,
+    check: (body, h) => {
+      // An admin's key reads everyone's rows; the read itself makes none.
+      expect(body).toEqual({
+        rows: [
+          {
+            id: expect.any(String),
+            at: expect.any(String),
+            face: "admin",
+            actor: { user_id: h.member.id, user_email: h.member.email, credential_kind: "session", credential_id: null },
+            action: "CONNECTION_UPDATE",
+            target_id: "conn_00000000-0000-4000-8000-000000000000",
+            target_exists: false,
+            address: "192.0.2.7",
+            outcome: "ok",
+            change: { title: "Renamed" },
+          },
+        ],
+        next_cursor: null,
+      });
+    },
+  },
+  {
     op: "USER_LIST",
     request: () => ({ method: "GET", path: "/users" }),
     status: 200,

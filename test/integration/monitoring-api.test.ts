@@ -23,8 +23,9 @@ function twoUsers(h: Harness) {
 }
 
 /** A context the admin's handlers would run with, for runAsUser (it reads only the signed-in user). */
+/** Just enough of a request context for runAsUser: the signed-in user and a request from loopback. */
 function adminContext(user: Harness["member"]): Context<AppEnv> {
-  return { get: () => user } as unknown as Context<AppEnv>;
+  return { get: () => user, req: { header: () => undefined, raw: new Request("http://switchboard.test/admin") }, env: { requestIP: () => ({ address: "127.0.0.1" }) } } as unknown as Context<AppEnv>;
 }
 
 describe("a member sees only their own rows", () => {
@@ -231,7 +232,7 @@ describe("export", () => {
   test("an export past its bound ends with a note; one of exactly the bound does not", async () => {
     const h = harness();
     for (let i = 0; i < 5; i++) insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(Date.now() - 60_000 + i), name: `n${i}` }));
-    const ctx = { deps: h.deps, caller: sessionCaller(h.admin, h.deps.catalog), now: new Date() };
+    const ctx = { deps: h.deps, caller: sessionCaller(h.admin, h.deps.catalog), now: new Date(), origin: { face: "admin" as const, address: null } };
     const read = async (maxRows: number, format: "csv" | "json") => new Response(await exportUsage(ctx, {}, format, { maxRows })).text();
     const cut = await read(3, "csv");
     expect(cut.split("\r\n").filter((l) => l.startsWith("#"))).toEqual(["# export cut at 3 rows; narrow the range or the filters for the rest"]);

@@ -96,6 +96,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   MONITORING_LOG_GET: (h, owner) => ({ id: insertUsage(h.deps.db, usageRecord(owner.id, { name: `m-${randomUUID()}` })) }),
   MONITORING_STATS: () => ({ range: "24h", buckets: 4 }),
   MONITORING_KEY_ACTIVITY: (h, owner) => ({ credential_id: mintKey(h.deps, owner, {}).key.id, range: "7d" }),
+  AUDIT_LIST: () => ({ range: "24h" }),
 };
 
 /** The REST request for an operation: path params from the arguments, the rest as query or JSON body. */

@@ -60,7 +60,7 @@ describe("secrets at rest", () => {
       expect(decrypt).toHaveBeenCalled();
       decrypt.mockClear();
       const summaries = listConnectionSummaries(h.deps.db);
-      const tools = await runOperation(toolList, { deps: h.deps, caller: sessionCaller(h.admin, h.deps.catalog), now: new Date() }, {});
+      const tools = await runOperation(toolList, { deps: h.deps, caller: sessionCaller(h.admin, h.deps.catalog), now: new Date(), origin: { face: "admin", address: null } }, {});
       expect(decrypt).not.toHaveBeenCalled();
       // Everything public the full read has, and whether each secret is stored in place of the secrets.
       expect(summaries).toEqual(

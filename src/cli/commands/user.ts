@@ -2,7 +2,7 @@
 import { resetPassword } from "../../domain/access/users.ts";
 import { userCreate } from "../../operations/users.ts";
 import { parseFlags } from "../args.ts";
-import { hostRunner } from "../host.ts";
+import { recordHostChange, hostRunner } from "../host.ts";
 import { UsageError, type Command, type CliIo } from "../io.ts";
 import { CONFIG_FLAG, CONFIG_HELP, EXIT_CONFIG, loadConfigOrReport, withDatabase } from "../shared.ts";
 
@@ -65,7 +65,15 @@ export const userCommand: Command = {
         io.stdout(`created ${user.role} ${user.email} (${user.id})\n`);
       } else {
         // No operation resets a password (no face but the host's may): the domain is called directly.
-        const user = await resetPassword(handle.db, email, password);
+        let user: Awaited<ReturnType<typeof resetPassword>>;
+        try {
+          user = await resetPassword(handle.db, email, password);
+        } catch (err) {
+          // A refused reset (no such user, a short password) is in the log too: someone tried it on the host.
+          recordHostChange(config, handle, { action: "USER_RESET_PASSWORD", targetId: null, change: { email }, outcome: "error" });
+          throw err;
+        }
+        recordHostChange(config, handle, { action: "USER_RESET_PASSWORD", targetId: user.id, change: { email }, outcome: "ok" });
         io.stdout(`password reset for ${user.email}; their sessions have ended\n`);
       }
       return 0;

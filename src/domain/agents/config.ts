@@ -17,6 +17,8 @@ export function configAgentId(slug: string): string {
 export type AgentSyncResult = {
   /** Agents created or changed: the gateway should apply them. */
   changed: Agent[];
+  /** Ids of the agents among `changed` that did not exist before (the others were rewritten). */
+  created: string[];
   /** Ids of agents the file no longer declares, now deleted. */
   removed: string[];
   /** Slugs that belonged to an agent made in the admin, now taken over by the file. */
@@ -43,7 +45,7 @@ function fieldsFrom(declared: ConfigAgent, connectionIdOf: (slug: string) => str
  * whose slug the file now declares is taken over, keeping its id. One transaction.
  */
 export function syncConfigAgents(db: Db, declared: readonly ConfigAgent[], now = new Date()): AgentSyncResult {
-  const result: AgentSyncResult = { changed: [], removed: [], adopted: [], keysChanged: [] };
+  const result: AgentSyncResult = { changed: [], created: [], removed: [], adopted: [], keysChanged: [] };
   db.transaction((tx) => {
     const txDb = tx as unknown as Db;
     // What a selection holds right now is unknown before the gateway runs: "*" selections are checked when served.
@@ -65,6 +67,7 @@ export function syncConfigAgents(db: Db, declared: readonly ConfigAgent[], now =
       const current = getAgent(txDb, fields.slug);
       if (!current) {
         result.changed.push(createAgent(store, fields, { now, id: configAgentId(fields.slug), fromConfig: true }));
+        result.created.push(configAgentId(fields.slug));
       } else if (!current.fromConfig || JSON.stringify(fieldsOf(current)) !== JSON.stringify(fields)) {
         if (!current.fromConfig) result.adopted.push(fields.slug);
         result.changed.push(updateAgent(store, current.id, fields, { now, fromConfig: true }));

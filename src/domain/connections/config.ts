@@ -54,6 +54,8 @@ function differs(current: Connection, next: ConnectionFields): boolean {
 export type SyncResult = {
   /** Connections created or changed: the gateway should apply them. */
   changed: Connection[];
+  /** Ids of the connections among `changed` that did not exist before (the others were rewritten). */
+  created: string[];
   /** Ids of connections the file no longer declares, now deleted. */
   removed: string[];
   /** Slugs that belonged to a connection made in the admin, now taken over by the file. */
@@ -68,7 +70,7 @@ export type SyncResult = {
  * declares is taken over (keeping its id, so its keys keep working). One transaction.
  */
 export function syncConfigConnections(store: ConnectionStore, declared: readonly ConfigConnection[], now = new Date()): SyncResult {
-  const result: SyncResult = { changed: [], removed: [], adopted: [], keysChanged: [] };
+  const result: SyncResult = { changed: [], created: [], removed: [], adopted: [], keysChanged: [] };
   store.db.transaction((tx) => {
     const txStore = { ...store, db: tx as unknown as ConnectionStore["db"] };
     const slugs = new Set(declared.map((c) => c.slug));
@@ -83,6 +85,7 @@ export function syncConfigConnections(store: ConnectionStore, declared: readonly
       const current = getConnection(txStore, fields.slug);
       if (!current) {
         result.changed.push(createConnection(txStore, fields, { now, id: configConnectionId(fields.slug), fromConfig: true }));
+        result.created.push(configConnectionId(fields.slug));
       } else if (!current.fromConfig || differs(current, fields)) {
         if (!current.fromConfig) result.adopted.push(fields.slug);
         result.changed.push(updateConnection(txStore, current.id, fields, { now, fromConfig: true }));

@@ -13,7 +13,8 @@ import type { AppDeps, AppEnv } from "../context.ts";
 import { readForm } from "../form.ts";
 import { runAsUser } from "../form-flow.ts";
 import { readSessionToken } from "../middleware/session.ts";
-import { clientIp } from "../client-ip.ts";
+import { clientIp, requestOrigin } from "../client-ip.ts";
+import { maskSecrets } from "../../domain/monitoring/mask.ts";
 import { AddressThrottle } from "./throttle.ts";
 import { checkClient, checkParams, checkResource, redirectBack, type CheckedRequest, type ClientPart, type RedirectableError } from "./request.ts";
 
@@ -79,6 +80,7 @@ export function authorizeRoutes(deps: AppDeps, fetches = new AddressThrottle(MET
     const checked = await check(c, form);
     if (checked instanceof Response) return checked;
     if (form.decision !== "approve") {
+      recordDecision(c, deps, user, checked, "OAUTH_DENY");
       return c.redirect(redirectBack(checked.redirectUri, issuer, checked.state, { error: "access_denied", error_description: "The user denied the request." }), 303);
     }
     let code: string;
@@ -104,10 +106,34 @@ export function authorizeRoutes(deps: AppDeps, fetches = new AddressThrottle(MET
       throw err;
     }
     deps.logger.info("oauth request approved", { user: user.id, client: checked.client.id, resource: checked.resource.id });
+    recordDecision(c, deps, user, checked, "OAUTH_APPROVE");
     return c.redirect(redirectBack(checked.redirectUri, issuer, checked.state, { code }), 303);
   });
 
   return app;
+}
+
+/**
+ * The user's decision in the audit log. Its target is the agent or connection the client asked for: the
+ * grant itself is made when the code is exchanged, and a denial makes none.
+ */
+function recordDecision(c: Context<AppEnv>, deps: AppDeps, user: User, checked: CheckedRequest, action: "OAUTH_APPROVE" | "OAUTH_DENY"): void {
+  deps.audit.record({
+    at: new Date(),
+    face: "admin",
+    actor: { userId: user.id, credentialKind: "session", credentialId: null },
+    action,
+    targetId: checked.resource.id,
+    address: requestOrigin(c, deps.config.server.trusted_proxies, "admin").address,
+    change: maskSecrets({
+      client_id: checked.client.id,
+      client_name: checked.client.name,
+      resource: checked.resource.url,
+      scope: checked.scope,
+      redirect_uri: checked.redirectUri,
+    }),
+    outcome: "ok",
+  });
 }
 
 /** Query parameters as single strings, or null when one is repeated (RFC 6749 §3.1 forbids it). */

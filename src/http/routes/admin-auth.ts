@@ -31,16 +31,31 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     const fail = (status: 401 | 429, message: string) =>
       isHtmx(c) ? c.html(FormMessage({ message }), status) : c.html(LoginPage({ next, email, message }), status);
 
+    // Who tried is not known until the password checks out: a failure names only the email typed (never the password).
+    const audit = (outcome: "ok" | "refused", userId: string | null, change: Record<string, unknown>) =>
+      deps.audit.record({
+        at: new Date(),
+        face: "admin",
+        actor: { userId, credentialKind: "session", credentialId: null },
+        action: outcome === "ok" ? "SIGN_IN" : "SIGN_IN_FAILED",
+        targetId: userId,
+        address: ip === "unknown" ? null : ip,
+        change: { email: email.slice(0, 320), ...change },
+        outcome,
+      });
+
     const device = await trustedDevice(c, deps, email);
     const result = await deps.throttle.attempt({ account: email, ip, device }, () => authenticate(deps.db, email, form.password ?? "", deps.passwordCost));
     if (result.outcome === "throttled") {
       const seconds = Math.ceil(result.retryAfterMs / 1000);
       c.header("Retry-After", String(seconds));
       deps.logger.warn("sign-in throttled", { ip, trusted_device: device !== null });
+      audit("refused", null, { throttled: true });
       return fail(429, `Too many failed sign-ins. Try again in ${Math.ceil(seconds / 60)} minute(s).`);
     }
     if (result.outcome === "failed") {
       deps.logger.warn("sign-in failed", { ip, trusted_device: device !== null });
+      audit("refused", null, {});
       // One message whether or not the account exists, so sign-in does not reveal who has one.
       return fail(401, "Wrong email or password.");
     }
@@ -49,6 +64,7 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     await setSessionCookie(c, deps, token);
     await setDeviceCookie(c, deps, user.id, device);
     deps.logger.info("signed in", { user: user.id });
+    audit("ok", user.id, {});
     return redirectAfterPost(c, next);
   });
 
@@ -81,6 +97,17 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
       const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
       await setSessionCookie(c, deps, token);
       deps.logger.info("first admin created", { user: user.id });
+      const ip = clientIp(c, deps.config.server.trusted_proxies);
+      deps.audit.record({
+        at: new Date(),
+        face: "admin",
+        actor: { userId: user.id, credentialKind: "session", credentialId: null },
+        action: "SETUP_FIRST_ADMIN",
+        targetId: user.id,
+        address: ip === "unknown" ? null : ip,
+        change: { email: user.email, role: user.role },
+        outcome: "ok",
+      });
       return redirectAfterPost(c, "/admin");
     } catch (err) {
       if (err instanceof AppError && err.code === "VALIDATION_FAILED") return fail(err.message);

@@ -3,6 +3,7 @@ import { Hono, type Context } from "hono";
 import { AppError } from "../../errors.ts";
 import { OPERATIONS } from "../../operations/index.ts";
 import { runOperation, type Operation } from "../../operations/registry.ts";
+import { requestOrigin } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { requireBearer } from "../middleware/bearer.ts";
 import { buildOpenApi } from "./openapi.ts";
@@ -40,12 +41,12 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.use("*", requireBearer(deps));
   // Before the operations: /monitoring/logs/:id would otherwise take "export" for an id.
-  app.get("/monitoring/logs/export", (c) => exportResponse(c, deps, c.get("caller")));
+  app.get("/monitoring/logs/export", (c) => exportResponse(c, deps, c.get("caller"), "api"));
   // Each route serves one operation of any shape: the loop sees them as the common Operation.
   const operations: readonly Operation[] = OPERATIONS;
   for (const op of operations) {
     app.on(op.rest.method, op.rest.path, async (c) => {
-      const output = await runOperation(op, { deps, caller: c.get("caller"), now: new Date() }, await readInput(c, op));
+      const output = await runOperation(op, { deps, caller: c.get("caller"), now: new Date(), origin: requestOrigin(c, deps.config.server.trusted_proxies, "api") }, await readInput(c, op));
       return c.json(output, op.rest.successStatus ?? 200);
     });
   }

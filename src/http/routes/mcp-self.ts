@@ -8,8 +8,9 @@ import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, type CallTool
 import { AppError, JsonRpcError } from "../../errors.ts";
 import { OPERATIONS, OPERATIONS_BY_NAME } from "../../operations/index.ts";
 import type { Caller } from "../../domain/access/caller.ts";
-import { jsonSchemaOf, mayRun, runOperation, type Operation } from "../../operations/registry.ts";
+import { jsonSchemaOf, mayRun, runOperation, type Operation, type Origin } from "../../operations/registry.ts";
 import { VERSION } from "../../version.ts";
+import { requestOrigin } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { requireBearer } from "../middleware/bearer.ts";
 
@@ -45,7 +46,7 @@ function toolError(message: string): CallToolResult {
 }
 
 /** An MCP server for one caller and one request. */
-export function createSelfServer(deps: AppDeps, caller: Caller): Server {
+export function createSelfServer(deps: AppDeps, caller: Caller, origin: Origin): Server {
   // What this caller may run, decided once: the instructions and tools/list name the same set.
   const allowed = OPERATIONS.filter((op) => mayRun(caller, op));
   const server = new Server({ name: "switchboard-self", title: "Switchboard management", version: VERSION }, { capabilities: { tools: {} }, instructions: selfInstructions(allowed) });
@@ -57,7 +58,7 @@ export function createSelfServer(deps: AppDeps, caller: Caller): Server {
     // Not permitted reads exactly like not existing: no hint of what else is there.
     if (!op || !mayRun(caller, op)) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
     try {
-      const output = await runOperation(op, { deps, caller, now: new Date() }, request.params.arguments ?? {});
+      const output = await runOperation(op, { deps, caller, now: new Date(), origin }, request.params.arguments ?? {});
       return { content: [{ type: "text", text: JSON.stringify(output, null, 2) }], structuredContent: output };
     } catch (err) {
       // BUSY is a refusal like the others (capacity, not a fault): the caller is told to retry.
@@ -70,10 +71,10 @@ export function createSelfServer(deps: AppDeps, caller: Caller): Server {
 }
 
 /** Answers one MCP request for an authenticated caller (stateless: a server and transport per request). */
-export async function serveSelf(deps: AppDeps, caller: Caller, request: Request): Promise<Response> {
+export async function serveSelf(deps: AppDeps, caller: Caller, request: Request, origin: Origin): Promise<Response> {
   // A key with no management permission at all has no business here.
   if (!OPERATIONS.some((op) => mayRun(caller, op))) throw new AppError("FORBIDDEN", "This key has no management permissions.");
-  const server = createSelfServer(deps, caller);
+  const server = createSelfServer(deps, caller, origin);
   const transport = new WebStandardStreamableHTTPServerTransport({
     sessionIdGenerator: undefined,
     enableJsonResponse: true,
@@ -96,6 +97,6 @@ export function mcpSelfRoutes(deps: AppDeps): Hono<AppEnv> {
     c.header("Allow", "POST");
     throw new AppError("METHOD_NOT_ALLOWED", "This endpoint is stateless: send JSON-RPC requests with POST.");
   });
-  app.all("/", (c) => serveSelf(deps, c.get("caller"), c.req.raw));
+  app.all("/", (c) => serveSelf(deps, c.get("caller"), c.req.raw, requestOrigin(c, deps.config.server.trusted_proxies, "mcp")));
   return app;
 }

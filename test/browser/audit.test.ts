@@ -1,0 +1,84 @@
+// The Audit page in a real browser (Chromium through playwright-core) against a real server: a filter
+// swaps the table through htmx without a page load and pushes the URL; "Older" pages; a row's change opens.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import type { RunningServer } from "../../src/server.ts";
+import { startTestServer, type TestServer } from "../support/app.ts";
+import { insertUser, sessionCookieFor } from "../support/users.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const haveChromium = existsSync(CHROMIUM);
+
+describe.skipIf(!haveChromium)("the Audit page in a browser", () => {
+  let running: TestServer | undefined;
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    running = startTestServer();
+    server = running.server;
+    const admin = insertUser(server.deps, "admin");
+    // 60 rows: more than a page (50), half of them through the CLI.
+    for (let i = 0; i < 60; i++) {
+      server.deps.audit.record({
+        at: new Date(Date.now() - (60 - i) * 1000),
+        face: i % 2 === 0 ? "api" : "cli",
+        actor: i % 2 === 0 ? { userId: admin.id, credentialKind: "session", credentialId: null } : { userId: null, credentialKind: "host", credentialId: null },
+        action: `ACTION_${i}`,
+        targetId: null,
+        address: null,
+        change: { step: i, token: "********" },
+        outcome: "ok",
+      });
+    }
+    const cookie = await sessionCookieFor(server.deps, admin, 600_000);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+    const context = await browser.newContext();
+    const [name, ...value] = cookie.split("=");
+    await context.addCookies([{ name: name!, value: value.join("="), url: server.url }]);
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on("console", (message) => {
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console: ${message.text()}`);
+    });
+    page.on("response", (response) => {
+      const path = new URL(response.url()).pathname;
+      if (response.status() >= 400 && path !== "/favicon.ico") problems.push(`${response.status()} ${path}`);
+    });
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await running?.cleanup();
+  });
+
+  test("a filter swaps the table without a reload and pushes the URL; Older pages; a change opens", async () => {
+    await page.goto(`${server.url}/admin/audit`);
+    await page.evaluate(() => ((window as unknown as { __same: boolean }).__same = true));
+    expect(await page.locator("#audit tbody tr").count()).toBe(50);
+
+    await page.selectOption("#audit-face", "cli");
+    await page.waitForURL(/face=cli/);
+    await page.locator("#audit tbody tr", { hasText: "ACTION_59" }).waitFor();
+    expect(await page.locator("#audit tbody tr", { hasText: "ACTION_58" }).count()).toBe(0);
+    expect(await page.locator("#audit tbody tr").count()).toBe(30);
+    expect(await page.evaluate(() => (window as unknown as { __same?: boolean }).__same === true)).toBe(true);
+
+    await page.selectOption("#audit-face", "");
+    await page.locator("#audit tbody tr", { hasText: "ACTION_58" }).waitFor();
+    await page.click("#audit-older");
+    await page.waitForURL(/cursor=/);
+    await page.locator("#audit tbody tr", { hasText: "ACTION_0" }).first().waitFor();
+    expect(await page.locator("#audit tbody tr").count()).toBe(10);
+    expect(await page.evaluate(() => (window as unknown as { __same?: boolean }).__same === true)).toBe(true);
+
+    const row = page.locator("#audit tbody tr", { hasText: "ACTION_3" }).first();
+    await row.locator("summary").click();
+    expect(await row.locator("pre").textContent()).toContain('"step": 3');
+    expect(problems).toEqual([]);
+  });
+});
