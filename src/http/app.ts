@@ -18,6 +18,7 @@ import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminConnectionRoutes } from "./routes/admin-connections.ts";
 import { adminAgentRoutes } from "./routes/admin-agents.ts";
 import { adminAppsRoutes } from "./routes/admin-apps.ts";
+import { adminMonitoringRoutes } from "./routes/admin-monitoring.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { apiRoutes } from "./routes/api.ts";
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   signedIn.route("/connections", adminConnectionRoutes(deps));
   signedIn.route("/agents", adminAgentRoutes(deps));
   signedIn.route("/apps", adminAppsRoutes(deps));
+  signedIn.route("/monitoring", adminMonitoringRoutes(deps));
   app.route("/admin", signedIn);
 
   return app;
