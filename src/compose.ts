@@ -11,6 +11,7 @@ import { PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
 import { createChangeProbe } from "./db/change-probe.ts";
 import { syncConfigAgents } from "./domain/agents/config.ts";
 import { agentSpecLookup } from "./domain/agents/agents.ts";
+import { CallMetrics } from "./domain/monitoring/call-metrics.ts";
 import { syncConfigConnections } from "./domain/connections/config.ts";
 import { resourceExistsIn } from "./domain/resources.ts";
 import { Gateway } from "./gateway/gateway.ts";
@@ -138,6 +139,7 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
     catalog: CATALOG,
     resourceExists: resourceExistsIn(handle.db),
     gateway,
+    callMetrics: options.callMetrics ?? new CallMetrics(),
     verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, probe),
     lastUsed: new LastUsedRecorder(handle.db),
     usageRecorder,
@@ -170,7 +172,7 @@ export function buildUsageRecorder(config: Config, logger: Logger, db: Db): Usag
  * What the server and the tests may choose beyond the config. `allowLoopbackClientMetadataForTests`
  * lets a test serve client ID metadata documents from 127.0.0.1 over http; no config can set it.
  */
-export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMetadataForTests?: boolean };
+export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMetadataForTests?: boolean; callMetrics?: CallMetrics };
 
 /**
  * Everything at once, for a config whose public_url is final: the store, the gateway (or the one

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   AGENT_TOOL_COLLISION: { status: 409, message: "Two selected tools would be exposed under the same name." },
   OAUTH_CLIENT_NOT_FOUND: { status: 404, message: "No such OAuth client." },
   OAUTH_GRANT_NOT_FOUND: { status: 404, message: "No such authorized app." },
+  USAGE_NOT_FOUND: { status: 404, message: "No such usage record." },
   STDIO_DISABLED: { status: 403, message: "Stdio connections are disabled on this server." },
   STDIO_COMMAND_NOT_ALLOWED: { status: 403, message: "This command is not allowed for stdio connections." },
   INVALID_PERMISSIONS: { status: 400, message: "The permissions are not valid." },

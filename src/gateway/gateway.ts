@@ -85,6 +85,12 @@ export class Gateway implements RunningGateway {
     return this.sessions.size;
   }
 
+  get stdioProcessCount(): number {
+    let n = 0;
+    for (const runtime of this.runtimes.values()) n += runtime.processCount;
+    return n;
+  }
+
   /** Serves one HTTP request to /mcp/:connection for an authenticated caller. */
   handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller): Promise<Response> {
     return this.serve(request, runtime.spec.id, caller, () => new ProxySession(runtime, caller.key.id, caller));

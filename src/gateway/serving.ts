@@ -24,6 +24,10 @@ export interface McpServing {
 export interface RunningGateway extends ManagedGateway, McpServing {
   /** Starts discovering these connections in the background (at start-up). */
   discoverAll(ids: string[]): void;
+  /** Downstream MCP sessions open now (/metrics, the dashboard). */
+  readonly sessionCount: number;
+  /** Stdio server processes running or starting now, over every connection (/metrics). */
+  readonly stdioProcessCount: number;
   /** Closes every session, client and process (at shutdown). */
   close(): Promise<void>;
 }

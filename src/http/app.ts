@@ -25,12 +25,18 @@ import { apiRoutes } from "./routes/api.ts";
 import { mcpSelfRoutes } from "./routes/mcp-self.ts";
 import { mcpProxyRoutes } from "./routes/mcp-proxy.ts";
 import { wellKnownRoutes } from "./routes/well-known.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { exportResponse } from "./routes/monitoring-export.ts";
+import { sessionCaller } from "../operations/registry.ts";
+import { countRequests, HttpRequestCounter } from "./middleware/http-metrics.ts";
 import { oauthRoutes } from "./oauth/routes.ts";
 
 /** Builds the whole HTTP surface over the given dependencies. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const httpRequests = new HttpRequestCounter();
 
+  app.use("*", countRequests(httpRequests));
   app.use("*", requestLog(deps.logger));
   // Before any route: a path with control characters or broken percent-encoding is a 400 here,
   // never a 500 where a route or a header copies it.
@@ -43,6 +49,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.notFound((c) => renderError(c, new AppError("NOT_FOUND"), errorOptions));
 
   app.route("/", healthRoutes(deps));
+  app.route("/", metricsRoutes(deps, httpRequests));
   app.route("/", wellKnownRoutes(deps));
   // Every MCP endpoint: refuse foreign Host and Origin headers first (DNS rebinding).
   app.use("/mcp/*", dnsRebindingProtection({ publicUrl }));
@@ -96,6 +103,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   signedIn.route("/connections", adminConnectionRoutes(deps));
   signedIn.route("/agents", adminAgentRoutes(deps));
   signedIn.route("/apps", adminAppsRoutes(deps));
+  signedIn.get("/monitoring/export", (c) => exportResponse(c, deps, sessionCaller(c.get("user"), deps.catalog)));
   signedIn.route("/monitoring", adminMonitoringRoutes(deps));
   app.route("/admin", signedIn);
 

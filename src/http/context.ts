@@ -15,6 +15,7 @@ import type { VerifiedAccess } from "../domain/oauth/types.ts";
 import type { ClientMetadataFetcher } from "./oauth/client-metadata.ts";
 import type { UsageRecorder } from "../domain/monitoring/recorder.ts";
 import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
+import type { CallMetrics } from "../domain/monitoring/call-metrics.ts";
 
 /** Everything the HTTP layer needs, built once at start-up and passed in (never read from globals). */
 export type AppDeps = {
@@ -48,6 +49,8 @@ export type AppDeps = {
    * /mcp routes its serving face, the server its start and stop. Tests put a fake of the same contract.
    */
   gateway: RunningGateway;
+  /** Calls counted in memory since start (fed by the usage sink the gateway and operations record to), for /metrics. */
+  callMetrics: CallMetrics;
   /** The authorization server's services (used whether or not [oauth] is enabled; its routes are not). */
   oauth: {
     /** Checks an OAuth access token: its audience is decided by the caller (the /mcp routes). */

@@ -11,6 +11,7 @@ import {
   connectionTest,
   connectionUpdate,
 } from "./connections.ts";
+import { monitoringKeyActivity, monitoringLogGet, monitoringLogsList, monitoringStats } from "./monitoring.ts";
 import { oauthClientDelete, oauthClientList, oauthGrantList, oauthGrantRevoke } from "./oauth.ts";
 import { catalogOf, type Operation } from "./registry.ts";
 import { serverStats } from "./stats.ts";
@@ -50,6 +51,10 @@ export const OPERATIONS = [
   oauthGrantRevoke,
   oauthClientList,
   oauthClientDelete,
+  monitoringLogsList,
+  monitoringLogGet,
+  monitoringStats,
+  monitoringKeyActivity,
 ] as const satisfies readonly Operation[];
 
 export const OPERATIONS_BY_NAME: ReadonlyMap<string, Operation> = new Map(OPERATIONS.map((op): [string, Operation] => [op.name, op]));

@@ -6,6 +6,7 @@ import { runOperation, type Operation } from "../../operations/registry.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { requireBearer } from "../middleware/bearer.ts";
 import { buildOpenApi } from "./openapi.ts";
+import { exportResponse } from "./monitoring-export.ts";
 
 /** The operation's input from path params, the query (GET, DELETE) and a JSON object body (POST, PATCH). */
 async function readInput(c: Context<AppEnv>, op: Operation): Promise<Record<string, unknown>> {
@@ -38,6 +39,8 @@ export function apiRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/openapi.json", (c) => c.json(buildOpenApi(OPERATIONS, deps.config.server.public_url)));
 
   app.use("*", requireBearer(deps));
+  // Before the operations: /monitoring/logs/:id would otherwise take "export" for an id.
+  app.get("/monitoring/logs/export", (c) => exportResponse(c, deps, c.get("caller")));
   // Each route serves one operation of any shape: the loop sees them as the common Operation.
   const operations: readonly Operation[] = OPERATIONS;
   for (const op of operations) {
