@@ -147,6 +147,18 @@ describe("the Monitoring page", () => {
     expect(byUser).not.toContain("boss_tool");
   });
 
+  test("the export links carry the filters: the CSV holds the filtered rows only", async () => {
+    const html = await (await get("/admin/monitoring?outcome=error", bossCookie)).text();
+    const href = /href="(\/admin\/monitoring\/export\?[^"]*format=csv[^"]*)"/.exec(html)?.[1];
+    expect(href).toBeDefined();
+    const res = await get(href!.replace(/&amp;/g, "&"), bossCookie);
+    expect(res.status).toBe(200);
+    const csv = await res.text();
+    expect(csv).toContain("boss_failing");
+    expect(csv).not.toMatch(/(^|,)boss_tool(,|$)/m);
+    expect(csv).not.toContain("worker_tool");
+  });
+
   test("an hour ago is outside 1h only when it is: the old call is in 7d, not in 24h", async () => {
     expect(await (await get("/admin/monitoring?range=24h", workerCookie)).text()).not.toContain("worker_old");
     expect(await (await get("/admin/monitoring?range=7d", workerCookie)).text()).toContain("worker_old");
