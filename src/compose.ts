@@ -11,7 +11,7 @@ import { PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
 import { createChangeProbe } from "./db/change-probe.ts";
 import { syncConfigAgents } from "./domain/agents/config.ts";
 import { agentSpecLookup } from "./domain/agents/agents.ts";
-import { CallMetrics } from "./domain/monitoring/call-metrics.ts";
+import { CallMetrics, fanOutSink } from "./domain/monitoring/call-metrics.ts";
 import { syncConfigConnections } from "./domain/connections/config.ts";
 import { resourceExistsIn } from "./domain/resources.ts";
 import { Gateway } from "./gateway/gateway.ts";
@@ -120,6 +120,7 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
   const { handle, keys } = store;
   const probe = createChangeProbe(handle.sqlite, config.database.path);
   const usageRecorder = buildUsageRecorder(config, logger, handle.db);
+  const callMetrics = new CallMetrics();
   return {
     config,
     db: handle.db,
@@ -139,11 +140,12 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
     catalog: CATALOG,
     resourceExists: resourceExistsIn(handle.db),
     gateway,
-    callMetrics: options.callMetrics ?? new CallMetrics(),
+    callMetrics,
     verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, probe),
     lastUsed: new LastUsedRecorder(handle.db),
     usageRecorder,
-    usage: usageRecorder,
+    // One sink for every capture point: each record is counted for /metrics and queued for the database.
+    usage: fanOutSink(usageRecorder, callMetrics),
     audit: new AuditLog(handle.db),
     oauth: {
       verifyAccessToken: createAccessTokenVerifier(handle.db, keys.tokenHmac, probe),
@@ -172,7 +174,7 @@ export function buildUsageRecorder(config: Config, logger: Logger, db: Db): Usag
  * What the server and the tests may choose beyond the config. `allowLoopbackClientMetadataForTests`
  * lets a test serve client ID metadata documents from 127.0.0.1 over http; no config can set it.
  */
-export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMetadataForTests?: boolean; callMetrics?: CallMetrics };
+export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMetadataForTests?: boolean };
 
 /**
  * Everything at once, for a config whose public_url is final: the store, the gateway (or the one

@@ -13,9 +13,9 @@ import type { Caller } from "../domain/access/caller.ts";
 import type { ServerKeys } from "../security/keys.ts";
 import type { VerifiedAccess } from "../domain/oauth/types.ts";
 import type { ClientMetadataFetcher } from "./oauth/client-metadata.ts";
+import type { CallMetrics } from "../domain/monitoring/call-metrics.ts";
 import type { UsageRecorder } from "../domain/monitoring/recorder.ts";
 import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
-import type { CallMetrics } from "../domain/monitoring/call-metrics.ts";
 
 /** Everything the HTTP layer needs, built once at start-up and passed in (never read from globals). */
 export type AppDeps = {

@@ -19,6 +19,7 @@ import { PUBLIC_URL, TEST_SECRET } from "../support/app.ts";
 import { apiRequest, callTool, mintKey, TOKEN_ANYWHERE, TOKEN_PATTERN, useHarness, type Harness } from "../support/key-harness.ts";
 import { agentResource, approve, cimdClient, dcrClient } from "../support/oauth-grants.ts";
 import { insertUser } from "../support/users.ts";
+import { insertUsage, usageRecord } from "../support/usage-rows.ts";
 
 const harness = useHarness();
 
@@ -382,6 +383,48 @@ const ROUTES: Row[] = [
       expect(body).toEqual({ id: h.member.id, deleted: true });
       expect(getUser(h.deps.db, h.member.id)).toBeNull();
     },
+  },
+  {
+    op: "MONITORING_LOGS_LIST",
+    request: (h) => ({ method: "GET", path: "/monitoring/logs", ctx: { id: insertUsage(h.deps.db, usageRecord(h.member.id, { payload: { arguments: { q: "row-payload" } } })) } }),
+    status: 200,
+    check: (body, _h, ctx) => {
+      expect((body.rows as Json[]).find((r) => r.id === ctx.id)).toMatchObject({ name: "search", outcome: "ok", has_payload: true });
+      expect(body.next_cursor).toBeNull();
+    },
+    never: () => ["row-payload"],
+  },
+  {
+    op: "MONITORING_LOG_GET",
+    request: (h) => ({ method: "GET", path: `/monitoring/logs/${insertUsage(h.deps.db, usageRecord(h.member.id, { payload: { arguments: { q: "row-payload" } } }))}` }),
+    status: 200,
+    check: (body, h) => expect(body).toMatchObject({ name: "search", actor: { user_id: h.member.id }, payload: { arguments: { q: "row-payload" } } }),
+  },
+  {
+    op: "MONITORING_STATS",
+    request: (h) => {
+      insertUsage(h.deps.db, usageRecord(h.member.id));
+      insertUsage(h.deps.db, usageRecord(h.admin.id, { outcome: "error", errorCode: "-32603", errorMessage: "boom" }));
+      return { method: "GET", path: "/monitoring/stats" };
+    },
+    status: 200,
+    check: (body) => {
+      // Other rows (the request's own, once operations are recorded) may count too: the two written here must.
+      expect((body.totals as { calls: number }).calls).toBeGreaterThanOrEqual(2);
+      expect(body.errors).toContainEqual({ outcome: "error", code: "-32603", count: 1 });
+      expect((body.top as { tools: Json[] }).tools).toContainEqual({ id: "search", calls: 2, errors: 1 });
+      expect(body.series as unknown[]).toHaveLength(60);
+    },
+  },
+  {
+    op: "MONITORING_KEY_ACTIVITY",
+    request: (h) => {
+      const { key } = mintKey(h.deps, h.member, {});
+      insertUsage(h.deps.db, usageRecord(h.member.id, { actor: { userId: h.member.id, credentialKind: "api_key", credentialId: key.id }, address: "198.51.100.7" }));
+      return { method: "GET", path: `/monitoring/keys/${key.id}/activity`, ctx: { id: key.id } };
+    },
+    status: 200,
+    check: (body, _h, ctx) => expect(body).toMatchObject({ credential_id: ctx.id as string, calls: 1, errors: 0, tools: [{ id: "search", calls: 1 }], addresses: [{ address: "198.51.100.7", calls: 1 }] }),
   },
 ];
 

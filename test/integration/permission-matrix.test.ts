@@ -14,6 +14,7 @@ import type { Operation } from "../../src/operations/registry.ts";
 import { apiRequest, callTool, mcpRequest, mintKey, resultText, useSharedHarness, type Harness, type JsonRpcResponse } from "../support/key-harness.ts";
 import { agentResource, approve, cimdClient, dcrClient } from "../support/oauth-grants.ts";
 import { insertUser } from "../support/users.ts";
+import { insertUsage, usageRecord } from "../support/usage-rows.ts";
 
 /** The operations only admins (and their keys) may use; everything else is open to members. */
 const ADMIN_ONLY = new Set([
@@ -90,6 +91,11 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   OAUTH_CLIENT_LIST: () => ({}),
   // A URL id: REST sends it percent-encoded in the path.
   OAUTH_CLIENT_DELETE: (h) => ({ id: cimdClient(h.deps, `https://client-${randomUUID().slice(0, 8)}.example/oauth/metadata`).id }),
+  MONITORING_LOGS_LIST: () => ({ range: "1h" }),
+  // The owner's own row and key: allowed to a member's key as much as to an admin's.
+  MONITORING_LOG_GET: (h, owner) => ({ id: insertUsage(h.deps.db, usageRecord(owner.id, { name: `m-${randomUUID()}` })) }),
+  MONITORING_STATS: () => ({ range: "24h", buckets: 4 }),
+  MONITORING_KEY_ACTIVITY: (h, owner) => ({ credential_id: mintKey(h.deps, owner, {}).key.id, range: "7d" }),
 };
 
 /** The REST request for an operation: path params from the arguments, the rest as query or JSON body. */

@@ -25,6 +25,8 @@ export type ConfigOverrides = {
   stdio?: Record<string, unknown>;
   gateway?: Record<string, unknown>;
   oauth?: Record<string, unknown>;
+  monitoring?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
   connections?: Record<string, unknown>[];
   agents?: Record<string, unknown>[];
 };

@@ -30,10 +30,9 @@ export function countRequests(counter: HttpRequestCounter): MiddlewareHandler<Ap
     try {
       await next();
     } finally {
-      const routes = matchedRoutes(c);
-      const answered = routes[c.req.routeIndex];
-      // Only the catch-all of this middleware matched: nothing served the path (a 404).
-      const route = answered && routes.length > 1 ? answered.path : "unmatched";
+      const answered = matchedRoutes(c)[c.req.routeIndex];
+      // The last to run was a root catch-all (the middleware before any route): nothing served the path.
+      const route = answered && answered.path !== "*" && answered.path !== "/*" ? answered.path : "unmatched";
       counter.add(route, c.res.status);
     }
   };
