@@ -9,8 +9,9 @@ export type SeriesPoint = { start: Date; calls: number; errors: number; p50: num
 /** One bar of a top-N list. */
 export type BarEntry = { label: string; href?: string; value: number; errors: number };
 
-const WIDTH = 640;
-const HEIGHT = 200;
+// The viewBox is about the size the charts are shown at (two to a row), so 11-12 px text stays legible.
+const WIDTH = 520;
+const HEIGHT = 190;
 const PAD = { top: 12, right: 14, bottom: 26, left: 48 };
 
 /**
@@ -237,8 +238,8 @@ export function BarList(props: { title: string; entries: BarEntry[]; empty?: str
     );
   }
   const max = Math.max(...entries.map((e) => e.value));
-  const labelWidth = 200;
-  const x = scaleLinear([0, max], [0, WIDTH - labelWidth - 70]);
+  const labelWidth = 170;
+  const x = scaleLinear([0, max], [0, WIDTH - labelWidth - 50]);
   const height = entries.length * BAR_HEIGHT + 4;
   const summary = `${props.title}: ${entries.map((e) => `${e.label} ${e.value}`).join(", ")}.`;
   return (
@@ -248,7 +249,7 @@ export function BarList(props: { title: string; entries: BarEntry[]; empty?: str
         <title>{summary}</title>
         {entries.map((e, i) => {
           const top = i * BAR_HEIGHT + 2;
-          const label = e.label.length > 28 ? `${e.label.slice(0, 27)}…` : e.label;
+          const label = e.label.length > 26 ? `${e.label.slice(0, 25)}…` : e.label;
           return (
             <g>
               {e.href ? <a href={e.href}><text class="bar-label" x={0} y={top + 15}>{label}</text></a> : <text class="bar-label" x={0} y={top + 15}>{label}</text>}
@@ -265,7 +266,7 @@ export function BarList(props: { title: string; entries: BarEntry[]; empty?: str
 }
 
 /** A small line of counts with no axes (the dashboard's last 24 hours). */
-export function Sparkline(props: { label: string; values: number[] }): Child {
+export function Sparkline(props: { label: string; values: number[]; tone?: "calls" | "errors" }): Child {
   const w = 160, h = 36;
   const max = niceMax(Math.max(0, ...props.values));
   const x = scaleLinear([0, Math.max(1, props.values.length - 1)], [1, w - 1]);
@@ -274,7 +275,7 @@ export function Sparkline(props: { label: string; values: number[] }): Child {
   return (
     <svg role="img" aria-label={summary} viewBox={`0 0 ${w} ${h}`} class="sparkline" data-chart="sparkline">
       <title>{summary}</title>
-      {props.values.length > 1 ? <path class="line calls" d={path(props.values.map((v, i) => ({ x: x(i), y: y(v) })))} /> : null}
+      {props.values.length > 1 ? <path class={`line ${props.tone ?? "calls"}`} d={path(props.values.map((v, i) => ({ x: x(i), y: y(v) })))} /> : null}
     </svg>
   );
 }

@@ -48,18 +48,18 @@ function Usage(props: { usage: DashboardUsage }) {
   if (u === null) return <p class="muted">Usage could not be read; see the server log.</p>;
   return (
     <div class="charts">
-      <div class="panel">
+      <div class="panel usage">
         <div class="row spread">
           <div><div class="muted small">Calls, last 24 h</div><div class="value" data-figure="calls">{u.calls}</div></div>
           <Sparkline label="Calls per hour, last 24 h" values={u.series} />
         </div>
         <div class="row spread">
           <div><div class="muted small">Errors, last 24 h</div><div class="value" data-figure="errors">{u.errors}</div></div>
-          <Sparkline label="Errors per hour, last 24 h" values={u.errorSeries} />
+          <Sparkline label="Errors per hour, last 24 h" values={u.errorSeries} tone="errors" />
         </div>
         <p class="small"><a href="/admin/monitoring">Monitoring →</a></p>
       </div>
-      <BarList title="Busiest agents, last 24 h" entries={u.agents} />
+      <BarList title="Busiest agents, last 24 h" entries={u.agents} empty="No agent was called in the last 24 h." />
     </div>
   );
 }
