@@ -50,14 +50,14 @@ function Usage(props: { usage: DashboardUsage }) {
     <div class="charts">
       <div class="panel usage">
         <div class="row spread">
-          <div><div class="muted small">Calls, last 24 h</div><div class="value" data-figure="calls">{u.calls}</div></div>
+          <div><div class="muted small">MCP calls, last 24 h</div><div class="value" data-figure="calls">{u.calls}</div></div>
           <Sparkline label="Calls per hour, last 24 h" values={u.series} />
         </div>
         <div class="row spread">
-          <div><div class="muted small">Errors, last 24 h</div><div class="value" data-figure="errors">{u.errors}</div></div>
+          <div><div class="muted small">MCP errors, last 24 h</div><div class="value" data-figure="errors">{u.errors}</div></div>
           <Sparkline label="Errors per hour, last 24 h" values={u.errorSeries} tone="errors" />
         </div>
-        <p class="small"><a href="/admin/monitoring">Monitoring →</a></p>
+        <p class="small"><a href={"/admin/monitoring?range=24h&face=mcp"}>Monitoring →</a></p>
       </div>
       <BarList title="Busiest agents, last 24 h" entries={u.agents} empty="No agent was called in the last 24 h." />
     </div>

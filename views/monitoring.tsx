@@ -10,10 +10,18 @@ export type Option = { id: string; label: string };
 
 /** The filters as the query string carries them (as typed: the operations check them). */
 export type MonitoringFilters = Partial<Record<(typeof FILTER_FIELDS)[number], string>>;
-export const FILTER_FIELDS = ["range", "from", "to", "agent_id", "connection_id", "credential_id", "user_id", "name", "outcome"] as const;
+export const FILTER_FIELDS = ["range", "from", "to", "agent_id", "connection_id", "credential_id", "user_id", "name", "outcome", "face"] as const;
 
 const RANGES = ["1h", "24h", "7d", "30d"] as const;
 const OUTCOMES = ["ok", "tool_error", "error", "refused", "timeout"] as const;
+/** Where calls came from: MCP clients of connections and agents, or the management faces (whose reads this page's own are). */
+const FACES: Option[] = [
+  { id: "mcp", label: "MCP clients" },
+  { id: "api", label: "REST API" },
+  { id: "admin", label: "Admin pages" },
+  { id: "cli", label: "CLI" },
+  { id: "config", label: "Config at start" },
+];
 
 type Top = { id: string; calls: number; errors: number }[];
 type Series = { start: string; calls: number; errors: number; p50_ms: number | null; p95_ms: number | null; p99_ms: number | null }[];
@@ -137,6 +145,7 @@ function Filters(props: MonitoringProps) {
             {OUTCOMES.map((o) => <option value={o} selected={f.outcome === o}>{o}</option>)}
           </select>
         </div>
+        <Select name="face" label="Through" value={f.face} options={FACES} any="Any face" />
       </div>
       <div class="row" style="margin-top:10px">
         <button type="submit">Apply</button>

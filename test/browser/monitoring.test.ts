@@ -81,7 +81,8 @@ describe.skipIf(!haveChromium)("the Monitoring page in a browser", () => {
   }
 
   test("the charts are drawn from the recorded calls", async () => {
-    await page.goto(`${server.url}/admin/monitoring?range=24h`);
+    // MCP calls only: the page's own reads are management operations, recorded too.
+    await page.goto(`${server.url}/admin/monitoring?range=24h&face=mcp`);
     await watchCsp();
     const calls = page.locator('svg[data-chart="calls"]');
     await calls.waitFor();
@@ -104,6 +105,7 @@ describe.skipIf(!haveChromium)("the Monitoring page in a browser", () => {
     expect(await page.locator('svg[data-chart="calls"]').getAttribute("aria-label")).toContain("1 calls and 1 errors");
     expect(new URL(page.url()).searchParams.get("outcome")).toBe("error");
     expect(new URL(page.url()).searchParams.get("range")).toBe("24h");
+    expect(new URL(page.url()).searchParams.get("face")).toBe("mcp");
     // Still the same document: htmx swapped the section, the browser did not navigate.
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
     // The shared URL opens the same view on its own.

@@ -126,6 +126,16 @@ describe("the Monitoring page", () => {
     }
   });
 
+  test("the face filter separates MCP calls from management operations", async () => {
+    record(call({ user: boss, key: bossKey }, "CONNECTION_LIST", { face: "api", method: "operation", target: { kind: "self", id: null, slug: null }, connectionId: null }));
+    const mcp = await (await get("/admin/monitoring?face=mcp", bossCookie)).text();
+    expect(mcp).toContain("boss_tool");
+    expect(mcp).not.toContain("CONNECTION_LIST");
+    const api = await (await get("/admin/monitoring?face=api", bossCookie)).text();
+    expect(api).toContain("CONNECTION_LIST");
+    expect(api).not.toContain("boss_tool");
+  });
+
   test("filters narrow the figures and the log; htmx gets the results alone", async () => {
     const byName = await (await get("/admin/monitoring?name=boss_tool&range=24h", bossCookie)).text();
     expect(byName).toContain("boss_tool");
@@ -183,7 +193,7 @@ describe("the Monitoring page", () => {
   });
 
   test("the log pages with a cursor", async () => {
-    const first = await (await get("/admin/monitoring?range=7d", workerCookie)).text();
+    const first = await (await get("/admin/monitoring?range=7d&face=mcp", workerCookie)).text();
     // Three rows, 50 a page: no next page.
     expect(first).not.toContain("Older calls");
     const many = Array.from({ length: 55 }, (_, i) => call({ user: worker, key: workerKey }, `bulk_${i}`, { at: new Date(Date.now() - 2 * DAY + i * 1000), address: "10.9.9.9", client: { name: "old-client", version: "0.1" } }));
@@ -280,7 +290,9 @@ describe("the dashboard", () => {
     gateway.statuses.delete(ALPHA);
   });
 
-  test("MCP sessions are the gateway's, not admin sign-ins; calls and errors of the last 24 h are the viewer's", async () => {
+  test("MCP sessions are the gateway's, not admin sign-ins; MCP calls and errors of the last 24 h are the viewer's", async () => {
+    // A management operation's row (as the admin's own page reads are recorded) is not an MCP call.
+    record(call({ user: boss, key: bossKey }, "API_KEY_LIST", { face: "admin", method: "operation", target: { kind: "self", id: null, slug: null }, connectionId: null }));
     gateway.sessionCount = 7;
     const admin = await (await get("/admin", bossCookie)).text();
     expect(/data-figure="mcp-sessions">(\d+)</.exec(admin)?.[1]).toBe("7");

@@ -14,10 +14,13 @@ import { runAsUser } from "../form-flow.ts";
 export function adminPageRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
-  /** The last 24 hours in hourly buckets, and the busiest agents; monitoring failing never takes the dashboard down. */
+  /**
+   * MCP calls of the last 24 hours in hourly buckets, and the busiest agents; monitoring failing never
+   * takes the dashboard down. MCP only: the admin's own reads (this page's among them) are recorded too.
+   */
   const usage = async (c: Context<AppEnv>, agents: { id: string; label: string }[]): Promise<DashboardUsage> => {
     try {
-      const day = await runAsUser(c, deps, monitoringStats, { range: "24h", buckets: 24, top: 5 });
+      const day = await runAsUser(c, deps, monitoringStats, { range: "24h", face: "mcp", buckets: 24, top: 5 });
       return {
         calls: day.totals.calls,
         errors: day.totals.errors,
