@@ -9,6 +9,7 @@ import { listUsage } from "../../src/domain/monitoring/usage.ts";
 import { createTestApp, type TestApp } from "../support/app.ts";
 import { FakeGateway } from "../support/connection-harness.ts";
 import { mintKey } from "../support/key-harness.ts";
+import { agentResource, approve, dcrClient } from "../support/oauth-grants.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -255,6 +256,20 @@ describe("a key's activity", () => {
     const res = await get(`/admin/keys/${bossKey}/activity`, workerCookie);
     expect(res.status).toBe(404);
     expect(await res.text()).not.toContain("boss_tool");
+  });
+
+  test("an authorized app's grant has the same page: its user sees it, another member gets a 404", async () => {
+    const grantId = approve(t.deps, worker, dcrClient(t.deps, "Desk client"), agentResource(t.deps)).grantId;
+    record(call({ user: worker, key: grantId }, "granted_tool", { at: new Date(Date.now() - 2 * DAY), actor: { userId: worker.id, credentialKind: "oauth", credentialId: grantId } }));
+    const own = await get(`/admin/keys/${grantId}/activity`, workerCookie);
+    expect(own.status).toBe(200);
+    const html = await own.text();
+    expect(html).toContain("Activity of app Desk client");
+    expect(html).toContain("granted_tool");
+    const stranger = await t.createUser(`stranger-${grantId.slice(-6)}@example.com`, "member");
+    const res = await get(`/admin/keys/${grantId}/activity`, await t.cookieFor(stranger));
+    expect(res.status).toBe(404);
+    expect(await res.text()).not.toContain("granted_tool");
   });
 
   test("a malformed id is refused, not a 500", async () => {
