@@ -158,6 +158,22 @@ describe("counters move", () => {
     expect(samples.some((s) => s.labels.method === "evil/method-1")).toBe(false);
   });
 
+  test("the app's one usage sink feeds the counters and the recorder's queue: what capture points record shows at once", async () => {
+    const t = fresh();
+    t.deps.usage.record(record({ target: { kind: "agent", id: "agent_9", slug: "wired" } }));
+    t.deps.usage.record(record({ target: { kind: "self", id: null, slug: null }, method: "operation", face: "api", outcome: "refused" }));
+    const { samples } = strictParse(await (await scrape(t)).text());
+    expect(value(samples, "switchboard_calls_total", { target_kind: "agent", target: "wired", method: "tools/call", outcome: "ok" })).toBe(1);
+    expect(value(samples, "switchboard_calls_total", { target_kind: "self", target: "self", method: "operation", outcome: "refused" })).toBe(1);
+    expect(value(samples, "switchboard_usage_queue")).toBe(t.deps.usageRecorder.counters.queued);
+    expect(value(samples, "switchboard_usage_dropped_total")).toBe(t.deps.usageRecorder.counters.dropped);
+    t.deps.usageRecorder.flush();
+    const after = strictParse(await (await scrape(t)).text()).samples;
+    expect(value(after, "switchboard_usage_queue")).toBe(0);
+    // Counted since start, not read from the database: still there after the rows are written.
+    expect(value(after, "switchboard_calls_total", { target: "wired" })).toBe(1);
+  });
+
   test("upstream state, sessions and stdio processes come from the gateway", async () => {
     const t = fresh();
     const up = createConnection(connectionStore(t.deps), newConnectionFields({ slug: "up", transport: "http", url: "https://mcp.example.com/mcp" }));

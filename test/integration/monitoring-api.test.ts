@@ -158,12 +158,16 @@ describe("filters and pages", () => {
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     for (const [q, field] of [
       ["?limit=501", "limit"], ["?limit=abc", "limit"], ["?outcome=fine", "outcome"], ["?range=2y", "range"], ["?from=yesterday", "from"],
-      ["?from=2027-01-02T00:00:00Z&to=2027-01-01T00:00:00Z", "from"], ["?from=2000-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", "from"], ["?user_id=bob", "user_id"],
+      ["?from=2027-01-02T00:00:00Z&to=2027-01-01T00:00:00Z", "from"], ["?from=2000-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", "from"], ["?user_id=bob", "user_id"], ["?cursor=garbage", "cursor"],
     ] as const) {
       const res = await apiRequest(h.app, "GET", `/monitoring/logs${q}`, { token });
       expect({ q, status: res.status }).toEqual({ q, status: 400 });
       expect(((await res.json()) as { error: { code: string; fields: Json } }).error).toMatchObject({ code: "VALIDATION_FAILED", fields: { [field]: expect.any(String) } });
     }
+    for (const id of ["abc", "1e3", "99999999999999999999"]) expect((await apiRequest(h.app, "GET", `/monitoring/logs/${id}`, { token })).status).toBe(404);
+    for (const q of ["?buckets=0", "?buckets=501", "?top=x", "?range=1h&from=nonsense"]) expect((await apiRequest(h.app, "GET", `/monitoring/stats${q}`, { token })).status).toBe(400);
+    expect((await apiRequest(h.app, "GET", "/monitoring/keys/key_nope/activity", { token })).status).toBe(400);
+    expect((await apiRequest(h.app, "GET", "/monitoring/logs/export?cursor=garbage&from=x", { token })).status).toBe(400);
   });
 });
 
