@@ -174,9 +174,11 @@ function target(row: LogRow): string {
 
 /** The charts and the log: what the filters change and what refreshes itself every 10 s while the tab is shown. */
 export function MonitoringResults(props: MonitoringProps) {
-  const self = `/admin/monitoring?${props.query}`;
+  // Refused filters are not asked for again every 10 s (and a section without a trigger would get htmx's
+  // default, a click): the refusal stands until the form changes.
+  const poll = props.refusal === null ? { "hx-get": `/admin/monitoring?${props.query}`, "hx-trigger": "every 10s", "hx-swap": "outerHTML", "data-pause-hidden": "" } : {};
   return (
-    <section id="monitor-results" hx-get={self} hx-trigger="every 10s" hx-swap="outerHTML" data-pause-hidden="">
+    <section id="monitor-results" {...poll}>
       {props.refusal !== null && <div class="alert error" role="alert">{props.refusal}</div>}
       {props.stats && <Charts {...props} stats={props.stats} />}
       {props.log && <Log {...props} log={props.log} />}

@@ -190,6 +190,8 @@ describe("the Monitoring page", () => {
       const html = await res.text();
       expect(html).toContain('class="alert error"');
       expect(html).not.toContain("boss_tool");
+      // Not polled again with the same refused filters.
+      expect(html).not.toContain("every 10s");
     }
   });
 
