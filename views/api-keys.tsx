@@ -14,6 +14,8 @@ export type KeyRow = {
   last_used_at: string | null;
   expires_at: string | null;
   previous_token_expires_at: string | null;
+  /** Unusual activity in the last day (a new address, a new client, an error rate jump), from MONITORING_KEY_ACTIVITY. */
+  flags?: string[];
 };
 
 /**
@@ -221,7 +223,10 @@ export function KeysSection(props: KeysProps) {
           <tbody>
             {props.keys.map((key) => (
               <tr id={`key-${key.id}`}>
-                <td>{key.name}</td>
+                <td>
+                  <a href={`/admin/keys/${key.id}/activity`} title="Activity">{key.name}</a>
+                  {key.flags && key.flags.length > 0 && <> <a class="badge flagged" href={`/admin/keys/${key.id}/activity`} title={key.flags.join(" ")} data-flagged="">unusual activity</a></>}
+                </td>
                 <td><code>{key.prefix}…</code></td>
                 {props.viewer.role === "admin" && <td>{key.owner.email}</td>}
                 <td><code>{summarizePermissions(key.permissions)}</code></td>

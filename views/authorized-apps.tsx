@@ -50,7 +50,7 @@ function GrantsTable(props: AppsProps) {
             </td>
             <td><ResourceCell resource={g.resource} /></td>
             <td>{minute(g.created_at)}</td>
-            <td>{minute(g.last_used_at)}</td>
+            <td>{minute(g.last_used_at)}{g.last_used_at && <div class="small"><a href={`/admin/keys/${g.id}/activity`}>Activity</a></div>}</td>
             <td class="actions">
               <form class="inline" method="post" action={`/admin/apps/${g.id}/revoke`} hx-post={`/admin/apps/${g.id}/revoke`} hx-target="#apps-section" hx-swap="outerHTML" hx-confirm={`Revoke "${g.client.name}"? It stops working at once and must be approved again.`}>
                 <button class="danger" type="submit">Revoke</button>

@@ -11,7 +11,7 @@ export const NAV: { key: string; label: string; href?: string }[] = [
   { key: "agents", label: "Agents", href: "/admin/agents" },
   { key: "keys", label: "API keys", href: "/admin/keys" },
   { key: "apps", label: "Authorized apps", href: "/admin/apps" },
-  { key: "monitoring", label: "Monitoring" },
+  { key: "monitoring", label: "Monitoring", href: "/admin/monitoring" },
   { key: "audit", label: "Audit log", href: "/admin/audit" },
   { key: "users", label: "Users", href: "/admin/users" },
   { key: "settings", label: "Settings", href: "/admin/settings" },

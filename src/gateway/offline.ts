@@ -6,6 +6,7 @@ import { NO_DISCOVERY, type ManagedGateway } from "./types.ts";
 export const OFFLINE_GATEWAY: ManagedGateway = {
   test: async () => ({ ok: false, latency_ms: 0, server: null, tools: 0, resources: 0, prompts: 0, error: "the gateway is not running" }),
   status: () => ({ state: "idle", lastError: null, since: null }),
+  sessionCount: 0,
   discovery: () => NO_DISCOVERY,
   refresh: async () => NO_DISCOVERY,
   stderr: () => [],

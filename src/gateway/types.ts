@@ -44,6 +44,8 @@ export interface GatewayControl {
    */
   test(spec: ConnectionSpec, options?: { withStderr?: boolean }): Promise<ConnectionTestResult>;
   status(id: string): ConnectionStatus;
+  /** Open downstream MCP sessions (of /mcp/:connection and /mcp/agent/:agent): the dashboard's figure. */
+  readonly sessionCount: number;
   /** The cached discovery (empty until first connected or refreshed). */
   discovery(id: string): Discovery;
   /** Asks the upstream again and updates the cache. */

@@ -19,6 +19,7 @@ import { adminConnectionRoutes } from "./routes/admin-connections.ts";
 import { adminAgentRoutes } from "./routes/admin-agents.ts";
 import { adminAppsRoutes } from "./routes/admin-apps.ts";
 import { adminAuditRoutes } from "./routes/admin-audit.ts";
+import { adminMonitoringRoutes } from "./routes/admin-monitoring.ts";
 import { assetRoutes } from "./routes/assets.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { apiRoutes } from "./routes/api.ts";
@@ -104,6 +105,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   signedIn.route("/agents", adminAgentRoutes(deps));
   signedIn.route("/apps", adminAppsRoutes(deps));
   signedIn.get("/monitoring/export", (c) => exportResponse(c, deps, sessionCaller(c.get("user"), deps.catalog), "admin"));
+  signedIn.route("/monitoring", adminMonitoringRoutes(deps));
   signedIn.route("/audit", adminAuditRoutes(deps));
   app.route("/admin", signedIn);
 

@@ -1,4 +1,4 @@
-// SERVER_STATS: the dashboard's figures (version, uptime, users, admin sessions, database size), read
+// SERVER_STATS: the dashboard's figures (version, uptime, users, admin and MCP sessions, database size), read
 // through the registry like every other admin read, so the registry decides who sees them.
 import { z } from "zod";
 import { countUsers } from "../domain/access/users.ts";
@@ -11,13 +11,14 @@ export const serverStats = defineOperation({
   title: "Server figures",
   description:
     "Get this Switchboard's figures, as its dashboard shows them: version, seconds since it started, how many users exist, " +
-    "how many admin sessions are signed in now, the database's size on disk (file and WAL, in bytes) and its public URL.",
+    "how many admin sessions are signed in now, how many MCP sessions are open on connections and agents, the database's size on disk (file and WAL, in bytes) and its public URL.",
   input: z.object({}),
   output: z.object({
     version: z.string(),
     uptime_seconds: z.number().int().describe("Seconds since this server (or, from the CLI, this command) started"),
     users: z.number().int(),
     active_sessions: z.number().int().describe("Admin sessions not yet expired"),
+    mcp_sessions: z.number().int().describe("MCP sessions open now on /mcp/<connection> and /mcp/agent/<agent> (0 from the CLI: no gateway runs)"),
     database_bytes: z.number().int().describe("The database file and its WAL, in bytes"),
     public_url: z.string(),
   }),
@@ -30,6 +31,7 @@ export const serverStats = defineOperation({
     uptime_seconds: Math.max(0, Math.floor((ctx.now.getTime() - ctx.deps.startedAt.getTime()) / 1000)),
     users: countUsers(ctx.deps.db),
     active_sessions: countActiveSessions(ctx.deps.db, ctx.now),
+    mcp_sessions: ctx.deps.gateway.sessionCount,
     database_bytes: databaseSize(ctx.deps.config.database.path),
     public_url: ctx.deps.config.server.public_url,
   }),

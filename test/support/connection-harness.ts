@@ -58,6 +58,7 @@ export class FakeGateway implements RunningGateway {
   statuses = new Map<string, ConnectionStatus>();
   discoveries = new Map<string, Discovery>();
   stderrs = new Map<string, string[]>();
+  /** The open MCP sessions the dashboard shows (a test sets it). */
   sessionCount = 0;
   stdioProcessCount = 0;
   testResult: ConnectionTestResult = { ok: true, latency_ms: 12, server: { name: "fake-upstream", version: "1.2.3" }, tools: 2, resources: 1, prompts: 0 };

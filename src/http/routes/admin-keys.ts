@@ -3,8 +3,11 @@
 import { Hono, type Context } from "hono";
 import { AppError, type ErrorStatus } from "../../errors.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyList, apiKeyRotate } from "../../operations/api-keys.ts";
+import { monitoringKeyActivity } from "../../operations/monitoring.ts";
+import { oauthGrantList } from "../../operations/oauth.ts";
 import { toolList } from "../../operations/tools.ts";
 import { userList } from "../../operations/users.ts";
+import { KeyActivityPage } from "../../../views/monitoring.tsx";
 import { IssuedTokenPage, IssuedTokenSection, KeysPage, KeysSection, type IssuedToken, type KeyRow, type KeysProps } from "../../../views/api-keys.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readFormLists } from "../form.ts";
@@ -60,9 +63,29 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
     }
   };
 
+  /**
+   * Each key used in the last day with what its activity flags (a new address or client, an error rate
+   * jump), so the list marks it. Monitoring is an aid here: if it fails, the list shows without marks.
+   */
+  const withFlags = async (c: Context<AppEnv>, keys: KeyRow[]): Promise<KeyRow[]> => {
+    const dayAgo = Date.now() - 86_400_000;
+    return Promise.all(
+      keys.map(async (key) => {
+        if (key.last_used_at === null || Date.parse(key.last_used_at) < dayAgo) return key;
+        try {
+          const activity = await runAsUser(c, deps, monitoringKeyActivity, { credential_id: key.id, range: "24h" });
+          return { ...key, flags: activity.flags.map((f) => f.message) };
+        } catch (err) {
+          deps.logger.error("the keys page could not read a key's activity", { key: key.id, error: err });
+          return key;
+        }
+      }),
+    );
+  };
+
   const render = async (c: Context<AppEnv>, outcome: Outcome): Promise<string> => {
     const viewer = c.get("user");
-    const { keys } = await runAsUser(c, deps, apiKeyList, {});
+    const keys = await withFlags(c, (await runAsUser(c, deps, apiKeyList, {})).keys);
     // API_KEY_CREATE lets admins alone set owner_id: only they get the owner picker.
     const isAdmin = viewer.role === "admin";
     const props: KeysProps = {
@@ -108,6 +131,18 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
   };
 
   app.get("/", (c) => respond(c, { preselect: c.req.query("grant") }));
+
+  // One key's (or authorized app's) activity. The operation decides: a member asking for another's key gets its 404.
+  app.get("/:id/activity", async (c) => {
+    const id = c.req.param("id");
+    const range = ["1h", "24h", "7d", "30d"].includes(c.req.query("range") ?? "") ? c.req.query("range")! : "7d";
+    const activity = await runAsUser(c, deps, monitoringKeyActivity, { credential_id: id, range });
+    const [{ keys }, { grants }] = await Promise.all([runAsUser(c, deps, apiKeyList, {}), runAsUser(c, deps, oauthGrantList, {})]);
+    const grant = grants.find((g) => g.id === id);
+    // A revoked key keeps its rows (admins may still read them): its id stands in for the name.
+    const name = keys.find((k) => k.id === id)?.name ?? (grant ? `app ${grant.client.name}` : id);
+    return c.html(KeyActivityPage({ user: c.get("user"), name, activity, range }));
+  });
 
   app.post("/", async (c) => {
     const form = await readFormLists(c);
