@@ -1,5 +1,6 @@
 // The composition root: everything Switchboard runs on, built from the config in one place, for the
 // server, the CLI and the tests (which pass a fake gateway). Nothing else assembles dependencies.
+import type { UsageSink } from "./domain/monitoring/types.ts";
 import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config/load.ts";
@@ -94,8 +95,8 @@ function applyDeclared(config: Config, logger: Logger, db: Db, keys: ServerKeys)
   }
 }
 
-/** The gateway to the upstreams, with the config's limits, reading specs from the store. */
-export function buildGateway(config: Config, logger: Logger, store: Store): Gateway {
+/** The gateway to the upstreams, with the config's limits, reading specs from the store; every MCP request recorded into `usage` (when monitoring is enabled). */
+export function buildGateway(config: Config, logger: Logger, store: Store, usage?: UsageSink): Gateway {
   return new Gateway({
     sessionIdleMs: config.gateway.session_idle_timeout,
     maxSessions: config.gateway.max_sessions,
@@ -106,6 +107,10 @@ export function buildGateway(config: Config, logger: Logger, store: Store): Gate
     lookupAgent: agentSpecLookup({ db: store.handle.db }),
     addressPolicy: new AddressPolicy(config.gateway),
     maxConcurrentTests: config.gateway.max_concurrent_tests,
+    usage:
+      usage && config.monitoring.enabled
+        ? { sink: usage, payloadMaxBytes: config.monitoring.payload_max_size, redactPatterns: config.monitoring.redact_patterns }
+        : undefined,
   });
 }
 
@@ -159,10 +164,10 @@ export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMet
  * Everything at once, for a config whose public_url is final: the store, the gateway (or the one
  * given, say a test's fake of the same contract) and the app's deps. Nothing listens.
  */
-export function compose(config: Config, logger: Logger, options: BuildOptions & { gateway?: RunningGateway } = {}): { deps: AppDeps; handle: DbHandle } {
+export function compose(config: Config, logger: Logger, options: BuildOptions & { gateway?: RunningGateway; usage?: UsageSink } = {}): { deps: AppDeps; handle: DbHandle } {
   const store = openStore(config, logger);
-  const { gateway, ...build } = options;
-  const deps = buildAppDeps(config, logger, store, gateway ?? buildGateway(config, logger, store), build);
+  const { gateway, usage, ...build } = options;
+  const deps = buildAppDeps(config, logger, store, gateway ?? buildGateway(config, logger, store, usage), build);
   return { deps, handle: store.handle };
 }
 

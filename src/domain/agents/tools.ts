@@ -29,7 +29,8 @@ export type AgentFields = {
 };
 
 /** Everything the gateway needs to serve an agent. */
-export type AgentSpec = AgentFields & { id: string; fromConfig: boolean };
+/** `recordPayloads`: usage records keep the agent's call arguments and results (capped, redacted); absent: false. */
+export type AgentSpec = AgentFields & { id: string; fromConfig: boolean; recordPayloads?: boolean };
 
 /** A tool as the agent exposes it, and where it comes from. */
 export type ExposedTool = {
