@@ -6,7 +6,10 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
 import type { UsageRecord, UsageSink } from "../../src/domain/monitoring/types.ts";
-import { GatewayHarness, makeCaller, rpcMessages, stdioSpec, waitUntil, type GatewayCaller } from "../support/gateway-harness.ts";
+import { createTestApp, type TestApp } from "../support/app.ts";
+import { FIXTURE, GatewayHarness, makeCaller, rpcMessages, stdioSpec, waitUntil, type GatewayCaller } from "../support/gateway-harness.ts";
+import { mintKey } from "../support/key-harness.ts";
+import { insertUser } from "../support/users.ts";
 
 class MemorySink implements UsageSink {
   records: UsageRecord[] = [];
@@ -234,5 +237,82 @@ describe("payloads", () => {
     expect(big.payload?.truncated).toBe(true);
     expect(Buffer.byteLength(String(big.payload?.result))).toBeLessThanOrEqual(300);
     expect(big.responseBytes).toBeGreaterThan(5000);
+  });
+});
+
+describe("through the HTTP routes", () => {
+  const routeSink = new MemorySink();
+  let app: TestApp;
+  let connId: string;
+  const tokens: Record<string, string> = {};
+  let refusedKeyId = "";
+  const post = (path: string, token: string | null, body: unknown): Promise<Response> =>
+    Promise.resolve(
+      app.app.request(path, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      }),
+    );
+  const INIT = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "edge", version: "2" } } };
+
+  beforeAll(async () => {
+    app = createTestApp({ usage: routeSink });
+    const admin = insertUser(app.deps, "admin", "admin@example.com");
+    tokens.manage = mintKey(app.deps, admin, { self: ["*"] }).token;
+    const created = await app.app.request("/api/v1/connections", {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.manage}`, "content-type": "application/json" },
+      body: JSON.stringify({ slug: "rec-edge", transport: "stdio", command: process.execPath, args: [FIXTURE] }),
+    });
+    connId = ((await created.json()) as { id: string }).id;
+    tokens.conn = mintKey(app.deps, admin, { [connId]: ["*"] }).token;
+    const refusedKey = mintKey(app.deps, admin, { self: ["WHOAMI"] });
+    tokens.none = refusedKey.token;
+    refusedKeyId = refusedKey.key.id;
+  });
+  afterAll(async () => {
+    await app.deps.gateway.close();
+    app.close();
+  });
+  beforeEach(() => {
+    routeSink.records = [];
+  });
+
+  test("a 401 is not recorded (no credential, or a wrong one)", async () => {
+    expect((await post("/mcp/rec-edge", null, INIT)).status).toBe(401);
+    expect((await post("/mcp/rec-edge", "mcp_key_wrong", INIT)).status).toBe(401);
+    expect(routeSink.records).toEqual([]);
+  });
+
+  test("a 403 (no grant on the connection or agent) is recorded as refused, once, naming the caller", async () => {
+    const response = await post("/mcp/rec-edge", tokens.none!, { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "echo", arguments: { text: "x" } } });
+    expect(response.status).toBe(403);
+    expect(routeSink.records).toHaveLength(1);
+    const r = routeSink.records[0]!;
+    expect(r.outcome).toBe("refused");
+    expect(r.method).toBe("tools/call");
+    expect(r.name).toBe("echo");
+    expect(r.upstreamName).toBeNull();
+    expect(r.target).toEqual({ kind: "connection", id: connId, slug: "rec-edge" });
+    expect(r.actor.credentialId).toBe(refusedKeyId);
+    expect(r.errorCode).toBe("FORBIDDEN");
+    expect(r.payload).toBeNull();
+    expect((await post("/mcp/agent/nope", tokens.none!, INIT)).status).toBe(403);
+    expect(routeSink.records).toHaveLength(2);
+    expect(routeSink.records[1]!.target.kind).toBe("agent");
+    expect(routeSink.records[1]!.method).toBe("initialize");
+  });
+
+  test("an initialize through the route carries the client address and the client's name", async () => {
+    const response = await post("/mcp/rec-edge", tokens.conn!, INIT);
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+    const r = await waitUntil(() => routeSink.records.find((x) => x.method === "initialize"), "the initialize record");
+    expect(r.outcome).toBe("ok");
+    expect(r.client).toEqual({ name: "edge", version: "2" });
+    // app.request has no socket: clientIp's answer for that (a real server gives the peer's address).
+    expect(r.address).toBe("unknown");
+    expect(r.sessionId).toBe(response.headers.get("mcp-session-id"));
   });
 });
