@@ -20,6 +20,8 @@ import type { RunningGateway } from "./gateway/serving.ts";
 import { AddressPolicy } from "./gateway/upstream/address-policy.ts";
 import type { AppDeps } from "./http/context.ts";
 import { createClientMetadataFetcher } from "./http/oauth/client-metadata.ts";
+import { AuditLog } from "./domain/monitoring/audit.ts";
+import { ImmediateUsageSink, UsageRecorder } from "./domain/monitoring/recorder.ts";
 import { createAccessTokenVerifier, createGrantLastUsedRecorder } from "./domain/oauth/authorizations.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { connectionStore, specLookup } from "./operations/connections.ts";
@@ -121,6 +123,7 @@ export function buildGateway(config: Config, logger: Logger, store: Store, usage
 export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions = {}): AppDeps {
   const { handle, keys } = store;
   const probe = createChangeProbe(handle.sqlite, config.database.path);
+  const usageRecorder = buildUsageRecorder(config, logger, handle.db);
   return {
     config,
     db: handle.db,
@@ -142,6 +145,9 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
     gateway,
     verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, probe),
     lastUsed: new LastUsedRecorder(handle.db),
+    usageRecorder,
+    usage: usageRecorder,
+    audit: new AuditLog(handle.db),
     oauth: {
       verifyAccessToken: createAccessTokenVerifier(handle.db, keys.tokenHmac, probe),
       grantLastUsed: createGrantLastUsedRecorder(handle.db),
@@ -152,6 +158,17 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
       }),
     },
   };
+}
+
+/** The usage recorder over the [monitoring] settings (records nothing when it is disabled). */
+export function buildUsageRecorder(config: Config, logger: Logger, db: Db): UsageRecorder {
+  return new UsageRecorder(db, {
+    enabled: config.monitoring.enabled,
+    queueSize: config.monitoring.queue_size,
+    flushIntervalMs: config.monitoring.flush_interval,
+    flushRows: config.monitoring.flush_rows,
+    logger,
+  });
 }
 
 /**
@@ -191,5 +208,8 @@ export function buildHostDeps(config: Config, handle: DbHandle): OperationDeps {
     resourceExists: resourceExistsIn(handle.db),
     gateway: OFFLINE_GATEWAY,
     startedAt: new Date(),
+    // A command is one short run: its usage row is written at once, not queued (nothing to keep fast).
+    usage: config.monitoring.enabled ? new ImmediateUsageSink(handle.db) : { record: () => {} },
+    audit: new AuditLog(handle.db),
   };
 }

@@ -6,6 +6,8 @@ import { withPublicUrl, type Config } from "./config/load.ts";
 import { listConnectionSummaries } from "./domain/connections/connections.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
 import { pruneOAuth } from "./domain/oauth/authorizations.ts";
+import { pruneAudit } from "./domain/monitoring/audit.ts";
+import { pruneUsage } from "./domain/monitoring/usage.ts";
 import { countUsers } from "./domain/access/users.ts";
 import { createApp } from "./http/app.ts";
 import type { AppDeps, AppEnv } from "./http/context.ts";
@@ -60,6 +62,7 @@ export function startServer(
     purgeExpiredSessions(deps.db);
     // Expired codes and tokens, dead grants and stale unused registrations (they would only pile up).
     pruneOAuth(deps.db);
+    pruneMonitoring(deps);
   }, 10 * 60_000);
   sweep.unref();
 
@@ -86,6 +89,8 @@ export function startServer(
         await server.stop(true);
       }
       await gateway.close();
+      // After the socket stopped and the sessions closed: every call that was answered is written.
+      deps.usageRecorder.stop();
       deps.lastUsed.stop();
       deps.oauth.grantLastUsed.stop();
       handle.close();
@@ -97,6 +102,18 @@ export function startServer(
 }
 
 type BunServer = ReturnType<typeof Bun.serve>;
+
+/** Usage rows past retention or max_rows and audit rows past audit_retention; a failure is logged, never fatal. */
+function pruneMonitoring(deps: AppDeps): void {
+  const { monitoring } = deps.config;
+  try {
+    const usage = pruneUsage(deps.db, { retentionMs: monitoring.retention, maxRows: monitoring.max_rows });
+    const audit = pruneAudit(deps.db, { retentionMs: monitoring.audit_retention });
+    if (usage + audit > 0) deps.logger.info("monitoring pruned", { usage_rows: usage, audit_rows: audit });
+  } catch (err) {
+    deps.logger.warn("cannot prune monitoring rows", { error: (err as Error).message });
+  }
+}
 
 /**
  * Binds the listening socket, or throws a StartupError an operator can act on. Requests go to the app

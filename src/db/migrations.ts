@@ -5,6 +5,7 @@ import apiKeys from "./migrations/0001_api_keys.sql" with { type: "text" };
 import connections from "./migrations/0002_connections.sql" with { type: "text" };
 import agents from "./migrations/0003_agents.sql" with { type: "text" };
 import oauth from "./migrations/0004_oauth.sql" with { type: "text" };
+import monitoring from "./migrations/0005_monitoring.sql" with { type: "text" };
 
 export type Migration = { tag: string; sql: string };
 
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { tag: "0002_connections", sql: connections },
   { tag: "0003_agents", sql: agents },
   { tag: "0004_oauth", sql: oauth },
+  { tag: "0005_monitoring", sql: monitoring },
 ];

@@ -1,5 +1,5 @@
 // The database tables, as drizzle definitions; drizzle-kit generates migrations from this file.
-import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 
 /** People who sign in to the admin. Emails are stored lower-cased. */
@@ -193,4 +193,135 @@ export const oauthTokens = sqliteTable(
     usedAt: integer("used_at", { mode: "timestamp_ms" }),
   },
   (table) => [index("oauth_tokens_grant_id_idx").on(table.grantId), index("oauth_tokens_expires_at_idx").on(table.expiresAt)],
+);
+
+/**
+ * Usage: one row per MCP request to a connection or agent and per management operation (the shape of
+ * UsageRecord, flattened). Written in batches by the UsageRecorder. Every index ends in `at` (and so,
+ * implicitly, the rowid): the log is read newest first by (at, id) within a filter, so each filter's
+ * index serves both the range and the order with no sort.
+ */
+export const usageEvents = sqliteTable(
+  "usage_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    durationMs: integer("duration_ms").notNull(),
+    face: text("face").notNull(),
+    targetKind: text("target_kind").notNull(),
+    targetId: text("target_id"),
+    targetSlug: text("target_slug"),
+    method: text("method").notNull(),
+    name: text("name"),
+    upstreamName: text("upstream_name"),
+    connectionId: text("connection_id"),
+    outcome: text("outcome").notNull(),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    userId: text("user_id"),
+    credentialKind: text("credential_kind").notNull(),
+    credentialId: text("credential_id"),
+    sessionId: text("session_id"),
+    clientName: text("client_name"),
+    clientVersion: text("client_version"),
+    address: text("address"),
+    requestBytes: integer("request_bytes").notNull(),
+    responseBytes: integer("response_bytes").notNull(),
+    payload: text("payload"),
+  },
+  (table) => [
+    index("usage_events_at_idx").on(table.at),
+    index("usage_events_target_id_at_idx").on(table.targetId, table.at),
+    index("usage_events_connection_id_at_idx").on(table.connectionId, table.at),
+    index("usage_events_credential_id_at_idx").on(table.credentialId, table.at),
+    index("usage_events_user_id_at_idx").on(table.userId, table.at),
+    index("usage_events_name_at_idx").on(table.name, table.at),
+    index("usage_events_outcome_at_idx").on(table.outcome, table.at),
+  ],
+);
+
+/**
+ * Roll-ups of usage_events per minute (grain "m") and per hour ("h"), one row per bucket and
+ * combination of what the dashboard filters and ranks by, maintained in the batch's transaction.
+ * Key columns hold "" for null, since a unique index treats nulls as distinct (and ON CONFLICT would
+ * never fire). `h00`…`h15` count calls per latency bucket (edges in domain/monitoring/histogram.ts).
+ */
+export const usageRollups = sqliteTable(
+  "usage_rollups",
+  {
+    grain: text("grain", { enum: ["m", "h"] }).notNull(),
+    bucket: integer("bucket").notNull(),
+    face: text("face").notNull(),
+    targetKind: text("target_kind").notNull(),
+    targetId: text("target_id").notNull(),
+    connectionId: text("connection_id").notNull(),
+    name: text("name").notNull(),
+    credentialId: text("credential_id").notNull(),
+    userId: text("user_id").notNull(),
+    outcome: text("outcome").notNull(),
+    errorCode: text("error_code").notNull(),
+    calls: integer("calls").notNull(),
+    errors: integer("errors").notNull(),
+    durationSum: integer("duration_sum").notNull(),
+    h00: integer("h00").notNull().default(0),
+    h01: integer("h01").notNull().default(0),
+    h02: integer("h02").notNull().default(0),
+    h03: integer("h03").notNull().default(0),
+    h04: integer("h04").notNull().default(0),
+    h05: integer("h05").notNull().default(0),
+    h06: integer("h06").notNull().default(0),
+    h07: integer("h07").notNull().default(0),
+    h08: integer("h08").notNull().default(0),
+    h09: integer("h09").notNull().default(0),
+    h10: integer("h10").notNull().default(0),
+    h11: integer("h11").notNull().default(0),
+    h12: integer("h12").notNull().default(0),
+    h13: integer("h13").notNull().default(0),
+    h14: integer("h14").notNull().default(0),
+    h15: integer("h15").notNull().default(0),
+  },
+  (table) => [
+    uniqueIndex("usage_rollups_key_idx").on(
+      table.grain,
+      table.bucket,
+      table.targetId,
+      table.connectionId,
+      table.name,
+      table.credentialId,
+      table.userId,
+      table.outcome,
+      table.errorCode,
+      table.face,
+      table.targetKind,
+    ),
+    index("usage_rollups_target_idx").on(table.grain, table.targetId, table.bucket),
+    index("usage_rollups_connection_idx").on(table.grain, table.connectionId, table.bucket),
+    index("usage_rollups_credential_idx").on(table.grain, table.credentialId, table.bucket),
+    index("usage_rollups_user_idx").on(table.grain, table.userId, table.bucket),
+  ],
+);
+
+/** The audit log: one row per change through any face (AuditRecord, flattened); kept longer than usage. */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    face: text("face").notNull(),
+    userId: text("user_id"),
+    credentialKind: text("credential_kind").notNull(),
+    credentialId: text("credential_id"),
+    action: text("action").notNull(),
+    targetId: text("target_id"),
+    address: text("address"),
+    change: text("change"),
+    outcome: text("outcome").notNull(),
+  },
+  (table) => [
+    index("audit_events_at_idx").on(table.at),
+    index("audit_events_user_id_at_idx").on(table.userId, table.at),
+    index("audit_events_credential_id_at_idx").on(table.credentialId, table.at),
+    index("audit_events_action_at_idx").on(table.action, table.at),
+    index("audit_events_target_id_at_idx").on(table.targetId, table.at),
+  ],
 );

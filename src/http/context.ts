@@ -13,6 +13,8 @@ import type { Caller } from "../domain/access/caller.ts";
 import type { ServerKeys } from "../security/keys.ts";
 import type { VerifiedAccess } from "../domain/oauth/types.ts";
 import type { ClientMetadataFetcher } from "./oauth/client-metadata.ts";
+import type { UsageRecorder } from "../domain/monitoring/recorder.ts";
+import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
 
 /** Everything the HTTP layer needs, built once at start-up and passed in (never read from globals). */
 export type AppDeps = {
@@ -35,6 +37,12 @@ export type AppDeps = {
   /** Checks an API key token: one HMAC and one indexed lookup. */
   verifyKey: (token: string) => VerifiedKey | null;
   lastUsed: LastUsedRecorder;
+  /** The batched usage recorder: its counters for /metrics, stopped (flushed) at shutdown. */
+  usageRecorder: UsageRecorder;
+  /** Where usage records go (the recorder, as the operations see it). */
+  usage: UsageSink;
+  /** Where audit records go (written synchronously). */
+  audit: AuditSink;
   /**
    * The one running gateway: the operations and the admin see its control (connections, agents), the
    * /mcp routes its serving face, the server its start and stop. Tests put a fake of the same contract.

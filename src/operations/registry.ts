@@ -9,6 +9,7 @@ import type { Caller } from "../domain/access/caller.ts";
 import { parseFields, type PasswordCost, type User } from "../domain/access/users.ts";
 import { AppError } from "../errors.ts";
 import type { ManagedGateway } from "../gateway/types.ts";
+import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
 import type { Logger } from "../logger.ts";
 import type { ServerKeys } from "../security/keys.ts";
 
@@ -30,6 +31,10 @@ export type OperationDeps = {
   gateway: ManagedGateway;
   /** When this process started: the server's uptime (SERVER_STATS). */
   startedAt: Date;
+  /** Where usage records go (the batched recorder; never blocks, never throws). */
+  usage: UsageSink;
+  /** Where audit records go (written synchronously). */
+  audit: AuditSink;
 };
 
 export type OperationContext = { deps: OperationDeps; caller: Caller; now: Date };

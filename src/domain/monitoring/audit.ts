@@ -1,0 +1,87 @@
+// The audit log: one row per change through any face, written synchronously, listed newest first, pruned by its own retention.
+import type { Db } from "../../db/client.ts";
+import { afterCursor, decodeCursor, encodeCursor, joinWhere, type SqlValue, type Where } from "./filter.ts";
+import type { AuditRecord, AuditSink, Face } from "./types.ts";
+
+export type AuditFilter = { from?: Date; to?: Date; userId?: string; credentialId?: string; action?: string; targetId?: string; face?: Face };
+export type AuditRow = AuditRecord & { id: string };
+
+type AuditEventRow = {
+  id: number; at: number; face: string; user_id: string | null; credential_kind: string; credential_id: string | null;
+  action: string; target_id: string | null; address: string | null; change: string | null; outcome: string;
+};
+
+/** The AuditSink: each record is inserted at once (a change is not done until it is on record). */
+export class AuditLog implements AuditSink {
+  constructor(private readonly db: Db) {}
+
+  record(record: AuditRecord): void {
+    this.db.$client.run(
+      "INSERT INTO audit_events (at, face, user_id, credential_kind, credential_id, action, target_id, address, change, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      [
+        record.at.getTime(), record.face, record.actor.userId, record.actor.credentialKind, record.actor.credentialId, record.action,
+        record.targetId, record.address, record.change === undefined ? null : JSON.stringify(record.change), record.outcome,
+      ],
+    );
+  }
+}
+
+function auditWhere(filter: AuditFilter): Where {
+  const parts: string[] = [];
+  const params: SqlValue[] = [];
+  if (filter.from) {
+    parts.push("at >= ?");
+    params.push(filter.from.getTime());
+  }
+  if (filter.to) {
+    parts.push("at <= ?");
+    params.push(filter.to.getTime());
+  }
+  const exact: [keyof AuditFilter, string][] = [["userId", "user_id"], ["credentialId", "credential_id"], ["action", "action"], ["targetId", "target_id"], ["face", "face"]];
+  for (const [field, column] of exact) {
+    const value = filter[field];
+    if (value === undefined) continue;
+    parts.push(`${column} = ?`);
+    params.push(value as string);
+  }
+  return { sql: parts.join(" AND "), params };
+}
+
+function toAuditRow(r: AuditEventRow): AuditRow {
+  let change: unknown = null;
+  try {
+    change = r.change === null ? null : JSON.parse(r.change);
+  } catch {
+    change = null;
+  }
+  return {
+    id: String(r.id),
+    at: new Date(r.at),
+    face: r.face as Face,
+    actor: { userId: r.user_id, credentialKind: r.credential_kind as AuditRecord["actor"]["credentialKind"], credentialId: r.credential_id },
+    action: r.action,
+    targetId: r.target_id,
+    address: r.address,
+    change,
+    outcome: r.outcome as AuditRecord["outcome"],
+  };
+}
+
+/** One page of the audit log, newest first by (at, id), with the same cursor scheme as the usage log. */
+export function listAudit(db: Db, filter: AuditFilter, page: { cursor?: string | null; limit: number }): { rows: AuditRow[]; nextCursor: string | null } {
+  const limit = Math.max(1, Math.min(500, Math.floor(page.limit)));
+  const where = page.cursor ? joinWhere(auditWhere(filter), afterCursor(decodeCursor(page.cursor))) : joinWhere(auditWhere(filter));
+  const rows = db.$client
+    .query(`SELECT * FROM audit_events WHERE ${where.sql} ORDER BY at DESC, id DESC LIMIT ?`)
+    .all(...where.params, limit + 1) as AuditEventRow[];
+  const more = rows.length > limit;
+  const shown = more ? rows.slice(0, limit) : rows;
+  const last = shown[shown.length - 1];
+  return { rows: shown.map(toAuditRow), nextCursor: more && last ? encodeCursor(last.at, last.id) : null };
+}
+
+/** Deletes audit rows older than the retention; returns how many. */
+export function pruneAudit(db: Db, options: { retentionMs: number; now?: Date }): number {
+  const cutoff = (options.now ?? new Date()).getTime() - options.retentionMs;
+  return db.$client.run("DELETE FROM audit_events WHERE at < ?", [cutoff]).changes;
+}

@@ -1,0 +1,81 @@
+// Usage filters and cursors turned into SQL: one place for the raw rows' and the roll-ups' WHERE.
+import { AppError } from "../../errors.ts";
+import type { Face, Outcome } from "./types.ts";
+
+/** What the log and the stats can be narrowed to; [from, to] is inclusive. */
+export type UsageFilter = {
+  from: Date;
+  to: Date;
+  agentId?: string;
+  connectionId?: string;
+  credentialId?: string;
+  userId?: string;
+  name?: string;
+  outcome?: Outcome;
+  face?: Face;
+};
+
+export type SqlValue = string | number | null;
+export type Where = { sql: string; params: SqlValue[] };
+
+/** The conditions of a filter other than time, on either table (roll-ups store "" for null, never matched here). */
+function dimensionConditions(filter: UsageFilter): Where {
+  const parts: string[] = [];
+  const params: SqlValue[] = [];
+  if (filter.agentId !== undefined) {
+    parts.push("target_kind = 'agent' AND target_id = ?");
+    params.push(filter.agentId);
+  }
+  const exact: [keyof UsageFilter, string][] = [
+    ["connectionId", "connection_id"],
+    ["credentialId", "credential_id"],
+    ["userId", "user_id"],
+    ["name", "name"],
+    ["outcome", "outcome"],
+    ["face", "face"],
+  ];
+  for (const [field, column] of exact) {
+    const value = filter[field];
+    if (value === undefined) continue;
+    parts.push(`${column} = ?`);
+    params.push(value as string);
+  }
+  return { sql: parts.join(" AND "), params };
+}
+
+function join(...wheres: Where[]): Where {
+  const used = wheres.filter((w) => w.sql !== "");
+  return { sql: used.map((w) => w.sql).join(" AND ") || "1", params: used.flatMap((w) => w.params) };
+}
+
+/** WHERE of usage_events for a filter. */
+export function eventsWhere(filter: UsageFilter): Where {
+  return join({ sql: "at >= ? AND at <= ?", params: [filter.from.getTime(), filter.to.getTime()] }, dimensionConditions(filter));
+}
+
+/** WHERE of usage_rollups at a grain, for the buckets that overlap [from, to]. */
+export function rollupsWhere(filter: UsageFilter, grain: "m" | "h", grainMs: number): Where {
+  const from = filter.from.getTime();
+  return join({ sql: "grain = ? AND bucket >= ? AND bucket <= ?", params: [grain, from - (from % grainMs), filter.to.getTime()] }, dimensionConditions(filter));
+}
+
+/** A position in a newest-first listing: the (at, id) of the last row of the previous page. */
+export type Cursor = { at: number; id: number };
+
+export function encodeCursor(at: number, id: number): string {
+  return `${at}.${id}`;
+}
+
+/** Parses a cursor this module made; anything else is a VALIDATION_FAILED naming the cursor. */
+export function decodeCursor(cursor: string): Cursor {
+  const match = /^(\d{1,16})\.(\d{1,16})$/.exec(cursor);
+  if (!match) throw new AppError("VALIDATION_FAILED", "The cursor is not one this server gave.", { fields: { cursor: "expected the next_cursor of a previous page" } });
+  return { at: Number(match[1]), id: Number(match[2]) };
+}
+
+/** The condition "after the cursor" in (at DESC, id DESC) order. */
+export function afterCursor(cursor: Cursor): Where {
+  return { sql: "(at < ? OR (at = ? AND id < ?))", params: [cursor.at, cursor.at, cursor.id] };
+}
+
+export { join as joinWhere };

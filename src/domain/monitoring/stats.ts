@@ -1,0 +1,113 @@
+// Dashboard statistics from the usage roll-ups: totals, a time series, top-N and the error breakdown.
+// Ranges up to 24 h read the minute roll-ups, longer ones the hour roll-ups, so a query reads at
+// most a few thousand buckets' rows whatever the size of usage_events.
+import type { Db } from "../../db/client.ts";
+import { rollupsWhere, type SqlValue, type UsageFilter } from "./filter.ts";
+import { HISTOGRAM_COLUMNS, histogramQuantile } from "./histogram.ts";
+import type { Outcome } from "./types.ts";
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export type TopEntry = { id: string; calls: number; errors: number };
+
+export type SeriesPoint = { start: Date; calls: number; errors: number; p50: number | null; p95: number | null; p99: number | null };
+
+export type UsageStats = {
+  totals: { calls: number; errors: number; errorRate: number; p50: number | null; p95: number | null; p99: number | null };
+  series: SeriesPoint[];
+  top: { tools: TopEntry[]; agents: TopEntry[]; connections: TopEntry[]; credentials: TopEntry[]; users: TopEntry[] };
+  errors: { outcome: Outcome; code: string | null; count: number }[];
+};
+
+/** The roll-up grain a range is read at. */
+export function grainFor(filter: UsageFilter): { grain: "m" | "h"; ms: number } {
+  return filter.to.getTime() - filter.from.getTime() <= DAY ? { grain: "m", ms: MINUTE } : { grain: "h", ms: HOUR };
+}
+
+const HIST_SUMS = HISTOGRAM_COLUMNS.map((h) => `SUM(${h}) AS ${h}`).join(", ");
+
+type HistRow = Record<string, number | null>;
+
+function histogramOf(row: HistRow): number[] {
+  return HISTOGRAM_COLUMNS.map((h) => row[h] ?? 0);
+}
+
+function percentiles(hist: number[]): { p50: number | null; p95: number | null; p99: number | null } {
+  return { p50: histogramQuantile(hist, 0.5), p95: histogramQuantile(hist, 0.95), p99: histogramQuantile(hist, 0.99) };
+}
+
+/** Calls and errors per bucket of [from, to] split into `buckets` equal parts, with latency percentiles. */
+export function usageSeries(db: Db, filter: UsageFilter, buckets: number): { series: SeriesPoint[]; total: number[] } {
+  const n = Math.max(1, Math.min(1000, Math.floor(buckets)));
+  const from = filter.from.getTime();
+  const width = Math.max(1, Math.ceil((filter.to.getTime() - from + 1) / n));
+  const { grain, ms } = grainFor(filter);
+  const where = rollupsWhere(filter, grain, ms);
+  // A roll-up bucket that starts before `from` (the range's first, partial minute or hour) counts in the first point.
+  const rows = db.$client
+    .query(`SELECT MIN(MAX((bucket - ?) / ?, 0), ?) AS i, SUM(calls) AS calls, SUM(errors) AS errors, ${HIST_SUMS} FROM usage_rollups WHERE ${where.sql} GROUP BY i`)
+    .all(from, width, n - 1, ...where.params) as ({ i: number; calls: number; errors: number } & HistRow)[];
+  const byIndex = new Map(rows.map((r) => [r.i, r]));
+  const total = HISTOGRAM_COLUMNS.map(() => 0);
+  const series: SeriesPoint[] = [];
+  for (let i = 0; i < n; i++) {
+    const row = byIndex.get(i);
+    const hist = row ? histogramOf(row) : HISTOGRAM_COLUMNS.map(() => 0);
+    hist.forEach((c, j) => (total[j]! += c));
+    series.push({ start: new Date(from + i * width), calls: row?.calls ?? 0, errors: row?.errors ?? 0, ...percentiles(hist) });
+  }
+  return { series, total };
+}
+
+function topBy(db: Db, filter: UsageFilter, column: string, extra: string, limit: number): TopEntry[] {
+  const { grain, ms } = grainFor(filter);
+  const where = rollupsWhere(filter, grain, ms);
+  const params: SqlValue[] = [...where.params, limit];
+  return db.$client
+    .query(`SELECT ${column} AS id, SUM(calls) AS calls, SUM(errors) AS errors FROM usage_rollups WHERE ${where.sql} AND ${column} != '' ${extra} GROUP BY ${column} ORDER BY calls DESC, id LIMIT ?`)
+    .all(...params) as TopEntry[];
+}
+
+/** The busiest names (tools, resources, prompts, operations) of a filter. */
+export function topNames(db: Db, filter: UsageFilter, limit: number): TopEntry[] {
+  return topBy(db, filter, "name", "", limit);
+}
+
+/**
+ * Totals, a series of `buckets` points over [from, to], the top `top` of each dimension and the error
+ * breakdown. Buckets at the range's edges count whole (a minute, or an hour beyond 24 h); latency
+ * percentiles are read from the histogram (histogram.ts), so they are within one latency bucket.
+ */
+export function usageStats(db: Db, filter: UsageFilter, options: { buckets: number; top: number }): UsageStats {
+  const limit = Math.max(1, Math.min(100, Math.floor(options.top)));
+  const { series, total } = usageSeries(db, filter, options.buckets);
+  const calls = series.reduce((a, p) => a + p.calls, 0);
+  const errors = series.reduce((a, p) => a + p.errors, 0);
+  const { grain, ms } = grainFor(filter);
+  const where = rollupsWhere(filter, grain, ms);
+  const breakdown = db.$client
+    .query(`SELECT outcome, error_code AS code, SUM(calls) AS count FROM usage_rollups WHERE ${where.sql} AND outcome != 'ok' GROUP BY outcome, error_code ORDER BY count DESC, outcome, code`)
+    .all(...where.params) as { outcome: Outcome; code: string; count: number }[];
+  return {
+    totals: { calls, errors, errorRate: calls === 0 ? 0 : errors / calls, ...percentiles(total) },
+    series,
+    top: {
+      tools: topNames(db, filter, limit),
+      agents: topBy(db, filter, "target_id", "AND target_kind = 'agent'", limit),
+      connections: topBy(db, filter, "connection_id", "", limit),
+      credentials: topBy(db, filter, "credential_id", "", limit),
+      users: topBy(db, filter, "user_id", "", limit),
+    },
+    errors: breakdown.map((e) => ({ outcome: e.outcome, code: e.code === "" ? null : e.code, count: e.count })),
+  };
+}
+
+/** Calls and errors of a filter over its range, from the roll-ups. */
+export function countUsage(db: Db, filter: UsageFilter): { calls: number; errors: number } {
+  const { grain, ms } = grainFor(filter);
+  const where = rollupsWhere(filter, grain, ms);
+  const row = db.$client.query(`SELECT COALESCE(SUM(calls), 0) AS calls, COALESCE(SUM(errors), 0) AS errors FROM usage_rollups WHERE ${where.sql}`).get(...where.params) as { calls: number; errors: number };
+  return row;
+}

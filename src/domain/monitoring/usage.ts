@@ -1,0 +1,59 @@
+// Usage queries: the log newest first with cursor paging, one row, the dashboard's stats and a key's
+// activity (stats.ts, activity.ts), and pruning by retention and row count.
+import type { Db } from "../../db/client.ts";
+import { afterCursor, decodeCursor, encodeCursor, eventsWhere, joinWhere, type UsageFilter } from "./filter.ts";
+import { toUsageRow, type EventRow, type UsageRow } from "./rows.ts";
+
+export type { UsageFilter } from "./filter.ts";
+export type { UsageRow } from "./rows.ts";
+export { usageStats, type TopEntry, type UsageStats } from "./stats.ts";
+export { credentialActivity, type CredentialActivity } from "./activity.ts";
+
+/**
+ * One page of the log, newest first by (at, id). The cursor is the last row's position, so rows
+ * written while a reader pages (newer ones) never shift a page: nothing is shown twice or skipped.
+ */
+export function listUsage(db: Db, filter: UsageFilter, page: { cursor?: string | null; limit: number }): { rows: UsageRow[]; nextCursor: string | null } {
+  const limit = Math.max(1, Math.min(500, Math.floor(page.limit)));
+  const where = page.cursor ? joinWhere(eventsWhere(filter), afterCursor(decodeCursor(page.cursor))) : eventsWhere(filter);
+  const rows = db.$client
+    .query(`SELECT * FROM usage_events WHERE ${where.sql} ORDER BY at DESC, id DESC LIMIT ?`)
+    .all(...where.params, limit + 1) as EventRow[];
+  const more = rows.length > limit;
+  const shown = more ? rows.slice(0, limit) : rows;
+  const last = shown[shown.length - 1];
+  return { rows: shown.map(toUsageRow), nextCursor: more && last ? encodeCursor(last.at, last.id) : null };
+}
+
+/** One usage row by id, or null. */
+export function getUsage(db: Db, id: string): UsageRow | null {
+  if (!/^\d{1,16}$/.test(id)) return null;
+  const row = db.$client.query("SELECT * FROM usage_events WHERE id = ?").get(Number(id)) as EventRow | null;
+  return row ? toUsageRow(row) : null;
+}
+
+/** Rows deleted per statement, so a big prune never holds the write lock long. */
+const PRUNE_CHUNK = 5000;
+
+function deleteInChunks(db: Db, sql: string, params: (string | number)[]): number {
+  let total = 0;
+  for (;;) {
+    const { changes } = db.$client.run(sql, [...params, PRUNE_CHUNK]);
+    total += changes;
+    if (changes < PRUNE_CHUNK) return total;
+  }
+}
+
+/**
+ * Deletes usage rows older than the retention and the oldest beyond `maxRows`, and roll-ups whose
+ * bucket ended before the retention; returns the number of usage rows deleted.
+ */
+export function pruneUsage(db: Db, options: { retentionMs: number; maxRows: number; now?: Date }): number {
+  const cutoff = (options.now ?? new Date()).getTime() - options.retentionMs;
+  let deleted = deleteInChunks(db, "DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE at < ? LIMIT ?)", [cutoff]);
+  const beyond = db.$client.query("SELECT id FROM usage_events ORDER BY id DESC LIMIT 1 OFFSET ?").get(Math.max(0, Math.floor(options.maxRows))) as { id: number } | null;
+  if (beyond) deleted += deleteInChunks(db, "DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE id <= ? LIMIT ?)", [beyond.id]);
+  deleteInChunks(db, "DELETE FROM usage_rollups WHERE rowid IN (SELECT rowid FROM usage_rollups WHERE grain = 'm' AND bucket < ? LIMIT ?)", [cutoff - 60_000]);
+  deleteInChunks(db, "DELETE FROM usage_rollups WHERE rowid IN (SELECT rowid FROM usage_rollups WHERE grain = 'h' AND bucket < ? LIMIT ?)", [cutoff - 3_600_000]);
+  return deleted;
+}

@@ -1,0 +1,140 @@
+// The usage recorder: batches written in one transaction in order, off the request path; a full queue
+// drops and counts; stop() flushes; disabled records nothing; a failed write is lost, counted, logged once.
+import { describe, expect, test } from "bun:test";
+import type { Database } from "bun:sqlite";
+import { UsageRecorder, ImmediateUsageSink } from "../../src/domain/monitoring/recorder.ts";
+import { createLogger } from "../../src/logger.ts";
+import { useTestDatabase } from "../support/db.ts";
+import { usageRecord } from "../support/usage.ts";
+
+const openDb = useTestDatabase();
+const HOUR = 3_600_000;
+
+function names(sqlite: Database): string[] {
+  return (sqlite.query("SELECT name FROM usage_events ORDER BY id").all() as { name: string }[]).map((r) => r.name);
+}
+
+/** Counts the transactions the recorder opens on this connection. */
+function countTransactions(sqlite: Database): { count: number } {
+  const seen = { count: 0 };
+  const original = sqlite.transaction.bind(sqlite);
+  sqlite.transaction = ((fn: (...args: unknown[]) => unknown) => {
+    seen.count++;
+    return original(fn);
+  }) as Database["transaction"];
+  return seen;
+}
+
+function recorder(db: ReturnType<typeof openDb>["db"], options: Partial<ConstructorParameters<typeof UsageRecorder>[1]> = {}): UsageRecorder {
+  const r = new UsageRecorder(db, { enabled: true, queueSize: 1000, flushIntervalMs: HOUR, flushRows: 1000, ...options });
+  return r;
+}
+
+describe("UsageRecorder", () => {
+  test("record() writes nothing itself; flush() writes the queue in one transaction, in the order recorded, with its roll-ups", () => {
+    const { db, sqlite } = openDb();
+    const r = recorder(db);
+    const transactions = countTransactions(sqlite);
+    for (let i = 0; i < 7; i++) r.record(usageRecord({ name: `tool_${i}` }));
+    expect(names(sqlite)).toEqual([]);
+    expect(r.counters).toMatchObject({ recorded: 7, written: 0, queued: 7, dropped: 0 });
+    r.flush();
+    expect(transactions.count).toBe(1);
+    expect(names(sqlite)).toEqual(["tool_0", "tool_1", "tool_2", "tool_3", "tool_4", "tool_5", "tool_6"]);
+    expect(r.counters).toMatchObject({ recorded: 7, written: 7, queued: 0 });
+    // Each record adds to one minute and one hour roll-up.
+    const rollups = sqlite.query("SELECT grain, SUM(calls) AS calls FROM usage_rollups GROUP BY grain ORDER BY grain").all();
+    expect(rollups).toEqual([{ grain: "h", calls: 7 }, { grain: "m", calls: 7 }]);
+    r.stop();
+  });
+
+  test("the flush_rows-th record schedules a write in a later task, not inside record()", async () => {
+    const { db, sqlite } = openDb();
+    const r = recorder(db, { flushRows: 3 });
+    for (let i = 0; i < 3; i++) r.record(usageRecord({ name: `t${i}` }));
+    expect(names(sqlite)).toEqual([]);
+    while (r.counters.written < 3) await Bun.sleep(1);
+    expect(names(sqlite)).toEqual(["t0", "t1", "t2"]);
+    r.stop();
+  });
+
+  test("the timer writes what is queued", async () => {
+    const { db, sqlite } = openDb();
+    const r = recorder(db, { flushIntervalMs: 5 });
+    r.record(usageRecord());
+    while (r.counters.written === 0) await Bun.sleep(5);
+    expect(names(sqlite)).toEqual(["search"]);
+    r.stop();
+  });
+
+  test("a full queue drops new records and counts them, without writing", () => {
+    const { db, sqlite } = openDb();
+    const r = recorder(db, { queueSize: 3 });
+    const transactions = countTransactions(sqlite);
+    for (let i = 0; i < 5; i++) r.record(usageRecord({ name: `t${i}` }));
+    expect(transactions.count).toBe(0);
+    expect(r.counters).toMatchObject({ recorded: 3, dropped: 2, queued: 3, written: 0 });
+    r.flush();
+    expect(names(sqlite)).toEqual(["t0", "t1", "t2"]);
+    // Room again after a flush.
+    r.record(usageRecord({ name: "t5" }));
+    expect(r.counters).toMatchObject({ recorded: 4, dropped: 2, queued: 1 });
+    r.stop();
+  });
+
+  test("stop() writes what is queued and refuses records after it", () => {
+    const { db, sqlite } = openDb();
+    const r = recorder(db);
+    r.record(usageRecord({ name: "before" }));
+    r.stop();
+    expect(names(sqlite)).toEqual(["before"]);
+    r.record(usageRecord({ name: "after" }));
+    r.flush();
+    expect(names(sqlite)).toEqual(["before"]);
+    expect(r.counters.recorded).toBe(1);
+  });
+
+  test("disabled, it records nothing", () => {
+    const { db, sqlite } = openDb();
+    const r = recorder(db, { enabled: false });
+    r.record(usageRecord());
+    r.stop();
+    expect(names(sqlite)).toEqual([]);
+    expect(r.counters).toEqual({ recorded: 0, written: 0, dropped: 0, queued: 0, lost: 0 });
+  });
+
+  test("a failed write loses that batch, counts it, logs once per failing spell, and never throws", () => {
+    const { db, sqlite } = openDb();
+    const lines: string[] = [];
+    const r = recorder(db, { logger: createLogger({ level: "info", write: (line) => lines.push(line) }) });
+    r.record(usageRecord({ name: "written" }));
+    r.flush();
+    sqlite.run("ALTER TABLE usage_events RENAME TO usage_events_away");
+    r.record(usageRecord({ name: "lost1" }));
+    expect(() => r.flush()).not.toThrow();
+    r.record(usageRecord({ name: "lost2" }));
+    r.record(usageRecord({ name: "lost3" }));
+    expect(() => r.flush()).not.toThrow();
+    expect(r.counters).toMatchObject({ written: 1, lost: 3, queued: 0 });
+    expect(lines.filter((l) => l.includes("cannot write usage records"))).toHaveLength(1);
+    sqlite.run("ALTER TABLE usage_events_away RENAME TO usage_events");
+    r.record(usageRecord({ name: "again" }));
+    r.flush();
+    expect(names(sqlite)).toEqual(["written", "again"]);
+    // No half-written batch: the failed ones left no roll-ups either.
+    expect((sqlite.query("SELECT SUM(calls) AS n FROM usage_rollups WHERE grain = 'm'").get() as { n: number }).n).toBe(2);
+    r.stop();
+  });
+});
+
+describe("ImmediateUsageSink (the CLI's)", () => {
+  test("writes each record at once and swallows a failure", () => {
+    const { db, sqlite } = openDb();
+    const sink = new ImmediateUsageSink(db);
+    sink.record(usageRecord({ name: "now" }));
+    expect(names(sqlite)).toEqual(["now"]);
+    sqlite.run("DROP TABLE usage_rollups");
+    expect(() => sink.record(usageRecord({ name: "lost" }))).not.toThrow();
+    expect(names(sqlite)).toEqual(["now"]);
+  });
+});
