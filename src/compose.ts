@@ -120,10 +120,11 @@ export function buildGateway(config: Config, logger: Logger, store: Store, usage
  * The HTTP app's dependencies over an open store and one gateway. `config` is the final one (its
  * public_url is the address clients use), so nothing below has to read it lazily.
  */
-export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions = {}): AppDeps {
+export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions & { usageRecorder?: UsageRecorder } = {}): AppDeps {
   const { handle, keys } = store;
   const probe = createChangeProbe(handle.sqlite, config.database.path);
-  const usageRecorder = buildUsageRecorder(config, logger, handle.db);
+  // The gateway's recorder when it was given one (buildGateway), so /metrics and shutdown see its queue.
+  const usageRecorder = options.usageRecorder ?? buildUsageRecorder(config, logger, handle.db);
   return {
     config,
     db: handle.db,
@@ -184,7 +185,9 @@ export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMet
 export function compose(config: Config, logger: Logger, options: BuildOptions & { gateway?: RunningGateway; usage?: UsageSink } = {}): { deps: AppDeps; handle: DbHandle } {
   const store = openStore(config, logger);
   const { gateway, usage, ...build } = options;
-  const deps = buildAppDeps(config, logger, store, gateway ?? buildGateway(config, logger, store, usage), build);
+  const usageRecorder = buildUsageRecorder(config, logger, store.handle.db);
+  // A test may hand the gateway a sink of its own to read records from; otherwise the recorder.
+  const deps = buildAppDeps(config, logger, store, gateway ?? buildGateway(config, logger, store, usage ?? usageRecorder), { ...build, usageRecorder });
   return { deps, handle: store.handle };
 }
 

@@ -6,6 +6,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
 import type { UsageRecord, UsageSink } from "../../src/domain/monitoring/types.ts";
+import { listUsage } from "../../src/domain/monitoring/usage.ts";
 import { createTestApp, type TestApp } from "../support/app.ts";
 import { FIXTURE, GatewayHarness, makeCaller, rpcMessages, stdioSpec, waitUntil, type GatewayCaller } from "../support/gateway-harness.ts";
 import { mintKey } from "../support/key-harness.ts";
@@ -316,3 +317,35 @@ describe("through the HTTP routes", () => {
     expect(r.sessionId).toBe(response.headers.get("mcp-session-id"));
   });
 });
+
+describe("the real recorder", () => {
+  test("a server's gateway writes its MCP requests through the usage recorder to the database", async () => {
+    const app = createTestApp();
+    try {
+      const admin = insertUser(app.deps, "admin", "admin@example.com");
+      const manage = mintKey(app.deps, admin, { self: ["*"] }).token;
+      const created = await app.app.request("/api/v1/connections", {
+        method: "POST",
+        headers: { authorization: `Bearer ${manage}`, "content-type": "application/json" },
+        body: JSON.stringify({ slug: "rec-db", transport: "stdio", command: process.execPath, args: [FIXTURE] }),
+      });
+      const connId = ((await created.json()) as { id: string }).id;
+      const { key, token } = mintKey(app.deps, admin, { [connId]: ["*"] });
+      const response = await app.app.request("/mcp/rec-db", {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "db", version: "1" } } }),
+      });
+      expect(response.status).toBe(200);
+      await response.body?.cancel();
+      await waitUntil(() => app.deps.usageRecorder.counters.recorded > 0, "the record queued");
+      app.deps.usageRecorder.flush();
+      const { rows } = listUsage(app.deps.db, { from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000), credentialId: key.id }, { limit: 10 });
+      expect(rows.map((r) => [r.method, r.outcome, r.target.slug, r.client.name])).toEqual([["initialize", "ok", "rec-db", "db"]]);
+    } finally {
+      await app.deps.gateway.close();
+      app.close();
+    }
+  });
+});
+
