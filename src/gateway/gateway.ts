@@ -320,6 +320,12 @@ export class Gateway implements RunningGateway {
     const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     for (const line of stderr) runtime.stderr.push(line);
     this.runtimes.set(spec.id, runtime);
+    // Agent sessions over this connection stay open: their records mask its new secrets.
+    for (const session of this.sessions.values()) {
+      if (session instanceof AgentSession && session.usage && session.spec.connections.some((s) => s.connectionId === spec.id)) {
+        session.usage.policy = this.usagePolicy({ kind: "agent", id: session.spec.id, slug: session.spec.slug });
+      }
+    }
     this.discover(runtime);
   }
 
@@ -356,6 +362,8 @@ export class Gateway implements RunningGateway {
         continue;
       }
       session.spec = spec;
+      // Turning record_payloads off holds for the calls of sessions already open, too.
+      if (session.usage) session.usage.policy = this.usagePolicy({ kind: "agent", id: spec.id, slug: spec.slug });
       for (const method of ["notifications/tools/list_changed", "notifications/resources/list_changed", "notifications/prompts/list_changed"]) {
         await session.notify({ method }).catch(() => {});
       }

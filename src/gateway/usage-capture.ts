@@ -99,7 +99,8 @@ export class SessionUsage {
     private readonly sink: UsageSink,
     private readonly target: UsageTarget,
     private readonly sessionId: () => string,
-    private readonly policy: UsagePolicy,
+    /** Replaced when the connection or agent changes (an agent's sessions outlive its changes). */
+    public policy: UsagePolicy,
   ) {}
 
   /** A request of the client arrives (an HTTP POST's message with a method and an id). */

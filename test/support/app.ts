@@ -28,6 +28,7 @@ export type ConfigOverrides = {
   oauth?: Record<string, unknown>;
   connections?: Record<string, unknown>[];
   agents?: Record<string, unknown>[];
+  monitoring?: Record<string, unknown>;
 };
 
 /** A config whose database lives in `dir`, with a fixed secret and (unless overridden) PUBLIC_URL. */

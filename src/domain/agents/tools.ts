@@ -26,11 +26,12 @@ export type AgentFields = {
   /** Expose every tool as "<connection-slug>__<tool>". */
   prefixTools: boolean;
   connections: AgentConnectionSelection[];
+  /** Usage records keep the agent's call arguments and results (capped, redacted); absent: false. */
+  recordPayloads?: boolean;
 };
 
 /** Everything the gateway needs to serve an agent. */
-/** `recordPayloads`: usage records keep the agent's call arguments and results (capped, redacted); absent: false. */
-export type AgentSpec = AgentFields & { id: string; fromConfig: boolean; recordPayloads?: boolean };
+export type AgentSpec = AgentFields & { id: string; fromConfig: boolean };
 
 /** A tool as the agent exposes it, and where it comes from. */
 export type ExposedTool = {
