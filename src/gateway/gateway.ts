@@ -54,6 +54,11 @@ function actorOf(caller: Caller): Actor {
   return { userId: caller.user.id, credentialKind: caller.key?.kind ?? "session", credentialId: caller.key?.id ?? null };
 }
 
+/** The client's name and version from its initialize's clientInfo (bounded: it is the client's text). */
+function clientOf(info: { name?: unknown; version?: unknown } | undefined): { name: string | null; version: string | null } {
+  return { name: typeof info?.name === "string" ? info.name.slice(0, 200) : null, version: typeof info?.version === "string" ? info.version.slice(0, 100) : null };
+}
+
 /** The requests (a method and an id) of a POST's body, one or a batch; notifications and responses are not requests. */
 function requestsIn(body: unknown): { id: string | number; method: string; params?: unknown }[] {
   const messages = Array.isArray(body) ? body : [body];
@@ -152,13 +157,23 @@ export class Gateway implements RunningGateway {
     } catch {
       return;
     }
+    this.unserved(target, body, Buffer.byteLength(text), caller, address, { code: "FORBIDDEN", message: reason, refused: true });
+  }
+
+  /**
+   * Records the requests of a POST answered before any session took them: refused (the route's 403,
+   * no room for another session, a process limit) or failed (the upstream could not be reached).
+   */
+  private unserved(target: UsageTarget, body: unknown, bytes: number, caller: Caller, address: string | null, answer: { code: string | number; message: string; refused: boolean }): void {
+    const usage = this.settings.usage;
+    if (!usage) return;
     const recorder = new SessionUsage(usage.sink, target, () => "", { secrets: [], patterns: this.redactPatterns, payloadMaxBytes: null });
-    const actor = actorOf(caller);
-    const messages = requestsIn(body);
-    for (const message of messages) {
-      recorder.begin(message, messages.length === 1 ? Buffer.byteLength(text) : Buffer.byteLength(JSON.stringify(message)), actor, address);
-      recorder.note(message.id, { refused: reason });
-      recorder.answered({ id: message.id, error: { code: "FORBIDDEN", message: reason } }, "");
+    const info = requestsIn(body).find((m) => m.method === "initialize")?.params as { clientInfo?: { name?: unknown; version?: unknown } } | undefined;
+    recorder.client = clientOf(info?.clientInfo);
+    this.begin(recorder, body, bytes, caller, address);
+    for (const message of requestsIn(body)) {
+      if (answer.refused) recorder.note(message.id, { refused: answer.message });
+      recorder.answered({ id: message.id, error: { code: answer.code, message: answer.message } }, "");
     }
   }
 
@@ -208,6 +223,7 @@ export class Gateway implements RunningGateway {
       return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first)");
     }
     if (this.sessions.size >= this.settings.maxSessions) {
+      this.unserved(target, parsedBody, bodyBytes, caller, address, { code: -32000, message: "Too many open sessions", refused: true });
       return rpcErrorResponse(503, -32000, "Too many open sessions; try again later");
     }
     const session = create();
@@ -215,8 +231,7 @@ export class Gateway implements RunningGateway {
     session.clientCapabilities = initialize.params?.capabilities;
     if (this.settings.usage) {
       const usage = new SessionUsage(this.settings.usage.sink, target, () => session.id, this.usagePolicy(target));
-      const info = (initialize.params as { clientInfo?: { name?: unknown; version?: unknown } } | undefined)?.clientInfo;
-      usage.client = { name: typeof info?.name === "string" ? info.name.slice(0, 200) : null, version: typeof info?.version === "string" ? info.version.slice(0, 100) : null };
+      usage.client = clientOf((initialize.params as { clientInfo?: { name?: unknown; version?: unknown } } | undefined)?.clientInfo);
       session.usage = usage;
       session.direct.events.onAnswer = (message, text) => usage.answered(message, text);
       this.begin(usage, parsedBody, bodyBytes, caller, address);
@@ -232,10 +247,14 @@ export class Gateway implements RunningGateway {
         onClosed: (s) => void this.forget(s),
       });
     } catch (err) {
+      // The session's recorder began the initialize; it is recorded below, as answered here.
+      session.usage = null;
       await this.forget(session);
       const message = err instanceof Error ? err.message : String(err);
       // At capacity the upstream is fine and a retry will do: 503 with Retry-After, not 502.
-      if (err instanceof CapacityError) return rpcErrorResponse(503, err.code, message, { "Retry-After": "2" });
+      const capacity = err instanceof CapacityError;
+      this.unserved(target, parsedBody, bodyBytes, caller, address, { code: capacity ? err.code : -32603, message, refused: capacity });
+      if (capacity) return rpcErrorResponse(503, err.code, message, { "Retry-After": "2" });
       return rpcErrorResponse(502, -32603, message);
     }
     await session.server.connect(session.transport);

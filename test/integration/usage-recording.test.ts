@@ -349,3 +349,34 @@ describe("the real recorder", () => {
   });
 });
 
+
+describe("requests no session takes", () => {
+  test("an initialize past max_sessions is recorded as refused (with the client's name); one the upstream cannot serve, as an error", async () => {
+    const capped = new MemorySink();
+    const unreachable = stdioSpec({ slug: "rec-broken", command: "/nonexistent/switchboard-test-binary", args: [], connectTimeoutMs: 2000 });
+    const small = new GatewayHarness([conn, unreachable], { maxSessions: 1, usage: { sink: capped, payloadMaxBytes: 300, redactPatterns: [] } });
+    try {
+      await small.openRawSession(conn.id, all);
+      const refused = await small.post(conn.id, all, { jsonrpc: "2.0", id: 9, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "late", version: "3" } } });
+      expect(refused.status).toBe(503);
+      const r = capped.records.find((x) => x.client.name === "late");
+      expect(r?.outcome).toBe("refused");
+      expect(r?.method).toBe("initialize");
+      expect(r?.errorCode).toBe("-32000");
+      expect(capped.records.filter((x) => x.client.name === "late")).toHaveLength(1);
+    } finally {
+      await small.close();
+    }
+    const failing = new MemorySink();
+    const broken = new GatewayHarness([unreachable], { usage: { sink: failing, payloadMaxBytes: 300, redactPatterns: [] } });
+    try {
+      const response = await broken.post(unreachable.id, all, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "b", version: "1" } } });
+      expect(response.status).toBe(502);
+      expect(failing.records).toHaveLength(1);
+      expect(failing.records[0]!.outcome).toBe("error");
+      expect(failing.records[0]!.errorCode).toBe("-32603");
+    } finally {
+      await broken.close();
+    }
+  });
+});
