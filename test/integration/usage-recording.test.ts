@@ -24,13 +24,14 @@ class MemorySink implements UsageSink {
 }
 
 const SECRET_TOKEN = "fixture-secret-token-0123456789";
+const CONNECTION_TOKEN = "conn-bearer-token-abcdefghij";
 const ADDRESS = "198.51.100.23";
 
 const sink = new MemorySink();
 // Recorded without payloads; the call timeout short so `slow` times out.
 const conn: ConnectionSpec = stdioSpec({ slug: "rec-conn", callTimeoutMs: 400 });
-// Records payloads; its env holds a secret the fixture can be made to echo.
-const payloadConn: ConnectionSpec = stdioSpec({ slug: "rec-payload", recordPayloads: true, env: { API_TOKEN: SECRET_TOKEN } });
+// Records payloads; its token and env hold secrets the fixture can be made to echo.
+const payloadConn: ConnectionSpec = stdioSpec({ slug: "rec-payload", recordPayloads: true, token: CONNECTION_TOKEN, env: { API_TOKEN: SECRET_TOKEN } });
 const agent: AgentSpec = {
   id: "agent_00000000-0000-4000-8000-000000000a13",
   slug: "rec-agent",
@@ -225,9 +226,10 @@ describe("payloads", () => {
   test("on: arguments and result kept, cut to the cap, the connection's secrets and the patterns masked", async () => {
     const client = await harness.connect(payloadConn.id, { caller: all });
     // The fixture echoes what it is sent: the connection's own secret and a configured pattern.
-    await client.callTool({ name: "echo", arguments: { text: `token ${SECRET_TOKEN} and pattern-12345` } });
+    await client.callTool({ name: "echo", arguments: { text: `token ${CONNECTION_TOKEN}, env ${SECRET_TOKEN} and pattern-12345` } });
     const r = only("tools/call", "echo");
     const text = JSON.stringify(r);
+    expect(text).not.toContain(CONNECTION_TOKEN);
     expect(text).not.toContain(SECRET_TOKEN);
     expect(text).not.toContain("pattern-12345");
     expect(String(r.payload?.arguments)).toContain("[redacted]");
