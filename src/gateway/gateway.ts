@@ -264,7 +264,7 @@ export class Gateway implements RunningGateway {
     return response;
   }
 
-  /** Begins a usage record for each request of a POST's body (a batch's share its size by message). */
+  /** Begins a usage record for each request of a POST's body (the body's size for one; in a batch, each request's own). */
   private begin(usage: SessionUsage, body: unknown, bytes: number, caller: Caller, address: string | null): void {
     const actor = actorOf(caller);
     if (!Array.isArray(body)) {
