@@ -44,7 +44,7 @@ type Gateway = { pid: number; url: string; token: string; http: string; stdio: s
 /** One way of reaching the echo tool, and the processes that serve it (for CPU accounting). */
 type Target = { key: string; label: string; url: string; headers: Record<string, string>; proxy: number | null; upstream: () => number[] };
 /** Latency (ms), throughput, and the CPU spent per call (µs) by the client, the proxy and the upstream. */
-type Stats = { n: number; p50: number; p99: number; perSecond: number; cpu: { client: number; proxy: number; upstream: number } };
+type Stats = { n: number; p50: number; p99: number; perSecond: number; cpu: { client: number; proxy: number; upstream: number }; rounds: number[] };
 
 function packageVersion(name: string): string {
   return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
@@ -119,7 +119,7 @@ async function batch(sessions: RawSession[], total: number): Promise<{ latencies
 
 /** Alternating rounds over every target (the order rotates each round), then each target's figures. */
 async function measure(targets: Target[], sessions: Map<string, RawSession[]>, concurrency: number, perBatch: number): Promise<Map<string, Stats>> {
-  const all = new Map(targets.map((t) => [t.key, { latencies: [] as number[], elapsedMs: 0, client: 0, proxy: 0, upstream: 0 }]));
+  const all = new Map(targets.map((t) => [t.key, { latencies: [] as number[], elapsedMs: 0, client: 0, proxy: 0, upstream: 0, rounds: [] as number[] }]));
   for (const t of targets) await batch(sessions.get(t.key)!.slice(0, concurrency), WARMUP);
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < targets.length; i++) {
@@ -132,6 +132,7 @@ async function measure(targets: Target[], sessions: Map<string, RawSession[]>, c
       const acc = all.get(target.key)!;
       acc.latencies.push(...result.latencies);
       acc.elapsedMs += result.elapsedMs;
+      acc.rounds.push(perBatch / (result.elapsedMs / 1000));
       acc.client += (client.user + client.system) / 1000;
       acc.proxy += target.proxy ? cpuMs([target.proxy]) - before.proxy : 0;
       acc.upstream += cpuMs(upstream) - before.upstream;
@@ -141,7 +142,7 @@ async function measure(targets: Target[], sessions: Map<string, RawSession[]>, c
     const sorted = acc.latencies.sort((a, b) => a - b);
     const perCall = (ms: number) => (ms * 1000) / sorted.length;
     const cpu = { client: perCall(acc.client), proxy: perCall(acc.proxy), upstream: perCall(acc.upstream) };
-    return [key, { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), perSecond: sorted.length / (acc.elapsedMs / 1000), cpu }];
+    return [key, { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), perSecond: sorted.length / (acc.elapsedMs / 1000), cpu, rounds: acc.rounds }];
   }));
 }
 
@@ -188,6 +189,10 @@ function printRatios(c1: Map<string, Stats>, c16: Map<string, Stats>): void {
   // Both gateways are alike but for [monitoring] enabled: one row per call, batched by the UsageRecorder into its database.
   const recorded = c16.get("gw-http")!.perSecond / c16.get("gw-http-norec")!.perSecond;
   console.log(`  recording on / off throughput, c=16   ${verdict("≥ 0.95 with usage recording on at c=16", recorded.toFixed(3), recorded >= 0.95)}`);
+  // The two run next to each other in every round: per-round ratios show how much of the gap is the machine's noise.
+  const on = c16.get("gw-http")!, off = c16.get("gw-http-norec")!;
+  const paired = on.rounds.map((r, i) => r / off.rounds[i]!).sort((a, b) => a - b);
+  console.log(`    (per-round on/off ratios at c=16: median ${percentile(paired, 50).toFixed(3)}, from ${paired[0]!.toFixed(3)} to ${paired[paired.length - 1]!.toFixed(3)}; gateway CPU per call on ${on.cpu.proxy.toFixed(0)} µs, off ${off.cpu.proxy.toFixed(0)} µs)`);
   // Every process shares the same two cores, so at c=16 throughput follows the CPU a call costs in all of them.
   const total = (x: Stats) => x.cpu.client + x.cpu.proxy + x.cpu.upstream;
   const d = c16.get("direct")!, g = c16.get("gw-http")!;
