@@ -1,8 +1,9 @@
 // The proxy path: `tools/call echo` on the fixture upstream called directly and through
-// /mcp/<connection id> (an HTTP upstream), and the same stdio server behind Switchboard, supergateway
-// and mcp-proxy, all interleaved in one run with one raw client; the peak RSS of every server; then
+// /mcp/<connection id> (an HTTP upstream) with usage recording on (the default) and off, and the same
+// stdio server behind Switchboard, supergateway and mcp-proxy, all interleaved in one run with one raw client; the peak RSS of every server; then
 // what 1,000 idle sessions cost the gateway, and whether 10,000 abandoned ones leave anything behind.
 // Every server runs in its own process, started here from a temporary directory and stopped here.
+import { Database } from "bun:sqlite";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,11 +40,11 @@ process.once("SIGINT", () => {
   });
 });
 
-type Gateway = { pid: number; url: string; token: string; http: string; stdio: string };
+type Gateway = { pid: number; url: string; token: string; http: string; stdio: string; dbPath: string };
 /** One way of reaching the echo tool, and the processes that serve it (for CPU accounting). */
 type Target = { key: string; label: string; url: string; headers: Record<string, string>; proxy: number | null; upstream: () => number[] };
 /** Latency (ms), throughput, and the CPU spent per call (µs) by the client, the proxy and the upstream. */
-type Stats = { n: number; p50: number; p99: number; perSecond: number; cpu: { client: number; proxy: number; upstream: number } };
+type Stats = { n: number; p50: number; p99: number; perSecond: number; cpu: { client: number; proxy: number; upstream: number }; rounds: number[] };
 
 function packageVersion(name: string): string {
   return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
@@ -56,15 +57,16 @@ function cli(args: string[], configFile: string, stdin?: string): string {
 }
 
 /** A gateway in its own process with an HTTP and a shared stdio connection to the fixture, and an admin key. */
-async function startGateway(name: string, upstreamUrl: string, gateway: Record<string, string | number> = {}): Promise<Gateway> {
+async function startGateway(name: string, upstreamUrl: string, gateway: Record<string, string | number> = {}, monitoring: Record<string, boolean> = {}): Promise<Gateway> {
   const home = join(dir, name);
   mkdirSync(home);
   const port = await freePort();
   const configFile = join(home, "switchboard.toml");
   const settings = Object.entries(gateway).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n");
+  const recording = Object.entries(monitoring).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n");
   writeFileSync(
     configFile,
-    `[server]\nlisten = "127.0.0.1:${port}"\n[database]\npath = "db.sqlite"\n[gateway]\n${settings}\n` +
+    `[server]\nlisten = "127.0.0.1:${port}"\n[database]\npath = "db.sqlite"\n[gateway]\n${settings}\n[monitoring]\n${recording}\n` +
       `[[connections]]\nslug = "echo-http"\nurl = ${JSON.stringify(upstreamUrl)}\n` +
       `[[connections]]\nslug = "echo-stdio"\ncommand = ${JSON.stringify(BUN)}\nargs = [${JSON.stringify(FIXTURE)}]\nisolation = "shared"\n`,
   );
@@ -73,7 +75,7 @@ async function startGateway(name: string, upstreamUrl: string, gateway: Record<s
   const started = procs.start(`switchboard ${name}`, [BUN, join(ROOT, "src/main.ts"), "serve", "--config", configFile], { logFile: join(home, "log") });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/healthz`)).ok, `switchboard ${name}`, 15_000);
-  return { pid: started.pid, url, token, http: `${url}/mcp/${configConnectionId("echo-http")}`, stdio: `${url}/mcp/${configConnectionId("echo-stdio")}` };
+  return { pid: started.pid, url, token, http: `${url}/mcp/${configConnectionId("echo-http")}`, stdio: `${url}/mcp/${configConnectionId("echo-stdio")}`, dbPath: join(home, "db.sqlite") };
 }
 
 /** Waits until an MCP session can be opened at `url` (and closes it again). */
@@ -117,7 +119,7 @@ async function batch(sessions: RawSession[], total: number): Promise<{ latencies
 
 /** Alternating rounds over every target (the order rotates each round), then each target's figures. */
 async function measure(targets: Target[], sessions: Map<string, RawSession[]>, concurrency: number, perBatch: number): Promise<Map<string, Stats>> {
-  const all = new Map(targets.map((t) => [t.key, { latencies: [] as number[], elapsedMs: 0, client: 0, proxy: 0, upstream: 0 }]));
+  const all = new Map(targets.map((t) => [t.key, { latencies: [] as number[], elapsedMs: 0, client: 0, proxy: 0, upstream: 0, rounds: [] as number[] }]));
   for (const t of targets) await batch(sessions.get(t.key)!.slice(0, concurrency), WARMUP);
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < targets.length; i++) {
@@ -130,6 +132,7 @@ async function measure(targets: Target[], sessions: Map<string, RawSession[]>, c
       const acc = all.get(target.key)!;
       acc.latencies.push(...result.latencies);
       acc.elapsedMs += result.elapsedMs;
+      acc.rounds.push(perBatch / (result.elapsedMs / 1000));
       acc.client += (client.user + client.system) / 1000;
       acc.proxy += target.proxy ? cpuMs([target.proxy]) - before.proxy : 0;
       acc.upstream += cpuMs(upstream) - before.upstream;
@@ -139,7 +142,7 @@ async function measure(targets: Target[], sessions: Map<string, RawSession[]>, c
     const sorted = acc.latencies.sort((a, b) => a - b);
     const perCall = (ms: number) => (ms * 1000) / sorted.length;
     const cpu = { client: perCall(acc.client), proxy: perCall(acc.proxy), upstream: perCall(acc.upstream) };
-    return [key, { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), perSecond: sorted.length / (acc.elapsedMs / 1000), cpu }];
+    return [key, { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), perSecond: sorted.length / (acc.elapsedMs / 1000), cpu, rounds: acc.rounds }];
   }));
 }
 
@@ -183,6 +186,13 @@ function printRatios(c1: Map<string, Stats>, c16: Map<string, Stats>): void {
   console.log(`  gateway p50 − direct p50, c=1         ${verdict("≤ 1 ms added at c=1", `${added.toFixed(3)} ms`, added <= 1)}`);
   const share = c16.get("gw-http")!.perSecond / c16.get("direct")!.perSecond;
   console.log(`  gateway / direct throughput, c=16     ${verdict("≥ 0.5 of direct at c=16", share.toFixed(2), share >= 0.5)}`);
+  // Both gateways are alike but for [monitoring] enabled: one row per call, batched by the UsageRecorder into its database.
+  const recorded = c16.get("gw-http")!.perSecond / c16.get("gw-http-norec")!.perSecond;
+  console.log(`  recording on / off throughput, c=16   ${verdict("≥ 0.95 with usage recording on at c=16", recorded.toFixed(3), recorded >= 0.95)}`);
+  // The two run next to each other in every round: per-round ratios show how much of the gap is the machine's noise.
+  const on = c16.get("gw-http")!, off = c16.get("gw-http-norec")!;
+  const paired = on.rounds.map((r, i) => r / off.rounds[i]!).sort((a, b) => a - b);
+  console.log(`    (per-round on/off ratios at c=16: median ${percentile(paired, 50).toFixed(3)}, from ${paired[0]!.toFixed(3)} to ${paired[paired.length - 1]!.toFixed(3)}; gateway CPU per call on ${on.cpu.proxy.toFixed(0)} µs, off ${off.cpu.proxy.toFixed(0)} µs)`);
   // Every process shares the same two cores, so at c=16 throughput follows the CPU a call costs in all of them.
   const total = (x: Stats) => x.cpu.client + x.cpu.proxy + x.cpu.upstream;
   const d = c16.get("direct")!, g = c16.get("gw-http")!;
@@ -195,14 +205,15 @@ function printRatios(c1: Map<string, Stats>, c16: Map<string, Stats>): void {
   }
 }
 
-async function throughput(fixture: { url: string; pid: number }, gateway: Gateway): Promise<void> {
+async function throughput(fixture: { url: string; pid: number }, gateway: Gateway, unrecorded: Gateway): Promise<void> {
   console.log(`\n## 1-3. tools/call echo, one MCP session per worker (initialized before timing), every target interleaved`);
-  console.log(`  Switchboard: bun ${Bun.version}, one process serving both connections, log_level info to a file; direct upstream: test/fixtures/upstream-server.ts --http (bun)`);
+  console.log(`  Switchboard: bun ${Bun.version}, one process serving both connections, log_level info to a file, every call recorded (monitoring on, its default); a second one alike but with [monitoring] enabled = false; direct upstream: test/fixtures/upstream-server.ts --http (bun)`);
   const peers = await startPeers();
   const auth = { authorization: `Bearer ${gateway.token}` };
   const targets: Target[] = [
     { key: "direct", label: "HTTP upstream, direct", url: fixture.url, headers: {}, proxy: null, upstream: () => [fixture.pid] },
     { key: "gw-http", label: "Switchboard → HTTP upstream", url: gateway.http, headers: auth, proxy: gateway.pid, upstream: () => [fixture.pid] },
+    { key: "gw-http-norec", label: "… with recording off", url: unrecorded.http, headers: { authorization: `Bearer ${unrecorded.token}` }, proxy: unrecorded.pid, upstream: () => [fixture.pid] },
     { key: "gw-stdio", label: "Switchboard → stdio (shared)", url: gateway.stdio, headers: auth, proxy: gateway.pid, upstream: () => descendantsOf(gateway.pid) },
     peers.supergateway,
     peers.mcpProxy,
@@ -221,9 +232,21 @@ async function throughput(fixture: { url: string; pid: number }, gateway: Gatewa
   console.log("peak RSS (VmHWM) of each server process, and of the processes under it (its stdio servers):");
   console.log(peakRss("HTTP upstream (direct)", fixture.pid));
   console.log(peakRss("Switchboard", gateway.pid));
+  console.log(peakRss("Switchboard, recording off", unrecorded.pid));
   console.log(peakRss("supergateway", peers.supergateway.proxy!));
   console.log(peakRss("mcp-proxy", peers.mcpProxy.proxy!));
   printRatios(results.get(1)!, results.get(16)!);
+  // The ratio means something only if the calls were really written: count the rows (after a flush interval).
+  await Bun.sleep(1000);
+  const calls = (gw: Gateway) => {
+    const db = new Database(gw.dbPath, { readonly: true });
+    try {
+      return (db.query("select count(*) as n from usage_events where method = 'tools/call' and target_id = ?").get(configConnectionId("echo-http")) as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  console.log(`  tools/call rows of the HTTP connection in each database: recording on ${calls(gateway)}, off ${calls(unrecorded)} (calls made: ${WARMUP + ROUNDS * C1_BATCH + WARMUP + ROUNDS * C16_BATCH}, and one readiness probe)`);
   for (const list of sessions.values()) await Promise.all(list.map((s) => s.close()));
 }
 
@@ -346,7 +369,8 @@ try {
   const fixture = procs.start("HTTP upstream", [BUN, FIXTURE, "--http", "--port", "0"], { logFile: join(dir, "fixture.log"), stdout: "pipe" });
   const fixtureUrl = (await firstLine(fixture.child.stdout!, (l) => l.startsWith("listening "), 10_000)).slice("listening ".length).trim();
   const gateway = await startGateway("throughput", fixtureUrl);
-  await throughput({ url: fixtureUrl, pid: fixture.pid }, gateway);
+  const unrecorded = await startGateway("unrecorded", fixtureUrl, {}, { enabled: false });
+  await throughput({ url: fixtureUrl, pid: fixture.pid }, gateway, unrecorded);
   // Only the fixture stays up for section 4 (its new gateway uses it); the rest would only add noise.
   await Promise.all(procs.pids().filter((pid) => pid !== fixture.pid).map((pid) => procs.stop(procs.find(pid)!)));
   await sessionCosts(fixtureUrl);

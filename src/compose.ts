@@ -1,5 +1,6 @@
 // The composition root: everything Switchboard runs on, built from the config in one place, for the
 // server, the CLI and the tests (which pass a fake gateway). Nothing else assembles dependencies.
+import type { UsageSink } from "./domain/monitoring/types.ts";
 import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config/load.ts";
@@ -102,8 +103,8 @@ function applyDeclared(config: Config, logger: Logger, db: Db, keys: ServerKeys)
   }
 }
 
-/** The gateway to the upstreams, with the config's limits, reading specs from the store. */
-export function buildGateway(config: Config, logger: Logger, store: Store): Gateway {
+/** The gateway to the upstreams, with the config's limits, reading specs from the store; every MCP request recorded into `usage` (when monitoring is enabled). */
+export function buildGateway(config: Config, logger: Logger, store: Store, usage?: UsageSink): Gateway {
   return new Gateway({
     sessionIdleMs: config.gateway.session_idle_timeout,
     maxSessions: config.gateway.max_sessions,
@@ -114,6 +115,10 @@ export function buildGateway(config: Config, logger: Logger, store: Store): Gate
     lookupAgent: agentSpecLookup({ db: store.handle.db }),
     addressPolicy: new AddressPolicy(config.gateway),
     maxConcurrentTests: config.gateway.max_concurrent_tests,
+    usage:
+      usage && config.monitoring.enabled
+        ? { sink: usage, payloadMaxBytes: config.monitoring.payload_max_size, redactPatterns: config.monitoring.redact_patterns }
+        : undefined,
   });
 }
 
@@ -121,11 +126,10 @@ export function buildGateway(config: Config, logger: Logger, store: Store): Gate
  * The HTTP app's dependencies over an open store and one gateway. `config` is the final one (its
  * public_url is the address clients use), so nothing below has to read it lazily.
  */
-export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions = {}): AppDeps {
+export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions & { usage?: Usage } = {}): AppDeps {
   const { handle, keys } = store;
   const probe = createChangeProbe(handle.sqlite, config.database.path);
-  const usageRecorder = buildUsageRecorder(config, logger, handle.db);
-  const callMetrics = new CallMetrics();
+  const { recorder: usageRecorder, callMetrics, sink: usage } = options.usage ?? buildUsage(config, logger, handle.db);
   return {
     config,
     db: handle.db,
@@ -149,8 +153,7 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
     verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, probe),
     lastUsed: new LastUsedRecorder(handle.db),
     usageRecorder,
-    // One sink for every capture point: each record is counted for /metrics and queued for the database.
-    usage: fanOutSink(usageRecorder, callMetrics),
+    usage,
     audit: new AuditLog(handle.db),
     oauth: {
       verifyAccessToken: createAccessTokenVerifier(handle.db, keys.tokenHmac, probe),
@@ -164,15 +167,23 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
   };
 }
 
-/** The usage recorder over the [monitoring] settings (records nothing when it is disabled). */
-export function buildUsageRecorder(config: Config, logger: Logger, db: Db): UsageRecorder {
-  return new UsageRecorder(db, {
+/**
+ * Where usage goes, built once and shared by the gateway and the app: the recorder (queued, written in
+ * batches; nothing when [monitoring] is disabled), the in-memory counters of /metrics, and the one sink
+ * every capture point records into, which feeds both.
+ */
+export type Usage = { recorder: UsageRecorder; callMetrics: CallMetrics; sink: UsageSink };
+
+export function buildUsage(config: Config, logger: Logger, db: Db): Usage {
+  const recorder = new UsageRecorder(db, {
     enabled: config.monitoring.enabled,
     queueSize: config.monitoring.queue_size,
     flushIntervalMs: config.monitoring.flush_interval,
     flushRows: config.monitoring.flush_rows,
     logger,
   });
+  const callMetrics = new CallMetrics();
+  return { recorder, callMetrics, sink: fanOutSink(recorder, callMetrics) };
 }
 
 /**
@@ -185,10 +196,12 @@ export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMet
  * Everything at once, for a config whose public_url is final: the store, the gateway (or the one
  * given, say a test's fake of the same contract) and the app's deps. Nothing listens.
  */
-export function compose(config: Config, logger: Logger, options: BuildOptions & { gateway?: RunningGateway } = {}): { deps: AppDeps; handle: DbHandle } {
+export function compose(config: Config, logger: Logger, options: BuildOptions & { gateway?: RunningGateway; usage?: UsageSink } = {}): { deps: AppDeps; handle: DbHandle } {
   const store = openStore(config, logger);
-  const { gateway, ...build } = options;
-  const deps = buildAppDeps(config, logger, store, gateway ?? buildGateway(config, logger, store), build);
+  const { gateway, usage: testSink, ...build } = options;
+  const usage = buildUsage(config, logger, store.handle.db);
+  // A test may hand the gateway a sink of its own to read records from; otherwise the shared one.
+  const deps = buildAppDeps(config, logger, store, gateway ?? buildGateway(config, logger, store, testSink ?? usage.sink), { ...build, usage });
   return { deps, handle: store.handle };
 }
 

@@ -1,7 +1,7 @@
 // Starting and stopping the gateway: the store (config → secret → database), the listening socket,
 // then the gateway and the app over the final config (composition in compose.ts), and graceful shutdown.
 import type { Hono } from "hono";
-import { buildAppDeps, buildGateway, openStore, StartupError, type BuildOptions } from "./compose.ts";
+import { buildAppDeps, buildGateway, buildUsage, openStore, StartupError, type BuildOptions } from "./compose.ts";
 import { withPublicUrl, type Config } from "./config/load.ts";
 import { listConnectionSummaries } from "./domain/connections/connections.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
@@ -47,8 +47,11 @@ export function startServer(
   let gateway: ReturnType<typeof buildGateway>;
   let deps: AppDeps;
   try {
-    gateway = buildGateway(final, logger, store);
-    deps = buildAppDeps(final, logger, store, gateway, { passwordCost: options.passwordCost, allowLoopbackClientMetadataForTests: options.allowLoopbackClientMetadataForTests });
+    // One usage pipeline for the gateway and the app: /metrics counts what the gateway records, and
+    // shutdown flushes it.
+    const usage = buildUsage(final, logger, store.handle.db);
+    gateway = buildGateway(final, logger, store, usage.sink);
+    deps = buildAppDeps(final, logger, store, gateway, { passwordCost: options.passwordCost, allowLoopbackClientMetadataForTests: options.allowLoopbackClientMetadataForTests, usage });
     app = createApp(deps);
   } catch (err) {
     server.stop(true);

@@ -146,6 +146,7 @@ export function AgentEditor(props: AgentEditorProps) {
         <input type="checkbox" name="enabled" value="1" checked={d.enabled} /> Enabled (sessions are refused while disabled)
       </label>
       <label class="check"><input type="checkbox" name="prefix_tools" value="1" checked={d.prefix_tools} /> Prefix every tool with its connection's slug (<code>github__search_issues</code>), so names never collide</label>
+      <label class="check"><input type="checkbox" name="record_payloads" value="1" checked={d.record_payloads} /> Record arguments and results (kept in the usage log, capped, with the connections' secrets masked)</label>
 
       <h2>Tools</h2>
       <input type="search" class="tool-search" data-filter=".agent-editor" placeholder="Search tools by name or description" aria-label="Search tools" />

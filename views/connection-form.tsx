@@ -18,6 +18,7 @@ export function formValuesOf(c: ConnectionView): FormValues {
     description: c.description,
     transport: c.transport,
     enabled: c.enabled ? "1" : "",
+    record_payloads: c.record_payloads ? "1" : "",
     url: c.url ?? "",
     headers: Object.keys(c.headers).map((name) => `${name}: ${MASK}`).join("\n"),
     command: c.command ?? "",
@@ -96,6 +97,10 @@ export function ConnectionForm(props: ConnectionFormProps) {
       <label class="check">
         <input type="hidden" name="enabled_shown" value="1" />
         <input type="checkbox" name="enabled" value="1" checked={c === null || v.enabled === "1"} /> Enabled (calls are refused while disabled)
+      </label>
+      <label class="check">
+        <input type="hidden" name="record_payloads_shown" value="1" />
+        <input type="checkbox" name="record_payloads" value="1" checked={v.record_payloads === "1"} /> Record arguments and results (kept in the usage log, capped, with this connection's secrets masked)
       </label>
       <p class="muted small transport-note">Only the fields of the chosen transport are used; the others are ignored.</p>
 

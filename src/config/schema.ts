@@ -271,6 +271,7 @@ const connection = z
     connect_timeout: optionalDuration("Time to connect and initialise; defaults to gateway.connect_timeout.", CONNECT_TIMEOUT_MAX),
     call_timeout: optionalDuration("Time a request may take; defaults to gateway.call_timeout.", CALL_TIMEOUT_MAX),
     enabled: z.boolean().default(true).describe("false keeps the connection but refuses calls to it."),
+    record_payloads: z.boolean().default(false).describe("Usage rows keep each call's arguments and result, capped at monitoring.payload_max_size, with this connection's secret values and monitoring.redact_patterns masked. Off: neither is kept."),
   })
   .transform((c) => ({ ...c, transport: c.transport ?? (c.command !== undefined ? ("stdio" as const) : ("http" as const)) }))
   .superRefine((c, ctx) => {
@@ -312,6 +313,7 @@ const agent = z
     instructions: InstructionsSchema.default("").describe("Sent to MCP clients as the server's instructions."),
     enabled: z.boolean().default(true).describe("false keeps the agent but refuses sessions to it."),
     prefix_tools: z.boolean().default(false).describe("Expose every tool as <connection-slug>__<tool> (aliases excepted), so tools of different connections never collide."),
+    record_payloads: z.boolean().default(false).describe("Usage rows keep each call's arguments and result, capped at monitoring.payload_max_size, with the connections' secret values and monitoring.redact_patterns masked. Off: neither is kept."),
     tools: z
       .record(z.string(), agentTools)
       .default({})

@@ -75,6 +75,8 @@ export const connections = sqliteTable("connections", {
   fromConfig: integer("from_config", { mode: "boolean" }).notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  /** Usage rows keep this connection's call arguments and results (capped, redacted). */
+  recordPayloads: integer("record_payloads", { mode: "boolean" }).notNull().default(false),
 });
 
 /**
@@ -94,6 +96,8 @@ export const agents = sqliteTable("agents", {
   fromConfig: integer("from_config", { mode: "boolean" }).notNull(),
   createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  /** Usage rows keep this agent's call arguments and results (capped, redacted). */
+  recordPayloads: integer("record_payloads", { mode: "boolean" }).notNull().default(false),
 });
 
 /**

@@ -17,6 +17,7 @@ import { everyPage } from "./discovery.ts";
 /** How long a list waits for a connection never discovered before leaving it out. */
 const FIRST_DISCOVERY_WAIT_MS = 3000;
 const PAGE_SIZE = 500;
+const RESOURCES_REFUSED = "No permission for resources, prompts and completions";
 
 export type AgentRuntimes = {
   /** The live runtime of a connection (null when it no longer exists). */
@@ -202,7 +203,10 @@ export class AgentSession extends DownstreamSession {
     let tool = this.exposed().byName.get(name);
     if (!tool) tool = (await this.settle(), this.exposed().byName.get(name));
     // A tool the key may not call reads exactly like one the agent does not have.
-    if (!tool || !this.mayCall(tool) || !(await this.offers(tool, extra))) return unknownToolResult(name);
+    if (!tool || !this.mayCall(tool) || !(await this.offers(tool, extra))) {
+      this.refused(extra, "Unknown tool, or no permission to call it");
+      return unknownToolResult(name);
+    }
     const runtime = this.runtimeOf(tool.connectionId)!;
     const params: Record<string, unknown> = { name: tool.upstream, arguments: args ?? {} };
     if (meta !== undefined) params._meta = meta;
@@ -245,6 +249,12 @@ export class AgentSession extends DownstreamSession {
     return out;
   }
 
+  /** `answer`, for a caller refused resources (what an agent without them would answer), noted as refused. */
+  private refusedWith(extra: Extra, answer: Record<string, unknown>): Record<string, unknown> {
+    this.refused(extra, RESOURCES_REFUSED);
+    return answer;
+  }
+
   protected async handle(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
     const params = (request.params ?? {}) as Record<string, unknown>;
     switch (request.method) {
@@ -255,14 +265,14 @@ export class AgentSession extends DownstreamSession {
         if (typeof params.name !== "string") throw new JsonRpcError(ErrorCode.InvalidParams, "Invalid tools/call request: params.name must be a string");
         return this.callTool(params.name, params.arguments, extra, params._meta, params.task);
       case "resources/list": {
-        if (!this.mayUseResources()) return { resources: [] };
+        if (!this.mayUseResources()) return this.refusedWith(extra, { resources: [] });
         await this.settle();
         const resources: Resource[] = this.resourceRuntimes().flatMap(({ runtime, selection }) => runtime.discovery.resources.filter((r) => matchesUriPattern(r.uri, selection.resources)));
         const { items, nextCursor } = page(resources, params.cursor);
         return nextCursor ? { resources: items, nextCursor } : { resources: items };
       }
       case "resources/templates/list": {
-        if (!this.mayUseResources()) return { resourceTemplates: [] };
+        if (!this.mayUseResources()) return this.refusedWith(extra, { resourceTemplates: [] });
         await this.settle();
         const templates: ResourceTemplate[] = this.resourceRuntimes().flatMap(({ runtime, selection }) =>
           selection.resources === "all" ? runtime.discovery.resourceTemplates : runtime.discovery.resourceTemplates.filter((t) => matchesUriPattern(t.uriTemplate, selection.resources)),
@@ -274,12 +284,15 @@ export class AgentSession extends DownstreamSession {
       case "resources/subscribe":
       case "resources/unsubscribe": {
         const uri = String(params.uri ?? "");
-        if (!this.mayUseResources()) throw new JsonRpcError(-32002, "Resource not found", { uri });
+        if (!this.mayUseResources()) {
+          this.refused(extra, RESOURCES_REFUSED);
+          throw new JsonRpcError(-32002, "Resource not found", { uri });
+        }
         const runtime = this.runtimeForUri(uri);
         return request.method === "resources/read" ? this.forwardTo(runtime, request, extra) : this.subscription(runtime, request, extra, uri);
       }
       case "prompts/list": {
-        if (!this.mayUseResources()) return { prompts: [] };
+        if (!this.mayUseResources()) return this.refusedWith(extra, { prompts: [] });
         const prompts = (await this.prompts()).map((p) => ({ ...p.prompt, name: p.exposed }));
         const { items, nextCursor } = page(prompts, params.cursor);
         return nextCursor ? { prompts: items, nextCursor } : { prompts: items };
@@ -287,15 +300,21 @@ export class AgentSession extends DownstreamSession {
       case "prompts/get": {
         const name = String(params.name ?? "");
         const found = this.mayUseResources() ? (await this.prompts()).find((p) => p.exposed === name) : undefined;
-        if (!found) throw unknownPromptError(name);
+        if (!found) {
+          this.refused(extra, "Unknown prompt, or no permission to get it");
+          throw unknownPromptError(name);
+        }
         return this.forwardTo(found.runtime, { ...request, params: { ...params, name: found.prompt.name } }, extra);
       }
       case "completion/complete": {
-        if (!this.mayUseResources()) return { completion: { values: [], hasMore: false } };
+        if (!this.mayUseResources()) return this.refusedWith(extra, { completion: { values: [], hasMore: false } });
         const ref = (params.ref ?? {}) as { type?: string; name?: string; uri?: string };
         if (ref.type === "ref/prompt") {
           const found = (await this.prompts()).find((p) => p.exposed === ref.name);
-          if (!found) throw unknownPromptError(String(ref.name ?? ""));
+          if (!found) {
+            this.refused(extra, "Unknown prompt, or no permission to get it");
+            throw unknownPromptError(String(ref.name ?? ""));
+          }
           return this.forwardTo(found.runtime, { ...request, params: { ...params, ref: { ...ref, name: found.prompt.name } } }, extra);
         }
         return this.forwardTo(this.runtimeForUri(String(ref.uri ?? "")), request, extra);
@@ -308,6 +327,7 @@ export class AgentSession extends DownstreamSession {
         return this.tasks.serve(request, extra, (runtime, r, e) => this.forwardTo(runtime, r, e));
       default:
         // Deny what is not known (methods.ts): -32601, and no upstream ever sees it.
+        this.refused(extra, "Method not served");
         servedMethod(request.method);
         throw methodNotFound();
     }

@@ -163,11 +163,11 @@ export class SseReply {
       this.responded = true;
       // A cancelled request that sent nothing gets an empty body: no priming event, which would have the
       // client reconnect to a stream that never answers.
-      const body = last === null ? "" : this.priming() + this.stored(last);
+      const body = last === null ? "" : this.priming() + this.stored(last, true);
       this.respond(new Response(body, { status: 200, headers: this.headers }));
       return;
     }
-    const chunk = last === null ? "" : this.stored(last);
+    const chunk = last === null ? "" : this.stored(last, true);
     if (this.stream) {
       if (chunk) this.stream.enqueue(encoder.encode(chunk));
       this.stream.close();
@@ -209,8 +209,9 @@ export class SseReply {
   }
 
   /** The event for `message`, its id taken from (and its text kept in) the session's event store. */
-  private stored(message: unknown): string {
+  private stored(message: unknown, answer = false): string {
     const text = JSON.stringify(message);
+    if (answer) this.out.store.onAnswer?.(message as { id?: unknown }, text);
     return event(this.out.store.append(this.out.streamId, text), text);
   }
 

@@ -20,7 +20,7 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
-import { JsonRpcError } from "../errors.ts";
+import { CapacityError, JsonRpcError } from "../errors.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connection-runtime.ts";
 import { clientRefusal, DirectAnswers } from "./direct-answer.ts";
@@ -28,6 +28,7 @@ import { RESUME_RETRY_MS } from "./event-store.ts";
 import { redactFor } from "./redact.ts";
 import type { Extra } from "./request-extra.ts";
 import { otherSessionsTask, SessionTasks } from "./session-tasks.ts";
+import { requestName, type SessionUsage, type UsageNote } from "./usage-capture.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
 import { AnyResult, isUpstreamSessionGone, plainMessage, StreamLostError } from "./upstream/upstream.ts";
 
@@ -64,6 +65,8 @@ export abstract class DownstreamSession implements AttachedSession {
   logLevel: LoggingLevel | null = null;
   /** Open GET streams of this client (the SDK allows one; counted all the same). */
   private streams = 0;
+  /** Where this session's requests are recorded (null: not recorded, as for the admin's "Try it"). */
+  usage: SessionUsage | null = null;
   /** The tasks this session created: only it may see or use them. */
   readonly tasks = new SessionTasks<ConnectionRuntime>();
   /** Requests being handled, so close() can let them answer first. */
@@ -138,8 +141,28 @@ export abstract class DownstreamSession implements AttachedSession {
 
   /** One request of this client, checked and guarded for tasks, then handled. */
   private async answer(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
-    this.tasks.checkRequest(request);
-    return this.handle(request, this.guarded(extra));
+    try {
+      this.tasks.checkRequest(request);
+    } catch (err) {
+      this.refused(extra, "Not this session's task");
+      throw err;
+    }
+    try {
+      return await this.handle(request, this.guarded(extra));
+    } finally {
+      // A cancelled request gets no answer: it is recorded now, as ended by the client.
+      if (extra.signal.aborted) this.usage?.unanswered(request.id, "cancelled");
+    }
+  }
+
+  /** Notes, for the usage record, what was decided about the request `extra` belongs to. */
+  protected noteUsage(extra: Extra, note: UsageNote): void {
+    this.usage?.note(extra.requestId, note);
+  }
+
+  /** Notes that the request was refused (no permission, unknown tool or method, a limit), and why. */
+  protected refused(extra: Extra, reason: string): void {
+    this.noteUsage(extra, { refused: reason });
   }
 
   /** `extra` through which nothing about another session's task, and no request this client cannot answer, reaches it. */
@@ -245,7 +268,11 @@ export abstract class DownstreamSession implements AttachedSession {
 
   /** Sends the request upstream as this session's, mapping progress and cancellation both ways. */
   async forwardTo(runtime: ConnectionRuntime, request: JSONRPCRequest, extra: Extra, retried = false): Promise<Record<string, unknown>> {
-    const { upstream, link } = await runtime.upstreamFor(this);
+    const { upstream, link } = await runtime.upstreamFor(this).catch((err: unknown) => {
+      // Over the connection's process limit: refused for capacity, not failed.
+      if (err instanceof CapacityError) this.refused(extra, err.message);
+      throw err;
+    });
     // Notifications for this request (progress, logs) must reach the client before its response,
     // which closes the request's stream: the response waits for them.
     const sending = new Set<Promise<void>>();
@@ -268,6 +295,9 @@ export abstract class DownstreamSession implements AttachedSession {
       const { progressToken: _dropped, ...rest } = meta;
       params._meta = rest;
     }
+    // Which connection served a named request, and under what name (an agent's alias resolved).
+    const name = requestName(request.method, params);
+    if (name !== null) this.noteUsage(extra, { connectionId: runtime.spec.id, upstreamName: name });
     link.inflight.add(call);
     try {
       const result = await upstream.request({ method: request.method, params } as ClientRequest, {
@@ -281,6 +311,7 @@ export abstract class DownstreamSession implements AttachedSession {
       await Promise.all(sending);
       return result;
     } catch (err) {
+      if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) this.noteUsage(extra, { timedOut: true });
       // The connection was removed or changed under this call: say that, not how its upstream went away.
       if (runtime.isClosed) throw new JsonRpcError(ErrorCode.ConnectionClosed, "This connection was removed or changed.");
       // The upstream forgot the session (it restarted), or its stream dropped before a request that

@@ -69,6 +69,9 @@ export class SessionEventStore implements EventStore {
   /** The highest sequence number dropped so far, across streams. */
   private droppedThrough = 0;
 
+  /** Told of every answer to a request as it is written (its JSON text in hand: usage records take their size from it). */
+  onAnswer: ((message: { id?: unknown; result?: unknown; error?: unknown }, text: string) => void) | null = null;
+
   constructor(private readonly limits: EventBufferLimits = DEFAULT_EVENT_BUFFER) {}
 
   /** Events kept now. */
@@ -180,7 +183,10 @@ export class SessionEventStore implements EventStore {
 
   async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
     // The SDK stores its priming event as {}: an id, nothing to replay.
-    return this.append(streamId, Object.keys(message).length === 0 ? null : JSON.stringify(message));
+    if (Object.keys(message).length === 0) return this.append(streamId, null);
+    const text = JSON.stringify(message);
+    if (this.onAnswer && ("result" in message || "error" in message)) this.onAnswer(message, text);
+    return this.append(streamId, text);
   }
 
   async getStreamIdForEventId(eventId: EventId): Promise<StreamId | undefined> {

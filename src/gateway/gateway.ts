@@ -16,7 +16,10 @@ import { redactFor } from "./redact.ts";
 import { killAllStdioProcesses } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
 import { NO_DISCOVERY, type ConnectionStatus, type ConnectionTestResult, type Discovery } from "./types.ts";
-import type { KeyCaller, RunningGateway } from "./serving.ts";
+import type { KeyCaller, McpTarget, RunningGateway } from "./serving.ts";
+import type { Actor, UsageSink } from "../domain/monitoring/types.ts";
+import { SessionUsage, type UsagePolicy, type UsageTarget } from "./usage-capture.ts";
+import { secretsOf } from "./redact.ts";
 
 export type GatewaySettings = {
   sessionIdleMs: number;
@@ -34,7 +37,37 @@ export type GatewaySettings = {
   maxConcurrentTests?: number;
   /** The SSE `retry` (ms) priming events tell clients to wait before resuming (default RESUME_RETRY_MS; tests inject a small one). */
   resumeRetryMs?: number;
+  /** Where every MCP request to a connection or agent is recorded (absent: nothing is recorded). */
+  usage?: UsageSettings;
 };
+
+export type UsageSettings = {
+  sink: UsageSink;
+  /** monitoring.payload_max_size, for connections and agents that record payloads. */
+  payloadMaxBytes: number;
+  /** monitoring.redact_patterns. */
+  redactPatterns: readonly string[];
+};
+
+/** Who a record names, from the caller. */
+function actorOf(caller: Caller): Actor {
+  return { userId: caller.user.id, credentialKind: caller.key?.kind ?? "session", credentialId: caller.key?.id ?? null };
+}
+
+/** The client's name and version from its initialize's clientInfo (bounded: it is the client's text). */
+function clientOf(info: { name?: unknown; version?: unknown } | undefined): { name: string | null; version: string | null } {
+  return { name: typeof info?.name === "string" ? info.name.slice(0, 200) : null, version: typeof info?.version === "string" ? info.version.slice(0, 100) : null };
+}
+
+/** The requests (a method and an id) of a POST's body, one or a batch; notifications and responses are not requests. */
+function requestsIn(body: unknown): { id: string | number; method: string; params?: unknown }[] {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.filter((m): m is { id: string | number; method: string; params?: unknown } => {
+    if (typeof m !== "object" || m === null) return false;
+    const { id, method } = m as { id?: unknown; method?: unknown };
+    return typeof method === "string" && (typeof id === "string" || typeof id === "number");
+  });
+}
 
 
 export class Gateway implements RunningGateway {
@@ -55,6 +88,8 @@ export class Gateway implements RunningGateway {
   private readonly reaper: ReturnType<typeof setInterval>;
 
   private readonly tests: ConnectionTests;
+  /** monitoring.redact_patterns, compiled once. */
+  private readonly redactPatterns: readonly RegExp[];
 
   constructor(private readonly settings: GatewaySettings) {
     this.tests = new ConnectionTests({
@@ -62,6 +97,7 @@ export class Gateway implements RunningGateway {
       addressPolicy: settings.addressPolicy,
       processesOf: (id) => this.runtimes.get(id)?.processCount ?? 0,
     });
+    this.redactPatterns = (settings.usage?.redactPatterns ?? []).map((p) => new RegExp(p, "g"));
     this.reaper = setInterval(() => this.reapIdle(), Math.max(1000, Math.min(60_000, settings.sessionIdleMs / 4)));
     this.reaper.unref();
   }
@@ -92,21 +128,72 @@ export class Gateway implements RunningGateway {
   }
 
   /** Serves one HTTP request to /mcp/:connection for an authenticated caller. */
-  handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller): Promise<Response> {
-    return this.serve(request, runtime.spec.id, caller, () => new ProxySession(runtime, caller.key.id, caller));
+  handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller, address: string | null = null): Promise<Response> {
+    const target: UsageTarget = { kind: "connection", id: runtime.spec.id, slug: runtime.spec.slug };
+    return this.serve(request, target, caller, address, () => new ProxySession(runtime, caller.key.id, caller));
   }
 
   /** Serves one HTTP request to /mcp/agent/:agent for an authenticated caller. */
-  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller): Promise<Response> {
-    return this.serve(request, agent.id, caller, () => new AgentSession(agent, this.agentRuntimes, caller.key.id, caller));
+  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller, address: string | null = null): Promise<Response> {
+    const target: UsageTarget = { kind: "agent", id: agent.id, slug: agent.slug };
+    return this.serve(request, target, caller, address, () => new AgentSession(agent, this.agentRuntimes, caller.key.id, caller));
   }
 
-  private async serve(request: Request, targetId: string, caller: KeyCaller, create: () => DownstreamSession): Promise<Response> {
+  /** How a session's records mask text and whether they keep payloads. */
+  private usagePolicy(target: UsageTarget): UsagePolicy {
+    const agent = target.kind === "agent" ? this.agent(target.id) : null;
+    const specs = target.kind === "connection" ? [this.runtime(target.id)?.spec] : (agent?.connections ?? []).map((s) => this.runtime(s.connectionId)?.spec);
+    const secrets = [...new Set(specs.flatMap((spec) => (spec ? secretsOf(spec) : [])))].sort((a, b) => b.length - a.length);
+    const optedIn = target.kind === "connection" ? specs[0]?.recordPayloads === true : agent?.recordPayloads === true;
+    return { secrets, patterns: this.redactPatterns, payloadMaxBytes: optedIn && this.settings.usage ? this.settings.usage.payloadMaxBytes : null };
+  }
+
+  /**
+   * Records the requests of a POST refused before any session (the route's 403: no grant on the
+   * target at all). The body is read only when recording, and only to name what was asked.
+   */
+  async refused(request: Request, target: McpTarget, caller: Caller, address: string | null, reason: string): Promise<void> {
+    const usage = this.settings.usage;
+    if (!usage || request.method !== "POST") return;
+    let text: string;
+    let body: unknown;
+    try {
+      text = await request.text();
+      body = JSON.parse(text);
+    } catch {
+      return;
+    }
+    this.unserved(target, body, Buffer.byteLength(text), caller, address, { code: "FORBIDDEN", message: reason, refused: true });
+  }
+
+  /**
+   * Records the requests of a POST answered before any session took them: refused (the route's 403,
+   * no room for another session, a process limit) or failed (the upstream could not be reached).
+   */
+  private unserved(target: UsageTarget, body: unknown, bytes: number, caller: Caller, address: string | null, answer: { code: string | number; message: string; refused: boolean }): void {
+    const usage = this.settings.usage;
+    if (!usage) return;
+    const recorder = new SessionUsage(usage.sink, target, () => "", { secrets: [], patterns: this.redactPatterns, payloadMaxBytes: null });
+    const info = requestsIn(body).find((m) => m.method === "initialize")?.params as { clientInfo?: { name?: unknown; version?: unknown } } | undefined;
+    recorder.client = clientOf(info?.clientInfo);
+    this.begin(recorder, body, bytes, caller, address);
+    for (const message of requestsIn(body)) {
+      if (answer.refused) recorder.note(message.id, { refused: answer.message });
+      recorder.answered({ id: message.id, error: { code: answer.code, message: answer.message } }, "");
+    }
+  }
+
+  private async serve(request: Request, target: UsageTarget, caller: KeyCaller, address: string | null, create: () => DownstreamSession): Promise<Response> {
+    const targetId = target.id;
     const sessionId = request.headers.get("mcp-session-id");
     let parsedBody: unknown;
+    let bodyBytes = 0;
     if (request.method === "POST") {
       try {
-        parsedBody = await request.json();
+        // request.json() reads the text too: with it in hand, its length is the request's size.
+        const text = await request.text();
+        bodyBytes = this.settings.usage ? Buffer.byteLength(text) : 0;
+        parsedBody = JSON.parse(text);
       } catch {
         return rpcErrorResponse(400, -32700, "Parse error: the body is not valid JSON");
       }
@@ -119,6 +206,7 @@ export class Gateway implements RunningGateway {
       }
       session.caller = caller;
       session.lastActive = Date.now();
+      if (session.usage && parsedBody !== undefined) this.begin(session.usage, parsedBody, bodyBytes, caller, address);
       // A stream answered directly is resumed there; the SDK's transport resumes its own.
       const resumed = session.direct.resume(request);
       if (resumed) return resumed;
@@ -141,11 +229,19 @@ export class Gateway implements RunningGateway {
       return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first)");
     }
     if (this.sessions.size >= this.settings.maxSessions) {
+      this.unserved(target, parsedBody, bodyBytes, caller, address, { code: -32000, message: "Too many open sessions", refused: true });
       return rpcErrorResponse(503, -32000, "Too many open sessions; try again later");
     }
     const session = create();
     // Its upstream sessions declare what this client declared (roots, sampling, elicitation).
     session.clientCapabilities = initialize.params?.capabilities;
+    if (this.settings.usage) {
+      const usage = new SessionUsage(this.settings.usage.sink, target, () => session.id, this.usagePolicy(target));
+      usage.client = clientOf((initialize.params as { clientInfo?: { name?: unknown; version?: unknown } } | undefined)?.clientInfo);
+      session.usage = usage;
+      session.direct.events.onAnswer = (message, text) => usage.answered(message, text);
+      this.begin(usage, parsedBody, bodyBytes, caller, address);
+    }
     try {
       await session.open({
         maxBodyBytes: this.settings.maxBodyBytes,
@@ -157,10 +253,14 @@ export class Gateway implements RunningGateway {
         onClosed: (s) => void this.forget(s),
       });
     } catch (err) {
+      // The session's recorder began the initialize; it is recorded below, as answered here.
+      session.usage = null;
       await this.forget(session);
       const message = err instanceof Error ? err.message : String(err);
       // At capacity the upstream is fine and a retry will do: 503 with Retry-After, not 502.
-      if (err instanceof CapacityError) return rpcErrorResponse(503, err.code, message, { "Retry-After": "2" });
+      const capacity = err instanceof CapacityError;
+      this.unserved(target, parsedBody, bodyBytes, caller, address, { code: capacity ? err.code : -32603, message, refused: capacity });
+      if (capacity) return rpcErrorResponse(503, err.code, message, { "Retry-After": "2" });
       return rpcErrorResponse(502, -32603, message);
     }
     await session.server.connect(session.transport);
@@ -170,7 +270,20 @@ export class Gateway implements RunningGateway {
     return response;
   }
 
+  /** Begins a usage record for each request of a POST's body (the body's size for one; in a batch, each request's own). */
+  private begin(usage: SessionUsage, body: unknown, bytes: number, caller: Caller, address: string | null): void {
+    const actor = actorOf(caller);
+    if (!Array.isArray(body)) {
+      const [message] = requestsIn(body);
+      if (message) usage.begin(message, bytes, actor, address);
+      return;
+    }
+    // Batches are rare (and gone from MCP 2025-06-18): each request's own size is measured.
+    for (const message of requestsIn(body)) usage.begin(message, Buffer.byteLength(JSON.stringify(message)), actor, address);
+  }
+
   private async forget(session: DownstreamSession): Promise<void> {
+    session.usage?.close();
     if (session.id && this.sessions.get(session.id) === session) this.sessions.delete(session.id);
     for (const runtime of this.runtimes.values()) {
       if (runtime.sessions.has(session) || session.targetId === runtime.spec.id) await runtime.detach(session);
@@ -232,6 +345,12 @@ export class Gateway implements RunningGateway {
     const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     for (const line of stderr) runtime.stderr.push(line);
     this.runtimes.set(spec.id, runtime);
+    // Agent sessions over this connection stay open: their records mask its new secrets.
+    for (const session of this.sessions.values()) {
+      if (session instanceof AgentSession && session.usage && session.spec.connections.some((s) => s.connectionId === spec.id)) {
+        session.usage.policy = this.usagePolicy({ kind: "agent", id: session.spec.id, slug: session.spec.slug });
+      }
+    }
     this.discover(runtime);
   }
 
@@ -268,6 +387,8 @@ export class Gateway implements RunningGateway {
         continue;
       }
       session.spec = spec;
+      // Turning record_payloads off holds for the calls of sessions already open, too.
+      if (session.usage) session.usage.policy = this.usagePolicy({ kind: "agent", id: spec.id, slug: spec.slug });
       for (const method of ["notifications/tools/list_changed", "notifications/resources/list_changed", "notifications/prompts/list_changed"]) {
         await session.notify({ method }).catch(() => {});
       }

@@ -10,7 +10,7 @@ import type { ConnectionRuntime } from "./connection-runtime.ts";
 import { checkedListResult } from "./discovery.ts";
 import { DownstreamSession, type SessionOptions } from "./downstream-session.ts";
 import type { Extra } from "./request-extra.ts";
-import { methodNotFound, resourcesRefused, servedMethod } from "./methods.ts";
+import { methodCheck, methodNotFound, resourcesRefused } from "./methods.ts";
 
 export { asRpcError } from "./downstream-session.ts";
 
@@ -95,9 +95,16 @@ export class ProxySession extends DownstreamSession {
   protected async handle(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
     const params = (request.params ?? {}) as Record<string, unknown>;
     // Deny what is not known: a method outside the table is -32601 and never reaches the upstream.
-    const check = servedMethod(request.method);
+    const check = methodCheck(request.method);
+    if (check === null) {
+      this.refused(extra, "Method not served");
+      throw methodNotFound();
+    }
     if (check === "task") return this.tasks.serve(request, extra, (runtime, r, e) => this.forwardTo(runtime, r, e));
-    if (check === "resources" && !this.mayUseResources()) return resourcesRefused(request.method, params);
+    if (check === "resources" && !this.mayUseResources()) {
+      this.refused(extra, "No permission for resources, prompts and completions");
+      return resourcesRefused(request.method, params);
+    }
     switch (request.method) {
       case "tools/list": {
         const result = await this.forwardList(request, extra);
@@ -106,7 +113,10 @@ export class ProxySession extends DownstreamSession {
       }
       case "tools/call": {
         const name = String(params.name ?? "");
-        if (!this.mayCall(name)) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+        if (!this.mayCall(name)) {
+          this.refused(extra, "Unknown tool, or no permission to call it");
+          throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+        }
         return this.tasks.created(request, await this.forward(request, extra), this.runtime);
       }
       case "resources/list":
@@ -122,6 +132,7 @@ export class ProxySession extends DownstreamSession {
         return this.subscription(this.runtime, request, extra, String(params.uri ?? ""));
       default:
         // A served method with no branch here (initialize, ping, logging/setLevel are the SDK Server's).
+        this.refused(extra, "Method not served");
         throw methodNotFound();
     }
   }

@@ -5,6 +5,9 @@ import type { AgentSpec } from "../domain/agents/tools.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";
 import type { ManagedGateway } from "./types.ts";
 
+/** What a request to /mcp named, for a record of it: a connection or an agent (id and slug as asked when none such exists). */
+export type McpTarget = { kind: "connection" | "agent"; id: string; slug: string };
+
 /** A caller that came with an API key: the only kind the /mcp endpoints serve. */
 export type KeyCaller = Caller & { key: { id: string } };
 
@@ -14,10 +17,12 @@ export interface McpServing {
   runtime(idOrSlug: string): ConnectionRuntime | null;
   /** An agent's spec by id or slug (null when there is no such agent). */
   agent(idOrSlug: string): AgentSpec | null;
-  /** Serves one request of /mcp/:connection; the route has already checked the key may reach it. */
-  handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller): Promise<Response>;
-  /** Serves one request of /mcp/agent/:agent; the route has already checked the key may reach it. */
-  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller): Promise<Response>;
+  /** Serves one request of /mcp/:connection from the client at `address`; the route has already checked the key may reach it. */
+  handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller, address: string | null): Promise<Response>;
+  /** Serves one request of /mcp/agent/:agent from the client at `address`; the route has already checked the key may reach it. */
+  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller, address: string | null): Promise<Response>;
+  /** Records a request the route refused (403: no grant on the target at all), outcome "refused". */
+  refused(request: Request, target: McpTarget, caller: Caller, address: string | null, reason: string): Promise<void>;
 }
 
 /** The whole running gateway: what the operations, the /mcp routes and the server's start and stop need. */

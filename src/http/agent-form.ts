@@ -5,7 +5,7 @@
 import type { ToolSelection } from "../domain/agents/tools.ts";
 import type { AgentDraft, AgentSelectionDraft } from "../operations/agent-shapes.ts";
 
-export const EMPTY_DRAFT: AgentDraft = { slug: "", title: "", description: "", instructions: "", enabled: true, prefix_tools: false, connections: [] };
+export const EMPTY_DRAFT: AgentDraft = { slug: "", title: "", description: "", instructions: "", enabled: true, prefix_tools: false, record_payloads: false, connections: [] };
 
 function lines(text: string | undefined): string[] {
   return (text ?? "").split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== "");
@@ -58,6 +58,7 @@ export function agentDraftFromForm(form: Record<string, string>): AgentDraft {
     // A box left unticked sends nothing: the *_shown markers tell "unticked" from "not in this form".
     enabled: form.enabled_shown === undefined ? true : form.enabled === "1",
     prefix_tools: form.prefix_tools === "1",
+    record_payloads: form.record_payloads === "1",
     connections,
   };
 }

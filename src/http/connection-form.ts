@@ -37,6 +37,7 @@ export function connectionInputFromForm(form: Record<string, string>): ParsedCon
   const transport = text("transport") || "http";
   const input: Record<string, unknown> = { slug: text("slug"), title: text("title"), description: text("description"), transport };
   if (form.enabled_shown !== undefined) input.enabled = form.enabled === "1";
+  if (form.record_payloads_shown !== undefined) input.record_payloads = form.record_payloads === "1";
   if (transport === "stdio") {
     Object.assign(input, {
       command: text("command") || null,

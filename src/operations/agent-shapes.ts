@@ -34,6 +34,7 @@ export const AgentFieldsInput = {
   instructions: InstructionsSchema.describe("Sent to MCP clients as the server's instructions"),
   enabled: z.boolean().describe("false keeps the agent but refuses sessions to it"),
   prefix_tools: z.boolean().describe("Expose every tool as <connection-slug>__<tool> (aliases excepted), so tools of different connections never collide"),
+  record_payloads: z.boolean().describe("Record arguments and results: usage rows keep each call's arguments and result, capped at monitoring.payload_max_size, with the connections' secret values and monitoring.redact_patterns masked (default false: neither is kept)"),
   connections: z.array(SelectionInput).max(100).describe("What the agent takes from each connection, in order; replaced whole on update"),
 };
 
@@ -44,7 +45,7 @@ export type AgentSelectionDraft = Omit<AgentConnectionSelection, "connectionId">
  * An agent's fields exactly as AGENT_CREATE takes them (AGENT_UPDATE adds the id), every one present:
  * what the admin's editor holds, reads from its form and submits with no renaming.
  */
-export type AgentDraft = Omit<AgentFields, "prefixTools" | "connections"> & { prefix_tools: boolean; connections: AgentSelectionDraft[] };
+export type AgentDraft = Omit<AgentFields, "prefixTools" | "connections" | "recordPayloads"> & { prefix_tools: boolean; record_payloads: boolean; connections: AgentSelectionDraft[] };
 
 type FieldsInput = Partial<{ [K in keyof typeof AgentFieldsInput]: z.output<(typeof AgentFieldsInput)[K]> }>;
 
@@ -60,6 +61,7 @@ export function agentChangesFrom(deps: Pick<OperationDeps, "db">, input: FieldsI
     instructions: input.instructions,
     enabled: input.enabled,
     prefixTools: input.prefix_tools,
+    recordPayloads: input.record_payloads,
   };
   if (input.connections !== undefined) {
     const idBySlug = new Map([...connectionSlugs(deps.db)].map(([id, slug]) => [slug, id]));
@@ -90,6 +92,7 @@ export const AgentShape = z.object({
   instructions: z.string(),
   enabled: z.boolean(),
   prefix_tools: z.boolean(),
+  record_payloads: z.boolean().describe("Whether usage rows keep this agent's call arguments and results (capped, redacted)"),
   endpoint: z.string().describe("Where MCP clients reach this agent (Streamable HTTP; Authorization: Bearer <API key or OAuth access token>)"),
   connections: z.array(Selection),
   tool_count: z.number().describe("How many tools it exposes now (selected tools the upstream no longer offers not counted)"),
@@ -142,6 +145,7 @@ export function agentOut(deps: ShapeDeps, agent: Agent, slugs = connectionSlugs(
     instructions: agent.instructions,
     enabled: agent.enabled,
     prefix_tools: agent.prefixTools,
+    record_payloads: agent.recordPayloads === true,
     endpoint: `${deps.config.server.public_url}/mcp/agent/${agent.id}`,
     connections: agent.connections.map((s) => ({
       connection_id: s.connectionId,

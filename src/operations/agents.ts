@@ -30,6 +30,7 @@ const AllFieldsOptional = z.object({
   instructions: F.instructions.optional(),
   enabled: F.enabled.optional(),
   prefix_tools: F.prefix_tools.optional(),
+  record_payloads: F.record_payloads.optional(),
   connections: F.connections.optional(),
 });
 

@@ -50,6 +50,7 @@ export const ConnectionFieldsInput = {
   max_processes: MaxProcessesSchema.nullable().describe('stdio with isolation "session": most processes at once; null for the server default'),
   connect_timeout_ms: timeoutMs(CONNECT_TIMEOUT_MAX_MS, CONNECT_TIMEOUT_MAX).describe(`Milliseconds to connect and initialise (100 to ${CONNECT_TIMEOUT_MAX_MS}, i.e. ${CONNECT_TIMEOUT_MAX}); null for the server default`),
   call_timeout_ms: timeoutMs(CALL_TIMEOUT_MAX_MS, CALL_TIMEOUT_MAX).describe(`Milliseconds a request may take (100 to ${CALL_TIMEOUT_MAX_MS}, i.e. ${CALL_TIMEOUT_MAX}); null for the server default`),
+  record_payloads: z.boolean().describe("Record arguments and results: usage rows keep each call's arguments and result, capped at monitoring.payload_max_size, with the connection's secret values and monitoring.redact_patterns masked (default false: neither is kept)"),
 };
 
 type FieldsInput = Partial<{ [K in keyof typeof ConnectionFieldsInput]: z.output<(typeof ConnectionFieldsInput)[K]> }>;
@@ -73,6 +74,7 @@ export function changesFrom(input: FieldsInput): ConnectionChanges {
     maxProcesses: input.max_processes,
     connectTimeoutMs: input.connect_timeout_ms,
     callTimeoutMs: input.call_timeout_ms,
+    recordPayloads: input.record_payloads,
   };
   for (const key of Object.keys(changes) as (keyof ConnectionChanges)[]) if (changes[key] === undefined) delete changes[key];
   return changes;
@@ -99,6 +101,7 @@ export const ConnectionShape = z.object({
   max_processes: z.number().nullable().describe("null: the server default"),
   connect_timeout_ms: z.number().nullable().describe("null: the server default"),
   call_timeout_ms: z.number().nullable().describe("null: the server default"),
+  record_payloads: z.boolean().describe("Whether usage rows keep this connection's call arguments and results (capped, redacted)"),
   from_config: z.boolean().describe("Declared in switchboard.toml: read-only here"),
   secrets_unreadable: z.boolean().describe("The stored secrets cannot be decrypted (the server secret changed); set them again"),
   refused_by_policy: z.string().nullable().describe("Why the server's [stdio] policy stops this connection from running, if it does"),
@@ -179,6 +182,7 @@ function publicOut(
     max_processes: c.maxProcesses,
     connect_timeout_ms: c.connectTimeoutMs,
     call_timeout_ms: c.callTimeoutMs,
+    record_payloads: c.recordPayloads,
     from_config: c.fromConfig,
     refused_by_policy: policyRefusal(c, deps.config.stdio),
     status: { state: status.state, last_error: status.lastError, since: status.since?.toISOString() ?? null },

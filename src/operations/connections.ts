@@ -92,6 +92,7 @@ const AllFieldsOptional = z.object({
   max_processes: F.max_processes.optional(),
   connect_timeout_ms: F.connect_timeout_ms.optional(),
   call_timeout_ms: F.call_timeout_ms.optional(),
+  record_payloads: F.record_payloads.optional(),
 });
 
 export const connectionCreate = defineOperation({

@@ -1,5 +1,6 @@
 // The one way tests build a Switchboard: the test config, the app with the real deps from compose()
 // over a temp data dir (driven with app.request()), or a real server on a free port; and their cleanup.
+import type { UsageSink } from "../../src/domain/monitoring/types.ts";
 import { afterAll, afterEach } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -71,6 +72,8 @@ export type TestAppOptions = {
   dir?: string;
   /** Accept client ID metadata documents served over http from 127.0.0.1 (a local fixture); never a setting. */
   allowLoopbackClientMetadata?: boolean;
+  /** Where the gateway records MCP requests (a test's in-memory sink). */
+  usage?: UsageSink;
 };
 
 /** Builds the app over a fresh data dir (or `options.dir`); nothing listens. */
@@ -79,6 +82,7 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   const config = testConfig(dir, options.overrides);
   const { deps, handle } = compose(config, options.logger ?? silentLogger, {
     gateway: options.gateway,
+    usage: options.usage,
     passwordCost: TEST_PASSWORD_COST,
     allowLoopbackClientMetadataForTests: options.allowLoopbackClientMetadata,
   });

@@ -110,6 +110,8 @@ export class FakeGateway implements RunningGateway {
   handleAgent(): Promise<Response> {
     return Promise.reject(new Error("the fake gateway serves no agent"));
   }
+  /** Refusals are recorded by the real gateway only. */
+  async refused(): Promise<void> {}
   discoverAll(ids: string[]): void {
     this.discovering.push(...ids);
   }

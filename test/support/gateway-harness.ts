@@ -7,7 +7,7 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Permissions } from "../../src/domain/access/permissions.ts";
-import { Gateway } from "../../src/gateway/gateway.ts";
+import { Gateway, type UsageSettings } from "../../src/gateway/gateway.ts";
 import type { ConnectionRuntime } from "../../src/gateway/connection-runtime.ts";
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
@@ -155,7 +155,7 @@ export class GatewayHarness {
 
   constructor(
     specs: ConnectionSpec[],
-    settings: { sessionIdleMs?: number; maxSessions?: number; maxBodyBytes?: number; addressPolicy?: AddressPolicy; agents?: AgentSpec[]; resumeRetryMs?: number } = {},
+    settings: { sessionIdleMs?: number; maxSessions?: number; maxBodyBytes?: number; addressPolicy?: AddressPolicy; agents?: AgentSpec[]; resumeRetryMs?: number; usage?: UsageSettings; address?: string } = {},
   ) {
     for (const spec of specs) this.specs.set(spec.id, spec);
     for (const agent of settings.agents ?? []) this.agents.set(agent.id, agent);
@@ -169,8 +169,13 @@ export class GatewayHarness {
       lookupAgent: (idOrSlug) => this.agents.get(idOrSlug) ?? [...this.agents.values()].find((a) => a.slug === idOrSlug) ?? null,
       addressPolicy: settings.addressPolicy,
       resumeRetryMs: settings.resumeRetryMs,
+      usage: settings.usage,
     });
+    this.address = settings.address ?? null;
   }
+
+  /** The client address every request is served as coming from (as the route passes clientIp). */
+  readonly address: string | null;
 
   runtime(id: string): ConnectionRuntime {
     const runtime = this.gateway.runtime(id);
@@ -192,7 +197,7 @@ export class GatewayHarness {
 
   /** Serves one request to /mcp/:id as `caller`, the way the HTTP route will. */
   fetch(id: string, caller: GatewayCaller, input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    return this.gateway.handle(new Request(input, init), this.runtime(id), caller);
+    return this.gateway.handle(new Request(input, init), this.runtime(id), caller, this.address);
   }
 
   /** An SDK client with an open session on connection `id`. */
@@ -216,7 +221,7 @@ export class GatewayHarness {
     const client = new Client({ name: "gateway-test", version: "1.0.0" }, { capabilities: options.capabilities ?? {} });
     options.setup?.(client);
     const transport = new StreamableHTTPClientTransport(new URL(`http://localhost/mcp/agent/${agent.slug}`), {
-      fetch: (url, init) => this.gateway.handleAgent(new Request(url, init), agent, caller),
+      fetch: (url, init) => this.gateway.handleAgent(new Request(url, init), agent, caller, this.address),
     });
     this.clients.push(client);
     await client.connect(transport);

@@ -150,7 +150,7 @@ describe("agents in the database", () => {
     const agent = h.agent("spec", [pick(gh, [["search", "find"]], { resources: ["repo://*"], prompts: "all" })], { instructions: "Hi", prefixTools: true });
     const lookup = agentSpecLookup(h.deps);
     const expected: AgentSpec = {
-      id: agent.id, slug: "spec", title: "spec", description: "", instructions: "Hi", enabled: true, prefixTools: true, fromConfig: false,
+      id: agent.id, slug: "spec", title: "spec", description: "", instructions: "Hi", enabled: true, prefixTools: true, fromConfig: false, recordPayloads: false,
       connections: [{ connectionId: gh.id, tools: [{ name: "search", alias: "find" }], resources: ["repo://*"], prompts: "all" }],
     };
     expect(lookup(agent.id)).toEqual(expected);

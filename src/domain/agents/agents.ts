@@ -36,6 +36,7 @@ function toAgent(row: Row): Agent {
     enabled: row.enabled,
     prefixTools: row.prefixTools,
     connections: row.selections,
+    recordPayloads: row.recordPayloads,
     fromConfig: row.fromConfig,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -105,6 +106,7 @@ function rowValues(f: AgentFields) {
     enabled: f.enabled,
     prefixTools: f.prefixTools,
     selections: f.connections,
+    recordPayloads: f.recordPayloads === true,
   };
 }
 
@@ -186,13 +188,13 @@ export function removeConnectionFromAgents(db: Db, connectionId: string, now = n
 
 /** The plain fields of a stored agent. */
 export function fieldsOf(agent: Agent): AgentFields {
-  const { slug, title, description, instructions, enabled, prefixTools, connections: selected } = agent;
-  return { slug, title, description, instructions, enabled, prefixTools, connections: selected };
+  const { slug, title, description, instructions, enabled, prefixTools, connections: selected, recordPayloads } = agent;
+  return { slug, title, description, instructions, enabled, prefixTools, connections: selected, recordPayloads };
 }
 
 /** The fields of a new agent, with defaults for what `partial` leaves out. */
 export function newAgentFields(partial: Partial<AgentFields> & Pick<AgentFields, "slug">): AgentFields {
-  const fields: AgentFields = { slug: partial.slug, title: "", description: "", instructions: "", enabled: true, prefixTools: false, connections: [] };
+  const fields: AgentFields = { slug: partial.slug, title: "", description: "", instructions: "", enabled: true, prefixTools: false, connections: [], recordPayloads: false };
   for (const [key, value] of Object.entries(partial) as [keyof AgentFields, never][]) if (value !== undefined) fields[key] = value;
   return fields;
 }
@@ -209,6 +211,7 @@ export function toAgentSpec(agent: Agent): AgentSpec {
     prefixTools: agent.prefixTools,
     connections: agent.connections.map((s) => ({ ...s, tools: s.tools === "all" ? "all" : s.tools.map((t) => ({ ...t })) })),
     fromConfig: agent.fromConfig,
+    recordPayloads: agent.recordPayloads === true,
   };
 }
 

@@ -35,6 +35,7 @@ function fieldsFrom(declared: ConfigAgent, connectionIdOf: (slug: string) => str
     instructions: declared.instructions,
     enabled: declared.enabled,
     prefixTools: declared.prefix_tools,
+    recordPayloads: declared.record_payloads,
     connections: declared.selections.map((s) => ({ connectionId: connectionIdOf(s.connection), tools: s.tools, resources: s.resources, prompts: s.prompts })),
   };
 }

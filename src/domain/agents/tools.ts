@@ -26,6 +26,8 @@ export type AgentFields = {
   /** Expose every tool as "<connection-slug>__<tool>". */
   prefixTools: boolean;
   connections: AgentConnectionSelection[];
+  /** Usage records keep the agent's call arguments and results (capped, redacted); absent: false. */
+  recordPayloads?: boolean;
 };
 
 /** Everything the gateway needs to serve an agent. */

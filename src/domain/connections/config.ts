@@ -39,12 +39,13 @@ function fieldsOf(c: ConfigConnection): ConnectionFields {
     maxProcesses: c.max_processes ?? null,
     connectTimeoutMs: c.connect_timeout ?? null,
     callTimeoutMs: c.call_timeout ?? null,
+    recordPayloads: c.record_payloads,
   });
 }
 
 const COMPARED: (keyof ConnectionFields)[] = [
   "title", "description", "transport", "enabled", "url", "token", "headers", "command", "args", "cwd", "env",
-  "isolation", "maxProcesses", "connectTimeoutMs", "callTimeoutMs",
+  "isolation", "maxProcesses", "connectTimeoutMs", "callTimeoutMs", "recordPayloads",
 ];
 
 function differs(current: Connection, next: ConnectionFields): boolean {

@@ -28,6 +28,8 @@ export type ConnectionFields = TransportFields & {
   maxProcesses: number | null;
   connectTimeoutMs: number | null;
   callTimeoutMs: number | null;
+  /** Usage rows keep this connection's call arguments and results (capped, redacted). */
+  recordPayloads: boolean;
 };
 
 export type Connection = ConnectionFields & {
@@ -93,6 +95,7 @@ function toConnection(store: ConnectionStore, row: Row): Connection {
     maxProcesses: row.maxProcesses,
     connectTimeoutMs: row.connectTimeoutMs,
     callTimeoutMs: row.callTimeoutMs,
+    recordPayloads: row.recordPayloads,
     fromConfig: row.fromConfig,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -200,6 +203,7 @@ function rowValues(store: ConnectionStore, id: string, f: ConnectionFields) {
     maxProcesses: f.maxProcesses,
     connectTimeoutMs: f.connectTimeoutMs,
     callTimeoutMs: f.callTimeoutMs,
+    recordPayloads: f.recordPayloads,
     tokenSealed: seal(store, id, "token", f.token),
     headersSealed: sealTable(store, id, "headers", f.headers),
     envSealed: sealTable(store, id, "env", f.env),
@@ -306,6 +310,7 @@ export function toSpec(c: Connection, options: { gateway: GatewayDefaults; stdio
     callTimeoutMs: c.callTimeoutMs ?? options.gateway.call_timeout,
     maxResponseBytes: options.gateway.max_response_size,
     fromConfig: c.fromConfig,
+    recordPayloads: c.recordPayloads,
   };
 }
 
@@ -329,6 +334,7 @@ export function newConnectionFields(partial: Partial<ConnectionFields> & Pick<Co
       maxProcesses: null,
       connectTimeoutMs: null,
       callTimeoutMs: null,
+      recordPayloads: false,
     },
     partial,
   );

@@ -32,4 +32,6 @@ export type ConnectionSpec = {
   maxResponseBytes?: number;
   /** Declared in switchboard.toml: shown read-only in the admin. */
   fromConfig: boolean;
+  /** Usage records keep this connection's call arguments and results (capped, redacted); absent: false. */
+  recordPayloads?: boolean;
 };

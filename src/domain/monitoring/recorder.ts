@@ -58,6 +58,8 @@ export function eventValues(r: UsageRecord): (string | number | null)[] {
 export class UsageWriter {
   private readonly insertEvent: Statement;
   private readonly upsertRollup: Statement;
+  /** A batch's roll-up, summed in memory: one upsert per (grain, bucket, key) instead of two per record. */
+  private readonly addRollup: Statement;
 
   constructor(readonly sqlite: Database) {
     this.insertEvent = sqlite.prepare(`INSERT INTO usage_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")})`);
@@ -68,12 +70,37 @@ export class UsageWriter {
         `ON CONFLICT (${ROLLUP_KEY.join(", ")}) DO UPDATE SET calls = calls + 1, errors = errors + excluded.errors, ` +
         `duration_sum = duration_sum + excluded.duration_sum, ${HISTOGRAM_COLUMNS.map((h) => `${h} = ${h} + excluded.${h}`).join(", ")}`,
     );
+    this.addRollup = sqlite.prepare(
+      `INSERT INTO usage_rollups (${ROLLUP_KEY.join(", ")}, calls, errors, duration_sum, ${hist}) ` +
+        `VALUES (${ROLLUP_KEY.map(() => "?").join(", ")}, ?, ?, ?, ${HISTOGRAM_COLUMNS.map(() => "?").join(", ")}) ` +
+        `ON CONFLICT (${ROLLUP_KEY.join(", ")}) DO UPDATE SET calls = calls + excluded.calls, errors = errors + excluded.errors, ` +
+        `duration_sum = duration_sum + excluded.duration_sum, ${HISTOGRAM_COLUMNS.map((h) => `${h} = ${h} + excluded.${h}`).join(", ")}`,
+    );
   }
 
   /** Writes records and their roll-ups in one transaction (the caller's, if one is open). */
   write(records: readonly UsageRecord[]): void {
+    // The roll-ups of a batch are summed first: a busy gateway's batch shares a few keys per minute, and
+    // two upserts per record were half the cost of recording (bench proxy: recording on vs off).
+    const sums = new Map<string, { grain: string; bucket: number; key: string[]; calls: number; errors: number; duration: number; hist: number[] }>();
+    for (const r of records) {
+      const at = r.at.getTime();
+      const duration = Math.max(0, Math.round(r.durationMs));
+      const key = [r.target.id ?? "", r.connectionId ?? "", r.name ?? "", r.actor.credentialId ?? "", r.actor.userId ?? "", r.outcome, r.errorCode ?? "", r.face, r.target.kind];
+      const joined = JSON.stringify(key);
+      for (const [grain, bucket] of [["m", at - (at % MINUTE)], ["h", at - (at % HOUR)]] as const) {
+        const id = `${grain}${bucket}${joined}`;
+        let sum = sums.get(id);
+        if (!sum) sums.set(id, (sum = { grain, bucket, key, calls: 0, errors: 0, duration: 0, hist: HISTOGRAM_COLUMNS.map(() => 0) }));
+        sum.calls++;
+        sum.errors += isErrorOutcome(r.outcome) ? 1 : 0;
+        sum.duration += duration;
+        sum.hist[latencyBucket(duration)]!++;
+      }
+    }
     this.sqlite.transaction(() => {
-      for (const r of records) this.writeOne(r);
+      for (const r of records) this.insertEvent.run(...eventValues(r));
+      for (const s of sums.values()) this.addRollup.run(s.grain, s.bucket, ...s.key, s.calls, s.errors, s.duration, ...s.hist);
     }).immediate();
   }
 

@@ -28,6 +28,7 @@ function draftOf(a: AgentView): AgentDraft {
     instructions: a.instructions,
     enabled: a.enabled,
     prefix_tools: a.prefix_tools,
+    record_payloads: a.record_payloads,
     connections: a.connections.map((s) => ({ connection: s.connection_id, tools: s.tools, resources: s.resources, prompts: s.prompts })),
   };
 }

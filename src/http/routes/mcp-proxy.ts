@@ -7,6 +7,7 @@ import { mayReachAgent, mayReachConnection } from "../../domain/access/permissio
 import { AppError } from "../../errors.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { requireAudience, requireBearer } from "../middleware/bearer.ts";
+import { clientIp } from "../client-ip.ts";
 
 export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -19,9 +20,15 @@ export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono
     const reachable = agent
       ? mayReachAgent(caller.permissions, agent.id, agent.connections.map((s) => s.connectionId))
       : mayReachAgent(caller.permissions, c.req.param("agent"), []);
-    if (!reachable) throw new AppError("FORBIDDEN", "This key may not use this agent.");
+    const address = clientIp(c, deps.config.server.trusted_proxies);
+    if (!reachable) {
+      // Recorded as refused (a 401 never is: a stranger's requests are not usage).
+      const ref = c.req.param("agent");
+      await deps.gateway.refused(c.req.raw, { kind: "agent", id: agent?.id ?? ref, slug: agent?.slug ?? ref }, caller, address, "This key may not use this agent.");
+      throw new AppError("FORBIDDEN", "This key may not use this agent.");
+    }
     if (!agent || !agent.enabled) throw new AppError("NOT_FOUND", agent ? "This agent is disabled." : "No such agent.");
-    return deps.gateway.handleAgent(c.req.raw, agent, { ...caller, key: caller.key! });
+    return deps.gateway.handleAgent(c.req.raw, agent, { ...caller, key: caller.key! }, address);
   });
 
   app.all("/:connection", bearer, async (c) => {
@@ -29,9 +36,14 @@ export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono
     const runtime = deps.gateway.runtime(c.req.param("connection"));
     requireAudience(caller, runtime?.spec.id);
     // Without any grant on it, an existing connection and a missing one look the same: 403.
-    if (!mayReachConnection(caller.permissions, runtime?.spec.id ?? c.req.param("connection"))) throw new AppError("FORBIDDEN", "This key may not use this connection.");
+    const address = clientIp(c, deps.config.server.trusted_proxies);
+    if (!mayReachConnection(caller.permissions, runtime?.spec.id ?? c.req.param("connection"))) {
+      const ref = c.req.param("connection");
+      await deps.gateway.refused(c.req.raw, { kind: "connection", id: runtime?.spec.id ?? ref, slug: runtime?.spec.slug ?? ref }, caller, address, "This key may not use this connection.");
+      throw new AppError("FORBIDDEN", "This key may not use this connection.");
+    }
     if (!runtime) throw new AppError("NOT_FOUND", "No such connection.");
-    return deps.gateway.handle(c.req.raw, runtime, { ...caller, key: caller.key! });
+    return deps.gateway.handle(c.req.raw, runtime, { ...caller, key: caller.key! }, address);
   });
   return app;
 }
