@@ -6,6 +6,7 @@ import connections from "./migrations/0002_connections.sql" with { type: "text" 
 import agents from "./migrations/0003_agents.sql" with { type: "text" };
 import oauth from "./migrations/0004_oauth.sql" with { type: "text" };
 import monitoring from "./migrations/0005_monitoring.sql" with { type: "text" };
+import usageTotals from "./migrations/0006_usage_totals.sql" with { type: "text" };
 
 export type Migration = { tag: string; sql: string };
 
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { tag: "0003_agents", sql: agents },
   { tag: "0004_oauth", sql: oauth },
   { tag: "0005_monitoring", sql: monitoring },
+  { tag: "0006_usage_totals", sql: usageTotals },
 ];

@@ -42,6 +42,41 @@ const EVENT_COLUMNS = [
   "client_version", "address", "request_bytes", "response_bytes", "payload",
 ] as const;
 
+const TOTALS_KEY = ["grain", "scope", "scope_id", "dim", "bucket", "dim_id", "outcome", "error_code"] as const;
+
+/**
+ * The scopes a record counts in (usage_totals): all calls, its agent, its credential; the dashboard's
+ * unfiltered and agent- or key-filtered views read only these. A credential's scope is kept per hour
+ * only: per minute it would hold nearly a row per call, and a key's day is read fast enough from the
+ * combination roll-ups by their credential index.
+ */
+export function scopesOf(r: UsageRecord): [string, string][] {
+  const scopes: [string, string][] = [["", ""]];
+  if (r.target.kind === "agent" && r.target.id !== null) scopes.push(["agent", r.target.id]);
+  if (r.actor.credentialId !== null) scopes.push(["credential", r.actor.credentialId]);
+  return scopes;
+}
+
+/**
+ * The dimensions a record is counted by within a scope: the total ("") and each it has a value for;
+ * within a credential's scope also its client (JSON [name, version]) and address, for the key's activity.
+ */
+export function dimensionsOf(r: UsageRecord, scope: string): [string, string][] {
+  const dims: [string, string | null][] = [
+    ["", ""],
+    ["name", r.name],
+    ["agent", r.target.kind === "agent" ? r.target.id : null],
+    ["connection", r.connectionId],
+    ["credential", r.actor.credentialId],
+    ["user", r.actor.userId],
+  ];
+  if (scope === "credential") {
+    dims.push(["client", r.client.name === null && r.client.version === null ? null : JSON.stringify([r.client.name, r.client.version])]);
+    dims.push(["address", r.address]);
+  }
+  return dims.filter((d): d is [string, string] => d[1] !== null);
+}
+
 const ROLLUP_KEY = ["grain", "bucket", "target_id", "connection_id", "name", "credential_id", "user_id", "outcome", "error_code", "face", "target_kind"] as const;
 
 /** The row values of one record, in EVENT_COLUMNS order. */
@@ -58,6 +93,7 @@ export function eventValues(r: UsageRecord): (string | number | null)[] {
 export class UsageWriter {
   private readonly insertEvent: Statement;
   private readonly upsertRollup: Statement;
+  private readonly upsertTotal: Statement;
 
   constructor(readonly sqlite: Database) {
     this.insertEvent = sqlite.prepare(`INSERT INTO usage_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")})`);
@@ -66,6 +102,12 @@ export class UsageWriter {
       `INSERT INTO usage_rollups (${ROLLUP_KEY.join(", ")}, calls, errors, duration_sum, ${hist}) ` +
         `VALUES (${ROLLUP_KEY.map(() => "?").join(", ")}, 1, ?, ?, ${HISTOGRAM_COLUMNS.map(() => "?").join(", ")}) ` +
         `ON CONFLICT (${ROLLUP_KEY.join(", ")}) DO UPDATE SET calls = calls + 1, errors = errors + excluded.errors, ` +
+        `duration_sum = duration_sum + excluded.duration_sum, ${HISTOGRAM_COLUMNS.map((h) => `${h} = ${h} + excluded.${h}`).join(", ")}`,
+    );
+    this.upsertTotal = sqlite.prepare(
+      `INSERT INTO usage_totals (${TOTALS_KEY.join(", ")}, calls, errors, duration_sum, ${hist}) ` +
+        `VALUES (${TOTALS_KEY.map(() => "?").join(", ")}, 1, ?, ?, ${HISTOGRAM_COLUMNS.map(() => "?").join(", ")}) ` +
+        `ON CONFLICT (${TOTALS_KEY.join(", ")}) DO UPDATE SET calls = calls + 1, errors = errors + excluded.errors, ` +
         `duration_sum = duration_sum + excluded.duration_sum, ${HISTOGRAM_COLUMNS.map((h) => `${h} = ${h} + excluded.${h}`).join(", ")}`,
     );
   }
@@ -86,8 +128,19 @@ export class UsageWriter {
     hist[latencyBucket(duration)] = 1;
     const key = [r.target.id ?? "", r.connectionId ?? "", r.name ?? "", r.actor.credentialId ?? "", r.actor.userId ?? "", r.outcome, r.errorCode ?? "", r.face, r.target.kind];
     const errors = isErrorOutcome(r.outcome) ? 1 : 0;
-    this.upsertRollup.run("m", at - (at % MINUTE), ...key, errors, duration, ...hist);
-    this.upsertRollup.run("h", at - (at % HOUR), ...key, errors, duration, ...hist);
+    const minute = at - (at % MINUTE);
+    const hour = at - (at % HOUR);
+    this.upsertRollup.run("m", minute, ...key, errors, duration, ...hist);
+    this.upsertRollup.run("h", hour, ...key, errors, duration, ...hist);
+    for (const [scope, scopeId] of scopesOf(r)) {
+      for (const [dim, dimId] of dimensionsOf(r, scope)) {
+        // Only the total keeps the outcome and error code (the error breakdown); a ranking needs just
+        // calls and errors, and splitting it by outcome would multiply its rows.
+        const outcome = dim === "" ? [r.outcome, r.errorCode ?? ""] : ["", ""];
+        if (scope !== "credential") this.upsertTotal.run("m", scope, scopeId, dim, minute, dimId, ...outcome, errors, duration, ...hist);
+        this.upsertTotal.run("h", scope, scopeId, dim, hour, dimId, ...outcome, errors, duration, ...hist);
+      }
+    }
   }
 }
 
