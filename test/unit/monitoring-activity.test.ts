@@ -65,6 +65,24 @@ describe("credentialActivity", () => {
     expect(activity([...week, ...few]).flags).toEqual([]);
   });
 
+  test("what was used in the hour just before the last 24 h is not new (rows, not only hour roll-ups, are checked)", () => {
+    // First use 30 h ago from the usual address; the "new" one was used 24 h 10 min ago (inside the
+    // hour bucket that contains the 24 h mark), then again now.
+    const a = activity([
+      ...calls(5, 30 * HOUR, 29 * HOUR),
+      ...calls(1, DAY + 10 * 60_000, DAY + 9 * 60_000, { address: "198.51.100.4", client: { name: "cursor", version: "1" } }),
+      ...calls(3, 2 * HOUR, HOUR, { address: "198.51.100.4", client: { name: "cursor", version: "2" } }),
+    ]);
+    expect(a.flags).toEqual([]);
+  });
+
+  test("a new version of a known client is not a new client; a name differing only in case is", () => {
+    const known = calls(10, 5 * DAY, 2 * DAY, { client: { name: "claude", version: "1.0" } });
+    expect(activity([...known, ...calls(2, 2 * HOUR, HOUR, { client: { name: "claude", version: "9.9" } })]).flags).toEqual([]);
+    const other = activity([...known, ...calls(2, 2 * HOUR, HOUR, { client: { name: "Claude", version: "1.0" } })]);
+    expect(other.flags.map((f) => f.kind)).toEqual(["new_client"]);
+  });
+
   test("a key never used has no activity and no flags", () => {
     const a = activity([]);
     expect(a).toMatchObject({ firstUse: null, lastUse: null, calls: 0, errors: 0, errorRate: 0, tools: [], clients: [], addresses: [], flags: [] });
