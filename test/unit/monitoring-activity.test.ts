@@ -19,10 +19,10 @@ function calls(count: number, fromAgo: number, toAgo: number, overrides: RecordO
   );
 }
 
-function activity(records: UsageRecord[], range = { from: new Date(NOW - 7 * DAY), to: new Date(NOW) }): ReturnType<typeof credentialActivity> {
+function activity(records: UsageRecord[], range = { from: new Date(NOW - 7 * DAY), to: new Date(NOW) }, now = NOW): ReturnType<typeof credentialActivity> {
   const handle = openDb();
   new UsageWriter(handle.sqlite).write(records);
-  return credentialActivity(handle.db, "key_a", range, new Date(NOW));
+  return credentialActivity(handle.db, "key_a", range, new Date(now));
 }
 
 describe("credentialActivity", () => {
@@ -66,13 +66,18 @@ describe("credentialActivity", () => {
   });
 
   test("what was used in the hour just before the last 24 h is not new (rows, not only hour roll-ups, are checked)", () => {
-    // First use 30 h ago from the usual address; the "new" one was used 24 h 10 min ago (inside the
-    // hour bucket that contains the 24 h mark), then again now.
-    const a = activity([
-      ...calls(5, 30 * HOUR, 29 * HOUR),
-      ...calls(1, DAY + 10 * 60_000, DAY + 9 * 60_000, { address: "198.51.100.4", client: { name: "cursor", version: "1" } }),
-      ...calls(3, 2 * HOUR, HOUR, { address: "198.51.100.4", client: { name: "cursor", version: "2" } }),
-    ]);
+    // Judged at 12:40: the 24 h mark (12:40 yesterday) falls inside the 12:00 hour bucket. The address
+    // was used at 12:20 yesterday (NOW is 12:00, so 20 min after it), before the mark but in that bucket.
+    const at = NOW + 40 * 60_000;
+    const a = activity(
+      [
+        ...calls(5, 30 * HOUR, 29 * HOUR),
+        ...calls(1, DAY - 20 * 60_000, DAY - 21 * 60_000, { address: "198.51.100.4", client: { name: "cursor", version: "1" } }),
+        ...calls(3, HOUR, 0, { address: "198.51.100.4", client: { name: "cursor", version: "2" } }),
+      ],
+      { from: new Date(at - 7 * DAY), to: new Date(at) },
+      at,
+    );
     expect(a.flags).toEqual([]);
   });
 
