@@ -7,6 +7,7 @@ import agents from "./migrations/0003_agents.sql" with { type: "text" };
 import oauth from "./migrations/0004_oauth.sql" with { type: "text" };
 import monitoring from "./migrations/0005_monitoring.sql" with { type: "text" };
 import recordPayloads from "./migrations/0006_record_payloads.sql" with { type: "text" };
+import usageTotals from "./migrations/0007_usage_totals.sql" with { type: "text" };
 
 export type Migration = { tag: string; sql: string };
 
@@ -18,4 +19,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { tag: "0004_oauth", sql: oauth },
   { tag: "0005_monitoring", sql: monitoring },
   { tag: "0006_record_payloads", sql: recordPayloads },
+  { tag: "0007_usage_totals", sql: usageTotals },
 ];

@@ -329,3 +329,46 @@ export const auditEvents = sqliteTable(
     index("audit_events_target_id_at_idx").on(table.targetId, table.at),
   ],
 );
+
+/**
+ * Per-dimension roll-ups, which keep the dashboard fast at millions of rows where the combinations of
+ * usage_rollups are nearly as many as the rows: per minute and hour, within a scope (all calls, one
+ * agent, one credential), calls by one dimension ("" for the scope's total, or name, agent,
+ * connection, credential, user) and outcome. Written with usage_rollups, in the same transaction.
+ */
+export const usageTotals = sqliteTable(
+  "usage_totals",
+  {
+    grain: text("grain", { enum: ["m", "h"] }).notNull(),
+    scope: text("scope").notNull(),
+    scopeId: text("scope_id").notNull(),
+    dim: text("dim").notNull(),
+    bucket: integer("bucket").notNull(),
+    dimId: text("dim_id").notNull(),
+    outcome: text("outcome").notNull(),
+    errorCode: text("error_code").notNull(),
+    calls: integer("calls").notNull(),
+    errors: integer("errors").notNull(),
+    durationSum: integer("duration_sum").notNull(),
+    h00: integer("h00").notNull().default(0),
+    h01: integer("h01").notNull().default(0),
+    h02: integer("h02").notNull().default(0),
+    h03: integer("h03").notNull().default(0),
+    h04: integer("h04").notNull().default(0),
+    h05: integer("h05").notNull().default(0),
+    h06: integer("h06").notNull().default(0),
+    h07: integer("h07").notNull().default(0),
+    h08: integer("h08").notNull().default(0),
+    h09: integer("h09").notNull().default(0),
+    h10: integer("h10").notNull().default(0),
+    h11: integer("h11").notNull().default(0),
+    h12: integer("h12").notNull().default(0),
+    h13: integer("h13").notNull().default(0),
+    h14: integer("h14").notNull().default(0),
+    h15: integer("h15").notNull().default(0),
+  },
+  (table) => [
+    uniqueIndex("usage_totals_key_idx").on(table.grain, table.scope, table.scopeId, table.dim, table.bucket, table.dimId, table.outcome, table.errorCode),
+    index("usage_totals_bucket_idx").on(table.grain, table.bucket),
+  ],
+);

@@ -19,10 +19,10 @@ function calls(count: number, fromAgo: number, toAgo: number, overrides: RecordO
   );
 }
 
-function activity(records: UsageRecord[], range = { from: new Date(NOW - 7 * DAY), to: new Date(NOW) }): ReturnType<typeof credentialActivity> {
+function activity(records: UsageRecord[], range = { from: new Date(NOW - 7 * DAY), to: new Date(NOW) }, now = NOW): ReturnType<typeof credentialActivity> {
   const handle = openDb();
   new UsageWriter(handle.sqlite).write(records);
-  return credentialActivity(handle.db, "key_a", range, new Date(NOW));
+  return credentialActivity(handle.db, "key_a", range, new Date(now));
 }
 
 describe("credentialActivity", () => {
@@ -63,6 +63,29 @@ describe("credentialActivity", () => {
     // Too few calls to judge.
     const few = [...calls(4, 20 * HOUR, HOUR), ...calls(5, 20 * HOUR, HOUR, { outcome: "error" })];
     expect(activity([...week, ...few]).flags).toEqual([]);
+  });
+
+  test("what was used in the hour just before the last 24 h is not new (rows, not only hour roll-ups, are checked)", () => {
+    // Judged at 12:40: the 24 h mark (12:40 yesterday) falls inside the 12:00 hour bucket. The address
+    // was used at 12:20 yesterday (NOW is 12:00, so 20 min after it), before the mark but in that bucket.
+    const at = NOW + 40 * 60_000;
+    const a = activity(
+      [
+        ...calls(5, 30 * HOUR, 29 * HOUR),
+        ...calls(1, DAY - 20 * 60_000, DAY - 21 * 60_000, { address: "198.51.100.4", client: { name: "cursor", version: "1" } }),
+        ...calls(3, HOUR, 0, { address: "198.51.100.4", client: { name: "cursor", version: "2" } }),
+      ],
+      { from: new Date(at - 7 * DAY), to: new Date(at) },
+      at,
+    );
+    expect(a.flags).toEqual([]);
+  });
+
+  test("a new version of a known client is not a new client; a name differing only in case is", () => {
+    const known = calls(10, 5 * DAY, 2 * DAY, { client: { name: "claude", version: "1.0" } });
+    expect(activity([...known, ...calls(2, 2 * HOUR, HOUR, { client: { name: "claude", version: "9.9" } })]).flags).toEqual([]);
+    const other = activity([...known, ...calls(2, 2 * HOUR, HOUR, { client: { name: "Claude", version: "1.0" } })]);
+    expect(other.flags.map((f) => f.kind)).toEqual(["new_client"]);
   });
 
   test("a key never used has no activity and no flags", () => {

@@ -235,8 +235,11 @@ describe("pruneUsage", () => {
     expect(deleted).toBe(35);
     const left = listUsage(handle.db, range(0, now), { limit: 500 }).rows.map((r) => r.name);
     expect(left).toEqual(recent.slice(5).map((r) => r.name).reverse());
-    const oldRollups = handle.sqlite.query("SELECT COUNT(*) AS n FROM usage_rollups WHERE bucket < ?").get(now - 7 * 24 * HOUR) as { n: number };
-    expect(oldRollups.n).toBe(0);
+    for (const table of ["usage_rollups", "usage_totals"]) {
+      const oldRollups = handle.sqlite.query(`SELECT COUNT(*) AS n FROM ${table} WHERE bucket < ?`).get(now - 7 * 24 * HOUR) as { n: number };
+      expect(oldRollups.n).toBe(0);
+      expect((handle.sqlite.query(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n).toBeGreaterThan(0);
+    }
     // Roll-ups of the retained period stay (the dashboard's counts do not depend on max_rows).
     expect(usageStats(handle.db, range(now - 3 * HOUR, now), { buckets: 1, top: 1 }).totals.calls).toBe(20);
     expect(pruneUsage(handle.db, { retentionMs: 7 * 24 * HOUR, maxRows: 15, now: new Date(now) })).toBe(0);

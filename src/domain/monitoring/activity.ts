@@ -4,7 +4,8 @@ import type { Db } from "../../db/client.ts";
 import type { UsageFilter } from "./filter.ts";
 import { countUsage, topNames, usageSeries, type SeriesPoint, type TopEntry } from "./stats.ts";
 
-const DAY = 24 * 3_600_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 export type ActivityFlag = { kind: "new_address" | "new_client" | "error_rate_jump"; message: string };
 
@@ -33,18 +34,16 @@ const MIN_CALLS = 10;
  */
 export function credentialActivity(db: Db, credentialId: string, range: { from: Date; to: Date }, now: Date = new Date()): CredentialActivity {
   const sqlite = db.$client;
-  const filter: UsageFilter = { from: range.from, to: range.to, credentialId };
+  const filter: UsageFilter & { credentialId: string } = { from: range.from, to: range.to, credentialId };
   const use = sqlite.query("SELECT MIN(at) AS first, MAX(at) AS last FROM usage_events WHERE credential_id = ?").get(credentialId) as { first: number | null; last: number | null };
   const { series } = usageSeries(db, filter, 48);
   const calls = series.reduce((a, p) => a + p.calls, 0);
   const errors = series.reduce((a, p) => a + p.errors, 0);
-  const rangeParams = [credentialId, range.from.getTime(), range.to.getTime()];
-  const clientRows = sqlite
-    .query("SELECT client_name AS name, client_version AS version, MIN(at) AS first, MAX(at) AS last, COUNT(*) AS calls FROM usage_events WHERE credential_id = ? AND at >= ? AND at <= ? GROUP BY client_name, client_version ORDER BY calls DESC LIMIT 50")
-    .all(...rangeParams) as { name: string | null; version: string | null; first: number; last: number; calls: number }[];
-  const addressRows = sqlite
-    .query("SELECT address, MIN(at) AS first, MAX(at) AS last, COUNT(*) AS calls FROM usage_events WHERE credential_id = ? AND at >= ? AND at <= ? AND address IS NOT NULL GROUP BY address ORDER BY calls DESC LIMIT 50")
-    .all(...rangeParams) as { address: string; first: number; last: number; calls: number }[];
+  const clients = seenIn(db, filter, "client").map((c) => {
+    const [name, version] = JSON.parse(c.id) as [string | null, string | null];
+    return { name, version, firstSeen: c.firstSeen, lastSeen: c.lastSeen, calls: c.calls };
+  });
+  const addresses = seenIn(db, filter, "address").map((a) => ({ address: a.id, firstSeen: a.firstSeen, lastSeen: a.lastSeen, calls: a.calls }));
   return {
     credentialId,
     firstUse: use.first === null ? null : new Date(use.first),
@@ -54,10 +53,42 @@ export function credentialActivity(db: Db, credentialId: string, range: { from: 
     errorRate: calls === 0 ? 0 : errors / calls,
     series,
     tools: topNames(db, filter, 20),
-    clients: clientRows.map((c) => ({ name: c.name, version: c.version, firstSeen: new Date(c.first), lastSeen: new Date(c.last), calls: c.calls })),
-    addresses: addressRows.map((a) => ({ address: a.address, firstSeen: new Date(a.first), lastSeen: new Date(a.last), calls: a.calls })),
+    clients,
+    addresses,
     flags: use.first !== null && use.first < now.getTime() - DAY ? activityFlags(db, credentialId, now) : [],
   };
+}
+
+/**
+ * A key's clients or addresses over a range, from its hour roll-ups (the hours that overlap the range):
+ * first and last seen to the hour, the busiest 50.
+ */
+function seenIn(db: Db, filter: UsageFilter & { credentialId: string }, dim: "client" | "address"): { id: string; firstSeen: Date; lastSeen: Date; calls: number }[] {
+  const from = filter.from.getTime();
+  const rows = db.$client
+    .query(
+      "SELECT dim_id AS id, MIN(bucket) AS first, MAX(bucket) AS last, SUM(calls) AS calls FROM usage_totals " +
+        "WHERE grain = 'h' AND scope = 'credential' AND scope_id = ? AND dim = ? AND bucket >= ? AND bucket <= ? GROUP BY dim_id ORDER BY calls DESC, id LIMIT 50",
+    )
+    .all(filter.credentialId, dim, from - (from % HOUR), filter.to.getTime()) as { id: string; first: number; last: number; calls: number }[];
+  return rows.map((r) => ({ id: r.id, firstSeen: new Date(Math.max(r.first, from)), lastSeen: new Date(r.last), calls: r.calls }));
+}
+
+/** Whether a key used `value` (an address or a client name) before `before`: hour roll-ups for whole hours, rows for the rest. */
+function usedBefore(db: Db, credentialId: string, dim: "address" | "client", column: string, value: string, before: number): boolean {
+  const hourStart = before - (before % HOUR);
+  const rolled =
+    dim === "address"
+      ? db.$client.query("SELECT 1 FROM usage_totals WHERE grain = 'h' AND scope = 'credential' AND scope_id = ? AND dim = 'address' AND dim_id = ? AND bucket < ? LIMIT 1").get(credentialId, value, hourStart)
+      : // A client is kept as JSON [name, version]: any version of this name counts.
+        db.$client.query("SELECT 1 FROM usage_totals WHERE grain = 'h' AND scope = 'credential' AND scope_id = ? AND dim = 'client' AND substr(dim_id, 1, length(?)) = ? AND bucket < ? LIMIT 1").get(credentialId, clientPrefix(value), clientPrefix(value), hourStart);
+  if (rolled) return true;
+  return db.$client.query(`SELECT 1 FROM usage_events WHERE credential_id = ? AND at >= ? AND at < ? AND ${column} = ? LIMIT 1`).get(credentialId, hourStart, before, value) !== null;
+}
+
+/** The start of the JSON [name, version] of every version of a client name. */
+function clientPrefix(name: string): string {
+  return `${JSON.stringify([name]).slice(0, -1)},`;
 }
 
 /** The flags of an established key (first used more than 24 h before `now`). */
@@ -65,28 +96,25 @@ function activityFlags(db: Db, credentialId: string, now: Date): ActivityFlag[] 
   const sqlite = db.$client;
   const dayAgo = now.getTime() - DAY;
   const flags: ActivityFlag[] = [];
-  // What was used in the last 24 h and never before on this key (within retention).
-  const newAddresses = sqlite
-    .query(
-      "SELECT DISTINCT address FROM usage_events AS recent WHERE credential_id = ? AND at >= ? AND at <= ? AND address IS NOT NULL " +
-        "AND NOT EXISTS (SELECT 1 FROM usage_events AS old WHERE old.credential_id = recent.credential_id AND old.address = recent.address AND old.at < ?) LIMIT 10",
-    )
-    .all(credentialId, dayAgo, now.getTime(), dayAgo) as { address: string }[];
-  for (const a of newAddresses) flags.push({ kind: "new_address", message: `First used from ${a.address} in the last 24 hours.` });
-  const newClients = sqlite
-    .query(
-      "SELECT DISTINCT client_name AS name FROM usage_events AS recent WHERE credential_id = ? AND at >= ? AND at <= ? AND client_name IS NOT NULL " +
-        "AND NOT EXISTS (SELECT 1 FROM usage_events AS old WHERE old.credential_id = recent.credential_id AND old.client_name = recent.client_name AND old.at < ?) LIMIT 10",
-    )
-    .all(credentialId, dayAgo, now.getTime(), dayAgo) as { name: string }[];
-  for (const c of newClients) flags.push({ kind: "new_client", message: `First used by the client "${c.name}" in the last 24 hours.` });
-  const recent = countUsage(db, { from: new Date(dayAgo), to: now, credentialId });
+  // What the last 24 h used (the key's rows of one day, by index) that it never used before (within retention).
+  const recent = sqlite
+    .query("SELECT DISTINCT address, client_name AS client FROM usage_events WHERE credential_id = ? AND at >= ? AND at <= ?")
+    .all(credentialId, dayAgo, now.getTime()) as { address: string | null; client: string | null }[];
+  const addresses = [...new Set(recent.map((r) => r.address).filter((a): a is string => a !== null))];
+  const clients = [...new Set(recent.map((r) => r.client).filter((c): c is string => c !== null))];
+  for (const a of addresses.filter((a) => !usedBefore(db, credentialId, "address", "address", a, dayAgo)).slice(0, 10)) {
+    flags.push({ kind: "new_address", message: `First used from ${a} in the last 24 hours.` });
+  }
+  for (const c of clients.filter((c) => !usedBefore(db, credentialId, "client", "client_name", c, dayAgo)).slice(0, 10)) {
+    flags.push({ kind: "new_client", message: `First used by the client "${c}" in the last 24 hours.` });
+  }
+  const last = countUsage(db, { from: new Date(dayAgo), to: now, credentialId });
   const before = countUsage(db, { from: new Date(dayAgo - 7 * DAY), to: new Date(dayAgo - 1), credentialId });
-  const recentRate = recent.calls === 0 ? 0 : recent.errors / recent.calls;
+  const lastRate = last.calls === 0 ? 0 : last.errors / last.calls;
   const beforeRate = before.calls === 0 ? 0 : before.errors / before.calls;
-  if (recent.calls >= MIN_CALLS && before.calls > 0 && recentRate > 0 && recentRate > JUMP_FACTOR * beforeRate) {
+  if (last.calls >= MIN_CALLS && before.calls > 0 && lastRate > 0 && lastRate > JUMP_FACTOR * beforeRate) {
     const pct = (r: number): string => `${(r * 100).toFixed(1)}%`;
-    flags.push({ kind: "error_rate_jump", message: `Error rate ${pct(recentRate)} in the last 24 hours, against ${pct(beforeRate)} over the 7 days before.` });
+    flags.push({ kind: "error_rate_jump", message: `Error rate ${pct(lastRate)} in the last 24 hours, against ${pct(beforeRate)} over the 7 days before.` });
   }
   return flags;
 }

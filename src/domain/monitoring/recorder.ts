@@ -42,6 +42,41 @@ const EVENT_COLUMNS = [
   "client_version", "address", "request_bytes", "response_bytes", "payload",
 ] as const;
 
+const TOTALS_KEY = ["grain", "scope", "scope_id", "dim", "bucket", "dim_id", "outcome", "error_code"] as const;
+
+/**
+ * The scopes a record counts in (usage_totals): all calls, its agent, its credential; the dashboard's
+ * unfiltered and agent- or key-filtered views read only these. A credential's scope is kept per hour
+ * only: per minute it would hold nearly a row per call, and a key's day is read fast enough from the
+ * combination roll-ups by their credential index.
+ */
+export function scopesOf(r: UsageRecord): [string, string][] {
+  const scopes: [string, string][] = [["", ""]];
+  if (r.target.kind === "agent" && r.target.id !== null) scopes.push(["agent", r.target.id]);
+  if (r.actor.credentialId !== null) scopes.push(["credential", r.actor.credentialId]);
+  return scopes;
+}
+
+/**
+ * The dimensions a record is counted by within a scope: the total ("") and each it has a value for;
+ * within a credential's scope also its client (JSON [name, version]) and address, for the key's activity.
+ */
+export function dimensionsOf(r: UsageRecord, scope: string): [string, string][] {
+  const dims: [string, string | null][] = [
+    ["", ""],
+    ["name", r.name],
+    ["agent", r.target.kind === "agent" ? r.target.id : null],
+    ["connection", r.connectionId],
+    ["credential", r.actor.credentialId],
+    ["user", r.actor.userId],
+  ];
+  if (scope === "credential") {
+    dims.push(["client", r.client.name === null && r.client.version === null ? null : JSON.stringify([r.client.name, r.client.version])]);
+    dims.push(["address", r.address]);
+  }
+  return dims.filter((d): d is [string, string] => d[1] !== null);
+}
+
 const ROLLUP_KEY = ["grain", "bucket", "target_id", "connection_id", "name", "credential_id", "user_id", "outcome", "error_code", "face", "target_kind"] as const;
 
 /** The row values of one record, in EVENT_COLUMNS order. */
@@ -54,67 +89,81 @@ export function eventValues(r: UsageRecord): (string | number | null)[] {
   ];
 }
 
+/** One roll-up or total row's key values and the sums a batch adds to it. */
+type Sum = { values: (string | number)[]; calls: number; errors: number; duration: number; hist: number[] };
+
+/** `upsert` statement text for a roll-up table keyed by `key`: a batch's sums added to the row. */
+function addStatement(table: string, key: readonly string[]): string {
+  const hist = HISTOGRAM_COLUMNS.join(", ");
+  return (
+    `INSERT INTO ${table} (${key.join(", ")}, calls, errors, duration_sum, ${hist}) ` +
+    `VALUES (${key.map(() => "?").join(", ")}, ?, ?, ?, ${HISTOGRAM_COLUMNS.map(() => "?").join(", ")}) ` +
+    `ON CONFLICT (${key.join(", ")}) DO UPDATE SET calls = calls + excluded.calls, errors = errors + excluded.errors, ` +
+    `duration_sum = duration_sum + excluded.duration_sum, ${HISTOGRAM_COLUMNS.map((h) => `${h} = ${h} + excluded.${h}`).join(", ")}`
+  );
+}
+
 /** Prepared statements that write records and their roll-ups (shared with the benchmark's generator). */
 export class UsageWriter {
   private readonly insertEvent: Statement;
-  private readonly upsertRollup: Statement;
-  /** A batch's roll-up, summed in memory: one upsert per (grain, bucket, key) instead of two per record. */
   private readonly addRollup: Statement;
+  private readonly addTotal: Statement;
 
   constructor(readonly sqlite: Database) {
     this.insertEvent = sqlite.prepare(`INSERT INTO usage_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")})`);
-    const hist = HISTOGRAM_COLUMNS.join(", ");
-    this.upsertRollup = sqlite.prepare(
-      `INSERT INTO usage_rollups (${ROLLUP_KEY.join(", ")}, calls, errors, duration_sum, ${hist}) ` +
-        `VALUES (${ROLLUP_KEY.map(() => "?").join(", ")}, 1, ?, ?, ${HISTOGRAM_COLUMNS.map(() => "?").join(", ")}) ` +
-        `ON CONFLICT (${ROLLUP_KEY.join(", ")}) DO UPDATE SET calls = calls + 1, errors = errors + excluded.errors, ` +
-        `duration_sum = duration_sum + excluded.duration_sum, ${HISTOGRAM_COLUMNS.map((h) => `${h} = ${h} + excluded.${h}`).join(", ")}`,
-    );
-    this.addRollup = sqlite.prepare(
-      `INSERT INTO usage_rollups (${ROLLUP_KEY.join(", ")}, calls, errors, duration_sum, ${hist}) ` +
-        `VALUES (${ROLLUP_KEY.map(() => "?").join(", ")}, ?, ?, ?, ${HISTOGRAM_COLUMNS.map(() => "?").join(", ")}) ` +
-        `ON CONFLICT (${ROLLUP_KEY.join(", ")}) DO UPDATE SET calls = calls + excluded.calls, errors = errors + excluded.errors, ` +
-        `duration_sum = duration_sum + excluded.duration_sum, ${HISTOGRAM_COLUMNS.map((h) => `${h} = ${h} + excluded.${h}`).join(", ")}`,
-    );
+    this.addRollup = sqlite.prepare(addStatement("usage_rollups", ROLLUP_KEY));
+    this.addTotal = sqlite.prepare(addStatement("usage_totals", TOTALS_KEY));
   }
 
   /** Writes records and their roll-ups in one transaction (the caller's, if one is open). */
   write(records: readonly UsageRecord[]): void {
-    // The roll-ups of a batch are summed first: a busy gateway's batch shares a few keys per minute, and
-    // two upserts per record were half the cost of recording (bench proxy: recording on vs off).
-    const sums = new Map<string, { grain: string; bucket: number; key: string[]; calls: number; errors: number; duration: number; hist: number[] }>();
+    this.sqlite.transaction(() => this.writeRows(records)).immediate();
+  }
+
+  /** One record's row and its roll-ups, with no transaction of its own. */
+  writeOne(r: UsageRecord): void {
+    this.writeRows([r]);
+  }
+
+  /**
+   * The rows, then the roll-ups and totals of the batch summed in memory first: a busy gateway's batch
+   * shares a few keys per minute, and an upsert per record and key was most of what recording cost
+   * (bench proxy: recording on vs off).
+   */
+  private writeRows(records: readonly UsageRecord[]): void {
+    const rollups = new Map<string, Sum>();
+    const totals = new Map<string, Sum>();
+    const add = (sums: Map<string, Sum>, values: (string | number)[], errors: number, duration: number) => {
+      const id = JSON.stringify(values);
+      let sum = sums.get(id);
+      if (!sum) sums.set(id, (sum = { values, calls: 0, errors: 0, duration: 0, hist: HISTOGRAM_COLUMNS.map(() => 0) }));
+      sum.calls++;
+      sum.errors += errors;
+      sum.duration += duration;
+      sum.hist[latencyBucket(duration)]!++;
+    };
     for (const r of records) {
       const at = r.at.getTime();
       const duration = Math.max(0, Math.round(r.durationMs));
+      const errors = isErrorOutcome(r.outcome) ? 1 : 0;
+      const minute = at - (at % MINUTE);
+      const hour = at - (at % HOUR);
       const key = [r.target.id ?? "", r.connectionId ?? "", r.name ?? "", r.actor.credentialId ?? "", r.actor.userId ?? "", r.outcome, r.errorCode ?? "", r.face, r.target.kind];
-      const joined = JSON.stringify(key);
-      for (const [grain, bucket] of [["m", at - (at % MINUTE)], ["h", at - (at % HOUR)]] as const) {
-        const id = `${grain}${bucket}${joined}`;
-        let sum = sums.get(id);
-        if (!sum) sums.set(id, (sum = { grain, bucket, key, calls: 0, errors: 0, duration: 0, hist: HISTOGRAM_COLUMNS.map(() => 0) }));
-        sum.calls++;
-        sum.errors += isErrorOutcome(r.outcome) ? 1 : 0;
-        sum.duration += duration;
-        sum.hist[latencyBucket(duration)]!++;
+      add(rollups, ["m", minute, ...key], errors, duration);
+      add(rollups, ["h", hour, ...key], errors, duration);
+      for (const [scope, scopeId] of scopesOf(r)) {
+        for (const [dim, dimId] of dimensionsOf(r, scope)) {
+          // Only the total keeps the outcome and error code (the error breakdown); a ranking needs just
+          // calls and errors, and splitting it by outcome would multiply its rows.
+          const outcome = dim === "" ? [r.outcome, r.errorCode ?? ""] : ["", ""];
+          if (scope !== "credential") add(totals, ["m", scope, scopeId, dim, minute, dimId, ...outcome], errors, duration);
+          add(totals, ["h", scope, scopeId, dim, hour, dimId, ...outcome], errors, duration);
+        }
       }
     }
-    this.sqlite.transaction(() => {
-      for (const r of records) this.insertEvent.run(...eventValues(r));
-      for (const s of sums.values()) this.addRollup.run(s.grain, s.bucket, ...s.key, s.calls, s.errors, s.duration, ...s.hist);
-    }).immediate();
-  }
-
-  /** One record's row and its two roll-up upserts, with no transaction of its own. */
-  writeOne(r: UsageRecord): void {
-    this.insertEvent.run(...eventValues(r));
-    const at = r.at.getTime();
-    const duration = Math.max(0, Math.round(r.durationMs));
-    const hist = HISTOGRAM_COLUMNS.map(() => 0);
-    hist[latencyBucket(duration)] = 1;
-    const key = [r.target.id ?? "", r.connectionId ?? "", r.name ?? "", r.actor.credentialId ?? "", r.actor.userId ?? "", r.outcome, r.errorCode ?? "", r.face, r.target.kind];
-    const errors = isErrorOutcome(r.outcome) ? 1 : 0;
-    this.upsertRollup.run("m", at - (at % MINUTE), ...key, errors, duration, ...hist);
-    this.upsertRollup.run("h", at - (at % HOUR), ...key, errors, duration, ...hist);
+    for (const r of records) this.insertEvent.run(...eventValues(r));
+    for (const s of rollups.values()) this.addRollup.run(...s.values, s.calls, s.errors, s.duration, ...s.hist);
+    for (const s of totals.values()) this.addTotal.run(...s.values, s.calls, s.errors, s.duration, ...s.hist);
   }
 }
 

@@ -1,8 +1,9 @@
 // Dashboard statistics from the usage roll-ups: totals, a time series, top-N and the error breakdown.
-// Ranges up to 24 h read the minute roll-ups, longer ones the hour roll-ups, so a query reads at
-// most a few thousand buckets' rows whatever the size of usage_events.
+// Ranges up to 24 h read the minute roll-ups, longer ones the hour roll-ups. All calls, one agent's
+// or one key's are read from the per-dimension roll-ups (usage_totals: a few rows per bucket, whatever
+// the size of usage_events); any other filter from the combination roll-ups (usage_rollups), by index.
 import type { Db } from "../../db/client.ts";
-import { rollupsWhere, type SqlValue, type UsageFilter } from "./filter.ts";
+import { joinWhere, rollupsWhere, type SqlValue, type UsageFilter, type Where } from "./filter.ts";
 import { HISTOGRAM_COLUMNS, histogramQuantile } from "./histogram.ts";
 import type { Outcome } from "./types.ts";
 
@@ -43,11 +44,11 @@ export function usageSeries(db: Db, filter: UsageFilter, buckets: number): { ser
   const n = Math.max(1, Math.min(1000, Math.floor(buckets)));
   const from = filter.from.getTime();
   const width = Math.max(1, Math.ceil((filter.to.getTime() - from + 1) / n));
-  const { grain, ms } = grainFor(filter);
-  const where = rollupsWhere(filter, grain, ms);
+  const source = sourceFor(filter);
+  const where = source.where(null);
   // A roll-up bucket that starts before `from` (the range's first, partial minute or hour) counts in the first point.
   const rows = db.$client
-    .query(`SELECT MIN(MAX((bucket - ?) / ?, 0), ?) AS i, SUM(calls) AS calls, SUM(errors) AS errors, ${HIST_SUMS} FROM usage_rollups WHERE ${where.sql} GROUP BY i`)
+    .query(`SELECT MIN(MAX((bucket - ?) / ?, 0), ?) AS i, SUM(calls) AS calls, SUM(errors) AS errors, ${HIST_SUMS} FROM ${source.table} WHERE ${where.sql} GROUP BY i`)
     .all(from, width, n - 1, ...where.params) as ({ i: number; calls: number; errors: number } & HistRow)[];
   const byIndex = new Map(rows.map((r) => [r.i, r]));
   const total = HISTOGRAM_COLUMNS.map(() => 0);
@@ -61,18 +62,53 @@ export function usageSeries(db: Db, filter: UsageFilter, buckets: number): { ser
   return { series, total };
 }
 
-function topBy(db: Db, filter: UsageFilter, column: string, extra: string, limit: number): TopEntry[] {
+/** What stats rank by. */
+type Dimension = "name" | "agent" | "connection" | "credential" | "user";
+
+/** The roll-up table a filter is read from, its WHERE for a dimension (null: the total) and the column holding that dimension's id. */
+type Source = { table: string; where: (dim: Dimension | null) => Where; column: (dim: Dimension) => string };
+
+const COMBINATION_COLUMNS: Record<Dimension, string> = { name: "name", agent: "target_id", connection: "connection_id", credential: "credential_id", user: "user_id" };
+
+/** The per-dimension roll-ups serve all calls, one agent and one key; any other filter reads the combinations. */
+function sourceFor(filter: UsageFilter): Source {
   const { grain, ms } = grainFor(filter);
-  const where = rollupsWhere(filter, grain, ms);
+  const from = filter.from.getTime();
+  const others = [filter.connectionId, filter.userId, filter.name, filter.outcome, filter.face].some((v) => v !== undefined);
+  // A key's scope has hour roll-ups only (recorder.ts scopesOf).
+  const scoped = !others && !(filter.agentId !== undefined && filter.credentialId !== undefined) && !(filter.credentialId !== undefined && grain === "m");
+  if (scoped) {
+    const [scope, scopeId] = filter.agentId !== undefined ? ["agent", filter.agentId] : filter.credentialId !== undefined ? ["credential", filter.credentialId] : ["", ""];
+    return {
+      table: "usage_totals",
+      where: (dim) => ({ sql: "grain = ? AND scope = ? AND scope_id = ? AND dim = ? AND bucket >= ? AND bucket <= ?", params: [grain, scope, scopeId, dim ?? "", from - (from % ms), filter.to.getTime()] }),
+      column: () => "dim_id",
+    };
+  }
+  return {
+    table: "usage_rollups",
+    where: (dim) => {
+      const base = rollupsWhere(filter, grain, ms);
+      if (dim === null) return base;
+      return joinWhere(base, { sql: `${COMBINATION_COLUMNS[dim]} != ''${dim === "agent" ? " AND target_kind = 'agent'" : ""}`, params: [] });
+    },
+    column: (dim) => COMBINATION_COLUMNS[dim],
+  };
+}
+
+function topBy(db: Db, filter: UsageFilter, dim: Dimension, limit: number): TopEntry[] {
+  const source = sourceFor(filter);
+  const where = source.where(dim);
+  const column = source.column(dim);
   const params: SqlValue[] = [...where.params, limit];
   return db.$client
-    .query(`SELECT ${column} AS id, SUM(calls) AS calls, SUM(errors) AS errors FROM usage_rollups WHERE ${where.sql} AND ${column} != '' ${extra} GROUP BY ${column} ORDER BY calls DESC, id LIMIT ?`)
+    .query(`SELECT ${column} AS id, SUM(calls) AS calls, SUM(errors) AS errors FROM ${source.table} WHERE ${where.sql} GROUP BY ${column} ORDER BY calls DESC, id LIMIT ?`)
     .all(...params) as TopEntry[];
 }
 
 /** The busiest names (tools, resources, prompts, operations) of a filter. */
 export function topNames(db: Db, filter: UsageFilter, limit: number): TopEntry[] {
-  return topBy(db, filter, "name", "", limit);
+  return topBy(db, filter, "name", limit);
 }
 
 /**
@@ -85,20 +121,20 @@ export function usageStats(db: Db, filter: UsageFilter, options: { buckets: numb
   const { series, total } = usageSeries(db, filter, options.buckets);
   const calls = series.reduce((a, p) => a + p.calls, 0);
   const errors = series.reduce((a, p) => a + p.errors, 0);
-  const { grain, ms } = grainFor(filter);
-  const where = rollupsWhere(filter, grain, ms);
+  const source = sourceFor(filter);
+  const where = source.where(null);
   const breakdown = db.$client
-    .query(`SELECT outcome, error_code AS code, SUM(calls) AS count FROM usage_rollups WHERE ${where.sql} AND outcome != 'ok' GROUP BY outcome, error_code ORDER BY count DESC, outcome, code`)
+    .query(`SELECT outcome, error_code AS code, SUM(calls) AS count FROM ${source.table} WHERE ${where.sql} AND outcome != 'ok' GROUP BY outcome, error_code ORDER BY count DESC, outcome, code`)
     .all(...where.params) as { outcome: Outcome; code: string; count: number }[];
   return {
     totals: { calls, errors, errorRate: calls === 0 ? 0 : errors / calls, ...percentiles(total) },
     series,
     top: {
       tools: topNames(db, filter, limit),
-      agents: topBy(db, filter, "target_id", "AND target_kind = 'agent'", limit),
-      connections: topBy(db, filter, "connection_id", "", limit),
-      credentials: topBy(db, filter, "credential_id", "", limit),
-      users: topBy(db, filter, "user_id", "", limit),
+      agents: topBy(db, filter, "agent", limit),
+      connections: topBy(db, filter, "connection", limit),
+      credentials: topBy(db, filter, "credential", limit),
+      users: topBy(db, filter, "user", limit),
     },
     errors: breakdown.map((e) => ({ outcome: e.outcome, code: e.code === "" ? null : e.code, count: e.count })),
   };
@@ -106,8 +142,8 @@ export function usageStats(db: Db, filter: UsageFilter, options: { buckets: numb
 
 /** Calls and errors of a filter over its range, from the roll-ups. */
 export function countUsage(db: Db, filter: UsageFilter): { calls: number; errors: number } {
-  const { grain, ms } = grainFor(filter);
-  const where = rollupsWhere(filter, grain, ms);
-  const row = db.$client.query(`SELECT COALESCE(SUM(calls), 0) AS calls, COALESCE(SUM(errors), 0) AS errors FROM usage_rollups WHERE ${where.sql}`).get(...where.params) as { calls: number; errors: number };
+  const source = sourceFor(filter);
+  const where = source.where(null);
+  const row = db.$client.query(`SELECT COALESCE(SUM(calls), 0) AS calls, COALESCE(SUM(errors), 0) AS errors FROM ${source.table} WHERE ${where.sql}`).get(...where.params) as { calls: number; errors: number };
   return row;
 }

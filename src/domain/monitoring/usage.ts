@@ -55,5 +55,7 @@ export function pruneUsage(db: Db, options: { retentionMs: number; maxRows: numb
   if (beyond) deleted += deleteInChunks(db, "DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE id <= ? LIMIT ?)", [beyond.id]);
   deleteInChunks(db, "DELETE FROM usage_rollups WHERE rowid IN (SELECT rowid FROM usage_rollups WHERE grain = 'm' AND bucket < ? LIMIT ?)", [cutoff - 60_000]);
   deleteInChunks(db, "DELETE FROM usage_rollups WHERE rowid IN (SELECT rowid FROM usage_rollups WHERE grain = 'h' AND bucket < ? LIMIT ?)", [cutoff - 3_600_000]);
+  deleteInChunks(db, "DELETE FROM usage_totals WHERE rowid IN (SELECT rowid FROM usage_totals WHERE grain = 'm' AND bucket < ? LIMIT ?)", [cutoff - 60_000]);
+  deleteInChunks(db, "DELETE FROM usage_totals WHERE rowid IN (SELECT rowid FROM usage_totals WHERE grain = 'h' AND bucket < ? LIMIT ?)", [cutoff - 3_600_000]);
   return deleted;
 }
