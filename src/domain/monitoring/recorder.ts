@@ -90,6 +90,33 @@ export function eventValues(r: UsageRecord): (string | number | null)[] {
 }
 
 /** Prepared statements that write records and their roll-ups (shared with the benchmark's generator). */
+/** One roll-up row's increments, summed over a batch before it is written. */
+type Increment = { key: (string | number)[]; calls: number; errors: number; durationSum: number; hist: number[] };
+
+function addTo(into: Map<string, Increment>, key: (string | number)[], errors: number, duration: number, bucket: number): void {
+  const id = JSON.stringify(key);
+  let inc = into.get(id);
+  if (!inc) {
+    inc = { key, calls: 0, errors: 0, durationSum: 0, hist: HISTOGRAM_COLUMNS.map(() => 0) };
+    into.set(id, inc);
+  }
+  inc.calls++;
+  inc.errors += errors;
+  inc.durationSum += duration;
+  inc.hist[bucket]!++;
+}
+
+function upsertSql(table: string, key: readonly string[]): string {
+  const hist = HISTOGRAM_COLUMNS.join(", ");
+  return (
+    `INSERT INTO ${table} (${key.join(", ")}, calls, errors, duration_sum, ${hist}) ` +
+    `VALUES (${key.map(() => "?").join(", ")}, ?, ?, ?, ${HISTOGRAM_COLUMNS.map(() => "?").join(", ")}) ` +
+    `ON CONFLICT (${key.join(", ")}) DO UPDATE SET calls = calls + excluded.calls, errors = errors + excluded.errors, ` +
+    `duration_sum = duration_sum + excluded.duration_sum, ${HISTOGRAM_COLUMNS.map((h) => `${h} = ${h} + excluded.${h}`).join(", ")}`
+  );
+}
+
+/** Prepared statements that write records and their roll-ups (shared with the CLI's immediate sink). */
 export class UsageWriter {
   private readonly insertEvent: Statement;
   private readonly upsertRollup: Statement;
@@ -97,49 +124,45 @@ export class UsageWriter {
 
   constructor(readonly sqlite: Database) {
     this.insertEvent = sqlite.prepare(`INSERT INTO usage_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")})`);
-    const hist = HISTOGRAM_COLUMNS.join(", ");
-    this.upsertRollup = sqlite.prepare(
-      `INSERT INTO usage_rollups (${ROLLUP_KEY.join(", ")}, calls, errors, duration_sum, ${hist}) ` +
-        `VALUES (${ROLLUP_KEY.map(() => "?").join(", ")}, 1, ?, ?, ${HISTOGRAM_COLUMNS.map(() => "?").join(", ")}) ` +
-        `ON CONFLICT (${ROLLUP_KEY.join(", ")}) DO UPDATE SET calls = calls + 1, errors = errors + excluded.errors, ` +
-        `duration_sum = duration_sum + excluded.duration_sum, ${HISTOGRAM_COLUMNS.map((h) => `${h} = ${h} + excluded.${h}`).join(", ")}`,
-    );
-    this.upsertTotal = sqlite.prepare(
-      `INSERT INTO usage_totals (${TOTALS_KEY.join(", ")}, calls, errors, duration_sum, ${hist}) ` +
-        `VALUES (${TOTALS_KEY.map(() => "?").join(", ")}, 1, ?, ?, ${HISTOGRAM_COLUMNS.map(() => "?").join(", ")}) ` +
-        `ON CONFLICT (${TOTALS_KEY.join(", ")}) DO UPDATE SET calls = calls + 1, errors = errors + excluded.errors, ` +
-        `duration_sum = duration_sum + excluded.duration_sum, ${HISTOGRAM_COLUMNS.map((h) => `${h} = ${h} + excluded.${h}`).join(", ")}`,
-    );
+    this.upsertRollup = sqlite.prepare(upsertSql("usage_rollups", ROLLUP_KEY));
+    this.upsertTotal = sqlite.prepare(upsertSql("usage_totals", TOTALS_KEY));
   }
 
-  /** Writes records and their roll-ups in one transaction (the caller's, if one is open). */
+  /**
+   * Writes records and their roll-ups in one transaction. The roll-ups' increments are summed in memory
+   * first, so a busy batch (many calls of the same tool by the same key in the same minute) costs one
+   * upsert per distinct row rather than ~40 per call.
+   */
   write(records: readonly UsageRecord[]): void {
+    const rollups = new Map<string, Increment>();
+    const totals = new Map<string, Increment>();
+    for (const r of records) collect(r, rollups, totals);
     this.sqlite.transaction(() => {
-      for (const r of records) this.writeOne(r);
+      for (const r of records) this.insertEvent.run(...eventValues(r));
+      for (const inc of rollups.values()) this.upsertRollup.run(...inc.key, inc.calls, inc.errors, inc.durationSum, ...inc.hist);
+      for (const inc of totals.values()) this.upsertTotal.run(...inc.key, inc.calls, inc.errors, inc.durationSum, ...inc.hist);
     }).immediate();
   }
+}
 
-  /** One record's row and its two roll-up upserts, with no transaction of its own. */
-  writeOne(r: UsageRecord): void {
-    this.insertEvent.run(...eventValues(r));
-    const at = r.at.getTime();
-    const duration = Math.max(0, Math.round(r.durationMs));
-    const hist = HISTOGRAM_COLUMNS.map(() => 0);
-    hist[latencyBucket(duration)] = 1;
-    const key = [r.target.id ?? "", r.connectionId ?? "", r.name ?? "", r.actor.credentialId ?? "", r.actor.userId ?? "", r.outcome, r.errorCode ?? "", r.face, r.target.kind];
-    const errors = isErrorOutcome(r.outcome) ? 1 : 0;
-    const minute = at - (at % MINUTE);
-    const hour = at - (at % HOUR);
-    this.upsertRollup.run("m", minute, ...key, errors, duration, ...hist);
-    this.upsertRollup.run("h", hour, ...key, errors, duration, ...hist);
-    for (const [scope, scopeId] of scopesOf(r)) {
-      for (const [dim, dimId] of dimensionsOf(r, scope)) {
-        // Only the total keeps the outcome and error code (the error breakdown); a ranking needs just
-        // calls and errors, and splitting it by outcome would multiply its rows.
-        const outcome = dim === "" ? [r.outcome, r.errorCode ?? ""] : ["", ""];
-        if (scope !== "credential") this.upsertTotal.run("m", scope, scopeId, dim, minute, dimId, ...outcome, errors, duration, ...hist);
-        this.upsertTotal.run("h", scope, scopeId, dim, hour, dimId, ...outcome, errors, duration, ...hist);
-      }
+/** A record's increments of its combination roll-ups (minute, hour) and per-dimension roll-ups. */
+function collect(r: UsageRecord, rollups: Map<string, Increment>, totals: Map<string, Increment>): void {
+  const at = r.at.getTime();
+  const duration = Math.max(0, Math.round(r.durationMs));
+  const bucket = latencyBucket(duration);
+  const errors = isErrorOutcome(r.outcome) ? 1 : 0;
+  const minute = at - (at % MINUTE);
+  const hour = at - (at % HOUR);
+  const key = [r.target.id ?? "", r.connectionId ?? "", r.name ?? "", r.actor.credentialId ?? "", r.actor.userId ?? "", r.outcome, r.errorCode ?? "", r.face, r.target.kind];
+  addTo(rollups, ["m", minute, ...key], errors, duration, bucket);
+  addTo(rollups, ["h", hour, ...key], errors, duration, bucket);
+  for (const [scope, scopeId] of scopesOf(r)) {
+    for (const [dim, dimId] of dimensionsOf(r, scope)) {
+      // Only the total keeps the outcome and error code (the error breakdown); a ranking needs just
+      // calls and errors, and splitting it by outcome would multiply its rows.
+      const [outcome, code] = dim === "" ? [r.outcome, r.errorCode ?? ""] : ["", ""];
+      if (scope !== "credential") addTo(totals, ["m", scope, scopeId, dim, minute, dimId, outcome, code], errors, duration, bucket);
+      addTo(totals, ["h", scope, scopeId, dim, hour, dimId, outcome, code], errors, duration, bucket);
     }
   }
 }
