@@ -25,6 +25,7 @@ export type ConfigOverrides = {
   stdio?: Record<string, unknown>;
   gateway?: Record<string, unknown>;
   oauth?: Record<string, unknown>;
+  monitoring?: Record<string, unknown>;
   connections?: Record<string, unknown>[];
   agents?: Record<string, unknown>[];
 };
