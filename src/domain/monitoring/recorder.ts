@@ -133,15 +133,27 @@ export class UsageWriter {
    * first, so a busy batch (many calls of the same tool by the same key in the same minute) costs one
    * upsert per distinct row rather than ~40 per call.
    */
-  write(records: readonly UsageRecord[]): void {
+  write(records: readonly UsageRecord[]): { skipped: number } {
     const rollups = new Map<string, Increment>();
     const totals = new Map<string, Increment>();
-    for (const r of records) collect(r, rollups, totals);
+    const rows: (string | number | null)[][] = [];
+    for (const r of records) {
+      // One malformed record (an invalid date, a payload JSON cannot hold) is skipped, not the batch.
+      try {
+        const values = eventValues(r);
+        if (!Number.isFinite(values[0])) continue;
+        rows.push(values);
+        collect(r, rollups, totals);
+      } catch {
+        continue;
+      }
+    }
     this.sqlite.transaction(() => {
-      for (const r of records) this.insertEvent.run(...eventValues(r));
+      for (const values of rows) this.insertEvent.run(...values);
       for (const inc of rollups.values()) this.upsertRollup.run(...inc.key, inc.calls, inc.errors, inc.durationSum, ...inc.hist);
       for (const inc of totals.values()) this.upsertTotal.run(...inc.key, inc.calls, inc.errors, inc.durationSum, ...inc.hist);
     }).immediate();
+    return { skipped: records.length - rows.length };
   }
 }
 
@@ -217,8 +229,9 @@ export class UsageRecorder implements UsageSink {
     this.queue = [];
     try {
       this.writer ??= new UsageWriter(this.db.$client);
-      this.writer.write(batch);
-      this.state.written += batch.length;
+      const { skipped } = this.writer.write(batch);
+      this.state.written += batch.length - skipped;
+      this.state.lost += skipped;
       if (this.failing) this.options.logger?.info("usage records are written again");
       this.failing = false;
     } catch (err) {
