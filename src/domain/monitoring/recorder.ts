@@ -44,17 +44,25 @@ const EVENT_COLUMNS = [
 
 const TOTALS_KEY = ["grain", "scope", "scope_id", "dim", "bucket", "dim_id", "outcome", "error_code"] as const;
 
+/** Scopes kept per minute too; every other scope is kept per hour only (see scopesOf). */
+export const MINUTE_SCOPES: ReadonlySet<string> = new Set(["", "agent"]);
+
 /**
- * The scopes a record counts in (usage_totals): all calls, its agent, its credential; the dashboard's
- * unfiltered and agent- or key-filtered views read only these. A credential's scope is kept per hour
- * only: per minute it would hold nearly a row per call, and a key's day is read fast enough from the
- * combination roll-ups by their credential index.
+ * The scopes a record counts in (usage_totals): all calls, its agent, its credential, its user, its
+ * connection, its name; the dashboard's unfiltered view and one-filter views read only these. All calls
+ * and an agent's are kept per minute and per hour; the others per hour only, since per minute they would
+ * hold nearly a row per call (a day of one key or user is read from the combination roll-ups by index).
  */
 export function scopesOf(r: UsageRecord): [string, string][] {
-  const scopes: [string, string][] = [["", ""]];
-  if (r.target.kind === "agent" && r.target.id !== null) scopes.push(["agent", r.target.id]);
-  if (r.actor.credentialId !== null) scopes.push(["credential", r.actor.credentialId]);
-  return scopes;
+  const scopes: [string, string | null][] = [
+    ["", ""],
+    ["agent", r.target.kind === "agent" ? r.target.id : null],
+    ["credential", r.actor.credentialId],
+    ["user", r.actor.userId],
+    ["connection", r.connectionId],
+    ["name", r.name],
+  ];
+  return scopes.filter((s): s is [string, string] => s[1] !== null);
 }
 
 /**
@@ -173,7 +181,7 @@ function collect(r: UsageRecord, rollups: Map<string, Increment>, totals: Map<st
       // Only the total keeps the outcome and error code (the error breakdown); a ranking needs just
       // calls and errors, and splitting it by outcome would multiply its rows.
       const [outcome, code] = dim === "" ? [r.outcome, r.errorCode ?? ""] : ["", ""];
-      if (scope !== "credential") addTo(totals, ["m", scope, scopeId, dim, minute, dimId, outcome, code], errors, duration, bucket);
+      if (MINUTE_SCOPES.has(scope)) addTo(totals, ["m", scope, scopeId, dim, minute, dimId, outcome, code], errors, duration, bucket);
       addTo(totals, ["h", scope, scopeId, dim, hour, dimId, outcome, code], errors, duration, bucket);
     }
   }
