@@ -82,7 +82,7 @@ sqlite.run(
     `SELECT 'h', bucket - (bucket % ${HOUR}), ${ROLLUP_KEY}, SUM(calls), SUM(errors), SUM(duration_sum), ${HIST_SUMS} FROM usage_rollups WHERE grain = 'm' GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10, 11`,
 );
 // Per-dimension roll-ups, as the recorder's scopesOf and dimensionsOf: all calls and agents per minute
-// (per hour from those minutes), credentials per hour from the rows.
+// (per hour from those minutes), credentials, users, connections and names per hour from the rows.
 const AGENT = "CASE WHEN target_kind = 'agent' THEN target_id END";
 const dims: [string, string][] = [["''", "''"], ["'name'", "name"], ["'agent'", AGENT], ["'connection'", "connection_id"], ["'credential'", "credential_id"], ["'user'", "user_id"]];
 const credentialDims: [string, string][] = [...dims, ["'client'", "CASE WHEN client_name IS NOT NULL OR client_version IS NOT NULL THEN json_array(client_name, client_version) END"], ["'address'", "address"]];
@@ -103,6 +103,9 @@ sqlite.run(
     `SELECT 'h', scope, scope_id, dim, bucket - (bucket % ${HOUR}), dim_id, outcome, error_code, SUM(calls), SUM(errors), SUM(duration_sum), ${HIST_SUMS} FROM usage_totals WHERE grain = 'm' GROUP BY 2, 3, 4, 5, 6, 7, 8`,
 );
 for (const [dim, dimId] of credentialDims) sqlite.run(totals("h", HOUR, "'credential'", "credential_id", dim, dimId));
+for (const [scope, scopeId] of [["'user'", "user_id"], ["'connection'", "connection_id"], ["'name'", "name"]] as const) {
+  for (const [dim, dimId] of dims) sqlite.run(totals("h", HOUR, scope, scopeId, dim, dimId));
+}
 const rolled = performance.now();
 for (const i of indexes) sqlite.run(i.sql);
 sqlite.run("ANALYZE");
@@ -137,11 +140,15 @@ for (const [label, ms] of [["1h", HOUR], ["24h", DAY], ["7d", 7 * DAY], ["30d", 
   cases.push([`usageStats ${label} agent`, () => usageStats(db, range(ms, { agentId: "agent_1" }), { buckets: 60, top: 10 })]);
   cases.push([`usageStats ${label} key`, () => usageStats(db, range(ms, { credentialId: "key_7" }), { buckets: 60, top: 10 })]);
 }
+cases.push(["usageStats 30d user", () => usageStats(db, range(SPAN, { userId: "user_3" }), { buckets: 60, top: 10 })]);
+cases.push(["usageStats 30d connection", () => usageStats(db, range(SPAN, { connectionId: "conn_2" }), { buckets: 60, top: 10 })]);
+cases.push(["usageStats 30d tool", () => usageStats(db, range(SPAN, { name: "tool_3" }), { buckets: 60, top: 10 })]);
 // Filters usage_totals does not serve read the combination roll-ups by index (reported, not held to the target).
 const fallback: [string, () => unknown][] = [
   ["usageStats 24h user (combinations)", () => usageStats(db, range(DAY, { userId: "user_3" }), { buckets: 60, top: 10 })],
-  ["usageStats 30d user (combinations)", () => usageStats(db, range(SPAN, { userId: "user_3" }), { buckets: 60, top: 10 })],
-  ["usageStats 30d tool (combinations)", () => usageStats(db, range(SPAN, { name: "tool_3" }), { buckets: 60, top: 10 })],
+  ["usageStats 24h tool (combinations)", () => usageStats(db, range(DAY, { name: "tool_3" }), { buckets: 60, top: 10 })],
+  ["usageStats 7d outcome=error (combinations)", () => usageStats(db, range(7 * DAY, { outcome: "error" }), { buckets: 60, top: 10 })],
+  ["usageStats 30d agent+key (combinations)", () => usageStats(db, range(SPAN, { agentId: "agent_1", credentialId: "key_7" }), { buckets: 60, top: 10 })],
 ];
 cases.push(["listUsage first page (50)", () => listUsage(db, range(SPAN), { limit: 50 })]);
 cases.push(["listUsage page after 10,000 rows", () => listUsage(db, range(SPAN), { cursor: deepCursor, limit: 50 })]);

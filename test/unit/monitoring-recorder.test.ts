@@ -125,6 +125,21 @@ describe("UsageRecorder", () => {
     expect((sqlite.query("SELECT SUM(calls) AS n FROM usage_rollups WHERE grain = 'm'").get() as { n: number }).n).toBe(2);
     r.stop();
   });
+
+  test("a malformed record is skipped and counted as lost; the rest of its batch is written", () => {
+    const { db, sqlite } = openDb();
+    const r = recorder(db);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    r.record(usageRecord({ name: "good1" }));
+    r.record(usageRecord({ name: "bad_date", at: new Date(Number.NaN) }));
+    r.record(usageRecord({ name: "bad_payload", payload: { arguments: cyclic } }));
+    r.record(usageRecord({ name: "good2" }));
+    expect(() => r.flush()).not.toThrow();
+    expect(names(sqlite)).toEqual(["good1", "good2"]);
+    expect(r.counters).toMatchObject({ written: 2, lost: 2 });
+    r.stop();
+  });
 });
 
 describe("ImmediateUsageSink (the CLI's)", () => {

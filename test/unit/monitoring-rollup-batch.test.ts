@@ -33,7 +33,7 @@ test("a batch written at once gives the same roll-ups (calls, errors, durations,
   const single = openDb();
   const one = new UsageWriter(single.sqlite);
   single.sqlite.transaction(() => {
-    for (const r of records) one.writeOne(r);
+    for (const r of records) one.write([r]);
   })();
   const expected = rollups(single.sqlite);
   expect(expected.length).toBeGreaterThan(4);
@@ -41,7 +41,7 @@ test("a batch written at once gives the same roll-ups (calls, errors, durations,
   // And a second batch adds to the first.
   new UsageWriter(batched.sqlite).write(records);
   single.sqlite.transaction(() => {
-    for (const r of records) one.writeOne(r);
+    for (const r of records) one.write([r]);
   })();
   expect(rollups(batched.sqlite)).toEqual(rollups(single.sqlite));
 });

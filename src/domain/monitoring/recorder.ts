@@ -44,17 +44,25 @@ const EVENT_COLUMNS = [
 
 const TOTALS_KEY = ["grain", "scope", "scope_id", "dim", "bucket", "dim_id", "outcome", "error_code"] as const;
 
+/** Scopes kept per minute too; every other scope is kept per hour only (see scopesOf). */
+export const MINUTE_SCOPES: ReadonlySet<string> = new Set(["", "agent"]);
+
 /**
- * The scopes a record counts in (usage_totals): all calls, its agent, its credential; the dashboard's
- * unfiltered and agent- or key-filtered views read only these. A credential's scope is kept per hour
- * only: per minute it would hold nearly a row per call, and a key's day is read fast enough from the
- * combination roll-ups by their credential index.
+ * The scopes a record counts in (usage_totals): all calls, its agent, its credential, its user, its
+ * connection, its name; the dashboard's unfiltered view and one-filter views read only these. All calls
+ * and an agent's are kept per minute and per hour; the others per hour only, since per minute they would
+ * hold nearly a row per call (a day of one key or user is read from the combination roll-ups by index).
  */
 export function scopesOf(r: UsageRecord): [string, string][] {
-  const scopes: [string, string][] = [["", ""]];
-  if (r.target.kind === "agent" && r.target.id !== null) scopes.push(["agent", r.target.id]);
-  if (r.actor.credentialId !== null) scopes.push(["credential", r.actor.credentialId]);
-  return scopes;
+  const scopes: [string, string | null][] = [
+    ["", ""],
+    ["agent", r.target.kind === "agent" ? r.target.id : null],
+    ["credential", r.actor.credentialId],
+    ["user", r.actor.userId],
+    ["connection", r.connectionId],
+    ["name", r.name],
+  ];
+  return scopes.filter((s): s is [string, string] => s[1] !== null);
 }
 
 /**
@@ -89,11 +97,24 @@ export function eventValues(r: UsageRecord): (string | number | null)[] {
   ];
 }
 
-/** One roll-up or total row's key values and the sums a batch adds to it. */
-type Sum = { values: (string | number)[]; calls: number; errors: number; duration: number; hist: number[] };
+/** Prepared statements that write records and their roll-ups (shared with the benchmark's generator). */
+/** One roll-up row's increments, summed over a batch before it is written. */
+type Increment = { key: (string | number)[]; calls: number; errors: number; durationSum: number; hist: number[] };
 
-/** `upsert` statement text for a roll-up table keyed by `key`: a batch's sums added to the row. */
-function addStatement(table: string, key: readonly string[]): string {
+function addTo(into: Map<string, Increment>, key: (string | number)[], errors: number, duration: number, bucket: number): void {
+  const id = JSON.stringify(key);
+  let inc = into.get(id);
+  if (!inc) {
+    inc = { key, calls: 0, errors: 0, durationSum: 0, hist: HISTOGRAM_COLUMNS.map(() => 0) };
+    into.set(id, inc);
+  }
+  inc.calls++;
+  inc.errors += errors;
+  inc.durationSum += duration;
+  inc.hist[bucket]!++;
+}
+
+function upsertSql(table: string, key: readonly string[]): string {
   const hist = HISTOGRAM_COLUMNS.join(", ");
   return (
     `INSERT INTO ${table} (${key.join(", ")}, calls, errors, duration_sum, ${hist}) ` +
@@ -103,67 +124,66 @@ function addStatement(table: string, key: readonly string[]): string {
   );
 }
 
-/** Prepared statements that write records and their roll-ups (shared with the benchmark's generator). */
+/** Prepared statements that write records and their roll-ups (shared with the CLI's immediate sink). */
 export class UsageWriter {
   private readonly insertEvent: Statement;
-  private readonly addRollup: Statement;
-  private readonly addTotal: Statement;
+  private readonly upsertRollup: Statement;
+  private readonly upsertTotal: Statement;
 
   constructor(readonly sqlite: Database) {
     this.insertEvent = sqlite.prepare(`INSERT INTO usage_events (${EVENT_COLUMNS.join(", ")}) VALUES (${EVENT_COLUMNS.map(() => "?").join(", ")})`);
-    this.addRollup = sqlite.prepare(addStatement("usage_rollups", ROLLUP_KEY));
-    this.addTotal = sqlite.prepare(addStatement("usage_totals", TOTALS_KEY));
-  }
-
-  /** Writes records and their roll-ups in one transaction (the caller's, if one is open). */
-  write(records: readonly UsageRecord[]): void {
-    this.sqlite.transaction(() => this.writeRows(records)).immediate();
-  }
-
-  /** One record's row and its roll-ups, with no transaction of its own. */
-  writeOne(r: UsageRecord): void {
-    this.writeRows([r]);
+    this.upsertRollup = sqlite.prepare(upsertSql("usage_rollups", ROLLUP_KEY));
+    this.upsertTotal = sqlite.prepare(upsertSql("usage_totals", TOTALS_KEY));
   }
 
   /**
-   * The rows, then the roll-ups and totals of the batch summed in memory first: a busy gateway's batch
-   * shares a few keys per minute, and an upsert per record and key was most of what recording cost
-   * (bench proxy: recording on vs off).
+   * Writes records and their roll-ups in one transaction. The roll-ups' increments are summed in memory
+   * first, so a busy batch (many calls of the same tool by the same key in the same minute) costs one
+   * upsert per distinct row rather than ~40 per call.
    */
-  private writeRows(records: readonly UsageRecord[]): void {
-    const rollups = new Map<string, Sum>();
-    const totals = new Map<string, Sum>();
-    const add = (sums: Map<string, Sum>, values: (string | number)[], errors: number, duration: number) => {
-      const id = JSON.stringify(values);
-      let sum = sums.get(id);
-      if (!sum) sums.set(id, (sum = { values, calls: 0, errors: 0, duration: 0, hist: HISTOGRAM_COLUMNS.map(() => 0) }));
-      sum.calls++;
-      sum.errors += errors;
-      sum.duration += duration;
-      sum.hist[latencyBucket(duration)]!++;
-    };
+  write(records: readonly UsageRecord[]): { skipped: number } {
+    const rollups = new Map<string, Increment>();
+    const totals = new Map<string, Increment>();
+    const rows: (string | number | null)[][] = [];
     for (const r of records) {
-      const at = r.at.getTime();
-      const duration = Math.max(0, Math.round(r.durationMs));
-      const errors = isErrorOutcome(r.outcome) ? 1 : 0;
-      const minute = at - (at % MINUTE);
-      const hour = at - (at % HOUR);
-      const key = [r.target.id ?? "", r.connectionId ?? "", r.name ?? "", r.actor.credentialId ?? "", r.actor.userId ?? "", r.outcome, r.errorCode ?? "", r.face, r.target.kind];
-      add(rollups, ["m", minute, ...key], errors, duration);
-      add(rollups, ["h", hour, ...key], errors, duration);
-      for (const [scope, scopeId] of scopesOf(r)) {
-        for (const [dim, dimId] of dimensionsOf(r, scope)) {
-          // Only the total keeps the outcome and error code (the error breakdown); a ranking needs just
-          // calls and errors, and splitting it by outcome would multiply its rows.
-          const outcome = dim === "" ? [r.outcome, r.errorCode ?? ""] : ["", ""];
-          if (scope !== "credential") add(totals, ["m", scope, scopeId, dim, minute, dimId, ...outcome], errors, duration);
-          add(totals, ["h", scope, scopeId, dim, hour, dimId, ...outcome], errors, duration);
-        }
+      // One malformed record (an invalid date, a payload JSON cannot hold) is skipped, not the batch.
+      try {
+        const values = eventValues(r);
+        if (!Number.isFinite(values[0])) continue;
+        rows.push(values);
+        collect(r, rollups, totals);
+      } catch {
+        continue;
       }
     }
-    for (const r of records) this.insertEvent.run(...eventValues(r));
-    for (const s of rollups.values()) this.addRollup.run(...s.values, s.calls, s.errors, s.duration, ...s.hist);
-    for (const s of totals.values()) this.addTotal.run(...s.values, s.calls, s.errors, s.duration, ...s.hist);
+    this.sqlite.transaction(() => {
+      for (const values of rows) this.insertEvent.run(...values);
+      for (const inc of rollups.values()) this.upsertRollup.run(...inc.key, inc.calls, inc.errors, inc.durationSum, ...inc.hist);
+      for (const inc of totals.values()) this.upsertTotal.run(...inc.key, inc.calls, inc.errors, inc.durationSum, ...inc.hist);
+    }).immediate();
+    return { skipped: records.length - rows.length };
+  }
+}
+
+/** A record's increments of its combination roll-ups (minute, hour) and per-dimension roll-ups. */
+function collect(r: UsageRecord, rollups: Map<string, Increment>, totals: Map<string, Increment>): void {
+  const at = r.at.getTime();
+  const duration = Math.max(0, Math.round(r.durationMs));
+  const bucket = latencyBucket(duration);
+  const errors = isErrorOutcome(r.outcome) ? 1 : 0;
+  const minute = at - (at % MINUTE);
+  const hour = at - (at % HOUR);
+  const key = [r.target.id ?? "", r.connectionId ?? "", r.name ?? "", r.actor.credentialId ?? "", r.actor.userId ?? "", r.outcome, r.errorCode ?? "", r.face, r.target.kind];
+  addTo(rollups, ["m", minute, ...key], errors, duration, bucket);
+  addTo(rollups, ["h", hour, ...key], errors, duration, bucket);
+  for (const [scope, scopeId] of scopesOf(r)) {
+    for (const [dim, dimId] of dimensionsOf(r, scope)) {
+      // Only the total keeps the outcome and error code (the error breakdown); a ranking needs just
+      // calls and errors, and splitting it by outcome would multiply its rows.
+      const [outcome, code] = dim === "" ? [r.outcome, r.errorCode ?? ""] : ["", ""];
+      if (MINUTE_SCOPES.has(scope)) addTo(totals, ["m", scope, scopeId, dim, minute, dimId, outcome, code], errors, duration, bucket);
+      addTo(totals, ["h", scope, scopeId, dim, hour, dimId, outcome, code], errors, duration, bucket);
+    }
   }
 }
 
@@ -217,8 +237,9 @@ export class UsageRecorder implements UsageSink {
     this.queue = [];
     try {
       this.writer ??= new UsageWriter(this.db.$client);
-      this.writer.write(batch);
-      this.state.written += batch.length;
+      const { skipped } = this.writer.write(batch);
+      this.state.written += batch.length - skipped;
+      this.state.lost += skipped;
       if (this.failing) this.options.logger?.info("usage records are written again");
       this.failing = false;
     } catch (err) {

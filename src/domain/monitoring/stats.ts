@@ -1,10 +1,12 @@
 // Dashboard statistics from the usage roll-ups: totals, a time series, top-N and the error breakdown.
-// Ranges up to 24 h read the minute roll-ups, longer ones the hour roll-ups. All calls, one agent's
-// or one key's are read from the per-dimension roll-ups (usage_totals: a few rows per bucket, whatever
-// the size of usage_events); any other filter from the combination roll-ups (usage_rollups), by index.
+// Ranges up to 24 h read the minute roll-ups, longer ones the hour roll-ups. All calls and views with one
+// filter (agent; beyond 24 h also key, user, connection, name) are read from the per-dimension roll-ups
+// (usage_totals: a few rows per bucket, whatever the size of usage_events); any other filter from the
+// combination roll-ups (usage_rollups), by index.
 import type { Db } from "../../db/client.ts";
 import { joinWhere, rollupsWhere, type SqlValue, type UsageFilter, type Where } from "./filter.ts";
 import { HISTOGRAM_COLUMNS, histogramQuantile } from "./histogram.ts";
+import { MINUTE_SCOPES } from "./recorder.ts";
 import type { Outcome } from "./types.ts";
 
 const MINUTE = 60_000;
@@ -70,15 +72,19 @@ type Source = { table: string; where: (dim: Dimension | null) => Where; column: 
 
 const COMBINATION_COLUMNS: Record<Dimension, string> = { name: "name", agent: "target_id", connection: "connection_id", credential: "credential_id", user: "user_id" };
 
-/** The per-dimension roll-ups serve all calls, one agent and one key; any other filter reads the combinations. */
+/** The filters that are scopes of usage_totals, and the scope each names. */
+const SCOPE_FILTERS: [keyof UsageFilter, string][] = [["agentId", "agent"], ["credentialId", "credential"], ["userId", "user"], ["connectionId", "connection"], ["name", "name"]];
+
+/** The per-dimension roll-ups serve all calls and one-filter views; any other filter reads the combinations. */
 function sourceFor(filter: UsageFilter): Source {
   const { grain, ms } = grainFor(filter);
   const from = filter.from.getTime();
-  const others = [filter.connectionId, filter.userId, filter.name, filter.outcome, filter.face].some((v) => v !== undefined);
-  // A key's scope has hour roll-ups only (recorder.ts scopesOf).
-  const scoped = !others && !(filter.agentId !== undefined && filter.credentialId !== undefined) && !(filter.credentialId !== undefined && grain === "m");
+  // One filter at most among agent, credential, user, connection and name (outcome and face are not
+  // scopes); all calls and an agent's have minute roll-ups, the others hour roll-ups only (recorder.ts scopesOf).
+  const set = SCOPE_FILTERS.filter(([field]) => filter[field] !== undefined);
+  const scoped = filter.outcome === undefined && filter.face === undefined && set.length <= 1 && (grain === "h" || set.length === 0 || MINUTE_SCOPES.has(set[0]![1]));
   if (scoped) {
-    const [scope, scopeId] = filter.agentId !== undefined ? ["agent", filter.agentId] : filter.credentialId !== undefined ? ["credential", filter.credentialId] : ["", ""];
+    const [scope, scopeId] = set.length === 0 ? ["", ""] : [set[0]![1], filter[set[0]![0]] as string];
     return {
       table: "usage_totals",
       where: (dim) => ({ sql: "grain = ? AND scope = ? AND scope_id = ? AND dim = ? AND bucket >= ? AND bucket <= ?", params: [grain, scope, scopeId, dim ?? "", from - (from % ms), filter.to.getTime()] }),
