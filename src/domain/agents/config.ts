@@ -35,8 +35,9 @@ function fieldsFrom(declared: ConfigAgent, connectionIdOf: (slug: string) => str
     instructions: declared.instructions,
     enabled: declared.enabled,
     prefixTools: declared.prefix_tools,
-    recordPayloads: declared.record_payloads,
     connections: declared.selections.map((s) => ({ connectionId: connectionIdOf(s.connection), tools: s.tools, resources: s.resources, prompts: s.prompts })),
+    // In fieldsOf's order: the two are compared as JSON to tell whether the file changed the agent.
+    recordPayloads: declared.record_payloads,
   };
 }
 
