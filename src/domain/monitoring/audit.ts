@@ -1,6 +1,6 @@
 // The audit log: one row per change through any face, written synchronously, listed newest first, pruned by its own retention.
 import type { Db } from "../../db/client.ts";
-import { afterCursor, decodeCursor, encodeCursor, joinWhere, type SqlValue, type Where } from "./filter.ts";
+import { exactMatches, joinWhere, newestFirst, type SqlValue, type Where } from "./filter.ts";
 import type { AuditRecord, AuditSink, Face } from "./types.ts";
 
 export type AuditFilter = { from?: Date; to?: Date; userId?: string; credentialId?: string; action?: string; targetId?: string; face?: Face };
@@ -37,14 +37,10 @@ function auditWhere(filter: AuditFilter): Where {
     parts.push("at <= ?");
     params.push(filter.to.getTime());
   }
-  const exact: [keyof AuditFilter, string][] = [["userId", "user_id"], ["credentialId", "credential_id"], ["action", "action"], ["targetId", "target_id"], ["face", "face"]];
-  for (const [field, column] of exact) {
-    const value = filter[field];
-    if (value === undefined) continue;
-    parts.push(`${column} = ?`);
-    params.push(value as string);
-  }
-  return { sql: parts.join(" AND "), params };
+  return joinWhere(
+    { sql: parts.join(" AND "), params },
+    exactMatches(filter, [["userId", "user_id"], ["credentialId", "credential_id"], ["action", "action"], ["targetId", "target_id"], ["face", "face"]]),
+  );
 }
 
 function toAuditRow(r: AuditEventRow): AuditRow {
@@ -69,15 +65,7 @@ function toAuditRow(r: AuditEventRow): AuditRow {
 
 /** One page of the audit log, newest first by (at, id), with the same cursor scheme as the usage log. */
 export function listAudit(db: Db, filter: AuditFilter, page: { cursor?: string | null; limit: number }): { rows: AuditRow[]; nextCursor: string | null } {
-  const limit = Math.max(1, Math.min(500, Math.floor(page.limit)));
-  const where = page.cursor ? joinWhere(auditWhere(filter), afterCursor(decodeCursor(page.cursor))) : joinWhere(auditWhere(filter));
-  const rows = db.$client
-    .query(`SELECT * FROM audit_events WHERE ${where.sql} ORDER BY at DESC, id DESC LIMIT ?`)
-    .all(...where.params, limit + 1) as AuditEventRow[];
-  const more = rows.length > limit;
-  const shown = more ? rows.slice(0, limit) : rows;
-  const last = shown[shown.length - 1];
-  return { rows: shown.map(toAuditRow), nextCursor: more && last ? encodeCursor(last.at, last.id) : null };
+  return newestFirst<AuditEventRow, AuditRow>(db, "audit_events", joinWhere(auditWhere(filter)), page, toAuditRow);
 }
 
 /** Deletes audit rows older than the retention; returns how many. */

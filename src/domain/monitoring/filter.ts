@@ -1,4 +1,5 @@
 // Usage filters and cursors turned into SQL: one place for the raw rows' and the roll-ups' WHERE.
+import type { Db } from "../../db/client.ts";
 import { AppError } from "../../errors.ts";
 import type { Face, Outcome } from "./types.ts";
 
@@ -26,21 +27,50 @@ function dimensionConditions(filter: UsageFilter): Where {
     parts.push("target_kind = 'agent' AND target_id = ?");
     params.push(filter.agentId);
   }
-  const exact: [keyof UsageFilter, string][] = [
-    ["connectionId", "connection_id"],
-    ["credentialId", "credential_id"],
-    ["userId", "user_id"],
-    ["name", "name"],
-    ["outcome", "outcome"],
-    ["face", "face"],
-  ];
-  for (const [field, column] of exact) {
+  return join(
+    { sql: parts.join(" AND "), params },
+    exactMatches(filter, [
+      ["connectionId", "connection_id"],
+      ["credentialId", "credential_id"],
+      ["userId", "user_id"],
+      ["name", "name"],
+      ["outcome", "outcome"],
+      ["face", "face"],
+    ]),
+  );
+}
+
+/** `column = ?` for each field of `filter` that is given (the usage log's and the audit log's filters). */
+export function exactMatches<F extends Record<string, unknown>>(filter: F, columns: readonly [keyof F, string][]): Where {
+  const parts: string[] = [];
+  const params: SqlValue[] = [];
+  for (const [field, column] of columns) {
     const value = filter[field];
     if (value === undefined) continue;
     parts.push(`${column} = ?`);
-    params.push(value as string);
+    params.push(value as SqlValue);
   }
   return { sql: parts.join(" AND "), params };
+}
+
+/**
+ * One page of `table` newest first by (at, id), after `cursor` (the last row of the previous page):
+ * the usage log's and the audit log's listing. A page of limit + 1 tells whether more follow.
+ */
+export function newestFirst<Row extends { at: number; id: number }, Out>(
+  db: Db,
+  table: "usage_events" | "audit_events",
+  where: Where,
+  page: { cursor?: string | null; limit: number },
+  toRow: (row: Row) => Out,
+): { rows: Out[]; nextCursor: string | null } {
+  const limit = Math.max(1, Math.min(500, Math.floor(page.limit)));
+  const paged = page.cursor ? join(where, afterCursor(decodeCursor(page.cursor))) : where;
+  const rows = db.$client.query(`SELECT * FROM ${table} WHERE ${paged.sql} ORDER BY at DESC, id DESC LIMIT ?`).all(...paged.params, limit + 1) as Row[];
+  const more = rows.length > limit;
+  const shown = more ? rows.slice(0, limit) : rows;
+  const last = shown[shown.length - 1];
+  return { rows: shown.map(toRow), nextCursor: more && last ? encodeCursor(last.at, last.id) : null };
 }
 
 function join(...wheres: Where[]): Where {

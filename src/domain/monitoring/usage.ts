@@ -1,7 +1,7 @@
 // Usage queries: the log newest first with cursor paging, one row, the dashboard's stats and a key's
 // activity (stats.ts, activity.ts), and pruning by retention and row count.
 import type { Db } from "../../db/client.ts";
-import { afterCursor, decodeCursor, encodeCursor, eventsWhere, joinWhere, type UsageFilter } from "./filter.ts";
+import { eventsWhere, newestFirst, type UsageFilter } from "./filter.ts";
 import { toUsageRow, type EventRow, type UsageRow } from "./rows.ts";
 
 export type { UsageFilter } from "./filter.ts";
@@ -14,15 +14,7 @@ export { credentialActivity, type CredentialActivity } from "./activity.ts";
  * written while a reader pages (newer ones) never shift a page: nothing is shown twice or skipped.
  */
 export function listUsage(db: Db, filter: UsageFilter, page: { cursor?: string | null; limit: number }): { rows: UsageRow[]; nextCursor: string | null } {
-  const limit = Math.max(1, Math.min(500, Math.floor(page.limit)));
-  const where = page.cursor ? joinWhere(eventsWhere(filter), afterCursor(decodeCursor(page.cursor))) : eventsWhere(filter);
-  const rows = db.$client
-    .query(`SELECT * FROM usage_events WHERE ${where.sql} ORDER BY at DESC, id DESC LIMIT ?`)
-    .all(...where.params, limit + 1) as EventRow[];
-  const more = rows.length > limit;
-  const shown = more ? rows.slice(0, limit) : rows;
-  const last = shown[shown.length - 1];
-  return { rows: shown.map(toUsageRow), nextCursor: more && last ? encodeCursor(last.at, last.id) : null };
+  return newestFirst<EventRow, UsageRow>(db, "usage_events", eventsWhere(filter), page, toUsageRow);
 }
 
 /** One usage row by id, or null. */
