@@ -78,7 +78,7 @@ export function openStore(config: Config, logger: Logger): Store {
  */
 function applyDeclared(config: Config, logger: Logger, db: Db, keys: ServerKeys): void {
   // Each connection and agent the file created, changed, took over or removed is a change in the audit log.
-  const audit = new AuditLog(db);
+  const audit = new AuditLog(db, logger);
   let synced: ReturnType<typeof syncConfigConnections>;
   try {
     synced = syncConfigConnections(connectionStore({ db, keys, config }), config.connections);
@@ -154,7 +154,7 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
     lastUsed: new LastUsedRecorder(handle.db),
     usageRecorder,
     usage,
-    audit: new AuditLog(handle.db),
+    audit: new AuditLog(handle.db, logger),
     oauth: {
       verifyAccessToken: createAccessTokenVerifier(handle.db, keys.tokenHmac, probe),
       grantLastUsed: createGrantLastUsedRecorder(handle.db),

@@ -1,6 +1,6 @@
 // The gateway: one runtime per connection, the downstream sessions of /mcp/:connectionId, idle
 // reaping, connection tests, and the GatewayControl the connection operations use.
-import { isInitializeRequest, type ClientCapabilities, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { isInitializeRequest, type ClientCapabilities, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { CapacityError, JsonRpcError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../domain/access/caller.ts";
@@ -141,8 +141,9 @@ export class Gateway implements RunningGateway {
 
   /** How a session's records mask text and whether they keep payloads. */
   private usagePolicy(target: UsageTarget): UsagePolicy {
-    const agent = target.kind === "agent" ? this.agent(target.id) : null;
-    const specs = target.kind === "connection" ? [this.runtime(target.id)?.spec] : (agent?.connections ?? []).map((s) => this.runtime(s.connectionId)?.spec);
+    // A served target always exists; a refused one may name nothing (null id): no secrets of its own.
+    const agent = target.kind === "agent" && target.id !== null ? this.agent(target.id) : null;
+    const specs = target.kind === "connection" ? [target.id === null ? undefined : this.runtime(target.id)?.spec] : (agent?.connections ?? []).map((s) => this.runtime(s.connectionId)?.spec);
     const secrets = [...new Set(specs.flatMap((spec) => (spec ? secretsOf(spec) : [])))].sort((a, b) => b.length - a.length);
     const optedIn = target.kind === "connection" ? specs[0]?.recordPayloads === true : agent?.recordPayloads === true;
     return { secrets, patterns: this.redactPatterns, payloadMaxBytes: optedIn && this.settings.usage ? this.settings.usage.payloadMaxBytes : null };
@@ -190,7 +191,7 @@ export class Gateway implements RunningGateway {
     let bodyBytes = 0;
     if (request.method === "POST") {
       try {
-        // request.json() reads the text too: with it in hand, its length is the request's size.
+        // The text is read once: its length is the request's size, and it is parsed here.
         const text = await request.text();
         bodyBytes = this.settings.usage ? Buffer.byteLength(text) : 0;
         parsedBody = JSON.parse(text);
@@ -206,7 +207,7 @@ export class Gateway implements RunningGateway {
       }
       session.caller = caller;
       session.lastActive = Date.now();
-      if (session.usage && parsedBody !== undefined) this.begin(session.usage, parsedBody, bodyBytes, caller, address);
+      const begun = session.usage && parsedBody !== undefined ? this.begin(session.usage, parsedBody, bodyBytes, caller, address) : [];
       // A stream answered directly is resumed there; the SDK's transport resumes its own.
       const resumed = session.direct.resume(request);
       if (resumed) return resumed;
@@ -220,7 +221,10 @@ export class Gateway implements RunningGateway {
         if (rest.length < messages.length) parsedBody = Array.isArray(parsedBody) ? rest : rest[0];
       }
       if (request.method === "GET") return session.serveStream(request);
-      return session.transport.handleRequest(request, { parsedBody });
+      const answer = await session.transport.handleRequest(request, { parsedBody });
+      // An HTTP error is the transport refusing the POST before any request of it ran.
+      if (answer.status >= 400 && begun.length > 0) session.usage?.rejected(begun, answer.status);
+      return answer;
     }
     if (request.method !== "POST") return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required");
     const messages = (Array.isArray(parsedBody) ? parsedBody : [parsedBody]) as JSONRPCMessage[];
@@ -271,15 +275,18 @@ export class Gateway implements RunningGateway {
   }
 
   /** Begins a usage record for each request of a POST's body (the body's size for one; in a batch, each request's own). */
-  private begin(usage: SessionUsage, body: unknown, bytes: number, caller: Caller, address: string | null): void {
+  private begin(usage: SessionUsage, body: unknown, bytes: number, caller: Caller, address: string | null): RequestId[] {
     const actor = actorOf(caller);
     if (!Array.isArray(body)) {
       const [message] = requestsIn(body);
-      if (message) usage.begin(message, bytes, actor, address);
-      return;
+      if (!message) return [];
+      usage.begin(message, bytes, actor, address);
+      return [message.id];
     }
     // Batches are rare (and gone from MCP 2025-06-18): each request's own size is measured.
-    for (const message of requestsIn(body)) usage.begin(message, Buffer.byteLength(JSON.stringify(message)), actor, address);
+    const messages = requestsIn(body);
+    for (const message of messages) usage.begin(message, Buffer.byteLength(JSON.stringify(message)), actor, address);
+    return messages.map((m) => m.id);
   }
 
   private async forget(session: DownstreamSession): Promise<void> {

@@ -5,8 +5,12 @@ import type { AgentSpec } from "../domain/agents/tools.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";
 import type { ManagedGateway } from "./types.ts";
 
-/** What a request to /mcp named, for a record of it: a connection or an agent (id and slug as asked when none such exists). */
-export type McpTarget = { kind: "connection" | "agent"; id: string; slug: string };
+/**
+ * What a request to /mcp named, for a record of it: a connection or an agent, or null id and slug when
+ * none such exists (the caller's text is never kept: it would name what does not exist, and fill the
+ * metrics' labels and the roll-ups with whatever a caller typed).
+ */
+export type McpTarget = { kind: "connection" | "agent"; id: string | null; slug: string | null };
 
 /** A caller that came with an API key: the only kind the /mcp endpoints serve. */
 export type KeyCaller = Caller & { key: { id: string } };

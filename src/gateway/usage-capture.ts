@@ -7,7 +7,7 @@ import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import type { Actor, Outcome, UsageRecord, UsageSink } from "../domain/monitoring/types.ts";
 import { MAX_ERROR_TEXT, redact } from "./redact.ts";
 
-export type UsageTarget = { kind: "connection" | "agent"; id: string; slug: string };
+export type UsageTarget = { kind: "connection" | "agent"; id: string | null; slug: string | null };
 
 /** What is masked in what is kept (error messages always, payloads when opted in). */
 export type Redaction = {
@@ -89,6 +89,16 @@ export function payloadText(value: unknown, redaction: Redaction, maxBytes: numb
   return { text: Buffer.from(text).subarray(0, maxBytes).toString().replace(/\uFFFD$/, ""), truncated: true };
 }
 
+/** Most characters of a request's name (tool, prompt, resource URI, task id) and method kept. */
+export const MAX_NAME_LENGTH = 512;
+const MAX_METHOD_LENGTH = 100;
+
+const UNANSWERED = {
+  cancelled: "Cancelled",
+  closed: "The session closed before the request was answered",
+  replaced: "Another request with the same id arrived before this one was answered",
+} as const;
+
 /** The usage recording of one downstream session (or of one request refused before any session). */
 export class SessionUsage {
   private readonly pending = new Map<RequestId, Pending>();
@@ -106,11 +116,15 @@ export class SessionUsage {
   /** A request of the client arrives (an HTTP POST's message with a method and an id). */
   begin(message: { id: RequestId; method: string; params?: unknown }, requestBytes: number, actor: Actor, address: string | null): void {
     const params = message.params as Record<string, unknown> | undefined;
-    const name = requestName(message.method, params);
+    // The method and the name are the client's text: bounded before they are kept, queued and written
+    // into a row and its roll-ups (a 200 KB tool name refused is still a row).
+    const name = requestName(message.method, params)?.slice(0, MAX_NAME_LENGTH) ?? null;
+    // A request id used again while the first is pending: the first is recorded now, not overwritten.
+    if (this.pending.has(message.id)) this.unanswered(message.id, "replaced");
     this.pending.set(message.id, {
       at: new Date(),
       started: performance.now(),
-      method: message.method,
+      method: message.method.slice(0, MAX_METHOD_LENGTH),
       name,
       // On a connection the name goes upstream as it is; an agent notes what it resolved.
       upstreamName: this.target.kind === "connection" ? name : null,
@@ -159,13 +173,27 @@ export class SessionUsage {
     this.emit(pending, outcome, code, text_, Buffer.byteLength(text), error === undefined ? message.result : message.error);
   }
 
-  /** Request `id` ended with no answer (the client cancelled it, or the session closed under it). */
-  unanswered(id: RequestId, why: "cancelled" | "closed"): void {
+  /** Request `id` ended with no answer (the client cancelled it, the session closed under it, or another request took its id). */
+  unanswered(id: RequestId, why: "cancelled" | "closed" | "replaced"): void {
     const pending = this.pending.get(id);
     if (!pending) return;
     this.pending.delete(id);
     const outcome: Outcome = why === "cancelled" ? "timeout" : "error";
-    this.emit(pending, outcome, null, why === "cancelled" ? "Cancelled" : "The session closed before the request was answered", 0, undefined);
+    this.emit(pending, outcome, null, UNANSWERED[why], 0, undefined);
+  }
+
+  /**
+   * The transport refused the POST that carried `ids` before any of them ran (an HTTP error: a missing
+   * "jsonrpc", an Accept without event streams, a bad protocol version): each is recorded now, as the
+   * error it got, rather than left pending (holding its text) until the session ends.
+   */
+  rejected(ids: readonly RequestId[], status: number): void {
+    for (const id of ids) {
+      const pending = this.pending.get(id);
+      if (!pending) continue;
+      this.pending.delete(id);
+      this.emit(pending, "error", `HTTP ${status}`, "The request was refused before it ran (not a valid MCP request over HTTP)", 0, undefined);
+    }
   }
 
   /** The session is gone: what it never answered is recorded as such. */

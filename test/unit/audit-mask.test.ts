@@ -34,3 +34,20 @@ describe("maskSecrets", () => {
     expect(JSON.stringify(maskSecrets(deep))).not.toContain('"p"');
   });
 });
+
+describe("secrets in unexpected shapes (a refused input is stored as it came)", () => {
+  test("headers and env as lists or strings, credential-named keys, Bearer in text", () => {
+    const raw = {
+      headers: [["Authorization", "Bearer ghp_supersecretvalue123"]],
+      env: "API_KEY=sk-live-123456",
+      authorization: "Basic dXNlcjpwYXNz",
+      api_key: "k-123",
+      apiKey: "k-456",
+      credentials: { user: "u" },
+      description: "call it with Bearer ghp_anothersecret999, please",
+    };
+    const text = JSON.stringify(maskSecrets(raw));
+    for (const secret of ["ghp_supersecretvalue123", "sk-live-123456", "dXNlcjpwYXNz", "k-123", "k-456", "ghp_anothersecret999"]) expect(text).not.toContain(secret);
+    expect(text).toContain("call it with Bearer ********, please");
+  });
+});

@@ -1,5 +1,6 @@
 // The audit log: one row per change through any face, written synchronously, listed newest first, pruned by its own retention.
 import type { Db } from "../../db/client.ts";
+import { silentLogger, type Logger } from "../../logger.ts";
 import { exactMatches, joinWhere, newestFirst, type SqlValue, type Where } from "./filter.ts";
 import type { AuditRecord, AuditSink, Face } from "./types.ts";
 
@@ -11,19 +12,45 @@ type AuditEventRow = {
   action: string; target_id: string | null; address: string | null; change: string | null; outcome: string;
 };
 
-/** The AuditSink: each record is inserted at once (a change is not done until it is on record). */
+/** Most bytes of a change's JSON kept; a larger one is stored as its size only (it was refused or cut anyway). */
+export const MAX_CHANGE_BYTES = 16 * 1024;
+
+/**
+ * The AuditSink: each record is inserted at once (a change is not done until it is on record). A write
+ * that fails (a full disk, a locked database) is logged loudly and never fails the change itself,
+ * whichever face made it (an operation, a sign-in, a consent).
+ */
 export class AuditLog implements AuditSink {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly logger: Logger = silentLogger) {}
 
   record(record: AuditRecord): void {
+    try {
+      this.insert(record);
+    } catch (err) {
+      this.logger.error("audit row not written", { action: record.action, error: err });
+    }
+  }
+
+  private insert(record: AuditRecord): void {
     this.db.$client.run(
       "INSERT INTO audit_events (at, face, user_id, credential_kind, credential_id, action, target_id, address, change, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       [
         record.at.getTime(), record.face, record.actor.userId, record.actor.credentialKind, record.actor.credentialId, record.action,
-        record.targetId, record.address, record.change === undefined ? null : JSON.stringify(record.change), record.outcome,
+        record.targetId, record.address, changeText(record.change), record.outcome,
       ],
     );
   }
+}
+
+/**
+ * A change as stored: its JSON, or only its size past MAX_CHANGE_BYTES (a refused input is stored as
+ * it came: a key with no right to change anything must not be able to park a megabyte for a year).
+ */
+function changeText(change: unknown): string | null {
+  if (change === undefined) return null;
+  const text = JSON.stringify(change);
+  const bytes = Buffer.byteLength(text);
+  return bytes <= MAX_CHANGE_BYTES ? text : JSON.stringify({ truncated: true, bytes });
 }
 
 function auditWhere(filter: AuditFilter): Where {

@@ -18,6 +18,8 @@ const KNOWN_METHODS = new Set([
 
 /** Most distinct targets kept per kind; later ones are counted under "other" (a refused slug is the caller's text). */
 const MAX_TARGETS = 1000;
+/** Most characters of a target label. */
+const MAX_LABEL_LENGTH = 128;
 
 export type CallSeries = { targetKind: string; target: string; method: string; outcome: Outcome; count: number };
 export type DurationSeries = { targetKind: string; target: string; buckets: number[]; count: number; sum: number };
@@ -51,7 +53,9 @@ export class CallMetrics implements UsageSink {
     duration.sum += seconds;
   }
 
-  private targetLabel(kind: string, name: string): string {
+  private targetLabel(kind: string, full: string): string {
+    // Ids and slugs are short; a longer label is cut, whatever produced it.
+    const name = full.slice(0, MAX_LABEL_LENGTH);
     let seen = this.targets.get(kind);
     if (!seen) this.targets.set(kind, (seen = new Set()));
     if (seen.has(name)) return name;

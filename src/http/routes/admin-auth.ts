@@ -31,7 +31,8 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     const fail = (status: 401 | 429, message: string) =>
       isHtmx(c) ? c.html(FormMessage({ message }), status) : c.html(LoginPage({ next, email, message }), status);
 
-    // Who tried is not known until the password checks out: a failure names only the email typed (never the password).
+    // Who tried is not known until the password checks out: a failure names only the email typed (never the
+    // password). A throttled attempt is not evaluated and not recorded (a flood would fill the log).
     const audit = (outcome: "ok" | "refused", userId: string | null, change: Record<string, unknown>) =>
       deps.audit.record({
         at: new Date(),
@@ -50,7 +51,6 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
       const seconds = Math.ceil(result.retryAfterMs / 1000);
       c.header("Retry-After", String(seconds));
       deps.logger.warn("sign-in throttled", { ip, trusted_device: device !== null });
-      audit("refused", null, { throttled: true });
       return fail(429, `Too many failed sign-ins. Try again in ${Math.ceil(seconds / 60)} minute(s).`);
     }
     if (result.outcome === "failed") {

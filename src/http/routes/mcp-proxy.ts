@@ -23,8 +23,7 @@ export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono
     const address = clientIp(c, deps.config.server.trusted_proxies);
     if (!reachable) {
       // Recorded as refused (a 401 never is: a stranger's requests are not usage).
-      const ref = c.req.param("agent");
-      await deps.gateway.refused(c.req.raw, { kind: "agent", id: agent?.id ?? ref, slug: agent?.slug ?? ref }, caller, address, "This key may not use this agent.");
+      await deps.gateway.refused(c.req.raw, { kind: "agent", id: agent?.id ?? null, slug: agent?.slug ?? null }, caller, address, "This key may not use this agent.");
       throw new AppError("FORBIDDEN", "This key may not use this agent.");
     }
     if (!agent || !agent.enabled) throw new AppError("NOT_FOUND", agent ? "This agent is disabled." : "No such agent.");
@@ -38,8 +37,7 @@ export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono
     // Without any grant on it, an existing connection and a missing one look the same: 403.
     const address = clientIp(c, deps.config.server.trusted_proxies);
     if (!mayReachConnection(caller.permissions, runtime?.spec.id ?? c.req.param("connection"))) {
-      const ref = c.req.param("connection");
-      await deps.gateway.refused(c.req.raw, { kind: "connection", id: runtime?.spec.id ?? ref, slug: runtime?.spec.slug ?? ref }, caller, address, "This key may not use this connection.");
+      await deps.gateway.refused(c.req.raw, { kind: "connection", id: runtime?.spec.id ?? null, slug: runtime?.spec.slug ?? null }, caller, address, "This key may not use this connection.");
       throw new AppError("FORBIDDEN", "This key may not use this connection.");
     }
     if (!runtime) throw new AppError("NOT_FOUND", "No such connection.");

@@ -55,10 +55,14 @@ export function createSelfServer(deps: AppDeps, caller: Caller, origin: Origin):
   }));
   server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
     const op: Operation | undefined = OPERATIONS_BY_NAME.get(request.params.name);
-    // Not permitted reads exactly like not existing: no hint of what else is there.
+    const ctx = { deps, caller, now: new Date(), origin };
+    // Not permitted reads exactly like not existing: no hint of what else is there. It is still run
+    // through the registry, which refuses it there and so records the attempt (a usage row, and an
+    // audit row for a change) as the same refusal through REST is.
+    if (op && !mayRun(caller, op)) await runOperation(op, ctx, request.params.arguments ?? {}).catch(() => undefined);
     if (!op || !mayRun(caller, op)) throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
     try {
-      const output = await runOperation(op, { deps, caller, now: new Date(), origin }, request.params.arguments ?? {});
+      const output = await runOperation(op, ctx, request.params.arguments ?? {});
       return { content: [{ type: "text", text: JSON.stringify(output, null, 2) }], structuredContent: output };
     } catch (err) {
       // BUSY is a refusal like the others (capacity, not a fault): the caller is told to retry.
