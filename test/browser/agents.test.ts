@@ -1,7 +1,7 @@
 // The agent editor and page in a real browser (Chromium through playwright-core) against a real server
 // with two stdio upstreams: create an agent from both, hit a collision and resolve it with an alias
 // (live, through htmx), copy a client configuration, and call a tool from "Try it".
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -10,6 +10,9 @@ import type { RunningServer } from "../../src/server.ts";
 import { startTestServer, type TestServer } from "../support/app.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
 import { bundledFixture } from "../support/fixture-bundle.ts";
+
+// A browser step may wait up to the page's own 10 s; the test's limit must not cut it shorter.
+setDefaultTimeout(30_000);
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);

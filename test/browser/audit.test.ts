@@ -1,11 +1,14 @@
 // The Audit page in a real browser (Chromium through playwright-core) against a real server: a filter
 // swaps the table through htmx without a page load and pushes the URL; "Older" pages; a row's change opens.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import type { RunningServer } from "../../src/server.ts";
 import { startTestServer, type TestServer } from "../support/app.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
+
+// A browser step may wait up to the page's own 10 s; the test's limit must not cut it shorter.
+setDefaultTimeout(30_000);
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);

@@ -1,9 +1,12 @@
 // The admin in a real browser (Chromium through playwright-core) against a real server: first-admin
 // setup from the one-time link, sign-out, a failed and a good sign-in through htmx, adding a user.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../support/app.ts";
+
+// A browser step may wait up to the page's own 10 s; the test's limit must not cut it shorter.
+setDefaultTimeout(30_000);
 
 const CHROMIUM = "/usr/bin/chromium";
 const INSTALL_HINT = `Chromium is not installed at ${CHROMIUM}; install it with \`apt-get install chromium\` (Debian/Ubuntu).`;

@@ -1,13 +1,16 @@
 // The Monitoring page in a real browser (Chromium through playwright-core) against a real server: the
 // charts are drawn, a filter swaps the results and the URL without reloading the page, a row opens its
 // detail, the refresh pauses while the tab is hidden, and nothing logs an error or breaks the CSP.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import type { UsageRecord } from "../../src/domain/monitoring/types.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { startTestServer, type TestServer } from "../support/app.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
+
+// A browser step may wait up to the page's own 10 s; the test's limit must not cut it shorter.
+setDefaultTimeout(30_000);
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
