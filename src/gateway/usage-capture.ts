@@ -1,8 +1,9 @@
 // One downstream session's usage records: a request is begun when its HTTP POST arrives, noted by the
 // session as it decides (refused, timed out, which connection and upstream name served it), and
 // recorded when its answer is written (the text already serialised for the client gives the size), or
-// when it ends unanswered (cancelled, or the transport refused its POST). Built to cost next to nothing per request: no awaits, no
-// serialising beyond what the answer already was, and nothing of the arguments kept unless opted in.
+// when it ends unanswered (cancelled, or the transport refused its POST). Built to cost next to nothing
+// per request: no awaits, no serialising beyond what the answer already was, and nothing of the
+// arguments kept unless opted in.
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
 import type { Actor, Outcome, UsageRecord, UsageSink } from "../domain/monitoring/types.ts";
 import { MAX_ERROR_TEXT, redact } from "./redact.ts";
