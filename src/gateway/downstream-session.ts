@@ -67,6 +67,8 @@ export abstract class DownstreamSession implements AttachedSession {
   private streams = 0;
   /** Where this session's requests are recorded (null: not recorded, as for the admin's "Try it"). */
   usage: SessionUsage | null = null;
+  /** The client's address as first asked for a usage record (the address of the session's first recorded request). */
+  clientAddress: string | null | undefined = undefined;
   /** The tasks this session created: only it may see or use them. */
   readonly tasks = new SessionTasks<ConnectionRuntime>();
   /** Requests being handled, so close() can let them answer first. */

@@ -16,7 +16,10 @@ import { redactFor } from "./redact.ts";
 import { killAllStdioProcesses } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
 import { NO_DISCOVERY, type ConnectionStatus, type ConnectionTestResult, type Discovery } from "./types.ts";
-import type { KeyCaller, McpTarget, RunningGateway } from "./serving.ts";
+import type { AddressOf, KeyCaller, McpTarget, RunningGateway } from "./serving.ts";
+
+/** No address known (tests, internal callers). */
+const NO_ADDRESS: AddressOf = () => null;
 import type { Actor, UsageSink } from "../domain/monitoring/types.ts";
 import { SessionUsage, type UsagePolicy, type UsageTarget } from "./usage-capture.ts";
 import { secretsOf } from "./redact.ts";
@@ -128,13 +131,13 @@ export class Gateway implements RunningGateway {
   }
 
   /** Serves one HTTP request to /mcp/:connection for an authenticated caller. */
-  handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller, address: string | null = null): Promise<Response> {
+  handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller, address: AddressOf = NO_ADDRESS): Promise<Response> {
     const target: UsageTarget = { kind: "connection", id: runtime.spec.id, slug: runtime.spec.slug };
     return this.serve(request, target, caller, address, () => new ProxySession(runtime, caller.key.id, caller));
   }
 
   /** Serves one HTTP request to /mcp/agent/:agent for an authenticated caller. */
-  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller, address: string | null = null): Promise<Response> {
+  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller, address: AddressOf = NO_ADDRESS): Promise<Response> {
     const target: UsageTarget = { kind: "agent", id: agent.id, slug: agent.slug };
     return this.serve(request, target, caller, address, () => new AgentSession(agent, this.agentRuntimes, caller.key.id, caller));
   }
@@ -153,7 +156,7 @@ export class Gateway implements RunningGateway {
    * Records the requests of a POST refused before any session (the route's 403: no grant on the
    * target at all). The body is read only when recording, and only to name what was asked.
    */
-  async refused(request: Request, target: McpTarget, caller: Caller, address: string | null, reason: string): Promise<void> {
+  async refused(request: Request, target: McpTarget, caller: Caller, address: AddressOf, reason: string): Promise<void> {
     const usage = this.settings.usage;
     if (!usage || request.method !== "POST") return;
     let text: string;
@@ -164,7 +167,7 @@ export class Gateway implements RunningGateway {
     } catch {
       return;
     }
-    this.unserved(target, body, Buffer.byteLength(text), caller, address, { code: "FORBIDDEN", message: reason, refused: true });
+    this.unserved(target, body, Buffer.byteLength(text), caller, address(), { code: "FORBIDDEN", message: reason, refused: true });
   }
 
   /**
@@ -184,7 +187,7 @@ export class Gateway implements RunningGateway {
     }
   }
 
-  private async serve(request: Request, target: UsageTarget, caller: KeyCaller, address: string | null, create: () => DownstreamSession): Promise<Response> {
+  private async serve(request: Request, target: UsageTarget, caller: KeyCaller, address: AddressOf, create: () => DownstreamSession): Promise<Response> {
     const targetId = target.id;
     const sessionId = request.headers.get("mcp-session-id");
     let parsedBody: unknown;
@@ -207,7 +210,7 @@ export class Gateway implements RunningGateway {
       }
       session.caller = caller;
       session.lastActive = Date.now();
-      const begun = session.usage && parsedBody !== undefined ? this.begin(session.usage, parsedBody, bodyBytes, caller, address) : [];
+      const begun = session.usage && parsedBody !== undefined ? this.begin(session.usage, parsedBody, bodyBytes, caller, (session.clientAddress ??= address())) : [];
       // A stream answered directly is resumed there; the SDK's transport resumes its own.
       const resumed = session.direct.resume(request);
       if (resumed) return resumed;
@@ -233,7 +236,7 @@ export class Gateway implements RunningGateway {
       return rpcErrorResponse(400, -32000, "Bad Request: Mcp-Session-Id header is required (send initialize first)");
     }
     if (this.sessions.size >= this.settings.maxSessions) {
-      this.unserved(target, parsedBody, bodyBytes, caller, address, { code: -32000, message: "Too many open sessions", refused: true });
+      this.unserved(target, parsedBody, bodyBytes, caller, address(), { code: -32000, message: "Too many open sessions", refused: true });
       return rpcErrorResponse(503, -32000, "Too many open sessions; try again later");
     }
     const session = create();
@@ -244,7 +247,7 @@ export class Gateway implements RunningGateway {
       usage.client = clientOf((initialize.params as { clientInfo?: { name?: unknown; version?: unknown } } | undefined)?.clientInfo);
       session.usage = usage;
       session.direct.events.onAnswer = (message, text) => usage.answered(message, text);
-      this.begin(usage, parsedBody, bodyBytes, caller, address);
+      this.begin(usage, parsedBody, bodyBytes, caller, (session.clientAddress ??= address()));
     }
     try {
       await session.open({
@@ -263,7 +266,7 @@ export class Gateway implements RunningGateway {
       const message = err instanceof Error ? err.message : String(err);
       // At capacity the upstream is fine and a retry will do: 503 with Retry-After, not 502.
       const capacity = err instanceof CapacityError;
-      this.unserved(target, parsedBody, bodyBytes, caller, address, { code: capacity ? err.code : -32603, message, refused: capacity });
+      this.unserved(target, parsedBody, bodyBytes, caller, address(), { code: capacity ? err.code : -32603, message, refused: capacity });
       if (capacity) return rpcErrorResponse(503, err.code, message, { "Retry-After": "2" });
       return rpcErrorResponse(502, -32603, message);
     }

@@ -12,6 +12,13 @@ import type { ManagedGateway } from "./types.ts";
  */
 export type McpTarget = { kind: "connection" | "agent"; id: string | null; slug: string | null };
 
+/**
+ * The client's address, asked only when a usage record needs it: reading a request's peer address costs
+ * several microseconds on the hot path, so it is not read when nothing is recorded, and a session reads
+ * it once (its first recorded request's address stands for the session).
+ */
+export type AddressOf = () => string | null;
+
 /** A caller that came with an API key: the only kind the /mcp endpoints serve. */
 export type KeyCaller = Caller & { key: { id: string } };
 
@@ -22,11 +29,11 @@ export interface McpServing {
   /** An agent's spec by id or slug (null when there is no such agent). */
   agent(idOrSlug: string): AgentSpec | null;
   /** Serves one request of /mcp/:connection from the client at `address`; the route has already checked the key may reach it. */
-  handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller, address: string | null): Promise<Response>;
+  handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller, address: AddressOf): Promise<Response>;
   /** Serves one request of /mcp/agent/:agent from the client at `address`; the route has already checked the key may reach it. */
-  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller, address: string | null): Promise<Response>;
+  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller, address: AddressOf): Promise<Response>;
   /** Records a request the route refused (403: no grant on the target at all), outcome "refused". */
-  refused(request: Request, target: McpTarget, caller: Caller, address: string | null, reason: string): Promise<void>;
+  refused(request: Request, target: McpTarget, caller: Caller, address: AddressOf, reason: string): Promise<void>;
 }
 
 /** The whole running gateway: what the operations, the /mcp routes and the server's start and stop need. */

@@ -197,7 +197,7 @@ export class GatewayHarness {
 
   /** Serves one request to /mcp/:id as `caller`, the way the HTTP route will. */
   fetch(id: string, caller: GatewayCaller, input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    return this.gateway.handle(new Request(input, init), this.runtime(id), caller, this.address);
+    return this.gateway.handle(new Request(input, init), this.runtime(id), caller, () => this.address);
   }
 
   /** An SDK client with an open session on connection `id`. */
@@ -221,7 +221,7 @@ export class GatewayHarness {
     const client = new Client({ name: "gateway-test", version: "1.0.0" }, { capabilities: options.capabilities ?? {} });
     options.setup?.(client);
     const transport = new StreamableHTTPClientTransport(new URL(`http://localhost/mcp/agent/${agent.slug}`), {
-      fetch: (url, init) => this.gateway.handleAgent(new Request(url, init), agent, caller, this.address),
+      fetch: (url, init) => this.gateway.handleAgent(new Request(url, init), agent, caller, () => this.address),
     });
     this.clients.push(client);
     await client.connect(transport);

@@ -2,7 +2,8 @@
 // an agent. The credential must grant something on the target (or on "*"); what it grants is then
 // decided per list and per call by the session. An OAuth access token works only on the endpoint it
 // was issued for: anywhere else it is no token at all (401 invalid_token), whatever exists there.
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
+import type { AddressOf } from "../../gateway/serving.ts";
 import { mayReachAgent, mayReachConnection } from "../../domain/access/permissions.ts";
 import { AppError } from "../../errors.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
@@ -20,7 +21,7 @@ export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono
     const reachable = agent
       ? mayReachAgent(caller.permissions, agent.id, agent.connections.map((s) => s.connectionId))
       : mayReachAgent(caller.permissions, c.req.param("agent"), []);
-    const address = clientIp(c, deps.config.server.trusted_proxies);
+    const address = addressOf(c, deps);
     if (!reachable) {
       // Recorded as refused (a 401 never is: a stranger's requests are not usage).
       await deps.gateway.refused(c.req.raw, { kind: "agent", id: agent?.id ?? null, slug: agent?.slug ?? null }, caller, address, "This key may not use this agent.");
@@ -35,7 +36,7 @@ export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono
     const runtime = deps.gateway.runtime(c.req.param("connection"));
     requireAudience(caller, runtime?.spec.id);
     // Without any grant on it, an existing connection and a missing one look the same: 403.
-    const address = clientIp(c, deps.config.server.trusted_proxies);
+    const address = addressOf(c, deps);
     if (!mayReachConnection(caller.permissions, runtime?.spec.id ?? c.req.param("connection"))) {
       await deps.gateway.refused(c.req.raw, { kind: "connection", id: runtime?.spec.id ?? null, slug: runtime?.spec.slug ?? null }, caller, address, "This key may not use this connection.");
       throw new AppError("FORBIDDEN", "This key may not use this connection.");
@@ -44,4 +45,10 @@ export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono
     return deps.gateway.handle(c.req.raw, runtime, { ...caller, key: caller.key! }, address);
   });
   return app;
+}
+
+/** The client's address, read only if a usage record asks for it (and then once). */
+function addressOf(c: Context<AppEnv>, deps: AppDeps): AddressOf {
+  let address: string | null | undefined;
+  return () => (address ??= clientIp(c, deps.config.server.trusted_proxies));
 }
