@@ -15,3 +15,8 @@ declare module "*.css" {
   const text: string;
   export default text;
 }
+
+declare module "*.svg" {
+  const text: string;
+  export default text;
+}

@@ -2,6 +2,7 @@
 import htmx from "htmx.org/dist/htmx.min.js" with { type: "text" };
 import css from "./assets/app.css" with { type: "text" };
 import adminJs from "./assets/admin.js.txt" with { type: "text" };
+import favicon from "./assets/favicon.svg" with { type: "text" };
 
 export type Asset = { body: string; type: string; etag: string };
 
@@ -14,6 +15,7 @@ export const ASSETS: Record<string, Asset> = {
   "htmx.min.js": asset(htmx, "text/javascript; charset=utf-8"),
   "app.css": asset(css, "text/css; charset=utf-8"),
   "admin.js": asset(adminJs, "text/javascript; charset=utf-8"),
+  "favicon.svg": asset(favicon, "image/svg+xml"),
 };
 
 /** URL of an asset, versioned by its hash so browsers may cache it for good. */

@@ -1,5 +1,6 @@
 // The page shells: the signed-in admin layout with its navigation, and the bare layout of sign-in pages.
 /** @jsxImportSource hono/jsx */
+import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 import type { User } from "../src/domain/access/users.ts";
 import { assetUrl } from "./assets.ts";
@@ -23,6 +24,7 @@ function Head(props: { title: string }) {
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{props.title} · Switchboard</title>
+      <link rel="icon" type="image/svg+xml" href={assetUrl("favicon.svg")} />
       <link rel="stylesheet" href={assetUrl("app.css")} />
       <script src={assetUrl("htmx.min.js")} defer></script>
       <script src={assetUrl("admin.js")} defer></script>
@@ -30,12 +32,18 @@ function Head(props: { title: string }) {
   );
 }
 
-/** The signed-in layout: sidebar navigation, who is signed in, sign-out. */
+/** Standards mode for every page (without it browsers render in quirks mode); a constant, never user data. */
+const DOCTYPE = raw("<!doctype html>");
+
+/** The signed-in layout: a skip link, sidebar navigation, who is signed in, sign-out. */
 export function AdminLayout(props: { title: string; user: User; active: string; children: Child }) {
   return (
+    <>
+    {DOCTYPE}
     <html lang="en">
       <Head title={props.title} />
       <body>
+        <a class="skip-link" href="#main">Skip to content</a>
         <div class="shell">
           <nav class="sidebar" aria-label="Main">
             <a class="brand" href="/admin">Switchboard</a>
@@ -56,24 +64,28 @@ export function AdminLayout(props: { title: string; user: User; active: string; 
               </form>
             </div>
           </nav>
-          <main>
+          <main id="main" tabindex={-1}>
             <h1>{props.title}</h1>
             {props.children}
           </main>
         </div>
       </body>
     </html>
+    </>
   );
 }
 
 /** The layout of pages shown before sign-in (sign-in, first-admin setup, errors). */
 export function BareLayout(props: { title: string; children: Child }) {
   return (
+    <>
+    {DOCTYPE}
     <html lang="en">
       <Head title={props.title} />
       <body>
-        <div class="auth">{props.children}</div>
+        <main class="auth" id="main">{props.children}</main>
       </body>
     </html>
+    </>
   );
 }
