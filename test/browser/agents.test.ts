@@ -2,20 +2,18 @@
 // with two stdio upstreams: create an agent from both, hit a collision and resolve it with an alias
 // (live, through htmx), copy a client configuration, and call a tool from "Try it".
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { configConnectionId } from "../../src/domain/connections/config.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { startTestServer, type TestServer } from "../support/app.ts";
+import { haveChromium, launchChromium, signedInPage } from "../support/browser.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
 import { bundledFixture } from "../support/fixture-bundle.ts";
 
 // A browser step may wait up to the page's own 10 s; the test's limit must not cut it shorter.
 setDefaultTimeout(30_000);
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
 const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
 
 describe.skipIf(!haveChromium)("agents in a browser", () => {
@@ -24,7 +22,7 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
     running = startTestServer({
@@ -39,22 +37,8 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
     await Promise.all(["alpha", "beta"].map((slug) => server.deps.gateway.refresh(configConnectionId(slug))));
     const admin = insertUser(server.deps, "admin");
     const cookie = await sessionCookieFor(server.deps, admin, 600_000);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
-    context = await browser.newContext();
-    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
-    const [name, ...value] = cookie.split("=");
-    await context.addCookies([{ name: name!, value: value.join("="), url: server.url }]);
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    page.on("console", (message) => {
-      // Failed loads are checked through their responses below, where the URL is known.
-      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console: ${message.text()}`);
-    });
-    page.on("response", (response) => {
-      const path = new URL(response.url()).pathname;
-      if (response.status() >= 400 && path !== "/favicon.ico") problems.push(`${response.status()} ${path}`);
-    });
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    browser = await launchChromium();
+    ({ context, page, problems } = await signedInPage(browser, server.url, cookie, { permissions: ["clipboard-read", "clipboard-write"] }));
   });
 
   afterAll(async () => {

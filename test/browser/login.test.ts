@@ -1,19 +1,15 @@
 // The admin in a real browser (Chromium through playwright-core) against a real server: first-admin
 // setup from the one-time link, sign-out, a failed and a good sign-in through htmx, adding a user.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../support/app.ts";
+import { CHROMIUM_MISSING, haveChromium, launchChromium, watchForProblems } from "../support/browser.ts";
 
 // A browser step may wait up to the page's own 10 s; the test's limit must not cut it shorter.
 setDefaultTimeout(30_000);
 
-const CHROMIUM = "/usr/bin/chromium";
-const INSTALL_HINT = `Chromium is not installed at ${CHROMIUM}; install it with \`apt-get install chromium\` (Debian/Ubuntu).`;
-const haveChromium = existsSync(CHROMIUM);
-
 if (!haveChromium && !process.env.CI) {
-  console.warn(`skipping browser tests: ${INSTALL_HINT}`);
+  console.warn(`skipping browser tests: ${CHROMIUM_MISSING}`);
 }
 
 const ADMIN = "first.admin@example.com";
@@ -25,26 +21,15 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
   let browser: Browser;
   let page: Page;
   /** Console errors, uncaught exceptions (a CSP violation shows up here too) and unexpected error responses. */
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
     server = startTestServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);
-    page.on("console", (message) => {
-      // Failed loads are checked through their responses below, where the URL is known.
-      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console: ${message.text()}`);
-    });
-    page.on("response", (response) => {
-      const url = new URL(response.url());
-      const expected = url.pathname === "/favicon.ico" || (url.pathname === "/admin/login" && response.status() === 401);
-      if (response.status() >= 400 && !expected) problems.push(`${response.status()} ${url.pathname}`);
-    });
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    // A wrong password's 401 on the sign-in form is the answer this test expects.
+    problems = watchForProblems(page, { minStatus: 400, allow: (status, path) => path === "/admin/login" && status === 401 });
   });
 
   afterAll(async () => {
@@ -125,6 +110,6 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
 // Without Chromium on CI, fail loudly rather than pass by skipping.
 if (!haveChromium && process.env.CI) {
   test("chromium is installed for the browser tests", () => {
-    throw new Error(INSTALL_HINT);
+    throw new Error(CHROMIUM_MISSING);
   });
 }

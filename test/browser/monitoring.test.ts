@@ -2,25 +2,23 @@
 // charts are drawn, a filter swaps the results and the URL without reloading the page, a row opens its
 // detail, the refresh pauses while the tab is hidden, and nothing logs an error or breaks the CSP.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import type { UsageRecord } from "../../src/domain/monitoring/types.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { startTestServer, type TestServer } from "../support/app.ts";
+import { haveChromium, launchChromium, signedInPage } from "../support/browser.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
 
 // A browser step may wait up to the page's own 10 s; the test's limit must not cut it shorter.
 setDefaultTimeout(30_000);
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
 
 describe.skipIf(!haveChromium)("the Monitoring page in a browser", () => {
   let running: TestServer | undefined;
   let server: RunningServer;
   let browser: Browser;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[] = [];
   /** Requests the page made for the results (the filters' and the refresh's). */
   const resultRequests: string[] = [];
 
@@ -53,23 +51,11 @@ describe.skipIf(!haveChromium)("the Monitoring page in a browser", () => {
     server.deps.usageRecorder.flush();
 
     const cookie = await sessionCookieFor(server.deps, admin, 600_000);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
-    const context = await browser.newContext();
-    const [name, ...value] = cookie.split("=");
-    await context.addCookies([{ name: name!, value: value.join("="), url: server.url }]);
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    page.on("console", (message) => {
-      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console: ${message.text()}`);
-    });
-    page.on("response", (response) => {
-      const path = new URL(response.url()).pathname;
-      if (response.status() >= 400 && path !== "/favicon.ico") problems.push(`${response.status()} ${path}`);
-    });
+    browser = await launchChromium();
+    ({ page, problems } = await signedInPage(browser, server.url, cookie));
     page.on("request", (request) => {
       if (request.headers()["hx-request"] === "true" && new URL(request.url()).pathname === "/admin/monitoring") resultRequests.push(request.url());
     });
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
   });
 
   afterAll(async () => {

@@ -12,7 +12,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { listGrants } from "../../src/domain/oauth/authorizations.ts";
-import { approveButton, CHROMIUM_MISSING, denyButton, haveChromium, launchChromium, openConsent, openRefused, watchForProblems, type Person } from "../support/oauth-browser.ts";
+import { CHROMIUM_MISSING, haveChromium, launchChromium, watchForProblems } from "../support/browser.ts";
+import { approveButton, denyButton, openConsent, openRefused, type Person } from "../support/oauth-browser.ts";
 import { waitUntil } from "../support/gateway-harness.ts";
 import { startMcpRemote, type McpRemote } from "../support/oauth-mcp-remote.ts";
 import { connectThroughSignIn, connectWith, MemoryOAuthProvider, type Connected } from "../support/oauth-sdk.ts";
@@ -82,7 +83,7 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     context = await browser.newContext();
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
-    problems = watchForProblems(page, base);
+    problems = watchForProblems(page, { minStatus: 500, origin: base });
   });
 
   afterAll(async () => {

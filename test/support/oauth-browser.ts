@@ -1,30 +1,7 @@
 // The person in the OAuth flow: a headless Chromium (playwright-core) that opens the authorization URL a
 // client produced, signs in on Switchboard's sign-in page when asked, and approves or denies on the
 // consent page. The redirect back to the client is observed by the client's own callback, not here.
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page, type Response } from "playwright-core";
-
-export const CHROMIUM = "/usr/bin/chromium";
-export const haveChromium = existsSync(CHROMIUM);
-export const CHROMIUM_MISSING = `Chromium is not installed at ${CHROMIUM}; install it with \`apt-get install chromium\` (Debian/Ubuntu).`;
-
-/** Launches headless Chromium with the flags every browser test uses. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
-}
-
-/** What a page saw that should never happen on Switchboard's pages: a 5xx, a script error, a CSP refusal. */
-export function watchForProblems(page: Page, origin: string): string[] {
-  const problems: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console: ${message.text()}`);
-  });
-  page.on("response", (response) => {
-    if (response.url().startsWith(origin) && response.status() >= 500) problems.push(`${response.status()} ${new URL(response.url()).pathname}`);
-  });
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  return problems;
-}
+import type { Page, Response } from "playwright-core";
 
 export type Person = { email: string; password: string };
 
