@@ -245,6 +245,35 @@ export const usageEvents = sqliteTable(
 );
 
 /**
+ * What a roll-up row counts (usage_rollups and usage_totals alike): calls, errors, the sum of their
+ * durations, and `h00`…`h15`, calls per latency bucket (edges in domain/monitoring/histogram.ts).
+ */
+function rollupCounters() {
+  const bucket = (name: string) => integer(name).notNull().default(0);
+  return {
+    calls: integer("calls").notNull(),
+    errors: integer("errors").notNull(),
+    durationSum: integer("duration_sum").notNull(),
+    h00: bucket("h00"),
+    h01: bucket("h01"),
+    h02: bucket("h02"),
+    h03: bucket("h03"),
+    h04: bucket("h04"),
+    h05: bucket("h05"),
+    h06: bucket("h06"),
+    h07: bucket("h07"),
+    h08: bucket("h08"),
+    h09: bucket("h09"),
+    h10: bucket("h10"),
+    h11: bucket("h11"),
+    h12: bucket("h12"),
+    h13: bucket("h13"),
+    h14: bucket("h14"),
+    h15: bucket("h15"),
+  };
+}
+
+/**
  * Roll-ups of usage_events per minute (grain "m") and per hour ("h"), one row per bucket and
  * combination of what the dashboard filters and ranks by, maintained in the batch's transaction.
  * Key columns hold "" for null, since a unique index treats nulls as distinct (and ON CONFLICT would
@@ -264,25 +293,7 @@ export const usageRollups = sqliteTable(
     userId: text("user_id").notNull(),
     outcome: text("outcome").notNull(),
     errorCode: text("error_code").notNull(),
-    calls: integer("calls").notNull(),
-    errors: integer("errors").notNull(),
-    durationSum: integer("duration_sum").notNull(),
-    h00: integer("h00").notNull().default(0),
-    h01: integer("h01").notNull().default(0),
-    h02: integer("h02").notNull().default(0),
-    h03: integer("h03").notNull().default(0),
-    h04: integer("h04").notNull().default(0),
-    h05: integer("h05").notNull().default(0),
-    h06: integer("h06").notNull().default(0),
-    h07: integer("h07").notNull().default(0),
-    h08: integer("h08").notNull().default(0),
-    h09: integer("h09").notNull().default(0),
-    h10: integer("h10").notNull().default(0),
-    h11: integer("h11").notNull().default(0),
-    h12: integer("h12").notNull().default(0),
-    h13: integer("h13").notNull().default(0),
-    h14: integer("h14").notNull().default(0),
-    h15: integer("h15").notNull().default(0),
+    ...rollupCounters(),
   },
   (table) => [
     uniqueIndex("usage_rollups_key_idx").on(
@@ -347,25 +358,7 @@ export const usageTotals = sqliteTable(
     dimId: text("dim_id").notNull(),
     outcome: text("outcome").notNull(),
     errorCode: text("error_code").notNull(),
-    calls: integer("calls").notNull(),
-    errors: integer("errors").notNull(),
-    durationSum: integer("duration_sum").notNull(),
-    h00: integer("h00").notNull().default(0),
-    h01: integer("h01").notNull().default(0),
-    h02: integer("h02").notNull().default(0),
-    h03: integer("h03").notNull().default(0),
-    h04: integer("h04").notNull().default(0),
-    h05: integer("h05").notNull().default(0),
-    h06: integer("h06").notNull().default(0),
-    h07: integer("h07").notNull().default(0),
-    h08: integer("h08").notNull().default(0),
-    h09: integer("h09").notNull().default(0),
-    h10: integer("h10").notNull().default(0),
-    h11: integer("h11").notNull().default(0),
-    h12: integer("h12").notNull().default(0),
-    h13: integer("h13").notNull().default(0),
-    h14: integer("h14").notNull().default(0),
-    h15: integer("h15").notNull().default(0),
+    ...rollupCounters(),
   },
   (table) => [
     uniqueIndex("usage_totals_key_idx").on(table.grain, table.scope, table.scopeId, table.dim, table.bucket, table.dimId, table.outcome, table.errorCode),
