@@ -2,6 +2,7 @@
 // the page refreshes itself, one recorded call's detail, and one key's activity.
 /** @jsxImportSource hono/jsx */
 import type { User } from "../src/domain/access/users.ts";
+import { RANGE_NAMES } from "../src/domain/monitoring/types.ts";
 import { BarList, CallsChart, formatMs, formatStamp, LatencyChart, type BarEntry, type SeriesPoint } from "./charts.tsx";
 import { AdminLayout } from "./layout.tsx";
 
@@ -12,7 +13,6 @@ export type Option = { id: string; label: string };
 export type MonitoringFilters = Partial<Record<(typeof FILTER_FIELDS)[number], string>>;
 export const FILTER_FIELDS = ["range", "from", "to", "agent_id", "connection_id", "credential_id", "user_id", "name", "outcome", "face"] as const;
 
-const RANGES = ["1h", "24h", "7d", "30d"] as const;
 const OUTCOMES = ["ok", "tool_error", "error", "refused", "timeout"] as const;
 /** Where calls came from: MCP clients of connections and agents, or the management faces (whose reads this page's own are). */
 const FACES: Option[] = [
@@ -117,7 +117,7 @@ function Filters(props: MonitoringProps) {
         <div>
           <label for="f-range">Range</label>
           <select id="f-range" name="range">
-            {RANGES.map((r) => <option value={r} selected={!custom && (f.range ?? "24h") === r}>Last {r}</option>)}
+            {RANGE_NAMES.map((r) => <option value={r} selected={!custom && (f.range ?? "24h") === r}>Last {r}</option>)}
           </select>
         </div>
         <div>
@@ -349,7 +349,7 @@ export function KeyActivityPage(props: { user: User; name: string; activity: Act
     <AdminLayout title={`Activity of ${props.name}`} user={props.user} active="keys">
       <p><a href="/admin/keys">← API keys</a> · <a href={`/admin/monitoring?${filterQuery({ credential_id: a.credential_id, range: props.range })}`}>Its calls in Monitoring</a></p>
       <p class="row">
-        {RANGES.map((r) => (r === props.range ? <strong>Last {r}</strong> : <a href={`${base}?range=${r}`}>Last {r}</a>))}
+        {RANGE_NAMES.map((r) => (r === props.range ? <strong>Last {r}</strong> : <a href={`${base}?range=${r}`}>Last {r}</a>))}
       </p>
       {a.flags.length > 0 && (
         <div class="alert error flag" role="alert" data-flags="">

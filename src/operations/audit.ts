@@ -5,15 +5,9 @@ import { getApiKey } from "../domain/access/api-keys.ts";
 import { listUsers } from "../domain/access/users.ts";
 import { getGrant } from "../domain/oauth/authorizations.ts";
 import { listAudit, type AuditFilter, type AuditRow } from "../domain/monitoring/audit.ts";
-import type { Face } from "../domain/monitoring/types.ts";
+import { FACES, RANGE_NAMES, RANGES } from "../domain/monitoring/types.ts";
 import { defineOperation, type OperationContext, type OperationDeps } from "./registry.ts";
 import { Timestamp, TimestampInput } from "./shapes.ts";
-
-/** The faces a change can come through, as filters and rows name them. */
-export const FACES = ["mcp", "api", "admin", "cli", "config"] as const satisfies readonly Face[];
-
-/** The ranges a caller may ask for instead of from/to: back from now. */
-export const AUDIT_RANGES = { "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 } as const;
 
 /** At most this many rows per page. */
 export const AUDIT_PAGE_MAX = 500;
@@ -22,7 +16,7 @@ const FilterText = (what: string) => z.string().trim().min(1).max(200).optional(
 
 export const AuditListInput = z
   .object({
-    range: z.enum(["1h", "24h", "7d", "30d"]).optional().describe("Only rows of the last hour, day, 7 or 30 days (instead of from/to)"),
+    range: z.enum(RANGE_NAMES).optional().describe("Only rows of the last hour, day, 7 or 30 days (instead of from/to)"),
     from: TimestampInput.optional().describe("Only rows at or after this time (ISO 8601)"),
     to: TimestampInput.optional().describe("Only rows before this time (ISO 8601)"),
     user_id: FilterText("Only changes made by this user (user_<uuid>); members always see only their own"),
@@ -98,7 +92,7 @@ function auditRowOut(deps: OperationDeps, row: AuditRow, emails: ReadonlyMap<str
 export function auditFilterFor(ctx: Pick<OperationContext, "caller" | "now">, input: z.output<typeof AuditListInput>): AuditFilter {
   // A member reads only their own rows (their session's, their keys', their grants'), whatever they ask for.
   const userId = ctx.caller.user.role === "admin" ? input.user_id : ctx.caller.user.id;
-  const from = input.range ? new Date(ctx.now.getTime() - AUDIT_RANGES[input.range]) : input.from ? new Date(input.from) : undefined;
+  const from = input.range ? new Date(ctx.now.getTime() - RANGES[input.range]) : input.from ? new Date(input.from) : undefined;
   const to = input.range ? undefined : input.to ? new Date(input.to) : undefined;
   return { from, to, userId, credentialId: input.credential_id, action: input.action, targetId: input.target_id, face: input.face };
 }

@@ -1,20 +1,18 @@
 // The monitoring operations' shared pieces: the filter fields every query takes (a named range or ISO
 // from/to), their translation to the domain's UsageFilter, and the public shape of a usage row.
 import { z } from "zod";
-import { OUTCOMES, type Face, type Outcome } from "../domain/monitoring/types.ts";
+import { FACES, OUTCOMES, RANGE_NAMES, RANGES, type Outcome } from "../domain/monitoring/types.ts";
 import type { UsageFilter, UsageRow } from "../domain/monitoring/usage.ts";
 import { AppError } from "../errors.ts";
 import type { OperationContext } from "./registry.ts";
 import { Timestamp, TimestampInput } from "./shapes.ts";
 
-const FACES = ["mcp", "api", "admin", "cli", "config"] as const satisfies readonly Face[];
-export const RANGES = { "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 } as const;
 /** The widest window one query may span: a year and a day (more than any default retention keeps). */
 const MAX_SPAN_MS = 366 * 86_400_000;
 
 /** A time window: a named range back from now, or from/to (either may be left out). */
 export const RangeFields = {
-  range: z.enum(Object.keys(RANGES) as [keyof typeof RANGES, ...(keyof typeof RANGES)[]]).optional().describe('A window ending now: "1h", "24h" (the default), "7d" or "30d"; ignored when from is given'),
+  range: z.enum(RANGE_NAMES).optional().describe('A window ending now: "1h", "24h" (the default), "7d" or "30d"; ignored when from is given'),
   from: TimestampInput.optional().describe("Start of the window (ISO 8601); overrides range"),
   to: TimestampInput.optional().describe("End of the window (ISO 8601); defaults to now"),
 };

@@ -20,6 +20,13 @@ export const OUTCOMES: readonly Outcome[] = ["ok", "tool_error", "error", "refus
 /** Which face a request came through. */
 export type Face = "mcp" | "api" | "admin" | "cli" | "config";
 
+export const FACES = ["mcp", "api", "admin", "cli", "config"] as const satisfies readonly Face[];
+
+/** The named windows the usage and audit logs can be read over, back from now, in ms. */
+export const RANGES = { "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 } as const;
+export type RangeName = keyof typeof RANGES;
+export const RANGE_NAMES = Object.keys(RANGES) as [RangeName, ...RangeName[]];
+
 /** Who made a request or a change. */
 export type Actor = {
   /** The user (null for the config file at start). */

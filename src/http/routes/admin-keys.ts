@@ -1,6 +1,7 @@
 // The API keys page: every change goes through the same operations as /mcp/self and /api/v1,
 // with the signed-in user as the caller (members manage their own keys, admins everyone's).
 import { Hono, type Context } from "hono";
+import { RANGES } from "../../domain/monitoring/types.ts";
 import { AppError, type ErrorStatus } from "../../errors.ts";
 import { apiKeyCreate, apiKeyDelete, apiKeyList, apiKeyRotate } from "../../operations/api-keys.ts";
 import { monitoringKeyActivity } from "../../operations/monitoring.ts";
@@ -135,7 +136,8 @@ export function adminKeyRoutes(deps: AppDeps): Hono<AppEnv> {
   // One key's (or authorized app's) activity. The operation decides: a member asking for another's key gets its 404.
   app.get("/:id/activity", async (c) => {
     const id = c.req.param("id");
-    const range = ["1h", "24h", "7d", "30d"].includes(c.req.query("range") ?? "") ? c.req.query("range")! : "7d";
+    const asked = c.req.query("range") ?? "";
+    const range = Object.hasOwn(RANGES, asked) ? asked : "7d";
     const activity = await runAsUser(c, deps, monitoringKeyActivity, { credential_id: id, range });
     const [{ keys }, { grants }] = await Promise.all([runAsUser(c, deps, apiKeyList, {}), runAsUser(c, deps, oauthGrantList, {})]);
     const grant = grants.find((g) => g.id === id);
