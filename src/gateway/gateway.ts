@@ -20,7 +20,8 @@ import type { AddressOf, KeyCaller, McpTarget, RunningGateway } from "./serving.
 
 /** No address known (tests, internal callers). */
 const NO_ADDRESS: AddressOf = () => null;
-import type { Actor, UsageSink } from "../domain/monitoring/types.ts";
+import { callerActor } from "../domain/monitoring/actor.ts";
+import type { UsageSink } from "../domain/monitoring/types.ts";
 import { SessionUsage, type UsagePolicy, type UsageTarget } from "./usage-capture.ts";
 import { secretsOf } from "./redact.ts";
 
@@ -51,11 +52,6 @@ export type UsageSettings = {
   /** monitoring.redact_patterns. */
   redactPatterns: readonly string[];
 };
-
-/** Who a record names, from the caller. */
-function actorOf(caller: Caller): Actor {
-  return { userId: caller.user.id, credentialKind: caller.key?.kind ?? "session", credentialId: caller.key?.id ?? null };
-}
 
 /** The client's name and version from its initialize's clientInfo (bounded: it is the client's text). */
 function clientOf(info: { name?: unknown; version?: unknown } | undefined): { name: string | null; version: string | null } {
@@ -279,7 +275,7 @@ export class Gateway implements RunningGateway {
 
   /** Begins a usage record for each request of a POST's body (the body's size for one; in a batch, each request's own). */
   private begin(usage: SessionUsage, body: unknown, bytes: number, caller: Caller, address: string | null): RequestId[] {
-    const actor = actorOf(caller);
+    const actor = callerActor(caller);
     if (!Array.isArray(body)) {
       const [message] = requestsIn(body);
       if (!message) return [];

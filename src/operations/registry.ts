@@ -6,6 +6,7 @@ import type { Config } from "../config/load.ts";
 import type { Db } from "../db/client.ts";
 import { mayUseManagementTool, roleCeiling, type ManagementCatalog } from "../domain/access/permissions.ts";
 import type { Caller } from "../domain/access/caller.ts";
+import { callerActor } from "../domain/monitoring/actor.ts";
 import { maskSecrets } from "../domain/monitoring/mask.ts";
 import type { Actor, AuditSink, Face, Outcome, UsageSink } from "../domain/monitoring/types.ts";
 import { parseFields, type PasswordCost, type User } from "../domain/access/users.ts";
@@ -126,10 +127,9 @@ export async function runOperation<I extends ObjectSchema, O extends ObjectSchem
 
 /** Who an operation ran as, for its usage and audit rows. The host (the CLI) is no user of the table. */
 export function actorOf(caller: Caller, face: Face): Actor {
-  if (caller.key) return { userId: caller.user.id, credentialKind: caller.key.kind, credentialId: caller.key.id };
   // Whoever runs the CLI on the host did it, even when it runs as a key's owner (`key create`): the owner did not.
-  if (face === "cli" || caller.user.id === HOST_USER.id) return { userId: null, credentialKind: "host", credentialId: null };
-  return { userId: caller.user.id, credentialKind: "session", credentialId: null };
+  if (!caller.key && (face === "cli" || caller.user.id === HOST_USER.id)) return { userId: null, credentialKind: "host", credentialId: null };
+  return callerActor(caller);
 }
 
 /** How a run ended: a refusal of the caller (FORBIDDEN), another AppError (its code), or a fault. */
