@@ -50,3 +50,19 @@ export async function signedInPage(
   page.setDefaultTimeout(10_000);
   return { context, page, problems: watchForProblems(page, { minStatus: 400 }) };
 }
+
+/** How many CSS pixels the page is wider than its viewport (0 when nothing overflows sideways). */
+export function horizontalOverflow(page: Page): Promise<number> {
+  return page.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - document.documentElement.clientWidth);
+}
+
+/** Whether the element `selector` names is at least partly inside the viewport now (false when absent or hidden). */
+export function inViewport(page: Page, selector: string): Promise<boolean> {
+  return page.evaluate((sel) => {
+    const el = document.querySelector(sel);
+    if (!el) return false;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) return false;
+    return box.bottom > 0 && box.right > 0 && box.top < window.innerHeight && box.left < window.innerWidth;
+  }, selector);
+}

@@ -9,13 +9,14 @@ import { agentCheck } from "../../operations/agent-check.ts";
 import type { AgentDraft, AgentView } from "../../operations/agent-shapes.ts";
 import { agentCreate, agentDelete, agentGet, agentList, agentUpdate } from "../../operations/agents.ts";
 import { toolList } from "../../operations/tools.ts";
-import { sessionCaller } from "../../operations/registry.ts";
 import { CheckResult, type CheckOutcome } from "../../../views/agent-editor.tsx";
-import { AgentEditorPage, AgentPage, AgentsPage, TryResult, type Message, type TryOutcome } from "../../../views/agents.tsx";
+import { AgentEditorPage, AgentPage, AgentsPage, type Message } from "../../../views/agents.tsx";
+import { TryResult, type TryOutcome } from "../../../views/try-it.tsx";
 import { agentDraftFromForm, EMPTY_DRAFT } from "../agent-form.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readForm } from "../form.ts";
 import { confirmedDelete, formRefusal, requireOperation, runAsUser, submitForm, type FormRefusal } from "../form-flow.ts";
+import { tryAgentTool } from "../try-it.ts";
 
 type Status = ErrorStatus | 200;
 
@@ -31,13 +32,6 @@ function draftOf(a: AgentView): AgentDraft {
     record_payloads: a.record_payloads,
     connections: a.connections.map((s) => ({ connection: s.connection_id, tools: s.tools, resources: s.resources, prompts: s.prompts })),
   };
-}
-
-/** A tool call's failure as the signed-in user may read it: protocol errors keep their message and code. */
-function callError(err: unknown): string {
-  if (err instanceof AppError) return err.message;
-  if (err instanceof Error && typeof (err as { code?: unknown }).code === "number") return `${err.message} (JSON-RPC error ${(err as unknown as { code: number }).code})`;
-  return "The call failed.";
 }
 
 export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -131,27 +125,11 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
     return submitForm(c, deps, agentUpdate, () => ({ ...draft, id }), { done: (saved) => `/admin/agents/${saved.id}?saved=1`, refused: refused(c, id, draft) });
   });
 
-  /** "Try it": calls one tool through the agent as the signed-in user. */
+  /** "Try it": calls one tool through the agent as the signed-in user (src/http/try-it.ts). */
   app.post("/:id/try", async (c) => {
     const id = c.req.param("id");
     const a = await runAsUser(c, deps, agentGet, { id });
-    const form = await readForm(c);
-    const outcome: TryOutcome = { tool: form.tool ?? "", args: form.arguments ?? "{}" };
-    let args: unknown = null;
-    try {
-      args = JSON.parse(outcome.args.trim() || "{}");
-    } catch {
-      outcome.error = "The arguments are not valid JSON.";
-    }
-    if (outcome.error === undefined && (typeof args !== "object" || args === null || Array.isArray(args))) outcome.error = "The arguments must be a JSON object.";
-    if (outcome.error === undefined) {
-      try {
-        outcome.result = await deps.gateway.callAgentTool(a.id, sessionCaller(c.get("user"), deps.catalog), outcome.tool, args as Record<string, unknown>);
-      } catch (err) {
-        deps.logger.info("try-it call failed", { agent: a.id, tool: outcome.tool, error: err });
-        outcome.error = callError(err);
-      }
-    }
+    const outcome = await tryAgentTool(c, deps, a, await readForm(c));
     return isHtmx(c) ? c.html(TryResult({ outcome })) : agentPage(c, id, { outcome });
   });
 
