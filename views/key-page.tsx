@@ -53,7 +53,7 @@ function Actions(props: KeyPageProps): Child {
     <div class="panel key-actions">
       <form id="rotate-key" class="inline" method="post" action={`${path}/rotate`} hx-post={`${path}/rotate`} hx-target="#key-page" hx-swap="outerHTML" hx-confirm={`Rotate "${k.name}"? A new token replaces the current one.`} data-busy="Rotating…">
         <input type="hidden" name="from" value="page" />
-        <label class="inline-label" for="rotate-grace">Old token</label>
+        <label class="inline-label" for="rotate-grace">After a rotation, the old token</label>
         <select id="rotate-grace" name="grace_period">
           <option value="">stops now</option>
           <option value="1h">works 1 hour more</option>

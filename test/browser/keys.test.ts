@@ -171,9 +171,10 @@ describe.skipIf(!haveChromium)("keys in a browser", () => {
   test("edit name, grants and expiry: busy while saving, then Saved., and the API sees the change", async () => {
     await page.click("#edit-key > summary");
     await page.fill("#edit-name", "helper echo bot");
-    await page.uncheck(`#edit-key input[name="grant_all"][value="${AGENT}"]`);
+    // Picking a tool unticks "all its tools", and ticking "all" again would untick the pick.
     await page.click(`#grant-${AGENT} details.pick > summary`);
     await page.check(`#edit-key input[name="grant_${AGENT}"][value="echo"]`);
+    expect(await page.isChecked(`#edit-key input[name="grant_all"][value="${AGENT}"]`)).toBe(false);
     await page.selectOption("#edit-expiry", "30d");
     // Hold the save until the busy state has been seen.
     let release: () => void = () => {};
