@@ -2,6 +2,7 @@
 // Code, Cursor, VS Code, Claude Desktop via mcp-remote) the one thing to paste with a browser sign-in
 // (OAuth: the URL, no key) first, then the key-based variant; each with a copy button.
 /** @jsxImportSource hono/jsx */
+import type { Child } from "hono/jsx";
 
 export const TOKEN_PLACEHOLDER = "mcp_key_…";
 
@@ -58,7 +59,22 @@ export function keySnippets(name: string, urls: EndpointUrls, token = TOKEN_PLAC
   ];
 }
 
-function Snippets(props: { snippets: ClientSnippet[]; prefix: string; openFirst: boolean }) {
+/**
+ * A script's check that a key works: an MCP initialize request with curl (an agent's or a connection's
+ * endpoint keeps sessions, so a bare tools/list would be refused before initialize).
+ */
+export function curlSnippet(url: string, token = TOKEN_PLACEHOLDER): ClientSnippet {
+  const initialize = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl", version: "1" } } });
+  return {
+    id: "curl",
+    client: "curl (scripts)",
+    where: "a shell: answers with the server's name and capabilities when the key works",
+    text: `curl -sS ${url} -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" -H "Accept: application/json, text/event-stream" -d '${initialize}'`,
+  };
+}
+
+/** Each snippet folded under its client's name with a copy button; ids are `prefix` + the snippet's id. */
+export function Snippets(props: { snippets: ClientSnippet[]; prefix: string; openFirst: boolean }): Child {
   return (
     <>
       {props.snippets.map((s, i) => (

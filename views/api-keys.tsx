@@ -1,15 +1,22 @@
-// The API keys page: the list, the create form with its permission builder, and the one-time token dialog.
+// The API keys page: the list (grants by name, linked), the create form (which agent first), and the
+// one-time token dialog after a create or a rotation.
 /** @jsxImportSource hono/jsx */
+import type { Child } from "hono/jsx";
 import type { User } from "../src/domain/access/users.ts";
-import { TOOL_NAME } from "../src/domain/agents/tools.ts";
+import { Alert, type Message } from "./alert.tsx";
+import { GrantBuilder, GrantList, type GrantTargets, type Permissions } from "./key-grants.tsx";
 import { AdminLayout } from "./layout.tsx";
+import { TokenDialog, type IssuedToken } from "./token-dialog.tsx";
+
+export type { GrantableAgent, GrantableConnection, GrantTargets } from "./key-grants.tsx";
+export type { IssuedToken } from "./token-dialog.tsx";
 
 export type KeyRow = {
   id: string;
   name: string;
   prefix: string;
   owner: { id: string; email: string };
-  permissions: Record<string, string[]>;
+  permissions: Permissions;
   created_at: string;
   last_used_at: string | null;
   expires_at: string | null;
@@ -18,24 +25,6 @@ export type KeyRow = {
   flags?: string[];
 };
 
-/**
- * Whether a name may become a checkbox: a checkbox's value is stored as a permission action, so a name
- * outside MCP's tool name rule ("*" above all, which grants everything) never becomes one, whatever
- * an upstream or an agent lists.
- */
-function grantable(name: unknown): name is string {
-  return typeof name === "string" && TOOL_NAME.test(name);
-}
-
-/** A connection in the permission builder: its tools as last discovered (empty until it connects). */
-export type GrantableConnection = { id: string; slug: string; title: string; tools: string[] };
-
-/** An agent in the permission builder: the tools it exposes now, by exposed name. */
-export type GrantableAgent = { id: string; slug: string; title: string; tools: string[] };
-
-/** A token just issued: shown this once, with a ready-to-paste MCP client configuration. */
-export type IssuedToken = { keyName: string; token: string; endpoint: string; rotated: boolean };
-
 export type KeysProps = {
   viewer: User;
   keys: KeyRow[];
@@ -43,165 +32,109 @@ export type KeysProps = {
   grantableTools: string[];
   /** Admins pick the owner. */
   users: { id: string; email: string }[];
-  /** Connections whose tools may be granted, with the tool names discovered so far. */
-  connections: GrantableConnection[];
-  /** Agents whose tools may be granted, with the names they expose. */
-  agents: GrantableAgent[];
+  /** The agents and connections grants may name, with their tools. */
+  targets: GrantTargets;
   /** An agent or connection whose "all" box starts ticked (from its page's "create a key for this …"). */
   preselect?: string;
   issued?: IssuedToken;
   /** The connection and agent tools could not be listed: the picker is empty, raw JSON still works. */
   pickerFailed?: boolean;
-  message?: { kind: "ok" | "error"; text: string };
-  form?: { name?: string; raw?: string };
+  /** What happened to a key of the list (rotated, revoked), shown above it. */
+  message?: Message;
+  /** Why the create form was refused, shown beside it. */
+  formMessage?: Message;
+  /** What the refused create form held. */
+  form?: { name?: string; raw?: string; permissions?: Permissions; expiresIn?: string; ownerId?: string };
 };
 
-function day(iso: string | null): string {
+/** "2026-01-02 03:04", or a dash. */
+export function day(iso: string | null): string {
   return iso === null ? "—" : iso.slice(0, 16).replace("T", " ");
 }
 
-/** "self: WHOAMI, API_KEY_LIST · *: *", short enough for a table cell. */
-export function summarizePermissions(p: Record<string, string[]>): string {
-  const parts = Object.entries(p).map(([resource, actions]) => `${resource}: ${actions.length > 4 ? `${actions.slice(0, 4).join(", ")} +${actions.length - 4}` : actions.join(", ")}`);
-  return parts.length === 0 ? "nothing" : parts.join(" · ");
-}
+export const EXPIRY_CHOICES: [string, string][] = [["7d", "in 7 days"], ["30d", "in 30 days"], ["90d", "in 90 days"], ["365d", "in a year"]];
 
-export function clientConfig(issued: IssuedToken): string {
-  return JSON.stringify({ mcpServers: { switchboard: { url: issued.endpoint, headers: { Authorization: `Bearer ${issued.token}` } } } }, null, 2);
-}
-
-function TokenDialog(props: { issued: IssuedToken }) {
-  return (
-    <dialog open id="token-dialog" class="panel" aria-labelledby="token-title">
-      <h2 id="token-title" style="margin-top:0">{props.issued.rotated ? "New token for" : "API key created:"} {props.issued.keyName}</h2>
-      <p>Copy the token now. <strong>It will not be shown again.</strong></p>
-      <div class="row">
-        <code id="new-token" class="token">{props.issued.token}</code>
-        <button type="button" class="secondary" data-copy="#new-token">Copy token</button>
-      </div>
-      <h2>MCP client configuration</h2>
-      <p class="muted">Paste into your client's MCP settings (Cursor <code>mcp.json</code>, Claude Desktop, VS Code), or use the header from a script.</p>
-      <pre id="client-config">{clientConfig(props.issued)}</pre>
-      <div class="row">
-        <button type="button" class="secondary" data-copy="#client-config">Copy configuration</button>
-        <button type="button" data-close-dialog>Done</button>
-      </div>
-    </dialog>
-  );
-}
-
-/** Per connection: "all tools" (["*"]) or a choice of its discovered tools; grants {"conn_<id>": [...]}. */
-function ConnectionGrants(props: { connections: GrantableConnection[]; preselect?: string }) {
-  return (
-    <fieldset class="builder">
-      <legend>Connections</legend>
-      {props.connections.length === 0 ? (
-        <p class="muted">No connections yet; once there are, their tools can be granted here.</p>
-      ) : (
-        props.connections.map((c) => {
-          const tools = c.tools.filter(grantable);
-          return (
-          <div class="grant" id={`grant-${c.id}`}>
-            <label class="check">
-              <input type="checkbox" name="grant_all" value={c.id} checked={c.id === props.preselect} /> <strong>{c.title}</strong> <code>{c.slug}</code>: all tools, resources and prompts (<code>"*"</code>)
-            </label>
-            {tools.length === 0 ? (
-              <p class="muted small">No tools discovered yet (test or refresh the connection to list them); "all" grants whatever it offers.</p>
-            ) : (
-              <div class="checks">
-                {tools.map((tool) => (
-                  <label class="check"><input type="checkbox" name={`grant_${c.id}`} value={tool} /> <code>{tool}</code></label>
-                ))}
-              </div>
-            )}
-          </div>
-          );
-        })
-      )}
-    </fieldset>
-  );
-}
-
-/** Per agent: "all tools" (["*"]) or a choice of the names it exposes; grants {"agent_<id>": [...]}. */
-function AgentGrants(props: { agents: GrantableAgent[]; preselect?: string }) {
-  return (
-    <fieldset class="builder">
-      <legend>Agents</legend>
-      {props.agents.length === 0 ? (
-        <p class="muted">No agents yet; once there are, their tools can be granted here.</p>
-      ) : (
-        props.agents.map((a) => {
-          const tools = a.tools.filter(grantable);
-          return (
-          <div class="grant" id={`grant-${a.id}`}>
-            <label class="check">
-              <input type="checkbox" name="grant_all" value={a.id} checked={a.id === props.preselect} /> <strong>{a.title}</strong> <code>{a.slug}</code>: everything it exposes (<code>"*"</code>)
-            </label>
-            {tools.length === 0 ? (
-              <p class="muted small">It exposes no tools yet.</p>
-            ) : (
-              <div class="checks">
-                {tools.map((tool) => (
-                  <label class="check"><input type="checkbox" name={`grant_${a.id}`} value={tool} /> <code>{tool}</code></label>
-                ))}
-              </div>
-            )}
-          </div>
-          );
-        })
-      )}
-    </fieldset>
-  );
-}
-
-function CreateForm(props: KeysProps) {
+function CreateForm(props: KeysProps): Child {
   const isAdmin = props.viewer.role === "admin";
+  const owner = props.form?.ownerId ?? props.viewer.id;
   return (
-    <form class="panel create-key" id="create-key" method="post" action="/admin/keys" hx-post="/admin/keys" hx-target="#keys-section" hx-swap="outerHTML">
-      <h2 style="margin-top:0">Create an API key</h2>
+    <form class="panel create-key" id="create-key" method="post" action="/admin/keys" hx-post="/admin/keys" hx-target="#keys-section" hx-swap="outerHTML" data-busy="Creating…">
+      <h2>Create an API key</h2>
       <div class="row">
         <div><label for="key-name">Name</label><input id="key-name" name="name" type="text" required maxlength={100} placeholder="CI deploy bot" value={props.form?.name ?? ""} /></div>
         <div>
           <label for="key-expires">Expires</label>
           <select id="key-expires" name="expires_in">
             <option value="">never</option>
-            <option value="7d">in 7 days</option>
-            <option value="30d">in 30 days</option>
-            <option value="90d">in 90 days</option>
-            <option value="365d">in a year</option>
+            {EXPIRY_CHOICES.map(([value, label]) => <option value={value} selected={props.form?.expiresIn === value}>{label}</option>)}
           </select>
         </div>
         {isAdmin && (
           <div>
             <label for="key-owner">Owner</label>
             <select id="key-owner" name="owner_id">
-              {props.users.map((u) => <option value={u.id} selected={u.id === props.viewer.id}>{u.email}</option>)}
+              {props.users.map((u) => <option value={u.id} selected={u.id === owner}>{u.email}</option>)}
             </select>
           </div>
         )}
       </div>
-      <fieldset class="builder">
-        <legend>Management tools (<code>self</code>)</legend>
-        {isAdmin && (
-          <label class="check"><input type="checkbox" name="self_all" value="1" /> All management tools (<code>"*"</code>)</label>
-        )}
-        <div class="checks">
-          {props.grantableTools.map((tool) => (
-            <label class="check"><input type="checkbox" name="self" value={tool} /> <code>{tool}</code></label>
-          ))}
-        </div>
-      </fieldset>
-      {props.pickerFailed && (
-        <div class="alert error" role="alert" id="picker-failed">The tools of connections and agents could not be listed just now; grant them with the raw JSON below.</div>
-      )}
-      <ConnectionGrants connections={props.connections} preselect={props.preselect} />
-      <AgentGrants agents={props.agents} preselect={props.preselect} />
-      <details open={props.form?.raw ? true : undefined}>
-        <summary>Raw permissions JSON (overrides the choices above)</summary>
-        <textarea name="permissions_json" rows={4} placeholder='{"self": ["WHOAMI"]}' aria-label="Raw permissions JSON">{props.form?.raw ?? ""}</textarea>
-      </details>
+      <GrantBuilder isAdmin={isAdmin} grantableTools={props.grantableTools} targets={props.targets} pickerFailed={props.pickerFailed} chosen={props.form?.permissions} raw={props.form?.raw} preselect={props.preselect} />
+      <div id="create-key-message" aria-live="polite"><Alert message={props.formMessage} reveal={true} /></div>
       <div><button type="submit">Create key</button></div>
     </form>
+  );
+}
+
+/** What a key is for, and where to start, when there is none yet. */
+function EmptyState(): Child {
+  return (
+    <div class="panel empty-keys" id="keys-empty">
+      <h2>No API keys yet</h2>
+      <p>
+        A key lets a script, a CI job or an MCP client (Claude Code, Cursor, VS Code, …) reach an agent with a header instead of a
+        browser sign-in. It holds only what you grant it, can expire, and its token is shown once.
+      </p>
+      <p>
+        <a href="#create-key">Create one below</a>, or open an <a href="/admin/agents">agent</a> and follow "create a key for this agent"
+        to start with it chosen.
+      </p>
+    </div>
+  );
+}
+
+function KeyTable(props: KeysProps): Child {
+  const isAdmin = props.viewer.role === "admin";
+  return (
+    <div class="table-scroll">
+      <table class="keys">
+        <thead>
+          <tr><th>Name</th>{isAdmin && <th>Owner</th>}<th>Grants</th><th>Last used</th><th>Expires</th><th><span class="visually-hidden">Actions</span></th></tr>
+        </thead>
+        <tbody>
+          {props.keys.map((key) => (
+            <tr id={`key-${key.id}`}>
+              <td>
+                <a class="key-name" href={`/admin/keys/${key.id}`}>{key.name}</a>
+                {key.flags && key.flags.length > 0 && <> <a class="badge flagged" href={`/admin/keys/${key.id}#activity`} title={key.flags.join(" ")} data-flagged="">unusual activity</a></>}
+                <div class="muted small"><code>{key.prefix}…</code> · created {day(key.created_at)}</div>
+              </td>
+              {isAdmin && <td>{key.owner.email}</td>}
+              <td><GrantList permissions={key.permissions} targets={props.targets} /></td>
+              <td>{key.last_used_at ? day(key.last_used_at) : "never"}</td>
+              <td>{key.expires_at ? day(key.expires_at) : "never"}{key.previous_token_expires_at && <div class="muted small">old token until {day(key.previous_token_expires_at)}</div>}</td>
+              <td class="actions">
+                <form class="inline" method="post" action={`/admin/keys/${key.id}/rotate`} hx-post={`/admin/keys/${key.id}/rotate`} hx-target="#keys-section" hx-swap="outerHTML" hx-confirm={`Rotate "${key.name}"? A new token replaces the current one at once (open the key for a grace period).`} data-busy="Rotating…">
+                  <button class="secondary" type="submit" aria-label={`Rotate ${key.name}`}>Rotate</button>
+                </form>
+                <form class="inline" method="post" action={`/admin/keys/${key.id}/delete`} hx-post={`/admin/keys/${key.id}/delete`} hx-target="#keys-section" hx-swap="outerHTML" hx-confirm={`Revoke "${key.name}"? Anything using it stops working at once.`} data-busy="Revoking…">
+                  <button class="danger" type="submit" aria-label={`Revoke ${key.name}`}>Revoke</button>
+                </form>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -210,47 +143,8 @@ export function KeysSection(props: KeysProps) {
   return (
     <section id="keys-section">
       {props.issued && <TokenDialog issued={props.issued} />}
-      <div id="keys-message">
-        {props.message && <div class={`alert ${props.message.kind}`} role={props.message.kind === "error" ? "alert" : "status"}>{props.message.text}</div>}
-      </div>
-      {props.keys.length === 0 ? (
-        <p class="muted">No API keys yet.</p>
-      ) : (
-        <table>
-          <thead>
-            <tr><th>Name</th><th>Prefix</th>{props.viewer.role === "admin" && <th>Owner</th>}<th>Permissions</th><th>Created</th><th>Last used</th><th>Expires</th><th>Actions</th></tr>
-          </thead>
-          <tbody>
-            {props.keys.map((key) => (
-              <tr id={`key-${key.id}`}>
-                <td>
-                  <a href={`/admin/keys/${key.id}/activity`} title="Activity">{key.name}</a>
-                  {key.flags && key.flags.length > 0 && <> <a class="badge flagged" href={`/admin/keys/${key.id}/activity`} title={key.flags.join(" ")} data-flagged="">unusual activity</a></>}
-                </td>
-                <td><code>{key.prefix}…</code></td>
-                {props.viewer.role === "admin" && <td>{key.owner.email}</td>}
-                <td><code>{summarizePermissions(key.permissions)}</code></td>
-                <td>{day(key.created_at)}</td>
-                <td>{key.last_used_at ? day(key.last_used_at) : "never"}</td>
-                <td>{key.expires_at ? day(key.expires_at) : "never"}{key.previous_token_expires_at && <div class="muted">old token until {day(key.previous_token_expires_at)}</div>}</td>
-                <td class="actions">
-                  <form class="inline" method="post" action={`/admin/keys/${key.id}/rotate`} hx-post={`/admin/keys/${key.id}/rotate`} hx-target="#keys-section" hx-swap="outerHTML" hx-confirm={`Rotate "${key.name}"? A new token replaces the current one.`}>
-                    <select name="grace_period" aria-label={`When the old token of ${key.name} stops`}>
-                      <option value="">old stops now</option>
-                      <option value="1h">old works 1h more</option>
-                      <option value="24h">old works 1d more</option>
-                    </select>
-                    <button class="secondary" type="submit">Rotate</button>
-                  </form>
-                  <form class="inline" method="post" action={`/admin/keys/${key.id}/delete`} hx-post={`/admin/keys/${key.id}/delete`} hx-target="#keys-section" hx-swap="outerHTML" hx-confirm={`Revoke "${key.name}"? Anything using it stops working at once.`}>
-                    <button class="danger" type="submit">Revoke</button>
-                  </form>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <div id="keys-message" aria-live="polite"><Alert message={props.message} reveal={true} /></div>
+      {props.keys.length === 0 ? <EmptyState /> : <KeyTable {...props} />}
       <CreateForm {...props} />
     </section>
   );

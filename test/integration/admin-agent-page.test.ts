@@ -180,11 +180,11 @@ describe("the key page's permission builder", () => {
     const res = await ctx.h.app.request("/admin/keys", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin", cookie: ctx.member }, body: body.toString() });
     expect(res.status).toBe(200);
     expect(listApiKeys(ctx.h.deps.db).find((k) => k.name === "agent key")?.permissions).toEqual({ [ctx.agentId]: ["search_gitlab"] });
-    // The one-time dialog's configuration points at the agent the key is for.
+    // The one-time dialog's snippets point at the agent the key is for, named after it, token filled in.
     const dialog = await res.text();
-    const config = /<pre id="client-config">([^<]*)<\/pre>/.exec(dialog)?.[1]?.replace(/&quot;/g, '"') ?? "{}";
-    const server = (JSON.parse(config) as { mcpServers: Record<string, { url: string; headers: { Authorization: string } }> }).mcpServers.switchboard!;
-    expect(server.url).toBe(`http://switchboard.test/mcp/agent/${ctx.agentId}`);
+    const config = /<pre id="token-0-cursor">([^<]*)<\/pre>/.exec(dialog)?.[1]?.replace(/&quot;/g, '"') ?? "{}";
+    const server = (JSON.parse(config) as { mcpServers: Record<string, { url: string; headers: { Authorization: string } }> }).mcpServers.support!;
+    expect(server.url).toBe(`http://switchboard.test/mcp-key/agent/${ctx.agentId}`);
     expect(server.headers.Authorization.slice("Bearer ".length)).toMatch(TOKEN_PATTERN);
     const all = new URLSearchParams([["name", "all of it"], ["grant_all", ctx.agentId]]);
     await ctx.h.app.request("/admin/keys", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin", cookie: ctx.admin }, body: all.toString() });

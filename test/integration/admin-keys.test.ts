@@ -42,13 +42,15 @@ function unescapeHtml(text: string): string {
   return text.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 
-/** The token and client configuration shown in the one-time dialog, if any. */
-function dialogOf(html: string): { token: string; config: { mcpServers: Record<string, { url: string; headers: { Authorization: string } }> } } | null {
-  if (!html.includes('id="token-dialog"')) return null;
-  const token = /<code id="new-token"[^>]*>([^<]*)<\/code>/.exec(html)?.[1];
-  const config = /<pre id="client-config">([^<]*)<\/pre>/.exec(html)?.[1];
-  if (!token || !config) throw new Error("a token dialog without its token or configuration");
-  return { token, config: JSON.parse(unescapeHtml(config)) };
+/** The one-time dialog, if any: its token, the server names of its snippet sets, its snippets by "<set>-<client>", and its markup. */
+function dialogOf(html: string): { token: string; servers: string[]; snippets: Record<string, string>; markup: string } | null {
+  const markup = /<dialog[^>]*id="token-dialog"[\s\S]*?<\/dialog>/.exec(html)?.[0];
+  if (!markup) return null;
+  const token = /<code id="new-token"[^>]*>([^<]*)<\/code>/.exec(markup)?.[1];
+  if (!token) throw new Error("a token dialog without its token");
+  const snippets = Object.fromEntries([...markup.matchAll(/<pre id="token-(\d+-[a-z-]+)">([^<]*)<\/pre>/g)].map((m) => [m[1]!, unescapeHtml(m[2]!)]));
+  const servers = [...markup.matchAll(/data-server="([^"]*)"/g)].map((m) => m[1]!);
+  return { token, servers, snippets, markup };
 }
 
 function alertOf(html: string): string | null {
@@ -173,11 +175,16 @@ describe("admins", () => {
     const html = await res.text();
     const dialog = dialogOf(html);
     expect(dialog).not.toBeNull();
-    const { token, config } = dialog!;
+    const { token, servers, snippets, markup } = dialog!;
     expect(token).toMatch(TOKEN_PATTERN);
-    expect(config).toEqual({ mcpServers: { switchboard: { url: `${PUBLIC_URL}/mcp/self`, headers: { Authorization: `Bearer ${token}` } } } });
-    // The token appears in the dialog and its configuration, and nowhere else on the page.
-    expect(html.match(TOKEN_ANYWHERE)).toEqual([token, token]);
+    // A key for the management API alone: its snippets name the server "switchboard-self", token filled in.
+    expect(servers).toEqual(["switchboard-self"]);
+    expect(JSON.parse(snippets["0-cursor"]!)).toEqual({ mcpServers: { "switchboard-self": { url: `${PUBLIC_URL}/mcp/self`, headers: { Authorization: `Bearer ${token}` } } } });
+    expect(snippets["0-claude-code"]).toBe(`claude mcp add --transport http switchboard-self ${PUBLIC_URL}/mcp/self --header "Authorization: Bearer ${token}"`);
+    expect(snippets["0-curl"]).toStartWith(`curl -sS ${PUBLIC_URL}/mcp/self -H "Authorization: Bearer ${token}"`);
+    // The token appears in the dialog (the token line and each snippet), and nowhere else on the page.
+    expect(markup.match(TOKEN_ANYWHERE)!.length).toBe(1 + Object.keys(snippets).length);
+    expect(html.replace(markup, "")).not.toContain(token);
 
     const [made] = keysNamed("boss-checkboxes");
     expect(made).toMatchObject({ ownerId: boss.id, permissions: { self: ["WHOAMI", "USER_LIST"] } });

@@ -236,11 +236,15 @@ describe("a recorded call's detail", () => {
 });
 
 describe("a key's activity", () => {
-  test("the owner sees it, with the new address and client flagged", async () => {
-    const res = await get(`/admin/keys/${workerKey}/activity`, workerCookie);
+  test("the owner sees it on the key's page, with the new address and client flagged; the old address leads there", async () => {
+    const old = await get(`/admin/keys/${workerKey}/activity?range=24h`, workerCookie);
+    expect(old.status).toBe(302);
+    expect(old.headers.get("location")).toBe(`/admin/keys/${workerKey}?range=24h#activity`);
+    const res = await get(`/admin/keys/${workerKey}`, workerCookie);
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toContain("Activity of worker key");
+    expect(html).toContain("<h1>worker key</h1>");
+    expect(html).toContain('id="activity"');
     expect(html).toContain('data-flag="new_address"');
     expect(html).toContain("10.0.0.1");
     expect(html).toContain('data-flag="new_client"');
@@ -249,15 +253,20 @@ describe("a key's activity", () => {
   });
 
   test("a key without unusual activity has no flags", async () => {
-    const html = await (await get(`/admin/keys/${bossKey}/activity`, bossCookie)).text();
-    expect(html).toContain("Activity of boss key");
+    const html = await (await get(`/admin/keys/${bossKey}`, bossCookie)).text();
+    expect(html).toContain("<h1>boss key</h1>");
+    expect(html).toContain('id="activity"');
     expect(html).not.toContain("data-flags");
   });
 
   test("a member asking for another's key gets a 404, and sees none of it", async () => {
-    const res = await get(`/admin/keys/${bossKey}/activity`, workerCookie);
-    expect(res.status).toBe(404);
-    expect(await res.text()).not.toContain("boss_tool");
+    for (const path of [`/admin/keys/${bossKey}/activity`, `/admin/keys/${bossKey}`]) {
+      const res = await get(path, workerCookie);
+      expect(res.status).toBe(404);
+      const html = await res.text();
+      expect(html).not.toContain("boss_tool");
+      expect(html).not.toContain("boss key");
+    }
   });
 
   test("an authorized app's grant has the same page: its user sees it, another member gets a 404", async () => {
@@ -283,7 +292,7 @@ describe("a key's activity", () => {
     t.deps.lastUsed.record(bossKey);
     t.deps.lastUsed.flush();
     const html = await (await get("/admin/keys", bossCookie)).text();
-    expect(html).toContain(`href="/admin/keys/${workerKey}/activity"`);
+    expect(html).toContain(`href="/admin/keys/${workerKey}"`);
     const workerRow = /<tr id="key-key_[^"]*">(?:(?!<\/tr>).)*worker key(?:(?!<\/tr>).)*<\/tr>/s.exec(html)?.[0] ?? "";
     const bossRow = /<tr id="key-key_[^"]*">(?:(?!<\/tr>).)*boss key(?:(?!<\/tr>).)*<\/tr>/s.exec(html)?.[0] ?? "";
     expect(workerRow).toContain("data-flagged");

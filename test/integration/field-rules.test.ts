@@ -163,7 +163,7 @@ describe("names and titles refuse control characters and bidi overrides", () => 
     expect(agent.status).toBe(400);
     expect(await agent.text()).toContain('<div class="field-error" role="alert">cannot contain control characters');
 
-    const key = await post("/admin/keys", [["name", "ci\u0085bot"], ["grant_self", "WHOAMI"]]);
+    const key = await post("/admin/keys", [["name", "ci\u0085bot"], ["self", "WHOAMI"]]);
     const keyHtml = await key.text();
     expect(key.status).toBe(400);
     expect(keyHtml).toContain("name: cannot contain control characters");

@@ -123,7 +123,8 @@ describe("a token issued in the admin always reaches its creator", () => {
   test("when the permission picker's data source fails: the page still renders (picker empty, a warning) and the token is shown", async () => {
     const h = harness();
     const cookie = await signedIn(h);
-    createConnection(connectionStore(h.deps), newConnectionFields({ slug: "broken", transport: "http", url: "http://127.0.0.1:9/mcp" }));
+    const broken = createConnection(connectionStore(h.deps), newConnectionFields({ slug: "broken", transport: "http", url: "http://127.0.0.1:9/mcp" }));
+    mintKey(h.deps, h.admin, { [broken.id]: ["*"] }, { name: "reaches broken" });
     const discovery = spyOn(h.deps.gateway, "discovery").mockImplementation(() => {
       throw new TypeError("Cannot read properties of null (reading 'name')");
     });
@@ -133,6 +134,9 @@ describe("a token issued in the admin always reaches its creator", () => {
       const html = await page.text();
       expect(html).toContain('id="picker-failed"');
       expect(html).not.toContain("Cannot read properties");
+      // Its grant cannot be named now, but it is not called deleted either.
+      expect(html).toContain(`<code>${broken.id}</code>: all tools`);
+      expect(html).not.toContain("deleted");
 
       const created = await submit(h, cookie, "/admin/keys", [["name", "through-broken-picker"], ["self", "WHOAMI"]]);
       expect(created.status).toBe(200);
