@@ -242,7 +242,7 @@ export function DiscoverySection(props: { c: ConnectionDetailView; message?: Mes
       <div class="row spread">
         <h2 class="panel-title">What it offers</h2>
         <form class="inline" method="post" action={`/admin/connections/${c.id}/refresh`} hx-post={`/admin/connections/${c.id}/refresh`} hx-target="#discovery" hx-swap="outerHTML" data-busy="Refreshing…">
-          <button class="secondary" type="submit">Refresh</button>
+          <button class="secondary" type="submit" data-busy-label="Refreshing…">Refresh</button>
         </form>
       </div>
       <div class="discovery-result" aria-live="polite">
@@ -346,7 +346,7 @@ export function ConnectionPage(props: ConnectionPageProps) {
         <div class="row spread">
           <div><code>{c.slug}</code> <span id="connection-state" aria-live="polite"><LiveStatus c={c} now={props.now} /></span></div>
           <form class="inline" method="post" action={`/admin/connections/${c.id}/test`} hx-post={`/admin/connections/${c.id}/test`} hx-target="#test-result" hx-swap="innerHTML" data-busy="Testing…">
-            <button type="submit">Test</button>
+            <button type="submit" data-busy-label="Testing…">Test</button>
           </form>
         </div>
         <div id="test-result" class="result-box" aria-live="polite">{props.test && <TestResult result={props.test} />}</div>
@@ -377,7 +377,7 @@ export function ConnectionPage(props: ConnectionPageProps) {
             <h2 class="panel-title">Delete</h2>
             <p class="muted">Open sessions end and stdio processes are killed. Agents that select it lose its tools; keys keep their other permissions.</p>
             <label class="check"><input type="checkbox" name="confirm" value="yes" required /> Delete <code>{c.slug}</code> for good</label>
-            <button class="danger" type="submit">Delete connection</button>
+            <button class="danger" type="submit" data-busy-label="Deleting…">Delete connection</button>
             <div class="result-box" aria-live="polite"><Alert message={props.deleteMessage} reveal /></div>
           </form>
         </>
