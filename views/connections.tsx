@@ -201,7 +201,7 @@ export function LiveStatus(props: { c: ConnectionDetailView; now: Date }) {
   return (
     <span class="live-status" data-settling={polling ? "" : undefined} {...attrs}>
       <StatusBadge c={c} /> {!c.enabled && <span class="badge">disabled</span>}
-      {polling && <span class="muted small"> {c.status.state === "connecting" ? "connecting…" : "discovering tools…"}</span>}
+      {polling && <span class="muted small"> {c.status.state === "connecting" ? "starting; this page updates by itself" : "discovering tools…"}</span>}
     </span>
   );
 }

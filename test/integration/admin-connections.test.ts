@@ -362,7 +362,7 @@ describe("feedback: busy buttons and results beside them", () => {
   test("every action that takes time is a busy form, and each test answers into the box right after its button", async () => {
     const ctx = await setup();
     const page = await (await get(ctx, ctx.admin, `/admin/connections/${ctx.localId}`)).text();
-    expect(page).toMatch(/<form class="inline"[^>]*hx-target="#test-result"[^>]*data-busy="Testing…"><button type="submit">Test<\/button><\/form><\/div><div id="test-result" class="result-box" aria-live="polite">/);
+    expect(page).toMatch(/<form class="inline"[^>]*hx-target="#test-result"[^>]*data-busy="Testing…"><button type="submit" data-busy-label="Testing…">Test<\/button><\/form><\/div><div id="test-result" class="result-box" aria-live="polite">/);
     expect(page).toMatch(/hx-target="#discovery" hx-swap="outerHTML" data-busy="Refreshing…"/);
     expect(page).toMatch(/<form class="panel connection-form"[^>]*data-busy="Saving…">/);
     expect(page).toMatch(/data-busy-label="Saving…">Save<\/button><button[^>]*hx-target="#settings-result"[^>]*data-busy-label="Testing…">\s*Test these settings\s*<\/button><\/div><div id="settings-result" class="result-box" aria-live="polite">/);
