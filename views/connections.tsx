@@ -116,13 +116,15 @@ function Offered(props: { title: string; items: { name: string; title?: string; 
       {props.items.length === 0 ? (
         <p class="muted small">None discovered.</p>
       ) : (
-        <table class="compact">
-          <tbody>
-            {props.items.map((item) => (
-              <tr><td><code>{item.name}</code>{(item.uri ?? item.uri_template) && <div class="muted small">{item.uri ?? item.uri_template}</div>}</td><td>{item.description ?? item.title ?? ""}</td></tr>
-            ))}
-          </tbody>
-        </table>
+        <div class="table-scroll">
+          <table class="compact">
+            <tbody>
+              {props.items.map((item) => (
+                <tr><td><code>{item.name}</code>{(item.uri ?? item.uri_template) && <div class="muted small">{item.uri ?? item.uri_template}</div>}</td><td>{item.description ?? item.title ?? ""}</td></tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </div>
   );

@@ -406,10 +406,11 @@ describe("the list", () => {
     expect(member).not.toContain("/admin/connections/new");
   });
 
-  test("the table scrolls inside its panel, and a delete says so on the list", async () => {
+  test("the tables scroll inside their panels, and a delete says so on the list", async () => {
     const ctx = await setup();
     const list = await (await get(ctx, ctx.admin, "/admin/connections")).text();
     expect(list).toContain('<div class="table-scroll"><table>');
+    expect(await (await get(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}`)).text()).toContain('<div class="table-scroll"><table class="compact">');
     expect(list).not.toContain("No connections yet");
     expect(list).not.toContain("Connection deleted.");
     const after = await (await get(ctx, ctx.admin, "/admin/connections?deleted=1")).text();
