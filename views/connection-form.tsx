@@ -2,6 +2,7 @@
 // fieldset of the transport not chosen, and the server ignores it, so the form works without JS.
 // Secrets are never put back into the page: the token field stays empty, header and env values read "********".
 /** @jsxImportSource hono/jsx */
+import type { Child } from "hono/jsx";
 import type { ConnectionView } from "../src/operations/connection-shapes.ts";
 
 export const MASK = "********";
@@ -40,6 +41,8 @@ export type ConnectionFormProps = {
   fieldErrors?: Record<string, string>;
   defaults: { connectTimeout: string; callTimeout: string; maxProcesses: number };
   stdio: { enabled: boolean; allowedCommands: string[] };
+  /** The result box beside the buttons: what the last save or test answered (the page fills it). */
+  result?: Child;
 };
 
 function FieldError(props: { errors?: Record<string, string>; name: string }) {
@@ -77,8 +80,10 @@ export function ConnectionForm(props: ConnectionFormProps) {
   const testAction = c ? `/admin/connections/${c.id}/test` : "/admin/connections/test";
   const transport = v.transport || "http";
   return (
-    <form class="panel connection-form" method="post" action={action}>
-      <h2 style="margin-top:0">{c ? "Edit settings" : "New connection"}</h2>
+    // data-busy: both buttons are disabled while either runs; each names its own busy text (data-busy-label,
+    // see connections.js.txt). "Test these settings" answers beside the buttons, in the result box.
+    <form class="panel connection-form" method="post" action={action} data-busy={c ? "Saving…" : "Creating…"}>
+      <h2 class="panel-title">{c ? "Edit settings" : "New connection"}</h2>
       <input type="hidden" name="form" value="settings" />
       <div class="row">
         <Text name="slug" label="Slug" values={v} errors={props.fieldErrors} placeholder="github" required hint="a-z, 0-9 and -; unique" />
@@ -145,10 +150,13 @@ export function ConnectionForm(props: ConnectionFormProps) {
         <Text name="connect_timeout" label="Connect timeout" values={v} errors={props.fieldErrors} placeholder={`default ${props.defaults.connectTimeout}`} />
         <Text name="call_timeout" label="Call timeout" values={v} errors={props.fieldErrors} placeholder={`default ${props.defaults.callTimeout}`} />
       </div>
-      <div class="row" style="margin-top:14px">
-        <button type="submit">{c ? "Save" : "Create connection"}</button>
-        <button type="submit" class="secondary" formaction={testAction} hx-post={testAction} hx-target="#test-result" hx-swap="innerHTML">Test these settings</button>
+      <div class="row form-actions">
+        <button type="submit" data-busy-label={c ? "Saving…" : "Creating…"}>{c ? "Save" : "Create connection"}</button>
+        <button type="submit" class="secondary" formaction={testAction} hx-post={testAction} hx-target="#settings-result" hx-swap="innerHTML" data-busy-label="Testing…">
+          Test these settings
+        </button>
       </div>
+      {props.result}
     </form>
   );
 }

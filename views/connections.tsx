@@ -1,14 +1,16 @@
 // The Connections pages: the list with status, a connection's page (status, test, what it offers,
-// stderr, settings form, delete) and the new-connection page, plus the fragments htmx swaps in.
+// stderr, settings form, delete) and the new-connection page, plus the fragments htmx swaps in (a test's
+// result, the discovery section, the status that polls itself while the connection settles).
 /** @jsxImportSource hono/jsx */
+import { createHash } from "node:crypto";
 import type { User } from "../src/domain/access/users.ts";
 import type { ConnectionDetailView, ConnectionSummaryView, ConnectionView } from "../src/operations/connection-shapes.ts";
 import { ClientConfigs, endpointUrls } from "./agent-clients.tsx";
+import { Alert, type Message } from "./alert.tsx";
 import { ConnectionForm, type ConnectionFormProps } from "./connection-form.tsx";
 import { AdminLayout } from "./layout.tsx";
 
 export type TestOutcome = { ok: boolean; latency_ms: number; server: { name: string; version: string } | null; tools: number; resources: number; prompts: number; error?: string };
-export type Message = { kind: "ok" | "error"; text: string };
 
 function when(iso: string | null): string {
   return iso === null ? "—" : iso.slice(0, 19).replace("T", " ");
@@ -30,13 +32,10 @@ function target(c: Pick<ConnectionSummaryView, "transport" | "command" | "args" 
   return c.transport === "stdio" ? [c.command ?? "", ...c.args].join(" ") : (c.url ?? "");
 }
 
-function Alert(props: { message?: Message }) {
-  return props.message ? <div class={`alert ${props.message.kind}`} role={props.message.kind === "error" ? "alert" : "status"}>{props.message.text}</div> : null;
-}
-
 // The list is built from summaries (CONNECTION_LIST): it reads no secret, so it shows no header or env name.
 export function ConnectionsPage(props: { viewer: User; connections: ConnectionSummaryView[]; message?: Message }) {
   const isAdmin = props.viewer.role === "admin";
+  const empty = props.connections.length === 0;
   return (
     <AdminLayout title="Connections" user={props.viewer} active="connections">
       <p class="muted">
@@ -44,37 +43,61 @@ export function ConnectionsPage(props: { viewer: User; connections: ConnectionSu
         {isAdmin ? "" : " Only admins add, change or delete connections."}
       </p>
       <Alert message={props.message} />
-      {isAdmin && <p><a class="button" href="/admin/connections/new">New connection</a></p>}
-      {props.connections.length === 0 ? (
-        <p class="muted">No connections yet.</p>
+      {isAdmin && !empty && <p><a class="button" href="/admin/connections/new">New connection</a></p>}
+      {empty ? (
+        <EmptyConnections isAdmin={isAdmin} />
       ) : (
-        <table>
-          <thead>
-            <tr><th>Connection</th><th>Transport</th><th>Target</th><th>Status</th><th>Tools</th><th>Source</th></tr>
-          </thead>
-          <tbody>
-            {props.connections.map((c) => (
-              <tr id={`connection-${c.id}`}>
-                <td><a href={`/admin/connections/${c.id}`}>{c.title}</a> <div class="muted small"><code>{c.slug}</code></div></td>
-                <td><span class="badge">{c.transport}</span></td>
-                <td><code class="clip">{target(c)}</code></td>
-                <td><StatusBadge c={c} /></td>
-                <td>{c.discovery.tools}</td>
-                <td>{c.from_config ? <span class="badge" title="Declared in switchboard.toml">config</span> : "admin"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <div class="table-scroll">
+          <table>
+            <thead>
+              <tr><th>Connection</th><th>Transport</th><th>Target</th><th>Status</th><th>Tools</th><th>Source</th></tr>
+            </thead>
+            <tbody>
+              {props.connections.map((c) => (
+                <tr id={`connection-${c.id}`}>
+                  <td><a href={`/admin/connections/${c.id}`}>{c.title}</a> <div class="muted small"><code>{c.slug}</code></div></td>
+                  <td><span class="badge">{c.transport}</span></td>
+                  <td><code class="clip">{target(c)}</code></td>
+                  <td><StatusBadge c={c} /></td>
+                  <td>{c.discovery.tools}</td>
+                  <td>{c.from_config ? <span class="badge" title="Declared in switchboard.toml">config</span> : "admin"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </AdminLayout>
   );
 }
 
-/** The result of CONNECTION_TEST, swapped into #test-result. */
+/** No connection yet: what one is, and how to get the first (an admin adds it; a member asks one). */
+function EmptyConnections(props: { isAdmin: boolean }) {
+  return (
+    <section class="panel empty-state" id="no-connections">
+      <h2>No connections yet</h2>
+      <p>
+        A connection is an MCP server Switchboard reaches for you: a URL (Streamable HTTP or the older SSE) or a command it runs on this
+        host (stdio). Switchboard finds the tools it offers; you then group them into agents and hand them out with API keys or a
+        browser sign-in.
+      </p>
+      {props.isAdmin ? (
+        <p>
+          <a class="button" href="/admin/connections/new">New connection</a>{" "}
+          <span class="muted small">or declare one under <code>[[connections]]</code> in <code>switchboard.toml</code>.</span>
+        </p>
+      ) : (
+        <p class="muted">Only admins can add connections: ask an admin of this Switchboard to add the servers you need.</p>
+      )}
+    </section>
+  );
+}
+
+/** The result of CONNECTION_TEST, swapped into the result box beside the button that asked for it (which replaces what was there). */
 export function TestResult(props: { result: TestOutcome }) {
   const r = props.result;
   return (
-    <div class={`alert ${r.ok ? "ok" : "error"}`} role="status" id="test-outcome">
+    <div class={`alert test-outcome ${r.ok ? "ok" : "error"}`} data-reveal="">
       {r.ok ? (
         <span>
           Connected in {r.latency_ms} ms to <strong>{r.server?.name ?? "?"}</strong> {r.server?.version ?? ""}: {r.tools} tools, {r.resources} resources, {r.prompts} prompts.
@@ -93,13 +116,15 @@ function Offered(props: { title: string; items: { name: string; title?: string; 
       {props.items.length === 0 ? (
         <p class="muted small">None discovered.</p>
       ) : (
-        <table class="compact">
-          <tbody>
-            {props.items.map((item) => (
-              <tr><td><code>{item.name}</code>{(item.uri ?? item.uri_template) && <div class="muted small">{item.uri ?? item.uri_template}</div>}</td><td>{item.description ?? item.title ?? ""}</td></tr>
-            ))}
-          </tbody>
-        </table>
+        <div class="table-scroll">
+          <table class="compact">
+            <tbody>
+              {props.items.map((item) => (
+                <tr><td><code>{item.name}</code>{(item.uri ?? item.uri_template) && <div class="muted small">{item.uri ?? item.uri_template}</div>}</td><td>{item.description ?? item.title ?? ""}</td></tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </div>
   );
@@ -136,27 +161,111 @@ function SharedSessionNotice(props: { c: ConnectionDetailView }) {
   );
 }
 
-/** What the connection offers, as last discovered; the unit "Refresh" replaces. */
-export function DiscoverySection(props: { c: ConnectionDetailView }) {
+/** Nothing discovered yet, nor a discovery error: what it offers is still to come. */
+function undiscovered(c: ConnectionDetailView): boolean {
+  return c.discovery.refreshed_at === null && c.discovery.error === null;
+}
+
+/** How long a page keeps polling a connection that stays in one unsettled state (the longest connect_timeout is 10 minutes). */
+const SETTLE_POLL_MS = 15 * 60_000;
+
+/**
+ * Whether the connection is still settling: connecting, or connected (or idle) with discovery not yet
+ * run. The page polls its status while this holds, and stops once it is connected with its tools, in
+ * error, or disabled. A state held past SETTLE_POLL_MS, or one no runtime reports (no `since`), is not
+ * waited for.
+ */
+export function settling(c: ConnectionDetailView, now: Date): boolean {
+  if (!c.enabled || c.refused_by_policy !== null || c.status.since === null) return false;
+  if (now.getTime() - Date.parse(c.status.since) > SETTLE_POLL_MS) return false;
+  const { state } = c.status;
+  return state === "connecting" || ((state === "connected" || state === "idle") && undiscovered(c));
+}
+
+/** A digest of what the status and discovery fragments show: a poll that finds it unchanged swaps nothing. */
+export function liveFingerprint(c: ConnectionDetailView): string {
+  const shown = [c.status.state, c.status.last_error, c.enabled, c.refused_by_policy, c.discovery, c.offers];
+  return createHash("sha256").update(JSON.stringify(shown)).digest("base64url").slice(0, 16);
+}
+
+/** The polling interval of a settling connection's status. */
+export const POLL_EVERY = "2s";
+
+/**
+ * The connection's status as it is now. While it settles it polls `/status` (which answers 204 while
+ * nothing changed, so the live region around it speaks only of changes) and replaces itself; the
+ * version without hx-trigger that a settled answer brings ends the polling.
+ */
+export function LiveStatus(props: { c: ConnectionDetailView; now: Date }) {
   const { c } = props;
+  const polling = settling(c, props.now);
+  const attrs = polling ? { "hx-get": `/admin/connections/${c.id}/status?seen=${liveFingerprint(c)}`, "hx-trigger": `every ${POLL_EVERY}`, "hx-swap": "outerHTML" } : {};
+  return (
+    <span class="live-status" data-settling={polling ? "" : undefined} {...attrs}>
+      <StatusBadge c={c} /> {!c.enabled && <span class="badge">disabled</span>}
+      {polling && <span class="muted small"> {c.status.state === "connecting" ? "starting; this page updates by itself" : "discovering tools…"}</span>}
+    </span>
+  );
+}
+
+/**
+ * What a poll of `/status` answers: the status (the main swap, in place of the polling element) and,
+ * as a partial, the discovery section, so the tools appear with "connected".
+ */
+export function LiveFragment(props: { c: ConnectionDetailView; now: Date }) {
+  return (
+    <>
+      <LiveStatus c={props.c} now={props.now} />
+      <hx-partial hx-target="#discovery" hx-swap="outerHTML">
+        <DiscoverySection c={props.c} />
+      </hx-partial>
+    </>
+  );
+}
+
+/** What Refresh answers: the discovery section, and the status (as a partial) as it is after the refresh. */
+export function RefreshedFragment(props: { c: ConnectionDetailView; now: Date }) {
+  return (
+    <>
+      <DiscoverySection c={props.c} />
+      <hx-partial hx-target="#connection-state" hx-swap="innerHTML">
+        <LiveStatus c={props.c} now={props.now} />
+      </hx-partial>
+    </>
+  );
+}
+
+/** What the connection offers, as last discovered; the unit "Refresh" replaces. */
+export function DiscoverySection(props: { c: ConnectionDetailView; message?: Message }) {
+  const { c } = props;
+  const waiting = undiscovered(c) && c.enabled && c.refused_by_policy === null;
   return (
     <section id="discovery" class="panel">
       <div class="row spread">
-        <h2 style="margin:0">What it offers</h2>
-        <form class="inline" method="post" action={`/admin/connections/${c.id}/refresh`} hx-post={`/admin/connections/${c.id}/refresh`} hx-target="#discovery" hx-swap="outerHTML">
-          <button class="secondary" type="submit">Refresh</button>
+        <h2 class="panel-title">What it offers</h2>
+        <form class="inline" method="post" action={`/admin/connections/${c.id}/refresh`} hx-post={`/admin/connections/${c.id}/refresh`} hx-target="#discovery" hx-swap="outerHTML" data-busy="Refreshing…">
+          <button class="secondary" type="submit" data-busy-label="Refreshing…">Refresh</button>
         </form>
+      </div>
+      <div class="discovery-result" aria-live="polite">
+        <Alert message={props.message} reveal />
       </div>
       <p class="muted small">
         Last discovered: {when(c.discovery.refreshed_at)}
         {c.discovery.error && <span class="error-text"> · {c.discovery.error}</span>}
       </p>
-      <DiscoveryWarnings warnings={c.discovery.warnings} />
-      <SharedSessionNotice c={c} />
-      <Offered title="Tools" items={c.offers.tools} />
-      <Offered title="Resources" items={c.offers.resources} />
-      <Offered title="Resource templates" items={c.offers.resource_templates} />
-      <Offered title="Prompts" items={c.offers.prompts} />
+      {waiting ? (
+        <p class="muted">Not discovered yet: its tools, resources and prompts show here once Switchboard has reached it.</p>
+      ) : (
+        <>
+          <DiscoveryWarnings warnings={c.discovery.warnings} />
+          <SharedSessionNotice c={c} />
+          <Offered title="Tools" items={c.offers.tools} />
+          <Offered title="Resources" items={c.offers.resources} />
+          <Offered title="Resource templates" items={c.offers.resource_templates} />
+          <Offered title="Prompts" items={c.offers.prompts} />
+        </>
+      )}
     </section>
   );
 }
@@ -165,7 +274,7 @@ function Settings(props: { c: ConnectionView }) {
   const { c } = props;
   const names = (table: Record<string, string>) => (Object.keys(table).length === 0 ? "none" : Object.keys(table).map((n) => `${n}: ${table[n]}`).join(", "));
   return (
-    <dl class="kv">
+    <dl class="kv connection-settings">
       <dt>Id</dt><dd><code>{c.id}</code></dd>
       <dt>Transport</dt><dd>{c.transport}</dd>
       {c.transport === "stdio" ? (
@@ -189,6 +298,9 @@ function Settings(props: { c: ConnectionView }) {
   );
 }
 
+/** Confirmations after a redirect, from a fixed flag in the query: the page writes the text itself. */
+export type ConnectionNotice = "created" | "saved";
+
 export type ConnectionPageProps = {
   viewer: User;
   c: ConnectionDetailView;
@@ -199,9 +311,31 @@ export type ConnectionPageProps = {
   /** Whether the browser sign-in (OAuth) is on: its snippets come first. */
   oauth: boolean;
   form: ConnectionFormProps | null;
+  /** When the page is drawn: whether a settling status still polls. */
+  now: Date;
+  notice?: ConnectionNotice;
+  /** The outcome of "Test" (without JS), shown beside that button. */
   test?: TestOutcome;
-  message?: Message;
+  /** The outcome of the settings form (a refused save, "Test these settings" without JS), shown beside its buttons. */
+  formResult?: { test?: TestOutcome; message?: Message };
+  /** A refused delete, beside its button. */
+  deleteMessage?: Message;
+  /** Refresh without JS, in the discovery section. */
+  discoveryMessage?: Message;
 };
+
+function noticeText(notice: ConnectionNotice, c: ConnectionDetailView): string {
+  return notice === "created" ? `Connection ${c.title} created.` : "Saved.";
+}
+
+/** The result box of a form: what its last action answered, replaced whole by the next (htmx swaps its inside). */
+export function ResultBox(props: { id: string; test?: TestOutcome; message?: Message }) {
+  return (
+    <div id={props.id} class="result-box" aria-live="polite">
+      {props.test ? <TestResult result={props.test} /> : <Alert message={props.message} reveal />}
+    </div>
+  );
+}
 
 export function ConnectionPage(props: ConnectionPageProps) {
   const { c, viewer } = props;
@@ -209,30 +343,30 @@ export function ConnectionPage(props: ConnectionPageProps) {
   return (
     <AdminLayout title={c.title} user={viewer} active="connections">
       <p><a href="/admin/connections">← Connections</a></p>
-      <Alert message={props.message} />
-      <div class="panel">
+      {props.notice && <Alert message={{ kind: "ok", text: noticeText(props.notice, c) }} />}
+      <div class="panel connection-head">
         <div class="row spread">
-          <div><code>{c.slug}</code> <StatusBadge c={c} /> {!c.enabled && <span class="badge">disabled</span>}</div>
-          <form class="inline" method="post" action={`/admin/connections/${c.id}/test`} hx-post={`/admin/connections/${c.id}/test`} hx-target="#test-result" hx-swap="innerHTML">
-            <button type="submit">Test</button>
+          <div><code>{c.slug}</code> <span id="connection-state" aria-live="polite"><LiveStatus c={c} now={props.now} /></span></div>
+          <form class="inline" method="post" action={`/admin/connections/${c.id}/test`} hx-post={`/admin/connections/${c.id}/test`} hx-target="#test-result" hx-swap="innerHTML" data-busy="Testing…">
+            <button type="submit" data-busy-label="Testing…">Test</button>
           </form>
         </div>
+        <div id="test-result" class="result-box" aria-live="polite">{props.test && <TestResult result={props.test} />}</div>
         {c.description && <p>{c.description}</p>}
-        <div id="test-result">{props.test && <TestResult result={props.test} />}</div>
         {c.secrets_unreadable && <div class="alert error">The stored secrets cannot be decrypted (was the server secret changed?). Set the token, headers or env again.</div>}
         <Settings c={c} />
       </div>
-      <DiscoverySection c={c} />
+      <DiscoverySection c={c} message={props.discoveryMessage} />
       <ClientConfigs name={c.slug} urls={endpointUrls(props.publicUrl, { kind: "connection", id: c.id })} keyHref={`/admin/keys?grant=${c.id}#create-key`} what="connection" oauth={props.oauth} />
       {c.transport === "stdio" && (
         <section class="panel">
-          <h2 style="margin-top:0">stderr</h2>
+          <h2 class="panel-title">stderr</h2>
           {props.stderr === null ? (
             <p class="muted small">Shown to admins only (it may hold what the server prints about its environment).</p>
           ) : props.stderr.length === 0 ? (
             <p class="muted small">Nothing written yet.</p>
           ) : (
-            <pre id="stderr">{props.stderr.join("\n")}</pre>
+            <pre id="stderr" class="stderr">{props.stderr.join("\n")}</pre>
           )}
         </section>
       )}
@@ -240,12 +374,13 @@ export function ConnectionPage(props: ConnectionPageProps) {
         <p class="muted">Declared in <code>switchboard.toml</code>: read-only here. Change or remove it in the file and restart.</p>
       ) : isAdmin && props.form ? (
         <>
-          <ConnectionForm {...props.form} />
-          <form class="panel" method="post" action={`/admin/connections/${c.id}/delete`}>
-            <h2 style="margin-top:0">Delete</h2>
+          <ConnectionForm {...props.form} result={<ResultBox id="settings-result" {...props.formResult} />} />
+          <form class="panel" method="post" action={`/admin/connections/${c.id}/delete`} data-busy="Deleting…">
+            <h2 class="panel-title">Delete</h2>
             <p class="muted">Open sessions end and stdio processes are killed. Agents that select it lose its tools; keys keep their other permissions.</p>
             <label class="check"><input type="checkbox" name="confirm" value="yes" required /> Delete <code>{c.slug}</code> for good</label>
-            <button class="danger" type="submit">Delete connection</button>
+            <button class="danger" type="submit" data-busy-label="Deleting…">Delete connection</button>
+            <div class="result-box" aria-live="polite"><Alert message={props.deleteMessage} reveal /></div>
           </form>
         </>
       ) : (
@@ -259,9 +394,7 @@ export function NewConnectionPage(props: { viewer: User; form: ConnectionFormPro
   return (
     <AdminLayout title="New connection" user={props.viewer} active="connections">
       <p><a href="/admin/connections">← Connections</a></p>
-      <Alert message={props.message} />
-      <div id="test-result">{props.test && <TestResult result={props.test} />}</div>
-      <ConnectionForm {...props.form} />
+      <ConnectionForm {...props.form} result={<ResultBox id="settings-result" test={props.test} message={props.message} />} />
     </AdminLayout>
   );
 }

@@ -9,7 +9,7 @@ import { listApiKeys } from "../../src/domain/access/api-keys.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import * as cipher from "../../src/security/cipher.ts";
 import { runScenario, type Scenario } from "../support/table.ts";
-import { discoveryOf, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
+import { discoveryOf, EMPTY_DISCOVERY, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
 
 const TOKEN = "tok-Admin-S3cret-0001";
 const HEADER = "hdr-Admin-S3cret-0002";
@@ -82,6 +82,24 @@ const ROWS: (Scenario<Ctx> & { path: (ctx: Ctx) => string })[] = [
     expectedContent: ["listening on stdio", "API_KEY=********", "server.js"], notExpectedContent: SECRETS,
   },
   { name: "admin page of a missing connection", path: () => "/admin/connections/conn_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70", url: "", headers: as("admin"), expectedStatus: 404 },
+  { name: "guest status fragment", path: (c) => `/admin/connections/${c.remoteId}/status`, url: "", expectedStatus: 303, notExpectedContent: ["upstream said 502", "search_issues"] },
+  {
+    name: "guest status fragment (htmx)", path: (c) => `/admin/connections/${c.remoteId}/status`, url: "", headers: { "hx-request": "true" }, expectedStatus: 401,
+    expectedHeaders: { "hx-redirect": /^\/admin\/login\?next=%2Fadmin%2Fconnections%2Fconn_[0-9a-f-]{36}%2Fstatus$/ }, notExpectedContent: ["upstream said 502", "search_issues"],
+  },
+  {
+    name: "member status fragment", path: (c) => `/admin/connections/${c.remoteId}/status`, url: "", headers: as("member", { "hx-request": "true" }), expectedStatus: 200,
+    expectedContent: ["upstream said 502", "search_issues", 'hx-target="#discovery"'], notExpectedContent: ["<html", "X-Key", ...SECRETS],
+  },
+  {
+    name: "admin status fragment of a stdio connection", path: (c) => `/admin/connections/${c.localId}/status`, url: "", headers: as("admin", { "hx-request": "true" }), expectedStatus: 200,
+    expectedContent: ["state-connected"], notExpectedContent: ["<html", "listening on stdio", "API_KEY", ...SECRETS],
+  },
+  { name: "status fragment of a missing connection", path: () => "/admin/connections/conn_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70/status", url: "", headers: as("member", { "hx-request": "true" }), expectedStatus: 404 },
+  {
+    name: "cross-site post to the status fragment", method: "POST", path: (c) => `/admin/connections/${c.remoteId}/status`, url: "",
+    headers: (ctx) => ({ ...FORM, "sec-fetch-site": "cross-site", cookie: ctx.admin }), expectedStatus: 403, expectedContent: ["Cross-site request refused."], after: (ctx) => unchanged(ctx),
+  },
   {
     name: "cross-site create", method: "POST", path: () => "/admin/connections", url: "", headers: (ctx) => ({ ...FORM, "sec-fetch-site": "cross-site", cookie: ctx.admin }),
     body: "slug=evil&transport=stdio&command=bash", expectedStatus: 403, expectedContent: ["Cross-site request refused."], after: (ctx) => unchanged(ctx),
@@ -146,10 +164,11 @@ describe("admins", () => {
     });
     expect(res.status).toBe(303);
     const created = getConnection(connectionStore(ctx.h.deps), "github")!;
-    expect(res.headers.get("location")).toBe(`/admin/connections/${created.id}`);
+    expect(res.headers.get("location")).toBe(`/admin/connections/${created.id}?created=1`);
     expect(created).toMatchObject({ title: "GitHub", token: "tok-new-0001", headers: { "X-Team": "team-secret", "X-Other": "2" }, command: null, env: {}, connectTimeoutMs: 5_000, enabled: true });
     expect(ctx.h.gateway.applied.map((s) => s.slug)).toEqual(["github"]);
-    const page = await (await get(ctx, ctx.admin, `/admin/connections/${created.id}`)).text();
+    const page = await (await get(ctx, ctx.admin, `/admin/connections/${created.id}?created=1`)).text();
+    expect(page).toContain("Connection GitHub created.");
     expect(page).toContain("X-Team: ********");
     expect(page).not.toContain("team-secret");
     expect(page).not.toContain("tok-new-0001");
@@ -258,5 +277,143 @@ describe("the key page's permission builder", () => {
     expect(res.status).toBe(200);
     const key = listApiKeys(ctx.h.deps.db).find((k) => k.name === "builder key");
     expect(key?.permissions).toEqual({ self: ["WHOAMI"], [ctx.remoteId]: ["search_issues", "get_issue"], [ctx.localId]: ["*"] });
+  });
+});
+
+describe("the page keeps itself current while the connection settles", () => {
+  const pollOf = (html: string) => html.match(/hx-get="(\/admin\/connections\/conn_[0-9a-f-]{36}\/status\?seen=[\w-]+)" hx-trigger="every 2s"/)?.[1] ?? null;
+  const htmx = { "hx-request": "true" };
+
+  test("connecting: the page polls its status; a poll that finds nothing changed is 204, a change brings the status and the tools, and settling stops the polling", async () => {
+    const ctx = await setup();
+    ctx.h.gateway.statuses.set(ctx.remoteId, { state: "connecting", lastError: null, since: new Date() });
+    ctx.h.gateway.discoveries.set(ctx.remoteId, EMPTY_DISCOVERY);
+    const page = await (await get(ctx, ctx.member, `/admin/connections/${ctx.remoteId}`)).text();
+    expect(page).toContain("state-connecting");
+    expect(page).toContain("Not discovered yet");
+    const poll = pollOf(page);
+    expect(poll).not.toBeNull();
+    // Nothing changed: no content, so htmx swaps nothing and the live region says nothing.
+    const same = await get(ctx, ctx.member, poll!, htmx);
+    expect(same.status).toBe(204);
+    expect(await same.text()).toBe("");
+    // Connected but not yet discovered: still settling, and the poll shows the new state.
+    ctx.h.gateway.statuses.set(ctx.remoteId, { state: "connected", lastError: null, since: new Date() });
+    const connected = await (await get(ctx, ctx.member, poll!, htmx)).text();
+    expect(connected).toContain("state-connected");
+    expect(connected).toContain("discovering tools…");
+    const next = pollOf(connected);
+    expect(next).not.toBeNull();
+    expect(next).not.toBe(poll);
+    // Discovered: the answer carries the tools (as a partial for #discovery) and no trigger, so polling ends.
+    ctx.h.gateway.discoveries.set(ctx.remoteId, discoveryOf({ search_issues: "Search the issues", get_issue: "One issue" }));
+    const settled = await get(ctx, ctx.member, next!, htmx);
+    const html = await settled.text();
+    expect(settled.status).toBe(200);
+    expect(html).toContain("state-connected");
+    expect(html).toContain('<hx-partial hx-target="#discovery" hx-swap="outerHTML"><section id="discovery"');
+    expect(html).toContain("Tools (2)");
+    expect(html).not.toContain("hx-trigger");
+    expect(html).not.toContain("<html");
+    // Asked again with the settled fingerprint, it still answers (no 204), so a page that missed the change catches up.
+    const fingerprint = new URL(next!, "http://x").searchParams.get("seen");
+    expect((await get(ctx, ctx.member, `/admin/connections/${ctx.remoteId}/status?seen=${fingerprint}`, htmx)).status).toBe(200);
+    expect(pollOf(await (await get(ctx, ctx.member, `/admin/connections/${ctx.remoteId}`)).text())).toBeNull();
+  });
+
+  test("no polling for a settled connection: connected with its tools, in error, disabled, or unsettled for longer than any connect timeout", async () => {
+    const ctx = await setup();
+    const html = async (id: string) => (await get(ctx, ctx.admin, `/admin/connections/${id}`)).text();
+    // local: connected, discovered (tools present); remote: in error.
+    ctx.h.gateway.discoveries.set(ctx.localId, discoveryOf({ echo: "Echo" }));
+    expect(pollOf(await html(ctx.localId))).toBeNull();
+    expect(pollOf(await html(ctx.remoteId))).toBeNull();
+    const off = ctx.h.store({ slug: "off", transport: "http", url: "https://off.example/mcp", enabled: false });
+    ctx.h.gateway.statuses.set(off.id, { state: "connecting", lastError: null, since: new Date() });
+    expect(pollOf(await html(off.id))).toBeNull();
+    const stuck = ctx.h.store({ slug: "stuck", transport: "http", url: "https://stuck.example/mcp" });
+    ctx.h.gateway.statuses.set(stuck.id, { state: "connecting", lastError: null, since: new Date(Date.now() - 16 * 60_000) });
+    expect(pollOf(await html(stuck.id))).toBeNull();
+    ctx.h.gateway.statuses.set(stuck.id, { state: "connecting", lastError: null, since: new Date(Date.now() - 60_000) });
+    expect(pollOf(await html(stuck.id))).not.toBeNull();
+    // A fingerprint the server did not write is only compared: never echoed, never an error.
+    const odd = await get(ctx, ctx.admin, `/admin/connections/${stuck.id}/status?seen=%3Cscript%3Ealert(1)%3C%2Fscript%3E`, htmx);
+    expect(odd.status).toBe(200);
+    expect(await odd.text()).not.toContain("<script");
+  });
+
+  test("Refresh answers the discovery section and the status beside it; the flags of a redirect show fixed texts only", async () => {
+    const ctx = await setup();
+    const refreshed = await (await post(ctx, ctx.member, `/admin/connections/${ctx.remoteId}/refresh`, {}, htmx)).text();
+    expect(refreshed).toStartWith('<section id="discovery"');
+    expect(refreshed).toContain('<hx-partial hx-target="#connection-state" hx-swap="innerHTML">');
+    expect(refreshed).toContain("upstream said 502");
+    const noJs = await (await post(ctx, ctx.member, `/admin/connections/${ctx.remoteId}/refresh`, {})).text();
+    expect(noJs).toMatch(/<section id="discovery"[^]*Discovery refreshed\.[^]*<\/section>/);
+    const page = await (await get(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}?created=%3Cb%3Ehi%3C%2Fb%3E`)).text();
+    expect(page).toContain("Connection remote created.");
+    expect(page).not.toContain("<b>hi</b>");
+    expect(page).not.toContain("&lt;b&gt;hi");
+    expect(await (await get(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}`)).text()).not.toContain("created.");
+  });
+});
+
+describe("feedback: busy buttons and results beside them", () => {
+  test("every action that takes time is a busy form, and each test answers into the box right after its button", async () => {
+    const ctx = await setup();
+    const page = await (await get(ctx, ctx.admin, `/admin/connections/${ctx.localId}`)).text();
+    expect(page).toMatch(/<form class="inline"[^>]*hx-target="#test-result"[^>]*data-busy="Testing…"><button type="submit" data-busy-label="Testing…">Test<\/button><\/form><\/div><div id="test-result" class="result-box" aria-live="polite">/);
+    expect(page).toMatch(/hx-target="#discovery" hx-swap="outerHTML" data-busy="Refreshing…"/);
+    expect(page).toMatch(/<form class="panel connection-form"[^>]*data-busy="Saving…">/);
+    expect(page).toMatch(/data-busy-label="Saving…">Save<\/button><button[^>]*hx-target="#settings-result"[^>]*data-busy-label="Testing…">\s*Test these settings\s*<\/button><\/div><div id="settings-result" class="result-box" aria-live="polite">/);
+    expect(page).toMatch(/action="\/admin\/connections\/conn_[0-9a-f-]{36}\/delete" data-busy="Deleting…"/);
+    const fresh = await (await get(ctx, ctx.admin, "/admin/connections/new")).text();
+    expect(fresh).toMatch(/data-busy-label="Creating…">Create connection<\/button><button[^>]*hx-target="#settings-result"/);
+    // The htmx result is marked to be scrolled into view when it lands.
+    const fragment = await (await post(ctx, ctx.admin, `/admin/connections/${ctx.localId}/test`, {}, { "hx-request": "true" })).text();
+    expect(fragment).toStartWith('<div class="alert test-outcome ok" data-reveal="">');
+  });
+
+  test("without JS, a refused save, a settings test and a refused delete answer beside their buttons, not at the top", async () => {
+    const ctx = await setup();
+    const afterButtons = (html: string, text: string) => {
+      const box = html.indexOf('<div id="settings-result"');
+      expect(box).toBeGreaterThan(html.indexOf("Test these settings"));
+      expect(html.indexOf(text)).toBeGreaterThan(box);
+    };
+    const refused = await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}`, { form: "settings", slug: "local", transport: "http", url: "https://mcp.example.com/mcp" });
+    expect(refused.status).toBe(409);
+    afterButtons(await refused.text(), "Another connection already has this slug.");
+    const tested = await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}/test`, { form: "settings", slug: "remote", transport: "http", url: "https://moved.example/mcp" });
+    afterButtons(await tested.text(), "fake-upstream");
+    const created = await post(ctx, ctx.admin, "/admin/connections", { slug: "remote", transport: "http", url: "https://x.example/mcp" });
+    afterButtons(await created.text(), "Another connection already has this slug.");
+    const unconfirmed = await (await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}/delete`, {})).text();
+    expect(unconfirmed.indexOf("Tick the box")).toBeGreaterThan(unconfirmed.indexOf("Delete connection</button>"));
+  });
+});
+
+describe("the list", () => {
+  test("empty: says what a connection is, and links admins to New connection; members learn who can add one", async () => {
+    const h = harness();
+    const admin = await (await h.app.request("/admin/connections", { headers: { cookie: await h.cookieFor(h.admin) } })).text();
+    expect(admin).toContain("No connections yet");
+    expect(admin).toContain("A connection is an MCP server Switchboard reaches for you");
+    expect(admin.match(/href="\/admin\/connections\/new"/g)?.length).toBe(1);
+    const member = await (await h.app.request("/admin/connections", { headers: { cookie: await h.cookieFor(h.member) } })).text();
+    expect(member).toContain("A connection is an MCP server Switchboard reaches for you");
+    expect(member).toContain("Only admins can add connections: ask an admin");
+    expect(member).not.toContain("/admin/connections/new");
+  });
+
+  test("the tables scroll inside their panels, and a delete says so on the list", async () => {
+    const ctx = await setup();
+    const list = await (await get(ctx, ctx.admin, "/admin/connections")).text();
+    expect(list).toContain('<div class="table-scroll"><table>');
+    expect(await (await get(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}`)).text()).toContain('<div class="table-scroll"><table class="compact">');
+    expect(list).not.toContain("No connections yet");
+    expect(list).not.toContain("Connection deleted.");
+    const after = await (await get(ctx, ctx.admin, "/admin/connections?deleted=1")).text();
+    expect(after).toContain('<div class="alert ok" role="status">Connection deleted.</div>');
   });
 });

@@ -100,7 +100,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
       face: "admin",
       actor: { userId: h.admin.id, credentialKind: "session", credentialId: null },
       action: "CONNECTION_CREATE",
-      targetId: res.headers.get("location")!.split("/").pop(),
+      targetId: new URL(res.headers.get("location")!, "http://x").pathname.split("/").pop(),
       address: PEER,
       outcome: "ok",
       change: { slug: "gh", token: AUDIT_MASK, headers: { "X-Api-Key": AUDIT_MASK } },

@@ -245,7 +245,7 @@ function adminRequest(rng: Rng, t: FuzzTargets): FuzzRequest {
   const path = rng.pick([
     "/admin", "/admin/", "/admin/login", "/admin/logout", "/admin/setup", "/admin/setup?token=x", "/admin/settings", "/admin/users", `/admin/users/${id}`, `/admin/users/${id}/role`, `/admin/users/${id}/delete`,
     "/admin/keys", "/admin/keys/new", `/admin/keys/${id}`, `/admin/keys/${id}/rotate`, `/admin/keys/${id}/delete`, "/admin/connections", "/admin/connections/new", "/admin/connections/test",
-    `/admin/connections/${id}`, `/admin/connections/${id}/edit`, `/admin/connections/${id}/test`, `/admin/connections/${id}/refresh`, `/admin/connections/${id}/delete`, "/admin/agents", "/admin/agents/new",
+    `/admin/connections/${id}`, `/admin/connections/${id}/edit`, `/admin/connections/${id}/test`, `/admin/connections/${id}/refresh`, `/admin/connections/${id}/status`, `/admin/connections/${id}/delete`, "/admin/agents", "/admin/agents/new",
     "/admin/agents/check", `/admin/agents/${id}`, `/admin/agents/${id}/edit`, `/admin/agents/${id}/try`, `/admin/agents/${id}/delete`, `/admin/${rng.pick(PATH_JUNK)}`, "/admin/login?next=%00",
     "/admin/audit", "/admin/audit?range=%00&face=x", `/admin/audit?cursor=${rng.pick(PATH_JUNK)}&limit=-1`, "/admin/audit?user_id=&action=%E2%80%AE", "/admin/apps", `/admin/apps/${id}/revoke`, "/admin/apps/clients/delete", "/admin/login?next=%2Foauth%2Fauthorize%3Fx%3D%00",
   ]);

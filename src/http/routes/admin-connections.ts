@@ -1,6 +1,7 @@
 // The Connections pages. Everyone signed in sees the list and each connection (secrets masked), and may
-// test and refresh; only admins create, change and delete. Every action goes through the same
-// operations as /mcp/self and /api/v1, with the signed-in user as the caller.
+// test and refresh, and the page's status polls itself while the connection settles; only admins create,
+// change and delete. Every action goes through the same operations as /mcp/self and /api/v1, with the
+// signed-in user as the caller.
 import { Hono, type Context } from "hono";
 import { AppError, type ErrorStatus } from "../../errors.ts";
 import {
@@ -14,7 +15,20 @@ import {
 } from "../../operations/connections.ts";
 import type { ConnectionView } from "../../operations/connection-shapes.ts";
 import { formValuesOf, type ConnectionFormProps, type FormValues } from "../../../views/connection-form.tsx";
-import { ConnectionPage, ConnectionsPage, DiscoverySection, NewConnectionPage, TestResult, type Message, type TestOutcome } from "../../../views/connections.tsx";
+import type { Message } from "../../../views/alert.tsx";
+import {
+  ConnectionPage,
+  ConnectionsPage,
+  LiveFragment,
+  liveFingerprint,
+  NewConnectionPage,
+  RefreshedFragment,
+  settling,
+  TestResult,
+  type ConnectionNotice,
+  type ConnectionPageProps,
+  type TestOutcome,
+} from "../../../views/connections.tsx";
 import { connectionInputFromForm, formFieldErrors } from "../connection-form.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readForm } from "../form.ts";
@@ -47,17 +61,16 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
     stdio: { enabled: deps.config.stdio.enabled, allowedCommands: deps.config.stdio.allowed_commands },
   });
 
+  /** What the page shows besides the connection: a notice, an outcome beside what produced it, the values of a refused save. */
+  type Outcome = Pick<ConnectionPageProps, "notice" | "test" | "formResult" | "deleteMessage" | "discoveryMessage"> & { values?: FormValues; fieldErrors?: Record<string, string> };
+
   /** The connection's page, with an outcome and (after a refused save) the submitted values. */
-  const connectionPage = async (
-    c: Context<AppEnv>,
-    id: string,
-    outcome: { message?: Message; test?: TestOutcome; values?: FormValues; fieldErrors?: Record<string, string> } = {},
-    status: Status = 200,
-  ) => {
+  const connectionPage = async (c: Context<AppEnv>, id: string, outcome: Outcome = {}, status: Status = 200) => {
     const viewer = c.get("user");
     const detail = await runAsUser(c, deps, connectionGet, { id });
     // Who may change the connection sees its form and its process's stderr (which can name its secrets).
     const mayEdit = mayUse(c, deps, connectionUpdate);
+    const { values, fieldErrors, ...shown } = outcome;
     return c.html(
       ConnectionPage({
         viewer,
@@ -65,9 +78,9 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
         stderr: mayEdit ? deps.gateway.stderr(detail.id) : null,
         publicUrl: deps.config.server.public_url,
         oauth: deps.config.oauth.enabled,
-        form: mayEdit && !detail.from_config ? formProps(detail, outcome.values ?? formValuesOf(detail), outcome.fieldErrors) : null,
-        test: outcome.test,
-        message: outcome.message,
+        form: mayEdit && !detail.from_config ? formProps(detail, values ?? formValuesOf(detail), fieldErrors) : null,
+        now: new Date(),
+        ...shown,
       }),
       status,
     );
@@ -102,7 +115,7 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/", async (c) => {
     const form = await readForm(c);
     return submitForm(c, deps, connectionCreate, () => parse(form), {
-      done: (created) => `/admin/connections/${created.id}`,
+      done: (created) => `/admin/connections/${created.id}?created=1`,
       refused: (refusal) =>
         c.html(
           NewConnectionPage({
@@ -130,7 +143,23 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
     }
   });
 
-  app.get("/:id", (c) => connectionPage(c, c.req.param("id"), c.req.query("saved") ? { message: { kind: "ok", text: "Saved." } } : {}));
+  app.get("/:id", (c) => {
+    // Fixed flags, fixed texts: nothing of the query is written into the page.
+    const notice: ConnectionNotice | undefined = c.req.query("created") ? "created" : c.req.query("saved") ? "saved" : undefined;
+    return connectionPage(c, c.req.param("id"), { notice });
+  });
+
+  /**
+   * The status of a settling connection, polled by its page (LiveStatus). 204 while nothing the page
+   * shows has changed since the fingerprint it names (`seen`, only ever compared), so htmx swaps nothing
+   * and polling goes on; otherwise the status and the discovery section as they are now.
+   */
+  app.get("/:id/status", async (c) => {
+    const detail = await runAsUser(c, deps, connectionGet, { id: c.req.param("id") });
+    const now = new Date();
+    if (settling(detail, now) && c.req.query("seen") === liveFingerprint(detail)) return c.body(null, 204);
+    return c.html(LiveFragment({ c: detail, now }));
+  });
 
   app.post("/:id", async (c) => {
     const id = c.req.param("id");
@@ -138,7 +167,7 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
     return submitForm(c, deps, connectionUpdate, () => ({ ...parse(form), id }), {
       done: () => `/admin/connections/${id}?saved=1`,
       refused: (refusal) =>
-        connectionPage(c, id, { message: { kind: "error", text: refusal.message }, values: resubmitted(form), fieldErrors: formFieldErrors(refusal.fields) }, refusal.status),
+        connectionPage(c, id, { formResult: { message: { kind: "error", text: refusal.message } }, values: resubmitted(form), fieldErrors: formFieldErrors(refusal.fields) }, refusal.status),
     });
   });
 
@@ -149,25 +178,27 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
     const changes = form.form === "settings";
     try {
       const input = changes ? { id, connection: parse(form) } : { id };
-      return await test(c, input, (result) => connectionPage(c, id, { test: result, ...(changes ? { values: resubmitted(form) } : {}) }));
+      return await test(c, input, (result) => connectionPage(c, id, changes ? { formResult: { test: result }, values: resubmitted(form) } : { test: result }));
     } catch (err) {
       const refusal = formRefusal(err);
       if (!refusal) throw err;
       if (isHtmx(c)) return c.html(TestResult({ result: failed(refusal.message) }), refusal.status);
-      return connectionPage(c, id, { message: { kind: "error", text: refusal.message }, values: changes ? resubmitted(form) : undefined, fieldErrors: formFieldErrors(refusal.fields) }, refusal.status);
+      const message: Message = { kind: "error", text: refusal.message };
+      const shown: Outcome = changes ? { formResult: { message }, values: resubmitted(form), fieldErrors: formFieldErrors(refusal.fields) } : { test: failed(refusal.message) };
+      return connectionPage(c, id, shown, refusal.status);
     }
   });
 
   app.post("/:id/refresh", async (c) => {
     const id = c.req.param("id");
     const detail = await runAsUser(c, deps, connectionRefresh, { id });
-    return isHtmx(c) ? c.html(DiscoverySection({ c: detail })) : connectionPage(c, id, { message: { kind: "ok", text: "Discovery refreshed." } });
+    return isHtmx(c) ? c.html(RefreshedFragment({ c: detail, now: new Date() })) : connectionPage(c, id, { discoveryMessage: { kind: "ok", text: "Discovery refreshed." } });
   });
 
   app.post("/:id/delete", (c) =>
     confirmedDelete(c, deps, connectionDelete, { id: c.req.param("id") }, {
       done: "/admin/connections?deleted=1",
-      page: (text, status) => connectionPage(c, c.req.param("id"), { message: { kind: "error", text } }, status),
+      page: (text, status) => connectionPage(c, c.req.param("id"), { deleteMessage: { kind: "error", text } }, status),
     }),
   );
 
