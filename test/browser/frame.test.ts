@@ -13,7 +13,7 @@ import { connectionCreate } from "../../src/operations/connections.ts";
 import { runOperation, sessionCaller, type ObjectSchema, type Operation } from "../../src/operations/registry.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { startTestServer, type TestServer } from "../support/app.ts";
-import { CHROMIUM_MISSING, haveChromium, horizontalOverflow, launchChromium, signedInPage } from "../support/browser.ts";
+import { CHROMIUM_MISSING, haveChromium, horizontalOverflow, inViewport, launchChromium, signedInPage, watchForProblems } from "../support/browser.ts";
 import { bundledFixture } from "../support/fixture-bundle.ts";
 import { waitUntil } from "../support/gateway-harness.ts";
 import { agentResource, approve, dcrClient } from "../support/oauth-grants.ts";
@@ -164,6 +164,110 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
     }
     return faults;
   }
+
+  test("at 390 px the sidebar is a top bar: every section, who is signed in and Sign out in view, main below", async () => {
+    const { context, page, problems } = await signedInPage(browser, server.url, await sessionCookieFor(server.deps, member, 600_000));
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(`${server.url}/admin/audit`);
+    const bar = (await page.locator("nav.sidebar").boundingBox())!;
+    expect(bar.width).toBe(390);
+    const main = (await page.locator("main").boundingBox())!;
+    expect(main.y).toBeGreaterThanOrEqual(bar.y + bar.height);
+    const links = page.locator("nav.sidebar .nav a");
+    expect(await links.count()).toBe(9);
+    // In the viewport as the page opens: no menu to find, no sideways scroll.
+    for (const link of [...(await links.all()), page.locator(".who a.account"), page.getByRole("button", { name: "Sign out" })]) {
+      expect(await link.isVisible()).toBe(true);
+      const box = (await link.boundingBox())!;
+      expect(box.x).toBeGreaterThanOrEqual(0);
+      expect(box.x + box.width).toBeLessThanOrEqual(390);
+      expect(box.y + box.height).toBeLessThanOrEqual(800);
+    }
+    // A link works from there.
+    await Promise.all([page.waitForURL(`${server.url}/admin/keys`), page.getByRole("link", { name: "API keys" }).click()]);
+    expect(await page.locator('nav.sidebar a[aria-current="page"]').textContent()).toBe("API keys");
+    // Above the breakpoint, the sidebar again: a column beside main.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const column = (await page.locator("nav.sidebar").boundingBox())!;
+    expect(column.width).toBe(220);
+    expect((await page.locator("main").boundingBox())!.x).toBeGreaterThanOrEqual(220);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  test("the skip link: the first Tab shows it, Enter moves focus to the main content", async () => {
+    const { context, page, problems } = await signedInPage(browser, server.url, await sessionCookieFor(server.deps, admin, 600_000));
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 800 });
+      await page.goto(`${server.url}/admin/connections`);
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => document.activeElement?.className)).toBe("skip-link");
+      expect(await inViewport(page, ".skip-link:focus")).toBe(true);
+      await page.keyboard.press("Enter");
+      await page.waitForFunction(() => document.activeElement?.id === "main");
+      // The next Tab goes on inside main, past the nav.
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => document.activeElement?.closest("main") !== null)).toBe(true);
+    }
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  test("a member refused a page sees it inside their admin: the nav, who they are, \"You don't have access\"", async () => {
+    const context = await browser.newContext();
+    const [name, ...value] = (await sessionCookieFor(server.deps, member, 600_000)).split("=");
+    await context.addCookies([{ name: name!, value: value.join("="), url: server.url }]);
+    const page = await context.newPage();
+    const problems = watchForProblems(page, { minStatus: 400, allow: (status, path) => status === 403 && path === "/admin/connections/new" });
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 800 });
+      const res = await page.goto(`${server.url}/admin/connections/new`);
+      expect(res!.status()).toBe(403);
+      expect(await page.locator("main h1").textContent()).toBe("You don't have access");
+      expect(await page.locator("main").textContent()).toContain("ask an admin");
+      expect(await page.locator(".who a.account").textContent()).toBe(member.email);
+      expect(await page.getByRole("link", { name: "Connections" }).isVisible()).toBe(true);
+      expect(await page.getByRole("button", { name: "Sign out" }).isVisible()).toBe(true);
+      expect(await horizontalOverflow(page)).toBe(0);
+    }
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  test("after Sign out the sign-in page says so; a wrong password then shows only its error", async () => {
+    const context = await browser.newContext();
+    const [name, ...value] = (await sessionCookieFor(server.deps, member, 600_000)).split("=");
+    await context.addCookies([{ name: name!, value: value.join("="), url: server.url }]);
+    const page = await context.newPage();
+    const problems = watchForProblems(page, { minStatus: 400, allow: (status, path) => status === 401 && path === "/admin/login" });
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(`${server.url}/admin`);
+    await Promise.all([page.waitForURL(`${server.url}/admin/login?signed_out=1`), page.getByRole("button", { name: "Sign out" }).click()]);
+    const notice = page.getByRole("status");
+    expect(await notice.textContent()).toBe("You are signed out.");
+    expect(await inViewport(page, '[role="status"]')).toBe(true);
+    await page.fill("#email", member.email);
+    await page.fill("#password", "not the password");
+    await page.click("button[type=submit]");
+    await page.locator('#form-message [role="alert"]').waitFor();
+    expect(await page.locator('#form-message [role="alert"]').textContent()).toBe("Wrong email or password.");
+    expect(await page.getByRole("status").count()).toBe(0);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  test("a session that ended elsewhere: the next page sends to sign-in, which says the session ended", async () => {
+    const other = insertUser(server.deps, "member", "ended@example.com");
+    const { context, page, problems } = await signedInPage(browser, server.url, await sessionCookieFor(server.deps, other, 600_000));
+    await page.goto(`${server.url}/admin/keys`);
+    server.deps.sqlite.run("DELETE FROM sessions WHERE user_id = ?", [other.id]);
+    await page.goto(`${server.url}/admin/audit`);
+    expect(new URL(page.url()).pathname).toBe("/admin/login");
+    expect(await page.getByRole("status").textContent()).toBe("Your session ended; sign in again.");
+    expect(await page.inputValue('input[name="next"]')).toBe("/admin/audit");
+    expect(problems).toEqual([]);
+    await context.close();
+  });
 
   test("as an admin, no page is wider than the viewport at 390, 768 and 1280 px", async () => {
     expect(await visitAll(admin, "admin")).toEqual([]);
