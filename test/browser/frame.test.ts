@@ -17,6 +17,7 @@ import { CHROMIUM_MISSING, haveChromium, horizontalOverflow, inViewport, launchC
 import { bundledFixture } from "../support/fixture-bundle.ts";
 import { waitUntil } from "../support/gateway-harness.ts";
 import { agentResource, approve, dcrClient } from "../support/oauth-grants.ts";
+import { authorizationUrl, pkcePair } from "../support/oauth-server.ts";
 import { insertUsage, usageRecord } from "../support/usage-rows.ts";
 import { createSignInUser, insertUser, sessionCookieFor } from "../support/users.ts";
 
@@ -267,6 +268,38 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
     expect(await page.inputValue('input[name="next"]')).toBe("/admin/audit");
     expect(problems).toEqual([]);
     await context.close();
+  });
+
+  test("the pages before sign-in and the consent page fit every width too, in standards mode", async () => {
+    const client = dcrClient(server.deps, `A client that calls itself ${"by a very long name ".repeat(3)}`);
+    const consent = authorizationUrl(server.url, { clientId: client.id, redirectUri: client.redirectUris[0]!, challenge: pkcePair().challenge, resource: `${server.url}/mcp/agent/${world.agent}` });
+    const bare: { url: string; status: number; signedIn?: boolean }[] = [
+      { url: `${server.url}/admin/login`, status: 200 },
+      { url: `${server.url}/admin/login?signed_out=1`, status: 200 },
+      { url: `${server.url}/admin/setup?token=nothing`, status: 404 },
+      { url: `${server.url}/admin/assets/no-such-file.css`, status: 404 },
+      { url: `${server.url}/oauth/authorize?client_id=sbc_nobody`, status: 400 },
+      { url: consent, status: 200, signedIn: true },
+    ];
+    const faults: string[] = [];
+    for (const width of WIDTHS) {
+      const context = await browser.newContext({ viewport: { width, height: 800 } });
+      const [name, ...value] = (await sessionCookieFor(server.deps, member, 600_000)).split("=");
+      const page = await context.newPage();
+      const problems = watchForProblems(page, { minStatus: 400, allow: (status) => bare.some((b) => b.status === status) });
+      for (const entry of bare) {
+        if (entry.signedIn) await context.addCookies([{ name: name!, value: value.join("="), url: server.url }]);
+        const res = await page.goto(entry.url);
+        if (res?.status() !== entry.status) faults.push(`${width}px ${entry.url}: status ${res?.status()}`);
+        if (entry.signedIn && new URL(page.url()).pathname !== "/oauth/authorize") faults.push(`${width}px: no consent page but ${page.url()}`);
+        const overflow = await horizontalOverflow(page);
+        if (overflow !== 0) faults.push(`${width}px ${entry.url}: ${overflow} px wider than the viewport (${await widest(page)})`);
+        if ((await page.evaluate(() => document.compatMode)) !== "CSS1Compat") faults.push(`${width}px ${entry.url}: quirks mode`);
+      }
+      faults.push(...problems.map((p) => `${width}px: ${p}`));
+      await context.close();
+    }
+    expect(faults).toEqual([]);
   });
 
   test("as an admin, no page is wider than the viewport at 390, 768 and 1280 px", async () => {
