@@ -47,8 +47,8 @@ export function ErrorPage(props: { error: AppError; user?: User }) {
   return (
     <AdminLayout title={headingOf(error)} user={user} active="">
       <div class="panel error-page" data-code={error.code} data-status={error.status}>
-        {error.status === 403 ? <ForbiddenReason user={user} /> : <ErrorFragment error={error} />}
-        {error.status === 403 && <p class="muted small">{error.message}</p>}
+        <ErrorFragment error={error} />
+        {error.status === 403 && <ForbiddenReason user={user} />}
         <p><a href="/admin">Back to the dashboard</a></p>
       </div>
     </AdminLayout>
