@@ -136,6 +136,8 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
     const routes = createApp(server.deps).routes.filter((r) => r.method === "GET" && r.path.startsWith("/admin")).map((r) => r.path);
     const missing = [...new Set(routes)].filter((path) => !NOT_PAGES.has(path) && !(path in PAGES));
     expect(missing).toEqual([]);
+    // And no entry outlives its route (a renamed page would otherwise be visited as a 404 no one meant).
+    expect(Object.keys(PAGES).filter((path) => !routes.includes(path))).toEqual([]);
   });
 
   /** Visits every page as `user` at every width and returns what went wrong, one line per fault. */
