@@ -104,7 +104,7 @@ export function AuditSection(props: AuditProps) {
       {props.rows.length === 0 ? (
         <p class="muted" id="no-audit">No changes recorded{props.paged ? " past this point" : " for these filters"}.</p>
       ) : (
-        <table id="audit" class="compact">
+        <div class="table-scroll"><table id="audit" class="compact">
           <thead>
             <tr><th>When</th><th>Who</th><th>Through</th><th>Action</th><th>Target</th><th>Outcome</th><th>From</th><th>Change</th></tr>
           </thead>
@@ -127,7 +127,7 @@ export function AuditSection(props: AuditProps) {
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       <p class="row">
         {props.paged && <a href={auditUrl(props.filters)} hx-get={auditUrl(props.filters)} hx-target="#audit-section" hx-swap="outerHTML" hx-push-url="true">Newest</a>}

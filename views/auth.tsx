@@ -1,18 +1,33 @@
 // Sign-in and first-admin setup pages, and the message fragment htmx swaps in when a submission fails.
 /** @jsxImportSource hono/jsx */
+import { Alert } from "./alert.tsx";
 import { BareLayout } from "./layout.tsx";
+
+/** Why the sign-in page was opened, when the server sent the browser there: each maps to one fixed text. */
+export type SignInNotice = "signed_out" | "session_ended";
+
+const NOTICES: Record<SignInNotice, string> = {
+  signed_out: "You are signed out.",
+  session_ended: "Your session ended; sign in again.",
+};
 
 /** The message slot of an auth form; a failed htmx submission replaces its contents. */
 export function FormMessage(props: { message?: string }) {
   return props.message ? <div class="alert error" role="alert">{props.message}</div> : <></>;
 }
 
-export function LoginPage(props: { next: string; email?: string; message?: string }) {
+/**
+ * The sign-in form. A notice (signed out, session ended) sits in the message slot, so a failed attempt
+ * replaces it rather than showing beside the error.
+ */
+export function LoginPage(props: { next: string; email?: string; message?: string; notice?: SignInNotice }) {
   return (
     <BareLayout title="Sign in">
       <h1>Sign in to Switchboard</h1>
       <form class="panel" method="post" action="/admin/login" hx-post="/admin/login" hx-target="#form-message">
-        <div id="form-message"><FormMessage message={props.message} /></div>
+        <div id="form-message">
+          {props.message ? <FormMessage message={props.message} /> : props.notice && <Alert message={{ kind: "ok", text: NOTICES[props.notice] }} />}
+        </div>
         <input type="hidden" name="next" value={props.next} />
         <label for="email">Email</label>
         <input id="email" name="email" type="email" autocomplete="username" required value={props.email ?? ""} />

@@ -3,6 +3,7 @@
 /** @jsxImportSource hono/jsx */
 import type { User } from "../src/domain/access/users.ts";
 import type { OAuthClientView, OAuthGrantView } from "../src/operations/oauth-shapes.ts";
+import { Alert } from "./alert.tsx";
 import { AdminLayout } from "./layout.tsx";
 
 export type AppsProps = {
@@ -37,7 +38,7 @@ function GrantsTable(props: AppsProps) {
   const everyone = props.viewer.role === "admin";
   if (props.grants.length === 0) return <p class="muted" id="no-grants">No authorized apps yet. When you connect an MCP client with its URL alone and approve it in the browser, it shows here.</p>;
   return (
-    <table id="grants">
+    <div class="table-scroll"><table id="grants">
       <thead>
         <tr>{everyone && <th>User</th>}<th>App</th><th>Reaches</th><th>Approved</th><th>Last used</th><th>Actions</th></tr>
       </thead>
@@ -59,7 +60,7 @@ function GrantsTable(props: AppsProps) {
           </tr>
         ))}
       </tbody>
-    </table>
+    </table></div>
   );
 }
 
@@ -74,7 +75,7 @@ function ClientsTable(props: { clients: OAuthClientView[]; mayDelete: boolean })
       {props.clients.length === 0 ? (
         <p class="muted" id="no-clients">No clients yet.</p>
       ) : (
-        <table>
+        <div class="table-scroll"><table>
           <thead>
             <tr><th>Name</th><th>Kind</th><th>Redirect URIs</th><th>Created</th><th>Last used</th>{props.mayDelete && <th>Actions</th>}</tr>
           </thead>
@@ -98,7 +99,7 @@ function ClientsTable(props: { clients: OAuthClientView[]; mayDelete: boolean })
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
     </div>
   );
@@ -109,7 +110,7 @@ export function AppsSection(props: AppsProps) {
   return (
     <section id="apps-section">
       <div id="apps-message">
-        {props.message && <div class={`alert ${props.message.kind}`} role={props.message.kind === "error" ? "alert" : "status"}>{props.message.text}</div>}
+        <Alert message={props.message} reveal />
       </div>
       <GrantsTable {...props} />
       {props.clients !== null && <ClientsTable clients={props.clients} mayDelete={props.mayDeleteClients} />}

@@ -57,7 +57,7 @@ export function AdminLayout(props: { title: string; user: User; active: string; 
               )}
             </div>
             <div class="who">
-              <div><a class="account" href="/admin/account" aria-current={props.active === "account" ? "page" : undefined}>{props.user.email}</a></div>
+              <div><a class="account" href="/admin/account" title={props.user.email} aria-current={props.active === "account" ? "page" : undefined}>{props.user.email}</a></div>
               <span class={`badge ${props.user.role}`}>{props.user.role}</span>
               <form method="post" action="/admin/logout">
                 <button class="link" type="submit">Sign out</button>

@@ -228,7 +228,7 @@ function Log(props: MonitoringProps & { log: { rows: LogRow[]; next_cursor: stri
       {props.log.rows.length === 0 ? (
         <p class="muted">No calls in this range.</p>
       ) : (
-        <table class="log">
+        <div class="table-scroll"><table class="log">
           <thead>
             <tr><th>Time (UTC)</th><th>Target</th><th>Method</th><th>Name</th><th>Outcome</th><th>Duration</th><th>Caller</th>{props.isAdmin && <th>User</th>}<th>Client</th></tr>
           </thead>
@@ -247,7 +247,7 @@ function Log(props: MonitoringProps & { log: { rows: LogRow[]; next_cursor: stri
               </tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       )}
       {props.log.next_cursor && (
         <p>
@@ -369,17 +369,17 @@ export function KeyActivityPage(props: { user: User; name: string; activity: Act
       </div>
       <h2>Clients</h2>
       {a.clients.length === 0 ? <p class="muted">None in this range.</p> : (
-        <table class="compact">
+        <div class="table-scroll"><table class="compact">
           <thead><tr><th>Client</th><th>Version</th><th>First seen</th><th>Last seen</th><th>Calls</th></tr></thead>
           <tbody>{a.clients.map((c) => <tr><td>{c.name ?? "—"}</td><td>{c.version ?? "—"}</td><td>{stamp(c.first_seen)}</td><td>{stamp(c.last_seen)}</td><td>{c.calls}</td></tr>)}</tbody>
-        </table>
+        </table></div>
       )}
       <h2>Addresses</h2>
       {a.addresses.length === 0 ? <p class="muted">None in this range.</p> : (
-        <table class="compact">
+        <div class="table-scroll"><table class="compact">
           <thead><tr><th>Address</th><th>First seen</th><th>Last seen</th><th>Calls</th></tr></thead>
           <tbody>{a.addresses.map((x) => <tr><td><code>{x.address}</code></td><td>{stamp(x.first_seen)}</td><td>{stamp(x.last_seen)}</td><td>{x.calls}</td></tr>)}</tbody>
-        </table>
+        </table></div>
       )}
     </AdminLayout>
   );

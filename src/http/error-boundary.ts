@@ -3,6 +3,7 @@
 // the log, never a stack trace to the client.
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { User } from "../domain/access/users.ts";
 import { AppError, OAuthError, toAppError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { ErrorFragment, ErrorPage } from "../../views/error.tsx";
@@ -16,6 +17,12 @@ function asAppError(err: unknown): AppError {
   }
   if (err instanceof SyntaxError) return new AppError("BAD_REQUEST", "The request body is not valid.", { cause: err });
   return toAppError(err);
+}
+
+/** The user the session middleware signed in for this request, if it ran and found one. */
+function signedInUser(c: Context): User | undefined {
+  const user: unknown = c.get("user");
+  return typeof user === "object" && user !== null ? (user as User) : undefined;
 }
 
 function under(path: string, prefix: string): boolean {
@@ -56,7 +63,9 @@ export function renderError(c: Context, err: unknown, options: { logger: Logger;
   if (error.code === "INTERNAL") options.logger.error("unhandled error", { method: c.req.method, path, error: error.cause ?? err });
   if (under(path, "/admin")) {
     if (c.req.header("hx-request")) return c.html(ErrorFragment({ error }), error.status);
-    return c.html(ErrorPage({ error }), error.status);
+    // A signed-in user (the session middleware put them on the context) keeps the admin around the
+    // refusal: their nav, who they are. Before sign-in (or where the session was never read) the bare page.
+    return c.html(ErrorPage({ error, user: signedInUser(c) }), error.status);
   }
   // A capacity refusal (BUSY) passes soon: say when to come back.
   if (error.status === 503) c.header("Retry-After", "2");

@@ -54,7 +54,7 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
   });
 
   test("signing out returns to the sign-in page", async () => {
-    await Promise.all([page.waitForURL(`${server.url}/admin/login`), page.click("text=Sign out")]);
+    await Promise.all([page.waitForURL(`${server.url}/admin/login?signed_out=1`), page.click("text=Sign out")]);
     expect(await page.locator("h1").textContent()).toBe("Sign in to Switchboard");
     // The session is gone: the dashboard sends us back to sign in.
     await page.goto(`${server.url}/admin`);

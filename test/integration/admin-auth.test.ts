@@ -395,13 +395,18 @@ describe("sign-in throttling", () => {
 });
 
 describe("sessions that do not hold", () => {
-  async function expectSentToSignIn(t: TestApp, cookie: string): Promise<void> {
+  /**
+   * `cookie` leads to sign-in. A correctly signed cookie whose session is gone (`ended`) is told so on the
+   * sign-in page (session=ended); a cookie that reads as none (unsigned, forged) is greeted as a guest.
+   */
+  async function expectSentToSignIn(t: TestApp, cookie: string, options: { ended?: boolean } = {}): Promise<void> {
+    const flag = options.ended ? "session=ended&" : "";
     const res = await t.request("/admin", { headers: { cookie } });
     expect(res.status).toBe(303);
-    expect(res.headers.get("location")).toBe("/admin/login?next=%2Fadmin");
+    expect(res.headers.get("location")).toBe(`/admin/login?${flag}next=%2Fadmin`);
     const htmx = await t.request("/admin/users", { headers: { cookie, "HX-Request": "true" } });
     expect(htmx.status).toBe(401);
-    expect(htmx.headers.get("hx-redirect")).toBe("/admin/login?next=%2Fadmin%2Fusers");
+    expect(htmx.headers.get("hx-redirect")).toBe(`/admin/login?${flag}next=%2Fadmin%2Fusers`);
   }
 
   test("a random cookie value is no session", async () => {
@@ -433,7 +438,7 @@ describe("sessions that do not hold", () => {
     const res = await t.request("/admin", { headers: { cookie } });
     expect(res.status).toBe(303);
     expect(res.headers.getSetCookie().join("\n")).toMatch(/sb_session=;.*Max-Age=0/);
-    await expectSentToSignIn(t, cookie);
+    await expectSentToSignIn(t, cookie, { ended: true });
   });
 
   test("an expired session is no session, and is deleted", async () => {
@@ -442,7 +447,7 @@ describe("sessions that do not hold", () => {
     const cookie = await t.signIn(ADMIN);
     expect((await t.request("/admin", { headers: { cookie } })).status).toBe(200);
     t.deps.sqlite.run("UPDATE sessions SET expires_at = ?", [Date.now() - 1000]);
-    await expectSentToSignIn(t, cookie);
+    await expectSentToSignIn(t, cookie, { ended: true });
     expect(count(t, "sessions")).toBe(0);
   });
 
@@ -452,10 +457,10 @@ describe("sessions that do not hold", () => {
     expect(count(t, "sessions")).toBe(2);
     const res = await t.request("/admin/logout", { method: "POST", headers: { cookie } });
     expect(res.status).toBe(303);
-    expect(res.headers.get("location")).toBe("/admin/login");
+    expect(res.headers.get("location")).toBe("/admin/login?signed_out=1");
     expect(res.headers.getSetCookie().join("\n")).toMatch(/sb_session=;.*Max-Age=0/);
     expect(count(t, "sessions")).toBe(1);
-    await expectSentToSignIn(t, cookie);
+    await expectSentToSignIn(t, cookie, { ended: true });
     // Only that session ended: the same user's other session still works.
     expect((await t.request("/admin", { headers: { cookie: other } })).status).toBe(200);
   });
@@ -464,7 +469,7 @@ describe("sessions that do not hold", () => {
     const { t } = await withAdmin();
     const res = await t.request("/admin/logout", { method: "POST", headers: { "HX-Request": "true" } });
     expect(res.status).toBe(200);
-    expect(res.headers.get("hx-redirect")).toBe("/admin/login");
+    expect(res.headers.get("hx-redirect")).toBe("/admin/login?signed_out=1");
     expect(count(t, "sessions")).toBe(1);
   });
 });

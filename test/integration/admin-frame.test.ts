@@ -1,9 +1,10 @@
 // The admin's page frame: standards mode (a doctype), a favicon that is served, a skip link to the
-// main content, and a member badge readable at WCAG AA contrast.
+// main content, a member badge readable at WCAG AA contrast, refusals inside the layout for a signed-in
+// user (bare before sign-in, fragments for htmx), and the sign-in page's notices after sign-out.
 import { afterAll, describe, expect, test } from "bun:test";
 import { ASSETS } from "../../views/assets.ts";
 import { createTestApp } from "../support/app.ts";
-import { insertUser } from "../support/users.ts";
+import { form, insertUser } from "../support/users.ts";
 
 const t = createTestApp();
 afterAll(() => t.close());
@@ -50,5 +51,111 @@ describe("the page frame", () => {
     const rule = /\.badge\.member \{ background: (#[0-9a-f]{6}); color: (#[0-9a-f]{6}); \}/i.exec(css);
     expect(rule).not.toBeNull();
     expect(contrast(rule![1]!, rule![2]!)).toBeGreaterThanOrEqual(4.5);
+  });
+});
+
+/** Whether `html` is a whole admin page: the nav and who is signed in. */
+function inLayout(html: string, email: string): boolean {
+  return html.includes('<nav class="sidebar" aria-label="Main">') && html.includes(`>${email}</a>`) && html.includes("Sign out");
+}
+
+describe("refusals inside the layout", () => {
+  const SAME_ORIGIN = { "sec-fetch-site": "same-origin" };
+
+  test("a member on an admin-only page: 403, their nav and who they are, why and who to ask", async () => {
+    const member = insertUser(t.deps, "member", "frame-403@example.com");
+    const cookie = await t.cookieFor(member);
+    for (const path of ["/admin/connections/new", "/admin/agents/new"]) {
+      const res = await t.request(path, { headers: { cookie } });
+      expect(res.status).toBe(403);
+      const html = await res.text();
+      expect(inLayout(html, member.email)).toBe(true);
+      expect(html).toContain("<title>You don&#39;t have access · Switchboard</title>");
+      expect(html).toContain("<h1>You don&#39;t have access</h1>");
+      expect(html).toContain("you are signed in as a member");
+      expect(html).toContain("ask an admin");
+      // Not the bare page of a signed-out visitor, and nothing of the form it refused.
+      expect(html).not.toContain('class="auth"');
+      expect(html).not.toContain("<form class=\"connection-form");
+    }
+  });
+
+  test("a member posting an admin-only action: 403 inside the layout, nothing created", async () => {
+    const member = insertUser(t.deps, "member", "frame-403-post@example.com");
+    const cookie = await t.cookieFor(member);
+    const res = await t.request("/admin/connections", { ...form({ slug: "sneaky", transport: "http", url: "https://example.com/mcp" }), headers: { cookie, ...SAME_ORIGIN } });
+    expect(res.status).toBe(403);
+    const html = await res.text();
+    expect(inLayout(html, member.email)).toBe(true);
+    expect(html).toContain("<h1>You don&#39;t have access</h1>");
+    const list = await (await t.request("/admin/connections", { headers: { cookie } })).text();
+    expect(list).not.toContain("sneaky");
+  });
+
+  test("htmx gets the refusal as a fragment, never a page", async () => {
+    const member = insertUser(t.deps, "member", "frame-403-htmx@example.com");
+    const res = await t.request("/admin/connections/new", { headers: { cookie: await t.cookieFor(member), "HX-Request": "true" } });
+    expect(res.status).toBe(403);
+    const html = await res.text();
+    expect(html).toContain('role="alert"');
+    expect(html).not.toContain("<html");
+    expect(html).not.toContain("sidebar");
+  });
+
+  test("a signed-in user on a page that does not exist, or another user's key: 404 inside the layout", async () => {
+    const member = insertUser(t.deps, "member", "frame-404@example.com");
+    const cookie = await t.cookieFor(member);
+    for (const path of ["/admin/no-such-page", "/admin/connections/conn_00000000-0000-4000-8000-000000000000", "/admin/keys/key_00000000-0000-4000-8000-000000000000/activity"]) {
+      const res = await t.request(path, { headers: { cookie } });
+      expect(res.status).toBe(404);
+      const html = await res.text();
+      expect(inLayout(html, member.email)).toBe(true);
+      expect(html).toContain("<h1>Not found</h1>");
+      expect(html).not.toContain("You don&#39;t have access");
+    }
+  });
+
+  test("before sign-in the pages stay bare: a guest is sent to sign in, a refused cross-site post names no one", async () => {
+    const guest = await t.request("/admin/connections/new");
+    expect(guest.status).toBe(303);
+    expect(guest.headers.get("location")).toBe("/admin/login?next=%2Fadmin%2Fconnections%2Fnew");
+    const unknown = await t.request("/admin/no-such-page");
+    expect(unknown.status).toBe(303);
+    // The CSRF check runs before the session is read: the bare page, with nothing of the user in it.
+    const member = insertUser(t.deps, "member", "frame-csrf@example.com");
+    const res = await t.request("/admin/users", { ...form({ email: "x@example.com", role: "member", password: "long enough password" }), headers: { cookie: await t.cookieFor(member), "sec-fetch-site": "cross-site" } });
+    expect(res.status).toBe(403);
+    const html = await res.text();
+    expect(html).toContain('<main class="auth" id="main">');
+    expect(html).not.toContain(member.email);
+    expect(html).not.toContain("sidebar");
+  });
+});
+
+describe("the sign-in page's notices", () => {
+  test("sign-out leads to a sign-in page that says so, as a status message", async () => {
+    const member = insertUser(t.deps, "member", "frame-out@example.com");
+    const res = await t.request("/admin/logout", { method: "POST", headers: { cookie: await t.cookieFor(member) } });
+    expect(res.status).toBe(303);
+    const location = res.headers.get("location")!;
+    expect(location).toBe("/admin/login?signed_out=1");
+    const html = await (await t.request(location)).text();
+    expect(html).toContain('<div class="alert ok" role="status">You are signed out.</div>');
+  });
+
+  test("a session that ended is told so; a plain visit and any other flag value say nothing", async () => {
+    const member = insertUser(t.deps, "member", "frame-ended@example.com");
+    const cookie = await t.cookieFor(member);
+    t.deps.sqlite.run("DELETE FROM sessions WHERE user_id = ?", [member.id]);
+    const res = await t.request("/admin/keys", { headers: { cookie } });
+    expect(res.headers.get("location")).toBe("/admin/login?session=ended&next=%2Fadmin%2Fkeys");
+    const ended = await (await t.request(res.headers.get("location")!)).text();
+    expect(ended).toContain('<div class="alert ok" role="status">Your session ended; sign in again.</div>');
+    for (const path of ["/admin/login", "/admin/login?signed_out=yes", "/admin/login?session=%3Cscript%3E", "/admin/login?signed_out=%3Cb%3Ehi"]) {
+      const html = await (await t.request(path)).text();
+      expect(html).not.toContain('role="status"');
+      expect(html).not.toContain("<script>");
+      expect(html).not.toContain("<b>hi");
+    }
   });
 });

@@ -441,7 +441,8 @@ describe("users: effects beyond the response", () => {
     for (const cookie of [memberCookie, cookies.member]) {
       const res = await t.request("/admin", { headers: { cookie } });
       expect(res.status).toBe(303);
-      expect(res.headers.get("location")).toBe("/admin/login?next=%2Fadmin");
+      // Their cookie is still correctly signed: the sign-in page says the session ended.
+      expect(res.headers.get("location")).toBe("/admin/login?session=ended&next=%2Fadmin");
     }
     expect(t.deps.sqlite.query("SELECT count(*) AS n FROM sessions WHERE user_id = ?").get(member.id)).toEqual({ n: 0 });
     // Nor can they sign in again.

@@ -35,7 +35,9 @@ export function requireSession(deps: AppDeps): MiddlewareHandler<AppEnv> {
     if (!found || !token) {
       if (token) clearSessionCookie(c);
       const next_ = c.req.method === "GET" ? c.req.path : "/admin";
-      const target = `/admin/login?next=${encodeURIComponent(next_)}`;
+      // A correctly signed cookie whose session is gone (signed out elsewhere, expired, removed): the
+      // sign-in page says the session ended rather than greeting the user as if they had never signed in.
+      const target = `/admin/login?${token ? "session=ended&" : ""}next=${encodeURIComponent(next_)}`;
       if (c.req.header("hx-request")) {
         c.header("HX-Redirect", target);
         return c.body(null, 401);

@@ -3,12 +3,22 @@ import { Hono } from "hono";
 import { createSession, deleteSession, findSession } from "../../domain/access/sessions.ts";
 import { authenticate, countUsers, createFirstAdmin } from "../../domain/access/users.ts";
 import { AppError } from "../../errors.ts";
-import { FormMessage, LoginPage, SetupClosedPage, SetupPage } from "../../../views/auth.tsx";
+import { FormMessage, LoginPage, SetupClosedPage, SetupPage, type SignInNotice } from "../../../views/auth.tsx";
 import { clientIp } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { isHtmx, readForm, redirectAfterPost, safeNext } from "../form.ts";
 import { setDeviceCookie, trustedDevice } from "../middleware/device-cookie.ts";
 import { clearSessionCookie, readSessionToken, setSessionCookie } from "../middleware/session.ts";
+
+/**
+ * The notice the sign-in page shows, from a fixed flag the server put in the URL (after sign-out, or when
+ * a stale session cookie was refused). Only the flag's presence counts: nothing of the query is shown.
+ */
+function noticeOf(query: Record<string, string>): SignInNotice | undefined {
+  if (query.signed_out === "1") return "signed_out";
+  if (query.session === "ended") return "session_ended";
+  return undefined;
+}
 
 export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -20,7 +30,7 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     const token = await readSessionToken(c, deps);
     // Already signed in (say, in another tab): straight on to where sign-in would have led.
     if (token && findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token })) return c.redirect(safeNext(c.req.query("next")), 303);
-    return c.html(LoginPage({ next: safeNext(c.req.query("next")) }));
+    return c.html(LoginPage({ next: safeNext(c.req.query("next")), notice: noticeOf(c.req.query()) }));
   });
 
   app.post("/login", async (c) => {
@@ -74,7 +84,7 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     clearSessionCookie(c);
     // "Not you? Sign out" on the OAuth consent page: the next person signs in and returns to the request.
     const next = (await readForm(c)).next;
-    return redirectAfterPost(c, next ? `/admin/login?next=${encodeURIComponent(safeNext(next))}` : "/admin/login");
+    return redirectAfterPost(c, next ? `/admin/login?signed_out=1&next=${encodeURIComponent(safeNext(next))}` : "/admin/login?signed_out=1");
   });
 
   const setupIsValid = (token: string | undefined) => deps.setup.matches(token) && countUsers(deps.db) === 0;
