@@ -31,6 +31,7 @@ function asset(body: string, type: string): Asset {
 
 const css = [baseCss, feedbackCss, connectionsCss, agentsCss, tryItCss, keysCss, onboardingCss, accountsCss, frameCss].join("\n");
 // Each script part keeps its names to itself (an IIFE or only listeners), so joining them is safe.
+const adminJs = [baseJs, feedbackJs, agentsJs, tryItJs, keysJs, onboardingJs, accountsJs, frameJs].join("\n;\n");
 
 /** Assets by file name, served at /admin/assets/<name>. */
 export const ASSETS: Record<string, Asset> = {
