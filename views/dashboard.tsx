@@ -3,7 +3,7 @@
 import type { User } from "../src/domain/access/users.ts";
 import { BarList, Sparkline, type BarEntry } from "./charts.tsx";
 import { AdminLayout } from "./layout.tsx";
-import { GettingStarted, type SetupStep } from "./onboarding.tsx";
+import { GettingStartedRegion, type SetupStep } from "./onboarding.tsx";
 
 export type DashboardStats = {
   version: string;
@@ -143,7 +143,7 @@ export function DashboardPage(props: { user: User; stats: DashboardStats; health
   return (
     <AdminLayout title="Dashboard" user={props.user} active="dashboard">
       <div class="dashboard">
-      <GettingStarted steps={props.steps} />
+      <GettingStartedRegion steps={props.steps} />
       <div class="cards">
         <div class="card"><div class="label">Status</div><Status health={props.health} emptyAgents={emptyAgents.length} /></div>
         <div class="card"><div class="label">Uptime</div><div class="value">{formatUptime(s.uptimeSeconds)}</div></div>

@@ -2,6 +2,7 @@
 // client, each step ticked from what the viewer's own reads (through the registry) return.
 /** @jsxImportSource hono/jsx */
 import { mayReachAgent } from "../src/domain/access/permissions.ts";
+import { Alert } from "./alert.tsx";
 
 /** What the checklist is decided from: the viewer's own CONNECTION_LIST, AGENT_LIST, API_KEY_LIST, OAUTH_GRANT_LIST and MONITORING_STATS. */
 export type SetupFacts = {
@@ -107,15 +108,30 @@ export function setupSteps(f: SetupFacts): SetupStep[] {
   return f.role === "admin" ? [connection, agent, key, client] : [key, client];
 }
 
+/** Which steps are done, as one short string ("1100"): what the page shows, sent back by its poll. */
+export function progressKey(steps: SetupStep[]): string {
+  return steps.map((s) => (s.done ? "1" : "0")).join("");
+}
+
 /**
- * The checklist, or nothing once every step is done. A done step carries a tick and the words "Done"
- * for screen readers; a step still to do links to where it is done.
+ * The checklist, or nothing once every step is done. A done step carries a tick and the words "done"
+ * for screen readers; a step still to do links to where it is done. While shown, it asks every 5 s
+ * whether a step changed (a client connecting is done elsewhere, often on another machine), and is
+ * swapped only when one did.
  */
 export function GettingStarted(props: { steps: SetupStep[] }) {
   const done = props.steps.filter((s) => s.done).length;
   if (done === props.steps.length) return null;
   return (
-    <section class="panel getting-started" id="getting-started" aria-labelledby="getting-started-title">
+    <section
+      class="panel getting-started"
+      id="getting-started"
+      aria-labelledby="getting-started-title"
+      hx-get={`/admin/getting-started?seen=${progressKey(props.steps)}`}
+      hx-trigger="every 5s"
+      hx-swap="outerHTML"
+      data-pause-hidden=""
+    >
       <div class="row spread">
         <h2 id="getting-started-title">Getting started</h2>
         <span class="muted small" data-progress={`${done}/${props.steps.length}`}>
@@ -141,4 +157,24 @@ export function GettingStarted(props: { steps: SetupStep[] }) {
       </ol>
     </section>
   );
+}
+
+/**
+ * The checklist inside its live region on the dashboard, so a step that ticks while the page is open
+ * is announced; empty once every step is done when the page loads.
+ */
+export function GettingStartedRegion(props: { steps: SetupStep[] }) {
+  return (
+    <div id="getting-started-live" aria-live="polite">
+      <GettingStarted steps={props.steps} />
+    </div>
+  );
+}
+
+/** What the poll swaps in for the checklist: the checklist, or once every step is done, one line saying so. */
+export function GettingStartedUpdate(props: { steps: SetupStep[] }) {
+  if (props.steps.every((s) => s.done)) {
+    return <Alert id="getting-started-done" message={{ kind: "ok", text: "You're set up: every step is done." }} />;
+  }
+  return <GettingStarted steps={props.steps} />;
 }

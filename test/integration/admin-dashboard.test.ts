@@ -233,6 +233,80 @@ describe("a member's dashboard", () => {
   });
 });
 
+describe("the checklist's poll, GET /admin/getting-started", () => {
+  const HX = { "hx-request": "true" };
+  const poll = (cookie: string | null, seen: string) => t.request(`/admin/getting-started?seen=${seen}`, { headers: { ...HX, ...(cookie ? { cookie } : {}) } });
+
+  test("a guest is sent to sign in (htmx: 401 with HX-Redirect) and sees no step", async () => {
+    const res = await poll(null, "0000");
+    expect(res.status).toBe(401);
+    expect(res.headers.get("hx-redirect")).toStartWith("/admin/login");
+    expect(await res.text()).not.toContain("data-step");
+    const plain = await t.request("/admin/getting-started");
+    expect(plain.status).toBe(303);
+    expect(plain.headers.get("location")).toStartWith("/admin/login");
+  });
+
+  test("a cross-site POST is refused", async () => {
+    const res = await t.request("/admin/getting-started", { method: "POST", headers: { cookie: bossCookie, origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" }, body: "seen=0000" });
+    expect(res.status).toBe(403);
+    // From the admin's own origin it gets past that check (and finds no POST route): the 403 was the CSRF defence.
+    const same = await t.request("/admin/getting-started", { method: "POST", headers: { cookie: bossCookie, origin: PUBLIC_URL, "content-type": "application/x-www-form-urlencoded" }, body: "seen=0000" });
+    expect(same.status).toBe(404);
+  });
+
+  test("outside htmx it is the dashboard; in htmx, 204 while nothing changed, the checklist when a step did", async () => {
+    const plain = await t.request("/admin/getting-started", { headers: { cookie: bossCookie } });
+    expect(plain.status).toBe(303);
+    expect(plain.headers.get("location")).toBe("/admin");
+
+    const page = await dashboard(bossCookie);
+    expect(page).toContain('hx-get="/admin/getting-started?seen=0000"');
+    expect(page).toContain('hx-trigger="every 5s"');
+    expect(page).toContain('<div id="getting-started-live" aria-live="polite">');
+    const same = await poll(bossCookie, "0000");
+    expect(same.status).toBe(204);
+    expect(await same.text()).toBe("");
+
+    const { agentId } = await connectionAndAgent();
+    const changed = await poll(bossCookie, "0000");
+    expect(changed.status).toBe(200);
+    const html = await changed.text();
+    expect(html).toStartWith('<section class="panel getting-started" id="getting-started"');
+    expect(html).not.toContain("<html");
+    expect(html).toContain('hx-get="/admin/getting-started?seen=1100"');
+    expect(steps(html).key).toEqual({ done: false, href: `/admin/keys?grant=${agentId}#create-key` });
+    // Any other text the URL carries is only compared, never shown.
+    const odd = await (await poll(bossCookie, "%3Cscript%3E")).text();
+    expect(odd).not.toContain("<script>");
+  });
+
+  test("once every step is done it says so, in one line, and asks no more", async () => {
+    const { agentId } = await connectionAndAgent();
+    const { key } = await run(apiKeyCreate, boss, { name: "laptop", permissions: { [agentId]: ["*"] } });
+    t.deps.usageRecorder.record(agentCall(boss, key.id, agentId));
+    t.deps.usageRecorder.flush();
+    const res = await poll(bossCookie, "1110");
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain("You&#39;re set up: every step is done.");
+    expect(html).toContain('role="status"');
+    expect(html).not.toContain("hx-get");
+    expect(html).not.toContain("data-step");
+  });
+
+  test("a member's poll is their own: the admin's finished setup does not finish theirs", async () => {
+    const { agentId } = await connectionAndAgent();
+    const { key } = await run(apiKeyCreate, boss, { name: "boss laptop", permissions: { [agentId]: ["*"] } });
+    t.deps.usageRecorder.record(agentCall(boss, key.id, agentId));
+    t.deps.usageRecorder.flush();
+    expect((await poll(workerCookie, "00")).status).toBe(204);
+    const html = await (await poll(workerCookie, "11")).text();
+    expect(Object.keys(steps(html))).toEqual(["key", "client"]);
+    for (const hidden of ["boss laptop", key.id, "/admin/connections/new", "set up: every step"]) expect(html).not.toContain(hidden);
+  });
+});
+
 describe("agent health", () => {
   test("an enabled agent exposing no tools is a linked warning, never a tick or Healthy; a disabled one is neither", async () => {
     const { connectionId, agentId } = await connectionAndAgent();
