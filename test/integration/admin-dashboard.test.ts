@@ -158,6 +158,11 @@ describe("the getting-started checklist", () => {
     expect(s.key!.done).toBe(true);
     expect(s.client!.done).toBe(false);
 
+    // A refused call through the agent is no working client.
+    t.deps.usageRecorder.record({ ...agentCall(boss, key.id, agent.id), outcome: "refused", errorCode: "FORBIDDEN" });
+    t.deps.usageRecorder.flush();
+    expect(steps(await dashboard(bossCookie)).client!.done).toBe(false);
+
     // A client's call through the agent, as the gateway records it.
     t.deps.usageRecorder.record(agentCall(boss, key.id, agent.id));
     t.deps.usageRecorder.flush();

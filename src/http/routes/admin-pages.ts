@@ -40,13 +40,14 @@ export function adminPageRoutes(deps: AppDeps): Hono<AppEnv> {
   };
 
   /**
-   * The agents the viewer's MCP calls reached over the longest window monitoring keeps (members: their
-   * own calls, as MONITORING_STATS forces); none when monitoring cannot be read.
+   * The agents the viewer's MCP calls reached and were answered by (a refused call is no working
+   * client) over the longest window monitoring offers (members: their own calls, as MONITORING_STATS
+   * forces); none when monitoring cannot be read.
    */
   const calledAgents = async (c: Context<AppEnv>, agents: number): Promise<string[]> => {
     if (agents === 0) return [];
     try {
-      const month = await runAsUser(c, deps, monitoringStats, { range: "30d", face: "mcp", buckets: 1, top: Math.min(100, agents) });
+      const month = await runAsUser(c, deps, monitoringStats, { range: "30d", face: "mcp", outcome: "ok", buckets: 1, top: Math.min(100, agents) });
       return month.top.agents.map((a) => a.id);
     } catch (err) {
       deps.logger.error("the dashboard could not read which agents were called", { error: err });
