@@ -9,7 +9,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import type { RunningServer } from "../../src/server.ts";
 import { startTestServer, type TestServer } from "../support/app.ts";
-import { haveChromium, horizontalOverflow, launchChromium, signedInPage } from "../support/browser.ts";
+import { haveChromium, horizontalOverflow, inViewport, launchChromium, signedInPage } from "../support/browser.ts";
 import { bundledFixture } from "../support/fixture-bundle.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
 
@@ -26,6 +26,7 @@ async function untilDone(page: Page, origin: string, step: string, timeoutMs = 3
     const item = page.locator(`li[data-step="${step}"]`);
     if ((await item.count()) === 0 || (await item.getAttribute("data-done")) === "true") return;
     if (Date.now() > deadline) throw new Error(`the "${step}" step was not ticked within ${timeoutMs} ms`);
+    // Between reloads only: the condition is checked on each fresh page, never after a fixed wait.
     await page.waitForTimeout(250);
   }
 }
@@ -133,6 +134,9 @@ describe.skipIf(!haveChromium)("the first run in a browser", () => {
   });
 
   test("one MCP call with that key through the agent ticks the last step on the open page, and the checklist is gone", async () => {
+    // The last step's link opens the agent's client configurations, in view.
+    await Promise.all([page.waitForURL(new RegExp(`/admin/agents/${agentId}#client-configs$`)), page.click('li[data-step="client"] a.step-action')]);
+    expect(await inViewport(page, "#client-configs")).toBe(true);
     await page.goto(`${server.url}/admin`);
     expect(await page.getAttribute("[data-progress]", "data-progress")).toBe("3/4");
     const client = new Client({ name: "onboarding-test", version: "1.0.0" });
