@@ -8,9 +8,9 @@ import { Alert } from "./alert.tsx";
 export type SetupFacts = {
   role: "admin" | "member";
   connections: { id: string; slug: string; state: string; tools: number }[];
-  agents: { id: string; slug: string; enabled: boolean; tool_count: number; connections: { connection_id: string }[] }[];
+  agents: { id: string; slug: string; enabled: boolean; from_config: boolean; tool_count: number; connections: { connection_id: string }[] }[];
   keys: { permissions: Record<string, string[]>; expires_at: string | null; last_used_at: string | null }[];
-  grants: { resource: { id: string; kind: "agent" | "connection"; slug: string | null }; last_used_at: string | null }[];
+  grants: { resource: { id: string }; last_used_at: string | null }[];
   /** Agents with MCP calls the viewer may see, over the longest window monitoring offers. */
   calledAgents: string[];
   now: Date;
@@ -43,69 +43,80 @@ function ready(a: Agent): boolean {
 
 const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? "" : "s"}`;
 
+function connectionStep(f: SetupFacts): SetupStep {
+  const base = { id: "connection" as const, title: "Add a connection" };
+  const working = f.connections.find(works);
+  if (working) return { ...base, done: true, detail: `"${working.slug}" is connected with ${plural(working.tools, "tool")}.`, href: "", action: "" };
+  const first = f.connections[0];
+  if (first) {
+    const detail = `"${first.slug}" is not connected yet (${first.state}): open it to test it or see its error.`;
+    return { ...base, done: false, detail, href: `/admin/connections/${encodeURIComponent(first.id)}`, action: `Open ${first.slug}` };
+  }
+  return { ...base, done: false, detail: "Register an upstream MCP server: its tools are what your agents offer.", href: "/admin/connections/new", action: "Add a connection" };
+}
+
+function agentStep(f: SetupFacts): SetupStep {
+  const base = { id: "agent" as const, title: "Build an agent" };
+  const first = f.agents.find(ready);
+  if (first) return { ...base, done: true, detail: `"${first.slug}" exposes ${plural(first.tool_count, "tool")}.`, href: "", action: "" };
+  const empty = f.agents.find((a) => a.enabled && a.tool_count === 0);
+  if (empty) {
+    // One declared in switchboard.toml is changed there; its page says so.
+    const href = `/admin/agents/${encodeURIComponent(empty.id)}${empty.from_config ? "" : "/edit"}`;
+    return { ...base, done: false, detail: `"${empty.slug}" exposes no tools yet: choose its tools.`, href, action: `${empty.from_config ? "Open" : "Edit"} ${empty.slug}` };
+  }
+  return { ...base, done: false, detail: "Choose the tools one MCP endpoint offers your clients.", href: "/admin/agents/new", action: "Build an agent" };
+}
+
+/** The agent a key or an authorized app reaches (a key not expired; an app for an agent that still exists), if any. */
+function keyedAgent(f: SetupFacts): Agent | undefined {
+  const now = f.now.getTime();
+  const live = f.keys.filter((k) => k.expires_at === null || Date.parse(k.expires_at) > now);
+  // An app approved for a connection holds tokens for that connection only (their audience), never an agent.
+  const approved = new Set(f.grants.map((g) => g.resource.id));
+  return f.agents.find((a) => approved.has(a.id) || live.some((k) => mayReachAgent(k.permissions, a.id, a.connections.map((s) => s.connection_id))));
+}
+
+function keyStep(f: SetupFacts, keyed: Agent | undefined, forAgent: Agent | undefined): SetupStep {
+  const base = { id: "key" as const, title: "Create a key" };
+  if (keyed) return { ...base, done: true, detail: `A key or an authorized app reaches "${keyed.slug}".`, href: "", action: "" };
+  if (forAgent) {
+    const detail = `Create a key for "${forAgent.slug}" (desktop clients may sign in with OAuth instead).`;
+    return { ...base, done: false, detail, href: `/admin/keys?grant=${encodeURIComponent(forAgent.id)}#create-key`, action: "Create a key" };
+  }
+  if (f.role === "admin") return { ...base, done: false, detail: "Create a key for an agent once one exists.", href: "/admin/keys#create-key", action: "Create a key" };
+  return { ...base, done: false, detail: "No agent exists yet: an admin builds them, then you create a key for one.", href: "/admin/agents", action: "See the agents" };
+}
+
+/**
+ * A client has connected through an agent: an answered call recorded, or a key made for an agent (or an
+ * agent's authorized app) that has been used. Last-used times outlive the usage log's retention; a key
+ * for any connection may have been used on a connection alone, so only its calls count.
+ */
+function clientStep(f: SetupFacts, target: Agent | undefined): SetupStep {
+  const base = { id: "client" as const, title: "Connect a client" };
+  const now = f.now.getTime();
+  const agentIds = new Set(f.agents.map((a) => a.id));
+  const called = f.agents.find((a) => f.calledAgents.includes(a.id));
+  const keyUsed = f.keys.some((k) => k.last_used_at !== null && (k.expires_at === null || Date.parse(k.expires_at) > now) && Object.keys(k.permissions).some((r) => agentIds.has(r)));
+  const appUsed = f.grants.some((g) => agentIds.has(g.resource.id) && g.last_used_at !== null);
+  if (called) return { ...base, done: true, detail: `A client called "${called.slug}".`, href: "", action: "" };
+  if (keyUsed || appUsed) return { ...base, done: true, detail: "A client has used a key or an authorized app of an agent.", href: "", action: "" };
+  const detail = "Paste the agent's configuration into Cursor, Claude Desktop, VS Code or Claude Code, then call a tool.";
+  if (target) return { ...base, done: false, detail, href: `/admin/agents/${encodeURIComponent(target.id)}#client-configs`, action: `Connect to ${target.slug}` };
+  return { ...base, done: false, detail, href: "/admin/agents", action: "See the agents" };
+}
+
 /**
  * The steps, in order, for this viewer: admins get all four; members, who neither add connections nor
  * build agents, get the two that are theirs (a key for an agent, a client that uses it).
  */
 export function setupSteps(f: SetupFacts): SetupStep[] {
-  const now = f.now.getTime();
-  const live = f.keys.filter((k) => k.expires_at === null || Date.parse(k.expires_at) > now);
-  const reaches = (k: SetupFacts["keys"][number], a: Agent): boolean => mayReachAgent(k.permissions, a.id, a.connections.map((s) => s.connection_id));
-  const agentGrants = f.grants.filter((g) => g.resource.kind === "agent" && g.resource.slug !== null);
-  const firstReady = f.agents.find(ready);
-
-  const working = f.connections.find(works);
-  const broken = f.connections[0];
-  const connection: SetupStep = working
-    ? { id: "connection", title: "Add a connection", done: true, detail: `"${working.slug}" is connected with ${plural(working.tools, "tool")}.`, href: "", action: "" }
-    : broken
-      ? { id: "connection", title: "Add a connection", done: false, detail: `"${broken.slug}" is not connected yet (${broken.state}): open it to test it or see its error.`, href: `/admin/connections/${encodeURIComponent(broken.id)}`, action: `Open ${broken.slug}` }
-      : { id: "connection", title: "Add a connection", done: false, detail: "Register an upstream MCP server: its tools are what your agents offer.", href: "/admin/connections/new", action: "Add a connection" };
-
-  const empty = f.agents.find((a) => a.enabled && a.tool_count === 0);
-  const agent: SetupStep = firstReady
-    ? { id: "agent", title: "Build an agent", done: true, detail: `"${firstReady.slug}" exposes ${plural(firstReady.tool_count, "tool")}.`, href: "", action: "" }
-    : empty
-      ? { id: "agent", title: "Build an agent", done: false, detail: `"${empty.slug}" exposes no tools yet: choose its tools.`, href: `/admin/agents/${encodeURIComponent(empty.id)}/edit`, action: `Edit ${empty.slug}` }
-      : { id: "agent", title: "Build an agent", done: false, detail: "Choose the tools one MCP endpoint offers your clients.", href: "/admin/agents/new", action: "Build an agent" };
-
-  // A key (not expired) or an OAuth approval that reaches an agent that still exists.
-  const keyed = f.agents.find((a) => live.some((k) => reaches(k, a)) || agentGrants.some((g) => g.resource.id === a.id));
-  const forAgent = firstReady ?? f.agents[0];
-  const key: SetupStep = keyed
-    ? { id: "key", title: "Create a key", done: true, detail: `A key or an authorized app reaches "${keyed.slug}".`, href: "", action: "" }
-    : {
-        id: "key",
-        title: "Create a key",
-        done: false,
-        detail: forAgent
-          ? `Create a key for "${forAgent.slug}" (desktop clients may sign in with OAuth instead).`
-          : f.role === "admin"
-            ? "Create a key for an agent once one exists."
-            : "No agent exists yet: an admin builds them, then you create a key for one.",
-        href: forAgent ? `/admin/keys?grant=${encodeURIComponent(forAgent.id)}#create-key` : f.role === "admin" ? "/admin/keys#create-key" : "/admin/agents",
-        action: forAgent || f.role === "admin" ? "Create a key" : "See the agents",
-      };
-
-  // A client has connected through an agent: a recorded call, or a key made for an agent (or an
-  // agent's authorized app) that has been used. The last-used times outlive the usage log's retention.
-  const agentKeyUsed = live.some((k) => k.last_used_at !== null && Object.keys(k.permissions).some((r) => f.agents.some((a) => a.id === r)));
-  const grantUsed = agentGrants.some((g) => g.last_used_at !== null);
-  const called = f.agents.find((a) => f.calledAgents.includes(a.id));
-  const target = keyed ?? forAgent;
-  const client: SetupStep =
-    called || agentKeyUsed || grantUsed
-      ? { id: "client", title: "Connect a client", done: true, detail: called ? `A client called "${called.slug}".` : "A client has used a key or an authorized app.", href: "", action: "" }
-      : {
-          id: "client",
-          title: "Connect a client",
-          done: false,
-          detail: "Paste the agent's configuration into Cursor, Claude Desktop, VS Code or Claude Code, then call a tool.",
-          href: target ? `/admin/agents/${encodeURIComponent(target.id)}#client-configs` : "/admin/agents",
-          action: target ? `Connect to ${target.slug}` : "See the agents",
-        };
-
-  return f.role === "admin" ? [connection, agent, key, client] : [key, client];
+  const keyed = keyedAgent(f);
+  const forAgent = f.agents.find(ready) ?? f.agents[0];
+  const key = keyStep(f, keyed, forAgent);
+  const client = clientStep(f, keyed ?? forAgent);
+  return f.role === "admin" ? [connectionStep(f), agentStep(f), key, client] : [key, client];
 }
 
 /** Which steps are done, as one short string ("1100"): what the page shows, sent back by its poll. */

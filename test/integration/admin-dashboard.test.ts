@@ -182,6 +182,12 @@ describe("the getting-started checklist", () => {
     expect(s.key!.done).toBe(true);
     expect(s.client!.done).toBe(false);
 
+    // A key for the agent that was used, but has expired since, is no client connected now.
+    const expired = mintKey(t.deps, boss, { [agentId]: ["*"] }, { name: "old", expiresAt: new Date(Date.now() - 1000), now: new Date(Date.now() - 60_000) });
+    t.deps.lastUsed.record(expired.key.id);
+    t.deps.lastUsed.flush();
+    expect(steps(await dashboard(bossCookie)).client!.done).toBe(false);
+
     const forAgent = mintKey(t.deps, boss, { [agentId]: ["echo"] }, { name: "agent key" });
     t.deps.lastUsed.record(forAgent.key.id);
     t.deps.lastUsed.flush();
@@ -235,6 +241,25 @@ describe("a member's dashboard", () => {
     expect(html).toContain("An admin builds agents");
     expect(html).not.toContain('href="/admin/connections/new"');
     expect(html).not.toContain('href="/admin/agents/new"');
+  });
+});
+
+describe("an agent declared in switchboard.toml", () => {
+  test("exposing no tools, the step links to its page (changed in the file), not to the editor", async () => {
+    const declared = createTestApp({
+      gateway: new FakeGateway(),
+      overrides: { connections: [{ slug: "alpha", url: "https://alpha.example/mcp" }], agents: [{ slug: "filed", tools: { alpha: ["gone"] } }] },
+    });
+    try {
+      const admin = await declared.createUser("filer@example.com", "admin");
+      const html = await (await declared.request("/admin", { headers: { cookie: await declared.cookieFor(admin) } })).text();
+      const id = /data-empty-agent="(agent_[0-9a-f-]{36})"/.exec(html)?.[1];
+      expect(id).toBeDefined();
+      expect(steps(html).agent).toEqual({ done: false, href: `/admin/agents/${id}` });
+    } finally {
+      declared.deps.usageRecorder.stop();
+      declared.close();
+    }
   });
 });
 
