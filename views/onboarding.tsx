@@ -11,7 +11,7 @@ export type SetupFacts = {
   agents: { id: string; slug: string; enabled: boolean; from_config: boolean; tool_count: number; connections: { connection_id: string }[] }[];
   keys: { permissions: Record<string, string[]>; expires_at: string | null; last_used_at: string | null }[];
   grants: { resource: { id: string }; last_used_at: string | null }[];
-  /** Agents with MCP calls the viewer may see, over the longest window monitoring offers. */
+  /** Agents with answered MCP calls the viewer may see, over the longest window monitoring offers (30 days). */
   calledAgents: string[];
   now: Date;
 };
