@@ -3,6 +3,7 @@
 // narrow; a row opens its detail, another's row is a 404; the dashboard's health and figures are true.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { User } from "../../src/domain/access/users.ts";
+import { deleteAgent, listAgents } from "../../src/domain/agents/agents.ts";
 import { configConnectionId } from "../../src/domain/connections/config.ts";
 import type { UsageRecord } from "../../src/domain/monitoring/types.ts";
 import { listUsage } from "../../src/domain/monitoring/usage.ts";
@@ -303,6 +304,9 @@ describe("a key's activity", () => {
 
 describe("the dashboard", () => {
   test("Healthy while no connection fails; a failing one is shown, linked, and Healthy is not", async () => {
+    // An enabled agent exposing no tools (the authorized-apps test leaves one) is a warning of its own
+    // (test/integration/admin-dashboard.test.ts): remove it to see the connections' health alone.
+    for (const agent of listAgents(t.deps.db)) deleteAgent(t.deps.db, agent.id);
     gateway.statuses.delete(ALPHA);
     const healthy = await (await get("/admin", bossCookie)).text();
     expect(healthy).toContain('data-status="healthy"');
