@@ -51,8 +51,8 @@ const rows: Row[] = [
     as: "member",
     url: "/admin/users",
     expectedStatus: 200,
-    expectedContent: ["<h1>Users</h1>", ADMIN, MEMBER, "Only admins can add, remove or change the role of users."],
-    notExpectedContent: ["Add a user", 'action="/admin/users"', "/delete", "/role", 'name="password"', "password_hash", "$argon2"],
+    expectedContent: ["<h1>Users</h1>", ADMIN, MEMBER, "Only admins can invite, add, remove or change the role of users."],
+    notExpectedContent: ["Add a user", "Invite a user", "Pending invites", 'action="/admin/users"', "/invites", "/delete", "/role", 'name="password"', "password_hash", "$argon2"],
   },
   {
     name: "admin GET /admin/users sees the list, the actions and the add form",
