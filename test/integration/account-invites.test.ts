@@ -11,6 +11,9 @@ import { apiRequest, callTool, mintKey, resultText } from "../support/key-harnes
 import { form, PASSWORD, sessionCookieFrom } from "../support/users.ts";
 import type { User } from "../../src/domain/access/users.ts";
 
+/** A browser's cross-site post: by Sec-Fetch-Site, or by Origin for browsers without it. */
+const CROSS_SITE: Record<string, string>[] = [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }];
+
 const INVITEE = "invitee@example.com";
 const NEW_PASSWORD = "my own chosen password";
 const DAY = 24 * 60 * 60 * 1000;
@@ -146,7 +149,7 @@ describe("the invitee's page", () => {
   test("a cross-site post is refused and creates no one", async () => {
     const ctx = await setUp();
     const token = await inviteThroughPage(ctx);
-    for (const headers of [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }]) {
+    for (const headers of CROSS_SITE) {
       const res = await accept(ctx, token, undefined, headers);
       expect(res.status).toBe(403);
       expect(await res.text()).toContain("Cross-site request refused.");

@@ -9,6 +9,9 @@ import { mintKey } from "../support/key-harness.ts";
 import { form, PASSWORD, sessionCookieFrom } from "../support/users.ts";
 import type { User } from "../../src/domain/access/users.ts";
 
+/** A browser's cross-site post: by Sec-Fetch-Site, or by Origin for browsers without it. */
+const CROSS_SITE: Record<string, string>[] = [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }];
+
 const newTestApp = useTestApp();
 const MEMBER = "member@example.com";
 const ADMIN = "admin@example.com";
@@ -141,7 +144,7 @@ describe("changing the password", () => {
 
   test("a cross-site post is refused and changes nothing", async () => {
     const ctx = await setUp();
-    for (const headers of [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }]) {
+    for (const headers of CROSS_SITE) {
       const res = await change(ctx, good, headers);
       expect(res.status).toBe(403);
       expect(await res.text()).toContain("Cross-site request refused.");

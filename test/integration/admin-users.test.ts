@@ -7,6 +7,9 @@ import { TEST_SECRET, useTestApp, type TestApp } from "../support/app.ts";
 import { runScenario, type Scenario } from "../support/table.ts";
 import { form, PASSWORD } from "../support/users.ts";
 
+/** A browser's cross-site post: by Sec-Fetch-Site, or by Origin for browsers without it. */
+const CROSS_SITE: Record<string, string>[] = [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }];
+
 const newTestApp = useTestApp();
 const ADMIN = "admin@example.com";
 const MEMBER = "member@example.com";
@@ -655,7 +658,7 @@ describe("users: effects beyond the response", () => {
 
   test("a cross-site invite or revoke is refused and changes nothing", async () => {
     const { t, cookies, invite } = await setUp();
-    for (const headers of [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }]) {
+    for (const headers of CROSS_SITE) {
       const made = await t.request("/admin/users/invites", { ...form({ email: NEW, role: "admin" }), headers: { cookie: cookies.admin, ...headers } });
       expect(made.status).toBe(403);
       expect(await made.text()).not.toContain("/admin/invite/");
