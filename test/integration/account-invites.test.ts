@@ -59,6 +59,8 @@ describe("the invitee's page", () => {
     const res = await open(ctx, token);
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
+    // The page's own requests (its stylesheet, its script) never carry the link in a Referer.
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
     const html = await res.text();
     expect(html).toContain("<h1>Join Switchboard</h1>");
     expect(html).toContain(`value="${INVITEE}"`);
@@ -83,6 +85,17 @@ describe("the invitee's page", () => {
     expect(audit).toHaveLength(1);
     expect(JSON.parse(audit[0]!.change)).toMatchObject({ email: INVITEE, role: "member", invited_by: ctx.admin.id });
     expect(JSON.stringify(ctx.t.deps.sqlite.query("SELECT * FROM audit_events").all())).not.toContain(NEW_PASSWORD);
+  });
+
+  test("accepted in a browser signed in as someone else, that earlier session ends", async () => {
+    const ctx = await setUp();
+    const token = await inviteThroughPage(ctx);
+    const memberCookie = await ctx.t.cookieFor(ctx.member);
+    const res = await accept(ctx, token, undefined, { cookie: memberCookie });
+    expect(res.status).toBe(303);
+    expect((await ctx.t.request("/admin", { headers: { cookie: memberCookie }, redirect: "manual" })).status).toBe(303);
+    const home = await (await ctx.t.request("/admin", { headers: { cookie: sessionCookieFrom(res)! } })).text();
+    expect(home).toContain(INVITEE);
   });
 
   test("the link works once: a second use, a GET or a POST, is the closed page", async () => {

@@ -4,13 +4,13 @@
 import { createHash } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { acceptInvite, findInvite, type Invite } from "../../domain/access/invites.ts";
-import { createSession } from "../../domain/access/sessions.ts";
+import { createSession, deleteSession } from "../../domain/access/sessions.ts";
 import { AppError } from "../../errors.ts";
 import { InviteClosedPage, InvitePage } from "../../../views/invite.tsx";
 import { clientIp } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { readForm, redirectAfterPost } from "../form.ts";
-import { setSessionCookie } from "../middleware/session.ts";
+import { readSessionToken, setSessionCookie } from "../middleware/session.ts";
 
 /**
  * The throttle's "account" for a link: a digest of its token (no token is held in memory). Each link is
@@ -67,6 +67,9 @@ export function adminInviteRoutes(deps: AppDeps): Hono<AppEnv> {
       if (err.code === "USER_EXISTS") return again("An account with this email already exists: sign in instead.", 409);
       throw err;
     }
+    // A browser signed in as someone else is now the new user's only: the earlier session ends.
+    const earlier = await readSessionToken(c, deps);
+    if (earlier) deleteSession(deps.db, { hmacKey: deps.keys.tokenHmac, token: earlier });
     const { token: session } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
     await setSessionCookie(c, deps, session);
     deps.logger.info("invite accepted", { user: user.id, invite: invite.id });
