@@ -24,7 +24,7 @@ export function AccountPage(props: { user: User; message?: Message }) {
         <label for="new-password">New password (at least 10 characters)</label>
         <input id="new-password" name="password" type="password" autocomplete="new-password" minlength={10} required />
         <label for="confirm-password">Repeat the new password</label>
-        <input id="confirm-password" name="confirm" type="password" autocomplete="new-password" minlength={10} required />
+        <input id="confirm-password" name="confirm" type="password" autocomplete="new-password" minlength={10} required data-same-as="#new-password" />
         <div class="form-actions"><button type="submit">Change password</button></div>
       </form>
     </AdminLayout>

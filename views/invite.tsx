@@ -18,7 +18,7 @@ export function InvitePage(props: { token: string; email: string; role: string; 
         <label for="password">Password (at least 10 characters)</label>
         <input id="password" name="password" type="password" autocomplete="new-password" minlength={10} required />
         <label for="confirm">Repeat the password</label>
-        <input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength={10} required />
+        <input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength={10} required data-same-as="#password" />
         <button type="submit">Set password and sign in</button>
       </form>
     </BareLayout>

@@ -44,7 +44,7 @@ function RoleSelect(props: { id: string; selected?: string }) {
 /** The one-time link of an invite just created, with a copy button; it is never shown again. */
 function IssuedInvitePanel(props: { issued: IssuedInvite }) {
   return (
-    <div class="panel invite-issued" id="invite-issued" data-reveal aria-labelledby="invite-issued-title">
+    <div class="panel invite-issued" id="invite-issued" role="region" data-reveal aria-labelledby="invite-issued-title">
       <h3 id="invite-issued-title">Invite link for {props.issued.email} ({props.issued.role})</h3>
       <p>Send this link to them. <strong>It is shown only now</strong>, works once, and expires on {day(props.issued.expiresAt)}.</p>
       <div class="row invite-link-row">

@@ -95,7 +95,13 @@ describe.skipIf(!haveChromium)("accounts in a browser", () => {
     expect(await page.locator("h1").textContent()).toBe("Join Switchboard");
     expect(await page.inputValue("#email")).toBe(INVITEE);
     await page.fill("#password", INVITEE_PASSWORD);
+    // A repeat that differs is flagged at once, and the form is not sent.
+    await page.fill("#confirm", `${INVITEE_PASSWORD}?`);
+    expect(await page.$eval("#confirm", (el) => (el as HTMLInputElement).validationMessage)).toBe("The two passwords differ.");
+    await page.click("button[type=submit]");
+    expect(page.url()).toBe(inviteLink);
     await page.fill("#confirm", INVITEE_PASSWORD);
+    expect(await page.$eval("#confirm", (el) => (el as HTMLInputElement).validity.valid)).toBe(true);
     await Promise.all([page.waitForURL(`${server.url}/admin`), page.click("button[type=submit]")]);
     expect(await page.locator("main h1").textContent()).toBe("Dashboard");
     expect(await page.locator(".who").textContent()).toContain(INVITEE);
