@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   CSRF_REJECTED: { status: 403, message: "Cross-site request refused." },
   NOT_FOUND: { status: 404, message: "Not found." },
   USER_NOT_FOUND: { status: 404, message: "No such user." },
+  INVITE_NOT_FOUND: { status: 404, message: "No such invite." },
+  INVITE_INVALID: { status: 404, message: "This invite link is not valid: it may have expired, been used or been revoked." },
   API_KEY_NOT_FOUND: { status: 404, message: "No such API key." },
   OPERATION_NOT_FOUND: { status: 404, message: "No such operation." },
   CONNECTION_NOT_FOUND: { status: 404, message: "No such connection." },

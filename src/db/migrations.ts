@@ -8,6 +8,7 @@ import oauth from "./migrations/0004_oauth.sql" with { type: "text" };
 import monitoring from "./migrations/0005_monitoring.sql" with { type: "text" };
 import recordPayloads from "./migrations/0006_record_payloads.sql" with { type: "text" };
 import usageTotals from "./migrations/0007_usage_totals.sql" with { type: "text" };
+import userInvites from "./migrations/0008_user_invites.sql" with { type: "text" };
 
 export type Migration = { tag: string; sql: string };
 
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { tag: "0005_monitoring", sql: monitoring },
   { tag: "0006_record_payloads", sql: recordPayloads },
   { tag: "0007_usage_totals", sql: usageTotals },
+  { tag: "0008_user_invites", sql: userInvites },
 ];

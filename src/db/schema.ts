@@ -26,6 +26,25 @@ export const sessions = sqliteTable(
 );
 
 /**
+ * Pending invitations to become a user: only an HMAC of the one-time link's token is kept. One per
+ * email (a new invite replaces the old); the row is deleted when it is accepted or revoked, so a link
+ * works once. `invited_by` is null when the inviter is gone (or was the host CLI).
+ */
+export const userInvites = sqliteTable(
+  "user_invites",
+  {
+    id: text("id").primaryKey(),
+    tokenHash: text("token_hash").notNull().unique(),
+    email: text("email").notNull().unique(),
+    role: text("role", { enum: ["admin", "member"] }).notNull(),
+    invitedBy: text("invited_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [index("user_invites_expires_at_idx").on(table.expiresAt)],
+);
+
+/**
  * API keys. Only an HMAC-SHA-256 of the token (under a key derived from the server secret) is kept,
  * indexed for a constant-cost lookup; `prefix` is the start of the token, for people to recognise it.
  * After a rotation with a grace period the previous token's hash stays valid until `previous_expires_at`.

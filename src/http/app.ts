@@ -14,6 +14,8 @@ import { requireSession } from "./middleware/session.ts";
 import { adminAuthRoutes } from "./routes/admin-auth.ts";
 import { adminPageRoutes } from "./routes/admin-pages.ts";
 import { adminUserRoutes } from "./routes/admin-users.ts";
+import { adminAccountRoutes } from "./routes/admin-account.ts";
+import { adminInviteRoutes } from "./routes/admin-invite.ts";
 import { adminKeyRoutes } from "./routes/admin-keys.ts";
 import { adminConnectionRoutes } from "./routes/admin-connections.ts";
 import { adminAgentRoutes } from "./routes/admin-agents.ts";
@@ -76,6 +78,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.get("/admin/", (c) => c.redirect("/admin", 301));
   // The setup page carries the one-time setup token.
   app.use("/admin/setup", noStore());
+  // An invite's page carries its one-time link.
+  app.use("/admin/invite/*", noStore());
 
   // The admin: strict headers (no framing, scripts only from here), CSRF defence on every state change.
   app.use(
@@ -95,11 +99,14 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use("/admin", crossOriginProtection({ publicUrl }));
   app.route("/admin/assets", assetRoutes());
   app.route("/admin", adminAuthRoutes(deps));
+  // The invitee is not signed in yet: beside sign-in and setup, before the session guard.
+  app.route("/admin/invite", adminInviteRoutes(deps));
 
   const signedIn = new Hono<AppEnv>();
   signedIn.use("*", requireSession(deps));
   signedIn.route("/", adminPageRoutes(deps));
   signedIn.route("/users", adminUserRoutes(deps));
+  signedIn.route("/account", adminAccountRoutes(deps));
   signedIn.route("/keys", adminKeyRoutes(deps));
   signedIn.route("/connections", adminConnectionRoutes(deps));
   signedIn.route("/agents", adminAgentRoutes(deps));

@@ -17,7 +17,7 @@ import { oauthClientDelete, oauthClientList, oauthGrantList, oauthGrantRevoke } 
 import { catalogOf, type Operation } from "./registry.ts";
 import { serverStats } from "./stats.ts";
 import { toolList } from "./tools.ts";
-import { userCreate, userDelete, userList, userUpdate } from "./users.ts";
+import { userCreate, userDelete, userInviteCreate, userInviteList, userInviteRevoke, userList, userUpdate } from "./users.ts";
 import { whoami } from "./whoami.ts";
 
 // A tuple, not an array: each entry keeps its own input and output types.
@@ -47,6 +47,9 @@ export const OPERATIONS = [
   userCreate,
   userUpdate,
   userDelete,
+  userInviteCreate,
+  userInviteList,
+  userInviteRevoke,
   serverStats,
   oauthGrantList,
   oauthGrantRevoke,

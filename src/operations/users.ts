@@ -1,8 +1,9 @@
-// User operations: everyone may list users; only admins add, change the role of, or remove them.
+// User operations: everyone may list users; only admins add, invite, change the role of, or remove them.
 import { z } from "zod";
+import { createInvite, listInvites, revokeInvite, type Invite } from "../domain/access/invites.ts";
 import { createUser, deleteUser, EmailSchema, listUsers, PasswordSchema, RoleSchema, setRole } from "../domain/access/users.ts";
-import { defineOperation } from "./registry.ts";
-import { UserShape, userOut } from "./shapes.ts";
+import { defineOperation, HOST_USER } from "./registry.ts";
+import { Timestamp, UserShape, userOut } from "./shapes.ts";
 
 const UserId = z.string().regex(/^user_[0-9a-f-]{36}$/, { error: "expected a user id (user_<uuid>)" }).describe("The user's id, user_<uuid>");
 
@@ -65,5 +66,80 @@ export const userDelete = defineOperation({
     deleteUser(ctx.deps.db, input.id);
     ctx.deps.logger.info("user removed", { user: input.id, by: ctx.caller.user.id });
     return { id: input.id, deleted: true as const };
+  },
+});
+
+const InviteId = z.string().regex(/^invite_[0-9a-f-]{36}$/, { error: "expected an invite id (invite_<uuid>)" }).describe("The invite's id, invite_<uuid>");
+
+/** An invite as every face shows it: never its token or the token's hash. */
+export const InviteShape = z.object({
+  id: z.string().describe("invite_<uuid>"),
+  email: z.string(),
+  role: z.enum(["admin", "member"]),
+  invited_by: z.object({ id: z.string(), email: z.string() }).nullable().describe("The admin who invited (null when they are gone)"),
+  created_at: Timestamp,
+  expires_at: Timestamp.describe("When the link stops working"),
+});
+
+export type InviteView = z.output<typeof InviteShape>;
+
+function inviteOut(invite: Invite): z.input<typeof InviteShape> {
+  return {
+    id: invite.id,
+    email: invite.email,
+    role: invite.role,
+    invited_by: invite.invitedBy,
+    created_at: invite.createdAt.toISOString(),
+    expires_at: invite.expiresAt.toISOString(),
+  };
+}
+
+export const userInviteCreate = defineOperation({
+  name: "USER_INVITE_CREATE",
+  title: "Invite a user",
+  description:
+    "Admins only. Invite a person by email as admin or member: returns a one-time link (valid 7 days) where they set their own " +
+    "password and are signed in. The link is returned this once and never again; send it to them. A new invite for the same " +
+    "email replaces the earlier one; an email that already has a user is refused.",
+  input: z.object({ email: EmailSchema, role: RoleSchema }),
+  output: z.object({ invite: InviteShape, url: z.string().describe("The one-time link: <public_url>/admin/invite/<token>") }),
+  forMembers: false,
+  readOnly: false,
+  rest: { method: "POST", path: "/users/invites", successStatus: 201 },
+  handler(ctx, input) {
+    // The host CLI is no row of the users table: its invites name no inviter.
+    const invitedBy = ctx.caller.user.id === HOST_USER.id ? null : ctx.caller.user.id;
+    const { invite, token } = createInvite(ctx.deps.db, ctx.deps.keys.tokenHmac, input, { invitedBy, now: ctx.now });
+    ctx.deps.logger.info("user invited", { invite: invite.id, role: invite.role, by: ctx.caller.user.id });
+    return { invite: inviteOut(invite), url: `${ctx.deps.config.server.public_url}/admin/invite/${token}` };
+  },
+});
+
+export const userInviteList = defineOperation({
+  name: "USER_INVITE_LIST",
+  title: "List pending invites",
+  description: "Admins only. The invites not yet accepted and not expired: email, role, who invited, when the link expires. Never the links themselves.",
+  input: z.object({}),
+  output: z.object({ invites: z.array(InviteShape) }),
+  forMembers: false,
+  readOnly: true,
+  rest: { method: "GET", path: "/users/invites" },
+  handler: (ctx) => ({ invites: listInvites(ctx.deps.db, ctx.now).map(inviteOut) }),
+});
+
+export const userInviteRevoke = defineOperation({
+  name: "USER_INVITE_REVOKE",
+  title: "Revoke an invite",
+  description: "Admins only. Revoke a pending invite: its link stops working at once.",
+  input: z.object({ id: InviteId }),
+  output: z.object({ id: z.string(), email: z.string(), revoked: z.literal(true) }),
+  forMembers: false,
+  readOnly: false,
+  destructive: true,
+  rest: { method: "DELETE", path: "/users/invites/:id" },
+  handler(ctx, input) {
+    const gone = revokeInvite(ctx.deps.db, input.id);
+    ctx.deps.logger.info("invite revoked", { invite: gone.id, by: ctx.caller.user.id });
+    return { ...gone, revoked: true as const };
   },
 });

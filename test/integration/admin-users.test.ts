@@ -2,9 +2,13 @@
 // every route, plain-form and htmx flows, the last-admin rule, and what must not leak.
 import { describe, expect, test } from "bun:test";
 import type { User } from "../../src/domain/access/users.ts";
+import { createInvite, findInvite } from "../../src/domain/access/invites.ts";
 import { TEST_SECRET, useTestApp, type TestApp } from "../support/app.ts";
 import { runScenario, type Scenario } from "../support/table.ts";
 import { form, PASSWORD } from "../support/users.ts";
+
+/** A browser's cross-site post: by Sec-Fetch-Site, or by Origin for browsers without it. */
+const CROSS_SITE: Record<string, string>[] = [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }];
 
 const newTestApp = useTestApp();
 const ADMIN = "admin@example.com";
@@ -12,14 +16,16 @@ const MEMBER = "member@example.com";
 const NEW = "new.person@example.com";
 const LAST_ADMIN = "The last admin cannot be removed or demoted.";
 
-type Ctx = { t: TestApp; admin: User; member: User; cookies: { admin: string; member: string } };
+type Ctx = { t: TestApp; admin: User; member: User; cookies: { admin: string; member: string }; invite: { id: string; token: string } };
 type As = "guest" | "member" | "admin";
 
 async function setUp(): Promise<Ctx> {
   const t = newTestApp();
   const admin = await t.createUser(ADMIN, "admin");
   const member = await t.createUser(MEMBER, "member");
-  return { t, admin, member, cookies: { admin: await t.cookieFor(admin), member: await t.cookieFor(member) } };
+  // One pending invite, for the revoke and list rows.
+  const made = createInvite(t.deps.db, t.deps.keys.tokenHmac, { email: PENDING, role: "member" }, { invitedBy: admin.id });
+  return { t, admin, member, cookies: { admin: await t.cookieFor(admin), member: await t.cookieFor(member) }, invite: { id: made.invite.id, token: made.token } };
 }
 
 /** Every user as "email:role", sorted, straight from the database. */
@@ -28,6 +34,10 @@ function snapshot(t: TestApp): string[] {
 }
 const UNCHANGED = [`${ADMIN}:admin`, `${MEMBER}:member`];
 const unchanged = ({ t }: Ctx) => expect(snapshot(t)).toEqual(UNCHANGED);
+const PENDING = "pending@example.com";
+/** Only the invite set up for every row: no new one. */
+const noInvites = ({ t }: Ctx) => expect(t.deps.sqlite.query("SELECT email FROM user_invites").all()).toEqual([{ email: PENDING }]);
+const inviteStays = ({ t, invite }: Ctx) => expect(findInvite(t.deps.db, t.deps.keys.tokenHmac, invite.token)?.id).toBe(invite.id);
 
 function headersAs(as: As, extra: Record<string, string> = {}): (ctx: Ctx) => Record<string, string> {
   return (ctx) => (as === "guest" ? extra : { cookie: ctx.cookies[as], ...extra });
@@ -51,8 +61,8 @@ const rows: Row[] = [
     as: "member",
     url: "/admin/users",
     expectedStatus: 200,
-    expectedContent: ["<h1>Users</h1>", ADMIN, MEMBER, "Only admins can add, remove or change the role of users."],
-    notExpectedContent: ["Add a user", 'action="/admin/users"', "/delete", "/role", 'name="password"', "password_hash", "$argon2"],
+    expectedContent: ["<h1>Users</h1>", ADMIN, MEMBER, "Only admins can invite, add, remove or change the role of users."],
+    notExpectedContent: ["Add a user", "Invite a user", "Pending invites", 'action="/admin/users"', "/invites", "/delete", "/role", 'name="password"', "password_hash", "$argon2"],
   },
   {
     name: "admin GET /admin/users sees the list, the actions and the add form",
@@ -387,6 +397,164 @@ const rows: Row[] = [
     after: unchanged,
   },
 
+  // POST /admin/users/invites
+  {
+    name: "guest POST /admin/users/invites is sent to sign-in and invites no one",
+    as: "guest",
+    method: "POST",
+    url: "/admin/users/invites",
+    body: new URLSearchParams({ email: NEW, role: "admin" }),
+    expectedStatus: 303,
+    expectedHeaders: { location: "/admin/login?next=%2Fadmin" },
+    notExpectedContent: ["/admin/invite/"],
+    after: noInvites,
+  },
+  {
+    name: "member POST /admin/users/invites is forbidden and invites no one",
+    as: "member",
+    method: "POST",
+    url: "/admin/users/invites",
+    body: new URLSearchParams({ email: NEW, role: "member" }),
+    expectedStatus: 403,
+    expectedContent: ["You may not use USER_INVITE_CREATE."],
+    notExpectedContent: ["/admin/invite/", NEW],
+    after: noInvites,
+  },
+  {
+    name: "member htmx POST /admin/users/invites is forbidden as a fragment",
+    as: "member",
+    htmx: true,
+    method: "POST",
+    url: "/admin/users/invites",
+    body: new URLSearchParams({ email: NEW, role: "admin" }),
+    expectedStatus: 403,
+    expectedContent: ['data-code="FORBIDDEN"'],
+    notExpectedContent: ["<html", "/admin/invite/"],
+    after: noInvites,
+  },
+  {
+    name: "admin htmx POST /admin/users/invites shows the one-time link beside the form, uncached, and lists the invite",
+    as: "admin",
+    htmx: true,
+    method: "POST",
+    url: "/admin/users/invites",
+    body: new URLSearchParams({ email: NEW.toUpperCase(), role: "admin" }),
+    expectedStatus: 200,
+    expectedContent: [
+      '<section id="users-section">',
+      `Invite created for ${NEW}.`,
+      `Invite link for ${NEW} (admin)`,
+      'data-copy="#invite-link"',
+      `<code id="invite-link" class="token">http://switchboard.test/admin/invite/sb_invite_`,
+      "Pending invites",
+      `id="pending-invites"`,
+    ],
+    expectedHeaders: { "cache-control": "no-store" },
+    notExpectedContent: ["<html", "token_hash"],
+    after: ({ t, admin }) => {
+      expect(t.deps.sqlite.query("SELECT email, role, invited_by FROM user_invites ORDER BY email").all()).toEqual([
+        { email: NEW, role: "admin", invited_by: admin.id },
+        { email: PENDING, role: "member", invited_by: admin.id },
+      ]);
+      expect(snapshot(t)).toEqual(UNCHANGED);
+    },
+  },
+  {
+    name: "admin POST /admin/users/invites (plain form) shows the page with the link",
+    as: "admin",
+    method: "POST",
+    url: "/admin/users/invites",
+    body: new URLSearchParams({ email: NEW, role: "member" }),
+    expectedStatus: 200,
+    expectedContent: ["<html", "<h1>Users</h1>", `Invite link for ${NEW} (member)`, "/admin/invite/sb_invite_"],
+    expectedHeaders: { "cache-control": "no-store" },
+  },
+  {
+    name: "admin POST /admin/users/invites for an email that has a user is a 409 beside the form",
+    as: "admin",
+    htmx: true,
+    method: "POST",
+    url: "/admin/users/invites",
+    body: new URLSearchParams({ email: MEMBER.toUpperCase(), role: "admin" }),
+    expectedStatus: 409,
+    expectedContent: ['<div id="invite-message" aria-live="polite"><div class="alert error" role="alert" data-reveal="">A user with this email already exists.', `value="${MEMBER.toUpperCase()}"`],
+    notExpectedContent: ["/admin/invite/sb_invite_"],
+    after: noInvites,
+  },
+  {
+    name: "admin POST /admin/users/invites with a bad email and role is a 400 naming the fields",
+    as: "admin",
+    method: "POST",
+    url: "/admin/users/invites",
+    body: new URLSearchParams({ email: "nope", role: "owner" }),
+    expectedStatus: 400,
+    expectedContent: ["email: expected an email address", "role: expected"],
+    after: noInvites,
+  },
+
+  // POST /admin/users/invites/:id/revoke
+  {
+    name: "guest POST revoke is sent to sign-in and the invite stays",
+    as: "guest",
+    method: "POST",
+    url: ({ invite }) => `/admin/users/invites/${invite.id}/revoke`,
+    expectedStatus: 303,
+    after: inviteStays,
+  },
+  {
+    name: "member POST revoke is forbidden and the invite stays",
+    as: "member",
+    method: "POST",
+    url: ({ invite }) => `/admin/users/invites/${invite.id}/revoke`,
+    expectedStatus: 403,
+    expectedContent: ["You may not use USER_INVITE_REVOKE."],
+    after: inviteStays,
+  },
+  {
+    name: "admin htmx POST revoke removes the invite and says so beside the list",
+    as: "admin",
+    htmx: true,
+    method: "POST",
+    url: ({ invite }) => `/admin/users/invites/${invite.id}/revoke`,
+    expectedStatus: 200,
+    expectedContent: ['<div id="invites-message" aria-live="polite"><div class="alert ok" role="status" data-reveal="">The invite for pending@example.com is revoked.', "No pending invites."],
+    notExpectedContent: ["<html"],
+    after: ({ t, invite }) => expect(findInvite(t.deps.db, t.deps.keys.tokenHmac, invite.token)).toBeNull(),
+  },
+  {
+    name: "admin POST revoke of an unknown invite is a 404",
+    as: "admin",
+    method: "POST",
+    url: "/admin/users/invites/invite_00000000-0000-4000-8000-000000000000/revoke",
+    expectedStatus: 404,
+    expectedContent: ["No such invite."],
+    after: inviteStays,
+  },
+  {
+    name: "admin POST revoke of a malformed id is a 400 naming the id",
+    as: "admin",
+    method: "POST",
+    url: "/admin/users/invites/nothing/revoke",
+    expectedStatus: 400,
+    expectedContent: ["id: expected an invite id"],
+    after: inviteStays,
+  },
+  {
+    name: "admin GET /admin/users lists the pending invite (never its link) with Revoke",
+    as: "admin",
+    url: "/admin/users",
+    expectedStatus: 200,
+    expectedContent: ["Pending invites", "pending@example.com", "Revoke", "Invite a user", "<summary>Add a user with a password</summary>", 'class="table-scroll"'],
+    notExpectedContent: ["/admin/invite/", "sb_invite_"],
+  },
+  {
+    name: "member GET /admin/users sees no pending invites",
+    as: "member",
+    url: "/admin/users",
+    expectedStatus: 200,
+    notExpectedContent: ["pending@example.com", "Pending invites", "Revoke"],
+  },
+
   // GET /admin/settings
   {
     name: "guest GET /admin/settings is sent to sign-in",
@@ -487,6 +655,33 @@ describe("users: effects beyond the response", () => {
     expect(self.status).toBe(409);
     expect(await self.text()).toContain(LAST_ADMIN);
     expect(snapshot(t)).toEqual([`${MEMBER}:admin`]);
+  });
+
+  test("a cross-site invite or revoke is refused and changes nothing", async () => {
+    const { t, cookies, invite } = await setUp();
+    for (const headers of CROSS_SITE) {
+      const made = await t.request("/admin/users/invites", { ...form({ email: NEW, role: "admin" }), headers: { cookie: cookies.admin, ...headers } });
+      expect(made.status).toBe(403);
+      expect(await made.text()).not.toContain("/admin/invite/");
+      const revoked = await t.request(`/admin/users/invites/${invite.id}/revoke`, { method: "POST", headers: { cookie: cookies.admin, ...headers } });
+      expect(revoked.status).toBe(403);
+    }
+    expect(t.deps.sqlite.query("SELECT email FROM user_invites").all()).toEqual([{ email: PENDING }]);
+  });
+
+  test("a second invite for the same email replaces the first: the first link stops working", async () => {
+    const { t, cookies } = await setUp();
+    const linkOf = async (role: string) => {
+      const html = await (await t.request("/admin/users/invites", { ...form({ email: NEW, role }), headers: { cookie: cookies.admin } })).text();
+      return /\/admin\/invite\/(sb_invite_[0-9A-Za-z]+)/.exec(html)![1]!;
+    };
+    const first = await linkOf("member");
+    const second = await linkOf("admin");
+    expect(findInvite(t.deps.db, t.deps.keys.tokenHmac, first)).toBeNull();
+    expect(findInvite(t.deps.db, t.deps.keys.tokenHmac, second)?.role).toBe("admin");
+    expect((await t.request(`/admin/invite/${first}`)).status).toBe(404);
+    const page = await (await t.request("/admin/users", { headers: { cookie: cookies.admin } })).text();
+    expect(page.match(new RegExp(`<td>${NEW}</td>`, "g"))).toHaveLength(1);
   });
 
   test("a user added in the admin can sign in with the password given", async () => {

@@ -9,6 +9,7 @@ import { getApiKey, hashToken } from "../../src/domain/access/api-keys.ts";
 import { createAgent, getAgent, newAgentFields } from "../../src/domain/agents/agents.ts";
 import { createConnection, getConnection, newConnectionFields } from "../../src/domain/connections/connections.ts";
 import { getUser, type User } from "../../src/domain/access/users.ts";
+import { createInvite, findInvite } from "../../src/domain/access/invites.ts";
 import { createAccessTokenVerifier, getGrant } from "../../src/domain/oauth/authorizations.ts";
 import { findClient } from "../../src/domain/oauth/clients.ts";
 import type { OAuthClient, TokenSet } from "../../src/domain/oauth/types.ts";
@@ -420,6 +421,42 @@ const ROUTES: Row[] = [
     check: (body, h) => {
       expect(body).toEqual({ id: h.member.id, deleted: true });
       expect(getUser(h.deps.db, h.member.id)).toBeNull();
+    },
+  },
+  {
+    op: "USER_INVITE_CREATE",
+    request: () => ({ method: "POST", path: "/users/invites", json: { email: "Invited@Example.com", role: "member" } }),
+    status: 201,
+    check: (body, h) => {
+      expect(body.invite).toMatchObject({ email: "invited@example.com", role: "member", invited_by: { id: h.admin.id, email: h.admin.email } });
+      // The one-time link, shown this once; only its HMAC is stored.
+      const token = (body.url as string).slice(`${PUBLIC_URL}/admin/invite/`.length);
+      expect(body.url).toStartWith(`${PUBLIC_URL}/admin/invite/sb_invite_`);
+      expect(findInvite(h.deps.db, h.deps.keys.tokenHmac, token)?.email).toBe("invited@example.com");
+      expect(JSON.stringify(h.deps.sqlite.query("SELECT * FROM user_invites").all())).not.toContain(token);
+    },
+    never: () => ["token_hash"],
+  },
+  {
+    op: "USER_INVITE_LIST",
+    request: (h) => {
+      const { token } = createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: "pending@example.com", role: "admin" }, { invitedBy: h.admin.id });
+      return { method: "GET", path: "/users/invites", ctx: { token } };
+    },
+    status: 200,
+    check: (body) => expect(body.invites).toMatchObject([{ email: "pending@example.com", role: "admin" }]),
+    never: (_h, ctx) => [ctx.token as string, "token_hash", "sb_invite_"],
+  },
+  {
+    op: "USER_INVITE_REVOKE",
+    request: (h) => {
+      const { invite, token } = createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: "pending@example.com", role: "member" }, { invitedBy: h.admin.id });
+      return { method: "DELETE", path: `/users/invites/${invite.id}`, ctx: { id: invite.id, token } };
+    },
+    status: 200,
+    check: (body, h, ctx) => {
+      expect(body).toEqual({ id: ctx.id as string, email: "pending@example.com", revoked: true });
+      expect(findInvite(h.deps.db, h.deps.keys.tokenHmac, ctx.token as string)).toBeNull();
     },
   },
   {

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { createAgent, newAgentFields } from "../../src/domain/agents/agents.ts";
 import { createConnection, newConnectionFields } from "../../src/domain/connections/connections.ts";
 import type { User } from "../../src/domain/access/users.ts";
+import { createInvite } from "../../src/domain/access/invites.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { OPERATIONS } from "../../src/operations/index.ts";
@@ -18,7 +19,7 @@ import { insertUsage, usageRecord } from "../support/usage-rows.ts";
 
 /** The operations only admins (and their keys) may use; everything else is open to members. */
 const ADMIN_ONLY = new Set([
-  "USER_CREATE", "USER_UPDATE", "USER_DELETE", "CONNECTION_CREATE", "CONNECTION_UPDATE", "CONNECTION_DELETE", "AGENT_CREATE", "AGENT_UPDATE", "AGENT_DELETE",
+  "USER_CREATE", "USER_UPDATE", "USER_DELETE", "USER_INVITE_CREATE", "USER_INVITE_LIST", "USER_INVITE_REVOKE", "CONNECTION_CREATE", "CONNECTION_UPDATE", "CONNECTION_DELETE", "AGENT_CREATE", "AGENT_UPDATE", "AGENT_DELETE",
   "AGENT_CHECK", "OAUTH_CLIENT_LIST", "OAUTH_CLIENT_DELETE",
 ]);
 
@@ -85,6 +86,9 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   USER_CREATE: () => ({ email: `made-${randomUUID().slice(0, 8)}@example.com`, role: "member", password: "a long enough password" }),
   USER_UPDATE: (h) => ({ id: insertUser(h.deps, "member").id, role: "member" }),
   USER_DELETE: (h) => ({ id: insertUser(h.deps, "member").id }),
+  USER_INVITE_CREATE: () => ({ email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }),
+  USER_INVITE_LIST: () => ({}),
+  USER_INVITE_REVOKE: (h) => ({ id: createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }, { invitedBy: null }).invite.id }),
   SERVER_STATS: () => ({}),
   OAUTH_GRANT_LIST: () => ({}),
   OAUTH_GRANT_REVOKE: (h, owner) => ({ id: approve(h.deps, owner, dcrClient(h.deps), agentResource(h.deps)).grantId }),

@@ -58,16 +58,19 @@ export function parseFields<T extends z.ZodType>(schema: T, input: unknown): z.o
   throw new AppError("VALIDATION_FAILED", summary, { fields });
 }
 
-/** Creates a user with an argon2id password hash; USER_EXISTS if the email is taken. */
-export async function createUser(
-  db: Db,
+/** A new user's row (fields checked, password hashed), not yet stored: createUser and an accepted invite store it. */
+export async function newUserRow(
   input: { email: string; role: string; password: string },
-  now = new Date(),
-  cost: PasswordCost = PASSWORD_COST,
-): Promise<User> {
+  now: Date,
+  cost: PasswordCost,
+): Promise<typeof users.$inferSelect> {
   const fields = parseFields(NewUserSchema, input);
   const passwordHash = await hashPassword(fields.password, cost);
-  const row = { id: `user_${randomUUID()}`, email: fields.email, role: fields.role, passwordHash, createdAt: now, updatedAt: now };
+  return { id: `user_${randomUUID()}`, email: fields.email, role: fields.role, passwordHash, createdAt: now, updatedAt: now };
+}
+
+/** Stores a new user's row; USER_EXISTS if the email is taken (the unique index decides, so a race cannot make two). */
+export function storeNewUser(db: Db, row: typeof users.$inferSelect): User {
   try {
     db.insert(users).values(row).run();
   } catch (err) {
@@ -75,6 +78,16 @@ export async function createUser(
     throw err;
   }
   return toUser(row);
+}
+
+/** Creates a user with an argon2id password hash; USER_EXISTS if the email is taken. */
+export async function createUser(
+  db: Db,
+  input: { email: string; role: string; password: string },
+  now = new Date(),
+  cost: PasswordCost = PASSWORD_COST,
+): Promise<User> {
+  return storeNewUser(db, await newUserRow(input, now, cost));
 }
 
 /** Creates the first admin, only while there are no users at all (checked in the same transaction). */
@@ -151,11 +164,42 @@ export function deleteUser(db: Db, id: string): void {
 
 /** Sets a new password and ends every session of the user. */
 export async function resetPassword(db: Db, email: string, password: string, now = new Date(), cost: PasswordCost = PASSWORD_COST): Promise<User> {
-  // Parsed as a named field so the error says "password: …", as createUser's does.
-  const parsedPassword = parseFields(z.object({ password: PasswordSchema }), { password }).password;
+  parseNewPassword(password);
   const user = findUserByEmail(db, email);
   if (!user) throw new AppError("USER_NOT_FOUND");
-  const passwordHash = await hashPassword(parsedPassword, cost);
+  return setPassword(db, user, password, now, cost);
+}
+
+/**
+ * Whether `password` is the user's current one. An unknown user id is checked against the decoy hash,
+ * so the answer costs the same time either way.
+ */
+export async function verifyPassword(db: Db, userId: string, password: string, cost: PasswordCost = PASSWORD_COST): Promise<boolean> {
+  const row = db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId)).get();
+  const ok = await Bun.password.verify(password, row?.passwordHash ?? (await decoy(cost)));
+  return row !== undefined && ok;
+}
+
+/**
+ * A signed-in user's new password (the caller has checked the current one): the same rule as a new
+ * user's, and every session of the user ends with it, so a stolen session does not outlive the change.
+ * The caller starts a fresh session for the browser that made the change.
+ */
+export async function changePassword(db: Db, userId: string, password: string, now = new Date(), cost: PasswordCost = PASSWORD_COST): Promise<User> {
+  parseNewPassword(password);
+  const user = getUser(db, userId);
+  if (!user) throw new AppError("USER_NOT_FOUND");
+  return setPassword(db, user, password, now, cost);
+}
+
+/** A new password by the rule of every new user's (VALIDATION_FAILED naming "password" otherwise). */
+export function parseNewPassword(password: string): string {
+  // Parsed as a named field so the error says "password: …", as createUser's does.
+  return parseFields(z.object({ password: PasswordSchema }), { password }).password;
+}
+
+async function setPassword(db: Db, user: User, password: string, now: Date, cost: PasswordCost): Promise<User> {
+  const passwordHash = await hashPassword(parseNewPassword(password), cost);
   db.transaction((tx) => {
     tx.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, user.id)).run();
     tx.delete(sessions).where(eq(sessions.userId, user.id)).run();

@@ -3,6 +3,9 @@ import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../../logger.ts";
 import { rawPathOf } from "./path-guard.ts";
 
+// An invite link's path is its one-time token, a credential: logged as "/admin/invite/…".
+const INVITE_TOKEN = /^(\/admin\/invite\/)[^/]+/;
+
 export function requestLog(logger: Logger): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
@@ -10,7 +13,7 @@ export function requestLog(logger: Logger): MiddlewareHandler {
     logger.info("request", {
       method: c.req.method,
       // As sent, percent-encoded: a refused path's control or bidi characters never reach the log decoded.
-      path: rawPathOf(c.req.url),
+      path: rawPathOf(c.req.url).replace(INVITE_TOKEN, "$1…"),
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,
     });
