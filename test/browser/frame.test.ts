@@ -10,6 +10,7 @@ import { createApp } from "../../src/http/app.ts";
 import { agentCreate } from "../../src/operations/agents.ts";
 import { apiKeyCreate } from "../../src/operations/api-keys.ts";
 import { connectionCreate } from "../../src/operations/connections.ts";
+import { userInviteCreate } from "../../src/operations/users.ts";
 import { runOperation, sessionCaller, type ObjectSchema, type Operation } from "../../src/operations/registry.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { startTestServer, type TestServer } from "../support/app.ts";
@@ -33,7 +34,7 @@ const LONG_STDERR = `Error: ${"x".repeat(500)}`;
 const LONG = "a key whose name goes on and on to see how the table copes in every width-we-test";
 
 /** What the page list needs to know of the data the test made. */
-type World = { connection: string; broken: string; agent: string; key: string; memberKey: string; logRow: string };
+type World = { connection: string; broken: string; agent: string; key: string; memberKey: string; logRow: string; invite: string };
 
 /**
  * Every GET page of the admin, by route pattern: the URL that shows it with the test's data, and the
@@ -50,6 +51,7 @@ const PAGES: Record<string, { url: (w: World) => string; member: 200 | 403 | 404
   "/admin/agents/:id": { url: (w) => `/admin/agents/${w.agent}`, member: 200 },
   "/admin/agents/:id/edit": { url: (w) => `/admin/agents/${w.agent}/edit`, member: 403 },
   "/admin/keys": { url: () => "/admin/keys", member: 200 },
+  "/admin/keys/:id": { url: (w) => `/admin/keys/${w.key}`, member: 404 },
   "/admin/keys/:id/activity": { url: (w) => `/admin/keys/${w.key}/activity`, member: 404 },
   "/admin/apps": { url: () => "/admin/apps", member: 200 },
   "/admin/monitoring": { url: () => "/admin/monitoring", member: 200 },
@@ -57,16 +59,25 @@ const PAGES: Record<string, { url: (w: World) => string; member: 200 | 403 | 404
   "/admin/audit": { url: () => "/admin/audit", member: 200 },
   "/admin/users": { url: () => "/admin/users", member: 200 },
   "/admin/settings": { url: () => "/admin/settings", member: 200 },
+  "/admin/account": { url: () => "/admin/account", member: 200 },
 };
 
 /** Extra pages that show a route in another state worth checking (a second instance of a pattern above). */
 const MORE: { url: (w: World) => string; member: 200 | 403 | 404 }[] = [
   { url: (w) => `/admin/connections/${w.connection}`, member: 200 },
   { url: (w) => `/admin/keys/${w.memberKey}/activity`, member: 200 },
+  { url: (w) => `/admin/keys/${w.memberKey}`, member: 200 },
 ];
 
-/** GET routes under /admin that are not admin pages: sign-in (tested bare below), assets, a download. */
-const NOT_PAGES = new Set(["/admin/", "/admin/login", "/admin/setup", "/admin/assets/:name", "/admin/monitoring/export"]);
+/**
+ * GET routes under /admin that are not signed-in pages: sign-in, setup and the invitee's page (tested
+ * bare below), assets, a download, and the fragments pages poll for (a connection settling, the
+ * dashboard's checklist).
+ */
+const NOT_PAGES = new Set([
+  "/admin/", "/admin/login", "/admin/setup", "/admin/invite/:token", "/admin/assets/:name", "/admin/monitoring/export",
+  "/admin/connections/:id/status", "/admin/getting-started",
+]);
 
 describe.skipIf(!haveChromium)("the page frame in a browser", () => {
   let running: TestServer | undefined;
@@ -123,7 +134,8 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
     // An OAuth app the member approved for the agent.
     approve(server.deps, member, dcrClient(server.deps, "A desktop client with a long name"), { id: agent.id, url: `${server.url}/mcp/agent/${agent.id}` });
     approve(server.deps, admin, dcrClient(server.deps, "Another client"), agentResource(server.deps));
-    world = { connection: alpha.id, broken: broken.id, agent: agent.id, key: keys[0]!.key.id, memberKey: memberKey.key.id, logRow };
+    const invite = await run(admin, userInviteCreate, { email: "someone.with.a.rather.long.address@example.com", role: "member" });
+    world = { invite: new URL(invite.url).pathname, connection: alpha.id, broken: broken.id, agent: agent.id, key: keys[0]!.key.id, memberKey: memberKey.key.id, logRow };
     browser = await launchChromium();
   });
 
@@ -279,6 +291,8 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
       { url: `${server.url}/admin/login`, status: 200 },
       { url: `${server.url}/admin/login?signed_out=1`, status: 200 },
       { url: `${server.url}/admin/setup?token=nothing`, status: 404 },
+      { url: `${server.url}${world.invite}`, status: 200 },
+      { url: `${server.url}/admin/invite/sb_invite_nothing`, status: 404 },
       { url: `${server.url}/admin/assets/no-such-file.css`, status: 404 },
       { url: `${server.url}/oauth/authorize?client_id=sbc_nobody`, status: 400 },
       { url: consent, status: 200, signedIn: true },
