@@ -63,7 +63,7 @@ function inlineData(data: unknown): { ok: true; data: string; size: number } | {
   const s = str(data);
   if (s === null) return { ok: false, why: "it carries no data" };
   const size = base64Size(s);
-  if (size > MAX_INLINE_BYTES) return { ok: false, why: `${formatBytes(size)} is more than the ${formatBytes(MAX_INLINE_BYTES)} shown here` };
+  if (size > MAX_INLINE_BYTES) return { ok: false, why: `${formatBytes(size)}, more than the ${formatBytes(MAX_INLINE_BYTES)} the page shows` };
   if (s.length % 4 !== 0 || !BASE64.test(s)) return { ok: false, why: "its data is not base64" };
   return { ok: true, data: s, size };
 }
