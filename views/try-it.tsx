@@ -69,7 +69,11 @@ function TryTool(props: { t: AgentDetailView["tools"][number]; index: number; ac
   const id = `try-${index}`;
   const mine = props.outcome?.tool === t.name ? props.outcome : undefined;
   const plan = tryPlan(t.input_schema);
-  const jsonHint = plan.fields.length === 0 ? null : plan.rest.length > 0 ? `Also: ${restSummary(plan.rest)}. ` : "";
+  const jsonHint = plan.jsonOnly
+    ? "This schema cannot be shown as a form: give the arguments here."
+    : plan.fields.length === 0
+      ? null
+      : `${plan.rest.length > 0 ? `Properties without a field: ${restSummary(plan.rest)}. ` : ""}Merged with the fields above; a property given in both must have the same value in both.`;
   return (
     <details class="try-tool" open={mine !== undefined}>
       <summary><code>{t.name}</code> <span class="muted small">{t.description ?? ""}</span></summary>
@@ -79,7 +83,7 @@ function TryTool(props: { t: AgentDetailView["tools"][number]; index: number; ac
         <label for={`${id}-json`}>{plan.fields.length > 0 ? "More arguments (JSON)" : "Arguments (JSON)"}</label>
         {jsonHint !== null && (
           <p class="try-hint muted small" id={`${id}-json-hint`}>
-            {jsonHint}Merged with the fields above; a property set in both must have the same value there.
+            {jsonHint}
           </p>
         )}
         <textarea id={`${id}-json`} name="arguments" rows={plan.fields.length > 0 ? 2 : 3} aria-describedby={jsonHint !== null ? `${id}-json-hint` : undefined}>

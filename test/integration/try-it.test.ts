@@ -126,6 +126,22 @@ describe("server-everything", () => {
   });
 });
 
+test("without JS the page comes back with the tool open, its fields as typed and its result beside its form", async () => {
+  const headers = { cookie, "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" };
+  const body = new URLSearchParams([["tool", "get-resource-links"], ["arg.count", "11"], ["arguments", '{"x": 1}']]).toString();
+  const html = await (await t.request(`/admin/agents/${every}/try`, { method: "POST", headers, body })).text();
+  const section = toolSection(html, "get-resource-links");
+  expect(section).toStartWith('<details class="try-tool" open="">');
+  expect(section).toContain('name="arg.count" value="11"');
+  expect(section).toContain('>{&quot;x&quot;: 1}</textarea>');
+  expect(section.indexOf("count must be at most 10.")).toBeGreaterThan(section.indexOf("</form>"));
+  const target = /hx-target="#(try-\d+-result)"/.exec(section)![1]!;
+  expect(section).toContain(`<div id="${target}" class="try-result" aria-live="polite"><div class="alert error try-outcome" role="alert" data-reveal="">`);
+  // Only that tool is open and has a result.
+  expect(html.match(/<details class="try-tool" open/g)).toHaveLength(1);
+  expect(html.match(/try-outcome/g)).toHaveLength(1);
+});
+
 describe("a hostile upstream", () => {
   test("property names become escaped labels and encoded form names, never markup or the form's own fields; past 50 fields, the JSON box", async () => {
     const html = await (await page(hostile)).text();
@@ -139,10 +155,10 @@ describe("a hostile upstream", () => {
     expect(echo).toContain('name="arg.x%5B%5D"');
     expect(echo.match(/name="tool"/g)).toHaveLength(1);
     expect(echo.match(/name="arguments"/g)).toHaveLength(1);
-    expect(echo).toContain("Also: nested.");
+    expect(echo).toContain("Properties without a field: nested. Merged with the fields above");
     const many = toolSection(html, "many_args");
     expect(many.match(/name="arg\./g)).toHaveLength(MAX_FIELDS);
-    expect(many).toContain("Also: p50, p51, p52, p53, p54, p55, p56, p57, p58, p59.");
+    expect(many).toContain("Properties without a field: p50, p51, p52, p53, p54, p55, p56, p57, p58, p59.");
   });
 
   test("the posted fields reach the tool under their own names, merged with the JSON box", async () => {
