@@ -94,6 +94,9 @@ describe.skipIf(!haveChromium)("Try it in a browser", () => {
     // Schema folded.
     expect(await tool.locator("details.try-schema").getAttribute("open")).toBeNull();
     const button = tool.locator('button[type="submit"]');
+    // Scrolled just far enough to see the Call button at the bottom of the window: the result, below it,
+    // starts out of view.
+    await button.evaluate((el) => el.scrollIntoView({ block: "end" }));
     await button.click();
     // While the call runs: the button is disabled and says so, the form is busy.
     await tool.locator('form[aria-busy="true"]').waitFor();
@@ -105,6 +108,9 @@ describe.skipIf(!haveChromium)("Try it in a browser", () => {
     expect(await outcome.locator(".try-duration").textContent()).toMatch(/^ in (\d+ ms|\d+(\.\d)? s)$/);
     const id = await tool.locator(".try-result").getAttribute("id");
     expect(await inViewport(page, `#${id} .try-outcome`)).toBe(true);
+    // Wholly: it is shorter than the window.
+    const box = (await outcome.boundingBox())!;
+    expect(box.y >= 0 && box.y + box.height <= 720).toBe(true);
     expect(await tool.locator(".try-result").getAttribute("aria-live")).toBe("polite");
     // The button is itself again.
     expect(await button.isDisabled()).toBe(false);
