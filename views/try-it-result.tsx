@@ -28,6 +28,9 @@ export const MAX_TEXT_CHARS = 100_000;
 /** Strings of the full result and structured content longer than this are cut (a base64 image, say). */
 export const MAX_JSON_STRING = 2_000;
 const MAX_JSON_DEPTH = 32;
+/** Items of one array (or entries of one object) shown in the JSON, and content blocks shown above it. */
+export const MAX_JSON_ITEMS = 500;
+export const MAX_BLOCKS = 100;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 type Block = Record<string, unknown>;
@@ -73,13 +76,19 @@ function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}\n… ${text.length - max} more characters (see the full result)`;
 }
 
-/** A copy of `value` for display: long strings cut, deep nesting stopped. */
+/** A copy of `value` for display: long strings and long lists cut, deep nesting stopped. */
 export function displayJson(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return value.length > MAX_JSON_STRING ? `${value.slice(0, 200)}… (${value.length} characters, cut here)` : value;
   if (value === null || typeof value !== "object") return value;
   if (depth >= MAX_JSON_DEPTH) return "… (nested too deep to show)";
-  if (Array.isArray(value)) return value.map((v) => displayJson(v, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, displayJson(v, depth + 1)]));
+  if (Array.isArray(value)) {
+    const shown = value.slice(0, MAX_JSON_ITEMS).map((v) => displayJson(v, depth + 1));
+    return value.length > MAX_JSON_ITEMS ? [...shown, `… ${value.length - MAX_JSON_ITEMS} more items`] : shown;
+  }
+  const entries = Object.entries(value);
+  const shown = entries.slice(0, MAX_JSON_ITEMS).map(([k, v]) => [k, displayJson(v, depth + 1)]);
+  if (entries.length > MAX_JSON_ITEMS) shown.push(["…", `${entries.length - MAX_JSON_ITEMS} more entries`]);
+  return Object.fromEntries(shown);
 }
 
 function Note(props: { children: unknown }) {
@@ -220,7 +229,8 @@ export function TryResult(props: { outcome: TryOutcome }) {
         <strong>{outcome.tool}</strong>: {summary}
         {outcome.durationMs !== undefined && <span class="try-duration"> {callDuration(outcome.durationMs)}</span>}
       </p>
-      {content.map((block) => <ContentBlock block={block} />)}
+      {content.slice(0, MAX_BLOCKS).map((block) => <ContentBlock block={block} />)}
+      {content.length > MAX_BLOCKS && <Note>… and {content.length - MAX_BLOCKS} more content blocks: see the full result.</Note>}
       {structured !== undefined && (
         <div class="try-structured">
           <p class="try-label">Structured content</p>

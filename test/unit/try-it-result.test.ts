@@ -81,6 +81,16 @@ describe("resources and links", () => {
     expect(html).toContain('<p class="try-label">Structured content</p><pre>{\n  &quot;temperature&quot;: 33\n}</pre>');
   });
 
+  test("a result of many blocks shows the first hundred; long lists in the JSON are cut", () => {
+    const html = render({ content: Array.from({ length: 1000 }, (_, i) => ({ type: "text", text: `block ${i}` })) });
+    expect(html).toContain('<pre class="try-text">block 99</pre>');
+    expect(html).not.toContain('<pre class="try-text">block 100</pre>');
+    expect(html).toContain("… and 900 more content blocks: see the full result.");
+    expect(html).toContain("&quot;text&quot;: &quot;block 499&quot;");
+    expect(html).not.toContain("&quot;block 500&quot;");
+    expect(html).toContain("… 500 more items");
+  });
+
   test("deep nesting is cut, not a crash", () => {
     let deep: unknown = "bottom";
     for (let i = 0; i < 5000; i++) deep = [deep];
