@@ -4,6 +4,7 @@
 // checked before use, media are shown only for an allowlist of types (never SVG or HTML, which could
 // carry script) and under a size cap, links only for http(s), and long strings are cut.
 /** @jsxImportSource hono/jsx */
+import type { HtmlEscapedString } from "hono/utils/html";
 import { formatMs } from "./charts.tsx";
 
 /** A "Try it" call: the tool, the arguments as typed (JSON box and fields), and the result or the error. */
@@ -216,7 +217,7 @@ export function callDuration(ms: number): string {
 }
 
 /** The result of a "Try it" call, swapped in beside the tool's form; it scrolls itself into view. */
-export function TryResult(props: { outcome: TryOutcome }) {
+export function TryResult(props: { outcome: TryOutcome }): HtmlEscapedString | Promise<HtmlEscapedString> {
   const { outcome } = props;
   const result = outcome.result;
   const failed = outcome.error !== undefined || result?.isError === true;

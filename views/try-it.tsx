@@ -2,6 +2,7 @@
 // tool's input schema (views/try-it-fields.ts), and the fragment htmx swaps in beside that tool's form
 // with the result (views/try-it-result.tsx).
 /** @jsxImportSource hono/jsx */
+import type { Child } from "hono/jsx";
 import type { AgentDetailView } from "../src/operations/agent-shapes.ts";
 import { restSummary, tryPlan, type TryField } from "./try-it-fields.ts";
 import { TryResult, type TryOutcome } from "./try-it-result.tsx";
@@ -102,7 +103,8 @@ function TryTool(props: { t: AgentDetailView["tools"][number]; index: number; ac
   );
 }
 
-export function TryIt(props: { a: AgentDetailView; outcome?: TryOutcome }) {
+/** The "Try it" panel: every tool the agent exposes now, each with its form and its result. */
+export function TryIt(props: { a: AgentDetailView; outcome?: TryOutcome }): Child {
   const tools = props.a.tools.filter((t) => !t.missing);
   const action = `/admin/agents/${props.a.id}/try`;
   return (
