@@ -74,7 +74,7 @@ function inlineData(data: unknown): { ok: true; data: string; size: number } | {
 
 /** A text cut to `max` characters, saying how many were left out. */
 function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max)}\n… ${text.length - max} more characters (see the full result)`;
+  return text.length <= max ? text : `${text.slice(0, max)}\n… ${text.length - max} more characters not shown`;
 }
 
 /** A copy of `value` for display: long strings and long lists cut, deep nesting stopped. */
