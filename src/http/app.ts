@@ -90,6 +90,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", "data:"],
+        // "Try it" plays audio a tool returned as a data: URL (views/try-it-result.tsx).
+        mediaSrc: ["'self'", "data:"],
         frameAncestors: ["'none'"],
         formAction: ["'self'"],
       },

@@ -82,8 +82,8 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
     const form = page.locator("details[open] form");
     await form.locator("textarea").fill('{"text": "hello from the browser"}');
     await form.locator("button").click();
-    await page.locator("#try-outcome").waitFor();
-    expect(await page.textContent("#try-outcome")).toContain("hello from the browser");
+    await page.locator("details[open] .try-outcome").waitFor();
+    expect(await page.textContent("details[open] .try-outcome")).toContain("hello from the browser");
     expect(await page.evaluate(() => (window as unknown as { __same?: boolean }).__same)).toBe(true);
     expect(problems).toEqual([]);
   });

@@ -52,16 +52,16 @@ describe("an agent over a real upstream", () => {
 
   test("Try it calls the upstream's tool by the agent's name for it", async () => {
     const sum = await tryIt("sum", '{"a": 2, "b": 40}');
-    expect(sum).toContain('class="alert ok"');
+    expect(sum).toContain('class="alert ok try-outcome"');
     expect(sum).toContain('<pre class="try-text">42</pre>');
     expect(await tryIt("echo", '{"text": "hello through the agent"}')).toContain("hello through the agent");
   });
 
   test("a name the agent does not expose is refused, even when the upstream has it", async () => {
     const refused = await tryIt("add", '{"a": 1, "b": 1}');
-    expect(refused).toContain('class="alert error"');
+    expect(refused).toContain('class="alert error try-outcome"');
     expect(refused).not.toContain('<pre class="try-text">2</pre>');
-    expect(await tryIt("whoami", "{}")).toContain('class="alert error"');
+    expect(await tryIt("whoami", "{}")).toContain('class="alert error try-outcome"');
   });
 });
 

@@ -120,7 +120,7 @@ describe("Try it", () => {
     const res = await post(ctx, ctx.member, `/admin/agents/${ctx.agentId}/try`, { tool: "search_gitlab", arguments: '{"query": "bug"}' }, { "hx-request": "true" });
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toStartWith('<div id="try-outcome" class="alert ok"');
+    expect(html).toStartWith('<div class="alert ok try-outcome"');
     expect(html).toContain("3 issues found");
     expect(html).toContain("&quot;count&quot;: 3");
     expect(ctx.h.agents.calls).toHaveLength(1);
@@ -137,7 +137,7 @@ describe("Try it", () => {
     for (const [args, message] of [["{not json", "The arguments are not valid JSON."], ["[1]", "The arguments must be a JSON object."], ["3", "The arguments must be a JSON object."]]) {
       const html = await (await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/try`, { tool: "search", arguments: args! }, { "hx-request": "true" })).text();
       expect(html).toContain(message!);
-      expect(html).toContain('class="alert error"');
+      expect(html).toContain('class="alert error try-outcome"');
     }
     expect(ctx.h.agents.calls).toHaveLength(1);
   });
@@ -154,7 +154,7 @@ describe("Try it", () => {
     ctx.h.agents.callError = null;
     ctx.h.agents.callResult = { content: [{ type: "text", text: "upstream said no" }], isError: true };
     const failed = await (await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/try`, { tool: "search", arguments: "{}" }, { "hx-request": "true" })).text();
-    expect(failed).toContain('class="alert error"');
+    expect(failed).toContain('class="alert error try-outcome"');
     expect(failed).toContain("upstream said no");
   });
 
