@@ -21,13 +21,13 @@ const agent = { id: AGENT, tools: TOOLS };
 
 describe("agentReach", () => {
   const cases: { name: string; p: Permissions; expected: ReturnType<typeof agentReach> }[] = [
-    { name: "the agent's own *", p: { [AGENT]: ["*"] }, expected: { tools: "all", via: ["agent"], stale: [], resources: true } },
-    { name: "named tools of the agent", p: { [AGENT]: ["merge"] }, expected: { tools: ["merge"], via: ["agent"], stale: [], resources: false } },
-    { name: "* on every resource", p: { "*": ["*"] }, expected: { tools: "all", via: ["any"], stale: [], resources: true } },
-    { name: "a tool name on every connection (upstream names)", p: { "*": ["search"] }, expected: { tools: ["search", "search_gitlab"], via: ["any"], stale: [], resources: false } },
-    { name: "* on one of its connections", p: { [GITLAB]: ["*"] }, expected: { tools: ["search_gitlab", "merge"], via: ["connection"], stale: [], resources: false } },
+    { name: "the agent's own *", p: { [AGENT]: ["*"] }, expected: { tools: "all", via: ["agent"], stale: [], resources: true, everything: false } },
+    { name: "named tools of the agent", p: { [AGENT]: ["merge"] }, expected: { tools: ["merge"], via: ["agent"], stale: [], resources: false, everything: false } },
+    { name: "* on every resource", p: { "*": ["*"] }, expected: { tools: "all", via: ["any"], stale: [], resources: true, everything: true } },
+    { name: "a tool name on every connection (upstream names)", p: { "*": ["search"] }, expected: { tools: ["search", "search_gitlab"], via: ["any"], stale: [], resources: false, everything: false } },
+    { name: "* on one of its connections", p: { [GITLAB]: ["*"] }, expected: { tools: ["search_gitlab", "merge"], via: ["connection"], stale: [], resources: false, everything: false } },
     { name: "a connection grant by the upstream name, not the alias", p: { [GITLAB]: ["search_gitlab"] }, expected: null },
-    { name: "a name the agent no longer exposes", p: { [AGENT]: ["gone"] }, expected: { tools: [], via: ["agent"], stale: ["gone"], resources: false } },
+    { name: "a name the agent no longer exposes", p: { [AGENT]: ["gone"] }, expected: { tools: [], via: ["agent"], stale: ["gone"], resources: false, everything: false } },
     { name: "another agent's grant", p: { [OTHER_AGENT]: ["*"] }, expected: null },
     { name: "a connection the agent does not take from", p: { [ELSEWHERE]: ["*"] }, expected: null },
     { name: "a tool of its connection it does not expose", p: { [GITHUB]: ["get_issue"] }, expected: null },
@@ -36,7 +36,7 @@ describe("agentReach", () => {
     {
       name: "several routes at once",
       p: { [AGENT]: ["search", "gone"], [GITLAB]: ["merge"], "*": ["search"] },
-      expected: { tools: ["search", "search_gitlab", "merge"], via: ["agent", "connection", "any"], stale: ["gone"], resources: false },
+      expected: { tools: ["search", "search_gitlab", "merge"], via: ["agent", "connection", "any"], stale: ["gone"], resources: false, everything: false },
     },
   ];
   for (const c of cases) test(c.name, () => expect(agentReach(c.p, agent)).toEqual(c.expected));
@@ -68,6 +68,7 @@ describe("agentReach", () => {
       expect(listed).toEqual(callable);
       if (reach?.tools === "all") expect(mayCallAgentTool(p, AGENT, later.exposed, later.connectionId, later.upstream)).toBe(true);
       expect(reach?.resources ?? false).toBe(mayUseResourcesOf(p, AGENT));
+      expect(reach?.everything ?? false).toBe(p["*"]?.includes("*") ?? false);
       // Listed at all: something is callable, or it names the agent.
       expect(reach !== null).toBe(callable.length > 0 || p[AGENT] !== undefined);
       checked++;

@@ -18,6 +18,8 @@ export type AgentReach = {
   stale: string[];
   /** Whether its resources and prompts may be used too ("*" on the agent or on "*"). */
   resources: boolean;
+  /** It holds "*" on "*": every tool of every connection, so every agent (the admin marks it "all resources"). */
+  everything: boolean;
 };
 
 /**
@@ -46,5 +48,5 @@ export function agentReach(p: Permissions, agent: { id: string; tools: AgentReac
   const all = ownAll || anyAll;
   if (!all && callable.length === 0 && stale.length === 0) return null;
   const order: ReachRoute[] = ["agent", "connection", "any"];
-  return { tools: all ? "all" : callable, via: order.filter((r) => routes.has(r)), stale, resources: mayUseResourcesOf(p, agent.id) };
+  return { tools: all ? "all" : callable, via: order.filter((r) => routes.has(r)), stale, resources: mayUseResourcesOf(p, agent.id), everything: anyAll };
 }
