@@ -236,7 +236,7 @@ export function AgentPage(props: AgentPageProps) {
       <p><a href="/admin/agents">← Agents</a></p>
       <Alert message={props.message} reveal />
       <NoTools a={a} canEdit={isAdmin && !a.from_config} />
-      <div class="panel">
+      <div class="panel agent-summary">
         <div class="row spread">
           <div><code>{a.slug}</code> <StatusBadge a={a} /> {a.prefix_tools && <span class="badge">prefixed names</span>}</div>
           {isAdmin && !a.from_config && <a class="button" href={`/admin/agents/${a.id}/edit`}>Edit</a>}

@@ -9,7 +9,7 @@ import { configConnectionId } from "../../src/domain/connections/config.ts";
 import type { RunningServer } from "../../src/server.ts";
 import type { User } from "../../src/domain/access/users.ts";
 import { startTestServer, type TestServer } from "../support/app.ts";
-import { haveChromium, inViewport, launchChromium, signedInPage } from "../support/browser.ts";
+import { haveChromium, horizontalOverflow, inViewport, launchChromium, signedInPage } from "../support/browser.ts";
 import { bundledFixture } from "../support/fixture-bundle.ts";
 import { mintKey } from "../support/key-harness.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
@@ -37,7 +37,7 @@ function hold(): { handler: (route: Route) => Promise<void>; arrived: Promise<vo
   };
 }
 
-type BusySnapshot = { busy: boolean; disabled: boolean[]; label: string };
+type BusySnapshot = { busy: boolean; disabled: boolean[]; labels: string[] };
 
 /**
  * The editor form's state the moment it turns busy, reported by the page itself: while a navigation is
@@ -54,7 +54,7 @@ async function busySnapshot(page: Page): Promise<{ seen: Promise<BusySnapshot> }
     new MutationObserver(() => {
       if (form.getAttribute("aria-busy") !== "true") return;
       const buttons = [...form.querySelectorAll<HTMLButtonElement>(".editor-footer button")];
-      console.log(`sb-busy:${JSON.stringify({ busy: form.classList.contains("busy"), disabled: buttons.map((b) => b.disabled), label: buttons[0]!.textContent })}`);
+      console.log(`sb-busy:${JSON.stringify({ busy: form.classList.contains("busy"), disabled: buttons.map((b) => b.disabled), labels: buttons.map((b) => b.textContent) })}`);
     }).observe(form, { attributes: true, attributeFilter: ["aria-busy"] });
   });
   // Wrapped: an async function returning the promise itself would wait for it.
@@ -101,7 +101,7 @@ describe.skipIf(!haveChromium)("agent pages in a browser", () => {
     const clicked = page.click("text=Create agent");
     await held.arrived;
     // Both buttons disabled (no second submission), the clicked one saying what is happening.
-    expect(await snapshot.seen).toEqual({ busy: true, disabled: [true, true], label: "Creating…" });
+    expect(await snapshot.seen).toEqual({ busy: true, disabled: [true, true], labels: ["Creating…", "Check names"] });
     held.release();
     await clicked;
     await page.waitForURL(/\/admin\/agents\/agent_[0-9a-f-]{36}\?created=1$/);
@@ -132,13 +132,35 @@ describe.skipIf(!haveChromium)("agent pages in a browser", () => {
     const snapshot = await busySnapshot(page);
     const clicked = page.click("#agent-form button:text-is('Save')");
     await save.arrived;
-    expect(await snapshot.seen).toEqual({ busy: true, disabled: [true, true], label: "Saving…" });
+    expect(await snapshot.seen).toEqual({ busy: true, disabled: [true, true], labels: ["Saving…", "Check names"] });
     save.release();
     await clicked;
     await page.waitForURL(/\?saved=1$/);
     await page.unroute((url) => url.pathname === saveUrl);
     expect(await page.locator("main .alert.ok[role=status]").textContent()).toBe("Saved.");
     expect(await page.locator("main").textContent()).toContain("Answers the team");
+  });
+
+  test("Check names answers in place beside the buttons (busy while it runs, no page load)", async () => {
+    await page.goto(`${agentUrl}/edit`);
+    await page.locator("#check-outcome .alert.ok").waitFor();
+    await page.evaluate(() => ((window as unknown as { __same: boolean }).__same = true));
+    await page.evaluate(() => document.querySelector("#agent-check")!.replaceChildren());
+    const held = hold();
+    await page.route(`${server.url}/admin/agents/check`, held.handler);
+    const snapshot = await busySnapshot(page);
+    await page.click("#agent-form button:text-is('Check names')");
+    await held.arrived;
+    // Busy, with each button keeping its own label: "Saving…" would be untrue here.
+    expect(await snapshot.seen).toEqual({ busy: true, disabled: [true, true], labels: ["Save", "Check names"] });
+    held.release();
+    await page.locator("#check-outcome .alert.ok").waitFor();
+    await page.unroute(`${server.url}/admin/agents/check`);
+    expect(await page.textContent("#check-outcome")).toContain("No collisions. It would expose 1 tool: echo");
+    expect(await inViewport(page, "#check-outcome")).toBe(true);
+    expect(await page.evaluate(() => (window as unknown as { __same?: boolean }).__same)).toBe(true);
+    await page.waitForFunction(() => document.querySelector("#agent-form")?.getAttribute("aria-busy") === null);
+    expect(await page.locator("#agent-form button:text-is('Save')").isDisabled()).toBe(false);
   });
 
   test("an agent with no tools shows a warning, not a green check, in the list and on its page", async () => {
@@ -175,6 +197,9 @@ describe.skipIf(!haveChromium)("agent pages in a browser", () => {
     expect(await keys.locator("tr", { hasText: "dana script" }).textContent()).toContain("dana@example.com");
     expect(await keys.textContent()).not.toContain("management only");
     expect(await keys.locator("a", { hasText: "Create a key for this agent" }).getAttribute("href")).toBe(`/admin/keys?grant=${agentId}#create-key`);
+    // The page with its keys table fits a 1280 px window (the narrower widths are the frame's to test once merged).
+    await page.setViewportSize({ width: 1280, height: 800 });
+    expect(await horizontalOverflow(page)).toBe(0);
 
     const forMember = await signedInPage(browser, server.url, await sessionCookieFor(server.deps, member, 600_000));
     await forMember.page.goto(agentUrl);
