@@ -30,12 +30,12 @@ export function CheckResult(props: { check: CheckOutcome }) {
   return (
     <div id="check-outcome">
       {trouble.length > 0 ? (
-        <div class="alert error" role="alert">
+        <div class="alert error">
           <strong>{collisions.length > 0 ? "Name collision: this agent cannot be saved yet." : "This agent cannot be saved yet."}</strong>
           <ul>{trouble.map((line) => <li>{line}</li>)}</ul>
         </div>
       ) : (
-        <div class="alert ok" role="status">No collisions. It would expose {exposed.length} tool{exposed.length === 1 ? "" : "s"}{exposed.length > 0 ? ": " : "."}{exposed.map((name, i) => <>{i > 0 && ", "}<code>{name}</code></>)}</div>
+        <div class="alert ok">No collisions. It would expose {exposed.length} tool{exposed.length === 1 ? "" : "s"}{exposed.length > 0 ? ": " : "."}{exposed.map((name, i) => <>{i > 0 && ", "}<code>{name}</code></>)}</div>
       )}
       {missing.length > 0 && <p class="muted small">Selected but not offered now (left out until the upstream offers them again): {missing.join(", ")}</p>}
     </div>
@@ -91,6 +91,7 @@ function ConnectionChoice(props: { c: EditorConnection; selection: AgentSelectio
       {rows.length === 0 ? (
         <p class="muted small">No tools discovered yet: test or refresh the connection, or choose "All its tools".</p>
       ) : (
+        <div class="table-scroll">
         <table class="compact agent-tools" id={`tools-${c.id}`}>
           <thead><tr><th></th><th>Tool</th><th>Expose as (alias)</th><th>Description override</th></tr></thead>
           <tbody>
@@ -104,6 +105,7 @@ function ConnectionChoice(props: { c: EditorConnection; selection: AgentSelectio
             ))}
           </tbody>
         </table>
+        </div>
       )}
       <div class="row">
         <ListChoice kind="res" id={c.id} label="Resources" value={selection?.resources ?? "none"} offered={c.resources} hint={"URI patterns, one per line (* matches anything)"} />
@@ -113,7 +115,12 @@ function ConnectionChoice(props: { c: EditorConnection; selection: AgentSelectio
   );
 }
 
-/** The editor: POSTs to /admin/agents (create) or /admin/agents/:id (save); every change asks /admin/agents/check. */
+/**
+ * The editor: POSTs to /admin/agents (create) or /admin/agents/:id (save); every change asks
+ * /admin/agents/check. The live check is sent by an element outside the form (including the form's
+ * fields), so the form's busy state (data-busy) follows Save and "Check names" only, never the check
+ * that runs as the user types.
+ */
 export function AgentEditor(props: AgentEditorProps) {
   const d = props.draft;
   const action = props.agentId ? `/admin/agents/${props.agentId}` : "/admin/agents";
@@ -124,7 +131,8 @@ export function AgentEditor(props: AgentEditorProps) {
     ...props.connections.filter((c) => !selected.has(c.id)),
   ];
   return (
-    <form class="panel agent-editor" method="post" action={action} hx-post="/admin/agents/check" hx-trigger="change, input delay:600ms" hx-target="#agent-check" hx-swap="innerHTML">
+    <>
+    <form class="panel agent-editor" id="agent-form" method="post" action={action} data-busy={props.agentId ? "Saving…" : "Creating…"}>
       <h2 style="margin-top:0">{props.agentId ? "Edit agent" : "New agent"}</h2>
       <input type="hidden" name="agent_id" value={props.agentId ?? ""} />
       <div class="row">
@@ -150,16 +158,25 @@ export function AgentEditor(props: AgentEditorProps) {
 
       <h2>Tools</h2>
       <input type="search" class="tool-search" data-filter=".agent-editor" placeholder="Search tools by name or description" aria-label="Search tools" />
-      {ordered.length === 0 ? <p class="muted">No connections yet: add one under Connections first.</p> : ordered.map((c) => <ConnectionChoice c={c} selection={selected.get(c.id)} />)}
+      {ordered.length === 0 ? (
+        <div class="empty-state" id="editor-no-connections">
+          <p>No connections yet. An agent exposes tools that come from connections (the upstream MCP servers Switchboard talks to): add one, test it, then come back to pick its tools.</p>
+          <p><a class="button" href="/admin/connections/new">New connection</a></p>
+        </div>
+      ) : (
+        ordered.map((c) => <ConnectionChoice c={c} selection={selected.get(c.id)} />)
+      )}
 
       {/* Kept in view while scrolling through long tool lists: the verdict and the buttons. */}
       <div class="editor-footer">
-        <div id="agent-check" aria-live="polite">{props.check && <CheckResult check={props.check} />}</div>
+        <div id="agent-check" role="status" aria-live="polite">{props.check && <CheckResult check={props.check} />}</div>
         <div class="row">
           <button type="submit">{props.agentId ? "Save" : "Create agent"}</button>
-          <button type="submit" class="secondary" formaction="/admin/agents/check">Check names</button>
+          <button type="submit" class="secondary" formaction="/admin/agents/check" hx-post="/admin/agents/check" hx-target="#agent-check" hx-swap="innerHTML">Check names</button>
         </div>
       </div>
     </form>
+    <div hidden id="agent-live-check" hx-post="/admin/agents/check" hx-trigger="change from:#agent-form, input delay:600ms from:#agent-form" hx-include="#agent-form" hx-target="#agent-check" hx-swap="innerHTML"></div>
+    </>
   );
 }

@@ -62,7 +62,7 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
     await page.fill('input[aria-label="Alias of beta/echo"]', "echo_beta");
     await page.locator("#check-outcome .alert.ok").waitFor();
     expect(await page.textContent("#check-outcome")).toContain("echo_beta");
-    await Promise.all([page.waitForURL(/\/admin\/agents\/agent_[0-9a-f-]{36}$/), page.click("text=Create agent")]);
+    await Promise.all([page.waitForURL(/\/admin\/agents\/agent_[0-9a-f-]{36}\?created=1$/), page.click("text=Create agent")]);
     expect(await page.locator("main h1").textContent()).toBe("pair");
   });
 
@@ -73,7 +73,7 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
     await page.waitForFunction(() => document.querySelector('button[data-copy="#client-cursor"]')?.textContent === "Copied", undefined, { timeout: 5000 }).catch(() => {});
     expect(await button.textContent()).toBe("Copied");
     const copied = JSON.parse(await page.evaluate(() => navigator.clipboard.readText())) as { mcpServers: Record<string, { url: string }> };
-    expect(copied.mcpServers.pair!.url).toBe(page.url().replace("/admin/agents/", "/mcp/agent/"));
+    expect(copied.mcpServers.pair!.url).toBe(page.url().replace("/admin/agents/", "/mcp/agent/").replace("?created=1", ""));
   });
 
   test("Try it calls the aliased tool on its upstream and shows the result in place", async () => {

@@ -1,13 +1,16 @@
 // An agent's admin page: the endpoint and the client configurations (OAuth first, then keys with a
 // placeholder token and a link to make a key for the agent; a connection's page alike), per-connection
 // failures and missing tools, and "Try it" (htmx fragment or whole page, as the signed-in user, JSON
-// arguments checked); and the key page's builder offering agents with the names they expose.
+// arguments checked); the keys that reach the agent (everyone's for an admin, a member's own only);
+// and the key page's builder offering agents with the names they expose.
 import { describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { apiKeys } from "../../src/db/schema.ts";
 import { listApiKeys } from "../../src/domain/access/api-keys.ts";
 import { JsonRpcError } from "../../src/errors.ts";
 import { useAgentHarness } from "../support/agent-harness.ts";
 import { adminSetup, get, post } from "../support/admin-agents.ts";
-import { TOKEN_PATTERN } from "../support/key-harness.ts";
+import { mintKey, TOKEN_PATTERN } from "../support/key-harness.ts";
 import { keySnippets } from "../../views/agent-clients.tsx";
 
 const harness = useAgentHarness();
@@ -106,6 +109,91 @@ describe("client configuration", () => {
     expect(html).not.toContain("<code>gitlab</code> could not be reached");
     expect(html).toContain("<code>github/gone</code>");
     expect(html).toContain("Tools (2)");
+  });
+});
+
+describe("the keys that reach the agent", () => {
+  /** The row of a key in the page's Keys section ("" when it is not listed). */
+  const keyRow = (html: string, id: string) => {
+    const at = html.indexOf(`<tr id="agent-key-${id}">`);
+    return at < 0 ? "" : html.slice(at, html.indexOf("</tr>", at));
+  };
+  const OTHER_AGENT = "agent_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70";
+
+  async function setup() {
+    const ctx = await adminSetup(harness);
+    const { deps, admin, member } = ctx.h;
+    const other = ctx.h.agent("other", []);
+    const keys = {
+      own: mintKey(deps, admin, { [ctx.agentId]: ["*"] }, { name: "support bot" }).key,
+      named: mintKey(deps, member, { [ctx.agentId]: ["search_gitlab"] }, { name: "member script" }).key,
+      everything: mintKey(deps, admin, { "*": ["*"] }, { name: "root key" }).key,
+      viaConnection: mintKey(deps, member, { [ctx.githubId]: ["search"] }, { name: "github search" }).key,
+      anyConnection: mintKey(deps, admin, { "*": ["search"] }, { name: "search anywhere" }).key,
+      stale: mintKey(deps, admin, { [ctx.agentId]: ["gone"] }, { name: "old names" }).key,
+      expired: mintKey(deps, admin, { [ctx.agentId]: ["search"] }, { name: "last year", expiresAt: new Date(Date.now() - 86_400_000), now: new Date(Date.now() - 2 * 86_400_000) }).key,
+      // Reaching nothing of this agent: a tool of its connection it does not expose, another agent, management only.
+      unexposed: mintKey(deps, admin, { [ctx.githubId]: ["get_issue"] }, { name: "issue reader" }).key,
+      otherAgent: mintKey(deps, admin, { [other.id]: ["*"] }, { name: "other agent key" }).key,
+      management: mintKey(deps, member, { self: ["WHOAMI"] }, { name: "whoami only" }).key,
+    };
+    return { ctx, keys };
+  }
+
+  test("an admin sees every key that may call its tools: owner, which tools and through what, last use, expiry", async () => {
+    const { ctx, keys } = await setup();
+    const html = await (await get(ctx, ctx.admin, `/admin/agents/${ctx.agentId}`)).text();
+    expect(html).toContain('<section class="panel" id="agent-keys"><h2 style="margin-top:0">Keys (7)</h2>');
+    expect(keyRow(html, keys.own.id)).toContain(`<td><a href="/admin/keys/${keys.own.id}">support bot</a></td><td>${ctx.h.admin.email}</td><td><strong>all</strong>`);
+    expect(keyRow(html, keys.own.id)).toContain("and its resources and prompts");
+    expect(keyRow(html, keys.own.id)).toContain('<span class="muted">never</span>');
+    expect(keyRow(html, keys.named.id)).toContain(`<td>${ctx.h.member.email}</td><td><code>search_gitlab</code>`);
+    expect(keyRow(html, keys.named.id)).not.toContain("resources and prompts");
+    expect(keyRow(html, keys.everything.id)).toContain("<strong>all</strong> <span class=\"badge\"");
+    expect(keyRow(html, keys.everything.id)).toContain(">all resources</span>");
+    // A grant on a connection the agent takes from reaches the tool by its upstream name (the gateway's rule).
+    expect(keyRow(html, keys.viaConnection.id)).toContain("<code>search</code>");
+    expect(keyRow(html, keys.viaConnection.id)).toContain(">through its connections</span>");
+    expect(keyRow(html, keys.viaConnection.id)).not.toContain("search_gitlab");
+    expect(keyRow(html, keys.anyConnection.id)).toContain("<code>search</code>, <code>search_gitlab</code>");
+    expect(keyRow(html, keys.anyConnection.id)).toContain(">any connection</span>");
+    expect(keyRow(html, keys.anyConnection.id)).not.toContain("all resources");
+    expect(keyRow(html, keys.stale.id)).toContain('<span class="muted">none now</span>');
+    expect(keyRow(html, keys.stale.id)).toContain("also names gone (not exposed now)");
+    expect(keyRow(html, keys.expired.id)).toContain('<span class="badge state-error">expired</span>');
+    expect(keyRow(html, keys.own.id)).not.toContain("expired");
+    for (const k of [keys.unexposed, keys.otherAgent, keys.management]) {
+      expect(keyRow(html, k.id)).toBe("");
+      expect(html).not.toContain(k.name);
+    }
+    expect(html).toContain(`<a class="button secondary" href="/admin/keys?grant=${ctx.agentId}#create-key">Create a key for this agent</a>`);
+  });
+
+  test("a member sees only their own keys there, never another user's", async () => {
+    const { ctx, keys } = await setup();
+    const html = await (await get(ctx, ctx.member, `/admin/agents/${ctx.agentId}`)).text();
+    expect(html).toContain("Keys (2)");
+    expect(html).toContain("Only your own keys are listed.");
+    expect(keyRow(html, keys.named.id)).toContain("member script");
+    expect(keyRow(html, keys.viaConnection.id)).toContain("github search");
+    for (const k of [keys.own, keys.everything, keys.anyConnection, keys.stale, keys.expired]) {
+      expect(html).not.toContain(k.id);
+      expect(html).not.toContain(k.name);
+    }
+    expect(html).not.toContain(ctx.h.admin.email.split("@")[0]!);
+  });
+
+  test("used and expiring keys show when; with no key, the section says so and still offers to create one", async () => {
+    const ctx = await adminSetup(harness);
+    const empty = await (await get(ctx, ctx.member, `/admin/agents/${ctx.agentId}`)).text();
+    expect(empty).toContain("Keys (0)");
+    expect(empty).toContain("None of your keys reaches this agent yet.");
+    expect(empty).toContain("Create a key for this agent");
+    const key = mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["*"] }, { name: "dated", expiresAt: new Date("2999-01-02T03:04:05Z") }).key;
+    ctx.h.deps.db.update(apiKeys).set({ lastUsedAt: new Date("2026-03-04T05:06:07Z") }).where(eq(apiKeys.id, key.id)).run();
+    const html = await (await get(ctx, ctx.member, `/admin/agents/${ctx.agentId}`)).text();
+    expect(keyRow(html, key.id)).toContain("<td>2026-03-04 05:06:07</td>");
+    expect(keyRow(html, key.id)).toContain("<td>2999-01-02 03:04:05 </td>");
   });
 });
 

@@ -1,9 +1,11 @@
 // The admin's Agents pages: guests are sent to sign in; members see the list and each agent (endpoint,
 // client configurations, tools, "Try it") but no editor; admins create and edit without JS, get live
 // collision warnings as a fragment (nothing saved), and delete with confirmation; declared agents are
-// read-only; cross-site posts are refused.
+// read-only; cross-site posts are refused. Every action confirms; an enabled agent with no tools is a
+// warning; empty pages explain and link; the editor's buttons show they are busy.
 import { describe, expect, test } from "bun:test";
 import { findAgent, getAgent } from "../../src/domain/agents/agents.ts";
+import { pick } from "../support/agent-harness.ts";
 import { runScenario, type Scenario } from "../support/table.ts";
 import { useAgentHarness } from "../support/agent-harness.ts";
 import { adminSetup, editorFields, FORM, get, post, unchanged, type AdminCtx } from "../support/admin-agents.ts";
@@ -129,7 +131,7 @@ describe("the editor", () => {
     const created = await post(ctx, ctx.admin, "/admin/agents", editorFields(ctx, { slug: "triage", github: [0, 1], gitlab: [0], gitlabAlias: "search_gitlab" }));
     expect(created.status).toBe(303);
     const agent = findAgent(ctx.h.deps.db, "triage");
-    expect(created.headers.get("location")).toBe(`/admin/agents/${agent.id}`);
+    expect(created.headers.get("location")).toBe(`/admin/agents/${agent.id}?created=1`);
     expect(agent).toMatchObject({
       instructions: "Be brief.",
       connections: [
@@ -179,5 +181,120 @@ describe("the editor", () => {
     expect((await post(ctx, ctx.admin, `/admin/agents/${fixed.id}`, { slug: "fixed" })).status).toBe(409);
     expect((await post(ctx, ctx.admin, `/admin/agents/${fixed.id}/delete`, { confirm: "yes" })).status).toBe(409);
     expect(findAgent(ctx.h.deps.db, "fixed").fromConfig).toBe(true);
+  });
+});
+
+describe("confirmations", () => {
+  test("creating an agent lands on its page saying so, by name; the text is the page's own, never the query's", async () => {
+    const ctx = await adminSetup(harness);
+    const created = await post(ctx, ctx.admin, "/admin/agents", [...editorFields(ctx, { slug: "triage", github: [0] }), ["title", "Triage desk"]]);
+    const location = created.headers.get("location")!;
+    expect(location).toMatch(/^\/admin\/agents\/agent_[0-9a-f-]{36}\?created=1$/);
+    const html = await (await get(ctx, ctx.admin, location)).text();
+    expect(html).toContain('<div class="alert ok" role="status" data-reveal="">Agent Triage desk created.</div>');
+    // The flag is a switch: whatever it says, the page writes its own fixed text and nothing of the query.
+    const forged = await (await get(ctx, ctx.admin, `${location.replace("=1", "=")}%3Cscript%3Ealert(1)%3C/script%3E`)).text();
+    expect(forged).toContain("Agent Triage desk created.");
+    expect(forged).not.toContain("<script>alert(1)");
+    expect(forged).not.toContain("alert(1)");
+    // Without a flag, no confirmation.
+    expect(await (await get(ctx, ctx.admin, location.replace("?created=1", ""))).text()).not.toContain("created.");
+  });
+
+  test("saving says Saved.; deleting lands on the list saying Agent deleted. (both polite live regions)", async () => {
+    const ctx = await adminSetup(harness);
+    const saved = await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}`, editorFields(ctx, { slug: "support", github: [0] }));
+    const page = await (await get(ctx, ctx.admin, saved.headers.get("location")!)).text();
+    expect(page).toContain('<div class="alert ok" role="status" data-reveal="">Saved.</div>');
+    const deleted = await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/delete`, { confirm: "yes" });
+    const list = await (await get(ctx, ctx.admin, deleted.headers.get("location")!)).text();
+    expect(list).toContain('<div class="alert ok" role="status" data-reveal="">Agent deleted.</div>');
+    expect(await (await get(ctx, ctx.admin, "/admin/agents")).text()).not.toContain("Agent deleted.");
+  });
+});
+
+describe("an agent that exposes no tools", () => {
+  /** The shared setup plus: "idle" takes nothing, "stale" only a tool gone upstream, "off" is disabled and empty. */
+  async function setup() {
+    const ctx = await adminSetup(harness);
+    const idle = ctx.h.agent("idle", []);
+    const stale = ctx.h.agent("stale", [pick({ id: ctx.githubId }, ["gone"])]);
+    const off = ctx.h.agent("off", [], { enabled: false });
+    return { ctx, idle, stale, off };
+  }
+  const row = (html: string, id: string) => html.slice(html.indexOf(`<tr id="agent-${id}">`), html.indexOf("</tr>", html.indexOf(`<tr id="agent-${id}">`)));
+
+  test("the list shows a warning badge and what to do instead of the green enabled", async () => {
+    const { ctx, idle, stale, off } = await setup();
+    const html = await (await get(ctx, ctx.member, "/admin/agents")).text();
+    for (const a of [idle, stale]) {
+      expect(row(html, a.id)).toContain('<span class="badge state-warning">enabled, no tools</span>');
+      expect(row(html, a.id)).toContain("Clients will see no tools: edit it and pick tools, or test its connections.");
+      expect(row(html, a.id)).not.toContain("state-connected");
+    }
+    // Disabled says disabled (no client gets in at all); an agent with tools stays green.
+    expect(row(html, off.id)).toContain("state-disabled");
+    expect(row(html, off.id)).not.toContain("no tools");
+    expect(row(html, ctx.agentId)).toContain('<span class="badge state-connected">enabled</span>');
+    expect(row(html, ctx.agentId)).not.toContain("no tools");
+  });
+
+  test("its page says clients will see no tools, and how to fix it for the cause", async () => {
+    const { ctx, idle, stale, off } = await setup();
+    const nothing = await (await get(ctx, ctx.admin, `/admin/agents/${idle.id}`)).text();
+    expect(nothing).toContain('<div class="alert warning" id="agent-no-tools" role="status"><strong>Clients will see no tools.</strong>');
+    expect(nothing).toContain(`It takes nothing from any connection: <a href="/admin/agents/${idle.id}/edit">edit the agent</a> and pick tools.`);
+    expect(nothing).toContain('<span class="badge state-warning">enabled, no tools</span>');
+    expect(nothing).not.toContain("state-connected");
+    const gone = await (await get(ctx, ctx.admin, `/admin/agents/${stale.id}`)).text();
+    expect(gone).toContain(`test them (<a href="/admin/connections/${ctx.githubId}">github</a>) so their tools are`);
+    // A member cannot edit: the page says who can, and links to no editor.
+    const asMember = await (await get(ctx, ctx.member, `/admin/agents/${idle.id}`)).text();
+    expect(asMember).toContain("ask an admin to edit the agent and pick tools.");
+    expect(asMember).not.toContain(`/admin/agents/${idle.id}/edit`);
+    for (const id of [off.id, ctx.agentId]) expect(await (await get(ctx, ctx.admin, `/admin/agents/${id}`)).text()).not.toContain("agent-no-tools");
+  });
+});
+
+describe("empty states", () => {
+  test("no agents: the list explains what an agent is; admins get New agent, members are told who can", async () => {
+    const h = harness();
+    const [admin, member] = [await h.cookieFor(h.admin), await h.cookieFor(h.member)];
+    const forAdmin = await (await h.app.request("/admin/agents", { headers: { cookie: admin } })).text();
+    expect(forAdmin).toContain('id="agents-empty"');
+    expect(forAdmin).toContain("An agent is what MCP clients (Cursor, Claude, VS Code, scripts) connect to");
+    expect(forAdmin).toContain('<a class="button" href="/admin/agents/new">New agent</a>');
+    expect(forAdmin).not.toContain("<table");
+    const forMember = await (await h.app.request("/admin/agents", { headers: { cookie: member } })).text();
+    expect(forMember).toContain("Only admins create agents: ask an admin of this Switchboard to build one");
+    expect(forMember).not.toContain('href="/admin/agents/new"');
+  });
+
+  test("the editor with no connections links to New connection", async () => {
+    const h = harness();
+    const html = await (await h.app.request("/admin/agents/new", { headers: { cookie: await h.cookieFor(h.admin) } })).text();
+    expect(html).toContain('id="editor-no-connections"');
+    expect(html).toContain('<a class="button" href="/admin/connections/new">New connection</a>');
+    const ctx = await adminSetup(harness);
+    expect(await (await get(ctx, ctx.admin, "/admin/agents/new")).text()).not.toContain("editor-no-connections");
+  });
+});
+
+describe("the editor's feedback", () => {
+  test("Save and Create are busy while they run; the live check is sent from outside the form, into a live region beside the buttons", async () => {
+    const ctx = await adminSetup(harness);
+    const fresh = await (await get(ctx, ctx.admin, "/admin/agents/new")).text();
+    expect(fresh).toContain('<form class="panel agent-editor" id="agent-form" method="post" action="/admin/agents" data-busy="Creating…">');
+    const edit = await (await get(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/edit`)).text();
+    expect(edit).toContain(`<form class="panel agent-editor" id="agent-form" method="post" action="/admin/agents/${ctx.agentId}" data-busy="Saving…">`);
+    for (const html of [fresh, edit]) {
+      // The form itself sends no htmx request (its busy state would follow every keystroke's check).
+      const form = html.slice(html.indexOf('<form class="panel agent-editor"'), html.indexOf("</form>", html.indexOf('<form class="panel agent-editor"')));
+      expect(form.slice(0, form.indexOf(">"))).not.toContain("hx-");
+      const after = html.slice(html.indexOf("</form>", html.indexOf('id="agent-form"')));
+      expect(after).toContain('hx-post="/admin/agents/check" hx-trigger="change from:#agent-form, input delay:600ms from:#agent-form" hx-include="#agent-form" hx-target="#agent-check"');
+      // The verdict sits in the footer, next to the buttons, as a polite live region.
+      expect(form).toMatch(/<div class="editor-footer"><div id="agent-check" role="status" aria-live="polite">[\s\S]*<button type="submit">(Save|Create agent)<\/button>/);
+    }
   });
 });

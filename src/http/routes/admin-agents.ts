@@ -3,14 +3,17 @@
 // delete agents. Changes go through the same operations as /mcp/self and /api/v1, with the signed-in
 // user as the caller; the editor's live check is AGENT_CHECK, which saves nothing.
 import { Hono, type Context } from "hono";
+import { agentReach } from "../../domain/access/agent-reach.ts";
 import { AGENT_ID } from "../../domain/access/permissions.ts";
+import { TOOL_NAME } from "../../domain/agents/tools.ts";
 import { AppError, type ErrorStatus } from "../../errors.ts";
 import { agentCheck } from "../../operations/agent-check.ts";
-import type { AgentDraft, AgentView } from "../../operations/agent-shapes.ts";
+import type { AgentDetailView, AgentDraft, AgentView } from "../../operations/agent-shapes.ts";
+import { apiKeyList } from "../../operations/api-keys.ts";
 import { agentCreate, agentDelete, agentGet, agentList, agentUpdate } from "../../operations/agents.ts";
 import { toolList } from "../../operations/tools.ts";
 import { CheckResult, type CheckOutcome } from "../../../views/agent-editor.tsx";
-import { AgentEditorPage, AgentPage, AgentsPage, type Message } from "../../../views/agents.tsx";
+import { AgentEditorPage, AgentPage, AgentsPage, type AgentKey, type Message } from "../../../views/agents.tsx";
 import { TryResult, type TryOutcome } from "../../../views/try-it.tsx";
 import { agentDraftFromForm, EMPTY_DRAFT } from "../agent-form.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
@@ -32,6 +35,30 @@ function draftOf(a: AgentView): AgentDraft {
     record_payloads: a.record_payloads,
     connections: a.connections.map((s) => ({ connection: s.connection_id, tools: s.tools, resources: s.resources, prompts: s.prompts })),
   };
+}
+
+/**
+ * The keys the signed-in user may see (API_KEY_LIST as them: an admin everyone's, a member their own)
+ * that reach the agent: each with what agentReach says it may call of the tools the agent exposes now
+ * (the ones the gateway lists: offered upstream, and named by MCP's rule).
+ */
+async function keysReaching(c: Context<AppEnv>, deps: AppDeps, a: AgentDetailView): Promise<AgentKey[]> {
+  const { keys } = await runAsUser(c, deps, apiKeyList, {});
+  const tools = a.tools.filter((t) => !t.missing && TOOL_NAME.test(t.name)).map((t) => ({ exposed: t.name, connectionId: t.connection_id, upstream: t.upstream }));
+  const now = Date.now();
+  return keys.flatMap((k): AgentKey[] => {
+    const reach = agentReach(k.permissions, { id: a.id, tools });
+    if (reach === null) return [];
+    const expired = k.expires_at !== null && Date.parse(k.expires_at) <= now;
+    return [{ id: k.id, name: k.name, owner_email: k.owner.email, reach, last_used_at: k.last_used_at, expires_at: k.expires_at, expired }];
+  });
+}
+
+/** The fixed confirmations an agent's page shows after a redirect, by query flag (never query text). */
+function confirmation(c: Context<AppEnv>, a: AgentDetailView): Message | undefined {
+  if (c.req.query("created")) return { kind: "ok", text: `Agent ${a.title} created.` };
+  if (c.req.query("saved")) return { kind: "ok", text: "Saved." };
+  return undefined;
 }
 
 export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -81,7 +108,9 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
   const agentPage = async (c: Context<AppEnv>, id: string, extra: { outcome?: TryOutcome; message?: Message } = {}, status: Status = 200) => {
     // AGENT_GET carries each tool's input schema: "Try it" reads nothing past the registry.
     const a = await runAsUser(c, deps, agentGet, { id });
-    return c.html(AgentPage({ viewer: c.get("user"), a, publicUrl: deps.config.server.public_url, oauth: deps.config.oauth.enabled, ...extra }), status);
+    const keys = await keysReaching(c, deps, a);
+    const message = extra.message ?? confirmation(c, a);
+    return c.html(AgentPage({ viewer: c.get("user"), a, keys, publicUrl: deps.config.server.public_url, oauth: deps.config.oauth.enabled, ...extra, message }), status);
   };
 
   app.get("/", async (c) => {
@@ -97,7 +126,7 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post("/", async (c) => {
     const draft = agentDraftFromForm(await readForm(c));
-    return submitForm(c, deps, agentCreate, () => draft, { done: (created) => `/admin/agents/${created.id}`, refused: refused(c, null, draft) });
+    return submitForm(c, deps, agentCreate, () => draft, { done: (created) => `/admin/agents/${created.id}?created=1`, refused: refused(c, null, draft) });
   });
 
   /** The live check: htmx gets the verdict, a plain post ("Check names") the editor around it. */
@@ -110,7 +139,7 @@ export function adminAgentRoutes(deps: AppDeps): Hono<AppEnv> {
     return editorPage(c, AGENT_ID.test(form.agent_id ?? "") ? form.agent_id! : null, draft, { checked: true });
   });
 
-  app.get("/:id", (c) => agentPage(c, c.req.param("id"), c.req.query("saved") ? { message: { kind: "ok", text: "Saved." } } : {}));
+  app.get("/:id", (c) => agentPage(c, c.req.param("id")));
 
   app.get("/:id/edit", async (c) => {
     requireEditor(c);
