@@ -172,7 +172,7 @@ export function AgentEditor(props: AgentEditorProps) {
         <div id="agent-check" role="status" aria-live="polite">{props.check && <CheckResult check={props.check} />}</div>
         <div class="row">
           <button type="submit">{props.agentId ? "Save" : "Create agent"}</button>
-          <button type="submit" class="secondary" formaction="/admin/agents/check" hx-post="/admin/agents/check" hx-target="#agent-check" hx-swap="innerHTML">Check names</button>
+          <button type="submit" class="secondary" formaction="/admin/agents/check" hx-post="/admin/agents/check" hx-target="#agent-check" hx-swap="innerHTML" data-busy-label="Checking…">Check names</button>
         </div>
       </div>
     </form>

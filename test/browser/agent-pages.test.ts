@@ -151,8 +151,8 @@ describe.skipIf(!haveChromium)("agent pages in a browser", () => {
     const snapshot = await busySnapshot(page);
     await page.click("#agent-form button:text-is('Check names')");
     await held.arrived;
-    // Busy, with each button keeping its own label: "Saving…" would be untrue here.
-    expect(await snapshot.seen).toEqual({ busy: true, disabled: [true, true], labels: ["Save", "Check names"] });
+    // Busy, the clicked button saying what runs (its own data-busy-label): "Saving…" would be untrue here.
+    expect(await snapshot.seen).toEqual({ busy: true, disabled: [true, true], labels: ["Save", "Checking…"] });
     held.release();
     await page.locator("#check-outcome .alert.ok").waitFor();
     await page.unroute(`${server.url}/admin/agents/check`);
