@@ -6,10 +6,9 @@ import type { User } from "../src/domain/access/users.ts";
 import { RANGE_NAMES } from "../src/domain/monitoring/types.ts";
 import { Alert, type Message } from "./alert.tsx";
 import { day, EXPIRY_CHOICES, type KeyRow } from "./api-keys.tsx";
-import { BarList, CallsChart, formatStamp } from "./charts.tsx";
 import { builderCanShow, GrantBuilder, GrantList, type GrantTargets } from "./key-grants.tsx";
 import { AdminLayout } from "./layout.tsx";
-import { barEntries, filterQuery, seriesPoints, type ActivityView } from "./monitoring.tsx";
+import { ActivityDetails, filterQuery, type ActivityView } from "./monitoring.tsx";
 import { TokenDialog, type IssuedToken } from "./token-dialog.tsx";
 
 export type KeyPageProps = {
@@ -26,8 +25,6 @@ export type KeyPageProps = {
   /** A refused edit: the form open again with what was typed and why. */
   edit?: { message: Message; name: string; expiry: string; raw?: string; permissions?: Record<string, string[]> };
 };
-
-const stamp = (iso: string | null): string => (iso === null ? "never" : formatStamp(new Date(iso)));
 
 function Facts(props: KeyPageProps): Child {
   const k = props.apiKey;
@@ -116,42 +113,7 @@ function Activity(props: { id: string; activity: ActivityView | null; range: str
       {a === null ? (
         <p class="muted">The activity could not be read just now.</p>
       ) : (
-        <>
-          {a.flags.length > 0 && (
-            <div class="alert error flag" role="alert" data-flags="">
-              <strong>Unusual activity</strong>
-              <ul>{a.flags.map((f) => <li data-flag={f.kind}>{f.message}</li>)}</ul>
-            </div>
-          )}
-          <div class="cards">
-            <div class="card"><div class="label">Calls</div><div class="value" data-calls="">{a.calls}</div></div>
-            <div class="card"><div class="label">Error rate</div><div class="value">{(a.error_rate * 100).toFixed(1)}%</div></div>
-            <div class="card"><div class="label">First use</div><div class="value small">{stamp(a.first_use)}</div></div>
-            <div class="card"><div class="label">Last use</div><div class="value small">{stamp(a.last_use)}</div></div>
-          </div>
-          <div class="charts">
-            <CallsChart title="Calls and errors" series={seriesPoints(a.series)} from={new Date(a.from)} to={new Date(a.to)} />
-            <BarList title="Tools used" entries={barEntries(a.tools, [])} />
-          </div>
-          <h3>Clients</h3>
-          {a.clients.length === 0 ? <p class="muted">None in this range.</p> : (
-            <div class="table-scroll">
-              <table class="compact">
-                <thead><tr><th>Client</th><th>Version</th><th>First seen</th><th>Last seen</th><th>Calls</th></tr></thead>
-                <tbody>{a.clients.map((c) => <tr><td>{c.name ?? "—"}</td><td>{c.version ?? "—"}</td><td>{stamp(c.first_seen)}</td><td>{stamp(c.last_seen)}</td><td>{c.calls}</td></tr>)}</tbody>
-              </table>
-            </div>
-          )}
-          <h3>Addresses</h3>
-          {a.addresses.length === 0 ? <p class="muted">None in this range.</p> : (
-            <div class="table-scroll">
-              <table class="compact">
-                <thead><tr><th>Address</th><th>First seen</th><th>Last seen</th><th>Calls</th></tr></thead>
-                <tbody>{a.addresses.map((x) => <tr><td><code>{x.address}</code></td><td>{stamp(x.first_seen)}</td><td>{stamp(x.last_seen)}</td><td>{x.calls}</td></tr>)}</tbody>
-              </table>
-            </div>
-          )}
-        </>
+        <ActivityDetails activity={a} level={3} />
       )}
     </section>
   );

@@ -338,19 +338,18 @@ export type ActivityView = {
   flags: { kind: string; message: string }[];
 };
 
-const stamp = (iso: string | null): string => (iso === null ? "never" : formatStamp(new Date(iso)));
+/** A stored time as the admin shows it, or "never". */
+export const stamp = (iso: string | null): string => (iso === null ? "never" : formatStamp(new Date(iso)));
 
-/** One key's (or authorized app's) activity: flags first, then use over time, tools, clients and addresses. */
-export function KeyActivityPage(props: { user: User; name: string; activity: ActivityView; range: string }) {
+/**
+ * One key's (or authorized app's) activity over its range: flags first, then use over time, tools,
+ * clients and addresses; `level` is the heading level of the clients and addresses parts.
+ */
+export function ActivityDetails(props: { activity: ActivityView; level: 2 | 3 }) {
   const a = props.activity;
-  const from = new Date(a.from), to = new Date(a.to);
-  const base = `/admin/keys/${encodeURIComponent(a.credential_id)}/activity`;
+  const Heading = (p: { children: string }) => (props.level === 2 ? <h2>{p.children}</h2> : <h3>{p.children}</h3>);
   return (
-    <AdminLayout title={`Activity of ${props.name}`} user={props.user} active="keys">
-      <p><a href="/admin/keys">← API keys</a> · <a href={`/admin/monitoring?${filterQuery({ credential_id: a.credential_id, range: props.range })}`}>Its calls in Monitoring</a></p>
-      <p class="row">
-        {RANGE_NAMES.map((r) => (r === props.range ? <strong>Last {r}</strong> : <a href={`${base}?range=${r}`}>Last {r}</a>))}
-      </p>
+    <>
       {a.flags.length > 0 && (
         <div class="alert error flag" role="alert" data-flags="">
           <strong>Unusual activity</strong>
@@ -358,29 +357,44 @@ export function KeyActivityPage(props: { user: User; name: string; activity: Act
         </div>
       )}
       <div class="cards">
-        <div class="card"><div class="label">Calls</div><div class="value">{a.calls}</div></div>
+        <div class="card"><div class="label">Calls</div><div class="value" data-calls="">{a.calls}</div></div>
         <div class="card"><div class="label">Error rate</div><div class="value">{(a.error_rate * 100).toFixed(1)}%</div></div>
         <div class="card"><div class="label">First use</div><div class="value small">{stamp(a.first_use)}</div></div>
         <div class="card"><div class="label">Last use</div><div class="value small">{stamp(a.last_use)}</div></div>
       </div>
       <div class="charts">
-        <CallsChart title="Calls and errors" series={seriesPoints(a.series)} from={from} to={to} />
+        <CallsChart title="Calls and errors" series={seriesPoints(a.series)} from={new Date(a.from)} to={new Date(a.to)} />
         <BarList title="Tools used" entries={barEntries(a.tools, [])} />
       </div>
-      <h2>Clients</h2>
+      <Heading>Clients</Heading>
       {a.clients.length === 0 ? <p class="muted">None in this range.</p> : (
         <div class="table-scroll"><table class="compact">
           <thead><tr><th>Client</th><th>Version</th><th>First seen</th><th>Last seen</th><th>Calls</th></tr></thead>
           <tbody>{a.clients.map((c) => <tr><td>{c.name ?? "—"}</td><td>{c.version ?? "—"}</td><td>{stamp(c.first_seen)}</td><td>{stamp(c.last_seen)}</td><td>{c.calls}</td></tr>)}</tbody>
         </table></div>
       )}
-      <h2>Addresses</h2>
+      <Heading>Addresses</Heading>
       {a.addresses.length === 0 ? <p class="muted">None in this range.</p> : (
         <div class="table-scroll"><table class="compact">
           <thead><tr><th>Address</th><th>First seen</th><th>Last seen</th><th>Calls</th></tr></thead>
           <tbody>{a.addresses.map((x) => <tr><td><code>{x.address}</code></td><td>{stamp(x.first_seen)}</td><td>{stamp(x.last_seen)}</td><td>{x.calls}</td></tr>)}</tbody>
         </table></div>
       )}
+    </>
+  );
+}
+
+/** The page of one key's (or authorized app's) activity. */
+export function KeyActivityPage(props: { user: User; name: string; activity: ActivityView; range: string }) {
+  const a = props.activity;
+  const base = `/admin/keys/${encodeURIComponent(a.credential_id)}/activity`;
+  return (
+    <AdminLayout title={`Activity of ${props.name}`} user={props.user} active="keys">
+      <p><a href="/admin/keys">← API keys</a> · <a href={`/admin/monitoring?${filterQuery({ credential_id: a.credential_id, range: props.range })}`}>Its calls in Monitoring</a></p>
+      <p class="row">
+        {RANGE_NAMES.map((r) => (r === props.range ? <strong>Last {r}</strong> : <a href={`${base}?range=${r}`}>Last {r}</a>))}
+      </p>
+      <ActivityDetails activity={a} level={2} />
     </AdminLayout>
   );
 }

@@ -10,10 +10,11 @@ import { agentGet } from "../../operations/agents.ts";
 import { connectionGet } from "../../operations/connections.ts";
 import { ConsentPage, OAuthErrorPage, type ConsentFields } from "../../../views/oauth.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
+import { recordSessionAction } from "../session-audit.ts";
 import { readForm } from "../form.ts";
 import { runAsUser } from "../form-flow.ts";
 import { readSessionToken } from "../middleware/session.ts";
-import { clientIp, requestOrigin } from "../client-ip.ts";
+import { clientIp } from "../client-ip.ts";
 import { maskSecrets } from "../../domain/monitoring/mask.ts";
 import { AddressThrottle } from "./throttle.ts";
 import { checkClient, checkParams, checkResource, redirectBack, type CheckedRequest, type ClientPart, type RedirectableError } from "./request.ts";
@@ -118,13 +119,10 @@ export function authorizeRoutes(deps: AppDeps, fetches = new AddressThrottle(MET
  * grant itself is made when the code is exchanged, and a denial makes none.
  */
 function recordDecision(c: Context<AppEnv>, deps: AppDeps, user: User, checked: CheckedRequest, action: "OAUTH_APPROVE" | "OAUTH_DENY"): void {
-  deps.audit.record({
-    at: new Date(),
-    face: "admin",
-    actor: { userId: user.id, credentialKind: "session", credentialId: null },
+  recordSessionAction(c, deps, {
+    userId: user.id,
     action,
     targetId: checked.resource.id,
-    address: requestOrigin(c, deps.config.server.trusted_proxies, "admin").address,
     change: maskSecrets({
       client_id: checked.client.id,
       client_name: checked.client.name,

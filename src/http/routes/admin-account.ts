@@ -3,12 +3,13 @@
 // passwords count against the sign-in throttle, and the change is written to the audit log directly.
 import { Hono, type Context } from "hono";
 import { createSession } from "../../domain/access/sessions.ts";
-import { changePassword, parseNewPassword, verifyPassword, type User } from "../../domain/access/users.ts";
+import { changePassword, parseNewPassword, verifyPassword} from "../../domain/access/users.ts";
 import { AppError } from "../../errors.ts";
 import { AccountPage } from "../../../views/account.tsx";
 import type { Message } from "../../../views/alert.tsx";
 import { clientIp } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
+import { recordSessionAction } from "../session-audit.ts";
 import { readForm, redirectAfterPost } from "../form.ts";
 import { setSessionCookie } from "../middleware/session.ts";
 
@@ -30,7 +31,15 @@ export function adminAccountRoutes(deps: AppDeps): Hono<AppEnv> {
     const form = await readForm(c);
     const ip = clientIp(c, deps.config.server.trusted_proxies);
     const refuse = (text: string, status: 400 | 429 = 400) => page(c, { kind: "error", text }, status);
-    const audit = (outcome: "ok" | "refused") => recordChange(deps, user, ip, outcome);
+    // Who, from where, and whether it was refused; never a password.
+    const audit = (outcome: "ok" | "refused") =>
+      recordSessionAction(c, deps, {
+        userId: user.id,
+        action: "PASSWORD_CHANGE",
+        targetId: user.id,
+        change: outcome === "ok" ? { sessions_ended: true } : { reason: "wrong current password" },
+        outcome,
+      });
 
     // What can be told without the current password is checked first, and costs no guess.
     const password = form.password ?? "";
@@ -70,18 +79,4 @@ export function adminAccountRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   return app;
-}
-
-/** The audit row of a password change (or a refused try): who, from where; never a password. */
-function recordChange(deps: AppDeps, user: User, ip: string, outcome: "ok" | "refused"): void {
-  deps.audit.record({
-    at: new Date(),
-    face: "admin",
-    actor: { userId: user.id, credentialKind: "session", credentialId: null },
-    action: "PASSWORD_CHANGE",
-    targetId: user.id,
-    address: ip === "unknown" ? null : ip,
-    change: outcome === "ok" ? { sessions_ended: true } : { reason: "wrong current password" },
-    outcome,
-  });
 }

@@ -6,6 +6,7 @@ import { AppError } from "../../errors.ts";
 import { FormMessage, LoginPage, SetupClosedPage, SetupPage, type SignInNotice } from "../../../views/auth.tsx";
 import { clientIp } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
+import { recordSessionAction } from "../session-audit.ts";
 import { isHtmx, readForm, redirectAfterPost, safeNext } from "../form.ts";
 import { setDeviceCookie, trustedDevice } from "../middleware/device-cookie.ts";
 import { clearSessionCookie, readSessionToken, setSessionCookie } from "../middleware/session.ts";
@@ -44,16 +45,7 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
     // Who tried is not known until the password checks out: a failure names only the email typed (never the
     // password). A throttled attempt is not evaluated and not recorded (a flood would fill the log).
     const audit = (outcome: "ok" | "refused", userId: string | null, change: Record<string, unknown>) =>
-      deps.audit.record({
-        at: new Date(),
-        face: "admin",
-        actor: { userId, credentialKind: "session", credentialId: null },
-        action: outcome === "ok" ? "SIGN_IN" : "SIGN_IN_FAILED",
-        targetId: userId,
-        address: ip === "unknown" ? null : ip,
-        change: { email: email.slice(0, 320), ...change },
-        outcome,
-      });
+      recordSessionAction(c, deps, { userId, action: outcome === "ok" ? "SIGN_IN" : "SIGN_IN_FAILED", targetId: userId, change: { email: email.slice(0, 320), ...change }, outcome });
 
     const device = await trustedDevice(c, deps, email);
     const result = await deps.throttle.attempt({ account: email, ip, device }, () => authenticate(deps.db, email, form.password ?? "", deps.passwordCost));
@@ -107,17 +99,7 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
       const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
       await setSessionCookie(c, deps, token);
       deps.logger.info("first admin created", { user: user.id });
-      const ip = clientIp(c, deps.config.server.trusted_proxies);
-      deps.audit.record({
-        at: new Date(),
-        face: "admin",
-        actor: { userId: user.id, credentialKind: "session", credentialId: null },
-        action: "SETUP_FIRST_ADMIN",
-        targetId: user.id,
-        address: ip === "unknown" ? null : ip,
-        change: { email: user.email, role: user.role },
-        outcome: "ok",
-      });
+      recordSessionAction(c, deps, { userId: user.id, action: "SETUP_FIRST_ADMIN", targetId: user.id, change: { email: user.email, role: user.role }, outcome: "ok" });
       return redirectAfterPost(c, "/admin");
     } catch (err) {
       if (err instanceof AppError && err.code === "VALIDATION_FAILED") return fail(err.message);

@@ -9,6 +9,7 @@ import { AppError } from "../../errors.ts";
 import { InviteClosedPage, InvitePage } from "../../../views/invite.tsx";
 import { clientIp } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
+import { recordSessionAction } from "../session-audit.ts";
 import { readForm, redirectAfterPost } from "../form.ts";
 import { readSessionToken, setSessionCookie } from "../middleware/session.ts";
 
@@ -73,14 +74,10 @@ export function adminInviteRoutes(deps: AppDeps): Hono<AppEnv> {
     const { token: session } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
     await setSessionCookie(c, deps, session);
     deps.logger.info("invite accepted", { user: user.id, invite: invite.id });
-    const ip = clientIp(c, deps.config.server.trusted_proxies);
-    deps.audit.record({
-      at: new Date(),
-      face: "admin",
-      actor: { userId: user.id, credentialKind: "session", credentialId: null },
+    recordSessionAction(c, deps, {
+      userId: user.id,
       action: "USER_INVITE_ACCEPT",
       targetId: user.id,
-      address: ip === "unknown" ? null : ip,
       change: { invite: invite.id, email: user.email, role: user.role, invited_by: invite.invitedBy?.id ?? null },
       outcome: "ok",
     });
