@@ -15,12 +15,8 @@ import accountsCss from "./assets/css/accounts.css" with { type: "text" };
 import frameCss from "./assets/css/frame.css" with { type: "text" };
 import baseJs from "./assets/js/base.js.txt" with { type: "text" };
 import feedbackJs from "./assets/js/feedback.js.txt" with { type: "text" };
-import agentsJs from "./assets/js/agents.js.txt" with { type: "text" };
-import tryItJs from "./assets/js/try-it.js.txt" with { type: "text" };
 import keysJs from "./assets/js/keys.js.txt" with { type: "text" };
-import onboardingJs from "./assets/js/onboarding.js.txt" with { type: "text" };
 import accountsJs from "./assets/js/accounts.js.txt" with { type: "text" };
-import frameJs from "./assets/js/frame.js.txt" with { type: "text" };
 import favicon from "./assets/favicon.svg" with { type: "text" };
 
 export type Asset = { body: string; type: string; etag: string };
@@ -31,7 +27,7 @@ function asset(body: string, type: string): Asset {
 
 const css = [baseCss, feedbackCss, connectionsCss, agentsCss, tryItCss, keysCss, onboardingCss, accountsCss, frameCss].join("\n");
 // Each script part keeps its names to itself (an IIFE or only listeners), so joining them is safe.
-const adminJs = [baseJs, feedbackJs, agentsJs, tryItJs, keysJs, onboardingJs, accountsJs, frameJs].join("\n;\n");
+const adminJs = [baseJs, feedbackJs, keysJs, accountsJs].join("\n;\n");
 
 /** Assets by file name, served at /admin/assets/<name>. */
 export const ASSETS: Record<string, Asset> = {
