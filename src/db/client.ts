@@ -5,6 +5,7 @@ import { dirname } from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import * as schema from "./schema.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
+import { registerEngine } from "./store.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 export type DbHandle = { sqlite: Database; db: Db; close: () => void };
@@ -44,6 +45,7 @@ export function openDatabase(options: { path: string; busyTimeoutMs: number; mig
     throw err;
   }
   const db = drizzle({ client: sqlite, schema });
+  registerEngine(db, { dialect: "sqlite", sqlite });
   return { sqlite, db, close: () => sqlite.close() };
 }
 
