@@ -2,12 +2,13 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { drizzle } from "drizzle-orm/bun-sqlite";
 import * as schema from "./schema.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
-import { registerEngine } from "./store.ts";
+import { registerEngine, type Db } from "./store.ts";
 
-export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+export type { Db };
+
 export type DbHandle = { sqlite: Database; db: Db; close: () => void };
 
 /** The database cannot be opened or is not ours to open; the message says why and what to do. */
