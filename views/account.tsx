@@ -16,6 +16,10 @@ export function AccountPage(props: { user: User; message?: Message }) {
       <form class="panel account-password" method="post" action="/admin/account/password" data-busy="Changing…">
         <h2>Change your password</h2>
         <p class="muted">Your other sessions end when it changes; this browser stays signed in.</p>
+        {/* A password change is no revocation: say where to end the access that outlives it. */}
+        <p class="muted" id="password-not-revoking">
+          Apps you authorized over OAuth and your API keys keep working: revoke them under <a href="/admin/apps">Authorized apps</a> and <a href="/admin/keys">API keys</a>.
+        </p>
         <div id="password-message" aria-live="polite"><Alert message={props.message} reveal /></div>
         {/* For password managers: the account the new password belongs to. */}
         <input type="email" name="username" autocomplete="username" value={props.user.email} hidden readonly />

@@ -7,15 +7,12 @@ import type { AgentDetailView, AgentView } from "../src/operations/agent-shapes.
 import { ClientConfigs, endpointUrls } from "./agent-clients.tsx";
 import { AgentEditor, type AgentEditorProps } from "./agent-editor.tsx";
 import { Alert, type Message } from "./alert.tsx";
+import { isoSecond } from "./format.ts";
 import { AdminLayout } from "./layout.tsx";
 import { TryIt, type TryOutcome } from "./try-it.tsx";
 
 export type { Message };
 
-
-function when(iso: string | null): string {
-  return iso === null ? "—" : iso.slice(0, 19).replace("T", " ");
-}
 
 /** Whether an agent would greet its clients with an empty tool list: enabled, yet exposing nothing now. */
 function exposesNothing(a: AgentView): boolean {
@@ -109,7 +106,7 @@ function Health(props: { a: AgentDetailView }) {
     <section class="panel" id="agent-health">
       <h2 style="margin-top:0">Needs attention</h2>
       {failing.map((h) => (
-        <div class="alert error"><code>{h.connection_slug ?? h.connection_id}</code> could not be reached ({when(h.at)}): {h.error}. Its tools are left out of the agent's list until it answers.</div>
+        <div class="alert error"><code>{h.connection_slug ?? h.connection_id}</code> could not be reached ({isoSecond(h.at)}): {h.error}. Its tools are left out of the agent's list until it answers.</div>
       ))}
       {props.a.collisions.map((line) => <div class="alert error">{line}. The later tool is hidden until this is fixed.</div>)}
       {missing.length > 0 && (
@@ -205,8 +202,8 @@ function Keys(props: { a: AgentDetailView; keys: AgentKey[]; isAdmin: boolean })
                   <td><a href={`/admin/keys/${k.id}`}>{k.name}</a></td>
                   <td>{k.owner_email}</td>
                   <td><KeyTools reach={k.reach} /></td>
-                  <td>{k.last_used_at === null ? <span class="muted">never</span> : when(k.last_used_at)}</td>
-                  <td>{k.expires_at === null ? <span class="muted">never</span> : when(k.expires_at)} {k.expired && <span class="badge state-error">expired</span>}</td>
+                  <td>{k.last_used_at === null ? <span class="muted">never</span> : isoSecond(k.last_used_at)}</td>
+                  <td>{k.expires_at === null ? <span class="muted">never</span> : isoSecond(k.expires_at)} {k.expired && <span class="badge state-error">expired</span>}</td>
                 </tr>
               ))}
             </tbody>
@@ -246,7 +243,7 @@ export function AgentPage(props: AgentPageProps) {
           <dt>Id</dt><dd><code>{a.id}</code></dd>
           <dt>MCP endpoint</dt><dd><code id="agent-url">{a.endpoint}</code> <button type="button" class="secondary small" data-copy="#agent-url">Copy</button></dd>
           <dt>Instructions</dt><dd>{a.instructions || <span class="muted">none</span>}</dd>
-          <dt>Updated</dt><dd>{when(a.updated_at)}</dd>
+          <dt>Updated</dt><dd>{isoSecond(a.updated_at)}</dd>
         </dl>
         {a.from_config && <p class="muted">Declared in <code>switchboard.toml</code>: read-only here. Change or remove it in the file and restart.</p>}
       </div>

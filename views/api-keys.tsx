@@ -4,11 +4,12 @@
 import type { Child } from "hono/jsx";
 import type { User } from "../src/domain/access/users.ts";
 import { Alert, type Message } from "./alert.tsx";
+import { isoMinute } from "./format.ts";
 import { GrantBuilder, GrantList, type GrantTargets, type Permissions } from "./key-grants.tsx";
 import { AdminLayout } from "./layout.tsx";
 import { TokenDialog, type IssuedToken } from "./token-dialog.tsx";
 
-export type { GrantableAgent, GrantableConnection, GrantTargets } from "./key-grants.tsx";
+export type { GrantTarget, GrantTargets } from "./key-grants.tsx";
 export type { IssuedToken } from "./token-dialog.tsx";
 
 export type KeyRow = {
@@ -48,10 +49,6 @@ export type KeysProps = {
 };
 
 /** "2026-01-02 03:04", or a dash. */
-export function day(iso: string | null): string {
-  return iso === null ? "—" : iso.slice(0, 16).replace("T", " ");
-}
-
 export const EXPIRY_CHOICES: [string, string][] = [["7d", "in 7 days"], ["30d", "in 30 days"], ["90d", "in 90 days"], ["365d", "in a year"]];
 
 function CreateForm(props: KeysProps): Child {
@@ -116,12 +113,12 @@ function KeyTable(props: KeysProps): Child {
               <td>
                 <a class="key-name" href={`/admin/keys/${key.id}`}>{key.name}</a>
                 {key.flags && key.flags.length > 0 && <> <a class="badge flagged" href={`/admin/keys/${key.id}#activity`} title={key.flags.join(" ")} data-flagged="">unusual activity</a></>}
-                <div class="muted small"><code>{key.prefix}…</code> · created {day(key.created_at)}</div>
+                <div class="muted small"><code>{key.prefix}…</code> · created {isoMinute(key.created_at)}</div>
               </td>
               {isAdmin && <td>{key.owner.email}</td>}
               <td><GrantList permissions={key.permissions} targets={props.targets} /></td>
-              <td>{key.last_used_at ? day(key.last_used_at) : "never"}</td>
-              <td>{key.expires_at ? day(key.expires_at) : "never"}{key.previous_token_expires_at && <div class="muted small">old token until {day(key.previous_token_expires_at)}</div>}</td>
+              <td>{key.last_used_at ? isoMinute(key.last_used_at) : "never"}</td>
+              <td>{key.expires_at ? isoMinute(key.expires_at) : "never"}{key.previous_token_expires_at && <div class="muted small">old token until {isoMinute(key.previous_token_expires_at)}</div>}</td>
               <td class="actions">
                 <form class="inline" method="post" action={`/admin/keys/${key.id}/rotate`} hx-post={`/admin/keys/${key.id}/rotate`} hx-target="#keys-section" hx-swap="outerHTML" hx-confirm={`Rotate "${key.name}"? A new token replaces the current one at once (open the key for a grace period).`} data-busy="Rotating…">
                   <button class="secondary" type="submit" aria-label={`Rotate ${key.name}`}>Rotate</button>

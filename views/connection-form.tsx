@@ -81,7 +81,7 @@ export function ConnectionForm(props: ConnectionFormProps) {
   const transport = v.transport || "http";
   return (
     // data-busy: both buttons are disabled while either runs; each names its own busy text (data-busy-label,
-    // see connections.js.txt). "Test these settings" answers beside the buttons, in the result box.
+    // see assets/js/feedback.js.txt). "Test these settings" answers beside the buttons, in the result box.
     <form class="panel connection-form" method="post" action={action} data-busy={c ? "Saving…" : "Creating…"}>
       <h2 class="panel-title">{c ? "Edit settings" : "New connection"}</h2>
       <input type="hidden" name="form" value="settings" />

@@ -8,13 +8,10 @@ import type { ConnectionDetailView, ConnectionSummaryView, ConnectionView } from
 import { ClientConfigs, endpointUrls } from "./agent-clients.tsx";
 import { Alert, type Message } from "./alert.tsx";
 import { ConnectionForm, type ConnectionFormProps } from "./connection-form.tsx";
+import { isoSecond } from "./format.ts";
 import { AdminLayout } from "./layout.tsx";
 
 export type TestOutcome = { ok: boolean; latency_ms: number; server: { name: string; version: string } | null; tools: number; resources: number; prompts: number; error?: string };
-
-function when(iso: string | null): string {
-  return iso === null ? "—" : iso.slice(0, 19).replace("T", " ");
-}
 
 /** The status badge: connected, error (with the last error), disabled, idle or connecting. */
 export function StatusBadge(props: { c: Pick<ConnectionSummaryView, "status" | "refused_by_policy"> }) {
@@ -251,7 +248,7 @@ export function DiscoverySection(props: { c: ConnectionDetailView; message?: Mes
         <Alert message={props.message} reveal />
       </div>
       <p class="muted small">
-        Last discovered: {when(c.discovery.refreshed_at)}
+        Last discovered: {isoSecond(c.discovery.refreshed_at)}
         {c.discovery.error && <span class="error-text"> · {c.discovery.error}</span>}
       </p>
       {waiting ? (
@@ -293,7 +290,7 @@ function Settings(props: { c: ConnectionView }) {
       )}
       <dt>Timeouts</dt><dd>connect {c.connect_timeout_ms === null ? "default" : `${c.connect_timeout_ms} ms`}, call {c.call_timeout_ms === null ? "default" : `${c.call_timeout_ms} ms`}</dd>
       <dt>MCP endpoint</dt><dd><code id="mcp-url">{c.mcp_url}</code> <button type="button" class="secondary small" data-copy="#mcp-url">Copy</button></dd>
-      <dt>Updated</dt><dd>{when(c.updated_at)}</dd>
+      <dt>Updated</dt><dd>{isoSecond(c.updated_at)}</dd>
     </dl>
   );
 }

@@ -6,14 +6,14 @@ import { TOOL_NAME } from "../src/domain/agents/tools.ts";
 
 export type Permissions = Record<string, string[]>;
 
-/** A connection in the permission builder: its tools as last discovered (empty until it connects). */
-export type GrantableConnection = { id: string; slug: string; title: string; tools: string[] };
-
-/** An agent in the permission builder: the tools it exposes now, by exposed name. */
-export type GrantableAgent = { id: string; slug: string; title: string; tools: string[] };
+/**
+ * An agent or a connection in the permission builder, with its tools: an agent's as it exposes them now
+ * (by exposed name), a connection's as last discovered (empty until it connects).
+ */
+export type GrantTarget = { id: string; slug: string; title: string; tools: string[] };
 
 /** What grants can name: the agents and connections that exist, or `known: false` when they could not be listed. */
-export type GrantTargets = { connections: GrantableConnection[]; agents: GrantableAgent[]; known: boolean };
+export type GrantTargets = { connections: GrantTarget[]; agents: GrantTarget[]; known: boolean };
 
 /**
  * Whether a name may become a checkbox: a checkbox's value is stored as a permission action, so a name
@@ -88,7 +88,7 @@ export function builderCanShow(permissions: Permissions, props: Pick<BuilderProp
 }
 
 /** Per agent or connection: "all" (["*"]), or a choice of its tools folded beneath it. */
-function Targets(props: { kind: "agent" | "connection"; items: GrantableAgent[]; chosen: Permissions; preselect?: string }): Child {
+function Targets(props: { kind: "agent" | "connection"; items: GrantTarget[]; chosen: Permissions; preselect?: string }): Child {
   const first = props.items.filter((t) => t.id === props.preselect);
   const rest = props.items.filter((t) => t.id !== props.preselect);
   return (

@@ -5,7 +5,8 @@ import type { Child } from "hono/jsx";
 import type { User } from "../src/domain/access/users.ts";
 import { RANGE_NAMES } from "../src/domain/monitoring/types.ts";
 import { Alert, type Message } from "./alert.tsx";
-import { day, EXPIRY_CHOICES, type KeyRow } from "./api-keys.tsx";
+import { EXPIRY_CHOICES, type KeyRow } from "./api-keys.tsx";
+import { isoMinute } from "./format.ts";
 import { builderCanShow, GrantBuilder, GrantList, type GrantTargets } from "./key-grants.tsx";
 import { AdminLayout } from "./layout.tsx";
 import { ActivityDetails, filterQuery, type ActivityView } from "./monitoring.tsx";
@@ -34,10 +35,10 @@ function Facts(props: KeyPageProps): Child {
         <dt>Owner</dt><dd>{k.owner.email}</dd>
         <dt>Token</dt><dd><code>{k.prefix}…</code></dd>
         <dt>Grants</dt><dd><GrantList permissions={k.permissions} targets={props.targets} /></dd>
-        <dt>Created</dt><dd>{day(k.created_at)}</dd>
-        <dt>Expires</dt><dd>{k.expires_at ? day(k.expires_at) : "never"}</dd>
-        <dt>Last used</dt><dd>{k.last_used_at ? day(k.last_used_at) : "never"}</dd>
-        {k.previous_token_expires_at && <><dt>Old token</dt><dd>works until {day(k.previous_token_expires_at)} (rotated with a grace period)</dd></>}
+        <dt>Created</dt><dd>{isoMinute(k.created_at)}</dd>
+        <dt>Expires</dt><dd>{k.expires_at ? isoMinute(k.expires_at) : "never"}</dd>
+        <dt>Last used</dt><dd>{k.last_used_at ? isoMinute(k.last_used_at) : "never"}</dd>
+        {k.previous_token_expires_at && <><dt>Old token</dt><dd>works until {isoMinute(k.previous_token_expires_at)} (rotated with a grace period)</dd></>}
       </dl>
     </div>
   );
@@ -85,7 +86,7 @@ function EditForm(props: KeyPageProps): Child {
           <div>
             <label for="edit-expiry">Expires</label>
             <select id="edit-expiry" name="expiry">
-              <option value="keep" selected={expiry === "keep"}>keep ({k.expires_at ? day(k.expires_at) : "never"})</option>
+              <option value="keep" selected={expiry === "keep"}>keep ({k.expires_at ? isoMinute(k.expires_at) : "never"})</option>
               <option value="never" selected={expiry === "never"}>never</option>
               {EXPIRY_CHOICES.map(([value, label]) => <option value={value} selected={expiry === value}>{label} from now</option>)}
             </select>

@@ -29,6 +29,8 @@ export const MAX_TEXT_CHARS = 100_000;
 /** Strings of the full result and structured content longer than this are cut (a base64 image, say). */
 export const MAX_JSON_STRING = 2_000;
 const MAX_JSON_DEPTH = 32;
+/** Characters of one rendered JSON block (structured content, full result) the page holds; the rest is cut. */
+export const MAX_JSON_CHARS = 256 * 1024;
 /** Items of one array (or entries of one object) shown in the JSON, and content blocks shown above it. */
 export const MAX_JSON_ITEMS = 500;
 export const MAX_BLOCKS = 100;
@@ -90,6 +92,19 @@ export function displayJson(value: unknown, depth = 0): unknown {
   const shown = entries.slice(0, MAX_JSON_ITEMS).map(([k, v]) => [k, displayJson(v, depth + 1)]);
   if (entries.length > MAX_JSON_ITEMS) shown.push(["…", `${entries.length - MAX_JSON_ITEMS} more entries`]);
   return Object.fromEntries(shown);
+}
+
+/**
+ * `value` (already through displayJson) as JSON text for the page. Indented only while that costs at most
+ * twice the compact text: indentation grows with depth, so a hostile answer of deeply nested small items
+ * would otherwise come back many times its size. Never more than MAX_JSON_CHARS.
+ */
+export function renderJson(value: unknown): string {
+  const compact = JSON.stringify(value) ?? "null";
+  // Past half the budget the text is cut anyway; pretty-printing it first would only cost memory.
+  const pretty = compact.length <= MAX_JSON_CHARS / 2 ? JSON.stringify(value, null, 2) : compact;
+  const text = pretty.length <= 2 * compact.length ? pretty : compact;
+  return text.length <= MAX_JSON_CHARS ? text : `${text.slice(0, MAX_JSON_CHARS)}\n… cut: ${text.length - MAX_JSON_CHARS} more characters not shown`;
 }
 
 function Note(props: { children: unknown }) {
@@ -235,13 +250,15 @@ export function TryResult(props: { outcome: TryOutcome }): HtmlEscapedString | P
       {structured !== undefined && (
         <div class="try-structured">
           <p class="try-label">Structured content</p>
-          <pre>{JSON.stringify(displayJson(structured), null, 2)}</pre>
+          <pre>{renderJson(displayJson(structured))}</pre>
         </div>
       )}
       {result && (
         <details class="try-full">
           <summary>Full result</summary>
-          <pre>{JSON.stringify(displayJson(result), null, 2)}</pre>
+          {/* The structured content is printed once, above; the rest of the result here. */}
+          {structured !== undefined && <p class="muted small">Its structured content is shown above.</p>}
+          <pre>{renderJson(displayJson(structured === undefined ? result : { ...result, structuredContent: undefined }))}</pre>
         </details>
       )}
     </div>

@@ -21,10 +21,10 @@ function Field(props: { field: TryField; id: string; value: string | null }) {
     </>
   );
   const hintText = hint && <p class="try-hint muted small" id={hint}>{field.description}</p>;
-  if (field.kind === "boolean") {
+  if (field.kind === "boolean" && field.required) {
     return (
       <div class="try-field">
-        {/* Sent whether ticked or not, so an unticked box reads as false; a ticked one adds a later "true". */}
+        {/* A required flag: sent whether ticked or not, so an unticked box reads as false; a ticked one adds a later "true". */}
         <input type="hidden" name={field.key} value="false" />
         <label class="check" for={id}>
           <input type="checkbox" id={id} name={field.key} value="true" checked={value === "true"} aria-describedby={hint} /> {label}
@@ -36,7 +36,14 @@ function Field(props: { field: TryField; id: string; value: string | null }) {
   return (
     <div class="try-field">
       <label for={id}>{label}</label>
-      {field.kind === "choice" ? (
+      {field.kind === "boolean" ? (
+        // An optional flag may also be left out, which to many tools differs from false: three ways, not a box.
+        <select id={id} name={field.key} aria-describedby={hint}>
+          <option value="">(not set)</option>
+          <option value="true" selected={value === "true"}>true</option>
+          <option value="false" selected={value === "false"}>false</option>
+        </select>
+      ) : field.kind === "choice" ? (
         <select id={id} name={field.key} aria-required={field.required ? "true" : undefined} aria-describedby={hint}>
           <option value="">{field.required ? "Choose…" : "(not set)"}</option>
           {field.choices.map((choice) => (

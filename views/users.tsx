@@ -5,6 +5,7 @@ import type { User } from "../src/domain/access/users.ts";
 import type { InviteView } from "../src/operations/users.ts";
 import type { UserView } from "../src/operations/shapes.ts";
 import { Alert, type Message } from "./alert.tsx";
+import { isoDay } from "./format.ts";
 import { AdminLayout } from "./layout.tsx";
 
 /** Which form a message answers: it is shown beside that form. */
@@ -24,10 +25,6 @@ export type SectionProps = {
   values?: { email?: string; role?: string };
 };
 
-function day(iso: string): string {
-  return iso.slice(0, 10);
-}
-
 function messageFor(props: SectionProps, source: MessageSource): Message | undefined {
   return props.message?.source === source ? props.message : undefined;
 }
@@ -46,7 +43,7 @@ function IssuedInvitePanel(props: { issued: IssuedInvite }) {
   return (
     <div class="panel invite-issued" id="invite-issued" role="region" data-reveal aria-labelledby="invite-issued-title">
       <h3 id="invite-issued-title">Invite link for {props.issued.email} ({props.issued.role})</h3>
-      <p>Send this link to them. <strong>It is shown only now</strong>, works once, and expires on {day(props.issued.expiresAt)}.</p>
+      <p>Send this link to them. <strong>It is shown only now</strong>, works once, and expires on {isoDay(props.issued.expiresAt)}.</p>
       <div class="row invite-link-row">
         <code id="invite-link" class="token">{props.issued.url}</code>
         <button type="button" class="secondary" data-copy="#invite-link">Copy link</button>
@@ -80,7 +77,7 @@ function UsersTable(props: SectionProps) {
                   <span class={`badge ${user.role}`}>{user.role}</span>
                 )}
               </td>
-              <td>{day(user.created_at)}</td>
+              <td>{isoDay(user.created_at)}</td>
               {isAdmin && (
                 <td>
                   <form class="inline" method="post" action={`/admin/users/${user.id}/delete`} hx-post={`/admin/users/${user.id}/delete`} hx-target="#users-section" hx-swap="outerHTML" hx-confirm={`Remove ${user.email}? Their sessions end at once.`} data-busy="Removing…">
@@ -110,7 +107,7 @@ function PendingInvites(props: { invites: InviteView[] }) {
               <td>{invite.email}</td>
               <td><span class={`badge ${invite.role}`}>{invite.role}</span></td>
               <td>{invite.invited_by?.email ?? "—"}</td>
-              <td>{day(invite.expires_at)}</td>
+              <td>{isoDay(invite.expires_at)}</td>
               <td>
                 <form class="inline" method="post" action={`/admin/users/invites/${invite.id}/revoke`} hx-post={`/admin/users/invites/${invite.id}/revoke`} hx-target="#users-section" hx-swap="outerHTML" hx-confirm={`Revoke the invite for ${invite.email}? Its link stops working at once.`} data-busy="Revoking…">
                   <button class="danger" type="submit">Revoke</button>

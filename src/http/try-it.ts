@@ -25,7 +25,9 @@ function fieldValue(field: TryField, raw: string): { value?: unknown; error?: st
   const name = field.name;
   switch (field.kind) {
     case "boolean":
-      // The form sends a hidden "false" and, when ticked, a later "true": the last value is read.
+      // A required flag's checkbox sends a hidden "false" and, when ticked, a later "true": the last value
+      // is read. An optional flag's select sends "" for "not set": the property is left out.
+      if (raw === "") return {};
       if (raw === "true" || raw === "false") return { value: raw === "true" };
       return { error: `${name} must be true or false.` };
     case "text":

@@ -135,13 +135,13 @@ describe.skipIf(!haveChromium)("Try it in a browser", () => {
     expect(await tool.locator(".try-outcome").textContent()).toContain("42");
   });
 
-  test("a required select left unset is named; a ticked checkbox brings back an image, shown", async () => {
+  test("a required select left unset is named; an optional flag set to true brings back an image, shown", async () => {
     const tool = await openTool("get-annotated-message");
     await tool.locator('button[type="submit"]').click();
     await tool.locator(".try-outcome.error").waitFor();
     expect(await tool.locator(".try-outcome").textContent()).toContain("messageType is required.");
     await tool.locator('select[name="arg.messageType"]').selectOption("success");
-    await tool.locator('input[type="checkbox"][name="arg.includeImage"]').check();
+    await tool.locator('select[name="arg.includeImage"]').selectOption("true");
     await tool.locator('button[type="submit"]').click();
     const image = tool.locator(".try-outcome.ok img");
     await image.waitFor();

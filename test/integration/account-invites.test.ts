@@ -172,6 +172,58 @@ describe("the invitee's page", () => {
   });
 });
 
+describe("an invite is only as good as its inviter", () => {
+  for (const how of ["removed", "demoted"] as const) {
+    test(`an admin's invite stops working once that admin is ${how}: the same 404, no user, no session`, async () => {
+      const ctx = await setUp();
+      const leaver = await ctx.t.createUser("leaver@example.com", "admin");
+      // Before leaving, the admin invites their own outside address as an admin.
+      const res0 = await ctx.t.request("/admin/users/invites", { ...form({ email: "leaver.private@example.net", role: "admin" }), headers: { cookie: await ctx.t.cookieFor(leaver), "HX-Request": "true" } });
+      const token = /<code id="invite-link" class="token">([^<]+)<\/code>/.exec(await res0.text())![1]!.slice(`${PUBLIC_URL}/admin/invite/`.length);
+      // A second invite by the admin who stays is not affected.
+      const kept = await inviteThroughPage(ctx, "kept@example.com");
+      const cookie = await ctx.t.cookieFor(ctx.admin);
+      const change = how === "removed"
+        ? await ctx.t.request(`/admin/users/${leaver.id}/delete`, { method: "POST", headers: { cookie } })
+        : await ctx.t.request(`/admin/users/${leaver.id}/role`, { ...form({ role: "member" }), headers: { cookie } });
+      expect(change.status).toBe(200);
+      // Deleted with the removal or demotion, in its transaction: no longer listed.
+      expect((ctx.t.deps.sqlite.query("SELECT email FROM user_invites").all() as { email: string }[]).map((r) => r.email)).toEqual(["kept@example.com"]);
+      const usersBefore = userCount(ctx.t);
+      for (const res of [await open(ctx, token), await accept(ctx, token)]) {
+        expect(res.status).toBe(404);
+        expect(sessionCookieFrom(res)).toBeNull();
+        expect(await res.text()).toContain(CLOSED);
+      }
+      expect(userCount(ctx.t)).toBe(usersBefore);
+      expect((await accept(ctx, kept)).status).toBe(303);
+    });
+  }
+
+  test("a row that outlived its inviter's admin role is refused at acceptance (the check does not rely on the cleanup)", async () => {
+    const ctx = await setUp();
+    const leaver = await ctx.t.createUser("leaver@example.com", "admin");
+    const made = createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "x@example.net", role: "admin" }, { invitedBy: leaver.id });
+    // Demoted around setRole (as an older build or a hand edit would leave it): the invite row remains.
+    ctx.t.deps.sqlite.query("UPDATE users SET role = 'member' WHERE id = ?").run(leaver.id);
+    expect(findInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, made.token)).toBeNull();
+    const res = await accept(ctx, made.token);
+    expect(res.status).toBe(404);
+    expect(sessionCookieFrom(res)).toBeNull();
+    expect(userCount(ctx.t)).toBe(3);
+  });
+
+  test("an invite from the host CLI (no inviter) still works; a member's role change to member deletes nothing", async () => {
+    const ctx = await setUp();
+    const cli = createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "cli@example.com", role: "member" }, { invitedBy: null });
+    const byAdmin = await inviteThroughPage(ctx, "other@example.com");
+    const res = await ctx.t.request(`/admin/users/${ctx.member.id}/role`, { ...form({ role: "member" }), headers: { cookie: await ctx.t.cookieFor(ctx.admin) } });
+    expect(res.status).toBe(200);
+    expect((await accept(ctx, cli.token)).status).toBe(303);
+    expect((await accept(ctx, byAdmin)).status).toBe(303);
+  });
+});
+
 describe("the throttle", () => {
   test("bad links count like failed sign-ins per address: past the limit every link waits (429), a good one too", async () => {
     const ctx = await setUp({ security: { login_max_per_ip: 3, login_max_per_account: 100, login_window: "15m" } });

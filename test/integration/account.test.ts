@@ -1,5 +1,6 @@
 // /admin/account through app.request(): changing your own password. Guests and cross-site posts are
-// refused; the current password is checked and wrong ones count against the sign-in throttle; on success
+// refused; the current password is checked and wrong ones count against a budget of the user's own (the
+// sign-in limits, keyed by user id, so a stranger's failed sign-ins lock nobody out of it); on success
 // the user's other sessions end, this browser gets a new session, and the change is audited (never a
 // password); no API key can reach it.
 import { describe, expect, test } from "bun:test";
@@ -65,6 +66,11 @@ describe("the account page", () => {
     expect(html).toContain(`<dd id="account-email">${MEMBER}</dd>`);
     expect(html).toContain('action="/admin/account/password"');
     expect(html).toContain('data-busy="Changing…"');
+    // A password change revokes neither: the page says so and where to revoke them.
+    const note = /<p class="muted" id="password-not-revoking">([\s\S]*?)<\/p>/.exec(html)?.[1] ?? "";
+    expect(note).toContain("keep working");
+    expect(note).toContain('<a href="/admin/apps">Authorized apps</a>');
+    expect(note).toContain('<a href="/admin/keys">API keys</a>');
     expect(html).not.toContain(ADMIN);
     expect(html).not.toContain("$argon2");
   });
@@ -157,22 +163,27 @@ describe("changing the password", () => {
 describe("the sign-in throttle", () => {
   const limits = { security: { login_max_per_account: 3, login_max_per_ip: 100, login_window: "15m" } };
 
-  test("wrong current passwords count: past the limit even the right one waits (429), and so does the sign-in form", async () => {
+  test("wrong current passwords count on their own budget: past the limit even the right one waits (429)", async () => {
     const ctx = await setUp(limits);
     for (let i = 0; i < 3; i++) expect((await change(ctx, { ...good, current: `guess ${i}` })).status).toBe(400);
     const throttled = await change(ctx, good);
     expect(throttled.status).toBe(429);
     expect(throttled.headers.get("retry-after")).toMatch(/^\d+$/);
     expect(await throttled.text()).toContain("Too many wrong passwords.");
-    expect(await signsIn(ctx.t, MEMBER, PASSWORD)).toBe(429);
     // The password did not change.
     expect(ctx.t.deps.sqlite.query("SELECT count(*) AS n FROM audit_events WHERE action = 'PASSWORD_CHANGE' AND outcome = 'ok'").get()).toEqual({ n: 0 });
+    // The budget is this user's: another signed-in user is not held up by it.
+    const other = await ctx.t.request("/admin/account/password", { ...form(good), headers: { cookie: await ctx.t.cookieFor(ctx.admin) }, redirect: "manual" });
+    expect(other.status).toBe(303);
   });
 
-  test("failed sign-ins count here too", async () => {
+  test("a stranger guessing at the sign-in form does not lock the signed-in owner out of changing their password", async () => {
     const ctx = await setUp(limits);
+    // A stranger (no session) guesses three times: the sign-in form is locked for that account...
     for (let i = 0; i < 3; i++) expect(await signsIn(ctx.t, MEMBER, `guess ${i}`)).toBe(401);
-    expect((await change(ctx, good)).status).toBe(429);
+    expect(await signsIn(ctx.t, MEMBER, PASSWORD)).toBe(429);
+    // ...but the owner, signed in and knowing the current password, may still change it.
+    expect((await change(ctx, good)).status).toBe(303);
   });
 
   test("a burst of concurrent guesses gets no more than the limit evaluated", async () => {

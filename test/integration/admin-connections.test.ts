@@ -342,6 +342,26 @@ describe("the page keeps itself current while the connection settles", () => {
     expect(await odd.text()).not.toContain("<script");
   });
 
+  test("the poll's path opened outside htmx (sign-in's next after the session ended mid-poll) leads to the connection's page, not a bare fragment", async () => {
+    const ctx = await setup();
+    ctx.h.gateway.statuses.set(ctx.remoteId, { state: "connecting", lastError: null, since: new Date() });
+    // The session ends (signed out elsewhere) while the page polls: the poll's 401 sends the browser to sign in.
+    ctx.h.deps.sqlite.query("DELETE FROM sessions").run();
+    const poll = await get(ctx, ctx.member, `/admin/connections/${ctx.remoteId}/status?seen=x`, htmx);
+    expect(poll.status).toBe(401);
+    const next = new URL(poll.headers.get("hx-redirect")!, "http://x").searchParams.get("next");
+    expect(next).toBe(`/admin/connections/${ctx.remoteId}/status`);
+    // Signed in again, the browser follows next: a 303 to the connection's page, which is a whole page.
+    const cookie = await ctx.h.cookieFor(ctx.h.member);
+    const res = await get(ctx, cookie, next!);
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(`/admin/connections/${ctx.remoteId}`);
+    expect(await res.text()).not.toContain("state-connecting");
+    expect((await (await get(ctx, cookie, res.headers.get("location")!)).text()).startsWith("<!doctype html>")).toBe(true);
+    // Under htmx the fragment is unchanged.
+    expect(await (await get(ctx, cookie, next!, htmx)).text()).toContain("state-connecting");
+  });
+
   test("Refresh answers the discovery section and the status beside it; the flags of a redirect show fixed texts only", async () => {
     const ctx = await setup();
     const refreshed = await (await post(ctx, ctx.member, `/admin/connections/${ctx.remoteId}/refresh`, {}, htmx)).text();

@@ -2,7 +2,8 @@
 // nothing (the API still accepts one); the list names grants with links ("deleted" for what is gone);
 // the one-time dialog's snippets are named after what the key reaches; each key has a page where its
 // owner (or an admin) edits, rotates and revokes it through the operations, and nobody else gets past a 404.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import { toolList } from "../../src/operations/tools.ts";
 import { getApiKey, listApiKeys } from "../../src/domain/access/api-keys.ts";
 import { adminSetup, FORM, get, post, type AdminCtx } from "../support/admin-agents.ts";
 import { pick, useAgentHarness } from "../support/agent-harness.ts";
@@ -265,7 +266,11 @@ describe("a key's page", () => {
   test("rotate from the page: the page again with the new token's dialog, focus then back on Rotate", async () => {
     const ctx = await adminSetup(harness);
     const { key, token: old } = mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["*"] }, { name: "turning" });
+    // What grants can name is listed once for the dialog and the page, not once for each.
+    const listed = spyOn(toolList, "handler");
     const res = await post(ctx, ctx.member, `/admin/keys/${key.id}/rotate`, [["from", "page"], ["grace_period", "1h"]], { "hx-request": "true" });
+    expect(listed).toHaveBeenCalledTimes(1);
+    listed.mockRestore();
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     const html = await res.text();

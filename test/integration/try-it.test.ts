@@ -60,15 +60,17 @@ function toolSection(html: string, tool: string): string {
 }
 
 describe("server-everything", () => {
-  test("the page builds fields from each schema: a select for an enum, a checkbox for a boolean, number inputs with bounds and defaults; the schema folded", async () => {
+  test("the page builds fields from each schema: a select for an enum, a three-way select for an optional boolean, number inputs with bounds and defaults; the schema folded", async () => {
     const res = await page(every);
     expect(res.headers.get("content-security-policy")).toContain("media-src 'self' data:");
     const html = await res.text();
     const annotated = toolSection(html, "get-annotated-message");
     expect(annotated).toContain('<select id="try-1-f0" name="arg.messageType" aria-required="true" aria-describedby="try-1-f0-hint"><option value="">Choose…</option><option value="error">error</option><option value="success">success</option><option value="debug">debug</option></select>');
     expect(annotated).toContain('<code>messageType</code><span class="try-required"> (required)</span>');
-    expect(annotated).toContain('<input type="hidden" name="arg.includeImage" value="false"/>');
-    expect(annotated).toContain('<input type="checkbox" id="try-1-f1" name="arg.includeImage" value="true" aria-describedby="try-1-f1-hint"/>');
+    // includeImage is optional: (not set), true or false, never a checkbox whose hidden false is always
+    // sent; its default (false) is preselected, as other fields start at theirs.
+    expect(annotated).toContain('<select id="try-1-f1" name="arg.includeImage" aria-describedby="try-1-f1-hint"><option value="">(not set)</option><option value="true">true</option><option value="false" selected="">false</option></select>');
+    expect(annotated).not.toContain('type="checkbox"');
     expect(annotated).toContain("Whether to include an example image");
     const links = toolSection(html, "get-resource-links");
     expect(links).toContain('<input type="number" id="try-2-f0" name="arg.count" value="3" step="any" min="1" max="10"');
@@ -101,13 +103,13 @@ describe("server-everything", () => {
     expect(conflict).toContain("a is given both in its field and in the JSON box, with different values: keep one.");
   });
 
-  test("a select and a ticked checkbox (hidden false, then true) reach the tool; the image it returns is shown", async () => {
-    const html = await tryIt(every, [["tool", "get-annotated-message"], ["arg.messageType", "success"], ["arg.includeImage", "false"], ["arg.includeImage", "true"], ["arguments", "{}"]]);
+  test("a select and an optional flag set to true reach the tool; the image it returns is shown", async () => {
+    const html = await tryIt(every, [["tool", "get-annotated-message"], ["arg.messageType", "success"], ["arg.includeImage", "true"], ["arguments", "{}"]]);
     expect(html).toContain("Operation completed successfully");
     expect(html).toMatch(/<img src="data:image\/png;base64,iVBORw0KGgo[A-Za-z0-9+/=]+" alt="Image returned by the tool \(image\/png, [\d.]+ KB\)"\/>/);
-    const unticked = await tryIt(every, [["tool", "get-annotated-message"], ["arg.messageType", "debug"], ["arg.includeImage", "false"], ["arguments", "{}"]]);
-    expect(unticked).toContain("Debug: Cache hit ratio");
-    expect(unticked).not.toContain("<img");
+    const unset = await tryIt(every, [["tool", "get-annotated-message"], ["arg.messageType", "debug"], ["arg.includeImage", ""], ["arguments", "{}"]]);
+    expect(unset).toContain("Debug: Cache hit ratio");
+    expect(unset).not.toContain("<img");
     expect(await tryIt(every, [["tool", "get-tiny-image"], ["arguments", "{}"]])).toContain('<img src="data:image/png;base64,');
   });
 

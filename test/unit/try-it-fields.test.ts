@@ -4,6 +4,8 @@
 // hostile schema (names that are markup, "tool", "__proto__", "x[]", hundreds of properties).
 import { describe, expect, test } from "bun:test";
 import { toolArguments } from "../../src/http/try-it.ts";
+import type { AgentDetailView } from "../../src/operations/agent-shapes.ts";
+import { TryIt } from "../../views/try-it.tsx";
 import { FIELD_PREFIX, MAX_FIELDS, restSummary, tryPlan, type TryPlan } from "../../views/try-it-fields.ts";
 
 const SCHEMA = {
@@ -154,5 +156,40 @@ describe("the arguments", () => {
     expect(Object.getPrototypeOf(args)).toBe(Object.prototype);
     expect(Object.getOwnPropertyDescriptor(args, "__proto__")?.value).toBe("p");
     expect([args.tool, args.arguments, args["x[]"]]).toEqual(["named tool", "named arguments", "brackets"]);
+  });
+});
+
+describe("booleans: an optional flag may be left out, a required one is a checkbox", () => {
+  const flags = { type: "object", properties: { query: { type: "string" }, dry_run: { type: "boolean" }, force: { type: "boolean" } }, required: ["query", "force"] };
+  const plan = tryPlan(flags);
+
+  test("an optional flag is a select of (not set), true and false; a required one keeps the checkbox and its hidden false", () => {
+    const a = { id: "agent_1", tools: [{ name: "search", description: null, input_schema: flags, missing: false }] } as unknown as AgentDetailView;
+    const html = String(TryIt({ a }));
+    expect(html).toContain('<select id="try-0-f1" name="arg.dry_run"><option value="">(not set)</option><option value="true">true</option><option value="false">false</option></select>');
+    expect(html).not.toContain('<input type="hidden" name="arg.dry_run"');
+    expect(html).toContain('<input type="hidden" name="arg.force" value="false"/>');
+    expect(html).toContain('<input type="checkbox" id="try-0-f2" name="arg.force" value="true"/>');
+    // A default preselects its value.
+    const withDefault = { ...flags, properties: { ...flags.properties, dry_run: { type: "boolean", default: false } } };
+    const b = { id: "agent_1", tools: [{ name: "search", description: null, input_schema: withDefault, missing: false }] } as unknown as AgentDetailView;
+    expect(String(TryIt({ a: b }))).toContain('<option value="false" selected="">false</option>');
+  });
+
+  test("an untouched optional flag (its select's empty value) is left out of the arguments, as the schema allows", () => {
+    const form = { tool: "search", arguments: "{}", "arg.query": "x", "arg.dry_run": "", "arg.force": "false" };
+    expect(toolArguments(plan, form)).toEqual({ args: { query: "x", force: false } });
+  });
+
+  test("a flag given in the JSON box is not refused because of its untouched field", () => {
+    const form = { tool: "search", arguments: '{"dry_run": true}', "arg.query": "x", "arg.dry_run": "", "arg.force": "false" };
+    expect(toolArguments(plan, form)).toEqual({ args: { dry_run: true, query: "x", force: false } });
+  });
+
+  test("true and false chosen in the select reach the tool; a required flag left empty is missing", () => {
+    expect(toolArguments(plan, { tool: "s", arguments: "{}", "arg.query": "x", "arg.dry_run": "false", "arg.force": "true" })).toEqual({ args: { query: "x", dry_run: false, force: true } });
+    expect(toolArguments(plan, { tool: "s", arguments: "{}", "arg.query": "x", "arg.dry_run": "true", "arg.force": "false" })).toEqual({ args: { query: "x", dry_run: true, force: false } });
+    expect(toolArguments(plan, { tool: "s", arguments: "{}", "arg.query": "x", "arg.force": "" })).toEqual({ error: "force is required." });
+    expect(toolArguments(plan, { tool: "s", arguments: "{}", "arg.query": "x", "arg.dry_run": "maybe", "arg.force": "true" })).toEqual({ error: "dry_run must be true or false." });
   });
 });

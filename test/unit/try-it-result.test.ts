@@ -2,7 +2,7 @@
 // under the size cap, embedded resources as text or a download of bytes, links only for http(s), every
 // upstream string escaped, long strings cut in the full result, and the call's duration.
 import { describe, expect, test } from "bun:test";
-import { callDuration, TryResult, type TryOutcome } from "../../views/try-it-result.tsx";
+import { callDuration, MAX_JSON_CHARS, renderJson, TryResult, type TryOutcome } from "../../views/try-it-result.tsx";
 
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 const SCRIPT_SVG = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>').toString("base64");
@@ -96,6 +96,32 @@ describe("resources and links", () => {
     for (let i = 0; i < 5000; i++) deep = [deep];
     const html = render({ content: [], structuredContent: { deep } });
     expect(html).toContain("nested too deep to show");
+  });
+});
+
+describe("the page is not many times the answer", () => {
+  test("deeply nested small items: the fragment stays under 4× the upstream's answer", () => {
+    // Arrays nested 26 deep, each leaf 400 small numbers: compact JSON is ~2 bytes per number, indented ~56.
+    let leaf: unknown = Array.from({ length: 400 }, () => 0);
+    for (let d = 0; d < 26; d++) leaf = [leaf];
+    const result = { content: [], structuredContent: { v: Array.from({ length: 20 }, () => leaf) } };
+    const html = render(result);
+    expect(html.length).toBeLessThan(JSON.stringify(result).length * 4);
+  });
+
+  test("structured content is printed once: the full result says it is shown above", () => {
+    const html = render({ content: [], structuredContent: { marker: "only-once-please" } });
+    expect(html.match(/only-once-please/g)).toHaveLength(1);
+    expect(html).toContain("Its structured content is shown above.");
+    expect(render({ content: [{ type: "text", text: "x" }] })).not.toContain("shown above");
+  });
+
+  test("rendered JSON has a total budget, then says it was cut; small values stay indented", () => {
+    const big = Array.from({ length: 500 }, (_, i) => Array.from({ length: 500 }, () => `item ${i}`));
+    const text = renderJson(big);
+    expect(text.length).toBeLessThan(MAX_JSON_CHARS + 100);
+    expect(text).toMatch(/\n… cut: \d+ more characters not shown$/);
+    expect(renderJson({ a: 1 })).toBe('{\n  "a": 1\n}');
   });
 });
 

@@ -29,9 +29,9 @@ export type Invite = {
 
 const NewInviteSchema = z.object({ email: EmailSchema, role: RoleSchema });
 
-const selection = { invite: userInvites, inviterEmail: users.email };
+const selection = { invite: userInvites, inviterEmail: users.email, inviterRole: users.role };
 
-function toInvite(row: { invite: typeof userInvites.$inferSelect; inviterEmail: string | null }): Invite {
+function toInvite(row: { invite: typeof userInvites.$inferSelect; inviterEmail: string | null; inviterRole?: Role | null }): Invite {
   const i = row.invite;
   const invitedBy = i.invitedBy !== null && row.inviterEmail !== null ? { id: i.invitedBy, email: row.inviterEmail } : null;
   return { id: i.id, email: i.email, role: i.role, invitedBy, createdAt: i.createdAt, expiresAt: i.expiresAt };
@@ -52,6 +52,10 @@ function liveInvite(db: Db, hmacKey: Buffer, token: string, now: Date): Invite |
     .where(eq(userInvites.tokenHash, hashOf(hmacKey, token)))
     .get();
   if (!row || row.invite.expiresAt.getTime() <= now.getTime()) return null;
+  // An invite is only as good as its inviter: one whose inviter is gone or no longer an admin is dead
+  // (removing or demoting deletes them too; this covers a row that outlived that). The host CLI's
+  // invites have no inviter and stay valid.
+  if (row.invite.invitedBy !== null && row.inviterRole !== "admin") return null;
   return toInvite(row);
 }
 

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { asc, count, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../../db/client.ts";
-import { sessions, users } from "../../db/schema.ts";
+import { sessions, userInvites, users } from "../../db/schema.ts";
 import { AppError } from "../../errors.ts";
 
 export const ROLES = ["admin", "member"] as const;
@@ -140,7 +140,11 @@ function countAdmins(db: Db): number {
   return db.select({ n: count() }).from(users).where(eq(users.role, "admin")).get()?.n ?? 0;
 }
 
-/** Changes a user's role; the last admin cannot be demoted, so the admin is never locked out. */
+/**
+ * Changes a user's role; the last admin cannot be demoted, so the admin is never locked out. A demoted
+ * admin's pending invites go with the role, in the same transaction: a link must not grant more than
+ * its inviter may still grant.
+ */
 export function setRole(db: Db, id: string, role: string, now = new Date()): User {
   const parsed = parseFields(RoleSchema, role);
   return db.transaction((tx) => {
@@ -148,16 +152,21 @@ export function setRole(db: Db, id: string, role: string, now = new Date()): Use
     if (!user) throw new AppError("USER_NOT_FOUND");
     if (user.role === "admin" && parsed !== "admin" && countAdmins(tx as unknown as Db) <= 1) throw new AppError("LAST_ADMIN");
     tx.update(users).set({ role: parsed, updatedAt: now }).where(eq(users.id, id)).run();
+    if (parsed !== "admin") tx.delete(userInvites).where(eq(userInvites.invitedBy, id)).run();
     return { ...user, role: parsed };
   }, { behavior: "immediate" });
 }
 
-/** Removes a user and (by cascade) their sessions; the last admin cannot be removed. */
+/**
+ * Removes a user and (by cascade) their sessions; the last admin cannot be removed. Their pending
+ * invites are deleted too (the foreign key would only forget the inviter, and the link would still work).
+ */
 export function deleteUser(db: Db, id: string): void {
   db.transaction((tx) => {
     const user = getUser(tx as unknown as Db, id);
     if (!user) throw new AppError("USER_NOT_FOUND");
     if (user.role === "admin" && countAdmins(tx as unknown as Db) <= 1) throw new AppError("LAST_ADMIN");
+    tx.delete(userInvites).where(eq(userInvites.invitedBy, id)).run();
     tx.delete(users).where(eq(users.id, id)).run();
   }, { behavior: "immediate" });
 }

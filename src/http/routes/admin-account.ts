@@ -1,6 +1,7 @@
 // The signed-in user's own account: changing their password. A session-only route, on purpose not an
 // operation: no API key (nor /mcp/self, nor REST) may ever change its owner's password. Wrong current
-// passwords count against the sign-in throttle, and the change is written to the audit log directly.
+// passwords count against a sign-in-sized budget of the user's own, and the change is written to the
+// audit log directly.
 import { Hono, type Context } from "hono";
 import { createSession } from "../../domain/access/sessions.ts";
 import { changePassword, parseNewPassword, verifyPassword} from "../../domain/access/users.ts";
@@ -51,9 +52,10 @@ export function adminAccountRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     if (password !== (form.confirm ?? "")) return refuse("The two new passwords differ.");
 
-    // The same throttle as sign-in, counted against the same account and address: a stolen session
-    // cannot guess the password here any faster than at the sign-in form.
-    const check = await deps.throttle.attempt({ account: user.email, ip }, async () =>
+    // The sign-in throttle's limits, on a budget of this user's own (keyed by user id, never the email):
+    // a stolen session cannot guess here faster than at the sign-in form, and a stranger's failed
+    // sign-ins for the email (which need no session) cannot lock the signed-in owner out of this.
+    const check = await deps.throttle.attempt({ account: `password-change:${user.id}`, ip }, async () =>
       (await verifyPassword(deps.db, user.id, form.current ?? "", deps.passwordCost)) ? true : null,
     );
     if (check.outcome === "throttled") {

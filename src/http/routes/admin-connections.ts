@@ -152,9 +152,11 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
   /**
    * The status of a settling connection, polled by its page (LiveStatus). 204 while nothing the page
    * shows has changed since the fingerprint it names (`seen`, only ever compared), so htmx swaps nothing
-   * and polling goes on; otherwise the status and the discovery section as they are now.
+   * and polling goes on; otherwise the status and the discovery section as they are now. Outside htmx (a
+   * browser sent here as sign-in's `next` after the session ended mid-poll): the connection's page.
    */
   app.get("/:id/status", async (c) => {
+    if (!c.req.header("hx-request")) return c.redirect(`/admin/connections/${encodeURIComponent(c.req.param("id"))}`, 303);
     const detail = await runAsUser(c, deps, connectionGet, { id: c.req.param("id") });
     const now = new Date();
     if (settling(detail, now) && c.req.query("seen") === liveFingerprint(detail)) return c.body(null, 204);

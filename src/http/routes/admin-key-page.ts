@@ -25,8 +25,18 @@ function rangeOf(c: Context<AppEnv>): string {
   return Object.hasOwn(RANGES, asked) ? asked : "7d";
 }
 
-/** The key's page (or the section, for htmx) after `outcome`. API_KEY_GET decides whether the viewer may see it. */
-async function respond(c: Context<AppEnv>, deps: AppDeps, id: string, outcome: Outcome = {}, status: ErrorStatus | 200 = 200): Promise<Response> {
+/**
+ * The key's page (or the section, for htmx) after `outcome`. API_KEY_GET decides whether the viewer may see
+ * it. `picker`: the grant targets when the caller has them already (listing them costs two operations).
+ */
+async function respond(
+  c: Context<AppEnv>,
+  deps: AppDeps,
+  id: string,
+  outcome: Outcome = {},
+  status: ErrorStatus | 200 = 200,
+  picker?: Awaited<ReturnType<typeof grantTargets>>,
+): Promise<Response> {
   if (outcome.issued) c.header("Cache-Control", "no-store");
   const key = await runAsUser(c, deps, apiKeyGet, { id });
   const range = rangeOf(c);
@@ -37,7 +47,7 @@ async function respond(c: Context<AppEnv>, deps: AppDeps, id: string, outcome: O
     // Monitoring is an aid on this page: the key and its actions stay usable without it.
     deps.logger.error("the key page could not read the key's activity", { key: key.id, error: err });
   }
-  const props: KeyPageProps = { viewer: c.get("user"), apiKey: key, ...(await grantTargets(c, deps)), grantableTools: grantableTools(c, deps), activity, range, ...outcome };
+  const props: KeyPageProps = { viewer: c.get("user"), apiKey: key, ...(picker ?? (await grantTargets(c, deps))), grantableTools: grantableTools(c, deps), activity, range, ...outcome };
   return c.html((isHtmx(c) ? KeySection(props) : KeyPage(props)).toString(), status);
 }
 
@@ -46,9 +56,9 @@ export async function rotateOnPage(c: Context<AppEnv>, deps: AppDeps, grace: str
   const id = c.req.param("id") ?? "";
   return submitForm(c, deps, apiKeyRotate, () => ({ id, ...(grace ? { grace_period: grace } : {}) }), {
     done: async (result) => {
-      const { targets } = await grantTargets(c, deps);
-      const issued = issuedToken(deps, result.key, result.token, { rotated: true, targets, returnFocus: "#rotate-key button[type=submit]" });
-      return respond(c, deps, id, { issued, message: { kind: "ok", text: "Rotated: copy the new token now." } });
+      const picker = await grantTargets(c, deps);
+      const issued = issuedToken(deps, result.key, result.token, { rotated: true, targets: picker.targets, returnFocus: "#rotate-key button[type=submit]" });
+      return respond(c, deps, id, { issued, message: { kind: "ok", text: "Rotated: copy the new token now." } }, 200, picker);
     },
     refused: (r) => respond(c, deps, id, { message: { kind: "error", text: r.message } }, r.status),
   });
