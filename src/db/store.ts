@@ -10,10 +10,17 @@
 import type { Database } from "bun:sqlite";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { sql } from "drizzle-orm";
-import type { Db } from "./client.ts";
+import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type * as sqliteSchema from "./schema.ts";
 
 export type Dialect = "sqlite" | "postgres";
+
+/**
+ * A database handle as every query is typed: drizzle over the SQLite schema. A PostgreSQL handle is
+ * given this type too (its tables have the same shape); defined here, not in client.ts, which opens
+ * handles and so imports this file.
+ */
+export type Db = BunSQLiteDatabase<typeof sqliteSchema> & { $client: Database };
 
 /** The tables as queries are typed (the SQLite schema); a PostgreSQL handle's tables have the same shape. */
 export type Tables = typeof sqliteSchema;
