@@ -1,7 +1,7 @@
 // The same tables for PostgreSQL (`database.url`): same names, columns and constraints as schema.ts,
 // with pg-core types that give queries the same TypeScript types; drizzle-kit generates
 // src/db/migrations-pg from this file, and test/unit/schema-parity.test.ts keeps the two in step.
-import { bigint, boolean, customType, index, integer, jsonb, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, customType, index, integer, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
 import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 
 /**
@@ -9,6 +9,17 @@ import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
  * `integer(…, { mode: "timestamp_ms" })` stores, so raw SQL comparing a time with an epoch-ms number
  * means the same on both engines. (PostgreSQL returns int8 as a string; Number() reads either.)
  */
+/**
+ * A JSON document in a jsonb column. The value goes to Bun's client as it is: the client encodes a
+ * jsonb parameter as JSON itself, so drizzle's own jsonb (which stringifies first) would store every
+ * object as a JSON string. Bun's client also parses jsonb on the way back.
+ */
+const jsonb = customType<{ data: unknown; driverData: unknown }>({
+  dataType: () => "jsonb",
+  toDriver: (value) => value,
+  fromDriver: (value) => value,
+});
+
 const epochMs = customType<{ data: Date; driverData: number | string | bigint }>({
   dataType: () => "bigint",
   toDriver: (value) => value.getTime(),

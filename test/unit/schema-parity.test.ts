@@ -50,9 +50,11 @@ function kindOf(column: AnyColumn): Kind {
     case "SQLiteText":
     case "PgText":
       return text();
-    // schema.pg.ts's epoch-milliseconds time: a bigint read as a Date.
+    // schema.pg.ts's own types: epoch-milliseconds times (a bigint read as a Date), and jsonb.
     case "PgCustomColumn":
-      return column.getSQLType() === "bigint" ? "date" : `unknown custom ${column.getSQLType()}`;
+      if (column.getSQLType() === "bigint") return "date";
+      if (column.getSQLType() === "jsonb") return "json";
+      return `unknown custom ${column.getSQLType()}`;
     default:
       return `unknown ${column.columnType}`;
   }
