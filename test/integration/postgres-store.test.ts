@@ -4,16 +4,22 @@
 import { describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { eq, sql } from "drizzle-orm";
-import { DatabaseError, openPostgres, ping, type DbHandle } from "../../src/db/client.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseConfig } from "../../src/config/load.ts";
+import { DatabaseError, openPostgres, openStore, ping, type DbHandle } from "../../src/db/client.ts";
 import { PG_MIGRATIONS } from "../../src/db/migrations-pg.ts";
 import { dialectOf, sqliteOf, tables, transaction } from "../../src/db/store.ts";
 import type { Migration } from "../../src/db/migrations.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { havePostgres, reportMissingPostgres, usePostgres } from "../support/postgres.ts";
 import { rejectionOf } from "../support/errors.ts";
+import { useTempDirs } from "../support/temp-dir.ts";
 
 const pg = usePostgres();
 const openSqlite = useTestDatabase();
+const tempDir = useTempDirs("switchboard-pg-store-");
+const SECRET = "correct-horse-battery-staple-0123456789";
 
 reportMissingPostgres("the PostgreSQL store tests", test);
 
@@ -63,6 +69,26 @@ describe.skipIf(!havePostgres)("opening PostgreSQL", () => {
     const again = await openPostgres({ url });
     await again.close();
     expect(await schemaVersion(url)).toBe(PG_MIGRATIONS.length);
+  });
+
+  test("openStore opens PostgreSQL when database.url is set, the SQLite file when not", async () => {
+    const dir = tempDir();
+    const url = await pg.emptyUrl();
+    const env = { DATABASE_URL: url };
+    const onPostgres = await openStore(parseConfig({ database: { url: "${DATABASE_URL}", pool_size: 3 }, security: { secret: SECRET } }, { source: null, env, baseDir: dir }));
+    try {
+      expect(onPostgres.dialect).toBe("postgres");
+      expect(await schemaVersion(url)).toBe(PG_MIGRATIONS.length);
+    } finally {
+      await onPostgres.close();
+    }
+    const onSqlite = await openStore(parseConfig({}, { source: null, env: {}, baseDir: dir }));
+    try {
+      expect(onSqlite.dialect).toBe("sqlite");
+      expect(existsSync(join(dir, "data", "switchboard.db"))).toBe(true);
+    } finally {
+      await onSqlite.close();
+    }
   });
 
   test("two openers racing on one empty database migrate it once", async () => {
