@@ -105,24 +105,27 @@ export async function openPostgres(options: {
   migrations?: readonly Migration[];
 }): Promise<DbHandle> {
   const where = describePostgresUrl(options.url);
-  let client: SQL;
+  let client: SQL | undefined;
   try {
     client = new SQL({
       url: options.url,
+      // Bun lets PGDATABASE override the URL's database; the URL in the config is what the operator meant.
+      database: databaseOf(options.url),
       adapter: "postgres",
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
       connectionTimeout: Math.max(1, Math.ceil((options.connectTimeoutMs ?? 10_000) / 1000)),
     });
     await client`select 1`;
   } catch (err) {
-    throw new DatabaseError(`cannot reach PostgreSQL at ${where}: ${withoutPassword(err, options.url)}`, { cause: err });
+    await client?.close();
+    throw new DatabaseError(`cannot reach PostgreSQL at ${where}: ${driverReason(err, options.url)}`, { cause: err });
   }
   try {
     await migratePostgres(client, options.migrations ?? PG_MIGRATIONS);
   } catch (err) {
     await client.close();
     if (err instanceof DatabaseError) throw err;
-    throw new DatabaseError(`cannot migrate PostgreSQL at ${where}: ${withoutPassword(err, options.url)}`, { cause: err });
+    throw new DatabaseError(`cannot migrate PostgreSQL at ${where}: ${driverReason(err, options.url)}`, { cause: err });
   }
   const db = drizzlePg({ client, schema: pgSchema });
   registerEngine(db, { dialect: "postgres", sqlite: null });
@@ -156,20 +159,32 @@ export async function migratePostgres(client: SQL, migrations: readonly Migratio
   });
 }
 
+/** The database a PostgreSQL URL names, if it names one. */
+function databaseOf(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).pathname.replace(/^\//, "")) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** "host:port/database" of a PostgreSQL URL, for messages: never its user or password. */
 export function describePostgresUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, "")) || "(default database)";
-    return `${parsed.hostname}:${parsed.port || "5432"}/${database}`;
+    return `${parsed.hostname}:${parsed.port || "5432"}/${databaseOf(url) ?? "(default database)"}`;
   } catch {
     return "(an unparsable URL)";
   }
 }
 
-/** The error's message with the URL's password (raw and decoded) blotted out, should the driver echo it. */
-function withoutPassword(err: unknown, url: string): string {
-  let message = err instanceof Error ? err.message : String(err);
+/**
+ * Why the driver failed, for the operator: its message and code ("Failed to connect" alone does not say
+ * refused from unresolvable), with the URL's password (raw and decoded) blotted out should it appear.
+ */
+function driverReason(err: unknown, url: string): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  let message = (err instanceof Error ? err.message : String(err)) + (typeof code === "string" && code ? ` (${code})` : "");
   let password = "";
   try {
     password = new URL(url).password;
