@@ -5,11 +5,6 @@ import { bigint, boolean, customType, index, integer, pgTable, text, uniqueIndex
 import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 
 /**
- * A time, stored as epoch milliseconds in a bigint and read as a Date: what SQLite's
- * `integer(…, { mode: "timestamp_ms" })` stores, so raw SQL comparing a time with an epoch-ms number
- * means the same on both engines. (PostgreSQL returns int8 as a string; Number() reads either.)
- */
-/**
  * A JSON document in a jsonb column. The value goes to Bun's client as it is: the client encodes a
  * jsonb parameter as JSON itself, so drizzle's own jsonb (which stringifies first) would store every
  * object as a JSON string. Bun's client also parses jsonb on the way back.
@@ -20,6 +15,11 @@ const jsonb = customType<{ data: unknown; driverData: unknown }>({
   fromDriver: (value) => value,
 });
 
+/**
+ * A time, stored as epoch milliseconds in a bigint and read as a Date: what SQLite's
+ * `integer(…, { mode: "timestamp_ms" })` stores, so raw SQL comparing a time with an epoch-ms number
+ * means the same on both engines. (PostgreSQL returns int8 as a string; Number() reads either.)
+ */
 const epochMs = customType<{ data: Date; driverData: number | string | bigint }>({
   dataType: () => "bigint",
   toDriver: (value) => value.getTime(),
