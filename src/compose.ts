@@ -4,7 +4,7 @@ import type { UsageSink } from "./domain/monitoring/types.ts";
 import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config/load.ts";
-import { openDatabase, type Db, type DbHandle } from "./db/client.ts";
+import { openDatabase, type Db, type DbHandle, type SqliteHandle } from "./db/client.ts";
 import { createKeyVerifier, LastUsedRecorder } from "./domain/access/api-keys.ts";
 import { LoginThrottle } from "./domain/access/login-throttle.ts";
 import { SetupGate } from "./domain/access/setup.ts";
@@ -41,14 +41,14 @@ export class StartupError extends Error {
 }
 
 /** The persistent state a server runs on: the open database and the keys derived from the secret. */
-export type Store = { handle: DbHandle; keys: ServerKeys; secretSource: string };
+export type Store = { handle: SqliteHandle; keys: ServerKeys; secretSource: string };
 
 /**
  * Opens the data dir and the database, reads (or creates) the server secret, and writes the
  * connections and agents the config declares. Throws StartupError; nothing is left open on failure.
  */
 export function openStore(config: Config, logger: Logger): Store {
-  let handle: DbHandle;
+  let handle: SqliteHandle;
   try {
     handle = openDatabase({ path: config.database.path, busyTimeoutMs: config.database.busy_timeout });
     accessSync(config.dataDir, constants.W_OK);

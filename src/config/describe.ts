@@ -114,6 +114,17 @@ function masked(key: string, value: unknown): unknown {
   return value;
 }
 
+/** A URL with its password masked (database.url carries one). */
+function urlWithoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = MASK;
+    return parsed.toString();
+  } catch {
+    return MASK;
+  }
+}
+
 /** The effective configuration as TOML: file values, else defaults, plus derived values; secrets masked. */
 export function renderEffectiveConfig(config: Config, options: { secretSource: string }): string {
   const lines: string[] = [`# source: ${config.source ?? "built-in defaults (no config file)"}`];
@@ -121,7 +132,7 @@ export function renderEffectiveConfig(config: Config, options: { secretSource: s
   for (const field of configReference()) bySection.set(field.section, [...(bySection.get(field.section) ?? []), field]);
   const derived: Record<string, Record<string, unknown>> = {
     server: { public_url: config.server.public_url },
-    database: { path: config.database.path },
+    database: { path: config.database.path, url: config.database.url && urlWithoutPassword(config.database.url) },
   };
   for (const [section, fields] of bySection) {
     if (fields[0]!.repeated) {

@@ -145,9 +145,32 @@ const database = z
       .default("./data/switchboard.db")
       .describe("SQLite database file. Its directory is the data dir (the generated secret lives there too). Relative paths are read from the config file's directory, or the working directory without a file."),
     busy_timeout: duration("5s", "How long a write waits for a lock held by another connection (a backup, say).", "10m"),
+    url: z
+      .string()
+      .superRefine(checkPostgresUrl)
+      .optional()
+      .describe(
+        'PostgreSQL instead of the SQLite file: "postgres://user:password@host:5432/database", usually "${DATABASE_URL}". Several replicas may share it; each needs the same security.secret.',
+      ),
+    pool_size: z.int().min(1).max(1000).default(10).describe("Most connections each replica keeps open to PostgreSQL (with database.url)."),
   })
   .prefault({})
-  .describe("The embedded SQLite database.");
+  .describe("The database: the embedded SQLite file, or PostgreSQL when url is set.");
+
+/** A PostgreSQL URL's shape: scheme, a host, no whitespace (whether it answers is for `serve` to find out). */
+function checkPostgresUrl(url: string, ctx: z.RefinementCtx): void {
+  const problem = (message: string) => ctx.addIssue({ code: "custom", message });
+  // Never echo the value: it holds the password.
+  if (/\s/.test(url)) return problem("expected a URL without whitespace");
+  if (!/^postgres(ql)?:\/\//.test(url)) return problem('expected a URL starting with "postgres://" or "postgresql://"');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return problem('expected a URL such as "postgres://user:password@host:5432/database"');
+  }
+  if (!parsed.hostname) problem('expected a host, as in "postgres://user:password@host:5432/database"');
+}
 
 const security = z
   .strictObject({
@@ -393,6 +416,11 @@ export const ConfigSchema = z
     // A declared URL with a literal IP is checked against the address policy now (hostnames at connect time).
     checkDeclaredUrls(config, ctx);
     checkDeclaredAgents(config, ctx);
+    // Keys, cookies and sealed secrets are derived from the secret, so replicas sharing one database
+    // must share it; a generated one would live in one replica's data dir only.
+    if (config.database.url && !config.security.secret) {
+      ctx.addIssue({ code: "custom", path: ["security", "secret"], message: "required when database.url is set: every replica must use the same secret (use ${VAR})" });
+    }
   });
 
 /** One [[connections]] table, validated, durations in ms. */

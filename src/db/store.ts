@@ -15,7 +15,11 @@ import type * as sqliteSchema from "./schema.ts";
 
 export type Dialect = "sqlite" | "postgres";
 
-/** A database handle, as every query is typed (a PostgreSQL handle has the same query methods). */
+/**
+ * A database handle as every query is typed: drizzle over the SQLite schema. A PostgreSQL handle is
+ * given this type too (its tables have the same shape); defined here, not in client.ts, which opens
+ * handles and so imports this file.
+ */
 export type Db = BunSQLiteDatabase<typeof sqliteSchema> & { $client: Database };
 
 /** The tables as queries are typed (the SQLite schema); a PostgreSQL handle's tables have the same shape. */

@@ -1,7 +1,7 @@
 // Builders for the OAuth domain's tests: a database with users, agents and connections inserted
 // directly, clients, PKCE pairs, and a whole approval (code issued and exchanged) in one call.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import type { Db, DbHandle } from "../../src/db/client.ts";
+import type { Db, SqliteHandle as DbHandle } from "../../src/db/client.ts";
 import { agents, connections, users } from "../../src/db/schema.ts";
 import type { Role, User } from "../../src/domain/access/users.ts";
 import { exchangeCode, issueCode, type AuthorizationRequest } from "../../src/domain/oauth/authorizations.ts";

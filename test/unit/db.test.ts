@@ -6,12 +6,14 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { DatabaseError, migrate, openDatabase } from "../../src/db/client.ts";
 import { MIGRATIONS, type Migration } from "../../src/db/migrations.ts";
+import { PG_MIGRATIONS } from "../../src/db/migrations-pg.ts";
 import { findUserByEmail } from "../../src/domain/access/users.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
 import { waitForLine } from "../support/streams.ts";
 
 const tempDir = useTempDirs("switchboard-db-");
 const MIGRATIONS_DIR = join(import.meta.dir, "../../src/db/migrations");
+const PG_MIGRATIONS_DIR = join(import.meta.dir, "../../src/db/migrations-pg");
 const FIXTURE = join(import.meta.dir, "../fixtures/commit-then-wait.ts");
 
 function dbPath(): string {
@@ -54,6 +56,19 @@ describe("embedded migrations", () => {
     const entries = [...journal.entries].sort((a, b) => a.idx - b.idx);
     expect(entries.map((e) => e.idx)).toEqual(entries.map((_, i) => i));
     expect(MIGRATIONS.map((m) => m.tag)).toEqual(entries.map((e) => e.tag));
+  });
+});
+
+describe("embedded PostgreSQL migrations", () => {
+  test("every SQL file in src/db/migrations-pg is embedded in PG_MIGRATIONS, in journal order and unchanged", () => {
+    const files = readdirSync(PG_MIGRATIONS_DIR).filter((f) => f.endsWith(".sql")).sort();
+    expect(PG_MIGRATIONS.map((m) => `${m.tag}.sql`)).toEqual(files);
+    for (const migration of PG_MIGRATIONS) {
+      expect(migration.sql).toBe(readFileSync(join(PG_MIGRATIONS_DIR, `${migration.tag}.sql`), "utf8"));
+    }
+    const journal = JSON.parse(readFileSync(join(PG_MIGRATIONS_DIR, "meta/_journal.json"), "utf8")) as { dialect: string; entries: { idx: number; tag: string }[] };
+    expect(journal.dialect).toBe("postgresql");
+    expect([...journal.entries].sort((a, b) => a.idx - b.idx).map((e) => e.tag)).toEqual(PG_MIGRATIONS.map((m) => m.tag));
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { createSession, deleteSession, findSession, purgeExpiredSessions } from "../../src/domain/access/sessions.ts";
 import { getUser, type User } from "../../src/domain/access/users.ts";
-import type { DbHandle } from "../../src/db/client.ts";
+import type { SqliteHandle as DbHandle } from "../../src/db/client.ts";
 import { users } from "../../src/db/schema.ts";
 import { useTestDatabase } from "../support/db.ts";
 

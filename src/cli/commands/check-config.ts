@@ -9,9 +9,10 @@ export const checkConfigCommand: Command = {
   summary: "Validate the config file and print the effective configuration",
   help: `Usage: switchboard check-config [--config FILE]
 
-Validates switchboard.toml (unknown keys, wrong types, unset \${VAR}s) and prints the effective
-configuration, defaults included, with secrets masked. Exit code 0 when valid, 2 when not (one
-line per problem, naming the key).
+Validates switchboard.toml (unknown keys, wrong types, unset \${VAR}s, the shape of database.url)
+and prints the effective configuration, defaults included, with secrets (and the database URL's
+password) masked. Exit code 0 when valid, 2 when not (one line per problem, naming the key). It
+does not connect to the database.
 
 Options:
 ${CONFIG_HELP}
