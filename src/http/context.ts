@@ -34,7 +34,7 @@ export type AppDeps = {
   /** The management tools, and which members may use. */
   catalog: ManagementCatalog;
   /** Whether a connection or agent id names something that exists. */
-  resourceExists: (resource: string) => boolean;
+  resourceExists: (resource: string) => Promise<boolean>;
   /** Checks an API key token: one HMAC and one indexed lookup. */
   verifyKey: (token: string) => VerifiedKey | null;
   lastUsed: LastUsedRecorder;
