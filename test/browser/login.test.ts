@@ -24,7 +24,7 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
   let problems: string[] = [];
 
   beforeAll(async () => {
-    server = startTestServer();
+    server = await startTestServer();
     browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);
@@ -104,14 +104,14 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
     ]);
   });
 
-  test("nothing was blocked by the Content-Security-Policy and no script failed", () => {
+  test("nothing was blocked by the Content-Security-Policy and no script failed", async () => {
     expect(problems).toEqual([]);
   });
 });
 
 // Without Chromium on CI, fail loudly rather than pass by skipping.
 if (!haveChromium && process.env.CI) {
-  test("chromium is installed for the browser tests", () => {
+  test("chromium is installed for the browser tests", async () => {
     throw new Error(CHROMIUM_MISSING);
   });
 }

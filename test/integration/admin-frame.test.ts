@@ -6,7 +6,7 @@ import { ASSETS } from "../../views/assets.ts";
 import { createTestApp } from "../support/app.ts";
 import { form, insertUser } from "../support/users.ts";
 
-const t = createTestApp();
+const t = await createTestApp();
 afterAll(() => t.close());
 
 function relativeLuminance(hex: string): number {
@@ -46,7 +46,7 @@ describe("the page frame", () => {
     expect(html.indexOf("skip-link")).toBeLessThan(html.indexOf('class="sidebar"'));
   });
 
-  test("the member badge reads at 4.5:1 or better", () => {
+  test("the member badge reads at 4.5:1 or better", async () => {
     const css = ASSETS["app.css"]!.body;
     const rule = /\.badge\.member \{ background: (#[0-9a-f]{6}); color: (#[0-9a-f]{6}); \}/i.exec(css);
     expect(rule).not.toBeNull();

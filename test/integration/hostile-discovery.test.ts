@@ -16,7 +16,7 @@ const LONG_VALID = "l".repeat(120);
 const VALID_TOOLS = ["valid_one", "valid.two", LONG_VALID];
 const DROPPED_TOOLS = ["*", "ok", "has space", "a".repeat(300), "bad_description", "bad_annotations", "slash/name"];
 
-const t = createTestApp({
+const t = await createTestApp({
   overrides: {
     connections: [{ slug: "hostile", command: process.execPath, args: [HOSTILE] }],
     agents: [
@@ -69,7 +69,7 @@ async function listThrough(path: string, token: string, method: string, params: 
 }
 
 describe("discovery of a hostile upstream", () => {
-  test("keeps only valid entries, across pages, and names what it dropped", () => {
+  test("keeps only valid entries, across pages, and names what it dropped", async () => {
     const found = t.deps.gateway.discovery(connId);
     expect(found.error).toBeNull();
     expect(found.tools.map((tool) => tool.name)).toEqual(VALID_TOOLS);

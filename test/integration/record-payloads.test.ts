@@ -49,8 +49,8 @@ async function echoRecord(path: string, text: string, sessionId?: string): Promi
   return waitUntil(() => records.find((r) => r.method === "tools/call"), "the call's record");
 }
 
-beforeAll(() => {
-  t = createTestApp({
+beforeAll(async () => {
+  t = await createTestApp({
     usage: sink,
     overrides: {
       connections: [{ slug: "declared", command: process.execPath, args: [FIXTURE], record_payloads: true }],
@@ -65,7 +65,7 @@ afterAll(async () => {
   await t.deps.gateway.close();
   t.close();
 });
-beforeEach(() => {
+beforeEach(async () => {
   records.length = 0;
 });
 
@@ -132,13 +132,13 @@ describe("an agent", () => {
 });
 
 describe("the admin forms", () => {
-  test("the connection form's box: ticked is true, unticked (with its marker) is false, absent leaves it", () => {
+  test("the connection form's box: ticked is true, unticked (with its marker) is false, absent leaves it", async () => {
     expect(connectionInputFromForm({ slug: "a", record_payloads_shown: "1", record_payloads: "1" }).input.record_payloads).toBe(true);
     expect(connectionInputFromForm({ slug: "a", record_payloads_shown: "1" }).input.record_payloads).toBe(false);
     expect(connectionInputFromForm({ slug: "a" }).input.record_payloads).toBeUndefined();
   });
 
-  test("the agent editor's box", () => {
+  test("the agent editor's box", async () => {
     expect(agentDraftFromForm({ slug: "a", record_payloads: "1" }).record_payloads).toBe(true);
     expect(agentDraftFromForm({ slug: "a" }).record_payloads).toBe(false);
   });

@@ -22,7 +22,7 @@ function countIn(path: string, table: string): number {
 describe("monitoring wiring", () => {
   test("the server's graceful stop writes the usage records still queued", async () => {
     const dir = tempDir();
-    const t = startTestServer({ dir, overrides: { monitoring: { flush_interval: "1m", flush_rows: 100_000 } } });
+    const t = await startTestServer({ dir, overrides: { monitoring: { flush_interval: "1m", flush_rows: 100_000 } } });
     const { deps } = t.server;
     deps.usage.record(usageRecord({ name: "queued_at_stop" }));
     deps.audit.record({ at: new Date(), face: "admin", actor: { userId: null, credentialKind: "config", credentialId: null }, action: "CONFIG_APPLY", targetId: null, address: null, change: {}, outcome: "ok" });
@@ -35,14 +35,14 @@ describe("monitoring wiring", () => {
 
   test("with [monitoring] enabled = false the server records no usage", async () => {
     const dir = tempDir();
-    const t = startTestServer({ dir, overrides: { monitoring: { enabled: false } } });
+    const t = await startTestServer({ dir, overrides: { monitoring: { enabled: false } } });
     t.server.deps.usage.record(usageRecord());
     const path = t.server.deps.config.database.path;
     await t.server.stop();
     expect(countIn(path, "usage_events")).toBe(0);
   });
 
-  test("the CLI's deps write a usage record at once (a command's run is short)", () => {
+  test("the CLI's deps write a usage record at once (a command's run is short)", async () => {
     const dir = tempDir();
     const config = testConfig(dir);
     const handle = openDatabase({ path: config.database.path, busyTimeoutMs: 1_000 });
