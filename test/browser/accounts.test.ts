@@ -193,7 +193,7 @@ describe.skipIf(!haveChromium)("accounts in a browser", () => {
     await context.close();
   });
 
-  test("nothing was blocked by the Content-Security-Policy and no script failed", async () => {
+  test("nothing was blocked by the Content-Security-Policy and no script failed", () => {
     // The wrong current password's 400 is the answer that test expected.
     expect(admin.problems.filter((p) => p !== "400 /admin/account/password")).toEqual([]);
     expect(others.flat()).toEqual([]);
@@ -202,7 +202,7 @@ describe.skipIf(!haveChromium)("accounts in a browser", () => {
 
 // Without Chromium on CI, fail loudly rather than pass by skipping.
 if (!haveChromium && process.env.CI) {
-  test("chromium is installed for the browser tests", async () => {
+  test("chromium is installed for the browser tests", () => {
     throw new Error(CHROMIUM_MISSING);
   });
 }

@@ -104,14 +104,14 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
     ]);
   });
 
-  test("nothing was blocked by the Content-Security-Policy and no script failed", async () => {
+  test("nothing was blocked by the Content-Security-Policy and no script failed", () => {
     expect(problems).toEqual([]);
   });
 });
 
 // Without Chromium on CI, fail loudly rather than pass by skipping.
 if (!haveChromium && process.env.CI) {
-  test("chromium is installed for the browser tests", async () => {
+  test("chromium is installed for the browser tests", () => {
     throw new Error(CHROMIUM_MISSING);
   });
 }

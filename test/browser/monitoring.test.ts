@@ -149,7 +149,7 @@ describe.skipIf(!haveChromium)("the Monitoring page in a browser", () => {
     expect(await page.locator("dl.kv").textContent()).toContain("it broke");
   });
 
-  test("no console errors, failed loads or CSP violations", async () => {
+  test("no console errors, failed loads or CSP violations", () => {
     expect(problems).toEqual([]);
   });
 });

@@ -31,7 +31,7 @@ beforeEach(async () => {
   workerCookie = await t.cookieFor(worker);
 });
 
-afterEach(async () => {
+afterEach(() => {
   t.deps.usageRecorder.stop();
   t.close();
 });

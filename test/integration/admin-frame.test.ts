@@ -46,7 +46,7 @@ describe("the page frame", () => {
     expect(html.indexOf("skip-link")).toBeLessThan(html.indexOf('class="sidebar"'));
   });
 
-  test("the member badge reads at 4.5:1 or better", async () => {
+  test("the member badge reads at 4.5:1 or better", () => {
     const css = ASSETS["app.css"]!.body;
     const rule = /\.badge\.member \{ background: (#[0-9a-f]{6}); color: (#[0-9a-f]{6}); \}/i.exec(css);
     expect(rule).not.toBeNull();

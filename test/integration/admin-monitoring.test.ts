@@ -85,7 +85,7 @@ beforeAll(async () => {
   );
 });
 
-afterAll(async () => {
+afterAll(() => {
   t.deps.usageRecorder.stop();
   t.close();
 });

@@ -87,7 +87,7 @@ const nothingChanged: Scenario<Ctx>["after"] = ({ h }) => {
   expect([h.agents.applied, h.agents.removed]).toEqual([[], []]);
 };
 
-test("the table covers every agent operation", async () => {
+test("the table covers every agent operation", () => {
   expect(ROUTES.map((r) => r.op).sort()).toEqual(OPERATIONS.filter((o) => o.name.startsWith("AGENT_")).map((o) => o.name).sort());
 });
 

@@ -105,7 +105,7 @@ const nothingChanged: Scenario<Ctx>["after"] = ({ h }) => {
   expect([h.gateway.applied, h.gateway.removed, h.gateway.tested, h.gateway.refreshed]).toEqual([[], [], [], []]);
 };
 
-test("the table covers every connection operation", async () => {
+test("the table covers every connection operation", () => {
   expect(ROUTES.map((r) => r.op).sort()).toEqual(OPERATIONS.filter((o) => o.name.startsWith("CONNECTION_")).map((o) => o.name).sort());
 });
 
@@ -311,7 +311,7 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
     expectNoNames(listed, JSON.stringify(out));
   });
 
-  test("its tool description sends a model to CONNECTION_GET for the names", async () => {
+  test("its tool description sends a model to CONNECTION_GET for the names", () => {
     const list = OPERATIONS.find((o) => o.name === "CONNECTION_LIST")!;
     expect(list.description).toContain("names of headers and env are in CONNECTION_GET");
     expect(list.description).not.toContain("header and env names only");

@@ -69,7 +69,7 @@ async function listThrough(path: string, token: string, method: string, params: 
 }
 
 describe("discovery of a hostile upstream", () => {
-  test("keeps only valid entries, across pages, and names what it dropped", async () => {
+  test("keeps only valid entries, across pages, and names what it dropped", () => {
     const found = t.deps.gateway.discovery(connId);
     expect(found.error).toBeNull();
     expect(found.tools.map((tool) => tool.name)).toEqual(VALID_TOOLS);

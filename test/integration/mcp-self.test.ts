@@ -311,7 +311,7 @@ describe("credentials", () => {
 
 describe("bad requests", () => {
   let token: string;
-  beforeAll(async () => {
+  beforeAll(() => {
     token = key(admin, { self: ["*"] }).token;
   });
   const auth = () => ({ authorization: `Bearer ${token}` });

@@ -255,7 +255,7 @@ describe("who may scrape", () => {
     expect((await scrape(await fresh({ metrics: { enabled: false } }))).status).toBe(404);
   });
 
-  test("isLoopback: only 127/8, ::1 and IPv4-mapped loopback", async () => {
+  test("isLoopback: only 127/8, ::1 and IPv4-mapped loopback", () => {
     expect(["127.0.0.1", "127.1.2.3", "::1", "::FFFF:127.0.0.1"].every(isLoopback)).toBe(true);
     expect(["128.0.0.1", "0.0.0.0", "::", "::2", "1127.0.0.1", "127.0.0.1.evil", "unknown"].some(isLoopback)).toBe(false);
   });

@@ -103,7 +103,7 @@ describe("route-level refusals and /metrics", () => {
 });
 
 describe("audit masking", () => {
-  test("headers sent as a list of pairs (an invalid input, stored raw) are masked", async () => {
+  test("headers sent as a list of pairs (an invalid input, stored raw) are masked", () => {
     const raw = { slug: "gh", transport: "http", url: "https://x.example", headers: [["Authorization", "Bearer ghp_supersecretvalue123"]] };
     expect(JSON.stringify(maskSecrets(raw))).not.toContain("ghp_supersecretvalue123");
   });

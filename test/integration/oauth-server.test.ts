@@ -674,7 +674,7 @@ describe("client ID metadata documents (a loopback fixture, allowed only by the 
   let fixture: ReturnType<typeof Bun.serve>;
   let base: string;
   let fetches = 0;
-  beforeAll(async () => {
+  beforeAll(() => {
     fixture = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,

@@ -65,7 +65,7 @@ afterAll(async () => {
   await t.deps.gateway.close();
   t.close();
 });
-beforeEach(async () => {
+beforeEach(() => {
   records.length = 0;
 });
 
@@ -132,13 +132,13 @@ describe("an agent", () => {
 });
 
 describe("the admin forms", () => {
-  test("the connection form's box: ticked is true, unticked (with its marker) is false, absent leaves it", async () => {
+  test("the connection form's box: ticked is true, unticked (with its marker) is false, absent leaves it", () => {
     expect(connectionInputFromForm({ slug: "a", record_payloads_shown: "1", record_payloads: "1" }).input.record_payloads).toBe(true);
     expect(connectionInputFromForm({ slug: "a", record_payloads_shown: "1" }).input.record_payloads).toBe(false);
     expect(connectionInputFromForm({ slug: "a" }).input.record_payloads).toBeUndefined();
   });
 
-  test("the agent editor's box", async () => {
+  test("the agent editor's box", () => {
     expect(agentDraftFromForm({ slug: "a", record_payloads: "1" }).record_payloads).toBe(true);
     expect(agentDraftFromForm({ slug: "a" }).record_payloads).toBe(false);
   });

@@ -53,7 +53,7 @@ function expectClean(where: string, text: string): void {
 }
 
 describe("redact()", () => {
-  test("replaces every form of every secret and caps the text", async () => {
+  test("replaces every form of every secret and caps the text", () => {
     const secrets = secretsOf({ token: TOKEN, headers: { "X-Api-Key": HEADER, Short: "on" }, env: { KEY: ENV } });
     const text = `a ${TOKEN} b ${b64(HEADER)} c ${encodeURIComponent(`${ENV}/x`)} d ${JSON.stringify(`"${TOKEN}"`)} on`;
     const out = redact(text, secrets);

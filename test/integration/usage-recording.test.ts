@@ -49,7 +49,7 @@ const all: GatewayCaller = makeCaller({ "*": ["*"], [agent.id]: ["*"] }, "key_al
 // Only echo on the connection, only `say` on the agent: no resources.
 const narrow: GatewayCaller = makeCaller({ [conn.id]: ["echo"], [agent.id]: ["say"] }, "key_narrow");
 
-beforeAll(async () => {
+beforeAll(() => {
   harness = new GatewayHarness([conn, payloadConn], {
     agents: [agent],
     address: ADDRESS,
@@ -59,7 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await harness.close();
 });
-beforeEach(async () => {
+beforeEach(() => {
   sink.records = [];
 });
 
@@ -278,7 +278,7 @@ describe("through the HTTP routes", () => {
     await app.deps.gateway.close();
     app.close();
   });
-  beforeEach(async () => {
+  beforeEach(() => {
     routeSink.records = [];
   });
 

@@ -39,19 +39,19 @@ const sel = (connectionId: string, tools: AgentSelectionTools) => ({ connectionI
 type AgentSelectionTools = "all" | { name: string; alias?: string }[];
 
 describe("checkSelections", () => {
-  test("the same name from two connections is a collision naming both tools and both fixes", async () => {
+  test("the same name from two connections is a collision naming both tools and both fixes", () => {
     const check = checkSelections({ prefixTools: false, connections: [sel("c1", [{ name: "search" }]), sel("c2", [{ name: "search" }])] }, LOOKUP);
     expect(check.collisions).toEqual([{ exposed: "search", tools: [{ connectionSlug: "github", upstream: "search" }, { connectionSlug: "gitlab", upstream: "search" }] }]);
     expect(check.problems).toEqual({});
   });
 
-  test("tools selected with \"all\" take part, as discovered", async () => {
+  test("tools selected with \"all\" take part, as discovered", () => {
     const check = checkSelections({ prefixTools: false, connections: [sel("c1", "all"), sel("c2", "all")] }, LOOKUP);
     expect(check.collisions.map((c) => c.exposed)).toEqual(["search"]);
     expect(check.tools.map((t) => t.exposed)).toEqual(["search", "get_issue", "merge"]);
   });
 
-  test("an alias or prefix_tools resolves it; prefixing leaves aliases alone", async () => {
+  test("an alias or prefix_tools resolves it; prefixing leaves aliases alone", () => {
     const aliased = checkSelections({ prefixTools: false, connections: [sel("c1", "all"), sel("c2", [{ name: "search", alias: "search_gitlab" }])] }, LOOKUP);
     expect(aliased.collisions).toEqual([]);
     expect(aliased.tools.map((t) => [t.exposed, t.connectionSlug, t.upstream])).toEqual([
@@ -61,7 +61,7 @@ describe("checkSelections", () => {
     expect(prefixed.tools.map((t) => t.exposed)).toEqual(["find", "gitlab__search", "gitlab__merge"]);
   });
 
-  test("invalid names, a tool listed twice, a connection twice and an unknown connection are problems by field", async () => {
+  test("invalid names, a tool listed twice, a connection twice and an unknown connection are problems by field", () => {
     const long = "x".repeat(125);
     const lookup = { ...LOOKUP, toolsOf: (id: string) => (id === "c2" ? [{ name: long }] : LOOKUP.toolsOf(id)) };
     const check = checkSelections(
@@ -221,7 +221,7 @@ describe("agents declared in the config", () => {
     expect((await syncConfigAgents(h.deps.db, [])).removed.sort()).toEqual([mine.id, configAgentId("rich")].sort());
   });
 
-  test("unknown connections, a connection selected twice, bad names and collisions are refused with their key path", async () => {
+  test("unknown connections, a connection selected twice, bad names and collisions are refused with their key path", () => {
     expect(problems({ connections: CONNECTIONS, agents: [{ slug: "a", tools: { githb: ["x"] } }] })).toEqual(['agents[0].tools.githb: no connection "githb" is declared in [[connections]]']);
     expect(problems({ connections: CONNECTIONS, agents: [{ slug: "a", tools: { github: "*" }, connections: [{ connection: "github", tools: ["x"] }, { connection: "nope", tools: "*" }] }] })).toEqual([
       'agents[0].connections[0].connection: "github" is also in tools: select each connection once',
@@ -241,7 +241,7 @@ describe("agents declared in the config", () => {
     expect(problems({ agents: [{ slug: "a", tool: {} }] })).toEqual(["agents[0].tool: unknown key"]);
   });
 
-  test("the effective config shows them, and init leaves [[agents]] and [[agents.connections]] commented out", async () => {
+  test("the effective config shows them, and init leaves [[agents]] and [[agents.connections]] commented out", () => {
     const text = renderEffectiveConfig(parse({ connections: CONNECTIONS, agents: DECLARED }), { secretSource: "x" });
     const parsed = Bun.TOML.parse(text) as { agents: Record<string, unknown>[] };
     expect(parsed.agents).toEqual(DECLARED);

@@ -286,7 +286,7 @@ describe("connections declared in the config", () => {
     expect((await listConnections(storeOf(h))).map((c) => c.id)).toEqual([other.id]);
   });
 
-  test("the derived id is a conn_<uuid> (version 8), the same for the same slug and different for another", async () => {
+  test("the derived id is a conn_<uuid> (version 8), the same for the same slug and different for another", () => {
     expect(configConnectionId("github")).toMatch(/^conn_[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(configConnectionId("github")).toMatch(CONNECTION_ID);
     expect(configConnectionId("github")).toBe(configConnectionId("github"));
@@ -298,19 +298,19 @@ describe("the config schema of [stdio], [gateway] and [[connections]]", () => {
   const parse = (raw: unknown, env: Record<string, string> = {}) => parseConfig(raw, { source: "t.toml", env, baseDir: "/etc/sb" });
   const problems = (raw: unknown) => problemsOf(() => parse(raw));
 
-  test("defaults: stdio allowed for any command, gateway timeouts, no connections", async () => {
+  test("defaults: stdio allowed for any command, gateway timeouts, no connections", () => {
     const config = parse({});
     expect(config.stdio).toEqual({ enabled: true, allowed_commands: [] });
     expect(config.gateway).toEqual({ connect_timeout: 10_000, call_timeout: 60_000, session_idle_timeout: 1_800_000, max_sessions: 10_000, stdio_max_processes: 8, stderr_lines: 200, max_concurrent_tests: 4, upstream_deny: [], upstream_allow: [], max_response_size: 32 * 1024 * 1024 });
     expect(config.connections).toEqual([]);
   });
 
-  test("transport is inferred, a relative cwd is read from the config's directory", async () => {
+  test("transport is inferred, a relative cwd is read from the config's directory", () => {
     const config = parse({ connections: [{ slug: "a", command: "node", cwd: "servers/a" }, { slug: "b", url: "https://b/mcp" }] });
     expect(config.connections.map((c) => [c.transport, c.cwd])).toEqual([["stdio", "/etc/sb/servers/a"], ["http", undefined]]);
   });
 
-  test("bad connections are refused with their key path, every problem at once", async () => {
+  test("bad connections are refused with their key path, every problem at once", () => {
     expect(problems({ connections: [{ slug: "Bad Slug", url: "https://x/mcp" }, { slug: "s", transport: "sse" }, { slug: "t", transport: "stdio", command: "x", url: "https://x" }, { slug: "u", url: "ftp://x" }] }).sort()).toEqual([
       "connections[0].slug: expected 1-63 lowercase letters, digits and dashes, starting with a letter or digit",
       "connections[1].url: expected a URL for an sse connection",
@@ -321,7 +321,7 @@ describe("the config schema of [stdio], [gateway] and [[connections]]", () => {
     expect(problems({ connections: [{ slug: "a", url: "https://user:pw@a/mcp" }] })).toEqual(["connections[0].url: put credentials in token or headers (stored encrypted), not in the URL"]);
   });
 
-  test("a declared stdio connection must pass [stdio]: start-up fails otherwise", async () => {
+  test("a declared stdio connection must pass [stdio]: start-up fails otherwise", () => {
     expect(problems({ stdio: { enabled: false }, connections: [{ slug: "a", command: "npx" }] })).toEqual([
       "connections[0].transport: stdio connections are disabled on this server (stdio.enabled = false)",
     ]);
@@ -330,14 +330,14 @@ describe("the config schema of [stdio], [gateway] and [[connections]]", () => {
     ]);
   });
 
-  test("a header or env value of the wrong type is refused without echoing it", async () => {
+  test("a header or env value of the wrong type is refused without echoing it", () => {
     const refused = problems({ connections: [{ slug: "a", command: "x", env: { KEY: 1234567 } }] });
     expect(refused).toEqual(["connections[0].env.KEY: expected string, got a value (hidden)"]);
     const whole = problems({ connections: [{ slug: "a", url: "https://a/mcp", headers: "Authorization: Bearer hdr-inline-secret" }] });
     expect(whole).toEqual(["connections[0].headers: expected record, got a value (hidden)"]);
   });
 
-  test("the effective config masks the token and every header and env value, and stays valid TOML", async () => {
+  test("the effective config masks the token and every header and env value, and stays valid TOML", () => {
     const config = parse({ connections: [{ slug: "gh", url: "https://a/mcp", token: "${GH}", headers: { "X-Key": HEADER_VALUE } }, { slug: "l", command: "node", env: { K: ENV_VALUE } }] }, { GH: TOKEN });
     const text = renderEffectiveConfig(config, { secretSource: "x" });
     for (const secret of [TOKEN, HEADER_VALUE, ENV_VALUE]) expect(text).not.toContain(secret);
@@ -350,7 +350,7 @@ describe("the config schema of [stdio], [gateway] and [[connections]]", () => {
     expect(renderEffectiveConfig(parse({}), { secretSource: "x" })).toContain("# no [[connections]] declared");
   });
 
-  test("init writes [[connections]] commented out, so the new file declares none", async () => {
+  test("init writes [[connections]] commented out, so the new file declares none", () => {
     const text = renderInitialConfig("s".repeat(40));
     expect(text).toContain("\n# [[connections]]\n");
     expect(text).toContain("\n[stdio]\n");

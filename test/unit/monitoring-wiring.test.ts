@@ -42,7 +42,7 @@ describe("monitoring wiring", () => {
     expect(countIn(path, "usage_events")).toBe(0);
   });
 
-  test("the CLI's deps write a usage record at once (a command's run is short)", async () => {
+  test("the CLI's deps write a usage record at once (a command's run is short)", () => {
     const dir = tempDir();
     const config = testConfig(dir);
     const handle = openDatabase({ path: config.database.path, busyTimeoutMs: 1_000 });
