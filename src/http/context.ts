@@ -21,6 +21,7 @@ import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
 export type AppDeps = {
   config: Config;
   db: Db;
+  /** The SQLite connection under `db`: only the tests' raw reads use it (queries, /healthz included, go through `db`). */
   sqlite: Database;
   keys: ServerKeys;
   /** Where the server secret came from, for display ("set in the config" or the file path). */
