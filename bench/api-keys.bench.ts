@@ -16,7 +16,7 @@ import { fmt, percentile, type Summary } from "./lib.ts";
 const dir = mkdtempSync(join(tmpdir(), "sb-bench-keys-"));
 const config = parseConfig({ database: { path: join(dir, "db.sqlite") } }, { source: null, env: {}, baseDir: dir });
 const logger = createLogger({ level: "info", write: () => {} });
-const { deps, handle } = compose(config, logger);
+const { deps, handle } = await compose(config, logger);
 const owner = await createUser(deps.db, { email: "bench@example.com", role: "admin", password: "bench-password-1" });
 
 // 10,000 keys; the hashes of all but the sampled ones are written directly to keep set-up quick.

@@ -15,7 +15,7 @@ import { percentile } from "./lib.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sb-bench-connlist-"));
 const config = parseConfig({ database: { path: join(dir, "db.sqlite") } }, { source: null, env: {}, baseDir: dir });
-const { deps, handle } = compose(config, createLogger({ level: "info", write: () => {} }));
+const { deps, handle } = await compose(config, createLogger({ level: "info", write: () => {} }));
 const store = connectionStore(deps);
 
 const COUNT = 500;
@@ -25,18 +25,18 @@ for (let i = 0; i < COUNT; i++) {
     i % 2 === 0
       ? newConnectionFields({ slug, transport: "http", url: `https://mcp${i}.example/mcp`, token: `tok-${i}-${crypto.randomUUID()}`, headers: { "X-Team": `team-${i}`, "X-Key": crypto.randomUUID() } })
       : newConnectionFields({ slug, transport: "stdio", command: "node", args: ["server.js"], env: { API_KEY: crypto.randomUUID(), REGION: "eu" } });
-  createConnection(store, fields);
+  await createConnection(store, fields);
 }
 
 const FullList = z.array(ConnectionShape);
 const SummaryList = z.array(ConnectionSummaryShape);
-const decrypting = () => FullList.parse(listConnections(store).map((c) => connectionOut(deps, c)));
-const summary = () => SummaryList.parse(listConnectionSummaries(deps.db).map((c) => connectionSummaryOut(deps, c)));
+const decrypting = async () => FullList.parse(await Promise.all((await listConnections(store)).map((c) => connectionOut(deps, c))));
+const summary = async () => SummaryList.parse(await Promise.all((await listConnectionSummaries(deps.db)).map((c) => connectionSummaryOut(deps, c))));
 
-if (summary().length !== COUNT || decrypting().length !== COUNT) throw new Error("the lists do not hold every connection");
+if ((await summary()).length !== COUNT || (await decrypting()).length !== COUNT) throw new Error("the lists do not hold every connection");
 for (let i = 0; i < 5; i++) {
-  decrypting();
-  summary();
+  await decrypting();
+  await summary();
 } // warm-up
 
 const ROUNDS = 40;
@@ -46,7 +46,7 @@ for (let round = 0; round < ROUNDS; round++) {
   const order = round % 2 === 0 ? (["decrypting", "summary"] as const) : (["summary", "decrypting"] as const);
   for (const which of order) {
     const t0 = performance.now();
-    (which === "decrypting" ? decrypting : summary)();
+    await (which === "decrypting" ? decrypting : summary)();
     times[which].push(performance.now() - t0);
   }
 }

@@ -11,7 +11,7 @@ import { fmt, load, type Summary } from "./lib.ts";
 const dir = mkdtempSync(join(tmpdir(), "sb-bench-"));
 const config = parseConfig({ server: { listen: "127.0.0.1:0" }, database: { path: join(dir, "db.sqlite") } }, { source: null, env: {}, baseDir: dir });
 // Log lines are built and written as in production, to a sink instead of the terminal.
-const gateway = startServer(config, createLogger({ level: "info", write: () => {} }), { announceSetupUrl: () => {} });
+const gateway = await startServer(config, createLogger({ level: "info", write: () => {} }), { announceSetupUrl: () => {} });
 const bare = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ status: "ok" }) });
 
 const targets = { bare: `http://127.0.0.1:${bare.port}/healthz`, gateway: `${gateway.url}/healthz` };

@@ -47,7 +47,7 @@ export type Store = { handle: SqliteHandle; keys: ServerKeys; secretSource: stri
  * Opens the data dir and the database, reads (or creates) the server secret, and writes the
  * connections and agents the config declares. Throws StartupError; nothing is left open on failure.
  */
-export function openStore(config: Config, logger: Logger): Store {
+export async function openStore(config: Config, logger: Logger): Promise<Store> {
   let handle: SqliteHandle;
   try {
     handle = openDatabase({ path: config.database.path, busyTimeoutMs: config.database.busy_timeout });
@@ -63,7 +63,7 @@ export function openStore(config: Config, logger: Logger): Store {
       throw new StartupError((err as Error).message, { cause: err });
     }
     const keys = deriveKeys(secret);
-    applyDeclared(config, logger, handle.db, keys);
+    await applyDeclared(config, logger, handle.db, keys);
     const secretSource = config.security.secret ? "set in the config" : `generated into ${join(config.dataDir, SECRET_FILE)}`;
     return { handle, keys, secretSource };
   } catch (err) {
@@ -76,12 +76,12 @@ export function openStore(config: Config, logger: Logger): Store {
  * The file is the truth for the connections and agents it declares: written (or removed) before
  * anything serves, connections first (agents select them by slug).
  */
-function applyDeclared(config: Config, logger: Logger, db: Db, keys: ServerKeys): void {
+async function applyDeclared(config: Config, logger: Logger, db: Db, keys: ServerKeys): Promise<void> {
   // Each connection and agent the file created, changed, took over or removed is a change in the audit log.
   const audit = new AuditLog(db, logger);
-  let synced: ReturnType<typeof syncConfigConnections>;
+  let synced: Awaited<ReturnType<typeof syncConfigConnections>>;
   try {
-    synced = syncConfigConnections(connectionStore({ db, keys, config }), config.connections);
+    synced = await syncConfigConnections(connectionStore({ db, keys, config }), config.connections);
   } catch (err) {
     throw new StartupError(`cannot apply the connections of the config: ${(err as Error).message}`, { cause: err });
   }
@@ -90,9 +90,9 @@ function applyDeclared(config: Config, logger: Logger, db: Db, keys: ServerKeys)
   if (synced.changed.length + synced.removed.length > 0) {
     logger.info("connections from the config applied", { changed: synced.changed.map((c) => c.slug), removed: synced.removed, keys_changed: synced.keysChanged });
   }
-  let agents: ReturnType<typeof syncConfigAgents>;
+  let agents: Awaited<ReturnType<typeof syncConfigAgents>>;
   try {
-    agents = syncConfigAgents(db, config.agents);
+    agents = await syncConfigAgents(db, config.agents);
   } catch (err) {
     throw new StartupError(`cannot apply the agents of the config: ${(err as Error).message}`, { cause: err });
   }
@@ -196,8 +196,12 @@ export type BuildOptions = { passwordCost?: PasswordCost; allowLoopbackClientMet
  * Everything at once, for a config whose public_url is final: the store, the gateway (or the one
  * given, say a test's fake of the same contract) and the app's deps. Nothing listens.
  */
-export function compose(config: Config, logger: Logger, options: BuildOptions & { gateway?: RunningGateway; usage?: UsageSink } = {}): { deps: AppDeps; handle: DbHandle } {
-  const store = openStore(config, logger);
+export async function compose(
+  config: Config,
+  logger: Logger,
+  options: BuildOptions & { gateway?: RunningGateway; usage?: UsageSink } = {},
+): Promise<{ deps: AppDeps; handle: DbHandle }> {
+  const store = await openStore(config, logger);
   const { gateway, usage: testSink, ...build } = options;
   const usage = buildUsage(config, logger, store.handle.db);
   // A test may hand the gateway a sink of its own to read records from; otherwise the shared one.

@@ -23,13 +23,13 @@ export type RunningServer = {
   stop: () => Promise<void>;
 };
 
-/** Starts serving and returns once the socket listens (synchronously: Bun.serve binds before it returns). */
-export function startServer(
+/** Starts serving and resolves once the socket listens (the store opened and the config's connections and agents applied first). */
+export async function startServer(
   config: Config,
   logger: Logger,
   options: { announceSetupUrl?: (url: string) => void } & BuildOptions = {},
-): RunningServer {
-  const store = openStore(config, logger);
+): Promise<RunningServer> {
+  const store = await openStore(config, logger);
   const { handle } = store;
   // The socket is bound first: with port 0 the OS picks the port, and the config the app is built
   // over must already name it.
@@ -59,7 +59,7 @@ export function startServer(
     throw err;
   }
 
-  gateway.discoverAll(listConnectionSummaries(deps.db).map((c) => c.id));
+  await gateway.discoverAll((await listConnectionSummaries(deps.db)).map((c) => c.id));
 
   const sweep = setInterval(() => {
     purgeExpiredSessions(deps.db);

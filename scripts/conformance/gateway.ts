@@ -42,7 +42,7 @@ export async function startGateway(): Promise<TestGateway> {
   );
   const lines: string[] = [];
   const logger = createLogger({ level: "warn", write: (line) => void lines.push(line) });
-  const running = startServer(config, logger, { announceSetupUrl: () => {} });
+  const running = await startServer(config, logger, { announceSetupUrl: () => {} });
   const { db, keys } = running.deps;
   const admin = await createUser(db, { email: "conformance@switchboard.test", role: "admin", password: crypto.randomUUID() });
   // Two keys, so the suite runs with exactly the grant the brief names and no management rights.

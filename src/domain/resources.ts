@@ -5,6 +5,7 @@ import { connectionExists } from "./connections/connections.ts";
 import { AGENT_ID, CONNECTION_ID } from "./access/permissions.ts";
 
 /** Whether `resource` is the id of an existing connection or agent (the server and the CLI use this). */
-export function resourceExistsIn(db: Db): (resource: string) => boolean {
-  return (resource) => (CONNECTION_ID.test(resource) && connectionExists(db, resource)) || (AGENT_ID.test(resource) && agentExists(db, resource));
+export function resourceExistsIn(db: Db): (resource: string) => Promise<boolean> {
+  return async (resource) =>
+    (CONNECTION_ID.test(resource) && (await connectionExists(db, resource))) || (AGENT_ID.test(resource) && (await agentExists(db, resource)));
 }

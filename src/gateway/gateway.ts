@@ -32,9 +32,9 @@ export type GatewaySettings = {
   maxBodyBytes: number;
   logger: Logger;
   /** Finds a connection's spec by id or slug (the database and config are the truth). */
-  lookup: (idOrSlug: string) => ConnectionSpec | null;
+  lookup: (idOrSlug: string) => Promise<ConnectionSpec | null>;
   /** Finds an agent's spec by id or slug. */
-  lookupAgent?: (idOrSlug: string) => AgentSpec | null;
+  lookupAgent?: (idOrSlug: string) => Promise<AgentSpec | null>;
   /** Which addresses http and sse upstreams may reach (gateway.upstream_deny / upstream_allow). */
   addressPolicy?: AddressPolicy;
   /** Most connection tests running at once (gateway.max_concurrent_tests; default 4). */
@@ -74,7 +74,8 @@ export class Gateway implements RunningGateway {
   /** Per agent and connection: the last failure to list it (shown on the agent's page). */
   private readonly agentFailures = new Map<string, Map<string, { error: string | null; at: Date }>>();
   private readonly agentRuntimes: AgentRuntimes = {
-    runtime: (id) => this.runtime(id),
+    // Sessions find their runtimes synchronously: those of an agent's connections are loaded before it is served.
+    runtime: (id) => this.loaded(id),
     reportFailure: (agentId, connectionId, error) => {
       const failures = this.agentFailures.get(agentId) ?? new Map<string, { error: string | null; at: Date }>();
       const before = failures.get(connectionId)?.error ?? null;
@@ -106,14 +107,27 @@ export class Gateway implements RunningGateway {
   }
 
   /** The live runtime of a connection, created from its spec on first use. */
-  runtime(idOrSlug: string): ConnectionRuntime | null {
-    const existing = this.runtimes.get(idOrSlug) ?? [...this.runtimes.values()].find((r) => r.spec.slug === idOrSlug);
+  async runtime(idOrSlug: string): Promise<ConnectionRuntime | null> {
+    const existing = this.loaded(idOrSlug);
     if (existing) return existing;
-    const spec = this.settings.lookup(idOrSlug);
+    const spec = await this.settings.lookup(idOrSlug);
     if (!spec) return null;
+    // Another request (or apply) may have made it while the spec was read: there is one runtime per connection.
+    const made = this.runtimes.get(spec.id);
+    if (made) return made;
     const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     this.runtimes.set(spec.id, runtime);
     return runtime;
+  }
+
+  /** The runtime of a connection already in use, or null (no database read). */
+  private loaded(idOrSlug: string): ConnectionRuntime | null {
+    return this.runtimes.get(idOrSlug) ?? [...this.runtimes.values()].find((r) => r.spec.slug === idOrSlug) ?? null;
+  }
+
+  /** Makes the runtimes of an agent's connections, so that its sessions (and its usage policy) find them without a read. */
+  private async load(agent: AgentSpec): Promise<void> {
+    for (const selection of agent.connections) await this.runtime(selection.connectionId);
   }
 
   get sessionCount(): number {
@@ -133,16 +147,16 @@ export class Gateway implements RunningGateway {
   }
 
   /** Serves one HTTP request to /mcp/agent/:agent for an authenticated caller. */
-  handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller, address: AddressOf = NO_ADDRESS): Promise<Response> {
+  async handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller, address: AddressOf = NO_ADDRESS): Promise<Response> {
     const target: UsageTarget = { kind: "agent", id: agent.id, slug: agent.slug };
+    await this.load(agent);
     return this.serve(request, target, caller, address, () => new AgentSession(agent, this.agentRuntimes, caller.key.id, caller));
   }
 
   /** How a session's records mask text and whether they keep payloads. */
-  private usagePolicy(target: UsageTarget): UsagePolicy {
-    // A served target always exists; a refused one may name nothing (null id): no secrets of its own.
-    const agent = target.kind === "agent" && target.id !== null ? this.agent(target.id) : null;
-    const specs = target.kind === "connection" ? [target.id === null ? undefined : this.runtime(target.id)?.spec] : (agent?.connections ?? []).map((s) => this.runtime(s.connectionId)?.spec);
+  private usagePolicy(target: UsageTarget, agent: AgentSpec | null): UsagePolicy {
+    // A served target always exists, its runtimes loaded; a refused one may name nothing (null id): no secrets of its own.
+    const specs = target.kind === "connection" ? [target.id === null ? undefined : this.loaded(target.id)?.spec] : (agent?.connections ?? []).map((s) => this.loaded(s.connectionId)?.spec);
     const secrets = [...new Set(specs.flatMap((spec) => (spec ? secretsOf(spec) : [])))].sort((a, b) => b.length - a.length);
     const optedIn = target.kind === "connection" ? specs[0]?.recordPayloads === true : agent?.recordPayloads === true;
     return { secrets, patterns: this.redactPatterns, payloadMaxBytes: optedIn && this.settings.usage ? this.settings.usage.payloadMaxBytes : null };
@@ -239,7 +253,7 @@ export class Gateway implements RunningGateway {
     // Its upstream sessions declare what this client declared (roots, sampling, elicitation).
     session.clientCapabilities = initialize.params?.capabilities;
     if (this.settings.usage) {
-      const usage = new SessionUsage(this.settings.usage.sink, target, () => session.id, this.usagePolicy(target));
+      const usage = new SessionUsage(this.settings.usage.sink, target, () => session.id, this.usagePolicy(target, session instanceof AgentSession ? session.spec : null));
       usage.client = clientOf((initialize.params as { clientInfo?: { name?: unknown; version?: unknown } } | undefined)?.clientInfo);
       session.usage = usage;
       session.direct.events.onAnswer = (message, text) => usage.answered(message, text);
@@ -321,10 +335,10 @@ export class Gateway implements RunningGateway {
     return this.tests.test(spec, options);
   }
 
-  status(id: string): ConnectionStatus {
+  async status(id: string): Promise<ConnectionStatus> {
     const runtime = this.runtimes.get(id);
     if (runtime) return runtime.getStatus();
-    const spec = this.settings.lookup(id);
+    const spec = await this.settings.lookup(id);
     return { state: spec && !spec.enabled ? "disabled" : "idle", lastError: null, since: null };
   }
 
@@ -333,7 +347,7 @@ export class Gateway implements RunningGateway {
   }
 
   async refresh(id: string): Promise<Discovery> {
-    const runtime = this.runtime(id);
+    const runtime = await this.runtime(id);
     return runtime ? runtime.refresh() : NO_DISCOVERY;
   }
 
@@ -354,7 +368,7 @@ export class Gateway implements RunningGateway {
     // Agent sessions over this connection stay open: their records mask its new secrets.
     for (const session of this.sessions.values()) {
       if (session instanceof AgentSession && session.usage && session.spec.connections.some((s) => s.connectionId === spec.id)) {
-        session.usage.policy = this.usagePolicy({ kind: "agent", id: session.spec.id, slug: session.spec.slug });
+        session.usage.policy = this.usagePolicy({ kind: "agent", id: session.spec.id, slug: session.spec.slug }, session.spec);
       }
     }
     this.discover(runtime);
@@ -366,9 +380,9 @@ export class Gateway implements RunningGateway {
   }
 
   /** At start: discovers every enabled connection, so pages and the key builder show their tools. */
-  discoverAll(ids: string[]): void {
+  async discoverAll(ids: string[]): Promise<void> {
     for (const id of ids) {
-      const runtime = this.runtime(id);
+      const runtime = await this.runtime(id);
       if (runtime) this.discover(runtime);
     }
   }
@@ -380,12 +394,13 @@ export class Gateway implements RunningGateway {
   // AgentControl
 
   /** The agent's spec, if it exists (enabled or not: callers decide what a disabled one means). */
-  agent(idOrSlug: string): AgentSpec | null {
-    return this.settings.lookupAgent?.(idOrSlug) ?? null;
+  async agent(idOrSlug: string): Promise<AgentSpec | null> {
+    return (await this.settings.lookupAgent?.(idOrSlug)) ?? null;
   }
 
   async agentApplied(agentId: string): Promise<void> {
-    const spec = this.agent(agentId);
+    const spec = await this.agent(agentId);
+    if (spec) await this.load(spec);
     for (const session of this.sessions.values()) {
       if (!(session instanceof AgentSession) || session.targetId !== agentId) continue;
       if (!spec || !spec.enabled) {
@@ -394,7 +409,7 @@ export class Gateway implements RunningGateway {
       }
       session.spec = spec;
       // Turning record_payloads off holds for the calls of sessions already open, too.
-      if (session.usage) session.usage.policy = this.usagePolicy({ kind: "agent", id: spec.id, slug: spec.slug });
+      if (session.usage) session.usage.policy = this.usagePolicy({ kind: "agent", id: spec.id, slug: spec.slug }, spec);
       for (const method of ["notifications/tools/list_changed", "notifications/resources/list_changed", "notifications/prompts/list_changed"]) {
         await session.notify({ method }).catch(() => {});
       }
@@ -407,8 +422,8 @@ export class Gateway implements RunningGateway {
     await Promise.all(sessions.map((s) => s.close()));
   }
 
-  agentHealth(agentId: string): { connectionId: string; error: string | null; at: Date | null }[] {
-    const spec = this.agent(agentId);
+  async agentHealth(agentId: string): Promise<{ connectionId: string; error: string | null; at: Date | null }[]> {
+    const spec = await this.agent(agentId);
     const failures = this.agentFailures.get(agentId);
     return (spec?.connections ?? []).map(({ connectionId }) => {
       const runtime = this.runtimes.get(connectionId);
@@ -419,8 +434,9 @@ export class Gateway implements RunningGateway {
   }
 
   async callAgentTool(agentId: string, caller: Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const spec = this.agent(agentId);
+    const spec = await this.agent(agentId);
     if (!spec || !spec.enabled) throw new JsonRpcError(-32602, spec ? "This agent is disabled" : "No such agent");
+    await this.load(spec);
     // A session without a client: nothing can be asked of it (sampling, elicitation), and it lives for one call.
     const session = new AgentSession(spec, this.agentRuntimes, caller.key?.id ?? "admin", caller);
     const controller = new AbortController();

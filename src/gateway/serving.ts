@@ -25,9 +25,9 @@ export type KeyCaller = Caller & { key: { id: string } };
 /** What the routes that proxy MCP ask of the gateway: find the target, then serve the request to it. */
 export interface McpServing {
   /** The live runtime of a connection by id or slug (null when there is no such connection). */
-  runtime(idOrSlug: string): ConnectionRuntime | null;
+  runtime(idOrSlug: string): Promise<ConnectionRuntime | null>;
   /** An agent's spec by id or slug (null when there is no such agent). */
-  agent(idOrSlug: string): AgentSpec | null;
+  agent(idOrSlug: string): Promise<AgentSpec | null>;
   /** Serves one request of /mcp/:connection from the client at `address`; the route has already checked the key may reach it. */
   handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller, address: AddressOf): Promise<Response>;
   /** Serves one request of /mcp/agent/:agent from the client at `address`; the route has already checked the key may reach it. */
@@ -38,8 +38,8 @@ export interface McpServing {
 
 /** The whole running gateway: what the operations, the /mcp routes and the server's start and stop need. */
 export interface RunningGateway extends ManagedGateway, McpServing {
-  /** Starts discovering these connections in the background (at start-up). */
-  discoverAll(ids: string[]): void;
+  /** Starts discovering these connections in the background (at start-up); resolves once each has its runtime. */
+  discoverAll(ids: string[]): Promise<void>;
   /** Downstream MCP sessions open now (/metrics, the dashboard). */
   readonly sessionCount: number;
   /** Stdio server processes running or starting now, over every connection (/metrics). */

@@ -43,7 +43,7 @@ export interface GatewayControl {
    * throws AppError BUSY at capacity. The server's stderr is in the error only `withStderr` (admins).
    */
   test(spec: ConnectionSpec, options?: { withStderr?: boolean }): Promise<ConnectionTestResult>;
-  status(id: string): ConnectionStatus;
+  status(id: string): Promise<ConnectionStatus>;
   /** Open downstream MCP sessions (of /mcp/:connection and /mcp/agent/:agent): the dashboard's figure. */
   readonly sessionCount: number;
   /** The cached discovery (empty until first connected or refreshed). */
@@ -65,7 +65,7 @@ export interface AgentControl {
   /** An agent was deleted: its sessions are closed. */
   agentRemoved(agentId: string): Promise<void>;
   /** Per connection of the agent, the last failure to reach it while listing (null when fine). */
-  agentHealth(agentId: string): { connectionId: string; error: string | null; at: Date | null }[];
+  agentHealth(agentId: string): Promise<{ connectionId: string; error: string | null; at: Date | null }[]>;
   /**
    * Calls a tool of the agent by its exposed name, as `caller` (the admin's "Try it"), with the same
    * permission decision as the endpoint. Returns the MCP CallToolResult, or throws a JsonRpcError.

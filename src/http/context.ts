@@ -21,6 +21,7 @@ import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
 export type AppDeps = {
   config: Config;
   db: Db;
+  /** The SQLite connection under `db`: only the tests' raw reads use it (queries, /healthz included, go through `db`). */
   sqlite: Database;
   keys: ServerKeys;
   /** Where the server secret came from, for display ("set in the config" or the file path). */
@@ -34,7 +35,7 @@ export type AppDeps = {
   /** The management tools, and which members may use. */
   catalog: ManagementCatalog;
   /** Whether a connection or agent id names something that exists. */
-  resourceExists: (resource: string) => boolean;
+  resourceExists: (resource: string) => Promise<boolean>;
   /** Checks an API key token: one HMAC and one indexed lookup. */
   verifyKey: (token: string) => VerifiedKey | null;
   lastUsed: LastUsedRecorder;

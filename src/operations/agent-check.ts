@@ -44,10 +44,10 @@ export const agentCheck = defineOperation({
   forMembers: false,
   readOnly: true,
   rest: { method: "POST", path: "/agents/check" },
-  handler(ctx, input) {
+  async handler(ctx, input) {
     // The operations' own conversion (slugs to ids, tool names to selections), so the check sees what a save would.
-    const changes = agentChangesFrom(ctx.deps, input);
-    const result = checkAgent(agentStore(ctx.deps), { prefixTools: changes.prefixTools ?? false, connections: changes.connections ?? [] });
+    const changes = await agentChangesFrom(ctx.deps, input);
+    const result = await checkAgent(agentStore(ctx.deps), { prefixTools: changes.prefixTools ?? false, connections: changes.connections ?? [] });
     return {
       exposed: result.tools.filter((t) => !t.missing).map((t) => t.exposed),
       missing: result.tools.filter((t) => t.missing).map((t) => `${t.connectionSlug}/${t.upstream}`),

@@ -53,7 +53,7 @@ type FieldsInput = Partial<{ [K in keyof typeof AgentFieldsInput]: z.output<(typ
  * Operation input (snake_case, connections by id or slug) → domain changes (camelCase, by id).
  * A slug that names no connection is kept as given, for the domain to refuse by name.
  */
-export function agentChangesFrom(deps: Pick<OperationDeps, "db">, input: FieldsInput): AgentChanges {
+export async function agentChangesFrom(deps: Pick<OperationDeps, "db">, input: FieldsInput): Promise<AgentChanges> {
   const changes: AgentChanges = {
     slug: input.slug,
     title: input.title,
@@ -64,7 +64,7 @@ export function agentChangesFrom(deps: Pick<OperationDeps, "db">, input: FieldsI
     recordPayloads: input.record_payloads,
   };
   if (input.connections !== undefined) {
-    const idBySlug = new Map([...connectionSlugs(deps.db)].map(([id, slug]) => [slug, id]));
+    const idBySlug = new Map([...(await connectionSlugs(deps.db))].map(([id, slug]) => [slug, id]));
     changes.connections = input.connections.map((s): AgentConnectionSelection => ({
       connectionId: idBySlug.get(s.connection) ?? s.connection,
       tools: typeof s.tools === "string" ? "all" : s.tools.map((t) => (typeof t === "string" ? { name: t } : t)),
@@ -135,8 +135,9 @@ function storeOf(deps: ShapeDeps): AgentStore {
 }
 
 /** The public view of an agent, with its endpoint and how many tools it exposes now. */
-export function agentOut(deps: ShapeDeps, agent: Agent, slugs = connectionSlugs(deps.db)): z.input<typeof AgentShape> {
-  const { tools } = checkAgent(storeOf(deps), agent);
+export async function agentOut(deps: ShapeDeps, agent: Agent, given?: Map<string, string>): Promise<z.input<typeof AgentShape>> {
+  const slugs = given ?? (await connectionSlugs(deps.db));
+  const { tools } = await checkAgent(storeOf(deps), agent);
   return {
     id: agent.id,
     slug: agent.slug,
@@ -162,12 +163,12 @@ export function agentOut(deps: ShapeDeps, agent: Agent, slugs = connectionSlugs(
 }
 
 /** The agent with the tools it exposes (missing ones flagged), any collisions, and each connection's health. */
-export function agentDetailOut(deps: ShapeDeps, agent: Agent): z.input<typeof AgentDetailShape> {
-  const slugs = connectionSlugs(deps.db);
-  const { tools, collisions } = checkAgent(storeOf(deps), agent);
+export async function agentDetailOut(deps: ShapeDeps, agent: Agent): Promise<z.input<typeof AgentDetailShape>> {
+  const slugs = await connectionSlugs(deps.db);
+  const { tools, collisions } = await checkAgent(storeOf(deps), agent);
   const upstreamTool = (connectionId: string, name: string) => deps.gateway.discovery(connectionId).tools.find((t) => t.name === name);
   return {
-    ...agentOut(deps, agent, slugs),
+    ...(await agentOut(deps, agent, slugs)),
     tools: tools.map((t) => {
       const upstream = upstreamTool(t.connectionId, t.upstream);
       return {
@@ -182,7 +183,7 @@ export function agentDetailOut(deps: ShapeDeps, agent: Agent): z.input<typeof Ag
       };
     }),
     collisions: collisionMessages(collisions),
-    health: deps.gateway.agentHealth(agent.id).map((h) => ({
+    health: (await deps.gateway.agentHealth(agent.id)).map((h) => ({
       connection_id: h.connectionId,
       connection_slug: slugs.get(h.connectionId) ?? null,
       error: h.error,

@@ -49,7 +49,7 @@ export const agentCreate = defineOperation({
   readOnly: false,
   rest: { method: "POST", path: "/agents", successStatus: 201 },
   async handler(ctx, input) {
-    const created = createAgent(agentStore(ctx.deps), newAgentFields({ ...agentChangesFrom(ctx.deps, input), slug: input.slug }), { now: ctx.now });
+    const created = await createAgent(agentStore(ctx.deps), newAgentFields({ ...(await agentChangesFrom(ctx.deps, input)), slug: input.slug }), { now: ctx.now });
     ctx.deps.logger.info("agent created", { agent: created.id, slug: created.slug, by: ctx.caller.user.id });
     await tellAgents(ctx, "apply", created.id, (agents) => agents.agentApplied(created.id));
     return agentOut(ctx.deps, created);
@@ -67,9 +67,9 @@ export const agentList = defineOperation({
   forMembers: true,
   readOnly: true,
   rest: { method: "GET", path: "/agents" },
-  handler: (ctx) => {
-    const slugs = connectionSlugs(ctx.deps.db);
-    return { agents: listAgents(ctx.deps.db).map((a) => agentOut(ctx.deps, a, slugs)) };
+  handler: async (ctx) => {
+    const slugs = await connectionSlugs(ctx.deps.db);
+    return { agents: await Promise.all((await listAgents(ctx.deps.db)).map((a) => agentOut(ctx.deps, a, slugs))) };
   },
 });
 
@@ -84,7 +84,7 @@ export const agentGet = defineOperation({
   forMembers: true,
   readOnly: true,
   rest: { method: "GET", path: "/agents/:id" },
-  handler: (ctx, input) => agentDetailOut(ctx.deps, findAgent(ctx.deps.db, input.id)),
+  handler: async (ctx, input) => agentDetailOut(ctx.deps, await findAgent(ctx.deps.db, input.id)),
 });
 
 export const agentUpdate = defineOperation({
@@ -101,7 +101,7 @@ export const agentUpdate = defineOperation({
   rest: { method: "PATCH", path: "/agents/:id" },
   async handler(ctx, input) {
     const { id, ...fields } = input;
-    const updated = updateAgent(agentStore(ctx.deps), id, agentChangesFrom(ctx.deps, fields), { now: ctx.now });
+    const updated = await updateAgent(agentStore(ctx.deps), id, await agentChangesFrom(ctx.deps, fields), { now: ctx.now });
     ctx.deps.logger.info("agent updated", { agent: updated.id, by: ctx.caller.user.id });
     await tellAgents(ctx, "apply", updated.id, (agents) => agents.agentApplied(updated.id));
     return agentOut(ctx.deps, updated);
@@ -121,7 +121,7 @@ export const agentDelete = defineOperation({
   destructive: true,
   rest: { method: "DELETE", path: "/agents/:id" },
   async handler(ctx, input) {
-    const deleted = deleteAgent(ctx.deps.db, input.id);
+    const deleted = await deleteAgent(ctx.deps.db, input.id);
     ctx.deps.logger.info("agent deleted", { agent: deleted.id, by: ctx.caller.user.id, keys_changed: deleted.keysChanged });
     await tellAgents(ctx, "remove", deleted.id, (agents) => agents.agentRemoved(deleted.id));
     return { id: deleted.id, deleted: true as const };

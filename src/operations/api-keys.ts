@@ -51,12 +51,16 @@ const EXCEEDS = " is more than ";
  * Refuses permissions that name unknown things or exceed what the caller may hand out: a session
  * grants at most its role; a key grants at most its own (effective) permissions.
  */
-function assertGrantable(ctx: OperationContext, permissions: Permissions, ownerRole: "admin" | "member"): void {
+async function assertGrantable(ctx: OperationContext, permissions: Permissions, ownerRole: "admin" | "member"): Promise<void> {
   const byKey = ctx.caller.key !== null;
+  // Whether each named connection or agent exists is read first: the check itself is a pure function.
+  const named = Object.keys(permissions);
+  const found = await Promise.all(named.map((resource) => ctx.deps.resourceExists(resource)));
+  const existing = new Set(named.filter((_, i) => found[i]));
   const problems = [
     ...checkPermissions(permissions, {
       catalog: ctx.deps.catalog,
-      resourceExists: ctx.deps.resourceExists,
+      resourceExists: (resource) => existing.has(resource),
       ceiling: byKey ? ctx.caller.permissions : roleCeiling(ctx.caller.user.role, ctx.deps.catalog),
       ceilingLabel: byKey ? "the calling key" : `a ${ctx.caller.user.role}`,
     }),
@@ -111,7 +115,7 @@ export const apiKeyCreate = defineOperation({
   audience: "everyone (own keys; admins may set `owner_id`)",
   readOnly: false,
   rest: { method: "POST", path: "/keys", successStatus: 201 },
-  handler(ctx, input) {
+  async handler(ctx, input) {
     let owner = ctx.caller.user;
     if (input.owner_id !== undefined && input.owner_id !== owner.id) {
       if (ctx.caller.user.role !== "admin") throw new AppError("FORBIDDEN", "Only admins may create keys for other users.");
@@ -119,7 +123,7 @@ export const apiKeyCreate = defineOperation({
       if (!found) throw new AppError("VALIDATION_FAILED", "owner_id: no such user", { fields: { owner_id: "no such user" } });
       owner = found;
     }
-    assertGrantable(ctx, input.permissions, owner.role);
+    await assertGrantable(ctx, input.permissions, owner.role);
     const { key, token } = createApiKey(ctx.deps.db, {
       hmacKey: ctx.deps.keys.tokenHmac,
       name: input.name,
@@ -183,13 +187,13 @@ export const apiKeyUpdate = defineOperation({
   audience: "everyone (members: own keys)",
   readOnly: false,
   rest: { method: "PATCH", path: "/keys/:id" },
-  handler(ctx, input) {
+  async handler(ctx, input) {
     const key = manageableKey(ctx, input.id);
     assertTargetWithinKey(ctx.caller.key, key, "update");
     const expiresAt = expiryWithinKey(ctx.caller.key, expiryFrom(ctx, input), { action: "update", targetId: key.id });
     if (input.permissions !== undefined) {
       const owner = getUser(ctx.deps.db, key.ownerId);
-      assertGrantable(ctx, input.permissions, owner?.role ?? "member");
+      await assertGrantable(ctx, input.permissions, owner?.role ?? "member");
     }
     const updated = updateApiKey(ctx.deps.db, key.id, { name: input.name, permissions: input.permissions, expiresAt }, ctx.now);
     ctx.deps.logger.info("api key updated", { key: key.id, by: ctx.caller.user.id });

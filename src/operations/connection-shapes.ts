@@ -158,12 +158,12 @@ export const ConnectionDetailShape = ConnectionShape.extend({
 const mask = (table: Record<string, string>) => Object.fromEntries(Object.keys(table).map((name) => [name, SECRET_MASK]));
 
 /** What a connection's public columns are in the list and the full view alike, with its gateway status and discovery counts. */
-function publicOut(
+async function publicOut(
   deps: Pick<OperationDeps, "gateway" | "config">,
   c: Omit<Connection, "token" | "headers" | "env" | "secretsUnreadable">,
   tokenSet: boolean,
 ) {
-  const status = deps.gateway.status(c.id);
+  const status = await deps.gateway.status(c.id);
   const found = deps.gateway.discovery(c.id);
   return {
     id: c.id,
@@ -202,13 +202,13 @@ function publicOut(
 }
 
 /** The public view of a connection: secrets masked, with its gateway status and discovery counts. */
-export function connectionOut(deps: Pick<OperationDeps, "gateway" | "config">, c: Connection): z.input<typeof ConnectionShape> {
-  return { ...publicOut(deps, c, c.token !== null), headers: mask(c.headers), env: mask(c.env), secrets_unreadable: c.secretsUnreadable };
+export async function connectionOut(deps: Pick<OperationDeps, "gateway" | "config">, c: Connection): Promise<z.input<typeof ConnectionShape>> {
+  return { ...(await publicOut(deps, c, c.token !== null)), headers: mask(c.headers), env: mask(c.env), secrets_unreadable: c.secretsUnreadable };
 }
 
 /** A connection in the list, from its summary: whether each secret is stored, nothing decrypted. */
-export function connectionSummaryOut(deps: Pick<OperationDeps, "gateway" | "config">, s: ConnectionSummary): z.input<typeof ConnectionSummaryShape> {
-  return { ...publicOut(deps, s, s.tokenSet), headers_set: s.headersSet, env_set: s.envSet };
+export async function connectionSummaryOut(deps: Pick<OperationDeps, "gateway" | "config">, s: ConnectionSummary): Promise<z.input<typeof ConnectionSummaryShape>> {
+  return { ...(await publicOut(deps, s, s.tokenSet)), headers_set: s.headersSet, env_set: s.envSet };
 }
 
 const named = (item: { name: string; title?: string; description?: string }) => ({
@@ -218,10 +218,10 @@ const named = (item: { name: string; title?: string; description?: string }) => 
 });
 
 /** The connection with the names and descriptions of what it offers. */
-export function connectionDetailOut(deps: Pick<OperationDeps, "gateway" | "config">, c: Connection, found?: Discovery): z.input<typeof ConnectionDetailShape> {
+export async function connectionDetailOut(deps: Pick<OperationDeps, "gateway" | "config">, c: Connection, found?: Discovery): Promise<z.input<typeof ConnectionDetailShape>> {
   const d = found ?? deps.gateway.discovery(c.id);
   return {
-    ...connectionOut(deps, c),
+    ...(await connectionOut(deps, c)),
     offers: {
       tools: d.tools.map(named),
       resources: d.resources.map((r) => ({ ...named(r), uri: r.uri })),

@@ -47,10 +47,10 @@ export function specOf(deps: Pick<OperationDeps, "config">, c: Connection): Conn
 }
 
 /** Finds the spec of a connection by id or slug: what the gateway's lookup needs. */
-export function specLookup(deps: Pick<OperationDeps, "db" | "keys" | "config">): (idOrSlug: string) => ConnectionSpec | null {
+export function specLookup(deps: Pick<OperationDeps, "db" | "keys" | "config">): (idOrSlug: string) => Promise<ConnectionSpec | null> {
   const store = connectionStore(deps);
-  return (idOrSlug) => {
-    const found = getConnection(store, idOrSlug);
+  return async (idOrSlug) => {
+    const found = await getConnection(store, idOrSlug);
     return found ? specOf(deps, found) : null;
   };
 }
@@ -111,7 +111,7 @@ export const connectionCreate = defineOperation({
   async handler(ctx, input) {
     checkUrlAddress(ctx, input.url);
     const store = connectionStore(ctx.deps);
-    const created = createConnection(store, newConnectionFields({ ...changesFrom(input), slug: input.slug, transport: input.transport }), { now: ctx.now });
+    const created = await createConnection(store, newConnectionFields({ ...changesFrom(input), slug: input.slug, transport: input.transport }), { now: ctx.now });
     ctx.deps.logger.info("connection created", { connection: created.id, slug: created.slug, transport: created.transport, by: ctx.caller.user.id });
     await tellGateway(ctx, "apply", created.id, () => ctx.deps.gateway.apply(specOf(ctx.deps, created)));
     return connectionOut(ctx.deps, created);
@@ -131,7 +131,7 @@ export const connectionList = defineOperation({
   readOnly: true,
   rest: { method: "GET", path: "/connections" },
   // Summaries: listing every connection never decrypts (nor holds in memory) any connection's secrets.
-  handler: (ctx) => ({ connections: listConnectionSummaries(ctx.deps.db).map((c) => connectionSummaryOut(ctx.deps, c)) }),
+  handler: async (ctx) => ({ connections: await Promise.all((await listConnectionSummaries(ctx.deps.db)).map((c) => connectionSummaryOut(ctx.deps, c))) }),
 });
 
 export const connectionGet = defineOperation({
@@ -145,7 +145,7 @@ export const connectionGet = defineOperation({
   forMembers: true,
   readOnly: true,
   rest: { method: "GET", path: "/connections/:id" },
-  handler: (ctx, input) => connectionDetailOut(ctx.deps, findConnection(connectionStore(ctx.deps), input.id)),
+  handler: async (ctx, input) => connectionDetailOut(ctx.deps, await findConnection(connectionStore(ctx.deps), input.id)),
 });
 
 export const connectionUpdate = defineOperation({
@@ -163,11 +163,11 @@ export const connectionUpdate = defineOperation({
   async handler(ctx, input) {
     const { id, ...fields } = input;
     checkUrlAddress(ctx, fields.url);
-    const updated = updateConnection(connectionStore(ctx.deps), id, changesFrom(fields), { now: ctx.now });
+    const updated = await updateConnection(connectionStore(ctx.deps), id, changesFrom(fields), { now: ctx.now });
     ctx.deps.logger.info("connection updated", { connection: updated.id, by: ctx.caller.user.id });
     await tellGateway(ctx, "apply", updated.id, () => ctx.deps.gateway.apply(specOf(ctx.deps, updated)));
     // A new slug renames prefixed tools: the agents over this connection list their tools again.
-    for (const agentId of agentsSelecting(ctx.deps.db, updated.id)) await tellAgents(ctx, "apply", agentId, (agents) => agents.agentApplied(agentId));
+    for (const agentId of await agentsSelecting(ctx.deps.db, updated.id)) await tellAgents(ctx, "apply", agentId, (agents) => agents.agentApplied(agentId));
     return connectionOut(ctx.deps, updated);
   },
 });
@@ -186,8 +186,8 @@ export const connectionDelete = defineOperation({
   rest: { method: "DELETE", path: "/connections/:id" },
   async handler(ctx, input) {
     const store = connectionStore(ctx.deps);
-    const affected = agentsSelecting(ctx.deps.db, findConnection(store, input.id).id);
-    const deleted = deleteConnection(store, input.id);
+    const affected = await agentsSelecting(ctx.deps.db, (await findConnection(store, input.id)).id);
+    const deleted = await deleteConnection(store, input.id);
     ctx.deps.logger.info("connection deleted", { connection: deleted.id, by: ctx.caller.user.id, agents_changed: affected, keys_changed: deleted.keysChanged });
     await tellGateway(ctx, "remove", deleted.id, () => ctx.deps.gateway.remove(deleted.id));
     for (const agentId of affected) await tellAgents(ctx, "apply", agentId, (agents) => agents.agentApplied(agentId));
@@ -196,14 +196,14 @@ export const connectionDelete = defineOperation({
 });
 
 /** The spec to test: a stored connection, a stored one with unsaved changes, or an unsaved new one. */
-function specToTest(ctx: OperationContext, input: { id?: string; connection?: z.output<typeof AllFieldsOptional> }): ConnectionSpec {
+async function specToTest(ctx: OperationContext, input: { id?: string; connection?: z.output<typeof AllFieldsOptional> }): Promise<ConnectionSpec> {
   if (input.id === undefined && input.connection === undefined) {
     throw new AppError("VALIDATION_FAILED", "id: give id, connection, or both", { fields: { id: "give id, connection, or both" } });
   }
   // Unsaved settings make this server reach a URL or run a command of the caller's choosing.
   if (input.connection !== undefined && ctx.caller.user.role !== "admin") throw new AppError("FORBIDDEN", "Only admins may test unsaved connection settings.");
   const store = connectionStore(ctx.deps);
-  const stored = input.id === undefined ? null : findConnection(store, input.id);
+  const stored = input.id === undefined ? null : await findConnection(store, input.id);
   checkUrlAddress(ctx, input.connection?.url, "connection.url");
   const changes = changesFrom(input.connection ?? {});
   let candidate: Connection;
@@ -245,7 +245,7 @@ export const connectionTest = defineOperation({
   readOnly: true,
   rest: { method: "POST", path: "/connections/test" },
   async handler(ctx, input) {
-    const spec = specToTest(ctx, input);
+    const spec = await specToTest(ctx, input);
     // A stdio server's stderr may show its environment (secrets): admins only.
     return ctx.deps.gateway.test(spec, { withStderr: ctx.caller.user.role === "admin" });
   },
@@ -263,7 +263,7 @@ export const connectionRefresh = defineOperation({
   readOnly: true,
   rest: { method: "POST", path: "/connections/:id/refresh" },
   async handler(ctx, input) {
-    const found = findConnection(connectionStore(ctx.deps), input.id);
+    const found = await findConnection(connectionStore(ctx.deps), input.id);
     const discovery = await ctx.deps.gateway.refresh(found.id);
     return connectionDetailOut(ctx.deps, found, discovery);
   },

@@ -19,10 +19,10 @@ const ClientId = z.string().min(1, { error: "expected a client id" }).max(2048, 
 );
 
 /** The slug and title of every agent and connection, looked up once per list (a grant names only the id). */
-function resourceNames(deps: Pick<OperationDeps, "db">): ResourceNames {
+async function resourceNames(deps: Pick<OperationDeps, "db">): Promise<ResourceNames> {
   const names: ResourceNames = new Map();
-  for (const a of listAgents(deps.db)) names.set(a.id, { slug: a.slug, title: a.title });
-  for (const c of listConnectionSummaries(deps.db)) names.set(c.id, { slug: c.slug, title: c.title });
+  for (const a of await listAgents(deps.db)) names.set(a.id, { slug: a.slug, title: a.title });
+  for (const c of await listConnectionSummaries(deps.db)) names.set(c.id, { slug: c.slug, title: c.title });
   return names;
 }
 
@@ -46,10 +46,10 @@ export const oauthGrantList = defineOperation({
   audience: "everyone (members: own grants)",
   readOnly: true,
   rest: { method: "GET", path: "/oauth/grants" },
-  handler(ctx, input) {
+  async handler(ctx, input) {
     // A member's filter is themselves, whatever they ask for.
     const userId = ctx.caller.user.role === "admin" ? input.user_id : ctx.caller.user.id;
-    const names = resourceNames(ctx.deps);
+    const names = await resourceNames(ctx.deps);
     return { grants: listGrants(ctx.deps.db, { userId, now: ctx.now }).map((g) => oauthGrantOut(g, names)) };
   },
 });

@@ -25,7 +25,7 @@ export type OperationDeps = {
   logger: Logger;
   catalog: ManagementCatalog;
   /** Whether a connection or agent id names something that exists (for permission validation). */
-  resourceExists: (resource: string) => boolean;
+  resourceExists: (resource: string) => Promise<boolean>;
   /**
    * The running gateway (an offline stand-in in the CLI): told of every connection and agent change,
    * asked for status, discovery, tests, agent health and "Try it" calls.

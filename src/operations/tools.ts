@@ -39,10 +39,10 @@ export const toolList = defineOperation({
   forMembers: true,
   readOnly: true,
   rest: { method: "GET", path: "/tools" },
-  handler(ctx) {
+  async handler(ctx) {
     const store = agentStore(ctx.deps);
     return {
-      connections: listConnectionSummaries(ctx.deps.db).map((conn) => {
+      connections: (await listConnectionSummaries(ctx.deps.db)).map((conn) => {
         const found = ctx.deps.gateway.discovery(conn.id);
         return {
           id: conn.id,
@@ -55,12 +55,14 @@ export const toolList = defineOperation({
           discovery_error: found.error,
         };
       }),
-      agents: listAgents(ctx.deps.db).map((agent) => ({
-        id: agent.id,
-        slug: agent.slug,
-        title: agent.title,
-        tools: checkAgent(store, agent).tools.filter((t) => !t.missing).map((t) => t.exposed),
-      })),
+      agents: await Promise.all(
+        (await listAgents(ctx.deps.db)).map(async (agent) => ({
+          id: agent.id,
+          slug: agent.slug,
+          title: agent.title,
+          tools: (await checkAgent(store, agent)).tools.filter((t) => !t.missing).map((t) => t.exposed),
+        })),
+      ),
     };
   },
 });

@@ -36,7 +36,7 @@ describe.skipIf(!haveChromium)("accounts in a browser", () => {
   }
 
   beforeAll(async () => {
-    running = startTestServer();
+    running = await startTestServer();
     server = running.server;
     const user = await createSignInUser(server.deps, ADMIN, "admin");
     browser = await launchChromium();

@@ -74,7 +74,7 @@ describe.skipIf(!haveChromium)("agent pages in a browser", () => {
   let agentUrl = "";
 
   beforeAll(async () => {
-    running = startTestServer({ overrides: { connections: [{ slug: "alpha", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } }] } });
+    running = await startTestServer({ overrides: { connections: [{ slug: "alpha", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } }] } });
     server = running.server;
     await server.deps.gateway.refresh(configConnectionId("alpha"));
     admin = insertUser(server.deps, "admin", "boss@example.com");

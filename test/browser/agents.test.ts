@@ -25,7 +25,7 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
   let problems: string[] = [];
 
   beforeAll(async () => {
-    running = startTestServer({
+    running = await startTestServer({
       overrides: {
         connections: [
           { slug: "alpha", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } },

@@ -19,7 +19,7 @@ describe.skipIf(!haveChromium)("the Audit page in a browser", () => {
   let problems: string[] = [];
 
   beforeAll(async () => {
-    running = startTestServer();
+    running = await startTestServer();
     server = running.server;
     const admin = insertUser(server.deps, "admin");
     // 60 rows: more than a page (50), half of them through the CLI.

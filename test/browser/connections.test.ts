@@ -32,7 +32,7 @@ describe.skipIf(!haveChromium)("connections in a browser", () => {
   const tests: string[] = [];
 
   beforeAll(async () => {
-    running = startTestServer();
+    running = await startTestServer();
     server = running.server;
     const admin = insertUser(server.deps, "admin");
     const cookie = await sessionCookieFor(server.deps, admin, 600_000);

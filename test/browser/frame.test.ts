@@ -92,7 +92,7 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
     runOperation(op, { deps: server.deps, caller: sessionCaller(user, server.deps.catalog), now: new Date(), origin: { face: "admin", address: "127.0.0.1" } }, input);
 
   beforeAll(async () => {
-    running = startTestServer();
+    running = await startTestServer();
     server = running.server;
     admin = insertUser(server.deps, "admin", "the-administrator-with-a-long-address@example-company-with-a-long-domain.com");
     member = await createSignInUser(server.deps, "member@example.com", "member");
@@ -133,7 +133,7 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
     }
     // An OAuth app the member approved for the agent.
     approve(server.deps, member, dcrClient(server.deps, "A desktop client with a long name"), { id: agent.id, url: `${server.url}/mcp/agent/${agent.id}` });
-    approve(server.deps, admin, dcrClient(server.deps, "Another client"), agentResource(server.deps));
+    approve(server.deps, admin, dcrClient(server.deps, "Another client"), await agentResource(server.deps));
     const invite = await run(admin, userInviteCreate, { email: "someone.with.a.rather.long.address@example.com", role: "member" });
     world = { invite: new URL(invite.url).pathname, connection: alpha.id, broken: broken.id, agent: agent.id, key: keys[0]!.key.id, memberKey: memberKey.key.id, logRow };
     browser = await launchChromium();

@@ -36,7 +36,7 @@ describe.skipIf(!haveChromium)("keys in a browser", () => {
   let curlLine = "";
 
   beforeAll(async () => {
-    running = startTestServer({
+    running = await startTestServer({
       overrides: {
         connections: [{ slug: "alpha", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } }],
         agents: [{ slug: "helper", title: "Helper desk", tools: { alpha: ["echo", "add"] } }],

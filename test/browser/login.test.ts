@@ -24,7 +24,7 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
   let problems: string[] = [];
 
   beforeAll(async () => {
-    server = startTestServer();
+    server = await startTestServer();
     browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);

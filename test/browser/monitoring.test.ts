@@ -23,7 +23,7 @@ describe.skipIf(!haveChromium)("the Monitoring page in a browser", () => {
   const resultRequests: string[] = [];
 
   beforeAll(async () => {
-    running = startTestServer();
+    running = await startTestServer();
     server = running.server;
     const admin = insertUser(server.deps, "admin");
     const base = (name: string, outcome: UsageRecord["outcome"], minutesAgo: number): UsageRecord => ({

@@ -70,7 +70,7 @@ describe.skipIf(!haveChromium)("the first run in a browser", () => {
   let token = "";
 
   beforeAll(async () => {
-    running = startTestServer();
+    running = await startTestServer();
     server = running.server;
     const admin = insertUser(server.deps, "admin");
     browser = await launchChromium();

@@ -39,7 +39,7 @@ describe.skipIf(!haveChromium)("Try it in a browser", () => {
   const dialogs: string[] = [];
 
   beforeAll(async () => {
-    running = startTestServer({
+    running = await startTestServer({
       overrides: {
         connections: [
           { slug: "everything", ...EVERYTHING_STDIO },

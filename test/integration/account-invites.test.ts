@@ -27,7 +27,7 @@ const newApp = useFresh((overrides?: ConfigOverrides, logs: string[] = []) =>
 
 async function setUp(overrides?: ConfigOverrides): Promise<Ctx> {
   const logs: string[] = [];
-  const t = newApp(overrides, logs);
+  const t = await newApp(overrides, logs);
   return { t, admin: await t.createUser("admin@example.com", "admin"), member: await t.createUser("member@example.com", "member"), logs };
 }
 

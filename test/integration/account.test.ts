@@ -21,7 +21,7 @@ const NEW_PASSWORD = "a brand new passphrase";
 type Ctx = { t: TestApp; member: User; admin: User; cookie: string };
 
 async function setUp(overrides?: ConfigOverrides): Promise<Ctx> {
-  const t = newTestApp(overrides);
+  const t = await newTestApp(overrides);
   const admin = await t.createUser(ADMIN, "admin");
   const member = await t.createUser(MEMBER, "member");
   return { t, member, admin, cookie: await t.cookieFor(member) };

@@ -14,7 +14,7 @@ import { insertUser, sessionCookieFor } from "../support/users.ts";
 import { bundledFixture } from "../support/fixture-bundle.ts";
 
 const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
-const t = createTestApp({
+const t = await createTestApp({
   overrides: {
     connections: [{ slug: "fixture", command: process.execPath, args: [FIXTURE] }],
     agents: [{ slug: "demo", connections: [{ connection: "fixture", tools: [{ name: "add", alias: "sum", description: "Adds" }, "echo"] }] }],

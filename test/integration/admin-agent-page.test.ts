@@ -123,7 +123,7 @@ describe("the keys that reach the agent", () => {
   async function setup() {
     const ctx = await adminSetup(harness);
     const { deps, admin, member } = ctx.h;
-    const other = ctx.h.agent("other", []);
+    const other = await ctx.h.agent("other", []);
     const keys = {
       own: mintKey(deps, admin, { [ctx.agentId]: ["*"] }, { name: "support bot" }).key,
       named: mintKey(deps, member, { [ctx.agentId]: ["search_gitlab"] }, { name: "member script" }).key,

@@ -99,7 +99,7 @@ describe("the editor", () => {
     expect(page).toContain("<html");
     expect(page).toContain(COLLISION);
     expect(page).toContain('value="typed-slug"');
-    unchanged(ctx);
+    await unchanged(ctx);
   });
 
   test("the live check (AGENT_CHECK) names a bad alias, and shows a draft past the operation's limits as problems, not an error page", async () => {
@@ -116,7 +116,7 @@ describe("the editor", () => {
     expect(refused).toStartWith('<div id="check-outcome">');
     expect(refused).toContain("connections.0.tools.0.description: expected at most 2000 characters");
     expect(refused).not.toContain("No collisions");
-    unchanged(ctx);
+    await unchanged(ctx);
   });
 
   test("create without JS: a collision is refused with the form kept; with an alias it is saved and the gateway told", async () => {
@@ -127,10 +127,10 @@ describe("the editor", () => {
     expect(html).toContain("Not saved: fix what the check below names.");
     expect(html).toContain(COLLISION);
     expect(html).toContain('value="triage"');
-    expect(getAgent(ctx.h.deps.db, "triage")).toBeNull();
+    expect(await getAgent(ctx.h.deps.db, "triage")).toBeNull();
     const created = await post(ctx, ctx.admin, "/admin/agents", editorFields(ctx, { slug: "triage", github: [0, 1], gitlab: [0], gitlabAlias: "search_gitlab" }));
     expect(created.status).toBe(303);
-    const agent = findAgent(ctx.h.deps.db, "triage");
+    const agent = await findAgent(ctx.h.deps.db, "triage");
     expect(created.headers.get("location")).toBe(`/admin/agents/${agent.id}?created=1`);
     expect(agent).toMatchObject({
       instructions: "Be brief.",
@@ -155,7 +155,7 @@ describe("the editor", () => {
     const saved = await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}`, [...editorFields(ctx, { slug: "support", gitlabAll: true }), [`res.${ctx.gitlabId}`, "list"], [`res_list.${ctx.gitlabId}`, "repo://*\n"]]);
     expect(saved.status).toBe(303);
     expect(saved.headers.get("location")).toBe(`/admin/agents/${ctx.agentId}?saved=1`);
-    expect(findAgent(ctx.h.deps.db, ctx.agentId).connections).toEqual([{ connectionId: ctx.gitlabId, tools: "all", resources: ["repo://*"], prompts: "none" }]);
+    expect((await findAgent(ctx.h.deps.db, ctx.agentId)).connections).toEqual([{ connectionId: ctx.gitlabId, tools: "all", resources: ["repo://*"], prompts: "none" }]);
     expect(ctx.h.agents.applied).toEqual([ctx.agentId]);
   });
 
@@ -166,13 +166,13 @@ describe("the editor", () => {
     expect(await unconfirmed.text()).toContain("Tick the box");
     const deleted = await post(ctx, ctx.admin, `/admin/agents/${ctx.agentId}/delete`, { confirm: "yes" });
     expect([deleted.status, deleted.headers.get("location")]).toEqual([303, "/admin/agents?deleted=1"]);
-    expect(getAgent(ctx.h.deps.db, ctx.agentId)).toBeNull();
+    expect(await getAgent(ctx.h.deps.db, ctx.agentId)).toBeNull();
     expect(ctx.h.agents.removed).toEqual([ctx.agentId]);
   });
 
   test("an agent declared in the config is read-only: no edit link, no delete, and posts are refused", async () => {
     const ctx = await adminSetup(harness, { connections: [{ slug: "declared", url: "https://d/mcp" }], agents: [{ slug: "fixed", tools: { declared: ["x"] } }] });
-    const fixed = findAgent(ctx.h.deps.db, "fixed");
+    const fixed = await findAgent(ctx.h.deps.db, "fixed");
     const page = await (await get(ctx, ctx.admin, `/admin/agents/${fixed.id}`)).text();
     expect(page).toContain("Declared in <code>switchboard.toml</code>: read-only here.");
     expect(page).not.toContain("Delete agent");
@@ -180,7 +180,7 @@ describe("the editor", () => {
     expect((await get(ctx, ctx.admin, `/admin/agents/${fixed.id}/edit`)).status).toBe(409);
     expect((await post(ctx, ctx.admin, `/admin/agents/${fixed.id}`, { slug: "fixed" })).status).toBe(409);
     expect((await post(ctx, ctx.admin, `/admin/agents/${fixed.id}/delete`, { confirm: "yes" })).status).toBe(409);
-    expect(findAgent(ctx.h.deps.db, "fixed").fromConfig).toBe(true);
+    expect((await findAgent(ctx.h.deps.db, "fixed")).fromConfig).toBe(true);
   });
 });
 
@@ -217,9 +217,9 @@ describe("an agent that exposes no tools", () => {
   /** The shared setup plus: "idle" takes nothing, "stale" only a tool gone upstream, "off" is disabled and empty. */
   async function setup() {
     const ctx = await adminSetup(harness);
-    const idle = ctx.h.agent("idle", []);
-    const stale = ctx.h.agent("stale", [pick({ id: ctx.githubId }, ["gone"])]);
-    const off = ctx.h.agent("off", [], { enabled: false });
+    const idle = await ctx.h.agent("idle", []);
+    const stale = await ctx.h.agent("stale", [pick({ id: ctx.githubId }, ["gone"])]);
+    const off = await ctx.h.agent("off", [], { enabled: false });
     return { ctx, idle, stale, off };
   }
   const row = (html: string, id: string) => html.slice(html.indexOf(`<tr id="agent-${id}">`), html.indexOf("</tr>", html.indexOf(`<tr id="agent-${id}">`)));
@@ -258,7 +258,7 @@ describe("an agent that exposes no tools", () => {
 
 describe("empty states", () => {
   test("no agents: the list explains what an agent is; admins get New agent, members are told who can", async () => {
-    const h = harness();
+    const h = await harness();
     const [admin, member] = [await h.cookieFor(h.admin), await h.cookieFor(h.member)];
     const forAdmin = await (await h.app.request("/admin/agents", { headers: { cookie: admin } })).text();
     expect(forAdmin).toContain('id="agents-empty"');
@@ -271,7 +271,7 @@ describe("empty states", () => {
   });
 
   test("the editor with no connections links to New connection", async () => {
-    const h = harness();
+    const h = await harness();
     const html = await (await h.app.request("/admin/agents/new", { headers: { cookie: await h.cookieFor(h.admin) } })).text();
     expect(html).toContain('id="editor-no-connections"');
     expect(html).toContain('<a class="button" href="/admin/connections/new">New connection</a>');

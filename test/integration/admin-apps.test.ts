@@ -26,13 +26,13 @@ let mine: TokenSet;
 let theirs: TokenSet;
 
 beforeEach(async () => {
-  h = harness();
+  h = await harness();
   boss = await h.createUser("boss@example.com", "admin");
   worker = await h.createUser("worker@example.com", "member");
   other = await h.createUser("other@example.com", "member");
   bossCookie = await h.cookieFor(boss);
   workerCookie = await h.cookieFor(worker);
-  agent = agentResource(h.deps, "helpdesk");
+  agent = await agentResource(h.deps, "helpdesk");
   cursor = dcrClient(h.deps, "Cursor");
   claude = cimdClient(h.deps);
   mine = approve(h.deps, worker, cursor, agent);

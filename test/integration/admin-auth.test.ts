@@ -17,7 +17,7 @@ function count(t: TestApp, table: "users" | "sessions"): number {
 
 /** A TestApp with one admin, signed in with a cookie made directly. */
 async function withAdmin(overrides?: Parameters<typeof newTestApp>[0]): Promise<{ t: TestApp; cookie: string }> {
-  const t = newTestApp(overrides);
+  const t = await newTestApp(overrides);
   const admin = await t.createUser(ADMIN, "admin");
   return { t, cookie: await t.cookieFor(admin) };
 }
@@ -442,7 +442,7 @@ describe("sessions that do not hold", () => {
   });
 
   test("an expired session is no session, and is deleted", async () => {
-    const t = newTestApp();
+    const t = await newTestApp();
     await t.createUser(ADMIN, "admin");
     const cookie = await t.signIn(ADMIN);
     expect((await t.request("/admin", { headers: { cookie } })).status).toBe(200);
@@ -478,7 +478,7 @@ describe("first-admin setup", () => {
   const SETUP_EMAIL = "first@example.com";
 
   test("the link works once: form, create, signed in, then 404", async () => {
-    const t = newTestApp();
+    const t = await newTestApp();
     expect((await t.request("/admin/setup?token=guess")).status).toBe(404);
     const token = t.deps.setup.open();
     expect((await t.request("/admin/setup")).status).toBe(404);
@@ -516,7 +516,7 @@ describe("first-admin setup", () => {
   });
 
   test("mismatched passwords are a 400 with a message, and create nothing", async () => {
-    const t = newTestApp();
+    const t = await newTestApp();
     const token = t.deps.setup.open();
     const res = await t.request("/admin/setup", form({ token, email: SETUP_EMAIL, password: PASSWORD, confirm: `${PASSWORD}!` }));
     expect(res.status).toBe(400);
@@ -537,7 +537,7 @@ describe("first-admin setup", () => {
   });
 
   test("a short password or a bad email is a 400 naming the field", async () => {
-    const t = newTestApp();
+    const t = await newTestApp();
     const token = t.deps.setup.open();
     const short = await t.request("/admin/setup", form({ token, email: SETUP_EMAIL, password: "short", confirm: "short" }));
     expect(short.status).toBe(400);
@@ -549,7 +549,7 @@ describe("first-admin setup", () => {
   });
 
   test("once a user exists (made by the CLI, say), the link is dead", async () => {
-    const t = newTestApp();
+    const t = await newTestApp();
     const token = t.deps.setup.open();
     await t.createUser(ADMIN, "admin");
     expect((await t.request(`/admin/setup?token=${encodeURIComponent(token)}`)).status).toBe(404);
@@ -602,7 +602,7 @@ describe("request bodies over server.max_body_size", () => {
 describe("asset caching", () => {
   for (const name of ["htmx.min.js", "app.css"]) {
     test(`${name}: If-None-Match with the ETag gets 304 and no body; another ETag gets the file`, async () => {
-      const t = newTestApp();
+      const t = await newTestApp();
       const first = await t.request(`/admin/assets/${name}`);
       const etag = first.headers.get("etag");
       expect(etag).toMatch(/^"[0-9a-f]{16}"$/);
@@ -619,7 +619,7 @@ describe("asset caching", () => {
   }
 
   test("pages link assets by versioned URL", async () => {
-    const t = newTestApp();
+    const t = await newTestApp();
     const html = await (await t.request("/admin/login")).text();
     expect(html).toMatch(/src="\/admin\/assets\/htmx\.min\.js\?v=[0-9a-f]{8}"/);
     expect(html).toMatch(/href="\/admin\/assets\/app\.css\?v=[0-9a-f]{8}"/);

@@ -21,9 +21,9 @@ const harness = useConnectionHarness();
 type Ctx = { h: ConnectionHarness; remoteId: string; localId: string; admin: string; member: string };
 
 async function setup(overrides: Parameters<typeof harness>[0] = {}): Promise<Ctx> {
-  const h = harness(overrides);
-  const remote = h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Key": HEADER } });
-  const local = h.store({ slug: "local", transport: "stdio", command: "node", args: ["server.js"], env: { API_KEY: ENV } });
+  const h = await harness(overrides);
+  const remote = await h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Key": HEADER } });
+  const local = await h.store({ slug: "local", transport: "stdio", command: "node", args: ["server.js"], env: { API_KEY: ENV } });
   h.gateway.statuses.set(remote.id, { state: "error", lastError: "upstream said 502", since: new Date() });
   h.gateway.statuses.set(local.id, { state: "connected", lastError: null, since: new Date() });
   h.gateway.discoveries.set(remote.id, discoveryOf({ search_issues: "Search the issues", get_issue: "One issue" }));
@@ -41,8 +41,8 @@ function get(ctx: Ctx, cookie: string | null, path: string, headers: Record<stri
   return Promise.resolve(ctx.h.app.request(path, { headers: { ...(cookie ? { cookie } : {}), ...headers } }));
 }
 
-const unchanged = ({ h }: Ctx) => {
-  expect(listConnections(connectionStore(h.deps)).map((c) => [c.slug, c.title, c.url ?? c.command])).toEqual([["local", "local", "node"], ["remote", "remote", "https://mcp.example.com/mcp"]]);
+const unchanged = async ({ h }: Ctx) => {
+  expect((await listConnections(connectionStore(h.deps))).map((c) => [c.slug, c.title, c.url ?? c.command])).toEqual([["local", "local", "node"], ["remote", "remote", "https://mcp.example.com/mcp"]]);
   expect([h.gateway.applied, h.gateway.removed]).toEqual([[], []]);
 };
 
@@ -147,7 +147,7 @@ describe("the list reads no secret", () => {
 describe("admins", () => {
   test("a shared stdio process whose server keeps per-session state says so, and says how to make it exact", async () => {
     const ctx = await setup();
-    const isolated = ctx.h.store({ slug: "isolated", transport: "stdio", command: "node", args: ["s.js"], isolation: "session" });
+    const isolated = await ctx.h.store({ slug: "isolated", transport: "stdio", command: "node", args: ["s.js"], isolation: "session" });
     const remote = ctx.remoteId;
     for (const id of [ctx.localId, isolated.id, remote]) ctx.h.gateway.discoveries.set(id, discoveryOf({ echo: "Echo" }, { perSession: ["log levels", "tasks"] }));
     const shared = await (await get(ctx, ctx.member, `/admin/connections/${ctx.localId}`)).text();
@@ -163,7 +163,7 @@ describe("admins", () => {
       command: "ignored-because-http", env: "IGNORED=1", enabled_shown: "1", enabled: "1", connect_timeout: "5s",
     });
     expect(res.status).toBe(303);
-    const created = getConnection(connectionStore(ctx.h.deps), "github")!;
+    const created = (await getConnection(connectionStore(ctx.h.deps), "github"))!;
     expect(res.headers.get("location")).toBe(`/admin/connections/${created.id}?created=1`);
     expect(created).toMatchObject({ title: "GitHub", token: "tok-new-0001", headers: { "X-Team": "team-secret", "X-Other": "2" }, command: null, env: {}, connectTimeoutMs: 5_000, enabled: true });
     expect(ctx.h.gateway.applied.map((s) => s.slug)).toEqual(["github"]);
@@ -185,7 +185,7 @@ describe("admins", () => {
     expect(html).not.toContain("tok-typed-0002");
     const bad = await (await post(ctx, ctx.admin, "/admin/connections", { slug: "s", transport: "stdio", env: "NOT A PAIR" })).text();
     expect(bad).toContain("env: line 1: expected &quot;NAME=value&quot;");
-    unchanged(ctx);
+    await unchanged(ctx);
   });
 
   test("edit keeps masked secrets, replaces typed ones, removes dropped ones, and the token on request", async () => {
@@ -197,9 +197,9 @@ describe("admins", () => {
     });
     expect(saved.status).toBe(303);
     expect(saved.headers.get("location")).toBe(`/admin/connections/${ctx.remoteId}?saved=1`);
-    expect(getConnection(connectionStore(ctx.h.deps), "remote")).toMatchObject({ title: "Renamed", token: TOKEN, headers: { "X-Key": HEADER, "X-New": "fresh" } });
+    expect(await getConnection(connectionStore(ctx.h.deps), "remote")).toMatchObject({ title: "Renamed", token: TOKEN, headers: { "X-Key": HEADER, "X-New": "fresh" } });
     await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}`, { form: "settings", slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token_clear: "1", headers: "", enabled_shown: "1" });
-    expect(getConnection(connectionStore(ctx.h.deps), "remote")).toMatchObject({ token: null, headers: {}, enabled: false });
+    expect(await getConnection(connectionStore(ctx.h.deps), "remote")).toMatchObject({ token: null, headers: {}, enabled: false });
     expect(ctx.h.gateway.applied.map((s) => s.enabled)).toEqual([true, false]);
     expect(await (await get(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}?saved=1`)).text()).toContain("Saved.");
   });
@@ -220,7 +220,7 @@ describe("admins", () => {
       ["https://mcp.example.com/mcp", TOKEN, { "X-Key": HEADER }],
       ["https://moved.example/mcp", TOKEN, { "X-Key": HEADER }],
     ]);
-    expect(getConnection(connectionStore(ctx.h.deps), "remote")?.url).toBe("https://mcp.example.com/mcp");
+    expect((await getConnection(connectionStore(ctx.h.deps), "remote"))?.url).toBe("https://mcp.example.com/mcp");
   });
 
   test("Test of the new-connection form, and a refusal by the stdio policy shown inline", async () => {
@@ -242,17 +242,17 @@ describe("admins", () => {
     const unconfirmed = await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}/delete`, {});
     expect(unconfirmed.status).toBe(400);
     expect(await unconfirmed.text()).toContain("Tick the box");
-    expect(getConnection(connectionStore(ctx.h.deps), "remote")).not.toBeNull();
+    expect(await getConnection(connectionStore(ctx.h.deps), "remote")).not.toBeNull();
     const deleted = await post(ctx, ctx.admin, `/admin/connections/${ctx.remoteId}/delete`, { confirm: "yes" });
     expect(deleted.status).toBe(303);
     expect(deleted.headers.get("location")).toBe("/admin/connections?deleted=1");
-    expect(getConnection(connectionStore(ctx.h.deps), "remote")).toBeNull();
+    expect(await getConnection(connectionStore(ctx.h.deps), "remote")).toBeNull();
     expect(ctx.h.gateway.removed).toEqual([ctx.remoteId]);
   });
 
   test("a connection declared in the config is read-only: no form, no delete, and posts are refused", async () => {
     const ctx = await setup({ connections: [{ slug: "declared", url: "https://declared.example/mcp", token: "tok-declared-0001" }] });
-    const declared = getConnection(connectionStore(ctx.h.deps), "declared")!;
+    const declared = (await getConnection(connectionStore(ctx.h.deps), "declared"))!;
     const page = await (await get(ctx, ctx.admin, `/admin/connections/${declared.id}`)).text();
     expect(page).toContain("Declared in <code>switchboard.toml</code>: read-only here.");
     expect(page).not.toContain('name="slug"');
@@ -261,7 +261,7 @@ describe("admins", () => {
     const edit = await post(ctx, ctx.admin, `/admin/connections/${declared.id}`, { form: "settings", slug: "declared", transport: "http", url: "https://evil.example/mcp" });
     expect(edit.status).toBe(409);
     expect((await post(ctx, ctx.admin, `/admin/connections/${declared.id}/delete`, { confirm: "yes" })).status).toBe(409);
-    expect(getConnection(connectionStore(ctx.h.deps), "declared")?.url).toBe("https://declared.example/mcp");
+    expect((await getConnection(connectionStore(ctx.h.deps), "declared"))?.url).toBe("https://declared.example/mcp");
   });
 });
 
@@ -328,10 +328,10 @@ describe("the page keeps itself current while the connection settles", () => {
     ctx.h.gateway.discoveries.set(ctx.localId, discoveryOf({ echo: "Echo" }));
     expect(pollOf(await html(ctx.localId))).toBeNull();
     expect(pollOf(await html(ctx.remoteId))).toBeNull();
-    const off = ctx.h.store({ slug: "off", transport: "http", url: "https://off.example/mcp", enabled: false });
+    const off = await ctx.h.store({ slug: "off", transport: "http", url: "https://off.example/mcp", enabled: false });
     ctx.h.gateway.statuses.set(off.id, { state: "connecting", lastError: null, since: new Date() });
     expect(pollOf(await html(off.id))).toBeNull();
-    const stuck = ctx.h.store({ slug: "stuck", transport: "http", url: "https://stuck.example/mcp" });
+    const stuck = await ctx.h.store({ slug: "stuck", transport: "http", url: "https://stuck.example/mcp" });
     ctx.h.gateway.statuses.set(stuck.id, { state: "connecting", lastError: null, since: new Date(Date.now() - 16 * 60_000) });
     expect(pollOf(await html(stuck.id))).toBeNull();
     ctx.h.gateway.statuses.set(stuck.id, { state: "connecting", lastError: null, since: new Date(Date.now() - 60_000) });
@@ -415,7 +415,7 @@ describe("feedback: busy buttons and results beside them", () => {
 
 describe("the list", () => {
   test("empty: says what a connection is, and links admins to New connection; members learn who can add one", async () => {
-    const h = harness();
+    const h = await harness();
     const admin = await (await h.app.request("/admin/connections", { headers: { cookie: await h.cookieFor(h.admin) } })).text();
     expect(admin).toContain("No connections yet");
     expect(admin).toContain("A connection is an MCP server Switchboard reaches for you");

@@ -24,7 +24,7 @@ let workerCookie: string;
 
 beforeEach(async () => {
   gateway = new FakeGateway();
-  t = createTestApp({ gateway });
+  t = await createTestApp({ gateway });
   boss = await t.createUser("boss@example.com", "admin");
   worker = await t.createUser("worker@example.com", "member");
   bossCookie = await t.cookieFor(boss);
@@ -246,7 +246,7 @@ describe("a member's dashboard", () => {
 
 describe("an agent declared in switchboard.toml", () => {
   test("exposing no tools, the step links to its page (changed in the file), not to the editor", async () => {
-    const declared = createTestApp({
+    const declared = await createTestApp({
       gateway: new FakeGateway(),
       overrides: { connections: [{ slug: "alpha", url: "https://alpha.example/mcp" }], agents: [{ slug: "filed", tools: { alpha: ["gone"] } }] },
     });

@@ -6,7 +6,7 @@ import { ASSETS } from "../../views/assets.ts";
 import { createTestApp } from "../support/app.ts";
 import { form, insertUser } from "../support/users.ts";
 
-const t = createTestApp();
+const t = await createTestApp();
 afterAll(() => t.close());
 
 function relativeLuminance(hex: string): number {

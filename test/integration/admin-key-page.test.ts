@@ -56,7 +56,7 @@ describe("the create form", () => {
 
   test("coming from an agent's page, that agent is ticked and listed first; an unknown id ticks nothing", async () => {
     const ctx = await adminSetup(harness);
-    const other = ctx.h.agent("billing", [pick({ id: ctx.githubId }, ["search"])], { title: "Billing" });
+    const other = await ctx.h.agent("billing", [pick({ id: ctx.githubId }, ["search"])], { title: "Billing" });
     const html = await (await get(ctx, ctx.member, `/admin/keys?grant=${other.id}#create-key`)).text();
     expect(html).toContain(`<input type="checkbox" name="grant_all" value="${other.id}" checked=""/>`);
     expect(html.indexOf(`id="grant-${other.id}"`)).toBeLessThan(html.indexOf(`id="grant-${ctx.agentId}"`));
@@ -124,7 +124,7 @@ describe("the list", () => {
 describe("the one-time dialog", () => {
   test("per agent its snippets, named after its slug, with the token; two keys for two agents do not collide in one file", async () => {
     const ctx = await adminSetup(harness);
-    const billing = ctx.h.agent("billing", [pick({ id: ctx.githubId }, ["search"])], { title: "Billing" });
+    const billing = await ctx.h.agent("billing", [pick({ id: ctx.githubId }, ["search"])], { title: "Billing" });
     const configs: Record<string, unknown>[] = [];
     for (const [name, agent] of [["for support", ctx.agentId], ["for billing", billing.id]] as const) {
       const res = await post(ctx, ctx.member, "/admin/keys", [["name", name], ["grant_all", agent]]);

@@ -16,7 +16,7 @@ let bossCookie: string;
 let workerCookie: string;
 
 beforeAll(async () => {
-  h = harness();
+  h = await harness();
   boss = await h.createUser("boss@example.com", "admin");
   worker = await h.createUser("worker@example.com", "member");
   bossCookie = await h.signIn(boss.email);

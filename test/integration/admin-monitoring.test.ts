@@ -68,7 +68,7 @@ function rowId(name: string): string {
 
 beforeAll(async () => {
   gateway = new FakeGateway();
-  t = createTestApp({ gateway, overrides: { connections: [{ slug: "alpha", url: "https://alpha.example/mcp" }] } });
+  t = await createTestApp({ gateway, overrides: { connections: [{ slug: "alpha", url: "https://alpha.example/mcp" }] } });
   boss = await t.createUser("boss@example.com", "admin");
   worker = await t.createUser("worker@example.com", "member");
   bossCookie = await t.cookieFor(boss);
@@ -271,7 +271,7 @@ describe("a key's activity", () => {
   });
 
   test("an authorized app's grant has the same page: its user sees it, another member gets a 404", async () => {
-    const grantId = approve(t.deps, worker, dcrClient(t.deps, "Desk client"), agentResource(t.deps)).grantId;
+    const grantId = approve(t.deps, worker, dcrClient(t.deps, "Desk client"), await agentResource(t.deps)).grantId;
     record(call({ user: worker, key: grantId }, "granted_tool", { at: new Date(Date.now() - 2 * DAY), actor: { userId: worker.id, credentialKind: "oauth", credentialId: grantId } }));
     const own = await get(`/admin/keys/${grantId}/activity`, workerCookie);
     expect(own.status).toBe(200);
@@ -306,7 +306,7 @@ describe("the dashboard", () => {
   test("Healthy while no connection fails; a failing one is shown, linked, and Healthy is not", async () => {
     // An enabled agent exposing no tools (the authorized-apps test leaves one) is a warning of its own
     // (test/integration/admin-dashboard.test.ts): remove it to see the connections' health alone.
-    for (const agent of listAgents(t.deps.db)) deleteAgent(t.deps.db, agent.id);
+    for (const agent of await listAgents(t.deps.db)) await deleteAgent(t.deps.db, agent.id);
     gateway.statuses.delete(ALPHA);
     const healthy = await (await get("/admin", bossCookie)).text();
     expect(healthy).toContain('data-status="healthy"');

@@ -20,7 +20,7 @@ type Ctx = { t: TestApp; admin: User; member: User; cookies: { admin: string; me
 type As = "guest" | "member" | "admin";
 
 async function setUp(): Promise<Ctx> {
-  const t = newTestApp();
+  const t = await newTestApp();
   const admin = await t.createUser(ADMIN, "admin");
   const member = await t.createUser(MEMBER, "member");
   // One pending invite, for the revoke and list rows.

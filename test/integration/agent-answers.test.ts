@@ -39,8 +39,8 @@ beforeAll(async () => {
     stderrLines: 50,
     maxBodyBytes: 4 << 20,
     logger: silentLogger,
-    lookup: (id) => (id === conn.id ? conn : null),
-    lookupAgent: (id) => (id === AGENT.id ? AGENT : null),
+    lookup: async (id) => (id === conn.id ? conn : null),
+    lookupAgent: async (id) => (id === AGENT.id ? AGENT : null),
   });
   await gateway.refresh(conn.id);
   direct = new Client({ name: "direct", version: "1" });
@@ -55,9 +55,9 @@ afterAll(async () => {
 /** Serves one request to the agent's endpoint or the connection's, as `permissions`. */
 function fetcher(target: "agent" | "connection", permissions: Permissions): (url: string | URL, init?: RequestInit) => Promise<Response> {
   const caller = makeCaller(permissions);
-  return (url, init) => {
+  return async (url, init) => {
     const request = new Request(url, init);
-    return target === "agent" ? gateway.handleAgent(request, AGENT, caller) : gateway.handle(request, gateway.runtime(conn.id)!, caller);
+    return target === "agent" ? gateway.handleAgent(request, AGENT, caller) : gateway.handle(request, (await gateway.runtime(conn.id))!, caller);
   };
 }
 

@@ -36,7 +36,7 @@ beforeAll(async () => {
   httpFixture = Bun.spawn([process.execPath, FIXTURE, "--http", "--port", "0"], { stdout: "pipe", stderr: "ignore", env: { ...process.env, FIXTURE_NAME: "beta" } });
   const listening = await waitForLine(httpFixture.stdout as ReadableStream<Uint8Array>, (line) => line.startsWith("listening "));
   const fixtureUrl = listening.slice("listening ".length).trim();
-  running = startTestServer({ overrides: { server: { public_url: PUBLIC_URL } } });
+  running = await startTestServer({ overrides: { server: { public_url: PUBLIC_URL } } });
   server = running.server;
   admin = insertUser(server.deps, "admin", "root@example.com");
   const manage = mintKey(server.deps, admin, { self: ["*"] }).token;

@@ -79,8 +79,8 @@ beforeAll(async () => {
     stderrLines: 50,
     maxBodyBytes: 4 << 20,
     logger: silentLogger,
-    lookup: (id) => specs.get(id) ?? null,
-    lookupAgent: (id) => AGENTS.find((a) => a.spec.id === id)?.spec ?? null,
+    lookup: async (id) => specs.get(id) ?? null,
+    lookupAgent: async (id) => AGENTS.find((a) => a.spec.id === id)?.spec ?? null,
   });
   await Promise.all([alpha, beta].map((s) => gateway.refresh(s.id)));
 });

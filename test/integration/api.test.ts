@@ -25,10 +25,11 @@ import { insertUsage, usageRecord } from "../support/usage-rows.ts";
 const harness = useHarness();
 
 type Json = Record<string, unknown>;
+type Sent = { method: string; path: string; json?: unknown; ctx?: Json };
 type Row = {
   op: string;
   /** The request, built against a fresh harness; the token is added per row kind. */
-  request: (h: Harness) => { method: string; path: string; json?: unknown; ctx?: Json };
+  request: (h: Harness) => Sent | Promise<Sent>;
   status: number;
   /** Checks the happy body (and anything else the row knows about). */
   check: (body: Json, h: Harness, ctx: Json) => void;
@@ -37,8 +38,8 @@ type Row = {
 };
 
 /** A stored http connection with a token, for the connection rows. */
-function storedConnection(h: Harness, slug = "upstream") {
-  return createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp", token: "tok-row-secret" }));
+async function storedConnection(h: Harness, slug = "upstream") {
+  return await createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp", token: "tok-row-secret" }));
 }
 
 /** An approval's tokens: never in an answer. */
@@ -47,22 +48,22 @@ function oauthSecrets(tokens: TokenSet): string[] {
 }
 
 /** A stored agent over a stored connection, for the agent rows. */
-function storedAgent(h: Harness, slug = "helper") {
-  const connection = storedConnection(h);
-  return createAgent(agentStore(h.deps), newAgentFields({ slug, instructions: "Help.", connections: [{ connectionId: connection.id, tools: [{ name: "echo", alias: "say" }], resources: "none", prompts: "none" }] }));
+async function storedAgent(h: Harness, slug = "helper") {
+  const connection = await storedConnection(h);
+  return await createAgent(agentStore(h.deps), newAgentFields({ slug, instructions: "Help.", connections: [{ connectionId: connection.id, tools: [{ name: "echo", alias: "say" }], resources: "none", prompts: "none" }] }));
 }
 
 const ROUTES: Row[] = [
   {
     op: "CONNECTION_LIST",
-    request: (h) => ({ method: "GET", path: "/connections", ctx: { id: storedConnection(h).id } }),
+    request: async (h) => ({ method: "GET", path: "/connections", ctx: { id: (await storedConnection(h)).id } }),
     status: 200,
     check: (body, _h, ctx) => expect(body.connections).toMatchObject([{ id: ctx.id as string, slug: "upstream", token_set: true }]),
     never: () => ["tok-row-secret", "token_sealed"],
   },
   {
     op: "CONNECTION_GET",
-    request: (h) => ({ method: "GET", path: `/connections/${storedConnection(h).id}` }),
+    request: async (h) => ({ method: "GET", path: `/connections/${(await storedConnection(h)).id}` }),
     status: 200,
     check: (body) => expect(body).toMatchObject({ slug: "upstream", token_set: true, offers: { tools: [] } }),
     never: () => ["tok-row-secret"],
@@ -71,107 +72,107 @@ const ROUTES: Row[] = [
     op: "CONNECTION_CREATE",
     request: () => ({ method: "POST", path: "/connections", json: { slug: "made", transport: "http", url: "https://mcp.example.com/mcp", token: "tok-new-secret" } }),
     status: 201,
-    check: (body, h) => {
+    check: async (body, h) => {
       expect(body).toMatchObject({ slug: "made", token_set: true });
-      expect(getConnection(connectionStore(h.deps), "made")?.token).toBe("tok-new-secret");
+      expect((await getConnection(connectionStore(h.deps), "made"))?.token).toBe("tok-new-secret");
     },
     never: () => ["tok-new-secret"],
   },
   {
     op: "CONNECTION_UPDATE",
-    request: (h) => ({ method: "PATCH", path: `/connections/${storedConnection(h).id}`, json: { title: "Renamed" } }),
+    request: async (h) => ({ method: "PATCH", path: `/connections/${(await storedConnection(h)).id}`, json: { title: "Renamed" } }),
     status: 200,
-    check: (body, h) => {
+    check: async (body, h) => {
       expect(body).toMatchObject({ title: "Renamed" });
-      expect(getConnection(connectionStore(h.deps), "upstream")?.title).toBe("Renamed");
+      expect((await getConnection(connectionStore(h.deps), "upstream"))?.title).toBe("Renamed");
     },
     never: () => ["tok-row-secret"],
   },
   {
     op: "CONNECTION_DELETE",
-    request: (h) => {
-      const id = storedConnection(h).id;
+    request: async (h) => {
+      const id = (await storedConnection(h)).id;
       return { method: "DELETE", path: `/connections/${id}`, ctx: { id } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       expect(body).toEqual({ id: ctx.id as string, deleted: true });
-      expect(getConnection(connectionStore(h.deps), "upstream")).toBeNull();
+      expect(await getConnection(connectionStore(h.deps), "upstream")).toBeNull();
     },
   },
   {
     op: "CONNECTION_TEST",
-    request: (h) => ({ method: "POST", path: "/connections/test", json: { id: storedConnection(h).id } }),
+    request: async (h) => ({ method: "POST", path: "/connections/test", json: { id: (await storedConnection(h)).id } }),
     status: 200,
     check: (body) => expect(body).toMatchObject({ ok: false, tools: 0 }),
     never: () => ["tok-row-secret"],
   },
   {
     op: "CONNECTION_REFRESH",
-    request: (h) => ({ method: "POST", path: `/connections/${storedConnection(h).id}/refresh` }),
+    request: async (h) => ({ method: "POST", path: `/connections/${(await storedConnection(h)).id}/refresh` }),
     status: 200,
     check: (body) => expect(body).toMatchObject({ slug: "upstream", offers: { tools: [] } }),
     never: () => ["tok-row-secret"],
   },
   {
     op: "AGENT_LIST",
-    request: (h) => ({ method: "GET", path: "/agents", ctx: { id: storedAgent(h).id } }),
+    request: async (h) => ({ method: "GET", path: "/agents", ctx: { id: (await storedAgent(h)).id } }),
     status: 200,
     check: (body, _h, ctx) => expect(body.agents).toMatchObject([{ id: ctx.id as string, slug: "helper", endpoint: `${PUBLIC_URL}/mcp/agent/${ctx.id as string}`, connections: [{ connection_slug: "upstream" }] }]),
     never: () => ["tok-row-secret"],
   },
   {
     op: "AGENT_GET",
-    request: (h) => ({ method: "GET", path: `/agents/${storedAgent(h).slug}` }),
+    request: async (h) => ({ method: "GET", path: `/agents/${(await storedAgent(h)).slug}` }),
     status: 200,
     check: (body) => expect(body).toMatchObject({ slug: "helper", tools: [{ name: "say", upstream: "echo", connection_slug: "upstream", missing: true, input_schema: null }], collisions: [] }),
     never: () => ["tok-row-secret"],
   },
   {
     op: "AGENT_CREATE",
-    request: (h) => ({ method: "POST", path: "/agents", json: { slug: "made", connections: [{ connection: storedConnection(h).id, tools: ["echo"] }] } }),
+    request: async (h) => ({ method: "POST", path: "/agents", json: { slug: "made", connections: [{ connection: (await storedConnection(h)).id, tools: ["echo"] }] } }),
     status: 201,
-    check: (body, h) => {
+    check: async (body, h) => {
       expect(body).toMatchObject({ slug: "made", tool_count: 0 });
-      expect(getAgent(h.deps.db, "made")?.connections[0]?.tools).toEqual([{ name: "echo" }]);
+      expect((await getAgent(h.deps.db, "made"))?.connections[0]?.tools).toEqual([{ name: "echo" }]);
     },
   },
   {
     op: "AGENT_UPDATE",
-    request: (h) => ({ method: "PATCH", path: `/agents/${storedAgent(h).id}`, json: { title: "Renamed", enabled: false } }),
+    request: async (h) => ({ method: "PATCH", path: `/agents/${(await storedAgent(h)).id}`, json: { title: "Renamed", enabled: false } }),
     status: 200,
-    check: (body, h) => {
+    check: async (body, h) => {
       expect(body).toMatchObject({ title: "Renamed", enabled: false });
-      expect(getAgent(h.deps.db, "helper")).toMatchObject({ title: "Renamed", enabled: false, instructions: "Help." });
+      expect(await getAgent(h.deps.db, "helper")).toMatchObject({ title: "Renamed", enabled: false, instructions: "Help." });
     },
   },
   {
     op: "AGENT_DELETE",
-    request: (h) => {
-      const id = storedAgent(h).id;
+    request: async (h) => {
+      const id = (await storedAgent(h)).id;
       return { method: "DELETE", path: `/agents/${id}`, ctx: { id } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       expect(body).toEqual({ id: ctx.id as string, deleted: true });
-      expect(getAgent(h.deps.db, "helper")).toBeNull();
+      expect(await getAgent(h.deps.db, "helper")).toBeNull();
     },
   },
   {
     op: "AGENT_CHECK",
-    request: (h) => ({ method: "POST", path: "/agents/check", json: { slug: "ignored", connections: [{ connection: storedConnection(h).slug, tools: ["echo"] }] } }),
+    request: async (h) => ({ method: "POST", path: "/agents/check", json: { slug: "ignored", connections: [{ connection: (await storedConnection(h)).slug, tools: ["echo"] }] } }),
     status: 200,
-    check: (body, h) => {
+    check: async (body, h) => {
       // Nothing discovered: the selected tool is reported missing, and nothing is saved.
       expect(body).toEqual({ exposed: [], missing: ["upstream/echo"], problems: [], collisions: [] });
-      expect(getAgent(h.deps.db, "ignored")).toBeNull();
+      expect(await getAgent(h.deps.db, "ignored")).toBeNull();
     },
     never: () => ["tok-row-secret", "https://mcp.example.com"],
   },
   {
     op: "TOOL_LIST",
-    request: (h) => {
-      const agent = storedAgent(h);
+    request: async (h) => {
+      const agent = await storedAgent(h);
       return { method: "GET", path: "/tools", ctx: { agent: agent.id, connection: agent.connections[0]!.connectionId } };
     },
     status: 200,
@@ -281,8 +282,8 @@ const ROUTES: Row[] = [
   },
   {
     op: "OAUTH_GRANT_LIST",
-    request: (h) => {
-      const agent = agentResource(h.deps, "oauth-agent");
+    request: async (h) => {
+      const agent = await agentResource(h.deps, "oauth-agent");
       const mine = approve(h.deps, h.admin, dcrClient(h.deps, "Cursor"), agent);
       const theirs = approve(h.deps, h.member, cimdClient(h.deps), agent);
       return { method: "GET", path: "/oauth/grants", ctx: { agent, mine, theirs } };
@@ -309,8 +310,8 @@ const ROUTES: Row[] = [
   },
   {
     op: "OAUTH_GRANT_REVOKE",
-    request: (h) => {
-      const tokens = approve(h.deps, h.member, dcrClient(h.deps), agentResource(h.deps));
+    request: async (h) => {
+      const tokens = approve(h.deps, h.member, dcrClient(h.deps), await agentResource(h.deps));
       return { method: "DELETE", path: `/oauth/grants/${tokens.grantId}`, ctx: { tokens } };
     },
     status: 200,
@@ -335,9 +336,9 @@ const ROUTES: Row[] = [
   {
     op: "OAUTH_CLIENT_DELETE",
     // A metadata-document client's id is a URL: percent-encoded, it is one path segment.
-    request: (h) => {
+    request: async (h) => {
       const client = cimdClient(h.deps);
-      const tokens = approve(h.deps, h.member, client, agentResource(h.deps));
+      const tokens = approve(h.deps, h.member, client, await agentResource(h.deps));
       return { method: "DELETE", path: `/oauth/clients/${encodeURIComponent(client.id)}`, ctx: { client, tokens } };
     },
     status: 200,
@@ -508,12 +509,12 @@ function allBut(op: string): string[] {
   return OPERATIONS.map((o) => o.name).filter((name) => name !== op);
 }
 
-test("the table covers every operation's route", () => {
+test("the table covers every operation's route", async () => {
   expect(ROUTES.map((r) => r.op).sort()).toEqual(OPERATIONS.map((op) => op.name).sort());
   for (const row of ROUTES) {
     const op = OPERATIONS_BY_NAME.get(row.op)!;
-    const h = harness();
-    const req = row.request(h);
+    const h = await harness();
+    const req = await row.request(h);
     expect(req.method).toBe(op.rest.method);
     expect(req.path).toMatch(new RegExp(`^${op.rest.path.replace(/:\w+/g, "[^/]+")}$`));
     expect(row.status).toBe(op.rest.successStatus ?? 200);
@@ -523,8 +524,8 @@ test("the table covers every operation's route", () => {
 for (const row of ROUTES) {
   describe(`${row.op}`, () => {
     test("guest: 401 with WWW-Authenticate, and nothing done", async () => {
-      const h = harness();
-      const req = row.request(h);
+      const h = await harness();
+      const req = await row.request(h);
       const res = await apiRequest(h.app, req.method, req.path, { json: req.json });
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/api/v1${req.path}"`);
@@ -536,9 +537,9 @@ for (const row of ROUTES) {
     });
 
     test("wrong permission: 403 FORBIDDEN, no data", async () => {
-      const h = harness();
+      const h = await harness();
       const { token } = mintKey(h.deps, h.admin, { self: allBut(row.op), "*": ["*"] });
-      const req = row.request(h);
+      const req = await row.request(h);
       const keysBefore = h.deps.sqlite.query("SELECT id, token_hash FROM api_keys ORDER BY id").all();
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
       expect(res.status).toBe(403);
@@ -552,9 +553,9 @@ for (const row of ROUTES) {
     });
 
     test(`happy: ${row.status} with the result`, async () => {
-      const h = harness();
+      const h = await harness();
       const { token } = mintKey(h.deps, h.admin, { self: [row.op] });
-      const req = row.request(h);
+      const req = await row.request(h);
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
       const text = await res.text();
       expect({ status: res.status, text }).toMatchObject({ status: row.status });
@@ -571,7 +572,7 @@ for (const row of ROUTES) {
 
 describe("a member's key over REST", () => {
   test("sees only the member's own keys, whatever owner_id says", async () => {
-    const h = harness();
+    const h = await harness();
     const mine = mintKey(h.deps, h.member, { self: ["*"] }, { name: "mine" });
     mintKey(h.deps, h.admin, {}, { name: "the admin's" });
     const res = await apiRequest(h.app, "GET", `/keys?owner_id=${h.admin.id}`, { token: mine.token });
@@ -583,7 +584,7 @@ describe("a member's key over REST", () => {
   });
 
   test("another user's key reads as API_KEY_NOT_FOUND for get, update, rotate and delete", async () => {
-    const h = harness();
+    const h = await harness();
     const mine = mintKey(h.deps, h.member, { self: ["*"] });
     const theirs = mintKey(h.deps, h.admin, { self: ["*"] }, { name: "the admin's" });
     const requests: [string, string, unknown][] = [
@@ -602,7 +603,7 @@ describe("a member's key over REST", () => {
   });
 
   test("admin-only routes are 403 for a member's {self:[*]} key", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     for (const [method, path, json] of [
       ["POST", "/users", { email: "x@example.com", role: "admin", password: "a long enough password" }],
@@ -617,7 +618,7 @@ describe("a member's key over REST", () => {
   });
 
   test("creating a key with admin-only tools is 403 FORBIDDEN naming the rule and the entry", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "x", permissions: { self: ["USER_CREATE"] } } });
     expect(res.status).toBe(403);
@@ -634,7 +635,7 @@ describe("a member's key over REST", () => {
 
 describe("error bodies", () => {
   test("invalid fields: 400 VALIDATION_FAILED with fields naming each", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "", permissions: { self: [] } } });
     expect(res.status).toBe(400);
@@ -646,7 +647,7 @@ describe("error bodies", () => {
   });
 
   test("a malformed id in the path is VALIDATION_FAILED on id; an unknown one is 404", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const malformed = await apiRequest(h.app, "GET", "/keys/not-a-key", { token });
     expect(malformed.status).toBe(400);
@@ -657,7 +658,7 @@ describe("error bodies", () => {
   });
 
   test("the path's id wins over an id in the body", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const a = mintKey(h.deps, h.admin, {}, { name: "a" });
     const b = mintKey(h.deps, h.admin, {}, { name: "b" });
@@ -668,7 +669,7 @@ describe("error bodies", () => {
   });
 
   test("conflicts keep their codes: the last admin, a taken email", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const demote = await apiRequest(h.app, "PATCH", `/users/${h.admin.id}`, { token, json: { role: "member" } });
     expect(demote.status).toBe(409);
@@ -679,7 +680,7 @@ describe("error bodies", () => {
   });
 
   test("expiry: both forms at once, or a time in the past, are refused on expires_at", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const both = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "x", permissions: {}, expires_in: "1d", expires_at: "2099-01-01T00:00:00Z" } });
     expect(both.status).toBe(400);
@@ -690,7 +691,7 @@ describe("error bodies", () => {
   });
 
   test("an unknown route under /api/v1 is a JSON 404 for a key, and 401 for a guest", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", "/no-such-route", { token });
     expect(res.status).toBe(404);
@@ -706,7 +707,7 @@ describe("request bodies", () => {
   }
 
   test("a non-JSON content type is 415, and nothing is created", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const json = JSON.stringify({ name: "x", permissions: {} });
     for (const type of ["text/plain", "application/x-www-form-urlencoded", undefined]) {
@@ -717,7 +718,7 @@ describe("request bodies", () => {
   });
 
   test("JSON types with a charset or a +json suffix are accepted", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const json = JSON.stringify({ name: "x", permissions: {} });
     expect((await postKeys(h, token, json, "application/json; charset=utf-8")).status).toBe(201);
@@ -725,7 +726,7 @@ describe("request bodies", () => {
   });
 
   test("invalid JSON is 400 BAD_REQUEST", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await postKeys(h, token, '{"name": "x", ', "application/json");
     expect(res).toEqual({ status: 400, body: { error: { code: "BAD_REQUEST", message: "The request body is not valid JSON." } } });
@@ -738,7 +739,7 @@ describe("request bodies", () => {
     ["null", "null"],
   ]) {
     test(`a body that is ${name} is 400 BAD_REQUEST`, async () => {
-      const h = harness();
+      const h = await harness();
       const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
       const res = await postKeys(h, token, body!, "application/json");
       expect(res).toEqual({ status: 400, body: { error: { code: "BAD_REQUEST", message: "The request body must be a JSON object." } } });
@@ -747,7 +748,7 @@ describe("request bodies", () => {
   }
 
   test("an empty body is an empty input: fields are reported missing", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await postKeys(h, token, "");
     expect(res.status).toBe(400);
@@ -756,7 +757,7 @@ describe("request bodies", () => {
   });
 
   test("a body over server.max_body_size is 413", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await postKeys(h, token, JSON.stringify({ name: "x".repeat(h.config.server.max_body_size), permissions: {} }), "application/json");
     expect(res.status).toBe(413);
@@ -775,7 +776,7 @@ describe("openapi.json", () => {
   };
 
   test("is public, OpenAPI 3.1, and lists every operation at its path and method", async () => {
-    const h = harness();
+    const h = await harness();
     const res = await h.app.request("/api/v1/openapi.json");
     expect(res.status).toBe(200);
     const doc = (await res.json()) as OpenApi;
@@ -807,7 +808,7 @@ describe("openapi.json", () => {
   });
 
   test("every $ref resolves inside the document", async () => {
-    const h = harness();
+    const h = await harness();
     const text = await (await h.app.request("/api/v1/openapi.json")).text();
     const doc = JSON.parse(text) as Json;
     const refs = [...text.matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!);
@@ -833,7 +834,7 @@ describe("tokens in clear", () => {
   }
 
   test("the database file and its WAL never hold a token; listings never return a token or hash", async () => {
-    const h = harness();
+    const h = await harness();
     const tokens: string[] = [];
     const bootstrap = mintKey(h.deps, h.admin, { self: ["*"] }, { name: "bootstrap" });
     tokens.push(bootstrap.token);

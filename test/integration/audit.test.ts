@@ -55,7 +55,7 @@ const CREATE_INPUT = { slug: "gh", transport: "http", url: "https://mcp.example.
 
 describe("a change through each face makes exactly one audit row, masked", () => {
   test("MCP /mcp/self: the key's user and id, face mcp, the created id, token and header values masked", async () => {
-    const h = harness();
+    const h = await harness();
     const { key, token } = mintKey(h.deps, h.admin, { self: ["CONNECTION_CREATE"] });
     const answer = await callTool(h.app, token, "CONNECTION_CREATE", CREATE_INPUT);
     expect(answer.result?.isError).toBeUndefined();
@@ -76,7 +76,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
   });
 
   test("REST: face api; a new key's token is never in the row (only the input is stored)", async () => {
-    const h = harness();
+    const h = await harness();
     const { key, token } = mintKey(h.deps, h.member, { self: ["API_KEY_CREATE", "WHOAMI"] });
     const res = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "bot", permissions: { self: ["WHOAMI"] } } });
     expect(res.status).toBe(201);
@@ -89,7 +89,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
   });
 
   test("the admin's form: face admin, the session's user, the client address, secrets masked", async () => {
-    const h = harness();
+    const h = await harness();
     const cookie = await h.cookieFor(h.admin);
     const form = new URLSearchParams({ slug: "gh", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: `X-Api-Key: ${HEADER}` });
     const res = await h.app.request("/admin/connections", { method: "POST", headers: { ...FORM, cookie }, body: form.toString() }, fromPeer);
@@ -109,7 +109,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
   });
 
   test("a refused change is recorded as refused, with what was asked masked; nothing else happens", async () => {
-    const h = harness();
+    const h = await harness();
     // A member's key holding everything is still capped by the member's role: no CONNECTION_CREATE.
     const { key, token } = mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "POST", "/connections", { token, json: CREATE_INPUT });
@@ -122,7 +122,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
   });
 
   test("a failed change is recorded as an error with its target as typed", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["CONNECTION_DELETE"] });
     const res = await apiRequest(h.app, "DELETE", "/connections/nothing-here", { token });
     expect(res.status).toBe(404);
@@ -131,7 +131,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
   });
 
   test("reads make a usage row and no audit row", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["WHOAMI", "CONNECTION_LIST", "AUDIT_LIST"] });
     expect((await apiRequest(h.app, "GET", "/whoami", { token })).status).toBe(200);
     expect((await callTool(h.app, token, "CONNECTION_LIST")).result?.isError).toBeUndefined();
@@ -197,18 +197,18 @@ describe("the CLI", () => {
 });
 
 describe("changes that are no operation", () => {
-  test("the config at start: a row per connection and agent created, changed or removed; none when nothing changed", () => {
+  test("the config at start: a row per connection and agent created, changed or removed; none when nothing changed", async () => {
     const dir = tempDir();
     const connection = { slug: "declared", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Api-Key": HEADER } };
     const agent = { slug: "helper", tools: { declared: ["echo"] } };
-    const start = (connections: Record<string, unknown>[], agents: Record<string, unknown>[]) => {
-      const h = createConnectionHarness({ connections, agents }, dir);
+    const start = async (connections: Record<string, unknown>[], agents: Record<string, unknown>[]) => {
+      const h = await createConnectionHarness({ connections, agents }, dir);
       const rows = audit(h);
       const raw = h.rawDatabase();
       h.close();
       return { rows, raw };
     };
-    const first = start([connection], [agent]);
+    const first = await start([connection], [agent]);
     const base = { face: "config", actor: { userId: null, credentialKind: "config", credentialId: null }, address: null, outcome: "ok" };
     expect(first.rows).toHaveLength(2);
     expect(first.rows).toContainEqual(
@@ -218,24 +218,24 @@ describe("changes that are no operation", () => {
     for (const secret of SECRETS) expect(first.raw).not.toContain(secret);
 
     // The same file again: nothing changed, nothing recorded.
-    expect(start([connection], [agent]).rows).toHaveLength(2);
+    expect((await start([connection], [agent])).rows).toHaveLength(2);
     // A changed title, then the file without them.
-    const changed = start([{ ...connection, title: "Declared" }], [agent]).rows;
+    const changed = (await start([{ ...connection, title: "Declared" }], [agent])).rows;
     expect(changed).toHaveLength(3);
     expect(changed[0]).toMatchObject({ ...base, action: "CONNECTION_UPDATE", change: { event: "changed", declared: { title: "Declared", token: AUDIT_MASK } } });
-    const removed = start([], []).rows;
+    const removed = (await start([], [])).rows;
     expect(removed.slice(0, 2).map((r) => [r.action, r.targetId, (r.change as { event: string }).event]).sort()).toEqual([
       ["AGENT_DELETE", configAgentId("helper"), "removed"],
       ["CONNECTION_DELETE", configConnectionId("declared"), "removed"],
     ]);
   });
 
-  test("the config takes over a connection made in the admin: recorded as adopted", () => {
+  test("the config takes over a connection made in the admin: recorded as adopted", async () => {
     const dir = tempDir();
-    const made = createConnectionHarness({}, dir);
-    made.store({ slug: "shared", transport: "http", url: "https://mcp.example.com/mcp" });
+    const made = await createConnectionHarness({}, dir);
+    await made.store({ slug: "shared", transport: "http", url: "https://mcp.example.com/mcp" });
     made.close();
-    const h = createConnectionHarness({ connections: [{ slug: "shared", transport: "http", url: "https://mcp.example.com/other" }] }, dir);
+    const h = await createConnectionHarness({ connections: [{ slug: "shared", transport: "http", url: "https://mcp.example.com/other" }] }, dir);
     try {
       expect(audit(h)).toMatchObject([{ face: "config", action: "CONNECTION_UPDATE", change: { event: "adopted", declared: { slug: "shared" } } }]);
     } finally {
@@ -244,7 +244,7 @@ describe("changes that are no operation", () => {
   });
 
   test("sign-in: SIGN_IN for the user, SIGN_IN_FAILED naming only the email typed, never a password", async () => {
-    const h = harness();
+    const h = await harness();
     const user = await h.createUser("person@example.com", "member");
     const login = (password: string) =>
       h.app.request(`${PUBLIC_URL}/admin/login`, { method: "POST", headers: FORM, body: new URLSearchParams({ email: "person@example.com", password }).toString() }, fromPeer);
@@ -260,7 +260,7 @@ describe("changes that are no operation", () => {
   });
 
   test("first-admin setup: SETUP_FIRST_ADMIN for the new admin, no password", async () => {
-    const h = harness();
+    const h = await harness();
     // The harness made users; setup is open only to a server without any.
     h.deps.sqlite.run("DELETE FROM users");
     const token = h.deps.setup.open();
@@ -273,10 +273,10 @@ describe("changes that are no operation", () => {
   });
 
   test("OAuth consent: OAUTH_APPROVE and OAUTH_DENY by the signed-in user, the agent as target", async () => {
-    const h = harness();
-    const conn = h.store({ slug: "files", transport: "http", url: "https://files.example.com/mcp" });
+    const h = await harness();
+    const conn = await h.store({ slug: "files", transport: "http", url: "https://files.example.com/mcp" });
     h.gateway.discoveries.set(conn.id, discoveryOf({ read_file: "Read a file" }));
-    const agent = createAgent(agentStore(h.deps), newAgentFields({ slug: "helper", connections: [{ connectionId: conn.id, tools: [{ name: "read_file" }], resources: "none", prompts: "none" }] }));
+    const agent = await createAgent(agentStore(h.deps), newAgentFields({ slug: "helper", connections: [{ connectionId: conn.id, tools: [{ name: "read_file" }], resources: "none", prompts: "none" }] }));
     const cookie = await h.cookieFor(h.member);
     const registered = await h.request("/oauth/register", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: ["http://127.0.0.1/callback"], client_name: "Audit client" }) });
     const clientId = ((await registered.json()) as { client_id: string }).client_id;
@@ -308,7 +308,7 @@ describe("changes that are no operation", () => {
 
 describe("members read only their own rows", () => {
   async function twoPeople() {
-    const h = harness();
+    const h = await harness();
     const adminKey = mintKey(h.deps, h.admin, { self: ["*"] });
     const memberKey = mintKey(h.deps, h.member, { self: ["*"] });
     // One change each: the admin's connection, the member's own key.
@@ -382,7 +382,7 @@ describe("members read only their own rows", () => {
   });
 
   test("the page pages by cursor: Older leads to the next rows and no row shows twice", async () => {
-    const h = harness();
+    const h = await harness();
     for (let i = 0; i < 55; i++) {
       h.deps.audit.record({ at: new Date(Date.UTC(2030, 0, 1, 0, i)), face: "api", actor: { userId: h.admin.id, credentialKind: "session", credentialId: null }, action: `ACTION_${i}`, targetId: null, address: null, change: {}, outcome: "ok" });
     }

@@ -59,7 +59,7 @@ test("a test never takes a connection past its max_processes", async () => {
 describe("a member's burst over many connections", () => {
   test("at most gateway.max_concurrent_tests processes; the rest get 503 BUSY with Retry-After, never 502 or 500", async () => {
     const log = spawnLog();
-    const t = createTestApp({ overrides: { gateway: { max_concurrent_tests: 4 } } });
+    const t = await createTestApp({ overrides: { gateway: { max_concurrent_tests: 4 } } });
     cleanups.push(async () => {
       await t.deps.gateway.close();
       t.close();

@@ -31,8 +31,8 @@ const BAD_SINGLE_LINE: [string, string][] = [
   ["an Arabic letter mark", "a\u061cb"],
 ];
 
-function setup(): { h: ConnectionHarness; token: string } {
-  const h = harness();
+async function setup(): Promise<{ h: ConnectionHarness; token: string }> {
+  const h = await harness();
   return { h, token: mintKey(h.deps, h.admin, { self: ["*"], "*": ["*"] }).token };
 }
 
@@ -51,7 +51,7 @@ async function toolError(h: ConnectionHarness, token: string, name: string, args
 
 describe("connection timeouts have a maximum", () => {
   test("REST refuses a call or connect timeout past its maximum, naming the field; nothing is saved", async () => {
-    const { h, token } = setup();
+    const { h, token } = await setup();
     const call = await refusal(await apiRequest(h.app, "POST", "/connections", { token, json: { ...HTTP, call_timeout_ms: 2 ** 31 } }));
     expect(call.code).toBe("VALIDATION_FAILED");
     expect(call.fields.call_timeout_ms).toBe("expected at most 86400000 ms (24h)");
@@ -60,27 +60,27 @@ describe("connection timeouts have a maximum", () => {
     // JSON's 1e400 is Infinity once parsed: refused like any other number too large.
     const infinite = await refusal(await apiRequest(h.app, "POST", "/connections", { token, body: JSON.stringify(HTTP).replace("}", ',"call_timeout_ms":1e400}'), headers: { "content-type": "application/json" } }));
     expect(Object.keys(infinite.fields)).toEqual(["call_timeout_ms"]);
-    expect(listConnections(connectionStore(h.deps))).toEqual([]);
+    expect(await listConnections(connectionStore(h.deps))).toEqual([]);
   });
 
   test("REST accepts the maximum and refuses one millisecond more on update", async () => {
-    const { h, token } = setup();
+    const { h, token } = await setup();
     const made = await apiRequest(h.app, "POST", "/connections", { token, json: { ...HTTP, call_timeout_ms: 86_400_000, connect_timeout_ms: 600_000 } });
     expect(made.status).toBe(201);
     const patch = await refusal(await apiRequest(h.app, "PATCH", "/connections/remote", { token, json: { call_timeout_ms: 86_400_001 } }));
     expect(Object.keys(patch.fields)).toEqual(["call_timeout_ms"]);
-    expect(listConnections(connectionStore(h.deps))[0]!.callTimeoutMs).toBe(86_400_000);
+    expect((await listConnections(connectionStore(h.deps)))[0]!.callTimeoutMs).toBe(86_400_000);
   });
 
   test("MCP refuses it with a tool error naming the field", async () => {
-    const { h, token } = setup();
+    const { h, token } = await setup();
     const text = await toolError(h, token, "CONNECTION_CREATE", { ...HTTP, call_timeout_ms: 30 * 86_400_000 });
     expect(text).toContain("call_timeout_ms: expected at most 86400000 ms (24h)");
-    expect(listConnections(connectionStore(h.deps))).toEqual([]);
+    expect(await listConnections(connectionStore(h.deps))).toEqual([]);
   });
 
   test("the admin form shows the field's error for a timeout too long or too large to read, never a 500", async () => {
-    const { h } = setup();
+    const { h } = await setup();
     const cookie = await h.cookieFor(h.admin);
     for (const value of ["25d", `${"9".repeat(400)}s`]) {
       const res = await h.request("/admin/connections", { method: "POST", headers: { ...FORM, cookie }, body: new URLSearchParams({ ...HTTP, call_timeout: value }).toString() });
@@ -88,13 +88,13 @@ describe("connection timeouts have a maximum", () => {
       const html = await res.text();
       expect(html).toMatch(/<div class="field-error" role="alert">call_timeout: expected (at most 86400000 ms \(24h\)|a duration)/);
     }
-    expect(listConnections(connectionStore(h.deps))).toEqual([]);
+    expect(await listConnections(connectionStore(h.deps))).toEqual([]);
   });
 });
 
 describe("the largest allowed session_ttl", () => {
   test("365d signs people in, with a cookie that lasts that long", async () => {
-    const t = testApp({ security: { session_ttl: "365d" } });
+    const t = await testApp({ security: { session_ttl: "365d" } });
     await t.createUser("long@example.com", "admin");
     const res = await t.request("/admin/login", { method: "POST", headers: FORM, body: new URLSearchParams({ email: "long@example.com", password: "correct horse battery" }).toString() });
     expect(res.status).toBe(303);
@@ -107,7 +107,7 @@ describe("the largest allowed session_ttl", () => {
 describe("names and titles refuse control characters and bidi overrides", () => {
   for (const [what, text] of BAD_SINGLE_LINE) {
     test(`REST refuses ${what} in a connection title, an agent title and a key name`, async () => {
-      const { h, token } = setup();
+      const { h, token } = await setup();
       const conn = await refusal(await apiRequest(h.app, "POST", "/connections", { token, json: { ...HTTP, title: text } }));
       expect(conn.code).toBe("VALIDATION_FAILED");
       expect(conn.fields.title).toContain("cannot contain control characters");
@@ -115,14 +115,14 @@ describe("names and titles refuse control characters and bidi overrides", () => 
       expect(Object.keys(agent.fields)).toEqual(["title"]);
       const key = await refusal(await apiRequest(h.app, "POST", "/keys", { token, json: { name: text, permissions: { self: ["WHOAMI"] } } }));
       expect(Object.keys(key.fields)).toEqual(["name"]);
-      expect(listConnections(connectionStore(h.deps))).toEqual([]);
-      expect(listAgents(h.deps.db)).toEqual([]);
+      expect(await listConnections(connectionStore(h.deps))).toEqual([]);
+      expect(await listAgents(h.deps.db)).toEqual([]);
       expect(listApiKeys(h.deps.db).map((k) => k.name)).toEqual(["test key"]);
     });
   }
 
   test("multi-line fields keep line breaks and tabs but refuse the rest", async () => {
-    const { h, token } = setup();
+    const { h, token } = await setup();
     const ok = await apiRequest(h.app, "POST", "/connections", { token, json: { ...HTTP, title: "Remote (EU)", description: "Line one\r\nline two\n\tindented" } });
     expect(ok.status).toBe(201);
     const agentOk = await apiRequest(h.app, "POST", "/agents", { token, json: { slug: "a", instructions: "Step 1.\nStep 2.", connections: [] } });
@@ -138,18 +138,18 @@ describe("names and titles refuse control characters and bidi overrides", () => 
       const error = await refusal(await apiRequest(h.app, "PATCH", path, { token, json: body }));
       expect(error.fields[field]).toContain("cannot contain control characters other than line breaks and tabs");
     }
-    expect(listConnections(connectionStore(h.deps))[0]!.description).toBe("Line one\r\nline two\n\tindented");
+    expect((await listConnections(connectionStore(h.deps)))[0]!.description).toBe("Line one\r\nline two\n\tindented");
   });
 
   test("MCP refuses them with a tool error naming the field", async () => {
-    const { h, token } = setup();
+    const { h, token } = await setup();
     expect(await toolError(h, token, "CONNECTION_CREATE", { ...HTTP, title: "evil\u202eexe" })).toContain("title: cannot contain control characters");
     expect(await toolError(h, token, "API_KEY_CREATE", { name: "ci\nbot", permissions: { self: ["WHOAMI"] } })).toContain("name: cannot contain control characters");
     expect(await toolError(h, token, "AGENT_CREATE", { slug: "a", instructions: "\u0000", connections: [] })).toContain("instructions: cannot contain");
   });
 
   test("the admin forms are re-rendered with the field's error, and nothing is saved", async () => {
-    const { h } = setup();
+    const { h } = await setup();
     const cookie = await h.cookieFor(h.admin);
     const post = (path: string, fields: [string, string][]) => h.request(path, { method: "POST", headers: { ...FORM, cookie }, body: new URLSearchParams(fields).toString() });
 
@@ -169,8 +169,8 @@ describe("names and titles refuse control characters and bidi overrides", () => 
     expect(keyHtml).toContain("name: cannot contain control characters");
     expect(keyHtml).not.toContain('id="token-dialog"');
 
-    expect(listConnections(connectionStore(h.deps))).toEqual([]);
-    expect(listAgents(h.deps.db)).toEqual([]);
+    expect(await listConnections(connectionStore(h.deps))).toEqual([]);
+    expect(await listAgents(h.deps.db)).toEqual([]);
     expect(listApiKeys(h.deps.db).map((k) => k.name)).toEqual(["test key"]);
   });
 });

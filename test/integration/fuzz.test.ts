@@ -57,7 +57,7 @@ async function callEcho(path: string, token: string, tool: string): Promise<stri
 
 beforeAll(async () => {
   upstream = await startHttpFixture("http");
-  running = startTestServer({
+  running = await startTestServer({
     logger,
     overrides: {
       server: { max_body_size: `${MAX_BODY / 1024}KiB` },

@@ -103,7 +103,7 @@ describe("upstreams that cannot be used", () => {
     expect(status).toBe(502);
     expect(session).toBeNull();
     expect(error.message).toContain(`command not found: ${command}`);
-    expect(h.gateway.status(spec.id)).toMatchObject({ state: "error", lastError: `command not found: ${command}` });
+    expect(await h.gateway.status(spec.id)).toMatchObject({ state: "error", lastError: `command not found: ${command}` });
     expect(h.gateway.sessionCount).toBe(0);
 
     const result = await h.gateway.test(spec);
@@ -193,7 +193,7 @@ describe("upstreams that fail mid-call", () => {
     const after = await waitUntil(() => whoami(client), "the crashed upstream to be restarted", 10_000);
     expect(after.pid).not.toBe(before.pid);
     expect(isAlive(before.pid)).toBe(false);
-    expect(h.gateway.status(spec.id).state).toBe("connected");
+    expect((await h.gateway.status(spec.id)).state).toBe("connected");
     expect(textOf(await client.callTool({ name: "echo", arguments: { text: "back" } }))).toBe("back");
     await stillServes(h, healthy);
   });
@@ -297,7 +297,7 @@ describe("connections changed under running calls", () => {
       expect(err.message).toBe("MCP error -32000: This connection was removed or changed.");
       if (transport === "stdio") expect(isAlive(pid)).toBe(false);
       expect(h.gateway.sessionCount).toBe(0);
-      expect(h.gateway.runtime(spec.id)).toBeNull();
+      expect(await h.gateway.runtime(spec.id)).toBeNull();
       await stillServes(h, healthy);
     });
   }
@@ -329,7 +329,7 @@ describe("connections changed under running calls", () => {
     const { status, error } = await initialize(h, spec);
     expect(status).toBe(502);
     expect(error.message).toContain("disabled");
-    expect(h.gateway.status(spec.id).state).toBe("disabled");
+    expect((await h.gateway.status(spec.id)).state).toBe("disabled");
   });
 
   test("closing the gateway kills every stdio process group, helpers included", async () => {

@@ -648,7 +648,7 @@ describe("requests on an established session, at the HTTP edge", () => {
     const h = start(spec);
     const session = await h.openRawSession(spec.id, caller);
     const running = h.post(spec.id, caller, call(9, "slow", { ms: 10_000, steps: 1 }), session);
-    await waitUntil(() => [...h.runtime(spec.id).sessions].some((s) => (s as unknown as { busy: boolean }).busy), "the call to be running");
+    await waitUntil(async () => [...(await h.runtime(spec.id)).sessions].some((s) => (s as unknown as { busy: boolean }).busy), "the call to be running");
     const cancel = await h.post(spec.id, caller, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 9, reason: "changed my mind" } }, session);
     expect(cancel.status).toBe(202);
     const res = await within(running, 3000, "the cancelled call to end");

@@ -23,12 +23,12 @@ const tempDir = useTempDirs("switchboard-grants-");
 const URL_A = "http://127.0.0.1:9/a/mcp";
 const URL_B = "http://127.0.0.1:9/b/mcp";
 
-function connection(h: Harness, slug: string) {
-  return createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: URL_A }));
+async function connection(h: Harness, slug: string) {
+  return await createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: URL_A }));
 }
 
-function agent(h: Harness, slug: string, connectionId: string) {
-  return createAgent(agentStore(h.deps), newAgentFields({ slug, connections: [{ connectionId, tools: [{ name: "echo" }], resources: "none", prompts: "none" }] }));
+async function agent(h: Harness, slug: string, connectionId: string) {
+  return await createAgent(agentStore(h.deps), newAgentFields({ slug, connections: [{ connectionId, tools: [{ name: "echo" }], resources: "none", prompts: "none" }] }));
 }
 
 function permissionsOf(h: { deps: TestApp["deps"] }, id: string): Permissions | undefined {
@@ -37,9 +37,9 @@ function permissionsOf(h: { deps: TestApp["deps"] }, id: string): Permissions | 
 
 describe("deleting a connection or agent removes its grants from every key", () => {
   test("REST CONNECTION_DELETE: the connection's entry goes, other entries stay; a key left empty is kept as {} and still authenticates", async () => {
-    const h = harness();
-    const gone = connection(h, "gone");
-    const kept = connection(h, "kept");
+    const h = await harness();
+    const gone = await connection(h, "gone");
+    const kept = await connection(h, "kept");
     const mixed = mintKey(h.deps, h.member, { [gone.id]: ["*"], [kept.id]: ["echo"], self: ["WHOAMI"] }, { name: "mixed" });
     const only = mintKey(h.deps, h.member, { [gone.id]: ["echo", "add"] }, { name: "only" });
     const unrelated = mintKey(h.deps, h.member, { [kept.id]: ["*"] }, { name: "unrelated" });
@@ -59,9 +59,9 @@ describe("deleting a connection or agent removes its grants from every key", () 
   });
 
   test("MCP AGENT_DELETE: the agent's entry goes, the connection's stays", async () => {
-    const h = harness();
-    const conn = connection(h, "upstream");
-    const helper = agent(h, "helper", conn.id);
+    const h = await harness();
+    const conn = await connection(h, "upstream");
+    const helper = await agent(h, "helper", conn.id);
     const granted = mintKey(h.deps, h.member, { [helper.id]: ["echo"], [conn.id]: ["echo"] });
     const root = mintKey(h.deps, h.admin, { self: ["*"] });
     const answer = await callTool(h.app, root.token, "AGENT_DELETE", { id: helper.id });
@@ -70,10 +70,10 @@ describe("deleting a connection or agent removes its grants from every key", () 
   });
 
   test("admin delete of a connection removes its grants", async () => {
-    const h = harness();
+    const h = await harness();
     const admin = await h.createUser("boss@example.com", "admin");
     const cookie = await h.signIn(admin.email);
-    const gone = connection(h, "gone");
+    const gone = await connection(h, "gone");
     const granted = mintKey(h.deps, h.member, { [gone.id]: ["*"], "*": ["echo"] });
     const res = await h.request(`/admin/connections/${gone.id}/delete`, {
       method: "POST",
@@ -88,10 +88,10 @@ describe("deleting a connection or agent removes its grants from every key", () 
     const lines: { message: string; fields: Record<string, unknown> }[] = [];
     const record = (message: string, fields: Record<string, unknown> = {}) => lines.push({ message, fields });
     const logger: Logger = { debug: () => {}, info: record, warn: record, error: record };
-    const t = createTestApp({ logger });
+    const t = await createTestApp({ logger });
     try {
       const admin = insertUser(t.deps, "admin");
-      const conn = createConnection(connectionStore(t.deps), newConnectionFields({ slug: "gone", transport: "http", url: URL_A }));
+      const conn = await createConnection(connectionStore(t.deps), newConnectionFields({ slug: "gone", transport: "http", url: URL_A }));
       const granted = mintKey(t.deps, admin, { [conn.id]: ["*"] });
       const root = mintKey(t.deps, admin, { self: ["*"] });
       expect((await apiRequest(t.app, "DELETE", `/connections/${conn.id}`, { token: root.token })).status).toBe(200);
@@ -108,37 +108,37 @@ describe("connections and agents removed from switchboard.toml", () => {
     agents: withAgent && url !== null ? [{ slug: "demo", tools: { github: ["echo"] } }] : [],
   });
 
-  test("a key granted on a declared connection and agent loses both when they leave the file; re-declared under the slug, they grant nothing", () => {
+  test("a key granted on a declared connection and agent loses both when they leave the file; re-declared under the slug, they grant nothing", async () => {
     const dir = tempDir();
     const connId = configConnectionId("github");
     const agentId = configAgentId("demo");
 
-    const first = createTestApp({ dir, overrides: declared(URL_A, true) });
+    const first = await createTestApp({ dir, overrides: declared(URL_A, true) });
     const owner = insertUser(first.deps, "member");
     const granted = mintKey(first.deps, owner, { [connId]: ["*"], [agentId]: ["echo"], self: ["WHOAMI"] });
     const onlyAgent = mintKey(first.deps, owner, { [agentId]: ["*"] });
     first.close();
 
     // Same file: nothing changes.
-    const same = createTestApp({ dir, overrides: declared(URL_A, true) });
+    const same = await createTestApp({ dir, overrides: declared(URL_A, true) });
     expect(permissionsOf(same, granted.key.id)).toEqual({ [connId]: ["*"], [agentId]: ["echo"], self: ["WHOAMI"] });
     same.close();
 
     // The agent leaves the file: its grant goes, the connection's stays.
-    const noAgent = createTestApp({ dir, overrides: declared(URL_A, false) });
+    const noAgent = await createTestApp({ dir, overrides: declared(URL_A, false) });
     expect(permissionsOf(noAgent, granted.key.id)).toEqual({ [connId]: ["*"], self: ["WHOAMI"] });
     expect(permissionsOf(noAgent, onlyAgent.key.id)).toEqual({});
     noAgent.close();
 
     // The connection leaves the file too.
-    const none = createTestApp({ dir, overrides: declared(null, false) });
+    const none = await createTestApp({ dir, overrides: declared(null, false) });
     expect(permissionsOf(none, granted.key.id)).toEqual({ self: ["WHOAMI"] });
     none.close();
 
     // A different server later declared under the old slug gets the same id, and no grants.
-    const again = createTestApp({ dir, overrides: declared(URL_B, true) });
+    const again = await createTestApp({ dir, overrides: declared(URL_B, true) });
     try {
-      expect(again.deps.resourceExists(connId)).toBe(true);
+      expect(await again.deps.resourceExists(connId)).toBe(true);
       expect(permissionsOf(again, granted.key.id)).toEqual({ self: ["WHOAMI"] });
       expect(permissionsOf(again, onlyAgent.key.id)).toEqual({});
       expect(again.deps.verifyKey(granted.token)?.permissions).toEqual({ self: ["WHOAMI"] });

@@ -16,7 +16,7 @@ const LONG_VALID = "l".repeat(120);
 const VALID_TOOLS = ["valid_one", "valid.two", LONG_VALID];
 const DROPPED_TOOLS = ["*", "ok", "has space", "a".repeat(300), "bad_description", "bad_annotations", "slash/name"];
 
-const t = createTestApp({
+const t = await createTestApp({
   overrides: {
     connections: [{ slug: "hostile", command: process.execPath, args: [HOSTILE] }],
     agents: [

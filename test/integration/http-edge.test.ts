@@ -18,8 +18,8 @@ const log = capturingLogger();
 let t: TestApp;
 const tokens: Record<string, string> = {};
 
-beforeAll(() => {
-  t = createTestApp({ logger: log.logger });
+beforeAll(async () => {
+  t = await createTestApp({ logger: log.logger });
   const admin = insertUser(t.deps, "admin", "admin@example.com");
   tokens.all = mintKey(t.deps, admin, { self: ["*"], "*": ["*"] }).token;
 });
@@ -129,7 +129,7 @@ describe("WWW-Authenticate", () => {
 describe("an oversized body", () => {
   test("sent chunked to a real server is answered and logged as 413, with no stack", async () => {
     const captured = capturingLogger();
-    const server = startTestServer({ logger: captured.logger, overrides: { server: { max_body_size: "64KiB" } } });
+    const server = await startTestServer({ logger: captured.logger, overrides: { server: { max_body_size: "64KiB" } } });
     try {
       const chunk = new Uint8Array(16 * 1024).fill(0x20);
       const body = new ReadableStream({
@@ -154,7 +154,7 @@ describe("an oversized body", () => {
 
   test("sent chunked through the app (Hono's reader) is a 413 and no unhandled error", async () => {
     const captured = capturingLogger();
-    const small = createTestApp({ logger: captured.logger, overrides: { server: { max_body_size: "1KiB" } } });
+    const small = await createTestApp({ logger: captured.logger, overrides: { server: { max_body_size: "1KiB" } } });
     try {
       const body = new ReadableStream({
         start(controller) {
@@ -200,7 +200,7 @@ describe("a request target that is not a path", () => {
 
   test("CONNECT * or OPTIONS * with a body is a 400, not an unhandled error", async () => {
     const captured = capturingLogger();
-    const server = startTestServer({ logger: captured.logger });
+    const server = await startTestServer({ logger: captured.logger });
     try {
       for (const method of ["CONNECT", "OPTIONS", "POST"]) {
         const answer = await sendRaw(server.server.port, `${method} * HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n`);

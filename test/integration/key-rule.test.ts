@@ -59,7 +59,7 @@ function inHours(hours: number): Date {
 for (const [face, act] of Object.entries(FACES)) {
   describe(`${face}: a key never exceeds the key that changes it`, () => {
     test("a ROTATE-only key cannot rotate a {self:[*], *:[*]} sibling: FORBIDDEN, no token, the sibling's token still works", async () => {
-      const h = harness();
+      const h = await harness();
       const strong = key(h, h.admin, FULL, { name: "strong" });
       const rotator = key(h, h.admin, { self: ["API_KEY_ROTATE"] });
       const before = h.deps.sqlite.query("SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?").get(strong.key.id);
@@ -75,7 +75,7 @@ for (const [face, act] of Object.entries(FACES)) {
     });
 
     test("an UPDATE-only key cannot narrow, rename or re-date a stronger sibling", async () => {
-      const h = harness();
+      const h = await harness();
       const strong = key(h, h.admin, FULL, { name: "strong" });
       const updater = key(h, h.admin, { self: ["API_KEY_UPDATE"] });
       for (const change of [{ permissions: { self: ["API_KEY_UPDATE"] } }, { permissions: {} }, { name: "hijacked" }, { expires_in: "1h" }]) {
@@ -88,7 +88,7 @@ for (const [face, act] of Object.entries(FACES)) {
     });
 
     test("a key with a list of every tool still cannot touch a key holding \"*\" (a list never covers \"*\")", async () => {
-      const h = harness();
+      const h = await harness();
       const star = key(h, h.admin, { self: ["*"] }, { name: "star" });
       const listed = key(h, h.admin, { self: [...h.deps.catalog.all] });
       for (const op of ["API_KEY_UPDATE", "API_KEY_ROTATE", "API_KEY_DELETE"] as const) {
@@ -99,7 +99,7 @@ for (const [face, act] of Object.entries(FACES)) {
     });
 
     test("a DELETE-only key cannot delete a stronger sibling, which keeps working", async () => {
-      const h = harness();
+      const h = await harness();
       const strong = key(h, h.admin, FULL, { name: "strong" });
       const deleter = key(h, h.admin, { self: ["API_KEY_DELETE"] });
       const answer = await act(h, deleter.token, "API_KEY_DELETE", { id: strong.key.id });
@@ -111,7 +111,7 @@ for (const [face, act] of Object.entries(FACES)) {
     });
 
     test("a 1-hour key cannot mint a never-expiring key or a longer one; omitting the expiry inherits its own", async () => {
-      const h = harness();
+      const h = await harness();
       const ends = inHours(1);
       const short = key(h, h.admin, { self: ["API_KEY_CREATE"] }, { expiresAt: ends });
       for (const expiry of [{ expires_in: "2h" }, { expires_in: "3650d" }, { expires_at: inHours(1.5).toISOString() }]) {
@@ -134,7 +134,7 @@ for (const [face, act] of Object.entries(FACES)) {
     });
 
     test("a key cannot remove or lengthen its own expiry; it may shorten it", async () => {
-      const h = harness();
+      const h = await harness();
       const ends = inHours(1);
       const self = key(h, h.admin, { self: ["API_KEY_UPDATE"] }, { expiresAt: ends });
       for (const expiry of [{ expires_at: null }, { expires_in: "2h" }, { expires_at: inHours(24).toISOString() }]) {
@@ -151,7 +151,7 @@ for (const [face, act] of Object.entries(FACES)) {
     });
 
     test("a short-lived key cannot update or rotate a longer-lived (or never-expiring) sibling, nor give one a later expiry", async () => {
-      const h = harness();
+      const h = await harness();
       const short = key(h, h.admin, { self: ["API_KEY_UPDATE", "API_KEY_ROTATE"] }, { expiresAt: inHours(1) });
       const forever = key(h, h.admin, {}, { name: "forever" });
       const longer = key(h, h.admin, {}, { name: "longer", expiresAt: inHours(48) });
@@ -173,7 +173,7 @@ for (const [face, act] of Object.entries(FACES)) {
     });
 
     test("a key used through its rotated-out token is bounded by the grace period, not the key's expiry", async () => {
-      const h = harness();
+      const h = await harness();
       const { key: k, token: old } = key(h, h.admin, { self: ["API_KEY_CREATE", "API_KEY_ROTATE"] });
       await act(h, key(h, h.admin, FULL).token, "API_KEY_ROTATE", { id: k.id, grace_period: "1h" });
       const longer = await act(h, old, "API_KEY_CREATE", { name: "from-old", permissions: {}, expires_in: "2h" });
@@ -184,7 +184,7 @@ for (const [face, act] of Object.entries(FACES)) {
     });
 
     test("happy: a key manages a narrower, shorter sibling (update, rotate, delete)", async () => {
-      const h = harness();
+      const h = await harness();
       const manager = key(h, h.member, { self: ["API_KEY_UPDATE", "API_KEY_ROTATE", "API_KEY_DELETE", "WHOAMI"] }, { expiresAt: inHours(48) });
       const sibling = key(h, h.member, { self: ["WHOAMI"] }, { name: "sibling", expiresAt: inHours(24) });
       const update = await act(h, manager.token, "API_KEY_UPDATE", { id: sibling.key.id, name: "renamed", permissions: { self: ["WHOAMI", "API_KEY_ROTATE"] }, expires_in: "47h" });
@@ -201,7 +201,7 @@ for (const [face, act] of Object.entries(FACES)) {
     });
 
     test("happy: a member's {self:[*]} key rotates and deletes its {self:[*]} sibling, and a never-expiring key sets any expiry", async () => {
-      const h = harness();
+      const h = await harness();
       const mine = key(h, h.member, { self: ["*"], "*": ["*"] });
       const sibling = key(h, h.member, { self: ["*"] }, { name: "sibling" });
       const rotate = await act(h, mine.token, "API_KEY_ROTATE", { id: sibling.key.id });
@@ -215,7 +215,7 @@ for (const [face, act] of Object.entries(FACES)) {
     });
 
     test("an admin's key is bound the same way on another user's key", async () => {
-      const h = harness();
+      const h = await harness();
       const memberKey = key(h, h.member, { "*": ["*"] }, { name: "member's" });
       const narrow = key(h, h.admin, { self: ["API_KEY_ROTATE", "API_KEY_DELETE"] });
       expect((await act(h, narrow.token, "API_KEY_ROTATE", { id: memberKey.key.id })).code).toBe("FORBIDDEN");
@@ -239,7 +239,7 @@ describe("sessions act as their user, as before", () => {
   }
 
   test("an admin session rotates a {self:[*], *:[*]} key that never expires; a member session its own", async () => {
-    const h = harness();
+    const h = await harness();
     const boss = await h.createUser("boss@example.com", "admin");
     const worker = await h.createUser("worker@example.com", "member");
     const strong = key(h, boss, FULL);
@@ -252,7 +252,7 @@ describe("sessions act as their user, as before", () => {
   });
 
   test("WHOAMI shows the key's id and kind, not the stored permissions or expiry the rule uses", async () => {
-    const h = harness();
+    const h = await harness();
     const { key: k, token } = key(h, h.admin, { self: ["WHOAMI"] }, { expiresAt: inHours(1) });
     const res = await apiRequest(h.app, "GET", "/whoami", { token });
     expect(((await res.json()) as { key: unknown }).key).toEqual({ id: k.id, kind: "api_key" });
@@ -261,7 +261,7 @@ describe("sessions act as their user, as before", () => {
 
 describe("tool descriptions", () => {
   test("every key-changing tool at /mcp/self tells a model the rule", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = key(h, h.admin, { self: ["*"] });
     const answer = await mcpCall(h.app, token, "tools/list");
     const tools = (answer.result?.tools ?? []) as { name: string; description?: string }[];

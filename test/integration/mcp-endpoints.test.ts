@@ -29,7 +29,7 @@ async function api(method: string, path: string, body: unknown): Promise<Record<
 }
 
 beforeAll(async () => {
-  h = createHarness();
+  h = await createHarness();
   tokens.manage = mintKey(h.deps, h.admin, { self: ["*"] }).token;
   connId = (await api("POST", "/api/v1/connections", { slug: "edge", transport: "stdio", command: process.execPath, args: [FIXTURE] })).id as string;
   agentId = (await api("POST", "/api/v1/agents", { slug: "edge-agent", connections: [{ connection: "edge", tools: ["echo"] }] })).id as string;

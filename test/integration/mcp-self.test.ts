@@ -25,8 +25,8 @@ let server: RunningServer;
 let admin: User;
 let endpoint: string;
 
-beforeAll(() => {
-  running = startTestServer({ overrides: { server: { public_url: PUBLIC_URL, max_body_size: `${MAX_BODY / 1024}KiB` } } });
+beforeAll(async () => {
+  running = await startTestServer({ overrides: { server: { public_url: PUBLIC_URL, max_body_size: `${MAX_BODY / 1024}KiB` } } });
   server = running.server;
   admin = insertUser(server.deps, "admin", "root@example.com");
   endpoint = `${server.url}/mcp/self`;

@@ -15,9 +15,9 @@ import { createTestApp, useFresh, type ConfigOverrides } from "../support/app.ts
 // A module name in a variable: typecheck passes before the package is installed; the test does not.
 const PROMETHEUS_PARSER = "parse-prometheus-text-format";
 const TOKEN = "metrics-token-0123456789abcdef";
-const withFake = (overrides: ConfigOverrides = {}) => {
+const withFake = async (overrides: ConfigOverrides = {}) => {
   const gateway = new FakeGateway();
-  return { ...createTestApp({ overrides, gateway }), gateway };
+  return { ...(await createTestApp({ overrides, gateway })), gateway };
 };
 const fresh = useFresh(withFake);
 const harness = useHarness();
@@ -98,7 +98,7 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
 
 describe("the exposition", () => {
   test("parses with a Prometheus text parser, with every family the brief names", async () => {
-    const t = fresh();
+    const t = await fresh();
     t.deps.callMetrics.record(record());
     // The parser the lead installs (npm: parse-prometheus-text-format); this test fails until it is.
     const { default: parse } = (await import(PROMETHEUS_PARSER)) as { default: (text: string) => { name: string; type: string; metrics: unknown[] }[] };
@@ -112,7 +112,7 @@ describe("the exposition", () => {
   });
 
   test("passes the strict line grammar; content type 0.0.4; histograms cumulative up to +Inf = count", async () => {
-    const t = fresh();
+    const t = await fresh();
     t.deps.callMetrics.record(record({ durationMs: 3 }));
     t.deps.callMetrics.record(record({ durationMs: 700 }));
     t.deps.callMetrics.record(record({ durationMs: 500_000 }));
@@ -136,7 +136,7 @@ describe("the exposition", () => {
 
   test("label values are escaped per the format: a backslash, a quote and a line feed survive the round trip", async () => {
     expect(escapeLabel('a\\b"c\nd')).toBe('a\\\\b\\"c\\nd');
-    const t = fresh();
+    const t = await fresh();
     const slug = 'we"ird\\slug\nx';
     t.deps.callMetrics.record(record({ target: { kind: "connection", id: null, slug } }));
     const { samples } = strictParse(await (await scrape(t)).text());
@@ -146,7 +146,7 @@ describe("the exposition", () => {
 
 describe("counters move", () => {
   test("calls by target, method and outcome; an unknown method is 'other'", async () => {
-    const t = fresh();
+    const t = await fresh();
     t.deps.callMetrics.record(record());
     t.deps.callMetrics.record(record());
     t.deps.callMetrics.record(record({ outcome: "refused", method: "evil/method-1" }));
@@ -159,7 +159,7 @@ describe("counters move", () => {
   });
 
   test("the app's one usage sink feeds the counters and the recorder's queue: what capture points record shows at once", async () => {
-    const t = fresh();
+    const t = await fresh();
     t.deps.usage.record(record({ target: { kind: "agent", id: "agent_9", slug: "wired" } }));
     t.deps.usage.record(record({ target: { kind: "self", id: null, slug: null }, method: "operation", face: "api", outcome: "refused" }));
     const { samples } = strictParse(await (await scrape(t)).text());
@@ -175,9 +175,9 @@ describe("counters move", () => {
   });
 
   test("upstream state, sessions and stdio processes come from the gateway", async () => {
-    const t = fresh();
-    const up = createConnection(connectionStore(t.deps), newConnectionFields({ slug: "up", transport: "http", url: "https://mcp.example.com/mcp" }));
-    createConnection(connectionStore(t.deps), newConnectionFields({ slug: "down", transport: "http", url: "https://mcp.example.com/mcp" }));
+    const t = await fresh();
+    const up = await createConnection(connectionStore(t.deps), newConnectionFields({ slug: "up", transport: "http", url: "https://mcp.example.com/mcp" }));
+    await createConnection(connectionStore(t.deps), newConnectionFields({ slug: "down", transport: "http", url: "https://mcp.example.com/mcp" }));
     t.gateway.statuses.set(up.id, { state: "connected", lastError: null, since: new Date() });
     t.gateway.sessionCount = 3;
     t.gateway.stdioProcessCount = 2;
@@ -189,7 +189,7 @@ describe("counters move", () => {
   });
 
   test("HTTP requests are counted by route pattern and status, never by raw path", async () => {
-    const t = fresh();
+    const t = await fresh();
     const probe = "no-such-path-7f3a";
     await t.request(`/api/v1/connections/conn_${probe}`);
     await t.request(`/${probe}`);
@@ -206,7 +206,7 @@ describe("counters move", () => {
   });
 
   test("a key's REST call counts under its route pattern", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     await apiRequest(h.app, "GET", "/connections", { token });
     const { samples } = strictParse(await (await scrape(h)).text());
@@ -216,7 +216,7 @@ describe("counters move", () => {
 
 describe("who may scrape", () => {
   test("no token configured: loopback peers only (IPv4, IPv6); others 403 with nothing of the metrics", async () => {
-    const t = fresh();
+    const t = await fresh();
     t.deps.callMetrics.record(record());
     expect((await scrape(t, { address: "127.0.0.1" })).status).toBe(200);
     expect((await scrape(t, { address: "::1" })).status).toBe(200);
@@ -229,16 +229,16 @@ describe("who may scrape", () => {
   });
 
   test("X-Forwarded-For is not believed from an untrusted peer, and a trusted proxy's forwarded client decides", async () => {
-    const t = fresh();
+    const t = await fresh();
     expect((await scrape(t, { address: "10.0.0.5", headers: { "x-forwarded-for": "127.0.0.1" } })).status).toBe(403);
-    const proxied = fresh({ server: { trusted_proxies: ["127.0.0.1"] } });
+    const proxied = await fresh({ server: { trusted_proxies: ["127.0.0.1"] } });
     // The loopback peer is a trusted proxy: the client it names is outside, so no metrics.
     expect((await scrape(proxied, { address: "127.0.0.1", headers: { "x-forwarded-for": "203.0.113.9" } })).status).toBe(403);
     expect((await scrape(proxied, { address: "127.0.0.1" })).status).toBe(200);
   });
 
   test("a token configured: the Bearer token is required, from anywhere, loopback included", async () => {
-    const t = fresh({ metrics: { token: TOKEN } });
+    const t = await fresh({ metrics: { token: TOKEN } });
     const none = await scrape(t, { address: "127.0.0.1" });
     expect(none.status).toBe(401);
     expect(none.headers.get("www-authenticate")).toBe('Bearer realm="metrics"');
@@ -250,9 +250,9 @@ describe("who may scrape", () => {
   });
 
   test("enabled = false: 404 for everyone, the token's holder included", async () => {
-    const t = fresh({ metrics: { enabled: false, token: TOKEN } });
+    const t = await fresh({ metrics: { enabled: false, token: TOKEN } });
     expect((await scrape(t, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
-    expect((await scrape(fresh({ metrics: { enabled: false } }))).status).toBe(404);
+    expect((await scrape(await fresh({ metrics: { enabled: false } }))).status).toBe(404);
   });
 
   test("isLoopback: only 127/8, ::1 and IPv4-mapped loopback", () => {

@@ -23,7 +23,7 @@ describe("gateway capture", () => {
   let harness: GatewayHarness;
   const all = makeCaller({ "*": ["*"] }, "key_all");
   const narrow = makeCaller({ [conn.id]: ["echo"] }, "key_narrow");
-  beforeAll(() => {
+  beforeAll(async () => {
     harness = new GatewayHarness([conn], { usage: { sink, payloadMaxBytes: 16384, redactPatterns: [] } });
   });
   afterAll(async () => {
@@ -71,7 +71,7 @@ describe("route-level refusals and /metrics", () => {
   const INIT = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "x", version: "1" } } };
 
   beforeAll(async () => {
-    app = createTestApp();
+    app = await createTestApp();
     const admin = insertUser(app.deps, "admin", "admin@example.com");
     const member = insertUser(app.deps, "member", "member@example.com");
     tokens.manage = mintKey(app.deps, admin, { self: ["*"] }).token;
@@ -113,8 +113,8 @@ describe("operations' rows", () => {
   let app: TestApp;
   let connOnly = "";
   let whoami = "";
-  beforeAll(() => {
-    app = createTestApp();
+  beforeAll(async () => {
+    app = await createTestApp();
     const member = insertUser(app.deps, "member", "m2@example.com");
     // A script's key: one connection, no management permission at all.
     connOnly = mintKey(app.deps, member, { "*": ["*"] }).token;

@@ -30,7 +30,7 @@ function adminContext(user: Harness["member"]): Context<AppEnv> {
 
 describe("a member sees only their own rows", () => {
   test("REST: the list ignores user_id and every filter that would reach another's rows", async () => {
-    const h = harness();
+    const h = await harness();
     const { adminRow, memberRow } = twoUsers(h);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     for (const query of ["", `?user_id=${h.admin.id}`, "?name=admin-tool", "?range=30d"]) {
@@ -52,7 +52,7 @@ describe("a member sees only their own rows", () => {
   });
 
   test("REST: another user's row by id is 404 USAGE_NOT_FOUND with nothing of it; their own has its payload", async () => {
-    const h = harness();
+    const h = await harness();
     const { adminRow, memberRow } = twoUsers(h);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", `/monitoring/logs/${adminRow}`, { token });
@@ -68,7 +68,7 @@ describe("a member sees only their own rows", () => {
   });
 
   test("REST: stats count only the member's calls, whatever user_id says", async () => {
-    const h = harness();
+    const h = await harness();
     twoUsers(h);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const body = (await (await apiRequest(h.app, "GET", `/monitoring/stats?user_id=${h.admin.id}`, { token })).json()) as Json;
@@ -78,7 +78,7 @@ describe("a member sees only their own rows", () => {
   });
 
   test("MCP (/mcp/self): the same rules: the list is own rows only, another's row is an error", async () => {
-    const h = harness();
+    const h = await harness();
     const { adminRow, memberRow } = twoUsers(h);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const list = await callTool(h.app, token, "MONITORING_LOGS_LIST", { user_id: h.admin.id });
@@ -92,7 +92,7 @@ describe("a member sees only their own rows", () => {
   });
 
   test("admin face (runAsUser): a member's session sees own rows; another's row throws USAGE_NOT_FOUND", async () => {
-    const h = harness();
+    const h = await harness();
     const { adminRow, memberRow } = twoUsers(h);
     const c = adminContext(h.member);
     const list = await runAsUser(c, h.deps, monitoringLogsList, { user_id: h.admin.id });
@@ -107,10 +107,10 @@ describe("a member sees only their own rows", () => {
 
 describe("key activity", () => {
   test("a member asking for another user's key or grant gets 404; their own works; an admin sees any", async () => {
-    const h = harness();
+    const h = await harness();
     const adminKey = mintKey(h.deps, h.admin, {}).key;
     const memberKey = mintKey(h.deps, h.member, {}).key;
-    const adminGrant = approve(h.deps, h.admin, dcrClient(h.deps), agentResource(h.deps)).grantId;
+    const adminGrant = approve(h.deps, h.admin, dcrClient(h.deps), await agentResource(h.deps)).grantId;
     insertUsage(h.deps.db, usageRecord(h.admin.id, { actor: { userId: h.admin.id, credentialKind: "api_key", credentialId: adminKey.id }, address: "203.0.113.50" }));
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const other = await apiRequest(h.app, "GET", `/monitoring/keys/${adminKey.id}/activity`, { token });
@@ -131,7 +131,7 @@ describe("key activity", () => {
 
 describe("filters and pages", () => {
   test("outcome, name, face and window narrow; pages follow next_cursor to the end without repeats", async () => {
-    const h = harness();
+    const h = await harness();
     const base = Date.now() - 30 * 60_000;
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) ids.push(insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(base + i * 1000), name: `t${i}`, outcome: i % 2 ? "error" : "ok" })));
@@ -155,7 +155,7 @@ describe("filters and pages", () => {
   });
 
   test("bad filters are 400 VALIDATION_FAILED naming the field, never a 500", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     for (const [q, field] of [
       ["?limit=501", "limit"], ["?limit=abc", "limit"], ["?outcome=fine", "outcome"], ["?range=2y", "range"], ["?from=yesterday", "from"],
@@ -187,7 +187,7 @@ describe("export", () => {
   });
 
   test("REST CSV: a header, every row, hostile cells escaped, a member's export holds only their rows", async () => {
-    const h = harness();
+    const h = await harness();
     twoUsers(h);
     insertUsage(h.deps.db, usageRecord(h.member.id, { name: "=cmd|' /C calc'!A0", errorMessage: 'said "no", then\nleft', outcome: "error" }));
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
@@ -206,7 +206,7 @@ describe("export", () => {
   });
 
   test("REST JSON lines: one row per line; the admin route streams for a signed-in session; guests are refused", async () => {
-    const h = harness();
+    const h = await harness();
     twoUsers(h);
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", "/monitoring/logs/export?format=json", { token });
@@ -230,7 +230,7 @@ describe("export", () => {
   });
 
   test("an export past its bound ends with a note; one of exactly the bound does not", async () => {
-    const h = harness();
+    const h = await harness();
     for (let i = 0; i < 5; i++) insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(Date.now() - 60_000 + i), name: `n${i}` }));
     const ctx = { deps: h.deps, caller: sessionCaller(h.admin, h.deps.catalog), now: new Date(), origin: { face: "admin" as const, address: null } };
     const read = async (maxRows: number, format: "csv" | "json") => new Response(await exportUsage(ctx, {}, format, { maxRows })).text();

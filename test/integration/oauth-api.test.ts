@@ -15,15 +15,15 @@ const harness = useHarness();
 type Grants = { grants: { id: string; user: { id: string } }[] };
 
 /** One approval each for the admin and the member, of two clients, to one agent. */
-function twoApprovals(h: Harness): { admin: TokenSet; member: TokenSet } {
-  const agent = agentResource(h.deps);
+async function twoApprovals(h: Harness): Promise<{ admin: TokenSet; member: TokenSet }> {
+  const agent = await agentResource(h.deps);
   return { admin: approve(h.deps, h.admin, dcrClient(h.deps, "Cursor"), agent), member: approve(h.deps, h.member, cimdClient(h.deps), agent) };
 }
 
 describe("OAUTH_GRANT_LIST", () => {
   test("a member's key sees only its owner's approvals, whatever user_id says", async () => {
-    const h = harness();
-    const grants = twoApprovals(h);
+    const h = await harness();
+    const grants = await twoApprovals(h);
     const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_LIST"] });
     for (const path of ["/oauth/grants", `/oauth/grants?user_id=${h.admin.id}`]) {
       const res = await apiRequest(h.app, "GET", path, { token });
@@ -36,8 +36,8 @@ describe("OAUTH_GRANT_LIST", () => {
   });
 
   test("an admin's key sees everyone's, narrowed by user_id", async () => {
-    const h = harness();
-    const grants = twoApprovals(h);
+    const h = await harness();
+    const grants = await twoApprovals(h);
     const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_GRANT_LIST"] });
     const all = (await (await apiRequest(h.app, "GET", "/oauth/grants", { token })).json()) as Grants;
     expect(all.grants.map((g) => g.id).sort()).toEqual([grants.admin.grantId, grants.member.grantId].sort());
@@ -48,8 +48,8 @@ describe("OAUTH_GRANT_LIST", () => {
 
 describe("OAUTH_GRANT_REVOKE", () => {
   test("a member's key cannot revoke another user's approval: 404 like a missing one, and it keeps working", async () => {
-    const h = harness();
-    const grants = twoApprovals(h);
+    const h = await harness();
+    const grants = await twoApprovals(h);
     const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac);
     const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/grants/${grants.admin.grantId}`, { token });
@@ -60,8 +60,8 @@ describe("OAUTH_GRANT_REVOKE", () => {
   });
 
   test("a revoked approval's access token stops on the next verification, though the verifier had it cached", async () => {
-    const h = harness();
-    const grants = twoApprovals(h);
+    const h = await harness();
+    const grants = await twoApprovals(h);
     const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite, h.config.database.path));
     expect(verify(grants.member.accessToken)?.grantId).toBe(grants.member.grantId);
     const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
@@ -72,7 +72,7 @@ describe("OAUTH_GRANT_REVOKE", () => {
   });
 
   test("an id that is not a grant's is refused as bad input, an unknown one as missing", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_GRANT_REVOKE"] });
     const bad = await apiRequest(h.app, "DELETE", "/oauth/grants/key_1", { token });
     expect(bad.status).toBe(400);
@@ -84,8 +84,8 @@ describe("OAUTH_GRANT_REVOKE", () => {
 
 describe("OAUTH_CLIENT_DELETE", () => {
   test("a URL id, percent-encoded in the path, deletes that client alone; a registered client's id needs no encoding", async () => {
-    const h = harness();
-    const grants = twoApprovals(h);
+    const h = await harness();
+    const grants = await twoApprovals(h);
     const [cursor, claude] = [listGrants(h.deps.db).find((g) => g.clientKind === "dcr")!.clientId, "https://claude.ai/oauth/mcp-oauth-client-metadata"];
     const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_CLIENT_DELETE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/clients/${encodeURIComponent(claude)}`, { token });
@@ -100,7 +100,7 @@ describe("OAUTH_CLIENT_DELETE", () => {
   });
 
   test("an unknown client is 404 OAUTH_CLIENT_NOT_FOUND", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_CLIENT_DELETE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/clients/${encodeURIComponent("https://nobody.example/meta")}`, { token });
     expect(res.status).toBe(404);
@@ -108,7 +108,7 @@ describe("OAUTH_CLIENT_DELETE", () => {
   });
 
   test("a member's key, even holding every tool, may neither list nor delete clients", async () => {
-    const h = harness();
+    const h = await harness();
     const client = cimdClient(h.deps);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     expect((await apiRequest(h.app, "GET", "/oauth/clients", { token })).status).toBe(403);
@@ -119,8 +119,8 @@ describe("OAUTH_CLIENT_DELETE", () => {
 
 describe("over /mcp/self", () => {
   test("a member lists and revokes its own approvals with the tools; no token in any answer", async () => {
-    const h = harness();
-    const grants = twoApprovals(h);
+    const h = await harness();
+    const grants = await twoApprovals(h);
     const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_LIST", "OAUTH_GRANT_REVOKE"] });
     const listed = await callTool(h.app, token, "OAUTH_GRANT_LIST");
     expect((listed.result?.structuredContent as Grants).grants.map((g) => g.id)).toEqual([grants.member.grantId]);

@@ -12,8 +12,8 @@ async function json(res: Response): Promise<Record<string, unknown>> {
   return (await res.json()) as Record<string, unknown>;
 }
 
-describe("with OAuth on (the default)", () => {
-  const t: TestApp = createTestApp();
+describe("with OAuth on (the default)", async () => {
+  const t: TestApp = await createTestApp();
   afterAll(() => t.close());
 
   test("a 401 on an agent points at the metadata of that exact path", async () => {
@@ -92,8 +92,8 @@ describe("with OAuth on (the default)", () => {
   });
 });
 
-describe("with OAuth off", () => {
-  const t: TestApp = createTestApp({ overrides: { oauth: { enabled: false } } });
+describe("with OAuth off", async () => {
+  const t: TestApp = await createTestApp({ overrides: { oauth: { enabled: false } } });
   afterAll(() => t.close());
 
   test("no authorization server is named or served", async () => {
@@ -104,8 +104,8 @@ describe("with OAuth off", () => {
   });
 });
 
-describe("with dynamic registration closed", () => {
-  const t: TestApp = createTestApp({ overrides: { oauth: { dynamic_registration: false, client_metadata_documents: false } } });
+describe("with dynamic registration closed", async () => {
+  const t: TestApp = await createTestApp({ overrides: { oauth: { dynamic_registration: false, client_metadata_documents: false } } });
   afterAll(() => t.close());
 
   test("the metadata publishes no registration endpoint and says documents are not accepted", async () => {

@@ -55,7 +55,7 @@ async function expectInvalidToken(res: Response): Promise<void> {
 }
 
 beforeAll(async () => {
-  h = createHarness();
+  h = await createHarness();
   manage = mintKey(h.deps, h.admin, { self: ["*"] }).token;
   ids.conn = (await api("POST", "/api/v1/connections", { slug: "echoes", transport: "stdio", command: process.execPath, args: [FIXTURE] })).id as string;
   ids.agentA = (await api("POST", "/api/v1/agents", { slug: "agent-a", connections: [{ connection: "echoes", tools: ["echo"] }] })).id as string;

@@ -20,12 +20,12 @@ const SAME_ORIGIN = { "content-type": "application/x-www-form-urlencoded", "sec-
 
 type Ctx = TestApp & { agentId: string; agentUrl: string; connectionId: string; connectionUrl: string; admin: User; member: User; adminCookie: string; memberCookie: string };
 
-const harness = useFresh((overrides: ConfigOverrides = {}) => {
+const harness = useFresh(async (overrides: ConfigOverrides = {}) => {
   const gateway = new FakeGateway();
-  const t = createTestApp({ overrides, gateway, allowLoopbackClientMetadata: true });
-  const connection = createConnection(connectionStore(t.deps), newConnectionFields({ slug: "files", transport: "http", url: "https://files.example.com/mcp" }));
+  const t = await createTestApp({ overrides, gateway, allowLoopbackClientMetadata: true });
+  const connection = await createConnection(connectionStore(t.deps), newConnectionFields({ slug: "files", transport: "http", url: "https://files.example.com/mcp" }));
   gateway.discoveries.set(connection.id, discoveryOf({ read_file: "Read a file", write_file: "Write a file" }));
-  const agent = createAgent(
+  const agent = await createAgent(
     agentStore(t.deps),
     newAgentFields({ slug: "helper", title: "Helper", connections: [{ connectionId: connection.id, tools: [{ name: "read_file" }], resources: "none", prompts: "none" }] }),
   );
@@ -33,7 +33,7 @@ const harness = useFresh((overrides: ConfigOverrides = {}) => {
 });
 
 async function setup(overrides: ConfigOverrides = {}): Promise<Ctx> {
-  const t = harness(overrides);
+  const t = await harness(overrides);
   const admin = await t.createUser("admin@example.com", "admin");
   const member = await t.createUser("member@example.com", "member");
   return Object.assign(t, { admin, member, adminCookie: await t.cookieFor(admin), memberCookie: await t.cookieFor(member) });
@@ -423,7 +423,7 @@ describe("the authorization endpoint", () => {
       expect(res.headers.get("location")).toBeNull();
       expect(await res.text()).toContain("invalid_target");
     }
-    updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
+    await updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
     const disabled = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge)), { headers: { cookie: ctx.adminCookie } });
     expect(disabled.status).toBe(400);
     expect(disabled.headers.get("location")).toBeNull();
@@ -434,7 +434,7 @@ describe("the authorization endpoint", () => {
     const clientId = await register(ctx);
     const page = await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge)), { headers: { cookie: ctx.adminCookie } });
     const fields = { ...hiddenFields(await page.text()), decision: "approve" };
-    updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
+    await updateAgent(agentStore(ctx.deps), ctx.agentId, { enabled: false });
     const res = await ctx.request("/oauth/authorize", formPost(fields, { ...SAME_ORIGIN, cookie: ctx.adminCookie }));
     expect(res.status).toBe(400);
     expect(res.headers.get("location")).toBeNull();

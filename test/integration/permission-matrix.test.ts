@@ -50,32 +50,32 @@ function hasAnySelf(k: KeyCase): boolean {
  * call succeeds outright. A new operation without an entry here fails the matrix.
  */
 /** A fresh stored connection's id. */
-function connectionId(h: Harness): string {
+async function connectionId(h: Harness): Promise<string> {
   const slug = `m-${randomUUID().slice(0, 8)}`;
-  return createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp" })).id;
+  return (await createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp" }))).id;
 }
 
 /** A fresh stored agent's id. */
-function agentId(h: Harness): string {
-  return createAgent(agentStore(h.deps), newAgentFields({ slug: `a-${randomUUID().slice(0, 8)}` })).id;
+async function agentId(h: Harness): Promise<string> {
+  return (await createAgent(agentStore(h.deps), newAgentFields({ slug: `a-${randomUUID().slice(0, 8)}` }))).id;
 }
 
-const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>> = {
+const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   WHOAMI: () => ({}),
   CONNECTION_LIST: () => ({}),
-  CONNECTION_GET: (h) => ({ id: connectionId(h) }),
+  CONNECTION_GET: async (h) => ({ id: await connectionId(h) }),
   CONNECTION_CREATE: () => ({ slug: `made-${randomUUID().slice(0, 8)}`, transport: "http", url: "https://mcp.example.com/mcp" }),
-  CONNECTION_UPDATE: (h) => ({ id: connectionId(h), title: "renamed" }),
-  CONNECTION_DELETE: (h) => ({ id: connectionId(h) }),
-  CONNECTION_TEST: (h) => ({ id: connectionId(h) }),
-  CONNECTION_REFRESH: (h) => ({ id: connectionId(h) }),
+  CONNECTION_UPDATE: async (h) => ({ id: await connectionId(h), title: "renamed" }),
+  CONNECTION_DELETE: async (h) => ({ id: await connectionId(h) }),
+  CONNECTION_TEST: async (h) => ({ id: await connectionId(h) }),
+  CONNECTION_REFRESH: async (h) => ({ id: await connectionId(h) }),
   TOOL_LIST: () => ({}),
   AGENT_LIST: () => ({}),
-  AGENT_GET: (h) => ({ id: agentId(h) }),
+  AGENT_GET: async (h) => ({ id: await agentId(h) }),
   AGENT_CREATE: () => ({ slug: `made-${randomUUID().slice(0, 8)}` }),
-  AGENT_UPDATE: (h) => ({ id: agentId(h), title: "renamed" }),
-  AGENT_DELETE: (h) => ({ id: agentId(h) }),
-  AGENT_CHECK: (h) => ({ connections: [{ connection: connectionId(h), tools: ["echo"] }] }),
+  AGENT_UPDATE: async (h) => ({ id: await agentId(h), title: "renamed" }),
+  AGENT_DELETE: async (h) => ({ id: await agentId(h) }),
+  AGENT_CHECK: async (h) => ({ connections: [{ connection: await connectionId(h), tools: ["echo"] }] }),
   API_KEY_CREATE: () => ({ name: "made by the matrix", permissions: { self: ["WHOAMI"] } }),
   API_KEY_LIST: () => ({}),
   API_KEY_GET: (h, owner) => ({ id: mintKey(h.deps, owner, {}).key.id }),
@@ -91,7 +91,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   USER_INVITE_REVOKE: (h) => ({ id: createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }, { invitedBy: null }).invite.id }),
   SERVER_STATS: () => ({}),
   OAUTH_GRANT_LIST: () => ({}),
-  OAUTH_GRANT_REVOKE: (h, owner) => ({ id: approve(h.deps, owner, dcrClient(h.deps), agentResource(h.deps)).grantId }),
+  OAUTH_GRANT_REVOKE: async (h, owner) => ({ id: approve(h.deps, owner, dcrClient(h.deps), await agentResource(h.deps)).grantId }),
   OAUTH_CLIENT_LIST: () => ({}),
   // A URL id: REST sends it percent-encoded in the path.
   OAUTH_CLIENT_DELETE: (h) => ({ id: cimdClient(h.deps, `https://client-${randomUUID().slice(0, 8)}.example/oauth/metadata`).id }),
@@ -133,7 +133,7 @@ for (const k of KEY_CASES) {
     let listed: string[] | null;
 
     beforeAll(async () => {
-      h = harness();
+      h = await harness();
       owner = k.owner === "admin" ? h.admin : h.member;
       token = mintKey(h.deps, owner, k.permissions, { name: k.label }).token;
       const res = await mcpRequest(h.app, token, "tools/list");
@@ -164,7 +164,7 @@ for (const k of KEY_CASES) {
       const allowed = expectedAllowed(k, op.name);
       test(`${op.name}: ${allowed ? "allowed" : "refused"} over MCP and REST alike`, async () => {
         // MCP
-        const mcpArgs = ARGS[op.name]!(h, owner);
+        const mcpArgs = await ARGS[op.name]!(h, owner);
         if (!hasAnySelf(k)) {
           const res = await mcpRequest(h.app, token, "tools/call", { name: op.name, arguments: mcpArgs });
           expect(res.status).toBe(403);
@@ -187,7 +187,7 @@ for (const k of KEY_CASES) {
         }
 
         // REST
-        const res = await restCall(h, op, token, ARGS[op.name]!(h, owner));
+        const res = await restCall(h, op, token, await ARGS[op.name]!(h, owner));
         const body = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } };
         if (allowed) {
           expect(res.status).toBe(op.rest.successStatus ?? 200);

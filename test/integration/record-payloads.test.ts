@@ -49,8 +49,8 @@ async function echoRecord(path: string, text: string, sessionId?: string): Promi
   return waitUntil(() => records.find((r) => r.method === "tools/call"), "the call's record");
 }
 
-beforeAll(() => {
-  t = createTestApp({
+beforeAll(async () => {
+  t = await createTestApp({
     usage: sink,
     overrides: {
       connections: [{ slug: "declared", command: process.execPath, args: [FIXTURE], record_payloads: true }],

@@ -178,7 +178,7 @@ describe("resuming a dropped stream", () => {
     await first.drop();
     const cancel = await post(h, id, caller, session, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 5, reason: "no longer needed" } });
     expect(cancel.status).toBe(202);
-    await waitUntil(() => ![...h.runtime(id).sessions].some((s) => (s as unknown as { busy: boolean }).busy), "the cancelled call to end");
+    await waitUntil(async () => ![...(await h.runtime(id)).sessions].some((s) => (s as unknown as { busy: boolean }).busy), "the cancelled call to end");
     const res = await resume(h, id, caller, session, progress1.id!);
     expect(res.status).toBe(400);
     expect(await res.text()).toContain("ended");
@@ -251,8 +251,8 @@ describe("resuming a dropped stream", () => {
       stderrLines: 10,
       maxBodyBytes: 4 << 20,
       logger: silentLogger,
-      lookup: (connectionId) => (connectionId === id ? h.specs.get(id)! : null),
-      lookupAgent: (agentId) => (agentId === agent.id ? agent : null),
+      lookup: async (connectionId) => (connectionId === id ? h.specs.get(id)! : null),
+      lookupAgent: async (agentId) => (agentId === agent.id ? agent : null),
       resumeRetryMs: FAST_RETRY_MS,
     });
     try {

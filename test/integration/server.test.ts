@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ping } from "../../src/db/client.ts";
 import { createLogger, silentLogger } from "../../src/logger.ts";
 import { startServer, StartupError } from "../../src/server.ts";
 import { createTestApp, startTestServer, testConfig, type TestServer } from "../support/app.ts";
@@ -18,8 +19,8 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function start(options: Parameters<typeof startTestServer>[0] = {}): TestServer {
-  const s = startTestServer(options);
+async function start(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
+  const s = await startTestServer(options);
   running.push(s);
   return s;
 }
@@ -31,9 +32,9 @@ function tempDir(): string {
 }
 
 /** What a start-up throws; fails the test if it starts. */
-function startupFailure(run: () => unknown): StartupError {
+async function startupFailure(run: () => Promise<unknown>): Promise<StartupError> {
   try {
-    run();
+    await run();
   } catch (err) {
     expect(err).toBeInstanceOf(StartupError);
     return err as StartupError;
@@ -69,17 +70,17 @@ function capturingLog() {
 
 describe("start-up failures", () => {
   test("a port in use is a StartupError saying so", async () => {
-    const first = start();
+    const first = await start();
     expect(first.server.port).toBeGreaterThan(0);
     const dir = tempDir();
-    const err = startupFailure(() => startServer(testConfig(dir, { server: { listen: `127.0.0.1:${first.server.port}` } }), silentLogger, { announceSetupUrl: () => {} }));
+    const err = await startupFailure(() => startServer(testConfig(dir, { server: { listen: `127.0.0.1:${first.server.port}` } }), silentLogger, { announceSetupUrl: () => {} }));
     expect(err.message).toContain("already in use");
     expect(err.message).toContain(`127.0.0.1:${first.server.port}`);
     // The first server is unaffected.
     expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
   });
 
-  test("a data dir that cannot be created is a StartupError naming it", () => {
+  test("a data dir that cannot be created is a StartupError naming it", async () => {
     const dir = tempDir();
     // A regular file where a directory should be: mkdir fails even for root, unlike chmod.
     const blocker = join(dir, "not-a-dir");
@@ -87,16 +88,16 @@ describe("start-up failures", () => {
     // The config is frozen once built: a copy names the blocked path.
     const base = testConfig(dir);
     const config = { ...base, database: { ...base.database, path: join(blocker, "data", "switchboard.db") }, dataDir: join(blocker, "data") };
-    const err = startupFailure(() => startServer(config, silentLogger, { announceSetupUrl: () => {} }));
+    const err = await startupFailure(() => startServer(config, silentLogger, { announceSetupUrl: () => {} }));
     expect(err.message).toContain(blocker);
     expect(err.message).toMatch(/data dir|database/);
   });
 
-  test("a database path that is a directory is a StartupError", () => {
+  test("a database path that is a directory is a StartupError", async () => {
     const dir = tempDir();
     const config = testConfig(dir);
     mkdirSync(config.database.path, { recursive: true });
-    const err = startupFailure(() => startServer(config, silentLogger, { announceSetupUrl: () => {} }));
+    const err = await startupFailure(() => startServer(config, silentLogger, { announceSetupUrl: () => {} }));
     expect(err.message).toContain(config.database.path);
   });
 });
@@ -104,7 +105,7 @@ describe("start-up failures", () => {
 describe("the setup link at start", () => {
   test("is announced (not logged) when there are no users, and works", async () => {
     const log = capturingLog();
-    const s = start({ logger: log.logger });
+    const s = await start({ logger: log.logger });
     expect(s.setupUrl).toStartWith(`${s.url}/admin/setup?token=`);
     const token = new URL(s.setupUrl!).searchParams.get("token")!;
     expect(log.raw.join("\n")).not.toContain(token);
@@ -118,7 +119,7 @@ describe("the public URL on port 0", () => {
   test("the config stays frozen and unchanged; the links name the port the OS picked", async () => {
     const config = testConfig(tempDir(), { server: { public_url: undefined } });
     let setupUrl: string | null = null;
-    const server = startServer(config, silentLogger, { announceSetupUrl: (link) => (setupUrl = link) });
+    const server = await startServer(config, silentLogger, { announceSetupUrl: (link) => (setupUrl = link) });
     try {
       const { url } = server;
       expect(server.port).toBeGreaterThan(0);
@@ -171,7 +172,7 @@ describe("the password hash's cost", () => {
   test("a server started with nothing injected stores the first admin's password at the production cost, and signs them in", async () => {
     const config = testConfig(tempDir(), { server: { public_url: undefined } });
     let setupUrl = "";
-    const server = startServer(config, silentLogger, { announceSetupUrl: (url) => (setupUrl = url) });
+    const server = await startServer(config, silentLogger, { announceSetupUrl: (url) => (setupUrl = url) });
     try {
       const token = new URL(setupUrl).searchParams.get("token")!;
       const fields = { email: "first@example.com", password: PASSWORD };
@@ -186,7 +187,7 @@ describe("the password hash's cost", () => {
   });
 
   test("the test builders inject the cheap cost: their users' hashes carry it, and they sign in with their password only", async () => {
-    const t = createTestApp();
+    const t = await createTestApp();
     try {
       expect(t.deps.passwordCost).toEqual(TEST_PASSWORD_COST);
       await t.createUser("cheap@example.com", "member");
@@ -220,7 +221,7 @@ function readUntil(socket: Socket, found: (text: string) => boolean): Promise<st
 
 describe("graceful shutdown", () => {
   test("stop() lets a request in flight finish, refuses new connections, then closes the database", async () => {
-    const s = start({ overrides: { server: { shutdown_timeout: "60s" } } });
+    const s = await start({ overrides: { server: { shutdown_timeout: "60s" } } });
     const socket = connect(s.server.port, "127.0.0.1");
     await new Promise((resolve) => socket.once("connect", resolve));
     const body = new URLSearchParams({ email: "nobody@example.com", password: PASSWORD, next: "/admin" }).toString();
@@ -241,7 +242,7 @@ describe("graceful shutdown", () => {
     await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
     expect(stopped).toBe(false);
     // ...and the database is still open for the request in flight.
-    expect(s.server.deps.sqlite.query("SELECT 1 AS ok").get()).toEqual({ ok: 1 });
+    expect(await ping(s.server.deps.db)).toBeUndefined();
 
     const response = readUntil(socket, (text) => text.includes("</html>"));
     socket.write(body.slice(10));
@@ -252,7 +253,7 @@ describe("graceful shutdown", () => {
 
     await stopping;
     expect(stopped).toBe(true);
-    expect(() => s.server.deps.sqlite.query("SELECT 1").get()).toThrow();
+    await expect(ping(s.server.deps.db)).rejects.toThrow();
     await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
     // A second stop() is the same completed shutdown, not an error.
     await s.server.stop();
@@ -260,21 +261,42 @@ describe("graceful shutdown", () => {
 
   test("stop() of an idle server resolves, and the port and database are released", async () => {
     const dir = tempDir();
-    const s = startTestServer({ dir });
+    const s = await startTestServer({ dir });
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
     await s.server.stop();
     await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
-    expect(() => s.server.deps.sqlite.query("SELECT 1").get()).toThrow();
+    await expect(ping(s.server.deps.db)).rejects.toThrow();
     // The same port and data dir can be taken again at once.
-    const again = start({ dir, overrides: { server: { listen: `127.0.0.1:${s.server.port}` } } });
+    const again = await start({ dir, overrides: { server: { listen: `127.0.0.1:${s.server.port}` } } });
     expect((await fetch(`${again.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe("/healthz", () => {
+  test("200 while the database answers; 503 naming only the failing check once it does not, the cause in the log", async () => {
+    const logged: string[] = [];
+    const t = await createTestApp({ logger: createLogger({ level: "error", write: (line) => void logged.push(line) }) });
+    try {
+      const ok = await t.request("/healthz");
+      expect([ok.status, await ok.json()]).toEqual([200, { status: "ok" }]);
+      expect(logged).toEqual([]);
+      t.close();
+      const down = await t.request("/healthz");
+      const text = await down.text();
+      expect([down.status, JSON.parse(text)]).toEqual([503, { status: "unavailable", checks: { database: "failing" } }]);
+      expect(text).not.toContain("closed");
+      expect(logged.join("\n")).toContain("health check failed");
+      expect(logged.join("\n")).toContain("closed database");
+    } finally {
+      t.close();
+    }
   });
 });
 
 describe("request log", () => {
   test("one JSON line per request with method, path, status and duration, never the query string", async () => {
     const log = capturingLog();
-    const s = start({ logger: log.logger });
+    const s = await start({ logger: log.logger });
     const res = await fetch(`${s.url}/admin/login?next=%2Fadmin%2Fsecret-ish&token=hunter2`, { redirect: "manual" });
     expect(res.status).toBe(200);
     const line = await log.waitFor((l) => l.msg === "request" && l.path === "/admin/login");
@@ -296,7 +318,7 @@ describe("request log", () => {
 
   test("a failed sign-in is logged without the password or the email", async () => {
     const log = capturingLog();
-    const s = start({ logger: log.logger });
+    const s = await start({ logger: log.logger });
     await fetch(`${s.url}/admin/login`, { method: "POST", body: new URLSearchParams({ email: "who@example.com", password: "a-password-to-hide" }), redirect: "manual" });
     await log.waitFor((l) => l.msg === "request" && l.method === "POST");
     const failed = await log.waitFor((l) => l.msg === "sign-in failed");
@@ -309,7 +331,7 @@ describe("request log", () => {
 
 describe("request bodies over server.max_body_size on a real socket", () => {
   test("get 413, not a 500 or a dropped connection", async () => {
-    const s = start({ overrides: { server: { max_body_size: "1KiB" } } });
+    const s = await start({ overrides: { server: { max_body_size: "1KiB" } } });
     const res = await fetch(`${s.url}/api/v1/users`, { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(64 * 1024) });
     expect(res.status).toBe(413);
     // The server still serves.

@@ -308,8 +308,8 @@ describe("tasks through an agent", () => {
       stderrLines: 50,
       maxBodyBytes: 4 << 20,
       logger: silentLogger,
-      lookup: (id) => (id === everything.id ? everything : null),
-      lookupAgent: (id) => (id === agentSpec.id || id === agentSpec.slug ? agentSpec : null),
+      lookup: async (id) => (id === everything.id ? everything : null),
+      lookupAgent: async (id) => (id === agentSpec.id || id === agentSpec.slug ? agentSpec : null),
     });
     const clients: Client[] = [];
     const connect = async (caller: GatewayCaller): Promise<Client> => {

@@ -11,7 +11,7 @@ const MEMBER = "member@example.com";
 const newTestApp = useTestApp();
 
 async function withAdmin(overrides: ConfigOverrides): Promise<TestApp> {
-  const t = newTestApp(overrides);
+  const t = await newTestApp(overrides);
   await t.createUser(ADMIN, "admin");
   return t;
 }

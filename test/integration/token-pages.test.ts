@@ -31,7 +31,7 @@ function shownToken(html: string): string | null {
 
 describe("Cache-Control: no-store wherever a token is shown", () => {
   test("REST: API_KEY_CREATE and API_KEY_ROTATE answers", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const created = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "new", permissions: { self: ["WHOAMI"] } } });
     expect(created.status).toBe(201);
@@ -46,7 +46,7 @@ describe("Cache-Control: no-store wherever a token is shown", () => {
   });
 
   test("MCP: tools/call of API_KEY_CREATE and API_KEY_ROTATE at /mcp/self", async () => {
-    const h = harness();
+    const h = await harness();
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const call = (name: string, args: Record<string, unknown>) =>
       h.app.request("/mcp/self", {
@@ -65,7 +65,7 @@ describe("Cache-Control: no-store wherever a token is shown", () => {
   });
 
   test("admin: the create and rotate answers (page and htmx section)", async () => {
-    const h = harness();
+    const h = await harness();
     const cookie = await signedIn(h);
     for (const headers of [{}, { "hx-request": "true" }] as Record<string, string>[]) {
       const created = await submit(h, cookie, "/admin/keys", [["name", "shown"], ["self", "WHOAMI"]], headers);
@@ -80,7 +80,7 @@ describe("Cache-Control: no-store wherever a token is shown", () => {
   });
 
   test("the first-admin setup page, which carries the setup token", async () => {
-    const t = freshApp();
+    const t = await freshApp();
     const token = t.deps.setup.open();
     const res = await t.request(`/admin/setup?token=${token}`);
     expect(res.status).toBe(200);
@@ -89,7 +89,7 @@ describe("Cache-Control: no-store wherever a token is shown", () => {
   });
 
   test("static assets keep their long-lived cache header", async () => {
-    const h = harness();
+    const h = await harness();
     const name = Object.keys(ASSETS)[0]!;
     const res = await h.request(`/admin/assets/${name}`);
     expect(res.status).toBe(200);
@@ -99,7 +99,7 @@ describe("Cache-Control: no-store wherever a token is shown", () => {
 
 describe("/admin/", () => {
   test("signed in: sent to /admin, which is the dashboard", async () => {
-    const h = harness();
+    const h = await harness();
     const cookie = await signedIn(h);
     const res = await h.request("/admin/", { headers: { cookie }, redirect: "manual" });
     expect(res.status).toBe(301);
@@ -108,7 +108,7 @@ describe("/admin/", () => {
   });
 
   test("a guest is sent the same way, and /admin then asks for sign-in (nothing of the admin shown)", async () => {
-    const h = harness();
+    const h = await harness();
     const res = await h.request("/admin/", { redirect: "manual" });
     expect(res.status).toBe(301);
     expect(res.headers.get("location")).toBe("/admin");
@@ -121,9 +121,9 @@ describe("/admin/", () => {
 
 describe("a token issued in the admin always reaches its creator", () => {
   test("when the permission picker's data source fails: the page still renders (picker empty, a warning) and the token is shown", async () => {
-    const h = harness();
+    const h = await harness();
     const cookie = await signedIn(h);
-    const broken = createConnection(connectionStore(h.deps), newConnectionFields({ slug: "broken", transport: "http", url: "http://127.0.0.1:9/mcp" }));
+    const broken = await createConnection(connectionStore(h.deps), newConnectionFields({ slug: "broken", transport: "http", url: "http://127.0.0.1:9/mcp" }));
     mintKey(h.deps, h.admin, { [broken.id]: ["*"] }, { name: "reaches broken" });
     const discovery = spyOn(h.deps.gateway, "discovery").mockImplementation(() => {
       throw new TypeError("Cannot read properties of null (reading 'name')");
@@ -151,7 +151,7 @@ describe("a token issued in the admin always reaches its creator", () => {
 
   for (const [face, headers] of [["page", {}], ["htmx section", { "hx-request": "true" }]] as const) {
     test(`when the rest of the page fails after the key is saved (${face}): the token is shown alone, never a 500`, async () => {
-      const h = harness();
+      const h = await harness();
       const cookie = await signedIn(h);
       // A row the key list cannot show (corrupt permissions): listing fails after the new key is stored.
       const bad = mintKey(h.deps, h.admin, { self: ["WHOAMI"] }, { name: "corrupt" });

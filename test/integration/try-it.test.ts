@@ -13,7 +13,7 @@ import { EVERYTHING_STDIO } from "../support/everything.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
 
 const HOSTILE = join(import.meta.dir, "../fixtures/hostile-upstream.ts");
-const t = createTestApp({
+const t = await createTestApp({
   overrides: {
     connections: [
       { slug: "everything", ...EVERYTHING_STDIO },

@@ -51,7 +51,7 @@ describe("connect-time checks", () => {
       const body = (await res.json()) as { error: { code: number; message: string } };
       expect(body.error.code).toBe(-32603);
       expect(body.error.message).toMatch(/(127\.0\.0\.1|::1) is denied by gateway\.upstream_deny/);
-      expect(h.gateway.status(spec.id)).toMatchObject({ state: "error", lastError: expect.stringContaining("is denied by gateway.upstream_deny") });
+      expect(await h.gateway.status(spec.id)).toMatchObject({ state: "error", lastError: expect.stringContaining("is denied by gateway.upstream_deny") });
       const tested = await h.gateway.test(spec);
       expect(tested.ok).toBe(false);
       expect(tested.error ?? "").toContain(host === "localhost" ? "localhost resolves to" : "127.0.0.1 is denied by gateway.upstream_deny");
@@ -113,7 +113,7 @@ describe("the connection operations", () => {
   const harness = useConnectionHarness();
 
   test("refuse a denied IP literal at once with a field error; a name is accepted (checked at connect time)", async () => {
-    const h = harness({ gateway: { upstream_deny: ["127.0.0.0/8"] } });
+    const h = await harness({ gateway: { upstream_deny: ["127.0.0.0/8"] } });
     const token = mintKey(h.deps, h.admin, { self: ["*"] }).token;
     const send = async (method: string, path: string, json: unknown) => {
       const res = await apiRequest(h.app, method, path, { token, json });

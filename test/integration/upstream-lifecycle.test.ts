@@ -75,7 +75,7 @@ for (const transport of ["streamableHttp", "sse"] as const) {
     const after = (await client.listTools()).tools.map((t) => t.name).sort();
     expect(after).toEqual(before);
     expect(textOf(await client.callTool({ name: "echo", arguments: { message: "again" } }))).toContain("again");
-    await waitUntil(() => h!.runtime(spec.id).getStatus().state === "connected", "the connection to show connected", 5000);
+    await waitUntil(async () => (await h!.runtime(spec.id)).getStatus().state === "connected", "the connection to show connected", 5000);
     expect((await h.gateway.refresh(spec.id)).tools.length).toBe(discovered);
   });
 }

@@ -42,7 +42,7 @@ describe("an HTTP upstream's answer over gateway.max_response_size", () => {
       expect(err.message).toContain(LIMIT_MESSAGE);
       expect(err.message).not.toContain("xxxx");
       // The connection was not dropped for it: same upstream session, next call answered.
-      expect(harness.gateway.status(spec.id).state).toBe("connected");
+      expect((await harness.gateway.status(spec.id)).state).toBe("connected");
       expect(textOf(await client.callTool({ name: "echo", arguments: { text: "next" } }))).toBe("next");
     });
   }

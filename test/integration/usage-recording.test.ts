@@ -147,7 +147,7 @@ describe.each(["connection", "agent"] as const)("through the %s path", (path) =>
     expect(timedOut.outcome).toBe("timeout");
     const controller = new AbortController();
     const call = client.callTool({ name: "slow", arguments: { ms: 5000, steps: 1 } }, undefined, { signal: controller.signal });
-    await waitUntil(() => harness.runtime(conn.id).sessions.size > 0, "the call under way");
+    await waitUntil(async () => (await harness.runtime(conn.id)).sessions.size > 0, "the call under way");
     await Bun.sleep(50); // bounded: lets the request reach the upstream before it is cancelled
     controller.abort("changed my mind");
     await call.catch(() => {});
@@ -260,7 +260,7 @@ describe("through the HTTP routes", () => {
   const INIT = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "edge", version: "2" } } };
 
   beforeAll(async () => {
-    app = createTestApp({ usage: routeSink });
+    app = await createTestApp({ usage: routeSink });
     const admin = insertUser(app.deps, "admin", "admin@example.com");
     tokens.manage = mintKey(app.deps, admin, { self: ["*"] }).token;
     const created = await app.app.request("/api/v1/connections", {
@@ -322,7 +322,7 @@ describe("through the HTTP routes", () => {
 
 describe("the real recorder", () => {
   test("a server's gateway writes its MCP requests through the usage recorder to the database", async () => {
-    const app = createTestApp();
+    const app = await createTestApp();
     try {
       const admin = insertUser(app.deps, "admin", "admin@example.com");
       const manage = mintKey(app.deps, admin, { self: ["*"] }).token;

@@ -7,10 +7,10 @@ import { pick, type AgentHarness, type AgentOverrides } from "./agent-harness.ts
 
 export type AdminCtx = { h: AgentHarness; githubId: string; gitlabId: string; agentId: string; admin: string; member: string };
 
-export async function adminSetup(harness: (o?: AgentOverrides) => AgentHarness, overrides: AgentOverrides = {}): Promise<AdminCtx> {
-  const h = harness(overrides);
-  const github = h.connection("github", { search: "Search GitHub issues", get_issue: "One issue" });
-  const gitlab = h.connection("gitlab", { search: "Search GitLab", merge: "Merge a request" });
+export async function adminSetup(harness: (o?: AgentOverrides) => Promise<AgentHarness>, overrides: AgentOverrides = {}): Promise<AdminCtx> {
+  const h = await harness(overrides);
+  const github = await h.connection("github", { search: "Search GitHub issues", get_issue: "One issue" });
+  const gitlab = await h.connection("gitlab", { search: "Search GitLab", merge: "Merge a request" });
   h.gateway.discoveries.set(gitlab.id, {
     ...discoveryOf({ search: "Search GitLab", merge: "Merge a request" }),
     tools: [
@@ -18,7 +18,7 @@ export async function adminSetup(harness: (o?: AgentOverrides) => AgentHarness, 
       { name: "merge", description: "Merge a request", inputSchema: { type: "object" } },
     ],
   });
-  const agent = h.agent("support", [pick(github, ["search", "gone"]), pick(gitlab, [["search", "search_gitlab"]])], { instructions: "Help the team." });
+  const agent = await h.agent("support", [pick(github, ["search", "gone"]), pick(gitlab, [["search", "search_gitlab"]])], { instructions: "Help the team." });
   return { h, githubId: github.id, gitlabId: gitlab.id, agentId: agent.id, admin: await h.cookieFor(h.admin), member: await h.cookieFor(h.member) };
 }
 
@@ -33,9 +33,9 @@ export function get(ctx: AdminCtx, cookie: string | null, path: string): Promise
 }
 
 /** Nothing was created, changed or deleted, and the gateway heard of nothing. */
-export function unchanged({ h, agentId }: AdminCtx): void {
-  expect(listAgents(h.deps.db).map((a) => a.slug)).toEqual(["support"]);
-  expect(findAgent(h.deps.db, agentId)).toMatchObject({ title: "support", prefixTools: false });
+export async function unchanged({ h, agentId }: AdminCtx): Promise<void> {
+  expect((await listAgents(h.deps.db)).map((a) => a.slug)).toEqual(["support"]);
+  expect(await findAgent(h.deps.db, agentId)).toMatchObject({ title: "support", prefixTools: false });
   expect([h.agents.applied, h.agents.removed, h.agents.calls]).toEqual([[], [], []]);
 }
 

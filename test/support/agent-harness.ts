@@ -21,25 +21,25 @@ export type AgentHarness = TestApp & {
   admin: User;
   member: User;
   /** Stores an http connection offering these tools (name → description), as if discovered. */
-  connection: (slug: string, tools?: Record<string, string>) => Connection;
+  connection: (slug: string, tools?: Record<string, string>) => Promise<Connection>;
   /** Stores an agent directly (checked by the domain, no operation, no gateway call). */
-  agent: (slug: string, connections: AgentConnectionSelection[], fields?: Partial<AgentFields>) => Agent;
+  agent: (slug: string, connections: AgentConnectionSelection[], fields?: Partial<AgentFields>) => Promise<Agent>;
 };
 
 /** Builds the app over `dir` (a fresh one by default; pass one to restart over the same database). */
-export function createAgentHarness(overrides: AgentOverrides = {}, existingDir?: string): AgentHarness {
+export async function createAgentHarness(overrides: AgentOverrides = {}, existingDir?: string): Promise<AgentHarness> {
   const gateway = new FakeGateway();
   const { agents } = gateway;
-  const t = createTestApp({ overrides, gateway, dir: existingDir });
+  const t = await createTestApp({ overrides, gateway, dir: existingDir });
   const { deps } = t;
   return {
     ...t,
     gateway,
     agents,
-    admin: insertUser(deps, "admin"),
-    member: insertUser(deps, "member"),
-    connection(slug, tools = {}) {
-      const c = createConnection(connectionStore(deps), newConnectionFields({ slug, transport: "http", url: `https://${slug}.example/mcp` }));
+    admin: await insertUser(deps, "admin"),
+    member: await insertUser(deps, "member"),
+    async connection(slug, tools = {}) {
+      const c = await createConnection(connectionStore(deps), newConnectionFields({ slug, transport: "http", url: `https://${slug}.example/mcp` }));
       gateway.discoveries.set(c.id, discoveryOf(tools));
       return c;
     },
@@ -48,7 +48,7 @@ export function createAgentHarness(overrides: AgentOverrides = {}, existingDir?:
 }
 
 /** A fresh harness per call, closed after each test of the calling file. */
-export function useAgentHarness(): (overrides?: AgentOverrides) => AgentHarness {
+export function useAgentHarness(): (overrides?: AgentOverrides) => Promise<AgentHarness> {
   return useFresh((overrides?: AgentOverrides) => createAgentHarness(overrides));
 }
 

@@ -77,10 +77,10 @@ export type TestAppOptions = {
 };
 
 /** Builds the app over a fresh data dir (or `options.dir`); nothing listens. */
-export function createTestApp(options: TestAppOptions = {}): TestApp {
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "switchboard-app-"));
   const config = testConfig(dir, options.overrides);
-  const { deps, handle } = compose(config, options.logger ?? silentLogger, {
+  const { deps, handle } = await compose(config, options.logger ?? silentLogger, {
     gateway: options.gateway,
     usage: options.usage,
     passwordCost: TEST_PASSWORD_COST,
@@ -109,11 +109,12 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
   };
 }
 
-/** Registers cleanup in the calling file: what `make` returns is closed after the test that made it. */
-export function useFresh<A extends unknown[], T extends { close: () => void }>(make: (...args: A) => T): (...args: A) => T {
-  const made: T[] = [];
-  afterEach(() => {
-    for (const t of made.splice(0)) t.close();
+/** Registers cleanup in the calling file: what `make` resolves to is closed after the test that made it. */
+export function useFresh<A extends unknown[], T extends { close: () => void }>(make: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  const made: Promise<T>[] = [];
+  afterEach(async () => {
+    // One that failed to build has nothing to close (its test failed already).
+    for (const t of made.splice(0)) (await t.catch(() => null))?.close();
   });
   return (...args) => {
     const t = make(...args);
@@ -123,14 +124,14 @@ export function useFresh<A extends unknown[], T extends { close: () => void }>(m
 }
 
 /** One `make()` shared by the calling file (or describe block), made on first use and closed after all its tests. */
-export function useShared<T extends { close: () => void }>(make: () => T): () => T {
-  let shared: T | undefined;
-  afterAll(() => shared?.close());
+export function useShared<T extends { close: () => void }>(make: () => Promise<T>): () => Promise<T> {
+  let shared: Promise<T> | undefined;
+  afterAll(async () => (await shared?.catch(() => null))?.close());
   return () => (shared ??= make());
 }
 
 /** A fresh TestApp per call, each closed after the test of the calling file that made it. */
-export function useTestApp(): (overrides?: ConfigOverrides) => TestApp {
+export function useTestApp(): (overrides?: ConfigOverrides) => Promise<TestApp> {
   return useFresh((overrides?: ConfigOverrides) => createTestApp({ overrides }));
 }
 
@@ -149,13 +150,13 @@ export type TestServer = {
  * Starts a real server on 127.0.0.1 and a free port. public_url is left unset unless overridden, so
  * it becomes the listening URL, as for a self-hoster running on the default.
  */
-export function startTestServer(options: { overrides?: ConfigOverrides; logger?: Logger; dir?: string; allowLoopbackClientMetadata?: boolean } = {}): TestServer {
+export async function startTestServer(options: { overrides?: ConfigOverrides; logger?: Logger; dir?: string; allowLoopbackClientMetadata?: boolean } = {}): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "switchboard-server-"));
   const config = testConfig(dir, { ...options.overrides, server: { public_url: undefined, ...options.overrides?.server } });
   let setupUrl: string | null = null;
   let server: RunningServer;
   try {
-    server = startServer(config, options.logger ?? silentLogger, {
+    server = await startServer(config, options.logger ?? silentLogger, {
       announceSetupUrl: (url) => (setupUrl = url),
       passwordCost: TEST_PASSWORD_COST,
       allowLoopbackClientMetadataForTests: options.allowLoopbackClientMetadata,

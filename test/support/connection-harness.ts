@@ -32,7 +32,7 @@ export class FakeAgents implements AgentControl {
   async agentRemoved(agentId: string): Promise<void> {
     this.removed.push(agentId);
   }
-  agentHealth(agentId: string): { connectionId: string; error: string | null; at: Date | null }[] {
+  async agentHealth(agentId: string): Promise<{ connectionId: string; error: string | null; at: Date | null }[]> {
     return this.health.get(agentId) ?? [];
   }
   async callAgentTool(agentId: string, caller: Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -67,7 +67,7 @@ export class FakeGateway implements RunningGateway {
     this.tested.push(spec);
     return this.testResult;
   }
-  status(id: string): ConnectionStatus {
+  async status(id: string): Promise<ConnectionStatus> {
     return this.statuses.get(id) ?? { state: "idle", lastError: null, since: null };
   }
   discovery(id: string): Discovery {
@@ -92,16 +92,16 @@ export class FakeGateway implements RunningGateway {
   agentRemoved(agentId: string): Promise<void> {
     return this.agents.agentRemoved(agentId);
   }
-  agentHealth(agentId: string): { connectionId: string; error: string | null; at: Date | null }[] {
+  async agentHealth(agentId: string): Promise<{ connectionId: string; error: string | null; at: Date | null }[]> {
     return this.agents.agentHealth(agentId);
   }
   callAgentTool(agentId: string, caller: Caller, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
     return this.agents.callAgentTool(agentId, caller, name, args);
   }
-  runtime(): ConnectionRuntime | null {
+  async runtime(): Promise<ConnectionRuntime | null> {
     return null;
   }
-  agent(): AgentSpec | null {
+  async agent(): Promise<AgentSpec | null> {
     return null;
   }
   handle(): Promise<Response> {
@@ -112,7 +112,7 @@ export class FakeGateway implements RunningGateway {
   }
   /** Refusals are recorded by the real gateway only. */
   async refused(): Promise<void> {}
-  discoverAll(ids: string[]): void {
+  async discoverAll(ids: string[]): Promise<void> {
     this.discovering.push(...ids);
   }
   async close(): Promise<void> {
@@ -135,21 +135,21 @@ export type ConnectionHarness = TestApp & {
   admin: User;
   member: User;
   /** Stores a connection directly (no operation, no gateway call). */
-  store: (fields: Partial<ConnectionFields> & Pick<ConnectionFields, "slug" | "transport">) => Connection;
+  store: (fields: Partial<ConnectionFields> & Pick<ConnectionFields, "slug" | "transport">) => Promise<Connection>;
   /** The raw bytes of the database and its WAL, as one string (to look for secrets in clear). */
   rawDatabase: () => string;
 };
 
 /** Builds the app over `dir` (a fresh one by default; pass one to restart over the same database). */
-export function createConnectionHarness(overrides: ConfigOverrides = {}, existingDir?: string): ConnectionHarness {
+export async function createConnectionHarness(overrides: ConfigOverrides = {}, existingDir?: string): Promise<ConnectionHarness> {
   const gateway = new FakeGateway();
-  const t = createTestApp({ overrides, gateway, dir: existingDir });
+  const t = await createTestApp({ overrides, gateway, dir: existingDir });
   const { config, deps } = t;
   return {
     ...t,
     gateway,
-    admin: insertUser(deps, "admin"),
-    member: insertUser(deps, "member"),
+    admin: await insertUser(deps, "admin"),
+    member: await insertUser(deps, "member"),
     store: (fields) => createConnection(connectionStore(deps), newConnectionFields(fields)),
     rawDatabase() {
       // Both files, before and after a checkpoint: a secret must be in neither, at any point.
@@ -162,6 +162,6 @@ export function createConnectionHarness(overrides: ConfigOverrides = {}, existin
 }
 
 /** A fresh harness per call, closed after each test of the calling file. */
-export function useConnectionHarness(): (overrides?: ConfigOverrides) => ConnectionHarness {
+export function useConnectionHarness(): (overrides?: ConfigOverrides) => Promise<ConnectionHarness> {
   return useFresh((overrides?: ConfigOverrides) => createConnectionHarness(overrides));
 }

@@ -165,8 +165,8 @@ export class GatewayHarness {
       stderrLines: 100,
       maxBodyBytes: settings.maxBodyBytes ?? 4 << 20,
       logger: silentLogger,
-      lookup: (idOrSlug) => this.specs.get(idOrSlug) ?? [...this.specs.values()].find((s) => s.slug === idOrSlug) ?? null,
-      lookupAgent: (idOrSlug) => this.agents.get(idOrSlug) ?? [...this.agents.values()].find((a) => a.slug === idOrSlug) ?? null,
+      lookup: async (idOrSlug) => this.specs.get(idOrSlug) ?? [...this.specs.values()].find((s) => s.slug === idOrSlug) ?? null,
+      lookupAgent: async (idOrSlug) => this.agents.get(idOrSlug) ?? [...this.agents.values()].find((a) => a.slug === idOrSlug) ?? null,
       addressPolicy: settings.addressPolicy,
       resumeRetryMs: settings.resumeRetryMs,
       usage: settings.usage,
@@ -177,8 +177,8 @@ export class GatewayHarness {
   /** The client address every request is served as coming from (as the route passes clientIp). */
   readonly address: string | null;
 
-  runtime(id: string): ConnectionRuntime {
-    const runtime = this.gateway.runtime(id);
+  async runtime(id: string): Promise<ConnectionRuntime> {
+    const runtime = await this.gateway.runtime(id);
     if (!runtime) throw new Error(`no runtime for ${id}`);
     return runtime;
   }
@@ -196,8 +196,8 @@ export class GatewayHarness {
   }
 
   /** Serves one request to /mcp/:id as `caller`, the way the HTTP route will. */
-  fetch(id: string, caller: GatewayCaller, input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    return this.gateway.handle(new Request(input, init), this.runtime(id), caller, () => this.address);
+  async fetch(id: string, caller: GatewayCaller, input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    return this.gateway.handle(new Request(input, init), await this.runtime(id), caller, () => this.address);
   }
 
   /** An SDK client with an open session on connection `id`. */

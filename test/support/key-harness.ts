@@ -38,18 +38,18 @@ export function mintKey(
 }
 
 /** Builds an app over a fresh database with one admin and one member (neither can sign in). */
-export function createHarness(overrides: ConfigOverrides = {}): Harness {
-  const t = createTestApp({ overrides });
-  return { ...t, dbPath: t.config.database.path, admin: insertUser(t.deps, "admin", "admin@example.com"), member: insertUser(t.deps, "member", "member@example.com") };
+export async function createHarness(overrides: ConfigOverrides = {}): Promise<Harness> {
+  const t = await createTestApp({ overrides });
+  return { ...t, dbPath: t.config.database.path, admin: await insertUser(t.deps, "admin", "admin@example.com"), member: await insertUser(t.deps, "member", "member@example.com") };
 }
 
 /** A fresh harness per test of the calling file, closed after each. */
-export function useHarness(overrides: ConfigOverrides = {}): () => Harness {
+export function useHarness(overrides: ConfigOverrides = {}): () => Promise<Harness> {
   return useFresh(() => createHarness(overrides));
 }
 
 /** One harness shared by the calling file (or describe block), closed after all its tests. */
-export function useSharedHarness(overrides: ConfigOverrides = {}): () => Harness {
+export function useSharedHarness(overrides: ConfigOverrides = {}): () => Promise<Harness> {
   return useShared(() => createHarness(overrides));
 }
 

@@ -26,8 +26,8 @@ export function cimdClient(deps: Deps, url = "https://claude.ai/oauth/mcp-oauth-
 }
 
 /** A fresh agent to approve a client for: its id, slug and resource URL. */
-export function agentResource(deps: Deps, slug = `app-${randomBytes(4).toString("hex")}`): { id: string; slug: string; url: string } {
-  const agent = createAgent(agentStore(deps as AppDeps), newAgentFields({ slug }));
+export async function agentResource(deps: Deps, slug = `app-${randomBytes(4).toString("hex")}`): Promise<{ id: string; slug: string; url: string }> {
+  const agent = await createAgent(agentStore(deps as AppDeps), newAgentFields({ slug }));
   return { id: agent.id, slug: agent.slug, url: `${PUBLIC_URL}/mcp/agent/${agent.id}` };
 }
 

@@ -34,7 +34,7 @@ export type OAuthWorld = TestServer & {
  */
 export async function startOAuthWorld(options: { oauth?: ConfigOverrides["oauth"]; allowLoopbackClientMetadata?: boolean } = {}): Promise<OAuthWorld> {
   const fixture = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
-  const running = startTestServer({
+  const running = await startTestServer({
     allowLoopbackClientMetadata: options.allowLoopbackClientMetadata,
     overrides: {
       oauth: options.oauth,

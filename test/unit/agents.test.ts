@@ -20,12 +20,12 @@ import { AppError } from "../../src/errors.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { createAgentHarness, pick, useAgentHarness } from "../support/agent-harness.ts";
-import { problemsOf, thrownBy } from "../support/errors.ts";
+import { problemsOf, rejectionOf } from "../support/errors.ts";
 
 const harness = useAgentHarness();
 
-function appError(fn: () => unknown): AppError {
-  const err = thrownBy(fn);
+async function appError(fn: () => Promise<unknown>): Promise<AppError> {
+  const err = await rejectionOf(fn());
   if (!(err instanceof AppError)) throw err;
   return err;
 }
@@ -82,82 +82,82 @@ describe("checkSelections", () => {
 });
 
 describe("agents in the database", () => {
-  test("are created with an agent_<uuid> id, found by id or slug, and listed by slug", () => {
-    const h = harness();
-    const gh = h.connection("github", { search: "Search" });
-    const b = h.agent("beta", [pick(gh, ["search"])], { title: "Beta", instructions: "Be brief." });
-    const a = h.agent("alpha", []);
+  test("are created with an agent_<uuid> id, found by id or slug, and listed by slug", async () => {
+    const h = await harness();
+    const gh = await h.connection("github", { search: "Search" });
+    const b = await h.agent("beta", [pick(gh, ["search"])], { title: "Beta", instructions: "Be brief." });
+    const a = await h.agent("alpha", []);
     expect(b.id).toMatch(AGENT_ID);
-    expect(getAgent(h.deps.db, b.id)?.slug).toBe("beta");
-    expect(findAgent(h.deps.db, "beta")).toMatchObject({ id: b.id, title: "Beta", instructions: "Be brief.", enabled: true, prefixTools: false });
+    expect((await getAgent(h.deps.db, b.id))?.slug).toBe("beta");
+    expect(await findAgent(h.deps.db, "beta")).toMatchObject({ id: b.id, title: "Beta", instructions: "Be brief.", enabled: true, prefixTools: false });
     expect(a.title).toBe("alpha");
-    expect(listAgents(h.deps.db).map((x) => x.slug)).toEqual(["alpha", "beta"]);
-    expect(getAgent(h.deps.db, "nope")).toBeNull();
-    expect(appError(() => findAgent(h.deps.db, "nope")).code).toBe("AGENT_NOT_FOUND");
+    expect((await listAgents(h.deps.db)).map((x) => x.slug)).toEqual(["alpha", "beta"]);
+    expect(await getAgent(h.deps.db, "nope")).toBeNull();
+    expect((await appError(() => findAgent(h.deps.db, "nope"))).code).toBe("AGENT_NOT_FOUND");
   });
 
-  test("a collision is refused with AGENT_TOOL_COLLISION (409), naming both tools and suggesting an alias or prefix_tools", () => {
-    const h = harness();
-    const gh = h.connection("github", { search: "" });
-    const gl = h.connection("gitlab", { search: "" });
-    const err = appError(() => h.agent("both", [pick(gh, ["search"]), pick(gl, "all")]));
+  test("a collision is refused with AGENT_TOOL_COLLISION (409), naming both tools and suggesting an alias or prefix_tools", async () => {
+    const h = await harness();
+    const gh = await h.connection("github", { search: "" });
+    const gl = await h.connection("gitlab", { search: "" });
+    const err = await appError(() => h.agent("both", [pick(gh, ["search"]), pick(gl, "all")]));
     expect([err.code, err.status]).toEqual(["AGENT_TOOL_COLLISION", 409]);
     expect(err.message).toBe('github/search and gitlab/search would both be exposed as "search": give one an alias, or set prefix_tools = true');
     expect(err.fields).toEqual({ "tools.search": err.message });
-    expect(listAgents(h.deps.db)).toEqual([]);
-    expect(h.agent("aliased", [pick(gh, ["search"]), pick(gl, [["search", "search_gitlab"]])]).slug).toBe("aliased");
-    expect(h.agent("prefixed", [pick(gh, ["search"]), pick(gl, "all")], { prefixTools: true }).slug).toBe("prefixed");
+    expect(await listAgents(h.deps.db)).toEqual([]);
+    expect((await h.agent("aliased", [pick(gh, ["search"]), pick(gl, [["search", "search_gitlab"]])])).slug).toBe("aliased");
+    expect((await h.agent("prefixed", [pick(gh, ["search"]), pick(gl, "all")], { prefixTools: true })).slug).toBe("prefixed");
     // Changing an agent is checked the same way.
-    expect(appError(() => updateAgent(agentStore(h.deps), "prefixed", { prefixTools: false })).code).toBe("AGENT_TOOL_COLLISION");
-    expect(findAgent(h.deps.db, "prefixed").prefixTools).toBe(true);
+    expect((await appError(() => updateAgent(agentStore(h.deps), "prefixed", { prefixTools: false }))).code).toBe("AGENT_TOOL_COLLISION");
+    expect((await findAgent(h.deps.db, "prefixed")).prefixTools).toBe(true);
   });
 
-  test("an unknown connection id is refused; a selected tool the upstream does not offer is kept and flagged missing", () => {
-    const h = harness();
-    const gh = h.connection("github", { search: "" });
-    const err = appError(() => h.agent("x", [pick({ id: "conn_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70" }, "all")]));
+  test("an unknown connection id is refused; a selected tool the upstream does not offer is kept and flagged missing", async () => {
+    const h = await harness();
+    const gh = await h.connection("github", { search: "" });
+    const err = await appError(() => h.agent("x", [pick({ id: "conn_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70" }, "all")]));
     expect([err.code, err.fields]).toEqual(["VALIDATION_FAILED", { "connections.0.connection": "no such connection (conn_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70)" }]);
-    const agent = h.agent("kept", [pick(gh, ["search", "gone"])]);
+    const agent = await h.agent("kept", [pick(gh, ["search", "gone"])]);
     expect(agent.connections[0]!.tools).toEqual([{ name: "search" }, { name: "gone" }]);
   });
 
-  test("a slug is unique: AGENT_SLUG_TAKEN on create and rename", () => {
-    const h = harness();
-    h.agent("one", []);
-    h.agent("two", []);
-    expect(appError(() => h.agent("one", [])).code).toBe("AGENT_SLUG_TAKEN");
-    const err = appError(() => updateAgent(agentStore(h.deps), "two", { slug: "one" }));
+  test("a slug is unique: AGENT_SLUG_TAKEN on create and rename", async () => {
+    const h = await harness();
+    await h.agent("one", []);
+    await h.agent("two", []);
+    expect((await appError(() => h.agent("one", []))).code).toBe("AGENT_SLUG_TAKEN");
+    const err = await appError(() => updateAgent(agentStore(h.deps), "two", { slug: "one" }));
     expect([err.code, err.status, err.fields]).toEqual(["AGENT_SLUG_TAKEN", 409, { slug: "another agent has this slug" }]);
   });
 
-  test("deleting a connection removes it from every agent that selects it, keeping the rest of each agent", () => {
-    const h = harness();
-    const gh = h.connection("github", { search: "" });
-    const gl = h.connection("gitlab", { merge: "" });
-    const both = h.agent("both", [pick(gh, ["search"]), pick(gl, ["merge"])]);
-    const only = h.agent("only-github", [pick(gh, "all")]);
-    const other = h.agent("other", [pick(gl, "all")]);
-    const before = findAgent(h.deps.db, "other").updatedAt;
-    deleteConnection(connectionStore(h.deps), gh.id);
-    expect(findAgent(h.deps.db, both.id).connections.map((s) => s.connectionId)).toEqual([gl.id]);
-    expect(findAgent(h.deps.db, only.id).connections).toEqual([]);
-    expect(findAgent(h.deps.db, other.id).updatedAt).toEqual(before);
+  test("deleting a connection removes it from every agent that selects it, keeping the rest of each agent", async () => {
+    const h = await harness();
+    const gh = await h.connection("github", { search: "" });
+    const gl = await h.connection("gitlab", { merge: "" });
+    const both = await h.agent("both", [pick(gh, ["search"]), pick(gl, ["merge"])]);
+    const only = await h.agent("only-github", [pick(gh, "all")]);
+    const other = await h.agent("other", [pick(gl, "all")]);
+    const before = (await findAgent(h.deps.db, "other")).updatedAt;
+    await deleteConnection(connectionStore(h.deps), gh.id);
+    expect((await findAgent(h.deps.db, both.id)).connections.map((s) => s.connectionId)).toEqual([gl.id]);
+    expect((await findAgent(h.deps.db, only.id)).connections).toEqual([]);
+    expect((await findAgent(h.deps.db, other.id)).updatedAt).toEqual(before);
   });
 
-  test("the spec for the gateway, found by id or slug; deleted agents are gone", () => {
-    const h = harness();
-    const gh = h.connection("github", { search: "" });
-    const agent = h.agent("spec", [pick(gh, [["search", "find"]], { resources: ["repo://*"], prompts: "all" })], { instructions: "Hi", prefixTools: true });
+  test("the spec for the gateway, found by id or slug; deleted agents are gone", async () => {
+    const h = await harness();
+    const gh = await h.connection("github", { search: "" });
+    const agent = await h.agent("spec", [pick(gh, [["search", "find"]], { resources: ["repo://*"], prompts: "all" })], { instructions: "Hi", prefixTools: true });
     const lookup = agentSpecLookup(h.deps);
     const expected: AgentSpec = {
       id: agent.id, slug: "spec", title: "spec", description: "", instructions: "Hi", enabled: true, prefixTools: true, fromConfig: false, recordPayloads: false,
       connections: [{ connectionId: gh.id, tools: [{ name: "search", alias: "find" }], resources: ["repo://*"], prompts: "all" }],
     };
-    expect(lookup(agent.id)).toEqual(expected);
-    expect(lookup("spec")).toEqual(expected);
+    expect(await lookup(agent.id)).toEqual(expected);
+    expect(await lookup("spec")).toEqual(expected);
     expect(toAgentSpec(agent)).toEqual(expected);
-    deleteAgent(h.deps.db, "spec");
-    expect(lookup(agent.id)).toBeNull();
+    await deleteAgent(h.deps.db, "spec");
+    expect(await lookup(agent.id)).toBeNull();
   });
 });
 
@@ -174,51 +174,51 @@ describe("agents declared in the config", () => {
   const parse = (raw: unknown) => parseConfig(raw, { source: "t.toml", env: {}, baseDir: "/etc/sb" });
   const problems = (raw: unknown) => problemsOf(() => parse(raw));
 
-  test("both forms become selections of the declared connections, stored with ids derived from the slugs, read-only", () => {
-    const h = harness({ connections: CONNECTIONS, agents: DECLARED });
-    expect(listAgents(h.deps.db).map((a) => [a.slug, a.id, a.fromConfig])).toEqual([["demo", configAgentId("demo"), true], ["rich", configAgentId("rich"), true]]);
-    expect(findAgent(h.deps.db, "demo")).toMatchObject({
+  test("both forms become selections of the declared connections, stored with ids derived from the slugs, read-only", async () => {
+    const h = await harness({ connections: CONNECTIONS, agents: DECLARED });
+    expect((await listAgents(h.deps.db)).map((a) => [a.slug, a.id, a.fromConfig])).toEqual([["demo", configAgentId("demo"), true], ["rich", configAgentId("rich"), true]]);
+    expect(await findAgent(h.deps.db, "demo")).toMatchObject({
       instructions: "Tools for the demo.",
       connections: [
         { connectionId: configConnectionId("everything"), tools: [{ name: "echo" }, { name: "get-sum" }], resources: "none", prompts: "none" },
         { connectionId: configConnectionId("github"), tools: "all", resources: "none", prompts: "none" },
       ],
     });
-    expect(findAgent(h.deps.db, "rich")).toMatchObject({
+    expect(await findAgent(h.deps.db, "rich")).toMatchObject({
       prefixTools: true,
       connections: [{ connectionId: configConnectionId("github"), tools: [{ name: "search_issues", alias: "find", description: "Find issues" }, { name: "get_issue" }], resources: ["repo://*"], prompts: "all" }],
     });
     for (const change of [() => updateAgent(agentStore(h.deps), "demo", { title: "x" }), () => deleteAgent(h.deps.db, "demo")]) {
-      expect(appError(change).code).toBe("AGENT_READ_ONLY");
+      expect((await appError(change)).code).toBe("AGENT_READ_ONLY");
     }
     expect(configAgentId("demo")).toMatch(AGENT_ID);
     expect(configAgentId("demo")).not.toBe(configAgentId("rich"));
   });
 
-  test("keep their ids across restarts, are rewritten when changed and deleted when dropped", () => {
+  test("keep their ids across restarts, are rewritten when changed and deleted when dropped", async () => {
     const dir = mkdtempSync(join(tmpdir(), "switchboard-agent-restart-"));
     try {
-      const first = createAgentHarness({ connections: CONNECTIONS, agents: DECLARED }, dir);
-      const stamp = findAgent(first.deps.db, "demo").updatedAt;
+      const first = await createAgentHarness({ connections: CONNECTIONS, agents: DECLARED }, dir);
+      const stamp = (await findAgent(first.deps.db, "demo")).updatedAt;
       first.close();
-      const same = createAgentHarness({ connections: CONNECTIONS, agents: DECLARED }, dir);
-      expect(findAgent(same.deps.db, "demo")).toMatchObject({ id: configAgentId("demo"), updatedAt: stamp });
+      const same = await createAgentHarness({ connections: CONNECTIONS, agents: DECLARED }, dir);
+      expect(await findAgent(same.deps.db, "demo")).toMatchObject({ id: configAgentId("demo"), updatedAt: stamp });
       same.close();
-      const changed = createAgentHarness({ connections: CONNECTIONS, agents: [{ ...DECLARED[0]!, instructions: "New." }] }, dir);
-      expect(listAgents(changed.deps.db).map((a) => [a.slug, a.instructions])).toEqual([["demo", "New."]]);
+      const changed = await createAgentHarness({ connections: CONNECTIONS, agents: [{ ...DECLARED[0]!, instructions: "New." }] }, dir);
+      expect((await listAgents(changed.deps.db)).map((a) => [a.slug, a.instructions])).toEqual([["demo", "New."]]);
       changed.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  test("an agent made in the admin is taken over (keeping its id) when the file declares its slug", () => {
-    const h = harness({ connections: CONNECTIONS });
-    const mine = h.agent("demo", []);
-    const result = syncConfigAgents(h.deps.db, parse({ connections: CONNECTIONS, agents: DECLARED }).agents);
+  test("an agent made in the admin is taken over (keeping its id) when the file declares its slug", async () => {
+    const h = await harness({ connections: CONNECTIONS });
+    const mine = await h.agent("demo", []);
+    const result = await syncConfigAgents(h.deps.db, parse({ connections: CONNECTIONS, agents: DECLARED }).agents);
     expect(result.adopted).toEqual(["demo"]);
-    expect(findAgent(h.deps.db, "demo")).toMatchObject({ id: mine.id, fromConfig: true, instructions: "Tools for the demo." });
-    expect(syncConfigAgents(h.deps.db, []).removed.sort()).toEqual([mine.id, configAgentId("rich")].sort());
+    expect(await findAgent(h.deps.db, "demo")).toMatchObject({ id: mine.id, fromConfig: true, instructions: "Tools for the demo." });
+    expect((await syncConfigAgents(h.deps.db, [])).removed.sort()).toEqual([mine.id, configAgentId("rich")].sort());
   });
 
   test("unknown connections, a connection selected twice, bad names and collisions are refused with their key path", () => {

@@ -29,7 +29,7 @@ import { toolList } from "../../src/operations/tools.ts";
 import { runOperation, sessionCaller } from "../../src/operations/registry.ts";
 import * as cipher from "../../src/security/cipher.ts";
 import { createConnectionHarness, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
-import { problemsOf, thrownBy } from "../support/errors.ts";
+import { problemsOf, rejectionOf } from "../support/errors.ts";
 
 const harness = useConnectionHarness();
 
@@ -37,8 +37,8 @@ const TOKEN = "tok-Sup3rSecret-abcdef";
 const HEADER_VALUE = "hdr-Sup3rSecret-123456";
 const ENV_VALUE = "env-Sup3rSecret-987654";
 
-function appError(fn: () => unknown): AppError {
-  const err = thrownBy(fn);
+async function appError(fn: () => Promise<unknown>): Promise<AppError> {
+  const err = await rejectionOf(fn());
   if (!(err instanceof AppError)) throw err;
   return err;
 }
@@ -49,17 +49,17 @@ function storeOf(h: ConnectionHarness) {
 
 describe("secrets at rest", () => {
   test("listing connections (the summaries, TOOL_LIST) decrypts no secret, and lists what the full read does", async () => {
-    const h = harness();
-    h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Api-Key": HEADER_VALUE } });
-    h.store({ slug: "local", transport: "stdio", command: "node", args: ["server.js"], env: { API_KEY: ENV_VALUE } });
-    const full = listConnections(storeOf(h));
+    const h = await harness();
+    await h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Api-Key": HEADER_VALUE } });
+    await h.store({ slug: "local", transport: "stdio", command: "node", args: ["server.js"], env: { API_KEY: ENV_VALUE } });
+    const full = await listConnections(storeOf(h));
     const decrypt = spyOn(cipher, "decryptSecret");
     try {
       // The spy sees the full read: the test would notice a summary that decrypted.
-      listConnections(storeOf(h));
+      await listConnections(storeOf(h));
       expect(decrypt).toHaveBeenCalled();
       decrypt.mockClear();
-      const summaries = listConnectionSummaries(h.deps.db);
+      const summaries = await listConnectionSummaries(h.deps.db);
       const tools = await runOperation(toolList, { deps: h.deps, caller: sessionCaller(h.admin, h.deps.catalog), now: new Date(), origin: { face: "admin", address: null } }, {});
       expect(decrypt).not.toHaveBeenCalled();
       // Everything public the full read has, and whether each secret is stored in place of the secrets.
@@ -79,11 +79,11 @@ describe("secrets at rest", () => {
     }
   });
 
-  test("token, header values and env values never reach the database files in clear", () => {
-    const h = harness();
-    h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Api-Key": HEADER_VALUE } });
-    h.store({ slug: "local", transport: "stdio", command: "node", args: ["server.js"], env: { API_KEY: ENV_VALUE } });
-    updateConnection(storeOf(h), "remote", { token: `${TOKEN}-rotated` });
+  test("token, header values and env values never reach the database files in clear", async () => {
+    const h = await harness();
+    await h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Api-Key": HEADER_VALUE } });
+    await h.store({ slug: "local", transport: "stdio", command: "node", args: ["server.js"], env: { API_KEY: ENV_VALUE } });
+    await updateConnection(storeOf(h), "remote", { token: `${TOKEN}-rotated` });
     const raw = h.rawDatabase();
     for (const secret of [TOKEN, HEADER_VALUE, ENV_VALUE]) expect(raw).not.toContain(secret);
     // The non-secret fields are stored plainly, and ciphertexts are there: the test looks at the right bytes.
@@ -91,30 +91,30 @@ describe("secrets at rest", () => {
     expect(raw).toContain("server.js");
     expect(raw).toMatch(/v1\.[A-Za-z0-9_-]{16}\./);
     // ... and they decrypt to what was stored.
-    expect(findConnection(storeOf(h), "remote")).toMatchObject({ token: `${TOKEN}-rotated`, headers: { "X-Api-Key": HEADER_VALUE } });
-    expect(findConnection(storeOf(h), "local").env).toEqual({ API_KEY: ENV_VALUE });
+    expect(await findConnection(storeOf(h), "remote")).toMatchObject({ token: `${TOKEN}-rotated`, headers: { "X-Api-Key": HEADER_VALUE } });
+    expect((await findConnection(storeOf(h), "local")).env).toEqual({ API_KEY: ENV_VALUE });
   });
 
-  test("a ciphertext copied onto another connection, or into another column, does not decrypt", () => {
-    const h = harness();
-    const a = h.store({ slug: "a", transport: "http", url: "https://a.example/mcp", token: TOKEN, headers: { X: "1" } });
-    const b = h.store({ slug: "b", transport: "http", url: "https://b.example/mcp" });
+  test("a ciphertext copied onto another connection, or into another column, does not decrypt", async () => {
+    const h = await harness();
+    const a = await h.store({ slug: "a", transport: "http", url: "https://a.example/mcp", token: TOKEN, headers: { X: "1" } });
+    const b = await h.store({ slug: "b", transport: "http", url: "https://b.example/mcp" });
     h.deps.sqlite.run("UPDATE connections SET token_sealed = (SELECT token_sealed FROM connections WHERE id = ?) WHERE id = ?", [a.id, b.id]);
     h.deps.sqlite.run("UPDATE connections SET headers_sealed = token_sealed WHERE id = ?", [a.id]);
-    const copied = findConnection(storeOf(h), "b");
+    const copied = await findConnection(storeOf(h), "b");
     expect(copied.token).toBeNull();
     expect(copied.secretsUnreadable).toBe(true);
-    expect(findConnection(storeOf(h), "a")).toMatchObject({ token: TOKEN, headers: {}, secretsUnreadable: true });
+    expect(await findConnection(storeOf(h), "a")).toMatchObject({ token: TOKEN, headers: {}, secretsUnreadable: true });
   });
 
-  test("the public shape masks every secret and keeps the names", () => {
-    const h = harness();
-    const c = h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Api-Key": HEADER_VALUE } });
-    const out = connectionOut(h.deps, c);
+  test("the public shape masks every secret and keeps the names", async () => {
+    const h = await harness();
+    const c = await h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Api-Key": HEADER_VALUE } });
+    const out = await connectionOut(h.deps, c);
     expect(out).toMatchObject({ token_set: true, headers: { "X-Api-Key": SECRET_MASK }, env: {}, mcp_url: `${h.config.server.public_url}/mcp/${c.id}` });
     expect(JSON.stringify(out)).not.toContain(TOKEN);
     expect(JSON.stringify(out)).not.toContain(HEADER_VALUE);
-    const local = connectionOut(h.deps, h.store({ slug: "local", transport: "stdio", command: "node", env: { API_KEY: ENV_VALUE } }));
+    const local = await connectionOut(h.deps, await h.store({ slug: "local", transport: "stdio", command: "node", env: { API_KEY: ENV_VALUE } }));
     expect(local).toMatchObject({ token_set: false, env: { API_KEY: SECRET_MASK } });
     expect(JSON.stringify(local)).not.toContain(ENV_VALUE);
   });
@@ -138,90 +138,90 @@ describe("validation", () => {
     ["a token and an Authorization header", { slug: "x", transport: "http" as const, url: "https://a/mcp", token: "t", headers: { authorization: "Basic x" } }, {
       "headers.authorization": "give either a token or an Authorization header, not both",
     }],
-  ])("%s is refused naming each field", (_label, fields, problems) => {
-    const h = harness();
-    const err = appError(() => createConnection(storeOf(h), newConnectionFields(fields)));
+  ])("%s is refused naming each field", async (_label, fields, problems) => {
+    const h = await harness();
+    const err = await appError(() => createConnection(storeOf(h), newConnectionFields(fields)));
     expect(err.code).toBe("VALIDATION_FAILED");
     expect(err.fields).toEqual(problems);
     for (const field of Object.keys(problems)) expect(err.message).toContain(`${field}: `);
-    expect(listConnections(storeOf(h))).toEqual([]);
+    expect(await listConnections(storeOf(h))).toEqual([]);
   });
 
-  test("a slug is unique: CONNECTION_SLUG_TAKEN (409) on create and on rename", () => {
-    const h = harness();
-    h.store({ slug: "one", transport: "http", url: "https://a/mcp" });
-    h.store({ slug: "two", transport: "http", url: "https://b/mcp" });
-    const taken = appError(() => h.store({ slug: "one", transport: "http", url: "https://c/mcp" }));
+  test("a slug is unique: CONNECTION_SLUG_TAKEN (409) on create and on rename", async () => {
+    const h = await harness();
+    await h.store({ slug: "one", transport: "http", url: "https://a/mcp" });
+    await h.store({ slug: "two", transport: "http", url: "https://b/mcp" });
+    const taken = await appError(() => h.store({ slug: "one", transport: "http", url: "https://c/mcp" }));
     expect([taken.code, taken.status, taken.fields]).toEqual(["CONNECTION_SLUG_TAKEN", 409, { slug: "another connection has this slug" }]);
-    expect(appError(() => updateConnection(storeOf(h), "two", { slug: "one" })).code).toBe("CONNECTION_SLUG_TAKEN");
-    expect(listConnections(storeOf(h)).map((c) => c.url)).toEqual(["https://a/mcp", "https://b/mcp"]);
+    expect((await appError(() => updateConnection(storeOf(h), "two", { slug: "one" }))).code).toBe("CONNECTION_SLUG_TAKEN");
+    expect((await listConnections(storeOf(h))).map((c) => c.url)).toEqual(["https://a/mcp", "https://b/mcp"]);
   });
 
-  test("connections are found by id or slug; a missing one is CONNECTION_NOT_FOUND", () => {
-    const h = harness();
-    const c = h.store({ slug: "gh", transport: "http", url: "https://a/mcp" });
+  test("connections are found by id or slug; a missing one is CONNECTION_NOT_FOUND", async () => {
+    const h = await harness();
+    const c = await h.store({ slug: "gh", transport: "http", url: "https://a/mcp" });
     expect(c.id).toMatch(CONNECTION_ID);
-    expect(getConnection(storeOf(h), c.id)?.slug).toBe("gh");
-    expect(getConnection(storeOf(h), "gh")?.id).toBe(c.id);
-    expect(getConnection(storeOf(h), "nope")).toBeNull();
-    expect(appError(() => deleteConnection(storeOf(h), "nope")).code).toBe("CONNECTION_NOT_FOUND");
+    expect((await getConnection(storeOf(h), c.id))?.slug).toBe("gh");
+    expect((await getConnection(storeOf(h), "gh"))?.id).toBe(c.id);
+    expect(await getConnection(storeOf(h), "nope")).toBeNull();
+    expect((await appError(() => deleteConnection(storeOf(h), "nope"))).code).toBe("CONNECTION_NOT_FOUND");
   });
 });
 
 describe("updates keep masked secrets", () => {
-  test("a masked value keeps the stored one, a new value replaces it, a missing name is removed", () => {
-    const h = harness();
-    h.store({ slug: "gh", transport: "http", url: "https://a/mcp", token: TOKEN, headers: { Keep: HEADER_VALUE, Drop: "x" } });
-    const updated = updateConnection(storeOf(h), "gh", { token: SECRET_MASK, headers: { Keep: SECRET_MASK, New: "fresh" } });
+  test("a masked value keeps the stored one, a new value replaces it, a missing name is removed", async () => {
+    const h = await harness();
+    await h.store({ slug: "gh", transport: "http", url: "https://a/mcp", token: TOKEN, headers: { Keep: HEADER_VALUE, Drop: "x" } });
+    const updated = await updateConnection(storeOf(h), "gh", { token: SECRET_MASK, headers: { Keep: SECRET_MASK, New: "fresh" } });
     expect(updated).toMatchObject({ token: TOKEN, headers: { Keep: HEADER_VALUE, New: "fresh" } });
-    expect(updateConnection(storeOf(h), "gh", { token: null }).token).toBeNull();
-    expect(updateConnection(storeOf(h), "gh", { title: "" }).title).toBe("gh");
+    expect((await updateConnection(storeOf(h), "gh", { token: null })).token).toBeNull();
+    expect((await updateConnection(storeOf(h), "gh", { title: "" })).title).toBe("gh");
   });
 
-  test("a mask for a name that has no stored value is refused on that header", () => {
-    const h = harness();
-    h.store({ slug: "gh", transport: "http", url: "https://a/mcp" });
-    expect(appError(() => updateConnection(storeOf(h), "gh", { headers: { Ghost: SECRET_MASK } })).fields).toEqual({ "headers.Ghost": "expected a value" });
+  test("a mask for a name that has no stored value is refused on that header", async () => {
+    const h = await harness();
+    await h.store({ slug: "gh", transport: "http", url: "https://a/mcp" });
+    expect((await appError(() => updateConnection(storeOf(h), "gh", { headers: { Ghost: SECRET_MASK } }))).fields).toEqual({ "headers.Ghost": "expected a value" });
   });
 });
 
 describe("the [stdio] policy", () => {
-  test("disabled: STDIO_DISABLED (403), and http connections are unaffected", () => {
-    const h = harness({ stdio: { enabled: false } });
-    const err = appError(() => h.store({ slug: "local", transport: "stdio", command: "node" }));
+  test("disabled: STDIO_DISABLED (403), and http connections are unaffected", async () => {
+    const h = await harness({ stdio: { enabled: false } });
+    const err = await appError(() => h.store({ slug: "local", transport: "stdio", command: "node" }));
     expect([err.code, err.status]).toEqual(["STDIO_DISABLED", 403]);
     expect(err.message).toContain("transport: ");
-    expect(h.store({ slug: "remote", transport: "http", url: "https://a/mcp" }).slug).toBe("remote");
+    expect((await h.store({ slug: "remote", transport: "http", url: "https://a/mcp" })).slug).toBe("remote");
   });
 
-  test("allowed_commands: exact names only, so a path does not pass for a name", () => {
-    const h = harness({ stdio: { allowed_commands: ["npx", "/usr/bin/node"] } });
-    expect(h.store({ slug: "a", transport: "stdio", command: "npx" }).command).toBe("npx");
-    expect(h.store({ slug: "b", transport: "stdio", command: "/usr/bin/node" }).command).toBe("/usr/bin/node");
+  test("allowed_commands: exact names only, so a path does not pass for a name", async () => {
+    const h = await harness({ stdio: { allowed_commands: ["npx", "/usr/bin/node"] } });
+    expect((await h.store({ slug: "a", transport: "stdio", command: "npx" })).command).toBe("npx");
+    expect((await h.store({ slug: "b", transport: "stdio", command: "/usr/bin/node" })).command).toBe("/usr/bin/node");
     for (const command of ["node", "/tmp/evil/npx", "bash", "npx2", "/usr/bin/../bin/node"]) {
-      const err = appError(() => h.store({ slug: "c", transport: "stdio", command }));
+      const err = await appError(() => h.store({ slug: "c", transport: "stdio", command }));
       expect([err.code, err.status]).toEqual(["STDIO_COMMAND_NOT_ALLOWED", 403]);
       expect(err.message).toStartWith("command: ");
     }
-    expect(appError(() => updateConnection(storeOf(h), "a", { command: "bash" })).code).toBe("STDIO_COMMAND_NOT_ALLOWED");
-    expect(listConnections(storeOf(h)).map((c) => c.command)).toEqual(["npx", "/usr/bin/node"]);
+    expect((await appError(() => updateConnection(storeOf(h), "a", { command: "bash" }))).code).toBe("STDIO_COMMAND_NOT_ALLOWED");
+    expect((await listConnections(storeOf(h))).map((c) => c.command)).toEqual(["npx", "/usr/bin/node"]);
   });
 
-  test("a stored stdio connection the policy no longer allows can be renamed, and is handed to the gateway disabled", () => {
-    const open = harness();
-    const c = open.store({ slug: "local", transport: "stdio", command: "bash", args: ["-c", "server"] });
+  test("a stored stdio connection the policy no longer allows can be renamed, and is handed to the gateway disabled", async () => {
+    const open = await harness();
+    const c = await open.store({ slug: "local", transport: "stdio", command: "bash", args: ["-c", "server"] });
     const narrowed = { ...open.deps.config, stdio: { enabled: true, allowed_commands: ["npx"] } };
     const store = { ...storeOf(open), stdio: narrowed.stdio };
-    expect(updateConnection(store, c.id, { title: "Renamed" }).title).toBe("Renamed");
-    expect(toSpec(findConnection(store, c.id), { gateway: narrowed.gateway, stdio: narrowed.stdio }).enabled).toBe(false);
-    expect(toSpec(findConnection(store, c.id), { gateway: narrowed.gateway, stdio: open.config.stdio }).enabled).toBe(true);
+    expect((await updateConnection(store, c.id, { title: "Renamed" })).title).toBe("Renamed");
+    expect(toSpec(await findConnection(store, c.id), { gateway: narrowed.gateway, stdio: narrowed.stdio }).enabled).toBe(false);
+    expect(toSpec(await findConnection(store, c.id), { gateway: narrowed.gateway, stdio: open.config.stdio }).enabled).toBe(true);
   });
 });
 
 describe("toSpec", () => {
-  test("decrypts the secrets and fills in the [gateway] defaults where the connection has none", () => {
-    const h = harness({ gateway: { connect_timeout: "3s", call_timeout: "90s", stdio_max_processes: 4, max_response_size: "5MiB" } });
-    const c = h.store({ slug: "gh", transport: "http", url: "https://a/mcp", token: TOKEN, headers: { A: "b" }, callTimeoutMs: 5_000 });
+  test("decrypts the secrets and fills in the [gateway] defaults where the connection has none", async () => {
+    const h = await harness({ gateway: { connect_timeout: "3s", call_timeout: "90s", stdio_max_processes: 4, max_response_size: "5MiB" } });
+    const c = await h.store({ slug: "gh", transport: "http", url: "https://a/mcp", token: TOKEN, headers: { A: "b" }, callTimeoutMs: 5_000 });
     expect(toSpec(c, h.config)).toEqual({
       id: c.id, slug: "gh", title: "gh", description: "", transport: "http", enabled: true, url: "https://a/mcp",
       headers: { A: "b" }, token: TOKEN, command: null, args: [], cwd: null, env: {}, isolation: "shared",
@@ -236,9 +236,9 @@ describe("connections declared in the config", () => {
     { slug: "github", url: "https://api.example.com/mcp", token: TOKEN, headers: { "X-Team": HEADER_VALUE }, connect_timeout: "5s" },
   ];
 
-  test("are stored at start with ids derived from their slugs, encrypted, read-only", () => {
-    const h = harness({ connections: DECLARED });
-    const all = listConnections(storeOf(h));
+  test("are stored at start with ids derived from their slugs, encrypted, read-only", async () => {
+    const h = await harness({ connections: DECLARED });
+    const all = await listConnections(storeOf(h));
     expect(all.map((c) => [c.slug, c.id, c.transport, c.fromConfig])).toEqual([
       ["everything", configConnectionId("everything"), "stdio", true],
       ["github", configConnectionId("github"), "http", true],
@@ -247,24 +247,24 @@ describe("connections declared in the config", () => {
     const raw = h.rawDatabase();
     for (const secret of [TOKEN, HEADER_VALUE, ENV_VALUE]) expect(raw).not.toContain(secret);
     for (const change of [() => updateConnection(storeOf(h), "github", { title: "x" }), () => deleteConnection(storeOf(h), "github")]) {
-      const err = appError(change);
+      const err = await appError(change);
       expect([err.code, err.status]).toEqual(["CONNECTION_READ_ONLY", 409]);
     }
   });
 
-  test("keep their ids across restarts and follow the file: changed, removed, and a new one added", () => {
+  test("keep their ids across restarts and follow the file: changed, removed, and a new one added", async () => {
     const dir = mkdtempSync(join(tmpdir(), "switchboard-restart-"));
-    const first = createConnectionHarness({ connections: DECLARED }, dir);
+    const first = await createConnectionHarness({ connections: DECLARED }, dir);
     try {
-      const ids = listConnections(storeOf(first)).map((c) => c.id);
-      const created = listConnections(storeOf(first))[1]!.updatedAt;
+      const ids = (await listConnections(storeOf(first))).map((c) => c.id);
+      const created = (await listConnections(storeOf(first)))[1]!.updatedAt;
       first.close();
-      const same = createConnectionHarness({ connections: DECLARED }, dir);
-      expect(listConnections(storeOf(same)).map((c) => c.id)).toEqual(ids);
-      expect(listConnections(storeOf(same))[1]!.updatedAt).toEqual(created); // unchanged: not rewritten
+      const same = await createConnectionHarness({ connections: DECLARED }, dir);
+      expect((await listConnections(storeOf(same))).map((c) => c.id)).toEqual(ids);
+      expect((await listConnections(storeOf(same)))[1]!.updatedAt).toEqual(created); // unchanged: not rewritten
       same.close();
-      const changed = createConnectionHarness({ connections: [{ ...DECLARED[1]!, url: "https://moved.example.com/mcp" }, { slug: "new-one", url: "https://n/mcp" }] }, dir);
-      expect(listConnections(storeOf(changed)).map((c) => [c.slug, c.id, c.url])).toEqual([
+      const changed = await createConnectionHarness({ connections: [{ ...DECLARED[1]!, url: "https://moved.example.com/mcp" }, { slug: "new-one", url: "https://n/mcp" }] }, dir);
+      expect((await listConnections(storeOf(changed))).map((c) => [c.slug, c.id, c.url])).toEqual([
         ["github", ids[1]!, "https://moved.example.com/mcp"],
         ["new-one", configConnectionId("new-one"), "https://n/mcp"],
       ]);
@@ -274,16 +274,16 @@ describe("connections declared in the config", () => {
     }
   });
 
-  test("a connection made in the admin keeps its id when the file takes over its slug, and stays when others are removed", () => {
-    const h = harness();
-    const mine = h.store({ slug: "github", transport: "http", url: "https://old/mcp" });
-    const other = h.store({ slug: "other", transport: "http", url: "https://other/mcp" });
-    const result = syncConfigConnections(storeOf(h), parseConfig({ connections: [DECLARED[1]] }, { source: null, env: {}, baseDir: "/" }).connections);
+  test("a connection made in the admin keeps its id when the file takes over its slug, and stays when others are removed", async () => {
+    const h = await harness();
+    const mine = await h.store({ slug: "github", transport: "http", url: "https://old/mcp" });
+    const other = await h.store({ slug: "other", transport: "http", url: "https://other/mcp" });
+    const result = await syncConfigConnections(storeOf(h), parseConfig({ connections: [DECLARED[1]] }, { source: null, env: {}, baseDir: "/" }).connections);
     expect(result.adopted).toEqual(["github"]);
-    expect(findConnection(storeOf(h), "github")).toMatchObject({ id: mine.id, fromConfig: true, url: "https://api.example.com/mcp", token: TOKEN });
-    const emptied = syncConfigConnections(storeOf(h), []);
+    expect(await findConnection(storeOf(h), "github")).toMatchObject({ id: mine.id, fromConfig: true, url: "https://api.example.com/mcp", token: TOKEN });
+    const emptied = await syncConfigConnections(storeOf(h), []);
     expect(emptied.removed).toEqual([mine.id]);
-    expect(listConnections(storeOf(h)).map((c) => c.id)).toEqual([other.id]);
+    expect((await listConnections(storeOf(h))).map((c) => c.id)).toEqual([other.id]);
   });
 
   test("the derived id is a conn_<uuid> (version 8), the same for the same slug and different for another", () => {

@@ -184,14 +184,14 @@ describe("exchangeCode", () => {
     expect(exchange(w, issued).grantId).toMatch(/^grant_/);
   });
 
-  test("the code of a deleted user or a deleted agent no longer exists", () => {
+  test("the code of a deleted user or a deleted agent no longer exists", async () => {
     const w = oauthWorld(openDb());
     const byUser = approve(w);
     deleteUser(w.db, w.user.id);
     expect(oauthErrorOf(() => exchange(w, byUser)).error).toBe("invalid_grant");
     const w2 = oauthWorld(openDb());
     const forAgent = approve(w2);
-    deleteAgent(w2.db, w2.agent.id);
+    await deleteAgent(w2.db, w2.agent.id);
     expect(oauthErrorOf(() => exchange(w2, forAgent)).error).toBe("invalid_grant");
     expect(w2.db.select().from(oauthGrants).where(eq(oauthGrants.resource, w2.agent.id)).all()).toEqual([]);
   });

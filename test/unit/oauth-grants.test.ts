@@ -111,14 +111,14 @@ describe("last use", () => {
 });
 
 describe("a deleted connection takes its grants", () => {
-  test("the grants and codes for it go in the delete's transaction; others stay", () => {
+  test("the grants and codes for it go in the delete's transaction; others stay", async () => {
     const w = oauthWorld(openDb());
     const conn = addConnection(w.db);
     const verify = createAccessTokenVerifier(w.db, w.hmacKey);
     const onConn = authorize(w, { resource: conn.id, resourceUrl: conn.url });
     approve(w, { resource: conn.id, resourceUrl: conn.url });
     const onAgent = authorize(w);
-    deleteConnection({ db: w.db, encryptionKey: randomBytes(32), stdio: { enabled: false, allowed_commands: [] } }, conn.id);
+    await deleteConnection({ db: w.db, encryptionKey: randomBytes(32), stdio: { enabled: false, allowed_commands: [] } }, conn.id);
     expect(verify(onConn.accessToken, T0)).toBeNull();
     expect(w.db.select().from(oauthCodes).where(eq(oauthCodes.resource, conn.id)).all()).toEqual([]);
     expect(listGrants(w.db, { now: T0 }).map((g) => g.id)).toEqual([onAgent.grantId]);

@@ -212,19 +212,19 @@ describe("createAccessTokenVerifier", () => {
     expect(createAccessTokenVerifier(w.db, randomBytes(32))(tokens.accessToken, T0)).toBeNull();
   });
 
-  const deaths: [string, (w: OAuthWorld, tokens: TokenSet) => void][] = [
+  const deaths: [string, (w: OAuthWorld, tokens: TokenSet) => void | Promise<unknown>][] = [
     ["its grant is revoked", (w, t) => revokeGrant(w.db, t.grantId)],
     ["its client is deleted", (w) => deleteClient(w.db, w.client.id)],
     ["its user is deleted", (w) => deleteUser(w.db, w.user.id)],
     ["its agent is deleted", (w) => deleteAgent(w.db, w.agent.id)],
     ["its refresh token is revoked", (w, t) => revokeToken(w.db, w.hmacKey, t.refreshToken)],
   ];
-  test.each(deaths)("is null on the very next call once %s (the cache is dropped)", (_name, kill) => {
+  test.each(deaths)("is null on the very next call once %s (the cache is dropped)", async (_name, kill) => {
     const w = oauthWorld(openDb());
     const verify = createAccessTokenVerifier(w.db, w.hmacKey);
     const tokens = authorize(w);
     expect(verify(tokens.accessToken, T0)).not.toBeNull(); // now cached
-    kill(w, tokens);
+    await kill(w, tokens);
     expect(verify(tokens.accessToken, T0)).toBeNull();
   });
 

@@ -26,7 +26,7 @@ ${CONFIG_HELP}
     const logger = createLogger({ level: config.server.log_level, write: lines.write });
     let server;
     try {
-      server = startServer(config, logger);
+      server = await startServer(config, logger);
     } catch (err) {
       if (!(err instanceof StartupError)) throw err;
       lines.flush();

@@ -4,7 +4,8 @@
 import { randomUUID } from "node:crypto";
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { agents, connections } from "../../db/schema.ts";
+import type { agents } from "../../db/schema.ts";
+import { tables, transaction } from "../../db/store.ts";
 import { AppError } from "../../errors.ts";
 import { checkSelections, collisionMessages, type AgentCheck, type SelectionLookup } from "./rules.ts";
 import type { AgentConnectionSelection, AgentFields, AgentSpec } from "./tools.ts";
@@ -44,48 +45,53 @@ function toAgent(row: Row): Agent {
 }
 
 /** The agent with this id (agent_<uuid>) or slug, or null. */
-export function getAgent(db: Db, idOrSlug: string): Agent | null {
+export async function getAgent(db: Db, idOrSlug: string): Promise<Agent | null> {
+  const { agents } = tables(db);
   const column = AGENT_ID.test(idOrSlug) ? agents.id : agents.slug;
-  const row = db.select().from(agents).where(eq(column, idOrSlug)).get();
+  const [row] = await db.select().from(agents).where(eq(column, idOrSlug)).limit(1);
   return row ? toAgent(row) : null;
 }
 
 /** Like getAgent, but AGENT_NOT_FOUND when there is none. */
-export function findAgent(db: Db, idOrSlug: string): Agent {
-  const found = getAgent(db, idOrSlug);
+export async function findAgent(db: Db, idOrSlug: string): Promise<Agent> {
+  const found = await getAgent(db, idOrSlug);
   if (!found) throw new AppError("AGENT_NOT_FOUND");
   return found;
 }
 
 /** Every agent, by slug. */
-export function listAgents(db: Db): Agent[] {
-  return db.select().from(agents).orderBy(asc(agents.slug)).all().map(toAgent);
+export async function listAgents(db: Db): Promise<Agent[]> {
+  const { agents } = tables(db);
+  return (await db.select().from(agents).orderBy(asc(agents.slug))).map(toAgent);
 }
 
 /** Whether an agent has this id (for permission validation). */
-export function agentExists(db: Db, id: string): boolean {
-  return db.select({ id: agents.id }).from(agents).where(eq(agents.id, id)).get() !== undefined;
+export async function agentExists(db: Db, id: string): Promise<boolean> {
+  const { agents } = tables(db);
+  const [row] = await db.select({ id: agents.id }).from(agents).where(eq(agents.id, id)).limit(1);
+  return row !== undefined;
 }
 
 /** The slug of every connection by id: how agents name the connections they select. */
-export function connectionSlugs(db: Db): Map<string, string> {
-  return new Map(db.select({ id: connections.id, slug: connections.slug }).from(connections).all().map((c) => [c.id, c.slug]));
+export async function connectionSlugs(db: Db): Promise<Map<string, string>> {
+  const { connections } = tables(db);
+  return new Map((await db.select({ id: connections.id, slug: connections.slug }).from(connections)).map((c) => [c.id, c.slug]));
 }
 
 /** The lookup the selection checks use: connection slugs from the database, tools from the discovery cache. */
-export function selectionLookup(store: AgentStore): SelectionLookup {
-  const slugs = connectionSlugs(store.db);
+export async function selectionLookup(store: AgentStore): Promise<SelectionLookup> {
+  const slugs = await connectionSlugs(store.db);
   return { slugOf: (id) => slugs.get(id) ?? null, toolsOf: store.toolsOf };
 }
 
 /** Checks an agent's selections without saving anything (the admin's live warnings use this). */
-export function checkAgent(store: AgentStore, fields: Pick<AgentFields, "prefixTools" | "connections">): AgentCheck {
-  return checkSelections(fields, selectionLookup(store));
+export async function checkAgent(store: AgentStore, fields: Pick<AgentFields, "prefixTools" | "connections">): Promise<AgentCheck> {
+  return checkSelections(fields, await selectionLookup(store));
 }
 
 /** Throws VALIDATION_FAILED naming each problem, or AGENT_TOOL_COLLISION naming both tools of each collision. */
-export function assertAgent(store: AgentStore, fields: AgentFields): void {
-  const { problems, collisions } = checkAgent(store, fields);
+export async function assertAgent(store: AgentStore, fields: AgentFields): Promise<void> {
+  const { problems, collisions } = await checkAgent(store, fields);
   if (Object.keys(problems).length > 0) {
     throw new AppError("VALIDATION_FAILED", Object.entries(problems).map(([f, m]) => `${f}: ${m}`).join("; "), { fields: problems });
   }
@@ -117,12 +123,13 @@ function slugTaken(err: unknown): boolean {
 const SLUG_TAKEN = () => new AppError("AGENT_SLUG_TAKEN", undefined, { fields: { slug: "another agent has this slug" } });
 
 /** Stores a new agent after checking it; AGENT_SLUG_TAKEN when the slug is in use. */
-export function createAgent(store: AgentStore, fields: AgentFields, options: { now?: Date; id?: string; fromConfig?: boolean } = {}): Agent {
-  assertAgent(store, fields);
+export async function createAgent(store: AgentStore, fields: AgentFields, options: { now?: Date; id?: string; fromConfig?: boolean } = {}): Promise<Agent> {
+  const { agents } = tables(store.db);
+  await assertAgent(store, fields);
   const now = options.now ?? new Date();
   const id = options.id ?? `agent_${randomUUID()}`;
   try {
-    store.db.insert(agents).values({ id, ...rowValues(fields), fromConfig: options.fromConfig ?? false, createdAt: now, updatedAt: now }).run();
+    await store.db.insert(agents).values({ id, ...rowValues(fields), fromConfig: options.fromConfig ?? false, createdAt: now, updatedAt: now });
   } catch (err) {
     if (slugTaken(err)) throw SLUG_TAKEN();
     throw err;
@@ -131,18 +138,18 @@ export function createAgent(store: AgentStore, fields: AgentFields, options: { n
 }
 
 /** Changes an agent. Those declared in the config are read-only (AGENT_READ_ONLY) unless `fromConfig` (the config sync). */
-export function updateAgent(store: AgentStore, idOrSlug: string, changes: AgentChanges, options: { now?: Date; fromConfig?: boolean } = {}): Agent {
-  const current = findAgent(store.db, idOrSlug);
+export async function updateAgent(store: AgentStore, idOrSlug: string, changes: AgentChanges, options: { now?: Date; fromConfig?: boolean } = {}): Promise<Agent> {
+  const { agents } = tables(store.db);
+  const current = await findAgent(store.db, idOrSlug);
   if (current.fromConfig && !options.fromConfig) throw new AppError("AGENT_READ_ONLY");
   const next: AgentFields = { ...fieldsOf(current) };
   for (const [key, value] of Object.entries(changes) as [keyof AgentFields, never][]) if (value !== undefined) next[key] = value;
-  assertAgent(store, next);
+  await assertAgent(store, next);
   try {
-    store.db
+    await store.db
       .update(agents)
       .set({ ...rowValues(next), fromConfig: options.fromConfig ?? current.fromConfig, updatedAt: options.now ?? new Date() })
-      .where(eq(agents.id, current.id))
-      .run();
+      .where(eq(agents.id, current.id));
   } catch (err) {
     if (slugTaken(err)) throw SLUG_TAKEN();
     throw err;
@@ -155,32 +162,33 @@ export function updateAgent(store: AgentStore, idOrSlug: string, changes: AgentC
  * keys that lost their grant on it (removed in the same transaction, so a later agent with its id
  * inherits nothing).
  */
-export function deleteAgent(db: Db, idOrSlug: string, options: { fromConfig?: boolean } = {}): Agent & { keysChanged: string[] } {
-  const current = findAgent(db, idOrSlug);
-  if (current.fromConfig && !options.fromConfig) throw new AppError("AGENT_READ_ONLY");
-  let keysChanged: string[] = [];
-  db.transaction((tx) => {
-    keysChanged = removeGrantsOn(tx as unknown as Db, current.id);
-    tx.delete(agents).where(eq(agents.id, current.id)).run();
+export async function deleteAgent(db: Db, idOrSlug: string, options: { fromConfig?: boolean } = {}): Promise<Agent & { keysChanged: string[] }> {
+  return transaction(db, async (tx) => {
+    const { agents } = tables(tx);
+    const current = await findAgent(tx, idOrSlug);
+    if (current.fromConfig && !options.fromConfig) throw new AppError("AGENT_READ_ONLY");
+    const keysChanged = await removeGrantsOn(tx, current.id);
+    await tx.delete(agents).where(eq(agents.id, current.id));
+    return { ...current, keysChanged };
   });
-  return { ...current, keysChanged };
 }
 
 /** The ids of the agents that select this connection. */
-export function agentsSelecting(db: Db, connectionId: string): string[] {
-  return listAgents(db).filter((a) => a.connections.some((s) => s.connectionId === connectionId)).map((a) => a.id);
+export async function agentsSelecting(db: Db, connectionId: string): Promise<string[]> {
+  return (await listAgents(db)).filter((a) => a.connections.some((s) => s.connectionId === connectionId)).map((a) => a.id);
 }
 
 /**
  * A connection is being deleted: every agent that selects it drops that selection (and so its
  * tools, resources and prompts); the rest of each agent is kept. Returns the ids of the agents changed.
  */
-export function removeConnectionFromAgents(db: Db, connectionId: string, now = new Date()): string[] {
+export async function removeConnectionFromAgents(db: Db, connectionId: string, now = new Date()): Promise<string[]> {
+  const { agents } = tables(db);
   const changed: string[] = [];
-  for (const agent of listAgents(db)) {
+  for (const agent of await listAgents(db)) {
     const kept = agent.connections.filter((s) => s.connectionId !== connectionId);
     if (kept.length === agent.connections.length) continue;
-    db.update(agents).set({ selections: kept, updatedAt: now }).where(eq(agents.id, agent.id)).run();
+    await db.update(agents).set({ selections: kept, updatedAt: now }).where(eq(agents.id, agent.id));
     changed.push(agent.id);
   }
   return changed;
@@ -216,9 +224,9 @@ export function toAgentSpec(agent: Agent): AgentSpec {
 }
 
 /** Finds an agent's spec by id or slug: what the gateway's /mcp/agent/:agentId lookup needs. */
-export function agentSpecLookup(deps: { db: Db }): (idOrSlug: string) => AgentSpec | null {
-  return (idOrSlug) => {
-    const found = getAgent(deps.db, idOrSlug);
+export function agentSpecLookup(deps: { db: Db }): (idOrSlug: string) => Promise<AgentSpec | null> {
+  return async (idOrSlug) => {
+    const found = await getAgent(deps.db, idOrSlug);
     return found ? toAgentSpec(found) : null;
   };
 }

@@ -5,7 +5,7 @@
 import { eq } from "drizzle-orm";
 import type { ConfigAgent } from "../../config/schema.ts";
 import type { Db } from "../../db/client.ts";
-import { agents, connections } from "../../db/schema.ts";
+import { tables, transaction } from "../../db/store.ts";
 import { createAgent, deleteAgent, fieldsOf, getAgent, updateAgent, type Agent, type AgentFields } from "./agents.ts";
 import { nameBasedUuid } from "../derived-id.ts";
 
@@ -46,35 +46,36 @@ function fieldsFrom(declared: ConfigAgent, connectionIdOf: (slug: string) => str
  * declared agent (from_config) and deletes declared ones the file dropped. An agent made in the admin
  * whose slug the file now declares is taken over, keeping its id. One transaction.
  */
-export function syncConfigAgents(db: Db, declared: readonly ConfigAgent[], now = new Date()): AgentSyncResult {
+export async function syncConfigAgents(db: Db, declared: readonly ConfigAgent[], now = new Date()): Promise<AgentSyncResult> {
   const result: AgentSyncResult = { changed: [], created: [], removed: [], adopted: [], keysChanged: [] };
-  db.transaction((tx) => {
-    const txDb = tx as unknown as Db;
+  await transaction(db, async (tx) => {
+    const { agents, connections } = tables(tx);
     // What a selection holds right now is unknown before the gateway runs: "*" selections are checked when served.
-    const store = { db: txDb, toolsOf: () => [] };
+    const store = { db: tx, toolsOf: () => [] };
+    const idBySlug = new Map((await tx.select({ id: connections.id, slug: connections.slug }).from(connections)).map((c) => [c.slug, c.id]));
     const connectionIdOf = (slug: string): string => {
-      const row = tx.select({ id: connections.id }).from(connections).where(eq(connections.slug, slug)).get();
-      if (!row) throw new Error(`agent selects connection ${JSON.stringify(slug)}, which does not exist`);
-      return row.id;
+      const id = idBySlug.get(slug);
+      if (id === undefined) throw new Error(`agent selects connection ${JSON.stringify(slug)}, which does not exist`);
+      return id;
     };
     const slugs = new Set(declared.map((a) => a.slug));
-    for (const row of tx.select({ id: agents.id, slug: agents.slug }).from(agents).where(eq(agents.fromConfig, true)).all()) {
+    for (const row of await tx.select({ id: agents.id, slug: agents.slug }).from(agents).where(eq(agents.fromConfig, true))) {
       if (!slugs.has(row.slug)) {
-        result.keysChanged.push(...deleteAgent(txDb, row.id, { fromConfig: true }).keysChanged);
+        result.keysChanged.push(...(await deleteAgent(tx, row.id, { fromConfig: true })).keysChanged);
         result.removed.push(row.id);
       }
     }
     for (const declaredAgent of declared) {
       const fields = fieldsFrom(declaredAgent, connectionIdOf);
-      const current = getAgent(txDb, fields.slug);
+      const current = await getAgent(tx, fields.slug);
       if (!current) {
-        result.changed.push(createAgent(store, fields, { now, id: configAgentId(fields.slug), fromConfig: true }));
+        result.changed.push(await createAgent(store, fields, { now, id: configAgentId(fields.slug), fromConfig: true }));
         result.created.push(configAgentId(fields.slug));
       } else if (!current.fromConfig || JSON.stringify(fieldsOf(current)) !== JSON.stringify(fields)) {
         if (!current.fromConfig) result.adopted.push(fields.slug);
-        result.changed.push(updateAgent(store, current.id, fields, { now, fromConfig: true }));
+        result.changed.push(await updateAgent(store, current.id, fields, { now, fromConfig: true }));
       }
     }
-  }, { behavior: "immediate" });
+  });
   return result;
 }

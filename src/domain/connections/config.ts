@@ -2,7 +2,7 @@
 // with an id derived from the slug, so keys granted on them survive restarts, a fresh database and a
 // second server with the same file; removed from the database when removed from the file.
 import { eq } from "drizzle-orm";
-import { connections } from "../../db/schema.ts";
+import { tables, transaction } from "../../db/store.ts";
 import type { ConfigConnection } from "../../config/schema.ts";
 import { nameBasedUuid } from "../derived-id.ts";
 import {
@@ -70,28 +70,29 @@ export type SyncResult = {
  * deletes declared ones the file dropped. A connection made in the admin whose slug the file now
  * declares is taken over (keeping its id, so its keys keep working). One transaction.
  */
-export function syncConfigConnections(store: ConnectionStore, declared: readonly ConfigConnection[], now = new Date()): SyncResult {
+export async function syncConfigConnections(store: ConnectionStore, declared: readonly ConfigConnection[], now = new Date()): Promise<SyncResult> {
   const result: SyncResult = { changed: [], created: [], removed: [], adopted: [], keysChanged: [] };
-  store.db.transaction((tx) => {
-    const txStore = { ...store, db: tx as unknown as ConnectionStore["db"] };
+  await transaction(store.db, async (tx) => {
+    const { connections } = tables(tx);
+    const txStore = { ...store, db: tx };
     const slugs = new Set(declared.map((c) => c.slug));
-    for (const row of tx.select({ id: connections.id, slug: connections.slug }).from(connections).where(eq(connections.fromConfig, true)).all()) {
+    for (const row of await tx.select({ id: connections.id, slug: connections.slug }).from(connections).where(eq(connections.fromConfig, true))) {
       if (!slugs.has(row.slug)) {
-        result.keysChanged.push(...deleteConnection(txStore, row.id, { fromConfig: true }).keysChanged);
+        result.keysChanged.push(...(await deleteConnection(txStore, row.id, { fromConfig: true })).keysChanged);
         result.removed.push(row.id);
       }
     }
     for (const declaredConnection of declared) {
       const fields = fieldsOf(declaredConnection);
-      const current = getConnection(txStore, fields.slug);
+      const current = await getConnection(txStore, fields.slug);
       if (!current) {
-        result.changed.push(createConnection(txStore, fields, { now, id: configConnectionId(fields.slug), fromConfig: true }));
+        result.changed.push(await createConnection(txStore, fields, { now, id: configConnectionId(fields.slug), fromConfig: true }));
         result.created.push(configConnectionId(fields.slug));
       } else if (!current.fromConfig || differs(current, fields)) {
         if (!current.fromConfig) result.adopted.push(fields.slug);
-        result.changed.push(updateConnection(txStore, current.id, fields, { now, fromConfig: true }));
+        result.changed.push(await updateConnection(txStore, current.id, fields, { now, fromConfig: true }));
       }
     }
-  }, { behavior: "immediate" });
+  });
   return result;
 }

@@ -5,7 +5,8 @@ import { randomUUID } from "node:crypto";
 import { asc, eq, getTableColumns, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client.ts";
-import { connections } from "../../db/schema.ts";
+import type { connections } from "../../db/schema.ts";
+import { tables, transaction } from "../../db/store.ts";
 import { AppError } from "../../errors.ts";
 import type { ConnectionSpec, UpstreamTransport } from "./spec.ts";
 import { decryptSecret, encryptSecret } from "../../security/cipher.ts";
@@ -104,22 +105,24 @@ function toConnection(store: ConnectionStore, row: Row): Connection {
 }
 
 /** The connection with this id (conn_<uuid>) or slug, or null. */
-export function getConnection(store: ConnectionStore, idOrSlug: string): Connection | null {
+export async function getConnection(store: ConnectionStore, idOrSlug: string): Promise<Connection | null> {
+  const { connections } = tables(store.db);
   const column = CONNECTION_ID.test(idOrSlug) ? connections.id : connections.slug;
-  const row = store.db.select().from(connections).where(eq(column, idOrSlug)).get();
+  const [row] = await store.db.select().from(connections).where(eq(column, idOrSlug)).limit(1);
   return row ? toConnection(store, row) : null;
 }
 
 /** Like getConnection, but CONNECTION_NOT_FOUND when there is none. */
-export function findConnection(store: ConnectionStore, idOrSlug: string): Connection {
-  const found = getConnection(store, idOrSlug);
+export async function findConnection(store: ConnectionStore, idOrSlug: string): Promise<Connection> {
+  const found = await getConnection(store, idOrSlug);
   if (!found) throw new AppError("CONNECTION_NOT_FOUND");
   return found;
 }
 
 /** Every connection by slug, secrets decrypted (tests read what was stored); a list anyone sees uses listConnectionSummaries. */
-export function listConnections(store: ConnectionStore): Connection[] {
-  return store.db.select().from(connections).orderBy(asc(connections.slug)).all().map((row) => toConnection(store, row));
+export async function listConnections(store: ConnectionStore): Promise<Connection[]> {
+  const { connections } = tables(store.db);
+  return (await store.db.select().from(connections).orderBy(asc(connections.slug))).map((row) => toConnection(store, row));
 }
 
 /**
@@ -132,7 +135,7 @@ export type ConnectionSummary = Omit<Connection, "token" | "headers" | "env" | "
   envSet: boolean;
 };
 
-/** True when a sealed column holds something; decided by SQLite, so the ciphertext is never read out. */
+/** True when a sealed column holds something; decided by the database, so the ciphertext is never read out. */
 const stored = (column: SQLiteColumn) => sql<boolean>`(${column} is not null and ${column} <> '')`.mapWith(Boolean);
 
 /**
@@ -140,19 +143,21 @@ const stored = (column: SQLiteColumn) => sql<boolean>`(${column} is not null and
  * selected (only whether they are set), so listing what exists (CONNECTION_LIST, the admin's list,
  * start-up discovery, what a key can be granted) never decrypts a secret nor holds one in memory.
  */
-export function listConnectionSummaries(db: Db): ConnectionSummary[] {
+export async function listConnectionSummaries(db: Db): Promise<ConnectionSummary[]> {
+  const { connections } = tables(db);
   // Every column but the sealed ones, derived from the table: a column added later is listed too.
   const { tokenSealed, headersSealed, envSealed, ...publicColumns } = getTableColumns(connections);
   return db
     .select({ ...publicColumns, tokenSet: stored(tokenSealed), headersSet: stored(headersSealed), envSet: stored(envSealed) })
     .from(connections)
-    .orderBy(asc(connections.slug))
-    .all();
+    .orderBy(asc(connections.slug));
 }
 
 /** Whether a connection has this id (for permission validation; no decryption). */
-export function connectionExists(db: Db, id: string): boolean {
-  return db.select({ id: connections.id }).from(connections).where(eq(connections.id, id)).get() !== undefined;
+export async function connectionExists(db: Db, id: string): Promise<boolean> {
+  const { connections } = tables(db);
+  const [row] = await db.select({ id: connections.id }).from(connections).where(eq(connections.id, id)).limit(1);
+  return row !== undefined;
 }
 
 function mergeTable(field: "headers" | "env", current: Record<string, string>, next: Record<string, string>): Record<string, string> {
@@ -217,12 +222,13 @@ function slugTaken(err: unknown): boolean {
 const SLUG_TAKEN = () => new AppError("CONNECTION_SLUG_TAKEN", undefined, { fields: { slug: "another connection has this slug" } });
 
 /** Stores a new connection after checking it; CONNECTION_SLUG_TAKEN when the slug is in use. */
-export function createConnection(store: ConnectionStore, fields: ConnectionFields, options: { now?: Date; id?: string; fromConfig?: boolean } = {}): Connection {
+export async function createConnection(store: ConnectionStore, fields: ConnectionFields, options: { now?: Date; id?: string; fromConfig?: boolean } = {}): Promise<Connection> {
+  const { connections } = tables(store.db);
   checkConnection(fields, { stdio: store.stdio, checkStdio: true });
   const now = options.now ?? new Date();
   const id = options.id ?? `conn_${randomUUID()}`;
   try {
-    store.db.insert(connections).values({ id, ...rowValues(store, id, fields), fromConfig: options.fromConfig ?? false, createdAt: now, updatedAt: now }).run();
+    await store.db.insert(connections).values({ id, ...rowValues(store, id, fields), fromConfig: options.fromConfig ?? false, createdAt: now, updatedAt: now });
   } catch (err) {
     if (slugTaken(err)) throw SLUG_TAKEN();
     throw err;
@@ -235,23 +241,23 @@ export function createConnection(store: ConnectionStore, fields: ConnectionField
  * `fromConfig` (the config sync itself). The [stdio] policy is checked when the command or transport
  * changes, so narrowing the policy does not stop an admin from renaming or disabling a connection.
  */
-export function updateConnection(
+export async function updateConnection(
   store: ConnectionStore,
   idOrSlug: string,
   changes: ConnectionChanges,
   options: { now?: Date; fromConfig?: boolean } = {},
-): Connection {
-  const current = findConnection(store, idOrSlug);
+): Promise<Connection> {
+  const { connections } = tables(store.db);
+  const current = await findConnection(store, idOrSlug);
   if (current.fromConfig && !options.fromConfig) throw new AppError("CONNECTION_READ_ONLY");
   const next = applyChanges(current, changes);
   const commandChanged = next.transport !== current.transport || next.command !== current.command;
   checkConnection(next, { stdio: store.stdio, checkStdio: commandChanged });
   try {
-    store.db
+    await store.db
       .update(connections)
       .set({ ...rowValues(store, current.id, next), fromConfig: options.fromConfig ?? current.fromConfig, updatedAt: options.now ?? new Date() })
-      .where(eq(connections.id, current.id))
-      .run();
+      .where(eq(connections.id, current.id));
   } catch (err) {
     if (slugTaken(err)) throw SLUG_TAKEN();
     throw err;
@@ -264,20 +270,20 @@ export function updateConnection(
  * the keys that lost their grant on it. Agents that select it lose that selection and keys their grant
  * on it in the same transaction, so none names a missing connection (or a later one with its id).
  */
-export function deleteConnection(
+export async function deleteConnection(
   store: ConnectionStore,
   idOrSlug: string,
   options: { fromConfig?: boolean } = {},
-): Connection & { keysChanged: string[] } {
-  const current = findConnection(store, idOrSlug);
-  if (current.fromConfig && !options.fromConfig) throw new AppError("CONNECTION_READ_ONLY");
-  let keysChanged: string[] = [];
-  store.db.transaction((tx) => {
-    removeConnectionFromAgents(tx as unknown as Db, current.id);
-    keysChanged = removeGrantsOn(tx as unknown as Db, current.id);
-    tx.delete(connections).where(eq(connections.id, current.id)).run();
+): Promise<Connection & { keysChanged: string[] }> {
+  return transaction(store.db, async (tx) => {
+    const { connections } = tables(tx);
+    const current = await findConnection({ ...store, db: tx }, idOrSlug);
+    if (current.fromConfig && !options.fromConfig) throw new AppError("CONNECTION_READ_ONLY");
+    await removeConnectionFromAgents(tx, current.id);
+    const keysChanged = await removeGrantsOn(tx, current.id);
+    await tx.delete(connections).where(eq(connections.id, current.id));
+    return { ...current, keysChanged };
   });
-  return { ...current, keysChanged };
 }
 
 /** Why the [stdio] policy stops this connection from running now, or null. */

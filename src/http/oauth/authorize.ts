@@ -51,7 +51,7 @@ export function authorizeRoutes(deps: AppDeps, fetches = new AddressThrottle(MET
     if (part instanceof Response) return part;
     const asked = checkParams(issuer, params, part);
     if ("error" in asked) return sendBack(c, deps, part, asked);
-    const checked = checkResource(deps, asked);
+    const checked = await checkResource(deps, asked);
     if ("error" in checked) return errorPage(c, new OAuthError(checked.error, checked.description));
     return checked;
   };

@@ -116,19 +116,19 @@ export function checkParams(publicUrl: string, params: Record<string, string | u
 const UNKNOWN_TARGET = "resource must be the URL of an enabled agent (/mcp/agent/<id or slug>) or connection (/mcp/<id or slug>) of this server.";
 
 /** The agent or connection the request names, for a signed-in user: the whole request, or invalid_target. */
-export function checkResource(deps: AppDeps, part: ParamsPart): CheckedRequest | RedirectableError {
-  const resource = resolveResource(deps, part.target);
+export async function checkResource(deps: AppDeps, part: ParamsPart): Promise<CheckedRequest | RedirectableError> {
+  const resource = await resolveResource(deps, part.target);
   return resource ? { ...part, resource } : { error: "invalid_target", description: UNKNOWN_TARGET };
 }
 
 /** The agent or connection of a target (by id or slug), existing and enabled, or null. */
-function resolveResource(deps: AppDeps, target: ResourceTarget): ResolvedResource | null {
+async function resolveResource(deps: AppDeps, target: ResourceTarget): Promise<ResolvedResource | null> {
   if (target.kind === "agent") {
-    const agent = getAgent(deps.db, target.ref);
+    const agent = await getAgent(deps.db, target.ref);
     return agent && agent.enabled ? { kind: "agent", id: agent.id, slug: agent.slug, title: agent.title, url: target.url } : null;
   }
   // The summaries read no secret; the consent page reads the details through CONNECTION_GET.
-  const connection = listConnectionSummaries(deps.db).find((c) => c.id === target.ref || c.slug === target.ref);
+  const connection = (await listConnectionSummaries(deps.db)).find((c) => c.id === target.ref || c.slug === target.ref);
   return connection && connection.enabled ? { kind: "connection", id: connection.id, slug: connection.slug, title: connection.title, url: target.url } : null;
 }
 

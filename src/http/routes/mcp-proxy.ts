@@ -16,7 +16,7 @@ export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono
   // /mcp/agent/:agent (id or slug): the agent as one MCP server over its connections.
   app.all("/agent/:agent", bearer, async (c) => {
     const caller = c.get("caller");
-    const agent = deps.gateway.agent(c.req.param("agent"));
+    const agent = await deps.gateway.agent(c.req.param("agent"));
     requireAudience(caller, agent?.id);
     const reachable = agent
       ? mayReachAgent(caller.permissions, agent.id, agent.connections.map((s) => s.connectionId))
@@ -33,7 +33,7 @@ export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono
 
   app.all("/:connection", bearer, async (c) => {
     const caller = c.get("caller");
-    const runtime = deps.gateway.runtime(c.req.param("connection"));
+    const runtime = await deps.gateway.runtime(c.req.param("connection"));
     requireAudience(caller, runtime?.spec.id);
     // Without any grant on it, an existing connection and a missing one look the same: 403.
     const address = addressOf(c, deps);

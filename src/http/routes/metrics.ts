@@ -73,7 +73,7 @@ function authorize(c: Context<AppEnv>, deps: AppDeps): void {
 }
 
 /** The whole exposition for one scrape. */
-export function renderMetrics(deps: AppDeps, http: HttpRequestCounter): string {
+export async function renderMetrics(deps: AppDeps, http: HttpRequestCounter): Promise<string> {
   const out = new Exposition();
   const { callMetrics, gateway, usageRecorder } = deps;
   out.family("switchboard_build_info", "gauge", "The running build (always 1).", [["", { version: VERSION }, 1]]);
@@ -94,7 +94,7 @@ export function renderMetrics(deps: AppDeps, http: HttpRequestCounter): string {
     "switchboard_upstream_up",
     "gauge",
     "1 when the connection's upstream is connected, 0 otherwise (idle, connecting, in error or disabled).",
-    listConnectionSummaries(deps.db).map((c) => ["", { connection: c.slug }, gateway.status(c.id).state === "connected" ? 1 : 0]),
+    await Promise.all((await listConnectionSummaries(deps.db)).map(async (c): Promise<[string, Record<string, string>, number]> => ["", { connection: c.slug }, (await gateway.status(c.id)).state === "connected" ? 1 : 0])),
   );
   out.family("switchboard_mcp_sessions", "gauge", "Downstream MCP sessions open now.", [["", {}, gateway.sessionCount]]);
   out.family("switchboard_stdio_processes", "gauge", "Stdio server processes running now.", [["", {}, gateway.stdioProcessCount]]);
@@ -112,11 +112,11 @@ export function renderMetrics(deps: AppDeps, http: HttpRequestCounter): string {
 
 export function metricsRoutes(deps: AppDeps, http: HttpRequestCounter): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.get("/metrics", (c) => {
+  app.get("/metrics", async (c) => {
     if (!deps.config.metrics.enabled) throw new AppError("NOT_FOUND");
     authorize(c, deps);
     c.header("Cache-Control", "no-store");
-    return c.body(renderMetrics(deps, http), 200, { "Content-Type": CONTENT_TYPE });
+    return c.body(await renderMetrics(deps, http), 200, { "Content-Type": CONTENT_TYPE });
   });
   return app;
 }
