@@ -6,13 +6,13 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/bun-sqlite";
-import { drizzle as drizzlePg, type BunSQLDatabase } from "drizzle-orm/bun-sql";
+import { drizzle as drizzlePg } from "drizzle-orm/bun-sql";
 import type { Config } from "../config/load.ts";
 import * as schema from "./schema.ts";
 import * as pgSchema from "./schema.pg.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
 import { PG_MIGRATIONS } from "./migrations-pg.ts";
-import { dialectOf, outsideTransactions, registerEngine, sqliteOf, type Db, type Dialect } from "./store.ts";
+import { registerEngine, type Db, type Dialect } from "./store.ts";
 
 export type { Db } from "./store.ts";
 /** An open database of either engine; `sqlite` is the raw connection on SQLite, null on PostgreSQL. */
