@@ -115,8 +115,8 @@ export const auditList = defineOperation({
   audience: "everyone (members: own changes)",
   readOnly: true,
   rest: { method: "GET", path: "/audit" },
-  handler(ctx, input) {
-    const page = listAudit(ctx.deps.db, auditFilterFor(ctx, input), { cursor: input.cursor ?? null, limit: input.limit });
+  async handler(ctx, input) {
+    const page = await listAudit(ctx.deps.db, auditFilterFor(ctx, input), { cursor: input.cursor ?? null, limit: input.limit });
     const emails = new Map(listUsers(ctx.deps.db).map((u) => [u.id, u.email]));
     return { rows: page.rows.map((row) => auditRowOut(ctx.deps, row, emails)), next_cursor: page.nextCursor };
   },

@@ -25,10 +25,11 @@ import { insertUsage, usageRecord } from "../support/usage-rows.ts";
 const harness = useHarness();
 
 type Json = Record<string, unknown>;
+type RouteRequest = { method: string; path: string; json?: unknown; ctx?: Json };
 type Row = {
   op: string;
   /** The request, built against a fresh harness; the token is added per row kind. */
-  request: (h: Harness) => { method: string; path: string; json?: unknown; ctx?: Json };
+  request: (h: Harness) => RouteRequest | Promise<RouteRequest>;
   status: number;
   /** Checks the happy body (and anything else the row knows about). */
   check: (body: Json, h: Harness, ctx: Json) => void;
@@ -461,7 +462,7 @@ const ROUTES: Row[] = [
   },
   {
     op: "MONITORING_LOGS_LIST",
-    request: (h) => ({ method: "GET", path: "/monitoring/logs", ctx: { id: insertUsage(h.deps.db, usageRecord(h.member.id, { payload: { arguments: { q: "row-payload" } } })) } }),
+    request: async (h) => ({ method: "GET", path: "/monitoring/logs", ctx: { id: await insertUsage(h.deps.db, usageRecord(h.member.id, { payload: { arguments: { q: "row-payload" } } })) } }),
     status: 200,
     check: (body, _h, ctx) => {
       expect((body.rows as Json[]).find((r) => r.id === ctx.id)).toMatchObject({ name: "search", outcome: "ok", has_payload: true });
@@ -471,15 +472,15 @@ const ROUTES: Row[] = [
   },
   {
     op: "MONITORING_LOG_GET",
-    request: (h) => ({ method: "GET", path: `/monitoring/logs/${insertUsage(h.deps.db, usageRecord(h.member.id, { payload: { arguments: { q: "row-payload" } } }))}` }),
+    request: async (h) => ({ method: "GET", path: `/monitoring/logs/${await insertUsage(h.deps.db, usageRecord(h.member.id, { payload: { arguments: { q: "row-payload" } } }))}` }),
     status: 200,
     check: (body, h) => expect(body).toMatchObject({ name: "search", actor: { user_id: h.member.id }, payload: { arguments: { q: "row-payload" } } }),
   },
   {
     op: "MONITORING_STATS",
-    request: (h) => {
-      insertUsage(h.deps.db, usageRecord(h.member.id));
-      insertUsage(h.deps.db, usageRecord(h.admin.id, { outcome: "error", errorCode: "-32603", errorMessage: "boom" }));
+    request: async (h) => {
+      await insertUsage(h.deps.db, usageRecord(h.member.id));
+      await insertUsage(h.deps.db, usageRecord(h.admin.id, { outcome: "error", errorCode: "-32603", errorMessage: "boom" }));
       return { method: "GET", path: "/monitoring/stats" };
     },
     status: 200,
@@ -493,9 +494,9 @@ const ROUTES: Row[] = [
   },
   {
     op: "MONITORING_KEY_ACTIVITY",
-    request: (h) => {
+    request: async (h) => {
       const { key } = mintKey(h.deps, h.member, {});
-      insertUsage(h.deps.db, usageRecord(h.member.id, { actor: { userId: h.member.id, credentialKind: "api_key", credentialId: key.id }, address: "198.51.100.7" }));
+      await insertUsage(h.deps.db, usageRecord(h.member.id, { actor: { userId: h.member.id, credentialKind: "api_key", credentialId: key.id }, address: "198.51.100.7" }));
       return { method: "GET", path: `/monitoring/keys/${key.id}/activity`, ctx: { id: key.id } };
     },
     status: 200,
@@ -508,12 +509,12 @@ function allBut(op: string): string[] {
   return OPERATIONS.map((o) => o.name).filter((name) => name !== op);
 }
 
-test("the table covers every operation's route", () => {
+test("the table covers every operation's route", async () => {
   expect(ROUTES.map((r) => r.op).sort()).toEqual(OPERATIONS.map((op) => op.name).sort());
   for (const row of ROUTES) {
     const op = OPERATIONS_BY_NAME.get(row.op)!;
     const h = harness();
-    const req = row.request(h);
+    const req = await row.request(h);
     expect(req.method).toBe(op.rest.method);
     expect(req.path).toMatch(new RegExp(`^${op.rest.path.replace(/:\w+/g, "[^/]+")}$`));
     expect(row.status).toBe(op.rest.successStatus ?? 200);
@@ -524,7 +525,7 @@ for (const row of ROUTES) {
   describe(`${row.op}`, () => {
     test("guest: 401 with WWW-Authenticate, and nothing done", async () => {
       const h = harness();
-      const req = row.request(h);
+      const req = await row.request(h);
       const res = await apiRequest(h.app, req.method, req.path, { json: req.json });
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/api/v1${req.path}"`);
@@ -538,7 +539,7 @@ for (const row of ROUTES) {
     test("wrong permission: 403 FORBIDDEN, no data", async () => {
       const h = harness();
       const { token } = mintKey(h.deps, h.admin, { self: allBut(row.op), "*": ["*"] });
-      const req = row.request(h);
+      const req = await row.request(h);
       const keysBefore = h.deps.sqlite.query("SELECT id, token_hash FROM api_keys ORDER BY id").all();
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
       expect(res.status).toBe(403);
@@ -554,7 +555,7 @@ for (const row of ROUTES) {
     test(`happy: ${row.status} with the result`, async () => {
       const h = harness();
       const { token } = mintKey(h.deps, h.admin, { self: [row.op] });
-      const req = row.request(h);
+      const req = await row.request(h);
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
       const text = await res.text();
       expect({ status: res.status, text }).toMatchObject({ status: row.status });

@@ -60,7 +60,7 @@ function agentId(h: Harness): string {
   return createAgent(agentStore(h.deps), newAgentFields({ slug: `a-${randomUUID().slice(0, 8)}` })).id;
 }
 
-const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>> = {
+const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   WHOAMI: () => ({}),
   CONNECTION_LIST: () => ({}),
   CONNECTION_GET: (h) => ({ id: connectionId(h) }),
@@ -97,7 +97,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   OAUTH_CLIENT_DELETE: (h) => ({ id: cimdClient(h.deps, `https://client-${randomUUID().slice(0, 8)}.example/oauth/metadata`).id }),
   MONITORING_LOGS_LIST: () => ({ range: "1h" }),
   // The owner's own row and key: allowed to a member's key as much as to an admin's.
-  MONITORING_LOG_GET: (h, owner) => ({ id: insertUsage(h.deps.db, usageRecord(owner.id, { name: `m-${randomUUID()}` })) }),
+  MONITORING_LOG_GET: async (h, owner) => ({ id: await insertUsage(h.deps.db, usageRecord(owner.id, { name: `m-${randomUUID()}` })) }),
   MONITORING_STATS: () => ({ range: "24h", buckets: 4 }),
   MONITORING_KEY_ACTIVITY: (h, owner) => ({ credential_id: mintKey(h.deps, owner, {}).key.id, range: "7d" }),
   AUDIT_LIST: () => ({ range: "24h" }),
@@ -164,7 +164,7 @@ for (const k of KEY_CASES) {
       const allowed = expectedAllowed(k, op.name);
       test(`${op.name}: ${allowed ? "allowed" : "refused"} over MCP and REST alike`, async () => {
         // MCP
-        const mcpArgs = ARGS[op.name]!(h, owner);
+        const mcpArgs = await ARGS[op.name]!(h, owner);
         if (!hasAnySelf(k)) {
           const res = await mcpRequest(h.app, token, "tools/call", { name: op.name, arguments: mcpArgs });
           expect(res.status).toBe(403);
@@ -187,7 +187,7 @@ for (const k of KEY_CASES) {
         }
 
         // REST
-        const res = await restCall(h, op, token, ARGS[op.name]!(h, owner));
+        const res = await restCall(h, op, token, await ARGS[op.name]!(h, owner));
         const body = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } };
         if (allowed) {
           expect(res.status).toBe(op.rest.successStatus ?? 200);
