@@ -69,7 +69,7 @@ describe("a member sees only their own rows", () => {
 
   test("REST: stats count only the member's calls, whatever user_id says", async () => {
     const h = harness();
-    twoUsers(h);
+    await twoUsers(h);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const body = (await (await apiRequest(h.app, "GET", `/monitoring/stats?user_id=${h.admin.id}`, { token })).json()) as Json;
     expect(body.totals).toMatchObject({ calls: 1 });
@@ -188,7 +188,7 @@ describe("export", () => {
 
   test("REST CSV: a header, every row, hostile cells escaped, a member's export holds only their rows", async () => {
     const h = harness();
-    twoUsers(h);
+    await twoUsers(h);
     await insertUsage(h.deps.db, usageRecord(h.member.id, { name: "=cmd|' /C calc'!A0", errorMessage: 'said "no", then\nleft', outcome: "error" }));
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", `/monitoring/logs/export?format=csv&user_id=${h.admin.id}`, { token });
@@ -207,7 +207,7 @@ describe("export", () => {
 
   test("REST JSON lines: one row per line; the admin route streams for a signed-in session; guests are refused", async () => {
     const h = harness();
-    twoUsers(h);
+    await twoUsers(h);
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", "/monitoring/logs/export?format=json", { token });
     expect(res.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
