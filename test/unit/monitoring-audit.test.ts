@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { AuditLog, listAudit, pruneAudit } from "../../src/domain/monitoring/audit.ts";
 import type { AuditRecord } from "../../src/domain/monitoring/types.ts";
+import { transaction } from "../../src/db/store.ts";
 import { AppError } from "../../src/errors.ts";
 import { rejectionOf } from "../support/errors.ts";
 import { useTestDatabase } from "../support/db.ts";
@@ -25,6 +26,26 @@ function audit(i: number, overrides: Partial<AuditRecord> = {}): AuditRecord {
 }
 
 describe("AuditLog and listAudit", () => {
+  test("a row recorded while another request's transaction is open is written after it, not rolled back with it", async () => {
+    const { db } = openDb();
+    const log = new AuditLog(db);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    const other = transaction(db, async () => {
+      opened();
+      await held;
+      throw new Error("rolled back");
+    }).catch(() => {});
+    await open;
+    log.record(audit(1, { action: "DURING" }));
+    release();
+    await other;
+    await log.settled();
+    expect((await listAudit(db, {}, { limit: 10 })).rows.map((r) => r.action)).toEqual(["DURING"]);
+  });
+
   test("a record is readable at once, every field back", async () => {
     const { db } = openDb();
     new AuditLog(db).record(audit(1));

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
 import { UsageRecorder, ImmediateUsageSink } from "../../src/domain/monitoring/recorder.ts";
+import { transaction } from "../../src/db/store.ts";
 import { createLogger } from "../../src/logger.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { usageRecord } from "../support/usage.ts";
@@ -12,6 +13,29 @@ const HOUR = 3_600_000;
 
 function names(sqlite: Database): string[] {
   return (sqlite.query("SELECT name FROM usage_events ORDER BY id").all() as { name: string }[]).map((r) => r.name);
+}
+
+/**
+ * Opens a transaction on `db` in its own async context and holds it open; `rollBack` ends it with a
+ * throw, so whatever ran inside it is undone. What another request writes meanwhile must not be in it.
+ */
+async function heldTransaction(db: ReturnType<typeof openDb>["db"]): Promise<{ rollBack: () => Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let opened!: () => void;
+  const open = new Promise<void>((resolve) => (opened = resolve));
+  const done = transaction(db, async () => {
+    opened();
+    await held;
+    throw new Error("rolled back");
+  }).catch(() => {});
+  await open;
+  return {
+    rollBack: async () => {
+      release();
+      await done;
+    },
+  };
 }
 
 /** Counts the transactions the recorder opens on this connection. */
@@ -139,6 +163,34 @@ describe("UsageRecorder", () => {
     expect(names(sqlite)).toEqual(["good1", "good2"]);
     expect(r.counters).toMatchObject({ written: 2, lost: 2 });
     await r.stop();
+  });
+});
+
+describe("writes while another request's transaction is open", () => {
+  test("a flush waits for it to end rather than joining it, so its rollback does not take the batch", async () => {
+    const { db, sqlite } = openDb();
+    const r = recorder(db);
+    r.record(usageRecord({ name: "kept" }));
+    const other = await heldTransaction(db);
+    const flushed = r.flush();
+    await Bun.sleep(0);
+    await other.rollBack();
+    await flushed;
+    expect(names(sqlite)).toEqual(["kept"]);
+    expect(r.counters).toMatchObject({ written: 1, lost: 0 });
+    await r.stop();
+  });
+
+  test("the CLI's sink writes once it has ended; with none open it writes before record() returns", async () => {
+    const { db, sqlite } = openDb();
+    const sink = new ImmediateUsageSink(db);
+    const other = await heldTransaction(db);
+    sink.record(usageRecord({ name: "later" }));
+    await other.rollBack();
+    await sink.settled();
+    expect(names(sqlite)).toEqual(["later"]);
+    sink.record(usageRecord({ name: "now" }));
+    expect(names(sqlite)).toEqual(["later", "now"]);
   });
 });
 
