@@ -116,21 +116,21 @@ console.log(
     `(insert ${((inserted - started) / 1000).toFixed(1)} s, roll-ups ${((rolled - inserted) / 1000).toFixed(1)} s, indexes + ANALYZE ${((generated - rolled) / 1000).toFixed(1)} s); roll-up rows ${rollups}`,
 );
 
-function median(fn: () => unknown): number {
-  fn(); // warm-up (statement compile, page cache)
+async function median(fn: () => unknown): Promise<number> {
+  await fn(); // warm-up (statement compile, page cache)
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const t = performance.now();
-    fn();
+    await fn();
     times.push(performance.now() - t);
   }
   return times.sort((a, b) => a - b)[Math.floor(RUNS / 2)]!;
 }
 
 const range = (ms: number, extra: Partial<UsageFilter> = {}): UsageFilter => ({ from: new Date(NOW - ms), to: new Date(NOW), ...extra });
-const deepCursor = (() => {
+const deepCursor = await (async () => {
   let cursor: string | null = null;
-  for (let i = 0; i < 20; i++) cursor = listUsage(db, range(SPAN), { cursor, limit: 500 }).nextCursor;
+  for (let i = 0; i < 20; i++) cursor = (await listUsage(db, range(SPAN), { cursor, limit: 500 })).nextCursor;
   return cursor;
 })();
 
@@ -159,11 +159,11 @@ cases.push(["credentialActivity 30d", () => credentialActivity(db, "key_7", { fr
 
 let missed = 0;
 for (const [label, fn] of cases) {
-  const ms = median(fn);
+  const ms = await median(fn);
   if (ms > TARGET_MS) missed++;
   console.log(`${label.padEnd(40)} ${ms.toFixed(1).padStart(8)} ms ${ms <= TARGET_MS ? "ok" : `OVER the ${TARGET_MS} ms target`}`);
 }
-for (const [label, fn] of fallback) console.log(`${label.padEnd(40)} ${median(fn).toFixed(1).padStart(8)} ms (fallback)`);
+for (const [label, fn] of fallback) console.log(`${label.padEnd(40)} ${(await median(fn)).toFixed(1).padStart(8)} ms (fallback)`);
 console.log(missed === 0 ? `every query under ${TARGET_MS} ms at ${ROWS.toLocaleString("en")} rows` : `${missed} queries over ${TARGET_MS} ms`);
 handle.close();
 rmSync(dir, { recursive: true, force: true });

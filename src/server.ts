@@ -65,7 +65,7 @@ export async function startServer(
     purgeExpiredSessions(deps.db);
     // Expired codes and tokens, dead grants and stale unused registrations (they would only pile up).
     pruneOAuth(deps.db);
-    pruneMonitoring(deps);
+    void pruneMonitoring(deps); // never rejects: a failure is logged
   }, 10 * 60_000);
   sweep.unref();
 
@@ -93,7 +93,7 @@ export async function startServer(
       }
       await gateway.close();
       // After the socket stopped and the sessions closed: every call that was answered is written.
-      deps.usageRecorder.stop();
+      await deps.usageRecorder.stop();
       deps.lastUsed.stop();
       deps.oauth.grantLastUsed.stop();
       handle.close();
@@ -107,11 +107,11 @@ export async function startServer(
 type BunServer = ReturnType<typeof Bun.serve>;
 
 /** Usage rows past retention or max_rows and audit rows past audit_retention; a failure is logged, never fatal. */
-function pruneMonitoring(deps: AppDeps): void {
+async function pruneMonitoring(deps: AppDeps): Promise<void> {
   const { monitoring } = deps.config;
   try {
-    const usage = pruneUsage(deps.db, { retentionMs: monitoring.retention, maxRows: monitoring.max_rows });
-    const audit = pruneAudit(deps.db, { retentionMs: monitoring.audit_retention });
+    const usage = await pruneUsage(deps.db, { retentionMs: monitoring.retention, maxRows: monitoring.max_rows });
+    const audit = await pruneAudit(deps.db, { retentionMs: monitoring.audit_retention });
     if (usage + audit > 0) deps.logger.info("monitoring pruned", { usage_rows: usage, audit_rows: audit });
   } catch (err) {
     deps.logger.warn("cannot prune monitoring rows", { error: (err as Error).message });

@@ -116,7 +116,7 @@ export const auditList = defineOperation({
   readOnly: true,
   rest: { method: "GET", path: "/audit" },
   async handler(ctx, input) {
-    const page = listAudit(ctx.deps.db, auditFilterFor(ctx, input), { cursor: input.cursor ?? null, limit: input.limit });
+    const page = await listAudit(ctx.deps.db, auditFilterFor(ctx, input), { cursor: input.cursor ?? null, limit: input.limit });
     const emails = new Map(listUsers(ctx.deps.db).map((u) => [u.id, u.email]));
     return { rows: await Promise.all(page.rows.map((row) => auditRowOut(ctx.deps, row, emails))), next_cursor: page.nextCursor };
   },

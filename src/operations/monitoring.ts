@@ -46,8 +46,8 @@ export const monitoringLogsList = defineOperation({
   audience: MEMBER_AUDIENCE,
   readOnly: true,
   rest: { method: "GET", path: "/monitoring/logs" },
-  handler(ctx, input) {
-    const page = listUsage(ctx.deps.db, usageFilterOf(ctx, input), { cursor: input.cursor ?? null, limit: input.limit });
+  async handler(ctx, input) {
+    const page = await listUsage(ctx.deps.db, usageFilterOf(ctx, input), { cursor: input.cursor ?? null, limit: input.limit });
     return { rows: page.rows.map(usageRowOut), next_cursor: page.nextCursor };
   },
 });
@@ -64,8 +64,8 @@ export const monitoringLogGet = defineOperation({
   audience: MEMBER_AUDIENCE,
   readOnly: true,
   rest: { method: "GET", path: "/monitoring/logs/:id" },
-  handler(ctx, input) {
-    const row = getUsage(ctx.deps.db, input.id);
+  async handler(ctx, input) {
+    const row = await getUsage(ctx.deps.db, input.id);
     // Someone else's row reads as missing to a member, so ids are not probed.
     if (!row || !maySeeRow(ctx, row)) throw new AppError("USAGE_NOT_FOUND");
     return usageDetailOut(row);
@@ -89,9 +89,9 @@ export const monitoringStats = defineOperation({
   audience: MEMBER_AUDIENCE,
   readOnly: true,
   rest: { method: "GET", path: "/monitoring/stats" },
-  handler(ctx, input) {
+  async handler(ctx, input) {
     const filter = usageFilterOf(ctx, input);
-    const stats = usageStats(ctx.deps.db, filter, { buckets: input.buckets, top: input.top });
+    const stats = await usageStats(ctx.deps.db, filter, { buckets: input.buckets, top: input.top });
     const t = stats.totals;
     return {
       from: filter.from.toISOString(),
@@ -143,13 +143,13 @@ export const monitoringKeyActivity = defineOperation({
   audience: "everyone (members: own keys and apps)",
   readOnly: true,
   rest: { method: "GET", path: "/monitoring/keys/:credential_id/activity" },
-  handler(ctx, input) {
+  async handler(ctx, input) {
     const id = input.credential_id;
     if (ctx.caller.user.role !== "admin" && credentialOwner(ctx, id) !== ctx.caller.user.id) {
       throw new AppError(id.startsWith("key_") ? "API_KEY_NOT_FOUND" : "OAUTH_GRANT_NOT_FOUND");
     }
     const window = windowOf(input, ctx.now);
-    const a = credentialActivity(ctx.deps.db, id, window, ctx.now);
+    const a = await credentialActivity(ctx.deps.db, id, window, ctx.now);
     return {
       credential_id: a.credentialId,
       from: window.from.toISOString(),

@@ -116,7 +116,7 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
     // Monitoring rows: calls by the admin's and the member's keys, one failing with a long message.
     let logRow = "";
     for (let i = 0; i < 20; i++) {
-      const id = insertUsage(
+      const id = await insertUsage(
         server.deps.db,
         usageRecord(i % 2 === 0 ? admin.id : member.id, {
           at: new Date(Date.now() - (i + 1) * 90_000),

@@ -159,7 +159,7 @@ describe.skipIf(!haveChromium)("keys in a browser", () => {
   });
 
   test("the key's page shows its activity", async () => {
-    server.deps.usageRecorder.flush();
+    await server.deps.usageRecorder.flush();
     await page.click(`#key-${keyId} a.key-name`);
     await page.waitForURL(`${server.url}/admin/keys/${keyId}`);
     expect(await page.textContent("main h1")).toBe("helper bot");

@@ -48,7 +48,7 @@ describe.skipIf(!haveChromium)("the Monitoring page in a browser", () => {
     });
     for (let i = 0; i < 12; i++) server.deps.usageRecorder.record(base(`fine_tool`, "ok", 5 + i * 30));
     server.deps.usageRecorder.record(base("broken_tool", "error", 15));
-    server.deps.usageRecorder.flush();
+    await server.deps.usageRecorder.flush();
 
     const cookie = await sessionCookieFor(server.deps, admin, 600_000);
     browser = await launchChromium();

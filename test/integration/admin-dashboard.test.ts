@@ -31,8 +31,8 @@ beforeEach(async () => {
   workerCookie = await t.cookieFor(worker);
 });
 
-afterEach(() => {
-  t.deps.usageRecorder.stop();
+afterEach(async () => {
+  await t.deps.usageRecorder.stop();
   t.close();
 });
 
@@ -160,12 +160,12 @@ describe("the getting-started checklist", () => {
 
     // A refused call through the agent is no working client.
     t.deps.usageRecorder.record({ ...agentCall(boss, key.id, agent.id), outcome: "refused", errorCode: "FORBIDDEN" });
-    t.deps.usageRecorder.flush();
+    await t.deps.usageRecorder.flush();
     expect(steps(await dashboard(bossCookie)).client!.done).toBe(false);
 
     // A client's call through the agent, as the gateway records it.
     t.deps.usageRecorder.record(agentCall(boss, key.id, agent.id));
-    t.deps.usageRecorder.flush();
+    await t.deps.usageRecorder.flush();
     html = await dashboard(bossCookie);
     expect(html).not.toContain('id="getting-started"');
     expect(html).not.toContain("Getting started");
@@ -212,7 +212,7 @@ describe("a member's dashboard", () => {
     const { agentId } = await connectionAndAgent();
     const { key } = await run(apiKeyCreate, boss, { name: "boss laptop", permissions: { [agentId]: ["*"] } });
     t.deps.usageRecorder.record(agentCall(boss, key.id, agentId));
-    t.deps.usageRecorder.flush();
+    await t.deps.usageRecorder.flush();
     expect(await dashboard(bossCookie)).not.toContain('id="getting-started"');
 
     let html = await dashboard(workerCookie);
@@ -228,7 +228,7 @@ describe("a member's dashboard", () => {
     const mine = await run(apiKeyCreate, worker, { name: "my laptop", permissions: { [agentId]: ["*"] } });
     expect(steps(await dashboard(workerCookie)).key!.done).toBe(true);
     t.deps.usageRecorder.record(agentCall(worker, mine.key.id, agentId));
-    t.deps.usageRecorder.flush();
+    await t.deps.usageRecorder.flush();
     html = await dashboard(workerCookie);
     expect(html).not.toContain('id="getting-started"');
   });
@@ -257,7 +257,7 @@ describe("an agent declared in switchboard.toml", () => {
       expect(id).toBeDefined();
       expect(steps(html).agent).toEqual({ done: false, href: `/admin/agents/${id}` });
     } finally {
-      declared.deps.usageRecorder.stop();
+      await declared.deps.usageRecorder.stop();
       declared.close();
     }
   });
@@ -315,7 +315,7 @@ describe("the checklist's poll, GET /admin/getting-started", () => {
     const { agentId } = await connectionAndAgent();
     const { key } = await run(apiKeyCreate, boss, { name: "laptop", permissions: { [agentId]: ["*"] } });
     t.deps.usageRecorder.record(agentCall(boss, key.id, agentId));
-    t.deps.usageRecorder.flush();
+    await t.deps.usageRecorder.flush();
     const res = await poll(bossCookie, "1110");
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -329,7 +329,7 @@ describe("the checklist's poll, GET /admin/getting-started", () => {
     const { agentId } = await connectionAndAgent();
     const { key } = await run(apiKeyCreate, boss, { name: "boss laptop", permissions: { [agentId]: ["*"] } });
     t.deps.usageRecorder.record(agentCall(boss, key.id, agentId));
-    t.deps.usageRecorder.flush();
+    await t.deps.usageRecorder.flush();
     expect((await poll(workerCookie, "00")).status).toBe(204);
     const html = await (await poll(workerCookie, "11")).text();
     expect(Object.keys(steps(html))).toEqual(["key", "client"]);

@@ -50,9 +50,9 @@ function call(actor: { user: User; key: string }, name: string, fields: Partial<
   };
 }
 
-function record(...records: UsageRecord[]): void {
+async function record(...records: UsageRecord[]): Promise<void> {
   for (const r of records) t.deps.usageRecorder.record(r);
-  t.deps.usageRecorder.flush();
+  await t.deps.usageRecorder.flush();
 }
 
 function get(path: string, cookie: string | null, headers: Record<string, string> = {}): Promise<Response> {
@@ -60,8 +60,8 @@ function get(path: string, cookie: string | null, headers: Record<string, string
 }
 
 /** The id of the one recorded call with this name. */
-function rowId(name: string): string {
-  const rows = listUsage(t.deps.db, { from: new Date(0), to: new Date(Date.now() + DAY), name }, { limit: 10 }).rows;
+async function rowId(name: string): Promise<string> {
+  const rows = (await listUsage(t.deps.db, { from: new Date(0), to: new Date(Date.now() + DAY), name }, { limit: 10 })).rows;
   expect(rows).toHaveLength(1);
   return rows[0]!.id;
 }
@@ -75,7 +75,7 @@ beforeAll(async () => {
   workerCookie = await t.cookieFor(worker);
   bossKey = mintKey(t.deps, boss, { [ALPHA]: ["*"] }, { name: "boss key" }).key.id;
   workerKey = mintKey(t.deps, worker, { [ALPHA]: ["*"] }, { name: "worker key" }).key.id;
-  record(
+  await record(
     call({ user: boss, key: bossKey }, "boss_tool"),
     call({ user: boss, key: bossKey }, "boss_failing", { outcome: "error", errorCode: "-32603", errorMessage: "upstream broke" }),
     call({ user: worker, key: workerKey }, "worker_tool", { payload: { arguments: { q: "needle-argument" }, result: { ok: true } } }),
@@ -85,8 +85,8 @@ beforeAll(async () => {
   );
 });
 
-afterAll(() => {
-  t.deps.usageRecorder.stop();
+afterAll(async () => {
+  await t.deps.usageRecorder.stop();
   t.close();
 });
 
@@ -129,7 +129,7 @@ describe("the Monitoring page", () => {
   });
 
   test("the face filter separates MCP calls from management operations", async () => {
-    record(call({ user: boss, key: bossKey }, "CONNECTION_LIST", { face: "api", method: "operation", target: { kind: "self", id: null, slug: null }, connectionId: null }));
+    await record(call({ user: boss, key: bossKey }, "CONNECTION_LIST", { face: "api", method: "operation", target: { kind: "self", id: null, slug: null }, connectionId: null }));
     const mcp = await (await get("/admin/monitoring?face=mcp", bossCookie)).text();
     expect(mcp).toContain("boss_tool");
     expect(mcp).not.toContain("CONNECTION_LIST");
@@ -201,7 +201,7 @@ describe("the Monitoring page", () => {
     // Three rows, 50 a page: no next page.
     expect(first).not.toContain("Older calls");
     const many = Array.from({ length: 55 }, (_, i) => call({ user: worker, key: workerKey }, `bulk_${i}`, { at: new Date(Date.now() - 2 * DAY + i * 1000), address: "10.9.9.9", client: { name: "old-client", version: "0.1" } }));
-    record(...many);
+    await record(...many);
     const page1 = await (await get(`/admin/monitoring?range=7d&credential_id=${workerKey}`, workerCookie)).text();
     const next = /href="\/admin\/monitoring\?([^"]*cursor=[^"]*)"/.exec(page1)?.[1];
     expect(next).toBeDefined();
@@ -213,26 +213,26 @@ describe("the Monitoring page", () => {
 
 describe("a recorded call's detail", () => {
   test("every field, and the payload when it was stored", async () => {
-    const res = await get(`/admin/monitoring/logs/${rowId("worker_tool")}`, workerCookie);
+    const res = await get(`/admin/monitoring/logs/${await rowId("worker_tool")}`, workerCookie);
     expect(res.status).toBe(200);
     const html = await res.text();
     for (const text of ["worker_tool", "tools/call", "10.0.0.1", "test-client", "session-1", workerKey, "needle-argument", "100 bytes", "200 bytes"]) expect(html).toContain(text);
   });
 
   test("no payload says so", async () => {
-    const html = await (await get(`/admin/monitoring/logs/${rowId("boss_failing")}`, bossCookie)).text();
+    const html = await (await get(`/admin/monitoring/logs/${await rowId("boss_failing")}`, bossCookie)).text();
     expect(html).toContain("upstream broke");
     expect(html).toContain("Not stored");
   });
 
   test("another user's row is a 404 to a member, and so is a made-up id", async () => {
-    for (const id of [rowId("boss_tool"), "usage_nope"]) {
+    for (const id of [await rowId("boss_tool"), "usage_nope"]) {
       const res = await get(`/admin/monitoring/logs/${id}`, workerCookie);
       expect(res.status).toBe(404);
       expect(await res.text()).not.toContain("boss_tool");
     }
     // The admin reads anyone's.
-    expect((await get(`/admin/monitoring/logs/${rowId("worker_tool")}`, bossCookie)).status).toBe(200);
+    expect((await get(`/admin/monitoring/logs/${await rowId("worker_tool")}`, bossCookie)).status).toBe(200);
   });
 });
 
@@ -272,7 +272,7 @@ describe("a key's activity", () => {
 
   test("an authorized app's grant has the same page: its user sees it, another member gets a 404", async () => {
     const grantId = approve(t.deps, worker, dcrClient(t.deps, "Desk client"), await agentResource(t.deps)).grantId;
-    record(call({ user: worker, key: grantId }, "granted_tool", { at: new Date(Date.now() - 2 * DAY), actor: { userId: worker.id, credentialKind: "oauth", credentialId: grantId } }));
+    await record(call({ user: worker, key: grantId }, "granted_tool", { at: new Date(Date.now() - 2 * DAY), actor: { userId: worker.id, credentialKind: "oauth", credentialId: grantId } }));
     const own = await get(`/admin/keys/${grantId}/activity`, workerCookie);
     expect(own.status).toBe(200);
     const html = await own.text();
@@ -322,7 +322,7 @@ describe("the dashboard", () => {
 
   test("MCP sessions are the gateway's, not admin sign-ins; MCP calls and errors of the last 24 h are the viewer's", async () => {
     // A management operation's row (as the admin's own page reads are recorded) is not an MCP call.
-    record(call({ user: boss, key: bossKey }, "API_KEY_LIST", { face: "admin", method: "operation", target: { kind: "self", id: null, slug: null }, connectionId: null }));
+    await record(call({ user: boss, key: bossKey }, "API_KEY_LIST", { face: "admin", method: "operation", target: { kind: "self", id: null, slug: null }, connectionId: null }));
     gateway.sessionCount = 7;
     const admin = await (await get("/admin", bossCookie)).text();
     expect(/data-figure="mcp-sessions">(\d+)</.exec(admin)?.[1]).toBe("7");

@@ -462,7 +462,7 @@ const ROUTES: Row[] = [
   },
   {
     op: "MONITORING_LOGS_LIST",
-    request: (h) => ({ method: "GET", path: "/monitoring/logs", ctx: { id: insertUsage(h.deps.db, usageRecord(h.member.id, { payload: { arguments: { q: "row-payload" } } })) } }),
+    request: async (h) => ({ method: "GET", path: "/monitoring/logs", ctx: { id: await insertUsage(h.deps.db, usageRecord(h.member.id, { payload: { arguments: { q: "row-payload" } } })) } }),
     status: 200,
     check: (body, _h, ctx) => {
       expect((body.rows as Json[]).find((r) => r.id === ctx.id)).toMatchObject({ name: "search", outcome: "ok", has_payload: true });
@@ -472,15 +472,15 @@ const ROUTES: Row[] = [
   },
   {
     op: "MONITORING_LOG_GET",
-    request: (h) => ({ method: "GET", path: `/monitoring/logs/${insertUsage(h.deps.db, usageRecord(h.member.id, { payload: { arguments: { q: "row-payload" } } }))}` }),
+    request: async (h) => ({ method: "GET", path: `/monitoring/logs/${await insertUsage(h.deps.db, usageRecord(h.member.id, { payload: { arguments: { q: "row-payload" } } }))}` }),
     status: 200,
     check: (body, h) => expect(body).toMatchObject({ name: "search", actor: { user_id: h.member.id }, payload: { arguments: { q: "row-payload" } } }),
   },
   {
     op: "MONITORING_STATS",
-    request: (h) => {
-      insertUsage(h.deps.db, usageRecord(h.member.id));
-      insertUsage(h.deps.db, usageRecord(h.admin.id, { outcome: "error", errorCode: "-32603", errorMessage: "boom" }));
+    request: async (h) => {
+      await insertUsage(h.deps.db, usageRecord(h.member.id));
+      await insertUsage(h.deps.db, usageRecord(h.admin.id, { outcome: "error", errorCode: "-32603", errorMessage: "boom" }));
       return { method: "GET", path: "/monitoring/stats" };
     },
     status: 200,
@@ -494,9 +494,9 @@ const ROUTES: Row[] = [
   },
   {
     op: "MONITORING_KEY_ACTIVITY",
-    request: (h) => {
+    request: async (h) => {
       const { key } = mintKey(h.deps, h.member, {});
-      insertUsage(h.deps.db, usageRecord(h.member.id, { actor: { userId: h.member.id, credentialKind: "api_key", credentialId: key.id }, address: "198.51.100.7" }));
+      await insertUsage(h.deps.db, usageRecord(h.member.id, { actor: { userId: h.member.id, credentialKind: "api_key", credentialId: key.id }, address: "198.51.100.7" }));
       return { method: "GET", path: `/monitoring/keys/${key.id}/activity`, ctx: { id: key.id } };
     },
     status: 200,

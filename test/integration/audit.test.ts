@@ -34,13 +34,13 @@ const FORM = { "content-type": "application/x-www-form-urlencoded", "sec-fetch-s
 const PEER = "203.0.113.9";
 const fromPeer = { requestIP: () => ({ address: PEER }) };
 
-function audit(h: ConnectionHarness): AuditRow[] {
-  return listAudit(h.deps.db, {}, { limit: 500 }).rows;
+async function audit(h: ConnectionHarness): Promise<AuditRow[]> {
+  return (await listAudit(h.deps.db, {}, { limit: 500 })).rows;
 }
 
-function usage(h: ConnectionHarness) {
-  h.deps.usageRecorder.flush();
-  return listUsage(h.deps.db, { from: new Date(0), to: new Date(Date.now() + 60_000) }, { limit: 500 }).rows;
+async function usage(h: ConnectionHarness) {
+  await h.deps.usageRecorder.flush();
+  return (await listUsage(h.deps.db, { from: new Date(0), to: new Date(Date.now() + 60_000) }, { limit: 500 })).rows;
 }
 
 /** No secret value anywhere: not in the row, not in the database's bytes. */
@@ -60,7 +60,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
     const answer = await callTool(h.app, token, "CONNECTION_CREATE", CREATE_INPUT);
     expect(answer.result?.isError).toBeUndefined();
     const created = JSON.parse(resultText(answer)) as { id: string };
-    const rows = audit(h);
+    const rows = await audit(h);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       face: "mcp",
@@ -72,7 +72,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
     });
     expectNoSecrets(h, rows[0]!);
     // And one usage row for the operation.
-    expect(usage(h).filter((u) => u.method === "operation")).toMatchObject([{ name: "CONNECTION_CREATE", face: "mcp", outcome: "ok", target: { kind: "self" }, actor: { credentialId: key.id } }]);
+    expect((await usage(h)).filter((u) => u.method === "operation")).toMatchObject([{ name: "CONNECTION_CREATE", face: "mcp", outcome: "ok", target: { kind: "self" }, actor: { credentialId: key.id } }]);
   });
 
   test("REST: face api; a new key's token is never in the row (only the input is stored)", async () => {
@@ -81,7 +81,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
     const res = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "bot", permissions: { self: ["WHOAMI"] } } });
     expect(res.status).toBe(201);
     const body = (await res.json()) as { key: { id: string }; token: string };
-    const rows = audit(h);
+    const rows = await audit(h);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ face: "api", actor: { userId: h.member.id, credentialKind: "api_key", credentialId: key.id }, action: "API_KEY_CREATE", targetId: body.key.id, outcome: "ok", change: { name: "bot" } });
     expect(JSON.stringify(rows[0])).not.toMatch(TOKEN_ANYWHERE);
@@ -94,7 +94,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
     const form = new URLSearchParams({ slug: "gh", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: `X-Api-Key: ${HEADER}` });
     const res = await h.app.request("/admin/connections", { method: "POST", headers: { ...FORM, cookie }, body: form.toString() }, fromPeer);
     expect(res.status).toBe(303);
-    const rows = audit(h);
+    const rows = await audit(h);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       face: "admin",
@@ -114,11 +114,11 @@ describe("a change through each face makes exactly one audit row, masked", () =>
     const { key, token } = mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "POST", "/connections", { token, json: CREATE_INPUT });
     expect(res.status).toBe(403);
-    const rows = audit(h);
+    const rows = await audit(h);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ face: "api", actor: { userId: h.member.id, credentialId: key.id }, action: "CONNECTION_CREATE", targetId: null, outcome: "refused", change: { token: AUDIT_MASK } });
     expectNoSecrets(h, rows[0]!);
-    expect(usage(h).find((u) => u.name === "CONNECTION_CREATE")).toMatchObject({ outcome: "refused", errorCode: "FORBIDDEN" });
+    expect((await usage(h)).find((u) => u.name === "CONNECTION_CREATE")).toMatchObject({ outcome: "refused", errorCode: "FORBIDDEN" });
   });
 
   test("a failed change is recorded as an error with its target as typed", async () => {
@@ -126,8 +126,8 @@ describe("a change through each face makes exactly one audit row, masked", () =>
     const { token } = mintKey(h.deps, h.admin, { self: ["CONNECTION_DELETE"] });
     const res = await apiRequest(h.app, "DELETE", "/connections/nothing-here", { token });
     expect(res.status).toBe(404);
-    expect(audit(h)).toMatchObject([{ action: "CONNECTION_DELETE", targetId: "nothing-here", outcome: "error" }]);
-    expect(usage(h).find((u) => u.name === "CONNECTION_DELETE")).toMatchObject({ outcome: "error", errorCode: "CONNECTION_NOT_FOUND" });
+    expect((await audit(h))).toMatchObject([{ action: "CONNECTION_DELETE", targetId: "nothing-here", outcome: "error" }]);
+    expect((await usage(h)).find((u) => u.name === "CONNECTION_DELETE")).toMatchObject({ outcome: "error", errorCode: "CONNECTION_NOT_FOUND" });
   });
 
   test("reads make a usage row and no audit row", async () => {
@@ -136,8 +136,8 @@ describe("a change through each face makes exactly one audit row, masked", () =>
     expect((await apiRequest(h.app, "GET", "/whoami", { token })).status).toBe(200);
     expect((await callTool(h.app, token, "CONNECTION_LIST")).result?.isError).toBeUndefined();
     expect((await apiRequest(h.app, "GET", "/audit", { token })).status).toBe(200);
-    expect(audit(h)).toEqual([]);
-    expect(usage(h).map((u) => [u.name, u.face, u.outcome]).sort()).toEqual([["AUDIT_LIST", "api", "ok"], ["CONNECTION_LIST", "mcp", "ok"], ["WHOAMI", "api", "ok"]]);
+    expect((await audit(h))).toEqual([]);
+    expect((await usage(h)).map((u) => [u.name, u.face, u.outcome]).sort()).toEqual([["AUDIT_LIST", "api", "ok"], ["CONNECTION_LIST", "mcp", "ok"], ["WHOAMI", "api", "ok"]]);
   });
 });
 
@@ -162,7 +162,7 @@ describe("the CLI", () => {
       const run = await cli(ws.cwd, ["key", "create", "--name", "ci", "--owner", "member@example.com", "--permissions", '{"self":["WHOAMI"]}', "--json"]);
       expect(run.code).toBe(0);
       const made = JSON.parse(run.stdout) as { key: { id: string }; token: string };
-      const rows = listAudit(ws.handle.db, {}, { limit: 10 }).rows;
+      const rows = (await listAudit(ws.handle.db, {}, { limit: 10 })).rows;
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ face: "cli", actor: { userId: null, credentialKind: "host", credentialId: null }, action: "API_KEY_CREATE", targetId: made.key.id, address: null, outcome: "ok" });
       expect(JSON.stringify(rows[0])).not.toContain(made.token);
@@ -179,7 +179,7 @@ describe("the CLI", () => {
       expect((await cli(ws.cwd, ["user", "create", "--email", "admin@example.com", "--role", "admin", "--password-stdin"], "first password 12345\n")).code).toBe(0);
       expect((await cli(ws.cwd, ["user", "reset-password", "--email", "admin@example.com", "--password-stdin"], `${password}\n`)).code).toBe(0);
       expect((await cli(ws.cwd, ["user", "reset-password", "--email", "nobody@example.com", "--password-stdin"], `${password}\n`)).code).not.toBe(0);
-      const rows = listAudit(ws.handle.db, {}, { limit: 10 }).rows;
+      const rows = (await listAudit(ws.handle.db, {}, { limit: 10 })).rows;
       expect(rows.map((r) => [r.action, r.outcome, r.face, r.actor.credentialKind])).toEqual([
         ["USER_RESET_PASSWORD", "error", "cli", "host"],
         ["USER_RESET_PASSWORD", "ok", "cli", "host"],
@@ -203,7 +203,7 @@ describe("changes that are no operation", () => {
     const agent = { slug: "helper", tools: { declared: ["echo"] } };
     const start = async (connections: Record<string, unknown>[], agents: Record<string, unknown>[]) => {
       const h = await createConnectionHarness({ connections, agents }, dir);
-      const rows = audit(h);
+      const rows = await audit(h);
       const raw = h.rawDatabase();
       h.close();
       return { rows, raw };
@@ -237,7 +237,7 @@ describe("changes that are no operation", () => {
     made.close();
     const h = await createConnectionHarness({ connections: [{ slug: "shared", transport: "http", url: "https://mcp.example.com/other" }] }, dir);
     try {
-      expect(audit(h)).toMatchObject([{ face: "config", action: "CONNECTION_UPDATE", change: { event: "adopted", declared: { slug: "shared" } } }]);
+      expect((await audit(h))).toMatchObject([{ face: "config", action: "CONNECTION_UPDATE", change: { event: "adopted", declared: { slug: "shared" } } }]);
     } finally {
       h.close();
     }
@@ -250,7 +250,7 @@ describe("changes that are no operation", () => {
       h.app.request(`${PUBLIC_URL}/admin/login`, { method: "POST", headers: FORM, body: new URLSearchParams({ email: "person@example.com", password }).toString() }, fromPeer);
     expect((await login("wrong password 999")).status).toBe(401);
     expect((await login(PASSWORD)).status).toBe(303);
-    const rows = audit(h);
+    const rows = await audit(h);
     expect(rows.map((r) => [r.action, r.outcome])).toEqual([["SIGN_IN", "ok"], ["SIGN_IN_FAILED", "refused"]]);
     expect(rows[0]).toMatchObject({ face: "admin", actor: { userId: user.id, credentialKind: "session" }, targetId: user.id, address: PEER });
     expect(rows[1]).toMatchObject({ actor: { userId: null }, targetId: null, address: PEER, change: { email: "person@example.com" } });
@@ -266,7 +266,7 @@ describe("changes that are no operation", () => {
     const token = h.deps.setup.open();
     const res = await h.request("/admin/setup", { method: "POST", headers: FORM, body: new URLSearchParams({ token, email: "first@example.com", password: PASSWORD, confirm: PASSWORD }).toString() });
     expect(res.status).toBe(303);
-    const rows = audit(h);
+    const rows = await audit(h);
     expect(rows).toMatchObject([{ action: "SETUP_FIRST_ADMIN", face: "admin", actor: { credentialKind: "session" }, change: { email: "first@example.com", role: "admin" }, outcome: "ok" }]);
     expect(rows[0]!.targetId).toBe(rows[0]!.actor.userId!);
     expect(JSON.stringify(rows)).not.toContain(PASSWORD);
@@ -298,7 +298,7 @@ describe("changes that are no operation", () => {
     };
     expect((await decide("deny")).searchParams.get("error")).toBe("access_denied");
     expect((await decide("approve")).searchParams.get("code")).toBeString();
-    const rows = audit(h);
+    const rows = await audit(h);
     expect(rows.map((r) => r.action)).toEqual(["OAUTH_APPROVE", "OAUTH_DENY"]);
     for (const row of rows) {
       expect(row).toMatchObject({ face: "admin", actor: { userId: h.member.id, credentialKind: "session" }, targetId: agent.id, outcome: "ok", change: { client_id: clientId, client_name: "Audit client", scope: "mcp" } });
@@ -331,7 +331,7 @@ describe("members read only their own rows", () => {
 
   test("a refused change's target is not told to exist (no probing ids through the log)", async () => {
     const { h, memberKey } = await twoPeople();
-    const theirs = audit(h).find((r) => r.action === "CONNECTION_CREATE")!.targetId!;
+    const theirs = (await audit(h)).find((r) => r.action === "CONNECTION_CREATE")!.targetId!;
     expect((await apiRequest(h.app, "DELETE", `/connections/${theirs}`, { token: memberKey.token })).status).toBe(403);
     const rows = ((await (await apiRequest(h.app, "GET", "/audit", { token: memberKey.token })).json()) as { rows: { action: string; target_id: string; target_exists: boolean | null }[] }).rows;
     expect(rows.find((r) => r.action === "CONNECTION_DELETE")).toMatchObject({ target_id: theirs, target_exists: null });
@@ -366,7 +366,7 @@ describe("members read only their own rows", () => {
     expect(page).toContain('hx-push-url="true"');
     expect(page).toContain("<details");
     // The created connection still exists: its target is linked.
-    const connectionId = audit(h).find((r) => r.action === "CONNECTION_CREATE")!.targetId!;
+    const connectionId = (await audit(h)).find((r) => r.action === "CONNECTION_CREATE")!.targetId!;
     expect(page).toContain(`href="/admin/connections/${connectionId}"`);
 
     // htmx asks for the section alone, with the filters applied.

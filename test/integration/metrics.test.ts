@@ -167,7 +167,7 @@ describe("counters move", () => {
     expect(value(samples, "switchboard_calls_total", { target_kind: "self", target: "self", method: "operation", outcome: "refused" })).toBe(1);
     expect(value(samples, "switchboard_usage_queue")).toBe(t.deps.usageRecorder.counters.queued);
     expect(value(samples, "switchboard_usage_dropped_total")).toBe(t.deps.usageRecorder.counters.dropped);
-    t.deps.usageRecorder.flush();
+    await t.deps.usageRecorder.flush();
     const after = strictParse(await (await scrape(t)).text()).samples;
     expect(value(after, "switchboard_usage_queue")).toBe(0);
     // Counted since start, not read from the database: still there after the rows are written.

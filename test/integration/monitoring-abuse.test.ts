@@ -132,17 +132,17 @@ describe("operations' rows", () => {
       body: JSON.stringify({ slug: "x", transport: "http", url: "https://example.com/mcp", description: "D".repeat(1 << 20) }),
     });
     expect(response.status).toBe(403);
-    const { rows } = listAudit(app.deps.db, {}, { limit: 10 });
+    const { rows } = await listAudit(app.deps.db, {}, { limit: 10 });
     const stored = rows.map((r) => JSON.stringify(r.change).length);
     expect(stored.length).toBe(1);
     expect(stored[0]!).toBeLessThan(64 * 1024);
   });
 
   test("a management call refused through /mcp/self is recorded like the same call refused through REST", async () => {
-    const before = listAudit(app.deps.db, { action: "CONNECTION_DELETE" }, { limit: 10 }).rows.length;
+    const before = (await listAudit(app.deps.db, { action: "CONNECTION_DELETE" }, { limit: 10 })).rows.length;
     const rest = await app.request("/api/v1/connections/conn_00000000-0000-4000-8000-000000000001", { method: "DELETE", headers: { authorization: `Bearer ${whoami}` } });
     expect(rest.status).toBe(403);
-    const afterRest = listAudit(app.deps.db, { action: "CONNECTION_DELETE" }, { limit: 10 }).rows.length;
+    const afterRest = (await listAudit(app.deps.db, { action: "CONNECTION_DELETE" }, { limit: 10 })).rows.length;
     expect(afterRest).toBe(before + 1);
     const mcp = await app.request("/mcp/self", {
       method: "POST",
@@ -150,6 +150,6 @@ describe("operations' rows", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "CONNECTION_DELETE", arguments: { id: "conn_00000000-0000-4000-8000-000000000001" } } }),
     });
     expect(mcp.status).toBe(200);
-    expect(listAudit(app.deps.db, { action: "CONNECTION_DELETE" }, { limit: 10 }).rows.length).toBe(afterRest + 1);
+    expect((await listAudit(app.deps.db, { action: "CONNECTION_DELETE" }, { limit: 10 })).rows.length).toBe(afterRest + 1);
   });
 });

@@ -16,9 +16,9 @@ const harness = useHarness();
 type Json = Record<string, unknown>;
 
 /** One row of the admin's and one of the member's, each with a payload and a distinct name. */
-function twoUsers(h: Harness) {
-  const adminRow = insertUsage(h.deps.db, usageRecord(h.admin.id, { name: "admin-tool", address: "203.0.113.1", payload: { arguments: { secret: "admin-payload" } } }));
-  const memberRow = insertUsage(h.deps.db, usageRecord(h.member.id, { name: "member-tool", payload: { arguments: { q: "member-payload" } } }));
+async function twoUsers(h: Harness) {
+  const adminRow = await insertUsage(h.deps.db, usageRecord(h.admin.id, { name: "admin-tool", address: "203.0.113.1", payload: { arguments: { secret: "admin-payload" } } }));
+  const memberRow = await insertUsage(h.deps.db, usageRecord(h.member.id, { name: "member-tool", payload: { arguments: { q: "member-payload" } } }));
   return { adminRow, memberRow };
 }
 
@@ -31,7 +31,7 @@ function adminContext(user: Harness["member"]): Context<AppEnv> {
 describe("a member sees only their own rows", () => {
   test("REST: the list ignores user_id and every filter that would reach another's rows", async () => {
     const h = await harness();
-    const { adminRow, memberRow } = twoUsers(h);
+    const { adminRow, memberRow } = await twoUsers(h);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     for (const query of ["", `?user_id=${h.admin.id}`, "?name=admin-tool", "?range=30d"]) {
       const res = await apiRequest(h.app, "GET", `/monitoring/logs${query}`, { token });
@@ -53,7 +53,7 @@ describe("a member sees only their own rows", () => {
 
   test("REST: another user's row by id is 404 USAGE_NOT_FOUND with nothing of it; their own has its payload", async () => {
     const h = await harness();
-    const { adminRow, memberRow } = twoUsers(h);
+    const { adminRow, memberRow } = await twoUsers(h);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", `/monitoring/logs/${adminRow}`, { token });
     expect(res.status).toBe(404);
@@ -69,7 +69,7 @@ describe("a member sees only their own rows", () => {
 
   test("REST: stats count only the member's calls, whatever user_id says", async () => {
     const h = await harness();
-    twoUsers(h);
+    await twoUsers(h);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const body = (await (await apiRequest(h.app, "GET", `/monitoring/stats?user_id=${h.admin.id}`, { token })).json()) as Json;
     expect(body.totals).toMatchObject({ calls: 1 });
@@ -79,7 +79,7 @@ describe("a member sees only their own rows", () => {
 
   test("MCP (/mcp/self): the same rules: the list is own rows only, another's row is an error", async () => {
     const h = await harness();
-    const { adminRow, memberRow } = twoUsers(h);
+    const { adminRow, memberRow } = await twoUsers(h);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const list = await callTool(h.app, token, "MONITORING_LOGS_LIST", { user_id: h.admin.id });
     const text = JSON.stringify(list);
@@ -93,7 +93,7 @@ describe("a member sees only their own rows", () => {
 
   test("admin face (runAsUser): a member's session sees own rows; another's row throws USAGE_NOT_FOUND", async () => {
     const h = await harness();
-    const { adminRow, memberRow } = twoUsers(h);
+    const { adminRow, memberRow } = await twoUsers(h);
     const c = adminContext(h.member);
     const list = await runAsUser(c, h.deps, monitoringLogsList, { user_id: h.admin.id });
     expect(list.rows.map((r) => r.id)).toEqual([memberRow]);
@@ -111,7 +111,7 @@ describe("key activity", () => {
     const adminKey = mintKey(h.deps, h.admin, {}).key;
     const memberKey = mintKey(h.deps, h.member, {}).key;
     const adminGrant = approve(h.deps, h.admin, dcrClient(h.deps), await agentResource(h.deps)).grantId;
-    insertUsage(h.deps.db, usageRecord(h.admin.id, { actor: { userId: h.admin.id, credentialKind: "api_key", credentialId: adminKey.id }, address: "203.0.113.50" }));
+    await insertUsage(h.deps.db, usageRecord(h.admin.id, { actor: { userId: h.admin.id, credentialKind: "api_key", credentialId: adminKey.id }, address: "203.0.113.50" }));
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const other = await apiRequest(h.app, "GET", `/monitoring/keys/${adminKey.id}/activity`, { token });
     expect(other.status).toBe(404);
@@ -134,8 +134,8 @@ describe("filters and pages", () => {
     const h = await harness();
     const base = Date.now() - 30 * 60_000;
     const ids: string[] = [];
-    for (let i = 0; i < 7; i++) ids.push(insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(base + i * 1000), name: `t${i}`, outcome: i % 2 ? "error" : "ok" })));
-    insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(Date.now() - 3 * 3_600_000), name: "old" }));
+    for (let i = 0; i < 7; i++) ids.push(await insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(base + i * 1000), name: `t${i}`, outcome: i % 2 ? "error" : "ok" })));
+    await insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(Date.now() - 3 * 3_600_000), name: "old" }));
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const get = async (q: string) => (await (await apiRequest(h.app, "GET", `/monitoring/logs${q}`, { token })).json()) as { rows: Json[]; next_cursor: string | null };
     expect((await get("?outcome=error")).rows.map((r) => r.name)).toEqual(["t5", "t3", "t1"]);
@@ -188,8 +188,8 @@ describe("export", () => {
 
   test("REST CSV: a header, every row, hostile cells escaped, a member's export holds only their rows", async () => {
     const h = await harness();
-    twoUsers(h);
-    insertUsage(h.deps.db, usageRecord(h.member.id, { name: "=cmd|' /C calc'!A0", errorMessage: 'said "no", then\nleft', outcome: "error" }));
+    await twoUsers(h);
+    await insertUsage(h.deps.db, usageRecord(h.member.id, { name: "=cmd|' /C calc'!A0", errorMessage: 'said "no", then\nleft', outcome: "error" }));
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", `/monitoring/logs/export?format=csv&user_id=${h.admin.id}`, { token });
     expect(res.status).toBe(200);
@@ -207,7 +207,7 @@ describe("export", () => {
 
   test("REST JSON lines: one row per line; the admin route streams for a signed-in session; guests are refused", async () => {
     const h = await harness();
-    twoUsers(h);
+    await twoUsers(h);
     const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", "/monitoring/logs/export?format=json", { token });
     expect(res.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
@@ -231,7 +231,7 @@ describe("export", () => {
 
   test("an export past its bound ends with a note; one of exactly the bound does not", async () => {
     const h = await harness();
-    for (let i = 0; i < 5; i++) insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(Date.now() - 60_000 + i), name: `n${i}` }));
+    for (let i = 0; i < 5; i++) await insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(Date.now() - 60_000 + i), name: `n${i}` }));
     const ctx = { deps: h.deps, caller: sessionCaller(h.admin, h.deps.catalog), now: new Date(), origin: { face: "admin" as const, address: null } };
     const read = async (maxRows: number, format: "csv" | "json") => new Response(await exportUsage(ctx, {}, format, { maxRows })).text();
     const cut = await read(3, "csv");

@@ -97,7 +97,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown> 
   OAUTH_CLIENT_DELETE: (h) => ({ id: cimdClient(h.deps, `https://client-${randomUUID().slice(0, 8)}.example/oauth/metadata`).id }),
   MONITORING_LOGS_LIST: () => ({ range: "1h" }),
   // The owner's own row and key: allowed to a member's key as much as to an admin's.
-  MONITORING_LOG_GET: (h, owner) => ({ id: insertUsage(h.deps.db, usageRecord(owner.id, { name: `m-${randomUUID()}` })) }),
+  MONITORING_LOG_GET: async (h, owner) => ({ id: await insertUsage(h.deps.db, usageRecord(owner.id, { name: `m-${randomUUID()}` })) }),
   MONITORING_STATS: () => ({ range: "24h", buckets: 4 }),
   MONITORING_KEY_ACTIVITY: (h, owner) => ({ credential_id: mintKey(h.deps, owner, {}).key.id, range: "7d" }),
   AUDIT_LIST: () => ({ range: "24h" }),

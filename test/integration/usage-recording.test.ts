@@ -341,8 +341,8 @@ describe("the real recorder", () => {
       expect(response.status).toBe(200);
       await response.body?.cancel();
       await waitUntil(() => app.deps.usageRecorder.counters.recorded > 0, "the record queued");
-      app.deps.usageRecorder.flush();
-      const { rows } = listUsage(app.deps.db, { from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000), credentialId: key.id }, { limit: 10 });
+      await app.deps.usageRecorder.flush();
+      const { rows } = await listUsage(app.deps.db, { from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000), credentialId: key.id }, { limit: 10 });
       expect(rows.map((r) => [r.method, r.outcome, r.target.slug, r.client.name])).toEqual([["initialize", "ok", "rec-db", "db"]]);
     } finally {
       await app.deps.gateway.close();

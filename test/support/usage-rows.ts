@@ -30,9 +30,9 @@ export function usageRecord(userId: string, overrides: Partial<UsageRecord> = {}
 }
 
 /** Writes a record now and returns its row id. */
-export function insertUsage(db: Db, record: UsageRecord): string {
+export async function insertUsage(db: Db, record: UsageRecord): Promise<string> {
   new ImmediateUsageSink(db).record(record);
-  const row = listUsage(db, { from: new Date(record.at.getTime() - 1), to: new Date(record.at.getTime() + 1) }, { limit: 500 }).rows.find(
+  const row = (await listUsage(db, { from: new Date(record.at.getTime() - 1), to: new Date(record.at.getTime() + 1) }, { limit: 500 })).rows.find(
     (r) => r.actor.userId === record.actor.userId && r.name === record.name && r.at.getTime() === record.at.getTime(),
   );
   if (!row) throw new Error("the usage row was not written");

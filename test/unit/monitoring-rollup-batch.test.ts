@@ -2,7 +2,7 @@
 // record): the roll-up table must come out exactly as writing the records one by one makes it.
 import { expect, test } from "bun:test";
 import type { Database } from "bun:sqlite";
-import { UsageWriter } from "../../src/domain/monitoring/recorder.ts";
+import { usageBatch, UsageWriter, writeUsageBatchPortable } from "../../src/domain/monitoring/recorder.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { usageRecord } from "../support/usage.ts";
 
@@ -44,4 +44,46 @@ test("a batch written at once gives the same roll-ups (calls, errors, durations,
     for (const r of records) one.write([r]);
   })();
   expect(rollups(batched.sqlite)).toEqual(rollups(single.sqlite));
+});
+
+/** Every row of the usage tables, in a fixed order, without the rowid-based ids. */
+function allUsage(sqlite: Database): { events: unknown[]; rollups: unknown[]; totals: unknown[] } {
+  const strip = (rows: unknown[]): unknown[] =>
+    rows.map((row) => {
+      const { id: _id, ...rest } = row as Record<string, unknown>;
+      return rest;
+    });
+  return {
+    events: strip(sqlite.query("SELECT * FROM usage_events ORDER BY id").all()),
+    rollups: rollups(sqlite),
+    totals: sqlite.query("SELECT * FROM usage_totals ORDER BY grain, scope, scope_id, dim, bucket, dim_id, outcome, error_code").all(),
+  };
+}
+
+test("the portable writer (drizzle's multi-row inserts and ON CONFLICT upserts, PostgreSQL's) writes what the prepared statements write", async () => {
+  const base = Date.UTC(2026, 10, 1, 11, 59, 30);
+  // More than one 1000-row statement of events and of roll-ups, so the chunking is crossed.
+  const records = Array.from({ length: 2500 }, (_, i) =>
+    usageRecord({
+      at: new Date(base + i * 1500),
+      name: `tool_${i % 40}`,
+      outcome: i % 7 === 0 ? "error" : "ok",
+      errorCode: i % 7 === 0 ? "-32000" : null,
+      durationMs: (i * 37) % 70_000,
+      actor: { credentialId: `key_${i % 5}`, userId: `user_${i % 3}` },
+      address: `203.0.113.${i % 9}`,
+      payload: i % 4 === 0 ? { arguments: { n: i } } : null,
+    }),
+  );
+  const prepared = openDb();
+  new UsageWriter(prepared.sqlite).write(records);
+  new UsageWriter(prepared.sqlite).write(records.slice(0, 700));
+  const portable = openDb();
+  await writeUsageBatchPortable(portable.db, usageBatch(records));
+  // A second batch adds to the roll-ups the first wrote (the ON CONFLICT branch).
+  await writeUsageBatchPortable(portable.db, usageBatch(records.slice(0, 700)));
+  const expected = allUsage(prepared.sqlite);
+  expect(expected.events).toHaveLength(3200);
+  expect(expected.rollups.length).toBeGreaterThan(1000);
+  expect(allUsage(portable.sqlite)).toEqual(expected);
 });

@@ -6,7 +6,7 @@ import { getUsage, listUsage, pruneUsage, usageStats, type UsageFilter } from ".
 import { bucketBounds, exactQuantile, latencyBucket } from "../../src/domain/monitoring/histogram.ts";
 import { OUTCOMES, type UsageRecord } from "../../src/domain/monitoring/types.ts";
 import { AppError } from "../../src/errors.ts";
-import { thrownBy } from "../support/errors.ts";
+import { rejectionOf } from "../support/errors.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { usageRecord } from "../support/usage.ts";
 
@@ -79,34 +79,34 @@ const FILTERS: Partial<UsageFilter>[] = [
 ];
 
 describe("listUsage and getUsage", () => {
-  test("each filter returns exactly the matching rows, newest first, every field read back", () => {
+  test("each filter returns exactly the matching rows, newest first, every field read back", async () => {
     const handle = openDb();
     const records = mixedRecords(400, 2 * HOUR);
     write(handle, records);
     for (const extra of FILTERS) {
       const f = range(T0 + 10 * MINUTE, T0 + 90 * MINUTE, extra);
-      const { rows, nextCursor } = listUsage(handle.db, f, { limit: 500 });
+      const { rows, nextCursor } = await listUsage(handle.db, f, { limit: 500 });
       const expected = matching(records, f);
       expect(nextCursor).toBeNull();
       expect(rows.length).toBe(expected.length);
       expect(rows.map((r) => r.at.getTime())).toEqual(expected.map((r) => r.at.getTime()).reverse());
       expect(rows.every((r) => matching([r], f).length === 1)).toBe(true);
     }
-    const first = listUsage(handle.db, range(T0, T0 + 2 * HOUR), { limit: 1 }).rows[0]!;
+    const first = (await listUsage(handle.db, range(T0, T0 + 2 * HOUR), { limit: 1 })).rows[0]!;
     const { id, ...rest } = first;
     expect(rest).toEqual(records[records.length - 1]!);
-    expect(getUsage(handle.db, id)).toEqual(first);
+    expect(await getUsage(handle.db, id)).toEqual(first);
   });
 
-  test("getUsage: an unknown or malformed id is null", () => {
+  test("getUsage: an unknown or malformed id is null", async () => {
     const handle = openDb();
     write(handle, [usageRecord()]);
-    expect(getUsage(handle.db, "999")).toBeNull();
-    expect(getUsage(handle.db, "1 OR 1=1")).toBeNull();
-    expect(getUsage(handle.db, "-1")).toBeNull();
+    expect(await getUsage(handle.db, "999")).toBeNull();
+    expect(await getUsage(handle.db, "1 OR 1=1")).toBeNull();
+    expect(await getUsage(handle.db, "-1")).toBeNull();
   });
 
-  test("paging by cursor shows every row once, none skipped, while newer rows are written between pages", () => {
+  test("paging by cursor shows every row once, none skipped, while newer rows are written between pages", async () => {
     const handle = openDb();
     // Several rows share a timestamp, so the cursor must break ties by id.
     const records = Array.from({ length: 95 }, (_, i) => usageRecord({ at: new Date(T0 + Math.floor(i / 4) * 1000), name: `n${i}` }));
@@ -116,7 +116,7 @@ describe("listUsage and getUsage", () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const page = listUsage(handle.db, f, { cursor, limit: 10 });
+      const page = await listUsage(handle.db, f, { cursor, limit: 10 });
       seen.push(...page.rows.map((r) => r.name!));
       cursor = page.nextCursor;
       // A newer row arrives while the reader pages; it belongs before the first page, never inside.
@@ -129,25 +129,25 @@ describe("listUsage and getUsage", () => {
     expect(pages).toBe(10);
   });
 
-  test("a cursor this server did not give is VALIDATION_FAILED, not a 500", () => {
+  test("a cursor this server did not give is VALIDATION_FAILED, not a 500", async () => {
     const handle = openDb();
     for (const cursor of ["abc", "1.2.3", "'; DROP TABLE usage_events; --", "-1.5"]) {
-      const err = thrownBy(() => listUsage(handle.db, range(T0, T0 + HOUR), { cursor, limit: 10 }));
+      const err = await rejectionOf(listUsage(handle.db, range(T0, T0 + HOUR), { cursor, limit: 10 }));
       expect(err).toBeInstanceOf(AppError);
       expect((err as AppError).code).toBe("VALIDATION_FAILED");
     }
   });
 
-  test("limit is clamped to 1..500", () => {
+  test("limit is clamped to 1..500", async () => {
     const handle = openDb();
     write(handle, mixedRecords(600, HOUR));
-    expect(listUsage(handle.db, range(T0, T0 + HOUR), { limit: 10_000 }).rows).toHaveLength(500);
-    expect(listUsage(handle.db, range(T0, T0 + HOUR), { limit: 0 }).rows).toHaveLength(1);
+    expect((await listUsage(handle.db, range(T0, T0 + HOUR), { limit: 10_000 })).rows).toHaveLength(500);
+    expect((await listUsage(handle.db, range(T0, T0 + HOUR), { limit: 0 })).rows).toHaveLength(1);
   });
 });
 
 describe("usageStats (from roll-ups)", () => {
-  test("totals, top-N and the error breakdown agree with the raw rows for every filter, minute and hour roll-ups", () => {
+  test("totals, top-N and the error breakdown agree with the raw rows for every filter, minute and hour roll-ups", async () => {
     const handle = openDb();
     const records = mixedRecords(2000, 3 * 24 * HOUR);
     write(handle, records);
@@ -156,7 +156,7 @@ describe("usageStats (from roll-ups)", () => {
       for (const extra of FILTERS) {
         const f = range(from, to, extra);
         const raw = matching(records, f);
-        const stats = usageStats(handle.db, f, { buckets: 12, top: 10 });
+        const stats = await usageStats(handle.db, f, { buckets: 12, top: 10 });
         const errors = raw.filter((r) => r.outcome !== "ok").length;
         expect(stats.totals.calls).toBe(raw.length);
         expect(stats.totals.errors).toBe(errors);
@@ -192,7 +192,7 @@ describe("usageStats (from roll-ups)", () => {
     }
   });
 
-  test("the series puts each call in its bucket and the top-N is cut and ordered", () => {
+  test("the series puts each call in its bucket and the top-N is cut and ordered", async () => {
     const handle = openDb();
     const records = [
       usageRecord({ at: new Date(T0 + 1 * MINUTE), name: "a" }),
@@ -202,7 +202,7 @@ describe("usageStats (from roll-ups)", () => {
       usageRecord({ at: new Date(T0 + 2 * HOUR), name: "c" }), // outside the range
     ];
     write(handle, records);
-    const stats = usageStats(handle.db, range(T0, T0 + HOUR - 1), { buckets: 4, top: 1 });
+    const stats = await usageStats(handle.db, range(T0, T0 + HOUR - 1), { buckets: 4, top: 1 });
     expect(stats.series.map((p) => [p.start.getTime() - T0, p.calls, p.errors])).toEqual([
       [0, 2, 1],
       [15 * MINUTE, 0, 0],
@@ -215,9 +215,9 @@ describe("usageStats (from roll-ups)", () => {
     expect(stats.errors).toEqual([{ outcome: "timeout", code: null, count: 1 }]);
   });
 
-  test("an empty range has zero totals and null percentiles", () => {
+  test("an empty range has zero totals and null percentiles", async () => {
     const handle = openDb();
-    const stats = usageStats(handle.db, range(T0, T0 + HOUR), { buckets: 3, top: 5 });
+    const stats = await usageStats(handle.db, range(T0, T0 + HOUR), { buckets: 3, top: 5 });
     expect(stats.totals).toEqual({ calls: 0, errors: 0, errorRate: 0, p50: null, p95: null, p99: null });
     expect(stats.series).toHaveLength(3);
     expect(stats.top.tools).toEqual([]);
@@ -225,15 +225,15 @@ describe("usageStats (from roll-ups)", () => {
 });
 
 describe("pruneUsage", () => {
-  test("deletes rows and roll-ups past retention, then the oldest beyond max_rows, and keeps the rest", () => {
+  test("deletes rows and roll-ups past retention, then the oldest beyond max_rows, and keeps the rest", async () => {
     const handle = openDb();
     const now = T0 + 10 * 24 * HOUR;
     const old = Array.from({ length: 30 }, (_, i) => usageRecord({ at: new Date(T0 + i * MINUTE), name: `old${i}` }));
     const recent = Array.from({ length: 20 }, (_, i) => usageRecord({ at: new Date(now - 2 * HOUR + i * MINUTE), name: `new${i}` }));
     write(handle, [...old, ...recent]);
-    const deleted = pruneUsage(handle.db, { retentionMs: 7 * 24 * HOUR, maxRows: 15, now: new Date(now) });
+    const deleted = await pruneUsage(handle.db, { retentionMs: 7 * 24 * HOUR, maxRows: 15, now: new Date(now) });
     expect(deleted).toBe(35);
-    const left = listUsage(handle.db, range(0, now), { limit: 500 }).rows.map((r) => r.name);
+    const left = (await listUsage(handle.db, range(0, now), { limit: 500 })).rows.map((r) => r.name);
     expect(left).toEqual(recent.slice(5).map((r) => r.name).reverse());
     for (const table of ["usage_rollups", "usage_totals"]) {
       const oldRollups = handle.sqlite.query(`SELECT COUNT(*) AS n FROM ${table} WHERE bucket < ?`).get(now - 7 * 24 * HOUR) as { n: number };
@@ -241,7 +241,7 @@ describe("pruneUsage", () => {
       expect((handle.sqlite.query(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n).toBeGreaterThan(0);
     }
     // Roll-ups of the retained period stay (the dashboard's counts do not depend on max_rows).
-    expect(usageStats(handle.db, range(now - 3 * HOUR, now), { buckets: 1, top: 1 }).totals.calls).toBe(20);
-    expect(pruneUsage(handle.db, { retentionMs: 7 * 24 * HOUR, maxRows: 15, now: new Date(now) })).toBe(0);
+    expect((await usageStats(handle.db, range(now - 3 * HOUR, now), { buckets: 1, top: 1 })).totals.calls).toBe(20);
+    expect(await pruneUsage(handle.db, { retentionMs: 7 * 24 * HOUR, maxRows: 15, now: new Date(now) })).toBe(0);
   });
 });

@@ -1,5 +1,8 @@
-// The audit log: one row per change through any face, written synchronously, listed newest first, pruned by its own retention.
+// The audit log: one row per change through any face, written at once, listed newest first, pruned by its own retention.
+import { lt } from "drizzle-orm";
+import type { Database } from "bun:sqlite";
 import type { Db } from "../../db/client.ts";
+import { outsideTransactions, sqliteOf, tables } from "../../db/store.ts";
 import { silentLogger, type Logger } from "../../logger.ts";
 import { exactMatches, joinWhere, newestFirst, type SqlValue, type Where } from "./filter.ts";
 import type { AuditRecord, AuditSink, Face } from "./types.ts";
@@ -21,25 +24,57 @@ export const MAX_CHANGE_BYTES = 16 * 1024;
  * whichever face made it (an operation, a sign-in, a consent).
  */
 export class AuditLog implements AuditSink {
+  /** The writes not finished yet (on PostgreSQL, or on SQLite while another request's transaction is open). */
+  private pending: Promise<void> = Promise.resolve();
+
   constructor(private readonly db: Db, private readonly logger: Logger = silentLogger) {}
 
   record(record: AuditRecord): void {
     try {
-      this.insert(record);
+      const sqlite = sqliteOf(this.db);
+      // On SQLite with no transaction open the row is written before record() returns, as it always
+      // was; otherwise it is written as soon as the connection is free (or by PostgreSQL's pool).
+      if (sqlite && !sqlite.inTransaction) insertAuditSqlite(sqlite, record);
+      else this.pending = this.pending.then(() => this.insertLater(record));
     } catch (err) {
       this.logger.error("audit row not written", { action: record.action, error: err });
     }
   }
 
-  private insert(record: AuditRecord): void {
-    this.db.$client.run(
-      "INSERT INTO audit_events (at, face, user_id, credential_kind, credential_id, action, target_id, address, change, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      [
-        record.at.getTime(), record.face, record.actor.userId, record.actor.credentialKind, record.actor.credentialId, record.action,
-        record.targetId, record.address, changeText(record.change), record.outcome,
-      ],
-    );
+  /** Resolves when every row recorded so far is written (or its failure logged); it never rejects. */
+  settled(): Promise<void> {
+    return this.pending;
   }
+
+  private async insertLater(record: AuditRecord): Promise<void> {
+    try {
+      const sqlite = sqliteOf(this.db);
+      if (sqlite) {
+        await outsideTransactions(this.db);
+        insertAuditSqlite(sqlite, record);
+        return;
+      }
+      const { auditEvents } = tables(this.db);
+      await this.db.insert(auditEvents).values({
+        at: record.at.getTime(), face: record.face, userId: record.actor.userId, credentialKind: record.actor.credentialKind,
+        credentialId: record.actor.credentialId, action: record.action, targetId: record.targetId, address: record.address,
+        change: changeText(record.change), outcome: record.outcome,
+      });
+    } catch (err) {
+      this.logger.error("audit row not written", { action: record.action, error: err });
+    }
+  }
+}
+
+/** The audit insert on SQLite's connection, synchronous (the caller makes sure no other request's transaction is open). */
+function insertAuditSqlite(sqlite: Database, record: AuditRecord): void {
+  sqlite.run(
+    "INSERT INTO audit_events (at, face, user_id, credential_kind, credential_id, action, target_id, address, change, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [
+      record.at.getTime(), record.face, record.actor.userId, record.actor.credentialKind, record.actor.credentialId, record.action,
+      record.targetId, record.address, changeText(record.change), record.outcome,
+    ],
+  );
 }
 
 /**
@@ -91,12 +126,14 @@ function toAuditRow(r: AuditEventRow): AuditRow {
 }
 
 /** One page of the audit log, newest first by (at, id), with the same cursor scheme as the usage log. */
-export function listAudit(db: Db, filter: AuditFilter, page: { cursor?: string | null; limit: number }): { rows: AuditRow[]; nextCursor: string | null } {
+export function listAudit(db: Db, filter: AuditFilter, page: { cursor?: string | null; limit: number }): Promise<{ rows: AuditRow[]; nextCursor: string | null }> {
   return newestFirst<AuditEventRow, AuditRow>(db, "audit_events", joinWhere(auditWhere(filter)), page, toAuditRow);
 }
 
 /** Deletes audit rows older than the retention; returns how many. */
-export function pruneAudit(db: Db, options: { retentionMs: number; now?: Date }): number {
+export async function pruneAudit(db: Db, options: { retentionMs: number; now?: Date }): Promise<number> {
   const cutoff = (options.now ?? new Date()).getTime() - options.retentionMs;
-  return db.$client.run("DELETE FROM audit_events WHERE at < ?", [cutoff]).changes;
+  const { auditEvents } = tables(db);
+  const deleted = await db.delete(auditEvents).where(lt(auditEvents.at, cutoff)).returning({ id: auditEvents.id });
+  return deleted.length;
 }

@@ -1,5 +1,7 @@
 // Usage filters and cursors turned into SQL: one place for the raw rows' and the roll-ups' WHERE.
+import type { Database } from "bun:sqlite";
 import type { Db } from "../../db/client.ts";
+import { outsideTransactions, sqliteOf } from "../../db/store.ts";
 import { AppError } from "../../errors.ts";
 import type { Face, Outcome } from "./types.ts";
 
@@ -54,23 +56,41 @@ export function exactMatches<F extends Record<string, unknown>>(filter: F, colum
 }
 
 /**
+ * The SQLite connection for a monitoring query written in SQLite's SQL (the listings, stats, activity
+ * and pruning are raw SQL over the roll-ups), once no other request's transaction is open on it, so the
+ * query never lands inside one. Their PostgreSQL versions are written with the PostgreSQL schema; until
+ * then a PostgreSQL handle is told so by name rather than given SQLite's SQL.
+ */
+export async function sqliteFor(db: Db, query: string): Promise<Database> {
+  const sqlite = sqliteOf(db);
+  if (!sqlite) throw new Error(`${query} has no PostgreSQL version yet (its SQL is SQLite's)`);
+  await outsideTransactions(db);
+  return sqlite;
+}
+
+/**
  * One page of `table` newest first by (at, id), after `cursor` (the last row of the previous page):
  * the usage log's and the audit log's listing. A page of limit + 1 tells whether more follow.
  */
-export function newestFirst<Row extends { at: number; id: number }, Out>(
+export async function newestFirst<Row extends { at: number; id: number }, Out>(
   db: Db,
   table: "usage_events" | "audit_events",
   where: Where,
   page: { cursor?: string | null; limit: number },
   toRow: (row: Row) => Out,
-): { rows: Out[]; nextCursor: string | null } {
+): Promise<{ rows: Out[]; nextCursor: string | null }> {
   const limit = Math.max(1, Math.min(500, Math.floor(page.limit)));
   const paged = page.cursor ? join(where, afterCursor(decodeCursor(page.cursor))) : where;
-  const rows = db.$client.query(`SELECT * FROM ${table} WHERE ${paged.sql} ORDER BY at DESC, id DESC LIMIT ?`).all(...paged.params, limit + 1) as Row[];
+  const rows = newestFirstSqlite<Row>(await sqliteFor(db, "the usage and audit log listing"), table, paged, limit + 1);
   const more = rows.length > limit;
   const shown = more ? rows.slice(0, limit) : rows;
   const last = shown[shown.length - 1];
   return { rows: shown.map(toRow), nextCursor: more && last ? encodeCursor(last.at, last.id) : null };
+}
+
+/** newestFirst's page in SQLite's SQL (`?` placeholders; "1" is an always-true WHERE). */
+function newestFirstSqlite<Row>(sqlite: Database, table: string, where: Where, limit: number): Row[] {
+  return sqlite.query(`SELECT * FROM ${table} WHERE ${where.sql} ORDER BY at DESC, id DESC LIMIT ?`).all(...where.params, limit) as Row[];
 }
 
 function join(...wheres: Where[]): Where {

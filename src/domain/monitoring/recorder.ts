@@ -1,7 +1,9 @@
 // The usage recorder: a bounded in-memory queue of usage records, written in batches (rows and their
 // roll-ups in one transaction) on a timer or when enough are queued, never on the request path.
 import type { Database, Statement } from "bun:sqlite";
+import { sql, type Column, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
+import { outsideTransactions, sqliteOf, tables, transaction } from "../../db/store.ts";
 import type { Logger } from "../../logger.ts";
 import { HISTOGRAM_COLUMNS, latencyBucket } from "./histogram.ts";
 import type { UsageRecord, UsageSink } from "./types.ts";
@@ -128,7 +130,105 @@ function upsertSql(table: string, key: readonly string[]): string {
   );
 }
 
-/** Prepared statements that write records and their roll-ups (shared with the CLI's immediate sink). */
+/** A batch ready to write: its rows (EVENT_COLUMNS order) and its roll-ups' summed increments. */
+export type UsageBatch = { rows: (string | number | null)[][]; rollups: Increment[]; totals: Increment[]; skipped: number };
+
+/**
+ * Turns records into a batch. The roll-ups' increments are summed in memory first, so a busy batch (many
+ * calls of the same tool by the same key in the same minute) costs one upsert per distinct row rather
+ * than ~40 per call. One malformed record (an invalid date, a payload JSON cannot hold) is skipped, not the batch.
+ */
+export function usageBatch(records: readonly UsageRecord[]): UsageBatch {
+  const groups = new Map<string, Group>();
+  const rows: (string | number | null)[][] = [];
+  for (const r of records) {
+    try {
+      const values = eventValues(r);
+      if (!Number.isFinite(values[0])) continue;
+      rows.push(values);
+      addToGroup(groups, r);
+    } catch {
+      continue;
+    }
+  }
+  const rollups = new Map<string, Increment>();
+  const totals = new Map<string, Increment>();
+  for (const group of groups.values()) collect(group, rollups, totals);
+  return { rows, rollups: [...rollups.values()], totals: [...totals.values()], skipped: records.length - rows.length };
+}
+
+/**
+ * Writes a batch of records and their roll-ups in one transaction, whichever engine holds `db`: prepared
+ * statements on SQLite (`writer`, made once per sink), multi-row drizzle inserts and upserts otherwise.
+ */
+export async function writeUsage(db: Db, writer: () => UsageWriter, records: readonly UsageRecord[]): Promise<{ skipped: number }> {
+  const batch = usageBatch(records);
+  if (sqliteOf(db)) {
+    await outsideTransactions(db);
+    writer().writeBatch(batch);
+  } else {
+    await writeUsageBatchPortable(db, batch);
+  }
+  return { skipped: batch.skipped };
+}
+
+/** Rows per multi-row statement: 1000 × 30 columns stays under both engines' bound on parameters (32766, 65535). */
+const CHUNK_ROWS = 1000;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK_ROWS) out.push(items.slice(i, i + CHUNK_ROWS));
+  return out;
+}
+
+/** A roll-up's counters as drizzle values (HISTOGRAM_COLUMNS are the schema's h00…h15 keys). */
+function counterValues(inc: Increment): Record<string, number> {
+  const values: Record<string, number> = { calls: inc.calls, errors: inc.errors, durationSum: inc.durationSum };
+  HISTOGRAM_COLUMNS.forEach((h, i) => (values[h] = inc.hist[i]!));
+  return values;
+}
+
+/**
+ * A batch written through drizzle, in SQL both engines run: one multi-row INSERT per 1000 rows, and the
+ * roll-ups as INSERT … ON CONFLICT (key) DO UPDATE adding the batch's increments (a batch holds each key
+ * once, which PostgreSQL requires of one statement). The SQLite server writes with UsageWriter instead.
+ */
+export async function writeUsageBatchPortable(db: Db, batch: UsageBatch): Promise<void> {
+  const { usageEvents, usageRollups, usageTotals } = tables(db);
+  // Each counter becomes itself plus the batch's increment (`excluded` is the row the INSERT proposed).
+  const added = (t: typeof usageRollups | typeof usageTotals): Record<string, SQL> => {
+    const columns = t as unknown as Record<string, Column>;
+    const set: Record<string, SQL> = {};
+    for (const key of ["calls", "errors", "durationSum", ...HISTOGRAM_COLUMNS]) {
+      set[key] = sql`${columns[key]!} + excluded.${sql.identifier(columns[key]!.name)}`;
+    }
+    return set;
+  };
+  await transaction(db, async (tx) => {
+    for (const part of chunks(batch.rows)) {
+      await tx.insert(usageEvents).values(part.map((v) => Object.fromEntries(EVENT_FIELDS.map((f, i) => [f, v[i]])) as typeof usageEvents.$inferInsert));
+    }
+    for (const part of chunks(batch.rollups)) {
+      const values = part.map((inc) => ({ ...Object.fromEntries(ROLLUP_FIELDS.map((f, i) => [f, inc.key[i]])), ...counterValues(inc) }) as typeof usageRollups.$inferInsert);
+      await tx.insert(usageRollups).values(values).onConflictDoUpdate({ target: ROLLUP_FIELDS.map((f) => usageRollups[f]), set: added(usageRollups) });
+    }
+    for (const part of chunks(batch.totals)) {
+      const values = part.map((inc) => ({ ...Object.fromEntries(TOTALS_FIELDS.map((f, i) => [f, inc.key[i]])), ...counterValues(inc) }) as typeof usageTotals.$inferInsert);
+      await tx.insert(usageTotals).values(values).onConflictDoUpdate({ target: TOTALS_FIELDS.map((f) => usageTotals[f]), set: added(usageTotals) });
+    }
+  });
+}
+
+/** The schema's field names of EVENT_COLUMNS, ROLLUP_KEY and TOTALS_KEY, in the same order. */
+const EVENT_FIELDS = [
+  "at", "durationMs", "face", "targetKind", "targetId", "targetSlug", "method", "name", "upstreamName", "connectionId",
+  "outcome", "errorCode", "errorMessage", "userId", "credentialKind", "credentialId", "sessionId", "clientName",
+  "clientVersion", "address", "requestBytes", "responseBytes", "payload",
+] as const;
+const ROLLUP_FIELDS = ["grain", "bucket", "targetId", "connectionId", "name", "credentialId", "userId", "outcome", "errorCode", "face", "targetKind"] as const;
+const TOTALS_FIELDS = ["grain", "scope", "scopeId", "dim", "bucket", "dimId", "outcome", "errorCode"] as const;
+
+/** Prepared statements that write records and their roll-ups on SQLite (shared with the CLI's immediate sink). */
 export class UsageWriter {
   private readonly insertEvent: Statement;
   private readonly upsertRollup: Statement;
@@ -140,34 +240,23 @@ export class UsageWriter {
     this.upsertTotal = sqlite.prepare(upsertSql("usage_totals", TOTALS_KEY));
   }
 
-  /**
-   * Writes records and their roll-ups in one transaction. The roll-ups' increments are summed in memory
-   * first, so a busy batch (many calls of the same tool by the same key in the same minute) costs one
-   * upsert per distinct row rather than ~40 per call.
-   */
+  /** Writes records and their roll-ups in one transaction, synchronously (see writeBatch). */
   write(records: readonly UsageRecord[]): { skipped: number } {
-    const groups = new Map<string, Group>();
-    const rows: (string | number | null)[][] = [];
-    for (const r of records) {
-      // One malformed record (an invalid date, a payload JSON cannot hold) is skipped, not the batch.
-      try {
-        const values = eventValues(r);
-        if (!Number.isFinite(values[0])) continue;
-        rows.push(values);
-        addToGroup(groups, r);
-      } catch {
-        continue;
-      }
-    }
-    const rollups = new Map<string, Increment>();
-    const totals = new Map<string, Increment>();
-    for (const group of groups.values()) collect(group, rollups, totals);
+    const batch = usageBatch(records);
+    this.writeBatch(batch);
+    return { skipped: batch.skipped };
+  }
+
+  /**
+   * Writes a batch in one transaction, synchronously: the caller has made sure no other request's
+   * transaction is open on the connection (outsideTransactions, or SQLite's own inTransaction).
+   */
+  writeBatch(batch: UsageBatch): void {
     this.sqlite.transaction(() => {
-      for (const values of rows) this.insertEvent.run(...values);
-      for (const inc of rollups.values()) this.upsertRollup.run(...inc.key, inc.calls, inc.errors, inc.durationSum, ...inc.hist);
-      for (const inc of totals.values()) this.upsertTotal.run(...inc.key, inc.calls, inc.errors, inc.durationSum, ...inc.hist);
+      for (const values of batch.rows) this.insertEvent.run(...values);
+      for (const inc of batch.rollups) this.upsertRollup.run(...inc.key, inc.calls, inc.errors, inc.durationSum, ...inc.hist);
+      for (const inc of batch.totals) this.upsertTotal.run(...inc.key, inc.calls, inc.errors, inc.durationSum, ...inc.hist);
     }).immediate();
-    return { skipped: records.length - rows.length };
   }
 }
 
@@ -224,11 +313,13 @@ export class UsageRecorder implements UsageSink {
   private stopped = false;
   private failing = false;
   private writer: UsageWriter | null = null;
+  /** The batch being written (batches are written one after another, in the order they were taken). */
+  private writing: Promise<void> = Promise.resolve();
   private readonly state = { recorded: 0, written: 0, dropped: 0, lost: 0 };
 
   constructor(private readonly db: Db, private readonly options: RecorderOptions) {
     if (options.enabled) {
-      this.timer = setInterval(() => this.flush(), Math.max(1, options.flushIntervalMs));
+      this.timer = setInterval(() => void this.flush(), Math.max(1, options.flushIntervalMs));
       this.timer.unref();
     }
   }
@@ -250,19 +341,26 @@ export class UsageRecorder implements UsageSink {
       // Written in a later task, never inside the request that filled the batch.
       setTimeout(() => {
         this.flushScheduled = false;
-        this.flush();
+        void this.flush();
       }, 0);
     }
   }
 
-  /** Writes everything queued now, in one transaction; a failure loses that batch and is logged once. */
-  flush(): void {
-    if (this.queue.length === 0) return;
+  /**
+   * Writes everything queued now, in one transaction, after the batches taken before it; resolves when
+   * it is written. Never rejects: a failure loses that batch and is logged once.
+   */
+  flush(): Promise<void> {
+    if (this.queue.length === 0) return this.writing;
     const batch = this.queue;
     this.queue = [];
+    this.writing = this.writing.then(() => this.write(batch));
+    return this.writing;
+  }
+
+  private async write(batch: UsageRecord[]): Promise<void> {
     try {
-      this.writer ??= new UsageWriter(this.db.$client);
-      const { skipped } = this.writer.write(batch);
+      const { skipped } = await writeUsage(this.db, () => (this.writer ??= new UsageWriter(sqliteOf(this.db)!)), batch);
       this.state.written += batch.length - skipped;
       this.state.lost += skipped;
       if (this.failing) this.options.logger?.info("usage records are written again");
@@ -275,12 +373,12 @@ export class UsageRecorder implements UsageSink {
     }
   }
 
-  /** Stops the timer, refuses new records and writes what is queued (graceful shutdown). */
-  stop(): void {
+  /** Stops the timer, refuses new records and writes what is queued (graceful shutdown); resolves once written. */
+  stop(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     this.stopped = true;
-    this.flush();
+    return this.flush();
   }
 }
 
@@ -290,14 +388,30 @@ export class UsageRecorder implements UsageSink {
  */
 export class ImmediateUsageSink implements UsageSink {
   private writer: UsageWriter | null = null;
+  /** The writes not finished yet (on PostgreSQL, or on SQLite while a transaction is open). */
+  private pending: Promise<void> = Promise.resolve();
   constructor(private readonly db: Db) {}
 
   record(record: UsageRecord): void {
     try {
-      this.writer ??= new UsageWriter(this.db.$client);
-      this.writer.write([record]);
+      const sqlite = sqliteOf(this.db);
+      // On SQLite with no transaction open the row is written before record() returns, as it always was.
+      if (sqlite && !sqlite.inTransaction) {
+        this.writer ??= new UsageWriter(sqlite);
+        this.writer.write([record]);
+        return;
+      }
+      this.pending = this.pending.then(() => writeUsage(this.db, () => (this.writer ??= new UsageWriter(sqlite!)), [record])).then(
+        () => {},
+        () => {},
+      );
     } catch {
       // Usage is a record of what happened, never a reason for a command to fail.
     }
+  }
+
+  /** Resolves when every record handed so far is written (or failed); it never rejects. */
+  settled(): Promise<void> {
+    return this.pending;
   }
 }

@@ -3,8 +3,9 @@
 // filter (agent; beyond 24 h also key, user, connection, name) are read from the per-dimension roll-ups
 // (usage_totals: a few rows per bucket, whatever the size of usage_events); any other filter from the
 // combination roll-ups (usage_rollups), by index.
+import type { Database } from "bun:sqlite";
 import type { Db } from "../../db/client.ts";
-import { joinWhere, rollupsWhere, type SqlValue, type UsageFilter, type Where } from "./filter.ts";
+import { joinWhere, rollupsWhere, sqliteFor, type SqlValue, type UsageFilter, type Where } from "./filter.ts";
 import { HISTOGRAM_COLUMNS, histogramQuantile } from "./histogram.ts";
 import { MINUTE_SCOPES } from "./recorder.ts";
 import type { Outcome } from "./types.ts";
@@ -42,14 +43,19 @@ function percentiles(hist: number[]): { p50: number | null; p95: number | null; 
 }
 
 /** Calls and errors per bucket of [from, to] split into `buckets` equal parts, with latency percentiles. */
-export function usageSeries(db: Db, filter: UsageFilter, buckets: number): { series: SeriesPoint[]; total: number[] } {
+export async function usageSeries(db: Db, filter: UsageFilter, buckets: number): Promise<{ series: SeriesPoint[]; total: number[] }> {
+  return usageSeriesSqlite(await sqliteFor(db, "the usage series"), filter, buckets);
+}
+
+/** usageSeries in SQLite's SQL: buckets by integer division, MIN/MAX of two values clamp the index. */
+function usageSeriesSqlite(sqlite: Database, filter: UsageFilter, buckets: number): { series: SeriesPoint[]; total: number[] } {
   const n = Math.max(1, Math.min(1000, Math.floor(buckets)));
   const from = filter.from.getTime();
   const width = Math.max(1, Math.ceil((filter.to.getTime() - from + 1) / n));
   const source = sourceFor(filter);
   const where = source.where(null);
   // A roll-up bucket that starts before `from` (the range's first, partial minute or hour) counts in the first point.
-  const rows = db.$client
+  const rows = sqlite
     .query(`SELECT MIN(MAX((bucket - ?) / ?, 0), ?) AS i, SUM(calls) AS calls, SUM(errors) AS errors, ${HIST_SUMS} FROM ${source.table} WHERE ${where.sql} GROUP BY i`)
     .all(from, width, n - 1, ...where.params) as ({ i: number; calls: number; errors: number } & HistRow)[];
   const byIndex = new Map(rows.map((r) => [r.i, r]));
@@ -102,19 +108,20 @@ function sourceFor(filter: UsageFilter): Source {
   };
 }
 
-function topBy(db: Db, filter: UsageFilter, dim: Dimension, limit: number): TopEntry[] {
+/** The top `limit` of a dimension, in SQLite's SQL. */
+function topBySqlite(sqlite: Database, filter: UsageFilter, dim: Dimension, limit: number): TopEntry[] {
   const source = sourceFor(filter);
   const where = source.where(dim);
   const column = source.column(dim);
   const params: SqlValue[] = [...where.params, limit];
-  return db.$client
+  return sqlite
     .query(`SELECT ${column} AS id, SUM(calls) AS calls, SUM(errors) AS errors FROM ${source.table} WHERE ${where.sql} GROUP BY ${column} ORDER BY calls DESC, id LIMIT ?`)
     .all(...params) as TopEntry[];
 }
 
 /** The busiest names (tools, resources, prompts, operations) of a filter. */
-export function topNames(db: Db, filter: UsageFilter, limit: number): TopEntry[] {
-  return topBy(db, filter, "name", limit);
+export async function topNames(db: Db, filter: UsageFilter, limit: number): Promise<TopEntry[]> {
+  return topBySqlite(await sqliteFor(db, "the top names"), filter, "name", limit);
 }
 
 /**
@@ -122,34 +129,44 @@ export function topNames(db: Db, filter: UsageFilter, limit: number): TopEntry[]
  * breakdown. Buckets at the range's edges count whole (a minute, or an hour beyond 24 h); latency
  * percentiles are read from the histogram (histogram.ts), so they are within one latency bucket.
  */
-export function usageStats(db: Db, filter: UsageFilter, options: { buckets: number; top: number }): UsageStats {
+export async function usageStats(db: Db, filter: UsageFilter, options: { buckets: number; top: number }): Promise<UsageStats> {
+  return usageStatsSqlite(await sqliteFor(db, "the usage stats"), filter, options);
+}
+
+/** usageStats in SQLite's SQL (its series, top lists and error breakdown read in one go, with no await between). */
+function usageStatsSqlite(sqlite: Database, filter: UsageFilter, options: { buckets: number; top: number }): UsageStats {
   const limit = Math.max(1, Math.min(100, Math.floor(options.top)));
-  const { series, total } = usageSeries(db, filter, options.buckets);
+  const { series, total } = usageSeriesSqlite(sqlite, filter, options.buckets);
   const calls = series.reduce((a, p) => a + p.calls, 0);
   const errors = series.reduce((a, p) => a + p.errors, 0);
   const source = sourceFor(filter);
   const where = source.where(null);
-  const breakdown = db.$client
+  const breakdown = sqlite
     .query(`SELECT outcome, error_code AS code, SUM(calls) AS count FROM ${source.table} WHERE ${where.sql} AND outcome != 'ok' GROUP BY outcome, error_code ORDER BY count DESC, outcome, code`)
     .all(...where.params) as { outcome: Outcome; code: string; count: number }[];
   return {
     totals: { calls, errors, errorRate: calls === 0 ? 0 : errors / calls, ...percentiles(total) },
     series,
     top: {
-      tools: topNames(db, filter, limit),
-      agents: topBy(db, filter, "agent", limit),
-      connections: topBy(db, filter, "connection", limit),
-      credentials: topBy(db, filter, "credential", limit),
-      users: topBy(db, filter, "user", limit),
+      tools: topBySqlite(sqlite, filter, "name", limit),
+      agents: topBySqlite(sqlite, filter, "agent", limit),
+      connections: topBySqlite(sqlite, filter, "connection", limit),
+      credentials: topBySqlite(sqlite, filter, "credential", limit),
+      users: topBySqlite(sqlite, filter, "user", limit),
     },
     errors: breakdown.map((e) => ({ outcome: e.outcome, code: e.code === "" ? null : e.code, count: e.count })),
   };
 }
 
 /** Calls and errors of a filter over its range, from the roll-ups. */
-export function countUsage(db: Db, filter: UsageFilter): { calls: number; errors: number } {
+export async function countUsage(db: Db, filter: UsageFilter): Promise<{ calls: number; errors: number }> {
+  return countUsageSqlite(await sqliteFor(db, "counting usage"), filter);
+}
+
+/** countUsage in SQLite's SQL. */
+function countUsageSqlite(sqlite: Database, filter: UsageFilter): { calls: number; errors: number } {
   const source = sourceFor(filter);
   const where = source.where(null);
-  const row = db.$client.query(`SELECT COALESCE(SUM(calls), 0) AS calls, COALESCE(SUM(errors), 0) AS errors FROM ${source.table} WHERE ${where.sql}`).get(...where.params) as { calls: number; errors: number };
+  const row = sqlite.query(`SELECT COALESCE(SUM(calls), 0) AS calls, COALESCE(SUM(errors), 0) AS errors FROM ${source.table} WHERE ${where.sql}`).get(...where.params) as { calls: number; errors: number };
   return row;
 }

@@ -90,7 +90,7 @@ export type AuditRecord = {
   outcome: "ok" | "refused" | "error";
 };
 
-/** Where changes are written (synchronously: an audit row is part of what happened). */
+/** Where changes are written, at once (an audit row is part of what happened); never throws. */
 export interface AuditSink {
   record(record: AuditRecord): void;
 }
