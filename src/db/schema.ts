@@ -384,3 +384,26 @@ export const usageTotals = sqliteTable(
     index("usage_totals_bucket_idx").on(table.grain, table.bucket),
   ],
 );
+
+/**
+ * The running replicas (issue 15): each server registers itself at start, heartbeats, and deregisters
+ * at a clean stop. Times in ms since the epoch; a replica is alive while its heartbeat is recent.
+ */
+export const replicas = sqliteTable("replicas", {
+  id: text("id").primaryKey(),
+  /** Where the other replicas reach it (cluster.advertise_url). */
+  url: text("url").notNull(),
+  startedAt: integer("started_at").notNull(),
+  heartbeatAt: integer("heartbeat_at").notNull(),
+});
+
+/** Which replica holds each downstream MCP session, so another replica can forward its requests there. */
+export const mcpSessions = sqliteTable(
+  "mcp_sessions",
+  {
+    sessionId: text("session_id").primaryKey(),
+    replicaId: text("replica_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (table) => [index("mcp_sessions_replica_id_idx").on(table.replicaId)],
+);

@@ -24,6 +24,7 @@ import { callerActor } from "../domain/monitoring/actor.ts";
 import type { UsageSink } from "../domain/monitoring/types.ts";
 import { SessionUsage, type UsagePolicy, type UsageTarget } from "./usage-capture.ts";
 import { secretsOf } from "./redact.ts";
+import type { SessionDirectory } from "./cluster/cluster.ts";
 
 export type GatewaySettings = {
   sessionIdleMs: number;
@@ -43,6 +44,8 @@ export type GatewaySettings = {
   resumeRetryMs?: number;
   /** Where every MCP request to a connection or agent is recorded (absent: nothing is recorded). */
   usage?: UsageSettings;
+  /** With several replicas: where each session's replica is recorded (absent on a single replica, which pays no write per session). */
+  directory?: SessionDirectory;
 };
 
 export type UsageSettings = {
@@ -114,6 +117,11 @@ export class Gateway implements RunningGateway {
     const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     this.runtimes.set(spec.id, runtime);
     return runtime;
+  }
+
+  /** Whether this replica holds the session (with several replicas, another may). */
+  holds(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
   }
 
   get sessionCount(): number {
@@ -270,6 +278,8 @@ export class Gateway implements RunningGateway {
     const response = await session.transport.handleRequest(request, { parsedBody });
     // An initialize that did not take (bad params) leaves nothing behind.
     if (!session.id) await this.forget(session);
+    // Recorded before the client learns the id, so its next request finds the session from any replica.
+    else if (this.settings.directory) await this.settings.directory.sessionOpened(session.id).catch((err: unknown) => this.settings.logger.warn("cannot record the session's replica", { error: (err as Error).message }));
     return response;
   }
 
@@ -290,7 +300,10 @@ export class Gateway implements RunningGateway {
 
   private async forget(session: DownstreamSession): Promise<void> {
     session.usage?.close();
-    if (session.id && this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+    if (session.id && this.sessions.get(session.id) === session) {
+      this.sessions.delete(session.id);
+      void this.settings.directory?.sessionClosed(session.id).catch((err: unknown) => this.settings.logger.warn("cannot remove the session's replica", { error: (err as Error).message }));
+    }
     for (const runtime of this.runtimes.values()) {
       if (runtime.sessions.has(session) || session.targetId === runtime.spec.id) await runtime.detach(session);
     }

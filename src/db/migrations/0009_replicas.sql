@@ -1,0 +1,13 @@
+CREATE TABLE `mcp_sessions` (
+	`session_id` text PRIMARY KEY NOT NULL,
+	`replica_id` text NOT NULL,
+	`created_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `mcp_sessions_replica_id_idx` ON `mcp_sessions` (`replica_id`);--> statement-breakpoint
+CREATE TABLE `replicas` (
+	`id` text PRIMARY KEY NOT NULL,
+	`url` text NOT NULL,
+	`started_at` integer NOT NULL,
+	`heartbeat_at` integer NOT NULL
+);

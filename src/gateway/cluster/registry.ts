@@ -1,0 +1,103 @@
+// The replica registry and the session directory (issue 15): which replicas run (a row each, kept
+// fresh by heartbeats) and which replica holds each downstream MCP session.
+import { and, eq, lt } from "drizzle-orm";
+import type { Db } from "../../db/client.ts";
+import { tables, transaction } from "../../db/store.ts";
+import type { Logger } from "../../logger.ts";
+
+/** The replica that holds a session, as the directory knows it. */
+export type SessionOwner = { replicaId: string; url: string; alive: boolean };
+
+export type RegistrySettings = {
+  db: Db;
+  /** Where the other replicas reach this one. */
+  url: string;
+  heartbeatMs: number;
+  deadAfterMs: number;
+  logger: Logger;
+  /** The clock (tests move it). */
+  now?: () => number;
+};
+
+/** This replica's row in `replicas`, its heartbeat, and its entries in `mcp_sessions`. */
+export class ReplicaRegistry {
+  readonly id = `rep_${crypto.randomUUID()}`;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly settings: RegistrySettings) {
+    this.now = settings.now ?? Date.now;
+  }
+
+  get url(): string {
+    return this.settings.url;
+  }
+
+  /** Registers this replica and starts heartbeating (each beat also prunes the dead). */
+  async start(): Promise<void> {
+    await this.beat();
+    this.timer = setInterval(() => {
+      this.beat().catch((err: unknown) => this.settings.logger.warn("replica heartbeat failed", { error: (err as Error).message }));
+    }, this.settings.heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** Stops heartbeating without deregistering: what a replica that dies looks like to the others. */
+  stopHeartbeat(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** A clean stop: no more heartbeats, and this replica's row and sessions are gone at once. */
+  async deregister(): Promise<void> {
+    this.stopHeartbeat();
+    const { replicas, mcpSessions } = tables(this.settings.db);
+    await transaction(this.settings.db, async (tx) => {
+      await tx.delete(mcpSessions).where(eq(mcpSessions.replicaId, this.id));
+      await tx.delete(replicas).where(eq(replicas.id, this.id));
+    });
+  }
+
+  /** One heartbeat: this replica's row is written (again, if it was pruned while it stalled), the dead are pruned. */
+  async beat(): Promise<void> {
+    const { replicas } = tables(this.settings.db);
+    const now = this.now();
+    await this.settings.db
+      .insert(replicas)
+      .values({ id: this.id, url: this.settings.url, startedAt: now, heartbeatAt: now })
+      .onConflictDoUpdate({ target: replicas.id, set: { heartbeatAt: now, url: this.settings.url } });
+    // A replica dead for twice dead_after is gone for good: its row and its sessions' rows go. (Between
+    // one and two, its row stays so that a lookup of its sessions says "dead" rather than "unknown".)
+    const cutoff = now - 2 * this.settings.deadAfterMs;
+    await transaction(this.settings.db, async (tx) => {
+      const { replicas: r, mcpSessions: s } = tables(tx);
+      const dead = await tx.delete(r).where(lt(r.heartbeatAt, cutoff)).returning({ id: r.id });
+      for (const { id } of dead) await tx.delete(s).where(eq(s.replicaId, id));
+    });
+  }
+
+  /** Records that this replica holds a new session. */
+  async sessionOpened(sessionId: string): Promise<void> {
+    const { mcpSessions } = tables(this.settings.db);
+    await this.settings.db.insert(mcpSessions).values({ sessionId, replicaId: this.id, createdAt: this.now() }).onConflictDoNothing();
+  }
+
+  /** Removes a session of this replica from the directory (it ended: DELETE, expiry, shutdown). */
+  async sessionClosed(sessionId: string): Promise<void> {
+    const { mcpSessions } = tables(this.settings.db);
+    await this.settings.db.delete(mcpSessions).where(and(eq(mcpSessions.sessionId, sessionId), eq(mcpSessions.replicaId, this.id)));
+  }
+
+  /** The replica holding a session, and whether it is alive; null when the directory does not know it. */
+  async ownerOf(sessionId: string): Promise<SessionOwner | null> {
+    const { mcpSessions, replicas } = tables(this.settings.db);
+    const [row] = await this.settings.db
+      .select({ replicaId: mcpSessions.replicaId, url: replicas.url, heartbeatAt: replicas.heartbeatAt })
+      .from(mcpSessions)
+      .innerJoin(replicas, eq(replicas.id, mcpSessions.replicaId))
+      .where(eq(mcpSessions.sessionId, sessionId))
+      .limit(1);
+    if (!row) return null;
+    return { replicaId: row.replicaId, url: row.url, alive: row.heartbeatAt > this.now() - this.settings.deadAfterMs };
+  }
+}
