@@ -1,8 +1,8 @@
 // The replica registry and the session directory (issue 15): which replicas run (a row each, kept
 // fresh by heartbeats) and which replica holds each downstream MCP session.
-import { and, eq, lt } from "drizzle-orm";
+import { and, eq, inArray, lt } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { tables, transaction } from "../../db/store.ts";
+import { tables } from "../../db/store.ts";
 import type { Logger } from "../../logger.ts";
 
 /** The replica that holds a session, as the directory knows it. */
@@ -51,29 +51,30 @@ export class ReplicaRegistry {
   /** A clean stop: no more heartbeats, and this replica's row and sessions are gone at once. */
   async deregister(): Promise<void> {
     this.stopHeartbeat();
-    const { replicas, mcpSessions } = tables(this.settings.db);
-    await transaction(this.settings.db, async (tx) => {
-      await tx.delete(mcpSessions).where(eq(mcpSessions.replicaId, this.id));
-      await tx.delete(replicas).where(eq(replicas.id, this.id));
-    });
+    const { db } = this.settings;
+    const { replicas, mcpSessions } = tables(db);
+    // Sessions first: a lookup between the two statements finds no session rather than a session of no replica.
+    await db.delete(mcpSessions).where(eq(mcpSessions.replicaId, this.id));
+    await db.delete(replicas).where(eq(replicas.id, this.id));
   }
 
   /** One heartbeat: this replica's row is written (again, if it was pruned while it stalled), the dead are pruned. */
   async beat(): Promise<void> {
-    const { replicas } = tables(this.settings.db);
+    const { db } = this.settings;
+    const { replicas, mcpSessions } = tables(db);
     const now = this.now();
-    await this.settings.db
+    await db
       .insert(replicas)
       .values({ id: this.id, url: this.settings.url, startedAt: now, heartbeatAt: now })
       .onConflictDoUpdate({ target: replicas.id, set: { heartbeatAt: now, url: this.settings.url } });
-    // A replica dead for twice dead_after is gone for good: its row and its sessions' rows go. (Between
+    // A replica dead for twice dead_after is gone for good: its sessions' rows, then its row. (Between
     // one and two, its row stays so that a lookup of its sessions says "dead" rather than "unknown".)
+    // Single statements, no transaction: each replica prunes the same rows, so a repeat is harmless, and
+    // replicas sharing one SQLite file in one process must not hold the write lock across an await.
     const cutoff = now - 2 * this.settings.deadAfterMs;
-    await transaction(this.settings.db, async (tx) => {
-      const { replicas: r, mcpSessions: s } = tables(tx);
-      const dead = await tx.delete(r).where(lt(r.heartbeatAt, cutoff)).returning({ id: r.id });
-      for (const { id } of dead) await tx.delete(s).where(eq(s.replicaId, id));
-    });
+    const dead = db.select({ id: replicas.id }).from(replicas).where(lt(replicas.heartbeatAt, cutoff));
+    await db.delete(mcpSessions).where(inArray(mcpSessions.replicaId, dead));
+    await db.delete(replicas).where(lt(replicas.heartbeatAt, cutoff));
   }
 
   /** Records that this replica holds a new session. */

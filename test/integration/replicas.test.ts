@@ -1,0 +1,214 @@
+// Two replicas in one process sharing one SQLite file (cluster.enabled): a session made on A keeps
+// working when its requests alternate between A and B (tools/list, tools/call, the SSE GET stream,
+// DELETE), B never forwards a forwarded request, a dead A's sessions are 404 on B, and a forged
+// X-Switchboard-Forwarded gets nothing.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { eq } from "drizzle-orm";
+import { tables } from "../../src/db/store.ts";
+import { deriveKeys } from "../../src/security/keys.ts";
+import { CLIENT_HEADER, FORWARDED_HEADER } from "../../src/gateway/cluster/forward.ts";
+import { startTestServer, TEST_SECRET, type TestServer } from "../support/app.ts";
+import { bundledFixture } from "../support/fixture-bundle.ts";
+import { MCP_ACCEPT, mintKey } from "../support/key-harness.ts";
+import { insertUser } from "../support/users.ts";
+
+const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
+const KEY = deriveKeys(TEST_SECRET).replicaForward;
+const DEAD_AFTER_MS = 400;
+
+let dir: string;
+let a: TestServer;
+let b: TestServer;
+let token: string;
+
+function startReplica(): TestServer {
+  return startTestServer({
+    dir,
+    overrides: {
+      cluster: { enabled: true, heartbeat: "100ms", dead_after: `${DEAD_AFTER_MS}ms` },
+      connections: [{ slug: "echo", transport: "stdio", command: process.execPath, args: [FIXTURE] }],
+    },
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "switchboard-replicas-"));
+  a = startReplica();
+  b = startReplica();
+  await a.server.deps.cluster!.start();
+  await b.server.deps.cluster!.start();
+  const admin = await insertUser(a.server.deps, "admin");
+  token = (await mintKey(a.server.deps, admin, { "*": ["*"] })).token;
+});
+
+afterAll(async () => {
+  await a.server.stop();
+  await b.server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The servers each request went to, in order. */
+type Hops = { to: ("A" | "B")[] };
+
+/**
+ * A client of /mcp/echo behind a round-robin balancer played by its fetch: POSTs alternate between the
+ * replicas (the initialize goes to A), and the GET stream and the DELETE go to B.
+ */
+async function balancedClient(hops: Hops, setup?: (c: Client) => void): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  let posts = 0;
+  const balancer = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    const method = init?.method ?? "GET";
+    const toB = method === "POST" ? posts++ % 2 === 1 : true;
+    hops.to.push(toB ? "B" : "A");
+    return fetch(`${toB ? b.url : a.url}${url.pathname}${url.search}`, init);
+  };
+  const transport = new StreamableHTTPClientTransport(new URL(`${a.url}/mcp/echo`), { fetch: balancer, requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  const client = new Client({ name: "balanced", version: "1" });
+  setup?.(client);
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** A valid X-Switchboard-Forwarded for these fields (what a replica would send), at `at`. */
+function signature(at: number, method: string, path: string, sessionId: string, client = ""): string {
+  return `v1.${at}.${createHmac("sha256", KEY).update(`${at}\n${method}\n${path}\n${sessionId}\n${client}`).digest("hex")}`;
+}
+
+async function sessionRow(sessionId: string): Promise<{ replicaId: string } | undefined> {
+  const db = a.server.deps.db;
+  const { mcpSessions } = tables(db);
+  const [row] = await db.select({ replicaId: mcpSessions.replicaId }).from(mcpSessions).where(eq(mcpSessions.sessionId, sessionId));
+  return row;
+}
+
+function toolsList(server: TestServer, sessionId: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${server.url}/mcp/echo`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: MCP_ACCEPT, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18", ...headers },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/list" }),
+  });
+}
+
+describe("a session across two replicas", () => {
+  test("requests alternating between A and B reach A's session: tools/list, tools/call, the SSE stream, DELETE", async () => {
+    const hops: Hops = { to: [] };
+    let changed!: () => void;
+    const listChanged = new Promise<void>((resolve) => (changed = resolve));
+    const { client, transport } = await balancedClient(hops, (c) => c.setNotificationHandler(ToolListChangedNotificationSchema, async () => changed()));
+    const sessionId = transport.sessionId!;
+    expect(await sessionRow(sessionId)).toEqual({ replicaId: a.server.deps.cluster!.registry.id });
+    expect(b.server.deps.gateway.holds?.(sessionId)).toBe(false);
+
+    const tools = await client.listTools();
+    expect(tools.tools.map((t) => t.name)).toContain("echo");
+    for (const text of ["one", "two", "three"]) {
+      const result = await client.callTool({ name: "echo", arguments: { text } });
+      expect(result.content).toEqual([{ type: "text", text }]);
+    }
+    // The notification comes on the GET stream, which the client opened through B.
+    await client.callTool({ name: "add_tool", arguments: { name: "extra" } });
+    await listChanged;
+    expect(hops.to.filter((h) => h === "B").length).toBeGreaterThanOrEqual(3);
+    expect(hops.to).toContain("A");
+
+    await transport.terminateSession();
+    expect(a.server.deps.gateway.holds?.(sessionId)).toBe(false);
+    expect(await sessionRow(sessionId)).toBeUndefined();
+    await client.close();
+  });
+
+  test("a request signed by a replica is served where it lands: B never forwards it again", async () => {
+    const { client, transport } = await balancedClient({ to: [] });
+    const sessionId = transport.sessionId!;
+    const forwarded = await toolsList(b, sessionId, { [FORWARDED_HEADER]: signature(Date.now(), "POST", "/mcp/echo", sessionId) });
+    expect(forwarded.status).toBe(404);
+    expect(await forwarded.text()).toContain("Session not found");
+    // The same request unsigned is forwarded to A and answered.
+    const plain = await toolsList(b, sessionId);
+    expect(plain.status).toBe(200);
+    expect(await plain.text()).toContain("echo");
+    await client.close();
+  });
+
+  test("the owner records the client a signed forward names, and ignores the header unsigned", async () => {
+    const { client, transport } = await balancedClient({ to: [] });
+    const sessionId = transport.sessionId!;
+    // A key with no grant on the connection: the route refuses it and records the refusal with the client's address.
+    const owner = await insertUser(a.server.deps, "admin");
+    const { key, token: stranger } = await mintKey(a.server.deps, owner, { self: ["WHOAMI"] });
+    const asStranger = { authorization: `Bearer ${stranger}`, [CLIENT_HEADER]: "203.0.113.7" };
+    const signed = await toolsList(a, sessionId, { ...asStranger, [FORWARDED_HEADER]: signature(Date.now(), "POST", "/mcp/echo", sessionId, "203.0.113.7") });
+    expect(signed.status).toBe(403);
+    const unsigned = await toolsList(a, sessionId, asStranger);
+    expect(unsigned.status).toBe(403);
+    // The address is part of what is signed: another one under the same signature is refused outright.
+    const swapped = await toolsList(a, sessionId, { ...asStranger, [CLIENT_HEADER]: "198.51.100.1", [FORWARDED_HEADER]: signature(Date.now(), "POST", "/mcp/echo", sessionId, "203.0.113.7") });
+    expect(swapped.status).toBe(403);
+    expect(await swapped.text()).toContain("invalid replica signature");
+    await a.server.deps.usageRecorder.flush();
+    const db = a.server.deps.db;
+    const { usageEvents } = tables(db);
+    const rows = await db.select({ address: usageEvents.address, outcome: usageEvents.outcome }).from(usageEvents).where(eq(usageEvents.credentialId, key.id)).orderBy(usageEvents.id);
+    expect(rows).toEqual([
+      { address: "203.0.113.7", outcome: "refused" },
+      { address: "127.0.0.1", outcome: "refused" },
+    ]);
+    await client.close();
+  });
+});
+
+describe("a forged X-Switchboard-Forwarded gets nothing", () => {
+  let client: Client;
+  let sessionId: string;
+  beforeAll(async () => {
+    const made = await balancedClient({ to: [] });
+    client = made.client;
+    sessionId = made.transport.sessionId!;
+  });
+  afterAll(() => client.close());
+
+  const cases: { name: string; header: () => string }[] = [
+    { name: "a signature made with another key", header: () => `v1.${Date.now()}.${createHmac("sha256", "not the key").update("x").digest("hex")}` },
+    { name: "not a signature at all", header: () => "yes" },
+    { name: "a valid signature 31 s old (replayed)", header: () => signature(Date.now() - 31_000, "POST", "/mcp/echo", sessionId) },
+    { name: "a valid signature for another path", header: () => signature(Date.now(), "POST", "/mcp/agent/echo", sessionId) },
+    { name: "a valid signature for another method", header: () => signature(Date.now(), "GET", "/mcp/echo", sessionId) },
+    { name: "a valid signature for another session", header: () => signature(Date.now(), "POST", "/mcp/echo", "another-session") },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: 403 on the owner and on the other replica, no tools`, async () => {
+      for (const server of [a, b]) {
+        const res = await toolsList(server, sessionId, { [FORWARDED_HEADER]: c.header(), [CLIENT_HEADER]: "203.0.113.9" });
+        expect(res.status).toBe(403);
+        const text = await res.text();
+        expect(text).toContain('"jsonrpc":"2.0"');
+        expect(text).not.toContain("echo");
+      }
+    });
+  }
+});
+
+describe("a replica that dies", () => {
+  test("without deregistering: once dead_after has passed, B answers 404 for its sessions", async () => {
+    const { client, transport } = await balancedClient({ to: [] });
+    const sessionId = transport.sessionId!;
+    expect((await toolsList(b, sessionId)).status).toBe(200);
+    // A stops heartbeating, as a killed process would; its row and its sessions' rows stay behind.
+    a.server.deps.cluster!.registry.stopHeartbeat();
+    await Bun.sleep(DEAD_AFTER_MS + 100);
+    const res = await toolsList(b, sessionId);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null });
+    // A itself still holds the session: it was only unreachable through the cluster.
+    expect((await toolsList(a, sessionId)).status).toBe(200);
+    await client.close();
+  });
+});
