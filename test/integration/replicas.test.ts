@@ -165,6 +165,77 @@ describe("a session across two replicas", () => {
   });
 });
 
+describe("a forwarded SSE stream", () => {
+  /** A session made with raw requests on A (so no client opens a stream of its own). */
+  async function rawSession(): Promise<string> {
+    const init = await fetch(`${a.url}/mcp/echo`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: MCP_ACCEPT },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } }),
+    });
+    const sessionId = init.headers.get("mcp-session-id")!;
+    await init.body?.cancel();
+    const done = await fetch(`${a.url}/mcp/echo`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: MCP_ACCEPT, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" },
+      body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+    });
+    expect(done.status).toBe(202);
+    return sessionId;
+  }
+
+  function openStream(server: TestServer, sessionId: string, signal?: AbortSignal): Promise<Response> {
+    return fetch(`${server.url}/mcp/echo`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream", "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" }, signal });
+  }
+
+  /** Makes the upstream announce a tool list change: an event on the session's stream. */
+  function addTool(sessionId: string, name: string): Promise<Response> {
+    return fetch(`${a.url}/mcp/echo`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: MCP_ACCEPT, "mcp-session-id": sessionId, "mcp-protocol-version": "2025-06-18" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: name, method: "tools/call", params: { name: "add_tool", arguments: { name } } }),
+    });
+  }
+
+  /**
+   * Opens the session's stream through `server`. Its headers come with its first event, and an event
+   * sent before the stream is registered on A goes nowhere: tool list changes are made until it answers.
+   */
+  async function openWithEvents(server: TestServer, sessionId: string, signal: AbortSignal): Promise<Response> {
+    let settled = false;
+    const opening = openStream(server, sessionId, signal).finally(() => (settled = true));
+    for (let i = 0; !settled && i < 200; i++) {
+      await (await addTool(sessionId, `tool-${crypto.randomUUID()}`)).text();
+      if (!settled) await Bun.sleep(10);
+    }
+    return opening;
+  }
+
+  test("streams through B, and the client's disconnect closes it on A", async () => {
+    const sessionId = await rawSession();
+    const abort = new AbortController();
+    const stream = await openWithEvents(b, sessionId, abort.signal);
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get("content-type")).toContain("text/event-stream");
+    const reader = stream.body!.getReader();
+    let text = "";
+    while (!text.includes("notifications/tools/list_changed")) text += new TextDecoder().decode((await reader.read()).value);
+    // A session has one standalone stream: while B's forwarded one is open, A refuses another.
+    const second = await openStream(a, sessionId);
+    expect(second.status).toBe(409);
+    abort.abort();
+    // The disconnect travels B → A: A's stream ends, and a new one may be opened there.
+    let status = 409;
+    for (let i = 0; i < 100 && status === 409; i++) {
+      const again = new AbortController();
+      status = (await openWithEvents(a, sessionId, again.signal)).status;
+      again.abort();
+      if (status === 409) await Bun.sleep(20);
+    }
+    expect(status).toBe(200);
+  });
+});
+
 describe("a forged X-Switchboard-Forwarded gets nothing", () => {
   let client: Client;
   let sessionId: string;
