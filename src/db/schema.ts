@@ -1,5 +1,5 @@
 // The database tables, as drizzle definitions; drizzle-kit generates migrations from this file.
-import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from "drizzle-orm/sqlite-core";
 import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 
 /** People who sign in to the admin. Emails are stored lower-cased. */
@@ -406,4 +406,20 @@ export const mcpSessions = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (table) => [index("mcp_sessions_replica_id_idx").on(table.replicaId)],
+);
+
+/**
+ * Each replica's state of each connection it runs (stdio processes run per replica), written when the
+ * state changes; shown in CONNECTION_GET and the connection's page when there are several replicas.
+ */
+export const replicaConnections = sqliteTable(
+  "replica_connections",
+  {
+    replicaId: text("replica_id").notNull(),
+    connectionId: text("connection_id").notNull(),
+    state: text("state").notNull(),
+    error: text("error"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.replicaId, table.connectionId] }), index("replica_connections_connection_id_idx").on(table.connectionId)],
 );

@@ -15,7 +15,7 @@ import { ConnectionTests } from "./connection-tests.ts";
 import { redactFor } from "./redact.ts";
 import { killAllStdioProcesses } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
-import { NO_DISCOVERY, type ConnectionStatus, type ConnectionTestResult, type Discovery } from "./types.ts";
+import { NO_DISCOVERY, type ReplicaConnectionState, type ConnectionStatus, type ConnectionTestResult, type Discovery } from "./types.ts";
 import type { AddressOf, KeyCaller, McpTarget, RunningGateway } from "./serving.ts";
 
 /** No address known (tests, internal callers). */
@@ -105,7 +105,15 @@ export class Gateway implements RunningGateway {
   }
 
   private runtimeSettings(): RuntimeSettings {
-    return { stderrLines: this.settings.stderrLines, logger: this.settings.logger, addressPolicy: this.settings.addressPolicy };
+    const directory = this.settings.directory;
+    return {
+      stderrLines: this.settings.stderrLines,
+      logger: this.settings.logger,
+      addressPolicy: this.settings.addressPolicy,
+      onStatus: directory
+        ? (connectionId, status) => void directory.connectionState(connectionId, status.state, status.lastError).catch((err: unknown) => this.settings.logger.warn("cannot record the connection's state on this replica", { error: (err as Error).message }))
+        : undefined,
+    };
   }
 
   /** The live runtime of a connection, created from its spec on first use. */
@@ -117,6 +125,11 @@ export class Gateway implements RunningGateway {
     const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     this.runtimes.set(spec.id, runtime);
     return runtime;
+  }
+
+  /** Every replica's state of a connection; null on a single replica. */
+  async replicaStates(connectionId: string): Promise<ReplicaConnectionState[] | null> {
+    return this.settings.directory ? this.settings.directory.connectionStates(connectionId) : null;
   }
 
   /** Whether this replica holds the session (with several replicas, another may). */

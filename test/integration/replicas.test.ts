@@ -17,7 +17,7 @@ import { CLIENT_HEADER, FORWARDED_HEADER } from "../../src/gateway/cluster/forwa
 import { startTestServer, TEST_SECRET, type TestServer } from "../support/app.ts";
 import { bundledFixture } from "../support/fixture-bundle.ts";
 import { MCP_ACCEPT, mintKey } from "../support/key-harness.ts";
-import { insertUser } from "../support/users.ts";
+import { insertUser, sessionCookieFor } from "../support/users.ts";
 
 const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
 const KEY = deriveKeys(TEST_SECRET).replicaForward;
@@ -27,6 +27,8 @@ let dir: string;
 let a: TestServer;
 let b: TestServer;
 let token: string;
+let manage: string;
+let admin: Awaited<ReturnType<typeof insertUser>>;
 
 function startReplica(): TestServer {
   return startTestServer({
@@ -44,8 +46,9 @@ beforeAll(async () => {
   b = startReplica();
   await a.server.deps.cluster!.start();
   await b.server.deps.cluster!.start();
-  const admin = await insertUser(a.server.deps, "admin");
+  admin = await insertUser(a.server.deps, "admin");
   token = (await mintKey(a.server.deps, admin, { "*": ["*"] })).token;
+  manage = (await mintKey(a.server.deps, admin, { self: ["*"] })).token;
 });
 
 afterAll(async () => {
@@ -267,6 +270,36 @@ describe("a forged X-Switchboard-Forwarded gets nothing", () => {
   }
 });
 
+describe("each replica's state of a connection", () => {
+  type Detail = { replicas?: { replica_id: string; url: string; state: string; error: string | null; updated_at: string }[] };
+  async function detailOn(server: TestServer): Promise<Detail> {
+    const res = await fetch(`${server.url}/api/v1/connections/echo`, { headers: { authorization: `Bearer ${manage}` } });
+    expect(res.status).toBe(200);
+    return (await res.json()) as Detail;
+  }
+
+  test("CONNECTION_GET on either replica lists both, each with its own state; the page shows them", async () => {
+    // Each replica discovers the declared connection at start, so each runs its own process.
+    let detail: Detail = {};
+    for (let i = 0; i < 200 && (detail.replicas ?? []).filter((r) => r.state === "connected").length < 2; i++) {
+      if (i > 0) await Bun.sleep(25);
+      detail = await detailOn(b);
+    }
+    const ids = [a.server.deps.cluster!.registry.id, b.server.deps.cluster!.registry.id];
+    expect(detail.replicas!.map((r) => r.replica_id).sort()).toEqual([...ids].sort());
+    expect(detail.replicas!.map((r) => r.state)).toEqual(["connected", "connected"]);
+    expect(detail.replicas!.map((r) => r.url).sort()).toEqual([a.url, b.url].sort());
+    expect((await detailOn(a)).replicas).toEqual(detail.replicas);
+
+    const cookie = await sessionCookieFor(b.server.deps, admin, 60_000);
+    const page = await (await fetch(`${b.url}/admin/connections/echo`, { headers: { cookie } })).text();
+    expect(page).toContain('id="replica-states"');
+    expect(page).toContain(a.url);
+    expect(page).toContain(b.url);
+  });
+
+});
+
 describe("a replica that dies", () => {
   test("without deregistering: once dead_after has passed, B answers 404 for its sessions", async () => {
     const { client, transport } = await balancedClient({ to: [] });
@@ -281,5 +314,25 @@ describe("a replica that dies", () => {
     // A itself still holds the session: it was only unreachable through the cluster.
     expect((await toolsList(a, sessionId)).status).toBe(200);
     await client.close();
+  });
+});
+
+// Last: stopping a server kills every stdio process of this process (A's and B's too).
+describe("a single replica", () => {
+  test("a single replica (clustering off) writes no replica rows and CONNECTION_GET has no replicas", async () => {
+    const single = startTestServer({ overrides: { connections: [{ slug: "echo", transport: "stdio", command: process.execPath, args: [FIXTURE] }] } });
+    try {
+      expect(single.server.deps.cluster).toBeUndefined();
+      const owner = await insertUser(single.server.deps, "admin");
+      const key = (await mintKey(single.server.deps, owner, { self: ["*"] })).token;
+      const res = await fetch(`${single.url}/api/v1/connections/echo`, { headers: { authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(200);
+      expect(Object.keys((await res.json()) as object)).not.toContain("replicas");
+      const db = single.server.deps.db;
+      const { replicas, replicaConnections, mcpSessions } = tables(db);
+      expect([...(await db.select().from(replicas)), ...(await db.select().from(replicaConnections)), ...(await db.select().from(mcpSessions))]).toEqual([]);
+    } finally {
+      await single.cleanup();
+    }
   });
 });

@@ -3,15 +3,21 @@
 import type { Logger } from "../../logger.ts";
 import { rpcErrorResponse } from "../direct-answer.ts";
 import { checkForwarded, forwardRequest } from "./forward.ts";
+import type { ReplicaConnectionState } from "../types.ts";
 import type { ReplicaRegistry } from "./registry.ts";
 
 /** What to do with a request: answer it with `response`, or serve it here (for `client`, when another replica forwarded it). */
 export type Admission = { response: Response } | { serveHere: true; forwardedClient: string | null };
 
-/** The session directory as the gateway sees it: told when a session of this replica begins and ends. */
+/**
+ * The cluster as the gateway sees it: told when a session of this replica begins and ends, and when a
+ * connection's state here changes; asked for every replica's state of a connection.
+ */
 export interface SessionDirectory {
   sessionOpened(sessionId: string): Promise<void>;
   sessionClosed(sessionId: string): Promise<void>;
+  connectionState(connectionId: string, state: string, error: string | null): Promise<void>;
+  connectionStates(connectionId: string): Promise<ReplicaConnectionState[]>;
 }
 
 /** The JSON-RPC answer the /mcp endpoints give for an unknown session, so the client re-initialises. */
@@ -48,6 +54,16 @@ export class ClusterNode implements SessionDirectory {
   async sessionClosed(sessionId: string): Promise<void> {
     await this.start();
     await this.registry.sessionClosed(sessionId);
+  }
+
+  async connectionState(connectionId: string, state: string, error: string | null): Promise<void> {
+    await this.start();
+    await this.registry.connectionState(connectionId, state, error);
+  }
+
+  async connectionStates(connectionId: string): Promise<ReplicaConnectionState[]> {
+    await this.start();
+    return this.registry.connectionStates(connectionId);
   }
 
   /**

@@ -1,9 +1,11 @@
 // The replica registry and the session directory (issue 15): which replicas run (a row each, kept
 // fresh by heartbeats) and which replica holds each downstream MCP session.
-import { and, eq, inArray, lt } from "drizzle-orm";
+import { and, eq, gt, inArray, lt } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { tables } from "../../db/store.ts";
 import type { Logger } from "../../logger.ts";
+import type { ReplicaConnectionState } from "../types.ts";
+
 
 /** The replica that holds a session, as the directory knows it. */
 export type SessionOwner = { replicaId: string; url: string; alive: boolean };
@@ -52,7 +54,8 @@ export class ReplicaRegistry {
   async deregister(): Promise<void> {
     this.stopHeartbeat();
     const { db } = this.settings;
-    const { replicas, mcpSessions } = tables(db);
+    const { replicas, mcpSessions, replicaConnections } = tables(db);
+    await db.delete(replicaConnections).where(eq(replicaConnections.replicaId, this.id));
     // Sessions first: a lookup between the two statements finds no session rather than a session of no replica.
     await db.delete(mcpSessions).where(eq(mcpSessions.replicaId, this.id));
     await db.delete(replicas).where(eq(replicas.id, this.id));
@@ -61,7 +64,7 @@ export class ReplicaRegistry {
   /** One heartbeat: this replica's row is written (again, if it was pruned while it stalled), the dead are pruned. */
   async beat(): Promise<void> {
     const { db } = this.settings;
-    const { replicas, mcpSessions } = tables(db);
+    const { replicas, mcpSessions, replicaConnections } = tables(db);
     const now = this.now();
     await db
       .insert(replicas)
@@ -74,6 +77,7 @@ export class ReplicaRegistry {
     const cutoff = now - 2 * this.settings.deadAfterMs;
     const dead = db.select({ id: replicas.id }).from(replicas).where(lt(replicas.heartbeatAt, cutoff));
     await db.delete(mcpSessions).where(inArray(mcpSessions.replicaId, dead));
+    await db.delete(replicaConnections).where(inArray(replicaConnections.replicaId, dead));
     await db.delete(replicas).where(lt(replicas.heartbeatAt, cutoff));
   }
 
@@ -87,6 +91,28 @@ export class ReplicaRegistry {
   async sessionClosed(sessionId: string): Promise<void> {
     const { mcpSessions } = tables(this.settings.db);
     await this.settings.db.delete(mcpSessions).where(and(eq(mcpSessions.sessionId, sessionId), eq(mcpSessions.replicaId, this.id)));
+  }
+
+  /** Records this replica's state of a connection (on each change of state). */
+  async connectionState(connectionId: string, state: string, error: string | null): Promise<void> {
+    const { replicaConnections } = tables(this.settings.db);
+    const updatedAt = this.now();
+    await this.settings.db
+      .insert(replicaConnections)
+      .values({ replicaId: this.id, connectionId, state, error, updatedAt })
+      .onConflictDoUpdate({ target: [replicaConnections.replicaId, replicaConnections.connectionId], set: { state, error, updatedAt } });
+  }
+
+  /** Every live replica's state of a connection, oldest replica first (a replica that never ran it has no row). */
+  async connectionStates(connectionId: string): Promise<ReplicaConnectionState[]> {
+    const { replicaConnections, replicas } = tables(this.settings.db);
+    const rows = await this.settings.db
+      .select({ replicaId: replicas.id, url: replicas.url, state: replicaConnections.state, error: replicaConnections.error, updatedAt: replicaConnections.updatedAt })
+      .from(replicaConnections)
+      .innerJoin(replicas, eq(replicas.id, replicaConnections.replicaId))
+      .where(and(eq(replicaConnections.connectionId, connectionId), gt(replicas.heartbeatAt, this.now() - this.settings.deadAfterMs)))
+      .orderBy(replicas.startedAt, replicas.id);
+    return rows.map((r) => ({ replica_id: r.replicaId, url: r.url, state: r.state, error: r.error, updated_at: new Date(r.updatedAt).toISOString() }));
   }
 
   /** The replica holding a session, and whether it is alive; null when the directory does not know it. */
