@@ -138,6 +138,10 @@ describe("a session across two replicas", () => {
     const plain = await toolsList(b, sessionId);
     expect(plain.status).toBe(200);
     expect(await plain.text()).toContain("echo");
+    // B does not check the credential: A does, and a wrong one gets A's 401 through B.
+    const stranger = await toolsList(b, sessionId, { authorization: "Bearer mcp_key_not-a-token" });
+    expect(stranger.status).toBe(401);
+    expect(await stranger.text()).not.toContain("echo");
     await client.close();
   });
 
