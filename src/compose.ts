@@ -17,6 +17,9 @@ import { syncConfigConnections } from "./domain/connections/config.ts";
 import { resourceExistsIn } from "./domain/resources.ts";
 import { auditConfigAgents, auditConfigConnections } from "./domain/monitoring/config-audit.ts";
 import { Gateway } from "./gateway/gateway.ts";
+import { ClusterNode, type SessionDirectory } from "./gateway/cluster/cluster.ts";
+import { ReplicaRegistry } from "./gateway/cluster/registry.ts";
+import { dialectOf } from "./db/store.ts";
 import { OFFLINE_GATEWAY } from "./gateway/offline.ts";
 import type { RunningGateway } from "./gateway/serving.ts";
 import { AddressPolicy } from "./gateway/upstream/address-policy.ts";
@@ -104,7 +107,7 @@ async function applyDeclared(config: Config, logger: Logger, db: Db, keys: Serve
 }
 
 /** The gateway to the upstreams, with the config's limits, reading specs from the store; every MCP request recorded into `usage` (when monitoring is enabled). */
-export function buildGateway(config: Config, logger: Logger, store: Store, usage?: UsageSink): Gateway {
+export function buildGateway(config: Config, logger: Logger, store: Store, usage?: UsageSink, directory?: SessionDirectory): Gateway {
   return new Gateway({
     sessionIdleMs: config.gateway.session_idle_timeout,
     maxSessions: config.gateway.max_sessions,
@@ -119,14 +122,32 @@ export function buildGateway(config: Config, logger: Logger, store: Store, usage
       usage && config.monitoring.enabled
         ? { sink: usage, payloadMaxBytes: config.monitoring.payload_max_size, redactPatterns: config.monitoring.redact_patterns }
         : undefined,
+    directory,
   });
+}
+
+/**
+ * This replica among several, when clustering is on (PostgreSQL, or cluster.enabled on a shared SQLite
+ * file); undefined on a single replica. `listeningUrl` is where the socket listens (the default address
+ * the others reach it at); nothing is written until the node is started.
+ */
+export function buildCluster(config: Config, logger: Logger, store: Store, listeningUrl: string): ClusterNode | undefined {
+  if (!config.cluster.enabled && dialectOf(store.handle.db) !== "postgres") return undefined;
+  const registry = new ReplicaRegistry({
+    db: store.handle.db,
+    url: config.cluster.advertise_url ?? listeningUrl,
+    heartbeatMs: config.cluster.heartbeat,
+    deadAfterMs: config.cluster.dead_after,
+    logger,
+  });
+  return new ClusterNode(registry, store.keys.replicaForward, logger);
 }
 
 /**
  * The HTTP app's dependencies over an open store and one gateway. `config` is the final one (its
  * public_url is the address clients use), so nothing below has to read it lazily.
  */
-export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions & { usage?: Usage } = {}): AppDeps {
+export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions & { usage?: Usage; cluster?: ClusterNode } = {}): AppDeps {
   const { handle, keys } = store;
   const probe = createChangeProbe(handle.sqlite, config.database.path);
   const { recorder: usageRecorder, callMetrics, sink: usage } = options.usage ?? buildUsage(config, logger, handle.db);
@@ -149,6 +170,7 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
     catalog: CATALOG,
     resourceExists: resourceExistsIn(handle.db),
     gateway,
+    cluster: options.cluster,
     callMetrics,
     verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, probe),
     lastUsed: new LastUsedRecorder(handle.db),

@@ -1,7 +1,7 @@
 // Starting and stopping the gateway: the store (config → secret → database), the listening socket,
 // then the gateway and the app over the final config (composition in compose.ts), and graceful shutdown.
 import type { Hono } from "hono";
-import { buildAppDeps, buildGateway, buildUsage, openStore, StartupError, type BuildOptions } from "./compose.ts";
+import { buildAppDeps, buildCluster, buildGateway, buildUsage, openStore, StartupError, type BuildOptions } from "./compose.ts";
 import { withPublicUrl, type Config } from "./config/load.ts";
 import { listConnectionSummaries } from "./domain/connections/connections.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
@@ -50,8 +50,9 @@ export async function startServer(
     // One usage pipeline for the gateway and the app: /metrics counts what the gateway records, and
     // shutdown flushes it.
     const usage = buildUsage(final, logger, store.handle.db);
-    gateway = buildGateway(final, logger, store, usage.sink);
-    deps = buildAppDeps(final, logger, store, gateway, { passwordCost: options.passwordCost, allowLoopbackClientMetadataForTests: options.allowLoopbackClientMetadataForTests, usage });
+    const cluster = buildCluster(final, logger, store, url);
+    gateway = buildGateway(final, logger, store, usage.sink, cluster);
+    deps = buildAppDeps(final, logger, store, gateway, { passwordCost: options.passwordCost, allowLoopbackClientMetadataForTests: options.allowLoopbackClientMetadataForTests, usage, cluster });
     app = createApp(deps);
   } catch (err) {
     server.stop(true);
@@ -59,6 +60,8 @@ export async function startServer(
     throw err;
   }
 
+  // Registered (and heartbeating) in the background: what needs the row (a session's record, a lookup) waits for it.
+  deps.cluster?.start().catch((err: unknown) => logger.error("cannot register this replica", { error: (err as Error).message }));
   await gateway.discoverAll((await listConnectionSummaries(deps.db)).map((c) => c.id));
 
   const sweep = setInterval(() => {
@@ -92,6 +95,8 @@ export async function startServer(
         await server.stop(true);
       }
       await gateway.close();
+      // Deregistered: the other replicas answer 404 for its sessions at once, rather than after dead_after.
+      await deps.cluster?.stop().catch((err: unknown) => logger.warn("cannot deregister this replica", { error: (err as Error).message }));
       // After the socket stopped and the sessions closed: every call that was answered is written.
       await deps.usageRecorder.stop();
       deps.lastUsed.stop();

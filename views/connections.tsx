@@ -334,6 +334,30 @@ export function ResultBox(props: { id: string; test?: TestOutcome; message?: Mes
   );
 }
 
+/** Each replica's own state of the connection (several replicas only: each runs its own stdio processes). */
+function ReplicaStates(props: { replicas: NonNullable<ConnectionDetailView["replicas"]> }) {
+  return (
+    <section class="panel" id="replica-states">
+      <h2 class="panel-title">On each replica</h2>
+      <div class="table-scroll">
+        <table class="compact">
+          <thead><tr><th>Replica</th><th>State</th><th>Last error</th><th>Since</th></tr></thead>
+          <tbody>
+            {props.replicas.map((r) => (
+              <tr>
+                <td><code>{r.url}</code></td>
+                <td><span class={`badge state-${r.state}`}>{r.state}</span></td>
+                <td>{r.error ?? ""}</td>
+                <td class="small">{r.updated_at}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
 export function ConnectionPage(props: ConnectionPageProps) {
   const { c, viewer } = props;
   const isAdmin = viewer.role === "admin";
@@ -353,6 +377,7 @@ export function ConnectionPage(props: ConnectionPageProps) {
         {c.secrets_unreadable && <div class="alert error">The stored secrets cannot be decrypted (was the server secret changed?). Set the token, headers or env again.</div>}
         <Settings c={c} />
       </div>
+      {c.replicas && c.replicas.length > 1 && <ReplicaStates replicas={c.replicas} />}
       <DiscoverySection c={c} message={props.discoveryMessage} />
       <ClientConfigs name={c.slug} urls={endpointUrls(props.publicUrl, { kind: "connection", id: c.id })} keyHref={`/admin/keys?grant=${c.id}#create-key`} what="connection" oauth={props.oauth} />
       {c.transport === "stdio" && (

@@ -172,6 +172,22 @@ function checkPostgresUrl(url: string, ctx: z.RefinementCtx): void {
   if (!parsed.hostname) problem('expected a host, as in "postgres://user:password@host:5432/database"');
 }
 
+const cluster = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe("Run as one of several replicas on a shared database: register, heartbeat, and forward a request for an MCP session to the replica that holds it. On by itself with PostgreSQL; set it only to share one SQLite file between processes on one machine (tests)."),
+    advertise_url: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe('Where the other replicas reach this one (e.g. "http://10.0.0.5:8080"). Default: "http://" followed by server.listen.'),
+    heartbeat: duration("5s", "How often this replica tells the others it is alive.", "1h"),
+    dead_after: duration("15s", "A replica whose last heartbeat is older than this is dead: its sessions are answered 404 and its row is pruned.", "1d"),
+  })
+  .prefault({})
+  .describe("Several replicas behind a load balancer.");
+
 const security = z
   .strictObject({
     secret: z
@@ -405,7 +421,7 @@ function checkDeclaredUrls(config: { gateway: AddressPolicySettings; connections
 
 /** The whole switchboard.toml. */
 export const ConfigSchema = z
-  .strictObject({ server, database, security, stdio, gateway, oauth, monitoring, metrics, connections, agents })
+  .strictObject({ server, database, cluster, security, stdio, gateway, oauth, monitoring, metrics, connections, agents })
   .superRefine((config, ctx) => {
     // A declared stdio connection must pass the same [stdio] policy as one created in the admin.
     config.connections.forEach((c, i) => {

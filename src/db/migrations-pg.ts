@@ -2,5 +2,9 @@
 // schema.pg.ts, in journal order. Adding one means adding its import here; a test fails if one is missing.
 import type { Migration } from "./migrations.ts";
 import foundation from "./migrations-pg/0000_foundation.sql" with { type: "text" };
+import replicas from "./migrations-pg/0001_replicas.sql" with { type: "text" };
 
-export const PG_MIGRATIONS: readonly Migration[] = [{ tag: "0000_foundation", sql: foundation }];
+export const PG_MIGRATIONS: readonly Migration[] = [
+  { tag: "0000_foundation", sql: foundation },
+  { tag: "0001_replicas", sql: replicas },
+];

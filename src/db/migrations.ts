@@ -9,6 +9,7 @@ import monitoring from "./migrations/0005_monitoring.sql" with { type: "text" };
 import recordPayloads from "./migrations/0006_record_payloads.sql" with { type: "text" };
 import usageTotals from "./migrations/0007_usage_totals.sql" with { type: "text" };
 import userInvites from "./migrations/0008_user_invites.sql" with { type: "text" };
+import replicas from "./migrations/0009_replicas.sql" with { type: "text" };
 
 export type Migration = { tag: string; sql: string };
 
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { tag: "0006_record_payloads", sql: recordPayloads },
   { tag: "0007_usage_totals", sql: usageTotals },
   { tag: "0008_user_invites", sql: userInvites },
+  { tag: "0009_replicas", sql: replicas },
 ];

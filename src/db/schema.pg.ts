@@ -1,7 +1,7 @@
 // The same tables for PostgreSQL (`database.url`): same names, columns and constraints as schema.ts,
 // with pg-core types that give queries the same TypeScript types; drizzle-kit generates
 // src/db/migrations-pg from this file, and test/unit/schema-parity.test.ts keeps the two in step.
-import { bigint, boolean, customType, index, integer, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
 import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 
 /**
@@ -406,4 +406,43 @@ export const usageTotals = pgTable(
     uniqueIndex("usage_totals_key_idx").on(table.grain, table.scope, table.scopeId, table.dim, table.bucket, table.dimId, table.outcome, table.errorCode),
     index("usage_totals_bucket_idx").on(table.grain, table.bucket),
   ],
+);
+
+/**
+ * The running replicas (issue 15): each server registers itself at start, heartbeats, and deregisters
+ * at a clean stop. Times in ms since the epoch; a replica is alive while its heartbeat is recent.
+ */
+export const replicas = pgTable("replicas", {
+  id: text("id").primaryKey(),
+  /** Where the other replicas reach it (cluster.advertise_url). */
+  url: text("url").notNull(),
+  startedAt: bigint("started_at", { mode: "number" }).notNull(),
+  heartbeatAt: bigint("heartbeat_at", { mode: "number" }).notNull(),
+});
+
+/** Which replica holds each downstream MCP session, so another replica can forward its requests there. */
+export const mcpSessions = pgTable(
+  "mcp_sessions",
+  {
+    sessionId: text("session_id").primaryKey(),
+    replicaId: text("replica_id").notNull(),
+    createdAt: bigint("created_at", { mode: "number" }).notNull(),
+  },
+  (table) => [index("mcp_sessions_replica_id_idx").on(table.replicaId)],
+);
+
+/**
+ * Each replica's state of each connection it runs (stdio processes run per replica), written when the
+ * state changes; shown in CONNECTION_GET and the connection's page when there are several replicas.
+ */
+export const replicaConnections = pgTable(
+  "replica_connections",
+  {
+    replicaId: text("replica_id").notNull(),
+    connectionId: text("connection_id").notNull(),
+    state: text("state").notNull(),
+    error: text("error"),
+    updatedAt: bigint("updated_at", { mode: "number" }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.replicaId, table.connectionId] }), index("replica_connections_connection_id_idx").on(table.connectionId)],
 );

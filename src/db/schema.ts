@@ -1,5 +1,5 @@
 // The database tables, as drizzle definitions; drizzle-kit generates migrations from this file.
-import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from "drizzle-orm/sqlite-core";
 import type { AgentConnectionSelection } from "../domain/agents/tools.ts";
 
 /** People who sign in to the admin. Emails are stored lower-cased. */
@@ -383,4 +383,43 @@ export const usageTotals = sqliteTable(
     uniqueIndex("usage_totals_key_idx").on(table.grain, table.scope, table.scopeId, table.dim, table.bucket, table.dimId, table.outcome, table.errorCode),
     index("usage_totals_bucket_idx").on(table.grain, table.bucket),
   ],
+);
+
+/**
+ * The running replicas (issue 15): each server registers itself at start, heartbeats, and deregisters
+ * at a clean stop. Times in ms since the epoch; a replica is alive while its heartbeat is recent.
+ */
+export const replicas = sqliteTable("replicas", {
+  id: text("id").primaryKey(),
+  /** Where the other replicas reach it (cluster.advertise_url). */
+  url: text("url").notNull(),
+  startedAt: integer("started_at").notNull(),
+  heartbeatAt: integer("heartbeat_at").notNull(),
+});
+
+/** Which replica holds each downstream MCP session, so another replica can forward its requests there. */
+export const mcpSessions = sqliteTable(
+  "mcp_sessions",
+  {
+    sessionId: text("session_id").primaryKey(),
+    replicaId: text("replica_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (table) => [index("mcp_sessions_replica_id_idx").on(table.replicaId)],
+);
+
+/**
+ * Each replica's state of each connection it runs (stdio processes run per replica), written when the
+ * state changes; shown in CONNECTION_GET and the connection's page when there are several replicas.
+ */
+export const replicaConnections = sqliteTable(
+  "replica_connections",
+  {
+    replicaId: text("replica_id").notNull(),
+    connectionId: text("connection_id").notNull(),
+    state: text("state").notNull(),
+    error: text("error"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.replicaId, table.connectionId] }), index("replica_connections_connection_id_idx").on(table.connectionId)],
 );

@@ -64,6 +64,8 @@ export type RuntimeSettings = {
   logger: Logger;
   /** Which addresses http and sse upstreams may reach (default: only the built-in deny list). */
   addressPolicy?: AddressPolicy;
+  /** Told when the connection's state changes (with several replicas, each records its own). */
+  onStatus?: (connectionId: string, status: ConnectionStatus) => void;
 };
 
 const MAX_BACKOFF_MS = 30_000;
@@ -138,7 +140,9 @@ export class ConnectionRuntime {
   }
 
   private setStatus(state: ConnectionStatus["state"], lastError: string | null = this.lastError): void {
+    const changed = state !== this.status.state || lastError !== this.status.lastError;
     this.status = { state, lastError, since: new Date() };
+    if (changed) this.settings.onStatus?.(this.spec.id, this.status);
   }
 
   /** The upstream serving `session`: the shared one, or the session's own (stdio with isolation "session"). */

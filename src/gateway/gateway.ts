@@ -15,7 +15,7 @@ import { ConnectionTests } from "./connection-tests.ts";
 import { redactFor } from "./redact.ts";
 import { killAllStdioProcesses } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
-import { NO_DISCOVERY, type ConnectionStatus, type ConnectionTestResult, type Discovery } from "./types.ts";
+import { NO_DISCOVERY, type ReplicaConnectionState, type ConnectionStatus, type ConnectionTestResult, type Discovery } from "./types.ts";
 import type { AddressOf, KeyCaller, McpTarget, RunningGateway } from "./serving.ts";
 
 /** No address known (tests, internal callers). */
@@ -24,6 +24,7 @@ import { callerActor } from "../domain/monitoring/actor.ts";
 import type { UsageSink } from "../domain/monitoring/types.ts";
 import { SessionUsage, type UsagePolicy, type UsageTarget } from "./usage-capture.ts";
 import { secretsOf } from "./redact.ts";
+import type { SessionDirectory } from "./cluster/cluster.ts";
 
 export type GatewaySettings = {
   sessionIdleMs: number;
@@ -43,6 +44,8 @@ export type GatewaySettings = {
   resumeRetryMs?: number;
   /** Where every MCP request to a connection or agent is recorded (absent: nothing is recorded). */
   usage?: UsageSettings;
+  /** With several replicas: where each session's replica is recorded (absent on a single replica, which pays no write per session). */
+  directory?: SessionDirectory;
 };
 
 export type UsageSettings = {
@@ -103,7 +106,15 @@ export class Gateway implements RunningGateway {
   }
 
   private runtimeSettings(): RuntimeSettings {
-    return { stderrLines: this.settings.stderrLines, logger: this.settings.logger, addressPolicy: this.settings.addressPolicy };
+    const directory = this.settings.directory;
+    return {
+      stderrLines: this.settings.stderrLines,
+      logger: this.settings.logger,
+      addressPolicy: this.settings.addressPolicy,
+      onStatus: directory
+        ? (connectionId, status) => void directory.connectionState(connectionId, status.state, status.lastError).catch((err: unknown) => this.settings.logger.warn("cannot record the connection's state on this replica", { error: (err as Error).message }))
+        : undefined,
+    };
   }
 
   /** The live runtime of a connection, created from its spec on first use. */
@@ -128,6 +139,16 @@ export class Gateway implements RunningGateway {
   /** Makes the runtimes of an agent's connections, so that its sessions (and its usage policy) find them without a read. */
   private async load(agent: AgentSpec): Promise<void> {
     for (const selection of agent.connections) await this.runtime(selection.connectionId);
+  }
+
+  /** Every replica's state of a connection; null on a single replica. */
+  async replicaStates(connectionId: string): Promise<ReplicaConnectionState[] | null> {
+    return this.settings.directory ? this.settings.directory.connectionStates(connectionId) : null;
+  }
+
+  /** Whether this replica holds the session (with several replicas, another may). */
+  holds(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
   }
 
   get sessionCount(): number {
@@ -284,6 +305,8 @@ export class Gateway implements RunningGateway {
     const response = await session.transport.handleRequest(request, { parsedBody });
     // An initialize that did not take (bad params) leaves nothing behind.
     if (!session.id) await this.forget(session);
+    // Recorded before the client learns the id, so its next request finds the session from any replica.
+    else if (this.settings.directory) await this.settings.directory.sessionOpened(session.id).catch((err: unknown) => this.settings.logger.warn("cannot record the session's replica", { error: (err as Error).message }));
     return response;
   }
 
@@ -304,7 +327,10 @@ export class Gateway implements RunningGateway {
 
   private async forget(session: DownstreamSession): Promise<void> {
     session.usage?.close();
-    if (session.id && this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+    if (session.id && this.sessions.get(session.id) === session) {
+      this.sessions.delete(session.id);
+      void this.settings.directory?.sessionClosed(session.id).catch((err: unknown) => this.settings.logger.warn("cannot remove the session's replica", { error: (err as Error).message }));
+    }
     for (const runtime of this.runtimes.values()) {
       if (runtime.sessions.has(session) || session.targetId === runtime.spec.id) await runtime.detach(session);
     }

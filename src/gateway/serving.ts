@@ -32,6 +32,8 @@ export interface McpServing {
   handle(request: Request, runtime: ConnectionRuntime, caller: KeyCaller, address: AddressOf): Promise<Response>;
   /** Serves one request of /mcp/agent/:agent from the client at `address`; the route has already checked the key may reach it. */
   handleAgent(request: Request, agent: AgentSpec, caller: KeyCaller, address: AddressOf): Promise<Response>;
+  /** Whether this replica holds the downstream session (absent: a gateway that holds none, the tests' fake). */
+  holds?(sessionId: string): boolean;
   /** Records a request the route refused (403: no grant on the target at all), outcome "refused". */
   refused(request: Request, target: McpTarget, caller: Caller, address: AddressOf, reason: string): Promise<void>;
 }

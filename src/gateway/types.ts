@@ -56,7 +56,12 @@ export interface GatewayControl {
   apply(spec: ConnectionSpec): Promise<void>;
   /** A connection was deleted: close its sessions and clients, kill its processes. */
   remove(id: string): Promise<void>;
+  /** Every live replica's state of a connection (several replicas only; absent or null on one). */
+  replicaStates?(id: string): Promise<ReplicaConnectionState[] | null>;
 }
+
+/** One replica's state of a connection: stdio processes run per replica, so each has its own. */
+export type ReplicaConnectionState = { replica_id: string; url: string; state: string; error: string | null; updated_at: string };
 
 /** What the rest of Switchboard may ask of the gateway about agents (served at /mcp/agent/:id). */
 export interface AgentControl {

@@ -8,6 +8,7 @@ import type { PasswordCost, User } from "../domain/access/users.ts";
 import type { LastUsedRecorder, VerifiedKey } from "../domain/access/api-keys.ts";
 import type { ManagementCatalog } from "../domain/access/permissions.ts";
 import type { RunningGateway } from "../gateway/serving.ts";
+import type { ClusterNode } from "../gateway/cluster/cluster.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import type { ServerKeys } from "../security/keys.ts";
@@ -50,6 +51,8 @@ export type AppDeps = {
    * /mcp routes its serving face, the server its start and stop. Tests put a fake of the same contract.
    */
   gateway: RunningGateway;
+  /** This replica among several (absent on a single replica): MCP sessions held elsewhere are forwarded. */
+  cluster?: ClusterNode;
   /** Calls counted in memory since start (fed by the usage sink the gateway and operations record to), for /metrics. */
   callMetrics: CallMetrics;
   /** The authorization server's services (used whether or not [oauth] is enabled; its routes are not). */
@@ -65,5 +68,5 @@ export type AppDeps = {
 
 export type AppEnv = {
   Bindings: { requestIP?: (req: Request) => { address: string } | null } | undefined;
-  Variables: { user: User; sessionToken: string; caller: Caller };
+  Variables: { user: User; sessionToken: string; caller: Caller; forwardedClient: string | null };
 };

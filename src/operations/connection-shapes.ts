@@ -153,6 +153,18 @@ export const ConnectionDetailShape = ConnectionShape.extend({
     resource_templates: z.array(Named.extend({ uri_template: z.string() })),
     prompts: z.array(Named),
   }),
+  replicas: z
+    .array(
+      z.object({
+        replica_id: z.string(),
+        url: z.string(),
+        state: z.string(),
+        error: z.string().nullable(),
+        updated_at: Timestamp,
+      }),
+    )
+    .optional()
+    .describe("With several replicas: each live replica's own state of this connection (stdio servers run on every replica); absent on one"),
 });
 
 const mask = (table: Record<string, string>) => Object.fromEntries(Object.keys(table).map((name) => [name, SECRET_MASK]));

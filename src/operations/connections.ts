@@ -145,7 +145,11 @@ export const connectionGet = defineOperation({
   forMembers: true,
   readOnly: true,
   rest: { method: "GET", path: "/connections/:id" },
-  handler: async (ctx, input) => connectionDetailOut(ctx.deps, await findConnection(connectionStore(ctx.deps), input.id)),
+  async handler(ctx, input) {
+    const detail = await connectionDetailOut(ctx.deps, await findConnection(connectionStore(ctx.deps), input.id));
+    const replicas = await ctx.deps.gateway.replicaStates?.(detail.id);
+    return replicas ? { ...detail, replicas } : detail;
+  },
 });
 
 export const connectionUpdate = defineOperation({

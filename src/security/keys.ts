@@ -10,6 +10,8 @@ export type ServerKeys = {
   encryption: Buffer;
   /** Key that signs the sign-in device cookie (apart from the session cookie's, so neither passes for the other). */
   device: Uint8Array<ArrayBuffer>;
+  /** HMAC-SHA-256 key that signs a request one replica forwards to another (X-Switchboard-Forwarded). */
+  replicaForward: Buffer;
 };
 
 function derive(secret: string, purpose: string): Buffer {
@@ -23,5 +25,6 @@ export function deriveKeys(secret: string): ServerKeys {
     cookie: new Uint8Array(hkdfSync("sha256", secret, "switchboard", "switchboard/cookie/v1", 32)),
     encryption: derive(secret, "switchboard/encryption/v1"),
     device: new Uint8Array(hkdfSync("sha256", secret, "switchboard", "switchboard/device-cookie/v1", 32)),
+    replicaForward: derive(secret, "switchboard/replica-forward/v1"),
   };
 }

@@ -28,6 +28,7 @@ export type ConfigOverrides = {
   oauth?: Record<string, unknown>;
   monitoring?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
+  cluster?: Record<string, unknown>;
   connections?: Record<string, unknown>[];
   agents?: Record<string, unknown>[];
 };

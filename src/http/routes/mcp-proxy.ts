@@ -13,6 +13,20 @@ import { clientIp } from "../client-ip.ts";
 export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const bearer = requireBearer(deps, { oauth: options.oauth });
+  // With several replicas, a session held by another one is forwarded there before anything else: the
+  // owner authenticates the credential itself (keys and tokens are in the shared database).
+  const cluster = deps.cluster;
+  if (cluster) {
+    app.use("*", async (c, next) => {
+      const admission = await cluster.admit(c.req.raw, {
+        holds: (id) => deps.gateway.holds?.(id) ?? false,
+        client: () => clientIp(c, deps.config.server.trusted_proxies),
+      });
+      if ("response" in admission) return admission.response;
+      c.set("forwardedClient", admission.forwardedClient);
+      await next();
+    });
+  }
   // /mcp/agent/:agent (id or slug): the agent as one MCP server over its connections.
   app.all("/agent/:agent", bearer, async (c) => {
     const caller = c.get("caller");
@@ -50,5 +64,6 @@ export function mcpProxyRoutes(deps: AppDeps, options: { oauth: boolean }): Hono
 /** The client's address, read only if a usage record asks for it (and then once). */
 function addressOf(c: Context<AppEnv>, deps: AppDeps): AddressOf {
   let address: string | null | undefined;
-  return () => (address ??= clientIp(c, deps.config.server.trusted_proxies));
+  // A request another replica forwarded (its signature checked) names the client that replica saw.
+  return () => (address ??= c.get("forwardedClient") ?? clientIp(c, deps.config.server.trusted_proxies));
 }

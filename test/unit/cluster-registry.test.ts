@@ -1,0 +1,87 @@
+// The replica registry and the session directory on one database, with a clock the test moves:
+// registration, heartbeats, alive and dead owners, pruning of the dead, a clean deregistration.
+import { describe, expect, test } from "bun:test";
+import type { Db } from "../../src/db/client.ts";
+import { tables } from "../../src/db/store.ts";
+import { ReplicaRegistry } from "../../src/gateway/cluster/registry.ts";
+import { silentLogger } from "../../src/logger.ts";
+import { useTestDatabase } from "../support/db.ts";
+
+const openDb = useTestDatabase();
+const DEAD_AFTER = 15_000;
+
+function registry(db: Db, clock: { now: number }, url: string): ReplicaRegistry {
+  return new ReplicaRegistry({ db, url, heartbeatMs: 5_000, deadAfterMs: DEAD_AFTER, logger: silentLogger, now: () => clock.now });
+}
+
+async function replicaIds(db: Db): Promise<string[]> {
+  const { replicas } = tables(db);
+  return (await db.select({ id: replicas.id }).from(replicas)).map((r) => r.id).sort();
+}
+
+describe("replica registry", () => {
+  test("a replica registers with its url; its sessions are found with it while it heartbeats", async () => {
+    const { db } = openDb();
+    const clock = { now: 1_000_000 };
+    const a = registry(db, clock, "http://10.0.0.1:8080");
+    await a.beat();
+    expect(a.id).toMatch(/^rep_[0-9a-f-]{36}$/);
+    await a.sessionOpened("s1");
+    expect(await a.ownerOf("s1")).toEqual({ replicaId: a.id, url: "http://10.0.0.1:8080", alive: true });
+    expect(await a.ownerOf("unknown")).toBeNull();
+    clock.now += DEAD_AFTER - 1;
+    expect((await a.ownerOf("s1"))?.alive).toBe(true);
+    await a.sessionClosed("s1");
+    expect(await a.ownerOf("s1")).toBeNull();
+  });
+
+  test("a replica silent past dead_after is dead; past twice that, another's heartbeat prunes it and its sessions", async () => {
+    const { db } = openDb();
+    const clock = { now: 1_000_000 };
+    const a = registry(db, clock, "http://a");
+    const b = registry(db, clock, "http://b");
+    await a.beat();
+    await b.beat();
+    await a.sessionOpened("s-of-a");
+    clock.now += DEAD_AFTER + 1;
+    await b.beat();
+    expect(await b.ownerOf("s-of-a")).toEqual({ replicaId: a.id, url: "http://a", alive: false });
+    clock.now += DEAD_AFTER;
+    await b.beat();
+    expect(await replicaIds(db)).toEqual([b.id]);
+    expect(await b.ownerOf("s-of-a")).toBeNull();
+    const { mcpSessions } = tables(db);
+    expect(await db.select().from(mcpSessions)).toEqual([]);
+  });
+
+  test("a replica that stalled and was pruned registers again on its next heartbeat", async () => {
+    const { db } = openDb();
+    const clock = { now: 1_000_000 };
+    const a = registry(db, clock, "http://a");
+    const b = registry(db, clock, "http://b");
+    await a.beat();
+    clock.now += 3 * DEAD_AFTER;
+    await b.beat();
+    expect(await replicaIds(db)).toEqual([b.id]);
+    await a.beat();
+    expect(await replicaIds(db)).toEqual([a.id, b.id].sort());
+  });
+
+  test("a clean deregistration removes the replica and its sessions, and no other replica's", async () => {
+    const { db } = openDb();
+    const clock = { now: 1_000_000 };
+    const a = registry(db, clock, "http://a");
+    const b = registry(db, clock, "http://b");
+    await a.beat();
+    await b.beat();
+    await a.sessionOpened("s-a");
+    await b.sessionOpened("s-b");
+    // A replica removes only its own sessions from the directory.
+    await a.sessionClosed("s-b");
+    expect((await a.ownerOf("s-b"))?.replicaId).toBe(b.id);
+    await a.deregister();
+    expect(await replicaIds(db)).toEqual([b.id]);
+    expect(await b.ownerOf("s-a")).toBeNull();
+    expect((await b.ownerOf("s-b"))?.replicaId).toBe(b.id);
+  });
+});
