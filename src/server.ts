@@ -61,10 +61,10 @@ export function startServer(
 
   gateway.discoverAll(listConnectionSummaries(deps.db).map((c) => c.id));
 
-  const sweep = setInterval(() => {
+  const sweep = setInterval(async () => {
     purgeExpiredSessions(deps.db);
     // Expired codes and tokens, dead grants and stale unused registrations (they would only pile up).
-    pruneOAuth(deps.db);
+    await pruneOAuth(deps.db);
     pruneMonitoring(deps);
   }, 10 * 60_000);
   sweep.unref();

@@ -25,13 +25,14 @@ import { insertUsage, usageRecord } from "../support/usage-rows.ts";
 const harness = useHarness();
 
 type Json = Record<string, unknown>;
+type Request = { method: string; path: string; json?: unknown; ctx?: Json };
 type Row = {
   op: string;
   /** The request, built against a fresh harness; the token is added per row kind. */
-  request: (h: Harness) => { method: string; path: string; json?: unknown; ctx?: Json };
+  request: (h: Harness) => Request | Promise<Request>;
   status: number;
   /** Checks the happy body (and anything else the row knows about). */
-  check: (body: Json, h: Harness, ctx: Json) => void;
+  check: (body: Json, h: Harness, ctx: Json) => void | Promise<void>;
   /** Strings the happy response must not contain. */
   never?: (h: Harness, ctx: Json) => string[];
 };
@@ -281,10 +282,10 @@ const ROUTES: Row[] = [
   },
   {
     op: "OAUTH_GRANT_LIST",
-    request: (h) => {
+    request: async (h) => {
       const agent = agentResource(h.deps, "oauth-agent");
-      const mine = approve(h.deps, h.admin, dcrClient(h.deps, "Cursor"), agent);
-      const theirs = approve(h.deps, h.member, cimdClient(h.deps), agent);
+      const mine = await approve(h.deps, h.admin, await dcrClient(h.deps, "Cursor"), agent);
+      const theirs = await approve(h.deps, h.member, await cimdClient(h.deps), agent);
       return { method: "GET", path: "/oauth/grants", ctx: { agent, mine, theirs } };
     },
     status: 200,
@@ -309,22 +310,22 @@ const ROUTES: Row[] = [
   },
   {
     op: "OAUTH_GRANT_REVOKE",
-    request: (h) => {
-      const tokens = approve(h.deps, h.member, dcrClient(h.deps), agentResource(h.deps));
+    request: async (h) => {
+      const tokens = await approve(h.deps, h.member, await dcrClient(h.deps), agentResource(h.deps));
       return { method: "DELETE", path: `/oauth/grants/${tokens.grantId}`, ctx: { tokens } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       const tokens = ctx.tokens as TokenSet;
       expect(body).toEqual({ id: tokens.grantId, revoked: true });
-      expect(getGrant(h.deps.db, tokens.grantId)).toBeNull();
-      expect(createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac)(tokens.accessToken)).toBeNull();
+      expect(await getGrant(h.deps.db, tokens.grantId)).toBeNull();
+      expect(await createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac)(tokens.accessToken)).toBeNull();
     },
     never: (_h, ctx) => oauthSecrets(ctx.tokens as TokenSet),
   },
   {
     op: "OAUTH_CLIENT_LIST",
-    request: (h) => ({ method: "GET", path: "/oauth/clients", ctx: { dcr: dcrClient(h.deps, "Cursor"), cimd: cimdClient(h.deps) } }),
+    request: async (h) => ({ method: "GET", path: "/oauth/clients", ctx: { dcr: await dcrClient(h.deps, "Cursor"), cimd: await cimdClient(h.deps) } }),
     status: 200,
     check: (body, _h, ctx) => {
       const [dcr, cimd] = [ctx.dcr as OAuthClient, ctx.cimd as OAuthClient];
@@ -335,17 +336,17 @@ const ROUTES: Row[] = [
   {
     op: "OAUTH_CLIENT_DELETE",
     // A metadata-document client's id is a URL: percent-encoded, it is one path segment.
-    request: (h) => {
-      const client = cimdClient(h.deps);
-      const tokens = approve(h.deps, h.member, client, agentResource(h.deps));
+    request: async (h) => {
+      const client = await cimdClient(h.deps);
+      const tokens = await approve(h.deps, h.member, client, agentResource(h.deps));
       return { method: "DELETE", path: `/oauth/clients/${encodeURIComponent(client.id)}`, ctx: { client, tokens } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       const [client, tokens] = [ctx.client as OAuthClient, ctx.tokens as TokenSet];
       expect(body).toEqual({ id: client.id, deleted: true });
-      expect(findClient(h.deps.db, client.id)).toBeNull();
-      expect(getGrant(h.deps.db, tokens.grantId)).toBeNull();
+      expect(await findClient(h.deps.db, client.id)).toBeNull();
+      expect(await getGrant(h.deps.db, tokens.grantId)).toBeNull();
     },
   },
   {
@@ -508,12 +509,12 @@ function allBut(op: string): string[] {
   return OPERATIONS.map((o) => o.name).filter((name) => name !== op);
 }
 
-test("the table covers every operation's route", () => {
+test("the table covers every operation's route", async () => {
   expect(ROUTES.map((r) => r.op).sort()).toEqual(OPERATIONS.map((op) => op.name).sort());
   for (const row of ROUTES) {
     const op = OPERATIONS_BY_NAME.get(row.op)!;
     const h = harness();
-    const req = row.request(h);
+    const req = await row.request(h);
     expect(req.method).toBe(op.rest.method);
     expect(req.path).toMatch(new RegExp(`^${op.rest.path.replace(/:\w+/g, "[^/]+")}$`));
     expect(row.status).toBe(op.rest.successStatus ?? 200);
@@ -524,7 +525,7 @@ for (const row of ROUTES) {
   describe(`${row.op}`, () => {
     test("guest: 401 with WWW-Authenticate, and nothing done", async () => {
       const h = harness();
-      const req = row.request(h);
+      const req = await row.request(h);
       const res = await apiRequest(h.app, req.method, req.path, { json: req.json });
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/api/v1${req.path}"`);
@@ -538,7 +539,7 @@ for (const row of ROUTES) {
     test("wrong permission: 403 FORBIDDEN, no data", async () => {
       const h = harness();
       const { token } = mintKey(h.deps, h.admin, { self: allBut(row.op), "*": ["*"] });
-      const req = row.request(h);
+      const req = await row.request(h);
       const keysBefore = h.deps.sqlite.query("SELECT id, token_hash FROM api_keys ORDER BY id").all();
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
       expect(res.status).toBe(403);
@@ -554,7 +555,7 @@ for (const row of ROUTES) {
     test(`happy: ${row.status} with the result`, async () => {
       const h = harness();
       const { token } = mintKey(h.deps, h.admin, { self: [row.op] });
-      const req = row.request(h);
+      const req = await row.request(h);
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
       const text = await res.text();
       expect({ status: res.status, text }).toMatchObject({ status: row.status });
@@ -562,7 +563,7 @@ for (const row of ROUTES) {
       const body = JSON.parse(text) as Json;
       // No error envelope ({error: {code, message}}); CONNECTION_TEST reports a failed test as a string `error`.
       expect((body.error as { code?: string } | undefined)?.code).toBeUndefined();
-      row.check(body, h, req.ctx ?? {});
+      await row.check(body, h, req.ctx ?? {});
       expect(text).not.toContain(token);
       for (const s of row.never?.(h, req.ctx ?? {}) ?? []) expect(text).not.toContain(s);
     });

@@ -110,7 +110,7 @@ describe("key activity", () => {
     const h = harness();
     const adminKey = mintKey(h.deps, h.admin, {}).key;
     const memberKey = mintKey(h.deps, h.member, {}).key;
-    const adminGrant = approve(h.deps, h.admin, dcrClient(h.deps), agentResource(h.deps)).grantId;
+    const adminGrant = (await approve(h.deps, h.admin, await dcrClient(h.deps), agentResource(h.deps))).grantId;
     insertUsage(h.deps.db, usageRecord(h.admin.id, { actor: { userId: h.admin.id, credentialKind: "api_key", credentialId: adminKey.id }, address: "203.0.113.50" }));
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const other = await apiRequest(h.app, "GET", `/monitoring/keys/${adminKey.id}/activity`, { token });
@@ -173,7 +173,7 @@ describe("filters and pages", () => {
 });
 
 describe("export", () => {
-  test("csvCell quotes commas, quotes and line breaks, and neutralises = + - @ tab and CR starts", () => {
+  test("csvCell quotes commas, quotes and line breaks, and neutralises = + - @ tab and CR starts", async () => {
     expect(csvCell("plain")).toBe("plain");
     expect(csvCell('a "b", c')).toBe('"a ""b"", c"');
     expect(csvCell("line\nbreak")).toBe('"line\nbreak"');

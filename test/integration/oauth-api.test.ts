@@ -15,15 +15,15 @@ const harness = useHarness();
 type Grants = { grants: { id: string; user: { id: string } }[] };
 
 /** One approval each for the admin and the member, of two clients, to one agent. */
-function twoApprovals(h: Harness): { admin: TokenSet; member: TokenSet } {
+async function twoApprovals(h: Harness): Promise<{ admin: TokenSet; member: TokenSet }> {
   const agent = agentResource(h.deps);
-  return { admin: approve(h.deps, h.admin, dcrClient(h.deps, "Cursor"), agent), member: approve(h.deps, h.member, cimdClient(h.deps), agent) };
+  return { admin: await approve(h.deps, h.admin, await dcrClient(h.deps, "Cursor"), agent), member: await approve(h.deps, h.member, await cimdClient(h.deps), agent) };
 }
 
 describe("OAUTH_GRANT_LIST", () => {
   test("a member's key sees only its owner's approvals, whatever user_id says", async () => {
     const h = harness();
-    const grants = twoApprovals(h);
+    const grants = await twoApprovals(h);
     const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_LIST"] });
     for (const path of ["/oauth/grants", `/oauth/grants?user_id=${h.admin.id}`]) {
       const res = await apiRequest(h.app, "GET", path, { token });
@@ -37,7 +37,7 @@ describe("OAUTH_GRANT_LIST", () => {
 
   test("an admin's key sees everyone's, narrowed by user_id", async () => {
     const h = harness();
-    const grants = twoApprovals(h);
+    const grants = await twoApprovals(h);
     const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_GRANT_LIST"] });
     const all = (await (await apiRequest(h.app, "GET", "/oauth/grants", { token })).json()) as Grants;
     expect(all.grants.map((g) => g.id).sort()).toEqual([grants.admin.grantId, grants.member.grantId].sort());
@@ -49,26 +49,26 @@ describe("OAUTH_GRANT_LIST", () => {
 describe("OAUTH_GRANT_REVOKE", () => {
   test("a member's key cannot revoke another user's approval: 404 like a missing one, and it keeps working", async () => {
     const h = harness();
-    const grants = twoApprovals(h);
+    const grants = await twoApprovals(h);
     const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac);
     const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/grants/${grants.admin.grantId}`, { token });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: "OAUTH_GRANT_NOT_FOUND", message: "No such authorized app." } });
-    expect(getGrant(h.deps.db, grants.admin.grantId)).not.toBeNull();
-    expect(verify(grants.admin.accessToken)?.grantId).toBe(grants.admin.grantId);
+    expect(await getGrant(h.deps.db, grants.admin.grantId)).not.toBeNull();
+    expect((await verify(grants.admin.accessToken))?.grantId).toBe(grants.admin.grantId);
   });
 
   test("a revoked approval's access token stops on the next verification, though the verifier had it cached", async () => {
     const h = harness();
-    const grants = twoApprovals(h);
+    const grants = await twoApprovals(h);
     const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite, h.config.database.path));
-    expect(verify(grants.member.accessToken)?.grantId).toBe(grants.member.grantId);
+    expect((await verify(grants.member.accessToken))?.grantId).toBe(grants.member.grantId);
     const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/grants/${grants.member.grantId}`, { token });
     expect(res.status).toBe(200);
-    expect(verify(grants.member.accessToken)).toBeNull();
-    expect(verify(grants.admin.accessToken)?.grantId).toBe(grants.admin.grantId);
+    expect(await verify(grants.member.accessToken)).toBeNull();
+    expect((await verify(grants.admin.accessToken))?.grantId).toBe(grants.admin.grantId);
   });
 
   test("an id that is not a grant's is refused as bad input, an unknown one as missing", async () => {
@@ -85,18 +85,18 @@ describe("OAUTH_GRANT_REVOKE", () => {
 describe("OAUTH_CLIENT_DELETE", () => {
   test("a URL id, percent-encoded in the path, deletes that client alone; a registered client's id needs no encoding", async () => {
     const h = harness();
-    const grants = twoApprovals(h);
-    const [cursor, claude] = [listGrants(h.deps.db).find((g) => g.clientKind === "dcr")!.clientId, "https://claude.ai/oauth/mcp-oauth-client-metadata"];
+    const grants = await twoApprovals(h);
+    const [cursor, claude] = [(await listGrants(h.deps.db)).find((g) => g.clientKind === "dcr")!.clientId, "https://claude.ai/oauth/mcp-oauth-client-metadata"];
     const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_CLIENT_DELETE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/clients/${encodeURIComponent(claude)}`, { token });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ id: claude, deleted: true });
-    expect(findClient(h.deps.db, claude)).toBeNull();
-    expect(getGrant(h.deps.db, grants.member.grantId)).toBeNull();
-    expect(findClient(h.deps.db, cursor)).not.toBeNull();
+    expect(await findClient(h.deps.db, claude)).toBeNull();
+    expect(await getGrant(h.deps.db, grants.member.grantId)).toBeNull();
+    expect(await findClient(h.deps.db, cursor)).not.toBeNull();
     const plain = await apiRequest(h.app, "DELETE", `/oauth/clients/${cursor}`, { token });
     expect(plain.status).toBe(200);
-    expect(findClient(h.deps.db, cursor)).toBeNull();
+    expect(await findClient(h.deps.db, cursor)).toBeNull();
   });
 
   test("an unknown client is 404 OAUTH_CLIENT_NOT_FOUND", async () => {
@@ -109,18 +109,18 @@ describe("OAUTH_CLIENT_DELETE", () => {
 
   test("a member's key, even holding every tool, may neither list nor delete clients", async () => {
     const h = harness();
-    const client = cimdClient(h.deps);
+    const client = await cimdClient(h.deps);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     expect((await apiRequest(h.app, "GET", "/oauth/clients", { token })).status).toBe(403);
     expect((await apiRequest(h.app, "DELETE", `/oauth/clients/${encodeURIComponent(client.id)}`, { token })).status).toBe(403);
-    expect(findClient(h.deps.db, client.id)).not.toBeNull();
+    expect(await findClient(h.deps.db, client.id)).not.toBeNull();
   });
 });
 
 describe("over /mcp/self", () => {
   test("a member lists and revokes its own approvals with the tools; no token in any answer", async () => {
     const h = harness();
-    const grants = twoApprovals(h);
+    const grants = await twoApprovals(h);
     const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_LIST", "OAUTH_GRANT_REVOKE"] });
     const listed = await callTool(h.app, token, "OAUTH_GRANT_LIST");
     expect((listed.result?.structuredContent as Grants).grants.map((g) => g.id)).toEqual([grants.member.grantId]);
@@ -132,6 +132,6 @@ describe("over /mcp/self", () => {
       const text = JSON.stringify(answer);
       for (const t of [grants.admin, grants.member]) for (const s of [t.accessToken, t.refreshToken]) expect(text).not.toContain(s);
     }
-    expect(getGrant(h.deps.db, grants.admin.grantId)).not.toBeNull();
+    expect(await getGrant(h.deps.db, grants.admin.grantId)).not.toBeNull();
   });
 });

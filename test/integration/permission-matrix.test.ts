@@ -60,7 +60,7 @@ function agentId(h: Harness): string {
   return createAgent(agentStore(h.deps), newAgentFields({ slug: `a-${randomUUID().slice(0, 8)}` })).id;
 }
 
-const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>> = {
+const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   WHOAMI: () => ({}),
   CONNECTION_LIST: () => ({}),
   CONNECTION_GET: (h) => ({ id: connectionId(h) }),
@@ -91,10 +91,10 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   USER_INVITE_REVOKE: (h) => ({ id: createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }, { invitedBy: null }).invite.id }),
   SERVER_STATS: () => ({}),
   OAUTH_GRANT_LIST: () => ({}),
-  OAUTH_GRANT_REVOKE: (h, owner) => ({ id: approve(h.deps, owner, dcrClient(h.deps), agentResource(h.deps)).grantId }),
+  OAUTH_GRANT_REVOKE: async (h, owner) => ({ id: (await approve(h.deps, owner, await dcrClient(h.deps), agentResource(h.deps))).grantId }),
   OAUTH_CLIENT_LIST: () => ({}),
   // A URL id: REST sends it percent-encoded in the path.
-  OAUTH_CLIENT_DELETE: (h) => ({ id: cimdClient(h.deps, `https://client-${randomUUID().slice(0, 8)}.example/oauth/metadata`).id }),
+  OAUTH_CLIENT_DELETE: async (h) => ({ id: (await cimdClient(h.deps, `https://client-${randomUUID().slice(0, 8)}.example/oauth/metadata`)).id }),
   MONITORING_LOGS_LIST: () => ({ range: "1h" }),
   // The owner's own row and key: allowed to a member's key as much as to an admin's.
   MONITORING_LOG_GET: (h, owner) => ({ id: insertUsage(h.deps.db, usageRecord(owner.id, { name: `m-${randomUUID()}` })) }),
@@ -120,7 +120,7 @@ function restCall(h: Harness, op: Operation, token: string, args: Record<string,
 
 const harness = useSharedHarness();
 
-test("every operation has matrix arguments, and the admin-only set matches the registry", () => {
+test("every operation has matrix arguments, and the admin-only set matches the registry", async () => {
   expect(Object.keys(ARGS).sort()).toEqual(OPERATIONS.map((op) => op.name).sort());
   expect(OPERATIONS.filter((op) => !op.forMembers).map((op) => op.name).sort()).toEqual([...ADMIN_ONLY].sort());
 });
@@ -150,7 +150,7 @@ for (const k of KEY_CASES) {
       }
     });
 
-    test("tools/list shows exactly the permitted tools, in registry order", () => {
+    test("tools/list shows exactly the permitted tools, in registry order", async () => {
       const expected = OPERATIONS.filter((op) => expectedAllowed(k, op.name)).map((op) => op.name);
       if (!hasAnySelf(k)) {
         expect(listed).toBeNull();
@@ -164,7 +164,7 @@ for (const k of KEY_CASES) {
       const allowed = expectedAllowed(k, op.name);
       test(`${op.name}: ${allowed ? "allowed" : "refused"} over MCP and REST alike`, async () => {
         // MCP
-        const mcpArgs = ARGS[op.name]!(h, owner);
+        const mcpArgs = await ARGS[op.name]!(h, owner);
         if (!hasAnySelf(k)) {
           const res = await mcpRequest(h.app, token, "tools/call", { name: op.name, arguments: mcpArgs });
           expect(res.status).toBe(403);
@@ -187,7 +187,7 @@ for (const k of KEY_CASES) {
         }
 
         // REST
-        const res = await restCall(h, op, token, ARGS[op.name]!(h, owner));
+        const res = await restCall(h, op, token, await ARGS[op.name]!(h, owner));
         const body = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } };
         if (allowed) {
           expect(res.status).toBe(op.rest.successStatus ?? 200);
