@@ -144,7 +144,7 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
     await running?.cleanup();
   });
 
-  test("every GET route under /admin is covered by the page list", async () => {
+  test("every GET route under /admin is covered by the page list", () => {
     const routes = createApp(server.deps).routes.filter((r) => r.method === "GET" && r.path.startsWith("/admin")).map((r) => r.path);
     const missing = [...new Set(routes)].filter((path) => !NOT_PAGES.has(path) && !(path in PAGES));
     expect(missing).toEqual([]);

@@ -457,7 +457,7 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     expect((await fetch(`${base}/.well-known/oauth-protected-resource/mcp-key/agent/${world.agentId}`)).status).toBe(404);
   });
 
-  test("nothing on Switchboard's pages failed: no 5xx, no script error, no CSP refusal", async () => {
+  test("nothing on Switchboard's pages failed: no 5xx, no script error, no CSP refusal", () => {
     expect(problems).toEqual([]);
   });
 });

@@ -173,7 +173,7 @@ describe("filters and pages", () => {
 });
 
 describe("export", () => {
-  test("csvCell quotes commas, quotes and line breaks, and neutralises = + - @ tab and CR starts", async () => {
+  test("csvCell quotes commas, quotes and line breaks, and neutralises = + - @ tab and CR starts", () => {
     expect(csvCell("plain")).toBe("plain");
     expect(csvCell('a "b", c')).toBe('"a ""b"", c"');
     expect(csvCell("line\nbreak")).toBe('"line\nbreak"');

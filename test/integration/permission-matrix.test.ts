@@ -120,7 +120,7 @@ function restCall(h: Harness, op: Operation, token: string, args: Record<string,
 
 const harness = useSharedHarness();
 
-test("every operation has matrix arguments, and the admin-only set matches the registry", async () => {
+test("every operation has matrix arguments, and the admin-only set matches the registry", () => {
   expect(Object.keys(ARGS).sort()).toEqual(OPERATIONS.map((op) => op.name).sort());
   expect(OPERATIONS.filter((op) => !op.forMembers).map((op) => op.name).sort()).toEqual([...ADMIN_ONLY].sort());
 });
@@ -150,7 +150,7 @@ for (const k of KEY_CASES) {
       }
     });
 
-    test("tools/list shows exactly the permitted tools, in registry order", async () => {
+    test("tools/list shows exactly the permitted tools, in registry order", () => {
       const expected = OPERATIONS.filter((op) => expectedAllowed(k, op.name)).map((op) => op.name);
       if (!hasAnySelf(k)) {
         expect(listed).toBeNull();
