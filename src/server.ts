@@ -95,7 +95,7 @@ export function startServer(
       // After the socket stopped and the sessions closed: every call that was answered is written.
       deps.usageRecorder.stop();
       deps.lastUsed.stop();
-      deps.oauth.grantLastUsed.stop();
+      await deps.oauth.grantLastUsed.stop();
       handle.close();
       logger.info("stopped");
     })();
