@@ -120,7 +120,7 @@ describe("an access token for agent A", () => {
     const leaver = (await h.createUser("leaver@example.com", "member")) as User;
     const orphan = await tokenFor(leaver, ids.agentA!, `/mcp/agent/${ids.agentA}`);
     expect((await post(`/mcp/agent/${ids.agentA}`, orphan.access)).status).toBe(200);
-    deleteUser(h.deps.db, leaver.id);
+    await deleteUser(h.deps.db, leaver.id);
     await expectInvalidToken(await post(`/mcp/agent/${ids.agentA}`, orphan.access));
   });
 });

@@ -202,7 +202,7 @@ describe("exchangeCode", () => {
   test("the code of a deleted user or a deleted agent no longer exists", async () => {
     const w = await oauthWorld(openDb());
     const byUser = await approve(w);
-    deleteUser(w.db, w.user.id);
+    await deleteUser(w.db, w.user.id);
     expect((await oauthErrorOf(exchange(w, byUser))).error).toBe("invalid_grant");
     const w2 = await oauthWorld(openDb());
     const forAgent = await approve(w2);

@@ -172,7 +172,7 @@ describe("revokeToken", () => {
     const w = await oauthWorld(openDb());
     const verify = createAccessTokenVerifier(w.db, w.hmacKey);
     const tokens = await authorize(w);
-    const key = createApiKey(w.db, { hmacKey: w.hmacKey, name: "k", ownerId: w.user.id, permissions: { "*": ["*"] }, expiresAt: null });
+    const key = await createApiKey(w.db, { hmacKey: w.hmacKey, name: "k", ownerId: w.user.id, permissions: { "*": ["*"] }, expiresAt: null });
     for (const token of [`mcp_rt_${"0".repeat(49)}`, `mcp_at_${"0".repeat(49)}`, "garbage", "", key.token, tokens.refreshToken.replace("mcp_rt_", "mcp_at_")]) {
       await revokeToken(w.db, w.hmacKey, token);
     }
@@ -219,7 +219,7 @@ describe("createAccessTokenVerifier", () => {
     const w = await oauthWorld(openDb());
     const verify = createAccessTokenVerifier(w.db, w.hmacKey);
     const tokens = await authorize(w);
-    const key = createApiKey(w.db, { hmacKey: w.hmacKey, name: "k", ownerId: w.user.id, permissions: { "*": ["*"] }, expiresAt: null });
+    const key = await createApiKey(w.db, { hmacKey: w.hmacKey, name: "k", ownerId: w.user.id, permissions: { "*": ["*"] }, expiresAt: null });
     const typo = `${tokens.accessToken.slice(0, 20)}${tokens.accessToken[20] === "A" ? "B" : "A"}${tokens.accessToken.slice(21)}`;
     for (const token of [tokens.refreshToken, tokens.refreshToken.replace("mcp_rt_", "mcp_at_"), key.token, typo, "", `Bearer ${tokens.accessToken}`]) {
       expect(await verify(token, T0)).toBeNull();
@@ -263,7 +263,7 @@ describe("createAccessTokenVerifier", () => {
     const verify = createAccessTokenVerifier(w.db, w.hmacKey);
     const tokens = await authorize(w);
     expect((await verify(tokens.accessToken, T0))?.user.role).toBe("member");
-    setRole(w.db, w.user.id, "admin");
+    await setRole(w.db, w.user.id, "admin");
     expect((await verify(tokens.accessToken, T0))?.user.role).toBe("admin");
   });
 
