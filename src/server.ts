@@ -64,10 +64,10 @@ export async function startServer(
   deps.cluster?.start().catch((err: unknown) => logger.error("cannot register this replica", { error: (err as Error).message }));
   await gateway.discoverAll((await listConnectionSummaries(deps.db)).map((c) => c.id));
 
-  const sweep = setInterval(() => {
+  const sweep = setInterval(async () => {
     purgeExpiredSessions(deps.db);
     // Expired codes and tokens, dead grants and stale unused registrations (they would only pile up).
-    pruneOAuth(deps.db);
+    await pruneOAuth(deps.db);
     void pruneMonitoring(deps); // never rejects: a failure is logged
   }, 10 * 60_000);
   sweep.unref();
@@ -100,7 +100,7 @@ export async function startServer(
       // After the socket stopped and the sessions closed: every call that was answered is written.
       await deps.usageRecorder.stop();
       deps.lastUsed.stop();
-      deps.oauth.grantLastUsed.stop();
+      await deps.oauth.grantLastUsed.stop();
       handle.close();
       logger.info("stopped");
     })();

@@ -58,7 +58,7 @@ export type AppDeps = {
   /** The authorization server's services (used whether or not [oauth] is enabled; its routes are not). */
   oauth: {
     /** Checks an OAuth access token: its audience is decided by the caller (the /mcp routes). */
-    verifyAccessToken: (token: string, now?: Date) => VerifiedAccess | null;
+    verifyAccessToken: (token: string, now?: Date) => Promise<VerifiedAccess | null>;
     /** Writes grants' last use in batches, like keys'. */
     grantLastUsed: LastUsedRecorder;
     /** Fetches a client ID metadata document (SSRF-guarded, bounded). */

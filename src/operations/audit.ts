@@ -64,7 +64,7 @@ async function targetExists(deps: OperationDeps, row: AuditRow, emails: Readonly
   if (id.startsWith("conn_") || id.startsWith("agent_")) return deps.resourceExists(id);
   if (id.startsWith("user_")) return emails.has(id);
   if (id.startsWith("key_")) return getApiKey(deps.db, id) !== null;
-  if (id.startsWith("grant_")) return getGrant(deps.db, id) !== null;
+  if (id.startsWith("grant_")) return (await getGrant(deps.db, id)) !== null;
   return null;
 }
 

@@ -27,8 +27,8 @@ async function resourceNames(deps: Pick<OperationDeps, "db">): Promise<ResourceN
 }
 
 /** The grant if the caller may manage it; someone else's reads as missing to a member, so ids are not probed. */
-function manageableGrant(ctx: OperationContext, id: string): OAuthGrant {
-  const grant = getGrant(ctx.deps.db, id, ctx.now);
+async function manageableGrant(ctx: OperationContext, id: string): Promise<OAuthGrant> {
+  const grant = await getGrant(ctx.deps.db, id, ctx.now);
   if (!grant || (ctx.caller.user.role !== "admin" && grant.userId !== ctx.caller.user.id)) throw new AppError("OAUTH_GRANT_NOT_FOUND");
   return grant;
 }
@@ -50,7 +50,7 @@ export const oauthGrantList = defineOperation({
     // A member's filter is themselves, whatever they ask for.
     const userId = ctx.caller.user.role === "admin" ? input.user_id : ctx.caller.user.id;
     const names = await resourceNames(ctx.deps);
-    return { grants: listGrants(ctx.deps.db, { userId, now: ctx.now }).map((g) => oauthGrantOut(g, names)) };
+    return { grants: (await listGrants(ctx.deps.db, { userId, now: ctx.now })).map((g) => oauthGrantOut(g, names)) };
   },
 });
 
@@ -67,9 +67,9 @@ export const oauthGrantRevoke = defineOperation({
   readOnly: false,
   destructive: true,
   rest: { method: "DELETE", path: "/oauth/grants/:id" },
-  handler(ctx, input) {
-    const grant = manageableGrant(ctx, input.id);
-    revokeGrant(ctx.deps.db, grant.id);
+  async handler(ctx, input) {
+    const grant = await manageableGrant(ctx, input.id);
+    await revokeGrant(ctx.deps.db, grant.id);
     ctx.deps.logger.info("oauth grant revoked", { grant: grant.id, client: grant.clientId, user: grant.userId, by: ctx.caller.user.id });
     return { id: grant.id, revoked: true as const };
   },
@@ -87,7 +87,7 @@ export const oauthClientList = defineOperation({
   forMembers: false,
   readOnly: true,
   rest: { method: "GET", path: "/oauth/clients" },
-  handler: (ctx) => ({ clients: listClients(ctx.deps.db).map(oauthClientOut) }),
+  handler: async (ctx) => ({ clients: (await listClients(ctx.deps.db)).map(oauthClientOut) }),
 });
 
 export const oauthClientDelete = defineOperation({
@@ -102,10 +102,10 @@ export const oauthClientDelete = defineOperation({
   readOnly: false,
   destructive: true,
   rest: { method: "DELETE", path: "/oauth/clients/:id" },
-  handler(ctx, input) {
-    const client = findClient(ctx.deps.db, input.id);
+  async handler(ctx, input) {
+    const client = await findClient(ctx.deps.db, input.id);
     if (!client) throw new AppError("OAUTH_CLIENT_NOT_FOUND");
-    deleteClient(ctx.deps.db, client.id);
+    await deleteClient(ctx.deps.db, client.id);
     ctx.deps.logger.info("oauth client deleted", { client: client.id, by: ctx.caller.user.id });
     return { id: client.id, deleted: true as const };
   },

@@ -132,8 +132,8 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
       if (i === 3) logRow = id;
     }
     // An OAuth app the member approved for the agent.
-    approve(server.deps, member, dcrClient(server.deps, "A desktop client with a long name"), { id: agent.id, url: `${server.url}/mcp/agent/${agent.id}` });
-    approve(server.deps, admin, dcrClient(server.deps, "Another client"), await agentResource(server.deps));
+    await approve(server.deps, member, await dcrClient(server.deps, "A desktop client with a long name"), { id: agent.id, url: `${server.url}/mcp/agent/${agent.id}` });
+    await approve(server.deps, admin, await dcrClient(server.deps, "Another client"), await agentResource(server.deps));
     const invite = await run(admin, userInviteCreate, { email: "someone.with.a.rather.long.address@example.com", role: "member" });
     world = { invite: new URL(invite.url).pathname, connection: alpha.id, broken: broken.id, agent: agent.id, key: keys[0]!.key.id, memberKey: memberKey.key.id, logRow };
     browser = await launchChromium();
@@ -285,7 +285,7 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
   });
 
   test("the pages before sign-in and the consent page fit every width too, in standards mode", async () => {
-    const client = dcrClient(server.deps, `A client that calls itself ${"by a very long name ".repeat(3)}`);
+    const client = await dcrClient(server.deps, `A client that calls itself ${"by a very long name ".repeat(3)}`);
     const consent = authorizationUrl(server.url, { clientId: client.id, redirectUri: client.redirectUris[0]!, challenge: pkcePair().challenge, resource: `${server.url}/mcp/agent/${world.agent}` });
     const bare: { url: string; status: number; signedIn?: boolean }[] = [
       { url: `${server.url}/admin/login`, status: 200 },

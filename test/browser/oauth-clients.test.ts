@@ -382,7 +382,7 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     expect(held?.access_token).toStartWith("mcp_at_");
     expect((await rawInitialize(world.agentUrl, held!.access_token)).status).toBe(200);
     // The approval mcp-remote holds: the one of the client it registered ("MCP CLI Proxy").
-    const grants = listGrants(world.server.deps.db).filter((g) => g.clientName === "MCP CLI Proxy");
+    const grants = (await listGrants(world.server.deps.db)).filter((g) => g.clientName === "MCP CLI Proxy");
     expect(grants.map((g) => [g.resource, g.userId, g.clientKind])).toEqual([[world.agentId, world.admin.id, "dcr"]]);
     await page.goto(`${base}/admin/apps`);
     const row = page.locator(`#grant-${grants[0]!.id}`);
@@ -390,7 +390,7 @@ describe.skipIf(!haveChromium)("OAuth with real clients", () => {
     page.once("dialog", (dialog) => void dialog.accept());
     await row.getByRole("button", { name: "Revoke" }).click();
     await row.waitFor({ state: "detached" });
-    expect(listGrants(world.server.deps.db).map((g) => g.id)).not.toContain(grants[0]!.id);
+    expect((await listGrants(world.server.deps.db)).map((g) => g.id)).not.toContain(grants[0]!.id);
     const after = await rawInitialize(world.agentUrl, held!.access_token);
     expect(after.status).toBe(401);
     expect(after.challenge).toContain('error="invalid_token"');

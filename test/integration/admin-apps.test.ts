@@ -33,10 +33,10 @@ beforeEach(async () => {
   bossCookie = await h.cookieFor(boss);
   workerCookie = await h.cookieFor(worker);
   agent = await agentResource(h.deps, "helpdesk");
-  cursor = dcrClient(h.deps, "Cursor");
-  claude = cimdClient(h.deps);
-  mine = approve(h.deps, worker, cursor, agent);
-  theirs = approve(h.deps, other, claude, agent);
+  cursor = await dcrClient(h.deps, "Cursor");
+  claude = await cimdClient(h.deps);
+  mine = await approve(h.deps, worker, cursor, agent);
+  theirs = await approve(h.deps, other, claude, agent);
 });
 
 function page(cookie: string | null, headers: Record<string, string> = {}): Promise<Response> {
@@ -72,8 +72,8 @@ describe("guests", () => {
   test("a revoke or a client delete does nothing", async () => {
     expect((await submit(null, `/admin/apps/${mine.grantId}/revoke`)).status).toBe(303);
     expect((await submit(null, "/admin/apps/clients/delete", [["id", claude.id]])).status).toBe(303);
-    expect(getGrant(h.deps.db, mine.grantId)).not.toBeNull();
-    expect(findClient(h.deps.db, claude.id)).not.toBeNull();
+    expect(await getGrant(h.deps.db, mine.grantId)).not.toBeNull();
+    expect(await findClient(h.deps.db, claude.id)).not.toBeNull();
   });
 });
 
@@ -100,17 +100,17 @@ describe("members", () => {
   test("revoke their own: the grant is gone and its access token stops on the next request", async () => {
     const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite, h.config.database.path));
     // Verified once, so the verifier has it cached: the revocation must reach past the cache.
-    expect(verify(mine.accessToken)?.grantId).toBe(mine.grantId);
+    expect((await verify(mine.accessToken))?.grantId).toBe(mine.grantId);
     const res = await submit(workerCookie, `/admin/apps/${mine.grantId}/revoke`);
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toContain("<html");
     expect(html).toContain("App revoked");
     expect(html).not.toContain(`id="grant-${mine.grantId}"`);
-    expect(getGrant(h.deps.db, mine.grantId)).toBeNull();
-    expect(verify(mine.accessToken)).toBeNull();
+    expect(await getGrant(h.deps.db, mine.grantId)).toBeNull();
+    expect(await verify(mine.accessToken)).toBeNull();
     // The other member's approval is untouched.
-    expect(verify(theirs.accessToken)?.grantId).toBe(theirs.grantId);
+    expect((await verify(theirs.accessToken))?.grantId).toBe(theirs.grantId);
   });
 
   test("an htmx revoke answers the section with the outcome", async () => {
@@ -128,14 +128,14 @@ describe("members", () => {
     const body = await res.text();
     expect(body).toContain("No such authorized app.");
     expect(body).not.toContain("other@example.com");
-    expect(getGrant(h.deps.db, theirs.grantId)?.userId).toBe(other.id);
+    expect((await getGrant(h.deps.db, theirs.grantId))?.userId).toBe(other.id);
   });
 
   test("cannot delete a client: 403, and it stays with its approvals", async () => {
     const res = await submit(workerCookie, "/admin/apps/clients/delete", [["id", claude.id]]);
     expect(res.status).toBe(403);
-    expect(findClient(h.deps.db, claude.id)).not.toBeNull();
-    expect(getGrant(h.deps.db, theirs.grantId)).not.toBeNull();
+    expect(await findClient(h.deps.db, claude.id)).not.toBeNull();
+    expect(await getGrant(h.deps.db, theirs.grantId)).not.toBeNull();
   });
 });
 
@@ -157,8 +157,8 @@ describe("admins", () => {
   });
 
   test("a client's own name is shown as text, never as markup", async () => {
-    const hostile = dcrClient(h.deps, '<img src=x onerror="alert(1)">');
-    approve(h.deps, worker, hostile, agent);
+    const hostile = await dcrClient(h.deps, '<img src=x onerror="alert(1)">');
+    await approve(h.deps, worker, hostile, agent);
     const html = await (await page(bossCookie)).text();
     expect(html).not.toContain("<img src=x");
     expect(html).toContain("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;");
@@ -166,8 +166,8 @@ describe("admins", () => {
 
   test("revoke anyone's approval", async () => {
     expect((await submit(bossCookie, `/admin/apps/${theirs.grantId}/revoke`)).status).toBe(200);
-    expect(getGrant(h.deps.db, theirs.grantId)).toBeNull();
-    expect(getGrant(h.deps.db, mine.grantId)).not.toBeNull();
+    expect(await getGrant(h.deps.db, theirs.grantId)).toBeNull();
+    expect(await getGrant(h.deps.db, mine.grantId)).not.toBeNull();
   });
 
   test("delete a client named by a URL: it goes with its approvals, and the other client stays", async () => {
@@ -176,9 +176,9 @@ describe("admins", () => {
     const html = await res.text();
     expect(html).toContain("Client deleted");
     expect(html).not.toContain(claude.id);
-    expect(findClient(h.deps.db, claude.id)).toBeNull();
-    expect(listGrants(h.deps.db).map((g) => g.id)).toEqual([mine.grantId]);
-    expect(findClient(h.deps.db, cursor.id)).not.toBeNull();
+    expect(await findClient(h.deps.db, claude.id)).toBeNull();
+    expect((await listGrants(h.deps.db)).map((g) => g.id)).toEqual([mine.grantId]);
+    expect(await findClient(h.deps.db, cursor.id)).not.toBeNull();
   });
 
   test("a client that is gone, or a revoke of a grant that is gone, says so (404)", async () => {
@@ -187,7 +187,7 @@ describe("admins", () => {
     expect(await gone.text()).toContain("No such OAuth client.");
     const missing = await submit(bossCookie, "/admin/apps/grant_00000000-0000-0000-0000-000000000000/revoke");
     expect(missing.status).toBe(404);
-    expect(listGrants(h.deps.db)).toHaveLength(2);
+    expect(await listGrants(h.deps.db)).toHaveLength(2);
   });
 });
 
@@ -207,9 +207,9 @@ describe("cross-site requests", () => {
         });
       expect((await post(`/admin/apps/${mine.grantId}/revoke`, [])).status).toBe(403);
       expect((await post("/admin/apps/clients/delete", [["id", claude.id]])).status).toBe(403);
-      expect(getGrant(h.deps.db, mine.grantId)).not.toBeNull();
-      expect(findClient(h.deps.db, claude.id)).not.toBeNull();
-      expect(listGrants(h.deps.db)).toHaveLength(2);
+      expect(await getGrant(h.deps.db, mine.grantId)).not.toBeNull();
+      expect(await findClient(h.deps.db, claude.id)).not.toBeNull();
+      expect(await listGrants(h.deps.db)).toHaveLength(2);
     });
   }
 });

@@ -196,13 +196,13 @@ describe("the getting-started checklist", () => {
 
   test("an OAuth sign-in to an agent (approval, then the client's token exchange) does for both key and client", async () => {
     const { agentId, connectionId } = await connectionAndAgent();
-    const client = dcrClient(t.deps);
+    const client = await dcrClient(t.deps);
     // An approval for the connection alone reaches no agent.
-    approve(t.deps, boss, client, { id: connectionId, url: `${PUBLIC_URL}/mcp/${connectionId}` });
+    await approve(t.deps, boss, client, { id: connectionId, url: `${PUBLIC_URL}/mcp/${connectionId}` });
     const s = steps(await dashboard(bossCookie));
     expect(s.key!.done).toBe(false);
     expect(s.client!.done).toBe(false);
-    approve(t.deps, boss, client, { id: agentId, url: `${PUBLIC_URL}/mcp/agent/${agentId}` });
+    await approve(t.deps, boss, client, { id: agentId, url: `${PUBLIC_URL}/mcp/agent/${agentId}` });
     expect(await dashboard(bossCookie)).not.toContain('id="getting-started"');
   });
 });

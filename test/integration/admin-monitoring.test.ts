@@ -271,7 +271,7 @@ describe("a key's activity", () => {
   });
 
   test("an authorized app's grant has the same page: its user sees it, another member gets a 404", async () => {
-    const grantId = approve(t.deps, worker, dcrClient(t.deps, "Desk client"), await agentResource(t.deps)).grantId;
+    const grantId = (await approve(t.deps, worker, await dcrClient(t.deps, "Desk client"), await agentResource(t.deps))).grantId;
     await record(call({ user: worker, key: grantId }, "granted_tool", { at: new Date(Date.now() - 2 * DAY), actor: { userId: worker.id, credentialKind: "oauth", credentialId: grantId } }));
     const own = await get(`/admin/keys/${grantId}/activity`, workerCookie);
     expect(own.status).toBe(200);

@@ -32,7 +32,7 @@ type Row = {
   request: (h: Harness) => Sent | Promise<Sent>;
   status: number;
   /** Checks the happy body (and anything else the row knows about). */
-  check: (body: Json, h: Harness, ctx: Json) => void;
+  check: (body: Json, h: Harness, ctx: Json) => void | Promise<void>;
   /** Strings the happy response must not contain. */
   never?: (h: Harness, ctx: Json) => string[];
 };
@@ -284,8 +284,8 @@ const ROUTES: Row[] = [
     op: "OAUTH_GRANT_LIST",
     request: async (h) => {
       const agent = await agentResource(h.deps, "oauth-agent");
-      const mine = approve(h.deps, h.admin, dcrClient(h.deps, "Cursor"), agent);
-      const theirs = approve(h.deps, h.member, cimdClient(h.deps), agent);
+      const mine = await approve(h.deps, h.admin, await dcrClient(h.deps, "Cursor"), agent);
+      const theirs = await approve(h.deps, h.member, await cimdClient(h.deps), agent);
       return { method: "GET", path: "/oauth/grants", ctx: { agent, mine, theirs } };
     },
     status: 200,
@@ -311,21 +311,21 @@ const ROUTES: Row[] = [
   {
     op: "OAUTH_GRANT_REVOKE",
     request: async (h) => {
-      const tokens = approve(h.deps, h.member, dcrClient(h.deps), await agentResource(h.deps));
+      const tokens = await approve(h.deps, h.member, await dcrClient(h.deps), await agentResource(h.deps));
       return { method: "DELETE", path: `/oauth/grants/${tokens.grantId}`, ctx: { tokens } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       const tokens = ctx.tokens as TokenSet;
       expect(body).toEqual({ id: tokens.grantId, revoked: true });
-      expect(getGrant(h.deps.db, tokens.grantId)).toBeNull();
-      expect(createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac)(tokens.accessToken)).toBeNull();
+      expect(await getGrant(h.deps.db, tokens.grantId)).toBeNull();
+      expect(await createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac)(tokens.accessToken)).toBeNull();
     },
     never: (_h, ctx) => oauthSecrets(ctx.tokens as TokenSet),
   },
   {
     op: "OAUTH_CLIENT_LIST",
-    request: (h) => ({ method: "GET", path: "/oauth/clients", ctx: { dcr: dcrClient(h.deps, "Cursor"), cimd: cimdClient(h.deps) } }),
+    request: async (h) => ({ method: "GET", path: "/oauth/clients", ctx: { dcr: await dcrClient(h.deps, "Cursor"), cimd: await cimdClient(h.deps) } }),
     status: 200,
     check: (body, _h, ctx) => {
       const [dcr, cimd] = [ctx.dcr as OAuthClient, ctx.cimd as OAuthClient];
@@ -337,16 +337,16 @@ const ROUTES: Row[] = [
     op: "OAUTH_CLIENT_DELETE",
     // A metadata-document client's id is a URL: percent-encoded, it is one path segment.
     request: async (h) => {
-      const client = cimdClient(h.deps);
-      const tokens = approve(h.deps, h.member, client, await agentResource(h.deps));
+      const client = await cimdClient(h.deps);
+      const tokens = await approve(h.deps, h.member, client, await agentResource(h.deps));
       return { method: "DELETE", path: `/oauth/clients/${encodeURIComponent(client.id)}`, ctx: { client, tokens } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       const [client, tokens] = [ctx.client as OAuthClient, ctx.tokens as TokenSet];
       expect(body).toEqual({ id: client.id, deleted: true });
-      expect(findClient(h.deps.db, client.id)).toBeNull();
-      expect(getGrant(h.deps.db, tokens.grantId)).toBeNull();
+      expect(await findClient(h.deps.db, client.id)).toBeNull();
+      expect(await getGrant(h.deps.db, tokens.grantId)).toBeNull();
     },
   },
   {
@@ -563,7 +563,7 @@ for (const row of ROUTES) {
       const body = JSON.parse(text) as Json;
       // No error envelope ({error: {code, message}}); CONNECTION_TEST reports a failed test as a string `error`.
       expect((body.error as { code?: string } | undefined)?.code).toBeUndefined();
-      row.check(body, h, req.ctx ?? {});
+      await row.check(body, h, req.ctx ?? {});
       expect(text).not.toContain(token);
       for (const s of row.never?.(h, req.ctx ?? {}) ?? []) expect(text).not.toContain(s);
     });

@@ -110,7 +110,7 @@ describe("key activity", () => {
     const h = await harness();
     const adminKey = mintKey(h.deps, h.admin, {}).key;
     const memberKey = mintKey(h.deps, h.member, {}).key;
-    const adminGrant = approve(h.deps, h.admin, dcrClient(h.deps), await agentResource(h.deps)).grantId;
+    const adminGrant = (await approve(h.deps, h.admin, await dcrClient(h.deps), await agentResource(h.deps))).grantId;
     await insertUsage(h.deps.db, usageRecord(h.admin.id, { actor: { userId: h.admin.id, credentialKind: "api_key", credentialId: adminKey.id }, address: "203.0.113.50" }));
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     const other = await apiRequest(h.app, "GET", `/monitoring/keys/${adminKey.id}/activity`, { token });

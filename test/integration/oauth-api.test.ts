@@ -17,7 +17,7 @@ type Grants = { grants: { id: string; user: { id: string } }[] };
 /** One approval each for the admin and the member, of two clients, to one agent. */
 async function twoApprovals(h: Harness): Promise<{ admin: TokenSet; member: TokenSet }> {
   const agent = await agentResource(h.deps);
-  return { admin: approve(h.deps, h.admin, dcrClient(h.deps, "Cursor"), agent), member: approve(h.deps, h.member, cimdClient(h.deps), agent) };
+  return { admin: await approve(h.deps, h.admin, await dcrClient(h.deps, "Cursor"), agent), member: await approve(h.deps, h.member, await cimdClient(h.deps), agent) };
 }
 
 describe("OAUTH_GRANT_LIST", () => {
@@ -55,20 +55,20 @@ describe("OAUTH_GRANT_REVOKE", () => {
     const res = await apiRequest(h.app, "DELETE", `/oauth/grants/${grants.admin.grantId}`, { token });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: "OAUTH_GRANT_NOT_FOUND", message: "No such authorized app." } });
-    expect(getGrant(h.deps.db, grants.admin.grantId)).not.toBeNull();
-    expect(verify(grants.admin.accessToken)?.grantId).toBe(grants.admin.grantId);
+    expect(await getGrant(h.deps.db, grants.admin.grantId)).not.toBeNull();
+    expect((await verify(grants.admin.accessToken))?.grantId).toBe(grants.admin.grantId);
   });
 
   test("a revoked approval's access token stops on the next verification, though the verifier had it cached", async () => {
     const h = await harness();
     const grants = await twoApprovals(h);
     const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite, h.config.database.path));
-    expect(verify(grants.member.accessToken)?.grantId).toBe(grants.member.grantId);
+    expect((await verify(grants.member.accessToken))?.grantId).toBe(grants.member.grantId);
     const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/grants/${grants.member.grantId}`, { token });
     expect(res.status).toBe(200);
-    expect(verify(grants.member.accessToken)).toBeNull();
-    expect(verify(grants.admin.accessToken)?.grantId).toBe(grants.admin.grantId);
+    expect(await verify(grants.member.accessToken)).toBeNull();
+    expect((await verify(grants.admin.accessToken))?.grantId).toBe(grants.admin.grantId);
   });
 
   test("an id that is not a grant's is refused as bad input, an unknown one as missing", async () => {
@@ -86,17 +86,17 @@ describe("OAUTH_CLIENT_DELETE", () => {
   test("a URL id, percent-encoded in the path, deletes that client alone; a registered client's id needs no encoding", async () => {
     const h = await harness();
     const grants = await twoApprovals(h);
-    const [cursor, claude] = [listGrants(h.deps.db).find((g) => g.clientKind === "dcr")!.clientId, "https://claude.ai/oauth/mcp-oauth-client-metadata"];
+    const [cursor, claude] = [(await listGrants(h.deps.db)).find((g) => g.clientKind === "dcr")!.clientId, "https://claude.ai/oauth/mcp-oauth-client-metadata"];
     const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_CLIENT_DELETE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/clients/${encodeURIComponent(claude)}`, { token });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ id: claude, deleted: true });
-    expect(findClient(h.deps.db, claude)).toBeNull();
-    expect(getGrant(h.deps.db, grants.member.grantId)).toBeNull();
-    expect(findClient(h.deps.db, cursor)).not.toBeNull();
+    expect(await findClient(h.deps.db, claude)).toBeNull();
+    expect(await getGrant(h.deps.db, grants.member.grantId)).toBeNull();
+    expect(await findClient(h.deps.db, cursor)).not.toBeNull();
     const plain = await apiRequest(h.app, "DELETE", `/oauth/clients/${cursor}`, { token });
     expect(plain.status).toBe(200);
-    expect(findClient(h.deps.db, cursor)).toBeNull();
+    expect(await findClient(h.deps.db, cursor)).toBeNull();
   });
 
   test("an unknown client is 404 OAUTH_CLIENT_NOT_FOUND", async () => {
@@ -109,11 +109,11 @@ describe("OAUTH_CLIENT_DELETE", () => {
 
   test("a member's key, even holding every tool, may neither list nor delete clients", async () => {
     const h = await harness();
-    const client = cimdClient(h.deps);
+    const client = await cimdClient(h.deps);
     const { token } = mintKey(h.deps, h.member, { self: ["*"] });
     expect((await apiRequest(h.app, "GET", "/oauth/clients", { token })).status).toBe(403);
     expect((await apiRequest(h.app, "DELETE", `/oauth/clients/${encodeURIComponent(client.id)}`, { token })).status).toBe(403);
-    expect(findClient(h.deps.db, client.id)).not.toBeNull();
+    expect(await findClient(h.deps.db, client.id)).not.toBeNull();
   });
 });
 
@@ -132,6 +132,6 @@ describe("over /mcp/self", () => {
       const text = JSON.stringify(answer);
       for (const t of [grants.admin, grants.member]) for (const s of [t.accessToken, t.refreshToken]) expect(text).not.toContain(s);
     }
-    expect(getGrant(h.deps.db, grants.admin.grantId)).not.toBeNull();
+    expect(await getGrant(h.deps.db, grants.admin.grantId)).not.toBeNull();
   });
 });

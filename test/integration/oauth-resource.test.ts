@@ -31,11 +31,11 @@ async function api(method: string, path: string, body: unknown): Promise<Record<
 }
 
 /** An access token for `resource` (an agent or connection id) approved by `user`, minted through the domain. */
-function tokenFor(user: User, resource: string, resourcePath: string, options: { now?: Date } = {}): { access: string; grantId: string } {
-  const client = registerClient(h.deps.db, { name: "Test client", redirectUris: [REDIRECT], clientUri: null, logoUri: null });
+async function tokenFor(user: User, resource: string, resourcePath: string, options: { now?: Date } = {}): Promise<{ access: string; grantId: string }> {
+  const client = await registerClient(h.deps.db, { name: "Test client", redirectUris: [REDIRECT], clientUri: null, logoUri: null });
   const resourceUrl = `${PUBLIC_URL}${resourcePath}`;
-  const code = issueCode(h.deps.db, h.deps.keys.tokenHmac, { clientId: client.id, userId: user.id, redirectUri: REDIRECT, codeChallenge: CHALLENGE, resource, resourceUrl, scope: "mcp" }, { ttlMs: 300_000, now: options.now });
-  const set = exchangeCode(h.deps.db, h.deps.keys.tokenHmac, { code, clientId: client.id, redirectUri: REDIRECT, codeVerifier: VERIFIER, resourceUrl }, { accessTtlMs: HOUR, refreshTtlMs: 24 * HOUR, now: options.now });
+  const code = await issueCode(h.deps.db, h.deps.keys.tokenHmac, { clientId: client.id, userId: user.id, redirectUri: REDIRECT, codeChallenge: CHALLENGE, resource, resourceUrl, scope: "mcp" }, { ttlMs: 300_000, now: options.now });
+  const set = await exchangeCode(h.deps.db, h.deps.keys.tokenHmac, { code, clientId: client.id, redirectUri: REDIRECT, codeVerifier: VERIFIER, resourceUrl }, { accessTtlMs: HOUR, refreshTtlMs: 24 * HOUR, now: options.now });
   return { access: set.accessToken, grantId: set.grantId };
 }
 
@@ -69,7 +69,7 @@ afterAll(async () => {
 
 describe("an access token for agent A", () => {
   test("initializes, lists and calls on A, by id and by slug", async () => {
-    const { access } = tokenFor(h.member, ids.agentA!, `/mcp/agent/${ids.agentA}`);
+    const { access } = await tokenFor(h.member, ids.agentA!, `/mcp/agent/${ids.agentA}`);
     for (const path of [`/mcp/agent/${ids.agentA}`, "/mcp/agent/agent-a"]) {
       const init = await post(path, access);
       expect(init.status).toBe(200);
@@ -84,7 +84,7 @@ describe("an access token for agent A", () => {
   });
 
   test("is invalid_token on agent B, on A's connection, on a missing agent, on the management endpoints and on the key-only URL", async () => {
-    const { access } = tokenFor(h.admin, ids.agentA!, `/mcp/agent/${ids.agentA}`);
+    const { access } = await tokenFor(h.admin, ids.agentA!, `/mcp/agent/${ids.agentA}`);
     await expectInvalidToken(await post(`/mcp/agent/${ids.agentB}`, access));
     await expectInvalidToken(await post(`/mcp/${ids.conn}`, access));
     await expectInvalidToken(await post("/mcp/agent/agent_00000000-0000-4000-8000-000000000000", access));
@@ -95,7 +95,7 @@ describe("an access token for agent A", () => {
   });
 
   test("a session opened with it cannot be used with another credential of the same user", async () => {
-    const { access } = tokenFor(h.admin, ids.agentA!, `/mcp/agent/${ids.agentA}`);
+    const { access } = await tokenFor(h.admin, ids.agentA!, `/mcp/agent/${ids.agentA}`);
     const init = await post(`/mcp/agent/${ids.agentA}`, access);
     const session = init.headers.get("mcp-session-id")!;
     await init.body?.cancel();
@@ -106,28 +106,28 @@ describe("an access token for agent A", () => {
   });
 
   test("stops on the very next request once expired, revoked, or its user deleted", async () => {
-    const expired = tokenFor(h.admin, ids.agentA!, `/mcp/agent/${ids.agentA}`, { now: new Date(Date.now() - 2 * HOUR) });
+    const expired = await tokenFor(h.admin, ids.agentA!, `/mcp/agent/${ids.agentA}`, { now: new Date(Date.now() - 2 * HOUR) });
     await expectInvalidToken(await post(`/mcp/agent/${ids.agentA}`, expired.access));
 
-    const revoked = tokenFor(h.admin, ids.agentA!, `/mcp/agent/${ids.agentA}`);
+    const revoked = await tokenFor(h.admin, ids.agentA!, `/mcp/agent/${ids.agentA}`);
     const ok = await post(`/mcp/agent/${ids.agentA}`, revoked.access);
     expect(ok.status).toBe(200);
     const session = ok.headers.get("mcp-session-id")!;
     await ok.body?.cancel();
-    revokeGrant(h.deps.db, revoked.grantId);
+    await revokeGrant(h.deps.db, revoked.grantId);
     await expectInvalidToken(await post(`/mcp/agent/${ids.agentA}`, revoked.access, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }), session));
 
     const leaver = (await h.createUser("leaver@example.com", "member")) as User;
-    const orphan = tokenFor(leaver, ids.agentA!, `/mcp/agent/${ids.agentA}`);
+    const orphan = await tokenFor(leaver, ids.agentA!, `/mcp/agent/${ids.agentA}`);
     expect((await post(`/mcp/agent/${ids.agentA}`, orphan.access)).status).toBe(200);
-    deleteUser(h.deps.db, leaver.id);
+    await deleteUser(h.deps.db, leaver.id);
     await expectInvalidToken(await post(`/mcp/agent/${ids.agentA}`, orphan.access));
   });
 });
 
 describe("an access token for a connection", () => {
   test("works on that connection only", async () => {
-    const { access } = tokenFor(h.member, ids.conn!, `/mcp/${ids.conn}`);
+    const { access } = await tokenFor(h.member, ids.conn!, `/mcp/${ids.conn}`);
     const res = await post("/mcp/echoes", access);
     expect(res.status).toBe(200);
     await res.body?.cancel();
@@ -168,7 +168,7 @@ describe("the upstream", () => {
     });
     try {
       const id = (await api("POST", "/api/v1/connections", { slug: "recorded", transport: "http", url: `http://127.0.0.1:${proxy.port}/mcp`, token: "connection-own-token" })).id as string;
-      const { access } = tokenFor(h.member, id, `/mcp/${id}`);
+      const { access } = await tokenFor(h.member, id, `/mcp/${id}`);
       const res = await post(`/mcp/${id}`, access);
       expect(res.status).toBe(200);
       await res.body?.cancel();

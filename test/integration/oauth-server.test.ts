@@ -158,7 +158,7 @@ describe("the whole flow", () => {
     expect(tokens).toMatchObject({ token_type: "Bearer", expires_in: 3600, scope: "mcp" });
     expect(tokens.access_token).toMatch(/^mcp_at_/);
     expect(tokens.refresh_token).toMatch(/^mcp_rt_/);
-    const access = ctx.deps.oauth.verifyAccessToken(tokens.access_token);
+    const access = await ctx.deps.oauth.verifyAccessToken(tokens.access_token);
     expect(access).toMatchObject({ resource: ctx.agentId, clientId, permissions: { [ctx.agentId]: ["*"] } });
     expect(access!.user.id).toBe(ctx.member.id);
 
@@ -166,7 +166,7 @@ describe("the whole flow", () => {
     expect(refreshed.status).toBe(200);
     const next = (await refreshed.json()) as Tokens;
     expect(next.refresh_token).not.toBe(tokens.refresh_token);
-    expect(ctx.deps.oauth.verifyAccessToken(next.access_token)?.resource).toBe(ctx.agentId);
+    expect((await ctx.deps.oauth.verifyAccessToken(next.access_token))?.resource).toBe(ctx.agentId);
   });
 
   test("a connection's URL is a resource too; the page lists the connection's tools", async () => {
@@ -249,11 +249,11 @@ describe("the token endpoint refuses", () => {
     const code = (await decide(ctx, ctx.adminCookie, request(ctx, clientId, challenge))).searchParams.get("code")!;
     const fields = { grant_type: "authorization_code", code, redirect_uri: CALLBACK_ON_PORT, client_id: clientId, code_verifier: verifier };
     const first = (await (await token(ctx, fields)).json()) as Tokens;
-    expect(ctx.deps.oauth.verifyAccessToken(first.access_token)).not.toBeNull();
+    expect(await ctx.deps.oauth.verifyAccessToken(first.access_token)).not.toBeNull();
     const again = await token(ctx, fields);
     expect(again.status).toBe(400);
     expect((await oauthError(again)).error).toBe("invalid_grant");
-    expect(ctx.deps.oauth.verifyAccessToken(first.access_token)).toBeNull();
+    expect(await ctx.deps.oauth.verifyAccessToken(first.access_token)).toBeNull();
   });
 
   test("a code presented by another client, or with another redirect URI", async () => {
@@ -273,11 +273,11 @@ describe("the token endpoint refuses", () => {
     const ctx = await setup();
     const { clientId, tokens } = await obtain(ctx);
     const rotated = (await (await token(ctx, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: clientId })).json()) as Tokens;
-    expect(ctx.deps.oauth.verifyAccessToken(rotated.access_token)).not.toBeNull();
+    expect(await ctx.deps.oauth.verifyAccessToken(rotated.access_token)).not.toBeNull();
     const replay = await token(ctx, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: clientId });
     expect(replay.status).toBe(400);
     expect((await oauthError(replay)).error).toBe("invalid_grant");
-    expect(ctx.deps.oauth.verifyAccessToken(rotated.access_token)).toBeNull();
+    expect(await ctx.deps.oauth.verifyAccessToken(rotated.access_token)).toBeNull();
     const newest = await token(ctx, { grant_type: "refresh_token", refresh_token: rotated.refresh_token, client_id: clientId });
     expect((await oauthError(newest)).error).toBe("invalid_grant");
   });
@@ -293,12 +293,12 @@ describe("the token endpoint refuses", () => {
   test("a deleted client: 401 invalid_client with WWW-Authenticate (the client registers again)", async () => {
     const ctx = await setup();
     const { clientId, tokens } = await obtain(ctx);
-    deleteClient(ctx.deps.db, clientId);
+    await deleteClient(ctx.deps.db, clientId);
     const res = await token(ctx, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: clientId });
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe('Bearer error="invalid_client"');
     expect((await oauthError(res)).error).toBe("invalid_client");
-    expect(ctx.deps.oauth.verifyAccessToken(tokens.access_token)).toBeNull();
+    expect(await ctx.deps.oauth.verifyAccessToken(tokens.access_token)).toBeNull();
   });
 
   const rows: { name: string; fields: (clientId: string) => Record<string, string>; status: number; error: string }[] = [
@@ -489,7 +489,7 @@ describe("the authorization endpoint", () => {
   test("a member may approve: the token is bound to the member and the agent", async () => {
     const ctx = await setup();
     const { tokens } = await obtain(ctx, ctx.memberCookie);
-    const access = ctx.deps.oauth.verifyAccessToken(tokens.access_token)!;
+    const access = (await ctx.deps.oauth.verifyAccessToken(tokens.access_token))!;
     expect(access.user.id).toBe(ctx.member.id);
     expect(access.resource).toBe(ctx.agentId);
     expect(Object.keys(access.permissions)).toEqual([ctx.agentId]);
@@ -638,9 +638,9 @@ describe("revocation", () => {
     const { clientId, tokens } = await obtain(ctx);
     const revoke = (fields: Record<string, string>) => ctx.request("/oauth/revoke", formPost(fields));
     expect((await revoke({ token: "mcp_at_garbage", client_id: clientId })).status).toBe(200);
-    expect(ctx.deps.oauth.verifyAccessToken(tokens.access_token)).not.toBeNull();
+    expect(await ctx.deps.oauth.verifyAccessToken(tokens.access_token)).not.toBeNull();
     expect((await revoke({ token: tokens.access_token, token_type_hint: "access_token", client_id: clientId })).status).toBe(200);
-    expect(ctx.deps.oauth.verifyAccessToken(tokens.access_token)).toBeNull();
+    expect(await ctx.deps.oauth.verifyAccessToken(tokens.access_token)).toBeNull();
     expect((await revoke({ token: tokens.refresh_token, client_id: clientId })).status).toBe(200);
     const refresh = await token(ctx, { grant_type: "refresh_token", refresh_token: tokens.refresh_token, client_id: clientId });
     expect((await oauthError(refresh)).error).toBe("invalid_grant");
@@ -733,7 +733,7 @@ describe("client ID metadata documents (a loopback fixture, allowed only by the 
     expect(await refused!.text()).toContain("Too many client metadata documents");
     // A cached document is no fetch, so it is not refused.
     const cached = `${base}/good`;
-    saveClientDocument(ctx.deps.db, cached, { name: "Doc Client", redirectUris: [CALLBACK], clientUri: null, logoUri: null }, new Date(Date.now() + 60_000));
+    await saveClientDocument(ctx.deps.db, cached, { name: "Doc Client", redirectUris: [CALLBACK], clientUri: null, logoUri: null }, new Date(Date.now() + 60_000));
     expect((await ctx.request(authorizeQuery(request(ctx, cached, pkce().challenge, { redirect_uri: CALLBACK })), { headers: { cookie: ctx.adminCookie } })).status).toBe(200);
   });
 
@@ -748,7 +748,7 @@ describe("client ID metadata documents (a loopback fixture, allowed only by the 
     const ctx = await setup();
     const clientId = `${base}/good`;
     const past = new Date(Date.now() - 1000);
-    saveClientDocument(ctx.deps.db, clientId, { name: "Old Name", redirectUris: [CALLBACK], clientUri: null, logoUri: null }, past, past);
+    await saveClientDocument(ctx.deps.db, clientId, { name: "Old Name", redirectUris: [CALLBACK], clientUri: null, logoUri: null }, past, past);
     const before = fetches;
     const html = await (await ctx.request(authorizeQuery(request(ctx, clientId, pkce().challenge, { redirect_uri: CALLBACK })), { headers: { cookie: ctx.adminCookie } })).text();
     expect(fetches - before).toBe(1);

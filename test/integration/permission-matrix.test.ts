@@ -91,10 +91,10 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown> 
   USER_INVITE_REVOKE: (h) => ({ id: createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }, { invitedBy: null }).invite.id }),
   SERVER_STATS: () => ({}),
   OAUTH_GRANT_LIST: () => ({}),
-  OAUTH_GRANT_REVOKE: async (h, owner) => ({ id: approve(h.deps, owner, dcrClient(h.deps), await agentResource(h.deps)).grantId }),
+  OAUTH_GRANT_REVOKE: async (h, owner) => ({ id: (await approve(h.deps, owner, await dcrClient(h.deps), await agentResource(h.deps))).grantId }),
   OAUTH_CLIENT_LIST: () => ({}),
   // A URL id: REST sends it percent-encoded in the path.
-  OAUTH_CLIENT_DELETE: (h) => ({ id: cimdClient(h.deps, `https://client-${randomUUID().slice(0, 8)}.example/oauth/metadata`).id }),
+  OAUTH_CLIENT_DELETE: async (h) => ({ id: (await cimdClient(h.deps, `https://client-${randomUUID().slice(0, 8)}.example/oauth/metadata`)).id }),
   MONITORING_LOGS_LIST: () => ({ range: "1h" }),
   // The owner's own row and key: allowed to a member's key as much as to an admin's.
   MONITORING_LOG_GET: async (h, owner) => ({ id: await insertUsage(h.deps.db, usageRecord(owner.id, { name: `m-${randomUUID()}` })) }),

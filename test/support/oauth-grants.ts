@@ -16,12 +16,12 @@ type Deps = Pick<AppDeps, "db" | "keys" | "config">;
 const REDIRECT = "http://127.0.0.1:33418/callback";
 
 /** A registered (DCR) client with a loopback redirect URI. */
-export function dcrClient(deps: Deps, name = "Test client"): OAuthClient {
+export async function dcrClient(deps: Deps, name = "Test client"): Promise<OAuthClient> {
   return registerClient(deps.db, { name, redirectUris: [REDIRECT], clientUri: null, logoUri: null });
 }
 
 /** A client named by its metadata document's URL (stored as if just fetched). */
-export function cimdClient(deps: Deps, url = "https://claude.ai/oauth/mcp-oauth-client-metadata", name = "Claude"): OAuthClient {
+export async function cimdClient(deps: Deps, url = "https://claude.ai/oauth/mcp-oauth-client-metadata", name = "Claude"): Promise<OAuthClient> {
   return saveClientDocument(deps.db, url, { name, redirectUris: ["https://claude.ai/api/mcp/auth_callback"], clientUri: null, logoUri: null }, new Date(Date.now() + 3_600_000));
 }
 
@@ -32,11 +32,11 @@ export async function agentResource(deps: Deps, slug = `app-${randomBytes(4).toS
 }
 
 /** The user approves `client` for the resource and the client exchanges the code: the grant and its tokens. */
-export function approve(deps: Deps, user: User, client: OAuthClient, resource: { id: string; url: string }): TokenSet {
+export async function approve(deps: Deps, user: User, client: OAuthClient, resource: { id: string; url: string }): Promise<TokenSet> {
   const verifier = randomBytes(32).toString("base64url");
   const challenge = createHash("sha256").update(verifier).digest("base64url");
   const redirectUri = client.redirectUris[0]!;
-  const code = issueCode(
+  const code = await issueCode(
     deps.db,
     deps.keys.tokenHmac,
     { clientId: client.id, userId: user.id, redirectUri, codeChallenge: challenge, resource: resource.id, resourceUrl: resource.url, scope: "mcp" },

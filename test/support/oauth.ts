@@ -2,7 +2,7 @@
 // directly, clients, PKCE pairs, and a whole approval (code issued and exchanged) in one call.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Db, SqliteHandle as DbHandle } from "../../src/db/client.ts";
-import { agents, connections, users } from "../../src/db/schema.ts";
+import { tables } from "../../src/db/store.ts";
 import type { Role, User } from "../../src/domain/access/users.ts";
 import { exchangeCode, issueCode, type AuthorizationRequest } from "../../src/domain/oauth/authorizations.ts";
 import { registerClient } from "../../src/domain/oauth/clients.ts";
@@ -17,31 +17,34 @@ export const PUBLIC_URL = "https://mcp.example.com";
 export const TTL = { accessTtlMs: HOUR, refreshTtlMs: 30 * DAY };
 export const CODE_TTL_MS = 5 * MINUTE;
 
-export function addUser(db: Db, role: Role = "member"): User {
+export async function addUser(db: Db, role: Role = "member"): Promise<User> {
+  const { users } = tables(db);
   const user = { id: `user_${randomUUID()}`, email: `${randomUUID().slice(0, 8)}@example.com`, role, createdAt: T0 };
-  db.insert(users).values({ ...user, passwordHash: "!", updatedAt: T0 }).run();
+  await db.insert(users).values({ ...user, passwordHash: "!", updatedAt: T0 });
   return user;
 }
 
-export function addAgent(db: Db, options: { enabled?: boolean } = {}): { id: string; url: string } {
+export async function addAgent(db: Db, options: { enabled?: boolean } = {}): Promise<{ id: string; url: string }> {
+  const { agents } = tables(db);
   const id = `agent_${randomUUID()}`;
   const slug = `a-${randomUUID().slice(0, 8)}`;
-  db.insert(agents)
-    .values({ id, slug, title: slug, description: "", instructions: "", enabled: options.enabled ?? true, prefixTools: false, selections: [], fromConfig: false, createdAt: T0, updatedAt: T0 })
-    .run();
+  await db
+    .insert(agents)
+    .values({ id, slug, title: slug, description: "", instructions: "", enabled: options.enabled ?? true, prefixTools: false, selections: [], fromConfig: false, createdAt: T0, updatedAt: T0 });
   return { id, url: `${PUBLIC_URL}/mcp/agent/${slug}` };
 }
 
-export function addConnection(db: Db): { id: string; url: string } {
+export async function addConnection(db: Db): Promise<{ id: string; url: string }> {
+  const { connections } = tables(db);
   const id = `conn_${randomUUID()}`;
   const slug = `c-${randomUUID().slice(0, 8)}`;
-  db.insert(connections)
-    .values({ id, slug, title: slug, description: "", transport: "http", enabled: true, url: "https://upstream.example.com/mcp", args: [], isolation: "shared", fromConfig: false, createdAt: T0, updatedAt: T0 })
-    .run();
+  await db
+    .insert(connections)
+    .values({ id, slug, title: slug, description: "", transport: "http", enabled: true, url: "https://upstream.example.com/mcp", args: [], isolation: "shared", fromConfig: false, createdAt: T0, updatedAt: T0 });
   return { id, url: `${PUBLIC_URL}/mcp/${slug}` };
 }
 
-export function addClient(db: Db, redirectUris: string[] = ["http://localhost/callback"], now = T0): OAuthClient {
+export async function addClient(db: Db, redirectUris: string[] = ["http://localhost/callback"], now = T0): Promise<OAuthClient> {
   return registerClient(db, { name: "Test client", redirectUris, clientUri: null, logoUri: null }, now);
 }
 
@@ -54,15 +57,15 @@ export function pkcePair(): { verifier: string; challenge: string } {
 /** One user, one enabled agent, one registered client, an HMAC key: what most tests start from. */
 export type OAuthWorld = { db: Db; handle: DbHandle; hmacKey: Buffer; user: User; agent: { id: string; url: string }; client: OAuthClient };
 
-export function oauthWorld(handle: DbHandle): OAuthWorld {
+export async function oauthWorld(handle: DbHandle): Promise<OAuthWorld> {
   const db = handle.db;
-  return { db, handle, hmacKey: randomBytes(32), user: addUser(db), agent: addAgent(db), client: addClient(db) };
+  return { db, handle, hmacKey: randomBytes(32), user: await addUser(db), agent: await addAgent(db), client: await addClient(db) };
 }
 
 /** An approval and the code it yields, with what the token request must repeat. */
 export type IssuedCode = { code: string; verifier: string; request: AuthorizationRequest };
 
-export function approve(w: OAuthWorld, overrides: Partial<AuthorizationRequest> = {}, now = T0): IssuedCode {
+export async function approve(w: OAuthWorld, overrides: Partial<AuthorizationRequest> = {}, now = T0): Promise<IssuedCode> {
   const { verifier, challenge } = pkcePair();
   const request: AuthorizationRequest = {
     clientId: w.client.id,
@@ -74,11 +77,11 @@ export function approve(w: OAuthWorld, overrides: Partial<AuthorizationRequest> 
     scope: "mcp",
     ...overrides,
   };
-  return { code: issueCode(w.db, w.hmacKey, request, { ttlMs: CODE_TTL_MS, now }), verifier, request };
+  return { code: await issueCode(w.db, w.hmacKey, request, { ttlMs: CODE_TTL_MS, now }), verifier, request };
 }
 
 /** Exchanges an issued code as its client would. */
-export function redeem(w: OAuthWorld, issued: IssuedCode, now = T0): TokenSet {
+export async function redeem(w: OAuthWorld, issued: IssuedCode, now = T0): Promise<TokenSet> {
   return exchangeCode(
     w.db,
     w.hmacKey,
@@ -88,8 +91,8 @@ export function redeem(w: OAuthWorld, issued: IssuedCode, now = T0): TokenSet {
 }
 
 /** Approves and exchanges in one go: a grant with its first tokens. */
-export function authorize(w: OAuthWorld, overrides: Partial<AuthorizationRequest> = {}, now = T0): TokenSet {
-  return redeem(w, approve(w, overrides, now), now);
+export async function authorize(w: OAuthWorld, overrides: Partial<AuthorizationRequest> = {}, now = T0): Promise<TokenSet> {
+  return redeem(w, await approve(w, overrides, now), now);
 }
 
 export function at(ms: number): Date {

@@ -5,7 +5,8 @@ import { randomUUID, timingSafeEqual } from "node:crypto";
 import { and, desc, eq, isNull, lte, sql } from "drizzle-orm";
 import { probedCache, sqlChangeProbe, type ChangeProbe } from "../../db/change-probe.ts";
 import type { Db } from "../../db/client.ts";
-import { agents, connections, oauthClients, oauthCodes, oauthGrants, oauthTokens, users } from "../../db/schema.ts";
+import type { oauthGrants as OAuthGrantsTable } from "../../db/schema.ts";
+import { sqliteOf, tables, transaction } from "../../db/store.ts";
 import { AppError, OAuthError } from "../../errors.ts";
 import { LastUsedRecorder, type LastUsedWriter } from "../access/api-keys.ts";
 import { AGENT_ID, CONNECTION_ID, WILDCARD, type Permissions } from "../access/permissions.ts";
@@ -53,9 +54,16 @@ function sameHash(a: string, b: string): boolean {
 }
 
 /** Whether `resource` names an agent or connection that exists and is enabled now. */
-function resourceIsLive(db: Db, resource: string): boolean {
-  if (AGENT_ID.test(resource)) return db.select({ enabled: agents.enabled }).from(agents).where(eq(agents.id, resource)).get()?.enabled === true;
-  if (CONNECTION_ID.test(resource)) return db.select({ enabled: connections.enabled }).from(connections).where(eq(connections.id, resource)).get()?.enabled === true;
+async function resourceIsLive(db: Db, resource: string): Promise<boolean> {
+  const { agents, connections } = tables(db);
+  if (AGENT_ID.test(resource)) {
+    const [agent] = await db.select({ enabled: agents.enabled }).from(agents).where(eq(agents.id, resource));
+    return agent?.enabled === true;
+  }
+  if (CONNECTION_ID.test(resource)) {
+    const [connection] = await db.select({ enabled: connections.enabled }).from(connections).where(eq(connections.id, resource));
+    return connection?.enabled === true;
+  }
   return false;
 }
 
@@ -64,18 +72,21 @@ function resourceIsLive(db: Db, resource: string): boolean {
  * redirect URI, the PKCE challenge, the resource and the scope; valid for `ttlMs`. The request is
  * checked again here (client, redirect URI, challenge, scope, resource), whatever the caller checked.
  */
-export function issueCode(db: Db, hmacKey: Buffer, request: AuthorizationRequest, options: { ttlMs: number; now?: Date }): string {
+export async function issueCode(db: Db, hmacKey: Buffer, request: AuthorizationRequest, options: { ttlMs: number; now?: Date }): Promise<string> {
+  const { oauthClients, oauthCodes, users } = tables(db);
   const now = options.now ?? new Date();
-  const client = db.select({ redirectUris: oauthClients.redirectUris }).from(oauthClients).where(eq(oauthClients.id, request.clientId)).get();
+  const [client] = await db.select({ redirectUris: oauthClients.redirectUris }).from(oauthClients).where(eq(oauthClients.id, request.clientId));
   if (!client) throw new OAuthError("invalid_client", "No such client; register again.");
   if (!redirectUriMatches(client.redirectUris, request.redirectUri)) throw new OAuthError("invalid_request", "redirect_uri is not one of the client's registered redirect URIs.");
   // OAuth 2.1 §4.1.1: PKCE is required, and only S256 is offered.
   if (!CODE_CHALLENGE.test(request.codeChallenge)) throw new OAuthError("invalid_request", "code_challenge must be an S256 challenge (43 characters of base64url).");
   const scope = grantedScope(request.scope);
-  if (!resourceIsLive(db, request.resource)) throw new OAuthError("invalid_target", "The resource is not an enabled agent or connection of this server.");
-  if (!db.select({ id: users.id }).from(users).where(eq(users.id, request.userId)).get()) throw new OAuthError("access_denied", "The approving user no longer exists.");
+  if (!(await resourceIsLive(db, request.resource))) throw new OAuthError("invalid_target", "The resource is not an enabled agent or connection of this server.");
+  const [user] = await db.select({ id: users.id }).from(users).where(eq(users.id, request.userId));
+  if (!user) throw new OAuthError("access_denied", "The approving user no longer exists.");
   const code = generateToken(AUTHORIZATION_CODE.prefix);
-  db.insert(oauthCodes)
+  await db
+    .insert(oauthCodes)
     .values({
       id: `code_${randomUUID()}`,
       codeHash: hashOf(hmacKey, AUTHORIZATION_CODE, code),
@@ -88,26 +99,25 @@ export function issueCode(db: Db, hmacKey: Buffer, request: AuthorizationRequest
       scope,
       createdAt: now,
       expiresAt: new Date(now.getTime() + options.ttlMs),
-    })
-    .run();
+    });
   return code;
 }
 
 type TokenOptions = { accessTtlMs: number; refreshTtlMs: number; now?: Date };
 
 /** Inserts a new access and refresh token into `grantId`'s family and marks the grant and its client used. */
-function issuePair(tx: Db, hmacKey: Buffer, grant: { id: string; clientId: string; scope: string }, accessScope: string, options: TokenOptions, now: Date): TokenSet {
+async function issuePair(tx: Db, hmacKey: Buffer, grant: { id: string; clientId: string; scope: string }, accessScope: string, options: TokenOptions, now: Date): Promise<TokenSet> {
+  const { oauthClients, oauthGrants, oauthTokens } = tables(tx);
   const accessToken = generateToken(ACCESS_TOKEN.prefix);
   const refreshToken = generateToken(REFRESH_TOKEN.prefix);
-  tx.insert(oauthTokens)
+  await tx.insert(oauthTokens)
     .values([
       { id: `tok_${randomUUID()}`, tokenHash: hashOf(hmacKey, ACCESS_TOKEN, accessToken), grantId: grant.id, kind: "access", scope: accessScope, createdAt: now, expiresAt: new Date(now.getTime() + options.accessTtlMs) },
       // The refresh token keeps the grant's whole scope (RFC 6749 §6); its lifetime restarts with each rotation.
       { id: `tok_${randomUUID()}`, tokenHash: hashOf(hmacKey, REFRESH_TOKEN, refreshToken), grantId: grant.id, kind: "refresh", scope: grant.scope, createdAt: now, expiresAt: new Date(now.getTime() + options.refreshTtlMs) },
-    ])
-    .run();
-  tx.update(oauthGrants).set({ lastUsedAt: now }).where(eq(oauthGrants.id, grant.id)).run();
-  tx.update(oauthClients).set({ lastUsedAt: now }).where(eq(oauthClients.id, grant.clientId)).run();
+    ]);
+  await tx.update(oauthGrants).set({ lastUsedAt: now }).where(eq(oauthGrants.id, grant.id));
+  await tx.update(oauthClients).set({ lastUsedAt: now }).where(eq(oauthClients.id, grant.clientId));
   return { accessToken, refreshToken, expiresIn: Math.floor(options.accessTtlMs / 1000), scope: accessScope, grantId: grant.id };
 }
 
@@ -121,30 +131,45 @@ function settle(outcome: Outcome): TokenSet {
 
 const badCode = (why: string): Outcome => ({ ok: false, error: new OAuthError("invalid_grant", why) });
 
+const ALREADY_USED_CODE = "The authorization code was already used; the tokens issued for it are revoked.";
+
+/** A code presented again: the grant its first exchange made is revoked (RFC 6749 §4.1.2), someone else holds the code. */
+async function reusedCode(tx: Db, codeId: string): Promise<Outcome> {
+  const { oauthCodes, oauthGrants } = tables(tx);
+  const [code] = await tx.select({ grantId: oauthCodes.grantId }).from(oauthCodes).where(eq(oauthCodes.id, codeId));
+  if (code?.grantId) await tx.delete(oauthGrants).where(eq(oauthGrants.id, code.grantId));
+  return badCode(ALREADY_USED_CODE);
+}
+
 /**
  * Exchanges an authorization code for a new grant's first tokens. The code is spent by the first
  * presentation, whatever its outcome (a wrong verifier, redirect URI, client or resource, or expiry,
  * is `invalid_grant` and spends it). A code presented again is `invalid_grant` and revokes the grant
- * its first exchange made (RFC 6749 §4.1.2): someone else holds it.
+ * its first exchange made (RFC 6749 §4.1.2): someone else holds it. Two presentations at once, by two
+ * replicas even, never both get tokens: the code is spent by a conditional write, which only one wins.
  */
-export function exchangeCode(
+export async function exchangeCode(
   db: Db,
   hmacKey: Buffer,
   input: { code: string; clientId: string; redirectUri: string; codeVerifier: string; resourceUrl: string | null },
   options: TokenOptions,
-): TokenSet {
+): Promise<TokenSet> {
   const now = options.now ?? new Date();
   if (!isWellFormedToken(AUTHORIZATION_CODE.prefix, input.code)) throw new OAuthError("invalid_grant", "The authorization code is not valid.");
   const hash = hashOf(hmacKey, AUTHORIZATION_CODE, input.code);
-  const outcome = db.transaction((t): Outcome => {
-    const tx = t as unknown as Db;
-    const code = tx.select().from(oauthCodes).where(eq(oauthCodes.codeHash, hash)).get();
+  const outcome = await transaction(db, async (tx): Promise<Outcome> => {
+    const { oauthCodes, oauthGrants } = tables(tx);
+    const [code] = await tx.select().from(oauthCodes).where(eq(oauthCodes.codeHash, hash));
     if (!code || !sameHash(code.codeHash, hash)) return badCode("The authorization code is not valid.");
-    if (code.usedAt !== null) {
-      if (code.grantId !== null) tx.delete(oauthGrants).where(eq(oauthGrants.id, code.grantId)).run();
-      return badCode("The authorization code was already used; the tokens issued for it are revoked.");
-    }
-    tx.update(oauthCodes).set({ usedAt: now }).where(eq(oauthCodes.id, code.id)).run();
+    if (code.usedAt !== null) return reusedCode(tx, code.id);
+    // Spent only if still unspent: on PostgreSQL another replica's exchange may have spent it since the
+    // read (this write waits for that one's commit, then matches nothing), and that makes this one a reuse.
+    const spent = await tx
+      .update(oauthCodes)
+      .set({ usedAt: now })
+      .where(and(eq(oauthCodes.id, code.id), isNull(oauthCodes.usedAt)))
+      .returning({ id: oauthCodes.id });
+    if (spent.length === 0) return reusedCode(tx, code.id);
     if (code.clientId !== input.clientId) return badCode("The authorization code was issued to another client.");
     if (code.expiresAt.getTime() <= now.getTime()) return badCode("The authorization code has expired.");
     // RFC 6749 §4.1.3: the redirect_uri must be identical to the authorization request's.
@@ -165,41 +190,43 @@ export function exchangeCode(
       permissions: { [code.resource]: [WILDCARD] },
       createdAt: now,
     };
-    tx.insert(oauthGrants).values(grant).run();
-    tx.update(oauthCodes).set({ grantId: grant.id }).where(eq(oauthCodes.id, code.id)).run();
-    return { ok: true, tokens: issuePair(tx, hmacKey, grant, grant.scope, options, now) };
-  }, { behavior: "immediate" });
+    await tx.insert(oauthGrants).values(grant);
+    await tx.update(oauthCodes).set({ grantId: grant.id }).where(eq(oauthCodes.id, code.id));
+    return { ok: true, tokens: await issuePair(tx, hmacKey, grant, grant.scope, options, now) };
+  });
   return settle(outcome);
 }
+
+const ALREADY_USED_REFRESH = "The refresh token was already used; every token of this authorization is revoked.";
 
 /**
  * Rotates a refresh token: it is spent and a new access and refresh token are issued in its grant. A
  * spent (rotated-out) refresh token presented again revokes the whole grant (reuse detection: either
- * the client or a thief holds a copy) and is `invalid_grant`. One IMMEDIATE transaction, so two
- * presentations of one token can never both succeed, in this process or another.
+ * the client or a thief holds a copy) and is `invalid_grant`. One transaction, and the token is spent
+ * by a conditional write, so two presentations of one token can never both succeed, in this process,
+ * another, or another replica.
  */
-export function refreshTokens(
+export async function refreshTokens(
   db: Db,
   hmacKey: Buffer,
   input: { refreshToken: string; clientId: string; resourceUrl: string | null; scope: string | null },
   options: TokenOptions,
-): TokenSet {
+): Promise<TokenSet> {
   const now = options.now ?? new Date();
   const invalid = "The refresh token is not valid.";
   if (!isWellFormedToken(REFRESH_TOKEN.prefix, input.refreshToken)) throw new OAuthError("invalid_grant", invalid);
   const hash = hashOf(hmacKey, REFRESH_TOKEN, input.refreshToken);
-  const outcome = db.transaction((t): Outcome => {
-    const tx = t as unknown as Db;
-    const row = tx
+  const outcome = await transaction(db, async (tx): Promise<Outcome> => {
+    const { oauthGrants, oauthTokens } = tables(tx);
+    const [row] = await tx
       .select({ token: oauthTokens, grant: oauthGrants })
       .from(oauthTokens)
       .innerJoin(oauthGrants, eq(oauthGrants.id, oauthTokens.grantId))
-      .where(and(eq(oauthTokens.tokenHash, hash), eq(oauthTokens.kind, "refresh")))
-      .get();
+      .where(and(eq(oauthTokens.tokenHash, hash), eq(oauthTokens.kind, "refresh")));
     if (!row || !sameHash(row.token.tokenHash, hash)) return badCode(invalid);
     if (row.token.usedAt !== null) {
-      tx.delete(oauthGrants).where(eq(oauthGrants.id, row.grant.id)).run();
-      return badCode("The refresh token was already used; every token of this authorization is revoked.");
+      await tx.delete(oauthGrants).where(eq(oauthGrants.id, row.grant.id));
+      return badCode(ALREADY_USED_REFRESH);
     }
     if (row.token.expiresAt.getTime() <= now.getTime()) return badCode("The refresh token has expired.");
     if (row.grant.clientId !== input.clientId) return badCode(invalid);
@@ -213,9 +240,19 @@ export function refreshTokens(
       if (err instanceof OAuthError) return { ok: false, error: err };
       throw err;
     }
-    tx.update(oauthTokens).set({ usedAt: now }).where(eq(oauthTokens.id, row.token.id)).run();
-    return { ok: true, tokens: issuePair(tx, hmacKey, row.grant, scope, options, now) };
-  }, { behavior: "immediate" });
+    // Spent only if still unspent: a rotation that committed since the read (another replica's, on
+    // PostgreSQL) leaves nothing to match, and this presentation is then a reuse like any other.
+    const spent = await tx
+      .update(oauthTokens)
+      .set({ usedAt: now })
+      .where(and(eq(oauthTokens.id, row.token.id), isNull(oauthTokens.usedAt)))
+      .returning({ id: oauthTokens.id });
+    if (spent.length === 0) {
+      await tx.delete(oauthGrants).where(eq(oauthGrants.id, row.grant.id));
+      return badCode(ALREADY_USED_REFRESH);
+    }
+    return { ok: true, tokens: await issuePair(tx, hmacKey, row.grant, scope, options, now) };
+  });
   return settle(outcome);
 }
 
@@ -223,30 +260,19 @@ export function refreshTokens(
  * Revokes a token (RFC 7009): a refresh token ends its whole grant (every token of the family), an
  * access token only itself; an unknown, malformed or already revoked token is no error (§2.2).
  */
-export function revokeToken(db: Db, hmacKey: Buffer, token: string): void {
+export async function revokeToken(db: Db, hmacKey: Buffer, token: string): Promise<void> {
+  const { oauthGrants, oauthTokens } = tables(db);
   if (isWellFormedToken(REFRESH_TOKEN.prefix, token)) {
     const hash = hashOf(hmacKey, REFRESH_TOKEN, token);
-    const row = db.select({ grantId: oauthTokens.grantId }).from(oauthTokens).where(and(eq(oauthTokens.tokenHash, hash), eq(oauthTokens.kind, "refresh"))).get();
-    if (row) db.delete(oauthGrants).where(eq(oauthGrants.id, row.grantId)).run();
+    const [row] = await db.select({ grantId: oauthTokens.grantId }).from(oauthTokens).where(and(eq(oauthTokens.tokenHash, hash), eq(oauthTokens.kind, "refresh")));
+    if (row) await db.delete(oauthGrants).where(eq(oauthGrants.id, row.grantId));
   } else if (isWellFormedToken(ACCESS_TOKEN.prefix, token)) {
     const hash = hashOf(hmacKey, ACCESS_TOKEN, token);
-    db.delete(oauthTokens).where(and(eq(oauthTokens.tokenHash, hash), eq(oauthTokens.kind, "access"))).run();
+    await db.delete(oauthTokens).where(and(eq(oauthTokens.tokenHash, hash), eq(oauthTokens.kind, "access")));
   }
 }
 
-const grantSelection = {
-  grant: oauthGrants,
-  userEmail: users.email,
-  clientName: oauthClients.name,
-  clientKind: oauthClients.kind,
-};
-
-/** When the family's newest live refresh token expires: a correlated subquery, as epoch ms (or null). */
-function refreshExpiresAtSql(now: Date) {
-  return sql<number | null>`(select max(${oauthTokens.expiresAt}) from ${oauthTokens} where ${oauthTokens.grantId} = ${oauthGrants.id} and ${oauthTokens.kind} = 'refresh' and ${oauthTokens.usedAt} is null and ${oauthTokens.expiresAt} > ${now.getTime()})`;
-}
-
-type GrantRow = { grant: typeof oauthGrants.$inferSelect; userEmail: string; clientName: string; clientKind: "dcr" | "cimd"; refreshExpiresAt: number | null };
+type GrantRow = { grant: typeof OAuthGrantsTable.$inferSelect; userEmail: string; clientName: string; clientKind: "dcr" | "cimd"; refreshExpiresAt: number | null };
 
 function toGrant(row: GrantRow): OAuthGrant {
   const g = row.grant;
@@ -268,35 +294,44 @@ function toGrant(row: GrantRow): OAuthGrant {
 }
 
 function selectGrants(db: Db, now: Date) {
+  const { oauthClients, oauthGrants, oauthTokens, users } = tables(db);
+  // When the family's newest live refresh token expires: a correlated subquery, as epoch ms (or null;
+  // PostgreSQL returns its bigint as a string, hence the mapping).
+  const refreshExpiresAt = sql<number | null>`(select max(${oauthTokens.expiresAt}) from ${oauthTokens} where ${oauthTokens.grantId} = ${oauthGrants.id} and ${oauthTokens.kind} = 'refresh' and ${oauthTokens.usedAt} is null and ${oauthTokens.expiresAt} > ${now.getTime()})`.mapWith(Number);
   return db
-    .select({ ...grantSelection, refreshExpiresAt: refreshExpiresAtSql(now) })
+    .select({ grant: oauthGrants, userEmail: users.email, clientName: oauthClients.name, clientKind: oauthClients.kind, refreshExpiresAt })
     .from(oauthGrants)
     .innerJoin(users, eq(users.id, oauthGrants.userId))
     .innerJoin(oauthClients, eq(oauthClients.id, oauthGrants.clientId));
 }
 
 /** Grants ("authorized apps"), newest first; only `userId`'s when given. */
-export function listGrants(db: Db, options: { userId?: string; now?: Date } = {}): OAuthGrant[] {
+export async function listGrants(db: Db, options: { userId?: string; now?: Date } = {}): Promise<OAuthGrant[]> {
+  const { oauthGrants } = tables(db);
   const query = selectGrants(db, options.now ?? new Date());
   const filtered = options.userId === undefined ? query : query.where(eq(oauthGrants.userId, options.userId));
-  return filtered.orderBy(desc(oauthGrants.createdAt), desc(oauthGrants.id)).all().map(toGrant);
+  const rows = await filtered.orderBy(desc(oauthGrants.createdAt), desc(oauthGrants.id));
+  return rows.map(toGrant);
 }
 
 /** One grant, or null; `now` decides which refresh token is still live (refreshExpiresAt). */
-export function getGrant(db: Db, id: string, now = new Date()): OAuthGrant | null {
-  const row = selectGrants(db, now).where(eq(oauthGrants.id, id)).get();
+export async function getGrant(db: Db, id: string, now = new Date()): Promise<OAuthGrant | null> {
+  const { oauthGrants } = tables(db);
+  const [row] = await selectGrants(db, now).where(eq(oauthGrants.id, id));
   return row ? toGrant(row) : null;
 }
 
 /** Revokes a grant: every token of its family stops on the next request. */
-export function revokeGrant(db: Db, id: string): void {
-  const deleted = db.delete(oauthGrants).where(eq(oauthGrants.id, id)).returning({ id: oauthGrants.id }).all();
+export async function revokeGrant(db: Db, id: string): Promise<void> {
+  const { oauthGrants } = tables(db);
+  const deleted = await db.delete(oauthGrants).where(eq(oauthGrants.id, id)).returning({ id: oauthGrants.id });
   if (deleted.length === 0) throw new AppError("OAUTH_GRANT_NOT_FOUND");
 }
 
 /** The grants' writer for LastUsedRecorder: `oauth_grants.last_used_at` (a client's is written when it gets tokens). */
-export const writeGrantLastUsed: LastUsedWriter = (tx, id, at) => {
-  tx.update(oauthGrants).set({ lastUsedAt: at }).where(eq(oauthGrants.id, id)).run();
+export const writeGrantLastUsed: LastUsedWriter = async (tx, id, at) => {
+  const { oauthGrants } = tables(tx);
+  await tx.update(oauthGrants).set({ lastUsedAt: at }).where(eq(oauthGrants.id, id));
 };
 
 /** A recorder of grants' last use by the resource server, written in batches like keys'. */
@@ -306,36 +341,42 @@ export function createGrantLastUsedRecorder(db: Db, flushEveryMs?: number): Last
 
 type CachedAccess = { grantId: string; clientId: string; resource: string; permissions: Permissions; expiresAt: number; user: User };
 
+/** The probe a verifier uses when none is given: SQLite's (the PostgreSQL change feed is handed in by compose). */
+function defaultProbe(db: Db): ChangeProbe {
+  const sqlite = sqliteOf(db);
+  if (!sqlite) throw new Error("an access token verifier on PostgreSQL needs its change probe");
+  return sqlChangeProbe(sqlite);
+}
+
 /**
  * A verifier of access tokens bound to one database, like the API keys' (createKeyVerifier): one HMAC
  * and a look at the change probe per call, a cache dropped whenever anything was committed, so a
  * revoked grant, a deleted client or user (the foreign keys take their tokens) fails on the very next
- * request. Returns null for a malformed, unknown, expired or revoked token.
+ * request. Resolves to null for a malformed, unknown, expired or revoked token.
  */
-export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = sqlChangeProbe(db.$client)): (token: string, now?: Date) => VerifiedAccess | null {
-  const byHash = db
-    .select({
-      tokenHash: oauthTokens.tokenHash,
-      expiresAt: oauthTokens.expiresAt,
-      grantId: oauthGrants.id,
-      clientId: oauthGrants.clientId,
-      resource: oauthGrants.resource,
-      permissions: oauthGrants.permissions,
-      userId: users.id,
-      userEmail: users.email,
-      userRole: users.role,
-      userCreatedAt: users.createdAt,
-    })
-    .from(oauthTokens)
-    .innerJoin(oauthGrants, eq(oauthGrants.id, oauthTokens.grantId))
-    .innerJoin(users, eq(users.id, oauthGrants.userId))
-    .where(and(eq(oauthTokens.tokenHash, sql.placeholder("hash")), eq(oauthTokens.kind, "access")))
-    .prepare();
+export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = defaultProbe(db)): (token: string, now?: Date) => Promise<VerifiedAccess | null> {
+  const { oauthGrants, oauthTokens, users } = tables(db);
   // The same HMAC as hashOf(ACCESS_TOKEN), with the key schedule done once rather than per request.
   const keyed = new Bun.CryptoHasher("sha256", hmacKey);
 
-  const load = (hash: string): CachedAccess | null => {
-    const row = byHash.get({ hash });
+  const load = async (hash: string): Promise<CachedAccess | null> => {
+    const [row] = await db
+      .select({
+        tokenHash: oauthTokens.tokenHash,
+        expiresAt: oauthTokens.expiresAt,
+        grantId: oauthGrants.id,
+        clientId: oauthGrants.clientId,
+        resource: oauthGrants.resource,
+        permissions: oauthGrants.permissions,
+        userId: users.id,
+        userEmail: users.email,
+        userRole: users.role,
+        userCreatedAt: users.createdAt,
+      })
+      .from(oauthTokens)
+      .innerJoin(oauthGrants, eq(oauthGrants.id, oauthTokens.grantId))
+      .innerJoin(users, eq(users.id, oauthGrants.userId))
+      .where(and(eq(oauthTokens.tokenHash, hash), eq(oauthTokens.kind, "access")));
     if (!row || !sameHash(row.tokenHash, hash)) return null;
     return {
       grantId: row.grantId,
@@ -349,10 +390,10 @@ export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: Change
 
   const lookup = probedCache(probe, load);
 
-  return (token, now = new Date()) => {
+  return async (token, now = new Date()) => {
     // Malformed and mistyped tokens (an API key among them) are refused before any lookup.
     if (!isWellFormedToken(ACCESS_TOKEN.prefix, token)) return null;
-    const access = lookup(keyed.copy().update(`${ACCESS_TOKEN.label}${token}`).digest("base64url"));
+    const access = await lookup(keyed.copy().update(`${ACCESS_TOKEN.label}${token}`).digest("base64url"));
     if (access === null) return null;
     if (access.expiresAt <= now.getTime()) return null;
     return { grantId: access.grantId, clientId: access.clientId, resource: access.resource, permissions: access.permissions, expiresAt: new Date(access.expiresAt), user: access.user };
@@ -364,21 +405,19 @@ export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: Change
  * unexpired access token and no unspent, unexpired refresh token), and clients (registered or document)
  * that got no token within UNUSED_CLIENT_TTL_MS of becoming known. Returns how many rows it deleted.
  */
-export function pruneOAuth(db: Db, now = new Date()): number {
-  return db.transaction((t) => {
-    const tx = t as unknown as Db;
-    const codes = tx.delete(oauthCodes).where(lte(oauthCodes.expiresAt, now)).returning({ id: oauthCodes.id }).all().length;
-    const tokens = tx.delete(oauthTokens).where(lte(oauthTokens.expiresAt, now)).returning({ id: oauthTokens.id }).all().length;
-    const grants = tx
+export async function pruneOAuth(db: Db, now = new Date()): Promise<number> {
+  return transaction(db, async (tx) => {
+    const { oauthClients, oauthCodes, oauthGrants, oauthTokens } = tables(tx);
+    const codes = await tx.delete(oauthCodes).where(lte(oauthCodes.expiresAt, now)).returning({ id: oauthCodes.id });
+    const tokens = await tx.delete(oauthTokens).where(lte(oauthTokens.expiresAt, now)).returning({ id: oauthTokens.id });
+    const grants = await tx
       .delete(oauthGrants)
       .where(sql`not exists (select 1 from ${oauthTokens} where ${oauthTokens.grantId} = ${oauthGrants.id} and (${oauthTokens.kind} = 'access' or ${oauthTokens.usedAt} is null))`)
-      .returning({ id: oauthGrants.id })
-      .all().length;
-    const clients = tx
+      .returning({ id: oauthGrants.id });
+    const clients = await tx
       .delete(oauthClients)
       .where(and(isNull(oauthClients.lastUsedAt), lte(oauthClients.createdAt, new Date(now.getTime() - UNUSED_CLIENT_TTL_MS)), sql`not exists (select 1 from ${oauthGrants} where ${oauthGrants.clientId} = ${oauthClients.id})`))
-      .returning({ id: oauthClients.id })
-      .all().length;
-    return codes + tokens + grants + clients;
-  }, { behavior: "immediate" });
+      .returning({ id: oauthClients.id });
+    return codes.length + tokens.length + grants.length + clients.length;
+  });
 }

@@ -4,7 +4,8 @@
 import { randomBytes } from "node:crypto";
 import { desc, eq } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { oauthClients } from "../../db/schema.ts";
+import type { oauthClients } from "../../db/schema.ts";
+import { tables } from "../../db/store.ts";
 import { AppError, OAuthError } from "../../errors.ts";
 import { singleLineProblem } from "../text.ts";
 import { MAX_REDIRECT_URI_LENGTH, redirectUriProblem } from "./redirect-uris.ts";
@@ -62,17 +63,17 @@ function checkMetadata(metadata: ClientMetadata): void {
 }
 
 /** Registers a client (RFC 7591 dynamic client registration) and returns it with its new id. */
-export function registerClient(db: Db, metadata: ClientMetadata, now = new Date()): OAuthClient {
+export async function registerClient(db: Db, metadata: ClientMetadata, now = new Date()): Promise<OAuthClient> {
+  const { oauthClients } = tables(db);
   checkMetadata(metadata);
   // 128 random bits: the id is public, but unguessable ids keep one client's consent pages and
   // grants from being enumerated.
   const id = `${REGISTERED_CLIENT_PREFIX}${randomBytes(16).toString("hex")}`;
-  const row = db
+  const [row] = await db
     .insert(oauthClients)
     .values({ id, kind: "dcr", name: metadata.name, redirectUris: metadata.redirectUris, clientUri: metadata.clientUri, logoUri: metadata.logoUri, createdAt: now })
-    .returning()
-    .get();
-  return toClient(row);
+    .returning();
+  return toClient(row!);
 }
 
 /**
@@ -80,29 +81,32 @@ export function registerClient(db: Db, metadata: ClientMetadata, now = new Date(
  * URL, usable without fetching again until `cachedUntil`. A known client keeps its id, creation time,
  * last use and grants; its name and redirect URIs follow the document.
  */
-export function saveClientDocument(db: Db, url: string, metadata: ClientMetadata, cachedUntil: Date, now = new Date()): OAuthClient {
+export async function saveClientDocument(db: Db, url: string, metadata: ClientMetadata, cachedUntil: Date, now = new Date()): Promise<OAuthClient> {
+  const { oauthClients } = tables(db);
   // A registered client's id can never be claimed by a document: those ids are not URLs.
   if (url.startsWith(REGISTERED_CLIENT_PREFIX) || !URL.canParse(url)) throw new OAuthError("invalid_client", `client_id ${JSON.stringify(url)} is not a metadata document URL.`);
   checkMetadata(metadata);
   const fields = { name: metadata.name, redirectUris: metadata.redirectUris, clientUri: metadata.clientUri, logoUri: metadata.logoUri, cachedUntil };
-  const row = db
+  const [row] = await db
     .insert(oauthClients)
     .values({ id: url, kind: "cimd", createdAt: now, ...fields })
     .onConflictDoUpdate({ target: oauthClients.id, set: fields })
-    .returning()
-    .get();
-  return toClient(row);
+    .returning();
+  return toClient(row!);
 }
 
 /** The client with this id (a registered id or a document URL), or null. */
-export function findClient(db: Db, id: string): OAuthClient | null {
-  const row = db.select().from(oauthClients).where(eq(oauthClients.id, id)).get();
+export async function findClient(db: Db, id: string): Promise<OAuthClient | null> {
+  const { oauthClients } = tables(db);
+  const [row] = await db.select().from(oauthClients).where(eq(oauthClients.id, id));
   return row ? toClient(row) : null;
 }
 
 /** Every known client, newest first. */
-export function listClients(db: Db): OAuthClient[] {
-  return db.select().from(oauthClients).orderBy(desc(oauthClients.createdAt), desc(oauthClients.id)).all().map(toClient);
+export async function listClients(db: Db): Promise<OAuthClient[]> {
+  const { oauthClients } = tables(db);
+  const rows = await db.select().from(oauthClients).orderBy(desc(oauthClients.createdAt), desc(oauthClients.id));
+  return rows.map(toClient);
 }
 
 /**
@@ -110,7 +114,8 @@ export function listClients(db: Db): OAuthClient[] {
  * holds stops on the next request, and the token endpoint answers invalid_client (a client then
  * registers again).
  */
-export function deleteClient(db: Db, id: string): void {
-  const deleted = db.delete(oauthClients).where(eq(oauthClients.id, id)).returning({ id: oauthClients.id }).all();
+export async function deleteClient(db: Db, id: string): Promise<void> {
+  const { oauthClients } = tables(db);
+  const deleted = await db.delete(oauthClients).where(eq(oauthClients.id, id)).returning({ id: oauthClients.id });
   if (deleted.length === 0) throw new AppError("OAUTH_CLIENT_NOT_FOUND");
 }

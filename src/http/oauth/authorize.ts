@@ -86,7 +86,7 @@ export function authorizeRoutes(deps: AppDeps, fetches = new AddressThrottle(MET
     }
     let code: string;
     try {
-      code = issueCode(
+      code = await issueCode(
         deps.db,
         deps.keys.tokenHmac,
         {

@@ -31,7 +31,7 @@ export function registerRoutes(deps: AppDeps, throttle = new AddressThrottle(REG
     }
     const request = await readJsonObject(c, "invalid_client_metadata");
     const metadata = clientMetadataFrom(request);
-    const client = registerClient(deps.db, metadata);
+    const client = await registerClient(deps.db, metadata);
     deps.logger.info("oauth client registered", { client: client.id });
     c.header("Cache-Control", "no-store");
     return c.json(

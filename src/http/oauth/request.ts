@@ -76,14 +76,14 @@ async function loadClient(deps: AppDeps, clientId: string, now: Date, beforeFetc
   if (/^https?:\/\//i.test(clientId)) {
     const refused = documentClientRefusal(deps.config, clientId);
     if (refused) throw new OAuthError("invalid_client", refused);
-    const cached = findClient(deps.db, clientId);
+    const cached = await findClient(deps.db, clientId);
     if (cached && cached.kind === "cimd" && cached.cachedUntil !== null && cached.cachedUntil.getTime() > now.getTime()) return cached;
     beforeFetch();
     const fetched = await deps.oauth.fetchClientMetadata(clientId);
     if (!fetched.ok) throw new OAuthError("invalid_client", `The client's metadata document cannot be used: ${fetched.reason}`);
     return saveClientDocument(deps.db, clientId, fetched.metadata, new Date(now.getTime() + fetched.cacheForMs), now);
   }
-  const client = findClient(deps.db, clientId);
+  const client = await findClient(deps.db, clientId);
   // A document client is only ever named by its URL (which the branch above handles).
   if (!client || client.kind !== "dcr") throw new OAuthError("invalid_client", "Unknown client_id: the application is not registered here (it may have been removed).");
   return client;

@@ -10,7 +10,7 @@ export function revokeRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/", async (c) => {
     const params = await readOAuthParams(c);
     // A token is a bearer credential: whoever holds it may give it up, with or without client_id.
-    revokeToken(deps.db, deps.keys.tokenHmac, requiredParam(params, "token"));
+    await revokeToken(deps.db, deps.keys.tokenHmac, requiredParam(params, "token"));
     c.header("Cache-Control", "no-store");
     return c.body(null, 200);
   });

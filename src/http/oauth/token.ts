@@ -17,13 +17,13 @@ export function tokenRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post("/", async (c) => {
     const params = await readOAuthParams(c);
-    const client = knownClient(deps, params.client_id);
+    const client = await knownClient(deps, params.client_id);
     const grantType = requiredParam(params, "grant_type");
     let tokens: TokenSet;
     if (grantType === "authorization_code") {
       const codeVerifier = requiredParam(params, "code_verifier");
       if (!isCodeVerifier(codeVerifier)) throw new OAuthError("invalid_request", "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636).");
-      tokens = exchangeCode(
+      tokens = await exchangeCode(
         deps.db,
         deps.keys.tokenHmac,
         {
@@ -39,7 +39,7 @@ export function tokenRoutes(deps: AppDeps): Hono<AppEnv> {
         lifetimes,
       );
     } else if (grantType === "refresh_token") {
-      tokens = refreshTokens(
+      tokens = await refreshTokens(
         deps.db,
         deps.keys.tokenHmac,
         { refreshToken: requiredParam(params, "refresh_token"), clientId: client.id, resourceUrl: params.resource || null, scope: params.scope || null },
@@ -55,9 +55,9 @@ export function tokenRoutes(deps: AppDeps): Hono<AppEnv> {
 }
 
 /** The client the request names; unknown or deleted is `invalid_client` (401), so a client registers again. */
-function knownClient(deps: AppDeps, clientId: string | undefined): OAuthClient {
+async function knownClient(deps: AppDeps, clientId: string | undefined): Promise<OAuthClient> {
   if (!clientId) throw new OAuthError("invalid_client", "client_id is required (public clients identify themselves with it).");
-  const client = findClient(deps.db, clientId);
+  const client = await findClient(deps.db, clientId);
   if (!client) throw new OAuthError("invalid_client", "Unknown client_id: the application is not registered here (it may have been removed).");
   // A document client the settings no longer accept gets no more tokens, refresh included.
   const refused = client.kind === "cimd" ? documentClientRefusal(deps.config, client.id) : null;
