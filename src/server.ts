@@ -61,8 +61,8 @@ export function startServer(
 
   gateway.discoverAll(listConnectionSummaries(deps.db).map((c) => c.id));
 
-  const sweep = setInterval(() => {
-    purgeExpiredSessions(deps.db);
+  const sweep = setInterval(async () => {
+    await purgeExpiredSessions(deps.db);
     // Expired codes and tokens, dead grants and stale unused registrations (they would only pile up).
     pruneOAuth(deps.db);
     pruneMonitoring(deps);
@@ -94,7 +94,7 @@ export function startServer(
       await gateway.close();
       // After the socket stopped and the sessions closed: every call that was answered is written.
       deps.usageRecorder.stop();
-      deps.lastUsed.stop();
+      await deps.lastUsed.stop();
       deps.oauth.grantLastUsed.stop();
       handle.close();
       logger.info("stopped");

@@ -36,7 +36,7 @@ export type AppDeps = {
   /** Whether a connection or agent id names something that exists. */
   resourceExists: (resource: string) => boolean;
   /** Checks an API key token: one HMAC and one indexed lookup. */
-  verifyKey: (token: string) => VerifiedKey | null;
+  verifyKey: (token: string) => Promise<VerifiedKey | null>;
   lastUsed: LastUsedRecorder;
   /** The batched usage recorder: its counters for /metrics, stopped (flushed) at shutdown. */
   usageRecorder: UsageRecorder;
@@ -54,7 +54,7 @@ export type AppDeps = {
   /** The authorization server's services (used whether or not [oauth] is enabled; its routes are not). */
   oauth: {
     /** Checks an OAuth access token: its audience is decided by the caller (the /mcp routes). */
-    verifyAccessToken: (token: string, now?: Date) => VerifiedAccess | null;
+    verifyAccessToken: (token: string, now?: Date) => Promise<VerifiedAccess | null>;
     /** Writes grants' last use in batches, like keys'. */
     grantLastUsed: LastUsedRecorder;
     /** Fetches a client ID metadata document (SSRF-guarded, bounded). */

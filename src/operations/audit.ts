@@ -58,17 +58,17 @@ export type AuditRowView = z.output<typeof AuditRowShape>;
  * Whether a row's target still exists. Told only for a change that was made: a refused or failed one
  * names whatever id the caller typed, and its existence is not theirs to learn from the log.
  */
-function targetExists(deps: OperationDeps, row: AuditRow, emails: ReadonlyMap<string, string>): boolean | null {
+async function targetExists(deps: OperationDeps, row: AuditRow, emails: ReadonlyMap<string, string>): Promise<boolean | null> {
   const id = row.targetId;
   if (id === null || row.outcome !== "ok") return null;
   if (id.startsWith("conn_") || id.startsWith("agent_")) return deps.resourceExists(id);
   if (id.startsWith("user_")) return emails.has(id);
-  if (id.startsWith("key_")) return getApiKey(deps.db, id) !== null;
+  if (id.startsWith("key_")) return (await getApiKey(deps.db, id)) !== null;
   if (id.startsWith("grant_")) return getGrant(deps.db, id) !== null;
   return null;
 }
 
-function auditRowOut(deps: OperationDeps, row: AuditRow, emails: ReadonlyMap<string, string>): z.input<typeof AuditRowShape> {
+async function auditRowOut(deps: OperationDeps, row: AuditRow, emails: ReadonlyMap<string, string>): Promise<z.input<typeof AuditRowShape>> {
   return {
     id: row.id,
     at: row.at.toISOString(),
@@ -81,7 +81,7 @@ function auditRowOut(deps: OperationDeps, row: AuditRow, emails: ReadonlyMap<str
     },
     action: row.action,
     target_id: row.targetId,
-    target_exists: targetExists(deps, row, emails),
+    target_exists: await targetExists(deps, row, emails),
     address: row.address,
     outcome: row.outcome,
     change: row.change ?? null,
@@ -115,9 +115,9 @@ export const auditList = defineOperation({
   audience: "everyone (members: own changes)",
   readOnly: true,
   rest: { method: "GET", path: "/audit" },
-  handler(ctx, input) {
+  async handler(ctx, input) {
     const page = listAudit(ctx.deps.db, auditFilterFor(ctx, input), { cursor: input.cursor ?? null, limit: input.limit });
-    const emails = new Map(listUsers(ctx.deps.db).map((u) => [u.id, u.email]));
-    return { rows: page.rows.map((row) => auditRowOut(ctx.deps, row, emails)), next_cursor: page.nextCursor };
+    const emails = new Map((await listUsers(ctx.deps.db)).map((u) => [u.id, u.email]));
+    return { rows: await Promise.all(page.rows.map((row) => auditRowOut(ctx.deps, row, emails))), next_cursor: page.nextCursor };
   },
 });

@@ -108,8 +108,8 @@ export const monitoringStats = defineOperation({
  * The owner of a key or grant id, or null when there is none. A deleted key's rows stay in the log, so
  * an admin may still ask for its activity; a member only for a credential that exists and is theirs.
  */
-function credentialOwner(ctx: OperationContext, id: string): string | null {
-  if (id.startsWith("key_")) return getApiKey(ctx.deps.db, id, ctx.now)?.ownerId ?? null;
+async function credentialOwner(ctx: OperationContext, id: string): Promise<string | null> {
+  if (id.startsWith("key_")) return (await getApiKey(ctx.deps.db, id, ctx.now))?.ownerId ?? null;
   return getGrant(ctx.deps.db, id, ctx.now)?.userId ?? null;
 }
 
@@ -143,9 +143,9 @@ export const monitoringKeyActivity = defineOperation({
   audience: "everyone (members: own keys and apps)",
   readOnly: true,
   rest: { method: "GET", path: "/monitoring/keys/:credential_id/activity" },
-  handler(ctx, input) {
+  async handler(ctx, input) {
     const id = input.credential_id;
-    if (ctx.caller.user.role !== "admin" && credentialOwner(ctx, id) !== ctx.caller.user.id) {
+    if (ctx.caller.user.role !== "admin" && (await credentialOwner(ctx, id)) !== ctx.caller.user.id) {
       throw new AppError(id.startsWith("key_") ? "API_KEY_NOT_FOUND" : "OAUTH_GRANT_NOT_FOUND");
     }
     const window = windowOf(input, ctx.now);

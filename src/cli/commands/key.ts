@@ -75,7 +75,7 @@ export const keyCommand: Command = {
     const config = loadConfigOrReport(values.config, io);
     if (!config) return EXIT_CONFIG;
     return withDatabase(config, io, async (handle) => {
-      const owner = values.owner ? findUserByEmail(handle.db, values.owner) : null;
+      const owner = values.owner ? await findUserByEmail(handle.db, values.owner) : null;
       if (values.owner && !owner) {
         io.stderr(`error: no user with email ${values.owner}\n`);
         return 1;

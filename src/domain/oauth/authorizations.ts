@@ -295,8 +295,8 @@ export function revokeGrant(db: Db, id: string): void {
 }
 
 /** The grants' writer for LastUsedRecorder: `oauth_grants.last_used_at` (a client's is written when it gets tokens). */
-export const writeGrantLastUsed: LastUsedWriter = (tx, id, at) => {
-  tx.update(oauthGrants).set({ lastUsedAt: at }).where(eq(oauthGrants.id, id)).run();
+export const writeGrantLastUsed: LastUsedWriter = async (tx, id, at) => {
+  await tx.update(oauthGrants).set({ lastUsedAt: at }).where(eq(oauthGrants.id, id));
 };
 
 /** A recorder of grants' last use by the resource server, written in batches like keys'. */
@@ -312,7 +312,7 @@ type CachedAccess = { grantId: string; clientId: string; resource: string; permi
  * revoked grant, a deleted client or user (the foreign keys take their tokens) fails on the very next
  * request. Returns null for a malformed, unknown, expired or revoked token.
  */
-export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = sqlChangeProbe(db.$client)): (token: string, now?: Date) => VerifiedAccess | null {
+export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = sqlChangeProbe(db.$client)): (token: string, now?: Date) => Promise<VerifiedAccess | null> {
   const byHash = db
     .select({
       tokenHash: oauthTokens.tokenHash,
@@ -334,8 +334,8 @@ export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: Change
   // The same HMAC as hashOf(ACCESS_TOKEN), with the key schedule done once rather than per request.
   const keyed = new Bun.CryptoHasher("sha256", hmacKey);
 
-  const load = (hash: string): CachedAccess | null => {
-    const row = byHash.get({ hash });
+  const load = async (hash: string): Promise<CachedAccess | null> => {
+    const [row] = await byHash.execute({ hash });
     if (!row || !sameHash(row.tokenHash, hash)) return null;
     return {
       grantId: row.grantId,
@@ -349,10 +349,10 @@ export function createAccessTokenVerifier(db: Db, hmacKey: Buffer, probe: Change
 
   const lookup = probedCache(probe, load);
 
-  return (token, now = new Date()) => {
+  return async (token, now = new Date()) => {
     // Malformed and mistyped tokens (an API key among them) are refused before any lookup.
     if (!isWellFormedToken(ACCESS_TOKEN.prefix, token)) return null;
-    const access = lookup(keyed.copy().update(`${ACCESS_TOKEN.label}${token}`).digest("base64url"));
+    const access = await lookup(keyed.copy().update(`${ACCESS_TOKEN.label}${token}`).digest("base64url"));
     if (access === null) return null;
     if (access.expiresAt <= now.getTime()) return null;
     return { grantId: access.grantId, clientId: access.clientId, resource: access.resource, permissions: access.permissions, expiresAt: new Date(access.expiresAt), user: access.user };

@@ -26,7 +26,7 @@ export function requireBearer(deps: AppDeps, options: { oauth: boolean } = { oau
     // RFC 6750 §3.1: error="invalid_token" only when a bearer token was presented; no header, another
     // scheme (Basic) or "Bearer" without a token carry no token to call invalid.
     if (token === undefined) throw new AppError("UNAUTHENTICATED", "Missing or invalid bearer token.", { cause: "no credentials" });
-    const caller = callerOf(deps, token, options.oauth);
+    const caller = await callerOf(deps, token, options.oauth);
     if (caller === null) throw invalidToken();
     c.set("caller", caller);
     await next();
@@ -34,8 +34,8 @@ export function requireBearer(deps: AppDeps, options: { oauth: boolean } = { oau
 }
 
 /** The caller a token stands for, or null when it does not work (here). */
-function callerOf(deps: AppDeps, token: string, oauth: boolean): Caller | null {
-  const key = deps.verifyKey(token);
+async function callerOf(deps: AppDeps, token: string, oauth: boolean): Promise<Caller | null> {
+  const key = await deps.verifyKey(token);
   if (key) {
     deps.lastUsed.record(key.keyId);
     return {
@@ -45,7 +45,7 @@ function callerOf(deps: AppDeps, token: string, oauth: boolean): Caller | null {
     };
   }
   if (!oauth) return null;
-  const access = deps.oauth.verifyAccessToken(token);
+  const access = await deps.oauth.verifyAccessToken(token);
   if (!access) return null;
   deps.oauth.grantLastUsed.record(access.grantId);
   return {
