@@ -16,7 +16,7 @@ const harness = useAgentHarness();
 type Ctx = { h: AgentHarness; githubId: string; gitlabId: string; agentId: string; keys: Record<"happy" | "wrong" | "member", string> };
 
 /** Two connections that both offer "search", an agent over them (gitlab's aliased), and keys for the row kinds. */
-function setup(op: string, overrides: AgentOverrides = {}): Ctx {
+async function setup(op: string, overrides: AgentOverrides = {}): Ctx {
   const h = harness(overrides);
   const github = h.connection("github", { search: "Search GitHub", get_issue: "One issue" });
   const gitlab = h.connection("gitlab", { search: "Search GitLab", merge: "Merge" });
@@ -28,9 +28,9 @@ function setup(op: string, overrides: AgentOverrides = {}): Ctx {
     gitlabId: gitlab.id,
     agentId: agent.id,
     keys: {
-      happy: mintKey(h.deps, h.admin, { self: [op] }).token,
-      wrong: mintKey(h.deps, h.admin, { self: others, "*": ["*"] }).token,
-      member: mintKey(h.deps, h.member, { self: ["*"] }).token,
+      happy: (await mintKey(h.deps, h.admin, { self: [op] })).token,
+      wrong: (await mintKey(h.deps, h.admin, { self: others, "*": ["*"] })).token,
+      member: (await mintKey(h.deps, h.member, { self: ["*"] })).token,
     },
   };
 }
@@ -113,7 +113,7 @@ for (const route of ROUTES) {
 }
 
 async function send(ctx: Ctx, method: string, path: string, json?: unknown, token?: string) {
-  const res = await apiRequest(ctx.h.app, method, path, { token: token ?? mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"], "*": ["*"] }).token, json });
+  const res = await apiRequest(ctx.h.app, method, path, { token: token ?? (await mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"], "*": ["*"] })).token, json });
   return { status: res.status, body: (await res.json()) as { error: { code: string; message: string; fields?: Record<string, string> } } & Record<string, unknown> };
 }
 

@@ -33,7 +33,7 @@ const BAD_SINGLE_LINE: [string, string][] = [
 
 function setup(): { h: ConnectionHarness; token: string } {
   const h = harness();
-  return { h, token: mintKey(h.deps, h.admin, { self: ["*"], "*": ["*"] }).token };
+  return { h, token: (await mintKey(h.deps, h.admin, { self: ["*"], "*": ["*"] })).token };
 }
 
 async function refusal(res: Response): Promise<{ code: string; fields: Record<string, string> }> {
@@ -117,7 +117,7 @@ describe("names and titles refuse control characters and bidi overrides", () => 
       expect(Object.keys(key.fields)).toEqual(["name"]);
       expect(listConnections(connectionStore(h.deps))).toEqual([]);
       expect(listAgents(h.deps.db)).toEqual([]);
-      expect(listApiKeys(h.deps.db).map((k) => k.name)).toEqual(["test key"]);
+      expect((await listApiKeys(h.deps.db)).map((k) => k.name)).toEqual(["test key"]);
     });
   }
 
@@ -171,6 +171,6 @@ describe("names and titles refuse control characters and bidi overrides", () => 
 
     expect(listConnections(connectionStore(h.deps))).toEqual([]);
     expect(listAgents(h.deps.db)).toEqual([]);
-    expect(listApiKeys(h.deps.db).map((k) => k.name)).toEqual(["test key"]);
+    expect((await listApiKeys(h.deps.db)).map((k) => k.name)).toEqual(["test key"]);
   });
 });

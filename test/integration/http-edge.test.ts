@@ -18,10 +18,10 @@ const log = capturingLogger();
 let t: TestApp;
 const tokens: Record<string, string> = {};
 
-beforeAll(() => {
+beforeAll(async () => {
   t = createTestApp({ logger: log.logger });
   const admin = insertUser(t.deps, "admin", "admin@example.com");
-  tokens.all = mintKey(t.deps, admin, { self: ["*"], "*": ["*"] }).token;
+  tokens.all = (await mintKey(t.deps, admin, { self: ["*"], "*": ["*"] })).token;
 });
 afterAll(() => t.close());
 

@@ -48,8 +48,8 @@ const FACES: Record<string, (h: Harness, token: string, op: Op, args: Record<str
   },
 };
 
-function key(h: Harness, owner: User, permissions: Permissions, options: { name?: string; expiresAt?: Date | null } = {}) {
-  return mintKey(h.deps, owner, permissions, options);
+async function key(h: Harness, owner: User, permissions: Permissions, options: { name?: string; expiresAt?: Date | null } = {}) {
+  return await mintKey(h.deps, owner, permissions, options);
 }
 
 function inHours(hours: number): Date {
@@ -71,7 +71,7 @@ for (const [face, act] of Object.entries(FACES)) {
         expect(answer.text).not.toMatch(TOKEN_ANYWHERE);
       }
       expect(h.deps.sqlite.query("SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?").get(strong.key.id)).toEqual(before);
-      expect(h.deps.verifyKey(strong.token)?.keyId).toBe(strong.key.id);
+      expect((await h.deps.verifyKey(strong.token))?.keyId).toBe(strong.key.id);
     });
 
     test("an UPDATE-only key cannot narrow, rename or re-date a stronger sibling", async () => {
@@ -84,7 +84,7 @@ for (const [face, act] of Object.entries(FACES)) {
         expect(answer.code).toBe("FORBIDDEN");
         expect(answer.message).toBe("A key may only update keys whose permissions are within its own.");
       }
-      expect(getApiKey(h.deps.db, strong.key.id)).toMatchObject({ name: "strong", permissions: FULL, expiresAt: null });
+      expect(await getApiKey(h.deps.db, strong.key.id)).toMatchObject({ name: "strong", permissions: FULL, expiresAt: null });
     });
 
     test("a key with a list of every tool still cannot touch a key holding \"*\" (a list never covers \"*\")", async () => {
@@ -95,7 +95,7 @@ for (const [face, act] of Object.entries(FACES)) {
         const answer = await act(h, listed.token, op, { id: star.key.id, ...(op === "API_KEY_UPDATE" ? { name: "x" } : {}) });
         expect(answer.code).toBe("FORBIDDEN");
       }
-      expect(getApiKey(h.deps.db, star.key.id)?.name).toBe("star");
+      expect((await getApiKey(h.deps.db, star.key.id))?.name).toBe("star");
     });
 
     test("a DELETE-only key cannot delete a stronger sibling, which keeps working", async () => {
@@ -106,8 +106,8 @@ for (const [face, act] of Object.entries(FACES)) {
       expect(answer.ok).toBe(false);
       expect(answer.code).toBe("FORBIDDEN");
       expect(answer.message).toBe("A key may only delete keys whose permissions are within its own.");
-      expect(getApiKey(h.deps.db, strong.key.id)).not.toBeNull();
-      expect(h.deps.verifyKey(strong.token)?.keyId).toBe(strong.key.id);
+      expect(await getApiKey(h.deps.db, strong.key.id)).not.toBeNull();
+      expect((await h.deps.verifyKey(strong.token))?.keyId).toBe(strong.key.id);
     });
 
     test("a 1-hour key cannot mint a never-expiring key or a longer one; omitting the expiry inherits its own", async () => {
@@ -121,7 +121,7 @@ for (const [face, act] of Object.entries(FACES)) {
         expect(answer.message).toStartWith("A key may only create keys that expire no later than it does");
         expect(answer.text).not.toMatch(TOKEN_ANYWHERE);
       }
-      expect(listApiKeys(h.deps.db).map((k) => k.name)).not.toContain("longer");
+      expect((await listApiKeys(h.deps.db)).map((k) => k.name)).not.toContain("longer");
 
       const inherited = await act(h, short.token, "API_KEY_CREATE", { name: "inherits", permissions: { self: ["API_KEY_CREATE"] } });
       expect(inherited.ok).toBe(true);
@@ -143,11 +143,11 @@ for (const [face, act] of Object.entries(FACES)) {
         expect(answer.code).toBe("FORBIDDEN");
         expect(answer.message).toStartWith("A key may not lengthen or remove its own expiry");
       }
-      expect(getApiKey(h.deps.db, self.key.id)?.expiresAt).toEqual(ends);
+      expect((await getApiKey(h.deps.db, self.key.id))?.expiresAt).toEqual(ends);
 
       const shorter = await act(h, self.token, "API_KEY_UPDATE", { id: self.key.id, expires_in: "30m" });
       expect(shorter.ok).toBe(true);
-      expect(getApiKey(h.deps.db, self.key.id)!.expiresAt!.getTime()).toBeLessThan(ends.getTime());
+      expect((await getApiKey(h.deps.db, self.key.id))!.expiresAt!.getTime()).toBeLessThan(ends.getTime());
     });
 
     test("a short-lived key cannot update or rotate a longer-lived (or never-expiring) sibling, nor give one a later expiry", async () => {
@@ -163,13 +163,13 @@ for (const [face, act] of Object.entries(FACES)) {
         const update = await act(h, short.token, "API_KEY_UPDATE", { id: target.key.id, name: "changed" });
         expect(update.code).toBe("FORBIDDEN");
         expect(update.message).toBe("A key may only update keys that expire no later than it does.");
-        expect(h.deps.verifyKey(target.token)?.keyId).toBe(target.key.id);
+        expect((await h.deps.verifyKey(target.token))?.keyId).toBe(target.key.id);
       }
       const within = key(h, h.admin, {}, { name: "within", expiresAt: inHours(0.5) });
       const stretch = await act(h, short.token, "API_KEY_UPDATE", { id: within.key.id, expires_at: null });
       expect(stretch.code).toBe("FORBIDDEN");
       expect(stretch.message).toStartWith("A key may only update keys that expire no later than it does");
-      expect(getApiKey(h.deps.db, within.key.id)?.name).toBe("within");
+      expect((await getApiKey(h.deps.db, within.key.id))?.name).toBe("within");
     });
 
     test("a key used through its rotated-out token is bounded by the grace period, not the key's expiry", async () => {
@@ -189,15 +189,15 @@ for (const [face, act] of Object.entries(FACES)) {
       const sibling = key(h, h.member, { self: ["WHOAMI"] }, { name: "sibling", expiresAt: inHours(24) });
       const update = await act(h, manager.token, "API_KEY_UPDATE", { id: sibling.key.id, name: "renamed", permissions: { self: ["WHOAMI", "API_KEY_ROTATE"] }, expires_in: "47h" });
       expect(update.ok).toBe(true);
-      expect(getApiKey(h.deps.db, sibling.key.id)).toMatchObject({ name: "renamed", permissions: { self: ["WHOAMI", "API_KEY_ROTATE"] } });
+      expect(await getApiKey(h.deps.db, sibling.key.id)).toMatchObject({ name: "renamed", permissions: { self: ["WHOAMI", "API_KEY_ROTATE"] } });
       const rotate = await act(h, manager.token, "API_KEY_ROTATE", { id: sibling.key.id });
       expect(rotate.ok).toBe(true);
       expect(rotate.body.token as string).toMatch(TOKEN_PATTERN);
-      expect(h.deps.verifyKey(rotate.body.token as string)?.keyId).toBe(sibling.key.id);
-      expect(h.deps.verifyKey(sibling.token)).toBeNull();
+      expect((await h.deps.verifyKey(rotate.body.token as string))?.keyId).toBe(sibling.key.id);
+      expect(await h.deps.verifyKey(sibling.token)).toBeNull();
       const del = await act(h, manager.token, "API_KEY_DELETE", { id: sibling.key.id });
       expect(del.ok).toBe(true);
-      expect(getApiKey(h.deps.db, sibling.key.id)).toBeNull();
+      expect(await getApiKey(h.deps.db, sibling.key.id)).toBeNull();
     });
 
     test("happy: a member's {self:[*]} key rotates and deletes its {self:[*]} sibling, and a never-expiring key sets any expiry", async () => {
@@ -210,7 +210,7 @@ for (const [face, act] of Object.entries(FACES)) {
       expect(update.ok).toBe(true);
       const cleared = await act(h, mine.token, "API_KEY_UPDATE", { id: sibling.key.id, expires_at: null });
       expect(cleared.ok).toBe(true);
-      expect(getApiKey(h.deps.db, sibling.key.id)?.expiresAt).toBeNull();
+      expect((await getApiKey(h.deps.db, sibling.key.id))?.expiresAt).toBeNull();
       expect((await act(h, mine.token, "API_KEY_DELETE", { id: sibling.key.id })).ok).toBe(true);
     });
 
@@ -245,10 +245,10 @@ describe("sessions act as their user, as before", () => {
     const strong = key(h, boss, FULL);
     const bossToken = await rotateInAdmin(h, await h.signIn(boss.email), strong.key.id);
     expect(bossToken).toMatch(TOKEN_PATTERN);
-    expect(h.deps.verifyKey(bossToken!)?.keyId).toBe(strong.key.id);
+    expect((await h.deps.verifyKey(bossToken!))?.keyId).toBe(strong.key.id);
     const own = key(h, worker, { self: ["*"], "*": ["*"] });
     const workerToken = await rotateInAdmin(h, await h.signIn(worker.email), own.key.id);
-    expect(h.deps.verifyKey(workerToken!)?.keyId).toBe(own.key.id);
+    expect((await h.deps.verifyKey(workerToken!))?.keyId).toBe(own.key.id);
   });
 
   test("WHOAMI shows the key's id and kind, not the stored permissions or expiry the rule uses", async () => {

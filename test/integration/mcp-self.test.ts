@@ -36,7 +36,7 @@ afterAll(() => running.cleanup());
 
 /** A key straight from the domain: permissions not checked against anyone. */
 function key(owner: User, permissions: Record<string, string[]>, options: { expiresAt?: Date } = {}): { id: string; token: string } {
-  const { key: k, token } = mintKey(server.deps, owner, permissions, options);
+  const { key: k, token } = await mintKey(server.deps, owner, permissions, options);
   return { id: k.id, token };
 }
 
@@ -283,7 +283,7 @@ describe("credentials", () => {
     const last = live.token.at(-1) === "A" ? "B" : "A";
     const badChecksum = `${live.token.slice(0, -1)}${last}`;
     const revoked = key(admin, { self: ["*"] });
-    deleteApiKey(server.deps.db, revoked.id);
+    await deleteApiKey(server.deps.db, revoked.id);
     const expired = key(admin, { self: ["*"] }, { expiresAt: new Date(Date.now() - 60_000) });
     const answers = await Promise.all(
       [badChecksum, generateToken(), revoked.token, expired.token].map(async (token) => {
@@ -495,23 +495,23 @@ describe("last_used_at", () => {
   test("is recorded for the key used, after a flush", async () => {
     const used = key(admin, { self: ["WHOAMI"] });
     const idle = key(admin, { self: ["WHOAMI"] });
-    expect(getApiKey(server.deps.db, used.id)?.lastUsedAt).toBeNull();
+    expect((await getApiKey(server.deps.db, used.id))?.lastUsedAt).toBeNull();
     const before = Date.now();
     await call(used.token, "WHOAMI");
     const after = Date.now();
-    server.deps.lastUsed.flush();
-    const at = getApiKey(server.deps.db, used.id)?.lastUsedAt?.getTime();
+    await server.deps.lastUsed.flush();
+    const at = (await getApiKey(server.deps.db, used.id))?.lastUsedAt?.getTime();
     expect(at).toBeNumber();
     expect(at!).toBeGreaterThanOrEqual(before);
     expect(at!).toBeLessThanOrEqual(after);
-    expect(getApiKey(server.deps.db, idle.id)?.lastUsedAt).toBeNull();
+    expect((await getApiKey(server.deps.db, idle.id))?.lastUsedAt).toBeNull();
   });
 
   test("is not recorded for a refused token", async () => {
     const k = key(admin, { self: ["WHOAMI"] }, { expiresAt: new Date(Date.now() - 1000) });
     const res = await post("{}", { authorization: `Bearer ${k.token}` });
     expect(res.status).toBe(401);
-    server.deps.lastUsed.flush();
-    expect(getApiKey(server.deps.db, k.id)?.lastUsedAt).toBeNull();
+    await server.deps.lastUsed.flush();
+    expect((await getApiKey(server.deps.db, k.id))?.lastUsedAt).toBeNull();
   });
 });

@@ -49,7 +49,7 @@ async function echoRecord(path: string, text: string, sessionId?: string): Promi
   return waitUntil(() => records.find((r) => r.method === "tools/call"), "the call's record");
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   t = createTestApp({
     usage: sink,
     overrides: {
@@ -58,8 +58,8 @@ beforeAll(() => {
     },
   });
   const admin = insertUser(t.deps, "admin", "admin@example.com");
-  manage = mintKey(t.deps, admin, { self: ["*"] }).token;
-  caller = mintKey(t.deps, admin, { "*": ["*"] }).token;
+  manage = (await mintKey(t.deps, admin, { self: ["*"] })).token;
+  caller = (await mintKey(t.deps, admin, { "*": ["*"] })).token;
 });
 afterAll(async () => {
   await t.deps.gateway.close();

@@ -32,7 +32,7 @@ function echo(req: Request): string {
 
 type World = { t: TestApp; logs: string[]; adminKey: string; memberKey: string; admin: Awaited<ReturnType<typeof insertUser>>; member: Awaited<ReturnType<typeof insertUser>> };
 
-function world(): World {
+async function world(): World {
   const logs: string[] = [];
   const t = createTestApp({ logger: createLogger({ level: "debug", write: (line) => logs.push(line) }) });
   cleanups.push(async () => {
@@ -41,7 +41,7 @@ function world(): World {
   });
   const admin = insertUser(t.deps, "admin");
   const member = insertUser(t.deps, "member");
-  return { t, logs, admin, member, adminKey: mintKey(t.deps, admin, { self: ["*"], "*": ["*"] }).token, memberKey: mintKey(t.deps, member, { self: ["*"], "*": ["*"] }).token };
+  return { t, logs, admin, member, adminKey: (await mintKey(t.deps, admin, { self: ["*"], "*": ["*"] })).token, memberKey: (await mintKey(t.deps, member, { self: ["*"], "*": ["*"] })).token };
 }
 
 async function json(res: Response | Promise<Response>): Promise<Record<string, unknown>> {

@@ -60,7 +60,7 @@ export type TestApp = {
   /** Creates a user who signs in with `password` (PASSWORD by default). */
   createUser: (email: string, role: Role, password?: string) => Promise<User>;
   /** Closes the database and removes the data dir (unless it was passed in). */
-  close: () => void;
+  close: () => Promise<void>;
 };
 
 export type TestAppOptions = {
@@ -98,11 +98,12 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
     signIn: (email, password) => signIn(request, email, password),
     cookieFor: (user) => sessionCookieFor(deps, user, config.security.session_ttl),
     createUser: (email, role, password) => createSignInUser(deps, email, role, password),
-    close() {
+    async close() {
       if (closed) return;
       closed = true;
-      deps.lastUsed.stop();
-      deps.oauth.grantLastUsed.stop();
+      // The last batches are written before the database closes under them.
+      await deps.lastUsed.stop();
+      await deps.oauth.grantLastUsed.stop();
       handle.close();
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
@@ -112,8 +113,8 @@ export function createTestApp(options: TestAppOptions = {}): TestApp {
 /** Registers cleanup in the calling file: what `make` returns is closed after the test that made it. */
 export function useFresh<A extends unknown[], T extends { close: () => void }>(make: (...args: A) => T): (...args: A) => T {
   const made: T[] = [];
-  afterEach(() => {
-    for (const t of made.splice(0)) t.close();
+  afterEach(async () => {
+    for (const t of made.splice(0)) await t.close();
   });
   return (...args) => {
     const t = make(...args);

@@ -184,10 +184,10 @@ describe("exchangeCode", () => {
     expect(exchange(w, issued).grantId).toMatch(/^grant_/);
   });
 
-  test("the code of a deleted user or a deleted agent no longer exists", () => {
+  test("the code of a deleted user or a deleted agent no longer exists", async () => {
     const w = oauthWorld(openDb());
     const byUser = approve(w);
-    deleteUser(w.db, w.user.id);
+    await deleteUser(w.db, w.user.id);
     expect(oauthErrorOf(() => exchange(w, byUser)).error).toBe("invalid_grant");
     const w2 = oauthWorld(openDb());
     const forAgent = approve(w2);

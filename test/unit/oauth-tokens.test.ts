@@ -153,11 +153,11 @@ describe("revokeToken", () => {
     expect(refresh(w, second.refreshToken).grantId).toBe(first.grantId);
   });
 
-  test("unknown, malformed and foreign tokens are no error and change nothing", () => {
+  test("unknown, malformed and foreign tokens are no error and change nothing", async () => {
     const w = oauthWorld(openDb());
     const verify = createAccessTokenVerifier(w.db, w.hmacKey);
     const tokens = authorize(w);
-    const key = createApiKey(w.db, { hmacKey: w.hmacKey, name: "k", ownerId: w.user.id, permissions: { "*": ["*"] }, expiresAt: null });
+    const key = await createApiKey(w.db, { hmacKey: w.hmacKey, name: "k", ownerId: w.user.id, permissions: { "*": ["*"] }, expiresAt: null });
     for (const token of [`mcp_rt_${"0".repeat(49)}`, `mcp_at_${"0".repeat(49)}`, "garbage", "", key.token, tokens.refreshToken.replace("mcp_rt_", "mcp_at_")]) {
       revokeToken(w.db, w.hmacKey, token);
     }
@@ -200,11 +200,11 @@ describe("createAccessTokenVerifier", () => {
     expect(verify(tokens.accessToken, at(HOUR))).toBeNull();
   });
 
-  test("refuses refresh tokens, codes, API keys, typos and tokens of another server's key", () => {
+  test("refuses refresh tokens, codes, API keys, typos and tokens of another server's key", async () => {
     const w = oauthWorld(openDb());
     const verify = createAccessTokenVerifier(w.db, w.hmacKey);
     const tokens = authorize(w);
-    const key = createApiKey(w.db, { hmacKey: w.hmacKey, name: "k", ownerId: w.user.id, permissions: { "*": ["*"] }, expiresAt: null });
+    const key = await createApiKey(w.db, { hmacKey: w.hmacKey, name: "k", ownerId: w.user.id, permissions: { "*": ["*"] }, expiresAt: null });
     const typo = `${tokens.accessToken.slice(0, 20)}${tokens.accessToken[20] === "A" ? "B" : "A"}${tokens.accessToken.slice(21)}`;
     for (const token of [tokens.refreshToken, tokens.refreshToken.replace("mcp_rt_", "mcp_at_"), key.token, typo, "", `Bearer ${tokens.accessToken}`]) {
       expect(verify(token, T0)).toBeNull();
@@ -242,13 +242,13 @@ describe("createAccessTokenVerifier", () => {
     expect(verify(tokens.accessToken, T0)).toBeNull();
   });
 
-  test("the user's current role comes with each verification", () => {
+  test("the user's current role comes with each verification", async () => {
     const w = oauthWorld(openDb());
     addUser(w.db, "admin"); // so the member may be promoted and demoted freely
     const verify = createAccessTokenVerifier(w.db, w.hmacKey);
     const tokens = authorize(w);
     expect(verify(tokens.accessToken, T0)?.user.role).toBe("member");
-    setRole(w.db, w.user.id, "admin");
+    await setRole(w.db, w.user.id, "admin");
     expect(verify(tokens.accessToken, T0)?.user.role).toBe("admin");
   });
 
