@@ -16,7 +16,7 @@ const harness = useAgentHarness();
 type Ctx = { h: AgentHarness; githubId: string; gitlabId: string; agentId: string; keys: Record<"happy" | "wrong" | "member", string> };
 
 /** Two connections that both offer "search", an agent over them (gitlab's aliased), and keys for the row kinds. */
-async function setup(op: string, overrides: AgentOverrides = {}): Ctx {
+async function setup(op: string, overrides: AgentOverrides = {}): Promise<Ctx> {
   const h = harness(overrides);
   const github = h.connection("github", { search: "Search GitHub", get_issue: "One issue" });
   const gitlab = h.connection("gitlab", { search: "Search GitLab", merge: "Merge" });
@@ -100,7 +100,7 @@ for (const route of ROUTES) {
     ];
     for (const row of rows) {
       test(`${row.name}: ${row.expectedStatus}`, async () => {
-        const ctx = setup(route.op);
+        const ctx = await setup(route.op);
         const body = route.body?.(ctx);
         await runScenario(
           { ...row, expectedContent: row.expectedContent?.(ctx), method: route.method, url: route.url(ctx), body: body === undefined ? undefined : JSON.stringify(body) },
@@ -123,14 +123,14 @@ describe("members", () => {
     ["update", "PATCH", "/agents/support", { connections: [] }],
     ["delete", "DELETE", "/agents/support", undefined],
   ])("may not %s an agent (403) even with {self: [*]}", async (_label, method, path, json) => {
-    const ctx = setup("WHOAMI");
+    const ctx = await setup("WHOAMI");
     const { status, body } = await send(ctx, method, path, json, ctx.keys.member);
     expect([status, body.error.code]).toEqual([403, "FORBIDDEN"]);
     nothingChanged(ctx, new Response(), "");
   });
 
   test("may list and read agents", async () => {
-    const ctx = setup("WHOAMI");
+    const ctx = await setup("WHOAMI");
     expect((await send(ctx, "GET", "/agents", undefined, ctx.keys.member)).status).toBe(200);
     expect((await send(ctx, "GET", "/agents/support", undefined, ctx.keys.member)).body).toMatchObject({ id: ctx.agentId, tool_count: 3 });
   });
@@ -138,7 +138,7 @@ describe("members", () => {
 
 describe("errors", () => {
   test("a collision is 409 AGENT_TOOL_COLLISION naming both tools and the two fixes; nothing is saved", async () => {
-    const ctx = setup("WHOAMI");
+    const ctx = await setup("WHOAMI");
     const { status, body } = await send(ctx, "POST", "/agents", { slug: "clash", connections: [{ connection: "github", tools: ["search"] }, { connection: ctx.gitlabId, tools: "all" }] });
     expect(status).toBe(409);
     expect(body.error).toEqual({
@@ -154,7 +154,7 @@ describe("errors", () => {
   });
 
   test("bad fields are named: slug, alias, an unknown connection, resources", async () => {
-    const ctx = setup("WHOAMI");
+    const ctx = await setup("WHOAMI");
     expect(await send(ctx, "POST", "/agents", { slug: "Bad!", connections: [{ connection: "github", tools: [{ name: "search", alias: "no spaces" }], resources: "some" }] })).toMatchObject({
       status: 400,
       body: { error: { code: "VALIDATION_FAILED", fields: { slug: expect.stringContaining("lowercase"), "connections.0.tools.0.alias": expect.stringContaining("tool name"), "connections.0.resources": 'expected "all", "none" or a list of URI patterns' } } },
@@ -167,7 +167,7 @@ describe("errors", () => {
   });
 
   test("config-declared agents are read-only: AGENT_READ_ONLY (409)", async () => {
-    const ctx = setup("WHOAMI", { connections: [{ slug: "declared", url: "https://d/mcp" }], agents: [{ slug: "fixed", tools: { declared: "*" } }] });
+    const ctx = await setup("WHOAMI", { connections: [{ slug: "declared", url: "https://d/mcp" }], agents: [{ slug: "fixed", tools: { declared: "*" } }] });
     expect(await send(ctx, "PATCH", "/agents/fixed", { title: "x" })).toMatchObject({ status: 409, body: { error: { code: "AGENT_READ_ONLY" } } });
     expect(await send(ctx, "DELETE", "/agents/fixed")).toMatchObject({ status: 409, body: { error: { code: "AGENT_READ_ONLY" } } });
     expect((await send(ctx, "GET", "/agents/fixed", undefined, ctx.keys.member)).body).toMatchObject({ from_config: true, connections: [{ connection_slug: "declared", tools: "all" }] });
@@ -175,7 +175,7 @@ describe("errors", () => {
 });
 
 test("deleting a connection drops it from the agents that select it, and the gateway hears of each", async () => {
-  const ctx = setup("WHOAMI");
+  const ctx = await setup("WHOAMI");
   const other = ctx.h.agent("other", [pick({ id: ctx.gitlabId }, ["merge"])]);
   const res = await send(ctx, "DELETE", `/connections/${ctx.githubId}`);
   expect(res.status).toBe(200);
@@ -185,7 +185,7 @@ test("deleting a connection drops it from the agents that select it, and the gat
 });
 
 test("renaming a connection tells the gateway about the agents over it (prefixed names change)", async () => {
-  const ctx = setup("WHOAMI");
+  const ctx = await setup("WHOAMI");
   await send(ctx, "PATCH", `/agents/${ctx.agentId}`, { prefix_tools: true });
   ctx.h.agents.applied = [];
   expect((await send(ctx, "PATCH", `/connections/${ctx.githubId}`, { slug: "gh" })).status).toBe(200);
@@ -195,7 +195,7 @@ test("renaming a connection tells the gateway about the agents over it (prefixed
 
 describe("key permissions name agents", () => {
   test("an unknown agent_ id is refused; an existing one is accepted; a deleted one is unknown again", async () => {
-    const ctx = setup("WHOAMI");
+    const ctx = await setup("WHOAMI");
     const unknown = await send(ctx, "POST", "/keys", { name: "k", permissions: { [UNKNOWN_AGENT]: ["search"] } });
     expect(unknown).toMatchObject({ status: 400, body: { error: { code: "INVALID_PERMISSIONS", message: `Invalid permissions: ${UNKNOWN_AGENT}: no such agent` } } });
     expect((await send(ctx, "POST", "/keys", { name: "k", permissions: { [ctx.agentId]: ["search_gitlab"] } })).status).toBe(201);
@@ -205,7 +205,7 @@ describe("key permissions name agents", () => {
 });
 
 test("over /mcp/self, AGENT_GET answers the same agent", async () => {
-  const ctx = setup("AGENT_GET");
+  const ctx = await setup("AGENT_GET");
   const answer = await callTool(ctx.h.app, ctx.keys.happy, "AGENT_GET", { id: "support" });
   expect(answer.result?.structuredContent).toMatchObject({ id: ctx.agentId, endpoint: `http://switchboard.test/mcp/agent/${ctx.agentId}` });
 });

@@ -25,10 +25,12 @@ import { insertUsage, usageRecord } from "../support/usage-rows.ts";
 const harness = useHarness();
 
 type Json = Record<string, unknown>;
+type Req = { method: string; path: string; json?: unknown; ctx?: Json };
+
 type Row = {
   op: string;
   /** The request, built against a fresh harness; the token is added per row kind. */
-  request: (h: Harness) => { method: string; path: string; json?: unknown; ctx?: Json };
+  request: (h: Harness) => Req | Promise<Req>;
   status: number;
   /** Checks the happy body (and anything else the row knows about). */
   check: (body: Json, h: Harness, ctx: Json) => void;
@@ -217,7 +219,7 @@ const ROUTES: Row[] = [
   },
   {
     op: "API_KEY_LIST",
-    request: (h) => ({ method: "GET", path: "/keys", ctx: { other: await mintKey(h.deps, h.member, {}, { name: "member's" }) } }),
+    request: async (h) => ({ method: "GET", path: "/keys", ctx: { other: await mintKey(h.deps, h.member, {}, { name: "member's" }) } }),
     status: 200,
     check: (body, h) => {
       const keys = body.keys as { name: string; owner: { id: string } }[];
@@ -508,12 +510,12 @@ function allBut(op: string): string[] {
   return OPERATIONS.map((o) => o.name).filter((name) => name !== op);
 }
 
-test("the table covers every operation's route", () => {
+test("the table covers every operation's route", async () => {
   expect(ROUTES.map((r) => r.op).sort()).toEqual(OPERATIONS.map((op) => op.name).sort());
   for (const row of ROUTES) {
     const op = OPERATIONS_BY_NAME.get(row.op)!;
     const h = harness();
-    const req = row.request(h);
+    const req = await row.request(h);
     expect(req.method).toBe(op.rest.method);
     expect(req.path).toMatch(new RegExp(`^${op.rest.path.replace(/:\w+/g, "[^/]+")}$`));
     expect(row.status).toBe(op.rest.successStatus ?? 200);
@@ -524,7 +526,7 @@ for (const row of ROUTES) {
   describe(`${row.op}`, () => {
     test("guest: 401 with WWW-Authenticate, and nothing done", async () => {
       const h = harness();
-      const req = row.request(h);
+      const req = await row.request(h);
       const res = await apiRequest(h.app, req.method, req.path, { json: req.json });
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${PUBLIC_URL}/.well-known/oauth-protected-resource/api/v1${req.path}"`);
@@ -538,7 +540,7 @@ for (const row of ROUTES) {
     test("wrong permission: 403 FORBIDDEN, no data", async () => {
       const h = harness();
       const { token } = await mintKey(h.deps, h.admin, { self: allBut(row.op), "*": ["*"] });
-      const req = row.request(h);
+      const req = await row.request(h);
       const keysBefore = h.deps.sqlite.query("SELECT id, token_hash FROM api_keys ORDER BY id").all();
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
       expect(res.status).toBe(403);
@@ -554,7 +556,7 @@ for (const row of ROUTES) {
     test(`happy: ${row.status} with the result`, async () => {
       const h = harness();
       const { token } = await mintKey(h.deps, h.admin, { self: [row.op] });
-      const req = row.request(h);
+      const req = await row.request(h);
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
       const text = await res.text();
       expect({ status: res.status, text }).toMatchObject({ status: row.status });

@@ -23,7 +23,7 @@ const harness = useConnectionHarness();
 type Ctx = { h: ConnectionHarness; remoteId: string; localId: string; keys: Partial<Record<"happy" | "wrong" | "member", string>> };
 
 /** An app with an http and a stdio connection (both with secrets) and keys for the row kinds. */
-async function setup(op: string, overrides: ConfigOverrides = {}): Ctx {
+async function setup(op: string, overrides: ConfigOverrides = {}): Promise<Ctx> {
   const h = harness(overrides);
   const remote = h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Key": HEADER } });
   const local = h.store({ slug: "local", transport: "stdio", command: "node", args: ["server.js"], env: { API_KEY: ENV } });
@@ -118,7 +118,7 @@ for (const route of ROUTES) {
     ];
     for (const row of rows) {
       test(`${row.name}: ${row.expectedStatus}, and no secret in the response`, async () => {
-        const ctx = setup(route.op);
+        const ctx = await setup(route.op);
         const body = route.body?.(ctx);
         await runScenario(
           { ...row, method: route.method, url: route.url(ctx), body: body === undefined ? undefined : JSON.stringify(body), notExpectedContent: [...(row.notExpectedContent ?? []), ...SECRETS, "_sealed"] },
@@ -140,7 +140,7 @@ describe("members", () => {
     ["test unsaved settings", "POST", "/connections/test", { connection: { transport: "stdio", command: "bash" } }],
     ["test changes to a stored one", "POST", "/connections/test", { id: "remote", connection: { url: "https://evil.example/mcp" } }],
   ])("may not %s (403) even with {self: [*]}", async (_label, method, path, json) => {
-    const ctx = setup("WHOAMI");
+    const ctx = await setup("WHOAMI");
     const res = await apiRequest(ctx.h.app, method, path, { token: ctx.keys.member, json });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("FORBIDDEN");
@@ -148,7 +148,7 @@ describe("members", () => {
   });
 
   test("may list, read, test and refresh, seeing secrets masked", async () => {
-    const ctx = setup("WHOAMI");
+    const ctx = await setup("WHOAMI");
     for (const [method, path, json] of [["GET", "/connections"], ["GET", "/connections/remote"], ["POST", "/connections/test", { id: "remote" }], ["POST", "/connections/remote/refresh"]] as const) {
       const res = await apiRequest(ctx.h.app, method, path, { token: ctx.keys.member, json });
       expect(res.status).toBe(200);
@@ -158,7 +158,7 @@ describe("members", () => {
   });
 });
 
-/** An app with no connections, for policies that would refuse setup()'s stdio connection. */
+/** An app with no connections, for policies that would refuse await setup()'s stdio connection. */
 function bare(overrides: ConfigOverrides): Ctx {
   return { h: harness(overrides), remoteId: "", localId: "", keys: {} };
 }
@@ -171,7 +171,7 @@ describe("errors", () => {
   }
 
   test("invalid and transport-specific fields are named", async () => {
-    const ctx = setup("WHOAMI");
+    const ctx = await setup("WHOAMI");
     expect(await send(ctx, "POST", "/connections", { slug: "Nope!", transport: "http", url: "ftp://x" })).toMatchObject({
       status: 400,
       body: { error: { code: "VALIDATION_FAILED", fields: { slug: expect.stringContaining("lowercase"), url: expect.stringContaining("http(s) URL") } } },
@@ -196,7 +196,7 @@ describe("errors", () => {
   });
 
   test("config-declared connections are read-only: CONNECTION_READ_ONLY (409)", async () => {
-    const ctx = setup("WHOAMI", { connections: [{ slug: "declared", url: "https://d/mcp", token: TOKEN }] });
+    const ctx = await setup("WHOAMI", { connections: [{ slug: "declared", url: "https://d/mcp", token: TOKEN }] });
     expect(await send(ctx, "PATCH", "/connections/declared", { title: "x" })).toMatchObject({ status: 409, body: { error: { code: "CONNECTION_READ_ONLY" } } });
     expect(await send(ctx, "DELETE", "/connections/declared")).toMatchObject({ status: 409, body: { error: { code: "CONNECTION_READ_ONLY" } } });
     const listed = await apiRequest(ctx.h.app, "GET", "/connections/declared", { token: ctx.keys.member });
@@ -208,7 +208,7 @@ describe("errors", () => {
 
 describe("testing unsaved settings", () => {
   test("an admin tests changes to a stored connection: stored secrets are used, nothing is saved", async () => {
-    const ctx = setup("CONNECTION_TEST");
+    const ctx = await setup("CONNECTION_TEST");
     const res = await apiRequest(ctx.h.app, "POST", "/connections/test", { token: ctx.keys.happy, json: { id: "remote", connection: { url: "https://moved.example/mcp", headers: { "X-Key": "********", Extra: "1" } } } });
     expect(res.status).toBe(200);
     expect(ctx.h.gateway.tested).toMatchObject([{ id: ctx.remoteId, url: "https://moved.example/mcp", token: TOKEN, headers: { "X-Key": HEADER, Extra: "1" } }]);
@@ -216,7 +216,7 @@ describe("testing unsaved settings", () => {
   });
 
   test("an admin tests a connection not yet created; a failure comes back as ok: false with the error", async () => {
-    const ctx = setup("CONNECTION_TEST");
+    const ctx = await setup("CONNECTION_TEST");
     ctx.h.gateway.testResult = { ok: false, latency_ms: 3, server: null, tools: 0, resources: 0, prompts: 0, error: "connect ECONNREFUSED" };
     const res = await apiRequest(ctx.h.app, "POST", "/connections/test", { token: ctx.keys.happy, json: { connection: { transport: "http", url: "https://new.example/mcp" } } });
     expect(res.status).toBe(200);
@@ -228,7 +228,7 @@ describe("testing unsaved settings", () => {
 
 describe("key permissions name connections", () => {
   test("an unknown conn_ id is refused; an existing one is accepted; a deleted one is unknown again", async () => {
-    const ctx = setup("WHOAMI");
+    const ctx = await setup("WHOAMI");
     const token = (await mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"], "*": ["*"] })).token;
     const unknown = await apiRequest(ctx.h.app, "POST", "/keys", { token, json: { name: "k", permissions: { [UNKNOWN]: ["search"] } } });
     expect(unknown.status).toBe(400);
@@ -242,7 +242,7 @@ describe("key permissions name connections", () => {
 });
 
 test("over /mcp/self, CONNECTION_LIST answers the same masked connections", async () => {
-  const ctx = setup("CONNECTION_LIST");
+  const ctx = await setup("CONNECTION_LIST");
   const answer = await callTool(ctx.h.app, ctx.keys.happy!, "CONNECTION_LIST", {});
   const text = resultText(answer);
   expect((answer.result?.structuredContent as { connections: { slug: string }[] }).connections.map((c) => c.slug)).toEqual(["local", "remote"]);
@@ -265,8 +265,8 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
   }
 
   /** The setup's two connections with secrets, and one with none (every flag false). */
-  function withBare(): Ctx {
-    const ctx = setup("CONNECTION_LIST");
+  async function withBare(): Promise<Ctx> {
+    const ctx = await setup("CONNECTION_LIST");
     ctx.h.store({ slug: "bare", transport: "http", url: "https://bare.example/mcp" });
     return ctx;
   }
@@ -284,7 +284,7 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
   }
 
   test("over REST: the flags, no header or env names, and not one decryption (CONNECTION_GET, watched the same way, decrypts)", async () => {
-    const ctx = withBare();
+    const ctx = await withBare();
     const token = ctx.keys.happy!;
     const get = (await mintKey(ctx.h.deps, ctx.h.admin, { self: ["CONNECTION_GET"] })).token;
     // The spy sees this path: the full read decrypts, so a list that decrypted would be noticed.
@@ -303,7 +303,7 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
   });
 
   test("over /mcp/self: the same flags, no names, no decryption", async () => {
-    const ctx = withBare();
+    const ctx = await withBare();
     const { out, decrypted } = await watchingDecrypt(() => callTool(ctx.h.app, ctx.keys.happy!, "CONNECTION_LIST", {}));
     expect(decrypted).toBe(0);
     const listed = (out.result?.structuredContent as { connections: Listed[] }).connections;
@@ -318,7 +318,7 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
   });
 
   test("the OpenAPI document describes the list with the flags and without names, CONNECTION_GET with the masked names", async () => {
-    const ctx = setup("CONNECTION_LIST");
+    const ctx = await setup("CONNECTION_LIST");
     type Schema = { properties: Record<string, Schema & { type?: string }>; items?: Schema; required?: string[] };
     const doc = (await (await ctx.h.app.request("/api/v1/openapi.json")).json()) as {
       paths: Record<string, { get: { responses: Record<string, { content: Record<string, { schema: Schema }> }> } }>;
@@ -334,7 +334,7 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
   });
 
   test("a stored secret that no longer decrypts still counts as set in the list; CONNECTION_GET says it is unreadable", async () => {
-    const ctx = setup("CONNECTION_LIST");
+    const ctx = await setup("CONNECTION_LIST");
     // What a changed server secret leaves behind: a sealed token the current key cannot open.
     ctx.h.deps.sqlite.query("UPDATE connections SET token_sealed = 'v1.garbage' WHERE slug = 'remote'").run();
     const listed = (await (await apiRequest(ctx.h.app, "GET", "/connections", { token: ctx.keys.happy! })).json()) as { connections: Listed[] };

@@ -31,7 +31,7 @@ const BAD_SINGLE_LINE: [string, string][] = [
   ["an Arabic letter mark", "a\u061cb"],
 ];
 
-function setup(): { h: ConnectionHarness; token: string } {
+async function setup(): Promise<{ h: ConnectionHarness; token: string }> {
   const h = harness();
   return { h, token: (await mintKey(h.deps, h.admin, { self: ["*"], "*": ["*"] })).token };
 }
@@ -51,7 +51,7 @@ async function toolError(h: ConnectionHarness, token: string, name: string, args
 
 describe("connection timeouts have a maximum", () => {
   test("REST refuses a call or connect timeout past its maximum, naming the field; nothing is saved", async () => {
-    const { h, token } = setup();
+    const { h, token } = await setup();
     const call = await refusal(await apiRequest(h.app, "POST", "/connections", { token, json: { ...HTTP, call_timeout_ms: 2 ** 31 } }));
     expect(call.code).toBe("VALIDATION_FAILED");
     expect(call.fields.call_timeout_ms).toBe("expected at most 86400000 ms (24h)");
@@ -64,7 +64,7 @@ describe("connection timeouts have a maximum", () => {
   });
 
   test("REST accepts the maximum and refuses one millisecond more on update", async () => {
-    const { h, token } = setup();
+    const { h, token } = await setup();
     const made = await apiRequest(h.app, "POST", "/connections", { token, json: { ...HTTP, call_timeout_ms: 86_400_000, connect_timeout_ms: 600_000 } });
     expect(made.status).toBe(201);
     const patch = await refusal(await apiRequest(h.app, "PATCH", "/connections/remote", { token, json: { call_timeout_ms: 86_400_001 } }));
@@ -73,14 +73,14 @@ describe("connection timeouts have a maximum", () => {
   });
 
   test("MCP refuses it with a tool error naming the field", async () => {
-    const { h, token } = setup();
+    const { h, token } = await setup();
     const text = await toolError(h, token, "CONNECTION_CREATE", { ...HTTP, call_timeout_ms: 30 * 86_400_000 });
     expect(text).toContain("call_timeout_ms: expected at most 86400000 ms (24h)");
     expect(listConnections(connectionStore(h.deps))).toEqual([]);
   });
 
   test("the admin form shows the field's error for a timeout too long or too large to read, never a 500", async () => {
-    const { h } = setup();
+    const { h } = await setup();
     const cookie = await h.cookieFor(h.admin);
     for (const value of ["25d", `${"9".repeat(400)}s`]) {
       const res = await h.request("/admin/connections", { method: "POST", headers: { ...FORM, cookie }, body: new URLSearchParams({ ...HTTP, call_timeout: value }).toString() });
@@ -107,7 +107,7 @@ describe("the largest allowed session_ttl", () => {
 describe("names and titles refuse control characters and bidi overrides", () => {
   for (const [what, text] of BAD_SINGLE_LINE) {
     test(`REST refuses ${what} in a connection title, an agent title and a key name`, async () => {
-      const { h, token } = setup();
+      const { h, token } = await setup();
       const conn = await refusal(await apiRequest(h.app, "POST", "/connections", { token, json: { ...HTTP, title: text } }));
       expect(conn.code).toBe("VALIDATION_FAILED");
       expect(conn.fields.title).toContain("cannot contain control characters");
@@ -122,7 +122,7 @@ describe("names and titles refuse control characters and bidi overrides", () => 
   }
 
   test("multi-line fields keep line breaks and tabs but refuse the rest", async () => {
-    const { h, token } = setup();
+    const { h, token } = await setup();
     const ok = await apiRequest(h.app, "POST", "/connections", { token, json: { ...HTTP, title: "Remote (EU)", description: "Line one\r\nline two\n\tindented" } });
     expect(ok.status).toBe(201);
     const agentOk = await apiRequest(h.app, "POST", "/agents", { token, json: { slug: "a", instructions: "Step 1.\nStep 2.", connections: [] } });
@@ -142,14 +142,14 @@ describe("names and titles refuse control characters and bidi overrides", () => 
   });
 
   test("MCP refuses them with a tool error naming the field", async () => {
-    const { h, token } = setup();
+    const { h, token } = await setup();
     expect(await toolError(h, token, "CONNECTION_CREATE", { ...HTTP, title: "evil\u202eexe" })).toContain("title: cannot contain control characters");
     expect(await toolError(h, token, "API_KEY_CREATE", { name: "ci\nbot", permissions: { self: ["WHOAMI"] } })).toContain("name: cannot contain control characters");
     expect(await toolError(h, token, "AGENT_CREATE", { slug: "a", instructions: "\u0000", connections: [] })).toContain("instructions: cannot contain");
   });
 
   test("the admin forms are re-rendered with the field's error, and nothing is saved", async () => {
-    const { h } = setup();
+    const { h } = await setup();
     const cookie = await h.cookieFor(h.admin);
     const post = (path: string, fields: [string, string][]) => h.request(path, { method: "POST", headers: { ...FORM, cookie }, body: new URLSearchParams(fields).toString() });
 

@@ -60,7 +60,7 @@ function agentId(h: Harness): string {
   return createAgent(agentStore(h.deps), newAgentFields({ slug: `a-${randomUUID().slice(0, 8)}` })).id;
 }
 
-const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>> = {
+const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   WHOAMI: () => ({}),
   CONNECTION_LIST: () => ({}),
   CONNECTION_GET: (h) => ({ id: connectionId(h) }),
@@ -78,17 +78,17 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   AGENT_CHECK: (h) => ({ connections: [{ connection: connectionId(h), tools: ["echo"] }] }),
   API_KEY_CREATE: () => ({ name: "made by the matrix", permissions: { self: ["WHOAMI"] } }),
   API_KEY_LIST: () => ({}),
-  API_KEY_GET: (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id }),
-  API_KEY_UPDATE: (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id, name: "renamed" }),
-  API_KEY_ROTATE: (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id }),
-  API_KEY_DELETE: (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id }),
+  API_KEY_GET: async (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id }),
+  API_KEY_UPDATE: async (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id, name: "renamed" }),
+  API_KEY_ROTATE: async (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id }),
+  API_KEY_DELETE: async (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id }),
   USER_LIST: () => ({}),
   USER_CREATE: () => ({ email: `made-${randomUUID().slice(0, 8)}@example.com`, role: "member", password: "a long enough password" }),
   USER_UPDATE: (h) => ({ id: insertUser(h.deps, "member").id, role: "member" }),
   USER_DELETE: (h) => ({ id: insertUser(h.deps, "member").id }),
   USER_INVITE_CREATE: () => ({ email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }),
   USER_INVITE_LIST: () => ({}),
-  USER_INVITE_REVOKE: (h) => ({ id: (await createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }, { invitedBy: null })).invite.id }),
+  USER_INVITE_REVOKE: async (h) => ({ id: (await createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }, { invitedBy: null })).invite.id }),
   SERVER_STATS: () => ({}),
   OAUTH_GRANT_LIST: () => ({}),
   OAUTH_GRANT_REVOKE: (h, owner) => ({ id: approve(h.deps, owner, dcrClient(h.deps), agentResource(h.deps)).grantId }),
@@ -99,7 +99,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown>>
   // The owner's own row and key: allowed to a member's key as much as to an admin's.
   MONITORING_LOG_GET: (h, owner) => ({ id: insertUsage(h.deps.db, usageRecord(owner.id, { name: `m-${randomUUID()}` })) }),
   MONITORING_STATS: () => ({ range: "24h", buckets: 4 }),
-  MONITORING_KEY_ACTIVITY: (h, owner) => ({ credential_id: (await mintKey(h.deps, owner, {})).key.id, range: "7d" }),
+  MONITORING_KEY_ACTIVITY: async (h, owner) => ({ credential_id: (await mintKey(h.deps, owner, {})).key.id, range: "7d" }),
   AUDIT_LIST: () => ({ range: "24h" }),
 };
 
@@ -164,7 +164,7 @@ for (const k of KEY_CASES) {
       const allowed = expectedAllowed(k, op.name);
       test(`${op.name}: ${allowed ? "allowed" : "refused"} over MCP and REST alike`, async () => {
         // MCP
-        const mcpArgs = ARGS[op.name]!(h, owner);
+        const mcpArgs = await ARGS[op.name]!(h, owner);
         if (!hasAnySelf(k)) {
           const res = await mcpRequest(h.app, token, "tools/call", { name: op.name, arguments: mcpArgs });
           expect(res.status).toBe(403);
@@ -187,7 +187,7 @@ for (const k of KEY_CASES) {
         }
 
         // REST
-        const res = await restCall(h, op, token, ARGS[op.name]!(h, owner));
+        const res = await restCall(h, op, token, await ARGS[op.name]!(h, owner));
         const body = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } };
         if (allowed) {
           expect(res.status).toBe(op.rest.successStatus ?? 200);

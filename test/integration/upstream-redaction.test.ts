@@ -32,7 +32,7 @@ function echo(req: Request): string {
 
 type World = { t: TestApp; logs: string[]; adminKey: string; memberKey: string; admin: Awaited<ReturnType<typeof insertUser>>; member: Awaited<ReturnType<typeof insertUser>> };
 
-async function world(): World {
+async function world(): Promise<World> {
   const logs: string[] = [];
   const t = createTestApp({ logger: createLogger({ level: "debug", write: (line) => logs.push(line) }) });
   cleanups.push(async () => {
@@ -73,7 +73,7 @@ describe("an upstream that echoes its request headers in error bodies", () => {
   test("at initialize: not in last_error, CONNECTION_TEST, CONNECTION_GET, the admin page, the log, or the caller's JSON-RPC error", async () => {
     const upstream = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(echo(req), { status: 500 }) });
     cleanups.push(() => upstream.stop(true));
-    const w = world();
+    const w = await world();
     const created = await json(apiRequest(w.t.app, "POST", "/connections", { token: w.adminKey, json: { slug: "echo", transport: "http", url: `http://127.0.0.1:${upstream.port}/mcp`, token: TOKEN, headers: { "X-Api-Key": HEADER } } }));
     const id = String(created.id);
 
@@ -122,7 +122,7 @@ describe("an upstream that echoes its request headers in error bodies", () => {
       },
     });
     cleanups.push(() => forwarder.stop(true));
-    const w = world();
+    const w = await world();
     const created = await json(apiRequest(w.t.app, "POST", "/connections", { token: w.adminKey, json: { slug: "fwd", transport: "http", url: `http://127.0.0.1:${forwarder.port}/mcp`, token: TOKEN, headers: { "X-Api-Key": HEADER } } }));
     const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
     const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
@@ -147,7 +147,7 @@ describe("an upstream that echoes its request headers in error bodies", () => {
 
 describe("a stdio server printing an env secret to stderr", () => {
   test("a member's CONNECTION_TEST shows no stderr; an admin's shows it redacted; the page shows stderr to admins only, redacted", async () => {
-    const w = world();
+    const w = await world();
     // Octal escapes: the words it prints ("starting with key") are not in its arguments, which members see.
     const script = 'printf "\\163tarting with key %s\\n" "$SB_SECRET_VALUE" >&2; exit 3';
     const created = await json(apiRequest(w.t.app, "POST", "/connections", { token: w.adminKey, json: { slug: "leaky", transport: "stdio", command: "/bin/sh", args: ["-c", script], env: { SB_SECRET_VALUE: ENV } } }));
