@@ -33,7 +33,7 @@ type Row = {
   request: (h: Harness) => Req | Promise<Req>;
   status: number;
   /** Checks the happy body (and anything else the row knows about). */
-  check: (body: Json, h: Harness, ctx: Json) => void;
+  check: (body: Json, h: Harness, ctx: Json) => void | Promise<void>;
   /** Strings the happy response must not contain. */
   never?: (h: Harness, ctx: Json) => string[];
 };
@@ -316,11 +316,11 @@ const ROUTES: Row[] = [
       return { method: "DELETE", path: `/oauth/grants/${tokens.grantId}`, ctx: { tokens } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       const tokens = ctx.tokens as TokenSet;
       expect(body).toEqual({ id: tokens.grantId, revoked: true });
       expect(getGrant(h.deps.db, tokens.grantId)).toBeNull();
-      expect(createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac)(tokens.accessToken)).toBeNull();
+      expect(await createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac)(tokens.accessToken)).toBeNull();
     },
     never: (_h, ctx) => oauthSecrets(ctx.tokens as TokenSet),
   },
@@ -564,7 +564,7 @@ for (const row of ROUTES) {
       const body = JSON.parse(text) as Json;
       // No error envelope ({error: {code, message}}); CONNECTION_TEST reports a failed test as a string `error`.
       expect((body.error as { code?: string } | undefined)?.code).toBeUndefined();
-      row.check(body, h, req.ctx ?? {});
+      await row.check(body, h, req.ctx ?? {});
       expect(text).not.toContain(token);
       for (const s of row.never?.(h, req.ctx ?? {}) ?? []) expect(text).not.toContain(s);
     });

@@ -20,7 +20,7 @@ export async function removeGrantsOn(db: Db, resource: string, now = new Date())
   const candidates = await db
     .select({ id: apiKeys.id, permissions: apiKeys.permissions })
     .from(apiKeys)
-    .where(sql`cast(${apiKeys.permissions} as text) like ${`%${likeEscaped(JSON.stringify(resource))}%`} escape '\'`);
+    .where(sql`cast(${apiKeys.permissions} as text) like ${`%${likeEscaped(JSON.stringify(resource))}%`} escape '!'`);
   const changed: string[] = [];
   for (const key of candidates) {
     if (!Object.hasOwn(key.permissions, resource)) continue;
@@ -34,7 +34,7 @@ export async function removeGrantsOn(db: Db, resource: string, now = new Date())
   return changed;
 }
 
-/** `text` with LIKE's wildcards and its escape character escaped (`\` is the escape). */
+/** `text` with LIKE's wildcards and its escape character escaped (`!` is the escape: no quoting rules differ for it). */
 function likeEscaped(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+  return text.replace(/[!%_]/g, (c) => `!${c}`);
 }
