@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseConfig } from "../src/config/load.ts";
-import { apiKeys } from "../src/db/schema.ts";
+import { tables, transaction } from "../src/db/store.ts";
 import { createApiKey, hashToken } from "../src/domain/access/api-keys.ts";
 import { createUser } from "../src/domain/access/users.ts";
 import { createApp } from "../src/http/app.ts";
@@ -24,42 +24,43 @@ const TOTAL = 10_000;
 const SAMPLED = 1_000;
 const tokens: string[] = [];
 for (let i = 0; i < SAMPLED; i++) {
-  tokens.push(createApiKey(deps.db, { hmacKey: deps.keys.tokenHmac, name: `k${i}`, ownerId: owner.id, permissions: { self: ["*"] }, expiresAt: null }).token);
+  tokens.push((await createApiKey(deps.db, { hmacKey: deps.keys.tokenHmac, name: `k${i}`, ownerId: owner.id, permissions: { self: ["*"] }, expiresAt: null })).token);
 }
-deps.db.transaction((tx) => {
+await transaction(deps.db, async (tx) => {
+  const { apiKeys } = tables(tx);
   const now = new Date();
   for (let i = SAMPLED; i < TOTAL; i++) {
-    tx.insert(apiKeys).values({
+    await tx.insert(apiKeys).values({
       id: `key_${crypto.randomUUID()}`, name: `filler${i}`, ownerId: owner.id, tokenHash: hashToken(deps.keys.tokenHmac, `filler-${i}-${crypto.randomUUID()}`),
       prefix: "mcp_key_xxxxxx", permissions: { self: ["*"] }, createdAt: now, updatedAt: now,
-    }).run();
+    });
   }
 });
 
 // 1. Token verification, alone.
-for (const t of tokens.slice(0, 200)) deps.verifyKey(t); // warm-up
+for (const t of tokens.slice(0, 200)) await deps.verifyKey(t); // warm-up
 const costs: number[] = [];
 for (let round = 0; round < 10; round++) {
   for (const token of tokens) {
     const t0 = Bun.nanoseconds();
-    if (!deps.verifyKey(token)) throw new Error("a valid token failed verification");
+    if (!(await deps.verifyKey(token))) throw new Error("a valid token failed verification");
     costs.push((Bun.nanoseconds() - t0) / 1000);
   }
 }
 costs.sort((a, b) => a - b);
 const badT0 = Bun.nanoseconds();
-for (let i = 0; i < 10_000; i++) deps.verifyKey("mcp_key_" + "x".repeat(49));
+for (let i = 0; i < 10_000; i++) await deps.verifyKey("mcp_key_" + "x".repeat(49));
 const malformedUs = (Bun.nanoseconds() - badT0) / 1000 / 10_000;
 console.log(`token verification among ${TOTAL} keys (${costs.length} checks): median ${percentile(costs, 50).toFixed(1)} µs, p99 ${percentile(costs, 99).toFixed(1)} µs`);
 console.log(`malformed token rejected before lookup: ${malformedUs.toFixed(2)} µs`);
 
 // 2. WHOAMI through /mcp/self over HTTP, on one server whose key check is, batch by batch, the real
 // one or a fixed answer: everything else (routes, middleware, the JIT's state) is the same on both sides.
-const verified = deps.verifyKey(tokens[0]!)!;
+const verified = (await deps.verifyKey(tokens[0]!))!;
 const realCheck = deps.verifyKey;
 const switchable = { ...deps };
 const app = createApp(switchable);
-const useCheck = (side: "auth" | "none") => (switchable.verifyKey = side === "auth" ? realCheck : () => verified);
+const useCheck = (side: "auth" | "none") => (switchable.verifyKey = side === "auth" ? realCheck : async () => verified);
 const full = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req, srv) => app.fetch(req, srv) });
 
 const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "WHOAMI", arguments: {} } });
@@ -140,6 +141,6 @@ console.log("  (the server and the client share this process and two cores: run 
 }
 
 full.stop(true);
-deps.lastUsed.stop();
+await deps.lastUsed.stop();
 handle.close();
 rmSync(dir, { recursive: true, force: true });

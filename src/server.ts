@@ -65,7 +65,7 @@ export async function startServer(
   await gateway.discoverAll((await listConnectionSummaries(deps.db)).map((c) => c.id));
 
   const sweep = setInterval(async () => {
-    purgeExpiredSessions(deps.db);
+    await purgeExpiredSessions(deps.db);
     // Expired codes and tokens, dead grants and stale unused registrations (they would only pile up).
     await pruneOAuth(deps.db);
     void pruneMonitoring(deps); // never rejects: a failure is logged
@@ -73,7 +73,7 @@ export async function startServer(
   sweep.unref();
 
   logger.info("listening", { url, public_url: final.server.public_url, database: final.database.path });
-  if (countUsers(deps.db) === 0) {
+  if ((await countUsers(deps.db)) === 0) {
     const token = deps.setup.open();
     const setupUrl = `${deps.config.server.public_url}/admin/setup?token=${token}`;
     // Printed on stdout (not in the JSON log) so that log shippers do not keep a working credential.
@@ -99,7 +99,7 @@ export async function startServer(
       await deps.cluster?.stop().catch((err: unknown) => logger.warn("cannot deregister this replica", { error: (err as Error).message }));
       // After the socket stopped and the sessions closed: every call that was answered is written.
       await deps.usageRecorder.stop();
-      deps.lastUsed.stop();
+      await deps.lastUsed.stop();
       await deps.oauth.grantLastUsed.stop();
       handle.close();
       logger.info("stopped");

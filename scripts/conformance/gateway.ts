@@ -46,8 +46,8 @@ export async function startGateway(): Promise<TestGateway> {
   const { db, keys } = running.deps;
   const admin = await createUser(db, { email: "conformance@switchboard.test", role: "admin", password: crypto.randomUUID() });
   // Two keys, so the suite runs with exactly the grant the brief names and no management rights.
-  const manage = createApiKey(db, { hmacKey: keys.tokenHmac, name: "conformance-admin", ownerId: admin.id, permissions: { self: ["*"] }, expiresAt: null });
-  const mcp = createApiKey(db, { hmacKey: keys.tokenHmac, name: "conformance-suite", ownerId: admin.id, permissions: { "*": ["*"] }, expiresAt: null });
+  const manage = await createApiKey(db, { hmacKey: keys.tokenHmac, name: "conformance-admin", ownerId: admin.id, permissions: { self: ["*"] }, expiresAt: null });
+  const mcp = await createApiKey(db, { hmacKey: keys.tokenHmac, name: "conformance-suite", ownerId: admin.id, permissions: { "*": ["*"] }, expiresAt: null });
 
   async function register(body: ConnectionBody): Promise<string> {
     const response = await fetch(`${running.url}/api/v1/connections`, {

@@ -3,15 +3,18 @@
 // content (the API key verifier) compare the probe's value before trusting themselves.
 import type { Database } from "bun:sqlite";
 
-/** A value that changes whenever a transaction commits to the database. */
-export type ChangeProbe = () => string;
+/**
+ * A value that changes whenever a transaction commits to the database. The SQLite probes below answer
+ * at once; an engine that must ask its server (PostgreSQL) may answer with a promise.
+ */
+export type ChangeProbe = () => string | Promise<string>;
 
 const SQL_PROBE = "SELECT total_changes() || '/' || (SELECT data_version FROM pragma_data_version) AS v";
 /** How often the SQL probe double-checks the shared-memory one (belt and braces). */
 const SQL_RECHECK_MS = 500;
 
 /** The portable probe: this connection's total_changes() and the data_version other connections move. */
-export function sqlChangeProbe(sqlite: Database): ChangeProbe {
+export function sqlChangeProbe(sqlite: Database): () => string {
   const query = sqlite.query<{ v: string }, []>(SQL_PROBE);
   return () => query.get()!.v;
 }
@@ -24,7 +27,7 @@ export function sqlChangeProbe(sqlite: Database): ChangeProbe {
  * look like a change (a cache dropped for nothing), never hide one. Where the file cannot be mapped,
  * the SQL probe alone is used; it also runs every half second, in case the mapping ever went stale.
  */
-export function createChangeProbe(sqlite: Database, path: string): ChangeProbe {
+export function createChangeProbe(sqlite: Database, path: string): () => string {
   const sqlProbe = sqlChangeProbe(sqlite);
   let header: DataView;
   try {
@@ -50,20 +53,34 @@ export function createChangeProbe(sqlite: Database, path: string): ChangeProbe {
  * A lookup of database rows by key (a token's hash), cached in memory and dropped whole whenever the
  * probe says anything was committed, so a revocation applies on the very next call. Unknown keys are
  * not cached (nothing for a stranger to grow); past `limit` entries the cache starts over.
+ * Loads are asynchronous, so a row is cached only if no change was seen while it loaded: a load begun
+ * before a revocation and finished after it must not outlive the change it raced.
  */
-export function probedCache<T>(probe: ChangeProbe, load: (key: string) => T | null, limit = 50_000): (key: string) => T | null {
+export function probedCache<T>(
+  probe: ChangeProbe,
+  load: (key: string) => Promise<T | null>,
+  limit = 50_000,
+): (key: string) => Promise<T | null> {
   const cache = new Map<string, T>();
   let seen = "";
-  return (key) => {
+  // Moves on every change seen; a load stores its row only if it has not moved since the load began.
+  let generation = 0;
+  const observe = (version: string): void => {
+    if (version === seen) return;
+    cache.clear();
+    seen = version;
+    generation++;
+  };
+  return async (key) => {
+    // The SQLite probes answer synchronously: no await (and no interleaving) on the hot path.
     const version = probe();
-    if (version !== seen) {
-      cache.clear();
-      seen = version;
-    }
+    observe(typeof version === "string" ? version : await version);
     const cached = cache.get(key);
     if (cached !== undefined) return cached;
-    const loaded = load(key);
+    const started = generation;
+    const loaded = await load(key);
     if (loaded === null) return null;
+    if (generation !== started) return loaded;
     if (cache.size >= limit) cache.clear();
     cache.set(key, loaded);
     return loaded;

@@ -2,10 +2,13 @@
 import { statSync } from "node:fs";
 import { count, gt } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { sessions } from "../db/schema.ts";
+import { tables } from "../db/store.ts";
 
-export function countActiveSessions(db: Db, now = new Date()): number {
-  return db.select({ n: count() }).from(sessions).where(gt(sessions.expiresAt, now)).get()?.n ?? 0;
+/** Admin sessions not yet expired. */
+export async function countActiveSessions(db: Db, now = new Date()): Promise<number> {
+  const { sessions } = tables(db);
+  const [row] = await db.select({ n: count() }).from(sessions).where(gt(sessions.expiresAt, now));
+  return row?.n ?? 0;
 }
 
 /** Bytes on disk of the database file and its WAL. */

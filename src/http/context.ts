@@ -38,7 +38,7 @@ export type AppDeps = {
   /** Whether a connection or agent id names something that exists. */
   resourceExists: (resource: string) => Promise<boolean>;
   /** Checks an API key token: one HMAC and one indexed lookup. */
-  verifyKey: (token: string) => VerifiedKey | null;
+  verifyKey: (token: string) => Promise<VerifiedKey | null>;
   lastUsed: LastUsedRecorder;
   /** The batched usage recorder: its counters for /metrics, stopped (flushed) at shutdown. */
   usageRecorder: UsageRecorder;

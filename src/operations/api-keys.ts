@@ -38,8 +38,8 @@ const KeyWithToken = z.object({
 });
 
 /** The key if the caller may manage it; someone else's key reads as missing to a member. */
-function manageableKey(ctx: OperationContext, id: string): ApiKey {
-  const key = getApiKey(ctx.deps.db, id, ctx.now);
+async function manageableKey(ctx: OperationContext, id: string): Promise<ApiKey> {
+  const key = await getApiKey(ctx.deps.db, id, ctx.now);
   if (!key || (ctx.caller.user.role !== "admin" && key.ownerId !== ctx.caller.user.id)) throw new AppError("API_KEY_NOT_FOUND");
   return key;
 }
@@ -119,12 +119,12 @@ export const apiKeyCreate = defineOperation({
     let owner = ctx.caller.user;
     if (input.owner_id !== undefined && input.owner_id !== owner.id) {
       if (ctx.caller.user.role !== "admin") throw new AppError("FORBIDDEN", "Only admins may create keys for other users.");
-      const found = getUser(ctx.deps.db, input.owner_id);
+      const found = await getUser(ctx.deps.db, input.owner_id);
       if (!found) throw new AppError("VALIDATION_FAILED", "owner_id: no such user", { fields: { owner_id: "no such user" } });
       owner = found;
     }
     await assertGrantable(ctx, input.permissions, owner.role);
-    const { key, token } = createApiKey(ctx.deps.db, {
+    const { key, token } = await createApiKey(ctx.deps.db, {
       hmacKey: ctx.deps.keys.tokenHmac,
       name: input.name,
       ownerId: owner.id,
@@ -149,9 +149,9 @@ export const apiKeyList = defineOperation({
   audience: "everyone (members: own keys)",
   readOnly: true,
   rest: { method: "GET", path: "/keys" },
-  handler(ctx, input) {
+  async handler(ctx, input) {
     const ownerId = ctx.caller.user.role === "admin" ? input.owner_id : ctx.caller.user.id;
-    return { keys: listApiKeys(ctx.deps.db, { ownerId, now: ctx.now }).map(apiKeyOut) };
+    return { keys: (await listApiKeys(ctx.deps.db, { ownerId, now: ctx.now })).map(apiKeyOut) };
   },
 });
 
@@ -165,7 +165,7 @@ export const apiKeyGet = defineOperation({
   audience: "everyone (members: own keys)",
   readOnly: true,
   rest: { method: "GET", path: "/keys/:id" },
-  handler: (ctx, input) => apiKeyOut(manageableKey(ctx, input.id)),
+  handler: async (ctx, input) => apiKeyOut(await manageableKey(ctx, input.id)),
 });
 
 export const apiKeyUpdate = defineOperation({
@@ -188,14 +188,14 @@ export const apiKeyUpdate = defineOperation({
   readOnly: false,
   rest: { method: "PATCH", path: "/keys/:id" },
   async handler(ctx, input) {
-    const key = manageableKey(ctx, input.id);
+    const key = await manageableKey(ctx, input.id);
     assertTargetWithinKey(ctx.caller.key, key, "update");
     const expiresAt = expiryWithinKey(ctx.caller.key, expiryFrom(ctx, input), { action: "update", targetId: key.id });
     if (input.permissions !== undefined) {
-      const owner = getUser(ctx.deps.db, key.ownerId);
+      const owner = await getUser(ctx.deps.db, key.ownerId);
       await assertGrantable(ctx, input.permissions, owner?.role ?? "member");
     }
-    const updated = updateApiKey(ctx.deps.db, key.id, { name: input.name, permissions: input.permissions, expiresAt }, ctx.now);
+    const updated = await updateApiKey(ctx.deps.db, key.id, { name: input.name, permissions: input.permissions, expiresAt }, ctx.now);
     ctx.deps.logger.info("api key updated", { key: key.id, by: ctx.caller.user.id });
     return apiKeyOut(updated);
   },
@@ -217,10 +217,10 @@ export const apiKeyRotate = defineOperation({
   audience: "everyone (members: own keys)",
   readOnly: false,
   rest: { method: "POST", path: "/keys/:id/rotate" },
-  handler(ctx, input) {
-    const key = manageableKey(ctx, input.id);
+  async handler(ctx, input) {
+    const key = await manageableKey(ctx, input.id);
     assertTargetWithinKey(ctx.caller.key, key, "rotate");
-    const rotated = rotateApiKey(ctx.deps.db, { hmacKey: ctx.deps.keys.tokenHmac, id: key.id, graceMs: input.grace_period ?? 0, now: ctx.now });
+    const rotated = await rotateApiKey(ctx.deps.db, { hmacKey: ctx.deps.keys.tokenHmac, id: key.id, graceMs: input.grace_period ?? 0, now: ctx.now });
     ctx.deps.logger.info("api key rotated", { key: key.id, by: ctx.caller.user.id });
     return { key: apiKeyOut(rotated.key), token: rotated.token };
   },
@@ -239,10 +239,10 @@ export const apiKeyDelete = defineOperation({
   readOnly: false,
   destructive: true,
   rest: { method: "DELETE", path: "/keys/:id" },
-  handler(ctx, input) {
-    const key = manageableKey(ctx, input.id);
+  async handler(ctx, input) {
+    const key = await manageableKey(ctx, input.id);
     assertTargetWithinKey(ctx.caller.key, key, "delete");
-    deleteApiKey(ctx.deps.db, key.id);
+    await deleteApiKey(ctx.deps.db, key.id);
     ctx.deps.logger.info("api key revoked", { key: key.id, by: ctx.caller.user.id });
     return { id: key.id, deleted: true as const };
   },

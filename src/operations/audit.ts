@@ -63,7 +63,7 @@ async function targetExists(deps: OperationDeps, row: AuditRow, emails: Readonly
   if (id === null || row.outcome !== "ok") return null;
   if (id.startsWith("conn_") || id.startsWith("agent_")) return deps.resourceExists(id);
   if (id.startsWith("user_")) return emails.has(id);
-  if (id.startsWith("key_")) return getApiKey(deps.db, id) !== null;
+  if (id.startsWith("key_")) return (await getApiKey(deps.db, id)) !== null;
   if (id.startsWith("grant_")) return (await getGrant(deps.db, id)) !== null;
   return null;
 }
@@ -117,7 +117,7 @@ export const auditList = defineOperation({
   rest: { method: "GET", path: "/audit" },
   async handler(ctx, input) {
     const page = await listAudit(ctx.deps.db, auditFilterFor(ctx, input), { cursor: input.cursor ?? null, limit: input.limit });
-    const emails = new Map(listUsers(ctx.deps.db).map((u) => [u.id, u.email]));
+    const emails = new Map((await listUsers(ctx.deps.db)).map((u) => [u.id, u.email]));
     return { rows: await Promise.all(page.rows.map((row) => auditRowOut(ctx.deps, row, emails))), next_cursor: page.nextCursor };
   },
 });

@@ -109,7 +109,7 @@ export const monitoringStats = defineOperation({
  * an admin may still ask for its activity; a member only for a credential that exists and is theirs.
  */
 async function credentialOwner(ctx: OperationContext, id: string): Promise<string | null> {
-  if (id.startsWith("key_")) return getApiKey(ctx.deps.db, id, ctx.now)?.ownerId ?? null;
+  if (id.startsWith("key_")) return (await getApiKey(ctx.deps.db, id, ctx.now))?.ownerId ?? null;
   return (await getGrant(ctx.deps.db, id, ctx.now))?.userId ?? null;
 }
 

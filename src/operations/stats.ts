@@ -26,11 +26,11 @@ export const serverStats = defineOperation({
   forMembers: true,
   readOnly: true,
   rest: { method: "GET", path: "/stats" },
-  handler: (ctx) => ({
+  handler: async (ctx) => ({
     version: VERSION,
     uptime_seconds: Math.max(0, Math.floor((ctx.now.getTime() - ctx.deps.startedAt.getTime()) / 1000)),
-    users: countUsers(ctx.deps.db),
-    active_sessions: countActiveSessions(ctx.deps.db, ctx.now),
+    users: await countUsers(ctx.deps.db),
+    active_sessions: await countActiveSessions(ctx.deps.db, ctx.now),
     mcp_sessions: ctx.deps.gateway.sessionCount,
     database_bytes: databaseSize(ctx.deps.config.database.path),
     public_url: ctx.deps.config.server.public_url,

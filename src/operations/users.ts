@@ -16,7 +16,7 @@ export const userList = defineOperation({
   forMembers: true,
   readOnly: true,
   rest: { method: "GET", path: "/users" },
-  handler: (ctx) => ({ users: listUsers(ctx.deps.db).map(userOut) }),
+  handler: async (ctx) => ({ users: (await listUsers(ctx.deps.db)).map(userOut) }),
 });
 
 export const userCreate = defineOperation({
@@ -45,8 +45,8 @@ export const userUpdate = defineOperation({
   forMembers: false,
   readOnly: false,
   rest: { method: "PATCH", path: "/users/:id" },
-  handler(ctx, input) {
-    const user = setRole(ctx.deps.db, input.id, input.role, ctx.now);
+  async handler(ctx, input) {
+    const user = await setRole(ctx.deps.db, input.id, input.role, ctx.now);
     ctx.deps.logger.info("user role changed", { user: user.id, role: user.role, by: ctx.caller.user.id });
     return userOut(user);
   },
@@ -62,8 +62,8 @@ export const userDelete = defineOperation({
   readOnly: false,
   destructive: true,
   rest: { method: "DELETE", path: "/users/:id" },
-  handler(ctx, input) {
-    deleteUser(ctx.deps.db, input.id);
+  async handler(ctx, input) {
+    await deleteUser(ctx.deps.db, input.id);
     ctx.deps.logger.info("user removed", { user: input.id, by: ctx.caller.user.id });
     return { id: input.id, deleted: true as const };
   },
@@ -106,10 +106,10 @@ export const userInviteCreate = defineOperation({
   forMembers: false,
   readOnly: false,
   rest: { method: "POST", path: "/users/invites", successStatus: 201 },
-  handler(ctx, input) {
+  async handler(ctx, input) {
     // The host CLI is no row of the users table: its invites name no inviter.
     const invitedBy = ctx.caller.user.id === HOST_USER.id ? null : ctx.caller.user.id;
-    const { invite, token } = createInvite(ctx.deps.db, ctx.deps.keys.tokenHmac, input, { invitedBy, now: ctx.now });
+    const { invite, token } = await createInvite(ctx.deps.db, ctx.deps.keys.tokenHmac, input, { invitedBy, now: ctx.now });
     ctx.deps.logger.info("user invited", { invite: invite.id, role: invite.role, by: ctx.caller.user.id });
     return { invite: inviteOut(invite), url: `${ctx.deps.config.server.public_url}/admin/invite/${token}` };
   },
@@ -124,7 +124,7 @@ export const userInviteList = defineOperation({
   forMembers: false,
   readOnly: true,
   rest: { method: "GET", path: "/users/invites" },
-  handler: (ctx) => ({ invites: listInvites(ctx.deps.db, ctx.now).map(inviteOut) }),
+  handler: async (ctx) => ({ invites: (await listInvites(ctx.deps.db, ctx.now)).map(inviteOut) }),
 });
 
 export const userInviteRevoke = defineOperation({
@@ -137,8 +137,8 @@ export const userInviteRevoke = defineOperation({
   readOnly: false,
   destructive: true,
   rest: { method: "DELETE", path: "/users/invites/:id" },
-  handler(ctx, input) {
-    const gone = revokeInvite(ctx.deps.db, input.id);
+  async handler(ctx, input) {
+    const gone = await revokeInvite(ctx.deps.db, input.id);
     ctx.deps.logger.info("invite revoked", { invite: gone.id, by: ctx.caller.user.id });
     return { ...gone, revoked: true as const };
   },

@@ -184,9 +184,9 @@ describe.skipIf(!haveChromium)("agent pages in a browser", () => {
 
   test("the Keys section: an admin sees everyone's keys that reach the agent, a member only their own", async () => {
     const agentId = agentUrl.slice(agentUrl.lastIndexOf("/") + 1);
-    mintKey(server.deps, admin, { [agentId]: ["*"] }, { name: "ops bot" });
-    mintKey(server.deps, member, { [agentId]: ["echo"] }, { name: "dana script" });
-    mintKey(server.deps, admin, { self: ["*"] }, { name: "management only" });
+    await mintKey(server.deps, admin, { [agentId]: ["*"] }, { name: "ops bot" });
+    await mintKey(server.deps, member, { [agentId]: ["echo"] }, { name: "dana script" });
+    await mintKey(server.deps, admin, { self: ["*"] }, { name: "management only" });
     await page.goto(agentUrl);
     const keys = page.locator("#agent-keys");
     expect(await keys.locator("h2").textContent()).toBe("Keys (2)");

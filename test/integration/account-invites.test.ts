@@ -123,10 +123,10 @@ describe("the invitee's page", () => {
     const ctx = await setUp();
     const used = await inviteThroughPage(ctx, "used@example.com");
     await accept(ctx, used);
-    const revoked = createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "revoked@example.com", role: "member" }, { invitedBy: ctx.admin.id });
+    const revoked = await createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "revoked@example.com", role: "member" }, { invitedBy: ctx.admin.id });
     const revokedRes = await ctx.t.request(`/admin/users/invites/${revoked.invite.id}/revoke`, { method: "POST", headers: { cookie: await ctx.t.cookieFor(ctx.admin) } });
     expect(revokedRes.status).toBe(200);
-    const expired = createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "expired@example.com", role: "member" }, { invitedBy: ctx.admin.id, now: new Date(Date.now() - 8 * DAY) }).token;
+    const expired = (await createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "expired@example.com", role: "member" }, { invitedBy: ctx.admin.id, now: new Date(Date.now() - 8 * DAY) })).token;
     // Well-formed (prefix, length, checksum) but never issued.
     const unknown = generateToken(INVITE_TOKEN_PREFIX);
     const links = { used, revoked: revoked.token, expired, unknown, malformed: "not-a-token", empty_ish: "sb_invite_" };
@@ -168,7 +168,7 @@ describe("the invitee's page", () => {
       expect(await res.text()).toContain("Cross-site request refused.");
     }
     expect(userCount(ctx.t)).toBe(2);
-    expect(findInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, token)).not.toBeNull();
+    expect(await findInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, token)).not.toBeNull();
   });
 });
 
@@ -203,10 +203,10 @@ describe("an invite is only as good as its inviter", () => {
   test("a row that outlived its inviter's admin role is refused at acceptance (the check does not rely on the cleanup)", async () => {
     const ctx = await setUp();
     const leaver = await ctx.t.createUser("leaver@example.com", "admin");
-    const made = createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "x@example.net", role: "admin" }, { invitedBy: leaver.id });
+    const made = await createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "x@example.net", role: "admin" }, { invitedBy: leaver.id });
     // Demoted around setRole (as an older build or a hand edit would leave it): the invite row remains.
     ctx.t.deps.sqlite.query("UPDATE users SET role = 'member' WHERE id = ?").run(leaver.id);
-    expect(findInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, made.token)).toBeNull();
+    expect(await findInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, made.token)).toBeNull();
     const res = await accept(ctx, made.token);
     expect(res.status).toBe(404);
     expect(sessionCookieFrom(res)).toBeNull();
@@ -215,7 +215,7 @@ describe("an invite is only as good as its inviter", () => {
 
   test("an invite from the host CLI (no inviter) still works; a member's role change to member deletes nothing", async () => {
     const ctx = await setUp();
-    const cli = createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "cli@example.com", role: "member" }, { invitedBy: null });
+    const cli = await createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "cli@example.com", role: "member" }, { invitedBy: null });
     const byAdmin = await inviteThroughPage(ctx, "other@example.com");
     const res = await ctx.t.request(`/admin/users/${ctx.member.id}/role`, { ...form({ role: "member" }), headers: { cookie: await ctx.t.cookieFor(ctx.admin) } });
     expect(res.status).toBe(200);
@@ -251,7 +251,7 @@ describe("the token is shown once and never again", () => {
   test("not in the Users page, the API's list, the audit log, the usage log or the request log", async () => {
     const ctx = await setUp();
     const fromPage = await inviteThroughPage(ctx, "first@example.com");
-    const { token: key } = mintKey(ctx.t.deps, ctx.admin, { self: ["*"] });
+    const { token: key } = await mintKey(ctx.t.deps, ctx.admin, { self: ["*"] });
     const created = await apiRequest(ctx.t.app, "POST", "/users/invites", { token: key, json: { email: "second@example.com", role: "admin" } });
     expect(created.status).toBe(201);
     const fromApi = ((await created.json()) as { url: string }).url.split("/").at(-1)!;
@@ -276,8 +276,8 @@ describe("the token is shown once and never again", () => {
 
   test("a member's key cannot create, list or revoke invites, through REST or /mcp/self", async () => {
     const ctx = await setUp();
-    const { token: key } = mintKey(ctx.t.deps, ctx.member, { self: ["*"] });
-    const pending = createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: INVITEE, role: "member" }, { invitedBy: ctx.admin.id });
+    const { token: key } = await mintKey(ctx.t.deps, ctx.member, { self: ["*"] });
+    const pending = await createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: INVITEE, role: "member" }, { invitedBy: ctx.admin.id });
     const rest = [
       await apiRequest(ctx.t.app, "POST", "/users/invites", { token: key, json: { email: "sneaky@example.com", role: "admin" } }),
       await apiRequest(ctx.t.app, "GET", "/users/invites", { token: key }),

@@ -205,7 +205,7 @@ describe("no key can change a password", () => {
   test("no operation changes a password, and a bearer key on the route is sent to sign-in", async () => {
     const ctx = await setUp();
     expect(OPERATIONS.map((op) => op.name).filter((name) => /PASSWORD|ACCOUNT/.test(name))).toEqual([]);
-    const { token } = mintKey(ctx.t.deps, ctx.member, { self: ["*"] });
+    const { token } = await mintKey(ctx.t.deps, ctx.member, { self: ["*"] });
     const res = await ctx.t.request("/admin/account/password", { ...form(good), headers: { authorization: `Bearer ${token}` }, redirect: "manual" });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toStartWith("/admin/login");

@@ -67,7 +67,7 @@ describe("an agent over a real upstream", () => {
 
 test("a client with a key granted the agent lists and calls its tools at /mcp/agent/<slug>", async () => {
   const owner = insertUser(deps, "member");
-  const { token } = mintKey(deps, owner, { [agentId]: ["*"] });
+  const { token } = await mintKey(deps, owner, { [agentId]: ["*"] });
   const transport = new StreamableHTTPClientTransport(new URL("http://switchboard.test/mcp/agent/demo"), {
     fetch: (url, init) => Promise.resolve(app.request(String(url), init)),
     requestInit: { headers: { authorization: `Bearer ${token}` } },

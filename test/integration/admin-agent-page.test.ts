@@ -125,17 +125,17 @@ describe("the keys that reach the agent", () => {
     const { deps, admin, member } = ctx.h;
     const other = await ctx.h.agent("other", []);
     const keys = {
-      own: mintKey(deps, admin, { [ctx.agentId]: ["*"] }, { name: "support bot" }).key,
-      named: mintKey(deps, member, { [ctx.agentId]: ["search_gitlab"] }, { name: "member script" }).key,
-      everything: mintKey(deps, admin, { "*": ["*"] }, { name: "root key" }).key,
-      viaConnection: mintKey(deps, member, { [ctx.githubId]: ["search"] }, { name: "github search" }).key,
-      anyConnection: mintKey(deps, admin, { "*": ["search"] }, { name: "search anywhere" }).key,
-      stale: mintKey(deps, admin, { [ctx.agentId]: ["gone"] }, { name: "old names" }).key,
-      expired: mintKey(deps, admin, { [ctx.agentId]: ["search"] }, { name: "last year", expiresAt: new Date(Date.now() - 86_400_000), now: new Date(Date.now() - 2 * 86_400_000) }).key,
+      own: (await mintKey(deps, admin, { [ctx.agentId]: ["*"] }, { name: "support bot" })).key,
+      named: (await mintKey(deps, member, { [ctx.agentId]: ["search_gitlab"] }, { name: "member script" })).key,
+      everything: (await mintKey(deps, admin, { "*": ["*"] }, { name: "root key" })).key,
+      viaConnection: (await mintKey(deps, member, { [ctx.githubId]: ["search"] }, { name: "github search" })).key,
+      anyConnection: (await mintKey(deps, admin, { "*": ["search"] }, { name: "search anywhere" })).key,
+      stale: (await mintKey(deps, admin, { [ctx.agentId]: ["gone"] }, { name: "old names" })).key,
+      expired: (await mintKey(deps, admin, { [ctx.agentId]: ["search"] }, { name: "last year", expiresAt: new Date(Date.now() - 86_400_000), now: new Date(Date.now() - 2 * 86_400_000) })).key,
       // Reaching nothing of this agent: a tool of its connection it does not expose, another agent, management only.
-      unexposed: mintKey(deps, admin, { [ctx.githubId]: ["get_issue"] }, { name: "issue reader" }).key,
-      otherAgent: mintKey(deps, admin, { [other.id]: ["*"] }, { name: "other agent key" }).key,
-      management: mintKey(deps, member, { self: ["WHOAMI"] }, { name: "whoami only" }).key,
+      unexposed: (await mintKey(deps, admin, { [ctx.githubId]: ["get_issue"] }, { name: "issue reader" })).key,
+      otherAgent: (await mintKey(deps, admin, { [other.id]: ["*"] }, { name: "other agent key" })).key,
+      management: (await mintKey(deps, member, { self: ["WHOAMI"] }, { name: "whoami only" })).key,
     };
     return { ctx, keys };
   }
@@ -189,7 +189,7 @@ describe("the keys that reach the agent", () => {
     expect(empty).toContain("Keys (0)");
     expect(empty).toContain("None of your keys reaches this agent yet.");
     expect(empty).toContain("Create a key for this agent");
-    const key = mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["*"] }, { name: "dated", expiresAt: new Date("2999-01-02T03:04:05Z") }).key;
+    const key = (await mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["*"] }, { name: "dated", expiresAt: new Date("2999-01-02T03:04:05Z") })).key;
     ctx.h.deps.db.update(apiKeys).set({ lastUsedAt: new Date("2026-03-04T05:06:07Z") }).where(eq(apiKeys.id, key.id)).run();
     const html = await (await get(ctx, ctx.member, `/admin/agents/${ctx.agentId}`)).text();
     expect(keyRow(html, key.id)).toContain("<td>2026-03-04 05:06:07</td>");
@@ -267,7 +267,7 @@ describe("the key page's permission builder", () => {
     const body = new URLSearchParams([["name", "agent key"], [`grant_${ctx.agentId}`, "search_gitlab"]]);
     const res = await ctx.h.app.request("/admin/keys", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin", cookie: ctx.member }, body: body.toString() });
     expect(res.status).toBe(200);
-    expect(listApiKeys(ctx.h.deps.db).find((k) => k.name === "agent key")?.permissions).toEqual({ [ctx.agentId]: ["search_gitlab"] });
+    expect((await listApiKeys(ctx.h.deps.db)).find((k) => k.name === "agent key")?.permissions).toEqual({ [ctx.agentId]: ["search_gitlab"] });
     // The one-time dialog's snippets point at the agent the key is for, named after it, token filled in.
     const dialog = await res.text();
     const config = /<pre id="token-0-cursor">([^<]*)<\/pre>/.exec(dialog)?.[1]?.replace(/&quot;/g, '"') ?? "{}";
@@ -276,6 +276,6 @@ describe("the key page's permission builder", () => {
     expect(server.headers.Authorization.slice("Bearer ".length)).toMatch(TOKEN_PATTERN);
     const all = new URLSearchParams([["name", "all of it"], ["grant_all", ctx.agentId]]);
     await ctx.h.app.request("/admin/keys", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin", cookie: ctx.admin }, body: all.toString() });
-    expect(listApiKeys(ctx.h.deps.db).find((k) => k.name === "all of it")?.permissions).toEqual({ [ctx.agentId]: ["*"] });
+    expect((await listApiKeys(ctx.h.deps.db)).find((k) => k.name === "all of it")?.permissions).toEqual({ [ctx.agentId]: ["*"] });
   });
 });

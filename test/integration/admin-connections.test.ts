@@ -275,7 +275,7 @@ describe("the key page's permission builder", () => {
     const body = new URLSearchParams([["name", "builder key"], [`grant_${ctx.remoteId}`, "search_issues"], [`grant_${ctx.remoteId}`, "get_issue"], ["grant_all", ctx.localId], ["self", "WHOAMI"]]);
     const res = await ctx.h.app.request("/admin/keys", { method: "POST", headers: { ...FORM, cookie: ctx.member }, body: body.toString() });
     expect(res.status).toBe(200);
-    const key = listApiKeys(ctx.h.deps.db).find((k) => k.name === "builder key");
+    const key = (await listApiKeys(ctx.h.deps.db)).find((k) => k.name === "builder key");
     expect(key?.permissions).toEqual({ self: ["WHOAMI"], [ctx.remoteId]: ["search_issues", "get_issue"], [ctx.localId]: ["*"] });
   });
 });

@@ -149,8 +149,8 @@ describe("the getting-started checklist", () => {
     expect(s.client).toEqual({ done: false, href: `/admin/agents/${agent.id}#client-configs` });
 
     // Keys that reach no agent, or no longer work, do not count.
-    mintKey(t.deps, boss, { self: ["*"] }, { name: "management only" });
-    mintKey(t.deps, boss, { [agent.id]: ["*"] }, { name: "expired", expiresAt: new Date(Date.now() - 1000), now: new Date(Date.now() - 60_000) });
+    await mintKey(t.deps, boss, { self: ["*"] }, { name: "management only" });
+    await mintKey(t.deps, boss, { [agent.id]: ["*"] }, { name: "expired", expiresAt: new Date(Date.now() - 1000), now: new Date(Date.now() - 60_000) });
     expect(steps(await dashboard(bossCookie)).key!.done).toBe(false);
 
     const { key } = await run(apiKeyCreate, boss, { name: "laptop", permissions: { [agent.id]: ["*"] } });
@@ -174,23 +174,23 @@ describe("the getting-started checklist", () => {
 
   test("a used key for an agent ticks the last step even after the usage log is gone; a used any-connection key does not", async () => {
     const { agentId } = await connectionAndAgent();
-    const wide = mintKey(t.deps, boss, { "*": ["*"] }, { name: "everything" });
+    const wide = await mintKey(t.deps, boss, { "*": ["*"] }, { name: "everything" });
     t.deps.lastUsed.record(wide.key.id);
-    t.deps.lastUsed.flush();
+    await t.deps.lastUsed.flush();
     let s = steps(await dashboard(bossCookie));
     // The wide key reaches the agent, but its use may have been on a connection: no client through an agent yet.
     expect(s.key!.done).toBe(true);
     expect(s.client!.done).toBe(false);
 
     // A key for the agent that was used, but has expired since, is no client connected now.
-    const expired = mintKey(t.deps, boss, { [agentId]: ["*"] }, { name: "old", expiresAt: new Date(Date.now() - 1000), now: new Date(Date.now() - 60_000) });
+    const expired = await mintKey(t.deps, boss, { [agentId]: ["*"] }, { name: "old", expiresAt: new Date(Date.now() - 1000), now: new Date(Date.now() - 60_000) });
     t.deps.lastUsed.record(expired.key.id);
-    t.deps.lastUsed.flush();
+    await t.deps.lastUsed.flush();
     expect(steps(await dashboard(bossCookie)).client!.done).toBe(false);
 
-    const forAgent = mintKey(t.deps, boss, { [agentId]: ["echo"] }, { name: "agent key" });
+    const forAgent = await mintKey(t.deps, boss, { [agentId]: ["echo"] }, { name: "agent key" });
     t.deps.lastUsed.record(forAgent.key.id);
-    t.deps.lastUsed.flush();
+    await t.deps.lastUsed.flush();
     expect(await dashboard(bossCookie)).not.toContain('id="getting-started"');
   });
 

@@ -37,8 +37,8 @@ function alertIn(html: string, id: string): string | null {
   return text === undefined ? null : unescapeHtml(text);
 }
 
-function keyNamed(ctx: AdminCtx, name: string) {
-  return listApiKeys(ctx.h.deps.db).find((k) => k.name === name);
+async function keyNamed(ctx: AdminCtx, name: string) {
+  return (await listApiKeys(ctx.h.deps.db)).find((k) => k.name === name);
 }
 
 describe("the create form", () => {
@@ -77,11 +77,11 @@ describe("the create form", () => {
       expect(dialogOf(html)).toBeNull();
       expect(html).not.toMatch(TOKEN_ANYWHERE);
     }
-    expect(keyNamed(ctx, "empty")).toBeUndefined();
-    const { token } = mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"] });
+    expect(await keyNamed(ctx, "empty")).toBeUndefined();
+    const { token } = await mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"] });
     const api = await apiRequest(ctx.h.app, "POST", "/keys", { token, json: { name: "empty by api", permissions: {} } });
     expect(api.status).toBe(201);
-    expect(keyNamed(ctx, "empty by api")?.permissions).toEqual({});
+    expect((await keyNamed(ctx, "empty by api"))?.permissions).toEqual({});
   });
 
   test("a refused form keeps its ticks", async () => {
@@ -99,7 +99,7 @@ describe("the create form", () => {
 describe("the list", () => {
   test("names grants with links: agents and connections by title, the management API by count, what is gone by id, marked", async () => {
     const ctx = await adminSetup(harness);
-    mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["*"], [ctx.githubId]: ["search", "get_issue"], self: ["WHOAMI", "API_KEY_LIST"], [GONE_AGENT]: ["*"] }, { name: "named" });
+    await mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["*"], [ctx.githubId]: ["search", "get_issue"], self: ["WHOAMI", "API_KEY_LIST"], [GONE_AGENT]: ["*"] }, { name: "named" });
     const html = await (await get(ctx, ctx.member, "/admin/keys")).text();
     const row = /<tr id="key-key_[^"]*">(?:(?!<\/tr>).)*named(?:(?!<\/tr>).)*<\/tr>/s.exec(html)?.[0] ?? "";
     expect(row).toContain(`<a href="/admin/agents/${ctx.agentId}">support</a>: all tools`);
@@ -137,7 +137,7 @@ describe("the one-time dialog", () => {
       expect(dialog.snippets["0-claude-code"]).toBe(`claude mcp add --transport http ${slug} ${PUBLIC}/mcp/agent/${agent} --header "Authorization: Bearer ${dialog.token}"`);
       expect(dialog.snippets["0-curl"]).toContain(`${PUBLIC}/mcp/agent/${agent} -H "Authorization: Bearer ${dialog.token}"`);
       for (const text of Object.values(dialog.snippets)) expect(text).toContain(dialog.token);
-      expect(dialog.returnFocus).toBe(`#key-${keyNamed(ctx, name)!.id} a.key-name`);
+      expect(dialog.returnFocus).toBe(`#key-${(await keyNamed(ctx, name))!.id} a.key-name`);
       configs.push((JSON.parse(dialog.snippets["0-cursor"]!) as { mcpServers: Record<string, unknown> }).mcpServers);
     }
     expect(Object.keys(Object.assign({}, ...configs))).toEqual(["support", "billing"]);
@@ -157,19 +157,19 @@ describe("the one-time dialog", () => {
 describe("a key's page", () => {
   test("guests are sent to sign in, and their posts change nothing", async () => {
     const ctx = await adminSetup(harness);
-    const { key } = mintKey(ctx.h.deps, ctx.h.member, { self: ["WHOAMI"] }, { name: "guarded" });
+    const { key } = await mintKey(ctx.h.deps, ctx.h.member, { self: ["WHOAMI"] }, { name: "guarded" });
     const page = await get(ctx, null, `/admin/keys/${key.id}`);
     expect(page.status).toBe(303);
     expect(page.headers.get("location")).toBe(`/admin/login?next=${encodeURIComponent(`/admin/keys/${key.id}`)}`);
     expect(await page.text()).not.toContain("guarded");
     const edit = await ctx.h.app.request(`/admin/keys/${key.id}`, { method: "POST", headers: FORM, body: new URLSearchParams([["name", "taken"], ["self", "WHOAMI"]]).toString() });
     expect(edit.status).toBe(303);
-    expect(getApiKey(ctx.h.deps.db, key.id)?.name).toBe("guarded");
+    expect((await getApiKey(ctx.h.deps.db, key.id))?.name).toBe("guarded");
   });
 
   test("the owner sees its facts, grants by name, actions and activity", async () => {
     const ctx = await adminSetup(harness);
-    const { key } = mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["search_gitlab"] }, { name: "mine" });
+    const { key } = await mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["search_gitlab"] }, { name: "mine" });
     const res = await get(ctx, ctx.member, `/admin/keys/${key.id}`);
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -184,7 +184,7 @@ describe("a key's page", () => {
 
   test("a member cannot open, edit, rotate or revoke another's key: the operation's 404, and nothing changes", async () => {
     const ctx = await adminSetup(harness);
-    const theirs = mintKey(ctx.h.deps, ctx.h.admin, { self: ["WHOAMI"] }, { name: "admins-own" });
+    const theirs = await mintKey(ctx.h.deps, ctx.h.admin, { self: ["WHOAMI"] }, { name: "admins-own" });
     const attempts: [string, Promise<Response>][] = [
       ["page", get(ctx, ctx.member, `/admin/keys/${theirs.key.id}`)],
       ["edit", post(ctx, ctx.member, `/admin/keys/${theirs.key.id}`, [["name", "hijacked"], ["self", "WHOAMI"], ["expiry", "never"]])],
@@ -199,8 +199,8 @@ describe("a key's page", () => {
       expect(html).not.toContain("admins-own");
       expect(html).not.toMatch(TOKEN_ANYWHERE);
     }
-    expect(getApiKey(ctx.h.deps.db, theirs.key.id)).toMatchObject({ name: "admins-own", prefix: theirs.key.prefix });
-    expect(ctx.h.deps.verifyKey(theirs.token)?.keyId).toBe(theirs.key.id);
+    expect(await getApiKey(ctx.h.deps.db, theirs.key.id)).toMatchObject({ name: "admins-own", prefix: theirs.key.prefix });
+    expect((await ctx.h.deps.verifyKey(theirs.token))?.keyId).toBe(theirs.key.id);
   });
 
   test("a malformed id is a 400, never a 500", async () => {
@@ -210,30 +210,30 @@ describe("a key's page", () => {
 
   test("edit: name, grants and expiry are saved through API_KEY_UPDATE, then the page says Saved.", async () => {
     const ctx = await adminSetup(harness);
-    const { key, token } = mintKey(ctx.h.deps, ctx.h.member, { self: ["WHOAMI"] }, { name: "before" });
+    const { key, token } = await mintKey(ctx.h.deps, ctx.h.member, { self: ["WHOAMI"] }, { name: "before" });
     const res = await post(ctx, ctx.admin, `/admin/keys/${key.id}`, [["name", "after"], ["grant_all", ctx.agentId], [`grant_${ctx.githubId}`, "search"], ["expiry", "30d"]]);
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe(`/admin/keys/${key.id}?done=saved`);
-    const saved = getApiKey(ctx.h.deps.db, key.id)!;
+    const saved = (await getApiKey(ctx.h.deps.db, key.id))!;
     expect(saved.name).toBe("after");
     expect(saved.permissions).toEqual({ [ctx.agentId]: ["*"], [ctx.githubId]: ["search"] });
     expect(saved.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
-    expect(ctx.h.deps.verifyKey(token)?.keyId).toBe(key.id); // the token stays the same
+    expect((await ctx.h.deps.verifyKey(token))?.keyId).toBe(key.id); // the token stays the same
     const page = await (await get(ctx, ctx.member, `/admin/keys/${key.id}?done=saved`)).text();
     expect(alertIn(page, "key-message")).toBe("Saved.");
     // The notice is the page's own text: the query only picks it.
     expect(await (await get(ctx, ctx.member, `/admin/keys/${key.id}?done=%3Cb%3Ehi`)).text()).not.toContain("<b>hi");
     // "keep" leaves the expiry alone; "never" removes it. htmx is sent on with HX-Redirect.
     await post(ctx, ctx.member, `/admin/keys/${key.id}`, [["name", "after"], ["grant_all", ctx.agentId], ["expiry", "keep"]]);
-    expect(getApiKey(ctx.h.deps.db, key.id)!.expiresAt).toEqual(saved.expiresAt);
+    expect((await getApiKey(ctx.h.deps.db, key.id))!.expiresAt).toEqual(saved.expiresAt);
     const htmx = await post(ctx, ctx.member, `/admin/keys/${key.id}`, [["name", "after"], ["grant_all", ctx.agentId], ["expiry", "never"]], { "hx-request": "true" });
     expect(htmx.headers.get("hx-redirect")).toBe(`/admin/keys/${key.id}?done=saved`);
-    expect(getApiKey(ctx.h.deps.db, key.id)!.expiresAt).toBeNull();
+    expect((await getApiKey(ctx.h.deps.db, key.id))!.expiresAt).toBeNull();
   });
 
   test("edit by a member: never wider than the member, never to nothing; the refusal is beside the open form, and the key is unchanged", async () => {
     const ctx = await adminSetup(harness);
-    const { key } = mintKey(ctx.h.deps, ctx.h.member, { self: ["WHOAMI"] }, { name: "narrow" });
+    const { key } = await mintKey(ctx.h.deps, ctx.h.member, { self: ["WHOAMI"] }, { name: "narrow" });
     const cases: [[string, string][], number, string][] = [
       [[["permissions_json", '{"self": ["USER_DELETE"]}']], 403, 'self: "USER_DELETE" is more than a member may grant'],
       [[["self", "WHOAMI"], ["self", "USER_CREATE"]], 403, 'self: "USER_CREATE" is more than a member may grant'],
@@ -248,24 +248,24 @@ describe("a key's page", () => {
       expect(html).toContain('<details class="panel edit-key" id="edit-key" open="">');
       expect(html).toContain('value="widened"');
     }
-    expect(getApiKey(ctx.h.deps.db, key.id)).toMatchObject({ name: "narrow", permissions: { self: ["WHOAMI"] }, expiresAt: null });
+    expect(await getApiKey(ctx.h.deps.db, key.id)).toMatchObject({ name: "narrow", permissions: { self: ["WHOAMI"] }, expiresAt: null });
   });
 
   test("grants the boxes cannot show are edited as JSON, and saving the form as shown keeps them", async () => {
     const ctx = await adminSetup(harness);
-    const { key } = mintKey(ctx.h.deps, ctx.h.admin, { "*": ["*"], [ctx.agentId]: ["*"] }, { name: "everything" });
+    const { key } = await mintKey(ctx.h.deps, ctx.h.admin, { "*": ["*"], [ctx.agentId]: ["*"] }, { name: "everything" });
     const html = await (await get(ctx, ctx.admin, `/admin/keys/${key.id}`)).text();
     expect(html).toContain("any connection: all tools");
     const raw = unescapeHtml(/<textarea name="permissions_json"[^>]*>([^<]*)<\/textarea>/.exec(html)![1]!);
     expect(JSON.parse(raw)).toEqual({ "*": ["*"], [ctx.agentId]: ["*"] });
     expect(html).toContain('<details class="advanced" data-advanced="raw" open="">');
     expect((await post(ctx, ctx.admin, `/admin/keys/${key.id}`, [["name", "everything"], ["expiry", "keep"], ["permissions_json", raw]])).status).toBe(303);
-    expect(getApiKey(ctx.h.deps.db, key.id)!.permissions).toEqual({ "*": ["*"], [ctx.agentId]: ["*"] });
+    expect((await getApiKey(ctx.h.deps.db, key.id))!.permissions).toEqual({ "*": ["*"], [ctx.agentId]: ["*"] });
   });
 
   test("rotate from the page: the page again with the new token's dialog, focus then back on Rotate", async () => {
     const ctx = await adminSetup(harness);
-    const { key, token: old } = mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["*"] }, { name: "turning" });
+    const { key, token: old } = await mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["*"] }, { name: "turning" });
     // What grants can name is listed once for the dialog and the page, not once for each.
     const listed = spyOn(toolList, "handler");
     const res = await post(ctx, ctx.member, `/admin/keys/${key.id}/rotate`, [["from", "page"], ["grace_period", "1h"]], { "hx-request": "true" });
@@ -279,25 +279,25 @@ describe("a key's page", () => {
     const dialog = dialogOf(html)!;
     expect(dialog.servers).toEqual(["support"]);
     expect(dialog.returnFocus).toBe("#rotate-key button[type=submit]");
-    expect(ctx.h.deps.verifyKey(dialog.token)?.keyId).toBe(key.id);
-    expect(ctx.h.deps.verifyKey(old)?.keyId).toBe(key.id); // the grace hour
+    expect((await ctx.h.deps.verifyKey(dialog.token))?.keyId).toBe(key.id);
+    expect((await ctx.h.deps.verifyKey(old))?.keyId).toBe(key.id); // the grace hour
     expect(html).toContain("works until");
   });
 
   test("revoke from the page: to the list, which says so", async () => {
     const ctx = await adminSetup(harness);
-    const { key, token } = mintKey(ctx.h.deps, ctx.h.member, { self: ["WHOAMI"] }, { name: "doomed" });
+    const { key, token } = await mintKey(ctx.h.deps, ctx.h.member, { self: ["WHOAMI"] }, { name: "doomed" });
     const res = await post(ctx, ctx.member, `/admin/keys/${key.id}/delete`, [["from", "page"]]);
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/admin/keys?done=revoked");
-    expect(ctx.h.deps.verifyKey(token)).toBeNull();
+    expect(await ctx.h.deps.verifyKey(token)).toBeNull();
     const list = await (await get(ctx, ctx.member, "/admin/keys?done=revoked")).text();
     expect(alertIn(list, "keys-message")).toBe("Key revoked.");
   });
 
   test("cross-site posts to edit, rotate and revoke are refused and change nothing", async () => {
     const ctx = await adminSetup(harness);
-    const { key, token } = mintKey(ctx.h.deps, ctx.h.member, { self: ["WHOAMI"] }, { name: "csrf-target" });
+    const { key, token } = await mintKey(ctx.h.deps, ctx.h.member, { self: ["WHOAMI"] }, { name: "csrf-target" });
     for (const [path, fields] of [[`/admin/keys/${key.id}`, [["name", "forged"], ["self", "WHOAMI"]]], [`/admin/keys/${key.id}/rotate`, [["from", "page"]]], [`/admin/keys/${key.id}/delete`, [["from", "page"]]]] as const) {
       const res = await ctx.h.app.request(path, {
         method: "POST",
@@ -307,7 +307,7 @@ describe("a key's page", () => {
       expect(res.status).toBe(403);
       expect(await res.text()).not.toMatch(TOKEN_ANYWHERE);
     }
-    expect(getApiKey(ctx.h.deps.db, key.id)?.name).toBe("csrf-target");
-    expect(ctx.h.deps.verifyKey(token)?.keyId).toBe(key.id);
+    expect((await getApiKey(ctx.h.deps.db, key.id))?.name).toBe("csrf-target");
+    expect((await ctx.h.deps.verifyKey(token))?.keyId).toBe(key.id);
   });
 });

@@ -58,13 +58,13 @@ function alertOf(html: string): string | null {
   return text === undefined ? null : unescapeHtml(text);
 }
 
-function keysNamed(name: string) {
-  return listApiKeys(h.deps.db).filter((k) => k.name === name);
+async function keysNamed(name: string) {
+  return (await listApiKeys(h.deps.db)).filter((k) => k.name === name);
 }
 
 describe("guests", () => {
   test("GET is redirected to sign-in, showing no keys", async () => {
-    const { key } = mintKey(h.deps, boss, {}, { name: "guest-must-not-see" });
+    const { key } = await mintKey(h.deps, boss, {}, { name: "guest-must-not-see" });
     const res = await page(null);
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/admin/login?next=%2Fadmin%2Fkeys");
@@ -84,7 +84,7 @@ describe("guests", () => {
     const res = await submit(null, "/admin/keys", [["name", "guest-made"], ["self", "WHOAMI"]]);
     expect(res.status).toBe(303);
     expect(await res.text()).not.toMatch(TOKEN_ANYWHERE);
-    expect(keysNamed("guest-made")).toEqual([]);
+    expect(await keysNamed("guest-made")).toEqual([]);
   });
 
   test("a forged session cookie is treated as none", async () => {
@@ -96,8 +96,8 @@ describe("guests", () => {
 
 describe("members", () => {
   test("see only their own keys, with no owner picker and no admin-only tools to grant", async () => {
-    mintKey(h.deps, worker, { self: ["WHOAMI"] }, { name: "worker-own-key" });
-    const adminsKey = mintKey(h.deps, boss, { self: ["*"] }, { name: "boss-private-key" });
+    await mintKey(h.deps, worker, { self: ["WHOAMI"] }, { name: "worker-own-key" });
+    const adminsKey = await mintKey(h.deps, boss, { self: ["*"] }, { name: "boss-private-key" });
     const res = await page(workerCookie);
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -128,7 +128,7 @@ describe("members", () => {
       expect(alertOf(html)).toContain(message);
       expect(dialogOf(html)).toBeNull();
       expect(html).not.toMatch(TOKEN_ANYWHERE);
-      expect(keysNamed(name)).toEqual([]);
+      expect(await keysNamed(name)).toEqual([]);
     });
   }
 
@@ -137,13 +137,13 @@ describe("members", () => {
     expect(res.status).toBe(200);
     const dialog = dialogOf(await res.text());
     expect(dialog?.token).toMatch(TOKEN_PATTERN);
-    const [made] = keysNamed("worker-made");
+    const [made] = await keysNamed("worker-made");
     expect(made).toMatchObject({ ownerId: worker.id, permissions: { self: ["WHOAMI", "API_KEY_LIST"] } });
-    expect(h.deps.verifyKey(dialog!.token)?.keyId).toBe(made!.id);
+    expect((await h.deps.verifyKey(dialog!.token))?.keyId).toBe(made!.id);
   });
 
   test("cannot rotate or revoke someone else's key: it reads as not found and keeps working", async () => {
-    const theirs = mintKey(h.deps, boss, { self: ["WHOAMI"] }, { name: "boss-untouchable" });
+    const theirs = await mintKey(h.deps, boss, { self: ["WHOAMI"] }, { name: "boss-untouchable" });
     for (const action of ["rotate", "delete"]) {
       const res = await submit(workerCookie, `/admin/keys/${theirs.key.id}/${action}`, []);
       expect(res.status).toBe(404);
@@ -152,14 +152,14 @@ describe("members", () => {
       expect(dialogOf(html)).toBeNull();
       expect(html).not.toContain("boss-untouchable");
     }
-    expect(h.deps.verifyKey(theirs.token)?.keyId).toBe(theirs.key.id);
-    expect(getApiKey(h.deps.db, theirs.key.id)?.prefix).toBe(theirs.key.prefix);
+    expect((await h.deps.verifyKey(theirs.token))?.keyId).toBe(theirs.key.id);
+    expect((await getApiKey(h.deps.db, theirs.key.id))?.prefix).toBe(theirs.key.prefix);
   });
 });
 
 describe("admins", () => {
   test("see everyone's keys with their owners, the owner picker and every tool", async () => {
-    mintKey(h.deps, worker, {}, { name: "worker-key-for-admin-view" });
+    await mintKey(h.deps, worker, {}, { name: "worker-key-for-admin-view" });
     const html = await (await page(bossCookie)).text();
     expect(html).toContain("worker-key-for-admin-view");
     expect(html).toContain("worker@example.com");
@@ -186,10 +186,10 @@ describe("admins", () => {
     expect(markup.match(TOKEN_ANYWHERE)!.length).toBe(1 + Object.keys(snippets).length);
     expect(html.replace(markup, "")).not.toContain(token);
 
-    const [made] = keysNamed("boss-checkboxes");
+    const [made] = await keysNamed("boss-checkboxes");
     expect(made).toMatchObject({ ownerId: boss.id, permissions: { self: ["WHOAMI", "USER_LIST"] } });
     expect(made!.expiresAt).not.toBeNull();
-    expect(h.deps.verifyKey(token)).toMatchObject({ keyId: made!.id, permissions: { self: ["WHOAMI", "USER_LIST"] } });
+    expect(await h.deps.verifyKey(token)).toMatchObject({ keyId: made!.id, permissions: { self: ["WHOAMI", "USER_LIST"] } });
 
     const later = await (await page(bossCookie)).text();
     expect(later).toContain("boss-checkboxes");
@@ -203,7 +203,7 @@ describe("admins", () => {
     const res = await submit(bossCookie, "/admin/keys", [["name", "boss-all"], ["self_all", "1"], ["self", "WHOAMI"]]);
     expect(res.status).toBe(200);
     expect(dialogOf(await res.text())?.token).toMatch(TOKEN_PATTERN);
-    expect(keysNamed("boss-all")[0]?.permissions).toEqual({ self: ["*"] });
+    expect((await keysNamed("boss-all"))[0]?.permissions).toEqual({ self: ["*"] });
   });
 
   test("create with raw JSON, which overrides the checkboxes", async () => {
@@ -212,7 +212,7 @@ describe("admins", () => {
     expect(res.status).toBe(200);
     const dialog = dialogOf(await res.text());
     expect(dialog?.token).toMatch(TOKEN_PATTERN);
-    expect(keysNamed("boss-raw")[0]?.permissions).toEqual({ self: ["USER_LIST"], "*": ["*"] });
+    expect((await keysNamed("boss-raw"))[0]?.permissions).toEqual({ self: ["USER_LIST"], "*": ["*"] });
   });
 
   test("raw JSON that does not parse or names unknown things is refused, the form keeps what was typed", async () => {
@@ -230,24 +230,24 @@ describe("admins", () => {
       expect(html).toContain(`>${raw.replace(/"/g, "&quot;")}</textarea>`);
       expect(dialogOf(html)).toBeNull();
     }
-    expect(keysNamed("boss-bad-raw")).toEqual([]);
+    expect(await keysNamed("boss-bad-raw")).toEqual([]);
   });
 
   test("create a key for a member, capped by the member's role", async () => {
     const ok = await submit(bossCookie, "/admin/keys", [["name", "for-worker"], ["owner_id", worker.id], ["self", "WHOAMI"]]);
     expect(ok.status).toBe(200);
-    expect(keysNamed("for-worker")[0]?.ownerId).toBe(worker.id);
+    expect((await keysNamed("for-worker"))[0]?.ownerId).toBe(worker.id);
     const tooMuch = await submit(bossCookie, "/admin/keys", [["name", "for-worker-too-much"], ["owner_id", worker.id], ["self", "USER_DELETE"]]);
     expect(tooMuch.status).toBe(403);
     const alert = alertOf(await tooMuch.text());
     expect(alert).toContain("A key may only hold what you may grant and what its owner's role allows");
     expect(alert).toContain('self: "USER_DELETE" is more than the owner (a member) may grant');
-    expect(keysNamed("for-worker-too-much")).toEqual([]);
+    expect(await keysNamed("for-worker-too-much")).toEqual([]);
   });
 
   test("rotate shows a new token once; the old token stops working", async () => {
-    const { key, token: old } = mintKey(h.deps, boss, { self: ["WHOAMI"] }, { name: "boss-rotate" });
-    expect(h.deps.verifyKey(old)?.keyId).toBe(key.id);
+    const { key, token: old } = await mintKey(h.deps, boss, { self: ["WHOAMI"] }, { name: "boss-rotate" });
+    expect((await h.deps.verifyKey(old))?.keyId).toBe(key.id);
     const res = await submit(bossCookie, `/admin/keys/${key.id}/rotate`, []);
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -256,14 +256,14 @@ describe("admins", () => {
     expect(dialog!.token).not.toBe(old);
     expect(html).toContain("New token for");
     expect(html).not.toContain(old);
-    expect(h.deps.verifyKey(old)).toBeNull();
-    expect(h.deps.verifyKey(dialog!.token)?.keyId).toBe(key.id);
-    expect(getApiKey(h.deps.db, key.id)?.permissions).toEqual({ self: ["WHOAMI"] });
+    expect(await h.deps.verifyKey(old)).toBeNull();
+    expect((await h.deps.verifyKey(dialog!.token))?.keyId).toBe(key.id);
+    expect((await getApiKey(h.deps.db, key.id))?.permissions).toEqual({ self: ["WHOAMI"] });
     expect(await (await page(bossCookie)).text()).not.toContain(dialog!.token);
   });
 
   test("rotate with a grace period keeps the old token working, and says until when", async () => {
-    const { key, token: old } = mintKey(h.deps, boss, { self: ["WHOAMI"] }, { name: "boss-rotate-grace" });
+    const { key, token: old } = await mintKey(h.deps, boss, { self: ["WHOAMI"] }, { name: "boss-rotate-grace" });
     const res = await submit(bossCookie, `/admin/keys/${key.id}/rotate`, [["grace_period", "1h"]]);
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -271,23 +271,23 @@ describe("admins", () => {
     expect(fresh).toMatch(TOKEN_PATTERN);
     expect(html).not.toContain(old);
     expect(html).toContain("old token until");
-    expect(h.deps.verifyKey(old)?.keyId).toBe(key.id);
-    expect(h.deps.verifyKey(fresh)?.keyId).toBe(key.id);
-    expect(getApiKey(h.deps.db, key.id)?.previousTokenExpiresAt).not.toBeNull();
+    expect((await h.deps.verifyKey(old))?.keyId).toBe(key.id);
+    expect((await h.deps.verifyKey(fresh))?.keyId).toBe(key.id);
+    expect((await getApiKey(h.deps.db, key.id))?.previousTokenExpiresAt).not.toBeNull();
   });
 
   test("rotate with a grace period beyond 7 days is refused and changes nothing", async () => {
-    const { key, token: old } = mintKey(h.deps, boss, { self: ["WHOAMI"] }, { name: "boss-rotate-too-long" });
+    const { key, token: old } = await mintKey(h.deps, boss, { self: ["WHOAMI"] }, { name: "boss-rotate-too-long" });
     const res = await submit(bossCookie, `/admin/keys/${key.id}/rotate`, [["grace_period", "30d"]]);
     expect(res.status).toBe(400);
     const html = await res.text();
     expect(alertOf(html)).toContain("grace_period");
     expect(dialogOf(html)).toBeNull();
-    expect(h.deps.verifyKey(old)?.keyId).toBe(key.id);
+    expect((await h.deps.verifyKey(old))?.keyId).toBe(key.id);
   });
 
   test("revoke removes the key and its token stops working", async () => {
-    const { key, token } = mintKey(h.deps, worker, { self: ["WHOAMI"] }, { name: "worker-revoked-by-boss" });
+    const { key, token } = await mintKey(h.deps, worker, { self: ["WHOAMI"] }, { name: "worker-revoked-by-boss" });
     const res = await submit(bossCookie, `/admin/keys/${key.id}/delete`, [], { "hx-request": "true" });
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -296,12 +296,12 @@ describe("admins", () => {
     expect(html).not.toContain("<html");
     expect(alertOf(html)).toBe("Key revoked.");
     expect(html).not.toContain("worker-revoked-by-boss");
-    expect(getApiKey(h.deps.db, key.id)).toBeNull();
-    expect(h.deps.verifyKey(token)).toBeNull();
+    expect(await getApiKey(h.deps.db, key.id)).toBeNull();
+    expect(await h.deps.verifyKey(token)).toBeNull();
   });
 
   test("revoking a key that is gone says so", async () => {
-    const { key } = mintKey(h.deps, boss, {}, { name: "boss-twice" });
+    const { key } = await mintKey(h.deps, boss, {}, { name: "boss-twice" });
     expect((await submit(bossCookie, `/admin/keys/${key.id}/delete`, [])).status).toBe(200);
     const again = await submit(bossCookie, `/admin/keys/${key.id}/delete`, []);
     expect(again.status).toBe(404);
@@ -317,7 +317,7 @@ describe("cross-site requests", () => {
   ];
   for (const [name, headers] of forged) {
     test(`${name}: create, rotate and revoke are refused with 403 and change nothing`, async () => {
-      const { key, token } = mintKey(h.deps, boss, { self: ["WHOAMI"] }, { name: `csrf-target-${name}` });
+      const { key, token } = await mintKey(h.deps, boss, { self: ["WHOAMI"] }, { name: `csrf-target-${name}` });
       const requestHeaders = { ...headers };
       if (requestHeaders["sec-fetch-site"] === "") {
         // No Sec-Fetch-Site at all (an older browser): Origin decides.
@@ -332,10 +332,10 @@ describe("cross-site requests", () => {
       const created = await post("/admin/keys", [["name", `csrf-made-${name}`], ["self_all", "1"]]);
       expect(created.status).toBe(403);
       expect(await created.text()).not.toMatch(TOKEN_ANYWHERE);
-      expect(keysNamed(`csrf-made-${name}`)).toEqual([]);
+      expect(await keysNamed(`csrf-made-${name}`)).toEqual([]);
       expect((await post(`/admin/keys/${key.id}/rotate`, [])).status).toBe(403);
       expect((await post(`/admin/keys/${key.id}/delete`, [])).status).toBe(403);
-      expect(h.deps.verifyKey(token)?.keyId).toBe(key.id);
+      expect((await h.deps.verifyKey(token))?.keyId).toBe(key.id);
     });
   }
 });

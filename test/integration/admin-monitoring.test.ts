@@ -73,8 +73,8 @@ beforeAll(async () => {
   worker = await t.createUser("worker@example.com", "member");
   bossCookie = await t.cookieFor(boss);
   workerCookie = await t.cookieFor(worker);
-  bossKey = mintKey(t.deps, boss, { [ALPHA]: ["*"] }, { name: "boss key" }).key.id;
-  workerKey = mintKey(t.deps, worker, { [ALPHA]: ["*"] }, { name: "worker key" }).key.id;
+  bossKey = (await mintKey(t.deps, boss, { [ALPHA]: ["*"] }, { name: "boss key" })).key.id;
+  workerKey = (await mintKey(t.deps, worker, { [ALPHA]: ["*"] }, { name: "worker key" })).key.id;
   await record(
     call({ user: boss, key: bossKey }, "boss_tool"),
     call({ user: boss, key: bossKey }, "boss_failing", { outcome: "error", errorCode: "-32603", errorMessage: "upstream broke" }),
@@ -291,7 +291,7 @@ describe("a key's activity", () => {
   test("the keys list links each key's activity and marks a flagged key", async () => {
     t.deps.lastUsed.record(workerKey);
     t.deps.lastUsed.record(bossKey);
-    t.deps.lastUsed.flush();
+    await t.deps.lastUsed.flush();
     const html = await (await get("/admin/keys", bossCookie)).text();
     expect(html).toContain(`href="/admin/keys/${workerKey}"`);
     const workerRow = /<tr id="key-key_[^"]*">(?:(?!<\/tr>).)*worker key(?:(?!<\/tr>).)*<\/tr>/s.exec(html)?.[0] ?? "";

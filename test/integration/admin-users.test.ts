@@ -24,7 +24,7 @@ async function setUp(): Promise<Ctx> {
   const admin = await t.createUser(ADMIN, "admin");
   const member = await t.createUser(MEMBER, "member");
   // One pending invite, for the revoke and list rows.
-  const made = createInvite(t.deps.db, t.deps.keys.tokenHmac, { email: PENDING, role: "member" }, { invitedBy: admin.id });
+  const made = await createInvite(t.deps.db, t.deps.keys.tokenHmac, { email: PENDING, role: "member" }, { invitedBy: admin.id });
   return { t, admin, member, cookies: { admin: await t.cookieFor(admin), member: await t.cookieFor(member) }, invite: { id: made.invite.id, token: made.token } };
 }
 
@@ -37,7 +37,7 @@ const unchanged = ({ t }: Ctx) => expect(snapshot(t)).toEqual(UNCHANGED);
 const PENDING = "pending@example.com";
 /** Only the invite set up for every row: no new one. */
 const noInvites = ({ t }: Ctx) => expect(t.deps.sqlite.query("SELECT email FROM user_invites").all()).toEqual([{ email: PENDING }]);
-const inviteStays = ({ t, invite }: Ctx) => expect(findInvite(t.deps.db, t.deps.keys.tokenHmac, invite.token)?.id).toBe(invite.id);
+const inviteStays = async ({ t, invite }: Ctx) => expect((await findInvite(t.deps.db, t.deps.keys.tokenHmac, invite.token))?.id).toBe(invite.id);
 
 function headersAs(as: As, extra: Record<string, string> = {}): (ctx: Ctx) => Record<string, string> {
   return (ctx) => (as === "guest" ? extra : { cookie: ctx.cookies[as], ...extra });
@@ -519,7 +519,7 @@ const rows: Row[] = [
     expectedStatus: 200,
     expectedContent: ['<div id="invites-message" aria-live="polite"><div class="alert ok" role="status" data-reveal="">The invite for pending@example.com is revoked.', "No pending invites."],
     notExpectedContent: ["<html"],
-    after: ({ t, invite }) => expect(findInvite(t.deps.db, t.deps.keys.tokenHmac, invite.token)).toBeNull(),
+    after: async ({ t, invite }) => expect(await findInvite(t.deps.db, t.deps.keys.tokenHmac, invite.token)).toBeNull(),
   },
   {
     name: "admin POST revoke of an unknown invite is a 404",
@@ -677,8 +677,8 @@ describe("users: effects beyond the response", () => {
     };
     const first = await linkOf("member");
     const second = await linkOf("admin");
-    expect(findInvite(t.deps.db, t.deps.keys.tokenHmac, first)).toBeNull();
-    expect(findInvite(t.deps.db, t.deps.keys.tokenHmac, second)?.role).toBe("admin");
+    expect(await findInvite(t.deps.db, t.deps.keys.tokenHmac, first)).toBeNull();
+    expect((await findInvite(t.deps.db, t.deps.keys.tokenHmac, second))?.role).toBe("admin");
     expect((await t.request(`/admin/invite/${first}`)).status).toBe(404);
     const page = await (await t.request("/admin/users", { headers: { cookie: cookies.admin } })).text();
     expect(page.match(new RegExp(`<td>${NEW}</td>`, "g"))).toHaveLength(1);

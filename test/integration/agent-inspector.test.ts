@@ -39,7 +39,7 @@ beforeAll(async () => {
   running = await startTestServer({ overrides: { server: { public_url: PUBLIC_URL } } });
   server = running.server;
   admin = insertUser(server.deps, "admin", "root@example.com");
-  const manage = mintKey(server.deps, admin, { self: ["*"] }).token;
+  const manage = (await mintKey(server.deps, admin, { self: ["*"] })).token;
   await api(manage, "POST", "/connections", { slug: "alpha", transport: "stdio", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } });
   betaId = (await api(manage, "POST", "/connections", { slug: "beta", transport: "http", url: fixtureUrl })).id as string;
   // The agent's "all"-free selection needs no discovery, but its page and checks do: wait for both.
@@ -77,7 +77,7 @@ function text(run: { stdout: string }): string {
 
 describe("the MCP Inspector CLI against an agent over a stdio and an HTTP upstream", () => {
   test("lists exactly the agent's exposed tools", async () => {
-    const token = mintKey(server.deps, admin, { [agentId]: ["*"] }).token;
+    const token = (await mintKey(server.deps, admin, { [agentId]: ["*"] })).token;
     const run = await inspector(token, ["--method", "tools/list"]);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
     const names = (JSON.parse(run.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name);
@@ -86,7 +86,7 @@ describe("the MCP Inspector CLI against an agent over a stdio and an HTTP upstre
   });
 
   test("calls reach the right upstream under its own tool name", async () => {
-    const token = mintKey(server.deps, admin, { [agentId]: ["*"] }).token;
+    const token = (await mintKey(server.deps, admin, { [agentId]: ["*"] })).token;
     const beta = await inspector(token, ["--method", "tools/call", "--tool-name", "who_beta"]);
     expect(beta.code).toBe(0);
     expect(JSON.parse(text(beta)).name).toBe("beta");
@@ -99,7 +99,7 @@ describe("the MCP Inspector CLI against an agent over a stdio and an HTTP upstre
   });
 
   test("a key with no grant on the agent or its connections is refused", async () => {
-    const token = mintKey(server.deps, admin, { self: ["WHOAMI"] }).token;
+    const token = (await mintKey(server.deps, admin, { self: ["WHOAMI"] })).token;
     const run = await inspector(token, ["--method", "tools/list"]);
     expect(run.code).not.toBe(0);
     // The inspector prints the refusal's body, not its status: check both.
@@ -115,7 +115,7 @@ describe("the MCP Inspector CLI against an agent over a stdio and an HTTP upstre
   });
 
   test("a key granting one tool of one connection sees only that tool through the agent", async () => {
-    const token = mintKey(server.deps, admin, { [betaId]: ["add"] }).token;
+    const token = (await mintKey(server.deps, admin, { [betaId]: ["add"] })).token;
     const run = await inspector(token, ["--method", "tools/list"]);
     expect(run.code).toBe(0);
     expect((JSON.parse(run.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual(["add"]);

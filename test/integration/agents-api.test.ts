@@ -28,9 +28,9 @@ async function setup(op: string, overrides: AgentOverrides = {}): Promise<Ctx> {
     gitlabId: gitlab.id,
     agentId: agent.id,
     keys: {
-      happy: mintKey(h.deps, h.admin, { self: [op] }).token,
-      wrong: mintKey(h.deps, h.admin, { self: others, "*": ["*"] }).token,
-      member: mintKey(h.deps, h.member, { self: ["*"] }).token,
+      happy: (await mintKey(h.deps, h.admin, { self: [op] })).token,
+      wrong: (await mintKey(h.deps, h.admin, { self: others, "*": ["*"] })).token,
+      member: (await mintKey(h.deps, h.member, { self: ["*"] })).token,
     },
   };
 }
@@ -113,7 +113,7 @@ for (const route of ROUTES) {
 }
 
 async function send(ctx: Ctx, method: string, path: string, json?: unknown, token?: string) {
-  const res = await apiRequest(ctx.h.app, method, path, { token: token ?? mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"], "*": ["*"] }).token, json });
+  const res = await apiRequest(ctx.h.app, method, path, { token: token ?? (await mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"], "*": ["*"] })).token, json });
   return { status: res.status, body: (await res.json()) as { error: { code: string; message: string; fields?: Record<string, string> } } & Record<string, unknown> };
 }
 

@@ -207,18 +207,18 @@ const ROUTES: Row[] = [
     op: "API_KEY_CREATE",
     request: () => ({ method: "POST", path: "/keys", json: { name: "deploy bot", permissions: { self: ["API_KEY_CREATE"] }, expires_in: "30d" } }),
     status: 201,
-    check: (body, h) => {
+    check: async (body, h) => {
       expect(body.token).toMatch(TOKEN_PATTERN);
       // The happy key holds only API_KEY_CREATE, so that is all it may hand on.
       expect(body.key).toMatchObject({ name: "deploy bot", permissions: { self: ["API_KEY_CREATE"] }, owner: { id: h.admin.id } });
       expect((body.key as Json).expires_at).toBeString();
-      expect(h.deps.verifyKey(body.token as string)?.permissions).toEqual({ self: ["API_KEY_CREATE"] });
+      expect((await h.deps.verifyKey(body.token as string))?.permissions).toEqual({ self: ["API_KEY_CREATE"] });
     },
     never: () => ["token_hash", "tokenHash"],
   },
   {
     op: "API_KEY_LIST",
-    request: (h) => ({ method: "GET", path: "/keys", ctx: { other: mintKey(h.deps, h.member, {}, { name: "member's" }) } }),
+    request: async (h) => ({ method: "GET", path: "/keys", ctx: { other: await mintKey(h.deps, h.member, {}, { name: "member's" }) } }),
     status: 200,
     check: (body, h) => {
       const keys = body.keys as { name: string; owner: { id: string } }[];
@@ -228,8 +228,8 @@ const ROUTES: Row[] = [
   },
   {
     op: "API_KEY_GET",
-    request: (h) => {
-      const target = mintKey(h.deps, h.member, { self: ["WHOAMI"] }, { name: "target" });
+    request: async (h) => {
+      const target = await mintKey(h.deps, h.member, { self: ["WHOAMI"] }, { name: "target" });
       return { method: "GET", path: `/keys/${target.key.id}`, ctx: { target } };
     },
     status: 200,
@@ -240,44 +240,44 @@ const ROUTES: Row[] = [
   },
   {
     op: "API_KEY_UPDATE",
-    request: (h) => {
-      const target = mintKey(h.deps, h.member, { self: ["API_KEY_UPDATE"] }, { name: "before" }); // within the happy key (the key rule)
+    request: async (h) => {
+      const target = await mintKey(h.deps, h.member, { self: ["API_KEY_UPDATE"] }, { name: "before" }); // within the happy key (the key rule)
       return { method: "PATCH", path: `/keys/${target.key.id}`, json: { name: "after", expires_at: null }, ctx: { target } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       const id = (ctx.target as { key: { id: string } }).key.id;
       expect(body).toMatchObject({ id, name: "after", expires_at: null });
-      expect(getApiKey(h.deps.db, id)?.name).toBe("after");
+      expect((await getApiKey(h.deps.db, id))?.name).toBe("after");
     },
     never: (_h, ctx) => [(ctx.target as { token: string }).token],
   },
   {
     op: "API_KEY_ROTATE",
-    request: (h) => {
-      const target = mintKey(h.deps, h.member, { self: ["API_KEY_ROTATE"] }, { name: "rotated" }); // within the happy key (the key rule)
+    request: async (h) => {
+      const target = await mintKey(h.deps, h.member, { self: ["API_KEY_ROTATE"] }, { name: "rotated" }); // within the happy key (the key rule)
       return { method: "POST", path: `/keys/${target.key.id}/rotate`, ctx: { target } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       const target = ctx.target as { key: { id: string }; token: string };
       expect(body.token).toMatch(TOKEN_PATTERN);
       expect(body.token).not.toBe(target.token);
-      expect(h.deps.verifyKey(target.token)).toBeNull();
-      expect(h.deps.verifyKey(body.token as string)?.keyId).toBe(target.key.id);
+      expect(await h.deps.verifyKey(target.token)).toBeNull();
+      expect((await h.deps.verifyKey(body.token as string))?.keyId).toBe(target.key.id);
     },
   },
   {
     op: "API_KEY_DELETE",
-    request: (h) => {
-      const target = mintKey(h.deps, h.member, { self: ["API_KEY_DELETE"] }, { name: "doomed" }); // within the happy key (the key rule)
+    request: async (h) => {
+      const target = await mintKey(h.deps, h.member, { self: ["API_KEY_DELETE"] }, { name: "doomed" }); // within the happy key (the key rule)
       return { method: "DELETE", path: `/keys/${target.key.id}`, ctx: { target } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       const target = ctx.target as { key: { id: string }; token: string };
       expect(body).toEqual({ id: target.key.id, deleted: true });
-      expect(h.deps.verifyKey(target.token)).toBeNull();
+      expect(await h.deps.verifyKey(target.token)).toBeNull();
     },
   },
   {
@@ -400,9 +400,9 @@ const ROUTES: Row[] = [
     op: "USER_CREATE",
     request: () => ({ method: "POST", path: "/users", json: { email: "New@Example.com", role: "member", password: "a long enough password" } }),
     status: 201,
-    check: (body, h) => {
+    check: async (body, h) => {
       expect(body).toMatchObject({ email: "new@example.com", role: "member" });
-      expect(getUser(h.deps.db, body.id as string)?.email).toBe("new@example.com");
+      expect((await getUser(h.deps.db, body.id as string))?.email).toBe("new@example.com");
     },
     never: () => ["a long enough password", "$argon2", "password"],
   },
@@ -410,38 +410,38 @@ const ROUTES: Row[] = [
     op: "USER_UPDATE",
     request: (h) => ({ method: "PATCH", path: `/users/${h.member.id}`, json: { role: "admin" } }),
     status: 200,
-    check: (body, h) => {
+    check: async (body, h) => {
       expect(body).toMatchObject({ id: h.member.id, role: "admin" });
-      expect(getUser(h.deps.db, h.member.id)?.role).toBe("admin");
+      expect((await getUser(h.deps.db, h.member.id))?.role).toBe("admin");
     },
   },
   {
     op: "USER_DELETE",
     request: (h) => ({ method: "DELETE", path: `/users/${h.member.id}` }),
     status: 200,
-    check: (body, h) => {
+    check: async (body, h) => {
       expect(body).toEqual({ id: h.member.id, deleted: true });
-      expect(getUser(h.deps.db, h.member.id)).toBeNull();
+      expect(await getUser(h.deps.db, h.member.id)).toBeNull();
     },
   },
   {
     op: "USER_INVITE_CREATE",
     request: () => ({ method: "POST", path: "/users/invites", json: { email: "Invited@Example.com", role: "member" } }),
     status: 201,
-    check: (body, h) => {
+    check: async (body, h) => {
       expect(body.invite).toMatchObject({ email: "invited@example.com", role: "member", invited_by: { id: h.admin.id, email: h.admin.email } });
       // The one-time link, shown this once; only its HMAC is stored.
       const token = (body.url as string).slice(`${PUBLIC_URL}/admin/invite/`.length);
       expect(body.url).toStartWith(`${PUBLIC_URL}/admin/invite/sb_invite_`);
-      expect(findInvite(h.deps.db, h.deps.keys.tokenHmac, token)?.email).toBe("invited@example.com");
+      expect((await findInvite(h.deps.db, h.deps.keys.tokenHmac, token))?.email).toBe("invited@example.com");
       expect(JSON.stringify(h.deps.sqlite.query("SELECT * FROM user_invites").all())).not.toContain(token);
     },
     never: () => ["token_hash"],
   },
   {
     op: "USER_INVITE_LIST",
-    request: (h) => {
-      const { token } = createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: "pending@example.com", role: "admin" }, { invitedBy: h.admin.id });
+    request: async (h) => {
+      const { token } = await createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: "pending@example.com", role: "admin" }, { invitedBy: h.admin.id });
       return { method: "GET", path: "/users/invites", ctx: { token } };
     },
     status: 200,
@@ -450,14 +450,14 @@ const ROUTES: Row[] = [
   },
   {
     op: "USER_INVITE_REVOKE",
-    request: (h) => {
-      const { invite, token } = createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: "pending@example.com", role: "member" }, { invitedBy: h.admin.id });
+    request: async (h) => {
+      const { invite, token } = await createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: "pending@example.com", role: "member" }, { invitedBy: h.admin.id });
       return { method: "DELETE", path: `/users/invites/${invite.id}`, ctx: { id: invite.id, token } };
     },
     status: 200,
-    check: (body, h, ctx) => {
+    check: async (body, h, ctx) => {
       expect(body).toEqual({ id: ctx.id as string, email: "pending@example.com", revoked: true });
-      expect(findInvite(h.deps.db, h.deps.keys.tokenHmac, ctx.token as string)).toBeNull();
+      expect(await findInvite(h.deps.db, h.deps.keys.tokenHmac, ctx.token as string)).toBeNull();
     },
   },
   {
@@ -495,7 +495,7 @@ const ROUTES: Row[] = [
   {
     op: "MONITORING_KEY_ACTIVITY",
     request: async (h) => {
-      const { key } = mintKey(h.deps, h.member, {});
+      const { key } = await mintKey(h.deps, h.member, {});
       await insertUsage(h.deps.db, usageRecord(h.member.id, { actor: { userId: h.member.id, credentialKind: "api_key", credentialId: key.id }, address: "198.51.100.7" }));
       return { method: "GET", path: `/monitoring/keys/${key.id}/activity`, ctx: { id: key.id } };
     },
@@ -532,13 +532,13 @@ for (const row of ROUTES) {
       const body = (await res.json()) as Json;
       expect(body).toEqual({ error: { code: "UNAUTHENTICATED", message: "Missing or invalid bearer token." } });
       // Nothing changed: both users are still there, no key was added or removed.
-      expect(getUser(h.deps.db, h.member.id)?.role).toBe("member");
+      expect((await getUser(h.deps.db, h.member.id))?.role).toBe("member");
       expect(h.deps.sqlite.query("SELECT count(*) AS n FROM users").get()).toEqual({ n: 2 });
     });
 
     test("wrong permission: 403 FORBIDDEN, no data", async () => {
       const h = await harness();
-      const { token } = mintKey(h.deps, h.admin, { self: allBut(row.op), "*": ["*"] });
+      const { token } = await mintKey(h.deps, h.admin, { self: allBut(row.op), "*": ["*"] });
       const req = await row.request(h);
       const keysBefore = h.deps.sqlite.query("SELECT id, token_hash FROM api_keys ORDER BY id").all();
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
@@ -548,13 +548,13 @@ for (const row of ROUTES) {
       expect(text).not.toContain(h.admin.email);
       expect(text).not.toMatch(TOKEN_ANYWHERE);
       expect(h.deps.sqlite.query("SELECT id, token_hash FROM api_keys ORDER BY id").all()).toEqual(keysBefore);
-      expect(getUser(h.deps.db, h.member.id)?.role).toBe("member");
+      expect((await getUser(h.deps.db, h.member.id))?.role).toBe("member");
       expect(h.deps.sqlite.query("SELECT count(*) AS n FROM users").get()).toEqual({ n: 2 });
     });
 
     test(`happy: ${row.status} with the result`, async () => {
       const h = await harness();
-      const { token } = mintKey(h.deps, h.admin, { self: [row.op] });
+      const { token } = await mintKey(h.deps, h.admin, { self: [row.op] });
       const req = await row.request(h);
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
       const text = await res.text();
@@ -573,8 +573,8 @@ for (const row of ROUTES) {
 describe("a member's key over REST", () => {
   test("sees only the member's own keys, whatever owner_id says", async () => {
     const h = await harness();
-    const mine = mintKey(h.deps, h.member, { self: ["*"] }, { name: "mine" });
-    mintKey(h.deps, h.admin, {}, { name: "the admin's" });
+    const mine = await mintKey(h.deps, h.member, { self: ["*"] }, { name: "mine" });
+    await mintKey(h.deps, h.admin, {}, { name: "the admin's" });
     const res = await apiRequest(h.app, "GET", `/keys?owner_id=${h.admin.id}`, { token: mine.token });
     expect(res.status).toBe(200);
     const text = await res.text();
@@ -585,8 +585,8 @@ describe("a member's key over REST", () => {
 
   test("another user's key reads as API_KEY_NOT_FOUND for get, update, rotate and delete", async () => {
     const h = await harness();
-    const mine = mintKey(h.deps, h.member, { self: ["*"] });
-    const theirs = mintKey(h.deps, h.admin, { self: ["*"] }, { name: "the admin's" });
+    const mine = await mintKey(h.deps, h.member, { self: ["*"] });
+    const theirs = await mintKey(h.deps, h.admin, { self: ["*"] }, { name: "the admin's" });
     const requests: [string, string, unknown][] = [
       ["GET", `/keys/${theirs.key.id}`, undefined],
       ["PATCH", `/keys/${theirs.key.id}`, { name: "stolen" }],
@@ -598,13 +598,13 @@ describe("a member's key over REST", () => {
       expect(res.status).toBe(404);
       expect(await res.json()).toEqual({ error: { code: "API_KEY_NOT_FOUND", message: "No such API key." } });
     }
-    expect(getApiKey(h.deps.db, theirs.key.id)?.name).toBe("the admin's");
-    expect(h.deps.verifyKey(theirs.token)?.keyId).toBe(theirs.key.id);
+    expect((await getApiKey(h.deps.db, theirs.key.id))?.name).toBe("the admin's");
+    expect((await h.deps.verifyKey(theirs.token))?.keyId).toBe(theirs.key.id);
   });
 
   test("admin-only routes are 403 for a member's {self:[*]} key", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["*"] });
     for (const [method, path, json] of [
       ["POST", "/users", { email: "x@example.com", role: "admin", password: "a long enough password" }],
       ["PATCH", `/users/${h.member.id}`, { role: "admin" }],
@@ -613,13 +613,13 @@ describe("a member's key over REST", () => {
       const res = await apiRequest(h.app, method, path, { token, json });
       expect(res.status).toBe(403);
     }
-    expect(getUser(h.deps.db, h.member.id)?.role).toBe("member");
-    expect(getUser(h.deps.db, h.admin.id)).not.toBeNull();
+    expect((await getUser(h.deps.db, h.member.id))?.role).toBe("member");
+    expect(await getUser(h.deps.db, h.admin.id)).not.toBeNull();
   });
 
   test("creating a key with admin-only tools is 403 FORBIDDEN naming the rule and the entry", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "x", permissions: { self: ["USER_CREATE"] } } });
     expect(res.status).toBe(403);
     const body = (await res.json()) as { error: { code: string; message: string; fields: Record<string, string> } };
@@ -636,7 +636,7 @@ describe("a member's key over REST", () => {
 describe("error bodies", () => {
   test("invalid fields: 400 VALIDATION_FAILED with fields naming each", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "", permissions: { self: [] } } });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { code: string; message: string; fields: Record<string, string> } };
@@ -648,7 +648,7 @@ describe("error bodies", () => {
 
   test("a malformed id in the path is VALIDATION_FAILED on id; an unknown one is 404", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const malformed = await apiRequest(h.app, "GET", "/keys/not-a-key", { token });
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as { error: { fields: Json } }).error.fields).toEqual({ id: "expected an API key id (key_<uuid>)" });
@@ -659,18 +659,18 @@ describe("error bodies", () => {
 
   test("the path's id wins over an id in the body", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
-    const a = mintKey(h.deps, h.admin, {}, { name: "a" });
-    const b = mintKey(h.deps, h.admin, {}, { name: "b" });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
+    const a = await mintKey(h.deps, h.admin, {}, { name: "a" });
+    const b = await mintKey(h.deps, h.admin, {}, { name: "b" });
     const res = await apiRequest(h.app, "PATCH", `/keys/${a.key.id}`, { token, json: { id: b.key.id, name: "renamed" } });
     expect(res.status).toBe(200);
-    expect(getApiKey(h.deps.db, a.key.id)?.name).toBe("renamed");
-    expect(getApiKey(h.deps.db, b.key.id)?.name).toBe("b");
+    expect((await getApiKey(h.deps.db, a.key.id))?.name).toBe("renamed");
+    expect((await getApiKey(h.deps.db, b.key.id))?.name).toBe("b");
   });
 
   test("conflicts keep their codes: the last admin, a taken email", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const demote = await apiRequest(h.app, "PATCH", `/users/${h.admin.id}`, { token, json: { role: "member" } });
     expect(demote.status).toBe(409);
     expect(((await demote.json()) as { error: { code: string } }).error.code).toBe("LAST_ADMIN");
@@ -681,7 +681,7 @@ describe("error bodies", () => {
 
   test("expiry: both forms at once, or a time in the past, are refused on expires_at", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const both = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "x", permissions: {}, expires_in: "1d", expires_at: "2099-01-01T00:00:00Z" } });
     expect(both.status).toBe(400);
     expect(((await both.json()) as { error: { fields: Json } }).error.fields).toHaveProperty("expires_at");
@@ -692,7 +692,7 @@ describe("error bodies", () => {
 
   test("an unknown route under /api/v1 is a JSON 404 for a key, and 401 for a guest", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", "/no-such-route", { token });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: "NOT_FOUND", message: "Not found." } });
@@ -708,7 +708,7 @@ describe("request bodies", () => {
 
   test("a non-JSON content type is 415, and nothing is created", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const json = JSON.stringify({ name: "x", permissions: {} });
     for (const type of ["text/plain", "application/x-www-form-urlencoded", undefined]) {
       const res = await postKeys(h, token, type === "application/x-www-form-urlencoded" ? "name=x" : json, type);
@@ -719,7 +719,7 @@ describe("request bodies", () => {
 
   test("JSON types with a charset or a +json suffix are accepted", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const json = JSON.stringify({ name: "x", permissions: {} });
     expect((await postKeys(h, token, json, "application/json; charset=utf-8")).status).toBe(201);
     expect((await postKeys(h, token, json, "application/merge-patch+json")).status).toBe(201);
@@ -727,7 +727,7 @@ describe("request bodies", () => {
 
   test("invalid JSON is 400 BAD_REQUEST", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await postKeys(h, token, '{"name": "x", ', "application/json");
     expect(res).toEqual({ status: 400, body: { error: { code: "BAD_REQUEST", message: "The request body is not valid JSON." } } });
   });
@@ -740,7 +740,7 @@ describe("request bodies", () => {
   ]) {
     test(`a body that is ${name} is 400 BAD_REQUEST`, async () => {
       const h = await harness();
-      const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+      const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
       const res = await postKeys(h, token, body!, "application/json");
       expect(res).toEqual({ status: 400, body: { error: { code: "BAD_REQUEST", message: "The request body must be a JSON object." } } });
       expect(h.deps.sqlite.query("SELECT count(*) AS n FROM api_keys").get()).toEqual({ n: 1 });
@@ -749,7 +749,7 @@ describe("request bodies", () => {
 
   test("an empty body is an empty input: fields are reported missing", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await postKeys(h, token, "");
     expect(res.status).toBe(400);
     expect(res.body.error?.code).toBe("VALIDATION_FAILED");
@@ -758,7 +758,7 @@ describe("request bodies", () => {
 
   test("a body over server.max_body_size is 413", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await postKeys(h, token, JSON.stringify({ name: "x".repeat(h.config.server.max_body_size), permissions: {} }), "application/json");
     expect(res.status).toBe(413);
     expect(res.body.error?.code).toBe("PAYLOAD_TOO_LARGE");
@@ -836,7 +836,7 @@ describe("tokens in clear", () => {
   test("the database file and its WAL never hold a token; listings never return a token or hash", async () => {
     const h = await harness();
     const tokens: string[] = [];
-    const bootstrap = mintKey(h.deps, h.admin, { self: ["*"] }, { name: "bootstrap" });
+    const bootstrap = await mintKey(h.deps, h.admin, { self: ["*"] }, { name: "bootstrap" });
     tokens.push(bootstrap.token);
     const ids: string[] = [];
     for (const name of ["alpha", "beta", "gamma"]) {

@@ -56,7 +56,7 @@ const CREATE_INPUT = { slug: "gh", transport: "http", url: "https://mcp.example.
 describe("a change through each face makes exactly one audit row, masked", () => {
   test("MCP /mcp/self: the key's user and id, face mcp, the created id, token and header values masked", async () => {
     const h = await harness();
-    const { key, token } = mintKey(h.deps, h.admin, { self: ["CONNECTION_CREATE"] });
+    const { key, token } = await mintKey(h.deps, h.admin, { self: ["CONNECTION_CREATE"] });
     const answer = await callTool(h.app, token, "CONNECTION_CREATE", CREATE_INPUT);
     expect(answer.result?.isError).toBeUndefined();
     const created = JSON.parse(resultText(answer)) as { id: string };
@@ -77,7 +77,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
 
   test("REST: face api; a new key's token is never in the row (only the input is stored)", async () => {
     const h = await harness();
-    const { key, token } = mintKey(h.deps, h.member, { self: ["API_KEY_CREATE", "WHOAMI"] });
+    const { key, token } = await mintKey(h.deps, h.member, { self: ["API_KEY_CREATE", "WHOAMI"] });
     const res = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "bot", permissions: { self: ["WHOAMI"] } } });
     expect(res.status).toBe(201);
     const body = (await res.json()) as { key: { id: string }; token: string };
@@ -111,7 +111,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
   test("a refused change is recorded as refused, with what was asked masked; nothing else happens", async () => {
     const h = await harness();
     // A member's key holding everything is still capped by the member's role: no CONNECTION_CREATE.
-    const { key, token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const { key, token } = await mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "POST", "/connections", { token, json: CREATE_INPUT });
     expect(res.status).toBe(403);
     const rows = await audit(h);
@@ -123,7 +123,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
 
   test("a failed change is recorded as an error with its target as typed", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["CONNECTION_DELETE"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["CONNECTION_DELETE"] });
     const res = await apiRequest(h.app, "DELETE", "/connections/nothing-here", { token });
     expect(res.status).toBe(404);
     expect((await audit(h))).toMatchObject([{ action: "CONNECTION_DELETE", targetId: "nothing-here", outcome: "error" }]);
@@ -132,7 +132,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
 
   test("reads make a usage row and no audit row", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["WHOAMI", "CONNECTION_LIST", "AUDIT_LIST"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["WHOAMI", "CONNECTION_LIST", "AUDIT_LIST"] });
     expect((await apiRequest(h.app, "GET", "/whoami", { token })).status).toBe(200);
     expect((await callTool(h.app, token, "CONNECTION_LIST")).result?.isError).toBeUndefined();
     expect((await apiRequest(h.app, "GET", "/audit", { token })).status).toBe(200);
@@ -309,8 +309,8 @@ describe("changes that are no operation", () => {
 describe("members read only their own rows", () => {
   async function twoPeople() {
     const h = await harness();
-    const adminKey = mintKey(h.deps, h.admin, { self: ["*"] });
-    const memberKey = mintKey(h.deps, h.member, { self: ["*"] });
+    const adminKey = await mintKey(h.deps, h.admin, { self: ["*"] });
+    const memberKey = await mintKey(h.deps, h.member, { self: ["*"] });
     // One change each: the admin's connection, the member's own key.
     expect((await apiRequest(h.app, "POST", "/connections", { token: adminKey.token, json: { slug: "theirs", transport: "http", url: "https://mcp.example.com/mcp" } })).status).toBe(201);
     expect((await apiRequest(h.app, "POST", "/keys", { token: memberKey.token, json: { name: "mine", permissions: { self: ["WHOAMI"] } } })).status).toBe(201);

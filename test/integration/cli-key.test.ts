@@ -69,9 +69,9 @@ describe("key create", () => {
     expect(lines).toHaveLength(2);
     expect(lines[1]).toBe("");
     expect(lines[0]).toMatch(TOKEN_PATTERN);
-    const verified = ws.verify(lines[0]!);
+    const verified = await ws.verify(lines[0]!);
     expect(verified).toMatchObject({ permissions: { self: ["WHOAMI", "API_KEY_LIST"] }, owner: { id: ws.admin.id } });
-    expect(getApiKey(ws.handle.db, verified!.keyId)).toMatchObject({ name: "ci", expiresAt: null });
+    expect(await getApiKey(ws.handle.db, verified!.keyId)).toMatchObject({ name: "ci", expiresAt: null });
   });
 
   test("--json prints the key record and the token", async () => {
@@ -84,7 +84,7 @@ describe("key create", () => {
     expect(out.key).toMatchObject({ name: "deploy", owner: { email: "member@example.com" }, permissions: { self: ["WHOAMI"] } });
     expect(out.key.expires_at).toBeString();
     expect(run.stdout).not.toContain("token_hash");
-    expect(ws.verify(out.token)?.keyId).toBe(out.key.id);
+    expect((await ws.verify(out.token))?.keyId).toBe(out.key.id);
   });
 
   test("a member owner cannot get admin-only tools: exit 1, the entry named, nothing created", async () => {
@@ -94,7 +94,7 @@ describe("key create", () => {
     expect(run.stdout).toBe("");
     expect(run.stderr).toContain('self: "USER_CREATE" is more than a member may grant');
     expect(run.stderr).not.toMatch(TOKEN_ANYWHERE);
-    expect(listApiKeys(ws.handle.db)).toEqual([]);
+    expect(await listApiKeys(ws.handle.db)).toEqual([]);
   });
 
   test("unknown tools and resources are named: exit 1", async () => {
@@ -104,7 +104,7 @@ describe("key create", () => {
     expect(run.stdout).toBe("");
     expect(run.stderr).toContain('self: unknown management tool "NOPE"');
     expect(run.stderr).toContain("bogus: unknown resource");
-    expect(listApiKeys(ws.handle.db)).toEqual([]);
+    expect(await listApiKeys(ws.handle.db)).toEqual([]);
   });
 
   test("permissions of the wrong shape: exit 1 naming the field", async () => {
@@ -112,7 +112,7 @@ describe("key create", () => {
     const run = await cli(ws, ["key", "create", "--name", "x", "--owner", "admin@example.com", "--permissions", '{"self":"*"}']);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("permissions.self: expected a list of actions");
-    expect(listApiKeys(ws.handle.db)).toEqual([]);
+    expect(await listApiKeys(ws.handle.db)).toEqual([]);
   });
 
   test("bad JSON is a usage error: exit 2, nothing on stdout", async () => {
@@ -121,7 +121,7 @@ describe("key create", () => {
     expect(run.code).toBe(2);
     expect(run.stdout).toBe("");
     expect(run.stderr).toContain("--permissions is not valid JSON");
-    expect(listApiKeys(ws.handle.db)).toEqual([]);
+    expect(await listApiKeys(ws.handle.db)).toEqual([]);
   });
 
   const usage: [string, string[], string][] = [
@@ -145,7 +145,7 @@ describe("key create", () => {
     const run = await cli(ws, ["key", "create", "--name", "x", "--owner", "nobody@example.com", "--permissions", '{"self":["WHOAMI"]}']);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe("error: no user with email nobody@example.com\n");
-    expect(listApiKeys(ws.handle.db)).toEqual([]);
+    expect(await listApiKeys(ws.handle.db)).toEqual([]);
   });
 
   test("a bad --expires names the field: exit 1", async () => {
@@ -153,15 +153,15 @@ describe("key create", () => {
     const run = await cli(ws, ["key", "create", "--name", "x", "--owner", "admin@example.com", "--permissions", "{}", "--expires", "forever"]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("expires_in");
-    expect(listApiKeys(ws.handle.db)).toEqual([]);
+    expect(await listApiKeys(ws.handle.db)).toEqual([]);
   });
 });
 
 describe("key list", () => {
   test("shows id, prefix, name and owner, and never a token or hash", async () => {
     const ws = workspace();
-    const a = mintKey(ws.deps, ws.admin, { self: ["*"] }, { name: "alpha" });
-    const b = mintKey(ws.deps, ws.member, { self: ["WHOAMI"] }, { name: "beta" });
+    const a = await mintKey(ws.deps, ws.admin, { self: ["*"] }, { name: "alpha" });
+    const b = await mintKey(ws.deps, ws.member, { self: ["WHOAMI"] }, { name: "beta" });
     const run = await cli(ws, ["key", "list"]);
     expect(run).toMatchObject({ code: 0, stderr: "" });
     const lines = run.stdout.trimEnd().split("\n");
@@ -179,8 +179,8 @@ describe("key list", () => {
 
   test("--json and --owner: the owner's keys as records without tokens or hashes", async () => {
     const ws = workspace();
-    const a = mintKey(ws.deps, ws.admin, {}, { name: "alpha" });
-    const b = mintKey(ws.deps, ws.member, {}, { name: "beta" });
+    const a = await mintKey(ws.deps, ws.admin, {}, { name: "alpha" });
+    const b = await mintKey(ws.deps, ws.member, {}, { name: "beta" });
     const run = await cli(ws, ["key", "list", "--owner", "member@example.com", "--json"]);
     expect(run).toMatchObject({ code: 0, stderr: "" });
     const out = JSON.parse(run.stdout) as { keys: Record<string, unknown>[] };
@@ -201,13 +201,13 @@ describe("key list", () => {
 describe("key revoke", () => {
   test("makes the token fail verification on the next check, even for a verifier that had it cached", async () => {
     const ws = workspace();
-    const revoked = mintKey(ws.deps, ws.admin, { self: ["*"] });
-    const kept = mintKey(ws.deps, ws.admin, { self: ["*"] });
-    expect(ws.verify(revoked.token)?.keyId).toBe(revoked.key.id);
+    const revoked = await mintKey(ws.deps, ws.admin, { self: ["*"] });
+    const kept = await mintKey(ws.deps, ws.admin, { self: ["*"] });
+    expect((await ws.verify(revoked.token))?.keyId).toBe(revoked.key.id);
     const run = await cli(ws, ["key", "revoke", revoked.key.id]);
     expect(run).toEqual({ code: 0, stdout: `revoked ${revoked.key.id}\n`, stderr: "" });
-    expect(ws.verify(revoked.token)).toBeNull();
-    expect(ws.verify(kept.token)?.keyId).toBe(kept.key.id);
+    expect(await ws.verify(revoked.token)).toBeNull();
+    expect((await ws.verify(kept.token))?.keyId).toBe(kept.key.id);
   });
 
   test("an unknown id: exit 1; a missing id: exit 2", async () => {
@@ -223,16 +223,16 @@ describe("key revoke", () => {
 describe("the CLI runs the registry's operations as the host", () => {
   test("key revoke is API_KEY_DELETE: a malformed id is refused by its schema and no key is touched", async () => {
     const ws = workspace();
-    const kept = mintKey(ws.deps, ws.admin, { self: ["*"] });
+    const kept = await mintKey(ws.deps, ws.admin, { self: ["*"] });
     const run = await cli(ws, ["key", "revoke", "not-a-key-id"]);
     expect(run).toEqual({ code: 1, stdout: "", stderr: "error: id: expected an API key id (key_<uuid>)\n" });
-    expect(ws.verify(kept.token)?.keyId).toBe(kept.key.id);
+    expect((await ws.verify(kept.token))?.keyId).toBe(kept.key.id);
   });
 
   test("key list as the host sees every owner's keys, and --owner narrows through the operation's owner_id", async () => {
     const ws = workspace();
-    mintKey(ws.deps, ws.admin, {}, { name: "of-admin" });
-    mintKey(ws.deps, ws.member, {}, { name: "of-member" });
+    await mintKey(ws.deps, ws.admin, {}, { name: "of-admin" });
+    await mintKey(ws.deps, ws.member, {}, { name: "of-member" });
     const all = JSON.parse((await cli(ws, ["key", "list", "--json"])).stdout) as { keys: { name: string }[] };
     expect(all.keys.map((k) => k.name).sort()).toEqual(["of-admin", "of-member"]);
     const mine = JSON.parse((await cli(ws, ["key", "list", "--json", "--owner", "admin@example.com"])).stdout) as { keys: { name: string }[] };

@@ -298,7 +298,7 @@ describe("backup", () => {
     // Restoring it means opening it: the schema version came along, so nothing is re-applied.
     const restored = openDatabase({ path: target, busyTimeoutMs: 1_000 });
     try {
-      expect(findUserByEmail(restored.db, "a@example.com")?.role).toBe("admin");
+      expect((await findUserByEmail(restored.db, "a@example.com"))?.role).toBe("admin");
     } finally {
       restored.close();
     }

@@ -66,8 +66,8 @@ describe("a member's burst over many connections", () => {
     });
     const admin = insertUser(t.deps, "admin");
     const member = insertUser(t.deps, "member");
-    const adminKey = mintKey(t.deps, admin, { self: ["*"] }).token;
-    const memberKey = mintKey(t.deps, member, { self: ["*"] }).token;
+    const adminKey = (await mintKey(t.deps, admin, { self: ["*"] })).token;
+    const memberKey = (await mintKey(t.deps, member, { self: ["*"] })).token;
     const ids: string[] = [];
     for (let i = 0; i < 24; i++) {
       // Disabled: the gateway does not start them on its own, so every spawn logged is a test's.

@@ -34,9 +34,9 @@ async function setup(op: string, overrides: ConfigOverrides = {}): Promise<Ctx> 
     remoteId: remote.id,
     localId: local.id,
     keys: {
-      happy: mintKey(h.deps, h.admin, { self: [op] }).token,
-      wrong: mintKey(h.deps, h.admin, { self: others, "*": ["*"] }).token,
-      member: mintKey(h.deps, h.member, { self: ["*"] }).token,
+      happy: (await mintKey(h.deps, h.admin, { self: [op] })).token,
+      wrong: (await mintKey(h.deps, h.admin, { self: others, "*": ["*"] })).token,
+      member: (await mintKey(h.deps, h.member, { self: ["*"] })).token,
     },
   };
 }
@@ -165,7 +165,7 @@ async function bare(overrides: ConfigOverrides): Promise<Ctx> {
 
 describe("errors", () => {
   async function send(ctx: Ctx, method: string, path: string, json?: unknown) {
-    const token = mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"] }).token;
+    const token = (await mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"] })).token;
     const res = await apiRequest(ctx.h.app, method, path, { token, json });
     return { status: res.status, body: (await res.json()) as { error: { code: string; message: string; fields?: Record<string, string> } } };
   }
@@ -229,7 +229,7 @@ describe("testing unsaved settings", () => {
 describe("key permissions name connections", () => {
   test("an unknown conn_ id is refused; an existing one is accepted; a deleted one is unknown again", async () => {
     const ctx = await setup("WHOAMI");
-    const token = mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"], "*": ["*"] }).token;
+    const token = (await mintKey(ctx.h.deps, ctx.h.admin, { self: ["*"], "*": ["*"] })).token;
     const unknown = await apiRequest(ctx.h.app, "POST", "/keys", { token, json: { name: "k", permissions: { [UNKNOWN]: ["search"] } } });
     expect(unknown.status).toBe(400);
     expect(await unknown.json()).toMatchObject({ error: { code: "INVALID_PERMISSIONS", message: `Invalid permissions: ${UNKNOWN}: no such connection` } });
@@ -286,7 +286,7 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
   test("over REST: the flags, no header or env names, and not one decryption (CONNECTION_GET, watched the same way, decrypts)", async () => {
     const ctx = await withBare();
     const token = ctx.keys.happy!;
-    const get = mintKey(ctx.h.deps, ctx.h.admin, { self: ["CONNECTION_GET"] }).token;
+    const get = (await mintKey(ctx.h.deps, ctx.h.admin, { self: ["CONNECTION_GET"] })).token;
     // The spy sees this path: the full read decrypts, so a list that decrypted would be noticed.
     const detail = await watchingDecrypt(async () => (await apiRequest(ctx.h.app, "GET", `/connections/${ctx.remoteId}`, { token: get })).text());
     expect(detail.decrypted).toBeGreaterThan(0);
@@ -339,7 +339,7 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
     ctx.h.deps.sqlite.query("UPDATE connections SET token_sealed = 'v1.garbage' WHERE slug = 'remote'").run();
     const listed = (await (await apiRequest(ctx.h.app, "GET", "/connections", { token: ctx.keys.happy! })).json()) as { connections: Listed[] };
     expect(listed.connections.find((c) => c.slug === "remote")).toMatchObject({ token_set: true });
-    const get = mintKey(ctx.h.deps, ctx.h.admin, { self: ["CONNECTION_GET"] }).token;
+    const get = (await mintKey(ctx.h.deps, ctx.h.admin, { self: ["CONNECTION_GET"] })).token;
     const detail = await (await apiRequest(ctx.h.app, "GET", "/connections/remote", { token: get })).json();
     expect(detail).toMatchObject({ slug: "remote", token_set: false, secrets_unreadable: true });
   });

@@ -33,7 +33,7 @@ const BAD_SINGLE_LINE: [string, string][] = [
 
 async function setup(): Promise<{ h: ConnectionHarness; token: string }> {
   const h = await harness();
-  return { h, token: mintKey(h.deps, h.admin, { self: ["*"], "*": ["*"] }).token };
+  return { h, token: (await mintKey(h.deps, h.admin, { self: ["*"], "*": ["*"] })).token };
 }
 
 async function refusal(res: Response): Promise<{ code: string; fields: Record<string, string> }> {
@@ -117,7 +117,7 @@ describe("names and titles refuse control characters and bidi overrides", () => 
       expect(Object.keys(key.fields)).toEqual(["name"]);
       expect(await listConnections(connectionStore(h.deps))).toEqual([]);
       expect(await listAgents(h.deps.db)).toEqual([]);
-      expect(listApiKeys(h.deps.db).map((k) => k.name)).toEqual(["test key"]);
+      expect((await listApiKeys(h.deps.db)).map((k) => k.name)).toEqual(["test key"]);
     });
   }
 
@@ -171,6 +171,6 @@ describe("names and titles refuse control characters and bidi overrides", () => 
 
     expect(await listConnections(connectionStore(h.deps))).toEqual([]);
     expect(await listAgents(h.deps.db)).toEqual([]);
-    expect(listApiKeys(h.deps.db).map((k) => k.name)).toEqual(["test key"]);
+    expect((await listApiKeys(h.deps.db)).map((k) => k.name)).toEqual(["test key"]);
   });
 });

@@ -72,7 +72,7 @@ beforeAll(async () => {
   });
   const deps = running.server.deps;
   const admin = insertUser(deps, "admin", "fuzz-admin@example.com");
-  const full = mintKey(deps, admin, { self: ["*"], "*": ["*"] }).token;
+  const full = (await mintKey(deps, admin, { self: ["*"], "*": ["*"] })).token;
   const idOf = async (noun: "connections" | "agents", slug: string) => {
     const body = (await (await fetch(`${running.url}/api/v1/${noun}`, { headers: { authorization: `Bearer ${full}` } })).json()) as Record<string, { id: string; slug: string }[]>;
     const found = (body[noun] ?? []).find((item) => item.slug === slug);
@@ -82,7 +82,7 @@ beforeAll(async () => {
   const httpConn = await idOf("connections", "fz-http");
   const stdioConn = await idOf("connections", "fz-stdio");
   const agent = await idOf("agents", "fz-agent");
-  const tokens = { full, narrow: mintKey(deps, admin, { self: ["WHOAMI"] }).token, conn: mintKey(deps, admin, { [httpConn]: ["*"] }).token };
+  const tokens = { full, narrow: (await mintKey(deps, admin, { self: ["WHOAMI"] })).token, conn: (await mintKey(deps, admin, { [httpConn]: ["*"] })).token };
   const sessions: Record<string, string> = {};
   for (const path of [`/mcp/${httpConn}`, "/mcp/fz-http", `/mcp/${stdioConn}`, "/mcp/fz-stdio", `/mcp/agent/${agent}`, "/mcp/agent/fz-agent"]) sessions[path] = await initialize(path, full);
   targets = {

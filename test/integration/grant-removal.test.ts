@@ -31,8 +31,8 @@ async function agent(h: Harness, slug: string, connectionId: string) {
   return await createAgent(agentStore(h.deps), newAgentFields({ slug, connections: [{ connectionId, tools: [{ name: "echo" }], resources: "none", prompts: "none" }] }));
 }
 
-function permissionsOf(h: { deps: TestApp["deps"] }, id: string): Permissions | undefined {
-  return getApiKey(h.deps.db, id)?.permissions;
+async function permissionsOf(h: { deps: TestApp["deps"] }, id: string): Promise<Permissions | undefined> {
+  return (await getApiKey(h.deps.db, id))?.permissions;
 }
 
 describe("deleting a connection or agent removes its grants from every key", () => {
@@ -40,20 +40,20 @@ describe("deleting a connection or agent removes its grants from every key", () 
     const h = await harness();
     const gone = await connection(h, "gone");
     const kept = await connection(h, "kept");
-    const mixed = mintKey(h.deps, h.member, { [gone.id]: ["*"], [kept.id]: ["echo"], self: ["WHOAMI"] }, { name: "mixed" });
-    const only = mintKey(h.deps, h.member, { [gone.id]: ["echo", "add"] }, { name: "only" });
-    const unrelated = mintKey(h.deps, h.member, { [kept.id]: ["*"] }, { name: "unrelated" });
-    const untouchedAt = getApiKey(h.deps.db, unrelated.key.id)!.updatedAt;
-    const root = mintKey(h.deps, h.admin, { self: ["*"] });
+    const mixed = await mintKey(h.deps, h.member, { [gone.id]: ["*"], [kept.id]: ["echo"], self: ["WHOAMI"] }, { name: "mixed" });
+    const only = await mintKey(h.deps, h.member, { [gone.id]: ["echo", "add"] }, { name: "only" });
+    const unrelated = await mintKey(h.deps, h.member, { [kept.id]: ["*"] }, { name: "unrelated" });
+    const untouchedAt = (await getApiKey(h.deps.db, unrelated.key.id))!.updatedAt;
+    const root = await mintKey(h.deps, h.admin, { self: ["*"] });
 
     const res = await apiRequest(h.app, "DELETE", `/connections/${gone.id}`, { token: root.token });
     expect(res.status).toBe(200);
 
-    expect(permissionsOf(h, mixed.key.id)).toEqual({ [kept.id]: ["echo"], self: ["WHOAMI"] });
-    expect(permissionsOf(h, only.key.id)).toEqual({});
-    expect(h.deps.verifyKey(only.token)?.permissions).toEqual({});
-    expect(permissionsOf(h, unrelated.key.id)).toEqual({ [kept.id]: ["*"] });
-    expect(getApiKey(h.deps.db, unrelated.key.id)!.updatedAt).toEqual(untouchedAt);
+    expect(await permissionsOf(h, mixed.key.id)).toEqual({ [kept.id]: ["echo"], self: ["WHOAMI"] });
+    expect(await permissionsOf(h, only.key.id)).toEqual({});
+    expect((await h.deps.verifyKey(only.token))?.permissions).toEqual({});
+    expect(await permissionsOf(h, unrelated.key.id)).toEqual({ [kept.id]: ["*"] });
+    expect((await getApiKey(h.deps.db, unrelated.key.id))!.updatedAt).toEqual(untouchedAt);
     // The emptied key reaches nothing: its own management is refused too.
     expect((await apiRequest(h.app, "GET", "/whoami", { token: only.token })).status).toBe(403);
   });
@@ -62,11 +62,11 @@ describe("deleting a connection or agent removes its grants from every key", () 
     const h = await harness();
     const conn = await connection(h, "upstream");
     const helper = await agent(h, "helper", conn.id);
-    const granted = mintKey(h.deps, h.member, { [helper.id]: ["echo"], [conn.id]: ["echo"] });
-    const root = mintKey(h.deps, h.admin, { self: ["*"] });
+    const granted = await mintKey(h.deps, h.member, { [helper.id]: ["echo"], [conn.id]: ["echo"] });
+    const root = await mintKey(h.deps, h.admin, { self: ["*"] });
     const answer = await callTool(h.app, root.token, "AGENT_DELETE", { id: helper.id });
     expect(answer.result?.isError).toBeUndefined();
-    expect(permissionsOf(h, granted.key.id)).toEqual({ [conn.id]: ["echo"] });
+    expect(await permissionsOf(h, granted.key.id)).toEqual({ [conn.id]: ["echo"] });
   });
 
   test("admin delete of a connection removes its grants", async () => {
@@ -74,14 +74,14 @@ describe("deleting a connection or agent removes its grants from every key", () 
     const admin = await h.createUser("boss@example.com", "admin");
     const cookie = await h.signIn(admin.email);
     const gone = await connection(h, "gone");
-    const granted = mintKey(h.deps, h.member, { [gone.id]: ["*"], "*": ["echo"] });
+    const granted = await mintKey(h.deps, h.member, { [gone.id]: ["*"], "*": ["echo"] });
     const res = await h.request(`/admin/connections/${gone.id}/delete`, {
       method: "POST",
       headers: { cookie, "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" },
       body: "confirm=yes",
     });
     expect(res.status).toBe(303);
-    expect(permissionsOf(h, granted.key.id)).toEqual({ "*": ["echo"] });
+    expect(await permissionsOf(h, granted.key.id)).toEqual({ "*": ["echo"] });
   });
 
   test("the removal is logged, naming the keys changed", async () => {
@@ -92,8 +92,8 @@ describe("deleting a connection or agent removes its grants from every key", () 
     try {
       const admin = insertUser(t.deps, "admin");
       const conn = await createConnection(connectionStore(t.deps), newConnectionFields({ slug: "gone", transport: "http", url: URL_A }));
-      const granted = mintKey(t.deps, admin, { [conn.id]: ["*"] });
-      const root = mintKey(t.deps, admin, { self: ["*"] });
+      const granted = await mintKey(t.deps, admin, { [conn.id]: ["*"] });
+      const root = await mintKey(t.deps, admin, { self: ["*"] });
       expect((await apiRequest(t.app, "DELETE", `/connections/${conn.id}`, { token: root.token })).status).toBe(200);
       expect(lines.find((l) => l.message === "connection deleted")?.fields.keys_changed).toEqual([granted.key.id]);
     } finally {
@@ -115,33 +115,33 @@ describe("connections and agents removed from switchboard.toml", () => {
 
     const first = await createTestApp({ dir, overrides: declared(URL_A, true) });
     const owner = insertUser(first.deps, "member");
-    const granted = mintKey(first.deps, owner, { [connId]: ["*"], [agentId]: ["echo"], self: ["WHOAMI"] });
-    const onlyAgent = mintKey(first.deps, owner, { [agentId]: ["*"] });
+    const granted = await mintKey(first.deps, owner, { [connId]: ["*"], [agentId]: ["echo"], self: ["WHOAMI"] });
+    const onlyAgent = await mintKey(first.deps, owner, { [agentId]: ["*"] });
     first.close();
 
     // Same file: nothing changes.
     const same = await createTestApp({ dir, overrides: declared(URL_A, true) });
-    expect(permissionsOf(same, granted.key.id)).toEqual({ [connId]: ["*"], [agentId]: ["echo"], self: ["WHOAMI"] });
+    expect(await permissionsOf(same, granted.key.id)).toEqual({ [connId]: ["*"], [agentId]: ["echo"], self: ["WHOAMI"] });
     same.close();
 
     // The agent leaves the file: its grant goes, the connection's stays.
     const noAgent = await createTestApp({ dir, overrides: declared(URL_A, false) });
-    expect(permissionsOf(noAgent, granted.key.id)).toEqual({ [connId]: ["*"], self: ["WHOAMI"] });
-    expect(permissionsOf(noAgent, onlyAgent.key.id)).toEqual({});
+    expect(await permissionsOf(noAgent, granted.key.id)).toEqual({ [connId]: ["*"], self: ["WHOAMI"] });
+    expect(await permissionsOf(noAgent, onlyAgent.key.id)).toEqual({});
     noAgent.close();
 
     // The connection leaves the file too.
     const none = await createTestApp({ dir, overrides: declared(null, false) });
-    expect(permissionsOf(none, granted.key.id)).toEqual({ self: ["WHOAMI"] });
+    expect(await permissionsOf(none, granted.key.id)).toEqual({ self: ["WHOAMI"] });
     none.close();
 
     // A different server later declared under the old slug gets the same id, and no grants.
     const again = await createTestApp({ dir, overrides: declared(URL_B, true) });
     try {
       expect(await again.deps.resourceExists(connId)).toBe(true);
-      expect(permissionsOf(again, granted.key.id)).toEqual({ self: ["WHOAMI"] });
-      expect(permissionsOf(again, onlyAgent.key.id)).toEqual({});
-      expect(again.deps.verifyKey(granted.token)?.permissions).toEqual({ self: ["WHOAMI"] });
+      expect(await permissionsOf(again, granted.key.id)).toEqual({ self: ["WHOAMI"] });
+      expect(await permissionsOf(again, onlyAgent.key.id)).toEqual({});
+      expect((await again.deps.verifyKey(granted.token))?.permissions).toEqual({ self: ["WHOAMI"] });
     } finally {
       again.close();
     }

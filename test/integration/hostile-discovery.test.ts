@@ -121,7 +121,7 @@ describe("discovery of a hostile upstream", () => {
   });
 
   test("CONNECTION_GET answers the valid entries and the warnings", async () => {
-    const { token } = mintKey(t.deps, member, { self: ["CONNECTION_GET"] });
+    const { token } = await mintKey(t.deps, member, { self: ["CONNECTION_GET"] });
     const res = await t.request(`/api/v1/connections/${connId}`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { offers: { tools: { name: string }[]; prompts: { name: string }[] }; discovery: { warnings: string[]; tools: number } };
@@ -133,7 +133,7 @@ describe("discovery of a hostile upstream", () => {
   });
 
   test("the proxied tools/list holds only valid tools, even for a key holding everything", async () => {
-    const { token } = mintKey(t.deps, admin, { "*": ["*"] });
+    const { token } = await mintKey(t.deps, admin, { "*": ["*"] });
     // The upstream's two pages pass through as two pages, each holding only its valid tools (a name
     // repeated on another page cannot be seen from one page: the client gets both, as the upstream sent them).
     const first = (await listThrough(`/mcp/${connId}`, token, "tools/list")).result as { tools: { name: string }[]; nextCursor: string };
@@ -148,14 +148,14 @@ describe("discovery of a hostile upstream", () => {
   });
 
   test("a tool dropped for its name cannot be called through the connection", async () => {
-    const { token } = mintKey(t.deps, admin, { [connId]: ["*"] });
+    const { token } = await mintKey(t.deps, admin, { [connId]: ["*"] });
     const answer = await listThrough(`/mcp/${connId}`, token, "tools/call", { name: "*", arguments: {} });
     expect(answer.result).toBeUndefined();
     expect((answer.error as { message: string }).message).toContain("Unknown tool");
   });
 
   test("the agent lists only valid tools, prompts and resources", async () => {
-    const { token } = mintKey(t.deps, admin, { [agentId]: ["*"] });
+    const { token } = await mintKey(t.deps, admin, { [agentId]: ["*"] });
     const tools = (await listThrough(`/mcp/agent/${agentId}`, token, "tools/list")).result as { tools: { name: string }[] };
     expect(tools.tools.map((tool) => tool.name)).toEqual(VALID_TOOLS);
     const prompts = (await listThrough(`/mcp/agent/${agentId}`, token, "prompts/list")).result as { prompts: { name: string }[] };
@@ -163,7 +163,7 @@ describe("discovery of a hostile upstream", () => {
   });
 
   test("a key saved before actions followed MCP's name rule (a \"/\" in one) is still listed, and so is its WHOAMI", async () => {
-    const { key, token } = mintKey(t.deps, admin, { self: ["API_KEY_LIST", "WHOAMI"], [connId]: ["old/tool"] }, { name: "older key" });
+    const { key, token } = await mintKey(t.deps, admin, { self: ["API_KEY_LIST", "WHOAMI"], [connId]: ["old/tool"] }, { name: "older key" });
     const list = await t.request("/api/v1/keys", { headers: { authorization: `Bearer ${token}` } });
     expect(list.status).toBe(200);
     const keys = ((await list.json()) as { keys: { id: string; permissions: Record<string, string[]> }[] }).keys;
@@ -173,7 +173,7 @@ describe("discovery of a hostile upstream", () => {
 
   test("an agent that prefixes names neither lists nor calls one that the prefix takes past 128 characters", async () => {
     const prefixedId = configAgentId("prefixed");
-    const { token } = mintKey(t.deps, admin, { [prefixedId]: ["*"] });
+    const { token } = await mintKey(t.deps, admin, { [prefixedId]: ["*"] });
     const tools = (await listThrough(`/mcp/agent/${prefixedId}`, token, "tools/list")).result as { tools: { name: string }[] };
     expect(tools.tools.map((tool) => tool.name)).toEqual(["hostile__valid_one", "hostile__valid.two"]);
     const call = await listThrough(`/mcp/agent/${prefixedId}`, token, "tools/call", { name: `hostile__${LONG_VALID}`, arguments: {} });

@@ -21,7 +21,7 @@ const tokens: Record<string, string> = {};
 beforeAll(async () => {
   t = await createTestApp({ logger: log.logger });
   const admin = insertUser(t.deps, "admin", "admin@example.com");
-  tokens.all = mintKey(t.deps, admin, { self: ["*"], "*": ["*"] }).token;
+  tokens.all = (await mintKey(t.deps, admin, { self: ["*"], "*": ["*"] })).token;
 });
 afterAll(() => t.close());
 

@@ -48,8 +48,8 @@ const FACES: Record<string, (h: Harness, token: string, op: Op, args: Record<str
   },
 };
 
-function key(h: Harness, owner: User, permissions: Permissions, options: { name?: string; expiresAt?: Date | null } = {}) {
-  return mintKey(h.deps, owner, permissions, options);
+async function key(h: Harness, owner: User, permissions: Permissions, options: { name?: string; expiresAt?: Date | null } = {}) {
+  return await mintKey(h.deps, owner, permissions, options);
 }
 
 function inHours(hours: number): Date {
@@ -60,8 +60,8 @@ for (const [face, act] of Object.entries(FACES)) {
   describe(`${face}: a key never exceeds the key that changes it`, () => {
     test("a ROTATE-only key cannot rotate a {self:[*], *:[*]} sibling: FORBIDDEN, no token, the sibling's token still works", async () => {
       const h = await harness();
-      const strong = key(h, h.admin, FULL, { name: "strong" });
-      const rotator = key(h, h.admin, { self: ["API_KEY_ROTATE"] });
+      const strong = await key(h, h.admin, FULL, { name: "strong" });
+      const rotator = await key(h, h.admin, { self: ["API_KEY_ROTATE"] });
       const before = h.deps.sqlite.query("SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?").get(strong.key.id);
       for (const args of [{ id: strong.key.id }, { id: strong.key.id, grace_period: "1h" }]) {
         const answer = await act(h, rotator.token, "API_KEY_ROTATE", args);
@@ -71,49 +71,49 @@ for (const [face, act] of Object.entries(FACES)) {
         expect(answer.text).not.toMatch(TOKEN_ANYWHERE);
       }
       expect(h.deps.sqlite.query("SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?").get(strong.key.id)).toEqual(before);
-      expect(h.deps.verifyKey(strong.token)?.keyId).toBe(strong.key.id);
+      expect((await h.deps.verifyKey(strong.token))?.keyId).toBe(strong.key.id);
     });
 
     test("an UPDATE-only key cannot narrow, rename or re-date a stronger sibling", async () => {
       const h = await harness();
-      const strong = key(h, h.admin, FULL, { name: "strong" });
-      const updater = key(h, h.admin, { self: ["API_KEY_UPDATE"] });
+      const strong = await key(h, h.admin, FULL, { name: "strong" });
+      const updater = await key(h, h.admin, { self: ["API_KEY_UPDATE"] });
       for (const change of [{ permissions: { self: ["API_KEY_UPDATE"] } }, { permissions: {} }, { name: "hijacked" }, { expires_in: "1h" }]) {
         const answer = await act(h, updater.token, "API_KEY_UPDATE", { id: strong.key.id, ...change });
         expect(answer.ok).toBe(false);
         expect(answer.code).toBe("FORBIDDEN");
         expect(answer.message).toBe("A key may only update keys whose permissions are within its own.");
       }
-      expect(getApiKey(h.deps.db, strong.key.id)).toMatchObject({ name: "strong", permissions: FULL, expiresAt: null });
+      expect(await getApiKey(h.deps.db, strong.key.id)).toMatchObject({ name: "strong", permissions: FULL, expiresAt: null });
     });
 
     test("a key with a list of every tool still cannot touch a key holding \"*\" (a list never covers \"*\")", async () => {
       const h = await harness();
-      const star = key(h, h.admin, { self: ["*"] }, { name: "star" });
-      const listed = key(h, h.admin, { self: [...h.deps.catalog.all] });
+      const star = await key(h, h.admin, { self: ["*"] }, { name: "star" });
+      const listed = await key(h, h.admin, { self: [...h.deps.catalog.all] });
       for (const op of ["API_KEY_UPDATE", "API_KEY_ROTATE", "API_KEY_DELETE"] as const) {
         const answer = await act(h, listed.token, op, { id: star.key.id, ...(op === "API_KEY_UPDATE" ? { name: "x" } : {}) });
         expect(answer.code).toBe("FORBIDDEN");
       }
-      expect(getApiKey(h.deps.db, star.key.id)?.name).toBe("star");
+      expect((await getApiKey(h.deps.db, star.key.id))?.name).toBe("star");
     });
 
     test("a DELETE-only key cannot delete a stronger sibling, which keeps working", async () => {
       const h = await harness();
-      const strong = key(h, h.admin, FULL, { name: "strong" });
-      const deleter = key(h, h.admin, { self: ["API_KEY_DELETE"] });
+      const strong = await key(h, h.admin, FULL, { name: "strong" });
+      const deleter = await key(h, h.admin, { self: ["API_KEY_DELETE"] });
       const answer = await act(h, deleter.token, "API_KEY_DELETE", { id: strong.key.id });
       expect(answer.ok).toBe(false);
       expect(answer.code).toBe("FORBIDDEN");
       expect(answer.message).toBe("A key may only delete keys whose permissions are within its own.");
-      expect(getApiKey(h.deps.db, strong.key.id)).not.toBeNull();
-      expect(h.deps.verifyKey(strong.token)?.keyId).toBe(strong.key.id);
+      expect(await getApiKey(h.deps.db, strong.key.id)).not.toBeNull();
+      expect((await h.deps.verifyKey(strong.token))?.keyId).toBe(strong.key.id);
     });
 
     test("a 1-hour key cannot mint a never-expiring key or a longer one; omitting the expiry inherits its own", async () => {
       const h = await harness();
       const ends = inHours(1);
-      const short = key(h, h.admin, { self: ["API_KEY_CREATE"] }, { expiresAt: ends });
+      const short = await key(h, h.admin, { self: ["API_KEY_CREATE"] }, { expiresAt: ends });
       for (const expiry of [{ expires_in: "2h" }, { expires_in: "3650d" }, { expires_at: inHours(1.5).toISOString() }]) {
         const answer = await act(h, short.token, "API_KEY_CREATE", { name: "longer", permissions: { self: ["API_KEY_CREATE"] }, ...expiry });
         expect(answer.ok).toBe(false);
@@ -121,7 +121,7 @@ for (const [face, act] of Object.entries(FACES)) {
         expect(answer.message).toStartWith("A key may only create keys that expire no later than it does");
         expect(answer.text).not.toMatch(TOKEN_ANYWHERE);
       }
-      expect(listApiKeys(h.deps.db).map((k) => k.name)).not.toContain("longer");
+      expect((await listApiKeys(h.deps.db)).map((k) => k.name)).not.toContain("longer");
 
       const inherited = await act(h, short.token, "API_KEY_CREATE", { name: "inherits", permissions: { self: ["API_KEY_CREATE"] } });
       expect(inherited.ok).toBe(true);
@@ -136,25 +136,25 @@ for (const [face, act] of Object.entries(FACES)) {
     test("a key cannot remove or lengthen its own expiry; it may shorten it", async () => {
       const h = await harness();
       const ends = inHours(1);
-      const self = key(h, h.admin, { self: ["API_KEY_UPDATE"] }, { expiresAt: ends });
+      const self = await key(h, h.admin, { self: ["API_KEY_UPDATE"] }, { expiresAt: ends });
       for (const expiry of [{ expires_at: null }, { expires_in: "2h" }, { expires_at: inHours(24).toISOString() }]) {
         const answer = await act(h, self.token, "API_KEY_UPDATE", { id: self.key.id, ...expiry });
         expect(answer.ok).toBe(false);
         expect(answer.code).toBe("FORBIDDEN");
         expect(answer.message).toStartWith("A key may not lengthen or remove its own expiry");
       }
-      expect(getApiKey(h.deps.db, self.key.id)?.expiresAt).toEqual(ends);
+      expect((await getApiKey(h.deps.db, self.key.id))?.expiresAt).toEqual(ends);
 
       const shorter = await act(h, self.token, "API_KEY_UPDATE", { id: self.key.id, expires_in: "30m" });
       expect(shorter.ok).toBe(true);
-      expect(getApiKey(h.deps.db, self.key.id)!.expiresAt!.getTime()).toBeLessThan(ends.getTime());
+      expect((await getApiKey(h.deps.db, self.key.id))!.expiresAt!.getTime()).toBeLessThan(ends.getTime());
     });
 
     test("a short-lived key cannot update or rotate a longer-lived (or never-expiring) sibling, nor give one a later expiry", async () => {
       const h = await harness();
-      const short = key(h, h.admin, { self: ["API_KEY_UPDATE", "API_KEY_ROTATE"] }, { expiresAt: inHours(1) });
-      const forever = key(h, h.admin, {}, { name: "forever" });
-      const longer = key(h, h.admin, {}, { name: "longer", expiresAt: inHours(48) });
+      const short = await key(h, h.admin, { self: ["API_KEY_UPDATE", "API_KEY_ROTATE"] }, { expiresAt: inHours(1) });
+      const forever = await key(h, h.admin, {}, { name: "forever" });
+      const longer = await key(h, h.admin, {}, { name: "longer", expiresAt: inHours(48) });
       for (const target of [forever, longer]) {
         const rotate = await act(h, short.token, "API_KEY_ROTATE", { id: target.key.id });
         expect(rotate.code).toBe("FORBIDDEN");
@@ -163,19 +163,19 @@ for (const [face, act] of Object.entries(FACES)) {
         const update = await act(h, short.token, "API_KEY_UPDATE", { id: target.key.id, name: "changed" });
         expect(update.code).toBe("FORBIDDEN");
         expect(update.message).toBe("A key may only update keys that expire no later than it does.");
-        expect(h.deps.verifyKey(target.token)?.keyId).toBe(target.key.id);
+        expect((await h.deps.verifyKey(target.token))?.keyId).toBe(target.key.id);
       }
-      const within = key(h, h.admin, {}, { name: "within", expiresAt: inHours(0.5) });
+      const within = await key(h, h.admin, {}, { name: "within", expiresAt: inHours(0.5) });
       const stretch = await act(h, short.token, "API_KEY_UPDATE", { id: within.key.id, expires_at: null });
       expect(stretch.code).toBe("FORBIDDEN");
       expect(stretch.message).toStartWith("A key may only update keys that expire no later than it does");
-      expect(getApiKey(h.deps.db, within.key.id)?.name).toBe("within");
+      expect((await getApiKey(h.deps.db, within.key.id))?.name).toBe("within");
     });
 
     test("a key used through its rotated-out token is bounded by the grace period, not the key's expiry", async () => {
       const h = await harness();
-      const { key: k, token: old } = key(h, h.admin, { self: ["API_KEY_CREATE", "API_KEY_ROTATE"] });
-      await act(h, key(h, h.admin, FULL).token, "API_KEY_ROTATE", { id: k.id, grace_period: "1h" });
+      const { key: k, token: old } = await key(h, h.admin, { self: ["API_KEY_CREATE", "API_KEY_ROTATE"] });
+      await act(h, (await key(h, h.admin, FULL)).token, "API_KEY_ROTATE", { id: k.id, grace_period: "1h" });
       const longer = await act(h, old, "API_KEY_CREATE", { name: "from-old", permissions: {}, expires_in: "2h" });
       expect(longer.code).toBe("FORBIDDEN");
       const again = await act(h, old, "API_KEY_ROTATE", { id: k.id });
@@ -185,42 +185,42 @@ for (const [face, act] of Object.entries(FACES)) {
 
     test("happy: a key manages a narrower, shorter sibling (update, rotate, delete)", async () => {
       const h = await harness();
-      const manager = key(h, h.member, { self: ["API_KEY_UPDATE", "API_KEY_ROTATE", "API_KEY_DELETE", "WHOAMI"] }, { expiresAt: inHours(48) });
-      const sibling = key(h, h.member, { self: ["WHOAMI"] }, { name: "sibling", expiresAt: inHours(24) });
+      const manager = await key(h, h.member, { self: ["API_KEY_UPDATE", "API_KEY_ROTATE", "API_KEY_DELETE", "WHOAMI"] }, { expiresAt: inHours(48) });
+      const sibling = await key(h, h.member, { self: ["WHOAMI"] }, { name: "sibling", expiresAt: inHours(24) });
       const update = await act(h, manager.token, "API_KEY_UPDATE", { id: sibling.key.id, name: "renamed", permissions: { self: ["WHOAMI", "API_KEY_ROTATE"] }, expires_in: "47h" });
       expect(update.ok).toBe(true);
-      expect(getApiKey(h.deps.db, sibling.key.id)).toMatchObject({ name: "renamed", permissions: { self: ["WHOAMI", "API_KEY_ROTATE"] } });
+      expect(await getApiKey(h.deps.db, sibling.key.id)).toMatchObject({ name: "renamed", permissions: { self: ["WHOAMI", "API_KEY_ROTATE"] } });
       const rotate = await act(h, manager.token, "API_KEY_ROTATE", { id: sibling.key.id });
       expect(rotate.ok).toBe(true);
       expect(rotate.body.token as string).toMatch(TOKEN_PATTERN);
-      expect(h.deps.verifyKey(rotate.body.token as string)?.keyId).toBe(sibling.key.id);
-      expect(h.deps.verifyKey(sibling.token)).toBeNull();
+      expect((await h.deps.verifyKey(rotate.body.token as string))?.keyId).toBe(sibling.key.id);
+      expect(await h.deps.verifyKey(sibling.token)).toBeNull();
       const del = await act(h, manager.token, "API_KEY_DELETE", { id: sibling.key.id });
       expect(del.ok).toBe(true);
-      expect(getApiKey(h.deps.db, sibling.key.id)).toBeNull();
+      expect(await getApiKey(h.deps.db, sibling.key.id)).toBeNull();
     });
 
     test("happy: a member's {self:[*]} key rotates and deletes its {self:[*]} sibling, and a never-expiring key sets any expiry", async () => {
       const h = await harness();
-      const mine = key(h, h.member, { self: ["*"], "*": ["*"] });
-      const sibling = key(h, h.member, { self: ["*"] }, { name: "sibling" });
+      const mine = await key(h, h.member, { self: ["*"], "*": ["*"] });
+      const sibling = await key(h, h.member, { self: ["*"] }, { name: "sibling" });
       const rotate = await act(h, mine.token, "API_KEY_ROTATE", { id: sibling.key.id });
       expect(rotate.ok).toBe(true);
       const update = await act(h, mine.token, "API_KEY_UPDATE", { id: sibling.key.id, expires_in: "3650d" });
       expect(update.ok).toBe(true);
       const cleared = await act(h, mine.token, "API_KEY_UPDATE", { id: sibling.key.id, expires_at: null });
       expect(cleared.ok).toBe(true);
-      expect(getApiKey(h.deps.db, sibling.key.id)?.expiresAt).toBeNull();
+      expect((await getApiKey(h.deps.db, sibling.key.id))?.expiresAt).toBeNull();
       expect((await act(h, mine.token, "API_KEY_DELETE", { id: sibling.key.id })).ok).toBe(true);
     });
 
     test("an admin's key is bound the same way on another user's key", async () => {
       const h = await harness();
-      const memberKey = key(h, h.member, { "*": ["*"] }, { name: "member's" });
-      const narrow = key(h, h.admin, { self: ["API_KEY_ROTATE", "API_KEY_DELETE"] });
+      const memberKey = await key(h, h.member, { "*": ["*"] }, { name: "member's" });
+      const narrow = await key(h, h.admin, { self: ["API_KEY_ROTATE", "API_KEY_DELETE"] });
       expect((await act(h, narrow.token, "API_KEY_ROTATE", { id: memberKey.key.id })).code).toBe("FORBIDDEN");
       expect((await act(h, narrow.token, "API_KEY_DELETE", { id: memberKey.key.id })).code).toBe("FORBIDDEN");
-      const wide = key(h, h.admin, FULL);
+      const wide = await key(h, h.admin, FULL);
       expect((await act(h, wide.token, "API_KEY_ROTATE", { id: memberKey.key.id })).ok).toBe(true);
     });
   });
@@ -242,18 +242,18 @@ describe("sessions act as their user, as before", () => {
     const h = await harness();
     const boss = await h.createUser("boss@example.com", "admin");
     const worker = await h.createUser("worker@example.com", "member");
-    const strong = key(h, boss, FULL);
+    const strong = await key(h, boss, FULL);
     const bossToken = await rotateInAdmin(h, await h.signIn(boss.email), strong.key.id);
     expect(bossToken).toMatch(TOKEN_PATTERN);
-    expect(h.deps.verifyKey(bossToken!)?.keyId).toBe(strong.key.id);
-    const own = key(h, worker, { self: ["*"], "*": ["*"] });
+    expect((await h.deps.verifyKey(bossToken!))?.keyId).toBe(strong.key.id);
+    const own = await key(h, worker, { self: ["*"], "*": ["*"] });
     const workerToken = await rotateInAdmin(h, await h.signIn(worker.email), own.key.id);
-    expect(h.deps.verifyKey(workerToken!)?.keyId).toBe(own.key.id);
+    expect((await h.deps.verifyKey(workerToken!))?.keyId).toBe(own.key.id);
   });
 
   test("WHOAMI shows the key's id and kind, not the stored permissions or expiry the rule uses", async () => {
     const h = await harness();
-    const { key: k, token } = key(h, h.admin, { self: ["WHOAMI"] }, { expiresAt: inHours(1) });
+    const { key: k, token } = await key(h, h.admin, { self: ["WHOAMI"] }, { expiresAt: inHours(1) });
     const res = await apiRequest(h.app, "GET", "/whoami", { token });
     expect(((await res.json()) as { key: unknown }).key).toEqual({ id: k.id, kind: "api_key" });
   });
@@ -262,7 +262,7 @@ describe("sessions act as their user, as before", () => {
 describe("tool descriptions", () => {
   test("every key-changing tool at /mcp/self tells a model the rule", async () => {
     const h = await harness();
-    const { token } = key(h, h.admin, { self: ["*"] });
+    const { token } = await key(h, h.admin, { self: ["*"] });
     const answer = await mcpCall(h.app, token, "tools/list");
     const tools = (answer.result?.tools ?? []) as { name: string; description?: string }[];
     const described = (name: string) => tools.find((t) => t.name === name)?.description ?? "";

@@ -30,13 +30,13 @@ async function api(method: string, path: string, body: unknown): Promise<Record<
 
 beforeAll(async () => {
   h = await createHarness();
-  tokens.manage = mintKey(h.deps, h.admin, { self: ["*"] }).token;
+  tokens.manage = (await mintKey(h.deps, h.admin, { self: ["*"] })).token;
   connId = (await api("POST", "/api/v1/connections", { slug: "edge", transport: "stdio", command: process.execPath, args: [FIXTURE] })).id as string;
   agentId = (await api("POST", "/api/v1/agents", { slug: "edge-agent", connections: [{ connection: "edge", tools: ["echo"] }] })).id as string;
-  tokens.conn = mintKey(h.deps, h.admin, { [connId]: ["*"] }).token;
-  tokens.agent = mintKey(h.deps, h.admin, { [agentId]: ["*"] }).token;
-  tokens.any = mintKey(h.deps, h.admin, { "*": ["*"] }).token;
-  tokens.selfOnly = mintKey(h.deps, h.admin, { self: ["WHOAMI"] }).token;
+  tokens.conn = (await mintKey(h.deps, h.admin, { [connId]: ["*"] })).token;
+  tokens.agent = (await mintKey(h.deps, h.admin, { [agentId]: ["*"] })).token;
+  tokens.any = (await mintKey(h.deps, h.admin, { "*": ["*"] })).token;
+  tokens.selfOnly = (await mintKey(h.deps, h.admin, { self: ["WHOAMI"] })).token;
 });
 
 afterAll(async () => {

@@ -35,8 +35,8 @@ beforeAll(async () => {
 afterAll(() => running.cleanup());
 
 /** A key straight from the domain: permissions not checked against anyone. */
-function key(owner: User, permissions: Record<string, string[]>, options: { expiresAt?: Date } = {}): { id: string; token: string } {
-  const { key: k, token } = mintKey(server.deps, owner, permissions, options);
+async function key(owner: User, permissions: Record<string, string[]>, options: { expiresAt?: Date } = {}): Promise<{ id: string; token: string }> {
+  const { key: k, token } = await mintKey(server.deps, owner, permissions, options);
   return { id: k.id, token };
 }
 
@@ -79,7 +79,7 @@ async function connect(token: string, onFetch?: (method: string, res: Response) 
 
 describe("the SDK Client over Streamable HTTP", () => {
   test("lists every tool for an admin's {self:[*]} key and calls WHOAMI", async () => {
-    const k = key(admin, { self: ["*"] });
+    const k = await key(admin, { self: ["*"] });
     const client = await connect(k.token);
     try {
       expect(client.getServerVersion()?.name).toBe("switchboard-self");
@@ -104,8 +104,8 @@ describe("the SDK Client over Streamable HTTP", () => {
   });
 
   test("the instructions name every tool the key may call and none it may not", async () => {
-    const all = await connect(key(admin, { self: ["*"] }).token);
-    const narrow = await connect(key(admin, { self: ["WHOAMI", "CONNECTION_LIST"] }).token);
+    const all = await connect((await key(admin, { self: ["*"] })).token);
+    const narrow = await connect((await key(admin, { self: ["WHOAMI", "CONNECTION_LIST"] })).token);
     try {
       // The list after "may call:", in the registry's order.
       const named = (instructions: string | undefined): string[] => instructions?.split("may call: ")[1]?.replace(/\.$/, "").split(", ") ?? [];
@@ -120,7 +120,7 @@ describe("the SDK Client over Streamable HTTP", () => {
   });
 
   test("creates a key with API_KEY_CREATE that works at once, and API_KEY_LIST shows it without any token", async () => {
-    const k = key(admin, { self: ["*"] });
+    const k = await key(admin, { self: ["*"] });
     const client = await connect(k.token);
     let created: { key: { id: string; prefix: string }; token: string };
     try {
@@ -155,7 +155,7 @@ describe("the SDK Client over Streamable HTTP", () => {
   });
 
   test("a tool the key may not use is an Unknown tool error, like one that does not exist", async () => {
-    const k = key(admin, { self: ["WHOAMI"] });
+    const k = await key(admin, { self: ["WHOAMI"] });
     const client = await connect(k.token);
     try {
       expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["WHOAMI"]);
@@ -174,7 +174,7 @@ describe("the SDK Client over Streamable HTTP", () => {
   });
 
   test("the client's standalone GET stream is refused with 405 (stateless), so it does not reconnect-poll", async () => {
-    const k = key(admin, { self: ["WHOAMI"] });
+    const k = await key(admin, { self: ["WHOAMI"] });
     let sawGet!: (res: Response) => void;
     const get = new Promise<Response>((resolve) => (sawGet = resolve));
     const client = await connect(k.token, (method, res) => {
@@ -217,7 +217,7 @@ describe("the MCP Inspector CLI", () => {
   }
 
   test("tools/list prints exactly the key's tools as JSON", async () => {
-    const k = key(admin, { self: ["WHOAMI", "API_KEY_LIST"] });
+    const k = await key(admin, { self: ["WHOAMI", "API_KEY_LIST"] });
     const run = await inspector([endpoint, "--transport", "http", "--header", `Authorization: Bearer ${k.token}`, "--method", "tools/list"]);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
     const out = JSON.parse(run.stdout) as { tools: { name: string; inputSchema: { type: string } }[] };
@@ -227,7 +227,7 @@ describe("the MCP Inspector CLI", () => {
   });
 
   test("tools/call WHOAMI prints the caller as JSON", async () => {
-    const k = key(admin, { self: ["WHOAMI"] });
+    const k = await key(admin, { self: ["WHOAMI"] });
     const run = await inspector([endpoint, "--transport", "http", "--header", `Authorization: Bearer ${k.token}`, "--method", "tools/call", "--tool-name", "WHOAMI"]);
     expect(run.code).toBe(0);
     const out = JSON.parse(run.stdout) as { isError?: boolean; structuredContent: { key: { id: string }; user: { email: string }; management_tools: string[] } };
@@ -268,7 +268,7 @@ describe("credentials", () => {
   ];
   for (const [name, headers, query] of noToken) {
     test(`${name}: 401, no error code (no bearer token was presented)`, async () => {
-      const k = key(admin, { self: ["*"] });
+      const k = await key(admin, { self: ["*"] });
       const res = await post(initialize, headers, `/mcp/self${query ? `${query}${k.token}` : ""}`);
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toBe(`Bearer ${RESOURCE_METADATA}`);
@@ -279,12 +279,12 @@ describe("credentials", () => {
   }
 
   test("bad checksum, unknown, revoked and expired tokens all get the identical 401", async () => {
-    const live = key(admin, { self: ["*"] });
+    const live = await key(admin, { self: ["*"] });
     const last = live.token.at(-1) === "A" ? "B" : "A";
     const badChecksum = `${live.token.slice(0, -1)}${last}`;
-    const revoked = key(admin, { self: ["*"] });
-    deleteApiKey(server.deps.db, revoked.id);
-    const expired = key(admin, { self: ["*"] }, { expiresAt: new Date(Date.now() - 60_000) });
+    const revoked = await key(admin, { self: ["*"] });
+    await deleteApiKey(server.deps.db, revoked.id);
+    const expired = await key(admin, { self: ["*"] }, { expiresAt: new Date(Date.now() - 60_000) });
     const answers = await Promise.all(
       [badChecksum, generateToken(), revoked.token, expired.token].map(async (token) => {
         const res = await post(initialize, { authorization: `Bearer ${token}` });
@@ -300,7 +300,7 @@ describe("credentials", () => {
   });
 
   test("a key with no management permission at all is refused with 403", async () => {
-    const k = key(admin, { "*": ["*"] });
+    const k = await key(admin, { "*": ["*"] });
     const res = await post(initialize, { authorization: `Bearer ${k.token}` });
     expect(res.status).toBe(403);
     const body = await res.text();
@@ -311,8 +311,8 @@ describe("credentials", () => {
 
 describe("bad requests", () => {
   let token: string;
-  beforeAll(() => {
-    token = key(admin, { self: ["*"] }).token;
+  beforeAll(async () => {
+    token = (await key(admin, { self: ["*"] })).token;
   });
   const auth = () => ({ authorization: `Bearer ${token}` });
 
@@ -339,7 +339,7 @@ describe("bad requests", () => {
   });
 
   test("a JSON-RPC batch is answered per request, with the same permission decisions", async () => {
-    const narrow = key(admin, { self: ["WHOAMI"] }).token;
+    const narrow = (await key(admin, { self: ["WHOAMI"] })).token;
     const res = await post(
       JSON.stringify([
         { jsonrpc: "2.0", id: "a", method: "tools/list", params: {} },
@@ -406,8 +406,8 @@ describe("bad requests", () => {
 describe("owners and ceilings", () => {
   test("a demoted owner's key loses admin-only tools on the very next request, and regains them", async () => {
     const owner = insertUser(server.deps, "admin");
-    const theirs = key(owner, { self: ["*"] }).token;
-    const root = key(admin, { self: ["*"] }).token;
+    const theirs = (await key(owner, { self: ["*"] })).token;
+    const root = (await key(admin, { self: ["*"] })).token;
     expect(await tools(theirs)).toEqual(ALL_TOOLS);
 
     const demoted = await call(root, "USER_UPDATE", { id: owner.id, role: "member" });
@@ -427,8 +427,8 @@ describe("owners and ceilings", () => {
 
   test("a removed owner's key gets 401 on the very next request", async () => {
     const owner = insertUser(server.deps, "member");
-    const theirs = key(owner, { self: ["WHOAMI"] }).token;
-    const root = key(admin, { self: ["*"] }).token;
+    const theirs = (await key(owner, { self: ["WHOAMI"] })).token;
+    const root = (await key(admin, { self: ["*"] })).token;
     expect(await tools(theirs)).toEqual(["WHOAMI"]);
     const removed = await call(root, "USER_DELETE", { id: owner.id });
     expect(removed.result?.structuredContent).toEqual({ id: owner.id, deleted: true });
@@ -438,7 +438,7 @@ describe("owners and ceilings", () => {
   });
 
   test("a key with {self:[API_KEY_CREATE]} cannot mint a bigger key", async () => {
-    const creator = key(admin, { self: ["API_KEY_CREATE"] }).token;
+    const creator = (await key(admin, { self: ["API_KEY_CREATE"] })).token;
     const escalate = await call(creator, "API_KEY_CREATE", { name: "escalated", permissions: { self: ["*"] } });
     expect(escalate.result?.isError).toBe(true);
     expect(text(escalate)).toStartWith("FORBIDDEN: A key may only grant permissions within its own");
@@ -458,7 +458,7 @@ describe("owners and ceilings", () => {
 
   test("a member's {self:[*]} key cannot mint admin-only tools, and cannot pick another owner", async () => {
     const member = insertUser(server.deps, "member");
-    const theirs = key(member, { self: ["*"] }).token;
+    const theirs = (await key(member, { self: ["*"] })).token;
     const admins = await call(theirs, "API_KEY_CREATE", { name: "x", permissions: { self: ["USER_CREATE"] } });
     expect(text(admins)).toContain('self: "USER_CREATE" is more than the calling key may grant');
     const wildcard = await call(theirs, "API_KEY_CREATE", { name: "x", permissions: { self: ["*"] } });
@@ -472,7 +472,7 @@ describe("owners and ceilings", () => {
 
   test("an admin's key cannot mint admin-only tools for a member owner", async () => {
     const member = insertUser(server.deps, "member");
-    const root = key(admin, { self: ["*"] }).token;
+    const root = (await key(admin, { self: ["*"] })).token;
     const answer = await call(root, "API_KEY_CREATE", { name: "x", permissions: { self: ["USER_DELETE"] }, owner_id: member.id });
     expect(answer.result?.isError).toBe(true);
     expect(text(answer)).toContain('self: "USER_DELETE" is more than the owner (a member) may grant');
@@ -480,8 +480,8 @@ describe("owners and ceilings", () => {
 
   test("a member never sees another user's key: it reads as API_KEY_NOT_FOUND", async () => {
     const member = insertUser(server.deps, "member");
-    const theirs = key(member, { self: ["*"] }).token;
-    const adminKey = key(admin, { self: ["WHOAMI"] });
+    const theirs = (await key(member, { self: ["*"] })).token;
+    const adminKey = await key(admin, { self: ["WHOAMI"] });
     for (const tool of ["API_KEY_GET", "API_KEY_ROTATE", "API_KEY_DELETE", "API_KEY_UPDATE"]) {
       const answer = await call(theirs, tool, { id: adminKey.id });
       expect(text(answer)).toBe("API_KEY_NOT_FOUND: No such API key.");
@@ -493,25 +493,25 @@ describe("owners and ceilings", () => {
 
 describe("last_used_at", () => {
   test("is recorded for the key used, after a flush", async () => {
-    const used = key(admin, { self: ["WHOAMI"] });
-    const idle = key(admin, { self: ["WHOAMI"] });
-    expect(getApiKey(server.deps.db, used.id)?.lastUsedAt).toBeNull();
+    const used = await key(admin, { self: ["WHOAMI"] });
+    const idle = await key(admin, { self: ["WHOAMI"] });
+    expect((await getApiKey(server.deps.db, used.id))?.lastUsedAt).toBeNull();
     const before = Date.now();
     await call(used.token, "WHOAMI");
     const after = Date.now();
-    server.deps.lastUsed.flush();
-    const at = getApiKey(server.deps.db, used.id)?.lastUsedAt?.getTime();
+    await server.deps.lastUsed.flush();
+    const at = (await getApiKey(server.deps.db, used.id))?.lastUsedAt?.getTime();
     expect(at).toBeNumber();
     expect(at!).toBeGreaterThanOrEqual(before);
     expect(at!).toBeLessThanOrEqual(after);
-    expect(getApiKey(server.deps.db, idle.id)?.lastUsedAt).toBeNull();
+    expect((await getApiKey(server.deps.db, idle.id))?.lastUsedAt).toBeNull();
   });
 
   test("is not recorded for a refused token", async () => {
-    const k = key(admin, { self: ["WHOAMI"] }, { expiresAt: new Date(Date.now() - 1000) });
+    const k = await key(admin, { self: ["WHOAMI"] }, { expiresAt: new Date(Date.now() - 1000) });
     const res = await post("{}", { authorization: `Bearer ${k.token}` });
     expect(res.status).toBe(401);
-    server.deps.lastUsed.flush();
-    expect(getApiKey(server.deps.db, k.id)?.lastUsedAt).toBeNull();
+    await server.deps.lastUsed.flush();
+    expect((await getApiKey(server.deps.db, k.id))?.lastUsedAt).toBeNull();
   });
 });

@@ -207,7 +207,7 @@ describe("counters move", () => {
 
   test("a key's REST call counts under its route pattern", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     await apiRequest(h.app, "GET", "/connections", { token });
     const { samples } = strictParse(await (await scrape(h)).text());
     expect(value(samples, "switchboard_http_requests_total", { route: "/api/v1/connections", status: "200" })).toBe(1);

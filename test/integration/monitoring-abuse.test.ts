@@ -74,16 +74,16 @@ describe("route-level refusals and /metrics", () => {
     app = await createTestApp();
     const admin = insertUser(app.deps, "admin", "admin@example.com");
     const member = insertUser(app.deps, "member", "member@example.com");
-    tokens.manage = mintKey(app.deps, admin, { self: ["*"] }).token;
+    tokens.manage = (await mintKey(app.deps, admin, { self: ["*"] })).token;
     // A member's key with no grant on any connection: only WHOAMI.
-    tokens.none = mintKey(app.deps, member, { self: ["WHOAMI"] }).token;
+    tokens.none = (await mintKey(app.deps, member, { self: ["WHOAMI"] })).token;
     const created = await app.app.request("/api/v1/connections", {
       method: "POST",
       headers: { authorization: `Bearer ${tokens.manage}`, "content-type": "application/json" },
       body: JSON.stringify({ slug: "rev-later", transport: "stdio", command: process.execPath, args: [FIXTURE] }),
     });
     connId = ((await created.json()) as { id: string }).id;
-    tokens.conn = mintKey(app.deps, admin, { [connId]: ["*"] }).token;
+    tokens.conn = (await mintKey(app.deps, admin, { [connId]: ["*"] })).token;
   });
   afterAll(async () => {
     await app.deps.gateway.close();
@@ -117,8 +117,8 @@ describe("operations' rows", () => {
     app = await createTestApp();
     const member = insertUser(app.deps, "member", "m2@example.com");
     // A script's key: one connection, no management permission at all.
-    connOnly = mintKey(app.deps, member, { "*": ["*"] }).token;
-    whoami = mintKey(app.deps, member, { self: ["WHOAMI"] }).token;
+    connOnly = (await mintKey(app.deps, member, { "*": ["*"] })).token;
+    whoami = (await mintKey(app.deps, member, { self: ["WHOAMI"] })).token;
   });
   afterAll(async () => {
     await app.deps.gateway.close();

@@ -32,7 +32,7 @@ describe("a member sees only their own rows", () => {
   test("REST: the list ignores user_id and every filter that would reach another's rows", async () => {
     const h = await harness();
     const { adminRow, memberRow } = await twoUsers(h);
-    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["*"] });
     for (const query of ["", `?user_id=${h.admin.id}`, "?name=admin-tool", "?range=30d"]) {
       const res = await apiRequest(h.app, "GET", `/monitoring/logs${query}`, { token });
       const text = await res.text();
@@ -44,7 +44,7 @@ describe("a member sees only their own rows", () => {
       if (query === "" || query === "?range=30d") expect(ids).toEqual([memberRow]);
     }
     // An admin's key sees both, and narrows by user.
-    const admin = mintKey(h.deps, h.admin, { self: ["*"] }).token;
+    const admin = (await mintKey(h.deps, h.admin, { self: ["*"] })).token;
     const all = (await (await apiRequest(h.app, "GET", "/monitoring/logs", { token: admin })).json()) as { rows: Json[] };
     expect(all.rows.map((r) => r.id)).toEqual([memberRow, adminRow]);
     const narrowed = (await (await apiRequest(h.app, "GET", `/monitoring/logs?user_id=${h.member.id}`, { token: admin })).json()) as { rows: Json[] };
@@ -54,7 +54,7 @@ describe("a member sees only their own rows", () => {
   test("REST: another user's row by id is 404 USAGE_NOT_FOUND with nothing of it; their own has its payload", async () => {
     const h = await harness();
     const { adminRow, memberRow } = await twoUsers(h);
-    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", `/monitoring/logs/${adminRow}`, { token });
     expect(res.status).toBe(404);
     const text = await res.text();
@@ -70,7 +70,7 @@ describe("a member sees only their own rows", () => {
   test("REST: stats count only the member's calls, whatever user_id says", async () => {
     const h = await harness();
     await twoUsers(h);
-    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["*"] });
     const body = (await (await apiRequest(h.app, "GET", `/monitoring/stats?user_id=${h.admin.id}`, { token })).json()) as Json;
     expect(body.totals).toMatchObject({ calls: 1 });
     expect(JSON.stringify(body)).not.toContain("admin-tool");
@@ -80,7 +80,7 @@ describe("a member sees only their own rows", () => {
   test("MCP (/mcp/self): the same rules: the list is own rows only, another's row is an error", async () => {
     const h = await harness();
     const { adminRow, memberRow } = await twoUsers(h);
-    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["*"] });
     const list = await callTool(h.app, token, "MONITORING_LOGS_LIST", { user_id: h.admin.id });
     const text = JSON.stringify(list);
     expect((list.result?.structuredContent as { rows: Json[] }).rows.map((r) => r.id)).toEqual([memberRow]);
@@ -108,11 +108,11 @@ describe("a member sees only their own rows", () => {
 describe("key activity", () => {
   test("a member asking for another user's key or grant gets 404; their own works; an admin sees any", async () => {
     const h = await harness();
-    const adminKey = mintKey(h.deps, h.admin, {}).key;
-    const memberKey = mintKey(h.deps, h.member, {}).key;
+    const adminKey = (await mintKey(h.deps, h.admin, {})).key;
+    const memberKey = (await mintKey(h.deps, h.member, {})).key;
     const adminGrant = (await approve(h.deps, h.admin, await dcrClient(h.deps), await agentResource(h.deps))).grantId;
     await insertUsage(h.deps.db, usageRecord(h.admin.id, { actor: { userId: h.admin.id, credentialKind: "api_key", credentialId: adminKey.id }, address: "203.0.113.50" }));
-    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["*"] });
     const other = await apiRequest(h.app, "GET", `/monitoring/keys/${adminKey.id}/activity`, { token });
     expect(other.status).toBe(404);
     const text = await other.text();
@@ -122,7 +122,7 @@ describe("key activity", () => {
     // A key id that never existed: the same 404 for a member.
     expect((await apiRequest(h.app, "GET", "/monitoring/keys/key_00000000-0000-4000-8000-00000000dead/activity", { token })).status).toBe(404);
     expect((await apiRequest(h.app, "GET", `/monitoring/keys/${memberKey.id}/activity`, { token })).status).toBe(200);
-    const admin = mintKey(h.deps, h.admin, { self: ["*"] }).token;
+    const admin = (await mintKey(h.deps, h.admin, { self: ["*"] })).token;
     const seen = (await (await apiRequest(h.app, "GET", `/monitoring/keys/${adminKey.id}/activity`, { token: admin })).json()) as Json;
     expect(seen).toMatchObject({ calls: 1, addresses: [{ address: "203.0.113.50" }] });
     await expect(runAsUser(adminContext(h.member), h.deps, monitoringKeyActivity, { credential_id: adminKey.id })).rejects.toMatchObject({ code: "API_KEY_NOT_FOUND" });
@@ -136,7 +136,7 @@ describe("filters and pages", () => {
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) ids.push(await insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(base + i * 1000), name: `t${i}`, outcome: i % 2 ? "error" : "ok" })));
     await insertUsage(h.deps.db, usageRecord(h.member.id, { at: new Date(Date.now() - 3 * 3_600_000), name: "old" }));
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const get = async (q: string) => (await (await apiRequest(h.app, "GET", `/monitoring/logs${q}`, { token })).json()) as { rows: Json[]; next_cursor: string | null };
     expect((await get("?outcome=error")).rows.map((r) => r.name)).toEqual(["t5", "t3", "t1"]);
     expect((await get("?name=t2")).rows.map((r) => r.id)).toEqual([ids[2]]);
@@ -156,7 +156,7 @@ describe("filters and pages", () => {
 
   test("bad filters are 400 VALIDATION_FAILED naming the field, never a 500", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     for (const [q, field] of [
       ["?limit=501", "limit"], ["?limit=abc", "limit"], ["?outcome=fine", "outcome"], ["?range=2y", "range"], ["?from=yesterday", "from"],
       ["?from=2027-01-02T00:00:00Z&to=2027-01-01T00:00:00Z", "from"], ["?from=2000-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", "from"], ["?user_id=bob", "user_id"], ["?cursor=garbage", "cursor"],
@@ -190,7 +190,7 @@ describe("export", () => {
     const h = await harness();
     await twoUsers(h);
     await insertUsage(h.deps.db, usageRecord(h.member.id, { name: "=cmd|' /C calc'!A0", errorMessage: 'said "no", then\nleft', outcome: "error" }));
-    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", `/monitoring/logs/export?format=csv&user_id=${h.admin.id}`, { token });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
@@ -208,14 +208,14 @@ describe("export", () => {
   test("REST JSON lines: one row per line; the admin route streams for a signed-in session; guests are refused", async () => {
     const h = await harness();
     await twoUsers(h);
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const res = await apiRequest(h.app, "GET", "/monitoring/logs/export?format=json", { token });
     expect(res.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
     const lines = (await res.text()).trimEnd().split("\n").map((l) => JSON.parse(l) as Json);
     expect(lines.map((l) => l.name)).toEqual(["member-tool", "admin-tool"]);
     expect((await apiRequest(h.app, "GET", "/monitoring/logs/export")).status).toBe(401);
     expect((await apiRequest(h.app, "GET", "/monitoring/logs/export?format=xml", { token })).status).toBe(400);
-    const noExport = mintKey(h.deps, h.admin, { self: ["WHOAMI"] }).token;
+    const noExport = (await mintKey(h.deps, h.admin, { self: ["WHOAMI"] })).token;
     expect((await apiRequest(h.app, "GET", "/monitoring/logs/export", { token: noExport })).status).toBe(403);
 
     const cookie = await h.cookieFor(h.member);

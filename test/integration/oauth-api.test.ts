@@ -24,7 +24,7 @@ describe("OAUTH_GRANT_LIST", () => {
   test("a member's key sees only its owner's approvals, whatever user_id says", async () => {
     const h = await harness();
     const grants = await twoApprovals(h);
-    const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_LIST"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_LIST"] });
     for (const path of ["/oauth/grants", `/oauth/grants?user_id=${h.admin.id}`]) {
       const res = await apiRequest(h.app, "GET", path, { token });
       expect(res.status).toBe(200);
@@ -38,7 +38,7 @@ describe("OAUTH_GRANT_LIST", () => {
   test("an admin's key sees everyone's, narrowed by user_id", async () => {
     const h = await harness();
     const grants = await twoApprovals(h);
-    const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_GRANT_LIST"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["OAUTH_GRANT_LIST"] });
     const all = (await (await apiRequest(h.app, "GET", "/oauth/grants", { token })).json()) as Grants;
     expect(all.grants.map((g) => g.id).sort()).toEqual([grants.admin.grantId, grants.member.grantId].sort());
     const narrowed = (await (await apiRequest(h.app, "GET", `/oauth/grants?user_id=${h.member.id}`, { token })).json()) as Grants;
@@ -51,7 +51,7 @@ describe("OAUTH_GRANT_REVOKE", () => {
     const h = await harness();
     const grants = await twoApprovals(h);
     const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac);
-    const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/grants/${grants.admin.grantId}`, { token });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: "OAUTH_GRANT_NOT_FOUND", message: "No such authorized app." } });
@@ -64,7 +64,7 @@ describe("OAUTH_GRANT_REVOKE", () => {
     const grants = await twoApprovals(h);
     const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite, h.config.database.path));
     expect((await verify(grants.member.accessToken))?.grantId).toBe(grants.member.grantId);
-    const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/grants/${grants.member.grantId}`, { token });
     expect(res.status).toBe(200);
     expect(await verify(grants.member.accessToken)).toBeNull();
@@ -73,7 +73,7 @@ describe("OAUTH_GRANT_REVOKE", () => {
 
   test("an id that is not a grant's is refused as bad input, an unknown one as missing", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_GRANT_REVOKE"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["OAUTH_GRANT_REVOKE"] });
     const bad = await apiRequest(h.app, "DELETE", "/oauth/grants/key_1", { token });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("VALIDATION_FAILED");
@@ -87,7 +87,7 @@ describe("OAUTH_CLIENT_DELETE", () => {
     const h = await harness();
     const grants = await twoApprovals(h);
     const [cursor, claude] = [(await listGrants(h.deps.db)).find((g) => g.clientKind === "dcr")!.clientId, "https://claude.ai/oauth/mcp-oauth-client-metadata"];
-    const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_CLIENT_DELETE"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["OAUTH_CLIENT_DELETE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/clients/${encodeURIComponent(claude)}`, { token });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ id: claude, deleted: true });
@@ -101,7 +101,7 @@ describe("OAUTH_CLIENT_DELETE", () => {
 
   test("an unknown client is 404 OAUTH_CLIENT_NOT_FOUND", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["OAUTH_CLIENT_DELETE"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["OAUTH_CLIENT_DELETE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/clients/${encodeURIComponent("https://nobody.example/meta")}`, { token });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: "OAUTH_CLIENT_NOT_FOUND", message: "No such OAuth client." } });
@@ -110,7 +110,7 @@ describe("OAUTH_CLIENT_DELETE", () => {
   test("a member's key, even holding every tool, may neither list nor delete clients", async () => {
     const h = await harness();
     const client = await cimdClient(h.deps);
-    const { token } = mintKey(h.deps, h.member, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["*"] });
     expect((await apiRequest(h.app, "GET", "/oauth/clients", { token })).status).toBe(403);
     expect((await apiRequest(h.app, "DELETE", `/oauth/clients/${encodeURIComponent(client.id)}`, { token })).status).toBe(403);
     expect(await findClient(h.deps.db, client.id)).not.toBeNull();
@@ -121,7 +121,7 @@ describe("over /mcp/self", () => {
   test("a member lists and revokes its own approvals with the tools; no token in any answer", async () => {
     const h = await harness();
     const grants = await twoApprovals(h);
-    const { token } = mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_LIST", "OAUTH_GRANT_REVOKE"] });
+    const { token } = await mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_LIST", "OAUTH_GRANT_REVOKE"] });
     const listed = await callTool(h.app, token, "OAUTH_GRANT_LIST");
     expect((listed.result?.structuredContent as Grants).grants.map((g) => g.id)).toEqual([grants.member.grantId]);
     const refused = await callTool(h.app, token, "OAUTH_GRANT_REVOKE", { id: grants.admin.grantId });

@@ -56,7 +56,7 @@ async function expectInvalidToken(res: Response): Promise<void> {
 
 beforeAll(async () => {
   h = await createHarness();
-  manage = mintKey(h.deps, h.admin, { self: ["*"] }).token;
+  manage = (await mintKey(h.deps, h.admin, { self: ["*"] })).token;
   ids.conn = (await api("POST", "/api/v1/connections", { slug: "echoes", transport: "stdio", command: process.execPath, args: [FIXTURE] })).id as string;
   ids.agentA = (await api("POST", "/api/v1/agents", { slug: "agent-a", connections: [{ connection: "echoes", tools: ["echo"] }] })).id as string;
   ids.agentB = (await api("POST", "/api/v1/agents", { slug: "agent-b", connections: [{ connection: "echoes", tools: ["echo"] }] })).id as string;
@@ -99,7 +99,7 @@ describe("an access token for agent A", () => {
     const init = await post(`/mcp/agent/${ids.agentA}`, access);
     const session = init.headers.get("mcp-session-id")!;
     await init.body?.cancel();
-    const key = mintKey(h.deps, h.admin, { "*": ["*"] }).token;
+    const key = (await mintKey(h.deps, h.admin, { "*": ["*"] })).token;
     const borrowed = await post(`/mcp/agent/${ids.agentA}`, key, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }), session);
     expect(borrowed.status).toBe(404);
     await borrowed.body?.cancel();
@@ -137,13 +137,13 @@ describe("an access token for a connection", () => {
 
 describe("API keys on the same URLs", () => {
   test("work on /mcp/agent/<id> and on the key-only /mcp-key/agent/<id>", async () => {
-    const key = mintKey(h.deps, h.member, { [ids.agentA!]: ["*"] }).token;
+    const key = (await mintKey(h.deps, h.member, { [ids.agentA!]: ["*"] })).token;
     for (const path of [`/mcp/agent/${ids.agentA}`, `/mcp-key/agent/${ids.agentA}`, "/mcp-key/agent/agent-a"]) {
       const res = await post(path, key);
       expect(res.status).toBe(200);
       await res.body?.cancel();
     }
-    const conn = mintKey(h.deps, h.member, { [ids.conn!]: ["*"] }).token;
+    const conn = (await mintKey(h.deps, h.member, { [ids.conn!]: ["*"] })).token;
     const res = await post(`/mcp-key/${ids.conn}`, conn);
     expect(res.status).toBe(200);
     await res.body?.cancel();

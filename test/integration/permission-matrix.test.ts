@@ -78,17 +78,17 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown> 
   AGENT_CHECK: async (h) => ({ connections: [{ connection: await connectionId(h), tools: ["echo"] }] }),
   API_KEY_CREATE: () => ({ name: "made by the matrix", permissions: { self: ["WHOAMI"] } }),
   API_KEY_LIST: () => ({}),
-  API_KEY_GET: (h, owner) => ({ id: mintKey(h.deps, owner, {}).key.id }),
-  API_KEY_UPDATE: (h, owner) => ({ id: mintKey(h.deps, owner, {}).key.id, name: "renamed" }),
-  API_KEY_ROTATE: (h, owner) => ({ id: mintKey(h.deps, owner, {}).key.id }),
-  API_KEY_DELETE: (h, owner) => ({ id: mintKey(h.deps, owner, {}).key.id }),
+  API_KEY_GET: async (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id }),
+  API_KEY_UPDATE: async (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id, name: "renamed" }),
+  API_KEY_ROTATE: async (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id }),
+  API_KEY_DELETE: async (h, owner) => ({ id: (await mintKey(h.deps, owner, {})).key.id }),
   USER_LIST: () => ({}),
   USER_CREATE: () => ({ email: `made-${randomUUID().slice(0, 8)}@example.com`, role: "member", password: "a long enough password" }),
   USER_UPDATE: (h) => ({ id: insertUser(h.deps, "member").id, role: "member" }),
   USER_DELETE: (h) => ({ id: insertUser(h.deps, "member").id }),
   USER_INVITE_CREATE: () => ({ email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }),
   USER_INVITE_LIST: () => ({}),
-  USER_INVITE_REVOKE: (h) => ({ id: createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }, { invitedBy: null }).invite.id }),
+  USER_INVITE_REVOKE: async (h) => ({ id: (await createInvite(h.deps.db, h.deps.keys.tokenHmac, { email: `invited-${randomUUID().slice(0, 8)}@example.com`, role: "member" }, { invitedBy: null })).invite.id }),
   SERVER_STATS: () => ({}),
   OAUTH_GRANT_LIST: () => ({}),
   OAUTH_GRANT_REVOKE: async (h, owner) => ({ id: (await approve(h.deps, owner, await dcrClient(h.deps), await agentResource(h.deps))).grantId }),
@@ -99,7 +99,7 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown> 
   // The owner's own row and key: allowed to a member's key as much as to an admin's.
   MONITORING_LOG_GET: async (h, owner) => ({ id: await insertUsage(h.deps.db, usageRecord(owner.id, { name: `m-${randomUUID()}` })) }),
   MONITORING_STATS: () => ({ range: "24h", buckets: 4 }),
-  MONITORING_KEY_ACTIVITY: (h, owner) => ({ credential_id: mintKey(h.deps, owner, {}).key.id, range: "7d" }),
+  MONITORING_KEY_ACTIVITY: async (h, owner) => ({ credential_id: (await mintKey(h.deps, owner, {})).key.id, range: "7d" }),
   AUDIT_LIST: () => ({ range: "24h" }),
 };
 
@@ -135,7 +135,7 @@ for (const k of KEY_CASES) {
     beforeAll(async () => {
       h = await harness();
       owner = k.owner === "admin" ? h.admin : h.member;
-      token = mintKey(h.deps, owner, k.permissions, { name: k.label }).token;
+      token = (await mintKey(h.deps, owner, k.permissions, { name: k.label })).token;
       const res = await mcpRequest(h.app, token, "tools/list");
       if (res.status === 200) {
         const answer = (await res.json()) as JsonRpcResponse;

@@ -58,8 +58,8 @@ beforeAll(async () => {
     },
   });
   const admin = insertUser(t.deps, "admin", "admin@example.com");
-  manage = mintKey(t.deps, admin, { self: ["*"] }).token;
-  caller = mintKey(t.deps, admin, { "*": ["*"] }).token;
+  manage = (await mintKey(t.deps, admin, { self: ["*"] })).token;
+  caller = (await mintKey(t.deps, admin, { "*": ["*"] })).token;
 });
 afterAll(async () => {
   await t.deps.gateway.close();

@@ -32,7 +32,7 @@ function shownToken(html: string): string | null {
 describe("Cache-Control: no-store wherever a token is shown", () => {
   test("REST: API_KEY_CREATE and API_KEY_ROTATE answers", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const created = await apiRequest(h.app, "POST", "/keys", { token, json: { name: "new", permissions: { self: ["WHOAMI"] } } });
     expect(created.status).toBe(201);
     expect(created.headers.get("cache-control")).toBe("no-store");
@@ -47,7 +47,7 @@ describe("Cache-Control: no-store wherever a token is shown", () => {
 
   test("MCP: tools/call of API_KEY_CREATE and API_KEY_ROTATE at /mcp/self", async () => {
     const h = await harness();
-    const { token } = mintKey(h.deps, h.admin, { self: ["*"] });
+    const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
     const call = (name: string, args: Record<string, unknown>) =>
       h.app.request("/mcp/self", {
         method: "POST",
@@ -73,7 +73,7 @@ describe("Cache-Control: no-store wherever a token is shown", () => {
       expect(created.headers.get("cache-control")).toBe("no-store");
       expect(shownToken(await created.text())).toMatch(TOKEN_PATTERN);
     }
-    const { key } = mintKey(h.deps, h.admin, { self: ["WHOAMI"] });
+    const { key } = await mintKey(h.deps, h.admin, { self: ["WHOAMI"] });
     const rotated = await submit(h, cookie, `/admin/keys/${key.id}/rotate`, []);
     expect(rotated.headers.get("cache-control")).toBe("no-store");
     expect(shownToken(await rotated.text())).toMatch(TOKEN_PATTERN);
@@ -124,7 +124,7 @@ describe("a token issued in the admin always reaches its creator", () => {
     const h = await harness();
     const cookie = await signedIn(h);
     const broken = await createConnection(connectionStore(h.deps), newConnectionFields({ slug: "broken", transport: "http", url: "http://127.0.0.1:9/mcp" }));
-    mintKey(h.deps, h.admin, { [broken.id]: ["*"] }, { name: "reaches broken" });
+    await mintKey(h.deps, h.admin, { [broken.id]: ["*"] }, { name: "reaches broken" });
     const discovery = spyOn(h.deps.gateway, "discovery").mockImplementation(() => {
       throw new TypeError("Cannot read properties of null (reading 'name')");
     });
@@ -142,7 +142,7 @@ describe("a token issued in the admin always reaches its creator", () => {
       expect(created.status).toBe(200);
       const token = shownToken(await created.text());
       expect(token).toMatch(TOKEN_PATTERN);
-      expect(h.deps.verifyKey(token!)?.keyId).toBe(listApiKeys(h.deps.db).find((k) => k.name === "through-broken-picker")!.id);
+      expect((await h.deps.verifyKey(token!))?.keyId).toBe((await listApiKeys(h.deps.db)).find((k) => k.name === "through-broken-picker")!.id);
       expect(discovery).toHaveBeenCalled();
     } finally {
       discovery.mockRestore();
@@ -154,7 +154,7 @@ describe("a token issued in the admin always reaches its creator", () => {
       const h = await harness();
       const cookie = await signedIn(h);
       // A row the key list cannot show (corrupt permissions): listing fails after the new key is stored.
-      const bad = mintKey(h.deps, h.admin, { self: ["WHOAMI"] }, { name: "corrupt" });
+      const bad = await mintKey(h.deps, h.admin, { self: ["WHOAMI"] }, { name: "corrupt" });
       h.deps.sqlite.query("UPDATE api_keys SET permissions = ? WHERE id = ?").run('{"self":"WHOAMI"}', bad.key.id);
 
       const created = await submit(h, cookie, "/admin/keys", [["name", "survives"], ["self", "WHOAMI"]], headers);
@@ -163,18 +163,18 @@ describe("a token issued in the admin always reaches its creator", () => {
       const html = await created.text();
       const token = shownToken(html);
       expect(token).toMatch(TOKEN_PATTERN);
-      expect(h.deps.verifyKey(token!)?.keyId).toBe(listApiKeys(h.deps.db).find((k) => k.name === "survives")!.id);
+      expect((await h.deps.verifyKey(token!))?.keyId).toBe((await listApiKeys(h.deps.db)).find((k) => k.name === "survives")!.id);
       expect(html).toContain('<section id="keys-section">');
       expect(html).toContain("could not be shown");
       if (face === "htmx section") expect(html).not.toContain("<html");
       else expect(html).toContain("<html");
 
       // Rotation is held to the same promise.
-      const { key } = mintKey(h.deps, h.admin, { self: ["WHOAMI"] }, { name: "to-rotate" });
+      const { key } = await mintKey(h.deps, h.admin, { self: ["WHOAMI"] }, { name: "to-rotate" });
       const rotated = await submit(h, cookie, `/admin/keys/${key.id}/rotate`, [], headers);
       expect(rotated.status).toBe(200);
       const fresh = shownToken(await rotated.text());
-      expect(h.deps.verifyKey(fresh!)?.keyId).toBe(key.id);
+      expect((await h.deps.verifyKey(fresh!))?.keyId).toBe(key.id);
     });
   }
 });

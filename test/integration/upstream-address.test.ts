@@ -114,7 +114,7 @@ describe("the connection operations", () => {
 
   test("refuse a denied IP literal at once with a field error; a name is accepted (checked at connect time)", async () => {
     const h = await harness({ gateway: { upstream_deny: ["127.0.0.0/8"] } });
-    const token = mintKey(h.deps, h.admin, { self: ["*"] }).token;
+    const token = (await mintKey(h.deps, h.admin, { self: ["*"] })).token;
     const send = async (method: string, path: string, json: unknown) => {
       const res = await apiRequest(h.app, method, path, { token, json });
       return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string; fields?: Record<string, string> } } };

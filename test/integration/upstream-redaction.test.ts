@@ -41,7 +41,7 @@ async function world(): Promise<World> {
   });
   const admin = insertUser(t.deps, "admin");
   const member = insertUser(t.deps, "member");
-  return { t, logs, admin, member, adminKey: mintKey(t.deps, admin, { self: ["*"], "*": ["*"] }).token, memberKey: mintKey(t.deps, member, { self: ["*"], "*": ["*"] }).token };
+  return { t, logs, admin, member, adminKey: (await mintKey(t.deps, admin, { self: ["*"], "*": ["*"] })).token, memberKey: (await mintKey(t.deps, member, { self: ["*"], "*": ["*"] })).token };
 }
 
 async function json(res: Response | Promise<Response>): Promise<Record<string, unknown>> {

@@ -262,15 +262,15 @@ describe("through the HTTP routes", () => {
   beforeAll(async () => {
     app = await createTestApp({ usage: routeSink });
     const admin = insertUser(app.deps, "admin", "admin@example.com");
-    tokens.manage = mintKey(app.deps, admin, { self: ["*"] }).token;
+    tokens.manage = (await mintKey(app.deps, admin, { self: ["*"] })).token;
     const created = await app.app.request("/api/v1/connections", {
       method: "POST",
       headers: { authorization: `Bearer ${tokens.manage}`, "content-type": "application/json" },
       body: JSON.stringify({ slug: "rec-edge", transport: "stdio", command: process.execPath, args: [FIXTURE] }),
     });
     connId = ((await created.json()) as { id: string }).id;
-    tokens.conn = mintKey(app.deps, admin, { [connId]: ["*"] }).token;
-    const refusedKey = mintKey(app.deps, admin, { self: ["WHOAMI"] });
+    tokens.conn = (await mintKey(app.deps, admin, { [connId]: ["*"] })).token;
+    const refusedKey = await mintKey(app.deps, admin, { self: ["WHOAMI"] });
     tokens.none = refusedKey.token;
     refusedKeyId = refusedKey.key.id;
   });
@@ -325,14 +325,14 @@ describe("the real recorder", () => {
     const app = await createTestApp();
     try {
       const admin = insertUser(app.deps, "admin", "admin@example.com");
-      const manage = mintKey(app.deps, admin, { self: ["*"] }).token;
+      const manage = (await mintKey(app.deps, admin, { self: ["*"] })).token;
       const created = await app.app.request("/api/v1/connections", {
         method: "POST",
         headers: { authorization: `Bearer ${manage}`, "content-type": "application/json" },
         body: JSON.stringify({ slug: "rec-db", transport: "stdio", command: process.execPath, args: [FIXTURE] }),
       });
       const connId = ((await created.json()) as { id: string }).id;
-      const { key, token } = mintKey(app.deps, admin, { [connId]: ["*"] });
+      const { key, token } = await mintKey(app.deps, admin, { [connId]: ["*"] });
       const response = await app.app.request("/mcp/rec-db", {
         method: "POST",
         headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${token}` },

@@ -61,7 +61,7 @@ export type TestApp = {
   /** Creates a user who signs in with `password` (PASSWORD by default). */
   createUser: (email: string, role: Role, password?: string) => Promise<User>;
   /** Closes the database and removes the data dir (unless it was passed in). */
-  close: () => void;
+  close: () => Promise<void>;
 };
 
 export type TestAppOptions = {
@@ -99,11 +99,12 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     signIn: (email, password) => signIn(request, email, password),
     cookieFor: (user) => sessionCookieFor(deps, user, config.security.session_ttl),
     createUser: (email, role, password) => createSignInUser(deps, email, role, password),
-    close() {
+    async close() {
       if (closed) return;
       closed = true;
-      deps.lastUsed.stop();
-      deps.oauth.grantLastUsed.stop();
+      // The last batches are written before the database closes under them.
+      await deps.lastUsed.stop();
+      await deps.oauth.grantLastUsed.stop();
       handle.close();
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
@@ -111,11 +112,11 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 }
 
 /** Registers cleanup in the calling file: what `make` resolves to is closed after the test that made it. */
-export function useFresh<A extends unknown[], T extends { close: () => void }>(make: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+export function useFresh<A extends unknown[], T extends { close: () => void | Promise<void> }>(make: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
   const made: Promise<T>[] = [];
   afterEach(async () => {
     // One that failed to build has nothing to close (its test failed already).
-    for (const t of made.splice(0)) (await t.catch(() => null))?.close();
+    for (const t of made.splice(0)) await (await t.catch(() => null))?.close();
   });
   return (...args) => {
     const t = make(...args);

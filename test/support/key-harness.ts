@@ -21,13 +21,13 @@ export type Harness = TestApp & {
 };
 
 /** Mints a key directly (no ceiling check), as if it had been created before the owner changed. */
-export function mintKey(
+export async function mintKey(
   deps: Pick<AppDeps, "db" | "keys">,
   owner: User,
   permissions: Permissions,
   options: { name?: string; expiresAt?: Date | null; now?: Date } = {},
-): { key: ApiKey; token: string } {
-  return createApiKey(deps.db, {
+): Promise<{ key: ApiKey; token: string }> {
+  return await createApiKey(deps.db, {
     hmacKey: deps.keys.tokenHmac,
     name: options.name ?? "test key",
     ownerId: owner.id,

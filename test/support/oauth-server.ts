@@ -50,7 +50,7 @@ export async function startOAuthWorld(options: { oauth?: ConfigOverrides["oauth"
     await deps.gateway.refresh(configConnectionId("alpha"));
     const admin = await createSignInUser(deps, "owner@example.com", "admin");
     const agentId = configAgentId(AGENT);
-    const { token } = mintKey(deps, admin, { [agentId]: ["*"] }, { name: "e2e key" });
+    const { token } = await mintKey(deps, admin, { [agentId]: ["*"] }, { name: "e2e key" });
     const base = deps.config.server.public_url;
     return {
       ...running,

@@ -46,7 +46,7 @@ export async function signedSessionCookie(value: string, key: Uint8Array<ArrayBu
 
 /** A session cookie (`sb_session=…`) for `user`, made directly: no sign-in round trip, no password check. */
 export async function sessionCookieFor(deps: Pick<AppDeps, "db" | "keys">, user: User, ttlMs: number): Promise<string> {
-  const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs });
+  const { token } = await createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs });
   return signedSessionCookie(token, deps.keys.cookie);
 }
 

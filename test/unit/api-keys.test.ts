@@ -22,7 +22,7 @@ import {
 import { deleteUser, type Role, type User } from "../../src/domain/access/users.ts";
 import { AppError } from "../../src/errors.ts";
 import { useTestDatabase } from "../support/db.ts";
-import { thrownBy } from "../support/errors.ts";
+import { rejectionOf, thrownBy } from "../support/errors.ts";
 
 const openDb = useTestDatabase();
 const hmacKey = randomBytes(32);
@@ -42,8 +42,8 @@ function setup(): { db: Db; sqlite: ReturnType<typeof openDb>["sqlite"]; owner: 
   return { db, sqlite, owner: addUser(db), verify: createKeyVerifier(db, hmacKey) };
 }
 
-function mint(db: Db, owner: User, options: { expiresAt?: Date | null; permissions?: Record<string, string[]>; now?: Date } = {}) {
-  return createApiKey(db, { hmacKey, name: "ci", ownerId: owner.id, permissions: options.permissions ?? { self: ["WHOAMI"] }, expiresAt: options.expiresAt ?? null, now: options.now ?? T0 });
+async function mint(db: Db, owner: User, options: { expiresAt?: Date | null; permissions?: Record<string, string[]>; now?: Date } = {}) {
+  return await createApiKey(db, { hmacKey, name: "ci", ownerId: owner.id, permissions: options.permissions ?? { self: ["WHOAMI"] }, expiresAt: options.expiresAt ?? null, now: options.now ?? T0 });
 }
 
 /** `token` with the character at `index` replaced by a different base62 character. */
@@ -107,9 +107,9 @@ describe("token format", () => {
 });
 
 describe("createApiKey", () => {
-  test("stores an HMAC and a display prefix, never the token", () => {
+  test("stores an HMAC and a display prefix, never the token", async () => {
     const { db, sqlite, owner } = setup();
-    const { key, token } = mint(db, owner);
+    const { key, token } = await mint(db, owner);
     expect(token).toMatch(TOKEN_PATTERN);
     expect(key.id).toMatch(/^key_[0-9a-f-]{36}$/);
     expect(key.prefix).toBe(token.slice(0, TOKEN_PREFIX.length + 6));
@@ -121,10 +121,10 @@ describe("createApiKey", () => {
     for (const value of Object.values(row)) expect(String(value)).not.toContain(secretPart);
   });
 
-  test("reads back with owner, permissions and timestamps", () => {
+  test("reads back with owner, permissions and timestamps", async () => {
     const { db, owner } = setup();
-    const { key } = mint(db, owner, { permissions: { self: ["*"] }, expiresAt: new Date(T0.getTime() + HOUR) });
-    expect(getApiKey(db, key.id, T0)).toEqual({
+    const { key } = await mint(db, owner, { permissions: { self: ["*"] }, expiresAt: new Date(T0.getTime() + HOUR) });
+    expect(await getApiKey(db, key.id, T0)).toEqual({
       id: key.id,
       name: "ci",
       ownerId: owner.id,
@@ -139,228 +139,228 @@ describe("createApiKey", () => {
     });
   });
 
-  test("lists newest first, and only one owner's keys when asked", () => {
+  test("lists newest first, and only one owner's keys when asked", async () => {
     const { db, owner } = setup();
     const other = addUser(db, "member");
-    const first = mint(db, owner, { now: T0 }).key;
-    const second = mint(db, other, { now: new Date(T0.getTime() + 1000) }).key;
-    expect(listApiKeys(db).map((k) => k.id)).toEqual([second.id, first.id]);
-    expect(listApiKeys(db, { ownerId: other.id }).map((k) => k.id)).toEqual([second.id]);
-    expect(listApiKeys(db, { ownerId: addUser(db).id })).toEqual([]);
+    const first = (await mint(db, owner, { now: T0 })).key;
+    const second = (await mint(db, other, { now: new Date(T0.getTime() + 1000) })).key;
+    expect((await listApiKeys(db)).map((k) => k.id)).toEqual([second.id, first.id]);
+    expect((await listApiKeys(db, { ownerId: other.id })).map((k) => k.id)).toEqual([second.id]);
+    expect(await listApiKeys(db, { ownerId: addUser(db).id })).toEqual([]);
   });
 });
 
 describe("verification", () => {
-  test("a live token resolves to its key, permissions and owner", () => {
+  test("a live token resolves to its key, permissions and owner", async () => {
     const { db, owner, verify } = setup();
-    const { key, token } = mint(db, owner, { permissions: { self: ["API_KEY_LIST"] } });
-    expect(verify(token, T0)).toEqual({ keyId: key.id, permissions: { self: ["API_KEY_LIST"] }, expiresAt: null, owner });
+    const { key, token } = await mint(db, owner, { permissions: { self: ["API_KEY_LIST"] } });
+    expect(await verify(token, T0)).toEqual({ keyId: key.id, permissions: { self: ["API_KEY_LIST"] }, expiresAt: null, owner });
   });
 
-  test("an unknown but well-formed token is null", () => {
+  test("an unknown but well-formed token is null", async () => {
     const { db, owner, verify } = setup();
-    mint(db, owner);
+    await mint(db, owner);
     const unknown = generateToken();
     expect(isWellFormedToken(unknown)).toBe(true);
-    expect(verify(unknown, T0)).toBeNull();
+    expect(await verify(unknown, T0)).toBeNull();
   });
 
-  test("a token with a typo is null, even though only its checksum is wrong", () => {
+  test("a token with a typo is null, even though only its checksum is wrong", async () => {
     const { db, owner, verify } = setup();
-    const { token } = mint(db, owner);
-    expect(verify(changedAt(token, token.length - 1), T0)).toBeNull();
-    expect(verify(changedAt(token, 10), T0)).toBeNull();
-    expect(verify(token, T0)).not.toBeNull();
+    const { token } = await mint(db, owner);
+    expect(await verify(changedAt(token, token.length - 1), T0)).toBeNull();
+    expect(await verify(changedAt(token, 10), T0)).toBeNull();
+    expect(await verify(token, T0)).not.toBeNull();
   });
 
-  test("the same token under another server secret is null", () => {
+  test("the same token under another server secret is null", async () => {
     const { db, owner } = setup();
-    const { token } = mint(db, owner);
-    expect(createKeyVerifier(db, randomBytes(32))(token, T0)).toBeNull();
+    const { token } = await mint(db, owner);
+    expect(await createKeyVerifier(db, randomBytes(32))(token, T0)).toBeNull();
   });
 
-  test("a revoked key is null at once, and revoking twice is API_KEY_NOT_FOUND", () => {
+  test("a revoked key is null at once, and revoking twice is API_KEY_NOT_FOUND", async () => {
     const { db, owner, verify } = setup();
-    const { key, token } = mint(db, owner);
-    const other = mint(db, owner);
-    deleteApiKey(db, key.id);
-    expect(verify(token, T0)).toBeNull();
-    expect(getApiKey(db, key.id)).toBeNull();
-    expect(verify(other.token, T0)).not.toBeNull();
-    expect(codeOf(thrownBy(() => deleteApiKey(db, key.id)))).toBe("API_KEY_NOT_FOUND");
+    const { key, token } = await mint(db, owner);
+    const other = await mint(db, owner);
+    await deleteApiKey(db, key.id);
+    expect(await verify(token, T0)).toBeNull();
+    expect(await getApiKey(db, key.id)).toBeNull();
+    expect(await verify(other.token, T0)).not.toBeNull();
+    expect(codeOf(await rejectionOf(deleteApiKey(db, key.id)))).toBe("API_KEY_NOT_FOUND");
   });
 
-  test("an expired key is null from its expiry on, and valid until then", () => {
+  test("an expired key is null from its expiry on, and valid until then", async () => {
     const { db, owner, verify } = setup();
     const expiresAt = new Date(T0.getTime() + HOUR);
-    const { token } = mint(db, owner, { expiresAt });
-    expect(verify(token, new Date(expiresAt.getTime() - 1))).not.toBeNull();
-    expect(verify(token, expiresAt)).toBeNull();
-    expect(verify(token, new Date(expiresAt.getTime() + 1))).toBeNull();
+    const { token } = await mint(db, owner, { expiresAt });
+    expect(await verify(token, new Date(expiresAt.getTime() - 1))).not.toBeNull();
+    expect(await verify(token, expiresAt)).toBeNull();
+    expect(await verify(token, new Date(expiresAt.getTime() + 1))).toBeNull();
   });
 
-  test("a key whose owner is removed is null", () => {
+  test("a key whose owner is removed is null", async () => {
     const { db, verify } = setup();
     addUser(db, "admin"); // the last admin cannot be removed
     const owner = addUser(db, "member");
-    const { token } = mint(db, owner);
-    deleteUser(db, owner.id);
-    expect(verify(token, T0)).toBeNull();
+    const { token } = await mint(db, owner);
+    await deleteUser(db, owner.id);
+    expect(await verify(token, T0)).toBeNull();
   });
 
-  test("the owner's current role is what verification reports", () => {
+  test("the owner's current role is what verification reports", async () => {
     const { db, verify } = setup();
     const owner = addUser(db, "admin");
-    const { token } = mint(db, owner);
-    expect(verify(token, T0)?.owner.role).toBe("admin");
+    const { token } = await mint(db, owner);
+    expect((await verify(token, T0))?.owner.role).toBe("admin");
     db.update(users).set({ role: "member" }).run();
-    expect(verify(token, T0)?.owner.role).toBe("member");
+    expect((await verify(token, T0))?.owner.role).toBe("member");
   });
 
-  test("a revocation or demotion made through another connection applies to the very next check", () => {
+  test("a revocation or demotion made through another connection applies to the very next check", async () => {
     // As `switchboard key revoke` does while a server runs: a second handle on the same file.
     const { db, sqlite, verify } = setup();
     const owner = addUser(db, "admin");
     addUser(db, "admin");
-    const revoked = mint(db, owner);
-    const kept = mint(db, owner);
-    expect(verify(revoked.token, T0)?.keyId).toBe(revoked.key.id);
-    expect(verify(kept.token, T0)?.owner.role).toBe("admin");
+    const revoked = await mint(db, owner);
+    const kept = await mint(db, owner);
+    expect((await verify(revoked.token, T0))?.keyId).toBe(revoked.key.id);
+    expect((await verify(kept.token, T0))?.owner.role).toBe("admin");
     const other = openDatabase({ path: sqlite.filename, busyTimeoutMs: 1_000 });
     try {
-      deleteApiKey(other.db, revoked.key.id);
+      await deleteApiKey(other.db, revoked.key.id);
       other.db.update(users).set({ role: "member" }).where(eq(users.id, owner.id)).run();
     } finally {
       other.close();
     }
-    expect(verify(revoked.token, T0)).toBeNull();
-    expect(verify(kept.token, T0)?.owner.role).toBe("member");
+    expect(await verify(revoked.token, T0)).toBeNull();
+    expect((await verify(kept.token, T0))?.owner.role).toBe("member");
   });
 
-  test("changes to a key apply to the next verification; the token stays the same", () => {
+  test("changes to a key apply to the next verification; the token stays the same", async () => {
     const { db, owner, verify } = setup();
-    const { key, token } = mint(db, owner);
-    expect(verify(token, T0)?.permissions).toEqual({ self: ["WHOAMI"] });
-    const updated = updateApiKey(db, key.id, { name: "renamed", permissions: { self: ["*"] }, expiresAt: new Date(T0.getTime() + 1000) }, T0);
+    const { key, token } = await mint(db, owner);
+    expect((await verify(token, T0))?.permissions).toEqual({ self: ["WHOAMI"] });
+    const updated = await updateApiKey(db, key.id, { name: "renamed", permissions: { self: ["*"] }, expiresAt: new Date(T0.getTime() + 1000) }, T0);
     expect(updated).toMatchObject({ name: "renamed", permissions: { self: ["*"] }, prefix: key.prefix });
-    expect(verify(token, T0)?.permissions).toEqual({ self: ["*"] });
-    expect(verify(token, new Date(T0.getTime() + 1000))).toBeNull();
-    expect(codeOf(thrownBy(() => updateApiKey(db, `key_${randomUUID()}`, { name: "x" })))).toBe("API_KEY_NOT_FOUND");
+    expect((await verify(token, T0))?.permissions).toEqual({ self: ["*"] });
+    expect(await verify(token, new Date(T0.getTime() + 1000))).toBeNull();
+    expect(codeOf(await rejectionOf(updateApiKey(db, `key_${randomUUID()}`, { name: "x" })))).toBe("API_KEY_NOT_FOUND");
   });
 });
 
 describe("rotation", () => {
-  test("without a grace period the old token stops at once and the new one works", () => {
+  test("without a grace period the old token stops at once and the new one works", async () => {
     const { db, owner, verify } = setup();
-    const { key, token: old } = mint(db, owner, { permissions: { self: ["API_KEY_LIST"] } });
-    const rotated = rotateApiKey(db, { hmacKey, id: key.id, graceMs: 0, now: T0 });
+    const { key, token: old } = await mint(db, owner, { permissions: { self: ["API_KEY_LIST"] } });
+    const rotated = await rotateApiKey(db, { hmacKey, id: key.id, graceMs: 0, now: T0 });
     expect(rotated.token).toMatch(TOKEN_PATTERN);
     expect(rotated.token).not.toBe(old);
-    expect(verify(old, T0)).toBeNull();
-    expect(verify(rotated.token, T0)).toEqual({ keyId: key.id, permissions: { self: ["API_KEY_LIST"] }, expiresAt: null, owner });
+    expect(await verify(old, T0)).toBeNull();
+    expect(await verify(rotated.token, T0)).toEqual({ keyId: key.id, permissions: { self: ["API_KEY_LIST"] }, expiresAt: null, owner });
     expect(rotated.key).toMatchObject({ id: key.id, name: "ci", permissions: { self: ["API_KEY_LIST"] }, previousTokenExpiresAt: null });
     expect(rotated.key.prefix).toBe(rotated.token.slice(0, TOKEN_PREFIX.length + 6));
   });
 
-  test("with a grace period the old token works until the grace ends, then stops", () => {
+  test("with a grace period the old token works until the grace ends, then stops", async () => {
     const { db, owner, verify } = setup();
-    const { key, token: old } = mint(db, owner);
-    const rotated = rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 });
+    const { key, token: old } = await mint(db, owner);
+    const rotated = await rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 });
     const graceEnd = new Date(T0.getTime() + HOUR);
     expect(rotated.key.previousTokenExpiresAt).toEqual(graceEnd);
-    expect(verify(old, T0)?.keyId).toBe(key.id);
-    expect(verify(old, new Date(graceEnd.getTime() - 1))?.keyId).toBe(key.id);
-    expect(verify(old, graceEnd)).toBeNull();
-    expect(verify(old, new Date(graceEnd.getTime() + HOUR))).toBeNull();
+    expect((await verify(old, T0))?.keyId).toBe(key.id);
+    expect((await verify(old, new Date(graceEnd.getTime() - 1)))?.keyId).toBe(key.id);
+    expect(await verify(old, graceEnd)).toBeNull();
+    expect(await verify(old, new Date(graceEnd.getTime() + HOUR))).toBeNull();
     // The new token is unaffected by the grace ending.
-    expect(verify(rotated.token, new Date(graceEnd.getTime() + HOUR))?.keyId).toBe(key.id);
+    expect((await verify(rotated.token, new Date(graceEnd.getTime() + HOUR)))?.keyId).toBe(key.id);
     // The record stops announcing the old token once its grace is over.
-    expect(getApiKey(db, key.id, T0)?.previousTokenExpiresAt).toEqual(graceEnd);
-    expect(getApiKey(db, key.id, graceEnd)?.previousTokenExpiresAt).toBeNull();
+    expect((await getApiKey(db, key.id, T0))?.previousTokenExpiresAt).toEqual(graceEnd);
+    expect((await getApiKey(db, key.id, graceEnd))?.previousTokenExpiresAt).toBeNull();
   });
 
-  test("the grace period never outlives the key's own expiry", () => {
+  test("the grace period never outlives the key's own expiry", async () => {
     const { db, owner, verify } = setup();
     const expiresAt = new Date(T0.getTime() + 10 * 60_000);
-    const { key, token: old } = mint(db, owner, { expiresAt });
-    rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 });
-    expect(verify(old, new Date(expiresAt.getTime() - 1))).not.toBeNull();
-    expect(verify(old, expiresAt)).toBeNull();
+    const { key, token: old } = await mint(db, owner, { expiresAt });
+    await rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 });
+    expect(await verify(old, new Date(expiresAt.getTime() - 1))).not.toBeNull();
+    expect(await verify(old, expiresAt)).toBeNull();
   });
 
-  test("the verified expiry is when the presented token stops: the key's, or the grace end for a rotated-out token", () => {
+  test("the verified expiry is when the presented token stops: the key's, or the grace end for a rotated-out token", async () => {
     const { db, owner, verify } = setup();
-    const forever = mint(db, owner);
-    const rotated = rotateApiKey(db, { hmacKey, id: forever.key.id, graceMs: HOUR, now: T0 });
-    expect(verify(rotated.token, T0)?.expiresAt).toBeNull();
-    expect(verify(forever.token, T0)?.expiresAt).toEqual(new Date(T0.getTime() + HOUR));
+    const forever = await mint(db, owner);
+    const rotated = await rotateApiKey(db, { hmacKey, id: forever.key.id, graceMs: HOUR, now: T0 });
+    expect((await verify(rotated.token, T0))?.expiresAt).toBeNull();
+    expect((await verify(forever.token, T0))?.expiresAt).toEqual(new Date(T0.getTime() + HOUR));
     const expiresAt = new Date(T0.getTime() + 10 * 60_000);
-    const soon = mint(db, owner, { expiresAt });
-    rotateApiKey(db, { hmacKey, id: soon.key.id, graceMs: HOUR, now: T0 });
-    expect(verify(soon.token, T0)?.expiresAt).toEqual(expiresAt);
+    const soon = await mint(db, owner, { expiresAt });
+    await rotateApiKey(db, { hmacKey, id: soon.key.id, graceMs: HOUR, now: T0 });
+    expect((await verify(soon.token, T0))?.expiresAt).toEqual(expiresAt);
   });
 
-  test("rotating again retires the token still in grace", () => {
+  test("rotating again retires the token still in grace", async () => {
     const { db, owner, verify } = setup();
-    const { key, token: first } = mint(db, owner);
-    const second = rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 }).token;
-    const third = rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 }).token;
-    expect(verify(first, T0)).toBeNull();
-    expect(verify(second, T0)?.keyId).toBe(key.id);
-    expect(verify(third, T0)?.keyId).toBe(key.id);
+    const { key, token: first } = await mint(db, owner);
+    const second = (await rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 })).token;
+    const third = (await rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 })).token;
+    expect(await verify(first, T0)).toBeNull();
+    expect((await verify(second, T0))?.keyId).toBe(key.id);
+    expect((await verify(third, T0))?.keyId).toBe(key.id);
   });
 
-  test("revoking a key also stops a rotated-out token still in grace", () => {
+  test("revoking a key also stops a rotated-out token still in grace", async () => {
     const { db, owner, verify } = setup();
-    const { key, token: old } = mint(db, owner);
-    const rotated = rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 });
-    deleteApiKey(db, key.id);
-    expect(verify(old, T0)).toBeNull();
-    expect(verify(rotated.token, T0)).toBeNull();
+    const { key, token: old } = await mint(db, owner);
+    const rotated = await rotateApiKey(db, { hmacKey, id: key.id, graceMs: HOUR, now: T0 });
+    await deleteApiKey(db, key.id);
+    expect(await verify(old, T0)).toBeNull();
+    expect(await verify(rotated.token, T0)).toBeNull();
   });
 
-  test("rotating an unknown key is API_KEY_NOT_FOUND and changes nothing", () => {
+  test("rotating an unknown key is API_KEY_NOT_FOUND and changes nothing", async () => {
     const { db, owner, verify } = setup();
-    const { token } = mint(db, owner);
-    expect(codeOf(thrownBy(() => rotateApiKey(db, { hmacKey, id: `key_${randomUUID()}`, graceMs: 0, now: T0 })))).toBe("API_KEY_NOT_FOUND");
-    expect(verify(token, T0)).not.toBeNull();
+    const { token } = await mint(db, owner);
+    expect(codeOf(await rejectionOf(rotateApiKey(db, { hmacKey, id: `key_${randomUUID()}`, graceMs: 0, now: T0 })))).toBe("API_KEY_NOT_FOUND");
+    expect(await verify(token, T0)).not.toBeNull();
   });
 });
 
 describe("LastUsedRecorder", () => {
-  test("writes nothing until flushed, then the latest time per key", () => {
+  test("writes nothing until flushed, then the latest time per key", async () => {
     const { db, owner } = setup();
-    const a = mint(db, owner).key;
-    const b = mint(db, owner).key;
+    const a = (await mint(db, owner)).key;
+    const b = (await mint(db, owner)).key;
     const recorder = new LastUsedRecorder(db, 60_000);
     recorder.record(a.id, T0.getTime());
     recorder.record(a.id, T0.getTime() + 5000);
-    expect(getApiKey(db, a.id)?.lastUsedAt).toBeNull();
-    recorder.flush();
-    expect(getApiKey(db, a.id)?.lastUsedAt).toEqual(new Date(T0.getTime() + 5000));
-    expect(getApiKey(db, b.id)?.lastUsedAt).toBeNull();
-    recorder.stop();
+    expect((await getApiKey(db, a.id))?.lastUsedAt).toBeNull();
+    await recorder.flush();
+    expect((await getApiKey(db, a.id))?.lastUsedAt).toEqual(new Date(T0.getTime() + 5000));
+    expect((await getApiKey(db, b.id))?.lastUsedAt).toBeNull();
+    await recorder.stop();
   });
 
-  test("stop() writes what is pending", () => {
+  test("stop() writes what is pending", async () => {
     const { db, owner } = setup();
-    const { key } = mint(db, owner);
+    const { key } = await mint(db, owner);
     const recorder = new LastUsedRecorder(db, 60_000);
     recorder.record(key.id, T0.getTime());
-    recorder.stop();
-    expect(getApiKey(db, key.id)?.lastUsedAt).toEqual(T0);
+    await recorder.stop();
+    expect((await getApiKey(db, key.id))?.lastUsedAt).toEqual(T0);
   });
 
-  test("a key revoked before the flush does not break the batch", () => {
+  test("a key revoked before the flush does not break the batch", async () => {
     const { db, owner } = setup();
-    const gone = mint(db, owner).key;
-    const kept = mint(db, owner).key;
+    const gone = (await mint(db, owner)).key;
+    const kept = (await mint(db, owner)).key;
     const recorder = new LastUsedRecorder(db, 60_000);
     recorder.record(gone.id, T0.getTime());
     recorder.record(kept.id, T0.getTime());
-    deleteApiKey(db, gone.id);
-    recorder.flush();
-    expect(getApiKey(db, kept.id)?.lastUsedAt).toEqual(T0);
-    recorder.stop();
+    await deleteApiKey(db, gone.id);
+    await recorder.flush();
+    expect((await getApiKey(db, kept.id))?.lastUsedAt).toEqual(T0);
+    await recorder.stop();
   });
 });

@@ -45,58 +45,79 @@ describe("createChangeProbe", () => {
     expect(probe()).not.toBe(before);
   });
 
-  test("a verifier using it sees a revocation made through another connection at once", () => {
+  test("a verifier using it sees a revocation made through another connection at once", async () => {
     const handle = openDb();
     const now = new Date();
     handle.db.insert(users).values({ id: "user_1", email: "a@example.com", role: "admin", passwordHash: "x", createdAt: now, updatedAt: now }).run();
-    const { key, token } = createApiKey(handle.db, { hmacKey: HMAC, name: "k", ownerId: "user_1", permissions: { self: ["*"] }, expiresAt: null });
+    const { key, token } = await createApiKey(handle.db, { hmacKey: HMAC, name: "k", ownerId: "user_1", permissions: { self: ["*"] }, expiresAt: null });
     const verify = createKeyVerifier(handle.db, HMAC, createChangeProbe(handle.sqlite, dbPath(handle)));
-    expect(verify(token)?.keyId).toBe(key.id);
-    expect(verify(token)?.keyId).toBe(key.id); // now served from the cache
+    expect((await verify(token))?.keyId).toBe(key.id);
+    expect((await verify(token))?.keyId).toBe(key.id); // now served from the cache
     const other = new Database(dbPath(handle));
     try {
       other.run("DELETE FROM api_keys WHERE id = ?", [key.id]);
     } finally {
       other.close();
     }
-    expect(verify(token)).toBeNull();
+    expect(await verify(token)).toBeNull();
   });
 
-  test("a verifier using it sees a revocation made through its own connection at once", () => {
+  test("a verifier using it sees a revocation made through its own connection at once", async () => {
     const handle = openDb();
     const now = new Date();
     handle.db.insert(users).values({ id: "user_1", email: "a@example.com", role: "admin", passwordHash: "x", createdAt: now, updatedAt: now }).run();
-    const { key, token } = createApiKey(handle.db, { hmacKey: HMAC, name: "k", ownerId: "user_1", permissions: { self: ["*"] }, expiresAt: null });
+    const { key, token } = await createApiKey(handle.db, { hmacKey: HMAC, name: "k", ownerId: "user_1", permissions: { self: ["*"] }, expiresAt: null });
     const verify = createKeyVerifier(handle.db, HMAC, createChangeProbe(handle.sqlite, dbPath(handle)));
-    expect(verify(token)?.keyId).toBe(key.id);
-    deleteApiKey(handle.db, key.id);
-    expect(verify(token)).toBeNull();
+    expect((await verify(token))?.keyId).toBe(key.id);
+    await deleteApiKey(handle.db, key.id);
+    expect(await verify(token)).toBeNull();
   });
 });
 
 describe("probedCache", () => {
-  test("loads a key once while nothing changes, again after a change, and never caches a miss", () => {
+  test("loads a key once while nothing changes, again after a change, and never caches a miss", async () => {
     let version = "1";
     const loads: string[] = [];
-    const lookup = probedCache(() => version, (key) => {
+    // An asynchronous probe (PostgreSQL's will ask its server) works as a synchronous one does.
+    const lookup = probedCache(async () => version, async (key) => {
       loads.push(key);
       return key === "known" ? { key } : null;
     });
-    expect(lookup("known")).toEqual({ key: "known" });
-    expect(lookup("known")).toEqual({ key: "known" });
-    expect(lookup("unknown")).toBeNull();
-    expect(lookup("unknown")).toBeNull();
+    expect(await lookup("known")).toEqual({ key: "known" });
+    expect(await lookup("known")).toEqual({ key: "known" });
+    expect(await lookup("unknown")).toBeNull();
+    expect(await lookup("unknown")).toBeNull();
     expect(loads).toEqual(["known", "unknown", "unknown"]);
     version = "2";
-    lookup("known");
+    await lookup("known");
     expect(loads).toEqual(["known", "unknown", "unknown", "known"]);
   });
 
-  test("starts over past its limit rather than growing", () => {
+  test("starts over past its limit rather than growing", async () => {
     const loads: string[] = [];
-    const lookup = probedCache(() => "same", (key) => (loads.push(key), key), 2);
-    for (const key of ["a", "b", "c", "a"]) lookup(key);
+    const lookup = probedCache(() => "same", async (key) => (loads.push(key), key), 2);
+    for (const key of ["a", "b", "c", "a"]) await lookup(key);
     // "c" found the cache full and cleared it, so "a" was loaded again.
     expect(loads).toEqual(["a", "b", "c", "a"]);
+  });
+
+  test("a row whose load began before a change and ended after it is returned, never cached", async () => {
+    let version = "1";
+    let finishFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (finishFirst = resolve));
+    let loads = 0;
+    const lookup = probedCache(() => version, async (key) => {
+      const n = ++loads;
+      if (n === 1) await firstHeld; // read before the revocation, answered after it
+      return { key, load: n };
+    });
+    const stale = lookup("k");
+    version = "2"; // the revocation commits while the first load is in flight
+    expect(await lookup("k")).toEqual({ key: "k", load: 2 });
+    finishFirst();
+    expect(await stale).toEqual({ key: "k", load: 1 });
+    // The stale row did not overwrite the fresh one: the next call is served the load made after the change.
+    expect(await lookup("k")).toEqual({ key: "k", load: 2 });
+    expect(loads).toBe(2);
   });
 });

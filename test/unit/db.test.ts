@@ -203,7 +203,7 @@ describe("durability", () => {
     try {
       expect(handle.sqlite.query("PRAGMA integrity_check").all()).toEqual([{ integrity_check: "ok" }]);
       expect(handle.sqlite.query("SELECT count(*) AS n FROM users WHERE id LIKE 'user_raw_%'").get()).toEqual({ n: 50 });
-      expect(findUserByEmail(handle.db, "durable@example.com")?.role).toBe("admin");
+      expect((await findUserByEmail(handle.db, "durable@example.com"))?.role).toBe("admin");
     } finally {
       handle.close();
     }

@@ -54,7 +54,7 @@ describe("first-admin setup", () => {
     const token = gate.open();
 
     // What the setup route does with a valid token.
-    expect(gate.matches(token) && countUsers(db) === 0).toBe(true);
+    expect(gate.matches(token) && await countUsers(db) === 0).toBe(true);
     await createFirstAdmin(db, { email: "first@example.com", password: "first admin password" });
     gate.close();
 
@@ -63,7 +63,7 @@ describe("first-admin setup", () => {
     expect(await rejectionOf(createFirstAdmin(db, { email: "late@example.com", password: "late admin password" }))).toMatchObject({
       code: "SETUP_DONE",
     });
-    expect(countUsers(db)).toBe(1);
+    expect(await countUsers(db)).toBe(1);
   });
 
   test("two setups racing on one database make one admin", async () => {
@@ -75,6 +75,6 @@ describe("first-admin setup", () => {
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     expect(rejected.reason).toMatchObject({ code: "SETUP_DONE" });
-    expect(countUsers(db)).toBe(1);
+    expect(await countUsers(db)).toBe(1);
   });
 });

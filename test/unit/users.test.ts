@@ -41,7 +41,7 @@ describe("createUser", () => {
     const err = await rejectionOf(createUser(db, { email: "BOB@example.com", role: "admin", password: "another password" }, new Date(), TEST_PASSWORD_COST));
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: "USER_EXISTS", status: 409 });
-    expect(countUsers(db)).toBe(1);
+    expect(await countUsers(db)).toBe(1);
   });
 
   test.each([
@@ -58,7 +58,7 @@ describe("createUser", () => {
     const err = await rejectionOf(createUser(db, input, new Date(), TEST_PASSWORD_COST));
     expect(err).toMatchObject({ code: "VALIDATION_FAILED", status: 400 });
     expect((err as AppError).fields).toEqual(fields);
-    expect(countUsers(db)).toBe(0);
+    expect(await countUsers(db)).toBe(0);
   });
 });
 
@@ -84,40 +84,40 @@ describe("the last admin", () => {
     const { db } = openDb();
     const admin = await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
-    expect(thrownBy(() => setRole(db, admin.id, "member"))).toMatchObject({ code: "LAST_ADMIN", status: 409 });
-    expect(thrownBy(() => deleteUser(db, admin.id))).toMatchObject({ code: "LAST_ADMIN" });
-    expect(getUser(db, admin.id)?.role).toBe("admin");
+    expect(await rejectionOf(setRole(db, admin.id, "member"))).toMatchObject({ code: "LAST_ADMIN", status: 409 });
+    expect(await rejectionOf(deleteUser(db, admin.id))).toMatchObject({ code: "LAST_ADMIN" });
+    expect((await getUser(db, admin.id))?.role).toBe("admin");
   });
 
   test("one of two admins may go, then the other is the last", async () => {
     const { db } = openDb();
     const first = await createUser(db, { email: "a1@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     const second = await createUser(db, { email: "a2@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
-    expect(setRole(db, first.id, "member").role).toBe("member");
-    expect(getUser(db, first.id)?.role).toBe("member");
-    expect(thrownBy(() => setRole(db, second.id, "member"))).toMatchObject({ code: "LAST_ADMIN" });
-    expect(setRole(db, first.id, "admin").role).toBe("admin");
-    deleteUser(db, second.id);
-    expect(listUsers(db).map((u) => u.email)).toEqual(["a1@example.com"]);
+    expect((await setRole(db, first.id, "member")).role).toBe("member");
+    expect((await getUser(db, first.id))?.role).toBe("member");
+    expect(await rejectionOf(setRole(db, second.id, "member"))).toMatchObject({ code: "LAST_ADMIN" });
+    expect((await setRole(db, first.id, "admin")).role).toBe("admin");
+    await deleteUser(db, second.id);
+    expect((await listUsers(db)).map((u) => u.email)).toEqual(["a1@example.com"]);
   });
 
   test("members can be removed, and removing a user ends their sessions", async () => {
     const { db, sqlite } = openDb();
     await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     const member = await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
-    const { token } = createSession(db, { hmacKey, userId: member.id, ttlMs: 60_000 });
-    deleteUser(db, member.id);
-    expect(getUser(db, member.id)).toBeNull();
-    expect(findSession(db, { hmacKey, token })).toBeNull();
+    const { token } = await createSession(db, { hmacKey, userId: member.id, ttlMs: 60_000 });
+    await deleteUser(db, member.id);
+    expect(await getUser(db, member.id)).toBeNull();
+    expect(await findSession(db, { hmacKey, token })).toBeNull();
     expect(sqlite.query("SELECT count(*) AS n FROM sessions").get()).toEqual({ n: 0 });
   });
 
   test("an unknown user is USER_NOT_FOUND and a bad role VALIDATION_FAILED", async () => {
     const { db } = openDb();
     const admin = await createUser(db, { email: "admin@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
-    expect(thrownBy(() => setRole(db, "user_missing", "member"))).toMatchObject({ code: "USER_NOT_FOUND" });
-    expect(thrownBy(() => deleteUser(db, "user_missing"))).toMatchObject({ code: "USER_NOT_FOUND" });
-    expect(thrownBy(() => setRole(db, admin.id, "root"))).toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(await rejectionOf(setRole(db, "user_missing", "member"))).toMatchObject({ code: "USER_NOT_FOUND" });
+    expect(await rejectionOf(deleteUser(db, "user_missing"))).toMatchObject({ code: "USER_NOT_FOUND" });
+    expect(await rejectionOf(setRole(db, admin.id, "root"))).toMatchObject({ code: "VALIDATION_FAILED" });
   });
 });
 
@@ -136,21 +136,21 @@ describe("createFirstAdmin", () => {
       code: "SETUP_DONE",
       status: 410,
     });
-    expect(countUsers(db)).toBe(1);
+    expect(await countUsers(db)).toBe(1);
   });
 
   test("refuses when the only user is a member made from the CLI", async () => {
     const { db } = openDb();
     await createUser(db, { email: "member@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     expect(await rejectionOf(createFirstAdmin(db, { email: "x@example.com", password: PASSWORD }, new Date(), TEST_PASSWORD_COST))).toMatchObject({ code: "SETUP_DONE" });
-    expect(countUsers(db)).toBe(1);
+    expect(await countUsers(db)).toBe(1);
   });
 
   test("validates its input like createUser", async () => {
     const { db } = openDb();
     const err = await rejectionOf(createFirstAdmin(db, { email: "x@example.com", password: "short" }, new Date(), TEST_PASSWORD_COST));
     expect(err).toMatchObject({ code: "VALIDATION_FAILED", fields: { password: "expected at least 10 characters" } });
-    expect(countUsers(db)).toBe(0);
+    expect(await countUsers(db)).toBe(0);
   });
 });
 
@@ -159,13 +159,13 @@ describe("resetPassword", () => {
     const { db } = openDb();
     const erin = await createUser(db, { email: "erin@example.com", role: "admin", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
     const frank = await createUser(db, { email: "frank@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
-    const erinTokens = [1, 2].map(() => createSession(db, { hmacKey, userId: erin.id, ttlMs: 60_000 }).token);
-    const frankToken = createSession(db, { hmacKey, userId: frank.id, ttlMs: 60_000 }).token;
+    const erinTokens = await Promise.all([1, 2].map(async () => (await createSession(db, { hmacKey, userId: erin.id, ttlMs: 60_000 })).token));
+    const frankToken = (await createSession(db, { hmacKey, userId: frank.id, ttlMs: 60_000 })).token;
 
     await resetPassword(db, "ERIN@example.com", "a brand new password", new Date(), TEST_PASSWORD_COST);
 
-    for (const token of erinTokens) expect(findSession(db, { hmacKey, token })).toBeNull();
-    expect(findSession(db, { hmacKey, token: frankToken })?.user.id).toBe(frank.id);
+    for (const token of erinTokens) expect(await findSession(db, { hmacKey, token })).toBeNull();
+    expect((await findSession(db, { hmacKey, token: frankToken }))?.user.id).toBe(frank.id);
     expect(await authenticate(db, "erin@example.com", PASSWORD, TEST_PASSWORD_COST)).toBeNull();
     expect((await authenticate(db, "erin@example.com", "a brand new password", TEST_PASSWORD_COST))?.id).toBe(erin.id);
   });
@@ -178,12 +178,12 @@ describe("resetPassword", () => {
   test("a too-short password is refused and changes nothing", async () => {
     const { db } = openDb();
     const user = await createUser(db, { email: "gus@example.com", role: "member", password: PASSWORD }, new Date(), TEST_PASSWORD_COST);
-    const { token } = createSession(db, { hmacKey, userId: user.id, ttlMs: 60_000 });
+    const { token } = await createSession(db, { hmacKey, userId: user.id, ttlMs: 60_000 });
     expect(await rejectionOf(resetPassword(db, "gus@example.com", "short", new Date(), TEST_PASSWORD_COST))).toMatchObject({
       code: "VALIDATION_FAILED",
       fields: { password: "expected at least 10 characters" },
     });
-    expect(findSession(db, { hmacKey, token })).not.toBeNull();
+    expect(await findSession(db, { hmacKey, token })).not.toBeNull();
     expect(await authenticate(db, "gus@example.com", PASSWORD, TEST_PASSWORD_COST)).not.toBeNull();
   });
 });

@@ -6,7 +6,8 @@ import { randomUUID, timingSafeEqual } from "node:crypto";
 import { desc, eq, sql } from "drizzle-orm";
 import { probedCache, sqlChangeProbe, type ChangeProbe } from "../../db/change-probe.ts";
 import type { Db } from "../../db/client.ts";
-import { apiKeys, users } from "../../db/schema.ts";
+import type { apiKeys } from "../../db/schema.ts";
+import { outsideTransactions, tables, transaction } from "../../db/store.ts";
 import { AppError } from "../../errors.ts";
 import type { Permissions } from "./permissions.ts";
 import { generateToken as generateTokenOf, hmacToken, isWellFormedToken as isWellFormedTokenOf } from "./token-format.ts";
@@ -52,10 +53,10 @@ export function hashToken(hmacKey: Buffer, token: string): string {
   return hmacToken(hmacKey, HASH_LABEL, token);
 }
 
-const selection = {
-  key: apiKeys,
-  ownerEmail: users.email,
-};
+function selection(db: Db) {
+  const { apiKeys, users } = tables(db);
+  return { key: apiKeys, ownerEmail: users.email };
+}
 
 function toApiKey(row: { key: typeof apiKeys.$inferSelect; ownerEmail: string }, now: Date): ApiKey {
   const k = row.key;
@@ -76,14 +77,15 @@ function toApiKey(row: { key: typeof apiKeys.$inferSelect; ownerEmail: string },
 }
 
 /** Stores a new key and returns it with its token; the token is never retrievable again. */
-export function createApiKey(
+export async function createApiKey(
   db: Db,
   options: { hmacKey: Buffer; name: string; ownerId: string; permissions: Permissions; expiresAt: Date | null; now?: Date },
-): { key: ApiKey; token: string } {
+): Promise<{ key: ApiKey; token: string }> {
+  const { apiKeys } = tables(db);
   const now = options.now ?? new Date();
   const token = generateToken();
   const id = `key_${randomUUID()}`;
-  db.insert(apiKeys)
+  await db.insert(apiKeys)
     .values({
       id,
       name: options.name,
@@ -94,51 +96,58 @@ export function createApiKey(
       createdAt: now,
       updatedAt: now,
       expiresAt: options.expiresAt,
-    })
-    .run();
-  return { key: getApiKey(db, id, now)!, token };
+    });
+  return { key: (await getApiKey(db, id, now))!, token };
 }
 
-export function getApiKey(db: Db, id: string, now = new Date()): ApiKey | null {
-  const row = db.select(selection).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId)).where(eq(apiKeys.id, id)).get();
+/** One key with its owner's email, or null. */
+export async function getApiKey(db: Db, id: string, now = new Date()): Promise<ApiKey | null> {
+  const { apiKeys, users } = tables(db);
+  const [row] = await db.select(selection(db)).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId)).where(eq(apiKeys.id, id));
   return row ? toApiKey(row, now) : null;
 }
 
 /** Keys, newest first; only `ownerId`'s when given. */
-export function listApiKeys(db: Db, options: { ownerId?: string; now?: Date } = {}): ApiKey[] {
+export async function listApiKeys(db: Db, options: { ownerId?: string; now?: Date } = {}): Promise<ApiKey[]> {
+  const { apiKeys, users } = tables(db);
   const now = options.now ?? new Date();
-  const query = db.select(selection).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId));
-  const rows = (options.ownerId ? query.where(eq(apiKeys.ownerId, options.ownerId)) : query).orderBy(desc(apiKeys.createdAt)).all();
+  const query = db.select(selection(db)).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId));
+  const rows = await (options.ownerId ? query.where(eq(apiKeys.ownerId, options.ownerId)) : query).orderBy(desc(apiKeys.createdAt));
   return rows.map((row) => toApiKey(row, now));
 }
 
 /** Changes name, permissions or expiry (null clears the expiry). */
-export function updateApiKey(
+export async function updateApiKey(
   db: Db,
   id: string,
   changes: { name?: string; permissions?: Permissions; expiresAt?: Date | null },
   now = new Date(),
-): ApiKey {
+): Promise<ApiKey> {
+  const { apiKeys } = tables(db);
   const set: Partial<typeof apiKeys.$inferInsert> = { updatedAt: now };
   if (changes.name !== undefined) set.name = changes.name;
   if (changes.permissions !== undefined) set.permissions = changes.permissions;
   if (changes.expiresAt !== undefined) set.expiresAt = changes.expiresAt;
-  const updated = db.update(apiKeys).set(set).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id }).all();
+  const updated = await db.update(apiKeys).set(set).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id });
   if (updated.length === 0) throw new AppError("API_KEY_NOT_FOUND");
-  return getApiKey(db, id, now)!;
+  return (await getApiKey(db, id, now))!;
 }
 
 /**
  * Issues a new token for the key (same permissions). The old token stops at once, or keeps
  * working for `graceMs` so deployments can switch over.
  */
-export function rotateApiKey(db: Db, options: { hmacKey: Buffer; id: string; graceMs: number; now?: Date }): { key: ApiKey; token: string } {
+export async function rotateApiKey(
+  db: Db,
+  options: { hmacKey: Buffer; id: string; graceMs: number; now?: Date },
+): Promise<{ key: ApiKey; token: string }> {
   const now = options.now ?? new Date();
   const token = generateToken();
-  db.transaction((tx) => {
-    const current = tx.select({ tokenHash: apiKeys.tokenHash }).from(apiKeys).where(eq(apiKeys.id, options.id)).get();
+  await transaction(db, async (tx) => {
+    const { apiKeys } = tables(tx);
+    const [current] = await tx.select({ tokenHash: apiKeys.tokenHash }).from(apiKeys).where(eq(apiKeys.id, options.id));
     if (!current) throw new AppError("API_KEY_NOT_FOUND");
-    tx.update(apiKeys)
+    await tx.update(apiKeys)
       .set({
         tokenHash: hashToken(options.hmacKey, token),
         prefix: token.slice(0, DISPLAY_PREFIX_LENGTH),
@@ -146,15 +155,15 @@ export function rotateApiKey(db: Db, options: { hmacKey: Buffer; id: string; gra
         previousExpiresAt: options.graceMs > 0 ? new Date(now.getTime() + options.graceMs) : null,
         updatedAt: now,
       })
-      .where(eq(apiKeys.id, options.id))
-      .run();
-  }, { behavior: "immediate" });
-  return { key: getApiKey(db, options.id, now)!, token };
+      .where(eq(apiKeys.id, options.id));
+  });
+  return { key: (await getApiKey(db, options.id, now))!, token };
 }
 
 /** Revokes a key: deletes it, so its token (and any rotated-out one) stops on the very next request. */
-export function deleteApiKey(db: Db, id: string): void {
-  const deleted = db.delete(apiKeys).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id }).all();
+export async function deleteApiKey(db: Db, id: string): Promise<void> {
+  const { apiKeys } = tables(db);
+  const deleted = await db.delete(apiKeys).where(eq(apiKeys.id, id)).returning({ id: apiKeys.id });
   if (deleted.length === 0) throw new AppError("API_KEY_NOT_FOUND");
 }
 
@@ -166,7 +175,12 @@ type CachedKey = { keyId: string; permissions: Permissions; expiresAt: number | 
  * or by another one, such as `switchboard key revoke`: `probe` tells (see src/db/change-probe.ts).
  * So a check costs one HMAC and a look at the probe, and a revocation still applies on the very next request.
  */
-export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = sqlChangeProbe(db.$client)): (token: string, now?: Date) => VerifiedKey | null {
+export function createKeyVerifier(
+  db: Db,
+  hmacKey: Buffer,
+  probe: ChangeProbe = sqlChangeProbe(db.$client),
+): (token: string, now?: Date) => Promise<VerifiedKey | null> {
+  const { apiKeys, users } = tables(db);
   const columns = {
     id: apiKeys.id,
     tokenHash: apiKeys.tokenHash,
@@ -180,7 +194,8 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = 
     ownerCreatedAt: users.createdAt,
   };
   // Two single-index lookups: the current token, else a rotated-out one still in its grace period.
-  // (One query with OR makes SQLite merge two index scans, several times slower.)
+  // (One query with OR makes SQLite merge two index scans, several times slower.) Prepared once:
+  // drizzle runs a prepared statement on either engine through `execute`.
   const byCurrent = db.select(columns).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId))
     .where(eq(apiKeys.tokenHash, sql.placeholder("hash"))).prepare();
   const byPrevious = db.select(columns).from(apiKeys).innerJoin(users, eq(users.id, apiKeys.ownerId))
@@ -188,9 +203,11 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = 
   // The same HMAC as hashToken, with the key schedule done once rather than per request.
   const keyed = new Bun.CryptoHasher("sha256", hmacKey);
 
-  const load = (hash: string): CachedKey | null => {
-    const current = byCurrent.get({ hash });
-    const row = current ?? byPrevious.get({ hash });
+  const load = async (hash: string): Promise<CachedKey | null> => {
+    // What is cached must be committed: on SQLite, wait out another request's open transaction first.
+    await outsideTransactions(db);
+    const [current] = await byCurrent.execute({ hash });
+    const row = current ?? (await byPrevious.execute({ hash }))[0];
     if (!row) return null;
     // The index found the row by hash; compare again in constant time before trusting it.
     const stored = current ? row.tokenHash : row.previousTokenHash;
@@ -206,10 +223,10 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = 
 
   const lookup = probedCache(probe, load);
 
-  return (token, now = new Date()) => {
+  return async (token, now = new Date()) => {
     // Malformed or mistyped tokens are refused before any lookup.
     if (!isWellFormedToken(token)) return null;
-    const key = lookup(keyed.copy().update(`${HASH_LABEL}${token}`).digest("base64url"));
+    const key = await lookup(keyed.copy().update(`${HASH_LABEL}${token}`).digest("base64url"));
     if (key === null) return null;
     const t = now.getTime();
     if (key.expiresAt !== null && key.expiresAt <= t) return null;
@@ -223,11 +240,12 @@ export function createKeyVerifier(db: Db, hmacKey: Buffer, probe: ChangeProbe = 
  * Writes one record's last-used time inside the recorder's batch transaction. A record deleted in
  * the meantime is simply not found (an UPDATE of no row), so it never breaks the batch.
  */
-export type LastUsedWriter = (tx: Db, id: string, at: Date) => void;
+export type LastUsedWriter = (tx: Db, id: string, at: Date) => Promise<void>;
 
 /** The API keys' writer: `api_keys.last_used_at`. */
-export const writeKeyLastUsed: LastUsedWriter = (tx, id, at) => {
-  tx.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, id)).run();
+export const writeKeyLastUsed: LastUsedWriter = async (tx, id, at) => {
+  const { apiKeys } = tables(tx);
+  await tx.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, id));
 };
 
 /**
@@ -243,24 +261,27 @@ export class LastUsedRecorder {
   record(id: string, at = Date.now()): void {
     this.pending.set(id, at);
     if (this.timer === null) {
-      this.timer = setInterval(() => this.flush(), this.flushEveryMs);
+      // A failed batch is lost (last-used times are a hint, never a reason to stop the server); the
+      // next batch tries again with whatever was recorded since.
+      this.timer = setInterval(() => this.flush().catch(() => {}), this.flushEveryMs);
       this.timer.unref();
     }
   }
 
-  /** Writes what is pending now (also called at shutdown). */
-  flush(): void {
+  /** Writes what is pending now, in one transaction (also called at shutdown). */
+  async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = [...this.pending];
     this.pending.clear();
-    this.db.transaction((tx) => {
-      for (const [id, at] of batch) this.write(tx as unknown as Db, id, new Date(at));
+    await transaction(this.db, async (tx) => {
+      for (const [id, at] of batch) await this.write(tx, id, new Date(at));
     });
   }
 
-  stop(): void {
+  /** Stops the timer and writes what is pending (graceful shutdown); close the database after it resolves. */
+  stop(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    this.flush();
+    return this.flush();
   }
 }

@@ -1,11 +1,12 @@
 // Invitations to become a user: a one-time link whose token (the shared format of token-format.ts) is
 // stored only as an HMAC, valid 7 days, one per email. Accepting spends the link and creates the user in
-// one IMMEDIATE transaction, so two acceptances at once make one user; revoking deletes it.
+// one transaction, so two acceptances at once make one user; revoking deletes it.
 import { randomUUID } from "node:crypto";
 import { asc, eq, gt, lte } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../../db/client.ts";
-import { userInvites, users } from "../../db/schema.ts";
+import type { userInvites } from "../../db/schema.ts";
+import { tables, transaction } from "../../db/store.ts";
 import { AppError } from "../../errors.ts";
 import { generateToken, hmacToken, isWellFormedToken } from "./token-format.ts";
 import { EmailSchema, newUserRow, parseFields, PASSWORD_COST, RoleSchema, storeNewUser, type PasswordCost, type Role, type User } from "./users.ts";
@@ -29,7 +30,10 @@ export type Invite = {
 
 const NewInviteSchema = z.object({ email: EmailSchema, role: RoleSchema });
 
-const selection = { invite: userInvites, inviterEmail: users.email, inviterRole: users.role };
+function selection(db: Db) {
+  const { userInvites, users } = tables(db);
+  return { invite: userInvites, inviterEmail: users.email, inviterRole: users.role };
+}
 
 function toInvite(row: { invite: typeof userInvites.$inferSelect; inviterEmail: string | null; inviterRole?: Role | null }): Invite {
   const i = row.invite;
@@ -42,15 +46,15 @@ function hashOf(hmacKey: Buffer, token: string): string {
 }
 
 /** The live invite a token names, read inside `db` (a transaction or not); null for any other token. */
-function liveInvite(db: Db, hmacKey: Buffer, token: string, now: Date): Invite | null {
+async function liveInvite(db: Db, hmacKey: Buffer, token: string, now: Date): Promise<Invite | null> {
   // A malformed token (a typo, a guess) fails before any lookup.
   if (!isWellFormedToken(INVITE_TOKEN_PREFIX, token)) return null;
-  const row = db
-    .select(selection)
+  const { userInvites, users } = tables(db);
+  const [row] = await db
+    .select(selection(db))
     .from(userInvites)
     .leftJoin(users, eq(users.id, userInvites.invitedBy))
-    .where(eq(userInvites.tokenHash, hashOf(hmacKey, token)))
-    .get();
+    .where(eq(userInvites.tokenHash, hashOf(hmacKey, token)));
   if (!row || row.invite.expiresAt.getTime() <= now.getTime()) return null;
   // An invite is only as good as its inviter: one whose inviter is gone or no longer an admin is dead
   // (removing or demoting deletes them too; this covers a row that outlived that). The host CLI's
@@ -64,12 +68,12 @@ function liveInvite(db: Db, hmacKey: Buffer, token: string, now: Date): Invite |
  * email that already has a user is refused (USER_EXISTS); an earlier invite for the same email is
  * replaced, so only the newest link works. Expired invites are pruned on the way.
  */
-export function createInvite(
+export async function createInvite(
   db: Db,
   hmacKey: Buffer,
   input: { email: string; role: string },
   options: { invitedBy: string | null; now?: Date; ttlMs?: number },
-): { invite: Invite; token: string } {
+): Promise<{ invite: Invite; token: string }> {
   const fields = parseFields(NewInviteSchema, input);
   const now = options.now ?? new Date();
   const token = generateToken(INVITE_TOKEN_PREFIX);
@@ -82,44 +86,47 @@ export function createInvite(
     createdAt: now,
     expiresAt: new Date(now.getTime() + (options.ttlMs ?? INVITE_TTL_MS)),
   };
-  db.transaction((t) => {
-    const tx = t as unknown as Db;
-    if (tx.select({ id: users.id }).from(users).where(eq(users.email, fields.email)).get()) throw new AppError("USER_EXISTS");
-    tx.delete(userInvites).where(lte(userInvites.expiresAt, now)).run();
-    tx.delete(userInvites).where(eq(userInvites.email, fields.email)).run();
-    tx.insert(userInvites).values(row).run();
-  }, { behavior: "immediate" });
-  const inviter = options.invitedBy === null ? null : db.select({ email: users.email }).from(users).where(eq(users.id, options.invitedBy)).get();
+  await transaction(db, async (tx) => {
+    const { userInvites, users } = tables(tx);
+    const [taken] = await tx.select({ id: users.id }).from(users).where(eq(users.email, fields.email));
+    if (taken) throw new AppError("USER_EXISTS");
+    await tx.delete(userInvites).where(lte(userInvites.expiresAt, now));
+    await tx.delete(userInvites).where(eq(userInvites.email, fields.email));
+    await tx.insert(userInvites).values(row);
+  });
+  const { users } = tables(db);
+  const [inviter] = options.invitedBy === null ? [] : await db.select({ email: users.email }).from(users).where(eq(users.id, options.invitedBy));
   return { invite: toInvite({ invite: row, inviterEmail: inviter?.email ?? null }), token };
 }
 
 /** The invites still waiting to be accepted (not expired), by email. */
-export function listInvites(db: Db, now = new Date()): Invite[] {
-  return db
-    .select(selection)
+export async function listInvites(db: Db, now = new Date()): Promise<Invite[]> {
+  const { userInvites, users } = tables(db);
+  const rows = await db
+    .select(selection(db))
     .from(userInvites)
     .leftJoin(users, eq(users.id, userInvites.invitedBy))
     .where(gt(userInvites.expiresAt, now))
-    .orderBy(asc(userInvites.email))
-    .all()
-    .map(toInvite);
+    .orderBy(asc(userInvites.email));
+  return rows.map(toInvite);
 }
 
 /** Revokes an invite: its link stops working at once. INVITE_NOT_FOUND when there is no such invite. */
-export function revokeInvite(db: Db, id: string): { id: string; email: string } {
-  const gone = db.delete(userInvites).where(eq(userInvites.id, id)).returning({ id: userInvites.id, email: userInvites.email }).get();
+export async function revokeInvite(db: Db, id: string): Promise<{ id: string; email: string }> {
+  const { userInvites } = tables(db);
+  const [gone] = await db.delete(userInvites).where(eq(userInvites.id, id)).returning({ id: userInvites.id, email: userInvites.email });
   if (!gone) throw new AppError("INVITE_NOT_FOUND");
   return gone;
 }
 
 /** The invite a link's token names while it may still be accepted, or null (unknown, malformed, used, revoked or expired alike). */
-export function findInvite(db: Db, hmacKey: Buffer, token: string, now = new Date()): Invite | null {
+export function findInvite(db: Db, hmacKey: Buffer, token: string, now = new Date()): Promise<Invite | null> {
   return liveInvite(db, hmacKey, token, now);
 }
 
 /**
  * Accepts an invite: creates its user with `password` (the rule of every new user) and spends the link,
- * in one IMMEDIATE transaction, so of two acceptances at once exactly one creates a user and the other
+ * in one transaction, so of two acceptances at once exactly one creates a user and the other
  * finds the link spent (INVITE_INVALID). A link that is unknown, used, revoked or expired is
  * INVITE_INVALID, one error for all four; an email taken since the invite is USER_EXISTS (nothing spent).
  */
@@ -130,14 +137,15 @@ export async function acceptInvite(
   now = new Date(),
   cost: PasswordCost = PASSWORD_COST,
 ): Promise<User> {
-  const invite = liveInvite(db, hmacKey, input.token, now);
+  const invite = await liveInvite(db, hmacKey, input.token, now);
   if (!invite) throw new AppError("INVITE_INVALID");
   // argon2 runs outside the transaction (it is slow and asynchronous); the link is checked again inside.
   const row = await newUserRow({ email: invite.email, role: invite.role, password: input.password }, now, cost);
-  return db.transaction((t) => {
-    const tx = t as unknown as Db;
-    const spent = tx.delete(userInvites).where(eq(userInvites.tokenHash, hashOf(hmacKey, input.token))).returning({ id: userInvites.id, expiresAt: userInvites.expiresAt }).get();
+  return transaction(db, async (tx) => {
+    const { userInvites } = tables(tx);
+    // The conditional delete is the check: of two acceptances (on any replica) one gets the row back.
+    const [spent] = await tx.delete(userInvites).where(eq(userInvites.tokenHash, hashOf(hmacKey, input.token))).returning({ id: userInvites.id, expiresAt: userInvites.expiresAt });
     if (!spent || spent.id !== invite.id || spent.expiresAt.getTime() <= now.getTime()) throw new AppError("INVITE_INVALID");
     return storeNewUser(tx, row);
-  }, { behavior: "immediate" });
+  });
 }

@@ -3,7 +3,8 @@ import { randomUUID } from "node:crypto";
 import { asc, count, eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../../db/client.ts";
-import { sessions, userInvites, users } from "../../db/schema.ts";
+import type { users } from "../../db/schema.ts";
+import { tables, transaction } from "../../db/store.ts";
 import { AppError } from "../../errors.ts";
 
 export const ROLES = ["admin", "member"] as const;
@@ -70,14 +71,24 @@ export async function newUserRow(
 }
 
 /** Stores a new user's row; USER_EXISTS if the email is taken (the unique index decides, so a race cannot make two). */
-export function storeNewUser(db: Db, row: typeof users.$inferSelect): User {
+export async function storeNewUser(db: Db, row: typeof users.$inferSelect): Promise<User> {
+  const { users } = tables(db);
   try {
-    db.insert(users).values(row).run();
+    await db.insert(users).values(row);
   } catch (err) {
-    if (String(err).includes("UNIQUE")) throw new AppError("USER_EXISTS");
+    if (isUniqueViolation(err)) throw new AppError("USER_EXISTS");
     throw err;
   }
   return toUser(row);
+}
+
+/** Whether `err` (or what it wraps) is a unique constraint's refusal, in SQLite's words or PostgreSQL's (SQLSTATE 23505). */
+function isUniqueViolation(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (/UNIQUE constraint failed|violates unique constraint/.test(e.message)) return true;
+    if ((e as { errno?: unknown }).errno === "23505") return true;
+  }
+  return false;
 }
 
 /** Creates a user with an argon2id password hash; USER_EXISTS if the email is taken. */
@@ -100,11 +111,12 @@ export async function createFirstAdmin(
   const fields = parseFields(NewUserSchema, { ...input, role: "admin" });
   const passwordHash = await hashPassword(fields.password, cost);
   const row = { id: `user_${randomUUID()}`, email: fields.email, role: "admin" as const, passwordHash, createdAt: now, updatedAt: now };
-  db.transaction((tx) => {
-    const existing = tx.select({ n: count() }).from(users).get()?.n ?? 0;
-    if (existing > 0) throw new AppError("SETUP_DONE");
-    tx.insert(users).values(row).run();
-  }, { behavior: "immediate" });
+  await transaction(db, async (tx) => {
+    const { users } = tables(tx);
+    const [existing] = await tx.select({ n: count() }).from(users);
+    if ((existing?.n ?? 0) > 0) throw new AppError("SETUP_DONE");
+    await tx.insert(users).values(row);
+  });
   return toUser(row);
 }
 
@@ -113,31 +125,44 @@ export async function createFirstAdmin(
  * exists (`cost` must be the one users are hashed at: the decoy is hashed at it).
  */
 export async function authenticate(db: Db, email: string, password: string, cost: PasswordCost = PASSWORD_COST): Promise<User | null> {
-  const row = db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).get();
+  const { users } = tables(db);
+  const [row] = await db.select().from(users).where(eq(users.email, email.trim().toLowerCase()));
   const ok = await Bun.password.verify(password, row?.passwordHash ?? (await decoy(cost)));
   return row && ok ? toUser(row) : null;
 }
 
-export function countUsers(db: Db): number {
-  return db.select({ n: count() }).from(users).get()?.n ?? 0;
+/** How many users there are (none: the server offers the setup link). */
+export async function countUsers(db: Db): Promise<number> {
+  const { users } = tables(db);
+  const [row] = await db.select({ n: count() }).from(users);
+  return row?.n ?? 0;
 }
 
-export function listUsers(db: Db): User[] {
-  return db.select().from(users).orderBy(asc(users.email)).all().map(toUser);
+/** Every user, by email. */
+export async function listUsers(db: Db): Promise<User[]> {
+  const { users } = tables(db);
+  const rows = await db.select().from(users).orderBy(asc(users.email));
+  return rows.map(toUser);
 }
 
-export function getUser(db: Db, id: string): User | null {
-  const row = db.select().from(users).where(eq(users.id, id)).get();
+/** One user by id, or null. */
+export async function getUser(db: Db, id: string): Promise<User | null> {
+  const { users } = tables(db);
+  const [row] = await db.select().from(users).where(eq(users.id, id));
   return row ? toUser(row) : null;
 }
 
-export function findUserByEmail(db: Db, email: string): User | null {
-  const row = db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).get();
+/** One user by email (any case, surrounding spaces ignored), or null. */
+export async function findUserByEmail(db: Db, email: string): Promise<User | null> {
+  const { users } = tables(db);
+  const [row] = await db.select().from(users).where(eq(users.email, email.trim().toLowerCase()));
   return row ? toUser(row) : null;
 }
 
-function countAdmins(db: Db): number {
-  return db.select({ n: count() }).from(users).where(eq(users.role, "admin")).get()?.n ?? 0;
+async function countAdmins(db: Db): Promise<number> {
+  const { users } = tables(db);
+  const [row] = await db.select({ n: count() }).from(users).where(eq(users.role, "admin"));
+  return row?.n ?? 0;
 }
 
 /**
@@ -145,36 +170,38 @@ function countAdmins(db: Db): number {
  * admin's pending invites go with the role, in the same transaction: a link must not grant more than
  * its inviter may still grant.
  */
-export function setRole(db: Db, id: string, role: string, now = new Date()): User {
+export async function setRole(db: Db, id: string, role: string, now = new Date()): Promise<User> {
   const parsed = parseFields(RoleSchema, role);
-  return db.transaction((tx) => {
-    const user = getUser(tx as unknown as Db, id);
+  return transaction(db, async (tx) => {
+    const { userInvites, users } = tables(tx);
+    const user = await getUser(tx, id);
     if (!user) throw new AppError("USER_NOT_FOUND");
-    if (user.role === "admin" && parsed !== "admin" && countAdmins(tx as unknown as Db) <= 1) throw new AppError("LAST_ADMIN");
-    tx.update(users).set({ role: parsed, updatedAt: now }).where(eq(users.id, id)).run();
-    if (parsed !== "admin") tx.delete(userInvites).where(eq(userInvites.invitedBy, id)).run();
+    if (user.role === "admin" && parsed !== "admin" && (await countAdmins(tx)) <= 1) throw new AppError("LAST_ADMIN");
+    await tx.update(users).set({ role: parsed, updatedAt: now }).where(eq(users.id, id));
+    if (parsed !== "admin") await tx.delete(userInvites).where(eq(userInvites.invitedBy, id));
     return { ...user, role: parsed };
-  }, { behavior: "immediate" });
+  });
 }
 
 /**
  * Removes a user and (by cascade) their sessions; the last admin cannot be removed. Their pending
  * invites are deleted too (the foreign key would only forget the inviter, and the link would still work).
  */
-export function deleteUser(db: Db, id: string): void {
-  db.transaction((tx) => {
-    const user = getUser(tx as unknown as Db, id);
+export async function deleteUser(db: Db, id: string): Promise<void> {
+  await transaction(db, async (tx) => {
+    const { userInvites, users } = tables(tx);
+    const user = await getUser(tx, id);
     if (!user) throw new AppError("USER_NOT_FOUND");
-    if (user.role === "admin" && countAdmins(tx as unknown as Db) <= 1) throw new AppError("LAST_ADMIN");
-    tx.delete(userInvites).where(eq(userInvites.invitedBy, id)).run();
-    tx.delete(users).where(eq(users.id, id)).run();
-  }, { behavior: "immediate" });
+    if (user.role === "admin" && (await countAdmins(tx)) <= 1) throw new AppError("LAST_ADMIN");
+    await tx.delete(userInvites).where(eq(userInvites.invitedBy, id));
+    await tx.delete(users).where(eq(users.id, id));
+  });
 }
 
 /** Sets a new password and ends every session of the user. */
 export async function resetPassword(db: Db, email: string, password: string, now = new Date(), cost: PasswordCost = PASSWORD_COST): Promise<User> {
   parseNewPassword(password);
-  const user = findUserByEmail(db, email);
+  const user = await findUserByEmail(db, email);
   if (!user) throw new AppError("USER_NOT_FOUND");
   return setPassword(db, user, password, now, cost);
 }
@@ -184,7 +211,8 @@ export async function resetPassword(db: Db, email: string, password: string, now
  * so the answer costs the same time either way.
  */
 export async function verifyPassword(db: Db, userId: string, password: string, cost: PasswordCost = PASSWORD_COST): Promise<boolean> {
-  const row = db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId)).get();
+  const { users } = tables(db);
+  const [row] = await db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId));
   const ok = await Bun.password.verify(password, row?.passwordHash ?? (await decoy(cost)));
   return row !== undefined && ok;
 }
@@ -196,7 +224,7 @@ export async function verifyPassword(db: Db, userId: string, password: string, c
  */
 export async function changePassword(db: Db, userId: string, password: string, now = new Date(), cost: PasswordCost = PASSWORD_COST): Promise<User> {
   parseNewPassword(password);
-  const user = getUser(db, userId);
+  const user = await getUser(db, userId);
   if (!user) throw new AppError("USER_NOT_FOUND");
   return setPassword(db, user, password, now, cost);
 }
@@ -209,9 +237,10 @@ export function parseNewPassword(password: string): string {
 
 async function setPassword(db: Db, user: User, password: string, now: Date, cost: PasswordCost): Promise<User> {
   const passwordHash = await hashPassword(parseNewPassword(password), cost);
-  db.transaction((tx) => {
-    tx.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, user.id)).run();
-    tx.delete(sessions).where(eq(sessions.userId, user.id)).run();
+  await transaction(db, async (tx) => {
+    const { sessions, users } = tables(tx);
+    await tx.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, user.id));
+    await tx.delete(sessions).where(eq(sessions.userId, user.id));
   });
   return user;
 }

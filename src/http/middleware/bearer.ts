@@ -35,7 +35,7 @@ export function requireBearer(deps: AppDeps, options: { oauth: boolean } = { oau
 
 /** The caller a token stands for, or null when it does not work (here). */
 async function callerOf(deps: AppDeps, token: string, oauth: boolean): Promise<Caller | null> {
-  const key = deps.verifyKey(token);
+  const key = await deps.verifyKey(token);
   if (key) {
     deps.lastUsed.record(key.keyId);
     return {

@@ -19,7 +19,7 @@ export async function trustedDevice(c: Context<AppEnv>, deps: AppDeps, email: st
   const dot = value.lastIndexOf(".");
   const device = value.slice(dot + 1);
   // The cookie names a user id; it counts only for the account being signed in to.
-  if (dot <= 0 || device.length === 0 || value.slice(0, dot) !== findUserByEmail(deps.db, email)?.id) return null;
+  if (dot <= 0 || device.length === 0 || value.slice(0, dot) !== (await findUserByEmail(deps.db, email))?.id) return null;
   return device;
 }
 

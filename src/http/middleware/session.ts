@@ -31,7 +31,7 @@ export async function readSessionToken(c: Context<AppEnv>, deps: AppDeps): Promi
 export function requireSession(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = await readSessionToken(c, deps);
-    const found = token ? findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token }) : null;
+    const found = token ? await findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token }) : null;
     if (!found || !token) {
       if (token) clearSessionCookie(c);
       const next_ = c.req.method === "GET" ? c.req.path : "/admin";

@@ -166,7 +166,7 @@ function errorPage(c: Context<AppEnv>, err: OAuthError): Response | Promise<Resp
 
 async function signedInUser(c: Context<AppEnv>, deps: AppDeps): Promise<User | null> {
   const token = await readSessionToken(c, deps);
-  const found = token ? findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token }) : null;
+  const found = token ? await findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token }) : null;
   if (!found) return null;
   c.set("user", found.user);
   return found.user;

@@ -73,7 +73,7 @@ export function adminAccountRoutes(deps: AppDeps): Hono<AppEnv> {
     // Every session of the user ends with the change, this one included; this browser gets a new one
     // (a new id: whatever knew the old cookie is out too).
     await changePassword(deps.db, user.id, password, new Date(), deps.passwordCost);
-    const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
+    const { token } = await createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
     await setSessionCookie(c, deps, token);
     deps.logger.info("password changed", { user: user.id });
     audit("ok");

@@ -25,12 +25,12 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.get("/login", async (c) => {
-    if (deps.setup.isOpen() && countUsers(deps.db) === 0) {
+    if (deps.setup.isOpen() && (await countUsers(deps.db)) === 0) {
       return c.html(LoginPage({ next: "/admin", message: "No admin exists yet: open the setup link printed in the server log." }));
     }
     const token = await readSessionToken(c, deps);
     // Already signed in (say, in another tab): straight on to where sign-in would have led.
-    if (token && findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token })) return c.redirect(safeNext(c.req.query("next")), 303);
+    if (token && (await findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token }))) return c.redirect(safeNext(c.req.query("next")), 303);
     return c.html(LoginPage({ next: safeNext(c.req.query("next")), notice: noticeOf(c.req.query()) }));
   });
 
@@ -62,7 +62,7 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
       return fail(401, "Wrong email or password.");
     }
     const user = result.value;
-    const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
+    const { token } = await createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
     await setSessionCookie(c, deps, token);
     await setDeviceCookie(c, deps, user.id, device);
     deps.logger.info("signed in", { user: user.id });
@@ -72,31 +72,31 @@ export function adminAuthRoutes(deps: AppDeps): Hono<AppEnv> {
 
   app.post("/logout", async (c) => {
     const token = await readSessionToken(c, deps);
-    if (token) deleteSession(deps.db, { hmacKey: deps.keys.tokenHmac, token });
+    if (token) await deleteSession(deps.db, { hmacKey: deps.keys.tokenHmac, token });
     clearSessionCookie(c);
     // "Not you? Sign out" on the OAuth consent page: the next person signs in and returns to the request.
     const next = (await readForm(c)).next;
     return redirectAfterPost(c, next ? `/admin/login?signed_out=1&next=${encodeURIComponent(safeNext(next))}` : "/admin/login?signed_out=1");
   });
 
-  const setupIsValid = (token: string | undefined) => deps.setup.matches(token) && countUsers(deps.db) === 0;
+  const setupIsValid = async (token: string | undefined) => deps.setup.matches(token) && (await countUsers(deps.db)) === 0;
 
-  app.get("/setup", (c) => {
+  app.get("/setup", async (c) => {
     const token = c.req.query("token");
-    if (!setupIsValid(token)) return c.html(SetupClosedPage(), 404);
+    if (!(await setupIsValid(token))) return c.html(SetupClosedPage(), 404);
     return c.html(SetupPage({ token: token! }));
   });
 
   app.post("/setup", async (c) => {
     const form = await readForm(c);
-    if (!setupIsValid(form.token)) return c.html(SetupClosedPage(), 404);
+    if (!(await setupIsValid(form.token))) return c.html(SetupClosedPage(), 404);
     const fail = (message: string) =>
       isHtmx(c) ? c.html(FormMessage({ message }), 400) : c.html(SetupPage({ token: form.token!, email: form.email, message }), 400);
     if ((form.password ?? "") !== (form.confirm ?? "")) return fail("The two passwords differ.");
     try {
       const user = await createFirstAdmin(deps.db, { email: form.email ?? "", password: form.password ?? "" }, new Date(), deps.passwordCost);
       deps.setup.close();
-      const { token } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
+      const { token } = await createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
       await setSessionCookie(c, deps, token);
       deps.logger.info("first admin created", { user: user.id });
       recordSessionAction(c, deps, { userId: user.id, action: "SETUP_FIRST_ADMIN", targetId: user.id, change: { email: user.email, role: user.role }, outcome: "ok" });

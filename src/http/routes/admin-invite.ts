@@ -70,8 +70,8 @@ export function adminInviteRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     // A browser signed in as someone else is now the new user's only: the earlier session ends.
     const earlier = await readSessionToken(c, deps);
-    if (earlier) deleteSession(deps.db, { hmacKey: deps.keys.tokenHmac, token: earlier });
-    const { token: session } = createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
+    if (earlier) await deleteSession(deps.db, { hmacKey: deps.keys.tokenHmac, token: earlier });
+    const { token: session } = await createSession(deps.db, { hmacKey: deps.keys.tokenHmac, userId: user.id, ttlMs: deps.config.security.session_ttl });
     await setSessionCookie(c, deps, session);
     deps.logger.info("invite accepted", { user: user.id, invite: invite.id });
     recordSessionAction(c, deps, {
