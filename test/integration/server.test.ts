@@ -280,7 +280,7 @@ describe("/healthz", () => {
       const ok = await t.request("/healthz");
       expect([ok.status, await ok.json()]).toEqual([200, { status: "ok" }]);
       expect(logged).toEqual([]);
-      t.close();
+      await t.close();
       const down = await t.request("/healthz");
       const text = await down.text();
       expect([down.status, JSON.parse(text)]).toEqual([503, { status: "unavailable", checks: { database: "failing" } }]);

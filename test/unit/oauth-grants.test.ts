@@ -90,10 +90,10 @@ describe("last use", () => {
     recorder.record(a.grantId, at(HOUR).getTime());
     recorder.record(a.grantId, at(2 * HOUR).getTime());
     expect((await getGrant(w.db, a.grantId, T0))?.lastUsedAt).toEqual(T0);
-    recorder.flush();
+    await recorder.flush();
     expect((await getGrant(w.db, a.grantId, T0))?.lastUsedAt).toEqual(at(2 * HOUR));
     expect((await getGrant(w.db, b.grantId, T0))?.lastUsedAt).toEqual(T0);
-    recorder.stop();
+    await recorder.stop();
   });
 
   test("a grant revoked before the flush does not break the batch", async () => {
@@ -104,7 +104,7 @@ describe("last use", () => {
     recorder.record(gone.grantId, at(HOUR).getTime());
     recorder.record(kept.grantId, at(HOUR).getTime());
     await revokeGrant(w.db, gone.grantId);
-    recorder.stop();
+    await recorder.stop();
     expect((await getGrant(w.db, kept.grantId, T0))?.lastUsedAt).toEqual(at(HOUR));
     expect(await getGrant(w.db, gone.grantId, T0)).toBeNull();
   });
