@@ -9,7 +9,7 @@ import { createKeyVerifier, LastUsedRecorder } from "./domain/access/api-keys.ts
 import { LoginThrottle } from "./domain/access/login-throttle.ts";
 import { SetupGate } from "./domain/access/setup.ts";
 import { PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
-import { createChangeProbe } from "./db/change-probe.ts";
+import { createChangeFeed } from "./db/change-probe.ts";
 import { syncConfigAgents } from "./domain/agents/config.ts";
 import { agentSpecLookup } from "./domain/agents/agents.ts";
 import { CallMetrics, fanOutSink } from "./domain/monitoring/call-metrics.ts";
@@ -149,7 +149,7 @@ export function buildCluster(config: Config, logger: Logger, store: Store, liste
  */
 export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions & { usage?: Usage; cluster?: ClusterNode } = {}): AppDeps {
   const { handle, keys } = store;
-  const probe = createChangeProbe(handle.sqlite, config.database.path);
+  const probe = createChangeFeed(handle);
   const { recorder: usageRecorder, callMetrics, sink: usage } = options.usage ?? buildUsage(config, logger, handle.db);
   return {
     config,
