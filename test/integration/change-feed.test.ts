@@ -18,6 +18,8 @@ import { AuditLog } from "../../src/domain/monitoring/audit.ts";
 import { ImmediateUsageSink } from "../../src/domain/monitoring/recorder.ts";
 import { createAccessTokenVerifier, exchangeCode, issueCode, revokeGrant } from "../../src/domain/oauth/authorizations.ts";
 import { registerClient } from "../../src/domain/oauth/clients.ts";
+import { createTestApp } from "../support/app.ts";
+import { apiRequest, createHarness, mintKey } from "../support/key-harness.ts";
 import { havePostgres, reportMissingPostgres, usePostgres } from "../support/postgres.ts";
 import { usageRecord } from "../support/usage.ts";
 
@@ -120,6 +122,22 @@ describe("the change feed on PostgreSQL", () => {
     await deleteApiKey(a.db, key.id);
     expect(await verify(token)).toBeNull();
     expect((await unfed(token))?.keyId).toBe(key.id);
+  });
+
+  pgTest("two servers on one database: a key deleted through one's API gets 401 on the very next request to the other", async () => {
+    const url = await pg.emptyUrl();
+    const a = await createHarness({ database: { url, pool_size: 2 } });
+    opened.push(a);
+    // The second server over the same database (its users are the first's).
+    const b = await createTestApp({ overrides: { database: { url, pool_size: 2 } } });
+    opened.push(b);
+    const { key, token } = await mintKey(a.deps, a.admin, { self: ["*"] });
+    const { token: adminToken } = await mintKey(a.deps, a.admin, { self: ["*"] });
+    expect((await apiRequest(b.app, "GET", "/keys", { token })).status).toBe(200);
+    expect((await apiRequest(b.app, "GET", "/keys", { token })).status).toBe(200);
+    expect((await apiRequest(a.app, "DELETE", `/keys/${key.id}`, { token: adminToken })).status).toBeLessThan(300);
+    expect((await apiRequest(b.app, "GET", "/keys", { token })).status).toBe(401);
+    expect((await apiRequest(b.app, "GET", "/keys", { token: adminToken })).status).toBe(200);
   });
 
   pgTest("an OAuth grant revoked through one replica ends its access token on the very next check through another", async () => {
