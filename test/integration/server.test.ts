@@ -141,7 +141,7 @@ describe("the public URL on port 0", () => {
       expect(metadata.resource).toBe(`${url}/mcp/self`);
       // So do the setup link and the admin's dashboard.
       expect(setupUrl).toStartWith(`${url}/admin/setup?token=`);
-      const cookie = await sessionCookieFor(server.deps, insertUser(server.deps, "admin"), used.security.session_ttl);
+      const cookie = await sessionCookieFor(server.deps, await insertUser(server.deps, "admin"), used.security.session_ttl);
       const dashboard = await fetch(`${url}/admin`, { headers: { cookie } });
       expect(dashboard.status).toBe(200);
       const html = await dashboard.text();
