@@ -158,9 +158,17 @@ async function copyInto(source: Source, tx: Db, replace: boolean): Promise<Copie
       copied.push({ table: name, source: null, target: null });
       continue;
     }
-    const written = await copyTable(source, tx, key);
-    await advanceIdentity(tx, key);
-    const readBack = await digestTarget(tx, key);
+    let written: Digest;
+    let readBack: Digest;
+    try {
+      written = await copyTable(source, tx, key);
+      await advanceIdentity(tx, key);
+      readBack = await digestTarget(tx, key);
+    } catch (err) {
+      // A row PostgreSQL refuses (a NUL in text, a number out of range) or SQLite holds malformed (JSON
+      // that does not parse): named by its table, the transaction then rolled back.
+      throw new CopyError(`copying table ${name} failed: ${(err as Error).message}; nothing was committed`, { cause: err });
+    }
     if (readBack.count !== written.count) {
       throw new CopyError(`verification failed for table ${name}: ${written.count} rows in SQLite, ${readBack.count} read back from PostgreSQL; nothing was committed`);
     }

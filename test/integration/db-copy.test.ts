@@ -36,10 +36,10 @@ reportMissingPostgres("the db copy tests", test);
 
 type Run = { code: number; stdout: string; stderr: string };
 
-async function cli(args: string[], cwd = "/"): Promise<Run> {
+async function cli(args: string[], cwd = "/", env: Record<string, string> = {}): Promise<Run> {
   let stdout = "";
   let stderr = "";
-  const io: CliIo = { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), readStdin: async () => "", env: {}, cwd };
+  const io: CliIo = { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), readStdin: async () => "", env, cwd };
   const code = await runCli(args, io);
   return { code, stdout, stderr };
 }
@@ -294,6 +294,19 @@ describe.skipIf(!havePostgres)("switchboard db copy", () => {
     expect(await withClient(url, async (c) => (await c`select count(*)::int as n from usage_events`)[0].n)).toBe(0);
   }, 60_000);
 
+  test("a row PostgreSQL cannot hold (a NUL character in text) fails the copy, naming its table", async () => {
+    const source = await populatedSqlite();
+    const file = new Database(source.path);
+    file.query("UPDATE audit_events SET change = ? WHERE id = 9").run("before\u0000after");
+    file.close();
+    const url = await pg.emptyUrl();
+    const run = await cli(["db", "copy", "--from", `sqlite:${source.path}`, "--to", url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("copying table audit_events failed:");
+    expect(run.stderr).toContain("nothing was committed");
+    expect(await withClient(url, async (c) => (await c`select count(*)::int as n from users`)[0].n)).toBe(0);
+  }, 60_000);
+
   test("an older source is migrated only with --migrate-source; a newer or damaged one is refused", async () => {
     const source = await populatedSqlite();
     const url = await pg.emptyUrl();
@@ -344,6 +357,39 @@ describe.skipIf(!havePostgres)("switchboard db copy", () => {
     expect(run.stdout).toContain(`copied sqlite:${source.path}`);
     // No security.secret in that config: the generated one in the data dir is the one to carry over.
     expect(run.stdout).toContain(`the one generated into ${join(source.dir, "data", "secret")}`);
+
+    // The config of the installation to be: database.url is the target, and its security.secret the one to reuse.
+    const nextConfig = join(source.dir, "next.toml");
+    writeFileSync(nextConfig, `[database]\npath = "data/switchboard.db"\nurl = "\${DATABASE_URL}"\n[security]\nsecret = "\${SWITCHBOARD_SECRET}"\n`);
+    const again = await cli(["db", "copy", "--config", nextConfig, "--replace"], "/", { DATABASE_URL: url, SWITCHBOARD_SECRET: TEST_SECRET });
+    expect(again.stderr).toBe("");
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("verified:");
+    expect(again.stdout).toContain(`the security.secret of ${nextConfig}`);
+    expect(again.stdout).not.toContain(TEST_SECRET);
+  }, 60_000);
+});
+
+describe.skipIf(!havePostgres)("the real executable", () => {
+  test("takes --to \"$DATABASE_URL\" from the shell and exits 0; a refusal exits 1", async () => {
+    const source = await populatedSqlite();
+    const url = await pg.emptyUrl();
+    const main = join(import.meta.dir, "../../src/main.ts");
+    const copy = async (): Promise<Run> => {
+      const child = Bun.spawn(["sh", "-c", `"$BUN" "$MAIN" db copy --from "sqlite:$SOURCE" --to "$DATABASE_URL"`], {
+        env: { PATH: process.env.PATH, BUN: process.execPath, MAIN: main, SOURCE: source.path, DATABASE_URL: url },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+      return { code, stdout, stderr };
+    };
+    const first = await copy();
+    expect([first.code, first.stderr]).toEqual([0, ""]);
+    expect(first.stdout).toContain("verified:");
+    const second = await copy();
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain("already holds rows");
   }, 60_000);
 });
 
