@@ -73,28 +73,30 @@ export async function copySqliteToPostgres(options: {
   replace?: boolean;
   busyTimeoutMs?: number;
 }): Promise<CopyReport> {
-  const migratedSource = prepareSource(options.sourcePath, { migrate: options.migrateSource ?? false, busyTimeoutMs: options.busyTimeoutMs ?? 5000 });
-  const source = openSourceReadOnly(options.sourcePath);
+  const version = checkSource(options.sourcePath, { migrate: options.migrateSource ?? false });
+  // The target is reached (and migrated) before the source is written to, so a wrong URL changes nothing.
+  const target = await openPostgres({ url: options.targetUrl, poolSize: 2 });
   try {
-    const target = await openPostgres({ url: options.targetUrl, poolSize: 2 });
+    const migratedSource = version < MIGRATIONS.length ? migrateSource(options.sourcePath, options.busyTimeoutMs ?? 5000) : 0;
+    const source = openSourceReadOnly(options.sourcePath);
     try {
       // One read transaction on the source: the copy and its verification see one snapshot, even if a
-      // server still writes to the file (what it writes after that is not copied).
+      // server still writes to the file (what it writes after that is not copied). Closing ends it.
       source.sqlite.exec("BEGIN");
       const copied = await transaction(target.db, (tx) => copyInto(source, tx, options.replace ?? false));
       return { tables: copied, migratedSource };
     } finally {
-      await target.close();
+      source.sqlite.close();
     }
   } finally {
-    source.sqlite.close();
+    await target.close();
   }
 }
 
 type Source = { sqlite: Database; db: Db };
 
-/** Checks the source is a healthy Switchboard database of this build's schema, migrating it if asked; returns migrations applied. */
-function prepareSource(path: string, options: { migrate: boolean; busyTimeoutMs: number }): number {
+/** Checks the source is a healthy Switchboard database this build can copy (older only when it may migrate it); returns its schema version. */
+function checkSource(path: string, options: { migrate: boolean }): number {
   if (!existsSync(path)) throw new CopyError(`no SQLite database at ${path}`);
   const version = readSchemaVersion(path);
   if (version > MIGRATIONS.length) {
@@ -102,16 +104,20 @@ function prepareSource(path: string, options: { migrate: boolean; busyTimeoutMs:
       `${path} was written by a newer Switchboard (schema version ${version}, this build knows ${MIGRATIONS.length}): copy it with that version`,
     );
   }
-  if (version === MIGRATIONS.length) return 0;
-  if (!options.migrate) {
+  if (version < MIGRATIONS.length && !options.migrate) {
     throw new CopyError(
       `${path} is at schema version ${version}, this build's is ${MIGRATIONS.length}: pass --migrate-source to migrate it in place first ` +
         `(back it up first with "switchboard backup"), or start this version's server on it once`,
     );
   }
+  return version;
+}
+
+/** Applies this build's pending migrations to the source file in place; returns how many. */
+function migrateSource(path: string, busyTimeoutMs: number): number {
   const sqlite = new Database(path);
   try {
-    sqlite.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
+    sqlite.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
     sqlite.exec("PRAGMA foreign_keys = ON");
     return migrate(sqlite, MIGRATIONS);
   } finally {

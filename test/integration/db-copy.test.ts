@@ -308,10 +308,8 @@ describe.skipIf(!havePostgres)("switchboard db copy", () => {
   }, 60_000);
 
   test("an older source is migrated only with --migrate-source; a newer or damaged one is refused", async () => {
-    const source = await populatedSqlite();
     const url = await pg.emptyUrl();
-    // Older: the same file claiming one migration fewer (the last one's tables then exist already, so
-    // migrate a copy that really lacks it instead: a fresh database at the previous version).
+    // Older: a database at the previous schema version (its last migration not applied).
     const older = join(tempDir(), "older.db");
     openDatabase({ path: older, busyTimeoutMs: 1000, migrations: MIGRATIONS.slice(0, -1) }).close();
     const refusedOlder = await cli(["db", "copy", "--from", `sqlite:${older}`, "--to", url]);
@@ -340,7 +338,7 @@ describe.skipIf(!havePostgres)("switchboard db copy", () => {
 
     const missing = await cli(["db", "copy", "--from", "sqlite:nowhere.db", "--to", url], tempDir());
     expect(missing.stderr).toContain("no SQLite database at");
-    // None of the refusals wrote to the target.
+    // None of the refusals wrote to the target (the one copy that ran had no users to copy).
     expect(await withClient(url, async (c) => (await c`select count(*)::int as n from users`)[0].n)).toBe(0);
   }, 60_000);
 
@@ -403,6 +401,13 @@ describe("a wrong target URL", () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`cannot reach PostgreSQL at 127.0.0.1:${port}/prod`);
     expect(run.stderr).not.toContain("s3cret-Pa55");
+    // An older source is migrated only once the target answers: a wrong URL leaves it as it was.
+    const older = join(tempDir(), "older.db");
+    openDatabase({ path: older, busyTimeoutMs: 1000, migrations: MIGRATIONS.slice(0, -1) }).close();
+    const unreached = await cli(["db", "copy", "--from", `sqlite:${older}`, "--to", `postgres://switchboard:s3cret-Pa55@127.0.0.1:${port}/prod`, "--migrate-source"]);
+    expect(unreached.code).toBe(1);
+    expect(unreached.stderr).toContain("cannot reach PostgreSQL");
+    expect(userVersion(older)).toBe(MIGRATIONS.length - 1);
   }, 60_000);
 });
 

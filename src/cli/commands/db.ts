@@ -7,7 +7,7 @@ import { CopyError, copySqliteToPostgres, type CopyReport } from "../../db/copy.
 import { SECRET_FILE } from "../../security/secret.ts";
 import { parseFlags } from "../args.ts";
 import { UsageError, type CliIo, type Command } from "../io.ts";
-import { CONFIG_FLAG, CONFIG_HELP, EXIT_CONFIG, loadConfigOrReport } from "../shared.ts";
+import { CONFIG_FLAG, EXIT_CONFIG, loadConfigOrReport } from "../shared.ts";
 
 const COPY_FLAGS = {
   ...CONFIG_FLAG,
@@ -42,8 +42,12 @@ Options:
                           without it, a target that holds rows is refused
       --migrate-source    migrate a source written by an older version in place first (it is
                           written to: back it up with "switchboard backup"); without it, refused
-${CONFIG_HELP}
-  -h, --help              show this help`,
+  -c, --config FILE       config file (default: none; $SWITCHBOARD_CONFIG and ./switchboard.toml
+                          are not read by this command)
+  -h, --help              show this help
+
+Exit codes: 0 copied and verified; 1 refused, unreachable or not verified (nothing committed);
+2 bad usage or configuration.`,
   async run(args, io) {
     const [sub, ...rest] = args;
     if (sub !== "copy") throw new UsageError(sub === undefined ? "a subcommand is required: copy" : `unknown subcommand ${JSON.stringify(sub)} (known: copy)`);
