@@ -1,5 +1,5 @@
 // Moving an installation from SQLite to PostgreSQL: every table copied in one PostgreSQL transaction,
-// verified (row counts and a read-back checksum) before it commits, so a mismatch leaves the target untouched.
+// verified (row counts and a read-back checksum) before it commits, so a mismatch leaves the target's rows as they were.
 import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
