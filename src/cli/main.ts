@@ -1,6 +1,7 @@
 // The `switchboard` command line: dispatches to one command, prints help, maps failures to exit codes.
 import { backupCommand } from "./commands/backup.ts";
 import { checkConfigCommand } from "./commands/check-config.ts";
+import { dbCommand } from "./commands/db.ts";
 import { initCommand } from "./commands/init.ts";
 import { keyCommand } from "./commands/key.ts";
 import { serveCommand } from "./commands/serve.ts";
@@ -8,7 +9,7 @@ import { userCommand } from "./commands/user.ts";
 import { versionCommand } from "./commands/version.ts";
 import { UsageError, type CliIo, type Command } from "./io.ts";
 
-export const COMMANDS: Command[] = [serveCommand, initCommand, checkConfigCommand, userCommand, keyCommand, backupCommand, versionCommand];
+export const COMMANDS: Command[] = [serveCommand, initCommand, checkConfigCommand, userCommand, keyCommand, backupCommand, dbCommand, versionCommand];
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
