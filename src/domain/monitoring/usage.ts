@@ -1,6 +1,6 @@
 // Usage queries: the log newest first with cursor paging, one row, the dashboard's stats and a key's
 // activity (stats.ts, activity.ts), and pruning by retention and row count.
-import { and, desc, eq, inArray, lt, lte, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, lt, lte, sql, type SQL } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client.ts";
 import { dialectOf, tables, type Tables } from "../../db/store.ts";
@@ -35,13 +35,16 @@ const PRUNE_CHUNK = 5000;
 
 /**
  * The condition "one of the first `limit` rows of `table` matching `where`", for a chunked delete (a
- * DELETE … LIMIT of its own is in neither engine's default build). Roll-ups have no id, so rows are
- * named by their physical address: SQLite's rowid, PostgreSQL's ctid (`= ANY(ARRAY(…))` is served by
- * a TID scan; `IN (subquery)` would join against the whole table).
+ * DELETE … LIMIT of its own is in neither engine's default build). usage_events rows are named by id;
+ * roll-ups have no id, so by their physical address: SQLite's rowid, PostgreSQL's ctid. On PostgreSQL
+ * the chunk is `= ANY(ARRAY(…))`, served by a TID or primary-key scan; `IN (subquery)` may be planned
+ * as a hash join over the whole table.
  */
-function firstRows(db: Db, table: Tables["usageRollups"] | Tables["usageTotals"], where: SQL, limit: number): SQL {
-  if (dialectOf(db) === "postgres") return sql`ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${where} LIMIT ${limit}))`;
-  return sql`rowid IN (SELECT rowid FROM ${table} WHERE ${where} LIMIT ${limit})`;
+function firstRows(db: Db, table: Tables["usageEvents"] | Tables["usageRollups"] | Tables["usageTotals"], where: SQL, limit: number): SQL {
+  const postgres = dialectOf(db) === "postgres";
+  const key = table === tables(db).usageEvents ? sql.identifier("id") : sql.raw(postgres ? "ctid" : "rowid");
+  if (postgres) return sql`${key} = ANY(ARRAY(SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${limit}))`;
+  return sql`${key} IN (SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${limit})`;
 }
 
 /** Runs `deleteChunk` (which deletes at most PRUNE_CHUNK rows and says how many) until a chunk comes short; the total. */
@@ -62,10 +65,8 @@ async function deleteInChunks(db: Db, deleteChunk: () => Promise<number>): Promi
 export async function pruneUsage(db: Db, options: { retentionMs: number; maxRows: number; now?: Date }): Promise<number> {
   const { usageEvents, usageRollups, usageTotals } = tables(db);
   const cutoff = (options.now ?? new Date()).getTime() - options.retentionMs;
-  const eventsWhere = async (where: SQL): Promise<number> => {
-    const chunk = db.select({ id: usageEvents.id }).from(usageEvents).where(where).limit(PRUNE_CHUNK);
-    return (await db.delete(usageEvents).where(inArray(usageEvents.id, chunk)).returning({ id: usageEvents.id })).length;
-  };
+  const eventsWhere = async (where: SQL): Promise<number> =>
+    (await db.delete(usageEvents).where(firstRows(db, usageEvents, where, PRUNE_CHUNK)).returning({ id: usageEvents.id })).length;
   let deleted = await deleteInChunks(db, () => eventsWhere(lt(usageEvents.at, cutoff)));
   await settled(db);
   const [beyond] = await db.select({ id: usageEvents.id }).from(usageEvents).orderBy(desc(usageEvents.id)).limit(1).offset(Math.max(0, Math.floor(options.maxRows)));
