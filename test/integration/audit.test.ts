@@ -21,6 +21,7 @@ import { createConnectionHarness, discoveryOf, useConnectionHarness, type Connec
 import { apiRequest, callTool, mintKey, resultText, TOKEN_ANYWHERE } from "../support/key-harness.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
 import { insertUser, PASSWORD } from "../support/users.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const harness = useConnectionHarness();
 const tempDir = useTempDirs("switchboard-audit-");
@@ -262,7 +263,7 @@ describe("changes that are no operation", () => {
   test("first-admin setup: SETUP_FIRST_ADMIN for the new admin, no password", async () => {
     const h = await harness();
     // The harness made users; setup is open only to a server without any.
-    h.deps.sqlite!.run("DELETE FROM users");
+    await rawRun(h.deps, "DELETE FROM users");
     const token = h.deps.setup.open();
     const res = await h.request("/admin/setup", { method: "POST", headers: FORM, body: new URLSearchParams({ token, email: "first@example.com", password: PASSWORD, confirm: PASSWORD }).toString() });
     expect(res.status).toBe(303);
