@@ -11,7 +11,9 @@ const BOOL = 16;
 const JSON_TYPES = new Set([114, 3802]);
 
 /** The rows `text` selects (or returns), with `params` bound to its `?` placeholders in order. */
-export async function rawRows<T = Row>(deps: { db: Db }, text: string, ...params: unknown[]): Promise<T[]> {
+export async function rawRows<T = Row>(deps: { db: Db; audit?: unknown }, text: string, ...params: unknown[]): Promise<T[]> {
+  // Audit rows recorded so far are read too: on PostgreSQL (or inside a transaction) they are written a moment later.
+  await (deps.audit as { settled?: () => Promise<void> } | undefined)?.settled?.();
   const sqlite = sqliteOf(deps.db);
   if (sqlite) return sqlite.query(text).all(...(params as never[])) as T[];
   if (dialectOf(deps.db) !== "postgres") throw new Error("rawRows: unknown engine");
