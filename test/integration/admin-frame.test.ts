@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { ASSETS } from "../../views/assets.ts";
 import { createTestApp } from "../support/app.ts";
 import { form, insertUser } from "../support/users.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const t = await createTestApp();
 afterAll(() => t.close());
@@ -146,7 +147,7 @@ describe("the sign-in page's notices", () => {
   test("a session that ended is told so; a plain visit and any other flag value say nothing", async () => {
     const member = await insertUser(t.deps, "member", "frame-ended@example.com");
     const cookie = await t.cookieFor(member);
-    t.deps.sqlite!.run("DELETE FROM sessions WHERE user_id = ?", [member.id]);
+    await rawRun(t.deps, "DELETE FROM sessions WHERE user_id = ?", member.id);
     const res = await t.request("/admin/keys", { headers: { cookie } });
     expect(res.headers.get("location")).toBe("/admin/login?session=ended&next=%2Fadmin%2Fkeys");
     const ended = await (await t.request(res.headers.get("location")!)).text();

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { runCli } from "../../src/cli/main.ts";
 import type { CliIo } from "../../src/cli/io.ts";
 import { openDatabase } from "../../src/db/client.ts";
-import { listAudit, type AuditRow } from "../../src/domain/monitoring/audit.ts";
+import { AuditLog, listAudit, type AuditRow } from "../../src/domain/monitoring/audit.ts";
 import { listUsage } from "../../src/domain/monitoring/usage.ts";
 import { configConnectionId } from "../../src/domain/connections/config.ts";
 import { configAgentId } from "../../src/domain/agents/config.ts";
@@ -21,6 +21,7 @@ import { createConnectionHarness, discoveryOf, useConnectionHarness, type Connec
 import { apiRequest, callTool, mintKey, resultText, TOKEN_ANYWHERE } from "../support/key-harness.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
 import { insertUser, PASSWORD } from "../support/users.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const harness = useConnectionHarness();
 const tempDir = useTempDirs("switchboard-audit-");
@@ -35,6 +36,8 @@ const PEER = "203.0.113.9";
 const fromPeer = { requestIP: () => ({ address: PEER }) };
 
 async function audit(h: ConnectionHarness): Promise<AuditRow[]> {
+  // On PostgreSQL (and on SQLite while a transaction is open) the log writes asynchronously.
+  await (h.deps.audit as AuditLog).settled();
   return (await listAudit(h.deps.db, {}, { limit: 500 })).rows;
 }
 
@@ -262,7 +265,7 @@ describe("changes that are no operation", () => {
   test("first-admin setup: SETUP_FIRST_ADMIN for the new admin, no password", async () => {
     const h = await harness();
     // The harness made users; setup is open only to a server without any.
-    h.deps.sqlite!.run("DELETE FROM users");
+    await rawRun(h.deps, "DELETE FROM users");
     const token = h.deps.setup.open();
     const res = await h.request("/admin/setup", { method: "POST", headers: FORM, body: new URLSearchParams({ token, email: "first@example.com", password: PASSWORD, confirm: PASSWORD }).toString() });
     expect(res.status).toBe(303);
@@ -386,6 +389,7 @@ describe("members read only their own rows", () => {
     for (let i = 0; i < 55; i++) {
       h.deps.audit.record({ at: new Date(Date.UTC(2030, 0, 1, 0, i)), face: "api", actor: { userId: h.admin.id, credentialKind: "session", credentialId: null }, action: `ACTION_${i}`, targetId: null, address: null, change: {}, outcome: "ok" });
     }
+    await (h.deps.audit as AuditLog).settled();
     const cookie = await h.cookieFor(h.admin);
     const first = await (await h.app.request("/admin/audit", { headers: { cookie } })).text();
     expect(first).toContain("ACTION_54");

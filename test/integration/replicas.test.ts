@@ -19,7 +19,7 @@ import { CLIENT_HEADER, FORWARDED_HEADER } from "../../src/gateway/cluster/forwa
 import { startTestServer, TEST_SECRET, type TestServer } from "../support/app.ts";
 import { bundledFixture } from "../support/fixture-bundle.ts";
 import { MCP_ACCEPT, mintKey } from "../support/key-harness.ts";
-import { freshPostgresDatabase, havePostgres, reportMissingPostgres } from "../support/postgres.ts";
+import { freshPostgresDatabase, havePostgres, reportMissingPostgres, warmPostgres } from "../support/postgres.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
 
 const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
@@ -46,6 +46,7 @@ function startReplica(): Promise<TestServer> {
 }
 
 reportMissingPostgres("the replicas tests", test);
+warmPostgres();
 
 beforeAll(async () => {
   if (!havePostgres) return;

@@ -15,7 +15,7 @@ import type { AppDeps, AppEnv } from "../../src/http/context.ts";
 import { silentLogger, type Logger } from "../../src/logger.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import { createSignInUser, sessionCookieFor, signIn, TEST_PASSWORD_COST } from "./users.ts";
-import { freshPostgresDatabase, TEST_ON_POSTGRES } from "./postgres.ts";
+import { freshPostgresDatabase, TEST_ON_POSTGRES, warmPostgres } from "./postgres.ts";
 
 export const TEST_SECRET = "http-test-secret-0123456789-abcdefghijkl";
 export const PUBLIC_URL = "http://switchboard.test";
@@ -79,6 +79,8 @@ export type TestAppOptions = {
   /** Where the gateway records MCP requests (a test's in-memory sink). */
   usage?: UsageSink;
 };
+
+if (TEST_ON_POSTGRES) warmPostgres();
 
 /** On a PostgreSQL run, each data dir's database: made on first use, found again by a test that restarts over the same dir. */
 const POSTGRES_OF_DIR = new Map<string, { url: string; drop: () => Promise<void> }>();

@@ -174,3 +174,11 @@ export async function freshPostgresDatabase(): Promise<{ url: string; drop: () =
   await admin.unsafe(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
   return { url: urlOf(name), drop: async () => void (await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)) };
 }
+
+/**
+ * Starts (or reaches) the server before the calling file's tests, so the first test does not spend its
+ * time on initdb. Registered once per process by the first file that asks: later files find it running.
+ */
+export function warmPostgres(): void {
+  if (havePostgres) beforeAll(async () => void (await theServer()), { timeout: 120_000 });
+}

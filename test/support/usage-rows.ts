@@ -31,7 +31,10 @@ export function usageRecord(userId: string, overrides: Partial<UsageRecord> = {}
 
 /** Writes a record now and returns its row id. */
 export async function insertUsage(db: Db, record: UsageRecord): Promise<string> {
-  new ImmediateUsageSink(db).record(record);
+  const sink = new ImmediateUsageSink(db);
+  sink.record(record);
+  // On PostgreSQL the sink writes asynchronously.
+  await sink.settled();
   const row = (await listUsage(db, { from: new Date(record.at.getTime() - 1), to: new Date(record.at.getTime() + 1) }, { limit: 500 })).rows.find(
     (r) => r.actor.userId === record.actor.userId && r.name === record.name && r.at.getTime() === record.at.getTime(),
   );

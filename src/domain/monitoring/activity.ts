@@ -1,8 +1,9 @@
 // One key's (or OAuth grant's) activity: use over time, tools, clients and addresses seen, and flags
 // for what looks unusual (a new address or client on an established key, an error rate that jumps).
-import type { Database } from "bun:sqlite";
+import { and, asc, desc, eq, gte, lt, lte, max, min, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { sqliteFor, type UsageFilter } from "./filter.ts";
+import { tables } from "../../db/store.ts";
+import { settled, type UsageFilter } from "./filter.ts";
 import { countUsage, topNames, usageSeries, type SeriesPoint, type TopEntry } from "./stats.ts";
 
 const HOUR = 3_600_000;
@@ -37,15 +38,19 @@ export async function credentialActivity(db: Db, credentialId: string, range: { 
   const filter: UsageFilter & { credentialId: string } = { from: range.from, to: range.to, credentialId };
   const { series } = await usageSeries(db, filter, 48);
   const tools = await topNames(db, filter, 20);
-  const sqlite = await sqliteFor(db, "a key's activity");
-  const use = sqlite.query("SELECT MIN(at) AS first, MAX(at) AS last FROM usage_events WHERE credential_id = ?").get(credentialId) as { first: number | null; last: number | null };
+  const { usageEvents } = tables(db);
+  await settled(db);
+  const [use = { first: null, last: null }] = await db
+    .select({ first: min(usageEvents.at).mapWith(Number), last: max(usageEvents.at).mapWith(Number) })
+    .from(usageEvents)
+    .where(eq(usageEvents.credentialId, credentialId));
   const calls = series.reduce((a, p) => a + p.calls, 0);
   const errors = series.reduce((a, p) => a + p.errors, 0);
-  const clients = seenInSqlite(sqlite, filter, "client").map((c) => {
+  const clients = (await seenIn(db, filter, "client")).map((c) => {
     const [name, version] = JSON.parse(c.id) as [string | null, string | null];
     return { name, version, firstSeen: c.firstSeen, lastSeen: c.lastSeen, calls: c.calls };
   });
-  const addresses = seenInSqlite(sqlite, filter, "address").map((a) => ({ address: a.id, firstSeen: a.firstSeen, lastSeen: a.lastSeen, calls: a.calls }));
+  const addresses = (await seenIn(db, filter, "address")).map((a) => ({ address: a.id, firstSeen: a.firstSeen, lastSeen: a.lastSeen, calls: a.calls }));
   return {
     credentialId,
     firstUse: use.first === null ? null : new Date(use.first),
@@ -65,27 +70,43 @@ export async function credentialActivity(db: Db, credentialId: string, range: { 
  * A key's clients or addresses over a range, from its hour roll-ups (the hours that overlap the range):
  * first and last seen to the hour, the busiest 50.
  */
-function seenInSqlite(sqlite: Database, filter: UsageFilter & { credentialId: string }, dim: "client" | "address"): { id: string; firstSeen: Date; lastSeen: Date; calls: number }[] {
+async function seenIn(db: Db, filter: UsageFilter & { credentialId: string }, dim: "client" | "address"): Promise<{ id: string; firstSeen: Date; lastSeen: Date; calls: number }[]> {
+  const { usageTotals: t } = tables(db);
   const from = filter.from.getTime();
-  const rows = sqlite
-    .query(
-      "SELECT dim_id AS id, MIN(bucket) AS first, MAX(bucket) AS last, SUM(calls) AS calls FROM usage_totals " +
-        "WHERE grain = 'h' AND scope = 'credential' AND scope_id = ? AND dim = ? AND bucket >= ? AND bucket <= ? GROUP BY dim_id ORDER BY calls DESC, id LIMIT 50",
-    )
-    .all(filter.credentialId, dim, from - (from % HOUR), filter.to.getTime()) as { id: string; first: number; last: number; calls: number }[];
+  const calls = sql<number>`sum(${t.calls})`.mapWith(Number);
+  await settled(db);
+  const rows = await db
+    .select({ id: t.dimId, first: sql<number>`min(${t.bucket})`.mapWith(Number), last: sql<number>`max(${t.bucket})`.mapWith(Number), calls })
+    .from(t)
+    .where(and(eq(t.grain, "h"), eq(t.scope, "credential"), eq(t.scopeId, filter.credentialId), eq(t.dim, dim), gte(t.bucket, from - (from % HOUR)), lte(t.bucket, filter.to.getTime())))
+    .groupBy(t.dimId)
+    .orderBy(desc(calls), asc(t.dimId))
+    .limit(50);
   return rows.map((r) => ({ id: r.id, firstSeen: new Date(Math.max(r.first, from)), lastSeen: new Date(r.last), calls: r.calls }));
 }
 
 /** Whether a key used `value` (an address or a client name) before `before`: hour roll-ups for whole hours, rows for the rest. */
-function usedBeforeSqlite(sqlite: Database, credentialId: string, dim: "address" | "client", column: string, value: string, before: number): boolean {
+async function usedBefore(db: Db, credentialId: string, dim: "address" | "client", value: string, before: number): Promise<boolean> {
+  const { usageTotals: t, usageEvents: e } = tables(db);
   const hourStart = before - (before % HOUR);
-  const rolled =
-    dim === "address"
-      ? sqlite.query("SELECT 1 FROM usage_totals WHERE grain = 'h' AND scope = 'credential' AND scope_id = ? AND dim = 'address' AND dim_id = ? AND bucket < ? LIMIT 1").get(credentialId, value, hourStart)
-      : // A client is kept as JSON [name, version]: any version of this name counts.
-        sqlite.query("SELECT 1 FROM usage_totals WHERE grain = 'h' AND scope = 'credential' AND scope_id = ? AND dim = 'client' AND substr(dim_id, 1, length(?)) = ? AND bucket < ? LIMIT 1").get(credentialId, clientPrefix(value), clientPrefix(value), hourStart);
+  // A client is kept as JSON [name, version]: any version of this name counts. The prefix's length is
+  // in characters (code points), as substr counts them in both engines.
+  const prefix = clientPrefix(value);
+  const matches = dim === "address" ? eq(t.dimId, value) : sql`substr(${t.dimId}, 1, ${sql.raw(String([...prefix].length))}) = ${prefix}`;
+  await settled(db);
+  const [rolled] = await db
+    .select({ one: sql<number>`1` })
+    .from(t)
+    .where(and(eq(t.grain, "h"), eq(t.scope, "credential"), eq(t.scopeId, credentialId), eq(t.dim, dim), matches, lt(t.bucket, hourStart)))
+    .limit(1);
   if (rolled) return true;
-  return sqlite.query(`SELECT 1 FROM usage_events WHERE credential_id = ? AND at >= ? AND at < ? AND ${column} = ? LIMIT 1`).get(credentialId, hourStart, before, value) !== null;
+  const column = dim === "address" ? e.address : e.clientName;
+  const [row] = await db
+    .select({ one: sql<number>`1` })
+    .from(e)
+    .where(and(eq(e.credentialId, credentialId), gte(e.at, hourStart), lt(e.at, before), eq(column, value)))
+    .limit(1);
+  return row !== undefined;
 }
 
 /** The start of the JSON [name, version] of every version of a client name. */
@@ -97,19 +118,25 @@ function clientPrefix(name: string): string {
 async function activityFlags(db: Db, credentialId: string, now: Date): Promise<ActivityFlag[]> {
   const last = await countUsage(db, { from: new Date(now.getTime() - DAY), to: now, credentialId });
   const before = await countUsage(db, { from: new Date(now.getTime() - DAY - 7 * DAY), to: new Date(now.getTime() - DAY - 1), credentialId });
-  const sqlite = await sqliteFor(db, "a key's activity flags");
+  const { usageEvents: e } = tables(db);
   const dayAgo = now.getTime() - DAY;
   const flags: ActivityFlag[] = [];
   // What the last 24 h used (the key's rows of one day, by index) that it never used before (within retention).
-  const recent = sqlite
-    .query("SELECT DISTINCT address, client_name AS client FROM usage_events WHERE credential_id = ? AND at >= ? AND at <= ?")
-    .all(credentialId, dayAgo, now.getTime()) as { address: string | null; client: string | null }[];
+  await settled(db);
+  const recent = await db
+    .selectDistinct({ address: e.address, client: e.clientName })
+    .from(e)
+    .where(and(eq(e.credentialId, credentialId), gte(e.at, dayAgo), lte(e.at, now.getTime())));
   const addresses = [...new Set(recent.map((r) => r.address).filter((a): a is string => a !== null))];
   const clients = [...new Set(recent.map((r) => r.client).filter((c): c is string => c !== null))];
-  for (const a of addresses.filter((a) => !usedBeforeSqlite(sqlite, credentialId, "address", "address", a, dayAgo)).slice(0, 10)) {
+  const newAddresses: string[] = [];
+  for (const a of addresses) if (newAddresses.length < 10 && !(await usedBefore(db, credentialId, "address", a, dayAgo))) newAddresses.push(a);
+  for (const a of newAddresses) {
     flags.push({ kind: "new_address", message: `First used from ${a} in the last 24 hours.` });
   }
-  for (const c of clients.filter((c) => !usedBeforeSqlite(sqlite, credentialId, "client", "client_name", c, dayAgo)).slice(0, 10)) {
+  const newClients: string[] = [];
+  for (const c of clients) if (newClients.length < 10 && !(await usedBefore(db, credentialId, "client", c, dayAgo))) newClients.push(c);
+  for (const c of newClients) {
     flags.push({ kind: "new_client", message: `First used by the client "${c}" in the last 24 hours.` });
   }
   const lastRate = last.calls === 0 ? 0 : last.errors / last.calls;

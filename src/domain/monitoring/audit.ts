@@ -1,19 +1,16 @@
 // The audit log: one row per change through any face, written at once, listed newest first, pruned by its own retention.
-import { lt } from "drizzle-orm";
+import { and, gte, lt, lte } from "drizzle-orm";
 import type { Database } from "bun:sqlite";
 import type { Db } from "../../db/client.ts";
-import { outsideTransactions, sqliteOf, tables } from "../../db/store.ts";
+import { outsideTransactions, sqliteOf, tables, type Tables } from "../../db/store.ts";
 import { silentLogger, type Logger } from "../../logger.ts";
-import { exactMatches, joinWhere, newestFirst, type SqlValue, type Where } from "./filter.ts";
+import { exactMatches, newestFirst, type Where } from "./filter.ts";
 import type { AuditRecord, AuditSink, Face } from "./types.ts";
 
 export type AuditFilter = { from?: Date; to?: Date; userId?: string; credentialId?: string; action?: string; targetId?: string; face?: Face };
 export type AuditRow = AuditRecord & { id: string };
 
-type AuditEventRow = {
-  id: number; at: number; face: string; user_id: string | null; credential_kind: string; credential_id: string | null;
-  action: string; target_id: string | null; address: string | null; change: string | null; outcome: string;
-};
+type AuditEventRow = Tables["auditEvents"]["$inferSelect"];
 
 /** Most bytes of a change's JSON kept; a larger one is stored as its size only (it was refused or cut anyway). */
 export const MAX_CHANGE_BYTES = 16 * 1024;
@@ -88,20 +85,11 @@ function changeText(change: unknown): string | null {
   return bytes <= MAX_CHANGE_BYTES ? text : JSON.stringify({ truncated: true, bytes });
 }
 
-function auditWhere(filter: AuditFilter): Where {
-  const parts: string[] = [];
-  const params: SqlValue[] = [];
-  if (filter.from) {
-    parts.push("at >= ?");
-    params.push(filter.from.getTime());
-  }
-  if (filter.to) {
-    parts.push("at <= ?");
-    params.push(filter.to.getTime());
-  }
-  return joinWhere(
-    { sql: parts.join(" AND "), params },
-    exactMatches(filter, [["userId", "user_id"], ["credentialId", "credential_id"], ["action", "action"], ["targetId", "target_id"], ["face", "face"]]),
+function auditWhere(t: Tables["auditEvents"], filter: AuditFilter): Where {
+  return and(
+    filter.from ? gte(t.at, filter.from.getTime()) : undefined,
+    filter.to ? lte(t.at, filter.to.getTime()) : undefined,
+    exactMatches(filter, [["userId", t.userId], ["credentialId", t.credentialId], ["action", t.action], ["targetId", t.targetId], ["face", t.face]]),
   );
 }
 
@@ -116,9 +104,9 @@ function toAuditRow(r: AuditEventRow): AuditRow {
     id: String(r.id),
     at: new Date(r.at),
     face: r.face as Face,
-    actor: { userId: r.user_id, credentialKind: r.credential_kind as AuditRecord["actor"]["credentialKind"], credentialId: r.credential_id },
+    actor: { userId: r.userId, credentialKind: r.credentialKind as AuditRecord["actor"]["credentialKind"], credentialId: r.credentialId },
     action: r.action,
-    targetId: r.target_id,
+    targetId: r.targetId,
     address: r.address,
     change,
     outcome: r.outcome as AuditRecord["outcome"],
@@ -127,7 +115,8 @@ function toAuditRow(r: AuditEventRow): AuditRow {
 
 /** One page of the audit log, newest first by (at, id), with the same cursor scheme as the usage log. */
 export function listAudit(db: Db, filter: AuditFilter, page: { cursor?: string | null; limit: number }): Promise<{ rows: AuditRow[]; nextCursor: string | null }> {
-  return newestFirst<AuditEventRow, AuditRow>(db, "audit_events", joinWhere(auditWhere(filter)), page, toAuditRow);
+  const { auditEvents } = tables(db);
+  return newestFirst(db, auditEvents, auditWhere(auditEvents, filter), page, toAuditRow);
 }
 
 /** Deletes audit rows older than the retention; returns how many. */

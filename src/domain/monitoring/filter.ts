@@ -1,7 +1,9 @@
-// Usage filters and cursors turned into SQL: one place for the raw rows' and the roll-ups' WHERE.
-import type { Database } from "bun:sqlite";
+// Usage filters and cursors turned into SQL: one place for the raw rows' and the roll-ups' WHERE, as
+// drizzle conditions over the handle's own tables, so one query serves SQLite and PostgreSQL.
+import { and, desc, eq, gte, lt, lte, or, type SQL } from "drizzle-orm";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client.ts";
-import { outsideTransactions, sqliteOf } from "../../db/store.ts";
+import { outsideTransactions, type Tables } from "../../db/store.ts";
 import { AppError } from "../../errors.ts";
 import type { Face, Outcome } from "./types.ts";
 
@@ -18,95 +20,79 @@ export type UsageFilter = {
   face?: Face;
 };
 
-export type SqlValue = string | number | null;
-export type Where = { sql: string; params: SqlValue[] };
+/** A WHERE as drizzle builds it; undefined when nothing narrows (every row). */
+export type Where = SQL | undefined;
+
+/** The columns a filter narrows, which usage_events and usage_rollups share (roll-ups hold "" for null). */
+type Dimensioned = Tables["usageEvents"] | Tables["usageRollups"];
 
 /** The conditions of a filter other than time, on either table (roll-ups store "" for null, never matched here). */
-function dimensionConditions(filter: UsageFilter): Where {
-  const parts: string[] = [];
-  const params: SqlValue[] = [];
-  if (filter.agentId !== undefined) {
-    parts.push("target_kind = 'agent' AND target_id = ?");
-    params.push(filter.agentId);
-  }
-  return join(
-    { sql: parts.join(" AND "), params },
+function dimensionConditions(t: Dimensioned, filter: UsageFilter): Where {
+  return and(
+    filter.agentId !== undefined ? and(eq(t.targetKind, "agent"), eq(t.targetId, filter.agentId)) : undefined,
     exactMatches(filter, [
-      ["connectionId", "connection_id"],
-      ["credentialId", "credential_id"],
-      ["userId", "user_id"],
-      ["name", "name"],
-      ["outcome", "outcome"],
-      ["face", "face"],
+      ["connectionId", t.connectionId],
+      ["credentialId", t.credentialId],
+      ["userId", t.userId],
+      ["name", t.name],
+      ["outcome", t.outcome],
+      ["face", t.face],
     ]),
   );
 }
 
-/** `column = ?` for each field of `filter` that is given (the usage log's and the audit log's filters). */
-export function exactMatches<F extends Record<string, unknown>>(filter: F, columns: readonly [keyof F, string][]): Where {
-  const parts: string[] = [];
-  const params: SqlValue[] = [];
-  for (const [field, column] of columns) {
-    const value = filter[field];
-    if (value === undefined) continue;
-    parts.push(`${column} = ?`);
-    params.push(value as SqlValue);
-  }
-  return { sql: parts.join(" AND "), params };
+/** `column = value` for each field of `filter` that is given (the usage log's and the audit log's filters). */
+export function exactMatches<F extends Record<string, unknown>>(filter: F, columns: readonly [keyof F, SQLiteColumn][]): Where {
+  return and(...columns.filter(([field]) => filter[field] !== undefined).map(([field, column]) => eq(column, filter[field] as string)));
 }
 
 /**
- * The SQLite connection for a monitoring query written in SQLite's SQL (the listings, stats, activity
- * and pruning are raw SQL over the roll-ups), once no other request's transaction is open on it, so the
- * query never lands inside one. Their PostgreSQL versions are written with the PostgreSQL schema; until
- * then a PostgreSQL handle is told so by name rather than given SQLite's SQL.
+ * Waits until no other request's transaction is open on a SQLite handle, so a monitoring read never
+ * lands inside one (and sees its uncommitted rows); a no-op on PostgreSQL, whose pool gives each
+ * transaction its own connection.
  */
-export async function sqliteFor(db: Db, query: string): Promise<Database> {
-  const sqlite = sqliteOf(db);
-  if (!sqlite) throw new Error(`${query} has no PostgreSQL version yet (its SQL is SQLite's)`);
+export async function settled(db: Db): Promise<void> {
   await outsideTransactions(db);
-  return sqlite;
 }
+
+/** A log table newest-first listings read: usage_events or audit_events. */
+type LogTable = Tables["usageEvents"] | Tables["auditEvents"];
 
 /**
  * One page of `table` newest first by (at, id), after `cursor` (the last row of the previous page):
  * the usage log's and the audit log's listing. A page of limit + 1 tells whether more follow.
  */
-export async function newestFirst<Row extends { at: number; id: number }, Out>(
+export async function newestFirst<T extends LogTable, Out>(
   db: Db,
-  table: "usage_events" | "audit_events",
+  table: T,
   where: Where,
   page: { cursor?: string | null; limit: number },
-  toRow: (row: Row) => Out,
+  toRow: (row: T["$inferSelect"]) => Out,
 ): Promise<{ rows: Out[]; nextCursor: string | null }> {
   const limit = Math.max(1, Math.min(500, Math.floor(page.limit)));
-  const paged = page.cursor ? join(where, afterCursor(decodeCursor(page.cursor))) : where;
-  const rows = newestFirstSqlite<Row>(await sqliteFor(db, "the usage and audit log listing"), table, paged, limit + 1);
+  const paged = page.cursor ? and(where, afterCursor(table, decodeCursor(page.cursor))) : where;
+  await settled(db);
+  const rows = (await db
+    .select()
+    .from(table as SQLiteTable as Tables["usageEvents"])
+    .where(paged)
+    .orderBy(desc(table.at), desc(table.id))
+    .limit(limit + 1)) as T["$inferSelect"][];
   const more = rows.length > limit;
   const shown = more ? rows.slice(0, limit) : rows;
   const last = shown[shown.length - 1];
   return { rows: shown.map(toRow), nextCursor: more && last ? encodeCursor(last.at, last.id) : null };
 }
 
-/** newestFirst's page in SQLite's SQL (`?` placeholders; "1" is an always-true WHERE). */
-function newestFirstSqlite<Row>(sqlite: Database, table: string, where: Where, limit: number): Row[] {
-  return sqlite.query(`SELECT * FROM ${table} WHERE ${where.sql} ORDER BY at DESC, id DESC LIMIT ?`).all(...where.params, limit) as Row[];
-}
-
-function join(...wheres: Where[]): Where {
-  const used = wheres.filter((w) => w.sql !== "");
-  return { sql: used.map((w) => w.sql).join(" AND ") || "1", params: used.flatMap((w) => w.params) };
-}
-
 /** WHERE of usage_events for a filter. */
-export function eventsWhere(filter: UsageFilter): Where {
-  return join({ sql: "at >= ? AND at <= ?", params: [filter.from.getTime(), filter.to.getTime()] }, dimensionConditions(filter));
+export function eventsWhere(t: Tables["usageEvents"], filter: UsageFilter): Where {
+  return and(gte(t.at, filter.from.getTime()), lte(t.at, filter.to.getTime()), dimensionConditions(t, filter));
 }
 
 /** WHERE of usage_rollups at a grain, for the buckets that overlap [from, to]. */
-export function rollupsWhere(filter: UsageFilter, grain: "m" | "h", grainMs: number): Where {
+export function rollupsWhere(t: Tables["usageRollups"], filter: UsageFilter, grain: "m" | "h", grainMs: number): Where {
   const from = filter.from.getTime();
-  return join({ sql: "grain = ? AND bucket >= ? AND bucket <= ?", params: [grain, from - (from % grainMs), filter.to.getTime()] }, dimensionConditions(filter));
+  return and(eq(t.grain, grain), gte(t.bucket, from - (from % grainMs)), lte(t.bucket, filter.to.getTime()), dimensionConditions(t, filter));
 }
 
 /** A position in a newest-first listing: the (at, id) of the last row of the previous page. */
@@ -124,8 +110,6 @@ export function decodeCursor(cursor: string): Cursor {
 }
 
 /** The condition "after the cursor" in (at DESC, id DESC) order. */
-export function afterCursor(cursor: Cursor): Where {
-  return { sql: "(at < ? OR (at = ? AND id < ?))", params: [cursor.at, cursor.at, cursor.id] };
+export function afterCursor(t: LogTable, cursor: Cursor): SQL {
+  return or(lt(t.at, cursor.at), and(eq(t.at, cursor.at), lt(t.id, cursor.id)))!;
 }
-
-export { join as joinWhere };

@@ -3,9 +3,11 @@
 // filter (agent; beyond 24 h also key, user, connection, name) are read from the per-dimension roll-ups
 // (usage_totals: a few rows per bucket, whatever the size of usage_events); any other filter from the
 // combination roll-ups (usage_rollups), by index.
-import type { Database } from "bun:sqlite";
+import { and, asc, desc, eq, gte, lte, ne, sql, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../../db/client.ts";
-import { joinWhere, rollupsWhere, sqliteFor, type SqlValue, type UsageFilter, type Where } from "./filter.ts";
+import { tables, type Tables } from "../../db/store.ts";
+import { rollupsWhere, settled, type UsageFilter, type Where } from "./filter.ts";
 import { HISTOGRAM_COLUMNS, histogramQuantile } from "./histogram.ts";
 import { MINUTE_SCOPES } from "./recorder.ts";
 import type { Outcome } from "./types.ts";
@@ -30,7 +32,15 @@ export function grainFor(filter: UsageFilter): { grain: "m" | "h"; ms: number } 
   return filter.to.getTime() - filter.from.getTime() <= DAY ? { grain: "m", ms: MINUTE } : { grain: "h", ms: HOUR };
 }
 
-const HIST_SUMS = HISTOGRAM_COLUMNS.map((h) => `SUM(${h}) AS ${h}`).join(", ");
+/** A sum as a number: PostgreSQL's SUM of a bigint is a numeric, which its driver returns as a string. */
+function sum(column: SQLiteColumn): SQL<number> {
+  return sql<number>`sum(${column})`.mapWith(Number);
+}
+
+/** SUM of each histogram column, keyed by its name. */
+function histogramSums(t: Rollup): Record<string, SQL<number>> {
+  return Object.fromEntries(HISTOGRAM_COLUMNS.map((h) => [h, sum(t[h as "h00"])]));
+}
 
 type HistRow = Record<string, number | null>;
 
@@ -44,20 +54,26 @@ function percentiles(hist: number[]): { p50: number | null; p95: number | null; 
 
 /** Calls and errors per bucket of [from, to] split into `buckets` equal parts, with latency percentiles. */
 export async function usageSeries(db: Db, filter: UsageFilter, buckets: number): Promise<{ series: SeriesPoint[]; total: number[] }> {
-  return usageSeriesSqlite(await sqliteFor(db, "the usage series"), filter, buckets);
-}
-
-/** usageSeries in SQLite's SQL: buckets by integer division, MIN/MAX of two values clamp the index. */
-function usageSeriesSqlite(sqlite: Database, filter: UsageFilter, buckets: number): { series: SeriesPoint[]; total: number[] } {
   const n = Math.max(1, Math.min(1000, Math.floor(buckets)));
   const from = filter.from.getTime();
   const width = Math.max(1, Math.ceil((filter.to.getTime() - from + 1) / n));
-  const source = sourceFor(filter);
-  const where = source.where(null);
-  // A roll-up bucket that starts before `from` (the range's first, partial minute or hour) counts in the first point.
-  const rows = sqlite
-    .query(`SELECT MIN(MAX((bucket - ?) / ?, 0), ?) AS i, SUM(calls) AS calls, SUM(errors) AS errors, ${HIST_SUMS} FROM ${source.table} WHERE ${where.sql} GROUP BY i`)
-    .all(from, width, n - 1, ...where.params) as ({ i: number; calls: number; errors: number } & HistRow)[];
+  const source = sourceFor(db, filter);
+  const t = source.table;
+  // The point a roll-up bucket counts in: (bucket - from) / width, integer division in both engines,
+  // clamped to [0, n - 1] (a bucket that starts before `from`, the range's first partial minute or
+  // hour, counts in the first point); a CASE, since the two-argument MIN/MAX are SQLite's only. The
+  // numbers are integers written into the SQL, so PostgreSQL divides bigints (a parameter bound as a
+  // float would make it a float division).
+  const int = (v: number): SQL => sql.raw(String(Math.trunc(v)));
+  const index = sql<number>`CASE WHEN ${t.bucket} <= ${int(from)} THEN 0 WHEN ${t.bucket} >= ${int(from + (n - 1) * width)} THEN ${int(n - 1)} ELSE (${t.bucket} - ${int(from)}) / ${int(width)} END`
+    .mapWith(Number)
+    .as("i");
+  await settled(db);
+  const rows: ({ i: number; calls: number; errors: number } & HistRow)[] = await db
+    .select({ i: index, calls: sum(t.calls), errors: sum(t.errors), ...histogramSums(t) })
+    .from(t as Tables["usageRollups"])
+    .where(source.where(null))
+    .groupBy(sql`i`);
   const byIndex = new Map(rows.map((r) => [r.i, r]));
   const total = HISTOGRAM_COLUMNS.map(() => 0);
   const series: SeriesPoint[] = [];
@@ -73,16 +89,18 @@ function usageSeriesSqlite(sqlite: Database, filter: UsageFilter, buckets: numbe
 /** What stats rank by. */
 type Dimension = "name" | "agent" | "connection" | "credential" | "user";
 
-/** The roll-up table a filter is read from, its WHERE for a dimension (null: the total) and the column holding that dimension's id. */
-type Source = { table: string; where: (dim: Dimension | null) => Where; column: (dim: Dimension) => string };
+/** The two roll-up tables (the columns stats read, calls, errors, bucket and h00…h15, they share). */
+type Rollup = Tables["usageRollups"] | Tables["usageTotals"];
 
-const COMBINATION_COLUMNS: Record<Dimension, string> = { name: "name", agent: "target_id", connection: "connection_id", credential: "credential_id", user: "user_id" };
+/** The roll-up table a filter is read from, its WHERE for a dimension (null: the total) and the column holding that dimension's id. */
+type Source = { table: Rollup; where: (dim: Dimension | null) => Where; column: (dim: Dimension) => SQLiteColumn };
 
 /** The filters that are scopes of usage_totals, and the scope each names. */
 const SCOPE_FILTERS: [keyof UsageFilter, string][] = [["agentId", "agent"], ["credentialId", "credential"], ["userId", "user"], ["connectionId", "connection"], ["name", "name"]];
 
 /** The per-dimension roll-ups serve all calls and one-filter views; any other filter reads the combinations. */
-function sourceFor(filter: UsageFilter): Source {
+function sourceFor(db: Db, filter: UsageFilter): Source {
+  const { usageRollups, usageTotals } = tables(db);
   const { grain, ms } = grainFor(filter);
   const from = filter.from.getTime();
   // One filter at most among agent, credential, user, connection and name (outcome and face are not
@@ -90,38 +108,46 @@ function sourceFor(filter: UsageFilter): Source {
   const set = SCOPE_FILTERS.filter(([field]) => filter[field] !== undefined);
   const scoped = filter.outcome === undefined && filter.face === undefined && set.length <= 1 && (grain === "h" || set.length === 0 || MINUTE_SCOPES.has(set[0]![1]));
   if (scoped) {
+    const t = usageTotals;
     const [scope, scopeId] = set.length === 0 ? ["", ""] : [set[0]![1], filter[set[0]![0]] as string];
     return {
-      table: "usage_totals",
-      where: (dim) => ({ sql: "grain = ? AND scope = ? AND scope_id = ? AND dim = ? AND bucket >= ? AND bucket <= ?", params: [grain, scope, scopeId, dim ?? "", from - (from % ms), filter.to.getTime()] }),
-      column: () => "dim_id",
+      table: t,
+      where: (dim) =>
+        and(eq(t.grain, grain), eq(t.scope, scope), eq(t.scopeId, scopeId), eq(t.dim, dim ?? ""), gte(t.bucket, from - (from % ms)), lte(t.bucket, filter.to.getTime())),
+      column: () => t.dimId,
     };
   }
+  const t = usageRollups;
+  const columns: Record<Dimension, SQLiteColumn> = { name: t.name, agent: t.targetId, connection: t.connectionId, credential: t.credentialId, user: t.userId };
   return {
-    table: "usage_rollups",
+    table: t,
     where: (dim) => {
-      const base = rollupsWhere(filter, grain, ms);
+      const base = rollupsWhere(t, filter, grain, ms);
       if (dim === null) return base;
-      return joinWhere(base, { sql: `${COMBINATION_COLUMNS[dim]} != ''${dim === "agent" ? " AND target_kind = 'agent'" : ""}`, params: [] });
+      return and(base, ne(columns[dim], ""), dim === "agent" ? eq(t.targetKind, "agent") : undefined);
     },
-    column: (dim) => COMBINATION_COLUMNS[dim],
+    column: (dim) => columns[dim],
   };
 }
 
-/** The top `limit` of a dimension, in SQLite's SQL. */
-function topBySqlite(sqlite: Database, filter: UsageFilter, dim: Dimension, limit: number): TopEntry[] {
-  const source = sourceFor(filter);
-  const where = source.where(dim);
+/** The top `limit` of a dimension. */
+async function topBy(db: Db, filter: UsageFilter, dim: Dimension, limit: number): Promise<TopEntry[]> {
+  const source = sourceFor(db, filter);
   const column = source.column(dim);
-  const params: SqlValue[] = [...where.params, limit];
-  return sqlite
-    .query(`SELECT ${column} AS id, SUM(calls) AS calls, SUM(errors) AS errors FROM ${source.table} WHERE ${where.sql} GROUP BY ${column} ORDER BY calls DESC, id LIMIT ?`)
-    .all(...params) as TopEntry[];
+  const calls = sum(source.table.calls);
+  await settled(db);
+  return db
+    .select({ id: sql<string>`${column}`, calls, errors: sum(source.table.errors) })
+    .from(source.table as Tables["usageRollups"])
+    .where(source.where(dim))
+    .groupBy(column)
+    .orderBy(desc(calls), asc(column))
+    .limit(limit);
 }
 
 /** The busiest names (tools, resources, prompts, operations) of a filter. */
-export async function topNames(db: Db, filter: UsageFilter, limit: number): Promise<TopEntry[]> {
-  return topBySqlite(await sqliteFor(db, "the top names"), filter, "name", limit);
+export function topNames(db: Db, filter: UsageFilter, limit: number): Promise<TopEntry[]> {
+  return topBy(db, filter, "name", limit);
 }
 
 /**
@@ -130,43 +156,42 @@ export async function topNames(db: Db, filter: UsageFilter, limit: number): Prom
  * percentiles are read from the histogram (histogram.ts), so they are within one latency bucket.
  */
 export async function usageStats(db: Db, filter: UsageFilter, options: { buckets: number; top: number }): Promise<UsageStats> {
-  return usageStatsSqlite(await sqliteFor(db, "the usage stats"), filter, options);
-}
-
-/** usageStats in SQLite's SQL (its series, top lists and error breakdown read in one go, with no await between). */
-function usageStatsSqlite(sqlite: Database, filter: UsageFilter, options: { buckets: number; top: number }): UsageStats {
   const limit = Math.max(1, Math.min(100, Math.floor(options.top)));
-  const { series, total } = usageSeriesSqlite(sqlite, filter, options.buckets);
+  const { series, total } = await usageSeries(db, filter, options.buckets);
   const calls = series.reduce((a, p) => a + p.calls, 0);
   const errors = series.reduce((a, p) => a + p.errors, 0);
-  const source = sourceFor(filter);
-  const where = source.where(null);
-  const breakdown = sqlite
-    .query(`SELECT outcome, error_code AS code, SUM(calls) AS count FROM ${source.table} WHERE ${where.sql} AND outcome != 'ok' GROUP BY outcome, error_code ORDER BY count DESC, outcome, code`)
-    .all(...where.params) as { outcome: Outcome; code: string; count: number }[];
+  const source = sourceFor(db, filter);
+  const t = source.table;
+  const count = sum(t.calls);
+  await settled(db);
+  const breakdown = await db
+    .select({ outcome: t.outcome, code: t.errorCode, count })
+    .from(t as Tables["usageRollups"])
+    .where(and(source.where(null), ne(t.outcome, "ok")))
+    .groupBy(t.outcome, t.errorCode)
+    .orderBy(desc(count), asc(t.outcome), asc(t.errorCode));
   return {
     totals: { calls, errors, errorRate: calls === 0 ? 0 : errors / calls, ...percentiles(total) },
     series,
     top: {
-      tools: topBySqlite(sqlite, filter, "name", limit),
-      agents: topBySqlite(sqlite, filter, "agent", limit),
-      connections: topBySqlite(sqlite, filter, "connection", limit),
-      credentials: topBySqlite(sqlite, filter, "credential", limit),
-      users: topBySqlite(sqlite, filter, "user", limit),
+      tools: await topBy(db, filter, "name", limit),
+      agents: await topBy(db, filter, "agent", limit),
+      connections: await topBy(db, filter, "connection", limit),
+      credentials: await topBy(db, filter, "credential", limit),
+      users: await topBy(db, filter, "user", limit),
     },
-    errors: breakdown.map((e) => ({ outcome: e.outcome, code: e.code === "" ? null : e.code, count: e.count })),
+    errors: breakdown.map((e) => ({ outcome: e.outcome as Outcome, code: e.code === "" ? null : e.code, count: e.count })),
   };
 }
 
 /** Calls and errors of a filter over its range, from the roll-ups. */
 export async function countUsage(db: Db, filter: UsageFilter): Promise<{ calls: number; errors: number }> {
-  return countUsageSqlite(await sqliteFor(db, "counting usage"), filter);
-}
-
-/** countUsage in SQLite's SQL. */
-function countUsageSqlite(sqlite: Database, filter: UsageFilter): { calls: number; errors: number } {
-  const source = sourceFor(filter);
-  const where = source.where(null);
-  const row = sqlite.query(`SELECT COALESCE(SUM(calls), 0) AS calls, COALESCE(SUM(errors), 0) AS errors FROM ${source.table} WHERE ${where.sql}`).get(...where.params) as { calls: number; errors: number };
-  return row;
+  const source = sourceFor(db, filter);
+  const t = source.table;
+  await settled(db);
+  const [row] = await db
+    .select({ calls: sql<number>`coalesce(sum(${t.calls}), 0)`.mapWith(Number), errors: sql<number>`coalesce(sum(${t.errors}), 0)`.mapWith(Number) })
+    .from(t as Tables["usageRollups"])
+    .where(source.where(null));
+  return row ?? { calls: 0, errors: 0 };
 }

@@ -97,6 +97,8 @@ export async function saveClientDocument(db: Db, url: string, metadata: ClientMe
 
 /** The client with this id (a registered id or a document URL), or null. */
 export async function findClient(db: Db, id: string): Promise<OAuthClient | null> {
+  // No client id holds a NUL, and PostgreSQL refuses one in a text parameter (an error, not "no row").
+  if (id.includes("\0")) return null;
   const { oauthClients } = tables(db);
   const [row] = await db.select().from(oauthClients).where(eq(oauthClients.id, id));
   return row ? toClient(row) : null;
