@@ -3,7 +3,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { SQL } from "bun";
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { sql } from "drizzle-orm";
 import { drizzle, type AsyncRemoteCallback } from "drizzle-orm/sqlite-proxy";
 import { drizzle as drizzlePg } from "drizzle-orm/bun-sql";
@@ -57,10 +57,18 @@ export function openDatabase(options: { path: string; busyTimeoutMs: number; mig
     sqlite.close();
     throw err;
   }
-  const db: Db = drizzle(sqliteStatements(sqlite, () => db), { schema });
-  registerEngine(db, { dialect: "sqlite", sqlite });
+  const statements = sqliteStatements(sqlite, () => db);
+  const db: Db = drizzle(statements.run, { schema });
+  const inMemory = options.path === ":memory:" || options.path.startsWith("file::memory:");
+  const unregister = registerEngine(db, { dialect: "sqlite", sqlite, file: inMemory ? undefined : resolve(options.path) });
+  const close = (): void => {
+    // A statement left unfinalized would keep the file open after close() (SQLite's close_v2).
+    statements.finalize();
+    sqlite.close();
+    unregister();
+  };
   // Closed before the promise is made, so a caller that does not await sees it closed all the same.
-  return { dialect: "sqlite", sqlite, db, close: async () => sqlite.close() };
+  return { dialect: "sqlite", sqlite, db, close: async () => close() };
 }
 
 /** Prepared statements kept per connection, by SQL text, before the cache starts over. */
@@ -72,14 +80,18 @@ const STATEMENT_CACHE = 500;
  * connection, from a statement prepared once per SQL text. `get` answers one row's values, `all` and
  * `values` every row's, `run` nothing.
  */
-function sqliteStatements(sqlite: Database, handle: () => Db): AsyncRemoteCallback {
+function sqliteStatements(sqlite: Database, handle: () => Db): { run: AsyncRemoteCallback; finalize: () => void } {
   const statements = new Map<string, Statement>();
-  return async (query, params, method) => {
+  const finalize = (): void => {
+    for (const statement of statements.values()) statement.finalize();
+    statements.clear();
+  };
+  const run: AsyncRemoteCallback = async (query, params, method) => {
     for (let wait = untilOutside(handle()); wait; wait = untilOutside(handle())) await wait;
     let statement = statements.get(query);
     if (!statement) {
       // SQL text is bounded by the code, but a list of n values makes n placeholders: cap the cache.
-      if (statements.size >= STATEMENT_CACHE) statements.clear();
+      if (statements.size >= STATEMENT_CACHE) finalize();
       statement = sqlite.prepare(query);
       statements.set(query, statement);
     }
@@ -91,6 +103,7 @@ function sqliteStatements(sqlite: Database, handle: () => Db): AsyncRemoteCallba
     // No row for `get` is undefined, which drizzle reads as "none" (its type says an array regardless).
     return { rows: method === "get" ? (rows[0] as unknown[]) : rows };
   };
+  return { run, finalize };
 }
 
 /** Applies every pending migration in one transaction; `PRAGMA user_version` counts those applied. */

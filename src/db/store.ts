@@ -29,9 +29,32 @@ type Engine = { dialect: Dialect; sqlite: Database | null; gate: Gate };
 /** What each open handle is, by handle (a transaction's handle is found through the one it came from). */
 const ENGINES = new WeakMap<object, Engine>();
 
-/** Registers a newly opened handle (src/db/client.ts does, for both engines). */
-export function registerEngine(db: object, engine: { dialect: Dialect; sqlite: Database | null }): void {
-  ENGINES.set(db, { ...engine, gate: new Gate() });
+/** The gates of the SQLite files open in this process, by path: the handles on one file share one. */
+const FILE_GATES = new Map<string, { gate: Gate; handles: number }>();
+
+/**
+ * Registers a newly opened handle (src/db/client.ts does, for both engines); `file` is a SQLite file's
+ * absolute path. Returns what to call once the handle is closed.
+ */
+export function registerEngine(db: object, engine: { dialect: Dialect; sqlite: Database | null; file?: string }): () => void {
+  const { dialect, sqlite, file } = engine;
+  if (!file) {
+    ENGINES.set(db, { dialect, sqlite, gate: new Gate() });
+    return () => {};
+  }
+  // Two handles on one file in one process (replicas in a test) would otherwise deadlock: one's
+  // statement blocks the thread on the lock (busy_timeout) that the other's open transaction holds,
+  // and that transaction cannot go on while the thread is blocked. Sharing the gate makes it wait.
+  const shared = FILE_GATES.get(file) ?? { gate: new Gate(), handles: 0 };
+  shared.handles++;
+  FILE_GATES.set(file, shared);
+  ENGINES.set(db, { dialect, sqlite, gate: shared.gate });
+  let closed = false;
+  return () => {
+    if (closed) return;
+    closed = true;
+    if (--shared.handles === 0) FILE_GATES.delete(file);
+  };
 }
 
 function engineOf(db: Db): Engine {
@@ -63,10 +86,11 @@ export function sqliteOf(db: Db): Database | null {
 const inTransaction = new AsyncLocalStorage<{ db: Db; engine: Engine; open: boolean }>();
 
 /**
- * One transaction at a time per SQLite connection. SQLite has one connection per process, so a second
- * BEGIN would fail, and a statement of another request run while a transaction awaits would join it
- * (and be rolled back with it): such a statement waits until no transaction holds the gate. PostgreSQL
- * gives each transaction its own pooled connection instead.
+ * One transaction at a time per SQLite file in this process (handles on one file share the gate, see
+ * registerEngine). SQLite has one connection per process, so a second BEGIN would fail, and a statement
+ * of another request run while a transaction awaits would join it (and be rolled back with it): such a
+ * statement waits until no transaction holds the gate. PostgreSQL gives each transaction its own
+ * pooled connection instead.
  */
 class Gate {
   private tail: Promise<void> = Promise.resolve();

@@ -1,7 +1,11 @@
 // The database handle's contract (src/db/store.ts): tables by dialect, transactions that commit,
 // roll back, nest, and never interleave on one SQLite connection.
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { eq } from "drizzle-orm";
+import { openDatabase } from "../../src/db/client.ts";
 import { dialectOf, outsideTransactions, sqliteOf, tables, transaction } from "../../src/db/store.ts";
 import { useTestDatabase } from "../support/db.ts";
 
@@ -174,5 +178,36 @@ describe("the store", () => {
     await timerSet;
     expect(await later).toBe("only this one rolls back");
     expect(await db.select().from(users)).toHaveLength(0);
+  });
+
+  test("two handles on one file in one process: the second's statement waits for the first's transaction, not on the lock", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "switchboard-store-"));
+    // A short busy timeout: a statement that blocked on the lock would fail rather than wait it out.
+    const one = openDatabase({ path: join(dir, "db.sqlite"), busyTimeoutMs: 50 });
+    const two = openDatabase({ path: join(dir, "db.sqlite"), busyTimeoutMs: 50 });
+    try {
+      const { users } = tables(one.db);
+      let began!: () => void;
+      const inside = new Promise<void>((resolve) => (began = resolve));
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const open = transaction(one.db, async (tx) => {
+        await tx.insert(users).values(userRow("user_one"));
+        began();
+        await held;
+      });
+      await inside;
+      // Started now (a query builder runs once awaited or then'd).
+      const plain = two.db.insert(tables(two.db).users).values(userRow("user_two")).then(() => "inserted", (err: Error) => err.message);
+      await Bun.sleep(60); // past the busy timeout, were the insert blocked on the lock
+      release();
+      await open;
+      expect(await plain).toBe("inserted");
+      expect((await two.db.select({ id: users.id }).from(users).orderBy(users.id)).map((u) => u.id)).toEqual(["user_one", "user_two"]);
+    } finally {
+      await one.close();
+      await two.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
