@@ -117,7 +117,9 @@ function rowValues(f: AgentFields) {
 }
 
 function slugTaken(err: unknown): boolean {
-  return String(err).includes("UNIQUE") && String(err).includes("slug");
+  // drizzle wraps the driver's error ("Failed query: …") and keeps it as the cause.
+  for (let e = err; e instanceof Error; e = e.cause) if (String(e).includes("UNIQUE") && String(e).includes("slug")) return true;
+  return false;
 }
 
 const SLUG_TAKEN = () => new AppError("AGENT_SLUG_TAKEN", undefined, { fields: { slug: "another agent has this slug" } });

@@ -216,7 +216,9 @@ function rowValues(store: ConnectionStore, id: string, f: ConnectionFields) {
 }
 
 function slugTaken(err: unknown): boolean {
-  return String(err).includes("UNIQUE") && String(err).includes("slug");
+  // drizzle wraps the driver's error ("Failed query: …") and keeps it as the cause.
+  for (let e = err; e instanceof Error; e = e.cause) if (String(e).includes("UNIQUE") && String(e).includes("slug")) return true;
+  return false;
 }
 
 const SLUG_TAKEN = () => new AppError("CONNECTION_SLUG_TAKEN", undefined, { fields: { slug: "another connection has this slug" } });
