@@ -49,7 +49,8 @@ export function batchedLines(write: (text: string) => void): { write: (line: str
 }
 
 function errorReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  // The cause too: drizzle's "Failed query" error keeps the driver's reason there.
+  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack, ...(value.cause !== undefined && { cause: value.cause }) };
   return value;
 }
 

@@ -1,18 +1,18 @@
 // Opening the database: SQLite (directory, pragmas, embedded migrations) or, with `database.url`,
 // PostgreSQL (a pool, migrations under an advisory lock), each as a drizzle handle of the store contract.
-import { Database } from "bun:sqlite";
+import { Database, type Statement } from "bun:sqlite";
 import { SQL } from "bun";
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/bun-sqlite";
+import { drizzle, type AsyncRemoteCallback } from "drizzle-orm/sqlite-proxy";
 import { drizzle as drizzlePg } from "drizzle-orm/bun-sql";
 import type { Config } from "../config/load.ts";
 import * as schema from "./schema.ts";
 import * as pgSchema from "./schema.pg.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
 import { PG_MIGRATIONS } from "./migrations-pg.ts";
-import { registerEngine, type Db, type Dialect } from "./store.ts";
+import { registerEngine, untilOutside, type Db, type Dialect } from "./store.ts";
 
 export type { Db } from "./store.ts";
 /** An open database of either engine; `sqlite` is the raw connection on SQLite, null on PostgreSQL. */
@@ -57,10 +57,53 @@ export function openDatabase(options: { path: string; busyTimeoutMs: number; mig
     sqlite.close();
     throw err;
   }
-  const db = drizzle({ client: sqlite, schema });
-  registerEngine(db, { dialect: "sqlite", sqlite });
+  const statements = sqliteStatements(sqlite, () => db);
+  const db: Db = drizzle(statements.run, { schema });
+  const inMemory = options.path === ":memory:" || options.path.startsWith("file::memory:");
+  const unregister = registerEngine(db, { dialect: "sqlite", sqlite, file: inMemory ? undefined : resolve(options.path) });
+  const close = (): void => {
+    // A statement left unfinalized would keep the file open after close() (SQLite's close_v2).
+    statements.finalize();
+    sqlite.close();
+    unregister();
+  };
   // Closed before the promise is made, so a caller that does not await sees it closed all the same.
-  return { dialect: "sqlite", sqlite, db, close: async () => sqlite.close() };
+  return { dialect: "sqlite", sqlite, db, close: async () => close() };
+}
+
+/** Prepared statements kept per connection, by SQL text, before the cache starts over. */
+const STATEMENT_CACHE = 500;
+
+/**
+ * What drizzle's sqlite-proxy runs each statement through: asynchronous, so that a statement from
+ * outside the open transaction can wait for it to end (src/db/store.ts), then run at once on the
+ * connection, from a statement prepared once per SQL text. `get` answers one row's values, `all` and
+ * `values` every row's, `run` nothing.
+ */
+function sqliteStatements(sqlite: Database, handle: () => Db): { run: AsyncRemoteCallback; finalize: () => void } {
+  const statements = new Map<string, Statement>();
+  const finalize = (): void => {
+    for (const statement of statements.values()) statement.finalize();
+    statements.clear();
+  };
+  const run: AsyncRemoteCallback = async (query, params, method) => {
+    for (let wait = untilOutside(handle()); wait; wait = untilOutside(handle())) await wait;
+    let statement = statements.get(query);
+    if (!statement) {
+      // SQL text is bounded by the code, but a list of n values makes n placeholders: cap the cache.
+      if (statements.size >= STATEMENT_CACHE) finalize();
+      statement = sqlite.prepare(query);
+      statements.set(query, statement);
+    }
+    if (method === "run") {
+      statement.run(...params);
+      return { rows: [] };
+    }
+    const rows = statement.values(...params);
+    // No row for `get` is undefined, which drizzle reads as "none" (its type says an array regardless).
+    return { rows: method === "get" ? (rows[0] as unknown[]) : rows };
+  };
+  return { run, finalize };
 }
 
 /** Applies every pending migration in one transaction; `PRAGMA user_version` counts those applied. */

@@ -9,18 +9,17 @@
 // returns 64-bit integers and numerics as strings.
 import type { Database } from "bun:sqlite";
 import { AsyncLocalStorage } from "node:async_hooks";
-import { sql } from "drizzle-orm";
-import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import type * as sqliteSchema from "./schema.ts";
 
 export type Dialect = "sqlite" | "postgres";
 
 /**
- * A database handle as every query is typed: drizzle over the SQLite schema. A PostgreSQL handle is
- * given this type too (its tables have the same shape); defined here, not in client.ts, which opens
- * handles and so imports this file.
+ * A database handle as every query is typed: drizzle's asynchronous SQLite over the SQLite schema (a
+ * SQLite handle is one, run through the gate below). A PostgreSQL handle is given this type too (its
+ * tables have the same shape); defined here, not in client.ts, which opens handles and imports this file.
  */
-export type Db = BunSQLiteDatabase<typeof sqliteSchema> & { $client: Database };
+export type Db = SqliteRemoteDatabase<typeof sqliteSchema>;
 
 /** The tables as queries are typed (the SQLite schema); a PostgreSQL handle's tables have the same shape. */
 export type Tables = typeof sqliteSchema;
@@ -30,9 +29,32 @@ type Engine = { dialect: Dialect; sqlite: Database | null; gate: Gate };
 /** What each open handle is, by handle (a transaction's handle is found through the one it came from). */
 const ENGINES = new WeakMap<object, Engine>();
 
-/** Registers a newly opened handle (src/db/client.ts does, for both engines). */
-export function registerEngine(db: object, engine: { dialect: Dialect; sqlite: Database | null }): void {
-  ENGINES.set(db, { ...engine, gate: new Gate() });
+/** The gates of the SQLite files open in this process, by path: the handles on one file share one. */
+const FILE_GATES = new Map<string, { gate: Gate; handles: number }>();
+
+/**
+ * Registers a newly opened handle (src/db/client.ts does, for both engines); `file` is a SQLite file's
+ * absolute path. Returns what to call once the handle is closed.
+ */
+export function registerEngine(db: object, engine: { dialect: Dialect; sqlite: Database | null; file?: string }): () => void {
+  const { dialect, sqlite, file } = engine;
+  if (!file) {
+    ENGINES.set(db, { dialect, sqlite, gate: new Gate() });
+    return () => {};
+  }
+  // Two handles on one file in one process (replicas in a test) would otherwise deadlock: one's
+  // statement blocks the thread on the lock (busy_timeout) that the other's open transaction holds,
+  // and that transaction cannot go on while the thread is blocked. Sharing the gate makes it wait.
+  const shared = FILE_GATES.get(file) ?? { gate: new Gate(), handles: 0 };
+  shared.handles++;
+  FILE_GATES.set(file, shared);
+  ENGINES.set(db, { dialect, sqlite, gate: shared.gate });
+  let closed = false;
+  return () => {
+    if (closed) return;
+    closed = true;
+    if (--shared.handles === 0) FILE_GATES.delete(file);
+  };
 }
 
 function engineOf(db: Db): Engine {
@@ -56,27 +78,36 @@ export function sqliteOf(db: Db): Database | null {
   return engineOf(db).sqlite;
 }
 
-/** The transaction this async context is inside, if any: its handle and engine. */
-const inTransaction = new AsyncLocalStorage<{ db: Db; engine: Engine }>();
+/**
+ * The transaction this async context is inside, if any: its handle and engine. `open` turns false when
+ * it ends: work the transaction started and left running (a timer, a promise not awaited) keeps this
+ * context, but must then count as outside it.
+ */
+const inTransaction = new AsyncLocalStorage<{ db: Db; engine: Engine; open: boolean }>();
 
 /**
- * One transaction at a time per SQLite connection. SQLite has one connection per process, so a second
- * BEGIN would fail, and a statement of another request run while a transaction awaits would join it
- * (and be rolled back with it). PostgreSQL gives each transaction its own pooled connection instead.
+ * One transaction at a time per SQLite file in this process (handles on one file share the gate, see
+ * registerEngine). SQLite has one connection per process, so a second BEGIN would fail, and a statement
+ * of another request run while a transaction awaits would join it (and be rolled back with it): such a
+ * statement waits until no transaction holds the gate. PostgreSQL gives each transaction its own
+ * pooled connection instead.
  */
 class Gate {
   private tail: Promise<void> = Promise.resolve();
+  /** Resolves when the transaction holding the gate releases it; null while none does. */
+  held: Promise<void> | null = null;
   /** Waits for the transactions before this one, then holds the gate until `release` is called. */
   async enter(): Promise<() => void> {
     let release!: () => void;
     const previous = this.tail;
-    this.tail = new Promise<void>((resolve) => (release = resolve));
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.tail = mine;
     await previous;
-    return release;
-  }
-  /** Resolves once no transaction holds the gate (the statements outside transactions wait on it). */
-  idle(): Promise<void> {
-    return this.tail;
+    this.held = mine;
+    return () => {
+      this.held = null;
+      release();
+    };
   }
 }
 
@@ -86,24 +117,39 @@ class Gate {
  * transaction is on its own connection. A transaction inside a transaction is the outer one.
  */
 export async function transaction<T>(db: Db, work: (tx: Db) => Promise<T>): Promise<T> {
-  const current = inTransaction.getStore();
-  if (current) return work(current.db);
   const engine = engineOf(db);
+  const current = inTransaction.getStore();
+  if (current?.open && current.engine === engine) return work(current.db);
   if (engine.dialect === "postgres") {
     const pg = db as unknown as { transaction: (fn: (tx: unknown) => Promise<T>) => Promise<T> };
-    return pg.transaction((tx) => inTransaction.run({ db: tx as Db, engine }, () => work(tx as Db)));
+    return pg.transaction(async (tx) => {
+      const context = { db: tx as Db, engine, open: true };
+      try {
+        return await inTransaction.run(context, () => work(tx as Db));
+      } finally {
+        context.open = false;
+      }
+    });
   }
+  // BEGIN, COMMIT and ROLLBACK go to the connection itself: through the handle they would wait for
+  // the gate this transaction holds.
+  const sqlite = engine.sqlite!;
   const release = await engine.gate.enter();
+  const context = { db, engine, open: true };
   try {
-    await db.run(sql`BEGIN IMMEDIATE`);
+    sqlite.run("BEGIN IMMEDIATE");
     let result: T;
     try {
-      result = await inTransaction.run({ db, engine }, () => work(db));
+      result = await inTransaction.run(context, () => work(db));
+      context.open = false;
+      sqlite.run("COMMIT");
     } catch (err) {
-      await db.run(sql`ROLLBACK`);
+      context.open = false;
+      // Some errors (a full disk, say) end the transaction by themselves; a second ROLLBACK would
+      // throw and hide the error that matters.
+      if (sqlite.inTransaction) sqlite.run("ROLLBACK");
       throw err;
     }
-    await db.run(sql`COMMIT`);
     return result;
   } finally {
     release();
@@ -111,11 +157,22 @@ export async function transaction<T>(db: Db, work: (tx: Db) => Promise<T>): Prom
 }
 
 /**
+ * Undefined when a statement on this handle may run now (inside the caller's own transaction, or no
+ * transaction is open), else a promise to wait on before asking again: a transaction of another async
+ * context holds the SQLite connection. Synchronous, so the check and the statement after it cannot be
+ * split by another transaction's BEGIN. Always undefined on PostgreSQL.
+ */
+export function untilOutside(db: Db): Promise<void> | undefined {
+  const engine = engineOf(db);
+  const current = inTransaction.getStore();
+  if (current?.open && current.engine === engine) return undefined;
+  return engine.gate.held ?? undefined;
+}
+
+/**
  * Waits until no transaction of another async context is open on this handle, so that a raw SQLite
- * statement run next cannot land inside it. A no-op inside a transaction and on PostgreSQL.
+ * statement run next (synchronously) cannot land inside it. A no-op inside a transaction and on PostgreSQL.
  */
 export async function outsideTransactions(db: Db): Promise<void> {
-  if (inTransaction.getStore()) return;
-  const engine = engineOf(db);
-  if (engine.dialect === "sqlite") await engine.gate.idle();
+  for (let wait = untilOutside(db); wait; wait = untilOutside(db)) await wait;
 }

@@ -1,7 +1,11 @@
 // The database handle's contract (src/db/store.ts): tables by dialect, transactions that commit,
 // roll back, nest, and never interleave on one SQLite connection.
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { eq } from "drizzle-orm";
+import { openDatabase } from "../../src/db/client.ts";
 import { dialectOf, outsideTransactions, sqliteOf, tables, transaction } from "../../src/db/store.ts";
 import { useTestDatabase } from "../support/db.ts";
 
@@ -93,5 +97,117 @@ describe("the store", () => {
     await open;
     await outside;
     expect(waited).toBe(true);
+  });
+
+  test("another request's statement waits out an open transaction: its insert survives the rollback", async () => {
+    const { db } = openDb();
+    const { users } = tables(db);
+    const order: string[] = [];
+    let began!: () => void;
+    const inside = new Promise<void>((resolve) => (began = resolve));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const failing = transaction(db, async (tx) => {
+      await tx.insert(users).values(userRow("user_tx"));
+      began();
+      await held;
+      order.push("rollback");
+      throw new Error("rolled back");
+    });
+    await inside;
+    // Another request, outside the transaction: on a synchronous driver it would run inside it now.
+    const plain = db.insert(users).values(userRow("user_plain")).then(() => order.push("plain insert"));
+    await Bun.sleep(5); // room for the insert to run early, were nothing holding it
+    release();
+    await expect(failing).rejects.toThrow("rolled back");
+    await plain;
+    expect(order).toEqual(["rollback", "plain insert"]);
+    expect((await db.select({ id: users.id }).from(users)).map((u) => u.id)).toEqual(["user_plain"]);
+  });
+
+  test("work a transaction left running counts as outside it once it ends", async () => {
+    const { db } = openDb();
+    const { users } = tables(db);
+    let leaked!: Promise<unknown>;
+    let scheduled!: () => void;
+    const timerSet = new Promise<void>((resolve) => (scheduled = resolve));
+    let fire!: () => void;
+    const fired = new Promise<void>((resolve) => (fire = resolve));
+    await transaction(db, async () => {
+      // A timer keeps the transaction's async context after the transaction has committed.
+      setTimeout(() => {
+        leaked = fired.then(() => db.insert(users).values(userRow("user_late")));
+        scheduled();
+      }, 0);
+    });
+    await timerSet;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let began!: () => void;
+    const inside = new Promise<void>((resolve) => (began = resolve));
+    const failing = transaction(db, async (tx) => {
+      await tx.insert(users).values(userRow("user_tx"));
+      began();
+      await held;
+      throw new Error("rolled back");
+    });
+    await inside;
+    fire();
+    await Bun.sleep(5); // room for the late insert to land inside the second transaction, were it let in
+    release();
+    await expect(failing).rejects.toThrow("rolled back");
+    await leaked;
+    expect((await db.select({ id: users.id }).from(users)).map((u) => u.id)).toEqual(["user_late"]);
+  });
+
+  test("a transaction begun from work an ended transaction left running is a transaction of its own", async () => {
+    const { db } = openDb();
+    const { users } = tables(db);
+    let later!: Promise<unknown>;
+    let scheduled!: () => void;
+    const timerSet = new Promise<void>((resolve) => (scheduled = resolve));
+    await transaction(db, async () => {
+      setTimeout(() => {
+        later = transaction(db, async (tx) => {
+          await tx.insert(users).values(userRow("user_own"));
+          throw new Error("only this one rolls back");
+        }).catch((err: Error) => err.message);
+        scheduled();
+      }, 0);
+    });
+    await timerSet;
+    expect(await later).toBe("only this one rolls back");
+    expect(await db.select().from(users)).toHaveLength(0);
+  });
+
+  test("two handles on one file in one process: the second's statement waits for the first's transaction, not on the lock", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "switchboard-store-"));
+    // A short busy timeout: a statement that blocked on the lock would fail rather than wait it out.
+    const one = openDatabase({ path: join(dir, "db.sqlite"), busyTimeoutMs: 50 });
+    const two = openDatabase({ path: join(dir, "db.sqlite"), busyTimeoutMs: 50 });
+    try {
+      const { users } = tables(one.db);
+      let began!: () => void;
+      const inside = new Promise<void>((resolve) => (began = resolve));
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const open = transaction(one.db, async (tx) => {
+        await tx.insert(users).values(userRow("user_one"));
+        began();
+        await held;
+      });
+      await inside;
+      // Started now (a query builder runs once awaited or then'd).
+      const plain = two.db.insert(tables(two.db).users).values(userRow("user_two")).then(() => "inserted", (err: Error) => err.message);
+      await Bun.sleep(60); // past the busy timeout, were the insert blocked on the lock
+      release();
+      await open;
+      expect(await plain).toBe("inserted");
+      expect((await two.db.select({ id: users.id }).from(users).orderBy(users.id)).map((u) => u.id)).toEqual(["user_one", "user_two"]);
+    } finally {
+      await one.close();
+      await two.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

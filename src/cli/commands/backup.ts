@@ -42,15 +42,16 @@ ${CONFIG_HELP}
       io.stderr(`error: no database at ${config.database.path}\n`);
       return 1;
     }
-    const db = new Database(config.database.path, { readonly: true });
+    // Raw bun:sqlite, not a drizzle handle: named so, as the store rules test tells the two apart.
+    const sqlite = new Database(config.database.path, { readonly: true });
     try {
-      db.run(`PRAGMA busy_timeout = ${config.database.busy_timeout}`);
-      db.run("VACUUM INTO ?", [path]);
+      sqlite.run(`PRAGMA busy_timeout = ${config.database.busy_timeout}`);
+      sqlite.run("VACUUM INTO ?", [path]);
     } catch (err) {
       io.stderr(`error: backup failed: ${(err as Error).message}\n`);
       return 1;
     } finally {
-      db.close();
+      sqlite.close();
     }
     io.stdout(`wrote ${path} (${statSync(path).size} bytes)\n`);
     return 0;

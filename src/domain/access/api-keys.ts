@@ -7,7 +7,7 @@ import { desc, eq, sql } from "drizzle-orm";
 import { probedCache, sqlChangeProbe, type ChangeProbe } from "../../db/change-probe.ts";
 import type { Db } from "../../db/client.ts";
 import type { apiKeys } from "../../db/schema.ts";
-import { outsideTransactions, tables, transaction } from "../../db/store.ts";
+import { outsideTransactions, sqliteOf, tables, transaction } from "../../db/store.ts";
 import { AppError } from "../../errors.ts";
 import type { Permissions } from "./permissions.ts";
 import { generateToken as generateTokenOf, hmacToken, isWellFormedToken as isWellFormedTokenOf } from "./token-format.ts";
@@ -178,7 +178,7 @@ type CachedKey = { keyId: string; permissions: Permissions; expiresAt: number | 
 export function createKeyVerifier(
   db: Db,
   hmacKey: Buffer,
-  probe: ChangeProbe = sqlChangeProbe(db.$client),
+  probe: ChangeProbe = sqlChangeProbe(sqliteOf(db)!),
 ): (token: string, now?: Date) => Promise<VerifiedKey | null> {
   const { apiKeys, users } = tables(db);
   const columns = {
