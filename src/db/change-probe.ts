@@ -66,7 +66,7 @@ export function createChangeProbe(sqlite: Database, path: string): () => string 
  * a request in between would be served from the revoked cache.)
  */
 export function postgresChangeProbe(db: Db): () => Promise<string> {
-  const client = db.$client as unknown as SQL;
+  const client = (db as unknown as { $client: SQL }).$client;
   return async () => {
     const [row] = (await client`select version from switchboard_changes where id = 1`) as { version: string | number | bigint }[];
     if (!row) throw new Error("the change feed's row (switchboard_changes id 1) is missing");
