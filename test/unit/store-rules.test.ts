@@ -19,10 +19,7 @@ const RAW_SQLITE: Record<string, string> = {
   "domain/oauth/authorizations.ts": "the token verifier's default change probe reads the connection",
   "domain/monitoring/recorder.ts": "the usage writer: prepared statements, one synchronous transaction per batch",
   "domain/monitoring/audit.ts": "an audit row is written before record() returns when no transaction is open",
-  "domain/monitoring/filter.ts": "the usage and audit listings, in SQLite's SQL (sqliteFor)",
-  "domain/monitoring/stats.ts": "the usage charts and totals, in SQLite's SQL",
-  "domain/monitoring/usage.ts": "reading one usage row and pruning in chunks, in SQLite's SQL",
-  "domain/monitoring/activity.ts": "a key's activity and its flags, in SQLite's SQL",
+  "db/copy.ts": "db copy reads the source file read-only, in one read transaction, row by row (iterate)",
 };
 
 type Violation = { line: number; rule: string };
