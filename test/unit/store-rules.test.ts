@@ -242,7 +242,7 @@ describe("the store rules", () => {
     expect(lines("domain/x.ts", "const q = db.select().from(users);\nq.all();")).toEqual([2]);
     expect(lines("domain/x.ts", "await db.query.users.findFirst({ where: eq(users.id, id) }).get();")).toEqual([1]);
     // In an allowlisted file too: raw statements are allowed there, drizzle's terminators are not.
-    expect(lines("domain/monitoring/stats.ts", "await db.select().from(t).all();")).toEqual([1]);
+    expect(lines("domain/monitoring/recorder.ts", "await db.select().from(t).all();")).toEqual([1]);
   });
 
   test("leaves alone what only looks like a terminator", () => {
@@ -252,7 +252,7 @@ describe("the store rules", () => {
     expect(lines("domain/x.ts", "const rows = await db.select().from(users); // not .all()")).toEqual([]);
     expect(lines("domain/x.ts", 'const text = "db.select().all()";\nconst t = `x ${"y"}.get()`;')).toEqual([]);
     expect(lines("domain/x.ts", "const re = /\\.get\\(\\)/;")).toEqual([]);
-    expect(lines("domain/monitoring/stats.ts", 'sqlite.query("SELECT 1").get(); statement.run(...values);')).toEqual([]);
+    expect(lines("domain/monitoring/recorder.ts", 'sqlite.query("SELECT 1").get(); statement.run(...values);')).toEqual([]);
   });
 
   test("finds drizzle transactions", () => {
@@ -275,6 +275,6 @@ describe("the store rules", () => {
     expect(lines("domain/x.ts", 'import type { Database } from "bun:sqlite";')).toEqual([1]);
     expect(lines("domain/x.ts", "const a = 1;\nconst sqlite = sqliteOf(db);")).toEqual([2]);
     expect(lines("domain/x.ts", "createChangeProbe(handle.sqlite, path);")).toEqual([1]);
-    expect(lines("domain/monitoring/usage.ts", 'import type { Database } from "bun:sqlite";\nsqliteFor(db, "x");')).toEqual([]);
+    expect(lines("domain/monitoring/recorder.ts", 'import type { Database } from "bun:sqlite";\nsqliteOf(db);')).toEqual([]);
   });
 });
