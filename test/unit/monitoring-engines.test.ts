@@ -204,3 +204,28 @@ describe.skipIf(!havePostgres)("PostgreSQL's indexes", () => {
     }
   }, 60_000);
 });
+
+describe.skipIf(!havePostgres)("what a hostile peer names", () => {
+  test("a NUL in a tool name, an error message or a client's name costs no call on either engine, nor an audit row", async () => {
+    const hostile = usageRecord({
+      at: new Date(NOW),
+      name: "evil\u0000tool",
+      outcome: "error",
+      errorCode: "-32603",
+      errorMessage: "upstream said \u0000 then more",
+      client: { name: "client\u0000", version: "1" },
+    });
+    const plain = usageRecord({ at: new Date(NOW + 1), name: "plain" });
+    for (const db of [openSqlite().db, (await pg.open()).db]) {
+      const writer = sqliteOf(db) ? new UsageWriter(sqliteOf(db)!) : undefined;
+      await writeUsage(db, () => writer!, [hostile, plain]);
+      const names = (await db.select({ name: tables(db).usageEvents.name, error: tables(db).usageEvents.errorMessage }).from(tables(db).usageEvents)).map((r) => `${r.name}|${r.error}`).sort();
+      expect(names).toEqual(["evil\uFFFDtool|upstream said \uFFFD then more", "plain|null"]);
+      const audit = new AuditLog(db);
+      audit.record({ at: new Date(NOW), face: "mcp", actor: { userId: null, credentialKind: "config", credentialId: null }, action: "X", targetId: "t\u0000", address: null, change: { s: "\u0000" }, outcome: "ok" });
+      await audit.settled();
+      const [row] = await db.select().from(tables(db).auditEvents);
+      expect(row?.targetId).toBe("t\uFFFD");
+    }
+  });
+});

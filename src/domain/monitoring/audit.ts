@@ -5,6 +5,7 @@ import type { Db } from "../../db/client.ts";
 import { outsideTransactions, sqliteOf, tables, type Tables } from "../../db/store.ts";
 import { silentLogger, type Logger } from "../../logger.ts";
 import { exactMatches, newestFirst, type Where } from "./filter.ts";
+import { storableText } from "./recorder.ts";
 import type { AuditRecord, AuditSink, Face } from "./types.ts";
 
 export type AuditFilter = { from?: Date; to?: Date; userId?: string; credentialId?: string; action?: string; targetId?: string; face?: Face };
@@ -26,7 +27,9 @@ export class AuditLog implements AuditSink {
 
   constructor(private readonly db: Db, private readonly logger: Logger = silentLogger) {}
 
-  record(record: AuditRecord): void {
+  record(entry: AuditRecord): void {
+    // PostgreSQL's text refuses U+0000: an id or address carrying one must not cost the row.
+    const record: AuditRecord = { ...entry, action: storableText(entry.action), targetId: storableText(entry.targetId), address: storableText(entry.address) };
     try {
       const sqlite = sqliteOf(this.db);
       // On SQLite with no transaction open the row is written before record() returns, as it always

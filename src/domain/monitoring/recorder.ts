@@ -138,10 +138,40 @@ export type UsageBatch = { rows: (string | number | null)[][]; rollups: Incremen
  * calls of the same tool by the same key in the same minute) costs one upsert per distinct row rather
  * than ~40 per call. One malformed record (an invalid date, a payload JSON cannot hold) is skipped, not the batch.
  */
+/** A string as both engines can store it: PostgreSQL's text refuses U+0000, which SQLite keeps. */
+export function storableText<T extends string | null>(text: T): T {
+  return (text !== null && text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text) as T;
+}
+
+/**
+ * The record with every string it stores made storable: a NUL in a tool name, an upstream's error
+ * message or a client's name (a hostile peer's choice) must not fail the batch on PostgreSQL and lose
+ * the other calls with it. The payload is stored as JSON text, in which a NUL is already escaped.
+ */
+function storableRecord(r: UsageRecord): UsageRecord {
+  const texts = [r.target.id, r.target.slug, r.method, r.name, r.upstreamName, r.connectionId, r.errorCode, r.errorMessage, r.actor.userId, r.actor.credentialId, r.sessionId, r.client.name, r.client.version, r.address];
+  if (!texts.some((t) => t !== null && t.includes("\u0000"))) return r;
+  return {
+    ...r,
+    target: { ...r.target, id: storableText(r.target.id), slug: storableText(r.target.slug) },
+    method: storableText(r.method),
+    name: storableText(r.name),
+    upstreamName: storableText(r.upstreamName),
+    connectionId: storableText(r.connectionId),
+    errorCode: storableText(r.errorCode),
+    errorMessage: storableText(r.errorMessage),
+    actor: { ...r.actor, userId: storableText(r.actor.userId), credentialId: storableText(r.actor.credentialId) },
+    sessionId: storableText(r.sessionId),
+    client: { name: storableText(r.client.name), version: storableText(r.client.version) },
+    address: storableText(r.address),
+  };
+}
+
 export function usageBatch(records: readonly UsageRecord[]): UsageBatch {
   const groups = new Map<string, Group>();
   const rows: (string | number | null)[][] = [];
-  for (const r of records) {
+  for (const raw of records) {
+    const r = storableRecord(raw);
     try {
       const values = eventValues(r);
       if (!Number.isFinite(values[0])) continue;
