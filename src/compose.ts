@@ -4,12 +4,12 @@ import type { UsageSink } from "./domain/monitoring/types.ts";
 import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config/load.ts";
-import { openDatabase, type Db, type DbHandle, type SqliteHandle } from "./db/client.ts";
+import { openStore as openDatabaseStore, type Db, type DbHandle } from "./db/client.ts";
 import { createKeyVerifier, LastUsedRecorder } from "./domain/access/api-keys.ts";
 import { LoginThrottle } from "./domain/access/login-throttle.ts";
 import { SetupGate } from "./domain/access/setup.ts";
 import { PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
-import { createChangeProbe } from "./db/change-probe.ts";
+import { createChangeProbe, type ChangeProbe } from "./db/change-probe.ts";
 import { syncConfigAgents } from "./domain/agents/config.ts";
 import { agentSpecLookup } from "./domain/agents/agents.ts";
 import { CallMetrics, fanOutSink } from "./domain/monitoring/call-metrics.ts";
@@ -44,18 +44,26 @@ export class StartupError extends Error {
 }
 
 /** The persistent state a server runs on: the open database and the keys derived from the secret. */
-export type Store = { handle: SqliteHandle; keys: ServerKeys; secretSource: string };
+export type Store = { handle: DbHandle; keys: ServerKeys; secretSource: string };
 
 /**
  * Opens the data dir and the database, reads (or creates) the server secret, and writes the
  * connections and agents the config declares. Throws StartupError; nothing is left open on failure.
  */
 export async function openStore(config: Config, logger: Logger): Promise<Store> {
-  let handle: SqliteHandle;
+  let handle: DbHandle;
   try {
-    handle = openDatabase({ path: config.database.path, busyTimeoutMs: config.database.busy_timeout });
-    accessSync(config.dataDir, constants.W_OK);
+    handle = await openDatabaseStore(config);
   } catch (err) {
+    throw new StartupError((err as Error).message, { cause: err });
+  }
+  try {
+    // On SQLite the data dir holds the database and (unless configured) the secret. On PostgreSQL
+    // nothing is written there: the config must set the secret (config validation insists), so a
+    // replica runs on a read-only filesystem.
+    if (handle.dialect === "sqlite") accessSync(config.dataDir, constants.W_OK);
+  } catch (err) {
+    await handle.close();
     throw new StartupError((err as Error).message, { cause: err });
   }
   try {
@@ -70,7 +78,7 @@ export async function openStore(config: Config, logger: Logger): Promise<Store> 
     const secretSource = config.security.secret ? "set in the config" : `generated into ${join(config.dataDir, SECRET_FILE)}`;
     return { handle, keys, secretSource };
   } catch (err) {
-    handle.close();
+    await handle.close();
     throw err;
   }
 }
@@ -149,7 +157,7 @@ export function buildCluster(config: Config, logger: Logger, store: Store, liste
  */
 export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions & { usage?: Usage; cluster?: ClusterNode } = {}): AppDeps {
   const { handle, keys } = store;
-  const probe = createChangeProbe(handle.sqlite, config.database.path);
+  const probe = changeProbeOf(handle, config);
   const { recorder: usageRecorder, callMetrics, sink: usage } = options.usage ?? buildUsage(config, logger, handle.db);
   return {
     config,
@@ -187,6 +195,18 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
       }),
     },
   };
+}
+
+/**
+ * What tells the key and access-token caches that the database changed. On SQLite, the file's own
+ * change counters. On PostgreSQL (until it has a probe of its own) a fresh value on every call: the
+ * caches then see a change each time and look every token up, which is correct across replicas (a
+ * key revoked on one is refused by all at once), only uncached.
+ */
+function changeProbeOf(handle: DbHandle, config: Config): ChangeProbe {
+  if (handle.sqlite) return createChangeProbe(handle.sqlite, config.database.path);
+  let calls = 0;
+  return () => String(++calls);
 }
 
 /**

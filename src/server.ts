@@ -3,6 +3,7 @@
 import type { Hono } from "hono";
 import { buildAppDeps, buildCluster, buildGateway, buildUsage, openStore, StartupError, type BuildOptions } from "./compose.ts";
 import { withPublicUrl, type Config } from "./config/load.ts";
+import { describePostgresUrl } from "./db/client.ts";
 import { listConnectionSummaries } from "./domain/connections/connections.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
 import { pruneOAuth } from "./domain/oauth/authorizations.ts";
@@ -38,7 +39,7 @@ export async function startServer(
   try {
     server = listen(config, () => app);
   } catch (err) {
-    handle.close();
+    await handle.close();
     throw err;
   }
   const port = server.port ?? config.server.port;
@@ -56,7 +57,7 @@ export async function startServer(
     app = createApp(deps);
   } catch (err) {
     server.stop(true);
-    handle.close();
+    await handle.close();
     throw err;
   }
 
@@ -72,7 +73,7 @@ export async function startServer(
   }, 10 * 60_000);
   sweep.unref();
 
-  logger.info("listening", { url, public_url: final.server.public_url, database: final.database.path });
+  logger.info("listening", { url, public_url: final.server.public_url, database: final.database.url ? describePostgresUrl(final.database.url) : final.database.path });
   if ((await countUsers(deps.db)) === 0) {
     const token = deps.setup.open();
     const setupUrl = `${deps.config.server.public_url}/admin/setup?token=${token}`;
@@ -101,7 +102,7 @@ export async function startServer(
       await deps.usageRecorder.stop();
       await deps.lastUsed.stop();
       await deps.oauth.grantLastUsed.stop();
-      handle.close();
+      await handle.close();
       logger.info("stopped");
     })();
     return stopping;

@@ -1,6 +1,6 @@
 // Pieces several commands share: loading the config with its problems reported, opening the database.
 import { ConfigError, loadConfig, type Config } from "../config/load.ts";
-import { DatabaseError, openDatabase, type DbHandle } from "../db/client.ts";
+import { DatabaseError, openStore, type DbHandle } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import type { CliIo } from "./io.ts";
 
@@ -23,7 +23,7 @@ export function loadConfigOrReport(flag: string | undefined, io: CliIo): Config 
  * input, not found) is printed as one line with exit code 1; anything else is a bug and propagates.
  */
 export async function withDatabase(config: Config, io: CliIo, work: (handle: DbHandle) => Promise<number>): Promise<number> {
-  const handle = openDatabaseOrReport(config, io);
+  const handle = await openDatabaseOrReport(config, io);
   if (!handle) return 1;
   try {
     return await work(handle);
@@ -34,14 +34,14 @@ export async function withDatabase(config: Config, io: CliIo, work: (handle: DbH
     }
     throw err;
   } finally {
-    handle.close();
+    await handle.close();
   }
 }
 
-/** Opens the configured database, or prints why not and returns null. */
-export function openDatabaseOrReport(config: Config, io: CliIo): DbHandle | null {
+/** Opens the configured database (PostgreSQL when database.url is set), or prints why not and returns null. */
+export async function openDatabaseOrReport(config: Config, io: CliIo): Promise<DbHandle | null> {
   try {
-    return openDatabase({ path: config.database.path, busyTimeoutMs: config.database.busy_timeout });
+    return await openStore(config);
   } catch (err) {
     if (!(err instanceof DatabaseError)) throw err;
     io.stderr(`error: ${err.message}\n`);

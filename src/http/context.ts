@@ -22,8 +22,8 @@ import type { AuditSink, UsageSink } from "../domain/monitoring/types.ts";
 export type AppDeps = {
   config: Config;
   db: Db;
-  /** The SQLite connection under `db`: only the tests' raw reads use it (queries, /healthz included, go through `db`). */
-  sqlite: Database;
+  /** The SQLite connection under `db`, null on PostgreSQL: only the tests' raw reads use it (queries, /healthz included, go through `db`). */
+  sqlite: Database | null;
   keys: ServerKeys;
   /** Where the server secret came from, for display ("set in the config" or the file path). */
   secretSource: string;

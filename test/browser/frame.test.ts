@@ -275,7 +275,7 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
     const other = insertUser(server.deps, "member", "ended@example.com");
     const { context, page, problems } = await signedInPage(browser, server.url, await sessionCookieFor(server.deps, other, 600_000));
     await page.goto(`${server.url}/admin/keys`);
-    server.deps.sqlite.run("DELETE FROM sessions WHERE user_id = ?", [other.id]);
+    server.deps.sqlite!.run("DELETE FROM sessions WHERE user_id = ?", [other.id]);
     await page.goto(`${server.url}/admin/audit`);
     expect(new URL(page.url()).pathname).toBe("/admin/login");
     expect(await page.getByRole("status").textContent()).toBe("Your session ended; sign in again.");

@@ -97,7 +97,7 @@ describe.skipIf(!haveChromium)("admin in a browser", () => {
     expect(await page.locator("#users-add-message").textContent()).toBe(`Added ${MEMBER}.`);
     expect(await isSameDocument()).toBe(true);
     // It is in the database, not only on the page.
-    const users = server.server.deps.sqlite.query("SELECT email, role FROM users ORDER BY email").all();
+    const users = server.server.deps.sqlite!.query("SELECT email, role FROM users ORDER BY email").all();
     expect(users).toEqual([
       { email: ADMIN, role: "admin" },
       { email: MEMBER, role: "member" },

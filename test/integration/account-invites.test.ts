@@ -49,7 +49,7 @@ function accept(ctx: Ctx, token: string, fields: Record<string, string> = { pass
 }
 
 function userCount(t: TestApp): number {
-  return (t.deps.sqlite.query("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+  return (t.deps.sqlite!.query("SELECT count(*) AS n FROM users").get() as { n: number }).n;
 }
 
 describe("the invitee's page", () => {
@@ -81,10 +81,10 @@ describe("the invitee's page", () => {
     expect(home).toContain(INVITEE);
     expect(home).toContain('class="badge member"');
     expect((await ctx.t.request("/admin/login", form({ email: INVITEE, password: NEW_PASSWORD }))).status).toBe(303);
-    const audit = ctx.t.deps.sqlite.query("SELECT action, outcome, user_id, change FROM audit_events WHERE action = 'USER_INVITE_ACCEPT'").all() as { user_id: string; change: string }[];
+    const audit = ctx.t.deps.sqlite!.query("SELECT action, outcome, user_id, change FROM audit_events WHERE action = 'USER_INVITE_ACCEPT'").all() as { user_id: string; change: string }[];
     expect(audit).toHaveLength(1);
     expect(JSON.parse(audit[0]!.change)).toMatchObject({ email: INVITEE, role: "member", invited_by: ctx.admin.id });
-    expect(JSON.stringify(ctx.t.deps.sqlite.query("SELECT * FROM audit_events").all())).not.toContain(NEW_PASSWORD);
+    expect(JSON.stringify(ctx.t.deps.sqlite!.query("SELECT * FROM audit_events").all())).not.toContain(NEW_PASSWORD);
   });
 
   test("accepted in a browser signed in as someone else, that earlier session ends", async () => {
@@ -116,7 +116,7 @@ describe("the invitee's page", () => {
     const both = await Promise.all([accept(ctx, token), accept(ctx, token, { password: "the other password", confirm: "the other password" })]);
     expect(both.map((r) => r.status).sort()).toEqual([303, 404]);
     expect(both.filter((r) => sessionCookieFrom(r) !== null)).toHaveLength(1);
-    expect(ctx.t.deps.sqlite.query("SELECT count(*) AS n FROM users WHERE email = ?").get(INVITEE)).toEqual({ n: 1 });
+    expect(ctx.t.deps.sqlite!.query("SELECT count(*) AS n FROM users WHERE email = ?").get(INVITEE)).toEqual({ n: 1 });
   });
 
   test("invalid, used, revoked and expired links all show the same 404 page", async () => {
@@ -188,7 +188,7 @@ describe("an invite is only as good as its inviter", () => {
         : await ctx.t.request(`/admin/users/${leaver.id}/role`, { ...form({ role: "member" }), headers: { cookie } });
       expect(change.status).toBe(200);
       // Deleted with the removal or demotion, in its transaction: no longer listed.
-      expect((ctx.t.deps.sqlite.query("SELECT email FROM user_invites").all() as { email: string }[]).map((r) => r.email)).toEqual(["kept@example.com"]);
+      expect((ctx.t.deps.sqlite!.query("SELECT email FROM user_invites").all() as { email: string }[]).map((r) => r.email)).toEqual(["kept@example.com"]);
       const usersBefore = userCount(ctx.t);
       for (const res of [await open(ctx, token), await accept(ctx, token)]) {
         expect(res.status).toBe(404);
@@ -205,7 +205,7 @@ describe("an invite is only as good as its inviter", () => {
     const leaver = await ctx.t.createUser("leaver@example.com", "admin");
     const made = await createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "x@example.net", role: "admin" }, { invitedBy: leaver.id });
     // Demoted around setRole (as an older build or a hand edit would leave it): the invite row remains.
-    ctx.t.deps.sqlite.query("UPDATE users SET role = 'member' WHERE id = ?").run(leaver.id);
+    ctx.t.deps.sqlite!.query("UPDATE users SET role = 'member' WHERE id = ?").run(leaver.id);
     expect(await findInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, made.token)).toBeNull();
     const res = await accept(ctx, made.token);
     expect(res.status).toBe(404);
@@ -264,7 +264,7 @@ describe("the token is shown once and never again", () => {
     const page = await (await ctx.t.request("/admin/users", { headers: { cookie: await ctx.t.cookieFor(ctx.admin) } })).text();
     const list = await (await apiRequest(ctx.t.app, "GET", "/users/invites", { token: key })).text();
     const listMcp = resultText(await callTool(ctx.t.app, key, "USER_INVITE_LIST", {}));
-    const tables = ["audit_events", "usage_events", "user_invites"].map((table) => JSON.stringify(ctx.t.deps.sqlite.query(`SELECT * FROM ${table}`).all()));
+    const tables = ["audit_events", "usage_events", "user_invites"].map((table) => JSON.stringify(ctx.t.deps.sqlite!.query(`SELECT * FROM ${table}`).all()));
     expect(page).toContain("first@example.com");
     expect(list).toContain("second@example.com");
     expect(listMcp).toContain("third@example.com");
@@ -291,6 +291,6 @@ describe("the token is shown once and never again", () => {
       const answer = await callTool(ctx.t.app, key, name, name === "USER_INVITE_REVOKE" ? { id: pending.invite.id } : name === "USER_INVITE_CREATE" ? { email: "sneaky@example.com", role: "admin" } : {});
       expect(answer.error?.message).toContain(`Unknown tool: ${name}`);
     }
-    expect(ctx.t.deps.sqlite.query("SELECT email FROM user_invites").all()).toEqual([{ email: INVITEE }]);
+    expect(ctx.t.deps.sqlite!.query("SELECT email FROM user_invites").all()).toEqual([{ email: INVITEE }]);
   });
 });

@@ -98,7 +98,7 @@ describe("members", () => {
   });
 
   test("revoke their own: the grant is gone and its access token stops on the next request", async () => {
-    const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite, h.config.database.path));
+    const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite!, h.config.database.path));
     // Verified once, so the verifier has it cached: the revocation must reach past the cache.
     expect((await verify(mine.accessToken))?.grantId).toBe(mine.grantId);
     const res = await submit(workerCookie, `/admin/apps/${mine.grantId}/revoke`);

@@ -12,7 +12,7 @@ const ADMIN = "admin@example.com";
 const CSP = /default-src 'self'.*script-src 'self'.*frame-ancestors 'none'/;
 
 function count(t: TestApp, table: "users" | "sessions"): number {
-  return (t.deps.sqlite.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  return (t.deps.sqlite!.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 }
 
 /** A TestApp with one admin, signed in with a cookie made directly. */
@@ -446,7 +446,7 @@ describe("sessions that do not hold", () => {
     await t.createUser(ADMIN, "admin");
     const cookie = await t.signIn(ADMIN);
     expect((await t.request("/admin", { headers: { cookie } })).status).toBe(200);
-    t.deps.sqlite.run("UPDATE sessions SET expires_at = ?", [Date.now() - 1000]);
+    t.deps.sqlite!.run("UPDATE sessions SET expires_at = ?", [Date.now() - 1000]);
     await expectSentToSignIn(t, cookie, { ended: true });
     expect(count(t, "sessions")).toBe(0);
   });
@@ -505,7 +505,7 @@ describe("first-admin setup", () => {
     const dashboardHtml = await dashboard.text();
     expect(dashboardHtml).toContain(SETUP_EMAIL);
     expect(dashboardHtml).toContain("(admin)");
-    expect(t.deps.sqlite.query("SELECT email, role FROM users").all()).toEqual([{ email: SETUP_EMAIL, role: "admin" }]);
+    expect(t.deps.sqlite!.query("SELECT email, role FROM users").all()).toEqual([{ email: SETUP_EMAIL, role: "admin" }]);
 
     // Used: both the page and a second submission are gone, and nothing more is created.
     expect((await t.request(`/admin/setup?token=${encodeURIComponent(token)}`)).status).toBe(404);

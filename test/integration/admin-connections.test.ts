@@ -346,7 +346,7 @@ describe("the page keeps itself current while the connection settles", () => {
     const ctx = await setup();
     ctx.h.gateway.statuses.set(ctx.remoteId, { state: "connecting", lastError: null, since: new Date() });
     // The session ends (signed out elsewhere) while the page polls: the poll's 401 sends the browser to sign in.
-    ctx.h.deps.sqlite.query("DELETE FROM sessions").run();
+    ctx.h.deps.sqlite!.query("DELETE FROM sessions").run();
     const poll = await get(ctx, ctx.member, `/admin/connections/${ctx.remoteId}/status?seen=x`, htmx);
     expect(poll.status).toBe(401);
     const next = new URL(poll.headers.get("hx-redirect")!, "http://x").searchParams.get("next");

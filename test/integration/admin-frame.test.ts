@@ -146,7 +146,7 @@ describe("the sign-in page's notices", () => {
   test("a session that ended is told so; a plain visit and any other flag value say nothing", async () => {
     const member = insertUser(t.deps, "member", "frame-ended@example.com");
     const cookie = await t.cookieFor(member);
-    t.deps.sqlite.run("DELETE FROM sessions WHERE user_id = ?", [member.id]);
+    t.deps.sqlite!.run("DELETE FROM sessions WHERE user_id = ?", [member.id]);
     const res = await t.request("/admin/keys", { headers: { cookie } });
     expect(res.headers.get("location")).toBe("/admin/login?session=ended&next=%2Fadmin%2Fkeys");
     const ended = await (await t.request(res.headers.get("location")!)).text();

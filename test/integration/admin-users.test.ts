@@ -30,13 +30,13 @@ async function setUp(): Promise<Ctx> {
 
 /** Every user as "email:role", sorted, straight from the database. */
 function snapshot(t: TestApp): string[] {
-  return (t.deps.sqlite.query("SELECT email, role FROM users ORDER BY email").all() as { email: string; role: string }[]).map((u) => `${u.email}:${u.role}`);
+  return (t.deps.sqlite!.query("SELECT email, role FROM users ORDER BY email").all() as { email: string; role: string }[]).map((u) => `${u.email}:${u.role}`);
 }
 const UNCHANGED = [`${ADMIN}:admin`, `${MEMBER}:member`];
 const unchanged = ({ t }: Ctx) => expect(snapshot(t)).toEqual(UNCHANGED);
 const PENDING = "pending@example.com";
 /** Only the invite set up for every row: no new one. */
-const noInvites = ({ t }: Ctx) => expect(t.deps.sqlite.query("SELECT email FROM user_invites").all()).toEqual([{ email: PENDING }]);
+const noInvites = ({ t }: Ctx) => expect(t.deps.sqlite!.query("SELECT email FROM user_invites").all()).toEqual([{ email: PENDING }]);
 const inviteStays = async ({ t, invite }: Ctx) => expect((await findInvite(t.deps.db, t.deps.keys.tokenHmac, invite.token))?.id).toBe(invite.id);
 
 function headersAs(as: As, extra: Record<string, string> = {}): (ctx: Ctx) => Record<string, string> {
@@ -452,7 +452,7 @@ const rows: Row[] = [
     expectedHeaders: { "cache-control": "no-store" },
     notExpectedContent: ["<html", "token_hash"],
     after: ({ t, admin }) => {
-      expect(t.deps.sqlite.query("SELECT email, role, invited_by FROM user_invites ORDER BY email").all()).toEqual([
+      expect(t.deps.sqlite!.query("SELECT email, role, invited_by FROM user_invites ORDER BY email").all()).toEqual([
         { email: NEW, role: "admin", invited_by: admin.id },
         { email: PENDING, role: "member", invited_by: admin.id },
       ]);
@@ -612,7 +612,7 @@ describe("users: effects beyond the response", () => {
       // Their cookie is still correctly signed: the sign-in page says the session ended.
       expect(res.headers.get("location")).toBe("/admin/login?session=ended&next=%2Fadmin");
     }
-    expect(t.deps.sqlite.query("SELECT count(*) AS n FROM sessions WHERE user_id = ?").get(member.id)).toEqual({ n: 0 });
+    expect(t.deps.sqlite!.query("SELECT count(*) AS n FROM sessions WHERE user_id = ?").get(member.id)).toEqual({ n: 0 });
     // Nor can they sign in again.
     expect((await t.request("/admin/login", form({ email: MEMBER, password: PASSWORD }))).status).toBe(401);
   });
@@ -666,7 +666,7 @@ describe("users: effects beyond the response", () => {
       const revoked = await t.request(`/admin/users/invites/${invite.id}/revoke`, { method: "POST", headers: { cookie: cookies.admin, ...headers } });
       expect(revoked.status).toBe(403);
     }
-    expect(t.deps.sqlite.query("SELECT email FROM user_invites").all()).toEqual([{ email: PENDING }]);
+    expect(t.deps.sqlite!.query("SELECT email FROM user_invites").all()).toEqual([{ email: PENDING }]);
   });
 
   test("a second invite for the same email replaces the first: the first link stops working", async () => {

@@ -83,7 +83,7 @@ const ROUTES: Route[] = [
 ];
 
 const nothingChanged: Scenario<Ctx>["after"] = ({ h }) => {
-  expect(h.deps.sqlite.query("SELECT slug, title, prefix_tools FROM agents ORDER BY slug").all()).toEqual([{ slug: "support", title: "support", prefix_tools: 0 }]);
+  expect(h.deps.sqlite!.query("SELECT slug, title, prefix_tools FROM agents ORDER BY slug").all()).toEqual([{ slug: "support", title: "support", prefix_tools: 0 }]);
   expect([h.agents.applied, h.agents.removed]).toEqual([[], []]);
 };
 

@@ -262,7 +262,7 @@ describe("changes that are no operation", () => {
   test("first-admin setup: SETUP_FIRST_ADMIN for the new admin, no password", async () => {
     const h = await harness();
     // The harness made users; setup is open only to a server without any.
-    h.deps.sqlite.run("DELETE FROM users");
+    h.deps.sqlite!.run("DELETE FROM users");
     const token = h.deps.setup.open();
     const res = await h.request("/admin/setup", { method: "POST", headers: FORM, body: new URLSearchParams({ token, email: "first@example.com", password: PASSWORD, confirm: PASSWORD }).toString() });
     expect(res.status).toBe(303);

@@ -101,7 +101,7 @@ const ROUTES: Route[] = [
 ];
 
 const nothingChanged: Scenario<Ctx>["after"] = ({ h }) => {
-  expect(h.deps.sqlite.query("SELECT slug, title FROM connections ORDER BY slug").all()).toEqual([{ slug: "local", title: "local" }, { slug: "remote", title: "remote" }]);
+  expect(h.deps.sqlite!.query("SELECT slug, title FROM connections ORDER BY slug").all()).toEqual([{ slug: "local", title: "local" }, { slug: "remote", title: "remote" }]);
   expect([h.gateway.applied, h.gateway.removed, h.gateway.tested, h.gateway.refreshed]).toEqual([[], [], [], []]);
 };
 
@@ -222,7 +222,7 @@ describe("testing unsaved settings", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: false, latency_ms: 3, server: null, tools: 0, resources: 0, prompts: 0, error: "connect ECONNREFUSED" });
     expect(ctx.h.gateway.tested).toMatchObject([{ url: "https://new.example/mcp", enabled: true }]);
-    expect(ctx.h.deps.sqlite.query("SELECT count(*) AS n FROM connections").get()).toEqual({ n: 2 });
+    expect(ctx.h.deps.sqlite!.query("SELECT count(*) AS n FROM connections").get()).toEqual({ n: 2 });
   });
 });
 
@@ -336,7 +336,7 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
   test("a stored secret that no longer decrypts still counts as set in the list; CONNECTION_GET says it is unreadable", async () => {
     const ctx = await setup("CONNECTION_LIST");
     // What a changed server secret leaves behind: a sealed token the current key cannot open.
-    ctx.h.deps.sqlite.query("UPDATE connections SET token_sealed = 'v1.garbage' WHERE slug = 'remote'").run();
+    ctx.h.deps.sqlite!.query("UPDATE connections SET token_sealed = 'v1.garbage' WHERE slug = 'remote'").run();
     const listed = (await (await apiRequest(ctx.h.app, "GET", "/connections", { token: ctx.keys.happy! })).json()) as { connections: Listed[] };
     expect(listed.connections.find((c) => c.slug === "remote")).toMatchObject({ token_set: true });
     const get = (await mintKey(ctx.h.deps, ctx.h.admin, { self: ["CONNECTION_GET"] })).token;

@@ -62,7 +62,7 @@ for (const [face, act] of Object.entries(FACES)) {
       const h = await harness();
       const strong = await key(h, h.admin, FULL, { name: "strong" });
       const rotator = await key(h, h.admin, { self: ["API_KEY_ROTATE"] });
-      const before = h.deps.sqlite.query("SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?").get(strong.key.id);
+      const before = h.deps.sqlite!.query("SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?").get(strong.key.id);
       for (const args of [{ id: strong.key.id }, { id: strong.key.id, grace_period: "1h" }]) {
         const answer = await act(h, rotator.token, "API_KEY_ROTATE", args);
         expect(answer.ok).toBe(false);
@@ -70,7 +70,7 @@ for (const [face, act] of Object.entries(FACES)) {
         expect(answer.message).toBe("A key may only rotate keys whose permissions are within its own.");
         expect(answer.text).not.toMatch(TOKEN_ANYWHERE);
       }
-      expect(h.deps.sqlite.query("SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?").get(strong.key.id)).toEqual(before);
+      expect(h.deps.sqlite!.query("SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?").get(strong.key.id)).toEqual(before);
       expect((await h.deps.verifyKey(strong.token))?.keyId).toBe(strong.key.id);
     });
 

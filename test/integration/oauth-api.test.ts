@@ -62,7 +62,7 @@ describe("OAUTH_GRANT_REVOKE", () => {
   test("a revoked approval's access token stops on the next verification, though the verifier had it cached", async () => {
     const h = await harness();
     const grants = await twoApprovals(h);
-    const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite, h.config.database.path));
+    const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite!, h.config.database.path));
     expect((await verify(grants.member.accessToken))?.grantId).toBe(grants.member.grantId);
     const { token } = await mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/grants/${grants.member.grantId}`, { token });

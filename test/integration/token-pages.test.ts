@@ -155,7 +155,7 @@ describe("a token issued in the admin always reaches its creator", () => {
       const cookie = await signedIn(h);
       // A row the key list cannot show (corrupt permissions): listing fails after the new key is stored.
       const bad = await mintKey(h.deps, h.admin, { self: ["WHOAMI"] }, { name: "corrupt" });
-      h.deps.sqlite.query("UPDATE api_keys SET permissions = ? WHERE id = ?").run('{"self":"WHOAMI"}', bad.key.id);
+      h.deps.sqlite!.query("UPDATE api_keys SET permissions = ? WHERE id = ?").run('{"self":"WHOAMI"}', bad.key.id);
 
       const created = await submit(h, cookie, "/admin/keys", [["name", "survives"], ["self", "WHOAMI"]], headers);
       expect(created.status).toBe(200);

@@ -155,7 +155,7 @@ export async function createConnectionHarness(overrides: ConfigOverrides = {}, e
       // Both files, before and after a checkpoint: a secret must be in neither, at any point.
       const read = () => [config.database.path, `${config.database.path}-wal`].map((path) => (existsSync(path) ? readFileSync(path).toString("latin1") : ""));
       const before = read();
-      deps.sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+      deps.sqlite!.run("PRAGMA wal_checkpoint(TRUNCATE)");
       return [...before, ...read()].join("\n");
     },
   };

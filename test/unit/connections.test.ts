@@ -99,8 +99,8 @@ describe("secrets at rest", () => {
     const h = await harness();
     const a = await h.store({ slug: "a", transport: "http", url: "https://a.example/mcp", token: TOKEN, headers: { X: "1" } });
     const b = await h.store({ slug: "b", transport: "http", url: "https://b.example/mcp" });
-    h.deps.sqlite.run("UPDATE connections SET token_sealed = (SELECT token_sealed FROM connections WHERE id = ?) WHERE id = ?", [a.id, b.id]);
-    h.deps.sqlite.run("UPDATE connections SET headers_sealed = token_sealed WHERE id = ?", [a.id]);
+    h.deps.sqlite!.run("UPDATE connections SET token_sealed = (SELECT token_sealed FROM connections WHERE id = ?) WHERE id = ?", [a.id, b.id]);
+    h.deps.sqlite!.run("UPDATE connections SET headers_sealed = token_sealed WHERE id = ?", [a.id]);
     const copied = await findConnection(storeOf(h), "b");
     expect(copied.token).toBeNull();
     expect(copied.secretsUnreadable).toBe(true);
