@@ -9,7 +9,7 @@ import { createKeyVerifier, LastUsedRecorder } from "./domain/access/api-keys.ts
 import { LoginThrottle } from "./domain/access/login-throttle.ts";
 import { SetupGate } from "./domain/access/setup.ts";
 import { PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
-import { createChangeProbe, type ChangeProbe } from "./db/change-probe.ts";
+import { createChangeFeed } from "./db/change-probe.ts";
 import { syncConfigAgents } from "./domain/agents/config.ts";
 import { agentSpecLookup } from "./domain/agents/agents.ts";
 import { CallMetrics, fanOutSink } from "./domain/monitoring/call-metrics.ts";
@@ -157,7 +157,7 @@ export function buildCluster(config: Config, logger: Logger, store: Store, liste
  */
 export function buildAppDeps(config: Config, logger: Logger, store: Store, gateway: RunningGateway, options: BuildOptions & { usage?: Usage; cluster?: ClusterNode } = {}): AppDeps {
   const { handle, keys } = store;
-  const probe = changeProbeOf(handle, config);
+  const probe = createChangeFeed(handle);
   const { recorder: usageRecorder, callMetrics, sink: usage } = options.usage ?? buildUsage(config, logger, handle.db);
   return {
     config,
@@ -195,18 +195,6 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
       }),
     },
   };
-}
-
-/**
- * What tells the key and access-token caches that the database changed. On SQLite, the file's own
- * change counters. On PostgreSQL (until it has a probe of its own) a fresh value on every call: the
- * caches then see a change each time and look every token up, which is correct across replicas (a
- * key revoked on one is refused by all at once), only uncached.
- */
-function changeProbeOf(handle: DbHandle, config: Config): ChangeProbe {
-  if (handle.sqlite) return createChangeProbe(handle.sqlite, config.database.path);
-  let calls = 0;
-  return () => String(++calls);
 }
 
 /**

@@ -2,6 +2,9 @@
 // process or any other (the `switchboard key revoke` CLI, say): caches keyed on the database's
 // content (the API key verifier) compare the probe's value before trusting themselves.
 import type { Database } from "bun:sqlite";
+import type { SQL } from "bun";
+import type { DbHandle } from "./client.ts";
+import type { Db } from "./store.ts";
 
 /**
  * A value that changes whenever a transaction commits to the database. The SQLite probes below answer
@@ -40,6 +43,9 @@ export function createChangeProbe(sqlite: Database, path: string): () => string 
   let sqlValue = sqlProbe();
   let sqlCheckedAt = Date.now();
   return () => {
+    // The mapping outlives the connection: touching the connection (a property read, no query) makes
+    // a closed database fail the probe rather than vouch for the cache.
+    void sqlite.inTransaction;
     const now = Date.now();
     if (now - sqlCheckedAt >= SQL_RECHECK_MS) {
       sqlValue = sqlProbe();
@@ -47,6 +53,31 @@ export function createChangeProbe(sqlite: Database, path: string): () => string 
     }
     return `${header.getUint32(8, true)}:${header.getUint32(16, true)}:${header.getUint32(32, true)}:${sqlValue}`;
   };
+}
+
+/**
+ * The change feed on PostgreSQL, shared by every replica: the one-row counter that the triggers of
+ * migration 0002_change_feed bump in the same transaction as each write to a cached table (keys,
+ * users, OAuth clients, grants and tokens, agents, connections). Once a revocation has committed on
+ * any replica, the next read here sees the new version, so the very next request on every replica
+ * drops its caches. One indexed single-row read per call, a prepared statement on the pool; it
+ * rejects when the database cannot be reached, and the caller must then refuse, not trust its cache.
+ * (LISTEN/NOTIFY could skip the read, but a notification arrives after the commit, asynchronously:
+ * a request in between would be served from the revoked cache.)
+ */
+export function postgresChangeProbe(db: Db): () => Promise<string> {
+  const client = db.$client as unknown as SQL;
+  return async () => {
+    const [row] = (await client`select version from switchboard_changes where id = 1`) as { version: string | number | bigint }[];
+    if (!row) throw new Error("the change feed's row (switchboard_changes id 1) is missing");
+    return String(row.version);
+  };
+}
+
+/** The change probe of an open database, whichever its engine: the WAL header on SQLite, the feed on PostgreSQL. */
+export function createChangeFeed(handle: DbHandle): ChangeProbe {
+  if (handle.sqlite) return createChangeProbe(handle.sqlite, handle.sqlite.filename);
+  return postgresChangeProbe(handle.db);
 }
 
 /**

@@ -446,3 +446,14 @@ export const replicaConnections = pgTable(
   },
   (table) => [primaryKey({ columns: [table.replicaId, table.connectionId] }), index("replica_connections_connection_id_idx").on(table.connectionId)],
 );
+
+/**
+ * PostgreSQL only: the change feed (src/db/change-probe.ts). One row whose version the triggers of
+ * migration 0002_change_feed bump, in the committing transaction, on every write to a table whose
+ * rows a cache holds (keys, users, OAuth clients, grants and tokens, agents, connections); each request
+ * reads it once to know whether its caches still hold. SQLite needs no table: its WAL header tells.
+ */
+export const switchboardChanges = pgTable("switchboard_changes", {
+  id: integer("id").primaryKey(),
+  version: bigint("version", { mode: "number" }).notNull(),
+});
