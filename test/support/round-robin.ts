@@ -1,10 +1,14 @@
 // A load balancer for tests and benchmarks: a tiny HTTP proxy on 127.0.0.1 that sends each request to
-// the next live backend in turn (or, sticky, by a hash of Mcp-Session-Id), streaming bodies both ways
+// the next live backend in turn (or, sticky, to the backend that answered the session's initialize), streaming bodies both ways
 // (SSE included), counting requests per backend. Run as a script, it serves until killed:
 // `bun test/support/round-robin.ts [--sticky] URL…` prints "listening on http://127.0.0.1:PORT".
 
-/** How a request picks its backend: the next live one in turn, or by its session (the sticky setup). */
-export type Strategy = "round-robin" | "session-hash";
+/**
+ * How a request picks its backend: the next live one in turn, or (sticky) the one that gave out its
+ * Mcp-Session-Id, learnt from the response headers as HAProxy's `stick store-response` does; a request
+ * with no session, or with one not learnt here, goes round robin.
+ */
+export type Strategy = "round-robin" | "sticky";
 
 export type RoundRobin = {
   url: string;
@@ -27,13 +31,6 @@ function withoutHopByHop(headers: Headers): Headers {
   return out;
 }
 
-/** FNV-1a of the session id: the same id always lands on the same backend. */
-function hashOf(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return hash;
-}
-
 /** Starts the proxy in front of `backends` (base URLs such as "http://127.0.0.1:8080"). */
 export function startRoundRobin(backends: string[], options: { strategy?: Strategy; port?: number } = {}): RoundRobin {
   if (backends.length === 0) throw new Error("a proxy needs at least one backend");
@@ -42,12 +39,14 @@ export function startRoundRobin(backends: string[], options: { strategy?: Strate
   const counts = backends.map(() => 0);
   const log: number[] = [];
   let next = 0;
+  /** Sticky: the backend each session id came from. */
+  const owners = new Map<string, number>();
 
   const pick = (request: Request): number | null => {
     const live = backends.map((_, i) => i).filter((i) => !down.has(i));
     if (live.length === 0) return null;
-    const session = request.headers.get("mcp-session-id");
-    if (strategy === "session-hash" && session) return live[hashOf(session) % live.length]!;
+    const owner = strategy === "sticky" ? owners.get(request.headers.get("mcp-session-id") ?? "") : undefined;
+    if (owner !== undefined && !down.has(owner)) return owner;
     const index = live[next % live.length]!;
     next++;
     return index;
@@ -76,6 +75,11 @@ export function startRoundRobin(backends: string[], options: { strategy?: Strate
           // The response body is streamed as it comes, never read whole here.
           decompress: false,
         } as RequestInit);
+        if (strategy === "sticky") {
+          const session = answer.headers.get("mcp-session-id");
+          if (session && request.method !== "DELETE") owners.set(session, index);
+          else if (request.method === "DELETE") owners.delete(request.headers.get("mcp-session-id") ?? "");
+        }
         return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: withoutHopByHop(answer.headers) });
       } catch (err) {
         if (request.signal.aborted) throw err;
@@ -99,7 +103,7 @@ if (import.meta.main) {
   const sticky = args.includes("--sticky");
   const proxy = startRoundRobin(
     args.filter((a) => !a.startsWith("--")),
-    { strategy: sticky ? "session-hash" : "round-robin" },
+    { strategy: sticky ? "sticky" : "round-robin" },
   );
   console.log(`listening on ${proxy.url}`);
 }
