@@ -131,6 +131,8 @@ export function buildGateway(config: Config, logger: Logger, store: Store, usage
         ? { sink: usage, payloadMaxBytes: config.monitoring.payload_max_size, redactPatterns: config.monitoring.redact_patterns }
         : undefined,
     directory,
+    // A connection changed on another replica is applied here before its next request.
+    changes: createChangeFeed(store.handle),
   });
 }
 

@@ -2,7 +2,7 @@
 // one works through the other, a revocation on A stops the key on B on the very next request, an MCP
 // session keeps working while its requests alternate between A and B, killing A ends its sessions
 // cleanly (404, the SDK client re-initialises on B), nothing committed before the kill is lost, and an
-// agent made on B is served on A.
+// agent made on B is served on A, and a connection changed on A is applied on B before its next request.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -199,6 +199,8 @@ describe.if(havePostgres)("an MCP session through the round-robin proxy", () => 
 
 describe.if(havePostgres)("an agent made on one replica", () => {
   test("is served on the other on its next request", async () => {
+    // A has looked for it already, and found nothing.
+    expect((await initialize(a.url, token, "/mcp/agent/made-on-b")).status).toBe(404);
     const made = await api(b.url, "POST", "/agents", manage, { slug: "made-on-b", connections: [{ connection: "echo", tools: "all" }] });
     expect(made.status).toBe(201);
     const onA = await initialize(a.url, token, "/mcp/agent/made-on-b");
@@ -211,6 +213,36 @@ describe.if(havePostgres)("an agent made on one replica", () => {
     });
     expect(list.status).toBe(200);
     expect(await list.text()).toContain('"echo"');
+  });
+});
+
+/** A new session on `base`, one tools/call in it: the tool's text, or the HTTP status when refused. */
+async function callOnce(base: string, path: string, name: string, args: Record<string, unknown> = {}): Promise<string | number> {
+  const init = await initialize(base, token, path);
+  if (init.status !== 200) return init.status;
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: MCP_ACCEPT, "mcp-session-id": init.headers.get("mcp-session-id")!, "mcp-protocol-version": "2025-06-18" };
+  await (await fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) })).arrayBuffer();
+  const res = await fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name, arguments: args } }) });
+  const text = await res.text();
+  await (await fetch(`${base}${path}`, { method: "DELETE", headers })).arrayBuffer();
+  const data = text.split("\n").find((line) => line.startsWith("data: "));
+  const message = JSON.parse(data ? data.slice(6) : text) as { result?: { content: { text: string }[] } };
+  return message.result!.content[0]!.text;
+}
+
+describe.if(havePostgres)("a connection changed on one replica", () => {
+  test("is applied on the other before its next request: its new settings, then its removal", async () => {
+    const made = await api(a.url, "POST", "/connections", manage, { slug: "live", transport: "stdio", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "before" } });
+    expect(made.status).toBe(201);
+    const { id } = (await made.json()) as { id: string };
+    // B loads the connection (its runtime, with the settings of the time) by using it.
+    expect(JSON.parse((await callOnce(b.url, "/mcp/live", "whoami")) as string).name).toBe("before");
+
+    expect((await api(a.url, "PATCH", `/connections/${id}`, manage, { env: { FIXTURE_NAME: "after" } })).status).toBe(200);
+    expect(JSON.parse((await callOnce(b.url, "/mcp/live", "whoami")) as string).name).toBe("after");
+
+    expect((await api(a.url, "DELETE", `/connections/${id}`, manage)).status).toBe(200);
+    expect(await callOnce(b.url, "/mcp/live", "whoami")).toBe(404);
   });
 });
 
