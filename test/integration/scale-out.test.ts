@@ -246,6 +246,30 @@ describe.if(havePostgres)("a connection changed on one replica", () => {
   });
 });
 
+describe.if(havePostgres)("the sticky proxy (the optional setup that saves the hop)", () => {
+  test("sends every request of a session to the replica that answered its initialize", async () => {
+    const sticky = startRoundRobin([a.url, b.url], { strategy: "sticky" });
+    try {
+      const sessions: { owner: number; log: number[] }[] = [];
+      for (let n = 0; n < 2; n++) {
+        const from = sticky.log.length;
+        const transport = new StreamableHTTPClientTransport(new URL(`${sticky.url}/mcp/echo`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+        const client = new Client({ name: "sticky", version: "1" });
+        await client.connect(transport);
+        for (let i = 0; i < 4; i++) await client.callTool({ name: "echo", arguments: { text: `sticky ${i}` } });
+        await transport.terminateSession();
+        await client.close();
+        sessions.push({ owner: sticky.log[from]!, log: sticky.log.slice(from) });
+      }
+      // Two initializes went round robin, to A then B; every later request followed its session.
+      expect(sessions.map((s) => s.owner)).toEqual([0, 1]);
+      for (const session of sessions) expect(session.log.every((i) => i === session.owner)).toBe(true);
+    } finally {
+      await sticky.stop();
+    }
+  });
+});
+
 // Last: A is killed.
 describe.if(havePostgres)("killing replica A", () => {
   test("its sessions get 404 once dead_after has passed, the SDK client re-initialises on B, and nothing committed is lost", async () => {
