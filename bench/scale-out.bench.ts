@@ -6,7 +6,7 @@
 // started here (or SWITCHBOARD_BENCH_POSTGRES_URL, a server where the user may create databases).
 import { SQL } from "bun";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { configConnectionId } from "../src/domain/connections/config.ts";
 import { percentile } from "./lib.ts";
@@ -182,7 +182,7 @@ async function main(): Promise<void> {
   }
 
   const cores = cpus().length;
-  console.log(`  tools/call echo on an HTTP fixture upstream (test/fixtures/upstream-server.ts --http); bun ${Bun.version}; ${cores} cores`);
+  console.log(`  tools/call echo on an HTTP fixture upstream (test/fixtures/upstream-server.ts --http); bun ${Bun.version}; ${cores} cores; load average ${loadavg()[0]!.toFixed(1)} at the start (anything else running skews every row)`);
   console.log(`  ${ROUNDS} interleaved rounds of ${PER_ROUND} calls per target and concurrency (after ${WARMUP} warm-up calls), one session per client`);
   console.log("  every replica, each proxy, the upstream, PostgreSQL and this client share the machine's cores");
   if (cores <= 2) console.log(`  NOTE: ${cores} cores: two replicas cannot double anything here (the client, the proxy, PostgreSQL and the upstream compete for the same cores); the figures show the cost of the extra hop and engine, not the gain of a second machine`);
