@@ -77,8 +77,8 @@ describe.skipIf(!haveChromium)("agent pages in a browser", () => {
     running = await startTestServer({ overrides: { connections: [{ slug: "alpha", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } }] } });
     server = running.server;
     await server.deps.gateway.refresh(configConnectionId("alpha"));
-    admin = insertUser(server.deps, "admin", "boss@example.com");
-    member = insertUser(server.deps, "member", "dana@example.com");
+    admin = await insertUser(server.deps, "admin", "boss@example.com");
+    member = await insertUser(server.deps, "member", "dana@example.com");
     browser = await launchChromium();
     ({ page, problems } = await signedInPage(browser, server.url, await sessionCookieFor(server.deps, admin, 600_000)));
   });

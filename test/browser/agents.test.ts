@@ -35,7 +35,7 @@ describe.skipIf(!haveChromium)("agents in a browser", () => {
     });
     server = running.server;
     await Promise.all(["alpha", "beta"].map((slug) => server.deps.gateway.refresh(configConnectionId(slug))));
-    const admin = insertUser(server.deps, "admin");
+    const admin = await insertUser(server.deps, "admin");
     const cookie = await sessionCookieFor(server.deps, admin, 600_000);
     browser = await launchChromium();
     ({ context, page, problems } = await signedInPage(browser, server.url, cookie, { permissions: ["clipboard-read", "clipboard-write"] }));

@@ -21,7 +21,7 @@ describe.skipIf(!haveChromium)("the Audit page in a browser", () => {
   beforeAll(async () => {
     running = await startTestServer();
     server = running.server;
-    const admin = insertUser(server.deps, "admin");
+    const admin = await insertUser(server.deps, "admin");
     // 60 rows: more than a page (50), half of them through the CLI.
     for (let i = 0; i < 60; i++) {
       server.deps.audit.record({

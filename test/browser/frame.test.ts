@@ -94,7 +94,7 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
   beforeAll(async () => {
     running = await startTestServer();
     server = running.server;
-    admin = insertUser(server.deps, "admin", "the-administrator-with-a-long-address@example-company-with-a-long-domain.com");
+    admin = await insertUser(server.deps, "admin", "the-administrator-with-a-long-address@example-company-with-a-long-domain.com");
     member = await createSignInUser(server.deps, "member@example.com", "member");
 
     const alpha = await run(admin, connectionCreate, { slug: "alpha", transport: "stdio", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } });
@@ -272,7 +272,7 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
   });
 
   test("a session that ended elsewhere: the next page sends to sign-in, which says the session ended", async () => {
-    const other = insertUser(server.deps, "member", "ended@example.com");
+    const other = await insertUser(server.deps, "member", "ended@example.com");
     const { context, page, problems } = await signedInPage(browser, server.url, await sessionCookieFor(server.deps, other, 600_000));
     await page.goto(`${server.url}/admin/keys`);
     server.deps.sqlite!.run("DELETE FROM sessions WHERE user_id = ?", [other.id]);

@@ -44,7 +44,7 @@ describe.skipIf(!haveChromium)("keys in a browser", () => {
     });
     server = running.server;
     await server.deps.gateway.refresh(configConnectionId("alpha"));
-    const admin = insertUser(server.deps, "admin");
+    const admin = await insertUser(server.deps, "admin");
     apiToken = (await mintKey(server.deps, admin, { self: ["*"] }, { name: "api checker" })).token;
     const cookie = await sessionCookieFor(server.deps, admin, 600_000);
     browser = await launchChromium();

@@ -25,7 +25,7 @@ describe.skipIf(!haveChromium)("the Monitoring page in a browser", () => {
   beforeAll(async () => {
     running = await startTestServer();
     server = running.server;
-    const admin = insertUser(server.deps, "admin");
+    const admin = await insertUser(server.deps, "admin");
     const base = (name: string, outcome: UsageRecord["outcome"], minutesAgo: number): UsageRecord => ({
       at: new Date(Date.now() - minutesAgo * 60_000),
       durationMs: 20 + minutesAgo,

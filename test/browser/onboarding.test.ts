@@ -72,7 +72,7 @@ describe.skipIf(!haveChromium)("the first run in a browser", () => {
   beforeAll(async () => {
     running = await startTestServer();
     server = running.server;
-    const admin = insertUser(server.deps, "admin");
+    const admin = await insertUser(server.deps, "admin");
     browser = await launchChromium();
     ({ context, page, problems } = await signedInPage(browser, server.url, await sessionCookieFor(server.deps, admin, 600_000)));
   });
@@ -158,7 +158,7 @@ describe.skipIf(!haveChromium)("the first run in a browser", () => {
   });
 
   test("a member sees only their own two steps, with no admin action", async () => {
-    const member = insertUser(server.deps, "member");
+    const member = await insertUser(server.deps, "member");
     const { context: memberContext, page: memberPage, problems: memberProblems } = await signedInPage(browser, server.url, await sessionCookieFor(server.deps, member, 600_000));
     try {
       await memberPage.goto(`${server.url}/admin`);

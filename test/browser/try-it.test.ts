@@ -54,7 +54,7 @@ describe.skipIf(!haveChromium)("Try it in a browser", () => {
     });
     server = running.server;
     await Promise.all(["everything", "hostile"].map((slug) => server.deps.gateway.refresh(configConnectionId(slug))));
-    const member = insertUser(server.deps, "member");
+    const member = await insertUser(server.deps, "member");
     const cookie = await sessionCookieFor(server.deps, member, 600_000);
     browser = await launchChromium();
     ({ page, problems } = await signedInPage(browser, server.url, cookie));

@@ -10,6 +10,7 @@ import { createTestApp, PUBLIC_URL, useFresh, type ConfigOverrides, type TestApp
 import { apiRequest, callTool, mintKey, resultText } from "../support/key-harness.ts";
 import { form, PASSWORD, sessionCookieFrom } from "../support/users.ts";
 import type { User } from "../../src/domain/access/users.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 /** A browser's cross-site post: by Sec-Fetch-Site, or by Origin for browsers without it. */
 const CROSS_SITE: Record<string, string>[] = [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }];
@@ -48,8 +49,8 @@ function accept(ctx: Ctx, token: string, fields: Record<string, string> = { pass
   return ctx.t.request(`/admin/invite/${token}`, { ...form(fields), headers, redirect: "manual" });
 }
 
-function userCount(t: TestApp): number {
-  return (t.deps.sqlite!.query("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+async function userCount(t: TestApp): Promise<number> {
+  return ((await rawRow(t.deps, "SELECT count(*) AS n FROM users")) as { n: number }).n;
 }
 
 describe("the invitee's page", () => {
@@ -81,10 +82,10 @@ describe("the invitee's page", () => {
     expect(home).toContain(INVITEE);
     expect(home).toContain('class="badge member"');
     expect((await ctx.t.request("/admin/login", form({ email: INVITEE, password: NEW_PASSWORD }))).status).toBe(303);
-    const audit = ctx.t.deps.sqlite!.query("SELECT action, outcome, user_id, change FROM audit_events WHERE action = 'USER_INVITE_ACCEPT'").all() as { user_id: string; change: string }[];
+    const audit = (await rawRows(ctx.t.deps, "SELECT action, outcome, user_id, change FROM audit_events WHERE action = 'USER_INVITE_ACCEPT'")) as { user_id: string; change: string }[];
     expect(audit).toHaveLength(1);
     expect(JSON.parse(audit[0]!.change)).toMatchObject({ email: INVITEE, role: "member", invited_by: ctx.admin.id });
-    expect(JSON.stringify(ctx.t.deps.sqlite!.query("SELECT * FROM audit_events").all())).not.toContain(NEW_PASSWORD);
+    expect(JSON.stringify((await rawRows(ctx.t.deps, "SELECT * FROM audit_events")))).not.toContain(NEW_PASSWORD);
   });
 
   test("accepted in a browser signed in as someone else, that earlier session ends", async () => {
@@ -107,7 +108,7 @@ describe("the invitee's page", () => {
       expect(await res.text()).toContain(CLOSED);
       expect(sessionCookieFrom(res)).toBeNull();
     }
-    expect(userCount(ctx.t)).toBe(3);
+    expect(await userCount(ctx.t)).toBe(3);
   });
 
   test("two acceptances at once create one user; the other gets the closed page", async () => {
@@ -116,7 +117,7 @@ describe("the invitee's page", () => {
     const both = await Promise.all([accept(ctx, token), accept(ctx, token, { password: "the other password", confirm: "the other password" })]);
     expect(both.map((r) => r.status).sort()).toEqual([303, 404]);
     expect(both.filter((r) => sessionCookieFrom(r) !== null)).toHaveLength(1);
-    expect(ctx.t.deps.sqlite!.query("SELECT count(*) AS n FROM users WHERE email = ?").get(INVITEE)).toEqual({ n: 1 });
+    expect((await rawRow(ctx.t.deps, "SELECT count(*) AS n FROM users WHERE email = ?", INVITEE))).toEqual({ n: 1 });
   });
 
   test("invalid, used, revoked and expired links all show the same 404 page", async () => {
@@ -140,7 +141,7 @@ describe("the invitee's page", () => {
     // One page for all: nothing tells a used link from a revoked, expired or made-up one.
     expect(bodies.size).toBe(1);
     expect([...bodies][0]).toContain(CLOSED);
-    expect(userCount(ctx.t)).toBe(3);
+    expect(await userCount(ctx.t)).toBe(3);
   });
 
   test.each([
@@ -167,7 +168,7 @@ describe("the invitee's page", () => {
       expect(res.status).toBe(403);
       expect(await res.text()).toContain("Cross-site request refused.");
     }
-    expect(userCount(ctx.t)).toBe(2);
+    expect(await userCount(ctx.t)).toBe(2);
     expect(await findInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, token)).not.toBeNull();
   });
 });
@@ -188,14 +189,14 @@ describe("an invite is only as good as its inviter", () => {
         : await ctx.t.request(`/admin/users/${leaver.id}/role`, { ...form({ role: "member" }), headers: { cookie } });
       expect(change.status).toBe(200);
       // Deleted with the removal or demotion, in its transaction: no longer listed.
-      expect((ctx.t.deps.sqlite!.query("SELECT email FROM user_invites").all() as { email: string }[]).map((r) => r.email)).toEqual(["kept@example.com"]);
-      const usersBefore = userCount(ctx.t);
+      expect(((await rawRows(ctx.t.deps, "SELECT email FROM user_invites")) as { email: string }[]).map((r) => r.email)).toEqual(["kept@example.com"]);
+      const usersBefore = await userCount(ctx.t);
       for (const res of [await open(ctx, token), await accept(ctx, token)]) {
         expect(res.status).toBe(404);
         expect(sessionCookieFrom(res)).toBeNull();
         expect(await res.text()).toContain(CLOSED);
       }
-      expect(userCount(ctx.t)).toBe(usersBefore);
+      expect(await userCount(ctx.t)).toBe(usersBefore);
       expect((await accept(ctx, kept)).status).toBe(303);
     });
   }
@@ -205,12 +206,12 @@ describe("an invite is only as good as its inviter", () => {
     const leaver = await ctx.t.createUser("leaver@example.com", "admin");
     const made = await createInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, { email: "x@example.net", role: "admin" }, { invitedBy: leaver.id });
     // Demoted around setRole (as an older build or a hand edit would leave it): the invite row remains.
-    ctx.t.deps.sqlite!.query("UPDATE users SET role = 'member' WHERE id = ?").run(leaver.id);
+    await rawRun(ctx.t.deps, "UPDATE users SET role = 'member' WHERE id = ?", leaver.id);
     expect(await findInvite(ctx.t.deps.db, ctx.t.deps.keys.tokenHmac, made.token)).toBeNull();
     const res = await accept(ctx, made.token);
     expect(res.status).toBe(404);
     expect(sessionCookieFrom(res)).toBeNull();
-    expect(userCount(ctx.t)).toBe(3);
+    expect(await userCount(ctx.t)).toBe(3);
   });
 
   test("an invite from the host CLI (no inviter) still works; a member's role change to member deletes nothing", async () => {
@@ -236,7 +237,7 @@ describe("the throttle", () => {
     }
     // The same address's sign-ins wait too: one budget of guesses per address.
     expect((await ctx.t.request("/admin/login", form({ email: "member@example.com", password: PASSWORD }))).status).toBe(429);
-    expect(userCount(ctx.t)).toBe(2);
+    expect(await userCount(ctx.t)).toBe(2);
   });
 
   test("opening a good link costs no guess", async () => {
@@ -264,7 +265,7 @@ describe("the token is shown once and never again", () => {
     const page = await (await ctx.t.request("/admin/users", { headers: { cookie: await ctx.t.cookieFor(ctx.admin) } })).text();
     const list = await (await apiRequest(ctx.t.app, "GET", "/users/invites", { token: key })).text();
     const listMcp = resultText(await callTool(ctx.t.app, key, "USER_INVITE_LIST", {}));
-    const tables = ["audit_events", "usage_events", "user_invites"].map((table) => JSON.stringify(ctx.t.deps.sqlite!.query(`SELECT * FROM ${table}`).all()));
+    const tables = await Promise.all(["audit_events", "usage_events", "user_invites"].map(async (table) => JSON.stringify(await rawRows(ctx.t.deps, `SELECT * FROM ${table}`))));
     expect(page).toContain("first@example.com");
     expect(list).toContain("second@example.com");
     expect(listMcp).toContain("third@example.com");
@@ -291,6 +292,6 @@ describe("the token is shown once and never again", () => {
       const answer = await callTool(ctx.t.app, key, name, name === "USER_INVITE_REVOKE" ? { id: pending.invite.id } : name === "USER_INVITE_CREATE" ? { email: "sneaky@example.com", role: "admin" } : {});
       expect(answer.error?.message).toContain(`Unknown tool: ${name}`);
     }
-    expect(ctx.t.deps.sqlite!.query("SELECT email FROM user_invites").all()).toEqual([{ email: INVITEE }]);
+    expect((await rawRows(ctx.t.deps, "SELECT email FROM user_invites"))).toEqual([{ email: INVITEE }]);
   });
 });

@@ -9,6 +9,7 @@ import { useTestApp, type ConfigOverrides, type TestApp } from "../support/app.t
 import { mintKey } from "../support/key-harness.ts";
 import { form, PASSWORD, sessionCookieFrom } from "../support/users.ts";
 import type { User } from "../../src/domain/access/users.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 /** A browser's cross-site post: by Sec-Fetch-Site, or by Origin for browsers without it. */
 const CROSS_SITE: Record<string, string>[] = [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }];
@@ -38,8 +39,8 @@ async function signsIn(t: TestApp, email: string, password: string): Promise<num
   return (await t.request("/admin/login", form({ email, password }))).status;
 }
 
-function auditRows(t: TestApp): { action: string; outcome: string; actor_user_id: string | null; change: string }[] {
-  return t.deps.sqlite!.query("SELECT action, outcome, user_id AS actor_user_id, change FROM audit_events WHERE action = 'PASSWORD_CHANGE' ORDER BY id").all() as never;
+async function auditRows(t: TestApp): Promise<{ action: string; outcome: string; actor_user_id: string | null; change: string }[]> {
+  return (await rawRows(t.deps, "SELECT action, outcome, user_id AS actor_user_id, change FROM audit_events WHERE action = 'PASSWORD_CHANGE' ORDER BY id")) as never;
 }
 
 async function isSignedIn(t: TestApp, cookie: string): Promise<boolean> {
@@ -101,7 +102,7 @@ describe("changing the password", () => {
     expect(await isSignedIn(ctx.t, renewed!)).toBe(true);
     expect(await isSignedIn(ctx.t, ctx.cookie)).toBe(false);
     expect(await isSignedIn(ctx.t, otherBrowser)).toBe(false);
-    expect(ctx.t.deps.sqlite!.query("SELECT count(*) AS n FROM sessions WHERE user_id = ?").get(ctx.member.id)).toEqual({ n: 1 });
+    expect((await rawRow(ctx.t.deps, "SELECT count(*) AS n FROM sessions WHERE user_id = ?", ctx.member.id))).toEqual({ n: 1 });
     // Another user's session is not touched.
     expect(await isSignedIn(ctx.t, adminCookie)).toBe(true);
     expect(await signsIn(ctx.t, MEMBER, PASSWORD)).toBe(401);
@@ -121,12 +122,12 @@ describe("changing the password", () => {
     await change(ctx, { ...good, current: "not my password" });
     const cookie = sessionCookieFrom(await change(ctx, good))!;
     expect(cookie).not.toBeNull();
-    const rows = auditRows(ctx.t);
+    const rows = await auditRows(ctx.t);
     expect(rows.map((r) => [r.action, r.outcome, r.actor_user_id])).toEqual([
       ["PASSWORD_CHANGE", "refused", ctx.member.id],
       ["PASSWORD_CHANGE", "ok", ctx.member.id],
     ]);
-    const everything = JSON.stringify(ctx.t.deps.sqlite!.query("SELECT * FROM audit_events").all());
+    const everything = JSON.stringify((await rawRows(ctx.t.deps, "SELECT * FROM audit_events")));
     for (const secret of [PASSWORD, NEW_PASSWORD, "not my password"]) expect(everything).not.toContain(secret);
   });
 
@@ -171,7 +172,7 @@ describe("the sign-in throttle", () => {
     expect(throttled.headers.get("retry-after")).toMatch(/^\d+$/);
     expect(await throttled.text()).toContain("Too many wrong passwords.");
     // The password did not change.
-    expect(ctx.t.deps.sqlite!.query("SELECT count(*) AS n FROM audit_events WHERE action = 'PASSWORD_CHANGE' AND outcome = 'ok'").get()).toEqual({ n: 0 });
+    expect((await rawRow(ctx.t.deps, "SELECT count(*) AS n FROM audit_events WHERE action = 'PASSWORD_CHANGE' AND outcome = 'ok'"))).toEqual({ n: 0 });
     // The budget is this user's: another signed-in user is not held up by it.
     const other = await ctx.t.request("/admin/account/password", { ...form(good), headers: { cookie: await ctx.t.cookieFor(ctx.admin) }, redirect: "manual" });
     expect(other.status).toBe(303);

@@ -25,7 +25,7 @@ const agentId = configAgentId("demo");
 let cookie = "";
 
 beforeAll(async () => {
-  const member = insertUser(deps, "member");
+  const member = await insertUser(deps, "member");
   cookie = await sessionCookieFor(deps, member, 60_000);
   await deps.gateway.refresh(configConnectionId("fixture"));
 });
@@ -66,7 +66,7 @@ describe("an agent over a real upstream", () => {
 });
 
 test("a client with a key granted the agent lists and calls its tools at /mcp/agent/<slug>", async () => {
-  const owner = insertUser(deps, "member");
+  const owner = await insertUser(deps, "member");
   const { token } = await mintKey(deps, owner, { [agentId]: ["*"] });
   const transport = new StreamableHTTPClientTransport(new URL("http://switchboard.test/mcp/agent/demo"), {
     fetch: (url, init) => Promise.resolve(app.request(String(url), init)),

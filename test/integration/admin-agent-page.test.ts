@@ -5,7 +5,7 @@
 // and the key page's builder offering agents with the names they expose.
 import { describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { apiKeys } from "../../src/db/schema.ts";
+import { tables } from "../../src/db/store.ts";
 import { listApiKeys } from "../../src/domain/access/api-keys.ts";
 import { JsonRpcError } from "../../src/errors.ts";
 import { useAgentHarness } from "../support/agent-harness.ts";
@@ -190,7 +190,8 @@ describe("the keys that reach the agent", () => {
     expect(empty).toContain("None of your keys reaches this agent yet.");
     expect(empty).toContain("Create a key for this agent");
     const key = (await mintKey(ctx.h.deps, ctx.h.member, { [ctx.agentId]: ["*"] }, { name: "dated", expiresAt: new Date("2999-01-02T03:04:05Z") })).key;
-    ctx.h.deps.db.update(apiKeys).set({ lastUsedAt: new Date("2026-03-04T05:06:07Z") }).where(eq(apiKeys.id, key.id)).run();
+    const { apiKeys } = tables(ctx.h.deps.db);
+    await ctx.h.deps.db.update(apiKeys).set({ lastUsedAt: new Date("2026-03-04T05:06:07Z") }).where(eq(apiKeys.id, key.id));
     const html = await (await get(ctx, ctx.member, `/admin/agents/${ctx.agentId}`)).text();
     expect(keyRow(html, key.id)).toContain("<td>2026-03-04 05:06:07</td>");
     expect(keyRow(html, key.id)).toContain("<td>2999-01-02 03:04:05 </td>");

@@ -3,9 +3,8 @@
 // and delete a client (its id may be a URL); a revoked approval's token stops at once; cross-site
 // posts are refused.
 import { beforeEach, describe, expect, test } from "bun:test";
-import { createChangeProbe } from "../../src/db/change-probe.ts";
 import type { User } from "../../src/domain/access/users.ts";
-import { createAccessTokenVerifier, getGrant, listGrants } from "../../src/domain/oauth/authorizations.ts";
+import { getGrant, listGrants } from "../../src/domain/oauth/authorizations.ts";
 import { findClient } from "../../src/domain/oauth/clients.ts";
 import type { OAuthClient, TokenSet } from "../../src/domain/oauth/types.ts";
 import { useHarness, type Harness } from "../support/key-harness.ts";
@@ -98,7 +97,8 @@ describe("members", () => {
   });
 
   test("revoke their own: the grant is gone and its access token stops on the next request", async () => {
-    const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite!, h.config.database.path));
+    // The app's own verifier, over the change probe compose gave it (the database's, whichever engine).
+    const verify = h.deps.oauth.verifyAccessToken;
     // Verified once, so the verifier has it cached: the revocation must reach past the cache.
     expect((await verify(mine.accessToken))?.grantId).toBe(mine.grantId);
     const res = await submit(workerCookie, `/admin/apps/${mine.grantId}/revoke`);

@@ -6,13 +6,14 @@ import { ASSETS } from "../../views/assets.ts";
 import { PUBLIC_URL, useTestApp, type TestApp } from "../support/app.ts";
 import { runScenario, type Scenario } from "../support/table.ts";
 import { form, PASSWORD, sessionCookieFrom, signedSessionCookie } from "../support/users.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const newTestApp = useTestApp();
 const ADMIN = "admin@example.com";
 const CSP = /default-src 'self'.*script-src 'self'.*frame-ancestors 'none'/;
 
-function count(t: TestApp, table: "users" | "sessions"): number {
-  return (t.deps.sqlite!.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+async function count(t: TestApp, table: "users" | "sessions"): Promise<number> {
+  return ((await rawRow(t.deps, `SELECT count(*) AS n FROM ${table}`)) as { n: number }).n;
 }
 
 /** A TestApp with one admin, signed in with a cookie made directly. */
@@ -168,7 +169,7 @@ describe("admin front door, one row per request", () => {
       expectedStatus: 400,
       expectedContent: ['data-code="BAD_REQUEST"'],
       notExpectedContent: ["<html"],
-      after: ({ t }) => expect(count(t, "users")).toBe(1),
+      after: async ({ t }) => expect(await count(t, "users")).toBe(1),
     },
     // Cross-site requests: refused before any handler runs, so nothing changes.
     {
@@ -180,7 +181,7 @@ describe("admin front door, one row per request", () => {
       expectedStatus: 403,
       expectedContent: ["Cross-site request refused."],
       expectedHeaders: { "set-cookie": null, location: null },
-      after: ({ t }) => expect(count(t, "sessions")).toBe(1),
+      after: async ({ t }) => expect(await count(t, "sessions")).toBe(1),
     },
     {
       name: "POST /admin/login from a foreign Origin (no Sec-Fetch-Site) is refused",
@@ -190,7 +191,7 @@ describe("admin front door, one row per request", () => {
       body: new URLSearchParams({ email: ADMIN, password: PASSWORD }),
       expectedStatus: 403,
       expectedHeaders: { "set-cookie": null },
-      after: ({ t }) => expect(count(t, "sessions")).toBe(1),
+      after: async ({ t }) => expect(await count(t, "sessions")).toBe(1),
     },
     {
       name: "cross-site POST /admin/logout is refused and the session lives on",
@@ -200,7 +201,7 @@ describe("admin front door, one row per request", () => {
       expectedStatus: 403,
       expectedHeaders: { "set-cookie": null },
       after: async ({ t, cookie }) => {
-        expect(count(t, "sessions")).toBe(1);
+        expect(await count(t, "sessions")).toBe(1);
         expect((await t.request("/admin", { headers: { cookie } })).status).toBe(200);
       },
     },
@@ -210,7 +211,7 @@ describe("admin front door, one row per request", () => {
       url: "/admin/logout",
       headers: signedIn({ Origin: "https://evil.example" }),
       expectedStatus: 403,
-      after: ({ t }) => expect(count(t, "sessions")).toBe(1),
+      after: async ({ t }) => expect(await count(t, "sessions")).toBe(1),
     },
     {
       name: "cross-site POST /admin/users is refused and adds no one",
@@ -220,7 +221,7 @@ describe("admin front door, one row per request", () => {
       body: new URLSearchParams({ email: "mallory@example.com", role: "admin", password: PASSWORD }),
       expectedStatus: 403,
       notExpectedContent: ["mallory@example.com"],
-      after: ({ t }) => expect(count(t, "users")).toBe(1),
+      after: async ({ t }) => expect(await count(t, "users")).toBe(1),
     },
     {
       name: "POST /admin/users from a foreign Origin is refused and adds no one",
@@ -229,7 +230,7 @@ describe("admin front door, one row per request", () => {
       headers: signedIn({ Origin: "https://evil.example" }),
       body: new URLSearchParams({ email: "mallory@example.com", role: "admin", password: PASSWORD }),
       expectedStatus: 403,
-      after: ({ t }) => expect(count(t, "users")).toBe(1),
+      after: async ({ t }) => expect(await count(t, "users")).toBe(1),
     },
     {
       name: "same-origin POST /admin/login (Sec-Fetch-Site) passes",
@@ -257,7 +258,7 @@ describe("admin front door, one row per request", () => {
       body: new URLSearchParams({ email: "new@example.com", role: "member", password: PASSWORD }),
       expectedStatus: 200,
       expectedContent: ["Added new@example.com."],
-      after: ({ t }) => expect(count(t, "users")).toBe(2),
+      after: async ({ t }) => expect(await count(t, "users")).toBe(2),
     },
   ];
 
@@ -304,7 +305,7 @@ describe("sign-in", () => {
     expect(cookie).toContain("Path=/");
     expect(cookie).toContain(`Max-Age=${t.config.security.session_ttl / 1000}`);
     expect(cookie).not.toMatch(/secure/i);
-    expect(count(t, "sessions")).toBe(2);
+    expect(await count(t, "sessions")).toBe(2);
   });
 
   test("the cookie is Secure when public_url is https", async () => {
@@ -369,7 +370,7 @@ describe("sign-in throttling", () => {
     expect(retryAfter).toBeLessThanOrEqual(600);
     expect(sessionCookieFrom(blocked)).toBeNull();
     expect(await blocked.text()).toContain("Too many failed sign-ins");
-    expect(count(t, "sessions")).toBe(1);
+    expect(await count(t, "sessions")).toBe(1);
 
     // htmx gets the message as a fragment, with the same status and header.
     const htmx = await t.request("/admin/login", { ...form({ email: ADMIN, password: PASSWORD }), headers: { "HX-Request": "true" } });
@@ -446,20 +447,20 @@ describe("sessions that do not hold", () => {
     await t.createUser(ADMIN, "admin");
     const cookie = await t.signIn(ADMIN);
     expect((await t.request("/admin", { headers: { cookie } })).status).toBe(200);
-    t.deps.sqlite!.run("UPDATE sessions SET expires_at = ?", [Date.now() - 1000]);
+    await rawRun(t.deps, "UPDATE sessions SET expires_at = ?", Date.now() - 1000);
     await expectSentToSignIn(t, cookie, { ended: true });
-    expect(count(t, "sessions")).toBe(0);
+    expect(await count(t, "sessions")).toBe(0);
   });
 
   test("sign-out ends the session on the server, so the old cookie stops working", async () => {
     const { t, cookie: other } = await withAdmin();
     const cookie = await t.signIn(ADMIN);
-    expect(count(t, "sessions")).toBe(2);
+    expect(await count(t, "sessions")).toBe(2);
     const res = await t.request("/admin/logout", { method: "POST", headers: { cookie } });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/admin/login?signed_out=1");
     expect(res.headers.getSetCookie().join("\n")).toMatch(/sb_session=;.*Max-Age=0/);
-    expect(count(t, "sessions")).toBe(1);
+    expect(await count(t, "sessions")).toBe(1);
     await expectSentToSignIn(t, cookie, { ended: true });
     // Only that session ended: the same user's other session still works.
     expect((await t.request("/admin", { headers: { cookie: other } })).status).toBe(200);
@@ -470,7 +471,7 @@ describe("sessions that do not hold", () => {
     const res = await t.request("/admin/logout", { method: "POST", headers: { "HX-Request": "true" } });
     expect(res.status).toBe(200);
     expect(res.headers.get("hx-redirect")).toBe("/admin/login?signed_out=1");
-    expect(count(t, "sessions")).toBe(1);
+    expect(await count(t, "sessions")).toBe(1);
   });
 });
 
@@ -505,14 +506,14 @@ describe("first-admin setup", () => {
     const dashboardHtml = await dashboard.text();
     expect(dashboardHtml).toContain(SETUP_EMAIL);
     expect(dashboardHtml).toContain("(admin)");
-    expect(t.deps.sqlite!.query("SELECT email, role FROM users").all()).toEqual([{ email: SETUP_EMAIL, role: "admin" }]);
+    expect((await rawRows(t.deps, "SELECT email, role FROM users"))).toEqual([{ email: SETUP_EMAIL, role: "admin" }]);
 
     // Used: both the page and a second submission are gone, and nothing more is created.
     expect((await t.request(`/admin/setup?token=${encodeURIComponent(token)}`)).status).toBe(404);
     const again = await t.request("/admin/setup", form({ token, email: "second@example.com", password: PASSWORD, confirm: PASSWORD }));
     expect(again.status).toBe(404);
     expect(sessionCookieFrom(again)).toBeNull();
-    expect(count(t, "users")).toBe(1);
+    expect(await count(t, "users")).toBe(1);
   });
 
   test("mismatched passwords are a 400 with a message, and create nothing", async () => {
@@ -525,7 +526,7 @@ describe("first-admin setup", () => {
     expect(html).toContain(`value="${SETUP_EMAIL}"`);
     expect(html).not.toContain(PASSWORD);
     expect(sessionCookieFrom(res)).toBeNull();
-    expect(count(t, "users")).toBe(0);
+    expect(await count(t, "users")).toBe(0);
 
     const htmx = await t.request("/admin/setup", { ...form({ token, email: SETUP_EMAIL, password: PASSWORD, confirm: "other password!" }), headers: { "HX-Request": "true" } });
     expect(htmx.status).toBe(400);
@@ -545,7 +546,7 @@ describe("first-admin setup", () => {
     const badEmail = await t.request("/admin/setup", form({ token, email: "not-an-email", password: PASSWORD, confirm: PASSWORD }));
     expect(badEmail.status).toBe(400);
     expect(await badEmail.text()).toContain("email: expected an email address");
-    expect(count(t, "users")).toBe(0);
+    expect(await count(t, "users")).toBe(0);
   });
 
   test("once a user exists (made by the CLI, say), the link is dead", async () => {
@@ -555,7 +556,7 @@ describe("first-admin setup", () => {
     expect((await t.request(`/admin/setup?token=${encodeURIComponent(token)}`)).status).toBe(404);
     const res = await t.request("/admin/setup", form({ token, email: SETUP_EMAIL, password: PASSWORD, confirm: PASSWORD }));
     expect(res.status).toBe(404);
-    expect(count(t, "users")).toBe(1);
+    expect(await count(t, "users")).toBe(1);
   });
 });
 

@@ -10,6 +10,7 @@ import { connectionStore } from "../../src/operations/connections.ts";
 import * as cipher from "../../src/security/cipher.ts";
 import { runScenario, type Scenario } from "../support/table.ts";
 import { discoveryOf, EMPTY_DISCOVERY, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const TOKEN = "tok-Admin-S3cret-0001";
 const HEADER = "hdr-Admin-S3cret-0002";
@@ -346,7 +347,7 @@ describe("the page keeps itself current while the connection settles", () => {
     const ctx = await setup();
     ctx.h.gateway.statuses.set(ctx.remoteId, { state: "connecting", lastError: null, since: new Date() });
     // The session ends (signed out elsewhere) while the page polls: the poll's 401 sends the browser to sign in.
-    ctx.h.deps.sqlite!.query("DELETE FROM sessions").run();
+    await rawRun(ctx.h.deps, "DELETE FROM sessions");
     const poll = await get(ctx, ctx.member, `/admin/connections/${ctx.remoteId}/status?seen=x`, htmx);
     expect(poll.status).toBe(401);
     const next = new URL(poll.headers.get("hx-redirect")!, "http://x").searchParams.get("next");

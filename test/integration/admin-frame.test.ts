@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { ASSETS } from "../../views/assets.ts";
 import { createTestApp } from "../support/app.ts";
 import { form, insertUser } from "../support/users.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const t = await createTestApp();
 afterAll(() => t.close());
@@ -21,7 +22,7 @@ function contrast(a: string, b: string): number {
 
 describe("the page frame", () => {
   test("every page is in standards mode: the doctype comes first, before sign-in and after", async () => {
-    const member = insertUser(t.deps, "member", "frame-member@example.com");
+    const member = await insertUser(t.deps, "member", "frame-member@example.com");
     const cookie = await t.cookieFor(member);
     for (const [path, headers] of [["/admin/login", {}], ["/admin", { cookie }], ["/admin/keys", { cookie }]] as const) {
       const html = await (await t.request(path, { headers })).text();
@@ -39,7 +40,7 @@ describe("the page frame", () => {
   });
 
   test("a skip link leads to the main content", async () => {
-    const member = insertUser(t.deps, "member", "frame-skip@example.com");
+    const member = await insertUser(t.deps, "member", "frame-skip@example.com");
     const html = await (await t.request("/admin", { headers: { cookie: await t.cookieFor(member) } })).text();
     expect(html).toContain('<a class="skip-link" href="#main">Skip to content</a>');
     expect(html).toMatch(/<main id="main"/);
@@ -63,7 +64,7 @@ describe("refusals inside the layout", () => {
   const SAME_ORIGIN = { "sec-fetch-site": "same-origin" };
 
   test("a member on an admin-only page: 403, their nav and who they are, why and who to ask", async () => {
-    const member = insertUser(t.deps, "member", "frame-403@example.com");
+    const member = await insertUser(t.deps, "member", "frame-403@example.com");
     const cookie = await t.cookieFor(member);
     for (const path of ["/admin/connections/new", "/admin/agents/new"]) {
       const res = await t.request(path, { headers: { cookie } });
@@ -81,7 +82,7 @@ describe("refusals inside the layout", () => {
   });
 
   test("a member posting an admin-only action: 403 inside the layout, nothing created", async () => {
-    const member = insertUser(t.deps, "member", "frame-403-post@example.com");
+    const member = await insertUser(t.deps, "member", "frame-403-post@example.com");
     const cookie = await t.cookieFor(member);
     const res = await t.request("/admin/connections", { ...form({ slug: "sneaky", transport: "http", url: "https://example.com/mcp" }), headers: { cookie, ...SAME_ORIGIN } });
     expect(res.status).toBe(403);
@@ -93,7 +94,7 @@ describe("refusals inside the layout", () => {
   });
 
   test("htmx gets the refusal as a fragment, never a page", async () => {
-    const member = insertUser(t.deps, "member", "frame-403-htmx@example.com");
+    const member = await insertUser(t.deps, "member", "frame-403-htmx@example.com");
     const res = await t.request("/admin/connections/new", { headers: { cookie: await t.cookieFor(member), "HX-Request": "true" } });
     expect(res.status).toBe(403);
     const html = await res.text();
@@ -103,7 +104,7 @@ describe("refusals inside the layout", () => {
   });
 
   test("a signed-in user on a page that does not exist, or another user's key: 404 inside the layout", async () => {
-    const member = insertUser(t.deps, "member", "frame-404@example.com");
+    const member = await insertUser(t.deps, "member", "frame-404@example.com");
     const cookie = await t.cookieFor(member);
     for (const path of ["/admin/no-such-page", "/admin/connections/conn_00000000-0000-4000-8000-000000000000", "/admin/keys/key_00000000-0000-4000-8000-000000000000/activity"]) {
       const res = await t.request(path, { headers: { cookie } });
@@ -122,7 +123,7 @@ describe("refusals inside the layout", () => {
     const unknown = await t.request("/admin/no-such-page");
     expect(unknown.status).toBe(303);
     // The CSRF check runs before the session is read: the bare page, with nothing of the user in it.
-    const member = insertUser(t.deps, "member", "frame-csrf@example.com");
+    const member = await insertUser(t.deps, "member", "frame-csrf@example.com");
     const res = await t.request("/admin/users", { ...form({ email: "x@example.com", role: "member", password: "long enough password" }), headers: { cookie: await t.cookieFor(member), "sec-fetch-site": "cross-site" } });
     expect(res.status).toBe(403);
     const html = await res.text();
@@ -134,7 +135,7 @@ describe("refusals inside the layout", () => {
 
 describe("the sign-in page's notices", () => {
   test("sign-out leads to a sign-in page that says so, as a status message", async () => {
-    const member = insertUser(t.deps, "member", "frame-out@example.com");
+    const member = await insertUser(t.deps, "member", "frame-out@example.com");
     const res = await t.request("/admin/logout", { method: "POST", headers: { cookie: await t.cookieFor(member) } });
     expect(res.status).toBe(303);
     const location = res.headers.get("location")!;
@@ -144,9 +145,9 @@ describe("the sign-in page's notices", () => {
   });
 
   test("a session that ended is told so; a plain visit and any other flag value say nothing", async () => {
-    const member = insertUser(t.deps, "member", "frame-ended@example.com");
+    const member = await insertUser(t.deps, "member", "frame-ended@example.com");
     const cookie = await t.cookieFor(member);
-    t.deps.sqlite!.run("DELETE FROM sessions WHERE user_id = ?", [member.id]);
+    await rawRun(t.deps, "DELETE FROM sessions WHERE user_id = ?", member.id);
     const res = await t.request("/admin/keys", { headers: { cookie } });
     expect(res.headers.get("location")).toBe("/admin/login?session=ended&next=%2Fadmin%2Fkeys");
     const ended = await (await t.request(res.headers.get("location")!)).text();

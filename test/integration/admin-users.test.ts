@@ -6,6 +6,7 @@ import { createInvite, findInvite } from "../../src/domain/access/invites.ts";
 import { TEST_SECRET, useTestApp, type TestApp } from "../support/app.ts";
 import { runScenario, type Scenario } from "../support/table.ts";
 import { form, PASSWORD } from "../support/users.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 /** A browser's cross-site post: by Sec-Fetch-Site, or by Origin for browsers without it. */
 const CROSS_SITE: Record<string, string>[] = [{ "sec-fetch-site": "cross-site" }, { origin: "https://evil.example" }];
@@ -29,14 +30,14 @@ async function setUp(): Promise<Ctx> {
 }
 
 /** Every user as "email:role", sorted, straight from the database. */
-function snapshot(t: TestApp): string[] {
-  return (t.deps.sqlite!.query("SELECT email, role FROM users ORDER BY email").all() as { email: string; role: string }[]).map((u) => `${u.email}:${u.role}`);
+async function snapshot(t: TestApp): Promise<string[]> {
+  return ((await rawRows(t.deps, "SELECT email, role FROM users ORDER BY email")) as { email: string; role: string }[]).map((u) => `${u.email}:${u.role}`);
 }
 const UNCHANGED = [`${ADMIN}:admin`, `${MEMBER}:member`];
-const unchanged = ({ t }: Ctx) => expect(snapshot(t)).toEqual(UNCHANGED);
+const unchanged = async ({ t }: Ctx) => expect(await snapshot(t)).toEqual(UNCHANGED);
 const PENDING = "pending@example.com";
 /** Only the invite set up for every row: no new one. */
-const noInvites = ({ t }: Ctx) => expect(t.deps.sqlite!.query("SELECT email FROM user_invites").all()).toEqual([{ email: PENDING }]);
+const noInvites = async ({ t }: Ctx) => expect((await rawRows(t.deps, "SELECT email FROM user_invites"))).toEqual([{ email: PENDING }]);
 const inviteStays = async ({ t, invite }: Ctx) => expect((await findInvite(t.deps.db, t.deps.keys.tokenHmac, invite.token))?.id).toBe(invite.id);
 
 function headersAs(as: As, extra: Record<string, string> = {}): (ctx: Ctx) => Record<string, string> {
@@ -140,7 +141,7 @@ const rows: Row[] = [
     expectedStatus: 200,
     expectedContent: ["<html", "<h1>Users</h1>", `Added ${NEW}.`, `<td>${NEW}`],
     notExpectedContent: [PASSWORD],
-    after: ({ t }) => expect(snapshot(t)).toEqual([...UNCHANGED, `${NEW}:member`]),
+    after: async ({ t }) => expect(await snapshot(t)).toEqual([...UNCHANGED, `${NEW}:member`]),
   },
   {
     name: "admin htmx POST /admin/users adds the user and returns the section only",
@@ -152,7 +153,7 @@ const rows: Row[] = [
     expectedStatus: 200,
     expectedContent: ['<section id="users-section">', `Added ${NEW}.`, `<td>${NEW}`],
     notExpectedContent: ["<html", "<nav", PASSWORD],
-    after: ({ t }) => expect(snapshot(t)).toEqual([...UNCHANGED, `${NEW}:admin`]),
+    after: async ({ t }) => expect(await snapshot(t)).toEqual([...UNCHANGED, `${NEW}:admin`]),
   },
   {
     name: "admin POST /admin/users with a taken email is a 409 with a message",
@@ -260,7 +261,7 @@ const rows: Row[] = [
     body: new URLSearchParams({ role: "admin" }),
     expectedStatus: 200,
     expectedContent: ["<html", `${MEMBER} is now an admin.`],
-    after: ({ t }) => expect(snapshot(t)).toEqual([`${ADMIN}:admin`, `${MEMBER}:admin`]),
+    after: async ({ t }) => expect(await snapshot(t)).toEqual([`${ADMIN}:admin`, `${MEMBER}:admin`]),
   },
   {
     name: "admin htmx POST role to the same role is fine and returns the section",
@@ -364,7 +365,7 @@ const rows: Row[] = [
     expectedStatus: 200,
     expectedContent: ["<html", "User removed."],
     notExpectedContent: [MEMBER],
-    after: ({ t }) => expect(snapshot(t)).toEqual([`${ADMIN}:admin`]),
+    after: async ({ t }) => expect(await snapshot(t)).toEqual([`${ADMIN}:admin`]),
   },
   {
     name: "admin htmx POST delete removes a member and returns the section",
@@ -375,7 +376,7 @@ const rows: Row[] = [
     expectedStatus: 200,
     expectedContent: ['<section id="users-section">', "User removed.", ADMIN],
     notExpectedContent: ["<html", MEMBER],
-    after: ({ t }) => expect(snapshot(t)).toEqual([`${ADMIN}:admin`]),
+    after: async ({ t }) => expect(await snapshot(t)).toEqual([`${ADMIN}:admin`]),
   },
   {
     name: "the last admin cannot remove themself (409)",
@@ -451,12 +452,12 @@ const rows: Row[] = [
     ],
     expectedHeaders: { "cache-control": "no-store" },
     notExpectedContent: ["<html", "token_hash"],
-    after: ({ t, admin }) => {
-      expect(t.deps.sqlite!.query("SELECT email, role, invited_by FROM user_invites ORDER BY email").all()).toEqual([
+    after: async ({ t, admin }) => {
+      expect((await rawRows(t.deps, "SELECT email, role, invited_by FROM user_invites ORDER BY email"))).toEqual([
         { email: NEW, role: "admin", invited_by: admin.id },
         { email: PENDING, role: "member", invited_by: admin.id },
       ]);
-      expect(snapshot(t)).toEqual(UNCHANGED);
+      expect(await snapshot(t)).toEqual(UNCHANGED);
     },
   },
   {
@@ -612,7 +613,7 @@ describe("users: effects beyond the response", () => {
       // Their cookie is still correctly signed: the sign-in page says the session ended.
       expect(res.headers.get("location")).toBe("/admin/login?session=ended&next=%2Fadmin");
     }
-    expect(t.deps.sqlite!.query("SELECT count(*) AS n FROM sessions WHERE user_id = ?").get(member.id)).toEqual({ n: 0 });
+    expect((await rawRow(t.deps, "SELECT count(*) AS n FROM sessions WHERE user_id = ?", member.id))).toEqual({ n: 0 });
     // Nor can they sign in again.
     expect((await t.request("/admin/login", form({ email: MEMBER, password: PASSWORD }))).status).toBe(401);
   });
@@ -627,7 +628,7 @@ describe("users: effects beyond the response", () => {
     expect(html).toContain(`name="email" type="email" value="${NEW}"`);
     expect(html).toMatch(/<option value="admin" selected="">admin<\/option><\/select>/);
     expect(html).not.toContain(secret);
-    expect(snapshot(t)).toEqual(UNCHANGED);
+    expect(await snapshot(t)).toEqual(UNCHANGED);
   });
 
   test("a demoted admin loses admin powers on their next request", async () => {
@@ -640,7 +641,7 @@ describe("users: effects beyond the response", () => {
     expect(demoted.status).toBe(200);
     const attempt = await t.request("/admin/users", { ...form({ email: NEW, role: "admin", password: PASSWORD }), headers: { cookie: cookies.member } });
     expect(attempt.status).toBe(403);
-    expect(snapshot(t)).toEqual(UNCHANGED);
+    expect(await snapshot(t)).toEqual(UNCHANGED);
   });
 
   test("with two admins one may remove the other, and then is the last", async () => {
@@ -649,12 +650,12 @@ describe("users: effects beyond the response", () => {
     // The second admin removes the first (the one who promoted them)...
     const removed = await t.request(`/admin/users/${admin.id}/delete`, { method: "POST", headers: { cookie: cookies.member } });
     expect(removed.status).toBe(200);
-    expect(snapshot(t)).toEqual([`${MEMBER}:admin`]);
+    expect(await snapshot(t)).toEqual([`${MEMBER}:admin`]);
     // ...and is now the last admin.
     const self = await t.request(`/admin/users/${member.id}/delete`, { method: "POST", headers: { cookie: cookies.member, ...HTMX } });
     expect(self.status).toBe(409);
     expect(await self.text()).toContain(LAST_ADMIN);
-    expect(snapshot(t)).toEqual([`${MEMBER}:admin`]);
+    expect(await snapshot(t)).toEqual([`${MEMBER}:admin`]);
   });
 
   test("a cross-site invite or revoke is refused and changes nothing", async () => {
@@ -666,7 +667,7 @@ describe("users: effects beyond the response", () => {
       const revoked = await t.request(`/admin/users/invites/${invite.id}/revoke`, { method: "POST", headers: { cookie: cookies.admin, ...headers } });
       expect(revoked.status).toBe(403);
     }
-    expect(t.deps.sqlite!.query("SELECT email FROM user_invites").all()).toEqual([{ email: PENDING }]);
+    expect((await rawRows(t.deps, "SELECT email FROM user_invites"))).toEqual([{ email: PENDING }]);
   });
 
   test("a second invite for the same email replaces the first: the first link stops working", async () => {

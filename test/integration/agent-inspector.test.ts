@@ -38,7 +38,7 @@ beforeAll(async () => {
   const fixtureUrl = listening.slice("listening ".length).trim();
   running = await startTestServer({ overrides: { server: { public_url: PUBLIC_URL } } });
   server = running.server;
-  admin = insertUser(server.deps, "admin", "root@example.com");
+  admin = await insertUser(server.deps, "admin", "root@example.com");
   const manage = (await mintKey(server.deps, admin, { self: ["*"] })).token;
   await api(manage, "POST", "/connections", { slug: "alpha", transport: "stdio", command: process.execPath, args: [FIXTURE], env: { FIXTURE_NAME: "alpha" } });
   betaId = (await api(manage, "POST", "/connections", { slug: "beta", transport: "http", url: fixtureUrl })).id as string;

@@ -8,6 +8,7 @@ import { OPERATIONS } from "../../src/operations/index.ts";
 import { runScenario, type Scenario } from "../support/table.ts";
 import { pick, useAgentHarness, type AgentHarness, type AgentOverrides } from "../support/agent-harness.ts";
 import { apiRequest, callTool, mintKey } from "../support/key-harness.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const UNKNOWN_AGENT = "agent_0b4e7c1e-3f0a-4d2a-9a51-6d3c2f1e8b70";
 
@@ -82,8 +83,8 @@ const ROUTES: Route[] = [
   },
 ];
 
-const nothingChanged: Scenario<Ctx>["after"] = ({ h }) => {
-  expect(h.deps.sqlite!.query("SELECT slug, title, prefix_tools FROM agents ORDER BY slug").all()).toEqual([{ slug: "support", title: "support", prefix_tools: 0 }]);
+const nothingChanged: Scenario<Ctx>["after"] = async ({ h }) => {
+  expect((await rawRows(h.deps, "SELECT slug, title, prefix_tools FROM agents ORDER BY slug"))).toEqual([{ slug: "support", title: "support", prefix_tools: 0 }]);
   expect([h.agents.applied, h.agents.removed]).toEqual([[], []]);
 };
 

@@ -21,6 +21,7 @@ import { apiRequest, callTool, mintKey, TOKEN_ANYWHERE, TOKEN_PATTERN, useHarnes
 import { agentResource, approve, cimdClient, dcrClient } from "../support/oauth-grants.ts";
 import { insertUser } from "../support/users.ts";
 import { insertUsage, usageRecord } from "../support/usage-rows.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const harness = useHarness();
 
@@ -434,7 +435,7 @@ const ROUTES: Row[] = [
       const token = (body.url as string).slice(`${PUBLIC_URL}/admin/invite/`.length);
       expect(body.url).toStartWith(`${PUBLIC_URL}/admin/invite/sb_invite_`);
       expect((await findInvite(h.deps.db, h.deps.keys.tokenHmac, token))?.email).toBe("invited@example.com");
-      expect(JSON.stringify(h.deps.sqlite!.query("SELECT * FROM user_invites").all())).not.toContain(token);
+      expect(JSON.stringify((await rawRows(h.deps, "SELECT * FROM user_invites")))).not.toContain(token);
     },
     never: () => ["token_hash"],
   },
@@ -533,23 +534,23 @@ for (const row of ROUTES) {
       expect(body).toEqual({ error: { code: "UNAUTHENTICATED", message: "Missing or invalid bearer token." } });
       // Nothing changed: both users are still there, no key was added or removed.
       expect((await getUser(h.deps.db, h.member.id))?.role).toBe("member");
-      expect(h.deps.sqlite!.query("SELECT count(*) AS n FROM users").get()).toEqual({ n: 2 });
+      expect((await rawRow(h.deps, "SELECT count(*) AS n FROM users"))).toEqual({ n: 2 });
     });
 
     test("wrong permission: 403 FORBIDDEN, no data", async () => {
       const h = await harness();
       const { token } = await mintKey(h.deps, h.admin, { self: allBut(row.op), "*": ["*"] });
       const req = await row.request(h);
-      const keysBefore = h.deps.sqlite!.query("SELECT id, token_hash FROM api_keys ORDER BY id").all();
+      const keysBefore = (await rawRows(h.deps, "SELECT id, token_hash FROM api_keys ORDER BY id"));
       const res = await apiRequest(h.app, req.method, req.path, { token, json: req.json });
       expect(res.status).toBe(403);
       const text = await res.text();
       expect(JSON.parse(text)).toEqual({ error: { code: "FORBIDDEN", message: `This key may not use ${row.op}.` } });
       expect(text).not.toContain(h.admin.email);
       expect(text).not.toMatch(TOKEN_ANYWHERE);
-      expect(h.deps.sqlite!.query("SELECT id, token_hash FROM api_keys ORDER BY id").all()).toEqual(keysBefore);
+      expect((await rawRows(h.deps, "SELECT id, token_hash FROM api_keys ORDER BY id"))).toEqual(keysBefore);
       expect((await getUser(h.deps.db, h.member.id))?.role).toBe("member");
-      expect(h.deps.sqlite!.query("SELECT count(*) AS n FROM users").get()).toEqual({ n: 2 });
+      expect((await rawRow(h.deps, "SELECT count(*) AS n FROM users"))).toEqual({ n: 2 });
     });
 
     test(`happy: ${row.status} with the result`, async () => {
@@ -714,7 +715,7 @@ describe("request bodies", () => {
       const res = await postKeys(h, token, type === "application/x-www-form-urlencoded" ? "name=x" : json, type);
       expect(res).toEqual({ status: 415, body: { error: { code: "UNSUPPORTED_MEDIA_TYPE", message: "Send JSON (Content-Type: application/json)." } } });
     }
-    expect(h.deps.sqlite!.query("SELECT count(*) AS n FROM api_keys").get()).toEqual({ n: 1 });
+    expect((await rawRow(h.deps, "SELECT count(*) AS n FROM api_keys"))).toEqual({ n: 1 });
   });
 
   test("JSON types with a charset or a +json suffix are accepted", async () => {
@@ -743,7 +744,7 @@ describe("request bodies", () => {
       const { token } = await mintKey(h.deps, h.admin, { self: ["*"] });
       const res = await postKeys(h, token, body!, "application/json");
       expect(res).toEqual({ status: 400, body: { error: { code: "BAD_REQUEST", message: "The request body must be a JSON object." } } });
-      expect(h.deps.sqlite!.query("SELECT count(*) AS n FROM api_keys").get()).toEqual({ n: 1 });
+      expect((await rawRow(h.deps, "SELECT count(*) AS n FROM api_keys"))).toEqual({ n: 1 });
     });
   }
 

@@ -21,6 +21,7 @@ import { createConnectionHarness, discoveryOf, useConnectionHarness, type Connec
 import { apiRequest, callTool, mintKey, resultText, TOKEN_ANYWHERE } from "../support/key-harness.ts";
 import { useTempDirs } from "../support/temp-dir.ts";
 import { insertUser, PASSWORD } from "../support/users.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const harness = useConnectionHarness();
 const tempDir = useTempDirs("switchboard-audit-");
@@ -142,11 +143,11 @@ describe("a change through each face makes exactly one audit row, masked", () =>
 });
 
 describe("the CLI", () => {
-  function workspace() {
+  async function workspace() {
     const cwd = tempDir();
     writeFileSync(join(cwd, "switchboard.toml"), `[database]\npath = "./data/sb.db"\n\n[security]\nsecret = "${TEST_SECRET}"\n`);
     const handle = openDatabase({ path: join(cwd, "data", "sb.db"), busyTimeoutMs: 1_000 });
-    const member = insertUser(handle, "member", "member@example.com");
+    const member = await insertUser(handle, "member", "member@example.com");
     return { cwd, handle, member };
   }
   async function cli(cwd: string, args: string[], stdin = ""): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -157,7 +158,7 @@ describe("the CLI", () => {
   }
 
   test("key create: face cli, the host as actor (not the owner), the new id; the token never stored in the row", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     try {
       const run = await cli(ws.cwd, ["key", "create", "--name", "ci", "--owner", "member@example.com", "--permissions", '{"self":["WHOAMI"]}', "--json"]);
       expect(run.code).toBe(0);
@@ -172,7 +173,7 @@ describe("the CLI", () => {
   });
 
   test("user reset-password: one row, no password; a reset of nobody is recorded as an error", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     try {
       const password = "a brand new password 123";
       // A user with a password to reset: created through the CLI too (one more row, USER_CREATE).
@@ -262,7 +263,7 @@ describe("changes that are no operation", () => {
   test("first-admin setup: SETUP_FIRST_ADMIN for the new admin, no password", async () => {
     const h = await harness();
     // The harness made users; setup is open only to a server without any.
-    h.deps.sqlite!.run("DELETE FROM users");
+    await rawRun(h.deps, "DELETE FROM users");
     const token = h.deps.setup.open();
     const res = await h.request("/admin/setup", { method: "POST", headers: FORM, body: new URLSearchParams({ token, email: "first@example.com", password: PASSWORD, confirm: PASSWORD }).toString() });
     expect(res.status).toBe(303);

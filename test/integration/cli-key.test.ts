@@ -33,13 +33,13 @@ type Workspace = {
 };
 
 /** A cwd with a switchboard.toml, its database open beside the CLI (like a running server), one admin and one member. */
-function workspace(): Workspace {
+async function workspace(): Promise<Workspace> {
   const cwd = tempDir();
   writeFileSync(join(cwd, "switchboard.toml"), `[database]\npath = "./data/sb.db"\n\n[security]\nsecret = "${TEST_SECRET}"\n`);
   const handle = openDatabase({ path: join(cwd, "data", "sb.db"), busyTimeoutMs: 1_000 });
   handles.push(handle);
-  const admin = insertUser(handle, "admin", "admin@example.com");
-  const member = insertUser(handle, "member", "member@example.com");
+  const admin = await insertUser(handle, "admin", "admin@example.com");
+  const member = await insertUser(handle, "member", "member@example.com");
   return { cwd, handle, deps: { db: handle.db, keys: KEYS }, admin, member, verify: createKeyVerifier(handle.db, KEYS.tokenHmac) };
 }
 
@@ -61,7 +61,7 @@ async function cli(ws: Workspace, args: string[]): Promise<Run> {
 
 describe("key create", () => {
   test("prints only the token, on one line; the token works with the given permissions", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const run = await cli(ws, ["key", "create", "--name", "ci", "--owner", "admin@example.com", "--permissions", '{"self":["WHOAMI","API_KEY_LIST"]}']);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe("");
@@ -75,7 +75,7 @@ describe("key create", () => {
   });
 
   test("--json prints the key record and the token", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const run = await cli(ws, ["key", "create", "-n", "deploy", "-o", "MEMBER@example.com", "-p", '{"self":["WHOAMI"]}', "--expires", "30d", "--json"]);
     expect(run).toMatchObject({ code: 0, stderr: "" });
     const out = JSON.parse(run.stdout) as { key: { id: string; name: string; owner: { email: string }; permissions: unknown; expires_at: string | null }; token: string };
@@ -88,7 +88,7 @@ describe("key create", () => {
   });
 
   test("a member owner cannot get admin-only tools: exit 1, the entry named, nothing created", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const run = await cli(ws, ["key", "create", "--name", "sneaky", "--owner", "member@example.com", "--permissions", '{"self":["USER_CREATE"]}']);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
@@ -98,7 +98,7 @@ describe("key create", () => {
   });
 
   test("unknown tools and resources are named: exit 1", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const run = await cli(ws, ["key", "create", "--name", "x", "--owner", "admin@example.com", "--permissions", '{"self":["NOPE"],"bogus":["*"]}']);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
@@ -108,7 +108,7 @@ describe("key create", () => {
   });
 
   test("permissions of the wrong shape: exit 1 naming the field", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const run = await cli(ws, ["key", "create", "--name", "x", "--owner", "admin@example.com", "--permissions", '{"self":"*"}']);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("permissions.self: expected a list of actions");
@@ -116,7 +116,7 @@ describe("key create", () => {
   });
 
   test("bad JSON is a usage error: exit 2, nothing on stdout", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const run = await cli(ws, ["key", "create", "--name", "x", "--owner", "admin@example.com", "--permissions", "{self: [WHOAMI]}"]);
     expect(run.code).toBe(2);
     expect(run.stdout).toBe("");
@@ -132,7 +132,7 @@ describe("key create", () => {
   ];
   for (const [name, args, message] of usage) {
     test(`${name}: exit 2`, async () => {
-      const ws = workspace();
+      const ws = await workspace();
       const run = await cli(ws, ["key", "create", ...args]);
       expect(run.code).toBe(2);
       expect(run.stdout).toBe("");
@@ -141,7 +141,7 @@ describe("key create", () => {
   }
 
   test("an unknown owner: exit 1, nothing created", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const run = await cli(ws, ["key", "create", "--name", "x", "--owner", "nobody@example.com", "--permissions", '{"self":["WHOAMI"]}']);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe("error: no user with email nobody@example.com\n");
@@ -149,7 +149,7 @@ describe("key create", () => {
   });
 
   test("a bad --expires names the field: exit 1", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const run = await cli(ws, ["key", "create", "--name", "x", "--owner", "admin@example.com", "--permissions", "{}", "--expires", "forever"]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("expires_in");
@@ -159,7 +159,7 @@ describe("key create", () => {
 
 describe("key list", () => {
   test("shows id, prefix, name and owner, and never a token or hash", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const a = await mintKey(ws.deps, ws.admin, { self: ["*"] }, { name: "alpha" });
     const b = await mintKey(ws.deps, ws.member, { self: ["WHOAMI"] }, { name: "beta" });
     const run = await cli(ws, ["key", "list"]);
@@ -178,7 +178,7 @@ describe("key list", () => {
   });
 
   test("--json and --owner: the owner's keys as records without tokens or hashes", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const a = await mintKey(ws.deps, ws.admin, {}, { name: "alpha" });
     const b = await mintKey(ws.deps, ws.member, {}, { name: "beta" });
     const run = await cli(ws, ["key", "list", "--owner", "member@example.com", "--json"]);
@@ -193,14 +193,14 @@ describe("key list", () => {
   });
 
   test("with no keys says so", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     expect(await cli(ws, ["key", "list"])).toEqual({ code: 0, stdout: "no API keys\n", stderr: "" });
   });
 });
 
 describe("key revoke", () => {
   test("makes the token fail verification on the next check, even for a verifier that had it cached", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const revoked = await mintKey(ws.deps, ws.admin, { self: ["*"] });
     const kept = await mintKey(ws.deps, ws.admin, { self: ["*"] });
     expect((await ws.verify(revoked.token))?.keyId).toBe(revoked.key.id);
@@ -211,7 +211,7 @@ describe("key revoke", () => {
   });
 
   test("an unknown id: exit 1; a missing id: exit 2", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const unknown = await cli(ws, ["key", "revoke", "key_00000000-0000-4000-8000-000000000000"]);
     expect(unknown).toEqual({ code: 1, stdout: "", stderr: "error: No such API key.\n" });
     const missing = await cli(ws, ["key", "revoke"]);
@@ -222,7 +222,7 @@ describe("key revoke", () => {
 
 describe("the CLI runs the registry's operations as the host", () => {
   test("key revoke is API_KEY_DELETE: a malformed id is refused by its schema and no key is touched", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     const kept = await mintKey(ws.deps, ws.admin, { self: ["*"] });
     const run = await cli(ws, ["key", "revoke", "not-a-key-id"]);
     expect(run).toEqual({ code: 1, stdout: "", stderr: "error: id: expected an API key id (key_<uuid>)\n" });
@@ -230,7 +230,7 @@ describe("the CLI runs the registry's operations as the host", () => {
   });
 
   test("key list as the host sees every owner's keys, and --owner narrows through the operation's owner_id", async () => {
-    const ws = workspace();
+    const ws = await workspace();
     await mintKey(ws.deps, ws.admin, {}, { name: "of-admin" });
     await mintKey(ws.deps, ws.member, {}, { name: "of-member" });
     const all = JSON.parse((await cli(ws, ["key", "list", "--json"])).stdout) as { keys: { name: string }[] };
@@ -241,7 +241,7 @@ describe("the CLI runs the registry's operations as the host", () => {
 });
 
 test("key with no action prints its help and exits 2; an unknown action exits 2", async () => {
-  const ws = workspace();
+  const ws = await workspace();
   const none = await cli(ws, ["key"]);
   expect(none.code).toBe(2);
   expect(none.stderr).toContain("switchboard key create");

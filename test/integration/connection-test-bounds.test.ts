@@ -64,8 +64,8 @@ describe("a member's burst over many connections", () => {
       await t.deps.gateway.close();
       t.close();
     });
-    const admin = insertUser(t.deps, "admin");
-    const member = insertUser(t.deps, "member");
+    const admin = await insertUser(t.deps, "admin");
+    const member = await insertUser(t.deps, "member");
     const adminKey = (await mintKey(t.deps, admin, { self: ["*"] })).token;
     const memberKey = (await mintKey(t.deps, member, { self: ["*"] })).token;
     const ids: string[] = [];

@@ -11,6 +11,7 @@ import { runScenario, type Scenario } from "../support/table.ts";
 import type { ConfigOverrides } from "../support/app.ts";
 import { discoveryOf, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
 import { apiRequest, callTool, mintKey, resultText } from "../support/key-harness.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const TOKEN = "tok-Api-S3cret-0001";
 const HEADER = "hdr-Api-S3cret-0002";
@@ -100,8 +101,8 @@ const ROUTES: Route[] = [
   },
 ];
 
-const nothingChanged: Scenario<Ctx>["after"] = ({ h }) => {
-  expect(h.deps.sqlite!.query("SELECT slug, title FROM connections ORDER BY slug").all()).toEqual([{ slug: "local", title: "local" }, { slug: "remote", title: "remote" }]);
+const nothingChanged: Scenario<Ctx>["after"] = async ({ h }) => {
+  expect((await rawRows(h.deps, "SELECT slug, title FROM connections ORDER BY slug"))).toEqual([{ slug: "local", title: "local" }, { slug: "remote", title: "remote" }]);
   expect([h.gateway.applied, h.gateway.removed, h.gateway.tested, h.gateway.refreshed]).toEqual([[], [], [], []]);
 };
 
@@ -222,7 +223,7 @@ describe("testing unsaved settings", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: false, latency_ms: 3, server: null, tools: 0, resources: 0, prompts: 0, error: "connect ECONNREFUSED" });
     expect(ctx.h.gateway.tested).toMatchObject([{ url: "https://new.example/mcp", enabled: true }]);
-    expect(ctx.h.deps.sqlite!.query("SELECT count(*) AS n FROM connections").get()).toEqual({ n: 2 });
+    expect((await rawRow(ctx.h.deps, "SELECT count(*) AS n FROM connections"))).toEqual({ n: 2 });
   });
 });
 
@@ -336,7 +337,7 @@ describe("CONNECTION_LIST is a summary that decrypts nothing", () => {
   test("a stored secret that no longer decrypts still counts as set in the list; CONNECTION_GET says it is unreadable", async () => {
     const ctx = await setup("CONNECTION_LIST");
     // What a changed server secret leaves behind: a sealed token the current key cannot open.
-    ctx.h.deps.sqlite!.query("UPDATE connections SET token_sealed = 'v1.garbage' WHERE slug = 'remote'").run();
+    await rawRun(ctx.h.deps, "UPDATE connections SET token_sealed = 'v1.garbage' WHERE slug = 'remote'");
     const listed = (await (await apiRequest(ctx.h.app, "GET", "/connections", { token: ctx.keys.happy! })).json()) as { connections: Listed[] };
     expect(listed.connections.find((c) => c.slug === "remote")).toMatchObject({ token_set: true });
     const get = (await mintKey(ctx.h.deps, ctx.h.admin, { self: ["CONNECTION_GET"] })).token;

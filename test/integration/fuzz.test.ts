@@ -71,7 +71,7 @@ beforeAll(async () => {
     },
   });
   const deps = running.server.deps;
-  const admin = insertUser(deps, "admin", "fuzz-admin@example.com");
+  const admin = await insertUser(deps, "admin", "fuzz-admin@example.com");
   const full = (await mintKey(deps, admin, { self: ["*"], "*": ["*"] })).token;
   const idOf = async (noun: "connections" | "agents", slug: string) => {
     const body = (await (await fetch(`${running.url}/api/v1/${noun}`, { headers: { authorization: `Bearer ${full}` } })).json()) as Record<string, { id: string; slug: string }[]>;

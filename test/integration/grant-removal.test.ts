@@ -90,7 +90,7 @@ describe("deleting a connection or agent removes its grants from every key", () 
     const logger: Logger = { debug: () => {}, info: record, warn: record, error: record };
     const t = await createTestApp({ logger });
     try {
-      const admin = insertUser(t.deps, "admin");
+      const admin = await insertUser(t.deps, "admin");
       const conn = await createConnection(connectionStore(t.deps), newConnectionFields({ slug: "gone", transport: "http", url: URL_A }));
       const granted = await mintKey(t.deps, admin, { [conn.id]: ["*"] });
       const root = await mintKey(t.deps, admin, { self: ["*"] });
@@ -114,7 +114,7 @@ describe("connections and agents removed from switchboard.toml", () => {
     const agentId = configAgentId("demo");
 
     const first = await createTestApp({ dir, overrides: declared(URL_A, true) });
-    const owner = insertUser(first.deps, "member");
+    const owner = await insertUser(first.deps, "member");
     const granted = await mintKey(first.deps, owner, { [connId]: ["*"], [agentId]: ["echo"], self: ["WHOAMI"] });
     const onlyAgent = await mintKey(first.deps, owner, { [agentId]: ["*"] });
     first.close();

@@ -20,7 +20,7 @@ const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
   t = await createTestApp({ logger: log.logger });
-  const admin = insertUser(t.deps, "admin", "admin@example.com");
+  const admin = await insertUser(t.deps, "admin", "admin@example.com");
   tokens.all = (await mintKey(t.deps, admin, { self: ["*"], "*": ["*"] })).token;
 });
 afterAll(() => t.close());

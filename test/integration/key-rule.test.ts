@@ -7,6 +7,7 @@ import { getApiKey, listApiKeys } from "../../src/domain/access/api-keys.ts";
 import type { Permissions } from "../../src/domain/access/permissions.ts";
 import type { User } from "../../src/domain/access/users.ts";
 import { apiRequest, callTool, mcpCall, mintKey, TOKEN_ANYWHERE, TOKEN_PATTERN, useHarness, type Harness } from "../support/key-harness.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const harness = useHarness();
 const HOUR = 3_600_000;
@@ -62,7 +63,7 @@ for (const [face, act] of Object.entries(FACES)) {
       const h = await harness();
       const strong = await key(h, h.admin, FULL, { name: "strong" });
       const rotator = await key(h, h.admin, { self: ["API_KEY_ROTATE"] });
-      const before = h.deps.sqlite!.query("SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?").get(strong.key.id);
+      const before = (await rawRow(h.deps, "SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?", strong.key.id));
       for (const args of [{ id: strong.key.id }, { id: strong.key.id, grace_period: "1h" }]) {
         const answer = await act(h, rotator.token, "API_KEY_ROTATE", args);
         expect(answer.ok).toBe(false);
@@ -70,7 +71,7 @@ for (const [face, act] of Object.entries(FACES)) {
         expect(answer.message).toBe("A key may only rotate keys whose permissions are within its own.");
         expect(answer.text).not.toMatch(TOKEN_ANYWHERE);
       }
-      expect(h.deps.sqlite!.query("SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?").get(strong.key.id)).toEqual(before);
+      expect((await rawRow(h.deps, "SELECT token_hash, previous_token_hash FROM api_keys WHERE id = ?", strong.key.id))).toEqual(before);
       expect((await h.deps.verifyKey(strong.token))?.keyId).toBe(strong.key.id);
     });
 

@@ -28,7 +28,7 @@ let endpoint: string;
 beforeAll(async () => {
   running = await startTestServer({ overrides: { server: { public_url: PUBLIC_URL, max_body_size: `${MAX_BODY / 1024}KiB` } } });
   server = running.server;
-  admin = insertUser(server.deps, "admin", "root@example.com");
+  admin = await insertUser(server.deps, "admin", "root@example.com");
   endpoint = `${server.url}/mcp/self`;
 });
 
@@ -405,7 +405,7 @@ describe("bad requests", () => {
 
 describe("owners and ceilings", () => {
   test("a demoted owner's key loses admin-only tools on the very next request, and regains them", async () => {
-    const owner = insertUser(server.deps, "admin");
+    const owner = await insertUser(server.deps, "admin");
     const theirs = (await key(owner, { self: ["*"] })).token;
     const root = (await key(admin, { self: ["*"] })).token;
     expect(await tools(theirs)).toEqual(ALL_TOOLS);
@@ -426,7 +426,7 @@ describe("owners and ceilings", () => {
   });
 
   test("a removed owner's key gets 401 on the very next request", async () => {
-    const owner = insertUser(server.deps, "member");
+    const owner = await insertUser(server.deps, "member");
     const theirs = (await key(owner, { self: ["WHOAMI"] })).token;
     const root = (await key(admin, { self: ["*"] })).token;
     expect(await tools(theirs)).toEqual(["WHOAMI"]);
@@ -457,7 +457,7 @@ describe("owners and ceilings", () => {
   });
 
   test("a member's {self:[*]} key cannot mint admin-only tools, and cannot pick another owner", async () => {
-    const member = insertUser(server.deps, "member");
+    const member = await insertUser(server.deps, "member");
     const theirs = (await key(member, { self: ["*"] })).token;
     const admins = await call(theirs, "API_KEY_CREATE", { name: "x", permissions: { self: ["USER_CREATE"] } });
     expect(text(admins)).toContain('self: "USER_CREATE" is more than the calling key may grant');
@@ -471,7 +471,7 @@ describe("owners and ceilings", () => {
   });
 
   test("an admin's key cannot mint admin-only tools for a member owner", async () => {
-    const member = insertUser(server.deps, "member");
+    const member = await insertUser(server.deps, "member");
     const root = (await key(admin, { self: ["*"] })).token;
     const answer = await call(root, "API_KEY_CREATE", { name: "x", permissions: { self: ["USER_DELETE"] }, owner_id: member.id });
     expect(answer.result?.isError).toBe(true);
@@ -479,7 +479,7 @@ describe("owners and ceilings", () => {
   });
 
   test("a member never sees another user's key: it reads as API_KEY_NOT_FOUND", async () => {
-    const member = insertUser(server.deps, "member");
+    const member = await insertUser(server.deps, "member");
     const theirs = (await key(member, { self: ["*"] })).token;
     const adminKey = await key(admin, { self: ["WHOAMI"] });
     for (const tool of ["API_KEY_GET", "API_KEY_ROTATE", "API_KEY_DELETE", "API_KEY_UPDATE"]) {

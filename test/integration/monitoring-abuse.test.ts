@@ -72,8 +72,8 @@ describe("route-level refusals and /metrics", () => {
 
   beforeAll(async () => {
     app = await createTestApp();
-    const admin = insertUser(app.deps, "admin", "admin@example.com");
-    const member = insertUser(app.deps, "member", "member@example.com");
+    const admin = await insertUser(app.deps, "admin", "admin@example.com");
+    const member = await insertUser(app.deps, "member", "member@example.com");
     tokens.manage = (await mintKey(app.deps, admin, { self: ["*"] })).token;
     // A member's key with no grant on any connection: only WHOAMI.
     tokens.none = (await mintKey(app.deps, member, { self: ["WHOAMI"] })).token;
@@ -115,7 +115,7 @@ describe("operations' rows", () => {
   let whoami = "";
   beforeAll(async () => {
     app = await createTestApp();
-    const member = insertUser(app.deps, "member", "m2@example.com");
+    const member = await insertUser(app.deps, "member", "m2@example.com");
     // A script's key: one connection, no management permission at all.
     connOnly = (await mintKey(app.deps, member, { "*": ["*"] })).token;
     whoami = (await mintKey(app.deps, member, { self: ["WHOAMI"] })).token;

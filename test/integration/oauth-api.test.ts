@@ -3,8 +3,7 @@
 // approval's token stops on the very next verification, cache or not; a client's id may be a URL in
 // the REST path; the same operations as /mcp/self tools; no answer carries a token.
 import { describe, expect, test } from "bun:test";
-import { createChangeProbe } from "../../src/db/change-probe.ts";
-import { createAccessTokenVerifier, getGrant, listGrants } from "../../src/domain/oauth/authorizations.ts";
+import { getGrant, listGrants } from "../../src/domain/oauth/authorizations.ts";
 import { findClient } from "../../src/domain/oauth/clients.ts";
 import type { TokenSet } from "../../src/domain/oauth/types.ts";
 import { apiRequest, callTool, mintKey, useHarness, type Harness } from "../support/key-harness.ts";
@@ -50,7 +49,7 @@ describe("OAUTH_GRANT_REVOKE", () => {
   test("a member's key cannot revoke another user's approval: 404 like a missing one, and it keeps working", async () => {
     const h = await harness();
     const grants = await twoApprovals(h);
-    const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac);
+    const verify = h.deps.oauth.verifyAccessToken;
     const { token } = await mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/grants/${grants.admin.grantId}`, { token });
     expect(res.status).toBe(404);
@@ -62,7 +61,8 @@ describe("OAUTH_GRANT_REVOKE", () => {
   test("a revoked approval's access token stops on the next verification, though the verifier had it cached", async () => {
     const h = await harness();
     const grants = await twoApprovals(h);
-    const verify = createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac, createChangeProbe(h.deps.sqlite!, h.config.database.path));
+    // The app's own verifier, over the change probe compose gave it (the database's, whichever engine).
+    const verify = h.deps.oauth.verifyAccessToken;
     expect((await verify(grants.member.accessToken))?.grantId).toBe(grants.member.grantId);
     const { token } = await mintKey(h.deps, h.member, { self: ["OAUTH_GRANT_REVOKE"] });
     const res = await apiRequest(h.app, "DELETE", `/oauth/grants/${grants.member.grantId}`, { token });

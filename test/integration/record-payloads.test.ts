@@ -57,7 +57,7 @@ beforeAll(async () => {
       agents: [{ slug: "declared-agent", tools: { declared: ["echo"] }, record_payloads: true }],
     },
   });
-  const admin = insertUser(t.deps, "admin", "admin@example.com");
+  const admin = await insertUser(t.deps, "admin", "admin@example.com");
   manage = (await mintKey(t.deps, admin, { self: ["*"] })).token;
   caller = (await mintKey(t.deps, admin, { "*": ["*"] })).token;
 });

@@ -1,7 +1,9 @@
-// Two replicas in one process sharing one SQLite file (cluster.enabled): a session made on A keeps
-// working when its requests alternate between A and B (tools/list, tools/call, the SSE GET stream,
-// DELETE), B never forwards a forwarded request, a dead A's sessions are 404 on B, and a forged
+// Two replicas in one process sharing one PostgreSQL database (clustering on by itself): a session made
+// on A keeps working when its requests alternate between A and B (tools/list, tools/call, the SSE GET
+// stream, DELETE), B never forwards a forwarded request, a dead A's sessions are 404 on B, and a forged
 // X-Switchboard-Forwarded gets nothing.
+// Not one SQLite file: two handles on one file in one thread deadlock, one holding a transaction across
+// an await while the other busy-waits on the file lock in the same thread, so the first never resumes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -17,6 +19,7 @@ import { CLIENT_HEADER, FORWARDED_HEADER } from "../../src/gateway/cluster/forwa
 import { startTestServer, TEST_SECRET, type TestServer } from "../support/app.ts";
 import { bundledFixture } from "../support/fixture-bundle.ts";
 import { MCP_ACCEPT, mintKey } from "../support/key-harness.ts";
+import { freshPostgresDatabase, havePostgres, reportMissingPostgres, warmPostgres } from "../support/postgres.ts";
 import { insertUser, sessionCookieFor } from "../support/users.ts";
 
 const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
@@ -24,6 +27,7 @@ const KEY = deriveKeys(TEST_SECRET).replicaForward;
 const DEAD_AFTER_MS = 400;
 
 let dir: string;
+let database: Awaited<ReturnType<typeof freshPostgresDatabase>>;
 let a: TestServer;
 let b: TestServer;
 let token: string;
@@ -34,14 +38,20 @@ function startReplica(): Promise<TestServer> {
   return startTestServer({
     dir,
     overrides: {
-      cluster: { enabled: true, heartbeat: "100ms", dead_after: `${DEAD_AFTER_MS}ms` },
+      database: { url: database.url, pool_size: 4 },
+      cluster: { heartbeat: "100ms", dead_after: `${DEAD_AFTER_MS}ms` },
       connections: [{ slug: "echo", transport: "stdio", command: process.execPath, args: [FIXTURE] }],
     },
   });
 }
 
+reportMissingPostgres("the replicas tests", test);
+warmPostgres();
+
 beforeAll(async () => {
+  if (!havePostgres) return;
   dir = mkdtempSync(join(tmpdir(), "switchboard-replicas-"));
+  database = await freshPostgresDatabase();
   a = await startReplica();
   b = await startReplica();
   await a.server.deps.cluster!.start();
@@ -52,9 +62,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await a.server.stop();
-  await b.server.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await a?.server.stop();
+  await b?.server.stop();
+  await database?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** The servers each request went to, in order. */
@@ -100,7 +111,7 @@ function toolsList(server: TestServer, sessionId: string, headers: Record<string
   });
 }
 
-describe("a session across two replicas", () => {
+describe.skipIf(!havePostgres)("a session across two replicas", () => {
   test("requests alternating between A and B reach A's session: tools/list, tools/call, the SSE stream, DELETE", async () => {
     const hops: Hops = { to: [] };
     let changed!: () => void;
@@ -172,7 +183,7 @@ describe("a session across two replicas", () => {
   });
 });
 
-describe("a forwarded SSE stream", () => {
+describe.skipIf(!havePostgres)("a forwarded SSE stream", () => {
   /** A session made with raw requests on A (so no client opens a stream of its own). */
   async function rawSession(): Promise<string> {
     const init = await fetch(`${a.url}/mcp/echo`, {
@@ -243,7 +254,7 @@ describe("a forwarded SSE stream", () => {
   });
 });
 
-describe("a forged X-Switchboard-Forwarded gets nothing", () => {
+describe.skipIf(!havePostgres)("a forged X-Switchboard-Forwarded gets nothing", () => {
   let client: Client;
   let sessionId: string;
   beforeAll(async () => {
@@ -274,7 +285,7 @@ describe("a forged X-Switchboard-Forwarded gets nothing", () => {
   }
 });
 
-describe("each replica's state of a connection", () => {
+describe.skipIf(!havePostgres)("each replica's state of a connection", () => {
   type Detail = { replicas?: { replica_id: string; url: string; state: string; error: string | null; updated_at: string }[] };
   async function detailOn(server: TestServer): Promise<Detail> {
     const res = await fetch(`${server.url}/api/v1/connections/echo`, { headers: { authorization: `Bearer ${manage}` } });
@@ -304,7 +315,7 @@ describe("each replica's state of a connection", () => {
 
 });
 
-describe("a replica that dies", () => {
+describe.skipIf(!havePostgres)("a replica that dies", () => {
   test("without deregistering: once dead_after has passed, B answers 404 for its sessions", async () => {
     const { client, transport } = await balancedClient({ to: [] });
     const sessionId = transport.sessionId!;
@@ -324,7 +335,12 @@ describe("a replica that dies", () => {
 // Last: stopping a server kills every stdio process of this process (A's and B's too).
 describe("a single replica", () => {
   test("a single replica (clustering off) writes no replica rows and CONNECTION_GET has no replicas", async () => {
-    const single = await startTestServer({ overrides: { connections: [{ slug: "echo", transport: "stdio", command: process.execPath, args: [FIXTURE] }] } });
+    // On SQLite whatever the run's backend: PostgreSQL would turn clustering on.
+    const singleDir = mkdtempSync(join(tmpdir(), "switchboard-single-"));
+    const single = await startTestServer({
+      dir: singleDir,
+      overrides: { database: { path: join(singleDir, "data", "switchboard.db") }, connections: [{ slug: "echo", transport: "stdio", command: process.execPath, args: [FIXTURE] }] },
+    });
     try {
       expect(single.server.deps.cluster).toBeUndefined();
       const owner = await insertUser(single.server.deps, "admin");

@@ -7,6 +7,8 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ping } from "../../src/db/client.ts";
+import { dialectOf } from "../../src/db/store.ts";
+import { rawRow } from "../support/raw-sql.ts";
 import { createLogger, silentLogger } from "../../src/logger.ts";
 import { startServer, StartupError } from "../../src/server.ts";
 import { createTestApp, startTestServer, testConfig, type TestServer } from "../support/app.ts";
@@ -141,7 +143,7 @@ describe("the public URL on port 0", () => {
       expect(metadata.resource).toBe(`${url}/mcp/self`);
       // So do the setup link and the admin's dashboard.
       expect(setupUrl).toStartWith(`${url}/admin/setup?token=`);
-      const cookie = await sessionCookieFor(server.deps, insertUser(server.deps, "admin"), used.security.session_ttl);
+      const cookie = await sessionCookieFor(server.deps, await insertUser(server.deps, "admin"), used.security.session_ttl);
       const dashboard = await fetch(`${url}/admin`, { headers: { cookie } });
       expect(dashboard.status).toBe(200);
       const html = await dashboard.text();
@@ -191,7 +193,7 @@ describe("the password hash's cost", () => {
     try {
       expect(t.deps.passwordCost).toEqual(TEST_PASSWORD_COST);
       await t.createUser("cheap@example.com", "member");
-      expect(storedHash(t.config.database.path, "cheap@example.com")).toStartWith(`$argon2id$v=19$m=${TEST_PASSWORD_COST.memoryCost},t=${TEST_PASSWORD_COST.timeCost},p=1$`);
+      expect(((await rawRow<{ password_hash: string }>(t.deps, "SELECT password_hash FROM users WHERE email = ?", "cheap@example.com"))!).password_hash).toStartWith(`$argon2id$v=19$m=${TEST_PASSWORD_COST.memoryCost},t=${TEST_PASSWORD_COST.timeCost},p=1$`);
       expect(await t.signIn("cheap@example.com")).toStartWith("sb_session=");
       const wrong = await t.request("/admin/login", { method: "POST", body: new URLSearchParams({ email: "cheap@example.com", password: `${PASSWORD}!` }) });
       expect(wrong.status).toBe(401);
@@ -286,7 +288,8 @@ describe("/healthz", () => {
       expect([down.status, JSON.parse(text)]).toEqual([503, { status: "unavailable", checks: { database: "failing" } }]);
       expect(text).not.toContain("closed");
       expect(logged.join("\n")).toContain("health check failed");
-      expect(logged.join("\n")).toContain("closed database");
+      // The driver's own words: SQLite's about its closed handle, drizzle's failed query on PostgreSQL's closed pool.
+      expect(logged.join("\n")).toContain(dialectOf(t.deps.db) === "sqlite" ? "closed database" : "Failed query");
     } finally {
       t.close();
     }

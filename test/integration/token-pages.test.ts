@@ -7,6 +7,7 @@ import { connectionStore } from "../../src/operations/connections.ts";
 import { ASSETS } from "../../views/assets.ts";
 import { createTestApp, useFresh } from "../support/app.ts";
 import { apiRequest, callTool, mintKey, TOKEN_ANYWHERE, TOKEN_PATTERN, useHarness, type Harness } from "../support/key-harness.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const harness = useHarness();
 const freshApp = useFresh(createTestApp);
@@ -155,7 +156,7 @@ describe("a token issued in the admin always reaches its creator", () => {
       const cookie = await signedIn(h);
       // A row the key list cannot show (corrupt permissions): listing fails after the new key is stored.
       const bad = await mintKey(h.deps, h.admin, { self: ["WHOAMI"] }, { name: "corrupt" });
-      h.deps.sqlite!.query("UPDATE api_keys SET permissions = ? WHERE id = ?").run('{"self":"WHOAMI"}', bad.key.id);
+      await rawRun(h.deps, "UPDATE api_keys SET permissions = ? WHERE id = ?", '{"self":"WHOAMI"}', bad.key.id);
 
       const created = await submit(h, cookie, "/admin/keys", [["name", "survives"], ["self", "WHOAMI"]], headers);
       expect(created.status).toBe(200);

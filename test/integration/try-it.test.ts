@@ -30,7 +30,7 @@ const hostile = configAgentId("hostile-try");
 let cookie = "";
 
 beforeAll(async () => {
-  cookie = await sessionCookieFor(t.deps, insertUser(t.deps, "member"), 600_000);
+  cookie = await sessionCookieFor(t.deps, await insertUser(t.deps, "member"), 600_000);
   await Promise.all(["everything", "hostile"].map((slug) => t.deps.gateway.refresh(configConnectionId(slug))));
 });
 

@@ -39,8 +39,8 @@ async function world(): Promise<World> {
     await t.deps.gateway.close();
     t.close();
   });
-  const admin = insertUser(t.deps, "admin");
-  const member = insertUser(t.deps, "member");
+  const admin = await insertUser(t.deps, "admin");
+  const member = await insertUser(t.deps, "member");
   return { t, logs, admin, member, adminKey: (await mintKey(t.deps, admin, { self: ["*"], "*": ["*"] })).token, memberKey: (await mintKey(t.deps, member, { self: ["*"], "*": ["*"] })).token };
 }
 

@@ -261,7 +261,7 @@ describe("through the HTTP routes", () => {
 
   beforeAll(async () => {
     app = await createTestApp({ usage: routeSink });
-    const admin = insertUser(app.deps, "admin", "admin@example.com");
+    const admin = await insertUser(app.deps, "admin", "admin@example.com");
     tokens.manage = (await mintKey(app.deps, admin, { self: ["*"] })).token;
     const created = await app.app.request("/api/v1/connections", {
       method: "POST",
@@ -324,7 +324,7 @@ describe("the real recorder", () => {
   test("a server's gateway writes its MCP requests through the usage recorder to the database", async () => {
     const app = await createTestApp();
     try {
-      const admin = insertUser(app.deps, "admin", "admin@example.com");
+      const admin = await insertUser(app.deps, "admin", "admin@example.com");
       const manage = (await mintKey(app.deps, admin, { self: ["*"] })).token;
       const created = await app.app.request("/api/v1/connections", {
         method: "POST",

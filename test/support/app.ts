@@ -15,6 +15,7 @@ import type { AppDeps, AppEnv } from "../../src/http/context.ts";
 import { silentLogger, type Logger } from "../../src/logger.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import { createSignInUser, sessionCookieFor, signIn, TEST_PASSWORD_COST } from "./users.ts";
+import { freshPostgresDatabase, TEST_ON_POSTGRES, warmPostgres } from "./postgres.ts";
 
 export const TEST_SECRET = "http-test-secret-0123456789-abcdefghijkl";
 export const PUBLIC_URL = "http://switchboard.test";
@@ -29,17 +30,19 @@ export type ConfigOverrides = {
   monitoring?: Record<string, unknown>;
   metrics?: Record<string, unknown>;
   cluster?: Record<string, unknown>;
+  /** The database section whole (say, a PostgreSQL url); by default a SQLite file in the data dir. */
+  database?: Record<string, unknown>;
   connections?: Record<string, unknown>[];
   agents?: Record<string, unknown>[];
 };
 
 /** A config whose database lives in `dir`, with a fixed secret and (unless overridden) PUBLIC_URL. */
 export function testConfig(dir: string, overrides: ConfigOverrides = {}): Config {
-  const { server, security, ...sections } = overrides;
+  const { server, security, database, ...sections } = overrides;
   return parseConfig(
     {
       server: { listen: "127.0.0.1:0", public_url: PUBLIC_URL, log_level: "error", ...server },
-      database: { path: join(dir, "data", "switchboard.db") },
+      database: database ?? { path: join(dir, "data", "switchboard.db") },
       security: { secret: TEST_SECRET, ...security },
       ...Object.fromEntries(Object.entries(sections).filter(([, section]) => section !== undefined)),
     },
@@ -77,10 +80,36 @@ export type TestAppOptions = {
   usage?: UsageSink;
 };
 
+if (TEST_ON_POSTGRES) warmPostgres();
+
+/** On a PostgreSQL run, each data dir's database: made on first use, found again by a test that restarts over the same dir. */
+const POSTGRES_OF_DIR = new Map<string, { url: string; drop: () => Promise<void> }>();
+
+/**
+ * The overrides a builder runs with: on a PostgreSQL run (SWITCHBOARD_TEST_DATABASE=postgres) and
+ * unless the test names a database itself, `database.url` is the data dir's own fresh database.
+ */
+async function withTestDatabase(dir: string, overrides: ConfigOverrides = {}): Promise<ConfigOverrides> {
+  if (!TEST_ON_POSTGRES || overrides.database) return overrides;
+  let database = POSTGRES_OF_DIR.get(dir);
+  if (!database) {
+    database = await freshPostgresDatabase();
+    POSTGRES_OF_DIR.set(dir, database);
+  }
+  return { ...overrides, database: { url: database.url, pool_size: 4 } };
+}
+
+/** Drops the data dir's PostgreSQL database, if it has one (when the dir itself is removed). */
+async function dropTestDatabase(dir: string): Promise<void> {
+  const database = POSTGRES_OF_DIR.get(dir);
+  POSTGRES_OF_DIR.delete(dir);
+  await database?.drop();
+}
+
 /** Builds the app over a fresh data dir (or `options.dir`); nothing listens. */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "switchboard-app-"));
-  const config = testConfig(dir, options.overrides);
+  const config = testConfig(dir, await withTestDatabase(dir, options.overrides));
   const { deps, handle } = await compose(config, options.logger ?? silentLogger, {
     gateway: options.gateway,
     usage: options.usage,
@@ -105,8 +134,11 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       // The last batches are written before the database closes under them.
       await deps.lastUsed.stop();
       await deps.oauth.grantLastUsed.stop();
-      handle.close();
-      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+      await handle.close();
+      if (!options.dir) {
+        rmSync(dir, { recursive: true, force: true });
+        await dropTestDatabase(dir);
+      }
     },
   };
 }
@@ -154,7 +186,7 @@ export type TestServer = {
  */
 export async function startTestServer(options: { overrides?: ConfigOverrides; logger?: Logger; dir?: string; allowLoopbackClientMetadata?: boolean } = {}): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "switchboard-server-"));
-  const config = testConfig(dir, { ...options.overrides, server: { public_url: undefined, ...options.overrides?.server } });
+  const config = testConfig(dir, await withTestDatabase(dir, { ...options.overrides, server: { public_url: undefined, ...options.overrides?.server } }));
   let setupUrl: string | null = null;
   let server: RunningServer;
   try {
@@ -164,7 +196,10 @@ export async function startTestServer(options: { overrides?: ConfigOverrides; lo
       allowLoopbackClientMetadataForTests: options.allowLoopbackClientMetadata,
     });
   } catch (err) {
-    if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    if (!options.dir) {
+      rmSync(dir, { recursive: true, force: true });
+      await dropTestDatabase(dir);
+    }
     throw err;
   }
   return {
@@ -179,6 +214,7 @@ export async function startTestServer(options: { overrides?: ConfigOverrides; lo
     async cleanup() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
+      await dropTestDatabase(dir);
     },
   };
 }

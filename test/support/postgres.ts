@@ -160,3 +160,25 @@ export function usePostgres(): { open: (options?: { poolSize?: number }) => Prom
     emptyUrl: () => create({ migrated: false }),
   };
 }
+
+/** Whether this run's test builders put their data in PostgreSQL (SWITCHBOARD_TEST_DATABASE=postgres) rather than SQLite files. */
+export const TEST_ON_POSTGRES = process.env.SWITCHBOARD_TEST_DATABASE === "postgres";
+
+/**
+ * A fresh migrated database (cloned from the template) outside any test hook, for builders that own
+ * their cleanup (createTestApp's close, startTestServer's cleanup): its URL, and how to drop it.
+ */
+export async function freshPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const { admin, urlOf, template } = await theServer();
+  const name = `switchboard_test_${RUN}_${++counter}`;
+  await admin.unsafe(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+  return { url: urlOf(name), drop: async () => void (await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)) };
+}
+
+/**
+ * Starts (or reaches) the server before the calling file's tests, so the first test does not spend its
+ * time on initdb. Registered once per process by the first file that asks: later files find it running.
+ */
+export function warmPostgres(): void {
+  if (havePostgres) beforeAll(async () => void (await theServer()), { timeout: 120_000 });
+}

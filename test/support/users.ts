@@ -2,7 +2,7 @@
 // cookies made directly, read from a response, or obtained by signing in through the real form.
 import { randomUUID } from "node:crypto";
 import { serializeSigned } from "hono/utils/cookie";
-import { users } from "../../src/db/schema.ts";
+import { tables } from "../../src/db/store.ts";
 import { createSession } from "../../src/domain/access/sessions.ts";
 import { createUser, type PasswordCost, type Role, type User } from "../../src/domain/access/users.ts";
 import type { AppDeps } from "../../src/http/context.ts";
@@ -18,10 +18,10 @@ export const TEST_PASSWORD_COST: PasswordCost = { memoryCost: 8, timeCost: 1 };
 export const PASSWORD = "correct horse battery";
 
 /** Inserts a user without hashing a real password (they cannot sign in); cheap enough for tables of tests. */
-export function insertUser(deps: Pick<AppDeps, "db">, role: Role, email = `${role}-${randomUUID().slice(0, 8)}@example.com`): User {
+export async function insertUser(deps: Pick<AppDeps, "db">, role: Role, email = `${role}-${randomUUID().slice(0, 8)}@example.com`): Promise<User> {
   const now = new Date();
   const row = { id: `user_${randomUUID()}`, email, role, passwordHash: "!", createdAt: now, updatedAt: now };
-  deps.db.insert(users).values(row).run();
+  await deps.db.insert(tables(deps.db).users).values(row);
   return { id: row.id, email, role, createdAt: now };
 }
 

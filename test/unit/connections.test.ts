@@ -30,6 +30,7 @@ import { runOperation, sessionCaller } from "../../src/operations/registry.ts";
 import * as cipher from "../../src/security/cipher.ts";
 import { createConnectionHarness, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
 import { problemsOf, rejectionOf } from "../support/errors.ts";
+import { rawRow, rawRows, rawRun } from "../support/raw-sql.ts";
 
 const harness = useConnectionHarness();
 
@@ -99,8 +100,8 @@ describe("secrets at rest", () => {
     const h = await harness();
     const a = await h.store({ slug: "a", transport: "http", url: "https://a.example/mcp", token: TOKEN, headers: { X: "1" } });
     const b = await h.store({ slug: "b", transport: "http", url: "https://b.example/mcp" });
-    h.deps.sqlite!.run("UPDATE connections SET token_sealed = (SELECT token_sealed FROM connections WHERE id = ?) WHERE id = ?", [a.id, b.id]);
-    h.deps.sqlite!.run("UPDATE connections SET headers_sealed = token_sealed WHERE id = ?", [a.id]);
+    await rawRun(h.deps, "UPDATE connections SET token_sealed = (SELECT token_sealed FROM connections WHERE id = ?) WHERE id = ?", a.id, b.id);
+    await rawRun(h.deps, "UPDATE connections SET headers_sealed = token_sealed WHERE id = ?", a.id);
     const copied = await findConnection(storeOf(h), "b");
     expect(copied.token).toBeNull();
     expect(copied.secretsUnreadable).toBe(true);

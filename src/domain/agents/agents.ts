@@ -117,7 +117,12 @@ function rowValues(f: AgentFields) {
 }
 
 function slugTaken(err: unknown): boolean {
-  return String(err).includes("UNIQUE") && String(err).includes("slug");
+  // SQLite says "UNIQUE constraint failed: agents.slug", PostgreSQL 'violates unique constraint "agents_slug_unique"';
+  // drizzle may wrap either (the driver's error is then the cause).
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (/UNIQUE constraint failed: agents\.slug|violates unique constraint "agents_slug_unique"/.test(e.message)) return true;
+  }
+  return false;
 }
 
 const SLUG_TAKEN = () => new AppError("AGENT_SLUG_TAKEN", undefined, { fields: { slug: "another agent has this slug" } });

@@ -216,7 +216,12 @@ function rowValues(store: ConnectionStore, id: string, f: ConnectionFields) {
 }
 
 function slugTaken(err: unknown): boolean {
-  return String(err).includes("UNIQUE") && String(err).includes("slug");
+  // SQLite says "UNIQUE constraint failed: connections.slug", PostgreSQL 'violates unique constraint "connections_slug_unique"';
+  // drizzle may wrap either (the driver's error is then the cause).
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (/UNIQUE constraint failed: connections\.slug|violates unique constraint "connections_slug_unique"/.test(e.message)) return true;
+  }
+  return false;
 }
 
 const SLUG_TAKEN = () => new AppError("CONNECTION_SLUG_TAKEN", undefined, { fields: { slug: "another connection has this slug" } });
