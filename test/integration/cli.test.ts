@@ -320,6 +320,17 @@ describe("backup", () => {
     expect(missing.stderr).toBe(`error: no database at ${dbPath}\n`);
     expect(existsSync(join(cwd, "out.db"))).toBe(false);
   });
+
+  test("on PostgreSQL it copies nothing, exits 2 and gives the pg_dump command without the password", async () => {
+    const { cwd } = workspace();
+    writeFileSync(join(cwd, "switchboard.toml"), `[database]\nurl = "postgres://sb:s3cret%21@db.internal:6432/switchboard"\n\n[security]\nsecret = "${SECRET}"\n`);
+    const run = await cli(["backup", "sb.dump"], { cwd });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain(`  pg_dump --format=custom --host=db.internal --port=6432 --username=sb --dbname=switchboard --file=${join(cwd, "sb.dump")}\n`);
+    expect(run.stderr).not.toContain("s3cret");
+    expect(existsSync(join(cwd, "sb.dump"))).toBe(false);
+  });
 });
 
 // What only a real process shows: the exit code the shell gets, the real stdout, stderr, stdin and

@@ -3,7 +3,7 @@
 // by another connection (the CLI) on the very next check.
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { createChangeProbe, probedCache } from "../../src/db/change-probe.ts";
+import { createChangeFeed, createChangeProbe, probedCache } from "../../src/db/change-probe.ts";
 import { createApiKey, createKeyVerifier, deleteApiKey } from "../../src/domain/access/api-keys.ts";
 import { users } from "../../src/db/schema.ts";
 import { useTestDatabase } from "../support/db.ts";
@@ -71,6 +71,22 @@ describe("createChangeProbe", () => {
     expect((await verify(token))?.keyId).toBe(key.id);
     await deleteApiKey(handle.db, key.id);
     expect(await verify(token)).toBeNull();
+  });
+});
+
+describe("createChangeFeed", () => {
+  test("on SQLite it is the WAL probe, and a closed database fails it rather than vouching for a cached key", async () => {
+    const handle = openDb();
+    const now = new Date();
+    await handle.db.insert(users).values({ id: "user_1", email: "a@example.com", role: "admin", passwordHash: "x", createdAt: now, updatedAt: now });
+    const { key, token } = await createApiKey(handle.db, { hmacKey: HMAC, name: "k", ownerId: "user_1", permissions: { self: ["*"] }, expiresAt: null });
+    const feed = createChangeFeed(handle);
+    const verify = createKeyVerifier(handle.db, HMAC, feed);
+    expect((await verify(token))?.keyId).toBe(key.id);
+    expect((await verify(token))?.keyId).toBe(key.id); // served from the cache
+    handle.sqlite.close();
+    expect(() => feed()).toThrow();
+    await expect(verify(token)).rejects.toThrow();
   });
 });
 

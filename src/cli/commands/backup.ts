@@ -17,6 +17,9 @@ server keeps serving. Restore by stopping Switchboard and putting the file at da
 The server secret is not in the database: back up <data dir>/secret (or your configured secret)
 too, or encrypted connection secrets cannot be read after a restore.
 
+With database.url (PostgreSQL) this command copies nothing: it prints the pg_dump command to run
+instead (the URL's host, port, user and database; never its password) and exits with code 2.
+
 Options:
 ${CONFIG_HELP}
   -h, --help          show this help`,
@@ -27,6 +30,10 @@ ${CONFIG_HELP}
     const config = loadConfigOrReport(values.config, io);
     if (!config) return EXIT_CONFIG;
     const path = resolve(io.cwd, target);
+    if (config.database.url) {
+      io.stderr(postgresBackupAdvice(config.database.url, path));
+      return EXIT_CONFIG;
+    }
     if (existsSync(path)) {
       io.stderr(`error: ${path} already exists; choose a new file name\n`);
       return 1;
@@ -49,3 +56,36 @@ ${CONFIG_HELP}
     return 0;
   },
 };
+
+/** A word the shell reads as itself: left bare when plain, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * What to run instead on PostgreSQL: pg_dump against the URL's server and database (its password left
+ * to PGPASSWORD or ~/.pgpass, never printed), in the custom format pg_restore reads.
+ */
+export function postgresBackupAdvice(url: string, file: string): string {
+  let flags: string[];
+  try {
+    const parsed = new URL(url);
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
+    flags = [
+      // An IPv6 address comes bracketed in a URL, bare to pg_dump.
+      `--host=${parsed.hostname.replace(/^\[(.*)\]$/, "$1")}`,
+      `--port=${parsed.port || "5432"}`,
+      ...(parsed.username ? [`--username=${decodeURIComponent(parsed.username)}`] : []),
+      ...(database ? [`--dbname=${database}`] : []),
+    ];
+  } catch {
+    flags = ["--dbname=<database>"];
+  }
+  const command = ["pg_dump", "--format=custom", ...flags, `--file=${file}`].map(shellWord).join(" ");
+  return (
+    "error: the database is PostgreSQL (database.url); switchboard backup copies only the SQLite file. Back it up with pg_dump:\n" +
+    `  ${command}\n` +
+    "(the password comes from PGPASSWORD or ~/.pgpass; restore with pg_restore into an empty database). " +
+    "Back up the server secret (security.secret) too.\n"
+  );
+}

@@ -15,6 +15,17 @@ function invalidToken(): AppError {
 }
 
 /**
+ * A verifier that cannot reach the database (its change probe or its load failed) cannot tell a
+ * revoked credential from a good one: the request is refused for now (503, Retry-After), never
+ * answered from a cached permission, and never told its credential is bad (a 401 would make clients
+ * throw working tokens away).
+ */
+export function databaseUnreachable(deps: AppDeps, err: unknown): AppError {
+  deps.logger.error("cannot check a credential: the database is unreachable", { error: err });
+  return new AppError("UNAVAILABLE", "The database cannot be reached; try again shortly.", { cause: err });
+}
+
+/**
  * Requires a valid credential and sets the caller (user, credential, permissions in force now).
  * `oauth`: whether OAuth access tokens are accepted here besides API keys (the management endpoints
  * and the key-only endpoints take keys only; a token there is no token).
@@ -26,7 +37,9 @@ export function requireBearer(deps: AppDeps, options: { oauth: boolean } = { oau
     // RFC 6750 §3.1: error="invalid_token" only when a bearer token was presented; no header, another
     // scheme (Basic) or "Bearer" without a token carry no token to call invalid.
     if (token === undefined) throw new AppError("UNAUTHENTICATED", "Missing or invalid bearer token.", { cause: "no credentials" });
-    const caller = await callerOf(deps, token, options.oauth);
+    const caller = await callerOf(deps, token, options.oauth).catch((err: unknown) => {
+      throw databaseUnreachable(deps, err);
+    });
     if (caller === null) throw invalidToken();
     c.set("caller", caller);
     await next();

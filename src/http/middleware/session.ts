@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { findSession } from "../../domain/access/sessions.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
+import { databaseUnreachable } from "./bearer.ts";
 
 export const SESSION_COOKIE = "sb_session";
 
@@ -31,7 +32,11 @@ export async function readSessionToken(c: Context<AppEnv>, deps: AppDeps): Promi
 export function requireSession(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = await readSessionToken(c, deps);
-    const found = token ? await findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token }) : null;
+    const found = token
+      ? await findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token }).catch((err: unknown) => {
+          throw databaseUnreachable(deps, err);
+        })
+      : null;
     if (!found || !token) {
       if (token) clearSessionCookie(c);
       const next_ = c.req.method === "GET" ? c.req.path : "/admin";
