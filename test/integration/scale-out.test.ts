@@ -14,13 +14,13 @@ import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/typ
 import { count, eq } from "drizzle-orm";
 import { openPostgres, type DbHandle } from "../../src/db/client.ts";
 import { tables } from "../../src/db/store.ts";
-import type { User } from "../../src/domain/access/users.ts";
 import { startTestServer, type ConfigOverrides, type TestServer } from "../support/app.ts";
 import { bundledFixture } from "../support/fixture-bundle.ts";
 import { MCP_ACCEPT, mintKey } from "../support/key-harness.ts";
 import { havePostgres, reportMissingPostgres, usePostgres } from "../support/postgres.ts";
 import { startRoundRobin, type RoundRobin } from "../support/round-robin.ts";
 import { freePort } from "../../bench/processes.ts";
+import { insertUser } from "../support/users.ts";
 
 const FIXTURE = await bundledFixture(join(import.meta.dir, "../fixtures/upstream-server.ts"));
 const HEARTBEAT_MS = 100;
@@ -42,19 +42,19 @@ let own: DbHandle;
 let a: Replica;
 let b: Replica;
 let proxy: RoundRobin;
-let admin: User;
+let admin: Awaited<ReturnType<typeof insertUser>>;
 let token: string;
 let manage: string;
 
 async function startReplica(name: "A" | "B"): Promise<Replica> {
   const port = await freePort();
   const door = startRoundRobin([`http://127.0.0.1:${port}`]);
-  const overrides = {
+  const overrides: ConfigOverrides = {
     server: { listen: `127.0.0.1:${port}` },
     database: { url: databaseUrl },
     cluster: { enabled: true, advertise_url: door.url, heartbeat: `${HEARTBEAT_MS}ms`, dead_after: `${DEAD_AFTER_MS}ms` },
     connections: [{ slug: "echo", transport: "stdio", command: process.execPath, args: [FIXTURE] }],
-  } as ConfigOverrides;
+  };
   const server = await startTestServer({ overrides });
   await server.server.deps.cluster!.start();
   return { name, server, door, url: door.url };
@@ -83,7 +83,7 @@ if (havePostgres) {
     b = await startReplica("B");
     proxy = startRoundRobin([a.url, b.url]);
     own = await openPostgres({ url: databaseUrl, poolSize: 2 });
-    admin = await insertAdmin();
+    admin = await insertUser(a.server.server.deps, "admin");
     token = (await mintKey(a.server.server.deps, admin, { "*": ["*"] })).token;
     manage = (await mintKey(a.server.server.deps, admin, { self: ["*"], "*": ["*"] })).token;
   }, 60_000);
@@ -151,14 +151,6 @@ describe.if(havePostgres)("keys across replicas", () => {
     expect(after.status).toBe(401);
   });
 });
-
-/** An admin written straight into the database (test/support/users.ts's insertUser is SQLite-only). */
-async function insertAdmin(): Promise<User> {
-  const { users } = tables(own.db);
-  const now = new Date();
-  const [row] = await own.db.insert(users).values({ id: `user_${crypto.randomUUID()}`, email: "admin@example.com", role: "admin", passwordHash: "!", createdAt: now, updatedAt: now }).returning();
-  return row as User;
-}
 
 /** Makes the proxy's next request go to `replica` (a /healthz to the other one first, if need be). */
 async function waitUntilNext(replica: Replica): Promise<void> {
