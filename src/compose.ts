@@ -131,6 +131,10 @@ export function buildGateway(config: Config, logger: Logger, store: Store, usage
         ? { sink: usage, payloadMaxBytes: config.monitoring.payload_max_size, redactPatterns: config.monitoring.redact_patterns }
         : undefined,
     directory,
+    // A connection changed on another replica is applied here before its next request. PostgreSQL only:
+    // its feed moves with writes to the cached tables, where SQLite's WAL probe moves with every commit
+    // (usage rows too), and one SQLite process changes its connections through its own apply().
+    changes: dialectOf(store.handle.db) === "postgres" ? createChangeFeed(store.handle) : undefined,
   });
 }
 

@@ -46,6 +46,11 @@ export type GatewaySettings = {
   usage?: UsageSettings;
   /** With several replicas: where each session's replica is recorded (absent on a single replica, which pays no write per session). */
   directory?: SessionDirectory;
+  /**
+   * The database's change probe: when it moves, a connection another replica (or the CLI) changed is
+   * applied here too before the next request uses it. Absent: only this process's apply() changes a runtime.
+   */
+  changes?: () => string | Promise<string>;
 };
 
 export type UsageSettings = {
@@ -74,6 +79,9 @@ function requestsIn(body: unknown): { id: string | number; method: string; param
 
 export class Gateway implements RunningGateway {
   private readonly runtimes = new Map<string, ConnectionRuntime>();
+  /** The change probe's value when the runtimes' specs were last compared with the database (followChanges). */
+  private specsSeen: string | null = null;
+  private specsFollowing: Promise<void> | null = null;
   /** Per agent and connection: the last failure to list it (shown on the agent's page). */
   private readonly agentFailures = new Map<string, Map<string, { error: string | null; at: Date }>>();
   private readonly agentRuntimes: AgentRuntimes = {
@@ -119,6 +127,7 @@ export class Gateway implements RunningGateway {
 
   /** The live runtime of a connection, created from its spec on first use. */
   async runtime(idOrSlug: string): Promise<ConnectionRuntime | null> {
+    await this.followChanges();
     const existing = this.loaded(idOrSlug);
     if (existing) return existing;
     const spec = await this.settings.lookup(idOrSlug);
@@ -129,6 +138,44 @@ export class Gateway implements RunningGateway {
     const runtime = new ConnectionRuntime(spec, this.runtimeSettings());
     this.runtimes.set(spec.id, runtime);
     return runtime;
+  }
+
+  /**
+   * Brings the loaded runtimes in line with the database when the change probe has moved since they
+   * were last compared: a connection changed elsewhere is applied, one removed elsewhere is closed.
+   * Callers arriving while a comparison runs wait for it, then look again (their change may be newer).
+   */
+  private async followChanges(): Promise<void> {
+    const probe = this.settings.changes;
+    if (!probe) return;
+    for (;;) {
+      let version: string;
+      try {
+        version = await probe();
+      } catch (err) {
+        // The key verifier refuses while the database is unreachable; the runtimes stay as they are.
+        this.settings.logger.warn("cannot read the change probe; connections kept as loaded", { error: (err as Error).message });
+        return;
+      }
+      if (version === this.specsSeen) return;
+      if (this.specsFollowing) {
+        await this.specsFollowing;
+        continue;
+      }
+      this.specsFollowing = this.reloadSpecs()
+        .then(() => void (this.specsSeen = version))
+        .finally(() => (this.specsFollowing = null));
+      return this.specsFollowing;
+    }
+  }
+
+  /** Re-reads the spec of every loaded runtime: applies the ones that differ, closes the ones gone. */
+  private async reloadSpecs(): Promise<void> {
+    for (const [id, runtime] of [...this.runtimes]) {
+      const spec = await this.settings.lookup(id);
+      if (!spec) await this.closeRuntime(id);
+      else if (JSON.stringify(spec) !== JSON.stringify(runtime.spec)) await this.apply(spec);
+    }
   }
 
   /** The runtime of a connection already in use, or null (no database read). */
