@@ -10,7 +10,7 @@ import { createAgent, getAgent, newAgentFields } from "../../src/domain/agents/a
 import { createConnection, getConnection, newConnectionFields } from "../../src/domain/connections/connections.ts";
 import { getUser, type User } from "../../src/domain/access/users.ts";
 import { createInvite, findInvite } from "../../src/domain/access/invites.ts";
-import { createAccessTokenVerifier, getGrant } from "../../src/domain/oauth/authorizations.ts";
+import { getGrant } from "../../src/domain/oauth/authorizations.ts";
 import { findClient } from "../../src/domain/oauth/clients.ts";
 import type { OAuthClient, TokenSet } from "../../src/domain/oauth/types.ts";
 import { agentStore } from "../../src/operations/agents.ts";
@@ -320,7 +320,7 @@ const ROUTES: Row[] = [
       const tokens = ctx.tokens as TokenSet;
       expect(body).toEqual({ id: tokens.grantId, revoked: true });
       expect(await getGrant(h.deps.db, tokens.grantId)).toBeNull();
-      expect(await createAccessTokenVerifier(h.deps.db, h.deps.keys.tokenHmac)(tokens.accessToken)).toBeNull();
+      expect(await h.deps.oauth.verifyAccessToken(tokens.accessToken)).toBeNull();
     },
     never: (_h, ctx) => oauthSecrets(ctx.tokens as TokenSet),
   },
