@@ -19,7 +19,7 @@ export const serverStats = defineOperation({
     users: z.number().int(),
     active_sessions: z.number().int().describe("Admin sessions not yet expired"),
     mcp_sessions: z.number().int().describe("MCP sessions open now on /mcp/<connection> and /mcp/agent/<agent> (0 from the CLI: no gateway runs)"),
-    database_bytes: z.number().int().describe("The database file and its WAL, in bytes"),
+    database_bytes: z.number().int().describe("The database file and its WAL, in bytes (on PostgreSQL, the database's size as the server reports it)"),
     public_url: z.string(),
   }),
   // Every signed-in user sees the dashboard: counts only, nothing that names a user or a secret.
@@ -32,7 +32,7 @@ export const serverStats = defineOperation({
     users: await countUsers(ctx.deps.db),
     active_sessions: await countActiveSessions(ctx.deps.db, ctx.now),
     mcp_sessions: ctx.deps.gateway.sessionCount,
-    database_bytes: databaseSize(ctx.deps.config.database.path),
+    database_bytes: await databaseSize(ctx.deps.db, ctx.deps.config.database.path),
     public_url: ctx.deps.config.server.public_url,
   }),
 });

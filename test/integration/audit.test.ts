@@ -47,10 +47,10 @@ async function usage(h: ConnectionHarness) {
 }
 
 /** No secret value anywhere: not in the row, not in the database's bytes. */
-function expectNoSecrets(h: ConnectionHarness, row: AuditRow): void {
+async function expectNoSecrets(h: ConnectionHarness, row: AuditRow): Promise<void> {
   const text = JSON.stringify(row);
   for (const secret of SECRETS) expect(text).not.toContain(secret);
-  const raw = h.rawDatabase();
+  const raw = await h.rawDatabase();
   for (const secret of SECRETS) expect(raw).not.toContain(secret);
 }
 
@@ -73,7 +73,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
       outcome: "ok",
       change: { slug: "gh", transport: "http", url: "https://mcp.example.com/mcp", token: AUDIT_MASK, headers: { "X-Api-Key": AUDIT_MASK } },
     });
-    expectNoSecrets(h, rows[0]!);
+    await expectNoSecrets(h, rows[0]!);
     // And one usage row for the operation.
     expect((await usage(h)).filter((u) => u.method === "operation")).toMatchObject([{ name: "CONNECTION_CREATE", face: "mcp", outcome: "ok", target: { kind: "self" }, actor: { credentialId: key.id } }]);
   });
@@ -108,7 +108,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
       outcome: "ok",
       change: { slug: "gh", token: AUDIT_MASK, headers: { "X-Api-Key": AUDIT_MASK } },
     });
-    expectNoSecrets(h, rows[0]!);
+    await expectNoSecrets(h, rows[0]!);
   });
 
   test("a refused change is recorded as refused, with what was asked masked; nothing else happens", async () => {
@@ -120,7 +120,7 @@ describe("a change through each face makes exactly one audit row, masked", () =>
     const rows = await audit(h);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ face: "api", actor: { userId: h.member.id, credentialId: key.id }, action: "CONNECTION_CREATE", targetId: null, outcome: "refused", change: { token: AUDIT_MASK } });
-    expectNoSecrets(h, rows[0]!);
+    await expectNoSecrets(h, rows[0]!);
     expect((await usage(h)).find((u) => u.name === "CONNECTION_CREATE")).toMatchObject({ outcome: "refused", errorCode: "FORBIDDEN" });
   });
 
@@ -207,7 +207,7 @@ describe("changes that are no operation", () => {
     const start = async (connections: Record<string, unknown>[], agents: Record<string, unknown>[]) => {
       const h = await createConnectionHarness({ connections, agents }, dir);
       const rows = await audit(h);
-      const raw = h.rawDatabase();
+      const raw = await h.rawDatabase();
       h.close();
       return { rows, raw };
     };

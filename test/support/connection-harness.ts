@@ -14,6 +14,7 @@ import { NO_DISCOVERY, type AgentControl, type ConnectionStatus, type Connection
 import { connectionStore } from "../../src/operations/connections.ts";
 import { createTestApp, useFresh, type ConfigOverrides, type TestApp } from "./app.ts";
 import { insertUser } from "./users.ts";
+import { rawRows } from "./raw-sql.ts";
 
 export const EMPTY_DISCOVERY: Discovery = NO_DISCOVERY;
 
@@ -137,7 +138,7 @@ export type ConnectionHarness = TestApp & {
   /** Stores a connection directly (no operation, no gateway call). */
   store: (fields: Partial<ConnectionFields> & Pick<ConnectionFields, "slug" | "transport">) => Promise<Connection>;
   /** The raw bytes of the database and its WAL, as one string (to look for secrets in clear). */
-  rawDatabase: () => string;
+  rawDatabase: () => Promise<string>;
 };
 
 /** Builds the app over `dir` (a fresh one by default; pass one to restart over the same database). */
@@ -151,11 +152,17 @@ export async function createConnectionHarness(overrides: ConfigOverrides = {}, e
     admin: await insertUser(deps, "admin"),
     member: await insertUser(deps, "member"),
     store: (fields) => createConnection(connectionStore(deps), newConnectionFields(fields)),
-    rawDatabase() {
+    async rawDatabase() {
+      if (!deps.sqlite) {
+        // PostgreSQL's files are the server's: every row of every table, as stored, is what it holds.
+        const names = await rawRows<{ table_name: string }>(deps, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()");
+        const dumps = await Promise.all(names.map(async ({ table_name }) => JSON.stringify(await rawRows(deps, `SELECT * FROM "${table_name}"`))));
+        return dumps.join("\n");
+      }
       // Both files, before and after a checkpoint: a secret must be in neither, at any point.
       const read = () => [config.database.path, `${config.database.path}-wal`].map((path) => (existsSync(path) ? readFileSync(path).toString("latin1") : ""));
       const before = read();
-      deps.sqlite!.run("PRAGMA wal_checkpoint(TRUNCATE)");
+      deps.sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
       return [...before, ...read()].join("\n");
     },
   };

@@ -43,3 +43,10 @@ export async function rawRow<T = Row>(deps: { db: Db }, text: string, ...params:
 export async function rawRun(deps: { db: Db }, text: string, ...params: unknown[]): Promise<void> {
   await rawRows(deps, text, ...params);
 }
+
+/** On PostgreSQL, every row of every table as stored, as one text (what a SQLite test reads from the file's bytes). */
+export async function everyStoredRow(deps: { db: Db; audit?: unknown }): Promise<string> {
+  const names = await rawRows<{ table_name: string }>(deps, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()");
+  const dumps = await Promise.all(names.map(async ({ table_name }) => JSON.stringify(await rawRows(deps, `SELECT * FROM "${table_name}"`))));
+  return dumps.join("\n");
+}

@@ -85,7 +85,7 @@ describe("secrets at rest", () => {
     await h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Api-Key": HEADER_VALUE } });
     await h.store({ slug: "local", transport: "stdio", command: "node", args: ["server.js"], env: { API_KEY: ENV_VALUE } });
     await updateConnection(storeOf(h), "remote", { token: `${TOKEN}-rotated` });
-    const raw = h.rawDatabase();
+    const raw = await h.rawDatabase();
     for (const secret of [TOKEN, HEADER_VALUE, ENV_VALUE]) expect(raw).not.toContain(secret);
     // The non-secret fields are stored plainly, and ciphertexts are there: the test looks at the right bytes.
     expect(raw).toContain("https://mcp.example.com/mcp");
@@ -245,7 +245,7 @@ describe("connections declared in the config", () => {
       ["github", configConnectionId("github"), "http", true],
     ]);
     expect(all[1]).toMatchObject({ token: TOKEN, headers: { "X-Team": HEADER_VALUE }, connectTimeoutMs: 5_000 });
-    const raw = h.rawDatabase();
+    const raw = await h.rawDatabase();
     for (const secret of [TOKEN, HEADER_VALUE, ENV_VALUE]) expect(raw).not.toContain(secret);
     for (const change of [() => updateConnection(storeOf(h), "github", { title: "x" }), () => deleteConnection(storeOf(h), "github")]) {
       const err = await appError(change);
