@@ -108,6 +108,8 @@ async function applyDeclared(config: Config, logger: Logger, db: Db, keys: Serve
     throw new StartupError(`cannot apply the agents of the config: ${(err as Error).message}`, { cause: err });
   }
   auditConfigAgents(audit, agents, config.agents);
+  // On PostgreSQL the rows are written a moment later: the start waits for them, so none is lost to a quick stop.
+  await audit.settled();
   for (const slug of agents.adopted) logger.warn("agent made in the admin is now declared in the config, which takes it over", { slug });
   if (agents.changed.length + agents.removed.length > 0) {
     logger.info("agents from the config applied", { changed: agents.changed.map((a) => a.slug), removed: agents.removed, keys_changed: agents.keysChanged });

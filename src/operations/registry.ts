@@ -118,9 +118,11 @@ export async function runOperation<I extends ObjectSchema, O extends ObjectSchem
     const result = await op.handler(ctx, input);
     const output = op.output.parse(result);
     recordRun(op, ctx, { rawInput, input, output, error: null, durationMs: performance.now() - started });
+    if (!op.readOnly) await ctx.deps.audit.settled?.();
     return output;
   } catch (err) {
     recordRun(op, ctx, { rawInput, input, output: undefined, error: err, durationMs: performance.now() - started });
+    if (!op.readOnly) await ctx.deps.audit.settled?.();
     throw err;
   }
 }

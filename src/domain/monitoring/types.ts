@@ -93,4 +93,10 @@ export type AuditRecord = {
 /** Where changes are written, at once (an audit row is part of what happened); never throws. */
 export interface AuditSink {
   record(record: AuditRecord): void;
+  /**
+   * Resolves once every row recorded so far is written (or its failure logged); never rejects. A row
+   * may be written a moment after record() returns (on PostgreSQL, or while another request's SQLite
+   * transaction is open): a change awaits this before it answers, so nothing is answered unrecorded.
+   */
+  settled?(): Promise<void>;
 }
