@@ -20,7 +20,8 @@ async function cutOff(h: Harness): Promise<void> {
   // The recorder's pending last-used write would fail against the lost database.
   await h.deps.lastUsed.stop();
   if (h.deps.sqlite) {
-    h.deps.sqlite.close();
+    // Through the handle, which finalizes the statements it prepared (a bare close() would wait for them).
+    await h.closeDatabase();
     return;
   }
   const url = new URL(h.config.database.url!);

@@ -63,6 +63,8 @@ export type TestApp = {
   cookieFor: (user: User) => Promise<string>;
   /** Creates a user who signs in with `password` (PASSWORD by default). */
   createUser: (email: string, role: Role, password?: string) => Promise<User>;
+  /** Closes the database alone, the app left running over it (a lost database); close() still cleans up. */
+  closeDatabase: () => Promise<void>;
   /** Closes the database and removes the data dir (unless it was passed in). */
   close: () => Promise<void>;
 };
@@ -119,6 +121,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const app = createApp(deps);
   const request = (path: string, init?: RequestInit) => Promise.resolve(app.request(new URL(path, config.server.public_url).href, init));
   let closed = false;
+  let databaseClosed = false;
   return {
     app,
     deps,
@@ -128,13 +131,19 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     signIn: (email, password) => signIn(request, email, password),
     cookieFor: (user) => sessionCookieFor(deps, user, config.security.session_ttl),
     createUser: (email, role, password) => createSignInUser(deps, email, role, password),
+    async closeDatabase() {
+      if (databaseClosed) return;
+      databaseClosed = true;
+      await handle.close();
+    },
     async close() {
       if (closed) return;
       closed = true;
       // The last batches are written before the database closes under them.
       await deps.lastUsed.stop();
       await deps.oauth.grantLastUsed.stop();
-      await handle.close();
+      if (!databaseClosed) await handle.close();
+      databaseClosed = true;
       if (!options.dir) {
         rmSync(dir, { recursive: true, force: true });
         await dropTestDatabase(dir);
