@@ -36,7 +36,7 @@ function fieldsFrom(declared: ConfigAgent, connectionIdOf: (slug: string) => str
     enabled: declared.enabled,
     prefixTools: declared.prefix_tools,
     connections: declared.selections.map((s) => ({ connectionId: connectionIdOf(s.connection), tools: s.tools, resources: s.resources, prompts: s.prompts })),
-    // In fieldsOf's order: the two are compared as JSON to tell whether the file changed the agent.
+    // Compared with fieldsOf(current) by value (key order aside: PostgreSQL's jsonb reorders keys) to tell whether the file changed the agent.
     recordPayloads: declared.record_payloads,
   };
 }
@@ -71,7 +71,7 @@ export async function syncConfigAgents(db: Db, declared: readonly ConfigAgent[],
       if (!current) {
         result.changed.push(await createAgent(store, fields, { now, id: configAgentId(fields.slug), fromConfig: true }));
         result.created.push(configAgentId(fields.slug));
-      } else if (!current.fromConfig || JSON.stringify(fieldsOf(current)) !== JSON.stringify(fields)) {
+      } else if (!current.fromConfig || !Bun.deepEquals(fieldsOf(current), fields)) {
         if (!current.fromConfig) result.adopted.push(fields.slug);
         result.changed.push(await updateAgent(store, current.id, fields, { now, fromConfig: true }));
       }

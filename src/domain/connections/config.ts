@@ -49,7 +49,8 @@ const COMPARED: (keyof ConnectionFields)[] = [
 ];
 
 function differs(current: Connection, next: ConnectionFields): boolean {
-  return current.secretsUnreadable || COMPARED.some((key) => JSON.stringify(current[key]) !== JSON.stringify(next[key]));
+  // By value, key order aside: PostgreSQL's jsonb stores an object's keys in an order of its own.
+  return current.secretsUnreadable || COMPARED.some((key) => !Bun.deepEquals(current[key], next[key]));
 }
 
 export type SyncResult = {
