@@ -1,8 +1,10 @@
 // The replica registry and the session directory on one database, with a clock the test moves:
-// registration, heartbeats, alive and dead owners, pruning of the dead, a clean deregistration.
+// registration, heartbeats, alive and dead owners, pruning of the dead, a clean deregistration; the
+// cluster node over it when the database fails (registration retried).
 import { describe, expect, test } from "bun:test";
 import type { Db } from "../../src/db/client.ts";
 import { tables } from "../../src/db/store.ts";
+import { ClusterNode } from "../../src/gateway/cluster/cluster.ts";
 import { ReplicaRegistry } from "../../src/gateway/cluster/registry.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { useTestDatabase } from "../support/db.ts";
@@ -83,5 +85,27 @@ describe("replica registry", () => {
     expect(await replicaIds(db)).toEqual([b.id]);
     expect(await b.ownerOf("s-a")).toBeNull();
     expect((await b.ownerOf("s-b"))?.replicaId).toBe(b.id);
+  });
+});
+
+describe("cluster node when the database fails", () => {
+  test("a registration that failed is tried again on the next use, and by the heartbeat meanwhile", async () => {
+    const handle = openDb();
+    const { db, sqlite } = handle;
+    const a = new ReplicaRegistry({ db, url: "http://a", heartbeatMs: 20, deadAfterMs: DEAD_AFTER, logger: silentLogger });
+    const node = new ClusterNode(a, Buffer.alloc(32), silentLogger);
+    // The replicas table out of reach stands in for a database down while the replica starts.
+    sqlite.run("ALTER TABLE replicas RENAME TO replicas_away");
+    await expect(node.start()).rejects.toThrow();
+    sqlite.run("ALTER TABLE replicas_away RENAME TO replicas");
+    // The heartbeat keeps trying: the replica registers without anyone asking.
+    while ((await replicaIds(db)).length === 0) await Bun.sleep(20);
+    expect(await replicaIds(db)).toEqual([a.id]);
+    await a.deregister();
+    // And the next use registers again rather than replaying the cached failure.
+    await node.sessionOpened("s1");
+    expect(await replicaIds(db)).toEqual([a.id]);
+    expect((await a.ownerOf("s1"))?.replicaId).toBe(a.id);
+    a.stopHeartbeat();
   });
 });

@@ -34,9 +34,16 @@ export class ClusterNode implements SessionDirectory {
     private readonly logger: Logger,
   ) {}
 
-  /** Registers this replica and starts its heartbeat; every other method waits for it. */
+  /**
+   * Registers this replica and starts its heartbeat; every other method waits for it. A failed
+   * registration (the database down at start) is forgotten, so the next use tries again rather than
+   * failing forever; the heartbeat, already running, registers the replica meanwhile.
+   */
   start(): Promise<void> {
-    this.ready ??= this.registry.start();
+    this.ready ??= this.registry.start().catch((err: unknown) => {
+      this.ready = null;
+      throw err;
+    });
     return this.ready;
   }
 
