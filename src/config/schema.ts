@@ -181,7 +181,7 @@ const cluster = z
     advertise_url: z
       .url({ protocol: /^https?$/ })
       .optional()
-      .describe('Where the other replicas reach this one (e.g. "http://10.0.0.5:8080"). Default: "http://" followed by server.listen.'),
+      .describe('Where the other replicas reach this one (e.g. "http://10.0.0.5:8080"). Default: "http://" followed by server.listen; required when that is 0.0.0.0 or [::], an address the others cannot reach.'),
     heartbeat: duration("5s", "How often this replica tells the others it is alive.", "1h"),
     dead_after: duration("15s", "A replica whose last heartbeat is older than this is dead: its sessions are answered 404 and its row is pruned.", "1d"),
   })
@@ -419,6 +419,25 @@ function checkDeclaredUrls(config: { gateway: AddressPolicySettings; connections
   });
 }
 
+/**
+ * A replica advertises "http://" + server.listen unless told otherwise; on 0.0.0.0 or [::] that names
+ * no host the others can reach (each would forward to itself and answer 404), so clustering on an
+ * unspecified address needs cluster.advertise_url.
+ */
+function checkAdvertisedAddress(config: { server: { listen: string }; database: { url?: string }; cluster: { enabled: boolean; advertise_url?: string } }, ctx: z.RefinementCtx): void {
+  if ((!config.database.url && !config.cluster.enabled) || config.cluster.advertise_url) return;
+  const [, host, port] = LISTEN_PATTERN.exec(config.server.listen) ?? [];
+  if (host === undefined) return;
+  // The URL parser normalises the spellings ("0", "[0:0::0]") to these two.
+  const hostname = new URL(`http://${host}`).hostname;
+  if (hostname !== "0.0.0.0" && hostname !== "[::]") return;
+  ctx.addIssue({
+    code: "custom",
+    path: ["cluster", "advertise_url"],
+    message: `required when several replicas share the database (database.url or cluster.enabled) and server.listen is ${JSON.stringify(config.server.listen)}: the other replicas cannot reach http://${config.server.listen}; set it to an address they can, e.g. "http://10.0.0.5:${port}"`,
+  });
+}
+
 /** The whole switchboard.toml. */
 export const ConfigSchema = z
   .strictObject({ server, database, cluster, security, stdio, gateway, oauth, monitoring, metrics, connections, agents })
@@ -437,6 +456,7 @@ export const ConfigSchema = z
     if (config.database.url && !config.security.secret) {
       ctx.addIssue({ code: "custom", path: ["security", "secret"], message: "required when database.url is set: every replica must use the same secret (use ${VAR})" });
     }
+    checkAdvertisedAddress(config, ctx);
   });
 
 /** One [[connections]] table, validated, durations in ms. */

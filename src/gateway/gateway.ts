@@ -128,6 +128,11 @@ export class Gateway implements RunningGateway {
   /** The live runtime of a connection, created from its spec on first use. */
   async runtime(idOrSlug: string): Promise<ConnectionRuntime | null> {
     await this.followChanges();
+    return this.runtimeAsStored(idOrSlug);
+  }
+
+  /** runtime() without first following the change feed (what following it uses: no wait on itself). */
+  private async runtimeAsStored(idOrSlug: string): Promise<ConnectionRuntime | null> {
     const existing = this.loaded(idOrSlug);
     if (existing) return existing;
     const spec = await this.settings.lookup(idOrSlug);
@@ -169,12 +174,24 @@ export class Gateway implements RunningGateway {
     }
   }
 
-  /** Re-reads the spec of every loaded runtime: applies the ones that differ, closes the ones gone. */
+  /**
+   * Re-reads the spec of every loaded runtime: applies the ones that differ, closes the ones gone.
+   * Then the same for every agent with sessions open here: an agent narrowed, disabled or removed on
+   * another replica no longer lists or runs, in these sessions, what it took away.
+   */
   private async reloadSpecs(): Promise<void> {
     for (const [id, runtime] of [...this.runtimes]) {
       const spec = await this.settings.lookup(id);
       if (!spec) await this.closeRuntime(id);
       else if (JSON.stringify(spec) !== JSON.stringify(runtime.spec)) await this.apply(spec);
+    }
+    const applied = new Map<string, AgentSpec>();
+    for (const session of this.sessions.values()) if (session instanceof AgentSession) applied.set(session.targetId, session.spec);
+    for (const [id, old] of applied) {
+      const spec = await this.agent(id);
+      if (spec && JSON.stringify(spec) === JSON.stringify(old)) continue;
+      if (spec) for (const selection of spec.connections) await this.runtimeAsStored(selection.connectionId);
+      await this.applyAgent(id, spec);
     }
   }
 
@@ -474,6 +491,11 @@ export class Gateway implements RunningGateway {
   async agentApplied(agentId: string): Promise<void> {
     const spec = await this.agent(agentId);
     if (spec) await this.load(spec);
+    await this.applyAgent(agentId, spec);
+  }
+
+  /** Gives the open sessions of an agent its spec (its runtimes loaded), or closes them when it is gone or disabled. */
+  private async applyAgent(agentId: string, spec: AgentSpec | null): Promise<void> {
     for (const session of this.sessions.values()) {
       if (!(session instanceof AgentSession) || session.targetId !== agentId) continue;
       if (!spec || !spec.enabled) {

@@ -2,7 +2,8 @@
 // one works through the other, a revocation on A stops the key on B on the very next request, an MCP
 // session keeps working while its requests alternate between A and B, killing A ends its sessions
 // cleanly (404, the SDK client re-initialises on B), nothing committed before the kill is lost, and an
-// agent made on B is served on A, and a connection changed on A is applied on B before its next request.
+// agent made on B is served on A, an agent narrowed on B is narrowed in the sessions open on A, and a
+// connection changed on A is applied on B before its next request.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -212,6 +213,31 @@ describe.if(havePostgres)("an agent made on one replica", () => {
   });
 });
 
+describe.if(havePostgres)("an agent changed on one replica", () => {
+  test("a tool removed from the agent on B can no longer be listed or called in a session open on A", async () => {
+    const made = await api(b.url, "POST", "/agents", manage, { slug: "narrowed", connections: [{ connection: "echo", tools: ["echo", "whoami"] }] });
+    expect(made.status).toBe(201);
+    const { id } = (await made.json()) as { id: string };
+    const init = await initialize(a.url, token, "/mcp/agent/narrowed");
+    expect(init.status).toBe(200);
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: MCP_ACCEPT, "mcp-session-id": init.headers.get("mcp-session-id")!, "mcp-protocol-version": "2025-06-18" };
+    const rpc = async (body: unknown): Promise<string> => (await fetch(`${a.url}/mcp/agent/narrowed`, { method: "POST", headers, body: JSON.stringify(body) })).text();
+    await rpc({ jsonrpc: "2.0", method: "notifications/initialized" });
+    expect(await rpc({ jsonrpc: "2.0", id: 2, method: "tools/list" })).toContain('"whoami"');
+
+    // The admin takes "whoami" out of the agent through replica B.
+    expect((await api(b.url, "PATCH", `/agents/${id}`, manage, { connections: [{ connection: "echo", tools: ["echo"] }] })).status).toBe(200);
+
+    // The call is the security part: A's session must not run what the agent no longer offers.
+    const called = await rpc({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "whoami", arguments: {} } });
+    expect(called).not.toContain('\\"pid\\"');
+    expect(called).toContain("Tool whoami not found");
+    const listed = await rpc({ jsonrpc: "2.0", id: 4, method: "tools/list" });
+    expect(listed).toContain('"echo"');
+    expect(listed).not.toContain('"whoami"');
+  });
+});
+
 /** A new session on `base`, one tools/call in it: the tool's text, or the HTTP status when refused. */
 async function callOnce(base: string, path: string, name: string, args: Record<string, unknown> = {}): Promise<string | number> {
   const init = await initialize(base, token, path);
@@ -272,7 +298,7 @@ describe.if(havePostgres)("killing replica A", () => {
     const { apiKeys, agents, usageEvents } = tables(own.db);
     const countOf = async (table: typeof apiKeys | typeof agents | typeof usageEvents): Promise<number> => (await own.db.select({ n: count() }).from(table))[0]!.n;
     const start = { keys: await countOf(apiKeys), usage: await countOf(usageEvents) };
-    // Rows written before the kill, through both replicas: keys, usage rows (the agent of the test before).
+    // Rows written before the kill, through both replicas: keys, usage rows (the agents of the tests before: made-on-b, narrowed).
     for (let i = 0; i < 4; i++) expect((await api(proxy.url, "POST", "/keys", manage, { name: `before the kill ${i}`, permissions: { "*": ["*"] } })).status).toBe(201);
     await waitUntilNext(a);
     const { client, transport } = await proxiedClient();
@@ -283,7 +309,7 @@ describe.if(havePostgres)("killing replica A", () => {
     await b.server.server.deps.usageRecorder.flush();
     const committed = { keys: await countOf(apiKeys), agents: await countOf(agents), usage: await countOf(usageEvents) };
     expect(committed.keys).toBe(start.keys + 4);
-    expect(committed.agents).toBe(1);
+    expect(committed.agents).toBe(2);
     // initialize, initialized, 4 calls at least (the GET stream and list calls may add more).
     expect(committed.usage).toBeGreaterThanOrEqual(start.usage + 4);
 

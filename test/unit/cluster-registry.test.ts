@@ -1,8 +1,11 @@
 // The replica registry and the session directory on one database, with a clock the test moves:
-// registration, heartbeats, alive and dead owners, pruning of the dead, a clean deregistration.
+// registration, heartbeats, alive and dead owners, pruning of the dead, a clean deregistration; the
+// cluster node over it when the database fails (registration retried, a lookup answered 503).
 import { describe, expect, test } from "bun:test";
 import type { Db } from "../../src/db/client.ts";
 import { tables } from "../../src/db/store.ts";
+import { AppError } from "../../src/errors.ts";
+import { ClusterNode } from "../../src/gateway/cluster/cluster.ts";
 import { ReplicaRegistry } from "../../src/gateway/cluster/registry.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { useTestDatabase } from "../support/db.ts";
@@ -83,5 +86,44 @@ describe("replica registry", () => {
     expect(await replicaIds(db)).toEqual([b.id]);
     expect(await b.ownerOf("s-a")).toBeNull();
     expect((await b.ownerOf("s-b"))?.replicaId).toBe(b.id);
+  });
+});
+
+describe("cluster node when the database fails", () => {
+  test("a registration that failed is tried again on the next use, and by the heartbeat meanwhile", async () => {
+    const handle = openDb();
+    const { db, sqlite } = handle;
+    const a = new ReplicaRegistry({ db, url: "http://a", heartbeatMs: 20, deadAfterMs: DEAD_AFTER, logger: silentLogger });
+    const node = new ClusterNode(a, Buffer.alloc(32), silentLogger);
+    // The replicas table out of reach stands in for a database down while the replica starts.
+    sqlite.run("ALTER TABLE replicas RENAME TO replicas_away");
+    await expect(node.start()).rejects.toThrow();
+    sqlite.run("ALTER TABLE replicas_away RENAME TO replicas");
+    // The heartbeat keeps trying: the replica registers without anyone asking.
+    while ((await replicaIds(db)).length === 0) await Bun.sleep(20);
+    expect(await replicaIds(db)).toEqual([a.id]);
+    await a.deregister();
+    // And the next use registers again rather than replaying the cached failure.
+    await node.sessionOpened("s1");
+    expect(await replicaIds(db)).toEqual([a.id]);
+    expect((await a.ownerOf("s1"))?.replicaId).toBe(a.id);
+    a.stopHeartbeat();
+  });
+
+  test("admit answers 503 UNAVAILABLE, not a 500, when the session directory cannot be read", async () => {
+    const { db, sqlite } = openDb();
+    const a = registry(db, { now: 1_000_000 }, "http://a");
+    const node = new ClusterNode(a, Buffer.alloc(32), silentLogger);
+    await node.start();
+    a.stopHeartbeat();
+    sqlite.run("ALTER TABLE mcp_sessions RENAME TO mcp_sessions_away");
+    const request = new Request("http://a/mcp/echo", { method: "POST", headers: { "mcp-session-id": "s-elsewhere" } });
+    const refused = await node.admit(request, { holds: () => false, client: () => null }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(AppError);
+    expect((refused as AppError).code).toBe("UNAVAILABLE");
+    expect((refused as AppError).status).toBe(503);
   });
 });

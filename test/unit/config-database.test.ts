@@ -1,5 +1,6 @@
 // [database] for PostgreSQL: url's shape (named by its key path, never echoed), the secret replicas
-// must share, the pool size, and the password masked in the effective config.
+// must share, the pool size, and the password masked in the effective config; cluster.advertise_url
+// required when clustered replicas listen on an unspecified address.
 import { describe, expect, test } from "bun:test";
 import { parseConfig, type Config } from "../../src/config/load.ts";
 import { renderEffectiveConfig } from "../../src/config/describe.ts";
@@ -59,5 +60,31 @@ describe("database.url", () => {
     const text = renderEffectiveConfig(config, { secretSource: "set in the config" });
     expect(text).toContain('url = "postgres://sb:********@db:5432/sb"');
     expect(text).not.toContain("hunter2-pass");
+  });
+});
+
+describe("cluster.advertise_url", () => {
+  function load(listen: string, options: { url?: string; enabled?: boolean; advertise?: string }): Config {
+    const database = options.url ? { url: options.url } : {};
+    const cluster = { ...(options.enabled ? { enabled: true } : {}), ...(options.advertise ? { advertise_url: options.advertise } : {}) };
+    return parseConfig({ server: { listen }, database, cluster, security: { secret: SECRET } }, { source: "test.toml", env: {}, baseDir: "/srv/switchboard" });
+  }
+  const clustered = (listen: string, options: { url?: string; enabled?: boolean; advertise?: string } = {}): string[] => problemsOf(() => load(listen, options));
+
+  test.each(["0.0.0.0:8787", "[::]:8787", "[0:0::0]:8787", "0:8787"])("is required with PostgreSQL on %p, naming the key", (listen) => {
+    const problems = clustered(listen, { url: "postgres://db/sb" });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toStartWith("cluster.advertise_url: required when several replicas share the database");
+    expect(problems[0]).toContain("http://10.0.0.5:8787");
+  });
+
+  test("is required with cluster.enabled on SQLite too", () => {
+    expect(clustered("0.0.0.0:9000", { enabled: true })[0]).toStartWith("cluster.advertise_url: required");
+  });
+
+  test("is not required on a routable listen address, when set, or without clustering", () => {
+    expect(load("10.0.0.5:8787", { url: "postgres://db/sb" }).server.listen).toBe("10.0.0.5:8787");
+    expect(load("0.0.0.0:8787", { url: "postgres://db/sb", advertise: "http://10.0.0.5:8787" }).cluster.advertise_url).toBe("http://10.0.0.5:8787");
+    expect(load("0.0.0.0:8787", {}).cluster.enabled).toBe(false);
   });
 });

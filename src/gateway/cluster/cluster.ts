@@ -1,10 +1,11 @@
 // This replica as one of several (issue 15): its registry and session directory, and the decision, for
 // each MCP request carrying a session id, to serve it here, forward it to its owner, or answer 404.
+import { AppError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import { rpcErrorResponse } from "../direct-answer.ts";
 import { checkForwarded, forwardRequest } from "./forward.ts";
 import type { ReplicaConnectionState } from "../types.ts";
-import type { ReplicaRegistry } from "./registry.ts";
+import type { ReplicaRegistry, SessionOwner } from "./registry.ts";
 
 /** What to do with a request: answer it with `response`, or serve it here (for `client`, when another replica forwarded it). */
 export type Admission = { response: Response } | { serveHere: true; forwardedClient: string | null };
@@ -34,9 +35,16 @@ export class ClusterNode implements SessionDirectory {
     private readonly logger: Logger,
   ) {}
 
-  /** Registers this replica and starts its heartbeat; every other method waits for it. */
+  /**
+   * Registers this replica and starts its heartbeat; every other method waits for it. A failed
+   * registration (the database down at start) is forgotten, so the next use tries again rather than
+   * failing forever; the heartbeat, already running, registers the replica meanwhile.
+   */
   start(): Promise<void> {
-    this.ready ??= this.registry.start();
+    this.ready ??= this.registry.start().catch((err: unknown) => {
+      this.ready = null;
+      throw err;
+    });
     return this.ready;
   }
 
@@ -78,8 +86,15 @@ export class ClusterNode implements SessionDirectory {
     if (check.kind === "valid") return { serveHere: true, forwardedClient: check.client };
     const sessionId = request.headers.get("mcp-session-id");
     if (!sessionId || options.holds(sessionId)) return { serveHere: true, forwardedClient: null };
-    await this.start();
-    const owner = await this.registry.ownerOf(sessionId);
+    let owner: SessionOwner | null;
+    try {
+      await this.start();
+      owner = await this.registry.ownerOf(sessionId);
+    } catch (err) {
+      // Whom the session belongs to cannot be told: refused for now (503, as the bearer check does), never a 500.
+      this.logger.error("cannot look up the replica holding a session: the database is unreachable", { error: (err as Error).message });
+      throw new AppError("UNAVAILABLE", "The database cannot be reached; try again shortly.", { cause: err });
+    }
     if (!owner || owner.replicaId === this.registry.id) return { serveHere: true, forwardedClient: null };
     if (!owner.alive) return { response: sessionNotFound() };
     try {

@@ -35,13 +35,18 @@ export class ReplicaRegistry {
     return this.settings.url;
   }
 
-  /** Registers this replica and starts heartbeating (each beat also prunes the dead). */
+  /**
+   * Registers this replica and starts heartbeating (each beat also prunes the dead). The heartbeat
+   * starts first, once: when this first beat fails (the database unreachable), the next beat registers.
+   */
   async start(): Promise<void> {
+    if (!this.timer) {
+      this.timer = setInterval(() => {
+        this.beat().catch((err: unknown) => this.settings.logger.warn("replica heartbeat failed", { error: (err as Error).message }));
+      }, this.settings.heartbeatMs);
+      this.timer.unref();
+    }
     await this.beat();
-    this.timer = setInterval(() => {
-      this.beat().catch((err: unknown) => this.settings.logger.warn("replica heartbeat failed", { error: (err as Error).message }));
-    }, this.settings.heartbeatMs);
-    this.timer.unref();
   }
 
   /** Stops heartbeating without deregistering: what a replica that dies looks like to the others. */
