@@ -65,12 +65,7 @@ export async function startServer(
   deps.cluster?.start().catch((err: unknown) => logger.error("cannot register this replica", { error: (err as Error).message }));
   await gateway.discoverAll((await listConnectionSummaries(deps.db)).map((c) => c.id));
 
-  const sweep = setInterval(async () => {
-    await purgeExpiredSessions(deps.db);
-    // Expired codes and tokens, dead grants and stale unused registrations (they would only pile up).
-    await pruneOAuth(deps.db);
-    void pruneMonitoring(deps); // never rejects: a failure is logged
-  }, 10 * 60_000);
+  const sweep = setInterval(() => sweepExpired(deps), 10 * 60_000);
   sweep.unref();
 
   logger.info("listening", { url, public_url: final.server.public_url, database: final.database.url ? describePostgresUrl(final.database.url) : final.database.path });
@@ -111,6 +106,26 @@ export async function startServer(
 }
 
 type BunServer = ReturnType<typeof Bun.serve>;
+
+/**
+ * The 10-minute sweep. Never rejects: a rejection in a timer would be unhandled, and Bun exits on one, so
+ * a replica that lost the database for a moment would die instead of answering 503. Each step's failure
+ * is logged and the next step still runs; the next sweep tries again.
+ */
+async function sweepExpired(deps: AppDeps): Promise<void> {
+  try {
+    await purgeExpiredSessions(deps.db);
+  } catch (err) {
+    deps.logger.warn("cannot purge expired sessions", { error: (err as Error).message });
+  }
+  try {
+    // Expired codes and tokens, dead grants and stale unused registrations (they would only pile up).
+    await pruneOAuth(deps.db);
+  } catch (err) {
+    deps.logger.warn("cannot prune OAuth rows", { error: (err as Error).message });
+  }
+  await pruneMonitoring(deps); // never rejects: a failure is logged
+}
 
 /** Usage rows past retention or max_rows and audit rows past audit_retention; a failure is logged, never fatal. */
 async function pruneMonitoring(deps: AppDeps): Promise<void> {

@@ -57,11 +57,11 @@ export function createChangeProbe(sqlite: Database, path: string): () => string 
 
 /**
  * The change feed on PostgreSQL, shared by every replica: the one-row counter that the triggers of
- * migration 0002_change_feed bump in the same transaction as each write to a cached table (keys,
- * users, OAuth clients, grants and tokens, agents, connections). Once a revocation has committed on
- * any replica, the next read here sees the new version, so the very next request on every replica
- * drops its caches. One indexed single-row read per call, a prepared statement on the pool; it
- * rejects when the database cannot be reached, and the caller must then refuse, not trust its cache.
+ * migration 0003_change_feed_at_commit bump at commit, in the same transaction as each write to a
+ * cached table (keys, users, OAuth clients, grants and tokens, agents, connections). Once a revocation
+ * has committed on any replica, the next read here sees the new version, so the very next request on
+ * every replica drops its caches. One indexed single-row read per call, a prepared statement on the
+ * pool; it rejects when the database cannot be reached, and the caller must then refuse, not trust its cache.
  * (LISTEN/NOTIFY could skip the read, but a notification arrives after the commit, asynchronously:
  * a request in between would be served from the revoked cache.)
  */

@@ -8,7 +8,9 @@ INSERT INTO "switchboard_changes" ("id", "version") VALUES (1, 0);
 --> statement-breakpoint
 -- Bumped by each statement that writes a cached table, inside that statement's transaction: a reader
 -- that sees the new version sees the committed rows. Usage, audit and replica tables have no trigger
--- (their constant writes would drop every cache all the time).
+-- (their constant writes would drop every cache all the time); the last-used flushes of api_keys and
+-- oauth_grants do bump it. 0003_change_feed_at_commit moves the bump to commit (these held the row's
+-- lock from the first write until commit, so two transactions could deadlock on it).
 CREATE FUNCTION "switchboard_bump_changes"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	UPDATE "switchboard_changes" SET "version" = "version" + 1 WHERE "id" = 1;

@@ -3,7 +3,7 @@
 // Tokens are 256 random bits, so a keyed hash suffices (no slow hash): lookups cost microseconds,
 // and no per-request argon2 hands an attacker a CPU lever.
 import { randomUUID, timingSafeEqual } from "node:crypto";
-import { desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import { probedCache, sqlChangeProbe, type ChangeProbe } from "../../db/change-probe.ts";
 import type { Db } from "../../db/client.ts";
 import type { apiKeys } from "../../db/schema.ts";
@@ -133,6 +133,9 @@ export async function updateApiKey(
   return (await getApiKey(db, id, now))!;
 }
 
+/** How many times a rotation re-reads the key when another rotation changed it in between. */
+const ROTATE_ATTEMPTS = 5;
+
 /**
  * Issues a new token for the key (same permissions). The old token stops at once, or keeps
  * working for `graceMs` so deployments can switch over.
@@ -143,21 +146,30 @@ export async function rotateApiKey(
 ): Promise<{ key: ApiKey; token: string }> {
   const now = options.now ?? new Date();
   const token = generateToken();
-  await transaction(db, async (tx) => {
-    const { apiKeys } = tables(tx);
-    const [current] = await tx.select({ tokenHash: apiKeys.tokenHash }).from(apiKeys).where(eq(apiKeys.id, options.id));
-    if (!current) throw new AppError("API_KEY_NOT_FOUND");
-    await tx.update(apiKeys)
-      .set({
-        tokenHash: hashToken(options.hmacKey, token),
-        prefix: token.slice(0, DISPLAY_PREFIX_LENGTH),
-        previousTokenHash: options.graceMs > 0 ? current.tokenHash : null,
-        previousExpiresAt: options.graceMs > 0 ? new Date(now.getTime() + options.graceMs) : null,
-        updatedAt: now,
-      })
-      .where(eq(apiKeys.id, options.id));
-  });
-  return { key: (await getApiKey(db, options.id, now))!, token };
+  // The write only applies to the token read: two rotations at once (two replicas on PostgreSQL, where
+  // the read takes no lock) would otherwise both keep the same old token in grace, and the token the
+  // first one returned would work nowhere. The one that loses reads again, so they end as in some serial order.
+  for (let attempt = 0; attempt < ROTATE_ATTEMPTS; attempt++) {
+    const rotated = await transaction(db, async (tx) => {
+      const { apiKeys } = tables(tx);
+      const [current] = await tx.select({ tokenHash: apiKeys.tokenHash }).from(apiKeys).where(eq(apiKeys.id, options.id));
+      if (!current) throw new AppError("API_KEY_NOT_FOUND");
+      const written = await tx.update(apiKeys)
+        .set({
+          tokenHash: hashToken(options.hmacKey, token),
+          prefix: token.slice(0, DISPLAY_PREFIX_LENGTH),
+          previousTokenHash: options.graceMs > 0 ? current.tokenHash : null,
+          previousExpiresAt: options.graceMs > 0 ? new Date(now.getTime() + options.graceMs) : null,
+          updatedAt: now,
+        })
+        .where(and(eq(apiKeys.id, options.id), eq(apiKeys.tokenHash, current.tokenHash)))
+        .returning({ id: apiKeys.id });
+      return written.length > 0;
+    });
+    if (rotated) return { key: (await getApiKey(db, options.id, now))!, token };
+  }
+  // Only when rotations of this one key keep landing in between: the caller may simply try again.
+  throw new AppError("BUSY", "The key is being rotated by another request; try again.");
 }
 
 /** Revokes a key: deletes it, so its token (and any rotated-out one) stops on the very next request. */
