@@ -4,6 +4,7 @@ import type { Database, Statement } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { sql, type Column, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
+import { driverReason, storableText } from "../../db/portable.ts";
 import { outsideTransactions, sqliteOf, tables, transaction } from "../../db/store.ts";
 import type { Logger } from "../../logger.ts";
 import { HISTOGRAM_COLUMNS, latencyBucket } from "./histogram.ts";
@@ -134,10 +135,8 @@ function upsertSql(table: string, key: readonly string[]): string {
 /** A batch ready to write: its rows (EVENT_COLUMNS order) and its roll-ups' summed increments. */
 export type UsageBatch = { rows: (string | number | null)[][]; rollups: Increment[]; totals: Increment[]; skipped: number };
 
-/** A string as both engines can store it: PostgreSQL's text refuses U+0000, which SQLite keeps. */
-export function storableText<T extends string | null>(text: T): T {
-  return (text !== null && text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text) as T;
-}
+/** Re-exported where the audit log has always imported it from. */
+export { storableText };
 
 /**
  * Most UTF-8 bytes of a text that is part of an index key (a roll-up's key, an indexed column of a
@@ -264,22 +263,10 @@ export async function writeUsage(db: Db, writer: () => UsageWriter, records: rea
     } catch (err) {
       if (!refusedData(err)) throw err;
       refused++;
-      reason = failureReason(err);
+      reason = driverReason(err);
     }
   }
   return { skipped: batch.skipped + refused, refused, reason };
-}
-
-/**
- * Why a write failed, as the driver said it (drizzle's error's `cause`), never drizzle's own message:
- * that one quotes the statement's params, which are users' addresses, client names and tool arguments.
- */
-export function failureReason(err: unknown): string {
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  const reason = cause instanceof Error ? cause : err instanceof Error && !("params" in err) ? err : null;
-  if (!reason) return "the database refused the statement";
-  const code = (reason as { errno?: unknown }).errno;
-  return typeof code === "string" ? `${reason.message} (SQLSTATE ${code})` : reason.message;
 }
 
 /**
@@ -490,7 +477,7 @@ export class UsageRecorder implements UsageSink {
       this.state.lost += batch.length;
       // Once per failing spell: a full disk would otherwise log on every interval. The driver's reason
       // only: drizzle's message carries every row's values (users' addresses, client names).
-      if (!this.failing) this.options.logger?.error("cannot write usage records; this batch is lost", { rows: batch.length, error: failureReason(err) });
+      if (!this.failing) this.options.logger?.error("cannot write usage records; this batch is lost", { rows: batch.length, error: driverReason(err) });
       this.failing = true;
     }
   }
