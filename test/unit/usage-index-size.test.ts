@@ -8,6 +8,8 @@ import { KEY_TEXT_BYTES, keyText, UsageRecorder, UsageWriter, writeUsage } from 
 import { listUsage, usageStats } from "../../src/domain/monitoring/usage.ts";
 import { MAX_NAME_LENGTH } from "../../src/gateway/usage-capture.ts";
 import { createLogger } from "../../src/logger.ts";
+import { usageFilterOf } from "../../src/operations/monitoring-shapes.ts";
+import type { OperationContext } from "../../src/operations/registry.ts";
 import { useTestDatabase } from "../support/db.ts";
 import { havePostgres, reportMissingPostgres, usePostgres } from "../support/postgres.ts";
 import { usageRecord } from "../support/usage.ts";
@@ -47,6 +49,16 @@ describe("keyText", () => {
     // The same first 256 bytes, a different end: two names still.
     expect(keyText(`${long.slice(0, 400)}a`)).not.toBe(keyText(`${long.slice(0, 400)}b`));
   });
+});
+
+test("a filter given the whole long name finds the calls stored under its cut form", async () => {
+  const { db } = openSqlite();
+  const name = hostileName();
+  await write(db, [usageRecord({ at: new Date(NOW), name }), usageRecord({ at: new Date(NOW), name: hostileName("z") })]);
+  const ctx = { caller: { user: { role: "admin", id: "user_admin" } }, now: new Date(NOW + 60_000) } as unknown as OperationContext;
+  const filter = usageFilterOf(ctx, { name, range: "1h" });
+  const rows = (await listUsage(db, filter, { limit: 10 })).rows;
+  expect(rows.map((r) => r.name)).toEqual([keyText(name)]);
 });
 
 test.skipIf(!havePostgres)("a 512-character tool name costs no other caller's usage row on PostgreSQL", async () => {

@@ -170,6 +170,11 @@ export function keyText<T extends string | null>(text: T, maxBytes: number = KEY
   return `${kept}${suffix}` as T;
 }
 
+/** A key text (a tool name, an id) as the recorder stores it, so a filter given the whole text finds its rows. */
+export function storedKeyText<T extends string | null>(text: T): T {
+  return keyText(storableText(text));
+}
+
 function utf8Bytes(text: string): number {
   return Buffer.byteLength(text);
 }
@@ -188,7 +193,7 @@ function jsonBytes(char: string): number {
  * name and version are bounded as JSON, which the credential's client roll-up keeps ([name, version]).
  */
 function storableRecord(r: UsageRecord): UsageRecord {
-  const text = (t: string | null): string | null => keyText(storableText(t));
+  const text = storedKeyText<string | null>;
   return {
     ...r,
     target: { ...r.target, id: text(r.target.id), slug: storableText(r.target.slug) },
