@@ -8,6 +8,7 @@ import { drizzle } from "drizzle-orm/bun-sqlite";
 import { getTableConfig, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { migrate, openPostgres } from "./client.ts";
 import { MIGRATIONS } from "./migrations.ts";
+import { driverReason, storableText } from "./portable.ts";
 import * as schema from "./schema.ts";
 import { registerEngine, tables, transaction, type Db, type Tables } from "./store.ts";
 
@@ -181,7 +182,8 @@ async function copyInto(source: Source, tx: Db, replace: boolean): Promise<Copie
     } catch (err) {
       // A row PostgreSQL refuses (a NUL in text, a number out of range) or SQLite holds malformed (JSON
       // that does not parse): named by its table, the transaction then rolled back.
-      throw new CopyError(`copying table ${name} failed: ${(err as Error).message}; nothing was committed`, { cause: err });
+      // The driver's reason only: drizzle's message quotes the batch's every value (password hashes, token HMACs).
+      throw new CopyError(`copying table ${name} failed: ${driverReason(err)}; nothing was committed`, { cause: err });
     }
     if (readBack.count !== written.count) {
       throw new CopyError(`verification failed for table ${name}: ${written.count} rows in SQLite, ${readBack.count} read back from PostgreSQL; nothing was committed`);
@@ -223,6 +225,7 @@ async function copyTable(source: Source, tx: Db, key: TableKey): Promise<Digest>
   // what drizzle does to a select's rows, so timestamps become Dates, booleans booleans, JSON objects.
   for (const raw of source.sqlite.query(`SELECT * FROM "${getTableName(from)}"`).iterate() as IterableIterator<Record<string, unknown>>) {
     const row = decodeRow(columns, raw);
+    if (RECORDED_TABLES.has(getTableName(from))) storableRow(row);
     digest.add(columns, row);
     batch.push(row);
     if (batch.length === batchRows) {
@@ -232,6 +235,19 @@ async function copyTable(source: Source, tx: Db, key: TableKey): Promise<Digest>
   }
   if (batch.length > 0) await tx.insert(into).values(batch as never);
   return digest.result();
+}
+
+/**
+ * The usage and audit logs: what peers and clients named (tool names, error messages, client names),
+ * recorded as it came. Their text is copied as the recorder now stores it (storableText), so a NUL an
+ * older installation kept does not refuse the copy; every other table's text is the operators' own and
+ * copied exactly, or refused.
+ */
+const RECORDED_TABLES: ReadonlySet<string> = new Set(["usage_events", "usage_rollups", "usage_totals", "audit_events"]);
+
+/** Makes a decoded row's text storable in place (its JSON columns are written as JSON, in which a NUL is escaped). */
+function storableRow(row: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(row)) if (typeof value === "string") row[key] = storableText(value);
 }
 
 /** An identity column's sequence is set past the largest value copied, so the next insert does not collide. */

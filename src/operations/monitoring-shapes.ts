@@ -1,6 +1,7 @@
 // The monitoring operations' shared pieces: the filter fields every query takes (a named range or ISO
 // from/to), their translation to the domain's UsageFilter, and the public shape of a usage row.
 import { z } from "zod";
+import { storedKeyText } from "../domain/monitoring/recorder.ts";
 import { FACES, OUTCOMES, RANGE_NAMES, RANGES, type Outcome } from "../domain/monitoring/types.ts";
 import type { UsageFilter, UsageRow } from "../domain/monitoring/usage.ts";
 import { AppError } from "../errors.ts";
@@ -56,7 +57,8 @@ export function usageFilterOf(ctx: OperationContext, input: FilterInput): UsageF
     connectionId: input.connection_id,
     credentialId: input.credential_id,
     userId,
-    name: input.name,
+    // As the recorder stores it: a name over 256 bytes is kept cut, with a hash of the whole.
+    name: input.name === undefined ? undefined : storedKeyText(input.name),
     outcome: input.outcome,
     face: input.face,
   };

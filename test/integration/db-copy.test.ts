@@ -294,16 +294,33 @@ describe.skipIf(!havePostgres)("switchboard db copy", () => {
     expect(await withClient(url, async (c) => (await c`select count(*)::int as n from usage_events`)[0].n)).toBe(0);
   }, 60_000);
 
-  test("a row PostgreSQL cannot hold (a NUL character in text) fails the copy, naming its table", async () => {
+  test("a NUL an older installation kept in the usage and audit logs is copied as the recorder now stores it", async () => {
     const source = await populatedSqlite();
     const file = new Database(source.path);
     file.query("UPDATE audit_events SET change = ? WHERE id = 9").run("before\u0000after");
+    file.query("UPDATE usage_events SET name = ? WHERE id = (SELECT min(id) FROM usage_events)").run("evil\u0000tool");
+    file.close();
+    const url = await pg.emptyUrl();
+    const run = await cli(["db", "copy", "--from", `sqlite:${source.path}`, "--to", url]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(await withClient(url, async (c) => (await c`select change from audit_events where id = 9`)[0].change)).toBe("before\uFFFDafter");
+    expect(await withClient(url, async (c) => (await c`select count(*)::int as n from usage_events where name = ${"evil\uFFFDtool"}`)[0].n)).toBe(1);
+  }, 60_000);
+
+  test("a row PostgreSQL cannot hold elsewhere fails the copy, naming its table and the reason, not the batch's secrets (password hashes)", async () => {
+    const source = await populatedSqlite();
+    const file = new Database(source.path);
+    const { hash } = file.query("SELECT password_hash AS hash FROM users WHERE email = ?").get(source.email) as { hash: string };
+    file.query("UPDATE users SET email = ? WHERE email = ?").run("evil\u0000@example.com", source.email);
     file.close();
     const url = await pg.emptyUrl();
     const run = await cli(["db", "copy", "--from", `sqlite:${source.path}`, "--to", url]);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain("copying table audit_events failed:");
+    expect(run.stderr).toContain("copying table users failed:");
     expect(run.stderr).toContain("nothing was committed");
+    expect(run.stderr).not.toContain(hash);
+    expect(run.stderr).not.toContain("params");
     expect(await withClient(url, async (c) => (await c`select count(*)::int as n from users`)[0].n)).toBe(0);
   }, 60_000);
 

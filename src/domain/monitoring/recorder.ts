@@ -1,8 +1,10 @@
 // The usage recorder: a bounded in-memory queue of usage records, written in batches (rows and their
 // roll-ups in one transaction) on a timer or when enough are queued, never on the request path.
 import type { Database, Statement } from "bun:sqlite";
+import { createHash } from "node:crypto";
 import { sql, type Column, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
+import { driverReason, storableText } from "../../db/portable.ts";
 import { outsideTransactions, sqliteOf, tables, transaction } from "../../db/store.ts";
 import type { Logger } from "../../logger.ts";
 import { HISTOGRAM_COLUMNS, latencyBucket } from "./histogram.ts";
@@ -133,40 +135,86 @@ function upsertSql(table: string, key: readonly string[]): string {
 /** A batch ready to write: its rows (EVENT_COLUMNS order) and its roll-ups' summed increments. */
 export type UsageBatch = { rows: (string | number | null)[][]; rollups: Increment[]; totals: Increment[]; skipped: number };
 
+/** Re-exported where the audit log has always imported it from. */
+export { storableText };
+
 /**
- * Turns records into a batch. The roll-ups' increments are summed in memory first, so a busy batch (many
- * calls of the same tool by the same key in the same minute) costs one upsert per distinct row rather
- * than ~40 per call. One malformed record (an invalid date, a payload JSON cannot hold) is skipped, not the batch.
+ * Most UTF-8 bytes of a text that is part of an index key (a roll-up's key, an indexed column of a
+ * row). PostgreSQL's btree refuses a key over 2704 bytes, and usage_rollups' key has nine text columns:
+ * at 256 bytes each a key always fits. A tool name may be 512 characters (1536 bytes) of the client's choice.
  */
-/** A string as both engines can store it: PostgreSQL's text refuses U+0000, which SQLite keeps. */
-export function storableText<T extends string | null>(text: T): T {
-  return (text !== null && text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text) as T;
+export const KEY_TEXT_BYTES = 256;
+
+/**
+ * `text` cut to at most `maxBytes` (as `size` measures each character: UTF-8 bytes unless told) on a
+ * character boundary, with a short hash of the whole text appended when cut, so two long names that
+ * share their first bytes stay two rows. Texts within the bound are returned as they are, so cutting a
+ * cut text changes nothing; both engines store the same text, and give the same answers.
+ */
+export function keyText<T extends string | null>(text: T, maxBytes: number = KEY_TEXT_BYTES, size: (char: string) => number = utf8Bytes): T {
+  if (text === null) return text;
+  const chars = [...(text as string)];
+  let total = 0;
+  for (const char of chars) total += size(char);
+  if (total <= maxBytes) return text;
+  const suffix = `…${createHash("sha256").update(text).digest("hex").slice(0, 10)}`;
+  const budget = maxBytes - utf8Bytes(suffix);
+  let kept = "";
+  let used = 0;
+  for (const char of chars) {
+    const cost = size(char);
+    if (used + cost > budget) break;
+    kept += char;
+    used += cost;
+  }
+  return `${kept}${suffix}` as T;
+}
+
+/** A key text (a tool name, an id) as the recorder stores it, so a filter given the whole text finds its rows. */
+export function storedKeyText<T extends string | null>(text: T): T {
+  return keyText(storableText(text));
+}
+
+function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text);
+}
+
+/** A character's bytes once in JSON text (a control character becomes \u00XX): the client's roll-up id is JSON. */
+function jsonBytes(char: string): number {
+  return Buffer.byteLength(JSON.stringify(char)) - 2;
 }
 
 /**
  * The record with every string it stores made storable: a NUL in a tool name, an upstream's error
  * message or a client's name (a hostile peer's choice) must not fail the batch on PostgreSQL and lose
  * the other calls with it. The payload is stored as JSON text, in which a NUL is already escaped.
+ * Every text that is part of an index key (the row's indexed columns, the roll-ups' keys) is bounded
+ * (keyText; the face, kind and outcome are the server's few words), in the row too, so a filter on a value read from the roll-ups finds the rows; the client's
+ * name and version are bounded as JSON, which the credential's client roll-up keeps ([name, version]).
  */
 function storableRecord(r: UsageRecord): UsageRecord {
-  const texts = [r.target.id, r.target.slug, r.method, r.name, r.upstreamName, r.connectionId, r.errorCode, r.errorMessage, r.actor.userId, r.actor.credentialId, r.sessionId, r.client.name, r.client.version, r.address];
-  if (!texts.some((t) => t !== null && t.includes("\u0000"))) return r;
+  const text = storedKeyText<string | null>;
   return {
     ...r,
-    target: { ...r.target, id: storableText(r.target.id), slug: storableText(r.target.slug) },
+    target: { ...r.target, id: text(r.target.id), slug: storableText(r.target.slug) },
     method: storableText(r.method),
-    name: storableText(r.name),
+    name: text(r.name),
     upstreamName: storableText(r.upstreamName),
-    connectionId: storableText(r.connectionId),
-    errorCode: storableText(r.errorCode),
+    connectionId: text(r.connectionId),
+    errorCode: text(r.errorCode),
     errorMessage: storableText(r.errorMessage),
-    actor: { ...r.actor, userId: storableText(r.actor.userId), credentialId: storableText(r.actor.credentialId) },
+    actor: { ...r.actor, userId: text(r.actor.userId), credentialId: text(r.actor.credentialId) },
     sessionId: storableText(r.sessionId),
-    client: { name: storableText(r.client.name), version: storableText(r.client.version) },
-    address: storableText(r.address),
+    client: { name: keyText(storableText(r.client.name), 200, jsonBytes), version: keyText(storableText(r.client.version), 100, jsonBytes) },
+    address: text(r.address),
   };
 }
 
+/**
+ * Turns records into a batch. The roll-ups' increments are summed in memory first, so a busy batch (many
+ * calls of the same tool by the same key in the same minute) costs one upsert per distinct row rather
+ * than ~40 per call. One malformed record (an invalid date, a payload JSON cannot hold) is skipped, not the batch.
+ */
 export function usageBatch(records: readonly UsageRecord[]): UsageBatch {
   const groups = new Map<string, Group>();
   const rows: (string | number | null)[][] = [];
@@ -187,19 +235,53 @@ export function usageBatch(records: readonly UsageRecord[]): UsageBatch {
   return { rows, rollups: [...rollups.values()], totals: [...totals.values()], skipped: records.length - rows.length };
 }
 
+/** What writeUsage wrote: records skipped (malformed, or refused by the database), and why the last was refused. */
+export type UsageWritten = { skipped: number; refused: number; reason: string | null };
+
 /**
  * Writes a batch of records and their roll-ups in one transaction, whichever engine holds `db`: prepared
  * statements on SQLite (`writer`, made once per sink), multi-row drizzle inserts and upserts otherwise.
+ * A batch PostgreSQL refuses for its data (a value out of range, a key too long) is written again one
+ * record at a time, each with its roll-ups in its own transaction, so a bad record costs only itself; a
+ * failure of the database itself (unreachable, out of space) rejects, and the batch is lost as before.
  */
-export async function writeUsage(db: Db, writer: () => UsageWriter, records: readonly UsageRecord[]): Promise<{ skipped: number }> {
+export async function writeUsage(db: Db, writer: () => UsageWriter, records: readonly UsageRecord[]): Promise<UsageWritten> {
   const batch = usageBatch(records);
   if (sqliteOf(db)) {
     await outsideTransactions(db);
     writer().writeBatch(batch);
-  } else {
-    await writeUsageBatchPortable(db, batch);
+    return { skipped: batch.skipped, refused: 0, reason: null };
   }
-  return { skipped: batch.skipped };
+  try {
+    await writeUsageBatchPortable(db, batch);
+    return { skipped: batch.skipped, refused: 0, reason: null };
+  } catch (err) {
+    if (!refusedData(err)) throw err;
+  }
+  let refused = 0;
+  let reason: string | null = null;
+  for (const record of records) {
+    const one = usageBatch([record]);
+    if (one.rows.length === 0) continue;
+    try {
+      await writeUsageBatchPortable(db, one);
+    } catch (err) {
+      if (!refusedData(err)) throw err;
+      refused++;
+      reason = driverReason(err);
+    }
+  }
+  return { skipped: batch.skipped + refused, refused, reason };
+}
+
+/**
+ * Whether PostgreSQL refused the statement for the data it carried (SQLSTATE class 22, data exception;
+ * 23, integrity constraint; 54, program limit exceeded, such as an index row too large), rather than
+ * failing itself: only then is writing the batch again, record by record, worth it.
+ */
+function refusedData(err: unknown): boolean {
+  const code = ((err as { cause?: { errno?: unknown } } | null)?.cause?.errno ?? null) as unknown;
+  return typeof code === "string" && /^(22|23|54)/.test(code);
 }
 
 /** Rows per multi-row statement: 1000 × 30 columns stays under both engines' bound on parameters (32766, 65535). */
@@ -390,15 +472,17 @@ export class UsageRecorder implements UsageSink {
 
   private async write(batch: UsageRecord[]): Promise<void> {
     try {
-      const { skipped } = await writeUsage(this.db, () => (this.writer ??= new UsageWriter(sqliteOf(this.db)!)), batch);
+      const { skipped, refused, reason } = await writeUsage(this.db, () => (this.writer ??= new UsageWriter(sqliteOf(this.db)!)), batch);
       this.state.written += batch.length - skipped;
       this.state.lost += skipped;
+      if (refused > 0) this.options.logger?.warn("the database refused some usage records; the rest of the batch is written", { rows: batch.length, refused, error: reason });
       if (this.failing) this.options.logger?.info("usage records are written again");
       this.failing = false;
     } catch (err) {
       this.state.lost += batch.length;
-      // Once per failing spell: a full disk would otherwise log on every interval.
-      if (!this.failing) this.options.logger?.error("cannot write usage records; this batch is lost", { rows: batch.length, error: (err as Error).message });
+      // Once per failing spell: a full disk would otherwise log on every interval. The driver's reason
+      // only: drizzle's message carries every row's values (users' addresses, client names).
+      if (!this.failing) this.options.logger?.error("cannot write usage records; this batch is lost", { rows: batch.length, error: driverReason(err) });
       this.failing = true;
     }
   }
