@@ -4,9 +4,11 @@ import type { Migration } from "./migrations.ts";
 import foundation from "./migrations-pg/0000_foundation.sql" with { type: "text" };
 import replicas from "./migrations-pg/0001_replicas.sql" with { type: "text" };
 import changeFeed from "./migrations-pg/0002_change_feed.sql" with { type: "text" };
+import signInAttempts from "./migrations-pg/0003_sign_in_attempts.sql" with { type: "text" };
 
 export const PG_MIGRATIONS: readonly Migration[] = [
   { tag: "0000_foundation", sql: foundation },
   { tag: "0001_replicas", sql: replicas },
   { tag: "0002_change_feed", sql: changeFeed },
+  { tag: "0003_sign_in_attempts", sql: signInAttempts },
 ];
