@@ -69,6 +69,7 @@ export async function startServer(
     await purgeExpiredSessions(deps.db);
     // Expired codes and tokens, dead grants and stale unused registrations (they would only pile up).
     await pruneOAuth(deps.db);
+    await deps.throttle.prune(); // the sign-in attempts that left the window
     void pruneMonitoring(deps); // never rejects: a failure is logged
   }, 10 * 60_000);
   sweep.unref();
