@@ -6,7 +6,8 @@ import { join } from "node:path";
 import type { Config } from "./config/load.ts";
 import { openStore as openDatabaseStore, type Db, type DbHandle } from "./db/client.ts";
 import { createKeyVerifier, LastUsedRecorder } from "./domain/access/api-keys.ts";
-import { LoginThrottle } from "./domain/access/login-throttle.ts";
+import { LoginThrottle, type SignInThrottle, type ThrottleLimits } from "./domain/access/login-throttle.ts";
+import { SharedLoginThrottle } from "./domain/access/sign-in-attempts.ts";
 import { SetupGate } from "./domain/access/setup.ts";
 import { PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
 import { createChangeFeed } from "./db/change-probe.ts";
@@ -175,11 +176,7 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
     setup: new SetupGate(),
     // Production's argon2 cost unless a test injects a cheaper one (never a setting: see users.ts).
     passwordCost: options.passwordCost ?? PASSWORD_COST,
-    throttle: new LoginThrottle({
-      windowMs: config.security.login_window,
-      maxPerAccount: config.security.login_max_per_account,
-      maxPerIp: config.security.login_max_per_ip,
-    }),
+    throttle: signInThrottle(config, handle.db),
     startedAt: new Date(),
     catalog: CATALOG,
     resourceExists: resourceExistsIn(handle.db),
@@ -201,6 +198,19 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
       }),
     },
   };
+}
+
+/**
+ * The sign-in throttle: in the database when clustering is on (PostgreSQL, or cluster.enabled), so that
+ * every replica counts the same attempts; else in memory (one process: no write per failed attempt).
+ */
+function signInThrottle(config: Config, db: Db): SignInThrottle {
+  const limits: ThrottleLimits = {
+    windowMs: config.security.login_window,
+    maxPerAccount: config.security.login_max_per_account,
+    maxPerIp: config.security.login_max_per_ip,
+  };
+  return config.cluster.enabled || dialectOf(db) === "postgres" ? new SharedLoginThrottle(db, limits) : new LoginThrottle(limits);
 }
 
 /**

@@ -124,6 +124,11 @@ async function sweepExpired(deps: AppDeps): Promise<void> {
   } catch (err) {
     deps.logger.warn("cannot prune OAuth rows", { error: (err as Error).message });
   }
+  try {
+    await deps.throttle.prune(); // the sign-in attempts that left the window
+  } catch (err) {
+    deps.logger.warn("cannot prune sign-in attempts", { error: (err as Error).message });
+  }
   await pruneMonitoring(deps); // never rejects: a failure is logged
 }
 

@@ -5,10 +5,12 @@ import foundation from "./migrations-pg/0000_foundation.sql" with { type: "text"
 import replicas from "./migrations-pg/0001_replicas.sql" with { type: "text" };
 import changeFeed from "./migrations-pg/0002_change_feed.sql" with { type: "text" };
 import changeFeedAtCommit from "./migrations-pg/0003_change_feed_at_commit.sql" with { type: "text" };
+import signInAttempts from "./migrations-pg/0004_sign_in_attempts.sql" with { type: "text" };
 
 export const PG_MIGRATIONS: readonly Migration[] = [
   { tag: "0000_foundation", sql: foundation },
   { tag: "0001_replicas", sql: replicas },
   { tag: "0002_change_feed", sql: changeFeed },
   { tag: "0003_change_feed_at_commit", sql: changeFeedAtCommit },
+  { tag: "0004_sign_in_attempts", sql: signInAttempts },
 ];

@@ -10,6 +10,7 @@ import recordPayloads from "./migrations/0006_record_payloads.sql" with { type: 
 import usageTotals from "./migrations/0007_usage_totals.sql" with { type: "text" };
 import userInvites from "./migrations/0008_user_invites.sql" with { type: "text" };
 import replicas from "./migrations/0009_replicas.sql" with { type: "text" };
+import signInAttempts from "./migrations/0010_sign_in_attempts.sql" with { type: "text" };
 
 export type Migration = { tag: string; sql: string };
 
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { tag: "0007_usage_totals", sql: usageTotals },
   { tag: "0008_user_invites", sql: userInvites },
   { tag: "0009_replicas", sql: replicas },
+  { tag: "0010_sign_in_attempts", sql: signInAttempts },
 ];

@@ -448,6 +448,23 @@ export const replicaConnections = pgTable(
 );
 
 /**
+ * The sign-in throttle's attempts when several replicas share the database (domain/access/
+ * sign-in-attempts.ts): one row per counter an attempt is counted against, `key` being the lowercased
+ * account, the client IP or the trusted device's id. A row is a reservation until the attempt
+ * succeeds (deleted) or fails (kept until it leaves the window). `at` in ms since the epoch.
+ */
+export const signInAttempts = pgTable(
+  "sign_in_attempts",
+  {
+    id: text("id").primaryKey(),
+    counter: text("counter", { enum: ["account", "ip", "device"] }).notNull(),
+    key: text("key").notNull(),
+    at: bigint("at", { mode: "number" }).notNull(),
+  },
+  (table) => [index("sign_in_attempts_counter_key_at_idx").on(table.counter, table.key, table.at), index("sign_in_attempts_at_idx").on(table.at)],
+);
+
+/**
  * PostgreSQL only: the change feed (src/db/change-probe.ts). One row whose version the triggers of
  * migration 0002_change_feed bump, in the committing transaction, on every write to a table whose
  * rows a cache holds (keys, users, OAuth clients, grants and tokens, agents, connections); each request

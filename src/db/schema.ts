@@ -423,3 +423,20 @@ export const replicaConnections = sqliteTable(
   },
   (table) => [primaryKey({ columns: [table.replicaId, table.connectionId] }), index("replica_connections_connection_id_idx").on(table.connectionId)],
 );
+
+/**
+ * The sign-in throttle's attempts when several replicas share the database (domain/access/
+ * sign-in-attempts.ts): one row per counter an attempt is counted against, `key` being the lowercased
+ * account, the client IP or the trusted device's id. A row is a reservation until the attempt
+ * succeeds (deleted) or fails (kept until it leaves the window). `at` in ms since the epoch.
+ */
+export const signInAttempts = sqliteTable(
+  "sign_in_attempts",
+  {
+    id: text("id").primaryKey(),
+    counter: text("counter", { enum: ["account", "ip", "device"] }).notNull(),
+    key: text("key").notNull(),
+    at: integer("at").notNull(),
+  },
+  (table) => [index("sign_in_attempts_counter_key_at_idx").on(table.counter, table.key, table.at), index("sign_in_attempts_at_idx").on(table.at)],
+);

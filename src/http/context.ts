@@ -2,7 +2,7 @@
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config/load.ts";
 import type { Db } from "../db/client.ts";
-import type { LoginThrottle } from "../domain/access/login-throttle.ts";
+import type { SignInThrottle } from "../domain/access/login-throttle.ts";
 import type { SetupGate } from "../domain/access/setup.ts";
 import type { PasswordCost, User } from "../domain/access/users.ts";
 import type { LastUsedRecorder, VerifiedKey } from "../domain/access/api-keys.ts";
@@ -31,7 +31,7 @@ export type AppDeps = {
   setup: SetupGate;
   /** The argon2id cost of password hashes: the production one except in tests. */
   passwordCost: PasswordCost;
-  throttle: LoginThrottle;
+  throttle: SignInThrottle;
   startedAt: Date;
   /** The management tools, and which members may use. */
   catalog: ManagementCatalog;

@@ -442,7 +442,7 @@ test("the copy order is every table of the schema, parents first", () => {
   const order = tablesInCopyOrder();
   const all = Object.keys(schema).filter((k) => is((schema as Record<string, unknown>)[k], SQLiteTable));
   expect([...order].sort()).toEqual(all.sort() as (keyof Tables)[]);
-  expect(order.length).toBe(17);
+  expect(order.length).toBe(18);
   expect(order.indexOf("users")).toBeLessThan(order.indexOf("apiKeys"));
   expect(order.indexOf("oauthGrants")).toBeLessThan(order.indexOf("oauthCodes"));
   expect(order.indexOf("oauthClients")).toBeLessThan(order.indexOf("oauthGrants"));

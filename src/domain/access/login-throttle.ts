@@ -1,8 +1,9 @@
 // Sign-in throttling: failed sign-ins are counted per account and per client IP over a sliding window,
 // and per trusted device for a browser that proved the account's password before (a device cookie).
 // Each attempt is reserved (counted) before its password is checked, so a burst cannot have more
-// guesses evaluated than the limits allow. In memory on purpose: it resets on restart, but costs no
-// write per failed attempt (a DoS lever).
+// guesses evaluated than the limits allow. In memory on purpose for a single process: it resets on
+// restart, but costs no write per failed attempt (a DoS lever). Several replicas share the counters in
+// the database instead (sign-in-attempts.ts), behind the same interface.
 
 export type ThrottleLimits = {
   windowMs: number;
@@ -20,11 +21,21 @@ export type AttemptResult<T> =
   | { outcome: "failed" }
   | { outcome: "throttled"; retryAfterMs: number };
 
+/** A sign-in throttle, in memory (one process) or in the database (shared by every replica). */
+export interface SignInThrottle {
+  /** Runs `verify` (the password check) for one sign-in attempt, unless the attempt is throttled. */
+  attempt<T>(who: SignInAttempt, verify: () => Promise<T | null>): Promise<AttemptResult<T>>;
+  /** Milliseconds until a sign-in like `who` may be tried again; 0 when allowed now. */
+  retryAfter(who: SignInAttempt): Promise<number>;
+  /** Forgets the attempts that have left the window (the server's periodic sweep). */
+  prune(): Promise<void>;
+}
+
 type Counter = { map: Map<string, number[]>; key: string; max: number };
 
 const MAX_TRACKED = 100_000; // bounds memory when an attacker sprays many accounts, addresses or devices
 
-export class LoginThrottle {
+export class LoginThrottle implements SignInThrottle {
   private readonly accounts = new Map<string, number[]>();
   private readonly ips = new Map<string, number[]>();
   private readonly devices = new Map<string, number[]>();
@@ -60,9 +71,17 @@ export class LoginThrottle {
   }
 
   /** Milliseconds until a sign-in like `who` may be tried again; 0 when allowed now. */
-  retryAfter(who: SignInAttempt): number {
+  async retryAfter(who: SignInAttempt): Promise<number> {
     const now = this.clock();
     return Math.max(0, ...this.countersFor(who).map((c) => this.wait(c, now)));
+  }
+
+  /** Drops the keys whose failures have all left the window (MAX_TRACKED bounds them meanwhile). */
+  async prune(): Promise<void> {
+    const now = this.clock();
+    for (const map of [this.accounts, this.ips, this.devices]) {
+      for (const key of [...map.keys()]) this.recent({ map, key, max: 0 }, now);
+    }
   }
 
   private countersFor(who: SignInAttempt): Counter[] {
