@@ -95,6 +95,8 @@ export async function startServer(
       await deps.cluster?.stop().catch((err: unknown) => logger.warn("cannot deregister this replica", { error: (err as Error).message }));
       // After the socket stopped and the sessions closed: every call that was answered is written.
       await deps.usageRecorder.stop();
+      // Audit rows written a moment after their change (PostgreSQL) are on record before the database closes.
+      await deps.audit.settled?.();
       await deps.lastUsed.stop();
       await deps.oauth.grantLastUsed.stop();
       await handle.close();

@@ -54,6 +54,8 @@ async function populatedSqlite(): Promise<{ dir: string; path: string; token: st
   const app = await createTestApp({
     dir,
     overrides: {
+      // The source is a SQLite installation whatever the run (a PostgreSQL run would give it a database).
+      database: {},
       connections: [
         { slug: "docs", transport: "http", url: "https://docs.example.com/mcp", token: "upstream-token-0123456789", headers: { "X-Team": "platform" }, enabled: false },
         { slug: "local", command: "true", env: { API_KEY: "stdio-secret-value" }, enabled: false, record_payloads: true },
