@@ -5,7 +5,7 @@ import type { Db } from "../../db/client.ts";
 import { outsideTransactions, sqliteOf, tables, type Tables } from "../../db/store.ts";
 import { silentLogger, type Logger } from "../../logger.ts";
 import { exactMatches, newestFirst, type Where } from "./filter.ts";
-import { storableText } from "./recorder.ts";
+import { storableText } from "../../db/portable.ts";
 import type { AuditRecord, AuditSink, Face } from "./types.ts";
 
 export type AuditFilter = { from?: Date; to?: Date; userId?: string; credentialId?: string; action?: string; targetId?: string; face?: Face };

@@ -135,9 +135,6 @@ function upsertSql(table: string, key: readonly string[]): string {
 /** A batch ready to write: its rows (EVENT_COLUMNS order) and its roll-ups' summed increments. */
 export type UsageBatch = { rows: (string | number | null)[][]; rollups: Increment[]; totals: Increment[]; skipped: number };
 
-/** Re-exported where the audit log has always imported it from. */
-export { storableText };
-
 /**
  * Most UTF-8 bytes of a text that is part of an index key (a roll-up's key, an indexed column of a
  * row). PostgreSQL's btree refuses a key over 2704 bytes, and usage_rollups' key has nine text columns:
@@ -151,12 +148,11 @@ export const KEY_TEXT_BYTES = 256;
  * share their first bytes stay two rows. Texts within the bound are returned as they are, so cutting a
  * cut text changes nothing; both engines store the same text, and give the same answers.
  */
-export function keyText<T extends string | null>(text: T, maxBytes: number = KEY_TEXT_BYTES, size: (char: string) => number = utf8Bytes): T {
-  if (text === null) return text;
+export function keyText<T extends string | null>(text: T, maxBytes: number = KEY_TEXT_BYTES, size: (text: string) => number = utf8Bytes): T {
+  // Every recorded call passes a dozen texts through here: the whole text is measured at once, and
+  // split into characters only when it has to be cut (the sizes add up character by character).
+  if (text === null || size(text) <= maxBytes) return text;
   const chars = [...(text as string)];
-  let total = 0;
-  for (const char of chars) total += size(char);
-  if (total <= maxBytes) return text;
   const suffix = `…${createHash("sha256").update(text).digest("hex").slice(0, 10)}`;
   const budget = maxBytes - utf8Bytes(suffix);
   let kept = "";
@@ -179,9 +175,9 @@ function utf8Bytes(text: string): number {
   return Buffer.byteLength(text);
 }
 
-/** A character's bytes once in JSON text (a control character becomes \u00XX): the client's roll-up id is JSON. */
-function jsonBytes(char: string): number {
-  return Buffer.byteLength(JSON.stringify(char)) - 2;
+/** A text's bytes once in JSON text (a control character becomes \u00XX): the client's roll-up id is JSON. */
+function jsonBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text)) - 2;
 }
 
 /**
