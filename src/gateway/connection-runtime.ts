@@ -35,6 +35,8 @@ class SessionGone extends Error {}
 /** What the runtime needs from a downstream session. */
 export interface AttachedSession {
   readonly id: string;
+  /** The user the session acts for (its key's owner, OAuth grant's user or signed-in admin): whose upstream OAuth token its requests carry in per-user mode. */
+  readonly userId: string;
   readonly subscriptions: Set<string>;
   /** What the client declared it can do (initialize), told to its own upstream sessions. */
   readonly clientCapabilities: ClientCapabilities | undefined;

@@ -92,6 +92,11 @@ export abstract class DownstreamSession implements AttachedSession {
     public caller: Caller,
   ) {}
 
+  /** The user this session acts for: the caller's user (it never changes within a session, since only its key may use it). */
+  get userId(): string {
+    return this.caller.user.id;
+  }
+
   /** The connection or agent id this session serves. */
   abstract get targetId(): string;
   /** Prepares what the server mirrors (connecting upstreams as needed), then builds it. */

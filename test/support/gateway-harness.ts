@@ -43,6 +43,7 @@ function baseSpec(): ConnectionSpec {
     url: null,
     headers: {},
     token: null,
+    oauth: null,
     command: null,
     args: [],
     cwd: null,

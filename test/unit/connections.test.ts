@@ -225,7 +225,7 @@ describe("toSpec", () => {
     const c = await h.store({ slug: "gh", transport: "http", url: "https://a/mcp", token: TOKEN, headers: { A: "b" }, callTimeoutMs: 5_000 });
     expect(toSpec(c, h.config)).toEqual({
       id: c.id, slug: "gh", title: "gh", description: "", transport: "http", enabled: true, url: "https://a/mcp",
-      headers: { A: "b" }, token: TOKEN, command: null, args: [], cwd: null, env: {}, isolation: "shared",
+      headers: { A: "b" }, token: TOKEN, oauth: null, command: null, args: [], cwd: null, env: {}, isolation: "shared",
       maxProcesses: 4, connectTimeoutMs: 3_000, callTimeoutMs: 5_000, maxResponseBytes: 5 * 1024 * 1024, fromConfig: false, recordPayloads: false,
     });
   });

@@ -311,6 +311,7 @@ export function toSpec(c: Connection, options: { gateway: GatewayDefaults; stdio
     url: c.url,
     headers: { ...c.headers },
     token: c.token,
+    oauth: null,
     command: c.command,
     args: [...c.args],
     cwd: c.cwd,

@@ -4,6 +4,25 @@
 export const TRANSPORTS = ["http", "sse", "stdio"] as const;
 export type UpstreamTransport = (typeof TRANSPORTS)[number];
 
+/**
+ * How a connection authenticates to its upstream: "static" sends its own token and headers (if any);
+ * "oauth" signs in at the upstream's authorization server (http and sse only) and sends the token got
+ * there, refreshed as it expires.
+ */
+export const CONNECTION_AUTHS = ["static", "oauth"] as const;
+export type ConnectionAuth = (typeof CONNECTION_AUTHS)[number];
+
+/**
+ * Whose OAuth token a call carries: "shared", one account an admin authorized for every caller (a bot
+ * account, a team workspace); "per_user", the calling user's own (the key's owner, the OAuth grant's
+ * user), never anyone else's.
+ */
+export const OAUTH_MODES = ["shared", "per_user"] as const;
+export type OAuthMode = (typeof OAUTH_MODES)[number];
+
+/** What the gateway needs to know of a connection's OAuth: the tokens themselves come from UpstreamCredentials. */
+export type ConnectionOAuthSpec = { mode: OAuthMode };
+
 /** Everything needed to reach one upstream MCP server, secrets decrypted. Never sent to a client whole. */
 export type ConnectionSpec = {
   id: string;
@@ -17,6 +36,11 @@ export type ConnectionSpec = {
   headers: Record<string, string>;
   /** Sent upstream as `Authorization: Bearer <token>` (http and sse). */
   token: string | null;
+  /**
+   * http and sse with auth = "oauth": every request carries the bearer token UpstreamCredentials gives
+   * for its subject (the shared account, or the calling user); `token` is then null. Null: static auth.
+   */
+  oauth: ConnectionOAuthSpec | null;
   /** stdio */
   command: string | null;
   args: string[];
