@@ -28,6 +28,10 @@ export function formValuesOf(c: ConnectionView): FormValues {
     env: Object.keys(c.env).map((name) => `${name}=${MASK}`).join("\n"),
     isolation: c.isolation,
     max_processes: c.max_processes === null ? "" : String(c.max_processes),
+    auth: c.auth,
+    oauth_mode: c.oauth?.mode ?? "shared",
+    oauth_client_id: c.oauth?.client_id ?? "",
+    oauth_scopes: c.oauth?.scopes ?? "",
     connect_timeout: seconds(c.connect_timeout_ms),
     call_timeout: seconds(c.call_timeout_ms),
   };
@@ -41,6 +45,8 @@ export type ConnectionFormProps = {
   fieldErrors?: Record<string, string>;
   defaults: { connectTimeout: string; callTimeout: string; maxProcesses: number };
   stdio: { enabled: boolean; allowedCommands: string[] };
+  /** Switchboard's OAuth callback at its public URL: what to register at a server that needs a client id entered by hand. */
+  callbackUrl: string;
   /** The result box beside the buttons: what the last save or test answered (the page fills it). */
   result?: Child;
 };
@@ -68,6 +74,52 @@ function Area(props: { name: string; label: string; values: FormValues; errors?:
       <textarea id={`c-${props.name}`} name={props.name} rows={3} placeholder={props.placeholder}>{props.values[props.name] ?? ""}</textarea>
       <div class="muted small">{props.hint}</div>
       <FieldError errors={props.errors} name={props.name} />
+    </div>
+  );
+}
+
+/**
+ * The OAuth settings (shown when Authentication is OAuth): whose account, and the client settings a
+ * server needs only when Switchboard cannot register itself there. The secret is never put back.
+ */
+function OAuthFields(props: ConnectionFormProps) {
+  const c = props.connection;
+  const v = props.values;
+  const secretSet = c?.oauth?.client_secret_set === true;
+  return (
+    <div class="auth-oauth">
+      <fieldset class="choices">
+        <legend>Whose account</legend>
+        <label class="check">
+          <input type="radio" name="oauth_mode" value="shared" checked={v.oauth_mode !== "per_user"} /> Shared: one account an admin authorizes for every caller
+        </label>
+        <label class="check">
+          <input type="radio" name="oauth_mode" value="per_user" checked={v.oauth_mode === "per_user"} /> Per user: each user connects their own account
+        </label>
+        <FieldError errors={props.fieldErrors} name="oauth_mode" />
+      </fieldset>
+      <details class="advanced" open={Boolean(v.oauth_client_id || v.oauth_scopes || props.fieldErrors?.oauth_client_id || props.fieldErrors?.oauth_client_secret || props.fieldErrors?.oauth_scopes) || undefined}>
+        <summary>Advanced: client id, secret and scopes</summary>
+        <p class="muted small">
+          Needed only if the server supports neither client metadata documents nor dynamic registration: register Switchboard there
+          with this redirect URI, then enter the client id (and secret) it gives you.
+        </p>
+        <div>
+          <div class="field-label">Callback URL to register</div>
+          <div><code id="c-callback-url">{props.callbackUrl}</code> <button type="button" class="secondary small" data-copy="#c-callback-url">Copy</button></div>
+        </div>
+        <Text name="oauth_client_id" label="Client id" values={v} errors={props.fieldErrors} placeholder="optional" />
+        <div>
+          <label for="c-oauth_client_secret">Client secret</label>
+          <input id="c-oauth_client_secret" name="oauth_client_secret" type="password" autocomplete="off" value="" placeholder={secretSet ? `${MASK} (set; leave empty to keep)` : "optional (confidential clients)"} />
+          {secretSet && (
+            <label class="check"><input type="checkbox" name="oauth_client_secret_clear" value="1" /> Remove the stored client secret</label>
+          )}
+          <div class="muted small">Stored encrypted and never shown again.</div>
+          <FieldError errors={props.fieldErrors} name="oauth_client_secret" />
+        </div>
+        <Text name="oauth_scopes" label="Scopes" values={v} errors={props.fieldErrors} placeholder="as the server advertises" hint="Space-separated; empty asks for the scopes the server advertises." />
+      </details>
     </div>
   );
 }
@@ -113,6 +165,15 @@ export function ConnectionForm(props: ConnectionFormProps) {
         <legend>http and sse</legend>
         <Text name="url" label="URL" values={v} errors={props.fieldErrors} placeholder="https://mcp.example.com/mcp" type="url" />
         <div>
+          <label for="c-auth">Authentication</label>
+          <select id="c-auth" name="auth">
+            <option value="static" selected={v.auth !== "oauth"}>Token and headers</option>
+            <option value="oauth" selected={v.auth === "oauth"}>OAuth (sign in at the server)</option>
+          </select>
+          <FieldError errors={props.fieldErrors} name="auth" />
+        </div>
+        <OAuthFields {...props} />
+        <div class="auth-static">
           <label for="c-token">Bearer token</label>
           <input id="c-token" name="token" type="password" autocomplete="off" value="" placeholder={c?.token_set ? `${MASK} (set; leave empty to keep)` : "optional"} />
           {c?.token_set && (
@@ -122,7 +183,7 @@ export function ConnectionForm(props: ConnectionFormProps) {
           <FieldError errors={props.fieldErrors} name="token" />
         </div>
         <Area name="headers" label="Headers" values={v} errors={props.fieldErrors} placeholder="X-Team: platform"
-          hint={`One "Name: value" per line; stored encrypted. Keep "${MASK}" to keep a stored value; delete a line to remove the header.`} />
+          hint={`One "Name: value" per line; stored encrypted. Keep "${MASK}" to keep a stored value; delete a line to remove the header. With OAuth, no Authorization header: the OAuth token is sent as that.`} />
       </fieldset>
 
       <fieldset class="builder" data-for="stdio">

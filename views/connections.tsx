@@ -8,6 +8,7 @@ import type { ConnectionDetailView, ConnectionSummaryView, ConnectionView } from
 import { ClientConfigs, endpointUrls } from "./agent-clients.tsx";
 import { Alert, type Message } from "./alert.tsx";
 import { ConnectionForm, type ConnectionFormProps } from "./connection-form.tsx";
+import { OAuthPanel, type OAuthPanelProps } from "./connection-oauth.tsx";
 import { isoSecond } from "./format.ts";
 import { AdminLayout } from "./layout.tsx";
 
@@ -55,7 +56,7 @@ export function ConnectionsPage(props: { viewer: User; connections: ConnectionSu
                   <td><a href={`/admin/connections/${c.id}`}>{c.title}</a> <div class="muted small"><code>{c.slug}</code></div></td>
                   <td><span class="badge">{c.transport}</span></td>
                   <td><code class="clip">{target(c)}</code></td>
-                  <td><StatusBadge c={c} /></td>
+                  <td><StatusBadge c={c} /> <OAuthBadge c={c} /></td>
                   <td>{c.discovery.tools}</td>
                   <td>{c.from_config ? <span class="badge" title="Declared in switchboard.toml">config</span> : "admin"}</td>
                 </tr>
@@ -66,6 +67,19 @@ export function ConnectionsPage(props: { viewer: User; connections: ConnectionSu
       )}
     </AdminLayout>
   );
+}
+
+/**
+ * An OAuth connection's badge in the list: a shared account not (or no longer) authorized stands out;
+ * a per-user one says so (each user's own state is on "Connected accounts").
+ */
+function OAuthBadge(props: { c: ConnectionSummaryView }) {
+  const { oauth } = props.c;
+  if (props.c.auth !== "oauth" || !oauth) return null;
+  if (oauth.mode === "per_user") return <span class="badge" title="Each user connects their own account">OAuth · per user</span>;
+  if (oauth.shared === null) return <span class="badge oauth-not_connected">needs authorization</span>;
+  if (oauth.shared.state === "needs_reauth") return <span class="badge oauth-needs_reauth">needs re-authorization</span>;
+  return <span class="badge" title="One account for every caller">OAuth</span>;
 }
 
 /** No connection yet: what one is, and how to get the first (an admin adds it; a member asks one). */
@@ -284,7 +298,11 @@ function Settings(props: { c: ConnectionView }) {
       ) : (
         <>
           <dt>URL</dt><dd><code>{c.url}</code></dd>
-          <dt>Bearer token</dt><dd>{c.token_set ? "set (hidden)" : "none"}</dd>
+          {c.auth === "oauth" ? (
+            <><dt>Authentication</dt><dd><a href="#oauth">OAuth</a> ({c.oauth?.mode === "per_user" ? "per user" : "shared account"})</dd></>
+          ) : (
+            <><dt>Bearer token</dt><dd>{c.token_set ? "set (hidden)" : "none"}</dd></>
+          )}
           <dt>Headers</dt><dd><code>{names(c.headers)}</code></dd>
         </>
       )}
@@ -319,6 +337,8 @@ export type ConnectionPageProps = {
   deleteMessage?: Message;
   /** Refresh without JS, in the discovery section. */
   discoveryMessage?: Message;
+  /** The OAuth panel (connections with auth = "oauth"): the links the viewer may see, a notice or a refusal. */
+  oauthPanel?: Pick<OAuthPanelProps, "links" | "notice" | "message">;
 };
 
 function noticeText(notice: ConnectionNotice, c: ConnectionDetailView): string {
@@ -377,6 +397,7 @@ export function ConnectionPage(props: ConnectionPageProps) {
         {c.secrets_unreadable && <div class="alert error">The stored secrets cannot be decrypted (was the server secret changed?). Set the token, headers or env again.</div>}
         <Settings c={c} />
       </div>
+      <OAuthPanel c={c} viewer={viewer} links={props.oauthPanel?.links ?? []} notice={props.oauthPanel?.notice} message={props.oauthPanel?.message} />
       {c.replicas && c.replicas.length > 1 && <ReplicaStates replicas={c.replicas} />}
       <DiscoverySection c={c} message={props.discoveryMessage} />
       <ClientConfigs name={c.slug} urls={endpointUrls(props.publicUrl, { kind: "connection", id: c.id })} keyHref={`/admin/keys?grant=${c.id}#create-key`} what="connection" oauth={props.oauth} />

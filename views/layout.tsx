@@ -12,16 +12,18 @@ export const NAV: { key: string; label: string; href?: string }[] = [
   { key: "agents", label: "Agents", href: "/admin/agents" },
   { key: "keys", label: "API keys", href: "/admin/keys" },
   { key: "apps", label: "Authorized apps", href: "/admin/apps" },
+  { key: "connected-accounts", label: "Connected accounts", href: "/admin/connected-accounts" },
   { key: "monitoring", label: "Monitoring", href: "/admin/monitoring" },
   { key: "audit", label: "Audit log", href: "/admin/audit" },
   { key: "users", label: "Users", href: "/admin/users" },
   { key: "settings", label: "Settings", href: "/admin/settings" },
 ];
 
-function Head(props: { title: string }) {
+function Head(props: { title: string; refresh?: string }) {
   return (
     <head>
       <meta charset="utf-8" />
+      {props.refresh && <meta http-equiv="refresh" content={`0;url=${props.refresh}`} />}
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{props.title} · Switchboard</title>
       <link rel="icon" type="image/svg+xml" href={assetUrl("favicon.svg")} />
@@ -76,12 +78,12 @@ export function AdminLayout(props: { title: string; user: User; active: string; 
 }
 
 /** The layout of pages shown before sign-in (sign-in, first-admin setup, errors). */
-export function BareLayout(props: { title: string; children: Child }) {
+export function BareLayout(props: { title: string; children: Child; /** A URL the page sends the browser on to at once. */ refresh?: string }) {
   return (
     <>
     {DOCTYPE}
     <html lang="en">
-      <Head title={props.title} />
+      <Head title={props.title} refresh={props.refresh} />
       <body>
         <main class="auth" id="main">{props.children}</main>
       </body>

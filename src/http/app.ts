@@ -33,6 +33,9 @@ import { exportResponse } from "./routes/monitoring-export.ts";
 import { sessionCaller } from "../operations/registry.ts";
 import { countRequests, HttpRequestCounter } from "./middleware/http-metrics.ts";
 import { oauthRoutes } from "./oauth/routes.ts";
+import { upstreamCallbackRoutes } from "./oauth/upstream-callback.ts";
+import { adminConnectionOAuthRoutes } from "./routes/admin-connection-oauth.ts";
+import { UPSTREAM_CALLBACK_PATH } from "../domain/connections/oauth-types.ts";
 
 /** Builds the whole HTTP surface over the given dependencies. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -73,6 +76,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     app.use("/oauth/authorize", crossOriginProtection({ publicUrl }));
     app.route("/oauth", oauth);
   }
+  // Switchboard as an OAuth client of its upstreams: served whether or not it is an authorization server itself.
+  app.route(UPSTREAM_CALLBACK_PATH, upstreamCallbackRoutes(deps));
   app.get("/", (c) => c.redirect("/admin", 302));
   // The admin's home with a trailing slash (strict routing would 404 it) is the same page.
   app.get("/admin/", (c) => c.redirect("/admin", 301));
@@ -110,6 +115,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   signedIn.route("/users", adminUserRoutes(deps));
   signedIn.route("/account", adminAccountRoutes(deps));
   signedIn.route("/keys", adminKeyRoutes(deps));
+  signedIn.route("/", adminConnectionOAuthRoutes(deps));
   signedIn.route("/connections", adminConnectionRoutes(deps));
   signedIn.route("/agents", adminAgentRoutes(deps));
   signedIn.route("/apps", adminAppsRoutes(deps));

@@ -1,6 +1,8 @@
 // Reading the admin's connection form into the input of CONNECTION_CREATE / CONNECTION_UPDATE /
 // CONNECTION_TEST. The fields of the transport not chosen are cleared, so switching transport works
-// and hidden fields never count. An empty token field keeps the stored token.
+// and hidden fields never count. An empty token (or client secret) field keeps the stored one. With
+// OAuth the bearer token is cleared (the OAuth token is the Authorization); without it the OAuth client
+// settings are.
 import { parseDuration } from "../config/units.ts";
 
 export type ParsedConnectionForm = { input: Record<string, unknown>; problems: Record<string, string> };
@@ -49,6 +51,10 @@ export function connectionInputFromForm(form: Record<string, string>): ParsedCon
       url: null,
       token: null,
       headers: {},
+      auth: "static",
+      oauth_client_id: null,
+      oauth_client_secret: null,
+      oauth_scopes: null,
     });
   } else {
     Object.assign(input, {
@@ -61,8 +67,20 @@ export function connectionInputFromForm(form: Record<string, string>): ParsedCon
       isolation: "shared",
       max_processes: null,
     });
-    if (form.token_clear === "1") input.token = null;
-    else if ((form.token ?? "") !== "") input.token = form.token;
+    const auth = text("auth") || "static";
+    input.auth = auth;
+    input.oauth_mode = text("oauth_mode") || "shared";
+    if (auth === "oauth") {
+      input.token = null;
+      input.oauth_client_id = text("oauth_client_id") || null;
+      input.oauth_scopes = text("oauth_scopes").split(/\s+/).filter((s) => s !== "").join(" ") || null;
+      if (form.oauth_client_secret_clear === "1") input.oauth_client_secret = null;
+      else if ((form.oauth_client_secret ?? "") !== "") input.oauth_client_secret = form.oauth_client_secret;
+    } else {
+      Object.assign(input, { oauth_client_id: null, oauth_client_secret: null, oauth_scopes: null });
+      if (form.token_clear === "1") input.token = null;
+      else if ((form.token ?? "") !== "") input.token = form.token;
+    }
   }
   input.connect_timeout_ms = milliseconds(text("connect_timeout"), "connect_timeout", problems);
   input.call_timeout_ms = milliseconds(text("call_timeout"), "call_timeout", problems);

@@ -1,6 +1,7 @@
 // Small helpers for the admin's HTML forms and htmx-aware redirects.
 import type { Context } from "hono";
 import { AppError } from "../errors.ts";
+import { UPSTREAM_CALLBACK_PATH } from "../domain/connections/oauth-types.ts";
 
 /**
  * The parsed form body. A malformed one (a multipart body without its boundary, say) is the
@@ -47,12 +48,12 @@ export function redirectAfterPost(c: Context, location: string): Response {
 }
 
 /**
- * A post-sign-in destination that stays inside the admin, or the OAuth authorization request that sent
- * the browser to sign in (no open redirect to another site). Control characters are refused too: a
+ * A post-sign-in destination that stays inside the admin, the OAuth authorization request that sent
+ * the browser to sign in, or an upstream's OAuth callback (no open redirect to another site). Control characters are refused too: a
  * CR/LF cannot go into a Location header and would turn sign-in into a 500.
  */
 export function safeNext(next: string | undefined): string {
   if (!next || next.startsWith("//") || next.includes("\\") || /[\u0000-\u001f\u007f]/.test(next)) return "/admin";
-  if (!next.startsWith("/admin") && !next.startsWith("/oauth/authorize?")) return "/admin";
+  if (!next.startsWith("/admin") && !next.startsWith("/oauth/authorize?") && !next.startsWith(`${UPSTREAM_CALLBACK_PATH}?`)) return "/admin";
   return next;
 }

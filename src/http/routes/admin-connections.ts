@@ -16,6 +16,9 @@ import {
 import type { ConnectionView } from "../../operations/connection-shapes.ts";
 import { formValuesOf, type ConnectionFormProps, type FormValues } from "../../../views/connection-form.tsx";
 import type { Message } from "../../../views/alert.tsx";
+import type { OAuthNotice } from "../../../views/connection-oauth.tsx";
+import { UPSTREAM_CALLBACK_PATH } from "../../domain/connections/oauth-types.ts";
+import { connectionOAuthLinks } from "../../operations/connection-oauth.ts";
 import {
   ConnectionPage,
   ConnectionsPage,
@@ -40,15 +43,26 @@ function duration(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-/** The submitted form as it is shown again: everything but the token. */
+/** The submitted form as it is shown again: everything but the secrets (token, client secret). */
 function resubmitted(form: Record<string, string>): FormValues {
-  const { token: _token, ...values } = form;
+  const { token: _token, oauth_client_secret: _secret, ...values } = form;
   return values;
 }
 
-export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+/** What a connection's page shows besides the connection: a notice, an outcome beside what produced it, the values of a refused save. */
+export type ConnectionOutcome = Pick<ConnectionPageProps, "notice" | "test" | "formResult" | "deleteMessage" | "discoveryMessage"> & {
+  values?: FormValues;
+  fieldErrors?: Record<string, string>;
+  /** The OAuth panel's notice after a redirect back, or why an authorization could not start. */
+  oauthNotice?: OAuthNotice;
+  oauthMessage?: Message;
+};
 
+/** The connection form's props and the connection's page, for these routes and the OAuth ones (admin-connection-oauth.ts). */
+export function connectionPages(deps: AppDeps): {
+  formProps: (connection: ConnectionView | null, values: FormValues, fieldErrors?: Record<string, string>) => ConnectionFormProps;
+  page: (c: Context<AppEnv>, id: string, outcome?: ConnectionOutcome, status?: Status) => Promise<Response>;
+} {
   const formProps = (connection: ConnectionView | null, values: FormValues, fieldErrors?: Record<string, string>): ConnectionFormProps => ({
     connection,
     values,
@@ -59,18 +73,18 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
       maxProcesses: deps.config.gateway.stdio_max_processes,
     },
     stdio: { enabled: deps.config.stdio.enabled, allowedCommands: deps.config.stdio.allowed_commands },
+    callbackUrl: `${deps.config.server.public_url.replace(/\/+$/, "")}${UPSTREAM_CALLBACK_PATH}`,
   });
 
-  /** What the page shows besides the connection: a notice, an outcome beside what produced it, the values of a refused save. */
-  type Outcome = Pick<ConnectionPageProps, "notice" | "test" | "formResult" | "deleteMessage" | "discoveryMessage"> & { values?: FormValues; fieldErrors?: Record<string, string> };
-
   /** The connection's page, with an outcome and (after a refused save) the submitted values. */
-  const connectionPage = async (c: Context<AppEnv>, id: string, outcome: Outcome = {}, status: Status = 200) => {
+  const page = async (c: Context<AppEnv>, id: string, outcome: ConnectionOutcome = {}, status: Status = 200) => {
     const viewer = c.get("user");
     const detail = await runAsUser(c, deps, connectionGet, { id });
+    // The OAuth panel's links, as the viewer may see them (a member: the shared one and their own).
+    const links = detail.auth === "oauth" ? (await runAsUser(c, deps, connectionOAuthLinks, { connection: detail.id })).links : [];
     // Who may change the connection sees its form and its process's stderr (which can name its secrets).
     const mayEdit = mayUse(c, deps, connectionUpdate);
-    const { values, fieldErrors, ...shown } = outcome;
+    const { values, fieldErrors, oauthNotice, oauthMessage, ...shown } = outcome;
     return c.html(
       ConnectionPage({
         viewer,
@@ -80,11 +94,19 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
         oauth: deps.config.oauth.enabled,
         form: mayEdit && !detail.from_config ? formProps(detail, values ?? formValuesOf(detail), fieldErrors) : null,
         now: new Date(),
+        oauthPanel: { links, notice: oauthNotice, message: oauthMessage },
         ...shown,
       }),
       status,
     );
   };
+  return { formProps, page };
+}
+
+export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { formProps, page: connectionPage } = connectionPages(deps);
+  type Outcome = ConnectionOutcome;
 
   const parse = (form: Record<string, string>) => {
     const { input, problems } = connectionInputFromForm(form);
@@ -146,7 +168,9 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
   app.get("/:id", (c) => {
     // Fixed flags, fixed texts: nothing of the query is written into the page.
     const notice: ConnectionNotice | undefined = c.req.query("created") ? "created" : c.req.query("saved") ? "saved" : undefined;
-    return connectionPage(c, c.req.param("id"), { notice });
+    const oauth = c.req.query("oauth");
+    const oauthNotice: OAuthNotice | undefined = oauth === "connected" || oauth === "disconnected" ? oauth : undefined;
+    return connectionPage(c, c.req.param("id"), { notice, oauthNotice });
   });
 
   /**

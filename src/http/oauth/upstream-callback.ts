@@ -1,0 +1,95 @@
+// GET /oauth/upstream/callback: where an upstream's authorization server sends the browser back after
+// someone authorized Switchboard there. A signed-out browser signs in first and comes back; then the
+// authorizer finishes the flow (state, this browser's binding cookie, the same user, the issuer, the code
+// exchange); the admin page it started from says "Connected as …", or a page says why not.
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { findSession } from "../../domain/access/sessions.ts";
+import type { User } from "../../domain/access/users.ts";
+import { AuthorizationFailedPage, type BackLink } from "../../../views/connected-accounts.tsx";
+import type { AppDeps, AppEnv } from "../context.ts";
+import { readSessionToken } from "../middleware/session.ts";
+import { databaseUnreachable } from "../middleware/bearer.ts";
+import { ACCOUNTS, backTo, type Origin } from "../routes/admin-connection-oauth.ts";
+import { clearFlowCookie, flowCookieHash } from "./upstream-flow-cookie.ts";
+
+const PARAMS = ["state", "code", "error", "error_description", "iss"] as const;
+
+/**
+ * The page carries a code and a state in its URL: never cached, never framed, no Referer to anything it
+ * links to; scripts and styles only from here, as in the admin.
+ */
+function pageHeaders(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await next();
+    const headers = c.res.headers;
+    headers.set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'");
+    headers.set("X-Frame-Options", "DENY");
+    headers.set("X-Content-Type-Options", "nosniff");
+    headers.set("Referrer-Policy", "no-referrer");
+    headers.set("Cache-Control", "no-store");
+  };
+}
+
+async function signedInUser(c: Context<AppEnv>, deps: AppDeps): Promise<User | null> {
+  const token = await readSessionToken(c, deps);
+  const found = token
+    ? await findSession(deps.db, { hmacKey: deps.keys.tokenHmac, token }).catch((err: unknown) => {
+        throw databaseUnreachable(deps, err);
+      })
+    : null;
+  if (!found) return null;
+  c.set("user", found.user);
+  return found.user;
+}
+
+/**
+ * Where a finished flow returns: the page it was started from, which the flow stored (a connection's
+ * page or Connected accounts). Checked again here: a redirect never goes anywhere else.
+ */
+function originOf(returnTo: string | null, connectionId: string | null): Origin | null {
+  if (connectionId === null) return null;
+  if (returnTo === `/admin/connections/${connectionId}`) return { kind: "connection", id: connectionId };
+  if (returnTo === ACCOUNTS) return { kind: "accounts", id: connectionId };
+  return null;
+}
+
+function backLink(origin: Origin | null): BackLink {
+  return origin?.kind === "connection"
+    ? { href: `/admin/connections/${encodeURIComponent(origin.id)}#oauth`, label: "Back to the connection" }
+    : { href: origin ? `${ACCOUNTS}#${encodeURIComponent(origin.id)}` : ACCOUNTS, label: "Back to Connected accounts" };
+}
+
+export function upstreamCallbackRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("*", pageHeaders());
+
+  app.get("/", async (c) => {
+    const url = new URL(c.req.url);
+    const user = await signedInUser(c, deps);
+    // Sign in, then come back here with the same query (safeNext accepts exactly this path).
+    if (!user) return c.redirect(`/admin/login?next=${encodeURIComponent(`${url.pathname}${url.search}`)}`, 303);
+
+    const fail = (message: string, origin: Origin | null) => c.html(AuthorizationFailedPage({ viewer: user, message, back: backLink(origin) }), 400);
+    const bindingHash = flowCookieHash(c, deps);
+    // The cookie serves one callback, whatever its outcome.
+    clearFlowCookie(c, deps);
+    if (PARAMS.some((name) => url.searchParams.getAll(name).length > 1)) return fail("The authorization server's answer repeats a parameter; it was not accepted.", null);
+    const param = (name: (typeof PARAMS)[number]) => url.searchParams.get(name);
+
+    const result = await deps.upstreamAuth.finish({
+      state: param("state"),
+      code: param("code"),
+      error: param("error"),
+      errorDescription: param("error_description"),
+      iss: param("iss"),
+      userId: user.id,
+      bindingHash,
+    });
+    const origin = originOf(result.returnTo, result.connectionId);
+    if (!result.ok) return fail(result.message, origin);
+    // A fixed flag: the page reads "connected as …" from the link it now finds, never from this URL.
+    return c.redirect(origin ? backTo(origin, "connected") : ACCOUNTS, 303);
+  });
+
+  return app;
+}
