@@ -54,6 +54,7 @@ const PAGES: Record<string, { url: (w: World) => string; member: 200 | 403 | 404
   "/admin/keys/:id": { url: (w) => `/admin/keys/${w.key}`, member: 404 },
   "/admin/keys/:id/activity": { url: (w) => `/admin/keys/${w.key}/activity`, member: 404 },
   "/admin/apps": { url: () => "/admin/apps", member: 200 },
+  "/admin/connected-accounts": { url: () => "/admin/connected-accounts", member: 200 },
   "/admin/monitoring": { url: () => "/admin/monitoring", member: 200 },
   "/admin/monitoring/logs/:id": { url: (w) => `/admin/monitoring/logs/${w.logRow}`, member: 200 },
   "/admin/audit": { url: () => "/admin/audit", member: 200 },

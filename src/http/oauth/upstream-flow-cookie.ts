@@ -19,13 +19,18 @@ function bindingHash(deps: AppDeps, value: string): string {
   return hmacToken(deps.keys.tokenHmac, BINDING_LABEL, value);
 }
 
-/**
- * Sets a fresh binding cookie and returns the HMAC of its value (what the flow stores). SameSite=Lax so
- * it comes back on the authorization server's top-level redirect; HttpOnly; Secure behind https. A
- * second flow started in the same browser replaces the cookie: only the latest can finish.
- */
-export function setFlowCookie(c: Context<AppEnv>, deps: AppDeps): string {
+/** A fresh binding: the cookie's random value, and its HMAC (what the flow stores). */
+export function newFlowBinding(deps: AppDeps): { value: string; hash: string } {
   const value = randomBytes(32).toString("base64url");
+  return { value, hash: bindingHash(deps, value) };
+}
+
+/**
+ * Sets the binding cookie, once the flow is stored. SameSite=Lax so it comes back on the authorization
+ * server's top-level redirect; HttpOnly; Secure behind https. A second flow started in the same browser
+ * replaces the cookie: only the latest can finish.
+ */
+export function setFlowCookie(c: Context<AppEnv>, deps: AppDeps, value: string): void {
   setCookie(c, FLOW_COOKIE, value, {
     path: FLOW_COOKIE_PATH,
     httpOnly: true,
@@ -33,7 +38,6 @@ export function setFlowCookie(c: Context<AppEnv>, deps: AppDeps): string {
     secure: deps.config.server.public_url.startsWith("https:"),
     maxAge: FLOW_COOKIE_MAX_AGE_S,
   });
-  return bindingHash(deps, value);
 }
 
 /** The HMAC of the binding cookie the browser presented, or null without one (or an implausible one). */

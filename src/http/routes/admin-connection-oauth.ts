@@ -12,7 +12,7 @@ import type { OAuthNotice } from "../../../views/connection-oauth.tsx";
 import type { AppDeps, AppEnv } from "../context.ts";
 import { readForm, redirectAfterPost } from "../form.ts";
 import { runAsUser } from "../form-flow.ts";
-import { setFlowCookie } from "../oauth/upstream-flow-cookie.ts";
+import { newFlowBinding, setFlowCookie } from "../oauth/upstream-flow-cookie.ts";
 import { connectionPages } from "./admin-connections.ts";
 
 export const ACCOUNTS = "/admin/connected-accounts";
@@ -52,10 +52,10 @@ export function adminConnectionOAuthRoutes(deps: AppDeps): Hono<AppEnv> {
   const begin = async (c: Context<AppEnv>, connectionId: string, subject: OAuthSubject, origin: Origin): Promise<Response> => {
     const user = c.get("user");
     const returnTo = origin.kind === "connection" ? `/admin/connections/${connectionId}` : ACCOUNTS;
+    const binding = newFlowBinding(deps);
     let url: string;
     try {
-      const bindingHash = setFlowCookie(c, deps);
-      ({ authorizationUrl: url } = await deps.upstreamAuth.start({ connectionId, subject, userId: user.id, bindingHash, returnTo }));
+      ({ authorizationUrl: url } = await deps.upstreamAuth.start({ connectionId, subject, userId: user.id, bindingHash: binding.hash, returnTo }));
     } catch (err) {
       const text = startRefusal(err);
       if (text === null) throw err;
@@ -63,6 +63,7 @@ export function adminConnectionOAuthRoutes(deps: AppDeps): Hono<AppEnv> {
       const status = (err as AppError).status;
       return origin.kind === "connection" ? connectionPage(c, connectionId, { oauthMessage: message }, status) : accountsPage(c, { refusal: { connectionId, message } }, status);
     }
+    setFlowCookie(c, deps, binding.value);
     // Not a 303: the admin's CSP (form-action 'self') also covers where a form post is redirected, so a
     // redirect to the authorization server would be blocked. This page sends the browser on instead.
     c.header("Referrer-Policy", "no-referrer");
