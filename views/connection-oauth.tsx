@@ -166,7 +166,8 @@ export type OAuthPanelProps = {
 export function OAuthPanel(props: OAuthPanelProps) {
   const { c, viewer, links } = props;
   const oauth = c.oauth;
-  if (c.auth !== "oauth" || !oauth) return null;
+  // A refusal for a connection without OAuth (a stale page posted after the settings changed) is still said.
+  if (c.auth !== "oauth" || !oauth) return props.message ? <section class="panel" id="oauth"><Alert message={props.message} /></section> : null;
   const isAdmin = viewer.role === "admin";
   const shared = links.find((l) => l.subject === "shared") ?? null;
   const mine = links.find((l) => l.user?.id === viewer.id) ?? null;
