@@ -6,7 +6,8 @@
 /** @jsxImportSource hono/jsx */
 import type { User } from "../src/domain/access/users.ts";
 import { Alert, type Message } from "./alert.tsx";
-import { connectedAs, DisconnectButton, LinkBadge, noticeMessage, StartButton, type OAuthNotice } from "./connection-oauth.tsx";
+import { isoMinute } from "./format.ts";
+import { DisconnectButton, LinkBadge, noticeMessage, StartButton, type OAuthNotice } from "./connection-oauth.tsx";
 import { AdminLayout, BareLayout } from "./layout.tsx";
 
 /** One row of OAUTH_ACCOUNTS_LIST. */
@@ -41,7 +42,8 @@ function Row(props: { a: AccountView; message?: Message }) {
           <div class="alert warning small" role="alert">Needs re-authorization{a.last_error ? `: ${a.last_error}` : ": its authorization was revoked or expired"}.</div>
         )}
       </td>
-      <td>{a.state === "not_connected" ? "—" : connectedAs(a)}</td>
+      <td>{a.account ?? "—"}</td>
+      <td class="small">{isoMinute(a.expires_at)}</td>
       <td>
         <div class="oauth-actions">
           <StartButton action={`${base}/connect`} label={a.state === "not_connected" ? "Connect" : "Reconnect"} />
@@ -75,7 +77,7 @@ export function ConnectedAccountsPage(props: ConnectedAccountsProps) {
       ) : (
         <div class="table-scroll oauth-panel">
           <table class="accounts-table">
-            <thead><tr><th>Connection</th><th>State</th><th>Account</th><th></th></tr></thead>
+            <thead><tr><th>Connection</th><th>State</th><th>Connected as</th><th>Expires</th><th></th></tr></thead>
             <tbody>
               {props.accounts.map((a) => (
                 <Row a={a} message={props.refusal?.connectionId === a.connection_id ? props.refusal.message : undefined} />
