@@ -360,6 +360,8 @@ describe("the MCP endpoint, /revoke and /userinfo", () => {
     expect(refused.challenge).toContain('error="insufficient_scope"');
     expect(refused.challenge).toContain('scope="mcp:tools mcp:admin"');
     expect((await initialize(upstream, (await tokensFor(upstream, "alice")).access)).status).toBe(200);
+    // An empty scope is no scope: the default, every required one.
+    expect((await initialize(upstream, (await tokensFor(upstream, "alice", { scope: "" })).access)).status).toBe(200);
   });
 
   test("a session belongs to the user whose token opened it: another user's token on it is 403", async () => {
