@@ -70,6 +70,11 @@ describe("secrets at rest", () => {
           tokenSet: token !== null,
           headersSet: Object.keys(headers).length > 0,
           envSet: Object.keys(env).length > 0,
+          auth: "static",
+          oauthMode: "shared",
+          oauthClientId: null,
+          oauthScopes: null,
+          oauthClientSecretSet: false,
         })),
       );
       expect(summaries.map((c) => [c.slug, c.tokenSet, c.headersSet, c.envSet])).toEqual([["local", false, false, true], ["remote", true, true, false]]);

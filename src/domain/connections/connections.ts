@@ -133,22 +133,29 @@ export type ConnectionSummary = Omit<Connection, "token" | "headers" | "env" | "
   tokenSet: boolean;
   headersSet: boolean;
   envSet: boolean;
+  oauthClientSecretSet: boolean;
 };
 
 /** True when a sealed column holds something; decided by the database, so the ciphertext is never read out. */
 const stored = (column: SQLiteColumn) => sql<boolean>`(${column} is not null and ${column} <> '')`.mapWith(Boolean);
 
 /**
- * Every connection by slug, its public columns only: the sealed token, headers and env are never
+ * Every connection by slug, its public columns only: the sealed token, headers, env and OAuth client secret are never
  * selected (only whether they are set), so listing what exists (CONNECTION_LIST, the admin's list,
  * start-up discovery, what a key can be granted) never decrypts a secret nor holds one in memory.
  */
 export async function listConnectionSummaries(db: Db): Promise<ConnectionSummary[]> {
   const { connections } = tables(db);
   // Every column but the sealed ones, derived from the table: a column added later is listed too.
-  const { tokenSealed, headersSealed, envSealed, ...publicColumns } = getTableColumns(connections);
+  const { tokenSealed, headersSealed, envSealed, oauthClientSecretSealed, ...publicColumns } = getTableColumns(connections);
   return db
-    .select({ ...publicColumns, tokenSet: stored(tokenSealed), headersSet: stored(headersSealed), envSet: stored(envSealed) })
+    .select({
+      ...publicColumns,
+      tokenSet: stored(tokenSealed),
+      headersSet: stored(headersSealed),
+      envSet: stored(envSealed),
+      oauthClientSecretSet: stored(oauthClientSecretSealed),
+    })
     .from(connections)
     .orderBy(asc(connections.slug));
 }
