@@ -1,8 +1,13 @@
 // A connection's OAuth fields in the domain: the rules (OAuth over http and sse only, no static token or
 // Authorization header beside it, a client secret needs its client id, scope syntax), the client secret
 // sealed and masked like the token, the spec the gateway gets, and the registration, links and flows an
-// update forgets when what they were got for changes (and keeps when it did not).
+// update forgets when what they were got for changes (and keeps when it did not), a restart with the same
+// config file included.
 import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { configConnectionId } from "../../src/domain/connections/config.ts";
 import {
   createConnection,
   findConnection,
@@ -20,7 +25,7 @@ import { OAuthClientIdSchema, OAuthScopesSchema } from "../../src/domain/connect
 import { upstreamOAuthStore } from "../../src/domain/connections/upstream-oauth.ts";
 import { AppError } from "../../src/errors.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
-import { useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
+import { createConnectionHarness, useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
 import { rejectionOf } from "../support/errors.ts";
 import { rawRows, rawRun } from "../support/raw-sql.ts";
 
@@ -180,5 +185,40 @@ describe("changing what the tokens were for forgets them", () => {
     await appError(updateConnection(store, c.id, { url: "https://mcp.example.com/other", slug: "other" }));
     expect(await state(c.id)).toEqual(KEPT);
     expect((await findConnection(store, c.id)).url).toBe(URL_A);
+  });
+});
+
+describe("declared in the config", () => {
+  test("a restart with the same file keeps a user's link and the registration; a restart with another client secret forgets them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "switchboard-oauth-restart-"));
+    const declared = (secret: string) => ({
+      connections: [{ slug: "linear", url: URL_A, auth: "oauth", oauth_mode: "per_user", oauth_client_id: "client-1", oauth_client_secret: secret, oauth_scopes: "read write" }],
+    });
+    const id = configConnectionId("linear");
+    const first = await createConnectionHarness(declared(CLIENT_SECRET), dir);
+    try {
+      const store = connectionStore(first.deps);
+      expect(await findConnection(store, id)).toMatchObject({ auth: "oauth", oauthMode: "per_user", oauthClientId: "client-1", oauthClientSecret: CLIENT_SECRET, oauthScopes: "read write", fromConfig: true });
+      const oauth = upstreamOAuthStore(store);
+      await oauth.saveLink({ connectionId: id, subject: first.member.id as OAuthSubject, tokens: { accessToken: "a", refreshToken: "r", expiresAt: null, scope: null }, account: "me", connectedBy: first.member.id });
+      await oauth.saveRegistration({
+        connectionId: id, issuer: "https://as.example.com", resource: URL_A, authorizationEndpoint: "https://as.example.com/a", tokenEndpoint: "https://as.example.com/t",
+        revocationEndpoint: null, userinfoEndpoint: null, method: "manual", clientId: "client-1", clientSecret: CLIENT_SECRET, tokenEndpointAuthMethod: "client_secret_post",
+        scopes: "read write", redirectUri: "https://sb.example.com/oauth/upstream/callback", createdAt: new Date(),
+      });
+      await first.close();
+      const same = await createConnectionHarness(declared(CLIENT_SECRET), dir);
+      const again = upstreamOAuthStore(connectionStore(same.deps));
+      expect((await again.getLink(id, first.member.id as OAuthSubject))?.tokens.accessToken).toBe("a");
+      expect(await again.getRegistration(id)).not.toBeNull();
+      await same.close();
+      const rotated = await createConnectionHarness(declared("rotated-secret"), dir);
+      const after = upstreamOAuthStore(connectionStore(rotated.deps));
+      expect(await after.listLinks(id)).toEqual([]);
+      expect(await after.getRegistration(id)).toBeNull();
+      await rotated.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
