@@ -7,7 +7,7 @@ import { OAuthMetadataSchema, type OAuthMetadata } from "@modelcontextprotocol/s
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { AppError } from "../../../errors.ts";
 import { AddressDeniedError, type AddressPolicy } from "../address-policy.ts";
-import { readCapped } from "../response-limit.ts";
+import { readCapped, ResponseTooLargeError } from "../response-limit.ts";
 
 /** Most bytes of one answer from an upstream's OAuth endpoints (metadata, registration, tokens, userinfo). */
 export const OAUTH_MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -34,8 +34,8 @@ export function unavailable(message: string): AppError {
  * the body read whole up to a size limit, so neither the SDK's parsers nor ours can be made to hold
  * or wait for more. A refusal by the policy is an UPSTREAM_OAUTH_UNAVAILABLE naming the address.
  */
-export function boundedFetch(policy: AddressPolicy, limits: { maxBytes?: number; timeoutMs?: number } = {}): typeof fetch {
-  const checked = policy.fetch();
+export function boundedFetch(policy: AddressPolicy, limits: { maxBytes?: number; timeoutMs?: number; base?: typeof fetch } = {}): typeof fetch {
+  const checked = policy.fetch(limits.base);
   const maxBytes = limits.maxBytes ?? OAUTH_MAX_RESPONSE_BYTES;
   const timeoutMs = limits.timeoutMs ?? OAUTH_TIMEOUT_MS;
   const bounded = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -51,7 +51,8 @@ export function boundedFetch(policy: AddressPolicy, limits: { maxBytes?: number;
     try {
       body = [101, 204, 205, 304].includes(response.status) ? null : await readCapped(response, maxBytes);
     } catch (err) {
-      throw unavailable(`${hostOf(input)} answered more than ${maxBytes} bytes`);
+      if (err instanceof ResponseTooLargeError) throw unavailable(`${hostOf(input)} answered more than ${maxBytes} bytes.`);
+      throw err;
     }
     return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
