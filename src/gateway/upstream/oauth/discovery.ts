@@ -4,6 +4,7 @@
 import { buildDiscoveryUrls, discoverOAuthProtectedResourceMetadata, extractWWWAuthenticateParams } from "@modelcontextprotocol/sdk/client/auth.js";
 import { checkResourceAllowed } from "@modelcontextprotocol/sdk/shared/auth-utils.js";
 import { OAuthMetadataSchema, type OAuthMetadata } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { OAuthError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { AppError } from "../../../errors.ts";
 import { AddressDeniedError, type AddressPolicy } from "../address-policy.ts";
@@ -67,14 +68,22 @@ function hostOf(input: string | URL | Request): string {
   }
 }
 
-/** The text of an error for a person: its message, cut, and never a response body the SDK quoted. */
+/**
+ * The text of an error for a person: never what the server wrote (an error_description, a body the
+ * SDK quotes can hold anything), only the OAuth error code and status, or a fault of our own words.
+ */
 export function describeFailure(err: unknown): string {
   if (err instanceof AppError) return err.message;
+  if (err instanceof OAuthError) {
+    const status = /^HTTP (\d{3})\b/.exec(err.message)?.[1];
+    const code = String(err.errorCode ?? "server_error").replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 64) || "server_error";
+    return status ? `${code} (HTTP ${status})` : code;
+  }
   const name = (err as Error)?.name;
   if (name === "TimeoutError" || name === "AbortError") return `no answer within ${OAUTH_TIMEOUT_MS / 1000} s`;
-  const message = String((err as Error)?.message ?? err);
-  // The SDK quotes a non-OAuth error body ("Raw body: …"): that is the server's text, not ours to show.
-  return message.replace(/Raw body:[\s\S]*$/, "").replace(/[^\x20-\x7e]/g, " ").slice(0, 200).trim() || "it failed";
+  if (name === "ZodError" || name === "SyntaxError") return "its answer is not a valid OAuth response";
+  if (err instanceof TypeError) return "it could not be reached";
+  return "it failed";
 }
 
 /** Strips one trailing slash, so "https://as.example/" and "https://as.example" compare equal. */
@@ -163,7 +172,9 @@ export async function discoverAuthorizationServer(url: string, options: { policy
   try {
     prm = await discoverOAuthProtectedResourceMetadata(url, { resourceMetadataUrl: hint.resourceMetadataUrl }, fetchFn);
   } catch (err) {
-    throw unavailable(`The upstream publishes no usable OAuth protected resource metadata (RFC 9728): ${describeFailure(err)}.`);
+    // The SDK's own words ("does not implement …", "HTTP 404 trying to load …") name no server text.
+    const own = err instanceof Error && /^(Resource server does not implement|HTTP \d{3} trying)/.test(err.message) ? err.message.replace(/\.$/, "") : null;
+    throw unavailable(`The upstream publishes no usable OAuth protected resource metadata (RFC 9728): ${own ?? describeFailure(err)}.`);
   }
   // RFC 9728 §3.3: metadata for another resource must not be used (an attacker's document naming its own server).
   if (!checkResourceAllowed({ requestedResource: url, configuredResource: prm.resource })) {
