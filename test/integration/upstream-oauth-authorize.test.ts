@@ -12,6 +12,8 @@ import { connectionStore } from "../../src/operations/connections.ts";
 import { approveAuthorization, startOAuthUpstream, type OAuthUpstream, type OAuthUpstreamOptions } from "../fixtures/oauth-upstream.ts";
 import { startTestServer, type ConfigOverrides, type TestServer } from "../support/app.ts";
 import { insertUser } from "../support/users.ts";
+import { mintKey } from "../support/key-harness.ts";
+import { getUser } from "../../src/domain/access/users.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -61,6 +63,17 @@ describe("authorizing at the fixture", () => {
     const link = await linkOf(s);
     expect(link?.state).toBe("connected");
     expect(link?.tokens.accessToken).toBeString();
+    // The operations show the link, never the tokens the fixture issued (nor anything of them in the database's clear text).
+    const user = (await getUser(s.deps.db, s.userId))!;
+    const { token } = await mintKey(s.deps, user, { self: ["*"] });
+    for (const path of [`/api/v1/connections/${s.connectionId}/oauth/links`, "/api/v1/oauth/accounts"]) {
+      const res = await fetch(`${s.server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      const text = await res.text();
+      expect(res.status).toBe(200);
+      expect(text).toContain("alice");
+      expect(text).not.toContain(link!.tokens.accessToken);
+      expect(text).not.toContain(link!.tokens.refreshToken!);
+    }
   });
 
   test("DCR when the server offers no CIMD", async () => {
@@ -102,6 +115,24 @@ describe("authorizing at the fixture", () => {
     expect((err as AppError).code).toBe("UPSTREAM_OAUTH_UNAVAILABLE");
     expect((err as AppError).message).toContain("token endpoint");
     expect(s.upstream.stats.tokenRequests.authorization_code).toBe(0);
+  });
+
+  test("refused at the start, nothing registered: no S256, metadata for another resource, an authorization endpoint at a denied address (cloud metadata)", async () => {
+    const cases: [OAuthUpstreamOptions, string][] = [
+      [{ metadataOverrides: { code_challenge_methods_supported: ["plain"] } }, "S256"],
+      [{ resourceMetadataOverrides: { resource: "http://127.0.0.1:1/elsewhere" } }, "is for http://127.0.0.1:1/elsewhere"],
+      [{ metadataOverrides: { authorization_endpoint: "http://169.254.169.254/authorize" } }, "authorization endpoint"],
+    ];
+    for (const [upstream, says] of cases) {
+      const s = await setup({ upstream });
+      const err = await s.deps.upstreamAuth
+        .start({ connectionId: s.connectionId, subject: s.userId as OAuthSubject, userId: s.userId, bindingHash: "b", returnTo: "/admin" })
+        .then(() => null, (e: unknown) => e);
+      expect((err as AppError).code).toBe("UPSTREAM_OAUTH_UNAVAILABLE");
+      expect((err as AppError).message).toContain(says);
+      expect(await upstreamOAuthStore(connectionStore(s.deps)).getRegistration(s.connectionId)).toBeNull();
+      expect(s.upstream.stats.registrations + s.upstream.stats.authorizationCodes).toBe(0);
+    }
   });
 
   test("a callback finished by another user, or twice, stores nothing", async () => {
