@@ -68,6 +68,17 @@ describe("start", () => {
     expect(store.registrations.size).toBe(1);
   });
 
+  test("a registration made under another public URL is made again, so the browser comes back here", async () => {
+    const { start, store } = setup();
+    await start();
+    const old = store.registrations.get("conn_1")!;
+    store.registrations.set("conn_1", { ...old, clientId: "https://old.example/oauth/upstream/client.json", redirectUri: "https://old.example/oauth/upstream/callback" });
+    const url = await start();
+    expect(url.searchParams.get("redirect_uri")).toBe("https://sb.example/oauth/upstream/callback");
+    expect(url.searchParams.get("client_id")).toBe("https://sb.example/oauth/upstream/client.json");
+    expect(store.registrations.get("conn_1")?.redirectUri).toBe("https://sb.example/oauth/upstream/callback");
+  });
+
   test("the connection's own scopes win over the resource's", async () => {
     const { start } = setup({ connection: { scopes: "repo read:org" } });
     expect((await start()).searchParams.get("scope")).toBe("repo read:org");

@@ -12,6 +12,7 @@ import type { Logger } from "../../../logger.ts";
 import type { AddressPolicy } from "../address-policy.ts";
 import { accountOf, clientAuthentication, revoke } from "./token-calls.ts";
 import { boundedFetch, describeFailure, discoverAuthorizationServer } from "./discovery.ts";
+import { upstreamCallbackUrl } from "./client-metadata.ts";
 import { registerAtServer } from "./registration.ts";
 import type { AuthorizationCallback, AuthorizationResult, AuthorizationStart, UpstreamAuthorizer } from "./types.ts";
 
@@ -88,7 +89,10 @@ export function createUpstreamAuthorizer(deps: AuthorizerDeps): UpstreamAuthoriz
   /** The stored registration, or a fresh one (discovered, registered, stored). */
   async function registrationFor(c: OAuthConnection & { url: string }): Promise<UpstreamRegistration> {
     const stored = await deps.store.getRegistration(c.id);
-    if (stored) {
+    // Registered under another public URL (the server moved): its redirect URI, and a CIMD client id,
+    // would send the browser back to the old address, so Switchboard registers again.
+    if (stored && stored.redirectUri !== upstreamCallbackUrl(deps.publicUrl)) deps.logger.info("upstream oauth registration is for another public URL: registering again", { connection: c.id });
+    else if (stored) {
       // A name may resolve elsewhere since: the browser is not sent to a denied address.
       await deps.policy.resolve(new URL(stored.authorizationEndpoint).hostname).catch((err: Error) => {
         throw new AppError("UPSTREAM_OAUTH_UNAVAILABLE", `The authorization endpoint may not be reached (gateway.upstream_allow / upstream_deny): ${err.message}`);
