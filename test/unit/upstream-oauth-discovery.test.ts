@@ -105,6 +105,14 @@ describe("discovery", () => {
     const fetchFn = boundedFetch(OPEN, { base: routedFetch(server.routes) });
     expect((await refusal(discoverAuthorizationServer(server.upstream, { policy: OPEN, fetchFn }))).message).toContain("answered more than");
   });
+
+  test("bounds the wait: an upstream that never answers is given up with a clear reason", async () => {
+    const server = fakeServer();
+    server.routes.set(`POST ${server.upstream}`, (req) => new Promise<Response>((_, reject) => req.signal.addEventListener("abort", () => reject(req.signal.reason))));
+    const fetchFn = boundedFetch(OPEN, { base: routedFetch(server.routes), timeoutMs: 50 });
+    const err = await refusal(discoverAuthorizationServer(server.upstream, { policy: OPEN, fetchFn }));
+    expect(err.message).toContain("could not be reached: no answer within");
+  });
 });
 
 describe("registration", () => {
