@@ -33,6 +33,7 @@ import { exportResponse } from "./routes/monitoring-export.ts";
 import { sessionCaller } from "../operations/registry.ts";
 import { countRequests, HttpRequestCounter } from "./middleware/http-metrics.ts";
 import { oauthRoutes } from "./oauth/routes.ts";
+import { upstreamClientMetadataRoutes } from "./oauth/upstream-client-metadata.ts";
 import { upstreamCallbackRoutes } from "./oauth/upstream-callback.ts";
 import { adminConnectionOAuthRoutes } from "./routes/admin-connection-oauth.ts";
 import { UPSTREAM_CALLBACK_PATH } from "../domain/connections/oauth-types.ts";
@@ -69,6 +70,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // browser sign-in, ignoring their configured Authorization header, whenever OAuth is offered).
   app.route("/mcp-key", mcpProxyRoutes(deps, { oauth: false }));
   app.route("/api/v1", apiRoutes(deps));
+  // Switchboard as an OAuth client of its upstreams: its metadata document, whatever [oauth] says.
+  app.route("/", upstreamClientMetadataRoutes(deps));
   // The authorization server (absent when [oauth] enabled = false: its paths are 404s).
   const oauth = oauthRoutes(deps);
   if (oauth) {
@@ -76,7 +79,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     app.use("/oauth/authorize", crossOriginProtection({ publicUrl }));
     app.route("/oauth", oauth);
   }
-  // Switchboard as an OAuth client of its upstreams: served whether or not it is an authorization server itself.
+  // The callback of Switchboard's authorizations at its upstreams, likewise whatever [oauth] says.
   app.route(UPSTREAM_CALLBACK_PATH, upstreamCallbackRoutes(deps));
   app.get("/", (c) => c.redirect("/admin", 302));
   // The admin's home with a trailing slash (strict routing would 404 it) is the same page.
