@@ -18,12 +18,14 @@ afterEach(async () => {
   upstreams = [];
 });
 
+const PUBLIC = "https://switchboard.test";
 const SAME_SITE = { "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "same-origin" };
 
 type World = { h: ConnectionHarness; upstream: OAuthUpstream; admin: string; member: string; memberUser: User; id: string };
 
 async function world(mode: "shared" | "per_user", upstreamOptions: Parameters<typeof startOAuthUpstream>[0] = { cimd: false }): Promise<World> {
-  const h = await harness();
+  // https: an authorization server registers no plain-http redirect URI off loopback (RFC 8252 §7.3).
+  const h = await harness({ server: { public_url: PUBLIC } });
   const upstream = await startOAuthUpstream(upstreamOptions);
   upstreams.push(upstream);
   const admin = await h.cookieFor(h.admin);
@@ -59,7 +61,7 @@ async function started(res: Response): Promise<{ url: string; flowCookie: string
 /** The callback as the authorization server sends the browser back: a path on Switchboard. */
 function callbackPath(location: string): string {
   const url = new URL(location);
-  expect(url.origin + url.pathname).toBe("http://switchboard.test/oauth/upstream/callback");
+  expect(url.origin + url.pathname).toBe(`${PUBLIC}/oauth/upstream/callback`);
   return `${url.pathname}${url.search}`;
 }
 
@@ -93,7 +95,7 @@ describe("the connection form's Authentication", () => {
     const page = await (await get(w.h, w.admin, `/admin/connections/${w.id}`)).text();
     expect(page).toContain('<option value="oauth" selected="">OAuth (sign in at the server)</option>');
     expect(page).toMatch(/<input type="radio" name="oauth_mode" value="per_user" checked=""/);
-    expect(page).toContain('<code id="c-callback-url">http://switchboard.test/oauth/upstream/callback</code>');
+    expect(page).toContain('<code id="c-callback-url">https://switchboard.test/oauth/upstream/callback</code>');
     expect(page).toContain("only if the server supports neither client metadata documents nor dynamic registration");
     expect(page).toContain("Not yet discovered");
   });
@@ -124,7 +126,7 @@ describe("a shared account", () => {
 
     const start = await post(w.h, w.admin, `/admin/connections/${w.id}/oauth/authorize`);
     const setCookie = start.headers.get("set-cookie") ?? "";
-    expect(setCookie).toMatch(/^sb_upstream_flow=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/oauth\/upstream\/; HttpOnly; SameSite=Lax$/);
+    expect(setCookie).toMatch(/^sb_upstream_flow=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/oauth\/upstream\/; HttpOnly; Secure; SameSite=Lax$/);
     expect(start.headers.get("referrer-policy")).toBe("no-referrer");
     const { url, flowCookie } = await started(start);
     expect(url).toStartWith(`${w.upstream.issuer}/authorize?`);
@@ -255,7 +257,7 @@ describe("the callback refuses", () => {
     await refusedWith(w, await get(w.h, `${w.admin}; ${denied.flowCookie}`, denied.path), "access_denied");
 
     const hostile = await pending(w);
-    const url = new URL(hostile.path, "http://switchboard.test");
+    const url = new URL(hostile.path, PUBLIC);
     url.searchParams.delete("code");
     url.searchParams.set("error", "<img src=x onerror=alert(1)>");
     url.searchParams.set("error_description", "<script>alert(2)</script>");
