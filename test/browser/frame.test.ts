@@ -190,7 +190,7 @@ describe.skipIf(!haveChromium)("the page frame in a browser", () => {
     const main = (await page.locator("main").boundingBox())!;
     expect(main.y).toBeGreaterThanOrEqual(bar.y + bar.height);
     const links = page.locator("nav.sidebar .nav a");
-    expect(await links.count()).toBe(9);
+    expect(await links.count()).toBe(10);
     // In the viewport as the page opens: no menu to find, no sideways scroll.
     for (const link of [...(await links.all()), page.locator(".who a.account"), page.getByRole("button", { name: "Sign out" })]) {
       expect(await link.isVisible()).toBe(true);
