@@ -169,6 +169,21 @@ describe("a shared account", () => {
     expect(await links(w)).toEqual([]);
   });
 
+  test("a link whose refresh was refused says so, visibly, on the page and in the list; Re-authorize mends it", async () => {
+    const w = await world("shared");
+    expect((await authorize(w, w.admin, `/admin/connections/${w.id}/oauth/authorize`, "alice")).status).toBe(303);
+    const secrets = await tokens(w);
+    await upstreamOAuthStore(connectionStore(w.h.deps)).markNeedsReauth(w.id, "shared", "invalid_grant");
+    const page = await (await get(w.h, w.member, `/admin/connections/${w.id}`)).text();
+    expect(page).toContain('<div class="alert warning" role="alert">The shared account needs re-authorization: its authorization was revoked or expired (invalid_grant).</div>');
+    const list = await (await get(w.h, w.member, "/admin/connections")).text();
+    expect(list).toContain("needs re-authorization");
+    for (const secret of secrets) for (const html of [page, list]) expect(html).not.toContain(secret);
+    expect((await authorize(w, w.admin, `/admin/connections/${w.id}/oauth/authorize`, "alice")).status).toBe(303);
+    expect((await links(w)).map((l) => l.state)).toEqual(["connected"]);
+    expect(await (await get(w.h, w.member, "/admin/connections")).text()).not.toContain("needs re-authorization");
+  });
+
   test("an upstream without OAuth: the reason is shown beside the button, no cookie, never a 500", async () => {
     const w = await world("shared");
     const form = { form: "settings", slug: "linear", transport: "http", url: `${w.upstream.origin}/not-mcp`, auth: "oauth", oauth_mode: "shared" };
@@ -205,6 +220,12 @@ describe("per-user accounts", () => {
     expect(memberPage).not.toContain("alice");
     expect(memberPage).not.toContain(w.h.admin.email);
     for (const secret of await tokens(w)) for (const html of [accounts, adminPage, memberPage]) expect(html).not.toContain(secret);
+
+    // A refused refresh shows on the member's own row, for them to reconnect.
+    await upstreamOAuthStore(connectionStore(w.h.deps)).markNeedsReauth(w.id, w.memberUser.id as `user_${string}`, "invalid_grant");
+    const again = await (await get(w.h, w.member, "/admin/connected-accounts")).text();
+    expect(again).toContain('<div class="alert warning small" role="alert">Needs re-authorization: invalid_grant.</div>');
+    expect(again).toContain("Reconnect");
 
     // A member may not disconnect the admin's link, nor start one for someone else.
     expect((await post(w.h, w.member, `/admin/connections/${w.id}/oauth/disconnect`, { subject: w.h.admin.id })).status).toBe(403);
