@@ -10,6 +10,7 @@ import { upstreamOAuthStore } from "../../src/domain/connections/upstream-oauth.
 import { listConnections } from "../../src/domain/connections/connections.ts";
 import { useConnectionHarness, type ConnectionHarness } from "../support/connection-harness.ts";
 import type { User } from "../../src/domain/access/users.ts";
+import { listAudit } from "../../src/domain/monitoring/audit.ts";
 
 const harness = useConnectionHarness();
 let upstreams: OAuthUpstream[] = [];
@@ -149,6 +150,10 @@ describe("a shared account", () => {
 
     const secrets = await tokens(w);
     expect(secrets.length).toBe(2);
+    // The authorization is in the audit log: who, which connection, whose link and account; no token.
+    const audit = (await listAudit(w.h.deps.db, { action: "CONNECTION_OAUTH_CONNECT" }, { limit: 10 })).rows;
+    expect(audit.map((r) => [r.actor.userId, r.targetId, r.change, r.outcome])).toEqual([[w.h.admin.id, w.id, { subject: "shared", account: "alice" }, "ok"]]);
+    for (const secret of secrets) expect(JSON.stringify(audit)).not.toContain(secret);
     for (const html of [page, memberPage, list, await (await get(w.h, w.admin, "/admin/connected-accounts")).text()]) {
       for (const secret of secrets) expect(html).not.toContain(secret);
     }
@@ -269,6 +274,8 @@ describe("the callback refuses", () => {
     await refusedWith(w, await get(w.h, `${w.admin}; sb_upstream_flow=${"A".repeat(43)}`, b.path), "another browser");
     const c = await pending(w);
     await refusedWith(w, await get(w.h, `${w.member}; ${c.flowCookie}`, c.path), "another user");
+    const audit = (await listAudit(w.h.deps.db, { action: "CONNECTION_OAUTH_CONNECT" }, { limit: 10 })).rows;
+    expect(audit.map((r) => [r.targetId, r.outcome])).toEqual([[w.id, "refused"], [w.id, "refused"], [w.id, "refused"]]);
   });
 
   test("an unknown state, a state used twice, a denial, a repeated parameter; no query text is reflected", async () => {

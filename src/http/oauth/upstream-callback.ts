@@ -10,6 +10,7 @@ import type { AppDeps, AppEnv } from "../context.ts";
 import { readSessionToken } from "../middleware/session.ts";
 import { databaseUnreachable } from "../middleware/bearer.ts";
 import { ACCOUNTS, backTo, type Origin } from "../routes/admin-connection-oauth.ts";
+import { recordSessionAction } from "../session-audit.ts";
 import { clearFlowCookie, flowCookieHash } from "./upstream-flow-cookie.ts";
 
 const PARAMS = ["state", "code", "error", "error_description", "iss"] as const;
@@ -86,6 +87,17 @@ export function upstreamCallbackRoutes(deps: AppDeps): Hono<AppEnv> {
       bindingHash,
     });
     const origin = originOf(result.returnTo, result.connectionId);
+    // An authorization is a change (a shared account is what every caller then acts as): audited like a
+    // consent, with whose link and the account, never a token. A refusal with no flow found names nothing.
+    if (result.connectionId !== null) {
+      recordSessionAction(c, deps, {
+        userId: user.id,
+        action: "CONNECTION_OAUTH_CONNECT",
+        targetId: result.connectionId,
+        change: result.ok ? { subject: result.subject, account: result.account } : { message: result.message },
+        outcome: result.ok ? "ok" : "refused",
+      });
+    }
     if (!result.ok) return fail(result.message, origin);
     // A fixed flag: the page reads "connected as …" from the link it now finds, never from this URL.
     return c.redirect(origin ? backTo(origin, "connected") : ACCOUNTS, 303);
