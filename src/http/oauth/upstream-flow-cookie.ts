@@ -9,8 +9,14 @@ import { UPSTREAM_CALLBACK_PATH } from "../../domain/connections/oauth-types.ts"
 import type { AppDeps, AppEnv } from "../context.ts";
 
 export const FLOW_COOKIE = "sb_upstream_flow";
-/** Sent only to the callback (and nowhere else in the admin). */
-const FLOW_COOKIE_PATH = UPSTREAM_CALLBACK_PATH.slice(0, UPSTREAM_CALLBACK_PATH.lastIndexOf("/") + 1);
+/**
+ * Sent only to the callback (and nowhere else in the admin), at the path the browser sees it under: the
+ * public URL's own path first, when Switchboard is served below one.
+ */
+function flowCookiePath(deps: AppDeps): string {
+  const prefix = new URL(deps.config.server.public_url).pathname.replace(/\/+$/, "");
+  return `${prefix}${UPSTREAM_CALLBACK_PATH.slice(0, UPSTREAM_CALLBACK_PATH.lastIndexOf("/") + 1)}`;
+}
 /** As long as a flow lives (the authorizer keeps a flow 10 minutes). */
 const FLOW_COOKIE_MAX_AGE_S = 600;
 const BINDING_LABEL = "upstream-flow-binding:";
@@ -32,7 +38,7 @@ export function newFlowBinding(deps: AppDeps): { value: string; hash: string } {
  */
 export function setFlowCookie(c: Context<AppEnv>, deps: AppDeps, value: string): void {
   setCookie(c, FLOW_COOKIE, value, {
-    path: FLOW_COOKIE_PATH,
+    path: flowCookiePath(deps),
     httpOnly: true,
     sameSite: "Lax",
     secure: deps.config.server.public_url.startsWith("https:"),
@@ -48,5 +54,5 @@ export function flowCookieHash(c: Context<AppEnv>, deps: AppDeps): string | null
 
 /** Clears the binding cookie: a flow is finished (or refused) once. */
 export function clearFlowCookie(c: Context<AppEnv>, deps: AppDeps): void {
-  deleteCookie(c, FLOW_COOKIE, { path: FLOW_COOKIE_PATH, secure: deps.config.server.public_url.startsWith("https:") });
+  deleteCookie(c, FLOW_COOKIE, { path: flowCookiePath(deps), secure: deps.config.server.public_url.startsWith("https:") });
 }
