@@ -168,6 +168,9 @@ describe("a shared account", () => {
 
     expect((await authorize(w, w.admin, `/admin/connections/${w.id}/oauth/authorize`, "alice")).status).toBe(303);
     expect((await post(w.h, w.member, `/admin/connections/${w.id}/oauth/disconnect`, { subject: "shared" })).status).toBe(403);
+    // A made-up subject or connection is refused plainly, never a 500.
+    expect((await post(w.h, w.admin, `/admin/connections/${w.id}/oauth/disconnect`, { subject: "<b>someone</b>" })).status).toBe(400);
+    expect((await post(w.h, w.admin, "/admin/connections/conn_nope/oauth/authorize")).status).toBe(404);
     expect((await links(w)).map((l) => l.subject)).toEqual(["shared"]);
     const gone = await post(w.h, w.admin, `/admin/connections/${w.id}/oauth/disconnect`, { subject: "shared" });
     expect([gone.status, gone.headers.get("location")]).toEqual([303, `/admin/connections/${w.id}?oauth=disconnected#oauth`]);
