@@ -2,12 +2,12 @@
 // calling user's own, or for discovery an admin's), kept in memory until the database changes, refreshed
 // before it expires or when the upstream refused it, once at a time per link.
 import { refreshAuthorization } from "@modelcontextprotocol/sdk/client/auth.js";
-import { InvalidGrantError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import { InvalidGrantError, OAuthError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 import type { ChangeProbe } from "../../../db/change-probe.ts";
 import { connectPath, NeedsAuthorizationError, SHARED_SUBJECT, type OAuthLink, type OAuthSubject, type UpstreamOAuthStore, type UpstreamRegistration, type UpstreamTokens } from "../../../domain/connections/oauth-types.ts";
 import type { ConnectionSpec } from "../../../domain/connections/spec.ts";
 import type { Logger } from "../../../logger.ts";
-import type { AddressPolicy } from "../address-policy.ts";
+import { AddressDeniedError, type AddressPolicy } from "../address-policy.ts";
 import type { CredentialSubject, UpstreamCredentials } from "./types.ts";
 
 /** Refreshed when the access token has less than this left (or half its lifetime, when shorter). */
@@ -147,8 +147,8 @@ export class OAuthCredentials implements UpstreamCredentials {
     try {
       tokens = await this.requestRefresh(registration, refreshToken, link);
     } catch (err) {
-      if (err instanceof InvalidGrantError) return this.refused(spec, subject, link, `the authorization server refused the refresh (invalid_grant${err.message ? `: ${err.message.slice(0, 200)}` : ""})`);
-      const why = err instanceof Error && err.name === "TimeoutError" ? "the token endpoint did not answer in time" : err instanceof Error ? err.message.slice(0, 200) : String(err);
+      if (err instanceof InvalidGrantError) return this.refused(spec, subject, link, "the authorization server refused the refresh (invalid_grant)");
+      const why = refreshFailure(err);
       // Never the tokens: the error is the endpoint's or the network's.
       this.settings.logger.warn("upstream token refresh failed", { connection: spec.id, subject, error: why });
       throw new RefreshFailedError(titleOf(spec), why);
@@ -228,6 +228,17 @@ export class OAuthCredentials implements UpstreamCredentials {
     const mode = spec.oauth!.mode;
     return new NeedsAuthorizationError(spec.id, titleOf(spec), mode, reason, this.settings.publicUrl.replace(/\/+$/, "") + connectPath(spec.id, mode));
   }
+}
+
+/**
+ * Why a refresh failed, in words of our own: the endpoint's text is a third party's and might echo the
+ * request (the refresh token, the client secret), so only its error code is kept.
+ */
+function refreshFailure(err: unknown): string {
+  if (err instanceof OAuthError) return `the token endpoint answered ${err.errorCode}`;
+  if (err instanceof AddressDeniedError) return `the token endpoint's address is not allowed: ${err.message}`;
+  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) return "the token endpoint did not answer in time";
+  return "the token endpoint could not be reached";
 }
 
 function keyOf(connectionId: string, subject: OAuthSubject): string {
