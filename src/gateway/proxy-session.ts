@@ -93,8 +93,10 @@ export class ProxySession extends DownstreamSession {
     try {
       return await this.forwardList(request, extra);
     } catch (err) {
-      const discovery = this.runtime.discovery;
-      if (!(err instanceof NeedsAuthorizationError) || discovery.refreshedAt === null) throw err;
+      if (!(err instanceof NeedsAuthorizationError)) throw err;
+      const runtime = this.runtime;
+      const discovery = runtime.discovery.refreshedAt === null ? await (runtime.pendingRefresh() ?? runtime.refresh()) : runtime.discovery;
+      if (discovery.refreshedAt === null) throw err;
       switch (request.method) {
         case "tools/list":
           return { tools: discovery.tools };

@@ -3,7 +3,8 @@
 // cache following the change probe, refresh before expiry and on a 401 (once per link), and what a
 // refused or failed refresh does to the link (marks only that subject, or nothing).
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { NeedsAuthorizationError, type OAuthLink, type OAuthLinkSummary, type OAuthSubject, type UpstreamOAuthStore, type UpstreamRegistration, type UpstreamTokens } from "../../src/domain/connections/oauth-types.ts";
+import { NeedsAuthorizationError, type OAuthSubject } from "../../src/domain/connections/oauth-types.ts";
+import { MemoryOAuthStore as MemoryStore } from "../support/memory-oauth-store.ts";
 import type { ConnectionSpec, OAuthMode } from "../../src/domain/connections/spec.ts";
 import { OAuthCredentials, RefreshFailedError } from "../../src/gateway/upstream/oauth/credentials.ts";
 import { DEFAULT_ADDRESS_POLICY } from "../../src/gateway/upstream/address-policy.ts";
@@ -15,78 +16,6 @@ const BOB = "user_bob" as const;
 const ADMIN = "user_admin" as const;
 const ADMIN2 = "user_admin2" as const;
 const ADMINS = new Set<string>([ADMIN, ADMIN2]);
-
-/** The store's contract, in memory (the database one is tested by the store's own tests). */
-class MemoryStore implements UpstreamOAuthStore {
-  registrations = new Map<string, UpstreamRegistration>();
-  links = new Map<string, OAuthLink>();
-  reads = 0;
-  marked: { subject: OAuthSubject; reason: string }[] = [];
-  /** Runs before replaceTokens writes (another replica's refresh landing first). */
-  beforeReplace: (() => void) | null = null;
-  private key(c: string, s: OAuthSubject): string {
-    return `${c}|${s}`;
-  }
-  async getRegistration(id: string): Promise<UpstreamRegistration | null> {
-    return this.registrations.get(id) ?? null;
-  }
-  async saveRegistration(r: UpstreamRegistration): Promise<void> {
-    this.registrations.set(r.connectionId, r);
-  }
-  async clearRegistration(id: string): Promise<void> {
-    this.registrations.delete(id);
-  }
-  async getLink(c: string, s: OAuthSubject): Promise<OAuthLink | null> {
-    this.reads++;
-    const link = this.links.get(this.key(c, s));
-    return link ? structuredClone(link) : null;
-  }
-  async saveLink(l: { connectionId: string; subject: OAuthSubject; tokens: UpstreamTokens; account: string | null; connectedBy: string; now?: Date }): Promise<void> {
-    const now = l.now ?? new Date();
-    this.links.set(this.key(l.connectionId, l.subject), {
-      connectionId: l.connectionId,
-      subject: l.subject,
-      userId: l.subject === "shared" ? null : l.subject,
-      state: "connected",
-      account: l.account,
-      expiresAt: l.tokens.expiresAt,
-      scope: l.tokens.scope,
-      lastError: null,
-      connectedBy: l.connectedBy,
-      connectedAt: now,
-      updatedAt: now,
-      tokens: l.tokens,
-    });
-  }
-  async replaceTokens(c: string, s: OAuthSubject, previous: string | null, tokens: UpstreamTokens, now = new Date()): Promise<boolean> {
-    this.beforeReplace?.();
-    const link = this.links.get(this.key(c, s));
-    if (!link || link.tokens.refreshToken !== previous) return false;
-    Object.assign(link, { tokens, expiresAt: tokens.expiresAt, scope: tokens.scope, updatedAt: now, state: "connected", lastError: null });
-    return true;
-  }
-  async markNeedsReauth(c: string, s: OAuthSubject, reason: string): Promise<void> {
-    this.marked.push({ subject: s, reason });
-    const link = this.links.get(this.key(c, s));
-    if (link) Object.assign(link, { state: "needs_reauth", lastError: reason });
-  }
-  async deleteLink(c: string, s: OAuthSubject): Promise<boolean> {
-    return this.links.delete(this.key(c, s));
-  }
-  async listLinks(c: string): Promise<OAuthLinkSummary[]> {
-    return [...this.links.values()].filter((l) => l.connectionId === c).map(({ tokens: _t, ...summary }) => summary);
-  }
-  async listLinksOfUser(u: string): Promise<OAuthLinkSummary[]> {
-    return [...this.links.values()].filter((l) => l.userId === u).map(({ tokens: _t, ...summary }) => summary);
-  }
-  async createFlow(): Promise<void> {}
-  async takeFlow(): Promise<null> {
-    return null;
-  }
-  async pruneFlows(): Promise<number> {
-    return 0;
-  }
-}
 
 /** A token endpoint: rotating refresh tokens, each tied to a user; can be told to refuse, fail or hang. */
 type TokenServer = { url: string; refreshes: number; forms: URLSearchParams[]; valid: Map<string, string>; mode: "ok" | "fail" | "hang" | "echo"; answered: number; onRefused: (() => void) | null; stop: () => void };

@@ -288,10 +288,13 @@ export class Upstream {
     // What `authorization` throws is kept: the SDK's transports may wrap it (the SSE stream reports its own error).
     const authorization = options.authorization
       ? (rejected?: string) =>
-          options.authorization!(rejected).catch((err: unknown) => {
-            this.authorizationFailure = err;
-            throw err;
-          })
+          options.authorization!(rejected).then(
+            (value) => ((this.authorizationFailure = null), value),
+            (err: unknown) => {
+              this.authorizationFailure = err;
+              throw err;
+            },
+          )
       : undefined;
     this.client.fallbackNotificationHandler = async (n) => hooks.onNotification(n);
     this.client.fallbackRequestHandler = (request, extra) => hooks.onRequest(request, extra) as never;
@@ -318,7 +321,8 @@ export class Upstream {
         pending.reject(this.streamLost ? new StreamLostError() : new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
       }
       if (this.ownsPool) this.http?.pool?.close();
-      hooks.onClose(this.closedByUs ? null : new Error("the upstream connection closed"));
+      // The SDK closes a client whose initialize failed; for want of a token, that is no upstream failure.
+      hooks.onClose(this.closedByUs || this.authorizationFailure !== null ? null : new Error("the upstream connection closed"));
     };
     this.client.onerror = () => {}; // transport errors surface as failed requests or a close
   }
