@@ -217,6 +217,22 @@ describe("per-user mode", () => {
     expect(denied.every((r) => r.outcome === "error" && r.actor.userId === USERS.carol)).toBe(true);
   });
 
+  test("the admin's Try it and connection test: Try it calls as the signed-in user; the test uses discovery's (an admin's) token", async () => {
+    const { harness, spec, agent } = await perUser();
+    expect(textOf(await harness.gateway.callAgentTool(agent.id, caller("alice"), "whoami", {}))).toContain("alice");
+    const carol = await harness.gateway.callAgentTool(agent.id, caller("carol"), "whoami", {});
+    expect(carol.isError).toBe(true);
+    expect(textOf(carol)).toContain(`${PUBLIC_URL}/admin/connected-accounts#${spec.id}`);
+    const tested = await harness.gateway.test(spec);
+    expect(tested.ok).toBe(true);
+    expect(tested.tools).toBeGreaterThan(0);
+    await store.deleteLink(spec.id, USERS.admin);
+    version++;
+    const untested = await harness.gateway.test({ ...spec });
+    expect(untested.ok).toBe(false);
+    expect(untested.error).toContain(`${PUBLIC_URL}/admin/connected-accounts#${spec.id}`);
+  });
+
   test("a refused refresh (revoked + expired) marks only that user's link; the other user's calls go on", async () => {
     const { harness, spec } = await perUser();
     const a = await harness.connect(spec.id, { caller: caller("alice") });
