@@ -186,8 +186,10 @@ export class ConnectionRuntime {
     const link: Link = { upstream: Promise.resolve(null as unknown as Upstream), inflight: new Set(), owner };
     if (owner) this.perSession.set(owner, link);
     else this.shared = link;
-    const before = this.status;
-    this.setStatus("connecting");
+    // The status is the connection's (its discovery's), not each user's: an OAuth connection's session
+    // links, which succeed or fail per user, leave it alone unless they show it reachable.
+    const accountLink = owner !== null && Boolean(this.spec.oauth);
+    if (!accountLink) this.setStatus("connecting");
     if (this.pool === undefined) this.pool = sharedPool(this.spec, this.settings.addressPolicy);
     link.upstream = Upstream.connect(this.spec, {
       stderr: this.stderr,
@@ -202,7 +204,7 @@ export class ConnectionRuntime {
       async (upstream) => {
         this.failures = 0;
         this.lastError = null;
-        this.setStatus("connected", null);
+        if (!accountLink || this.status.state !== "needs_authorization") this.setStatus("connected", null);
         if (!owner && this.discovery.refreshedAt === null) void this.refresh().catch(() => {});
         // A session's upstream session that was lost and made anew gets back what the client set up.
         if (owner) await this.restore(owner, upstream);
@@ -214,7 +216,6 @@ export class ConnectionRuntime {
         // sessions go on. Only discovery's own lack of one is the connection's state.
         if (err instanceof NeedsAuthorizationError || (owner && this.spec.oauth && isUpstreamRefusal(err))) {
           if (!owner && err instanceof NeedsAuthorizationError) this.setStatus("needs_authorization", err.message);
-          else if (this.status.state === "connecting") this.setStatus(before.state, before.lastError);
           if (err instanceof NeedsAuthorizationError) throw err;
           throw new JsonRpcError(ErrorCode.InvalidRequest, "The upstream refused this account's authorization.");
         }
@@ -313,7 +314,7 @@ export class ConnectionRuntime {
               }
             }, Math.max(0, this.retryAt - Date.now())).unref();
           }
-        } else if (!this.closed && !this.shared) {
+        } else if (!this.closed && !this.shared && !(link.owner && this.status.state === "needs_authorization")) {
           this.setStatus("idle");
         }
       },

@@ -304,6 +304,9 @@ describe("per-user mode", () => {
     expect(runtime.getStatus().state).toBe("needs_authorization");
     const a = await harness.connect(spec.id, { caller: caller("alice") });
     expect(await whoamiOf(a)).toContain("alice");
+    // A member's session reaching the upstream does not hide that discovery has no admin's link.
+    expect(runtime.getStatus().state).toBe("needs_authorization");
+    expect(runtime.getStatus().lastError).toContain(`${PUBLIC_URL}/admin/connected-accounts#${spec.id}`);
     await connectAccount(spec.id, USERS.admin, "root");
     const discovery = await runtime.refresh();
     expect(discovery.error).toBeNull();
