@@ -24,6 +24,10 @@ import { dialectOf } from "./db/store.ts";
 import { OFFLINE_GATEWAY } from "./gateway/offline.ts";
 import type { RunningGateway } from "./gateway/serving.ts";
 import { AddressPolicy } from "./gateway/upstream/address-policy.ts";
+import { createUpstreamAuthorizer } from "./gateway/upstream/oauth/authorizer.ts";
+import type { UpstreamAuthorizer } from "./gateway/upstream/oauth/types.ts";
+import { upstreamOAuthStore } from "./domain/connections/upstream-oauth.ts";
+import { oauthConnectionLookup } from "./operations/connection-oauth.ts";
 import type { AppDeps } from "./http/context.ts";
 import { createClientMetadataFetcher } from "./http/oauth/client-metadata.ts";
 import { AuditLog } from "./domain/monitoring/audit.ts";
@@ -181,6 +185,7 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
     catalog: CATALOG,
     resourceExists: resourceExistsIn(handle.db),
     gateway,
+    upstreamAuth: buildUpstreamAuthorizer(config, logger, handle.db, keys),
     cluster: options.cluster,
     callMetrics,
     verifyKey: createKeyVerifier(handle.db, keys.tokenHmac, probe),
@@ -198,6 +203,22 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
       }),
     },
   };
+}
+
+/**
+ * Switchboard as an OAuth client of its upstreams, over the same address policy as the gateway's (every
+ * discovered URL obeys gateway.upstream_allow / upstream_deny) and the connections' sealed store.
+ */
+export function buildUpstreamAuthorizer(config: Config, logger: Logger, db: Db, keys: ServerKeys): UpstreamAuthorizer {
+  const deps = { db, keys, config };
+  return createUpstreamAuthorizer({
+    store: upstreamOAuthStore(connectionStore(deps)),
+    connection: oauthConnectionLookup(deps),
+    policy: new AddressPolicy(config.gateway),
+    publicUrl: config.server.public_url,
+    hmacKey: keys.tokenHmac,
+    logger,
+  });
 }
 
 /**
@@ -261,6 +282,7 @@ export async function compose(
  */
 export function buildHostDeps(config: Config, handle: DbHandle): OperationDeps {
   let keys: ServerKeys | undefined;
+  let upstreamAuth: UpstreamAuthorizer | undefined;
   return {
     db: handle.db,
     // Listing or revoking keys needs no secret: it is read (or created, on a fresh data directory) only
@@ -274,6 +296,11 @@ export function buildHostDeps(config: Config, handle: DbHandle): OperationDeps {
     catalog: CATALOG,
     resourceExists: resourceExistsIn(handle.db),
     gateway: OFFLINE_GATEWAY,
+    // Disconnecting needs the secret (the tokens are sealed): built on first use, like the keys.
+    get upstreamAuth(): UpstreamAuthorizer {
+      upstreamAuth ??= buildUpstreamAuthorizer(config, silentLogger, handle.db, this.keys);
+      return upstreamAuth;
+    },
     startedAt: new Date(),
     // A command is one short run: its usage row is written at once, not queued (nothing to keep fast).
     usage: config.monitoring.enabled ? new ImmediateUsageSink(handle.db) : { record: () => {} },

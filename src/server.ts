@@ -7,6 +7,8 @@ import { describePostgresUrl } from "./db/client.ts";
 import { listConnectionSummaries } from "./domain/connections/connections.ts";
 import { purgeExpiredSessions } from "./domain/access/sessions.ts";
 import { pruneOAuth } from "./domain/oauth/authorizations.ts";
+import { upstreamOAuthStore } from "./domain/connections/upstream-oauth.ts";
+import { connectionStore } from "./operations/connections.ts";
 import { pruneAudit } from "./domain/monitoring/audit.ts";
 import { pruneUsage } from "./domain/monitoring/usage.ts";
 import { countUsers } from "./domain/access/users.ts";
@@ -125,6 +127,12 @@ async function sweepExpired(deps: AppDeps): Promise<void> {
     await pruneOAuth(deps.db);
   } catch (err) {
     deps.logger.warn("cannot prune OAuth rows", { error: (err as Error).message });
+  }
+  try {
+    // Upstream authorizations started and never finished (their callback never came).
+    await upstreamOAuthStore(connectionStore(deps)).pruneFlows();
+  } catch (err) {
+    deps.logger.warn("cannot prune upstream OAuth flows", { error: (err as Error).message });
   }
   try {
     await deps.throttle.prune(); // the sign-in attempts that left the window

@@ -4,6 +4,8 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import {
   ArgsSchema,
+  authProblems,
+  AuthSchema,
   CALL_TIMEOUT_MAX,
   CommandSchema,
   CONNECT_TIMEOUT_MAX,
@@ -13,6 +15,10 @@ import {
   HeadersSchema,
   IsolationSchema,
   MaxProcessesSchema,
+  OAuthClientIdSchema,
+  OAuthClientSecretSchema,
+  OAuthModeSchema,
+  OAuthScopesSchema,
   SlugSchema,
   stdioRefusal,
   TitleSchema,
@@ -311,10 +317,23 @@ const connection = z
     call_timeout: optionalDuration("Time a request may take; defaults to gateway.call_timeout.", CALL_TIMEOUT_MAX),
     enabled: z.boolean().default(true).describe("false keeps the connection but refuses calls to it."),
     record_payloads: z.boolean().default(false).describe("Usage rows keep each call's arguments and result, capped at monitoring.payload_max_size, with this connection's secret values and monitoring.redact_patterns masked. Off: neither is kept."),
+    auth: AuthSchema.default("static").describe('http and sse: "static" sends token and headers as given; "oauth" signs in at the upstream\'s own authorization server (discovered from the upstream), authorized from the admin, and sends the token got there, refreshed as it expires.'),
+    oauth_mode: OAuthModeSchema.optional().describe('With auth = "oauth": "shared" (an admin authorizes one account every caller uses) or "per_user" (each user connects their own account; a call carries the calling user\'s token). Defaults to "shared".'),
+    oauth_client_id: OAuthClientIdSchema.optional().describe("With auth = \"oauth\": a client registered by hand at the upstream's authorization server, for servers that offer neither client ID metadata documents nor dynamic registration. Its redirect URI is <public_url>/oauth/upstream/callback."),
+    oauth_client_secret: OAuthClientSecretSchema.optional().describe("With oauth_client_id, if that client has a secret. Use ${VAR}; stored encrypted, never shown."),
+    oauth_scopes: OAuthScopesSchema.optional().describe('With auth = "oauth": the scopes to ask for, space-separated, e.g. "repo read:org". Defaults to none in particular (what the server grants by default).'),
   })
   .transform((c) => ({ ...c, transport: c.transport ?? (c.command !== undefined ? ("stdio" as const) : ("http" as const)) }))
   .superRefine((c, ctx) => {
-    const problems = transportProblems({ ...c, url: c.url ?? null, token: c.token ?? null, command: c.command ?? null, cwd: c.cwd ?? null });
+    const fields = { ...c, url: c.url ?? null, token: c.token ?? null, command: c.command ?? null, cwd: c.cwd ?? null };
+    const auth = { auth: c.auth, oauthMode: c.oauth_mode ?? "shared", oauthClientId: c.oauth_client_id || null, oauthClientSecret: c.oauth_client_secret || null, oauthScopes: c.oauth_scopes || null };
+    const problems = { ...transportProblems(fields), ...authProblems({ ...fields, ...auth }) };
+    // In a file an OAuth setting without auth = "oauth" is a mistake (a forgotten line), not a value kept for later.
+    if (c.auth !== "oauth") {
+      for (const key of ["oauth_mode", "oauth_client_id", "oauth_client_secret", "oauth_scopes"] as const) {
+        if (c[key] !== undefined) problems[key] = 'only connections with auth = "oauth" take this';
+      }
+    }
     for (const [field, message] of Object.entries(problems)) ctx.addIssue({ code: "custom", path: field.split("."), message });
   });
 

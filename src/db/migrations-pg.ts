@@ -6,6 +6,7 @@ import replicas from "./migrations-pg/0001_replicas.sql" with { type: "text" };
 import changeFeed from "./migrations-pg/0002_change_feed.sql" with { type: "text" };
 import changeFeedAtCommit from "./migrations-pg/0003_change_feed_at_commit.sql" with { type: "text" };
 import signInAttempts from "./migrations-pg/0004_sign_in_attempts.sql" with { type: "text" };
+import upstreamOAuth from "./migrations-pg/0005_upstream_oauth.sql" with { type: "text" };
 
 export const PG_MIGRATIONS: readonly Migration[] = [
   { tag: "0000_foundation", sql: foundation },
@@ -13,4 +14,5 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { tag: "0002_change_feed", sql: changeFeed },
   { tag: "0003_change_feed_at_commit", sql: changeFeedAtCommit },
   { tag: "0004_sign_in_attempts", sql: signInAttempts },
+  { tag: "0005_upstream_oauth", sql: upstreamOAuth },
 ];

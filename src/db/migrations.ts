@@ -11,6 +11,7 @@ import usageTotals from "./migrations/0007_usage_totals.sql" with { type: "text"
 import userInvites from "./migrations/0008_user_invites.sql" with { type: "text" };
 import replicas from "./migrations/0009_replicas.sql" with { type: "text" };
 import signInAttempts from "./migrations/0010_sign_in_attempts.sql" with { type: "text" };
+import upstreamOAuth from "./migrations/0011_upstream_oauth.sql" with { type: "text" };
 
 export type Migration = { tag: string; sql: string };
 
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { tag: "0008_user_invites", sql: userInvites },
   { tag: "0009_replicas", sql: replicas },
   { tag: "0010_sign_in_attempts", sql: signInAttempts },
+  { tag: "0011_upstream_oauth", sql: upstreamOAuth },
 ];

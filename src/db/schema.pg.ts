@@ -120,6 +120,14 @@ export const connections = pgTable("connections", {
   updatedAt: epochMs("updated_at").notNull(),
   /** Usage rows keep this connection's call arguments and results (capped, redacted). */
   recordPayloads: boolean("record_payloads").notNull().default(false),
+  /** "oauth": the upstream's own authorization server issues the token (upstream_oauth_*), in `oauth_mode`. */
+  auth: text("auth", { enum: ["static", "oauth"] }).notNull().default("static"),
+  oauthMode: text("oauth_mode", { enum: ["shared", "per_user"] }).notNull().default("shared"),
+  /** A client the admin registered at the upstream's authorization server (else CIMD or DCR); the secret sealed like the token. */
+  oauthClientId: text("oauth_client_id"),
+  oauthClientSecretSealed: text("oauth_client_secret_sealed"),
+  /** The scopes asked for, space-separated; null: none in particular. */
+  oauthScopes: text("oauth_scopes"),
 });
 
 /**
@@ -474,3 +482,73 @@ export const switchboardChanges = pgTable("switchboard_changes", {
   id: integer("id").primaryKey(),
   version: bigint("version", { mode: "number" }).notNull(),
 });
+
+/**
+ * Switchboard as a client of an OAuth connection's authorization server (issue 16): what discovery found
+ * and how it registered (CIMD, DCR or the admin's client). One per connection; deleted when the URL or the
+ * client settings change, so the next authorization discovers again. The client secret is sealed, bound to
+ * the connection.
+ */
+export const upstreamOAuthRegistrations = pgTable("upstream_oauth_registrations", {
+  connectionId: text("connection_id").primaryKey().references(() => connections.id, { onDelete: "cascade" }),
+  issuer: text("issuer").notNull(),
+  resource: text("resource").notNull(),
+  authorizationEndpoint: text("authorization_endpoint").notNull(),
+  tokenEndpoint: text("token_endpoint").notNull(),
+  revocationEndpoint: text("revocation_endpoint"),
+  userinfoEndpoint: text("userinfo_endpoint"),
+  method: text("method", { enum: ["cimd", "dcr", "manual"] }).notNull(),
+  clientId: text("client_id").notNull(),
+  clientSecretSealed: text("client_secret_sealed"),
+  tokenEndpointAuthMethod: text("token_endpoint_auth_method", { enum: ["none", "client_secret_basic", "client_secret_post"] }).notNull(),
+  scopes: text("scopes"),
+  redirectUri: text("redirect_uri").notNull(),
+  createdAt: epochMs("created_at").notNull(),
+});
+
+/**
+ * The upstream tokens of an OAuth connection, per subject: "shared" (the connection's one account; user_id
+ * null) or a user's own (subject = user_id; gone with the user). Tokens are sealed, bound to the row and
+ * kind; `refresh_token_hash` (an HMAC) lets a refresh replace the tokens only if no other replica did first.
+ * `connected_by` is who authorized it, set null when that user is removed (a shared link stays).
+ */
+export const upstreamOAuthLinks = pgTable(
+  "upstream_oauth_links",
+  {
+    connectionId: text("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
+    subject: text("subject").notNull(),
+    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+    accessTokenSealed: text("access_token_sealed").notNull(),
+    refreshTokenSealed: text("refresh_token_sealed"),
+    refreshTokenHash: text("refresh_token_hash"),
+    expiresAt: epochMs("expires_at"),
+    scope: text("scope"),
+    account: text("account"),
+    state: text("state", { enum: ["connected", "needs_reauth"] }).notNull(),
+    lastError: text("last_error"),
+    connectedBy: text("connected_by").references(() => users.id, { onDelete: "set null" }),
+    connectedAt: epochMs("connected_at").notNull(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.connectionId, table.subject] }), index("upstream_oauth_links_user_id_idx").on(table.userId)],
+);
+
+/**
+ * Authorizations in progress, under the HMAC of their `state`: taken once by the callback (on whichever
+ * replica it lands), bound to the user and browser that started them. The PKCE verifier is sealed.
+ */
+export const upstreamOAuthFlows = pgTable(
+  "upstream_oauth_flows",
+  {
+    stateHash: text("state_hash").primaryKey(),
+    connectionId: text("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
+    subject: text("subject").notNull(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    codeVerifierSealed: text("code_verifier_sealed").notNull(),
+    bindingHash: text("binding_hash").notNull(),
+    returnTo: text("return_to").notNull(),
+    createdAt: epochMs("created_at").notNull(),
+    expiresAt: epochMs("expires_at").notNull(),
+  },
+  (table) => [index("upstream_oauth_flows_expires_at_idx").on(table.expiresAt)],
+);

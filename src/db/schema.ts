@@ -96,6 +96,14 @@ export const connections = sqliteTable("connections", {
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
   /** Usage rows keep this connection's call arguments and results (capped, redacted). */
   recordPayloads: integer("record_payloads", { mode: "boolean" }).notNull().default(false),
+  /** "oauth": the upstream's own authorization server issues the token (upstream_oauth_*), in `oauth_mode`. */
+  auth: text("auth", { enum: ["static", "oauth"] }).notNull().default("static"),
+  oauthMode: text("oauth_mode", { enum: ["shared", "per_user"] }).notNull().default("shared"),
+  /** A client the admin registered at the upstream's authorization server (else CIMD or DCR); the secret sealed like the token. */
+  oauthClientId: text("oauth_client_id"),
+  oauthClientSecretSealed: text("oauth_client_secret_sealed"),
+  /** The scopes asked for, space-separated; null: none in particular. */
+  oauthScopes: text("oauth_scopes"),
 });
 
 /**
@@ -439,4 +447,74 @@ export const signInAttempts = sqliteTable(
     at: integer("at").notNull(),
   },
   (table) => [index("sign_in_attempts_counter_key_at_idx").on(table.counter, table.key, table.at), index("sign_in_attempts_at_idx").on(table.at)],
+);
+
+/**
+ * Switchboard as a client of an OAuth connection's authorization server (issue 16): what discovery found
+ * and how it registered (CIMD, DCR or the admin's client). One per connection; deleted when the URL or the
+ * client settings change, so the next authorization discovers again. The client secret is sealed, bound to
+ * the connection.
+ */
+export const upstreamOAuthRegistrations = sqliteTable("upstream_oauth_registrations", {
+  connectionId: text("connection_id").primaryKey().references(() => connections.id, { onDelete: "cascade" }),
+  issuer: text("issuer").notNull(),
+  resource: text("resource").notNull(),
+  authorizationEndpoint: text("authorization_endpoint").notNull(),
+  tokenEndpoint: text("token_endpoint").notNull(),
+  revocationEndpoint: text("revocation_endpoint"),
+  userinfoEndpoint: text("userinfo_endpoint"),
+  method: text("method", { enum: ["cimd", "dcr", "manual"] }).notNull(),
+  clientId: text("client_id").notNull(),
+  clientSecretSealed: text("client_secret_sealed"),
+  tokenEndpointAuthMethod: text("token_endpoint_auth_method", { enum: ["none", "client_secret_basic", "client_secret_post"] }).notNull(),
+  scopes: text("scopes"),
+  redirectUri: text("redirect_uri").notNull(),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/**
+ * The upstream tokens of an OAuth connection, per subject: "shared" (the connection's one account; user_id
+ * null) or a user's own (subject = user_id; gone with the user). Tokens are sealed, bound to the row and
+ * kind; `refresh_token_hash` (an HMAC) lets a refresh replace the tokens only if no other replica did first.
+ * `connected_by` is who authorized it, set null when that user is removed (a shared link stays).
+ */
+export const upstreamOAuthLinks = sqliteTable(
+  "upstream_oauth_links",
+  {
+    connectionId: text("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
+    subject: text("subject").notNull(),
+    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+    accessTokenSealed: text("access_token_sealed").notNull(),
+    refreshTokenSealed: text("refresh_token_sealed"),
+    refreshTokenHash: text("refresh_token_hash"),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }),
+    scope: text("scope"),
+    account: text("account"),
+    state: text("state", { enum: ["connected", "needs_reauth"] }).notNull(),
+    lastError: text("last_error"),
+    connectedBy: text("connected_by").references(() => users.id, { onDelete: "set null" }),
+    connectedAt: integer("connected_at", { mode: "timestamp_ms" }).notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.connectionId, table.subject] }), index("upstream_oauth_links_user_id_idx").on(table.userId)],
+);
+
+/**
+ * Authorizations in progress, under the HMAC of their `state`: taken once by the callback (on whichever
+ * replica it lands), bound to the user and browser that started them. The PKCE verifier is sealed.
+ */
+export const upstreamOAuthFlows = sqliteTable(
+  "upstream_oauth_flows",
+  {
+    stateHash: text("state_hash").primaryKey(),
+    connectionId: text("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
+    subject: text("subject").notNull(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    codeVerifierSealed: text("code_verifier_sealed").notNull(),
+    bindingHash: text("binding_hash").notNull(),
+    returnTo: text("return_to").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    expiresAt: integer("expires_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [index("upstream_oauth_flows_expires_at_idx").on(table.expiresAt)],
 );

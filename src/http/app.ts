@@ -33,6 +33,7 @@ import { exportResponse } from "./routes/monitoring-export.ts";
 import { sessionCaller } from "../operations/registry.ts";
 import { countRequests, HttpRequestCounter } from "./middleware/http-metrics.ts";
 import { oauthRoutes } from "./oauth/routes.ts";
+import { upstreamClientMetadataRoutes } from "./oauth/upstream-client-metadata.ts";
 
 /** Builds the whole HTTP surface over the given dependencies. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
@@ -66,6 +67,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // browser sign-in, ignoring their configured Authorization header, whenever OAuth is offered).
   app.route("/mcp-key", mcpProxyRoutes(deps, { oauth: false }));
   app.route("/api/v1", apiRoutes(deps));
+  // Switchboard as an OAuth client of its upstreams: its metadata document, whatever [oauth] says.
+  app.route("/", upstreamClientMetadataRoutes(deps));
   // The authorization server (absent when [oauth] enabled = false: its paths are 404s).
   const oauth = oauthRoutes(deps);
   if (oauth) {

@@ -9,6 +9,7 @@ import type { LastUsedRecorder, VerifiedKey } from "../domain/access/api-keys.ts
 import type { ManagementCatalog } from "../domain/access/permissions.ts";
 import type { RunningGateway } from "../gateway/serving.ts";
 import type { ClusterNode } from "../gateway/cluster/cluster.ts";
+import type { UpstreamAuthorizer } from "../gateway/upstream/oauth/types.ts";
 import type { Logger } from "../logger.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import type { ServerKeys } from "../security/keys.ts";
@@ -51,6 +52,8 @@ export type AppDeps = {
    * /mcp routes its serving face, the server its start and stop. Tests put a fake of the same contract.
    */
   gateway: RunningGateway;
+  /** Switchboard as an OAuth client of its upstreams (the admin's Authorize buttons and callback, the operations). */
+  upstreamAuth: UpstreamAuthorizer;
   /** This replica among several (absent on a single replica): MCP sessions held elsewhere are forwarded. */
   cluster?: ClusterNode;
   /** Calls counted in memory since start (fed by the usage sink the gateway and operations record to), for /metrics. */

@@ -172,7 +172,7 @@ const mask = (table: Record<string, string>) => Object.fromEntries(Object.keys(t
 /** What a connection's public columns are in the list and the full view alike, with its gateway status and discovery counts. */
 async function publicOut(
   deps: Pick<OperationDeps, "gateway" | "config">,
-  c: Omit<Connection, "token" | "headers" | "env" | "secretsUnreadable">,
+  c: Omit<Connection, "token" | "headers" | "env" | "oauthClientSecret" | "secretsUnreadable">,
   tokenSet: boolean,
 ) {
   const status = await deps.gateway.status(c.id);

@@ -12,6 +12,7 @@ import {
   connectionTest,
   connectionUpdate,
 } from "./connections.ts";
+import { connectionOAuthDisconnect, connectionOAuthLinks, oauthAccountsList } from "./connection-oauth.ts";
 import { monitoringKeyActivity, monitoringLogGet, monitoringLogsList, monitoringStats } from "./monitoring.ts";
 import { oauthClientDelete, oauthClientList, oauthGrantList, oauthGrantRevoke } from "./oauth.ts";
 import { catalogOf, type Operation } from "./registry.ts";
@@ -30,6 +31,9 @@ export const OPERATIONS = [
   connectionDelete,
   connectionTest,
   connectionRefresh,
+  connectionOAuthLinks,
+  oauthAccountsList,
+  connectionOAuthDisconnect,
   agentList,
   agentGet,
   agentCreate,

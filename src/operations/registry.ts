@@ -12,6 +12,7 @@ import type { Actor, AuditSink, Face, Outcome, UsageSink } from "../domain/monit
 import { parseFields, type PasswordCost, type User } from "../domain/access/users.ts";
 import { AppError } from "../errors.ts";
 import type { ManagedGateway } from "../gateway/types.ts";
+import type { UpstreamAuthorizer } from "../gateway/upstream/oauth/types.ts";
 import type { Logger } from "../logger.ts";
 import type { ServerKeys } from "../security/keys.ts";
 
@@ -31,6 +32,8 @@ export type OperationDeps = {
    * asked for status, discovery, tests, agent health and "Try it" calls.
    */
   gateway: ManagedGateway;
+  /** Switchboard as an OAuth client of its upstreams: starts, finishes and disconnects authorizations. */
+  upstreamAuth: UpstreamAuthorizer;
   /** When this process started: the server's uptime (SERVER_STATS). */
   startedAt: Date;
   /** Where usage records go (the batched recorder; never blocks, never throws). */

@@ -15,6 +15,8 @@ import { findClient } from "../../src/domain/oauth/clients.ts";
 import type { OAuthClient, TokenSet } from "../../src/domain/oauth/types.ts";
 import { agentStore } from "../../src/operations/agents.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
+import { upstreamOAuthStore } from "../../src/domain/connections/upstream-oauth.ts";
+import type { OAuthSubject } from "../../src/domain/connections/oauth-types.ts";
 import { OPERATIONS, OPERATIONS_BY_NAME } from "../../src/operations/index.ts";
 import { PUBLIC_URL, TEST_SECRET } from "../support/app.ts";
 import { apiRequest, callTool, mintKey, TOKEN_ANYWHERE, TOKEN_PATTERN, useHarness, type Harness } from "../support/key-harness.ts";
@@ -41,6 +43,14 @@ type Row = {
 /** A stored http connection with a token, for the connection rows. */
 async function storedConnection(h: Harness, slug = "upstream") {
   return await createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp", token: "tok-row-secret" }));
+}
+
+/** A per-user OAuth connection with the admin's link (its tokens in ctx: never in an answer). */
+async function storedOAuthLink(h: Harness): Promise<{ id: string; tokens: string[] }> {
+  const connection = await createConnection(connectionStore(h.deps), newConnectionFields({ slug: "oauthed", transport: "http", url: "https://mcp.example.com/mcp", auth: "oauth", oauthMode: "per_user" }));
+  const tokens = { accessToken: "upstream-access-row-secret", refreshToken: "upstream-refresh-row-secret", expiresAt: new Date(Date.now() + 3600_000), scope: "mcp:tools" };
+  await upstreamOAuthStore(connectionStore(h.deps)).saveLink({ connectionId: connection.id, subject: h.admin.id as OAuthSubject, tokens, account: "admin-upstream", connectedBy: h.admin.id });
+  return { id: connection.id, tokens: [tokens.accessToken, tokens.refreshToken] };
 }
 
 /** An approval's tokens: never in an answer. */
@@ -323,6 +333,36 @@ const ROUTES: Row[] = [
       expect(await h.deps.oauth.verifyAccessToken(tokens.accessToken)).toBeNull();
     },
     never: (_h, ctx) => oauthSecrets(ctx.tokens as TokenSet),
+  },
+  {
+    op: "CONNECTION_OAUTH_LINKS",
+    request: async (h) => {
+      const { id, tokens } = await storedOAuthLink(h);
+      return { method: "GET", path: `/connections/${id}/oauth/links`, ctx: { tokens } };
+    },
+    status: 200,
+    check: (body, h) => expect(body).toMatchObject({ mode: "per_user", links: [{ subject: h.admin.id, user: { id: h.admin.id, email: h.admin.email }, state: "connected", account: "admin-upstream" }] }),
+    never: (_h, ctx) => ctx.tokens as string[],
+  },
+  {
+    op: "OAUTH_ACCOUNTS_LIST",
+    request: async (h) => ({ method: "GET", path: "/oauth/accounts", ctx: await storedOAuthLink(h) }),
+    status: 200,
+    check: (body, _h, ctx) => expect(body).toEqual({ accounts: [{ connection_id: ctx.id as string, slug: "oauthed", title: "oauthed", state: "connected", account: "admin-upstream", expires_at: expect.any(String), last_error: null }] }),
+    never: (_h, ctx) => ctx.tokens as string[],
+  },
+  {
+    op: "CONNECTION_OAUTH_DISCONNECT",
+    request: async (h) => {
+      const { id, tokens } = await storedOAuthLink(h);
+      return { method: "DELETE", path: `/connections/${id}/oauth/links`, ctx: { id, tokens } };
+    },
+    status: 200,
+    check: async (body, h, ctx) => {
+      expect(body).toEqual({ disconnected: true });
+      expect(await upstreamOAuthStore(connectionStore(h.deps)).getLink(ctx.id as string, h.admin.id as OAuthSubject)).toBeNull();
+    },
+    never: (_h, ctx) => ctx.tokens as string[],
   },
   {
     op: "OAUTH_CLIENT_LIST",

@@ -1,6 +1,7 @@
 // The change feed on PostgreSQL: two handles on one database stand for two replicas. A key, an OAuth
 // token or a user removed through one is refused on the very next check through the other (no sleep),
-// usage and audit writes leave the feed alone, a cached check costs one query, and a replica that
+// usage and audit writes (and upstream OAuth flows) leave the feed alone, upstream OAuth links and
+// registrations move it, a cached check costs one query, and a replica that
 // cannot reach the database refuses rather than trusting its cache.
 import { afterEach, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
@@ -14,6 +15,8 @@ import { registerEngine, tables, type Db } from "../../src/db/store.ts";
 import { createApiKey, createKeyVerifier, deleteApiKey } from "../../src/domain/access/api-keys.ts";
 import { deleteUser } from "../../src/domain/access/users.ts";
 import { createAgent, newAgentFields } from "../../src/domain/agents/agents.ts";
+import { createConnection, newConnectionFields } from "../../src/domain/connections/connections.ts";
+import { upstreamOAuthStore } from "../../src/domain/connections/upstream-oauth.ts";
 import { AuditLog } from "../../src/domain/monitoring/audit.ts";
 import { ImmediateUsageSink } from "../../src/domain/monitoring/recorder.ts";
 import { createAccessTokenVerifier, exchangeCode, issueCode, revokeGrant } from "../../src/domain/oauth/authorizations.ts";
@@ -187,6 +190,35 @@ describe("the change feed on PostgreSQL", () => {
     expect(await feed()).toBe(before);
     await insertUser(a.db);
     expect(await feed()).not.toBe(before);
+  });
+
+  pgTest("an upstream OAuth link or registration written on one replica moves the version on the other; a flow does not", async () => {
+    const { a, b } = await twoReplicas();
+    const feed = createChangeFeed(b);
+    const base = { db: a.db, encryptionKey: randomBytes(32), stdio: { enabled: false, allowed_commands: [] } };
+    const conn = await createConnection(base, newConnectionFields({ slug: "oauth-feed", transport: "http", url: "https://mcp.example.com/mcp" }));
+    const userId = await insertUser(a.db, "admin");
+    const store = upstreamOAuthStore(base);
+    let before = await feed();
+    const now = new Date();
+    // Flows are taken straight from the table, never cached: their writes leave the feed alone.
+    await store.createFlow("feed-state", { connectionId: conn.id, subject: "shared", userId, codeVerifier: "v".repeat(43), bindingHash: "b", returnTo: "/admin", createdAt: now, expiresAt: new Date(now.getTime() + 60_000) });
+    expect(await store.takeFlow("feed-state")).not.toBeNull();
+    expect(await feed()).toBe(before);
+    const changes: [string, () => Promise<unknown>][] = [
+      ["save a link", () => store.saveLink({ connectionId: conn.id, subject: "shared", tokens: { accessToken: "a1", refreshToken: "r1", expiresAt: null, scope: null }, account: null, connectedBy: userId })],
+      ["refresh its tokens", () => store.replaceTokens(conn.id, "shared", "r1", { accessToken: "a2", refreshToken: "r2", expiresAt: null, scope: null })],
+      ["mark it as needing re-authorization", () => store.markNeedsReauth(conn.id, "shared", "invalid_grant")],
+      ["disconnect it", () => store.deleteLink(conn.id, "shared")],
+      ["save a registration", () => store.saveRegistration({ connectionId: conn.id, issuer: "https://as.example.com", resource: "https://mcp.example.com/mcp", authorizationEndpoint: "https://as.example.com/a", tokenEndpoint: "https://as.example.com/t", revocationEndpoint: null, userinfoEndpoint: null, method: "dcr", clientId: "c", clientSecret: null, tokenEndpointAuthMethod: "none", scopes: null, redirectUri: "https://sb.example.com/oauth/upstream/callback", createdAt: now })],
+      ["clear it", () => store.clearRegistration(conn.id)],
+    ];
+    for (const [what, change] of changes) {
+      await change();
+      const after = await feed();
+      expect({ what, moved: after !== before }).toEqual({ what, moved: true });
+      before = after;
+    }
   });
 
   pgTest("a check served from the cache costs one query: the feed's", async () => {

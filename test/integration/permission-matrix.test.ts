@@ -55,6 +55,12 @@ async function connectionId(h: Harness): Promise<string> {
   return (await createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp" }))).id;
 }
 
+/** A fresh per-user OAuth connection's id. */
+async function oauthConnectionId(h: Harness): Promise<string> {
+  const slug = `o-${randomUUID().slice(0, 8)}`;
+  return (await createConnection(connectionStore(h.deps), newConnectionFields({ slug, transport: "http", url: "https://mcp.example.com/mcp", auth: "oauth", oauthMode: "per_user" }))).id;
+}
+
 /** A fresh stored agent's id. */
 async function agentId(h: Harness): Promise<string> {
   return (await createAgent(agentStore(h.deps), newAgentFields({ slug: `a-${randomUUID().slice(0, 8)}` }))).id;
@@ -69,6 +75,10 @@ const ARGS: Record<string, (h: Harness, owner: User) => Record<string, unknown> 
   CONNECTION_DELETE: async (h) => ({ id: await connectionId(h) }),
   CONNECTION_TEST: async (h) => ({ id: await connectionId(h) }),
   CONNECTION_REFRESH: async (h) => ({ id: await connectionId(h) }),
+  CONNECTION_OAUTH_LINKS: async (h) => ({ connection: await oauthConnectionId(h) }),
+  OAUTH_ACCOUNTS_LIST: () => ({}),
+  // The caller's own link (none: { disconnected: false }), which every caller may cut.
+  CONNECTION_OAUTH_DISCONNECT: async (h) => ({ connection: await oauthConnectionId(h) }),
   TOOL_LIST: () => ({}),
   AGENT_LIST: () => ({}),
   AGENT_GET: async (h) => ({ id: await agentId(h) }),

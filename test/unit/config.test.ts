@@ -386,3 +386,54 @@ describe("the config is immutable once built", () => {
     expect(config.server.public_url).toBe("http://127.0.0.1:0");
   });
 });
+
+describe("[[connections]] with OAuth", () => {
+  const CLIENT_SECRET = "cs-Sup3rSecret-from-env";
+  const oauth = (extra: Record<string, unknown>) => ({ connections: [{ slug: "linear", url: "https://mcp.linear.app/mcp", auth: "oauth", ...extra }] });
+
+  test("auth, oauth_mode, a client id, its secret from ${VAR} and scopes are read as given; a static connection needs none", () => {
+    const config = parse(oauth({ oauth_mode: "per_user", oauth_client_id: "client-1", oauth_client_secret: "${LINEAR_SECRET}", oauth_scopes: "read write" }), { LINEAR_SECRET: CLIENT_SECRET });
+    expect(config.connections[0]).toMatchObject({ auth: "oauth", oauth_mode: "per_user", oauth_client_id: "client-1", oauth_client_secret: CLIENT_SECRET, oauth_scopes: "read write" });
+    expect(parse(oauth({})).connections[0]!.oauth_mode).toBeUndefined();
+    expect(parse({ connections: [{ slug: "a", url: "https://a.example/mcp" }] }).connections[0]!.auth).toBe("static");
+  });
+
+  test("the OAuth rules name each key path, every problem at once", () => {
+    expect(
+      problemsOf(() =>
+        parse({
+          connections: [
+            { slug: "a", command: "npx", auth: "oauth" },
+            { slug: "b", url: "https://b.example/mcp", auth: "oauth", token: "t", headers: { Authorization: "Bearer x" } },
+            { slug: "c", url: "https://c.example/mcp", auth: "oauth", oauth_client_secret: "s" },
+            { slug: "d", url: "https://d.example/mcp", auth: "oauth", oauth_scopes: 'repo "all"', oauth_mode: "everyone" },
+            { slug: "e", url: "https://e.example/mcp", oauth_scopes: "repo", oauth_client_id: "x" },
+            { slug: "f", url: "https://f.example/mcp", auth: "basic" },
+          ],
+        }),
+      ).sort(),
+    ).toEqual(
+      [
+        "connections[0].auth: only http and sse connections sign in with OAuth",
+        "connections[1].token: an OAuth connection sends the token it signs in for: remove the static token",
+        "connections[1].headers.Authorization: an OAuth connection sends its own Authorization header",
+        "connections[2].oauth_client_secret: a client secret needs its client id (oauth_client_id)",
+        'connections[3].oauth_scopes: expected scope tokens separated by single spaces, e.g. "repo read:org" (no quotes, backslashes or other spaces)',
+        'connections[3].oauth_mode: expected one of "shared", "per_user", got "everyone"',
+        'connections[4].oauth_scopes: only connections with auth = "oauth" take this',
+        'connections[4].oauth_client_id: only connections with auth = "oauth" take this',
+        'connections[5].auth: expected one of "static", "oauth", got "basic"',
+      ].sort(),
+    );
+  });
+
+  test("a client secret with a bad character is refused without showing it; the effective config masks it", () => {
+    const refused = problemsOf(() => parse(oauth({ oauth_client_id: "c", oauth_client_secret: `${CLIENT_SECRET}\n` })));
+    expect(refused).toEqual(["connections[0].oauth_client_secret: a client secret is printable ASCII characters"]);
+    expect(refused.join("\n")).not.toContain(CLIENT_SECRET);
+    const text = renderEffectiveConfig(parse(oauth({ oauth_client_id: "client-1", oauth_client_secret: CLIENT_SECRET })), { secretSource: "x" });
+    expect(text).not.toContain(CLIENT_SECRET);
+    expect(text).toContain("client-1");
+    expect((Bun.TOML.parse(text) as { connections: Record<string, unknown>[] }).connections[0]).toMatchObject({ auth: "oauth", oauth_client_secret: "********" });
+  });
+});

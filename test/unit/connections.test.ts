@@ -65,11 +65,12 @@ describe("secrets at rest", () => {
       expect(decrypt).not.toHaveBeenCalled();
       // Everything public the full read has, and whether each secret is stored in place of the secrets.
       expect(summaries).toEqual(
-        full.map(({ token, headers, env, secretsUnreadable: _unreadable, ...rest }) => ({
+        full.map(({ token, headers, env, oauthClientSecret, secretsUnreadable: _unreadable, ...rest }) => ({
           ...rest,
           tokenSet: token !== null,
           headersSet: Object.keys(headers).length > 0,
           envSet: Object.keys(env).length > 0,
+          oauthClientSecretSet: oauthClientSecret !== null,
         })),
       );
       expect(summaries.map((c) => [c.slug, c.tokenSet, c.headersSet, c.envSet])).toEqual([["local", false, false, true], ["remote", true, true, false]]);

@@ -40,12 +40,18 @@ function fieldsOf(c: ConfigConnection): ConnectionFields {
     connectTimeoutMs: c.connect_timeout ?? null,
     callTimeoutMs: c.call_timeout ?? null,
     recordPayloads: c.record_payloads,
+    auth: c.auth,
+    oauthMode: c.oauth_mode ?? "shared",
+    oauthClientId: c.oauth_client_id || null,
+    oauthClientSecret: c.oauth_client_secret || null,
+    oauthScopes: c.oauth_scopes || null,
   });
 }
 
 const COMPARED: (keyof ConnectionFields)[] = [
   "title", "description", "transport", "enabled", "url", "token", "headers", "command", "args", "cwd", "env",
   "isolation", "maxProcesses", "connectTimeoutMs", "callTimeoutMs", "recordPayloads",
+  "auth", "oauthMode", "oauthClientId", "oauthClientSecret", "oauthScopes",
 ];
 
 function differs(current: Connection, next: ConnectionFields): boolean {

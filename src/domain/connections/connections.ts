@@ -1,6 +1,7 @@
-// Connections: upstream MCP servers, stored with their token, headers and env encrypted (AES-256-GCM,
-// bound to the row id and column), validated per transport and against the [stdio] policy, and turned
-// into the ConnectionSpec the gateway runs. Secrets leave this module only inside a spec.
+// Connections: upstream MCP servers, stored with their token, headers, env and OAuth client secret
+// encrypted (AES-256-GCM, bound to the row id and column), validated per transport and against the
+// [stdio] policy, and turned into the ConnectionSpec the gateway runs. Secrets leave this module only
+// inside a spec. Changing what an OAuth connection's tokens were for forgets them.
 import { randomUUID } from "node:crypto";
 import { asc, eq, getTableColumns, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
@@ -11,7 +12,7 @@ import { AppError } from "../../errors.ts";
 import type { ConnectionSpec, UpstreamTransport } from "./spec.ts";
 import { decryptSecret, encryptSecret } from "../../security/cipher.ts";
 import { removeConnectionFromAgents } from "../agents/agents.ts";
-import { stdioRefusal, transportProblems, type StdioPolicy, type TransportFields } from "./rules.ts";
+import { authProblems, stdioRefusal, transportProblems, type AuthFields, type StdioPolicy, type TransportFields } from "./rules.ts";
 import { CONNECTION_ID } from "../access/permissions.ts";
 import { removeGrantsOn } from "../access/grants.ts";
 
@@ -19,7 +20,7 @@ import { removeGrantsOn } from "../access/grants.ts";
 export const SECRET_MASK = "********";
 
 /** Everything a connection is made of, secrets in clear (in memory only). */
-export type ConnectionFields = TransportFields & {
+export type ConnectionFields = TransportFields & AuthFields & {
   slug: string;
   title: string;
   description: string;
@@ -43,8 +44,9 @@ export type Connection = ConnectionFields & {
 };
 
 /**
- * A change: absent fields stay. `token: null` (or "") removes the token; headers and env are replaced
- * whole, except that a value equal to SECRET_MASK keeps the stored value of that name.
+ * A change: absent fields stay. `token: null` (or "") removes the token, and likewise the OAuth client
+ * secret, client id and scopes; SECRET_MASK as the token or client secret keeps the stored one; headers
+ * and env are replaced whole, except that a value equal to SECRET_MASK keeps the stored value of that name.
  */
 export type ConnectionChanges = Partial<ConnectionFields>;
 
@@ -78,6 +80,7 @@ function toConnection(store: ConnectionStore, row: Row): Connection {
   const token = open("token", row.tokenSealed);
   const headers = JSON.parse(open("headers", row.headersSealed) ?? "{}") as Record<string, string>;
   const env = JSON.parse(open("env", row.envSealed) ?? "{}") as Record<string, string>;
+  const oauthClientSecret = open("oauth_client_secret", row.oauthClientSecretSealed);
   return {
     id: row.id,
     slug: row.slug,
@@ -97,6 +100,11 @@ function toConnection(store: ConnectionStore, row: Row): Connection {
     connectTimeoutMs: row.connectTimeoutMs,
     callTimeoutMs: row.callTimeoutMs,
     recordPayloads: row.recordPayloads,
+    auth: row.auth,
+    oauthMode: row.oauthMode,
+    oauthClientId: row.oauthClientId,
+    oauthClientSecret,
+    oauthScopes: row.oauthScopes,
     fromConfig: row.fromConfig,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -129,26 +137,33 @@ export async function listConnections(store: ConnectionStore): Promise<Connectio
  * A connection's public columns, and whether each secret is stored: what a list of connections may
  * show without reading a secret. Header and env names live inside the sealed tables, so they are not here.
  */
-export type ConnectionSummary = Omit<Connection, "token" | "headers" | "env" | "secretsUnreadable"> & {
+export type ConnectionSummary = Omit<Connection, "token" | "headers" | "env" | "oauthClientSecret" | "secretsUnreadable"> & {
   tokenSet: boolean;
   headersSet: boolean;
   envSet: boolean;
+  oauthClientSecretSet: boolean;
 };
 
 /** True when a sealed column holds something; decided by the database, so the ciphertext is never read out. */
 const stored = (column: SQLiteColumn) => sql<boolean>`(${column} is not null and ${column} <> '')`.mapWith(Boolean);
 
 /**
- * Every connection by slug, its public columns only: the sealed token, headers and env are never
+ * Every connection by slug, its public columns only: the sealed token, headers, env and OAuth client secret are never
  * selected (only whether they are set), so listing what exists (CONNECTION_LIST, the admin's list,
  * start-up discovery, what a key can be granted) never decrypts a secret nor holds one in memory.
  */
 export async function listConnectionSummaries(db: Db): Promise<ConnectionSummary[]> {
   const { connections } = tables(db);
   // Every column but the sealed ones, derived from the table: a column added later is listed too.
-  const { tokenSealed, headersSealed, envSealed, ...publicColumns } = getTableColumns(connections);
+  const { tokenSealed, headersSealed, envSealed, oauthClientSecretSealed, ...publicColumns } = getTableColumns(connections);
   return db
-    .select({ ...publicColumns, tokenSet: stored(tokenSealed), headersSet: stored(headersSealed), envSet: stored(envSealed) })
+    .select({
+      ...publicColumns,
+      tokenSet: stored(tokenSealed),
+      headersSet: stored(headersSealed),
+      envSet: stored(envSealed),
+      oauthClientSecretSet: stored(oauthClientSecretSealed),
+    })
     .from(connections)
     .orderBy(asc(connections.slug));
 }
@@ -177,13 +192,16 @@ export function applyChanges(current: ConnectionFields, changes: ConnectionChang
   if (changes.token !== undefined) next.token = changes.token === SECRET_MASK ? current.token : changes.token || null;
   if (changes.headers !== undefined) next.headers = mergeTable("headers", current.headers, changes.headers);
   if (changes.env !== undefined) next.env = mergeTable("env", current.env, changes.env);
+  if (changes.oauthClientSecret !== undefined) next.oauthClientSecret = changes.oauthClientSecret === SECRET_MASK ? current.oauthClientSecret : changes.oauthClientSecret || null;
+  if (changes.oauthClientId !== undefined) next.oauthClientId = changes.oauthClientId || null;
+  if (changes.oauthScopes !== undefined) next.oauthScopes = changes.oauthScopes || null;
   if (!next.title.trim()) next.title = next.slug;
   return next;
 }
 
 /** Throws unless the fields fit their transport and, when `checkStdio`, the [stdio] policy. */
 export function checkConnection(fields: ConnectionFields, options: { stdio: StdioPolicy; checkStdio: boolean }): void {
-  const problems = transportProblems(fields);
+  const problems = { ...transportProblems(fields), ...authProblems(fields) };
   if (Object.keys(problems).length > 0) {
     throw new AppError("VALIDATION_FAILED", Object.entries(problems).map(([f, m]) => `${f}: ${m}`).join("; "), { fields: problems });
   }
@@ -209,6 +227,11 @@ function rowValues(store: ConnectionStore, id: string, f: ConnectionFields) {
     connectTimeoutMs: f.connectTimeoutMs,
     callTimeoutMs: f.callTimeoutMs,
     recordPayloads: f.recordPayloads,
+    auth: f.auth,
+    oauthMode: f.oauthMode,
+    oauthClientId: f.oauthClientId,
+    oauthScopes: f.oauthScopes,
+    oauthClientSecretSealed: seal(store, id, "oauth_client_secret", f.oauthClientSecret),
     tokenSealed: seal(store, id, "token", f.token),
     headersSealed: sealTable(store, id, "headers", f.headers),
     envSealed: sealTable(store, id, "env", f.env),
@@ -241,10 +264,31 @@ export async function createConnection(store: ConnectionStore, fields: Connectio
   return findConnection(store, id);
 }
 
+/** What an OAuth connection's registration and tokens were got for: changing any of these forgets them. */
+const OAUTH_BASIS = ["url", "auth", "oauthMode", "oauthClientId", "oauthClientSecret", "oauthScopes"] as const;
+
+/**
+ * Forgets what an OAuth connection's change made stale, in the change's transaction: the registration
+ * when anything it was made for changed (another URL is another resource, maybe another authorization
+ * server; other client settings or scopes are another registration), and the links and flows in progress
+ * too unless only the scopes changed (tokens got for another URL, client or mode must not be sent on).
+ * Values compared in clear, so rewriting the same values (the config sync at every start) keeps them all.
+ */
+async function forgetStaleOAuth(tx: Db, id: string, current: ConnectionFields, next: ConnectionFields): Promise<void> {
+  const changed = OAUTH_BASIS.filter((key) => current[key] !== next[key]);
+  if (changed.length === 0) return;
+  const { upstreamOAuthRegistrations, upstreamOAuthLinks, upstreamOAuthFlows } = tables(tx);
+  await tx.delete(upstreamOAuthRegistrations).where(eq(upstreamOAuthRegistrations.connectionId, id));
+  if (changed.every((key) => key === "oauthScopes")) return;
+  await tx.delete(upstreamOAuthLinks).where(eq(upstreamOAuthLinks.connectionId, id));
+  await tx.delete(upstreamOAuthFlows).where(eq(upstreamOAuthFlows.connectionId, id));
+}
+
 /**
  * Changes a connection. Those declared in the config are read-only (CONNECTION_READ_ONLY) unless
  * `fromConfig` (the config sync itself). The [stdio] policy is checked when the command or transport
  * changes, so narrowing the policy does not stop an admin from renaming or disabling a connection.
+ * One transaction: the row, and the OAuth state the change made stale (forgetStaleOAuth).
  */
 export async function updateConnection(
   store: ConnectionStore,
@@ -252,22 +296,26 @@ export async function updateConnection(
   changes: ConnectionChanges,
   options: { now?: Date; fromConfig?: boolean } = {},
 ): Promise<Connection> {
-  const { connections } = tables(store.db);
-  const current = await findConnection(store, idOrSlug);
-  if (current.fromConfig && !options.fromConfig) throw new AppError("CONNECTION_READ_ONLY");
-  const next = applyChanges(current, changes);
-  const commandChanged = next.transport !== current.transport || next.command !== current.command;
-  checkConnection(next, { stdio: store.stdio, checkStdio: commandChanged });
-  try {
-    await store.db
-      .update(connections)
-      .set({ ...rowValues(store, current.id, next), fromConfig: options.fromConfig ?? current.fromConfig, updatedAt: options.now ?? new Date() })
-      .where(eq(connections.id, current.id));
-  } catch (err) {
-    if (slugTaken(err)) throw SLUG_TAKEN();
-    throw err;
-  }
-  return findConnection(store, current.id);
+  return transaction(store.db, async (tx) => {
+    const txStore = { ...store, db: tx };
+    const { connections } = tables(tx);
+    const current = await findConnection(txStore, idOrSlug);
+    if (current.fromConfig && !options.fromConfig) throw new AppError("CONNECTION_READ_ONLY");
+    const next = applyChanges(current, changes);
+    const commandChanged = next.transport !== current.transport || next.command !== current.command;
+    checkConnection(next, { stdio: store.stdio, checkStdio: commandChanged });
+    try {
+      await tx
+        .update(connections)
+        .set({ ...rowValues(store, current.id, next), fromConfig: options.fromConfig ?? current.fromConfig, updatedAt: options.now ?? new Date() })
+        .where(eq(connections.id, current.id));
+    } catch (err) {
+      if (slugTaken(err)) throw SLUG_TAKEN();
+      throw err;
+    }
+    await forgetStaleOAuth(tx, current.id, current, next);
+    return findConnection(txStore, current.id);
+  });
 }
 
 /**
@@ -310,8 +358,9 @@ export function toSpec(c: Connection, options: { gateway: GatewayDefaults; stdio
     enabled: c.enabled && policyRefusal(c, options.stdio) === null,
     url: c.url,
     headers: { ...c.headers },
-    token: c.token,
-    oauth: null,
+    // An OAuth connection's token is the one UpstreamCredentials gives per call (a static one is refused for it).
+    token: c.auth === "oauth" ? null : c.token,
+    oauth: c.auth === "oauth" ? { mode: c.oauthMode } : null,
     command: c.command,
     args: [...c.args],
     cwd: c.cwd,
@@ -347,6 +396,11 @@ export function newConnectionFields(partial: Partial<ConnectionFields> & Pick<Co
       connectTimeoutMs: null,
       callTimeoutMs: null,
       recordPayloads: false,
+      auth: "static",
+      oauthMode: "shared",
+      oauthClientId: null,
+      oauthClientSecret: null,
+      oauthScopes: null,
     },
     partial,
   );

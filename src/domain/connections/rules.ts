@@ -2,7 +2,7 @@
 // connection operations: field formats as zod schemas, and the rules that depend on the transport
 // and on the [stdio] policy. Pure: no database, no I/O.
 import { z } from "zod";
-import { TRANSPORTS, type UpstreamTransport } from "./spec.ts";
+import { CONNECTION_AUTHS, OAUTH_MODES, TRANSPORTS, type ConnectionAuth, type OAuthMode, type UpstreamTransport } from "./spec.ts";
 import { multiLine, singleLine } from "../text.ts";
 
 export const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -86,6 +86,60 @@ export const CALL_TIMEOUT_MAX = "24h";
 export const CONNECT_TIMEOUT_MAX_MS = 600_000;
 export const CALL_TIMEOUT_MAX_MS = 86_400_000;
 export const MaxProcessesSchema = z.int({ error: "expected a whole number" }).min(1).max(1000);
+
+export const AuthSchema = z.enum(CONNECTION_AUTHS, { error: 'expected "static" or "oauth"' });
+export const OAuthModeSchema = z.enum(OAUTH_MODES, { error: 'expected "shared" or "per_user"' });
+
+/** RFC 6749 §2.2 VSCHAR: what a client id and secret are made of (printable ASCII). */
+const VSCHARS = /^[\x20-\x7E]+$/;
+export const OAuthClientIdSchema = z
+  .string()
+  .max(1000, { error: "expected at most 1000 characters" })
+  .refine((id) => id === "" || VSCHARS.test(id), { error: "a client id is printable ASCII characters" });
+export const OAuthClientSecretSchema = z
+  .string()
+  .max(8192, { error: "expected at most 8192 characters" })
+  .refine((secret) => secret === "" || VSCHARS.test(secret), { error: "a client secret is printable ASCII characters" });
+/**
+ * RFC 6749 §3.3: scope tokens (printable ASCII but space, " and \) separated by single spaces; "" asks
+ * for none in particular. Sent to the upstream's authorization server as they are.
+ */
+const SCOPE_LIST = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
+export const OAuthScopesSchema = z
+  .string()
+  .max(1000, { error: "expected at most 1000 characters" })
+  .refine((scopes) => scopes === "" || SCOPE_LIST.test(scopes), {
+    error: 'expected scope tokens separated by single spaces, e.g. "repo read:org" (no quotes, backslashes or other spaces)',
+  });
+
+/** How a connection signs in upstream: the fields the OAuth rules look at, besides the transport's. */
+export type AuthFields = {
+  auth: ConnectionAuth;
+  oauthMode: OAuthMode;
+  /** A client registered by hand at the upstream's authorization server; null: CIMD or dynamic registration. */
+  oauthClientId: string | null;
+  oauthClientSecret: string | null;
+  /** Space-separated scope tokens; null: none in particular. */
+  oauthScopes: string | null;
+};
+
+/**
+ * Problems with how a connection signs in, by field name (the API's and the config's): OAuth only over
+ * http and sse, where the token got by signing in is the Authorization header (so no static token and
+ * no Authorization header beside it); a client secret needs its client id. Empty when all is well.
+ */
+export function authProblems(c: Pick<TransportFields, "transport" | "token" | "headers"> & AuthFields): Record<string, string> {
+  const problems: Record<string, string> = {};
+  if (c.auth === "oauth") {
+    if (c.transport === "stdio") problems.auth = "only http and sse connections sign in with OAuth";
+    if (c.token) problems.token = "an OAuth connection sends the token it signs in for: remove the static token";
+    for (const name of Object.keys(c.headers)) {
+      if (name.toLowerCase() === "authorization") problems[`headers.${name}`] = "an OAuth connection sends its own Authorization header";
+    }
+  }
+  if (c.oauthClientSecret && !c.oauthClientId) problems.oauth_client_secret = "a client secret needs its client id (oauth_client_id)";
+  return problems;
+}
 
 /** The fields the transport rules look at. */
 export type TransportFields = {
