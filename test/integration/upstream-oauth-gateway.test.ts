@@ -5,9 +5,16 @@
 // connect, never another's token, while other users' calls go on at once; tokens are refreshed before
 // expiry and on a 401, once for concurrent calls; a refused refresh marks only that user's link.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { discoverAuthorizationServerMetadata, exchangeAuthorization, registerClient, startAuthorization } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthSubject } from "../../src/domain/connections/oauth-types.ts";
+import { createChangeFeed } from "../../src/db/change-probe.ts";
+import type { DbHandle } from "../../src/db/client.ts";
+import type { Db } from "../../src/db/store.ts";
+import { getUser } from "../../src/domain/access/users.ts";
+import { createConnection, newConnectionFields } from "../../src/domain/connections/connections.ts";
+import type { OAuthSubject, UpstreamOAuthStore } from "../../src/domain/connections/oauth-types.ts";
+import { upstreamOAuthStore } from "../../src/domain/connections/upstream-oauth.ts";
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import type { OAuthMode } from "../../src/domain/connections/spec.ts";
 import type { UsageRecord } from "../../src/domain/monitoring/types.ts";
@@ -15,24 +22,39 @@ import { OAuthCredentials } from "../../src/gateway/upstream/oauth/credentials.t
 import { DEFAULT_ADDRESS_POLICY } from "../../src/gateway/upstream/address-policy.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { approveAuthorization, startOAuthUpstream, type OAuthUpstream } from "../fixtures/oauth-upstream.ts";
+import { useTestDatabase } from "../support/db.ts";
 import { GatewayHarness, httpSpec, makeCaller, textOf, type GatewayCaller } from "../support/gateway-harness.ts";
-import { MemoryOAuthStore } from "../support/memory-oauth-store.ts";
+import { TEST_ON_POSTGRES, usePostgres } from "../support/postgres.ts";
+import { insertUser } from "../support/users.ts";
 
 const PUBLIC_URL = "https://sb.example.com";
 const REDIRECT = "http://127.0.0.1:1/oauth/upstream/callback";
-const USERS = { admin: "user_admin", alice: "user_alice", bob: "user_bob", carol: "user_carol" } as const;
-const ADMINS = new Set<string>([USERS.admin]);
+type UserName = "admin" | "alice" | "bob" | "carol";
+
+const openSqlite = useTestDatabase();
+const pg = usePostgres();
 
 let upstream: OAuthUpstream;
-let store: MemoryOAuthStore;
-let version = 0;
+let store: UpstreamOAuthStore;
+let db: Db;
+let handle: DbHandle;
+let USERS: Record<UserName, OAuthSubject>;
 let clock = 0;
 let harness: GatewayHarness | null = null;
 let records: UsageRecord[] = [];
 
-function caller(name: keyof typeof USERS): GatewayCaller {
+/** A fresh database (SQLite, or PostgreSQL under SWITCHBOARD_TEST_DATABASE=postgres) with an admin and three members. */
+async function world(): Promise<void> {
+  handle = TEST_ON_POSTGRES ? await pg.open() : openSqlite();
+  db = handle.db as Db;
+  store = upstreamOAuthStore({ db, encryptionKey: randomBytes(32), stdio: { enabled: false, allowed_commands: [] } });
+  const ids = await Promise.all((["admin", "member", "member", "member"] as const).map((role) => insertUser({ db }, role)));
+  USERS = { admin: ids[0]!.id, alice: ids[1]!.id, bob: ids[2]!.id, carol: ids[3]!.id } as Record<UserName, OAuthSubject>;
+}
+
+function caller(name: UserName): GatewayCaller {
   const base = makeCaller({ "*": ["*"] }, `key_${name}`);
-  return { ...base, user: { ...base.user, id: USERS[name], email: `${name}@example.com`, role: ADMINS.has(USERS[name]) ? "admin" : "member" } };
+  return { ...base, user: { ...base.user, id: USERS[name], email: `${name}@example.com`, role: name === "admin" ? "admin" : "member" } };
 }
 
 /** Registers Switchboard at the fixture (dynamic registration) and stores the registration for `connectionId`. */
@@ -69,11 +91,12 @@ async function connectAccount(connectionId: string, subject: OAuthSubject, accou
   const now = new Date(Date.now() + clock);
   const expiresAt = tokens.expires_in ? new Date(now.getTime() + tokens.expires_in * 1000) : null;
   await store.saveLink({ connectionId, subject, tokens: { accessToken: tokens.access_token, refreshToken: tokens.refresh_token ?? null, expiresAt, scope: tokens.scope ?? null }, account, connectedBy: subject === "shared" ? USERS.admin : subject, now });
-  version++;
 }
 
-function setup(mode: OAuthMode, options: { agent?: boolean } = {}): { harness: GatewayHarness; spec: ReturnType<typeof httpSpec>; agent: AgentSpec } {
-  const spec = httpSpec(upstream.mcpUrl, { oauth: { mode }, title: "Tracker", slug: `tracker-${mode}` });
+async function setup(mode: OAuthMode, options: { agent?: boolean } = {}): Promise<{ harness: GatewayHarness; spec: ReturnType<typeof httpSpec>; agent: AgentSpec }> {
+  await world();
+  const row = await createConnection({ db, encryptionKey: randomBytes(32), stdio: { enabled: false, allowed_commands: [] } }, newConnectionFields({ slug: `tracker-${mode}`, transport: "http", url: upstream.mcpUrl }));
+  const spec = httpSpec(upstream.mcpUrl, { id: row.id, oauth: { mode }, title: "Tracker", slug: `tracker-${mode}` });
   const agent: AgentSpec = {
     id: `agent_${crypto.randomUUID()}`,
     slug: `agent-${mode}`,
@@ -87,8 +110,8 @@ function setup(mode: OAuthMode, options: { agent?: boolean } = {}): { harness: G
   };
   const credentials = new OAuthCredentials({
     store,
-    isAdmin: async (id) => ADMINS.has(id),
-    probe: () => String(version),
+    isAdmin: async (id) => (await getUser(db, id))?.role === "admin",
+    probe: createChangeFeed(handle),
     publicUrl: PUBLIC_URL,
     addressPolicy: DEFAULT_ADDRESS_POLICY,
     logger: silentLogger,
@@ -127,8 +150,7 @@ afterEach(async () => {
 
 describe("shared mode", () => {
   test("one token for every caller: two users' keys call as the shared account", async () => {
-    store = new MemoryOAuthStore();
-    const { harness, spec } = setup("shared");
+    const { harness, spec } = await setup("shared");
     await register(spec.id);
     await connectAccount(spec.id, "shared", "teambot");
     const a = await harness.connect(spec.id, { caller: caller("alice") });
@@ -139,8 +161,7 @@ describe("shared mode", () => {
   });
 
   test("not authorized yet: discovery shows needs_authorization (no backoff, no error state) and a call gets the admin's page", async () => {
-    store = new MemoryOAuthStore();
-    const { harness, spec } = setup("shared");
+    const { harness, spec } = await setup("shared");
     const runtime = await harness.runtime(spec.id);
     const discovery = await runtime.refresh();
     expect(runtime.getStatus().state).toBe("needs_authorization");
@@ -160,11 +181,10 @@ describe("shared mode", () => {
 });
 
 describe("per-user mode", () => {
-  let fixture: ReturnType<typeof setup>;
+  let fixture: Awaited<ReturnType<typeof setup>>;
 
-  async function perUser(): Promise<ReturnType<typeof setup>> {
-    store = new MemoryOAuthStore();
-    fixture = setup("per_user");
+  async function perUser(): Promise<Awaited<ReturnType<typeof setup>>> {
+    fixture = await setup("per_user");
     await register(fixture.spec.id);
     await connectAccount(fixture.spec.id, USERS.admin, "root");
     await connectAccount(fixture.spec.id, USERS.alice, "alice");
@@ -227,7 +247,6 @@ describe("per-user mode", () => {
     expect(tested.ok).toBe(true);
     expect(tested.tools).toBeGreaterThan(0);
     await store.deleteLink(spec.id, USERS.admin);
-    version++;
     const untested = await harness.gateway.test({ ...spec });
     expect(untested.ok).toBe(false);
     expect(untested.error).toContain(`${PUBLIC_URL}/admin/connected-accounts#${spec.id}`);
@@ -285,7 +304,6 @@ describe("per-user mode", () => {
     const a = await harness.connect(spec.id, { caller: caller("alice") });
     expect(await whoamiOf(a)).toContain("alice");
     await store.deleteLink(spec.id, USERS.alice);
-    version++;
     const result = await a.callTool({ name: "whoami", arguments: {} });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toContain("You have not connected your account");
@@ -295,8 +313,7 @@ describe("per-user mode", () => {
   });
 
   test("discovery uses an admin's link; with none (only members connected) it needs authorization, and members still call", async () => {
-    store = new MemoryOAuthStore();
-    const { harness, spec } = setup("per_user", { agent: false });
+    const { harness, spec } = await setup("per_user", { agent: false });
     await register(spec.id);
     await connectAccount(spec.id, USERS.alice, "alice");
     const runtime = await harness.runtime(spec.id);
