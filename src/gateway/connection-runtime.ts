@@ -75,6 +75,8 @@ export type RuntimeSettings = {
 };
 
 const MAX_BACKOFF_MS = 30_000;
+/** How often a status read may have discovery look again for a token it lacked. */
+const AUTHORIZATION_RECHECK_MS = 3_000;
 const LEVELS = LoggingLevelSchema.options;
 
 /**
@@ -143,6 +145,19 @@ export class ConnectionRuntime {
 
   getStatus(): ConnectionStatus {
     return this.status;
+  }
+
+  /** When discovery may next look again for the token it lacked (see recheckAuthorization). */
+  private authorizationRecheckAt = 0;
+
+  /**
+   * Discovery lacked a token: looks again in the background (at most every few seconds), so an
+   * authorization given since (in the admin, on any replica) shows on the status being polled.
+   */
+  recheckAuthorization(): void {
+    if (this.status.state !== "needs_authorization" || this.refreshing || Date.now() < this.authorizationRecheckAt) return;
+    this.authorizationRecheckAt = Date.now() + AUTHORIZATION_RECHECK_MS;
+    void this.refresh().catch(() => {});
   }
 
   private setStatus(state: ConnectionStatus["state"], lastError: string | null = this.lastError): void {

@@ -432,6 +432,8 @@ export class Gateway implements RunningGateway {
 
   async status(id: string): Promise<ConnectionStatus> {
     const runtime = this.runtimes.get(id);
+    // The admin polls the status: an authorization given since shows without anyone calling first.
+    runtime?.recheckAuthorization();
     if (runtime) return runtime.getStatus();
     const spec = await this.settings.lookup(id);
     return { state: spec && !spec.enabled ? "disabled" : "idle", lastError: null, since: null };

@@ -23,7 +23,7 @@ import { DEFAULT_ADDRESS_POLICY } from "../../src/gateway/upstream/address-polic
 import { silentLogger } from "../../src/logger.ts";
 import { approveAuthorization, startOAuthUpstream, type OAuthUpstream } from "../fixtures/oauth-upstream.ts";
 import { useTestDatabase } from "../support/db.ts";
-import { GatewayHarness, httpSpec, makeCaller, textOf, type GatewayCaller } from "../support/gateway-harness.ts";
+import { GatewayHarness, httpSpec, makeCaller, textOf, waitUntil, type GatewayCaller } from "../support/gateway-harness.ts";
 import { TEST_ON_POSTGRES, usePostgres } from "../support/postgres.ts";
 import { insertUser } from "../support/users.ts";
 
@@ -171,12 +171,12 @@ describe("shared mode", () => {
     const result = await client.callTool({ name: "whoami", arguments: {} });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toContain(`${PUBLIC_URL}/admin/connections/${spec.id}#oauth`);
-    // Authorized now: the very next call goes through (no retry delay was set).
+    // Authorized now: the status being polled turns connected by itself, and the very next call goes through.
     await register(spec.id);
     await connectAccount(spec.id, "shared", "teambot");
+    await waitUntil(async () => (await harness.gateway.status(spec.id)).state === "connected", "the status to see the authorization");
+    expect(runtime.discovery.tools.map((t) => t.name)).toContain("whoami");
     expect(await whoamiOf(client)).toContain("teambot");
-    await runtime.refresh();
-    expect(runtime.getStatus().state).toBe("connected");
   });
 });
 
