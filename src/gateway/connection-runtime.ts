@@ -27,6 +27,7 @@ import { LineRing } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
 import { NeedsAuthorizationError } from "../domain/connections/oauth-types.ts";
 import type { UpstreamCredentials } from "./upstream/oauth/types.ts";
+import { RefreshFailedError } from "./upstream/oauth/credentials.ts";
 import { NO_DISCOVERY, type ConnectionStatus, type Discovery } from "./types.ts";
 import type { Http1Pool } from "./upstream/http1.ts";
 import { AnyResult, isUpstreamRefusal, isUpstreamSessionGone, sharedPool, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
@@ -229,9 +230,11 @@ export class ConnectionRuntime {
         this.forget(link);
         // One subject without a usable token is not the connection failing: no backoff, and other users'
         // sessions go on. Only discovery's own lack of one is the connection's state.
-        if (err instanceof NeedsAuthorizationError || (owner && this.spec.oauth && isUpstreamRefusal(err))) {
+        // Nor is one user's refresh failing for now (their token endpoint's answer): they are told, others go on.
+        if (err instanceof NeedsAuthorizationError || (owner && this.spec.oauth && (isUpstreamRefusal(err) || err instanceof RefreshFailedError))) {
           if (!owner && err instanceof NeedsAuthorizationError) this.setStatus("needs_authorization", err.message);
           if (err instanceof NeedsAuthorizationError) throw err;
+          if (err instanceof RefreshFailedError) throw new JsonRpcError(ErrorCode.InternalError, err.message);
           throw new JsonRpcError(ErrorCode.InvalidRequest, "The upstream refused this account's authorization.");
         }
         // A connect that ran out of time says so, without the SDK's "MCP error <code>:" prefix.

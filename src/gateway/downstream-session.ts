@@ -31,6 +31,7 @@ import { otherSessionsTask, SessionTasks } from "./session-tasks.ts";
 import { requestName, type SessionUsage, type UsageNote } from "./usage-capture.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
 import { NeedsAuthorizationError } from "../domain/connections/oauth-types.ts";
+import { RefreshFailedError } from "./upstream/oauth/credentials.ts";
 import { AnyResult, isUpstreamRefusal, isUpstreamSessionGone, plainMessage, StreamLostError } from "./upstream/upstream.ts";
 
 const LEVELS = LoggingLevelSchema.options;
@@ -355,8 +356,8 @@ export abstract class DownstreamSession implements AttachedSession {
         return this.forwardTo(runtime, request, extra, true);
       }
       // Not an MCP error and not a cancellation: the upstream itself is unreachable.
-      // (An OAuth connection's 401 or 403 after a fresh token is about this account, not the upstream.)
-      const refusedAccount = Boolean(runtime.spec.oauth) && isUpstreamRefusal(err);
+      // (An OAuth connection's 401 or 403 after a fresh token, or a refresh that failed for now, is about this account, not the upstream.)
+      const refusedAccount = Boolean(runtime.spec.oauth) && (isUpstreamRefusal(err) || err instanceof RefreshFailedError);
       if (!(err instanceof McpError) && !(err instanceof JsonRpcError) && !extra.signal.aborted && runtime.spec.transport !== "stdio" && !refusedAccount) {
         await runtime.transportFailed(link, err);
       }

@@ -6,14 +6,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
 import type { CredentialSubject, UpstreamCredentials } from "../../src/gateway/upstream/oauth/types.ts";
+import { RefreshFailedError } from "../../src/gateway/upstream/oauth/credentials.ts";
 import { GatewayHarness, httpSpec, makeCaller, startHttpFixture, textOf, waitUntil, type HttpFixture } from "../support/gateway-harness.ts";
 
 /** Hands out "Bearer t<n>"; a refused value moves it on to the next. Records every ask. */
 class RotatingCredentials implements UpstreamCredentials {
   current = 1;
   asked: { who: CredentialSubject; rejected: string | undefined }[] = [];
+  /** This user's token endpoint cannot be reached for now. */
+  failingUser: string | null = null;
   async authorization(_spec: ConnectionSpec, who: CredentialSubject, options: { rejected?: string } = {}): Promise<string> {
     this.asked.push({ who, rejected: options.rejected });
+    if (typeof who === "object" && who.userId === this.failingUser) throw new RefreshFailedError("fixture", "the token endpoint could not be reached");
     if (options.rejected === `Bearer t${this.current}`) this.current++;
     return `Bearer t${this.current}`;
   }
@@ -87,6 +91,31 @@ for (const transport of ["http", "sse"] as const) {
         expect(gate.seen.every((s) => s.authorization === "Bearer t1" || s.authorization === "Bearer t2")).toBe(true);
         // SSE: the event stream itself carried it too.
         if (transport === "sse") expect(gate.seen.find((s) => s.method === "GET")?.authorization).toBe("Bearer t1");
+      } finally {
+        gate.stop();
+      }
+    });
+
+    test("one user's refresh failing for now is their error only: no backoff, no error state, others call on", async () => {
+      const gate = startGate(fixture.url);
+      try {
+        const credentials = new RotatingCredentials();
+        const spec = httpSpec(gate.url, { transport, oauth: { mode: "per_user" } });
+        harness = new GatewayHarness([spec], { credentials });
+        const alice = { ...makeCaller({ "*": ["*"] }, "key_alice"), user: { ...makeCaller({}).user, id: "user_alice" } };
+        const bob = { ...makeCaller({ "*": ["*"] }, "key_bob"), user: { ...makeCaller({}).user, id: "user_bob" } };
+        const a = await harness.connect(spec.id, { caller: alice });
+        credentials.failingUser = "user_alice";
+        const failed = await a.callTool({ name: "echo", arguments: { text: "a" } }).then(
+          () => null,
+          (e: Error) => e,
+        );
+        expect(failed?.message).toContain("Cannot refresh the authorization");
+        const b = await harness.connect(spec.id, { caller: bob });
+        expect(textOf(await b.callTool({ name: "echo", arguments: { text: "b" } }))).toContain("b");
+        expect((await harness.runtime(spec.id)).getStatus().state).not.toBe("error");
+        credentials.failingUser = null;
+        expect(textOf(await a.callTool({ name: "echo", arguments: { text: "a2" } }))).toContain("a2");
       } finally {
         gate.stop();
       }
