@@ -9,7 +9,7 @@ import { parseConfig } from "../src/config/load.ts";
 import { compose } from "../src/compose.ts";
 import { createConnection, listConnections, listConnectionSummaries, newConnectionFields } from "../src/domain/connections/connections.ts";
 import { createLogger } from "../src/logger.ts";
-import { ConnectionShape, ConnectionSummaryShape, connectionOut, connectionSummaryOut } from "../src/operations/connection-shapes.ts";
+import { ConnectionShape, ConnectionSummaryShape, connectionOut, connectionSummariesOut } from "../src/operations/connection-shapes.ts";
 import { connectionStore } from "../src/operations/connections.ts";
 import { percentile } from "./lib.ts";
 
@@ -31,7 +31,7 @@ for (let i = 0; i < COUNT; i++) {
 const FullList = z.array(ConnectionShape);
 const SummaryList = z.array(ConnectionSummaryShape);
 const decrypting = async () => FullList.parse(await Promise.all((await listConnections(store)).map((c) => connectionOut(deps, c))));
-const summary = async () => SummaryList.parse(await Promise.all((await listConnectionSummaries(deps.db)).map((c) => connectionSummaryOut(deps, c))));
+const summary = async () => SummaryList.parse(await connectionSummariesOut(deps, await listConnectionSummaries(deps.db)));
 
 if ((await summary()).length !== COUNT || (await decrypting()).length !== COUNT) throw new Error("the lists do not hold every connection");
 for (let i = 0; i < 5; i++) {

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import {
   ArgsSchema,
+  AuthSchema,
   CALL_TIMEOUT_MAX,
   CALL_TIMEOUT_MAX_MS,
   CommandSchema,
@@ -12,6 +13,10 @@ import {
   HeadersSchema,
   IsolationSchema,
   MaxProcessesSchema,
+  OAuthClientIdSchema,
+  OAuthClientSecretSchema,
+  OAuthModeSchema,
+  OAuthScopesSchema,
   SlugSchema,
   TitleSchema,
   TokenSchema,
@@ -19,7 +24,9 @@ import {
   UrlSchema,
 } from "../domain/connections/rules.ts";
 import { policyRefusal, SECRET_MASK, type Connection, type ConnectionChanges, type ConnectionSummary } from "../domain/connections/connections.ts";
+import { oauthState, oauthStates, type ConnectionOAuthState } from "../domain/connections/oauth-state.ts";
 import type { Discovery } from "../gateway/types.ts";
+import { connectionOAuthOut, ConnectionOAuthShape } from "./connection-oauth-shape.ts";
 import type { OperationDeps } from "./registry.ts";
 import { Timestamp } from "./shapes.ts";
 
@@ -51,6 +58,11 @@ export const ConnectionFieldsInput = {
   connect_timeout_ms: timeoutMs(CONNECT_TIMEOUT_MAX_MS, CONNECT_TIMEOUT_MAX).describe(`Milliseconds to connect and initialise (100 to ${CONNECT_TIMEOUT_MAX_MS}, i.e. ${CONNECT_TIMEOUT_MAX}); null for the server default`),
   call_timeout_ms: timeoutMs(CALL_TIMEOUT_MAX_MS, CALL_TIMEOUT_MAX).describe(`Milliseconds a request may take (100 to ${CALL_TIMEOUT_MAX_MS}, i.e. ${CALL_TIMEOUT_MAX}); null for the server default`),
   record_payloads: z.boolean().describe("Record arguments and results: usage rows keep each call's arguments and result, capped at monitoring.payload_max_size, with the connection's secret values and monitoring.redact_patterns masked (default false: neither is kept)"),
+  auth: AuthSchema.describe('http and sse: "static" (default) sends token and headers as given; "oauth" signs in at the upstream\'s own authorization server (authorized in the admin) and sends the token got there, so it takes no token nor Authorization header'),
+  oauth_mode: OAuthModeSchema.describe('With auth "oauth": "shared" (default; an admin authorizes one account every caller uses) or "per_user" (each user connects their own account, and calls carry the caller\'s token)'),
+  oauth_client_id: OAuthClientIdSchema.nullable().describe("With auth \"oauth\": a client registered by hand at the upstream's authorization server (its redirect URI: <public_url>/oauth/upstream/callback), for servers without client ID metadata documents or dynamic registration; null: register by itself"),
+  oauth_client_secret: OAuthClientSecretSchema.nullable().describe(`With oauth_client_id: that client's secret, if it has one. Stored encrypted, never returned. null removes it; "${SECRET_MASK}" keeps it`),
+  oauth_scopes: OAuthScopesSchema.nullable().describe('With auth "oauth": the scopes to ask for, space-separated (e.g. "repo read:org"); null: none in particular'),
 };
 
 type FieldsInput = Partial<{ [K in keyof typeof ConnectionFieldsInput]: z.output<(typeof ConnectionFieldsInput)[K]> }>;
@@ -75,6 +87,11 @@ export function changesFrom(input: FieldsInput): ConnectionChanges {
     connectTimeoutMs: input.connect_timeout_ms,
     callTimeoutMs: input.call_timeout_ms,
     recordPayloads: input.record_payloads,
+    auth: input.auth,
+    oauthMode: input.oauth_mode,
+    oauthClientId: input.oauth_client_id,
+    oauthClientSecret: input.oauth_client_secret,
+    oauthScopes: input.oauth_scopes,
   };
   for (const key of Object.keys(changes) as (keyof ConnectionChanges)[]) if (changes[key] === undefined) delete changes[key];
   return changes;
@@ -102,6 +119,8 @@ export const ConnectionShape = z.object({
   connect_timeout_ms: z.number().nullable().describe("null: the server default"),
   call_timeout_ms: z.number().nullable().describe("null: the server default"),
   record_payloads: z.boolean().describe("Whether usage rows keep this connection's call arguments and results (capped, redacted)"),
+  auth: z.enum(["static", "oauth"]).describe('"static": the token and headers given; "oauth": a token got from the upstream\'s authorization server'),
+  oauth: ConnectionOAuthShape,
   from_config: z.boolean().describe("Declared in switchboard.toml: read-only here"),
   secrets_unreadable: z.boolean().describe("The stored secrets cannot be decrypted (the server secret changed); set them again"),
   refused_by_policy: z.string().nullable().describe("Why the server's [stdio] policy stops this connection from running, if it does"),
@@ -173,7 +192,8 @@ const mask = (table: Record<string, string>) => Object.fromEntries(Object.keys(t
 async function publicOut(
   deps: Pick<OperationDeps, "gateway" | "config">,
   c: Omit<Connection, "token" | "headers" | "env" | "oauthClientSecret" | "secretsUnreadable">,
-  tokenSet: boolean,
+  secretsSet: { token: boolean; oauthClientSecret: boolean },
+  oauth: ConnectionOAuthState,
 ) {
   const status = await deps.gateway.status(c.id);
   const found = deps.gateway.discovery(c.id);
@@ -186,7 +206,7 @@ async function publicOut(
     enabled: c.enabled,
     mcp_url: `${deps.config.server.public_url}/mcp/${c.id}`,
     url: c.url,
-    token_set: tokenSet,
+    token_set: secretsSet.token,
     command: c.command,
     args: c.args,
     cwd: c.cwd,
@@ -195,6 +215,8 @@ async function publicOut(
     connect_timeout_ms: c.connectTimeoutMs,
     call_timeout_ms: c.callTimeoutMs,
     record_payloads: c.recordPayloads,
+    auth: c.auth,
+    oauth: connectionOAuthOut(c, secretsSet.oauthClientSecret, oauth),
     from_config: c.fromConfig,
     refused_by_policy: policyRefusal(c, deps.config.stdio),
     status: { state: status.state, last_error: status.lastError, since: status.since?.toISOString() ?? null },
@@ -214,14 +236,26 @@ async function publicOut(
 }
 
 /** The public view of a connection: secrets masked, with its gateway status and discovery counts. */
-export async function connectionOut(deps: Pick<OperationDeps, "gateway" | "config">, c: Connection): Promise<z.input<typeof ConnectionShape>> {
-  return { ...(await publicOut(deps, c, c.token !== null)), headers: mask(c.headers), env: mask(c.env), secrets_unreadable: c.secretsUnreadable };
+export async function connectionOut(deps: Pick<OperationDeps, "gateway" | "config" | "db">, c: Connection): Promise<z.input<typeof ConnectionShape>> {
+  const secretsSet = { token: c.token !== null, oauthClientSecret: c.oauthClientSecret !== null };
+  const oauth = c.auth === "oauth" ? await oauthState(deps.db, c.id) : NO_OAUTH;
+  return { ...(await publicOut(deps, c, secretsSet, oauth)), headers: mask(c.headers), env: mask(c.env), secrets_unreadable: c.secretsUnreadable };
 }
 
-/** A connection in the list, from its summary: whether each secret is stored, nothing decrypted. */
-export async function connectionSummaryOut(deps: Pick<OperationDeps, "gateway" | "config">, s: ConnectionSummary): Promise<z.input<typeof ConnectionSummaryShape>> {
-  return { ...(await publicOut(deps, s, s.tokenSet)), headers_set: s.headersSet, env_set: s.envSet };
+/** The connections in the list, from their summaries: whether each secret is stored, nothing decrypted; their OAuth state read at once. */
+export async function connectionSummariesOut(deps: Pick<OperationDeps, "gateway" | "config" | "db">, list: ConnectionSummary[]): Promise<z.input<typeof ConnectionSummaryShape>[]> {
+  const states = await oauthStates(deps.db, list.filter((s) => s.auth === "oauth").map((s) => s.id));
+  return Promise.all(
+    list.map(async (s) => ({
+      ...(await publicOut(deps, s, { token: s.tokenSet, oauthClientSecret: s.oauthClientSecretSet }, states.get(s.id) ?? NO_OAUTH)),
+      headers_set: s.headersSet,
+      env_set: s.envSet,
+    })),
+  );
 }
+
+/** The state of a static connection (its OAuth part is null anyway). */
+const NO_OAUTH: ConnectionOAuthState = { registration: null, shared: null, users: { connected: 0, needsReauth: 0 } };
 
 const named = (item: { name: string; title?: string; description?: string }) => ({
   name: item.name,
@@ -230,7 +264,7 @@ const named = (item: { name: string; title?: string; description?: string }) => 
 });
 
 /** The connection with the names and descriptions of what it offers. */
-export async function connectionDetailOut(deps: Pick<OperationDeps, "gateway" | "config">, c: Connection, found?: Discovery): Promise<z.input<typeof ConnectionDetailShape>> {
+export async function connectionDetailOut(deps: Pick<OperationDeps, "gateway" | "config" | "db">, c: Connection, found?: Discovery): Promise<z.input<typeof ConnectionDetailShape>> {
   const d = found ?? deps.gateway.discovery(c.id);
   return {
     ...(await connectionOut(deps, c)),

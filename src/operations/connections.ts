@@ -29,7 +29,7 @@ import {
   ConnectionSummaryShape,
   connectionDetailOut,
   connectionOut,
-  connectionSummaryOut,
+  connectionSummariesOut,
 } from "./connection-shapes.ts";
 import { tellAgents } from "./agents.ts";
 import { defineOperation, type OperationContext, type OperationDeps } from "./registry.ts";
@@ -93,6 +93,11 @@ const AllFieldsOptional = z.object({
   connect_timeout_ms: F.connect_timeout_ms.optional(),
   call_timeout_ms: F.call_timeout_ms.optional(),
   record_payloads: F.record_payloads.optional(),
+  auth: F.auth.optional(),
+  oauth_mode: F.oauth_mode.optional(),
+  oauth_client_id: F.oauth_client_id.optional(),
+  oauth_client_secret: F.oauth_client_secret.optional(),
+  oauth_scopes: F.oauth_scopes.optional(),
 });
 
 export const connectionCreate = defineOperation({
@@ -101,7 +106,10 @@ export const connectionCreate = defineOperation({
   description:
     "Admins only. Register an upstream MCP server. transport \"http\" (Streamable HTTP) or \"sse\" needs url (and optionally token, " +
     "sent as Authorization: Bearer, and headers); \"stdio\" needs command (and optionally args, cwd, env) and runs that command on the " +
-    "Switchboard host, if the server's [stdio] settings allow it. Token, headers and env are stored encrypted and never returned. " +
+    "Switchboard host, if the server's [stdio] settings allow it. With auth \"oauth\" an http or sse connection signs in at the upstream's " +
+    "own authorization server instead of sending a token: an admin authorizes it in the admin (oauth_mode \"shared\"), or each user " +
+    "connects their own account (\"per_user\"); oauth_client_id, oauth_client_secret and oauth_scopes are optional. " +
+    "Token, headers, env and the OAuth client secret are stored encrypted and never returned. " +
     "Returns the connection; its tools are then reachable at mcp_url by keys granted {\"<id>\": [tools]}.",
   input: AllFieldsOptional.extend({ slug: F.slug, transport: F.transport }),
   output: ConnectionShape,
@@ -124,14 +132,15 @@ export const connectionList = defineOperation({
   description:
     "List the upstream MCP servers registered in this Switchboard, by slug: id, transport, URL or command, whether enabled, " +
     "status (connected, error with the last error, idle, disabled), and how many tools, resources and prompts were discovered. " +
-    "Secrets are not read: token_set, headers_set and env_set say only whether each is stored; the names of headers and env are in CONNECTION_GET.",
+    "Secrets are not read: token_set, headers_set and env_set say only whether each is stored; the names of headers and env are in CONNECTION_GET. " +
+    "An OAuth connection's oauth says how it is registered upstream, whether its shared account is connected, and how many users connected their own (never a token).",
   input: z.object({}),
   output: z.object({ connections: z.array(ConnectionSummaryShape) }),
   forMembers: true,
   readOnly: true,
   rest: { method: "GET", path: "/connections" },
   // Summaries: listing every connection never decrypts (nor holds in memory) any connection's secrets.
-  handler: async (ctx) => ({ connections: await Promise.all((await listConnectionSummaries(ctx.deps.db)).map((c) => connectionSummaryOut(ctx.deps, c))) }),
+  handler: async (ctx) => ({ connections: await connectionSummariesOut(ctx.deps, await listConnectionSummaries(ctx.deps.db)) }),
 });
 
 export const connectionGet = defineOperation({
@@ -157,7 +166,8 @@ export const connectionUpdate = defineOperation({
   title: "Change a connection",
   description:
     "Admins only. Change a connection's settings by id or slug; fields left out stay as they are. token: null removes it. headers " +
-    "and env are replaced whole, but a value of \"********\" keeps the stored one, so what CONNECTION_GET returns can be sent back. " +
+    "and env are replaced whole, but a value of \"********\" keeps the stored one (the OAuth client secret likewise), so what CONNECTION_GET returns can be sent back. " +
+    "Changing the url, auth, oauth_mode or OAuth client forgets the connection's upstream authorizations (everyone connects again); changing only oauth_scopes keeps them. " +
     "Clients and processes built on the old settings are closed. Connections declared in switchboard.toml cannot be changed here.",
   input: AllFieldsOptional.extend({ id: IdOrSlug }),
   output: ConnectionShape,

@@ -17,6 +17,8 @@ import { MIGRATIONS } from "../../src/db/migrations.ts";
 import * as schema from "../../src/db/schema.ts";
 import { tables, type Tables } from "../../src/db/store.ts";
 import { listConnections } from "../../src/domain/connections/connections.ts";
+import { configConnectionId } from "../../src/domain/connections/config.ts";
+import { upstreamOAuthStore } from "../../src/domain/connections/upstream-oauth.ts";
 import { createApp } from "../../src/http/app.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
 import { silentLogger } from "../../src/logger.ts";
@@ -47,9 +49,10 @@ async function cli(args: string[], cwd = "/", env: Record<string, string> = {}):
 /**
  * A SQLite installation with rows in every table an installation keeps: a user who signs in, a session,
  * an invite, an API key, connections with sealed secrets (from the config, through the real cipher), an
- * agent, an OAuth client, grant, code and tokens, usage rows with their roll-ups and totals, audit rows.
+ * agent, an OAuth client, grant, code and tokens, an OAuth connection's upstream registration, link and
+ * flow (sealed), usage rows with their roll-ups and totals, audit rows.
  */
-async function populatedSqlite(): Promise<{ dir: string; path: string; token: string; email: string }> {
+async function populatedSqlite(): Promise<{ dir: string; path: string; token: string; email: string; adminId: string }> {
   const dir = tempDir();
   const app = await createTestApp({
     dir,
@@ -59,6 +62,7 @@ async function populatedSqlite(): Promise<{ dir: string; path: string; token: st
       connections: [
         { slug: "docs", transport: "http", url: "https://docs.example.com/mcp", token: "upstream-token-0123456789", headers: { "X-Team": "platform" }, enabled: false },
         { slug: "local", command: "true", env: { API_KEY: "stdio-secret-value" }, enabled: false, record_payloads: true },
+        { slug: "linear", url: "https://linear.example.com/mcp", auth: "oauth", oauth_mode: "per_user", oauth_client_id: "client-1", oauth_client_secret: "oauth-client-secret-value", oauth_scopes: "read", enabled: false },
       ],
     },
   });
@@ -131,10 +135,20 @@ async function populatedSqlite(): Promise<{ dir: string; path: string; token: st
     { id: 5, at: now.getTime(), face: "admin", userId: admin.id, credentialKind: "session", credentialId: null, action: "KEY_CREATE", targetId: "key_1", address: "::1", change: '{"name":"ci key"}', outcome: "ok" },
     { id: 9, at: now.getTime() + 1, face: "rest", userId: null, credentialKind: "api_key", credentialId: "key_1", action: "CONNECTION_UPDATE", targetId: null, address: null, change: null, outcome: "denied" },
   ]);
+  // Switchboard as an OAuth client of the "linear" upstream: its registration, a user's tokens, a flow.
+  const oauth = upstreamOAuthStore(connectionStore(app.deps));
+  const linear = configConnectionId("linear");
+  await oauth.saveRegistration({
+    connectionId: linear, issuer: "https://auth.linear.example.com", resource: "https://linear.example.com/mcp", authorizationEndpoint: "https://auth.linear.example.com/authorize",
+    tokenEndpoint: "https://auth.linear.example.com/token", revocationEndpoint: null, userinfoEndpoint: null, method: "manual", clientId: "client-1",
+    clientSecret: "oauth-client-secret-value", tokenEndpointAuthMethod: "client_secret_post", scopes: "read", redirectUri: `${PUBLIC_URL}/oauth/upstream/callback`, createdAt: now,
+  });
+  await oauth.saveLink({ connectionId: linear, subject: admin.id as `user_${string}`, tokens: { accessToken: "upstream-access-0001", refreshToken: "upstream-refresh-0001", expiresAt: now, scope: "read" }, account: "admin@linear", connectedBy: admin.id, now });
+  await oauth.createFlow("state-hash-1", { connectionId: linear, subject: "shared", userId: admin.id, codeVerifier: "verifier-0001-abcdefghijklmnopqrstuvwxyz0123", bindingHash: "b", returnTo: "/admin", createdAt: now, expiresAt: new Date(now.getTime() + 86_400_000) });
   // Per-replica state of the source's own process: not the installation's, not copied.
   await db.insert(t.replicas).values({ id: "rep_old", url: "http://10.0.0.1:8080", startedAt: 1, heartbeatAt: 2 });
   await app.close();
-  return { dir, path: join(dir, "data", "switchboard.db"), token, email };
+  return { dir, path: join(dir, "data", "switchboard.db"), token, email, adminId: admin.id };
 }
 
 /** Every row of every table, as drizzle returns them, sorted: what both engines must agree on. */
@@ -207,11 +221,12 @@ describe.skipIf(!havePostgres)("switchboard db copy", () => {
         delete after[name];
       }
       expect(after).toEqual(before);
-      for (const name of ["users", "sessions", "user_invites", "api_keys", "connections", "agents", "oauth_clients", "oauth_grants", "oauth_codes", "oauth_tokens", "usage_events", "usage_rollups", "usage_totals", "audit_events"]) {
+      for (const name of ["users", "sessions", "user_invites", "api_keys", "connections", "agents", "oauth_clients", "oauth_grants", "oauth_codes", "oauth_tokens", "usage_events", "usage_rollups", "usage_totals", "audit_events", "upstream_oauth_registrations", "upstream_oauth_links", "upstream_oauth_flows"]) {
         expect({ name, rows: after[name]!.length > 0 }).toEqual({ name, rows: true });
       }
       // The sealed secrets are the very ciphertexts (re-encrypting would need the secret, which the copy never reads).
       expect(after.connections!.join()).toContain("tokenSealed");
+      expect(after.upstream_oauth_links!.join()).toContain('"accessTokenSealed":"v1.');
       // The identity sequences are past the copied ids: the next usage row gets a new id.
       const [next] = await target.db.insert(tables(target.db).usageEvents).values({ ...JSON.parse(after.usage_events![0]!), id: undefined }).returning({ id: tables(target.db).usageEvents.id });
       expect(next!.id).toBeGreaterThan(2344 * 2 + 7);
@@ -233,9 +248,15 @@ describe.skipIf(!havePostgres)("switchboard db copy", () => {
       const listedBody = await listed.text();
       expect({ status: listed.status, body: listedBody.slice(0, 500) }).toEqual({ status: 200, body: expect.stringContaining('"docs"') });
       // The sealed secrets decrypt under the same server secret on the new engine.
-      const [docs, local] = await listConnections(connectionStore(deps));
+      const [docs, linear, local] = await listConnections(connectionStore(deps));
       expect([docs!.slug, docs!.secretsUnreadable, docs!.token, docs!.headers]).toEqual(["docs", false, "upstream-token-0123456789", { "X-Team": "platform" }]);
       expect([local!.slug, local!.secretsUnreadable, local!.env]).toEqual(["local", false, { API_KEY: "stdio-secret-value" }]);
+      expect([linear!.slug, linear!.secretsUnreadable, linear!.oauthClientSecret]).toEqual(["linear", false, "oauth-client-secret-value"]);
+      // So do the upstream OAuth secrets, each bound to its row: the copy kept the ciphertexts and the keys they are bound to.
+      const oauth = upstreamOAuthStore(connectionStore(deps));
+      expect((await oauth.getRegistration(linear!.id))?.clientSecret).toBe("oauth-client-secret-value");
+      expect(await oauth.getLink(linear!.id, source.adminId as `user_${string}`)).toMatchObject({ state: "connected", tokens: { accessToken: "upstream-access-0001", refreshToken: "upstream-refresh-0001" } });
+      expect((await oauth.takeFlow("state-hash-1"))?.codeVerifier).toBe("verifier-0001-abcdefghijklmnopqrstuvwxyz0123");
       const forged = await request("/api/v1/connections", { headers: { authorization: `Bearer ${source.token.slice(0, -1)}x` } });
       expect(forged.status).toBe(401);
       expect(await signIn(request, source.email, PASSWORD)).toStartWith("sb_session=");
@@ -444,8 +465,10 @@ test("the copy order is every table of the schema, parents first", () => {
   const order = tablesInCopyOrder();
   const all = Object.keys(schema).filter((k) => is((schema as Record<string, unknown>)[k], SQLiteTable));
   expect([...order].sort()).toEqual(all.sort() as (keyof Tables)[]);
-  expect(order.length).toBe(18);
+  expect(order.length).toBe(21);
   expect(order.indexOf("users")).toBeLessThan(order.indexOf("apiKeys"));
+  for (const child of ["upstreamOAuthRegistrations", "upstreamOAuthLinks", "upstreamOAuthFlows"] as const) expect(order.indexOf("connections")).toBeLessThan(order.indexOf(child));
+  for (const child of ["upstreamOAuthLinks", "upstreamOAuthFlows"] as const) expect(order.indexOf("users")).toBeLessThan(order.indexOf(child));
   expect(order.indexOf("oauthGrants")).toBeLessThan(order.indexOf("oauthCodes"));
   expect(order.indexOf("oauthClients")).toBeLessThan(order.indexOf("oauthGrants"));
 });

@@ -14,6 +14,13 @@ describe("maskSecrets", () => {
     expect(JSON.stringify(masked)).not.toMatch(/k-123|abc|e-456/);
   });
 
+  test("an OAuth connection's change: the client secret is masked (set or rotated; null stays null), its client id, mode and scopes kept", () => {
+    const change = { slug: "linear", auth: "oauth", oauth_mode: "per_user", oauth_client_id: "client-1", oauth_client_secret: "cs-very-secret", oauth_scopes: "read write" };
+    expect(maskSecrets(change)).toEqual({ ...change, oauth_client_secret: AUDIT_MASK });
+    expect(maskSecrets({ connection: { oauth_client_secret: null } })).toEqual({ connection: { oauth_client_secret: null } });
+    expect(maskSecrets({ oauth: { client_secret_set: true } })).toEqual({ oauth: { client_secret_set: true } });
+  });
+
   test("fields that only name a secret's state are kept", () => {
     expect(maskSecrets({ token_set: true, access_token_ttl: 3600, tokens: 3 })).toEqual({ token_set: true, access_token_ttl: 3600, tokens: 3 });
   });
