@@ -1,11 +1,12 @@
 // The upstream OAuth store's contract (UpstreamOAuthStore) in memory, for tests of what uses it (the
 // credentials service, the gateway) without a database; the database store has tests of its own.
-import type { OAuthLink, OAuthLinkSummary, OAuthSubject, UpstreamOAuthStore, UpstreamRegistration, UpstreamTokens } from "../../src/domain/connections/oauth-types.ts";
+import type { OAuthFlow, OAuthLink, OAuthLinkSummary, OAuthSubject, UpstreamOAuthStore, UpstreamRegistration, UpstreamTokens } from "../../src/domain/connections/oauth-types.ts";
 
 /** The store's contract in memory, with hooks to play another replica. */
 export class MemoryOAuthStore implements UpstreamOAuthStore {
   registrations = new Map<string, UpstreamRegistration>();
   links = new Map<string, OAuthLink>();
+  flows = new Map<string, OAuthFlow>();
   reads = 0;
   marked: { subject: OAuthSubject; reason: string }[] = [];
   /** Runs before replaceTokens writes (another replica's refresh landing first). */
@@ -51,10 +52,12 @@ export class MemoryOAuthStore implements UpstreamOAuthStore {
     Object.assign(link, { tokens, expiresAt: tokens.expiresAt, scope: tokens.scope, updatedAt: now, state: "connected", lastError: null });
     return true;
   }
-  async markNeedsReauth(c: string, s: OAuthSubject, reason: string): Promise<void> {
-    this.marked.push({ subject: s, reason });
+  async markNeedsReauth(c: string, s: OAuthSubject, reason: string, _now?: Date, options: { ifRefreshToken?: string | null } = {}): Promise<boolean> {
     const link = this.links.get(this.key(c, s));
-    if (link) Object.assign(link, { state: "needs_reauth", lastError: reason });
+    if (!link || (options.ifRefreshToken !== undefined && link.tokens.refreshToken !== options.ifRefreshToken)) return false;
+    this.marked.push({ subject: s, reason });
+    Object.assign(link, { state: "needs_reauth", lastError: reason });
+    return true;
   }
   async deleteLink(c: string, s: OAuthSubject): Promise<boolean> {
     return this.links.delete(this.key(c, s));
@@ -65,9 +68,14 @@ export class MemoryOAuthStore implements UpstreamOAuthStore {
   async listLinksOfUser(u: string): Promise<OAuthLinkSummary[]> {
     return [...this.links.values()].filter((l) => l.userId === u).map(({ tokens: _t, ...summary }) => summary);
   }
-  async createFlow(): Promise<void> {}
-  async takeFlow(): Promise<null> {
-    return null;
+  async createFlow(stateHash: string, flow: OAuthFlow): Promise<void> {
+    this.flows.set(stateHash, flow);
+  }
+  /** Single use, as the contract says: taken (and so spent) even when expired. */
+  async takeFlow(stateHash: string, now = new Date()): Promise<OAuthFlow | null> {
+    const flow = this.flows.get(stateHash);
+    this.flows.delete(stateHash);
+    return flow && flow.expiresAt > now ? flow : null;
   }
   async pruneFlows(): Promise<number> {
     return 0;

@@ -209,8 +209,10 @@ export class OAuthCredentials implements UpstreamCredentials {
         return bearer(again);
       }
     }
-    await store.markNeedsReauth(spec.id, subject, reason, new Date(this.now()));
+    // Conditional: if another replica rotated the refresh token after the re-reads above, its link stands.
+    const marked = await store.markNeedsReauth(spec.id, subject, reason, new Date(this.now()), { ifRefreshToken: link.tokens.refreshToken });
     this.links.delete(keyOf(spec.id, subject));
+    if (!marked) return this.current(spec, subject);
     this.settings.logger.info("upstream link needs re-authorization", { connection: spec.id, subject, reason });
     throw this.needs(spec, "needs_reauth");
   }
