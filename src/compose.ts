@@ -9,7 +9,7 @@ import { createKeyVerifier, LastUsedRecorder } from "./domain/access/api-keys.ts
 import { LoginThrottle, type SignInThrottle, type ThrottleLimits } from "./domain/access/login-throttle.ts";
 import { SharedLoginThrottle } from "./domain/access/sign-in-attempts.ts";
 import { SetupGate } from "./domain/access/setup.ts";
-import { PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
+import { getUser, PASSWORD_COST, type PasswordCost } from "./domain/access/users.ts";
 import { createChangeFeed } from "./db/change-probe.ts";
 import { syncConfigAgents } from "./domain/agents/config.ts";
 import { agentSpecLookup } from "./domain/agents/agents.ts";
@@ -27,6 +27,7 @@ import { AddressPolicy } from "./gateway/upstream/address-policy.ts";
 import { createUpstreamAuthorizer } from "./gateway/upstream/oauth/authorizer.ts";
 import type { UpstreamAuthorizer } from "./gateway/upstream/oauth/types.ts";
 import { upstreamOAuthStore } from "./domain/connections/upstream-oauth.ts";
+import { OAuthCredentials } from "./gateway/upstream/oauth/credentials.ts";
 import { oauthConnectionLookup } from "./operations/connection-oauth.ts";
 import type { AppDeps } from "./http/context.ts";
 import { createClientMetadataFetcher } from "./http/oauth/client-metadata.ts";
@@ -123,6 +124,7 @@ async function applyDeclared(config: Config, logger: Logger, db: Db, keys: Serve
 
 /** The gateway to the upstreams, with the config's limits, reading specs from the store; every MCP request recorded into `usage` (when monitoring is enabled). */
 export function buildGateway(config: Config, logger: Logger, store: Store, usage?: UsageSink, directory?: SessionDirectory): Gateway {
+  const addressPolicy = new AddressPolicy(config.gateway);
   return new Gateway({
     sessionIdleMs: config.gateway.session_idle_timeout,
     maxSessions: config.gateway.max_sessions,
@@ -131,8 +133,9 @@ export function buildGateway(config: Config, logger: Logger, store: Store, usage
     logger,
     lookup: specLookup({ db: store.handle.db, keys: store.keys, config }),
     lookupAgent: agentSpecLookup({ db: store.handle.db }),
-    addressPolicy: new AddressPolicy(config.gateway),
+    addressPolicy,
     maxConcurrentTests: config.gateway.max_concurrent_tests,
+    credentials: buildUpstreamCredentials(config, logger, store, addressPolicy),
     usage:
       usage && config.monitoring.enabled
         ? { sink: usage, payloadMaxBytes: config.monitoring.payload_max_size, redactPatterns: config.monitoring.redact_patterns }
@@ -203,6 +206,23 @@ export function buildAppDeps(config: Config, logger: Logger, store: Store, gatew
       }),
     },
   };
+}
+
+/**
+ * The bearer tokens of OAuth connections' requests (shared or per user), refreshed through the gateway's
+ * address policy; links are cached until the database's change feed moves, so a disconnect or a
+ * re-authorization on any replica applies on the next request.
+ */
+export function buildUpstreamCredentials(config: Config, logger: Logger, store: Store, addressPolicy: AddressPolicy): OAuthCredentials {
+  const { db } = store.handle;
+  return new OAuthCredentials({
+    store: upstreamOAuthStore(connectionStore({ db, keys: store.keys, config })),
+    isAdmin: async (userId) => (await getUser(db, userId))?.role === "admin",
+    probe: createChangeFeed(store.handle),
+    publicUrl: config.server.public_url,
+    addressPolicy,
+    logger,
+  });
 }
 
 /**

@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   INTERNAL: { status: 500, message: "Something went wrong on our side." },
   UNAVAILABLE: { status: 503, message: "The service is not available." },
   BUSY: { status: 503, message: "Too busy right now; try again shortly." },
+  UPSTREAM_AUTHORIZATION_REQUIRED: { status: 403, message: "This connection needs an OAuth authorization the caller has not given: connect the account in the admin." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -213,7 +213,8 @@ export class AgentSession extends DownstreamSession {
     // A task-augmented call: the task is the upstream's, owned by this session, on this connection.
     if (task !== undefined) params.task = task;
     const request: JSONRPCRequest = { jsonrpc: "2.0", id: 0, method: "tools/call", params };
-    return this.tasks.created(request, await this.forwardTo(runtime, request, extra), runtime);
+    // Each tool uses its own connection's mode, with this session's user: a missing link is a tool error.
+    return this.tasks.created(request, await this.calling(extra, this.forwardTo(runtime, request, extra)), runtime);
   }
 
   private resourceRuntimes(): { runtime: ConnectionRuntime; selection: AgentConnectionSelection }[] {

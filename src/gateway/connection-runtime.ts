@@ -25,9 +25,12 @@ import { taskOwner } from "./session-tasks.ts";
 import type { AddressPolicy } from "./upstream/address-policy.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
+import { NeedsAuthorizationError } from "../domain/connections/oauth-types.ts";
+import type { UpstreamCredentials } from "./upstream/oauth/types.ts";
+import { RefreshFailedError } from "./upstream/oauth/credentials.ts";
 import { NO_DISCOVERY, type ConnectionStatus, type Discovery } from "./types.ts";
 import type { Http1Pool } from "./upstream/http1.ts";
-import { AnyResult, isUpstreamSessionGone, sharedPool, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
+import { AnyResult, isUpstreamRefusal, isUpstreamSessionGone, sharedPool, Upstream, type UpstreamHooks } from "./upstream/upstream.ts";
 
 /** Discovery's upstream session was forgotten by the upstream: read again on a new one. */
 class SessionGone extends Error {}
@@ -68,9 +71,13 @@ export type RuntimeSettings = {
   addressPolicy?: AddressPolicy;
   /** Told when the connection's state changes (with several replicas, each records its own). */
   onStatus?: (connectionId: string, status: ConnectionStatus) => void;
+  /** The bearer tokens of OAuth connections (absent: an OAuth connection cannot be reached). */
+  credentials?: UpstreamCredentials;
 };
 
 const MAX_BACKOFF_MS = 30_000;
+/** How often a status read may have discovery look again for a token it lacked. */
+const AUTHORIZATION_RECHECK_MS = 3_000;
 const LEVELS = LoggingLevelSchema.options;
 
 /**
@@ -141,6 +148,19 @@ export class ConnectionRuntime {
     return this.status;
   }
 
+  /** When discovery may next look again for the token it lacked (see recheckAuthorization). */
+  private authorizationRecheckAt = 0;
+
+  /**
+   * Discovery lacked a token: looks again in the background (at most every few seconds), so an
+   * authorization given since (in the admin, on any replica) shows on the status being polled.
+   */
+  recheckAuthorization(): void {
+    if (this.status.state !== "needs_authorization" || this.refreshing || Date.now() < this.authorizationRecheckAt) return;
+    this.authorizationRecheckAt = Date.now() + AUTHORIZATION_RECHECK_MS;
+    void this.refresh().catch(() => {});
+  }
+
   private setStatus(state: ConnectionStatus["state"], lastError: string | null = this.lastError): void {
     const changed = state !== this.status.state || lastError !== this.status.lastError;
     this.status = { state, lastError, since: new Date() };
@@ -166,11 +186,26 @@ export class ConnectionRuntime {
     return { upstream: await link.upstream, link };
   }
 
+  /**
+   * The Authorization of an OAuth connection's requests: a session's own upstream session carries its
+   * user's token (per-user: their own link; shared: the shared one), discovery's the discovery subject's.
+   */
+  private authorization(owner: AttachedSession | null): ((rejected?: string) => Promise<string>) | undefined {
+    const spec = this.spec;
+    if (!spec.oauth) return undefined;
+    const credentials = this.settings.credentials;
+    const who = owner ? { userId: owner.userId } : ("discovery" as const);
+    return (rejected) => (credentials ? credentials.authorization(spec, who, { rejected }) : Promise.reject(new Error("OAuth connections are not available here")));
+  }
+
   private connect(owner: AttachedSession | null): Link {
     const link: Link = { upstream: Promise.resolve(null as unknown as Upstream), inflight: new Set(), owner };
     if (owner) this.perSession.set(owner, link);
     else this.shared = link;
-    this.setStatus("connecting");
+    // The status is the connection's (its discovery's), not each user's: an OAuth connection's session
+    // links, which succeed or fail per user, leave it alone unless they show it reachable.
+    const accountLink = owner !== null && Boolean(this.spec.oauth);
+    if (!accountLink) this.setStatus("connecting");
     if (this.pool === undefined) this.pool = sharedPool(this.spec, this.settings.addressPolicy);
     link.upstream = Upstream.connect(this.spec, {
       stderr: this.stderr,
@@ -180,11 +215,12 @@ export class ConnectionRuntime {
       pool: this.pool,
       capabilities: owner ? carriedCapabilities(owner.clientCapabilities) : this.sharesUpstream ? SHARED_CAPABILITIES : undefined,
       listen: owner ? owner.listening : true,
+      authorization: this.authorization(owner),
     }).then(
       async (upstream) => {
         this.failures = 0;
         this.lastError = null;
-        this.setStatus("connected", null);
+        if (!accountLink || this.status.state !== "needs_authorization") this.setStatus("connected", null);
         if (!owner && this.discovery.refreshedAt === null) void this.refresh().catch(() => {});
         // A session's upstream session that was lost and made anew gets back what the client set up.
         if (owner) await this.restore(owner, upstream);
@@ -192,6 +228,15 @@ export class ConnectionRuntime {
       },
       (err: unknown) => {
         this.forget(link);
+        // One subject without a usable token is not the connection failing: no backoff, and other users'
+        // sessions go on. Only discovery's own lack of one is the connection's state.
+        // Nor is one user's refresh failing for now (their token endpoint's answer): they are told, others go on.
+        if (err instanceof NeedsAuthorizationError || (owner && this.spec.oauth && (isUpstreamRefusal(err) || err instanceof RefreshFailedError))) {
+          if (!owner && err instanceof NeedsAuthorizationError) this.setStatus("needs_authorization", err.message);
+          if (err instanceof NeedsAuthorizationError) throw err;
+          if (err instanceof RefreshFailedError) throw new JsonRpcError(ErrorCode.InternalError, err.message);
+          throw new JsonRpcError(ErrorCode.InvalidRequest, "The upstream refused this account's authorization.");
+        }
         // A connect that ran out of time says so, without the SDK's "MCP error <code>:" prefix.
         const timedOut = err instanceof McpError && err.code === ErrorCode.RequestTimeout;
         this.fail(timedOut ? new Error(`initialize timed out after ${Math.round(this.spec.connectTimeoutMs / 100) / 10}s (connect_timeout)`) : err);
@@ -256,6 +301,18 @@ export class ConnectionRuntime {
     await this.dropUpstream(link);
   }
 
+  /**
+   * A request found its subject without a usable token (disconnected, or the refresh was refused). A
+   * session's own upstream session is dropped, so the next request initialises anew with whatever token
+   * the user connects next; discovery's marks the connection as needing authorization.
+   */
+  async authorizationLost(link: Link, err: NeedsAuthorizationError): Promise<void> {
+    if (this.shared !== link && !(link.owner && this.perSession.get(link.owner) === link)) return;
+    await this.dropUpstream(link);
+    // Set after the drop, whose close would show "idle".
+    if (!link.owner) this.setStatus("needs_authorization", err.message);
+  }
+
   private forget(link: Link): void {
     if (this.shared === link) this.shared = null;
     if (link.owner && this.perSession.get(link.owner) === link) this.perSession.delete(link.owner);
@@ -275,7 +332,7 @@ export class ConnectionRuntime {
               }
             }, Math.max(0, this.retryAt - Date.now())).unref();
           }
-        } else if (!this.closed && !this.shared) {
+        } else if (!this.closed && !this.shared && !(link.owner && this.status.state === "needs_authorization")) {
           this.setStatus("idle");
         }
       },
@@ -401,6 +458,11 @@ export class ConnectionRuntime {
       this.discovery = { tools, resources, resourceTemplates, prompts, refreshedAt: new Date(), error: null, warnings: bounded, perSession };
     } catch (err) {
       if (err instanceof SessionGone) return this.readDiscovery(true);
+      // Dropped first: closing it would show "idle".
+      if (err instanceof NeedsAuthorizationError) {
+        if (this.shared) await this.dropUpstream(this.shared);
+        this.setStatus("needs_authorization", err.message);
+      }
       this.discovery = { ...this.discovery, error: redactFor(this.spec, err instanceof Error ? err.message : String(err)) };
     } finally {
       // A connection whose sessions each get their own process keeps no shared one running.

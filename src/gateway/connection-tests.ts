@@ -11,6 +11,7 @@ import type { ConnectionTestResult } from "./types.ts";
 import type { AddressPolicy } from "./upstream/address-policy.ts";
 import { LineRing } from "./upstream/stdio-process.ts";
 import { Upstream } from "./upstream/upstream.ts";
+import type { UpstreamCredentials } from "./upstream/oauth/types.ts";
 
 export type ConnectionTestSettings = {
   /** Most test runs at once, across every connection. */
@@ -18,6 +19,8 @@ export type ConnectionTestSettings = {
   addressPolicy?: AddressPolicy;
   /** How many processes the connection's own runtime has running now (stdio). */
   processesOf: (connectionId: string) => number;
+  /** OAuth connections are tested with discovery's token (the shared one, or per-user an admin's). */
+  credentials?: UpstreamCredentials;
 };
 
 /** One run's outcome before it is shaped for a caller: the error and stderr still raw. */
@@ -67,12 +70,14 @@ export class ConnectionTests {
     const stderr = new LineRing(50);
     const elapsed = () => Math.round(performance.now() - started);
     let upstream: Upstream | null = null;
+    const credentials = this.settings.credentials;
     try {
       upstream = await Upstream.connect(spec, {
         stderr,
         hooks: { onNotification: () => {}, onRequest: async () => ({}), onClose: () => {} },
         timeoutMs: spec.connectTimeoutMs,
         policy: this.settings.addressPolicy,
+        authorization: spec.oauth && credentials ? (rejected) => credentials.authorization(spec, "discovery", { rejected }) : undefined,
       });
       const caps = upstream.capabilities;
       const count = async (method: string, key: string) => {

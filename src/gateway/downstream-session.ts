@@ -30,7 +30,9 @@ import type { Extra } from "./request-extra.ts";
 import { otherSessionsTask, SessionTasks } from "./session-tasks.ts";
 import { requestName, type SessionUsage, type UsageNote } from "./usage-capture.ts";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
-import { AnyResult, isUpstreamSessionGone, plainMessage, StreamLostError } from "./upstream/upstream.ts";
+import { NeedsAuthorizationError } from "../domain/connections/oauth-types.ts";
+import { RefreshFailedError } from "./upstream/oauth/credentials.ts";
+import { AnyResult, isUpstreamRefusal, isUpstreamSessionGone, plainMessage, StreamLostError } from "./upstream/upstream.ts";
 
 const LEVELS = LoggingLevelSchema.options;
 
@@ -156,9 +158,28 @@ export abstract class DownstreamSession implements AttachedSession {
     }
     try {
       return await this.handle(request, this.guarded(extra));
+    } catch (err) {
+      // Any request but a tool call (which answers a tool error, see calling()) gets the message as a JSON-RPC error.
+      if (!(err instanceof NeedsAuthorizationError)) throw err;
+      this.noteUsage(extra, { authorizationRequired: err.message });
+      throw new JsonRpcError(ErrorCode.InvalidRequest, err.message, { connectUrl: err.connectUrl, reason: err.reason });
     } finally {
       // A cancelled request gets no answer: it is recorded now, as ended by the client.
       if (extra.signal.aborted) this.usage?.unanswered(request.id, "cancelled");
+    }
+  }
+
+  /**
+   * A tools/call, whose upstream may need an OAuth authorization the caller lacks: the answer is then a
+   * tool error naming the page where they connect (a model reads tool errors; it never sees another's token).
+   */
+  protected async calling(extra: Extra, call: Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+    try {
+      return await call;
+    } catch (err) {
+      if (!(err instanceof NeedsAuthorizationError)) throw err;
+      this.noteUsage(extra, { authorizationRequired: err.message });
+      return { content: [{ type: "text", text: err.message }], isError: true };
     }
   }
 
@@ -319,6 +340,11 @@ export abstract class DownstreamSession implements AttachedSession {
       return result;
     } catch (err) {
       if (err instanceof McpError && err.code === ErrorCode.RequestTimeout) this.noteUsage(extra, { timedOut: true });
+      // This user's token is gone (disconnected, refresh refused): their error, not the upstream's failure.
+      if (err instanceof NeedsAuthorizationError) {
+        await runtime.authorizationLost(link, err);
+        throw err;
+      }
       // The connection was removed or changed under this call: say that, not how its upstream went away.
       if (runtime.isClosed) throw new JsonRpcError(ErrorCode.ConnectionClosed, "This connection was removed or changed.");
       // The upstream forgot the session (it restarted), or its stream dropped before a request that
@@ -330,7 +356,9 @@ export abstract class DownstreamSession implements AttachedSession {
         return this.forwardTo(runtime, request, extra, true);
       }
       // Not an MCP error and not a cancellation: the upstream itself is unreachable.
-      if (!(err instanceof McpError) && !(err instanceof JsonRpcError) && !extra.signal.aborted && runtime.spec.transport !== "stdio") {
+      // (An OAuth connection's 401 or 403 after a fresh token, or a refresh that failed for now, is about this account, not the upstream.)
+      const refusedAccount = Boolean(runtime.spec.oauth) && (isUpstreamRefusal(err) || err instanceof RefreshFailedError);
+      if (!(err instanceof McpError) && !(err instanceof JsonRpcError) && !extra.signal.aborted && runtime.spec.transport !== "stdio" && !refusedAccount) {
         await runtime.transportFailed(link, err);
       }
       throw asRpcError(err, runtime.spec);

@@ -25,6 +25,7 @@ import type { UsageSink } from "../domain/monitoring/types.ts";
 import { SessionUsage, type UsagePolicy, type UsageTarget } from "./usage-capture.ts";
 import { secretsOf } from "./redact.ts";
 import type { SessionDirectory } from "./cluster/cluster.ts";
+import type { UpstreamCredentials } from "./upstream/oauth/types.ts";
 
 export type GatewaySettings = {
   sessionIdleMs: number;
@@ -51,6 +52,8 @@ export type GatewaySettings = {
    * applied here too before the next request uses it. Absent: only this process's apply() changes a runtime.
    */
   changes?: () => string | Promise<string>;
+  /** The bearer tokens of OAuth connections (absent: they cannot be reached). */
+  credentials?: UpstreamCredentials;
 };
 
 export type UsageSettings = {
@@ -107,6 +110,7 @@ export class Gateway implements RunningGateway {
       maxConcurrent: settings.maxConcurrentTests ?? 4,
       addressPolicy: settings.addressPolicy,
       processesOf: (id) => this.runtimes.get(id)?.processCount ?? 0,
+      credentials: settings.credentials,
     });
     this.redactPatterns = (settings.usage?.redactPatterns ?? []).map((p) => new RegExp(p, "g"));
     this.reaper = setInterval(() => this.reapIdle(), Math.max(1000, Math.min(60_000, settings.sessionIdleMs / 4)));
@@ -119,6 +123,7 @@ export class Gateway implements RunningGateway {
       stderrLines: this.settings.stderrLines,
       logger: this.settings.logger,
       addressPolicy: this.settings.addressPolicy,
+      credentials: this.settings.credentials,
       onStatus: directory
         ? (connectionId, status) => void directory.connectionState(connectionId, status.state, status.lastError).catch((err: unknown) => this.settings.logger.warn("cannot record the connection's state on this replica", { error: (err as Error).message }))
         : undefined,
@@ -427,6 +432,8 @@ export class Gateway implements RunningGateway {
 
   async status(id: string): Promise<ConnectionStatus> {
     const runtime = this.runtimes.get(id);
+    // The admin polls the status: an authorization given since shows without anyone calling first.
+    runtime?.recheckAuthorization();
     if (runtime) return runtime.getStatus();
     const spec = await this.settings.lookup(id);
     return { state: spec && !spec.enabled ? "disabled" : "idle", lastError: null, since: null };

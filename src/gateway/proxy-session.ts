@@ -11,6 +11,8 @@ import { checkedListResult } from "./discovery.ts";
 import { DownstreamSession, type SessionOptions } from "./downstream-session.ts";
 import type { Extra } from "./request-extra.ts";
 import { methodCheck, methodNotFound, resourcesRefused } from "./methods.ts";
+import { NeedsAuthorizationError } from "../domain/connections/oauth-types.ts";
+import { VERSION } from "../version.ts";
 
 export { asRpcError } from "./downstream-session.ts";
 
@@ -64,10 +66,48 @@ export class ProxySession extends DownstreamSession {
     return [this.runtime];
   }
 
-  /** Connects (or reuses) the upstream, then builds the server that mirrors it. */
+  /**
+   * Connects (or reuses) the upstream, then builds the server that mirrors it. A caller without a token
+   * for an OAuth connection still opens a session (so its client can show the tools and each call can
+   * say where to connect): it mirrors discovery's upstream, or, when that has none either, offers what
+   * any MCP server offers.
+   */
   async open(options: SessionOptions): Promise<void> {
-    const { upstream } = await this.runtime.upstreamFor(this);
-    this.build(upstream.serverInfo, mirrorCapabilities(upstream.capabilities), upstream.instructions, options);
+    const opened = await this.runtime.upstreamFor(this).catch(async (err: unknown) => {
+      if (!(err instanceof NeedsAuthorizationError)) throw err;
+      return this.runtime.upstreamFor(null).catch((again: unknown) => {
+        if (again instanceof NeedsAuthorizationError) return null;
+        throw again;
+      });
+    });
+    if (opened) return this.build(opened.upstream.serverInfo, mirrorCapabilities(opened.upstream.capabilities), opened.upstream.instructions, options);
+    const caps = mirrorCapabilities({ tools: {}, resources: {}, prompts: {} });
+    this.build({ name: this.runtime.spec.slug, version: VERSION }, caps, undefined, options);
+  }
+
+  /**
+   * A list whose upstream needs an authorization the caller lacks: what discovery found (checked the same
+   * way), so the client shows what it would get once connected; the error when nothing was ever found.
+   */
+  private async listOrDiscovered(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
+    try {
+      return await this.forwardList(request, extra);
+    } catch (err) {
+      if (!(err instanceof NeedsAuthorizationError)) throw err;
+      const runtime = this.runtime;
+      const discovery = runtime.discovery.refreshedAt === null ? await (runtime.pendingRefresh() ?? runtime.refresh()) : runtime.discovery;
+      if (discovery.refreshedAt === null) throw err;
+      switch (request.method) {
+        case "tools/list":
+          return { tools: discovery.tools };
+        case "resources/list":
+          return { resources: discovery.resources };
+        case "resources/templates/list":
+          return { resourceTemplates: discovery.resourceTemplates };
+        default:
+          return { prompts: discovery.prompts };
+      }
+    }
   }
 
   private mayUseResources(): boolean {
@@ -107,7 +147,7 @@ export class ProxySession extends DownstreamSession {
     }
     switch (request.method) {
       case "tools/list": {
-        const result = await this.forwardList(request, extra);
+        const result = await this.listOrDiscovered(request, extra);
         const tools = result.tools as { name: string }[];
         return { ...result, tools: tools.filter((t) => this.mayCall(t.name)) };
       }
@@ -117,12 +157,12 @@ export class ProxySession extends DownstreamSession {
           this.refused(extra, "Unknown tool, or no permission to call it");
           throw new JsonRpcError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
         }
-        return this.tasks.created(request, await this.forward(request, extra), this.runtime);
+        return this.tasks.created(request, await this.calling(extra, this.forward(request, extra)), this.runtime);
       }
       case "resources/list":
       case "resources/templates/list":
       case "prompts/list":
-        return this.forwardList(request, extra);
+        return this.listOrDiscovered(request, extra);
       case "resources/read":
       case "prompts/get":
       case "completion/complete":

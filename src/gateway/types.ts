@@ -2,7 +2,11 @@
 import type { Prompt, Resource, ResourceTemplate, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { ConnectionSpec } from "../domain/connections/spec.ts";
 
-export type ConnectionState = "disabled" | "idle" | "connecting" | "connected" | "error";
+/**
+ * "needs_authorization": an OAuth connection's discovery has no usable token (shared: not authorized yet,
+ * or its authorization was revoked; per-user: no admin has connected an account). Not a failure: no backoff.
+ */
+export type ConnectionState = "disabled" | "idle" | "connecting" | "connected" | "error" | "needs_authorization";
 
 export type ConnectionStatus = { state: ConnectionState; lastError: string | null; since: Date | null };
 

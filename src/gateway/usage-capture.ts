@@ -5,6 +5,7 @@
 // per request: no awaits, no serialising beyond what the answer already was, and nothing of the
 // arguments kept unless opted in.
 import { ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import type { ErrorCode as AppErrorCode } from "../errors.ts";
 import type { Actor, Outcome, UsageRecord, UsageSink } from "../domain/monitoring/types.ts";
 import { MAX_ERROR_TEXT, redact } from "./redact.ts";
 
@@ -31,8 +32,14 @@ export function masked(text: string, redaction: Redaction): string {
   return out;
 }
 
-/** What a session learns about a request while handling it. */
-export type UsageNote = { refused?: string; timedOut?: boolean; connectionId?: string; upstreamName?: string | null };
+/**
+ * What a session learns about a request while handling it. `authorizationRequired`: the upstream needs an
+ * OAuth token the caller has not got (the message shown to them); recorded as an error with that code.
+ */
+export type UsageNote = { refused?: string; timedOut?: boolean; connectionId?: string; upstreamName?: string | null; authorizationRequired?: string };
+
+/** The usage error code of a call whose caller has not connected (or must reconnect) the upstream account. */
+export const AUTHORIZATION_REQUIRED_CODE = "UPSTREAM_AUTHORIZATION_REQUIRED" satisfies AppErrorCode;
 
 type RequestId = string | number;
 
@@ -48,6 +55,7 @@ type Pending = {
   requestBytes: number;
   refused: string | null;
   timedOut: boolean;
+  authorizationRequired: string | null;
   args: unknown;
 };
 
@@ -135,6 +143,7 @@ export class SessionUsage {
       requestBytes,
       refused: null,
       timedOut: false,
+      authorizationRequired: null,
       args: this.policy.payloadMaxBytes !== null ? (message.method === "tools/call" || message.method === "prompts/get" ? params?.arguments : params) : undefined,
     });
   }
@@ -148,6 +157,7 @@ export class SessionUsage {
       pending.upstreamName = null;
     }
     if (note.timedOut) pending.timedOut = true;
+    if (note.authorizationRequired !== undefined) pending.authorizationRequired = note.authorizationRequired;
     if (note.connectionId !== undefined) pending.connectionId = note.connectionId;
     if (note.upstreamName !== undefined && pending.refused === null) pending.upstreamName = note.upstreamName;
   }
@@ -163,7 +173,12 @@ export class SessionUsage {
     let outcome: Outcome = "ok";
     let code: string | null = null;
     let text_: string | null = null;
-    if (error !== undefined) {
+    if (pending.authorizationRequired !== null) {
+      // A tool error or a JSON-RPC error alike: the call failed for want of the caller's authorization.
+      outcome = "error";
+      code = AUTHORIZATION_REQUIRED_CODE;
+      text_ = pending.authorizationRequired;
+    } else if (error !== undefined) {
       code = String(error.code);
       text_ = String(error.message ?? "");
       outcome = pending.refused !== null ? "refused" : pending.timedOut || error.code === ErrorCode.RequestTimeout ? "timeout" : "error";

@@ -125,7 +125,7 @@ export const ConnectionShape = z.object({
   secrets_unreadable: z.boolean().describe("The stored secrets cannot be decrypted (the server secret changed); set them again"),
   refused_by_policy: z.string().nullable().describe("Why the server's [stdio] policy stops this connection from running, if it does"),
   status: z.object({
-    state: z.enum(["disabled", "idle", "connecting", "connected", "error"]),
+    state: z.enum(["disabled", "idle", "connecting", "connected", "error", "needs_authorization"]),
     last_error: z.string().nullable(),
     since: Timestamp.nullable(),
   }),

@@ -12,6 +12,7 @@ import type { ConnectionRuntime } from "../../src/gateway/connection-runtime.ts"
 import type { AgentSpec } from "../../src/domain/agents/tools.ts";
 import type { ConnectionSpec } from "../../src/domain/connections/spec.ts";
 import type { AddressPolicy } from "../../src/gateway/upstream/address-policy.ts";
+import type { UpstreamCredentials } from "../../src/gateway/upstream/oauth/types.ts";
 import { silentLogger } from "../../src/logger.ts";
 import type { Caller } from "../../src/domain/access/caller.ts";
 import { bundledFixture } from "./fixture-bundle.ts";
@@ -156,7 +157,7 @@ export class GatewayHarness {
 
   constructor(
     specs: ConnectionSpec[],
-    settings: { sessionIdleMs?: number; maxSessions?: number; maxBodyBytes?: number; addressPolicy?: AddressPolicy; agents?: AgentSpec[]; resumeRetryMs?: number; usage?: UsageSettings; address?: string } = {},
+    settings: { sessionIdleMs?: number; maxSessions?: number; maxBodyBytes?: number; addressPolicy?: AddressPolicy; agents?: AgentSpec[]; resumeRetryMs?: number; usage?: UsageSettings; address?: string; credentials?: UpstreamCredentials } = {},
   ) {
     for (const spec of specs) this.specs.set(spec.id, spec);
     for (const agent of settings.agents ?? []) this.agents.set(agent.id, agent);
@@ -171,6 +172,7 @@ export class GatewayHarness {
       addressPolicy: settings.addressPolicy,
       resumeRetryMs: settings.resumeRetryMs,
       usage: settings.usage,
+      credentials: settings.credentials,
     });
     this.address = settings.address ?? null;
   }

@@ -1,52 +1,11 @@
 // Test doubles for the upstream OAuth client's unit tests: an in-memory UpstreamOAuthStore with the
 // contract's single-use and expiry rules, and a scripted upstream with its authorization server served
 // through a fake fetch (IP-literal hosts, so the address policy checks them without DNS).
-import type { OAuthFlow, OAuthLink, OAuthLinkSummary, OAuthSubject, UpstreamOAuthStore, UpstreamRegistration } from "../../src/domain/connections/oauth-types.ts";
+import { MemoryOAuthStore } from "./memory-oauth-store.ts";
 
-export function memoryStore(): UpstreamOAuthStore & { flows: Map<string, OAuthFlow>; links: Map<string, OAuthLink>; registrations: Map<string, UpstreamRegistration> } {
-  const registrations = new Map<string, UpstreamRegistration>();
-  const links = new Map<string, OAuthLink>();
-  const flows = new Map<string, OAuthFlow>();
-  const key = (c: string, s: OAuthSubject) => `${c}|${s}`;
-  const summary = ({ tokens: _t, ...rest }: OAuthLink): OAuthLinkSummary => rest;
-  return {
-    registrations,
-    links,
-    flows,
-    getRegistration: async (id) => registrations.get(id) ?? null,
-    saveRegistration: async (r) => void registrations.set(r.connectionId, r),
-    clearRegistration: async (id) => void registrations.delete(id),
-    getLink: async (c, s) => links.get(key(c, s)) ?? null,
-    async saveLink(l) {
-      const at = l.now ?? new Date();
-      links.set(key(l.connectionId, l.subject), {
-        connectionId: l.connectionId,
-        subject: l.subject,
-        userId: l.subject === "shared" ? null : l.subject,
-        state: "connected",
-        account: l.account,
-        expiresAt: l.tokens.expiresAt,
-        scope: l.tokens.scope,
-        lastError: null,
-        connectedBy: l.connectedBy,
-        connectedAt: at,
-        updatedAt: at,
-        tokens: l.tokens,
-      });
-    },
-    replaceTokens: async () => false,
-    markNeedsReauth: async () => {},
-    deleteLink: async (c, s) => links.delete(key(c, s)),
-    listLinks: async (c) => [...links.values()].filter((l) => l.connectionId === c).map(summary),
-    listLinksOfUser: async (u) => [...links.values()].filter((l) => l.userId === u).map(summary),
-    createFlow: async (h, f) => void flows.set(h, f),
-    async takeFlow(h, now = new Date()) {
-      const f = flows.get(h);
-      flows.delete(h);
-      return f && f.expiresAt > now ? f : null;
-    },
-    pruneFlows: async () => 0,
-  };
+/** The store's contract in memory (one implementation for every test: support/memory-oauth-store.ts). */
+export function memoryStore(): MemoryOAuthStore {
+  return new MemoryOAuthStore();
 }
 
 export type Handler = (req: Request) => Response | Promise<Response>;

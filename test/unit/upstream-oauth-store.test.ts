@@ -188,6 +188,17 @@ for (const engine of ENGINES) {
       expect(await rawRow(w, "SELECT refresh_token_sealed, refresh_token_hash FROM upstream_oauth_links")).toEqual({ refresh_token_sealed: null, refresh_token_hash: null });
     });
 
+    test("a refusal of a refresh token another replica already rotated marks nothing; of the one held, it marks", async () => {
+      const w = await world(engine);
+      await w.link("shared", tokens(1));
+      // Another replica refreshed first: the link now holds tokens(2)'s refresh token.
+      expect(await w.store.replaceTokens(w.conn.id, "shared", tokens(1).refreshToken, tokens(2), at(1))).toBe(true);
+      expect(await w.store.markNeedsReauth(w.conn.id, "shared", "invalid_grant", at(2), { ifRefreshToken: tokens(1).refreshToken })).toBe(false);
+      expect((await w.store.getLink(w.conn.id, "shared"))!.state).toBe("connected");
+      expect(await w.store.markNeedsReauth(w.conn.id, "shared", "invalid_grant", at(3), { ifRefreshToken: tokens(2).refreshToken })).toBe(true);
+      expect((await w.store.getLink(w.conn.id, "shared"))!.state).toBe("needs_reauth");
+    });
+
     test("what an authorization server names is bounded and storable (a hostile account name, scope or error)", async () => {
       const w = await world(engine);
       await w.store.saveLink({ connectionId: w.conn.id, subject: "shared", tokens: tokens(1, { scope: "s".repeat(5000) }), account: `evil\u0000${"a".repeat(5000)}`, connectedBy: w.admin.id, now: T0 });

@@ -120,8 +120,12 @@ export interface UpstreamOAuthStore {
    * replica may have refreshed first: then nothing is written and false is returned).
    */
   replaceTokens(connectionId: string, subject: OAuthSubject, previousRefreshToken: string | null, tokens: UpstreamTokens, now?: Date): Promise<boolean>;
-  /** Marks the link as needing re-authorization, with the reason shown (already redacted). */
-  markNeedsReauth(connectionId: string, subject: OAuthSubject, reason: string, now?: Date): Promise<void>;
+  /**
+   * Marks the link as needing re-authorization, with the reason shown (already redacted). With
+   * `ifRefreshToken`, only while the link still holds that refresh token (null: none): a refusal of a token
+   * another replica has rotated meanwhile marks nothing. True if the link was marked.
+   */
+  markNeedsReauth(connectionId: string, subject: OAuthSubject, reason: string, now?: Date, options?: { ifRefreshToken?: string | null }): Promise<boolean>;
   /** Deletes the link (disconnect); true if there was one. */
   deleteLink(connectionId: string, subject: OAuthSubject): Promise<boolean>;
   /** Every link of a connection, without tokens. */

@@ -214,9 +214,16 @@ export function upstreamOAuthStore(store: ConnectionStore): UpstreamOAuthStore {
       return written.length > 0;
     },
 
-    async markNeedsReauth(connectionId, subject, reason, now = new Date()) {
+    async markNeedsReauth(connectionId, subject, reason, now = new Date(), options = {}) {
       const { upstreamOAuthLinks: t } = tables(db);
-      await db.update(t).set({ state: "needs_reauth", lastError: bounded(reason, ERROR_MAX), updatedAt: now }).where(linkWhere(t, connectionId, subject));
+      const expected = options.ifRefreshToken;
+      const held = expected === undefined ? undefined : expected === null ? isNull(t.refreshTokenHash) : eq(t.refreshTokenHash, refreshHash(connectionId, subject, expected));
+      const marked = await db
+        .update(t)
+        .set({ state: "needs_reauth", lastError: bounded(reason, ERROR_MAX), updatedAt: now })
+        .where(held ? and(linkWhere(t, connectionId, subject), held) : linkWhere(t, connectionId, subject))
+        .returning({ subject: t.subject });
+      return marked.length > 0;
     },
 
     async deleteLink(connectionId, subject) {

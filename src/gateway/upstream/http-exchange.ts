@@ -25,6 +25,12 @@ export type HttpEndpoint = {
   send?: typeof fetch;
   /** gateway.max_response_size: the most one answer (or one event of a stream) may hold. */
   maxResponseBytes: number;
+  /**
+   * OAuth connections: the Authorization value each request carries, asked for at that moment (it is
+   * refreshed as it expires); given the value the upstream just answered 401 to, a fresh one. Absent:
+   * `headers` say it all (static connections pay nothing more).
+   */
+  authorization?: (rejected?: string) => Promise<string>;
 };
 
 /** How often a response stream that ends unanswered is resumed with Last-Event-ID (as the SDK's client does). */
@@ -46,6 +52,20 @@ const DEFAULT_SEND = checkedSend(DEFAULT_ADDRESS_POLICY);
 export function poolFor(url: URL, maxResponseBytes: number, policy: AddressPolicy = DEFAULT_ADDRESS_POLICY): Http1Pool | null {
   const proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"].some((name) => process.env[name]);
   return url.protocol === "http:" && !proxied ? new Http1Pool(url, { addressOf: (hostname) => policy.resolve(hostname), maxBodyBytes: maxResponseBytes }) : null;
+}
+
+/**
+ * Sends with the endpoint's current Authorization; an answer of 401 is sent once more with the value
+ * given for the refused one (refreshed), and whatever that gets is the answer.
+ */
+async function authorized(endpoint: HttpEndpoint, headers: Record<string, string>, send: (headers: Record<string, string>) => Promise<Response>): Promise<Response> {
+  const authorization = endpoint.authorization!;
+  headers.authorization = await authorization();
+  const response = await send(headers);
+  if (response.status !== 401) return response;
+  await response.body?.cancel().catch(() => {});
+  headers.authorization = await authorization(headers.authorization);
+  return send(headers);
 }
 
 /** POSTs through the pool when there is one; a redirect (or no pool) goes through fetch, which follows it within the origin. */
@@ -78,7 +98,8 @@ function isMessage(value: unknown): value is JSONRPCMessage {
 export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, receive: (message: JSONRPCMessage) => void, signal: AbortSignal): Promise<void> {
   const headers = headersFor(endpoint, "application/json, text/event-stream");
   headers["content-type"] = "application/json";
-  const response = await post(endpoint, headers, JSON.stringify(request), signal);
+  const body = JSON.stringify(request);
+  const response = endpoint.authorization ? await authorized(endpoint, headers, (h) => post(endpoint, h, body, signal)) : await post(endpoint, headers, body, signal);
   if (!response.ok) {
     const text = await readCapped(response, endpoint.maxResponseBytes).catch(() => null);
     throw new StreamableHTTPError(response.status, `Error POSTing to endpoint: ${text}`);
@@ -113,7 +134,9 @@ export async function exchange(endpoint: HttpEndpoint, request: JSONRPCRequest, 
     for (let resumes = 0; !answered && parser.lastEventId !== undefined && resumes < MAX_RESUMES && !signal.aborted; resumes++) {
       // The upstream closed the stream early (SSE polling): pick it up where it stopped.
       await Bun.sleep(parser.retry ?? DEFAULT_RESUME_DELAY_MS);
-      const resumed = await (endpoint.send ?? DEFAULT_SEND)(endpoint.url, { method: "GET", headers: { ...headersFor(endpoint, "text/event-stream"), "last-event-id": parser.lastEventId }, signal });
+      const get = (headers: Record<string, string>) => (endpoint.send ?? DEFAULT_SEND)(endpoint.url, { method: "GET", headers, signal });
+      const resumeHeaders = { ...headersFor(endpoint, "text/event-stream"), "last-event-id": parser.lastEventId };
+      const resumed = endpoint.authorization ? await authorized(endpoint, resumeHeaders, get) : await get(resumeHeaders);
       if (!resumed.ok || mediaTypeEssence(resumed.headers.get("content-type")) !== "text/event-stream") {
         await resumed.body?.cancel().catch(() => {});
         break;

@@ -1,7 +1,7 @@
 // One live MCP client to one upstream server (http, sse or stdio), with the hooks the gateway needs:
 // every notification and every server-to-client request the upstream sends is handed to the owner.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { SSEClientTransport, SseError } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
@@ -52,6 +52,13 @@ export type UpstreamOptions = {
   capabilities?: ClientCapabilities;
   /** Whether to open the GET stream at once (default true); see listen(). */
   listen?: boolean;
+  /**
+   * OAuth connections: the Authorization value for each request, asked for as it is sent (so a token
+   * refreshed meanwhile is used, never one fixed at connect); given the value the upstream just answered
+   * 401 to, it returns a fresh one, and the request is sent once more. It throws (NeedsAuthorizationError)
+   * when the subject has no usable token: the request fails with that error.
+   */
+  authorization?: (rejected?: string) => Promise<string>;
 };
 
 export type UpstreamHooks = {
@@ -65,11 +72,34 @@ function maxResponseBytes(spec: ConnectionSpec): number {
   return spec.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 }
 
-/** What every request to an HTTP upstream carries: the connection's headers and its bearer token. */
+/**
+ * What every request to an HTTP upstream carries: the connection's headers and its bearer token. An
+ * OAuth connection's Authorization is the token of the request's subject, set per request (authorizedFetch).
+ */
 function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
   const headers: Record<string, string> = { ...spec.headers };
+  if (spec.oauth) {
+    for (const name of Object.keys(headers)) if (name.toLowerCase() === "authorization") delete headers[name];
+    return headers;
+  }
   if (spec.token) headers.Authorization = `Bearer ${spec.token}`;
   return headers;
+}
+
+/**
+ * A fetch whose every request carries the Authorization `authorization` gives at that moment, and is
+ * sent once more with a fresh value when the upstream answers 401 (whatever that gets is the answer).
+ */
+function authorizedFetch(inner: typeof fetch, value: (rejected?: string) => Promise<string>): typeof fetch {
+  return (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+    const headers = new Headers(init?.headers);
+    headers.set("authorization", await value());
+    const response = await inner(input, { ...init, headers });
+    if (response.status !== 401) return response;
+    await response.body?.cancel().catch(() => {});
+    headers.set("authorization", await value(headers.get("authorization")!));
+    return inner(input, { ...init, headers });
+  }) as typeof fetch;
 }
 
 /**
@@ -109,7 +139,7 @@ function createTransport(
   spec: ConnectionSpec,
   stderr: LineRing,
   policy: AddressPolicy,
-  events: { onStreamTooLarge: () => void; onStreamLost: () => void; stream: StreamSwitch },
+  events: { onStreamTooLarge: () => void; onStreamLost: () => void; stream: StreamSwitch; authorization?: (inner: typeof fetch) => typeof fetch },
 ): Transport {
   if (spec.transport === "stdio") {
     return new StdioProcessTransport({ command: spec.command!, args: spec.args, cwd: spec.cwd, env: spec.env, stderr, maxMessageBytes: maxResponseBytes(spec) });
@@ -119,9 +149,10 @@ function createTransport(
   // Every request the SDK makes (initialize, the GET stream, each redirect hop) has its host checked
   // first, and what its transports read themselves is capped: per event on a stream, whole otherwise.
   const checked = policy.fetch();
-  const capped = cappedFetch(maxResponseBytes(spec), { inner: checked });
+  const authorize = events.authorization ?? ((inner: typeof fetch) => inner);
+  const capped = authorize(cappedFetch(maxResponseBytes(spec), { inner: checked }));
   if (spec.transport === "sse") {
-    const stream = cappedFetch(maxResponseBytes(spec), { inner: checked, onExceeded: events.onStreamTooLarge });
+    const stream = authorize(cappedFetch(maxResponseBytes(spec), { inner: checked, onExceeded: events.onStreamTooLarge }));
     let opened = false;
     return new SSEClientTransport(url, {
       requestInit: { headers },
@@ -164,6 +195,16 @@ export function isUpstreamSessionGone(err: unknown): boolean {
 }
 
 /**
+ * True when the upstream refused the request's authorization (HTTP 401 or 403), after the one retry
+ * with a fresh token: for an OAuth connection that is about one account, not the upstream being down.
+ */
+export function isUpstreamRefusal(err: unknown): boolean {
+  if (err instanceof StreamableHTTPError) return err.code === 401 || err.code === 403;
+  if (err instanceof SseError) return err.code === 401 || err.code === 403;
+  return err instanceof Error && /^Error POSTing to endpoint \(HTTP (401|403)\)/.test(err.message);
+}
+
+/**
  * A request whose upstream session went away with its event stream (legacy SSE: the session is the
  * stream). Its answer is lost; a request that changes nothing may be sent again on a new session.
  */
@@ -197,11 +238,13 @@ export function sharedPool(spec: ConnectionSpec, policy: AddressPolicy = DEFAULT
 }
 
 /** The endpoint the gateway POSTs requests to itself, for a Streamable HTTP connection. */
-function httpEndpoint(spec: ConnectionSpec, transport: Transport, policy: AddressPolicy, pool: Http1Pool | null): HttpEndpoint | null {
+function httpEndpoint(spec: ConnectionSpec, transport: Transport, policy: AddressPolicy, pool: Http1Pool | null, authorization: HttpEndpoint["authorization"]): HttpEndpoint | null {
   if (!(transport instanceof StreamableHTTPClientTransport)) return null;
   const url = new URL(spec.url!);
   const session = () => ({ id: transport.sessionId, protocolVersion: transport.protocolVersion });
-  return { url, pool, headers: upstreamHeaders(spec), session, send: checkedSend(policy), maxResponseBytes: maxResponseBytes(spec) };
+  const endpoint: HttpEndpoint = { url, pool, headers: upstreamHeaders(spec), session, send: checkedSend(policy), maxResponseBytes: maxResponseBytes(spec) };
+  if (authorization) endpoint.authorization = authorization;
+  return endpoint;
 }
 
 /**
@@ -228,6 +271,8 @@ export class Upstream {
   private nextProgressToken = 0;
   /** The SDK's handler of what the upstream sends (notifications, its requests, its other responses). */
   private deliver: Transport["onmessage"];
+  /** The last refusal of `authorization` (no usable token): what a failed connect reports, however the SDK wrapped it. */
+  private authorizationFailure: unknown = null;
 
   private constructor(spec: ConnectionSpec, options: UpstreamOptions) {
     const policy = options.policy ?? DEFAULT_ADDRESS_POLICY;
@@ -240,6 +285,17 @@ export class Upstream {
       { capabilities: options.capabilities ?? ALL_CLIENT_CAPABILITIES },
     );
     const hooks = options.hooks;
+    // What `authorization` throws is kept: the SDK's transports may wrap it (the SSE stream reports its own error).
+    const authorization = options.authorization
+      ? (rejected?: string) =>
+          options.authorization!(rejected).then(
+            (value) => ((this.authorizationFailure = null), value),
+            (err: unknown) => {
+              this.authorizationFailure = err;
+              throw err;
+            },
+          )
+      : undefined;
     this.client.fallbackNotificationHandler = async (n) => hooks.onNotification(n);
     this.client.fallbackRequestHandler = (request, extra) => hooks.onRequest(request, extra) as never;
     this.transport = createTransport(spec, options.stderr, policy, {
@@ -249,9 +305,10 @@ export class Upstream {
         void this.close();
       },
       stream: this.stream,
+      authorization: authorization ? (inner) => authorizedFetch(inner, authorization) : undefined,
     });
     this.ownsPool = options.pool === undefined;
-    this.http = httpEndpoint(spec, this.transport, policy, options.pool === undefined ? sharedPool(spec, policy) : options.pool);
+    this.http = httpEndpoint(spec, this.transport, policy, options.pool === undefined ? sharedPool(spec, policy) : options.pool, authorization);
     if (this.transport instanceof StdioProcessTransport) {
       const limit = maxResponseBytes(spec);
       this.transport.onoversize = (excerpt) => this.oversize(excerpt, limit);
@@ -264,7 +321,8 @@ export class Upstream {
         pending.reject(this.streamLost ? new StreamLostError() : new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
       }
       if (this.ownsPool) this.http?.pool?.close();
-      hooks.onClose(this.closedByUs ? null : new Error("the upstream connection closed"));
+      // The SDK closes a client whose initialize failed; for want of a token, that is no upstream failure.
+      hooks.onClose(this.closedByUs || this.authorizationFailure !== null ? null : new Error("the upstream connection closed"));
     };
     this.client.onerror = () => {}; // transport errors surface as failed requests or a close
   }
@@ -280,7 +338,7 @@ export class Upstream {
       await upstream.client.connect(upstream.transport, { timeout: options.timeoutMs });
     } catch (err) {
       await upstream.close();
-      throw deniedCause(err) ?? err;
+      throw deniedCause(err) ?? upstream.authorizationFailure ?? err;
     }
     upstream.deliver = upstream.transport.onmessage;
     upstream.transport.onmessage = (message, extra) => upstream.receive(message, extra);
