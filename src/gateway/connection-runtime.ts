@@ -12,12 +12,12 @@ import {
   ErrorCode,
   LoggingLevelSchema,
   McpError,
-  type ClientCapabilities,
   type JSONRPCRequest,
   type LoggingLevel,
   type Notification,
 } from "@modelcontextprotocol/sdk/types.js";
 import { CapacityError, JsonRpcError } from "../errors.ts";
+import { carriedCapabilities, SHARED_CAPABILITIES, type AttachedSession, type InflightCall } from "./attached-session.ts";
 import type { Logger } from "../logger.ts";
 import { boundWarnings, checkPrompts, checkResources, checkResourceTemplates, checkTools, everyPage, type Checked } from "./discovery.ts";
 import { redactFor } from "./redact.ts";
@@ -35,35 +35,6 @@ import { AnyResult, isUpstreamRefusal, isUpstreamSessionGone, sharedPool, Upstre
 /** Discovery's upstream session was forgotten by the upstream: read again on a new one. */
 class SessionGone extends Error {}
 
-/** What the runtime needs from a downstream session. */
-export interface AttachedSession {
-  readonly id: string;
-  /** The user the session acts for (its key's owner, OAuth grant's user or signed-in admin): whose upstream OAuth token its requests carry in per-user mode. */
-  readonly userId: string;
-  readonly subscriptions: Set<string>;
-  /** What the client declared it can do (initialize), told to its own upstream sessions. */
-  readonly clientCapabilities: ClientCapabilities | undefined;
-  /** The level the client asked for with logging/setLevel, or null. */
-  readonly logLevel: LoggingLevel | null;
-  /** Whether this session created the task (tasks belong to the session that created them). */
-  ownsTask(taskId: string): boolean;
-  /** Whether the client holds its own GET stream open (its upstream sessions then hold theirs). */
-  readonly listening: boolean;
-  /** Whether a log message of `level` is for this client on a shared upstream (its level, else "info" and above). */
-  wantsLogs(level: string): boolean;
-  /** Sends a notification to this session's client. */
-  notify(notification: Notification): Promise<void>;
-  /** Sends a request to this session's client, outside any request of its own. */
-  ask(request: JSONRPCRequest, signal: AbortSignal): Promise<Record<string, unknown>>;
-}
-
-/** A downstream request being served by an upstream: how to reach back to the client that sent it. */
-export type InflightCall = {
-  session: AttachedSession;
-  notify: (notification: Notification) => Promise<void>;
-  ask: (request: JSONRPCRequest, signal: AbortSignal) => Promise<Record<string, unknown>>;
-};
-
 export type RuntimeSettings = {
   stderrLines: number;
   logger: Logger;
@@ -79,22 +50,6 @@ const MAX_BACKOFF_MS = 30_000;
 /** How often a status read may have discovery look again for a token it lacked. */
 const AUTHORIZATION_RECHECK_MS = 3_000;
 const LEVELS = LoggingLevelSchema.options;
-
-/**
- * What a shared upstream session (one process, many clients) is told its client can do: requests made
- * within a call go to that call's client, but roots are state the server keeps for the session, so one
- * client's roots would become every client's: a shared upstream is offered no roots at all.
- */
-const SHARED_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: { form: {}, url: {} } };
-
-/** The capabilities an upstream session serving one client declares: that client's, as far as the gateway carries them. */
-function carriedCapabilities(client: ClientCapabilities | undefined): ClientCapabilities {
-  const caps: ClientCapabilities = {};
-  if (client?.sampling) caps.sampling = client.sampling;
-  if (client?.elicitation) caps.elicitation = client.elicitation;
-  if (client?.roots) caps.roots = client.roots;
-  return caps;
-}
 
 export type Link = { upstream: Promise<Upstream>; inflight: Set<InflightCall>; owner: AttachedSession | null };
 

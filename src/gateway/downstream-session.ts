@@ -22,7 +22,8 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { CapacityError, JsonRpcError } from "../errors.ts";
 import type { Caller } from "../domain/access/caller.ts";
-import type { AttachedSession, ConnectionRuntime, InflightCall } from "./connection-runtime.ts";
+import type { AttachedSession, InflightCall } from "./attached-session.ts";
+import type { ConnectionRuntime } from "./connection-runtime.ts";
 import { clientRefusal, DirectAnswers } from "./direct-answer.ts";
 import { RESUME_RETRY_MS } from "./event-store.ts";
 import { redactFor } from "./redact.ts";
