@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import {
   applyChanges,
+  oauthBasisChanged,
   checkConnection,
   createConnection,
   deleteConnection,
@@ -223,6 +224,9 @@ async function specToTest(ctx: OperationContext, input: { id?: string; connectio
   let candidate: Connection;
   if (stored) {
     candidate = { ...stored, ...applyChanges(stored, changes) };
+    // Unsaved OAuth settings (another URL, client, mode or scopes) are tested as a new connection: the
+    // stored registration and tokens were got for the stored settings, and must never reach a URL typed in.
+    if (oauthBasisChanged(stored, candidate)) candidate = { ...candidate, id: `conn_${randomUUID()}` };
   } else {
     if (changes.transport === undefined) throw new AppError("VALIDATION_FAILED", "connection.transport: expected a transport", { fields: { "connection.transport": "expected a transport" } });
     const fields = newConnectionFields({ ...changes, slug: changes.slug ?? "unsaved", transport: changes.transport });

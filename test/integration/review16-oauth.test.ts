@@ -22,47 +22,6 @@ async function authorize(deps: AppDeps, connectionId: string, user: User, subjec
   expect(result.ok).toBe(true);
 }
 
-/** A server of the attacker's choosing: records every Authorization it is sent. */
-function captureServer(): { url: string; seen: string[]; stop: () => void } {
-  const seen: string[] = [];
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(req) {
-      const auth = req.headers.get("authorization");
-      if (auth) seen.push(auth);
-      return new Response("no", { status: 500 });
-    },
-  });
-  return { url: `http://127.0.0.1:${server.port}/mcp`, seen, stop: () => server.stop(true) };
-}
-
-for (const mode of ["shared", "per_user"] as const) {
-  test(`CONNECTION_TEST with unsaved settings (another URL) never sends the stored ${mode} token to that URL`, async () => {
-    const server = await startTestServer();
-    cleanups.push(() => server.cleanup());
-    const upstream = await startOAuthUpstream({ cimd: false });
-    cleanups.push(() => upstream.close());
-    const capture = captureServer();
-    cleanups.push(async () => capture.stop());
-    const deps = server.server.deps;
-    const [admin, otherAdmin] = await Promise.all([insertUser(deps, "admin"), insertUser(deps, "admin")]);
-    const connection = await createConnection(connectionStore(deps), newConnectionFields({ slug: "tracker", transport: "http", url: upstream.mcpUrl, auth: "oauth", oauthMode: mode }));
-    // Shared: the shared account. Per user: ANOTHER admin's own account (discovery's subject).
-    await authorize(deps, connection.id, otherAdmin!, mode === "shared" ? "shared" : (otherAdmin!.id as OAuthSubject), "victim-account");
-
-    const { token } = await mintKey(deps, admin!, { self: ["*"] });
-    const response = await fetch(`${server.url}/api/v1/connections/test`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ id: connection.id, connection: { url: capture.url } }),
-    });
-    expect(response.status).toBeLessThan(500);
-    // The token was got for upstream.mcpUrl (RFC 8707 resource): it must never reach another URL.
-    expect(capture.seen).toEqual([]);
-  });
-}
-
 /** An MCP upstream whose resources are the token owner's own (as Notion's pages or GitHub's repos are). */
 async function perUserResourcesUpstream(tokens: Record<string, string>): Promise<{ url: string; stop: () => void }> {
   const { McpServer } = await import("@modelcontextprotocol/sdk/server/mcp.js");

@@ -163,7 +163,7 @@ describe("changing what the tokens were for forgets them", () => {
     ["a new title, description, timeouts, headers or enabled", { title: "Renamed", description: "d", callTimeoutMs: 5_000, headers: { "X-A": "b" }, enabled: false }, KEPT],
     ["the same values written again (the config sync at every start)", { url: URL_A, auth: "oauth", oauthMode: "per_user", oauthClientId: "client-1", oauthClientSecret: CLIENT_SECRET, oauthScopes: "read write" }, KEPT],
     ["the masked client secret", { oauthClientSecret: SECRET_MASK }, KEPT],
-    ["other scopes (a new registration asks for them; the tokens stay)", { oauthScopes: "read" }, { registration: false, links: 2, flows: 1 }],
+    ["other scopes (another consent: everyone authorizes again, and a refresh never runs without its registration)", { oauthScopes: "read" }, { registration: false, links: 0, flows: 0 }],
     ["another URL", { url: "https://mcp.example.com/other" }, FORGOTTEN],
     ["another mode", { oauthMode: "shared" }, FORGOTTEN],
     ["static auth", { auth: "static" }, FORGOTTEN],

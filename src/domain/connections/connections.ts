@@ -265,21 +265,28 @@ export async function createConnection(store: ConnectionStore, fields: Connectio
 }
 
 /** What an OAuth connection's registration and tokens were got for: changing any of these forgets them. */
+/** The fields an OAuth connection's registration and tokens were got for. */
 const OAUTH_BASIS = ["url", "auth", "oauthMode", "oauthClientId", "oauthClientSecret", "oauthScopes"] as const;
 
 /**
- * Forgets what an OAuth connection's change made stale, in the change's transaction: the registration
- * when anything it was made for changed (another URL is another resource, maybe another authorization
- * server; other client settings or scopes are another registration), and the links and flows in progress
- * too unless only the scopes changed (tokens got for another URL, client or mode must not be sent on).
- * Values compared in clear, so rewriting the same values (the config sync at every start) keeps them all.
+ * Whether `next` changes what `current`'s OAuth registration and tokens were got for: another URL is
+ * another resource (maybe another authorization server), another client or mode another registration
+ * and other owners, other scopes another consent. Compared in clear, so the same values rewritten (the
+ * config sync at every start) change nothing.
+ */
+export function oauthBasisChanged(current: ConnectionFields, next: ConnectionFields): boolean {
+  return OAUTH_BASIS.some((key) => current[key] !== next[key]);
+}
+
+/**
+ * Forgets what an OAuth connection's change made stale, in the change's transaction: its registration,
+ * its links and the sign-ins in progress. Tokens got for other settings are never sent on; everyone
+ * authorizes again under the new ones.
  */
 async function forgetStaleOAuth(tx: Db, id: string, current: ConnectionFields, next: ConnectionFields): Promise<void> {
-  const changed = OAUTH_BASIS.filter((key) => current[key] !== next[key]);
-  if (changed.length === 0) return;
+  if (!oauthBasisChanged(current, next)) return;
   const { upstreamOAuthRegistrations, upstreamOAuthLinks, upstreamOAuthFlows } = tables(tx);
   await tx.delete(upstreamOAuthRegistrations).where(eq(upstreamOAuthRegistrations.connectionId, id));
-  if (changed.every((key) => key === "oauthScopes")) return;
   await tx.delete(upstreamOAuthLinks).where(eq(upstreamOAuthLinks.connectionId, id));
   await tx.delete(upstreamOAuthFlows).where(eq(upstreamOAuthFlows.connectionId, id));
 }
