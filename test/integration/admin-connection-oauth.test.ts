@@ -166,7 +166,9 @@ describe("a shared account", () => {
     expect(refused.headers.get("set-cookie")).toBeNull();
     expect(w.upstream.stats.registrations).toBe(0);
 
-    expect((await authorize(w, w.admin, `/admin/connections/${w.id}/oauth/authorize`, "alice")).status).toBe(303);
+    // Started from the page by slug: it still comes back to the connection's page.
+    const bySlug = await authorize(w, w.admin, "/admin/connections/linear/oauth/authorize", "alice");
+    expect([bySlug.status, bySlug.headers.get("location")]).toEqual([303, `/admin/connections/${w.id}?oauth=connected#oauth`]);
     expect((await post(w.h, w.member, `/admin/connections/${w.id}/oauth/disconnect`, { subject: "shared" })).status).toBe(403);
     // A made-up subject or connection is refused plainly, never a 500.
     expect((await post(w.h, w.admin, `/admin/connections/${w.id}/oauth/disconnect`, { subject: "<b>someone</b>" })).status).toBe(400);

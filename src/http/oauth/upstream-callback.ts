@@ -49,7 +49,8 @@ async function signedInUser(c: Context<AppEnv>, deps: AppDeps): Promise<User | n
  */
 function originOf(returnTo: string | null, connectionId: string | null): Origin | null {
   if (connectionId === null) return null;
-  if (returnTo === `/admin/connections/${connectionId}`) return { kind: "connection", id: connectionId };
+  // The connection's page, by id or by the slug it was started from: either way back to the flow's own connection.
+  if (returnTo !== null && /^\/admin\/connections\/[^/?#]+$/.test(returnTo)) return { kind: "connection", id: connectionId };
   if (returnTo === ACCOUNTS) return { kind: "accounts", id: connectionId };
   return null;
 }
