@@ -53,3 +53,20 @@ test("a connection already discovered is not discovered again, and a denied auth
   expect((await authorize(w, "deny")).status).toBe(400);
   expect(w.h.gateway.refreshed).toEqual([]);
 });
+
+test("a status that cannot be read or a discovery that fails never turns a stored authorization into an error page", async () => {
+  const w = await world();
+  w.h.gateway.status = async () => {
+    throw new Error("the gateway is unreachable");
+  };
+  expect((await authorize(w)).status).toBe(303);
+  expect(w.h.gateway.refreshed).toEqual([]);
+
+  w.h.gateway.status = async () => ({ state: "needs_authorization", lastError: "not authorized yet", since: new Date() });
+  w.h.gateway.refresh = async () => {
+    throw new Error("the upstream is down");
+  };
+  const done = await authorize(w);
+  expect(done.status).toBe(303);
+  expect(done.headers.get("location")).toBe(`/admin/connections/${w.id}?oauth=connected#oauth`);
+});

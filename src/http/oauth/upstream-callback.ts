@@ -53,8 +53,9 @@ async function signedInUser(c: Context<AppEnv>, deps: AppDeps): Promise<User | n
  * goes on in the background (the page then polls it as "connecting").
  */
 async function discoverIfWaiting(deps: AppDeps, connectionId: string): Promise<void> {
-  const status = await deps.gateway.status(connectionId);
-  if (status.state !== "needs_authorization") return;
+  // The authorization is stored: a status that cannot be read now leaves discovery to the page's own re-check.
+  const status = await deps.gateway.status(connectionId).catch(() => null);
+  if (status?.state !== "needs_authorization") return;
   const discovery = deps.gateway.refresh(connectionId).catch((err: unknown) => deps.logger.warn("discovery after an authorization failed", { connection: connectionId, error: err }));
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([discovery, new Promise((resolve) => (timer = setTimeout(resolve, DISCOVERY_WAIT_MS)))]);
