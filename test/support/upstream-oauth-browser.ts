@@ -78,7 +78,10 @@ export async function discovered(server: RunningServer, connectionId: string, to
   await waitUntil(() => server.deps.gateway.discovery(connectionId).tools.some((t) => t.name === tool), `${tool} discovered on ${connectionId}`, 20_000);
 }
 
-/** Waits, by the fixture's own clock, until an access token that expires at `expiresAt` is expired. */
+/**
+ * Waits until an access token Switchboard holds as expiring at `expiresAt` is expired. Switchboard
+ * computes that time after the fixture issued the token, on the same clock: the fixture has expired it too.
+ */
 export async function pastExpiry(expiresAt: Date | null): Promise<void> {
   if (!expiresAt) throw new Error("the token has no expiry");
   await waitUntil(() => Date.now() > expiresAt.getTime() + 50, "the access token to expire", 10_000);
