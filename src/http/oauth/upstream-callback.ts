@@ -14,6 +14,8 @@ import { recordSessionAction } from "../session-audit.ts";
 import { clearFlowCookie, flowCookieHash } from "./upstream-flow-cookie.ts";
 
 const PARAMS = ["state", "code", "error", "error_description", "iss"] as const;
+/** How long the callback waits for the discovery an authorization made possible before sending the browser back. */
+const DISCOVERY_WAIT_MS = 5_000;
 
 /**
  * The page carries a code and a state in its URL: never cached, never framed, no Referer to anything it
@@ -41,6 +43,23 @@ async function signedInUser(c: Context<AppEnv>, deps: AppDeps): Promise<User | n
   if (!found) return null;
   c.set("user", found.user);
   return found.user;
+}
+
+/**
+ * The link just stored may be what the connection's discovery lacked (a shared account, or the first admin
+ * of a per-user connection): discover now, so the page the browser returns to lists the tools. The page
+ * polls only a connection that is connecting, never one waiting for an authorization, and the status'
+ * own re-check is throttled: without this, the tools showed only after a later reload. A slow upstream
+ * goes on in the background (the page then polls it as "connecting").
+ */
+async function discoverIfWaiting(deps: AppDeps, connectionId: string): Promise<void> {
+  // The authorization is stored: a status that cannot be read now leaves discovery to the page's own re-check.
+  const status = await deps.gateway.status(connectionId).catch(() => null);
+  if (status?.state !== "needs_authorization") return;
+  const discovery = deps.gateway.refresh(connectionId).catch((err: unknown) => deps.logger.warn("discovery after an authorization failed", { connection: connectionId, error: err }));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([discovery, new Promise((resolve) => (timer = setTimeout(resolve, DISCOVERY_WAIT_MS)))]);
+  clearTimeout(timer);
 }
 
 /**
@@ -100,6 +119,7 @@ export function upstreamCallbackRoutes(deps: AppDeps): Hono<AppEnv> {
       });
     }
     if (!result.ok) return fail(result.message, origin);
+    await discoverIfWaiting(deps, result.connectionId);
     // A fixed flag: the page reads "connected as …" from the link it now finds, never from this URL.
     return c.redirect(origin ? backTo(origin, "connected") : ACCOUNTS, 303);
   });
