@@ -223,22 +223,22 @@ export function LiveStatus(props: { c: ConnectionDetailView; now: Date }) {
  * What a poll of `/status` answers: the status (the main swap, in place of the polling element) and,
  * as a partial, the discovery section, so the tools appear with "connected".
  */
-export function LiveFragment(props: { c: ConnectionDetailView; now: Date }) {
+export function LiveFragment(props: { c: ConnectionDetailView; now: Date; viewer: Pick<User, "role"> }) {
   return (
     <>
       <LiveStatus c={props.c} now={props.now} />
       <hx-partial hx-target="#discovery" hx-swap="outerHTML">
-        <DiscoverySection c={props.c} />
+        <DiscoverySection c={props.c} viewer={props.viewer} />
       </hx-partial>
     </>
   );
 }
 
 /** What Refresh answers: the discovery section, and the status (as a partial) as it is after the refresh. */
-export function RefreshedFragment(props: { c: ConnectionDetailView; now: Date }) {
+export function RefreshedFragment(props: { c: ConnectionDetailView; now: Date; viewer: Pick<User, "role"> }) {
   return (
     <>
-      <DiscoverySection c={props.c} />
+      <DiscoverySection c={props.c} viewer={props.viewer} />
       <hx-partial hx-target="#connection-state" hx-swap="innerHTML">
         <LiveStatus c={props.c} now={props.now} />
       </hx-partial>
@@ -246,9 +246,15 @@ export function RefreshedFragment(props: { c: ConnectionDetailView; now: Date })
   );
 }
 
-/** What the connection offers, as last discovered; the unit "Refresh" replaces. */
-export function DiscoverySection(props: { c: ConnectionDetailView; message?: Message }) {
+/**
+ * What the connection offers, as last discovered; the unit "Refresh" replaces. A per-user connection's
+ * resources, templates and prompts were read with an admin's own account: a member is shown only its
+ * tools (CONNECTION_GET gives them no more), and told why.
+ */
+export function DiscoverySection(props: { c: ConnectionDetailView; viewer: Pick<User, "role">; message?: Message }) {
   const { c } = props;
+  const perUser = c.oauth?.mode === "per_user";
+  const toolsOnly = perUser && props.viewer.role !== "admin";
   const waiting = undiscovered(c) && c.enabled && c.refused_by_policy === null;
   return (
     <section id="discovery" class="panel">
@@ -272,9 +278,20 @@ export function DiscoverySection(props: { c: ConnectionDetailView; message?: Mes
           <DiscoveryWarnings warnings={c.discovery.warnings} />
           <SharedSessionNotice c={c} />
           <Offered title="Tools" items={c.offers.tools} />
-          <Offered title="Resources" items={c.offers.resources} />
-          <Offered title="Resource templates" items={c.offers.resource_templates} />
-          <Offered title="Prompts" items={c.offers.prompts} />
+          {perUser && (
+            <p class="muted small account-lists">
+              {toolsOnly
+                ? "Its resources, resource templates and prompts are each account's own: your MCP client lists yours once you connect your account."
+                : "Resources, resource templates and prompts below were read with the account of the admin who connected last: only admins see them here, and each user's MCP client lists their own."}
+            </p>
+          )}
+          {!toolsOnly && (
+            <>
+              <Offered title="Resources" items={c.offers.resources} />
+              <Offered title="Resource templates" items={c.offers.resource_templates} />
+              <Offered title="Prompts" items={c.offers.prompts} />
+            </>
+          )}
         </>
       )}
     </section>
@@ -399,7 +416,7 @@ export function ConnectionPage(props: ConnectionPageProps) {
       </div>
       <OAuthPanel c={c} viewer={viewer} links={props.oauthPanel?.links ?? []} notice={props.oauthPanel?.notice} message={props.oauthPanel?.message} />
       {c.replicas && c.replicas.length > 1 && <ReplicaStates replicas={c.replicas} />}
-      <DiscoverySection c={c} message={props.discoveryMessage} />
+      <DiscoverySection c={c} viewer={viewer} message={props.discoveryMessage} />
       <ClientConfigs name={c.slug} urls={endpointUrls(props.publicUrl, { kind: "connection", id: c.id })} keyHref={`/admin/keys?grant=${c.id}#create-key`} what="connection" oauth={props.oauth} />
       {c.transport === "stdio" && (
         <section class="panel">

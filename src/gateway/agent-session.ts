@@ -1,7 +1,8 @@
 // One downstream MCP session on /mcp/agent/:agentId: a virtual server over the agent's connections.
 // Lists come from the discovery caches (no upstream is asked on every list, and a failing one only
-// leaves its part out); calls are routed by exposed name back to (connection, upstream name), by URI
-// for resources and by exposed name for prompts; every decision uses the permission functions.
+// leaves its part out), but a per-user connection's resources and prompts from the caller's own session;
+// calls are routed by exposed name back to (connection, upstream name), by URI for resources and by
+// exposed name for prompts; every decision uses the permission functions.
 import { ErrorCode, type Implementation, type JSONRPCRequest, type Notification, type Prompt, type Resource, type ResourceTemplate, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { exposeTools, matchesUriPattern, PREFIX_SEPARATOR, promptSelected, TOOL_NAME, type AgentConnectionSelection, type AgentSpec, type ExposedTool } from "../domain/agents/tools.ts";
 import { mayCallAgentTool, mayUseResourcesOf } from "../domain/access/permissions.ts";
@@ -13,6 +14,7 @@ import { DownstreamSession, type SessionOptions } from "./downstream-session.ts"
 import type { Extra } from "./request-extra.ts";
 import { methodNotFound, servedMethod } from "./methods.ts";
 import { everyPage } from "./discovery.ts";
+import { listFor, type AccountLists } from "./account-lists.ts";
 
 /** How long a list waits for a connection never discovered before leaving it out. */
 const FIRST_DISCOVERY_WAIT_MS = 3000;
@@ -223,6 +225,14 @@ export class AgentSession extends DownstreamSession {
       .filter(({ selection }) => selection && selection.resources !== "none");
   }
 
+  /**
+   * A connection's `key` list as this caller sees it: discovery's, or a per-user connection's as the
+   * caller's own upstream session lists it (none without a link): never what an admin's account listed.
+   */
+  private listOf<K extends keyof AccountLists>(runtime: ConnectionRuntime, key: K, extra: Extra): Promise<AccountLists[K]> {
+    return listFor(runtime, key, (request) => this.forwardTo(runtime, request, extra));
+  }
+
   /** The connection serving a URI: the one that lists it, else the first whose selection admits it. */
   private runtimeForUri(uri: string): ConnectionRuntime {
     const candidates = this.resourceRuntimes().filter(({ selection }) => matchesUriPattern(uri, selection.resources));
@@ -232,14 +242,15 @@ export class AgentSession extends DownstreamSession {
     return chosen.runtime;
   }
 
-  private async prompts(): Promise<ExposedPrompt[]> {
+  private async prompts(extra: Extra): Promise<ExposedPrompt[]> {
     await this.settle();
     const seen = new Set<string>();
     const out: ExposedPrompt[] = [];
-    for (const runtime of this.runtimes()) {
-      const selection = this.selectionOf(runtime.spec.id);
-      if (!selection) continue;
-      for (const prompt of runtime.discovery.prompts) {
+    const runtimes = this.runtimes().filter((runtime) => this.selectionOf(runtime.spec.id));
+    const lists = await Promise.all(runtimes.map((runtime) => this.listOf(runtime, "prompts", extra)));
+    for (const [i, runtime] of runtimes.entries()) {
+      const selection = this.selectionOf(runtime.spec.id)!;
+      for (const prompt of lists[i]!) {
         if (!promptSelected(prompt.name, selection.prompts)) continue;
         const exposed = this.spec.prefixTools ? `${runtime.spec.slug}${PREFIX_SEPARATOR}${prompt.name}` : prompt.name;
         if (seen.has(exposed)) continue; // the first connection keeps a shared name
@@ -268,15 +279,19 @@ export class AgentSession extends DownstreamSession {
       case "resources/list": {
         if (!this.mayUseResources()) return this.refusedWith(extra, { resources: [] });
         await this.settle();
-        const resources: Resource[] = this.resourceRuntimes().flatMap(({ runtime, selection }) => runtime.discovery.resources.filter((r) => matchesUriPattern(r.uri, selection.resources)));
+        const chosen = this.resourceRuntimes();
+        const lists = await Promise.all(chosen.map(({ runtime }) => this.listOf(runtime, "resources", extra)));
+        const resources: Resource[] = chosen.flatMap(({ selection }, i) => lists[i]!.filter((r) => matchesUriPattern(r.uri, selection.resources)));
         const { items, nextCursor } = page(resources, params.cursor);
         return nextCursor ? { resources: items, nextCursor } : { resources: items };
       }
       case "resources/templates/list": {
         if (!this.mayUseResources()) return this.refusedWith(extra, { resourceTemplates: [] });
         await this.settle();
-        const templates: ResourceTemplate[] = this.resourceRuntimes().flatMap(({ runtime, selection }) =>
-          selection.resources === "all" ? runtime.discovery.resourceTemplates : runtime.discovery.resourceTemplates.filter((t) => matchesUriPattern(t.uriTemplate, selection.resources)),
+        const chosen = this.resourceRuntimes();
+        const lists = await Promise.all(chosen.map(({ runtime }) => this.listOf(runtime, "resourceTemplates", extra)));
+        const templates: ResourceTemplate[] = chosen.flatMap(({ selection }, i) =>
+          selection.resources === "all" ? lists[i]! : lists[i]!.filter((t) => matchesUriPattern(t.uriTemplate, selection.resources)),
         );
         const { items, nextCursor } = page(templates, params.cursor);
         return nextCursor ? { resourceTemplates: items, nextCursor } : { resourceTemplates: items };
@@ -294,13 +309,13 @@ export class AgentSession extends DownstreamSession {
       }
       case "prompts/list": {
         if (!this.mayUseResources()) return this.refusedWith(extra, { prompts: [] });
-        const prompts = (await this.prompts()).map((p) => ({ ...p.prompt, name: p.exposed }));
+        const prompts = (await this.prompts(extra)).map((p) => ({ ...p.prompt, name: p.exposed }));
         const { items, nextCursor } = page(prompts, params.cursor);
         return nextCursor ? { prompts: items, nextCursor } : { prompts: items };
       }
       case "prompts/get": {
         const name = String(params.name ?? "");
-        const found = this.mayUseResources() ? (await this.prompts()).find((p) => p.exposed === name) : undefined;
+        const found = this.mayUseResources() ? (await this.prompts(extra)).find((p) => p.exposed === name) : undefined;
         if (!found) {
           this.refused(extra, "Unknown prompt, or no permission to get it");
           throw unknownPromptError(name);
@@ -311,7 +326,7 @@ export class AgentSession extends DownstreamSession {
         if (!this.mayUseResources()) return this.refusedWith(extra, { completion: { values: [], hasMore: false } });
         const ref = (params.ref ?? {}) as { type?: string; name?: string; uri?: string };
         if (ref.type === "ref/prompt") {
-          const found = (await this.prompts()).find((p) => p.exposed === ref.name);
+          const found = (await this.prompts(extra)).find((p) => p.exposed === ref.name);
           if (!found) {
             this.refused(extra, "Unknown prompt, or no permission to get it");
             throw unknownPromptError(String(ref.name ?? ""));

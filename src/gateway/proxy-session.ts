@@ -7,6 +7,7 @@ import { TOOL_NAME } from "../domain/agents/tools.ts";
 import { JsonRpcError } from "../errors.ts";
 import type { Caller } from "../domain/access/caller.ts";
 import type { ConnectionRuntime } from "./connection-runtime.ts";
+import { accountListKey, accountScoped } from "./account-lists.ts";
 import { checkedListResult } from "./discovery.ts";
 import { DownstreamSession, type SessionOptions } from "./downstream-session.ts";
 import type { Extra } from "./request-extra.ts";
@@ -88,6 +89,8 @@ export class ProxySession extends DownstreamSession {
   /**
    * A list whose upstream needs an authorization the caller lacks: what discovery found (checked the same
    * way), so the client shows what it would get once connected; the error when nothing was ever found.
+   * A per-user connection's resources, templates and prompts are the account's that listed them
+   * (account-lists.ts): a caller without a link of their own gets none of discovery's, an empty list.
    */
   private async listOrDiscovered(request: JSONRPCRequest, extra: Extra): Promise<Record<string, unknown>> {
     try {
@@ -95,6 +98,8 @@ export class ProxySession extends DownstreamSession {
     } catch (err) {
       if (!(err instanceof NeedsAuthorizationError)) throw err;
       const runtime = this.runtime;
+      const own = accountListKey(request.method);
+      if (own !== null && accountScoped(runtime.spec)) return { [own]: [] };
       const discovery = runtime.discovery.refreshedAt === null ? await (runtime.pendingRefresh() ?? runtime.refresh()) : runtime.discovery;
       if (discovery.refreshedAt === null) throw err;
       switch (request.method) {

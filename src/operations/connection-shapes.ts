@@ -25,6 +25,7 @@ import {
 } from "../domain/connections/rules.ts";
 import { policyRefusal, SECRET_MASK, type Connection, type ConnectionChanges, type ConnectionSummary } from "../domain/connections/connections.ts";
 import { oauthState, oauthStates, type ConnectionOAuthState } from "../domain/connections/oauth-state.ts";
+import type { User } from "../domain/access/users.ts";
 import type { Discovery } from "../gateway/types.ts";
 import { connectionOAuthOut, ConnectionOAuthShape } from "./connection-oauth-shape.ts";
 import type { OperationDeps } from "./registry.ts";
@@ -263,16 +264,31 @@ const named = (item: { name: string; title?: string; description?: string }) => 
   ...(item.description !== undefined ? { description: item.description } : {}),
 });
 
-/** The connection with the names and descriptions of what it offers. */
-export async function connectionDetailOut(deps: Pick<OperationDeps, "gateway" | "config" | "db">, c: Connection, found?: Discovery): Promise<z.input<typeof ConnectionDetailShape>> {
+/**
+ * Whether `viewer` may see what discovery listed of a connection beyond its tools. A per-user
+ * connection's resources, templates and prompts were read with an admin's own account (whoever
+ * connected last): admins only. Its tools are assumed not to be account-specific, so everyone sees them.
+ */
+export function seesAccountLists(viewer: Pick<User, "role">, c: Pick<Connection, "auth" | "oauthMode">): boolean {
+  return viewer.role === "admin" || !(c.auth === "oauth" && c.oauthMode === "per_user");
+}
+
+/** The connection with the names and descriptions of what it offers, as `viewer` may see them (seesAccountLists). */
+export async function connectionDetailOut(
+  deps: Pick<OperationDeps, "gateway" | "config" | "db">,
+  c: Connection,
+  viewer: Pick<User, "role">,
+  found?: Discovery,
+): Promise<z.input<typeof ConnectionDetailShape>> {
   const d = found ?? deps.gateway.discovery(c.id);
+  const all = seesAccountLists(viewer, c);
   return {
     ...(await connectionOut(deps, c)),
     offers: {
       tools: d.tools.map(named),
-      resources: d.resources.map((r) => ({ ...named(r), uri: r.uri })),
-      resource_templates: d.resourceTemplates.map((t) => ({ ...named(t), uri_template: t.uriTemplate })),
-      prompts: d.prompts.map(named),
+      resources: all ? d.resources.map((r) => ({ ...named(r), uri: r.uri })) : [],
+      resource_templates: all ? d.resourceTemplates.map((t) => ({ ...named(t), uri_template: t.uriTemplate })) : [],
+      prompts: all ? d.prompts.map(named) : [],
     },
   };
 }

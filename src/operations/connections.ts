@@ -149,14 +149,15 @@ export const connectionGet = defineOperation({
   title: "Get a connection",
   description:
     "Get one connection by id or slug: its settings (secrets masked), status, and the tools, resources, resource templates and " +
-    "prompts it offers as last discovered (names and descriptions; use these tool names in key permissions).",
+    "prompts it offers as last discovered (names and descriptions; use these tool names in key permissions). Of a per-user OAuth " +
+    "connection a member sees only the tools: its resources, templates and prompts were read with an admin's own account.",
   input: z.object({ id: IdOrSlug }),
   output: ConnectionDetailShape,
   forMembers: true,
   readOnly: true,
   rest: { method: "GET", path: "/connections/:id" },
   async handler(ctx, input) {
-    const detail = await connectionDetailOut(ctx.deps, await findConnection(connectionStore(ctx.deps), input.id));
+    const detail = await connectionDetailOut(ctx.deps, await findConnection(connectionStore(ctx.deps), input.id), ctx.caller.user);
     const replicas = await ctx.deps.gateway.replicaStates?.(detail.id);
     return replicas ? { ...detail, replicas } : detail;
   },
@@ -283,6 +284,6 @@ export const connectionRefresh = defineOperation({
   async handler(ctx, input) {
     const found = await findConnection(connectionStore(ctx.deps), input.id);
     const discovery = await ctx.deps.gateway.refresh(found.id);
-    return connectionDetailOut(ctx.deps, found, discovery);
+    return connectionDetailOut(ctx.deps, found, ctx.caller.user, discovery);
   },
 });

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { checkAgent, listAgents } from "../domain/agents/agents.ts";
 import { listConnectionSummaries } from "../domain/connections/connections.ts";
 import { agentStore } from "./agents.ts";
+import { seesAccountLists } from "./connection-shapes.ts";
 import { defineOperation } from "./registry.ts";
 
 const ConnectionOffers = z.object({
@@ -31,7 +32,7 @@ export const toolList = defineOperation({
   title: "List what can be granted",
   description:
     "List every tool a key can be granted: per connection (id, slug, title) its tools (name, description), resource URIs and " +
-    "templates and prompts as last discovered, with the discovery error if the last one failed; per agent (id, slug, title) the tool " +
+    "templates and prompts as last discovered (of a per-user OAuth connection, members get only its tools), with the discovery error if the last one failed; per agent (id, slug, title) the tool " +
     'names it exposes now. Grant them as {"conn_<uuid>": [tool names]} or {"agent_<uuid>": [exposed names]} (API_KEY_CREATE).',
   input: z.object({}),
   output: z.object({ connections: z.array(ConnectionOffers), agents: z.array(AgentOffers) }),
@@ -44,14 +45,16 @@ export const toolList = defineOperation({
     return {
       connections: (await listConnectionSummaries(ctx.deps.db)).map((conn) => {
         const found = ctx.deps.gateway.discovery(conn.id);
+        // A per-user connection's resources and prompts were read with an admin's own account: admins only.
+        const all = seesAccountLists(ctx.caller.user, conn);
         return {
           id: conn.id,
           slug: conn.slug,
           title: conn.title,
           // Discovery drops malformed tools; this stays safe should one slip through (the output schema would refuse it).
           tools: found.tools.filter((t) => typeof t.name === "string").map((t) => ({ name: t.name, description: typeof t.description === "string" ? t.description : "" })),
-          resources: [...found.resources.map((r) => r.uri), ...found.resourceTemplates.map((t) => t.uriTemplate)],
-          prompts: found.prompts.map((p) => p.name),
+          resources: all ? [...found.resources.map((r) => r.uri), ...found.resourceTemplates.map((t) => t.uriTemplate)] : [],
+          prompts: all ? found.prompts.map((p) => p.name) : [],
           discovery_error: found.error,
         };
       }),

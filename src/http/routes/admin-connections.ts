@@ -184,7 +184,7 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
     const detail = await runAsUser(c, deps, connectionGet, { id: c.req.param("id") });
     const now = new Date();
     if (settling(detail, now) && c.req.query("seen") === liveFingerprint(detail)) return c.body(null, 204);
-    return c.html(LiveFragment({ c: detail, now }));
+    return c.html(LiveFragment({ c: detail, now, viewer: c.get("user") }));
   });
 
   app.post("/:id", async (c) => {
@@ -218,7 +218,7 @@ export function adminConnectionRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/:id/refresh", async (c) => {
     const id = c.req.param("id");
     const detail = await runAsUser(c, deps, connectionRefresh, { id });
-    return isHtmx(c) ? c.html(RefreshedFragment({ c: detail, now: new Date() })) : connectionPage(c, id, { discoveryMessage: { kind: "ok", text: "Discovery refreshed." } });
+    return isHtmx(c) ? c.html(RefreshedFragment({ c: detail, now: new Date(), viewer: c.get("user") })) : connectionPage(c, id, { discoveryMessage: { kind: "ok", text: "Discovery refreshed." } });
   });
 
   app.post("/:id/delete", (c) =>
