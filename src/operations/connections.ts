@@ -227,7 +227,9 @@ async function specToTest(ctx: OperationContext, input: { id?: string; connectio
     candidate = { ...stored, ...applyChanges(stored, changes) };
     // Unsaved OAuth settings (another URL, client, mode or scopes) are tested as a new connection: the
     // stored registration and tokens were got for the stored settings, and must never reach a URL typed in.
-    if (oauthBasisChanged(stored, candidate)) candidate = { ...candidate, id: `conn_${randomUUID()}` };
+    // (A static token is the connection's own, which an admin may point anywhere by saving; an OAuth
+    // token is an account's, maybe another admin's own, and saving such a change forgets it.)
+    if (stored.auth === "oauth" && oauthBasisChanged(stored, candidate)) candidate = { ...candidate, id: `conn_${randomUUID()}` };
   } else {
     if (changes.transport === undefined) throw new AppError("VALIDATION_FAILED", "connection.transport: expected a transport", { fields: { "connection.transport": "expected a transport" } });
     const fields = newConnectionFields({ ...changes, slug: changes.slug ?? "unsaved", transport: changes.transport });
