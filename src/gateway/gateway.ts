@@ -249,14 +249,15 @@ export class Gateway implements RunningGateway {
     const specs = target.kind === "connection" ? [target.id === null ? undefined : this.loaded(target.id)?.spec] : (agent?.connections ?? []).map((s) => this.loaded(s.connectionId)?.spec);
     const secretsNow = (): string[] => [...new Set(specs.flatMap((spec) => (spec ? secretsOf(spec) : [])))].sort((a, b) => b.length - a.length);
     const optedIn = target.kind === "connection" ? specs[0]?.recordPayloads === true : agent?.recordPayloads === true;
-    const policy = { patterns: this.redactPatterns, payloadMaxBytes: optedIn && this.settings.usage ? this.settings.usage.payloadMaxBytes : null };
-    if (!specs.some((spec) => spec?.oauth)) return { ...policy, secrets: secretsNow() };
+    const payloadMaxBytes = optedIn && this.settings.usage ? this.settings.usage.payloadMaxBytes : null;
+    if (!specs.some((spec) => spec?.oauth)) return { secrets: secretsNow(), patterns: this.redactPatterns, payloadMaxBytes };
     // OAuth: the tokens sent change as they are refreshed (and per user), so each record asks for the list of that moment.
     return {
-      ...policy,
       get secrets(): string[] {
         return secretsNow();
       },
+      patterns: this.redactPatterns,
+      payloadMaxBytes,
     };
   }
 
