@@ -41,6 +41,7 @@ function echoingUpstream(failing: Set<string>): string {
       if (method && failing.has(method)) return new Response(`rejected credentials: ${req.headers.get("authorization")}`, { status: 500 });
       const mcp = new McpServer({ name: "echo", version: "1" });
       mcp.registerTool("ping", { description: "answers pong" }, async () => ({ content: [{ type: "text", text: "pong" }] }));
+      mcp.registerTool("headers", { description: "answers the Authorization it was sent" }, async (extra) => ({ content: [{ type: "text", text: `sent: ${extra.requestInfo?.headers.authorization}` }] }));
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       await mcp.connect(transport);
       return transport.handleRequest(new Request(req.url, { method: req.method, headers: req.headers, body: text }));
@@ -50,14 +51,14 @@ function echoingUpstream(failing: Set<string>): string {
   return `http://127.0.0.1:${server.port}/mcp`;
 }
 
-/** A gateway over one shared-mode OAuth connection to `url`, its link holding ACCESS and REFRESH. */
-async function gatewayOver(url: string): Promise<{ harness: GatewayHarness; spec: ReturnType<typeof httpSpec>; records: UsageRecord[] }> {
+/** A gateway over one OAuth connection to `url`, the link of `subject` holding ACCESS and REFRESH. */
+async function gatewayOver(url: string, subject: OAuthSubject = "shared" as OAuthSubject): Promise<{ harness: GatewayHarness; spec: ReturnType<typeof httpSpec>; records: UsageRecord[] }> {
   const store = new MemoryOAuthStore();
-  const spec = httpSpec(url, { oauth: { mode: "shared" }, title: "Echo" });
-  await store.saveLink({ connectionId: spec.id, subject: "shared" as OAuthSubject, tokens: { accessToken: ACCESS, refreshToken: REFRESH, expiresAt: null, scope: null }, account: "bot", connectedBy: "user_admin" });
+  const spec = httpSpec(url, { oauth: { mode: subject === "shared" ? "shared" : "per_user" }, title: "Echo", recordPayloads: true });
+  await store.saveLink({ connectionId: spec.id, subject, tokens: { accessToken: ACCESS, refreshToken: REFRESH, expiresAt: null, scope: null }, account: "bot", connectedBy: "user_admin" });
   const credentials = new OAuthCredentials({ store, isAdmin: async () => true, probe: () => "v1", publicUrl: "https://sb.example.com", addressPolicy: DEFAULT_ADDRESS_POLICY, logger: silentLogger });
   const records: UsageRecord[] = [];
-  const harness = new GatewayHarness([spec], { credentials, usage: { sink: { record: (r) => void records.push(r) }, payloadMaxBytes: 0, redactPatterns: [] } });
+  const harness = new GatewayHarness([spec], { credentials, usage: { sink: { record: (r) => void records.push(r) }, payloadMaxBytes: 4096, redactPatterns: [] } });
   cleanups.push(() => harness.close());
   return { harness, spec, records };
 }
@@ -94,6 +95,17 @@ test("a call's error ('Error POSTing to endpoint: <body>') and its usage row nev
   const failed = records.filter((r) => r.method === "tools/call" && r.outcome === "error");
   expect(failed.length).toBe(1);
   expect(failed[0]!.errorMessage).toContain("[redacted]");
+  expect(JSON.stringify(records)).not.toContain(ACCESS);
+});
+
+test("per-user: a token first sent after the session began (its usage policy already made) is masked in the usage row's payload", async () => {
+  const caller = makeCaller({ "*": ["*"] });
+  const { harness, spec, records } = await gatewayOver(echoingUpstream(new Set()), caller.user.id as OAuthSubject);
+  const client = await harness.connect(spec.id, { caller });
+  // The caller's own token, in their own answer: theirs to see; the usage row (read by admins) masks it.
+  expect(textOf(await client.callTool({ name: "headers", arguments: {} }))).toBe(`sent: Bearer ${ACCESS}`);
+  const call = records.find((r) => r.method === "tools/call" && r.name === "headers");
+  expect(JSON.stringify(call?.payload?.result)).toContain("sent: Bearer [redacted]");
   expect(JSON.stringify(records)).not.toContain(ACCESS);
 });
 
