@@ -247,9 +247,18 @@ export class Gateway implements RunningGateway {
   private usagePolicy(target: UsageTarget, agent: AgentSpec | null): UsagePolicy {
     // A served target always exists, its runtimes loaded; a refused one may name nothing (null id): no secrets of its own.
     const specs = target.kind === "connection" ? [target.id === null ? undefined : this.loaded(target.id)?.spec] : (agent?.connections ?? []).map((s) => this.loaded(s.connectionId)?.spec);
-    const secrets = [...new Set(specs.flatMap((spec) => (spec ? secretsOf(spec) : [])))].sort((a, b) => b.length - a.length);
+    const secretsNow = (): string[] => [...new Set(specs.flatMap((spec) => (spec ? secretsOf(spec) : [])))].sort((a, b) => b.length - a.length);
     const optedIn = target.kind === "connection" ? specs[0]?.recordPayloads === true : agent?.recordPayloads === true;
-    return { secrets, patterns: this.redactPatterns, payloadMaxBytes: optedIn && this.settings.usage ? this.settings.usage.payloadMaxBytes : null };
+    const payloadMaxBytes = optedIn && this.settings.usage ? this.settings.usage.payloadMaxBytes : null;
+    if (!specs.some((spec) => spec?.oauth)) return { secrets: secretsNow(), patterns: this.redactPatterns, payloadMaxBytes };
+    // OAuth: the tokens sent change as they are refreshed (and per user), so each record asks for the list of that moment.
+    return {
+      get secrets(): string[] {
+        return secretsNow();
+      },
+      patterns: this.redactPatterns,
+      payloadMaxBytes,
+    };
   }
 
   /**

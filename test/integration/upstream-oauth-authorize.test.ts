@@ -44,7 +44,7 @@ async function authorize(s: Setup, username: string, subject: OAuthSubject = s.u
   const { authorizationUrl } = await s.deps.upstreamAuth.start({ connectionId: s.connectionId, subject, userId: s.userId, bindingHash: "binding", returnTo: "/admin/connected-accounts" });
   const back = new URL(await approveAuthorization(authorizationUrl, username));
   const q = back.searchParams;
-  return s.deps.upstreamAuth.finish({ state: q.get("state"), code: q.get("code"), error: q.get("error"), errorDescription: q.get("error_description"), iss: q.get("iss"), userId: s.userId, bindingHash: "binding" });
+  return s.deps.upstreamAuth.finish({ state: q.get("state"), code: q.get("code"), error: q.get("error"), iss: q.get("iss"), userId: s.userId, bindingHash: "binding" });
 }
 
 async function linkOf(s: Setup) {
@@ -140,7 +140,7 @@ describe("authorizing at the fixture", () => {
     const { authorizationUrl } = await s.deps.upstreamAuth.start({ connectionId: s.connectionId, subject: s.userId as OAuthSubject, userId: s.userId, bindingHash: "binding", returnTo: "/admin" });
     const q = new URL(await approveAuthorization(authorizationUrl, "alice")).searchParams;
     const other = await insertUser(s.deps, "admin");
-    const cb = { state: q.get("state"), code: q.get("code"), error: null, errorDescription: null, iss: q.get("iss"), bindingHash: "binding" };
+    const cb = { state: q.get("state"), code: q.get("code"), error: null, iss: q.get("iss"), bindingHash: "binding" };
     expect((await s.deps.upstreamAuth.finish({ ...cb, userId: other.id })).ok).toBe(false);
     // The flow was spent by the refused attempt: the rightful user must start again, and the code is never exchanged.
     expect((await s.deps.upstreamAuth.finish({ ...cb, userId: s.userId })).ok).toBe(false);

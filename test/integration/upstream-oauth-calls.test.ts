@@ -2,7 +2,8 @@
 // the database store, its change feed and the users' roles): accounts authorized through
 // deps.upstreamAuth at the loopback fixture, then called with API keys at /mcp/<connection>. Each key's
 // call carries its owner's account; a member without one gets the tool error naming the page; a revoked
-// refresh token shows "needs_reauth" in CONNECTION_OAUTH_LINKS for that user only.
+// refresh token shows "needs_reauth" in CONNECTION_OAUTH_LINKS for that user only. A manual confidential
+// client refreshes with the client authentication it exchanged the code with.
 import { afterEach, expect, test } from "bun:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -11,6 +12,7 @@ import { createConnection, newConnectionFields } from "../../src/domain/connecti
 import type { OAuthSubject } from "../../src/domain/connections/oauth-types.ts";
 import type { AppDeps } from "../../src/http/context.ts";
 import { connectionStore } from "../../src/operations/connections.ts";
+import { upstreamCallbackUrl } from "../../src/gateway/upstream/oauth/client-metadata.ts";
 import { approveAuthorization, startOAuthUpstream } from "../fixtures/oauth-upstream.ts";
 import { startTestServer } from "../support/app.ts";
 import { textOf } from "../support/gateway-harness.ts";
@@ -23,10 +25,10 @@ afterEach(async () => {
 });
 
 /** Start → the fixture's sign-in approved as `account` → finish, as the admin's button and the callback route do. */
-async function authorize(deps: AppDeps, connectionId: string, user: User, account: string): Promise<void> {
-  const { authorizationUrl } = await deps.upstreamAuth.start({ connectionId, subject: user.id as OAuthSubject, userId: user.id, bindingHash: "binding", returnTo: "/admin/connected-accounts" });
+async function authorize(deps: AppDeps, connectionId: string, user: User, account: string, subject = user.id as OAuthSubject): Promise<void> {
+  const { authorizationUrl } = await deps.upstreamAuth.start({ connectionId, subject, userId: user.id, bindingHash: "binding", returnTo: "/admin/connected-accounts" });
   const q = new URL(await approveAuthorization(authorizationUrl, account)).searchParams;
-  const result = await deps.upstreamAuth.finish({ state: q.get("state"), code: q.get("code"), error: q.get("error"), errorDescription: q.get("error_description"), iss: q.get("iss"), userId: user.id, bindingHash: "binding" });
+  const result = await deps.upstreamAuth.finish({ state: q.get("state"), code: q.get("code"), error: q.get("error"), iss: q.get("iss"), userId: user.id, bindingHash: "binding" });
   expect(result.ok).toBe(true);
 }
 
@@ -75,4 +77,29 @@ test("per-user through the server: each key calls as its owner's account, a memb
   expect(states).toEqual({ [admin!.id]: "connected", [alice!.id]: "needs_reauth", [bob!.id]: "connected" });
   const got = (await (await fetch(`${server.url}/api/v1/connections/${connection.id}`, { headers: { authorization: `Bearer ${adminKey}` } })).json()) as { status: { state: string } };
   expect(got.status.state).not.toBe("error");
+});
+
+test("a manual confidential client whose secret has a '+' refreshes as it exchanged the code (RFC 6749 §2.3.1 form-encoding, both times)", async () => {
+  const server = await startTestServer();
+  cleanups.push(() => server.cleanup());
+  const deps = server.server.deps;
+  // '+' decodes to a space unless form-encoded: a refresh that skips the encoding is refused (invalid_client), forever.
+  const secret = "s3cret+with+plus";
+  const upstream = await startOAuthUpstream({ cimd: false, dcr: false, clients: [{ id: "switchboard", secret, redirectUris: [upstreamCallbackUrl(deps.config.server.public_url)] }] });
+  cleanups.push(() => upstream.close());
+  const admin = (await insertUser(deps, "admin"))!;
+  const connection = await createConnection(
+    connectionStore(deps),
+    newConnectionFields({ slug: "manual", transport: "http", url: upstream.mcpUrl, auth: "oauth", oauthMode: "shared", oauthClientId: "switchboard", oauthClientSecret: secret }),
+  );
+  await authorize(deps, connection.id, admin, "bot", "shared" as OAuthSubject);
+  upstream.expireAccessTokens(); // the next call is refused (401) and refreshed with the same client authentication
+  const { token } = await mintKey(deps, admin, { [connection.id]: ["*"] });
+  const client = new Client({ name: "refresh", version: "1" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp/${connection.id}`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  cleanups.push(() => client.close());
+  const result = await client.callTool({ name: "whoami", arguments: {} });
+  expect(JSON.stringify(result)).not.toContain("invalid_client");
+  expect(result.isError ?? false).toBe(false);
+  expect(textOf(result)).toContain("bot");
 });

@@ -19,7 +19,7 @@ afterEach(async () => {
 async function authorize(deps: AppDeps, connectionId: string, user: User, subject: OAuthSubject, account: string): Promise<void> {
   const { authorizationUrl } = await deps.upstreamAuth.start({ connectionId, subject, userId: user.id, bindingHash: "binding", returnTo: "/admin/connected-accounts" });
   const q = new URL(await approveAuthorization(authorizationUrl, account)).searchParams;
-  const result = await deps.upstreamAuth.finish({ state: q.get("state"), code: q.get("code"), error: q.get("error"), errorDescription: q.get("error_description"), iss: q.get("iss"), userId: user.id, bindingHash: "binding" });
+  const result = await deps.upstreamAuth.finish({ state: q.get("state"), code: q.get("code"), error: q.get("error"), iss: q.get("iss"), userId: user.id, bindingHash: "binding" });
   expect(result.ok).toBe(true);
 }
 

@@ -1,13 +1,16 @@
 // The credentials service of OAuth connections (src/gateway/upstream/oauth/credentials.ts) over an
 // in-memory store and a loopback token endpoint: whose token each subject gets (never another's), the
 // cache following the change probe, refresh before expiry and on a 401 (once per link), and what a
-// refused or failed refresh does to the link (marks only that subject, or nothing).
+// refused or failed refresh does to the link (marks only that subject, or nothing); the refresh's client
+// authentication (the exchange's) and bounded answer; the tokens handed out are redacted from upstream text.
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { NeedsAuthorizationError, type OAuthSubject } from "../../src/domain/connections/oauth-types.ts";
+import { NeedsAuthorizationError, type OAuthSubject, type UpstreamRegistration } from "../../src/domain/connections/oauth-types.ts";
 import { MemoryOAuthStore as MemoryStore } from "../support/memory-oauth-store.ts";
 import type { ConnectionSpec, OAuthMode } from "../../src/domain/connections/spec.ts";
 import { OAuthCredentials, RefreshFailedError } from "../../src/gateway/upstream/oauth/credentials.ts";
 import { DEFAULT_ADDRESS_POLICY } from "../../src/gateway/upstream/address-policy.ts";
+import { OAUTH_MAX_RESPONSE_BYTES } from "../../src/gateway/upstream/oauth/discovery.ts";
+import { redactFor } from "../../src/gateway/redact.ts";
 import type { Logger } from "../../src/logger.ts";
 import { httpSpec } from "../support/gateway-harness.ts";
 
@@ -18,17 +21,18 @@ const ADMIN2 = "user_admin2" as const;
 const ADMINS = new Set<string>([ADMIN, ADMIN2]);
 
 /** A token endpoint: rotating refresh tokens, each tied to a user; can be told to refuse, fail or hang. */
-type TokenServer = { url: string; refreshes: number; forms: URLSearchParams[]; valid: Map<string, string>; mode: "ok" | "fail" | "hang" | "echo"; answered: number; onRefused: (() => void) | null; stop: () => void };
+type TokenServer = { url: string; refreshes: number; forms: URLSearchParams[]; authorizations: (string | null)[]; valid: Map<string, string>; mode: "ok" | "fail" | "hang" | "echo"; answered: number; onRefused: (() => void) | null; stop: () => void };
 
 function startTokenServer(): TokenServer {
   let n = 0;
-  const state: TokenServer = { url: "", refreshes: 0, forms: [], valid: new Map(), mode: "ok", answered: 0, onRefused: null, stop: () => server.stop(true) };
+  const state: TokenServer = { url: "", refreshes: 0, forms: [], authorizations: [], valid: new Map(), mode: "ok", answered: 0, onRefused: null, stop: () => server.stop(true) };
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     async fetch(request) {
       const form = new URLSearchParams(await request.text());
       state.forms.push(form);
+      state.authorizations.push(request.headers.get("authorization"));
       state.refreshes++;
       if (state.mode === "hang") return new Promise<Response>(() => {});
       if (state.mode === "fail") return new Response("upstream broke", { status: 502 });
@@ -69,7 +73,7 @@ function oauthSpec(mode: OAuthMode): ConnectionSpec {
   return httpSpec("http://127.0.0.1:9/mcp", { oauth: { mode }, title: "Tracker" });
 }
 
-function register(spec: ConnectionSpec, secret: string | null = "client-secret"): void {
+function register(spec: ConnectionSpec, secret: string | null = "client-secret", method?: UpstreamRegistration["tokenEndpointAuthMethod"]): void {
   store.registrations.set(spec.id, {
     connectionId: spec.id,
     issuer: token.url,
@@ -81,7 +85,7 @@ function register(spec: ConnectionSpec, secret: string | null = "client-secret")
     method: "dcr",
     clientId: "sb-client",
     clientSecret: secret,
-    tokenEndpointAuthMethod: secret ? "client_secret_post" : "none",
+    tokenEndpointAuthMethod: method ?? (secret ? "client_secret_post" : "none"),
     scopes: null,
     redirectUri: "http://127.0.0.1:1/oauth/upstream/callback",
     createdAt: new Date(),
@@ -110,6 +114,7 @@ beforeEach(() => {
   token.refreshes = 0;
   token.answered = 0;
   token.forms = [];
+  token.authorizations = [];
   token.mode = "ok";
   token.onRefused = null;
   credentials = new OAuthCredentials({
@@ -202,6 +207,66 @@ describe("refresh", () => {
     expect(`Bearer ${stored.tokens.accessToken}`).toBe(value);
     expect(stored.tokens.refreshToken).not.toBe("rt-alice-0");
     expect(stored.tokens.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 3_000_000);
+  });
+
+  test("client_secret_basic: the refresh authenticates as the exchange does, id and secret form-encoded before Basic (RFC 6749 §2.3.1)", async () => {
+    const spec = oauthSpec("shared");
+    const secret = "s3cret+with:plus %and";
+    register(spec, secret, "client_secret_basic");
+    await link(spec, "shared", "bot", { expiresInMs: 10_000 });
+    expect(await credentials.authorization(spec, "discovery")).toMatch(/^Bearer at-bot-\d+$/);
+    const basic = token.authorizations[0]!;
+    expect(basic).toBe(`Basic ${btoa(`sb-client:${encodeURIComponent(secret).replace(/%20/g, "+")}`)}`);
+    // Decoded as the server does: the secret comes back whole ('+' is not a space, ':' does not split it).
+    const [id, encoded] = atob(basic.slice("Basic ".length)).split(":");
+    expect(decodeURIComponent(encoded!.replace(/\+/g, " "))).toBe(secret);
+    expect(id).toBe("sb-client");
+    expect(token.forms[0]!.get("client_secret")).toBeNull();
+  });
+
+  test("a token endpoint answering 8 MiB to a refresh is refused, not read whole; the link stays as it is", async () => {
+    const padding = "x".repeat(8 * OAUTH_MAX_RESPONSE_BYTES);
+    let served = 0;
+    const big = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch() {
+        served++;
+        return Response.json({ access_token: "at-new", token_type: "Bearer", expires_in: 3600, refresh_token: "rt-new", padding });
+      },
+    });
+    try {
+      const spec = oauthSpec("shared");
+      register(spec);
+      const origin = `http://127.0.0.1:${big.port}`;
+      store.registrations.set(spec.id, { ...store.registrations.get(spec.id)!, issuer: origin, tokenEndpoint: `${origin}/token` });
+      await link(spec, "shared", "bot", { expiresInMs: 10_000 });
+      const err = await credentials.authorization(spec, "discovery").then(() => null, (e: unknown) => e);
+      expect(served).toBe(1);
+      expect(err).toBeInstanceOf(RefreshFailedError);
+      expect((err as Error).message).toContain(`answered more than ${OAUTH_MAX_RESPONSE_BYTES} bytes`);
+      expect(store.links.get(`${spec.id}|shared`)!.tokens.accessToken).toBe("at-bot-0");
+      expect(store.marked).toEqual([]);
+    } finally {
+      big.stop(true);
+    }
+  });
+
+  test("every token handed out (and the refresh token) is redacted from that connection's upstream text, before and after a refresh", async () => {
+    const spec = oauthSpec("per_user");
+    register(spec);
+    await link(spec, ALICE, "alice", { expiresInMs: 10_000 });
+    await link(spec, BOB, "bob");
+    const bob = await credentials.authorization(spec, { userId: BOB });
+    const alice = await credentials.authorization(spec, { userId: ALICE });
+    expect(alice).not.toBe("Bearer at-alice-0");
+    const echoed = `seen: ${bob} and ${alice}, earlier at-alice-0 / rt-alice-0 (base64 ${btoa(alice.slice(7))})`;
+    const shown = redactFor(spec, echoed, Infinity);
+    expect(shown).not.toMatch(/at-bob|at-alice|rt-alice/);
+    expect(shown).not.toContain(btoa(alice.slice(7)));
+    // Another connection's text is not touched by them, and a static spec with no secrets is unchanged.
+    expect(redactFor(oauthSpec("per_user"), echoed, Infinity)).toBe(echoed);
+    expect(redactFor(httpSpec("http://127.0.0.1:9/mcp", { id: spec.id }), echoed, Infinity)).toBe(echoed);
   });
 
   test("a token far from expiry is not refreshed; the value the upstream refused is (a stale refused value is not)", async () => {

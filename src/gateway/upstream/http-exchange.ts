@@ -55,17 +55,24 @@ export function poolFor(url: URL, maxResponseBytes: number, policy: AddressPolic
 }
 
 /**
- * Sends with the endpoint's current Authorization; an answer of 401 is sent once more with the value
- * given for the refused one (refreshed), and whatever that gets is the answer.
+ * Sends with the current Authorization `value` gives; an answer of 401 is sent once more with the value
+ * given for the refused one (refreshed), and whatever that gets is the answer. Every OAuth request to an
+ * upstream goes through here (the gateway's own POSTs, and the SDK transport's fetch: authorizedFetch).
  */
-async function authorized(endpoint: HttpEndpoint, headers: Record<string, string>, send: (headers: Record<string, string>) => Promise<Response>): Promise<Response> {
-  const authorization = endpoint.authorization!;
-  headers.authorization = await authorization();
-  const response = await send(headers);
+export async function sendAuthorized(value: (rejected?: string) => Promise<string>, send: (authorization: string) => Promise<Response>): Promise<Response> {
+  const first = await value();
+  const response = await send(first);
   if (response.status !== 401) return response;
   await response.body?.cancel().catch(() => {});
-  headers.authorization = await authorization(headers.authorization);
-  return send(headers);
+  return send(await value(first));
+}
+
+/** Sends with the endpoint's Authorization (sendAuthorized), set on `headers`. */
+function authorized(endpoint: HttpEndpoint, headers: Record<string, string>, send: (headers: Record<string, string>) => Promise<Response>): Promise<Response> {
+  return sendAuthorized(endpoint.authorization!, (authorization) => {
+    headers.authorization = authorization;
+    return send(headers);
+  });
 }
 
 /** POSTs through the pool when there is one; a redirect (or no pool) goes through fetch, which follows it within the origin. */

@@ -6,6 +6,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { ConnectionSpec } from "../../domain/connections/spec.ts";
 import type { AddressPolicy } from "./address-policy.ts";
+import { sendAuthorized } from "./http-exchange.ts";
 import { cappedFetch, DEFAULT_MAX_RESPONSE_BYTES } from "./response-limit.ts";
 import { type LineRing, StdioProcessTransport } from "./stdio-process.ts";
 import { watchEnd } from "./stream-end.ts";
@@ -36,12 +37,10 @@ export function upstreamHeaders(spec: ConnectionSpec): Record<string, string> {
 export function authorizedFetch(inner: typeof fetch, value: (rejected?: string) => Promise<string>): typeof fetch {
   return (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
     const headers = new Headers(init?.headers);
-    headers.set("authorization", await value());
-    const response = await inner(input, { ...init, headers });
-    if (response.status !== 401) return response;
-    await response.body?.cancel().catch(() => {});
-    headers.set("authorization", await value(headers.get("authorization")!));
-    return inner(input, { ...init, headers });
+    return sendAuthorized(value, (authorization) => {
+      headers.set("authorization", authorization);
+      return inner(input, { ...init, headers });
+    });
   }) as typeof fetch;
 }
 

@@ -101,7 +101,6 @@ export function upstreamCallbackRoutes(deps: AppDeps): Hono<AppEnv> {
       state: param("state"),
       code: param("code"),
       error: param("error"),
-      errorDescription: param("error_description"),
       iss: param("iss"),
       userId: user.id,
       bindingHash,

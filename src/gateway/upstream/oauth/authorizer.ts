@@ -3,15 +3,15 @@
 // code exchanged, "connected as" read) and disconnects (revocation, best effort). Never logs a token.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { buildDiscoveryUrls, exchangeAuthorization } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { connectPath, type OAuthSubject, type UpstreamOAuthStore, type UpstreamRegistration, type UpstreamTokens } from "../../../domain/connections/oauth-types.ts";
 import type { OAuthMode } from "../../../domain/connections/spec.ts";
 import { hmacToken } from "../../../domain/access/token-format.ts";
 import { AppError } from "../../../errors.ts";
 import type { Logger } from "../../../logger.ts";
 import type { AddressPolicy } from "../address-policy.ts";
-import { accountOf, clientAuthentication, revoke } from "./token-calls.ts";
-import { boundedFetch, describeFailure, discoverAuthorizationServer } from "./discovery.ts";
+import { accountOf, clientAuthentication, revoke, tokenEndpointMetadata } from "./token-calls.ts";
+import { boundedFetch, describeFailure, discoverAuthorizationServer, sanitizedError } from "./discovery.ts";
 import { upstreamCallbackUrl } from "./client-metadata.ts";
 import { registerAtServer } from "./registration.ts";
 import type { AuthorizationCallback, AuthorizationResult, AuthorizationStart, UpstreamAuthorizer } from "./types.ts";
@@ -56,20 +56,9 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
-/** An authorization server's `error` as shown: an RFC 6749 error code's characters only, short. */
-export function sanitizedError(error: string): string {
-  const clean = error.replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 64);
-  return clean || "an unnamed error";
-}
-
 /** Where the admin returns: a path under /admin, nothing else (no open redirect through the flow). */
 function safeReturnTo(returnTo: string, fallback: string): string {
   return /^\/admin(?:[/?#]|$)/.test(returnTo) && !/[\\\s]/.test(returnTo) && !returnTo.startsWith("//") ? returnTo : fallback;
-}
-
-/** The minimal metadata the SDK's token call needs, from a stored registration. */
-function metadataOf(r: UpstreamRegistration): OAuthMetadata {
-  return { issuer: r.issuer, authorization_endpoint: r.authorizationEndpoint, token_endpoint: r.tokenEndpoint, response_types_supported: ["code"] };
 }
 
 function tokensOf(tokens: OAuthTokens, now: Date): UpstreamTokens {
@@ -182,7 +171,7 @@ export function createUpstreamAuthorizer(deps: AuthorizerDeps): UpstreamAuthoriz
         let issued: OAuthTokens;
         try {
           issued = await exchangeAuthorization(registration.issuer, {
-            metadata: metadataOf(registration),
+            metadata: tokenEndpointMetadata(registration),
             clientInformation: { client_id: registration.clientId },
             authorizationCode: cb.code,
             codeVerifier: flow.codeVerifier,

@@ -2,12 +2,15 @@
 // calling user's own, or for discovery an admin's), kept in memory until the database changes, refreshed
 // before it expires or when the upstream refused it, once at a time per link.
 import { refreshAuthorization } from "@modelcontextprotocol/sdk/client/auth.js";
-import { InvalidGrantError, OAuthError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import { InvalidGrantError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 import type { ChangeProbe } from "../../../db/change-probe.ts";
 import { connectPath, NeedsAuthorizationError, SHARED_SUBJECT, type OAuthLink, type OAuthSubject, type UpstreamOAuthStore, type UpstreamRegistration, type UpstreamTokens } from "../../../domain/connections/oauth-types.ts";
 import type { ConnectionSpec } from "../../../domain/connections/spec.ts";
 import type { Logger } from "../../../logger.ts";
-import { AddressDeniedError, type AddressPolicy } from "../address-policy.ts";
+import { rememberSent } from "../../redact.ts";
+import type { AddressPolicy } from "../address-policy.ts";
+import { boundedFetch, describeFailure } from "./discovery.ts";
+import { clientAuthentication, tokenEndpointMetadata } from "./token-calls.ts";
 import type { CredentialSubject, UpstreamCredentials } from "./types.ts";
 
 /** Refreshed when the access token has less than this left (or half its lifetime, when shorter). */
@@ -28,7 +31,7 @@ export type CredentialsSettings = {
   probe: ChangeProbe;
   /** server.public_url, for the page named in NeedsAuthorizationError. */
   publicUrl: string;
-  /** The gateway's address policy: the token endpoint is reached through it. */
+  /** The gateway's address policy: the token endpoint is reached through it (bounded like every OAuth endpoint's answer). */
   addressPolicy: AddressPolicy;
   logger: Logger;
   now?: () => number;
@@ -53,9 +56,12 @@ export class OAuthCredentials implements UpstreamCredentials {
   private generation = 0;
   private readonly refreshing = new Map<string, Promise<string>>();
   private readonly now: () => number;
+  /** The token endpoint's fetch: policy-checked, timed out and its answer bounded. */
+  private readonly fetchFn: typeof fetch;
 
   constructor(private readonly settings: CredentialsSettings) {
     this.now = settings.now ?? Date.now;
+    this.fetchFn = boundedFetch(settings.addressPolicy, { timeoutMs: settings.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS });
   }
 
   async authorization(spec: ConnectionSpec, who: CredentialSubject, options: { rejected?: string } = {}): Promise<string> {
@@ -66,7 +72,7 @@ export class OAuthCredentials implements UpstreamCredentials {
     const link = await this.link(spec.id, subject);
     if (!link) throw this.needs(spec, "not_connected");
     if (link.state === "needs_reauth") throw this.needs(spec, "needs_reauth");
-    const value = bearer(link);
+    const value = bearer(spec.id, link);
     const rejected = options.rejected === value;
     if (!rejected && !this.expiresSoon(link)) return value;
     // One refresh per link at a time: concurrent callers wait for it and share its answer.
@@ -138,7 +144,7 @@ export class OAuthCredentials implements UpstreamCredentials {
     const refreshToken = link.tokens.refreshToken;
     if (refreshToken === null) {
       // Nothing to refresh with: the token is used until it expires (or is refused), then someone must authorize again.
-      if (!rejected && !this.expired(link)) return bearer(link);
+      if (!rejected && !this.expired(link)) return bearer(spec.id, link);
       return this.refused(spec, subject, link, rejected ? "the upstream refused the access token and there is no refresh token" : "the access token expired and there is no refresh token");
     }
     const registration = await store.getRegistration(spec.id);
@@ -148,42 +154,30 @@ export class OAuthCredentials implements UpstreamCredentials {
       tokens = await this.requestRefresh(registration, refreshToken, link);
     } catch (err) {
       if (err instanceof InvalidGrantError) return this.refused(spec, subject, link, "the authorization server refused the refresh (invalid_grant)");
-      const why = refreshFailure(err);
-      // Never the tokens: the error is the endpoint's or the network's.
+      // Never the endpoint's text: it is a third party's and might echo the request (the refresh token, the client secret).
+      const why = `the token endpoint: ${describeFailure(err)}`;
       this.settings.logger.warn("upstream token refresh failed", { connection: spec.id, subject, error: why });
       throw new RefreshFailedError(titleOf(spec), why);
     }
     if (await store.replaceTokens(spec.id, subject, refreshToken, tokens, new Date(this.now()))) {
       const updated: OAuthLink = { ...link, tokens, expiresAt: tokens.expiresAt, scope: tokens.scope, updatedAt: new Date(this.now()) };
       this.links.set(keyOf(spec.id, subject), updated);
-      return bearer(updated);
+      return bearer(spec.id, updated);
     }
     // Another replica refreshed first (our refresh token was no longer the stored one): use what it stored.
     return this.current(spec, subject);
   }
 
   private requestRefresh(registration: UpstreamRegistration, refreshToken: string, link: OAuthLink): Promise<UpstreamTokens> {
-    const checked = this.settings.addressPolicy.fetch();
-    const signal = AbortSignal.timeout(this.settings.refreshTimeoutMs ?? REFRESH_TIMEOUT_MS);
-    const fetchFn = (url: string | URL, init?: RequestInit) => checked(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
     const started = this.now();
     return refreshAuthorization(registration.issuer, {
-      // The endpoint and client authentication as registered: nothing is discovered again on a refresh.
-      metadata: {
-        issuer: registration.issuer,
-        authorization_endpoint: registration.authorizationEndpoint,
-        token_endpoint: registration.tokenEndpoint,
-        response_types_supported: ["code"],
-        token_endpoint_auth_methods_supported: [registration.tokenEndpointAuthMethod],
-      },
-      clientInformation: {
-        client_id: registration.clientId,
-        ...(registration.clientSecret !== null ? { client_secret: registration.clientSecret } : {}),
-        token_endpoint_auth_method: registration.tokenEndpointAuthMethod,
-      },
+      // The endpoint and client authentication as registered, as the code exchange used them: nothing is discovered again on a refresh.
+      metadata: tokenEndpointMetadata(registration),
+      clientInformation: { client_id: registration.clientId },
+      addClientAuthentication: clientAuthentication(registration),
       refreshToken,
       resource: new URL(registration.resource),
-      fetchFn,
+      fetchFn: this.fetchFn,
     }).then((t) => ({
       accessToken: t.access_token,
       refreshToken: t.refresh_token ?? refreshToken,
@@ -206,7 +200,7 @@ export class OAuthCredentials implements UpstreamCredentials {
       if (again.state === "needs_reauth") throw this.needs(spec, "needs_reauth");
       if (again.tokens.refreshToken !== link.tokens.refreshToken || again.tokens.accessToken !== link.tokens.accessToken) {
         this.links.set(keyOf(spec.id, subject), again);
-        return bearer(again);
+        return bearer(spec.id, again);
       }
     }
     // Conditional: if another replica rotated the refresh token after the re-reads above, its link stands.
@@ -223,7 +217,7 @@ export class OAuthCredentials implements UpstreamCredentials {
     if (!again) throw this.needs(spec, "not_connected");
     if (again.state === "needs_reauth") throw this.needs(spec, "needs_reauth");
     this.links.set(keyOf(spec.id, subject), again);
-    return bearer(again);
+    return bearer(spec.id, again);
   }
 
   private needs(spec: ConnectionSpec, reason: "not_connected" | "needs_reauth"): NeedsAuthorizationError {
@@ -232,22 +226,16 @@ export class OAuthCredentials implements UpstreamCredentials {
   }
 }
 
-/**
- * Why a refresh failed, in words of our own: the endpoint's text is a third party's and might echo the
- * request (the refresh token, the client secret), so only its error code is kept.
- */
-function refreshFailure(err: unknown): string {
-  if (err instanceof OAuthError) return `the token endpoint answered ${err.errorCode}`;
-  if (err instanceof AddressDeniedError) return `the token endpoint's address is not allowed: ${err.message}`;
-  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) return "the token endpoint did not answer in time";
-  return "the token endpoint could not be reached";
-}
-
 function keyOf(connectionId: string, subject: OAuthSubject): string {
   return `${connectionId}\u0000${subject}`;
 }
 
-function bearer(link: OAuthLink): string {
+/**
+ * The Authorization value of `link`, about to be sent for `connectionId`: its tokens are noted first, so
+ * that whatever the upstream echoes of them is redacted from its text (redact.ts).
+ */
+function bearer(connectionId: string, link: OAuthLink): string {
+  rememberSent(connectionId, [link.tokens.accessToken, link.tokens.refreshToken]);
   return `Bearer ${link.tokens.accessToken}`;
 }
 

@@ -68,6 +68,11 @@ function hostOf(input: string | URL | Request): string {
   }
 }
 
+/** An authorization server's error code as shown (the callback's `error`, a token endpoint's): an RFC 6749 error code's characters only, short. */
+export function sanitizedError(error: string, unnamed = "an unnamed error"): string {
+  return error.replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 64) || unnamed;
+}
+
 /**
  * The text of an error for a person: never what the server wrote (an error_description, a body the
  * SDK quotes can hold anything), only the OAuth error code and status, or a fault of our own words.
@@ -76,7 +81,7 @@ export function describeFailure(err: unknown): string {
   if (err instanceof AppError) return err.message;
   if (err instanceof OAuthError) {
     const status = /^HTTP (\d{3})\b/.exec(err.message)?.[1];
-    const code = String(err.errorCode ?? "server_error").replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 64) || "server_error";
+    const code = sanitizedError(String(err.errorCode ?? ""), "server_error");
     return status ? `${code} (HTTP ${status})` : code;
   }
   const name = (err as Error)?.name;

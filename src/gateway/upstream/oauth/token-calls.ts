@@ -1,7 +1,8 @@
-// The calls Switchboard makes with an upstream's tokens besides the exchange: client authentication as
-// registered, "connected as" (userinfo, else the id_token's claims) and revocation (RFC 7009).
+// What every call to an upstream's authorization server shares (its metadata as registered, client
+// authentication as registered: one path for the exchange, the refresh and revocation), "connected as"
+// (userinfo, else the id_token's claims) and revocation (RFC 7009).
 import type { AddClientAuthentication } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { OAuthMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { UpstreamRegistration } from "../../../domain/connections/oauth-types.ts";
 
 /** RFC 6749 §2.3.1: the id and secret are form-encoded before they are joined for Basic. */
@@ -19,6 +20,11 @@ export function clientAuthentication(r: Pick<UpstreamRegistration, "clientId" | 
     params.set("client_id", r.clientId);
     if (r.tokenEndpointAuthMethod === "client_secret_post" && r.clientSecret) params.set("client_secret", r.clientSecret);
   };
+}
+
+/** The metadata the SDK's token calls need, from a stored registration: nothing is discovered again after registering. */
+export function tokenEndpointMetadata(r: Pick<UpstreamRegistration, "issuer" | "authorizationEndpoint" | "tokenEndpoint">): OAuthMetadata {
+  return { issuer: r.issuer, authorization_endpoint: r.authorizationEndpoint, token_endpoint: r.tokenEndpoint, response_types_supported: ["code"] };
 }
 
 /** A name as shown ("connected as …"): printable, short. */

@@ -39,7 +39,6 @@ export type AuthorizationCallback = {
   state: string | null;
   code: string | null;
   error: string | null;
-  errorDescription: string | null;
   /** RFC 9207 `iss`, when the server sends it: must be the issuer the flow was started with. */
   iss: string | null;
   /** The signed-in user, and the HMAC of the binding cookie the browser presented. */
