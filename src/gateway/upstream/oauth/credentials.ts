@@ -159,9 +159,10 @@ export class OAuthCredentials implements UpstreamCredentials {
       this.settings.logger.warn("upstream token refresh failed", { connection: spec.id, subject, error: why });
       throw new RefreshFailedError(titleOf(spec), why);
     }
+    const started = this.generation;
     if (await store.replaceTokens(spec.id, subject, refreshToken, tokens, new Date(this.now()))) {
       const updated: OAuthLink = { ...link, tokens, expiresAt: tokens.expiresAt, scope: tokens.scope, updatedAt: new Date(this.now()) };
-      this.links.set(keyOf(spec.id, subject), updated);
+      this.remember(spec.id, subject, updated, started);
       return bearer(spec.id, updated);
     }
     // Another replica refreshed first (our refresh token was no longer the stored one): use what it stored.
@@ -195,11 +196,12 @@ export class OAuthCredentials implements UpstreamCredentials {
     const { store } = this.settings;
     for (let attempt = 0; attempt < 2; attempt++) {
       if (attempt > 0) await Bun.sleep(this.settings.refusalRecheckMs ?? REFUSAL_RECHECK_MS);
+      const started = this.generation;
       const again = await store.getLink(spec.id, subject);
       if (!again) throw this.needs(spec, "not_connected");
       if (again.state === "needs_reauth") throw this.needs(spec, "needs_reauth");
       if (again.tokens.refreshToken !== link.tokens.refreshToken || again.tokens.accessToken !== link.tokens.accessToken) {
-        this.links.set(keyOf(spec.id, subject), again);
+        this.remember(spec.id, subject, again, started);
         return bearer(spec.id, again);
       }
     }
@@ -213,11 +215,20 @@ export class OAuthCredentials implements UpstreamCredentials {
 
   /** The link as now stored, after another replica's refresh. */
   private async current(spec: ConnectionSpec, subject: OAuthSubject): Promise<string> {
+    const started = this.generation;
     const again = await this.settings.store.getLink(spec.id, subject);
     if (!again) throw this.needs(spec, "not_connected");
     if (again.state === "needs_reauth") throw this.needs(spec, "needs_reauth");
-    this.links.set(keyOf(spec.id, subject), again);
+    this.remember(spec.id, subject, again, started);
     return bearer(spec.id, again);
+  }
+
+  /**
+   * Caches a link read (or written) since generation `started`, unless the database changed meanwhile:
+   * a disconnect that committed while it was read must not be undone by caching what came before it.
+   */
+  private remember(connectionId: string, subject: OAuthSubject, link: OAuthLink, started: number): void {
+    if (started === this.generation) this.links.set(keyOf(connectionId, subject), link);
   }
 
   private needs(spec: ConnectionSpec, reason: "not_connected" | "needs_reauth"): NeedsAuthorizationError {
