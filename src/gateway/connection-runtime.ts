@@ -113,7 +113,14 @@ export class ConnectionRuntime {
   recheckAuthorization(): void {
     if (this.status.state !== "needs_authorization" || this.refreshing || Date.now() < this.authorizationRecheckAt) return;
     this.authorizationRecheckAt = Date.now() + AUTHORIZATION_RECHECK_MS;
-    void this.refresh().catch(() => {});
+    // Only once there is a token does discovery connect again: asking without one would show
+    // "connecting" for a moment at every look, for nothing.
+    const credentials = this.settings.credentials;
+    if (!credentials || !this.spec.oauth) return void this.refresh().catch(() => {});
+    void credentials.authorization(this.spec, "discovery").then(
+      () => this.refresh().catch(() => {}),
+      () => {},
+    );
   }
 
   private setStatus(state: ConnectionStatus["state"], lastError: string | null = this.lastError): void {

@@ -324,6 +324,14 @@ describe("per-user mode", () => {
     // A member's session reaching the upstream does not hide that discovery has no admin's link.
     expect(runtime.getStatus().state).toBe("needs_authorization");
     expect(runtime.getStatus().lastError).toContain(`${PUBLIC_URL}/admin/connected-accounts#${spec.id}`);
+    // Said to whoever reads the status (an admin, most likely): an admin's own account is what is missing.
+    expect(runtime.getStatus().lastError).toContain("no admin has a connected one");
+    // Looking at the status again and again (the admin's page polls it) never shows "connecting" while
+    // there is still no token to connect with.
+    for (let i = 0; i < 3; i++) {
+      expect((await harness.gateway.status(spec.id)).state).toBe("needs_authorization");
+      (runtime as unknown as { authorizationRecheckAt: number }).authorizationRecheckAt = 0;
+    }
     await connectAccount(spec.id, USERS.admin, "root");
     const discovery = await runtime.refresh();
     expect(discovery.error).toBeNull();

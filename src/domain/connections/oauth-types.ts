@@ -153,9 +153,13 @@ export class NeedsAuthorizationError extends Error {
     readonly mode: OAuthMode,
     readonly reason: "not_connected" | "needs_reauth",
     readonly connectUrl: string,
+    /** Discovery's own need (no caller's): per user, that no admin has a connected account to list the tools with. */
+    options: { discovery?: boolean } = {},
   ) {
     super(
-      mode === "per_user"
+      options.discovery && mode === "per_user"
+        ? `"${connectionTitle}" lists its tools with an admin's own account, and no admin has a connected one: an admin connects theirs at ${connectUrl}.`
+        : mode === "per_user"
         ? reason === "not_connected"
           ? `You have not connected your account for "${connectionTitle}" yet. Connect it at ${connectUrl} and call again.`
           : `Your account for "${connectionTitle}" needs to be connected again (its authorization was revoked or expired). Reconnect it at ${connectUrl} and call again.`

@@ -68,7 +68,7 @@ export class OAuthCredentials implements UpstreamCredentials {
     if (!spec.oauth) throw new Error(`"${spec.slug}" does not use OAuth`);
     await this.observe();
     const subject = await this.subjectOf(spec, who);
-    if (subject === null) throw this.needs(spec, "not_connected");
+    if (subject === null) throw this.needs(spec, "not_connected", { discovery: true });
     const link = await this.link(spec.id, subject);
     if (!link) throw this.needs(spec, "not_connected");
     if (link.state === "needs_reauth") throw this.needs(spec, "needs_reauth");
@@ -231,9 +231,9 @@ export class OAuthCredentials implements UpstreamCredentials {
     if (started === this.generation) this.links.set(keyOf(connectionId, subject), link);
   }
 
-  private needs(spec: ConnectionSpec, reason: "not_connected" | "needs_reauth"): NeedsAuthorizationError {
+  private needs(spec: ConnectionSpec, reason: "not_connected" | "needs_reauth", options: { discovery?: boolean } = {}): NeedsAuthorizationError {
     const mode = spec.oauth!.mode;
-    return new NeedsAuthorizationError(spec.id, titleOf(spec), mode, reason, this.settings.publicUrl.replace(/\/+$/, "") + connectPath(spec.id, mode));
+    return new NeedsAuthorizationError(spec.id, titleOf(spec), mode, reason, this.settings.publicUrl.replace(/\/+$/, "") + connectPath(spec.id, mode), options);
   }
 }
 
