@@ -28,10 +28,12 @@ for (let i = 0; i < COUNT; i++) {
   await createConnection(store, fields);
 }
 
+/** The list as an admin reads it. */
+const ADMIN = { role: "admin" } as const;
 const FullList = z.array(ConnectionShape);
 const SummaryList = z.array(ConnectionSummaryShape);
-const decrypting = async () => FullList.parse(await Promise.all((await listConnections(store)).map((c) => connectionOut(deps, c))));
-const summary = async () => SummaryList.parse(await connectionSummariesOut(deps, await listConnectionSummaries(deps.db)));
+const decrypting = async () => FullList.parse(await Promise.all((await listConnections(store)).map((c) => connectionOut(deps, c, ADMIN))));
+const summary = async () => SummaryList.parse(await connectionSummariesOut(deps, await listConnectionSummaries(deps.db), ADMIN));
 
 if ((await summary()).length !== COUNT || (await decrypting()).length !== COUNT) throw new Error("the lists do not hold every connection");
 for (let i = 0; i < 5; i++) {

@@ -195,9 +195,12 @@ async function publicOut(
   c: Omit<Connection, "token" | "headers" | "env" | "oauthClientSecret" | "secretsUnreadable">,
   secretsSet: { token: boolean; oauthClientSecret: boolean },
   oauth: ConnectionOAuthState,
+  viewer: Pick<User, "role">,
 ) {
   const status = await deps.gateway.status(c.id);
   const found = deps.gateway.discovery(c.id);
+  // Not even how many resources or prompts an admin's own account holds (see seesAccountLists).
+  const all = seesAccountLists(viewer, c);
   return {
     id: c.id,
     slug: c.slug,
@@ -223,9 +226,9 @@ async function publicOut(
     status: { state: status.state, last_error: status.lastError, since: status.since?.toISOString() ?? null },
     discovery: {
       tools: found.tools.length,
-      resources: found.resources.length,
-      resource_templates: found.resourceTemplates.length,
-      prompts: found.prompts.length,
+      resources: all ? found.resources.length : 0,
+      resource_templates: all ? found.resourceTemplates.length : 0,
+      prompts: all ? found.prompts.length : 0,
       refreshed_at: found.refreshedAt?.toISOString() ?? null,
       error: found.error,
       warnings: found.warnings,
@@ -236,19 +239,23 @@ async function publicOut(
   };
 }
 
-/** The public view of a connection: secrets masked, with its gateway status and discovery counts. */
-export async function connectionOut(deps: Pick<OperationDeps, "gateway" | "config" | "db">, c: Connection): Promise<z.input<typeof ConnectionShape>> {
+/** The public view of a connection: secrets masked, with its gateway status and discovery counts (as `viewer` may see them). */
+export async function connectionOut(deps: Pick<OperationDeps, "gateway" | "config" | "db">, c: Connection, viewer: Pick<User, "role">): Promise<z.input<typeof ConnectionShape>> {
   const secretsSet = { token: c.token !== null, oauthClientSecret: c.oauthClientSecret !== null };
   const oauth = c.auth === "oauth" ? await oauthState(deps.db, c.id) : NO_OAUTH;
-  return { ...(await publicOut(deps, c, secretsSet, oauth)), headers: mask(c.headers), env: mask(c.env), secrets_unreadable: c.secretsUnreadable };
+  return { ...(await publicOut(deps, c, secretsSet, oauth, viewer)), headers: mask(c.headers), env: mask(c.env), secrets_unreadable: c.secretsUnreadable };
 }
 
 /** The connections in the list, from their summaries: whether each secret is stored, nothing decrypted; their OAuth state read at once. */
-export async function connectionSummariesOut(deps: Pick<OperationDeps, "gateway" | "config" | "db">, list: ConnectionSummary[]): Promise<z.input<typeof ConnectionSummaryShape>[]> {
+export async function connectionSummariesOut(
+  deps: Pick<OperationDeps, "gateway" | "config" | "db">,
+  list: ConnectionSummary[],
+  viewer: Pick<User, "role">,
+): Promise<z.input<typeof ConnectionSummaryShape>[]> {
   const states = await oauthStates(deps.db, list.filter((s) => s.auth === "oauth").map((s) => s.id));
   return Promise.all(
     list.map(async (s) => ({
-      ...(await publicOut(deps, s, { token: s.tokenSet, oauthClientSecret: s.oauthClientSecretSet }, states.get(s.id) ?? NO_OAUTH)),
+      ...(await publicOut(deps, s, { token: s.tokenSet, oauthClientSecret: s.oauthClientSecretSet }, states.get(s.id) ?? NO_OAUTH, viewer)),
       headers_set: s.headersSet,
       env_set: s.envSet,
     })),
@@ -283,7 +290,7 @@ export async function connectionDetailOut(
   const d = found ?? deps.gateway.discovery(c.id);
   const all = seesAccountLists(viewer, c);
   return {
-    ...(await connectionOut(deps, c)),
+    ...(await connectionOut(deps, c, viewer)),
     offers: {
       tools: d.tools.map(named),
       resources: all ? d.resources.map((r) => ({ ...named(r), uri: r.uri })) : [],

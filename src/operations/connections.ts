@@ -123,7 +123,7 @@ export const connectionCreate = defineOperation({
     const created = await createConnection(store, newConnectionFields({ ...changesFrom(input), slug: input.slug, transport: input.transport }), { now: ctx.now });
     ctx.deps.logger.info("connection created", { connection: created.id, slug: created.slug, transport: created.transport, by: ctx.caller.user.id });
     await tellGateway(ctx, "apply", created.id, () => ctx.deps.gateway.apply(specOf(ctx.deps, created)));
-    return connectionOut(ctx.deps, created);
+    return connectionOut(ctx.deps, created, ctx.caller.user);
   },
 });
 
@@ -141,7 +141,7 @@ export const connectionList = defineOperation({
   readOnly: true,
   rest: { method: "GET", path: "/connections" },
   // Summaries: listing every connection never decrypts (nor holds in memory) any connection's secrets.
-  handler: async (ctx) => ({ connections: await connectionSummariesOut(ctx.deps, await listConnectionSummaries(ctx.deps.db)) }),
+  handler: async (ctx) => ({ connections: await connectionSummariesOut(ctx.deps, await listConnectionSummaries(ctx.deps.db), ctx.caller.user) }),
 });
 
 export const connectionGet = defineOperation({
@@ -184,7 +184,7 @@ export const connectionUpdate = defineOperation({
     await tellGateway(ctx, "apply", updated.id, () => ctx.deps.gateway.apply(specOf(ctx.deps, updated)));
     // A new slug renames prefixed tools: the agents over this connection list their tools again.
     for (const agentId of await agentsSelecting(ctx.deps.db, updated.id)) await tellAgents(ctx, "apply", agentId, (agents) => agents.agentApplied(agentId));
-    return connectionOut(ctx.deps, updated);
+    return connectionOut(ctx.deps, updated, ctx.caller.user);
   },
 });
 

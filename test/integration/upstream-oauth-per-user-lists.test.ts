@@ -81,9 +81,13 @@ async function world(mode: "per_user" | "shared", selection: { resources: "all" 
   const offers = async (user: User) => {
     const { token } = await mintKey(deps, user, { self: ["*"] });
     const get = async (path: string) => (await fetch(`${server.url}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } })).json();
-    const detail = (await get(`/connections/${connection.id}`)) as { offers: { tools: { name: string }[]; resources: { uri: string }[]; resource_templates: { uri_template: string }[]; prompts: { name: string }[] } };
+    type Counts = { tools: number; resources: number; resource_templates: number; prompts: number };
+    const detail = (await get(`/connections/${connection.id}`)) as { discovery: Counts; offers: { tools: { name: string }[]; resources: { uri: string }[]; resource_templates: { uri_template: string }[]; prompts: { name: string }[] } };
+    const listed = (await get("/connections")) as { connections: { id: string; discovery: Counts }[] };
     const toolList = (await get("/tools")) as { connections: { id: string; resources: string[]; prompts: string[] }[] };
-    return { detail: detail.offers, toolList: toolList.connections.find((c) => c.id === connection.id)! };
+    const counts = (c: Counts) => [c.tools, c.resources, c.resource_templates, c.prompts];
+    const inList = listed.connections.find((c) => c.id === connection.id)!;
+    return { detail: detail.offers, counts: [counts(detail.discovery), counts(inList.discovery)], toolList: toolList.connections.find((c) => c.id === connection.id)! };
   };
   /** The connection's admin page, its htmx status poll and its htmx Refresh, as `user` (signed in) gets them. */
   const pages = async (user: User): Promise<string[]> => {
@@ -141,12 +145,15 @@ test("per-user, an agent: its selection filters what the caller's own session li
 test("per-user: CONNECTION_GET and TOOL_LIST show a member (linked or not) only the tools; an admin also discovery's resources, templates and prompts", async () => {
   const w = await world("per_user");
   for (const member of [w.bob, w.alice]) {
-    const { detail, toolList } = await w.offers(member);
+    const { detail, toolList, counts } = await w.offers(member);
     expect(detail.tools.map((t) => t.name)).toEqual(["whoami"]);
+    // Not even how many the admin's account holds, in CONNECTION_GET or CONNECTION_LIST.
+    expect(counts).toEqual([[1, 0, 0, 0], [1, 0, 0, 0]]);
     expect({ resources: detail.resources, templates: detail.resource_templates, prompts: detail.prompts }).toEqual({ resources: [], templates: [], prompts: [] });
     expect({ resources: toolList.resources, prompts: toolList.prompts }).toEqual({ resources: [], prompts: [] });
   }
-  const { detail, toolList } = await w.offers(w.admin);
+  const { detail, toolList, counts } = await w.offers(w.admin);
+  expect(counts).toEqual([[1, 1, 1, 1], [1, 1, 1, 1]]);
   expect(detail.resources.map((r) => r.uri)).toEqual(["private://admin/notes"]);
   expect(detail.resource_templates.map((t) => t.uri_template)).toEqual(["private://admin/pages/{page}"]);
   expect(detail.prompts.map((p) => p.name)).toEqual(["admin-review"]);

@@ -112,11 +112,11 @@ describe("secrets at rest", () => {
   test("the public shape masks every secret and keeps the names", async () => {
     const h = await harness();
     const c = await h.store({ slug: "remote", transport: "http", url: "https://mcp.example.com/mcp", token: TOKEN, headers: { "X-Api-Key": HEADER_VALUE } });
-    const out = await connectionOut(h.deps, c);
+    const out = await connectionOut(h.deps, c, { role: "member" });
     expect(out).toMatchObject({ token_set: true, headers: { "X-Api-Key": SECRET_MASK }, env: {}, mcp_url: `${h.config.server.public_url}/mcp/${c.id}` });
     expect(JSON.stringify(out)).not.toContain(TOKEN);
     expect(JSON.stringify(out)).not.toContain(HEADER_VALUE);
-    const local = await connectionOut(h.deps, await h.store({ slug: "local", transport: "stdio", command: "node", env: { API_KEY: ENV_VALUE } }));
+    const local = await connectionOut(h.deps, await h.store({ slug: "local", transport: "stdio", command: "node", env: { API_KEY: ENV_VALUE } }), { role: "member" });
     expect(local).toMatchObject({ token_set: false, env: { API_KEY: SECRET_MASK } });
     expect(JSON.stringify(local)).not.toContain(ENV_VALUE);
   });
