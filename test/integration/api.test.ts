@@ -392,7 +392,7 @@ const ROUTES: Row[] = [
   },
   {
     op: "AUDIT_LIST",
-    request: (h) => {
+    request: async (h) => {
       // A change the member made, with a secret in it as it would have been before masking.
       h.deps.audit.record({
         at: new Date(),
@@ -404,6 +404,8 @@ const ROUTES: Row[] = [
         change: { title: "Renamed" },
         outcome: "ok",
       });
+      // On PostgreSQL the row is written by the pool, after record() returns: read once it is there.
+      await h.deps.audit.settled?.();
       return { method: "GET", path: "/audit" };
     },
     status: 200,
