@@ -12,9 +12,13 @@ export function isCodeVerifier(v: string): boolean {
   return CODE_VERIFIER.test(v);
 }
 
-/** Whether BASE64URL(SHA256(verifier)) equals `challenge` (RFC 7636 §4.6), compared in constant time. */
+/** The S256 code_challenge of a verifier: BASE64URL(SHA256(verifier)) (RFC 7636 §4.2). */
+export function codeChallengeOf(verifier: string): string {
+  return createHash("sha256").update(verifier, "ascii").digest("base64url");
+}
+
+/** Whether the S256 challenge of `verifier` equals `challenge` (RFC 7636 §4.6), compared in constant time. */
 export function verifyPkce(verifier: string, challenge: string): boolean {
   if (!isCodeVerifier(verifier) || !CODE_CHALLENGE.test(challenge)) return false;
-  const computed = Buffer.from(createHash("sha256").update(verifier, "ascii").digest("base64url"));
-  return timingSafeEqual(computed, Buffer.from(challenge));
+  return timingSafeEqual(Buffer.from(codeChallengeOf(verifier)), Buffer.from(challenge));
 }

@@ -1,11 +1,11 @@
 // GET /metrics: Prometheus text exposition format 0.0.4. Calls and latencies come from counters kept
 // in memory since start (no database query per call series), plus the gateway's live state and the
 // usage recorder's queue. Protected by [metrics] token (Bearer) or, without one, loopback clients only.
-import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono, type Context } from "hono";
 import { listConnectionSummaries } from "../../domain/connections/connections.ts";
 import { DURATION_BUCKETS } from "../../domain/monitoring/call-metrics.ts";
 import { AppError } from "../../errors.ts";
+import { sameSecret } from "../../security/compare.ts";
 import { VERSION } from "../../version.ts";
 import { clientIp } from "../client-ip.ts";
 import type { AppDeps, AppEnv } from "../context.ts";
@@ -47,20 +47,13 @@ export function isLoopback(address: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) || address === "::1" || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i.test(address);
 }
 
-/** Compares digests, so neither the token's length nor its first differing byte shows in the timing. */
-function tokenMatches(given: string, expected: string): boolean {
-  const a = createHash("sha256").update(given).digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
 /** Refuses the scrape unless the token is presented or, with no token configured, the client is on loopback. */
 function authorize(c: Context<AppEnv>, deps: AppDeps): void {
   const token = deps.config.metrics.token;
   if (token !== undefined) {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer ([^\s]+)$/i.exec(header);
-    if (!match || !tokenMatches(match[1]!, token)) {
+    if (!match || !sameSecret(match[1]!, token)) {
       c.header("WWW-Authenticate", 'Bearer realm="metrics"');
       throw new AppError("UNAUTHENTICATED", "Send the metrics token: Authorization: Bearer <token>.");
     }

@@ -1,16 +1,18 @@
 // Switchboard as an OAuth client of its upstreams: starts an authorization (discovery, registration,
 // PKCE, a stored single-use flow), finishes it at the callback (state, user, browser and issuer checked,
 // code exchanged, "connected as" read) and disconnects (revocation, best effort). Never logs a token.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { buildDiscoveryUrls, exchangeAuthorization } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { connectPath, type OAuthSubject, type UpstreamOAuthStore, type UpstreamRegistration, type UpstreamTokens } from "../../../domain/connections/oauth-types.ts";
+import { connectPath, type OAuthSubject, type UpstreamOAuthStore, type UpstreamRegistration } from "../../../domain/connections/oauth-types.ts";
 import type { OAuthMode } from "../../../domain/connections/spec.ts";
 import { hmacToken } from "../../../domain/access/token-format.ts";
+import { codeChallengeOf } from "../../../domain/oauth/pkce.ts";
 import { AppError } from "../../../errors.ts";
+import { sameSecret } from "../../../security/compare.ts";
 import type { Logger } from "../../../logger.ts";
 import type { AddressPolicy } from "../address-policy.ts";
-import { accountOf, clientAuthentication, revoke, tokenEndpointMetadata } from "./token-calls.ts";
+import { accountOf, clientAuthentication, revoke, tokenEndpointMetadata, tokensFrom } from "./token-calls.ts";
 import { boundedFetch, describeFailure, discoverAuthorizationServer, sanitizedError } from "./discovery.ts";
 import { upstreamCallbackUrl } from "./client-metadata.ts";
 import { registerAtServer } from "./registration.ts";
@@ -50,24 +52,9 @@ export function stateHashOf(hmacKey: Buffer, state: string): string {
   return hmacToken(hmacKey, STATE_LABEL, state);
 }
 
-/** Equal in constant time (both sides hashed first, so their lengths say nothing either). */
-function sameSecret(a: string, b: string): boolean {
-  const digest = (v: string) => createHash("sha256").update(v).digest();
-  return timingSafeEqual(digest(a), digest(b));
-}
-
 /** Where the admin returns: a path under /admin, nothing else (no open redirect through the flow). */
 function safeReturnTo(returnTo: string, fallback: string): string {
   return /^\/admin(?:[/?#]|$)/.test(returnTo) && !/[\\\s]/.test(returnTo) && !returnTo.startsWith("//") ? returnTo : fallback;
-}
-
-function tokensOf(tokens: OAuthTokens, now: Date): UpstreamTokens {
-  return {
-    accessToken: tokens.access_token,
-    refreshToken: tokens.refresh_token ?? null,
-    expiresAt: typeof tokens.expires_in === "number" && Number.isFinite(tokens.expires_in) ? new Date(now.getTime() + tokens.expires_in * 1000) : null,
-    scope: tokens.scope ?? null,
-  };
 }
 
 /** The authorizer over the store, the connections and the address policy. */
@@ -123,7 +110,7 @@ export function createUpstreamAuthorizer(deps: AuthorizerDeps): UpstreamAuthoriz
       const registration = await registrationFor({ ...c, url: c.url });
       const state = randomBytes(32).toString("base64url");
       const codeVerifier = randomBytes(32).toString("base64url");
-      const challenge = createHash("sha256").update(codeVerifier).digest("base64url");
+      const challenge = codeChallengeOf(codeVerifier);
       const at = now();
       await deps.store.createFlow(stateHashOf(deps.hmacKey, state), {
         connectionId: c.id,
@@ -184,7 +171,7 @@ export function createUpstreamAuthorizer(deps: AuthorizerDeps): UpstreamAuthoriz
           return back(`The authorization server refused the code: ${describeFailure(err)}.`);
         }
         if (issued.token_type.toLowerCase() !== "bearer") return back(`The authorization server issued a ${sanitizedError(issued.token_type)} token, not a bearer token.`);
-        const tokens = tokensOf(issued, now());
+        const tokens = tokensFrom(issued, now().getTime());
         const account = await accountOf(registration, issued, fetchFn);
         await deps.store.saveLink({ connectionId: flow.connectionId, subject: flow.subject, tokens, account, connectedBy: flow.userId, now: now() });
         deps.logger.info("upstream oauth connected", { connection: flow.connectionId, subject: flow.subject, by: flow.userId });

@@ -10,7 +10,7 @@ import type { Logger } from "../../../logger.ts";
 import { rememberSent } from "../../redact.ts";
 import type { AddressPolicy } from "../address-policy.ts";
 import { boundedFetch, describeFailure } from "./discovery.ts";
-import { clientAuthentication, tokenEndpointMetadata } from "./token-calls.ts";
+import { clientAuthentication, tokenEndpointMetadata, tokensFrom } from "./token-calls.ts";
 import type { CredentialSubject, UpstreamCredentials } from "./types.ts";
 
 /** Refreshed when the access token has less than this left (or half its lifetime, when shorter). */
@@ -179,12 +179,7 @@ export class OAuthCredentials implements UpstreamCredentials {
       refreshToken,
       resource: new URL(registration.resource),
       fetchFn: this.fetchFn,
-    }).then((t) => ({
-      accessToken: t.access_token,
-      refreshToken: t.refresh_token ?? refreshToken,
-      expiresAt: typeof t.expires_in === "number" ? new Date(started + t.expires_in * 1000) : null,
-      scope: t.scope ?? link.tokens.scope,
-    }));
+    }).then((issued) => tokensFrom(issued, started, { refreshToken, scope: link.tokens.scope }));
   }
 
   /**

@@ -3,7 +3,7 @@
 // (userinfo, else the id_token's claims) and revocation (RFC 7009).
 import type { AddClientAuthentication } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { OAuthMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import type { UpstreamRegistration } from "../../../domain/connections/oauth-types.ts";
+import type { UpstreamRegistration, UpstreamTokens } from "../../../domain/connections/oauth-types.ts";
 
 /** RFC 6749 §2.3.1: the id and secret are form-encoded before they are joined for Basic. */
 function formEncoded(value: string): string {
@@ -25,6 +25,20 @@ export function clientAuthentication(r: Pick<UpstreamRegistration, "clientId" | 
 /** The metadata the SDK's token calls need, from a stored registration: nothing is discovered again after registering. */
 export function tokenEndpointMetadata(r: Pick<UpstreamRegistration, "issuer" | "authorizationEndpoint" | "tokenEndpoint">): OAuthMetadata {
   return { issuer: r.issuer, authorization_endpoint: r.authorizationEndpoint, token_endpoint: r.tokenEndpoint, response_types_supported: ["code"] };
+}
+
+/**
+ * The tokens of a token-endpoint answer issued at `issuedAt` (expires_in counts from then). On a refresh,
+ * `previous` fills what the answer may leave out: the refresh token stays valid and the scope the same
+ * when none is returned (RFC 6749 §5.1, §6).
+ */
+export function tokensFrom(issued: OAuthTokens, issuedAt: number, previous: Pick<UpstreamTokens, "refreshToken" | "scope"> = { refreshToken: null, scope: null }): UpstreamTokens {
+  return {
+    accessToken: issued.access_token,
+    refreshToken: issued.refresh_token ?? previous.refreshToken,
+    expiresAt: typeof issued.expires_in === "number" && Number.isFinite(issued.expires_in) ? new Date(issuedAt + issued.expires_in * 1000) : null,
+    scope: issued.scope ?? previous.scope,
+  };
 }
 
 /** A name as shown ("connected as …"): printable, short. */
