@@ -102,16 +102,9 @@ export class ProxySession extends DownstreamSession {
       if (own !== null && accountScoped(runtime.spec)) return { [own]: [] };
       const discovery = runtime.discovery.refreshedAt === null ? await (runtime.pendingRefresh() ?? runtime.refresh()) : runtime.discovery;
       if (discovery.refreshedAt === null) throw err;
-      switch (request.method) {
-        case "tools/list":
-          return { tools: discovery.tools };
-        case "resources/list":
-          return { resources: discovery.resources };
-        case "resources/templates/list":
-          return { resourceTemplates: discovery.resourceTemplates };
-        default:
-          return { prompts: discovery.prompts };
-      }
+      // The list's key in the answer is its key in discovery: tools, or one of the account lists.
+      const key = own ?? "tools";
+      return { [key]: discovery[key] };
     }
   }
 

@@ -3,7 +3,7 @@
 // disconnect only their own; admins see and disconnect everyone's. No shape ever carries a token.
 import { z } from "zod";
 import { getUser } from "../domain/access/users.ts";
-import { findConnection, listConnectionSummaries, type Connection } from "../domain/connections/connections.ts";
+import { findConnection, getConnection, listConnectionSummaries, type Connection } from "../domain/connections/connections.ts";
 import { SHARED_SUBJECT, type OAuthLinkSummary, type OAuthSubject } from "../domain/connections/oauth-types.ts";
 import { upstreamOAuthStore } from "../domain/connections/upstream-oauth.ts";
 import { AppError } from "../errors.ts";
@@ -58,7 +58,7 @@ async function oauthConnection(ctx: OperationContext, ref: string): Promise<{ co
 export function oauthConnectionLookup(deps: Pick<OperationDeps, "db" | "keys" | "config">): (id: string) => Promise<OAuthConnection | null> {
   const store = connectionStore(deps);
   return async (id) => {
-    const c = await findConnection(store, id).catch(() => null);
+    const c = await getConnection(store, id);
     if (!c) return null;
     return {
       id: c.id,
