@@ -13,23 +13,27 @@ import { insertUser } from "../support/users.ts";
 
 const SWEEP_EVERY_MS = 10 * 60_000;
 
-test("the sweep survives a database that cannot be reached: each step's failure is logged, nothing rejects", async () => {
-  const lines: { level: string; msg: string }[] = [];
-  const logger = createLogger({ level: "warn", write: (line) => lines.push(JSON.parse(line) as { level: string; msg: string }) });
-  // The sweep's timer callback, caught as startServer registers it.
+/** Starts a test server, catching the sweep's timer callback as startServer registers it. */
+async function startCatchingSweep(options: Parameters<typeof startTestServer>[0]): Promise<{ started: Awaited<ReturnType<typeof startTestServer>>; sweep: () => unknown }> {
   const realSetInterval = globalThis.setInterval;
   let sweep: (() => unknown) | null = null;
   globalThis.setInterval = ((fn: () => unknown, ms?: number, ...rest: unknown[]) => {
     if (ms === SWEEP_EVERY_MS) sweep = fn;
     return realSetInterval(fn as never, ms, ...(rest as []));
   }) as typeof setInterval;
-  let started: Awaited<ReturnType<typeof startTestServer>>;
   try {
-    started = await startTestServer({ logger });
+    const started = await startTestServer(options);
+    expect(sweep).not.toBeNull();
+    return { started, sweep: sweep! };
   } finally {
     globalThis.setInterval = realSetInterval;
   }
-  expect(sweep).not.toBeNull();
+}
+
+test("the sweep survives a database that cannot be reached: each step's failure is logged, nothing rejects", async () => {
+  const lines: { level: string; msg: string }[] = [];
+  const logger = createLogger({ level: "warn", write: (line) => lines.push(JSON.parse(line) as { level: string; msg: string }) });
+  const { started, sweep } = await startCatchingSweep({ logger });
   try {
     // The database goes away: SQLite's connection closed, or PostgreSQL's pool (every query then rejects,
     // as when the server is down).
@@ -38,7 +42,7 @@ test("the sweep survives a database that cannot be reached: each step's failure 
     await (deps.db as unknown as { $client?: { close?: () => Promise<void> } }).$client?.close?.();
     // What the timer runs: it must resolve (a rejection would kill the process).
     const before = lines.length;
-    await expect(Promise.resolve(sweep!())).resolves.toBeUndefined();
+    await expect(Promise.resolve(sweep())).resolves.toBeUndefined();
     expect(lines.slice(before).filter((l) => l.level === "warn").map((l) => l.msg)).toEqual([
       "cannot purge expired sessions",
       "cannot prune OAuth rows",
@@ -54,18 +58,7 @@ test("the sweep survives a database that cannot be reached: each step's failure 
 });
 
 test("the sweep prunes upstream OAuth flows that expired (an authorization never finished), and keeps live ones", async () => {
-  const realSetInterval = globalThis.setInterval;
-  let sweep: (() => unknown) | null = null;
-  globalThis.setInterval = ((fn: () => unknown, ms?: number, ...rest: unknown[]) => {
-    if (ms === SWEEP_EVERY_MS) sweep = fn;
-    return realSetInterval(fn as never, ms, ...(rest as []));
-  }) as typeof setInterval;
-  let started: Awaited<ReturnType<typeof startTestServer>>;
-  try {
-    started = await startTestServer({});
-  } finally {
-    globalThis.setInterval = realSetInterval;
-  }
+  const { started, sweep } = await startCatchingSweep({});
   try {
     const { deps } = started.server;
     const store = connectionStore(deps);
@@ -76,7 +69,7 @@ test("the sweep prunes upstream OAuth flows that expired (an authorization never
     const flow = (expiresAt: number) => ({ connectionId: conn.id, subject: "shared" as const, userId: user.id, codeVerifier: "v".repeat(43), bindingHash: "b", returnTo: "/admin", createdAt: new Date(now - 3_600_000), expiresAt: new Date(expiresAt) });
     await flows.createFlow("expired", flow(now - 1_000));
     await flows.createFlow("live", flow(now + 3_600_000));
-    await sweep!();
+    await sweep();
     expect((await rawRows<{ state_hash: string }>(deps, "SELECT state_hash FROM upstream_oauth_flows")).map((r) => r.state_hash)).toEqual(["live"]);
   } finally {
     await started.server.stop().catch(() => undefined);
