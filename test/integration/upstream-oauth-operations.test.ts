@@ -112,6 +112,14 @@ describe("CONNECTION_OAUTH_DISCONNECT", () => {
     const h = await harness();
     const w = await world(h);
     const store = upstreamOAuthStore(connectionStore(h.deps));
+    // A subject put in a body (where DELETE takes none) is refused, not ignored: ignored, the call would
+    // have disconnected the caller's own account instead of the one named.
+    await link(h, w.perUser.id, h.admin.id as OAuthSubject, "admin-upstream", h.admin.id);
+    const inBody = await apiRequest(h.app, "DELETE", `/connections/${w.perUser.id}/oauth/links`, { token: w.adminKey, json: { subject: h.member.id } });
+    expect(inBody.status).toBe(400);
+    expect(((await inBody.json()) as { error: { message: string } }).error.message).toContain("query string");
+    expect(await store.getLink(w.perUser.id, h.admin.id as OAuthSubject)).not.toBeNull();
+    expect(await store.getLink(w.perUser.id, h.member.id as OAuthSubject)).not.toBeNull();
     const own = await apiRequest(h.app, "DELETE", `/connections/${w.perUser.id}/oauth/links`, { token: w.memberKey });
     expect(await own.json()).toEqual({ disconnected: true });
     expect(await store.getLink(w.perUser.id, h.member.id as OAuthSubject)).toBeNull();

@@ -9,7 +9,7 @@ import { requireBearer } from "../middleware/bearer.ts";
 import { buildOpenApi } from "./openapi.ts";
 import { exportResponse } from "./monitoring-export.ts";
 
-/** The operation's input from path params, the query (GET, DELETE) and a JSON object body (POST, PATCH). */
+/** The operation's input from path params, the query (GET, DELETE: no body) and a JSON object body (POST, PATCH). */
 async function readInput(c: Context<AppEnv>, op: Operation): Promise<Record<string, unknown>> {
   const input: Record<string, unknown> = {};
   if (op.rest.method === "POST" || op.rest.method === "PATCH") {
@@ -27,6 +27,11 @@ async function readInput(c: Context<AppEnv>, op: Operation): Promise<Record<stri
       Object.assign(input, body);
     }
   } else {
+    // A body here would be ignored, and the operation would run on its defaults instead (a DELETE whose
+    // body named what to delete would delete the caller's own): refused, saying where the input goes.
+    if ((await c.req.text()).trim() !== "") {
+      throw new AppError("BAD_REQUEST", `${op.rest.method} ${op.rest.path} takes its input in the query string (e.g. ?name=value), not in a request body.`);
+    }
     Object.assign(input, c.req.query());
   }
   // Path parameters win: the URL names the thing acted on.
